@@ -1,0 +1,35 @@
+// Byte moves in and between power-of-two rings. A ring is (base, size); a position
+// is a free-running u32 whose offset in the ring is pos & (size - 1). Every move
+// splits at most at one wrap per side, so it is at most three memory.copy calls.
+
+@inline export function ringByte(base: u32, mask: u32, pos: u32): u32 {
+  return <u32>load<u8>(base + (pos & mask));
+}
+
+/** Copy n bytes from ring (srcBase, srcSize) at srcPos to ring (dstBase, dstSize) at dstPos. */
+export function ringToRing(srcBase: u32, srcSize: u32, srcPos: u32, dstBase: u32, dstSize: u32, dstPos: u32, n: u32): void {
+  while (n > 0) {
+    const s = srcPos & (srcSize - 1);
+    const d = dstPos & (dstSize - 1);
+    let k = n;
+    if (srcSize - s < k) k = srcSize - s;
+    if (dstSize - d < k) k = dstSize - d;
+    memory.copy(dstBase + d, srcBase + s, k);
+    srcPos += k;
+    dstPos += k;
+    n -= k;
+  }
+}
+
+/** Copy n bytes from ring (base, size) at pos to linear memory at dst. */
+export function ringToLinear(base: u32, size: u32, pos: u32, dst: u32, n: u32): void {
+  const s = pos & (size - 1);
+  const first = size - s < n ? size - s : n;
+  memory.copy(dst, base + s, first);
+  if (first < n) memory.copy(dst + first, base, n - first);
+}
+
+/** Write byte b into ring (base, mask) at pos. */
+@inline export function ringPut(base: u32, mask: u32, pos: u32, b: u32): void {
+  store<u8>(base + (pos & mask), <u8>b);
+}

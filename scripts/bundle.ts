@@ -1,0 +1,16 @@
+// Bundle the public API and the CLI into dist/ with esbuild (ESM, Node 22+).
+// The WASM binary stays in build/; src/core/wasm-core.ts finds it from dist/.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: { index: 'src/index.ts', cli: 'src/cli.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+});

@@ -1,0 +1,159 @@
+// The Core interface, which the network code depends on, and CoreBase: the host
+// side of a core's memory that both cores share (typed views over the layout, the
+// free spans Node reads into and writes from, stats). What a core *does* (decode,
+// echo, encode, slot allocation) is abstract here and written twice: in
+// AssemblyScript (wasm-core.ts runs it) and in TypeScript (js-core.ts).
+//
+// Who moves what (see assembly/layout.ts): the host moves RX_HEAD through
+// received() and TX_TAIL through release(); the core moves RX_TAIL and TX_HEAD.
+// A span handed to Node for reading stays free until received() is called for
+// it, because only Node writes the rx ring; a tx range handed to Node for
+// writing stays untouched until release(), because the core only appends.
+
+import type { CoreConfig } from './config.ts';
+import {
+  H_FRAME_COUNT, H_FRAMES_OFF, H_RINGS_OFF, H_SCRATCH_OFF, H_SLOTS_OFF, H_STATS_OFF, H_TOTAL, H_MAGIC,
+  LAYOUT_BASE, MAGIC, SEND_OK, SLOT_SIZE, STATS_COUNT, W_ERROR, W_RESERVED, W_RX_BASE, W_RX_HEAD,
+  W_RX_TAIL, W_STATE, W_TX_BASE, W_TX_HEAD, W_TX_TAIL, regionsFor,
+} from './layout.ts';
+import { Stats } from './stats.ts';
+
+export type CoreKind = 'wasm' | 'js';
+
+export interface Core {
+  readonly kind: CoreKind;
+  readonly config: CoreConfig;
+  /** The core's whole shared memory. */
+  readonly memory: SharedArrayBuffer;
+  /** The counters in the stats block, readable from any thread. */
+  readonly stats: Stats;
+  /** A free slot for a new connection, or -1 when all are taken. */
+  open(): number;
+  /** Return a slot; only once no pending write references its tx ring. */
+  close(slot: number): void;
+  /** The kernel wrote n bytes into readSpan(slot): decode them. Returns R_* or -error. */
+  received(slot: number, n: number): number;
+  /** Decode what is buffered (after release() made room, or after R_MORE). */
+  process(slot: number): number;
+  /** Handler mode: frames listed by the last received()/process(). */
+  frameCount(): number;
+  /** Handler mode: frame i of the list, a view (valid until the next core call for this core). */
+  frame(i: number): Uint8Array;
+  /** Encode payload as one frame into the tx ring. Returns SEND_*. */
+  send(slot: number, payload: Uint8Array): number;
+  /** The kernel has the next n bytes of the tx ring. */
+  release(slot: number, n: number): void;
+  /** The largest contiguous free span at the rx head; empty only when the ring is full. */
+  readSpan(slot: number): Uint8Array;
+  /** Bytes in the rx ring not yet consumed (an incomplete frame, or frames held back). */
+  rxBuffered(slot: number): number;
+  /** Bytes in the tx ring not yet released. */
+  txPending(slot: number): number;
+  /** The contiguous run of tx bytes that starts `skip` bytes after the tx tail. */
+  txChunk(slot: number, skip: number): Uint8Array;
+  /** The sticky error number of a slot, 0 if none. */
+  error(slot: number): number;
+}
+
+export abstract class CoreBase implements Core {
+  abstract readonly kind: CoreKind;
+  readonly memory: SharedArrayBuffer;
+  readonly stats: Stats;
+  protected readonly u8: Uint8Array;
+  protected readonly u32: Uint32Array;
+  protected readonly frames: Uint32Array;
+  protected readonly slotWords: number;
+  /** Per slot, a view of its whole rx ring: what an empty ring reads into, allocated once. */
+  private readonly wholeRx: (Uint8Array | undefined)[] = [];
+
+  constructor(readonly config: CoreConfig, memory: SharedArrayBuffer) {
+    this.memory = memory;
+    this.u8 = new Uint8Array(memory);
+    this.u32 = new Uint32Array(memory);
+    const r = regionsFor(config.slots, config.rxSize, config.txSize, config.mode ? config.rxSize : 0, config.frameCap);
+    this.stats = new Stats(memory, r.stats, STATS_COUNT);
+    this.frames = new Uint32Array(memory, r.frames, config.frameCap * 2);
+    this.slotWords = r.slots / 4;
+  }
+
+  /** After init: the header the core wrote must be the layout this side computed. */
+  protected checkHeader(): void {
+    const h = (w: number) => this.u32[LAYOUT_BASE / 4 + w];
+    const r = regionsFor(this.config.slots, this.config.rxSize, this.config.txSize, this.config.mode ? this.config.rxSize : 0, this.config.frameCap);
+    const seen = [h(H_MAGIC), h(H_STATS_OFF), h(H_FRAMES_OFF), h(H_SCRATCH_OFF), h(H_SLOTS_OFF), h(H_RINGS_OFF), h(H_TOTAL)];
+    const want = [MAGIC, r.stats, r.frames, r.scratch, r.slots, r.rings, r.total];
+    if (seen.join() !== want.join()) throw new Error(`${this.kind} core layout mismatch: header ${seen} != mirror ${want}`);
+  }
+
+  protected word(slot: number, w: number): number {
+    return this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + w]!;
+  }
+
+  abstract open(): number;
+  abstract close(slot: number): void;
+  abstract received(slot: number, n: number): number;
+  abstract process(slot: number): number;
+  abstract release(slot: number, n: number): void;
+  /** SEND_OK with W_RESERVED set to where the payload goes, or why not. */
+  protected abstract reserve(slot: number, len: number): number;
+  /** Write prefix and trailer around the placed payload and publish the frame. */
+  protected abstract commit(slot: number, len: number): void;
+
+  frameCount(): number {
+    return this.u32[LAYOUT_BASE / 4 + H_FRAME_COUNT]!;
+  }
+
+  frame(i: number): Uint8Array {
+    return new Uint8Array(this.memory, this.frames[2 * i]!, this.frames[2 * i + 1]!);
+  }
+
+  send(slot: number, payload: Uint8Array): number {
+    const r = this.reserve(slot, payload.length);
+    if (r !== SEND_OK) return r;
+    const size = this.config.txSize;
+    const base = this.word(slot, W_TX_BASE);
+    const at = this.word(slot, W_RESERVED) & (size - 1);
+    const first = Math.min(payload.length, size - at);
+    this.u8.set(first === payload.length ? payload : payload.subarray(0, first), base + at);
+    if (first < payload.length) this.u8.set(payload.subarray(first), base);
+    this.commit(slot, payload.length);
+    return SEND_OK;
+  }
+
+  readSpan(slot: number): Uint8Array {
+    const head = this.word(slot, W_RX_HEAD);
+    const size = this.config.rxSize;
+    const base = this.word(slot, W_RX_BASE);
+    if (head === 0 && this.word(slot, W_RX_TAIL) === 0) {
+      return (this.wholeRx[slot] ??= new Uint8Array(this.memory, base, size));
+    }
+    const free = size - ((head - this.word(slot, W_RX_TAIL)) >>> 0);
+    const at = head & (size - 1);
+    return new Uint8Array(this.memory, base + at, Math.min(free, size - at));
+  }
+
+  rxBuffered(slot: number): number {
+    return (this.word(slot, W_RX_HEAD) - this.word(slot, W_RX_TAIL)) >>> 0;
+  }
+
+  txPending(slot: number): number {
+    return (this.word(slot, W_TX_HEAD) - this.word(slot, W_TX_TAIL)) >>> 0;
+  }
+
+  txChunk(slot: number, skip: number): Uint8Array {
+    const size = this.config.txSize;
+    const start = (this.word(slot, W_TX_TAIL) + skip) >>> 0;
+    const left = ((this.word(slot, W_TX_HEAD) - start) >>> 0);
+    const at = start & (size - 1);
+    return new Uint8Array(this.memory, this.word(slot, W_TX_BASE) + at, Math.min(left, size - at));
+  }
+
+  error(slot: number): number {
+    return this.word(slot, W_ERROR);
+  }
+
+  /** Is the slot open? (for tests and assertions) */
+  isOpen(slot: number): boolean {
+    return this.word(slot, W_STATE) === 1;
+  }
+}

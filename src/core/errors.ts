@@ -1,0 +1,67 @@
+// Errors with stable codes. The cores report integers (layout.ts E_*); the host
+// reports its own failures with the numbers below. One table maps each number to
+// its code and message, and each failure has its own subclass so callers can
+// branch on `err.code` or `instanceof`, never on messages. The numbers index the
+// per-code error counters in the stats block, so they never change meaning.
+
+export class RingwireError extends Error {
+  /** Stable code, e.g. ERR_FRAME_TOO_LARGE. */
+  readonly code: string;
+  /** The number counted in stats.errorsByCode. */
+  readonly number: number;
+  constructor(number: number, message: string, options?: { cause?: unknown }) {
+    const entry = ERROR_TABLE[number] ?? ERROR_TABLE[0]!;
+    super(message || entry.message, options);
+    this.name = new.target.name;
+    this.code = entry.code;
+    this.number = number;
+  }
+}
+
+export class FrameTooLargeError extends RingwireError {}
+export class BadLengthError extends RingwireError {}
+export class TooManyConnectionsError extends RingwireError {}
+export class IdleTimeoutError extends RingwireError {}
+export class TruncatedFrameError extends RingwireError {}
+export class ReplyTooLargeError extends RingwireError {}
+export class HandlerError extends RingwireError {}
+export class SocketError extends RingwireError {}
+export class ConfigError extends RingwireError {}
+
+interface Entry {
+  code: string;
+  message: string;
+  type: new (number: number, message: string, options?: { cause?: unknown }) => RingwireError;
+}
+
+/** Index = the error number. 1 and 2 come from the cores, the rest from the host. */
+export const ERROR_TABLE: readonly Entry[] = [
+  { code: 'ERR_RINGWIRE', message: 'unknown ringwire error', type: RingwireError },
+  { code: 'ERR_FRAME_TOO_LARGE', message: 'frame longer than the maximum frame length', type: FrameTooLargeError },
+  { code: 'ERR_BAD_LENGTH', message: 'length prefix cannot describe a valid frame', type: BadLengthError },
+  { code: 'ERR_TOO_MANY_CONNECTIONS', message: 'connection refused: max connections reached', type: TooManyConnectionsError },
+  { code: 'ERR_IDLE_TIMEOUT', message: 'connection idle for longer than the idle timeout', type: IdleTimeoutError },
+  { code: 'ERR_TRUNCATED_FRAME', message: 'peer closed the connection in the middle of a frame', type: TruncatedFrameError },
+  { code: 'ERR_REPLY_TOO_LARGE', message: 'reply cannot be encoded: larger than the tx ring or invalid for the framing', type: ReplyTooLargeError },
+  { code: 'ERR_HANDLER', message: 'the frame handler threw', type: HandlerError },
+  { code: 'ERR_SOCKET', message: 'socket error', type: SocketError },
+  { code: 'ERR_BAD_CONFIG', message: 'invalid configuration', type: ConfigError },
+];
+
+export const E_TOO_MANY_CONNECTIONS = 3;
+export const E_IDLE_TIMEOUT = 4;
+export const E_TRUNCATED_FRAME = 5;
+export const E_REPLY_TOO_LARGE = 6;
+export const E_HANDLER = 7;
+export const E_SOCKET = 8;
+export const E_BAD_CONFIG = 9;
+
+/** The error object for error number n, with an optional more specific message. */
+export function ringwireError(n: number, message = '', cause?: unknown): RingwireError {
+  const entry = ERROR_TABLE[n] ?? ERROR_TABLE[0]!;
+  return new entry.type(n, message, cause === undefined ? undefined : { cause });
+}
+
+export function configError(message: string): RingwireError {
+  return ringwireError(E_BAD_CONFIG, message);
+}

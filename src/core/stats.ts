@@ -1,0 +1,64 @@
+// The stats block: i64 counters in a core's shared memory. The core's own thread
+// adds to them (the WASM core with i64 atomics, the JS core and the host with
+// Atomics.add); any thread holding the SharedArrayBuffer reads them with
+// Atomics.load. A snapshot is plain numbers (exact up to 2^53).
+
+import { ERROR_TABLE } from './errors.ts';
+import {
+  S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN,
+  S_FRAMES_OUT, S_PAUSES,
+} from './layout.ts';
+
+export interface StatsSnapshot {
+  connections: number;
+  accepted: number;
+  bytesIn: number;
+  bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+  backpressurePauses: number;
+  errors: number;
+  /** Error counts by stable code, only codes seen. */
+  errorsByCode: Record<string, number>;
+}
+
+export class Stats {
+  private readonly counters: BigInt64Array;
+
+  constructor(memory: SharedArrayBuffer, offset: number, count: number) {
+    this.counters = new BigInt64Array(memory, offset, count);
+  }
+
+  add(counter: number, n: number): void {
+    Atomics.add(this.counters, counter, BigInt(n));
+  }
+
+  get(counter: number): number {
+    return Number(Atomics.load(this.counters, counter));
+  }
+
+  /** Count one error of number n (also in the total). */
+  error(n: number): void {
+    this.add(S_ERRORS, 1);
+    this.add(S_ERROR_BY_CODE + n, 1);
+  }
+
+  snapshot(): StatsSnapshot {
+    const errorsByCode: Record<string, number> = {};
+    ERROR_TABLE.forEach((e, n) => {
+      const v = this.get(S_ERROR_BY_CODE + n);
+      if (v) errorsByCode[e.code] = v;
+    });
+    return {
+      connections: this.get(S_CONNECTIONS),
+      accepted: this.get(S_ACCEPTED),
+      bytesIn: this.get(S_BYTES_IN),
+      bytesOut: this.get(S_BYTES_OUT),
+      framesIn: this.get(S_FRAMES_IN),
+      framesOut: this.get(S_FRAMES_OUT),
+      backpressurePauses: this.get(S_PAUSES),
+      errors: this.get(S_ERRORS),
+      errorsByCode,
+    };
+  }
+}

@@ -1,0 +1,203 @@
+// Framing edge cases, one per test, on both cores. Echo mode must give back the
+// exact bytes of every whole frame; handler mode must list exactly the payloads.
+import { describe, expect, it } from 'vitest';
+import { CORES, bytes, coreWith, feed, lengthFrame, run, splitAt, varintFrame } from './harness.ts';
+import { E_BAD_LENGTH, E_FRAME_TOO_LARGE } from '../src/core/layout.ts';
+import type { CoreOptions } from '../src/core/config.ts';
+
+const handler = (o: CoreOptions): CoreOptions => ({ ...o, mode: 'handler' });
+
+describe.each(CORES)('%s core framing', kind => {
+  describe('length', () => {
+    const opts: CoreOptions = { framing: 'length:4:be', maxFrame: 64, rxRing: 128, txRing: 128 };
+    const stream = Buffer.concat([lengthFrame(bytes('hello')), lengthFrame(bytes('')), lengthFrame(bytes('world!'))]);
+
+    it('answers several frames given in one read', async () => {
+      expect((await run(kind, opts, [stream])).out).toEqual(stream);
+      expect((await run(kind, handler(opts), [stream])).frames.map(String)).toEqual(['hello', '', 'world!']);
+    });
+
+    it('gives the same result for every split point of a frame', async () => {
+      for (let cut = 0; cut <= stream.length; cut++) {
+        expect((await run(kind, opts, splitAt(stream, cut))).out).toEqual(stream);
+        expect((await run(kind, handler(opts), splitAt(stream, cut))).frames.map(String)).toEqual(['hello', '', 'world!']);
+      }
+    });
+
+    it('takes a stream delivered one byte at a time', async () => {
+      const singles = [...stream].map(b => Uint8Array.of(b));
+      expect((await run(kind, opts, singles)).out).toEqual(stream);
+    });
+
+    it('accepts zero-length frames', async () => {
+      const zeros = Buffer.concat([lengthFrame(bytes('')), lengthFrame(bytes(''))]);
+      expect((await run(kind, handler(opts), [zeros])).frames).toEqual([Buffer.alloc(0), Buffer.alloc(0)]);
+    });
+
+    it('accepts a frame of exactly the maximum length', async () => {
+      const max = lengthFrame(Buffer.alloc(64, 7));
+      const r = await run(kind, opts, [max]);
+      expect(r.error).toBe(0);
+      expect(r.out).toEqual(max);
+    });
+
+    it('rejects a frame one byte over the maximum, after answering the frames before it', async () => {
+      const good = lengthFrame(bytes('ok'));
+      const r = await run(kind, opts, [Buffer.concat([good, lengthFrame(Buffer.alloc(65, 7))])]);
+      expect(r.error).toBe(E_FRAME_TOO_LARGE);
+      expect(r.out).toEqual(good);
+    });
+
+    it('rejects an oversize frame from its header, before its body arrives', async () => {
+      const r = await run(kind, opts, [lengthFrame(Buffer.alloc(1000)).subarray(0, 4)]);
+      expect(r.error).toBe(E_FRAME_TOO_LARGE);
+    });
+
+    for (const size of [1, 2, 3, 4, 8] as const) {
+      for (const endian of ['be', 'le'] as const) {
+        it(`reads a ${size}-byte ${endian} length field`, async () => {
+          const o: CoreOptions = { framing: `length:${size}:${endian}`, maxFrame: 300, rxRing: 1024, txRing: 1024 };
+          const payload = Buffer.alloc(size === 1 ? 200 : 258, 3);
+          const wire = Buffer.concat([lengthFrame(payload, { size, endian }), lengthFrame(bytes('x'), { size, endian })]);
+          expect((await run(kind, o, [wire])).out).toEqual(wire);
+          expect((await run(kind, handler(o), [wire])).frames).toEqual([payload, bytes('x')]);
+        });
+      }
+    }
+
+    it('treats a 2^40 value in an 8-byte field as too large, not as a small number', async () => {
+      const wire = Buffer.from([0, 0, 1, 0, 0, 0, 0, 5, 1, 2, 3, 4, 5]);
+      expect((await run(kind, { framing: 'length:8', maxFrame: 64, rxRing: 128, txRing: 128 }, [wire])).error).toBe(E_FRAME_TOO_LARGE);
+    });
+
+    it('applies the length adjustment (a field that counts itself)', async () => {
+      const o: CoreOptions = { framing: 'length:2:be:adjust=-2', maxFrame: 64, rxRing: 128, txRing: 128 };
+      const wire = lengthFrame(bytes('abc'), { size: 2, adjust: -2 });
+      expect(wire.readUInt16BE(0)).toBe(5);
+      expect((await run(kind, handler(o), [wire])).frames.map(String)).toEqual(['abc']);
+      expect((await run(kind, o, [wire])).out).toEqual(wire);
+    });
+
+    it('rejects a length that adjusts below zero', async () => {
+      const o: CoreOptions = { framing: 'length:2:be:adjust=-2', maxFrame: 64, rxRing: 128, txRing: 128 };
+      expect((await run(kind, o, [Buffer.from([0, 1, 9])])).error).toBe(E_BAD_LENGTH);
+    });
+
+    it('strips the configured bytes and keeps the header when strip=0', async () => {
+      const prefix = Buffer.from([0xca, 0xfe]);
+      const wire = lengthFrame(bytes('body'), { size: 2, prefix });
+      const keep = await run(kind, handler({ framing: 'length:2:offset=2:strip=0', maxFrame: 64, rxRing: 128, txRing: 128 }), [wire]);
+      expect(keep.frames).toEqual([wire]);
+      const some = await run(kind, handler({ framing: 'length:2:offset=2:strip=2', maxFrame: 64, rxRing: 128, txRing: 128 }), [wire]);
+      expect(some.frames).toEqual([wire.subarray(2)]);
+      const dflt = await run(kind, handler({ framing: 'length:2:offset=2', maxFrame: 64, rxRing: 128, txRing: 128 }), [wire]);
+      expect(dflt.frames.map(String)).toEqual(['body']);
+    });
+
+    it('rejects a frame shorter than the bytes to strip', async () => {
+      const o: CoreOptions = { framing: 'length:1:strip=4', maxFrame: 64, rxRing: 128, txRing: 128 };
+      expect((await run(kind, o, [Buffer.from([1, 9])])).error).toBe(E_BAD_LENGTH);
+      expect((await run(kind, handler(o), [Buffer.from([3, 9, 8, 7])])).frames).toEqual([Buffer.alloc(0)]);
+    });
+
+    it('hands a frame that wraps the rx ring to the handler whole', async () => {
+      const o: CoreOptions = handler({ framing: 'length:1', maxFrame: 30, rxRing: 32, txRing: 32 });
+      const core = await coreWith(kind, o);
+      const slot = core.open();
+      const a = lengthFrame(Buffer.alloc(20, 1), { size: 1 });
+      const b = lengthFrame(bytes('0123456789abcdefghij'), { size: 1 });
+      // First frame leaves the rx head at 21; keep 1 byte back so the ring does not reset.
+      const first = feed(core, slot, [Buffer.concat([a, b.subarray(0, 1)])]);
+      const second = feed(core, slot, [b.subarray(1)]);
+      expect(first.frames).toEqual([Buffer.alloc(20, 1)]);
+      expect(second.frames.map(String)).toEqual(['0123456789abcdefghij']);
+    });
+  });
+
+  describe('varint', () => {
+    const opts: CoreOptions = { framing: 'varint', maxFrame: 300, rxRing: 1024, txRing: 1024 };
+
+    it('reads one- and two-byte prefixes at every split point', async () => {
+      const stream = Buffer.concat([varintFrame(bytes('hi')), varintFrame(Buffer.alloc(200, 5)), varintFrame(bytes(''))]);
+      for (let cut = 0; cut <= stream.length; cut += 7) {
+        expect((await run(kind, opts, splitAt(stream, cut))).out).toEqual(stream);
+      }
+      expect((await run(kind, handler(opts), [stream])).frames.map(f => f.length)).toEqual([2, 200, 0]);
+    });
+
+    it('accepts exactly the maximum and rejects one byte more', async () => {
+      expect((await run(kind, opts, [varintFrame(Buffer.alloc(300))])).error).toBe(0);
+      expect((await run(kind, opts, [varintFrame(Buffer.alloc(301))])).error).toBe(E_FRAME_TOO_LARGE);
+    });
+
+    it('accepts a padded prefix and rejects ten continuation bytes', async () => {
+      expect((await run(kind, handler(opts), [Buffer.from([0x83, 0x80, 0x00, 1, 2, 3])])).frames).toEqual([Buffer.from([1, 2, 3])]);
+      expect((await run(kind, opts, [Buffer.alloc(10, 0x80)])).error).toBe(E_BAD_LENGTH);
+      expect((await run(kind, opts, [Buffer.alloc(9, 0x80)])).error).toBe(0);
+    });
+  });
+
+  describe('delimiter', () => {
+    it('splits lines and keeps the delimiter in the echo', async () => {
+      const wire = bytes('one\ntwo\r\n\nthree\n');
+      expect((await run(kind, { framing: 'line' }, [wire])).out).toEqual(wire);
+      expect((await run(kind, handler({ framing: 'line' }), [wire])).frames.map(String)).toEqual(['one', 'two\r', '', 'three']);
+      expect((await run(kind, handler({ framing: 'line:cr' }), [wire])).frames.map(String)).toEqual(['one', 'two', '', 'three']);
+    });
+
+    it('finds a multi-byte delimiter split across reads', async () => {
+      const wire = bytes('GET a\r\n\r\nGET b\r\n\r\n');
+      const o = handler({ framing: 'delimiter:\\r\\n\\r\\n' });
+      for (let cut = 0; cut <= wire.length; cut++) {
+        expect((await run(kind, o, splitAt(wire, cut))).frames.map(String)).toEqual(['GET a', 'GET b']);
+      }
+    });
+
+    it('accepts a line of exactly the maximum length and rejects one byte more', async () => {
+      const o: CoreOptions = { framing: 'line', maxFrame: 10, rxRing: 64, txRing: 64 };
+      expect((await run(kind, o, [bytes('0123456789\n')])).error).toBe(0);
+      const over = await run(kind, o, [bytes('ok\n0123456789A\n')]);
+      expect(over.error).toBe(E_FRAME_TOO_LARGE);
+      expect(String(over.out)).toBe('ok\n');
+      // Known too long before the delimiter arrives.
+      expect((await run(kind, o, [bytes('0123456789A')])).error).toBe(E_FRAME_TOO_LARGE);
+      expect((await run(kind, o, [bytes('0123456789')])).error).toBe(0);
+    });
+
+    it('finds a delimiter that straddles the end of the rx ring', async () => {
+      const o: CoreOptions = handler({ framing: 'delimiter:\\r\\n', maxFrame: 20, rxRing: 32, txRing: 32 });
+      const core = await coreWith(kind, o);
+      const slot = core.open();
+      // 31 bytes: a 28-byte line, its CRLF, and one byte held back so the ring keeps its place.
+      feed(core, slot, [bytes('abcdefghijklmnopqrs\r\n0123456789')]);
+      const r = feed(core, slot, [bytes('\r\nz\r\n')]);
+      expect(r.frames.map(String)).toEqual(['0123456789', 'z']);
+    });
+  });
+
+  describe('fixed and raw', () => {
+    it('cuts fixed-size frames at every split point', async () => {
+      const wire = bytes('aaaabbbbcccc');
+      for (let cut = 0; cut <= wire.length; cut++) {
+        expect((await run(kind, handler({ framing: 'fixed:4' }), splitAt(wire, cut))).frames.map(String)).toEqual(['aaaa', 'bbbb', 'cccc']);
+      }
+    });
+
+    it('echoes a raw stream through small rings exactly', async () => {
+      const wire = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7) & 0xff));
+      const r = await run(kind, { framing: 'raw', rxRing: 64, txRing: 16 }, splitAt(wire, 1, 100, 2000, 4999), { releaseStep: 5 });
+      expect(r.out).toEqual(wire);
+    });
+  });
+
+  describe('backpressure', () => {
+    it('stops decoding when the tx ring is full and resumes in order once it drains', async () => {
+      const o: CoreOptions = { framing: 'length:1', maxFrame: 20, rxRing: 64, txRing: 32 };
+      const frames = Array.from({ length: 40 }, (_, i) => lengthFrame(Buffer.alloc(i % 20, i), { size: 1 }));
+      const wire = Buffer.concat(frames);
+      const r = await run(kind, o, splitAt(wire, 50, 120, 300), { lazyRelease: true, releaseStep: 3 });
+      expect(r.blocked).toBeGreaterThan(0);
+      expect(r.out).toEqual(wire);
+    });
+  });
+});

@@ -1,0 +1,113 @@
+// Drives a core the way the host does, without sockets: copy bytes into the span
+// readSpan() offers, call received(), take what the tx ring holds, release it.
+// Also an oracle encoder written independently of both cores.
+import { createCore } from '../src/core/create.ts';
+import type { Core, CoreKind } from '../src/core/core.ts';
+import type { CoreOptions } from '../src/core/config.ts';
+import { R_BLOCKED, R_MORE } from '../src/core/layout.ts';
+
+export const CORES: CoreKind[] = ['wasm', 'js'];
+
+export interface Outcome {
+  /** Every byte the core put in the tx ring, in order. */
+  out: Buffer;
+  /** Handler mode: every frame listed, copied. */
+  frames: Buffer[];
+  /** The first error number (0 = none). */
+  error: number;
+  /** How many times the core reported a full tx ring. */
+  blocked: number;
+}
+
+export interface FeedOptions {
+  /** Release at most this many tx bytes at a time (default: everything). */
+  releaseStep?: number;
+  /** Leave the tx ring full until the core blocks (test backpressure). */
+  lazyRelease?: boolean;
+}
+
+export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedOptions = {}): Outcome {
+  const out: Buffer[] = [];
+  const frames: Buffer[] = [];
+  let error = 0;
+  let blocked = 0;
+  const drain = () => {
+    while (core.txPending(slot) > 0) {
+      const chunk = core.txChunk(slot, 0);
+      const n = Math.min(chunk.length, opts.releaseStep ?? Infinity);
+      out.push(Buffer.from(chunk.subarray(0, n)));
+      core.release(slot, n);
+    }
+  };
+  const settle = (status: number) => {
+    for (;;) {
+      for (let i = 0; i < core.frameCount(); i++) frames.push(Buffer.from(core.frame(i)));
+      if (status < 0) { error = -status; return; }
+      if (status === R_BLOCKED) { blocked++; drain(); status = core.process(slot); continue; }
+      if (status === R_MORE) { status = core.process(slot); continue; }
+      if (!opts.lazyRelease) drain();
+      return;
+    }
+  };
+  for (const chunk of chunks) {
+    let at = 0;
+    while (at < chunk.length && !error) {
+      let span = core.readSpan(slot);
+      if (span.length === 0) { drain(); settle(core.process(slot)); span = core.readSpan(slot); }
+      if (span.length === 0) throw new Error('rx ring full and nothing decodable');
+      const n = Math.min(span.length, chunk.length - at);
+      span.set(chunk.subarray(at, at + n));
+      at += n;
+      settle(core.received(slot, n));
+    }
+    if (error) break;
+  }
+  drain();
+  return { out: Buffer.concat(out), frames, error, blocked };
+}
+
+export async function coreWith(kind: CoreKind, options: CoreOptions): Promise<Core> {
+  return createCore(kind, { maxConnections: 4, ...options });
+}
+
+/** Run the same bytes through a fresh slot of a fresh core. */
+export async function run(kind: CoreKind, options: CoreOptions, chunks: Uint8Array[], opts?: FeedOptions): Promise<Outcome> {
+  const core = await coreWith(kind, options);
+  return feed(core, core.open(), chunks, opts);
+}
+
+/** Split bytes at the given offsets. */
+export function splitAt(bytes: Uint8Array, ...cuts: number[]): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let prev = 0;
+  for (const c of [...cuts, bytes.length]) {
+    parts.push(bytes.subarray(prev, c));
+    prev = c;
+  }
+  return parts;
+}
+
+// ---- the oracle: frames on the wire, written from the spec, not from a core ----
+
+export function lengthFrame(payload: Uint8Array, o: { size?: number; endian?: 'be' | 'le'; offset?: number; adjust?: number; prefix?: Uint8Array } = {}): Buffer {
+  const size = o.size ?? 4;
+  const value = payload.length - (o.adjust ?? 0);
+  const field = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) {
+    const byte = Math.floor(value / 2 ** (8 * i)) & 0xff;
+    field[(o.endian ?? 'be') === 'be' ? size - 1 - i : i] = byte;
+  }
+  return Buffer.concat([o.prefix ?? Buffer.alloc(o.offset ?? 0), field, payload]);
+}
+
+export function varintFrame(payload: Uint8Array): Buffer {
+  const prefix: number[] = [];
+  let v = payload.length;
+  do {
+    prefix.push((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+    v = Math.floor(v / 128);
+  } while (v > 0);
+  return Buffer.concat([Buffer.from(prefix), payload]);
+}
+
+export const bytes = (s: string) => Buffer.from(s, 'latin1');
