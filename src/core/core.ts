@@ -66,7 +66,10 @@ export abstract class CoreBase implements Core {
   /** Per slot, a view of its whole rx ring: what an empty ring reads into, allocated once. */
   private readonly wholeRx: (Uint8Array | undefined)[] = [];
 
-  constructor(readonly config: CoreConfig, memory: SharedArrayBuffer) {
+  readonly config: CoreConfig;
+
+  constructor(config: CoreConfig, memory: SharedArrayBuffer) {
+    this.config = config;
     this.memory = memory;
     this.u8 = new Uint8Array(memory);
     this.u32 = new Uint32Array(memory);

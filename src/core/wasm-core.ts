@@ -42,8 +42,11 @@ export function coreModule(): Promise<WebAssembly.Module> {
 export class WasmCore extends CoreBase {
   readonly kind = 'wasm' as const;
 
-  private constructor(config: CoreConfig, memory: SharedArrayBuffer, private readonly x: CoreExports) {
+  private readonly x: CoreExports;
+
+  private constructor(config: CoreConfig, memory: SharedArrayBuffer, x: CoreExports) {
     super(config, memory);
+    this.x = x;
   }
 
   static async create(config: CoreConfig): Promise<WasmCore> {

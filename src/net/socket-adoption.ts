@@ -1,0 +1,61 @@
+// The one place that reaches into Node internals. Node offers `onread` (read
+// straight into a buffer we choose) only for sockets it creates for net.connect;
+// `net.createServer({ onread })` is silently ignored. So an accepted socket,
+// paused on connect, gives up its libuv handle to a new net.Socket built with
+// `onread`. Two private fields are involved and both are feature-detected:
+//   - `socket._handle`, whose `useUserBuffer()` installs the buffer libuv reads into;
+//   - `socket._server`/`socket.server`, which server.close() needs to count the
+//     adopted socket as a connection.
+// A second internal use: after reading was paused, Node still holds the buffer it
+// was given after the last read, which may be stale or empty, so resuming installs
+// a fresh span with useUserBuffer() (rearm). Where any of this is missing, the
+// server falls back to the copying path ('data' events) with a warning.
+// Checked on Node 22.12+, 24 and 26 (see NODE-FACTS.md); test/adoption.test.ts
+// runs both paths on whatever Node runs the suite.
+
+import net from 'node:net';
+
+interface Handle {
+  useUserBuffer?: (buf: Uint8Array) => void;
+}
+interface SocketInternals {
+  _handle: Handle | null;
+  _server: net.Server | null;
+  server: net.Server | null;
+}
+
+export interface ReadTarget {
+  /** The span libuv reads into next. Never empty. */
+  buffer: () => Uint8Array;
+  /** n bytes arrived in the last span; return false to pause reading. */
+  callback: (n: number, buf: Uint8Array) => boolean;
+}
+
+/** Can this accepted (and paused) socket be adopted? */
+export function canAdopt(raw: net.Socket): boolean {
+  const handle = (raw as unknown as SocketInternals)._handle;
+  return !!handle && typeof handle.useUserBuffer === 'function';
+}
+
+/** A new socket over raw's handle that reads into target's spans. raw must not be used again. */
+export function adopt(raw: net.Socket, server: net.Server, target: ReadTarget): net.Socket {
+  const internals = raw as unknown as SocketInternals;
+  const handle = internals._handle;
+  internals._handle = null;
+  const socket = new net.Socket({
+    handle,
+    readable: true,
+    writable: true,
+    allowHalfOpen: true,
+    onread: target,
+  } as net.SocketConstructorOpts);
+  const adopted = socket as unknown as SocketInternals;
+  adopted._server = server;
+  adopted.server = server;
+  return socket;
+}
+
+/** Install the span the next read goes into (before socket.resume()). */
+export function rearm(socket: net.Socket, buf: Uint8Array): void {
+  (socket as unknown as SocketInternals)._handle?.useUserBuffer?.(buf);
+}
