@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// The ringwire command line: parses arguments and runs the server until a signal.
+// Everything it does is available from the library (src/index.ts).
+
+import { parseArgs } from 'node:util';
+import { createServer, RingwireError, resolveConfig, DEFAULTS } from './index.ts';
+
+const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared memory
+
+Usage:
+  ringwire serve [options]      run an echo server (Ctrl-C drains and stops it)
+  ringwire --help | --version
+
+Options for serve:
+  --host <addr>             address to bind (default 127.0.0.1)
+  --port <n>                port (default 7000; 0 picks a free one)
+  --core <wasm|js>          the WASM core (default) or its TypeScript twin
+  --framing <spec>          how bytes split into frames (default raw):
+                              raw                      stream echo, bytes as they arrive
+                              length[:<1|2|3|4|8>][:<be|le>][:offset=N][:adjust=N][:strip=N]
+                                                       length prefix (default length:4:be)
+                              varint                   unsigned LEB128 length prefix
+                              line | line:cr           \\n-terminated (line:cr drops a \\r before it)
+                              delimiter:<bytes>[:cr]   any 1-16 delimiter bytes; escapes \\n \\r \\t \\0 \\xHH
+                              fixed:<n>                frames of n bytes
+  --max-connections <n>     connection slots reserved in memory (default ${DEFAULTS.maxConnections})
+  --max-frame <bytes>       largest frame payload (default ${DEFAULTS.maxFrame})
+  --rx-ring <bytes>         receive ring per connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
+  --tx-ring <bytes>         transmit ring per connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
+  --idle-timeout <time>     close connections idle this long: 500ms, 30s, 5m (default: never)
+  --copy                    copy reads into the rings instead of reading into them directly
+  -h, --help                this text
+
+Sizes take k and m suffixes (powers of 1024). Every connection echoes each whole
+frame back exactly as it arrived; a frame over --max-frame or a length that
+cannot be valid closes that connection only, after answering the frames before it.
+`;
+
+function size(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)([kKmM]?)$/.exec(text);
+  if (!m) throw new RingwireError(9, `--${name} must be a number of bytes like 65536, 64k or 1m, got "${text}"`);
+  return Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
+}
+
+function duration(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)(ms|s|m)?$/.exec(text);
+  if (!m) throw new RingwireError(9, `--${name} must be a duration like 500ms, 30s or 5m, got "${text}"`);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1);
+}
+
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '7000' },
+      core: { type: 'string', default: 'wasm' },
+      framing: { type: 'string', default: 'raw' },
+      'max-connections': { type: 'string' },
+      'max-frame': { type: 'string' },
+      'rx-ring': { type: 'string' },
+      'tx-ring': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      copy: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (values.core !== 'wasm' && values.core !== 'js') throw new RingwireError(9, `--core must be wasm or js, got "${values.core}"`);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RingwireError(9, `--port must be 0 to 65535, got "${values.port}"`);
+  const coreOptions = {
+    framing: values.framing,
+    maxConnections: size('max-connections', values['max-connections']),
+    maxFrame: size('max-frame', values['max-frame']),
+    rxRing: size('rx-ring', values['rx-ring']),
+    txRing: size('tx-ring', values['tx-ring']),
+  };
+  const config = resolveConfig(coreOptions); // fail on bad options before binding
+  const server = createServer({
+    ...coreOptions,
+    core: values.core,
+    idleTimeout: duration('idle-timeout', values['idle-timeout']),
+    zeroCopy: !values.copy,
+  });
+  server.on('clientError', (err: RingwireError, c: { remoteAddress?: string; remotePort?: number }) => {
+    if (err.code !== 'ERR_SOCKET') console.error(`ringwire: ${c.remoteAddress}:${c.remotePort} ${err.code}: ${err.message}`);
+  });
+  const addr = await server.listen({ port, host: values.host });
+  const memory = `${mib(config.totalBytes)} (${config.slots} connections x ${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
+  console.log(`ringwire listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} core=${values.core} framing=${config.framingText} memory=${memory}${values.copy ? ' copy' : ''}`);
+
+  let signals = 0;
+  const stop = (signal: string) => {
+    if (++signals > 1) {
+      console.error(`ringwire: ${signal} again, exiting without draining`);
+      process.exit(1);
+    }
+    console.error(`ringwire: ${signal}: draining ${server.connections.size} connection(s)`);
+    void server.close().then(() => {
+      const s = server.stats();
+      console.error(`ringwire: closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors`);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (command === '--version') {
+    const { createRequire } = await import('node:module');
+    console.log(createRequire(import.meta.url)('../package.json').version);
+    return;
+  }
+  if (command === 'serve') return serve(rest);
+  throw new RingwireError(9, `unknown command "${command}"; try ringwire --help`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const code = err instanceof RingwireError || (err as { code?: string })?.code ? ` (${(err as { code: string }).code})` : '';
+  console.error(`ringwire: ${(err as Error)?.message ?? err}${code}`);
+  process.exit(2);
+});

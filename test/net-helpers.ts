@@ -1,0 +1,50 @@
+// Real TCP clients for the integration tests: 127.0.0.1 only, every wait bounded.
+import net from 'node:net';
+import { once } from 'node:events';
+import { createServer, type RingwireServer, type ServerOptions } from '../src/index.ts';
+
+export async function startServer(options: ServerOptions): Promise<{ server: RingwireServer; port: number }> {
+  const server = createServer(options);
+  const { port } = await server.listen(0, '127.0.0.1');
+  return { server, port };
+}
+
+export async function connect(port: number): Promise<net.Socket> {
+  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** Collect what a socket receives until it ends or closes; resolves with all bytes. */
+export function collect(socket: net.Socket): { done: Promise<Buffer>; received: () => number } {
+  const parts: Buffer[] = [];
+  let n = 0;
+  socket.on('data', d => {
+    parts.push(d);
+    n += d.length;
+  });
+  const done = new Promise<Buffer>(resolve => {
+    socket.once('close', () => resolve(Buffer.concat(parts)));
+    socket.on('error', () => {});
+  });
+  return { done, received: () => n };
+}
+
+/** Wait until cond() holds, polling; fail after ms. */
+export async function until(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise(r => setTimeout(r, 5));
+  }
+}
+
+/** Send bytes, half-close, and return everything echoed before the server closed. */
+export async function roundTrip(port: number, bytes: Uint8Array): Promise<Buffer> {
+  const socket = await connect(port);
+  const { done } = collect(socket);
+  socket.end(bytes);
+  return done;
+}
+
+export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
