@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run the socket suites (adoption of accepted sockets through Node internals, and
+# every server test on both read paths) on each supported Node line, not just the
+# pinned Node 24: the lowest supported (22.12.0) and the newest major (26).
+# Node binaries come from the npm registry's `node` package, cached under
+# node_modules/.cache/node-matrix. Usage: npm run test:nodes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cache=node_modules/.cache/node-matrix
+for version in 22.12.0 26; do
+  dir="$cache/$version"
+  if [ ! -x "$dir/node_modules/.bin/node" ]; then
+    npm install --no-save --no-package-lock --prefix "$dir" "node@$version" >/dev/null
+  fi
+  bin="$dir/node_modules/.bin/node"
+  echo "== socket suites on Node $("$bin" --version)"
+  "$bin" node_modules/vitest/vitest.mjs run test/adoption.test.ts test/server.test.ts
+done
