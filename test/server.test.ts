@@ -222,3 +222,20 @@ describe('server handler mode', () => {
     await server.close();
   });
 });
+
+describe('server lifecycle', () => {
+  it('closes when its AbortSignal aborts, emitting close', async () => {
+    const controller = new AbortController();
+    const { server, port } = await startServer({ signal: controller.signal });
+    expect(String(await roundTrip(port, Buffer.from('up')))).toBe('up');
+    const closed = new Promise(resolve => server.once('close', resolve));
+    controller.abort();
+    await closed;
+    await expect(connect(port)).rejects.toThrow();
+  });
+
+  it('refuses invalid options with ERR_BAD_CONFIG before binding', async () => {
+    const server = (await import('../src/index.ts')).createServer({ framing: 'length:4', maxFrame: 100_000, rxRing: 65536 });
+    await expect(server.listen(0)).rejects.toMatchObject({ code: 'ERR_BAD_CONFIG' });
+  });
+});

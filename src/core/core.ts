@@ -13,8 +13,8 @@
 import type { CoreConfig } from './config.ts';
 import {
   H_FRAME_COUNT, H_FRAMES_OFF, H_RINGS_OFF, H_SCRATCH_OFF, H_SLOTS_OFF, H_STATS_OFF, H_TOTAL, H_MAGIC,
-  LAYOUT_BASE, MAGIC, SEND_OK, SLOT_SIZE, STATS_COUNT, W_ERROR, W_RESERVED, W_RX_BASE, W_RX_HEAD,
-  W_RX_TAIL, W_STATE, W_TX_BASE, W_TX_HEAD, W_TX_TAIL, regionsFor,
+  LAYOUT_BASE, MAGIC, SEND_OK, SLOT_SIZE, STATS_COUNT, W_RESERVED, W_RX_BASE, W_RX_HEAD,
+  W_RX_TAIL, W_TX_BASE, W_TX_HEAD, W_TX_TAIL, regionsFor,
 } from './layout.ts';
 import { Stats } from './stats.ts';
 
@@ -51,8 +51,6 @@ export interface Core {
   txPending(slot: number): number;
   /** The contiguous run of tx bytes that starts `skip` bytes after the tx tail. */
   txChunk(slot: number, skip: number): Uint8Array;
-  /** The sticky error number of a slot, 0 if none. */
-  error(slot: number): number;
 }
 
 export abstract class CoreBase implements Core {
@@ -149,14 +147,5 @@ export abstract class CoreBase implements Core {
     const left = ((this.word(slot, W_TX_HEAD) - start) >>> 0);
     const at = start & (size - 1);
     return new Uint8Array(this.memory, this.word(slot, W_TX_BASE) + at, Math.min(left, size - at));
-  }
-
-  error(slot: number): number {
-    return this.word(slot, W_ERROR);
-  }
-
-  /** Is the slot open? (for tests and assertions) */
-  isOpen(slot: number): boolean {
-    return this.word(slot, W_STATE) === 1;
   }
 }

@@ -189,6 +189,10 @@ export class JsCore extends CoreBase {
     return this.u8[base + ((pos >>> 0) & mask)]!;
   }
 
+  private ringPut(base: number, mask: number, pos: number, b: number): void {
+    this.u8[base + ((pos >>> 0) & mask)] = b;
+  }
+
   private decode(base: number, size: number, tail: number, avail: number, scan: number): number {
     const c = this.c;
     const mask = size - 1;
@@ -290,21 +294,20 @@ export class JsCore extends CoreBase {
 
   private encode(base: number, mask: number, pos: number, len: number): void {
     const c = this.c;
-    const put = (p: number, b: number) => { this.u8[base + ((p >>> 0) & mask)] = b; };
     if (c.framing === L.FRAMING_LENGTH) {
-      for (let i = 0; i < c.lenStrip; i++) put(pos + i, 0);
+      for (let i = 0; i < c.lenStrip; i++) this.ringPut(base, mask, pos + i, 0);
       for (let i = 0; i < c.lenSize; i++) {
         const shift = c.lenBig ? (c.lenSize - 1 - i) * 8 : i * 8;
-        put(pos + c.lenOffset + i, Math.floor(this.encValue / 2 ** shift) & 0xff);
+        this.ringPut(base, mask, pos + c.lenOffset + i, Math.floor(this.encValue / 2 ** shift) & 0xff);
       }
     } else if (c.framing === L.FRAMING_VARINT) {
       let v = len;
       for (let i = 0; i < this.encPrefix; i++) {
-        put(pos + i, i + 1 < this.encPrefix ? (v & 0x7f) | 0x80 : v);
+        this.ringPut(base, mask, pos + i, i + 1 < this.encPrefix ? (v & 0x7f) | 0x80 : v);
         v = Math.floor(v / 128);
       }
     } else if (c.framing === L.FRAMING_DELIMITER) {
-      for (let i = 0; i < c.delimiter.length; i++) put(pos + len + i, c.delimiter[i]!);
+      for (let i = 0; i < c.delimiter.length; i++) this.ringPut(base, mask, pos + len + i, c.delimiter[i]!);
     }
   }
 

@@ -3,9 +3,8 @@
 // build/. One instance per memory, one memory per core: a second instance would
 // re-run the module's data initialisation over the first one's state.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
 import type { CoreConfig } from './config.ts';
 import { CoreBase } from './core.ts';
 
