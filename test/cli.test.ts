@@ -1,0 +1,47 @@
+// The command line as a user runs it: the built bundle in its own process.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { roundTrip } from './net-helpers.ts';
+import { lengthFrame } from './harness.ts';
+
+const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 10_000 });
+
+describe('ringwire CLI', () => {
+  it('documents every serve option in --help', () => {
+    const r = cli(['serve', '--help']);
+    expect(r.status).toBe(0);
+    for (const o of ['--host', '--port', '--core', '--framing', '--max-connections', '--max-frame', '--rx-ring', '--tx-ring', '--idle-timeout', '--copy']) {
+      expect(r.stdout).toContain(o);
+    }
+  });
+
+  it('exits 2 with the error code on bad options', () => {
+    const r = cli(['serve', '--framing', 'length:5']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('ERR_BAD_CONFIG');
+    expect(cli(['serve', '--core', 'gpu']).status).toBe(2);
+    expect(cli(['frobnicate']).status).toBe(2);
+  });
+
+  it('serves, prints one listening line, and drains on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--core', 'js', '--framing', 'length:2:be', '--max-frame', '1k'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: string) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.trim());
+      });
+      child.once('exit', () => reject(new Error(`exited early: ${out}`)));
+      setTimeout(() => reject(new Error('no listening line')), 10_000);
+    });
+    expect(line).toMatch(/^ringwire listening on 127\.0\.0\.1:\d+ core=js framing=length:2:be memory=[\d.]+ MiB \(1024 connections x 64k rx \+ 64k tx\)$/);
+    const port = Number(/:(\d+) /.exec(line)![1]);
+    const frame = lengthFrame(Buffer.from('cli'), { size: 2 });
+    expect((await roundTrip(port, frame)).equals(frame)).toBe(true);
+    child.kill('SIGTERM');
+    const [exitCode] = await once(child, 'exit');
+    expect(exitCode).toBe(0);
+  });
+});
