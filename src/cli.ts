@@ -95,7 +95,7 @@ async function serve(args: string[]): Promise<void> {
     if (err.code !== 'ERR_SOCKET') console.error(`ringwire: ${c.remoteAddress}:${c.remotePort} ${err.code}: ${err.message}`);
   });
   const addr = await server.listen({ port, host: values.host });
-  const memory = `${mib(config.totalBytes)} (${config.slots} connections x ${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
+  const memory = `${mib(config.regions.total)} (${config.slots} connections x ${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
   console.log(`ringwire listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} core=${values.core} framing=${config.framingText} memory=${memory}${values.copy ? ' copy' : ''}`);
 
   let signals = 0;

@@ -58,7 +58,7 @@ describe('limits', () => {
     const ring = 131072;
     const fixed = regionsFor(0, ring, ring, 0, 1024).total;
     const most = Math.floor((2 ** 32 - fixed) / (2 * ring + SLOT_SIZE));
-    expect(resolveConfig({ maxConnections: most, rxRing: ring, txRing: ring }).totalBytes).toBeLessThanOrEqual(2 ** 32);
+    expect(resolveConfig({ maxConnections: most, rxRing: ring, txRing: ring }).regions.total).toBeLessThanOrEqual(2 ** 32);
     expect(code(() => resolveConfig({ maxConnections: most + 1, rxRing: ring, txRing: ring }))).toBe('ERR_BAD_CONFIG');
   });
 

@@ -51,7 +51,7 @@ describe('WASM module contract', () => {
       for (const mode of ['echo', 'handler'] as const) {
         const config = resolveConfig({ framing, mode, maxConnections: 3, maxFrame: 100, rxRing: 256, txRing: 512 });
         const [w, j] = await Promise.all([createCore('wasm', config), createCore('js', config)]);
-        const header = (m: SharedArrayBuffer) => Buffer.from(new Uint8Array(m, 0, config.totalBytes).subarray(mirror.LAYOUT_BASE));
+        const header = (m: SharedArrayBuffer) => Buffer.from(new Uint8Array(m, 0, config.regions.total).subarray(mirror.LAYOUT_BASE));
         expect(header(w.memory).equals(header(j.memory)), `${framing} ${mode}`).toBe(true);
       }
     }

@@ -68,8 +68,8 @@ describe('wasm and js cores', () => {
       fc.asyncProperty(caseArb, async c => {
         let options: CoreOptions = { framing: c.framing, maxFrame: c.maxFrame, mode: c.handler ? 'handler' : 'echo', frameListCapacity: 3 };
         // Grow the rings to what the limits need, keeping the random choice when it fits.
-        const need = resolveConfig(options);
-        options = { ...options, rxRing: Math.max(c.rxPow, need.rxSize > 65536 ? need.rxSize : 16, nextPow2(need, 'rx')), txRing: Math.max(c.txPow, nextPow2(need, 'tx')) };
+        const fit = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(resolveConfig(options).maxWire, 1))));
+        options = { ...options, rxRing: Math.max(c.rxPow, fit), txRing: Math.max(c.txPow, fit) };
         const stream = Buffer.concat(c.segments.map(s => (s.garbage ? s.payload : encode(c.framing, s.payload, s.prefix))));
         const cuts = [...new Set(c.cuts.map(x => x % (stream.length + 1)))].sort((a, b) => a - b);
         const chunks = [...cuts, stream.length].map((end, i, all) => stream.subarray(i ? all[i - 1] : 0, end));
@@ -77,7 +77,7 @@ describe('wasm and js cores', () => {
         for (const kind of ['wasm', 'js'] as const) {
           const core = await coreWith(kind, { ...options, maxConnections: 1 });
           const outcome = feed(core, core.open(), chunks, { releaseStep: c.releaseStep, lazyRelease: c.lazyRelease });
-          const image = Buffer.from(new Uint8Array(core.memory, LAYOUT_BASE, core.config.totalBytes - LAYOUT_BASE));
+          const image = Buffer.from(new Uint8Array(core.memory, LAYOUT_BASE, core.config.regions.total - LAYOUT_BASE));
           results.push({ outcome, image, stats: core.stats.snapshot() });
         }
         const [w, j] = results;
@@ -95,12 +95,3 @@ describe('wasm and js cores', () => {
   });
 });
 
-/** The smallest ring resolveConfig accepts for these limits. */
-function nextPow2(config: ReturnType<typeof resolveConfig>, _which: 'rx' | 'tx'): number {
-  let wire = 0;
-  if (config.framing === 1) wire = config.lenOffset + config.lenSize + config.maxFrame;
-  else if (config.framing === 2) wire = config.maxFrame + 10;
-  else if (config.framing === 3) wire = config.maxFrame + config.delimiter.length;
-  else if (config.framing === 4) wire = config.fixed;
-  return Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(wire, 1))));
-}

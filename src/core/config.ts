@@ -9,7 +9,7 @@
 import { configError } from './errors.ts';
 import {
   DELIM_MAX, FRAMING_DELIMITER, FRAMING_FIXED, FRAMING_LENGTH, FRAMING_RAW, FRAMING_VARINT,
-  MODE_ECHO, MODE_HANDLER, regionsFor,
+  MODE_ECHO, MODE_HANDLER, regionsFor, type Regions,
 } from './layout.ts';
 
 export type Framing =
@@ -71,8 +71,10 @@ export interface CoreConfig {
   delimiter: Uint8Array;
   stripCR: number;
   frameCap: number;
-  /** Bytes of memory the layout needs, from address 0. */
-  totalBytes: number;
+  /** The longest frame on the wire (header or delimiter included); 0 for raw. */
+  maxWire: number;
+  /** Where each region of the memory starts; regions.total is the bytes needed from address 0. */
+  regions: Regions;
 }
 
 export const DEFAULTS = { maxConnections: 1024, maxFrame: 16384, ring: 65536, frameListCapacity: 1024 } as const;
@@ -249,9 +251,10 @@ export function resolveConfig(options: CoreOptions = {}): CoreConfig {
   };
   const rxSize = ring(options.rxRing, 'rx ring');
   const txSize = ring(options.txRing, 'tx ring');
-  const totalBytes = regionsFor(slots, rxSize, txSize, mode === MODE_HANDLER ? rxSize : 0, frameCap).total;
-  if (totalBytes > MAX_MEMORY) {
-    throw configError(`${slots} connections x (${rxSize} + ${txSize}) bytes of rings need ${(totalBytes / 2 ** 30).toFixed(2)} GiB; the limit is 4 GiB`);
+  // Handler mode needs a scratch area for the one listed frame that may wrap the rx ring.
+  const regions = regionsFor(slots, rxSize, txSize, mode === MODE_HANDLER ? rxSize : 0, frameCap);
+  if (regions.total > MAX_MEMORY) {
+    throw configError(`${slots} connections x (${rxSize} + ${txSize}) bytes of rings need ${(regions.total / 2 ** 30).toFixed(2)} GiB; the limit is 4 GiB`);
   }
-  return { ...c, rxSize, txSize, totalBytes };
+  return { ...c, rxSize, txSize, maxWire, regions };
 }

@@ -14,7 +14,7 @@ import type { CoreConfig } from './config.ts';
 import {
   H_FRAME_COUNT, H_FRAMES_OFF, H_RINGS_OFF, H_SCRATCH_OFF, H_SLOTS_OFF, H_STATS_OFF, H_TOTAL, H_MAGIC,
   LAYOUT_BASE, MAGIC, SEND_OK, SLOT_SIZE, STATS_COUNT, W_RESERVED, W_RX_BASE, W_RX_HEAD,
-  W_RX_TAIL, W_TX_BASE, W_TX_HEAD, W_TX_TAIL, regionsFor,
+  W_RX_TAIL, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
 } from './layout.ts';
 import { Stats } from './stats.ts';
 
@@ -71,16 +71,16 @@ export abstract class CoreBase implements Core {
     this.memory = memory;
     this.u8 = new Uint8Array(memory);
     this.u32 = new Uint32Array(memory);
-    const r = regionsFor(config.slots, config.rxSize, config.txSize, config.mode ? config.rxSize : 0, config.frameCap);
+    const r = config.regions;
     this.stats = new Stats(memory, r.stats, STATS_COUNT);
     this.frames = new Uint32Array(memory, r.frames, config.frameCap * 2);
     this.slotWords = r.slots / 4;
   }
 
-  /** After init: the header the core wrote must be the layout this side computed. */
+  /** After the WASM module's init: the header it wrote must be the layout the mirror computed. */
   protected checkHeader(): void {
     const h = (w: number) => this.u32[LAYOUT_BASE / 4 + w];
-    const r = regionsFor(this.config.slots, this.config.rxSize, this.config.txSize, this.config.mode ? this.config.rxSize : 0, this.config.frameCap);
+    const r = this.config.regions;
     const seen = [h(H_MAGIC), h(H_STATS_OFF), h(H_FRAMES_OFF), h(H_SCRATCH_OFF), h(H_SLOTS_OFF), h(H_RINGS_OFF), h(H_TOTAL)];
     const want = [MAGIC, r.stats, r.frames, r.scratch, r.slots, r.rings, r.total];
     if (seen.join() !== want.join()) throw new Error(`${this.kind} core layout mismatch: header ${seen} != mirror ${want}`);

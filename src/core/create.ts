@@ -5,7 +5,7 @@ import { JsCore } from './js-core.ts';
 import { WasmCore } from './wasm-core.ts';
 
 export async function createCore(kind: CoreKind, options: CoreOptions | CoreConfig = {}): Promise<Core> {
-  const config = 'totalBytes' in options ? options : resolveConfig(options);
+  const config = 'regions' in options ? options : resolveConfig(options);
   if (kind === 'wasm') return WasmCore.create(config);
   if (kind === 'js') return new JsCore(config);
   throw new Error(`unknown core "${kind as string}": use wasm or js`);

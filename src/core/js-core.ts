@@ -15,7 +15,6 @@ export class JsCore extends CoreBase {
   private readonly c: CoreConfig;
   private readonly slotBase: number; // u32 index of slot 0
   private readonly scratch: number;
-  private readonly framesAt: number;
   private readonly h: number; // u32 index of the header
   // What decode() found, like the AssemblyScript module's globals.
   private frameOff = 0;
@@ -26,12 +25,11 @@ export class JsCore extends CoreBase {
   private encValue = 0;
 
   constructor(config: CoreConfig) {
-    super(config, new SharedArrayBuffer(config.totalBytes));
+    super(config, new SharedArrayBuffer(config.regions.total));
     this.c = config;
-    const r = L.regionsFor(config.slots, config.rxSize, config.txSize, config.mode ? config.rxSize : 0, config.frameCap);
+    const r = config.regions;
     this.slotBase = r.slots / 4;
     this.scratch = r.scratch;
-    this.framesAt = r.frames;
     this.h = L.LAYOUT_BASE / 4;
     const hv = [
       [L.H_MAGIC, L.MAGIC], [L.H_VERSION, L.LAYOUT_VERSION], [L.H_SLOTS, config.slots], [L.H_RX_SIZE, config.rxSize],
@@ -49,7 +47,6 @@ export class JsCore extends CoreBase {
       this.set(i, W_RX_BASE, r.rings + i * (config.rxSize + config.txSize));
       this.set(i, W_TX_BASE, r.rings + i * (config.rxSize + config.txSize) + config.rxSize);
     }
-    this.checkHeader();
   }
 
   private get(slot: number, w: number): number {

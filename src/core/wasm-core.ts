@@ -49,7 +49,7 @@ export class WasmCore extends CoreBase {
   }
 
   static async create(config: CoreConfig): Promise<WasmCore> {
-    const pages = Math.ceil(config.totalBytes / 65536);
+    const pages = Math.ceil(config.regions.total / 65536);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const instance = await WebAssembly.instantiate(await coreModule(), {
       env: {
