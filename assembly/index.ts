@@ -4,7 +4,7 @@
 // the core decodes every whole frame and either echoes it into the tx ring
 // (MODE_ECHO) or lists it for the host's handler (MODE_HANDLER). It stops at the
 // first frame whose reply does not fit (R_BLOCKED: the host pauses reading and
-// calls process() again once release() freed room), when the frame list is full
+// calls process() again once the host freed room by moving the tx tail), when the frame list is full
 // (R_MORE), or at an invalid frame (the negated error code, sticky per slot).
 // The core never allocates: everything lives at fixed offsets (layout.ts).
 
@@ -223,16 +223,4 @@ export function commit(slot: u32, len: u32): void {
   setWord(s, W_TX_HEAD, txHead + wire);
   count(S_FRAMES_OUT, 1);
   count(S_BYTES_OUT, wire);
-}
-
-/** The kernel has the next n bytes of the tx ring: free them. */
-export function release(slot: u32, n: u32): void {
-  const s = slotAddr(slot);
-  const tail = word(s, W_TX_TAIL) + n;
-  if (tail == word(s, W_TX_HEAD)) {
-    setWord(s, W_TX_HEAD, 0);
-    setWord(s, W_TX_TAIL, 0);
-  } else {
-    setWord(s, W_TX_TAIL, tail);
-  }
 }

@@ -94,7 +94,6 @@ export abstract class CoreBase implements Core {
   abstract close(slot: number): void;
   abstract received(slot: number, n: number): number;
   abstract process(slot: number): number;
-  abstract release(slot: number, n: number): void;
   /** SEND_OK with W_RESERVED set to where the payload goes, or why not. */
   protected abstract reserve(slot: number, len: number): number;
   /** Write prefix and trailer around the placed payload and publish the frame. */
@@ -119,6 +118,22 @@ export abstract class CoreBase implements Core {
     if (first < payload.length) this.u8.set(payload.subarray(first), base);
     this.commit(slot, payload.length);
     return SEND_OK;
+  }
+
+  /**
+   * The host owns the tx tail, so releasing is host-side bookkeeping, the same
+   * for both cores and no call into WASM: once the ring is empty both positions
+   * go back to 0, so the next reply is written from the ring's start.
+   */
+  release(slot: number, n: number): void {
+    const at = this.slotWords + slot * (SLOT_SIZE / 4);
+    const tail = (this.u32[at + W_TX_TAIL]! + n) >>> 0;
+    if (tail === this.u32[at + W_TX_HEAD]) {
+      this.u32[at + W_TX_HEAD] = 0;
+      this.u32[at + W_TX_TAIL] = 0;
+    } else {
+      this.u32[at + W_TX_TAIL] = tail;
+    }
   }
 
   readSpan(slot: number): Uint8Array {

@@ -152,16 +152,6 @@ export class JsCore extends CoreBase {
     return result;
   }
 
-  release(slot: number, n: number): void {
-    const tail = (this.get(slot, W_TX_TAIL) + n) >>> 0;
-    if (tail === this.get(slot, W_TX_HEAD)) {
-      this.set(slot, W_TX_HEAD, 0);
-      this.set(slot, W_TX_TAIL, 0);
-    } else {
-      this.set(slot, W_TX_TAIL, tail);
-    }
-  }
-
   protected reserve(slot: number, len: number): number {
     const r = this.plan(len);
     if (r !== L.SEND_OK) return r;

@@ -17,10 +17,9 @@ export interface CoreExports {
   process(slot: number): number;
   reserve(slot: number, len: number): number;
   commit(slot: number, len: number): void;
-  release(slot: number, n: number): void;
   layoutSize(slots: number, rx: number, tx: number, scratch: number, frameCap: number): number;
 }
-export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'release', 'layoutSize', 'memory'] as const;
+export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'layoutSize', 'memory'] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
@@ -84,9 +83,6 @@ export class WasmCore extends CoreBase {
   }
   process(slot: number): number {
     return this.x.process(slot);
-  }
-  release(slot: number, n: number): void {
-    this.x.release(slot, n);
   }
   protected reserve(slot: number, len: number): number {
     return this.x.reserve(slot, len);
