@@ -3,7 +3,7 @@
 // Everything it does is available from the library (src/index.ts).
 
 import { parseArgs } from 'node:util';
-import { createServer, RingwireError, resolveConfig, DEFAULTS } from './index.ts';
+import { configError, createServer, resolveConfig, DEFAULTS, type RingwireError } from './index.ts';
 
 const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared memory
 
@@ -39,14 +39,14 @@ cannot be valid closes that connection only, after answering the frames before i
 function size(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const m = /^(\d+)([kKmM]?)$/.exec(text);
-  if (!m) throw new RingwireError(9, `--${name} must be a number of bytes like 65536, 64k or 1m, got "${text}"`);
+  if (!m) throw configError(`--${name} must be a number of bytes like 65536, 64k or 1m, got "${text}"`);
   return Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
 }
 
 function duration(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const m = /^(\d+)(ms|s|m)?$/.exec(text);
-  if (!m) throw new RingwireError(9, `--${name} must be a duration like 500ms, 30s or 5m, got "${text}"`);
+  if (!m) throw configError(`--${name} must be a duration like 500ms, 30s or 5m, got "${text}"`);
   return Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1);
 }
 
@@ -74,9 +74,9 @@ async function serve(args: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  if (values.core !== 'wasm' && values.core !== 'js') throw new RingwireError(9, `--core must be wasm or js, got "${values.core}"`);
+  if (values.core !== 'wasm' && values.core !== 'js') throw configError(`--core must be wasm or js, got "${values.core}"`);
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RingwireError(9, `--port must be 0 to 65535, got "${values.port}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw configError(`--port must be 0 to 65535, got "${values.port}"`);
   const coreOptions = {
     framing: values.framing,
     maxConnections: size('max-connections', values['max-connections']),
@@ -126,11 +126,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'serve') return serve(rest);
-  throw new RingwireError(9, `unknown command "${command}"; try ringwire --help`);
+  throw configError(`unknown command "${command}"; try ringwire --help`);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  const code = err instanceof RingwireError || (err as { code?: string })?.code ? ` (${(err as { code: string }).code})` : '';
-  console.error(`ringwire: ${(err as Error)?.message ?? err}${code}`);
+  const { message, code } = err as { message?: string; code?: string };
+  console.error(`ringwire: ${message ?? String(err)}${code ? ` (${code})` : ''}`);
   process.exit(2);
 });

@@ -1,7 +1,7 @@
 // Real TCP clients for the integration tests: 127.0.0.1 only, every wait bounded.
 import net from 'node:net';
 import { once } from 'node:events';
-import { createServer, type RingwireServer, type ServerOptions } from '../src/index.ts';
+import { createServer, type RingwireError, type RingwireServer, type ServerOptions } from '../src/index.ts';
 
 export async function startServer(options: ServerOptions): Promise<{ server: RingwireServer; port: number }> {
   const server = createServer(options);
@@ -13,6 +13,13 @@ export async function connect(port: number): Promise<net.Socket> {
   const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
   await once(socket, 'connect');
   return socket;
+}
+
+/** The codes of every clientError the server emits from now on, in order. */
+export function errorCodes(server: RingwireServer): string[] {
+  const codes: string[] = [];
+  server.on('clientError', (e: RingwireError) => codes.push(e.code));
+  return codes;
 }
 
 /** Collect what a socket receives until it ends or closes; resolves with all bytes. */

@@ -3,9 +3,8 @@
 // bad input, connection limits and draining.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { RingwireError } from '../src/index.ts';
 import { lengthFrame } from './harness.ts';
-import { collect, connect, roundTrip, sleep, startServer, until } from './net-helpers.ts';
+import { collect, connect, errorCodes, roundTrip, sleep, startServer, until } from './net-helpers.ts';
 
 const PATHS = [
   { core: 'wasm', zeroCopy: true },
@@ -75,8 +74,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
 
   it('closes only the connection with an oversize frame, after answering the frames before it', async () => {
     const { server, port } = await startServer({ core, zeroCopy, framing: 'length:2', maxFrame: 100 });
-    const errors: RingwireError[] = [];
-    server.on('clientError', (e: RingwireError) => errors.push(e));
+    const codes = errorCodes(server);
     const bystander = await connect(port);
     const seen = collect(bystander);
     bystander.write(lengthFrame(Buffer.from('before'), { size: 2 }));
@@ -88,7 +86,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
     const answer = collect(offender);
     offender.write(Buffer.concat([good, bad]));
     expect((await answer.done).equals(good)).toBe(true);
-    expect(errors.map(e => e.code)).toEqual(['ERR_FRAME_TOO_LARGE']);
+    expect(codes).toEqual(['ERR_FRAME_TOO_LARGE']);
 
     bystander.write(lengthFrame(Buffer.from('after'), { size: 2 }));
     await until(() => seen.received() === 15, 5000, 'bystander echo after');
@@ -101,8 +99,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
 
   it('rejects a length that cannot be valid with ERR_BAD_LENGTH', async () => {
     const { server, port } = await startServer({ core, zeroCopy, framing: 'length:2:adjust=-2' });
-    const codes: string[] = [];
-    server.on('clientError', (e: RingwireError) => codes.push(e.code));
+    const codes = errorCodes(server);
     const ok = lengthFrame(Buffer.from('ok'), { size: 2, adjust: -2 });
     expect((await roundTrip(port, Buffer.concat([ok, Buffer.from([0, 1, 7])]))).equals(ok)).toBe(true);
     expect(codes).toEqual(['ERR_BAD_LENGTH']);
@@ -111,8 +108,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
 
   it('refuses a connection over the limit, counts it, and keeps the others', async () => {
     const { server, port } = await startServer({ core, zeroCopy, maxConnections: 2 });
-    const codes: string[] = [];
-    server.on('clientError', (e: RingwireError) => codes.push(e.code));
+    const codes = errorCodes(server);
     const a = await connect(port);
     const b = await connect(port);
     await until(() => server.connections.size === 2, 5000, 'two connections');
@@ -133,8 +129,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
 
   it('reports a frame cut short by the peer with ERR_TRUNCATED_FRAME', async () => {
     const { server, port } = await startServer({ core, zeroCopy, framing: 'line' });
-    const codes: string[] = [];
-    server.on('clientError', (e: RingwireError) => codes.push(e.code));
+    const codes = errorCodes(server);
     expect(String(await roundTrip(port, Buffer.from('whole\nhalf')))).toBe('whole\n');
     expect(codes).toEqual(['ERR_TRUNCATED_FRAME']);
     await server.close();
@@ -142,8 +137,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
 
   it('closes an idle connection with ERR_IDLE_TIMEOUT', async () => {
     const { server, port } = await startServer({ core, zeroCopy, idleTimeout: 100 });
-    const codes: string[] = [];
-    server.on('clientError', (e: RingwireError) => codes.push(e.code));
+    const codes = errorCodes(server);
     const s = await connect(port);
     const r = collect(s);
     s.write('ping');
@@ -215,8 +209,7 @@ describe('server handler mode', () => {
         c.send(frame);
       },
     });
-    const codes: string[] = [];
-    server.on('clientError', (e: RingwireError) => codes.push(e.code));
+    const codes = errorCodes(server);
     expect(String(await roundTrip(port, Buffer.from('a\nboom\nb\n')))).toBe('a\n');
     expect(codes).toEqual(['ERR_HANDLER']);
     await server.close();

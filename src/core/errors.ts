@@ -48,6 +48,8 @@ export const ERROR_TABLE: readonly Entry[] = [
   { code: 'ERR_BAD_CONFIG', message: 'invalid configuration', type: ConfigError },
 ];
 
+/** Errors numbered up to this one are found and counted by the cores; the host counts the rest. */
+export const E_LAST_CORE_ERROR = 2;
 export const E_TOO_MANY_CONNECTIONS = 3;
 export const E_IDLE_TIMEOUT = 4;
 export const E_TRUNCATED_FRAME = 5;

@@ -167,6 +167,7 @@ export class Connection implements ConnectionInfo {
    */
   private settle(status: number): boolean {
     const onFrame = this.host.onFrame;
+    let failure: RingwireError | undefined;
     this.inSettle = true;
     try {
       for (;;) {
@@ -178,15 +179,15 @@ export class Connection implements ConnectionInfo {
         status = this.core.process(this.id);
       }
     } catch (err) {
+      failure = err instanceof RingwireError ? err : ringwireError(E_HANDLER, `onFrame threw: ${String(err)}`, err);
+    } finally {
       this.inSettle = false;
-      this.flush();
-      this.fail(err instanceof RingwireError ? err : ringwireError(E_HANDLER, `onFrame threw: ${String(err)}`, err));
-      return false;
     }
-    this.inSettle = false;
+    // Replies to the frames before a failure still go out, ahead of the FIN.
     this.flush();
-    if (status < 0) {
-      this.fail(ringwireError(-status));
+    if (status < 0) failure ??= ringwireError(-status);
+    if (failure) {
+      this.fail(failure);
       return false;
     }
     return status === R_BLOCKED || status === R_MORE || this.overflow.length > 0;

@@ -13,7 +13,7 @@ import { EventEmitter, once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import type { CoreOptions } from '../core/config.ts';
 import type { Core, CoreKind } from '../core/core.ts';
-import { E_TOO_MANY_CONNECTIONS, ringwireError, type RingwireError } from '../core/errors.ts';
+import { E_LAST_CORE_ERROR, E_TOO_MANY_CONNECTIONS, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { StatsSnapshot } from '../core/stats.ts';
 import { Connection, type ConnectionHost, type ConnectionInfo, type FrameHandler } from './connection.ts';
 import { canAdopt } from './socket-adoption.ts';
@@ -53,6 +53,8 @@ export class RingwireServer extends EventEmitter implements ConnectionHost {
   private readonly net: net.Server;
   private zeroCopy: boolean;
   private closing: Promise<void> | undefined;
+  /** Set while close() waits for the last connection. */
+  private drained: (() => void) | undefined;
 
   private readonly options: ServerOptions;
   private readonly makeCore: CoreFactory;
@@ -109,7 +111,7 @@ export class RingwireServer extends EventEmitter implements ConnectionHost {
         for (const c of this.connections) c.destroy();
       }, this.options.drainTimeout ?? 10_000);
       await closed;
-      while (this.connections.size > 0) await once(this, 'connectionClosed');
+      if (this.connections.size > 0) await new Promise<void>(resolve => (this.drained = resolve));
       clearTimeout(timer);
       this.emit('close');
     })();
@@ -143,13 +145,13 @@ export class RingwireServer extends EventEmitter implements ConnectionHost {
   /** ConnectionHost: count and report an error that closes one connection. */
   clientError(err: RingwireError, connection: ConnectionInfo): void {
     // The cores count the framing errors they find; the host counts its own.
-    if (err.number > 2) this.core.stats.error(err.number);
+    if (err.number > E_LAST_CORE_ERROR) this.core.stats.error(err.number);
     if (this.listenerCount('clientError') > 0) this.emit('clientError', err, connection);
   }
 
   /** ConnectionHost: a connection has closed and returned its slot. */
   closed(connection: Connection): void {
     this.connections.delete(connection);
-    this.emit('connectionClosed', connection);
+    if (this.connections.size === 0) this.drained?.();
   }
 }
