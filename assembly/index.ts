@@ -224,3 +224,8 @@ export function commit(slot: u32, len: u32): void {
   count(S_FRAMES_OUT, 1);
   count(S_BYTES_OUT, wire);
 }
+
+/** Does nothing and returns x: what one call across the JS–WASM boundary costs, for the benchmarks. */
+export function nop(x: i32): i32 {
+  return x;
+}

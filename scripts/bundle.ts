@@ -3,7 +3,13 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { index: 'src/index.ts', cli: 'src/cli.ts' },
+  entryPoints: {
+    index: 'src/index.ts',
+    cli: 'src/cli.ts',
+    // Run as their own processes by `ringwire bench`.
+    'plain-echo': 'src/bench/plain-echo.ts',
+    'generator-process': 'src/bench/generator-process.ts',
+  },
   outdir: 'dist',
   bundle: true,
   splitting: true,

@@ -4,11 +4,13 @@
 
 import { parseArgs } from 'node:util';
 import { configError, createServer, resolveConfig, DEFAULTS, type RingwireError } from './index.ts';
+import { parseBytes, parseDuration } from './units.ts';
 
 const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared memory
 
 Usage:
   ringwire serve [options]      run an echo server (Ctrl-C drains and stops it)
+  ringwire bench [options]      benchmark ringwire against plain Node (ringwire bench --help)
   ringwire --help | --version
 
 Options for serve:
@@ -36,19 +38,8 @@ frame back exactly as it arrived; a frame over --max-frame or a length that
 cannot be valid closes that connection only, after answering the frames before it.
 `;
 
-function size(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(\d+)([kKmM]?)$/.exec(text);
-  if (!m) throw configError(`--${name} must be a number of bytes like 65536, 64k or 1m, got "${text}"`);
-  return Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
-}
-
-function duration(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(\d+)(ms|s|m)?$/.exec(text);
-  if (!m) throw configError(`--${name} must be a duration like 500ms, 30s or 5m, got "${text}"`);
-  return Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1);
-}
+const size = (name: string, text: string | undefined) => (text === undefined ? undefined : parseBytes(name, text));
+const duration = (name: string, text: string | undefined) => (text === undefined ? undefined : parseDuration(name, text));
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -126,6 +117,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'serve') return serve(rest);
+  if (command === 'bench') {
+    const { benchCommand } = await import('./bench/bench-command.ts');
+    process.exitCode = await benchCommand(rest);
+    return;
+  }
   throw configError(`unknown command "${command}"; try ringwire --help`);
 }
 

@@ -51,6 +51,8 @@ export interface Core {
   txPending(slot: number): number;
   /** The contiguous run of tx bytes that starts `skip` bytes after the tx tail. */
   txChunk(slot: number, skip: number): Uint8Array;
+  /** Does nothing and returns x: the cost of one call into the core (benchmarks). */
+  nop(x: number): number;
 }
 
 export abstract class CoreBase implements Core {
@@ -94,6 +96,7 @@ export abstract class CoreBase implements Core {
   abstract close(slot: number): void;
   abstract received(slot: number, n: number): number;
   abstract process(slot: number): number;
+  abstract nop(x: number): number;
   /** SEND_OK with W_RESERVED set to where the payload goes, or why not. */
   protected abstract reserve(slot: number, len: number): number;
   /** Write prefix and trailer around the placed payload and publish the frame. */

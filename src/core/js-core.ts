@@ -79,6 +79,10 @@ export class JsCore extends CoreBase {
     this.stats.add(L.S_CONNECTIONS, -1);
   }
 
+  nop(x: number): number {
+    return x;
+  }
+
   received(slot: number, n: number): number {
     this.set(slot, W_RX_HEAD, (this.get(slot, W_RX_HEAD) + n) >>> 0);
     if (n) this.stats.add(L.S_BYTES_IN, n);

@@ -18,8 +18,9 @@ export interface CoreExports {
   reserve(slot: number, len: number): number;
   commit(slot: number, len: number): void;
   layoutSize(slots: number, rx: number, tx: number, scratch: number, frameCap: number): number;
+  nop(x: number): number;
 }
-export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'layoutSize', 'memory'] as const;
+export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'layoutSize', 'nop', 'memory'] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
@@ -83,6 +84,9 @@ export class WasmCore extends CoreBase {
   }
   process(slot: number): number {
     return this.x.process(slot);
+  }
+  nop(x: number): number {
+    return this.x.nop(x);
   }
   protected reserve(slot: number, len: number): number {
     return this.x.reserve(slot, len);

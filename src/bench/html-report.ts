@@ -1,0 +1,122 @@
+// The benchmark report as one self-contained HTML page: inline CSS and SVG, no
+// script and nothing fetched, so it renders offline and can be mailed or archived.
+// Sections: the machine and settings, whether every byte verified, overview
+// charts (each contender against the baseline, per scenario), one section per
+// scenario (throughput, latency, the table), and the core microbenchmarks.
+
+import type { BenchReport } from './bench-report.ts';
+import { frameSize, mib } from './format.ts';
+import { barChart, escapeXml } from './svg-chart.ts';
+import { MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows } from './text-table.ts';
+import { scenarioLabel } from './runner.ts';
+import type { ScenarioSummary } from './results.ts';
+
+const CSS = `
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1320px; color: #1a202c; padding: 0 1rem; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.5rem; border-bottom: 1px solid #e2e8f0; } h3 { font-size: 1.05rem; }
+table { border-collapse: collapse; font-size: 0.8rem; margin: 0.5rem 0 1rem; }
+td, th { padding: 0.2rem 0.5rem; border-bottom: 1px solid #edf2f7; text-align: right; white-space: nowrap; }
+td:first-child, th:first-child { text-align: left; }
+th { background: #f7fafc; }
+.ok { color: #276749; font-weight: 600; } .failed { color: #c53030; font-weight: 600; }
+.note { color: #4a5568; font-size: 0.9rem; max-width: 60rem; }
+.scroll { overflow-x: auto; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; font-size: 0.9rem; }
+dt { color: #4a5568; } dd { margin: 0; }
+code { background: #f7fafc; padding: 0.1rem 0.3rem; }
+`;
+
+function table(headers: string[], rows: string[][], leftColumns = 1): string {
+  const cell = (tag: string, c: string, i: number) =>
+    `<${tag}${i < leftColumns ? ' style="text-align:left"' : ''}>${escapeXml(c)}</${tag}>`;
+  return `<div class="scroll"><table><thead><tr>${headers.map((h, i) => cell('th', h, i)).join('')}</tr></thead><tbody>${rows
+    .map(r => `<tr>${r.map((c, i) => cell(r[1] === 'FAILED' && i === 1 ? 'td class="failed"' : 'td', c, i)).join('')}</tr>`)
+    .join('')}</tbody></table></div>`;
+}
+
+const short = (s: ScenarioSummary) => `${s.scenario.connections}c ${frameSize(s.scenario.frameBytes)} d${s.scenario.depth}`;
+
+function overview(report: BenchReport): string {
+  const sums = report.summaries;
+  const names = report.settings.contenders;
+  const seriesOf = (f: (c: ScenarioSummary['contenders'][number]) => number) =>
+    names.map(name => ({ name, values: sums.map(s => { const c = s.contenders.find(x => x.contender === name); return c ? f(c) : NaN; }) }));
+  const base = report.settings.baseline;
+  return [
+    barChart({ title: `Frames per second relative to ${base} (higher is better)`, categories: sums.map(short), series: seriesOf(c => c.throughputRatio), unit: `× ${base}`, reference: 1, width: 1060, height: 340 }),
+    barChart({ title: `Server CPU per frame relative to ${base} (lower is better)`, categories: sums.map(short), series: seriesOf(c => c.cpuRatio), unit: `× ${base}`, reference: 1, width: 1060, height: 340 }),
+  ].join('\n');
+}
+
+function scenarioSection(s: ScenarioSummary): string {
+  const rows = s.contenders;
+  const fps = barChart({
+    title: 'Frames/s (median; whiskers: min–max)',
+    categories: ['frames/s'],
+    series: rows.map(c => ({ name: c.contender, values: [c.framesPerSecond.median], lows: [c.framesPerSecond.min], highs: [c.framesPerSecond.max] })),
+    unit: 'frames/s',
+    width: 420,
+    height: 260,
+  });
+  const latency = barChart({
+    title: 'Round-trip latency per frame (median of rounds)',
+    categories: ['p50', 'p99', 'p99.9', 'max'],
+    series: rows.map(c => ({ name: c.contender, values: [c.p50.median, c.p99.median, c.p999.median, c.max.median] })),
+    unit: 'µs',
+    log: true,
+    width: 600,
+    height: 260,
+  });
+  const failures = rows.flatMap(c => c.failures.map(f => `<li class="failed">${escapeXml(`${c.contender} failed, ${f}`)}</li>`));
+  return `<h3>${escapeXml(`${scenarioLabel(s.scenario)} · framing ${s.scenario.framing}`)}</h3>
+<div class="charts">${fps}${latency}</div>
+${table(SCENARIO_HEADERS, scenarioRows(s))}
+${failures.length ? `<ul>${failures.join('')}</ul>` : ''}`;
+}
+
+function microSection(report: BenchReport): string {
+  const m = report.micro;
+  if (!m) return '';
+  const keys = [...new Set(m.rows.map(r => `${r.framing} ${frameSize(r.frameBytes)}`))];
+  const series = (['wasm', 'js', 'memcpy'] as const).map(subject => ({
+    name: subject,
+    values: keys.map(k => m.rows.find(r => r.subject === subject && `${r.framing} ${frameSize(r.frameBytes)}` === k)?.bytesPerSecond ?? NaN).map(v => v / 1e9),
+  }));
+  return `<h2>Core microbenchmarks (no sockets)</h2>
+<p class="note">Decode and echo of a batch of whole frames (up to 32 KiB) already in the rx ring, one core call per batch, beside memcpy of the same bytes between two ordinary buffers. The echo has to copy every byte once, so memcpy is the physical limit.</p>
+${barChart({ title: 'Decode + echo throughput', categories: keys, series, unit: 'GB/s', log: true, width: 1060, height: 360 })}
+${table(MICRO_HEADERS, microRows(m), 2)}
+<p>One empty call into the core: WASM ${m.boundary.wasm.toFixed(1)} ns, JS twin ${m.boundary.js.toFixed(1)} ns.</p>`;
+}
+
+export function renderHtml(report: BenchReport): string {
+  const m = report.machine;
+  const st = report.settings;
+  const failed = report.summaries.flatMap(s => s.contenders.filter(c => c.failures.length).map(c => `${scenarioLabel(s.scenario)}: ${c.contender}`));
+  const facts: [string, string][] = [
+    ['command', st.command],
+    ['date', m.date],
+    ['Node', `${m.node} (V8 ${m.v8})`],
+    ['CPU', `${m.cpuModel}, ${m.cores} cores (${m.availableParallelism} available)`],
+    ['memory', mib(m.memoryBytes)],
+    ['kernel', `${m.platform} ${m.kernel} ${m.arch}`],
+    ['load average at start', m.loadAverage.toFixed(2)],
+    ['ringwire', `${m.ringwireVersion}${m.gitCommit ? `, commit ${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (modified)' : ''}` : ''}${m.wasmHash ? `, core.wasm ${m.wasmHash}` : ''}`],
+    ['rounds', `${st.rounds} × ${st.duration / 1000} s measured after ${st.warmup / 1000} s of warm-up, contenders alternating in each round`],
+    ['load generator', `${st.generators} process(es), each echoed byte compared with what was sent`],
+  ];
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ringwire bench ${escapeXml(m.date)}</title><style>${CSS}</style></head>
+<body>
+<h1>ringwire benchmark</h1>
+<p class="${report.ok ? 'ok' : 'failed'}">${report.ok
+    ? `Every sample verified: every echoed byte equal to what was sent, no short read, no error.`
+    : `Failed runs (reported without figures): ${escapeXml(failed.join('; ') || 'see the JSON')}`}</p>
+<dl>${facts.map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${escapeXml(v)}</dd>`).join('')}</dl>
+<p class="note">Servers and load generators run in separate processes on the same machine. When they share few cores (the "gen cores" column says how much the generator used), a figure bounds the pair, not the server alone; the CPU per frame, read from the OS for the server process, is the figure that does not depend on the generator. Medians over rounds; ranges are min–max.</p>
+${report.summaries.length ? `<h2>Overview</h2>\n${overview(report)}\n<h2>Scenarios</h2>\n${report.summaries.map(scenarioSection).join('\n')}` : ''}
+${microSection(report)}
+</body></html>
+`;
+}

@@ -1,0 +1,38 @@
+// The plain Node echo servers ringwire is measured against, each run as its own
+// process by the bench runner:
+//   data    socket.on('data', d => socket.write(d)): what most Node code does, the baseline;
+//   onread  reads into one static buffer with onread and writes a copy of each read
+//           (the copy is needed: the buffer is reused by the next read).
+// Both use the socket options ringwire uses (noDelay), and nothing else.
+//   node plain-echo.js <data|onread> <port> [host]
+import net from 'node:net';
+import { adopt } from '../net/socket-adoption.ts';
+
+const [mode, portText, host = '127.0.0.1'] = process.argv.slice(2);
+const port = Number(portText);
+
+let server: net.Server;
+if (mode === 'data') {
+  server = net.createServer({ noDelay: true }, socket => {
+    socket.on('data', d => socket.write(d));
+    socket.on('error', () => {});
+  });
+} else if (mode === 'onread') {
+  // Node ignores onread for accepted sockets, so the accepted handle is adopted
+  // into a socket that has it: the same single piece of internals ringwire uses.
+  const buffer = Buffer.allocUnsafe(65536);
+  server = net.createServer({ noDelay: true, pauseOnConnect: true }, raw => {
+    const socket = adopt(raw, server, {
+      buffer: () => buffer,
+      callback: (n: number) => { socket.write(Buffer.from(buffer.subarray(0, n))); return true; },
+    });
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    socket.on('end', () => socket.end());
+    socket.resume();
+  });
+} else {
+  throw new Error(`usage: plain-echo <data|onread> <port> [host]; got mode "${mode}"`);
+}
+server.listen(port, host, () => console.log(`plain-echo ${mode} listening on ${host}:${(server.address() as net.AddressInfo).port}`));
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,81 @@
+// The benchmark's tables as text: aligned columns for the terminal, or Markdown
+// for a README. One table per scenario (every contender, medians over rounds with
+// the frames/s range, and ratios to the baseline), one for the core microbenchmarks.
+
+import type { MicroResult } from './core-bench.ts';
+import { count, frameSize, mib, range, sig, times } from './format.ts';
+import type { ScenarioSummary } from './results.ts';
+import { scenarioLabel } from './runner.ts';
+
+export type TableStyle = 'text' | 'markdown';
+
+export function renderTable(headers: string[], rows: string[][], style: TableStyle, leftColumns = 1): string {
+  if (style === 'markdown') {
+    const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+    const rule = headers.map((_, i) => (i < leftColumns ? '---' : '---:'));
+    return [line(headers), line(rule), ...rows.map(line)].join('\n');
+  }
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)));
+  const pad = (cells: string[]) => cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [pad(headers), widths.map(w => '-'.repeat(w)).join('  '), ...rows.map(pad)].join('\n');
+}
+
+export const SCENARIO_HEADERS = [
+  'contender', 'frames/s', 'min–max', 'vs base', 'MB/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs',
+  'CPU/frame µs', 'user+sys µs', 'CPU vs base', 'peak RSS', 'server cores', 'gen cores',
+];
+
+export function scenarioRows(s: ScenarioSummary): string[][] {
+  return s.contenders.map(c => {
+    const name = c.contender === s.baseline ? `${c.contender} (base)` : c.contender;
+    if (c.failures.length) return [name, 'FAILED', ...SCENARIO_HEADERS.slice(2).map(() => '')];
+    const us = (ns: number) => sig(ns / 1000);
+    return [
+      name,
+      count(c.framesPerSecond.median),
+      range(c.framesPerSecond.min, c.framesPerSecond.max, count),
+      times(c.throughputRatio),
+      sig(c.megabytesPerSecond.median),
+      sig(c.p50.median),
+      sig(c.p99.median),
+      sig(c.p999.median),
+      sig(c.max.median),
+      us(c.cpuPerFrame.median),
+      `${us(c.cpuUser.median)}+${us(c.cpuSystem.median)}`,
+      times(c.cpuRatio),
+      mib(c.serverPeakRss.median),
+      sig(c.serverCores.median),
+      sig(c.generatorCores.median),
+    ];
+  });
+}
+
+export function scenarioTable(s: ScenarioSummary, style: TableStyle = 'text'): string {
+  const title = `${scenarioLabel(s.scenario)} · framing ${s.scenario.framing}`;
+  const failures = s.contenders.flatMap(c => c.failures.map(f => `  ${c.contender} failed, ${f}`));
+  const heading = style === 'markdown' ? `**${title}**` : title;
+  return [heading, '', renderTable(SCENARIO_HEADERS, scenarioRows(s), style), ...failures].join('\n');
+}
+
+export const MICRO_HEADERS = ['framing', 'frame', 'wasm GB/s', 'js GB/s', 'memcpy GB/s', 'wasm / memcpy', 'js / memcpy', 'wasm / js'];
+
+export function microRows(m: MicroResult): string[][] {
+  const keys = [...new Set(m.rows.map(r => `${r.framing}\u0000${r.frameBytes}`))];
+  return keys.map(k => {
+    const rows = m.rows.filter(r => `${r.framing}\u0000${r.frameBytes}` === k);
+    const of = (subject: string) => rows.find(r => r.subject === subject)!;
+    const w = of('wasm'), j = of('js'), c = of('memcpy');
+    return [
+      w.framing, frameSize(w.frameBytes), sig(w.bytesPerSecond / 1e9), sig(j.bytesPerSecond / 1e9),
+      sig(c.bytesPerSecond / 1e9), times(w.ofMemcpy), times(j.ofMemcpy), times(w.bytesPerSecond / j.bytesPerSecond),
+    ];
+  });
+}
+
+export function microTable(m: MicroResult, style: TableStyle = 'text'): string {
+  return [
+    renderTable(MICRO_HEADERS, microRows(m), style, 2),
+    '',
+    `One empty call into the core: wasm ${sig(m.boundary.wasm)} ns, js ${sig(m.boundary.js)} ns.`,
+  ].join('\n');
+}
