@@ -3,7 +3,8 @@
 // end-to-end `ringwire bench` run: every contender present, nothing failed.
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,15 @@ import type { BenchReport } from '../src/bench/bench-report.ts';
 import { startServer } from './net-helpers.ts';
 
 const closers: (() => void)[] = [];
+
+/** Is pid a running process (not gone, not a zombie)? */
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 afterEach(() => { while (closers.length) closers.pop()!(); });
 
 /** A raw echo server that passes each chunk through `change` first. */
@@ -100,6 +110,24 @@ describe('ringwire bench, end to end', () => {
     expect(report.micro!.rows).toHaveLength(5 * 2 * 3);
     expect(report.machine.wasmHash).toMatch(/^[0-9a-f]{16}$/);
   }, 120_000);
+
+  it('stops on Ctrl-C and takes its servers and generators with it', async () => {
+    const child = spawn(process.execPath, ['dist/cli.js', 'bench', '--connections', '2', '--frame-sizes', '64', '--duration', '5s', '--suite', 'sockets', '--out', os.tmpdir()], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Wait until a server and a generator are running under the bench process.
+    const started = Date.now();
+    let kids: number[] = [];
+    while (kids.length < 2 && Date.now() - started < 15_000) {
+      await new Promise(r => setTimeout(r, 100));
+      kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    }
+    expect(kids.length).toBeGreaterThanOrEqual(2);
+    const exited = once(child, 'exit');
+    child.kill('SIGINT');
+    const [code] = await exited;
+    expect(code).toBe(130);
+    await new Promise(r => setTimeout(r, 300));
+    for (const pid of kids) expect(alive(pid)).toBe(false);
+  }, 30_000);
 
   it('refuses bad options with ERR_BAD_CONFIG and exit status 2', () => {
     const bad = (...a: string[]) => spawnSync(process.execPath, ['dist/cli.js', 'bench', ...a], { encoding: 'utf8', timeout: 10_000 });

@@ -13,7 +13,7 @@ import { machine } from './machine.ts';
 import { Progress } from './progress.ts';
 import { summarize } from './results.ts';
 import { runMatrix } from './runner.ts';
-import { microTable, scenarioTable, type TableStyle } from './text-table.ts';
+import { microTable, overviewTable, scenarioTable, type TableStyle } from './text-table.ts';
 
 export const BENCH_HELP = `ringwire bench — ringwire (WASM core, JS core) against plain Node echo servers
 
@@ -39,7 +39,9 @@ Contenders:
   --contenders <list>       from ringwire-wasm, ringwire-js, node-data, node-onread (default: all)
   --external <name=cmd>     also run this server; {port} in cmd is replaced by its port, and it
                             must echo every byte on 127.0.0.1 (repeatable), e.g.
-                            --external "socat=socat TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:cat"
+                            --external "c-epoll=build/epoll-echo {port}" (cc -O2 -o build/epoll-echo bench/epoll-echo.c)
+                            CPU and memory are the started process's own: a server that
+                            forks per connection is under-counted
   --baseline <name>         ratios are against this contender (default node-data)
   --generators <n>          load generator processes, connections split between them (default 1)
 Suites and output:
@@ -184,6 +186,14 @@ export async function benchCommand(args: string[]): Promise<number> {
     process.stdout.write(BENCH_HELP);
     return 0;
   }
+  // Ctrl-C stops the run; process.exit runs the runner's exit hook, which kills
+  // the servers and generators it started.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nringwire bench: ${signal}, stopping\n`);
+      process.exit(130);
+    });
+  }
   const command = ['ringwire', 'bench', ...args].map(a => (/^[\w.,:=/-]+$/.test(a) ? a : `'${a}'`)).join(' ');
   const report = await runBench(plan, command);
   const m = report.machine;
@@ -192,6 +202,10 @@ export async function benchCommand(args: string[]): Promise<number> {
   print(`${plan.rounds} rounds × ${plan.duration / 1000} s per contender and scenario; medians, min–max over rounds; baseline ${plan.baseline}.`);
   print('Servers and the load generator share this machine: "gen cores" is how much CPU the generator used.\n');
   for (const s of report.summaries) print(`${scenarioTable(s, plan.style)}\n`);
+  if (report.summaries.length > 1) {
+    print(`Overview: each contender against ${plan.baseline} (frames/s: higher is better; CPU per frame: lower is better)\n`);
+    print(`${overviewTable(report.summaries, report.settings.contenders, plan.baseline, plan.style)}\n`);
+  }
   if (report.micro) print(`Core microbenchmarks (decode + echo of whole frames in the rx ring, no sockets)\n\n${microTable(report.micro, plan.style)}\n`);
   const stamp = m.date.replace(/[:.]/g, '-');
   const files = writeReport(report, plan.out, `ringwire-bench-${stamp}`);

@@ -9,6 +9,7 @@ type Message = { type: 'start'; options: LoadOptions } | { type: 'measure' } | {
 if (!process.send) throw new Error('generator-process runs as a child of the bench runner (fork)');
 const reply = (m: unknown) => process.send!(m);
 let generator: LoadGenerator | undefined;
+process.on('disconnect', () => process.exit(0)); // the runner is gone: so is the load
 
 process.on('message', (m: Message) => {
   void (async () => {

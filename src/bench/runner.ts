@@ -62,6 +62,19 @@ export function scenarioLabel(s: Scenario): string {
   return `${s.connections} conn · ${size} · depth ${s.depth}`;
 }
 
+// Every process the runner starts, until it has exited. If the runner itself
+// exits (normally, on an uncaught error, or on Ctrl-C through process.exit), they
+// are killed with it: a benchmark never leaves a server or generator behind.
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 async function freePort(): Promise<number> {
   const probe = net.createServer();
   await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve));
@@ -105,7 +118,7 @@ class GeneratorProcess {
   private stderr = '';
 
   constructor() {
-    this.child = fork(entry('generator-process'), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
+    this.child = track(fork(entry('generator-process'), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] }));
     this.child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-2000); });
     this.child.on('message', m => {
       if (this.waiting) { const w = this.waiting; this.waiting = undefined; w(m); } else this.messages.push(m);
@@ -152,7 +165,7 @@ const sumCpu = (xs: CpuTime[]): CpuTime => ({
 export async function runSample(contender: Contender, scenario: Scenario, round: number, opts: RunOptions): Promise<Sample> {
   const port = await freePort();
   const { file, args } = contender.command(port, scenario);
-  const server = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = track(spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   server.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   server.on('error', err => { stderr += err.message; });

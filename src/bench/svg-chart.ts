@@ -53,7 +53,17 @@ export function linearTicks(max: number, target = 5): number[] {
 export function barChart(c: BarChart): string {
   const width = c.width ?? 760;
   const height = c.height ?? 300;
-  const left = 64, right = 12, top = 44;
+  const left = 64, right = 12;
+  // Legend entries flow left to right and wrap to another row at the right edge.
+  const legend: { x: number; row: number }[] = [];
+  let lx = left, row = 0;
+  for (const s of c.series) {
+    const w = 24 + s.name.length * 6.5;
+    if (lx + w > width - right && lx > left) { lx = left; row++; }
+    legend.push({ x: lx, row });
+    lx += w;
+  }
+  const top = 44 + row * 15;
   const plotW = width - left - right;
   const groupW = plotW / Math.max(1, c.categories.length);
   const slant = c.categories.some(cat => cat.length * 6 >= groupW); // labels too long to sit level
@@ -78,11 +88,10 @@ export function barChart(c: BarChart): string {
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(c.title)}" font-family="system-ui, sans-serif" font-size="11">`);
   out.push(`<text x="${left}" y="16" font-size="13" font-weight="600">${escapeXml(c.title)}</text>`);
-  // Legend on one line under the title.
-  let lx = left;
   c.series.forEach((s, i) => {
-    out.push(`<rect x="${lx}" y="24" width="10" height="10" fill="${PALETTE[i % PALETTE.length]}"/><text x="${lx + 14}" y="33">${escapeXml(s.name)}</text>`);
-    lx += 24 + s.name.length * 6.5;
+    const { x, row: r } = legend[i]!;
+    const ly = 24 + r * 15;
+    out.push(`<rect x="${x}" y="${ly}" width="10" height="10" fill="${PALETTE[i % PALETTE.length]}"/><text x="${x + 14}" y="${ly + 9}">${escapeXml(s.name)}</text>`);
   });
   for (const t of ticks) {
     const ty = y(t);

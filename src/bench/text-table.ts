@@ -79,3 +79,29 @@ export function microTable(m: MicroResult, style: TableStyle = 'text'): string {
     `One empty call into the core: wasm ${sig(m.boundary.wasm)} ns, js ${sig(m.boundary.js)} ns.`,
   ].join('\n');
 }
+
+/**
+ * One row per scenario: the baseline's frames/s and CPU per frame, then every
+ * other contender's ratios to them (frames/s up is better, CPU down is better).
+ */
+export function overviewTable(summaries: ScenarioSummary[], contenders: string[], baseline: string, style: TableStyle = 'text'): string {
+  const others = contenders.filter(c => c !== baseline);
+  const headers = [
+    'scenario', `${baseline} frames/s`, ...others.map(c => `${c} ×`), `${baseline} CPU/frame µs`, ...others.map(c => `${c} CPU ×`),
+  ];
+  const rows = summaries.map(s => {
+    const of = (name: string) => s.contenders.find(c => c.contender === name);
+    const cell = (name: string, f: (c: NonNullable<ReturnType<typeof of>>) => string) => {
+      const c = of(name);
+      return !c ? '' : c.failures.length ? 'FAILED' : f(c);
+    };
+    return [
+      scenarioLabel(s.scenario),
+      cell(baseline, c => count(c.framesPerSecond.median)),
+      ...others.map(n => cell(n, c => times(c.throughputRatio))),
+      cell(baseline, c => sig(c.cpuPerFrame.median / 1000)),
+      ...others.map(n => cell(n, c => times(c.cpuRatio))),
+    ];
+  });
+  return renderTable(headers, rows, style);
+}
