@@ -6,6 +6,9 @@ await build({
   entryPoints: {
     index: 'src/index.ts',
     cli: 'src/cli.ts',
+    worker: 'src/worker.ts',
+    // What each WorkerServer thread runs.
+    'worker-main': 'src/workers/worker-main.ts',
     // Run as their own processes by `ringwire bench`.
     'plain-echo': 'src/bench/plain-echo.ts',
     'generator-process': 'src/bench/generator-process.ts',

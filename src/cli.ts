@@ -3,8 +3,13 @@
 // Everything it does is available from the library (src/index.ts).
 
 import { parseArgs } from 'node:util';
-import { configError, createServer, resolveConfig, DEFAULTS, type RingwireError } from './index.ts';
-import { parseBytes, parseDuration } from './units.ts';
+import { availableParallelism } from 'node:os';
+import {
+  configError, createServer, createWorkerServer, resolveConfig, DEFAULTS, WorkerServer,
+  type Balance, type CoreKind, type RingwireError, type RingwireServer, type StatsSnapshot,
+} from './index.ts';
+import { parseBytes, parseCount, parseDuration } from './units.ts';
+import { loadHandler } from './workers/handler-module.ts';
 
 const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared memory
 
@@ -31,6 +36,14 @@ Options for serve:
   --tx-ring <bytes>         transmit ring per connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
   --idle-timeout <time>     close connections idle this long: 500ms, 30s, 5m (default: never)
   --copy                    copy reads into the rings instead of reading into them directly
+  --handler <module>        a module exporting onFrame(frame, connection) (or a default export) that
+                            answers each frame instead of the echo; imported by every worker
+  --workers <n|auto>        worker threads, each with its own event loop and core (default 1: the
+                            main thread; auto: one per available CPU)
+  --balance <mode>          how workers share the port: reuseport (default on Linux: the kernel
+                            spreads connections) or transfer (this thread accepts and hands each
+                            connection to the least busy worker; Node >= 24.20)
+  --stats-interval <time>   print connections, frames/s, MB/s, errors and pauses this often
   -h, --help                this text
 
 Sizes take k and m suffixes (powers of 1024). Every connection echoes each whole
@@ -42,6 +55,21 @@ const size = (name: string, text: string | undefined) => (text === undefined ? u
 const duration = (name: string, text: string | undefined) => (text === undefined ? undefined : parseDuration(name, text));
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+type AnyServer = RingwireServer | WorkerServer;
+const totals = (server: AnyServer): StatsSnapshot => (server instanceof WorkerServer ? server.stats().total : server.stats());
+
+/** One line of what changed since the last one: for --stats-interval. */
+function statsLine(server: AnyServer, before: StatsSnapshot, seconds: number): { line: string; now: StatsSnapshot } {
+  const now = totals(server);
+  const rate = (n: number) => n / seconds;
+  const perWorker = server instanceof WorkerServer ? ` (${server.stats().workers.map(w => w.connections).join('+')})` : '';
+  const line = `ringwire: ${now.connections} connections${perWorker}, `
+    + `${Math.round(rate(now.framesIn - before.framesIn)).toLocaleString('en-US')} frames/s in, `
+    + `${(rate(now.bytesIn - before.bytesIn) / 1e6).toFixed(2)} MB/s in, ${(rate(now.bytesOut - before.bytesOut) / 1e6).toFixed(2)} MB/s out, `
+    + `${now.errors - before.errors} errors, ${now.backpressurePauses - before.backpressurePauses} backpressure pauses`;
+  return { line, now };
+}
 
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -58,6 +86,10 @@ async function serve(args: string[]): Promise<void> {
       'tx-ring': { type: 'string' },
       'idle-timeout': { type: 'string' },
       copy: { type: 'boolean', default: false },
+      handler: { type: 'string' },
+      workers: { type: 'string', default: '1' },
+      balance: { type: 'string' },
+      'stats-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -68,6 +100,8 @@ async function serve(args: string[]): Promise<void> {
   if (values.core !== 'wasm' && values.core !== 'js') throw configError(`--core must be wasm or js, got "${values.core}"`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw configError(`--port must be 0 to 65535, got "${values.port}"`);
+  const workers = values.workers === 'auto' ? availableParallelism() : parseCount('workers', values.workers);
+  if (values.balance !== undefined && workers === 1) throw configError('--balance shares the port between worker threads: give --workers 2 or more (or auto)');
   const coreOptions = {
     framing: values.framing,
     maxConnections: size('max-connections', values['max-connections']),
@@ -76,18 +110,37 @@ async function serve(args: string[]): Promise<void> {
     txRing: size('tx-ring', values['tx-ring']),
   };
   const config = resolveConfig(coreOptions); // fail on bad options before binding
-  const server = createServer({
+  const common = {
     ...coreOptions,
-    core: values.core,
+    core: values.core as CoreKind,
     idleTimeout: duration('idle-timeout', values['idle-timeout']),
     zeroCopy: !values.copy,
-  });
+  };
+  const interval = duration('stats-interval', values['stats-interval']);
+  const server: AnyServer = workers === 1
+    ? createServer({ ...common, onFrame: values.handler ? await loadHandler(values.handler) : undefined })
+    : createWorkerServer({ ...common, workers, balance: values.balance as Balance | undefined, handler: values.handler });
   server.on('clientError', (err: RingwireError, c: { remoteAddress?: string; remotePort?: number }) => {
     if (err.code !== 'ERR_SOCKET') console.error(`ringwire: ${c.remoteAddress}:${c.remotePort} ${err.code}: ${err.message}`);
   });
+  server.on('workerExit', (err: RingwireError) => console.error(`ringwire: ${err.code}: ${err.message}`));
   const addr = await server.listen({ port, host: values.host });
   const memory = `${mib(config.regions.total)} (${config.slots} connections x ${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
-  console.log(`ringwire listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} core=${values.core} framing=${config.framingText} memory=${memory}${values.copy ? ' copy' : ''}`);
+  const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
+  console.log(`ringwire listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${threads}${values.copy ? ' copy' : ''}`);
+
+  let timer: NodeJS.Timeout | undefined;
+  if (interval) {
+    let before = totals(server);
+    let at = performance.now();
+    timer = setInterval(() => {
+      const t = performance.now();
+      const r = statsLine(server, before, (t - at) / 1000);
+      console.log(r.line);
+      before = r.now;
+      at = t;
+    }, interval);
+  }
 
   let signals = 0;
   const stop = (signal: string) => {
@@ -95,9 +148,10 @@ async function serve(args: string[]): Promise<void> {
       console.error(`ringwire: ${signal} again, exiting without draining`);
       process.exit(1);
     }
-    console.error(`ringwire: ${signal}: draining ${server.connections.size} connection(s)`);
+    clearInterval(timer);
+    console.error(`ringwire: ${signal}: draining ${totals(server).connections} connection(s)`);
     void server.close().then(() => {
-      const s = server.stats();
+      const s = totals(server);
       console.error(`ringwire: closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors`);
     });
   };

@@ -7,7 +7,12 @@ export { RingwireServer, type ServerOptions, type ListenOptions } from './net/se
 export { Connection, type ConnectionInfo, type FrameHandler } from './net/connection.ts';
 export { parseFraming, resolveConfig, describeFraming, DEFAULTS, type Framing, type CoreOptions, type CoreConfig } from './core/config.ts';
 export type { Core, CoreKind } from './core/core.ts';
-export type { StatsSnapshot } from './core/stats.ts';
+export { sumStats, type StatsSnapshot } from './core/stats.ts';
+export {
+  createWorkerServer, WorkerServer, type WorkerServerOptions, type WorkerServerStats, type WorkerStats, type WorkerExitInfo,
+} from './workers/worker-server.ts';
+export { attachWorker, WorkerLink } from './workers/worker-link.ts';
+export { canTransferSockets, type Balance } from './workers/protocol.ts';
 export * from './core/errors.ts';
 
 /** A framed TCP server. Call listen() to start it. */

@@ -27,6 +27,7 @@ export class ReplyTooLargeError extends RingwireError {}
 export class HandlerError extends RingwireError {}
 export class SocketError extends RingwireError {}
 export class ConfigError extends RingwireError {}
+export class WorkerExitError extends RingwireError {}
 
 interface Entry {
   code: string;
@@ -46,6 +47,7 @@ export const ERROR_TABLE: readonly Entry[] = [
   { code: 'ERR_HANDLER', message: 'the frame handler threw', type: HandlerError },
   { code: 'ERR_SOCKET', message: 'socket error', type: SocketError },
   { code: 'ERR_BAD_CONFIG', message: 'invalid configuration', type: ConfigError },
+  { code: 'ERR_WORKER_EXIT', message: 'the worker thread serving the connection exited', type: WorkerExitError },
 ];
 
 /** Errors numbered up to this one are found and counted by the cores; the host counts the rest. */
@@ -57,6 +59,7 @@ export const E_REPLY_TOO_LARGE = 6;
 export const E_HANDLER = 7;
 export const E_SOCKET = 8;
 export const E_BAD_CONFIG = 9;
+export const E_WORKER_EXIT = 10;
 
 /** The error object for error number n, with an optional more specific message. */
 export function ringwireError(n: number, message = '', cause?: unknown): RingwireError {

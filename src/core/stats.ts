@@ -62,3 +62,23 @@ export class Stats {
     };
   }
 }
+
+/** Field-by-field sum of snapshots, error counts merged by code: totals across threads. */
+export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
+  const total: StatsSnapshot = {
+    connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0,
+    backpressurePauses: 0, errors: 0, errorsByCode: {},
+  };
+  for (const s of list) {
+    total.connections += s.connections;
+    total.accepted += s.accepted;
+    total.bytesIn += s.bytesIn;
+    total.bytesOut += s.bytesOut;
+    total.framesIn += s.framesIn;
+    total.framesOut += s.framesOut;
+    total.backpressurePauses += s.backpressurePauses;
+    total.errors += s.errors;
+    for (const [code, n] of Object.entries(s.errorsByCode)) total.errorsByCode[code] = (total.errorsByCode[code] ?? 0) + n;
+  }
+  return total;
+}

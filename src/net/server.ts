@@ -80,13 +80,19 @@ export class RingwireServer extends EventEmitter implements ConnectionHost {
     return this.coreInstance;
   }
 
-  /** Build the core (once) and listen. Resolves with the bound address. */
-  async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo> {
-    const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
+  /** Build the core (once). listen() does it; call it alone to serve sockets given with serve(). */
+  async start(): Promise<Core> {
     if (!this.coreInstance) {
       const { core, onFrame, idleTimeout, zeroCopy, drainTimeout, signal, ...coreOptions } = this.options;
       this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this.onFrame ? 'handler' : 'echo' });
     }
+    return this.coreInstance;
+  }
+
+  /** Build the core (once) and listen. Resolves with the bound address. */
+  async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo> {
+    const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
+    await this.start();
     if (this.closing) throw new Error('server is closed');
     this.net.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', backlog: o.backlog ?? 511, reusePort: o.reusePort });
     await once(this.net, 'listening');
@@ -116,6 +122,15 @@ export class RingwireServer extends EventEmitter implements ConnectionHost {
       this.emit('close');
     })();
     return this.closing;
+  }
+
+  /**
+   * Serve a connection accepted elsewhere: a socket that has not started reading,
+   * such as one transferred from another thread. start() must have resolved.
+   */
+  serve(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    this.accept(socket);
   }
 
   private accept(raw: net.Socket): void {

@@ -1,0 +1,45 @@
+// The messages between a thread that runs a ringwire server (serveInWorker) and
+// the thread that started it (WorkerLink). Few and rare: a handshake that hands
+// over the stats block's memory, sockets in transfer mode, error reports, and the
+// drain at close. Stats themselves never travel as messages: the parent reads
+// the worker's stats block in shared memory with Atomics.
+
+import type { ServerOptions } from '../net/server.ts';
+
+export type Balance = 'reuseport' | 'transfer';
+
+/** What a worker started by WorkerServer is told to do (its workerData). */
+export interface WorkerInit extends Omit<ServerOptions, 'onFrame' | 'signal' | 'core'> {
+  core?: 'wasm' | 'js';
+  /** A module (file path or URL) whose onFrame export (or default export) handles frames. */
+  handler?: string;
+  balance: Balance;
+  /** reuseport: where to listen (every worker listens there with reusePort). */
+  port?: number;
+  host?: string;
+}
+
+/** Worker → parent. */
+export type WorkerMessage =
+  | {
+    type: 'ringwire:ready';
+    /** The bound port (reuseport), or 0 (transfer: the parent listens). */
+    port: number;
+    /** The core's whole memory and where its stats block lies in it. */
+    memory: SharedArrayBuffer;
+    statsOffset: number;
+    statsCount: number;
+  }
+  | { type: 'ringwire:clientError'; number: number; message: string; remoteAddress?: string; remotePort?: number }
+  | { type: 'ringwire:closed' };
+
+/** Parent → worker. The socket is in the transfer list. */
+export type ParentMessage =
+  | { type: 'ringwire:socket'; socket: unknown }
+  | { type: 'ringwire:close' };
+
+/** Can this Node transfer sockets to worker threads (postMessage with a socket in the transfer list)? From 24.20. */
+export function canTransferSockets(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 24 || (major === 24 && minor >= 20);
+}

@@ -1,0 +1,53 @@
+// The thread side of a ringwire server running in a worker thread: its own event
+// loop, its own core and shared memory. It listens on the port with reusePort
+// (every worker does, and the kernel spreads connections) or, in transfer mode,
+// serves the sockets its parent accepted and transferred to it. It hands the
+// parent its stats block once, reports errors, and drains when told to close.
+// Used by WorkerServer's threads, and by your own workers (ringwire/worker).
+
+import { isMainThread, parentPort } from 'node:worker_threads';
+import type net from 'node:net';
+import { createCore } from '../core/create.ts';
+import { configError } from '../core/errors.ts';
+import { STATS_COUNT } from '../core/layout.ts';
+import type { FrameHandler } from '../net/connection.ts';
+import { RingwireServer } from '../net/server.ts';
+import { loadHandler } from './handler-module.ts';
+import type { ParentMessage, WorkerInit, WorkerMessage } from './protocol.ts';
+
+export interface WorkerServeOptions extends Omit<WorkerInit, 'balance'> {
+  /** Default 'reuseport'. */
+  balance?: WorkerInit['balance'];
+  /** A handler function, when you call serveInWorker yourself (WorkerServer passes `handler`, a module). */
+  onFrame?: FrameHandler;
+}
+
+/**
+ * Start a ringwire server in this worker thread and link it to the parent thread:
+ * the parent can read its stats (attachWorker or WorkerServer) and ask it to drain.
+ * Resolves once it is listening (reuseport) or ready for sockets (transfer).
+ */
+export async function serveInWorker(options: WorkerServeOptions): Promise<RingwireServer> {
+  if (isMainThread || !parentPort) throw configError('serveInWorker runs in a worker thread; in the main thread use createServer');
+  const port = parentPort;
+  const { handler, balance = 'reuseport', port: listenPort = 0, host = '127.0.0.1', onFrame, ...serverOptions } = options;
+  const server = new RingwireServer({ ...serverOptions, onFrame: onFrame ?? (handler ? await loadHandler(handler) : undefined) }, createCore);
+  const post = (m: WorkerMessage, transfer?: []) => port.postMessage(m, transfer);
+  server.on('clientError', (err, c: { remoteAddress?: string; remotePort?: number }) => {
+    post({ type: 'ringwire:clientError', number: err.number, message: err.message, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
+  });
+  const onMessage = (m: ParentMessage) => {
+    if (m.type === 'ringwire:socket') server.serve(m.socket as net.Socket);
+    else if (m.type === 'ringwire:close') {
+      void server.close().then(() => {
+        post({ type: 'ringwire:closed' });
+        port.off('message', onMessage); // nothing of ours keeps the thread alive any more
+      });
+    }
+  };
+  port.on('message', onMessage);
+  const core = await server.start();
+  const bound = balance === 'reuseport' ? (await server.listen({ port: listenPort, host, reusePort: true })).port : 0;
+  post({ type: 'ringwire:ready', port: bound, memory: core.memory, statsOffset: core.config.regions.stats, statsCount: STATS_COUNT });
+  return server;
+}

@@ -1,0 +1,78 @@
+// The parent side of one worker thread that runs serveInWorker: waits for its
+// handshake, reads its stats block straight from shared memory (Atomics, no
+// messages), hands it sockets in transfer mode, relays its error reports, and
+// asks it to drain. attachWorker(worker) gives you one for a worker of your own.
+
+import { EventEmitter, once } from 'node:events';
+import type net from 'node:net';
+import type { Worker } from 'node:worker_threads';
+import { ringwireError } from '../core/errors.ts';
+import { Stats, type StatsSnapshot } from '../core/stats.ts';
+import type { ConnectionInfo } from '../net/connection.ts';
+import type { ParentMessage, WorkerMessage } from './protocol.ts';
+
+export class WorkerLink extends EventEmitter {
+  readonly worker: Worker;
+  /** Resolves with the port the worker listens on (0 in transfer mode) once it serves; rejects if it dies first. */
+  readonly ready: Promise<number>;
+  private statsBlock: Stats | undefined;
+  private closed: Promise<void> | undefined;
+  private exited = false;
+
+  constructor(worker: Worker) {
+    super();
+    this.worker = worker;
+    this.ready = new Promise((resolve, reject) => {
+      worker.on('message', (m: WorkerMessage) => {
+        if (m?.type === 'ringwire:ready') {
+          this.statsBlock = new Stats(m.memory, m.statsOffset, m.statsCount);
+          resolve(m.port);
+        } else if (m?.type === 'ringwire:clientError') {
+          const info: ConnectionInfo = { id: -1, remoteAddress: m.remoteAddress, remotePort: m.remotePort };
+          this.emit('clientError', ringwireError(m.number, m.message), info);
+        } else if (m?.type === 'ringwire:closed') {
+          this.emit('drained');
+        }
+      });
+      worker.once('error', reject);
+      worker.once('exit', code => {
+        this.exited = true;
+        reject(new Error(`worker exited with code ${code} before it was ready`));
+      });
+    });
+    this.ready.catch(() => {}); // a failed start is reported through whoever awaits ready
+  }
+
+  /** The worker's counters, read now from its shared memory; null before the handshake. */
+  stats(): StatsSnapshot | null {
+    return this.statsBlock ? this.statsBlock.snapshot() : null;
+  }
+
+  /** Hand an accepted, not yet reading socket to the worker (transfer mode; Node >= 24.20). */
+  transfer(socket: net.Socket): void {
+    const m: ParentMessage = { type: 'ringwire:socket', socket };
+    this.worker.postMessage(m, [socket as never]);
+  }
+
+  /**
+   * Ask the worker's server to stop accepting and drain its connections. Resolves
+   * when it has (or the thread has ended); after `timeout` ms the thread is terminated.
+   */
+  close(timeout = 15_000): Promise<void> {
+    this.closed ??= (async () => {
+      if (this.exited) return;
+      const done = Promise.race([once(this, 'drained'), once(this.worker, 'exit')]);
+      const m: ParentMessage = { type: 'ringwire:close' };
+      this.worker.postMessage(m);
+      const timer = setTimeout(() => void this.worker.terminate(), timeout);
+      await done;
+      clearTimeout(timer);
+    })();
+    return this.closed;
+  }
+}
+
+/** Link to a worker of yours that calls serveInWorker (ringwire/worker). */
+export function attachWorker(worker: Worker): WorkerLink {
+  return new WorkerLink(worker);
+}

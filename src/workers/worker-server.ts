@@ -1,0 +1,281 @@
+// One port served by several worker threads, each with its own event loop, core
+// and shared memory. Ports are shared in one of two ways, never by one listening
+// fd shared between threads (closing it in one thread closes it for all, and a
+// worker's exit aborts the process: NODE-FACTS.md):
+//   reuseport  every worker listens with SO_REUSEPORT; the kernel spreads connections;
+//   transfer   this thread accepts and transfers each socket to the worker with the
+//              fewest connections (Node >= 24.20).
+// Stats: each worker's stats block is read here from its shared memory. A worker
+// that dies is replaced after a backoff; its connections are gone with it, which is
+// counted as ERR_WORKER_EXIT (one per connection) and reported as 'workerExit'.
+// Invariants: totals are the sums of the per-worker figures, and a worker's figures
+// include every earlier thread in its place (nothing counted is ever lost).
+
+import { EventEmitter, once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { configError, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
+import { sumStats, type StatsSnapshot } from '../core/stats.ts';
+import type { ConnectionInfo } from '../net/connection.ts';
+import type { ListenOptions, ServerOptions } from '../net/server.ts';
+import { handlerUrl } from './handler-module.ts';
+import { canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
+import { WorkerLink } from './worker-link.ts';
+
+export interface WorkerServerOptions extends Omit<ServerOptions, 'onFrame' | 'core'> {
+  /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
+  workers?: number | 'auto';
+  /** How the port is shared. Default 'reuseport' where the platform has it, else 'transfer'. */
+  balance?: Balance;
+  /** A module (path or URL) exporting onFrame; each worker imports it. Default: echo in the core. */
+  handler?: string;
+  core?: 'wasm' | 'js';
+  /** Restart backoff: the first delay, doubled after each quick failure, up to max. Default 100 ms … 10 s. */
+  restartDelay?: { min: number; max: number };
+}
+
+export interface WorkerStats extends StatsSnapshot {
+  /** The worker's place, 0 … workers-1; it keeps it across restarts. */
+  worker: number;
+  threadId: number;
+  state: 'starting' | 'running' | 'restarting' | 'closing' | 'closed';
+  restarts: number;
+}
+
+export interface WorkerServerStats {
+  total: StatsSnapshot;
+  workers: WorkerStats[];
+}
+
+export interface WorkerExitInfo {
+  worker: number;
+  threadId: number;
+  exitCode: number;
+  /** What the thread threw, if it threw. */
+  error?: Error;
+  /** Connections it was serving, now closed. */
+  connections: number;
+  /** ms until its replacement starts (-1: none, the server is closing). */
+  restartIn: number;
+}
+
+/** Platforms where Node honours listen({ reusePort: true }). */
+const REUSEPORT_PLATFORMS = new Set(['linux', 'freebsd', 'dragonfly', 'sunos', 'aix']);
+const STABLE_MS = 10_000; // a worker that lived this long resets the backoff
+
+/** A slot for one worker: the current thread, and what earlier threads in it counted. */
+class Place {
+  link: WorkerLink | undefined;
+  state: WorkerStats['state'] = 'starting';
+  restarts = 0;
+  failures = 0; // quick failures in a row, for the backoff
+  startedAt = 0;
+  /** The current thread's id (a Worker's own threadId reads -1 once it has exited). */
+  threadId = -1;
+  /** Sockets transferred to the current thread, for the balance: not yet in its counters. */
+  assigned = 0;
+  retired: StatsSnapshot[] = [];
+  timer: NodeJS.Timeout | undefined;
+  readonly index: number;
+  constructor(index: number) {
+    this.index = index;
+  }
+}
+
+function workerEntry(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './worker-main.ts' : './worker-main.js', import.meta.url);
+}
+
+export class WorkerServer extends EventEmitter {
+  readonly size: number;
+  readonly balance: Balance;
+  private readonly places: Place[];
+  private readonly init: Omit<WorkerInit, 'port' | 'host'>;
+  private readonly restartDelay: { min: number; max: number };
+  private acceptor: net.Server | undefined; // transfer mode: this thread accepts
+  private bound: { port: number; host: string } | undefined;
+  private closing: Promise<void> | undefined;
+  /** Errors counted in this thread (transfer mode: a connection no worker could take). */
+  private readonly ownErrors: Record<string, number> = {};
+
+  constructor(options: WorkerServerOptions = {}) {
+    super();
+    const { workers = 'auto', balance, handler, restartDelay, signal, ...serverOptions } = options;
+    this.size = workers === 'auto' ? os.availableParallelism() : workers;
+    if (!Number.isInteger(this.size) || this.size < 1 || this.size > 256) {
+      throw configError(`workers must be 1 to 256 or 'auto', got ${String(workers)}`);
+    }
+    this.balance = balance ?? (REUSEPORT_PLATFORMS.has(process.platform) ? 'reuseport' : 'transfer');
+    if (this.balance !== 'reuseport' && this.balance !== 'transfer') throw configError(`balance must be reuseport or transfer, got "${String(this.balance)}"`);
+    if (this.balance === 'transfer' && !canTransferSockets()) {
+      throw configError(`balance transfer needs Node >= 24.20 to transfer sockets to worker threads; this is Node ${process.versions.node}: use reuseport`);
+    }
+    if (this.balance === 'reuseport' && !REUSEPORT_PLATFORMS.has(process.platform)) {
+      throw configError(`balance reuseport is not available on ${process.platform}: use transfer`);
+    }
+    this.init = { ...serverOptions, handler: handler === undefined ? undefined : handlerUrl(handler), balance: this.balance };
+    this.restartDelay = restartDelay ?? { min: 100, max: 10_000 };
+    this.places = Array.from({ length: this.size }, (_, i) => new Place(i));
+    if (signal) {
+      if (signal.aborted) queueMicrotask(() => void this.close());
+      else signal.addEventListener('abort', () => void this.close(), { once: true });
+    }
+  }
+
+  /** Start every worker and listen. Resolves with the bound address once every worker serves. */
+  async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo> {
+    const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
+    const where = { port: o.port ?? 0, host: o.host ?? '127.0.0.1' };
+    try {
+      await this.startAll(where, o.backlog);
+    } catch (err) {
+      await this.close(); // no thread is left behind by a failed start
+      throw err;
+    }
+    this.emit('listening');
+    return this.address()!;
+  }
+
+  private async startAll(where: { port: number; host: string }, backlog = 511): Promise<void> {
+    if (this.balance === 'transfer') {
+      this.acceptor = net.createServer({ pauseOnConnect: true, noDelay: true }, socket => this.dispatch(socket));
+      this.acceptor.on('error', err => this.emit('error', err));
+      this.acceptor.listen({ port: where.port, host: where.host, backlog });
+      await once(this.acceptor, 'listening');
+      this.bound = { port: (this.acceptor.address() as AddressInfo).port, host: where.host };
+      await Promise.all(this.places.map(p => this.start(p)));
+    } else {
+      // The first worker binds (port 0 picks one); the others join it on that port.
+      this.bound = where;
+      const port = await this.start(this.places[0]!);
+      this.bound = { port, host: where.host };
+      await Promise.all(this.places.slice(1).map(p => this.start(p)));
+    }
+  }
+
+  address(): AddressInfo | null {
+    if (this.acceptor) return this.acceptor.address() as AddressInfo | null;
+    if (!this.bound) return null;
+    return { port: this.bound.port, address: this.bound.host, family: net.isIPv6(this.bound.host) ? 'IPv6' : 'IPv4' };
+  }
+
+  /** Totals and per-worker figures, read now from every worker's shared memory. */
+  stats(): WorkerServerStats {
+    const workers = this.places.map(p => {
+      const current = p.link?.stats();
+      const own = sumStats([...p.retired, ...(current && p.state !== 'restarting' ? [current] : [])]);
+      return { ...own, worker: p.index, threadId: p.threadId, state: p.state, restarts: p.restarts };
+    });
+    const total = sumStats(workers);
+    for (const [code, n] of Object.entries(this.ownErrors)) {
+      total.errorsByCode[code] = (total.errorsByCode[code] ?? 0) + n;
+      total.errors += n;
+    }
+    return { total, workers };
+  }
+
+  /** Stop accepting, drain every worker's connections, resolve when every thread has ended. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const stopped = new Promise<void>(resolve => (this.acceptor?.listening ? this.acceptor.close(() => resolve()) : resolve()));
+      await Promise.all(this.places.map(async p => {
+        clearTimeout(p.timer);
+        if (!p.link || p.state === 'closed') { p.state = 'closed'; return; }
+        p.state = 'closing';
+        const link = p.link;
+        const exited = once(link.worker, 'exit');
+        await link.close(this.init.drainTimeout === undefined ? 15_000 : this.init.drainTimeout + 5000);
+        // Our own threads end once drained (nothing else keeps them alive).
+        const timer = setTimeout(() => void link.worker.terminate(), 5000);
+        await exited;
+        clearTimeout(timer);
+        p.state = 'closed';
+      }));
+      await stopped;
+      this.emit('close');
+    })();
+    return this.closing;
+  }
+
+  /** Start (or restart) the thread in place p. Resolves with the port it serves once it is ready. */
+  private async start(p: Place): Promise<number> {
+    const worker = new Worker(workerEntry(), { workerData: { ...this.init, ...this.bound } satisfies WorkerInit });
+    const link = new WorkerLink(worker);
+    p.link = link;
+    p.assigned = 0;
+    p.state = 'starting';
+    p.startedAt = Date.now();
+    p.threadId = worker.threadId;
+    link.on('clientError', (err: RingwireError, info: ConnectionInfo) => {
+      if (this.listenerCount('clientError') > 0) this.emit('clientError', err, info);
+    });
+    let error: Error | undefined;
+    worker.on('error', err => { error = err; });
+    worker.once('exit', code => this.exited(p, link, code, error));
+    const port = await link.ready; // a thread that fails before it serves rejects listen()
+    if (this.closing) return port;
+    p.state = 'running';
+    this.emit('workerStart', { worker: p.index, threadId: p.threadId });
+    return port;
+  }
+
+  /** A running thread ended: keep what it counted, report it, replace it. */
+  private exited(p: Place, link: WorkerLink, exitCode: number, error: Error | undefined): void {
+    if (p.link !== link || p.state !== 'running' || this.closing) return; // closing, or never served
+    const last = link.stats();
+    const connections = last?.connections ?? 0;
+    if (last) {
+      // Its connections died with it: count each as closed by ERR_WORKER_EXIT.
+      last.connections = 0;
+      last.errors += connections;
+      if (connections) last.errorsByCode.ERR_WORKER_EXIT = (last.errorsByCode.ERR_WORKER_EXIT ?? 0) + connections;
+      p.retired = [sumStats([...p.retired, last])];
+    }
+    this.restart(p, { threadId: p.threadId, exitCode, error, connections });
+  }
+
+  /** Start a replacement after the backoff: doubled for each failure within STABLE_MS of its start. */
+  private restart(p: Place, what: Omit<WorkerExitInfo, 'worker' | 'restartIn'>): void {
+    p.failures = Date.now() - p.startedAt < STABLE_MS ? p.failures + 1 : 0;
+    const restartIn = Math.min(this.restartDelay.max, this.restartDelay.min * 2 ** Math.max(0, p.failures - 1));
+    p.state = 'restarting';
+    const info: WorkerExitInfo = { worker: p.index, ...what, restartIn };
+    const why = what.error ? ` after throwing: ${what.error.message}` : '';
+    this.emit('workerExit', ringwireError(E_WORKER_EXIT, `worker ${p.index} (thread ${what.threadId}) exited with code ${what.exitCode}${why}; ${what.connections} connection(s) closed; restarting in ${restartIn} ms`), info);
+    p.timer = setTimeout(() => {
+      p.restarts++;
+      this.start(p).catch((err: Error) => {
+        if (!this.closing) this.restart(p, { threadId: p.threadId, exitCode: 1, error: err, connections: 0 });
+      });
+    }, restartIn);
+  }
+
+  /** Transfer mode: the running worker with the fewest connections, counting those in transit. */
+  private dispatch(socket: net.Socket): void {
+    let best: Place | undefined;
+    let bestLoad = Infinity;
+    for (const p of this.places) {
+      const s = p.state === 'running' ? p.link?.stats() : null;
+      if (!s) continue;
+      const refused = s.errorsByCode.ERR_TOO_MANY_CONNECTIONS ?? 0;
+      const inTransit = Math.max(0, p.assigned - s.accepted - refused);
+      const load = s.connections + inTransit;
+      if (load < bestLoad) { best = p; bestLoad = load; }
+    }
+    if (!best) {
+      this.ownErrors.ERR_WORKER_EXIT = (this.ownErrors.ERR_WORKER_EXIT ?? 0) + 1;
+      const err = ringwireError(E_WORKER_EXIT, `connection from ${socket.remoteAddress}:${socket.remotePort} refused: no worker is running`);
+      if (this.listenerCount('clientError') > 0) this.emit('clientError', err, { id: -1, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
+      socket.destroy();
+      return;
+    }
+    best.assigned++;
+    best.link!.transfer(socket);
+  }
+}
+
+/** A server on one port across worker threads. Call listen() to start it. */
+export function createWorkerServer(options: WorkerServerOptions = {}): WorkerServer {
+  return new WorkerServer(options);
+}
