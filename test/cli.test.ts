@@ -11,7 +11,7 @@ describe('ringwire CLI', () => {
   it('documents every serve option in --help', () => {
     const r = cli(['serve', '--help']);
     expect(r.status).toBe(0);
-    for (const o of ['--host', '--port', '--core', '--framing', '--max-connections', '--max-frame', '--rx-ring', '--tx-ring', '--idle-timeout', '--copy']) {
+    for (const o of ['--host', '--port', '--core', '--framing', '--max-connections', '--max-frame', '--rx-ring', '--tx-ring', '--idle-timeout', '--copy', '--handler', '--workers', '--balance', '--stats-interval']) {
       expect(r.stdout).toContain(o);
     }
   });
@@ -22,6 +22,46 @@ describe('ringwire CLI', () => {
     expect(r.stderr).toContain('ERR_BAD_CONFIG');
     expect(cli(['serve', '--core', 'gpu']).status).toBe(2);
     expect(cli(['frobnicate']).status).toBe(2);
+    for (const [args, message] of [
+      [['--workers', '0'], /--workers must be a whole number of at least 1/],
+      [['--workers', '2', '--balance', 'roundrobin'], /balance must be reuseport or transfer/],
+      [['--balance', 'reuseport'], /--balance shares the port between worker threads/],
+      [['--handler', 'no-such-handler.mjs'], /cannot import handler module no-such-handler\.mjs/],
+      [['--stats-interval', 'often'], /--stats-interval must be a duration/],
+    ] as const) {
+      const bad = cli(['serve', '--port', '0', ...args]);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(message);
+      expect(bad.stderr).toContain('ERR_BAD_CONFIG');
+    }
+  });
+
+  it('serves from 2 worker threads and prints a stats line per interval', async () => {
+    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--workers', '2', '--framing', 'length:2:be', '--stats-interval', '200ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.setEncoding('utf8');
+    const lines: string[] = [];
+    let rest = '';
+    const seen = (re: RegExp) => new Promise<string>((resolve, reject) => {
+      const look = () => { const l = lines.find(x => re.test(x)); if (l) resolve(l); };
+      child.stdout.on('data', look);
+      look();
+      setTimeout(() => reject(new Error(`no line like ${re}: ${lines.join(' | ')}`)), 10_000);
+    });
+    child.stdout.on('data', (d: string) => {
+      rest += d;
+      const parts = rest.split('\n');
+      rest = parts.pop()!;
+      lines.push(...parts);
+    });
+    const listening = await seen(/^ringwire listening/);
+    expect(listening).toMatch(/workers=2 balance=reuseport memory=[\d.]+ MiB .* per worker$/);
+    const port = Number(/:(\d+) /.exec(listening)![1]);
+    const frame = lengthFrame(Buffer.from('two threads'), { size: 2 });
+    expect((await roundTrip(port, frame)).equals(frame)).toBe(true);
+    expect(await seen(/^ringwire: 0 connections \(0\+0\), 0 frames\/s in/)).toContain('0 errors, 0 backpressure pauses');
+    child.kill('SIGTERM');
+    const [exitCode] = await once(child, 'exit');
+    expect(exitCode).toBe(0);
   });
 
   it('serves, prints one listening line, and drains on SIGTERM', async () => {

@@ -173,6 +173,19 @@ describe('worker threads: transfer', () => {
       expect(s.workers.map(w => w.connections)).toEqual([15, 15]);
       for (const c of clients) c.socket.destroy();
     });
+
+    it('holds new connections while every worker is restarting, then serves them', async () => {
+      const { server, port } = await start({ balance: 'transfer', workers: 1, restartDelay: { min: 300, max: 300 } });
+      const a = await LineClient.open(port);
+      const exited = once(server, 'workerExit');
+      a.socket.write('crash\n');
+      await exited;
+      expect(server.stats().workers[0]!.state).toBe('restarting');
+      const b = await LineClient.open(port); // accepted by this thread while no worker runs
+      expect(await b.ask('still here')).toBe('still here');
+      expect(server.stats().workers[0]).toMatchObject({ state: 'running', restarts: 1, connections: 1 });
+      b.socket.destroy();
+    });
   } else {
     it(`refuses transfer on Node ${process.versions.node} (needs >= 24.20) with ERR_BAD_CONFIG`, () => {
       expect(() => createWorkerServer({ workers: 2, balance: 'transfer' })).toThrow(/balance transfer needs Node >= 24\.20/);

@@ -71,6 +71,8 @@ export class LoadGenerator {
   private readonly errorMessages: string[] = [];
   private latency = new Histogram();
   private whenIdle: (() => void) | undefined;
+  /** Set once stop() closes the connections itself: later closes are ours, not failures. */
+  private finished = false;
   readonly options: LoadOptions;
 
   constructor(options: LoadOptions) {
@@ -110,6 +112,7 @@ export class LoadGenerator {
       await Promise.race([idle, timeout]);
     }
     const shortReads = this.inflight();
+    this.finished = true;
     for (const f of this.flows) f.socket.destroy();
     return {
       frames,
@@ -134,7 +137,10 @@ export class LoadGenerator {
     const flow = new Flow(socket, this.options.depth);
     socket.on('data', (d: Buffer) => this.onData(flow, d));
     socket.on('error', err => this.fail(flow, err.message));
-    socket.on('close', () => { if (flow.inflight > 0) this.fail(flow, 'connection closed with frames in flight'); });
+    // The server must never close a connection of a load: any close before stop() is a failure.
+    socket.on('close', () => {
+      if (!this.finished) this.fail(flow, `server closed the connection (${flow.inflight} frames in flight)`);
+    });
     await once(socket, 'connect');
     return flow;
   }

@@ -4,7 +4,8 @@
 // worker's exit aborts the process: NODE-FACTS.md):
 //   reuseport  every worker listens with SO_REUSEPORT; the kernel spreads connections;
 //   transfer   this thread accepts and transfers each socket to the worker with the
-//              fewest connections (Node >= 24.20).
+//              fewest connections (Node >= 24.20); while every worker is restarting,
+//              new connections wait, not reading, for the first one back.
 // Stats: each worker's stats block is read here from its shared memory. A worker
 // that dies is replaced after a backoff; its connections are gone with it, which is
 // counted as ERR_WORKER_EXIT (one per connection) and reported as 'workerExit'.
@@ -63,6 +64,7 @@ export interface WorkerExitInfo {
 /** Platforms where Node honours listen({ reusePort: true }). */
 const REUSEPORT_PLATFORMS = new Set(['linux', 'freebsd', 'dragonfly', 'sunos', 'aix']);
 const STABLE_MS = 10_000; // a worker that lived this long resets the backoff
+const MAX_WAITING = 1024; // transfer mode: connections held while no worker runs; more are refused
 
 /** A slot for one worker: the current thread, and what earlier threads in it counted. */
 class Place {
@@ -98,6 +100,8 @@ export class WorkerServer extends EventEmitter {
   private closing: Promise<void> | undefined;
   /** Errors counted in this thread (transfer mode: a connection no worker could take). */
   private readonly ownErrors: Record<string, number> = {};
+  /** Transfer mode: connections held (paused) while no worker is running, until one is. */
+  private readonly waiting: net.Socket[] = [];
 
   constructor(options: WorkerServerOptions = {}) {
     super();
@@ -139,18 +143,23 @@ export class WorkerServer extends EventEmitter {
 
   private async startAll(where: { port: number; host: string }, backlog = 511): Promise<void> {
     if (this.balance === 'transfer') {
+      // Workers first, so that the first connection finds them running.
+      await Promise.all(this.places.map(p => this.start(p)));
       this.acceptor = net.createServer({ pauseOnConnect: true, noDelay: true }, socket => this.dispatch(socket));
       this.acceptor.on('error', err => this.emit('error', err));
       this.acceptor.listen({ port: where.port, host: where.host, backlog });
       await once(this.acceptor, 'listening');
       this.bound = { port: (this.acceptor.address() as AddressInfo).port, host: where.host };
-      await Promise.all(this.places.map(p => this.start(p)));
-    } else {
+    } else if (where.port === 0) {
       // The first worker binds (port 0 picks one); the others join it on that port.
       this.bound = where;
       const port = await this.start(this.places[0]!);
       this.bound = { port, host: where.host };
       await Promise.all(this.places.slice(1).map(p => this.start(p)));
+    } else {
+      // A known port: every worker binds it at once, so none serves long alone.
+      this.bound = where;
+      await Promise.all(this.places.map(p => this.start(p)));
     }
   }
 
@@ -179,6 +188,7 @@ export class WorkerServer extends EventEmitter {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const stopped = new Promise<void>(resolve => (this.acceptor?.listening ? this.acceptor.close(() => resolve()) : resolve()));
+      for (const socket of this.waiting.splice(0)) socket.destroy();
       await Promise.all(this.places.map(async p => {
         clearTimeout(p.timer);
         if (!p.link || p.state === 'closed') { p.state = 'closed'; return; }
@@ -217,6 +227,7 @@ export class WorkerServer extends EventEmitter {
     if (this.closing) return port;
     p.state = 'running';
     this.emit('workerStart', { worker: p.index, threadId: p.threadId });
+    for (const socket of this.waiting.splice(0)) this.dispatch(socket);
     return port;
   }
 
@@ -262,6 +273,11 @@ export class WorkerServer extends EventEmitter {
       const inTransit = Math.max(0, p.assigned - s.accepted - refused);
       const load = s.connections + inTransit;
       if (load < bestLoad) { best = p; bestLoad = load; }
+    }
+    if (!best && this.waiting.length < MAX_WAITING && !this.closing) {
+      // Every worker is restarting: hold the connection (not reading) until one is back.
+      this.waiting.push(socket);
+      return;
     }
     if (!best) {
       this.ownErrors.ERR_WORKER_EXIT = (this.ownErrors.ERR_WORKER_EXIT ?? 0) + 1;
