@@ -152,6 +152,18 @@ describe('worker threads: reuseport', () => {
     await expect(LineClient.open(port)).rejects.toThrow(/ECONNREFUSED/);
   });
 
+  it('close() while a worker waits to be replaced resolves at once and starts no replacement', async () => {
+    const { server, port } = await start({ balance: 'reuseport', workers: 1, restartDelay: { min: 5000, max: 5000 } });
+    const c = await LineClient.open(port);
+    const exited = once(server, 'workerExit');
+    c.socket.write('crash\n');
+    await exited;
+    const started = Date.now();
+    await server.close();
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(server.stats().workers[0]).toMatchObject({ state: 'closed', restarts: 0 });
+  });
+
   it('rejects listen() when the handler module cannot load, leaving no thread behind', async () => {
     const server = createWorkerServer({ workers: 2, framing: 'line', handler: '/nonexistent/handler.mjs' });
     await expect(server.listen(0)).rejects.toMatchObject({ code: 'ERR_BAD_CONFIG' });

@@ -52,6 +52,7 @@ class Flow {
   // Send times of the frames in flight, oldest first: a ring of `depth` entries.
   readonly times: Float64Array;
   timeHead = 0;
+  failed = false; // counted once, however many ways it failed (error, then close)
   readonly socket: net.Socket;
   constructor(socket: net.Socket, depth: number) {
     this.socket = socket;
@@ -146,6 +147,8 @@ export class LoadGenerator {
   }
 
   private fail(flow: Flow, message: string): void {
+    if (flow.failed) return;
+    flow.failed = true;
     this.errors++;
     if (this.errorMessages.length < 5) this.errorMessages.push(message);
     flow.inflight = 0; // nothing more will come on this connection

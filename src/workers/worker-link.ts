@@ -15,6 +15,8 @@ export class WorkerLink extends EventEmitter {
   readonly worker: Worker;
   /** Resolves with the port the worker listens on (0 in transfer mode) once it serves; rejects if it dies first. */
   readonly ready: Promise<number>;
+  /** Resolves when the thread has ended, whenever that was. */
+  readonly ended: Promise<void>;
   private statsBlock: Stats | undefined;
   private closed: Promise<void> | undefined;
   private exited = false;
@@ -22,6 +24,8 @@ export class WorkerLink extends EventEmitter {
   constructor(worker: Worker) {
     super();
     this.worker = worker;
+    // Not events.once: it would reject with the error a crashing worker emits first.
+    this.ended = new Promise(resolve => worker.once('exit', () => resolve()));
     this.ready = new Promise((resolve, reject) => {
       worker.on('message', (m: WorkerMessage) => {
         if (m?.type === 'ringwire:ready') {
@@ -61,7 +65,7 @@ export class WorkerLink extends EventEmitter {
   close(timeout = 15_000): Promise<void> {
     this.closed ??= (async () => {
       if (this.exited) return;
-      const done = Promise.race([once(this, 'drained'), once(this.worker, 'exit')]);
+      const done = Promise.race([once(this, 'drained'), this.ended]);
       const m: ParentMessage = { type: 'ringwire:close' };
       this.worker.postMessage(m);
       const timer = setTimeout(() => void this.worker.terminate(), timeout);

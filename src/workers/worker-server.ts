@@ -194,11 +194,10 @@ export class WorkerServer extends EventEmitter {
         if (!p.link || p.state === 'closed') { p.state = 'closed'; return; }
         p.state = 'closing';
         const link = p.link;
-        const exited = once(link.worker, 'exit');
         await link.close(this.init.drainTimeout === undefined ? 15_000 : this.init.drainTimeout + 5000);
-        // Our own threads end once drained (nothing else keeps them alive).
+        // Our own threads end once drained (nothing else keeps them alive); a dead one already has.
         const timer = setTimeout(() => void link.worker.terminate(), 5000);
-        await exited;
+        await link.ended;
         clearTimeout(timer);
         p.state = 'closed';
       }));
