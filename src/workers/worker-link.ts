@@ -19,7 +19,6 @@ export class WorkerLink extends EventEmitter {
   readonly ended: Promise<void>;
   private statsBlock: Stats | undefined;
   private closed: Promise<void> | undefined;
-  private exited = false;
 
   constructor(worker: Worker) {
     super();
@@ -39,10 +38,7 @@ export class WorkerLink extends EventEmitter {
         }
       });
       worker.once('error', reject);
-      worker.once('exit', code => {
-        this.exited = true;
-        reject(new Error(`worker exited with code ${code} before it was ready`));
-      });
+      worker.once('exit', code => reject(new Error(`worker exited with code ${code} before it was ready`)));
     });
     this.ready.catch(() => {}); // a failed start is reported through whoever awaits ready
   }
@@ -64,7 +60,6 @@ export class WorkerLink extends EventEmitter {
    */
   close(timeout = 15_000): Promise<void> {
     this.closed ??= (async () => {
-      if (this.exited) return;
       const done = Promise.race([once(this, 'drained'), this.ended]);
       const m: ParentMessage = { type: 'ringwire:close' };
       this.worker.postMessage(m);
