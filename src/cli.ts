@@ -57,18 +57,22 @@ const duration = (name: string, text: string | undefined) => (text === undefined
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 type AnyServer = RingwireServer | WorkerServer;
-const totals = (server: AnyServer): StatsSnapshot => (server instanceof WorkerServer ? server.stats().total : server.stats());
+
+/** Totals, and each worker's open connections (one read of every stats block). */
+function sample(server: AnyServer): { total: StatsSnapshot; perWorker: number[] | null } {
+  if (!(server instanceof WorkerServer)) return { total: server.stats(), perWorker: null };
+  const s = server.stats();
+  return { total: s.total, perWorker: s.workers.map(w => w.connections) };
+}
 
 /** One line of what changed since the last one: for --stats-interval. */
-function statsLine(server: AnyServer, before: StatsSnapshot, seconds: number): { line: string; now: StatsSnapshot } {
-  const now = totals(server);
+function statsLine(now: ReturnType<typeof sample>, before: StatsSnapshot, seconds: number): string {
+  const t = now.total;
   const rate = (n: number) => n / seconds;
-  const perWorker = server instanceof WorkerServer ? ` (${server.stats().workers.map(w => w.connections).join('+')})` : '';
-  const line = `ringwire: ${now.connections} connections${perWorker}, `
-    + `${Math.round(rate(now.framesIn - before.framesIn)).toLocaleString('en-US')} frames/s in, `
-    + `${(rate(now.bytesIn - before.bytesIn) / 1e6).toFixed(2)} MB/s in, ${(rate(now.bytesOut - before.bytesOut) / 1e6).toFixed(2)} MB/s out, `
-    + `${now.errors - before.errors} errors, ${now.backpressurePauses - before.backpressurePauses} backpressure pauses`;
-  return { line, now };
+  return `ringwire: ${t.connections} connections${now.perWorker ? ` (${now.perWorker.join('+')})` : ''}, `
+    + `${Math.round(rate(t.framesIn - before.framesIn)).toLocaleString('en-US')} frames/s in, `
+    + `${(rate(t.bytesIn - before.bytesIn) / 1e6).toFixed(2)} MB/s in, ${(rate(t.bytesOut - before.bytesOut) / 1e6).toFixed(2)} MB/s out, `
+    + `${t.errors - before.errors} errors, ${t.backpressurePauses - before.backpressurePauses} backpressure pauses`;
 }
 
 async function serve(args: string[]): Promise<void> {
@@ -131,13 +135,13 @@ async function serve(args: string[]): Promise<void> {
 
   let timer: NodeJS.Timeout | undefined;
   if (interval) {
-    let before = totals(server);
+    let before = sample(server).total;
     let at = performance.now();
     timer = setInterval(() => {
       const t = performance.now();
-      const r = statsLine(server, before, (t - at) / 1000);
-      console.log(r.line);
-      before = r.now;
+      const now = sample(server);
+      console.log(statsLine(now, before, (t - at) / 1000));
+      before = now.total;
       at = t;
     }, interval);
   }
@@ -149,9 +153,9 @@ async function serve(args: string[]): Promise<void> {
       process.exit(1);
     }
     clearInterval(timer);
-    console.error(`ringwire: ${signal}: draining ${totals(server).connections} connection(s)`);
+    console.error(`ringwire: ${signal}: draining ${sample(server).total.connections} connection(s)`);
     void server.close().then(() => {
-      const s = totals(server);
+      const s = sample(server).total;
       console.error(`ringwire: closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors`);
     });
   };

@@ -77,7 +77,8 @@ class Place {
   threadId = -1;
   /** Sockets transferred to the current thread, for the balance: not yet in its counters. */
   assigned = 0;
-  retired: StatsSnapshot[] = [];
+  /** The last counters of each earlier thread in this place. */
+  readonly retired: StatsSnapshot[] = [];
   timer: NodeJS.Timeout | undefined;
   readonly index: number;
   constructor(index: number) {
@@ -240,7 +241,7 @@ export class WorkerServer extends EventEmitter {
       last.connections = 0;
       last.errors += connections;
       if (connections) last.errorsByCode.ERR_WORKER_EXIT = (last.errorsByCode.ERR_WORKER_EXIT ?? 0) + connections;
-      p.retired = [sumStats([...p.retired, last])];
+      p.retired.push(last);
     }
     this.restart(p, { threadId: p.threadId, exitCode, error, connections });
   }
