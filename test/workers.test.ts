@@ -22,6 +22,16 @@ async function start(options: Parameters<typeof createWorkerServer>[0]): Promise
   return { server, port };
 }
 
+/** A server with one worker, whose worker has just crashed (asked to by a client). */
+async function crashedAlone(options: Parameters<typeof createWorkerServer>[0]): Promise<{ server: WorkerServer; port: number }> {
+  const started = await start({ workers: 1, ...options });
+  const client = await LineClient.open(started.port);
+  const exited = once(started.server, 'workerExit');
+  client.socket.write('crash\n');
+  await exited;
+  return started;
+}
+
 /** A line client: send lines, read the replies in order. */
 class LineClient {
   readonly socket: net.Socket;
@@ -153,11 +163,7 @@ describe('worker threads: reuseport', () => {
   });
 
   it('close() while a worker waits to be replaced resolves at once and starts no replacement', async () => {
-    const { server, port } = await start({ balance: 'reuseport', workers: 1, restartDelay: { min: 5000, max: 5000 } });
-    const c = await LineClient.open(port);
-    const exited = once(server, 'workerExit');
-    c.socket.write('crash\n');
-    await exited;
+    const { server } = await crashedAlone({ balance: 'reuseport', restartDelay: { min: 5000, max: 5000 } });
     const started = Date.now();
     await server.close();
     expect(Date.now() - started).toBeLessThan(2000);
@@ -187,11 +193,7 @@ describe('worker threads: transfer', () => {
     });
 
     it('holds new connections while every worker is restarting, then serves them', async () => {
-      const { server, port } = await start({ balance: 'transfer', workers: 1, restartDelay: { min: 300, max: 300 } });
-      const a = await LineClient.open(port);
-      const exited = once(server, 'workerExit');
-      a.socket.write('crash\n');
-      await exited;
+      const { server, port } = await crashedAlone({ balance: 'transfer', restartDelay: { min: 300, max: 300 } });
       expect(server.stats().workers[0]!.state).toBe('restarting');
       const b = await LineClient.open(port); // accepted by this thread while no worker runs
       expect(await b.ask('still here')).toBe('still here');

@@ -43,6 +43,8 @@ export interface MicroOptions {
 }
 
 const BATCH = 32 * 1024;
+/** Whole frames of `size` bytes in one batch (at least one). */
+const batchFrames = (size: number) => Math.max(1, Math.floor(BATCH / size));
 const RING = 64 * 1024;
 
 /** Runs `step` until `ms` have passed; returns iterations per second. */
@@ -64,7 +66,7 @@ async function echoSubject(kind: CoreKind, framing: string, size: number) {
   const spec = frameSpec(framing, size);
   const core = await createCore(kind, { framing: spec, maxConnections: 1, maxFrame: size, rxRing: RING, txRing: RING });
   const slot = core.open();
-  const frames = Math.max(1, Math.floor(BATCH / size));
+  const frames = batchFrames(size);
   const batch = frameTape(spec, size, frames).bytes.subarray(0, frames * size);
   const n = batch.length;
   core.readSpan(slot).set(batch);
@@ -96,7 +98,7 @@ async function echoSubject(kind: CoreKind, framing: string, size: number) {
 // relative to each other, which halves memmove's speed here (about 85 against
 // 155 GB/s) and would make the reference depend on the allocator.
 function memcpySubject(size: number) {
-  const frames = Math.max(1, Math.floor(BATCH / size));
+  const frames = batchFrames(size);
   const n = frames * size;
   const memory = new Uint8Array(2 * RING).fill(0x5a);
   const from = memory.subarray(0, n);

@@ -15,6 +15,4 @@ export const mib = (bytes: number) => (na(bytes) ? 'n/a' : `${(bytes / 1024 / 10
 export const frameSize = (bytes: number) =>
   bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`;
 
-export const seconds = (ms: number) => `${+(ms / 1000).toPrecision(3)} s`;
-
 export const range = (min: number, max: number, f: (v: number) => string) => (na(min) ? '' : `${f(min)}–${f(max)}`);

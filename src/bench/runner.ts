@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { entry, type Contender, type Scenario } from './contenders.ts';
+import { frameSize } from './format.ts';
 import { Histogram, type HistogramData } from './histogram.ts';
 import type { LoadOptions, LoadResult } from './load-generator.ts';
 import { cpuSince, cpuTime, peakRss, type CpuTime } from './process-meter.ts';
@@ -58,8 +59,7 @@ export interface Sample {
 }
 
 export function scenarioLabel(s: Scenario): string {
-  const size = s.frameBytes >= 1024 && s.frameBytes % 1024 === 0 ? `${s.frameBytes / 1024} KiB` : `${s.frameBytes} B`;
-  return `${s.connections} conn · ${size} · depth ${s.depth}`;
+  return `${s.connections} conn · ${frameSize(s.frameBytes)} · depth ${s.depth}`;
 }
 
 // Every process the runner starts, until it has exited. If the runner itself
@@ -203,8 +203,9 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
 
     const latency = new Histogram();
     for (const r of results) latency.merge(r.latency);
-    const frames = results.reduce((a, r) => a + r.frames, 0);
-    const bytes = results.reduce((a, r) => a + r.bytes, 0);
+    const sum = (f: (r: LoadResult) => number) => results.reduce((a, r) => a + f(r), 0);
+    const frames = sum(r => r.frames);
+    const bytes = sum(r => r.bytes);
     const seconds = Math.max(...results.map(r => r.seconds));
     const serverCpu = cpuSince(s0, s1);
     const generatorCpu = sumCpu(g0.map((c, i) => cpuSince(c, g1[i]!)));
@@ -213,8 +214,8 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
       frames,
       bytes,
       seconds,
-      framesPerSecond: results.reduce((a, r) => a + r.frames / r.seconds, 0),
-      megabytesPerSecond: results.reduce((a, r) => a + r.bytes / r.seconds, 0) / 1e6,
+      framesPerSecond: sum(r => r.frames / r.seconds),
+      megabytesPerSecond: sum(r => r.bytes / r.seconds) / 1e6,
       latency: latency.toJSON(),
       serverCpu,
       cpuPerFrame: {
@@ -226,9 +227,9 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
       generatorCpu,
       generatorCores: (generatorCpu.user + generatorCpu.system) / wall,
       serverCores: (serverCpu.user + serverCpu.system) / wall,
-      mismatches: results.reduce((a, r) => a + r.mismatches, 0),
-      shortReads: results.reduce((a, r) => a + r.shortReads, 0),
-      errors: results.reduce((a, r) => a + r.errors, 0),
+      mismatches: sum(r => r.mismatches),
+      shortReads: sum(r => r.shortReads),
+      errors: sum(r => r.errors),
     };
     const why = [
       sample.mismatches && `${sample.mismatches} mismatched bytes`,

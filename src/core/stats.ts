@@ -6,7 +6,7 @@
 import { ERROR_TABLE } from './errors.ts';
 import {
   S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN,
-  S_FRAMES_OUT, S_PAUSES,
+  S_FRAMES_OUT, S_PAUSES, STATS_COUNT,
 } from './layout.ts';
 
 export interface StatsSnapshot {
@@ -61,6 +61,11 @@ export class Stats {
       errorsByCode,
     };
   }
+}
+
+/** A stats block of its own, outside any core: for what a thread counts that no core sees. */
+export function standaloneStats(): Stats {
+  return new Stats(new SharedArrayBuffer(STATS_COUNT * 8), 0, STATS_COUNT);
 }
 
 /** Field-by-field sum of snapshots, error counts merged by code: totals across threads. */

@@ -32,7 +32,7 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
   const port = parentPort;
   const { handler, balance = 'reuseport', port: listenPort = 0, host = '127.0.0.1', onFrame, ...serverOptions } = options;
   const server = new RingwireServer({ ...serverOptions, onFrame: onFrame ?? (handler ? await loadHandler(handler) : undefined) }, createCore);
-  const post = (m: WorkerMessage, transfer?: []) => port.postMessage(m, transfer);
+  const post = (m: WorkerMessage) => port.postMessage(m);
   server.on('clientError', (err, c: { remoteAddress?: string; remotePort?: number }) => {
     post({ type: 'ringwire:clientError', number: err.number, message: err.message, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
   });

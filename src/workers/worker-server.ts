@@ -17,7 +17,7 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { configError, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
-import { sumStats, type StatsSnapshot } from '../core/stats.ts';
+import { standaloneStats, sumStats, type StatsSnapshot } from '../core/stats.ts';
 import type { ConnectionInfo } from '../net/connection.ts';
 import type { ListenOptions, ServerOptions } from '../net/server.ts';
 import { handlerUrl } from './handler-module.ts';
@@ -79,6 +79,8 @@ class Place {
   assigned = 0;
   /** The last counters of each earlier thread in this place. */
   readonly retired: StatsSnapshot[] = [];
+  /** What this thread counts for the place: connections lost with a thread (ERR_WORKER_EXIT). */
+  readonly counted = standaloneStats();
   timer: NodeJS.Timeout | undefined;
   readonly index: number;
   constructor(index: number) {
@@ -99,8 +101,8 @@ export class WorkerServer extends EventEmitter {
   private acceptor: net.Server | undefined; // transfer mode: this thread accepts
   private bound: { port: number; host: string } | undefined;
   private closing: Promise<void> | undefined;
-  /** Errors counted in this thread (transfer mode: a connection no worker could take). */
-  private readonly ownErrors: Record<string, number> = {};
+  /** Counted in this thread for no worker (transfer mode: a connection no worker could take). */
+  private readonly counted = standaloneStats();
   /** Transfer mode: connections held (paused) while no worker is running, until one is. */
   private readonly waiting: net.Socket[] = [];
 
@@ -174,15 +176,10 @@ export class WorkerServer extends EventEmitter {
   stats(): WorkerServerStats {
     const workers = this.places.map(p => {
       const current = p.link?.stats();
-      const own = sumStats([...p.retired, ...(current && p.state !== 'restarting' ? [current] : [])]);
+      const own = sumStats([...p.retired, p.counted.snapshot(), ...(current && p.state !== 'restarting' ? [current] : [])]);
       return { ...own, worker: p.index, threadId: p.threadId, state: p.state, restarts: p.restarts };
     });
-    const total = sumStats(workers);
-    for (const [code, n] of Object.entries(this.ownErrors)) {
-      total.errorsByCode[code] = (total.errorsByCode[code] ?? 0) + n;
-      total.errors += n;
-    }
-    return { total, workers };
+    return { total: sumStats([...workers, this.counted.snapshot()]), workers };
   }
 
   /** Stop accepting, drain every worker's connections, resolve when every thread has ended. */
@@ -236,13 +233,9 @@ export class WorkerServer extends EventEmitter {
     if (p.link !== link || p.state !== 'running' || this.closing) return; // closing, or never served
     const last = link.stats();
     const connections = last?.connections ?? 0;
-    if (last) {
-      // Its connections died with it: count each as closed by ERR_WORKER_EXIT.
-      last.connections = 0;
-      last.errors += connections;
-      if (connections) last.errorsByCode.ERR_WORKER_EXIT = (last.errorsByCode.ERR_WORKER_EXIT ?? 0) + connections;
-      p.retired.push(last);
-    }
+    if (last) p.retired.push({ ...last, connections: 0 }); // a thread that has ended serves none
+    // Its connections died with it: each was closed by ERR_WORKER_EXIT.
+    for (let i = 0; i < connections; i++) p.counted.error(E_WORKER_EXIT);
     this.restart(p, { threadId: p.threadId, exitCode, error, connections });
   }
 
@@ -280,7 +273,7 @@ export class WorkerServer extends EventEmitter {
       return;
     }
     if (!best) {
-      this.ownErrors.ERR_WORKER_EXIT = (this.ownErrors.ERR_WORKER_EXIT ?? 0) + 1;
+      this.counted.error(E_WORKER_EXIT);
       const err = ringwireError(E_WORKER_EXIT, `connection from ${socket.remoteAddress}:${socket.remotePort} refused: no worker is running`);
       if (this.listenerCount('clientError') > 0) this.emit('clientError', err, { id: -1, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
       socket.destroy();
