@@ -2,7 +2,9 @@
 //
 // The host calls received(slot, n) after the kernel wrote n bytes at the rx head;
 // the core decodes every whole frame and either echoes it into the tx ring
-// (MODE_ECHO) or lists it for the host's handler (MODE_HANDLER). It stops at the
+// (MODE_ECHO) or lists it for the host's handler (MODE_HANDLER: the frames stay
+// in the rx ring, RX_TAIL is the host's to move once it is done with them, and a
+// held slot lists nothing; see W_LISTED in layout.ts). It stops at the
 // first frame whose reply does not fit (R_BLOCKED: the host pauses reading and
 // calls process() again once the host freed room by moving the tx tail), when the frame list is full
 // (R_MORE), or at an invalid frame (the negated error code, sticky per slot).
@@ -14,16 +16,16 @@ import {
   H_MAGIC, H_VERSION, H_SLOTS, H_RX_SIZE, H_TX_SIZE, H_FRAMING, H_MODE, H_MAX_FRAME,
   H_LEN_OFFSET, H_LEN_SIZE, H_LEN_BIG, H_LEN_ADJUST, H_LEN_STRIP, H_FIXED, H_DELIM_LEN,
   H_STRIP_CR, H_DELIM, H_FRAME_CAP, H_FRAME_COUNT, H_STATS_OFF, H_FRAMES_OFF,
-  H_SCRATCH_OFF, H_SLOTS_OFF, H_RINGS_OFF, H_TOTAL, H_FREE_HEAD, H_OPEN,
+  H_RX_PAD, H_SLOTS_OFF, H_RINGS_OFF, H_TOTAL, H_FREE_HEAD, H_OPEN,
   S_CONNECTIONS, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_FRAMES_IN, S_FRAMES_OUT,
   S_ERRORS, S_ERROR_BY_CODE,
   W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_NEXT_FREE,
-  W_RX_BASE, W_TX_BASE, W_RESERVED,
+  W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, FRAME_WORDS,
   FRAMING_RAW, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, SEND_OK, SEND_FULL,
   align64, layoutSize, statsOffset,
 } from "./layout";
 import { decode, frameOff, frameLen, scanned, plan, encode, encPrefix, encTrailer } from "./framing";
-import { ringToRing, ringToLinear } from "./ring";
+import { ringToRing } from "./ring";
 
 // Every layout constant is exported so the contract test can hold the mirror to it.
 export * from "./layout";
@@ -43,16 +45,15 @@ export * from "./layout";
 export function init(
   nSlots: u32, rx: u32, tx: u32, kind: u32, m: u32, max: u32,
   offset: u32, size: u32, big: u32, adjust: i32, strip: u32, fixed: u32,
-  dLen: u32, cr: u32, d0: u32, d1: u32, d2: u32, d3: u32, cap: u32,
+  dLen: u32, cr: u32, d0: u32, d1: u32, d2: u32, d3: u32, cap: u32, pad: u32,
 ): f64 {
-  // A listed frame is never longer than the rx ring, so one ring-sized scratch suffices.
-  const scratch = m == MODE_ECHO ? 0 : rx;
-  const total = layoutSize(nSlots, rx, tx, scratch, cap);
+  // pad: bytes after each rx ring for wrapped frames (handler mode; the host sizes
+  // it to the longest frame on the wire, a multiple of 64).
+  const total = layoutSize(nSlots, rx, tx, pad, cap);
   if (total > <f64>(<u64>memory.size() << 16) || __heap_base > LAYOUT_BASE || dLen > DELIM_MAX) return 0;
   const stats = statsOffset();
   const frames = stats + STATS_SIZE;
-  const scratchAt = frames + align64(cap * 8);
-  const slotTable = scratchAt + align64(scratch);
+  const slotTable = frames + align64(cap * FRAME_WORDS * 4);
   const rings = slotTable + nSlots * SLOT_SIZE;
   memory.fill(LAYOUT_BASE, 0, HEADER_SIZE + STATS_SIZE);
   store<u32>(header(H_MAGIC), MAGIC);
@@ -78,19 +79,19 @@ export function init(
   store<u32>(header(H_FRAME_CAP), cap);
   store<u32>(header(H_STATS_OFF), stats);
   store<u32>(header(H_FRAMES_OFF), frames);
-  store<u32>(header(H_SCRATCH_OFF), scratchAt);
+  store<u32>(header(H_RX_PAD), pad);
   store<u32>(header(H_SLOTS_OFF), slotTable);
   store<u32>(header(H_RINGS_OFF), rings);
   store<u32>(header(H_TOTAL), <u32>total);
   store<u32>(header(H_FREE_HEAD), nSlots > 0 ? 1 : 0);
   C.configure(nSlots, rx, tx, kind, m, max, offset, size, big != 0, adjust, strip, fixed,
-    dLen, cr != 0, <u32>header(H_DELIM), cap, stats, frames, scratchAt, slotTable, rings);
+    dLen, cr != 0, <u32>header(H_DELIM), cap, stats, frames, pad, slotTable, rings);
   for (let i: u32 = 0; i < nSlots; i++) {
     const s = slotAddr(i);
     memory.fill(s, 0, SLOT_SIZE);
     setWord(s, W_NEXT_FREE, i + 1 < nSlots ? i + 2 : 0);
-    setWord(s, W_RX_BASE, rings + i * (rx + tx));
-    setWord(s, W_TX_BASE, rings + i * (rx + tx) + rx);
+    setWord(s, W_RX_BASE, rings + i * (rx + pad + tx));
+    setWord(s, W_TX_BASE, rings + i * (rx + pad + tx) + rx + pad);
   }
   return total;
 }
@@ -104,7 +105,7 @@ export function open(): i32 {
   store<u32>(header(H_FREE_HEAD), word(s, W_NEXT_FREE));
   store<u32>(header(H_OPEN), load<u32>(header(H_OPEN)) + 1);
   for (let w = W_STATE; w <= W_NEXT_FREE; w++) setWord(s, w, 0);
-  setWord(s, W_RESERVED, 0);
+  for (let w = W_RESERVED; w <= W_HOLD; w++) setWord(s, w, 0);
   setWord(s, W_STATE, 1);
   count(S_CONNECTIONS, 1);
   count(S_ACCEPTED, 1);
@@ -134,27 +135,30 @@ export function received(slot: u32, n: u32): i32 {
 export function process(slot: u32): i32 {
   const s = slotAddr(slot);
   store<u32>(header(H_FRAME_COUNT), 0);
+  const echo = C.mode == MODE_ECHO;
+  if (!echo && word(s, W_HOLD) != 0) return R_DONE;
   const err = word(s, W_ERROR);
   if (err != 0) return -(<i32>err);
   const rxBase = word(s, W_RX_BASE), txBase = word(s, W_TX_BASE);
   const rxSize = C.rxSize, txSize = C.txSize;
   const rxHead = word(s, W_RX_HEAD), txTail = word(s, W_TX_TAIL);
-  let rxTail = word(s, W_RX_TAIL), txHead = word(s, W_TX_HEAD), scan = word(s, W_SCAN);
-  const echo = C.mode == MODE_ECHO;
+  // Where decoding starts: the tail in echo mode, the end of the listed frames in handler mode.
+  let pos = echo ? word(s, W_RX_TAIL) : word(s, W_LISTED);
+  let txHead = word(s, W_TX_HEAD), scan = word(s, W_SCAN);
   let frames: u32 = 0, framesIn: u32 = 0, bytesOut: u32 = 0;
   let result = R_DONE;
-  while (rxHead != rxTail) {
-    const avail = rxHead - rxTail;
+  while (rxHead != pos) {
+    const avail = rxHead - pos;
     let wire: u32, off: u32 = 0, len: u32;
     if (C.framing == FRAMING_RAW) {
       // A raw frame is whatever has arrived: as much as the tx ring takes (echo),
       // or the contiguous run up to the ring's end (handler: never a copy).
-      const room = echo ? txSize - (txHead - txTail) : rxSize - (rxTail & (rxSize - 1));
+      const room = echo ? txSize - (txHead - txTail) : rxSize - (pos & (rxSize - 1));
       wire = avail < room ? avail : room;
       len = wire;
       if (wire == 0) { result = R_BLOCKED; break; }
     } else {
-      const r = decode(rxBase, rxSize, rxTail, avail, scan);
+      const r = decode(rxBase, rxSize, pos, avail, scan);
       if (r == 0) { scan = scanned; break; }
       if (r < 0) {
         setWord(s, W_ERROR, <u32>(-r));
@@ -167,28 +171,31 @@ export function process(slot: u32): i32 {
     }
     if (echo) {
       if (wire > txSize - (txHead - txTail)) { result = R_BLOCKED; break; }
-      ringToRing(rxBase, rxSize, rxTail, txBase, txSize, txHead, wire);
+      ringToRing(rxBase, rxSize, pos, txBase, txSize, txHead, wire);
       txHead += wire;
       bytesOut += wire;
     } else {
       if (frames == C.frameCap) { result = R_MORE; break; }
-      const start = (rxTail + off) & (rxSize - 1);
-      let at = rxBase + start;
-      if (start + len > rxSize) {
-        // The one frame of this batch that straddles the ring's end.
-        ringToLinear(rxBase, rxSize, rxTail + off, C.scratchOff, len);
-        at = C.scratchOff;
-      }
-      store<u32>(C.framesOff + frames * 8, at);
-      store<u32>(C.framesOff + frames * 8 + 4, len);
+      const start = (pos + off) & (rxSize - 1);
+      // A frame that wraps the ring's end: its wrapped part, from the ring's start,
+      // goes to the pad right after the ring, and the frame reads as one run.
+      if (start + len > rxSize) memory.copy(rxBase + rxSize, rxBase, start + len - rxSize);
+      const entry = C.framesOff + frames * FRAME_WORDS * 4;
+      store<u32>(entry, rxBase + start);
+      store<u32>(entry + 4, len);
+      store<u32>(entry + 8, pos + wire);
       frames++;
     }
-    rxTail += wire;
+    pos += wire;
     scan = 0;
     framesIn++;
   }
-  if (rxTail == rxHead) { setWord(s, W_RX_HEAD, 0); rxTail = 0; scan = 0; }
-  setWord(s, W_RX_TAIL, rxTail);
+  if (echo) {
+    if (pos == rxHead) { setWord(s, W_RX_HEAD, 0); pos = 0; scan = 0; }
+    setWord(s, W_RX_TAIL, pos);
+  } else {
+    setWord(s, W_LISTED, pos);
+  }
   setWord(s, W_SCAN, scan);
   setWord(s, W_TX_HEAD, txHead);
   store<u32>(header(H_FRAME_COUNT), frames);

@@ -4,16 +4,20 @@
 //   0 ............ LAYOUT_BASE   AssemblyScript static data (never touched by us)
 //   HEADER         config and layout offsets, u32 words (HEADER_SIZE bytes)
 //   STATS          i64 counters, atomically updated (STATS_SIZE bytes)
-//   FRAMES         frame list: (offset, length) u32 pairs handed to the host
-//   SCRATCH        one linear copy of a frame that wraps its rx ring
+//   FRAMES         frame list: (address, length, end position) u32 triples for the host
 //   SLOTS          per-connection state, SLOT_SIZE bytes each
-//   RINGS          per connection: rx ring then tx ring, power-of-two sizes
+//   RINGS          per connection: rx ring, rx pad, tx ring (ring sizes are powers of two)
+//
+// The rx pad (handler mode only, RX_PAD bytes, at least the longest frame) sits
+// right after the rx ring: a listed frame that wraps the ring's end gets its
+// wrapped part copied there, so every listed frame is one contiguous view that
+// lives beside its own connection and stays valid until the host consumes it.
 //
 // Every region starts on a 64-byte boundary. The memory is sized once from the
 // limits (layoutSize) and never grows.
 
 export const LAYOUT_BASE: u32 = 4096;
-export const LAYOUT_VERSION: u32 = 1;
+export const LAYOUT_VERSION: u32 = 2;
 export const MAGIC: u32 = 0x31525752; // "RWR1" little-endian
 
 // Header words (index * 4 from LAYOUT_BASE).
@@ -38,7 +42,7 @@ export const H_FRAME_CAP: u32 = 20;
 export const H_FRAME_COUNT: u32 = 21;
 export const H_STATS_OFF: u32 = 22;
 export const H_FRAMES_OFF: u32 = 23;
-export const H_SCRATCH_OFF: u32 = 24;
+export const H_RX_PAD: u32 = 24; // bytes after each rx ring for wrapped frames (handler mode)
 export const H_SLOTS_OFF: u32 = 25;
 export const H_RINGS_OFF: u32 = 26;
 export const H_TOTAL: u32 = 27;
@@ -62,7 +66,8 @@ export const STATS_SIZE: u32 = 192;
 
 // Slot words (index * 4 from the slot's offset). Positions are free-running u32
 // counters: used = head - tail (mod 2^32), the offset in the ring is pos & mask.
-//   rx: the host (Node's read) moves RX_HEAD via received(); the core moves RX_TAIL.
+//   rx: the host (Node's read) moves RX_HEAD via received(); in echo mode the core
+//       moves RX_TAIL, in handler mode the host does (see W_LISTED).
 //   tx: the core moves TX_HEAD (encode); the host moves TX_TAIL (release) once the
 //       kernel has the bytes. When a ring empties its positions reset to 0, so the
 //       common case reads into and writes from the start of the ring.
@@ -77,6 +82,12 @@ export const W_NEXT_FREE: u32 = 7; // free list link (slot index + 1, 0 = end)
 export const W_RX_BASE: u32 = 8; // absolute offset of the rx ring
 export const W_TX_BASE: u32 = 9; // absolute offset of the tx ring
 export const W_RESERVED: u32 = 10; // send(): where the reserved payload starts (tx position)
+// Handler mode: the core lists frames from W_LISTED and never moves RX_TAIL; the
+// host moves RX_TAIL (consume) once the handler is done with them, so a frame's
+// bytes stay put while an async handler holds it. While W_HOLD is set (a handler
+// is pending) process() lists nothing: reads still land in the ring.
+export const W_LISTED: u32 = 11;
+export const W_HOLD: u32 = 12;
 export const SLOT_SIZE: u32 = 64;
 
 // Framing kinds and modes.
@@ -91,6 +102,9 @@ export const MODE_HANDLER: u32 = 1;
 // Error codes (W_ERROR, process() results as negatives, stats by code).
 export const E_FRAME_TOO_LARGE: u32 = 1;
 export const E_BAD_LENGTH: u32 = 2;
+
+// Frame list entries: u32 words each (address, length, rx position after the frame).
+export const FRAME_WORDS: u32 = 3;
 
 // process() results.
 export const R_DONE: i32 = 0; // every whole frame handled
@@ -108,9 +122,9 @@ export const SEND_TOO_LARGE: i32 = 3; // the encoded frame is larger than the wh
 }
 
 /** Bytes of memory a core needs for these limits, from address 0. */
-export function layoutSize(slots: u32, rxSize: u32, txSize: u32, scratch: u32, frameCap: u32): f64 {
-  return <f64>statsOffset() + <f64>STATS_SIZE + <f64>align64(frameCap * 8) + <f64>align64(scratch) +
-    <f64>slots * <f64>SLOT_SIZE + <f64>slots * (<f64>rxSize + <f64>txSize);
+export function layoutSize(slots: u32, rxSize: u32, txSize: u32, rxPad: u32, frameCap: u32): f64 {
+  return <f64>statsOffset() + <f64>STATS_SIZE + <f64>align64(frameCap * FRAME_WORDS * 4) +
+    <f64>slots * <f64>SLOT_SIZE + <f64>slots * (<f64>rxSize + <f64>rxPad + <f64>txSize);
 }
 
 @inline export function statsOffset(): u32 {

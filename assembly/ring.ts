@@ -21,14 +21,6 @@ export function ringToRing(srcBase: u32, srcSize: u32, srcPos: u32, dstBase: u32
   }
 }
 
-/** Copy n bytes from ring (base, size) at pos to linear memory at dst. */
-export function ringToLinear(base: u32, size: u32, pos: u32, dst: u32, n: u32): void {
-  const s = pos & (size - 1);
-  const first = size - s < n ? size - s : n;
-  memory.copy(dst, base + s, first);
-  if (first < n) memory.copy(dst + first, base, n - first);
-}
-
 /** Write byte b into ring (base, mask) at pos. */
 @inline export function ringPut(base: u32, mask: u32, pos: u32, b: u32): void {
   store<u8>(base + (pos & mask), <u8>b);

@@ -190,6 +190,60 @@ describe.each(CORES)('%s core framing', kind => {
     });
   });
 
+  describe('handler mode: frames live until consumed', () => {
+    const o: CoreOptions = handler({ framing: 'length:1', maxFrame: 30, rxRing: 32, txRing: 32, maxConnections: 2 });
+    /** Copy bytes into the slot's rx ring as a read would, and call received(). */
+    const deliver = (core: Awaited<ReturnType<typeof coreWith>>, slot: number, b: Uint8Array) => {
+      const span = core.readSpan(slot);
+      expect(span.length).toBeGreaterThanOrEqual(b.length);
+      span.set(b);
+      return core.received(slot, b.length);
+    };
+
+    it('keeps a listed frame intact while later reads arrive, until it is consumed', async () => {
+      const core = await coreWith(kind, o);
+      const slot = core.open();
+      deliver(core, slot, lengthFrame(bytes('first'), { size: 1 }));
+      expect(core.frameCount()).toBe(1);
+      const held = core.frame(0);
+      const end = core.frameEnd(0);
+      core.hold(slot, true);
+      // While held, reads land after the frame and nothing is listed.
+      deliver(core, slot, lengthFrame(bytes('XXXXX'), { size: 1 }));
+      expect(core.frameCount()).toBe(0);
+      expect(String(Buffer.from(held))).toBe('first');
+      expect(core.rxBuffered(slot)).toBe(12);
+      core.hold(slot, false);
+      core.consume(slot, end);
+      expect(core.process(slot)).toBe(0);
+      expect(core.frameCount()).toBe(1);
+      expect(String(Buffer.from(core.frame(0)))).toBe('XXXXX');
+      core.consume(slot, core.frameEnd(0));
+      expect(core.rxBuffered(slot)).toBe(0);
+      // Everything consumed: the next read starts at the ring's start again.
+      expect(core.readSpan(slot).length).toBe(32);
+    });
+
+    it('keeps a wrapped frame of one connection whole while another connection lists its own wrapped frame', async () => {
+      const core = await coreWith(kind, o);
+      const [s1, s2] = [core.open(), core.open()];
+      const wrapped = new Map<number, Uint8Array>();
+      for (const [slot, fill] of [[s1, 0x41], [s2, 0x61]] as const) {
+        // A 20-byte frame, consumed, and the next frame's length byte at position 20:
+        // its 20-byte payload runs from 21 over the 32-byte ring's end.
+        deliver(core, slot, Buffer.concat([lengthFrame(Buffer.alloc(19, 0), { size: 1 }), Buffer.from([20])]));
+        core.consume(slot, core.frameEnd(0));
+        const frame = Buffer.alloc(20, fill);
+        deliver(core, slot, frame.subarray(0, 11));
+        deliver(core, slot, frame.subarray(11));
+        expect(core.frameCount()).toBe(1);
+        wrapped.set(slot, core.frame(0));
+      }
+      expect(Buffer.from(wrapped.get(s1)!)).toEqual(Buffer.alloc(20, 0x41));
+      expect(Buffer.from(wrapped.get(s2)!)).toEqual(Buffer.alloc(20, 0x61));
+    });
+  });
+
   describe('backpressure', () => {
     it('stops decoding when the tx ring is full and resumes in order once it drains', async () => {
       const o: CoreOptions = { framing: 'length:1', maxFrame: 20, rxRing: 64, txRing: 32 };

@@ -1,5 +1,6 @@
 // Drives a core the way the host does, without sockets: copy bytes into the span
-// readSpan() offers, call received(), take what the tx ring holds, release it.
+// readSpan() offers, call received(), copy the listed frames and consume them,
+// take what the tx ring holds, release it.
 // Also an oracle encoder written independently of both cores.
 import { createCore } from '../src/core/create.ts';
 import type { Core, CoreKind } from '../src/core/core.ts';
@@ -41,7 +42,9 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
   };
   const settle = (status: number) => {
     for (;;) {
-      for (let i = 0; i < core.frameCount(); i++) frames.push(Buffer.from(core.frame(i)));
+      const count = core.frameCount();
+      for (let i = 0; i < count; i++) frames.push(Buffer.from(core.frame(i)));
+      if (count > 0) core.consume(slot, core.frameEnd(count - 1));
       if (status < 0) { error = -status; return; }
       if (status === R_BLOCKED) { blocked++; drain(); status = core.process(slot); continue; }
       if (status === R_MORE) { status = core.process(slot); continue; }

@@ -9,7 +9,7 @@
 import { configError } from './errors.ts';
 import {
   DELIM_MAX, FRAMING_DELIMITER, FRAMING_FIXED, FRAMING_LENGTH, FRAMING_RAW, FRAMING_VARINT,
-  MODE_ECHO, MODE_HANDLER, regionsFor, type Regions,
+  MODE_ECHO, MODE_HANDLER, align64, regionsFor, type Regions,
 } from './layout.ts';
 
 export type Framing =
@@ -251,8 +251,8 @@ export function resolveConfig(options: CoreOptions = {}): CoreConfig {
   };
   const rxSize = ring(options.rxRing, 'rx ring');
   const txSize = ring(options.txRing, 'tx ring');
-  // Handler mode needs a scratch area for the one listed frame that may wrap the rx ring.
-  const regions = regionsFor(slots, rxSize, txSize, mode === MODE_HANDLER ? rxSize : 0, frameCap);
+  // Handler mode: a pad after each rx ring, where a listed frame that wraps the ring's end continues.
+  const regions = regionsFor(slots, rxSize, txSize, mode === MODE_HANDLER ? align64(maxWire) : 0, frameCap);
   if (regions.total > MAX_MEMORY) {
     throw configError(`${slots} connections x (${rxSize} + ${txSize}) bytes of rings need ${(regions.total / 2 ** 30).toFixed(2)} GiB; the limit is 4 GiB`);
   }

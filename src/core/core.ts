@@ -5,16 +5,19 @@
 // AssemblyScript (wasm-core.ts runs it) and in TypeScript (js-core.ts).
 //
 // Who moves what (see assembly/layout.ts): the host moves RX_HEAD through
-// received() and TX_TAIL through release(); the core moves RX_TAIL and TX_HEAD.
+// received() and TX_TAIL through release(); the core moves TX_HEAD, and RX_TAIL
+// in echo mode. In handler mode the core lists frames from W_LISTED and the host
+// moves RX_TAIL with consume() once its handler is done with them, so a frame's
+// bytes stay where they are while an async handler holds it.
 // A span handed to Node for reading stays free until received() is called for
 // it, because only Node writes the rx ring; a tx range handed to Node for
 // writing stays untouched until release(), because the core only appends.
 
 import type { CoreConfig } from './config.ts';
 import {
-  H_FRAME_COUNT, H_FRAMES_OFF, H_RINGS_OFF, H_SCRATCH_OFF, H_SLOTS_OFF, H_STATS_OFF, H_TOTAL, H_MAGIC,
-  LAYOUT_BASE, MAGIC, SEND_OK, SLOT_SIZE, STATS_COUNT, W_RESERVED, W_RX_BASE, W_RX_HEAD,
-  W_RX_TAIL, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
+  FRAME_WORDS, H_FRAME_COUNT, H_FRAMES_OFF, H_RINGS_OFF, H_RX_PAD, H_SLOTS_OFF, H_STATS_OFF, H_TOTAL, H_MAGIC,
+  LAYOUT_BASE, MAGIC, SEND_OK, SLOT_SIZE, STATS_COUNT, W_HOLD, W_LISTED, W_RESERVED, W_RX_BASE, W_RX_HEAD,
+  W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
 } from './layout.ts';
 import { Stats } from './stats.ts';
 
@@ -37,8 +40,18 @@ export interface Core {
   process(slot: number): number;
   /** Handler mode: frames listed by the last received()/process(). */
   frameCount(): number;
-  /** Handler mode: frame i of the list, a view (valid until the next core call for this core). */
+  /**
+   * Handler mode: frame i of the list, a view of the slot's rx ring (or of the pad
+   * after it, when the frame wraps). Its bytes stay valid until consume() passes it;
+   * the list itself is per core, overwritten by the next process() of any slot.
+   */
   frame(i: number): Uint8Array;
+  /** Handler mode: the rx position just after frame i of the list (what consume() takes). */
+  frameEnd(i: number): number;
+  /** Handler mode: the frames up to rx position `end` are done: their bytes may be read over. */
+  consume(slot: number, end: number): void;
+  /** Handler mode: while held, process() lists nothing (a handler is pending); reads still land. */
+  hold(slot: number, held: boolean): void;
   /** Encode payload as one frame into the tx ring. Returns SEND_*. */
   send(slot: number, payload: Uint8Array): number;
   /** The kernel has the next n bytes of the tx ring. */
@@ -75,7 +88,7 @@ export abstract class CoreBase implements Core {
     this.u32 = new Uint32Array(memory);
     const r = config.regions;
     this.stats = new Stats(memory, r.stats, STATS_COUNT);
-    this.frames = new Uint32Array(memory, r.frames, config.frameCap * 2);
+    this.frames = new Uint32Array(memory, r.frames, config.frameCap * FRAME_WORDS);
     this.slotWords = r.slots / 4;
   }
 
@@ -83,8 +96,8 @@ export abstract class CoreBase implements Core {
   protected checkHeader(): void {
     const h = (w: number) => this.u32[LAYOUT_BASE / 4 + w];
     const r = this.config.regions;
-    const seen = [h(H_MAGIC), h(H_STATS_OFF), h(H_FRAMES_OFF), h(H_SCRATCH_OFF), h(H_SLOTS_OFF), h(H_RINGS_OFF), h(H_TOTAL)];
-    const want = [MAGIC, r.stats, r.frames, r.scratch, r.slots, r.rings, r.total];
+    const seen = [h(H_MAGIC), h(H_STATS_OFF), h(H_FRAMES_OFF), h(H_RX_PAD), h(H_SLOTS_OFF), h(H_RINGS_OFF), h(H_TOTAL)];
+    const want = [MAGIC, r.stats, r.frames, r.rxPad, r.slots, r.rings, r.total];
     if (seen.join() !== want.join()) throw new Error(`${this.kind} core layout mismatch: header ${seen} != mirror ${want}`);
   }
 
@@ -107,7 +120,32 @@ export abstract class CoreBase implements Core {
   }
 
   frame(i: number): Uint8Array {
-    return new Uint8Array(this.memory, this.frames[2 * i]!, this.frames[2 * i + 1]!);
+    return new Uint8Array(this.memory, this.frames[FRAME_WORDS * i]!, this.frames[FRAME_WORDS * i + 1]!);
+  }
+
+  frameEnd(i: number): number {
+    return this.frames[FRAME_WORDS * i + 2]!;
+  }
+
+  /**
+   * Host-side like release(): the host owns RX_TAIL in handler mode. Once every
+   * buffered byte is consumed, all positions go back to 0, so the next read lands
+   * at the ring's start (the cached whole-ring span, and no frame wraps).
+   */
+  consume(slot: number, end: number): void {
+    const at = this.slotWords + slot * (SLOT_SIZE / 4);
+    if (end === this.u32[at + W_RX_HEAD]) {
+      this.u32[at + W_RX_HEAD] = 0;
+      this.u32[at + W_LISTED] = 0;
+      this.u32[at + W_SCAN] = 0;
+      this.u32[at + W_RX_TAIL] = 0;
+    } else {
+      this.u32[at + W_RX_TAIL] = end;
+    }
+  }
+
+  hold(slot: number, held: boolean): void {
+    this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + W_HOLD] = held ? 1 : 0;
   }
 
   send(slot: number, payload: Uint8Array): number {

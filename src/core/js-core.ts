@@ -8,13 +8,12 @@ import type { CoreConfig } from './config.ts';
 import { CoreBase } from './core.ts';
 import * as L from './layout.ts';
 
-const { W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_NEXT_FREE, W_RX_BASE, W_TX_BASE, W_RESERVED } = L;
+const { W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_NEXT_FREE, W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, FRAME_WORDS } = L;
 
 export class JsCore extends CoreBase {
   readonly kind = 'js' as const;
   private readonly c: CoreConfig;
   private readonly slotBase: number; // u32 index of slot 0
-  private readonly scratch: number;
   private readonly h: number; // u32 index of the header
   // What decode() found, like the AssemblyScript module's globals.
   private frameOff = 0;
@@ -29,7 +28,6 @@ export class JsCore extends CoreBase {
     this.c = config;
     const r = config.regions;
     this.slotBase = r.slots / 4;
-    this.scratch = r.scratch;
     this.h = L.LAYOUT_BASE / 4;
     const hv = [
       [L.H_MAGIC, L.MAGIC], [L.H_VERSION, L.LAYOUT_VERSION], [L.H_SLOTS, config.slots], [L.H_RX_SIZE, config.rxSize],
@@ -37,15 +35,16 @@ export class JsCore extends CoreBase {
       [L.H_LEN_OFFSET, config.lenOffset], [L.H_LEN_SIZE, config.lenSize], [L.H_LEN_BIG, config.lenBig],
       [L.H_LEN_ADJUST, config.lenAdjust >>> 0], [L.H_LEN_STRIP, config.lenStrip], [L.H_FIXED, config.fixed],
       [L.H_DELIM_LEN, config.delimiter.length], [L.H_STRIP_CR, config.stripCR], [L.H_FRAME_CAP, config.frameCap],
-      [L.H_STATS_OFF, r.stats], [L.H_FRAMES_OFF, r.frames], [L.H_SCRATCH_OFF, r.scratch], [L.H_SLOTS_OFF, r.slots],
+      [L.H_STATS_OFF, r.stats], [L.H_FRAMES_OFF, r.frames], [L.H_RX_PAD, r.rxPad], [L.H_SLOTS_OFF, r.slots],
       [L.H_RINGS_OFF, r.rings], [L.H_TOTAL, r.total], [L.H_FREE_HEAD, config.slots > 0 ? 1 : 0],
     ];
     for (const [w, v] of hv) this.u32[this.h + w!] = v!;
     this.u8.set(config.delimiter, L.LAYOUT_BASE + L.H_DELIM * 4);
     for (let i = 0; i < config.slots; i++) {
       this.set(i, W_NEXT_FREE, i + 1 < config.slots ? i + 2 : 0);
-      this.set(i, W_RX_BASE, r.rings + i * (config.rxSize + config.txSize));
-      this.set(i, W_TX_BASE, r.rings + i * (config.rxSize + config.txSize) + config.rxSize);
+      const at = r.rings + i * (config.rxSize + r.rxPad + config.txSize);
+      this.set(i, W_RX_BASE, at);
+      this.set(i, W_TX_BASE, at + config.rxSize + r.rxPad);
     }
   }
 
@@ -63,7 +62,7 @@ export class JsCore extends CoreBase {
     this.u32[this.h + L.H_FREE_HEAD] = this.get(slot, W_NEXT_FREE);
     this.u32[this.h + L.H_OPEN]!++;
     for (let w = W_STATE; w <= W_NEXT_FREE; w++) this.set(slot, w, 0);
-    this.set(slot, W_RESERVED, 0);
+    for (let w = W_RESERVED; w <= W_HOLD; w++) this.set(slot, w, 0);
     this.set(slot, W_STATE, 1);
     this.stats.add(L.S_CONNECTIONS, 1);
     this.stats.add(L.S_ACCEPTED, 1);
@@ -92,25 +91,27 @@ export class JsCore extends CoreBase {
   process(slot: number): number {
     const c = this.c;
     this.u32[this.h + L.H_FRAME_COUNT] = 0;
+    const echo = c.mode === L.MODE_ECHO;
+    if (!echo && this.get(slot, W_HOLD) !== 0) return L.R_DONE;
     const err = this.get(slot, W_ERROR);
     if (err !== 0) return -err;
     const rxBase = this.get(slot, W_RX_BASE), txBase = this.get(slot, W_TX_BASE);
     const rxSize = c.rxSize, txSize = c.txSize;
     const rxHead = this.get(slot, W_RX_HEAD), txTail = this.get(slot, W_TX_TAIL);
-    let rxTail = this.get(slot, W_RX_TAIL), txHead = this.get(slot, W_TX_HEAD), scan = this.get(slot, W_SCAN);
-    const echo = c.mode === L.MODE_ECHO;
+    let pos = echo ? this.get(slot, W_RX_TAIL) : this.get(slot, W_LISTED);
+    let txHead = this.get(slot, W_TX_HEAD), scan = this.get(slot, W_SCAN);
     let frames = 0, framesIn = 0, bytesOut = 0;
     let result = L.R_DONE;
-    while (rxHead !== rxTail) {
-      const avail = (rxHead - rxTail) >>> 0;
+    while (rxHead !== pos) {
+      const avail = (rxHead - pos) >>> 0;
       let wire: number, off = 0, len: number;
       if (c.framing === L.FRAMING_RAW) {
-        const room = echo ? txSize - ((txHead - txTail) >>> 0) : rxSize - (rxTail & (rxSize - 1));
+        const room = echo ? txSize - ((txHead - txTail) >>> 0) : rxSize - (pos & (rxSize - 1));
         wire = Math.min(avail, room);
         len = wire;
         if (wire === 0) { result = L.R_BLOCKED; break; }
       } else {
-        const r = this.decode(rxBase, rxSize, rxTail, avail, scan);
+        const r = this.decode(rxBase, rxSize, pos, avail, scan);
         if (r === 0) { scan = this.scanned; break; }
         if (r < 0) {
           this.set(slot, W_ERROR, -r);
@@ -122,29 +123,29 @@ export class JsCore extends CoreBase {
       }
       if (echo) {
         if (wire > txSize - ((txHead - txTail) >>> 0)) { result = L.R_BLOCKED; break; }
-        this.ringToRing(rxBase, rxSize, rxTail, txBase, txSize, txHead, wire);
+        this.ringToRing(rxBase, rxSize, pos, txBase, txSize, txHead, wire);
         txHead = (txHead + wire) >>> 0;
         bytesOut += wire;
       } else {
         if (frames === c.frameCap) { result = L.R_MORE; break; }
-        const start = (rxTail + off) & (rxSize - 1);
-        let at = rxBase + start;
-        if (start + len > rxSize) {
-          const first = rxSize - start;
-          this.u8.copyWithin(this.scratch, at, at + first);
-          this.u8.copyWithin(this.scratch + first, rxBase, rxBase + len - first);
-          at = this.scratch;
-        }
-        this.frames[2 * frames] = at;
-        this.frames[2 * frames + 1] = len;
+        const start = (pos + off) & (rxSize - 1);
+        if (start + len > rxSize) this.u8.copyWithin(rxBase + rxSize, rxBase, rxBase + start + len - rxSize);
+        const entry = frames * FRAME_WORDS;
+        this.frames[entry] = rxBase + start;
+        this.frames[entry + 1] = len;
+        this.frames[entry + 2] = (pos + wire) >>> 0;
         frames++;
       }
-      rxTail = (rxTail + wire) >>> 0;
+      pos = (pos + wire) >>> 0;
       scan = 0;
       framesIn++;
     }
-    if (rxTail === rxHead) { this.set(slot, W_RX_HEAD, 0); rxTail = 0; scan = 0; }
-    this.set(slot, W_RX_TAIL, rxTail);
+    if (echo) {
+      if (pos === rxHead) { this.set(slot, W_RX_HEAD, 0); pos = 0; scan = 0; }
+      this.set(slot, W_RX_TAIL, pos);
+    } else {
+      this.set(slot, W_LISTED, pos);
+    }
     this.set(slot, W_SCAN, scan);
     this.set(slot, W_TX_HEAD, txHead);
     this.u32[this.h + L.H_FRAME_COUNT] = frames;

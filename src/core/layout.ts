@@ -4,7 +4,7 @@
 // init() against regionsFor(). Change the two files together.
 
 export const LAYOUT_BASE = 4096;
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 export const MAGIC = 0x31525752;
 
 export const H_MAGIC = 0;
@@ -28,7 +28,7 @@ export const H_FRAME_CAP = 20;
 export const H_FRAME_COUNT = 21;
 export const H_STATS_OFF = 22;
 export const H_FRAMES_OFF = 23;
-export const H_SCRATCH_OFF = 24;
+export const H_RX_PAD = 24;
 export const H_SLOTS_OFF = 25;
 export const H_RINGS_OFF = 26;
 export const H_TOTAL = 27;
@@ -60,6 +60,8 @@ export const W_NEXT_FREE = 7;
 export const W_RX_BASE = 8;
 export const W_TX_BASE = 9;
 export const W_RESERVED = 10;
+export const W_LISTED = 11;
+export const W_HOLD = 12;
 export const SLOT_SIZE = 64;
 
 export const FRAMING_RAW = 0;
@@ -72,6 +74,8 @@ export const MODE_HANDLER = 1;
 
 export const E_FRAME_TOO_LARGE = 1;
 export const E_BAD_LENGTH = 2;
+
+export const FRAME_WORDS = 3;
 
 export const R_DONE = 0;
 export const R_BLOCKED = 1;
@@ -88,17 +92,17 @@ export const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 export interface Regions {
   stats: number;
   frames: number;
-  scratch: number;
+  /** Bytes after each rx ring for frames that wrap it (handler mode), a multiple of 64. */
+  rxPad: number;
   slots: number;
   rings: number;
   total: number;
 }
 
-export function regionsFor(slots: number, rx: number, tx: number, scratch: number, frameCap: number): Regions {
+export function regionsFor(slots: number, rx: number, tx: number, rxPad: number, frameCap: number): Regions {
   const stats = LAYOUT_BASE + HEADER_SIZE;
   const frames = stats + STATS_SIZE;
-  const scratchAt = frames + align64(frameCap * 8);
-  const slotTable = scratchAt + align64(scratch);
+  const slotTable = frames + align64(frameCap * FRAME_WORDS * 4);
   const rings = slotTable + slots * SLOT_SIZE;
-  return { stats, frames, scratch: scratchAt, slots: slotTable, rings, total: rings + slots * (rx + tx) };
+  return { stats, frames, rxPad, slots: slotTable, rings, total: rings + slots * (rx + rxPad + tx) };
 }

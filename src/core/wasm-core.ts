@@ -17,7 +17,7 @@ export interface CoreExports {
   process(slot: number): number;
   reserve(slot: number, len: number): number;
   commit(slot: number, len: number): void;
-  layoutSize(slots: number, rx: number, tx: number, scratch: number, frameCap: number): number;
+  layoutSize(slots: number, rx: number, tx: number, rxPad: number, frameCap: number): number;
   nop(x: number): number;
 }
 export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'layoutSize', 'nop', 'memory'] as const;
@@ -65,7 +65,7 @@ export class WasmCore extends CoreBase {
     const used = x.init(
       config.slots, config.rxSize, config.txSize, config.framing, config.mode, config.maxFrame,
       config.lenOffset, config.lenSize, config.lenBig, config.lenAdjust, config.lenStrip, config.fixed,
-      config.delimiter.length, config.stripCR, d[0]!, d[1]!, d[2]!, d[3]!, config.frameCap,
+      config.delimiter.length, config.stripCR, d[0]!, d[1]!, d[2]!, d[3]!, config.frameCap, config.regions.rxPad,
     );
     if (used === 0) throw new Error('WASM core refused the layout (memory too small or static data too large)');
     const core = new WasmCore(config, memory.buffer as unknown as SharedArrayBuffer, x);

@@ -174,6 +174,7 @@ export class Connection implements ConnectionInfo {
         if (onFrame) {
           const count = this.core.frameCount();
           for (let i = 0; i < count; i++) onFrame(this.core.frame(i), this);
+          if (count > 0) this.core.consume(this.id, this.core.frameEnd(count - 1));
         }
         if (status !== R_MORE || this.overflow.length > 0) break;
         status = this.core.process(this.id);
