@@ -5,8 +5,9 @@
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import {
-  configError, createServer, createWorkerServer, resolveConfig, DEFAULTS, WorkerServer,
-  type Balance, type CoreKind, type RingwireError, type RingwireServer, type StatsSnapshot,
+  configError, createServer, createWorkerServer, memoryBudget, resolveConfig, DEFAULTS, WorkerServer,
+  type Balance, type ConnectionInfo, type CoreKind, type MemoryBudget, type RingwireError,
+  type RingwireServer, type ServerStats, type StatsSnapshot,
 } from './index.ts';
 import { parseBytes, parseCount, parseDuration } from './units.ts';
 import { loadHandler } from './workers/handler-module.ts';
@@ -34,10 +35,22 @@ Options for serve:
   --max-frame <bytes>       largest frame payload (default ${DEFAULTS.maxFrame})
   --rx-ring <bytes>         receive ring per connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
   --tx-ring <bytes>         transmit ring per connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
-  --idle-timeout <time>     close connections idle this long: 500ms, 30s, 5m (default: never)
+  --idle-timeout <time>     close connections idle this long (default: never); times take a unit:
+                            500ms, 30s, 5m, 1h
+  --write-timeout <time>    close a connection whose replies make no progress this long with
+                            ERR_SLOW_CONSUMER (default 30s; 0s: never)
+  --max-queued <bytes>      replies one connection may queue beyond its tx ring before
+                            ERR_SLOW_CONSUMER (default 4 x --tx-ring)
+  --max-queued-total <bytes> replies all connections may queue beyond their tx rings (default 64m)
+  --drain-timeout <time>    on SIGINT/SIGTERM, how long connections may drain before they are
+                            destroyed (default 10s)
+  --backlog <n>             the kernel's queue of connections not yet accepted (default 511)
+  --keepalive <time>        TCP keepalive: idle time before the first probe (default: off)
+  --no-nodelay              let the kernel coalesce small replies (Nagle); TCP_NODELAY is on by default
   --copy                    copy reads into the rings instead of reading into them directly
-  --handler <module>        a module exporting onFrame(frame, connection) (or a default export) that
-                            answers each frame instead of the echo; imported by every worker
+  --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
+                            onDrain, onConnection) or a default onFrame, that answers frames instead
+                            of the echo; imported by every worker
   --workers <n|auto>        worker threads, each with its own event loop and core (default 1: the
                             main thread; auto: one per available CPU)
   --balance <mode>          how workers share the port: reuseport (default on Linux: the kernel
@@ -58,18 +71,11 @@ const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 type AnyServer = RingwireServer | WorkerServer;
 
-/** Totals, and each worker's open connections (one read of every stats block). */
-function sample(server: AnyServer): { total: StatsSnapshot; perWorker: number[] | null } {
-  if (!(server instanceof WorkerServer)) return { total: server.stats(), perWorker: null };
-  const s = server.stats();
-  return { total: s.total, perWorker: s.workers.map(w => w.connections) };
-}
-
 /** One line of what changed since the last one: for --stats-interval. */
-function statsLine(now: ReturnType<typeof sample>, before: StatsSnapshot, seconds: number): string {
+function statsLine(now: ServerStats, before: StatsSnapshot, seconds: number): string {
   const t = now.total;
   const rate = (n: number) => n / seconds;
-  return `ringwire: ${t.connections} connections${now.perWorker ? ` (${now.perWorker.join('+')})` : ''}, `
+  return `ringwire: ${t.connections} connections${now.workers.length > 1 ? ` (${now.workers.map(w => w.connections).join('+')})` : ''}, `
     + `${Math.round(rate(t.framesIn - before.framesIn)).toLocaleString('en-US')} frames/s in, `
     + `${(rate(t.bytesIn - before.bytesIn) / 1e6).toFixed(2)} MB/s in, ${(rate(t.bytesOut - before.bytesOut) / 1e6).toFixed(2)} MB/s out, `
     + `${t.errors - before.errors} errors, ${t.backpressurePauses - before.backpressurePauses} backpressure pauses`;
@@ -79,6 +85,7 @@ async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     strict: true,
+    allowNegative: true,
     options: {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: '7000' },
@@ -89,6 +96,13 @@ async function serve(args: string[]): Promise<void> {
       'rx-ring': { type: 'string' },
       'tx-ring': { type: 'string' },
       'idle-timeout': { type: 'string' },
+      'write-timeout': { type: 'string' },
+      'max-queued': { type: 'string' },
+      'max-queued-total': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      backlog: { type: 'string' },
+      keepalive: { type: 'string' },
+      nodelay: { type: 'boolean', default: true },
       copy: { type: 'boolean', default: false },
       handler: { type: 'string' },
       workers: { type: 'string', default: '1' },
@@ -114,32 +128,54 @@ async function serve(args: string[]): Promise<void> {
     txRing: size('tx-ring', values['tx-ring']),
   };
   const config = resolveConfig(coreOptions); // fail on bad options before binding
+  const keepalive = duration('keepalive', values.keepalive);
   const common = {
     ...coreOptions,
     core: values.core as CoreKind,
     idleTimeout: duration('idle-timeout', values['idle-timeout']),
+    writeTimeout: duration('write-timeout', values['write-timeout']),
+    maxQueued: size('max-queued', values['max-queued']),
+    maxQueuedTotal: size('max-queued-total', values['max-queued-total']),
+    drainTimeout: duration('drain-timeout', values['drain-timeout']),
+    keepAlive: keepalive === undefined ? false : keepalive,
+    noDelay: values.nodelay,
     zeroCopy: !values.copy,
   };
+  const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);
-  const server: AnyServer = workers === 1
-    ? createServer({ ...common, onFrame: values.handler ? await loadHandler(values.handler) : undefined })
-    : createWorkerServer({ ...common, workers, balance: values.balance as Balance | undefined, handler: values.handler });
-  server.on('clientError', (err: RingwireError, c: { remoteAddress?: string; remotePort?: number }) => {
+  let server: AnyServer;
+  let budget: MemoryBudget;
+  if (workers === 1) {
+    const single = createServer({ ...common, ...(values.handler ? await loadHandler(values.handler) : {}) });
+    await single.start();
+    budget = single.memoryBudget();
+    server = single;
+  } else {
+    server = createWorkerServer({ ...common, workers, balance: values.balance as Balance | undefined, handler: values.handler });
+    budget = memoryBudget(config, common.maxQueued, common.maxQueuedTotal); // per worker: each builds its own core
+  }
+  const onClientError = (err: RingwireError, c: ConnectionInfo) => {
     if (err.code !== 'ERR_SOCKET') console.error(`ringwire: ${c.remoteAddress}:${c.remotePort} ${err.code}: ${err.message}`);
-  });
-  server.on('workerExit', (err: RingwireError) => console.error(`ringwire: ${err.code}: ${err.message}`));
-  const addr = await server.listen({ port, host: values.host });
-  const memory = `${mib(config.regions.total)} (${config.slots} connections x ${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
+  };
+  if (server instanceof WorkerServer) {
+    server.on('clientError', onClientError);
+    server.on('workerExit', err => console.error(`ringwire: ${err.code}: ${err.message}`));
+  } else {
+    server.on('clientError', onClientError);
+  }
+  const addr = await server.listen({ port, host: values.host, backlog });
+  const rings = `${config.slots} connections x (${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
+  const memory = `${mib(budget.total)} at most (${mib(budget.rings)} of rings for ${rings} + ${mib(budget.queued)} of queued replies)`;
   const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
   console.log(`ringwire listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${threads}${values.copy ? ' copy' : ''}`);
 
   let timer: NodeJS.Timeout | undefined;
   if (interval) {
-    let before = sample(server).total;
+    let before = server.stats().total;
     let at = performance.now();
     timer = setInterval(() => {
       const t = performance.now();
-      const now = sample(server);
+      const now = server.stats();
       console.log(statsLine(now, before, (t - at) / 1000));
       before = now.total;
       at = t;
@@ -153,9 +189,9 @@ async function serve(args: string[]): Promise<void> {
       process.exit(1);
     }
     clearInterval(timer);
-    console.error(`ringwire: ${signal}: draining ${sample(server).total.connections} connection(s)`);
+    console.error(`ringwire: ${signal}: draining ${server.stats().total.connections} connection(s)`);
     void server.close().then(() => {
-      const s = sample(server).total;
+      const s = server.stats().total;
       console.error(`ringwire: closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors`);
     });
   };

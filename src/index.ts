@@ -4,18 +4,21 @@ import { RingwireServer, type ServerOptions } from './net/server.ts';
 
 export { createCore };
 export { RingwireServer, type ServerOptions, type ListenOptions } from './net/server.ts';
-export { Connection, type ConnectionInfo, type FrameHandler } from './net/connection.ts';
+export { Endpoint, memoryBudget, type EndpointOptions, type EndpointEvents, type MemoryBudget, type CoreFactory } from './net/endpoint.ts';
+export { Connection, type ConnectionInfo } from './net/connection.ts';
+export type { Handler } from './net/handler.ts';
+export type { ServerStats, ThreadStats, ThreadState } from './net/server-stats.ts';
 export { parseFraming, resolveConfig, describeFraming, DEFAULTS, type Framing, type CoreOptions, type CoreConfig } from './core/config.ts';
-export type { Core, CoreKind } from './core/core.ts';
-export { sumStats, type StatsSnapshot } from './core/stats.ts';
+export { R_BLOCKED, R_DONE, R_MORE, SEND_FULL, SEND_OK, type Core, type CoreKind } from './core/core.ts';
+export { sumStats, Stats, type StatsSnapshot } from './core/stats.ts';
 export {
   createWorkerServer, WorkerServer, type WorkerServerOptions, type WorkerServerStats, type WorkerStats, type WorkerExitInfo,
 } from './workers/worker-server.ts';
 export { attachWorker, WorkerLink } from './workers/worker-link.ts';
-export { canTransferSockets, type Balance } from './workers/protocol.ts';
+export { canReusePort, canTransferSockets, type Balance } from './workers/protocol.ts';
 export * from './core/errors.ts';
 
 /** A framed TCP server. Call listen() to start it. */
-export function createServer(options: ServerOptions = {}): RingwireServer {
-  return new RingwireServer(options, createCore);
+export function createServer<Data = any>(options: ServerOptions<Data> = {}): RingwireServer<Data> {
+  return new RingwireServer<Data>(options, createCore);
 }

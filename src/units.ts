@@ -8,11 +8,14 @@ export function parseBytes(name: string, text: string): number {
   return Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
 }
 
-/** Milliseconds: a number with ms, s or m (no suffix: ms). */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds from a number with its unit: ms, s, m or h. A bare number is refused: 30 could mean 30 ms or 30 s. */
 export function parseDuration(name: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
-  if (!m) throw configError(`--${name} must be a duration like 500ms, 30s or 5m, got "${text}"`);
-  return Math.round(Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1));
+  if (/^\d+(?:\.\d+)?$/.test(text)) throw configError(`--${name} needs a unit: write ${text}s for seconds or ${text}ms for milliseconds (also m, h)`);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
+  if (!m) throw configError(`--${name} must be a duration like 500ms, 30s, 5m or 1h, got "${text}"`);
+  return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
 }
 
 /** A positive integer. */

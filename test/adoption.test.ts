@@ -28,7 +28,7 @@ describe(`socket adoption on Node ${process.version}`, () => {
     const r = collect(s);
     s.write('x');
     await until(() => server.connections.size === 1, 5000, 'the connection');
-    const conn = [...server.connections][0]!;
+    const conn = [...server.connections.values()][0]!;
     // Zero-copy: the kernel writes into the rx ring via onread, so no 'data' listener exists.
     expect(conn.socket.listenerCount('data')).toBe(zeroCopy ? 0 : 1);
     s.end();

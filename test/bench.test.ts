@@ -52,7 +52,7 @@ describe('load generator', () => {
     expect(r.frames).toBeGreaterThan(0);
     expect(r.latency.count).toBe(r.frames);
     expect(r.bytes).toBe(r.frames * 64);
-    expect(server.stats().framesIn).toBeGreaterThanOrEqual(r.frames);
+    expect(server.stats().total.framesIn).toBeGreaterThanOrEqual(r.frames);
   });
 
   it('counts a changed byte as a mismatch', async () => {

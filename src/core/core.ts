@@ -23,6 +23,10 @@ import { Stats } from './stats.ts';
 
 export type CoreKind = 'wasm' | 'js';
 
+// The words of the contract the network code needs, so that it depends on this
+// interface and never on the layout mirror itself.
+export { MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_PAUSES, SEND_FULL, SEND_OK } from './layout.ts';
+
 export interface Core {
   readonly kind: CoreKind;
   readonly config: CoreConfig;

@@ -6,7 +6,7 @@
 
 export class RingwireError extends Error {
   /** Stable code, e.g. ERR_FRAME_TOO_LARGE. */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** The number counted in stats.errorsByCode. */
   readonly number: number;
   constructor(number: number, message: string, options?: { cause?: unknown }) {
@@ -28,12 +28,19 @@ export class HandlerError extends RingwireError {}
 export class SocketError extends RingwireError {}
 export class ConfigError extends RingwireError {}
 export class WorkerExitError extends RingwireError {}
+export class SlowConsumerError extends RingwireError {}
 
 interface Entry {
-  code: string;
+  code: ErrorCode;
   message: string;
   type: new (number: number, message: string, options?: { cause?: unknown }) => RingwireError;
 }
+
+/** Every stable error code. */
+export type ErrorCode =
+  | 'ERR_RINGWIRE' | 'ERR_FRAME_TOO_LARGE' | 'ERR_BAD_LENGTH' | 'ERR_TOO_MANY_CONNECTIONS' | 'ERR_IDLE_TIMEOUT'
+  | 'ERR_TRUNCATED_FRAME' | 'ERR_REPLY_TOO_LARGE' | 'ERR_HANDLER' | 'ERR_SOCKET' | 'ERR_BAD_CONFIG' | 'ERR_WORKER_EXIT'
+  | 'ERR_SLOW_CONSUMER';
 
 /** Index = the error number. 1 and 2 come from the cores, the rest from the host. */
 export const ERROR_TABLE: readonly Entry[] = [
@@ -44,10 +51,11 @@ export const ERROR_TABLE: readonly Entry[] = [
   { code: 'ERR_IDLE_TIMEOUT', message: 'connection idle for longer than the idle timeout', type: IdleTimeoutError },
   { code: 'ERR_TRUNCATED_FRAME', message: 'peer closed the connection in the middle of a frame', type: TruncatedFrameError },
   { code: 'ERR_REPLY_TOO_LARGE', message: 'reply cannot be encoded: larger than the tx ring or invalid for the framing', type: ReplyTooLargeError },
-  { code: 'ERR_HANDLER', message: 'the frame handler threw', type: HandlerError },
+  { code: 'ERR_HANDLER', message: 'the handler threw or its promise rejected', type: HandlerError },
   { code: 'ERR_SOCKET', message: 'socket error', type: SocketError },
   { code: 'ERR_BAD_CONFIG', message: 'invalid configuration', type: ConfigError },
   { code: 'ERR_WORKER_EXIT', message: 'the worker thread serving the connection exited', type: WorkerExitError },
+  { code: 'ERR_SLOW_CONSUMER', message: 'the peer does not take its replies: queue over its cap or no write progress', type: SlowConsumerError },
 ];
 
 /** Errors numbered up to this one are found and counted by the cores; the host counts the rest. */
@@ -60,11 +68,18 @@ export const E_HANDLER = 7;
 export const E_SOCKET = 8;
 export const E_BAD_CONFIG = 9;
 export const E_WORKER_EXIT = 10;
+export const E_SLOW_CONSUMER = 11;
 
 /** The error object for error number n, with an optional more specific message. */
 export function ringwireError(n: number, message = '', cause?: unknown): RingwireError {
   const entry = ERROR_TABLE[n] ?? ERROR_TABLE[0]!;
   return new entry.type(n, message, cause === undefined ? undefined : { cause });
+}
+
+/** A failure of a handler (a throw or a rejection), as ERR_HANDLER unless it already is a RingwireError. */
+export function handlerError(err: unknown): RingwireError {
+  if (err instanceof RingwireError) return err;
+  return ringwireError(E_HANDLER, `the handler failed: ${err instanceof Error ? err.message : String(err)}`, err);
 }
 
 export function configError(message: string): RingwireError {

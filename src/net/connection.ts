@@ -1,50 +1,82 @@
 // One TCP connection bound to one core slot: bytes go kernel -> rx ring -> core
-// -> tx ring -> kernel, and this class moves them at the edges.
+// -> (handler) -> tx ring -> kernel, and this class moves them at the edges and
+// keeps the handler contract of handler.ts.
 //
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
-// a function buffer) and each read is one core call. On the copying fallback,
-// 'data' chunks are copied into the same ring. Handler mode: the frames the core
-// listed are handed to onFrame as views, valid until the handler returns.
+// a function buffer) and each read is one core call; on the copying path, 'data'
+// chunks are copied into the same ring. Reading pauses whenever the rx ring is
+// full (frames held by a handler, or an incomplete frame behind them) or, in echo
+// mode, the tx ring is (R_BLOCKED), and resumes as room appears.
+//
+// Deliver (handler mode): the core lists frames without consuming them; frames
+// go to the handler in order, and the host consumes each one (core.consume) once
+// its handler returned or its promise settled. Delivery stops at a frame whose
+// handler is pending (the slot is held: reads land in the ring, nothing is
+// listed), at a reply that had to queue beyond the tx ring (backpressure, frame
+// by frame), or at close(); what the core had listed after that frame is kept in
+// `saved` (views of this slot's own ring, so they stay valid) and delivered first
+// when the cause clears. While a connection delivers a batch, no other core call
+// may list frames (the list is one per core): Endpoint.delivering guards that.
 //
 // Write: views of the tx ring are written as they are; Node keeps a reference,
-// not a copy, so the ring's bytes are released only once the kernel has them:
-// `inflight - socket.writableLength` bytes, checked right after write() and in
-// the write callback.
+// not a copy, so the ring's bytes are released only once the kernel has them
+// (`inflight - socket.writableLength`). A reply that does not fit in the tx ring
+// is copied into `queue` (send() returns false; onDrain fires once the queue has
+// moved into the ring). The queue is capped per connection (maxQueued) and in
+// total (the endpoint's budget): past either, ERR_SLOW_CONSUMER destroys the
+// connection; so does no write progress for writeTimeout (the endpoint's sweep).
 //
-// Backpressure: when the core reports a full tx ring (or a handler's reply had to
-// wait in `overflow`), reading pauses; each completed write resumes decoding of
-// what is buffered, and reading once everything fits. Nothing is dropped or
-// reordered, and the connection's memory stays within its two rings (plus, in
-// handler mode, replies to at most one batch of frames in `overflow`).
-//
-// Lifecycle: open -> draining (peer ended or server closing: no new input, finish
-// what is buffered) -> closing (FIN sent after the last reply; input discarded
-// until the peer closes or LINGER_MS passes, so our replies are not lost to a
-// reset) -> closed (the slot is returned to the core).
+// Lifecycle: open -> draining (peer ended or server draining: no new input,
+// deliver what is buffered) -> closing (no more frames; every reply given to
+// send() goes out, after any pending handler settles, then FIN; input is then
+// discarded until the peer closes or LINGER_MS passes, so a reset cannot eat our
+// replies) -> closed (socket closed and no handler pending: the slot goes back to
+// the core, onClose runs). destroy() skips to the end and drops what is queued.
 
 import type net from 'node:net';
-import type { Core } from '../core/core.ts';
+import { R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, type Core } from '../core/core.ts';
 import {
-  E_HANDLER, E_IDLE_TIMEOUT, E_REPLY_TOO_LARGE, E_SOCKET, E_TRUNCATED_FRAME, RingwireError, ringwireError,
+  E_IDLE_TIMEOUT, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
+  type RingwireError,
 } from '../core/errors.ts';
-import { R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK } from '../core/layout.ts';
+import { FrameStream } from './frame-stream.ts';
+import type { Handler } from './handler.ts';
 import { adopt, rearm } from './socket-adoption.ts';
 
-export type FrameHandler = (frame: Uint8Array, connection: Connection) => void;
-
+/** What identifies a connection in events, also one that was refused before it opened. */
 export interface ConnectionInfo {
-  readonly id: number;
+  /** Unique for the life of the process, across worker threads; null for a refused connection. */
+  readonly id: string | null;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
 }
 
-/** What a connection needs from its server. */
+/** What a connection needs from its endpoint. */
 export interface ConnectionHost {
   readonly core: Core;
-  readonly onFrame: FrameHandler | undefined;
-  readonly idleTimeout: number;
+  readonly handler: Handler;
+  /** Frames go to the handler (handler mode) rather than being echoed by the core. */
+  readonly takesFrames: boolean;
+  readonly limits: ConnectionLimits;
+  /** The connection delivering a batch right now, if any (see the header comment). */
+  readonly delivering: Connection | null;
+  /** A batch starts: no other connection may make the core list frames until leave(). */
+  enter(connection: Connection): void;
+  /** The batch is over: flush what its handlers sent to any connection. */
+  leave(): void;
+  /** A send during a batch: flush this connection at leave(), one write for the whole batch. */
+  flushLater(connection: Connection): void;
+  /** Bytes queued beyond the tx ring changed by delta; false if that is over the budget. */
+  queue(delta: number): boolean;
   clientError(err: RingwireError, connection: ConnectionInfo): void;
-  closed(connection: Connection): void;
+  closed(connection: Connection, error: RingwireError | undefined): void;
+}
+
+export interface ConnectionLimits {
+  /** ms without traffic before ERR_IDLE_TIMEOUT; 0 = never. */
+  idleTimeout: number;
+  /** Bytes a connection may queue beyond its tx ring before ERR_SLOW_CONSUMER. */
+  maxQueued: number;
 }
 
 /** How long a closing connection keeps reading (and discarding) before it is destroyed. */
@@ -54,36 +86,80 @@ const discard = new Uint8Array(65536);
 
 type State = 'open' | 'draining' | 'closing' | 'closed';
 
-export class Connection implements ConnectionInfo {
-  readonly id: number;
+/** Frames a connection could not deliver yet, in order, and what the core said after listing them. */
+interface Saved {
+  frames: Uint8Array[];
+  ends: number[];
+  next: number;
+  status: number;
+}
+
+const isPromise = (r: unknown): r is PromiseLike<void> => typeof (r as PromiseLike<void> | undefined)?.then === 'function';
+
+export class Connection<Data = any> implements ConnectionInfo {
+  readonly id: string;
+  /** The core slot: this connection's rings and state in the shared memory. */
+  readonly slot: number;
   readonly socket: net.Socket;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  /** The application's own per-connection state. */
+  data: Data = undefined as Data;
+
+  private readonly host: ConnectionHost;
   private readonly core: Core;
+  private readonly zeroCopy: boolean;
   private state: State = 'open';
-  /** Waiting for tx room (backpressure): reading is paused until it clears. */
-  private blocked = false;
+  /** The error that closed the connection, for onClose. */
+  private error: RingwireError | undefined;
+
+  // ---- input ----
+  /** We paused the socket: rx ring full, tx ring full (echo), or not open. */
+  private paused = false;
+  /** Echo mode: the core stopped at a reply the tx ring could not take. */
+  private txBlocked = false;
   private peerEnded = false;
-  private inSettle = false;
-  /** tx bytes handed to Node and not yet released to the core. */
-  private inflight = 0;
-  /** Handler replies that did not fit in the tx ring yet, in order. */
-  private overflow: Uint8Array[] = [];
   /** Copying path: the part of a 'data' chunk the rx ring could not take yet. */
   private leftover: Uint8Array | null = null;
+
+  // ---- delivery ----
+  /** A handler's promise has not settled; its frame ends at pendingEnd. */
+  private pending = false;
+  private pendingEnd = 0;
+  private saved: Saved | null = null;
+  private stream: FrameStream | null = null;
+  private readonly onFrame: ((frame: Uint8Array, c: Connection<Data>) => void | PromiseLike<void>) | undefined;
+
+  // ---- output ----
+  /** tx bytes handed to Node and not yet released to the core. */
+  private inflight = 0;
+  /** When the output last moved (the endpoint's write-timeout sweep reads it). */
+  lastProgress = 0;
+  /** Replies that did not fit in the tx ring yet, copied, in order, from queueHead on. */
+  private queue: Uint8Array[] = [];
+  private queueHead = 0;
+  private queued = 0;
+  /** send() returned false: onDrain is owed once the queue is in the ring. */
+  private owesDrain = false;
+  private finSent = false;
   private lingerTimer: NodeJS.Timeout | undefined;
   private readonly onWritten = (err?: Error | null) => this.written(err);
 
-  private readonly host: ConnectionHost;
-  private readonly zeroCopy: boolean;
-
-  constructor(host: ConnectionHost, slot: number, raw: net.Socket, server: net.Server, zeroCopy: boolean) {
+  constructor(host: ConnectionHost, slot: number, id: string, raw: net.Socket, server: net.Server | null, zeroCopy: boolean) {
     this.host = host;
-    this.zeroCopy = zeroCopy;
     this.core = host.core;
-    this.id = slot;
+    this.slot = slot;
+    this.id = id;
+    this.zeroCopy = zeroCopy;
     this.remoteAddress = raw.remoteAddress;
     this.remotePort = raw.remotePort;
+    this.localAddress = raw.localAddress;
+    this.localPort = raw.localPort;
+    const h = host.handler;
+    if (h.onFrame) this.onFrame = h.onFrame;
+    else if (h.onConnection) this.onFrame = frame => this.frames().offer(frame);
     if (zeroCopy) {
       this.socket = adopt(raw, server, {
         buffer: () => (this.state === 'open' ? this.core.readSpan(slot) : discard),
@@ -92,173 +168,305 @@ export class Connection implements ConnectionInfo {
     } else {
       this.socket = raw;
       raw.on('data', chunk => this.copyIn(chunk));
-      raw.resume();
     }
     const s = this.socket;
     s.on('end', () => this.onEnd());
     s.on('error', err => this.onSocketError(err));
-    s.on('close', () => this.onClose());
-    if (host.idleTimeout > 0) {
-      s.setTimeout(host.idleTimeout, () => this.fail(ringwireError(E_IDLE_TIMEOUT, `no bytes for ${host.idleTimeout} ms`)));
+    s.on('close', () => this.onSocketClose());
+    const idle = host.limits.idleTimeout;
+    if (idle > 0) s.setTimeout(idle, () => this.fail(ringwireError(E_IDLE_TIMEOUT, `no bytes for ${idle} ms`)));
+  }
+
+  /** Run the open hooks and start reading. Called once by the endpoint. */
+  start(): void {
+    try {
+      this.host.handler.onOpen?.(this);
+    } catch (err) {
+      return this.fail(handlerError(err));
     }
+    if (this.state !== 'open') return; // closed by onOpen
+    const task = this.host.handler.onConnection;
+    if (task) {
+      try {
+        const r = task(this);
+        if (isPromise(r)) r.then(() => this.close(), err => this.fail(handlerError(err)));
+        else this.close();
+      } catch (err) {
+        this.fail(handlerError(err));
+      }
+      if (this.state !== 'open') return;
+    }
+    if (!this.zeroCopy) this.socket.resume();
+  }
+
+  /** Bytes queued beyond the tx ring, waiting for the peer to read. */
+  get queuedBytes(): number {
+    return this.queued;
   }
 
   /**
-   * Encode payload as one frame and queue it. Returns false when the tx ring was
-   * full: the reply is kept (copied) and sent in order, and reading pauses until
-   * it is out. Throws ERR_REPLY_TOO_LARGE if the framing cannot carry it.
-   * After the connection closed, returns false and sends nothing.
+   * Encode payload as one frame and send it after every earlier reply. Returns
+   * false when it had to wait beyond the tx ring (it is copied: reuse your
+   * buffer): send more after onDrain. Also false, sending nothing, once the
+   * connection's FIN is out (or it is destroyed), and when this send made it a
+   * slow consumer (queue over maxQueued or the endpoint's budget: the connection
+   * is destroyed with ERR_SLOW_CONSUMER). Throws ERR_REPLY_TOO_LARGE if the
+   * framing cannot carry it.
    */
   send(payload: Uint8Array): boolean {
-    if (this.state === 'closing' || this.state === 'closed') return false;
-    if (this.overflow.length === 0) {
-      const r = this.core.send(this.id, payload);
+    if (this.finSent || this.state === 'closed') return false;
+    if (this.queued === 0) {
+      const r = this.core.send(this.slot, payload);
       if (r === SEND_OK) {
-        if (!this.inSettle) this.flush();
+        if (this.host.delivering) this.host.flushLater(this);
+        else this.flush();
         return true;
       }
-      if (r !== SEND_FULL) throw ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${payload.length}-byte reply with ${this.core.config.framingText} framing and a ${this.core.config.txSize}-byte tx ring`);
+      if (r !== SEND_FULL) {
+        throw ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${payload.length}-byte reply with ${this.core.config.framingText} framing and a ${this.core.config.txSize}-byte tx ring`);
+      }
     }
-    this.overflow.push(payload.slice());
-    if (!this.inSettle) this.block();
+    // Copied: a Buffer's slice() would be a view of the caller's memory.
+    this.queue.push(new Uint8Array(payload));
+    this.queued += payload.length;
+    const withinBudget = this.host.queue(payload.length);
+    if (this.queued > this.host.limits.maxQueued || !withinBudget) {
+      const why = withinBudget ? `more than maxQueued (${this.host.limits.maxQueued} bytes)` : 'over the server\'s budget for queued replies';
+      this.fail(ringwireError(E_SLOW_CONSUMER, `${this.queued} bytes of replies queued beyond the tx ring, ${why}`), true);
+      return false;
+    }
+    this.owesDrain = true;
     return false;
   }
 
-  /** Finish gracefully: stop reading, answer what is buffered, flush, then close. */
+  /**
+   * Finish gracefully, from anywhere (a handler too): no more frames are
+   * delivered; every reply already given to send() goes out (after a pending
+   * handler settles), then FIN.
+   */
   close(): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    this.saved = null;
+    this.leftover = null;
+    this.stream?.end();
+    this.updateReading();
+    this.maybeEnd();
+  }
+
+  /** Close now, dropping whatever is queued: nothing more is delivered or sent. */
+  destroy(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    this.finSent = true;
+    this.saved = null;
+    this.stream?.end();
+    this.dropQueue();
+    this.socket.destroy();
+  }
+
+  /** The server is draining: stop reading, answer what is buffered, then close. */
+  drain(): void {
     if (this.state !== 'open') return;
     this.state = 'draining';
-    this.socket.pause();
+    this.updateReading();
     this.maybeFinish();
   }
 
-  /** Close now, dropping whatever is queued. */
-  destroy(): void {
-    this.socket.destroy();
+  /** The frames of this connection, for a task per connection (onConnection). */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    if (!this.host.handler.onConnection) throw new Error('iterate a connection inside onConnection (with onFrame, frames come to onFrame)');
+    return this.frames();
+  }
+
+  private frames(): FrameStream {
+    return (this.stream ??= new FrameStream());
   }
 
   // ---- input ----
 
   private onRead(n: number): boolean {
     if (this.state !== 'open') return true; // closing: discarded
-    if (this.settle(this.core.received(this.id, n))) this.block();
-    return !this.blocked;
+    this.settle(this.core.received(this.slot, n));
+    return !this.paused;
   }
 
   private copyIn(chunk: Uint8Array): void {
     let at = 0;
-    while (at < chunk.length && this.state === 'open' && !this.blocked) {
-      const span = this.core.readSpan(this.id);
+    while (at < chunk.length && this.state === 'open') {
+      const span = this.core.readSpan(this.slot);
+      if (span.length === 0) break;
       const n = Math.min(span.length, chunk.length - at);
       span.set(chunk.subarray(at, at + n));
       at += n;
-      if (this.settle(this.core.received(this.id, n))) this.block();
+      this.settle(this.core.received(this.slot, n));
     }
     if (at < chunk.length && this.state === 'open') {
       this.leftover = chunk.subarray(at);
-      this.block();
+      this.updateReading();
     }
+  }
+
+  /** Act on what a core call said: echo written, or frames listed for the handler. */
+  private settle(status: number): void {
+    if (this.host.takesFrames) return this.run(null, status);
+    this.txBlocked = status === R_BLOCKED;
+    this.flush();
+    if (status < 0) return this.fail(ringwireError(-status));
+    this.updateReading();
+    if (this.state === 'draining') this.maybeFinish();
   }
 
   /**
-   * Act on a core result: deliver listed frames, continue full batches, write
-   * what the tx ring holds, fail on an error. Returns true when the connection
-   * must wait for tx room.
+   * Deliver frames in order: the core's list (saved === null) or what was saved
+   * of an earlier one, then act on `status`, the core's word after listing them.
    */
-  private settle(status: number): boolean {
-    const onFrame = this.host.onFrame;
+  private run(saved: Saved | null, status: number): void {
+    const core = this.core;
+    if (!saved && (this.pending || this.saved)) return this.updateReading(); // held: the core listed nothing
+    const n = saved ? saved.frames.length : core.frameCount();
+    let i = saved ? saved.next : 0;
+    let done = -1;
     let failure: RingwireError | undefined;
-    this.inSettle = true;
+    this.host.enter(this);
     try {
-      for (;;) {
-        if (onFrame) {
-          const count = this.core.frameCount();
-          for (let i = 0; i < count; i++) onFrame(this.core.frame(i), this);
-          if (count > 0) this.core.consume(this.id, this.core.frameEnd(count - 1));
+      while (i < n && this.delivers()) {
+        const frame = saved ? saved.frames[i]! : core.frame(i);
+        const end = saved ? saved.ends[i]! : core.frameEnd(i);
+        i++;
+        const r = this.onFrame!(frame, this);
+        if (isPromise(r)) {
+          this.await(r, end);
+          break;
         }
-        if (status !== R_MORE || this.overflow.length > 0) break;
-        status = this.core.process(this.id);
+        done = end;
       }
     } catch (err) {
-      failure = err instanceof RingwireError ? err : ringwireError(E_HANDLER, `onFrame threw: ${String(err)}`, err);
+      failure = handlerError(err);
     } finally {
-      this.inSettle = false;
+      this.host.leave();
     }
-    // Replies to the frames before a failure still go out, ahead of the FIN.
+    if (done >= 0) core.consume(this.slot, done);
+    if (failure) return this.fail(failure);
+    if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
+    if (i < n || this.pending || this.queued > 0) {
+      // Stopped early: keep the rest for later (views of this slot's own ring).
+      if (saved) saved.next = i;
+      else {
+        const rest: Saved = { frames: [], ends: [], next: 0, status };
+        for (let k = i; k < n; k++) {
+          rest.frames.push(core.frame(k));
+          rest.ends.push(core.frameEnd(k));
+        }
+        saved = rest;
+      }
+      this.saved = saved;
+      core.hold(this.slot, true);
+      this.flush();
+      this.updateReading();
+      return;
+    }
+    this.saved = null;
+    if (saved) core.hold(this.slot, false);
+    if (status < 0) {
+      this.flush();
+      return this.fail(ringwireError(-status));
+    }
+    // After a saved batch, bytes may have arrived while the slot was held.
+    if (status === R_MORE || saved) return this.run(null, core.process(this.slot));
     this.flush();
-    if (status < 0) failure ??= ringwireError(-status);
-    if (failure) {
-      this.fail(failure);
-      return false;
-    }
-    return status === R_BLOCKED || status === R_MORE || this.overflow.length > 0;
+    this.updateReading();
+    if (this.state === 'draining') this.maybeFinish();
   }
 
-  /** Backpressure: stop reading until the tx ring has room (counted once per stop). */
-  private block(): void {
-    if (this.blocked || this.state === 'closing' || this.state === 'closed') return;
-    this.blocked = true;
-    this.core.stats.add(S_PAUSES, 1);
-    this.socket.pause();
+  /** May the next frame be delivered now? */
+  private delivers(): boolean {
+    return (this.state === 'open' || this.state === 'draining') && !this.pending && this.queued === 0;
   }
 
-  /** The tx ring has more room: send waiting replies, decode held frames, read again. */
-  private unblock(): void {
-    while (this.overflow.length > 0) {
-      const r = this.core.send(this.id, this.overflow[0]!);
-      if (r === SEND_FULL) return this.flush();
-      this.overflow.shift();
-      if (r !== SEND_OK) return this.fail(ringwireError(E_REPLY_TOO_LARGE));
+  private await(p: PromiseLike<void>, end: number): void {
+    this.pending = true;
+    this.pendingEnd = end;
+    p.then(() => this.settled(undefined), err => this.settled(handlerError(err)));
+  }
+
+  /** A handler's promise settled: its frame is done; go on with the next ones. */
+  private settled(failure: RingwireError | undefined): void {
+    this.pending = false;
+    if (this.state === 'closed' || this.socket.destroyed) return this.onSocketClose();
+    this.core.consume(this.slot, this.pendingEnd);
+    if (failure) return this.fail(failure);
+    this.continue();
+  }
+
+  /** Deliver what was held back, unless another connection is mid-batch (then just after it). */
+  private continue(): void {
+    if (this.host.delivering) return queueMicrotask(() => this.continue());
+    if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
+    if (this.pending || this.queued > 0) return;
+    const saved = this.saved;
+    if (saved) this.run(saved, saved.status);
+    else if (this.host.takesFrames || this.txBlocked) this.settle(this.core.process(this.slot));
+    else this.updateReading();
+  }
+
+  /** Pause reading when the rx ring is full, the echo is blocked, or the connection is not open; resume otherwise. */
+  private updateReading(): void {
+    const want = this.state === 'open' && !this.txBlocked && this.core.rxBuffered(this.slot) < this.core.config.rxSize;
+    if (want !== this.paused) return;
+    if (!want) {
+      this.paused = true;
+      if (this.state === 'open') this.core.stats.add(S_PAUSES, 1);
+      this.socket.pause();
+      return;
     }
-    if (this.settle(this.core.process(this.id))) return;
-    if (this.state !== 'open' && this.state !== 'draining') return;
-    this.blocked = false;
+    this.paused = false;
     if (this.leftover) {
       const rest = this.leftover;
       this.leftover = null;
       this.copyIn(rest);
-      if (this.blocked) return;
+      if (this.paused || this.state !== 'open') return;
     }
-    if (this.state === 'draining') return this.maybeFinish();
-    this.resumeReading(this.core.readSpan(this.id));
-  }
-
-  private resumeReading(span: Uint8Array): void {
-    if (this.zeroCopy) rearm(this.socket, span);
+    if (this.zeroCopy) rearm(this.socket, this.core.readSpan(this.slot));
     this.socket.resume();
   }
 
   private onEnd(): void {
     this.peerEnded = true;
-    if (this.state === 'closing') {
+    if (this.finSent) {
       this.socket.destroy();
       return;
     }
-    if (this.state === 'open') this.state = 'draining';
+    if (this.state === 'open') {
+      this.state = 'draining';
+      this.updateReading();
+    }
     this.maybeFinish();
   }
 
-  /** Draining: once nothing buffered can produce a reply, send FIN after the last one. */
+  /** Draining: once nothing buffered can produce another frame, close (FIN after the last reply). */
   private maybeFinish(): void {
-    if (this.state !== 'draining' || this.blocked) return;
-    if (this.peerEnded && this.core.rxBuffered(this.id) > 0) {
-      const n = this.core.rxBuffered(this.id);
+    // Held frames, and whatever arrived while they were held, are delivered first (continue()).
+    if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked || this.queued > 0) return;
+    if (this.peerEnded && this.core.rxBuffered(this.slot) > 0) {
+      const n = this.core.rxBuffered(this.slot);
       return this.fail(ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));
     }
-    this.finish();
+    this.close();
   }
 
   // ---- output ----
 
-  private flush(): void {
-    const pending = this.core.txPending(this.id) - this.inflight;
-    if (pending <= 0 || this.socket.destroyed || !this.socket.writable) return;
-    const first = this.core.txChunk(this.id, this.inflight);
+  /** Hand Node every tx byte not yet handed over (one write, or one writev when they wrap). */
+  flush(): void {
+    const pending = this.core.txPending(this.slot) - this.inflight;
+    if (pending <= 0 || this.socket.destroyed || this.finSent) return;
+    const first = this.core.txChunk(this.slot, this.inflight);
+    if (this.inflight === 0) this.lastProgress = performance.now();
     if (first.length < pending) {
-      // The pending bytes wrap the ring: two views, one writev.
       this.socket.cork();
       this.socket.write(first, this.onWritten);
-      this.socket.write(this.core.txChunk(this.id, this.inflight + first.length), this.onWritten);
+      this.socket.write(this.core.txChunk(this.slot, this.inflight + first.length), this.onWritten);
       this.socket.uncork();
     } else {
       this.socket.write(first, this.onWritten);
@@ -267,54 +475,110 @@ export class Connection implements ConnectionInfo {
     this.releaseWritten();
   }
 
+  /** Is output waiting on the peer (for the write-timeout sweep)? */
+  get writing(): boolean {
+    return this.inflight > 0;
+  }
+
   /** Give the core back the tx bytes the kernel has taken. */
   private releaseWritten(): void {
     const done = this.inflight - this.socket.writableLength;
     if (done > 0) {
-      this.core.release(this.id, done);
+      this.core.release(this.slot, done);
       this.inflight -= done;
+      this.lastProgress = performance.now();
     }
   }
 
   private written(err?: Error | null): void {
-    if (err || this.state === 'closed') return;
+    if (err || this.state === 'closed' || this.socket.destroyed) return;
     this.releaseWritten();
-    if (this.blocked) this.unblock();
+    this.moveQueue();
+    this.flush();
+    if (this.queued === 0 && this.owesDrain) {
+      this.owesDrain = false;
+      try {
+        this.host.handler.onDrain?.(this);
+      } catch (e) {
+        return this.fail(handlerError(e));
+      }
+    }
+    if (this.txBlocked || this.saved) this.continue();
+    else if (this.state === 'draining') this.maybeFinish();
+    else this.maybeEnd();
+  }
+
+  /** Move queued replies into the tx ring while they fit. */
+  private moveQueue(): void {
+    while (this.queueHead < this.queue.length) {
+      const next = this.queue[this.queueHead]!;
+      if (this.core.send(this.slot, next) === SEND_FULL) return;
+      this.queue[this.queueHead++] = undefined as never;
+      this.queued -= next.length;
+      this.host.queue(-next.length);
+    }
+    this.queue = [];
+    this.queueHead = 0;
+  }
+
+  private dropQueue(): void {
+    if (this.queued > 0) this.host.queue(-this.queued);
+    this.queue = [];
+    this.queueHead = 0;
+    this.queued = 0;
   }
 
   // ---- errors and closing ----
 
-  /** Report err, answer nothing more, close after what is already queued. */
-  private fail(err: RingwireError): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+  /** Report err, deliver nothing more; close after what is queued, or at once (destroy). For the endpoint. */
+  fail(err: RingwireError, destroy = false): void {
+    if (this.state === 'closed' || this.error) return;
+    this.error = err;
     this.host.clientError(err, this);
-    this.overflow = [];
-    this.leftover = null;
-    this.finish();
+    if (destroy) return this.destroy();
+    this.close();
   }
 
-  /** FIN after the queued replies; discard input until the peer closes or LINGER_MS passes. */
-  private finish(): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
-    this.state = 'closing';
-    this.blocked = false;
+  /** Closing: once no handler is pending and the queue is in the ring, FIN after the last reply. */
+  private maybeEnd(): void {
+    if (this.state !== 'closing' || this.finSent || this.pending || this.host.delivering === this) return;
+    this.moveQueue();
+    this.flush();
+    if (this.queued > 0) return; // the rest goes once the peer reads
+    this.finSent = true;
     this.socket.end();
     this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
     this.lingerTimer.unref();
-    if (!this.peerEnded) this.resumeReading(discard);
+    if (!this.peerEnded) {
+      // Read and discard until the peer's FIN, so unread input cannot turn our close into a reset.
+      this.leftover = null;
+      if (this.zeroCopy) rearm(this.socket, discard);
+      this.socket.resume();
+    }
   }
 
   private onSocketError(err: Error): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.error) return;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
-    this.host.clientError(ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err), this);
+    this.error = ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
+    this.host.clientError(this.error, this);
   }
 
-  private onClose(): void {
+  /** The socket closed; the connection ends once no handler holds a frame of its slot. */
+  private onSocketClose(): void {
     if (this.state === 'closed') return;
+    this.stream?.end();
+    if (this.pending) {
+      // A handler still holds a view of this slot's rx ring: the slot is not reused before it settles.
+      this.state = 'closing';
+      this.finSent = true;
+      return;
+    }
     this.state = 'closed';
     clearTimeout(this.lingerTimer);
-    this.core.close(this.id);
-    this.host.closed(this);
+    this.dropQueue();
+    this.saved = null;
+    this.core.close(this.slot);
+    this.host.closed(this, this.error);
   }
 }

@@ -38,7 +38,7 @@ export function canAdopt(raw: net.Socket): boolean {
 }
 
 /** A new socket over raw's handle that reads into target's spans. raw must not be used again. */
-export function adopt(raw: net.Socket, server: net.Server, target: ReadTarget): net.Socket {
+export function adopt(raw: net.Socket, server: net.Server | null, target: ReadTarget): net.Socket {
   const internals = raw as unknown as SocketInternals;
   const handle = internals._handle;
   internals._handle = null;

@@ -1,11 +1,12 @@
-// A frame handler given as a module, so that every worker thread can import it
-// for itself (functions cannot be sent to threads). The module exports
-// `onFrame(frame, connection)`, or a default export that is that function.
+// A handler given as a module, so that every worker thread can import it for
+// itself (functions cannot be sent to threads). The module exports the hooks by
+// their names (onOpen, onFrame, onDrain, onClose, onConnection: handler.ts), or a
+// default export that is an object of hooks or the onFrame function itself.
 
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { configError } from '../core/errors.ts';
-import type { FrameHandler } from '../net/connection.ts';
+import { HOOKS, type Handler } from '../net/handler.ts';
 
 /** A file path (relative to the working directory) or a URL, as an absolute URL string. */
 export function handlerUrl(spec: string): string {
@@ -13,14 +14,25 @@ export function handlerUrl(spec: string): string {
   return pathToFileURL(path.resolve(spec)).href;
 }
 
-export async function loadHandler(spec: string): Promise<FrameHandler> {
-  let mod: { onFrame?: unknown; default?: unknown };
+export async function loadHandler(spec: string): Promise<Handler> {
+  let mod: Record<string, unknown>;
   try {
-    mod = (await import(handlerUrl(spec))) as typeof mod;
+    mod = (await import(handlerUrl(spec))) as Record<string, unknown>;
   } catch (err) {
     throw configError(`cannot import handler module ${spec}: ${(err as Error).message}`);
   }
-  const fn = mod.onFrame ?? mod.default;
-  if (typeof fn !== 'function') throw configError(`handler module ${spec} exports no onFrame function (named onFrame, or default)`);
-  return fn as FrameHandler;
+  const source = typeof mod.default === 'function' ? { onFrame: mod.default }
+    : typeof mod.default === 'object' && mod.default !== null ? mod.default as Record<string, unknown>
+      : mod;
+  const handler: Handler = {};
+  for (const name of HOOKS) {
+    const hook = source[name];
+    if (hook === undefined) continue;
+    if (typeof hook !== 'function') throw configError(`handler module ${spec}: ${name} must be a function, got ${typeof hook}`);
+    (handler as Record<string, unknown>)[name] = hook;
+  }
+  if (Object.keys(handler).length === 0) {
+    throw configError(`handler module ${spec} exports no hook: export onFrame (or onConnection, onOpen, onDrain, onClose), or a default onFrame function`);
+  }
+  return handler;
 }

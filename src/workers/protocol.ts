@@ -4,14 +4,15 @@
 // drain at close. Stats themselves never travel as messages: the parent reads
 // the worker's stats block in shared memory with Atomics.
 
+import type { HOOKS } from '../net/handler.ts';
 import type { ServerOptions } from '../net/server.ts';
 
 export type Balance = 'reuseport' | 'transfer';
 
 /** What a worker started by WorkerServer is told to do (its workerData). */
-export interface WorkerInit extends Omit<ServerOptions, 'onFrame' | 'signal' | 'core'> {
+export interface WorkerInit extends Omit<ServerOptions, (typeof HOOKS)[number] | 'signal' | 'core'> {
   core?: 'wasm' | 'js';
-  /** A module (file path or URL) whose onFrame export (or default export) handles frames. */
+  /** A module (file path or URL) exporting the hooks (handler.ts); each thread imports it. */
   handler?: string;
   balance: Balance;
   /** reuseport: where to listen (every worker listens there with reusePort). */
@@ -30,13 +31,19 @@ export type WorkerMessage =
     statsOffset: number;
     statsCount: number;
   }
-  | { type: 'ringwire:clientError'; number: number; message: string; remoteAddress?: string; remotePort?: number }
+  | { type: 'ringwire:clientError'; number: number; message: string; id: string | null; remoteAddress?: string; remotePort?: number }
   | { type: 'ringwire:closed' };
 
 /** Parent → worker. The socket is in the transfer list. */
 export type ParentMessage =
   | { type: 'ringwire:socket'; socket: unknown }
   | { type: 'ringwire:close' };
+
+/** Does this Node honour listen({ reusePort: true })? From 22.12 (and 23.1). */
+export function canReusePort(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
 
 /** Can this Node transfer sockets to worker threads (postMessage with a socket in the transfer list)? From 24.20. */
 export function canTransferSockets(version = process.versions.node): boolean {

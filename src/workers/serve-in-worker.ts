@@ -10,16 +10,14 @@ import type net from 'node:net';
 import { createCore } from '../core/create.ts';
 import { configError } from '../core/errors.ts';
 import { STATS_COUNT } from '../core/layout.ts';
-import type { FrameHandler } from '../net/connection.ts';
+import type { Handler } from '../net/handler.ts';
 import { RingwireServer } from '../net/server.ts';
 import { loadHandler } from './handler-module.ts';
 import type { ParentMessage, WorkerInit, WorkerMessage } from './protocol.ts';
 
-export interface WorkerServeOptions extends Omit<WorkerInit, 'balance'> {
+export interface WorkerServeOptions extends Omit<WorkerInit, 'balance'>, Handler {
   /** Default 'reuseport'. */
   balance?: WorkerInit['balance'];
-  /** A handler function, when you call serveInWorker yourself (WorkerServer passes `handler`, a module). */
-  onFrame?: FrameHandler;
 }
 
 /**
@@ -30,11 +28,12 @@ export interface WorkerServeOptions extends Omit<WorkerInit, 'balance'> {
 export async function serveInWorker(options: WorkerServeOptions): Promise<RingwireServer> {
   if (isMainThread || !parentPort) throw configError('serveInWorker runs in a worker thread; in the main thread use createServer');
   const port = parentPort;
-  const { handler, balance = 'reuseport', port: listenPort = 0, host = '127.0.0.1', onFrame, ...serverOptions } = options;
-  const server = new RingwireServer({ ...serverOptions, onFrame: onFrame ?? (handler ? await loadHandler(handler) : undefined) }, createCore);
+  // Hooks given directly (your own worker) or as a module (WorkerServer's threads).
+  const { handler, balance = 'reuseport', port: listenPort = 0, host = '127.0.0.1', ...serverOptions } = options;
+  const server = new RingwireServer({ ...serverOptions, ...(handler ? await loadHandler(handler) : {}) }, createCore);
   const post = (m: WorkerMessage) => port.postMessage(m);
-  server.on('clientError', (err, c: { remoteAddress?: string; remotePort?: number }) => {
-    post({ type: 'ringwire:clientError', number: err.number, message: err.message, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
+  server.on('clientError', (err, c) => {
+    post({ type: 'ringwire:clientError', number: err.number, message: err.message, id: c.id, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
   });
   const onMessage = (m: ParentMessage) => {
     if (m.type === 'ringwire:socket') server.serve(m.socket as net.Socket);

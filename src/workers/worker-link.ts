@@ -31,7 +31,7 @@ export class WorkerLink extends EventEmitter {
           this.statsBlock = new Stats(m.memory, m.statsOffset, m.statsCount);
           resolve(m.port);
         } else if (m?.type === 'ringwire:clientError') {
-          const info: ConnectionInfo = { id: -1, remoteAddress: m.remoteAddress, remotePort: m.remotePort };
+          const info: ConnectionInfo = { id: m.id, remoteAddress: m.remoteAddress, remotePort: m.remotePort };
           this.emit('clientError', ringwireError(m.number, m.message), info);
         } else if (m?.type === 'ringwire:closed') {
           this.emit('drained');

@@ -19,35 +19,29 @@ import { Worker } from 'node:worker_threads';
 import { configError, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
 import { standaloneStats, sumStats, type StatsSnapshot } from '../core/stats.ts';
 import type { ConnectionInfo } from '../net/connection.ts';
+import type { EndpointEvents } from '../net/endpoint.ts';
+import { HOOKS } from '../net/handler.ts';
+import type { ServerStats, ThreadStats } from '../net/server-stats.ts';
 import type { ListenOptions, ServerOptions } from '../net/server.ts';
 import { handlerUrl } from './handler-module.ts';
-import { canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
+import { canReusePort, canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
 import { WorkerLink } from './worker-link.ts';
 
-export interface WorkerServerOptions extends Omit<ServerOptions, 'onFrame' | 'core'> {
+export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
   /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
   workers?: number | 'auto';
   /** How the port is shared. Default 'reuseport' where the platform has it, else 'transfer'. */
   balance?: Balance;
-  /** A module (path or URL) exporting onFrame; each worker imports it. Default: echo in the core. */
+  /** A module (path or URL) exporting the hooks (onFrame…); each worker imports it. Default: echo in the core. */
   handler?: string;
   core?: 'wasm' | 'js';
   /** Restart backoff: the first delay, doubled after each quick failure, up to max. Default 100 ms … 10 s. */
   restartDelay?: { min: number; max: number };
 }
 
-export interface WorkerStats extends StatsSnapshot {
-  /** The worker's place, 0 … workers-1; it keeps it across restarts. */
-  worker: number;
-  threadId: number;
-  state: 'starting' | 'running' | 'restarting' | 'closing' | 'closed';
-  restarts: number;
-}
-
-export interface WorkerServerStats {
-  total: StatsSnapshot;
-  workers: WorkerStats[];
-}
+/** One thread's figures (the same shape as a single-thread server's). */
+export type WorkerStats = ThreadStats;
+export type WorkerServerStats = ServerStats;
 
 export interface WorkerExitInfo {
   worker: number;
@@ -92,7 +86,12 @@ function workerEntry(): URL {
   return new URL(import.meta.url.endsWith('.ts') ? './worker-main.ts' : './worker-main.js', import.meta.url);
 }
 
-export class WorkerServer extends EventEmitter {
+export interface WorkerServerEvents extends Omit<EndpointEvents, 'connection'> {
+  workerStart: [info: { worker: number; threadId: number }];
+  workerExit: [error: RingwireError, info: WorkerExitInfo];
+}
+
+export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   readonly size: number;
   readonly balance: Balance;
   private readonly places: Place[];
@@ -108,6 +107,11 @@ export class WorkerServer extends EventEmitter {
 
   constructor(options: WorkerServerOptions = {}) {
     super();
+    for (const name of HOOKS) {
+      if ((options as Record<string, unknown>)[name] !== undefined) {
+        throw configError(`${name} cannot cross into worker threads (functions cannot be sent to threads): put the hooks in a module and give its path as handler: './my-handler.mjs'`);
+      }
+    }
     const { workers = 'auto', balance, handler, restartDelay, signal, ...serverOptions } = options;
     this.size = workers === 'auto' ? os.availableParallelism() : workers;
     if (!Number.isInteger(this.size) || this.size < 1 || this.size > 256) {
@@ -120,6 +124,9 @@ export class WorkerServer extends EventEmitter {
     }
     if (this.balance === 'reuseport' && !REUSEPORT_PLATFORMS.has(process.platform)) {
       throw configError(`balance reuseport is not available on ${process.platform}: use transfer`);
+    }
+    if (this.balance === 'reuseport' && !canReusePort()) {
+      throw configError(`worker threads share a port with listen({ reusePort }), which needs Node >= 22.12; this is Node ${process.versions.node}`);
     }
     this.init = { ...serverOptions, handler: handler === undefined ? undefined : handlerUrl(handler), balance: this.balance };
     this.restartDelay = restartDelay ?? { min: 100, max: 10_000 };
@@ -275,7 +282,7 @@ export class WorkerServer extends EventEmitter {
     if (!best) {
       this.counted.error(E_WORKER_EXIT);
       const err = ringwireError(E_WORKER_EXIT, `connection from ${socket.remoteAddress}:${socket.remotePort} refused: no worker is running`);
-      if (this.listenerCount('clientError') > 0) this.emit('clientError', err, { id: -1, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
+      if (this.listenerCount('clientError') > 0) this.emit('clientError', err, { id: null, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
       socket.destroy();
       return;
     }

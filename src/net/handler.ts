@@ -1,0 +1,41 @@
+// The application's side of the contract: the hooks an endpoint calls, with the
+// same names wherever a handler is given (createServer options, a handler
+// module's exports, serveInWorker). Every hook is optional; without onFrame and
+// onConnection the echo runs inside the core.
+//
+// The rules the hooks can rely on (enforced in connection.ts):
+//   - onOpen first, onClose last and exactly once, for every connection that opened.
+//   - Frames of one connection arrive strictly in order; the next one only after
+//     the previous onFrame returned, or after its promise settled.
+//   - A frame is a view of the connection's rx ring: valid until onFrame returns
+//     or its promise settles. Keep it longer with frame.slice().
+//   - A throw or a rejection closes that connection only, with ERR_HANDLER.
+
+import type { RingwireError } from '../core/errors.ts';
+import type { Connection } from './connection.ts';
+
+export interface Handler<Data = any> {
+  /** A connection opened: set connection.data here. */
+  onOpen?(connection: Connection<Data>): void;
+  /** One whole frame. Return a promise to hold the connection's next frame until it settles. */
+  onFrame?(frame: Uint8Array, connection: Connection<Data>): void | PromiseLike<void>;
+  /** send() returned false earlier and everything queued is now in the tx ring: send more. */
+  onDrain?(connection: Connection<Data>): void;
+  /** The connection closed (error: what closed it, if anything did). Exactly once per onOpen. */
+  onClose?(connection: Connection<Data>, error?: RingwireError): void;
+  /**
+   * A task per connection, instead of onFrame: `for await (const frame of connection)`.
+   * Each frame is valid until the loop asks for the next one; a loop that stops
+   * pulling pauses reading. When the task returns, the connection is closed
+   * (gracefully); when it throws, it is closed with ERR_HANDLER.
+   */
+  onConnection?(connection: Connection<Data>): void | PromiseLike<void>;
+}
+
+/** The hook names a handler module may export. */
+export const HOOKS = ['onOpen', 'onFrame', 'onDrain', 'onClose', 'onConnection'] as const;
+
+/** Does this handler take frames (handler mode), or does the core echo them? */
+export function takesFrames(handler: Handler): boolean {
+  return typeof handler.onFrame === 'function' || typeof handler.onConnection === 'function';
+}

@@ -1,0 +1,21 @@
+// The one shape of a server's statistics, for a single-thread server and a
+// worker server alike: totals, and one entry per event-loop thread that serves
+// (a single-thread server has exactly one, worker 0). A thread's figures include
+// every earlier thread in its place, so nothing counted is ever lost.
+
+import type { StatsSnapshot } from '../core/stats.ts';
+
+export type ThreadState = 'starting' | 'running' | 'restarting' | 'closing' | 'closed';
+
+export interface ThreadStats extends StatsSnapshot {
+  /** The thread's place, 0 … workers-1; it keeps it across restarts. */
+  worker: number;
+  threadId: number;
+  state: ThreadState;
+  restarts: number;
+}
+
+export interface ServerStats {
+  total: StatsSnapshot;
+  workers: ThreadStats[];
+}
