@@ -3,8 +3,8 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { createServer, type RingwireError, type RingwireServer, type ServerOptions } from '../src/index.ts';
 
-export async function startServer(options: ServerOptions): Promise<{ server: RingwireServer; port: number }> {
-  const server = createServer(options);
+export async function startServer<Data = any>(options: ServerOptions<Data>): Promise<{ server: RingwireServer<Data>; port: number }> {
+  const server = createServer<Data>(options);
   const { port } = await server.listen(0, '127.0.0.1');
   return { server, port };
 }

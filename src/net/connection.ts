@@ -121,6 +121,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Echo mode: the core stopped at a reply the tx ring could not take. */
   private txBlocked = false;
   private peerEnded = false;
+  /** Inside the read callback: Node asks for the next span right after it. */
+  private reading = false;
   /** Copying path: the part of a 'data' chunk the rx ring could not take yet. */
   private leftover: Uint8Array | null = null;
 
@@ -287,8 +289,22 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   private onRead(n: number): boolean {
     if (this.state !== 'open') return true; // closing: discarded
+    this.reading = true;
     this.settle(this.core.received(this.slot, n));
+    this.reading = false;
     return !this.paused;
+  }
+
+  /**
+   * The handler is done with the frames up to rx position `end`. When that empties
+   * the ring its positions go back to 0; outside a read callback Node still holds
+   * the span it was given at the old head, so it gets the new one (zero-copy).
+   */
+  private consume(end: number): void {
+    this.core.consume(this.slot, end);
+    if (this.zeroCopy && !this.reading && !this.paused && this.core.rxBuffered(this.slot) === 0) {
+      rearm(this.socket, this.core.readSpan(this.slot));
+    }
   }
 
   private copyIn(chunk: Uint8Array): void {
@@ -346,7 +362,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     } finally {
       this.host.leave();
     }
-    if (done >= 0) core.consume(this.slot, done);
+    if (done >= 0) this.consume(done);
     if (failure) return this.fail(failure);
     if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
     if (i < n || this.pending || this.queued > 0) {
@@ -394,7 +410,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private settled(failure: RingwireError | undefined): void {
     this.pending = false;
     if (this.state === 'closed' || this.socket.destroyed) return this.onSocketClose();
-    this.core.consume(this.slot, this.pendingEnd);
+    this.consume(this.pendingEnd);
     if (failure) return this.fail(failure);
     this.continue();
   }

@@ -162,6 +162,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.coreInstance;
   }
 
+  /** Bytes of replies queued beyond the tx rings right now, over every connection. */
+  get queuedBytes(): number {
+    return this.queuedTotal;
+  }
+
   /** The worst-case memory of this endpoint (after start()). */
   memoryBudget(): MemoryBudget {
     return memoryBudget(this.core.config, this.limits.maxQueued, this.maxQueuedTotal);

@@ -1,0 +1,317 @@
+// The handler contract over real sockets, on both cores and both read paths:
+// closing from a handler, reusing a reply buffer, async handlers (order, frame
+// lifetime, rejection, backpressure), a task per connection, the hooks' order,
+// and bounded sends (ERR_SLOW_CONSUMER at the cap and one byte past it).
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../src/index.ts';
+import { lengthFrame } from './harness.ts';
+import { collect, connect, errorCodes, roundTrip, sleep, startServer, until } from './net-helpers.ts';
+
+const PATHS = [
+  { core: 'wasm', zeroCopy: true },
+  { core: 'js', zeroCopy: true },
+  { core: 'wasm', zeroCopy: false },
+  { core: 'js', zeroCopy: false },
+] as const;
+
+const text = (frame: Uint8Array) => Buffer.from(frame).toString();
+const lines = (...l: string[]) => Buffer.from(l.map(x => `${x}\n`).join(''));
+
+describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
+  it('close() inside onFrame sends every reply of the batch, then FIN', async () => {
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'line',
+      onFrame(frame, c) {
+        const cmd = text(frame);
+        c.send(Buffer.from(cmd === 'QUIT' ? 'BYE' : 'OK'));
+        if (cmd === 'QUIT') c.close();
+      },
+    });
+    // One write: A, B and QUIT arrive in one read, so their replies are one batch.
+    expect(String(await roundTrip(port, lines('A', 'B', 'QUIT', 'NEVER')))).toBe('OK\nOK\nBYE\n');
+    await server.close();
+  });
+
+  it('sends what a reused reply buffer held at each send(), also while replies queue', async () => {
+    const reply = Buffer.alloc(4);
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'length:2', txRing: 64, maxFrame: 8,
+      onFrame(frame, c) {
+        // A tx ring of 64 bytes takes 10 replies; the rest of the batch queues.
+        for (let i = 0; i < 40; i++) {
+          reply.writeUInt32BE(frame[0]! * 1000 + i);
+          c.send(reply);
+        }
+      },
+    });
+    const echoed = await roundTrip(port, Buffer.concat([0, 1, 2].map(n => lengthFrame(Buffer.from([n]), { size: 2 }))));
+    const want = [0, 1, 2].flatMap(n => Array.from({ length: 40 }, (_, i) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(n * 1000 + i);
+      return lengthFrame(b, { size: 2 });
+    }));
+    expect(echoed.equals(Buffer.concat(want))).toBe(true);
+    await server.close();
+  });
+
+  it('keeps each frame of an async handler intact after an await, and its replies in order', async () => {
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'line', rxRing: 64, maxFrame: 32,
+      async onFrame(frame, c) {
+        await sleep(Math.random() * 5);
+        c.send(frame); // the view, read after the await
+      },
+    });
+    const s = await connect(port);
+    const got = collect(s);
+    // The second line arrives while the first one's handler waits: it must not
+    // overwrite the first frame's bytes (a 64-byte ring wraps quickly).
+    const sent = Array.from({ length: 60 }, (_, i) => `${i}:${randomBytes(6).toString('hex')}`);
+    for (const l of sent) {
+      s.write(`${l}\n`);
+      await sleep(Math.random() < 0.3 ? 1 : 0);
+    }
+    s.end();
+    expect(String(await got.done)).toBe(sent.map(l => `${l}\n`).join(''));
+    await server.close();
+  });
+
+  it('answers an async key-value store in order, whatever each command waits', async () => {
+    const store = new Map<string, string>();
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'line',
+      async onFrame(frame, c) {
+        const [cmd, key = '', value = ''] = text(frame).split(' ');
+        await sleep(cmd === 'AGET' ? 20 : Math.random() * 3);
+        if (cmd === 'SET') { store.set(key, value); c.send(Buffer.from('OK')); }
+        else c.send(Buffer.from(store.get(key) ?? '(nil)'));
+      },
+    });
+    const answer = await roundTrip(port, lines('SET x 1', 'AGET x', 'GET nokey', 'SET x 2', 'GET x'));
+    expect(String(answer)).toBe('OK\n1\n(nil)\nOK\n2\n');
+    await server.close();
+  });
+
+  it('closes only the connection whose async handler rejects, after its earlier replies', async () => {
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'line',
+      async onFrame(frame, c) {
+        await sleep(1);
+        if (text(frame) === 'boom') throw new Error('boom');
+        c.send(frame);
+      },
+    });
+    const codes = errorCodes(server);
+    const bystander = await connect(port);
+    const seen = collect(bystander);
+    bystander.write('before\n');
+    expect(String(await roundTrip(port, lines('a', 'b', 'boom', 'c')))).toBe('a\nb\n');
+    expect(codes).toEqual(['ERR_HANDLER']);
+    bystander.end('after\n');
+    expect(String(await seen.done)).toBe('before\nafter\n');
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_HANDLER: 1 });
+    await server.close();
+  });
+
+  it('pauses reading while an async handler holds a frame: a 16 MiB stream stays within the rings', async () => {
+    const rxRing = 65536;
+    let open!: () => void;
+    const gate = new Promise<void>(resolve => (open = resolve));
+    let handled = 0;
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'length:4', rxRing, maxFrame: 16384,
+      async onFrame(frame, c) {
+        if (handled++ === 0) await gate;
+        c.send(frame);
+      },
+    });
+    const frames = Array.from({ length: 1024 }, (_, i) => lengthFrame(randomBytes(16380 - (i % 7))));
+    const wire = Buffer.concat(frames);
+    const s = await connect(port);
+    const got = collect(s);
+    s.end(wire);
+    // While the first frame is held, the server reads until its rx ring is full, then stops.
+    let last = -1;
+    await until(() => {
+      const now = server.stats().total.bytesIn;
+      const steady = now === last && now > 0;
+      last = now;
+      return steady;
+    }, 10_000, 'the server to stop reading');
+    await sleep(100);
+    expect(server.stats().total.bytesIn).toBe(last);
+    expect(last).toBeLessThanOrEqual(rxRing);
+    expect(server.stats().total.framesOut).toBe(0);
+    open();
+    expect((await got.done).equals(wire)).toBe(true);
+    await server.close();
+  });
+
+  it('runs a task per connection: for await over its frames, in order, with backpressure', async () => {
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'line',
+      async onConnection(c) {
+        let n = 0;
+        for await (const frame of c) {
+          if (n++ % 7 === 0) await sleep(1);
+          c.send(Buffer.from(`${n}:${text(frame)}`));
+        }
+      },
+    });
+    const sent = Array.from({ length: 200 }, (_, i) => `line ${i}`);
+    const answer = await roundTrip(port, lines(...sent));
+    expect(String(answer)).toBe(sent.map((l, i) => `${i + 1}:${l}\n`).join(''));
+    await server.close();
+  });
+
+  it('closes a task\'s connection when the task returns, after its replies', async () => {
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'line',
+      async onConnection(c) {
+        for await (const frame of c) {
+          c.send(frame);
+          if (text(frame) === 'bye') return;
+        }
+      },
+    });
+    expect(String(await roundTrip(port, lines('hi', 'bye', 'unread')))).toBe('hi\nbye\n');
+    await server.close();
+  });
+
+  it('calls onOpen, onFrame, onClose in order and onClose exactly once, with the error that closed it', async () => {
+    const events: string[] = [];
+    const { server, port } = await startServer<{ n: number }>({
+      core, zeroCopy, framing: 'line', maxFrame: 8,
+      onOpen(c) { c.data = { n: 0 }; events.push(`open ${c.id}`); },
+      onFrame(frame, c) { c.data.n++; c.send(frame); },
+      onClose(c, err) { events.push(`close ${c.id} ${c.data.n} ${err?.code ?? 'none'}`); },
+    });
+    const ids: string[] = [];
+    server.on('connection', c => ids.push(c.id));
+    await roundTrip(port, lines('a', 'b'));                      // normal close
+    await roundTrip(port, lines('a', 'way too long'));           // a framing error
+    const reset = await connect(port);                            // peer reset
+    reset.write('x\n');
+    await until(() => events.length === 5, 5000, 'third open');
+    reset.resetAndDestroy();
+    await until(() => events.length === 6, 5000, 'the reset connection to close');
+    const held = await connect(port);                             // server close
+    await until(() => events.length === 7, 5000, 'fourth open');
+    await server.close();
+    held.destroy();
+    expect(new Set(ids).size).toBe(4);
+    expect(events).toEqual([
+      `open ${ids[0]}`, `close ${ids[0]} 2 none`,
+      `open ${ids[1]}`, `close ${ids[1]} 1 ERR_FRAME_TOO_LARGE`,
+      `open ${ids[2]}`, expect.stringMatching(new RegExp(`^close ${ids[2]} 1 (ERR_SOCKET|none)$`)),
+      `open ${ids[3]}`, `close ${ids[3]} 0 none`,
+    ]);
+  });
+
+  it('queues up to maxQueued bytes beyond the tx ring, and closes with ERR_SLOW_CONSUMER one byte past it', async () => {
+    // tx ring 256: two 100-byte replies (102 on the wire) fit, the rest queue (counted as payload bytes).
+    const replies = (c: Connection, n: number) => {
+      const results = Array.from({ length: n }, (_, i) => c.send(Buffer.alloc(100, i)));
+      return results;
+    };
+    const results: boolean[][] = [];
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'length:2', txRing: 256, maxFrame: 200, maxQueued: 300,
+      onFrame(frame, c) { results.push(replies(c, frame[0]!)); },
+    });
+    const codes = errorCodes(server);
+    const atCap = await roundTrip(port, lengthFrame(Buffer.from([5]), { size: 2 })); // 2 in the ring + 300 queued
+    expect(atCap.equals(Buffer.concat(Array.from({ length: 5 }, (_, i) => lengthFrame(Buffer.alloc(100, i), { size: 2 }))))).toBe(true);
+    expect(results[0]).toEqual([true, true, false, false, false]);
+    expect(codes).toEqual([]);
+    const past = await connect(port);
+    const got = collect(past);
+    past.write(lengthFrame(Buffer.from([6]), { size: 2 }));        // 2 + 400: over by one reply
+    await got.done;
+    expect(results[1]).toEqual([true, true, false, false, false, false]);
+    expect(codes).toEqual(['ERR_SLOW_CONSUMER']);
+    await until(() => server.queuedBytes === 0, 5000, 'the queue to be released');
+    await server.close();
+  });
+});
+
+describe('bounded sends', () => {
+  it.each(['wasm', 'js'] as const)('closes a client that never reads with ERR_SLOW_CONSUMER, within the budget (%s)', async core => {
+    const reply = Buffer.alloc(16384, 7);
+    const maxQueuedTotal = 4 * 1024 * 1024;
+    let peak = 0;
+    const { server, port } = await startServer({
+      core, framing: 'length:4', maxQueuedTotal, writeTimeout: 500,
+      onFrame(_frame, c) {
+        c.send(reply);
+        peak = Math.max(peak, server.queuedBytes);
+      },
+    });
+    const codes = errorCodes(server);
+    const budget = server.memoryBudget();
+    expect(budget.queued).toBeLessThanOrEqual(maxQueuedTotal);
+    // 40 clients each write 64 KiB of empty frames (16384 of them) and never read: 256 MiB of replies asked for.
+    const clients = await Promise.all(Array.from({ length: 40 }, async () => {
+      const s = await connect(port);
+      s.pause();
+      s.write(Buffer.alloc(65536));
+      return s;
+    }));
+    await until(() => codes.length === clients.length, 20_000, 'every client closed as a slow consumer');
+    expect(new Set(codes)).toEqual(new Set(['ERR_SLOW_CONSUMER']));
+    expect(peak).toBeLessThanOrEqual(maxQueuedTotal);
+    await until(() => server.queuedBytes === 0, 5000, 'queues released');
+    for (const s of clients) s.destroy();
+    // A client that reads is served as usual afterwards.
+    expect((await roundTrip(port, lengthFrame(Buffer.from('ok')))).equals(lengthFrame(reply))).toBe(true);
+    await server.close();
+  });
+
+  it('fires onDrain once replies that waited are in the tx ring', async () => {
+    const drained: string[] = [];
+    const { server, port } = await startServer({
+      framing: 'length:2', txRing: 256, maxFrame: 200,
+      onFrame(_frame, c) {
+        let ok = true;
+        for (let i = 0; i < 5 && ok; i++) ok = c.send(Buffer.alloc(100, i));
+        expect(ok).toBe(false);
+      },
+      onDrain(c) {
+        drained.push(c.id);
+        c.send(Buffer.from('drained'));
+      },
+    });
+    const echoed = await roundTrip(port, lengthFrame(Buffer.from([1]), { size: 2 }));
+    expect(drained.length).toBe(1);
+    expect(echoed.subarray(-9).equals(lengthFrame(Buffer.from('drained'), { size: 2 }))).toBe(true);
+    await server.close();
+  });
+});
+
+describe('server start-up errors', () => {
+  it('rejects listen() on a busy port with EADDRINUSE instead of crashing', async () => {
+    const { server: first, port } = await startServer({});
+    const { createServer } = await import('../src/index.ts');
+    const second = createServer({});
+    await expect(second.listen(port)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await second.close();
+    await first.close();
+  });
+
+  it('rejects listen() on a host that does not resolve', async () => {
+    const { createServer } = await import('../src/index.ts');
+    const server = createServer({});
+    await expect(server.listen({ port: 0, host: 'no-such-host.invalid' })).rejects.toMatchObject({ code: expect.stringMatching(/^(ENOTFOUND|EAI_AGAIN)$/) });
+    await server.close();
+  });
+
+  it('gives its errors a code: listen() after close(), stats() before start', async () => {
+    const { createServer } = await import('../src/index.ts');
+    const server = createServer({});
+    expect(() => server.stats()).toThrow(expect.objectContaining({ code: 'ERR_BAD_CONFIG' }));
+    await server.close();
+    await expect(server.listen(0)).rejects.toMatchObject({ code: 'ERR_BAD_CONFIG' });
+  });
+});
+
