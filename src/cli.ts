@@ -163,25 +163,8 @@ async function serve(args: string[]): Promise<void> {
   } else {
     server.on('clientError', onClientError);
   }
-  const addr = await server.listen({ port, host: values.host, backlog });
-  const rings = `${config.slots} connections x (${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
-  const memory = `${mib(budget.total)} at most (${mib(budget.rings)} of rings for ${rings} + ${mib(budget.queued)} of queued replies)`;
-  const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
-  console.log(`ringwire listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${threads}${values.copy ? ' copy' : ''}`);
-
+  // Signals drain from the start: a supervisor may stop us as soon as it sees the listening line.
   let timer: NodeJS.Timeout | undefined;
-  if (interval) {
-    let before = server.stats().total;
-    let at = performance.now();
-    timer = setInterval(() => {
-      const t = performance.now();
-      const now = server.stats();
-      console.log(statsLine(now, before, (t - at) / 1000));
-      before = now.total;
-      at = t;
-    }, interval);
-  }
-
   let signals = 0;
   const stop = (signal: string) => {
     if (++signals > 1) {
@@ -197,6 +180,23 @@ async function serve(args: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  const addr = await server.listen({ port, host: values.host, backlog });
+  const rings = `${config.slots} connections x (${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
+  const memory = `${mib(budget.total)} at most (${mib(budget.rings)} of rings for ${rings} + ${mib(budget.queued)} of queued replies)`;
+  const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
+  console.log(`ringwire listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${threads}${values.copy ? ' copy' : ''}`);
+
+  if (interval) {
+    let before = server.stats().total;
+    let at = performance.now();
+    timer = setInterval(() => {
+      const t = performance.now();
+      const now = server.stats();
+      console.log(statsLine(now, before, (t - at) / 1000));
+      before = now.total;
+      at = t;
+    }, interval);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -11,7 +11,7 @@ describe('ringwire CLI', () => {
   it('documents every serve option in --help', () => {
     const r = cli(['serve', '--help']);
     expect(r.status).toBe(0);
-    for (const o of ['--host', '--port', '--core', '--framing', '--max-connections', '--max-frame', '--rx-ring', '--tx-ring', '--idle-timeout', '--copy', '--handler', '--workers', '--balance', '--stats-interval']) {
+    for (const o of ['--host', '--port', '--core', '--framing', '--max-connections', '--max-frame', '--rx-ring', '--tx-ring', '--idle-timeout', '--write-timeout', '--max-queued', '--max-queued-total', '--drain-timeout', '--backlog', '--keepalive', '--no-nodelay', '--copy', '--handler', '--workers', '--balance', '--stats-interval']) {
       expect(r.stdout).toContain(o);
     }
   });
@@ -28,12 +28,36 @@ describe('ringwire CLI', () => {
       [['--balance', 'reuseport'], /--balance shares the port between worker threads/],
       [['--handler', 'no-such-handler.mjs'], /cannot import handler module no-such-handler\.mjs/],
       [['--stats-interval', 'often'], /--stats-interval must be a duration/],
+      [['--idle-timeout', '30'], /--idle-timeout needs a unit: write 30s for seconds or 30ms for milliseconds/],
+      [['--stats-interval', '1'], /--stats-interval needs a unit/],
     ] as const) {
       const bad = cli(['serve', '--port', '0', ...args]);
       expect(bad.status).toBe(2);
       expect(bad.stderr).toMatch(message);
       expect(bad.stderr).toContain('ERR_BAD_CONFIG');
     }
+  });
+
+  it('prints one line and exits 2 on every start-up failure: busy port, bad host, one thread or workers', async () => {
+    const { createServer } = await import('../src/index.ts');
+    const busy = createServer({});
+    const { port } = await busy.listen(0);
+    for (const args of [['--port', String(port)], ['--port', String(port), '--workers', '2'], ['--port', '0', '--host', 'no-such-host.invalid']]) {
+      const r = cli(['serve', ...args]);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^ringwire: .*\((EADDRINUSE|ENOTFOUND|EAI_AGAIN|ERR_BAD_CONFIG)\)\n$/);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+    await busy.close();
+  });
+
+  it('takes durations with a unit, hours included', async () => {
+    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--idle-timeout', '1h', '--write-timeout', '0s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [line] = await once(child.stdout.setEncoding('utf8'), 'data') as [string];
+    expect(line).toMatch(/^ringwire listening/);
+    child.kill('SIGTERM');
+    expect((await once(child, 'exit'))[0]).toBe(0);
   });
 
   it('serves from 2 worker threads and prints a stats line per interval', async () => {

@@ -110,7 +110,21 @@ describe('worker threads: reuseport', () => {
     expect(s.total.connections).toBe(40);
     expect(s.total.framesIn).toBe(40 * 26);
     expect(s.total.bytesIn).toBe(sent + whoamiBytes); // exactly what the clients sent
+    // The handler module's hooks run in every thread: per-connection data from onOpen,
+    // and ids unique across both threads, each naming the thread that owns it.
+    expect(await Promise.all(clients.map(c => c.ask('count')))).toEqual(clients.map(() => '26'));
+    const ids = await Promise.all(clients.map(c => c.ask('id')));
+    expect(new Set(ids).size).toBe(40);
+    const who = await Promise.all(clients.map(c => c.ask('whoami')));
+    ids.forEach((id, i) => expect(`thread ${id.split('-')[0]}`).toBe(who[i]));
     for (const c of clients) c.socket.destroy();
+  });
+
+  it('refuses hooks given as functions with ERR_BAD_CONFIG that points at handler:', () => {
+    expect(() => createWorkerServer({ onFrame: () => {} } as never)).toThrow(expect.objectContaining({
+      code: 'ERR_BAD_CONFIG',
+      message: expect.stringMatching(/onFrame cannot cross into worker threads.*handler: '\.\/my-handler\.mjs'/),
+    }));
   });
 
   it('replaces a worker that throws; the other worker\'s connections keep echoing', async () => {
