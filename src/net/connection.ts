@@ -28,9 +28,10 @@
 //
 // Lifecycle: open -> draining (peer ended or server draining: no new input,
 // deliver what is buffered) -> closing (no more frames; every reply given to
-// send() goes out, after any pending handler settles, then FIN; input is then
-// discarded until the peer closes or LINGER_MS passes, so a reset cannot eat our
-// replies) -> closed (socket closed and no handler pending: the slot goes back to
+// send() goes out, after any pending handler settles, then FIN; input is
+// discarded meanwhile, and once everything is out the socket closes when the
+// peer has closed too or LINGER_MS later, so a reset cannot eat our replies)
+// -> closed (socket closed and no handler pending: the slot goes back to
 // the core, onClose runs). destroy() skips to the end and drops what is queued.
 
 import type net from 'node:net';
@@ -450,7 +451,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   private onEnd(): void {
     this.peerEnded = true;
     if (this.finSent) {
-      this.socket.destroy();
+      // Both sides are done once our replies and FIN are out ('finish'); not before, or they are lost.
+      if (this.socket.writableFinished) this.socket.destroy();
       return;
     }
     if (this.state === 'open') {
@@ -563,14 +565,20 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.queued > 0) return; // the rest goes once the peer reads
     this.finSent = true;
     this.socket.end();
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
-    this.lingerTimer.unref();
+    this.socket.once('finish', () => this.finished());
     if (!this.peerEnded) {
       // Read and discard until the peer's FIN, so unread input cannot turn our close into a reset.
       this.leftover = null;
       if (this.zeroCopy) rearm(this.socket, discard);
       this.socket.resume();
     }
+  }
+
+  /** Every reply and our FIN are out: close once the peer closes too, or LINGER_MS from now. */
+  private finished(): void {
+    if (this.peerEnded) return void this.socket.destroy();
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    this.lingerTimer.unref();
   }
 
   private onSocketError(err: Error): void {

@@ -1,0 +1,199 @@
+// A model-based test of Connection (fast-check commands) against a fake socket:
+// the peer's bytes arrive in random pieces, the kernel takes the written bytes at
+// random paces, the handler's promises settle in random order of time (each
+// frame's own turn), the application sends from outside the handler, closes,
+// destroys, or the peer ends. The socket is the only thing faked: it stands for
+// the kernel, so that every interleaving can be driven deterministically; the
+// connection, the endpoint and the core are the real ones (both cores).
+//
+// Checked after every run: the peer received exactly the replies given to send(),
+// in order, each byte as it was at send() time (even when the ring is reused),
+// all of them when the connection was closed gracefully, a prefix of them when it
+// was destroyed, nothing sent after the destroy; onClose ran exactly once.
+import { EventEmitter } from 'node:events';
+import type net from 'node:net';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createServer, type Connection, type RingwireError } from '../src/index.ts';
+import { lengthFrame } from './harness.ts';
+
+/** What the connection uses of a net.Socket (the copying read path), with the kernel under the test's control. */
+class FakeSocket extends EventEmitter {
+  remoteAddress = '127.0.0.1';
+  remotePort = 40000;
+  localAddress = '127.0.0.1';
+  localPort = 7000;
+  destroyed = false;
+  paused = true;
+  ended = false;
+  writableFinished = false;
+  /** Bytes written and not yet taken by the "kernel": views, as Node keeps them. */
+  private pending: { view: Uint8Array; taken: number; cb?: (err?: Error | null) => void }[] = [];
+  /** What the peer received, copied when the kernel took it. */
+  readonly received: number[] = [];
+  private inbox: Uint8Array[] = [];
+
+  get writableLength(): number {
+    return this.pending.reduce((a, p) => a + p.view.length - p.taken, 0);
+  }
+  setNoDelay(): this { return this; }
+  setKeepAlive(): this { return this; }
+  setTimeout(): this { return this; }
+  cork(): void {}
+  uncork(): void {}
+  write(view: Uint8Array, cb?: (err?: Error | null) => void): boolean {
+    if (this.ended || this.destroyed) throw new Error('write after end');
+    this.pending.push({ view, taken: 0, cb });
+    return true;
+  }
+  end(): this {
+    this.ended = true;
+    this.maybeFinish();
+    return this;
+  }
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+  resume(): this {
+    this.paused = false;
+    queueMicrotask(() => this.deliverInbox());
+    return this;
+  }
+  destroy(): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.pending = [];
+    queueMicrotask(() => this.emit('close', false));
+    return this;
+  }
+
+  // ---- the peer and the kernel ----
+
+  peerSends(bytes: Uint8Array): void {
+    this.inbox.push(bytes);
+    this.deliverInbox();
+  }
+  private deliverInbox(): void {
+    while (!this.paused && !this.destroyed && this.inbox.length) this.emit('data', this.inbox.shift()!);
+    if (this.peerEnded && !this.endEmitted && !this.paused && !this.destroyed && this.inbox.length === 0) {
+      this.endEmitted = true;
+      queueMicrotask(() => { if (!this.destroyed) this.emit('end'); });
+    }
+  }
+  /** The kernel takes up to n bytes; completed writes call back (asynchronously, as Node does). */
+  kernelTakes(n: number): void {
+    while (n > 0 && this.pending.length) {
+      const p = this.pending[0]!;
+      const k = Math.min(n, p.view.length - p.taken);
+      this.received.push(...p.view.subarray(p.taken, p.taken + k));
+      p.taken += k;
+      n -= k;
+      if (p.taken === p.view.length) {
+        this.pending.shift();
+        const cb = p.cb;
+        if (cb) queueMicrotask(() => cb(null));
+      }
+    }
+    this.maybeFinish();
+  }
+  /** Everything written is taken and end() was called: our FIN is out ('finish'). */
+  private maybeFinish(): void {
+    if (this.writableFinished || !this.ended || this.pending.length > 0 || this.destroyed) return;
+    this.writableFinished = true;
+    queueMicrotask(() => this.emit('finish'));
+  }
+  /** The peer's FIN: 'end' once, after what it sent before (read when the socket flows). */
+  peerEnds(): void {
+    if (this.peerEnded) return;
+    this.peerEnded = true;
+    this.deliverInbox();
+  }
+  private peerEnded = false;
+  private endEmitted = false;
+}
+
+interface World {
+  socket: FakeSocket;
+  connection: Connection;
+  /** Every reply the connection took (into the tx ring or its queue), in call order. */
+  sent: Uint8Array[];
+  destroyed: boolean;
+  closes: (RingwireError | undefined)[];
+  /** Settles the oldest pending handler promise. */
+  settle: (() => void)[];
+  frameNo: number;
+}
+
+const tick = () => new Promise<void>(resolve => setImmediate(resolve));
+
+type Cmd = fc.AsyncCommand<object, World>;
+const cmd = (name: string, run: (w: World) => void | Promise<void>): Cmd => ({
+  check: () => true,
+  async run(_m, w) {
+    await run(w);
+    await tick();
+  },
+  toString: () => name,
+});
+
+/** send(), recording what the peer is owed: a reply taken into the ring (true) or the queue (false, queue grew). */
+function send(w: World, payload: Uint8Array): void {
+  const queued = w.connection.queuedBytes;
+  const copy = Uint8Array.from(payload);
+  if (w.connection.send(payload) || w.connection.queuedBytes > queued) w.sent.push(copy);
+}
+
+const commands = [
+  fc.array(fc.uint8Array({ minLength: 0, maxLength: 20 }), { minLength: 1, maxLength: 6 }).chain(frames =>
+    fc.integer({ min: 1, max: 40 }).map(piece => cmd(`peer sends ${frames.length} frames in pieces of ${piece}`, w => {
+      const wire = Buffer.concat(frames.map(f => lengthFrame(f, { size: 1 })));
+      for (let at = 0; at < wire.length; at += piece) w.socket.peerSends(wire.subarray(at, at + piece));
+    }))),
+  fc.integer({ min: 1, max: 200 }).map(n => cmd(`kernel takes ${n}`, w => w.socket.kernelTakes(n))),
+  fc.constant(cmd('handler settles', w => { w.settle.shift()?.(); })),
+  fc.uint8Array({ minLength: 1, maxLength: 30 }).map(p => cmd(`app sends ${p.length}`, w => send(w, p))),
+  fc.constant(cmd('close', w => w.connection.close())),
+  fc.constant(cmd('destroy', w => {
+    w.destroyed = true;
+    w.connection.destroy();
+  })),
+  fc.constant(cmd('peer ends', w => w.socket.peerEnds())),
+];
+
+describe.each(['wasm', 'js'] as const)('Connection model (%s core)', core => {
+  it('delivers every reply given to send() in order, all of them on close, a prefix on destroy', async () => {
+    await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 50 }), fc.boolean(), async (cmds, asyncHandler) => {
+      let world!: World;
+      const server = createServer({
+        core, zeroCopy: false, framing: 'length:1', maxFrame: 40, rxRing: 64, txRing: 64, maxQueued: 1 << 20, writeTimeout: 0,
+        onFrame(frame, c) {
+          const n = world.frameNo++;
+          const reply = () => send(world, Uint8Array.of(n, ...frame)); // reads the view when it replies
+          if (!asyncHandler || n % 3 === 0) return reply();
+          return new Promise<void>(resolve => world.settle.push(() => { reply(); resolve(); }));
+        },
+        onClose(_c, err) { world.closes.push(err); },
+      });
+      await server.start();
+      const socket = new FakeSocket();
+      world = { socket, connection: undefined as never, sent: [], destroyed: false, closes: [], settle: [], frameNo: 0 };
+      world.connection = server.serve(socket as unknown as net.Socket)!;
+      await fc.asyncModelRun(() => ({ model: {}, real: world }), cmds);
+      // Let everything finish: handlers settle, the kernel takes all, the peer ends.
+      for (let i = 0; i < 200 && world.closes.length === 0; i++) {
+        world.settle.shift()?.();
+        socket.kernelTakes(1 << 16);
+        if (i === 20) world.connection.close();
+        if (i === 40) socket.peerEnds();
+        await tick();
+      }
+      expect(world.closes.length).toBe(1);
+      const expected = Buffer.concat(world.sent.map(p => lengthFrame(p, { size: 1 })));
+      const got = Buffer.from(socket.received);
+      if (!world.destroyed) expect(got.equals(expected)).toBe(true);
+      else expect(expected.subarray(0, got.length).equals(got)).toBe(true);
+      await server.close();
+    }), { numRuns: 300 });
+  });
+});
