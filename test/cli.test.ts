@@ -60,6 +60,15 @@ describe('ringwire CLI', () => {
     expect((await once(child, 'exit'))[0]).toBe(0);
   });
 
+  it('runs the embedding guide\'s example handler module as the guide shows', async () => {
+    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--framing', 'line', '--handler', 'examples/kv-store.mjs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [line] = await once(child.stdout.setEncoding('utf8'), 'data') as [string];
+    const port = Number(/:(\d+) /.exec(line)![1]);
+    expect(String(await roundTrip(port, Buffer.from('SET a 1\nGET a\nGET b\nQUIT\nGET a\n')))).toBe('OK\n1\n(nil)\nBYE\n');
+    child.kill('SIGTERM');
+    expect((await once(child, 'exit'))[0]).toBe(0);
+  });
+
   it('serves from 2 worker threads and prints a stats line per interval', async () => {
     const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--workers', '2', '--framing', 'length:2:be', '--stats-interval', '200ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.setEncoding('utf8');
