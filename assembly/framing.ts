@@ -132,7 +132,7 @@ export function plan(len: u32): i32 {
     while (v >= 0x80) { v >>= 7; n++; }
     encPrefix = n;
   } else if (framing == FRAMING_DELIMITER) {
-    encTrailer = delimLen;
+    encTrailer = trailerSize();
   } else if (framing == FRAMING_FIXED) {
     if (len != fixedSize) return SEND_BAD_LENGTH;
   }
@@ -142,6 +142,12 @@ export function plan(len: u32): i32 {
 
 /** Write the planned prefix and trailer around a payload of len bytes at pos in the tx ring. */
 export function encode(base: u32, mask: u32, pos: u32, len: u32): void {
+  encodePrefix(base, mask, pos, len);
+  encodeTrailer(base, mask, pos + encPrefix + len);
+}
+
+/** Write the planned prefix of a len-byte payload at pos (length field, varint; nothing for the others). */
+export function encodePrefix(base: u32, mask: u32, pos: u32, len: u32): void {
   if (framing == FRAMING_LENGTH) {
     for (let i: u32 = 0; i < lenStrip; i++) ringPut(base, mask, pos + i, 0);
     for (let i: u32 = 0; i < lenSize; i++) {
@@ -154,8 +160,18 @@ export function encode(base: u32, mask: u32, pos: u32, len: u32): void {
       ringPut(base, mask, pos + i, i + 1 < encPrefix ? (v & 0x7f) | 0x80 : v);
       v >>= 7;
     }
-  } else if (framing == FRAMING_DELIMITER) {
-    for (let i: u32 = 0; i < delimLen; i++) ringPut(base, mask, pos + len + i, <u32>load<u8>(delimAddr + i));
   }
   // raw and fixed: the payload is the whole frame
+}
+
+/** The bytes a frame puts after its payload: the delimiter, or nothing. */
+export function trailerSize(): u32 {
+  return framing == FRAMING_DELIMITER ? delimLen : 0;
+}
+
+/** Write the trailer (the delimiter, for delimiter framing) at pos. */
+export function encodeTrailer(base: u32, mask: u32, pos: u32): void {
+  if (framing == FRAMING_DELIMITER) {
+    for (let i: u32 = 0; i < delimLen; i++) ringPut(base, mask, pos + i, <u32>load<u8>(delimAddr + i));
+  }
 }

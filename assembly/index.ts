@@ -21,10 +21,10 @@ import {
   S_ERRORS, S_ERROR_BY_CODE,
   W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_NEXT_FREE,
   W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, FRAME_WORDS,
-  FRAMING_RAW, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, SEND_OK, SEND_FULL,
+  FRAMING_RAW, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, SEND_OK, SEND_FULL, SEND_TOO_LARGE,
   align64, layoutSize, statsOffset,
 } from "./layout";
-import { decode, frameOff, frameLen, scanned, plan, encode, encPrefix, encTrailer } from "./framing";
+import { decode, frameOff, frameLen, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer } from "./framing";
 import { ringToRing } from "./ring";
 
 // Every layout constant is exported so the contract test can hold the mirror to it.
@@ -230,6 +230,48 @@ export function commit(slot: u32, len: u32): void {
   setWord(s, W_TX_HEAD, txHead + wire);
   count(S_FRAMES_OUT, 1);
   count(S_BYTES_OUT, wire);
+}
+
+/** What send() of a len-byte payload would say, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
+export function check(len: u32): i32 {
+  return plan(len);
+}
+
+// ---- a reply larger than the tx ring, streamed through it in pieces ----
+// beginFrame writes the prefix, the host writes payload pieces at the tx head as
+// room appears and publishes each with putBytes, and endFrame writes the trailer.
+
+/** Write the prefix of a frame for a len-byte payload: SEND_OK, SEND_FULL (no room for it yet), or SEND_BAD_LENGTH. */
+export function beginFrame(slot: u32, len: u32): i32 {
+  const r = plan(len);
+  if (r != SEND_OK && r != SEND_TOO_LARGE) return r;
+  const s = slotAddr(slot);
+  const txHead = word(s, W_TX_HEAD);
+  if (encPrefix > C.txSize - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
+  encodePrefix(word(s, W_TX_BASE), C.txSize - 1, txHead, len);
+  setWord(s, W_TX_HEAD, txHead + encPrefix);
+  count(S_FRAMES_OUT, 1);
+  count(S_BYTES_OUT, encPrefix);
+  return SEND_OK;
+}
+
+/** The host wrote n payload bytes at the tx head (within the free room): publish them. */
+export function putBytes(slot: u32, n: u32): void {
+  const s = slotAddr(slot);
+  setWord(s, W_TX_HEAD, word(s, W_TX_HEAD) + n);
+  count(S_BYTES_OUT, n);
+}
+
+/** Write the trailer of a streamed frame: SEND_OK, or SEND_FULL until there is room for it. */
+export function endFrame(slot: u32): i32 {
+  const s = slotAddr(slot);
+  const txHead = word(s, W_TX_HEAD);
+  const n = trailerSize();
+  if (n > C.txSize - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
+  encodeTrailer(word(s, W_TX_BASE), C.txSize - 1, txHead);
+  setWord(s, W_TX_HEAD, txHead + n);
+  count(S_BYTES_OUT, n);
+  return SEND_OK;
 }
 
 /** Does nothing and returns x: what one call across the JS–WASM boundary costs, for the benchmarks. */

@@ -40,8 +40,10 @@ Options for serve:
   --write-timeout <time>    close a connection whose replies make no progress this long with
                             ERR_SLOW_CONSUMER (default 30s; 0s: never)
   --max-queued <bytes>      replies one connection may queue beyond its tx ring before
-                            ERR_SLOW_CONSUMER (default 4 x --tx-ring)
+                            ERR_SLOW_CONSUMER (default 4 x --tx-ring, or --max-reply if larger)
   --max-queued-total <bytes> replies all connections may queue beyond their tx rings (default 64m)
+  --max-reply <bytes>       the largest reply a handler may send; one larger than the tx ring is
+                            streamed through it (default 4 x --tx-ring)
   --drain-timeout <time>    on SIGINT/SIGTERM, how long connections may drain before they are
                             destroyed (default 10s)
   --backlog <n>             the kernel's queue of connections not yet accepted (default 511)
@@ -99,6 +101,7 @@ async function serve(args: string[]): Promise<void> {
       'write-timeout': { type: 'string' },
       'max-queued': { type: 'string' },
       'max-queued-total': { type: 'string' },
+      'max-reply': { type: 'string' },
       'drain-timeout': { type: 'string' },
       backlog: { type: 'string' },
       keepalive: { type: 'string' },
@@ -136,6 +139,7 @@ async function serve(args: string[]): Promise<void> {
     writeTimeout: duration('write-timeout', values['write-timeout']),
     maxQueued: size('max-queued', values['max-queued']),
     maxQueuedTotal: size('max-queued-total', values['max-queued-total']),
+    maxReply: size('max-reply', values['max-reply']),
     drainTimeout: duration('drain-timeout', values['drain-timeout']),
     keepAlive: keepalive === undefined ? false : keepalive,
     noDelay: values.nodelay,
@@ -152,7 +156,7 @@ async function serve(args: string[]): Promise<void> {
     server = single;
   } else {
     server = createWorkerServer({ ...common, workers, balance: values.balance as Balance | undefined, handler: values.handler });
-    budget = memoryBudget(config, common.maxQueued, common.maxQueuedTotal); // per worker: each builds its own core
+    budget = memoryBudget(config, common.maxQueued, common.maxQueuedTotal, common.maxReply); // per worker: each builds its own core
   }
   const onClientError = (err: RingwireError, c: ConnectionInfo) => {
     if (err.code !== 'ERR_SOCKET') console.error(`ringwire: ${c.remoteAddress}:${c.remotePort} ${err.code}: ${err.message}`);

@@ -209,6 +209,29 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
     ]);
   });
 
+  it('streams a reply larger than the tx ring up to maxReply, and refuses one byte more with ERR_REPLY_TOO_LARGE', async () => {
+    const maxReply = 1 << 20;
+    const big = randomBytes(maxReply);
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'length:4', txRing: 65536, maxReply, maxQueued: 2 * maxReply,
+      onFrame(frame, c) {
+        const n = frame.length ? frame[0]! : 0;
+        c.send(Buffer.from('before'));
+        c.send(n === 1 ? Buffer.concat([big, Buffer.from([1])]) : big);
+        c.send(Buffer.from('after'));
+      },
+    });
+    const codes = errorCodes(server);
+    const atMax = await roundTrip(port, Buffer.concat([lengthFrame(Buffer.from([0])), lengthFrame(Buffer.from([0]))]));
+    const one = [lengthFrame(Buffer.from('before')), lengthFrame(big), lengthFrame(Buffer.from('after'))];
+    expect(atMax.equals(Buffer.concat([...one, ...one]))).toBe(true);
+    expect(codes).toEqual([]);
+    const past = await roundTrip(port, lengthFrame(Buffer.from([1])));
+    expect(past.equals(lengthFrame(Buffer.from('before')))).toBe(true);
+    expect(codes).toEqual(['ERR_REPLY_TOO_LARGE']);
+    await server.close();
+  });
+
   it('queues up to maxQueued bytes beyond the tx ring, and closes with ERR_SLOW_CONSUMER one byte past it', async () => {
     // tx ring 256: two 100-byte replies (102 on the wire) fit, the rest queue (counted as payload bytes).
     const replies = (c: Connection, n: number) => {

@@ -39,6 +39,59 @@ describe.each(CORES)('%s core send()', kind => {
     });
   }
 
+  it('streams a reply larger than the tx ring: prefix, pieces as the ring drains, trailer', async () => {
+    const payload = Buffer.alloc(1000, 7);
+    const streamed: [string, Buffer][] = [
+      ['length:4:be', lengthFrame(payload)],
+      ['length:2:le:offset=1:adjust=-2', lengthFrame(payload, { size: 2, endian: 'le', offset: 1, adjust: -2 })],
+      ['varint', varintFrame(payload)],
+      ['delimiter:\\r\\n', Buffer.concat([payload, bytes('\r\n')])],
+      ['raw', payload],
+    ];
+    const filler = Buffer.alloc(40, 9);
+    for (const [framing, wire] of streamed) {
+      const core = await coreWith(kind, { framing, mode: 'handler', maxFrame: 48, rxRing: 64, txRing: 64 });
+      const slot = core.open();
+      expect(core.check(payload.length), framing).toBe(SEND_TOO_LARGE);
+      expect(core.send(slot, payload)).toBe(SEND_TOO_LARGE);
+      expect(core.send(slot, filler)).toBe(SEND_OK); // in the ring, unsent: the stream starts mid-ring and wraps
+      expect(core.beginFrame(slot, payload.length)).toBe(SEND_OK);
+      const out: Buffer[] = [];
+      for (let at = 0; at < payload.length;) {
+        const n = core.putPiece(slot, payload.subarray(at));
+        expect(n).toBeGreaterThan(0);
+        at += n;
+        out.push(sent(core, slot));
+      }
+      expect(core.endFrame(slot)).toBe(SEND_OK);
+      out.push(sent(core, slot));
+      const alone = await coreWith(kind, { framing, mode: 'handler', maxFrame: 48, txRing: 128 });
+      const a = alone.open();
+      alone.send(a, filler);
+      expect(Buffer.concat(out).equals(Buffer.concat([sent(alone, a), wire])), framing).toBe(true);
+    }
+  });
+
+  it('waits for room for a streamed frame\'s prefix and trailer', async () => {
+    const line = await coreWith(kind, { framing: 'delimiter:\\r\\n', mode: 'handler', maxFrame: 8, rxRing: 16, txRing: 16 });
+    const slot = line.open();
+    expect(line.beginFrame(slot, 31)).toBe(SEND_OK); // no prefix: always room
+    expect(line.putPiece(slot, Buffer.alloc(31, 1))).toBe(16);
+    expect(line.putPiece(slot, Buffer.alloc(15, 1))).toBe(0);
+    line.release(slot, 16);
+    expect(line.putPiece(slot, Buffer.alloc(15, 1))).toBe(15);
+    expect(line.endFrame(slot)).toBe(SEND_FULL); // 1 byte of room, a 2-byte delimiter
+    line.release(slot, 1);
+    expect(line.endFrame(slot)).toBe(SEND_OK);
+    expect(sent(line, slot)).toEqual(Buffer.concat([Buffer.alloc(14, 1), bytes('\r\n')]));
+    const varint = await coreWith(kind, { framing: 'varint', mode: 'handler', maxFrame: 4, rxRing: 16, txRing: 16 });
+    const v = varint.open();
+    expect(varint.send(v, Buffer.alloc(14))).toBe(SEND_OK);
+    expect(varint.beginFrame(v, 300)).toBe(SEND_FULL); // a 2-byte prefix, 1 byte of room
+    varint.release(v, 1);
+    expect(varint.beginFrame(v, 300)).toBe(SEND_OK);
+  });
+
   it('writes a payload that wraps the tx ring', async () => {
     const core = await coreWith(kind, { framing: 'length:1', mode: 'handler', maxFrame: 20, rxRing: 32, txRing: 32 });
     const slot = core.open();

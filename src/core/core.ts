@@ -25,7 +25,7 @@ export type CoreKind = 'wasm' | 'js';
 
 // The words of the contract the network code needs, so that it depends on this
 // interface and never on the layout mirror itself.
-export { MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_PAUSES, SEND_FULL, SEND_OK } from './layout.ts';
+export { MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from './layout.ts';
 
 export interface Core {
   readonly kind: CoreKind;
@@ -58,6 +58,18 @@ export interface Core {
   hold(slot: number, held: boolean): void;
   /** Encode payload as one frame into the tx ring. Returns SEND_*. */
   send(slot: number, payload: Uint8Array): number;
+  /** What send() of a len-byte payload would say if the ring had room: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
+  check(len: number): number;
+  /**
+   * A reply larger than the tx ring, streamed: beginFrame writes the prefix for a
+   * len-byte payload (SEND_OK, SEND_FULL: no room for it yet, SEND_BAD_LENGTH),
+   * putPiece copies as much of the payload as the ring has room for (returns how
+   * much), endFrame writes the trailer (SEND_OK or SEND_FULL). Nothing else may be
+   * sent on the slot in between.
+   */
+  beginFrame(slot: number, len: number): number;
+  putPiece(slot: number, bytes: Uint8Array): number;
+  endFrame(slot: number): number;
   /** The kernel has the next n bytes of the tx ring. */
   release(slot: number, n: number): void;
   /** The largest contiguous free span at the rx head; empty only when the ring is full. */
@@ -118,6 +130,11 @@ export abstract class CoreBase implements Core {
   protected abstract reserve(slot: number, len: number): number;
   /** Write prefix and trailer around the placed payload and publish the frame. */
   protected abstract commit(slot: number, len: number): void;
+  abstract check(len: number): number;
+  abstract beginFrame(slot: number, len: number): number;
+  abstract endFrame(slot: number): number;
+  /** n payload bytes were copied at the tx head: publish them. */
+  protected abstract putBytes(slot: number, n: number): void;
 
   frameCount(): number {
     return this.u32[LAYOUT_BASE / 4 + H_FRAME_COUNT]!;
@@ -163,6 +180,20 @@ export abstract class CoreBase implements Core {
     if (first < payload.length) this.u8.set(payload.subarray(first), base);
     this.commit(slot, payload.length);
     return SEND_OK;
+  }
+
+  putPiece(slot: number, bytes: Uint8Array): number {
+    const size = this.config.txSize;
+    const head = this.word(slot, W_TX_HEAD);
+    const n = Math.min(bytes.length, size - ((head - this.word(slot, W_TX_TAIL)) >>> 0));
+    if (n === 0) return 0;
+    const base = this.word(slot, W_TX_BASE);
+    const at = head & (size - 1);
+    const first = Math.min(n, size - at);
+    this.u8.set(bytes.subarray(0, first), base + at);
+    if (first < n) this.u8.set(bytes.subarray(first, n), base);
+    this.putBytes(slot, n);
+    return n;
   }
 
   /**

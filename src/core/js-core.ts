@@ -175,6 +175,39 @@ export class JsCore extends CoreBase {
     this.stats.add(L.S_BYTES_OUT, wire);
   }
 
+  check(len: number): number {
+    return this.plan(len);
+  }
+
+  // ---- a reply larger than the tx ring, streamed (the twin of assembly/index.ts) ----
+
+  beginFrame(slot: number, len: number): number {
+    const r = this.plan(len);
+    if (r !== L.SEND_OK && r !== L.SEND_TOO_LARGE) return r;
+    const txHead = this.get(slot, W_TX_HEAD);
+    if (this.encPrefix > this.c.txSize - ((txHead - this.get(slot, W_TX_TAIL)) >>> 0)) return L.SEND_FULL;
+    this.encodePrefix(this.get(slot, W_TX_BASE), this.c.txSize - 1, txHead, len);
+    this.set(slot, W_TX_HEAD, (txHead + this.encPrefix) >>> 0);
+    this.stats.add(L.S_FRAMES_OUT, 1);
+    if (this.encPrefix) this.stats.add(L.S_BYTES_OUT, this.encPrefix);
+    return L.SEND_OK;
+  }
+
+  protected putBytes(slot: number, n: number): void {
+    this.set(slot, W_TX_HEAD, (this.get(slot, W_TX_HEAD) + n) >>> 0);
+    if (n) this.stats.add(L.S_BYTES_OUT, n);
+  }
+
+  endFrame(slot: number): number {
+    const txHead = this.get(slot, W_TX_HEAD);
+    const n = this.trailerSize();
+    if (n > this.c.txSize - ((txHead - this.get(slot, W_TX_TAIL)) >>> 0)) return L.SEND_FULL;
+    this.encodeTrailer(this.get(slot, W_TX_BASE), this.c.txSize - 1, txHead);
+    this.set(slot, W_TX_HEAD, (txHead + n) >>> 0);
+    if (n) this.stats.add(L.S_BYTES_OUT, n);
+    return L.SEND_OK;
+  }
+
   // ---- framing (the twin of assembly/framing.ts) ----
 
   private byte(base: number, mask: number, pos: number): number {
@@ -276,7 +309,7 @@ export class JsCore extends CoreBase {
       for (let v = len; v >= 0x80; v = Math.floor(v / 128)) n++;
       this.encPrefix = n;
     } else if (c.framing === L.FRAMING_DELIMITER) {
-      this.encTrailer = c.delimiter.length;
+      this.encTrailer = this.trailerSize();
     } else if (c.framing === L.FRAMING_FIXED) {
       if (len !== c.fixed) return L.SEND_BAD_LENGTH;
     }
@@ -285,6 +318,11 @@ export class JsCore extends CoreBase {
   }
 
   private encode(base: number, mask: number, pos: number, len: number): void {
+    this.encodePrefix(base, mask, pos, len);
+    this.encodeTrailer(base, mask, pos + this.encPrefix + len);
+  }
+
+  private encodePrefix(base: number, mask: number, pos: number, len: number): void {
     const c = this.c;
     if (c.framing === L.FRAMING_LENGTH) {
       for (let i = 0; i < c.lenStrip; i++) this.ringPut(base, mask, pos + i, 0);
@@ -298,8 +336,17 @@ export class JsCore extends CoreBase {
         this.ringPut(base, mask, pos + i, i + 1 < this.encPrefix ? (v & 0x7f) | 0x80 : v);
         v = Math.floor(v / 128);
       }
-    } else if (c.framing === L.FRAMING_DELIMITER) {
-      for (let i = 0; i < c.delimiter.length; i++) this.ringPut(base, mask, pos + len + i, c.delimiter[i]!);
+    }
+  }
+
+  private trailerSize(): number {
+    return this.c.framing === L.FRAMING_DELIMITER ? this.c.delimiter.length : 0;
+  }
+
+  private encodeTrailer(base: number, mask: number, pos: number): void {
+    const c = this.c;
+    if (c.framing === L.FRAMING_DELIMITER) {
+      for (let i = 0; i < c.delimiter.length; i++) this.ringPut(base, mask, pos + i, c.delimiter[i]!);
     }
   }
 

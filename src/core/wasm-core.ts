@@ -17,10 +17,14 @@ export interface CoreExports {
   process(slot: number): number;
   reserve(slot: number, len: number): number;
   commit(slot: number, len: number): void;
+  check(len: number): number;
+  beginFrame(slot: number, len: number): number;
+  putBytes(slot: number, n: number): void;
+  endFrame(slot: number): number;
   layoutSize(slots: number, rx: number, tx: number, rxPad: number, frameCap: number): number;
   nop(x: number): number;
 }
-export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'layoutSize', 'nop', 'memory'] as const;
+export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'check', 'beginFrame', 'putBytes', 'endFrame', 'layoutSize', 'nop', 'memory'] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
@@ -93,5 +97,17 @@ export class WasmCore extends CoreBase {
   }
   protected commit(slot: number, len: number): void {
     this.x.commit(slot, len);
+  }
+  check(len: number): number {
+    return this.x.check(len);
+  }
+  beginFrame(slot: number, len: number): number {
+    return this.x.beginFrame(slot, len);
+  }
+  protected putBytes(slot: number, n: number): void {
+    this.x.putBytes(slot, n);
+  }
+  endFrame(slot: number): number {
+    return this.x.endFrame(slot);
   }
 }

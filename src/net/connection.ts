@@ -22,7 +22,9 @@
 // not a copy, so the ring's bytes are released only once the kernel has them
 // (`inflight - socket.writableLength`). A reply that does not fit in the tx ring
 // is copied into `queue` (send() returns false; onDrain fires once the queue has
-// moved into the ring). The queue is capped per connection (maxQueued) and in
+// moved into the ring); a reply larger than the whole ring (up to maxReply) is
+// streamed through it from the queue: prefix, payload pieces as the kernel takes
+// bytes, trailer. The queue is capped per connection (maxQueued) and in
 // total (the endpoint's budget): past either, ERR_SLOW_CONSUMER destroys the
 // connection; so does no write progress for writeTimeout (the endpoint's sweep).
 //
@@ -35,7 +37,7 @@
 // the core, onClose runs). destroy() skips to the end and drops what is queued.
 
 import type net from 'node:net';
-import { R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, type Core } from '../core/core.ts';
+import { R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
   E_IDLE_TIMEOUT, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
@@ -78,6 +80,8 @@ export interface ConnectionLimits {
   idleTimeout: number;
   /** Bytes a connection may queue beyond its tx ring before ERR_SLOW_CONSUMER. */
   maxQueued: number;
+  /** The largest reply; one larger than the tx ring is streamed through it. */
+  maxReply: number;
 }
 
 /** How long a closing connection keeps reading (and discarding) before it is destroyed. */
@@ -144,6 +148,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   private queue: Uint8Array[] = [];
   private queueHead = 0;
   private queued = 0;
+  /** The queue's first reply is larger than the tx ring and this much of it is streamed (-1: not started). */
+  private streamed = -1;
   /** send() returned false: onDrain is owed once the queue is in the ring. */
   private owesDrain = false;
   private finSent = false;
@@ -218,17 +224,14 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   send(payload: Uint8Array): boolean {
     if (this.finSent || this.state === 'closed') return false;
-    if (this.queued === 0) {
-      const r = this.core.send(this.slot, payload);
-      if (r === SEND_OK) {
-        if (this.host.delivering) this.host.flushLater(this);
-        else this.flush();
-        return true;
-      }
-      if (r !== SEND_FULL) {
-        throw ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${payload.length}-byte reply with ${this.core.config.framingText} framing and a ${this.core.config.txSize}-byte tx ring`);
-      }
+    const wasEmpty = this.queued === 0;
+    const r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload.length);
+    if (wasEmpty && r === SEND_OK) {
+      if (this.host.delivering) this.host.flushLater(this);
+      else this.flush();
+      return true;
     }
+    if (r !== SEND_OK && r !== SEND_FULL) this.refuse(r, payload.length);
     // Copied: a Buffer's slice() would be a view of the caller's memory.
     this.queue.push(new Uint8Array(payload));
     this.queued += payload.length;
@@ -239,7 +242,22 @@ export class Connection<Data = any> implements ConnectionInfo {
       return false;
     }
     this.owesDrain = true;
+    if (wasEmpty && r === SEND_TOO_LARGE) {
+      // Larger than the tx ring: start streaming it now.
+      this.moveQueue();
+      if (this.host.delivering) this.host.flushLater(this);
+      else this.flush();
+    }
     return false;
+  }
+
+  /** Throw ERR_REPLY_TOO_LARGE unless a reply larger than the tx ring can be streamed (up to maxReply). */
+  private refuse(r: number, length: number): void {
+    const { framingText, txSize } = this.core.config;
+    const maxReply = this.host.limits.maxReply;
+    if (r === SEND_TOO_LARGE && length <= maxReply) return;
+    const why = r === SEND_TOO_LARGE ? `over maxReply (${maxReply} bytes)` : `not a length ${framingText} framing can carry`;
+    throw ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${length}-byte reply: ${why} (tx ring ${txSize} bytes)`);
   }
 
   /**
@@ -526,11 +544,25 @@ export class Connection<Data = any> implements ConnectionInfo {
     else this.maybeEnd();
   }
 
-  /** Move queued replies into the tx ring while they fit. */
+  /** Move queued replies into the tx ring while they fit; one larger than the ring streams through it. */
   private moveQueue(): void {
+    const core = this.core;
     while (this.queueHead < this.queue.length) {
       const next = this.queue[this.queueHead]!;
-      if (this.core.send(this.slot, next) === SEND_FULL) return;
+      if (this.streamed < 0) {
+        const r = core.send(this.slot, next);
+        if (r === SEND_FULL) return;
+        if (r !== SEND_OK) {
+          // SEND_TOO_LARGE (send() let only streamable ones in): the prefix first.
+          if (core.beginFrame(this.slot, next.length) !== SEND_OK) return;
+          this.streamed = 0;
+        }
+      }
+      if (this.streamed >= 0) {
+        this.streamed += core.putPiece(this.slot, next.subarray(this.streamed));
+        if (this.streamed < next.length || core.endFrame(this.slot) !== SEND_OK) return;
+        this.streamed = -1;
+      }
       this.queue[this.queueHead++] = undefined as never;
       this.queued -= next.length;
       this.host.queue(-next.length);
@@ -544,6 +576,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.queue = [];
     this.queueHead = 0;
     this.queued = 0;
+    this.streamed = -1;
   }
 
   // ---- errors and closing ----

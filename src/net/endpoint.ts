@@ -37,8 +37,10 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   idleTimeout?: number;
   /** Close a connection with ERR_SLOW_CONSUMER when its output makes no progress for this many ms. Default 30000; 0 = never. */
   writeTimeout?: number;
-  /** Bytes of replies one connection may queue beyond its tx ring. Default 4 × the tx ring. */
+  /** Bytes of replies one connection may queue beyond its tx ring. Default 4 × the tx ring, or maxReply if larger. */
   maxQueued?: number;
+  /** The largest reply send() takes; one larger than the tx ring is streamed through it. Default 4 × the tx ring. */
+  maxReply?: number;
   /** Bytes of replies all connections together may queue beyond their tx rings. Default 64 MiB. */
   maxQueuedTotal?: number;
   /** Read straight into the rings (true, default) or copy 'data' chunks into them (false). */
@@ -80,10 +82,17 @@ export interface MemoryBudget {
 export const DEFAULT_WRITE_TIMEOUT = 30_000;
 export const DEFAULT_MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 
+/** Each defaults to 4 tx rings, kept consistent with the other when only one is given (maxReply <= maxQueued). */
+export function queueLimits(config: CoreConfig, maxQueued?: number, maxReply?: number): { maxQueued: number; maxReply: number } {
+  const four = 4 * config.txSize;
+  const queued = maxQueued ?? Math.max(four, maxReply ?? four);
+  return { maxQueued: queued, maxReply: maxReply ?? Math.min(four, queued) };
+}
+
 /** The worst-case memory of an endpoint with this core configuration and these queue limits. */
-export function memoryBudget(config: CoreConfig, maxQueued = 4 * config.txSize, maxQueuedTotal = DEFAULT_MAX_QUEUED_TOTAL): MemoryBudget {
+export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTotal = DEFAULT_MAX_QUEUED_TOTAL, maxReply?: number): MemoryBudget {
   const rings = config.regions.total;
-  const queued = Math.min(config.slots * maxQueued, maxQueuedTotal);
+  const queued = Math.min(config.slots * queueLimits(config, maxQueued, maxReply).maxQueued, maxQueuedTotal);
   return { rings, queued, total: rings + queued };
 }
 
@@ -145,19 +154,21 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   async start(): Promise<Core> {
     if (!this.coreInstance) {
       const {
-        core, idleTimeout, writeTimeout, maxQueued, maxQueuedTotal, zeroCopy, noDelay, keepAlive, drainTimeout, signal,
+        core, idleTimeout, writeTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, noDelay, keepAlive, drainTimeout, signal,
         onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
       } = this.options;
       this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this.takesFrames ? 'handler' : 'echo' });
     }
     if (!this.limitsResolved) {
       const o = this.options;
-      const maxQueued = o.maxQueued ?? 4 * this.coreInstance.config.txSize;
-      for (const [name, v] of [['idleTimeout', o.idleTimeout ?? 0], ['writeTimeout', o.writeTimeout ?? 0], ['maxQueued', maxQueued], ['maxQueuedTotal', this.maxQueuedTotal]] as const) {
+      const { maxQueued, maxReply } = queueLimits(this.coreInstance.config, o.maxQueued, o.maxReply);
+      for (const [name, v] of [['idleTimeout', o.idleTimeout ?? 0], ['writeTimeout', o.writeTimeout ?? 0], ['maxQueued', maxQueued], ['maxReply', maxReply], ['maxQueuedTotal', this.maxQueuedTotal]] as const) {
         if (!Number.isFinite(v) || v < 0) throw configError(`${name} must be a number of at least 0, got ${v}`);
       }
+      // A reply being streamed waits in the queue: the queue must be able to hold the largest one.
+      if (maxReply > maxQueued) throw configError(`maxReply (${maxReply}) cannot exceed maxQueued (${maxQueued}): a reply larger than the tx ring is queued while it streams`);
       if (this.coreInstance.config.mode === MODE_ECHO && this.takesFrames) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
-      this.limitsResolved = { idleTimeout: o.idleTimeout ?? 0, maxQueued };
+      this.limitsResolved = { idleTimeout: o.idleTimeout ?? 0, maxQueued, maxReply };
     }
     return this.coreInstance;
   }
