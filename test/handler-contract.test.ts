@@ -312,6 +312,59 @@ describe('bounded sends', () => {
   });
 });
 
+describe('draining', () => {
+  it('server.close() waits for a pending async handler, sends its reply, then closes', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>(resolve => (open = resolve));
+    const { server, port } = await startServer({
+      framing: 'line',
+      async onFrame(frame, c) {
+        await gate;
+        c.send(frame);
+      },
+    });
+    const s = await connect(port);
+    const got = collect(s);
+    s.write('late\n');
+    await until(() => server.stats().total.framesIn === 1, 5000, 'the frame to be held');
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    await sleep(50);
+    expect(closed).toBe(false);
+    open();
+    await closing;
+    expect(String(await got.done)).toBe('late\n');
+  });
+
+  it('destroys what is still pending after drainTimeout, and resolves', async () => {
+    const { server, port } = await startServer({ framing: 'line', drainTimeout: 100, onFrame: () => new Promise<void>(() => {}) });
+    const s = await connect(port);
+    const got = collect(s);
+    s.write('never answered\n');
+    await until(() => server.stats().total.framesIn === 1, 5000, 'the frame to be held');
+    await server.close();
+    expect((await got.done).length).toBe(0);
+  });
+});
+
+describe('typed API', () => {
+  it('type-checks events and error codes (tsc runs over this file in npm test)', async () => {
+    const { createServer } = await import('../src/index.ts');
+    const server = createServer({ framing: 'line', onFrame: (f, c) => void c.send(f) });
+    server.on('clientError', (err, c) => {
+      const code: 'ERR_FRAME_TOO_LARGE' | 'ERR_SLOW_CONSUMER' | string = err.code;
+      void code;
+      void c.id;
+    });
+    // @ts-expect-error: a misspelt event name does not type-check
+    server.on('clientErorr', () => {});
+    // @ts-expect-error: not one of the codes
+    const bad: import('../src/index.ts').ErrorCode = 'ERR_NOPE';
+    void bad;
+    await server.close();
+  });
+});
+
 describe('server start-up errors', () => {
   it('rejects listen() on a busy port with EADDRINUSE instead of crashing', async () => {
     const { server: first, port } = await startServer({});
