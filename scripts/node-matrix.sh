@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the socket suites (adoption of accepted sockets through Node internals,
-# every server test on both read paths, and worker threads: reusePort everywhere,
+# every server and handler-contract test on both read paths, and worker threads: reusePort everywhere,
 # socket transfer where the Node has it and its refusal where it has not) on each
 # supported Node line, not just the pinned Node 24: the lowest supported (22.12.0)
 # and the newest major (26).
@@ -16,5 +16,5 @@ for version in 22.12.0 26; do
   fi
   bin="$dir/node_modules/.bin/node"
   echo "== socket suites on Node $("$bin" --version)"
-  "$bin" node_modules/vitest/vitest.mjs run test/adoption.test.ts test/server.test.ts test/workers.test.ts
+  "$bin" node_modules/vitest/vitest.mjs run test/adoption.test.ts test/server.test.ts test/handler-contract.test.ts test/connection-model.test.ts test/workers.test.ts
 done

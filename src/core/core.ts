@@ -25,7 +25,7 @@ export type CoreKind = 'wasm' | 'js';
 
 // The words of the contract the network code needs, so that it depends on this
 // interface and never on the layout mirror itself.
-export { MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from './layout.ts';
+export { FRAME_WORDS, MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from './layout.ts';
 
 export interface Core {
   readonly kind: CoreKind;
@@ -52,6 +52,8 @@ export interface Core {
   frame(i: number): Uint8Array;
   /** Handler mode: the rx position just after frame i of the list (what consume() takes). */
   frameEnd(i: number): number;
+  /** Handler mode: a copy of the list's entries from frame `from` on, FRAME_WORDS words each (address, length, end). */
+  saveFrames(from: number): Uint32Array;
   /** Handler mode: the frames up to rx position `end` are done: their bytes may be read over. */
   consume(slot: number, end: number): void;
   /** Handler mode: while held, process() lists nothing (a handler is pending); reads still land. */
@@ -146,6 +148,10 @@ export abstract class CoreBase implements Core {
 
   frameEnd(i: number): number {
     return this.frames[FRAME_WORDS * i + 2]!;
+  }
+
+  saveFrames(from: number): Uint32Array {
+    return this.frames.slice(FRAME_WORDS * from, FRAME_WORDS * this.frameCount());
   }
 
   /**

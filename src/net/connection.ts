@@ -14,7 +14,7 @@
 // handler is pending (the slot is held: reads land in the ring, nothing is
 // listed), at a reply that had to queue beyond the tx ring (backpressure, frame
 // by frame), or at close(); what the core had listed after that frame is kept in
-// `saved` (views of this slot's own ring, so they stay valid) and delivered first
+// `saved` (their places in this slot's own ring, so they stay valid) and delivered first
 // when the cause clears. While a connection delivers a batch, no other core call
 // may list frames (the list is one per core): Endpoint.delivering guards that.
 //
@@ -37,7 +37,7 @@
 // the core, onClose runs). destroy() skips to the end and drops what is queued.
 
 import type net from 'node:net';
-import { R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
   E_IDLE_TIMEOUT, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
@@ -93,8 +93,9 @@ type State = 'open' | 'draining' | 'closing' | 'closed';
 
 /** Frames a connection could not deliver yet, in order, and what the core said after listing them. */
 interface Saved {
-  frames: Uint8Array[];
-  ends: number[];
+  /** The core's list entries from the first undelivered frame on (Core.saveFrames). */
+  list: Uint32Array;
+  /** Index of the next frame to deliver. */
   next: number;
   status: number;
 }
@@ -359,15 +360,15 @@ export class Connection<Data = any> implements ConnectionInfo {
   private run(saved: Saved | null, status: number): void {
     const core = this.core;
     if (!saved && (this.pending || this.saved)) return this.updateReading(); // held: the core listed nothing
-    const n = saved ? saved.frames.length : core.frameCount();
+    const n = saved ? saved.list.length / FRAME_WORDS : core.frameCount();
     let i = saved ? saved.next : 0;
     let done = -1;
     let failure: RingwireError | undefined;
     this.host.enter(this);
     try {
       while (i < n && this.delivers()) {
-        const frame = saved ? saved.frames[i]! : core.frame(i);
-        const end = saved ? saved.ends[i]! : core.frameEnd(i);
+        const frame = saved ? new Uint8Array(core.memory, saved.list[i * FRAME_WORDS]!, saved.list[i * FRAME_WORDS + 1]!) : core.frame(i);
+        const end = saved ? saved.list[i * FRAME_WORDS + 2]! : core.frameEnd(i);
         i++;
         const r = this.onFrame!(frame, this);
         if (isPromise(r)) {
@@ -387,14 +388,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (i < n || this.pending || this.queued > 0) {
       // Stopped early: keep the rest for later (views of this slot's own ring).
       if (saved) saved.next = i;
-      else {
-        const rest: Saved = { frames: [], ends: [], next: 0, status };
-        for (let k = i; k < n; k++) {
-          rest.frames.push(core.frame(k));
-          rest.ends.push(core.frameEnd(k));
-        }
-        saved = rest;
-      }
+      else saved = { list: core.saveFrames(i), next: 0, status };
       this.saved = saved;
       core.hold(this.slot, true);
       this.flush();
