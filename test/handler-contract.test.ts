@@ -336,6 +336,18 @@ describe('draining', () => {
     expect(String(await got.done)).toBe('late\n');
   });
 
+  it('a handler that calls server.close() still answers the rest of its batch', async () => {
+    const { server, port } = await startServer({
+      framing: 'line',
+      onFrame(frame, c) {
+        c.send(frame);
+        if (text(frame) === 'shutdown') void server.close();
+      },
+    });
+    expect(String(await roundTrip(port, lines('a', 'shutdown', 'b', 'c')))).toBe('a\nshutdown\nb\nc\n');
+    await server.close();
+  });
+
   it('destroys what is still pending after drainTimeout, and resolves', async () => {
     const { server, port } = await startServer({ framing: 'line', drainTimeout: 100, onFrame: () => new Promise<void>(() => {}) });
     const s = await connect(port);

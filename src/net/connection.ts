@@ -478,6 +478,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private maybeFinish(): void {
     // Held frames, and whatever arrived while they were held, are delivered first (continue()).
     if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked || this.queued > 0) return;
+    if (this.host.delivering === this) return; // mid-batch (a handler called server.close()): run() comes back here
     if (this.peerEnded && this.core.rxBuffered(this.slot) > 0) {
       const n = this.core.rxBuffered(this.slot);
       return this.fail(ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));
