@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/index.ts';
 import { lengthFrame } from './harness.ts';
-import { collect, connect, errorCodes, roundTrip, sleep, startServer, until } from './net-helpers.ts';
+import { collect, connect, errorCodes, roundTrip, sleep, startServer, until, untilReadingStops } from './net-helpers.ts';
 
 const PATHS = [
   { core: 'wasm', zeroCopy: true },
@@ -132,15 +132,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
     const got = collect(s);
     s.end(wire);
     // While the first frame is held, the server reads until its rx ring is full, then stops.
-    let last = -1;
-    await until(() => {
-      const now = server.stats().total.bytesIn;
-      const steady = now === last && now > 0;
-      last = now;
-      return steady;
-    }, 10_000, 'the server to stop reading');
-    await sleep(100);
-    expect(server.stats().total.bytesIn).toBe(last);
+    const last = await untilReadingStops(server);
     expect(last).toBeLessThanOrEqual(rxRing);
     expect(server.stats().total.framesOut).toBe(0);
     open();

@@ -55,3 +55,17 @@ export async function roundTrip(port: number, bytes: Uint8Array): Promise<Buffer
 }
 
 export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/** Wait until the server's bytesIn stops growing (it paused reading); resolves with it, checked again after 100 ms. */
+export async function untilReadingStops(server: RingwireServer): Promise<number> {
+  let last = -1;
+  await until(() => {
+    const now = server.stats().total.bytesIn;
+    const steady = now === last && now > 0;
+    last = now;
+    return steady;
+  }, 10_000, 'the server to stop reading');
+  await sleep(100);
+  if (server.stats().total.bytesIn !== last) throw new Error('the server read again after it had stopped');
+  return last;
+}

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
-import { collect, connect, errorCodes, roundTrip, sleep, startServer, until } from './net-helpers.ts';
+import { collect, connect, errorCodes, roundTrip, sleep, startServer, until, untilReadingStops } from './net-helpers.ts';
 
 const PATHS = [
   { core: 'wasm', zeroCopy: true },
@@ -45,14 +45,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
     socket.pause(); // the client does not read
     const sent = new Promise<void>(resolve => socket.write(data, () => resolve()));
     // The server fills its tx ring and the kernel buffers, then stops reading.
-    let last = -1;
-    await until(() => {
-      const now = server.stats().total.bytesIn;
-      const steady = now === last && now > 0;
-      last = now;
-      return steady;
-    }, 10_000, 'the server to stop reading');
-    await sleep(200);
+    const last = await untilReadingStops(server);
     const stalled = server.stats().total;
     expect(stalled.bytesIn).toBe(last);
     expect(stalled.bytesIn).toBeLessThan(data.length);

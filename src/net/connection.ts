@@ -386,7 +386,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (failure) return this.fail(failure);
     if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
     if (i < n || this.pending || this.queued > 0) {
-      // Stopped early: keep the rest for later (views of this slot's own ring).
+      // Stopped early: keep the rest for later (list entries: their bytes stay in this slot's ring).
       if (saved) saved.next = i;
       else saved = { list: core.saveFrames(i), next: 0, status };
       this.saved = saved;
