@@ -1,11 +1,23 @@
 // The command line as a user runs it: the built bundle in its own process.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { roundTrip } from './net-helpers.ts';
 import { lengthFrame } from './harness.ts';
 
 const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 10_000 });
+
+/** `ringwire serve` in a child process; killed after the test even when an assertion failed. */
+const running = new Set<ChildProcess>();
+function serve(args: string[]) {
+  const child = spawn(process.execPath, ['dist/cli.js', 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
 
 describe('ringwire CLI', () => {
   it('documents every serve option in --help', () => {
@@ -53,7 +65,7 @@ describe('ringwire CLI', () => {
   });
 
   it('takes durations with a unit, hours included', async () => {
-    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--idle-timeout', '1h', '--write-timeout', '0s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = serve(['--port', '0', '--idle-timeout', '1h', '--write-timeout', '0s']);
     const [line] = await once(child.stdout.setEncoding('utf8'), 'data') as [string];
     expect(line).toMatch(/^ringwire listening/);
     child.kill('SIGTERM');
@@ -61,7 +73,7 @@ describe('ringwire CLI', () => {
   });
 
   it('runs the embedding guide\'s example handler module as the guide shows', async () => {
-    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--framing', 'line', '--handler', 'examples/kv-store.mjs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = serve(['--port', '0', '--framing', 'line', '--handler', 'examples/kv-store.mjs']);
     const [line] = await once(child.stdout.setEncoding('utf8'), 'data') as [string];
     const port = Number(/:(\d+) /.exec(line)![1]);
     expect(String(await roundTrip(port, Buffer.from('SET a 1\nGET a\nGET b\nQUIT\nGET a\n')))).toBe('OK\n1\n(nil)\nBYE\n');
@@ -70,7 +82,7 @@ describe('ringwire CLI', () => {
   });
 
   it('serves from 2 worker threads and prints a stats line per interval', async () => {
-    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--workers', '2', '--framing', 'length:2:be', '--stats-interval', '200ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = serve(['--port', '0', '--workers', '2', '--framing', 'length:2:be', '--stats-interval', '200ms']);
     child.stdout.setEncoding('utf8');
     const lines: string[] = [];
     let rest = '';
@@ -98,7 +110,7 @@ describe('ringwire CLI', () => {
   });
 
   it('serves, prints one listening line, and drains on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--core', 'js', '--framing', 'length:2:be', '--max-frame', '1k'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = serve(['--port', '0', '--core', 'js', '--framing', 'length:2:be', '--max-frame', '1k']);
     let out = '';
     child.stdout.setEncoding('utf8');
     const line = await new Promise<string>((resolve, reject) => {

@@ -44,7 +44,7 @@ import {
 } from '../core/errors.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
-import { adopt, rearm } from './socket-adoption.ts';
+import { rearm, type ReadTarget } from './socket-adoption.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
 export interface ConnectionInfo {
@@ -54,11 +54,16 @@ export interface ConnectionInfo {
   readonly remotePort: number | undefined;
 }
 
+/**
+ * How a connection gets its socket: with a read target (zero-copy: the socket
+ * reads into the rings through it), or null (the copying path: 'data' events).
+ */
+export type SocketSource = (target: ReadTarget | null) => net.Socket;
+
 /** What a connection needs from its endpoint. */
 export interface ConnectionHost {
   readonly core: Core;
-  readonly handler: Handler;
-  /** Frames go to the handler (handler mode) rather than being echoed by the core. */
+  /** Frames go to a handler (handler mode) rather than being echoed by the core. */
   readonly takesFrames: boolean;
   readonly limits: ConnectionLimits;
   /** The connection delivering a batch right now, if any (see the header comment). */
@@ -107,10 +112,13 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** The core slot: this connection's rings and state in the shared memory. */
   readonly slot: number;
   readonly socket: net.Socket;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly localAddress: string | undefined;
-  readonly localPort: number | undefined;
+  /** The peer and our side, known once the connection is open (start()). */
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  /** The hooks this connection calls: its endpoint's, or those given to connect(). */
+  readonly handler: Handler<Data>;
   /** The application's own per-connection state. */
   data: Data = undefined as Data;
 
@@ -157,27 +165,23 @@ export class Connection<Data = any> implements ConnectionInfo {
   private lingerTimer: NodeJS.Timeout | undefined;
   private readonly onWritten = (err?: Error | null) => this.written(err);
 
-  constructor(host: ConnectionHost, slot: number, id: string, raw: net.Socket, server: net.Server | null, zeroCopy: boolean) {
+  constructor(host: ConnectionHost, slot: number, id: string, handler: Handler<Data>, source: SocketSource, zeroCopy: boolean) {
     this.host = host;
     this.core = host.core;
     this.slot = slot;
     this.id = id;
+    this.handler = handler;
     this.zeroCopy = zeroCopy;
-    this.remoteAddress = raw.remoteAddress;
-    this.remotePort = raw.remotePort;
-    this.localAddress = raw.localAddress;
-    this.localPort = raw.localPort;
-    const h = host.handler;
-    if (h.onFrame) this.onFrame = h.onFrame;
-    else if (h.onConnection) this.onFrame = frame => this.frames().offer(frame);
+    if (handler.onFrame) this.onFrame = handler.onFrame;
+    else if (handler.onConnection) this.onFrame = frame => this.frames().offer(frame);
     if (zeroCopy) {
-      this.socket = adopt(raw, server, {
+      this.socket = source({
         buffer: () => (this.state === 'open' ? this.core.readSpan(slot) : discard),
         callback: n => this.onRead(n),
       });
     } else {
-      this.socket = raw;
-      raw.on('data', chunk => this.copyIn(chunk));
+      this.socket = source(null);
+      this.socket.on('data', chunk => this.copyIn(chunk));
     }
     const s = this.socket;
     s.on('end', () => this.onEnd());
@@ -187,15 +191,20 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (idle > 0) s.setTimeout(idle, () => this.fail(ringwireError(E_IDLE_TIMEOUT, `no bytes for ${idle} ms`)));
   }
 
-  /** Run the open hooks and start reading. Called once by the endpoint. */
+  /** The socket is connected: run the open hooks and start reading. Called once by the endpoint. */
   start(): void {
+    const s = this.socket;
+    this.remoteAddress = s.remoteAddress;
+    this.remotePort = s.remotePort;
+    this.localAddress = s.localAddress;
+    this.localPort = s.localPort;
     try {
-      this.host.handler.onOpen?.(this);
+      this.handler.onOpen?.(this);
     } catch (err) {
       return this.fail(handlerError(err));
     }
     if (this.state !== 'open') return; // closed by onOpen
-    const task = this.host.handler.onConnection;
+    const task = this.handler.onConnection;
     if (task) {
       try {
         const r = task(this);
@@ -297,7 +306,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** The frames of this connection, for a task per connection (onConnection). */
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
-    if (!this.host.handler.onConnection) throw new Error('iterate a connection inside onConnection (with onFrame, frames come to onFrame)');
+    if (!this.handler.onConnection) throw new Error('iterate a connection inside onConnection (with onFrame, frames come to onFrame)');
     return this.frames();
   }
 
@@ -529,7 +538,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.queued === 0 && this.owesDrain) {
       this.owesDrain = false;
       try {
-        this.host.handler.onDrain?.(this);
+        this.handler.onDrain?.(this);
       } catch (e) {
         return this.fail(handlerError(e));
       }

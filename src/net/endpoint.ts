@@ -28,7 +28,7 @@ import {
 import { Connection, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
-import { canAdopt } from './socket-adoption.ts';
+import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
   /** A core to use, or how to build one at start(). Default 'wasm'. */
@@ -220,7 +220,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         process.emitWarning('this Node cannot read accepted sockets into WASM memory; ringwire falls back to copying', { code: 'RINGWIRE_COPY_FALLBACK' });
       }
     }
-    const connection = new Connection<Data>(this, slot, `${threadId}-${++nextId}`, raw, this.listener, zeroCopy);
+    const listener = this.listener;
+    const source = (target: ReadTarget | null) => (target ? adopt(raw, listener, target) : raw);
+    const connection = new Connection<Data>(this, slot, `${threadId}-${++nextId}`, this.handler, source, zeroCopy);
     this.connections.set(connection.id, connection);
     if (!this.sweeper) this.startSweep();
     connection.start();
@@ -293,7 +295,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     this.connections.delete(connection.id);
     this.dirty.delete(connection);
     try {
-      this.handler.onClose?.(connection, error);
+      connection.handler.onClose?.(connection, error);
     } catch (err) {
       // The connection is gone; the failure is still reported and counted.
       this.clientError(handlerError(err), connection);
