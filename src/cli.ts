@@ -17,6 +17,7 @@ const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared me
 Usage:
   ringwire serve [options]      run an echo server (Ctrl-C drains and stops it)
   ringwire bench [options]      benchmark ringwire against plain Node (ringwire bench --help)
+  ringwire doctor [options]     check this machine's limits against a configuration (ringwire doctor --help)
   ringwire --help | --version
 
 Options for serve:
@@ -218,6 +219,11 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'bench') {
     const { benchCommand } = await import('./bench/bench-command.ts');
     process.exitCode = await benchCommand(rest);
+    return;
+  }
+  if (command === 'doctor') {
+    const { doctorCommand } = await import('./doctor/doctor-command.ts');
+    process.exitCode = await doctorCommand(rest);
     return;
   }
   throw configError(`unknown command "${command}"; try ringwire --help`);

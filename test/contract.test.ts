@@ -61,7 +61,8 @@ describe('WASM module contract', () => {
     // Without it V8 shows wasm-function[N]. The release target keeps it with "debug": true,
     // which changes no instruction (docs/tuning-and-profiling.md). Subsection 1 of the name
     // section is the function names: a vector of (index, name), LEB128 numbers.
-    const [section] = WebAssembly.Module.customSections(await coreModule(), 'name');
+    const { customSections } = WebAssembly.Module as unknown as { customSections(m: WebAssembly.Module, name: string): ArrayBuffer[] };
+    const [section] = customSections(await coreModule(), 'name');
     expect(section, 'build/core.wasm has no name section').toBeDefined();
     const bytes = new Uint8Array(section!);
     let at = 0;
