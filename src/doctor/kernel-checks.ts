@@ -22,9 +22,9 @@ export function atLeast(
   const { key, value, field = 0, isBytes = false, ...rest } = f;
   const raw = files.sysctl(key);
   const current = files.sysctlNumber(key, field);
+  const fields = raw?.split(' ') ?? [];
   if (raw === undefined || current === undefined) return { ...rest, current: 'unreadable', status: 'unknown' };
-  const shown = isBytes ? bytes(current) : String(current);
-  const fields = raw.split(' ');
+  const shown = isBytes ? bytes(current) : fields[field]!; // as written: 2^63-1 stays exact
   const display = fields.length > 1 ? `${raw} (${field === fields.length - 1 ? 'max' : `field ${field + 1}`} ${shown})` : shown;
   if (current >= value) return { ...rest, current: display, status: 'ok' };
   fields[field] = String(value);
