@@ -32,7 +32,7 @@ async function onreadClient() {
   await Promise.race([once(socket, 'end'), timeout(2000, 'end')]);
   socket.destroy();
   server.close();
-  return got === 'hello' && !data ? 'works (SharedArrayBuffer view, no data events)' : `no (got "${got}", data events ${data})`;
+  return got === 'hello' && !data ? 'works, no data events' : `no (got "${got}", data events ${data})`;
 }
 
 /** net.createServer({ onread }): is the option used for accepted sockets? */
@@ -47,7 +47,7 @@ async function onreadServer() {
   await Promise.race([once(c, 'close'), timeout(2000, 'close')]);
   await sleep(20);
   server.close();
-  return called ? 'used' : data ? 'ignored (data events instead)' : 'ignored';
+  return called ? 'used' : data ? 'ignored (data events)' : 'ignored';
 }
 
 /** The adoption ringwire does: paused accept, move _handle into a socket created with onread. */
@@ -68,7 +68,7 @@ async function adoption() {
   await Promise.race([once(c, 'close'), timeout(2000, 'client close')]);
   const closed = new Promise(r => server.close(r));
   const done = await Promise.race([closed.then(() => true), sleep(1000).then(() => false)]);
-  return got === 'adopted' && done ? 'works; server.close() completes' : `no (${got || 'nothing read'}, close ${done ? 'completes' : 'hangs'})`;
+  return got === 'adopted' && done ? 'works, close() completes' : `no (${got || 'nothing read'}, close ${done ? 'completes' : 'hangs'})`;
 }
 
 /** Node writes a view by reference: bytes not yet in the kernel are read from the view later. */
@@ -95,8 +95,8 @@ async function writeReference() {
   const all = Buffer.concat(chunks);
   server.close();
   const twos = all.subarray(8).filter(b => b === 2).length;
-  return `${immediate ? 'writableLength 0 right after a small write' : 'small write still queued'}; `
-    + `16 MiB to a paused peer: ${queued ? 'queued' : 'not queued'}, ${twos > 0 ? `${(twos / 2 ** 20).toFixed(1)} MiB arrived as overwritten (a reference)` : 'arrived as written (a copy)'}`;
+  return `${twos > 0 ? `by reference: ${(twos / 2 ** 20).toFixed(1)} of 16 MiB arrived overwritten` : 'copied'}${queued ? '' : ' (nothing queued)'}; `
+    + `small write: writableLength ${immediate ? '0' : '> 0'}`;
 }
 
 /** Two threads listening on one port, with and without reusePort. */
@@ -118,7 +118,7 @@ async function reusePort() {
     result[reuse] = await inWorker(code, { port, reusePort: reuse });
     server.close();
   }
-  return `plain: second thread ${result.false}; reusePort: second thread ${result.true}`;
+  return `plain: ${result.false}; reusePort: ${result.true}`;
 }
 
 /** An accepted socket in postMessage's transfer list. */
@@ -142,7 +142,7 @@ async function transfer() {
   await Promise.race([once(c, 'close'), timeout(3000, 'close')]).catch(() => c.destroy());
   server.close();
   await w.terminate();
-  return verdict === 'yes' && got === 'from worker' ? 'yes (the worker wrote to it)' : verdict ?? 'no connection';
+  return verdict === 'yes' && got === 'from worker' ? 'yes' : verdict ?? 'no connection';
 }
 
 /** Does Node raise its RLIMIT_NOFILE soft limit to the hard one? */
@@ -150,7 +150,7 @@ function nofile() {
   const r = spawnSync('/bin/sh', ['-c', `ulimit -Sn 256 && exec "${process.execPath}" -e "process.stdout.write(require('fs').readFileSync('/proc/self/limits','utf8'))"`], { encoding: 'utf8', timeout: 5000 });
   const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(r.stdout ?? '');
   if (!m) return `unknown (${r.stderr?.trim() || 'no /proc/self/limits'})`;
-  return m[1] === '256' ? `keeps the shell's soft limit (256; hard ${m[2]})` : `raises the soft limit to the hard one (256 -> ${m[1]})`;
+  return m[1] === '256' ? `soft limit kept (256, hard ${m[2]})` : `soft raised to hard (256 → ${m[1]})`;
 }
 
 function execve() {
@@ -162,7 +162,7 @@ function cpuProfPerThread() {
   const dir = mkdtempSync(join(tmpdir(), 'node-facts-prof-'));
   try {
     execFileSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '-e', `new (require('node:worker_threads').Worker)('setTimeout(() => {}, 50)', { eval: true })`], { timeout: 10_000 });
-    return `${readdirSync(dir).length} files for a main thread and one worker`;
+    return `${readdirSync(dir).length} profiles (main + worker)`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -190,14 +190,14 @@ function wasmNames() {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  return `without a name section: ${seen.without}; with: ${seen.with}`;
+  return `no name section: ${seen.without}; with one: ${seen.with}`;
 }
 
 /** Does a pending Atomics.waitAsync keep the event loop alive? */
 function waitAsyncAlive() {
   const r = spawnSync(process.execPath, ['-e', `const i = new Int32Array(new SharedArrayBuffer(4));
     const w = Atomics.waitAsync(i, 0, 0, 200); if (w.async) w.value.then(v => console.log('resolved ' + v));`], { encoding: 'utf8', timeout: 5000 });
-  return r.stdout.includes('resolved') ? 'yes' : 'no: the process exits before it resolves';
+  return r.stdout.includes('resolved') ? 'yes' : 'no (exits first)';
 }
 
 const checks = {

@@ -49,14 +49,17 @@ export function summarize(p: CpuProfile, classify: Classifier): ProfileSummary {
   const byId = new Map(p.nodes.map(n => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  // A native frame takes the group of its nearest caller that has one.
+  // A native frame takes its caller's group; Node's code takes the handler's group
+  // when the handler called it (frame-groups.ts says why).
   const groupOf = new Map<number, Group>();
   const group = (id: number): Group => {
     let g = groupOf.get(id);
     if (g) return g;
-    const n = byId.get(id)!;
+    const { functionName, url } = byId.get(id)!.callFrame;
+    const own = classify(functionName, url);
     const up = parent.get(id);
-    g = classify(n.callFrame.functionName, n.callFrame.url) ?? (up === undefined ? 'other' : group(up));
+    const caller = own === undefined || own === 'node' ? (up === undefined ? 'other' : group(up)) : undefined;
+    g = own === undefined ? caller! : own === 'node' ? (caller === 'handler' ? 'handler' : 'node') : own;
     groupOf.set(id, g);
     return g;
   };

@@ -1,9 +1,11 @@
 // Which part of the pipeline a function in a CPU profile belongs to, from its
 // script URL: Node's own code, ringwire's host code, the WASM core, the user's
-// handler, or other. V8 gives native functions (writeBuffer, writev, …) no URL;
-// they belong to whichever group called them, so the write(2) under
-// socket.write counts as Node internals and a Buffer method the handler calls
-// counts as the handler.
+// handler, or other. Two frames need their callers too (cpu-profile.ts does it):
+//   - a native function (writeBuffer, writev, …) has no URL: it belongs to its
+//     caller's group, so the write(2) under socket.write counts as Node internals;
+//   - Node's own code called by the handler (crypto, Buffer, …) is the handler's
+//     work, so it counts as the handler; called by ringwire or by the event loop,
+//     it is Node internals.
 
 import { dirname, join, sep } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,7 +17,7 @@ export const GROUP_TITLES: Record<Group, string> = {
   node: 'Node internals (streams, net, natives under them)',
   ringwire: 'ringwire host code',
   wasm: 'WASM core',
-  handler: 'user handler (code outside ringwire)',
+  handler: 'user handler (its code and the Node APIs it calls)',
   other: 'other (GC, V8 without a JS frame)',
   idle: 'idle (event loop outside JS: epoll and libuv\'s reads)',
 };
