@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../src/core/config.ts';
+import { memoryBudget, resolveConfig } from '../src/index.ts';
 
 const FAKE_BIN = fileURLToPath(new URL('./fixtures/doctor/bin', import.meta.url));
 const NO_BIN = mkdtempSync(join(tmpdir(), 'ringwire-no-bin-'));
@@ -130,7 +130,7 @@ describe('ringwire doctor', () => {
     expect(r.stdout).toContain('setting');
     expect(r.stdout).toContain('needed by this configuration');
     expect(r.stdout).toContain('command that changes it');
-    for (const s of ['net.core.somaxconn', 'net.ipv4.tcp_max_syn_backlog', 'net.ipv4.tcp_rmem (max)', 'net.ipv4.tcp_wmem (max)', 'fs.nr_open', 'memory for the rings']) {
+    for (const s of ['net.core.somaxconn', 'net.ipv4.tcp_max_syn_backlog', 'net.ipv4.tcp_rmem (max)', 'net.ipv4.tcp_wmem (max)', 'fs.nr_open', 'memory at most']) {
       expect(rowOf(r.stdout, s), s).toMatch(/^ok /);
     }
     expect(rowOf(r.stdout, 'net.core.somaxconn')).toContain('≥ 511 (--backlog)');
@@ -156,8 +156,8 @@ describe('ringwire doctor', () => {
     expect(nofile.command).toContain('LimitNOFILE=');
     expect(out.find('fs.nr_open')).toMatchObject({ status: 'limit', apply: { value: String(out.configuration.descriptors) } });
     // 128 MiB of rings do not fit a 64 MiB cgroup, nor the 10 MB left of CommitLimit.
-    expect(out.find('memory for the rings')).toMatchObject({ status: 'limit' });
-    expect(out.find('memory for the rings').current).toContain('cgroup limit 64 MiB');
+    expect(out.find('memory at most')).toMatchObject({ status: 'limit' });
+    expect(out.find('memory at most').current).toContain('cgroup limit 64 MiB');
     expect(out.find('vm.overcommit_memory').status).toBe('limit');
     expect(out.find('eth0 IRQ affinity').status).toBe('advice'); // both queues pinned to CPU 0
     expect(out.limits).toBe(out.findings.filter(f => f.status === 'limit').length);
@@ -171,14 +171,16 @@ describe('ringwire doctor', () => {
     const config = resolveConfig({ framing: 'length:4', maxConnections: 400, maxFrame: 1 << 20, txRing: 4 << 20 });
     expect(out.configuration).toMatchObject({
       framing: 'length:4:be', maxConnections: 400, rxRing: 2 << 20, txRing: 4 << 20, workers: 6, backlog: 8192,
-      connections: 2400, memory: 6 * config.regions.total,
+      connections: 2400, memory: 6 * memoryBudget(config).total,
     });
+    expect(json(['--root', root, ...options, '--max-queued', '1m', '--max-queued-total', '100m']).configuration.memoryPerThread)
+      .toEqual(memoryBudget(config, 1 << 20, 100 << 20));
     expect(out.status).toBe(1);
     expect(out.find('net.core.somaxconn')).toMatchObject({ status: 'limit', needed: '≥ 8192 (--backlog)' });
     expect(out.find('net.ipv4.tcp_max_syn_backlog').status).toBe('limit');
     expect(out.find('net.ipv4.tcp_rmem (max)').status).toBe('ok'); // 2 × 2 MiB ≤ 6 MiB
     expect(out.find('net.ipv4.tcp_wmem (max)')).toMatchObject({ status: 'limit', apply: { value: `4096 16384 ${8 << 20}` } });
-    expect(out.find('memory for the rings').status).toBe('limit'); // 6 × 2.3 GiB of rings on 8 GiB
+    expect(out.find('memory at most').status).toBe('limit'); // 6 × 2.3 GiB of rings on 8 GiB
     expect(out.find('ulimit -n (RLIMIT_NOFILE)').status).toBe('ok');
     expect(out.find('net.ipv4.ip_local_port_range').status).toBe('info');
     // 30000 connections to one address would need more local ports than 32768-60999.

@@ -30,6 +30,9 @@ The configuration, as for serve:
   --max-frame <bytes>       largest frame payload (default 16k)
   --rx-ring <bytes>         receive ring per connection (default 64k, or what --max-frame needs)
   --tx-ring <bytes>         transmit ring per connection (default 64k, or what --max-frame needs)
+  --max-queued <bytes>      replies one connection may queue beyond its tx ring (as serve)
+  --max-queued-total <bytes> replies all connections of a thread may queue (as serve)
+  --max-reply <bytes>       the largest reply (as serve)
   --workers <n|auto>        worker threads (default 1)
   --backlog <n>             listen backlog to check the accept queue against (default 511, Node's)
 Output and changes:
@@ -55,6 +58,9 @@ export async function doctorCommand(args: string[]): Promise<number> {
       'max-frame': { type: 'string' },
       'rx-ring': { type: 'string' },
       'tx-ring': { type: 'string' },
+      'max-queued': { type: 'string' },
+      'max-queued-total': { type: 'string' },
+      'max-reply': { type: 'string' },
       workers: { type: 'string' },
       backlog: { type: 'string' },
       json: { type: 'boolean', default: false },

@@ -41,7 +41,7 @@ export function describePlan(plan: Plan): string {
   const c = plan.config;
   return `framing ${c.framingText}, ${c.slots} connections × ${plan.workers} thread${plan.workers > 1 ? 's' : ''}, `
     + `max frame ${bytes(c.maxFrame)}, rings ${bytes(c.rxSize)} rx + ${bytes(c.txSize)} tx, backlog ${plan.backlog}, `
-    + `memory ${bytes(plan.memory)}`;
+    + `memory ${bytes(plan.memory)} at most`;
 }
 
 export function renderText(plan: Plan, findings: Finding[], root: string): string {
@@ -80,7 +80,8 @@ export function renderJson(plan: Plan, findings: Finding[], root: string): strin
     root,
     configuration: {
       framing: c.framingText, maxConnections: c.slots, maxFrame: c.maxFrame, rxRing: c.rxSize, txRing: c.txSize,
-      workers: plan.workers, backlog: plan.backlog, connections: plan.connections, descriptors: plan.descriptors, memory: plan.memory,
+      workers: plan.workers, backlog: plan.backlog, connections: plan.connections, descriptors: plan.descriptors,
+      memoryPerThread: plan.budget, memory: plan.memory,
     },
     limits: findings.filter(f => f.status === 'limit').length,
     findings,

@@ -1,11 +1,11 @@
 // The configuration `ringwire doctor` checks the machine against: the same sizing
-// options as `ringwire serve`, resolved by the same code (resolveConfig), plus the
+// options as `ringwire serve`, resolved by the same code (resolveConfig for the
+// core, memoryBudget for the worst case of rings plus queued replies), and the
 // listen backlog. Every "needed" value in the doctor's table is derived here or
-// from these numbers, so the table and serve can never disagree about the sizes.
+// from these numbers, so the table and serve's listening line agree on the sizes.
 
 import { availableParallelism } from 'node:os';
-import { resolveConfig, type CoreConfig } from '../core/config.ts';
-import { configError } from '../core/errors.ts';
+import { configError, memoryBudget, resolveConfig, type CoreConfig, type MemoryBudget } from '../index.ts';
 import { parseBytes, parseCount } from '../units.ts';
 
 /** Node's default listen backlog (net docs: server.listen). */
@@ -27,7 +27,9 @@ export interface Plan {
   connections: number;
   /** Descriptors the process needs at full load. */
   descriptors: number;
-  /** Memory reserved by all the cores together (each thread reserves config.regions.total). */
+  /** The worst case of one thread: its core's memory and the replies it may queue. */
+  budget: MemoryBudget;
+  /** The worst case of all threads together. */
   memory: number;
 }
 
@@ -37,6 +39,9 @@ export interface PlanOptions {
   'max-frame'?: string;
   'rx-ring'?: string;
   'tx-ring'?: string;
+  'max-queued'?: string;
+  'max-queued-total'?: string;
+  'max-reply'?: string;
   workers?: string;
   backlog?: string;
 }
@@ -54,9 +59,10 @@ export function planFrom(o: PlanOptions): Plan {
   const backlog = o.backlog === undefined ? NODE_DEFAULT_BACKLOG : parseCount('backlog', o.backlog);
   if (backlog > 2 ** 31 - 1) throw configError(`--backlog must fit in 31 bits, got ${backlog}`);
   const connections = config.slots * workers;
+  const budget = memoryBudget(config, size('max-queued'), size('max-queued-total'), size('max-reply'));
   return {
-    config, workers, backlog, connections,
+    config, workers, backlog, connections, budget,
     descriptors: connections + descriptorHeadroom(workers),
-    memory: config.regions.total * workers,
+    memory: budget.total * workers,
   };
 }

@@ -87,14 +87,14 @@ function memoryChecks(files: SystemFiles, plan: Plan): Finding[] {
   const total = mem.get('MemTotal');
   const cgroup = cgroupMemoryLimit(files);
   const room = cgroup === undefined ? total : Math.min(cgroup, total ?? Infinity);
-  const perThread = plan.config.regions.total;
+  const { rings, queued, total: perThread } = plan.budget;
   const reserved = `${bytes(plan.memory)}${plan.workers > 1 ? ` (${plan.workers} × ${bytes(perThread)})` : ''}`;
   const findings: Finding[] = [{
-    area: 'memory', setting: 'memory for the rings',
+    area: 'memory', setting: 'memory at most',
     current: total === undefined ? 'unreadable' : `RAM ${bytes(total)}${cgroup === undefined ? '' : `, cgroup limit ${bytes(cgroup)}`}`,
-    needed: `≥ ${reserved}: ${plan.config.slots} × (${bytes(plan.config.rxSize)} rx + ${bytes(plan.config.txSize)} tx) + header, per thread`,
+    needed: `≥ ${reserved}: ${bytes(rings)} of rings (${plan.config.slots} × (${bytes(plan.config.rxSize)} rx + ${bytes(plan.config.txSize)} tx)) + ${bytes(queued)} of queued replies, per thread`,
     status: room === undefined ? 'unknown' : plan.memory <= room ? 'ok' : 'limit',
-    why: 'reserved once at start and resident only as connections fill their rings: it must fit when every connection is busy, or the OOM killer ends the process; lower --max-connections or the rings otherwise',
+    why: 'the rings are reserved once at start and resident only as connections fill them, and queued replies are bounded by --max-queued and --max-queued-total: the worst case must fit, or the OOM killer ends the process; lower --max-connections, the rings or the queues otherwise',
     source: SOURCES.readme,
   }];
   const mode = files.sysctl('vm.overcommit_memory');
@@ -106,7 +106,7 @@ function memoryChecks(files: SystemFiles, plan: Plan): Finding[] {
       area: 'memory', setting: 'vm.overcommit_memory', current: `2 (never): ${bytes(Math.max(0, free))} of CommitLimit free`,
       needed: `≥ ${reserved} of CommitLimit free`,
       status: plan.memory <= free ? 'ok' : 'limit',
-      why: 'with overcommit off the whole reservation is charged at start: it must fit in CommitLimit (swap + overcommit_ratio of RAM) or creating the WebAssembly memory fails',
+      why: 'with overcommit off the rings are charged in full at start, and queued replies as they are allocated: they must fit in CommitLimit (swap + overcommit_ratio of RAM), or creating the WebAssembly memory fails',
       command: 'sysctl -w vm.overcommit_ratio=<percent> (or vm.overcommit_memory=0)',
       source: SOURCES.overcommit,
     });
