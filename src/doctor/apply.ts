@@ -9,7 +9,12 @@ import { configError } from '../core/errors.ts';
 import type { Finding } from './finding.ts';
 import type { SystemFiles } from './system-files.ts';
 
-export const isRoot = () => process.getuid?.() === 0;
+/**
+ * Root, unless RINGWIRE_DOCTOR_UNPRIVILEGED=1 says to behave as if not: a seam that
+ * can only make --apply refuse, for tests running as root where no unprivileged
+ * user can read the checkout (test/doctor.test.ts).
+ */
+export const isRoot = () => process.getuid?.() === 0 && process.env.RINGWIRE_DOCTOR_UNPRIVILEGED !== '1';
 
 /** Refuse --apply unless running as root. */
 export function checkCanApply(root = isRoot()): void {
