@@ -11,12 +11,15 @@ import {
 } from './index.ts';
 import { parseBytes, parseCount, parseDuration } from './units.ts';
 import { loadHandler } from './workers/handler-module.ts';
+import { execWithProfiler } from './profile/profiler-exec.ts';
 
 const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared memory
 
 Usage:
   ringwire serve [options]      run an echo server (Ctrl-C drains and stops it)
   ringwire bench [options]      benchmark ringwire against plain Node (ringwire bench --help)
+  ringwire doctor [options]     check this machine's limits against a configuration (ringwire doctor --help)
+  ringwire profile-report <f>   where a --profile run's CPU time went, by part of the pipeline
   ringwire --help | --version
 
 Options for serve:
@@ -59,6 +62,9 @@ Options for serve:
                             spreads connections) or transfer (this thread accepts and hands each
                             connection to the least busy worker; Node >= 24.20)
   --stats-interval <time>   print connections, frames/s, MB/s, errors and pauses this often
+  --profile <dir>           write a V8 CPU profile of every thread to <dir> when the server stops
+                            (read them with ringwire profile-report <dir>)
+  --perf-map                run Node with --perf-basic-prof, so perf names JS and WASM functions
   -h, --help                this text
 
 Sizes take k and m suffixes (powers of 1024). Every connection echoes each whole
@@ -84,6 +90,7 @@ function statsLine(now: ServerStats, before: StatsSnapshot, seconds: number): st
 }
 
 async function serve(args: string[]): Promise<void> {
+  args = execWithProfiler('serve', args); // --profile, --perf-map: restart Node with its profiler flags
   const { values } = parseArgs({
     args,
     strict: true,
@@ -218,6 +225,16 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'bench') {
     const { benchCommand } = await import('./bench/bench-command.ts');
     process.exitCode = await benchCommand(rest);
+    return;
+  }
+  if (command === 'profile-report') {
+    const { profileReportCommand } = await import('./profile/profile-report.ts');
+    process.exitCode = await profileReportCommand(rest);
+    return;
+  }
+  if (command === 'doctor') {
+    const { doctorCommand } = await import('./doctor/doctor-command.ts');
+    process.exitCode = await doctorCommand(rest);
     return;
   }
   throw configError(`unknown command "${command}"; try ringwire --help`);

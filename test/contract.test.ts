@@ -56,4 +56,40 @@ describe('WASM module contract', () => {
       }
     }
   });
+
+  it('keeps a name section, so CPU profiles and perf maps name the core\'s functions', async () => {
+    // Without it V8 shows wasm-function[N]. The release target keeps it with "debug": true,
+    // which changes no instruction (docs/tuning-and-profiling.md). Subsection 1 of the name
+    // section is the function names: a vector of (index, name), LEB128 numbers.
+    const { customSections } = WebAssembly.Module as unknown as { customSections(m: WebAssembly.Module, name: string): ArrayBuffer[] };
+    const [section] = customSections(await coreModule(), 'name');
+    expect(section, 'build/core.wasm has no name section').toBeDefined();
+    const bytes = new Uint8Array(section!);
+    let at = 0;
+    const leb = () => {
+      let value = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = bytes[at++]!;
+        value += (b & 0x7f) * 2 ** shift;
+        if (b < 0x80) return value;
+      }
+    };
+    const names: string[] = [];
+    while (at < bytes.length) {
+      const id = bytes[at++];
+      const end = leb() + at;
+      if (id === 1) {
+        for (let n = leb(); n > 0; n--) {
+          leb();
+          const len = leb();
+          names.push(Buffer.from(bytes.subarray(at, at + len)).toString('utf8'));
+          at += len;
+        }
+      }
+      at = end;
+    }
+    const functions = WebAssembly.Module.exports(await coreModule()).filter(e => e.kind === 'function').map(e => e.name);
+    expect(functions).toContain('process');
+    for (const name of functions) expect(names.some(n => n === name || n.endsWith(`/${name}`)), name).toBe(true);
+  });
 });
