@@ -10,7 +10,7 @@
 // was given after the last read, which may be stale or empty, so resuming installs
 // a fresh span with useUserBuffer() (rearm). Where any of this is missing, the
 // server falls back to the copying path ('data' events) with a warning.
-// Checked on Node 22.12+, 24 and 26 (see NODE-FACTS.md); test/adoption.test.ts
+// Checked on Node 22.12+, 24 and 26 (see docs/node-facts.md); test/adoption.test.ts
 // runs both paths on whatever Node runs the suite.
 
 import net from 'node:net';

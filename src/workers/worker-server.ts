@@ -1,7 +1,7 @@
 // One port served by several worker threads, each with its own event loop, core
 // and shared memory. Ports are shared in one of two ways, never by one listening
 // fd shared between threads (closing it in one thread closes it for all, and a
-// worker's exit aborts the process: NODE-FACTS.md):
+// worker's exit aborts the process: docs/node-facts.md):
 //   reuseport  every worker listens with SO_REUSEPORT; the kernel spreads connections;
 //   transfer   this thread accepts and transfers each socket to the worker with the
 //              fewest connections (Node >= 24.20); while every worker is restarting,
