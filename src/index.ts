@@ -1,9 +1,12 @@
 // The public API of ringwire: everything a user imports comes from here.
 import { createCore } from './core/create.ts';
 import { RingwireServer, type ServerOptions } from './net/server.ts';
+import { Endpoint, type EndpointOptions } from './net/endpoint.ts';
+import type { ConnectOptions, RingwireClient } from './net/client.ts';
 
 export { createCore };
 export { RingwireServer, type ServerOptions, type ListenOptions } from './net/server.ts';
+export { RingwireClient, type ConnectOptions, type ReconnectOptions, type ClientEvents } from './net/client.ts';
 export { Endpoint, memoryBudget, type EndpointOptions, type EndpointEvents, type MemoryBudget, type CoreFactory } from './net/endpoint.ts';
 export { Connection, type ConnectionInfo } from './net/connection.ts';
 export type { Handler } from './net/handler.ts';
@@ -21,4 +24,23 @@ export * from './core/errors.ts';
 /** A framed TCP server. Call listen() to start it. */
 export function createServer<Data = any>(options: ServerOptions<Data> = {}): RingwireServer<Data> {
   return new RingwireServer<Data>(options, createCore);
+}
+
+/** An endpoint without a listener: its sockets come from serve(socket) and connect(). Call start() first. */
+export function createEndpoint<Data = any>(options: EndpointOptions<Data> = {}): Endpoint<Data> {
+  return new Endpoint<Data>(options, createCore);
+}
+
+/**
+ * A framed client on an endpoint of its own (one connection slot unless
+ * maxConnections says otherwise), closed when the client ends. For many clients,
+ * or clients beside a server, call connect() on one endpoint (or the server).
+ */
+export async function connect<Data = any>(options: Omit<EndpointOptions<Data>, 'signal'> & ConnectOptions<Data>): Promise<RingwireClient<Data>> {
+  const { port, host, reconnect, maxQueuedWhileDown, connectTimeout, ...endpointOptions } = options;
+  const endpoint = createEndpoint<Data>({ maxConnections: 1, ...endpointOptions });
+  await endpoint.start();
+  const client = endpoint.connect<Data>({ ...options });
+  client.once('end', () => void endpoint.close());
+  return client;
 }

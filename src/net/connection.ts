@@ -117,6 +117,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   remotePort: number | undefined;
   localAddress: string | undefined;
   localPort: number | undefined;
+  /** start() ran: the socket connected and onOpen was called (onClose will be). */
+  opened = false;
   /** The hooks this connection calls: its endpoint's, or those given to connect(). */
   readonly handler: Handler<Data>;
   /** The application's own per-connection state. */
@@ -193,6 +195,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** The socket is connected: run the open hooks and start reading. Called once by the endpoint. */
   start(): void {
+    this.opened = true;
     const s = this.socket;
     this.remoteAddress = s.remoteAddress;
     this.remotePort = s.remotePort;

@@ -18,13 +18,14 @@
 //   - ids are unique for the life of the process, across worker threads.
 
 import { EventEmitter } from 'node:events';
-import type net from 'node:net';
+import net from 'node:net';
 import { threadId } from 'node:worker_threads';
 import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
 import {
   configError, E_LAST_CORE_ERROR, E_SLOW_CONSUMER, E_TOO_MANY_CONNECTIONS, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
+import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
 import { Connection, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
@@ -99,7 +100,7 @@ export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTo
 let nextId = 0;
 let warnedCopy = false;
 
-export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implements ConnectionHost {
+export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implements ConnectionHost, Dialer {
   /** Open connections by id. */
   readonly connections = new Map<string, Connection<Data>>();
   readonly handler: Handler<Data>;
@@ -231,6 +232,63 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   /**
+   * Connect out: a framed client on this endpoint's core (its framing, limits and
+   * budgets), with its own hooks (default: this endpoint's). start() must have
+   * resolved. See client.ts for reconnect and sending while disconnected.
+   */
+  connect<D = Data>(options: ConnectOptions<D>): RingwireClient<D> {
+    if (this.closing) throw configError('connect() after close()');
+    const own = HOOKS.some(name => options[name] !== undefined);
+    const hooks: ConnectOptions<D> = own ? options : { ...(this.handler as unknown as Handler<D>), ...options };
+    if (takesFrames(hooks) !== this.takesFrames) {
+      throw configError(this.takesFrames ? 'this endpoint hands frames to handlers: give the client onFrame or onConnection' : 'this endpoint echoes in its core: a client with onFrame needs an endpoint built with a handler');
+    }
+    return new RingwireClient<D>(this, hooks);
+  }
+
+  /** Dialer: one connection attempt; the Connection opens (start()) once its socket connects. Throws ERR_TOO_MANY_CONNECTIONS without a free slot. */
+  dial(host: string, port: number, handler: Handler, connectTimeout: number): Connection {
+    const core = this.core;
+    const slot = core.open();
+    if (slot < 0) {
+      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${host}:${port}: all ${core.config.slots} connection slots are in use`);
+      this.clientError(err, { id: null, remoteAddress: host, remotePort: port });
+      throw err;
+    }
+    const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
+    const keepAlive = this.options.keepAlive ?? false;
+    const source = (target: ReadTarget | null) => net.connect({
+      host, port, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
+      keepAlive: keepAlive !== false, keepAliveInitialDelay: typeof keepAlive === 'number' ? keepAlive : 0,
+      ...(target ? { onread: target } : {}),
+    } as net.NetConnectOpts);
+    const connection = new Connection(this, slot, `${threadId}-${++nextId}`, handler, source, zeroCopy);
+    const socket = connection.socket;
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${host}:${port} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      this.connections.set(connection.id, connection as Connection<Data>);
+      if (!this.sweeper) this.startSweep();
+      connection.start();
+      if (this.connections.has(connection.id)) this.emit('connection', connection);
+    });
+    return connection;
+  }
+
+  get maxQueued(): number {
+    return this.limits.maxQueued;
+  }
+
+  get maxReply(): number {
+    return this.limits.maxReply;
+  }
+
+  check(length: number): number {
+    return this.core.check(length);
+  }
+
+  /**
    * Stop taking connections, drain every one (answer what each has buffered,
    * wait for pending handlers, flush, FIN), resolve once all are closed, or
    * drainTimeout after the call, when what is left is destroyed.
@@ -294,6 +352,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   closed(connection: Connection, error: RingwireError | undefined): void {
     this.connections.delete(connection.id);
     this.dirty.delete(connection);
+    if (!connection.opened) return; // an outbound attempt that never connected: no hooks ran, none run now
     try {
       connection.handler.onClose?.(connection, error);
     } catch (err) {

@@ -1,0 +1,217 @@
+// Framed clients. A RingwireClient keeps one outbound connection of an endpoint
+// (same core, limits, budgets, stats and Connection as the server side; client
+// sockets read into the rings through Node's public `onread` option, so no
+// internals are involved). With `reconnect`, it connects again after every close
+// it did not ask for, with capped exponential backoff and jitter, reset by a
+// successful connection; frames sent while it is down wait in a bounded queue and
+// go out, in order, first thing on the next connection.
+//
+// Hooks: the client's own (options), each running per underlying connection:
+// onOpen and onClose once per connection that opened; an attempt that never
+// connected runs neither (it is reported as a 'retry' or 'end' event).
+//
+// send() while disconnected: true when the frame is held for the next connection,
+// false when the hold queue (maxQueuedWhileDown bytes) is full: the newest frame
+// is refused and counted in `dropped`, as a full bounded channel refuses.
+
+import { EventEmitter } from 'node:events';
+import { E_REPLY_TOO_LARGE, ringwireError, type RingwireError } from '../core/errors.ts';
+import { SEND_OK, SEND_TOO_LARGE } from '../core/core.ts';
+import type { Connection } from './connection.ts';
+import type { Handler } from './handler.ts';
+
+export interface ReconnectOptions {
+  /** ms before the first retry. Default 100. */
+  initialDelay?: number;
+  /** Cap on the delay. Default 10000. */
+  maxDelay?: number;
+  /** Each failed attempt multiplies the delay by this. Default 2. */
+  factor?: number;
+  /** Random spread of each delay, ± this fraction. Default 0.2. */
+  jitter?: number;
+  /** Attempts in a row before giving up ('end'). Default Infinity. */
+  maxAttempts?: number;
+}
+
+export interface ConnectOptions<Data = any> extends Handler<Data> {
+  port: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Keep a connection up: true for the defaults, or the backoff. Default false: one connection. */
+  reconnect?: boolean | ReconnectOptions;
+  /** Bytes of frames held while disconnected (with reconnect). Default the endpoint's maxQueued. */
+  maxQueuedWhileDown?: number;
+  /** Give up a connection attempt after this many ms. Default 10000. */
+  connectTimeout?: number;
+}
+
+export interface ClientEvents {
+  /** A connection opened (after the client's onOpen). */
+  open: [connection: Connection];
+  /** A connection closed (after onClose); error: what closed it. */
+  close: [connection: Connection, error: RingwireError | undefined];
+  /** An attempt failed or a connection closed; the next attempt starts after delay ms. */
+  retry: [info: { attempt: number; delay: number; error: Error | undefined }];
+  /** No more connections: close() was called, attempts ran out, or the one connection (no reconnect) ended. */
+  end: [error: Error | undefined];
+}
+
+/** What a client needs from its endpoint. */
+export interface Dialer {
+  /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
+  dial(host: string, port: number, handler: Handler, connectTimeout: number): Connection;
+  readonly maxQueued: number;
+  readonly maxReply: number;
+  check(length: number): number;
+}
+
+const DEFAULTS: Required<ReconnectOptions> = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, maxAttempts: Infinity };
+
+export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
+  /** The open connection, or null while connecting or disconnected. */
+  connection: Connection<Data> | null = null;
+  /** Resolves with the first connection that opens; rejects if the client ends before one does. */
+  readonly ready: Promise<Connection<Data>>;
+  /** Frames refused while disconnected because the hold queue was full. */
+  dropped = 0;
+  private readonly dialer: Dialer;
+  private readonly options: ConnectOptions<Data>;
+  private readonly backoff: Required<ReconnectOptions> | null;
+  private readonly hooks: Handler<Data>;
+  private held: Uint8Array[] = [];
+  private heldBytes = 0;
+  private attempt = 0;
+  /** No new attempts: close() was called or the client gave up. */
+  private ended = false;
+  /** 'end' was emitted. */
+  private finished = false;
+  private timer: NodeJS.Timeout | undefined;
+  private current: Connection<Data> | null = null;
+  private resolveReady!: (c: Connection<Data>) => void;
+  private rejectReady!: (err: Error) => void;
+  private readonly done: Promise<void>;
+  private markDone!: () => void;
+
+  constructor(dialer: Dialer, options: ConnectOptions<Data>) {
+    super();
+    this.dialer = dialer;
+    this.options = options;
+    this.backoff = options.reconnect ? { ...DEFAULTS, ...(options.reconnect === true ? {} : options.reconnect) } : null;
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // also reported by 'end'
+    this.done = new Promise(resolve => (this.markDone = resolve));
+    const { onOpen, onClose } = options;
+    this.hooks = {
+      onFrame: options.onFrame,
+      onDrain: options.onDrain,
+      onConnection: options.onConnection,
+      onOpen: c => {
+        this.connection = c;
+        this.attempt = 0;
+        onOpen?.(c);
+        this.release(c);
+        this.resolveReady(c);
+        this.emit('open', c);
+      },
+      onClose: (c, err) => {
+        this.connection = null;
+        onClose?.(c, err);
+        this.emit('close', c, err);
+      },
+    };
+    this.dial();
+  }
+
+  /**
+   * Send one frame. Connected: Connection.send() (false: queued beyond the tx
+   * ring, wait for onDrain). Disconnected, with reconnect: true when it is held
+   * for the next connection, false when the hold queue is full (the frame is
+   * dropped and counted). After the client ended: false.
+   */
+  send(bytes: Uint8Array): boolean {
+    if (this.connection) return this.connection.send(bytes);
+    if (this.ended || !this.backoff) return false;
+    const r = this.dialer.check(bytes.length);
+    if (r !== SEND_OK && !(r === SEND_TOO_LARGE && bytes.length <= this.dialer.maxReply)) {
+      throw ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${bytes.length}-byte frame with this framing (maxReply ${this.dialer.maxReply})`);
+    }
+    const cap = this.options.maxQueuedWhileDown ?? this.dialer.maxQueued;
+    if (this.heldBytes + bytes.length > cap) {
+      this.dropped++;
+      return false;
+    }
+    this.held.push(Uint8Array.from(bytes));
+    this.heldBytes += bytes.length;
+    return true;
+  }
+
+  /** No more connections: close the current one gracefully (its replies go out). Resolves once it has closed. */
+  close(): Promise<void> {
+    if (!this.ended) {
+      clearTimeout(this.timer);
+      const c = this.current;
+      if (c && !c.socket.destroyed) {
+        c.socket.once('close', () => this.end(undefined));
+        c.close();
+      } else {
+        this.end(undefined);
+      }
+      this.ended = true;
+    }
+    return this.done;
+  }
+
+  private dial(): void {
+    const host = this.options.host ?? '127.0.0.1';
+    let c: Connection<Data>;
+    try {
+      c = this.dialer.dial(host, this.options.port, this.hooks, this.options.connectTimeout ?? 10_000) as Connection<Data>;
+    } catch (err) {
+      // No free slot on this endpoint: a failed attempt like any other.
+      if (!this.backoff) return this.end(err as Error);
+      return this.retry(err as Error);
+    }
+    this.current = c;
+    let error: Error | undefined;
+    c.socket.once('error', err => (error = err));
+    c.socket.once('close', () => {
+      if (this.current === c) this.current = null;
+      if (this.ended) return;
+      if (!this.backoff) return this.end(error);
+      this.retry(error);
+    });
+  }
+
+  private retry(error: Error | undefined): void {
+    const b = this.backoff!;
+    this.attempt++;
+    if (this.attempt > b.maxAttempts) return this.end(error ?? new Error(`gave up after ${b.maxAttempts} attempts`));
+    const base = Math.min(b.maxDelay, b.initialDelay * b.factor ** (this.attempt - 1));
+    const delay = Math.round(base * (1 - b.jitter + 2 * b.jitter * Math.random()));
+    this.emit('retry', { attempt: this.attempt, delay, error });
+    this.timer = setTimeout(() => this.dial(), delay);
+  }
+
+  /** The next connection is open: what was held goes first, in order. */
+  private release(c: Connection<Data>): void {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const bytes of held) c.send(bytes);
+  }
+
+  private end(error: Error | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.ended = true;
+    clearTimeout(this.timer);
+    this.held = [];
+    this.heldBytes = 0;
+    this.rejectReady(error ?? new Error('the client ended before it connected'));
+    this.emit('end', error);
+    this.markDone();
+  }
+}

@@ -1,0 +1,145 @@
+// Framed clients over real sockets on 127.0.0.1, both cores and both read paths:
+// connect() against ringwire's own server and a plain net server, reconnecting
+// after the server restarts (backoff observed, held frames delivered first and in
+// order, the hold queue at its cap and one frame past it), hooks per underlying
+// connection, and a failed connection reported without hooks.
+import net, { type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, type RingwireClient } from '../src/index.ts';
+import { lengthFrame } from './harness.ts';
+import { sleep, startServer, until } from './net-helpers.ts';
+
+const PATHS = [
+  { core: 'wasm', zeroCopy: true },
+  { core: 'js', zeroCopy: true },
+  { core: 'wasm', zeroCopy: false },
+  { core: 'js', zeroCopy: false },
+] as const;
+
+const clients: RingwireClient[] = [];
+afterEach(async () => { await Promise.all(clients.splice(0).map(c => c.close())); });
+
+/** A plain Node echo server (bytes back as they come), which can be stopped and started again on its port. */
+async function plainEcho(port = 0): Promise<{ port: number; stop: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer(s => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise(r => server.close(r));
+    },
+  };
+}
+
+describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
+  it('exchanges frames with a ringwire server and with a plain Node server, byte for byte', async () => {
+    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:4' });
+    const plain = await plainEcho();
+    for (const target of [port, plain.port]) {
+      const got: string[] = [];
+      const client = await connect({ core, zeroCopy, framing: 'length:4', port: target, onFrame: f => void got.push(Buffer.from(f).toString()) });
+      clients.push(client);
+      const c = await client.ready;
+      expect(c.remotePort).toBe(target);
+      // Zero-copy: the socket reads into the rx ring through onread, Node's public API for client sockets.
+      expect(c.socket.listenerCount('data')).toBe(zeroCopy ? 0 : 1);
+      const sent = Array.from({ length: 500 }, (_, i) => `frame ${i} ${'x'.repeat(i % 300)}`);
+      for (const s of sent) client.send(Buffer.from(s));
+      await until(() => got.length === sent.length, 10_000, 'every frame back');
+      expect(got).toEqual(sent);
+      await client.close();
+    }
+    await plain.stop();
+    await server.close();
+  });
+
+  it('reconnects with backoff after the server restarts, sending what was held first, in order', async () => {
+    let plain = await plainEcho();
+    const port = plain.port;
+    const got: string[] = [];
+    const events: string[] = [];
+    const retries: number[] = [];
+    const client = await connect({
+      core, zeroCopy, framing: 'line', port,
+      reconnect: { initialDelay: 20, maxDelay: 80, factor: 2, jitter: 0 },
+      onOpen: () => void events.push('open'),
+      onFrame: f => void got.push(Buffer.from(f).toString()),
+      onClose: () => void events.push('close'),
+    });
+    clients.push(client);
+    client.on('retry', r => retries.push(r.delay));
+    await client.ready;
+    expect(client.send(Buffer.from('one'))).toBe(true);
+    await until(() => got.length === 1, 5000, 'first echo');
+    await plain.stop();
+    await until(() => retries.length >= 4, 5000, 'retries while the server is down');
+    expect(retries.slice(0, 4)).toEqual([20, 40, 80, 80]); // doubling, capped
+    // Down: frames are held.
+    for (const s of ['two', 'three', 'four']) expect(client.send(Buffer.from(s))).toBe(true);
+    plain = await plainEcho(port);
+    await until(() => got.length === 4, 5000, 'held frames delivered after the reconnect');
+    expect(got).toEqual(['one', 'two', 'three', 'four']);
+    expect(events).toEqual(['open', 'close', 'open']); // hooks per underlying connection
+    // A successful connection resets the backoff.
+    await plain.stop();
+    const before = retries.length;
+    await until(() => retries.length > before, 5000, 'a retry after the second connection');
+    expect(retries[before]).toBe(20);
+    await client.close();
+    await plain.stop();
+  });
+
+  it('holds frames up to maxQueuedWhileDown while disconnected and refuses one past it', async () => {
+    const plain = await plainEcho();
+    const port = plain.port;
+    await plain.stop();
+    const client = await connect({
+      core, zeroCopy, framing: 'line', port, reconnect: { initialDelay: 10_000 }, maxQueuedWhileDown: 9,
+      onFrame: () => {},
+    });
+    clients.push(client);
+    expect([client.send(Buffer.from('abc')), client.send(Buffer.from('def')), client.send(Buffer.from('ghi'))]).toEqual([true, true, true]);
+    expect(client.send(Buffer.from('j'))).toBe(false);
+    expect(client.dropped).toBe(1);
+    await client.close();
+  });
+
+  it('reports a connection that never opened: ready rejects, end fires, no hooks run', async () => {
+    const plain = await plainEcho();
+    const port = plain.port;
+    await plain.stop();
+    const hooks: string[] = [];
+    const client = await connect({ core, zeroCopy, framing: 'line', port, onOpen: () => void hooks.push('open'), onFrame: () => {}, onClose: () => void hooks.push('close') });
+    const ended = once(client, 'end');
+    await expect(client.ready).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect((await ended)[0]).toMatchObject({ code: 'ECONNREFUSED' });
+    await sleep(20);
+    expect(hooks).toEqual([]);
+    expect(client.send(Buffer.from('x'))).toBe(false);
+  });
+});
+
+describe('a client on a server\'s endpoint', () => {
+  it('shares the server\'s core: both sides of a loopback connection on one endpoint', async () => {
+    const { server, port } = await startServer({ framing: 'line', onFrame: (f, c) => void c.send(Buffer.from(`echo:${Buffer.from(f)}`)) });
+    const got: string[] = [];
+    const client = server.connect({ port, onFrame: f => void got.push(Buffer.from(f).toString()) });
+    await client.ready;
+    client.send(Buffer.from('hello'));
+    await until(() => got.length === 1, 5000, 'reply');
+    expect(got).toEqual(['echo:hello']);
+    expect(server.connections.size).toBe(2); // the client and the accepted side, one core
+    await client.close();
+    await server.close();
+  });
+});
+
