@@ -9,7 +9,7 @@ import {
   type Balance, type ConnectionInfo, type CoreKind, type MemoryBudget, type RingwireError,
   type RingwireServer, type ServerStats, type StatsSnapshot,
 } from './index.ts';
-import { parseBytes, parseCount, parseDuration } from './units.ts';
+import { joinNegativeValues, parseBytes, parseCount, parseDuration, parsePort } from './units.ts';
 import { loadHandler } from './workers/handler-module.ts';
 import { execWithProfiler } from './profile/profiler-exec.ts';
 
@@ -92,7 +92,7 @@ function statsLine(now: ServerStats, before: StatsSnapshot, seconds: number): st
 async function serve(args: string[]): Promise<void> {
   args = execWithProfiler('serve', args); // --profile, --perf-map: restart Node with its profiler flags
   const { values } = parseArgs({
-    args,
+    args: joinNegativeValues(args),
     strict: true,
     allowNegative: true,
     options: {
@@ -126,8 +126,7 @@ async function serve(args: string[]): Promise<void> {
     return;
   }
   if (values.core !== 'wasm' && values.core !== 'js') throw configError(`--core must be wasm or js, got "${values.core}"`);
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw configError(`--port must be 0 to 65535, got "${values.port}"`);
+  const port = parsePort('port', values.port);
   const workers = values.workers === 'auto' ? availableParallelism() : parseCount('workers', values.workers);
   if (values.balance !== undefined && workers === 1) throw configError('--balance shares the port between worker threads: give --workers 2 or more (or auto)');
   const coreOptions = {

@@ -1,4 +1,5 @@
-// Sizes and durations as the command line writes them: 64k, 1m, 500ms, 3s, 5m.
+// Numbers as the command line writes them: sizes (64k, 1m), durations (500ms,
+// 3s, 5m), counts and ports, and negative values given as separate arguments.
 import { configError } from './core/errors.ts';
 
 /** Bytes: a number with an optional k or m suffix (powers of 1024). */
@@ -22,4 +23,30 @@ export function parseDuration(name: string, text: string): number {
 export function parseCount(name: string, text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) throw configError(`--${name} must be a whole number of at least 1, got "${text}"`);
   return Number(text);
+}
+
+/** A TCP port, digits only: "" or "0x10" is a mistake, not port 0 or 16. */
+export function parsePort(name: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 65535) throw configError(`--${name} must be a whole number from 0 to 65535 (0 picks a free port), got "${text}"`);
+  return Number(text);
+}
+
+/**
+ * `--port -1` as `--port=-1`. Node's parseArgs refuses a separate value that
+ * starts with a dash as "ambiguous" (it might be a forgotten value followed by
+ * an option; its allowNegative option is about `--no-<flag>`, not numbers). A
+ * negative number cannot be an option, so joining it to the option before lets
+ * the option's own check say which values it takes.
+ */
+export function joinNegativeValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (/^--[^=]+$/.test(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }

@@ -137,6 +137,7 @@ describe('ringwire bench, end to end', () => {
       [['--external', 'x=cat'], /must listen on \{port\}/],
       [['--baseline', 'nope'], /--baseline nope is not among/],
       [['--rounds', '0'], /--rounds must be a whole number/],
+      [['--rounds', '-1'], /--rounds must be a whole number of at least 1, got "-1"/],
       [['--suite', 'disk'], /--suite takes sockets/],
     ] as const) {
       const r = bad(...args);

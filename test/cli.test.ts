@@ -81,6 +81,25 @@ describe('ringwire CLI', () => {
     expect((await once(child, 'exit'))[0]).toBe(0);
   });
 
+  it('says which values an option takes, for a value joined (--port=-1) or apart (--port -1)', () => {
+    const port = '--port must be a whole number from 0 to 65535 (0 picks a free port), got';
+    const bytes = '--max-frame must be a number of bytes like 65536, 64k or 1m, got';
+    for (const [args, message] of [
+      [['--port', ''], `${port} ""`], // once read as port 0: it listened on a random port
+      [['--port', '-1'], `${port} "-1"`], // once refused by parseArgs as "ambiguous"
+      [['--port=-1'], `${port} "-1"`],
+      [['--port', '65536'], `${port} "65536"`],
+      [['--port', '0x10'], `${port} "0x10"`],
+      [['--port', '0', '--max-frame', '-5'], `${bytes} "-5"`],
+      [['--port', '0', '--max-frame=-5'], `${bytes} "-5"`],
+      [['--port', '0', '--framing', 'delimiter:\\xZZ'], 'bad framing "delimiter:\\xZZ": \\x needs two hex digits (\\x00 to \\xff), got "ZZ"'],
+    ] as const) {
+      const r = cli(['serve', ...args]);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toBe(`ringwire: ${message} (ERR_BAD_CONFIG)\n`);
+    }
+  });
+
   it('serves from 2 worker threads and prints a stats line per interval', async () => {
     const child = serve(['--port', '0', '--workers', '2', '--framing', 'length:2:be', '--stats-interval', '200ms']);
     child.stdout.setEncoding('utf8');

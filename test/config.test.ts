@@ -30,6 +30,15 @@ describe('framing specs', () => {
     expect(describeFraming(parseFraming('delimiter:\\r\\n\\x3a\\0:cr'))).toBe('delimiter:\\r\\n\\x3a\\x00:cr');
   });
 
+  it.each([
+    ['delimiter:\\xZZ', '\\x needs two hex digits (\\x00 to \\xff), got "ZZ"'],
+    ['delimiter:ab\\x4', '\\x needs two hex digits (\\x00 to \\xff), got "4"'],
+    ['delimiter:\\q', 'unknown escape \\q: the escapes are \\n \\r \\t \\0 \\\\ and \\xHH'],
+    ['delimiter:ab\\', 'a lone \\ at the end: write \\\\ for a backslash'],
+  ])('says what is wrong with the escape in "%s"', (spec, why) => {
+    expect(() => parseFraming(spec)).toThrow(expect.objectContaining({ code: 'ERR_BAD_CONFIG', message: `bad framing "${spec}": ${why}` }));
+  });
+
   it.each(['', 'bogus', 'raw:1', 'fixed', 'fixed:x', 'line:lf', 'length:4:be:speed=2', 'delimiter:\\q', 'length:9'])('refuses "%s" with ERR_BAD_CONFIG', spec => {
     expect(code(() => resolveConfig({ framing: spec }))).toBe('ERR_BAD_CONFIG');
   });

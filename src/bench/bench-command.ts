@@ -4,7 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { configError } from '../index.ts';
-import { parseBytes, parseCount, parseDuration } from '../units.ts';
+import { joinNegativeValues, parseBytes, parseCount, parseDuration } from '../units.ts';
 import { writeReport, type BenchReport } from './bench-report.ts';
 import { BASELINE, BUILTIN, external, type Contender, type Scenario } from './contenders.ts';
 import { runCoreBench } from './core-bench.ts';
@@ -73,7 +73,7 @@ export interface BenchPlan {
 /** The plan a command line asks for; throws ERR_BAD_CONFIG on anything invalid. */
 export function benchPlan(args: string[]): BenchPlan | 'help' {
   const { values } = parseArgs({
-    args,
+    args: joinNegativeValues(args),
     strict: true,
     options: {
       connections: { type: 'string' },

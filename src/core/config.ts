@@ -150,10 +150,13 @@ function unescape(text: string, bad: (why: string) => Error): Uint8Array {
     else if (e === 't') out.push(9);
     else if (e === '0') out.push(0);
     else if (e === '\\') out.push(92);
-    else if (e === 'x' && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
-      out.push(parseInt(text.slice(i + 1, i + 3), 16));
+    else if (e === 'x') {
+      const hex = text.slice(i + 1, i + 3);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw bad(`\\x needs two hex digits (\\x00 to \\xff), got "${hex}"`);
+      out.push(parseInt(hex, 16));
       i += 2;
-    } else throw bad(`unknown escape \\${e ?? ''}`);
+    } else if (e === undefined) throw bad('a lone \\ at the end: write \\\\ for a backslash');
+    else throw bad(`unknown escape \\${e}: the escapes are \\n \\r \\t \\0 \\\\ and \\xHH`);
   }
   return Uint8Array.from(out);
 }
