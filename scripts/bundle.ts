@@ -1,6 +1,12 @@
 // Bundle the public API and the CLI into dist/ with esbuild (ESM, Node 22+).
 // The WASM binary stays in build/; src/core/wasm-core.ts finds it from dist/.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// From an empty dist/: chunk names carry content hashes, so chunks of earlier
+// builds would pile up and ship in the tarball. build:types, which runs after
+// this in `npm run build`, writes dist/types again.
+rmSync('dist', { recursive: true, force: true });
 
 await build({
   entryPoints: {

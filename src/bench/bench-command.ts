@@ -38,8 +38,11 @@ Matrix:
 Contenders:
   --contenders <list>       from ringwire-wasm, ringwire-js, node-data, node-onread (default: all)
   --external <name=cmd>     also run this server; {port} in cmd is replaced by its port, and it
-                            must echo every byte on 127.0.0.1 (repeatable), e.g.
-                            --external "c-epoll=build/epoll-echo {port}" (cc -O2 -o build/epoll-echo bench/epoll-echo.c)
+                            must echo every byte on 127.0.0.1 (repeatable), e.g. the C
+                            epoll server that ships with ringwire, compiled from its source:
+                              cc -O2 -o epoll-echo node_modules/ringwire/bench/epoll-echo.c
+                              (in a clone of ringwire: bench/epoll-echo.c)
+                              --external "c-epoll=./epoll-echo {port}"
                             CPU and memory are the started process's own: a server that
                             forks per connection is under-counted
   --baseline <name>         ratios are against this contender (default node-data)
