@@ -1,12 +1,14 @@
 // Bundle the public API and the CLI into dist/ with esbuild (ESM, Node 22+).
 // The WASM binary stays in build/; src/core/wasm-core.ts finds it from dist/.
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-// From an empty dist/: chunk names carry content hashes, so chunks of earlier
-// builds would pile up and ship in the tarball. build:types, which runs after
-// this in `npm run build`, writes dist/types again.
-rmSync('dist', { recursive: true, force: true });
+// Chunk names carry content hashes, so chunks of earlier builds would pile up in
+// dist/ and ship in the tarball: remove what esbuild wrote before (all but the
+// declarations, which build:types writes).
+for (const name of existsSync('dist') ? readdirSync('dist') : []) {
+  if (name !== 'types') rmSync(`dist/${name}`, { recursive: true, force: true });
+}
 
 await build({
   entryPoints: {

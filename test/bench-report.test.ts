@@ -67,6 +67,16 @@ describe('charts', () => {
     expect(svg).not.toContain('NaN');
   });
 
+  it('draws one series without a legend, each bar in its own colour if given', () => {
+    const svg = barChart({
+      title: 't', categories: ['a', 'b'], unit: 'frames/s',
+      series: [{ name: 'only', values: [1, 2], colors: ['#111111', '#222222'] }],
+    });
+    expect(svg).toContain('data-categories="2"');
+    expect(svg).not.toContain('>only</text>'); // no legend entry
+    expect(svg.match(/<rect [^>]*fill="(#[0-9a-f]+)"><title>/g)?.map(r => /fill="(#\w+)"/.exec(r)![1])).toEqual(['#111111', '#222222']);
+  });
+
   it('draws a log axis in decades', () => {
     const svg = barChart({ title: 't', categories: ['p50'], unit: 'µs', log: true, series: [{ name: 's', values: [50] }, { name: 'u', values: [4000] }] });
     for (const tick of ['>10<', '>100<', '>1k<', '>10k<']) expect(svg).toContain(tick);
@@ -132,9 +142,22 @@ describe('tables and report', () => {
     const html = readFileSync(files.html, 'utf8');
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).not.toMatch(/<script|<link|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/); // nothing to fetch or run
-    expect(html.match(/<svg /g)).toHaveLength(2 + 2 + 1); // overview ×2, the scenario's two, the microbenchmarks
+    expect(html.match(/<svg /g)).toHaveLength(2 + 1); // the scenario's two, the microbenchmarks: no overview of one scenario
+    // Frames/s: one bar per contender, not one category of three bars.
+    expect(html).toMatch(/aria-label="Frames\/s \(median; whiskers: min–max\)" data-categories="3"/);
+    // The scenario table as two, throughput and latency beside the server's cost, each naming the contender.
+    expect(html.match(/<th style="text-align:left">contender<\/th>/g)).toHaveLength(2);
+    expect(html).toMatch(/<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>.*<td class="failed">FAILED<\/td>(<td><\/td>){5}<\/tr>/s);
     expect(html).toContain('Failed runs (reported without figures): 50 conn · 64 B · depth 1: bad-server');
     expect(html).toContain('ringwire bench --quick');
     expect(html).not.toContain('NaN');
+  });
+
+  it('compares scenarios in an overview once there are two', () => {
+    const report = fakeReport();
+    const other = { ...report.summaries[0]!, scenario: { ...report.summaries[0]!.scenario, depth: 32 } };
+    const html = readFileSync(writeReport({ ...report, summaries: [report.summaries[0]!, other] }, mkdtempSync(path.join(os.tmpdir(), 'ringwire-report-')), 'r').html, 'utf8');
+    expect(html).toContain('<h2>Overview</h2>');
+    expect(html).toMatch(/aria-label="Frames per second relative to node-data \(higher is better\)" data-categories="2"/);
   });
 });

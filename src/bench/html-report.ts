@@ -1,37 +1,46 @@
 // The benchmark report as one self-contained HTML page: inline CSS and SVG, no
 // script and nothing fetched, so it renders offline and can be mailed or archived.
 // Sections: the machine and settings, whether every byte verified, overview
-// charts (each contender against the baseline, per scenario), one section per
-// scenario (throughput, latency, the table), and the core microbenchmarks.
+// charts (each contender against the baseline, per scenario, when there is more
+// than one scenario), one section per scenario (frames/s per contender, latency,
+// the table as two: throughput and latency, the server's cost), and the core
+// microbenchmarks. It reads at 768 px and up without scrolling sideways: charts
+// scale down, tables sit side by side only where there is room.
 
 import type { BenchReport } from './bench-report.ts';
 import { frameSize, mib } from './format.ts';
-import { barChart, escapeXml } from './svg-chart.ts';
+import { barChart, escapeXml, PALETTE } from './svg-chart.ts';
 import { MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows } from './text-table.ts';
 import { scenarioLabel } from './runner.ts';
 import type { ScenarioSummary } from './results.ts';
 
 const CSS = `
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1320px; color: #1a202c; padding: 0 1rem; }
+svg { max-width: 100%; height: auto; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.5rem; border-bottom: 1px solid #e2e8f0; } h3 { font-size: 1.05rem; }
 table { border-collapse: collapse; font-size: 0.8rem; margin: 0.5rem 0 1rem; }
 td, th { padding: 0.2rem 0.5rem; border-bottom: 1px solid #edf2f7; text-align: right; white-space: nowrap; }
+th { white-space: normal; width: 1px; vertical-align: bottom; } /* headers wrap (see table()): a column is as wide as its figures */
 td:first-child, th:first-child { text-align: left; }
 th { background: #f7fafc; }
 .ok { color: #276749; font-weight: 600; } .failed { color: #c53030; font-weight: 600; }
 .note { color: #4a5568; font-size: 0.9rem; max-width: 60rem; }
 .scroll { overflow-x: auto; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+.tables { display: flex; flex-wrap: wrap; gap: 0 2rem; align-items: flex-end; } /* side by side, rows level */
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; font-size: 0.9rem; }
 dt { color: #4a5568; } dd { margin: 0; }
 code { background: #f7fafc; padding: 0.1rem 0.3rem; }
 `;
 
+/** A header wraps at its last space only: "CPU vs base" in two lines, not three. */
+const wrapOnce = (header: string) => header.replace(/ (?=.* )/g, '\u00a0');
+
 function table(headers: string[], rows: string[][], leftColumns = 1): string {
-  const cell = (tag: string, c: string, i: number) =>
-    `<${tag}${i < leftColumns ? ' style="text-align:left"' : ''}>${escapeXml(c)}</${tag}>`;
-  return `<div class="scroll"><table><thead><tr>${headers.map((h, i) => cell('th', h, i)).join('')}</tr></thead><tbody>${rows
-    .map(r => `<tr>${r.map((c, i) => cell(r[1] === 'FAILED' && i === 1 ? 'td class="failed"' : 'td', c, i)).join('')}</tr>`)
+  const cell = (tag: string, c: string, i: number, attributes = '') =>
+    `<${tag}${attributes}${i < leftColumns ? ' style="text-align:left"' : ''}>${escapeXml(c)}</${tag}>`;
+  return `<div class="scroll"><table><thead><tr>${headers.map((h, i) => cell('th', wrapOnce(h), i)).join('')}</tr></thead><tbody>${rows
+    .map(r => `<tr>${r.map((c, i) => cell('td', c, i, r[1] === 'FAILED' && i === 1 ? ' class="failed"' : '')).join('')}</tr>`)
     .join('')}</tbody></table></div>`;
 }
 
@@ -43,20 +52,40 @@ function overview(report: BenchReport): string {
   const seriesOf = (f: (c: ScenarioSummary['contenders'][number]) => number) =>
     names.map(name => ({ name, values: sums.map(s => { const c = s.contenders.find(x => x.contender === name); return c ? f(c) : NaN; }) }));
   const base = report.settings.baseline;
+  // As wide as its bars need, so that a few scenarios do not scale down a wide chart in a narrow window.
+  const width = Math.min(1060, Math.max(640, 100 + sums.length * (names.length * 14 + 24)));
   return [
-    barChart({ title: `Frames per second relative to ${base} (higher is better)`, categories: sums.map(short), series: seriesOf(c => c.throughputRatio), unit: `× ${base}`, reference: 1, width: 1060, height: 340 }),
-    barChart({ title: `Server CPU per frame relative to ${base} (lower is better)`, categories: sums.map(short), series: seriesOf(c => c.cpuRatio), unit: `× ${base}`, reference: 1, width: 1060, height: 340 }),
+    barChart({ title: `Frames per second relative to ${base} (higher is better)`, categories: sums.map(short), series: seriesOf(c => c.throughputRatio), unit: `× ${base}`, reference: 1, width, height: 340 }),
+    barChart({ title: `Server CPU per frame relative to ${base} (lower is better)`, categories: sums.map(short), series: seriesOf(c => c.cpuRatio), unit: `× ${base}`, reference: 1, width, height: 340 }),
   ].join('\n');
+}
+
+// The scenario table's 15 columns do not fit beside each other below about 1400
+// px: throughput and latency in one table, the server's cost in another.
+const COST = SCENARIO_HEADERS.indexOf('CPU/frame µs');
+const COST_HEADERS = [SCENARIO_HEADERS[0]!, ...SCENARIO_HEADERS.slice(COST)];
+
+function scenarioTables(s: ScenarioSummary): string {
+  const rows = scenarioRows(s);
+  const cost = (r: string[]) => (r[1] === 'FAILED' ? [r[0]!, 'FAILED', ...COST_HEADERS.slice(2).map(() => '')] : [r[0]!, ...r.slice(COST)]);
+  return `<div class="tables">${table(SCENARIO_HEADERS.slice(0, COST), rows.map(r => r.slice(0, COST)))}${table(COST_HEADERS, rows.map(cost))}</div>`;
 }
 
 function scenarioSection(s: ScenarioSummary): string {
   const rows = s.contenders;
+  // One bar per contender, in the colour its series has in the latency chart.
   const fps = barChart({
     title: 'Frames/s (median; whiskers: min–max)',
-    categories: ['frames/s'],
-    series: rows.map(c => ({ name: c.contender, values: [c.framesPerSecond.median], lows: [c.framesPerSecond.min], highs: [c.framesPerSecond.max] })),
+    categories: rows.map(c => c.contender),
+    series: [{
+      name: 'frames/s',
+      values: rows.map(c => c.framesPerSecond.median),
+      lows: rows.map(c => c.framesPerSecond.min),
+      highs: rows.map(c => c.framesPerSecond.max),
+      colors: rows.map((_, i) => PALETTE[i % PALETTE.length]!),
+    }],
     unit: 'frames/s',
-    width: 420,
+    width: 400,
     height: 260,
   });
   const latency = barChart({
@@ -65,13 +94,13 @@ function scenarioSection(s: ScenarioSummary): string {
     series: rows.map(c => ({ name: c.contender, values: [c.p50.median, c.p99.median, c.p999.median, c.max.median] })),
     unit: 'µs',
     log: true,
-    width: 600,
+    width: 540,
     height: 260,
   });
   const failures = rows.flatMap(c => c.failures.map(f => `<li class="failed">${escapeXml(`${c.contender} failed, ${f}`)}</li>`));
   return `<h3>${escapeXml(`${scenarioLabel(s.scenario)} · framing ${s.scenario.framing}`)}</h3>
 <div class="charts">${fps}${latency}</div>
-${table(SCENARIO_HEADERS, scenarioRows(s))}
+${scenarioTables(s)}
 ${failures.length ? `<ul>${failures.join('')}</ul>` : ''}`;
 }
 
@@ -115,7 +144,8 @@ export function renderHtml(report: BenchReport): string {
     : `Failed runs (reported without figures): ${escapeXml(failed.join('; ') || 'see the JSON')}`}</p>
 <dl>${facts.map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${escapeXml(v)}</dd>`).join('')}</dl>
 <p class="note">Servers and load generators run in separate processes on the same machine. When they share few cores (the "gen cores" column says how much the generator used), a figure bounds the pair, not the server alone; the CPU per frame, read from the OS for the server process, is the figure that does not depend on the generator. Medians over rounds; ranges are min–max.</p>
-${report.summaries.length ? `<h2>Overview</h2>\n${overview(report)}\n<h2>Scenarios</h2>\n${report.summaries.map(scenarioSection).join('\n')}` : ''}
+${report.summaries.length > 1 ? `<h2>Overview</h2>\n${overview(report)}` : ''}
+${report.summaries.length ? `<h2>Scenarios</h2>\n${report.summaries.map(scenarioSection).join('\n')}` : ''}
 ${microSection(report)}
 </body></html>
 `;

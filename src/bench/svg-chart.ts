@@ -2,7 +2,9 @@
 // report renders the same offline, in a browser or a mail client. One group per
 // category, one bar per series, optional min–max whiskers, a linear or log axis,
 // and an optional reference line (1.0 for ratios to a baseline). A missing value
-// (NaN: a failed run) is drawn as a cross, never as a zero bar.
+// (NaN: a failed run) is drawn as a cross, never as a zero bar. A chart of one
+// series has no legend (its title says what the bars are) and may colour each bar
+// on its own, so that one bar per contender keeps the contender's colour.
 
 export interface Series {
   name: string;
@@ -10,6 +12,8 @@ export interface Series {
   /** Whisker ends per value (min and max over rounds). */
   lows?: number[];
   highs?: number[];
+  /** A colour per value, instead of the series' one. */
+  colors?: string[];
 }
 
 export interface BarChart {
@@ -54,16 +58,16 @@ export function barChart(c: BarChart): string {
   const width = c.width ?? 760;
   const height = c.height ?? 300;
   const left = 64, right = 12;
-  // Legend entries flow left to right and wrap to another row at the right edge.
+  // Legend entries (none for one series) flow left to right and wrap to another row at the right edge.
   const legend: { x: number; row: number }[] = [];
   let lx = left, row = 0;
-  for (const s of c.series) {
+  for (const s of c.series.length > 1 ? c.series : []) {
     const w = 24 + s.name.length * 6.5;
     if (lx + w > width - right && lx > left) { lx = left; row++; }
     legend.push({ x: lx, row });
     lx += w;
   }
-  const top = 44 + row * 15;
+  const top = legend.length ? 44 + row * 15 : 30;
   const plotW = width - left - right;
   const groupW = plotW / Math.max(1, c.categories.length);
   const slant = c.categories.some(cat => cat.length * 6 >= groupW); // labels too long to sit level
@@ -86,10 +90,10 @@ export function barChart(c: BarChart): string {
   }
   const base = c.log ? top + plotH : y(0);
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(c.title)}" font-family="system-ui, sans-serif" font-size="11">`);
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(c.title)}" data-categories="${c.categories.length}" font-family="system-ui, sans-serif" font-size="11">`);
   out.push(`<text x="${left}" y="16" font-size="13" font-weight="600">${escapeXml(c.title)}</text>`);
-  c.series.forEach((s, i) => {
-    const { x, row: r } = legend[i]!;
+  legend.forEach(({ x, row: r }, i) => {
+    const s = c.series[i]!;
     const ly = 24 + r * 15;
     out.push(`<rect x="${x}" y="${ly}" width="10" height="10" fill="${PALETTE[i % PALETTE.length]}"/><text x="${x + 14}" y="${ly + 9}">${escapeXml(s.name)}</text>`);
   });
@@ -105,7 +109,7 @@ export function barChart(c: BarChart): string {
     c.series.forEach((s, i) => {
       const v = s.values[g]!;
       const x = gx + i * barW;
-      const color = PALETTE[i % PALETTE.length];
+      const color = s.colors?.[g] ?? PALETTE[i % PALETTE.length];
       if (!Number.isFinite(v) || (c.log && v <= 0)) {
         const cy = base - 8;
         out.push(`<path d="M${x + 2} ${cy - 4}l${barW - 4} 8m0 -8l${-(barW - 4)} 8" stroke="${color}" stroke-width="2"><title>${escapeXml(`${s.name}, ${cat}: failed or not measured`)}</title></path>`);
