@@ -165,7 +165,7 @@ const server = createServer({
 });
 server.on('clientError', (err, c) => console.warn(c.remoteAddress, err.code satisfies string));
 const { port } = await server.listen(0, '127.0.0.1');
-console.log(port, server.stats().connections, typeof serveInWorker);
+console.log(port, server.stats().total.connections, typeof serveInWorker);
 await server.close();
 `);
 writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
