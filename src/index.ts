@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 // The public API of ringwire: everything a user imports comes from here.
 import { createCore } from './core/create.ts';
 import { RingwireServer, type ServerOptions } from './net/server.ts';

@@ -4,6 +4,7 @@
 // limits the configuration, 1 when something does, 2 on bad options or a refusal.
 
 import { parseArgs } from 'node:util';
+import { joinNegativeValues } from '../units.ts';
 import { applyFindings, checkCanApply } from './apply.ts';
 import { renderJson, renderText } from './doctor-report.ts';
 import type { Finding } from './finding.ts';
@@ -50,7 +51,7 @@ export async function gather(files: SystemFiles, plan: Plan): Promise<Finding[]>
 
 export async function doctorCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
-    args,
+    args: joinNegativeValues(args),
     strict: true,
     options: {
       framing: { type: 'string' },
