@@ -29,6 +29,11 @@ export class SocketError extends RingwireError {}
 export class ConfigError extends RingwireError {}
 export class WorkerExitError extends RingwireError {}
 export class SlowConsumerError extends RingwireError {}
+export class FrameTimeoutError extends RingwireError {}
+export class TooSlowError extends RingwireError {}
+/** Refused by the per-address cap: the same code as every refusal for too many connections, its own counter (refusedPerIp). */
+export class TooManyConnectionsPerIpError extends TooManyConnectionsError {}
+export class NoDescriptorsError extends RingwireError {}
 
 interface Entry {
   code: ErrorCode;
@@ -40,7 +45,7 @@ interface Entry {
 export type ErrorCode =
   | 'ERR_RINGWIRE' | 'ERR_FRAME_TOO_LARGE' | 'ERR_BAD_LENGTH' | 'ERR_TOO_MANY_CONNECTIONS' | 'ERR_IDLE_TIMEOUT'
   | 'ERR_TRUNCATED_FRAME' | 'ERR_REPLY_TOO_LARGE' | 'ERR_HANDLER' | 'ERR_SOCKET' | 'ERR_BAD_CONFIG' | 'ERR_WORKER_EXIT'
-  | 'ERR_SLOW_CONSUMER';
+  | 'ERR_SLOW_CONSUMER' | 'ERR_FRAME_TIMEOUT' | 'ERR_TOO_SLOW' | 'ERR_NO_DESCRIPTORS';
 
 /** Index = the error number. 1 and 2 come from the cores, the rest from the host. */
 export const ERROR_TABLE: readonly Entry[] = [
@@ -56,6 +61,10 @@ export const ERROR_TABLE: readonly Entry[] = [
   { code: 'ERR_BAD_CONFIG', message: 'invalid configuration', type: ConfigError },
   { code: 'ERR_WORKER_EXIT', message: 'the worker thread serving the connection exited', type: WorkerExitError },
   { code: 'ERR_SLOW_CONSUMER', message: 'the peer does not take its replies: queue over its cap or no write progress', type: SlowConsumerError },
+  { code: 'ERR_FRAME_TIMEOUT', message: 'a frame did not complete within the frame timeout', type: FrameTimeoutError },
+  { code: 'ERR_TOO_SLOW', message: 'the peer sent an incomplete frame slower than the minimum rate', type: TooSlowError },
+  { code: 'ERR_TOO_MANY_CONNECTIONS', message: 'connection refused: max connections per IP address reached', type: TooManyConnectionsPerIpError },
+  { code: 'ERR_NO_DESCRIPTORS', message: 'accept failed: no file descriptors left (EMFILE/ENFILE)', type: NoDescriptorsError },
 ];
 
 /** Errors numbered up to this one are found and counted by the cores; the host counts the rest. */
@@ -69,6 +78,11 @@ export const E_SOCKET = 8;
 export const E_BAD_CONFIG = 9;
 export const E_WORKER_EXIT = 10;
 export const E_SLOW_CONSUMER = 11;
+export const E_FRAME_TIMEOUT = 12;
+export const E_TOO_SLOW = 13;
+/** Counted apart from E_TOO_MANY_CONNECTIONS (stats: refusedPerIp), reported with the same code. */
+export const E_TOO_MANY_PER_IP = 14;
+export const E_NO_DESCRIPTORS = 15;
 
 /** The error object for error number n, with an optional more specific message. */
 export function ringwireError(n: number, message = '', cause?: unknown): RingwireError {

@@ -3,7 +3,7 @@
 // Atomics.add); any thread holding the SharedArrayBuffer reads them with
 // Atomics.load. A snapshot is plain numbers (exact up to 2^53).
 
-import { ERROR_TABLE } from './errors.ts';
+import { E_TOO_MANY_PER_IP, ERROR_TABLE } from './errors.ts';
 import {
   S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN,
   S_FRAMES_OUT, S_PAUSES, STATS_COUNT,
@@ -20,6 +20,8 @@ export interface StatsSnapshot {
   errors: number;
   /** Error counts by stable code, only codes seen. */
   errorsByCode: Record<string, number>;
+  /** Of errorsByCode.ERR_TOO_MANY_CONNECTIONS: those refused by the per-address cap (maxConnectionsPerIp). */
+  refusedPerIp: number;
 }
 
 export class Stats {
@@ -47,7 +49,8 @@ export class Stats {
     const errorsByCode: Record<string, number> = {};
     ERROR_TABLE.forEach((e, n) => {
       const v = this.get(S_ERROR_BY_CODE + n);
-      if (v) errorsByCode[e.code] = v;
+      // Two numbers may share a code (the per-address refusals): their counts add up.
+      if (v) errorsByCode[e.code] = (errorsByCode[e.code] ?? 0) + v;
     });
     return {
       connections: this.get(S_CONNECTIONS),
@@ -59,6 +62,7 @@ export class Stats {
       backpressurePauses: this.get(S_PAUSES),
       errors: this.get(S_ERRORS),
       errorsByCode,
+      refusedPerIp: this.get(S_ERROR_BY_CODE + E_TOO_MANY_PER_IP),
     };
   }
 }
@@ -72,7 +76,7 @@ export function standaloneStats(): Stats {
 export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
   const total: StatsSnapshot = {
     connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0,
-    backpressurePauses: 0, errors: 0, errorsByCode: {},
+    backpressurePauses: 0, errors: 0, errorsByCode: {}, refusedPerIp: 0,
   };
   for (const s of list) {
     total.connections += s.connections;
@@ -83,6 +87,7 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
     total.framesOut += s.framesOut;
     total.backpressurePauses += s.backpressurePauses;
     total.errors += s.errors;
+    total.refusedPerIp += s.refusedPerIp;
     for (const [code, n] of Object.entries(s.errorsByCode)) total.errorsByCode[code] = (total.errorsByCode[code] ?? 0) + n;
   }
   return total;

@@ -28,6 +28,14 @@
 // total (the endpoint's budget): past either, ERR_SLOW_CONSUMER destroys the
 // connection; so does no write progress for writeTimeout (the endpoint's sweep).
 //
+// Deadlines (checked by the endpoint's one sweep, never a timer per socket): this
+// class keeps the timestamps. `waitStart` is when the connection began waiting
+// for the rest of an incomplete frame (0: it is not waiting); `windowStart` and
+// `windowBytes` measure the rate at which that frame's bytes arrive. They run only
+// while `awaitingInput`: open, bytes of an incomplete frame in the rx ring, and
+// nothing of ours in the way (no handler holding frames, no saved batch, no
+// output blocked or in flight). A read that completes a frame restarts both.
+//
 // Lifecycle: open -> draining (peer ended or server draining: no new input,
 // deliver what is buffered) -> closing (no more frames; every reply given to
 // send() goes out, after any pending handler settles, then FIN; input is
@@ -39,7 +47,7 @@
 import type net from 'node:net';
 import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
-  E_IDLE_TIMEOUT, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
+  E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
 } from '../core/errors.ts';
 import { FrameStream } from './frame-stream.ts';
@@ -81,7 +89,7 @@ export interface ConnectionHost {
 }
 
 export interface ConnectionLimits {
-  /** ms without traffic before ERR_IDLE_TIMEOUT; 0 = never. */
+  /** ms without traffic before ERR_IDLE_TIMEOUT (checked by the endpoint's sweep); 0 = never. */
   idleTimeout: number;
   /** Bytes a connection may queue beyond its tx ring before ERR_SLOW_CONSUMER. */
   maxQueued: number;
@@ -155,6 +163,17 @@ export class Connection<Data = any> implements ConnectionInfo {
   private inflight = 0;
   /** When the output last moved (the endpoint's write-timeout sweep reads it). */
   lastProgress = 0;
+
+  // ---- deadlines (read and restarted by the endpoint's sweep) ----
+  /** The last read or write progress: for the idle timeout. */
+  lastActive = performance.now();
+  /** When the wait for the current incomplete frame began; 0 = not waiting. */
+  waitStart = 0;
+  /** The current min-rate window: its start and the bytes received in it. */
+  windowStart = 0;
+  windowBytes = 0;
+  /** rx bytes buffered after the last read, to see whether a read completed frames. */
+  private rxSeen = 0;
   /** Replies that did not fit in the tx ring yet, copied, in order, from queueHead on. */
   private queue: Uint8Array[] = [];
   private queueHead = 0;
@@ -189,8 +208,6 @@ export class Connection<Data = any> implements ConnectionInfo {
     s.on('end', () => this.onEnd());
     s.on('error', err => this.onSocketError(err));
     s.on('close', () => this.onSocketClose());
-    const idle = host.limits.idleTimeout;
-    if (idle > 0) s.setTimeout(idle, () => this.fail(ringwireError(E_IDLE_TIMEOUT, `no bytes for ${idle} ms`)));
   }
 
   /** The socket is connected: run the open hooks and start reading. Called once by the endpoint. */
@@ -324,7 +341,41 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.reading = true;
     this.settle(this.core.received(this.slot, n));
     this.reading = false;
+    this.noteInput(n);
     return !this.paused;
+  }
+
+  /**
+   * n bytes arrived and were decoded: keep the deadline clocks. What is left in the
+   * rx ring is an incomplete frame; if this read consumed anything, that frame
+   * began in this read, so its wait and its rate window start now.
+   */
+  private noteInput(n: number): void {
+    const now = performance.now();
+    this.lastActive = now;
+    const rx = this.state === 'open' ? this.core.rxBuffered(this.slot) : 0;
+    if (rx === 0) this.waitStart = 0;
+    else if (this.waitStart === 0 || rx < this.rxSeen + n) this.restartWait(now, rx);
+    else this.windowBytes += n;
+    this.rxSeen = rx;
+  }
+
+  /** The wait for an incomplete frame (of `buffered` bytes so far) starts now: for the sweep. */
+  restartWait(now: number, buffered = this.state === 'open' ? this.core.rxBuffered(this.slot) : 0): void {
+    this.waitStart = buffered > 0 ? now : 0;
+    this.windowStart = now;
+    this.windowBytes = buffered;
+    this.rxSeen = buffered;
+  }
+
+  /**
+   * Is the connection waiting for the rest of an incomplete frame, and only for the
+   * peer? (Not while a handler holds its frames, a batch is saved, or output is
+   * blocked or in flight: those are our waits, not the peer's.) For the sweep.
+   */
+  get awaitingInput(): boolean {
+    return this.state === 'open' && !this.pending && this.saved === null && !this.txBlocked && this.queued === 0
+      && this.inflight === 0 && this.leftover === null && this.core.rxBuffered(this.slot) > 0;
   }
 
   /**
@@ -348,6 +399,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       span.set(chunk.subarray(at, at + n));
       at += n;
       this.settle(this.core.received(this.slot, n));
+      this.noteInput(n);
     }
     if (at < chunk.length && this.state === 'open') {
       this.leftover = chunk.subarray(at);
@@ -529,7 +581,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (done > 0) {
       this.core.release(this.slot, done);
       this.inflight -= done;
-      this.lastProgress = performance.now();
+      this.lastProgress = this.lastActive = performance.now();
     }
   }
 

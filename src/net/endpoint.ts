@@ -13,8 +13,14 @@
 //     batch is over (Connection.continue() defers to a microtask);
 //   - replies queued beyond the tx rings stay under maxQueued per connection and
 //     maxQueuedTotal in all: the worst-case memory is memoryBudget(), fixed at start;
-//   - output that makes no progress for writeTimeout ends its connection
-//     (one coarse sweep per endpoint, not a timer per socket);
+//   - every deadline is checked by one coarse sweep per endpoint over the
+//     connections' timestamps, never by a timer per socket: no write progress for
+//     writeTimeout (ERR_SLOW_CONSUMER), no traffic for idleTimeout, an incomplete
+//     frame older than frameTimeout (ERR_FRAME_TIMEOUT) or arriving slower than
+//     minRate over a window (ERR_TOO_SLOW). A deadline fires between its limit and
+//     the limit plus one sweep period (a quarter of the smallest limit, 10 ms … 1 s);
+//   - at most maxConnectionsPerIp connections of one client address at once, counted
+//     across every thread of the server in a shared table (address-table.ts);
 //   - ids are unique for the life of the process, across worker threads.
 
 import { EventEmitter } from 'node:events';
@@ -23,10 +29,13 @@ import { threadId } from 'node:worker_threads';
 import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
 import {
-  configError, E_LAST_CORE_ERROR, E_SLOW_CONSUMER, E_TOO_MANY_CONNECTIONS, handlerError, ringwireError, type RingwireError,
+  configError, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_SLOW_CONSUMER, E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP,
+  E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
+import { AddressTable, addressKey, createAddressTable, REFUSED, UNTRACKED } from './address-table.ts';
 import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
 import { Connection, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
+import { Heartbeat, type StallInfo } from './heartbeat.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
 import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
@@ -34,8 +43,22 @@ import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
   /** A core to use, or how to build one at start(). Default 'wasm'. */
   core?: CoreKind | Core;
-  /** Close a connection with ERR_IDLE_TIMEOUT after this many ms without traffic. 0 = never (default). */
+  /** Close a connection with ERR_IDLE_TIMEOUT after this many ms without traffic. Default 300000 (5 min); 0 = never. */
   idleTimeout?: number;
+  /** An incomplete frame must complete within this many ms of its first byte, else ERR_FRAME_TIMEOUT. Default 30000; 0 = never. */
+  frameTimeout?: number;
+  /** While a frame is incomplete, bytes per second the peer must send, averaged over minRateWindow, else ERR_TOO_SLOW. Default 500; 0 = no minimum. */
+  minRate?: number;
+  /** The window minRate is averaged over, in ms. Default 10000. */
+  minRateWindow?: number;
+  /** Connections one client address may hold at once (IPv6: per /64), refused past it with ERR_TOO_MANY_CONNECTIONS. Default 0: no cap. */
+  maxConnectionsPerIp?: number;
+  /** The shared table maxConnectionsPerIp counts in (createAddressTable); a worker server gives every thread the same one. */
+  addressTable?: SharedArrayBuffer;
+  /** Report a 'stall' when this thread's event loop was blocked longer than this many ms. Default 1000; 0 = never. */
+  stallTimeout?: number;
+  /** Where this thread writes its heartbeat for another thread's watchdog (heartbeat.ts); a worker server gives it. */
+  heartbeat?: SharedArrayBuffer;
   /** Close a connection with ERR_SLOW_CONSUMER when its output makes no progress for this many ms. Default 30000; 0 = never. */
   writeTimeout?: number;
   /** Bytes of replies one connection may queue beyond its tx ring. Default 4 × the tx ring, or maxReply if larger. */
@@ -48,7 +71,7 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   zeroCopy?: boolean;
   /** TCP_NODELAY on every connection. Default true. */
   noDelay?: boolean;
-  /** TCP keepalive on every connection: false (default), true, or the idle ms before the first probe. */
+  /** TCP keepalive on every connection: false, true (the system's idle time), or the idle ms before the first probe. Default 60000. */
   keepAlive?: boolean | number;
   /** close(): ms to wait for connections to drain (and pending handlers to settle) before destroying them. Default 10000. */
   drainTimeout?: number;
@@ -69,6 +92,8 @@ export interface EndpointEvents {
   close: [];
   /** The listening socket failed after listen() resolved. */
   error: [error: Error];
+  /** This thread's event loop was blocked for `ms` (more than stallTimeout); reported once it runs again. */
+  stall: [info: StallInfo];
 }
 
 /** The worst-case memory of an endpoint, fixed at start. */
@@ -81,6 +106,13 @@ export interface MemoryBudget {
 }
 
 export const DEFAULT_WRITE_TIMEOUT = 30_000;
+/** Deadlines on by default; README "Hostile clients" says why these values. */
+export const DEFAULT_IDLE_TIMEOUT = 300_000;
+export const DEFAULT_FRAME_TIMEOUT = 30_000;
+export const DEFAULT_MIN_RATE = 500;
+export const DEFAULT_MIN_RATE_WINDOW = 10_000;
+export const DEFAULT_KEEPALIVE = 60_000;
+export const DEFAULT_STALL_TIMEOUT = 1000;
 export const DEFAULT_MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 
 /** Each defaults to 4 tx rings, kept consistent with the other when only one is given (maxReply <= maxQueued). */
@@ -115,6 +147,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private queuedTotal = 0;
   private maxQueuedTotal: number;
   private sweeper: NodeJS.Timeout | undefined;
+  private deadlines: Deadlines | undefined;
+  private addresses: AddressTable | undefined;
+  /** The address-table entry each open connection holds (maxConnectionsPerIp). */
+  private readonly addressEntries = new Map<Connection, number>();
+  private heartbeat: Heartbeat | undefined;
   private drained: (() => void) | undefined;
   private readonly options: EndpointOptions<Data>;
   private readonly makeCore: CoreFactory;
@@ -156,6 +193,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (!this.coreInstance) {
       const {
         core, idleTimeout, writeTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, noDelay, keepAlive, drainTimeout, signal,
+        frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat,
         onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
       } = this.options;
       this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this.takesFrames ? 'handler' : 'echo' });
@@ -163,13 +201,34 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (!this.limitsResolved) {
       const o = this.options;
       const { maxQueued, maxReply } = queueLimits(this.coreInstance.config, o.maxQueued, o.maxReply);
-      for (const [name, v] of [['idleTimeout', o.idleTimeout ?? 0], ['writeTimeout', o.writeTimeout ?? 0], ['maxQueued', maxQueued], ['maxReply', maxReply], ['maxQueuedTotal', this.maxQueuedTotal]] as const) {
+      const d: Deadlines = {
+        idle: o.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+        write: o.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
+        frame: o.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
+        minRate: o.minRate ?? DEFAULT_MIN_RATE,
+        window: o.minRateWindow ?? DEFAULT_MIN_RATE_WINDOW,
+      };
+      const perIp = o.maxConnectionsPerIp ?? 0;
+      for (const [name, v] of [
+        ['idleTimeout', d.idle], ['writeTimeout', d.write], ['frameTimeout', d.frame], ['minRate', d.minRate], ['maxQueued', maxQueued],
+        ['maxReply', maxReply], ['maxQueuedTotal', this.maxQueuedTotal], ['maxConnectionsPerIp', perIp], ['stallTimeout', o.stallTimeout ?? 0],
+      ] as const) {
         if (!Number.isFinite(v) || v < 0) throw configError(`${name} must be a number of at least 0, got ${v}`);
+      }
+      if (!(d.window >= 100)) throw configError(`minRateWindow must be at least 100 ms, got ${d.window}`);
+      if (!Number.isInteger(perIp)) throw configError(`maxConnectionsPerIp must be a whole number, got ${perIp}`);
+      this.deadlines = d;
+      if (perIp > 0) this.addresses = new AddressTable(o.addressTable ?? createAddressTable(this.coreInstance.config.slots));
+      const stall = o.stallTimeout ?? DEFAULT_STALL_TIMEOUT;
+      if (stall > 0 || o.heartbeat) {
+        this.heartbeat = new Heartbeat(o.heartbeat, stall, info => {
+          if (this.listenerCount('stall') > 0) this.emit('stall', info);
+        });
       }
       // A reply being streamed waits in the queue: the queue must be able to hold the largest one.
       if (maxReply > maxQueued) throw configError(`maxReply (${maxReply}) cannot exceed maxQueued (${maxQueued}): a reply larger than the tx ring is queued while it streams`);
       if (this.coreInstance.config.mode === MODE_ECHO && this.takesFrames) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
-      this.limitsResolved = { idleTimeout: o.idleTimeout ?? 0, maxQueued, maxReply };
+      this.limitsResolved = { idleTimeout: d.idle, maxQueued, maxReply };
     }
     return this.coreInstance;
   }
@@ -203,15 +262,27 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       return null;
     }
     const core = this.core;
+    const who = { id: null, remoteAddress: raw.remoteAddress, remotePort: raw.remotePort };
+    let entry = UNTRACKED;
+    if (this.addresses) {
+      const cap = this.options.maxConnectionsPerIp!;
+      entry = this.addresses.acquire(addressKey(raw.remoteAddress), cap);
+      if (entry === REFUSED) {
+        this.clientError(ringwireError(E_TOO_MANY_PER_IP, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
+        raw.destroy();
+        return null;
+      }
+    }
     const slot = core.open();
     if (slot < 0) {
+      this.addresses?.release(entry);
       const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: all ${core.config.slots} connection slots are in use`);
-      this.clientError(err, { id: null, remoteAddress: raw.remoteAddress, remotePort: raw.remotePort });
+      this.clientError(err, who);
       raw.destroy();
       return null;
     }
     raw.setNoDelay(this.options.noDelay ?? true);
-    const keepAlive = this.options.keepAlive ?? false;
+    const keepAlive = this.options.keepAlive ?? DEFAULT_KEEPALIVE;
     if (keepAlive !== false) raw.setKeepAlive(true, keepAlive === true ? 0 : keepAlive);
     let zeroCopy = this.options.zeroCopy ?? true;
     if (zeroCopy && !canAdopt(raw)) {
@@ -225,6 +296,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const source = (target: ReadTarget | null) => (target ? adopt(raw, listener, target) : raw);
     const connection = new Connection<Data>(this, slot, `${threadId}-${++nextId}`, this.handler, source, zeroCopy);
     this.connections.set(connection.id, connection);
+    if (entry >= 0) this.addressEntries.set(connection, entry);
     if (!this.sweeper) this.startSweep();
     connection.start();
     if (this.connections.has(connection.id)) this.emit('connection', connection);
@@ -310,6 +382,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       clearTimeout(timer);
       clearInterval(this.sweeper);
       this.sweeper = undefined;
+      this.heartbeat?.stop();
       this.emit('close');
     })();
     return this.closing;
@@ -352,6 +425,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   closed(connection: Connection, error: RingwireError | undefined): void {
     this.connections.delete(connection.id);
     this.dirty.delete(connection);
+    const entry = this.addressEntries.get(connection);
+    if (entry !== undefined) {
+      this.addressEntries.delete(connection);
+      this.addresses!.release(entry);
+    }
     if (!connection.opened) return; // an outbound attempt that never connected: no hooks ran, none run now
     try {
       connection.handler.onClose?.(connection, error);
@@ -366,18 +444,57 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
   }
 
-  /** One coarse timer per endpoint for the write timeout, running only while connections exist. */
+  /**
+   * One coarse timer per endpoint for every deadline, running only while
+   * connections exist. Its period is a quarter of the smallest limit (10 ms … 1 s).
+   */
   private startSweep(): void {
-    const limit = this.options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT;
-    if (limit <= 0) return;
-    this.sweeper = setInterval(() => {
-      const now = performance.now();
-      for (const c of this.connections.values()) {
-        if (c.writing && now - c.lastProgress > limit) {
-          c.fail(ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c.lastProgress)} ms (writeTimeout ${limit} ms)`), true);
-        }
-      }
-    }, Math.max(10, Math.min(1000, limit / 4)));
+    const d = this.deadlines!;
+    const limits = [d.write, d.idle, d.frame, d.minRate > 0 ? d.window : 0].filter(v => v > 0);
+    if (limits.length === 0) return;
+    this.sweeper = setInterval(() => this.sweep(d), Math.max(10, Math.min(1000, Math.min(...limits) / 4)));
     this.sweeper.unref();
   }
+
+  private sweep(d: Deadlines): void {
+    const now = performance.now();
+    const needed = d.minRate * d.window / 1000;
+    for (const c of this.connections.values()) {
+      if (d.write > 0 && c.writing && now - c.lastProgress > d.write) {
+        c.fail(ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c.lastProgress)} ms (writeTimeout ${d.write} ms)`), true);
+        continue;
+      }
+      if (d.idle > 0 && now - c.lastActive > d.idle && !c.writing) {
+        c.fail(ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c.lastActive)} ms (idleTimeout ${d.idle} ms)`));
+        continue;
+      }
+      if (!c.awaitingInput) {
+        c.waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
+        continue;
+      }
+      if (c.waitStart === 0) {
+        c.restartWait(now);
+        continue;
+      }
+      if (d.frame > 0 && now - c.waitStart > d.frame) {
+        c.fail(ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c.waitStart)} ms (frameTimeout ${d.frame} ms)`));
+      } else if (d.minRate > 0 && now - c.windowStart >= d.window) {
+        if (c.windowBytes < needed) {
+          c.fail(ringwireError(E_TOO_SLOW, `${c.windowBytes} bytes of an incomplete frame in ${Math.round(now - c.windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
+        } else {
+          c.windowStart = now;
+          c.windowBytes = 0;
+        }
+      }
+    }
+  }
+}
+
+/** The deadlines an endpoint's sweep checks, in ms (minRate in bytes/s); 0 = off. */
+interface Deadlines {
+  idle: number;
+  write: number;
+  frame: number;
+  minRate: number;
+  window: number;
 }

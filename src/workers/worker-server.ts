@@ -11,18 +11,28 @@
 // counted as ERR_WORKER_EXIT (one per connection) and reported as 'workerExit'.
 // Invariants: totals are the sums of the per-worker figures, and a worker's figures
 // include every earlier thread in its place (nothing counted is ever lost).
+// Shared with every worker through workerData, never by messages per connection:
+// the per-address table (maxConnectionsPerIp counts across all threads) and each
+// worker's heartbeat word. A watchdog here reads the heartbeats: a worker whose
+// loop has not run for stallTimeout is reported ('stall'), and one stalled for
+// stallRestart is terminated and replaced like a crashed one.
 
 import { EventEmitter, once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { configError, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
+import { configError, E_NO_DESCRIPTORS, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
 import { standaloneStats, sumStats, type StatsSnapshot } from '../core/stats.ts';
 import type { ConnectionInfo } from '../net/connection.ts';
 import type { EndpointEvents } from '../net/endpoint.ts';
 import { HOOKS } from '../net/handler.ts';
 import type { ServerStats, ThreadStats } from '../net/server-stats.ts';
 import type { ListenOptions, ServerOptions } from '../net/server.ts';
+import { guardAccepts } from '../net/accept-guard.ts';
+import { createAddressTable } from '../net/address-table.ts';
+import { DEFAULT_STALL_TIMEOUT } from '../net/endpoint.ts';
+import { createHeartbeat, HEARTBEAT_PERIOD, lastBeat } from '../net/heartbeat.ts';
+import { resolveConfig } from '../core/config.ts';
 import { handlerUrl } from './handler-module.ts';
 import { canReusePort, canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
 import { WorkerLink } from './worker-link.ts';
@@ -37,7 +47,11 @@ export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[
   core?: 'wasm' | 'js';
   /** Restart backoff: the first delay, doubled after each quick failure, up to max. Default 100 ms … 10 s. */
   restartDelay?: { min: number; max: number };
+  /** A worker whose event loop is blocked this many ms is terminated and replaced. Default 30000; 0 = never. */
+  stallRestart?: number;
 }
+
+export const DEFAULT_STALL_RESTART = 30_000;
 
 /** One thread's figures (the same shape as a single-thread server's). */
 export type WorkerStats = ThreadStats;
@@ -76,6 +90,12 @@ class Place {
   /** What this thread counts for the place: connections lost with a thread (ERR_WORKER_EXIT). */
   readonly counted = standaloneStats();
   timer: NodeJS.Timeout | undefined;
+  /** The current thread's heartbeat word (heartbeat.ts); a new one for each thread. */
+  heartbeat = createHeartbeat();
+  /** A stall of the current thread already reported (one 'stall' per stall). */
+  stallReported = false;
+  /** Why the watchdog terminated the current thread, if it did. */
+  killedFor: Error | undefined;
   readonly index: number;
   constructor(index: number) {
     this.index = index;
@@ -97,7 +117,11 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   private readonly places: Place[];
   private readonly init: Omit<WorkerInit, 'port' | 'host'>;
   private readonly restartDelay: { min: number; max: number };
+  private readonly stallTimeout: number;
+  private readonly stallRestart: number;
+  private watchdog: NodeJS.Timeout | undefined;
   private acceptor: net.Server | undefined; // transfer mode: this thread accepts
+  private acceptGuard: ReturnType<typeof guardAccepts> | undefined;
   private bound: { port: number; host: string } | undefined;
   private closing: Promise<void> | undefined;
   /** Counted in this thread for no worker (transfer mode: a connection no worker could take). */
@@ -112,7 +136,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
         throw configError(`${name} cannot cross into worker threads (functions cannot be sent to threads): put the hooks in a module and give its path as handler: './my-handler.mjs'`);
       }
     }
-    const { workers = 'auto', balance, handler, restartDelay, signal, ...serverOptions } = options;
+    const { workers = 'auto', balance, handler, restartDelay, signal, stallRestart, ...serverOptions } = options;
     this.size = workers === 'auto' ? os.availableParallelism() : workers;
     if (!Number.isInteger(this.size) || this.size < 1 || this.size > 256) {
       throw configError(`workers must be 1 to 256 or 'auto', got ${String(workers)}`);
@@ -129,6 +153,12 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       throw configError(`worker threads share a port with listen({ reusePort }), which needs Node >= 22.12; this is Node ${process.versions.node}`);
     }
     this.init = { ...serverOptions, handler: handler === undefined ? undefined : handlerUrl(handler), balance: this.balance };
+    if ((serverOptions.maxConnectionsPerIp ?? 0) > 0) {
+      // One table for every thread: the cap holds however the connections are spread.
+      this.init.addressTable = createAddressTable(resolveConfig(serverOptions).slots * this.size);
+    }
+    this.stallTimeout = serverOptions.stallTimeout ?? DEFAULT_STALL_TIMEOUT;
+    this.stallRestart = stallRestart ?? DEFAULT_STALL_RESTART;
     this.restartDelay = restartDelay ?? { min: 100, max: 10_000 };
     this.places = Array.from({ length: this.size }, (_, i) => new Place(i));
     if (signal) {
@@ -147,19 +177,56 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       await this.close(); // no thread is left behind by a failed start
       throw err;
     }
+    this.startWatchdog();
     this.emit('listening');
     return this.address()!;
+  }
+
+  /** Read every running worker's heartbeat: report a stall once, replace a worker stalled past stallRestart. */
+  private startWatchdog(): void {
+    const limits = [this.stallTimeout, this.stallRestart].filter(v => v > 0);
+    if (limits.length === 0) return;
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const p of this.places) {
+        if (p.state !== 'running' || !p.link) continue;
+        const beat = lastBeat(p.heartbeat);
+        const ms = beat === 0 ? 0 : now - beat - HEARTBEAT_PERIOD;
+        if (ms <= (this.stallTimeout || Infinity) && ms <= (this.stallRestart || Infinity)) {
+          p.stallReported = false;
+          continue;
+        }
+        if (!p.stallReported && this.stallTimeout > 0 && ms > this.stallTimeout) {
+          p.stallReported = true;
+          this.emit('stall', { ms, threadId: p.threadId, worker: p.index });
+        }
+        if (this.stallRestart > 0 && ms > this.stallRestart && !p.killedFor) {
+          p.killedFor = new Error(`its event loop was blocked for ${ms} ms (stallRestart ${this.stallRestart} ms): terminated`);
+          void p.link.worker.terminate();
+        }
+      }
+    }, Math.max(20, Math.min(250, Math.min(...limits) / 4)));
+    this.watchdog.unref();
   }
 
   private async startAll(where: { port: number; host: string }, backlog = 511): Promise<void> {
     if (this.balance === 'transfer') {
       // Workers first, so that the first connection finds them running.
       await Promise.all(this.places.map(p => this.start(p)));
-      this.acceptor = net.createServer({ pauseOnConnect: true, noDelay: true }, socket => this.dispatch(socket));
-      this.acceptor.on('error', err => this.emit('error', err));
-      this.acceptor.listen({ port: where.port, host: where.host, backlog });
-      await once(this.acceptor, 'listening');
-      this.bound = { port: (this.acceptor.address() as AddressInfo).port, host: where.host };
+      const acceptor = net.createServer({ pauseOnConnect: true, noDelay: true }, socket => this.dispatch(socket));
+      this.acceptor = acceptor;
+      this.acceptGuard = guardAccepts(acceptor, () => ({ port: this.bound!.port, host: where.host, backlog }), (err, pause) => {
+        this.counted.error(E_NO_DESCRIPTORS);
+        const e = ringwireError(E_NO_DESCRIPTORS, `accept failed (${(err as NodeJS.ErrnoException).code}): not accepting for ${pause} ms; connections waiting were reset`, err);
+        if (this.listenerCount('clientError') > 0) this.emit('clientError', e, { id: null, remoteAddress: undefined, remotePort: undefined });
+      });
+      acceptor.on('error', err => {
+        if (this.bound && this.acceptGuard!.handles(err)) return;
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      });
+      acceptor.listen({ port: where.port, host: where.host, backlog });
+      await once(acceptor, 'listening');
+      this.bound = { port: (acceptor.address() as AddressInfo).port, host: where.host };
     } else if (where.port === 0) {
       // The first worker binds (port 0 picks one); the others join it on that port.
       this.bound = where;
@@ -192,6 +259,8 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   /** Stop accepting, drain every worker's connections, resolve when every thread has ended. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearInterval(this.watchdog);
+      this.acceptGuard?.stop();
       const stopped = new Promise<void>(resolve => (this.acceptor?.listening ? this.acceptor.close(() => resolve()) : resolve()));
       for (const socket of this.waiting.splice(0)) socket.destroy();
       await Promise.all(this.places.map(async p => {
@@ -214,7 +283,10 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
 
   /** Start (or restart) the thread in place p. Resolves with the port it serves once it is ready. */
   private async start(p: Place): Promise<number> {
-    const worker = new Worker(workerEntry(), { workerData: { ...this.init, ...this.bound } satisfies WorkerInit });
+    p.heartbeat = createHeartbeat();
+    p.stallReported = false;
+    p.killedFor = undefined;
+    const worker = new Worker(workerEntry(), { workerData: { ...this.init, ...this.bound, heartbeat: p.heartbeat } satisfies WorkerInit });
     const link = new WorkerLink(worker);
     p.link = link;
     p.assigned = 0;
@@ -243,7 +315,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     if (last) p.retired.push({ ...last, connections: 0 }); // a thread that has ended serves none
     // Its connections died with it: each was closed by ERR_WORKER_EXIT.
     for (let i = 0; i < connections; i++) p.counted.error(E_WORKER_EXIT);
-    this.restart(p, { threadId: p.threadId, exitCode, error, connections });
+    this.restart(p, { threadId: p.threadId, exitCode, error: p.killedFor ?? error, connections });
   }
 
   /** Start a replacement after the backoff: doubled for each failure within STABLE_MS of its start. */
@@ -252,7 +324,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     const restartIn = Math.min(this.restartDelay.max, this.restartDelay.min * 2 ** Math.max(0, p.failures - 1));
     p.state = 'restarting';
     const info: WorkerExitInfo = { worker: p.index, ...what, restartIn };
-    const why = what.error ? ` after throwing: ${what.error.message}` : '';
+    const why = !what.error ? '' : p.killedFor ? `: ${what.error.message}` : ` after throwing: ${what.error.message}`;
     this.emit('workerExit', ringwireError(E_WORKER_EXIT, `worker ${p.index} (thread ${what.threadId}) exited with code ${what.exitCode}${why}; ${what.connections} connection(s) closed; restarting in ${restartIn} ms`), info);
     p.timer = setTimeout(() => {
       p.restarts++;

@@ -1,0 +1,85 @@
+// What a listening socket does when accept(2) fails for lack of descriptors
+// (EMFILE: the process is at RLIMIT_NOFILE; ENFILE: the system is out).
+//
+// libuv first tries its "EMFILE trick" (uv__emfile_trick in src/unix/stream.c):
+// each event loop keeps one spare descriptor; on EMFILE it closes it, accepts and
+// closes every queued connection (the clients see a FIN), and opens the spare
+// again. Node never hears of those connections. When the spare is gone (another
+// thread took the descriptor it freed, which happens with worker threads, or an
+// ENFILE), libuv reports the error to Node and goes straight back to accept(2):
+// the same error again, at once, for as long as connections wait in the queue,
+// so the thread spins at 100% and the queue never drains.
+//
+// The guard ends that loop on the first such error: it closes the listening
+// socket (uv_close sets the handle's fd to -1, which ends libuv's accept loop at
+// once, and the kernel resets every connection still queued: each client hears
+// "refused" or "reset" instead of waiting), counts and reports the drop, and
+// listens again after a pause (100 ms, doubling while it keeps happening, up to
+// 2 s). With SO_REUSEPORT the other threads' sockets take new connections meanwhile.
+
+import type net from 'node:net';
+
+const MIN_PAUSE = 100;
+const MAX_PAUSE = 2000;
+
+export interface AcceptGuard {
+  /** Stop for good (the server is closing): cancel a pending re-listen. */
+  stop(): void;
+  /** True while paused (not listening) after a descriptor shortage. */
+  readonly paused: boolean;
+}
+
+/** Is this error an accept(2) that failed for lack of descriptors? */
+export function isDescriptorShortage(err: Error): boolean {
+  const e = err as NodeJS.ErrnoException;
+  return (e.code === 'EMFILE' || e.code === 'ENFILE') && (e.syscall === undefined || e.syscall === 'accept');
+}
+
+/**
+ * Guard `server` (listening with `options`, the port it bound): on a descriptor
+ * shortage, close it, call onShortage, and listen again after a pause.
+ * Returns false from the error filter for every other error, so the caller handles those.
+ */
+export function guardAccepts(
+  server: net.Server,
+  options: () => net.ListenOptions,
+  onShortage: (err: Error, pauseMs: number) => void,
+): AcceptGuard & { handles(err: Error): boolean } {
+  let pause = MIN_PAUSE;
+  let timer: NodeJS.Timeout | undefined;
+  let lastShortage = 0;
+  let stopped = false;
+  const relisten = (): void => {
+    if (stopped) return;
+    // Could not listen again (no descriptor yet, or the port was taken meanwhile): try later.
+    const failed = () => {
+      if (!stopped) timer = setTimeout(relisten, pause);
+    };
+    server.once('error', failed);
+    server.listen(options(), () => {
+      server.off('error', failed);
+      guard.paused = false;
+    });
+  };
+  const guard = {
+    paused: false,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+    handles(err: Error): boolean {
+      if (!isDescriptorShortage(err)) return false;
+      if (guard.paused || stopped) return true;
+      // A shortage soon after the last re-listen doubles the pause; a calm spell resets it.
+      pause = performance.now() - lastShortage < 2 * MAX_PAUSE ? Math.min(MAX_PAUSE, pause * 2) : MIN_PAUSE;
+      lastShortage = performance.now();
+      guard.paused = true;
+      server.close(); // the handle closes now; the callback would wait for every connection
+      onShortage(err, pause);
+      // Ref'd on purpose: a paused server with no connections must not let the process exit.
+      timer = setTimeout(relisten, pause);
+      return true;
+    },
+  };
+  return guard;
+}
