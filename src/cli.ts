@@ -7,11 +7,13 @@ import { availableParallelism } from 'node:os';
 import {
   configError, createServer, createWorkerServer, memoryBudget, resolveConfig, DEFAULTS, WorkerServer,
   type Balance, type ConnectionInfo, type CoreKind, type MemoryBudget, type RingwireError,
-  type RingwireServer, type ServerStats, type StatsSnapshot,
+  type RingwireServer, type ServerStats, type StatsSnapshot, type StallInfo,
+  descriptorBudget, descriptorLimit, slotsThatFit, TooManyConnectionsPerIpError,
 } from './index.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration, parsePort } from './units.ts';
 import { loadHandler } from './workers/handler-module.ts';
 import { execWithProfiler } from './profile/profiler-exec.ts';
+import { LogLimiter } from './log-limiter.ts';
 
 const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared memory
 
@@ -38,8 +40,18 @@ Options for serve:
   --max-frame <bytes>       largest frame payload (default ${DEFAULTS.maxFrame})
   --rx-ring <bytes>         receive ring per connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
   --tx-ring <bytes>         transmit ring per connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
-  --idle-timeout <time>     close connections idle this long (default: never); times take a unit:
-                            500ms, 30s, 5m, 1h
+  --idle-timeout <time>     close connections idle this long (default 5m; 0s: never); times take a
+                            unit: 500ms, 30s, 5m, 1h
+  --frame-timeout <time>    a frame must complete this long after its first byte, else
+                            ERR_FRAME_TIMEOUT (default 30s; 0s: never)
+  --min-rate <bytes/s>[/<time>]
+                            while a frame is incomplete, the peer must send this many bytes/s,
+                            averaged over the window (default 500/10s), else ERR_TOO_SLOW; 0: off
+  --max-connections-per-ip <n>
+                            connections one address (IPv6: one /64) may hold, across all workers;
+                            more are refused with ERR_TOO_MANY_CONNECTIONS (default: no cap)
+  --stall-timeout <time>    report a thread whose event loop was blocked this long (default 1s)
+  --stall-restart <time>    with --workers: replace a worker blocked this long (default 30s; 0s: never)
   --write-timeout <time>    close a connection whose replies make no progress this long with
                             ERR_SLOW_CONSUMER (default 30s; 0s: never)
   --max-queued <bytes>      replies one connection may queue beyond its tx ring before
@@ -50,7 +62,7 @@ Options for serve:
   --drain-timeout <time>    on SIGINT/SIGTERM, how long connections may drain before they are
                             destroyed (default 10s)
   --backlog <n>             the kernel's queue of connections not yet accepted (default 511)
-  --keepalive <time>        TCP keepalive: idle time before the first probe (default: off)
+  --keepalive <time>        TCP keepalive: idle time before the first probe (default 60s; 0s: off)
   --no-nodelay              let the kernel coalesce small replies (Nagle); TCP_NODELAY is on by default
   --copy                    copy reads into the rings instead of reading into them directly
   --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
@@ -58,9 +70,10 @@ Options for serve:
                             of the echo; imported by every worker
   --workers <n|auto>        worker threads, each with its own event loop and core (default 1: the
                             main thread; auto: one per available CPU)
-  --balance <mode>          how workers share the port: reuseport (default on Linux: the kernel
-                            spreads connections) or transfer (this thread accepts and hands each
-                            connection to the least busy worker; Node >= 24.20)
+  --balance <mode>          how workers share the port: transfer (the default on Node >= 24.20:
+                            this thread only accepts, and hands each connection to the least busy
+                            worker) or reuseport (the kernel spreads connections; the default on
+                            older Node)
   --stats-interval <time>   print connections, frames/s, MB/s, errors and pauses this often
   --profile <dir>           write a V8 CPU profile of every thread to <dir> when the server stops
                             (read them with ringwire profile-report <dir>)
@@ -76,6 +89,43 @@ const size = (name: string, text: string | undefined) => (text === undefined ? u
 const duration = (name: string, text: string | undefined) => (text === undefined ? undefined : parseDuration(name, text));
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+/** --min-rate: bytes per second, optionally over a window ("500", "500/10s"); 0 turns it off. */
+function rate(text: string | undefined): { bytes: number; window?: number } | undefined {
+  if (text === undefined) return undefined;
+  const [bytes = '', window] = text.split('/');
+  if (!/^\d+$/.test(bytes)) throw configError(`--min-rate must be bytes per second like 500 or 500/10s, got "${text}"`);
+  return { bytes: Number(bytes), window: window === undefined ? undefined : parseDuration('min-rate', window) };
+}
+
+/**
+ * Compare slots × threads + headroom with RLIMIT_NOFILE before anything starts.
+ * Over the soft limit, and the hard limit allows: re-execute this same process
+ * (same PID, through process.execve) under `sh -c 'ulimit -S -n N && exec …'`,
+ * since Node has no setrlimit. Otherwise, as HAProxy does for maxconn: slots the
+ * user did not ask for are lowered to what fits (with a message); slots they
+ * asked for explicitly make the start fail (exit 2) with a message saying what
+ * would fit. Returns the slots per thread to use.
+ */
+function fitDescriptors(slots: number, threads: number, explicit: boolean): number {
+  const limit = descriptorLimit();
+  if (!limit) return slots;
+  const budget = descriptorBudget(slots, threads);
+  if (budget.needed <= limit.soft) return slots;
+  const what = `${slots} connections x ${threads} thread(s) + ${budget.headroom} for the process = ${budget.needed} descriptors`;
+  if (budget.needed <= limit.hard && !process.env.RINGWIRE_NOFILE_RAISED && typeof process.execve === 'function') {
+    console.error(`ringwire: ${what}, over the soft limit of ${limit.soft}: raising it to ${budget.needed} (hard limit ${limit.hard}) and restarting`);
+    process.execve('/bin/sh', ['sh', '-c', `ulimit -S -n ${budget.needed} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+      { ...process.env, RINGWIRE_NOFILE_RAISED: '1' });
+  }
+  const cap = Math.min(limit.soft, limit.hard);
+  const fits = slotsThatFit(cap, threads, budget.headroom);
+  if (explicit || fits < 1) {
+    throw configError(`${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): give --max-connections ${Math.max(1, fits)} or less, or raise the limit (ulimit -n ${budget.needed})`);
+  }
+  console.error(`ringwire: ${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): serving ${fits} connections per thread instead (--max-connections to choose; ulimit -n ${budget.needed} for all)`);
+  return fits;
+}
 
 type AnyServer = RingwireServer | WorkerServer;
 
@@ -105,6 +155,11 @@ async function serve(args: string[]): Promise<void> {
       'rx-ring': { type: 'string' },
       'tx-ring': { type: 'string' },
       'idle-timeout': { type: 'string' },
+      'frame-timeout': { type: 'string' },
+      'min-rate': { type: 'string' },
+      'max-connections-per-ip': { type: 'string' },
+      'stall-timeout': { type: 'string' },
+      'stall-restart': { type: 'string' },
       'write-timeout': { type: 'string' },
       'max-queued': { type: 'string' },
       'max-queued-total': { type: 'string' },
@@ -136,8 +191,14 @@ async function serve(args: string[]): Promise<void> {
     rxRing: size('rx-ring', values['rx-ring']),
     txRing: size('tx-ring', values['tx-ring']),
   };
-  const config = resolveConfig(coreOptions); // fail on bad options before binding
+  let config = resolveConfig(coreOptions); // fail on bad options before binding
+  const fit = fitDescriptors(config.slots, workers, values['max-connections'] !== undefined);
+  if (fit !== config.slots) {
+    coreOptions.maxConnections = fit;
+    config = resolveConfig(coreOptions);
+  }
   const keepalive = duration('keepalive', values.keepalive);
+  const minRate = rate(values['min-rate']);
   const common = {
     ...coreOptions,
     core: values.core as CoreKind,
@@ -147,7 +208,12 @@ async function serve(args: string[]): Promise<void> {
     maxQueuedTotal: size('max-queued-total', values['max-queued-total']),
     maxReply: size('max-reply', values['max-reply']),
     drainTimeout: duration('drain-timeout', values['drain-timeout']),
-    keepAlive: keepalive === undefined ? false : keepalive,
+    keepAlive: keepalive === 0 ? false : keepalive,
+    frameTimeout: duration('frame-timeout', values['frame-timeout']),
+    minRate: minRate?.bytes,
+    minRateWindow: minRate?.window,
+    maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? undefined : parseCount('max-connections-per-ip', values['max-connections-per-ip']),
+    stallTimeout: duration('stall-timeout', values['stall-timeout']),
     noDelay: values.nodelay,
     zeroCopy: !values.copy,
   };
@@ -161,17 +227,29 @@ async function serve(args: string[]): Promise<void> {
     budget = single.memoryBudget();
     server = single;
   } else {
-    server = createWorkerServer({ ...common, workers, balance: values.balance as Balance | undefined, handler: values.handler });
+    server = createWorkerServer({
+      ...common, workers, balance: values.balance as Balance | undefined, handler: values.handler, stallRestart: duration('stall-restart', values['stall-restart']),
+    });
     budget = memoryBudget(config, common.maxQueued, common.maxQueuedTotal, common.maxReply); // per worker: each builds its own core
   }
+  // Per-connection lines are rate-limited per cause: a flood of bad clients costs a few lines.
+  const log = new LogLimiter(text => console.error(text));
   const onClientError = (err: RingwireError, c: ConnectionInfo) => {
-    if (err.code !== 'ERR_SOCKET') console.error(`ringwire: ${c.remoteAddress}:${c.remotePort} ${err.code}: ${err.message}`);
+    if (err.code === 'ERR_SOCKET') return;
+    const cause = err instanceof TooManyConnectionsPerIpError ? 'ERR_TOO_MANY_CONNECTIONS (per IP)' : err.code;
+    log.line(cause, c.remoteAddress === undefined ? `ringwire: ${err.code}: ${err.message}` : `ringwire: ${c.remoteAddress}:${c.remotePort} ${err.code}: ${err.message}`);
+  };
+  const onStall = (s: StallInfo) => {
+    const where = s.worker === undefined ? `the main thread (thread ${s.threadId})` : `worker ${s.worker} (thread ${s.threadId})`;
+    log.line('stall', `ringwire: stall: ${where}: event loop blocked for ${s.ms} ms`);
   };
   if (server instanceof WorkerServer) {
     server.on('clientError', onClientError);
+    server.on('stall', onStall);
     server.on('workerExit', err => console.error(`ringwire: ${err.code}: ${err.message}`));
   } else {
     server.on('clientError', onClientError);
+    server.on('stall', onStall);
   }
   // Signals drain from the start: a supervisor may stop us as soon as it sees the listening line.
   let timer: NodeJS.Timeout | undefined;
@@ -184,6 +262,7 @@ async function serve(args: string[]): Promise<void> {
     clearInterval(timer);
     console.error(`ringwire: ${signal}: draining ${server.stats().total.connections} connection(s)`);
     void server.close().then(() => {
+      log.flushAll();
       const s = server.stats().total;
       console.error(`ringwire: closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors`);
     });

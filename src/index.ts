@@ -8,8 +8,13 @@ import type { ConnectOptions, RingwireClient } from './net/client.ts';
 export { createCore };
 export { RingwireServer, type ServerOptions, type ListenOptions } from './net/server.ts';
 export { RingwireClient, type ConnectOptions, type ReconnectOptions, type ClientEvents } from './net/client.ts';
-export { Endpoint, memoryBudget, type EndpointOptions, type EndpointEvents, type MemoryBudget, type CoreFactory } from './net/endpoint.ts';
+export {
+  Endpoint, memoryBudget, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_STALL_TIMEOUT,
+  type EndpointOptions, type EndpointEvents, type MemoryBudget, type CoreFactory } from './net/endpoint.ts';
 export { Connection, type ConnectionInfo } from './net/connection.ts';
+export { createAddressTable } from './net/address-table.ts';
+export type { StallInfo } from './net/heartbeat.ts';
+export { descriptorBudget, descriptorLimit, slotsThatFit, type DescriptorBudget, type DescriptorLimit } from './net/descriptor-limit.ts';
 export type { Handler } from './net/handler.ts';
 export type { ServerStats, ThreadStats, ThreadState } from './net/server-stats.ts';
 export { parseFraming, resolveConfig, describeFraming, DEFAULTS, type Framing, type CoreOptions, type CoreConfig } from './core/config.ts';

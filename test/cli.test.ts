@@ -118,7 +118,7 @@ describe('ringwire CLI', () => {
       lines.push(...parts);
     });
     const listening = await seen(/^ringwire listening/);
-    expect(listening).toMatch(/workers=2 balance=reuseport memory=[\d.]+ MiB .* per worker$/);
+    expect(listening).toMatch(/workers=2 balance=(?:transfer|reuseport) memory=[\d.]+ MiB .* per worker$/);
     const port = Number(/:(\d+) /.exec(listening)![1]);
     const frame = lengthFrame(Buffer.from('two threads'), { size: 2 });
     expect((await roundTrip(port, frame)).equals(frame)).toBe(true);

@@ -40,7 +40,7 @@ import { WorkerLink } from './worker-link.ts';
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
   /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
   workers?: number | 'auto';
-  /** How the port is shared. Default 'reuseport' where the platform has it, else 'transfer'. */
+  /** How the port is shared. Default 'transfer' where Node can transfer sockets (>= 24.20), else 'reuseport'. */
   balance?: Balance;
   /** A module (path or URL) exporting the hooks (onFrame…); each worker imports it. Default: echo in the core. */
   handler?: string;
@@ -141,7 +141,9 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     if (!Number.isInteger(this.size) || this.size < 1 || this.size > 256) {
       throw configError(`workers must be 1 to 256 or 'auto', got ${String(workers)}`);
     }
-    this.balance = balance ?? (REUSEPORT_PLATFORMS.has(process.platform) ? 'reuseport' : 'transfer');
+    // Transfer where Node can (>= 24.20): this thread only accepts, so a new client is accepted at
+    // once however busy the workers are (README "Accepting under load"); reuseport elsewhere.
+    this.balance = balance ?? (canTransferSockets() || !REUSEPORT_PLATFORMS.has(process.platform) ? 'transfer' : 'reuseport');
     if (this.balance !== 'reuseport' && this.balance !== 'transfer') throw configError(`balance must be reuseport or transfer, got "${String(this.balance)}"`);
     if (this.balance === 'transfer' && !canTransferSockets()) {
       throw configError(`balance transfer needs Node >= 24.20 to transfer sockets to worker threads; this is Node ${process.versions.node}: use reuseport`);

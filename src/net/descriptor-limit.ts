@@ -1,0 +1,64 @@
+// How many file descriptors a server needs, and what the process may open.
+// Every connection is one descriptor, in whichever thread serves it; the
+// process also holds its own (stdio, each event loop's epoll and wake-up fds,
+// libuv's spare for the EMFILE trick, pipes to worker threads, files). If
+// slots × threads + that headroom is over RLIMIT_NOFILE, the server reaches
+// EMFILE with slots still free: accepts fail while the server believes it has
+// room. So the limit is compared at start (the CLI raises it or adapts: cli.ts).
+// Linux reads /proc/self; elsewhere the check reports nothing (null).
+
+import fs from 'node:fs';
+
+export interface DescriptorLimit {
+  soft: number;
+  /** Infinity for "unlimited". */
+  hard: number;
+}
+
+export interface DescriptorBudget {
+  /** slots × threads + headroom. */
+  needed: number;
+  slots: number;
+  threads: number;
+  /** Descriptors open now plus what each thread and the process add later. */
+  headroom: number;
+}
+
+/** Descriptors each thread opens for itself (epoll, eventfds, the spare, a message port), measured ~5 on Node 24, with margin. */
+const PER_THREAD = 8;
+/** For whatever else the process opens while it runs (files, DNS, a handler's own sockets). */
+const SPARE = 32;
+
+/** RLIMIT_NOFILE of this process, or null where /proc/self/limits does not exist. */
+export function descriptorLimit(): DescriptorLimit | null {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return null;
+  }
+  const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(text);
+  if (!m) return null;
+  const n = (v: string) => (v === 'unlimited' ? Infinity : Number(v));
+  return { soft: n(m[1]!), hard: n(m[2]!) };
+}
+
+/** Descriptors open in this process now (0 where /proc/self/fd does not exist). */
+export function openDescriptors(): number {
+  try {
+    return fs.readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+
+/** What `slots` connections in each of `threads` event loops need, from what is open now. */
+export function descriptorBudget(slots: number, threads: number): DescriptorBudget {
+  const headroom = openDescriptors() + PER_THREAD * (threads + 1) + SPARE;
+  return { needed: slots * threads + headroom, slots, threads, headroom };
+}
+
+/** The most slots per thread that fit under `limit` descriptors with this headroom (at least 0). */
+export function slotsThatFit(limit: number, threads: number, headroom: number): number {
+  return Math.max(0, Math.floor((limit - headroom) / threads));
+}

@@ -1,0 +1,180 @@
+// Hostile clients over real sockets on 127.0.0.1, both cores: each defence at its
+// limit and one step past it, while a bystander connection keeps echoing exact
+// bytes. Deadlines are coarse (checked by the endpoint's sweep, up to a quarter of
+// the limit late), so "just before" and "just after" keep that margin; the tests
+// check what happened, never how fast.
+import net from 'node:net';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { lengthFrame } from './harness.ts';
+import { connect, errorCodes, sleep, startServer, until } from './net-helpers.ts';
+import type { StallInfo } from '../src/index.ts';
+
+/** A connection that echoes a fresh random frame every 20 ms and checks every byte; stop() returns how many round trips it made. */
+function bystander(port: number): { stop: () => Promise<number> } {
+  let trips = 0;
+  let running = true;
+  const done = (async () => {
+    const s = await connect(port);
+    s.on('error', () => {});
+    while (running) {
+      const frame = lengthFrame(randomBytes(1 + (trips % 300)));
+      s.write(frame);
+      let got = Buffer.alloc(0);
+      while (got.length < frame.length) {
+        const [d] = (await once(s, 'data')) as [Buffer];
+        got = Buffer.concat([got, d]);
+      }
+      expect(got.equals(frame)).toBe(true);
+      trips++;
+      await sleep(20);
+    }
+    s.destroy();
+    return trips;
+  })();
+  return { stop: async () => { running = false; return done; } };
+}
+
+/** 'closed' once the server has closed this socket (maybe already), or 'open' if it is still open after ms. */
+async function outcome(socket: net.Socket, ms: number): Promise<string> {
+  if (socket.closed) return 'closed';
+  return Promise.race([once(socket, 'close').then(() => 'closed'), sleep(ms).then(() => 'open')]);
+}
+
+describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
+  it('frame timeout: a frame completing before the limit is echoed; one completing after is closed with ERR_FRAME_TIMEOUT', async () => {
+    const { server, port } = await startServer({ core, framing: 'length:4:be', frameTimeout: 800, minRate: 0 });
+    const codes = errorCodes(server);
+    const b = bystander(port);
+    const frame = lengthFrame(randomBytes(100));
+    const slowButInTime = await connect(port);
+    const late = await connect(port);
+    const echoed: Buffer[] = [];
+    slowButInTime.on('data', d => echoed.push(d));
+    slowButInTime.write(frame.subarray(0, 10));
+    late.write(frame.subarray(0, 10));
+    late.on('error', () => {});
+    await sleep(400); // half the limit
+    slowButInTime.write(frame.subarray(10));
+    await until(() => Buffer.concat(echoed).length === frame.length, 5000, 'the echo');
+    expect(Buffer.concat(echoed).equals(frame)).toBe(true);
+    // `late` never completes its frame: closed between 800 ms and 800 + 200 ms (one sweep) after its first byte.
+    expect(await outcome(late, 3000)).toBe('closed');
+    expect(codes).toEqual(['ERR_FRAME_TIMEOUT']);
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_FRAME_TIMEOUT: 1 });
+    expect(await b.stop()).toBeGreaterThan(10);
+    slowButInTime.destroy();
+    await server.close();
+  });
+
+  it('min rate: a frame sent at the minimum rate is echoed; one sent below it is closed with ERR_TOO_SLOW', async () => {
+    const { server, port } = await startServer({ core, framing: 'length:4:be', frameTimeout: 0, minRate: 1000, minRateWindow: 400 });
+    const codes = errorCodes(server);
+    const b = bystander(port);
+    const frame = lengthFrame(randomBytes(1600));
+    const atRate = await connect(port);
+    const below = await connect(port);
+    below.on('error', () => {});
+    const echoed: Buffer[] = [];
+    atRate.on('data', d => echoed.push(d));
+    // 60 bytes every 50 ms = 1200 bytes/s (the minimum, with room for timer jitter); 15 every 50 ms = 300 bytes/s.
+    let sent = 0;
+    let slowSent = 0;
+    const timer = setInterval(() => {
+      if (sent < frame.length) atRate.write(frame.subarray(sent, (sent += 60)));
+      if (!below.destroyed) below.write(frame.subarray(slowSent, (slowSent += 15)));
+    }, 50);
+    await until(() => Buffer.concat(echoed).length === frame.length, 10_000, 'the echo of the frame sent at the minimum rate');
+    clearInterval(timer);
+    expect(Buffer.concat(echoed).equals(frame)).toBe(true);
+    expect(await outcome(below, 3000)).toBe('closed');
+    expect(codes).toEqual(['ERR_TOO_SLOW']);
+    expect(server.stats().total.errorsByCode.ERR_TOO_SLOW).toBe(1);
+    expect(await b.stop()).toBeGreaterThan(10);
+    atRate.destroy();
+    await server.close();
+  });
+
+  it('a frame held by a pending async handler is not on the clock', async () => {
+    let release: () => void = () => {};
+    const { server, port } = await startServer({
+      core, framing: 'length:4:be', frameTimeout: 300, minRate: 0,
+      onFrame(frame, c) {
+        c.send(frame);
+        if (frame.length === 1) return new Promise<void>(r => (release = r)); // hold the connection
+      },
+    });
+    const codes = errorCodes(server);
+    const s = await connect(port);
+    const got: Buffer[] = [];
+    s.on('data', d => got.push(d));
+    const next = lengthFrame(Buffer.from('after'));
+    s.write(Buffer.concat([lengthFrame(Buffer.from('x')), next.subarray(0, 6)])); // a held frame, then part of the next
+    await sleep(900); // three frame timeouts: the wait is ours, not the peer's
+    release();
+    s.write(next.subarray(6));
+    await until(() => Buffer.concat(got).length === 5 + next.length, 5000, 'both echoes');
+    expect(codes).toEqual([]);
+    s.destroy();
+    await server.close();
+  });
+
+  it('per-address cap: n connections from one address are served, the n+1st is refused, other addresses are not affected', async () => {
+    const { server, port } = await startServer({ core, framing: 'length:4:be', maxConnectionsPerIp: 3 });
+    const codes = errorCodes(server);
+    const b = bystander(port); // from 127.0.0.1
+    const from2 = async () => {
+      const s = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      s.on('error', () => {});
+      await once(s, 'connect');
+      return s;
+    };
+    const three = [await from2(), await from2(), await from2()];
+    for (const s of three) {
+      const f = lengthFrame(Buffer.from('in'));
+      s.write(f);
+      const [d] = (await once(s, 'data')) as [Buffer];
+      expect(d.equals(f)).toBe(true);
+    }
+    const fourth = await from2();
+    expect(await outcome(fourth, 3000)).toBe('closed');
+    expect(codes).toEqual(['ERR_TOO_MANY_CONNECTIONS']);
+    const t = server.stats().total;
+    expect(t.refusedPerIp).toBe(1);
+    expect(t.errorsByCode.ERR_TOO_MANY_CONNECTIONS).toBe(1);
+    // One closes: a new one from that address is served again.
+    three[0]!.destroy();
+    await until(() => server.stats().total.connections === 3, 5000, 'the close'); // 2 + the bystander
+    const again = await from2();
+    const f = lengthFrame(Buffer.from('again'));
+    again.write(f);
+    const [d] = (await once(again, 'data')) as [Buffer];
+    expect(d.equals(f)).toBe(true);
+    expect(await b.stop()).toBeGreaterThan(0);
+    for (const s of [...three, again]) s.destroy();
+    await server.close();
+  });
+
+  it('a handler that blocks the thread is reported as a stall, with how long', async () => {
+    const { server, port } = await startServer({
+      core, framing: 'length:4:be', stallTimeout: 200,
+      onFrame(frame, c) {
+        if (frame.length === 5) {
+          const end = Date.now() + 600;
+          while (Date.now() < end); // blocks the event loop
+        }
+        c.send(frame);
+      },
+    });
+    const stalls: StallInfo[] = [];
+    server.on('stall', s => stalls.push(s));
+    const s = await connect(port);
+    s.write(lengthFrame(Buffer.from('block')));
+    await once(s, 'data');
+    await until(() => stalls.length > 0, 3000, 'the stall report');
+    expect(stalls[0]!.ms).toBeGreaterThan(200);
+    s.destroy();
+    await server.close();
+  });
+});
