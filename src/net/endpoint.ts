@@ -328,7 +328,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       throw err;
     }
     const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
-    const keepAlive = this.options.keepAlive ?? false;
+    const keepAlive = this.options.keepAlive ?? DEFAULT_KEEPALIVE;
     const source = (target: ReadTarget | null) => net.connect({
       host, port, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
       keepAlive: keepAlive !== false, keepAliveInitialDelay: typeof keepAlive === 'number' ? keepAlive : 0,
