@@ -1,40 +1,55 @@
 // Frame decoding and encoding for every framing, over a connection's rings.
+// src/core/js-framing.ts is its twin, function for function.
 //
-// decode() looks at the bytes between rxTail and rxHead and answers one of:
+// decode() looks at the avail bytes from rx position `tail` and answers one of:
 //   > 0  a whole frame is buffered: its wire length; frameOff/frameLen say where
-//        its payload starts (relative to rxTail) and how long it is
+//        its payload starts (relative to tail) and how long it is
 //     0  incomplete: not an error, wait for more bytes
-//   < 0  the negated error code: the stream cannot be valid from here on
+//   < 0  the negated error number: the stream cannot be valid from here on
 // It never allocates and never moves a position; the caller consumes.
 //
-// Limits (documented in the README): maxFrame bounds the payload, that is the
+// Limits (the README's framing table): maxFrame bounds the payload, that is the
 // bytes after the length field (length framing, after adjustment), after the
-// varint prefix, or before the delimiter (a stripped '\r' counts).
+// varint prefix, or before the delimiter (a stripped '\r' counts). An error is
+// reported as soon as the bytes buffered prove it, whatever follows.
 
 import {
-  lenOffset, lenSize, lenBig, lenAdjust, lenStrip, maxFrame, fixedSize,
-  delimLen, delimAddr, stripCR, framing, txSize,
+  lenOffset, lenSize, lenBig, lenAdjust, lenStrip, maxFrame, fixed,
+  delimLen, delim, stripCR, framing, txSize,
 } from "./config";
 import {
   FRAMING_LENGTH, FRAMING_VARINT, FRAMING_DELIMITER, FRAMING_FIXED,
   E_FRAME_TOO_LARGE, E_BAD_LENGTH, SEND_OK, SEND_BAD_LENGTH, SEND_TOO_LARGE,
-} from "./layout";
+} from "./contract";
 import { ringByte, ringPut } from "./ring";
+import { findByte } from "./scan";
 
+/** Where the payload of the frame decode() found starts (from tail), and its length. */
 export let frameOff: u32 = 0;
 export let frameLen: u32 = 0;
-/** Delimiter framing: how far the search got (relative to rxTail) when incomplete. */
+/** Delimiter framing, when incomplete: bytes from tail already searched (W_SCAN). */
 export let scanned: u32 = 0;
 
-export function decode(base: u32, size: u32, tail: u32, avail: u32, scan: u32): i32 {
-  if (framing == FRAMING_LENGTH) return decodeLength(base, size - 1, tail, avail);
-  if (framing == FRAMING_VARINT) return decodeVarint(base, size - 1, tail, avail);
-  if (framing == FRAMING_DELIMITER) return decodeDelimiter(base, size - 1, tail, avail, scan);
-  // FRAMING_FIXED (raw never reaches decode)
-  if (avail < fixedSize) return 0;
+/** Forget what earlier calls found; init() calls it, so a memory re-initialised keeps nothing. */
+export function resetFraming(): void {
   frameOff = 0;
-  frameLen = fixedSize;
-  return <i32>fixedSize;
+  frameLen = 0;
+  scanned = 0;
+  encPrefix = 0;
+  encTrailer = 0;
+  encValue = 0;
+}
+
+/** The longest LEB128 prefix: ten bytes carry 64 bits. */
+const VARINT_MAX: u32 = 10;
+
+export function decode(base: u32, size: u32, tail: u32, avail: u32, scan: u32): i32 {
+  const mask = size - 1;
+  if (framing == FRAMING_LENGTH) return decodeLength(base, mask, tail, avail);
+  if (framing == FRAMING_VARINT) return decodeVarint(base, mask, tail, avail);
+  if (framing == FRAMING_DELIMITER) return decodeDelimiter(base, mask, tail, avail, scan);
+  if (framing == FRAMING_FIXED) return decodeFixed(avail);
+  return 0; // raw never reaches decode()
 }
 
 function decodeLength(base: u32, mask: u32, tail: u32, avail: u32): i32 {
@@ -46,12 +61,12 @@ function decodeLength(base: u32, mask: u32, tail: u32, avail: u32): i32 {
     if (lenBig) v = (v << 8) | b;
     else v |= b << (<u64>i * 8);
   }
-  // Above 2^33 no adjustment (an i32) can bring it under a u32 maxFrame.
+  // Above 2^33 no adjustment (within +-2^30) brings it under maxFrame (under 2^30).
   if (v > (<u64>1 << 33)) return -(<i32>E_FRAME_TOO_LARGE);
   const body = <i64>v + <i64>lenAdjust;
   if (body < 0) return -(<i32>E_BAD_LENGTH);
   if (body > <i64>maxFrame) return -(<i32>E_FRAME_TOO_LARGE);
-  const wire = <u32>headEnd + <u32>body;
+  const wire = headEnd + <u32>body;
   if (lenStrip > wire) return -(<i32>E_BAD_LENGTH);
   if (avail < wire) return 0;
   frameOff = lenStrip;
@@ -60,51 +75,74 @@ function decodeLength(base: u32, mask: u32, tail: u32, avail: u32): i32 {
 }
 
 function decodeVarint(base: u32, mask: u32, tail: u32, avail: u32): i32 {
-  let v: u64 = 0;
+  let v: u32 = 0;
   let shift: u32 = 0;
-  for (let i: u32 = 0; i < 10 && i < avail; i++) {
+  for (let i: u32 = 0; i < VARINT_MAX && i < avail; i++) {
     const b = ringByte(base, mask, tail + i);
-    const bits = <u64>(b & 0x7f);
+    const bits = b & 0x7f;
     if (bits != 0) {
-      if (shift >= 32) return -(<i32>E_FRAME_TOO_LARGE);
+      // Test before shifting, so that v stays within maxFrame and nothing overflows.
+      if (shift >= 32 || bits > (maxFrame >> shift)) return -(<i32>E_FRAME_TOO_LARGE);
       v |= bits << shift;
-      if (v > <u64>maxFrame) return -(<i32>E_FRAME_TOO_LARGE);
+      if (v > maxFrame) return -(<i32>E_FRAME_TOO_LARGE);
     }
     if ((b & 0x80) == 0) {
-      const wire = i + 1 + <u32>v;
+      const wire = i + 1 + v;
       if (avail < wire) return 0;
       frameOff = i + 1;
-      frameLen = <u32>v;
+      frameLen = v;
       return <i32>wire;
     }
     shift += 7;
   }
   // Ten bytes, every one with the continuation bit: longer than any u64 LEB128.
-  if (avail >= 10) return -(<i32>E_BAD_LENGTH);
+  if (avail >= VARINT_MAX) return -(<i32>E_BAD_LENGTH);
   return 0;
 }
 
 function decodeDelimiter(base: u32, mask: u32, tail: u32, avail: u32, scan: u32): i32 {
-  const first = <u32>load<u8>(delimAddr);
-  // Delimiter starts at i are possible for i + delimLen <= avail and i <= maxFrame.
-  let end: i64 = <i64>avail - <i64>delimLen;
-  if (end > <i64>maxFrame) end = <i64>maxFrame;
-  for (let i = <i64>scan; i <= end; i++) {
-    const at = tail + <u32>i;
-    if (ringByte(base, mask, at) != first) continue;
-    let k: u32 = 1;
-    while (k < delimLen && ringByte(base, mask, at + k) == <u32>load<u8>(delimAddr + k)) k++;
-    if (k < delimLen) continue;
-    let len = <u32>i;
-    if (stripCR && len > 0 && ringByte(base, mask, at - 1) == 13) len--;
-    frameOff = 0;
-    frameLen = len;
-    scanned = 0;
-    return <i32>(<u32>i + delimLen);
+  const first = <u32>load<u8>(delim);
+  // A delimiter may start at i (from tail) for i + delimLen <= avail and i <= maxFrame.
+  let last = <i32>avail - <i32>delimLen;
+  if (last > <i32>maxFrame) last = <i32>maxFrame;
+  let i = <i32>scan;
+  while (i <= last) {
+    // Candidates i..last lie in at most two runs of the ring: up to its end, then from its start.
+    const at = (tail + <u32>i) & mask;
+    let run = mask + 1 - at;
+    if (run > <u32>(last - i + 1)) run = <u32>(last - i + 1);
+    const found = <u32>(findByte(base + at, base + at + run, first) - (base + at));
+    i += <i32>found;
+    if (found == run) continue;
+    if (matchesFrom(base, mask, tail + <u32>i)) {
+      let len = <u32>i;
+      if (stripCR && len > 0 && ringByte(base, mask, tail + len - 1) == 13) len--;
+      frameOff = 0;
+      frameLen = len;
+      scanned = 0;
+      return i + <i32>delimLen;
+    }
+    i++;
   }
-  if (<u64>avail >= <u64>maxFrame + <u64>delimLen) return -(<i32>E_FRAME_TOO_LARGE);
-  scanned = end + 1 > <i64>scan ? <u32>(end + 1) : scan;
+  if (avail >= maxFrame + delimLen) return -(<i32>E_FRAME_TOO_LARGE);
+  // Positions up to `last` are searched; the next call starts after them.
+  scanned = last + 1 > <i32>scan ? <u32>(last + 1) : scan;
   return 0;
+}
+
+/** Do the delimiter's bytes after its first stand at rx position pos + 1 on? */
+function matchesFrom(base: u32, mask: u32, pos: u32): bool {
+  for (let k: u32 = 1; k < delimLen; k++) {
+    if (ringByte(base, mask, pos + k) != <u32>load<u8>(delim + k)) return false;
+  }
+  return true;
+}
+
+function decodeFixed(avail: u32): i32 {
+  if (avail < fixed) return 0;
+  frameOff = 0;
+  frameLen = fixed;
+  return <i32>fixed;
 }
 
 // ---- encoding (send) ----
@@ -134,7 +172,7 @@ export function plan(len: u32): i32 {
   } else if (framing == FRAMING_DELIMITER) {
     encTrailer = trailerSize();
   } else if (framing == FRAMING_FIXED) {
-    if (len != fixedSize) return SEND_BAD_LENGTH;
+    if (len != fixed) return SEND_BAD_LENGTH;
   }
   if (<u64>encPrefix + <u64>len + <u64>encTrailer > <u64>txSize) return SEND_TOO_LARGE;
   return SEND_OK;
@@ -161,7 +199,7 @@ export function encodePrefix(base: u32, mask: u32, pos: u32, len: u32): void {
       v >>= 7;
     }
   }
-  // raw and fixed: the payload is the whole frame
+  // raw, fixed and delimiter frames have no prefix
 }
 
 /** The bytes a frame puts after its payload: the delimiter, or nothing. */
@@ -172,6 +210,6 @@ export function trailerSize(): u32 {
 /** Write the trailer (the delimiter, for delimiter framing) at pos. */
 export function encodeTrailer(base: u32, mask: u32, pos: u32): void {
   if (framing == FRAMING_DELIMITER) {
-    for (let i: u32 = 0; i < delimLen; i++) ringPut(base, mask, pos + i, <u32>load<u8>(delimAddr + i));
+    for (let i: u32 = 0; i < delimLen; i++) ringPut(base, mask, pos + i, <u32>load<u8>(delim + i));
   }
 }

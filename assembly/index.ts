@@ -1,34 +1,36 @@
 // The ringwire core: per-connection rings in shared memory, one call per read.
+// src/core/js-core.ts is its twin, function for function.
 //
-// The host calls received(slot, n) after the kernel wrote n bytes at the rx head;
-// the core decodes every whole frame and either echoes it into the tx ring
-// (MODE_ECHO) or lists it for the host's handler (MODE_HANDLER: the frames stay
-// in the rx ring, RX_TAIL is the host's to move once it is done with them, and a
-// held slot lists nothing; see W_LISTED in layout.ts). It stops at the
-// first frame whose reply does not fit (R_BLOCKED: the host pauses reading and
-// calls process() again once the host freed room by moving the tx tail), when the frame list is full
-// (R_MORE), or at an invalid frame (the negated error code, sticky per slot).
-// The core never allocates: everything lives at fixed offsets (layout.ts).
+// The host writes the configuration header (src/core/header.ts) and calls init(),
+// which reads it. Then, per read, the host calls received(slot, n) after the
+// kernel wrote n bytes at the rx head; the core decodes every whole frame and
+// either echoes it into the tx ring (MODE_ECHO) or lists it for the host's
+// handler (MODE_HANDLER: the frames stay in the rx ring, RX_TAIL is the host's
+// to move once it is done with them, and a held slot lists nothing; see W_LISTED
+// in contract/core-contract.ts). It stops at the first frame whose echo does not
+// fit (R_BLOCKED: the host pauses reading and calls process() again once it
+// freed room by moving the tx tail), when the frame list is full (R_MORE), or at
+// an invalid frame (the negated error number, sticky per slot).
+// The core never allocates: everything lives at the header's offsets.
 
 import * as C from "./config";
 import {
-  LAYOUT_BASE, LAYOUT_VERSION, MAGIC, HEADER_SIZE, STATS_SIZE, SLOT_SIZE, DELIM_MAX,
-  H_MAGIC, H_VERSION, H_SLOTS, H_RX_SIZE, H_TX_SIZE, H_FRAMING, H_MODE, H_MAX_FRAME,
-  H_LEN_OFFSET, H_LEN_SIZE, H_LEN_BIG, H_LEN_ADJUST, H_LEN_STRIP, H_FIXED, H_DELIM_LEN,
-  H_STRIP_CR, H_DELIM, H_FRAME_CAP, H_FRAME_COUNT, H_STATS_OFF, H_FRAMES_OFF,
-  H_RX_PAD, H_SLOTS_OFF, H_RINGS_OFF, H_TOTAL, H_FREE_HEAD, H_OPEN,
-  S_CONNECTIONS, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_FRAMES_IN, S_FRAMES_OUT,
-  S_ERRORS, S_ERROR_BY_CODE,
+  LAYOUT_BASE, LAYOUT_VERSION, MAGIC, HEADER_SIZE, HEADER_CONFIG_WORDS, STATS_SIZE, SLOT_SIZE,
+  SLOT_STATE_WORDS, DELIM_MAX, H_MAGIC, H_VERSION, H_FRAME_COUNT, H_FREE_HEAD, H_OPEN,
+  S_CONNECTIONS, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_FRAMES_IN, S_FRAMES_OUT, S_ERRORS, S_ERROR_BY_CODE,
   W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_NEXT_FREE,
-  W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, FRAME_WORDS,
+  W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, F_ADDR, F_LEN, F_END, FRAME_WORDS,
   FRAMING_RAW, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, SEND_OK, SEND_FULL, SEND_TOO_LARGE,
-  align64, layoutSize, statsOffset,
-} from "./layout";
-import { decode, frameOff, frameLen, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer } from "./framing";
+  INIT_OK, INIT_NO_HEADER, INIT_MEMORY_TOO_SMALL, INIT_STATIC_DATA, INIT_BAD_CONFIG,
+} from "./contract";
+import {
+  decode, frameOff, frameLen, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer,
+  resetFraming,
+} from "./framing";
 import { ringToRing } from "./ring";
 
-// Every layout constant is exported so the contract test can hold the mirror to it.
-export * from "./layout";
+// Every contract constant is exported so the contract test can hold the host's copy to it.
+export * from "./contract";
 
 @inline function header(word: u32): usize { return LAYOUT_BASE + word * 4; }
 @inline function slotAddr(slot: u32): u32 { return C.slotsOff + slot * SLOT_SIZE; }
@@ -39,61 +41,30 @@ export * from "./layout";
 }
 
 /**
- * Lay out the memory and store the configuration. Returns the total bytes used,
- * or 0 when the memory is too small (the host sizes it with layoutSize()).
+ * Read the configuration the host wrote in the header, zero the state words and
+ * the stats, and put every slot on the free list. Returns INIT_OK, or why not.
+ * Nothing from an earlier init() on the same memory survives it (the host
+ * clears the rings when it reuses a memory).
  */
-export function init(
-  nSlots: u32, rx: u32, tx: u32, kind: u32, m: u32, max: u32,
-  offset: u32, size: u32, big: u32, adjust: i32, strip: u32, fixed: u32,
-  dLen: u32, cr: u32, d0: u32, d1: u32, d2: u32, d3: u32, cap: u32, pad: u32,
-): f64 {
-  // pad: bytes after each rx ring for wrapped frames (handler mode; the host sizes
-  // it to the longest frame on the wire, a multiple of 64).
-  const total = layoutSize(nSlots, rx, tx, pad, cap);
-  if (total > <f64>(<u64>memory.size() << 16) || __heap_base > LAYOUT_BASE || dLen > DELIM_MAX) return 0;
-  const stats = statsOffset();
-  const frames = stats + STATS_SIZE;
-  const slotTable = frames + align64(cap * FRAME_WORDS * 4);
-  const rings = slotTable + nSlots * SLOT_SIZE;
-  memory.fill(LAYOUT_BASE, 0, HEADER_SIZE + STATS_SIZE);
-  store<u32>(header(H_MAGIC), MAGIC);
-  store<u32>(header(H_VERSION), LAYOUT_VERSION);
-  store<u32>(header(H_SLOTS), nSlots);
-  store<u32>(header(H_RX_SIZE), rx);
-  store<u32>(header(H_TX_SIZE), tx);
-  store<u32>(header(H_FRAMING), kind);
-  store<u32>(header(H_MODE), m);
-  store<u32>(header(H_MAX_FRAME), max);
-  store<u32>(header(H_LEN_OFFSET), offset);
-  store<u32>(header(H_LEN_SIZE), size);
-  store<u32>(header(H_LEN_BIG), big);
-  store<i32>(header(H_LEN_ADJUST), adjust);
-  store<u32>(header(H_LEN_STRIP), strip);
-  store<u32>(header(H_FIXED), fixed);
-  store<u32>(header(H_DELIM_LEN), dLen);
-  store<u32>(header(H_STRIP_CR), cr);
-  store<u32>(header(H_DELIM), d0);
-  store<u32>(header(H_DELIM + 1), d1);
-  store<u32>(header(H_DELIM + 2), d2);
-  store<u32>(header(H_DELIM + 3), d3);
-  store<u32>(header(H_FRAME_CAP), cap);
-  store<u32>(header(H_STATS_OFF), stats);
-  store<u32>(header(H_FRAMES_OFF), frames);
-  store<u32>(header(H_RX_PAD), pad);
-  store<u32>(header(H_SLOTS_OFF), slotTable);
-  store<u32>(header(H_RINGS_OFF), rings);
-  store<u32>(header(H_TOTAL), <u32>total);
-  store<u32>(header(H_FREE_HEAD), nSlots > 0 ? 1 : 0);
-  C.configure(nSlots, rx, tx, kind, m, max, offset, size, big != 0, adjust, strip, fixed,
-    dLen, cr != 0, <u32>header(H_DELIM), cap, stats, frames, pad, slotTable, rings);
-  for (let i: u32 = 0; i < nSlots; i++) {
+export function init(): i32 {
+  if (load<u32>(header(H_MAGIC)) != MAGIC || load<u32>(header(H_VERSION)) != LAYOUT_VERSION) return INIT_NO_HEADER;
+  C.loadConfig();
+  resetFraming();
+  if (<u64>C.total > (<u64>memory.size() << 16)) return INIT_MEMORY_TOO_SMALL;
+  if (__heap_base > LAYOUT_BASE) return INIT_STATIC_DATA;
+  if (C.delimLen > DELIM_MAX) return INIT_BAD_CONFIG;
+  memory.fill(header(HEADER_CONFIG_WORDS), 0, HEADER_SIZE - HEADER_CONFIG_WORDS * 4);
+  memory.fill(C.statsOff, 0, STATS_SIZE);
+  store<u32>(header(H_FREE_HEAD), C.slots > 0 ? 1 : 0);
+  const perSlot = C.rxSize + C.rxPad + C.txSize;
+  for (let i: u32 = 0; i < C.slots; i++) {
     const s = slotAddr(i);
     memory.fill(s, 0, SLOT_SIZE);
-    setWord(s, W_NEXT_FREE, i + 1 < nSlots ? i + 2 : 0);
-    setWord(s, W_RX_BASE, rings + i * (rx + pad + tx));
-    setWord(s, W_TX_BASE, rings + i * (rx + pad + tx) + rx + pad);
+    setWord(s, W_NEXT_FREE, i + 1 < C.slots ? i + 2 : 0);
+    setWord(s, W_RX_BASE, C.ringsOff + i * perSlot);
+    setWord(s, W_TX_BASE, C.ringsOff + i * perSlot + C.rxSize + C.rxPad);
   }
-  return total;
+  return INIT_OK;
 }
 
 /** Take a free slot for a new connection: its index, or -1 when every slot is in use. */
@@ -104,8 +75,7 @@ export function open(): i32 {
   const s = slotAddr(slot);
   store<u32>(header(H_FREE_HEAD), word(s, W_NEXT_FREE));
   store<u32>(header(H_OPEN), load<u32>(header(H_OPEN)) + 1);
-  for (let w = W_STATE; w <= W_NEXT_FREE; w++) setWord(s, w, 0);
-  for (let w = W_RESERVED; w <= W_HOLD; w++) setWord(s, w, 0);
+  for (let w: u32 = 0; w < SLOT_STATE_WORDS; w++) setWord(s, w, 0);
   setWord(s, W_STATE, 1);
   count(S_CONNECTIONS, 1);
   count(S_ACCEPTED, 1);
@@ -181,9 +151,9 @@ export function process(slot: u32): i32 {
       // goes to the pad right after the ring, and the frame reads as one run.
       if (start + len > rxSize) memory.copy(rxBase + rxSize, rxBase, start + len - rxSize);
       const entry = C.framesOff + frames * FRAME_WORDS * 4;
-      store<u32>(entry, rxBase + start);
-      store<u32>(entry + 4, len);
-      store<u32>(entry + 8, pos + wire);
+      store<u32>(entry + F_ADDR * 4, rxBase + start);
+      store<u32>(entry + F_LEN * 4, len);
+      store<u32>(entry + F_END * 4, pos + wire);
       frames++;
     }
     pos += wire;

@@ -107,7 +107,7 @@ describe('ringwire bench, end to end', () => {
       expect(s.serverPeakRss).toBeGreaterThan(1024 * 1024); // read from /proc for the server's own pid
     }
     expect(report.micro!.rows.map(x => x.subject)).toContain('memcpy');
-    expect(report.micro!.rows).toHaveLength(5 * 2 * 3);
+    expect(report.micro!.rows).toHaveLength(6 * 2 * 3);
     expect(report.machine.wasmHash).toMatch(/^[0-9a-f]{16}$/);
   }, 120_000);
 

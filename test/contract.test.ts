@@ -1,17 +1,51 @@
-// The contract between assembly/ and src/core/: every layout constant the WASM
-// module exports equals the TypeScript mirror's, the size formula agrees, and the
-// module has every export the host calls and imports nothing but its memory.
+// The contract between assembly/ and src/core/, declared once in
+// contract/core-contract.ts: the generated files are what the table renders now,
+// build/core.wasm was built from them (every constant it exports equals the
+// host's), the module has every export the host calls and imports nothing but a
+// shared memory, both cores configure themselves from the header the host wrote
+// and refuse one they cannot use, and the one region formula lays out regions
+// that neither overlap nor leave the memory.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import * as mirror from '../src/core/layout.ts';
+import { renderContract } from '../contract/render.ts';
+import * as contract from '../src/core/contract.ts';
 import { REQUIRED_EXPORTS, coreModule, wasmPath } from '../src/core/wasm-core.ts';
 import { createCore } from '../src/core/create.ts';
 import { resolveConfig } from '../src/core/config.ts';
+import { headerFor, writeHeader } from '../src/core/header.ts';
+import { JsCore } from '../src/core/js-core.ts';
+import {
+  FRAME_WORDS, HEADER_SIZE, H_MAGIC, H_TOTAL, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE, SLOT_SIZE,
+  STATS_SIZE, readHeaderConfig, regionsFor,
+} from '../src/core/layout.ts';
 
-async function instance() {
-  const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
-  return WebAssembly.instantiate(await coreModule(), { env: { memory, abort() {} } });
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+async function instance(pages = 2) {
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const inst = await WebAssembly.instantiate(await coreModule(), { env: { memory, abort() {} } });
+  return { memory: memory.buffer as unknown as SharedArrayBuffer, x: inst.exports as Record<string, unknown> };
 }
+
+describe('the contract table', () => {
+  it('is what the generated files hold (npm run build writes them)', () => {
+    for (const [path, content] of Object.entries(renderContract())) {
+      expect(readFileSync(root + path, 'utf8'), `${path} is stale: run npm run build`).toBe(content);
+    }
+  });
+
+  it('refuses a table that cannot hold, rather than render it', async () => {
+    const table = await import('../contract/core-contract.ts');
+    const saved = table.stats.at(-1)!.count;
+    table.stats.at(-1)!.count = table.errors.length - 1;
+    try {
+      expect(() => renderContract()).toThrow(/S_ERROR_BY_CODE/);
+    } finally {
+      table.stats.at(-1)!.count = saved;
+    }
+  });
+});
 
 describe('WASM module contract', () => {
   it('has every export the host calls', async () => {
@@ -28,32 +62,14 @@ describe('WASM module contract', () => {
     expect(wasm[at + 'memory'.length + 1]).toBe(0x03);
   });
 
-  it('exports every layout constant of the mirror with the same value', async () => {
-    const x = (await instance()).exports as Record<string, { value: number } | unknown>;
-    const constants = Object.entries(mirror).filter(([, v]) => typeof v === 'number');
-    expect(constants.length).toBeGreaterThan(60);
+  it('was built from the current contract: every constant equals the host\'s', async () => {
+    const { x } = await instance();
+    const constants = Object.entries(contract).filter(([, v]) => typeof v === 'number');
+    expect(constants.length).toBeGreaterThan(90);
     for (const [name, value] of constants) {
       const g = x[name] as { value: number } | undefined;
-      expect(g, `export ${name}`).toBeDefined();
+      expect(g, `export ${name}: is build/core.wasm stale?`).toBeDefined();
       expect(g!.value >>> 0, name).toBe((value as number) >>> 0);
-    }
-  });
-
-  it('computes the same memory size as the mirror', async () => {
-    const x = (await instance()).exports as unknown as { layoutSize(...a: number[]): number };
-    for (const [slots, rx, tx, pad, cap] of [[1, 16, 16, 0, 1], [1024, 65536, 65536, 0, 1024], [7, 4096, 256, 4160, 33]]) {
-      expect(x.layoutSize(slots!, rx!, tx!, pad!, cap!)).toBe(mirror.regionsFor(slots!, rx!, tx!, pad!, cap!).total);
-    }
-  });
-
-  it('writes the header both cores agree on', async () => {
-    for (const framing of ['raw', 'length:2:le:offset=3:adjust=-1:strip=1', 'varint', 'delimiter:\\r\\n:cr', 'fixed:9']) {
-      for (const mode of ['echo', 'handler'] as const) {
-        const config = resolveConfig({ framing, mode, maxConnections: 3, maxFrame: 100, rxRing: 256, txRing: 512 });
-        const [w, j] = await Promise.all([createCore('wasm', config), createCore('js', config)]);
-        const header = (m: SharedArrayBuffer) => Buffer.from(new Uint8Array(m, 0, config.regions.total).subarray(mirror.LAYOUT_BASE));
-        expect(header(w.memory).equals(header(j.memory)), `${framing} ${mode}`).toBe(true);
-      }
     }
   });
 
@@ -91,5 +107,57 @@ describe('WASM module contract', () => {
     const functions = WebAssembly.Module.exports(await coreModule()).filter(e => e.kind === 'function').map(e => e.name);
     expect(functions).toContain('process');
     for (const name of functions) expect(names.some(n => n === name || n.endsWith(`/${name}`)), name).toBe(true);
+  });
+});
+
+describe('the configuration header', () => {
+  const framings = ['raw', 'length:2:le:offset=3:adjust=-1:strip=1', 'varint', 'delimiter:\\r\\n:cr', 'fixed:9'];
+
+  it('is what both cores run on: the words the host wrote, the same memory image after init', async () => {
+    for (const framing of framings) {
+      for (const mode of ['echo', 'handler'] as const) {
+        const config = resolveConfig({ framing, mode, maxConnections: 3, maxFrame: 100, rxRing: 256, txRing: 512 });
+        const [w, j] = await Promise.all([createCore('wasm', config), createCore('js', config)]);
+        const want = { ...headerFor(config), delim: Buffer.concat([config.delimiter, Buffer.alloc(16 - config.delimiter.length)]) };
+        for (const core of [w, j]) {
+          const seen = readHeaderConfig(core.memory);
+          expect({ ...seen, delim: Buffer.from(seen.delim) }, `${core.kind} ${framing} ${mode}`).toEqual({ ...want, delim: Buffer.from(want.delim) });
+        }
+        const image = (m: SharedArrayBuffer) => Buffer.from(new Uint8Array(m, 0, config.regions.total).subarray(LAYOUT_BASE));
+        expect(image(w.memory).equals(image(j.memory)), `${framing} ${mode}`).toBe(true);
+      }
+    }
+  });
+
+  it('is refused by both cores without the magic word, or when it claims more memory than there is', async () => {
+    const config = resolveConfig({ maxConnections: 1, rxRing: 16, txRing: 16 });
+    const wasm = await instance();
+    expect((wasm.x.init as () => number)()).toBe(INIT_NO_HEADER);
+    writeHeader(wasm.memory, config);
+    expect((wasm.x.init as () => number)()).toBe(INIT_OK);
+    new Uint32Array(wasm.memory, LAYOUT_BASE)[H_TOTAL] = wasm.memory.byteLength + 1;
+    expect((wasm.x.init as () => number)()).toBe(INIT_MEMORY_TOO_SMALL);
+
+    const js = new JsCore(config);
+    const words = new Uint32Array(js.memory, LAYOUT_BASE);
+    words[H_TOTAL] = js.memory.byteLength + 1;
+    expect(js.init()).toBe(INIT_MEMORY_TOO_SMALL);
+    words[H_MAGIC] = 0;
+    expect(js.init()).toBe(INIT_NO_HEADER);
+  });
+});
+
+describe('the region formula', () => {
+  it('lays out 64-byte aligned regions in order, none overlapping the next, all within total', () => {
+    for (const [slots, rx, tx, pad, cap] of [[1, 16, 16, 0, 1], [1024, 65536, 65536, 0, 1024], [7, 4096, 256, 4160, 33], [3, 32, 64, 64, 5]]) {
+      const r = regionsFor(slots!, rx!, tx!, pad!, cap!);
+      const starts = [r.stats, r.frames, r.slots, r.rings];
+      for (const s of starts) expect(s % 64, `${starts}`).toBe(0);
+      expect(r.stats).toBeGreaterThanOrEqual(LAYOUT_BASE + HEADER_SIZE);
+      expect(r.frames).toBeGreaterThanOrEqual(r.stats + STATS_SIZE);
+      expect(r.slots).toBeGreaterThanOrEqual(r.frames + cap! * FRAME_WORDS * 4);
+      expect(r.rings).toBeGreaterThanOrEqual(r.slots + slots! * SLOT_SIZE);
+      expect(r.total).toBeGreaterThanOrEqual(r.rings + slots! * (rx! + pad! + tx!));
+    }
   });
 });

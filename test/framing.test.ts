@@ -2,8 +2,11 @@
 // exact bytes of every whole frame; handler mode must list exactly the payloads.
 import { describe, expect, it } from 'vitest';
 import { CORES, bytes, coreWith, feed, lengthFrame, run, splitAt, varintFrame } from './harness.ts';
+import { decodeStream } from './oracle.ts';
 import { E_BAD_LENGTH, E_FRAME_TOO_LARGE } from '../src/core/layout.ts';
 import type { CoreOptions } from '../src/core/config.ts';
+import { createCore } from '../src/core/create.ts';
+import type { Core } from '../src/core/core.ts';
 
 const handler = (o: CoreOptions): CoreOptions => ({ ...o, mode: 'handler' });
 
@@ -172,6 +175,43 @@ describe.each(CORES)('%s core framing', kind => {
       feed(core, slot, [bytes('abcdefghijklmnopqrs\r\n0123456789')]);
       const r = feed(core, slot, [bytes('\r\nz\r\n')]);
       expect(r.frames.map(String)).toEqual(['0123456789', 'z']);
+    });
+
+    // The scan compares 16 bytes at a time (64 while nothing matches) over the
+    // runs of the ring before and after its end. For each delimiter, a line of
+    // every length from 0 to 140 (so the delimiter falls in every lane of the
+    // first nine 16-byte blocks) starts at offsets that put the delimiter across
+    // the ring's end at each of its bytes, and at unaligned offsets; its payload
+    // holds the delimiter's first byte wherever that cannot end the line early.
+    it('finds delimiters in every SIMD lane and across the ring\'s end, 1 to 16 bytes long', async () => {
+      const RING = 256;
+      let spare: Core | undefined;
+      for (const delimiter of ['\n', '\r\n', 'abc', '0123456789abcdef'].map(d => bytes(d))) {
+        const d = delimiter.length;
+        const framing = { kind: 'delimiter' as const, delimiter };
+        for (const mode of ['echo', 'handler'] as const) {
+          for (let length = 0; length <= 140; length++) {
+            const line = Buffer.alloc(length, 'x');
+            if (d > 1) for (let i = 3; i < length; i += 7) line[i] = delimiter[0]!;
+            const ends = Array.from({ length: d + 1 }, (_, k) => RING - length - k).filter(o => o >= d + 1);
+            for (const start of [d + 1, 37, 64 + 9, ...ends]) {
+              // Filler lines (at most 128 bytes each) bring the line's start to `start`; the
+              // line's first byte comes with them, so the ring does not go back to 0 first.
+              const parts = Math.ceil(start / 128);
+              const sizes = Array.from({ length: parts }, (_, i) => Math.floor((start + i) / parts));
+              const fillers = sizes.map(n => Buffer.concat([Buffer.alloc(n - d, 'f'), delimiter]));
+              const stream = Buffer.concat([...fillers, line, delimiter]);
+              const core = (spare = await createCore(kind, { framing, mode, maxFrame: 200, rxRing: RING, txRing: RING, maxConnections: 1 }, spare));
+              const r = feed(core, core.open(), splitAt(stream, start + 1));
+              const want = decodeStream(framing, 200, stream);
+              const at = `${JSON.stringify(String(delimiter))} ${mode} line ${length} from ${start}`;
+              expect(want.frames.length, `${at}: the oracle sees every line`).toBe(sizes.length + 1);
+              if (mode === 'echo') expect(r.out.equals(stream), at).toBe(true);
+              else expect(r.frames, at).toEqual(want.frames);
+            }
+          }
+        }
+      }
     });
   });
 

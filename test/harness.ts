@@ -1,6 +1,8 @@
 // Drives a core the way the host does, without sockets: copy bytes into the span
-// readSpan() offers, call received(), copy the listed frames and consume them,
-// take what the tx ring holds, release it.
+// readSpan() offers, call received(), take the listed frames and consume them,
+// take what the tx ring holds, release it. In handler mode it can also act like
+// an async handler: hold the slot, let the next read land, and only then copy
+// the frames and consume them, so a core that moved listed bytes is caught.
 // Also an oracle encoder written independently of both cores.
 import { createCore } from '../src/core/create.ts';
 import type { Core, CoreKind } from '../src/core/core.ts';
@@ -12,12 +14,16 @@ export const CORES: CoreKind[] = ['wasm', 'js'];
 export interface Outcome {
   /** Every byte the core put in the tx ring, in order. */
   out: Buffer;
-  /** Handler mode: every frame listed, copied. */
+  /** Handler mode: every frame listed, copied when the "handler" finished with it. */
   frames: Buffer[];
   /** The first error number (0 = none). */
   error: number;
   /** How many times the core reported a full tx ring. */
   blocked: number;
+  /** Bytes handed to the core (feeding stops at an error). */
+  delivered: number;
+  /** Where decoding stopped in the stream: delivered minus what the rx ring still holds. */
+  stopAt: number;
 }
 
 export interface FeedOptions {
@@ -25,6 +31,12 @@ export interface FeedOptions {
   releaseStep?: number;
   /** Leave the tx ring full until the core blocks (test backpressure). */
   lazyRelease?: boolean;
+  /**
+   * Handler mode: for each listing in turn (cycling), whether the handler is
+   * "async": the slot is held and the next read lands before the frames are
+   * copied and consumed.
+   */
+  defer?: boolean[];
 }
 
 export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedOptions = {}): Outcome {
@@ -32,6 +44,10 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
   const frames: Buffer[] = [];
   let error = 0;
   let blocked = 0;
+  let delivered = 0;
+  let listings = 0;
+  /** Frames an "async handler" still holds: views into the rx ring (or its pad). */
+  let pending: { views: Uint8Array[]; end: number } | undefined;
   const drain = () => {
     while (core.txPending(slot) > 0) {
       const chunk = core.txChunk(slot, 0);
@@ -43,8 +59,18 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
   const settle = (status: number) => {
     for (;;) {
       const count = core.frameCount();
-      for (let i = 0; i < count; i++) frames.push(Buffer.from(core.frame(i)));
-      if (count > 0) core.consume(slot, core.frameEnd(count - 1));
+      if (count > 0) {
+        const views = Array.from({ length: count }, (_, i) => core.frame(i));
+        const end = core.frameEnd(count - 1);
+        const defer = opts.defer?.length ? opts.defer[listings++ % opts.defer.length] : false;
+        if (defer && status >= 0) {
+          pending = { views, end };
+          core.hold(slot, true);
+          return; // process() again once the handler is done (finish)
+        }
+        for (const v of views) frames.push(Buffer.from(v));
+        core.consume(slot, end);
+      }
       if (status < 0) { error = -status; return; }
       if (status === R_BLOCKED) { blocked++; drain(); status = core.process(slot); continue; }
       if (status === R_MORE) { status = core.process(slot); continue; }
@@ -52,21 +78,41 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
       return;
     }
   };
+  /** The async handler is done: copy what it held, consume it, let the core list again. */
+  const finish = () => {
+    if (!pending) return;
+    for (const v of pending.views) frames.push(Buffer.from(v));
+    core.consume(slot, pending.end);
+    core.hold(slot, false);
+    pending = undefined;
+    settle(core.process(slot));
+  };
+  /** Let every handler finish, those the last finish() listed included. */
+  const finishAll = () => {
+    while (pending) finish();
+  };
   for (const chunk of chunks) {
     let at = 0;
     while (at < chunk.length && !error) {
       let span = core.readSpan(slot);
-      if (span.length === 0) { drain(); settle(core.process(slot)); span = core.readSpan(slot); }
+      if (span.length === 0) { finishAll(); drain(); settle(core.process(slot)); finishAll(); span = core.readSpan(slot); }
       if (span.length === 0) throw new Error('rx ring full and nothing decodable');
       const n = Math.min(span.length, chunk.length - at);
       span.set(chunk.subarray(at, at + n));
       at += n;
-      settle(core.received(slot, n));
+      delivered += n;
+      const held = pending !== undefined;
+      const status = core.received(slot, n);
+      if (held) {
+        if (core.frameCount() !== 0) throw new Error('a held slot listed frames');
+        finish();
+      } else settle(status);
     }
     if (error) break;
   }
+  finishAll();
   drain();
-  return { out: Buffer.concat(out), frames, error, blocked };
+  return { out: Buffer.concat(out), frames, error, blocked, delivered, stopAt: delivered - core.rxBuffered(slot) };
 }
 
 export async function coreWith(kind: CoreKind, options: CoreOptions): Promise<Core> {

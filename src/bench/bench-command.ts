@@ -134,7 +134,7 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
     generators: parseCount('generators', values.generators),
     suites,
     micro: {
-      framings: ['raw', 'length:4:be', 'varint', 'line', 'fixed'],
+      framings: ['raw', 'length:4:be', 'varint', 'line', 'delimiter:\\r\\n', 'fixed'],
       frameSizes,
       duration: parseDuration('micro-duration', values['micro-duration'] ?? (q ? '100ms' : '200ms')),
       repeats: 3,

@@ -4,7 +4,8 @@
 //   - ring sizes are powers of two between 16 bytes and 1 GiB;
 //   - a whole frame of the maximum length fits in the rx ring and its echo in the
 //     tx ring, so a frame is always decodable and a reply always fits once drained;
-//   - the memory (header + slots x rings) fits in 4 GiB of WASM memory.
+//   - the memory (header + slots x rings) fits in 4 GiB of WASM memory, and its
+//     size in a u32 header word.
 
 import { configError } from './errors.ts';
 import {
@@ -256,7 +257,7 @@ export function resolveConfig(options: CoreOptions = {}): CoreConfig {
   const txSize = ring(options.txRing, 'tx ring');
   // Handler mode: a pad after each rx ring, where a listed frame that wraps the ring's end continues.
   const regions = regionsFor(slots, rxSize, txSize, mode === MODE_HANDLER ? align64(maxWire) : 0, frameCap);
-  if (regions.total > MAX_MEMORY) {
+  if (regions.total >= MAX_MEMORY) {
     throw configError(`${slots} connections x (${rxSize} + ${txSize}) bytes of rings need ${(regions.total / 2 ** 30).toFixed(2)} GiB; the limit is 4 GiB`);
   }
   return { ...c, rxSize, txSize, maxWire, regions };

@@ -4,7 +4,7 @@
 // echo, encode, slot allocation) is abstract here and written twice: in
 // AssemblyScript (wasm-core.ts runs it) and in TypeScript (js-core.ts).
 //
-// Who moves what (see assembly/layout.ts): the host moves RX_HEAD through
+// Who moves what (see the slot words in contract/core-contract.ts): the host moves RX_HEAD through
 // received() and TX_TAIL through release(); the core moves TX_HEAD, and RX_TAIL
 // in echo mode. In handler mode the core lists frames from W_LISTED and the host
 // moves RX_TAIL with consume() once its handler is done with them, so a frame's
@@ -15,17 +15,18 @@
 
 import type { CoreConfig } from './config.ts';
 import {
-  FRAME_WORDS, H_FRAME_COUNT, H_FRAMES_OFF, H_RINGS_OFF, H_RX_PAD, H_SLOTS_OFF, H_STATS_OFF, H_TOTAL, H_MAGIC,
-  LAYOUT_BASE, MAGIC, SEND_OK, SLOT_SIZE, STATS_COUNT, W_HOLD, W_LISTED, W_RESERVED, W_RX_BASE, W_RX_HEAD,
-  W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
+  F_ADDR, F_END, F_LEN, FRAME_WORDS, H_FRAME_COUNT, LAYOUT_BASE, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
+  W_HOLD, W_LISTED, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
 } from './layout.ts';
 import { Stats } from './stats.ts';
 
 export type CoreKind = 'wasm' | 'js';
 
 // The words of the contract the network code needs, so that it depends on this
-// interface and never on the layout mirror itself.
-export { FRAME_WORDS, MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from './layout.ts';
+// interface and never on the contract (contract.ts) itself.
+export {
+  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE,
+} from './layout.ts';
 
 export interface Core {
   readonly kind: CoreKind;
@@ -110,16 +111,7 @@ export abstract class CoreBase implements Core {
     this.slotWords = r.slots / 4;
   }
 
-  /** After the WASM module's init: the header it wrote must be the layout the mirror computed. */
-  protected checkHeader(): void {
-    const h = (w: number) => this.u32[LAYOUT_BASE / 4 + w];
-    const r = this.config.regions;
-    const seen = [h(H_MAGIC), h(H_STATS_OFF), h(H_FRAMES_OFF), h(H_RX_PAD), h(H_SLOTS_OFF), h(H_RINGS_OFF), h(H_TOTAL)];
-    const want = [MAGIC, r.stats, r.frames, r.rxPad, r.slots, r.rings, r.total];
-    if (seen.join() !== want.join()) throw new Error(`${this.kind} core layout mismatch: header ${seen} != mirror ${want}`);
-  }
-
-  protected word(slot: number, w: number): number {
+  protected slotWord(slot: number, w: number): number {
     return this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + w]!;
   }
 
@@ -143,11 +135,11 @@ export abstract class CoreBase implements Core {
   }
 
   frame(i: number): Uint8Array {
-    return new Uint8Array(this.memory, this.frames[FRAME_WORDS * i]!, this.frames[FRAME_WORDS * i + 1]!);
+    return new Uint8Array(this.memory, this.frames[FRAME_WORDS * i + F_ADDR]!, this.frames[FRAME_WORDS * i + F_LEN]!);
   }
 
   frameEnd(i: number): number {
-    return this.frames[FRAME_WORDS * i + 2]!;
+    return this.frames[FRAME_WORDS * i + F_END]!;
   }
 
   saveFrames(from: number): Uint32Array {
@@ -176,11 +168,13 @@ export abstract class CoreBase implements Core {
   }
 
   send(slot: number, payload: Uint8Array): number {
+    // Lengths are u32 in the cores; a payload that long could never fit a tx ring.
+    if (payload.length > 0xffffffff) return SEND_TOO_LARGE;
     const r = this.reserve(slot, payload.length);
     if (r !== SEND_OK) return r;
     const size = this.config.txSize;
-    const base = this.word(slot, W_TX_BASE);
-    const at = this.word(slot, W_RESERVED) & (size - 1);
+    const base = this.slotWord(slot, W_TX_BASE);
+    const at = this.slotWord(slot, W_RESERVED) & (size - 1);
     const first = Math.min(payload.length, size - at);
     this.u8.set(first === payload.length ? payload : payload.subarray(0, first), base + at);
     if (first < payload.length) this.u8.set(payload.subarray(first), base);
@@ -190,10 +184,10 @@ export abstract class CoreBase implements Core {
 
   putPiece(slot: number, bytes: Uint8Array): number {
     const size = this.config.txSize;
-    const head = this.word(slot, W_TX_HEAD);
-    const n = Math.min(bytes.length, size - ((head - this.word(slot, W_TX_TAIL)) >>> 0));
+    const head = this.slotWord(slot, W_TX_HEAD);
+    const n = Math.min(bytes.length, size - ((head - this.slotWord(slot, W_TX_TAIL)) >>> 0));
     if (n === 0) return 0;
-    const base = this.word(slot, W_TX_BASE);
+    const base = this.slotWord(slot, W_TX_BASE);
     const at = head & (size - 1);
     const first = Math.min(n, size - at);
     this.u8.set(bytes.subarray(0, first), base + at);
@@ -219,30 +213,30 @@ export abstract class CoreBase implements Core {
   }
 
   readSpan(slot: number): Uint8Array {
-    const head = this.word(slot, W_RX_HEAD);
+    const head = this.slotWord(slot, W_RX_HEAD);
     const size = this.config.rxSize;
-    const base = this.word(slot, W_RX_BASE);
-    if (head === 0 && this.word(slot, W_RX_TAIL) === 0) {
+    const base = this.slotWord(slot, W_RX_BASE);
+    if (head === 0 && this.slotWord(slot, W_RX_TAIL) === 0) {
       return (this.wholeRx[slot] ??= new Uint8Array(this.memory, base, size));
     }
-    const free = size - ((head - this.word(slot, W_RX_TAIL)) >>> 0);
+    const free = size - ((head - this.slotWord(slot, W_RX_TAIL)) >>> 0);
     const at = head & (size - 1);
     return new Uint8Array(this.memory, base + at, Math.min(free, size - at));
   }
 
   rxBuffered(slot: number): number {
-    return (this.word(slot, W_RX_HEAD) - this.word(slot, W_RX_TAIL)) >>> 0;
+    return (this.slotWord(slot, W_RX_HEAD) - this.slotWord(slot, W_RX_TAIL)) >>> 0;
   }
 
   txPending(slot: number): number {
-    return (this.word(slot, W_TX_HEAD) - this.word(slot, W_TX_TAIL)) >>> 0;
+    return (this.slotWord(slot, W_TX_HEAD) - this.slotWord(slot, W_TX_TAIL)) >>> 0;
   }
 
   txChunk(slot: number, skip: number): Uint8Array {
     const size = this.config.txSize;
-    const start = (this.word(slot, W_TX_TAIL) + skip) >>> 0;
-    const left = ((this.word(slot, W_TX_HEAD) - start) >>> 0);
+    const start = (this.slotWord(slot, W_TX_TAIL) + skip) >>> 0;
+    const left = ((this.slotWord(slot, W_TX_HEAD) - start) >>> 0);
     const at = start & (size - 1);
-    return new Uint8Array(this.memory, this.word(slot, W_TX_BASE) + at, Math.min(left, size - at));
+    return new Uint8Array(this.memory, this.slotWord(slot, W_TX_BASE) + at, Math.min(left, size - at));
   }
 }

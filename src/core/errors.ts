@@ -1,8 +1,11 @@
-// Errors with stable codes. The cores report integers (layout.ts E_*); the host
-// reports its own failures with the numbers below. One table maps each number to
-// its code and message, and each failure has its own subclass so callers can
-// branch on `err.code` or `instanceof`, never on messages. The numbers index the
-// per-code error counters in the stats block, so they never change meaning.
+// Errors with stable codes. Every error has a number, declared once with its
+// code in contract/core-contract.ts (E_*, ERROR_CODES): the cores report theirs
+// as integers, the host uses the rest, and the numbers index the per-code
+// counters in the stats block, so they never change meaning. Here each code gets
+// its message and its own subclass, so callers can branch on `err.code` or
+// `instanceof`, never on messages.
+
+import { E_BAD_CONFIG, E_HANDLER, ERROR_CODES, ERROR_NAMES, type ErrorCode, type ErrorName } from './layout.ts';
 
 export class RingwireError extends Error {
   /** Stable code, e.g. ERR_FRAME_TOO_LARGE. */
@@ -41,48 +44,37 @@ interface Entry {
   type: new (number: number, message: string, options?: { cause?: unknown }) => RingwireError;
 }
 
+/** Each error number's message and class, by its name in the contract. */
+const BY_NAME: Record<ErrorName, Omit<Entry, 'code'>> = {
+  E_RINGWIRE: { message: 'unknown ringwire error', type: RingwireError },
+  E_FRAME_TOO_LARGE: { message: 'frame longer than the maximum frame length', type: FrameTooLargeError },
+  E_BAD_LENGTH: { message: 'length prefix cannot describe a valid frame', type: BadLengthError },
+  E_TOO_MANY_CONNECTIONS: { message: 'connection refused: max connections reached', type: TooManyConnectionsError },
+  E_IDLE_TIMEOUT: { message: 'connection idle for longer than the idle timeout', type: IdleTimeoutError },
+  E_TRUNCATED_FRAME: { message: 'peer closed the connection in the middle of a frame', type: TruncatedFrameError },
+  E_REPLY_TOO_LARGE: { message: 'reply cannot be encoded: larger than the tx ring or invalid for the framing', type: ReplyTooLargeError },
+  E_HANDLER: { message: 'the handler threw or its promise rejected', type: HandlerError },
+  E_SOCKET: { message: 'socket error', type: SocketError },
+  E_BAD_CONFIG: { message: 'invalid configuration', type: ConfigError },
+  E_WORKER_EXIT: { message: 'the worker thread serving the connection exited', type: WorkerExitError },
+  E_SLOW_CONSUMER: { message: 'the peer does not take its replies: queue over its cap or no write progress', type: SlowConsumerError },
+  E_FRAME_TIMEOUT: { message: 'a frame did not complete within the frame timeout', type: FrameTimeoutError },
+  E_TOO_SLOW: { message: 'the peer sent an incomplete frame slower than the minimum rate', type: TooSlowError },
+  E_TOO_MANY_PER_IP: { message: 'connection refused: max connections per IP address reached', type: TooManyConnectionsPerIpError },
+  E_NO_DESCRIPTORS: { message: 'accept failed: no file descriptors left (EMFILE/ENFILE)', type: NoDescriptorsError },
+};
+
+/** Index = the error number (the contract's order). */
+export const ERROR_TABLE: readonly Entry[] = ERROR_NAMES.map((name, n) => ({ code: ERROR_CODES[n]!, ...BY_NAME[name] }));
+
 /** Every stable error code. */
-export type ErrorCode =
-  | 'ERR_RINGWIRE' | 'ERR_FRAME_TOO_LARGE' | 'ERR_BAD_LENGTH' | 'ERR_TOO_MANY_CONNECTIONS' | 'ERR_IDLE_TIMEOUT'
-  | 'ERR_TRUNCATED_FRAME' | 'ERR_REPLY_TOO_LARGE' | 'ERR_HANDLER' | 'ERR_SOCKET' | 'ERR_BAD_CONFIG' | 'ERR_WORKER_EXIT'
-  | 'ERR_SLOW_CONSUMER' | 'ERR_FRAME_TIMEOUT' | 'ERR_TOO_SLOW' | 'ERR_NO_DESCRIPTORS';
+export type { ErrorCode };
 
-/** Index = the error number. 1 and 2 come from the cores, the rest from the host. */
-export const ERROR_TABLE: readonly Entry[] = [
-  { code: 'ERR_RINGWIRE', message: 'unknown ringwire error', type: RingwireError },
-  { code: 'ERR_FRAME_TOO_LARGE', message: 'frame longer than the maximum frame length', type: FrameTooLargeError },
-  { code: 'ERR_BAD_LENGTH', message: 'length prefix cannot describe a valid frame', type: BadLengthError },
-  { code: 'ERR_TOO_MANY_CONNECTIONS', message: 'connection refused: max connections reached', type: TooManyConnectionsError },
-  { code: 'ERR_IDLE_TIMEOUT', message: 'connection idle for longer than the idle timeout', type: IdleTimeoutError },
-  { code: 'ERR_TRUNCATED_FRAME', message: 'peer closed the connection in the middle of a frame', type: TruncatedFrameError },
-  { code: 'ERR_REPLY_TOO_LARGE', message: 'reply cannot be encoded: larger than the tx ring or invalid for the framing', type: ReplyTooLargeError },
-  { code: 'ERR_HANDLER', message: 'the handler threw or its promise rejected', type: HandlerError },
-  { code: 'ERR_SOCKET', message: 'socket error', type: SocketError },
-  { code: 'ERR_BAD_CONFIG', message: 'invalid configuration', type: ConfigError },
-  { code: 'ERR_WORKER_EXIT', message: 'the worker thread serving the connection exited', type: WorkerExitError },
-  { code: 'ERR_SLOW_CONSUMER', message: 'the peer does not take its replies: queue over its cap or no write progress', type: SlowConsumerError },
-  { code: 'ERR_FRAME_TIMEOUT', message: 'a frame did not complete within the frame timeout', type: FrameTimeoutError },
-  { code: 'ERR_TOO_SLOW', message: 'the peer sent an incomplete frame slower than the minimum rate', type: TooSlowError },
-  { code: 'ERR_TOO_MANY_CONNECTIONS', message: 'connection refused: max connections per IP address reached', type: TooManyConnectionsPerIpError },
-  { code: 'ERR_NO_DESCRIPTORS', message: 'accept failed: no file descriptors left (EMFILE/ENFILE)', type: NoDescriptorsError },
-];
-
-/** Errors numbered up to this one are found and counted by the cores; the host counts the rest. */
-export const E_LAST_CORE_ERROR = 2;
-export const E_TOO_MANY_CONNECTIONS = 3;
-export const E_IDLE_TIMEOUT = 4;
-export const E_TRUNCATED_FRAME = 5;
-export const E_REPLY_TOO_LARGE = 6;
-export const E_HANDLER = 7;
-export const E_SOCKET = 8;
-export const E_BAD_CONFIG = 9;
-export const E_WORKER_EXIT = 10;
-export const E_SLOW_CONSUMER = 11;
-export const E_FRAME_TIMEOUT = 12;
-export const E_TOO_SLOW = 13;
-/** Counted apart from E_TOO_MANY_CONNECTIONS (stats: refusedPerIp), reported with the same code. */
-export const E_TOO_MANY_PER_IP = 14;
-export const E_NO_DESCRIPTORS = 15;
+export {
+  E_LAST_CORE_ERROR, E_TOO_MANY_CONNECTIONS, E_IDLE_TIMEOUT, E_TRUNCATED_FRAME, E_REPLY_TOO_LARGE, E_HANDLER,
+  E_SOCKET, E_BAD_CONFIG, E_WORKER_EXIT, E_SLOW_CONSUMER, E_FRAME_TIMEOUT, E_TOO_SLOW, E_TOO_MANY_PER_IP,
+  E_NO_DESCRIPTORS,
+} from './layout.ts';
 
 /** The error object for error number n, with an optional more specific message. */
 export function ringwireError(n: number, message = '', cause?: unknown): RingwireError {

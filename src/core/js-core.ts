@@ -1,139 +1,176 @@
-// The JS core: the same algorithm as assembly/ written in TypeScript over the
-// same layout in a SharedArrayBuffer, so that for the same bytes in, both cores
-// give the same bytes out, the same errors and the same memory state. It is a
-// twin, not a wrapper: nothing here calls the WASM module. Positions are u32
-// counters; `>>> 0` keeps them in u32 after every sum or difference.
+// The JS core: twin of assembly/index.ts, function for function, over the same
+// layout in a SharedArrayBuffer, so that for the same bytes in, both cores give
+// the same bytes out, the same errors and the same memory image. It is a twin,
+// not a wrapper: nothing here calls the WASM module. Like the WASM core it gets
+// its configuration only from the header the host wrote (readHeaderConfig() is
+// loadConfig()), and it addresses memory in bytes: `s` is a slot's address.
+// Positions are u32 counters; `>>> 0` keeps them in u32 after a sum or difference.
 
 import type { CoreConfig } from './config.ts';
 import { CoreBase } from './core.ts';
-import * as L from './layout.ts';
+import { writeHeader } from './header.ts';
+import { JsFraming } from './js-framing.ts';
+import { ringToRing } from './js-ring.ts';
+import {
+  DELIM_MAX, F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_RAW, H_FRAME_COUNT, H_FREE_HEAD, H_MAGIC, H_OPEN, H_VERSION,
+  HEADER_CONFIG_WORDS, HEADER_SIZE, INIT_BAD_CONFIG, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE,
+  LAYOUT_VERSION, MAGIC, MODE_ECHO, PAGE_SIZE, R_BLOCKED, R_DONE, R_MORE, readHeaderConfig, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT,
+  S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
+  STATS_SIZE, W_ERROR, W_HOLD, W_LISTED, W_NEXT_FREE, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
+  W_TX_BASE, W_TX_HEAD, W_TX_TAIL, type HeaderConfig,
+} from './layout.ts';
 
-const { W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_NEXT_FREE, W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, FRAME_WORDS } = L;
+const header = (word: number) => LAYOUT_BASE + word * 4;
 
 export class JsCore extends CoreBase {
   readonly kind = 'js' as const;
-  private readonly c: CoreConfig;
-  private readonly slotBase: number; // u32 index of slot 0
-  private readonly h: number; // u32 index of the header
-  // What decode() found, like the AssemblyScript module's globals.
-  private frameOff = 0;
-  private frameLen = 0;
-  private scanned = 0;
-  private encPrefix = 0;
-  private encTrailer = 0;
-  private encValue = 0;
+  /** The configuration words, read by init() (assembly/config.ts's globals). */
+  private C!: HeaderConfig;
+  /** The framing module's state (assembly/framing.ts's globals). */
+  private F!: JsFraming;
 
-  constructor(config: CoreConfig) {
-    super(config, new SharedArrayBuffer(config.regions.total));
-    this.c = config;
-    const r = config.regions;
-    this.slotBase = r.slots / 4;
-    this.h = L.LAYOUT_BASE / 4;
-    const hv = [
-      [L.H_MAGIC, L.MAGIC], [L.H_VERSION, L.LAYOUT_VERSION], [L.H_SLOTS, config.slots], [L.H_RX_SIZE, config.rxSize],
-      [L.H_TX_SIZE, config.txSize], [L.H_FRAMING, config.framing], [L.H_MODE, config.mode], [L.H_MAX_FRAME, config.maxFrame],
-      [L.H_LEN_OFFSET, config.lenOffset], [L.H_LEN_SIZE, config.lenSize], [L.H_LEN_BIG, config.lenBig],
-      [L.H_LEN_ADJUST, config.lenAdjust >>> 0], [L.H_LEN_STRIP, config.lenStrip], [L.H_FIXED, config.fixed],
-      [L.H_DELIM_LEN, config.delimiter.length], [L.H_STRIP_CR, config.stripCR], [L.H_FRAME_CAP, config.frameCap],
-      [L.H_STATS_OFF, r.stats], [L.H_FRAMES_OFF, r.frames], [L.H_RX_PAD, r.rxPad], [L.H_SLOTS_OFF, r.slots],
-      [L.H_RINGS_OFF, r.rings], [L.H_TOTAL, r.total], [L.H_FREE_HEAD, config.slots > 0 ? 1 : 0],
-    ];
-    for (const [w, v] of hv) this.u32[this.h + w!] = v!;
-    this.u8.set(config.delimiter, L.LAYOUT_BASE + L.H_DELIM * 4);
-    for (let i = 0; i < config.slots; i++) {
-      this.set(i, W_NEXT_FREE, i + 1 < config.slots ? i + 2 : 0);
-      const at = r.rings + i * (config.rxSize + r.rxPad + config.txSize);
-      this.set(i, W_RX_BASE, at);
-      this.set(i, W_TX_BASE, at + config.rxSize + r.rxPad);
+  /** A new core; or one on the memory of `reuse`, a JS core that will not be used again. */
+  constructor(config: CoreConfig, reuse?: JsCore) {
+    // Whole 64 KiB pages, as the WASM core's memory has.
+    const fits = reuse && reuse.memory.byteLength >= config.regions.total;
+    const memory = fits ? reuse.memory : new SharedArrayBuffer(Math.ceil(config.regions.total / PAGE_SIZE) * PAGE_SIZE);
+    if (fits) new Uint8Array(memory).fill(0, LAYOUT_BASE, reuse.config.regions.total); // no core wrote past its total
+    writeHeader(memory, config);
+    super(config, memory);
+    const r = this.init();
+    if (r !== INIT_OK) throw new Error(`JS core refused the header: init() returned ${r} (INIT_* in contract/core-contract.ts)`);
+  }
+
+  private load(addr: number): number {
+    return this.u32[addr >>> 2]!;
+  }
+  private store(addr: number, v: number): void {
+    this.u32[addr >>> 2] = v;
+  }
+  private slotAddr(slot: number): number {
+    return this.C.slotsOff + slot * SLOT_SIZE;
+  }
+  private word(s: number, w: number): number {
+    return this.u32[(s >>> 2) + w]!;
+  }
+  private setWord(s: number, w: number, v: number): void {
+    this.u32[(s >>> 2) + w] = v;
+  }
+  private count(counter: number, n: number): void {
+    if (n !== 0) this.stats.add(counter, n);
+  }
+
+  /**
+   * Read the configuration the host wrote in the header, zero the state words and
+   * the stats, and put every slot on the free list. Returns INIT_OK, or why not.
+   * Nothing from an earlier init() on the same memory survives it (a fresh
+   * JsFraming is resetFraming()).
+   */
+  init(): number {
+    if (this.load(header(H_MAGIC)) !== MAGIC || this.load(header(H_VERSION)) !== LAYOUT_VERSION) return INIT_NO_HEADER;
+    const C = (this.C = readHeaderConfig(this.memory));
+    if (C.total > this.memory.byteLength) return INIT_MEMORY_TOO_SMALL;
+    if (C.delimLen > DELIM_MAX) return INIT_BAD_CONFIG;
+    this.F = new JsFraming(this.u8, this.u32, C);
+    this.u8.fill(0, header(HEADER_CONFIG_WORDS), LAYOUT_BASE + HEADER_SIZE);
+    this.u8.fill(0, C.statsOff, C.statsOff + STATS_SIZE);
+    this.store(header(H_FREE_HEAD), C.slots > 0 ? 1 : 0);
+    const perSlot = C.rxSize + C.rxPad + C.txSize;
+    for (let i = 0; i < C.slots; i++) {
+      const s = this.slotAddr(i);
+      this.u8.fill(0, s, s + SLOT_SIZE);
+      this.setWord(s, W_NEXT_FREE, i + 1 < C.slots ? i + 2 : 0);
+      this.setWord(s, W_RX_BASE, C.ringsOff + i * perSlot);
+      this.setWord(s, W_TX_BASE, C.ringsOff + i * perSlot + C.rxSize + C.rxPad);
     }
-  }
-
-  private get(slot: number, w: number): number {
-    return this.u32[this.slotBase + slot * 16 + w]!;
-  }
-  private set(slot: number, w: number, v: number): void {
-    this.u32[this.slotBase + slot * 16 + w] = v;
+    return INIT_OK;
   }
 
   open(): number {
-    const head = this.u32[this.h + L.H_FREE_HEAD]!;
+    const head = this.load(header(H_FREE_HEAD));
     if (head === 0) return -1;
     const slot = head - 1;
-    this.u32[this.h + L.H_FREE_HEAD] = this.get(slot, W_NEXT_FREE);
-    this.u32[this.h + L.H_OPEN]!++;
-    for (let w = W_STATE; w <= W_NEXT_FREE; w++) this.set(slot, w, 0);
-    for (let w = W_RESERVED; w <= W_HOLD; w++) this.set(slot, w, 0);
-    this.set(slot, W_STATE, 1);
-    this.stats.add(L.S_CONNECTIONS, 1);
-    this.stats.add(L.S_ACCEPTED, 1);
+    const s = this.slotAddr(slot);
+    this.store(header(H_FREE_HEAD), this.word(s, W_NEXT_FREE));
+    this.store(header(H_OPEN), this.load(header(H_OPEN)) + 1);
+    for (let w = 0; w < SLOT_STATE_WORDS; w++) this.setWord(s, w, 0);
+    this.setWord(s, W_STATE, 1);
+    this.count(S_CONNECTIONS, 1);
+    this.count(S_ACCEPTED, 1);
     return slot;
   }
 
   close(slot: number): void {
-    if (this.get(slot, W_STATE) === 0) return;
-    this.set(slot, W_STATE, 0);
-    this.set(slot, W_NEXT_FREE, this.u32[this.h + L.H_FREE_HEAD]!);
-    this.u32[this.h + L.H_FREE_HEAD] = slot + 1;
-    this.u32[this.h + L.H_OPEN]!--;
-    this.stats.add(L.S_CONNECTIONS, -1);
-  }
-
-  nop(x: number): number {
-    return x;
+    const s = this.slotAddr(slot);
+    if (this.word(s, W_STATE) === 0) return;
+    this.setWord(s, W_STATE, 0);
+    this.setWord(s, W_NEXT_FREE, this.load(header(H_FREE_HEAD)));
+    this.store(header(H_FREE_HEAD), slot + 1);
+    this.store(header(H_OPEN), this.load(header(H_OPEN)) - 1);
+    this.stats.add(S_CONNECTIONS, -1);
   }
 
   received(slot: number, n: number): number {
-    this.set(slot, W_RX_HEAD, (this.get(slot, W_RX_HEAD) + n) >>> 0);
-    if (n) this.stats.add(L.S_BYTES_IN, n);
+    const s = this.slotAddr(slot);
+    this.setWord(s, W_RX_HEAD, (this.word(s, W_RX_HEAD) + n) >>> 0);
+    this.count(S_BYTES_IN, n);
     return this.process(slot);
   }
 
   process(slot: number): number {
-    const c = this.c;
-    this.u32[this.h + L.H_FRAME_COUNT] = 0;
-    const echo = c.mode === L.MODE_ECHO;
-    if (!echo && this.get(slot, W_HOLD) !== 0) return L.R_DONE;
-    const err = this.get(slot, W_ERROR);
+    const C = this.C;
+    const F = this.F;
+    const s = this.slotAddr(slot);
+    this.store(header(H_FRAME_COUNT), 0);
+    const echo = C.mode === MODE_ECHO;
+    if (!echo && this.word(s, W_HOLD) !== 0) return R_DONE;
+    const err = this.word(s, W_ERROR);
     if (err !== 0) return -err;
-    const rxBase = this.get(slot, W_RX_BASE), txBase = this.get(slot, W_TX_BASE);
-    const rxSize = c.rxSize, txSize = c.txSize;
-    const rxHead = this.get(slot, W_RX_HEAD), txTail = this.get(slot, W_TX_TAIL);
-    let pos = echo ? this.get(slot, W_RX_TAIL) : this.get(slot, W_LISTED);
-    let txHead = this.get(slot, W_TX_HEAD), scan = this.get(slot, W_SCAN);
+    const rxBase = this.word(s, W_RX_BASE), txBase = this.word(s, W_TX_BASE);
+    const rxSize = C.rxSize, txSize = C.txSize;
+    const rxHead = this.word(s, W_RX_HEAD), txTail = this.word(s, W_TX_TAIL);
+    // Where decoding starts: the tail in echo mode, the end of the listed frames in handler mode.
+    let pos = echo ? this.word(s, W_RX_TAIL) : this.word(s, W_LISTED);
+    let txHead = this.word(s, W_TX_HEAD), scan = this.word(s, W_SCAN);
     let frames = 0, framesIn = 0, bytesOut = 0;
-    let result = L.R_DONE;
+    let result = R_DONE;
     while (rxHead !== pos) {
       const avail = (rxHead - pos) >>> 0;
       let wire: number, off = 0, len: number;
-      if (c.framing === L.FRAMING_RAW) {
+      if (C.framing === FRAMING_RAW) {
+        // A raw frame is whatever has arrived: as much as the tx ring takes (echo),
+        // or the contiguous run up to the ring's end (handler: never a copy).
         const room = echo ? txSize - ((txHead - txTail) >>> 0) : rxSize - (pos & (rxSize - 1));
-        wire = Math.min(avail, room);
+        wire = avail < room ? avail : room;
         len = wire;
-        if (wire === 0) { result = L.R_BLOCKED; break; }
+        if (wire === 0) { result = R_BLOCKED; break; }
       } else {
-        const r = this.decode(rxBase, rxSize, pos, avail, scan);
-        if (r === 0) { scan = this.scanned; break; }
+        const r = F.decode(rxBase, rxSize, pos, avail, scan);
+        if (r === 0) { scan = F.scanned; break; }
         if (r < 0) {
-          this.set(slot, W_ERROR, -r);
-          this.stats.error(-r);
+          this.setWord(s, W_ERROR, -r);
+          this.count(S_ERRORS, 1);
+          this.count(S_ERROR_BY_CODE + -r, 1);
           result = r;
           break;
         }
-        wire = r; off = this.frameOff; len = this.frameLen;
+        wire = r; off = F.frameOff; len = F.frameLen;
       }
       if (echo) {
-        if (wire > txSize - ((txHead - txTail) >>> 0)) { result = L.R_BLOCKED; break; }
-        this.ringToRing(rxBase, rxSize, pos, txBase, txSize, txHead, wire);
+        if (wire > txSize - ((txHead - txTail) >>> 0)) { result = R_BLOCKED; break; }
+        ringToRing(this.u8, rxBase, rxSize, pos, txBase, txSize, txHead, wire);
         txHead = (txHead + wire) >>> 0;
         bytesOut += wire;
       } else {
-        if (frames === c.frameCap) { result = L.R_MORE; break; }
+        if (frames === C.frameCap) { result = R_MORE; break; }
         const start = (pos + off) & (rxSize - 1);
+        // A frame that wraps the ring's end: its wrapped part, from the ring's start,
+        // goes to the pad right after the ring, and the frame reads as one run.
         if (start + len > rxSize) this.u8.copyWithin(rxBase + rxSize, rxBase, rxBase + start + len - rxSize);
-        const entry = frames * FRAME_WORDS;
-        this.frames[entry] = rxBase + start;
-        this.frames[entry + 1] = len;
-        this.frames[entry + 2] = (pos + wire) >>> 0;
+        const entry = C.framesOff + frames * FRAME_WORDS * 4;
+        this.store(entry + F_ADDR * 4, rxBase + start);
+        this.store(entry + F_LEN * 4, len);
+        this.store(entry + F_END * 4, (pos + wire) >>> 0);
         frames++;
       }
       pos = (pos + wire) >>> 0;
@@ -141,224 +178,85 @@ export class JsCore extends CoreBase {
       framesIn++;
     }
     if (echo) {
-      if (pos === rxHead) { this.set(slot, W_RX_HEAD, 0); pos = 0; scan = 0; }
-      this.set(slot, W_RX_TAIL, pos);
+      if (pos === rxHead) { this.setWord(s, W_RX_HEAD, 0); pos = 0; scan = 0; }
+      this.setWord(s, W_RX_TAIL, pos);
     } else {
-      this.set(slot, W_LISTED, pos);
+      this.setWord(s, W_LISTED, pos);
     }
-    this.set(slot, W_SCAN, scan);
-    this.set(slot, W_TX_HEAD, txHead);
-    this.u32[this.h + L.H_FRAME_COUNT] = frames;
-    if (framesIn) this.stats.add(L.S_FRAMES_IN, framesIn);
-    if (echo && framesIn) {
-      this.stats.add(L.S_FRAMES_OUT, framesIn);
-      if (bytesOut) this.stats.add(L.S_BYTES_OUT, bytesOut);
+    this.setWord(s, W_SCAN, scan);
+    this.setWord(s, W_TX_HEAD, txHead);
+    this.store(header(H_FRAME_COUNT), frames);
+    this.count(S_FRAMES_IN, framesIn);
+    if (echo) {
+      this.count(S_FRAMES_OUT, framesIn);
+      this.count(S_BYTES_OUT, bytesOut);
     }
     return result;
   }
 
   protected reserve(slot: number, len: number): number {
-    const r = this.plan(len);
-    if (r !== L.SEND_OK) return r;
-    const txHead = this.get(slot, W_TX_HEAD);
-    if (this.encPrefix + len + this.encTrailer > this.c.txSize - ((txHead - this.get(slot, W_TX_TAIL)) >>> 0)) return L.SEND_FULL;
-    this.set(slot, W_RESERVED, (txHead + this.encPrefix) >>> 0);
-    return L.SEND_OK;
+    const r = this.F.plan(len);
+    if (r !== SEND_OK) return r;
+    const s = this.slotAddr(slot);
+    const txHead = this.word(s, W_TX_HEAD);
+    if (this.F.encPrefix + len + this.F.encTrailer > this.C.txSize - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) return SEND_FULL;
+    this.setWord(s, W_RESERVED, (txHead + this.F.encPrefix) >>> 0);
+    return SEND_OK;
   }
 
   protected commit(slot: number, len: number): void {
-    const txHead = this.get(slot, W_TX_HEAD);
-    this.encode(this.get(slot, W_TX_BASE), this.c.txSize - 1, txHead, len);
-    const wire = this.encPrefix + len + this.encTrailer;
-    this.set(slot, W_TX_HEAD, (txHead + wire) >>> 0);
-    this.stats.add(L.S_FRAMES_OUT, 1);
-    this.stats.add(L.S_BYTES_OUT, wire);
+    const s = this.slotAddr(slot);
+    const txHead = this.word(s, W_TX_HEAD);
+    this.F.encode(this.word(s, W_TX_BASE), this.C.txSize - 1, txHead, len);
+    const wire = this.F.encPrefix + len + this.F.encTrailer;
+    this.setWord(s, W_TX_HEAD, (txHead + wire) >>> 0);
+    this.count(S_FRAMES_OUT, 1);
+    this.count(S_BYTES_OUT, wire);
   }
 
+  /** What send() of a len-byte payload would say, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
   check(len: number): number {
-    return this.plan(len);
+    return this.F.plan(len);
   }
 
-  // ---- a reply larger than the tx ring, streamed (the twin of assembly/index.ts) ----
+  // ---- a reply larger than the tx ring, streamed through it in pieces ----
+  // beginFrame writes the prefix, the host writes payload pieces at the tx head as
+  // room appears and publishes each with putBytes, and endFrame writes the trailer.
 
+  /** Write the prefix of a frame for a len-byte payload: SEND_OK, SEND_FULL (no room for it yet), or SEND_BAD_LENGTH. */
   beginFrame(slot: number, len: number): number {
-    const r = this.plan(len);
-    if (r !== L.SEND_OK && r !== L.SEND_TOO_LARGE) return r;
-    const txHead = this.get(slot, W_TX_HEAD);
-    if (this.encPrefix > this.c.txSize - ((txHead - this.get(slot, W_TX_TAIL)) >>> 0)) return L.SEND_FULL;
-    this.encodePrefix(this.get(slot, W_TX_BASE), this.c.txSize - 1, txHead, len);
-    this.set(slot, W_TX_HEAD, (txHead + this.encPrefix) >>> 0);
-    this.stats.add(L.S_FRAMES_OUT, 1);
-    if (this.encPrefix) this.stats.add(L.S_BYTES_OUT, this.encPrefix);
-    return L.SEND_OK;
+    const r = this.F.plan(len);
+    if (r !== SEND_OK && r !== SEND_TOO_LARGE) return r;
+    const s = this.slotAddr(slot);
+    const txHead = this.word(s, W_TX_HEAD);
+    if (this.F.encPrefix > this.C.txSize - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) return SEND_FULL;
+    this.F.encodePrefix(this.word(s, W_TX_BASE), this.C.txSize - 1, txHead, len);
+    this.setWord(s, W_TX_HEAD, (txHead + this.F.encPrefix) >>> 0);
+    this.count(S_FRAMES_OUT, 1);
+    this.count(S_BYTES_OUT, this.F.encPrefix);
+    return SEND_OK;
   }
 
+  /** The host wrote n payload bytes at the tx head (within the free room): publish them. */
   protected putBytes(slot: number, n: number): void {
-    this.set(slot, W_TX_HEAD, (this.get(slot, W_TX_HEAD) + n) >>> 0);
-    if (n) this.stats.add(L.S_BYTES_OUT, n);
+    const s = this.slotAddr(slot);
+    this.setWord(s, W_TX_HEAD, (this.word(s, W_TX_HEAD) + n) >>> 0);
+    this.count(S_BYTES_OUT, n);
   }
 
+  /** Write the trailer of a streamed frame: SEND_OK, or SEND_FULL until there is room for it. */
   endFrame(slot: number): number {
-    const txHead = this.get(slot, W_TX_HEAD);
-    const n = this.trailerSize();
-    if (n > this.c.txSize - ((txHead - this.get(slot, W_TX_TAIL)) >>> 0)) return L.SEND_FULL;
-    this.encodeTrailer(this.get(slot, W_TX_BASE), this.c.txSize - 1, txHead);
-    this.set(slot, W_TX_HEAD, (txHead + n) >>> 0);
-    if (n) this.stats.add(L.S_BYTES_OUT, n);
-    return L.SEND_OK;
+    const s = this.slotAddr(slot);
+    const txHead = this.word(s, W_TX_HEAD);
+    const n = this.F.trailerSize();
+    if (n > this.C.txSize - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) return SEND_FULL;
+    this.F.encodeTrailer(this.word(s, W_TX_BASE), this.C.txSize - 1, txHead);
+    this.setWord(s, W_TX_HEAD, (txHead + n) >>> 0);
+    this.count(S_BYTES_OUT, n);
+    return SEND_OK;
   }
 
-  // ---- framing (the twin of assembly/framing.ts) ----
-
-  private byte(base: number, mask: number, pos: number): number {
-    return this.u8[base + ((pos >>> 0) & mask)]!;
-  }
-
-  private ringPut(base: number, mask: number, pos: number, b: number): void {
-    this.u8[base + ((pos >>> 0) & mask)] = b;
-  }
-
-  private decode(base: number, size: number, tail: number, avail: number, scan: number): number {
-    const c = this.c;
-    const mask = size - 1;
-    if (c.framing === L.FRAMING_LENGTH) {
-      const headEnd = c.lenOffset + c.lenSize;
-      if (avail < headEnd) return 0;
-      let v = 0;
-      for (let i = 0; i < c.lenSize; i++) {
-        const b = this.byte(base, mask, tail + c.lenOffset + i);
-        v += c.lenBig ? b * 2 ** (8 * (c.lenSize - 1 - i)) : b * 2 ** (8 * i);
-      }
-      // Doubles are exact to 2^53; above 2^33 the frame is too large whatever the rest.
-      if (v > 2 ** 33) return -L.E_FRAME_TOO_LARGE;
-      const body = v + c.lenAdjust;
-      if (body < 0) return -L.E_BAD_LENGTH;
-      if (body > c.maxFrame) return -L.E_FRAME_TOO_LARGE;
-      const wire = headEnd + body;
-      if (c.lenStrip > wire) return -L.E_BAD_LENGTH;
-      if (avail < wire) return 0;
-      this.frameOff = c.lenStrip;
-      this.frameLen = wire - c.lenStrip;
-      return wire;
-    }
-    if (c.framing === L.FRAMING_VARINT) {
-      let v = 0;
-      let shift = 0;
-      for (let i = 0; i < 10 && i < avail; i++) {
-        const b = this.byte(base, mask, tail + i);
-        const bits = b & 0x7f;
-        if (bits !== 0) {
-          if (shift >= 32) return -L.E_FRAME_TOO_LARGE;
-          v += bits * 2 ** shift;
-          if (v > c.maxFrame) return -L.E_FRAME_TOO_LARGE;
-        }
-        if ((b & 0x80) === 0) {
-          const wire = i + 1 + v;
-          if (avail < wire) return 0;
-          this.frameOff = i + 1;
-          this.frameLen = v;
-          return wire;
-        }
-        shift += 7;
-      }
-      return avail >= 10 ? -L.E_BAD_LENGTH : 0;
-    }
-    if (c.framing === L.FRAMING_DELIMITER) {
-      const d = c.delimiter;
-      const dLen = d.length;
-      const first = d[0]!;
-      const end = Math.min(avail - dLen, c.maxFrame);
-      for (let i = scan; i <= end; i++) {
-        const at = tail + i;
-        if (this.byte(base, mask, at) !== first) continue;
-        let k = 1;
-        while (k < dLen && this.byte(base, mask, at + k) === d[k]) k++;
-        if (k < dLen) continue;
-        let len = i;
-        if (c.stripCR && len > 0 && this.byte(base, mask, at - 1) === 13) len--;
-        this.frameOff = 0;
-        this.frameLen = len;
-        this.scanned = 0;
-        return i + dLen;
-      }
-      if (avail >= c.maxFrame + dLen) return -L.E_FRAME_TOO_LARGE;
-      this.scanned = end + 1 > scan ? end + 1 : scan;
-      return 0;
-    }
-    // fixed
-    if (avail < c.fixed) return 0;
-    this.frameOff = 0;
-    this.frameLen = c.fixed;
-    return c.fixed;
-  }
-
-  private plan(len: number): number {
-    const c = this.c;
-    this.encPrefix = 0;
-    this.encTrailer = 0;
-    if (c.framing === L.FRAMING_LENGTH) {
-      const headEnd = c.lenOffset + c.lenSize;
-      const wire = c.lenStrip + len;
-      const value = wire - headEnd - c.lenAdjust;
-      if (wire < headEnd || value < 0) return L.SEND_BAD_LENGTH;
-      if (c.lenSize < 8 && value >= 2 ** (c.lenSize * 8)) return L.SEND_BAD_LENGTH;
-      this.encPrefix = c.lenStrip;
-      this.encValue = value;
-    } else if (c.framing === L.FRAMING_VARINT) {
-      let n = 1;
-      for (let v = len; v >= 0x80; v = Math.floor(v / 128)) n++;
-      this.encPrefix = n;
-    } else if (c.framing === L.FRAMING_DELIMITER) {
-      this.encTrailer = this.trailerSize();
-    } else if (c.framing === L.FRAMING_FIXED) {
-      if (len !== c.fixed) return L.SEND_BAD_LENGTH;
-    }
-    if (this.encPrefix + len + this.encTrailer > c.txSize) return L.SEND_TOO_LARGE;
-    return L.SEND_OK;
-  }
-
-  private encode(base: number, mask: number, pos: number, len: number): void {
-    this.encodePrefix(base, mask, pos, len);
-    this.encodeTrailer(base, mask, pos + this.encPrefix + len);
-  }
-
-  private encodePrefix(base: number, mask: number, pos: number, len: number): void {
-    const c = this.c;
-    if (c.framing === L.FRAMING_LENGTH) {
-      for (let i = 0; i < c.lenStrip; i++) this.ringPut(base, mask, pos + i, 0);
-      for (let i = 0; i < c.lenSize; i++) {
-        const shift = c.lenBig ? (c.lenSize - 1 - i) * 8 : i * 8;
-        this.ringPut(base, mask, pos + c.lenOffset + i, Math.floor(this.encValue / 2 ** shift) & 0xff);
-      }
-    } else if (c.framing === L.FRAMING_VARINT) {
-      let v = len;
-      for (let i = 0; i < this.encPrefix; i++) {
-        this.ringPut(base, mask, pos + i, i + 1 < this.encPrefix ? (v & 0x7f) | 0x80 : v);
-        v = Math.floor(v / 128);
-      }
-    }
-  }
-
-  private trailerSize(): number {
-    return this.c.framing === L.FRAMING_DELIMITER ? this.c.delimiter.length : 0;
-  }
-
-  private encodeTrailer(base: number, mask: number, pos: number): void {
-    const c = this.c;
-    if (c.framing === L.FRAMING_DELIMITER) {
-      for (let i = 0; i < c.delimiter.length; i++) this.ringPut(base, mask, pos + i, c.delimiter[i]!);
-    }
-  }
-
-  private ringToRing(srcBase: number, srcSize: number, srcPos: number, dstBase: number, dstSize: number, dstPos: number, n: number): void {
-    while (n > 0) {
-      const s = srcPos & (srcSize - 1);
-      const d = dstPos & (dstSize - 1);
-      const k = Math.min(n, srcSize - s, dstSize - d);
-      this.u8.copyWithin(dstBase + d, srcBase + s, srcBase + s + k);
-      srcPos = (srcPos + k) >>> 0;
-      dstPos = (dstPos + k) >>> 0;
-      n -= k;
-    }
+  nop(x: number): number {
+    return x;
   }
 }

@@ -1,92 +1,31 @@
-// The TypeScript mirror of assembly/layout.ts: the same constants and the same
-// size formula. test/contract.test.ts checks every constant the WASM module
-// exports against this file, and every core checks the header it finds after
-// init() against regionsFor(). Change the two files together.
+// The memory layout of one core, host side: the contract's constants (generated
+// into contract.ts from contract/core-contract.ts, re-exported here so the host
+// has one place to import them from) and the one formula for where each region
+// starts. The host writes the formula's results into the header (header.ts);
+// both cores read them there at init() and never compute a region themselves.
+//
+//   0 ............ LAYOUT_BASE   AssemblyScript static data (never touched by us)
+//   HEADER         configuration words, then the core's state words
+//   STATS          i64 counters, updated atomically (STATS_SIZE bytes)
+//   FRAMES         frame list: FRAME_WORDS u32 words per entry, frameCap entries
+//   SLOTS          per-connection state, SLOT_SIZE bytes each
+//   RINGS          per connection: rx ring, rx pad, tx ring (ring sizes are powers of two)
+//
+// The rx pad (handler mode only: at least the longest frame, else 0) sits right
+// after its rx ring: a listed frame that wraps the ring's end gets its wrapped
+// part copied there, so every listed frame is one contiguous view that lives
+// beside its own connection and stays valid until the host consumes it.
+// Every region starts on a 64-byte boundary. The memory is sized once, from
+// `total`, and never grows.
 
-export const LAYOUT_BASE = 4096;
-export const LAYOUT_VERSION = 2;
-export const MAGIC = 0x31525752;
+import { FRAME_WORDS, HEADER_SIZE, LAYOUT_BASE, SLOT_SIZE, STATS_SIZE } from './contract.ts';
 
-export const H_MAGIC = 0;
-export const H_VERSION = 1;
-export const H_SLOTS = 2;
-export const H_RX_SIZE = 3;
-export const H_TX_SIZE = 4;
-export const H_FRAMING = 5;
-export const H_MODE = 6;
-export const H_MAX_FRAME = 7;
-export const H_LEN_OFFSET = 8;
-export const H_LEN_SIZE = 9;
-export const H_LEN_BIG = 10;
-export const H_LEN_ADJUST = 11;
-export const H_LEN_STRIP = 12;
-export const H_FIXED = 13;
-export const H_DELIM_LEN = 14;
-export const H_STRIP_CR = 15;
-export const H_DELIM = 16;
-export const H_FRAME_CAP = 20;
-export const H_FRAME_COUNT = 21;
-export const H_STATS_OFF = 22;
-export const H_FRAMES_OFF = 23;
-export const H_RX_PAD = 24;
-export const H_SLOTS_OFF = 25;
-export const H_RINGS_OFF = 26;
-export const H_TOTAL = 27;
-export const H_FREE_HEAD = 28;
-export const H_OPEN = 29;
-export const HEADER_SIZE = 128;
-export const DELIM_MAX = 16;
-
-export const S_CONNECTIONS = 0;
-export const S_ACCEPTED = 1;
-export const S_BYTES_IN = 2;
-export const S_BYTES_OUT = 3;
-export const S_FRAMES_IN = 4;
-export const S_FRAMES_OUT = 5;
-export const S_PAUSES = 6;
-export const S_ERRORS = 7;
-export const S_ERROR_BY_CODE = 8;
-export const STATS_COUNT = 24;
-export const STATS_SIZE = 192;
-
-export const W_STATE = 0;
-export const W_RX_HEAD = 1;
-export const W_RX_TAIL = 2;
-export const W_TX_HEAD = 3;
-export const W_TX_TAIL = 4;
-export const W_SCAN = 5;
-export const W_ERROR = 6;
-export const W_NEXT_FREE = 7;
-export const W_RX_BASE = 8;
-export const W_TX_BASE = 9;
-export const W_RESERVED = 10;
-export const W_LISTED = 11;
-export const W_HOLD = 12;
-export const SLOT_SIZE = 64;
-
-export const FRAMING_RAW = 0;
-export const FRAMING_LENGTH = 1;
-export const FRAMING_VARINT = 2;
-export const FRAMING_DELIMITER = 3;
-export const FRAMING_FIXED = 4;
-export const MODE_ECHO = 0;
-export const MODE_HANDLER = 1;
-
-export const E_FRAME_TOO_LARGE = 1;
-export const E_BAD_LENGTH = 2;
-
-export const FRAME_WORDS = 3;
-
-export const R_DONE = 0;
-export const R_BLOCKED = 1;
-export const R_MORE = 2;
-
-export const SEND_OK = 0;
-export const SEND_FULL = 1;
-export const SEND_BAD_LENGTH = 2;
-export const SEND_TOO_LARGE = 3;
+export * from './contract.ts';
 
 export const align64 = (n: number): number => Math.ceil(n / 64) * 64;
+
+/** A WebAssembly page: both cores' memories are whole pages. */
+export const PAGE_SIZE = 65536;
 
 /** Where each region starts, for a core with these limits. */
 export interface Regions {
@@ -96,9 +35,11 @@ export interface Regions {
   rxPad: number;
   slots: number;
   rings: number;
+  /** Bytes of memory needed from address 0. */
   total: number;
 }
 
+/** The one formula for the regions (see the diagram above). */
 export function regionsFor(slots: number, rx: number, tx: number, rxPad: number, frameCap: number): Regions {
   const stats = LAYOUT_BASE + HEADER_SIZE;
   const frames = stats + STATS_SIZE;

@@ -1,7 +1,19 @@
-// The stats block: i64 counters in a core's shared memory. The core's own thread
-// adds to them (the WASM core with i64 atomics, the JS core and the host with
-// Atomics.add); any thread holding the SharedArrayBuffer reads them with
-// Atomics.load. A snapshot is plain numbers (exact up to 2^53).
+// The stats block: i64 counters in a core's shared memory (S_* in
+// contract/core-contract.ts; STATS_COUNT of them).
+//
+// Writers: one thread per block, the one that owns it: the WASM core (atomic i64
+// adds), the JS twin and the host (add() below); never two threads at once.
+// Readers: any thread holding the SharedArrayBuffer, through get() and
+// snapshot(), which load each counter with one 64-bit atomic read.
+//
+// add() runs on every process() of the twin, so it must not allocate: it makes
+// no BigInt unless the low 32 bits would carry or borrow. Then (once per 4 GiB
+// counted) it does one 64-bit Atomics.add; otherwise the sum changes only the low
+// half, and one 32-bit Atomics.add on it is the same update. Either way each
+// update is a single atomic read-modify-write of the counter, so a reader sees a
+// total that was really reached, never half of an update. (The check before it
+// reads the low half plainly: only this thread writes it. Words are
+// little-endian, as WebAssembly memory is.)
 
 import { E_TOO_MANY_PER_IP, ERROR_TABLE } from './errors.ts';
 import {
@@ -26,13 +38,19 @@ export interface StatsSnapshot {
 
 export class Stats {
   private readonly counters: BigInt64Array;
+  /** The same counters as u32 halves: counter i is words[2i] (low) and words[2i + 1]. */
+  private readonly words: Uint32Array;
 
   constructor(memory: SharedArrayBuffer, offset: number, count: number) {
     this.counters = new BigInt64Array(memory, offset, count);
+    this.words = new Uint32Array(memory, offset, count * 2);
   }
 
+  /** Add n (an integer, negative for a gauge) to a counter; the owning thread only. */
   add(counter: number, n: number): void {
-    Atomics.add(this.counters, counter, BigInt(n));
+    const low = this.words[2 * counter]! + n;
+    if (low >= 0 && low <= 0xffffffff) Atomics.add(this.words, 2 * counter, n);
+    else Atomics.add(this.counters, counter, BigInt(n));
   }
 
   get(counter: number): number {

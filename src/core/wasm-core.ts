@@ -1,16 +1,20 @@
 // The WASM core: build/core.wasm (compiled from assembly/) instantiated over a
 // host-created shared memory. This is the only file that touches WebAssembly or
-// build/. One instance per memory, one memory per core: a second instance would
-// re-run the module's data initialisation over the first one's state.
+// build/. One instance per memory, ever: a second instance would re-run the
+// module's data initialisation over the first one's state, so a memory given
+// back for reuse keeps the instance it has (init() resets everything it keeps).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CoreConfig } from './config.ts';
 import { CoreBase } from './core.ts';
+import { writeHeader } from './header.ts';
+import { INIT_OK, LAYOUT_BASE, PAGE_SIZE } from './layout.ts';
 
 /** The exports the host needs from build/core.wasm (the contract test checks them). */
 export interface CoreExports {
-  init(...args: number[]): number;
+  /** Reads the header the host wrote: INIT_OK, or another INIT_* code. */
+  init(): number;
   open(): number;
   close(slot: number): void;
   received(slot: number, n: number): number;
@@ -21,12 +25,13 @@ export interface CoreExports {
   beginFrame(slot: number, len: number): number;
   putBytes(slot: number, n: number): void;
   endFrame(slot: number): number;
-  layoutSize(slots: number, rx: number, tx: number, rxPad: number, frameCap: number): number;
   nop(x: number): number;
 }
-export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'check', 'beginFrame', 'putBytes', 'endFrame', 'layoutSize', 'nop', 'memory'] as const;
+export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'check', 'beginFrame', 'putBytes', 'endFrame', 'nop', 'memory'] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
+/** The instance running on each memory. */
+const instances = new WeakMap<SharedArrayBuffer, CoreExports>();
 
 /** Where build/core.wasm is, from src/core/ (tests, tsx) or dist/ (the bundle). */
 export function wasmPath(): string {
@@ -52,29 +57,32 @@ export class WasmCore extends CoreBase {
     this.x = x;
   }
 
-  static async create(config: CoreConfig): Promise<WasmCore> {
-    const pages = Math.ceil(config.regions.total / 65536);
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    const instance = await WebAssembly.instantiate(await coreModule(), {
-      env: {
-        memory,
-        abort: () => {
-          throw new Error('ringwire core aborted');
+  /** A new core; or, given one that will not be used again, a core on its memory and instance. */
+  static async create(config: CoreConfig, reuse?: WasmCore): Promise<WasmCore> {
+    let buffer: SharedArrayBuffer;
+    let x = reuse && reuse.memory.byteLength >= config.regions.total ? instances.get(reuse.memory) : undefined;
+    if (x) {
+      buffer = reuse!.memory;
+      new Uint8Array(buffer).fill(0, LAYOUT_BASE, reuse!.config.regions.total); // no core wrote past its total
+    } else {
+      const pages = Math.ceil(config.regions.total / PAGE_SIZE);
+      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+      buffer = memory.buffer as unknown as SharedArrayBuffer;
+      const instance = await WebAssembly.instantiate(await coreModule(), {
+        env: {
+          memory,
+          abort: () => {
+            throw new Error('ringwire core aborted');
+          },
         },
-      },
-    });
-    const x = instance.exports as unknown as CoreExports;
-    const d = new Uint32Array(4);
-    new Uint8Array(d.buffer).set(config.delimiter);
-    const used = x.init(
-      config.slots, config.rxSize, config.txSize, config.framing, config.mode, config.maxFrame,
-      config.lenOffset, config.lenSize, config.lenBig, config.lenAdjust, config.lenStrip, config.fixed,
-      config.delimiter.length, config.stripCR, d[0]!, d[1]!, d[2]!, d[3]!, config.frameCap, config.regions.rxPad,
-    );
-    if (used === 0) throw new Error('WASM core refused the layout (memory too small or static data too large)');
-    const core = new WasmCore(config, memory.buffer as unknown as SharedArrayBuffer, x);
-    core.checkHeader();
-    return core;
+      });
+      x = instance.exports as unknown as CoreExports;
+      instances.set(buffer, x);
+    }
+    writeHeader(buffer, config);
+    const r = x.init();
+    if (r !== INIT_OK) throw new Error(`WASM core refused the header: init() returned ${r} (INIT_* in contract/core-contract.ts); is build/core.wasm current?`);
+    return new WasmCore(config, buffer, x);
   }
 
   open(): number {

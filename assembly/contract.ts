@@ -1,0 +1,225 @@
+// GENERATED from contract/core-contract.ts by scripts/generate-contract.ts (npm run build): do not edit.
+// The core's constants. assembly/index.ts re-exports them so that the contract
+// test can compare build/core.wasm with src/core/contract.ts.
+
+// Sizes and markers
+/** where the header starts; AssemblyScript static data lives below it (init checks) */
+export const LAYOUT_BASE: u32 = 4096;
+/** bumped whenever a word moves or changes meaning */
+export const LAYOUT_VERSION: u32 = 3;
+/** "RWR1" little-endian: the host wrote a header */
+export const MAGIC: u32 = 0x31525752;
+/** bytes reserved for the header (config words, then state words) */
+export const HEADER_SIZE: u32 = 128;
+/** bytes per slot: one cache line */
+export const SLOT_SIZE: u32 = 64;
+
+// Header: configuration words (u32 index from LAYOUT_BASE), written by the host before init()
+/** MAGIC once the host wrote the header */
+export const H_MAGIC: u32 = 0;
+/** LAYOUT_VERSION the host was built with */
+export const H_VERSION: u32 = 1;
+/** connection slots */
+export const H_SLOTS: u32 = 2;
+/** rx ring bytes per slot, a power of two */
+export const H_RX_SIZE: u32 = 3;
+/** tx ring bytes per slot, a power of two */
+export const H_TX_SIZE: u32 = 4;
+/** FRAMING_* */
+export const H_FRAMING: u32 = 5;
+/** MODE_* */
+export const H_MODE: u32 = 6;
+/** largest payload (see assembly/framing.ts for what counts) */
+export const H_MAX_FRAME: u32 = 7;
+/** length framing: bytes before the length field */
+export const H_LEN_OFFSET: u32 = 8;
+/** length framing: field width, 1 2 3 4 or 8 */
+export const H_LEN_SIZE: u32 = 9;
+/** length framing: big-endian field */
+export const H_LEN_BIG: u32 = 10;
+/** length framing: added to the field to get the bytes after it */
+export const H_LEN_ADJUST: u32 = 11;
+/** length framing: bytes dropped from the front of each frame */
+export const H_LEN_STRIP: u32 = 12;
+/** fixed framing: frame length */
+export const H_FIXED: u32 = 13;
+/** delimiter framing: delimiter bytes, 1 to DELIM_MAX */
+export const H_DELIM_LEN: u32 = 14;
+/** delimiter framing: drop a \r before the delimiter */
+export const H_STRIP_CR: u32 = 15;
+/** delimiter framing: the delimiter bytes */
+export const H_DELIM: u32 = 16;
+/** handler mode: entries in the frame list */
+export const H_FRAME_CAP: u32 = 20;
+/** where the stats block starts */
+export const H_STATS_OFF: u32 = 21;
+/** where the frame list starts */
+export const H_FRAMES_OFF: u32 = 22;
+/** handler mode: bytes after each rx ring where a wrapped frame continues */
+export const H_RX_PAD: u32 = 23;
+/** where the slot table starts */
+export const H_SLOTS_OFF: u32 = 24;
+/** where the first slot's rings start */
+export const H_RINGS_OFF: u32 = 25;
+/** bytes of memory the layout needs from address 0 */
+export const H_TOTAL: u32 = 26;
+/** words the configuration takes */
+export const HEADER_CONFIG_WORDS: u32 = 27;
+/** bytes H_DELIM holds */
+export const DELIM_MAX: u32 = 16;
+
+// Header: state words, kept by the core
+/** handler mode: entries the last process() listed */
+export const H_FRAME_COUNT: u32 = 27;
+/** first free slot + 1 (0: none free) */
+export const H_FREE_HEAD: u32 = 28;
+/** slots in use */
+export const H_OPEN: u32 = 29;
+
+// Stats counters (i64 index from the stats offset)
+/** open now (a gauge: close() subtracts) */
+export const S_CONNECTIONS: u32 = 0;
+/** slots ever opened */
+export const S_ACCEPTED: u32 = 1;
+/** bytes received */
+export const S_BYTES_IN: u32 = 2;
+/** bytes put in tx rings (echoed or sent) */
+export const S_BYTES_OUT: u32 = 3;
+/** frames decoded (raw: runs of bytes) */
+export const S_FRAMES_IN: u32 = 4;
+/** frames put in tx rings */
+export const S_FRAMES_OUT: u32 = 5;
+/** times the host paused reading for backpressure */
+export const S_PAUSES: u32 = 6;
+/** errors, all codes */
+export const S_ERRORS: u32 = 7;
+/** errors by number (the errors list below) */
+export const S_ERROR_BY_CODE: u32 = 8;
+/** i64 counters in the block */
+export const STATS_COUNT: u32 = 24;
+/** bytes of the block */
+export const STATS_SIZE: u32 = 192;
+
+// Slot words (u32 index from the slot's address)
+/** 0 free, 1 open */
+export const W_STATE: u32 = 0;
+/** end of the bytes received */
+export const W_RX_HEAD: u32 = 1;
+/** start of the bytes not yet consumed */
+export const W_RX_TAIL: u32 = 2;
+/** end of the bytes to send */
+export const W_TX_HEAD: u32 = 3;
+/** start of the bytes the kernel does not have yet */
+export const W_TX_TAIL: u32 = 4;
+/** delimiter framing: bytes past the frame start already searched */
+export const W_SCAN: u32 = 5;
+/** the first error number seen; sticky */
+export const W_ERROR: u32 = 6;
+/** free list link: next free slot + 1, 0 = end */
+export const W_NEXT_FREE: u32 = 7;
+/** send(): the tx position where the reserved payload starts */
+export const W_RESERVED: u32 = 8;
+/** handler mode: end of the frames listed so far (process() lists from here) */
+export const W_LISTED: u32 = 9;
+/** handler mode: nonzero while a handler is pending; process() lists nothing */
+export const W_HOLD: u32 = 10;
+/** the words open() clears: every word before the fixed ones */
+export const SLOT_STATE_WORDS: u32 = 11;
+/** address of the rx ring (its pad follows it) */
+export const W_RX_BASE: u32 = 11;
+/** address of the tx ring */
+export const W_TX_BASE: u32 = 12;
+
+// Frame list entries (u32 words each)
+/** address of the payload: in the rx ring, or running on into its pad */
+export const F_ADDR: u32 = 0;
+/** payload bytes */
+export const F_LEN: u32 = 1;
+/** rx position just after the frame: what consume() takes */
+export const F_END: u32 = 2;
+/** words per entry */
+export const FRAME_WORDS: u32 = 3;
+
+// Codes: framing
+/** bytes as they arrive */
+export const FRAMING_RAW: u32 = 0;
+/** a length field */
+export const FRAMING_LENGTH: u32 = 1;
+/** an unsigned LEB128 prefix */
+export const FRAMING_VARINT: u32 = 2;
+/** ended by delimiter bytes */
+export const FRAMING_DELIMITER: u32 = 3;
+/** every frame the same length */
+export const FRAMING_FIXED: u32 = 4;
+
+// Codes: mode
+/** the core echoes every frame into the tx ring */
+export const MODE_ECHO: u32 = 0;
+/** the core lists frames for the host's handler */
+export const MODE_HANDLER: u32 = 1;
+
+// Codes: process
+/** every whole frame handled (negative results are error numbers) */
+export const R_DONE: i32 = 0;
+/** the tx ring cannot take the next echo: release, then process() again */
+export const R_BLOCKED: i32 = 1;
+/** the frame list is full: deliver it, then process() again */
+export const R_MORE: i32 = 2;
+
+// Codes: send
+/** reserved (reserve) or sent (send) */
+export const SEND_OK: i32 = 0;
+/** no room in the tx ring now: try again after it drains */
+export const SEND_FULL: i32 = 1;
+/** the payload cannot be encoded with this framing */
+export const SEND_BAD_LENGTH: i32 = 2;
+/** the encoded frame is larger than the whole tx ring */
+export const SEND_TOO_LARGE: i32 = 3;
+
+// Codes: init
+/** the core is ready */
+export const INIT_OK: i32 = 0;
+/** no header with this MAGIC and LAYOUT_VERSION */
+export const INIT_NO_HEADER: i32 = 1;
+/** the header's total is larger than the memory */
+export const INIT_MEMORY_TOO_SMALL: i32 = 2;
+/** the module's static data reaches LAYOUT_BASE */
+export const INIT_STATIC_DATA: i32 = 3;
+/** a header value the core cannot work with */
+export const INIT_BAD_CONFIG: i32 = 4;
+
+// Error numbers
+/** ERR_RINGWIRE: unknown (found by the host) */
+export const E_RINGWIRE: u32 = 0;
+/** ERR_FRAME_TOO_LARGE: a frame over maxFrame (found by the core) */
+export const E_FRAME_TOO_LARGE: u32 = 1;
+/** ERR_BAD_LENGTH: a length prefix no valid frame has (found by the core) */
+export const E_BAD_LENGTH: u32 = 2;
+/** ERR_TOO_MANY_CONNECTIONS: every slot in use (found by the host) */
+export const E_TOO_MANY_CONNECTIONS: u32 = 3;
+/** ERR_IDLE_TIMEOUT: idle for too long (found by the host) */
+export const E_IDLE_TIMEOUT: u32 = 4;
+/** ERR_TRUNCATED_FRAME: the peer ended in the middle of a frame (found by the host) */
+export const E_TRUNCATED_FRAME: u32 = 5;
+/** ERR_REPLY_TOO_LARGE: a reply that cannot be encoded (found by the host) */
+export const E_REPLY_TOO_LARGE: u32 = 6;
+/** ERR_HANDLER: the frame handler threw (found by the host) */
+export const E_HANDLER: u32 = 7;
+/** ERR_SOCKET: socket error (found by the host) */
+export const E_SOCKET: u32 = 8;
+/** ERR_BAD_CONFIG: invalid configuration (found by the host) */
+export const E_BAD_CONFIG: u32 = 9;
+/** ERR_WORKER_EXIT: the worker thread serving the connection exited (found by the host) */
+export const E_WORKER_EXIT: u32 = 10;
+/** ERR_SLOW_CONSUMER: the peer does not take its replies (found by the host) */
+export const E_SLOW_CONSUMER: u32 = 11;
+/** ERR_FRAME_TIMEOUT: a frame did not complete within the frame timeout (found by the host) */
+export const E_FRAME_TIMEOUT: u32 = 12;
+/** ERR_TOO_SLOW: an incomplete frame arriving slower than the minimum rate (found by the host) */
+export const E_TOO_SLOW: u32 = 13;
+/** ERR_TOO_MANY_CONNECTIONS: refused by the per-address cap (its own counter, the same code) (found by the host) */
+export const E_TOO_MANY_PER_IP: u32 = 14;
+/** ERR_NO_DESCRIPTORS: an accept failed for lack of file descriptors (found by the host) */
+export const E_NO_DESCRIPTORS: u32 = 15;
+/** numbers up to this one come from the cores, the rest from the host */
+export const E_LAST_CORE_ERROR: u32 = 2;

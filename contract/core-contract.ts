@@ -1,0 +1,202 @@
+// The contract between the AssemblyScript core (assembly/) and the host
+// (src/core/), declared once: the memory layout, the configuration header, the
+// stats counters, the slot words, the frame list, and every result and error code.
+//
+// `npm run build` renders this table (contract/render.ts, run by
+// scripts/generate-contract.ts) into three files that nobody edits by hand:
+//   assembly/contract.ts   the constants, for the core
+//   assembly/config.ts     the core's configuration globals and loadConfig(), which
+//                          init() calls to read the header the host wrote
+//   src/core/contract.ts   the same constants, the HeaderConfig type and field table
+// test/contract.test.ts checks that the three files are what this table renders
+// and that build/core.wasm exports the same values.
+//
+// Numbers are positions: a header word, stats counter, slot word or code is
+// numbered by where it stands in its list. Adding one is adding a line; moving or
+// removing one changes the layout: bump LAYOUT_VERSION.
+
+export type FieldType = 'u32' | 'i32' | 'bool' | 'bytes';
+
+/** A named word or code; its number is its position in its list. */
+export interface Entry {
+  name: string;
+  doc: string;
+}
+
+/** A configuration word of the header: written by the host, read by both cores at init(). */
+export interface ConfigField extends Entry {
+  /** The name of the field in HeaderConfig (TypeScript) and in assembly/config.ts. */
+  field: string;
+  type: FieldType;
+  /** Words taken (bytes fields only): the field holds words * 4 bytes. */
+  words?: number;
+}
+
+/** A stats counter: one i64, or `count` consecutive ones. */
+export interface Counter extends Entry {
+  count?: number;
+}
+
+export interface ErrorEntry extends Entry {
+  /** The stable code users branch on. */
+  code: string;
+  /** Who finds it: the cores (process() results, W_ERROR) or the host. */
+  by: 'core' | 'host';
+}
+
+/** Plain numbers: sizes and markers. */
+export const constants: (Entry & { value: number })[] = [
+  { name: 'LAYOUT_BASE', value: 4096, doc: 'where the header starts; AssemblyScript static data lives below it (init checks)' },
+  { name: 'LAYOUT_VERSION', value: 3, doc: 'bumped whenever a word moves or changes meaning' },
+  { name: 'MAGIC', value: 0x31525752, doc: '"RWR1" little-endian: the host wrote a header' },
+  { name: 'HEADER_SIZE', value: 128, doc: 'bytes reserved for the header (config words, then state words)' },
+  { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
+];
+
+/**
+ * The header's configuration words, in order from LAYOUT_BASE. The host fills
+ * them from one table (src/core/header.ts), region offsets included: the region
+ * formula lives once, in src/core/layout.ts, and the cores read its results.
+ */
+export const headerConfig: ConfigField[] = [
+  { name: 'H_MAGIC', field: 'magic', type: 'u32', doc: 'MAGIC once the host wrote the header' },
+  { name: 'H_VERSION', field: 'version', type: 'u32', doc: 'LAYOUT_VERSION the host was built with' },
+  { name: 'H_SLOTS', field: 'slots', type: 'u32', doc: 'connection slots' },
+  { name: 'H_RX_SIZE', field: 'rxSize', type: 'u32', doc: 'rx ring bytes per slot, a power of two' },
+  { name: 'H_TX_SIZE', field: 'txSize', type: 'u32', doc: 'tx ring bytes per slot, a power of two' },
+  { name: 'H_FRAMING', field: 'framing', type: 'u32', doc: 'FRAMING_*' },
+  { name: 'H_MODE', field: 'mode', type: 'u32', doc: 'MODE_*' },
+  { name: 'H_MAX_FRAME', field: 'maxFrame', type: 'u32', doc: 'largest payload (see assembly/framing.ts for what counts)' },
+  { name: 'H_LEN_OFFSET', field: 'lenOffset', type: 'u32', doc: 'length framing: bytes before the length field' },
+  { name: 'H_LEN_SIZE', field: 'lenSize', type: 'u32', doc: 'length framing: field width, 1 2 3 4 or 8' },
+  { name: 'H_LEN_BIG', field: 'lenBig', type: 'bool', doc: 'length framing: big-endian field' },
+  { name: 'H_LEN_ADJUST', field: 'lenAdjust', type: 'i32', doc: 'length framing: added to the field to get the bytes after it' },
+  { name: 'H_LEN_STRIP', field: 'lenStrip', type: 'u32', doc: 'length framing: bytes dropped from the front of each frame' },
+  { name: 'H_FIXED', field: 'fixed', type: 'u32', doc: 'fixed framing: frame length' },
+  { name: 'H_DELIM_LEN', field: 'delimLen', type: 'u32', doc: 'delimiter framing: delimiter bytes, 1 to DELIM_MAX' },
+  { name: 'H_STRIP_CR', field: 'stripCR', type: 'bool', doc: 'delimiter framing: drop a \\r before the delimiter' },
+  { name: 'H_DELIM', field: 'delim', type: 'bytes', words: 4, doc: 'delimiter framing: the delimiter bytes' },
+  { name: 'H_FRAME_CAP', field: 'frameCap', type: 'u32', doc: 'handler mode: entries in the frame list' },
+  { name: 'H_STATS_OFF', field: 'statsOff', type: 'u32', doc: 'where the stats block starts' },
+  { name: 'H_FRAMES_OFF', field: 'framesOff', type: 'u32', doc: 'where the frame list starts' },
+  { name: 'H_RX_PAD', field: 'rxPad', type: 'u32', doc: 'handler mode: bytes after each rx ring where a wrapped frame continues' },
+  { name: 'H_SLOTS_OFF', field: 'slotsOff', type: 'u32', doc: 'where the slot table starts' },
+  { name: 'H_RINGS_OFF', field: 'ringsOff', type: 'u32', doc: 'where the first slot\'s rings start' },
+  { name: 'H_TOTAL', field: 'total', type: 'u32', doc: 'bytes of memory the layout needs from address 0' },
+];
+
+/** The header's state words, after the config words: the core's, zeroed by init(). */
+export const headerState: Entry[] = [
+  { name: 'H_FRAME_COUNT', doc: 'handler mode: entries the last process() listed' },
+  { name: 'H_FREE_HEAD', doc: 'first free slot + 1 (0: none free)' },
+  { name: 'H_OPEN', doc: 'slots in use' },
+];
+
+/**
+ * The stats block: i64 counters any thread reads with Atomics (src/core/stats.ts).
+ * One writer thread per block: the thread that owns the core.
+ */
+export const stats: Counter[] = [
+  { name: 'S_CONNECTIONS', doc: 'open now (a gauge: close() subtracts)' },
+  { name: 'S_ACCEPTED', doc: 'slots ever opened' },
+  { name: 'S_BYTES_IN', doc: 'bytes received' },
+  { name: 'S_BYTES_OUT', doc: 'bytes put in tx rings (echoed or sent)' },
+  { name: 'S_FRAMES_IN', doc: 'frames decoded (raw: runs of bytes)' },
+  { name: 'S_FRAMES_OUT', doc: 'frames put in tx rings' },
+  { name: 'S_PAUSES', doc: 'times the host paused reading for backpressure' },
+  { name: 'S_ERRORS', doc: 'errors, all codes' },
+  { name: 'S_ERROR_BY_CODE', count: 16, doc: 'errors by number (the errors list below)' },
+];
+
+/**
+ * Slot words (u32, from the slot's address). Positions are free-running u32
+ * counters: used = head - tail (mod 2^32); the offset in a ring is pos & mask.
+ *   rx: the host moves RX_HEAD (received); the core moves RX_TAIL in echo mode,
+ *       the host in handler mode (consume, once its handler is done).
+ *   tx: the core moves TX_HEAD (echo, commit); the host moves TX_TAIL (release)
+ *       once the kernel has the bytes.
+ * An emptied ring's positions go back to 0, so reads and writes start at its start.
+ */
+export const slotState: Entry[] = [
+  { name: 'W_STATE', doc: '0 free, 1 open' },
+  { name: 'W_RX_HEAD', doc: 'end of the bytes received' },
+  { name: 'W_RX_TAIL', doc: 'start of the bytes not yet consumed' },
+  { name: 'W_TX_HEAD', doc: 'end of the bytes to send' },
+  { name: 'W_TX_TAIL', doc: 'start of the bytes the kernel does not have yet' },
+  { name: 'W_SCAN', doc: 'delimiter framing: bytes past the frame start already searched' },
+  { name: 'W_ERROR', doc: 'the first error number seen; sticky' },
+  { name: 'W_NEXT_FREE', doc: 'free list link: next free slot + 1, 0 = end' },
+  { name: 'W_RESERVED', doc: 'send(): the tx position where the reserved payload starts' },
+  { name: 'W_LISTED', doc: 'handler mode: end of the frames listed so far (process() lists from here)' },
+  { name: 'W_HOLD', doc: 'handler mode: nonzero while a handler is pending; process() lists nothing' },
+];
+
+/** Slot words set once by init() and kept by open(): after the state words. */
+export const slotFixed: Entry[] = [
+  { name: 'W_RX_BASE', doc: 'address of the rx ring (its pad follows it)' },
+  { name: 'W_TX_BASE', doc: 'address of the tx ring' },
+];
+
+/** Words of one frame list entry (handler mode). */
+export const frameEntry: Entry[] = [
+  { name: 'F_ADDR', doc: 'address of the payload: in the rx ring, or running on into its pad' },
+  { name: 'F_LEN', doc: 'payload bytes' },
+  { name: 'F_END', doc: 'rx position just after the frame: what consume() takes' },
+];
+
+/** Codes, numbered from 0 in each group; `type` is how AssemblyScript holds them. */
+export const codes: Record<string, { type: 'u32' | 'i32'; entries: Entry[] }> = {
+  framing: { type: 'u32', entries: [
+    { name: 'FRAMING_RAW', doc: 'bytes as they arrive' },
+    { name: 'FRAMING_LENGTH', doc: 'a length field' },
+    { name: 'FRAMING_VARINT', doc: 'an unsigned LEB128 prefix' },
+    { name: 'FRAMING_DELIMITER', doc: 'ended by delimiter bytes' },
+    { name: 'FRAMING_FIXED', doc: 'every frame the same length' },
+  ] },
+  mode: { type: 'u32', entries: [
+    { name: 'MODE_ECHO', doc: 'the core echoes every frame into the tx ring' },
+    { name: 'MODE_HANDLER', doc: 'the core lists frames for the host\'s handler' },
+  ] },
+  process: { type: 'i32', entries: [
+    { name: 'R_DONE', doc: 'every whole frame handled (negative results are error numbers)' },
+    { name: 'R_BLOCKED', doc: 'the tx ring cannot take the next echo: release, then process() again' },
+    { name: 'R_MORE', doc: 'the frame list is full: deliver it, then process() again' },
+  ] },
+  send: { type: 'i32', entries: [
+    { name: 'SEND_OK', doc: 'reserved (reserve) or sent (send)' },
+    { name: 'SEND_FULL', doc: 'no room in the tx ring now: try again after it drains' },
+    { name: 'SEND_BAD_LENGTH', doc: 'the payload cannot be encoded with this framing' },
+    { name: 'SEND_TOO_LARGE', doc: 'the encoded frame is larger than the whole tx ring' },
+  ] },
+  init: { type: 'i32', entries: [
+    { name: 'INIT_OK', doc: 'the core is ready' },
+    { name: 'INIT_NO_HEADER', doc: 'no header with this MAGIC and LAYOUT_VERSION' },
+    { name: 'INIT_MEMORY_TOO_SMALL', doc: 'the header\'s total is larger than the memory' },
+    { name: 'INIT_STATIC_DATA', doc: 'the module\'s static data reaches LAYOUT_BASE' },
+    { name: 'INIT_BAD_CONFIG', doc: 'a header value the core cannot work with' },
+  ] },
+};
+
+/**
+ * Error numbers: the index is the number, which W_ERROR holds, process() returns
+ * negated, and S_ERROR_BY_CODE counts by. Numbers never change meaning. Two
+ * numbers may share a code (counted apart, reported alike).
+ */
+export const errors: ErrorEntry[] = [
+  { name: 'E_RINGWIRE', code: 'ERR_RINGWIRE', by: 'host', doc: 'unknown' },
+  { name: 'E_FRAME_TOO_LARGE', code: 'ERR_FRAME_TOO_LARGE', by: 'core', doc: 'a frame over maxFrame' },
+  { name: 'E_BAD_LENGTH', code: 'ERR_BAD_LENGTH', by: 'core', doc: 'a length prefix no valid frame has' },
+  { name: 'E_TOO_MANY_CONNECTIONS', code: 'ERR_TOO_MANY_CONNECTIONS', by: 'host', doc: 'every slot in use' },
+  { name: 'E_IDLE_TIMEOUT', code: 'ERR_IDLE_TIMEOUT', by: 'host', doc: 'idle for too long' },
+  { name: 'E_TRUNCATED_FRAME', code: 'ERR_TRUNCATED_FRAME', by: 'host', doc: 'the peer ended in the middle of a frame' },
+  { name: 'E_REPLY_TOO_LARGE', code: 'ERR_REPLY_TOO_LARGE', by: 'host', doc: 'a reply that cannot be encoded' },
+  { name: 'E_HANDLER', code: 'ERR_HANDLER', by: 'host', doc: 'the frame handler threw' },
+  { name: 'E_SOCKET', code: 'ERR_SOCKET', by: 'host', doc: 'socket error' },
+  { name: 'E_BAD_CONFIG', code: 'ERR_BAD_CONFIG', by: 'host', doc: 'invalid configuration' },
+  { name: 'E_WORKER_EXIT', code: 'ERR_WORKER_EXIT', by: 'host', doc: 'the worker thread serving the connection exited' },
+  { name: 'E_SLOW_CONSUMER', code: 'ERR_SLOW_CONSUMER', by: 'host', doc: 'the peer does not take its replies' },
+  { name: 'E_FRAME_TIMEOUT', code: 'ERR_FRAME_TIMEOUT', by: 'host', doc: 'a frame did not complete within the frame timeout' },
+  { name: 'E_TOO_SLOW', code: 'ERR_TOO_SLOW', by: 'host', doc: 'an incomplete frame arriving slower than the minimum rate' },
+  { name: 'E_TOO_MANY_PER_IP', code: 'ERR_TOO_MANY_CONNECTIONS', by: 'host', doc: 'refused by the per-address cap (its own counter, the same code)' },
+  { name: 'E_NO_DESCRIPTORS', code: 'ERR_NO_DESCRIPTORS', by: 'host', doc: 'an accept failed for lack of file descriptors' },
+];

@@ -1,0 +1,114 @@
+// The differential property (test/differential-property.ts) far beyond the test
+// suite's budget:
+//   npm run fuzz -- --runs 1000000 [--seed S] [--time 60s] [--jobs N]
+// Runs are split over N worker threads (default: one per CPU), job i using seed
+// S + i. It prints runs per second as it goes and, on a failure, the shrunk
+// counterexample and the seed and path that replay it on one thread
+// (npm run fuzz -- --jobs 1 --seed S --path P). --time stops early, without
+// failing, once that much time has passed: CI runs such a slice with a fresh
+// seed each time, printed first.
+import fc from 'fast-check';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { caseArb, checkCase } from '../test/differential-property.ts';
+
+interface Job {
+  seed: number;
+  runs: number;
+  path?: string;
+  /** Milliseconds before stopping early (not a failure). */
+  limit?: number;
+}
+
+type Report =
+  | { type: 'progress'; done: number; predicted: number; errors: number }
+  | { type: 'end'; failure?: string; seed: number; path?: string };
+
+/** One job: fc.check over its share of the runs, reporting counts every half second. */
+async function runJob(job: Job, report: (r: Report) => void): Promise<void> {
+  let done = 0;
+  let predicted = 0;
+  let errors = 0;
+  let last = performance.now();
+  const details = await fc.check(
+    fc.asyncProperty(caseArb, async c => {
+      const run = await checkCase(c);
+      done++;
+      if (run.predicted) predicted++;
+      if (run.expected.error) errors++;
+      if (performance.now() - last > 500) {
+        last = performance.now();
+        report({ type: 'progress', done, predicted, errors });
+        done = predicted = errors = 0;
+      }
+    }),
+    { numRuns: job.runs, seed: job.seed, path: job.path, interruptAfterTimeLimit: job.limit, markInterruptAsFailure: false },
+  );
+  report({ type: 'progress', done, predicted, errors });
+  if (!details.failed) return report({ type: 'end', seed: details.seed });
+  const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  report({ type: 'end', failure: `${fc.defaultReportMessage(details) ?? 'failed'}\n\nThe check that failed: ${why}`, seed: details.seed, path: details.counterexamplePath ?? undefined });
+}
+
+function seconds(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
+  return m ? Number(m[1]) * { ms: 0.001, s: 1, m: 60 }[(m[2] ?? 's') as 'ms' | 's' | 'm'] : NaN;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '100000' },
+      seed: { type: 'string' },
+      path: { type: 'string' },
+      time: { type: 'string' },
+      jobs: { type: 'string' },
+    },
+  });
+  const runs = Number(values.runs);
+  const seed = values.seed === undefined ? (Date.now() ^ (Math.random() * 2 ** 31)) | 0 : Number(values.seed);
+  const limit = values.time === undefined ? undefined : seconds(values.time) * 1000;
+  const jobs = values.path ? 1 : Number(values.jobs ?? availableParallelism());
+  if (![runs, seed, jobs].every(Number.isInteger) || runs < 1 || jobs < 1 || (limit !== undefined && !(limit > 0))) {
+    console.error('usage: npm run fuzz -- --runs N [--seed S] [--time 60s] [--jobs N] [--path P]');
+    return 2;
+  }
+  console.log(`ringwire fuzz: ${runs} runs on ${jobs} thread(s), seed ${seed}${jobs > 1 ? ` to ${seed + jobs - 1}` : ''}${limit ? `, at most ${values.time}` : ''}`);
+
+  const total = { done: 0, predicted: 0, errors: 0 };
+  const t0 = performance.now();
+  const line = () => {
+    const s = (performance.now() - t0) / 1000;
+    return `${total.done} runs in ${s.toFixed(1)} s: ${Math.round(total.done / s)} runs/s (${total.predicted} predicted from their segments, ${total.errors} ending in an error)`;
+  };
+  const ticker = setInterval(() => console.log(line()), 5000);
+  const failures: string[] = [];
+  const onReport = (r: Report) => {
+    if (r.type === 'progress') {
+      total.done += r.done;
+      total.predicted += r.predicted;
+      total.errors += r.errors;
+    } else if (r.failure) {
+      failures.push(`${r.failure}\n\nReplay: npm run fuzz -- --jobs 1 --runs 1 --seed ${r.seed} --path ${r.path}`);
+    }
+  };
+  const share = (i: number) => Math.floor(runs / jobs) + (i < runs % jobs ? 1 : 0);
+  await Promise.all(Array.from({ length: jobs }, (_, i) => {
+    const job: Job = { seed: seed + i, runs: share(i), path: values.path, limit };
+    if (jobs === 1) return runJob(job, onReport);
+    return new Promise<void>((resolve, reject) => {
+      const worker = new Worker(new URL(import.meta.url), { workerData: job });
+      worker.on('message', onReport);
+      worker.once('error', reject);
+      worker.once('exit', () => resolve());
+    });
+  }));
+  clearInterval(ticker);
+  console.log(line());
+  for (const f of failures) console.error(`\nFAILED\n${f}`);
+  return failures.length ? 1 : 0;
+}
+
+if (isMainThread) process.exitCode = await main();
+else await runJob(workerData as Job, r => parentPort!.postMessage(r));

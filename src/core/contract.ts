@@ -1,0 +1,351 @@
+// GENERATED from contract/core-contract.ts by scripts/generate-contract.ts (npm run build): do not edit.
+// The TypeScript side of the core's contract: the same constants as
+// assembly/contract.ts, and the header's configuration words as one typed
+// object. readHeaderConfig() is the twin of loadConfig() in assembly/config.ts.
+// Words are little-endian, as WebAssembly memory is on every host.
+
+// Sizes and markers
+/** where the header starts; AssemblyScript static data lives below it (init checks) */
+export const LAYOUT_BASE = 4096;
+/** bumped whenever a word moves or changes meaning */
+export const LAYOUT_VERSION = 3;
+/** "RWR1" little-endian: the host wrote a header */
+export const MAGIC = 0x31525752;
+/** bytes reserved for the header (config words, then state words) */
+export const HEADER_SIZE = 128;
+/** bytes per slot: one cache line */
+export const SLOT_SIZE = 64;
+
+// Header: configuration words (u32 index from LAYOUT_BASE), written by the host before init()
+/** MAGIC once the host wrote the header */
+export const H_MAGIC = 0;
+/** LAYOUT_VERSION the host was built with */
+export const H_VERSION = 1;
+/** connection slots */
+export const H_SLOTS = 2;
+/** rx ring bytes per slot, a power of two */
+export const H_RX_SIZE = 3;
+/** tx ring bytes per slot, a power of two */
+export const H_TX_SIZE = 4;
+/** FRAMING_* */
+export const H_FRAMING = 5;
+/** MODE_* */
+export const H_MODE = 6;
+/** largest payload (see assembly/framing.ts for what counts) */
+export const H_MAX_FRAME = 7;
+/** length framing: bytes before the length field */
+export const H_LEN_OFFSET = 8;
+/** length framing: field width, 1 2 3 4 or 8 */
+export const H_LEN_SIZE = 9;
+/** length framing: big-endian field */
+export const H_LEN_BIG = 10;
+/** length framing: added to the field to get the bytes after it */
+export const H_LEN_ADJUST = 11;
+/** length framing: bytes dropped from the front of each frame */
+export const H_LEN_STRIP = 12;
+/** fixed framing: frame length */
+export const H_FIXED = 13;
+/** delimiter framing: delimiter bytes, 1 to DELIM_MAX */
+export const H_DELIM_LEN = 14;
+/** delimiter framing: drop a \r before the delimiter */
+export const H_STRIP_CR = 15;
+/** delimiter framing: the delimiter bytes */
+export const H_DELIM = 16;
+/** handler mode: entries in the frame list */
+export const H_FRAME_CAP = 20;
+/** where the stats block starts */
+export const H_STATS_OFF = 21;
+/** where the frame list starts */
+export const H_FRAMES_OFF = 22;
+/** handler mode: bytes after each rx ring where a wrapped frame continues */
+export const H_RX_PAD = 23;
+/** where the slot table starts */
+export const H_SLOTS_OFF = 24;
+/** where the first slot's rings start */
+export const H_RINGS_OFF = 25;
+/** bytes of memory the layout needs from address 0 */
+export const H_TOTAL = 26;
+/** words the configuration takes */
+export const HEADER_CONFIG_WORDS = 27;
+/** bytes H_DELIM holds */
+export const DELIM_MAX = 16;
+
+// Header: state words, kept by the core
+/** handler mode: entries the last process() listed */
+export const H_FRAME_COUNT = 27;
+/** first free slot + 1 (0: none free) */
+export const H_FREE_HEAD = 28;
+/** slots in use */
+export const H_OPEN = 29;
+
+// Stats counters (i64 index from the stats offset)
+/** open now (a gauge: close() subtracts) */
+export const S_CONNECTIONS = 0;
+/** slots ever opened */
+export const S_ACCEPTED = 1;
+/** bytes received */
+export const S_BYTES_IN = 2;
+/** bytes put in tx rings (echoed or sent) */
+export const S_BYTES_OUT = 3;
+/** frames decoded (raw: runs of bytes) */
+export const S_FRAMES_IN = 4;
+/** frames put in tx rings */
+export const S_FRAMES_OUT = 5;
+/** times the host paused reading for backpressure */
+export const S_PAUSES = 6;
+/** errors, all codes */
+export const S_ERRORS = 7;
+/** errors by number (the errors list below) */
+export const S_ERROR_BY_CODE = 8;
+/** i64 counters in the block */
+export const STATS_COUNT = 24;
+/** bytes of the block */
+export const STATS_SIZE = 192;
+
+// Slot words (u32 index from the slot's address)
+/** 0 free, 1 open */
+export const W_STATE = 0;
+/** end of the bytes received */
+export const W_RX_HEAD = 1;
+/** start of the bytes not yet consumed */
+export const W_RX_TAIL = 2;
+/** end of the bytes to send */
+export const W_TX_HEAD = 3;
+/** start of the bytes the kernel does not have yet */
+export const W_TX_TAIL = 4;
+/** delimiter framing: bytes past the frame start already searched */
+export const W_SCAN = 5;
+/** the first error number seen; sticky */
+export const W_ERROR = 6;
+/** free list link: next free slot + 1, 0 = end */
+export const W_NEXT_FREE = 7;
+/** send(): the tx position where the reserved payload starts */
+export const W_RESERVED = 8;
+/** handler mode: end of the frames listed so far (process() lists from here) */
+export const W_LISTED = 9;
+/** handler mode: nonzero while a handler is pending; process() lists nothing */
+export const W_HOLD = 10;
+/** the words open() clears: every word before the fixed ones */
+export const SLOT_STATE_WORDS = 11;
+/** address of the rx ring (its pad follows it) */
+export const W_RX_BASE = 11;
+/** address of the tx ring */
+export const W_TX_BASE = 12;
+
+// Frame list entries (u32 words each)
+/** address of the payload: in the rx ring, or running on into its pad */
+export const F_ADDR = 0;
+/** payload bytes */
+export const F_LEN = 1;
+/** rx position just after the frame: what consume() takes */
+export const F_END = 2;
+/** words per entry */
+export const FRAME_WORDS = 3;
+
+// Codes: framing
+/** bytes as they arrive */
+export const FRAMING_RAW = 0;
+/** a length field */
+export const FRAMING_LENGTH = 1;
+/** an unsigned LEB128 prefix */
+export const FRAMING_VARINT = 2;
+/** ended by delimiter bytes */
+export const FRAMING_DELIMITER = 3;
+/** every frame the same length */
+export const FRAMING_FIXED = 4;
+
+// Codes: mode
+/** the core echoes every frame into the tx ring */
+export const MODE_ECHO = 0;
+/** the core lists frames for the host's handler */
+export const MODE_HANDLER = 1;
+
+// Codes: process
+/** every whole frame handled (negative results are error numbers) */
+export const R_DONE = 0;
+/** the tx ring cannot take the next echo: release, then process() again */
+export const R_BLOCKED = 1;
+/** the frame list is full: deliver it, then process() again */
+export const R_MORE = 2;
+
+// Codes: send
+/** reserved (reserve) or sent (send) */
+export const SEND_OK = 0;
+/** no room in the tx ring now: try again after it drains */
+export const SEND_FULL = 1;
+/** the payload cannot be encoded with this framing */
+export const SEND_BAD_LENGTH = 2;
+/** the encoded frame is larger than the whole tx ring */
+export const SEND_TOO_LARGE = 3;
+
+// Codes: init
+/** the core is ready */
+export const INIT_OK = 0;
+/** no header with this MAGIC and LAYOUT_VERSION */
+export const INIT_NO_HEADER = 1;
+/** the header's total is larger than the memory */
+export const INIT_MEMORY_TOO_SMALL = 2;
+/** the module's static data reaches LAYOUT_BASE */
+export const INIT_STATIC_DATA = 3;
+/** a header value the core cannot work with */
+export const INIT_BAD_CONFIG = 4;
+
+// Error numbers
+/** ERR_RINGWIRE: unknown (found by the host) */
+export const E_RINGWIRE = 0;
+/** ERR_FRAME_TOO_LARGE: a frame over maxFrame (found by the core) */
+export const E_FRAME_TOO_LARGE = 1;
+/** ERR_BAD_LENGTH: a length prefix no valid frame has (found by the core) */
+export const E_BAD_LENGTH = 2;
+/** ERR_TOO_MANY_CONNECTIONS: every slot in use (found by the host) */
+export const E_TOO_MANY_CONNECTIONS = 3;
+/** ERR_IDLE_TIMEOUT: idle for too long (found by the host) */
+export const E_IDLE_TIMEOUT = 4;
+/** ERR_TRUNCATED_FRAME: the peer ended in the middle of a frame (found by the host) */
+export const E_TRUNCATED_FRAME = 5;
+/** ERR_REPLY_TOO_LARGE: a reply that cannot be encoded (found by the host) */
+export const E_REPLY_TOO_LARGE = 6;
+/** ERR_HANDLER: the frame handler threw (found by the host) */
+export const E_HANDLER = 7;
+/** ERR_SOCKET: socket error (found by the host) */
+export const E_SOCKET = 8;
+/** ERR_BAD_CONFIG: invalid configuration (found by the host) */
+export const E_BAD_CONFIG = 9;
+/** ERR_WORKER_EXIT: the worker thread serving the connection exited (found by the host) */
+export const E_WORKER_EXIT = 10;
+/** ERR_SLOW_CONSUMER: the peer does not take its replies (found by the host) */
+export const E_SLOW_CONSUMER = 11;
+/** ERR_FRAME_TIMEOUT: a frame did not complete within the frame timeout (found by the host) */
+export const E_FRAME_TIMEOUT = 12;
+/** ERR_TOO_SLOW: an incomplete frame arriving slower than the minimum rate (found by the host) */
+export const E_TOO_SLOW = 13;
+/** ERR_TOO_MANY_CONNECTIONS: refused by the per-address cap (its own counter, the same code) (found by the host) */
+export const E_TOO_MANY_PER_IP = 14;
+/** ERR_NO_DESCRIPTORS: an accept failed for lack of file descriptors (found by the host) */
+export const E_NO_DESCRIPTORS = 15;
+/** numbers up to this one come from the cores, the rest from the host */
+export const E_LAST_CORE_ERROR = 2;
+
+/** Error constants' names by number (the index). */
+export const ERROR_NAMES = ['E_RINGWIRE', 'E_FRAME_TOO_LARGE', 'E_BAD_LENGTH', 'E_TOO_MANY_CONNECTIONS', 'E_IDLE_TIMEOUT', 'E_TRUNCATED_FRAME', 'E_REPLY_TOO_LARGE', 'E_HANDLER', 'E_SOCKET', 'E_BAD_CONFIG', 'E_WORKER_EXIT', 'E_SLOW_CONSUMER', 'E_FRAME_TIMEOUT', 'E_TOO_SLOW', 'E_TOO_MANY_PER_IP', 'E_NO_DESCRIPTORS'] as const;
+export type ErrorName = (typeof ERROR_NAMES)[number];
+/** Error codes by number (the index); two numbers may share one. */
+export const ERROR_CODES = ['ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME', 'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT', 'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The header's configuration words, as the host writes them and both cores read them. */
+export interface HeaderConfig {
+  /** MAGIC once the host wrote the header */
+  magic: number;
+  /** LAYOUT_VERSION the host was built with */
+  version: number;
+  /** connection slots */
+  slots: number;
+  /** rx ring bytes per slot, a power of two */
+  rxSize: number;
+  /** tx ring bytes per slot, a power of two */
+  txSize: number;
+  /** FRAMING_* */
+  framing: number;
+  /** MODE_* */
+  mode: number;
+  /** largest payload (see assembly/framing.ts for what counts) */
+  maxFrame: number;
+  /** length framing: bytes before the length field */
+  lenOffset: number;
+  /** length framing: field width, 1 2 3 4 or 8 */
+  lenSize: number;
+  /** length framing: big-endian field */
+  lenBig: boolean;
+  /** length framing: added to the field to get the bytes after it */
+  lenAdjust: number;
+  /** length framing: bytes dropped from the front of each frame */
+  lenStrip: number;
+  /** fixed framing: frame length */
+  fixed: number;
+  /** delimiter framing: delimiter bytes, 1 to DELIM_MAX */
+  delimLen: number;
+  /** delimiter framing: drop a \r before the delimiter */
+  stripCR: boolean;
+  /** delimiter framing: the delimiter bytes */
+  delim: Uint8Array;
+  /** handler mode: entries in the frame list */
+  frameCap: number;
+  /** where the stats block starts */
+  statsOff: number;
+  /** where the frame list starts */
+  framesOff: number;
+  /** handler mode: bytes after each rx ring where a wrapped frame continues */
+  rxPad: number;
+  /** where the slot table starts */
+  slotsOff: number;
+  /** where the first slot's rings start */
+  ringsOff: number;
+  /** bytes of memory the layout needs from address 0 */
+  total: number;
+}
+
+/** Read the configuration words from a core's memory (a bytes field is a view, not a copy). */
+export function readHeaderConfig(memory: SharedArrayBuffer): HeaderConfig {
+  const u32 = new Uint32Array(memory, LAYOUT_BASE, HEADER_CONFIG_WORDS);
+  const i32 = new Int32Array(memory, LAYOUT_BASE, HEADER_CONFIG_WORDS);
+  return {
+    magic: u32[H_MAGIC]!,
+    version: u32[H_VERSION]!,
+    slots: u32[H_SLOTS]!,
+    rxSize: u32[H_RX_SIZE]!,
+    txSize: u32[H_TX_SIZE]!,
+    framing: u32[H_FRAMING]!,
+    mode: u32[H_MODE]!,
+    maxFrame: u32[H_MAX_FRAME]!,
+    lenOffset: u32[H_LEN_OFFSET]!,
+    lenSize: u32[H_LEN_SIZE]!,
+    lenBig: u32[H_LEN_BIG] !== 0,
+    lenAdjust: i32[H_LEN_ADJUST]!,
+    lenStrip: u32[H_LEN_STRIP]!,
+    fixed: u32[H_FIXED]!,
+    delimLen: u32[H_DELIM_LEN]!,
+    stripCR: u32[H_STRIP_CR] !== 0,
+    delim: new Uint8Array(memory, LAYOUT_BASE + H_DELIM * 4, 16),
+    frameCap: u32[H_FRAME_CAP]!,
+    statsOff: u32[H_STATS_OFF]!,
+    framesOff: u32[H_FRAMES_OFF]!,
+    rxPad: u32[H_RX_PAD]!,
+    slotsOff: u32[H_SLOTS_OFF]!,
+    ringsOff: u32[H_RINGS_OFF]!,
+    total: u32[H_TOTAL]!,
+  };
+}
+
+/** Write the configuration words into a core's memory; a bytes field is zero-padded. */
+export function writeHeaderConfig(memory: SharedArrayBuffer, h: HeaderConfig): void {
+  const u32 = new Uint32Array(memory, LAYOUT_BASE, HEADER_CONFIG_WORDS);
+  const i32 = new Int32Array(memory, LAYOUT_BASE, HEADER_CONFIG_WORDS);
+  const u8 = new Uint8Array(memory);
+  u32[H_MAGIC] = h.magic;
+  u32[H_VERSION] = h.version;
+  u32[H_SLOTS] = h.slots;
+  u32[H_RX_SIZE] = h.rxSize;
+  u32[H_TX_SIZE] = h.txSize;
+  u32[H_FRAMING] = h.framing;
+  u32[H_MODE] = h.mode;
+  u32[H_MAX_FRAME] = h.maxFrame;
+  u32[H_LEN_OFFSET] = h.lenOffset;
+  u32[H_LEN_SIZE] = h.lenSize;
+  u32[H_LEN_BIG] = h.lenBig ? 1 : 0;
+  i32[H_LEN_ADJUST] = h.lenAdjust;
+  u32[H_LEN_STRIP] = h.lenStrip;
+  u32[H_FIXED] = h.fixed;
+  u32[H_DELIM_LEN] = h.delimLen;
+  u32[H_STRIP_CR] = h.stripCR ? 1 : 0;
+  if (h.delim.length > 16) throw new RangeError('delim: at most 16 bytes');
+  u8.fill(0, LAYOUT_BASE + H_DELIM * 4, LAYOUT_BASE + H_DELIM * 4 + 16);
+  u8.set(h.delim, LAYOUT_BASE + H_DELIM * 4);
+  u32[H_FRAME_CAP] = h.frameCap;
+  u32[H_STATS_OFF] = h.statsOff;
+  u32[H_FRAMES_OFF] = h.framesOff;
+  u32[H_RX_PAD] = h.rxPad;
+  u32[H_SLOTS_OFF] = h.slotsOff;
+  u32[H_RINGS_OFF] = h.ringsOff;
+  u32[H_TOTAL] = h.total;
+}

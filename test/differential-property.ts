@@ -1,0 +1,235 @@
+// The differential property, shared by test/differential.test.ts (a fixed budget
+// in every `npm test`) and scripts/fuzz.ts (as many runs as you ask for).
+//
+// A case is a framing and its limits, a list of segments (valid frames, frames one
+// byte to eight over the limit, invalid length prefixes, garbage), the read
+// splits, the drain pace and, in handler mode, which listings an "async handler"
+// holds across the next read. Each case is checked three ways:
+//   1. the generator against the oracle: when every segment up to the first
+//      deliberate error is predictable, test/oracle.ts must decode the stream to
+//      exactly the segments' payloads and that error, at that segment's start;
+//   2. each core against the oracle: the same frames (handler mode) or the exact
+//      wire bytes of those frames (echo), the same error at the same position,
+//      and stats that count them;
+//   3. the cores against each other: identical outcomes, stats, and memory images.
+// Rings are small (16 to 512 bytes) and frames up to 300 bytes long, so frames
+// and delimiters straddle the rx ring's end and the SIMD scan's 16- and 64-byte
+// blocks; delimiters of 1 to 4 bytes (sometimes 16) drawn from bytes that are
+// common in payloads make partial matches the usual case.
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { resolveConfig, type CoreOptions, type Framing } from '../src/core/config.ts';
+import type { Core, CoreKind } from '../src/core/core.ts';
+import { createCore } from '../src/core/create.ts';
+import { LAYOUT_BASE } from '../src/core/layout.ts';
+import { feed, lengthFrame, varintFrame } from './harness.ts';
+import { BAD_LENGTH, FRAME_TOO_LARGE, decodeStream, type Expected } from './oracle.ts';
+
+const pow2 = (min: number) => fc.integer({ min: Math.ceil(Math.log2(min)), max: 9 }).map(e => 2 ** e);
+const DELIM_BYTES = [10, 13, 0, 1];
+const PAYLOAD_BYTES = [0, 1, 2, 10, 13, 0x80, 0xff];
+
+const framingArb: fc.Arbitrary<Framing> = fc.oneof(
+  fc.constant<Framing>({ kind: 'raw' }),
+  fc.record({
+    size: fc.constantFrom(1, 2, 3, 4, 8) as fc.Arbitrary<1 | 2 | 3 | 4 | 8>,
+    endian: fc.constantFrom('be', 'le') as fc.Arbitrary<'be' | 'le'>,
+    offset: fc.integer({ min: 0, max: 3 }),
+    adjust: fc.integer({ min: -6, max: 3 }),
+    stripPick: fc.nat(20),
+  }).map(({ stripPick, ...f }) => ({ kind: 'length' as const, ...f, strip: stripPick % (f.offset + f.size + 2) })),
+  fc.constant<Framing>({ kind: 'varint' }),
+  fc.record({
+    delimiter: fc.oneof(
+      { weight: 9, arbitrary: fc.array(fc.constantFrom(...DELIM_BYTES), { minLength: 1, maxLength: 4 }) },
+      { weight: 1, arbitrary: fc.array(fc.constantFrom(...DELIM_BYTES), { minLength: 16, maxLength: 16 }) },
+    ).map(a => Uint8Array.from(a)),
+    stripCR: fc.boolean(),
+  }).map(f => ({ kind: 'delimiter' as const, ...f })),
+  fc.integer({ min: 1, max: 24 }).map(size => ({ kind: 'fixed' as const, size })),
+);
+
+const segmentArb = fc.record({
+  kind: fc.oneof(
+    { weight: 16, arbitrary: fc.constant('frame' as const) },
+    { weight: 1, arbitrary: fc.constant('oversize' as const) },
+    { weight: 1, arbitrary: fc.constant('bad' as const) },
+    { weight: 1, arbitrary: fc.constant('garbage' as const) },
+  ),
+  // Payload bytes, cycled to the chosen length.
+  bytes: fc.array(fc.constantFrom(...PAYLOAD_BYTES), { maxLength: 48 }),
+  // The payload length: exactly the limit, one under, or anything up to it.
+  length: fc.oneof(fc.constant('max' as const), fc.constant('max-1' as const), fc.nat(400)),
+  // Varint: extra continuation bytes in the prefix (up to the 10-byte maximum).
+  pad: fc.nat(9),
+  // Length framing: the bytes before the length field.
+  prefix: fc.uint8Array({ minLength: 3, maxLength: 3 }),
+});
+
+export const caseArb = fc.record({
+  framing: framingArb,
+  maxFrame: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 40 }) }, { weight: 1, arbitrary: fc.integer({ min: 100, max: 300 }) }),
+  rxPow: pow2(16),
+  txPow: pow2(16),
+  handler: fc.boolean(),
+  frameCap: fc.integer({ min: 1, max: 4 }),
+  segments: fc.array(segmentArb, { maxLength: 24 }),
+  cuts: fc.array(fc.nat(4000), { maxLength: 12 }),
+  releaseStep: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+  lazyRelease: fc.boolean(),
+  defer: fc.array(fc.boolean(), { maxLength: 4 }),
+});
+
+export type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
+type Segment = Case['segments'][number];
+
+/** One segment on the wire, and what it must decode to when that is known from how it was made. */
+interface Encoded {
+  wire: Buffer;
+  /** A valid frame's payload; an error the segment must raise at its start; or unknown (garbage). */
+  is: { payload: Buffer } | { error: number } | 'unknown';
+}
+
+function payloadOf(s: Segment, length: number): Buffer {
+  const b = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) b[i] = s.bytes.length ? s.bytes[i % s.bytes.length]! : 0;
+  return b;
+}
+
+function varintPadded(payload: Buffer, pad: number): Buffer {
+  const minimal = varintFrame(payload);
+  const head = minimal.length - payload.length;
+  const extra = Math.min(pad, 10 - head);
+  if (extra === 0) return minimal;
+  // Set the continuation bit on the last prefix byte and append zero-valued groups.
+  const prefix = Buffer.from(minimal.subarray(0, head));
+  prefix[head - 1]! |= 0x80;
+  const fill = Buffer.alloc(extra, 0x80);
+  fill[extra - 1] = 0x00;
+  return Buffer.concat([prefix, fill, payload]);
+}
+
+function encodeSegment(f: Framing, maxFrame: number, s: Segment): Encoded {
+  const limit = s.length === 'max' ? maxFrame : s.length === 'max-1' ? Math.max(0, maxFrame - 1) : s.length % (maxFrame + 1);
+  const garbage = (): Encoded => ({ wire: payloadOf(s, limit), is: 'unknown' });
+  if (s.kind === 'garbage') return garbage();
+  const over = s.kind === 'oversize';
+  const length = over ? maxFrame + 1 + (typeof s.length === 'number' ? s.length % 8 : 0) : limit;
+  switch (f.kind) {
+    case 'length': {
+      const { size = 4, offset = 0, adjust = 0, endian = 'be' } = f;
+      const strip = f.strip ?? offset + size;
+      const prefix = Buffer.from(s.prefix.subarray(0, offset));
+      const head = offset + size;
+      if (s.kind === 'bad') {
+        // A field that adjusts below zero, else an empty frame shorter than the bytes to strip.
+        if (adjust < 0) return { wire: lengthFrame(Buffer.alloc(0), { size, endian, prefix, adjust: adjust + 1 }), is: { error: BAD_LENGTH } };
+        if (adjust === 0 && strip > head) return { wire: lengthFrame(Buffer.alloc(0), { size, endian, prefix }), is: { error: BAD_LENGTH } };
+        return garbage();
+      }
+      const body = payloadOf(s, length);
+      const value = length - adjust;
+      if (value < 0 || value >= 2 ** (8 * size)) return garbage();
+      const wire = lengthFrame(body, { size, endian, prefix, adjust });
+      if (over) return { wire, is: { error: FRAME_TOO_LARGE } };
+      return strip > wire.length ? { wire, is: { error: BAD_LENGTH } } : { wire, is: { payload: wire.subarray(strip) } };
+    }
+    case 'varint': {
+      if (s.kind === 'bad') return { wire: Buffer.alloc(10, 0x80), is: { error: BAD_LENGTH } };
+      const payload = payloadOf(s, length);
+      return { wire: varintPadded(payload, s.pad), is: over ? { error: FRAME_TOO_LARGE } : { payload } };
+    }
+    case 'delimiter': {
+      const d = Buffer.from(f.delimiter as Uint8Array);
+      const payload = payloadOf(s, length);
+      // Too long: a payload that cannot hold the delimiter's first byte, so nothing ends it early.
+      if (over) for (let i = 0; i < payload.length; i++) if (payload[i] === d[0]) payload[i] = 2;
+      const wire = Buffer.concat([payload, d]);
+      if (over) return { wire, is: { error: FRAME_TOO_LARGE } };
+      // A payload holding the delimiter (or the start of one that its end completes) is several frames.
+      if (wire.indexOf(d) !== payload.length) return { wire, is: 'unknown' };
+      const cr = f.stripCR && payload.length > 0 && payload[payload.length - 1] === 13;
+      return { wire, is: { payload: payload.subarray(0, cr ? -1 : payload.length) } };
+    }
+    case 'fixed': {
+      const payload = payloadOf(s, f.size);
+      return { wire: payload, is: { payload } };
+    }
+    default:
+      return { wire: payloadOf(s, limit), is: 'unknown' };
+  }
+}
+
+/** What the segments say the stream decodes to, as far as they say it (undefined: garbage first). */
+function predict(segments: Encoded[]): Expected | undefined {
+  const frames: Buffer[] = [];
+  let at = 0;
+  for (const s of segments) {
+    if (s.is === 'unknown') return undefined;
+    if ('error' in s.is) return { frames, stopAt: at, error: s.is.error };
+    frames.push(s.is.payload);
+    at += s.wire.length;
+  }
+  return { frames, stopAt: at, error: 0 };
+}
+
+export interface CaseRun {
+  stream: Buffer;
+  expected: Expected;
+  /** The segments predicted the result (check 1 ran). */
+  predicted: boolean;
+}
+
+/** Each kind's core from the last case: the next case's core reuses its memory (createCore's reuse). */
+const spare: Partial<Record<CoreKind, Core>> = {};
+
+/** Check one case; throws (node:assert) on any disagreement. */
+export async function checkCase(c: Case): Promise<CaseRun> {
+  let options: CoreOptions = { framing: c.framing, maxFrame: c.maxFrame, mode: c.handler ? 'handler' : 'echo', frameListCapacity: c.frameCap };
+  // Grow the rings to what the limits need, keeping the random choice when it fits.
+  const fit = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(resolveConfig(options).maxWire, 1))));
+  options = { ...options, maxConnections: 1, rxRing: Math.max(c.rxPow, fit), txRing: Math.max(c.txPow, fit) };
+  const segments = c.segments.map(s => encodeSegment(c.framing, c.maxFrame, s));
+  const stream = Buffer.concat(segments.map(s => s.wire));
+  const cuts = [...new Set(c.cuts.map(x => x % (stream.length + 1)))].sort((a, b) => a - b);
+  const chunks = [...cuts, stream.length].map((end, i, all) => stream.subarray(i ? all[i - 1] : 0, end));
+
+  // 1. The oracle against the generator.
+  const expected = decodeStream(c.framing, c.maxFrame, stream);
+  const prediction = c.framing.kind === 'raw' ? undefined : predict(segments);
+  if (prediction) assert.deepEqual(expected, prediction, 'the oracle disagrees with the segments it was given');
+
+  // 2. Each core against the oracle.
+  const results = [];
+  for (const kind of ['wasm', 'js'] as CoreKind[]) {
+    const core = (spare[kind] = await createCore(kind, options, spare[kind]));
+    const outcome = feed(core, core.open(), chunks, { releaseStep: c.releaseStep, lazyRelease: c.lazyRelease, defer: c.defer });
+    const stats = core.stats.snapshot();
+    const where = `${kind} core`;
+    assert.equal(outcome.error, expected.error, `${where}: error number`);
+    assert.equal(outcome.stopAt, expected.stopAt, `${where}: where decoding stopped`);
+    const frames = expected.frames.length;
+    if (c.handler) {
+      if (c.framing.kind === 'raw') assert.deepEqual(Buffer.concat(outcome.frames), stream, `${where}: raw frames`);
+      else assert.deepEqual(outcome.frames, expected.frames, `${where}: frames`);
+      assert.equal(outcome.out.length, 0, `${where}: handler mode sends nothing by itself`);
+    } else {
+      assert.deepEqual(outcome.out, stream.subarray(0, expected.stopAt), `${where}: echoed bytes`);
+    }
+    assert.equal(stats.bytesIn, outcome.delivered, `${where}: bytesIn`);
+    if (c.framing.kind !== 'raw') assert.equal(stats.framesIn, frames, `${where}: framesIn`);
+    assert.equal(stats.framesOut, c.handler ? 0 : stats.framesIn, `${where}: framesOut`);
+    assert.equal(stats.bytesOut, c.handler ? 0 : expected.stopAt, `${where}: bytesOut`);
+    assert.equal(stats.errors, expected.error ? 1 : 0, `${where}: errors`);
+    assert.deepEqual(Object.values(stats.errorsByCode), expected.error ? [1] : [], `${where}: errors by code`);
+    const image = Buffer.from(new Uint8Array(core.memory, LAYOUT_BASE, core.config.regions.total - LAYOUT_BASE));
+    results.push({ outcome, stats, image });
+  }
+
+  // 3. The cores against each other.
+  const [w, j] = results;
+  assert.deepEqual(w!.outcome, j!.outcome, 'the cores\' outcomes differ');
+  assert.deepEqual(w!.stats, j!.stats, 'the cores\' stats differ');
+  assert.ok(w!.image.equals(j!.image), 'the cores\' memory images differ');
+  return { stream, expected, predicted: prediction !== undefined };
+}
