@@ -45,7 +45,7 @@
 // the core, onClose runs). destroy() skips to the end and drops what is queued.
 
 import type net from 'node:net';
-import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { F_ADDR, F_END, F_LEN, FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
   E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
@@ -431,8 +431,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.host.enter(this);
     try {
       while (i < n && this.delivers()) {
-        const frame = saved ? new Uint8Array(core.memory, saved.list[i * FRAME_WORDS]!, saved.list[i * FRAME_WORDS + 1]!) : core.frame(i);
-        const end = saved ? saved.list[i * FRAME_WORDS + 2]! : core.frameEnd(i);
+        const frame = saved ? new Uint8Array(core.memory, saved.list[i * FRAME_WORDS + F_ADDR]!, saved.list[i * FRAME_WORDS + F_LEN]!) : core.frame(i);
+        const end = saved ? saved.list[i * FRAME_WORDS + F_END]! : core.frameEnd(i);
         i++;
         const r = this.onFrame!(frame, this);
         if (isPromise(r)) {
