@@ -123,12 +123,14 @@ export const W_RESERVED: u32 = 8;
 export const W_LISTED: u32 = 9;
 /** handler mode: nonzero while a handler is pending; process() lists nothing */
 export const W_HOLD: u32 = 10;
+/** echo mode: the slot + 1 whose tx ring takes this slot's frames (0: its own, the echo) */
+export const W_PEER: u32 = 11;
 /** the words open() clears: every word before the fixed ones */
-export const SLOT_STATE_WORDS: u32 = 11;
+export const SLOT_STATE_WORDS: u32 = 12;
 /** address of the rx ring (its pad follows it) */
-export const W_RX_BASE: u32 = 11;
+export const W_RX_BASE: u32 = 12;
 /** address of the tx ring */
-export const W_TX_BASE: u32 = 12;
+export const W_TX_BASE: u32 = 13;
 
 // Frame list entries (u32 words each)
 /** address of the payload: in the rx ring, or running on into its pad */

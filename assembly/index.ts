@@ -19,7 +19,7 @@ import {
   SLOT_STATE_WORDS, DELIM_MAX, H_MAGIC, H_VERSION, H_FRAME_COUNT, H_FREE_HEAD, H_OPEN,
   S_CONNECTIONS, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_FRAMES_IN, S_FRAMES_OUT, S_ERRORS, S_ERROR_BY_CODE,
   W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_NEXT_FREE,
-  W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, F_ADDR, F_LEN, F_END, FRAME_WORDS,
+  W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, W_PEER, F_ADDR, F_LEN, F_END, FRAME_WORDS,
   FRAMING_RAW, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, SEND_OK, SEND_FULL, SEND_TOO_LARGE,
   INIT_OK, INIT_NO_HEADER, INIT_MEMORY_TOO_SMALL, INIT_STATIC_DATA, INIT_BAD_CONFIG,
 } from "./contract";
@@ -109,12 +109,15 @@ export function process(slot: u32): i32 {
   if (!echo && word(s, W_HOLD) != 0) return R_DONE;
   const err = word(s, W_ERROR);
   if (err != 0) return -(<i32>err);
-  const rxBase = word(s, W_RX_BASE), txBase = word(s, W_TX_BASE);
+  // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay).
+  const peer = word(s, W_PEER);
+  const t = peer == 0 ? s : slotAddr(peer - 1);
+  const rxBase = word(s, W_RX_BASE), txBase = word(t, W_TX_BASE);
   const rxSize = C.rxSize, txSize = C.txSize;
-  const rxHead = word(s, W_RX_HEAD), txTail = word(s, W_TX_TAIL);
+  const rxHead = word(s, W_RX_HEAD), txTail = word(t, W_TX_TAIL);
   // Where decoding starts: the tail in echo mode, the end of the listed frames in handler mode.
   let pos = echo ? word(s, W_RX_TAIL) : word(s, W_LISTED);
-  let txHead = word(s, W_TX_HEAD), scan = word(s, W_SCAN);
+  let txHead = word(t, W_TX_HEAD), scan = word(s, W_SCAN);
   let frames: u32 = 0, framesIn: u32 = 0, bytesOut: u32 = 0;
   let result = R_DONE;
   while (rxHead != pos) {
@@ -167,7 +170,7 @@ export function process(slot: u32): i32 {
     setWord(s, W_LISTED, pos);
   }
   setWord(s, W_SCAN, scan);
-  setWord(s, W_TX_HEAD, txHead);
+  setWord(t, W_TX_HEAD, txHead);
   store<u32>(header(H_FRAME_COUNT), frames);
   count(S_FRAMES_IN, framesIn);
   if (echo) {

@@ -5,6 +5,7 @@ import { CORES, bytes, coreWith, feed, lengthFrame, run, splitAt, varintFrame } 
 import { decodeStream } from './oracle.ts';
 import { E_BAD_LENGTH, E_FRAME_TOO_LARGE } from '../src/core/layout.ts';
 import type { CoreOptions } from '../src/core/config.ts';
+import { R_BLOCKED } from '../src/core/core.ts';
 import { createCore } from '../src/core/create.ts';
 import type { Core } from '../src/core/core.ts';
 
@@ -281,6 +282,41 @@ describe.each(CORES)('%s core framing', kind => {
       }
       expect(Buffer.from(wrapped.get(s1)!)).toEqual(Buffer.alloc(20, 0x41));
       expect(Buffer.from(wrapped.get(s2)!)).toEqual(Buffer.alloc(20, 0x61));
+    });
+  });
+
+  describe('forwarding (a relay: one slot\'s frames into another\'s tx ring)', () => {
+    const o: CoreOptions = { framing: 'length:1', maxFrame: 20, rxRing: 64, txRing: 32, maxConnections: 2 };
+    const drain = (core: Awaited<ReturnType<typeof coreWith>>, slot: number) => {
+      const out: number[] = [];
+      while (core.txPending(slot) > 0) {
+        const c = core.txChunk(slot, 0);
+        out.push(...c);
+        core.release(slot, c.length);
+      }
+      return Buffer.from(out);
+    };
+    it('puts whole frames, exactly as they arrived, in the peer\'s tx ring, and blocks when it is full', async () => {
+      const core = await coreWith(kind, o);
+      const [a, b] = [core.open(), core.open()];
+      core.forwardTo(a, b);
+      const frames = Array.from({ length: 6 }, (_, i) => lengthFrame(Buffer.alloc(9, i), { size: 1 }));
+      const wire = Buffer.concat(frames); // 60 bytes: the peer's 32-byte tx ring takes 3 frames at a time
+      const span = core.readSpan(a);
+      span.set(wire);
+      expect(core.received(a, wire.length)).toBe(R_BLOCKED);
+      expect(core.txPending(a)).toBe(0);
+      const out = [drain(core, b)];
+      expect(out[0]!.length).toBe(30); // three frames: the fourth does not fit
+      expect(core.process(a)).toBe(0);
+      out.push(drain(core, b));
+      expect(Buffer.concat(out)).toEqual(wire);
+      // Pointed back at itself: the echo again.
+      core.forwardTo(a, a);
+      core.readSpan(a).set(frames[0]!);
+      core.received(a, frames[0]!.length);
+      expect(drain(core, a)).toEqual(frames[0]);
+      expect(core.txPending(b)).toBe(0);
     });
   });
 

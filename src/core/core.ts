@@ -16,7 +16,7 @@
 import type { CoreConfig } from './config.ts';
 import {
   F_ADDR, F_END, F_LEN, FRAME_WORDS, H_FRAME_COUNT, LAYOUT_BASE, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
-  W_HOLD, W_LISTED, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
+  W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
 } from './layout.ts';
 import { Stats } from './stats.ts';
 
@@ -59,6 +59,13 @@ export interface Core {
   consume(slot: number, end: number): void;
   /** Handler mode: while held, process() lists nothing (a handler is pending); reads still land. */
   hold(slot: number, held: boolean): void;
+  /**
+   * Echo mode: slot's whole frames go into peer's tx ring (a relay), or back into
+   * its own (peer === slot: the echo, the default after open()). Only one slot may
+   * forward into a tx ring, and a slot forwarding into peer must be re-pointed
+   * before peer is closed.
+   */
+  forwardTo(slot: number, peer: number): void;
   /** Encode payload as one frame into the tx ring. Returns SEND_*. */
   send(slot: number, payload: Uint8Array): number;
   /** What send() of a len-byte payload would say if the ring had room: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
@@ -165,6 +172,10 @@ export abstract class CoreBase implements Core {
 
   hold(slot: number, held: boolean): void {
     this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + W_HOLD] = held ? 1 : 0;
+  }
+
+  forwardTo(slot: number, peer: number): void {
+    this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + W_PEER] = peer === slot ? 0 : peer + 1;
   }
 
   send(slot: number, payload: Uint8Array): number {

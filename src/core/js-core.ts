@@ -16,7 +16,7 @@ import {
   HEADER_CONFIG_WORDS, HEADER_SIZE, INIT_BAD_CONFIG, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE,
   LAYOUT_VERSION, MAGIC, MODE_ECHO, PAGE_SIZE, R_BLOCKED, R_DONE, R_MORE, readHeaderConfig, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT,
   S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
-  STATS_SIZE, W_ERROR, W_HOLD, W_LISTED, W_NEXT_FREE, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
+  STATS_SIZE, W_ERROR, W_HOLD, W_LISTED, W_NEXT_FREE, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
   W_TX_BASE, W_TX_HEAD, W_TX_TAIL, type HeaderConfig,
 } from './layout.ts';
 
@@ -126,12 +126,15 @@ export class JsCore extends CoreBase {
     if (!echo && this.word(s, W_HOLD) !== 0) return R_DONE;
     const err = this.word(s, W_ERROR);
     if (err !== 0) return -err;
-    const rxBase = this.word(s, W_RX_BASE), txBase = this.word(s, W_TX_BASE);
+    // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay).
+    const peer = this.word(s, W_PEER);
+    const t = peer === 0 ? s : this.slotAddr(peer - 1);
+    const rxBase = this.word(s, W_RX_BASE), txBase = this.word(t, W_TX_BASE);
     const rxSize = C.rxSize, txSize = C.txSize;
-    const rxHead = this.word(s, W_RX_HEAD), txTail = this.word(s, W_TX_TAIL);
+    const rxHead = this.word(s, W_RX_HEAD), txTail = this.word(t, W_TX_TAIL);
     // Where decoding starts: the tail in echo mode, the end of the listed frames in handler mode.
     let pos = echo ? this.word(s, W_RX_TAIL) : this.word(s, W_LISTED);
-    let txHead = this.word(s, W_TX_HEAD), scan = this.word(s, W_SCAN);
+    let txHead = this.word(t, W_TX_HEAD), scan = this.word(s, W_SCAN);
     let frames = 0, framesIn = 0, bytesOut = 0;
     let result = R_DONE;
     while (rxHead !== pos) {
@@ -184,7 +187,7 @@ export class JsCore extends CoreBase {
       this.setWord(s, W_LISTED, pos);
     }
     this.setWord(s, W_SCAN, scan);
-    this.setWord(s, W_TX_HEAD, txHead);
+    this.setWord(t, W_TX_HEAD, txHead);
     this.store(header(H_FRAME_COUNT), frames);
     this.count(S_FRAMES_IN, framesIn);
     if (echo) {

@@ -183,6 +183,14 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** send() returned false: onDrain is owed once the queue is in the ring. */
   private owesDrain = false;
   private finSent = false;
+  /** A relay's connection: no more frames will come into its tx ring; FIN once it is flushed (reading goes on). */
+  private outputEnded = false;
+  /**
+   * Echo mode: the connection whose tx ring takes this one's frames, and whose
+   * frames come into this one's tx ring: itself (the echo) or, in a relay, its
+   * partner (pair()). Symmetric, so one field says both directions.
+   */
+  private peer: Connection = this;
   private lingerTimer: NodeJS.Timeout | undefined;
   private readonly onWritten = (err?: Error | null) => this.written(err);
 
@@ -302,7 +310,10 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.leftover = null;
     this.stream?.end();
     this.updateReading();
-    this.maybeEnd();
+    if (!this.finSent) return this.maybeEnd();
+    // A relay's half-closed side: our FIN is out already; wait for the peer's, within LINGER_MS.
+    this.discardInput();
+    if (this.socket.writableFinished) this.finished();
   }
 
   /** Close now, dropping whatever is queued: nothing more is delivered or sent. */
@@ -411,7 +422,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private settle(status: number): void {
     if (this.host.takesFrames) return this.run(null, status);
     this.txBlocked = status === R_BLOCKED;
-    this.flush();
+    this.peer.flush();
     if (status < 0) return this.fail(ringwireError(-status));
     this.updateReading();
     if (this.state === 'draining') this.maybeFinish();
@@ -547,7 +558,31 @@ export class Connection<Data = any> implements ConnectionInfo {
       const n = this.core.rxBuffered(this.slot);
       return this.fail(ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));
     }
+    if (this.peer !== this && this.peerEnded) {
+      // A relay's half-close: every frame this side sent is forwarded; its partner
+      // sends FIN after them, and this side keeps taking the partner's frames.
+      return this.peer.endOutput();
+    }
     this.close();
+  }
+
+  /** A relay's partner has no more input: FIN after what is in this tx ring, and go on reading. */
+  private endOutput(): void {
+    if (this.finSent || this.state === 'closed') return;
+    this.outputEnded = true;
+    this.maybeEnd();
+  }
+
+  /**
+   * A relay: each side's whole frames go into the other's tx ring, in the core, in
+   * one call per read (Core.forwardTo), with backpressure both ways. When one side
+   * closes, the other closes after the frames it still has to send.
+   */
+  pair(other: Connection): void {
+    this.peer = other;
+    other.peer = this;
+    this.core.forwardTo(this.slot, other.slot);
+    this.core.forwardTo(other.slot, this.slot);
   }
 
   // ---- output ----
@@ -598,7 +633,10 @@ export class Connection<Data = any> implements ConnectionInfo {
         return this.fail(handlerError(e));
       }
     }
-    if (this.txBlocked || this.saved) this.continue();
+    // Room in this tx ring: whoever fills it (itself, or its partner in a relay) may go on.
+    const feeder = this.peer;
+    if (feeder !== this && feeder.txBlocked) feeder.continue();
+    if ((feeder === this && this.txBlocked) || this.saved) this.continue();
     else if (this.state === 'draining') this.maybeFinish();
     else this.maybeEnd();
   }
@@ -651,24 +689,28 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Closing: once no handler is pending and the queue is in the ring, FIN after the last reply. */
   private maybeEnd(): void {
-    if (this.state !== 'closing' || this.finSent || this.pending || this.host.delivering === this) return;
+    if ((this.state !== 'closing' && !this.outputEnded) || this.finSent || this.pending || this.host.delivering === this) return;
     this.moveQueue();
     this.flush();
     if (this.queued > 0) return; // the rest goes once the peer reads
     this.finSent = true;
     this.socket.end();
     this.socket.once('finish', () => this.finished());
-    if (!this.peerEnded) {
-      // Read and discard until the peer's FIN, so unread input cannot turn our close into a reset.
-      this.leftover = null;
-      if (this.zeroCopy) rearm(this.socket, discard);
-      this.socket.resume();
-    }
+    if (this.state === 'closing') this.discardInput();
+  }
+
+  /** Closing with our FIN out: read and discard until the peer's FIN, so unread input cannot turn our close into a reset. */
+  private discardInput(): void {
+    if (this.peerEnded || this.socket.destroyed) return;
+    this.leftover = null;
+    if (this.zeroCopy) rearm(this.socket, discard);
+    this.socket.resume();
   }
 
   /** Every reply and our FIN are out: close once the peer closes too, or LINGER_MS from now. */
   private finished(): void {
     if (this.peerEnded) return void this.socket.destroy();
+    if (this.state !== 'closing') return; // a relay's half-close: reading goes on until the peer's FIN
     this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
     this.lingerTimer.unref();
   }
@@ -694,7 +736,24 @@ export class Connection<Data = any> implements ConnectionInfo {
     clearTimeout(this.lingerTimer);
     this.dropQueue();
     this.saved = null;
+    this.unpair();
     this.core.close(this.slot);
     this.host.closed(this, this.error);
+  }
+
+  /** Closing side of a relay: the partner stops forwarding here (before this slot is reused) and closes after its frames. */
+  private unpair(): void {
+    const p = this.peer;
+    if (p === this) return;
+    this.peer = this;
+    p.peer = p;
+    this.core.forwardTo(p.slot, p.slot);
+    this.core.forwardTo(this.slot, this.slot);
+    if (!this.opened && this.error) {
+      // The other side never connected: the partner learns why.
+      p.fail(ringwireError(E_SOCKET, `its relay partner could not connect: ${this.error.message}`));
+    } else {
+      p.close();
+    }
   }
 }

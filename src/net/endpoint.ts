@@ -298,7 +298,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     this.connections.set(connection.id, connection);
     if (entry >= 0) this.addressEntries.set(connection, entry);
     if (!this.sweeper) this.startSweep();
-    connection.start();
+    this.admit(connection);
     if (this.connections.has(connection.id)) this.emit('connection', connection);
     return connection;
   }
@@ -386,6 +386,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.emit('close');
     })();
     return this.closing;
+  }
+
+  /** An accepted connection is registered: open it (a relay pairs it with its upstream first). */
+  protected admit(connection: Connection<Data>): void {
+    connection.start();
   }
 
   /** Stop accepting new sockets (a server closes its listener here). */

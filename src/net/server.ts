@@ -7,11 +7,21 @@
 // listener briefly instead (accept-guard.ts): counted as ERR_NO_DESCRIPTORS.
 
 import net, { type AddressInfo } from 'node:net';
-import { configError, E_NO_DESCRIPTORS, ringwireError } from '../core/errors.ts';
+import { configError, E_NO_DESCRIPTORS, ringwireError, type RingwireError } from '../core/errors.ts';
+import type { Connection } from './connection.ts';
 import { guardAccepts, type AcceptGuard } from './accept-guard.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
 
-export type ServerOptions<Data = any> = EndpointOptions<Data>;
+export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
+  /**
+   * A relay: each accepted client gets its own connection to this upstream, on the
+   * same core, and whole frames go both ways, validated at the edge (max frame,
+   * bad lengths: the bad side closes with its error, its partner after its
+   * in-flight frames), with backpressure each way. Each pair takes two slots.
+   * Without a handler (the frames are forwarded inside the core, copied once).
+   */
+  upstream?: { host?: string; port: number; connectTimeout?: number };
+}
 
 export interface ListenOptions {
   port?: number;
@@ -26,9 +36,13 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   private readonly server: net.Server;
   private bound: net.ListenOptions | undefined;
   private readonly guard: AcceptGuard & { handles(err: Error): boolean };
+  private readonly upstreamOptions: ServerOptions['upstream'];
 
   constructor(options: ServerOptions<Data>, makeCore: CoreFactory) {
-    super(options, makeCore);
+    const { upstream, ...endpointOptions } = options;
+    if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames inside the core: give it no onFrame or onConnection');
+    super(endpointOptions, makeCore);
+    this.upstreamOptions = upstream;
     this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, raw => this.serve(raw));
     this.listener = this.server;
     this.guard = guardAccepts(this.server, () => this.bound!, (err, pause) => {
@@ -62,6 +76,21 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
 
   address(): AddressInfo | null {
     return this.server.address() as AddressInfo | null;
+  }
+
+  protected override admit(client: Connection<Data>): void {
+    const up = this.upstreamOptions;
+    if (!up) return client.start();
+    let upstream: Connection;
+    try {
+      // Dialled on this endpoint: its slot is known now, so the two are paired before the client's first read.
+      upstream = this.dial(up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? 10_000);
+    } catch (err) {
+      client.start();
+      return client.fail(err as RingwireError);
+    }
+    client.pair(upstream);
+    client.start();
   }
 
   protected override stopAccepting(): Promise<void> {
