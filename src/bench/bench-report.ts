@@ -4,7 +4,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Scenario } from './contenders.ts';
+import type { Scenario, SocketSuite } from './contenders.ts';
 import type { MicroResult } from './core-bench.ts';
 import { renderHtml } from './html-report.ts';
 import type { Machine } from './machine.ts';
@@ -14,7 +14,8 @@ import type { Sample } from './runner.ts';
 export interface BenchSettings {
   scenarios: Scenario[];
   contenders: string[];
-  baseline: string;
+  /** The baseline of each socket suite run. */
+  baselines: Partial<Record<SocketSuite, string>>;
   rounds: number;
   /** ms */
   duration: number;
@@ -26,7 +27,7 @@ export interface BenchSettings {
 }
 
 export interface BenchReport {
-  format: 'ringwire-bench/1';
+  format: 'ringwire-bench/2';
   settings: BenchSettings;
   machine: Machine;
   summaries: ScenarioSummary[];

@@ -1,5 +1,6 @@
 // Runs the socket benchmark matrix: for each scenario, `rounds` rounds, and in each
-// round every contender once, in the same order (A B C A B C ...), so a drift in
+// round every contender of the scenario's suite once, in the same order
+// (A B C A B C ...), so a drift in
 // the machine's speed hits every contender alike. One sample = a fresh server
 // process, fresh generator processes, a warm-up, then a measured interval during
 // which the server's and the generators' CPU are read from /proc.
@@ -58,8 +59,10 @@ export interface Sample {
   errors: number;
 }
 
+const SUITE_LABEL = { echo: '', handler: 'handler · ', async: 'async handler · ' } as const;
+
 export function scenarioLabel(s: Scenario): string {
-  return `${s.connections} conn · ${frameSize(s.frameBytes)} · depth ${s.depth}`;
+  return `${SUITE_LABEL[s.suite]}${s.connections} conn · ${frameSize(s.frameBytes)} · depth ${s.depth}`;
 }
 
 // Every process the runner starts, until it has exited. If the runner itself
@@ -247,13 +250,14 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
   }
 }
 
-/** Every sample of the matrix, in the order run. */
+/** Every sample of the matrix, in the order run. A scenario runs the contenders of its suite. */
 export async function runMatrix(opts: RunOptions): Promise<Sample[]> {
   const samples: Sample[] = [];
-  const total = opts.scenarios.length * opts.rounds * opts.contenders.length;
+  const of = (s: Scenario) => opts.contenders.filter(c => c.suite === s.suite);
+  const total = opts.scenarios.reduce((n, s) => n + opts.rounds * of(s).length, 0);
   for (const scenario of opts.scenarios) {
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const contender of opts.contenders) {
+      for (const contender of of(scenario)) {
         opts.onStart?.(samples.length, total, `${scenarioLabel(scenario)} · ${contender.name} · round ${round}/${opts.rounds}`);
         const sample = await runSample(contender, scenario, round, opts);
         samples.push(sample);
