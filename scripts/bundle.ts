@@ -23,6 +23,8 @@ await build({
     // Loaded by `ringwire serve --handler` in the bench's handler suites.
     'echo-handler': 'src/bench/echo-handler.ts',
     'echo-handler-async': 'src/bench/echo-handler-async.ts',
+    // Preloaded into Node servers by `ringwire bench --gc`.
+    'gc-probe': 'src/bench/gc-probe.ts',
   },
   outdir: 'dist',
   bundle: true,

@@ -103,7 +103,7 @@ function fakeReport(): BenchReport {
   const baselines = { echo: 'node-data', async: 'node-async' };
   return {
     format: 'ringwire-bench/2',
-    settings: { scenarios: [scenario, handler], contenders, baselines, rounds: 1, duration: 1000, warmup: 300, generators: 1, command: 'ringwire bench --quick' },
+    settings: { scenarios: [scenario, handler], contenders, baselines, rounds: 1, duration: 1000, warmup: 300, generators: 1, gc: false, command: 'ringwire bench --quick' },
     machine: machine(),
     summaries: summarize(samples, contenders, baselines),
     samples,

@@ -2,10 +2,12 @@
 // spreads over rounds, ratios, and the per-scenario summaries built from samples.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import type v8 from 'node:v8';
 import { BUCKETS, bucketOf, bucketTop, Histogram } from '../src/bench/histogram.ts';
 import { median, ratio, spread } from '../src/bench/summary.ts';
 import { bySuite, summarize } from '../src/bench/results.ts';
 import type { Scenario } from '../src/bench/contenders.ts';
+import { countGc } from '../src/bench/gc-count.ts';
 import type { Sample } from '../src/bench/runner.ts';
 
 /** The exact percentile by sorting: the smallest v with at least p of the values <= v. */
@@ -148,5 +150,19 @@ describe('summaries', () => {
       ['echo', 'base', ['base', 'a'], 1],
       ['handler', 'node-h', ['node-h', 'h'], 1],
     ]);
+  });
+});
+
+describe('GC counts', () => {
+  const heap = (usedHeapSize: number) => ({ heapStatistics: { usedHeapSize } as v8.HeapStatistics, heapSpaceStatistics: [] });
+  const gc = (gcType: string, before: number, after: number, cost: number) => ({ gcType, cost, beforeGC: heap(before), afterGC: heap(after) });
+
+  it('adds up what the heap grew by before each collection and after the last', () => {
+    const count = countGc([gc('Scavenge', 500, 200, 300), gc('IncrementalMarking', 260, 260, 50), gc('MarkSweepCompact', 900, 300, 2000)], 100, 350);
+    expect(count).toEqual({ allocated: 400 + 60 + 640 + 50, scavenges: 1, markCompacts: 1, pauseMs: 2.35 });
+  });
+
+  it('counts growth alone when no collection ran', () => {
+    expect(countGc([], 1000, 1800)).toEqual({ allocated: 800, scavenges: 0, markCompacts: 0, pauseMs: 0 });
   });
 });

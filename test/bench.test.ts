@@ -17,6 +17,7 @@ import { onFrame as echo } from '../src/bench/echo-handler.ts';
 import { onFrame as echoAsync } from '../src/bench/echo-handler-async.ts';
 import { createPlainHandlerServer, type PlainHandlerOptions } from '../src/bench/plain-handler.ts';
 import { runMatrix } from '../src/bench/runner.ts';
+import type { GcCount } from '../src/bench/gc-count.ts';
 import { BUILTIN, type Scenario } from '../src/bench/contenders.ts';
 import { collect, connect, sleep, startServer } from './net-helpers.ts';
 
@@ -222,10 +223,11 @@ describe('ringwire bench, end to end', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--suite', 'handler,async', '--connections', '3', '--frame-sizes', '64,16k', '--depth', '4',
-      '--duration', '200ms', '--warmup', '100ms', '--rounds', '1', '--out', out,
+      '--duration', '200ms', '--warmup', '100ms', '--rounds', '1', '--gc', '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
     expect(r.stdout).not.toMatch(/FAILED/);
+    expect(r.stdout).toMatch(/async handler · 3 conn · 16 KiB · depth 4\s+node-async\s+[\d,]+/); // the --gc table
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('handler · 3 conn · 16 KiB · depth 4 · framing length:4:be');
     expect(r.stdout).toContain('async handler · 3 conn · 64 B · depth 4 · framing length:4:be');
@@ -243,8 +245,29 @@ describe('ringwire bench, end to end', () => {
       expect(s.failure).toBeUndefined();
       expect([s.mismatches, s.shortReads, s.errors]).toEqual([0, 0, 0]);
       expect(s.frames).toBeGreaterThan(0);
+      expect(s.gc!.allocated).toBeGreaterThan(0); // every server here runs on Node: each was probed
     }
   }, 60_000);
+
+  it('--gc: the probe counts the JS heap bytes a server process allocates between two signals', async () => {
+    // 200,000 objects {a, b} between the signals: 40 bytes each on this Node (20 with compressed pointers).
+    const child = spawn(process.execPath, ['--import', './src/bench/gc-probe.ts', '--input-type=module', '-e', `
+      const keep = [];
+      process.kill(process.pid, 'SIGUSR2');
+      setTimeout(() => {
+        for (let i = 0; i < 200_000; i++) keep[i & 1023] = { a: i, b: i };
+        process.kill(process.pid, 'SIGUSR2');
+        setTimeout(() => {}, 200); // signals are handled on the event loop: stay for the second one
+      }, 50);
+    `], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    await once(child, 'exit');
+    const count = JSON.parse(/ringwire-gc (.*)/.exec(stderr)![1]!) as GcCount;
+    expect(count.allocated / 200_000).toBeGreaterThanOrEqual(20);
+    expect(count.allocated / 200_000).toBeLessThan(48);
+    expect(count.scavenges).toBeGreaterThan(0); // 4-8 MB do not fit in a fresh young generation
+  });
 
   it('marks a server that answers out of order FAILED and carries on with the next contender', async () => {
     const reordering = {

@@ -15,7 +15,7 @@ import { machine } from './machine.ts';
 import { Progress } from './progress.ts';
 import { bySuite, summarize } from './results.ts';
 import { runMatrix } from './runner.ts';
-import { microTable, overviewTable, scenarioTable, type TableStyle } from './text-table.ts';
+import { gcTable, microTable, overviewTable, scenarioTable, type TableStyle } from './text-table.ts';
 
 export const BENCH_HELP = `ringwire bench — ringwire (WASM core, JS core) against plain Node servers
 
@@ -69,6 +69,9 @@ Contenders:
   --baseline <name>         ratios in this contender's suite are against it (default: node-data,
                             node-handler, node-async)
   --generators <n>          load generator processes, connections split between them (default 1)
+  --gc                      also count what each Node server allocates on its JS heap per frame,
+                            and its GCs, while measuring (a v8.GCProfiler preloaded into the
+                            server; it costs a little: compare throughput from runs without it)
 Output:
   --micro-duration <time>   time per core microbenchmark measurement (default 200ms)
   --quick                   50 connections, 64 B and 16 KiB, depth 1 and 32 (handler suites:
@@ -99,6 +102,7 @@ export interface BenchPlan {
   duration: number;
   warmup: number;
   generators: number;
+  gc: boolean;
   suites: Set<Suite>;
   micro: { framings: string[]; frameSizes: number[]; duration: number; repeats: number };
   out: string;
@@ -132,6 +136,7 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       external: { type: 'string', multiple: true, default: [] },
       baseline: { type: 'string' },
       generators: { type: 'string', default: '1' },
+      gc: { type: 'boolean', default: false },
       suite: { type: 'string', default: 'echo,micro' },
       'micro-duration': { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -195,6 +200,7 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
     duration: parseDuration('duration', values.duration ?? (q ? '1s' : '3s')),
     warmup: parseDuration('warmup', values.warmup ?? (q ? '300ms' : '1s')),
     generators: parseCount('generators', values.generators),
+    gc: values.gc,
     suites,
     micro: {
       framings: ['raw', 'length:4:be', 'varint', 'line', 'delimiter:\\r\\n', 'fixed'],
@@ -217,6 +223,7 @@ export async function runBench(plan: BenchPlan, command: string, progress = new 
       duration: plan.duration,
       warmup: plan.warmup,
       generators: plan.generators,
+      gc: plan.gc,
       onStart: (done, total, what) => progress.start(done, total, what),
       onSample: (done, total, s) => progress.sample(done, total, s),
     })
@@ -236,6 +243,7 @@ export async function runBench(plan: BenchPlan, command: string, progress = new 
       duration: plan.duration,
       warmup: plan.warmup,
       generators: plan.generators,
+      gc: plan.gc,
       command,
     },
     machine: m,
@@ -273,6 +281,10 @@ export async function benchCommand(args: string[]): Promise<number> {
     if (group.summaries.length < 2) continue;
     print(`Overview, ${group.suite} suite: each contender against ${group.baseline} (frames/s: higher is better; CPU per frame: lower is better)\n`);
     print(`${overviewTable(group.summaries, group.contenders, group.baseline, plan.style)}\n`);
+  }
+  if (plan.gc) {
+    print('JS heap allocated by each server while measuring, per echoed frame (--gc; off-heap memory such as Buffer contents not counted)\n');
+    print(`${gcTable(report.summaries, plan.style)}\n`);
   }
   if (report.micro) print(`Core microbenchmarks (decode + echo of whole frames in the rx ring, no sockets)\n\n${microTable(report.micro, plan.style)}\n`);
   const stamp = m.date.replace(/[:.]/g, '-');

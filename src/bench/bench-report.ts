@@ -22,6 +22,8 @@ export interface BenchSettings {
   /** ms */
   warmup: number;
   generators: number;
+  /** Whether Node servers' JS heap allocation was counted (--gc). */
+  gc: boolean;
   /** The command line, as typed. */
   command: string;
 }

@@ -42,7 +42,9 @@ export interface Contender {
 }
 
 /** A file of ringwire's own: from dist/ when bundled, from src/ when run as TypeScript. */
-export function entry(name: 'cli' | 'plain-echo' | 'generator-process' | 'echo-handler' | 'echo-handler-async'): string {
+export function entry(
+  name: 'cli' | 'plain-echo' | 'generator-process' | 'echo-handler' | 'echo-handler-async' | 'gc-probe',
+): string {
   const fromSource = import.meta.url.endsWith('.ts');
   if (!fromSource) return fileURLToPath(new URL(`./${name}.js`, import.meta.url));
   return fileURLToPath(new URL(name === 'cli' ? '../cli.ts' : `./${name}.ts`, import.meta.url));

@@ -10,7 +10,7 @@
 import type { BenchReport } from './bench-report.ts';
 import { frameSize, mib } from './format.ts';
 import { barChart, escapeXml, PALETTE } from './svg-chart.ts';
-import { MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows } from './text-table.ts';
+import { GC_HEADERS, gcRows, MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows } from './text-table.ts';
 import { scenarioLabel } from './runner.ts';
 import { bySuite, type ScenarioSummary } from './results.ts';
 
@@ -99,9 +99,11 @@ function scenarioSection(s: ScenarioSummary): string {
     height: 260,
   });
   const failures = rows.flatMap(c => c.failures.map(f => `<li class="failed">${escapeXml(`${c.contender} failed, ${f}`)}</li>`));
+  const gc = gcRows([s]).map(r => r.slice(1)); // the scenario is this section's
   return `<h3>${escapeXml(`${scenarioLabel(s.scenario)} · framing ${s.scenario.framing}`)}</h3>
 <div class="charts">${fps}${latency}</div>
 ${scenarioTables(s)}
+${gc.length ? `<p class="note">JS heap allocated by the server per frame while measuring (--gc):</p>\n${table(GC_HEADERS.slice(1), gc)}` : ''}
 ${failures.length ? `<ul>${failures.join('')}</ul>` : ''}`;
 }
 

@@ -31,6 +31,10 @@ export interface ContenderSummary {
   throughputRatio: number;
   /** Median CPU per frame over the baseline's (lower is better). */
   cpuRatio: number;
+  /** With --gc (n = 0 without): JS heap bytes the server allocated per frame, GCs per million frames, GC time per frame (ns). */
+  heapPerFrame: Spread;
+  gcsPerMillionFrames: Spread;
+  gcPausePerFrame: Spread;
 }
 
 export interface ScenarioSummary {
@@ -64,6 +68,9 @@ function summarizeContender(name: string, samples: Sample[]): ContenderSummary {
     generatorCores: of(s => s.generatorCores),
     throughputRatio: NaN,
     cpuRatio: NaN,
+    heapPerFrame: of(s => (s.gc ? s.gc.allocated / s.frames : NaN)),
+    gcsPerMillionFrames: of(s => (s.gc ? ((s.gc.scavenges + s.gc.markCompacts) / s.frames) * 1e6 : NaN)),
+    gcPausePerFrame: of(s => (s.gc ? (s.gc.pauseMs / s.frames) * 1e6 : NaN)),
   };
 }
 
