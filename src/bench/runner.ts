@@ -1,9 +1,9 @@
 // Runs the socket benchmark matrix: for each scenario, `rounds` rounds, and in each
 // round every contender of the scenario's suite once, in the same order
-// (A B C A B C ...), so a drift in
-// the machine's speed hits every contender alike. One sample = a fresh server
-// process, fresh generator processes, a warm-up, then a measured interval during
-// which the server's and the generators' CPU are read from /proc.
+// (A B C A B C ...), so a drift in the machine's speed hits every contender alike.
+// One sample = a fresh server process, fresh generator processes, a warm-up, then
+// a measured interval during which the server's and the generators' CPU are read
+// from /proc (and with `gc`, its JS heap allocation, by the probe preloaded into it).
 
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
