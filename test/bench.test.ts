@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { onFrame as echo } from '../src/bench/echo-handler.ts';
 import { onFrame as echoAsync } from '../src/bench/echo-handler-async.ts';
 import { createPlainHandlerServer, type PlainHandlerOptions } from '../src/bench/plain-handler.ts';
-import { runMatrix } from '../src/bench/runner.ts';
+import { runMatrix, scenarioLabel } from '../src/bench/runner.ts';
 import type { GcCount } from '../src/bench/gc-count.ts';
 import { BUILTIN, type Scenario } from '../src/bench/contenders.ts';
 import { collect, connect, sleep, startServer } from './net-helpers.ts';
@@ -219,28 +219,23 @@ describe('ringwire bench, end to end', () => {
     expect(report.machine.wasmHash).toMatch(/^[0-9a-f]{16}$/);
   }, 120_000);
 
-  // ringwire's async handler fails verification on main at ae8c3ba (issue 8): when a
-  // handler's promise settles and consume() finds the ring empty, it moves the slot's
-  // positions back to 0, but Node already holds the span for the next read from the old
-  // position, so that read lands where the core does not look and the next frame is
-  // answered with stale bytes. Until that is fixed those samples may fail; the run must
-  // still finish and mark them FAILED by verification. Every other contender must verify.
-  const ASYNC_KNOWN_BROKEN = new Set(['ringwire-wasm-async', 'ringwire-js-async']);
-
-  it('runs the handler suites: ringwire with the sync and async echo handler against the plain handler servers', () => {
+  it('runs the handler suites: ringwire with the sync and async echo handler against the plain handler servers, all verified', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--suite', 'handler,async', '--connections', '3', '--frame-sizes', '64,16k', '--depth', '4',
       '--duration', '200ms', '--warmup', '100ms', '--rounds', '1', '--gc', '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+    const json = readdirSync(out).find(f => f.endsWith('.json'))!;
+    const report = JSON.parse(readFileSync(path.join(out, json), 'utf8')) as BenchReport;
+    // Which sample failed and why, if any did.
+    expect(report.samples.filter(s => s.failure).map(s => `${scenarioLabel(s.scenario)} ${s.contender}: ${s.failure}`)).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(r.status).toBe(0);
     expect(r.stdout).toContain('handler · 3 conn · 16 KiB · depth 4 · framing length:4:be');
     expect(r.stdout).toContain('async handler · 3 conn · 64 B · depth 4 · framing length:4:be');
     expect(r.stdout).toContain('Overview, async suite: each contender against node-async');
     expect(r.stdout).toMatch(/async handler · 3 conn · 16 KiB · depth 4\s+node-async\s+[\d,]+/); // the --gc table
-    const json = readdirSync(out).find(f => f.endsWith('.json'))!;
-    const report = JSON.parse(readFileSync(path.join(out, json), 'utf8')) as BenchReport;
-    expect(r.status).toBe(report.ok ? 0 : 1);
     expect(report.settings.baselines).toEqual({ handler: 'node-handler', async: 'node-async' });
     const handler = ['ringwire-wasm-handler', 'ringwire-js-handler', 'node-handler'];
     const async = ['ringwire-wasm-async', 'ringwire-js-async', 'node-async'];
@@ -249,10 +244,6 @@ describe('ringwire bench, end to end', () => {
       ['async', 'node-async', async], ['async', 'node-async', async],
     ]);
     for (const s of report.samples) {
-      if (s.failure && ASYNC_KNOWN_BROKEN.has(s.contender)) {
-        expect(s.failure).toMatch(/mismatched bytes|never echoed/);
-        continue;
-      }
       expect(s.failure).toBeUndefined();
       expect([s.mismatches, s.shortReads, s.errors]).toEqual([0, 0, 0]);
       expect(s.frames).toBeGreaterThan(0);

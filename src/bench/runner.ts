@@ -170,9 +170,9 @@ const sumCpu = (xs: CpuTime[]): CpuTime => ({
   system: xs.reduce((a, c) => a + c.system, 0),
 });
 
-/** The probe's line on the server's stderr, once it has written it (up to 2 s). */
+/** The probe's line on the server's stderr, once it has written it (up to 5 s: a loaded machine is slow). */
 async function gcCount(stderr: () => string): Promise<GcCount> {
-  const deadline = Date.now() + 2000;
+  const deadline = Date.now() + 5000;
   for (;;) {
     const at = stderr().lastIndexOf(GC_LINE);
     const end = at < 0 ? -1 : stderr().indexOf('\n', at);
