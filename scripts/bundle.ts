@@ -20,6 +20,11 @@ await build({
     // Run as their own processes by `ringwire bench`.
     'plain-echo': 'src/bench/plain-echo.ts',
     'generator-process': 'src/bench/generator-process.ts',
+    // Loaded by `ringwire serve --handler` in the bench's handler suites.
+    'echo-handler': 'src/bench/echo-handler.ts',
+    'echo-handler-async': 'src/bench/echo-handler-async.ts',
+    // Preloaded into Node servers by `ringwire bench --gc`.
+    'gc-probe': 'src/bench/gc-probe.ts',
   },
   outdir: 'dist',
   bundle: true,

@@ -8,6 +8,7 @@ import { frameTape } from '../src/bench/frame-tape.ts';
 import { Histogram } from '../src/bench/histogram.ts';
 import { summarize } from '../src/bench/results.ts';
 import type { Sample } from '../src/bench/runner.ts';
+import type { Scenario } from '../src/bench/contenders.ts';
 import { barChart, linearTicks } from '../src/bench/svg-chart.ts';
 import { microTable, scenarioTable } from '../src/bench/text-table.ts';
 import { writeReport, type BenchReport } from '../src/bench/bench-report.ts';
@@ -84,22 +85,27 @@ describe('charts', () => {
 });
 
 function fakeReport(): BenchReport {
-  const scenario = { connections: 50, frameBytes: 64, depth: 1, framing: 'length:4:be' };
+  const scenario: Scenario = { suite: 'echo', connections: 50, frameBytes: 64, depth: 1, framing: 'length:4:be' };
+  const handler: Scenario = { ...scenario, suite: 'async' };
   const latency = new Histogram();
   for (let i = 1; i <= 1000; i++) latency.record(i * 1000);
-  const sample = (contender: string, fps: number, failure?: string): Sample => ({
-    scenario, contender, round: 1, failure, frames: fps, bytes: fps * 64, seconds: 1, framesPerSecond: fps,
+  const sample = (contender: string, fps: number, failure?: string, at = scenario): Sample => ({
+    scenario: at, contender, round: 1, failure, frames: fps, bytes: fps * 64, seconds: 1, framesPerSecond: fps,
     megabytesPerSecond: (fps * 64) / 1e6, latency: latency.toJSON(), serverCpu: { user: 1, system: 3 },
     cpuPerFrame: { user: 1500, system: 5500, total: 7000 }, serverPeakRss: 64 * 1024 * 1024,
     generatorCpu: { user: 0.4, system: 0.6 }, generatorCores: 1, serverCores: 0.93, mismatches: 0, shortReads: 0, errors: 0,
   });
-  const samples = [sample('ringwire-wasm', 134_383), sample('node-data', 133_960), sample('bad-server', 0, '12 mismatched bytes')];
-  const contenders = ['ringwire-wasm', 'node-data', 'bad-server'];
+  const samples = [
+    sample('ringwire-wasm', 134_383), sample('node-data', 133_960), sample('bad-server', 0, '12 mismatched bytes'),
+    sample('ringwire-wasm-async', 90_000, undefined, handler), sample('node-async', 60_000, undefined, handler),
+  ];
+  const contenders = ['ringwire-wasm', 'node-data', 'bad-server', 'ringwire-wasm-async', 'node-async'];
+  const baselines = { echo: 'node-data', async: 'node-async' };
   return {
-    format: 'ringwire-bench/1',
-    settings: { scenarios: [scenario], contenders, baseline: 'node-data', rounds: 1, duration: 1000, warmup: 300, generators: 1, command: 'ringwire bench --quick' },
+    format: 'ringwire-bench/2',
+    settings: { scenarios: [scenario, handler], contenders, baselines, rounds: 1, duration: 1000, warmup: 300, generators: 1, gc: false, command: 'ringwire bench --quick' },
     machine: machine(),
-    summaries: summarize(samples, contenders, 'node-data'),
+    summaries: summarize(samples, contenders, baselines),
     samples,
     micro: {
       rows: [
@@ -128,6 +134,11 @@ describe('tables and report', () => {
     const micro = microTable(fakeReport().micro!);
     expect(micro).toMatch(/length:4:be\s+64 B\s+6\.2\s+0\.86\s+145\s+0\.04×\s+0\.01×\s+7\.21×/);
     expect(micro).toContain('wasm 6.2 ns, js 5.9 ns');
+    const async = scenarioTable(fakeReport().summaries[1]!);
+    expect(async).toContain('async handler · 50 conn · 64 B · depth 1 · framing length:4:be');
+    expect(async).toMatch(/ringwire-wasm-async\s+90,000\s+90,000–90,000\s+1\.50×/);
+    expect(async).toMatch(/node-async \(base\)\s+60,000/);
+    expect(async).not.toContain('node-data');
   });
 
   it('writes the JSON with every sample and a self-contained HTML page', () => {
@@ -135,29 +146,35 @@ describe('tables and report', () => {
     const report = fakeReport();
     const files = writeReport(report, dir, 'r');
     const json = JSON.parse(readFileSync(files.json, 'utf8')) as BenchReport;
-    expect(json.samples).toHaveLength(3);
+    expect(json.samples).toHaveLength(5);
     expect(json.machine.node).toBe(process.version);
     expect(json.machine.cores).toBeGreaterThan(0);
     expect(json.samples[0]!.latency.count).toBe(1000);
     const html = readFileSync(files.html, 'utf8');
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).not.toMatch(/<script|<link|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/); // nothing to fetch or run
-    expect(html.match(/<svg /g)).toHaveLength(2 + 1); // the scenario's two, the microbenchmarks: no overview of one scenario
+    // One scenario in each suite: no overview; each scenario's two charts, then the microbenchmarks.
+    expect(html.match(/<svg /g)).toHaveLength(2 * 2 + 1);
+    expect(html).not.toContain('<h2>Overview</h2>');
     // Frames/s: one bar per contender, not one category of three bars.
     expect(html).toMatch(/aria-label="Frames\/s \(median; whiskers: min–max\)" data-categories="3"/);
     // The scenario table as two, throughput and latency beside the server's cost, each naming the contender.
-    expect(html.match(/<th style="text-align:left">contender<\/th>/g)).toHaveLength(2);
+    expect(html.match(/<th style="text-align:left">contender<\/th>/g)).toHaveLength(2 * 2);
     expect(html).toMatch(/<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>.*<td class="failed">FAILED<\/td>(<td><\/td>){5}<\/tr>/s);
+    expect(html).toContain('async handler · 50 conn · 64 B · depth 1 · framing length:4:be');
     expect(html).toContain('Failed runs (reported without figures): 50 conn · 64 B · depth 1: bad-server');
     expect(html).toContain('ringwire bench --quick');
     expect(html).not.toContain('NaN');
   });
 
-  it('compares scenarios in an overview once there are two', () => {
+  it('compares scenarios in an overview once a suite has two, against that suite\'s baseline', () => {
     const report = fakeReport();
     const other = { ...report.summaries[0]!, scenario: { ...report.summaries[0]!.scenario, depth: 32 } };
-    const html = readFileSync(writeReport({ ...report, summaries: [report.summaries[0]!, other] }, mkdtempSync(path.join(os.tmpdir(), 'ringwire-report-')), 'r').html, 'utf8');
+    const summaries = [report.summaries[0]!, other, report.summaries[1]!]; // echo twice, async once
+    const html = readFileSync(writeReport({ ...report, summaries }, mkdtempSync(path.join(os.tmpdir(), 'ringwire-report-')), 'r').html, 'utf8');
     expect(html).toContain('<h2>Overview</h2>');
+    expect(html).toContain('echo suite, against node-data');
+    expect(html).not.toContain('async suite, against'); // one scenario: nothing to compare across
     expect(html).toMatch(/aria-label="Frames per second relative to node-data \(higher is better\)" data-categories="2"/);
   });
 });

@@ -2,9 +2,12 @@
 // spreads over rounds, ratios, and the per-scenario summaries built from samples.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import type v8 from 'node:v8';
 import { BUCKETS, bucketOf, bucketTop, Histogram } from '../src/bench/histogram.ts';
 import { median, ratio, spread } from '../src/bench/summary.ts';
-import { summarize } from '../src/bench/results.ts';
+import { bySuite, summarize } from '../src/bench/results.ts';
+import type { Scenario } from '../src/bench/contenders.ts';
+import { countGc } from '../src/bench/gc-count.ts';
 import type { Sample } from '../src/bench/runner.ts';
 
 /** The exact percentile by sorting: the smallest v with at least p of the values <= v. */
@@ -88,12 +91,12 @@ describe('median, spread, ratio', () => {
 });
 
 describe('summaries', () => {
-  const scenario = { connections: 2, frameBytes: 64, depth: 1, framing: 'length:4:be' };
-  const sample = (contender: string, round: number, fps: number, cpuNs: number, failure?: string): Sample => {
+  const scenario: Scenario = { suite: 'echo', connections: 2, frameBytes: 64, depth: 1, framing: 'length:4:be' };
+  const sample = (contender: string, round: number, fps: number, cpuNs: number, failure?: string, at = scenario): Sample => {
     const latency = new Histogram();
     for (let i = 1; i <= 100; i++) latency.record(i * 1000 * round); // 1..100 µs, scaled by round
     return {
-      scenario, contender, round, failure, frames: fps, bytes: fps * 64, seconds: 1, framesPerSecond: fps,
+      scenario: at, contender, round, failure, frames: fps, bytes: fps * 64, seconds: 1, framesPerSecond: fps,
       megabytesPerSecond: (fps * 64) / 1e6, latency: latency.toJSON(), serverCpu: { user: 0, system: 0 },
       cpuPerFrame: { user: cpuNs / 4, system: (3 * cpuNs) / 4, total: cpuNs }, serverPeakRss: 50e6,
       generatorCpu: { user: 0.5, system: 0.5 }, generatorCores: 1, serverCores: 0.9, mismatches: 0, shortReads: 0, errors: 0,
@@ -106,7 +109,7 @@ describe('summaries', () => {
       sample('fast', 2, 200, 3000), sample('base', 2, 200, 2000),
       sample('fast', 3, 250, 2000), sample('base', 3, 150, 3000),
     ];
-    const [s] = summarize(samples, ['fast', 'base'], 'base');
+    const [s] = summarize(samples, ['fast', 'base'], { echo: 'base' });
     const fast = s!.contenders[0]!;
     expect(fast.contender).toBe('fast');
     expect(fast.framesPerSecond).toEqual({ median: 250, min: 200, max: 300, n: 3 });
@@ -123,9 +126,43 @@ describe('summaries', () => {
 
   it('reports a contender with any failed round as failed, without figures', () => {
     const samples = [sample('a', 1, 300, 1000), sample('a', 2, 300, 1000, '3 mismatched bytes'), sample('base', 1, 100, 1000)];
-    const a = summarize(samples, ['a', 'base'], 'base')[0]!.contenders[0]!;
+    const a = summarize(samples, ['a', 'base'], { echo: 'base' })[0]!.contenders[0]!;
     expect(a.failures).toEqual(['round 2: 3 mismatched bytes']);
     expect(a.framesPerSecond.median).toBeNaN();
     expect(a.throughputRatio).toBeNaN();
+  });
+
+  it('compares each suite with its own baseline, and keeps same-sized scenarios of two suites apart', () => {
+    const handler: Scenario = { ...scenario, suite: 'handler' };
+    const samples = [
+      sample('base', 1, 100, 1000), sample('a', 1, 200, 1000),
+      sample('node-h', 1, 50, 1000, undefined, handler), sample('h', 1, 75, 1000, undefined, handler),
+    ];
+    const names = ['base', 'a', 'node-h', 'h'];
+    const sums = summarize(samples, names, { echo: 'base', handler: 'node-h' });
+    expect(sums.map(s => [s.scenario.suite, s.baseline, s.contenders.map(c => c.contender)])).toEqual([
+      ['echo', 'base', ['base', 'a']],
+      ['handler', 'node-h', ['node-h', 'h']],
+    ]);
+    expect(sums[0]!.contenders[1]!.throughputRatio).toBe(2);
+    expect(sums[1]!.contenders[1]!.throughputRatio).toBe(1.5);
+    expect(bySuite(sums, names).map(g => [g.suite, g.baseline, g.contenders, g.summaries.length])).toEqual([
+      ['echo', 'base', ['base', 'a'], 1],
+      ['handler', 'node-h', ['node-h', 'h'], 1],
+    ]);
+  });
+});
+
+describe('GC counts', () => {
+  const heap = (usedHeapSize: number) => ({ heapStatistics: { usedHeapSize } as v8.HeapStatistics, heapSpaceStatistics: [] });
+  const gc = (gcType: string, before: number, after: number, cost: number) => ({ gcType, cost, beforeGC: heap(before), afterGC: heap(after) });
+
+  it('adds up what the heap grew by before each collection and after the last', () => {
+    const count = countGc([gc('Scavenge', 500, 200, 300), gc('IncrementalMarking', 260, 260, 50), gc('MarkSweepCompact', 900, 300, 2000)], 100, 350);
+    expect(count).toEqual({ allocated: 400 + 60 + 640 + 50, scavenges: 1, markCompacts: 1, pauseMs: 2.35 });
+  });
+
+  it('counts growth alone when no collection ran', () => {
+    expect(countGc([], 1000, 1800)).toEqual({ allocated: 800, scavenges: 0, markCompacts: 0, pauseMs: 0 });
   });
 });

@@ -1,6 +1,8 @@
 // The load generator's verification against real servers on 127.0.0.1 (it must
-// catch a corrupted byte, a lost byte and a dropped connection), and one tiny
-// end-to-end `ringwire bench` run: every contender present, nothing failed.
+// catch a corrupted byte, a lost byte and a dropped connection), the plain Node
+// handler server the handler suites compare against (a baseline must answer
+// exactly), and tiny end-to-end `ringwire bench` runs: every contender present,
+// nothing failed, and a server that answers wrongly marked FAILED, not fatal.
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
@@ -10,7 +12,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { LoadGenerator, type LoadOptions } from '../src/bench/load-generator.ts';
 import type { BenchReport } from '../src/bench/bench-report.ts';
-import { startServer } from './net-helpers.ts';
+import fc from 'fast-check';
+import { onFrame as echo } from '../src/bench/echo-handler.ts';
+import { onFrame as echoAsync } from '../src/bench/echo-handler-async.ts';
+import { createPlainHandlerServer, type PlainHandlerOptions } from '../src/bench/plain-handler.ts';
+import { runMatrix, scenarioLabel } from '../src/bench/runner.ts';
+import type { GcCount } from '../src/bench/gc-count.ts';
+import { BUILTIN, type Scenario } from '../src/bench/contenders.ts';
+import { collect, connect, sleep, startServer } from './net-helpers.ts';
 
 const closers: (() => void)[] = [];
 
@@ -79,6 +88,105 @@ describe('load generator', () => {
   });
 });
 
+/** Length:4:be frames with these payload sizes; each payload's bytes differ from the next one's. */
+function frames(sizes: number[]): Buffer {
+  return Buffer.concat(sizes.map((n, i) => {
+    const f = Buffer.alloc(4 + n);
+    f.writeUInt32BE(n);
+    for (let j = 0; j < n; j++) f[4 + j] = (i * 7 + j) & 0xff;
+    return f;
+  }));
+}
+
+async function plainServer(options: PlainHandlerOptions): Promise<number> {
+  const server = createPlainHandlerServer(options);
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const accepted = new Set<net.Socket>();
+  server.on('connection', s => { accepted.add(s); s.once('close', () => accepted.delete(s)); });
+  closers.push(() => { server.close(); for (const s of accepted) s.destroy(); });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Write `bytes` cut at `cuts` (each piece its own write, a tick apart), half-close, and return all that came back. */
+async function exchange(port: number, bytes: Buffer, cuts: number[] = []): Promise<Buffer> {
+  const socket = await connect(port);
+  const { done } = collect(socket);
+  let at = 0;
+  for (const cut of [...cuts.filter(c => c > 0 && c < bytes.length).sort((a, b) => a - b), bytes.length]) {
+    socket.write(bytes.subarray(at, cut));
+    at = cut;
+    await new Promise(r => setImmediate(r)); // so pieces tend to arrive as separate reads
+  }
+  socket.end();
+  return done;
+}
+
+describe('the plain handler server (the handler suites\' baseline)', () => {
+  const handlers = [
+    ['sync echo', { onFrame: echo, ordering: 'sync' }],
+    ['async echo (chained)', { onFrame: echoAsync, ordering: 'async' }],
+  ] as const;
+  for (const [name, options] of handlers) {
+    it(`${name}: answers every frame exactly, frames of 0 B to 40 KiB split at any point`, async () => {
+      const port = await plainServer(options);
+      await fc.assert(fc.asyncProperty(
+        fc.array(fc.oneof(fc.nat(80), fc.nat(40_000)), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(500_000), { maxLength: 8 }),
+        async (sizes, cuts) => {
+          const bytes = frames(sizes);
+          expect((await exchange(port, bytes, cuts)).equals(bytes)).toBe(true);
+        },
+      ), { numRuns: 15 });
+    });
+  }
+
+  it('async: keeps each connection\'s order and frame contents across real awaits', async () => {
+    const port = await plainServer({
+      ordering: 'async',
+      onFrame: async (frame, c) => {
+        await sleep(frame.length % 3); // later frames often finish waiting first
+        c.send(frame);
+      },
+    });
+    const bytes = frames(Array.from({ length: 60 }, (_, i) => (i * 37) % 300));
+    const answers = await Promise.all([0, 1, 2].map(() => exchange(port, bytes, [100, 2000, 5000])));
+    for (const a of answers) expect(a.equals(bytes)).toBe(true);
+  });
+
+  it('a client that stops reading: nothing lost, nothing reordered once it reads again', async () => {
+    const port = await plainServer({ onFrame: echo, ordering: 'sync' });
+    const bytes = frames(Array.from({ length: 256 }, () => 16_380)); // 4 MiB of 16 KiB frames
+    const socket = await connect(port);
+    socket.pause();
+    const { done } = collect(socket);
+    socket.end(bytes);
+    await sleep(150);
+    socket.resume();
+    expect((await done).equals(bytes)).toBe(true);
+  });
+
+  it('closes only the connection with a frame over maxFrame, or whose handler throws', async () => {
+    const port = await plainServer({
+      ordering: 'sync',
+      maxFrame: 1000,
+      onFrame: (frame, c) => {
+        if (frame.length === 13) throw new Error('the handler fails on 13-byte frames');
+        c.send(frame);
+      },
+    });
+    const good = frames([5, 1000, 0]);
+    const [tooLong, throws, fine] = await Promise.all([
+      exchange(port, Buffer.concat([frames([3, 7]), frames([1001]), good])),
+      exchange(port, Buffer.concat([frames([3, 7]), frames([13]), good])),
+      exchange(port, good),
+    ]);
+    // Each bad connection gets the answers to the frames before the bad one, then FIN.
+    expect(tooLong).toEqual(frames([3, 7]));
+    expect(throws).toEqual(frames([3, 7]));
+    expect(fine.equals(good)).toBe(true);
+  });
+});
+
 describe('ringwire bench, end to end', () => {
   it('runs a tiny matrix with every contender and an external server, all verified', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
@@ -111,6 +219,72 @@ describe('ringwire bench, end to end', () => {
     expect(report.machine.wasmHash).toMatch(/^[0-9a-f]{16}$/);
   }, 120_000);
 
+  it('runs the handler suites: ringwire with the sync and async echo handler against the plain handler servers, all verified', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
+    const args = [
+      'dist/cli.js', 'bench', '--suite', 'handler,async', '--connections', '3', '--frame-sizes', '64,16k', '--depth', '4',
+      '--duration', '200ms', '--warmup', '100ms', '--rounds', '1', '--gc', '--out', out,
+    ];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+    const json = readdirSync(out).find(f => f.endsWith('.json'))!;
+    const report = JSON.parse(readFileSync(path.join(out, json), 'utf8')) as BenchReport;
+    // Which sample failed and why, if any did.
+    expect(report.samples.filter(s => s.failure).map(s => `${scenarioLabel(s.scenario)} ${s.contender}: ${s.failure}`)).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('handler · 3 conn · 16 KiB · depth 4 · framing length:4:be');
+    expect(r.stdout).toContain('async handler · 3 conn · 64 B · depth 4 · framing length:4:be');
+    expect(r.stdout).toContain('Overview, async suite: each contender against node-async');
+    expect(r.stdout).toMatch(/async handler · 3 conn · 16 KiB · depth 4\s+node-async\s+[\d,]+/); // the --gc table
+    expect(report.settings.baselines).toEqual({ handler: 'node-handler', async: 'node-async' });
+    const handler = ['ringwire-wasm-handler', 'ringwire-js-handler', 'node-handler'];
+    const async = ['ringwire-wasm-async', 'ringwire-js-async', 'node-async'];
+    expect(report.summaries.map(s => [s.scenario.suite, s.baseline, s.contenders.map(c => c.contender)])).toEqual([
+      ['handler', 'node-handler', handler], ['handler', 'node-handler', handler],
+      ['async', 'node-async', async], ['async', 'node-async', async],
+    ]);
+    for (const s of report.samples) {
+      expect(s.failure).toBeUndefined();
+      expect([s.mismatches, s.shortReads, s.errors]).toEqual([0, 0, 0]);
+      expect(s.frames).toBeGreaterThan(0);
+      expect(s.gc!.allocated).toBeGreaterThan(0); // every server here runs on Node: each was probed
+    }
+  }, 60_000);
+
+  it('--gc: the probe counts the JS heap bytes a server process allocates between two signals', async () => {
+    // 200,000 objects {a, b} between the signals: 40 bytes each on this Node (20 with compressed pointers).
+    const child = spawn(process.execPath, ['--import', './src/bench/gc-probe.ts', '--input-type=module', '-e', `
+      const keep = [];
+      process.kill(process.pid, 'SIGUSR2');
+      setTimeout(() => {
+        for (let i = 0; i < 200_000; i++) keep[i & 1023] = { a: i, b: i };
+        process.kill(process.pid, 'SIGUSR2');
+        setTimeout(() => {}, 200); // signals are handled on the event loop: stay for the second one
+      }, 50);
+    `], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    await once(child, 'exit');
+    const count = JSON.parse(/ringwire-gc (.*)/.exec(stderr)![1]!) as GcCount;
+    expect(count.allocated / 200_000).toBeGreaterThanOrEqual(20);
+    expect(count.allocated / 200_000).toBeLessThan(48);
+    expect(count.scavenges).toBeGreaterThan(0); // 4-8 MB do not fit in a fresh young generation
+  });
+
+  it('marks a server that answers out of order FAILED and carries on with the next contender', async () => {
+    const reordering = {
+      name: 'reordering', suite: 'handler' as const, framing: (s: Scenario) => s.framing,
+      command: (port: number) => ({ file: process.execPath, args: ['test/fixtures/reordering-server.mjs', String(port)] }),
+    };
+    const nodeHandler = BUILTIN.find(c => c.name === 'node-handler')!;
+    const scenario: Scenario = { suite: 'handler', connections: 2, frameBytes: 64, depth: 8, framing: 'length:4:be' };
+    const samples = await runMatrix({ scenarios: [scenario], contenders: [reordering, nodeHandler], rounds: 1, duration: 200, warmup: 100, generators: 1 });
+    expect(samples.map(s => s.contender)).toEqual(['reordering', 'node-handler']);
+    expect(samples[0]!.failure).toMatch(/mismatched bytes/);
+    expect(samples[1]!.failure).toBeUndefined();
+    expect(samples[1]!.frames).toBeGreaterThan(0);
+  }, 30_000);
+
   it('stops on Ctrl-C and takes its servers and generators with it', async () => {
     const child = spawn(process.execPath, ['dist/cli.js', 'bench', '--connections', '2', '--frame-sizes', '64', '--duration', '5s', '--suite', 'sockets', '--out', os.tmpdir()], { stdio: ['ignore', 'ignore', 'pipe'] });
     // Wait until a server and a generator are running under the bench process.
@@ -138,7 +312,11 @@ describe('ringwire bench, end to end', () => {
       [['--baseline', 'nope'], /--baseline nope is not among/],
       [['--rounds', '0'], /--rounds must be a whole number/],
       [['--rounds', '-1'], /--rounds must be a whole number of at least 1, got "-1"/],
-      [['--suite', 'disk'], /--suite takes sockets/],
+      [['--suite', 'disk'], /--suite takes echo, handler, async/],
+      [['--suite', 'handler', '--framing', 'line'], /handler suites run length:4:be only/],
+      [['--contenders', 'node-handler'], /node-handler runs in the handler suite; add handler to --suite/],
+      [['--suite', 'handler', '--contenders', 'ringwire-wasm-handler'], /baseline node-handler is not among its contenders/],
+      [['--suite', 'async', '--external', 'x=y {port}'], /--external servers run in the echo suite/],
     ] as const) {
       const r = bad(...args);
       expect(r.status).toBe(2);

@@ -6,19 +6,25 @@ import { parseArgs } from 'node:util';
 import { configError } from '../index.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration } from '../units.ts';
 import { writeReport, type BenchReport } from './bench-report.ts';
-import { BASELINE, BUILTIN, external, type Contender, type Scenario } from './contenders.ts';
+import {
+  BASELINES, BUILTIN, external, HANDLER_FRAMING, SOCKET_SUITES, type Contender, type Scenario, type SocketSuite,
+} from './contenders.ts';
 import { runCoreBench } from './core-bench.ts';
 import { frameTape } from './frame-tape.ts';
 import { machine } from './machine.ts';
 import { Progress } from './progress.ts';
-import { summarize } from './results.ts';
+import { bySuite, summarize } from './results.ts';
 import { runMatrix } from './runner.ts';
-import { microTable, overviewTable, scenarioTable, type TableStyle } from './text-table.ts';
+import { gcTable, microTable, overviewTable, scenarioTable, type TableStyle } from './text-table.ts';
 
-export const BENCH_HELP = `ringwire bench — ringwire (WASM core, JS core) against plain Node echo servers
+export const BENCH_HELP = `ringwire bench — ringwire (WASM core, JS core) against plain Node servers
 
 Usage:
-  ringwire bench [options]          the full matrix (about 20 minutes on 2 cores)
+  ringwire bench [options]          the echo matrix and the core microbenchmarks (about 20
+                                    minutes on 2 cores)
+  ringwire bench --suite handler,async
+                                    ringwire with a frame handler (sync, async) against the
+                                    same handler in a plain Node server (about 10 minutes)
   ringwire bench --quick            a small matrix, about a minute
 
 Each server runs in its own process and a load generator in another; every
@@ -26,32 +32,51 @@ echoed byte is compared with what was sent, and a run with any mismatch, short
 read or error is reported as failed, not as a number. Rounds alternate between
 contenders (A B C A B C ...); tables show medians with min–max.
 
-Matrix:
-  --connections <list>      concurrent connections (default 1,50,500)
+Suites:
+  --suite <list>            any of echo, handler, async, micro (default echo,micro):
+                              echo     the echo inside each server; baseline node-data
+                              handler  the echo as a JS frame handler, onFrame(frame, c) {
+                                       c.send(frame) }, length:4:be; baseline node-handler
+                              async    the same handler awaiting a resolved promise before it
+                                       sends; baseline node-async
+                              micro    core microbenchmarks, no sockets
+                            (sockets is the old name of echo)
+Matrix (for every socket suite chosen):
+  --connections <list>      concurrent connections (default 1,50,500; handler and async: 50)
   --frame-sizes <list>      bytes per frame on the wire, k suffix allowed (default 64,1k,16k)
-  --depth <list>            frames in flight per connection: 1 = request/response (default 1,32)
-  --framing <spec>          ringwire's framing, as for serve (default length:4:be); plain
-                            and external servers echo raw bytes, which returns the same frames
+  --depth <list>            frames in flight per connection: 1 = request/response (default 1,32;
+                            handler and async: 1,16)
+  --framing <spec>          ringwire's framing in the echo suite, as for serve (default
+                            length:4:be); plain and external servers echo raw bytes, which
+                            returns the same frames. The handler suites use length:4:be only.
   --duration <time>         measured time per sample (default 3s)
   --warmup <time>           load before measuring (default 1s)
   --rounds <n>              rounds per scenario (default 3)
 Contenders:
-  --contenders <list>       from ringwire-wasm, ringwire-js, node-data, node-onread (default: all)
-  --external <name=cmd>     also run this server; {port} in cmd is replaced by its port, and it
-                            must echo every byte on 127.0.0.1 (repeatable), e.g. the C
-                            epoll server that ships with ringwire, compiled from its source:
+  --contenders <list>       default: every contender of the suites chosen:
+                              echo     ringwire-wasm, ringwire-js, node-data, node-onread
+                              handler  ringwire-wasm-handler, ringwire-js-handler, node-handler
+                              async    ringwire-wasm-async, ringwire-js-async, node-async
+  --external <name=cmd>     also run this server in the echo suite; {port} in cmd is replaced
+                            by its port, and it must echo every byte on 127.0.0.1 (repeatable),
+                            e.g. the C epoll server that ships with ringwire, compiled from its
+                            source:
                               cc -O2 -o epoll-echo node_modules/ringwire/bench/epoll-echo.c
                               (in a clone of ringwire: bench/epoll-echo.c)
                               --external "c-epoll=./epoll-echo {port}"
                             CPU and memory are the started process's own: a server that
                             forks per connection is under-counted
-  --baseline <name>         ratios are against this contender (default node-data)
+  --baseline <name>         ratios in this contender's suite are against it (default: node-data,
+                            node-handler, node-async)
   --generators <n>          load generator processes, connections split between them (default 1)
-Suites and output:
-  --suite <list>            sockets, micro or both (default sockets,micro)
+  --gc                      also count what each Node server allocates on its JS heap per frame,
+                            and its GCs, while measuring (a v8.GCProfiler preloaded into the
+                            server; it costs a little: compare throughput from runs without it)
+Output:
   --micro-duration <time>   time per core microbenchmark measurement (default 200ms)
-  --quick                   50 connections, 64 B and 16 KiB, depth 1 and 32, 1s x 2 rounds,
-                            short microbenchmarks; options given explicitly still apply
+  --quick                   50 connections, 64 B and 16 KiB, depth 1 and 32 (handler suites:
+                            1 and 16), 1s x 2 rounds, short microbenchmarks; options given
+                            explicitly still apply
   --out <dir>               where the JSON and HTML reports go (default bench-results)
   --markdown                print the tables as Markdown (for a README)
   -h, --help                this text
@@ -59,18 +84,39 @@ Suites and output:
 
 const list = (text: string) => text.split(',').map(s => s.trim()).filter(Boolean);
 
+export type Suite = SocketSuite | 'micro';
+
+/** Each socket suite's default matrix: the echo spans connection counts, the handler suites the issue's 50. */
+const MATRIX: Record<SocketSuite, { connections: string; depth: string }> = {
+  echo: { connections: '1,50,500', depth: '1,32' },
+  handler: { connections: '50', depth: '1,16' },
+  async: { connections: '50', depth: '1,16' },
+};
+
 export interface BenchPlan {
   scenarios: Scenario[];
   contenders: Contender[];
-  baseline: string;
+  /** The baseline of each socket suite chosen. */
+  baselines: Partial<Record<SocketSuite, string>>;
   rounds: number;
   duration: number;
   warmup: number;
   generators: number;
-  suites: Set<'sockets' | 'micro'>;
+  gc: boolean;
+  suites: Set<Suite>;
   micro: { framings: string[]; frameSizes: number[]; duration: number; repeats: number };
   out: string;
   style: TableStyle;
+}
+
+function parseSuites(text: string): Set<Suite> {
+  return new Set(list(text).map((s): Suite => {
+    if (s === 'sockets') return 'echo';
+    if (s !== 'micro' && !(SOCKET_SUITES as readonly string[]).includes(s)) {
+      throw configError(`--suite takes echo, handler, async and/or micro, got "${s}"`);
+    }
+    return s as Suite;
+  }));
 }
 
 /** The plan a command line asks for; throws ERR_BAD_CONFIG on anything invalid. */
@@ -88,9 +134,10 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       rounds: { type: 'string' },
       contenders: { type: 'string' },
       external: { type: 'string', multiple: true, default: [] },
-      baseline: { type: 'string', default: BASELINE },
+      baseline: { type: 'string' },
       generators: { type: 'string', default: '1' },
-      suite: { type: 'string', default: 'sockets,micro' },
+      gc: { type: 'boolean', default: false },
+      suite: { type: 'string', default: 'echo,micro' },
       'micro-duration': { type: 'string' },
       quick: { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-results' },
@@ -100,38 +147,60 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
   });
   if (values.help) return 'help';
   const q = values.quick;
-  const connections = list(values.connections ?? (q ? '50' : '1,50,500')).map(t => parseCount('connections', t));
+  const suites = parseSuites(values.suite);
+  const socketSuites = SOCKET_SUITES.filter(s => suites.has(s));
   const frameSizes = list(values['frame-sizes'] ?? (q ? '64,16k' : '64,1k,16k')).map(t => parseBytes('frame-sizes', t));
-  const depths = list(values.depth ?? '1,32').map(t => parseCount('depth', t));
   const framing = values.framing;
   for (const size of frameSizes) frameTape(framing, size, 1); // every size must make a frame of this framing
+  if (framing !== HANDLER_FRAMING && (suites.has('handler') || suites.has('async'))) {
+    throw configError(`--framing ${framing}: the handler suites run ${HANDLER_FRAMING} only (what the plain handler servers cut)`);
+  }
+
   const known = new Map(BUILTIN.map(c => [c.name, c]));
-  const contenders = list(values.contenders ?? BUILTIN.map(c => c.name).join(',')).map(name => {
-    const c = known.get(name);
-    if (!c) throw configError(`--contenders: unknown "${name}"; choose from ${[...known.keys()].join(', ')} or add --external`);
-    return c;
-  });
+  const contenders = values.contenders === undefined
+    ? BUILTIN.filter(c => suites.has(c.suite))
+    : list(values.contenders).map(name => {
+      const c = known.get(name);
+      if (!c) throw configError(`--contenders: unknown "${name}"; choose from ${[...known.keys()].join(', ')} or add --external`);
+      if (!suites.has(c.suite)) throw configError(`--contenders: ${name} runs in the ${c.suite} suite; add ${c.suite} to --suite`);
+      return c;
+    });
+  if (values.external.length && !suites.has('echo')) throw configError('--external servers run in the echo suite; add echo to --suite');
   contenders.push(...values.external.map(external));
   if (new Set(contenders.map(c => c.name)).size !== contenders.length) throw configError('contender names must be different');
-  if (!contenders.some(c => c.name === values.baseline)) {
-    throw configError(`--baseline ${values.baseline} is not among the contenders (${contenders.map(c => c.name).join(', ')})`);
+
+  const baselines: Partial<Record<SocketSuite, string>> = {};
+  for (const suite of socketSuites) baselines[suite] = BASELINES[suite];
+  if (values.baseline !== undefined) {
+    const base = contenders.find(c => c.name === values.baseline);
+    if (!base) throw configError(`--baseline ${values.baseline} is not among the contenders (${contenders.map(c => c.name).join(', ')})`);
+    baselines[base.suite] = base.name;
   }
-  const suites = new Set(list(values.suite).map(s => {
-    if (s !== 'sockets' && s !== 'micro') throw configError(`--suite takes sockets and/or micro, got "${s}"`);
-    return s;
-  }));
+  for (const suite of socketSuites) {
+    const names = contenders.filter(c => c.suite === suite).map(c => c.name);
+    if (names.length === 0) throw configError(`--suite ${suite}: none of the contenders runs in it`);
+    if (!names.includes(baselines[suite]!)) {
+      throw configError(`the ${suite} suite's baseline ${baselines[suite]} is not among its contenders (${names.join(', ')}); add it or choose one with --baseline`);
+    }
+  }
+
   const scenarios: Scenario[] = [];
-  for (const c of connections) for (const frameBytes of frameSizes) for (const depth of depths) {
-    scenarios.push({ connections: c, frameBytes, depth, framing });
+  for (const suite of socketSuites) {
+    const connections = list(values.connections ?? (q ? '50' : MATRIX[suite].connections)).map(t => parseCount('connections', t));
+    const depths = list(values.depth ?? MATRIX[suite].depth).map(t => parseCount('depth', t));
+    for (const c of connections) for (const frameBytes of frameSizes) for (const depth of depths) {
+      scenarios.push({ suite, connections: c, frameBytes, depth, framing });
+    }
   }
   return {
     scenarios,
     contenders,
-    baseline: values.baseline,
+    baselines,
     rounds: parseCount('rounds', values.rounds ?? (q ? '2' : '3')),
     duration: parseDuration('duration', values.duration ?? (q ? '1s' : '3s')),
     warmup: parseDuration('warmup', values.warmup ?? (q ? '300ms' : '1s')),
     generators: parseCount('generators', values.generators),
+    gc: values.gc,
     suites,
     micro: {
       framings: ['raw', 'length:4:be', 'varint', 'line', 'delimiter:\\r\\n', 'fixed'],
@@ -146,7 +215,7 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
 
 export async function runBench(plan: BenchPlan, command: string, progress = new Progress()): Promise<BenchReport> {
   const m = machine();
-  const samples = plan.suites.has('sockets')
+  const samples = plan.scenarios.length > 0
     ? await runMatrix({
       scenarios: plan.scenarios,
       contenders: plan.contenders,
@@ -154,6 +223,7 @@ export async function runBench(plan: BenchPlan, command: string, progress = new 
       duration: plan.duration,
       warmup: plan.warmup,
       generators: plan.generators,
+      gc: plan.gc,
       onStart: (done, total, what) => progress.start(done, total, what),
       onSample: (done, total, s) => progress.sample(done, total, s),
     })
@@ -164,19 +234,20 @@ export async function runBench(plan: BenchPlan, command: string, progress = new 
   progress.done();
   const names = plan.contenders.map(c => c.name);
   return {
-    format: 'ringwire-bench/1',
+    format: 'ringwire-bench/2',
     settings: {
       scenarios: plan.scenarios,
       contenders: names,
-      baseline: plan.baseline,
+      baselines: plan.baselines,
       rounds: plan.rounds,
       duration: plan.duration,
       warmup: plan.warmup,
       generators: plan.generators,
+      gc: plan.gc,
       command,
     },
     machine: m,
-    summaries: summarize(samples, names, plan.baseline),
+    summaries: summarize(samples, names, plan.baselines),
     samples,
     micro,
     ok: samples.every(s => !s.failure),
@@ -202,12 +273,18 @@ export async function benchCommand(args: string[]): Promise<number> {
   const m = report.machine;
   const print = (s: string) => process.stdout.write(`${s}\n`);
   print(`ringwire bench · Node ${m.node} · ${m.cpuModel} × ${m.cores} · ${m.platform} ${m.kernel}`);
-  print(`${plan.rounds} rounds × ${plan.duration / 1000} s per contender and scenario; medians, min–max over rounds; baseline ${plan.baseline}.`);
+  const baselines = Object.entries(plan.baselines).map(([suite, name]) => `${name} (${suite})`).join(', ');
+  print(`${plan.rounds} rounds × ${plan.duration / 1000} s per contender and scenario; medians, min–max over rounds; baseline ${baselines || 'none'}.`);
   print('Servers and the load generator share this machine: "gen cores" is how much CPU the generator used.\n');
   for (const s of report.summaries) print(`${scenarioTable(s, plan.style)}\n`);
-  if (report.summaries.length > 1) {
-    print(`Overview: each contender against ${plan.baseline} (frames/s: higher is better; CPU per frame: lower is better)\n`);
-    print(`${overviewTable(report.summaries, report.settings.contenders, plan.baseline, plan.style)}\n`);
+  for (const group of bySuite(report.summaries, report.settings.contenders)) {
+    if (group.summaries.length < 2) continue;
+    print(`Overview, ${group.suite} suite: each contender against ${group.baseline} (frames/s: higher is better; CPU per frame: lower is better)\n`);
+    print(`${overviewTable(group.summaries, group.contenders, group.baseline, plan.style)}\n`);
+  }
+  if (plan.gc) {
+    print('JS heap allocated by each server while measuring, per echoed frame (--gc; off-heap memory such as Buffer contents not counted)\n');
+    print(`${gcTable(report.summaries, plan.style)}\n`);
   }
   if (report.micro) print(`Core microbenchmarks (decode + echo of whole frames in the rx ring, no sockets)\n\n${microTable(report.micro, plan.style)}\n`);
   const stamp = m.date.replace(/[:.]/g, '-');

@@ -4,7 +4,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Scenario } from './contenders.ts';
+import type { Scenario, SocketSuite } from './contenders.ts';
 import type { MicroResult } from './core-bench.ts';
 import { renderHtml } from './html-report.ts';
 import type { Machine } from './machine.ts';
@@ -14,19 +14,22 @@ import type { Sample } from './runner.ts';
 export interface BenchSettings {
   scenarios: Scenario[];
   contenders: string[];
-  baseline: string;
+  /** The baseline of each socket suite run. */
+  baselines: Partial<Record<SocketSuite, string>>;
   rounds: number;
   /** ms */
   duration: number;
   /** ms */
   warmup: number;
   generators: number;
+  /** Whether Node servers' JS heap allocation was counted (--gc). */
+  gc: boolean;
   /** The command line, as typed. */
   command: string;
 }
 
 export interface BenchReport {
-  format: 'ringwire-bench/1';
+  format: 'ringwire-bench/2';
   settings: BenchSettings;
   machine: Machine;
   summaries: ScenarioSummary[];

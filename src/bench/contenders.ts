@@ -1,16 +1,30 @@
 // The servers a benchmark compares, each started as its own process so its CPU
-// and memory can be read from the OS and nothing of the runner's shares its heap:
-//   ringwire-wasm, ringwire-js   `ringwire serve` with the scenario's framing
-//   node-data                     socket.on('data') echo: the baseline
-//   node-onread                   onread into a static buffer, write a copy
-//   external ones                 any command, given as name='cmd ... {port} ...'
-// Plain and external servers echo raw bytes; the load is the same frames for all,
-// and each frame comes back exactly as sent whatever the server's framing.
+// and memory can be read from the OS and nothing of the runner's shares its heap.
+// Each belongs to one socket suite, and is compared with that suite's baseline:
+//   echo      ringwire-wasm, ringwire-js   `ringwire serve` with the scenario's framing
+//             node-data                     socket.on('data') echo: the baseline
+//             node-onread                   onread into a static buffer, write a copy
+//             external ones                 any command, given as name='cmd ... {port} ...'
+//   handler   ringwire-wasm-handler, ringwire-js-handler
+//                                           `ringwire serve --handler` with the echo handler
+//                                           (src/bench/echo-handler.ts), length:4:be
+//             node-handler                  the same handler in a plain Node server written
+//                                           with care (src/bench/plain-handler.ts): the baseline
+//   async     ringwire-wasm-async, ringwire-js-async, node-async
+//                                           the same with the async echo handler
+//                                           (src/bench/echo-handler-async.ts)
+// Plain echo and external servers echo raw bytes; the load is the same frames for
+// all, and each frame comes back exactly as sent whatever the server's framing.
 
 import { fileURLToPath } from 'node:url';
 import { configError } from '../index.ts';
 
+/** A family of socket scenarios: the echo inside the server, or a frame handler (sync or async) in JS. */
+export type SocketSuite = 'echo' | 'handler' | 'async';
+export const SOCKET_SUITES: readonly SocketSuite[] = ['echo', 'handler', 'async'];
+
 export interface Scenario {
+  suite: SocketSuite;
   connections: number;
   frameBytes: number;
   depth: number;
@@ -19,6 +33,8 @@ export interface Scenario {
 
 export interface Contender {
   name: string;
+  /** The suite whose scenarios it runs. */
+  suite: SocketSuite;
   /** What to run: an executable and its arguments, for a server on 127.0.0.1:port. */
   command(port: number, scenario: Scenario): { file: string; args: string[] };
   /** The framing the server decodes ('raw' for plain and external echo servers). */
@@ -26,15 +42,20 @@ export interface Contender {
 }
 
 /** A file of ringwire's own: from dist/ when bundled, from src/ when run as TypeScript. */
-export function entry(name: 'cli' | 'plain-echo' | 'generator-process'): string {
+export function entry(
+  name: 'cli' | 'plain-echo' | 'generator-process' | 'echo-handler' | 'echo-handler-async' | 'gc-probe',
+): string {
   const fromSource = import.meta.url.endsWith('.ts');
   if (!fromSource) return fileURLToPath(new URL(`./${name}.js`, import.meta.url));
   return fileURLToPath(new URL(name === 'cli' ? '../cli.ts' : `./${name}.ts`, import.meta.url));
 }
 
-function ringwire(core: 'wasm' | 'js'): Contender {
+const HANDLER_MODULE = { handler: 'echo-handler', async: 'echo-handler-async' } as const;
+
+function ringwire(core: 'wasm' | 'js', suite: SocketSuite): Contender {
   return {
-    name: `ringwire-${core}`,
+    name: suite === 'echo' ? `ringwire-${core}` : `ringwire-${core}-${suite}`,
+    suite,
     framing: s => s.framing,
     command: (port, s) => ({
       file: process.execPath,
@@ -44,24 +65,35 @@ function ringwire(core: 'wasm' | 'js'): Contender {
         // Room for the connections plus the runner's readiness probe, and frames of this size.
         '--max-connections', String(s.connections + 8),
         '--max-frame', String(Math.max(s.frameBytes, 16384)),
+        ...(suite === 'echo' ? [] : ['--handler', entry(HANDLER_MODULE[suite])]),
       ],
     }),
   };
 }
 
-function plain(mode: 'data' | 'onread'): Contender {
+function plain(mode: 'data' | 'onread' | 'handler' | 'async'): Contender {
+  const echo = mode === 'data' || mode === 'onread';
   return {
     name: `node-${mode}`,
-    framing: () => 'raw',
+    suite: echo ? 'echo' : mode,
+    // The echo servers return raw bytes; the handler servers cut length:4:be frames.
+    framing: s => (echo ? 'raw' : s.framing),
     command: port => ({ file: process.execPath, args: [entry('plain-echo'), mode, String(port), '127.0.0.1'] }),
   };
 }
 
-export const BUILTIN: readonly Contender[] = [ringwire('wasm'), ringwire('js'), plain('data'), plain('onread')];
-export const BASELINE = 'node-data';
+export const BUILTIN: readonly Contender[] = [
+  ringwire('wasm', 'echo'), ringwire('js', 'echo'), plain('data'), plain('onread'),
+  ringwire('wasm', 'handler'), ringwire('js', 'handler'), plain('handler'),
+  ringwire('wasm', 'async'), ringwire('js', 'async'), plain('async'),
+];
+/** Each suite's default baseline: what a Node developer would write without ringwire. */
+export const BASELINES: Readonly<Record<SocketSuite, string>> = { echo: 'node-data', handler: 'node-handler', async: 'node-async' };
+/** The only framing the plain handler servers cut. */
+export const HANDLER_FRAMING = 'length:4:be';
 
 /**
- * An external server from `name=command`. The command runs under `sh -c 'exec …'`
+ * An external echo server (echo suite) from `name=command`. The command runs under `sh -c 'exec …'`
  * (so the measured process is the server, not a shell) with {port} replaced by
  * the port to listen on; it must echo every byte it reads, on 127.0.0.1.
  */
@@ -75,6 +107,7 @@ export function external(spec: string): Contender {
   if (!cmd.includes('{port}')) throw configError(`--external ${name}: the command must listen on {port}, got "${cmd}"`);
   return {
     name,
+    suite: 'echo',
     framing: () => 'raw',
     command: port => ({ file: '/bin/sh', args: ['-c', `exec ${cmd.replaceAll('{port}', String(port))}`] }),
   };

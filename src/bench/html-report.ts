@@ -1,18 +1,18 @@
 // The benchmark report as one self-contained HTML page: inline CSS and SVG, no
 // script and nothing fetched, so it renders offline and can be mailed or archived.
 // Sections: the machine and settings, whether every byte verified, overview
-// charts (each contender against the baseline, per scenario, when there is more
-// than one scenario), one section per scenario (frames/s per contender, latency,
-// the table as two: throughput and latency, the server's cost), and the core
-// microbenchmarks. It reads at 768 px and up without scrolling sideways: charts
-// scale down, tables sit side by side only where there is room.
+// charts (per socket suite, each contender against the suite's baseline, per
+// scenario, when the suite has more than one scenario), one section per scenario
+// (frames/s per contender, latency, the table as two: throughput and latency, the
+// server's cost), and the core microbenchmarks. It reads at 768 px and up without
+// scrolling sideways: charts scale down, tables sit side by side only where there is room.
 
 import type { BenchReport } from './bench-report.ts';
 import { frameSize, mib } from './format.ts';
 import { barChart, escapeXml, PALETTE } from './svg-chart.ts';
-import { MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows } from './text-table.ts';
+import { GC_HEADERS, gcRows, MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows } from './text-table.ts';
 import { scenarioLabel } from './runner.ts';
-import type { ScenarioSummary } from './results.ts';
+import { bySuite, type ScenarioSummary } from './results.ts';
 
 const CSS = `
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1320px; color: #1a202c; padding: 0 1rem; }
@@ -46,18 +46,19 @@ function table(headers: string[], rows: string[][], leftColumns = 1): string {
 
 const short = (s: ScenarioSummary) => `${s.scenario.connections}c ${frameSize(s.scenario.frameBytes)} d${s.scenario.depth}`;
 
+/** Per socket suite of two scenarios or more: each contender against the suite's baseline, scenario by scenario. */
 function overview(report: BenchReport): string {
-  const sums = report.summaries;
-  const names = report.settings.contenders;
-  const seriesOf = (f: (c: ScenarioSummary['contenders'][number]) => number) =>
-    names.map(name => ({ name, values: sums.map(s => { const c = s.contenders.find(x => x.contender === name); return c ? f(c) : NaN; }) }));
-  const base = report.settings.baseline;
-  // As wide as its bars need, so that a few scenarios do not scale down a wide chart in a narrow window.
-  const width = Math.min(1060, Math.max(640, 100 + sums.length * (names.length * 14 + 24)));
-  return [
-    barChart({ title: `Frames per second relative to ${base} (higher is better)`, categories: sums.map(short), series: seriesOf(c => c.throughputRatio), unit: `× ${base}`, reference: 1, width, height: 340 }),
-    barChart({ title: `Server CPU per frame relative to ${base} (lower is better)`, categories: sums.map(short), series: seriesOf(c => c.cpuRatio), unit: `× ${base}`, reference: 1, width, height: 340 }),
-  ].join('\n');
+  return bySuite(report.summaries, report.settings.contenders).filter(g => g.summaries.length > 1).map(({ suite, baseline: base, contenders: names, summaries: sums }) => {
+    const seriesOf = (f: (c: ScenarioSummary['contenders'][number]) => number) =>
+      names.map(name => ({ name, values: sums.map(s => { const c = s.contenders.find(x => x.contender === name); return c ? f(c) : NaN; }) }));
+    // As wide as its bars need, so that a few scenarios do not scale down a wide chart in a narrow window.
+    const width = Math.min(1060, Math.max(640, 100 + sums.length * (names.length * 14 + 24)));
+    return [
+      `<h3>${escapeXml(`${suite} suite, against ${base}`)}</h3>`,
+      barChart({ title: `Frames per second relative to ${base} (higher is better)`, categories: sums.map(short), series: seriesOf(c => c.throughputRatio), unit: `× ${base}`, reference: 1, width, height: 340 }),
+      barChart({ title: `Server CPU per frame relative to ${base} (lower is better)`, categories: sums.map(short), series: seriesOf(c => c.cpuRatio), unit: `× ${base}`, reference: 1, width, height: 340 }),
+    ].join('\n');
+  }).join('\n');
 }
 
 // The scenario table's 15 columns do not fit beside each other below about 1400
@@ -98,9 +99,11 @@ function scenarioSection(s: ScenarioSummary): string {
     height: 260,
   });
   const failures = rows.flatMap(c => c.failures.map(f => `<li class="failed">${escapeXml(`${c.contender} failed, ${f}`)}</li>`));
+  const gc = gcRows([s]).map(r => r.slice(1)); // the scenario is this section's
   return `<h3>${escapeXml(`${scenarioLabel(s.scenario)} · framing ${s.scenario.framing}`)}</h3>
 <div class="charts">${fps}${latency}</div>
 ${scenarioTables(s)}
+${gc.length ? `<p class="note">JS heap allocated by the server per frame while measuring (--gc):</p>\n${table(GC_HEADERS.slice(1), gc)}` : ''}
 ${failures.length ? `<ul>${failures.join('')}</ul>` : ''}`;
 }
 
@@ -120,6 +123,7 @@ ${table(MICRO_HEADERS, microRows(m), 2)}
 }
 
 export function renderHtml(report: BenchReport): string {
+  const overviews = overview(report);
   const m = report.machine;
   const st = report.settings;
   const failed = report.summaries.flatMap(s => s.contenders.filter(c => c.failures.length).map(c => `${scenarioLabel(s.scenario)}: ${c.contender}`));
@@ -144,7 +148,7 @@ export function renderHtml(report: BenchReport): string {
     : `Failed runs (reported without figures): ${escapeXml(failed.join('; ') || 'see the JSON')}`}</p>
 <dl>${facts.map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${escapeXml(v)}</dd>`).join('')}</dl>
 <p class="note">Servers and load generators run in separate processes on the same machine. When they share few cores (the "gen cores" column says how much the generator used), a figure bounds the pair, not the server alone; the CPU per frame, read from the OS for the server process, is the figure that does not depend on the generator. Medians over rounds; ranges are min–max.</p>
-${report.summaries.length > 1 ? `<h2>Overview</h2>\n${overview(report)}` : ''}
+${overviews ? `<h2>Overview</h2>\n${overviews}` : ''}
 ${report.summaries.length ? `<h2>Scenarios</h2>\n${report.summaries.map(scenarioSection).join('\n')}` : ''}
 ${microSection(report)}
 </body></html>

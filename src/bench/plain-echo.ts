@@ -2,11 +2,17 @@
 // process by the bench runner:
 //   data    socket.on('data', d => socket.write(d)): what most Node code does, the baseline;
 //   onread  reads into one static buffer with onread and writes a copy of each read
-//           (the copy is needed: the buffer is reused by the next read).
-// Both use the socket options ringwire uses (noDelay), and nothing else.
-//   node plain-echo.js <data|onread> <port> [host]
+//           (the copy is needed: the buffer is reused by the next read);
+//   handler length:4:be frames, each given to the echo handler (src/bench/echo-handler.ts)
+//           as a careful Node developer would (src/bench/plain-handler.ts);
+//   async   the same with the async echo handler, frames of a connection chained in order.
+// All use the socket options ringwire uses (noDelay), and nothing else.
+//   node plain-echo.js <data|onread|handler|async> <port> [host]
 import net from 'node:net';
 import { adopt } from '../net/socket-adoption.ts';
+import { onFrame as echoAsync } from './echo-handler-async.ts';
+import { onFrame as echo } from './echo-handler.ts';
+import { createPlainHandlerServer } from './plain-handler.ts';
 
 const [mode, portText, host = '127.0.0.1'] = process.argv.slice(2);
 const port = Number(portText);
@@ -31,8 +37,12 @@ if (mode === 'data') {
     socket.on('end', () => socket.end());
     socket.resume();
   });
+} else if (mode === 'handler') {
+  server = createPlainHandlerServer({ onFrame: echo, ordering: 'sync' });
+} else if (mode === 'async') {
+  server = createPlainHandlerServer({ onFrame: echoAsync, ordering: 'async' });
 } else {
-  throw new Error(`usage: plain-echo <data|onread> <port> [host]; got mode "${mode}"`);
+  throw new Error(`usage: plain-echo <data|onread|handler|async> <port> [host]; got mode "${mode}"`);
 }
 server.listen(port, host, () => console.log(`plain-echo ${mode} listening on ${host}:${(server.address() as net.AddressInfo).port}`));
 process.on('SIGTERM', () => process.exit(0));

@@ -4,7 +4,7 @@
 // with the reasons, and no figures: a number from a run that lost or corrupted
 // bytes would mean nothing.
 
-import type { Scenario } from './contenders.ts';
+import type { Scenario, SocketSuite } from './contenders.ts';
 import { Histogram } from './histogram.ts';
 import type { Sample } from './runner.ts';
 import { ratio, spread, type Spread } from './summary.ts';
@@ -31,6 +31,10 @@ export interface ContenderSummary {
   throughputRatio: number;
   /** Median CPU per frame over the baseline's (lower is better). */
   cpuRatio: number;
+  /** With --gc (n = 0 without): JS heap bytes the server allocated per frame, GCs per million frames, GC time per frame (ns). */
+  heapPerFrame: Spread;
+  gcsPerMillionFrames: Spread;
+  gcPausePerFrame: Spread;
 }
 
 export interface ScenarioSummary {
@@ -40,7 +44,7 @@ export interface ScenarioSummary {
 }
 
 const sameScenario = (a: Scenario, b: Scenario) =>
-  a.connections === b.connections && a.frameBytes === b.frameBytes && a.depth === b.depth && a.framing === b.framing;
+  a.suite === b.suite && a.connections === b.connections && a.frameBytes === b.frameBytes && a.depth === b.depth && a.framing === b.framing;
 
 function summarizeContender(name: string, samples: Sample[]): ContenderSummary {
   const good = samples.filter(s => !s.failure);
@@ -64,11 +68,17 @@ function summarizeContender(name: string, samples: Sample[]): ContenderSummary {
     generatorCores: of(s => s.generatorCores),
     throughputRatio: NaN,
     cpuRatio: NaN,
+    heapPerFrame: of(s => (s.gc ? s.gc.allocated / s.frames : NaN)),
+    gcsPerMillionFrames: of(s => (s.gc ? ((s.gc.scavenges + s.gc.markCompacts) / s.frames) * 1e6 : NaN)),
+    gcPausePerFrame: of(s => (s.gc ? (s.gc.pauseMs / s.frames) * 1e6 : NaN)),
   };
 }
 
-/** One summary per scenario, in the order the scenarios first appear; contenders in the order given. */
-export function summarize(samples: Sample[], contenders: string[], baseline: string): ScenarioSummary[] {
+/**
+ * One summary per scenario, in the order the scenarios first appear; contenders in
+ * the order given; ratios against the baseline of the scenario's suite.
+ */
+export function summarize(samples: Sample[], contenders: string[], baselines: Partial<Record<SocketSuite, string>>): ScenarioSummary[] {
   const scenarios: Scenario[] = [];
   for (const s of samples) if (!scenarios.some(x => sameScenario(x, s.scenario))) scenarios.push(s.scenario);
   return scenarios.map(scenario => {
@@ -76,11 +86,34 @@ export function summarize(samples: Sample[], contenders: string[], baseline: str
     const rows = contenders
       .filter(name => mine.some(s => s.contender === name))
       .map(name => summarizeContender(name, mine.filter(s => s.contender === name)));
+    const baseline = baselines[scenario.suite] ?? '';
     const base = rows.find(r => r.contender === baseline);
     for (const r of rows) {
       r.throughputRatio = ratio(r.framesPerSecond.median, base?.framesPerSecond.median ?? NaN);
       r.cpuRatio = ratio(r.cpuPerFrame.median, base?.cpuPerFrame.median ?? NaN);
     }
     return { scenario, baseline, contenders: rows };
+  });
+}
+
+/** The summaries of one socket suite, with its baseline and the contenders that ran in it. */
+export interface SuiteSummaries {
+  suite: SocketSuite;
+  baseline: string;
+  contenders: string[];
+  summaries: ScenarioSummary[];
+}
+
+/** Summaries grouped by suite, in the order suites first appear; contenders in the order given. */
+export function bySuite(summaries: ScenarioSummary[], contenders: string[]): SuiteSummaries[] {
+  const suites = [...new Set(summaries.map(s => s.scenario.suite))];
+  return suites.map(suite => {
+    const mine = summaries.filter(s => s.scenario.suite === suite);
+    return {
+      suite,
+      baseline: mine[0]!.baseline,
+      contenders: contenders.filter(name => mine.some(s => s.contenders.some(c => c.contender === name))),
+      summaries: mine,
+    };
   });
 }

@@ -1,17 +1,20 @@
 // Runs the socket benchmark matrix: for each scenario, `rounds` rounds, and in each
-// round every contender once, in the same order (A B C A B C ...), so a drift in
-// the machine's speed hits every contender alike. One sample = a fresh server
-// process, fresh generator processes, a warm-up, then a measured interval during
-// which the server's and the generators' CPU are read from /proc.
+// round every contender of the scenario's suite once, in the same order
+// (A B C A B C ...), so a drift in the machine's speed hits every contender alike.
+// One sample = a fresh server process, fresh generator processes, a warm-up, then
+// a measured interval during which the server's and the generators' CPU are read
+// from /proc (and with `gc`, its JS heap allocation, by the probe preloaded into it).
 
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { entry, type Contender, type Scenario } from './contenders.ts';
 import { frameSize } from './format.ts';
 import { Histogram, type HistogramData } from './histogram.ts';
 import type { LoadOptions, LoadResult } from './load-generator.ts';
+import { GC_LINE, type GcCount } from './gc-count.ts';
 import { cpuSince, cpuTime, peakRss, type CpuTime } from './process-meter.ts';
 
 export interface RunOptions {
@@ -24,6 +27,8 @@ export interface RunOptions {
   warmup: number;
   /** Generator processes per sample; connections are split between them. */
   generators: number;
+  /** Count what Node servers allocate on the JS heap while measuring (src/bench/gc-probe.ts). */
+  gc?: boolean;
   onSample?: (done: number, total: number, sample: Sample) => void;
   onStart?: (done: number, total: number, what: string) => void;
 }
@@ -56,10 +61,14 @@ export interface Sample {
   mismatches: number;
   shortReads: number;
   errors: number;
+  /** With RunOptions.gc, for servers that run on this Node: JS heap allocation and GCs while measuring. */
+  gc?: GcCount;
 }
 
+const SUITE_LABEL = { echo: '', handler: 'handler · ', async: 'async handler · ' } as const;
+
 export function scenarioLabel(s: Scenario): string {
-  return `${s.connections} conn · ${frameSize(s.frameBytes)} · depth ${s.depth}`;
+  return `${SUITE_LABEL[s.suite]}${s.connections} conn · ${frameSize(s.frameBytes)} · depth ${s.depth}`;
 }
 
 // Every process the runner starts, until it has exited. If the runner itself
@@ -161,11 +170,26 @@ const sumCpu = (xs: CpuTime[]): CpuTime => ({
   system: xs.reduce((a, c) => a + c.system, 0),
 });
 
+/** The probe's line on the server's stderr, once it has written it (up to 5 s: a loaded machine is slow). */
+async function gcCount(stderr: () => string): Promise<GcCount> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const at = stderr().lastIndexOf(GC_LINE);
+    const end = at < 0 ? -1 : stderr().indexOf('\n', at);
+    if (end > 0) return JSON.parse(stderr().slice(at + GC_LINE.length, end)) as GcCount;
+    if (Date.now() > deadline) throw new Error('the GC probe did not report');
+    await sleep(20);
+  }
+}
+
 /** One measured run of one contender on one scenario. Never throws: failures are in sample.failure. */
 export async function runSample(contender: Contender, scenario: Scenario, round: number, opts: RunOptions): Promise<Sample> {
   const port = await freePort();
-  const { file, args } = contender.command(port, scenario);
-  const server = track(spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const command = contender.command(port, scenario);
+  // The GC probe goes into servers that run on this Node; SIGUSR2 starts and stops its count.
+  const probe = !!opts.gc && command.file === process.execPath;
+  const args = probe ? ['--import', pathToFileURL(entry('gc-probe')).href, ...command.args] : command.args;
+  const server = track(spawn(command.file, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   server.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   server.on('error', err => { stderr += err.message; });
@@ -191,12 +215,14 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
     })));
     await sleep(opts.warmup);
     for (const g of generators) g.measure();
+    if (probe) server.kill('SIGUSR2');
     const t0 = performance.now();
     const s0 = cpuTime(server.pid!);
     const g0 = generators.map(g => cpuTime(g.child.pid!));
     await sleep(opts.duration);
     const s1 = cpuTime(server.pid!);
     const g1 = generators.map(g => cpuTime(g.child.pid!));
+    if (probe) server.kill('SIGUSR2');
     const wall = (performance.now() - t0) / 1000;
     const results = await Promise.all(generators.map(g => g.stop()));
     const rss = peakRss(server.pid!);
@@ -230,6 +256,7 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
       mismatches: sum(r => r.mismatches),
       shortReads: sum(r => r.shortReads),
       errors: sum(r => r.errors),
+      ...(probe ? { gc: await gcCount(() => stderr) } : {}),
     };
     const why = [
       sample.mismatches && `${sample.mismatches} mismatched bytes`,
@@ -247,13 +274,14 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
   }
 }
 
-/** Every sample of the matrix, in the order run. */
+/** Every sample of the matrix, in the order run. A scenario runs the contenders of its suite. */
 export async function runMatrix(opts: RunOptions): Promise<Sample[]> {
   const samples: Sample[] = [];
-  const total = opts.scenarios.length * opts.rounds * opts.contenders.length;
+  const of = (s: Scenario) => opts.contenders.filter(c => c.suite === s.suite);
+  const total = opts.scenarios.reduce((n, s) => n + opts.rounds * of(s).length, 0);
   for (const scenario of opts.scenarios) {
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const contender of opts.contenders) {
+      for (const contender of of(scenario)) {
         opts.onStart?.(samples.length, total, `${scenarioLabel(scenario)} · ${contender.name} · round ${round}/${opts.rounds}`);
         const sample = await runSample(contender, scenario, round, opts);
         samples.push(sample);

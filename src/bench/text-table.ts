@@ -57,6 +57,24 @@ export function scenarioTable(s: ScenarioSummary, style: TableStyle = 'text'): s
   return [heading, '', renderTable(SCENARIO_HEADERS, scenarioRows(s), style), ...failures].join('\n');
 }
 
+export const GC_HEADERS = ['scenario', 'contender', 'heap B/frame', 'min–max', 'GCs per 1M frames', 'GC ns/frame'];
+
+/** With --gc: what each server allocated on its JS heap per frame, and the GCs that cost. */
+export function gcRows(summaries: ScenarioSummary[]): string[][] {
+  return summaries.flatMap(s => s.contenders.filter(c => c.heapPerFrame.n > 0).map(c => [
+    scenarioLabel(s.scenario),
+    c.contender,
+    count(c.heapPerFrame.median),
+    range(c.heapPerFrame.min, c.heapPerFrame.max, count),
+    sig(c.gcsPerMillionFrames.median),
+    sig(c.gcPausePerFrame.median),
+  ]));
+}
+
+export function gcTable(summaries: ScenarioSummary[], style: TableStyle = 'text'): string {
+  return renderTable(GC_HEADERS, gcRows(summaries), style, 2);
+}
+
 export const MICRO_HEADERS = ['framing', 'frame', 'wasm GB/s', 'js GB/s', 'memcpy GB/s', 'wasm / memcpy', 'js / memcpy', 'wasm / js'];
 
 export function microRows(m: MicroResult): string[][] {
