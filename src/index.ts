@@ -17,7 +17,7 @@ export type { StallInfo } from './net/heartbeat.ts';
 export { descriptorBudget, descriptorLimit, slotsThatFit, type DescriptorBudget, type DescriptorLimit } from './net/descriptor-limit.ts';
 export type { Handler } from './net/handler.ts';
 export { Router, type RouterStats } from './net/router.ts';
-export { Switchboard, type SendResult, type PublishResult, type SwitchboardInit, type SwitchboardOptions } from './net/switchboard.ts';
+export { Switchboard, KIND_SEND, KIND_PUBLISH, type SendResult, type PublishResult, type SwitchboardInit, type SwitchboardOptions } from './net/switchboard.ts';
 export { Mailbox, type MailboxCounters } from './net/mailbox.ts';
 export type { ServerStats, ThreadStats, ThreadState } from './net/server-stats.ts';
 export { parseFraming, resolveConfig, describeFraming, DEFAULTS, type Framing, type CoreOptions, type CoreConfig } from './core/config.ts';

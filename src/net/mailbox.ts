@@ -19,7 +19,9 @@
 //     after writing the rest), so the consumer never reads a half-written record;
 //   - a record never wraps: a producer whose record does not fit before the end
 //     reserves the rest of the ring too and fills it with a SKIP record;
-//   - a record is at most capacity / 2 bytes, so an empty mailbox always takes one.
+//   - a record is at most capacity / 2 bytes, so an empty mailbox always takes one;
+//   - post() is reserve() then commit(); a reservation given up (cancel()) is
+//     published as a SKIP record, so nothing reserved is ever left unpublished.
 //
 // Record (8-byte aligned):  size:i32 (published last) | kind:i32 | w0 w1 w2:i32 | body length:i32 | body
 //
@@ -95,8 +97,20 @@ export class Mailbox {
    * RangeError for a body over maxBody.
    */
   post(kind: number, w0: number, w1: number, w2: number, a: Uint8Array, b?: Uint8Array): boolean {
+    const at = this.reserve(a.length + (b ? b.length : 0));
+    if (at < 0) return false;
+    this.commit(at, kind, w0, w1, w2, a, b);
+    return true;
+  }
+
+  /**
+   * Reserve room for a record with a body of `body` bytes: its place (give it to
+   * commit() or cancel(), soon: the consumer stops at it until then), or -1 when
+   * the mailbox has no room now. Two steps let a caller post to several
+   * mailboxes all or nothing (switchboard.ts: publish).
+   */
+  reserve(body: number): number {
     const i32 = this.i32;
-    const body = a.length + (b ? b.length : 0);
     if (body > this.maxBody) throw new RangeError(`a ${body}-byte message is over this mailbox's limit of ${this.maxBody} bytes`);
     const size = (HEAD + body + 7) & ~7;
     let head: number;
@@ -110,7 +124,7 @@ export class Mailbox {
       total = size <= toEnd ? size : toEnd + size;
       if (used + total > this.capacity) {
         Atomics.add(i32, FULL, 1);
-        return false;
+        return -1;
       }
       if (Atomics.compareExchange(i32, RESERVE, head, (head + total) | 0) === head) break;
     }
@@ -121,19 +135,36 @@ export class Mailbox {
       Atomics.store(i32, at, total - size);
       pos = 0;
     }
-    const at = (DATA + pos) >> 2;
-    i32[at + 1] = kind;
-    i32[at + 2] = w0;
-    i32[at + 3] = w1;
-    i32[at + 4] = w2;
-    i32[at + 5] = body;
-    this.u8.set(a, DATA + pos + HEAD);
-    if (b) this.u8.set(b, DATA + pos + HEAD + a.length);
-    Atomics.store(i32, at, size); // publish
+    return DATA + pos;
+  }
+
+  /** Write a reserved record and publish it (body: a then b, as long as reserved). */
+  commit(at: number, kind: number, w0: number, w1: number, w2: number, a: Uint8Array, b?: Uint8Array): void {
+    const i32 = this.i32;
+    const w = at >> 2;
+    const body = a.length + (b ? b.length : 0);
+    i32[w + 1] = kind;
+    i32[w + 2] = w0;
+    i32[w + 3] = w1;
+    i32[w + 4] = w2;
+    i32[w + 5] = body;
+    this.u8.set(a, at + HEAD);
+    if (b) this.u8.set(b, at + HEAD + a.length);
+    this.publish(w, (HEAD + body + 7) & ~7);
+  }
+
+  /** Give a reservation up: it becomes a SKIP record (its room comes back once the consumer passes it). */
+  cancel(at: number, body: number): void {
+    this.i32[(at >> 2) + 1] = KIND_SKIP;
+    this.publish(at >> 2, (HEAD + body + 7) & ~7);
+  }
+
+  private publish(w: number, size: number): void {
+    const i32 = this.i32;
+    Atomics.store(i32, w, size);
     if (Atomics.load(i32, SLEEPING) === 1 && Atomics.compareExchange(i32, SLEEPING, 1, 0) === 1) {
       Atomics.notify(i32, SLEEPING, 1);
     }
-    return true;
   }
 
   // ---- the consumer (one thread) ----

@@ -145,16 +145,17 @@ export class Router {
 
   /**
    * Send bytes as one frame to every connection subscribed to topic, in every
-   * thread: this thread's subscribers at once, each other worker through one
-   * mailbox message. 'full': a worker's mailbox had no room, and its
-   * subscribers miss this one.
+   * thread: each other worker through one mailbox message, this thread's
+   * subscribers at once. All or nothing: 'full' means a worker's mailbox had
+   * no room and no one got it (retry later without duplicates, or drop it).
    */
   publish(topic: string, bytes: Uint8Array): PublishResult {
+    if (this.board && this.board.publish(topic, bytes, this.place) === 'full') {
+      this.counts.full++;
+      return 'full';
+    }
     this.fanOut(topic, bytes);
-    if (!this.board) return 'sent';
-    const r = this.board.publish(topic, bytes, this.place);
-    if (r === 'full') this.counts.full++;
-    return r;
+    return 'sent';
   }
 
   /** Subscribe a connection of this thread to topic (it leaves when it closes). */

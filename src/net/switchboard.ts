@@ -29,7 +29,7 @@ export const KIND_PUBLISH = 3;
 
 /** What sendTo() says: in the mailbox (or the local connection's queue), no room now, or no such connection. */
 export type SendResult = 'sent' | 'full' | 'closed';
-/** What publish() says: every worker took it, or at least one mailbox was full (its subscribers miss it). */
+/** What publish() says: every worker took it, or a mailbox was full and none did (nothing was sent: retry later, or drop). */
 export type PublishResult = 'sent' | 'full';
 
 /** The switchboard's memory, as it crosses to worker threads (structured clone shares it). */
@@ -58,6 +58,8 @@ export class Switchboard {
   private readonly live: Int32Array[];
   /** threadId → place, as last seen (checked against `threads` on every use). */
   private readonly placeCache = new Map<number, number>();
+  /** publish(): (place, reservation) pairs, reused. */
+  private readonly reserved: number[] = [];
 
   static create(o: SwitchboardOptions): Switchboard {
     const capacity = o.mailbox ?? DEFAULT_MAILBOX;
@@ -136,15 +138,34 @@ export class Switchboard {
     return this.mailboxes[place]!.post(KIND_SEND, to.threadId, to.slot, to.serial, bytes) ? 'sent' : 'full';
   }
 
-  /** One message per place that has a thread (except `except`, the caller's own), whatever its subscribers. */
+  /**
+   * One message per place that has a thread (except `except`, the caller's
+   * own), whatever its subscribers. All or nothing: room is reserved in every
+   * mailbox first, and if one is full the others' reservations are given up
+   * ('full': no worker gets it, so a retry cannot duplicate it).
+   */
   publish(topic: string | Uint8Array, bytes: Uint8Array, except = -1): PublishResult {
     const t = typeof topic === 'string' ? encoder.encode(topic) : topic;
-    let result: PublishResult = 'sent';
+    const body = t.length + bytes.length;
+    const reserved = this.reserved;
+    let n = 0;
+    let full = false;
     for (let p = 0; p < this.mailboxes.length; p++) {
       if (p === except || Atomics.load(this.threads, p) === 0) continue;
-      if (!this.mailboxes[p]!.post(KIND_PUBLISH, t.length, 0, 0, t, bytes)) result = 'full';
+      const at = this.mailboxes[p]!.reserve(body);
+      if (at < 0) {
+        full = true;
+        break;
+      }
+      reserved[n++] = p;
+      reserved[n++] = at;
     }
-    return result;
+    for (let i = 0; i < n; i += 2) {
+      const mailbox = this.mailboxes[reserved[i]!]!;
+      if (full) mailbox.cancel(reserved[i + 1]!, body);
+      else mailbox.commit(reserved[i + 1]!, KIND_PUBLISH, t.length, 0, 0, t, bytes);
+    }
+    return full ? 'full' : 'sent';
   }
 
   /** Each place's mailbox counters. */
