@@ -82,7 +82,7 @@ describe.each(['wasm', 'js'] as const)('actors across worker threads, core=%s', 
     expect(counters.reduce((s, m) => s + m.dropped + m.full, 0)).toBe(0);
   });
 
-  it('sends from the main thread, and to the same worker (in order, directly)', async () => {
+  it('sends from the main thread, and to a connection of the same worker (through its own mailbox, in order)', async () => {
     const { server, port } = await start(core);
     const [a, b] = await onBoth(port, 2);
     for (let k = 0; k < 50; k++) expect(server.sendTo(b[0]!.id, Buffer.from(`main ${k}`))).toBe('sent');

@@ -10,7 +10,8 @@ export class LineClient {
   readonly lines: string[] = [];
   closed = false;
   private buffered = '';
-  private read = 0;
+  /** Lines next() has returned (each is returned once). */
+  private readonly taken = new Set<number>();
   private waiters: (() => void)[] = [];
 
   constructor(socket: net.Socket) {
@@ -52,14 +53,14 @@ export class LineClient {
     }
   }
 
-  /** The next line not yet taken by next() that starts with prefix (others are skipped over, not removed). */
+  /** The first line that starts with prefix and that next() has not returned yet. */
   async next(prefix = '', ms = 10_000): Promise<string> {
     let found: string | undefined;
     await this.until(() => {
-      for (let i = this.read; i < this.lines.length; i++) {
-        if (this.lines[i]!.startsWith(prefix)) {
+      for (let i = 0; i < this.lines.length; i++) {
+        if (!this.taken.has(i) && this.lines[i]!.startsWith(prefix)) {
           found = this.lines[i];
-          this.read = i + 1;
+          this.taken.add(i);
           return true;
         }
       }

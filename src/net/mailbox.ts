@@ -172,10 +172,11 @@ export class Mailbox {
   /**
    * Hand up to `max` published records, in order, to visit(kind, w0, w1, w2, body),
    * where body is a view valid only during the call; each is then zeroed and its
-   * space given back. Returns how many it handed on (SKIP records do not count).
-   * visit must not throw (the record would be seen again).
+   * space given back. visit returns false to stop after its record. Returns how
+   * many it handed on (SKIP records do not count). visit must not throw (the
+   * record would be seen again).
    */
-  take(max: number, visit: (kind: number, w0: number, w1: number, w2: number, body: Uint8Array) => void): number {
+  take(max: number, visit: (kind: number, w0: number, w1: number, w2: number, body: Uint8Array) => boolean | void): number {
     const i32 = this.i32;
     let consume = Atomics.load(i32, CONSUME);
     let n = 0;
@@ -185,14 +186,16 @@ export class Mailbox {
       const size = Atomics.load(i32, at);
       if (size === 0) break; // nothing more published (a producer may be writing it)
       const kind = i32[at + 1]!;
+      let more: boolean | void = true;
       if (kind !== KIND_SKIP) {
         const start = DATA + pos + HEAD;
-        visit(kind, i32[at + 2]!, i32[at + 3]!, i32[at + 4]!, this.u8.subarray(start, start + i32[at + 5]!));
+        more = visit(kind, i32[at + 2]!, i32[at + 3]!, i32[at + 4]!, this.u8.subarray(start, start + i32[at + 5]!));
         n++;
       }
       this.u8.fill(0, DATA + pos, DATA + pos + size);
       consume = (consume + size) | 0;
       Atomics.store(i32, CONSUME, consume);
+      if (more === false) break;
     }
     return n;
   }

@@ -1,27 +1,34 @@
 // Connections as actors: one Router per endpoint (so one per thread that serves
 // connections), reachable as endpoint.router and connection.router. It sends a
 // frame to any connection by id (sendTo), keeps topics of local subscribers
-// (join, leave, publish), and, in a worker server, consumes this thread's mailbox.
+// (join, leave, publish), and consumes this thread's mailbox.
 //
-//   sender thread                          owner thread (this Router, attached to place P)
+//   sender thread                            owner thread (this Router, attached to place P)
 //   sendTo(id) ─ check liveness ─▶ mailbox[P] ─(one wake per batch)─▶ pump(): take records,
-//   publish(t) ─ one record per place ─▶                               send() into each connection's tx ring
+//   publish(t) ─ one record per place ─▶                                send() into each connection's tx ring
 //
 // Rules:
-//   - Local first: a connection of this endpoint, or this thread's subscribers,
-//     get the frame at once (Connection.send); other places get one mailbox
-//     record each. For one sender and one target the path is always the same,
-//     so frames arrive in the order they were sent.
-//   - Deliveries from the mailbox are a batch, like a read's: every connection
-//     they sent to is written once at the end (Endpoint.enter/leave), and a
-//     batch takes at most BATCH records before letting I/O run (setImmediate).
+//   - Everything goes through the owner's mailbox, also from the owner's own
+//     thread: delivery is always paced by the owner's event loop, the same
+//     way for every sender, and a full mailbox ('full') is the one signal a
+//     sender has to slow down. Frames from one sender to one connection arrive
+//     in the order they were sent (one mailbox, one consumer, FIFO).
+//   - A worker server's threads share its switchboard (serveInWorker attaches
+//     it); an endpoint of its own (a single-thread server) gets a switchboard of
+//     one place on first use.
+//   - Deliveries are a batch, like a read's: every connection they sent to is
+//     written once at the end (Endpoint.enter/leave). A batch ends after BATCH
+//     records, or as soon as a connection could not take a frame into its tx
+//     ring (it queued): the batch is written out and the rest waits for the
+//     next turn of the event loop (setImmediate), so the kernel can take bytes
+//     first and one burst cannot fill every subscriber's queue at once.
 //   - A message whose connection closed in flight (its slot now empty or holding
 //     another serial, or its thread gone) is dropped and counted, never sent to
 //     another client.
 //   - A subscriber that cannot keep up is handled as any slow reader: what does
 //     not fit in its tx ring queues, up to maxQueued (and the endpoint's
-//     maxQueuedTotal), past which it is closed with ERR_SLOW_CONSUMER. Nothing
-//     buffers without a bound, and the others never wait for it.
+//     maxQueuedTotal), past which it is closed with ERR_SLOW_CONSUMER. Until then
+//     it slows the mailbox (a batch per turn); nothing buffers without a bound.
 //   - Atomics.waitAsync does not keep Node's event loop alive (docs/node-facts.md):
 //     while attached, a referenced timer that never fires does, so a mailbox
 //     whose endpoint runs is always consumed; detach() (at the endpoint's close)
@@ -40,6 +47,8 @@ const FOREVER = 2 ** 31 - 1;
 
 /** What a Router needs from its endpoint (endpoint.ts). */
 export interface RouterHost {
+  /** The core's slots size a private switchboard's liveness table. */
+  readonly core: { readonly config: { readonly slots: number } };
   readonly delivering: Connection | null;
   enter(connection: Connection): void;
   leave(): void;
@@ -67,8 +76,10 @@ export class Router {
   private mailbox: Mailbox | null = null;
   private keepAlive: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
+  /** A connection queued beyond its tx ring in this batch. */
+  private backlog = false;
   private readonly counts: RouterStats = { delivered: 0, dropped: 0, full: 0, closed: 0 };
-  private readonly visit = (kind: number, w0: number, w1: number, w2: number, body: Uint8Array) => this.deliver(kind, w0, w1, w2, body);
+  private readonly visit = (kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean => this.deliver(kind, w0, w1, w2, body);
 
   constructor(host: RouterHost) {
     this.host = host;
@@ -122,40 +133,22 @@ export class Router {
 
   /**
    * Send bytes as one frame to the connection `id`, on this thread or another.
-   * 'sent': given to the connection (its queue) or to its thread's mailbox; 'full':
+   * 'sent': in its thread's mailbox (it is delivered unless the connection closes
+   * first: then it is dropped and counted); 'full':
    * that mailbox has no room now (nothing was sent: try again later, or drop);
    * 'closed': no such connection (it closed, or its thread is gone).
    */
   sendTo(id: string, bytes: Uint8Array): SendResult {
-    const to = parseConnectionId(id);
-    if (!to) return this.result('closed');
-    if (to.threadId === threadId) {
-      const c = this.bySlot[to.slot];
-      if (!c || this.serials[to.slot] !== to.serial) return this.result('closed');
-      const outer = this.host.delivering;
-      try {
-        return this.send(c, bytes, outer) ? 'sent' : this.result('closed');
-      } finally {
-        if (!outer) this.host.leave();
-      }
-    }
-    if (!this.board) return this.result('closed');
-    return this.result(this.board.sendTo(id, bytes));
+    return this.result(this.switchboard().sendTo(id, bytes));
   }
 
   /**
    * Send bytes as one frame to every connection subscribed to topic, in every
-   * thread: each other worker through one mailbox message, this thread's
-   * subscribers at once. All or nothing: 'full' means a worker's mailbox had
+   * thread: one mailbox message per worker, whatever its subscribers. All or nothing: 'full' means a worker's mailbox had
    * no room and no one got it (retry later without duplicates, or drop it).
    */
   publish(topic: string, bytes: Uint8Array): PublishResult {
-    if (this.board && this.board.publish(topic, bytes, this.place) === 'full') {
-      this.counts.full++;
-      return 'full';
-    }
-    this.fanOut(topic, bytes);
-    return 'sent';
+    return this.result(this.switchboard().publish(topic, bytes));
   }
 
   /** Subscribe a connection of this thread to topic (it leaves when it closes). */
@@ -179,6 +172,12 @@ export class Router {
 
   // ---- delivery ----
 
+  /** The switchboard this router sends through: its worker server's, or one of its own. */
+  private switchboard(): Switchboard {
+    if (!this.board) this.attach(Switchboard.create({ places: 1, slots: this.host.core.config.slots }), 0);
+    return this.board!;
+  }
+
   private result<R extends SendResult>(r: R): R {
     if (r === 'closed') this.counts.closed++;
     else if (r === 'full') this.counts.full++;
@@ -186,15 +185,20 @@ export class Router {
   }
 
   /**
-   * Connection.send inside a batch (the caller leaves it): the write joins the
+   * Connection.send inside a batch (the pump leaves it): the write joins the
    * batch's flush. False when the connection took nothing (its FIN is out, it
-   * was destroyed, or the framing cannot carry the bytes).
+   * was destroyed, or the framing cannot carry the bytes). Notes when a frame
+   * had to queue beyond the tx ring: the batch ends after this record.
    */
-  private send(c: Connection, bytes: Uint8Array, outer: Connection | null): boolean {
-    if (!outer) this.host.enter(c);
+  private send(c: Connection, bytes: Uint8Array): boolean {
+    if (!this.host.delivering) this.host.enter(c);
     let ok: boolean;
     try {
-      ok = c.send(bytes) || c.queuedBytes > 0;
+      ok = c.send(bytes);
+      if (!ok) {
+        ok = c.queuedBytes > 0;
+        if (ok) this.backlog = true;
+      }
     } catch {
       ok = false; // ERR_REPLY_TOO_LARGE: a frame this framing cannot carry is not the receiver's fault
     }
@@ -202,30 +206,23 @@ export class Router {
     return ok;
   }
 
-  /** This thread's subscribers of topic, in one batch. */
-  private fanOut(topic: string, bytes: Uint8Array): void {
-    const subs = this.groups.subscribers(topic);
-    if (!subs) return;
-    const outer = this.host.delivering;
-    try {
-      for (const c of subs) this.send(c, bytes, outer);
-    } finally {
-      if (!outer) this.host.leave();
-    }
-  }
-
-  private deliver(kind: number, w0: number, w1: number, w2: number, body: Uint8Array): void {
+  /** One record: false ends the batch (a connection queued beyond its tx ring). */
+  private deliver(kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean {
     if (kind === KIND_SEND) {
       const c = this.bySlot[w1];
-      const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.send(c, body, this.host.delivering);
+      const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.send(c, body);
       if (!ok) this.counts.dropped++;
       this.mailbox!.count(ok ? 1 : 0, ok ? 0 : 1);
     } else if (kind === KIND_PUBLISH) {
       const topic = Buffer.from(body.buffer, body.byteOffset, w0).toString();
       const subs = this.groups.subscribers(topic);
-      if (subs) for (const c of subs) this.send(c, body.subarray(w0), this.host.delivering);
+      if (subs) {
+        const payload = body.subarray(w0);
+        for (const c of subs) this.send(c, payload);
+      }
       this.mailbox!.count(1, 0);
     }
+    return !this.backlog;
   }
 
   /** Take what the mailbox holds, one batch at a time; sleep when it is empty. */
@@ -235,13 +232,14 @@ export class Router {
       const mailbox = this.mailbox;
       if (!mailbox) return;
       let n: number;
-      const outer = this.host.delivering;
+      const outer = this.host.delivering; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
+      this.backlog = false;
       try {
         n = mailbox.take(BATCH, this.visit);
       } finally {
         if (!outer) this.host.leave();
       }
-      if (n >= BATCH) {
+      if (n >= BATCH || this.backlog) {
         this.immediate = setImmediate(() => this.pump()); // more may be waiting: let I/O run first
         return;
       }
