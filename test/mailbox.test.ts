@@ -97,7 +97,7 @@ describe('mailbox: many producers, one consumer', () => {
     expect(mailbox.take(1, () => {})).toBe(1);
     expect(mailbox.post(5, posted, 0, 0, body)).toBe(true);
     const order: number[] = [];
-    mailbox.take(100, (_k, w0) => order.push(w0));
+    mailbox.take(100, (_k, w0) => { order.push(w0); });
     expect(order).toEqual(Array.from({ length: posted }, (_, i) => i + 1));
   });
 
