@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, createWorkerServer, KIND_SEND, type RingwireServer, type WorkerServer } from 'ringwire';
 import { LineClient } from './line-client.ts';
+// @ts-expect-error: a plain JavaScript fixture without types
+import * as actors from './fixtures/actors-handler.mjs';
 
 const HANDLER = new URL('./fixtures/actors-handler.mjs', import.meta.url).pathname;
 const servers: (WorkerServer | RingwireServer)[] = [];
@@ -173,5 +175,21 @@ describe.each(['wasm', 'js'] as const)('sendTo in a single-thread server, core=%
     await y!.client.until(() => y!.client.closed);
     await sleep(50);
     expect(await x!.client.ask(`to ${y!.id} hi`)).toBe('to closed');
+  });
+
+  it('publishes to the subscribers of its own thread (the main thread: threadId 0)', async () => {
+    const server = createServer({ framing: 'line', core, onFrame: actors.onFrame });
+    servers.push(server);
+    const { port } = await server.listen(0);
+    const [x, y, z] = await open(port, 3);
+    expect(x!.id.split('-')[0]).toBe('0');
+    for (const s of [x!, y!]) expect(await s.client.ask('join room', 'joined')).toBe('joined room');
+    expect(await z!.client.ask('pub room 3 S 0', 'pub done')).toBe('pub done full=0');
+    expect(server.router.publish('room', Buffer.from('S 3'))).toBe('sent');
+    for (const s of [x!, y!]) {
+      await s.client.until(() => s.client.with('S ').length === 4);
+      expect(s.client.with('S ')).toEqual(['S 0 ', 'S 1 ', 'S 2 ', 'S 3']);
+    }
+    expect(z!.client.with('S ')).toEqual([]);
   });
 });

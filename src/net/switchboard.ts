@@ -2,8 +2,8 @@
 // it does not own, or publish to a topic: created once by the thread that starts
 // the workers, handed to each (workerData), never resized.
 //
-//   threads   Int32 per place: the threadId of the thread serving that place, 0 when
-//             none. Written by that thread when it attaches (after clearing its
+//   threads   Int32 per place: 1 + the threadId of the thread serving that place
+//             (the main thread's is 0), 0 when none. Written by that thread when it attaches (after clearing its
 //             liveness table) and when it detaches, and by the parent when the
 //             thread exits (a dead thread cannot).
 //   per place a mailbox (mailbox.ts: many producers, the place's thread consumes),
@@ -84,9 +84,9 @@ export class Switchboard {
   /** The place a thread serves, or -1. */
   placeOf(tid: number): number {
     const cached = this.placeCache.get(tid);
-    if (cached !== undefined && Atomics.load(this.threads, cached) === tid) return cached;
+    if (cached !== undefined && Atomics.load(this.threads, cached) === tid + 1) return cached;
     for (let p = 0; p < this.threads.length; p++) {
-      if (Atomics.load(this.threads, p) === tid) {
+      if (Atomics.load(this.threads, p) === tid + 1) {
         this.placeCache.set(tid, p);
         return p;
       }
@@ -95,9 +95,9 @@ export class Switchboard {
     return -1;
   }
 
-  /** The thread serving a place (0: none). */
+  /** The thread serving a place (-1: none). */
   threadAt(place: number): number {
-    return Atomics.load(this.threads, place);
+    return Atomics.load(this.threads, place) - 1;
   }
 
   // ---- the owner of a place ----
@@ -105,12 +105,12 @@ export class Switchboard {
   /** This thread serves `place` from now on: its liveness table starts empty. */
   attach(place: number, tid: number): void {
     this.live[place]!.fill(0);
-    Atomics.store(this.threads, place, tid);
+    Atomics.store(this.threads, place, tid + 1);
   }
 
   /** The thread serving `place` is gone (it detached, or its parent saw it exit). */
   detach(place: number, tid: number): void {
-    if (Atomics.compareExchange(this.threads, place, tid, 0) === tid) this.live[place]!.fill(0);
+    if (Atomics.compareExchange(this.threads, place, tid + 1, 0) === tid + 1) this.live[place]!.fill(0);
   }
 
   opened(place: number, slot: number, serial: number): void {
