@@ -10,10 +10,10 @@
 //    messages of 64 bytes on the wire: deliveries per second until every
 //    subscriber has every byte, for `ringwire serve` with 1 and 2 workers
 //    (bench/fanout-handler.mjs: publish() per frame) and a plain Node server
-//    that writes each message to each subscriber socket (one write per
-//    subscriber per 'data' chunk: the careful version).
+//    that writes each message to each subscriber socket, and the same server
+//    batched (one write per subscriber per 'data' chunk of the publisher).
 //
-//   npm run build && node scripts/bench-actors.ts [--messages 200000] [--subscribers 1000] [--fanout-messages 2000]
+//   npm run build && node scripts/bench-actors.ts [--messages 200000] [--subscribers 1000] [--fanout-messages 5000]
 // Binds 127.0.0.1 only; stops the servers it started (by their PIDs).
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,7 +27,7 @@ const { values } = parseArgs({ options: {
   messages: { type: 'string', default: '200000' },
   pings: { type: 'string', default: '20000' },
   subscribers: { type: 'string', default: '1000' },
-  'fanout-messages': { type: 'string', default: '2000' },
+  'fanout-messages': { type: 'string', default: '5000' },
   only: { type: 'string' },
 } });
 const DIST = new URL('../dist/index.js', import.meta.url).href;
@@ -203,24 +203,29 @@ const server = net.createServer({ noDelay: true }, s => {
     rest = end < buf.length ? Buffer.from(buf.subarray(end)) : '';
     if (end === 0) return;
     const lines = buf.subarray(0, end);
-    for (const sub of subs) sub.write(lines);
+    if (process.env.PER_MESSAGE) {
+      // The plain way: each message written to each subscriber socket.
+      for (let at = 0; at < end;) { const nl = lines.indexOf(10, at) + 1; const m = lines.subarray(at, nl); for (const sub of subs) sub.write(m); at = nl; }
+    } else for (const sub of subs) sub.write(lines);
   });
   s.on('error', () => {});
 });
 server.listen(0, '127.0.0.1', () => console.log('listening on 127.0.0.1:' + server.address().port + ' '));
 `;
 
-async function startServer(kind: 'ringwire-1' | 'ringwire-2' | 'plain', subscribers: number): Promise<{ child: ChildProcess; port: number }> {
+type Contender = 'ringwire-1' | 'ringwire-2' | 'plain' | 'plain-chunk';
+
+async function startServer(kind: Contender, subscribers: number): Promise<{ child: ChildProcess; port: number }> {
   const handler = new URL('../bench/fanout-handler.mjs', import.meta.url).pathname;
   const cli = new URL('../dist/cli.js', import.meta.url).pathname;
-  const child = kind === 'plain'
-    ? spawn(process.execPath, ['--input-type=module', '-e', PLAIN_FANOUT], { stdio: ['ignore', 'pipe', 'inherit'] })
-    : spawn(process.execPath, [cli, 'serve', '--port', '0', '--framing', 'line', '--handler', handler, '--workers', kind === 'ringwire-1' ? '1' : '2', '--max-connections', String(subscribers + 64)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = kind.startsWith('plain')
+    ? spawn(process.execPath, ['--input-type=module', '-e', PLAIN_FANOUT], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ...(kind === 'plain' ? { PER_MESSAGE: '1' } : {}) } })
+    : spawn(process.execPath, [cli, 'serve', '--port', '0', '--framing', 'line', '--handler', handler, '--workers', kind === 'ringwire-1' ? '1' : '2', '--max-connections', String(subscribers + 64)], { stdio: ['ignore', 'pipe', 'ignore'] });
   const [line] = await once(child.stdout!.setEncoding('utf8'), 'data') as [string];
   return { child, port: Number(/:(\d+) /.exec(line)![1]) };
 }
 
-async function fanOut(kind: 'ringwire-1' | 'ringwire-2' | 'plain', subscribers: number, messages: number): Promise<{ rate: number; seconds: number }> {
+async function fanOut(kind: Contender, subscribers: number, messages: number): Promise<{ rate: number; seconds: number }> {
   const { child, port } = await startServer(kind, subscribers);
   try {
     const lineBytes = 64;
@@ -280,10 +285,16 @@ if (!values.only || values.only === 'fanout') {
   const M = Number(values['fanout-messages']);
   console.log(`\nfan-out: 1 publisher -> ${S} subscribers, ${M} messages of 64 B (line framing), deliveries/s (median of 3)`);
   console.log('| server | deliveries/s | seconds |\n|---|---:|---:|');
-  for (const kind of ['plain', 'ringwire-1', 'ringwire-2'] as const) {
+  const names: Record<Contender, string> = {
+    plain: 'plain Node: each message written to each subscriber socket',
+    'plain-chunk': 'plain Node, batched: one write per subscriber per \'data\' chunk',
+    'ringwire-1': 'ringwire, 1 worker (publish per frame)',
+    'ringwire-2': 'ringwire, 2 workers (publish per frame)',
+  };
+  for (const kind of ['plain', 'plain-chunk', 'ringwire-1', 'ringwire-2'] as const) {
     const runs: { rate: number; seconds: number }[] = [];
     for (let round = 0; round < 3; round++) runs.push(await fanOut(kind, S, M));
     const mid = runs.sort((a, b) => a.rate - b.rate)[1]!;
-    console.log(`| ${kind === 'plain' ? 'plain Node (a write per subscriber per chunk)' : `ringwire, ${kind.slice(-1)} worker${kind.endsWith('2') ? 's' : ''}`} | ${Math.round(mid.rate).toLocaleString('en')} | ${mid.seconds.toFixed(2)} |`);
+    console.log(`| ${names[kind]} | ${Math.round(mid.rate).toLocaleString('en')} | ${mid.seconds.toFixed(2)} |`);
   }
 }
