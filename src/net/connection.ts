@@ -52,6 +52,7 @@ import {
 } from '../core/errors.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
+import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
@@ -74,6 +75,8 @@ export interface ConnectionHost {
   /** Frames go to a handler (handler mode) rather than being echoed by the core. */
   readonly takesFrames: boolean;
   readonly limits: ConnectionLimits;
+  /** sendTo, publish, join and leave for this thread (router.ts). */
+  readonly router: Router;
   /** The connection delivering a batch right now, if any (see the header comment). */
   readonly delivering: Connection | null;
   /** A batch starts: no other connection may make the core list frames until leave(). */
@@ -244,6 +247,11 @@ export class Connection<Data = any> implements ConnectionInfo {
       if (this.state !== 'open') return;
     }
     if (!this.zeroCopy) this.socket.resume();
+  }
+
+  /** This thread's router: sendTo(id, bytes), publish(topic, bytes), join(connection, topic), leave(connection, topic). */
+  get router(): Router {
+    return this.host.router;
   }
 
   /** Bytes queued beyond the tx ring, waiting for the peer to read. */

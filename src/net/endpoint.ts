@@ -36,7 +36,9 @@ import { AddressTable, addressKey, createAddressTable, REFUSED, UNTRACKED } from
 import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
 import { Connection, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
 import { Heartbeat, type StallInfo } from './heartbeat.ts';
+import { nextConnectionId } from './connection-id.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
+import { Router } from './router.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
 import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
 
@@ -129,7 +131,6 @@ export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTo
   return { rings, queued, total: rings + queued };
 }
 
-let nextId = 0;
 let warnedCopy = false;
 
 export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implements ConnectionHost, Dialer {
@@ -137,6 +138,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   readonly connections = new Map<string, Connection<Data>>();
   readonly handler: Handler<Data>;
   readonly takesFrames: boolean;
+  /** sendTo, publish, join, leave: this endpoint's connections as actors (router.ts). */
+  readonly router: Router = new Router(this);
   delivering: Connection | null = null;
   protected closing: Promise<void> | undefined;
   /** The net.Server whose sockets these are, if any: adopted sockets count as its connections. */
@@ -294,9 +297,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     const listener = this.listener;
     const source = (target: ReadTarget | null) => (target ? adopt(raw, listener, target) : raw);
-    const connection = new Connection<Data>(this, slot, `${threadId}-${++nextId}`, this.handler, source, zeroCopy);
+    const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
     this.connections.set(connection.id, connection);
     if (entry >= 0) this.addressEntries.set(connection, entry);
+    this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
     this.admit(connection);
     if (this.connections.has(connection.id)) this.emit('connection', connection);
@@ -334,13 +338,14 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       keepAlive: keepAlive !== false, keepAliveInitialDelay: typeof keepAlive === 'number' ? keepAlive : 0,
       ...(target ? { onread: target } : {}),
     } as net.NetConnectOpts);
-    const connection = new Connection(this, slot, `${threadId}-${++nextId}`, handler, source, zeroCopy);
+    const connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy);
     const socket = connection.socket;
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${host}:${port} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
     socket.once('close', () => clearTimeout(timer));
     socket.once('connect', () => {
       clearTimeout(timer);
       this.connections.set(connection.id, connection as Connection<Data>);
+      this.router.opened(connection);
       if (!this.sweeper) this.startSweep();
       connection.start();
       if (this.connections.has(connection.id)) this.emit('connection', connection);
@@ -383,6 +388,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       clearInterval(this.sweeper);
       this.sweeper = undefined;
       this.heartbeat?.stop();
+      this.router.detach();
       this.emit('close');
     })();
     return this.closing;
@@ -435,6 +441,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.addressEntries.delete(connection);
       this.addresses!.release(entry);
     }
+    this.router.closed(connection);
     if (!connection.opened) return; // an outbound attempt that never connected: no hooks ran, none run now
     try {
       connection.handler.onClose?.(connection, error);

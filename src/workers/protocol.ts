@@ -6,6 +6,7 @@
 
 import type { HOOKS } from '../net/handler.ts';
 import type { ServerOptions } from '../net/server.ts';
+import type { SwitchboardInit } from '../net/switchboard.ts';
 
 export type Balance = 'reuseport' | 'transfer';
 
@@ -18,6 +19,9 @@ export interface WorkerInit extends Omit<ServerOptions, (typeof HOOKS)[number] |
   /** reuseport: where to listen (every worker listens there with reusePort). */
   port?: number;
   host?: string;
+  /** sendTo and publish across the server's threads: the shared memory, and which place this thread serves. */
+  switchboard?: SwitchboardInit;
+  place?: number;
 }
 
 /** Worker → parent. */

@@ -26,13 +26,14 @@ import { standaloneStats, sumStats, type StatsSnapshot } from '../core/stats.ts'
 import type { ConnectionInfo } from '../net/connection.ts';
 import type { EndpointEvents } from '../net/endpoint.ts';
 import { HOOKS } from '../net/handler.ts';
+import { Switchboard, type PublishResult, type SendResult } from '../net/switchboard.ts';
 import type { ServerStats, ThreadStats } from '../net/server-stats.ts';
 import type { ListenOptions, ServerOptions } from '../net/server.ts';
 import { guardAccepts } from '../net/accept-guard.ts';
 import { createAddressTable } from '../net/address-table.ts';
 import { DEFAULT_STALL_TIMEOUT } from '../net/endpoint.ts';
 import { createHeartbeat, HEARTBEAT_PERIOD, lastBeat } from '../net/heartbeat.ts';
-import { resolveConfig } from '../core/config.ts';
+import { DEFAULTS, resolveConfig } from '../core/config.ts';
 import { handlerUrl } from './handler-module.ts';
 import { canReusePort, canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
 import { WorkerLink } from './worker-link.ts';
@@ -49,6 +50,8 @@ export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[
   restartDelay?: { min: number; max: number };
   /** A worker whose event loop is blocked this many ms is terminated and replaced. Default 30000; 0 = never. */
   stallRestart?: number;
+  /** Bytes of each worker's mailbox for sendTo and publish (a power of two). Default 1 MiB. */
+  mailbox?: number;
 }
 
 export const DEFAULT_STALL_RESTART = 30_000;
@@ -128,6 +131,8 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   private readonly counted = standaloneStats();
   /** Transfer mode: connections held (paused) while no worker is running, until one is. */
   private readonly waiting: net.Socket[] = [];
+  /** Every worker's mailbox and liveness table (switchboard.ts): sendTo and publish from any thread. */
+  readonly switchboard: Switchboard;
 
   constructor(options: WorkerServerOptions = {}) {
     super();
@@ -136,7 +141,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
         throw configError(`${name} cannot cross into worker threads (functions cannot be sent to threads): put the hooks in a module and give its path as handler: './my-handler.mjs'`);
       }
     }
-    const { workers = 'auto', balance, handler, restartDelay, signal, stallRestart, ...serverOptions } = options;
+    const { workers = 'auto', balance, handler, restartDelay, signal, stallRestart, mailbox, ...serverOptions } = options;
     this.size = workers === 'auto' ? os.availableParallelism() : workers;
     if (!Number.isInteger(this.size) || this.size < 1 || this.size > 256) {
       throw configError(`workers must be 1 to 256 or 'auto', got ${String(workers)}`);
@@ -163,6 +168,12 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     this.stallRestart = stallRestart ?? DEFAULT_STALL_RESTART;
     this.restartDelay = restartDelay ?? { min: 100, max: 10_000 };
     this.places = Array.from({ length: this.size }, (_, i) => new Place(i));
+    const slots = serverOptions.maxConnections ?? DEFAULTS.maxConnections; // checked by each worker's core
+    try {
+      this.switchboard = Switchboard.create({ places: this.size, slots: Number.isInteger(slots) && slots > 0 ? slots : 1, mailbox });
+    } catch (err) {
+      throw configError(`mailbox: ${(err as Error).message}`);
+    }
     if (signal) {
       if (signal.aborted) queueMicrotask(() => void this.close());
       else signal.addEventListener('abort', () => void this.close(), { once: true });
@@ -258,6 +269,20 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     return { total: sumStats([...workers, this.counted.snapshot()]), workers };
   }
 
+  /**
+   * Send bytes as one frame to the connection `id`, whichever worker owns it,
+   * through that worker's mailbox: 'sent', 'full' (no room now: nothing sent) or
+   * 'closed' (no such connection). See router.ts.
+   */
+  sendTo(id: string, bytes: Uint8Array): SendResult {
+    return this.switchboard.sendTo(id, bytes);
+  }
+
+  /** Send bytes as one frame to every subscriber of topic, one mailbox message per worker ('full': some worker missed it). */
+  publish(topic: string, bytes: Uint8Array): PublishResult {
+    return this.switchboard.publish(topic, bytes);
+  }
+
   /** Stop accepting, drain every worker's connections, resolve when every thread has ended. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -288,8 +313,12 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     p.heartbeat = createHeartbeat();
     p.stallReported = false;
     p.killedFor = undefined;
-    const worker = new Worker(workerEntry(), { workerData: { ...this.init, ...this.bound, heartbeat: p.heartbeat } satisfies WorkerInit });
+    const workerData = { ...this.init, ...this.bound, heartbeat: p.heartbeat, switchboard: this.switchboard.init, place: p.index } satisfies WorkerInit;
+    const worker = new Worker(workerEntry(), { workerData });
     const link = new WorkerLink(worker);
+    const tid = worker.threadId;
+    // A dead thread cannot clear its place: senders get 'closed' for its ids from now on.
+    worker.once('exit', () => this.switchboard.detach(p.index, tid));
     p.link = link;
     p.assigned = 0;
     p.state = 'starting';

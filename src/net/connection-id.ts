@@ -1,0 +1,37 @@
+// Connection ids: "<threadId>-<serial>-<slot>". Unique for the life of the
+// process and never reused: threadIds are never reused by Node, and the serial
+// counts every connection this thread ever opened (across all its endpoints).
+// The id carries what a sender on another thread needs to check, without asking
+// the owner, whether the connection is still open: the owning thread (which place
+// of a worker server runs it) and the core slot (where the owner's liveness table
+// holds the serial of the connection open in that slot: switchboard.ts).
+
+import { threadId } from 'node:worker_threads';
+
+let serial = 0;
+
+/** A new id for a connection in this thread's core slot `slot`. */
+export function nextConnectionId(slot: number): string {
+  // The liveness table keeps serials modulo 2^32, where 0 means "no connection".
+  if ((++serial | 0) === 0) ++serial;
+  return `${threadId}-${serial}-${slot}`;
+}
+
+export interface ParsedId {
+  threadId: number;
+  /** The serial as the liveness table stores it (modulo 2^32, as an Int32). */
+  serial: number;
+  slot: number;
+}
+
+/** The parts of an id, or null when it is not one of ours. */
+export function parseConnectionId(id: string): ParsedId | null {
+  const a = id.indexOf('-');
+  const b = id.indexOf('-', a + 1);
+  if (a <= 0 || b <= a + 1 || b === id.length - 1) return null;
+  const t = Number(id.slice(0, a));
+  const s = Number(id.slice(a + 1, b));
+  const slot = Number(id.slice(b + 1));
+  if (!Number.isSafeInteger(t) || !Number.isSafeInteger(s) || !Number.isSafeInteger(slot) || t < 0 || s < 1 || slot < 0) return null;
+  return { threadId: t, serial: s | 0, slot };
+}

@@ -1,0 +1,249 @@
+// A mailbox in shared memory: many producer threads, one consumer thread,
+// variable-size records, never a lock and never a wait on the producer side.
+//
+//   SharedArrayBuffer
+//   ┌──────────────┬──────────────┬──────────────┬──────────────┬──────────────┬───────────────────────────┐
+//   │ reserve  @0  │ consume @64  │ sleeping@128 │ full    @192 │ delivered@256│ data @320: capacity bytes │
+//   │ producers    │ consumer     │ consumer sets│ producers    │ dropped @260 │ (a power of two)          │
+//   │ (CAS)        │ (store)      │ producer CAS │ (Atomics.add)│ consumer     │                           │
+//   └──────────────┴──────────────┴──────────────┴──────────────┴──────────────┴───────────────────────────┘
+//   Indexes written by different threads sit 64 bytes apart (no false sharing).
+//
+// Cursors are 32-bit byte counts that only grow (modulo 2^32): a record lives at
+// `cursor & mask`. Invariants:
+//   - consume <= reserve, and reserve - consume <= capacity (computed modulo 2^32);
+//   - producers move `reserve` (compareExchange: each reserves [head, head + size));
+//     only the consumer moves `consume`, and only past records it has read and zeroed;
+//   - every byte in [reserve, consume + capacity) is zero: a record's first word
+//     (its size) becomes non-zero only when its producer publishes it (Atomics.store
+//     after writing the rest), so the consumer never reads a half-written record;
+//   - a record never wraps: a producer whose record does not fit before the end
+//     reserves the rest of the ring too and fills it with a SKIP record;
+//   - a record is at most capacity / 2 bytes, so an empty mailbox always takes one;
+//   - post() is reserve() then commit(); a reservation given up (cancel()) is
+//     published as a SKIP record, so nothing reserved is ever left unpublished.
+//
+// Record (8-byte aligned):  size:i32 (published last) | kind:i32 | w0 w1 w2:i32 | body length:i32 | body
+//
+// Waking: the consumer sets `sleeping` to 1, checks once more for a record, and
+// waits (Atomics.waitAsync). A producer, after publishing, notifies only if it
+// flips `sleeping` from 1 to 0 itself: one notify per sleep, however many records
+// a batch holds; a mailbox whose consumer is busy costs its producers no notify.
+//
+// Not covered: a thread terminated (worker.terminate()) inside post() between its
+// reservation and its publication, or inside take() between zeroing a record and
+// moving `consume`, leaves a record that is never published: the mailbox stops at it.
+// An exception cannot do that (neither path calls user code); only terminate() can.
+
+export const KIND_SKIP = 1;
+
+const RESERVE = 0;
+const CONSUME = 16;
+const SLEEPING = 32;
+const FULL = 48;
+const DELIVERED = 64;
+const DROPPED = 65;
+const DATA = 320;
+const HEAD = 24; // record header bytes
+
+/** Bytes of shared memory a mailbox of this capacity needs. */
+export function mailboxBytes(capacity: number): number {
+  return DATA + capacity;
+}
+
+export interface MailboxCounters {
+  /** Records the consumer handed on. */
+  delivered: number;
+  /** Records the consumer could not hand on (their connection closed in flight…). */
+  dropped: number;
+  /** post() calls refused because the mailbox was full. */
+  full: number;
+  /** Bytes waiting right now. */
+  waiting: number;
+}
+
+export class Mailbox {
+  readonly buffer: SharedArrayBuffer;
+  readonly capacity: number;
+  /** The largest body post() takes. */
+  readonly maxBody: number;
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly mask: number;
+
+  /** A new, empty mailbox of `capacity` bytes (a power of two, 4 KiB to 1 GiB). */
+  static create(capacity: number): Mailbox {
+    if (!Number.isInteger(capacity) || capacity < 4096 || capacity > 2 ** 30 || (capacity & (capacity - 1)) !== 0) {
+      throw new RangeError(`a mailbox's capacity is a power of two from 4 KiB to 1 GiB, got ${capacity}`);
+    }
+    return new Mailbox(new SharedArrayBuffer(mailboxBytes(capacity)));
+  }
+
+  /** The same mailbox, in another thread (the buffer came through workerData or postMessage). */
+  constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer;
+    this.capacity = buffer.byteLength - DATA;
+    this.mask = this.capacity - 1;
+    this.maxBody = this.capacity / 2 - HEAD;
+    this.i32 = new Int32Array(buffer);
+    this.u8 = new Uint8Array(buffer);
+  }
+
+  // ---- producers (any thread) ----
+
+  /**
+   * Append one record: kind (> 1), three words, and a body (a, then b). Returns
+   * false, writing nothing, when the mailbox has no room for it now. Throws a
+   * RangeError for a body over maxBody.
+   */
+  post(kind: number, w0: number, w1: number, w2: number, a: Uint8Array, b?: Uint8Array): boolean {
+    const at = this.reserve(a.length + (b ? b.length : 0));
+    if (at < 0) return false;
+    this.commit(at, kind, w0, w1, w2, a, b);
+    return true;
+  }
+
+  /**
+   * Reserve room for a record with a body of `body` bytes: its place (give it to
+   * commit() or cancel(), soon: the consumer stops at it until then), or -1 when
+   * the mailbox has no room now. Two steps let a caller post to several
+   * mailboxes all or nothing (switchboard.ts: publish).
+   */
+  reserve(body: number): number {
+    const i32 = this.i32;
+    if (body > this.maxBody) throw new RangeError(`a ${body}-byte message is over this mailbox's limit of ${this.maxBody} bytes`);
+    const size = (HEAD + body + 7) & ~7;
+    let head: number;
+    let pos: number;
+    let total: number;
+    for (;;) {
+      head = Atomics.load(i32, RESERVE);
+      const used = (head - Atomics.load(i32, CONSUME)) | 0;
+      pos = head & this.mask;
+      const toEnd = this.capacity - pos;
+      total = size <= toEnd ? size : toEnd + size;
+      if (used + total > this.capacity) {
+        Atomics.add(i32, FULL, 1);
+        return -1;
+      }
+      if (Atomics.compareExchange(i32, RESERVE, head, (head + total) | 0) === head) break;
+    }
+    if (total !== size) {
+      // The rest of the ring is ours too: a SKIP record there, ours at 0.
+      const at = (DATA + pos) >> 2;
+      i32[at + 1] = KIND_SKIP;
+      Atomics.store(i32, at, total - size);
+      pos = 0;
+    }
+    return DATA + pos;
+  }
+
+  /** Write a reserved record and publish it (body: a then b, as long as reserved). */
+  commit(at: number, kind: number, w0: number, w1: number, w2: number, a: Uint8Array, b?: Uint8Array): void {
+    const i32 = this.i32;
+    const w = at >> 2;
+    const body = a.length + (b ? b.length : 0);
+    i32[w + 1] = kind;
+    i32[w + 2] = w0;
+    i32[w + 3] = w1;
+    i32[w + 4] = w2;
+    i32[w + 5] = body;
+    this.u8.set(a, at + HEAD);
+    if (b) this.u8.set(b, at + HEAD + a.length);
+    this.publish(w, (HEAD + body + 7) & ~7);
+  }
+
+  /** Give a reservation up: it becomes a SKIP record (its room comes back once the consumer passes it). */
+  cancel(at: number, body: number): void {
+    this.i32[(at >> 2) + 1] = KIND_SKIP;
+    this.publish(at >> 2, (HEAD + body + 7) & ~7);
+  }
+
+  private publish(w: number, size: number): void {
+    const i32 = this.i32;
+    Atomics.store(i32, w, size);
+    if (Atomics.load(i32, SLEEPING) === 1 && Atomics.compareExchange(i32, SLEEPING, 1, 0) === 1) {
+      Atomics.notify(i32, SLEEPING, 1);
+    }
+  }
+
+  // ---- the consumer (one thread) ----
+
+  /**
+   * Hand up to `max` published records, in order, to visit(kind, w0, w1, w2, body),
+   * where body is a view valid only during the call; each is then zeroed and its
+   * space given back. visit returns false to stop after its record. Returns how
+   * many it handed on (SKIP records do not count). visit must not throw (the
+   * record would be seen again).
+   */
+  take(max: number, visit: (kind: number, w0: number, w1: number, w2: number, body: Uint8Array) => boolean | void): number {
+    const i32 = this.i32;
+    let consume = Atomics.load(i32, CONSUME);
+    let n = 0;
+    while (n < max) {
+      const pos = consume & this.mask;
+      const at = (DATA + pos) >> 2;
+      const size = Atomics.load(i32, at);
+      if (size === 0) break; // nothing more published (a producer may be writing it)
+      const kind = i32[at + 1]!;
+      let more: boolean | void = true;
+      if (kind !== KIND_SKIP) {
+        const start = DATA + pos + HEAD;
+        more = visit(kind, i32[at + 2]!, i32[at + 3]!, i32[at + 4]!, this.u8.subarray(start, start + i32[at + 5]!));
+        n++;
+      }
+      this.u8.fill(0, DATA + pos, DATA + pos + size);
+      consume = (consume + size) | 0;
+      Atomics.store(i32, CONSUME, consume);
+      if (more === false) break;
+    }
+    return n;
+  }
+
+  /** Is a record published and not yet taken? */
+  ready(): boolean {
+    return Atomics.load(this.i32, (DATA + (Atomics.load(this.i32, CONSUME) & this.mask)) >> 2) !== 0;
+  }
+
+  /**
+   * Nothing to take: go to sleep. Returns a promise that resolves when a producer
+   * publishes the next record, or null when one already has (take again now).
+   * The promise does not keep Node's event loop alive (see router.ts).
+   */
+  sleep(): Promise<unknown> | null {
+    const i32 = this.i32;
+    Atomics.store(i32, SLEEPING, 1);
+    if (this.ready()) {
+      Atomics.store(i32, SLEEPING, 0);
+      return null;
+    }
+    const r = Atomics.waitAsync(i32, SLEEPING, 1);
+    if (!r.async) {
+      // A producer flipped the flag between our store and the wait.
+      Atomics.store(i32, SLEEPING, 0);
+      return null;
+    }
+    return r.value;
+  }
+
+  /** Stop sleeping without being woken (the consumer is going away). */
+  wake(): void {
+    if (Atomics.compareExchange(this.i32, SLEEPING, 1, 0) === 1) Atomics.notify(this.i32, SLEEPING, 1);
+  }
+
+  /** The consumer counts what it handed on and what it dropped. */
+  count(delivered: number, dropped: number): void {
+    if (delivered) Atomics.add(this.i32, DELIVERED, delivered);
+    if (dropped) Atomics.add(this.i32, DROPPED, dropped);
+  }
+
+  counters(): MailboxCounters {
+    const i32 = this.i32;
+    return {
+      delivered: Atomics.load(i32, DELIVERED),
+      dropped: Atomics.load(i32, DROPPED),
+      full: Atomics.load(i32, FULL),
+      waiting: (Atomics.load(i32, RESERVE) - Atomics.load(i32, CONSUME)) | 0,
+    };
+  }
+}

@@ -1,0 +1,253 @@
+// Connections as actors: one Router per endpoint (so one per thread that serves
+// connections), reachable as endpoint.router and connection.router. It sends a
+// frame to any connection by id (sendTo), keeps topics of local subscribers
+// (join, leave, publish), and consumes this thread's mailbox.
+//
+//   sender thread                            owner thread (this Router, attached to place P)
+//   sendTo(id) ─ check liveness ─▶ mailbox[P] ─(one wake per batch)─▶ pump(): take records,
+//   publish(t) ─ one record per place ─▶                                send() into each connection's tx ring
+//
+// Rules:
+//   - Everything goes through the owner's mailbox, also from the owner's own
+//     thread: delivery is always paced by the owner's event loop, the same
+//     way for every sender, and a full mailbox ('full') is the one signal a
+//     sender has to slow down. Frames from one sender to one connection arrive
+//     in the order they were sent (one mailbox, one consumer, FIFO).
+//   - A worker server's threads share its switchboard (serveInWorker attaches
+//     it); an endpoint of its own (a single-thread server) gets a switchboard of
+//     one place on first use.
+//   - Deliveries are a batch, like a read's: every connection they sent to is
+//     written once at the end (Endpoint.enter/leave). A batch ends after BATCH
+//     records, or as soon as a connection could not take a frame into its tx
+//     ring (it queued): the batch is written out and the rest waits for the
+//     next turn of the event loop (setImmediate), so the kernel can take bytes
+//     first and one burst cannot fill every subscriber's queue at once.
+//   - A message whose connection closed in flight (its slot now empty or holding
+//     another serial, or its thread gone) is dropped and counted, never sent to
+//     another client.
+//   - A subscriber that cannot keep up is handled as any slow reader: what does
+//     not fit in its tx ring queues, up to maxQueued (and the endpoint's
+//     maxQueuedTotal), past which it is closed with ERR_SLOW_CONSUMER. Until then
+//     it slows the mailbox (a batch per turn); nothing buffers without a bound.
+//   - Atomics.waitAsync does not keep Node's event loop alive (docs/node-facts.md):
+//     while attached, a referenced timer that never fires does, so a mailbox
+//     whose endpoint runs is always consumed; detach() (at the endpoint's close)
+//     lets the thread end.
+
+import { threadId } from 'node:worker_threads';
+import type { Connection } from './connection.ts';
+import { parseConnectionId } from './connection-id.ts';
+import { Groups } from './groups.ts';
+import type { Mailbox } from './mailbox.ts';
+import { KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
+
+/** Records one wake-up takes before letting I/O run. */
+const BATCH = 4096;
+const FOREVER = 2 ** 31 - 1;
+
+/** What a Router needs from its endpoint (endpoint.ts). */
+export interface RouterHost {
+  /** The core's slots size a private switchboard's liveness table. */
+  readonly core: { readonly config: { readonly slots: number } };
+  readonly delivering: Connection | null;
+  enter(connection: Connection): void;
+  leave(): void;
+}
+
+export interface RouterStats {
+  /** Frames handed to connections of this thread: local sendTo/publish and mailbox records. */
+  delivered: number;
+  /** Mailbox messages whose connection had closed (or that it refused) and were dropped. */
+  dropped: number;
+  /** sendTo() and publish() calls that found a mailbox full. */
+  full: number;
+  /** sendTo() calls for a connection that was gone. */
+  closed: number;
+}
+
+export class Router {
+  readonly groups = new Groups();
+  private readonly host: RouterHost;
+  /** This endpoint's connections by core slot, and the serial in each id. */
+  private readonly bySlot: (Connection | undefined)[] = [];
+  private readonly serials: number[] = [];
+  private board: Switchboard | null = null;
+  private place = -1;
+  private mailbox: Mailbox | null = null;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  /** A connection queued beyond its tx ring in this batch. */
+  private backlog = false;
+  private readonly counts: RouterStats = { delivered: 0, dropped: 0, full: 0, closed: 0 };
+  private readonly visit = (kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean => this.deliver(kind, w0, w1, w2, body);
+
+  constructor(host: RouterHost) {
+    this.host = host;
+  }
+
+  /** Serve place `place` of a worker server's switchboard: its mailbox is ours to consume. */
+  attach(init: SwitchboardInit | Switchboard, place: number): void {
+    if (this.board) throw new Error('this router is already attached to a switchboard');
+    const board = init instanceof Switchboard ? init : new Switchboard(init);
+    this.board = board;
+    this.place = place;
+    this.mailbox = board.mailboxes[place]!;
+    board.attach(place, threadId);
+    for (let slot = 0; slot < this.bySlot.length; slot++) if (this.bySlot[slot]) board.opened(place, slot, this.serials[slot]!);
+    this.keepAlive = setInterval(() => {}, FOREVER);
+    this.pump();
+  }
+
+  /** Stop consuming; senders get 'closed' for this thread's connections from now on. */
+  detach(): void {
+    const board = this.board;
+    if (!board) return;
+    board.detach(this.place, threadId);
+    this.mailbox!.wake();
+    this.board = null;
+    this.mailbox = null;
+    clearInterval(this.keepAlive);
+    clearImmediate(this.immediate);
+  }
+
+  // ---- the endpoint tells us ----
+
+  /** A connection of this endpoint opened (before onOpen: it can be sent to from then on). */
+  opened(connection: Connection): void {
+    const serial = parseConnectionId(connection.id)!.serial;
+    this.bySlot[connection.slot] = connection;
+    this.serials[connection.slot] = serial;
+    this.board?.opened(this.place, connection.slot, serial);
+  }
+
+  /** It closed (before onClose): it leaves its topics, and senders get 'closed'. */
+  closed(connection: Connection): void {
+    if (this.bySlot[connection.slot] !== connection) return; // never opened
+    this.board?.closed(this.place, connection.slot);
+    this.bySlot[connection.slot] = undefined;
+    this.serials[connection.slot] = 0;
+    this.groups.leaveAll(connection);
+  }
+
+  // ---- the API ----
+
+  /**
+   * Send bytes as one frame to the connection `id`, on this thread or another.
+   * 'sent': in its thread's mailbox (it is delivered unless the connection closes
+   * first: then it is dropped and counted); 'full':
+   * that mailbox has no room now (nothing was sent: try again later, or drop);
+   * 'closed': no such connection (it closed, or its thread is gone).
+   */
+  sendTo(id: string, bytes: Uint8Array): SendResult {
+    return this.result(this.switchboard().sendTo(id, bytes));
+  }
+
+  /**
+   * Send bytes as one frame to every connection subscribed to topic, in every
+   * thread: one mailbox message per worker, whatever its subscribers. All or nothing: 'full' means a worker's mailbox had
+   * no room and no one got it (retry later without duplicates, or drop it).
+   */
+  publish(topic: string, bytes: Uint8Array): PublishResult {
+    return this.result(this.switchboard().publish(topic, bytes));
+  }
+
+  /** Subscribe a connection of this thread to topic (it leaves when it closes). */
+  join(connection: Connection, topic: string): boolean {
+    if (this.bySlot[connection.slot] !== connection) throw new Error(`connection ${connection.id} is not open on this endpoint`);
+    return this.groups.join(connection, topic);
+  }
+
+  leave(connection: Connection, topic: string): boolean {
+    return this.groups.leave(connection, topic);
+  }
+
+  /** The subscribers of topic on this thread. */
+  subscribers(topic: string): number {
+    return this.groups.subscribers(topic)?.size ?? 0;
+  }
+
+  stats(): RouterStats {
+    return { ...this.counts };
+  }
+
+  // ---- delivery ----
+
+  /** The switchboard this router sends through: its worker server's, or one of its own. */
+  private switchboard(): Switchboard {
+    if (!this.board) this.attach(Switchboard.create({ places: 1, slots: this.host.core.config.slots }), 0);
+    return this.board!;
+  }
+
+  private result<R extends SendResult>(r: R): R {
+    if (r === 'closed') this.counts.closed++;
+    else if (r === 'full') this.counts.full++;
+    return r;
+  }
+
+  /**
+   * Connection.send inside a batch (the pump leaves it): the write joins the
+   * batch's flush. False when the connection took nothing (its FIN is out, it
+   * was destroyed, or the framing cannot carry the bytes). Notes when a frame
+   * had to queue beyond the tx ring: the batch ends after this record.
+   */
+  private send(c: Connection, bytes: Uint8Array): boolean {
+    if (!this.host.delivering) this.host.enter(c);
+    let ok: boolean;
+    try {
+      ok = c.send(bytes);
+      if (!ok) {
+        ok = c.queuedBytes > 0;
+        if (ok) this.backlog = true;
+      }
+    } catch {
+      ok = false; // ERR_REPLY_TOO_LARGE: a frame this framing cannot carry is not the receiver's fault
+    }
+    if (ok) this.counts.delivered++;
+    return ok;
+  }
+
+  /** One record: false ends the batch (a connection queued beyond its tx ring). */
+  private deliver(kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean {
+    if (kind === KIND_SEND) {
+      const c = this.bySlot[w1];
+      const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.send(c, body);
+      if (!ok) this.counts.dropped++;
+      this.mailbox!.count(ok ? 1 : 0, ok ? 0 : 1);
+    } else if (kind === KIND_PUBLISH) {
+      const topic = Buffer.from(body.buffer, body.byteOffset, w0).toString();
+      const subs = this.groups.subscribers(topic);
+      if (subs) {
+        const payload = body.subarray(w0);
+        for (const c of subs) this.send(c, payload);
+      }
+      this.mailbox!.count(1, 0);
+    }
+    return !this.backlog;
+  }
+
+  /** Take what the mailbox holds, one batch at a time; sleep when it is empty. */
+  private pump(): void {
+    this.immediate = undefined;
+    for (;;) {
+      const mailbox = this.mailbox;
+      if (!mailbox) return;
+      let n: number;
+      const outer = this.host.delivering; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
+      this.backlog = false;
+      try {
+        n = mailbox.take(BATCH, this.visit);
+      } finally {
+        if (!outer) this.host.leave();
+      }
+      if (n >= BATCH || this.backlog) {
+        this.immediate = setImmediate(() => this.pump()); // more may be waiting: let I/O run first
+        return;
+      }
+      const wake = mailbox.sleep();
+      if (wake) {
+        void wake.then(() => this.pump());
+        return;
+      }
+    }
+  }
+}

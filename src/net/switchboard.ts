@@ -1,0 +1,175 @@
+// The shared memory that lets any thread of a worker server send to a connection
+// it does not own, or publish to a topic: created once by the thread that starts
+// the workers, handed to each (workerData), never resized.
+//
+//   threads   Int32 per place: 1 + the threadId of the thread serving that place
+//             (the main thread's is 0), 0 when none. Written by that thread when it attaches (after clearing its
+//             liveness table) and when it detaches, and by the parent when the
+//             thread exits (a dead thread cannot).
+//   per place a mailbox (mailbox.ts: many producers, the place's thread consumes),
+//             and a liveness table: Int32 per core slot, the serial of the
+//             connection open in that slot, 0 when none. Written only by the
+//             place's thread: on open, before any sender can know the id, and
+//             on close, before onClose runs.
+//
+// A sender checks synchronously, from the id alone (connection-id.ts): is a
+// thread with that threadId serving a place, and does that place's table hold
+// the id's serial in the id's slot? No: 'closed'. Yes: the message goes into the
+// place's mailbox ('sent'), or not, if it is full ('full'). A connection can
+// still close after the check: the owner checks again when it takes the message
+// (threadId and serial), and drops and counts what no longer has a connection.
+// A serial is never given to two connections of a thread, so a message meant
+// for a closed connection can never reach another client.
+
+import { parseConnectionId } from './connection-id.ts';
+import { Mailbox, type MailboxCounters } from './mailbox.ts';
+
+export const KIND_SEND = 2;
+export const KIND_PUBLISH = 3;
+
+/** What sendTo() says: in the mailbox (or the local connection's queue), no room now, or no such connection. */
+export type SendResult = 'sent' | 'full' | 'closed';
+/** What publish() says: every worker took it, or a mailbox was full and none did (nothing was sent: retry later, or drop). */
+export type PublishResult = 'sent' | 'full';
+
+/** The switchboard's memory, as it crosses to worker threads (structured clone shares it). */
+export interface SwitchboardInit {
+  threads: SharedArrayBuffer;
+  places: { mailbox: SharedArrayBuffer; live: SharedArrayBuffer }[];
+}
+
+export interface SwitchboardOptions {
+  /** Places: one per worker. */
+  places: number;
+  /** Connection slots per place (the core's maxConnections). */
+  slots: number;
+  /** Bytes of each place's mailbox, a power of two. Default 1 MiB. */
+  mailbox?: number;
+}
+
+export const DEFAULT_MAILBOX = 1 << 20;
+
+const encoder = new TextEncoder();
+
+export class Switchboard {
+  readonly init: SwitchboardInit;
+  readonly mailboxes: Mailbox[];
+  private readonly threads: Int32Array;
+  private readonly live: Int32Array[];
+  /** threadId → place, as last seen (checked against `threads` on every use). */
+  private readonly placeCache = new Map<number, number>();
+  /** publish(): (place, reservation) pairs, reused. */
+  private readonly reserved: number[] = [];
+
+  static create(o: SwitchboardOptions): Switchboard {
+    const capacity = o.mailbox ?? DEFAULT_MAILBOX;
+    const places = Array.from({ length: o.places }, () => ({
+      mailbox: Mailbox.create(capacity).buffer,
+      live: new SharedArrayBuffer(4 * o.slots),
+    }));
+    return new Switchboard({ threads: new SharedArrayBuffer(4 * o.places), places });
+  }
+
+  constructor(init: SwitchboardInit) {
+    this.init = init;
+    this.threads = new Int32Array(init.threads);
+    this.mailboxes = init.places.map(p => new Mailbox(p.mailbox));
+    this.live = init.places.map(p => new Int32Array(p.live));
+  }
+
+  get size(): number {
+    return this.mailboxes.length;
+  }
+
+  /** The place a thread serves, or -1. */
+  placeOf(tid: number): number {
+    const cached = this.placeCache.get(tid);
+    if (cached !== undefined && Atomics.load(this.threads, cached) === tid + 1) return cached;
+    for (let p = 0; p < this.threads.length; p++) {
+      if (Atomics.load(this.threads, p) === tid + 1) {
+        this.placeCache.set(tid, p);
+        return p;
+      }
+    }
+    if (cached !== undefined) this.placeCache.delete(tid);
+    return -1;
+  }
+
+  /** The thread serving a place (-1: none). */
+  threadAt(place: number): number {
+    return Atomics.load(this.threads, place) - 1;
+  }
+
+  // ---- the owner of a place ----
+
+  /** This thread serves `place` from now on: its liveness table starts empty. */
+  attach(place: number, tid: number): void {
+    this.live[place]!.fill(0);
+    Atomics.store(this.threads, place, tid + 1);
+  }
+
+  /** The thread serving `place` is gone (it detached, or its parent saw it exit). */
+  detach(place: number, tid: number): void {
+    if (Atomics.compareExchange(this.threads, place, tid + 1, 0) === tid + 1) this.live[place]!.fill(0);
+  }
+
+  opened(place: number, slot: number, serial: number): void {
+    Atomics.store(this.live[place]!, slot, serial);
+  }
+
+  closed(place: number, slot: number): void {
+    Atomics.store(this.live[place]!, slot, 0);
+  }
+
+  /** Does this place still hold the connection with this serial in this slot? */
+  isLive(place: number, slot: number, serial: number): boolean {
+    const live = this.live[place]!;
+    return slot < live.length && Atomics.load(live, slot) === serial;
+  }
+
+  // ---- any thread ----
+
+  /** One frame's payload for the connection `id`, through its place's mailbox. */
+  sendTo(id: string, bytes: Uint8Array): SendResult {
+    const to = parseConnectionId(id);
+    if (!to) return 'closed';
+    const place = this.placeOf(to.threadId);
+    if (place < 0 || !this.isLive(place, to.slot, to.serial)) return 'closed';
+    return this.mailboxes[place]!.post(KIND_SEND, to.threadId, to.slot, to.serial, bytes) ? 'sent' : 'full';
+  }
+
+  /**
+   * One message per place that has a thread (except `except`, the caller's
+   * own), whatever its subscribers. All or nothing: room is reserved in every
+   * mailbox first, and if one is full the others' reservations are given up
+   * ('full': no worker gets it, so a retry cannot duplicate it).
+   */
+  publish(topic: string | Uint8Array, bytes: Uint8Array, except = -1): PublishResult {
+    const t = typeof topic === 'string' ? encoder.encode(topic) : topic;
+    const body = t.length + bytes.length;
+    const reserved = this.reserved;
+    let n = 0;
+    let full = false;
+    for (let p = 0; p < this.mailboxes.length; p++) {
+      if (p === except || Atomics.load(this.threads, p) === 0) continue;
+      const at = this.mailboxes[p]!.reserve(body);
+      if (at < 0) {
+        full = true;
+        break;
+      }
+      reserved[n++] = p;
+      reserved[n++] = at;
+    }
+    for (let i = 0; i < n; i += 2) {
+      const mailbox = this.mailboxes[reserved[i]!]!;
+      if (full) mailbox.cancel(reserved[i + 1]!, body);
+      else mailbox.commit(reserved[i + 1]!, KIND_PUBLISH, t.length, 0, 0, t, bytes);
+    }
+    return full ? 'full' : 'sent';
+  }
+
+  /** Each place's mailbox counters. */
+  counters(): MailboxCounters[] {
+    return this.mailboxes.map(m => m.counters());
+  }
+}

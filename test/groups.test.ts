@@ -1,0 +1,133 @@
+// Groups across worker threads, on real sockets (127.0.0.1) and both cores,
+// through the built package: join, leave and leaving on close; publish from a
+// handler on each worker and from the main thread reaches every subscriber once,
+// in order per publisher (one mailbox message per worker, not per subscriber);
+// a subscriber that never reads is closed with ERR_SLOW_CONSUMER at its bound
+// while the others receive everything.
+import { afterEach, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createWorkerServer, type RingwireError, type ConnectionInfo, type WorkerServer } from 'ringwire';
+import { LineClient } from './line-client.ts';
+import { until } from './net-helpers.ts';
+
+const HANDLER = new URL('./fixtures/actors-handler.mjs', import.meta.url).pathname;
+const servers: WorkerServer[] = [];
+const sockets: net.Socket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await Promise.all(servers.splice(0).map(s => s.close()));
+});
+
+async function start(core: 'wasm' | 'js', options: Parameters<typeof createWorkerServer>[0] = {}): Promise<{ server: WorkerServer; port: number }> {
+  const server = createWorkerServer({ workers: 2, framing: 'line', handler: HANDLER, core, ...options });
+  servers.push(server);
+  const { port } = await server.listen(0, '127.0.0.1');
+  return { server, port };
+}
+
+async function open(port: number, n: number): Promise<{ client: LineClient; thread: string }[]> {
+  const opened = await Promise.all(Array.from({ length: n }, () => LineClient.open(port)));
+  sockets.push(...opened.map(c => c.socket));
+  return Promise.all(opened.map(async client => ({ client, thread: (await client.ask('id')).slice(3).split('-')[0]! })));
+}
+
+/** Messages "<tag> <k> …" received, by tag, in arrival order. */
+function byPublisher(lines: string[]): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (const line of lines) {
+    const [tag, k] = line.split(' ');
+    if (!m.has(tag!)) m.set(tag!, []);
+    m.get(tag!)!.push(Number(k));
+  }
+  return m;
+}
+
+const upTo = (n: number) => Array.from({ length: n }, (_, k) => k);
+
+describe.each(['wasm', 'js'] as const)('groups across worker threads, core=%s', core => {
+  it('hundreds of subscribers on 2 workers, publishers on each and the main thread: every message once, in order per publisher', async () => {
+    const { server, port } = await start(core);
+    const subs = await open(port, 400);
+    const threads = new Set(subs.map(s => s.thread));
+    expect(threads.size).toBe(2);
+    for (const t of threads) expect(subs.filter(s => s.thread === t).length).toBeGreaterThan(100);
+    expect(new Set(await Promise.all(subs.map(s => s.client.ask('join room'))))).toEqual(new Set(['joined room']));
+    // One publisher (not a subscriber) on each worker.
+    let pubs = await open(port, 2);
+    while (pubs[0]!.thread === pubs[1]!.thread) pubs = [pubs[0]!, ...(await open(port, 1))];
+    const n = 100;
+    const done = pubs.map((p, i) => p.client.ask(`pub room ${n} P${i} 40`));
+    for (let k = 0; k < 20; k++) {
+      while (server.publish('room', Buffer.from(`M ${k}`)) === 'full') await sleep(1);
+    }
+    for (const d of await Promise.all(done)) expect(d).toMatch(/^pub done full=\d+$/);
+    const total = 2 * n + 20;
+    await Promise.all(subs.map(s => s.client.until(() => s.client.with('P').length + s.client.with('M').length >= total, 15_000)));
+    await sleep(100); // and nothing more: no duplicates
+    for (const s of subs) {
+      const got = byPublisher([...s.client.with('P'), ...s.client.with('M')]);
+      expect(got.get('P0')).toEqual(upTo(n));
+      expect(got.get('P1')).toEqual(upTo(n));
+      expect(got.get('M')).toEqual(upTo(20));
+    }
+    // Publishers got none (they did not join). One mailbox message per worker and message, not per subscriber:
+    for (const p of pubs) expect(p.client.with('P')).toEqual([]);
+    const delivered = server.switchboard.counters().reduce((a, m) => a + m.delivered, 0);
+    expect(delivered).toBe((2 * n + 20) * 2); // each message: one record in each worker's mailbox
+  });
+
+  it('leave stops the messages; a closed subscriber leaves every topic', async () => {
+    const { port } = await start(core, { workers: 1 });
+    const [a, b, c] = await open(port, 3);
+    for (const s of [a!, b!]) {
+      expect(await s.client.ask('join t1')).toBe('joined t1');
+      expect(await s.client.ask('join t2')).toBe('joined t2');
+    }
+    expect(await c!.client.ask('subs t1')).toBe('subs 2');
+    expect(await a!.client.ask('leave t1', 'left')).toBe('left t1');
+    expect(await c!.client.ask('pub t1 1 X 0')).toBe('pub done full=0');
+    await b!.client.next('X 0');
+    expect(await a!.client.ask('pub t2 1 Y 0')).toBe('pub done full=0');
+    await a!.client.next('Y 0');
+    expect(a!.client.with('X')).toEqual([]);
+    b!.client.socket.destroy();
+    await sleep(100);
+    expect(await c!.client.ask('subs t1')).toBe('subs 0');
+    expect(await c!.client.ask('subs t2')).toBe('subs 1');
+  });
+
+  it('a subscriber that never reads is closed with ERR_SLOW_CONSUMER at its bound; the others get every message', async () => {
+    const { server, port } = await start(core, { maxFrame: 4096, txRing: 16384, maxQueued: 65536 });
+    const errors: [RingwireError, ConnectionInfo][] = [];
+    server.on('clientError', (err, c) => errors.push([err, c]));
+    const subs = await open(port, 8);
+    // The slow one: joins, then stops reading (its kernel buffers fill, then its tx ring, then its queue).
+    const slow = net.connect({ port, host: '127.0.0.1' });
+    sockets.push(slow);
+    await once(slow, 'connect');
+    const slowClient = new LineClient(slow);
+    const slowId = (await slowClient.ask('id')).slice(3);
+    expect(await slowClient.ask('join room')).toBe('joined room');
+    slow.pause();
+    await Promise.all(subs.map(s => s.client.ask('join room')));
+    const [pub] = await open(port, 1);
+    // 8 MB to every subscriber: more than the kernel buffers a peer that does not read
+    // (up to 4 MiB of send buffer here), its tx ring and its queue.
+    const n = 8000;
+    const size = 1000;
+    expect(await pub!.client.ask(`pub room ${n} Q ${size}`, 'pub done')).toMatch(/^pub done/);
+    await Promise.all(subs.map(s => s.client.until(() => s.client.with('Q').length >= n, 20_000)));
+    for (const s of subs) {
+      const got = s.client.with('Q');
+      expect(got.map(l => Number(l.split(' ')[1]))).toEqual(upTo(n));
+      expect(got.every(l => l.length === size)).toBe(true);
+    }
+    await until(() => errors.length > 0, 5000, 'the slow subscriber to be closed');
+    const slowErrors = errors.filter(([, c]) => c.id === slowId).map(([e]) => e.code);
+    expect(slowErrors).toEqual(['ERR_SLOW_CONSUMER']);
+    expect(errors[0]![0].message).toMatch(/more than maxQueued/); // its queue hit the bound (not the write timeout)
+    expect(errors.filter(([, c]) => c.id !== slowId)).toEqual([]);
+  });
+});
