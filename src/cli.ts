@@ -19,6 +19,9 @@ const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared me
 
 Usage:
   ringwire serve [options]      run an echo server (Ctrl-C drains and stops it)
+  ringwire relay --upstream <host:port> [options]
+                                a framing-aware relay: each client gets its own connection to the
+                                upstream, whole frames both ways (= serve --upstream)
   ringwire bench [options]      benchmark ringwire against plain Node (ringwire bench --help)
   ringwire doctor [options]     check this machine's limits against a configuration (ringwire doctor --help)
   ringwire profile-report <f>   where a --profile run's CPU time went, by part of the pipeline
@@ -65,6 +68,9 @@ Options for serve:
   --keepalive <time>        TCP keepalive: idle time before the first probe (default 60s; 0s: off)
   --no-nodelay              let the kernel coalesce small replies (Nagle); TCP_NODELAY is on by default
   --copy                    copy reads into the rings instead of reading into them directly
+  --upstream <host:port>    relay: forward each client's whole frames to its own connection to
+                            host:port and back, validated at the edge, inside the core (no handler;
+                            each client takes two connection slots)
   --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
                             onDrain, onConnection) or a default onFrame, that answers frames instead
                             of the echo; imported by every worker
@@ -139,7 +145,14 @@ function statsLine(now: ServerStats, before: StatsSnapshot, seconds: number): st
     + `${t.errors - before.errors} errors, ${t.backpressurePauses - before.backpressurePauses} backpressure pauses`;
 }
 
-async function serve(args: string[]): Promise<void> {
+/** host:port (an IPv6 host in brackets: [::1]:7000). */
+function parseUpstream(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  if (!m) throw configError(`--upstream must be host:port (an IPv6 host in brackets), got "${text}"`);
+  return { host: m[1] ?? m[2]!, port: parsePort('upstream', m[3]!) };
+}
+
+async function serve(args: string[], relay = false): Promise<void> {
   args = execWithProfiler('serve', args); // --profile, --perf-map: restart Node with its profiler flags
   const { values } = parseArgs({
     args: joinNegativeValues(args),
@@ -170,6 +183,7 @@ async function serve(args: string[]): Promise<void> {
       nodelay: { type: 'boolean', default: true },
       copy: { type: 'boolean', default: false },
       handler: { type: 'string' },
+      upstream: { type: 'string' },
       workers: { type: 'string', default: '1' },
       balance: { type: 'string' },
       'stats-interval': { type: 'string' },
@@ -199,8 +213,11 @@ async function serve(args: string[]): Promise<void> {
   }
   const keepalive = duration('keepalive', values.keepalive);
   const minRate = rate(values['min-rate']);
+  if (relay && values.upstream === undefined) throw configError('ringwire relay needs --upstream <host:port>, the server each client is relayed to');
+  if (values.upstream !== undefined && values.handler !== undefined) throw configError('--upstream relays frames inside the core: it takes no --handler');
   const common = {
     ...coreOptions,
+    upstream: values.upstream === undefined ? undefined : parseUpstream(values.upstream),
     core: values.core as CoreKind,
     idleTimeout: duration('idle-timeout', values['idle-timeout']),
     writeTimeout: duration('write-timeout', values['write-timeout']),
@@ -273,7 +290,7 @@ async function serve(args: string[]): Promise<void> {
   const rings = `${config.slots} connections x (${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
   const memory = `${mib(budget.total)} at most (${mib(budget.rings)} of rings for ${rings} + ${mib(budget.queued)} of queued replies)`;
   const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
-  console.log(`ringwire listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${threads}${values.copy ? ' copy' : ''}`);
+  console.log(`ringwire listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}` : ''}${threads}${values.copy ? ' copy' : ''}`);
 
   if (interval) {
     let before = server.stats().total;
@@ -300,6 +317,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'serve') return serve(rest);
+  if (command === 'relay') return serve(rest, true);
   if (command === 'bench') {
     const { benchCommand } = await import('./bench/bench-command.ts');
     process.exitCode = await benchCommand(rest);

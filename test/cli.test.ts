@@ -100,6 +100,25 @@ describe('ringwire CLI', () => {
     }
   });
 
+  it('relays through 2 worker threads to a key-value backend, as the README shows', async () => {
+    const listening = async (child: ReturnType<typeof serve>) => {
+      const [line] = await once(child.stdout!.setEncoding('utf8'), 'data') as [string];
+      expect(line).toMatch(/^ringwire listening/);
+      return { line, port: Number(/:(\d+) /.exec(line)![1]) };
+    };
+    const backend = await listening(serve(['--port', '0', '--framing', 'line', '--handler', 'examples/kv-store.mjs']));
+    const relay = spawn(process.execPath, ['dist/cli.js', 'relay', '--port', '0', '--framing', 'line', '--workers', '2', '--upstream', `127.0.0.1:${backend.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(relay);
+    const front = await listening(relay);
+    expect(front.line).toContain(`upstream=127.0.0.1:${backend.port}`);
+    // Two clients through (maybe) different relay threads share the one backend's store.
+    expect(String(await roundTrip(front.port, Buffer.from('SET k v\nQUIT\n')))).toBe('OK\nBYE\n');
+    expect(String(await roundTrip(front.port, Buffer.from('GET k\n')))).toBe('v\n');
+    const bad = cli(['relay', '--port', '0']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/relay needs --upstream <host:port>.*ERR_BAD_CONFIG/);
+  });
+
   it('serves from 2 worker threads and prints a stats line per interval', async () => {
     const child = serve(['--port', '0', '--workers', '2', '--framing', 'length:2:be', '--stats-interval', '200ms']);
     child.stdout.setEncoding('utf8');
