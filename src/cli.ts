@@ -67,6 +67,8 @@ Options for serve:
   --backlog <n>             the kernel's queue of connections not yet accepted (default 511)
   --keepalive <time>        TCP keepalive: idle time before the first probe (default 60s; 0s: off)
   --no-nodelay              let the kernel coalesce small replies (Nagle); TCP_NODELAY is on by default
+                            (socket buffer sizes: Node cannot set SO_RCVBUF/SO_SNDBUF on TCP sockets,
+                            so the kernel's net.ipv4.tcp_rmem/tcp_wmem apply: see ringwire doctor)
   --copy                    copy reads into the rings instead of reading into them directly
   --upstream <host:port>    relay: forward each client's whole frames to its own connection to
                             host:port and back, validated at the edge, inside the core (no handler;

@@ -1,4 +1,4 @@
-// The oracle: what a stream of bytes must decode to, written from the README's
+// The oracle: what a stream of bytes must decode to, written from docs/framing.md's
 // framing table and nothing else. It shares no code and no structure with the
 // cores: it reads the whole stream at once (no rings, no positions, no resumed
 // scans), uses Buffer.indexOf and BigInt, and says, for a stream and a framing:
@@ -8,7 +8,7 @@
 // that could still become valid with more bytes is incomplete, not an error.
 import type { Framing } from '../src/core/config.ts';
 
-/** Error numbers, as the README's error table lists them. */
+/** Error numbers, as docs/limits-and-errors.md's error table lists them. */
 export const FRAME_TOO_LARGE = 1;
 export const BAD_LENGTH = 2;
 

@@ -35,6 +35,6 @@ export const SOURCES = {
   overcommit: kernel('mm/overcommit-accounting', 'Linux mm/overcommit-accounting.rst (vm.overcommit_memory, CommitLimit)'),
   cgroupMemory: kernel('admin-guide/cgroup-v2', 'Linux admin-guide/cgroup-v2.rst (memory.max)'),
   nodeFacts: repo('docs/node-facts.md', 'docs/node-facts.md (measured on Node 20, 22, 24, 26)'),
-  readme: repo('README.md', 'README.md (limits: rings reserved once, queued replies bounded)'),
+  readme: repo('docs/limits-and-errors.md', 'docs/limits-and-errors.md (rings reserved once, queued replies bounded)'),
   tuning: repo('docs/tuning-and-profiling.md', 'docs/tuning-and-profiling.md'),
 } as const satisfies Record<string, Source>;

@@ -108,7 +108,7 @@ export interface MemoryBudget {
 }
 
 export const DEFAULT_WRITE_TIMEOUT = 30_000;
-/** Deadlines on by default; README "Hostile clients" says why these values. */
+/** Deadlines on by default; docs/limits-and-errors.md ("Hostile clients") says why these values. */
 export const DEFAULT_IDLE_TIMEOUT = 300_000;
 export const DEFAULT_FRAME_TIMEOUT = 30_000;
 export const DEFAULT_MIN_RATE = 500;

@@ -147,7 +147,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       throw configError(`workers must be 1 to 256 or 'auto', got ${String(workers)}`);
     }
     // Transfer where Node can (>= 24.20): this thread only accepts, so a new client is accepted at
-    // once however busy the workers are (README "Accepting under load"); reuseport elsewhere.
+    // once however busy the workers are (docs/limits-and-errors.md, "Accepting under load"); reuseport elsewhere.
     this.balance = balance ?? (canTransferSockets() || !REUSEPORT_PLATFORMS.has(process.platform) ? 'transfer' : 'reuseport');
     if (this.balance !== 'reuseport' && this.balance !== 'transfer') throw configError(`balance must be reuseport or transfer, got "${String(this.balance)}"`);
     if (this.balance === 'transfer' && !canTransferSockets()) {
