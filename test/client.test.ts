@@ -3,42 +3,16 @@
 // after the server restarts (backoff observed, held frames delivered first and in
 // order, the hold queue at its cap and one frame past it), hooks per underlying
 // connection, and a failed connection reported without hooks.
-import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type RingwireClient } from '../src/index.ts';
-import { lengthFrame } from './harness.ts';
-import { sleep, startServer, until } from './net-helpers.ts';
+import { PATHS, plainServer, sleep, startServer, until } from './net-helpers.ts';
 
-const PATHS = [
-  { core: 'wasm', zeroCopy: true },
-  { core: 'js', zeroCopy: true },
-  { core: 'wasm', zeroCopy: false },
-  { core: 'js', zeroCopy: false },
-] as const;
 
 const clients: RingwireClient[] = [];
 afterEach(async () => { await Promise.all(clients.splice(0).map(c => c.close())); });
 
-/** A plain Node echo server (bytes back as they come), which can be stopped and started again on its port. */
-async function plainEcho(port = 0): Promise<{ port: number; stop: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer(s => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    stop: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise(r => server.close(r));
-    },
-  };
-}
+const plainEcho = (port = 0) => plainServer(undefined, port);
 
 describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
   it('exchanges frames with a ringwire server and with a plain Node server, byte for byte', async () => {

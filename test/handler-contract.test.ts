@@ -6,14 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/index.ts';
 import { lengthFrame } from './harness.ts';
-import { collect, connect, errorCodes, roundTrip, sleep, startServer, until, untilReadingStops } from './net-helpers.ts';
+import { PATHS, collect, connect, errorCodes, roundTrip, sleep, startServer, until, untilReadingStops } from './net-helpers.ts';
 
-const PATHS = [
-  { core: 'wasm', zeroCopy: true },
-  { core: 'js', zeroCopy: true },
-  { core: 'wasm', zeroCopy: false },
-  { core: 'js', zeroCopy: false },
-] as const;
 
 const text = (frame: Uint8Array) => Buffer.from(frame).toString();
 const lines = (...l: string[]) => Buffer.from(l.map(x => `${x}\n`).join(''));

@@ -3,6 +3,35 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { createServer, type RingwireError, type RingwireServer, type ServerOptions } from '../src/index.ts';
 
+/** Both cores, each on both read paths (zero-copy adoption and the copying fallback): what the socket suites run on. */
+export const PATHS = [
+  { core: 'wasm', zeroCopy: true },
+  { core: 'js', zeroCopy: true },
+  { core: 'wasm', zeroCopy: false },
+  { core: 'js', zeroCopy: false },
+] as const;
+
+/** A plain Node server on 127.0.0.1 (default: echo, FIN after the peer's FIN), its sockets, and a stop() that closes them all. */
+export async function plainServer(serve: (s: net.Socket) => void = s => s.pipe(s), port = 0): Promise<{ port: number; sockets: Set<net.Socket>; stop: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer(s => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    serve(s);
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    sockets,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise(r => server.close(r));
+    },
+  };
+}
+
 export async function startServer<Data = any>(options: ServerOptions<Data>): Promise<{ server: RingwireServer<Data>; port: number }> {
   const server = createServer<Data>(options);
   const { port } = await server.listen(0, '127.0.0.1');

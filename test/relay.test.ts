@@ -3,40 +3,14 @@
 // the core (Core.forwardTo), every byte verified with hundreds of pipelined
 // connections, a bad frame from either side, a slow backend (backpressure reaches
 // the client: the relay stops reading), and a backend that refuses or dies.
-import net, { type AddressInfo } from 'node:net';
-import { once } from 'node:events';
+import type net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
-import { collect, connect, errorCodes, roundTrip, startServer, until, untilReadingStops } from './net-helpers.ts';
+import { PATHS, collect, connect, errorCodes, plainServer, roundTrip, startServer, until, untilReadingStops } from './net-helpers.ts';
 
-const PATHS = [
-  { core: 'wasm', zeroCopy: true },
-  { core: 'js', zeroCopy: true },
-  { core: 'wasm', zeroCopy: false },
-  { core: 'js', zeroCopy: false },
-] as const;
 
-/** A plain Node backend; `serve` gets each accepted socket (default: echo, FIN after the peer's FIN). */
-async function backend(serve: (s: net.Socket) => void = s => s.pipe(s)): Promise<{ port: number; sockets: Set<net.Socket>; stop: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer(s => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    serve(s);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    sockets,
-    stop: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise(r => server.close(r));
-    },
-  };
-}
+const backend = (serve?: (s: net.Socket) => void) => plainServer(serve);
 
 describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
   it('relays 200 pipelined connections to a backend and back, every byte verified, each pair closing after the other side', async () => {

@@ -4,14 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
-import { collect, connect, errorCodes, roundTrip, sleep, startServer, until, untilReadingStops } from './net-helpers.ts';
+import { PATHS, collect, connect, errorCodes, roundTrip, sleep, startServer, until, untilReadingStops } from './net-helpers.ts';
 
-const PATHS = [
-  { core: 'wasm', zeroCopy: true },
-  { core: 'js', zeroCopy: true },
-  { core: 'wasm', zeroCopy: false },
-  { core: 'js', zeroCopy: false },
-] as const;
 
 describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
   it('echoes raw bytes exactly', async () => {
