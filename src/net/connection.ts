@@ -47,7 +47,7 @@
 import type net from 'node:net';
 import { F_ADDR, F_END, F_LEN, FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
-  E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
+  E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
 } from '../core/errors.ts';
 import { FrameStream } from './frame-stream.ts';
@@ -431,7 +431,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.host.takesFrames) return this.run(null, status);
     this.txBlocked = status === R_BLOCKED;
     this.peer.flush();
-    if (status < 0) return this.fail(ringwireError(-status));
+    if (status < 0) return this.fail(this.framingError(-status));
     this.updateReading();
     if (this.state === 'draining') this.maybeFinish();
   }
@@ -483,13 +483,21 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (saved) core.hold(this.slot, false);
     if (status < 0) {
       this.flush();
-      return this.fail(ringwireError(-status));
+      return this.fail(this.framingError(-status));
     }
     // After a saved batch, bytes may have arrived while the slot was held.
     if (status === R_MORE || saved) return this.run(null, core.process(this.slot));
     this.flush();
     this.updateReading();
     if (this.state === 'draining') this.maybeFinish();
+  }
+
+  /** An error the core found in the input, with the limit or framing it broke. */
+  private framingError(n: number): RingwireError {
+    const { maxFrame, framingText } = this.core.config;
+    if (n === E_FRAME_TOO_LARGE) return ringwireError(n, `a frame longer than maxFrame (${maxFrame} bytes of payload, framing ${framingText}): raise --max-frame or fix the peer`);
+    if (n === E_BAD_LENGTH) return ringwireError(n, `a length prefix that cannot describe a valid frame for framing ${framingText}`);
+    return ringwireError(n);
   }
 
   /** May the next frame be delivered now? */
