@@ -18,7 +18,8 @@
 // when the cause clears. While a connection delivers a batch, no other core call
 // may list frames (the list is one per core): Endpoint.delivering guards that.
 //
-// Write: views of the tx ring are written as they are; Node keeps a reference,
+// Write: views of the tx ring are written as they are, once per tick for all the
+// replies a connection got in it (Endpoint.flushLater); Node keeps a reference,
 // not a copy, so the ring's bytes are released only once the kernel has them
 // (`inflight - socket.writableLength`). A reply that does not fit in the tx ring
 // is copied into `queue` (send() returns false; onDrain fires once the queue has
@@ -35,6 +36,12 @@
 // while `awaitingInput`: open, bytes of an incomplete frame in the rx ring, and
 // nothing of ours in the way (no handler holding frames, no saved batch, no
 // output blocked or in flight). A read that completes a frame restarts both.
+//
+// Relay (echo mode, pair()): each side's frames go into the other's tx ring in
+// the core; `peer` is who fills this tx ring and who takes this side's frames
+// (itself for the echo). A side whose input ended has its partner send FIN after
+// what it forwarded (endOutput), and reading goes on until the partner's input
+// ends too; a side that closes re-points its partner and closes it after its frames.
 //
 // Lifecycle: open -> draining (peer ended or server draining: no new input,
 // deliver what is buffered) -> closing (no more frames; every reply given to
