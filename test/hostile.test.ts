@@ -178,3 +178,34 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
     await server.close();
   });
 });
+
+describe('a worker that stalls', () => {
+  it('is reported, then replaced past stallRestart, while the other worker keeps echoing', async () => {
+    const { createWorkerServer } = await import('ringwire');
+    const handler = new URL('./fixtures/stall-handler.mjs', import.meta.url).pathname;
+    // transfer: connections alternate between the two workers (the least busy first).
+    const server = createWorkerServer({ workers: 2, balance: 'transfer', framing: 'length:4:be', handler, stallTimeout: 200, stallRestart: 1000 });
+    try {
+      const { port } = await server.listen(0);
+      const stalls: { worker: number; ms: number }[] = [];
+      const exits: number[] = [];
+      server.on('stall', s => stalls.push(s as { worker: number; ms: number }));
+      server.on('workerExit', (_e, info) => exits.push(info.worker));
+      const victim = await connect(port);
+      victim.on('error', () => {});
+      await until(() => server.stats().workers.some(w => w.connections === 1), 5000, 'the victim to be served');
+      const victimWorker = server.stats().workers.findIndex(w => w.connections === 1);
+      const watch = bystander(port); // on the other worker
+      await until(() => server.stats().workers.every(w => w.connections === 1), 5000, 'the bystander on the other worker');
+      victim.write(lengthFrame(Buffer.from('stall'))); // blocks its thread for 3 s
+      await until(() => exits.length === 1, 5000, 'the stalled worker to be replaced');
+      expect(stalls.map(s => s.worker)).toContain(victimWorker);
+      expect(exits).toEqual([victimWorker]);
+      await until(() => server.stats().workers[victimWorker]!.state === 'running', 5000, 'its replacement');
+      expect(server.stats().workers[victimWorker]!.restarts).toBe(1);
+      expect(await watch.stop()).toBeGreaterThan(10); // it echoed exact bytes throughout
+    } finally {
+      await server.close();
+    }
+  });
+});
