@@ -1,5 +1,5 @@
-// The README's "Embed it" example, as it stands: node examples/embed.mjs
-// (test/cli.test.ts runs it). An echo inside the core, and a key-value server
+// examples/embed.mjs: the README's "Embed it" example, as it stands: node examples/embed.mjs
+// (test/docs.test.ts runs it). An echo inside the core, and a key-value server
 // with hooks and an async handler, each answering one client, then closed.
 import net from 'node:net';
 import { once } from 'node:events';

@@ -242,7 +242,7 @@ describe('handlers and embedding', () => {
   });
 
   it('embeds a server in an application\'s own worker: stats read from its memory, drained, the worker lives on', async () => {
-    const worker = new Worker(new URL('./fixtures/embedded-worker.mjs', import.meta.url));
+    const worker = new Worker(new URL('../examples/net-worker.mjs', import.meta.url));
     try {
       const link = attachWorker(worker);
       const port = await link.ready;

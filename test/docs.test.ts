@@ -1,0 +1,75 @@
+// The docs' examples, as they stand. A code block whose first line is
+// `// examples/<file>` must be that file, whole; one whose first line is
+// `// from examples/<file>` must be a verbatim excerpt of it. In the README and
+// the guides a reader copies from (embedding, workers), every JavaScript or
+// TypeScript block is one of the two, so none can drift from code that runs:
+// the programs run here, the handler modules run under `ringwire serve`.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { roundTrip } from './net-helpers.ts';
+
+const DOCS = ['README.md', ...readdirSync('docs').filter(f => f.endsWith('.md')).map(f => `docs/${f}`)];
+const STRICT = new Set(['README.md', 'docs/embedding.md', 'docs/workers.md']);
+
+function codeBlocks(file: string): { lang: string; code: string }[] {
+  return [...readFileSync(file, 'utf8').matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map(m => ({ lang: m[1]!, code: m[2]!.replace(/\n$/, '') }));
+}
+
+describe('the docs\' examples', () => {
+  for (const file of DOCS) {
+    it(`${file}: every example block is a file of examples/ or an excerpt of one`, () => {
+      for (const { lang, code } of codeBlocks(file).filter(b => ['js', 'ts', 'mjs'].includes(b.lang))) {
+        const whole = /^\/\/ (examples\/[\w/.-]+?):? /.exec(code) ?? /^\/\/ (examples\/[\w/.-]+)$/m.exec(code.split('\n')[0]!);
+        const part = /^\/\/ from (examples\/[\w/.-]+)/.exec(code);
+        if (!whole && !part) {
+          expect(STRICT.has(file), `${file}: a ${lang} block that is not an example file:\n${code.slice(0, 200)}`).toBe(false);
+          continue;
+        }
+        const path = (part ?? whole)![1]!;
+        expect(existsSync(path), path).toBe(true);
+        const text = readFileSync(path, 'utf8').replace(/\n$/, '');
+        if (part) expect(text, `${file} quotes ${path}`).toContain(code.split('\n').slice(1).join('\n'));
+        else expect(code, `${file} shows ${path}`).toBe(text);
+      }
+    });
+  }
+});
+
+describe('the example programs', () => {
+  for (const [file, output] of [
+    ['examples/embed.mjs', 'hello | (nil)\n2 frames in\n'],
+    ['examples/client.mjs', 'connected\nhi\nclosed cleanly\n'],
+    ['examples/listen-errors.mjs', 'EADDRINUSE\n'],
+    ['examples/workers.mjs', 'OK | 1 | BYE\n2 workers\n'],
+    ['examples/embedded-main.mjs', 'HELLO\n1 frame in\npong\n'],
+  ] as const) {
+    it(`${file} runs and prints what its comments say`, () => {
+      const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(output);
+      expect(r.status).toBe(0);
+    });
+  }
+});
+
+describe('the example handler modules under ringwire serve', () => {
+  const running = new Set<ChildProcess>();
+  afterEach(() => { for (const c of running) c.kill('SIGKILL'); });
+  for (const [file, sent, answer] of [
+    ['examples/async-lookup.mjs', 'greeting\nother\n', '{"key":"greeting","found":true}\n{"key":"other","found":false}\n'],
+    ['examples/task-per-connection.mjs', 'one\ntwo\nbye\nnever\n', 'one\ntwo\n'],
+    ['examples/kv-store.mjs', 'SET a 1\nGET a\nGET b\nQUIT\nGET a\n', 'OK\n1\n(nil)\nBYE\n'],
+  ] as const) {
+    it(`${file} answers as the guide says`, async () => {
+      const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--framing', 'line', '--handler', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      running.add(child);
+      const [line] = await once(child.stdout.setEncoding('utf8'), 'data') as [string];
+      const port = Number(/:(\d+) /.exec(line)![1]);
+      expect(String(await roundTrip(port, Buffer.from(sent)))).toBe(answer);
+      child.kill('SIGTERM');
+      expect((await once(child, 'exit'))[0]).toBe(0);
+    });
+  }
+});
