@@ -4,12 +4,12 @@
 // replaced while the others keep serving, draining close, the handler module in
 // workers and in the main thread, and a server embedded in an application's own worker.
 import { afterEach, describe, expect, it } from 'vitest';
-import net from 'node:net';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { attachWorker, canTransferSockets, createWorkerServer, type WorkerServer, type RingwireError, type WorkerExitInfo } from 'ringwire';
-import { connect, until } from './net-helpers.ts';
+import { until } from './net-helpers.ts';
+import { LineClient } from './line-client.ts';
 
 const HANDLER = new URL('./fixtures/probe-handler.mjs', import.meta.url).pathname;
 const servers: WorkerServer[] = [];
@@ -32,49 +32,9 @@ async function crashedAlone(options: Parameters<typeof createWorkerServer>[0]): 
   return started;
 }
 
-/** A line client: send lines, read the replies in order. */
-class LineClient {
-  readonly socket: net.Socket;
-  private buffered = '';
-  private waiting: ((line: string) => void)[] = [];
-  private lines: string[] = [];
-  closed = false;
-  constructor(socket: net.Socket) {
-    this.socket = socket;
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      this.buffered += d;
-      let nl;
-      while ((nl = this.buffered.indexOf('\n')) >= 0) {
-        const line = this.buffered.slice(0, nl);
-        this.buffered = this.buffered.slice(nl + 1);
-        const w = this.waiting.shift();
-        if (w) w(line); else this.lines.push(line);
-      }
-    });
-    socket.on('close', () => { this.closed = true; });
-    socket.on('error', () => {});
-  }
-  static async open(port: number): Promise<LineClient> {
-    return new LineClient(await connect(port));
-  }
-  next(): Promise<string> {
-    const l = this.lines.shift();
-    if (l !== undefined) return Promise.resolve(l);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no reply within 5 s')), 5000);
-      this.waiting.push(line => { clearTimeout(t); resolve(line); });
-    });
-  }
-  async ask(line: string): Promise<string> {
-    this.socket.write(`${line}\n`);
-    return this.next();
-  }
-}
-
 /** Which thread serves each client, and the number of clients per thread. */
 async function split(clients: LineClient[]): Promise<{ who: string[]; counts: Map<string, number> }> {
-  const who = await Promise.all(clients.map(c => c.ask('whoami')));
+  const who = await Promise.all(clients.map(c => c.ask('whoami', '')));
   const counts = new Map<string, number>();
   for (const w of who) counts.set(w, (counts.get(w) ?? 0) + 1);
   return { who, counts };
@@ -112,10 +72,10 @@ describe('worker threads: reuseport', () => {
     expect(s.total.bytesIn).toBe(sent + whoamiBytes); // exactly what the clients sent
     // The handler module's hooks run in every thread: per-connection data from onOpen,
     // and ids unique across both threads, each naming the thread that owns it.
-    expect(await Promise.all(clients.map(c => c.ask('count')))).toEqual(clients.map(() => '26'));
-    const ids = await Promise.all(clients.map(c => c.ask('id')));
+    expect(await Promise.all(clients.map(c => c.ask('count', '')))).toEqual(clients.map(() => '26'));
+    const ids = await Promise.all(clients.map(c => c.ask('id', '')));
     expect(new Set(ids).size).toBe(40);
-    const who = await Promise.all(clients.map(c => c.ask('whoami')));
+    const who = await Promise.all(clients.map(c => c.ask('whoami', '')));
     ids.forEach((id, i) => expect(`thread ${id.split('-')[0]}`).toBe(who[i]));
     for (const c of clients) c.socket.destroy();
   });
@@ -210,7 +170,7 @@ describe('worker threads: transfer', () => {
       const { server, port } = await crashedAlone({ balance: 'transfer', restartDelay: { min: 300, max: 300 } });
       expect(server.stats().workers[0]!.state).toBe('restarting');
       const b = await LineClient.open(port); // accepted by this thread while no worker runs
-      expect(await b.ask('still here')).toBe('still here');
+      expect(await b.ask('still here', '')).toBe('still here');
       expect(server.stats().workers[0]).toMatchObject({ state: 'running', restarts: 1, connections: 1 });
       b.socket.destroy();
     });
@@ -232,8 +192,8 @@ describe('handlers and embedding', () => {
       }
       const port = Number(/127\.0\.0\.1:(\d+)/.exec(out)![1]);
       const c = await LineClient.open(port);
-      expect(await c.ask('whoami')).toBe('thread 0'); // the main thread
-      expect(await c.ask('same handler')).toBe('same handler');
+      expect(await c.ask('whoami', '')).toBe('thread 0'); // the main thread
+      expect(await c.ask('same handler', '')).toBe('same handler');
       c.socket.destroy();
     } finally {
       child.kill('SIGTERM');
@@ -247,7 +207,7 @@ describe('handlers and embedding', () => {
       const link = attachWorker(worker);
       const port = await link.ready;
       const c = await LineClient.open(port);
-      expect(await c.ask('hello from main')).toBe('HELLO FROM MAIN');
+      expect(await c.ask('hello from main', '')).toBe('HELLO FROM MAIN');
       expect(link.stats()).toMatchObject({ connections: 1, framesIn: 1, framesOut: 1, bytesIn: 16 });
       c.socket.destroy();
       await link.close();
