@@ -277,6 +277,28 @@ describe('bounded sends', () => {
     await server.close();
   });
 
+  it('hands a burst of sends outside a handler to the kernel instead of queueing them (no ERR_SLOW_CONSUMER)', async () => {
+    let refused = -1;
+    const { server, port } = await startServer({
+      framing: 'length:4:be',
+      onOpen(c) {
+        setImmediate(() => {
+          refused = 0;
+          // 500 KB in one tick: twice maxQueued (4 × the 64 KiB tx ring) if it all had to queue.
+          for (let i = 0; i < 500; i++) if (!c.send(Buffer.alloc(1000, i))) refused++;
+        });
+      },
+    });
+    const codes = errorCodes(server);
+    const s = await connect(port);
+    const got = collect(s);
+    await until(() => got.received() >= 500 * 1004, 10_000, 'the burst');
+    expect(codes).toEqual([]);
+    expect(refused).toBe(0);
+    s.destroy();
+    await server.close();
+  });
+
   it('fires onDrain once replies that waited are in the tx ring', async () => {
     const drained: string[] = [];
     const { server, port } = await startServer({

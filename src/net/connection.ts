@@ -280,7 +280,13 @@ export class Connection<Data = any> implements ConnectionInfo {
   send(payload: Uint8Array): boolean {
     if (this.finSent || this.state === 'closed') return false;
     const wasEmpty = this.queued === 0;
-    const r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload.length);
+    let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload.length);
+    if (wasEmpty && r === SEND_FULL && !this.host.delivering && this.inflight < this.core.txPending(this.slot)) {
+      // Outside a batch the ring may be full only of replies waiting for the end of
+      // the tick: hand them to the kernel now and try again before queueing a copy.
+      this.flush();
+      r = this.core.send(this.slot, payload);
+    }
     if (wasEmpty && r === SEND_OK) {
       this.host.flushLater(this);
       return true;
