@@ -123,14 +123,16 @@ export const W_RESERVED: u32 = 8;
 export const W_LISTED: u32 = 9;
 /** handler mode: nonzero while a handler is pending; process() lists nothing */
 export const W_HOLD: u32 = 10;
+/** ERR_FRAME_TOO_LARGE in length framing: the payload length the field declared (clamped to u32; 0: not known), for the message */
+export const W_ERROR_SIZE: u32 = 11;
 /** echo mode: the slot + 1 whose tx ring takes this slot's frames (0: its own, the echo) */
-export const W_PEER: u32 = 11;
+export const W_PEER: u32 = 12;
 /** the words open() clears: every word before the fixed ones */
-export const SLOT_STATE_WORDS: u32 = 12;
+export const SLOT_STATE_WORDS: u32 = 13;
 /** address of the rx ring (its pad follows it) */
-export const W_RX_BASE: u32 = 12;
+export const W_RX_BASE: u32 = 13;
 /** address of the tx ring */
-export const W_TX_BASE: u32 = 13;
+export const W_TX_BASE: u32 = 14;
 
 // Frame list entries (u32 words each)
 /** address of the payload: in the rx ring, or running on into its pad */

@@ -27,6 +27,8 @@ import { findByte } from "./scan";
 /** Where the payload of the frame decode() found starts (from tail), and its length. */
 export let frameOff: u32 = 0;
 export let frameLen: u32 = 0;
+/** ERR_FRAME_TOO_LARGE from a length field: the payload length it declared (clamped to u32); 0 otherwise. */
+export let tooLarge: u32 = 0;
 /** Delimiter framing, when incomplete: bytes from tail already searched (W_SCAN). */
 export let scanned: u32 = 0;
 
@@ -34,6 +36,7 @@ export let scanned: u32 = 0;
 export function resetFraming(): void {
   frameOff = 0;
   frameLen = 0;
+  tooLarge = 0;
   scanned = 0;
   encPrefix = 0;
   encTrailer = 0;
@@ -62,10 +65,10 @@ function decodeLength(base: u32, mask: u32, tail: u32, avail: u32): i32 {
     else v |= b << (<u64>i * 8);
   }
   // Above 2^33 no adjustment (within +-2^30) brings it under maxFrame (under 2^30).
-  if (v > (<u64>1 << 33)) return -(<i32>E_FRAME_TOO_LARGE);
+  if (v > (<u64>1 << 33)) { tooLarge = 0xffffffff; return -(<i32>E_FRAME_TOO_LARGE); }
   const body = <i64>v + <i64>lenAdjust;
   if (body < 0) return -(<i32>E_BAD_LENGTH);
-  if (body > <i64>maxFrame) return -(<i32>E_FRAME_TOO_LARGE);
+  if (body > <i64>maxFrame) { tooLarge = body > 0xffffffff ? 0xffffffff : <u32>body; return -(<i32>E_FRAME_TOO_LARGE); }
   const wire = headEnd + <u32>body;
   if (lenStrip > wire) return -(<i32>E_BAD_LENGTH);
   if (avail < wire) return 0;

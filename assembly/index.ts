@@ -18,13 +18,13 @@ import {
   LAYOUT_BASE, LAYOUT_VERSION, MAGIC, HEADER_SIZE, HEADER_CONFIG_WORDS, STATS_SIZE, SLOT_SIZE,
   SLOT_STATE_WORDS, DELIM_MAX, H_MAGIC, H_VERSION, H_FRAME_COUNT, H_FREE_HEAD, H_OPEN,
   S_CONNECTIONS, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_FRAMES_IN, S_FRAMES_OUT, S_ERRORS, S_ERROR_BY_CODE,
-  W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_NEXT_FREE,
+  W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_ERROR_SIZE, W_NEXT_FREE,
   W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, W_PEER, F_ADDR, F_LEN, F_END, FRAME_WORDS,
   FRAMING_RAW, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, SEND_OK, SEND_FULL, SEND_TOO_LARGE,
   INIT_OK, INIT_NO_HEADER, INIT_MEMORY_TOO_SMALL, INIT_STATIC_DATA, INIT_BAD_CONFIG,
 } from "./contract";
 import {
-  decode, frameOff, frameLen, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer,
+  decode, frameOff, frameLen, tooLarge, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer,
   resetFraming,
 } from "./framing";
 import { ringToRing } from "./ring";
@@ -135,6 +135,8 @@ export function process(slot: u32): i32 {
       if (r == 0) { scan = scanned; break; }
       if (r < 0) {
         setWord(s, W_ERROR, <u32>(-r));
+        setWord(s, W_ERROR_SIZE, tooLarge);
+        tooLarge = 0;
         count(S_ERRORS, 1);
         count(S_ERROR_BY_CODE + <u32>(-r), 1);
         result = r;

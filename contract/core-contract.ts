@@ -129,6 +129,7 @@ export const slotState: Entry[] = [
   { name: 'W_RESERVED', doc: 'send(): the tx position where the reserved payload starts' },
   { name: 'W_LISTED', doc: 'handler mode: end of the frames listed so far (process() lists from here)' },
   { name: 'W_HOLD', doc: 'handler mode: nonzero while a handler is pending; process() lists nothing' },
+  { name: 'W_ERROR_SIZE', doc: 'ERR_FRAME_TOO_LARGE in length framing: the payload length the field declared (clamped to u32; 0: not known), for the message' },
   { name: 'W_PEER', doc: 'echo mode: the slot + 1 whose tx ring takes this slot\'s frames (0: its own, the echo)' },
 ];
 

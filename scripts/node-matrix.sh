@@ -18,5 +18,5 @@ for version in 22.12.0 26; do
   bin="$dir/node_modules/.bin/node"
   echo "== socket and core suites on Node $("$bin" --version)"
   "$bin" node_modules/vitest/vitest.mjs run test/adoption.test.ts test/server.test.ts test/handler-contract.test.ts \
-    test/connection-model.test.ts test/workers.test.ts test/framing.test.ts test/contract.test.ts
+    test/connection-model.test.ts test/client.test.ts test/relay.test.ts test/workers.test.ts test/framing.test.ts test/contract.test.ts
 done

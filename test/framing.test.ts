@@ -285,6 +285,21 @@ describe.each(CORES)('%s core framing', kind => {
     });
   });
 
+  describe('errors', () => {
+    it('keeps the payload length an oversize length field declared, for the error message', async () => {
+      for (const [framing, wire, size] of [
+        ['length:2', lengthFrame(Buffer.alloc(101), { size: 2 }), 101],
+        ['length:8', Buffer.from([0, 0, 0, 1, 0, 0, 0, 0]), 0xffffffff], // 2^32: clamped
+        ['varint', Buffer.from([0xff, 0xff, 0x7f]), 0],                   // not known for a varint
+      ] as const) {
+        const core = await coreWith(kind, { framing, maxFrame: 100 });
+        const slot = core.open();
+        expect(feed(core, slot, [wire]).error, framing).toBe(E_FRAME_TOO_LARGE);
+        expect(core.errorSize(slot), framing).toBe(size);
+      }
+    });
+  });
+
   describe('forwarding (a relay: one slot\'s frames into another\'s tx ring)', () => {
     const o: CoreOptions = { framing: 'length:1', maxFrame: 20, rxRing: 64, txRing: 32, maxConnections: 2 };
     const drain = (core: Awaited<ReturnType<typeof coreWith>>, slot: number) => {

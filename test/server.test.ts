@@ -84,12 +84,12 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
     await server.close();
   });
 
-  it('says which limit a frame broke: ERR_FRAME_TOO_LARGE names maxFrame and the framing', async () => {
+  it('says how large a frame was and which limit it broke: ERR_FRAME_TOO_LARGE names its size, maxFrame and the framing', async () => {
     const { server, port } = await startServer({ core, zeroCopy, framing: 'length:2', maxFrame: 100 });
     const messages: string[] = [];
     server.on('clientError', e => messages.push(e.message));
     await roundTrip(port, lengthFrame(Buffer.alloc(101), { size: 2 }));
-    expect(messages).toEqual(['a frame longer than maxFrame (100 bytes of payload, framing length:2:be): raise --max-frame or fix the peer']);
+    expect(messages).toEqual(['a frame of 101 bytes, over maxFrame (100 bytes of payload, framing length:2:be): raise --max-frame or fix the peer']);
     await server.close();
   });
 

@@ -125,14 +125,16 @@ export const W_RESERVED = 8;
 export const W_LISTED = 9;
 /** handler mode: nonzero while a handler is pending; process() lists nothing */
 export const W_HOLD = 10;
+/** ERR_FRAME_TOO_LARGE in length framing: the payload length the field declared (clamped to u32; 0: not known), for the message */
+export const W_ERROR_SIZE = 11;
 /** echo mode: the slot + 1 whose tx ring takes this slot's frames (0: its own, the echo) */
-export const W_PEER = 11;
+export const W_PEER = 12;
 /** the words open() clears: every word before the fixed ones */
-export const SLOT_STATE_WORDS = 12;
+export const SLOT_STATE_WORDS = 13;
 /** address of the rx ring (its pad follows it) */
-export const W_RX_BASE = 12;
+export const W_RX_BASE = 13;
 /** address of the tx ring */
-export const W_TX_BASE = 13;
+export const W_TX_BASE = 14;
 
 // Frame list entries (u32 words each)
 /** address of the payload: in the rx ring, or running on into its pad */

@@ -16,7 +16,7 @@
 import type { CoreConfig } from './config.ts';
 import {
   F_ADDR, F_END, F_LEN, FRAME_WORDS, H_FRAME_COUNT, LAYOUT_BASE, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
-  W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
+  W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
 } from './layout.ts';
 import { Stats } from './stats.ts';
 
@@ -59,6 +59,8 @@ export interface Core {
   consume(slot: number, end: number): void;
   /** Handler mode: while held, process() lists nothing (a handler is pending); reads still land. */
   hold(slot: number, held: boolean): void;
+  /** After ERR_FRAME_TOO_LARGE from a length field: the payload length it declared (0: not known). */
+  errorSize(slot: number): number;
   /**
    * Echo mode: slot's whole frames go into peer's tx ring (a relay), or back into
    * its own (peer === slot: the echo, the default after open()). Only one slot may
@@ -172,6 +174,10 @@ export abstract class CoreBase implements Core {
 
   hold(slot: number, held: boolean): void {
     this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + W_HOLD] = held ? 1 : 0;
+  }
+
+  errorSize(slot: number): number {
+    return this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + W_ERROR_SIZE]!;
   }
 
   forwardTo(slot: number, peer: number): void {

@@ -16,7 +16,7 @@ import {
   HEADER_CONFIG_WORDS, HEADER_SIZE, INIT_BAD_CONFIG, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE,
   LAYOUT_VERSION, MAGIC, MODE_ECHO, PAGE_SIZE, R_BLOCKED, R_DONE, R_MORE, readHeaderConfig, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT,
   S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
-  STATS_SIZE, W_ERROR, W_HOLD, W_LISTED, W_NEXT_FREE, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
+  STATS_SIZE, W_ERROR, W_ERROR_SIZE, W_HOLD, W_LISTED, W_NEXT_FREE, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
   W_TX_BASE, W_TX_HEAD, W_TX_TAIL, type HeaderConfig,
 } from './layout.ts';
 
@@ -152,6 +152,8 @@ export class JsCore extends CoreBase {
         if (r === 0) { scan = F.scanned; break; }
         if (r < 0) {
           this.setWord(s, W_ERROR, -r);
+          this.setWord(s, W_ERROR_SIZE, F.tooLarge);
+          F.tooLarge = 0;
           this.count(S_ERRORS, 1);
           this.count(S_ERROR_BY_CODE + -r, 1);
           result = r;

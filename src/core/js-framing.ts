@@ -22,6 +22,8 @@ export class JsFraming {
   /** Where the payload of the frame decode() found starts (from tail), and its length. */
   frameOff = 0;
   frameLen = 0;
+  /** ERR_FRAME_TOO_LARGE from a length field: the payload length it declared (clamped to u32); 0 otherwise. */
+  tooLarge = 0;
   /** Delimiter framing, when incomplete: bytes from tail already searched (W_SCAN). */
   scanned = 0;
   /** The bytes an encoded frame puts before and after a payload of len bytes. */
@@ -66,10 +68,10 @@ export class JsFraming {
       else hi = (hi | (b << ((i - 4) * 8))) >>> 0;
     }
     // Above 2^33 no adjustment (within +-2^30) brings it under maxFrame (under 2^30).
-    if (hi > 2 || (hi === 2 && lo !== 0)) return -E_FRAME_TOO_LARGE;
+    if (hi > 2 || (hi === 2 && lo !== 0)) { this.tooLarge = 0xffffffff; return -E_FRAME_TOO_LARGE; }
     const body = hi * 2 ** 32 + lo + lenAdjust;
     if (body < 0) return -E_BAD_LENGTH;
-    if (body > maxFrame) return -E_FRAME_TOO_LARGE;
+    if (body > maxFrame) { this.tooLarge = Math.min(body, 0xffffffff); return -E_FRAME_TOO_LARGE; }
     const wire = headEnd + body;
     if (lenStrip > wire) return -E_BAD_LENGTH;
     if (avail < wire) return 0;

@@ -508,7 +508,11 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** An error the core found in the input, with the limit or framing it broke. */
   private framingError(n: number): RingwireError {
     const { maxFrame, framingText } = this.core.config;
-    if (n === E_FRAME_TOO_LARGE) return ringwireError(n, `a frame longer than maxFrame (${maxFrame} bytes of payload, framing ${framingText}): raise --max-frame or fix the peer`);
+    if (n === E_FRAME_TOO_LARGE) {
+      const size = this.core.errorSize(this.slot);
+      const what = size === 0 ? 'a frame longer than maxFrame' : size === 0xffffffff ? 'a frame of 4 GiB or more, over maxFrame' : `a frame of ${size} bytes, over maxFrame`;
+      return ringwireError(n, `${what} (${maxFrame} bytes of payload, framing ${framingText}): raise --max-frame or fix the peer`);
+    }
     if (n === E_BAD_LENGTH) return ringwireError(n, `a length prefix that cannot describe a valid frame for framing ${framingText}`);
     return ringwireError(n);
   }
