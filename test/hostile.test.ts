@@ -4,11 +4,13 @@
 // the limit late), so "just before" and "just after" keep that margin; the tests
 // check what happened, never how fast.
 import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
-import { connect, errorCodes, sleep, startServer, until } from './net-helpers.ts';
+import { connect, errorCodes, roundTrip, sleep, startServer, until } from './net-helpers.ts';
 import type { StallInfo } from '../src/index.ts';
 
 /** A connection that echoes a fresh random frame every 20 ms and checks every byte; stop() returns how many round trips it made. */
@@ -208,4 +210,49 @@ describe('a worker that stalls', () => {
       await server.close();
     }
   });
+});
+
+describe('a descriptor limit of 64', () => {
+  /** CPU seconds (user + system) the process has used, from /proc. */
+  const cpu = (pid: number) => {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  };
+  for (const workers of [1, 2]) {
+    it(`with ${workers} thread(s): a flood of 200 connections is answered or refused, none left waiting, no thread spins, and it serves again`, async () => {
+      const child = spawn('sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" dist/cli.js serve --port 0 --framing line --workers ${workers}${workers > 1 ? ' --balance reuseport' : ''}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        let out = '';
+        child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+        let err = '';
+        child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+        await until(() => /ringwire listening on .*:(\d+) /.test(out), 10_000, `the listening line (stderr: ${err})`);
+        expect(err).toMatch(/max-connections|descriptor/i); // it said it lowered the slots to fit
+        const port = Number(/ringwire listening on .*:(\d+) /.exec(out)![1]);
+        const flood = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+          const s = net.connect({ port, host: '127.0.0.1' });
+          s.on('error', () => {});
+          let got = '';
+          s.setEncoding('utf8').on('data', (d: string) => (got += d));
+          s.write(`line ${i}\n`);
+          const end = await Promise.race([
+            new Promise<string>(resolve => s.once('close', () => resolve('closed'))), // not once(): an 'error' (reset) comes first
+            until(() => got === `line ${i}\n`, 10_000).then(() => 'answered', () => 'waiting'),
+          ]);
+          return { s, end };
+        }));
+        const ends = flood.map(f => f.end);
+        expect(ends.filter(e => e === 'waiting')).toEqual([]);             // nobody left hanging in the listen queue
+        expect(ends.filter(e => e === 'answered').length).toBeGreaterThan(0);
+        for (const { s } of flood) s.destroy();
+        await sleep(500);
+        const before = cpu(child.pid!);
+        await sleep(1000);
+        expect(cpu(child.pid!) - before).toBeLessThan(0.05);               // idle (under 5% of a core): no thread spinning
+        expect(String(await roundTrip(port, Buffer.from('again\n')))).toBe('again\n');
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+  }
 });
