@@ -188,7 +188,7 @@ async function measure(name: string, serverArgs: string[], hostile: (s: Server) 
     for (const a of attackers) stop(a);
     rows.push({
       case: name, server: serverArgs.join(' '), legit: `${r.served}/${r.served! + r.failed!}`,
-      p50: `${r.p50!.toFixed(1)} ms`, p99: `${r.p99!.toFixed(1)} ms`, rss: `${peakRss(s.pid).toFixed(0)} MiB`, cpu: `${cpu.toFixed(2)} cores`, note,
+      p50: r.p50 == null ? 'none served' : `${r.p50.toFixed(1)} ms`, p99: r.p99 == null ? 'none served' : `${r.p99.toFixed(1)} ms`, rss: `${peakRss(s.pid).toFixed(0)} MiB`, cpu: `${cpu.toFixed(2)} cores`, note,
     });
     console.error(`${name}: ${JSON.stringify(rows.at(-1))}`);
   } finally {
