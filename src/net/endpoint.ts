@@ -297,8 +297,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       return null;
     }
     raw.setNoDelay(this.options.noDelay ?? true);
-    const keepAlive = this.options.keepAlive ?? DEFAULT_KEEPALIVE;
-    if (keepAlive !== false) raw.setKeepAlive(true, keepAlive === true ? 0 : keepAlive);
+    const keepAlive = this.keepAliveDelay();
+    if (keepAlive !== false) raw.setKeepAlive(true, keepAlive);
     let zeroCopy = this.options.zeroCopy ?? true;
     if (zeroCopy && !canAdopt(raw)) {
       zeroCopy = false;
@@ -310,13 +310,24 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const listener = this.listener;
     const source = (target: ReadTarget | null) => (target ? adopt(raw, listener, target) : raw);
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
-    this.connections.set(connection.id, connection);
     if (entry >= 0) this.addressEntries.set(connection, entry);
+    this.register(connection, () => this.admit(connection));
+    return connection;
+  }
+
+  /** A connection is connected: track it, open it (`open` runs its hooks), and announce it unless opening closed it. */
+  private register(connection: Connection<Data>, open: () => void): void {
+    this.connections.set(connection.id, connection);
     this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
-    this.admit(connection);
+    open();
     if (this.connections.has(connection.id)) this.emit('connection', connection);
-    return connection;
+  }
+
+  /** TCP keepalive for every connection: false, or the idle ms before the first probe (0: the system's). */
+  private keepAliveDelay(): number | false {
+    const k = this.options.keepAlive ?? DEFAULT_KEEPALIVE;
+    return k === true ? 0 : k;
   }
 
   /**
@@ -344,10 +355,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       throw err;
     }
     const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
-    const keepAlive = this.options.keepAlive ?? DEFAULT_KEEPALIVE;
+    const keepAlive = this.keepAliveDelay();
     const source = (target: ReadTarget | null) => net.connect({
       host, port, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
-      keepAlive: keepAlive !== false, keepAliveInitialDelay: typeof keepAlive === 'number' ? keepAlive : 0,
+      keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive || 0,
       ...(target ? { onread: target } : {}),
     } as net.NetConnectOpts);
     const connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy);
@@ -356,11 +367,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     socket.once('close', () => clearTimeout(timer));
     socket.once('connect', () => {
       clearTimeout(timer);
-      this.connections.set(connection.id, connection as Connection<Data>);
-      this.router.opened(connection);
-      if (!this.sweeper) this.startSweep();
-      connection.start();
-      if (this.connections.has(connection.id)) this.emit('connection', connection);
+      this.register(connection as Connection<Data>, () => connection.start());
     });
     return connection;
   }
