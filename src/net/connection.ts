@@ -487,20 +487,16 @@ export class Connection<Data = any> implements ConnectionInfo {
       else saved = { list: core.saveFrames(i), next: 0, status };
       this.saved = saved;
       core.hold(this.slot, true);
-      // Written at the end of the tick: an async handler's replies, one per settled frame, go out as one write.
-      this.host.flushLater(this);
       this.updateReading();
       return;
     }
+    // Replies the handlers sent are written at the end of the tick (send() -> flushLater):
+    // a batch, or an async handler's chain of settled frames, is one write.
     this.saved = null;
     if (saved) core.hold(this.slot, false);
-    if (status < 0) {
-      this.flush();
-      return this.fail(this.framingError(-status));
-    }
+    if (status < 0) return this.fail(this.framingError(-status)); // close() writes the replies before the FIN
     // After a saved batch, bytes may have arrived while the slot was held.
     if (status === R_MORE || saved) return this.run(null, core.process(this.slot));
-    this.flush();
     this.updateReading();
     if (this.state === 'draining') this.maybeFinish();
   }
