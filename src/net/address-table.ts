@@ -79,11 +79,11 @@ function fnv1a(text: string): number {
 }
 
 export class AddressTable {
-  private readonly words: BigInt64Array;
+  private readonly words: BigUint64Array; // unsigned: a key with its top bit set (128.0.0.0 and up) must compare as written
   private readonly mask: number;
 
   constructor(memory: SharedArrayBuffer) {
-    this.words = new BigInt64Array(memory);
+    this.words = new BigUint64Array(memory);
     this.mask = this.words.length - 1;
     if (this.words.length === 0 || (this.words.length & this.mask) !== 0) throw new RangeError('an address table has a power-of-two number of entries');
   }
