@@ -45,7 +45,7 @@ describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy', ({ core, zeroCop
     const client = await connect({
       core, zeroCopy, framing: 'line', port,
       reconnect: { initialDelay: 20, maxDelay: 80, factor: 2, jitter: 0 },
-      onOpen: () => void events.push('open'),
+      onOpen: c => { events.push('open'); c.send(Buffer.from('hello')); },
       onFrame: f => void got.push(Buffer.from(f).toString()),
       onClose: () => void events.push('close'),
     });
@@ -53,15 +53,15 @@ describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy', ({ core, zeroCop
     client.on('retry', r => retries.push(r.delay));
     await client.ready;
     expect(client.send(Buffer.from('one'))).toBe(true);
-    await until(() => got.length === 1, 5000, 'first echo');
+    await until(() => got.length === 2, 5000, 'first echo');
     await plain.stop();
     await until(() => retries.length >= 4, 5000, 'retries while the server is down');
     expect(retries.slice(0, 4)).toEqual([20, 40, 80, 80]); // doubling, capped
     // Down: frames are held.
     for (const s of ['two', 'three', 'four']) expect(client.send(Buffer.from(s))).toBe(true);
     plain = await plainEcho(port);
-    await until(() => got.length === 4, 5000, 'held frames delivered after the reconnect');
-    expect(got).toEqual(['one', 'two', 'three', 'four']);
+    await until(() => got.length === 6, 5000, 'held frames delivered after the reconnect');
+    expect(got).toEqual(['hello', 'one', 'two', 'three', 'four', 'hello']); // held frames before what onOpen sends
     expect(events).toEqual(['open', 'close', 'open']); // hooks per underlying connection
     // A successful connection resets the backoff.
     await plain.stop();

@@ -111,8 +111,8 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
       onOpen: c => {
         this.connection = c;
         this.attempt = 0;
+        this.release(c); // held frames first, before anything onOpen sends
         onOpen?.(c);
-        this.release(c);
         this.resolveReady(c);
         this.emit('open', c);
       },
