@@ -30,7 +30,7 @@ export interface AcceptGuard {
 }
 
 /** Is this error an accept(2) that failed for lack of descriptors? */
-export function isDescriptorShortage(err: Error): boolean {
+function isDescriptorShortage(err: Error): boolean {
   const e = err as NodeJS.ErrnoException;
   return (e.code === 'EMFILE' || e.code === 'ENFILE') && (e.syscall === undefined || e.syscall === 'accept');
 }

@@ -44,7 +44,7 @@ export function descriptorLimit(): DescriptorLimit | null {
 }
 
 /** Descriptors open in this process now (0 where /proc/self/fd does not exist). */
-export function openDescriptors(): number {
+function openDescriptors(): number {
   try {
     return fs.readdirSync('/proc/self/fd').length;
   } catch {

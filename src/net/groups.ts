@@ -50,8 +50,4 @@ export class Groups {
     return this.members.get(topic);
   }
 
-  /** The topics a connection has joined. */
-  topicsOf(connection: Connection): string[] {
-    return [...(this.joined.get(connection) ?? [])];
-  }
 }

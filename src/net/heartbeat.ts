@@ -52,6 +52,14 @@ export class Heartbeat {
   }
 
   private beat(): void {
-    if (this.word) Atomics.store(this.word, 0, BigInt(Date.now()));
+    if (this.word) Atomics.store(this.word, 0, BigInt(heartbeatClock()));
   }
+}
+
+/**
+ * Milliseconds on a clock every thread of the process shares and that never
+ * steps: a wall-clock jump (Date.now()) would make every worker look stalled.
+ */
+export function heartbeatClock(): number {
+  return Math.floor(performance.timeOrigin + performance.now());
 }

@@ -35,7 +35,7 @@
 // moving `consume`, leaves a record that is never published: the mailbox stops at it.
 // An exception cannot do that (neither path calls user code); only terminate() can.
 
-export const KIND_SKIP = 1;
+const KIND_SKIP = 1;
 
 const RESERVE = 0;
 const CONSUME = 16;
@@ -47,7 +47,7 @@ const DATA = 320;
 const HEAD = 24; // record header bytes
 
 /** Bytes of shared memory a mailbox of this capacity needs. */
-export function mailboxBytes(capacity: number): number {
+function mailboxBytes(capacity: number): number {
   return DATA + capacity;
 }
 

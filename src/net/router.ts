@@ -57,7 +57,7 @@ export interface RouterHost {
 }
 
 export interface RouterStats {
-  /** Frames handed to connections of this thread: local sendTo/publish and mailbox records. */
+  /** Frames handed to connections of this thread from its mailbox (sendTo and publish records). */
   delivered: number;
   /** Mailbox messages whose connection had closed (or that it refused) and were dropped. */
   dropped: number;

@@ -27,7 +27,7 @@ import { Mailbox, type MailboxCounters } from './mailbox.ts';
 export const KIND_SEND = 2;
 export const KIND_PUBLISH = 3;
 
-/** What sendTo() says: in the mailbox (or the local connection's queue), no room now, or no such connection. */
+/** What sendTo() says: in the owner's mailbox, no room there now, or no such connection. */
 export type SendResult = 'sent' | 'full' | 'closed';
 /** What publish() says: every worker took it, or a mailbox was full and none did (nothing was sent: retry later, or drop). */
 export type PublishResult = 'sent' | 'full';
@@ -47,7 +47,7 @@ export interface SwitchboardOptions {
   mailbox?: number;
 }
 
-export const DEFAULT_MAILBOX = 1 << 20;
+const DEFAULT_MAILBOX = 1 << 20;
 
 const encoder = new TextEncoder();
 
@@ -95,11 +95,6 @@ export class Switchboard {
     return -1;
   }
 
-  /** The thread serving a place (-1: none). */
-  threadAt(place: number): number {
-    return Atomics.load(this.threads, place) - 1;
-  }
-
   // ---- the owner of a place ----
 
   /** This thread serves `place` from now on: its liveness table starts empty. */
@@ -139,19 +134,18 @@ export class Switchboard {
   }
 
   /**
-   * One message per place that has a thread (except `except`, the caller's
-   * own), whatever its subscribers. All or nothing: room is reserved in every
+   * One message per place that has a thread, whatever its subscribers. All or nothing: room is reserved in every
    * mailbox first, and if one is full the others' reservations are given up
    * ('full': no worker gets it, so a retry cannot duplicate it).
    */
-  publish(topic: string | Uint8Array, bytes: Uint8Array, except = -1): PublishResult {
-    const t = typeof topic === 'string' ? encoder.encode(topic) : topic;
+  publish(topic: string, bytes: Uint8Array): PublishResult {
+    const t = encoder.encode(topic);
     const body = t.length + bytes.length;
     const reserved = this.reserved;
     let n = 0;
     let full = false;
     for (let p = 0; p < this.mailboxes.length; p++) {
-      if (p === except || Atomics.load(this.threads, p) === 0) continue;
+      if (Atomics.load(this.threads, p) === 0) continue;
       const at = this.mailboxes[p]!.reserve(body);
       if (at < 0) {
         full = true;

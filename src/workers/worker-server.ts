@@ -32,7 +32,7 @@ import type { ListenOptions, ServerOptions } from '../net/server.ts';
 import { guardAccepts } from '../net/accept-guard.ts';
 import { createAddressTable } from '../net/address-table.ts';
 import { DEFAULT_STALL_TIMEOUT } from '../net/endpoint.ts';
-import { createHeartbeat, HEARTBEAT_PERIOD, lastBeat } from '../net/heartbeat.ts';
+import { createHeartbeat, HEARTBEAT_PERIOD, heartbeatClock, lastBeat } from '../net/heartbeat.ts';
 import { DEFAULTS, resolveConfig } from '../core/config.ts';
 import { handlerUrl } from './handler-module.ts';
 import { canReusePort, canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
@@ -54,7 +54,7 @@ export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[
   mailbox?: number;
 }
 
-export const DEFAULT_STALL_RESTART = 30_000;
+const DEFAULT_STALL_RESTART = 30_000;
 
 /** One thread's figures (the same shape as a single-thread server's). */
 export type WorkerStats = ThreadStats;
@@ -200,7 +200,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     const limits = [this.stallTimeout, this.stallRestart].filter(v => v > 0);
     if (limits.length === 0) return;
     this.watchdog = setInterval(() => {
-      const now = Date.now();
+      const now = heartbeatClock();
       for (const p of this.places) {
         if (p.state !== 'running' || !p.link) continue;
         const beat = lastBeat(p.heartbeat);
