@@ -225,5 +225,5 @@ export const E_TOO_SLOW: u32 = 13;
 export const E_TOO_MANY_PER_IP: u32 = 14;
 /** ERR_NO_DESCRIPTORS: an accept failed for lack of file descriptors (found by the host) */
 export const E_NO_DESCRIPTORS: u32 = 15;
-/** numbers up to this one come from the cores, the rest from the host */
+/** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR: u32 = 2;

@@ -24,7 +24,7 @@ interface Section {
 }
 
 /** Every constant, in sections, numbered from the table; throws if the table cannot hold. */
-export function contractConstants(): Section[] {
+function contractConstants(): Section[] {
   const byName = new Map(T.constants.map(c => [c.name, c.value]));
   const need = (name: string) => {
     const v = byName.get(name);
@@ -66,9 +66,10 @@ export function contractConstants(): Section[] {
   const slotWords = T.slotState.length + T.slotFixed.length;
   if (slotWords * 4 > need('SLOT_SIZE')) fail(`${slotWords} slot words do not fit in SLOT_SIZE`);
 
-  const coreErrors = T.errors.filter(e => e.by === 'core');
-  const lastCore = T.errors.findIndex(e => e.by === 'core') + coreErrors.length - 1;
-  if (coreErrors.some(e => T.errors.indexOf(e) > lastCore)) fail('core errors must be numbered consecutively');
+  // Number 0 is the generic error; the cores' own come right after it, so the host
+  // counts exactly the numbers above E_LAST_CORE_ERROR (endpoint.ts clientError).
+  const lastCore = T.errors.filter(e => e.by === 'core').length;
+  if (T.errors.slice(1, lastCore + 1).some(e => e.by !== 'core')) fail('core errors must be numbered first, from 1');
 
   return [
     { title: 'Sizes and markers', constants: T.constants.map(c => ({ ...c, as: 'u32' })) },
@@ -106,7 +107,7 @@ export function contractConstants(): Section[] {
       title: 'Error numbers',
       constants: [
         ...T.errors.map((e, i) => ({ name: e.name, value: i, doc: `${e.code}: ${e.doc} (found by the ${e.by})`, as: 'u32' as const })),
-        { name: 'E_LAST_CORE_ERROR', value: lastCore, doc: 'numbers up to this one come from the cores, the rest from the host', as: 'u32' },
+        { name: 'E_LAST_CORE_ERROR', value: lastCore, doc: 'numbers 1 to this one come from the cores, those above it from the host', as: 'u32' },
       ],
     },
   ];
@@ -115,7 +116,7 @@ export function contractConstants(): Section[] {
 const hex = (c: Constant) => (c.name === 'MAGIC' ? `0x${c.value.toString(16)}` : String(c.value));
 
 /** assembly/contract.ts: the constants. */
-export function renderAssemblyContract(): string {
+function renderAssemblyContract(): string {
   const out = [
     `// ${NOTICE}`,
     '// The core\'s constants. assembly/index.ts re-exports them so that the contract',
@@ -131,7 +132,7 @@ export function renderAssemblyContract(): string {
 const asType: Record<T.FieldType, string> = { u32: 'u32', i32: 'i32', bool: 'bool', bytes: 'u32' };
 
 /** assembly/config.ts: one global per configuration word, and loadConfig(). */
-export function renderAssemblyConfig(): string {
+function renderAssemblyConfig(): string {
   const out = [
     `// ${NOTICE}`,
     '// The core\'s configuration: the header words the host wrote, read once by',
@@ -158,7 +159,7 @@ export function renderAssemblyConfig(): string {
 const tsType: Record<T.FieldType, string> = { u32: 'number', i32: 'number', bool: 'boolean', bytes: 'Uint8Array' };
 
 /** src/core/contract.ts: the constants, HeaderConfig, and its reader and writer. */
-export function renderHostContract(): string {
+function renderHostContract(): string {
   const out = [
     `// ${NOTICE}`,
     '// The TypeScript side of the core\'s contract: the same constants as',

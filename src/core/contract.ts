@@ -227,7 +227,7 @@ export const E_TOO_SLOW = 13;
 export const E_TOO_MANY_PER_IP = 14;
 /** ERR_NO_DESCRIPTORS: an accept failed for lack of file descriptors (found by the host) */
 export const E_NO_DESCRIPTORS = 15;
-/** numbers up to this one come from the cores, the rest from the host */
+/** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR = 2;
 
 /** Error constants' names by number (the index). */

@@ -25,7 +25,7 @@ export type CoreKind = 'wasm' | 'js';
 // The words of the contract the network code needs, so that it depends on this
 // interface and never on the contract (contract.ts) itself.
 export {
-  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE,
+  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
 } from './layout.ts';
 
 export interface Core {
@@ -124,6 +124,20 @@ export abstract class CoreBase implements Core {
     return this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + w]!;
   }
 
+  private setSlotWord(slot: number, w: number, v: number): void {
+    this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + w] = v;
+  }
+
+  /** Copy bytes into slot's tx ring from tx position pos, wrapping at the ring's end (the caller made room). */
+  private copyIntoTx(slot: number, pos: number, bytes: Uint8Array): void {
+    const size = this.config.txSize;
+    const base = this.slotWord(slot, W_TX_BASE);
+    const at = pos & (size - 1);
+    const first = Math.min(bytes.length, size - at);
+    this.u8.set(first === bytes.length ? bytes : bytes.subarray(0, first), base + at);
+    if (first < bytes.length) this.u8.set(bytes.subarray(first), base);
+  }
+
   abstract open(): number;
   abstract close(slot: number): void;
   abstract received(slot: number, n: number): number;
@@ -161,27 +175,24 @@ export abstract class CoreBase implements Core {
    * at the ring's start (the cached whole-ring span, and no frame wraps).
    */
   consume(slot: number, end: number): void {
-    const at = this.slotWords + slot * (SLOT_SIZE / 4);
-    if (end === this.u32[at + W_RX_HEAD]) {
-      this.u32[at + W_RX_HEAD] = 0;
-      this.u32[at + W_LISTED] = 0;
-      this.u32[at + W_SCAN] = 0;
-      this.u32[at + W_RX_TAIL] = 0;
-    } else {
-      this.u32[at + W_RX_TAIL] = end;
-    }
+    if (end !== this.slotWord(slot, W_RX_HEAD)) return this.setSlotWord(slot, W_RX_TAIL, end);
+    // Everything consumed (so everything listed: no partial scan is pending either).
+    this.setSlotWord(slot, W_RX_HEAD, 0);
+    this.setSlotWord(slot, W_LISTED, 0);
+    this.setSlotWord(slot, W_SCAN, 0);
+    this.setSlotWord(slot, W_RX_TAIL, 0);
   }
 
   hold(slot: number, held: boolean): void {
-    this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + W_HOLD] = held ? 1 : 0;
+    this.setSlotWord(slot, W_HOLD, held ? 1 : 0);
   }
 
   errorSize(slot: number): number {
-    return this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + W_ERROR_SIZE]!;
+    return this.slotWord(slot, W_ERROR_SIZE);
   }
 
   forwardTo(slot: number, peer: number): void {
-    this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + W_PEER] = peer === slot ? 0 : peer + 1;
+    this.setSlotWord(slot, W_PEER, peer === slot ? 0 : peer + 1);
   }
 
   send(slot: number, payload: Uint8Array): number {
@@ -189,26 +200,16 @@ export abstract class CoreBase implements Core {
     if (payload.length > 0xffffffff) return SEND_TOO_LARGE;
     const r = this.reserve(slot, payload.length);
     if (r !== SEND_OK) return r;
-    const size = this.config.txSize;
-    const base = this.slotWord(slot, W_TX_BASE);
-    const at = this.slotWord(slot, W_RESERVED) & (size - 1);
-    const first = Math.min(payload.length, size - at);
-    this.u8.set(first === payload.length ? payload : payload.subarray(0, first), base + at);
-    if (first < payload.length) this.u8.set(payload.subarray(first), base);
+    this.copyIntoTx(slot, this.slotWord(slot, W_RESERVED), payload);
     this.commit(slot, payload.length);
     return SEND_OK;
   }
 
   putPiece(slot: number, bytes: Uint8Array): number {
-    const size = this.config.txSize;
     const head = this.slotWord(slot, W_TX_HEAD);
-    const n = Math.min(bytes.length, size - ((head - this.slotWord(slot, W_TX_TAIL)) >>> 0));
+    const n = Math.min(bytes.length, this.config.txSize - ((head - this.slotWord(slot, W_TX_TAIL)) >>> 0));
     if (n === 0) return 0;
-    const base = this.slotWord(slot, W_TX_BASE);
-    const at = head & (size - 1);
-    const first = Math.min(n, size - at);
-    this.u8.set(bytes.subarray(0, first), base + at);
-    if (first < n) this.u8.set(bytes.subarray(first, n), base);
+    this.copyIntoTx(slot, head, n === bytes.length ? bytes : bytes.subarray(0, n));
     this.putBytes(slot, n);
     return n;
   }

@@ -9,7 +9,7 @@ import { isMainThread, parentPort } from 'node:worker_threads';
 import type net from 'node:net';
 import { createCore } from '../core/create.ts';
 import { configError } from '../core/errors.ts';
-import { STATS_COUNT } from '../core/layout.ts';
+import { STATS_COUNT } from '../core/core.ts';
 import type { Handler } from '../net/handler.ts';
 import { RingwireServer } from '../net/server.ts';
 import { loadHandler } from './handler-module.ts';
