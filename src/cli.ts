@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The ringwire command line: parses arguments and runs the server until a signal.
+// The ringwire command line: serve and relay (until a signal), bench, doctor and
+// profile-report; it parses arguments and calls the library.
 // Everything it does is available from the library (src/index.ts).
 
 import { parseArgs } from 'node:util';

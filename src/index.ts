@@ -1,5 +1,6 @@
 /// <reference types="node" preserve="true" />
-// The public API of ringwire: everything a user imports comes from here.
+// The public API of ringwire: everything a user imports comes from here, but for
+// serveInWorker, which a worker thread imports from 'ringwire/worker' (src/worker.ts).
 import { createCore } from './core/create.ts';
 import { RingwireServer, type ServerOptions } from './net/server.ts';
 import { Endpoint, type EndpointOptions } from './net/endpoint.ts';

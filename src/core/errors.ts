@@ -52,7 +52,7 @@ const BY_NAME: Record<ErrorName, Omit<Entry, 'code'>> = {
   E_TOO_MANY_CONNECTIONS: { message: 'connection refused: max connections reached', type: TooManyConnectionsError },
   E_IDLE_TIMEOUT: { message: 'connection idle for longer than the idle timeout', type: IdleTimeoutError },
   E_TRUNCATED_FRAME: { message: 'peer closed the connection in the middle of a frame', type: TruncatedFrameError },
-  E_REPLY_TOO_LARGE: { message: 'reply cannot be encoded: larger than the tx ring or invalid for the framing', type: ReplyTooLargeError },
+  E_REPLY_TOO_LARGE: { message: 'reply cannot be sent: larger than maxReply, or a length the framing cannot carry', type: ReplyTooLargeError },
   E_HANDLER: { message: 'the handler threw or its promise rejected', type: HandlerError },
   E_SOCKET: { message: 'socket error', type: SocketError },
   E_BAD_CONFIG: { message: 'invalid configuration', type: ConfigError },
