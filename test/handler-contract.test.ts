@@ -390,7 +390,10 @@ describe('server start-up errors', () => {
     const { server: first, port } = await startServer({});
     const { createServer } = await import('../src/index.ts');
     const second = createServer({});
+    const emitted: Error[] = [];
+    second.on('error', e => emitted.push(e));
     await expect(second.listen(port)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    expect(emitted).toEqual([]); // rejected, not also emitted
     await second.close();
     await first.close();
   });

@@ -18,6 +18,7 @@
 // 2 s). With SO_REUSEPORT the other threads' sockets take new connections meanwhile.
 
 import type net from 'node:net';
+import { E_NO_DESCRIPTORS, ringwireError, type RingwireError } from '../core/errors.ts';
 
 const MIN_PAUSE = 100;
 const MAX_PAUSE = 2000;
@@ -36,18 +37,20 @@ function isDescriptorShortage(err: Error): boolean {
 }
 
 /**
- * Guard `server` (listening with `options`, the port it bound): on a descriptor
- * shortage, close it, call onShortage, and listen again after a pause.
- * Returns false from the error filter for every other error, so the caller handles those.
+ * Guard `server`, and own its 'error' events. `options()` is where it listens
+ * (undefined until the first listen() resolved: errors before that are the
+ * caller's, who rejects with them). On a descriptor shortage it closes the
+ * listener, reports ERR_NO_DESCRIPTORS through `report.shortage`, and listens
+ * again after a pause; any other error, outside a pause, goes to `report.other`.
  */
 export function guardAccepts(
   server: net.Server,
-  options: () => net.ListenOptions,
-  onShortage: (err: Error, pauseMs: number) => void,
-): AcceptGuard & { handles(err: Error): boolean } {
+  options: () => net.ListenOptions | undefined,
+  report: { shortage(err: RingwireError): void; other(err: Error): void },
+): AcceptGuard {
   let pause = MIN_PAUSE;
   let timer: NodeJS.Timeout | undefined;
-  let lastShortage = 0;
+  let lastShortage = -Infinity;
   let stopped = false;
   const relisten = (): void => {
     if (stopped) return;
@@ -58,6 +61,7 @@ export function guardAccepts(
     server.once('error', failed);
     server.listen(options(), () => {
       server.off('error', failed);
+      if (stopped) return void server.close(); // closed while it was binding: stay closed
       guard.paused = false;
     });
   };
@@ -67,19 +71,19 @@ export function guardAccepts(
       stopped = true;
       clearTimeout(timer);
     },
-    handles(err: Error): boolean {
-      if (!isDescriptorShortage(err)) return false;
-      if (guard.paused || stopped) return true;
-      // A shortage soon after the last re-listen doubles the pause; a calm spell resets it.
-      pause = performance.now() - lastShortage < 2 * MAX_PAUSE ? Math.min(MAX_PAUSE, pause * 2) : MIN_PAUSE;
-      lastShortage = performance.now();
-      guard.paused = true;
-      server.close(); // the handle closes now; the callback would wait for every connection
-      onShortage(err, pause);
-      // Ref'd on purpose: a paused server with no connections must not let the process exit.
-      timer = setTimeout(relisten, pause);
-      return true;
-    },
   };
+  server.on('error', err => {
+    if (!options() || guard.paused || stopped) return;
+    if (!isDescriptorShortage(err)) return report.other(err);
+    // A shortage soon after the last re-listen doubles the pause; a calm spell resets it.
+    pause = performance.now() - lastShortage < 2 * MAX_PAUSE ? Math.min(MAX_PAUSE, pause * 2) : MIN_PAUSE;
+    lastShortage = performance.now();
+    guard.paused = true;
+    server.close(); // the handle closes now; the callback would wait for every connection
+    const code = (err as NodeJS.ErrnoException).code;
+    report.shortage(ringwireError(E_NO_DESCRIPTORS, `accept failed (${code}): not accepting for ${pause} ms; connections waiting were reset`, err));
+    // Ref'd on purpose: a paused server with no connections must not let the process exit.
+    timer = setTimeout(relisten, pause);
+  });
   return guard;
 }

@@ -7,7 +7,7 @@
 // listener briefly instead (accept-guard.ts): counted as ERR_NO_DESCRIPTORS.
 
 import net, { type AddressInfo } from 'node:net';
-import { configError, E_NO_DESCRIPTORS, ringwireError, type RingwireError } from '../core/errors.ts';
+import { configError, type RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import { guardAccepts, type AcceptGuard } from './accept-guard.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
@@ -35,7 +35,7 @@ export interface ListenOptions {
 export class RingwireServer<Data = any> extends Endpoint<Data> {
   private readonly server: net.Server;
   private bound: net.ListenOptions | undefined;
-  private readonly guard: AcceptGuard & { handles(err: Error): boolean };
+  private readonly guard: AcceptGuard;
   private readonly upstreamOptions: ServerOptions['upstream'];
 
   constructor(options: ServerOptions<Data>, makeCore: CoreFactory) {
@@ -45,13 +45,11 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     this.upstreamOptions = upstream;
     this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, raw => this.serve(raw));
     this.listener = this.server;
-    this.guard = guardAccepts(this.server, () => this.bound!, (err, pause) => {
-      const info = { id: null, remoteAddress: undefined, remotePort: undefined };
-      this.clientError(ringwireError(E_NO_DESCRIPTORS, `accept failed (${(err as NodeJS.ErrnoException).code}): not accepting for ${pause} ms; connections waiting were reset`, err), info);
-    });
-    this.server.on('error', err => {
-      if (this.bound && this.guard.handles(err)) return;
-      if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.guard = guardAccepts(this.server, () => this.bound, {
+      shortage: err => this.clientError(err, { id: null, remoteAddress: undefined, remotePort: undefined }),
+      other: err => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      },
     });
   }
 

@@ -228,14 +228,14 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       await Promise.all(this.places.map(p => this.start(p)));
       const acceptor = net.createServer({ pauseOnConnect: true, noDelay: true }, socket => this.dispatch(socket));
       this.acceptor = acceptor;
-      this.acceptGuard = guardAccepts(acceptor, () => ({ port: this.bound!.port, host: where.host, backlog }), (err, pause) => {
-        this.counted.error(E_NO_DESCRIPTORS);
-        const e = ringwireError(E_NO_DESCRIPTORS, `accept failed (${(err as NodeJS.ErrnoException).code}): not accepting for ${pause} ms; connections waiting were reset`, err);
-        if (this.listenerCount('clientError') > 0) this.emit('clientError', e, { id: null, remoteAddress: undefined, remotePort: undefined });
-      });
-      acceptor.on('error', err => {
-        if (this.bound && this.acceptGuard!.handles(err)) return;
-        if (this.listenerCount('error') > 0) this.emit('error', err);
+      this.acceptGuard = guardAccepts(acceptor, () => (this.bound ? { port: this.bound.port, host: where.host, backlog } : undefined), {
+        shortage: e => {
+          this.counted.error(E_NO_DESCRIPTORS);
+          if (this.listenerCount('clientError') > 0) this.emit('clientError', e, { id: null, remoteAddress: undefined, remotePort: undefined });
+        },
+        other: err => {
+          if (this.listenerCount('error') > 0) this.emit('error', err);
+        },
       });
       acceptor.listen({ port: where.port, host: where.host, backlog });
       await once(acceptor, 'listening');
