@@ -6,7 +6,7 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE: u32 = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION: u32 = 3;
+export const LAYOUT_VERSION: u32 = 4;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC: u32 = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
@@ -96,9 +96,9 @@ export const S_ERRORS: u32 = 7;
 /** errors by number (the errors list below) */
 export const S_ERROR_BY_CODE: u32 = 8;
 /** i64 counters in the block */
-export const STATS_COUNT: u32 = 24;
+export const STATS_COUNT: u32 = 40;
 /** bytes of the block */
-export const STATS_SIZE: u32 = 192;
+export const STATS_SIZE: u32 = 320;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */
@@ -225,5 +225,13 @@ export const E_TOO_SLOW: u32 = 13;
 export const E_TOO_MANY_PER_IP: u32 = 14;
 /** ERR_NO_DESCRIPTORS: an accept failed for lack of file descriptors (found by the host) */
 export const E_NO_DESCRIPTORS: u32 = 15;
+/** ERR_TLS: the TLS handshake or the TLS layer failed (found by the host) */
+export const E_TLS: u32 = 16;
+/** ERR_TLS: the TLS handshake did not finish within the handshake timeout (its own counter, the same code) (found by the host) */
+export const E_TLS_TIMEOUT: u32 = 17;
+/** ERR_PROXY_HEADER: a PROXY protocol header missing, garbled, oversized or not allowed (found by the host) */
+export const E_PROXY_HEADER: u32 = 18;
+/** ERR_PROXY_HEADER: no whole PROXY protocol header within the header timeout (its own counter, the same code) (found by the host) */
+export const E_PROXY_TIMEOUT: u32 = 19;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR: u32 = 2;

@@ -47,7 +47,7 @@ export interface ErrorEntry extends Entry {
 /** Plain numbers: sizes and markers. */
 export const constants: (Entry & { value: number })[] = [
   { name: 'LAYOUT_BASE', value: 4096, doc: 'where the header starts; AssemblyScript static data lives below it (init checks)' },
-  { name: 'LAYOUT_VERSION', value: 3, doc: 'bumped whenever a word moves or changes meaning' },
+  { name: 'LAYOUT_VERSION', value: 4, doc: 'bumped whenever a word moves or changes meaning' },
   { name: 'MAGIC', value: 0x31525752, doc: '"RWR1" little-endian: the host wrote a header' },
   { name: 'HEADER_SIZE', value: 128, doc: 'bytes reserved for the header (config words, then state words)' },
   { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
@@ -105,7 +105,7 @@ export const stats: Counter[] = [
   { name: 'S_FRAMES_OUT', doc: 'frames put in tx rings' },
   { name: 'S_PAUSES', doc: 'times the host paused reading for backpressure' },
   { name: 'S_ERRORS', doc: 'errors, all codes' },
-  { name: 'S_ERROR_BY_CODE', count: 16, doc: 'errors by number (the errors list below)' },
+  { name: 'S_ERROR_BY_CODE', count: 32, doc: 'errors by number (the errors list below)' },
 ];
 
 /**
@@ -201,4 +201,8 @@ export const errors: ErrorEntry[] = [
   { name: 'E_TOO_SLOW', code: 'ERR_TOO_SLOW', by: 'host', doc: 'an incomplete frame arriving slower than the minimum rate' },
   { name: 'E_TOO_MANY_PER_IP', code: 'ERR_TOO_MANY_CONNECTIONS', by: 'host', doc: 'refused by the per-address cap (its own counter, the same code)' },
   { name: 'E_NO_DESCRIPTORS', code: 'ERR_NO_DESCRIPTORS', by: 'host', doc: 'an accept failed for lack of file descriptors' },
+  { name: 'E_TLS', code: 'ERR_TLS', by: 'host', doc: 'the TLS handshake or the TLS layer failed' },
+  { name: 'E_TLS_TIMEOUT', code: 'ERR_TLS', by: 'host', doc: 'the TLS handshake did not finish within the handshake timeout (its own counter, the same code)' },
+  { name: 'E_PROXY_HEADER', code: 'ERR_PROXY_HEADER', by: 'host', doc: 'a PROXY protocol header missing, garbled, oversized or not allowed' },
+  { name: 'E_PROXY_TIMEOUT', code: 'ERR_PROXY_HEADER', by: 'host', doc: 'no whole PROXY protocol header within the header timeout (its own counter, the same code)' },
 ];

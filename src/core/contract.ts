@@ -8,7 +8,7 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
@@ -98,9 +98,9 @@ export const S_ERRORS = 7;
 /** errors by number (the errors list below) */
 export const S_ERROR_BY_CODE = 8;
 /** i64 counters in the block */
-export const STATS_COUNT = 24;
+export const STATS_COUNT = 40;
 /** bytes of the block */
-export const STATS_SIZE = 192;
+export const STATS_SIZE = 320;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */
@@ -227,14 +227,22 @@ export const E_TOO_SLOW = 13;
 export const E_TOO_MANY_PER_IP = 14;
 /** ERR_NO_DESCRIPTORS: an accept failed for lack of file descriptors (found by the host) */
 export const E_NO_DESCRIPTORS = 15;
+/** ERR_TLS: the TLS handshake or the TLS layer failed (found by the host) */
+export const E_TLS = 16;
+/** ERR_TLS: the TLS handshake did not finish within the handshake timeout (its own counter, the same code) (found by the host) */
+export const E_TLS_TIMEOUT = 17;
+/** ERR_PROXY_HEADER: a PROXY protocol header missing, garbled, oversized or not allowed (found by the host) */
+export const E_PROXY_HEADER = 18;
+/** ERR_PROXY_HEADER: no whole PROXY protocol header within the header timeout (its own counter, the same code) (found by the host) */
+export const E_PROXY_TIMEOUT = 19;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR = 2;
 
 /** Error constants' names by number (the index). */
-export const ERROR_NAMES = ['E_RINGWIRE', 'E_FRAME_TOO_LARGE', 'E_BAD_LENGTH', 'E_TOO_MANY_CONNECTIONS', 'E_IDLE_TIMEOUT', 'E_TRUNCATED_FRAME', 'E_REPLY_TOO_LARGE', 'E_HANDLER', 'E_SOCKET', 'E_BAD_CONFIG', 'E_WORKER_EXIT', 'E_SLOW_CONSUMER', 'E_FRAME_TIMEOUT', 'E_TOO_SLOW', 'E_TOO_MANY_PER_IP', 'E_NO_DESCRIPTORS'] as const;
+export const ERROR_NAMES = ['E_RINGWIRE', 'E_FRAME_TOO_LARGE', 'E_BAD_LENGTH', 'E_TOO_MANY_CONNECTIONS', 'E_IDLE_TIMEOUT', 'E_TRUNCATED_FRAME', 'E_REPLY_TOO_LARGE', 'E_HANDLER', 'E_SOCKET', 'E_BAD_CONFIG', 'E_WORKER_EXIT', 'E_SLOW_CONSUMER', 'E_FRAME_TIMEOUT', 'E_TOO_SLOW', 'E_TOO_MANY_PER_IP', 'E_NO_DESCRIPTORS', 'E_TLS', 'E_TLS_TIMEOUT', 'E_PROXY_HEADER', 'E_PROXY_TIMEOUT'] as const;
 export type ErrorName = (typeof ERROR_NAMES)[number];
 /** Error codes by number (the index); two numbers may share one. */
-export const ERROR_CODES = ['ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME', 'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT', 'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS'] as const;
+export const ERROR_CODES = ['ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME', 'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT', 'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS', 'ERR_TLS', 'ERR_TLS', 'ERR_PROXY_HEADER', 'ERR_PROXY_HEADER'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The header's configuration words, as the host writes them and both cores read them. */

@@ -37,6 +37,12 @@ export class TooSlowError extends RingwireError {}
 /** Refused by the per-address cap: the same code as every refusal for too many connections, its own counter (refusedPerIp). */
 export class TooManyConnectionsPerIpError extends TooManyConnectionsError {}
 export class NoDescriptorsError extends RingwireError {}
+export class TlsError extends RingwireError {}
+/** The TLS handshake timed out: the same code as every TLS failure, its own counter. */
+export class TlsTimeoutError extends TlsError {}
+export class ProxyHeaderError extends RingwireError {}
+/** No whole PROXY header in time: the same code as every bad header, its own counter. */
+export class ProxyHeaderTimeoutError extends ProxyHeaderError {}
 
 interface Entry {
   code: ErrorCode;
@@ -62,6 +68,10 @@ const BY_NAME: Record<ErrorName, Omit<Entry, 'code'>> = {
   E_TOO_SLOW: { message: 'the peer sent an incomplete frame slower than the minimum rate', type: TooSlowError },
   E_TOO_MANY_PER_IP: { message: 'connection refused: max connections per IP address reached', type: TooManyConnectionsPerIpError },
   E_NO_DESCRIPTORS: { message: 'accept failed: no file descriptors left (EMFILE/ENFILE)', type: NoDescriptorsError },
+  E_TLS: { message: 'TLS handshake failed', type: TlsError },
+  E_TLS_TIMEOUT: { message: 'TLS handshake did not finish within the handshake timeout', type: TlsTimeoutError },
+  E_PROXY_HEADER: { message: 'bad PROXY protocol header', type: ProxyHeaderError },
+  E_PROXY_TIMEOUT: { message: 'no PROXY protocol header within the header timeout', type: ProxyHeaderTimeoutError },
 };
 
 /** Index = the error number (the contract's order). */
