@@ -22,6 +22,7 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { configError, E_NO_DESCRIPTORS, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
+import { S_STALLS } from '../core/core.ts';
 import { standaloneStats, sumStats, type StatsSnapshot } from '../core/stats.ts';
 import type { ConnectionInfo } from '../net/connection.ts';
 import type { EndpointEvents } from '../net/endpoint.ts';
@@ -343,9 +344,14 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     if (p.link !== link || p.state !== 'running' || this.closing) return; // closing, or never served
     const last = link.stats();
     const connections = last?.connections ?? 0;
-    if (last) p.retired.push({ ...last, connections: 0 }); // a thread that has ended serves none
+    if (last) p.retired.push({ ...last, connections: 0, loopLag: 0 }); // a thread that has ended serves none
     // Its connections died with it: each was closed by ERR_WORKER_EXIT.
-    for (let i = 0; i < connections; i++) p.counted.error(E_WORKER_EXIT);
+    for (let i = 0; i < connections; i++) {
+      p.counted.error(E_WORKER_EXIT);
+      p.counted.closed(E_WORKER_EXIT, 'peer');
+    }
+    // A thread terminated for a stall never ran again to count it.
+    if (p.killedFor) p.counted.add(S_STALLS, 1);
     this.restart(p, { threadId: p.threadId, exitCode, error: p.killedFor ?? error, connections });
   }
 
