@@ -41,6 +41,7 @@ import { nextConnectionId } from './connection-id.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
 import { Router } from './router.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
+import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
@@ -262,6 +263,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const own = this.core.stats.snapshot();
     const state: ThreadState = this.closing ? (this.connections.size > 0 ? 'closing' : 'closed') : 'running';
     return { total: own, workers: [{ ...own, worker: 0, threadId, state, restarts: 0 }] };
+  }
+
+  /** The statistics as Prometheus text (format 0.0.4), read now: see MetricsRegistry to mount them. */
+  metrics(options?: MetricsOptions): string {
+    return new MetricsRegistry(this, options).text();
   }
 
   /**

@@ -33,11 +33,12 @@ import type { ListenOptions, ServerOptions } from '../net/server.ts';
 import { guardAccepts } from '../net/accept-guard.ts';
 import { createAddressTable } from '../net/address-table.ts';
 import { DEFAULT_STALL_TIMEOUT } from '../net/endpoint.ts';
-import { createHeartbeat, HEARTBEAT_PERIOD, heartbeatClock, lastBeat } from '../net/heartbeat.ts';
+import { createHeartbeat, Heartbeat, HEARTBEAT_PERIOD, heartbeatClock, lastBeat } from '../net/heartbeat.ts';
 import { DEFAULTS, resolveConfig } from '../core/config.ts';
 import { handlerUrl } from './handler-module.ts';
 import { canReusePort, canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
 import { WorkerLink } from './worker-link.ts';
+import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
   /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
@@ -128,8 +129,10 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   private acceptGuard: ReturnType<typeof guardAccepts> | undefined;
   private bound: { port: number; host: string } | undefined;
   private closing: Promise<void> | undefined;
-  /** Counted in this thread for no worker (transfer mode: a connection no worker could take). */
+  /** Counted in this thread for no worker (transfer mode: a connection no worker could take), and this thread's event-loop lag. */
   private readonly counted = standaloneStats();
+  /** This thread's event-loop lag, into `counted` (its stalls are not reported: it serves no connection). */
+  private heartbeat: Heartbeat | undefined;
   /** Transfer mode: connections held (paused) while no worker is running, until one is. */
   private readonly waiting: net.Socket[] = [];
   /** Every worker's mailbox and liveness table (switchboard.ts): sendTo and publish from any thread. */
@@ -192,6 +195,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       throw err;
     }
     this.startWatchdog();
+    this.heartbeat = new Heartbeat(undefined, 0, () => {}, this.counted);
     this.emit('listening');
     return this.address()!;
   }
@@ -267,7 +271,13 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       const own = sumStats([...p.retired, p.counted.snapshot(), ...(current && p.state !== 'restarting' ? [current] : [])]);
       return { ...own, worker: p.index, threadId: p.threadId, state: p.state, restarts: p.restarts };
     });
-    return { total: sumStats([...workers, this.counted.snapshot()]), workers };
+    const main = this.counted.snapshot();
+    return { total: sumStats([...workers, main]), workers, main };
+  }
+
+  /** The statistics as Prometheus text (format 0.0.4), read now from every worker's shared memory: see MetricsRegistry to mount them. */
+  metrics(options?: MetricsOptions): string {
+    return new MetricsRegistry(this, options).text();
   }
 
   /**
@@ -288,6 +298,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.watchdog);
+      this.heartbeat?.stop();
       this.acceptGuard?.stop();
       const stopped = new Promise<void>(resolve => (this.acceptor?.listening ? this.acceptor.close(() => resolve()) : resolve()));
       for (const socket of this.waiting.splice(0)) socket.destroy();
