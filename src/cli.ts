@@ -294,9 +294,9 @@ async function serve(args: string[], relay = false): Promise<void> {
     const cause = err instanceof TooManyConnectionsPerIpError ? 'ERR_TOO_MANY_CONNECTIONS (per IP)' : err.code;
     const peer = c.remoteAddress === undefined ? '' : `${c.remoteAddress}:${c.remotePort} `;
     // A peer that resets is ordinary on the internet: debug, not warn.
-    log.log(err.code === 'ERR_SOCKET' ? 'debug' : 'warn', `${peer}${err.code}: ${err.message}`, {
+    log.log(err.code === 'ERR_SOCKET' ? 'debug' : 'warn', err.message, {
       code: err.code, connection: c.id, remoteAddress: c.remoteAddress, remotePort: c.remotePort, refused: c.id === null,
-    }, { cause });
+    }, { cause, text: `ringwire: ${peer}${err.code}: ${err.message}` });
   };
   const onStall = (s: StallInfo) => {
     const where = s.worker === undefined ? `the main thread (thread ${s.threadId})` : `worker ${s.worker} (thread ${s.threadId})`;
