@@ -187,21 +187,28 @@ describe('the exposition', () => {
     expect(m.get(sample('ringwire_test_total', { value: '' }))).toBe(0.25);
   });
 
-  it('gives prom-client\'s registry the same families, read at each get()', async () => {
+  it('plugs into prom-client\'s registry (a devDependency only): the same families, read at each scrape', async () => {
+    const { Registry } = await import('prom-client');
     const server = createServer({ framing: 'line' });
     stops.push(() => server.close());
     const { port } = await server.listen(0);
-    const registry = new MetricsRegistry(server, { process: false });
-    const metrics = registry.promClientMetrics();
-    expect(metrics.map(x => x.name)).toEqual(registry.families().map(f => f.name));
-    const opened = metrics.find(x => x.name === 'ringwire_connections_opened_total')!;
-    expect(opened.get().values).toEqual([{ labels: { worker: '0' }, value: 0 }]);
+    const ours = new MetricsRegistry(server, { process: false });
+    const register = new Registry();
+    // prom-client's types want its own Metric class; its registry reads only name and get().
+    for (const m of ours.promClientMetrics()) register.registerMetric(m as never);
+    const before = await register.metrics();
+    expect(checkMetrics(before)).toEqual({ status: 0, output: '' });
+    expect(read(before)).toEqual(read(ours.text()));
+    expect(read(before).get(sample('ringwire_received_frames_total', { worker: '0' }))).toBe(0);
     const socket = await connect(port);
     const { done } = collect(socket);
     socket.end('x\n');
     await done;
-    expect(opened.get()).toEqual({ name: opened.name, help: opened.help, type: 'counter', aggregator: 'sum', values: [{ labels: { worker: '0' }, value: 1 }] });
-    expect(registry.families().some(f => f.name.startsWith('process_'))).toBe(false);
+    await until(() => server.stats().total.connections === 0, 10_000, 'the close');
+    const after = read(await register.metrics());
+    expect(after.get(sample('ringwire_received_frames_total', { worker: '0' }))).toBe(1);
+    expect(after.get(sample('ringwire_connections_closed_total', { worker: '0', reason: 'peer' }))).toBe(1);
+    expect([...after.keys()].some(k => k.startsWith('process_'))).toBe(false);
   });
 
   it('answers HEAD, refuses other methods, and points / to /metrics', async () => {
