@@ -6,10 +6,12 @@
 import { once } from 'node:events';
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, createWorkerServer, MetricsRegistry, serveMetrics, type ServerStats } from '../src/index.ts';
+import { createServer, MetricsRegistry, serveMetrics, type ServerStats } from '../src/index.ts';
+// Worker threads start the built worker entry: through the package, as in test/workers.test.ts (so Node 22.12 runs it too).
+import { createWorkerServer } from 'ringwire';
 import { renderText } from '../src/metrics/exposition.ts';
 import { CORES, lengthFrame } from './harness.ts';
-import { collect, connect, until } from './net-helpers.ts';
+import { collect, connect, roundTrip, until } from './net-helpers.ts';
 import { checkMetrics, read, sample, scrape, sum } from './prometheus.ts';
 
 const MAX_FRAME = 100;
@@ -146,6 +148,30 @@ describe.each(CORES)('/metrics of one thread, %s core', core => {
     expectMatchesStats(after, server.stats());
     expectMatchesLoad(after, expected, { drained: true });
     expect(server.metrics()).toMatch(/^# HELP ringwire_connections_active /); // the same text, for your own server
+  });
+});
+
+describe.each(CORES)('closes by reason, %s core', core => {
+  it('counts a close by the handler as local and a reset as ERR_SOCKET', async () => {
+    const server = createServer({
+      core, framing: 'line',
+      onFrame(frame, c) {
+        if (Buffer.from(frame).toString() === 'bye') c.close();
+        else c.send(frame);
+      },
+    });
+    stops.push(() => server.close());
+    const { port } = await server.listen(0);
+    expect(String(await roundTrip(port, Buffer.from('hi\nbye\nnever\n')))).toBe('hi\n');
+    const reset = await connect(port);
+    expect(await new Promise(resolve => { reset.once('data', resolve); reset.write('ping\n'); })).toBeDefined();
+    reset.resetAndDestroy();
+    await until(() => server.stats().total.connections === 0, 10_000, 'both to close');
+    const m = read(server.metrics());
+    expect(m.get(sample('ringwire_connections_closed_total', { worker: '0', reason: 'local' }))).toBe(1);
+    expect(m.get(sample('ringwire_connections_closed_total', { worker: '0', reason: 'ERR_SOCKET' }))).toBe(1);
+    expect(sum(m, 'ringwire_connections_closed_total')).toBe(2);
+    expectMatchesStats(m, server.stats());
   });
 });
 
