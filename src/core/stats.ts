@@ -80,9 +80,9 @@ export class Stats {
     Atomics.store(this.counters, counter, BigInt(n));
   }
 
-  /** Count one closed connection: by the error that closed it, else by its normal reason. */
-  closed(error: number | undefined, reason: NormalClose): void {
-    this.add(error === undefined ? CLOSED_NORMALLY[reason] : S_CLOSED_BY_ERROR + error, 1);
+  /** Count one closed connection: by the number of the error that closed it, or by its normal reason. */
+  closed(cause: number | NormalClose): void {
+    this.add(typeof cause === 'number' ? S_CLOSED_BY_ERROR + cause : CLOSED_NORMALLY[cause], 1);
   }
 
   /** Count one error of number n (also in the total). */

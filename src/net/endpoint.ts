@@ -474,7 +474,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
     this.connections.delete(connection.id); // if still in `dirty`, its flush() is a no-op now
-    this.core.stats.closed(error?.number, reason); // every slot closed, opened or not: accepted - connections
+    this.core.stats.closed(error?.number ?? reason); // every slot closed, opened or not: accepted - connections
     const entry = this.addressEntries.get(connection);
     if (entry !== undefined) {
       this.addressEntries.delete(connection);

@@ -359,7 +359,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     // Its connections died with it: each was closed by ERR_WORKER_EXIT.
     for (let i = 0; i < connections; i++) {
       p.counted.error(E_WORKER_EXIT);
-      p.counted.closed(E_WORKER_EXIT, 'peer');
+      p.counted.closed(E_WORKER_EXIT);
     }
     // A thread terminated for a stall never ran again to count it.
     if (p.killedFor) p.counted.add(S_STALLS, 1);
