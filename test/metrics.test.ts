@@ -127,23 +127,30 @@ async function metricsUrl(registry: MetricsRegistry): Promise<string> {
   return `http://127.0.0.1:${(http.address() as { port: number }).port}/metrics`;
 }
 
+/** The server listening, the load run and settled (HELD still open), a first scrape; drain() closes the server and the held connections. */
+async function underLoad(server: { listen(port: number): Promise<{ port: number }>; close(): Promise<void>; stats(): ServerStats }) {
+  stops.push(() => server.close());
+  const { port } = await server.listen(0);
+  const url = await metricsUrl(new MetricsRegistry(server));
+  const { expected, held } = await load(port);
+  await until(() => server.stats().total.connections === HELD, 10_000, 'the load\'s connections to close');
+  const drain = async () => {
+    const closing = server.close();
+    await Promise.all(held.map(h => h.end()));
+    await closing;
+  };
+  return { url, expected, during: await scraped(url), drain };
+}
+
 describe.each(CORES)('/metrics of one thread, %s core', core => {
   it('counts the known load exactly as stats() does, closes by reason included', async () => {
     const server = createServer({ core, framing: 'length:2:be', maxFrame: MAX_FRAME });
-    stops.push(() => server.close());
-    const { port } = await server.listen(0);
-    const url = await metricsUrl(new MetricsRegistry(server));
-    const { expected, held } = await load(port);
-    await until(() => server.stats().total.connections === HELD, 10_000, 'the load\'s connections to close');
-
-    const during = await scraped(url);
+    const { url, expected, during, drain } = await underLoad(server);
     expectMatchesStats(during, server.stats());
     expectMatchesLoad(during, expected, { drained: false });
     expect(during.has(sample('ringwire_connections_active', { worker: 'main' }))).toBe(false); // one thread: it is worker 0
 
-    const closing = server.close();
-    await Promise.all(held.map(h => h.end()));
-    await closing;
+    await drain();
     const after = await scraped(url);
     expectMatchesStats(after, server.stats());
     expectMatchesLoad(after, expected, { drained: true });
@@ -178,13 +185,7 @@ describe.each(CORES)('closes by reason, %s core', core => {
 describe('/metrics of two worker threads', () => {
   it('reads every worker\'s stats block at scrape time: per worker, and in sum the load', async () => {
     const server = createWorkerServer({ workers: 2, framing: 'length:2:be', maxFrame: MAX_FRAME });
-    stops.push(() => server.close());
-    const { port } = await server.listen(0);
-    const url = await metricsUrl(new MetricsRegistry(server));
-    const { expected, held } = await load(port);
-    await until(() => server.stats().total.connections === HELD, 10_000, 'the load\'s connections to close');
-
-    const m = await scraped(url);
+    const { expected, during: m, drain } = await underLoad(server);
     expectMatchesStats(m, server.stats());
     expectMatchesLoad(m, expected, { drained: false });
     for (const worker of ['0', '1']) expect(m.get(sample('ringwire_worker_up', { worker }))).toBe(1);
@@ -193,9 +194,7 @@ describe('/metrics of two worker threads', () => {
     expect(m.has(sample('ringwire_event_loop_lag_seconds', { worker: 'main' }))).toBe(true);
     expect(m.has(sample('ringwire_connections_active', { worker: 'main' }))).toBe(false);
 
-    const closing = server.close();
-    await Promise.all(held.map(h => h.end()));
-    await closing;
+    await drain();
     expectMatchesLoad(read(server.metrics()), expected, { drained: true });
   });
 });
