@@ -171,7 +171,7 @@ describe('ringwire serve --log silent and --log-level', () => {
     expect(busy.stdout + busy.stderr).toBe('');
   });
 
-  it('--log-level warn leaves out the info lines (start, stop); a bad --log or --log-level is refused', async () => {
+  it('--log-level warn leaves out the info lines (start, stop); a failed start is one fatal line; a bad --log or --log-level is refused', async () => {
     const port = await freePort();
     const { child, out, err } = serve(['--port', String(port), '--log', 'json', '--log-level', 'warn', '--framing', 'line', '--max-frame', '8']);
     expect(await okThenBad(port)).toBe('ok\n');
@@ -180,6 +180,10 @@ describe('ringwire serve --log silent and --log-level', () => {
     expect((await once(child, 'exit'))[0]).toBe(0);
     expect(err()).toBe('');
     expect(lines(out())).toEqual([expect.objectContaining({ level: 40, code: 'ERR_FRAME_TOO_LARGE', remoteAddress: '127.0.0.1' })]);
+    const failed = spawnSync(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--log', 'json', '--framing', 'nonsense'], { encoding: 'utf8', timeout: 10_000 });
+    expect(failed.status).toBe(2);
+    expect(failed.stderr).toBe('');
+    expect(lines(failed.stdout)).toEqual([expect.objectContaining({ level: 60, code: 'ERR_BAD_CONFIG', msg: expect.stringContaining('nonsense') })]);
     for (const [args, message] of [
       [['--log', 'xml'], '--log must be json, pretty, silent, got "xml"'],
       [['--log-level', 'loud'], '--log-level must be trace, debug, info, warn, error, fatal, got "loud"'],
