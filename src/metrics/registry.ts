@@ -73,15 +73,24 @@ export class MetricsRegistry {
 
   /**
    * The same families as prom-client metrics, without depending on prom-client:
-   * `for (const m of registry.promClientMetrics({ process: false })) register.registerMetric(m)`.
-   * Each get() reads the stats anew.
+   * `for (const m of registry.promClientMetrics()) register.registerMetric(m)`.
+   * A scrape calls every metric's get() in one turn of the event loop: the first
+   * reads the stats, the others use that reading (one consistent view, one
+   * read instead of one per family), and the next turn reads anew.
    */
   promClientMetrics(): PromClientMetric[] {
-    return this.families().map(({ name, help, type }) => ({
+    let reading: Map<string, MetricFamily> | undefined;
+    const read = () => {
+      if (!reading) {
+        reading = new Map(this.families().map(f => [f.name, f]));
+        setImmediate(() => (reading = undefined));
+      }
+      return reading;
+    };
+    return [...read().values()].map(({ name, help, type }) => ({
       name, help, type,
       get: () => {
-        const f = this.families().find(x => x.name === name);
-        const values = (f?.samples ?? []).map(s => ({ labels: s.labels ?? {}, value: s.value }));
+        const values = (read().get(name)?.samples ?? []).map(s => ({ labels: s.labels ?? {}, value: s.value }));
         return { name, help, type, aggregator: 'sum' as const, values };
       },
       reset: () => {}, // these counters belong to the server: they are never reset
