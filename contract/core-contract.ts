@@ -47,7 +47,7 @@ export interface ErrorEntry extends Entry {
 /** Plain numbers: sizes and markers. */
 export const constants: (Entry & { value: number })[] = [
   { name: 'LAYOUT_BASE', value: 4096, doc: 'where the header starts; AssemblyScript static data lives below it (init checks)' },
-  { name: 'LAYOUT_VERSION', value: 4, doc: 'bumped whenever a word moves or changes meaning' },
+  { name: 'LAYOUT_VERSION', value: 5, doc: 'bumped whenever a word moves or changes meaning' },
   { name: 'MAGIC', value: 0x31525752, doc: '"RWR1" little-endian: the host wrote a header' },
   { name: 'HEADER_SIZE', value: 128, doc: 'bytes reserved for the header (config words, then state words)' },
   { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
@@ -106,6 +106,15 @@ export const stats: Counter[] = [
   { name: 'S_PAUSES', doc: 'times the host paused reading for backpressure' },
   { name: 'S_ERRORS', doc: 'errors, all codes' },
   { name: 'S_ERROR_BY_CODE', count: 32, doc: 'errors by number (the errors list below)' },
+  // Layout 5, for metrics: why connections closed, and the thread's event-loop lag.
+  // The host writes these (the endpoint and its heartbeat, on the core's thread).
+  { name: 'S_CLOSED_PEER', doc: 'connections closed normally after the peer ended them (its FIN, no frame cut short)' },
+  { name: 'S_CLOSED_LOCAL', doc: 'connections closed normally by this side: close() or destroy() from the application, an onConnection task that returned, a relay partner that closed' },
+  { name: 'S_CLOSED_DRAIN', doc: 'connections closed normally by the server draining (close(), SIGTERM)' },
+  { name: 'S_CLOSED_BY_ERROR', count: 32, doc: 'connections closed by an error, by its number (refused connections never opened: not here)' },
+  { name: 'S_LOOP_LAG', doc: 'a gauge: how late this thread\'s last heartbeat tick ran, in microseconds (its event-loop lag)' },
+  { name: 'S_LOOP_BLOCKED', doc: 'microseconds the heartbeat ticks ran late, summed: time the event loop was blocked' },
+  { name: 'S_STALLS', doc: 'stalls: the event loop blocked longer than stallTimeout, counted once each' },
 ];
 
 /**

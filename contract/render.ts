@@ -60,8 +60,10 @@ function contractConstants(): Section[] {
     counters.push({ name: c.name, value: counter, doc: c.doc, as: 'u32' });
     counter += c.count ?? 1;
   }
-  const byCode = T.stats.find(c => c.name === 'S_ERROR_BY_CODE');
-  if (!byCode || (byCode.count ?? 1) < T.errors.length) fail('S_ERROR_BY_CODE needs a counter per error number');
+  for (const name of ['S_ERROR_BY_CODE', 'S_CLOSED_BY_ERROR']) {
+    const byNumber = T.stats.find(c => c.name === name);
+    if (!byNumber || (byNumber.count ?? 1) < T.errors.length) fail(`${name} needs a counter per error number`);
+  }
 
   const slotWords = T.slotState.length + T.slotFixed.length;
   if (slotWords * 4 > need('SLOT_SIZE')) fail(`${slotWords} slot words do not fit in SLOT_SIZE`);

@@ -4,7 +4,8 @@
 # socket transfer where the Node has it and its refusal where it has not) on each
 # supported Node line, not just the pinned Node 24: the lowest supported (22.12.0)
 # and the newest major (26). The core suites run there too: the WASM core uses
-# SIMD, which the lowest supported Node must run.
+# SIMD, which the lowest supported Node must run. The metrics suite reads stats blocks
+# across threads on each of them.
 # Node binaries come from the npm registry's `node` package, cached under
 # node_modules/.cache/node-matrix. Usage: npm run test:nodes
 set -euo pipefail
@@ -18,5 +19,6 @@ for version in 22.12.0 26; do
   bin="$dir/node_modules/.bin/node"
   echo "== socket and core suites on Node $("$bin" --version)"
   "$bin" node_modules/vitest/vitest.mjs run test/adoption.test.ts test/server.test.ts test/handler-contract.test.ts \
-    test/connection-model.test.ts test/client.test.ts test/relay.test.ts test/workers.test.ts test/framing.test.ts test/contract.test.ts
+    test/connection-model.test.ts test/client.test.ts test/relay.test.ts test/workers.test.ts test/framing.test.ts test/contract.test.ts \
+    test/metrics.test.ts
 done

@@ -14,7 +14,11 @@ import {
 import { joinNegativeValues, parseBytes, parseCount, parseDuration, parsePort } from './units.ts';
 import { loadHandler } from './workers/handler-module.ts';
 import { execWithProfiler } from './profile/profiler-exec.ts';
-import { LogLimiter } from './log-limiter.ts';
+import { Logger, parseLogFormat, parseLogLevel } from './logger.ts';
+import { MetricsRegistry, metricsAddress, serveMetrics } from './metrics/registry.ts';
+
+/** Every line goes through this; replaced once serve's --log and --log-level are known. */
+let log = new Logger();
 
 const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared memory
 
@@ -84,6 +88,14 @@ Options for serve:
                             worker) or reuseport (the kernel spreads connections; the default on
                             older Node)
   --stats-interval <time>   print connections, frames/s, MB/s, errors and pauses this often
+  --metrics [host:]<port>   serve Prometheus metrics at http://host:port/metrics (host default
+                            127.0.0.1): connections, closes by reason, bytes, frames, errors by code,
+                            backpressure, event-loop lag per worker, process CPU and memory
+  --log <format>            pretty (default: human lines, the listening and stats lines on stdout,
+                            the rest on stderr), json (one pino-style JSON object per line, all on
+                            stdout) or silent
+  --log-level <level>       trace, debug, info (default), warn, error or fatal: lines below it are
+                            not written (connection errors are warn, ERR_SOCKET debug)
   --profile <dir>           write a V8 CPU profile of every thread to <dir> when the server stops
                             (read them with ringwire profile-report <dir>)
   --perf-map                run Node with --perf-basic-prof, so perf names JS and WASM functions
@@ -123,7 +135,7 @@ function fitDescriptors(slots: number, threads: number, explicit: boolean): numb
   if (budget.needed <= limit.soft) return slots;
   const what = `${slots} connections x ${threads} thread(s) + ${budget.headroom} for the process = ${budget.needed} descriptors`;
   if (budget.needed <= limit.hard && !process.env.RINGWIRE_NOFILE_RAISED && typeof process.execve === 'function') {
-    console.error(`ringwire: ${what}, over the soft limit of ${limit.soft}: raising it to ${budget.needed} (hard limit ${limit.hard}) and restarting`);
+    log.warn(`${what}, over the soft limit of ${limit.soft}: raising it to ${budget.needed} (hard limit ${limit.hard}) and restarting`, { needed: budget.needed, soft: limit.soft, hard: limit.hard });
     process.execve('/bin/sh', ['sh', '-c', `ulimit -S -n ${budget.needed} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)],
       { ...process.env, RINGWIRE_NOFILE_RAISED: '1' });
   }
@@ -132,31 +144,52 @@ function fitDescriptors(slots: number, threads: number, explicit: boolean): numb
   if (explicit || fits < 1) {
     throw configError(`${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): give --max-connections ${Math.max(1, fits)} or less, or raise the limit (ulimit -n ${budget.needed})`);
   }
-  console.error(`ringwire: ${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): serving ${fits} connections per thread instead (--max-connections to choose; ulimit -n ${budget.needed} for all)`);
+  log.warn(`${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): serving ${fits} connections per thread instead (--max-connections to choose; ulimit -n ${budget.needed} for all)`,
+    { needed: budget.needed, soft: limit.soft, hard: limit.hard, slots: fits });
   return fits;
 }
 
 type AnyServer = RingwireServer | WorkerServer;
 
-/** One line of what changed since the last one: for --stats-interval. */
-function statsLine(now: ServerStats, before: StatsSnapshot, seconds: number): string {
+/** What changed since the last one, for --stats-interval: a line, and its figures for JSON. */
+function statsLine(now: ServerStats, before: StatsSnapshot, seconds: number): { msg: string; fields: Record<string, unknown> } {
   const t = now.total;
   const rate = (n: number) => n / seconds;
-  return `ringwire: ${t.connections} connections${now.workers.length > 1 ? ` (${now.workers.map(w => w.connections).join('+')})` : ''}, `
-    + `${Math.round(rate(t.framesIn - before.framesIn)).toLocaleString('en-US')} frames/s in, `
-    + `${(rate(t.bytesIn - before.bytesIn) / 1e6).toFixed(2)} MB/s in, ${(rate(t.bytesOut - before.bytesOut) / 1e6).toFixed(2)} MB/s out, `
-    + `${t.errors - before.errors} errors, ${t.backpressurePauses - before.backpressurePauses} backpressure pauses`;
+  const fields = {
+    connections: t.connections,
+    workers: now.workers.map(w => w.connections),
+    framesPerSecond: Math.round(rate(t.framesIn - before.framesIn)),
+    bytesInPerSecond: Math.round(rate(t.bytesIn - before.bytesIn)),
+    bytesOutPerSecond: Math.round(rate(t.bytesOut - before.bytesOut)),
+    errors: t.errors - before.errors,
+    backpressurePauses: t.backpressurePauses - before.backpressurePauses,
+  };
+  const msg = `${t.connections} connections${now.workers.length > 1 ? ` (${fields.workers.join('+')})` : ''}, `
+    + `${fields.framesPerSecond.toLocaleString('en-US')} frames/s in, `
+    + `${(fields.bytesInPerSecond / 1e6).toFixed(2)} MB/s in, ${(fields.bytesOutPerSecond / 1e6).toFixed(2)} MB/s out, `
+    + `${fields.errors} errors, ${fields.backpressurePauses} backpressure pauses`;
+  return { msg, fields };
 }
 
-/** host:port (an IPv6 host in brackets: [::1]:7000). */
-function parseUpstream(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
-  if (!m) throw configError(`--upstream must be host:port (an IPv6 host in brackets), got "${text}"`);
-  return { host: m[1] ?? m[2]!, port: parsePort('upstream', m[3]!) };
+/** host:port (an IPv6 host in brackets: [::1]:7000); the host may be left out where a default is given. */
+function parseHostPort(name: string, text: string, defaultHost?: string): { host: string; port: number } {
+  const m = /^(?:(?:\[([^\]]+)\]|([^:]+)):)?(\d+)$/.exec(text);
+  const host = m?.[1] ?? m?.[2] ?? defaultHost;
+  if (!m || host === undefined) throw configError(`--${name} must be host:port (an IPv6 host in brackets)${defaultHost ? ' or a port' : ''}, got "${text}"`);
+  return { host, port: parsePort(name, m[3]!) };
+}
+
+/** --log and --log-level, read before anything else so that every line, the first too, is in that format. */
+function loggerFor(args: string[]): Logger {
+  const { values } = parseArgs({ args, strict: false, options: { log: { type: 'string' }, 'log-level': { type: 'string' } } });
+  const format = typeof values.log === 'string' ? parseLogFormat(values.log) : 'pretty';
+  const level = typeof values['log-level'] === 'string' ? parseLogLevel(values['log-level']) : 'info';
+  return new Logger({ format, level });
 }
 
 async function serve(args: string[], relay = false): Promise<void> {
-  args = execWithProfiler('serve', args); // --profile, --perf-map: restart Node with its profiler flags
+  log = loggerFor(args);
+  args = execWithProfiler('serve', args, text => log.info(text)); // --profile, --perf-map: restart Node with its profiler flags
   const { values } = parseArgs({
     args: joinNegativeValues(args),
     strict: true,
@@ -190,6 +223,9 @@ async function serve(args: string[], relay = false): Promise<void> {
       workers: { type: 'string', default: '1' },
       balance: { type: 'string' },
       'stats-interval': { type: 'string' },
+      metrics: { type: 'string' },
+      log: { type: 'string' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -220,7 +256,7 @@ async function serve(args: string[], relay = false): Promise<void> {
   if (values.upstream !== undefined && values.handler !== undefined) throw configError('--upstream relays frames inside the core: it takes no --handler');
   const common = {
     ...coreOptions,
-    upstream: values.upstream === undefined ? undefined : parseUpstream(values.upstream),
+    upstream: values.upstream === undefined ? undefined : parseHostPort('upstream', values.upstream),
     core: values.core as CoreKind,
     idleTimeout: duration('idle-timeout', values['idle-timeout']),
     writeTimeout: duration('write-timeout', values['write-timeout']),
@@ -239,6 +275,7 @@ async function serve(args: string[], relay = false): Promise<void> {
   };
   const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);
+  const metricsAt = values.metrics === undefined ? undefined : parseHostPort('metrics', values.metrics, '127.0.0.1');
   let server: AnyServer;
   let budget: MemoryBudget;
   if (workers === 1) {
@@ -253,47 +290,80 @@ async function serve(args: string[], relay = false): Promise<void> {
     budget = memoryBudget(config, common.maxQueued, common.maxQueuedTotal, common.maxReply); // per worker: each builds its own core
   }
   // Per-connection lines are rate-limited per cause: a flood of bad clients costs a few lines.
-  const log = new LogLimiter(text => console.error(text));
   const onClientError = (err: RingwireError, c: ConnectionInfo) => {
-    if (err.code === 'ERR_SOCKET') return;
     const cause = err instanceof TooManyConnectionsPerIpError ? 'ERR_TOO_MANY_CONNECTIONS (per IP)' : err.code;
-    log.line(cause, c.remoteAddress === undefined ? `ringwire: ${err.code}: ${err.message}` : `ringwire: ${c.remoteAddress}:${c.remotePort} ${err.code}: ${err.message}`);
+    const peer = c.remoteAddress === undefined ? '' : `${c.remoteAddress}:${c.remotePort} `;
+    // A peer that resets is ordinary on the internet: debug, not warn.
+    log.log(err.code === 'ERR_SOCKET' ? 'debug' : 'warn', err.message, {
+      code: err.code, connection: c.id, remoteAddress: c.remoteAddress, remotePort: c.remotePort, refused: c.id === null,
+    }, { cause, text: `ringwire: ${peer}${err.code}: ${err.message}` });
   };
   const onStall = (s: StallInfo) => {
     const where = s.worker === undefined ? `the main thread (thread ${s.threadId})` : `worker ${s.worker} (thread ${s.threadId})`;
-    log.line('stall', `ringwire: stall: ${where}: event loop blocked for ${s.ms} ms`);
+    log.warn(`stall: ${where}: event loop blocked for ${s.ms} ms`, { worker: s.worker, threadId: s.threadId, ms: s.ms }, { cause: 'stall' });
   };
   if (server instanceof WorkerServer) {
-    server.on('clientError', onClientError);
-    server.on('stall', onStall);
-    server.on('workerExit', err => console.error(`ringwire: ${err.code}: ${err.message}`));
+    const pool = server;
+    pool.on('clientError', onClientError);
+    pool.on('stall', onStall);
+    pool.on('workerExit', (err, info) => log.error(err.message, { code: err.code, ...info, error: info.error?.message }));
+    pool.on('workerStart', ({ worker, threadId }) => {
+      const restarts = pool.stats().workers[worker]?.restarts ?? 0;
+      log.log(restarts > 0 ? 'info' : 'debug', `worker ${worker} (thread ${threadId}) started${restarts > 0 ? ` again (restart ${restarts})` : ''}`, { worker, threadId, restarts });
+    });
   } else {
     server.on('clientError', onClientError);
     server.on('stall', onStall);
   }
   // Signals drain from the start: a supervisor may stop us as soon as it sees the listening line.
   let timer: NodeJS.Timeout | undefined;
+  let metricsServer: import('node:http').Server | undefined;
   let signals = 0;
   const stop = (signal: string) => {
     if (++signals > 1) {
-      console.error(`ringwire: ${signal} again, exiting without draining`);
+      log.warn(`${signal} again, exiting without draining`, { signal });
       process.exit(1);
     }
     clearInterval(timer);
-    console.error(`ringwire: ${signal}: draining ${server.stats().total.connections} connection(s)`);
+    const connections = server.stats().total.connections;
+    log.info(`${signal}: draining ${connections} connection(s)`, { signal, connections });
     void server.close().then(() => {
-      log.flushAll();
+      // Metrics stay up while the server drains: the last scrape sees the drain.
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
+      log.flush();
       const s = server.stats().total;
-      console.error(`ringwire: closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors`);
+      log.info(`closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors`,
+        { accepted: s.accepted, framesIn: s.framesIn, framesOut: s.framesOut, bytesIn: s.bytesIn, bytesOut: s.bytesOut, errors: s.errors, errorsByCode: s.errorsByCode });
     });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   const addr = await server.listen({ port, host: values.host, backlog });
+  if (metricsAt) {
+    try {
+      metricsServer = await serveMetrics(new MetricsRegistry(server), metricsAt.port, metricsAt.host);
+    } catch (err) {
+      await server.close();
+      throw Object.assign(new Error(`--metrics ${values.metrics}: ${(err as Error).message}`), { code: (err as NodeJS.ErrnoException).code });
+    }
+  }
   const rings = `${config.slots} connections x (${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
   const memory = `${mib(budget.total)} at most (${mib(budget.rings)} of rings for ${rings} + ${mib(budget.queued)} of queued replies)`;
   const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
-  console.log(`ringwire listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}` : ''}${threads}${values.copy ? ' copy' : ''}`);
+  const where = `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const metricsWhere = metricsServer ? ` metrics=http://${metricsAddress(metricsServer)}/metrics` : '';
+  const { help, ...options } = values;
+  log.info(`listening on ${where}`, {
+    address: addr.address, port: addr.port, core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream,
+    workers: server instanceof WorkerServer ? server.size : 1, balance: server instanceof WorkerServer ? server.balance : undefined,
+    metrics: metricsServer ? `http://${metricsAddress(metricsServer)}/metrics` : undefined,
+    memory: { total: budget.total, rings: budget.rings, queued: budget.queued, slots: config.slots, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
+    options,
+  }, {
+    stdout: true,
+    text: `ringwire listening on ${where} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}` : ''}${threads}${values.copy ? ' copy' : ''}${metricsWhere}`,
+  });
 
   if (interval) {
     let before = server.stats().total;
@@ -301,7 +371,8 @@ async function serve(args: string[], relay = false): Promise<void> {
     timer = setInterval(() => {
       const t = performance.now();
       const now = server.stats();
-      console.log(statsLine(now, before, (t - at) / 1000));
+      const { msg, fields } = statsLine(now, before, (t - at) / 1000);
+      log.info(msg, fields, { stdout: true });
       before = now.total;
       at = t;
     }, interval);
@@ -341,6 +412,6 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   const { message, code } = err as { message?: string; code?: string };
-  console.error(`ringwire: ${message ?? String(err)}${code ? ` (${code})` : ''}`);
+  log.fatal(message ?? String(err), { code }, { text: `ringwire: ${message ?? String(err)}${code ? ` (${code})` : ''}` });
   process.exit(2);
 });

@@ -30,6 +30,8 @@ export {
 export { attachWorker, WorkerLink } from './workers/worker-link.ts';
 export { canReusePort, canTransferSockets, type Balance } from './workers/protocol.ts';
 export * from './core/errors.ts';
+export { MetricsRegistry, serveMetrics, type MetricsSource, type MetricsOptions, type PromClientMetric } from './metrics/registry.ts';
+export type { MetricFamily, MetricType, Sample } from './metrics/exposition.ts';
 
 /** A framed TCP server. Call listen() to start it. */
 export function createServer<Data = any>(options: ServerOptions<Data> = {}): RingwireServer<Data> {

@@ -44,6 +44,7 @@ describe('the example programs', () => {
     ['examples/listen-errors.mjs', 'EADDRINUSE\n'],
     ['examples/workers.mjs', 'OK | 1 | BYE\n2 workers\n'],
     ['examples/embedded-main.mjs', 'HELLO\n1 frame in\npong\n'],
+    ['examples/metrics.mjs', 'text/plain; version=0.0.4; charset=utf-8\nringwire_received_frames_total{worker="0"} 1\nringwire_connections_closed_total{worker="0",reason="peer"} 1\n'],
   ] as const) {
     it(`${file} runs and prints what its comments say`, () => {
       const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000 });

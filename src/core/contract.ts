@@ -8,7 +8,7 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
@@ -97,10 +97,24 @@ export const S_PAUSES = 6;
 export const S_ERRORS = 7;
 /** errors by number (the errors list below) */
 export const S_ERROR_BY_CODE = 8;
+/** connections closed normally after the peer ended them (its FIN, no frame cut short) */
+export const S_CLOSED_PEER = 40;
+/** connections closed normally by this side: close() or destroy() from the application, an onConnection task that returned, a relay partner that closed */
+export const S_CLOSED_LOCAL = 41;
+/** connections closed normally by the server draining (close(), SIGTERM) */
+export const S_CLOSED_DRAIN = 42;
+/** connections closed by an error, by its number (refused connections never opened: not here) */
+export const S_CLOSED_BY_ERROR = 43;
+/** a gauge: how late this thread's last heartbeat tick ran, in microseconds (its event-loop lag) */
+export const S_LOOP_LAG = 75;
+/** microseconds the heartbeat ticks ran late, summed: time the event loop was blocked */
+export const S_LOOP_BLOCKED = 76;
+/** stalls: the event loop blocked longer than stallTimeout, counted once each */
+export const S_STALLS = 77;
 /** i64 counters in the block */
-export const STATS_COUNT = 40;
+export const STATS_COUNT = 78;
 /** bytes of the block */
-export const STATS_SIZE = 320;
+export const STATS_SIZE = 624;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */

@@ -42,7 +42,7 @@ export interface Regions {
 /** The one formula for the regions (see the diagram above). */
 export function regionsFor(slots: number, rx: number, tx: number, rxPad: number, frameCap: number): Regions {
   const stats = LAYOUT_BASE + HEADER_SIZE;
-  const frames = stats + STATS_SIZE;
+  const frames = stats + align64(STATS_SIZE);
   const slotTable = frames + align64(frameCap * FRAME_WORDS * 4);
   const rings = slotTable + slots * SLOT_SIZE;
   return { stats, frames, rxPad, slots: slotTable, rings, total: rings + slots * (rx + rxPad + tx) };

@@ -17,9 +17,15 @@
 
 import { E_TOO_MANY_PER_IP, ERROR_TABLE } from './errors.ts';
 import {
-  S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN,
-  S_FRAMES_OUT, S_PAUSES, STATS_COUNT,
+  S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_CLOSED_BY_ERROR, S_CLOSED_DRAIN, S_CLOSED_LOCAL, S_CLOSED_PEER, S_CONNECTIONS,
+  S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_STALLS, STATS_COUNT,
 } from './layout.ts';
+
+/** Why a connection closed without an error: the peer ended it, this side closed it, or the server drained. */
+export type NormalClose = 'peer' | 'local' | 'drain';
+
+/** The counter of each normal close. */
+export const CLOSED_NORMALLY: Readonly<Record<NormalClose, number>> = { peer: S_CLOSED_PEER, local: S_CLOSED_LOCAL, drain: S_CLOSED_DRAIN };
 
 export interface StatsSnapshot {
   connections: number;
@@ -34,6 +40,18 @@ export interface StatsSnapshot {
   errorsByCode: Record<string, number>;
   /** Of errorsByCode.ERR_TOO_MANY_CONNECTIONS: those refused by the per-address cap (maxConnectionsPerIp). */
   refusedPerIp: number;
+  /**
+   * Connections closed, by reason: 'peer', 'local' or 'drain' (normal closes,
+   * always present) or the code of the error that closed them (only codes seen).
+   * They add up to accepted - connections.
+   */
+  closedBy: Record<string, number>;
+  /** How late the thread's last heartbeat tick ran, in ms (sampled every 100 ms); across threads, the largest. */
+  loopLag: number;
+  /** ms the thread's heartbeat ticks ran late, summed: how long its event loop was blocked. */
+  loopBlocked: number;
+  /** Times the thread's event loop was blocked longer than stallTimeout. */
+  stalls: number;
 }
 
 export class Stats {
@@ -57,6 +75,16 @@ export class Stats {
     return Number(Atomics.load(this.counters, counter));
   }
 
+  /** Set a gauge to n; the owning thread only. */
+  set(counter: number, n: number): void {
+    Atomics.store(this.counters, counter, BigInt(n));
+  }
+
+  /** Count one closed connection: by the number of the error that closed it, or by its normal reason. */
+  closed(cause: number | NormalClose): void {
+    this.add(typeof cause === 'number' ? S_CLOSED_BY_ERROR + cause : CLOSED_NORMALLY[cause], 1);
+  }
+
   /** Count one error of number n (also in the total). */
   error(n: number): void {
     this.add(S_ERRORS, 1);
@@ -65,10 +93,14 @@ export class Stats {
 
   snapshot(): StatsSnapshot {
     const errorsByCode: Record<string, number> = {};
+    const closedBy: Record<string, number> = {};
+    for (const [reason, counter] of Object.entries(CLOSED_NORMALLY)) closedBy[reason] = this.get(counter);
     ERROR_TABLE.forEach((e, n) => {
-      const v = this.get(S_ERROR_BY_CODE + n);
       // Two numbers may share a code (the per-address refusals): their counts add up.
+      const v = this.get(S_ERROR_BY_CODE + n);
       if (v) errorsByCode[e.code] = (errorsByCode[e.code] ?? 0) + v;
+      const c = this.get(S_CLOSED_BY_ERROR + n);
+      if (c) closedBy[e.code] = (closedBy[e.code] ?? 0) + c;
     });
     return {
       connections: this.get(S_CONNECTIONS),
@@ -81,6 +113,10 @@ export class Stats {
       errors: this.get(S_ERRORS),
       errorsByCode,
       refusedPerIp: this.get(S_ERROR_BY_CODE + E_TOO_MANY_PER_IP),
+      closedBy,
+      loopLag: this.get(S_LOOP_LAG) / 1000,
+      loopBlocked: this.get(S_LOOP_BLOCKED) / 1000,
+      stalls: this.get(S_STALLS),
     };
   }
 }
@@ -95,6 +131,7 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
   const total: StatsSnapshot = {
     connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0,
     backpressurePauses: 0, errors: 0, errorsByCode: {}, refusedPerIp: 0,
+    closedBy: {}, loopLag: 0, loopBlocked: 0, stalls: 0,
   };
   for (const s of list) {
     total.connections += s.connections;
@@ -107,6 +144,10 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
     total.errors += s.errors;
     total.refusedPerIp += s.refusedPerIp;
     for (const [code, n] of Object.entries(s.errorsByCode)) total.errorsByCode[code] = (total.errorsByCode[code] ?? 0) + n;
+    for (const [reason, n] of Object.entries(s.closedBy)) total.closedBy[reason] = (total.closedBy[reason] ?? 0) + n;
+    total.loopLag = Math.max(total.loopLag, s.loopLag); // a gauge: the worst thread, not a sum
+    total.loopBlocked += s.loopBlocked;
+    total.stalls += s.stalls;
   }
   return total;
 }

@@ -57,6 +57,7 @@ import {
   E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
 } from '../core/errors.ts';
+import type { NormalClose } from '../core/stats.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
 import type { Router } from './router.ts';
@@ -95,7 +96,8 @@ export interface ConnectionHost {
   /** Bytes queued beyond the tx ring changed by delta; false if that is over the budget. */
   queue(delta: number): boolean;
   clientError(err: RingwireError, connection: ConnectionInfo): void;
-  closed(connection: Connection, error: RingwireError | undefined): void;
+  /** The connection closed: by `error`, or else normally for `reason`. */
+  closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void;
 }
 
 export interface ConnectionLimits {
@@ -148,6 +150,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   private state: State = 'open';
   /** The error that closed the connection, for onClose. */
   private error: RingwireError | undefined;
+  /** Who began a normal close, first come (counted in stats when no error closed it). */
+  private closeReason: NormalClose | undefined;
 
   // ---- input ----
   /** We paused the socket: rx ring full, tx ring full (echo), or not open. */
@@ -326,6 +330,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   close(): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    this.closeReason ??= 'local';
     this.state = 'closing';
     this.saved = null;
     this.leftover = null;
@@ -340,6 +345,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Close now, dropping whatever is queued: nothing more is delivered or sent. */
   destroy(): void {
     if (this.state === 'closed') return;
+    this.closeReason ??= 'local';
     this.state = 'closing';
     this.finSent = true;
     this.saved = null;
@@ -351,6 +357,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** The server is draining: stop reading, answer what is buffered, then close. */
   drain(): void {
     if (this.state !== 'open') return;
+    this.closeReason ??= 'drain';
     this.state = 'draining';
     this.updateReading();
     this.maybeFinish();
@@ -567,6 +574,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   private onEnd(): void {
     this.peerEnded = true;
+    this.closeReason ??= 'peer';
     if (this.finSent) {
       // Both sides are done once our replies and FIN are out ('finish'); not before, or they are lost.
       if (this.socket.writableFinished) this.socket.destroy();
@@ -768,7 +776,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.saved = null;
     this.unpair();
     this.core.close(this.slot);
-    this.host.closed(this, this.error);
+    this.host.closed(this, this.error, this.closeReason ?? 'peer');
   }
 
   /** Closing side of a relay: the partner stops forwarding here (before this slot is reused) and closes after its frames. */

@@ -28,6 +28,7 @@ import net from 'node:net';
 import { threadId } from 'node:worker_threads';
 import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
+import type { NormalClose } from '../core/stats.ts';
 import {
   configError, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_SLOW_CONSUMER, E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP,
   E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
@@ -40,6 +41,7 @@ import { nextConnectionId } from './connection-id.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
 import { Router } from './router.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
+import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
@@ -234,12 +236,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       if (!Number.isInteger(perIp)) throw configError(`maxConnectionsPerIp must be a whole number, got ${perIp}`);
       this.deadlines = d;
       if (perIp > 0) this.addresses = new AddressTable(o.addressTable ?? createAddressTable(this.coreInstance.config.slots));
-      const stall = o.stallTimeout ?? DEFAULT_STALL_TIMEOUT;
-      if (stall > 0 || o.heartbeat) {
-        this.heartbeat = new Heartbeat(o.heartbeat, stall, info => {
-          if (this.listenerCount('stall') > 0) this.emit('stall', info);
-        });
-      }
+      // Always beating: besides stalls, it measures the event-loop lag that stats() and metrics report.
+      this.heartbeat = new Heartbeat(o.heartbeat, o.stallTimeout ?? DEFAULT_STALL_TIMEOUT, info => {
+        if (this.listenerCount('stall') > 0) this.emit('stall', info);
+      }, this.coreInstance.stats);
       // A reply being streamed waits in the queue: the queue must be able to hold the largest one.
       if (maxReply > maxQueued) throw configError(`maxReply (${maxReply}) cannot exceed maxQueued (${maxQueued}): a reply larger than the tx ring is queued while it streams`);
       if (this.coreInstance.config.mode === MODE_ECHO && this.takesFrames) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
@@ -263,6 +263,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const own = this.core.stats.snapshot();
     const state: ThreadState = this.closing ? (this.connections.size > 0 ? 'closing' : 'closed') : 'running';
     return { total: own, workers: [{ ...own, worker: 0, threadId, state, restarts: 0 }] };
+  }
+
+  /** The statistics as Prometheus text (format 0.0.4), read now: see MetricsRegistry to mount them. */
+  metrics(options?: MetricsOptions): string {
+    return new MetricsRegistry(this, options).text();
   }
 
   /**
@@ -467,8 +472,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (this.listenerCount('clientError') > 0) this.emit('clientError', err, connection);
   }
 
-  closed(connection: Connection, error: RingwireError | undefined): void {
+  closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
     this.connections.delete(connection.id); // if still in `dirty`, its flush() is a no-op now
+    this.core.stats.closed(error?.number ?? reason); // every slot closed, opened or not: accepted - connections
     const entry = this.addressEntries.get(connection);
     if (entry !== undefined) {
       this.addressEntries.delete(connection);

@@ -4,9 +4,14 @@
 // once the thread runs again; and (2) writes the wall-clock time into a shared
 // word, so another thread can see a stall while it lasts (the worker server's
 // watchdog reads it with Atomics and replaces a worker stalled too long).
+// With a stats block, each tick also records its lateness there (the event-loop
+// lag gauge, the blocked time and the stalls), where metrics read it from any
+// thread; the tick runs on the thread that owns the block, its only writer.
 // One timer per thread, unref'd: it never keeps a thread alive.
 
 import { threadId } from 'node:worker_threads';
+import { S_LOOP_BLOCKED, S_LOOP_LAG, S_STALLS } from '../core/core.ts';
+import type { Stats } from '../core/stats.ts';
 
 export interface StallInfo {
   /** How long the event loop was blocked, in ms (so far, for a stall still going on). */
@@ -34,15 +39,22 @@ export class Heartbeat {
   private readonly timer: NodeJS.Timeout;
   private last = performance.now();
 
-  constructor(shared: SharedArrayBuffer | undefined, stallTimeout: number, onStall: (info: StallInfo) => void) {
+  constructor(shared: SharedArrayBuffer | undefined, stallTimeout: number, onStall: (info: StallInfo) => void, stats?: Stats) {
     this.word = shared ? new BigInt64Array(shared, 0, 1) : null;
     this.beat();
     this.timer = setInterval(() => {
       const now = performance.now();
-      const late = now - this.last - HEARTBEAT_PERIOD;
+      const late = Math.max(0, now - this.last - HEARTBEAT_PERIOD);
       this.last = now;
       this.beat();
-      if (stallTimeout > 0 && late > stallTimeout) onStall({ ms: Math.round(late), threadId });
+      const stalled = stallTimeout > 0 && late > stallTimeout;
+      if (stats) {
+        const us = Math.round(late * 1000);
+        stats.set(S_LOOP_LAG, us);
+        if (us > 0) stats.add(S_LOOP_BLOCKED, us);
+        if (stalled) stats.add(S_STALLS, 1);
+      }
+      if (stalled) onStall({ ms: Math.round(late), threadId });
     }, HEARTBEAT_PERIOD);
     this.timer.unref();
   }

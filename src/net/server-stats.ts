@@ -1,7 +1,8 @@
 // The one shape of a server's statistics, for a single-thread server and a
 // worker server alike: totals, and one entry per event-loop thread that serves
-// (a single-thread server has exactly one, worker 0). A thread's figures include
-// every earlier thread in its place, so nothing counted is ever lost.
+// (a single-thread server has exactly one, worker 0), and a worker server's main
+// thread. A thread's figures include every earlier thread in its place, so
+// nothing counted is ever lost; the total is the sum of them all.
 
 import type { StatsSnapshot } from '../core/stats.ts';
 
@@ -18,4 +19,11 @@ export interface ThreadStats extends StatsSnapshot {
 export interface ServerStats {
   total: StatsSnapshot;
   workers: ThreadStats[];
+  /**
+   * A worker server's main thread, which serves no connection: what it counted
+   * itself (connections it refused in transfer mode, descriptor shortages while
+   * accepting) and its own event-loop lag. Absent for a single-thread server,
+   * whose main thread is worker 0.
+   */
+  main?: StatsSnapshot;
 }

@@ -54,9 +54,9 @@ export function profilerFlags(args: string[]): { flags: string[]; rest: string[]
 /**
  * If args ask for profiling, restart Node with its profiler flags and the same
  * command (never returns); otherwise return args unchanged. `command` is the
- * subcommand to run again (serve).
+ * subcommand to run again (serve); `say` prints where the profiles go (the CLI's logger).
  */
-export function execWithProfiler(command: string, args: string[]): string[] {
+export function execWithProfiler(command: string, args: string[], say: (text: string) => void): string[] {
   const { flags, rest, dir } = profilerFlags(args);
   if (flags.length === 0) return args;
   const argv = [process.execPath, ...process.execArgv, ...flags, process.argv[1]!, command, ...rest];
@@ -66,10 +66,10 @@ export function execWithProfiler(command: string, args: string[]): string[] {
   }
   if (dir) {
     mkdirSync(dir, { recursive: true });
-    console.error(`ringwire: CPU profiles of every thread go to ${dir} when the server stops (thread 0 is the main thread); read them with: ringwire profile-report ${dir}`);
+    say(`CPU profiles of every thread go to ${dir} when the server stops (thread 0 is the main thread); read them with: ringwire profile-report ${dir}`);
   }
   if (flags.includes('--perf-basic-prof')) {
-    console.error(`ringwire: perf map /tmp/perf-${process.pid}.map (this PID stays); record with: perf record -F 999 -g -p ${process.pid}`);
+    say(`perf map /tmp/perf-${process.pid}.map (this PID stays); record with: perf record -F 999 -g -p ${process.pid}`);
   }
   return execve.call(process, process.execPath, argv, process.env);
 }

@@ -22,6 +22,7 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { configError, E_NO_DESCRIPTORS, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
+import { S_STALLS } from '../core/core.ts';
 import { standaloneStats, sumStats, type StatsSnapshot } from '../core/stats.ts';
 import type { ConnectionInfo } from '../net/connection.ts';
 import type { EndpointEvents } from '../net/endpoint.ts';
@@ -32,11 +33,12 @@ import type { ListenOptions, ServerOptions } from '../net/server.ts';
 import { guardAccepts } from '../net/accept-guard.ts';
 import { createAddressTable } from '../net/address-table.ts';
 import { DEFAULT_STALL_TIMEOUT } from '../net/endpoint.ts';
-import { createHeartbeat, HEARTBEAT_PERIOD, heartbeatClock, lastBeat } from '../net/heartbeat.ts';
+import { createHeartbeat, Heartbeat, HEARTBEAT_PERIOD, heartbeatClock, lastBeat } from '../net/heartbeat.ts';
 import { DEFAULTS, resolveConfig } from '../core/config.ts';
 import { handlerUrl } from './handler-module.ts';
 import { canReusePort, canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
 import { WorkerLink } from './worker-link.ts';
+import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
   /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
@@ -127,8 +129,10 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   private acceptGuard: ReturnType<typeof guardAccepts> | undefined;
   private bound: { port: number; host: string } | undefined;
   private closing: Promise<void> | undefined;
-  /** Counted in this thread for no worker (transfer mode: a connection no worker could take). */
+  /** Counted in this thread for no worker (transfer mode: a connection no worker could take), and this thread's event-loop lag. */
   private readonly counted = standaloneStats();
+  /** This thread's event-loop lag, into `counted` (its stalls are not reported: it serves no connection). */
+  private heartbeat: Heartbeat | undefined;
   /** Transfer mode: connections held (paused) while no worker is running, until one is. */
   private readonly waiting: net.Socket[] = [];
   /** Every worker's mailbox and liveness table (switchboard.ts): sendTo and publish from any thread. */
@@ -191,6 +195,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       throw err;
     }
     this.startWatchdog();
+    this.heartbeat = new Heartbeat(undefined, 0, () => {}, this.counted);
     this.emit('listening');
     return this.address()!;
   }
@@ -266,7 +271,13 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       const own = sumStats([...p.retired, p.counted.snapshot(), ...(current && p.state !== 'restarting' ? [current] : [])]);
       return { ...own, worker: p.index, threadId: p.threadId, state: p.state, restarts: p.restarts };
     });
-    return { total: sumStats([...workers, this.counted.snapshot()]), workers };
+    const main = this.counted.snapshot();
+    return { total: sumStats([...workers, main]), workers, main };
+  }
+
+  /** The statistics as Prometheus text (format 0.0.4), read now from every worker's shared memory: see MetricsRegistry to mount them. */
+  metrics(options?: MetricsOptions): string {
+    return new MetricsRegistry(this, options).text();
   }
 
   /**
@@ -287,6 +298,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.watchdog);
+      this.heartbeat?.stop();
       this.acceptGuard?.stop();
       const stopped = new Promise<void>(resolve => (this.acceptor?.listening ? this.acceptor.close(() => resolve()) : resolve()));
       for (const socket of this.waiting.splice(0)) socket.destroy();
@@ -343,9 +355,14 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     if (p.link !== link || p.state !== 'running' || this.closing) return; // closing, or never served
     const last = link.stats();
     const connections = last?.connections ?? 0;
-    if (last) p.retired.push({ ...last, connections: 0 }); // a thread that has ended serves none
+    if (last) p.retired.push({ ...last, connections: 0, loopLag: 0 }); // a thread that has ended serves none
     // Its connections died with it: each was closed by ERR_WORKER_EXIT.
-    for (let i = 0; i < connections; i++) p.counted.error(E_WORKER_EXIT);
+    for (let i = 0; i < connections; i++) {
+      p.counted.error(E_WORKER_EXIT);
+      p.counted.closed(E_WORKER_EXIT);
+    }
+    // A thread terminated for a stall never ran again to count it.
+    if (p.killedFor) p.counted.add(S_STALLS, 1);
     this.restart(p, { threadId: p.threadId, exitCode, error: p.killedFor ?? error, connections });
   }
 
