@@ -13,6 +13,8 @@ import { AddressRanges } from '../src/net/address-ranges.ts';
 import { lengthFrame } from './harness.ts';
 import { collect, errorCodes, PATHS, sleep, startServer, until } from './net-helpers.ts';
 import type { Connection, ServerOptions } from '../src/index.ts';
+import { canTransferSockets, createWorkerServer } from 'ringwire';
+import { plainServer } from './net-helpers.ts';
 
 const SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 
@@ -111,7 +113,7 @@ describe('the PROXY header parser', () => {
   });
 
   it('refuses garbled headers with ERR_PROXY_HEADER', () => {
-    const bad = [
+    const bad: Buffer[] = [
       Buffer.from('GET / HTTP/1.1\r\n'),
       Buffer.from('PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n'),
       Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n'),
@@ -259,5 +261,38 @@ describe.each(PATHS)('PROXY protocol over sockets, core=$core zeroCopy=$zeroCopy
     expect(await b.stop()).toBeGreaterThan(5);
     expect(server.stats().total.errorsByCode).toEqual({ ERR_PROXY_HEADER: 6 });
     await server.close();
+  });
+});
+
+describe('PROXY protocol with workers and the relay', () => {
+  const HANDLER = new URL('./fixtures/probe-handler.mjs', import.meta.url).pathname;
+  const balances = canTransferSockets() ? (['reuseport', 'transfer'] as const) : (['reuseport'] as const);
+
+  it.each(balances)('every worker reads the header before framing (balance %s)', async balance => {
+    const server = createWorkerServer({ workers: 2, balance, framing: 'line', handler: HANDLER, proxyProtocol: 'v1', proxyTrusted: ['127.0.0.1'] });
+    const { port } = await server.listen(0, '127.0.0.1');
+    for (let i = 0; i < 4; i++) {
+      const c = await client(port, Buffer.from(`PROXY TCP4 198.51.100.${i} 198.51.100.200 ${4000 + i} 443\r\naddress\nhello\n`));
+      await until(() => c.received() === `198.51.100.${i}:${4000 + i}\nhello\n`.length, 5000, 'the replies');
+      c.s.end();
+      expect((await c.done).toString()).toBe(`198.51.100.${i}:${4000 + i}\nhello\n`);
+    }
+    const refused = await client(port, Buffer.from('address\n'));
+    expect((await refused.done).length).toBe(0);
+    await until(() => server.stats().total.errorsByCode.ERR_PROXY_HEADER === 1, 5000, 'the count');
+    await server.close();
+  });
+
+  it.each(['wasm', 'js'] as const)('a relay (core=%s) reads the header and forwards only the frames after it', async core => {
+    const seen: Buffer[] = [];
+    const upstream = await plainServer(s => s.on('data', d => { seen.push(d); s.write(d); }).on('end', () => s.end()));
+    const { server, port } = await startServer({ core, framing: 'line', upstream: { port: upstream.port }, proxyProtocol: 'v2' });
+    const c = await client(port, Buffer.concat([v2inet('192.0.2.5', 5, '192.0.2.6', 6), Buffer.from('one\ntwo\n')]));
+    await until(() => c.received() === 8, 5000, 'the relayed echo');
+    c.s.end();
+    expect((await c.done).toString()).toBe('one\ntwo\n');
+    expect(Buffer.concat(seen).toString()).toBe('one\ntwo\n');
+    await server.close();
+    await upstream.stop();
   });
 });
