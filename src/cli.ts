@@ -361,7 +361,8 @@ async function serve(args: string[], relay = false): Promise<void> {
       metricsServer?.closeAllConnections();
       log.flush();
       const s = server.stats().total;
-      log.info(`closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors`,
+      const codes = Object.entries(s.errorsByCode).map(([code, n]) => `${code} ${n}`).join(', ');
+      log.info(`closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors${codes ? ` (${codes})` : ''}`,
         { accepted: s.accepted, framesIn: s.framesIn, framesOut: s.framesOut, bytesIn: s.bytesIn, bytesOut: s.bytesOut, errors: s.errors, errorsByCode: s.errorsByCode });
     });
   };

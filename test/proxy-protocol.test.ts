@@ -237,6 +237,20 @@ describe.each(PATHS)('PROXY protocol over sockets, core=$core zeroCopy=$zeroCopy
     await server.close();
   });
 
+  it('counts no error for a balancer\'s health check that resets before a header or after LOCAL; a client\'s reset is ERR_SOCKET', async () => {
+    const { server, port, seen } = await serve();
+    const codes = errorCodes(server);
+    for (const first of [Buffer.alloc(0), v2(0, 0, Buffer.alloc(0)), v2inet('192.0.2.1', 1, '192.0.2.2', 2)]) {
+      const c = await client(port, first);
+      if (first.length > 0) await until(() => seen.length > 0 && seen.at(-1)!.header !== undefined && server.connections.size === 1, 5000, 'the header');
+      else await until(() => server.connections.size === 1, 5000, 'the connection');
+      c.s.resetAndDestroy();
+      await until(() => server.connections.size === 0, 5000, 'the close');
+    }
+    expect(codes).toEqual(['ERR_SOCKET']);
+    await server.close();
+  });
+
   it('closes bad, oversized, missing, late and untrusted headers with ERR_PROXY_HEADER before onOpen, while a bystander echoes', async () => {
     const { server, port, seen } = await serve({ proxyTimeout: 300, proxyTrusted: ['127.0.0.1/32'] });
     const codes = errorCodes(server);

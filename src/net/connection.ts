@@ -845,6 +845,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   private onSocketError(err: Error): void {
     if (this.state === 'closed' || this.error) return;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+    // A balancer's health check ends with a reset (HAProxy's do), before any header byte or after a LOCAL header: not an error.
+    if (code === 'ECONNRESET' && (this.header?.received === 0 || this.proxyHeader?.command === 'LOCAL')) return;
     this.error = ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
     this.host.clientError(this.error, this);
   }

@@ -305,6 +305,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     const core = this.core;
     const who = { id: null, remoteAddress: raw.remoteAddress, remotePort: raw.remotePort };
+    if (this.proxyTrusted && raw.remoteAddress === undefined) {
+      // Reset before we got to it (a balancer's health check that connects and resets): no peer to trust or refuse.
+      raw.destroy();
+      return null;
+    }
     if (this.proxyTrusted && !this.proxyTrusted.has(raw.remoteAddress)) {
       this.clientError(ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
       raw.destroy();
