@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { missing, runLoad, startDeployment, type LoadOptions } from './haproxy-deployment.ts';
+import { cpuSeconds, missing, runLoad, startDeployment, type LoadOptions } from './haproxy-deployment.ts';
 
 const { values } = parseArgs({
   options: {
@@ -103,28 +103,44 @@ async function demo(): Promise<void> {
 async function bench(): Promise<void> {
   const rounds = n('rounds');
   const all = deployment.hosts.map(h => h.name);
-  const results: Record<number, number[]> = { 1: [], 2: [], 3: [] };
+  /** Per host count, one entry per run: frames/s, and µs of CPU per frame in the client, HAProxy and the ringwire hosts. */
+  const runs: Record<number, { framesPerSecond: number; client: number; haproxy: number; hosts: number }[]> = { 1: [], 2: [], 3: [] };
+  const cpu = () => {
+    const own = process.cpuUsage();
+    return {
+      client: (own.user + own.system) / 1e6,
+      haproxy: cpuSeconds(haproxy.child.pid),
+      hosts: deployment.hosts.reduce((sum, h) => sum + cpuSeconds(h.child.pid), 0),
+    };
+  };
   console.log(`bench: ${n('connections')} connections, window ${n('window')}, ${n('payload')}-byte payloads, ${seconds} s per run, ${rounds} rounds of 1, 2, 3 hosts`);
   const loadBefore = loadavg();
   for (let round = 0; round < rounds; round++) {
     for (const count of [1, 2, 3]) {
       for (const [i, name] of all.entries()) await haproxy.command(`set server ringwire/${name} state ${i < count ? 'ready' : 'maint'}`);
+      const before = cpu();
       const r = await runLoad(load(haproxy.port, seconds));
+      const after = cpu();
       if (r.lost !== 0 || r.mismatched !== 0) throw new Error(`${count} host(s): ${r.lost} lost, ${r.mismatched} mismatched`);
-      results[count]!.push(r.answered / r.seconds);
-      console.log(`  round ${round + 1}, ${count} host(s): ${fmt(r.answered / r.seconds)} frames/s verified (load ${loadavg()[0]!.toFixed(2)})`);
+      const perFrame = (k: keyof typeof before) => ((after[k] - before[k]) * 1e6) / r.answered;
+      const run = { framesPerSecond: r.answered / r.seconds, client: perFrame('client'), haproxy: perFrame('haproxy'), hosts: perFrame('hosts') };
+      runs[count]!.push(run);
+      console.log(`  round ${round + 1}, ${count} host(s): ${fmt(run.framesPerSecond)} frames/s verified; CPU per frame: client ${run.client.toFixed(2)} µs, HAProxy ${run.haproxy.toFixed(2)} µs, ringwire ${run.hosts.toFixed(2)} µs (load ${loadavg()[0]!.toFixed(2)})`);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const base = median(results[1]!);
-  console.log('\nhosts  frames/s (median)  vs 1 host');
-  for (const count of [1, 2, 3]) console.log(`${String(count).padStart(5)}  ${fmt(median(results[count]!)).padStart(17)}  ${(median(results[count]!) / base).toFixed(2)}x`);
+  const m = (count: number, k: 'framesPerSecond' | 'client' | 'haproxy' | 'hosts') => median(runs[count]!.map(x => x[k]));
+  console.log('\nhosts  frames/s (median)  vs 1 host  CPU µs/frame: client  HAProxy  ringwire hosts');
+  for (const count of [1, 2, 3]) {
+    console.log(`${String(count).padStart(5)}  ${fmt(m(count, 'framesPerSecond')).padStart(17)}  ${(m(count, 'framesPerSecond') / m(1, 'framesPerSecond')).toFixed(2).padStart(8)}x`
+      + `  ${m(count, 'client').toFixed(2).padStart(19)}  ${m(count, 'haproxy').toFixed(2).padStart(7)}  ${m(count, 'hosts').toFixed(2).padStart(14)}`);
+  }
   const loadAfter = loadavg();
   console.log(`load average before ${loadBefore.map(x => x.toFixed(2)).join(' ')}, after ${loadAfter.map(x => x.toFixed(2)).join(' ')}; ${cpus().length} CPUs, Node ${process.version}`);
   mkdirSync('bench-results', { recursive: true });
   writeFileSync('bench-results/haproxy.json', JSON.stringify({
     node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadBefore, loadAfter, seconds, rounds,
-    connections: n('connections'), window: n('window'), payload: n('payload'), framesPerSecond: results,
+    connections: n('connections'), window: n('window'), payload: n('payload'), runs,
   }, null, 2));
   console.log('wrote bench-results/haproxy.json');
 }

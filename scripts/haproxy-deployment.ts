@@ -18,7 +18,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,16 @@ function waitFor(child: ChildProcess, stream: NodeJS.ReadableStream, text: strin
     stream.on('data', onData);
     child.once('exit', onExit);
   });
+}
+
+/** CPU seconds (user + system) a process of ours has used so far, from /proc; 0 where there is none. */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return 0;
+  }
 }
 
 async function stopProcess(child: ChildProcess, ms = 5000): Promise<void> {
@@ -178,7 +188,7 @@ export interface ServerRow {
 
 export class Haproxy {
   readonly port: number;
-  private readonly child: ChildProcess;
+  readonly child: ChildProcess;
   private readonly dir: string;
   private readonly socket: string;
   log = '';
@@ -343,7 +353,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         continue;
       }
       let head = 0; // pending[0..head) are answered on this connection
-      let buffered = Buffer.alloc(0);
+      let buffered: Buffer = Buffer.alloc(0);
       const send = () => {
         const batch: Buffer[] = [];
         while (pending.length - head < o.window && performance.now() < stopSending) {
