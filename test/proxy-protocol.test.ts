@@ -5,6 +5,7 @@
 // bytes that follow a header in the same packet framed exactly, while a bystander
 // keeps echoing. Real HAProxy is in haproxy.test.ts.
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -251,6 +252,21 @@ describe.each(PATHS)('PROXY protocol over sockets, core=$core zeroCopy=$zeroCopy
     await server.close();
   });
 
+  it('counts maxConnectionsPerIp on the client the header names, not on the balancer', async () => {
+    const { server, port, seen } = await serve({ maxConnectionsPerIp: 1 });
+    const codes = errorCodes(server);
+    const first = await client(port, v2inet('198.51.100.1', 1, '127.0.0.1', port));
+    const other = await client(port, v2inet('198.51.100.2', 2, '127.0.0.1', port));
+    await until(() => seen.length === 2, 5000, 'two clients from one balancer');
+    const again = await client(port, v2inet('198.51.100.1', 3, '127.0.0.1', port));
+    expect((await again.done).length).toBe(0);
+    expect(codes).toEqual(['ERR_TOO_MANY_CONNECTIONS']);
+    expect(server.stats().total.refusedPerIp).toBe(1);
+    first.s.destroy();
+    other.s.destroy();
+    await server.close();
+  });
+
   it('closes bad, oversized, missing, late and untrusted headers with ERR_PROXY_HEADER before onOpen, while a bystander echoes', async () => {
     const { server, port, seen } = await serve({ proxyTimeout: 300, proxyTrusted: ['127.0.0.1/32'] });
     const codes = errorCodes(server);
@@ -278,7 +294,19 @@ describe.each(PATHS)('PROXY protocol over sockets, core=$core zeroCopy=$zeroCopy
   });
 });
 
-describe('PROXY protocol with workers and the relay', () => {
+describe('PROXY protocol with workers, the relay and the command line', () => {
+  it('ringwire serve refuses bad --proxy-* flags before it starts', () => {
+    for (const [args, message] of [
+      [['--proxy-protocol', 'v3'], '--proxy-protocol must be v1, v2 or any'],
+      [['--proxy-protocol', 'v2', '--proxy-trusted', '10.0.0.0/33'], '"10.0.0.0/33" is not an address or a CIDR range'],
+      [['--proxy-trusted', '10.0.0.0/8'], 'go with --proxy-protocol'],
+    ] as const) {
+      const r = spawnSync(process.execPath, ['dist/cli.js', 'serve', '--port', '0', ...args], { encoding: 'utf8', timeout: 10_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
   const HANDLER = new URL('./fixtures/probe-handler.mjs', import.meta.url).pathname;
   const balances = canTransferSockets() ? (['reuseport', 'transfer'] as const) : (['reuseport'] as const);
 
