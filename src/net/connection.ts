@@ -809,6 +809,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   fail(err: RingwireError, destroy = false): void {
     if (this.state === 'closed' || this.error) return;
     this.error = err;
+    this.header = null; // no header is awaited any more (nor timed by the sweep)
+    this.headerSince = 0;
     this.host.clientError(err, this);
     if (destroy) return this.destroy();
     this.close();
