@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { ProxyHeaderParser, MAX_V1_HEADER, MAX_V2_HEADER, type ProxyHeader } from '../src/net/proxy-header.ts';
 import { AddressRanges } from '../src/net/address-ranges.ts';
 import { lengthFrame } from './harness.ts';
-import { collect, errorCodes, PATHS, sleep, startServer, until } from './net-helpers.ts';
+import { bystander, collect, errorCodes, PATHS, sleep, startServer, until } from './net-helpers.ts';
 import type { Connection, ServerOptions } from '../src/index.ts';
 import { canTransferSockets, createWorkerServer } from 'ringwire';
 import { plainServer } from './net-helpers.ts';
@@ -155,28 +155,6 @@ async function client(port: number, first: Buffer, from = '127.0.0.1') {
   return { s, ...c };
 }
 
-/** A connection behind a v2 header that echoes a fresh random frame every 20 ms and checks every byte; stop() returns its round trips. */
-function bystander(port: number): { stop: () => Promise<number> } {
-  let trips = 0;
-  let running = true;
-  const done = (async () => {
-    const { s } = await client(port, v2inet('203.0.113.9', 9, '127.0.0.1', port));
-    s.removeAllListeners('data');
-    while (running) {
-      const frame = lengthFrame(randomBytes(1 + (trips % 300)));
-      s.write(frame);
-      let got = Buffer.alloc(0);
-      while (got.length < frame.length) got = Buffer.concat([got, ((await once(s, 'data')) as [Buffer])[0]]);
-      expect(got.equals(frame)).toBe(true);
-      trips++;
-      await sleep(20);
-    }
-    s.destroy();
-    return trips;
-  })();
-  return { stop: async () => { running = false; return done; } };
-}
-
 describe.each(PATHS)('PROXY protocol over sockets, core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
   const serve = (o: Partial<ServerOptions> = {}) => {
     const seen: { remote: string; port: number | undefined; local: string | undefined; socket: string | undefined; header: ProxyHeader | undefined }[] = [];
@@ -270,7 +248,7 @@ describe.each(PATHS)('PROXY protocol over sockets, core=$core zeroCopy=$zeroCopy
   it('closes bad, oversized, missing, late and untrusted headers with ERR_PROXY_HEADER before onOpen, while a bystander echoes', async () => {
     const { server, port, seen } = await serve({ proxyTimeout: 300, proxyTrusted: ['127.0.0.1/32'] });
     const codes = errorCodes(server);
-    const b = bystander(port);
+    const b = bystander(port, v2inet('203.0.113.9', 9, '127.0.0.1', port));
     await until(() => seen.length === 1, 5000, 'the bystander');
     const refused = [
       v1ofLength(MAX_V1_HEADER + 1),
