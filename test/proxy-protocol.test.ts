@@ -13,7 +13,7 @@ import { ProxyHeaderParser, MAX_V1_HEADER, MAX_V2_HEADER, type ProxyHeader } fro
 import { AddressRanges } from '../src/net/address-ranges.ts';
 import { lengthFrame } from './harness.ts';
 import { bystander, collect, errorCodes, PATHS, sleep, startServer, until } from './net-helpers.ts';
-import type { Connection, ServerOptions } from '../src/index.ts';
+import { ProxyHeaderTimeoutError, type Connection, type ServerOptions } from '../src/index.ts';
 import { canTransferSockets, createWorkerServer } from 'ringwire';
 import { plainServer } from './net-helpers.ts';
 
@@ -245,9 +245,11 @@ describe.each(PATHS)('PROXY protocol over sockets, core=$core zeroCopy=$zeroCopy
     await server.close();
   });
 
-  it('closes bad, oversized, missing, late and untrusted headers with ERR_PROXY_HEADER before onOpen, while a bystander echoes', async () => {
+  it('closes bad, oversized, missing, cut, late and untrusted headers with ERR_PROXY_HEADER before onOpen, while a bystander echoes', async () => {
     const { server, port, seen } = await serve({ proxyTimeout: 300, proxyTrusted: ['127.0.0.1/32'] });
     const codes = errorCodes(server);
+    let timeouts = 0;
+    server.on('clientError', e => void (e instanceof ProxyHeaderTimeoutError && timeouts++));
     const b = bystander(port, v2inet('203.0.113.9', 9, '127.0.0.1', port));
     await until(() => seen.length === 1, 5000, 'the bystander');
     const refused = [
@@ -260,14 +262,18 @@ describe.each(PATHS)('PROXY protocol over sockets, core=$core zeroCopy=$zeroCopy
       const c = await client(port, bytes);
       expect((await c.done).length).toBe(0);
     }
+    const cut = await client(port, Buffer.alloc(0));
+    cut.s.end(v2inet('1.2.3.4', 1, '5.6.7.8', 2).subarray(0, 20));
+    expect((await cut.done).length).toBe(0);
     const late = await client(port, Buffer.from('PROXY TCP4 1.2.'));
     expect((await late.done).length).toBe(0);
     const untrusted = await client(port, v2inet('1.2.3.4', 1, '5.6.7.8', 2), '127.0.0.2');
     expect((await untrusted.done).length).toBe(0);
-    expect(codes).toEqual(Array(6).fill('ERR_PROXY_HEADER'));
+    expect(codes).toEqual(Array(7).fill('ERR_PROXY_HEADER'));
+    expect(timeouts).toBe(1); // the late one: its own class and counter (E_PROXY_TIMEOUT), the same code
     expect(seen).toHaveLength(1); // only the bystander opened
     expect(await b.stop()).toBeGreaterThan(5);
-    expect(server.stats().total.errorsByCode).toEqual({ ERR_PROXY_HEADER: 6 });
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_PROXY_HEADER: 7 });
     await server.close();
   });
 });
