@@ -100,11 +100,22 @@ async function demo(): Promise<void> {
   if (!ok) process.exitCode = 1;
 }
 
+/** A PROXY v2 header as HAProxy would send it for a client 192.0.2.1:1000 (the direct contender sends it itself). */
+function proxyV2Header(port: number): Buffer {
+  const h = Buffer.from('0d0a0d0a000d0a515549540a2111000cc0000201' + '7f000002' + '03e8' + '0000', 'hex');
+  h.writeUInt16BE(port, 26);
+  return h;
+}
+
 async function bench(): Promise<void> {
   const rounds = n('rounds');
   const all = deployment.hosts.map(h => h.name);
-  /** Per host count, one entry per run: frames/s, and µs of CPU per frame in the client, HAProxy and the ringwire hosts. */
-  const runs: Record<number, { framesPerSecond: number; client: number; haproxy: number; hosts: number }[]> = { 1: [], 2: [], 3: [] };
+  const host1 = deployment.hosts[0]!;
+  // The baseline: one host without HAProxy (the client sends the PROXY header itself); then HAProxy in front of 1, 2, 3.
+  const contenders = ['direct', '1', '2', '3'] as const;
+  const label = (c: (typeof contenders)[number]) => (c === 'direct' ? '1 host, no HAProxy' : `HAProxy + ${c} host${c === '1' ? '' : 's'}`);
+  /** Per contender, one entry per run: frames/s, and µs of CPU per frame in the client, HAProxy and the ringwire hosts. */
+  const runs: Record<string, { framesPerSecond: number; client: number; haproxy: number; hosts: number }[]> = Object.fromEntries(contenders.map(c => [c, []]));
   const cpu = () => {
     const own = process.cpuUsage();
     return {
@@ -113,28 +124,32 @@ async function bench(): Promise<void> {
       hosts: deployment.hosts.reduce((sum, h) => sum + cpuSeconds(h.child.pid), 0),
     };
   };
-  console.log(`bench: ${n('connections')} connections, window ${n('window')}, ${n('payload')}-byte payloads, ${seconds} s per run, ${rounds} rounds of 1, 2 and 3 hosts (the order rotating)`);
+  console.log(`bench: ${n('connections')} connections, window ${n('window')}, ${n('payload')}-byte payloads, ${seconds} s per run, ${rounds} rounds of: ${contenders.map(label).join(', ')} (the order rotating)`);
   const loadBefore = loadavg();
   for (let round = 0; round < rounds; round++) {
-    // Each round starts with a different host count, so a load that drifts during a round favours none.
-    for (const count of [1, 2, 3].map((_, i) => ((i + round) % 3) + 1)) {
+    // Each round starts with a different contender, so a load that drifts during a round favours none.
+    for (const c of contenders.map((_, i) => contenders[(i + round) % contenders.length]!)) {
+      const count = c === 'direct' ? 1 : Number(c);
       for (const [i, name] of all.entries()) await haproxy.command(`set server ringwire/${name} state ${i < count ? 'ready' : 'maint'}`);
+      const options = c === 'direct'
+        ? { ...load(host1.port, seconds), host: host1.host, preamble: proxyV2Header(host1.port) }
+        : load(haproxy.port, seconds);
       const before = cpu();
-      const r = await runLoad(load(haproxy.port, seconds));
+      const r = await runLoad(options);
       const after = cpu();
-      if (r.lost !== 0 || r.mismatched !== 0) throw new Error(`${count} host(s): ${r.lost} lost, ${r.mismatched} mismatched`);
+      if (r.lost !== 0 || r.mismatched !== 0) throw new Error(`${label(c)}: ${r.lost} lost, ${r.mismatched} mismatched`);
       const perFrame = (k: keyof typeof before) => ((after[k] - before[k]) * 1e6) / r.answered;
       const run = { framesPerSecond: r.answered / r.seconds, client: perFrame('client'), haproxy: perFrame('haproxy'), hosts: perFrame('hosts') };
-      runs[count]!.push(run);
-      console.log(`  round ${round + 1}, ${count} host(s): ${fmt(run.framesPerSecond)} frames/s verified; CPU per frame: client ${run.client.toFixed(2)} µs, HAProxy ${run.haproxy.toFixed(2)} µs, ringwire ${run.hosts.toFixed(2)} µs (load ${loadavg()[0]!.toFixed(2)})`);
+      runs[c]!.push(run);
+      console.log(`  round ${round + 1}, ${label(c).padEnd(19)} ${fmt(run.framesPerSecond).padStart(9)} frames/s verified; CPU per frame: client ${run.client.toFixed(2)} µs, HAProxy ${run.haproxy.toFixed(2)} µs, ringwire ${run.hosts.toFixed(2)} µs (load ${loadavg()[0]!.toFixed(2)})`);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const m = (count: number, k: 'framesPerSecond' | 'client' | 'haproxy' | 'hosts') => median(runs[count]!.map(x => x[k]));
-  console.log('\nhosts  frames/s (median)  vs 1 host  CPU µs/frame: client  HAProxy  ringwire hosts');
-  for (const count of [1, 2, 3]) {
-    console.log(`${String(count).padStart(5)}  ${fmt(m(count, 'framesPerSecond')).padStart(17)}  ${(m(count, 'framesPerSecond') / m(1, 'framesPerSecond')).toFixed(2).padStart(8)}x`
-      + `  ${m(count, 'client').toFixed(2).padStart(19)}  ${m(count, 'haproxy').toFixed(2).padStart(7)}  ${m(count, 'hosts').toFixed(2).padStart(14)}`);
+  const m = (c: string, k: 'framesPerSecond' | 'client' | 'haproxy' | 'hosts') => median(runs[c]!.map(x => x[k]));
+  console.log('\n                     frames/s (median)  vs HAProxy + 1  CPU µs/frame: client  HAProxy  ringwire hosts');
+  for (const c of contenders) {
+    console.log(`${label(c).padEnd(19)}  ${fmt(m(c, 'framesPerSecond')).padStart(17)}  ${(m(c, 'framesPerSecond') / m('1', 'framesPerSecond')).toFixed(2).padStart(13)}x`
+      + `  ${m(c, 'client').toFixed(2).padStart(19)}  ${m(c, 'haproxy').toFixed(2).padStart(7)}  ${m(c, 'hosts').toFixed(2).padStart(14)}`);
   }
   const loadAfter = loadavg();
   console.log(`load average before ${loadBefore.map(x => x.toFixed(2)).join(' ')}, after ${loadAfter.map(x => x.toFixed(2)).join(' ')}; ${cpus().length} CPUs, Node ${process.version}`);

@@ -294,6 +294,8 @@ export interface LoadOptions {
   onTick?: (answered: number) => void;
   /** Give up on unanswered frames this long after durationMs. Default 20 s. */
   settleMs?: number;
+  /** Bytes each connection writes before its frames: a PROXY header, to reach a host without HAProxy. */
+  preamble?: Uint8Array;
 }
 
 export interface LoadResult {
@@ -352,6 +354,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         await new Promise(res => setTimeout(res, 50));
         continue;
       }
+      if (o.preamble) s.write(o.preamble);
       let head = 0; // pending[0..head) are answered on this connection
       let buffered: Buffer = Buffer.alloc(0);
       const send = () => {
