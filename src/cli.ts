@@ -79,7 +79,7 @@ Options for serve:
                             from anywhere else are refused (default with --proxy-protocol: loopback,
                             127.0.0.0/8,::1)
   --proxy-timeout <time>    the whole PROXY header must arrive this soon after the connection
-                            (default 3s)
+                            (default 3s; 0s: never)
   --backlog <n>             the kernel's queue of connections not yet accepted (default 511)
   --keepalive <time>        TCP keepalive: idle time before the first probe (default 60s; 0s: off)
   --no-nodelay              let the kernel coalesce small replies (Nagle); TCP_NODELAY is on by default

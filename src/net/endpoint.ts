@@ -93,7 +93,7 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   proxyProtocol?: ProxyProtocol;
   /** The balancers' addresses (CIDRs, IPv4 or IPv6); a connection from anywhere else is refused with ERR_PROXY_HEADER. Default: loopback only. */
   proxyTrusted?: string[];
-  /** A whole PROXY header must arrive within this many ms of the connection, else ERR_PROXY_HEADER. Default 3000. */
+  /** A whole PROXY header must arrive within this many ms of the connection, else ERR_PROXY_HEADER. Default 3000; 0 = never. */
   proxyTimeout?: number;
   /** Aborting closes the endpoint, as close() does. */
   signal?: AbortSignal;
