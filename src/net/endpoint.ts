@@ -563,11 +563,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const now = performance.now();
     const needed = d.minRate * d.window / 1000;
     for (const c of this.connections.values()) {
-      if (c.headerSince > 0) {
-        // Before framing: only the header's deadline applies.
-        if (d.header > 0 && now - c.headerSince > d.header) {
-          c.fail(ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c.headerSince)} ms after the connection (proxyTimeout ${d.header} ms)`));
-        }
+      if (c.headerSince > 0 && d.header > 0 && now - c.headerSince > d.header) {
+        // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
+        c.fail(ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c.headerSince)} ms after the connection (proxyTimeout ${d.header} ms)`));
         continue;
       }
       if (d.write > 0 && c.writing && now - c.lastProgress > d.write) {
