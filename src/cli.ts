@@ -16,6 +16,8 @@ import { loadHandler } from './workers/handler-module.ts';
 import { execWithProfiler } from './profile/profiler-exec.ts';
 import { Logger, parseLogFormat, parseLogLevel } from './logger.ts';
 import { MetricsRegistry, metricsAddress, serveMetrics } from './metrics/registry.ts';
+import { AddressRanges } from './net/address-ranges.ts';
+import type { ProxyProtocol } from './net/proxy-header.ts';
 
 /** Every line goes through this; replaced once serve's --log and --log-level are known. */
 let log = new Logger();
@@ -69,6 +71,15 @@ Options for serve:
                             streamed through it (default 4 x --tx-ring)
   --drain-timeout <time>    on SIGINT/SIGTERM, how long connections may drain before they are
                             destroyed (default 10s)
+  --proxy-protocol <v1|v2|any>
+                            every connection starts with a PROXY protocol header from a load
+                            balancer (HAProxy send-proxy / send-proxy-v2); handlers see the client
+                            it names; bad, missing or late headers close with ERR_PROXY_HEADER
+  --proxy-trusted <cidr,...> the balancers' addresses (IPv4/IPv6 CIDRs or addresses); connections
+                            from anywhere else are refused (default with --proxy-protocol: loopback,
+                            127.0.0.0/8,::1)
+  --proxy-timeout <time>    the whole PROXY header must arrive this soon after the connection
+                            (default 3s; 0s: never)
   --backlog <n>             the kernel's queue of connections not yet accepted (default 511)
   --keepalive <time>        TCP keepalive: idle time before the first probe (default 60s; 0s: off)
   --no-nodelay              let the kernel coalesce small replies (Nagle); TCP_NODELAY is on by default
@@ -117,6 +128,19 @@ function rate(text: string | undefined): { bytes: number; window?: number } | un
   const [bytes = '', window] = text.split('/');
   if (!/^\d+$/.test(bytes)) throw configError(`--min-rate must be bytes per second like 500 or 500/10s, got "${text}"`);
   return { bytes: Number(bytes), window: window === undefined ? undefined : parseDuration('min-rate', window) };
+}
+
+/** --proxy-protocol, --proxy-trusted and --proxy-timeout, checked here so a bad value fails before anything starts (also with --workers). */
+function proxyOptions(protocol: string | undefined, trusted: string | undefined, timeout: string | undefined) {
+  if (protocol === undefined) {
+    if (trusted !== undefined || timeout !== undefined) throw configError('--proxy-trusted and --proxy-timeout go with --proxy-protocol v1|v2|any');
+    return {};
+  }
+  if (protocol !== 'v1' && protocol !== 'v2' && protocol !== 'any') throw configError(`--proxy-protocol must be v1, v2 or any, got "${protocol}"`);
+  const proxyTrusted = trusted === undefined ? undefined : trusted.split(',').filter(t => t !== '');
+  if (proxyTrusted?.length === 0) throw configError('--proxy-trusted needs at least one address or CIDR range (leave it out to trust loopback only)');
+  new AddressRanges(proxyTrusted ?? [], '--proxy-trusted'); // throws on a bad range
+  return { proxyProtocol: protocol as ProxyProtocol, proxyTrusted, proxyTimeout: duration('proxy-timeout', timeout) };
 }
 
 /**
@@ -215,6 +239,9 @@ async function serve(args: string[], relay = false): Promise<void> {
       'max-reply': { type: 'string' },
       'drain-timeout': { type: 'string' },
       backlog: { type: 'string' },
+      'proxy-protocol': { type: 'string' },
+      'proxy-trusted': { type: 'string' },
+      'proxy-timeout': { type: 'string' },
       keepalive: { type: 'string' },
       nodelay: { type: 'boolean', default: true },
       copy: { type: 'boolean', default: false },
@@ -272,6 +299,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     stallTimeout: duration('stall-timeout', values['stall-timeout']),
     noDelay: values.nodelay,
     zeroCopy: !values.copy,
+    ...proxyOptions(values['proxy-protocol'], values['proxy-trusted'], values['proxy-timeout']),
   };
   const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);
@@ -333,7 +361,8 @@ async function serve(args: string[], relay = false): Promise<void> {
       metricsServer?.closeAllConnections();
       log.flush();
       const s = server.stats().total;
-      log.info(`closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors`,
+      const codes = Object.entries(s.errorsByCode).map(([code, n]) => `${code} ${n}`).join(', ');
+      log.info(`closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors${codes ? ` (${codes})` : ''}`,
         { accepted: s.accepted, framesIn: s.framesIn, framesOut: s.framesOut, bytesIn: s.bytesIn, bytesOut: s.bytesOut, errors: s.errors, errorsByCode: s.errorsByCode });
     });
   };
@@ -362,7 +391,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     options,
   }, {
     stdout: true,
-    text: `ringwire listening on ${where} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}` : ''}${threads}${values.copy ? ' copy' : ''}${metricsWhere}`,
+    text: `ringwire listening on ${where} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}` : ''}${common.proxyProtocol ? ` proxy=${common.proxyProtocol} trusted=${common.proxyTrusted?.join(',') ?? 'loopback'}` : ''}${threads}${values.copy ? ' copy' : ''}${metricsWhere}`,
   });
 
   if (interval) {

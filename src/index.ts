@@ -17,6 +17,7 @@ export { createAddressTable } from './net/address-table.ts';
 export type { StallInfo } from './net/heartbeat.ts';
 export { descriptorBudget, descriptorLimit, slotsThatFit, type DescriptorBudget, type DescriptorLimit } from './net/descriptor-limit.ts';
 export type { Handler } from './net/handler.ts';
+export type { ProxyHeader, ProxyTlv, ProxyProtocol } from './net/proxy-header.ts';
 export { Router, type RouterStats } from './net/router.ts';
 export { Switchboard, KIND_SEND, KIND_PUBLISH, type SendResult, type PublishResult, type SwitchboardInit, type SwitchboardOptions } from './net/switchboard.ts';
 export { Mailbox, type MailboxCounters } from './net/mailbox.ts';

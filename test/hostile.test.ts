@@ -10,33 +10,8 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
-import { connect, errorCodes, roundTrip, sleep, startServer, until } from './net-helpers.ts';
+import { bystander, connect, errorCodes, roundTrip, sleep, startServer, until } from './net-helpers.ts';
 import type { StallInfo } from '../src/index.ts';
-
-/** A connection that echoes a fresh random frame every 20 ms and checks every byte; stop() returns how many round trips it made. */
-function bystander(port: number): { stop: () => Promise<number> } {
-  let trips = 0;
-  let running = true;
-  const done = (async () => {
-    const s = await connect(port);
-    s.on('error', () => {});
-    while (running) {
-      const frame = lengthFrame(randomBytes(1 + (trips % 300)));
-      s.write(frame);
-      let got = Buffer.alloc(0);
-      while (got.length < frame.length) {
-        const [d] = (await once(s, 'data')) as [Buffer];
-        got = Buffer.concat([got, d]);
-      }
-      expect(got.equals(frame)).toBe(true);
-      trips++;
-      await sleep(20);
-    }
-    s.destroy();
-    return trips;
-  })();
-  return { stop: async () => { running = false; return done; } };
-}
 
 /** 'closed' once the server has closed this socket (maybe already), or 'open' if it is still open after ms. */
 async function outcome(socket: net.Socket, ms: number): Promise<string> {

@@ -1,6 +1,8 @@
 // Real TCP clients for the integration tests: 127.0.0.1 only, every wait bounded.
 import net from 'node:net';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { lengthFrame } from './harness.ts';
 import { createServer, type RingwireError, type RingwireServer, type ServerOptions } from '../src/index.ts';
 
 /** Both cores, each on both read paths (zero-copy adoption and the copying fallback): what the socket suites run on. */
@@ -97,4 +99,34 @@ export async function untilReadingStops(server: RingwireServer): Promise<number>
   await sleep(100);
   if (server.stats().total.bytesIn !== last) throw new Error('the server read again after it had stopped');
   return last;
+}
+
+/**
+ * A connection (framing length:4:be) that echoes a fresh random frame every 20 ms and
+ * checks every byte, after writing `first` (a PROXY header, say); stop() returns how
+ * many round trips it made, and rejects if an echo ever differed.
+ */
+export function bystander(port: number, first?: Uint8Array): { stop: () => Promise<number> } {
+  let trips = 0;
+  let running = true;
+  const done = (async () => {
+    const s = await connect(port);
+    s.on('error', () => {});
+    if (first) s.write(first);
+    while (running) {
+      const frame = lengthFrame(randomBytes(1 + (trips % 300)));
+      s.write(frame);
+      let got = Buffer.alloc(0);
+      while (got.length < frame.length) {
+        const [d] = (await once(s, 'data')) as [Buffer];
+        got = Buffer.concat([got, d]);
+      }
+      if (!got.equals(frame)) throw new Error(`the bystander's echo ${trips} differed from its frame`);
+      trips++;
+      await sleep(20);
+    }
+    s.destroy();
+    return trips;
+  })();
+  return { stop: async () => { running = false; return done; } };
 }

@@ -83,7 +83,7 @@ export type { ErrorCode };
 export {
   E_FRAME_TOO_LARGE, E_BAD_LENGTH, E_LAST_CORE_ERROR, E_TOO_MANY_CONNECTIONS, E_IDLE_TIMEOUT, E_TRUNCATED_FRAME, E_REPLY_TOO_LARGE, E_HANDLER,
   E_SOCKET, E_BAD_CONFIG, E_WORKER_EXIT, E_SLOW_CONSUMER, E_FRAME_TIMEOUT, E_TOO_SLOW, E_TOO_MANY_PER_IP,
-  E_NO_DESCRIPTORS,
+  E_NO_DESCRIPTORS, E_PROXY_HEADER, E_PROXY_TIMEOUT,
 } from './layout.ts';
 
 /** The error object for error number n, with an optional more specific message. */

@@ -43,6 +43,16 @@
 // what it forwarded (endOutput), and reading goes on until the partner's input
 // ends too; a side that closes re-points its partner and closes it after its frames.
 //
+// PROXY protocol (expectProxyHeader()): before framing, reads go to a header
+// parser (proxy-header.ts) and not to the core; once the header is whole, the
+// addresses it names become remoteAddress/remotePort (the socket's stay in
+// socketRemoteAddress/socketRemotePort), onOpen runs, and the bytes that followed
+// the header in the same read are moved to the start of the rx span (zero-copy)
+// or copied in (copying path) and framed as usual: the core never sees a header
+// byte. `headerSince` is the deadline's clock (the endpoint's sweep:
+// ERR_PROXY_HEADER when it runs out); a header that is garbled, too long or cut
+// short by the peer's FIN closes the connection before onOpen (no onClose either).
+//
 // Lifecycle: open -> draining (peer ended or server draining: no new input,
 // deliver what is buffered) -> closing (no more frames; every reply given to
 // send() goes out, after any pending handler settles, then FIN; input is
@@ -54,12 +64,13 @@
 import type net from 'node:net';
 import { F_ADDR, F_END, F_LEN, FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
-  E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
+  E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
 } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
+import { ProxyHeaderParser, type ProxyHeader, type ProxyProtocol } from './proxy-header.ts';
 import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
 
@@ -87,6 +98,13 @@ export interface ConnectionHost {
   readonly router: Router;
   /** The connection delivering a batch right now, if any (see the header comment). */
   readonly delivering: Connection | null;
+  /** onOpen ran and the connection is still registered: announce it. */
+  opened(connection: Connection): void;
+  /**
+   * A PROXY header named the client: may it open? (false: refused, and the host
+   * has failed it, e.g. maxConnectionsPerIp counted on the client's address).
+   */
+  identified(connection: Connection): boolean;
   /** A batch starts: no other connection may make the core list frames until leave(). */
   enter(connection: Connection): void;
   /** The batch is over. */
@@ -132,13 +150,24 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** The core slot: this connection's rings and state in the shared memory. */
   readonly slot: number;
   readonly socket: net.Socket;
-  /** The peer and our side, known once the connection is open (start()). */
+  /**
+   * The peer and our side, known once the connection is open: the socket's, or,
+   * behind a load balancer speaking the PROXY protocol, the client and the
+   * address it connected to as the header names them (LOCAL, UNKNOWN: the socket's).
+   */
   remoteAddress: string | undefined;
   remotePort: number | undefined;
   localAddress: string | undefined;
   localPort: number | undefined;
-  /** start() ran: the socket connected and onOpen was called (onClose will be). */
+  /** The socket's own peer (behind a load balancer: the balancer), whatever a PROXY header said. */
+  socketRemoteAddress: string | undefined;
+  socketRemotePort: number | undefined;
+  /** The PROXY protocol header this connection began with (with its TLVs), if the server expects one. */
+  proxyHeader: ProxyHeader | undefined;
+  /** onOpen was called (onClose will be). */
   opened = false;
+  /** Waiting for a PROXY header since this time (performance.now()); 0: not waiting. For the endpoint's sweep. */
+  headerSince = 0;
   /** The hooks this connection calls: its endpoint's, or those given to connect(). */
   readonly handler: Handler<Data>;
   /** The application's own per-connection state. */
@@ -148,6 +177,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   private readonly core: Core;
   private readonly zeroCopy: boolean;
   private state: State = 'open';
+  /** start() ran: the socket is connected. */
+  private connected = false;
+  /** Reading a PROXY header: what comes first is not framed yet. */
+  private header: ProxyHeaderParser | null = null;
   /** The error that closed the connection, for onClose. */
   private error: RingwireError | undefined;
   /** Who began a normal close, first come (counted in stats when no error closed it). */
@@ -222,7 +255,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (zeroCopy) {
       this.socket = source({
         buffer: () => (this.state === 'open' ? this.core.readSpan(slot) : discard),
-        callback: n => this.onRead(n),
+        callback: (n, buf) => this.onRead(n, buf),
       });
     } else {
       this.socket = source(null);
@@ -234,22 +267,35 @@ export class Connection<Data = any> implements ConnectionInfo {
     s.on('close', () => this.onSocketClose());
   }
 
-  /** The socket is connected: run the open hooks and start reading. Called once by the endpoint. */
+  /** Read a PROXY header (these versions) before framing begins. Before start(). */
+  expectProxyHeader(accepts: ProxyProtocol): void {
+    this.header = new ProxyHeaderParser(accepts);
+  }
+
+  /** The socket is connected: run the open hooks (after the PROXY header, if one is expected) and start reading. Called once by the endpoint. */
   start(): void {
-    this.opened = true;
+    this.connected = true;
     const s = this.socket;
-    this.remoteAddress = s.remoteAddress;
-    this.remotePort = s.remotePort;
+    this.remoteAddress = this.socketRemoteAddress = s.remoteAddress;
+    this.remotePort = this.socketRemotePort = s.remotePort;
     this.localAddress = s.localAddress;
     this.localPort = s.localPort;
+    if (this.header) this.headerSince = performance.now();
+    else if (!this.open()) return;
+    if (!this.zeroCopy) this.socket.resume();
+  }
+
+  /** Run onOpen, then start onConnection's task; false if they closed the connection. */
+  private open(): boolean {
+    this.opened = true;
     try {
       this.handler.onOpen?.(this);
     } catch (err) {
-      return this.fail(handlerError(err));
+      this.fail(handlerError(err));
     }
-    if (this.state !== 'open') return; // closed by onOpen
+    this.host.opened(this);
     const task = this.handler.onConnection;
-    if (task) {
+    if (task && this.state === 'open') {
       try {
         const r = task(this);
         if (isPromise(r)) r.then(() => this.close(), err => this.fail(handlerError(err)));
@@ -257,9 +303,37 @@ export class Connection<Data = any> implements ConnectionInfo {
       } catch (err) {
         this.fail(handlerError(err));
       }
-      if (this.state !== 'open') return;
     }
-    if (!this.zeroCopy) this.socket.resume();
+    return this.state === 'open';
+  }
+
+  /**
+   * Bytes that arrived before framing began: the PROXY header's. Returns the
+   * bytes after the header, to be framed, once it is whole and the connection
+   * opened; null while the header is incomplete, or when it failed.
+   */
+  private takeHeader(bytes: Uint8Array): Uint8Array | null {
+    const parser = this.header!;
+    let used: number;
+    try {
+      used = parser.push(bytes);
+    } catch (err) {
+      this.fail(err as RingwireError);
+      return null;
+    }
+    this.lastActive = performance.now();
+    if (used < 0) return null;
+    this.header = null;
+    this.headerSince = 0;
+    const h = (this.proxyHeader = parser.header!);
+    if (h.command === 'PROXY' && h.family !== undefined) {
+      this.remoteAddress = h.sourceAddress;
+      this.remotePort = h.sourcePort;
+      this.localAddress = h.destinationAddress;
+      this.localPort = h.destinationPort;
+    }
+    if (!this.host.identified(this) || !this.open()) return null;
+    return bytes.subarray(used);
   }
 
   /** This thread's router: sendTo(id, bytes), publish(topic, bytes), join(connection, topic), leave(connection, topic). */
@@ -375,8 +449,15 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   // ---- input ----
 
-  private onRead(n: number): boolean {
+  private onRead(n: number, buf: Uint8Array): boolean {
     if (this.state !== 'open') return true; // closing: discarded
+    if (this.header) {
+      // Nothing was framed yet, so buf is the rx span the core expects bytes in: what followed the header moves to its start.
+      const rest = this.takeHeader(buf.subarray(0, n));
+      if (!rest || rest.length === 0) return !this.paused;
+      buf.copyWithin(0, n - rest.length, n);
+      n = rest.length;
+    }
     this.reading = true;
     this.settle(this.core.received(this.slot, n));
     this.reading = false;
@@ -430,6 +511,11 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   private copyIn(chunk: Uint8Array): void {
+    if (this.header) {
+      const rest = this.takeHeader(chunk);
+      if (!rest) return;
+      chunk = rest;
+    }
     let at = 0;
     while (at < chunk.length && this.state === 'open') {
       const span = this.core.readSpan(this.slot);
@@ -575,6 +661,9 @@ export class Connection<Data = any> implements ConnectionInfo {
   private onEnd(): void {
     this.peerEnded = true;
     this.closeReason ??= 'peer';
+    if (this.header && this.header.received > 0) {
+      return this.fail(ringwireError(E_PROXY_HEADER, `bad PROXY protocol header: the peer closed after ${this.header.received} bytes of it`));
+    }
     if (this.finSent) {
       // Both sides are done once our replies and FIN are out ('finish'); not before, or they are lost.
       if (this.socket.writableFinished) this.socket.destroy();
@@ -720,6 +809,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   fail(err: RingwireError, destroy = false): void {
     if (this.state === 'closed' || this.error) return;
     this.error = err;
+    this.header = null; // no header is awaited any more (nor timed by the sweep)
+    this.headerSince = 0;
     this.host.clientError(err, this);
     if (destroy) return this.destroy();
     this.close();
@@ -756,6 +847,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   private onSocketError(err: Error): void {
     if (this.state === 'closed' || this.error) return;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+    // A balancer's health check ends with a reset (HAProxy's do), before any header byte or after a LOCAL header: not an error.
+    if (code === 'ECONNRESET' && (this.header?.received === 0 || this.proxyHeader?.command === 'LOCAL')) return;
     this.error = ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
     this.host.clientError(this.error, this);
   }
@@ -787,7 +880,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     p.peer = p;
     this.core.forwardTo(p.slot, p.slot);
     this.core.forwardTo(this.slot, this.slot);
-    if (!this.opened && this.error) {
+    if (!this.connected && this.error) {
       // The other side never connected: the partner learns why.
       p.fail(ringwireError(E_SOCKET, `its relay partner could not connect: ${this.error.message}`));
     } else {

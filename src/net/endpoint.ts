@@ -20,7 +20,11 @@
 //     minRate over a window (ERR_TOO_SLOW). A deadline fires between its limit and
 //     the limit plus one sweep period (a quarter of the smallest limit, 10 ms … 1 s);
 //   - at most maxConnectionsPerIp connections of one client address at once, counted
-//     across every thread of the server in a shared table (address-table.ts);
+//     across every thread of the server in a shared table (address-table.ts); behind
+//     a load balancer (proxyProtocol), the address its PROXY header names;
+//   - with proxyProtocol, a connection from an address outside proxyTrusted is
+//     refused, and every other one starts with a PROXY header, parsed before its
+//     first core call and before onOpen, within proxyTimeout (the sweep again);
 //   - ids are unique for the life of the process, across worker threads.
 
 import { EventEmitter } from 'node:events';
@@ -30,9 +34,11 @@ import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_SLOW_CONSUMER, E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP,
-  E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
+  configError, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_TOO_MANY_CONNECTIONS,
+  E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
+import { AddressRanges, LOOPBACK } from './address-ranges.ts';
+import type { ProxyProtocol } from './proxy-header.ts';
 import { AddressTable, addressKey, createAddressTable, REFUSED, UNTRACKED } from './address-table.ts';
 import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
 import { Connection, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
@@ -79,6 +85,16 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   keepAlive?: boolean | number;
   /** close(): ms to wait for connections to drain (and pending handlers to settle) before destroying them. Default 10000. */
   drainTimeout?: number;
+  /**
+   * Every accepted connection starts with a PROXY protocol header from a load
+   * balancer (HAProxy's send-proxy / send-proxy-v2): 'v1', 'v2' or 'any'.
+   * remoteAddress/remotePort then name the client behind it. Default: off.
+   */
+  proxyProtocol?: ProxyProtocol;
+  /** The balancers' addresses (CIDRs, IPv4 or IPv6); a connection from anywhere else is refused with ERR_PROXY_HEADER. Default: loopback only. */
+  proxyTrusted?: string[];
+  /** A whole PROXY header must arrive within this many ms of the connection, else ERR_PROXY_HEADER. Default 3000; 0 = never. */
+  proxyTimeout?: number;
   /** Aborting closes the endpoint, as close() does. */
   signal?: AbortSignal;
 }
@@ -118,6 +134,7 @@ export const DEFAULT_MIN_RATE_WINDOW = 10_000;
 export const DEFAULT_KEEPALIVE = 60_000;
 export const DEFAULT_STALL_TIMEOUT = 1000;
 export const DEFAULT_MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
+export const DEFAULT_PROXY_TIMEOUT = 3000;
 
 /** Each defaults to 4 tx rings, kept consistent with the other when only one is given (maxReply <= maxQueued). */
 export function queueLimits(config: CoreConfig, maxQueued?: number, maxReply?: number): { maxQueued: number; maxReply: number } {
@@ -166,6 +183,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private sweeper: NodeJS.Timeout | undefined;
   private deadlines: Deadlines | undefined;
   private addresses: AddressTable | undefined;
+  /** proxyProtocol is on: the balancers it trusts. */
+  private proxyTrusted: AddressRanges | undefined;
   /** The address-table entry each open connection holds (maxConnectionsPerIp). */
   private readonly addressEntries = new Map<Connection, number>();
   private heartbeat: Heartbeat | undefined;
@@ -211,7 +230,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       const {
         core, idleTimeout, writeTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, noDelay, keepAlive, drainTimeout, signal,
         frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat,
-        onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
+        proxyProtocol, proxyTrusted, proxyTimeout, onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
       } = this.options;
       this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this.takesFrames ? 'handler' : 'echo' });
     }
@@ -224,16 +243,19 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         frame: o.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
         minRate: o.minRate ?? DEFAULT_MIN_RATE,
         window: o.minRateWindow ?? DEFAULT_MIN_RATE_WINDOW,
+        header: o.proxyProtocol ? o.proxyTimeout ?? DEFAULT_PROXY_TIMEOUT : 0,
       };
       const perIp = o.maxConnectionsPerIp ?? 0;
       for (const [name, v] of [
         ['idleTimeout', d.idle], ['writeTimeout', d.write], ['frameTimeout', d.frame], ['minRate', d.minRate], ['maxQueued', maxQueued],
         ['maxReply', maxReply], ['maxQueuedTotal', this.maxQueuedTotal], ['maxConnectionsPerIp', perIp], ['stallTimeout', o.stallTimeout ?? 0],
+        ['proxyTimeout', o.proxyTimeout ?? 0],
       ] as const) {
         if (!Number.isFinite(v) || v < 0) throw configError(`${name} must be a number of at least 0, got ${v}`);
       }
       if (!(d.window >= 100)) throw configError(`minRateWindow must be at least 100 ms, got ${d.window}`);
       if (!Number.isInteger(perIp)) throw configError(`maxConnectionsPerIp must be a whole number, got ${perIp}`);
+      this.proxyTrusted = proxyRanges(o);
       this.deadlines = d;
       if (perIp > 0) this.addresses = new AddressTable(o.addressTable ?? createAddressTable(this.coreInstance.config.slots));
       // Always beating: besides stalls, it measures the event-loop lag that stats() and metrics report.
@@ -283,8 +305,19 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     const core = this.core;
     const who = { id: null, remoteAddress: raw.remoteAddress, remotePort: raw.remotePort };
+    if (this.proxyTrusted && raw.remoteAddress === undefined) {
+      // Reset before we got to it (a balancer's health check that connects and resets): no peer to trust or refuse.
+      raw.destroy();
+      return null;
+    }
+    if (this.proxyTrusted && !this.proxyTrusted.has(raw.remoteAddress)) {
+      this.clientError(ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
+      raw.destroy();
+      return null;
+    }
     let entry = UNTRACKED;
-    if (this.addresses) {
+    if (this.addresses && !this.proxyTrusted) {
+      // Behind a balancer the client's address is known only from its header: counted then (identified()).
       const cap = this.options.maxConnectionsPerIp!;
       entry = this.addresses.acquire(addressKey(raw.remoteAddress), cap);
       if (entry === REFUSED) {
@@ -315,18 +348,18 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const listener = this.listener;
     const source = (target: ReadTarget | null) => (target ? adopt(raw, listener, target) : raw);
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
+    if (this.proxyTrusted) connection.expectProxyHeader(this.options.proxyProtocol!);
     if (entry >= 0) this.addressEntries.set(connection, entry);
     this.register(connection, () => this.admit(connection));
     return connection;
   }
 
-  /** A connection is connected: track it, open it (`open` runs its hooks), and announce it unless opening closed it. */
+  /** A connection is connected: track it and open it (`open` runs its hooks, or waits for its PROXY header). */
   private register(connection: Connection<Data>, open: () => void): void {
     this.connections.set(connection.id, connection);
     this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
     open();
-    if (this.connections.has(connection.id)) this.emit('connection', connection);
   }
 
   /** TCP keepalive for every connection: false, or the idle ms before the first probe (0: the system's). */
@@ -430,6 +463,23 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   // ---- ConnectionHost ----
 
+  opened(connection: Connection): void {
+    if (this.connections.has(connection.id)) this.emit('connection', connection as Connection<Data>);
+  }
+
+  /** maxConnectionsPerIp behind a balancer: the client's address is the one the header names. */
+  identified(connection: Connection): boolean {
+    if (!this.addresses) return true;
+    const cap = this.options.maxConnectionsPerIp!;
+    const entry = this.addresses.acquire(addressKey(connection.remoteAddress), cap);
+    if (entry === REFUSED) {
+      connection.fail(ringwireError(E_TOO_MANY_PER_IP, `connection from ${connection.remoteAddress}:${connection.remotePort} (through ${connection.socketRemoteAddress}) refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`));
+      return false;
+    }
+    if (entry >= 0) this.addressEntries.set(connection, entry);
+    return true;
+  }
+
   enter(connection: Connection): void {
     this.delivering = connection;
   }
@@ -481,12 +531,14 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.addresses!.release(entry);
     }
     this.router.closed(connection);
-    if (!connection.opened) return; // an outbound attempt that never connected: no hooks ran, none run now
-    try {
-      connection.handler.onClose?.(connection, error);
-    } catch (err) {
-      // The connection is gone; the failure is still reported and counted.
-      this.clientError(handlerError(err), connection);
+    // Never opened (an outbound attempt that never connected, a bad PROXY header): no hooks ran, none run now.
+    if (connection.opened) {
+      try {
+        connection.handler.onClose?.(connection, error);
+      } catch (err) {
+        // The connection is gone; the failure is still reported and counted.
+        this.clientError(handlerError(err), connection);
+      }
     }
     if (this.connections.size === 0) {
       clearInterval(this.sweeper);
@@ -501,7 +553,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   private startSweep(): void {
     const d = this.deadlines!;
-    const limits = [d.write, d.idle, d.frame, d.minRate > 0 ? d.window : 0].filter(v => v > 0);
+    const limits = [d.write, d.idle, d.frame, d.minRate > 0 ? d.window : 0, d.header].filter(v => v > 0);
     if (limits.length === 0) return;
     this.sweeper = setInterval(() => this.sweep(d), Math.max(10, Math.min(1000, Math.min(...limits) / 4)));
     this.sweeper.unref();
@@ -511,6 +563,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const now = performance.now();
     const needed = d.minRate * d.window / 1000;
     for (const c of this.connections.values()) {
+      if (c.headerSince > 0 && d.header > 0 && now - c.headerSince > d.header) {
+        // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
+        c.fail(ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c.headerSince)} ms after the connection (proxyTimeout ${d.header} ms)`));
+        continue;
+      }
       if (d.write > 0 && c.writing && now - c.lastProgress > d.write) {
         c.fail(ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c.lastProgress)} ms (writeTimeout ${d.write} ms)`), true);
         continue;
@@ -548,4 +605,20 @@ interface Deadlines {
   frame: number;
   minRate: number;
   window: number;
+  /** proxyTimeout, or 0 without proxyProtocol. */
+  header: number;
+}
+
+/** The balancers trusted to send PROXY headers, or undefined when proxyProtocol is off. */
+function proxyRanges(o: EndpointOptions): AddressRanges | undefined {
+  const { proxyProtocol, proxyTrusted } = o;
+  if (proxyProtocol === undefined) {
+    if (proxyTrusted !== undefined) throw configError('proxyTrusted names the load balancers allowed to send a PROXY header: give proxyProtocol too');
+    return undefined;
+  }
+  if (proxyProtocol !== 'v1' && proxyProtocol !== 'v2' && proxyProtocol !== 'any') throw configError(`proxyProtocol must be 'v1', 'v2' or 'any', got ${String(proxyProtocol)}`);
+  if (proxyTrusted !== undefined && (!Array.isArray(proxyTrusted) || proxyTrusted.length === 0)) {
+    throw configError('proxyTrusted must list at least one address or CIDR range (leave it out to trust loopback only)');
+  }
+  return new AddressRanges(proxyTrusted ?? LOOPBACK);
 }
