@@ -98,7 +98,7 @@ Options for serve:
                             this thread only accepts, and hands each connection to the least busy
                             worker) or reuseport (the kernel spreads connections; the default on
                             older Node)
-  --stats-interval <time>   print connections, frames/s, MB/s, errors and pauses this often
+  --stats-interval <time>   print connections, frames/s, MB/s, errors (by code) and pauses this often
   --metrics [host:]<port>   serve Prometheus metrics at http://host:port/metrics (host default
                             127.0.0.1): connections, closes by reason, bytes, frames, errors by code,
                             backpressure, event-loop lag per worker, process CPU and memory
@@ -186,13 +186,25 @@ function statsLine(now: ServerStats, before: StatsSnapshot, seconds: number): { 
     bytesInPerSecond: Math.round(rate(t.bytesIn - before.bytesIn)),
     bytesOutPerSecond: Math.round(rate(t.bytesOut - before.bytesOut)),
     errors: t.errors - before.errors,
+    errorsByCode: errorsSince(t, before),
     backpressurePauses: t.backpressurePauses - before.backpressurePauses,
   };
+  const codes = Object.entries(fields.errorsByCode).map(([code, n]) => `${code} ${n}`);
   const msg = `${t.connections} connections${now.workers.length > 1 ? ` (${fields.workers.join('+')})` : ''}, `
     + `${fields.framesPerSecond.toLocaleString('en-US')} frames/s in, `
     + `${(fields.bytesInPerSecond / 1e6).toFixed(2)} MB/s in, ${(fields.bytesOutPerSecond / 1e6).toFixed(2)} MB/s out, `
-    + `${fields.errors} errors, ${fields.backpressurePauses} backpressure pauses`;
+    + `${fields.errors} errors${codes.length ? ` (${codes.join(', ')})` : ''}, ${fields.backpressurePauses} backpressure pauses`;
   return { msg, fields };
+}
+
+/** The errors since the last line, by code (only those that happened). */
+function errorsSince(now: StatsSnapshot, before: StatsSnapshot): Record<string, number> {
+  const since: Record<string, number> = {};
+  for (const [code, n] of Object.entries(now.errorsByCode)) {
+    const d = n - (before.errorsByCode[code] ?? 0);
+    if (d > 0) since[code] = d;
+  }
+  return since;
 }
 
 /** host:port (an IPv6 host in brackets: [::1]:7000); the host may be left out where a default is given. */

@@ -39,6 +39,7 @@ import { handlerUrl } from './handler-module.ts';
 import { canReusePort, canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
 import { WorkerLink } from './worker-link.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
+import { DescriptorReserve } from './descriptor-reserve.ts';
 
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
   /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
@@ -127,6 +128,8 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   private watchdog: NodeJS.Timeout | undefined;
   private acceptor: net.Server | undefined; // transfer mode: this thread accepts
   private acceptGuard: ReturnType<typeof guardAccepts> | undefined;
+  /** Transfer mode: the descriptor each transfer's dup(2) needs, even at RLIMIT_NOFILE (descriptor-reserve.ts). */
+  private reserve: DescriptorReserve | undefined;
   private bound: { port: number; host: string } | undefined;
   private closing: Promise<void> | undefined;
   /** Counted in this thread for no worker (transfer mode: a connection no worker could take), and this thread's event-loop lag. */
@@ -233,11 +236,9 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       await Promise.all(this.places.map(p => this.start(p)));
       const acceptor = net.createServer({ pauseOnConnect: true, noDelay: true }, socket => this.dispatch(socket));
       this.acceptor = acceptor;
+      this.reserve = new DescriptorReserve();
       this.acceptGuard = guardAccepts(acceptor, () => (this.bound ? { port: this.bound.port, host: where.host, backlog } : undefined), {
-        shortage: e => {
-          this.counted.error(E_NO_DESCRIPTORS);
-          if (this.listenerCount('clientError') > 0) this.emit('clientError', e, { id: null, remoteAddress: undefined, remotePort: undefined });
-        },
+        shortage: e => this.refused(e, { id: null, remoteAddress: undefined, remotePort: undefined }),
         other: err => {
           if (this.listenerCount('error') > 0) this.emit('error', err);
         },
@@ -300,6 +301,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       clearInterval(this.watchdog);
       this.heartbeat?.stop();
       this.acceptGuard?.stop();
+      this.reserve?.close();
       const stopped = new Promise<void>(resolve => (this.acceptor?.listening ? this.acceptor.close(() => resolve()) : resolve()));
       for (const socket of this.waiting.splice(0)) socket.destroy();
       await Promise.all(this.places.map(async p => {
@@ -399,15 +401,23 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       this.waiting.push(socket);
       return;
     }
+    const who = { id: null, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
     if (!best) {
-      this.counted.error(E_WORKER_EXIT);
-      const err = ringwireError(E_WORKER_EXIT, `connection from ${socket.remoteAddress}:${socket.remotePort} refused: no worker is running`);
-      if (this.listenerCount('clientError') > 0) this.emit('clientError', err, { id: null, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
       socket.destroy();
-      return;
+      return this.refused(ringwireError(E_WORKER_EXIT, `connection from ${who.remoteAddress}:${who.remotePort} refused: no worker is running`), who);
     }
-    best.assigned++;
-    best.link!.transfer(socket);
+    const target = best;
+    if (!this.reserve!.spend(() => target.link!.transfer(socket))) {
+      socket.destroy(); // frees a descriptor: the reserve is taken back at the next transfer
+      return this.refused(ringwireError(E_NO_DESCRIPTORS, `connection from ${who.remoteAddress}:${who.remotePort} closed: no descriptor left to hand it to a worker (EMFILE)`), who);
+    }
+    target.assigned++;
+  }
+
+  /** Count and report a connection this thread closed itself (no worker, no descriptor). */
+  private refused(err: RingwireError, who: ConnectionInfo): void {
+    this.counted.error(err.number);
+    if (this.listenerCount('clientError') > 0) this.emit('clientError', err, who);
   }
 }
 
