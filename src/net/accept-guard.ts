@@ -76,14 +76,17 @@ export function guardAccepts(
     if (stopped) return;
     // Could not listen again (no descriptor yet, or the port was taken meanwhile): try later.
     const failed = () => {
+      server.off('listening', listening);
       if (!stopped) timer = setTimeout(relisten, pause);
     };
-    server.once('error', failed);
-    server.listen(options(), () => {
+    const listening = () => {
       server.off('error', failed);
       if (stopped) return void server.close(); // closed while it was binding: stay closed
       guard.paused = false;
-    });
+    };
+    server.once('error', failed);
+    server.once('listening', listening);
+    server.listen(options());
   };
   const guard = {
     paused: false,
