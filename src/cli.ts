@@ -60,6 +60,9 @@ Options for serve:
   --max-connections-per-ip <n>
                             connections one address (IPv6: one /64) may hold, across all workers;
                             more are refused with ERR_TOO_MANY_CONNECTIONS (default: no cap)
+  --evict-after <time>      at the connection limit, a new client takes the slot of the connection
+                            whose incomplete frame has waited longest on its peer, if this long
+                            (closed with ERR_EVICTED; default 1s; 0s: never, the new client is refused)
   --stall-timeout <time>    report a thread whose event loop was blocked this long (default 1s)
   --stall-restart <time>    with --workers: replace a worker blocked this long (default 30s; 0s: never)
   --write-timeout <time>    close a connection whose replies make no progress this long with
@@ -243,6 +246,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       'frame-timeout': { type: 'string' },
       'min-rate': { type: 'string' },
       'max-connections-per-ip': { type: 'string' },
+      'evict-after': { type: 'string' },
       'stall-timeout': { type: 'string' },
       'stall-restart': { type: 'string' },
       'write-timeout': { type: 'string' },
@@ -309,6 +313,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     minRateWindow: minRate?.window,
     maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? undefined : parseCount('max-connections-per-ip', values['max-connections-per-ip']),
     stallTimeout: duration('stall-timeout', values['stall-timeout']),
+    evictAfter: duration('evict-after', values['evict-after']),
     noDelay: values.nodelay,
     zeroCopy: !values.copy,
     ...proxyOptions(values['proxy-protocol'], values['proxy-trusted'], values['proxy-timeout']),

@@ -133,6 +133,53 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
     await server.close();
   });
 
+  it('eviction at the connection limit: a newcomer takes the slot of the oldest incomplete frame past evictAfter, oldest first; refused when none qualifies', async () => {
+    // Deadlines off: only eviction frees a slot here.
+    const { server, port } = await startServer({ core, framing: 'length:4:be', maxConnections: 4, evictAfter: 400, frameTimeout: 0, minRate: 0 });
+    const codes = errorCodes(server);
+    const b = bystander(port); // slot 1: between frames, never a candidate
+    await until(() => server.stats().total.connections === 1, 5000, 'the bystander');
+    const slow: net.Socket[] = [];
+    for (let i = 0; i < 3; i++) { // slots 2-4: each sends 3 bytes of a 4-byte length and stops
+      const s = await connect(port);
+      s.on('error', () => {});
+      s.write(Buffer.from([0, 0, 1]));
+      slow.push(s);
+      await sleep(60);
+    }
+    await until(() => server.stats().total.bytesIn >= 9, 5000, 'the slow bytes');
+    const newcomer = async () => {
+      const s = await connect(port);
+      s.on('error', () => {});
+      const f = lengthFrame(randomBytes(32));
+      s.write(f);
+      let got = Buffer.alloc(0);
+      s.on('data', d => (got = Buffer.concat([got, d])));
+      const end = await Promise.race([once(s, 'close').then(() => 'refused'), until(() => got.equals(f), 5000).then(() => 'served')]);
+      return { s, end };
+    };
+    // At the limit: every slot in use, no incomplete frame 400 ms old yet: refused.
+    expect((await newcomer()).end).toBe('refused');
+    expect(codes).toEqual(['ERR_TOO_MANY_CONNECTIONS']);
+    // Past evictAfter: each newcomer is served, and the oldest slow one goes, in the order they began.
+    await sleep(450);
+    const served: net.Socket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const n = await newcomer();
+      expect(n.end).toBe('served');
+      served.push(n.s);
+      expect(await outcome(slow[i]!, 3000)).toBe('closed');
+      for (const later of slow.slice(i + 1)) expect(later.closed).toBe(false);
+    }
+    expect(codes).toEqual(['ERR_TOO_MANY_CONNECTIONS', 'ERR_EVICTED', 'ERR_EVICTED', 'ERR_EVICTED']);
+    // One step past: no connection has an incomplete frame any more: refused again.
+    expect((await newcomer()).end).toBe('refused');
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_TOO_MANY_CONNECTIONS: 2, ERR_EVICTED: 3 });
+    expect(await b.stop()).toBeGreaterThan(10);
+    for (const s of served) s.destroy();
+    await server.close();
+  });
+
   it('a handler that blocks the thread is reported as a stall, with how long', async () => {
     const { server, port } = await startServer({
       core, framing: 'length:4:be', stallTimeout: 200,
