@@ -129,8 +129,7 @@ interface Server { proc: ChildProcess; pid: number; port: number; log: string[] 
 
 /** Start `ringwire serve` (through sh when a ulimit is wanted), wait for its listening line. */
 async function serve(args: string[], ulimit?: number): Promise<Server> {
-  const port = 20000 + Math.floor(Math.random() * 10000);
-  const argv = [cli, 'serve', '--port', String(port), ...args];
+  const argv = [cli, 'serve', '--port', '0', ...args];
   const proc = ulimit
     ? spawn('sh', ['-c', `ulimit -n ${ulimit} && exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -140,9 +139,11 @@ async function serve(args: string[], ulimit?: number): Promise<Server> {
   let out = '';
   for await (const chunk of proc.stdout!) {
     out += chunk;
-    if (out.includes('listening')) break;
+    if (/listening on .*:\d+ /.test(out)) break;
   }
   proc.stdout!.resume();
+  const port = Number(/listening on .*:(\d+) /.exec(out)?.[1]);
+  if (!port) throw new Error(`ringwire serve did not start: ${log.join('\n')}`);
   return { proc, pid: proc.pid!, port, log };
 }
 
