@@ -26,24 +26,33 @@ const started: ChildProcess[] = [];
 
 // ---------- roles run in child processes ----------
 
-/** `count` connections that each echo `size` bytes back and forth until killed. */
+/**
+ * `count` connections that each echo `size` bytes back and forth until killed.
+ * Prints one JSON line once every one has had its first echo (or after 60 s): how
+ * many, and how long the server took to serve them all while the first ones were
+ * already busy (a client's connect completes in the kernel's queue, before the
+ * server accepts it, so only an echo says it is served).
+ */
 async function busy(port: number, count: number, size: number, from: string): Promise<void> {
   const payload = Buffer.alloc(size, 7);
   payload.writeUInt32BE(size - 4, 0); // one length-prefixed frame
-  let open = 0;
+  let served = 0;
+  const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     const s = net.connect({ port, host: '127.0.0.1', localAddress: from });
     s.on('error', () => {});
-    s.on('connect', () => { open++; s.write(payload); });
+    s.on('connect', () => s.write(payload));
     let got = 0;
+    let first = true;
     s.on('data', d => {
+      if (first) { first = false; served++; }
       got += d.length;
       if (got >= size) { got -= size; s.write(payload); }
     });
     if (i % 200 === 199) await sleep(20); // do not overflow the listen queue while opening
   }
-  await sleep(500);
-  process.stdout.write(`${JSON.stringify({ open })}\n`);
+  while (served < count && performance.now() - t0 < 60_000) await sleep(50);
+  process.stdout.write(`${JSON.stringify({ served, ms: Math.round(performance.now() - t0) })}\n`);
   await new Promise(() => {});
 }
 

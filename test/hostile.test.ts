@@ -298,6 +298,43 @@ function acceptQueue(port: number): number {
   return waiting;
 }
 
+/** Sockets listening on 127.0.0.1:port (/proc/net/tcp). */
+function listeningSockets(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).filter(row => {
+    const f = row.trim().split(/\s+/);
+    return f[1] === local && f[3] === '0A';
+  }).length;
+}
+
+describe('several listening sockets per thread (SO_REUSEPORT)', () => {
+  it('accepts on every one of them, and the port stays exclusive: another server gets EADDRINUSE', async () => {
+    const { createServer } = await import('../src/index.ts');
+    const server = createServer({ framing: 'length:4:be' });
+    const { port } = await server.listen({ port: 0, listeners: 4 });
+    try {
+      expect(listeningSockets(port)).toBe(4);
+      const replies = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+        const f = lengthFrame(Buffer.from(`client ${i}`));
+        return (await roundTrip(port, f)).equals(f);
+      }));
+      expect(replies.every(Boolean)).toBe(true);
+      const intruder = net.createServer();
+      const err = await new Promise<NodeJS.ErrnoException>(resolve => {
+        intruder.once('error', resolve);
+        intruder.listen(port, '127.0.0.1');
+      });
+      expect(err.code).toBe('EADDRINUSE');
+      const second = createServer({ framing: 'length:4:be' });
+      await expect(second.listen({ port, listeners: 4 })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      await second.close();
+    } finally {
+      await server.close();
+    }
+    expect(listeningSockets(port)).toBe(0);
+  });
+});
+
 describe('descriptors exhausted while serving (EMFILE at accept)', () => {
   // The start-up check sizes slots to RLIMIT_NOFILE, so accepts fail for lack of
   // descriptors only when something else takes them: here the soft limit is
