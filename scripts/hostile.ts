@@ -216,11 +216,14 @@ async function runner(argv: string[]): Promise<void> {
   for (const c of cases) {
     if (c === 'accept') {
       const busyCount = Number(values.busy);
+      let flood = '';
       await measure(`accept, ${busyCount} busy connections`, ['--max-connections', '8192', '--framing', 'length', ...small, ...threads], async s => {
         const gens = [0, 1].map(() => child(['--role', 'busy', '--port', String(s.port), '--count', String(busyCount / 2), '--size', '64']));
-        for (const g of gens) await line(g);
+        const done = [];
+        for (const g of gens) done.push(await line(g));
+        flood = `${done.reduce((n, d) => n + d.served!, 0)} busy served after ${(Math.max(...done.map(d => d.ms!)) / 1000).toFixed(1)} s; load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
         return gens;
-      }, { probes: 30, every: 200 });
+      }, { probes: 30, every: 200, after: async () => flood });
     } else if (c === 'slowloris' || c === 'slowloris-per-ip') {
       const perIp = c === 'slowloris-per-ip' ? ['--max-connections-per-ip', '64'] : [];
       await measure(`${c}: 512 reconnecting, 1 byte/s`, ['--max-connections', '512', '--framing', 'length', ...perIp, ...threads], async s => [
