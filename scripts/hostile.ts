@@ -4,13 +4,13 @@
 // runs for seconds. 127.0.0.1 only (127.0.0.2 is the hostile source address);
 // every process it starts is stopped by its PID.
 //
-//   node scripts/hostile.ts [case ...]      cases: accept slowloris slowloris-per-ip fd-exhaustion stall
+//   node scripts/hostile.ts [case ...]      cases: accept slowloris slowloris-per-ip silent-holders fd-exhaustion stall
 //   node scripts/hostile.ts accept --workers 2 --balance transfer --busy 5000
 //
 // The hostile side and the legitimate clients run in child processes of this
 // script (`--role …`), so a busy load generator does not delay the probes' clocks.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -210,7 +210,7 @@ async function runner(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
     workers: { type: 'string' }, balance: { type: 'string' }, busy: { type: 'string', default: '5000' },
   } });
-  const cases = positionals.length ? positionals : ['accept', 'slowloris', 'slowloris-per-ip', 'fd-exhaustion', 'stall'];
+  const cases = positionals.length ? positionals : ['accept', 'slowloris', 'slowloris-per-ip', 'silent-holders', 'fd-exhaustion', 'stall'];
   const small = ['--rx-ring', '4k', '--tx-ring', '4k', '--max-frame', '1k'];
   const threads = values.workers ? ['--workers', values.workers, ...(values.balance ? ['--balance', values.balance] : [])] : [];
   for (const c of cases) {
@@ -229,13 +229,24 @@ async function runner(argv: string[]): Promise<void> {
       await measure(`${c}: 512 reconnecting, 1 byte/s`, ['--max-connections', '512', '--framing', 'length', ...perIp, ...threads], async s => [
         child(['--role', 'slowloris', '--port', String(s.port), '--count', '512', '--every', '1000', '--from', '127.0.0.2', '--reconnect']),
       ], { warm: 15_000, probes: 100, every: 100 });
-    } else if (c === 'fd-exhaustion') {
+    } else if (c === 'silent-holders') {
       const w = values.workers ?? '2';
-      await measure(`fd-exhaustion: ulimit -n 256, 1000 held connections, workers ${w}`, ['--max-connections', '64', '--framing', 'length', '--workers', w], async s => [
+      await measure(`silent-holders: ulimit -n 256, 1000 connections that send nothing, workers ${w}`, ['--max-connections', '64', '--framing', 'length', '--workers', w], async s => [
         child(['--role', 'hold', '--port', String(s.port), '--count', '1000', '--from', '127.0.0.2']),
       ], { ulimit: 256, warm: 3000, after: async s => {
         const busiest = await busiestThread(s.pid, 2000);
-        return `busiest thread ${(busiest * 100).toFixed(1)}% afterwards; log: ${s.log.filter(l => /NO_DESCRIPTORS|suppressed|descriptor/.test(l)).slice(0, 2).join(' | ')}`;
+        return `busiest thread ${(busiest * 100).toFixed(1)}% afterwards; log: ${s.log.filter(l => /TOO_MANY|suppressed/.test(l)).slice(0, 2).join(' | ')}`;
+      } });
+    } else if (c === 'fd-exhaustion') {
+      // Descriptors taken from under a running server: its soft limit lowered to 20 above what it holds (prlimit).
+      const w = values.workers ?? '2';
+      await measure(`fd-exhaustion: limit lowered to 20 free descriptors, 1000 held connections, workers ${w}`, ['--max-connections', '400', '--framing', 'length', '--workers', w], async s => {
+        execFileSync('prlimit', ['--pid', String(s.pid), `--nofile=${fs.readdirSync(`/proc/${s.pid}/fd`).length + 20}:`]);
+        return [child(['--role', 'hold', '--port', String(s.port), '--count', '1000', '--from', '127.0.0.2'])];
+      }, { warm: 3000, after: async s => {
+        const busiest = await busiestThread(s.pid, 2000);
+        const logged = s.log.filter(l => /NO_DESCRIPTORS/.test(l));
+        return `busiest thread ${(busiest * 100).toFixed(1)}% afterwards; ${logged.length} ERR_NO_DESCRIPTORS log lines, the first: ${logged[0] ?? 'none'}`;
       } });
     } else if (c === 'stall') {
       const fixture = path.join(root, 'test/fixtures/stall-handler.mjs');
