@@ -46,7 +46,7 @@ function isDescriptorShortage(err: Error): boolean {
 }
 
 /** Can this process open one more descriptor now? The error (EMFILE/ENFILE) when it cannot. */
-export function descriptorFree(): NodeJS.ErrnoException | null {
+function descriptorFree(): NodeJS.ErrnoException | null {
   try {
     fs.closeSync(fs.openSync('/dev/null', 'r'));
     return null;
