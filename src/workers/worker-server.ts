@@ -29,7 +29,7 @@ import type { EndpointEvents } from '../net/endpoint.ts';
 import { HOOKS } from '../net/handler.ts';
 import { Switchboard, type PublishResult, type SendResult } from '../net/switchboard.ts';
 import type { ServerStats, ThreadStats } from '../net/server-stats.ts';
-import type { ListenOptions, ServerOptions } from '../net/server.ts';
+import { DEFAULT_LISTENERS, type ListenOptions, type ServerOptions } from '../net/server.ts';
 import { ListenerSet } from '../net/listener-set.ts';
 import { createAddressTable } from '../net/address-table.ts';
 import { DEFAULT_STALL_TIMEOUT } from '../net/endpoint.ts';
@@ -39,7 +39,7 @@ import { handlerUrl } from './handler-module.ts';
 import { canReusePort, canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
 import { WorkerLink } from './worker-link.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
-import { REUSEPORT_PLATFORMS } from '../net/port-sharing.ts';
+import { portSharing, REUSEPORT_PLATFORMS } from '../net/port-sharing.ts';
 import { DescriptorReserve } from './descriptor-reserve.ts';
 
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
@@ -125,7 +125,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   private readonly stallTimeout: number;
   private readonly stallRestart: number;
   private watchdog: NodeJS.Timeout | undefined;
-  /** Transfer mode: this thread accepts (one socket: its loop does nothing else, so every wake-up is quick). */
+  /** Transfer mode: this thread accepts (and does nothing else), on `listeners` sockets like any accepting thread. */
   private acceptor: ListenerSet | undefined;
   /** Transfer mode: the descriptor each transfer's dup(2) needs, even at RLIMIT_NOFILE (descriptor-reserve.ts). */
   private reserve: DescriptorReserve | undefined;
@@ -241,7 +241,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
           if (this.listenerCount('error') > 0) this.emit('error', err);
         },
       });
-      await this.acceptor.listen({ port: where.port, host: where.host, backlog, count: listeners ?? 1, reusePort: false });
+      await this.acceptor.listen({ port: where.port, host: where.host, backlog, count: listeners ?? (portSharing() ? DEFAULT_LISTENERS : 1), reusePort: false });
       this.bound = { port: this.acceptor.address()!.port, host: where.host };
     } else if (where.port === 0) {
       // The first worker binds (port 0 picks one); the others join it on that port.
