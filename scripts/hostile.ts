@@ -4,13 +4,13 @@
 // runs for seconds. 127.0.0.1 only (127.0.0.2 is the hostile source address);
 // every process it starts is stopped by its PID.
 //
-//   node scripts/hostile.ts [case ...]      cases: accept slowloris slowloris-per-ip fd-exhaustion stall
+//   node scripts/hostile.ts [case ...]      cases: accept slowloris slowloris-per-ip silent-holders fd-exhaustion stall
 //   node scripts/hostile.ts accept --workers 2 --balance transfer --busy 5000
 //
 // The hostile side and the legitimate clients run in child processes of this
 // script (`--role …`), so a busy load generator does not delay the probes' clocks.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -26,24 +26,33 @@ const started: ChildProcess[] = [];
 
 // ---------- roles run in child processes ----------
 
-/** `count` connections that each echo `size` bytes back and forth until killed. */
+/**
+ * `count` connections that each echo `size` bytes back and forth until killed.
+ * Prints one JSON line once every one has had its first echo (or after 60 s): how
+ * many, and how long the server took to serve them all while the first ones were
+ * already busy (a client's connect completes in the kernel's queue, before the
+ * server accepts it, so only an echo says it is served).
+ */
 async function busy(port: number, count: number, size: number, from: string): Promise<void> {
   const payload = Buffer.alloc(size, 7);
   payload.writeUInt32BE(size - 4, 0); // one length-prefixed frame
-  let open = 0;
+  let served = 0;
+  const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     const s = net.connect({ port, host: '127.0.0.1', localAddress: from });
     s.on('error', () => {});
-    s.on('connect', () => { open++; s.write(payload); });
+    s.on('connect', () => s.write(payload));
     let got = 0;
+    let first = true;
     s.on('data', d => {
+      if (first) { first = false; served++; }
       got += d.length;
       if (got >= size) { got -= size; s.write(payload); }
     });
     if (i % 200 === 199) await sleep(20); // do not overflow the listen queue while opening
   }
-  await sleep(500);
-  process.stdout.write(`${JSON.stringify({ open })}\n`);
+  while (served < count && performance.now() - t0 < 60_000) await sleep(50);
+  process.stdout.write(`${JSON.stringify({ served, ms: Math.round(performance.now() - t0) })}\n`);
   await new Promise(() => {});
 }
 
@@ -129,8 +138,7 @@ interface Server { proc: ChildProcess; pid: number; port: number; log: string[] 
 
 /** Start `ringwire serve` (through sh when a ulimit is wanted), wait for its listening line. */
 async function serve(args: string[], ulimit?: number): Promise<Server> {
-  const port = 20000 + Math.floor(Math.random() * 10000);
-  const argv = [cli, 'serve', '--port', String(port), ...args];
+  const argv = [cli, 'serve', '--port', '0', ...args];
   const proc = ulimit
     ? spawn('sh', ['-c', `ulimit -n ${ulimit} && exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -140,9 +148,11 @@ async function serve(args: string[], ulimit?: number): Promise<Server> {
   let out = '';
   for await (const chunk of proc.stdout!) {
     out += chunk;
-    if (out.includes('listening')) break;
+    if (/listening on .*:\d+ /.test(out)) break;
   }
   proc.stdout!.resume();
+  const port = Number(/listening on .*:(\d+) /.exec(out)?.[1]);
+  if (!port) throw new Error(`ringwire serve did not start: ${log.join('\n')}`);
   return { proc, pid: proc.pid!, port, log };
 }
 
@@ -200,29 +210,43 @@ async function runner(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
     workers: { type: 'string' }, balance: { type: 'string' }, busy: { type: 'string', default: '5000' },
   } });
-  const cases = positionals.length ? positionals : ['accept', 'slowloris', 'slowloris-per-ip', 'fd-exhaustion', 'stall'];
+  const cases = positionals.length ? positionals : ['accept', 'slowloris', 'slowloris-per-ip', 'silent-holders', 'fd-exhaustion', 'stall'];
   const small = ['--rx-ring', '4k', '--tx-ring', '4k', '--max-frame', '1k'];
   const threads = values.workers ? ['--workers', values.workers, ...(values.balance ? ['--balance', values.balance] : [])] : [];
   for (const c of cases) {
     if (c === 'accept') {
       const busyCount = Number(values.busy);
+      let flood = '';
       await measure(`accept, ${busyCount} busy connections`, ['--max-connections', '8192', '--framing', 'length', ...small, ...threads], async s => {
         const gens = [0, 1].map(() => child(['--role', 'busy', '--port', String(s.port), '--count', String(busyCount / 2), '--size', '64']));
-        for (const g of gens) await line(g);
+        const done = [];
+        for (const g of gens) done.push(await line(g));
+        flood = `${done.reduce((n, d) => n + d.served!, 0)} busy served after ${(Math.max(...done.map(d => d.ms!)) / 1000).toFixed(1)} s; load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
         return gens;
-      }, { probes: 30, every: 200 });
+      }, { probes: 30, every: 200, after: async () => flood });
     } else if (c === 'slowloris' || c === 'slowloris-per-ip') {
       const perIp = c === 'slowloris-per-ip' ? ['--max-connections-per-ip', '64'] : [];
       await measure(`${c}: 512 reconnecting, 1 byte/s`, ['--max-connections', '512', '--framing', 'length', ...perIp, ...threads], async s => [
         child(['--role', 'slowloris', '--port', String(s.port), '--count', '512', '--every', '1000', '--from', '127.0.0.2', '--reconnect']),
       ], { warm: 15_000, probes: 100, every: 100 });
-    } else if (c === 'fd-exhaustion') {
+    } else if (c === 'silent-holders') {
       const w = values.workers ?? '2';
-      await measure(`fd-exhaustion: ulimit -n 256, 1000 held connections, workers ${w}`, ['--max-connections', '64', '--framing', 'length', '--workers', w], async s => [
+      await measure(`silent-holders: ulimit -n 256, 1000 connections that send nothing, workers ${w}`, ['--max-connections', '64', '--framing', 'length', '--workers', w], async s => [
         child(['--role', 'hold', '--port', String(s.port), '--count', '1000', '--from', '127.0.0.2']),
       ], { ulimit: 256, warm: 3000, after: async s => {
         const busiest = await busiestThread(s.pid, 2000);
-        return `busiest thread ${(busiest * 100).toFixed(1)}% afterwards; log: ${s.log.filter(l => /NO_DESCRIPTORS|suppressed|descriptor/.test(l)).slice(0, 2).join(' | ')}`;
+        return `busiest thread ${(busiest * 100).toFixed(1)}% afterwards; log: ${s.log.filter(l => /TOO_MANY|suppressed/.test(l)).slice(0, 2).join(' | ')}`;
+      } });
+    } else if (c === 'fd-exhaustion') {
+      // Descriptors taken from under a running server: its soft limit lowered to 20 above what it holds (prlimit).
+      const w = values.workers ?? '2';
+      await measure(`fd-exhaustion: limit lowered to 20 free descriptors, 1000 held connections, workers ${w}`, ['--max-connections', '400', '--framing', 'length', '--workers', w], async s => {
+        execFileSync('prlimit', ['--pid', String(s.pid), `--nofile=${fs.readdirSync(`/proc/${s.pid}/fd`).length + 20}:`]);
+        return [child(['--role', 'hold', '--port', String(s.port), '--count', '1000', '--from', '127.0.0.2'])];
+      }, { warm: 3000, after: async s => {
+        const busiest = await busiestThread(s.pid, 2000);
+        const logged = s.log.filter(l => /NO_DESCRIPTORS/.test(l));
+        return `busiest thread ${(busiest * 100).toFixed(1)}% afterwards; ${logged.length} ERR_NO_DESCRIPTORS log lines, the first: ${logged[0] ?? 'none'}`;
       } });
     } else if (c === 'stall') {
       const fixture = path.join(root, 'test/fixtures/stall-handler.mjs');

@@ -9,7 +9,7 @@ import {
   configError, createServer, createWorkerServer, memoryBudget, resolveConfig, DEFAULTS, WorkerServer,
   type Balance, type ConnectionInfo, type CoreKind, type MemoryBudget, type RingwireError,
   type RingwireServer, type ServerStats, type StatsSnapshot, type StallInfo,
-  descriptorBudget, descriptorLimit, slotsThatFit, TooManyConnectionsPerIpError,
+  descriptorBudget, descriptorLimit, slotsThatFit, TooManyConnectionsPerIpError, DEFAULT_LISTENERS, portSharing,
 } from './index.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration, parsePort } from './units.ts';
 import { loadHandler } from './workers/handler-module.ts';
@@ -60,6 +60,9 @@ Options for serve:
   --max-connections-per-ip <n>
                             connections one address (IPv6: one /64) may hold, across all workers;
                             more are refused with ERR_TOO_MANY_CONNECTIONS (default: no cap)
+  --evict-after <time>      at the connection limit, a new client takes the slot of the connection
+                            whose incomplete frame has waited longest on its peer, if this long
+                            (closed with ERR_EVICTED; default 1s; 0s: never, the new client is refused)
   --stall-timeout <time>    report a thread whose event loop was blocked this long (default 1s)
   --stall-restart <time>    with --workers: replace a worker blocked this long (default 30s; 0s: never)
   --write-timeout <time>    close a connection whose replies make no progress this long with
@@ -80,7 +83,11 @@ Options for serve:
                             127.0.0.0/8,::1)
   --proxy-timeout <time>    the whole PROXY header must arrive this soon after the connection
                             (default 3s; 0s: never)
-  --backlog <n>             the kernel's queue of connections not yet accepted (default 511)
+  --backlog <n>             the kernel's queue of connections not yet accepted, per listening
+                            socket (default 511)
+  --listeners <n>           listening sockets per thread on the port (SO_REUSEPORT; default ${DEFAULT_LISTENERS}
+                            on Linux): libuv accepts one connection per wake-up of each, so a busy
+                            thread takes new clients sooner with more (1 where descriptors are short)
   --keepalive <time>        TCP keepalive: idle time before the first probe (default 60s; 0s: off)
   --no-nodelay              let the kernel coalesce small replies (Nagle); TCP_NODELAY is on by default
                             (socket buffer sizes: Node cannot set SO_RCVBUF/SO_SNDBUF on TCP sockets,
@@ -98,7 +105,7 @@ Options for serve:
                             this thread only accepts, and hands each connection to the least busy
                             worker) or reuseport (the kernel spreads connections; the default on
                             older Node)
-  --stats-interval <time>   print connections, frames/s, MB/s, errors and pauses this often
+  --stats-interval <time>   print connections, frames/s, MB/s, errors (by code) and pauses this often
   --metrics [host:]<port>   serve Prometheus metrics at http://host:port/metrics (host default
                             127.0.0.1): connections, closes by reason, bytes, frames, errors by code,
                             backpressure, event-loop lag per worker, process CPU and memory
@@ -147,30 +154,33 @@ function proxyOptions(protocol: string | undefined, trusted: string | undefined,
  * Compare slots × threads + headroom with RLIMIT_NOFILE before anything starts.
  * Over the soft limit, and the hard limit allows: re-execute this same process
  * (same PID, through process.execve) under `sh -c 'ulimit -S -n N && exec …'`,
- * since Node has no setrlimit. Otherwise, as HAProxy does for maxconn: slots the
- * user did not ask for are lowered to what fits (with a message); slots they
- * asked for explicitly make the start fail (exit 2) with a message saying what
- * would fit. Returns the slots per thread to use.
+ * since Node has no setrlimit. Otherwise the extra listening sockets go first
+ * (one per thread: they only make accepting faster), then, as HAProxy does for
+ * maxconn, slots the user did not ask for are lowered to what fits (with a
+ * message); slots they asked for explicitly make the start fail (exit 2) with a
+ * message saying what would fit. Returns the slots and listeners per thread to use.
  */
-function fitDescriptors(slots: number, threads: number, explicit: boolean): number {
+function fitDescriptors(slots: number, threads: number, explicit: boolean, listeners: number): { slots: number; listeners: number } {
   const limit = descriptorLimit();
-  if (!limit) return slots;
-  const budget = descriptorBudget(slots, threads);
-  if (budget.needed <= limit.soft) return slots;
+  if (!limit) return { slots, listeners };
+  const budget = descriptorBudget(slots, threads, listeners);
+  if (budget.needed <= limit.soft) return { slots, listeners };
   const what = `${slots} connections x ${threads} thread(s) + ${budget.headroom} for the process = ${budget.needed} descriptors`;
   if (budget.needed <= limit.hard && !process.env.RINGWIRE_NOFILE_RAISED && typeof process.execve === 'function') {
     log.warn(`${what}, over the soft limit of ${limit.soft}: raising it to ${budget.needed} (hard limit ${limit.hard}) and restarting`, { needed: budget.needed, soft: limit.soft, hard: limit.hard });
     process.execve('/bin/sh', ['sh', '-c', `ulimit -S -n ${budget.needed} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)],
       { ...process.env, RINGWIRE_NOFILE_RAISED: '1' });
   }
+  if (listeners > 1 && descriptorBudget(slots, threads, 1).needed <= Math.min(limit.soft, limit.hard)) return { slots, listeners: 1 };
   const cap = Math.min(limit.soft, limit.hard);
-  const fits = slotsThatFit(cap, threads, budget.headroom);
+  const one = descriptorBudget(slots, threads, 1);
+  const fits = slotsThatFit(cap, threads, one.headroom);
   if (explicit || fits < 1) {
     throw configError(`${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): give --max-connections ${Math.max(1, fits)} or less, or raise the limit (ulimit -n ${budget.needed})`);
   }
   log.warn(`${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): serving ${fits} connections per thread instead (--max-connections to choose; ulimit -n ${budget.needed} for all)`,
     { needed: budget.needed, soft: limit.soft, hard: limit.hard, slots: fits });
-  return fits;
+  return { slots: fits, listeners: 1 };
 }
 
 type AnyServer = RingwireServer | WorkerServer;
@@ -186,13 +196,25 @@ function statsLine(now: ServerStats, before: StatsSnapshot, seconds: number): { 
     bytesInPerSecond: Math.round(rate(t.bytesIn - before.bytesIn)),
     bytesOutPerSecond: Math.round(rate(t.bytesOut - before.bytesOut)),
     errors: t.errors - before.errors,
+    errorsByCode: errorsSince(t, before),
     backpressurePauses: t.backpressurePauses - before.backpressurePauses,
   };
+  const codes = Object.entries(fields.errorsByCode).map(([code, n]) => `${code} ${n}`);
   const msg = `${t.connections} connections${now.workers.length > 1 ? ` (${fields.workers.join('+')})` : ''}, `
     + `${fields.framesPerSecond.toLocaleString('en-US')} frames/s in, `
     + `${(fields.bytesInPerSecond / 1e6).toFixed(2)} MB/s in, ${(fields.bytesOutPerSecond / 1e6).toFixed(2)} MB/s out, `
-    + `${fields.errors} errors, ${fields.backpressurePauses} backpressure pauses`;
+    + `${fields.errors} errors${codes.length ? ` (${codes.join(', ')})` : ''}, ${fields.backpressurePauses} backpressure pauses`;
   return { msg, fields };
+}
+
+/** The errors since the last line, by code (only those that happened). */
+function errorsSince(now: StatsSnapshot, before: StatsSnapshot): Record<string, number> {
+  const since: Record<string, number> = {};
+  for (const [code, n] of Object.entries(now.errorsByCode)) {
+    const d = n - (before.errorsByCode[code] ?? 0);
+    if (d > 0) since[code] = d;
+  }
+  return since;
 }
 
 /** host:port (an IPv6 host in brackets: [::1]:7000); the host may be left out where a default is given. */
@@ -231,6 +253,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       'frame-timeout': { type: 'string' },
       'min-rate': { type: 'string' },
       'max-connections-per-ip': { type: 'string' },
+      'evict-after': { type: 'string' },
       'stall-timeout': { type: 'string' },
       'stall-restart': { type: 'string' },
       'write-timeout': { type: 'string' },
@@ -242,6 +265,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       'proxy-protocol': { type: 'string' },
       'proxy-trusted': { type: 'string' },
       'proxy-timeout': { type: 'string' },
+      listeners: { type: 'string' },
       keepalive: { type: 'string' },
       nodelay: { type: 'boolean', default: true },
       copy: { type: 'boolean', default: false },
@@ -272,9 +296,10 @@ async function serve(args: string[], relay = false): Promise<void> {
     txRing: size('tx-ring', values['tx-ring']),
   };
   let config = resolveConfig(coreOptions); // fail on bad options before binding
-  const fit = fitDescriptors(config.slots, workers, values['max-connections'] !== undefined);
-  if (fit !== config.slots) {
-    coreOptions.maxConnections = fit;
+  const wanted = values.listeners === undefined ? (portSharing() ? DEFAULT_LISTENERS : 1) : parseCount('listeners', values.listeners);
+  const fit = fitDescriptors(config.slots, workers, values['max-connections'] !== undefined, wanted);
+  if (fit.slots !== config.slots) {
+    coreOptions.maxConnections = fit.slots;
     config = resolveConfig(coreOptions);
   }
   const keepalive = duration('keepalive', values.keepalive);
@@ -297,6 +322,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     minRateWindow: minRate?.window,
     maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? undefined : parseCount('max-connections-per-ip', values['max-connections-per-ip']),
     stallTimeout: duration('stall-timeout', values['stall-timeout']),
+    evictAfter: duration('evict-after', values['evict-after']),
     noDelay: values.nodelay,
     zeroCopy: !values.copy,
     ...proxyOptions(values['proxy-protocol'], values['proxy-trusted'], values['proxy-timeout']),
@@ -368,7 +394,7 @@ async function serve(args: string[], relay = false): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  const addr = await server.listen({ port, host: values.host, backlog });
+  const addr = await server.listen({ port, host: values.host, backlog, listeners: fit.listeners });
   if (metricsAt) {
     try {
       metricsServer = await serveMetrics(new MetricsRegistry(server), metricsAt.port, metricsAt.host);

@@ -7,7 +7,8 @@ import { Endpoint, type EndpointOptions } from './net/endpoint.ts';
 import type { ConnectOptions, RingwireClient } from './net/client.ts';
 
 export { createCore };
-export { RingwireServer, type ServerOptions, type ListenOptions } from './net/server.ts';
+export { RingwireServer, DEFAULT_LISTENERS, type ServerOptions, type ListenOptions } from './net/server.ts';
+export { portSharing } from './net/port-sharing.ts';
 export { RingwireClient, type ConnectOptions, type ReconnectOptions, type ClientEvents } from './net/client.ts';
 export {
   Endpoint, memoryBudget, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_STALL_TIMEOUT,

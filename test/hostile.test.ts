@@ -4,8 +4,8 @@
 // the limit late), so "just before" and "just after" keep that margin; the tests
 // check what happened, never how fast.
 import net from 'node:net';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -133,6 +133,53 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
     await server.close();
   });
 
+  it('eviction at the connection limit: a newcomer takes the slot of the oldest incomplete frame past evictAfter, oldest first; refused when none qualifies', async () => {
+    // Deadlines off: only eviction frees a slot here.
+    const { server, port } = await startServer({ core, framing: 'length:4:be', maxConnections: 4, evictAfter: 400, frameTimeout: 0, minRate: 0 });
+    const codes = errorCodes(server);
+    const b = bystander(port); // slot 1: between frames, never a candidate
+    await until(() => server.stats().total.connections === 1, 5000, 'the bystander');
+    const slow: net.Socket[] = [];
+    for (let i = 0; i < 3; i++) { // slots 2-4: each sends 3 bytes of a 4-byte length and stops
+      const s = await connect(port);
+      s.on('error', () => {});
+      s.write(Buffer.from([0, 0, 1]));
+      slow.push(s);
+      await sleep(60);
+    }
+    await until(() => server.stats().total.bytesIn >= 9, 5000, 'the slow bytes');
+    const newcomer = async () => {
+      const s = await connect(port);
+      s.on('error', () => {});
+      const f = lengthFrame(randomBytes(32));
+      s.write(f);
+      let got = Buffer.alloc(0);
+      s.on('data', d => (got = Buffer.concat([got, d])));
+      const end = await Promise.race([once(s, 'close').then(() => 'refused'), until(() => got.equals(f), 5000).then(() => 'served')]);
+      return { s, end };
+    };
+    // At the limit: every slot in use, no incomplete frame 400 ms old yet: refused.
+    expect((await newcomer()).end).toBe('refused');
+    expect(codes).toEqual(['ERR_TOO_MANY_CONNECTIONS']);
+    // Past evictAfter: each newcomer is served, and the oldest slow one goes, in the order they began.
+    await sleep(450);
+    const served: net.Socket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const n = await newcomer();
+      expect(n.end).toBe('served');
+      served.push(n.s);
+      expect(await outcome(slow[i]!, 3000)).toBe('closed');
+      for (const later of slow.slice(i + 1)) expect(later.closed).toBe(false);
+    }
+    expect(codes).toEqual(['ERR_TOO_MANY_CONNECTIONS', 'ERR_EVICTED', 'ERR_EVICTED', 'ERR_EVICTED']);
+    // One step past: no connection has an incomplete frame any more: refused again.
+    expect((await newcomer()).end).toBe('refused');
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_TOO_MANY_CONNECTIONS: 2, ERR_EVICTED: 3 });
+    expect(await b.stop()).toBeGreaterThan(10);
+    for (const s of served) s.destroy();
+    await server.close();
+  });
+
   it('a handler that blocks the thread is reported as a stall, with how long', async () => {
     const { server, port } = await startServer({
       core, framing: 'length:4:be', stallTimeout: 200,
@@ -229,5 +276,128 @@ describe('a descriptor limit of 64', () => {
         child.kill('SIGKILL');
       }
     });
+  }
+});
+
+/** CPU ticks (user + system, 100 Hz) of every thread of a process, by thread id. */
+function threadTicks(pid: number): Map<string, number> {
+  return new Map(readdirSync(`/proc/${pid}/task`).map(t => {
+    const f = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return [t, Number(f[11]) + Number(f[12])];
+  }));
+}
+
+/** Connections waiting in the accept queue of the socket listening on 127.0.0.1:port (/proc/net/tcp: rx_queue of a LISTEN socket). */
+function acceptQueue(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let waiting = 0;
+  for (const row of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = row.trim().split(/\s+/);
+    if (f[1] === local && f[3] === '0A') waiting += parseInt(f[4]!.split(':')[1]!, 16);
+  }
+  return waiting;
+}
+
+/** Sockets listening on 127.0.0.1:port (/proc/net/tcp). */
+function listeningSockets(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).filter(row => {
+    const f = row.trim().split(/\s+/);
+    return f[1] === local && f[3] === '0A';
+  }).length;
+}
+
+describe('several listening sockets per thread (SO_REUSEPORT)', () => {
+  it('accepts on every one of them, and the port stays exclusive: another server gets EADDRINUSE', async () => {
+    const { createServer } = await import('../src/index.ts');
+    const server = createServer({ framing: 'length:4:be' });
+    const { port } = await server.listen({ port: 0, listeners: 4 });
+    try {
+      expect(listeningSockets(port)).toBe(4);
+      const replies = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+        const f = lengthFrame(Buffer.from(`client ${i}`));
+        return (await roundTrip(port, f)).equals(f);
+      }));
+      expect(replies.every(Boolean)).toBe(true);
+      const intruder = net.createServer();
+      const err = await new Promise<NodeJS.ErrnoException>(resolve => {
+        intruder.once('error', resolve);
+        intruder.listen(port, '127.0.0.1');
+      });
+      expect(err.code).toBe('EADDRINUSE');
+      const second = createServer({ framing: 'length:4:be' });
+      await expect(second.listen({ port, listeners: 4 })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      await second.close();
+    } finally {
+      await server.close();
+    }
+    expect(listeningSockets(port)).toBe(0);
+  });
+});
+
+describe('descriptors exhausted while serving (EMFILE at accept)', () => {
+  // The start-up check sizes slots to RLIMIT_NOFILE, so accepts fail for lack of
+  // descriptors only when something else takes them: here the soft limit is
+  // lowered under the running server with prlimit(1) to 20 above what it holds,
+  // and 300 clients flood it. Both of libuv's paths are hit: its spare descriptor
+  // drains the queue silently, and when the spare is gone the error reaches Node.
+  for (const threads of ['--workers 1', '--workers 2 --balance transfer', '--workers 2 --balance reuseport']) {
+    it(`${threads}: every flooded client is answered or closed, nothing waits in the queue, no thread spins, the drops are counted and logged, and it serves again`, async () => {
+      const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--framing', 'length', ...threads.split(' '), '--max-connections', '400', '--stats-interval', '200ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const pid = child.pid!;
+      let b: { stop: () => Promise<number> } | undefined;
+      try {
+        let out = '';
+        child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+        let err = '';
+        child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+        await until(() => /ringwire listening on .*:(\d+) /.test(out), 10_000, `the listening line (stderr: ${err})`);
+        const port = Number(/ringwire listening on .*:(\d+) /.exec(out)![1]);
+        b = bystander(port);
+        await sleep(200);
+        const held = readdirSync(`/proc/${pid}/fd`).length;
+        execFileSync('prlimit', ['--pid', String(pid), `--nofile=${held + 20}:`]);
+        const flood = await Promise.all(Array.from({ length: 300 }, async (_, i) => {
+          const s = net.connect({ port, host: '127.0.0.1' });
+          s.on('error', () => {});
+          const frame = lengthFrame(Buffer.from(`flood ${i}`));
+          let got = Buffer.alloc(0);
+          s.on('data', d => (got = Buffer.concat([got, d])));
+          s.write(frame);
+          const end = await Promise.race([
+            new Promise<string>(resolve => s.once('close', () => resolve('closed'))),
+            until(() => got.equals(frame), 8000).then(() => 'answered', () => 'waiting'),
+          ]);
+          return { s, end };
+        }));
+        const ends = flood.map(f => f.end);
+        expect(ends.filter(e => e === 'waiting')).toEqual([]); // nobody left hanging, accepted or queued
+        expect(acceptQueue(port)).toBe(0);
+        expect(ends.filter(e => e === 'answered').length).toBeGreaterThan(0);
+        expect(ends.filter(e => e === 'closed').length).toBeGreaterThan(0);
+        await sleep(300);
+        const before = threadTicks(pid);
+        await sleep(1000);
+        const after = threadTicks(pid);
+        const busiest = Math.max(...[...after].map(([t, v]) => v - (before.get(t) ?? v)));
+        expect(busiest).toBeLessThan(5); // ticks in 1 s: under 5% of a core for every thread
+        // Counted (the stats lines' per-code errors) and logged, a few lines per cause at most.
+        const counted = [...out.matchAll(/ERR_NO_DESCRIPTORS (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+        expect(counted).toBeGreaterThan(0);
+        const logged = err.split('\n').filter(l => /ERR_NO_DESCRIPTORS:/.test(l)).length;
+        expect(logged).toBeGreaterThan(0);
+        expect(logged).toBeLessThanOrEqual(5);
+        expect(err).not.toMatch(/Warning/); // e.g. handlers piling up on a listener that re-listens
+        // Descriptors free up: serving again (after the listener's pause, at most 2 s).
+        for (const { s } of flood) s.destroy();
+        await until(() => readdirSync(`/proc/${pid}/fd`).length < held + 5, 5000, 'the flood\'s descriptors to close');
+        await sleep(2100);
+        expect((await roundTrip(port, lengthFrame(Buffer.from('again')))).equals(lengthFrame(Buffer.from('again')))).toBe(true);
+        expect(await b.stop()).toBeGreaterThan(20); // and the bystander echoed exact bytes throughout
+      } finally {
+        void b?.stop().catch(() => {}); // after a failure: the kill resets it
+        child.kill('SIGKILL');
+      }
+    }, 30_000);
   }
 });

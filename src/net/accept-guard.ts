@@ -16,12 +16,21 @@
 // "refused" or "reset" instead of waiting), counts and reports the drop, and
 // listens again after a pause (100 ms, doubling while it keeps happening, up to
 // 2 s). With SO_REUSEPORT the other threads' sockets take new connections meanwhile.
+//
+// The trick's own drops are silent: Node never hears of them, so nothing would
+// count or log them. So the guard also probes, once a second while listening,
+// whether a descriptor can be opened at all (open and close /dev/null: two
+// syscalls a second); when it cannot, accepts are failing, and the guard acts
+// as on a reported error. A server that fits its limit (the start-up check) always
+// has the headroom free, so the probe fails only at a real shortage.
 
+import fs from 'node:fs';
 import type net from 'node:net';
 import { E_NO_DESCRIPTORS, ringwireError, type RingwireError } from '../core/errors.ts';
 
 const MIN_PAUSE = 100;
 const MAX_PAUSE = 2000;
+const PROBE_PERIOD = 1000;
 
 export interface AcceptGuard {
   /** Stop for good (the server is closing): cancel a pending re-listen. */
@@ -34,6 +43,17 @@ export interface AcceptGuard {
 function isDescriptorShortage(err: Error): boolean {
   const e = err as NodeJS.ErrnoException;
   return (e.code === 'EMFILE' || e.code === 'ENFILE') && (e.syscall === undefined || e.syscall === 'accept');
+}
+
+/** Can this process open one more descriptor now? The error (EMFILE/ENFILE) when it cannot. */
+function descriptorFree(): NodeJS.ErrnoException | null {
+  try {
+    fs.closeSync(fs.openSync('/dev/null', 'r'));
+    return null;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return e.code === 'EMFILE' || e.code === 'ENFILE' ? e : null;
+  }
 }
 
 /**
@@ -56,34 +76,46 @@ export function guardAccepts(
     if (stopped) return;
     // Could not listen again (no descriptor yet, or the port was taken meanwhile): try later.
     const failed = () => {
+      server.off('listening', listening);
       if (!stopped) timer = setTimeout(relisten, pause);
     };
-    server.once('error', failed);
-    server.listen(options(), () => {
+    const listening = () => {
       server.off('error', failed);
       if (stopped) return void server.close(); // closed while it was binding: stay closed
       guard.paused = false;
-    });
+    };
+    server.once('error', failed);
+    server.once('listening', listening);
+    server.listen(options());
   };
   const guard = {
     paused: false,
     stop() {
       stopped = true;
       clearTimeout(timer);
+      clearInterval(probe);
     },
   };
-  server.on('error', err => {
-    if (!options() || guard.paused || stopped) return;
-    if (!isDescriptorShortage(err)) return report.other(err);
+  const shortage = (code: string, how: string, cause: Error): void => {
     // A shortage soon after the last re-listen doubles the pause; a calm spell resets it.
     pause = performance.now() - lastShortage < 2 * MAX_PAUSE ? Math.min(MAX_PAUSE, pause * 2) : MIN_PAUSE;
     lastShortage = performance.now();
     guard.paused = true;
     server.close(); // the handle closes now; the callback would wait for every connection
-    const code = (err as NodeJS.ErrnoException).code;
-    report.shortage(ringwireError(E_NO_DESCRIPTORS, `accept failed (${code}): not accepting for ${pause} ms; connections waiting were reset`, err));
+    report.shortage(ringwireError(E_NO_DESCRIPTORS, `${how} (${code}): not accepting for ${pause} ms; connections waiting were reset`, cause));
     // Ref'd on purpose: a paused server with no connections must not let the process exit.
     timer = setTimeout(relisten, pause);
+  };
+  server.on('error', err => {
+    if (!options() || guard.paused || stopped) return;
+    if (!isDescriptorShortage(err)) return report.other(err);
+    shortage((err as NodeJS.ErrnoException).code!, 'accept failed', err);
   });
+  const probe = setInterval(() => {
+    if (!options() || guard.paused || stopped || !server.listening) return;
+    const err = descriptorFree();
+    if (err) shortage(err.code!, 'no descriptor left for a new connection', err);
+  }, PROBE_PERIOD);
+  probe.unref();
   return guard;
 }

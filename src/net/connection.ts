@@ -428,6 +428,17 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.socket.destroy();
   }
 
+  /**
+   * At the connection limit, for a new connection: report err, close at once, and
+   * give the slot back now rather than at the socket's 'close' event. Only for a
+   * connection waiting on its peer (awaitingInput): no handler holds a view of its
+   * rings and no write refers to them, and a destroyed socket reads no more.
+   */
+  evict(err: RingwireError): void {
+    this.fail(err, true);
+    this.onSocketClose();
+  }
+
   /** The server is draining: stop reading, answer what is buffered, then close. */
   drain(): void {
     if (this.state !== 'open') return;

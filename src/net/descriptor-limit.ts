@@ -20,6 +20,8 @@ export interface DescriptorBudget {
   needed: number;
   slots: number;
   threads: number;
+  /** Listening sockets per thread (listener-set.ts), counted in the headroom. */
+  listeners: number;
   /** Descriptors open now plus what each thread and the process add later. */
   headroom: number;
 }
@@ -52,10 +54,10 @@ function openDescriptors(): number {
   }
 }
 
-/** What `slots` connections in each of `threads` event loops need, from what is open now. */
-export function descriptorBudget(slots: number, threads: number): DescriptorBudget {
-  const headroom = openDescriptors() + PER_THREAD * (threads + 1) + SPARE;
-  return { needed: slots * threads + headroom, slots, threads, headroom };
+/** What `slots` connections and `listeners` listening sockets in each of `threads` event loops need, from what is open now. */
+export function descriptorBudget(slots: number, threads: number, listeners = 1): DescriptorBudget {
+  const headroom = openDescriptors() + (PER_THREAD + listeners) * (threads + 1) + SPARE;
+  return { needed: slots * threads + headroom, slots, threads, listeners, headroom };
 }
 
 /** The most slots per thread that fit under `limit` descriptors with this headroom (at least 0). */

@@ -25,6 +25,9 @@
 //   - with proxyProtocol, a connection from an address outside proxyTrusted is
 //     refused, and every other one starts with a PROXY header, parsed before its
 //     first core call and before onOpen, within proxyTimeout (the sweep again);
+//   - at the connection limit, a newcomer takes the slot of the connection whose
+//     incomplete frame has waited longest on its peer, past evictAfter (ERR_EVICTED,
+//     eviction-order.ts); it is refused only when there is none;
 //   - ids are unique for the life of the process, across worker threads.
 
 import { EventEmitter } from 'node:events';
@@ -34,7 +37,7 @@ import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_TOO_MANY_CONNECTIONS,
+  configError, E_EVICTED, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_TOO_MANY_CONNECTIONS,
   E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
 import { AddressRanges, LOOPBACK } from './address-ranges.ts';
@@ -42,6 +45,7 @@ import type { ProxyProtocol } from './proxy-header.ts';
 import { AddressTable, addressKey, createAddressTable, REFUSED, UNTRACKED } from './address-table.ts';
 import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
 import { Connection, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
+import { EvictionOrder } from './eviction-order.ts';
 import { Heartbeat, type StallInfo } from './heartbeat.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
@@ -63,6 +67,12 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   minRateWindow?: number;
   /** Connections one client address may hold at once (IPv6: per /64), refused past it with ERR_TOO_MANY_CONNECTIONS. Default 0: no cap. */
   maxConnectionsPerIp?: number;
+  /**
+   * At the connection limit, a new connection takes the slot of the connection whose
+   * incomplete frame has waited longest on its peer, if at least this many ms
+   * (that one is closed with ERR_EVICTED). Default 1000; 0 = never (the newcomer is refused).
+   */
+  evictAfter?: number;
   /** The shared table maxConnectionsPerIp counts in (createAddressTable); a worker server gives every thread the same one. */
   addressTable?: SharedArrayBuffer;
   /** Report a 'stall' when this thread's event loop was blocked longer than this many ms. Default 1000; 0 = never. */
@@ -133,6 +143,7 @@ export const DEFAULT_MIN_RATE = 500;
 export const DEFAULT_MIN_RATE_WINDOW = 10_000;
 export const DEFAULT_KEEPALIVE = 60_000;
 export const DEFAULT_STALL_TIMEOUT = 1000;
+export const DEFAULT_EVICT_AFTER = 1000;
 export const DEFAULT_MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 export const DEFAULT_PROXY_TIMEOUT = 3000;
 
@@ -185,6 +196,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private addresses: AddressTable | undefined;
   /** proxyProtocol is on: the balancers it trusts. */
   private proxyTrusted: AddressRanges | undefined;
+  /** Who gives up its slot for a newcomer at the limit (undefined: evictAfter 0, never). */
+  private evictions: EvictionOrder | undefined;
   /** The address-table entry each open connection holds (maxConnectionsPerIp). */
   private readonly addressEntries = new Map<Connection, number>();
   private heartbeat: Heartbeat | undefined;
@@ -229,7 +242,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (!this.coreInstance) {
       const {
         core, idleTimeout, writeTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, noDelay, keepAlive, drainTimeout, signal,
-        frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat,
+        frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat, evictAfter,
         proxyProtocol, proxyTrusted, proxyTimeout, onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
       } = this.options;
       this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this.takesFrames ? 'handler' : 'echo' });
@@ -246,7 +259,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         header: o.proxyProtocol ? o.proxyTimeout ?? DEFAULT_PROXY_TIMEOUT : 0,
       };
       const perIp = o.maxConnectionsPerIp ?? 0;
+      const evictAfter = o.evictAfter ?? DEFAULT_EVICT_AFTER;
       for (const [name, v] of [
+        ['evictAfter', evictAfter],
         ['idleTimeout', d.idle], ['writeTimeout', d.write], ['frameTimeout', d.frame], ['minRate', d.minRate], ['maxQueued', maxQueued],
         ['maxReply', maxReply], ['maxQueuedTotal', this.maxQueuedTotal], ['maxConnectionsPerIp', perIp], ['stallTimeout', o.stallTimeout ?? 0],
         ['proxyTimeout', o.proxyTimeout ?? 0],
@@ -257,6 +272,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       if (!Number.isInteger(perIp)) throw configError(`maxConnectionsPerIp must be a whole number, got ${perIp}`);
       this.proxyTrusted = proxyRanges(o);
       this.deadlines = d;
+      if (evictAfter > 0) this.evictions = new EvictionOrder(evictAfter);
       if (perIp > 0) this.addresses = new AddressTable(o.addressTable ?? createAddressTable(this.coreInstance.config.slots));
       // Always beating: besides stalls, it measures the event-loop lag that stats() and metrics report.
       this.heartbeat = new Heartbeat(o.heartbeat, o.stallTimeout ?? DEFAULT_STALL_TIMEOUT, info => {
@@ -296,7 +312,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    * Serve a connected socket: one that has not started reading (accepted with
    * pauseOnConnect, or transferred from another thread). start() must have
    * resolved. Returns its Connection, or null when it was refused (the endpoint
-   * is closing, or every slot is taken: ERR_TOO_MANY_CONNECTIONS).
+   * is closing, or every slot is taken and none could be evicted: ERR_TOO_MANY_CONNECTIONS).
    */
   serve(raw: net.Socket): Connection<Data> | null {
     if (this.closing) {
@@ -326,7 +342,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         return null;
       }
     }
-    const slot = core.open();
+    let slot = core.open();
+    if (slot < 0) slot = this.evictFor(raw);
     if (slot < 0) {
       this.addresses?.release(entry);
       const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: all ${core.config.slots} connection slots are in use`);
@@ -352,6 +369,16 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (entry >= 0) this.addressEntries.set(connection, entry);
     this.register(connection, () => this.admit(connection));
     return connection;
+  }
+
+  /** Every slot is taken: evict the connection that waited longest on an incomplete frame (eviction-order.ts) and take its slot; -1 if none qualifies. */
+  private evictFor(raw: net.Socket): number {
+    const now = performance.now();
+    const victim = this.evictions?.pick(this.connections.values(), now);
+    if (!victim) return -1;
+    const waited = Math.round(now - victim.waitStart);
+    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${raw.remoteAddress}:${raw.remotePort}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
+    return this.core.open();
   }
 
   /** A connection is connected: track it and open it (`open` runs its hooks, or waits for its PROXY header). */

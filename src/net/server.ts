@@ -1,17 +1,19 @@
 // A ringwire server: an Endpoint (core, connections, hooks, limits, stats) fed by
-// a listening net.Server. listen() rejects with the listener's error
-// (EADDRINUSE, EACCES, ENOTFOUND for a bad host…) instead of emitting it, and a
-// later error of the listening socket is emitted as 'error' only when someone
-// listens for it, so nothing crashes the process on an unhandled 'error'.
-// An accept that fails for lack of descriptors (EMFILE/ENFILE) pauses the
-// listener briefly instead (accept-guard.ts): counted as ERR_NO_DESCRIPTORS.
+// listening sockets (listener-set.ts: several on one port where the platform
+// shares ports, so a busy thread accepts several connections per wake-up).
+// listen() rejects with the listener's error (EADDRINUSE, EACCES, ENOTFOUND for a
+// bad host…) instead of emitting it, and a later error of a listening socket is
+// emitted as 'error' only when someone listens for it, so nothing crashes the
+// process on an unhandled 'error'. An accept that fails for lack of descriptors
+// (EMFILE/ENFILE) pauses that listener briefly instead (accept-guard.ts): counted
+// as ERR_NO_DESCRIPTORS.
 
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { configError, type RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
-import { guardAccepts, type AcceptGuard } from './accept-guard.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
-
+import { ListenerSet } from './listener-set.ts';
+import { portSharing } from './port-sharing.ts';
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   /**
    * A relay: each accepted client gets its own connection to this upstream, on the
@@ -27,15 +29,23 @@ export interface ListenOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** The kernel's queue of connections not yet accepted. Default 511. */
+  /** The kernel's queue of connections not yet accepted, per listening socket. Default 511. */
   backlog?: number;
+  /** SO_REUSEPORT: other threads or processes may listen on the port too. */
   reusePort?: boolean;
+  /**
+   * Listening sockets this thread opens on the port (SO_REUSEPORT): libuv accepts one
+   * connection per wake-up of each, so more let a busy thread take new clients sooner.
+   * Default DEFAULT_LISTENERS where ports can be shared (Linux, Node >= 22.12), else 1.
+   */
+  listeners?: number;
 }
 
+/** Listening sockets per thread: docs/limits-and-errors.md ("Accepting under load") has the measurements. */
+export const DEFAULT_LISTENERS = 16;
+
 export class RingwireServer<Data = any> extends Endpoint<Data> {
-  private readonly server: net.Server;
-  private bound: net.ListenOptions | undefined;
-  private readonly guard: AcceptGuard;
+  private readonly listenerSet: ListenerSet;
   private readonly upstreamOptions: ServerOptions['upstream'];
 
   constructor(options: ServerOptions<Data>, makeCore: CoreFactory) {
@@ -43,14 +53,14 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames inside the core: give it no onFrame or onConnection');
     super(endpointOptions, makeCore);
     this.upstreamOptions = upstream;
-    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, raw => this.serve(raw));
-    this.listener = this.server;
-    this.guard = guardAccepts(this.server, () => this.bound, {
+    this.listenerSet = new ListenerSet({ pauseOnConnect: true, allowHalfOpen: true }, {
+      connection: raw => this.serve(raw),
       shortage: err => this.clientError(err, { id: null, remoteAddress: undefined, remotePort: undefined }),
       other: err => {
         if (this.listenerCount('error') > 0) this.emit('error', err);
       },
     });
+    this.listener = this.listenerSet.servers[0]!;
   }
 
   /** Build the core (once) and listen. Resolves with the bound address; rejects with the error if it cannot. */
@@ -58,22 +68,17 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
     await this.start();
     if (this.closing) throw configError('listen() after close(): create a new server to listen again');
-    if (this.server.listening) throw configError('the server is already listening');
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', backlog: o.backlog ?? 511, reusePort: o.reusePort }, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    // Listening again after a descriptor shortage: the same address and the port it bound.
-    this.bound = { port: this.address()!.port, host: o.host ?? '127.0.0.1', backlog: o.backlog ?? 511, reusePort: o.reusePort };
+    if (this.listenerSet.listening) throw configError('the server is already listening');
+    const count = o.listeners ?? (portSharing() ? DEFAULT_LISTENERS : 1);
+    if (!Number.isInteger(count) || count < 1 || count > 1024) throw configError(`listeners must be 1 to 1024, got ${count}`);
+    if (count > 1 && !portSharing()) throw configError(`listeners: ${count} sockets on one port need SO_REUSEPORT (Linux, Node >= 22.12); give 1`);
+    await this.listenerSet.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', backlog: o.backlog ?? 511, reusePort: o.reusePort ?? false, count });
     this.emit('listening');
     return this.address()!;
   }
 
   address(): AddressInfo | null {
-    return this.server.address() as AddressInfo | null;
+    return this.listenerSet.address();
   }
 
   protected override admit(client: Connection<Data>): void {
@@ -92,7 +97,6 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   }
 
   protected override stopAccepting(): Promise<void> {
-    this.guard.stop();
-    return new Promise(resolve => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
+    return this.listenerSet.close();
   }
 }

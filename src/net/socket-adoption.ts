@@ -49,9 +49,11 @@ export function adopt(raw: net.Socket, server: net.Server | null, target: ReadTa
     allowHalfOpen: true,
     onread: target,
   } as net.SocketConstructorOpts);
+  // The server that accepted it counted it (one of several listening on the port), else the one given.
+  const owner = internals._server ?? server;
   const adopted = socket as unknown as SocketInternals;
-  adopted._server = server;
-  adopted.server = server;
+  adopted._server = owner;
+  adopted.server = owner;
   return socket;
 }
 

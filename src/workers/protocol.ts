@@ -19,6 +19,9 @@ export interface WorkerInit extends Omit<ServerOptions, (typeof HOOKS)[number] |
   /** reuseport: where to listen (every worker listens there with reusePort). */
   port?: number;
   host?: string;
+  /** reuseport: each worker's listen queue per socket, and listening sockets (ListenOptions). */
+  backlog?: number;
+  listeners?: number;
   /** sendTo and publish across the server's threads: the shared memory, and which place this thread serves. */
   switchboard?: SwitchboardInit;
   place?: number;
@@ -43,11 +46,7 @@ export type ParentMessage =
   | { type: 'ringwire:socket'; socket: unknown }
   | { type: 'ringwire:close' };
 
-/** Does this Node honour listen({ reusePort: true })? From 22.12 (and 23.1). */
-export function canReusePort(version = process.versions.node): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-}
+export { canReusePort } from '../net/port-sharing.ts';
 
 /** Can this Node transfer sockets to worker threads (postMessage with a socket in the transfer list)? From 24.20. */
 export function canTransferSockets(version = process.versions.node): boolean {

@@ -29,7 +29,7 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
   if (isMainThread || !parentPort) throw configError('serveInWorker runs in a worker thread; in the main thread use createServer');
   const port = parentPort;
   // Hooks given directly (your own worker) or as a module (WorkerServer's threads).
-  const { handler, balance = 'reuseport', port: listenPort = 0, host = '127.0.0.1', switchboard, place = 0, ...serverOptions } = options;
+  const { handler, balance = 'reuseport', port: listenPort = 0, host = '127.0.0.1', backlog, listeners, switchboard, place = 0, ...serverOptions } = options;
   const server = new RingwireServer({ ...serverOptions, ...(handler ? await loadHandler(handler) : {}) }, createCore);
   const post = (m: WorkerMessage) => port.postMessage(m);
   server.on('clientError', (err, c) => {
@@ -47,7 +47,7 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
   port.on('message', onMessage);
   const core = await server.start();
   if (switchboard) server.router.attach(switchboard, place); // this thread's mailbox: sendTo and publish reach it
-  const bound = balance === 'reuseport' ? (await server.listen({ port: listenPort, host, reusePort: true })).port : 0;
+  const bound = balance === 'reuseport' ? (await server.listen({ port: listenPort, host, backlog, listeners, reusePort: true })).port : 0;
   post({ type: 'ringwire:ready', port: bound, memory: core.memory, statsOffset: core.config.regions.stats, statsCount: STATS_COUNT });
   return server;
 }

@@ -17,7 +17,7 @@
 // loop has not run for stallTimeout is reported ('stall'), and one stalled for
 // stallRestart is terminated and replaced like a crashed one.
 
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -29,8 +29,8 @@ import type { EndpointEvents } from '../net/endpoint.ts';
 import { HOOKS } from '../net/handler.ts';
 import { Switchboard, type PublishResult, type SendResult } from '../net/switchboard.ts';
 import type { ServerStats, ThreadStats } from '../net/server-stats.ts';
-import type { ListenOptions, ServerOptions } from '../net/server.ts';
-import { guardAccepts } from '../net/accept-guard.ts';
+import { DEFAULT_LISTENERS, type ListenOptions, type ServerOptions } from '../net/server.ts';
+import { ListenerSet } from '../net/listener-set.ts';
 import { createAddressTable } from '../net/address-table.ts';
 import { DEFAULT_STALL_TIMEOUT } from '../net/endpoint.ts';
 import { createHeartbeat, Heartbeat, HEARTBEAT_PERIOD, heartbeatClock, lastBeat } from '../net/heartbeat.ts';
@@ -39,6 +39,8 @@ import { handlerUrl } from './handler-module.ts';
 import { canReusePort, canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
 import { WorkerLink } from './worker-link.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
+import { portSharing, REUSEPORT_PLATFORMS } from '../net/port-sharing.ts';
+import { DescriptorReserve } from './descriptor-reserve.ts';
 
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
   /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
@@ -74,8 +76,6 @@ export interface WorkerExitInfo {
   restartIn: number;
 }
 
-/** Platforms where Node honours listen({ reusePort: true }). */
-const REUSEPORT_PLATFORMS = new Set(['linux', 'freebsd', 'dragonfly', 'sunos', 'aix']);
 const STABLE_MS = 10_000; // a worker that lived this long resets the backoff
 const MAX_WAITING = 1024; // transfer mode: connections held while no worker runs; more are refused
 
@@ -125,9 +125,11 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   private readonly stallTimeout: number;
   private readonly stallRestart: number;
   private watchdog: NodeJS.Timeout | undefined;
-  private acceptor: net.Server | undefined; // transfer mode: this thread accepts
-  private acceptGuard: ReturnType<typeof guardAccepts> | undefined;
-  private bound: { port: number; host: string } | undefined;
+  /** Transfer mode: this thread accepts (and does nothing else), on `listeners` sockets like any accepting thread. */
+  private acceptor: ListenerSet | undefined;
+  /** Transfer mode: the descriptor each transfer's dup(2) needs, even at RLIMIT_NOFILE (descriptor-reserve.ts). */
+  private reserve: DescriptorReserve | undefined;
+  private bound: { port: number; host: string; backlog?: number; listeners?: number } | undefined;
   private closing: Promise<void> | undefined;
   /** Counted in this thread for no worker (transfer mode: a connection no worker could take), and this thread's event-loop lag. */
   private readonly counted = standaloneStats();
@@ -189,7 +191,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
     const where = { port: o.port ?? 0, host: o.host ?? '127.0.0.1' };
     try {
-      await this.startAll(where, o.backlog);
+      await this.startAll(where, o.backlog, o.listeners);
     } catch (err) {
       await this.close(); // no thread is left behind by a failed start
       throw err;
@@ -227,39 +229,35 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     this.watchdog.unref();
   }
 
-  private async startAll(where: { port: number; host: string }, backlog = 511): Promise<void> {
+  private async startAll(where: { port: number; host: string }, backlog = 511, listeners?: number): Promise<void> {
     if (this.balance === 'transfer') {
       // Workers first, so that the first connection finds them running.
       await Promise.all(this.places.map(p => this.start(p)));
-      const acceptor = net.createServer({ pauseOnConnect: true, noDelay: true }, socket => this.dispatch(socket));
-      this.acceptor = acceptor;
-      this.acceptGuard = guardAccepts(acceptor, () => (this.bound ? { port: this.bound.port, host: where.host, backlog } : undefined), {
-        shortage: e => {
-          this.counted.error(E_NO_DESCRIPTORS);
-          if (this.listenerCount('clientError') > 0) this.emit('clientError', e, { id: null, remoteAddress: undefined, remotePort: undefined });
-        },
+      this.reserve = new DescriptorReserve();
+      this.acceptor = new ListenerSet({ pauseOnConnect: true, noDelay: true }, {
+        connection: socket => this.dispatch(socket),
+        shortage: e => this.refused(e, { id: null, remoteAddress: undefined, remotePort: undefined }),
         other: err => {
           if (this.listenerCount('error') > 0) this.emit('error', err);
         },
       });
-      acceptor.listen({ port: where.port, host: where.host, backlog });
-      await once(acceptor, 'listening');
-      this.bound = { port: (acceptor.address() as AddressInfo).port, host: where.host };
+      await this.acceptor.listen({ port: where.port, host: where.host, backlog, count: listeners ?? (portSharing() ? DEFAULT_LISTENERS : 1), reusePort: false });
+      this.bound = { port: this.acceptor.address()!.port, host: where.host };
     } else if (where.port === 0) {
       // The first worker binds (port 0 picks one); the others join it on that port.
-      this.bound = where;
+      this.bound = { ...where, backlog, listeners };
       const port = await this.start(this.places[0]!);
-      this.bound = { port, host: where.host };
+      this.bound = { ...this.bound, port };
       await Promise.all(this.places.slice(1).map(p => this.start(p)));
     } else {
       // A known port: every worker binds it at once, so none serves long alone.
-      this.bound = where;
+      this.bound = { ...where, backlog, listeners };
       await Promise.all(this.places.map(p => this.start(p)));
     }
   }
 
   address(): AddressInfo | null {
-    if (this.acceptor) return this.acceptor.address() as AddressInfo | null;
+    if (this.acceptor) return this.acceptor.address();
     if (!this.bound) return null;
     return { port: this.bound.port, address: this.bound.host, family: net.isIPv6(this.bound.host) ? 'IPv6' : 'IPv4' };
   }
@@ -299,8 +297,8 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     this.closing ??= (async () => {
       clearInterval(this.watchdog);
       this.heartbeat?.stop();
-      this.acceptGuard?.stop();
-      const stopped = new Promise<void>(resolve => (this.acceptor?.listening ? this.acceptor.close(() => resolve()) : resolve()));
+      this.reserve?.close();
+      const stopped = this.acceptor?.close() ?? Promise.resolve();
       for (const socket of this.waiting.splice(0)) socket.destroy();
       await Promise.all(this.places.map(async p => {
         clearTimeout(p.timer);
@@ -399,15 +397,23 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       this.waiting.push(socket);
       return;
     }
+    const who = { id: null, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
     if (!best) {
-      this.counted.error(E_WORKER_EXIT);
-      const err = ringwireError(E_WORKER_EXIT, `connection from ${socket.remoteAddress}:${socket.remotePort} refused: no worker is running`);
-      if (this.listenerCount('clientError') > 0) this.emit('clientError', err, { id: null, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
       socket.destroy();
-      return;
+      return this.refused(ringwireError(E_WORKER_EXIT, `connection from ${who.remoteAddress}:${who.remotePort} refused: no worker is running`), who);
     }
-    best.assigned++;
-    best.link!.transfer(socket);
+    const target = best;
+    if (!this.reserve!.spend(() => target.link!.transfer(socket))) {
+      socket.destroy(); // frees a descriptor: the reserve is taken back at the next transfer
+      return this.refused(ringwireError(E_NO_DESCRIPTORS, `connection from ${who.remoteAddress}:${who.remotePort} closed: no descriptor left to hand it to a worker (EMFILE)`), who);
+    }
+    target.assigned++;
+  }
+
+  /** Count and report a connection this thread closed itself (no worker, no descriptor). */
+  private refused(err: RingwireError, who: ConnectionInfo): void {
+    this.counted.error(err.number);
+    if (this.listenerCount('clientError') > 0) this.emit('clientError', err, who);
   }
 }
 

@@ -1,0 +1,119 @@
+// The listening sockets of one thread on one port, each guarded against
+// descriptor shortages (accept-guard.ts).
+//
+// Why more than one: libuv accepts one connection per wake-up of a listening
+// socket (Node 24's libuv 1.52: one accept4 per epoll_pwait, measured with
+// strace), and a thread busy with thousands of connections wakes up after
+// handling up to 1024 ready sockets per epoll_pwait (and up to 48 such batches
+// in a row). At 5,000 busy connections that was about 20 accepts a second: the
+// listen queue stayed full, SYNs were dropped, and new clients waited seconds
+// behind it. With `count` sockets sharing the port (SO_REUSEPORT; the kernel
+// spreads new connections over them by address hash), each wake-up accepts up
+// to `count`, and the kernel's queue is `count` × backlog deep.
+//
+// SO_REUSEPORT would also let another server of the same user join the port
+// unnoticed (a second `ringwire serve` on a busy port must fail with EADDRINUSE,
+// not share it). So unless the caller asked for a shared port (reusePort: worker
+// threads), the port is first bound by a plain socket, which fails if anyone
+// listens there and picks the port for port 0, then closed, and the set binds
+// that port: any later server without SO_REUSEPORT gets EADDRINUSE as before.
+//
+// Invariants: every socket listens on the same address and port (the first
+// binds it: port 0 picks one); closing the set stops every guard first, so no
+// socket listens again after close().
+
+import net, { type AddressInfo } from 'node:net';
+import type { RingwireError } from '../core/errors.ts';
+import { guardAccepts, type AcceptGuard } from './accept-guard.ts';
+
+export interface ListenerReport {
+  connection(raw: net.Socket): void;
+  /** An accept failed for lack of descriptors (ERR_NO_DESCRIPTORS); that socket pauses. */
+  shortage(err: RingwireError): void;
+  /** Any other error of a listening socket after listen() resolved. */
+  other(err: Error): void;
+}
+
+export interface ListenerSetOptions {
+  port: number;
+  host: string;
+  backlog: number;
+  /** Sockets on the port; more than 1 needs SO_REUSEPORT. */
+  count: number;
+  /** SO_REUSEPORT on every socket (other threads or processes may join the port). */
+  reusePort: boolean;
+}
+
+export class ListenerSet {
+  readonly servers: net.Server[] = [];
+  private readonly guards: AcceptGuard[] = [];
+  private bound: net.ListenOptions | undefined;
+  private readonly serverOptions: net.ServerOpts;
+  private readonly report: ListenerReport;
+
+  /** The first socket exists at once (a listener for sockets the endpoint adopts before listen()). */
+  constructor(serverOptions: net.ServerOpts, report: ListenerReport) {
+    this.serverOptions = serverOptions;
+    this.report = report;
+    this.add();
+  }
+
+  private add(): net.Server {
+    const server = net.createServer(this.serverOptions, raw => this.report.connection(raw));
+    this.servers.push(server);
+    this.guards.push(guardAccepts(server, () => this.bound, { shortage: this.report.shortage, other: this.report.other }));
+    return server;
+  }
+
+  /** Listen with every socket; rejects with the first socket's error (EADDRINUSE…), closing any that listened. */
+  async listen(o: ListenerSetOptions): Promise<void> {
+    let options: net.ListenOptions = { port: o.port, host: o.host, backlog: o.backlog, reusePort: o.reusePort || o.count > 1 };
+    if (o.count > 1 && !o.reusePort) options.port = await exclusivePort(o.port, o.host);
+    try {
+      for (let i = 0; i < o.count; i++) {
+        const server = this.servers[i] ?? this.add();
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(options, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        // The others join the port the first one bound; a guard listens again there after a shortage.
+        if (i === 0) this.bound = options = { ...options, port: (server.address() as AddressInfo).port };
+      }
+    } catch (err) {
+      this.bound = undefined;
+      await this.close();
+      throw err;
+    }
+  }
+
+  get listening(): boolean {
+    return this.servers.some(s => s.listening);
+  }
+
+  /** The bound address (of a socket listening now: one may be paused by its guard). */
+  address(): AddressInfo | null {
+    const server = this.servers.find(s => s.listening);
+    return server ? (server.address() as AddressInfo) : null;
+  }
+
+  /** Stop listening; resolves once every socket is closed (connections are the endpoint's). */
+  close(): Promise<void> {
+    for (const g of this.guards) g.stop();
+    return Promise.all(this.servers.map(s => new Promise<void>(resolve => (s.listening ? s.close(() => resolve()) : resolve())))).then(() => {});
+  }
+}
+
+/** Bind host:port with a plain socket (no SO_REUSEPORT) and let it go: the port, or the error (EADDRINUSE…) a server would get. */
+async function exclusivePort(port: number, host: string): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ port, host, backlog: 1 }, () => resolve());
+  });
+  const bound = (probe.address() as AddressInfo).port;
+  await new Promise(resolve => probe.close(resolve));
+  return bound;
+}
