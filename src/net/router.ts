@@ -163,6 +163,14 @@ export class Router {
     return this.groups.leave(connection, topic);
   }
 
+  /**
+   * Hear when a topic gets its first subscriber on this thread (active) and loses
+   * its last: a cluster subscribes its host in Redis then (cluster.ts).
+   */
+  watchTopics(watcher: (topic: string, active: boolean) => void): void {
+    this.groups.watch(watcher);
+  }
+
   /** The subscribers of topic on this thread. */
   subscribers(topic: string): number {
     return this.groups.subscribers(topic)?.size ?? 0;

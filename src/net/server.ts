@@ -11,6 +11,10 @@ import { configError, type RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import { guardAccepts, type AcceptGuard } from './accept-guard.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
+import { Cluster, clusterOptions, type ClusterOptions } from './cluster.ts';
+import type { ServerStats } from './server-stats.ts';
+import { Switchboard } from './switchboard.ts';
+import type { Core } from '../core/core.ts';
 
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   /**
@@ -21,6 +25,12 @@ export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
    * Without a handler (the frames are forwarded inside the core, copied once).
    */
   upstream?: { host?: string; port: number; connectTimeout?: number };
+  /**
+   * Carry publish() to every ringwire host of a cluster through Redis pub/sub
+   * (cluster.ts): a URL (redis://HOST:PORT) or its options. Needs the optional
+   * dependency @redis/client. listen() fails with ERR_BAD_CONFIG if Redis cannot be reached.
+   */
+  cluster?: string | ClusterOptions;
 }
 
 export interface ListenOptions {
@@ -37,12 +47,18 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   private bound: net.ListenOptions | undefined;
   private readonly guard: AcceptGuard;
   private readonly upstreamOptions: ServerOptions['upstream'];
+  private readonly clusterOptions: ClusterOptions | undefined;
+  private joining: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  /** This host in its cluster (once started), if it has one. */
+  cluster: Cluster | null = null;
 
   constructor(options: ServerOptions<Data>, makeCore: CoreFactory) {
-    const { upstream, ...endpointOptions } = options;
+    const { upstream, cluster, ...endpointOptions } = options;
     if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames inside the core: give it no onFrame or onConnection');
     super(endpointOptions, makeCore);
     this.upstreamOptions = upstream;
+    this.clusterOptions = cluster === undefined ? undefined : clusterOptions(cluster);
     this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, raw => this.serve(raw));
     this.listener = this.server;
     this.guard = guardAccepts(this.server, () => this.bound, {
@@ -70,6 +86,33 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     this.bound = { port: this.address()!.port, host: o.host ?? '127.0.0.1', backlog: o.backlog ?? 511, reusePort: o.reusePort };
     this.emit('listening');
     return this.address()!;
+  }
+
+  /** Build the core (once) and, with a cluster, connect to Redis (rejects with ERR_BAD_CONFIG if it cannot). */
+  override async start(): Promise<Core> {
+    const core = await super.start();
+    if (this.clusterOptions) await (this.joining ??= this.joinCluster(core, this.clusterOptions));
+    return core;
+  }
+
+  /** This thread is the host's one place: its publishes go to Redis through the outbox, and its topics are subscribed there. */
+  private async joinCluster(core: Core, options: ClusterOptions): Promise<void> {
+    const board = Switchboard.create({ places: 1, slots: core.config.slots, outbox: true });
+    const cluster = new Cluster(options, board);
+    await cluster.start();
+    this.router.attach(board, 0);
+    this.router.watchTopics((topic, active) => cluster.topic(0, topic, active));
+    this.cluster = cluster;
+  }
+
+  override close(): Promise<void> {
+    return (this.stopping ??= super.close().then(() => this.cluster?.close()));
+  }
+
+  override stats(): ServerStats {
+    const s = super.stats();
+    if (this.cluster) s.cluster = this.cluster.stats();
+    return s;
   }
 
   address(): AddressInfo | null {
