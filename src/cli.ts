@@ -87,8 +87,10 @@ Options for serve:
                             so the kernel's net.ipv4.tcp_rmem/tcp_wmem apply: see ringwire doctor)
   --copy                    copy reads into the rings instead of reading into them directly
   --upstream <host:port>    relay: forward each client's whole frames to its own connection to
-                            host:port and back, validated at the edge, inside the core (no handler;
-                            each client takes two connection slots)
+                            host:port and back, validated at the edge, inside the core (each client
+                            takes two connection slots); a --handler exporting
+                            onForward(frame, from, to) sees each frame on its way and may drop it
+                            (return false) or replace it (return bytes)
   --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
                             onDrain, onConnection) or a default onFrame, that answers frames instead
                             of the echo; imported by every worker
@@ -286,7 +288,6 @@ async function serve(args: string[], relay = false): Promise<void> {
   const keepalive = duration('keepalive', values.keepalive);
   const minRate = rate(values['min-rate']);
   if (relay && values.upstream === undefined) throw configError('ringwire relay needs --upstream <host:port>, the server each client is relayed to');
-  if (values.upstream !== undefined && values.handler !== undefined) throw configError('--upstream relays frames inside the core: it takes no --handler');
   if (values.upstream !== undefined && values.cluster !== undefined) throw configError('--cluster carries what handlers publish: a relay (--upstream) has no handler');
   const common = {
     ...coreOptions,

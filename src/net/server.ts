@@ -22,7 +22,9 @@ export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
    * same core, and whole frames go both ways, validated at the edge (max frame,
    * bad lengths: the bad side closes with its error, its partner after its
    * in-flight frames), with backpressure each way. Each pair takes two slots.
-   * Without a handler (the frames are forwarded inside the core, copied once).
+   * Without onForward, frames are forwarded inside the core (Core.forwardTo),
+   * copied once; with it, each frame passes through the hook, which may drop or
+   * replace it, and is copied once into the other side's tx ring.
    */
   upstream?: { host?: string; port: number; connectTimeout?: number };
   /**
@@ -55,7 +57,8 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
 
   constructor(options: ServerOptions<Data>, makeCore: CoreFactory) {
     const { upstream, cluster, ...endpointOptions } = options;
-    if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames inside the core: give it no onFrame or onConnection');
+    if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames itself: give it no onFrame or onConnection (onForward inspects them on their way)');
+    if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
     super(endpointOptions, makeCore);
     this.upstreamOptions = upstream;
     this.clusterOptions = cluster === undefined ? undefined : clusterOptions(cluster);
