@@ -10,7 +10,9 @@
 import type { BenchReport } from './bench-report.ts';
 import { frameSize, mib } from './format.ts';
 import { barChart, escapeXml, PALETTE } from './svg-chart.ts';
-import { GC_HEADERS, gcRows, MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows } from './text-table.ts';
+import {
+  FANOUT_HEADERS, fanoutRows, GC_HEADERS, gcRows, MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows, THREAD_HEADERS, threadRows,
+} from './text-table.ts';
 import { scenarioLabel } from './runner.ts';
 import { bySuite, type ScenarioSummary } from './results.ts';
 
@@ -122,6 +124,18 @@ ${table(MICRO_HEADERS, microRows(m), 2)}
 <p>One empty call into the core: WASM ${m.boundary.wasm.toFixed(1)} ns, JS twin ${m.boundary.js.toFixed(1)} ns.</p>`;
 }
 
+function routingSection(report: BenchReport): string {
+  const r = report.routing;
+  if (!r) return '';
+  const s = r.settings;
+  return `<h2>Routing: fan-out and cross-thread delivery</h2>
+<p class="note">${escapeXml(`Fan-out: 1 publisher, ${s.subscribers} subscribers, ${s.fanoutMessages} messages of 64 B; every subscriber's bytes checked. Median of ${s.rounds} rounds, contenders alternating; load average ${r.load.before.map(v => v.toFixed(2)).join(', ')} before.`)}</p>
+${table(FANOUT_HEADERS, fanoutRows(r))}
+<p class="note">${escapeXml(`Cross-thread delivery of ${s.messageBytes}-byte messages to a worker thread, every byte checked by the consumer.`)}</p>
+${table(THREAD_HEADERS, threadRows(r))}
+${r.failures.length ? `<ul>${r.failures.map(f => `<li class="failed">${escapeXml(f)}</li>`).join('')}</ul>` : ''}`;
+}
+
 export function renderHtml(report: BenchReport): string {
   const overviews = overview(report);
   const m = report.machine;
@@ -151,6 +165,7 @@ export function renderHtml(report: BenchReport): string {
 ${overviews ? `<h2>Overview</h2>\n${overviews}` : ''}
 ${report.summaries.length ? `<h2>Scenarios</h2>\n${report.summaries.map(scenarioSection).join('\n')}` : ''}
 ${microSection(report)}
+${routingSection(report)}
 </body></html>
 `;
 }

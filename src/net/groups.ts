@@ -60,6 +60,11 @@ export class Groups {
     this.watcher?.(topic, false);
   }
 
+  /** The topics with subscribers on this thread. */
+  topics(): IterableIterator<string> {
+    return this.members.keys();
+  }
+
   /** This thread's subscribers of topic (do not keep: it changes as they join and leave). */
   subscribers(topic: string): ReadonlySet<Connection> | undefined {
     return this.members.get(topic);

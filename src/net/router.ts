@@ -81,6 +81,8 @@ export class Router {
   /** A connection queued beyond its tx ring in this batch. */
   private backlog = false;
   private readonly counts: RouterStats = { delivered: 0, dropped: 0, full: 0, closed: 0 };
+  /** Who else hears of this thread's topics (a cluster), besides the switchboard's filter. */
+  private topicWatcher: ((topic: string, active: boolean) => void) | undefined;
   private readonly visit = (kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean => this.deliver(kind, w0, w1, w2, body);
 
   constructor(host: RouterHost) {
@@ -95,6 +97,11 @@ export class Router {
     this.place = place;
     this.mailbox = board.mailboxes[place]!;
     board.attach(place, threadId);
+    // publish() skips places without subscribers of the topic: tell the switchboard of ours, from now on.
+    this.groups.watch((topic, active) => {
+      this.board?.topic(this.place, topic, active);
+      this.topicWatcher?.(topic, active);
+    });
     for (let slot = 0; slot < this.bySlot.length; slot++) if (this.bySlot[slot]) board.opened(place, slot, this.serials[slot]!);
     this.keepAlive = setInterval(() => {}, FOREVER);
     this.pump();
@@ -146,7 +153,7 @@ export class Router {
 
   /**
    * Send bytes as one frame to every connection subscribed to topic, in every
-   * thread: one mailbox message per worker, whatever its subscribers. All or nothing: 'full' means a worker's mailbox had
+   * thread: one mailbox message per worker that has subscribers of it. All or nothing: 'full' means a worker's mailbox had
    * no room and no one got it (retry later without duplicates, or drop it).
    */
   publish(topic: string, bytes: Uint8Array): PublishResult {
@@ -168,7 +175,8 @@ export class Router {
    * its last: a cluster subscribes its host in Redis then (cluster.ts).
    */
   watchTopics(watcher: (topic: string, active: boolean) => void): void {
-    this.groups.watch(watcher);
+    this.topicWatcher = watcher;
+    for (const topic of this.groups.topics()) watcher(topic, true);
   }
 
   /** The subscribers of topic on this thread. */

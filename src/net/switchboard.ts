@@ -12,6 +12,15 @@
 //             connection open in that slot, 0 when none. Written only by the
 //             place's thread: on open, before any sender can know the id, and
 //             on close, before onClose runs.
+//   topics    per place, TOPIC_BUCKETS Int32 counters: how many of the topics
+//             with subscribers on that place's thread hash into each bucket.
+//             Written only by that thread (Router, as its topics gain their first
+//             subscriber and lose their last), cleared on attach and detach.
+//             publish() skips a place whose bucket for the topic is 0: it has no
+//             subscriber of it (a non-zero bucket may be another topic's: the
+//             record goes, and the owner finds no subscriber, as without the filter).
+//             A subscriber joining while a publish is on its way may miss that
+//             publish, as it would had it joined a moment later.
 //   outbox    with a cluster only: one more mailbox, consumed by the thread that
 //             holds the connection to Redis, which takes every publish() made on
 //             this host to the other hosts. publish() posts there too (all or
@@ -42,6 +51,8 @@ export type PublishResult = 'sent' | 'full';
 export interface SwitchboardInit {
   threads: SharedArrayBuffer;
   places: { mailbox: SharedArrayBuffer; live: SharedArrayBuffer }[];
+  /** Per place, TOPIC_BUCKETS counters of its topics with subscribers (by hash). */
+  topics: SharedArrayBuffer;
   /** A cluster's mailbox: what this host publishes, for the other hosts. */
   outbox?: SharedArrayBuffer;
 }
@@ -58,6 +69,7 @@ export interface SwitchboardOptions {
 }
 
 const DEFAULT_MAILBOX = 1 << 20;
+const TOPIC_BUCKETS = 1024;
 
 const encoder = new TextEncoder();
 
@@ -68,6 +80,7 @@ export class Switchboard {
   readonly outbox: Mailbox | null;
   private readonly threads: Int32Array;
   private readonly live: Int32Array[];
+  private readonly topics: Int32Array;
   /** threadId → place, as last seen (checked against `threads` on every use). */
   private readonly placeCache = new Map<number, number>();
   /** publish(): (place, reservation) pairs, reused. */
@@ -80,7 +93,8 @@ export class Switchboard {
       live: new SharedArrayBuffer(4 * o.slots),
     }));
     const outbox = o.outbox ? Mailbox.create(capacity).buffer : undefined;
-    return new Switchboard({ threads: new SharedArrayBuffer(4 * (o.places + 1)), places, outbox });
+    const topics = new SharedArrayBuffer(4 * TOPIC_BUCKETS * o.places);
+    return new Switchboard({ threads: new SharedArrayBuffer(4 * (o.places + 1)), places, topics, outbox });
   }
 
   constructor(init: SwitchboardInit) {
@@ -88,6 +102,7 @@ export class Switchboard {
     this.threads = new Int32Array(init.threads);
     this.mailboxes = init.places.map(p => new Mailbox(p.mailbox));
     this.live = init.places.map(p => new Int32Array(p.live));
+    this.topics = new Int32Array(init.topics);
     this.outbox = init.outbox ? new Mailbox(init.outbox) : null;
   }
 
@@ -114,18 +129,27 @@ export class Switchboard {
   /** This thread serves `place` from now on: its liveness table starts empty. */
   attach(place: number, tid: number): void {
     this.live[place]!.fill(0);
+    this.topics.fill(0, place * TOPIC_BUCKETS, (place + 1) * TOPIC_BUCKETS);
     Atomics.store(this.threads, place, tid + 1);
   }
 
   /** The thread serving `place` is gone (it detached, or its parent saw it exit). */
   detach(place: number, tid: number): void {
-    if (Atomics.compareExchange(this.threads, place, tid + 1, 0) === tid + 1) this.live[place]!.fill(0);
+    if (Atomics.compareExchange(this.threads, place, tid + 1, 0) === tid + 1) {
+      this.live[place]!.fill(0);
+      this.topics.fill(0, place * TOPIC_BUCKETS, (place + 1) * TOPIC_BUCKETS);
+    }
   }
 
   /** The cluster consumes the outbox from now on (true), or no longer (false: publish() leaves it out). */
   clusterAttached(on: boolean): void {
     if (!this.outbox) throw new Error('this switchboard has no outbox');
     Atomics.store(this.threads, this.mailboxes.length, on ? 1 : 0);
+  }
+
+  /** The owner of `place`: topic got its first subscriber there (active), or lost its last. */
+  topic(place: number, topic: string, active: boolean): void {
+    Atomics.add(this.topics, place * TOPIC_BUCKETS + bucket(encoder.encode(topic)), active ? 1 : -1);
   }
 
   opened(place: number, slot: number, serial: number): void {
@@ -154,8 +178,9 @@ export class Switchboard {
   }
 
   /**
-   * One message per place that has a thread, whatever its subscribers, and one
-   * in the cluster's outbox while a cluster consumes it. All or nothing: room is
+   * One message per place that has a thread and may have subscribers of the
+   * topic (its bucket says so), and one in the cluster's outbox while a cluster
+   * consumes it. All or nothing: room is
    * reserved in every mailbox first, and if one is full the others' reservations
    * are given up ('full': no worker gets it, so a retry cannot duplicate it).
    */
@@ -170,13 +195,14 @@ export class Switchboard {
 
   private post(topic: string, bytes: Uint8Array, outbox: boolean): PublishResult {
     const t = encoder.encode(topic);
+    const b = bucket(t);
     const body = t.length + bytes.length;
     const reserved = this.reserved;
     const places = this.mailboxes.length;
     let n = 0;
     let full = false;
     for (let p = 0; p <= places; p++) {
-      if (p < places ? Atomics.load(this.threads, p) === 0 : !outbox) continue;
+      if (p < places ? Atomics.load(this.threads, p) === 0 || Atomics.load(this.topics, p * TOPIC_BUCKETS + b) === 0 : !outbox) continue;
       const at = (p < places ? this.mailboxes[p]! : this.outbox!).reserve(body);
       if (at < 0) {
         full = true;
@@ -198,4 +224,11 @@ export class Switchboard {
   counters(): MailboxCounters[] {
     return this.mailboxes.map(m => m.counters());
   }
+}
+
+/** A topic's bucket: FNV-1a of its UTF-8 bytes. */
+function bucket(t: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t[i]!, 0x01000193);
+  return (h >>> 0) & (TOPIC_BUCKETS - 1);
 }
