@@ -100,6 +100,7 @@ const HOST_ID = 16;
 const BATCH = 4096;
 const DEFAULT_MAX_IN_FLIGHT = 16 << 20;
 const MAX_RETRY_DELAY = 2000;
+const CLOSE_WAIT = 2000;
 
 /** Import the Redis client; a clear ERR_BAD_CONFIG when it is not installed. */
 export async function loadRedisClient(specifier = '@redis/client'): Promise<RedisModule> {
@@ -222,7 +223,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return { hostId: this.hostId.toString('hex'), connected: this.up, topics: this.topics.size, ...this.counts };
   }
 
-  /** Stop carrying publishes and close both connections (what Redis has not acknowledged yet is waited for). */
+  /** Stop carrying publishes and close both connections (what Redis has not acknowledged yet is waited for, up to 2 s). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -231,11 +232,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.outbox.wake();
     await Promise.all([this.pub, this.sub].map(async client => {
       if (!client?.isOpen) return;
+      // What Redis has not answered yet is waited for, up to CLOSE_WAIT (it may be down, with commands queued).
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>(resolve => (timer = setTimeout(resolve, CLOSE_WAIT)));
       try {
-        await client.close();
+        await Promise.race([client.close(), late]);
       } catch {
-        client.destroy();
+        // closed under us: destroyed below
       }
+      clearTimeout(timer);
+      if (client.isOpen) client.destroy();
     }));
   }
 

@@ -13,7 +13,8 @@
 // `cursor & mask`. Invariants:
 //   - consume <= reserve, and reserve - consume <= capacity (computed modulo 2^32);
 //   - producers move `reserve` (compareExchange: each reserves [head, head + size));
-//     only the consumer moves `consume`, and only past records it has read and zeroed;
+//     only the consumer moves `consume`, and only past records it has read and zeroed
+//     (once per take(): a batch's records are zeroed, then given back, together);
 //   - every byte in [reserve, consume + capacity) is zero: a record's first word
 //     (its size) becomes non-zero only when its producer publishes it (Atomics.store
 //     after writing the rest), so the consumer never reads a half-written record;
@@ -171,31 +172,42 @@ export class Mailbox {
 
   /**
    * Hand up to `max` published records, in order, to visit(kind, w0, w1, w2, body),
-   * where body is a view valid only during the call; each is then zeroed and its
-   * space given back. visit returns false to stop after its record. Returns how
+   * where body is a view valid only during the call; at the end they are zeroed
+   * and their space given back. visit returns false to stop after its record. Returns how
    * many it handed on (SKIP records do not count). visit must not throw (the
    * record would be seen again).
    */
   take(max: number, visit: (kind: number, w0: number, w1: number, w2: number, body: Uint8Array) => boolean | void): number {
     const i32 = this.i32;
-    let consume = Atomics.load(i32, CONSUME);
+    const start = Atomics.load(i32, CONSUME);
+    let consume = start;
     let n = 0;
-    while (n < max) {
-      const pos = consume & this.mask;
-      const at = (DATA + pos) >> 2;
-      const size = Atomics.load(i32, at);
-      if (size === 0) break; // nothing more published (a producer may be writing it)
-      const kind = i32[at + 1]!;
-      let more: boolean | void = true;
-      if (kind !== KIND_SKIP) {
-        const start = DATA + pos + HEAD;
-        more = visit(kind, i32[at + 2]!, i32[at + 3]!, i32[at + 4]!, this.u8.subarray(start, start + i32[at + 5]!));
-        n++;
+    try {
+      // Not past a whole ring in one batch: its records are zeroed only at the end, so a full ring would lead back to them.
+      while (n < max && ((consume - start) | 0) < this.capacity) {
+        const pos = consume & this.mask;
+        const at = (DATA + pos) >> 2;
+        const size = Atomics.load(i32, at);
+        if (size === 0) break; // nothing more published (a producer may be writing it)
+        const kind = i32[at + 1]!;
+        let more: boolean | void = true;
+        if (kind !== KIND_SKIP) {
+          const start = DATA + pos + HEAD;
+          more = visit(kind, i32[at + 2]!, i32[at + 3]!, i32[at + 4]!, this.u8.subarray(start, start + i32[at + 5]!));
+          n++;
+        }
+        consume = (consume + size) | 0;
+        if (more === false) break;
       }
-      this.u8.fill(0, DATA + pos, DATA + pos + size);
-      consume = (consume + size) | 0;
+    } finally {
+      // Once per batch, not per record: what was taken is zeroed (at most two spans:
+      // it may wrap), then its room goes back to the producers.
+      const taken = (consume - start) | 0;
+      const from = start & this.mask;
+      const first = Math.min(taken, this.capacity - from);
+      this.u8.fill(0, DATA + from, DATA + from + first);
+      if (taken > first) this.u8.fill(0, DATA, DATA + taken - first);
       Atomics.store(i32, CONSUME, consume);
-      if (more === false) break;
     }
     return n;
   }

@@ -81,6 +81,12 @@ export class Router {
   /** A connection queued beyond its tx ring in this batch. */
   private backlog = false;
   private readonly counts: RouterStats = { delivered: 0, dropped: 0, full: 0, closed: 0 };
+  /** Records of the batch being taken, handed on and dropped: counted in the mailbox once per batch. */
+  private taken = 0;
+  private lost = 0;
+  /** The last topic a publish record named, as bytes and as a string: decoded again only when it changes. */
+  private topicBytes = new Uint8Array(0);
+  private topic = '';
   /** Who else hears of this thread's topics (a cluster), besides the switchboard's filter. */
   private topicWatcher: ((topic: string, active: boolean) => void) | undefined;
   private readonly visit = (kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean => this.deliver(kind, w0, w1, w2, body);
@@ -229,18 +235,32 @@ export class Router {
     if (kind === KIND_SEND) {
       const c = this.bySlot[w1];
       const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.send(c, body);
-      if (!ok) this.counts.dropped++;
-      this.mailbox!.count(ok ? 1 : 0, ok ? 0 : 1);
+      if (ok) this.taken++;
+      else {
+        this.counts.dropped++;
+        this.lost++;
+      }
     } else if (kind === KIND_PUBLISH) {
-      const topic = Buffer.from(body.buffer, body.byteOffset, w0).toString();
-      const subs = this.groups.subscribers(topic);
+      const subs = this.groups.subscribers(this.topicOf(body, w0));
       if (subs) {
         const payload = body.subarray(w0);
         for (const c of subs) this.send(c, payload);
       }
-      this.mailbox!.count(1, 0);
+      this.taken++;
     }
     return !this.backlog;
+  }
+
+  /** The topic in a publish record's first `length` bytes: a fan-out names the same one again and again, decoded once. */
+  private topicOf(body: Uint8Array, length: number): string {
+    const last = this.topicBytes;
+    let same = last.length === length;
+    for (let i = 0; same && i < length; i++) same = last[i] === body[i];
+    if (!same) {
+      this.topicBytes = body.slice(0, length);
+      this.topic = Buffer.from(this.topicBytes.buffer, 0, length).toString();
+    }
+    return this.topic;
   }
 
   /** Take what the mailbox holds, one batch at a time; sleep when it is empty. */
@@ -255,6 +275,8 @@ export class Router {
       try {
         n = mailbox.take(BATCH, this.visit);
       } finally {
+        mailbox.count(this.taken, this.lost);
+        this.taken = this.lost = 0;
         if (!outer) {
           this.host.leave();
           this.host.flushNow(); // the batch is written before the next one: the kernel takes bytes between batches

@@ -85,6 +85,10 @@ export class Switchboard {
   private readonly placeCache = new Map<number, number>();
   /** publish(): (place, reservation) pairs, reused. */
   private readonly reserved: number[] = [];
+  /** The last topic published, encoded, and its bucket: encoded again only when it changes. */
+  private lastTopic = '';
+  private lastBytes = new Uint8Array(0);
+  private lastBucket = bucket(this.lastBytes);
 
   static create(o: SwitchboardOptions): Switchboard {
     const capacity = o.mailbox ?? DEFAULT_MAILBOX;
@@ -194,8 +198,13 @@ export class Switchboard {
   }
 
   private post(topic: string, bytes: Uint8Array, outbox: boolean): PublishResult {
-    const t = encoder.encode(topic);
-    const b = bucket(t);
+    if (topic !== this.lastTopic) {
+      this.lastTopic = topic;
+      this.lastBytes = encoder.encode(topic);
+      this.lastBucket = bucket(this.lastBytes);
+    }
+    const t = this.lastBytes;
+    const b = this.lastBucket;
     const body = t.length + bytes.length;
     const reserved = this.reserved;
     const places = this.mailboxes.length;
