@@ -575,7 +575,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (done >= 0) this.consume(done);
     if (failure) return this.fail(failure);
     if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
-    if (i < n || this.pending || this.queued > 0 || this.peer.queued > 0) {
+    if (i < n || this.pending || this.peer.queued > 0) {
       // Stopped early: keep the rest for later (list entries: their bytes stay in this slot's ring).
       if (saved) saved.next = i;
       else saved = { list: core.saveFrames(i), next: 0, status };
@@ -607,9 +607,14 @@ export class Connection<Data = any> implements ConnectionInfo {
     return ringwireError(n);
   }
 
-  /** May the next frame be delivered now? */
+  /**
+   * May the next frame be delivered now? Not while the replies it would make wait
+   * beyond a tx ring: this connection's own, or in a relay with onForward its
+   * partner's, where its frames go (its own queue is then the partner's frames,
+   * and holding its input for it would stall both ways).
+   */
   private delivers(): boolean {
-    return (this.state === 'open' || this.state === 'draining') && !this.pending && this.queued === 0 && this.peer.queued === 0;
+    return (this.state === 'open' || this.state === 'draining') && !this.pending && this.peer.queued === 0;
   }
 
   private await(p: PromiseLike<void>, end: number): void {
@@ -631,7 +636,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private continue(): void {
     if (this.host.delivering) return queueMicrotask(() => this.continue());
     if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
-    if (this.pending || this.queued > 0 || this.peer.queued > 0) return;
+    if (this.pending || this.peer.queued > 0) return;
     const saved = this.saved;
     if (saved) this.run(saved, saved.status);
     else if (this.host.takesFrames || this.txBlocked) this.settle(this.core.process(this.slot));
