@@ -157,6 +157,8 @@ describe('cluster: in-process hosts', () => {
     await until(() => subA.bytes().length > line.length, 5000, 'A delivered locally');
     expect(subA.bytes().subarray(line.length).toString()).toBe('while down\n');
     await until(() => A.server.stats().cluster!.droppedDown === 1, 5000, 'counted as dropped for the other hosts');
+    expect(A.server.metrics()).toMatch(/^ringwire_cluster_dropped_total\{reason="down"\} 1$/m);
+    expect(A.server.metrics()).toMatch(/^ringwire_cluster_connected 0$/m);
 
     // Redis is back (same port): both hosts reconnect and subscribe again; publishes cross again.
     const ups = [once(A.server.cluster!, 'up'), once(B.server.cluster!, 'up')];
