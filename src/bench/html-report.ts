@@ -140,7 +140,10 @@ export function renderHtml(report: BenchReport): string {
   const overviews = overview(report);
   const m = report.machine;
   const st = report.settings;
-  const failed = report.summaries.flatMap(s => s.contenders.filter(c => c.failures.length).map(c => `${scenarioLabel(s.scenario)}: ${c.contender}`));
+  const failed = [
+    ...report.summaries.flatMap(s => s.contenders.filter(c => c.failures.length).map(c => `${scenarioLabel(s.scenario)}: ${c.contender}`)),
+    ...(report.routing?.failures ?? []),
+  ];
   const facts: [string, string][] = [
     ['command', st.command],
     ['date', m.date],
@@ -150,15 +153,18 @@ export function renderHtml(report: BenchReport): string {
     ['kernel', `${m.platform} ${m.kernel} ${m.arch}`],
     ['load average at start', m.loadAverage.toFixed(2)],
     ['ringwire', `${m.ringwireVersion}${m.gitCommit ? `, commit ${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (modified)' : ''}` : ''}${m.wasmHash ? `, core.wasm ${m.wasmHash}` : ''}`],
-    ['rounds', `${st.rounds} × ${st.duration / 1000} s measured after ${st.warmup / 1000} s of warm-up, contenders alternating in each round`],
-    ['load generator', `${st.generators} process(es), each echoed byte compared with what was sent`],
+    // The socket suites' settings: a run of other suites only (micro, routing) has none of theirs.
+    ...(st.scenarios.length > 0 ? [
+      ['rounds', `${st.rounds} × ${st.duration / 1000} s measured after ${st.warmup / 1000} s of warm-up, contenders alternating in each round`],
+      ['load generator', `${st.generators} process(es), each echoed byte compared with what was sent`],
+    ] as [string, string][] : []),
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ringwire bench ${escapeXml(m.date)}</title><style>${CSS}</style></head>
 <body>
 <h1>ringwire benchmark</h1>
 <p class="${report.ok ? 'ok' : 'failed'}">${report.ok
-    ? `Every sample verified: every echoed byte equal to what was sent, no short read, no error.`
+    ? `Every sample verified: every byte received equal to what was sent, no short read, no error.`
     : `Failed runs (reported without figures): ${escapeXml(failed.join('; ') || 'see the JSON')}`}</p>
 <dl>${facts.map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${escapeXml(v)}</dd>`).join('')}</dl>
 <p class="note">Servers and load generators run in separate processes on the same machine. When they share few cores (the "gen cores" column says how much the generator used), a figure bounds the pair, not the server alone; the CPU per frame, read from the OS for the server process, is the figure that does not depend on the generator. Medians over rounds; ranges are min–max.</p>
