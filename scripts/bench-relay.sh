@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The relay measured with ringwire bench's verified load: ringwire relay (WASM and JS
-# cores) against a plain Node relay (bench/pipe-relay.mjs: socket.pipe both ways) and
+# cores, and the WASM one with a pass-through onForward hook: bench/relay-pass.mjs)
+# against a plain Node relay (bench/pipe-relay.mjs: socket.pipe both ways) and
 # HAProxy in TCP mode (Debian's haproxy, when installed), all in front of the same
 # backend: the C epoll echo server (bench/epoll-echo.c, when cc is there) or ringwire's
 # own echo. Every frame the generator sends comes back through the relay and is
@@ -24,6 +25,7 @@ relay() { echo "$node $PWD/dist/cli.js relay --core $1 --port {port} --upstream 
 externals=(
   --external "ringwire-relay=$(relay wasm)"
   --external "ringwire-relay-js=$(relay js)"
+  --external "ringwire-relay-hook=$(relay wasm) --handler $PWD/bench/relay-pass.mjs"
   --external "node-pipe-relay=$node $PWD/bench/pipe-relay.mjs {port} $backend_port"
 )
 if command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; then

@@ -23,6 +23,10 @@ await build({
     // Loaded by `ringwire serve --handler` in the bench's handler suites.
     'echo-handler': 'src/bench/echo-handler.ts',
     'echo-handler-async': 'src/bench/echo-handler-async.ts',
+    // The routing suite of `ringwire bench`: fan-out servers and the cross-thread consumer.
+    'plain-fanout': 'src/bench/plain-fanout.ts',
+    'fanout-handler': 'src/bench/fanout-handler.ts',
+    'thread-consumer': 'src/bench/thread-consumer.ts',
     // Preloaded into Node servers by `ringwire bench --gc`.
     'gc-probe': 'src/bench/gc-probe.ts',
   },

@@ -94,11 +94,18 @@ Options for serve:
                             so the kernel's net.ipv4.tcp_rmem/tcp_wmem apply: see ringwire doctor)
   --copy                    copy reads into the rings instead of reading into them directly
   --upstream <host:port>    relay: forward each client's whole frames to its own connection to
-                            host:port and back, validated at the edge, inside the core (no handler;
-                            each client takes two connection slots)
+                            host:port and back, validated at the edge, inside the core (each client
+                            takes two connection slots); a --handler exporting
+                            onForward(frame, from, to) sees each frame on its way and may drop it
+                            (return false) or replace it (return bytes)
   --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
                             onDrain, onConnection) or a default onFrame, that answers frames instead
                             of the echo; imported by every worker
+  --cluster <redis://host:port>
+                            carry publish(topic, bytes) to every ringwire host serving the same
+                            cluster, through Redis pub/sub (needs the optional dependency
+                            @redis/client); what is published while Redis is down reaches this
+                            host only
   --workers <n|auto>        worker threads, each with its own event loop and core (default 1: the
                             main thread; auto: one per available CPU)
   --balance <mode>          how workers share the port: transfer (the default on Node >= 24.20:
@@ -271,6 +278,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       copy: { type: 'boolean', default: false },
       handler: { type: 'string' },
       upstream: { type: 'string' },
+      cluster: { type: 'string' },
       workers: { type: 'string', default: '1' },
       balance: { type: 'string' },
       'stats-interval': { type: 'string' },
@@ -305,10 +313,11 @@ async function serve(args: string[], relay = false): Promise<void> {
   const keepalive = duration('keepalive', values.keepalive);
   const minRate = rate(values['min-rate']);
   if (relay && values.upstream === undefined) throw configError('ringwire relay needs --upstream <host:port>, the server each client is relayed to');
-  if (values.upstream !== undefined && values.handler !== undefined) throw configError('--upstream relays frames inside the core: it takes no --handler');
+  if (values.upstream !== undefined && values.cluster !== undefined) throw configError('--cluster carries what handlers publish: a relay (--upstream) has no handler');
   const common = {
     ...coreOptions,
     upstream: values.upstream === undefined ? undefined : parseHostPort('upstream', values.upstream),
+    cluster: values.cluster,
     core: values.core as CoreKind,
     idleTimeout: duration('idle-timeout', values['idle-timeout']),
     writeTimeout: duration('write-timeout', values['write-timeout']),
@@ -369,6 +378,8 @@ async function serve(args: string[], relay = false): Promise<void> {
     server.on('clientError', onClientError);
     server.on('stall', onStall);
   }
+  server.cluster?.on('down', err => log.warn(`cluster: lost Redis (${err.message}): reconnecting; publishes reach this host only until then`, { error: err.message }, { cause: 'cluster' }));
+  server.cluster?.on('up', () => log.info('cluster: Redis is back'));
   // Signals drain from the start: a supervisor may stop us as soon as it sees the listening line.
   let timer: NodeJS.Timeout | undefined;
   let metricsServer: import('node:http').Server | undefined;
@@ -410,14 +421,14 @@ async function serve(args: string[], relay = false): Promise<void> {
   const metricsWhere = metricsServer ? ` metrics=http://${metricsAddress(metricsServer)}/metrics` : '';
   const { help, ...options } = values;
   log.info(`listening on ${where}`, {
-    address: addr.address, port: addr.port, core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream,
+    address: addr.address, port: addr.port, core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster,
     workers: server instanceof WorkerServer ? server.size : 1, balance: server instanceof WorkerServer ? server.balance : undefined,
     metrics: metricsServer ? `http://${metricsAddress(metricsServer)}/metrics` : undefined,
     memory: { total: budget.total, rings: budget.rings, queued: budget.queued, slots: config.slots, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
     options,
   }, {
     stdout: true,
-    text: `ringwire listening on ${where} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}` : ''}${common.proxyProtocol ? ` proxy=${common.proxyProtocol} trusted=${common.proxyTrusted?.join(',') ?? 'loopback'}` : ''}${threads}${values.copy ? ' copy' : ''}${metricsWhere}`,
+    text: `ringwire listening on ${where} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}` : ''}${values.cluster ? ` cluster=${values.cluster}` : ''}${common.proxyProtocol ? ` proxy=${common.proxyProtocol} trusted=${common.proxyTrusted?.join(',') ?? 'loopback'}` : ''}${threads}${values.copy ? ' copy' : ''}${metricsWhere}`,
   });
 
   if (interval) {

@@ -251,6 +251,43 @@ describe('ringwire bench, end to end', () => {
     }
   }, 60_000);
 
+  it('runs the routing suite: fan-out and cross-thread delivery, every contender verified, load average kept', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
+    const args = [
+      'dist/cli.js', 'bench', '--suite', 'routing', '--subscribers', '20', '--fanout-messages', '200', '--thread-messages', '5000', '--pings', '100',
+      '--rounds', '1', '--out', out,
+    ];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+    const json = readdirSync(out).find(f => f.endsWith('.json'))!;
+    const report = JSON.parse(readFileSync(path.join(out, json), 'utf8')) as BenchReport;
+    const routing = report.routing!;
+    expect(routing.failures).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(r.status).toBe(0);
+    expect(routing.fanout.map(f => f.contender)).toEqual(['plain-per-message', 'plain-batched', 'ringwire-1-worker', 'ringwire-2-workers']);
+    expect(routing.fanout[0]!.vsPlain).toBe(1);
+    expect(routing.threads.map(t => t.transport)).toEqual(['ringwire-mailbox', 'MessagePort', 'BroadcastChannel']);
+    for (const t of routing.threads) expect(t.p99).toBeGreaterThanOrEqual(t.p50);
+    expect(routing.load.before).toHaveLength(3);
+    expect(r.stdout).toContain('Fan-out: 1 publisher, 20 subscribers, 200 messages of 64 B');
+    expect(r.stdout).toMatch(/ringwire-2-workers\s+[\d,.]+/);
+  }, 60_000);
+
+  it('the cross-thread consumer reports the first message that is not the bytes sent', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const { fillMessage, MESSAGE_BYTES } = await import('../src/bench/thread-consumer.ts');
+    const { port1, port2 } = new MessageChannel();
+    const w = new Worker(new URL('../src/bench/thread-consumer.ts', import.meta.url), { workerData: { kind: 'port', n: 3, mode: 'flood', port: port2 }, transferList: [port2 as never] });
+    const verdict = once(w, 'message');
+    port1.postMessage(fillMessage(new Uint8Array(MESSAGE_BYTES), 0));
+    const second = fillMessage(new Uint8Array(MESSAGE_BYTES), 1);
+    second[40]! ^= 1;
+    port1.postMessage(second);
+    expect((await verdict)[0]).toEqual({ error: 'message 1 was not the bytes sent' });
+    port1.close();
+    await w.terminate();
+  });
+
   it('--gc: the probe counts the JS heap bytes a server process allocates between two signals', async () => {
     // 200,000 objects {a, b} between the signals: 40 bytes each on this Node (20 with compressed pointers).
     const child = spawn(process.execPath, ['--import', './src/bench/gc-probe.ts', '--input-type=module', '-e', `

@@ -78,6 +78,27 @@ describe.each(['wasm', 'js'] as const)('groups across worker threads, core=%s', 
     expect(delivered).toBe((2 * n + 20) * 2); // each message: one record in each worker's mailbox
   });
 
+  it('a publish goes only to the workers with subscribers of its topic (and to none once they left)', async () => {
+    const { server, port } = await start(core);
+    let members = await open(port, 2);
+    while (members[0]!.thread === members[1]!.thread) members = [members[0]!, ...(await open(port, 1))];
+    const [here, there] = members;
+    expect(await here!.client.ask('join only-here')).toBe('joined only-here');
+    const place = (thread: string) => server.stats().workers.findIndex(w => String(w.threadId) === thread);
+    const before = server.switchboard.counters().map(m => m.delivered);
+    for (let k = 0; k < 10; k++) expect(server.publish('only-here', Buffer.from(`H ${k}`))).toBe('sent');
+    await here!.client.until(() => here!.client.with('H').length === 10);
+    const records = server.switchboard.counters().map((m, i) => m.delivered - before[i]!);
+    expect(records[place(here!.thread)]).toBe(10);
+    expect(records[place(there!.thread)]).toBe(0); // no subscriber there: no record
+    expect(there!.client.with('H')).toEqual([]);
+    expect(await here!.client.ask('leave only-here', 'left')).toBe('left only-here');
+    const after = server.switchboard.counters().map(m => m.delivered);
+    expect(server.publish('only-here', Buffer.from('H 10'))).toBe('sent');
+    await sleep(100);
+    expect(server.switchboard.counters().map(m => m.delivered)).toEqual(after);
+  });
+
   it('leave stops the messages; a closed subscriber leaves every topic', async () => {
     const { port } = await start(core, { workers: 1 });
     const [a, b, c] = await open(port, 3);

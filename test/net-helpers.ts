@@ -68,10 +68,10 @@ export function collect(socket: net.Socket): { done: Promise<Buffer>; received: 
   return { done, received: () => n };
 }
 
-/** Wait until cond() holds, polling; fail after ms. */
-export async function until(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+/** Wait until cond() holds (it may be async), polling; fail after ms. */
+export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise(r => setTimeout(r, 5));
   }

@@ -2,8 +2,11 @@
 // front of a plain Node backend through `upstream`, whole frames forwarded inside
 // the core (Core.forwardTo), every byte verified with hundreds of pipelined
 // connections, a bad frame from either side, a slow backend (backpressure reaches
-// the client: the relay stops reading), and a backend that refuses or dies.
+// the client: the relay stops reading), and a backend that refuses or dies; an
+// onForward hook that drops or replaces frames both ways, with the same backpressure.
 import type net from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
@@ -77,6 +80,65 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy })
     await stalled.stop();
   });
 
+  it('onForward sees every frame both ways: drops those it says, replaces others, the rest arrive exactly and in order', async () => {
+    const seen: Buffer[] = [];
+    const echo = await backend(s => { s.on('data', d => seen.push(d)); s.pipe(s); });
+    const has = (frame: Uint8Array, byte: string) => frame.includes(byte.charCodeAt(0));
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'length:4', maxFrame: 4096, upstream: { port: echo.port },
+      onForward(frame, from) {
+        const up = from.remotePort !== echo.port; // from the client, towards the backend
+        if (up && has(frame, 'X')) return false;
+        if (!up && has(frame, 'Y')) return false;
+        if (up && has(frame, 'Z')) return Buffer.from('replaced');
+        return undefined;
+      },
+    });
+    const payloads = (i: number) => Array.from({ length: 40 }, (_, j) => {
+      const body = randomBytes((i * 31 + j * 97) % 2000).map(b => (b === 88 || b === 89 || b === 90 ? 0 : b)); // no stray X, Y, Z
+      return Buffer.concat([body, Buffer.from(['', 'X', 'Y', 'Z'][(i + j) % 4]!)]);
+    });
+    const runs = Array.from({ length: 50 }, async (_, i) => {
+      const sent = payloads(i);
+      return { sent, back: await roundTrip(port, Buffer.concat(sent.map(p => lengthFrame(p)))) };
+    });
+    let upstream = 0;
+    for (const { sent, back } of await Promise.all(runs)) {
+      const towards = sent.filter(p => !has(p, 'X')).map(p => (has(p, 'Z') ? Buffer.from('replaced') : p));
+      upstream += Buffer.concat(towards.map(p => lengthFrame(p))).length;
+      const expected = towards.filter(p => !has(p, 'Y'));
+      expect(back.equals(Buffer.concat(expected.map(p => lengthFrame(p))))).toBe(true);
+    }
+    expect(Buffer.concat(seen).length).toBe(upstream); // the backend saw the Y frames, not the X ones
+    expect(server.stats().total.errors).toBe(0);
+    await server.close();
+    await echo.stop();
+  });
+
+  it('onForward keeps the backpressure: a backend that does not read stops the client\'s reading, then everything arrives', async () => {
+    let resume!: () => void;
+    const stalled = await backend(s => {
+      s.pause();
+      resume = () => { s.resume(); s.pipe(s); };
+    });
+    let frames = 0;
+    const { server, port } = await startServer({
+      core, zeroCopy, framing: 'length:4', rxRing: 65536, txRing: 65536, upstream: { port: stalled.port }, onForward: () => void frames++,
+    });
+    const wire = Buffer.concat(Array.from({ length: 1024 }, () => lengthFrame(randomBytes(16000))));
+    const client = await connect(port);
+    const got = collect(client);
+    client.end(wire);
+    const read = await untilReadingStops(server);
+    expect(read).toBeLessThan(wire.length);
+    expect(server.stats().total.errors).toBe(0); // held back, not queued until ERR_SLOW_CONSUMER
+    resume();
+    expect((await got.done).equals(wire)).toBe(true);
+    expect(frames).toBe(2048);
+    await server.close();
+    await stalled.stop();
+  });
+
   it('closes a client with ERR_SOCKET when the upstream refuses, and when it dies mid-stream', async () => {
     const gone = await backend();
     const deadPort = gone.port;
@@ -98,5 +160,30 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy })
     expect(String(await got2.done)).toBe('first\n'); // what arrived before the backend died, then the close
     await relay.server.close();
     await dying.stop();
+  });
+});
+
+describe('ringwire relay --handler', () => {
+  it('refuses onForward without upstream, and onFrame on a relay, with ERR_BAD_CONFIG', async () => {
+    const { createServer } = await import('ringwire');
+    expect(() => createServer({ onForward: () => undefined })).toThrow(expect.objectContaining({ code: 'ERR_BAD_CONFIG', message: expect.stringMatching(/give upstream/) }));
+    expect(() => createServer({ upstream: { port: 1 }, onFrame: () => undefined })).toThrow(expect.objectContaining({ code: 'ERR_BAD_CONFIG' }));
+  });
+
+  it('examples/relay-filter.mjs on 2 workers: password lines dropped, tokens masked, the rest as sent', async () => {
+    const echo = await backend();
+    const args = ['dist/cli.js', 'relay', '--port', '0', '--workers', '2', '--framing', 'line', '--upstream', `127.0.0.1:${echo.port}`, '--handler', 'examples/relay-filter.mjs'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const [line] = await once(child.stdout.setEncoding('utf8'), 'data') as [string];
+      const port = Number(/:(\d+) /.exec(line)![1]);
+      const answers = await Promise.all(Array.from({ length: 6 }, () => roundTrip(port, Buffer.from('hello\npassword=1\nGET token=abc now\nbye\n'))));
+      for (const a of answers) expect(String(a)).toBe('hello\nGET token=*** now\nbye\n');
+      child.kill('SIGTERM');
+      expect((await once(child, 'exit'))[0]).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      await echo.stop();
+    }
   });
 });

@@ -12,7 +12,8 @@
 //
 // Rooms are ringwire topics: join() on this connection's thread, publish() once per
 // message, which reaches every worker through its mailbox (one message per worker,
-// not per member). A member that stops reading is closed with ERR_SLOW_CONSUMER
+// not per member); with --cluster redis://HOST:PORT, rooms span every host of the
+// cluster too (docs/workers.md). A member that stops reading is closed with ERR_SLOW_CONSUMER
 // once its queue is full; the others never wait for it.
 
 export function onOpen(c) {

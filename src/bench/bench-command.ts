@@ -10,12 +10,13 @@ import {
   BASELINES, BUILTIN, external, HANDLER_FRAMING, SOCKET_SUITES, type Contender, type Scenario, type SocketSuite,
 } from './contenders.ts';
 import { runCoreBench } from './core-bench.ts';
+import { runRoutingBench, type RoutingOptions } from './routing-bench.ts';
 import { frameTape } from './frame-tape.ts';
 import { machine } from './machine.ts';
 import { Progress } from './progress.ts';
 import { bySuite, summarize } from './results.ts';
 import { runMatrix } from './runner.ts';
-import { gcTable, microTable, overviewTable, scenarioTable, type TableStyle } from './text-table.ts';
+import { gcTable, microTable, overviewTable, routingTable, scenarioTable, type TableStyle } from './text-table.ts';
 
 export const BENCH_HELP = `ringwire bench — ringwire (WASM core, JS core) against plain Node servers
 
@@ -33,13 +34,19 @@ read or error is reported as failed, not as a number. Rounds alternate between
 contenders (A B C A B C ...); tables show medians with min–max.
 
 Suites:
-  --suite <list>            any of echo, handler, async, micro (default echo,micro):
+  --suite <list>            any of echo, handler, async, micro, routing (default echo,micro):
                               echo     the echo inside each server; baseline node-data
                               handler  the echo as a JS frame handler, onFrame(frame, c) {
                                        c.send(frame) }, length:4:be; baseline node-handler
                               async    the same handler awaiting a resolved promise before it
                                        sends; baseline node-async
                               micro    core microbenchmarks, no sockets
+                              routing  fan-out (1 publisher, --subscribers subscribers, 64 B
+                                       messages: ringwire serve with 1 and 2 workers against a
+                                       plain Node server writing each message to each socket,
+                                       and one batching by hand) and cross-thread delivery (the
+                                       mailbox sendTo posts into, against postMessage and
+                                       BroadcastChannel); every byte checked (about 3 minutes)
                             (sockets is the old name of echo)
 Matrix (for every socket suite chosen):
   --connections <list>      concurrent connections (default 1,50,500; handler and async: 50)
@@ -72,6 +79,12 @@ Contenders:
   --gc                      also count what each Node server allocates on its JS heap per frame,
                             and its GCs, while measuring (a v8.GCProfiler preloaded into the
                             server; it costs a little: compare throughput from runs without it)
+Routing (for --suite routing):
+  --subscribers <n>         fan-out subscribers (default 1000)
+  --fanout-messages <n>     messages per fan-out run (default 2000; --quick 500)
+  --thread-messages <n>     messages per cross-thread throughput run (default 200000; --quick 50000)
+  --pings <n>               cross-thread ping-pongs for the latency, over all rounds (default
+                            20000; --quick 3000)
 Output:
   --micro-duration <time>   time per core microbenchmark measurement (default 200ms)
   --quick                   50 connections, 64 B and 16 KiB, depth 1 and 32 (handler suites:
@@ -84,7 +97,7 @@ Output:
 
 const list = (text: string) => text.split(',').map(s => s.trim()).filter(Boolean);
 
-export type Suite = SocketSuite | 'micro';
+export type Suite = SocketSuite | 'micro' | 'routing';
 
 /** Each socket suite's default matrix: the echo spans connection counts, the handler suites the issue's 50. */
 const MATRIX: Record<SocketSuite, { connections: string; depth: string }> = {
@@ -105,6 +118,7 @@ export interface BenchPlan {
   gc: boolean;
   suites: Set<Suite>;
   micro: { framings: string[]; frameSizes: number[]; duration: number; repeats: number };
+  routing: Omit<RoutingOptions, 'onProgress'>;
   out: string;
   style: TableStyle;
 }
@@ -112,8 +126,8 @@ export interface BenchPlan {
 function parseSuites(text: string): Set<Suite> {
   return new Set(list(text).map((s): Suite => {
     if (s === 'sockets') return 'echo';
-    if (s !== 'micro' && !(SOCKET_SUITES as readonly string[]).includes(s)) {
-      throw configError(`--suite takes echo, handler, async and/or micro, got "${s}"`);
+    if (s !== 'micro' && s !== 'routing' && !(SOCKET_SUITES as readonly string[]).includes(s)) {
+      throw configError(`--suite takes echo, handler, async, micro and/or routing, got "${s}"`);
     }
     return s as Suite;
   }));
@@ -139,6 +153,10 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       gc: { type: 'boolean', default: false },
       suite: { type: 'string', default: 'echo,micro' },
       'micro-duration': { type: 'string' },
+      subscribers: { type: 'string', default: '1000' },
+      'fanout-messages': { type: 'string' },
+      'thread-messages': { type: 'string' },
+      pings: { type: 'string' },
       quick: { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-results' },
       markdown: { type: 'boolean', default: false },
@@ -192,11 +210,12 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       scenarios.push({ suite, connections: c, frameBytes, depth, framing });
     }
   }
+  const rounds = parseCount('rounds', values.rounds ?? (q ? '2' : '3'));
   return {
     scenarios,
     contenders,
     baselines,
-    rounds: parseCount('rounds', values.rounds ?? (q ? '2' : '3')),
+    rounds,
     duration: parseDuration('duration', values.duration ?? (q ? '1s' : '3s')),
     warmup: parseDuration('warmup', values.warmup ?? (q ? '300ms' : '1s')),
     generators: parseCount('generators', values.generators),
@@ -207,6 +226,13 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       frameSizes,
       duration: parseDuration('micro-duration', values['micro-duration'] ?? (q ? '100ms' : '200ms')),
       repeats: 3,
+    },
+    routing: {
+      rounds,
+      subscribers: parseCount('subscribers', values.subscribers),
+      fanoutMessages: parseCount('fanout-messages', values['fanout-messages'] ?? (q ? '500' : '2000')),
+      threadMessages: parseCount('thread-messages', values['thread-messages'] ?? (q ? '50000' : '200000')),
+      pings: parseCount('pings', values.pings ?? (q ? '3000' : '20000')),
     },
     out: values.out,
     style: values.markdown ? 'markdown' : 'text',
@@ -231,6 +257,9 @@ export async function runBench(plan: BenchPlan, command: string, progress = new 
   const micro = plan.suites.has('micro')
     ? await runCoreBench({ ...plan.micro, onProgress: what => progress.note(what) })
     : null;
+  const routing = plan.suites.has('routing')
+    ? await runRoutingBench({ ...plan.routing, onProgress: what => progress.note(what) })
+    : null;
   progress.done();
   const names = plan.contenders.map(c => c.name);
   return {
@@ -250,7 +279,8 @@ export async function runBench(plan: BenchPlan, command: string, progress = new 
     summaries: summarize(samples, names, plan.baselines),
     samples,
     micro,
-    ok: samples.every(s => !s.failure),
+    routing,
+    ok: samples.every(s => !s.failure) && (routing?.failures.length ?? 0) === 0,
   };
 }
 
@@ -274,8 +304,10 @@ export async function benchCommand(args: string[]): Promise<number> {
   const print = (s: string) => process.stdout.write(`${s}\n`);
   print(`ringwire bench · Node ${m.node} · ${m.cpuModel} × ${m.cores} · ${m.platform} ${m.kernel}`);
   const baselines = Object.entries(plan.baselines).map(([suite, name]) => `${name} (${suite})`).join(', ');
-  print(`${plan.rounds} rounds × ${plan.duration / 1000} s per contender and scenario; medians, min–max over rounds; baseline ${baselines || 'none'}.`);
-  print('Servers and the load generator share this machine: "gen cores" is how much CPU the generator used.\n');
+  if (plan.scenarios.length > 0) {
+    print(`${plan.rounds} rounds × ${plan.duration / 1000} s per contender and scenario; medians, min–max over rounds; baseline ${baselines || 'none'}.`);
+    print('Servers and the load generator share this machine: "gen cores" is how much CPU the generator used.\n');
+  }
   for (const s of report.summaries) print(`${scenarioTable(s, plan.style)}\n`);
   for (const group of bySuite(report.summaries, report.settings.contenders)) {
     if (group.summaries.length < 2) continue;
@@ -286,6 +318,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     print('JS heap allocated by each server while measuring, per echoed frame (--gc; off-heap memory such as Buffer contents not counted)\n');
     print(`${gcTable(report.summaries, plan.style)}\n`);
   }
+  if (report.routing) print(`${routingTable(report.routing, plan.style)}\n`);
   if (report.micro) print(`Core microbenchmarks (decode + echo of whole frames in the rx ring, no sockets)\n\n${microTable(report.micro, plan.style)}\n`);
   const stamp = m.date.replace(/[:.]/g, '-');
   const files = writeReport(report, plan.out, `ringwire-bench-${stamp}`);

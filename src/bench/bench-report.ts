@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Scenario, SocketSuite } from './contenders.ts';
 import type { MicroResult } from './core-bench.ts';
+import type { RoutingResult } from './routing-bench.ts';
 import { renderHtml } from './html-report.ts';
 import type { Machine } from './machine.ts';
 import type { ScenarioSummary } from './results.ts';
@@ -35,6 +36,8 @@ export interface BenchReport {
   summaries: ScenarioSummary[];
   samples: Sample[];
   micro: MicroResult | null;
+  /** --suite routing: fan-out and cross-thread delivery (absent in reports from before it existed). */
+  routing?: RoutingResult | null;
   /** Every sample verified: no mismatch, short read, error or crash. */
   ok: boolean;
 }

@@ -43,7 +43,7 @@ export interface Contender {
 
 /** A file of ringwire's own: from dist/ when bundled, from src/ when run as TypeScript. */
 export function entry(
-  name: 'cli' | 'plain-echo' | 'generator-process' | 'echo-handler' | 'echo-handler-async' | 'gc-probe',
+  name: 'cli' | 'plain-echo' | 'generator-process' | 'echo-handler' | 'echo-handler-async' | 'gc-probe' | 'plain-fanout' | 'fanout-handler' | 'thread-consumer',
 ): string {
   const fromSource = import.meta.url.endsWith('.ts');
   if (!fromSource) return fileURLToPath(new URL(`./${name}.js`, import.meta.url));

@@ -10,7 +10,9 @@
 import type { BenchReport } from './bench-report.ts';
 import { frameSize, mib } from './format.ts';
 import { barChart, escapeXml, PALETTE } from './svg-chart.ts';
-import { GC_HEADERS, gcRows, MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows } from './text-table.ts';
+import {
+  FANOUT_HEADERS, fanoutRows, GC_HEADERS, gcRows, MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows, THREAD_HEADERS, threadRows,
+} from './text-table.ts';
 import { scenarioLabel } from './runner.ts';
 import { bySuite, type ScenarioSummary } from './results.ts';
 
@@ -122,11 +124,26 @@ ${table(MICRO_HEADERS, microRows(m), 2)}
 <p>One empty call into the core: WASM ${m.boundary.wasm.toFixed(1)} ns, JS twin ${m.boundary.js.toFixed(1)} ns.</p>`;
 }
 
+function routingSection(report: BenchReport): string {
+  const r = report.routing;
+  if (!r) return '';
+  const s = r.settings;
+  return `<h2>Routing: fan-out and cross-thread delivery</h2>
+<p class="note">${escapeXml(`Fan-out: 1 publisher, ${s.subscribers} subscribers, ${s.fanoutMessages} messages of 64 B; every subscriber's bytes checked. Median of ${s.rounds} rounds, contenders alternating; load average ${r.load.before.map(v => v.toFixed(2)).join(', ')} before.`)}</p>
+${table(FANOUT_HEADERS, fanoutRows(r))}
+<p class="note">${escapeXml(`Cross-thread delivery of ${s.messageBytes}-byte messages to a worker thread, every byte checked by the consumer.`)}</p>
+${table(THREAD_HEADERS, threadRows(r))}
+${r.failures.length ? `<ul>${r.failures.map(f => `<li class="failed">${escapeXml(f)}</li>`).join('')}</ul>` : ''}`;
+}
+
 export function renderHtml(report: BenchReport): string {
   const overviews = overview(report);
   const m = report.machine;
   const st = report.settings;
-  const failed = report.summaries.flatMap(s => s.contenders.filter(c => c.failures.length).map(c => `${scenarioLabel(s.scenario)}: ${c.contender}`));
+  const failed = [
+    ...report.summaries.flatMap(s => s.contenders.filter(c => c.failures.length).map(c => `${scenarioLabel(s.scenario)}: ${c.contender}`)),
+    ...(report.routing?.failures ?? []),
+  ];
   const facts: [string, string][] = [
     ['command', st.command],
     ['date', m.date],
@@ -136,21 +153,25 @@ export function renderHtml(report: BenchReport): string {
     ['kernel', `${m.platform} ${m.kernel} ${m.arch}`],
     ['load average at start', m.loadAverage.toFixed(2)],
     ['ringwire', `${m.ringwireVersion}${m.gitCommit ? `, commit ${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (modified)' : ''}` : ''}${m.wasmHash ? `, core.wasm ${m.wasmHash}` : ''}`],
-    ['rounds', `${st.rounds} × ${st.duration / 1000} s measured after ${st.warmup / 1000} s of warm-up, contenders alternating in each round`],
-    ['load generator', `${st.generators} process(es), each echoed byte compared with what was sent`],
+    // The socket suites' settings: a run of other suites only (micro, routing) has none of theirs.
+    ...(st.scenarios.length > 0 ? [
+      ['rounds', `${st.rounds} × ${st.duration / 1000} s measured after ${st.warmup / 1000} s of warm-up, contenders alternating in each round`],
+      ['load generator', `${st.generators} process(es), each echoed byte compared with what was sent`],
+    ] as [string, string][] : []),
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ringwire bench ${escapeXml(m.date)}</title><style>${CSS}</style></head>
 <body>
 <h1>ringwire benchmark</h1>
 <p class="${report.ok ? 'ok' : 'failed'}">${report.ok
-    ? `Every sample verified: every echoed byte equal to what was sent, no short read, no error.`
+    ? `Every sample verified: every byte received equal to what was sent, no short read, no error.`
     : `Failed runs (reported without figures): ${escapeXml(failed.join('; ') || 'see the JSON')}`}</p>
 <dl>${facts.map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${escapeXml(v)}</dd>`).join('')}</dl>
 <p class="note">Servers and load generators run in separate processes on the same machine. When they share few cores (the "gen cores" column says how much the generator used), a figure bounds the pair, not the server alone; the CPU per frame, read from the OS for the server process, is the figure that does not depend on the generator. Medians over rounds; ranges are min–max.</p>
 ${overviews ? `<h2>Overview</h2>\n${overviews}` : ''}
 ${report.summaries.length ? `<h2>Scenarios</h2>\n${report.summaries.map(scenarioSection).join('\n')}` : ''}
 ${microSection(report)}
+${routingSection(report)}
 </body></html>
 `;
 }

@@ -2,6 +2,7 @@
 // for a README. One table per scenario (every contender, medians over rounds with
 // the frames/s range, and ratios to the baseline), one for the core microbenchmarks.
 
+import type { RoutingResult } from './routing-bench.ts';
 import type { MicroResult } from './core-bench.ts';
 import { count, frameSize, mib, range, sig, times } from './format.ts';
 import type { ScenarioSummary } from './results.ts';
@@ -88,6 +89,41 @@ export function microRows(m: MicroResult): string[][] {
       sig(c.bytesPerSecond / 1e9), times(w.ofMemcpy), times(j.ofMemcpy), times(w.bytesPerSecond / j.bytesPerSecond),
     ];
   });
+}
+
+export const FANOUT_HEADERS = ['server', 'deliveries/s', 'min–max', 'vs plain'];
+
+export function fanoutRows(r: RoutingResult): string[][] {
+  return r.fanout.map(row => [
+    row.contender, sig(row.deliveriesPerSecond.median), `${sig(row.deliveriesPerSecond.min)}–${sig(row.deliveriesPerSecond.max)}`, times(row.vsPlain),
+  ]);
+}
+
+export const THREAD_HEADERS = ['transport', 'messages/s', 'min–max', 'one-way p50 µs', 'p99 µs'];
+
+export function threadRows(r: RoutingResult): string[][] {
+  return r.threads.map(row => [
+    row.transport, sig(row.messagesPerSecond.median), `${sig(row.messagesPerSecond.min)}–${sig(row.messagesPerSecond.max)}`, sig(row.p50), sig(row.p99),
+  ]);
+}
+
+const loads = (l: number[]) => l.map(v => v.toFixed(2)).join(', ');
+
+/** What `ringwire bench --suite routing` measured, with the machine's load. */
+export function routingTable(r: RoutingResult, style: TableStyle = 'text'): string {
+  const s = r.settings;
+  return [
+    `Fan-out: 1 publisher, ${s.subscribers} subscribers, ${s.fanoutMessages} messages of 64 B (line framing); deliveries/s until every subscriber has every byte (checked), median of ${s.rounds}`,
+    '',
+    renderTable(FANOUT_HEADERS, fanoutRows(r), style),
+    '',
+    `Cross-thread delivery: ${s.messageBytes} B messages, this thread to a worker thread (every byte checked); ${s.threadMessages} per throughput run, ${s.pings} ping-pongs for latency`,
+    '',
+    renderTable(THREAD_HEADERS, threadRows(r), style),
+    '',
+    `Load average (1, 5, 15 min): ${loads(r.load.before)} before, ${loads(r.load.after)} after.`,
+    ...r.failures.map(f => `FAILED: ${f}`),
+  ].join('\n');
 }
 
 export function microTable(m: MicroResult, style: TableStyle = 'text'): string {

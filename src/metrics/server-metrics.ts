@@ -10,6 +10,7 @@
 import { ERROR_TABLE } from '../core/errors.ts';
 import { CLOSED_NORMALLY, type StatsSnapshot } from '../core/stats.ts';
 import type { ServerStats } from '../net/server-stats.ts';
+import type { ClusterStats } from '../net/cluster.ts';
 import type { MetricFamily, MetricType, Sample } from './exposition.ts';
 
 /** Every stable error code a connection can meet, once (two error numbers may share one); a bad configuration never reaches one. */
@@ -59,5 +60,24 @@ export function serverFamilies(stats: ServerStats): MetricFamily[] {
     family('ringwire_event_loop_stalls_total', 'counter', 'Times the thread\'s event loop was blocked longer than the stall timeout.', s => s.stalls, all),
     place('ringwire_worker_up', 'gauge', '1 while the thread serves (running), else 0 (starting, restarting, closing, closed).', w => (w.state === 'running' ? 1 : 0)),
     place('ringwire_worker_restarts_total', 'counter', 'Times the thread in this place was replaced after it exited or stalled.', w => w.restarts),
+    ...(stats.cluster ? clusterFamilies(stats.cluster) : []),
+  ];
+}
+
+/** A host in a cluster (cluster.ts): one sample per family, for the host (no worker label: one connection to Redis per host). */
+function clusterFamilies(c: ClusterStats): MetricFamily[] {
+  const one = (name: string, type: MetricType, help: string, value: number): MetricFamily => ({ name, type, help, samples: [{ value }] });
+  return [
+    one('ringwire_cluster_connected', 'gauge', '1 while both connections to the cluster\'s Redis are up, else 0 (reconnecting).', c.connected ? 1 : 0),
+    one('ringwire_cluster_topics', 'gauge', 'Topics this host is subscribed to in Redis (those with a subscriber on one of its threads).', c.topics),
+    one('ringwire_cluster_published_total', 'counter', 'Publishes of this host that Redis acknowledged (carried to the other hosts).', c.published),
+    one('ringwire_cluster_received_total', 'counter', 'Messages from other hosts handed to this host\'s threads.', c.received),
+    {
+      name: 'ringwire_cluster_dropped_total', type: 'counter',
+      help: 'Messages not carried: down (this host\'s publish while Redis was down), backlog (over maxInFlight), full (from another host, a mailbox here full), malformed (not ringwire\'s).',
+      samples: ([['down', c.droppedDown], ['backlog', c.droppedBacklog], ['full', c.droppedFull], ['malformed', c.malformed]] as const)
+        .map(([reason, value]) => ({ labels: { reason }, value })),
+    },
+    one('ringwire_cluster_errors_total', 'counter', 'Errors the Redis client reported (each failed reconnection counts).', c.errors),
   ];
 }

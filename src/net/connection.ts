@@ -37,9 +37,9 @@
 // nothing of ours in the way (no handler holding frames, no saved batch, no
 // output blocked or in flight). A read that completes a frame restarts both.
 //
-// Relay (echo mode, pair()): each side's frames go into the other's tx ring in
-// the core; `peer` is who fills this tx ring and who takes this side's frames
-// (itself for the echo). A side whose input ended has its partner send FIN after
+// Relay (pair()): each side's frames go into the other's tx ring, in the core
+// (echo mode), or through forward() and the onForward hook (handler mode); `peer`
+// is who fills this tx ring and who takes this side's frames (itself for the echo). A side whose input ended has its partner send FIN after
 // what it forwarded (endOutput), and reading goes on until the partner's input
 // ends too; a side that closes re-points its partner and closes it after its frames.
 //
@@ -252,6 +252,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.zeroCopy = zeroCopy;
     if (handler.onFrame) this.onFrame = handler.onFrame;
     else if (handler.onConnection) this.onFrame = frame => this.frames().offer(frame);
+    else if (handler.onForward) this.onFrame = frame => this.forward(frame);
     if (zeroCopy) {
       this.socket = source({
         buffer: () => (this.state === 'open' ? this.core.readSpan(slot) : discard),
@@ -585,7 +586,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (done >= 0) this.consume(done);
     if (failure) return this.fail(failure);
     if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
-    if (i < n || this.pending || this.queued > 0) {
+    if (i < n || this.pending || this.peer.queued > 0) {
       // Stopped early: keep the rest for later (list entries: their bytes stay in this slot's ring).
       if (saved) saved.next = i;
       else saved = { list: core.saveFrames(i), next: 0, status };
@@ -617,9 +618,14 @@ export class Connection<Data = any> implements ConnectionInfo {
     return ringwireError(n);
   }
 
-  /** May the next frame be delivered now? */
+  /**
+   * May the next frame be delivered now? Not while the replies it would make wait
+   * beyond a tx ring: this connection's own, or in a relay with onForward its
+   * partner's, where its frames go (its own queue is then the partner's frames,
+   * and holding its input for it would stall both ways).
+   */
   private delivers(): boolean {
-    return (this.state === 'open' || this.state === 'draining') && !this.pending && this.queued === 0;
+    return (this.state === 'open' || this.state === 'draining') && !this.pending && this.peer.queued === 0;
   }
 
   private await(p: PromiseLike<void>, end: number): void {
@@ -641,7 +647,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private continue(): void {
     if (this.host.delivering) return queueMicrotask(() => this.continue());
     if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
-    if (this.pending || this.queued > 0) return;
+    if (this.pending || this.peer.queued > 0) return;
     const saved = this.saved;
     if (saved) this.run(saved, saved.status);
     else if (this.host.takesFrames || this.txBlocked) this.settle(this.core.process(this.slot));
@@ -719,8 +725,23 @@ export class Connection<Data = any> implements ConnectionInfo {
   pair(other: Connection): void {
     this.peer = other;
     other.peer = this;
+    if (this.host.takesFrames) return; // onForward: frames come to forward(), not to the core's forwarding
     this.core.forwardTo(this.slot, other.slot);
     this.core.forwardTo(other.slot, this.slot);
+  }
+
+  /**
+   * A relay with onForward (handler mode): one frame on its way to the partner,
+   * which the hook may let pass, drop or replace; copied once, into the partner's
+   * tx ring. A frame that queues beyond that ring stops this side's delivery
+   * (delivers()) until the partner's queue is in its ring: backpressure, as in the core.
+   */
+  private forward(frame: Uint8Array): void {
+    const to = this.peer;
+    if (to === this) return; // the partner is gone: this side is closing
+    const out = this.handler.onForward!(frame, this, to);
+    if (out === false) return;
+    to.send(out instanceof Uint8Array ? out : frame);
   }
 
   // ---- output ----
@@ -773,7 +794,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     }
     // Room in this tx ring: whoever fills it (itself, or its partner in a relay) may go on.
     const feeder = this.peer;
-    if (feeder !== this && feeder.txBlocked) feeder.continue();
+    if (feeder !== this && (feeder.txBlocked || (feeder.saved && this.queued === 0))) feeder.continue();
     if ((feeder === this && this.txBlocked) || this.saved) this.continue();
     else if (this.state === 'draining') this.maybeFinish();
     else this.maybeEnd();
@@ -889,8 +910,10 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (p === this) return;
     this.peer = this;
     p.peer = p;
-    this.core.forwardTo(p.slot, p.slot);
-    this.core.forwardTo(this.slot, this.slot);
+    if (!this.host.takesFrames) {
+      this.core.forwardTo(p.slot, p.slot);
+      this.core.forwardTo(this.slot, this.slot);
+    }
     if (!this.connected && this.error) {
       // The other side never connected: the partner learns why.
       p.fail(ringwireError(E_SOCKET, `its relay partner could not connect: ${this.error.message}`));

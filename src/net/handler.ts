@@ -1,7 +1,7 @@
 // The application's side of the contract: the hooks an endpoint calls, with the
 // same names wherever a handler is given (createServer options, a handler
-// module's exports, serveInWorker). Every hook is optional; without onFrame and
-// onConnection the echo runs inside the core.
+// module's exports, serveInWorker). Every hook is optional; without onFrame,
+// onConnection and onForward the echo (or a relay's forwarding) runs inside the core.
 //
 // The rules the hooks can rely on (enforced in connection.ts):
 //   - onOpen first, onClose last and exactly once, for every connection that opened.
@@ -30,12 +30,20 @@ export interface Handler<Data = any> {
    * (gracefully); when it throws, it is closed with ERR_HANDLER.
    */
   onConnection?(connection: Connection<Data>): void | PromiseLike<void>;
+  /**
+   * A relay's inspecting hook (with upstream, instead of onFrame): each whole frame
+   * on its way from one side to the other. Return nothing (or true) to forward
+   * it as it is, false to drop it, or other bytes to forward instead. The frame is
+   * a view, valid until the hook returns; forwarding copies it once, into `to`'s
+   * tx ring. Without it, frames are forwarded inside the core (Core.forwardTo).
+   */
+  onForward?(frame: Uint8Array, from: Connection<Data>, to: Connection<Data>): boolean | Uint8Array | void;
 }
 
 /** The hook names a handler module may export. */
-export const HOOKS = ['onOpen', 'onFrame', 'onDrain', 'onClose', 'onConnection'] as const;
+export const HOOKS = ['onOpen', 'onFrame', 'onDrain', 'onClose', 'onConnection', 'onForward'] as const;
 
 /** Does this handler take frames (handler mode), or does the core echo them? */
 export function takesFrames(handler: Handler): boolean {
-  return typeof handler.onFrame === 'function' || typeof handler.onConnection === 'function';
+  return typeof handler.onFrame === 'function' || typeof handler.onConnection === 'function' || typeof handler.onForward === 'function';
 }

@@ -13,7 +13,8 @@
 // `cursor & mask`. Invariants:
 //   - consume <= reserve, and reserve - consume <= capacity (computed modulo 2^32);
 //   - producers move `reserve` (compareExchange: each reserves [head, head + size));
-//     only the consumer moves `consume`, and only past records it has read and zeroed;
+//     only the consumer moves `consume`, and only past records it has read and zeroed
+//     (a quarter of the ring at a time, and at the end of each take());
 //   - every byte in [reserve, consume + capacity) is zero: a record's first word
 //     (its size) becomes non-zero only when its producer publishes it (Atomics.store
 //     after writing the rest), so the consumer never reads a half-written record;
@@ -171,33 +172,53 @@ export class Mailbox {
 
   /**
    * Hand up to `max` published records, in order, to visit(kind, w0, w1, w2, body),
-   * where body is a view valid only during the call; each is then zeroed and its
-   * space given back. visit returns false to stop after its record. Returns how
+   * where body is a view valid only during the call; they are zeroed and their
+   * space given back a quarter of the ring at a time, and at the end. visit returns false to stop after its record. Returns how
    * many it handed on (SKIP records do not count). visit must not throw (the
    * record would be seen again).
    */
   take(max: number, visit: (kind: number, w0: number, w1: number, w2: number, body: Uint8Array) => boolean | void): number {
     const i32 = this.i32;
-    let consume = Atomics.load(i32, CONSUME);
+    // Room goes back to the producers a quarter of the ring at a time (and at the
+    // end), not per record: one zeroing and one store for many records, while a
+    // full mailbox still gets room early in a long batch.
+    let released = Atomics.load(i32, CONSUME);
+    let consume = released;
+    const quarter = this.capacity >> 2;
     let n = 0;
-    while (n < max) {
-      const pos = consume & this.mask;
-      const at = (DATA + pos) >> 2;
-      const size = Atomics.load(i32, at);
-      if (size === 0) break; // nothing more published (a producer may be writing it)
-      const kind = i32[at + 1]!;
-      let more: boolean | void = true;
-      if (kind !== KIND_SKIP) {
-        const start = DATA + pos + HEAD;
-        more = visit(kind, i32[at + 2]!, i32[at + 3]!, i32[at + 4]!, this.u8.subarray(start, start + i32[at + 5]!));
-        n++;
+    try {
+      // Never past a whole ring in one go: records not yet released are not zeroed, so a full ring would lead back to them.
+      while (n < max && ((consume - released) | 0) < this.capacity) {
+        const pos = consume & this.mask;
+        const at = (DATA + pos) >> 2;
+        const size = Atomics.load(i32, at);
+        if (size === 0) break; // nothing more published (a producer may be writing it)
+        const kind = i32[at + 1]!;
+        let more: boolean | void = true;
+        if (kind !== KIND_SKIP) {
+          const start = DATA + pos + HEAD;
+          more = visit(kind, i32[at + 2]!, i32[at + 3]!, i32[at + 4]!, this.u8.subarray(start, start + i32[at + 5]!));
+          n++;
+        }
+        consume = (consume + size) | 0;
+        if (((consume - released) | 0) >= quarter) released = this.release(released, consume);
+        if (more === false) break;
       }
-      this.u8.fill(0, DATA + pos, DATA + pos + size);
-      consume = (consume + size) | 0;
-      Atomics.store(i32, CONSUME, consume);
-      if (more === false) break;
+    } finally {
+      if (consume !== released) this.release(released, consume);
     }
     return n;
+  }
+
+  /** Zero the records in [from, to) (at most two spans: they may wrap), then give their room back. Returns `to`. */
+  private release(from: number, to: number): number {
+    const taken = (to - from) | 0;
+    const at = from & this.mask;
+    const first = Math.min(taken, this.capacity - at);
+    this.u8.fill(0, DATA + at, DATA + at + first);
+    if (taken > first) this.u8.fill(0, DATA, DATA + taken - first);
+    Atomics.store(this.i32, CONSUME, to);
+    return to;
   }
 
   /** Is a record published and not yet taken? */

@@ -81,6 +81,14 @@ export class Router {
   /** A connection queued beyond its tx ring in this batch. */
   private backlog = false;
   private readonly counts: RouterStats = { delivered: 0, dropped: 0, full: 0, closed: 0 };
+  /** Records of the batch being taken, handed on and dropped: counted in the mailbox once per batch. */
+  private taken = 0;
+  private lost = 0;
+  /** The last topic a publish record named, as bytes and as a string: decoded again only when it changes. */
+  private topicBytes = new Uint8Array(0);
+  private topic = '';
+  /** Who else hears of this thread's topics (a cluster), besides the switchboard's filter. */
+  private topicWatcher: ((topic: string, active: boolean) => void) | undefined;
   private readonly visit = (kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean => this.deliver(kind, w0, w1, w2, body);
 
   constructor(host: RouterHost) {
@@ -95,6 +103,11 @@ export class Router {
     this.place = place;
     this.mailbox = board.mailboxes[place]!;
     board.attach(place, threadId);
+    // publish() skips places without subscribers of the topic: tell the switchboard of ours, from now on.
+    this.groups.watch((topic, active) => {
+      this.board?.topic(this.place, topic, active);
+      this.topicWatcher?.(topic, active);
+    });
     for (let slot = 0; slot < this.bySlot.length; slot++) if (this.bySlot[slot]) board.opened(place, slot, this.serials[slot]!);
     this.keepAlive = setInterval(() => {}, FOREVER);
     this.pump();
@@ -146,7 +159,7 @@ export class Router {
 
   /**
    * Send bytes as one frame to every connection subscribed to topic, in every
-   * thread: one mailbox message per worker, whatever its subscribers. All or nothing: 'full' means a worker's mailbox had
+   * thread: one mailbox message per worker that has subscribers of it. All or nothing: 'full' means a worker's mailbox had
    * no room and no one got it (retry later without duplicates, or drop it).
    */
   publish(topic: string, bytes: Uint8Array): PublishResult {
@@ -161,6 +174,15 @@ export class Router {
 
   leave(connection: Connection, topic: string): boolean {
     return this.groups.leave(connection, topic);
+  }
+
+  /**
+   * Hear when a topic gets its first subscriber on this thread (active) and loses
+   * its last: a cluster subscribes its host in Redis then (cluster.ts).
+   */
+  watchTopics(watcher: (topic: string, active: boolean) => void): void {
+    this.topicWatcher = watcher;
+    for (const topic of this.groups.topics()) watcher(topic, true);
   }
 
   /** The subscribers of topic on this thread. */
@@ -213,18 +235,32 @@ export class Router {
     if (kind === KIND_SEND) {
       const c = this.bySlot[w1];
       const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.send(c, body);
-      if (!ok) this.counts.dropped++;
-      this.mailbox!.count(ok ? 1 : 0, ok ? 0 : 1);
+      if (ok) this.taken++;
+      else {
+        this.counts.dropped++;
+        this.lost++;
+      }
     } else if (kind === KIND_PUBLISH) {
-      const topic = Buffer.from(body.buffer, body.byteOffset, w0).toString();
-      const subs = this.groups.subscribers(topic);
+      const subs = this.groups.subscribers(this.topicOf(body, w0));
       if (subs) {
         const payload = body.subarray(w0);
         for (const c of subs) this.send(c, payload);
       }
-      this.mailbox!.count(1, 0);
+      this.taken++;
     }
     return !this.backlog;
+  }
+
+  /** The topic in a publish record's first `length` bytes: a fan-out names the same one again and again, decoded once. */
+  private topicOf(body: Uint8Array, length: number): string {
+    const last = this.topicBytes;
+    let same = last.length === length;
+    for (let i = 0; same && i < length; i++) same = last[i] === body[i];
+    if (!same) {
+      this.topicBytes = body.slice(0, length);
+      this.topic = Buffer.from(this.topicBytes.buffer, 0, length).toString();
+    }
+    return this.topic;
   }
 
   /** Take what the mailbox holds, one batch at a time; sleep when it is empty. */
@@ -239,6 +275,8 @@ export class Router {
       try {
         n = mailbox.take(BATCH, this.visit);
       } finally {
+        mailbox.count(this.taken, this.lost);
+        this.taken = this.lost = 0;
         if (!outer) {
           this.host.leave();
           this.host.flushNow(); // the batch is written before the next one: the kernel takes bytes between batches

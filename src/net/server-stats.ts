@@ -5,6 +5,7 @@
 // nothing counted is ever lost; the total is the sum of them all.
 
 import type { StatsSnapshot } from '../core/stats.ts';
+import type { ClusterStats } from './cluster.ts';
 
 export type ThreadState = 'starting' | 'running' | 'restarting' | 'closing' | 'closed';
 
@@ -26,4 +27,6 @@ export interface ServerStats {
    * whose main thread is worker 0.
    */
   main?: StatsSnapshot;
+  /** With a cluster: what went to and came from the other hosts (cluster.ts). */
+  cluster?: ClusterStats;
 }

@@ -14,15 +14,28 @@ import type { Connection } from './connection.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
 import { ListenerSet } from './listener-set.ts';
 import { portSharing } from './port-sharing.ts';
+import { Cluster, clusterOptions, type ClusterOptions } from './cluster.ts';
+import type { ServerStats } from './server-stats.ts';
+import { Switchboard } from './switchboard.ts';
+import type { Core } from '../core/core.ts';
+
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   /**
    * A relay: each accepted client gets its own connection to this upstream, on the
    * same core, and whole frames go both ways, validated at the edge (max frame,
    * bad lengths: the bad side closes with its error, its partner after its
    * in-flight frames), with backpressure each way. Each pair takes two slots.
-   * Without a handler (the frames are forwarded inside the core, copied once).
+   * Without onForward, frames are forwarded inside the core (Core.forwardTo),
+   * copied once; with it, each frame passes through the hook, which may drop or
+   * replace it, and is copied once into the other side's tx ring.
    */
   upstream?: { host?: string; port: number; connectTimeout?: number };
+  /**
+   * Carry publish() to every ringwire host of a cluster through Redis pub/sub
+   * (cluster.ts): a URL (redis://HOST:PORT) or its options. Needs the optional
+   * dependency @redis/client. listen() fails with ERR_BAD_CONFIG if Redis cannot be reached.
+   */
+  cluster?: string | ClusterOptions;
 }
 
 export interface ListenOptions {
@@ -47,12 +60,19 @@ export const DEFAULT_LISTENERS = 16;
 export class RingwireServer<Data = any> extends Endpoint<Data> {
   private readonly listenerSet: ListenerSet;
   private readonly upstreamOptions: ServerOptions['upstream'];
+  private readonly clusterOptions: ClusterOptions | undefined;
+  private joining: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  /** This host in its cluster (once started), if it has one. */
+  cluster: Cluster | null = null;
 
   constructor(options: ServerOptions<Data>, makeCore: CoreFactory) {
-    const { upstream, ...endpointOptions } = options;
-    if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames inside the core: give it no onFrame or onConnection');
+    const { upstream, cluster, ...endpointOptions } = options;
+    if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames itself: give it no onFrame or onConnection (onForward inspects them on their way)');
+    if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
     super(endpointOptions, makeCore);
     this.upstreamOptions = upstream;
+    this.clusterOptions = cluster === undefined ? undefined : clusterOptions(cluster);
     this.listenerSet = new ListenerSet({ pauseOnConnect: true, allowHalfOpen: true }, {
       connection: raw => this.serve(raw),
       shortage: err => this.clientError(err, { id: null, remoteAddress: undefined, remotePort: undefined }),
@@ -75,6 +95,33 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     await this.listenerSet.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', backlog: o.backlog ?? 511, reusePort: o.reusePort ?? false, count });
     this.emit('listening');
     return this.address()!;
+  }
+
+  /** Build the core (once) and, with a cluster, connect to Redis (rejects with ERR_BAD_CONFIG if it cannot). */
+  override async start(): Promise<Core> {
+    const core = await super.start();
+    if (this.clusterOptions) await (this.joining ??= this.joinCluster(core, this.clusterOptions));
+    return core;
+  }
+
+  /** This thread is the host's one place: its publishes go to Redis through the outbox, and its topics are subscribed there. */
+  private async joinCluster(core: Core, options: ClusterOptions): Promise<void> {
+    const board = Switchboard.create({ places: 1, slots: core.config.slots, outbox: true });
+    const cluster = new Cluster(options, board);
+    await cluster.start();
+    this.router.attach(board, 0);
+    this.router.watchTopics((topic, active) => cluster.topic(0, topic, active));
+    this.cluster = cluster;
+  }
+
+  override close(): Promise<void> {
+    return (this.stopping ??= super.close().then(() => this.cluster?.close()));
+  }
+
+  override stats(): ServerStats {
+    const s = super.stats();
+    if (this.cluster) s.cluster = this.cluster.stats();
+    return s;
   }
 
   address(): AddressInfo | null {

@@ -5,12 +5,27 @@
 //   threads   Int32 per place: 1 + the threadId of the thread serving that place
 //             (the main thread's is 0), 0 when none. Written by that thread when it attaches (after clearing its
 //             liveness table) and when it detaches, and by the parent when the
-//             thread exits (a dead thread cannot).
+//             thread exits (a dead thread cannot). One more Int32 after them:
+//             1 while a cluster (cluster.ts) consumes the outbox.
 //   per place a mailbox (mailbox.ts: many producers, the place's thread consumes),
 //             and a liveness table: Int32 per core slot, the serial of the
 //             connection open in that slot, 0 when none. Written only by the
 //             place's thread: on open, before any sender can know the id, and
 //             on close, before onClose runs.
+//   topics    per place, TOPIC_BUCKETS Int32 counters: how many of the topics
+//             with subscribers on that place's thread hash into each bucket.
+//             Written only by that thread (Router, as its topics gain their first
+//             subscriber and lose their last), cleared on attach and detach.
+//             publish() skips a place whose bucket for the topic is 0: it has no
+//             subscriber of it (a non-zero bucket may be another topic's: the
+//             record goes, and the owner finds no subscriber, as without the filter).
+//             A subscriber joining while a publish is on its way may miss that
+//             publish, as it would had it joined a moment later.
+//   outbox    with a cluster only: one more mailbox, consumed by the thread that
+//             holds the connection to Redis, which takes every publish() made on
+//             this host to the other hosts. publish() posts there too (all or
+//             nothing, as to the places); what arrives from other hosts is
+//             posted to the places only (publishHere), never back to the outbox.
 //
 // A sender checks synchronously, from the id alone (connection-id.ts): is a
 // thread with that threadId serving a place, and does that place's table hold
@@ -36,6 +51,10 @@ export type PublishResult = 'sent' | 'full';
 export interface SwitchboardInit {
   threads: SharedArrayBuffer;
   places: { mailbox: SharedArrayBuffer; live: SharedArrayBuffer }[];
+  /** Per place, TOPIC_BUCKETS counters of its topics with subscribers (by hash). */
+  topics: SharedArrayBuffer;
+  /** A cluster's mailbox: what this host publishes, for the other hosts. */
+  outbox?: SharedArrayBuffer;
 }
 
 export interface SwitchboardOptions {
@@ -45,21 +64,31 @@ export interface SwitchboardOptions {
   slots: number;
   /** Bytes of each place's mailbox, a power of two. Default 1 MiB. */
   mailbox?: number;
+  /** An outbox for a cluster (cluster.ts), of the same size as a place's mailbox. */
+  outbox?: boolean;
 }
 
 const DEFAULT_MAILBOX = 1 << 20;
+const TOPIC_BUCKETS = 1024;
 
 const encoder = new TextEncoder();
 
 export class Switchboard {
   readonly init: SwitchboardInit;
   readonly mailboxes: Mailbox[];
+  /** The cluster's mailbox, if this host has a cluster. */
+  readonly outbox: Mailbox | null;
   private readonly threads: Int32Array;
   private readonly live: Int32Array[];
+  private readonly topics: Int32Array;
   /** threadId → place, as last seen (checked against `threads` on every use). */
   private readonly placeCache = new Map<number, number>();
   /** publish(): (place, reservation) pairs, reused. */
   private readonly reserved: number[] = [];
+  /** The last topic published, encoded, and its bucket: encoded again only when it changes. */
+  private lastTopic = '';
+  private lastBytes = new Uint8Array(0);
+  private lastBucket = bucket(this.lastBytes);
 
   static create(o: SwitchboardOptions): Switchboard {
     const capacity = o.mailbox ?? DEFAULT_MAILBOX;
@@ -67,7 +96,9 @@ export class Switchboard {
       mailbox: Mailbox.create(capacity).buffer,
       live: new SharedArrayBuffer(4 * o.slots),
     }));
-    return new Switchboard({ threads: new SharedArrayBuffer(4 * o.places), places });
+    const outbox = o.outbox ? Mailbox.create(capacity).buffer : undefined;
+    const topics = new SharedArrayBuffer(4 * TOPIC_BUCKETS * o.places);
+    return new Switchboard({ threads: new SharedArrayBuffer(4 * (o.places + 1)), places, topics, outbox });
   }
 
   constructor(init: SwitchboardInit) {
@@ -75,6 +106,8 @@ export class Switchboard {
     this.threads = new Int32Array(init.threads);
     this.mailboxes = init.places.map(p => new Mailbox(p.mailbox));
     this.live = init.places.map(p => new Int32Array(p.live));
+    this.topics = new Int32Array(init.topics);
+    this.outbox = init.outbox ? new Mailbox(init.outbox) : null;
   }
 
   get size(): number {
@@ -85,7 +118,7 @@ export class Switchboard {
   placeOf(tid: number): number {
     const cached = this.placeCache.get(tid);
     if (cached !== undefined && Atomics.load(this.threads, cached) === tid + 1) return cached;
-    for (let p = 0; p < this.threads.length; p++) {
+    for (let p = 0; p < this.mailboxes.length; p++) {
       if (Atomics.load(this.threads, p) === tid + 1) {
         this.placeCache.set(tid, p);
         return p;
@@ -100,12 +133,27 @@ export class Switchboard {
   /** This thread serves `place` from now on: its liveness table starts empty. */
   attach(place: number, tid: number): void {
     this.live[place]!.fill(0);
+    this.topics.fill(0, place * TOPIC_BUCKETS, (place + 1) * TOPIC_BUCKETS);
     Atomics.store(this.threads, place, tid + 1);
   }
 
   /** The thread serving `place` is gone (it detached, or its parent saw it exit). */
   detach(place: number, tid: number): void {
-    if (Atomics.compareExchange(this.threads, place, tid + 1, 0) === tid + 1) this.live[place]!.fill(0);
+    if (Atomics.compareExchange(this.threads, place, tid + 1, 0) === tid + 1) {
+      this.live[place]!.fill(0);
+      this.topics.fill(0, place * TOPIC_BUCKETS, (place + 1) * TOPIC_BUCKETS);
+    }
+  }
+
+  /** The cluster consumes the outbox from now on (true), or no longer (false: publish() leaves it out). */
+  clusterAttached(on: boolean): void {
+    if (!this.outbox) throw new Error('this switchboard has no outbox');
+    Atomics.store(this.threads, this.mailboxes.length, on ? 1 : 0);
+  }
+
+  /** The owner of `place`: topic got its first subscriber there (active), or lost its last. */
+  topic(place: number, topic: string, active: boolean): void {
+    Atomics.add(this.topics, place * TOPIC_BUCKETS + bucket(encoder.encode(topic)), active ? 1 : -1);
   }
 
   opened(place: number, slot: number, serial: number): void {
@@ -134,19 +182,37 @@ export class Switchboard {
   }
 
   /**
-   * One message per place that has a thread, whatever its subscribers. All or nothing: room is reserved in every
-   * mailbox first, and if one is full the others' reservations are given up
-   * ('full': no worker gets it, so a retry cannot duplicate it).
+   * One message per place that has a thread and may have subscribers of the
+   * topic (its bucket says so), and one in the cluster's outbox while a cluster
+   * consumes it. All or nothing: room is
+   * reserved in every mailbox first, and if one is full the others' reservations
+   * are given up ('full': no worker gets it, so a retry cannot duplicate it).
    */
   publish(topic: string, bytes: Uint8Array): PublishResult {
-    const t = encoder.encode(topic);
+    return this.post(topic, bytes, this.outbox !== null && Atomics.load(this.threads, this.mailboxes.length) === 1);
+  }
+
+  /** publish() to this host's places only: what a cluster received from another host. */
+  publishHere(topic: string, bytes: Uint8Array): PublishResult {
+    return this.post(topic, bytes, false);
+  }
+
+  private post(topic: string, bytes: Uint8Array, outbox: boolean): PublishResult {
+    if (topic !== this.lastTopic) {
+      this.lastTopic = topic;
+      this.lastBytes = encoder.encode(topic);
+      this.lastBucket = bucket(this.lastBytes);
+    }
+    const t = this.lastBytes;
+    const b = this.lastBucket;
     const body = t.length + bytes.length;
     const reserved = this.reserved;
+    const places = this.mailboxes.length;
     let n = 0;
     let full = false;
-    for (let p = 0; p < this.mailboxes.length; p++) {
-      if (Atomics.load(this.threads, p) === 0) continue;
-      const at = this.mailboxes[p]!.reserve(body);
+    for (let p = 0; p <= places; p++) {
+      if (p < places ? Atomics.load(this.threads, p) === 0 || Atomics.load(this.topics, p * TOPIC_BUCKETS + b) === 0 : !outbox) continue;
+      const at = (p < places ? this.mailboxes[p]! : this.outbox!).reserve(body);
       if (at < 0) {
         full = true;
         break;
@@ -155,7 +221,8 @@ export class Switchboard {
       reserved[n++] = at;
     }
     for (let i = 0; i < n; i += 2) {
-      const mailbox = this.mailboxes[reserved[i]!]!;
+      const p = reserved[i]!;
+      const mailbox = p < places ? this.mailboxes[p]! : this.outbox!;
       if (full) mailbox.cancel(reserved[i + 1]!, body);
       else mailbox.commit(reserved[i + 1]!, KIND_PUBLISH, t.length, 0, 0, t, bytes);
     }
@@ -166,4 +233,11 @@ export class Switchboard {
   counters(): MailboxCounters[] {
     return this.mailboxes.map(m => m.counters());
   }
+}
+
+/** A topic's bucket: FNV-1a of its UTF-8 bytes. */
+function bucket(t: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t[i]!, 0x01000193);
+  return (h >>> 0) & (TOPIC_BUCKETS - 1);
 }

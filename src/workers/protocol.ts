@@ -1,6 +1,7 @@
 // The messages between a thread that runs a ringwire server (serveInWorker) and
 // the thread that started it (WorkerLink). Few and rare: a handshake that hands
-// over the stats block's memory, sockets in transfer mode, error reports, and the
+// over the stats block's memory, sockets in transfer mode, error reports, a
+// cluster's topics (a thread's first subscriber joined, its last left), and the
 // drain at close. Stats themselves never travel as messages: the parent reads
 // the worker's stats block in shared memory with Atomics.
 
@@ -11,7 +12,7 @@ import type { SwitchboardInit } from '../net/switchboard.ts';
 export type Balance = 'reuseport' | 'transfer';
 
 /** What a worker started by WorkerServer is told to do (its workerData). */
-export interface WorkerInit extends Omit<ServerOptions, (typeof HOOKS)[number] | 'signal' | 'core'> {
+export interface WorkerInit extends Omit<ServerOptions, (typeof HOOKS)[number] | 'signal' | 'core' | 'cluster'> {
   core?: 'wasm' | 'js';
   /** A module (file path or URL) exporting the hooks (handler.ts); each thread imports it. */
   handler?: string;
@@ -39,6 +40,8 @@ export type WorkerMessage =
     statsCount: number;
   }
   | { type: 'ringwire:clientError'; number: number; message: string; id: string | null; remoteAddress?: string; remotePort?: number }
+  /** With a cluster: topic got its first subscriber on this thread (active), or lost its last. */
+  | { type: 'ringwire:topic'; topic: string; active: boolean }
   | { type: 'ringwire:closed' };
 
 /** Parent → worker. The socket is in the transfer list. */

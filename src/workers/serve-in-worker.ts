@@ -46,7 +46,11 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
   };
   port.on('message', onMessage);
   const core = await server.start();
-  if (switchboard) server.router.attach(switchboard, place); // this thread's mailbox: sendTo and publish reach it
+  if (switchboard) {
+    server.router.attach(switchboard, place); // this thread's mailbox: sendTo and publish reach it
+    // With a cluster, the parent subscribes the host in Redis to the topics its threads have subscribers of.
+    if (switchboard.outbox) server.router.watchTopics((topic, active) => post({ type: 'ringwire:topic', topic, active }));
+  }
   const bound = balance === 'reuseport' ? (await server.listen({ port: listenPort, host, backlog, listeners, reusePort: true })).port : 0;
   post({ type: 'ringwire:ready', port: bound, memory: core.memory, statsOffset: core.config.regions.stats, statsCount: STATS_COUNT });
   return server;

@@ -1,7 +1,7 @@
 // The parent side of one worker thread that runs serveInWorker: waits for its
 // handshake, reads its stats block straight from shared memory (Atomics, no
-// messages), hands it sockets in transfer mode, relays its error reports, and
-// asks it to drain. attachWorker(worker) gives you one for a worker of your own.
+// messages), hands it sockets in transfer mode, relays its error reports and
+// (with a cluster) the topics it has subscribers of, and asks it to drain. attachWorker(worker) gives you one for a worker of your own.
 
 import { EventEmitter, once } from 'node:events';
 import type net from 'node:net';
@@ -33,6 +33,8 @@ export class WorkerLink extends EventEmitter {
         } else if (m?.type === 'ringwire:clientError') {
           const info: ConnectionInfo = { id: m.id, remoteAddress: m.remoteAddress, remotePort: m.remotePort };
           this.emit('clientError', ringwireError(m.number, m.message), info);
+        } else if (m?.type === 'ringwire:topic') {
+          this.emit('topic', m.topic, m.active);
         } else if (m?.type === 'ringwire:closed') {
           this.emit('drained');
         }

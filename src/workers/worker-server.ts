@@ -28,6 +28,7 @@ import type { ConnectionInfo } from '../net/connection.ts';
 import type { EndpointEvents } from '../net/endpoint.ts';
 import { HOOKS } from '../net/handler.ts';
 import { Switchboard, type PublishResult, type SendResult } from '../net/switchboard.ts';
+import { Cluster } from '../net/cluster.ts';
 import type { ServerStats, ThreadStats } from '../net/server-stats.ts';
 import { DEFAULT_LISTENERS, type ListenOptions, type ServerOptions } from '../net/server.ts';
 import { ListenerSet } from '../net/listener-set.ts';
@@ -139,6 +140,8 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   private readonly waiting: net.Socket[] = [];
   /** Every worker's mailbox and liveness table (switchboard.ts): sendTo and publish from any thread. */
   readonly switchboard: Switchboard;
+  /** This host in its cluster (cluster.ts), if it has one: connected by listen(). */
+  readonly cluster: Cluster | null;
 
   constructor(options: WorkerServerOptions = {}) {
     super();
@@ -147,7 +150,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
         throw configError(`${name} cannot cross into worker threads (functions cannot be sent to threads): put the hooks in a module and give its path as handler: './my-handler.mjs'`);
       }
     }
-    const { workers = 'auto', balance, handler, restartDelay, signal, stallRestart, mailbox, ...serverOptions } = options;
+    const { workers = 'auto', balance, handler, restartDelay, signal, stallRestart, mailbox, cluster, ...serverOptions } = options;
     this.size = workers === 'auto' ? os.availableParallelism() : workers;
     if (!Number.isInteger(this.size) || this.size < 1 || this.size > 256) {
       throw configError(`workers must be 1 to 256 or 'auto', got ${String(workers)}`);
@@ -176,10 +179,12 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     this.places = Array.from({ length: this.size }, (_, i) => new Place(i));
     const slots = serverOptions.maxConnections ?? DEFAULTS.maxConnections; // checked by each worker's core
     try {
-      this.switchboard = Switchboard.create({ places: this.size, slots: Number.isInteger(slots) && slots > 0 ? slots : 1, mailbox });
+      this.switchboard = Switchboard.create({ places: this.size, slots: Number.isInteger(slots) && slots > 0 ? slots : 1, mailbox, outbox: cluster !== undefined });
     } catch (err) {
       throw configError(`mailbox: ${(err as Error).message}`);
     }
+    // This thread holds the host's connections to Redis; the workers tell it which topics they have subscribers of.
+    this.cluster = cluster === undefined ? null : new Cluster(cluster, this.switchboard);
     if (signal) {
       if (signal.aborted) queueMicrotask(() => void this.close());
       else signal.addEventListener('abort', () => void this.close(), { once: true });
@@ -191,6 +196,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
     const where = { port: o.port ?? 0, host: o.host ?? '127.0.0.1' };
     try {
+      await this.cluster?.start(); // before the workers: their first subscribers find the cluster ready
       await this.startAll(where, o.backlog, o.listeners);
     } catch (err) {
       await this.close(); // no thread is left behind by a failed start
@@ -270,7 +276,9 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       return { ...own, worker: p.index, threadId: p.threadId, state: p.state, restarts: p.restarts };
     });
     const main = this.counted.snapshot();
-    return { total: sumStats([...workers, main]), workers, main };
+    const stats: WorkerServerStats = { total: sumStats([...workers, main]), workers, main };
+    if (this.cluster) stats.cluster = this.cluster.stats();
+    return stats;
   }
 
   /** The statistics as Prometheus text (format 0.0.4), read now from every worker's shared memory: see MetricsRegistry to mount them. */
@@ -313,6 +321,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
         p.state = 'closed';
       }));
       await stopped;
+      await this.cluster?.close();
       this.emit('close');
     })();
     return this.closing;
@@ -328,12 +337,16 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     const link = new WorkerLink(worker);
     const tid = worker.threadId;
     // A dead thread cannot clear its place: senders get 'closed' for its ids from now on.
-    worker.once('exit', () => this.switchboard.detach(p.index, tid));
+    worker.once('exit', () => {
+      this.switchboard.detach(p.index, tid);
+      this.cluster?.dropPlace(p.index);
+    });
     p.link = link;
     p.assigned = 0;
     p.state = 'starting';
     p.startedAt = Date.now();
     p.threadId = worker.threadId;
+    link.on('topic', (topic: string, active: boolean) => this.cluster?.topic(p.index, topic, active));
     link.on('clientError', (err: RingwireError, info: ConnectionInfo) => {
       if (this.listenerCount('clientError') > 0) this.emit('clientError', err, info);
     });

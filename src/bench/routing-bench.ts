@@ -1,0 +1,301 @@
+// `ringwire bench --suite routing`: connections as actors, measured.
+//
+// 1. Fan-out over real sockets: 1 publisher, S subscribers (default 1,000), M
+//    messages of 64 bytes (line framing): deliveries per second until every
+//    subscriber has every byte, for `ringwire serve` with 1 and 2 workers
+//    (fanout-handler.ts: publish() per frame) against a plain Node server that
+//    writes each message to each subscriber socket (the baseline), and the same
+//    server batching by hand (one write per subscriber per 'data' chunk). Every
+//    subscriber's bytes are checked (length and CRC-32 of the whole stream).
+// 2. Cross-thread delivery of 64-byte messages from this thread to a worker
+//    thread: ringwire's mailbox (what sendTo and publish post into, consumed as
+//    Router.pump does: take, sleep, Atomics.waitAsync) against
+//    MessagePort.postMessage and BroadcastChannel carrying the same bytes, each
+//    message checked by the consumer (thread-consumer.ts). Throughput: the
+//    producer sends N as fast as it can (a full mailbox: yield a turn, retry);
+//    latency: ping-pong, one message in flight, one-way = round trip / 2.
+//
+// Rounds alternate contenders (A B C A B C …); figures are medians with min–max.
+// Servers are processes of their own on 127.0.0.1, killed by PID when done.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import os from 'node:os';
+import { setImmediate as turn } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
+import { Mailbox } from '../net/mailbox.ts';
+import { entry } from './contenders.ts';
+import { fillMessage, MESSAGE_BYTES } from './thread-consumer.ts';
+
+export interface RoutingOptions {
+  rounds: number;
+  subscribers: number;
+  /** Messages the publisher sends in each fan-out run. */
+  fanoutMessages: number;
+  /** Messages per cross-thread throughput run. */
+  threadMessages: number;
+  /** Ping-pongs per cross-thread latency run. */
+  pings: number;
+  onProgress?: (what: string) => void;
+}
+
+export interface Spread { median: number; min: number; max: number }
+
+export interface FanoutRow {
+  contender: FanoutContender;
+  /** Deliveries (messages × subscribers) per second. */
+  deliveriesPerSecond: Spread;
+  /** Against the baseline, plain-per-message. */
+  vsPlain: number;
+}
+
+export interface ThreadRow {
+  transport: ThreadTransport;
+  messagesPerSecond: Spread;
+  /** One-way latency, µs. */
+  p50: number;
+  p99: number;
+}
+
+export interface RoutingResult {
+  settings: Omit<RoutingOptions, 'onProgress'> & { messageBytes: number };
+  /** os.loadavg() (1, 5, 15 min) before and after: the machine is shared. */
+  load: { before: number[]; after: number[] };
+  fanout: FanoutRow[];
+  threads: ThreadRow[];
+  /** Runs that did not verify (their figures are left out). */
+  failures: string[];
+}
+
+export const FANOUT_CONTENDERS = ['plain-per-message', 'plain-batched', 'ringwire-1-worker', 'ringwire-2-workers'] as const;
+export type FanoutContender = (typeof FANOUT_CONTENDERS)[number];
+export const THREAD_TRANSPORTS = ['ringwire-mailbox', 'MessagePort', 'BroadcastChannel'] as const;
+export type ThreadTransport = (typeof THREAD_TRANSPORTS)[number];
+
+const TOPIC_LINE = 64;
+/** A fan-out run may take this long, plus 1 s per 20,000 deliveries (the plain server writes ~100,000/s here). */
+const RUN_TIMEOUT = 30_000;
+const DELIVERIES_PER_TIMEOUT_SECOND = 20_000;
+
+function spread(values: number[]): Spread {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return { median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s.at(-1)! };
+}
+
+// ---- fan-out ----
+
+/** Message k of a fan-out run: 64 bytes with its newline. */
+function fanoutLine(k: number): Buffer {
+  return Buffer.from(`${String(k).padStart(8, '0')} ${'x'.repeat(TOPIC_LINE - 10)}\n`);
+}
+
+async function startFanoutServer(contender: FanoutContender, subscribers: number): Promise<{ child: ChildProcess; port: number }> {
+  const child = contender.startsWith('plain')
+    ? spawn(process.execPath, [entry('plain-fanout'), ...(contender === 'plain-per-message' ? ['--per-message'] : [])], { stdio: ['ignore', 'pipe', 'ignore'] })
+    : spawn(process.execPath, [
+      entry('cli'), 'serve', '--port', '0', '--framing', 'line', '--handler', entry('fanout-handler'),
+      '--workers', contender === 'ringwire-1-worker' ? '1' : '2', '--max-connections', String(subscribers + 64),
+    ], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const [line] = await once(child.stdout!.setEncoding('utf8'), 'data') as [string];
+  const port = /:(\d+) /.exec(line);
+  if (!port) {
+    child.kill('SIGKILL');
+    throw new Error(`${contender} did not start: ${line.trim()}`);
+  }
+  return { child, port: Number(port[1]) };
+}
+
+/** One fan-out run: deliveries per second, or throws when any subscriber's bytes are not what was published. */
+async function fanout(contender: FanoutContender, subscribers: number, lines: Buffer[], expected: { bytes: number; crc: number }): Promise<number> {
+  const { child, port } = await startFanoutServer(contender, subscribers);
+  const sockets: net.Socket[] = [];
+  try {
+    let complete = 0;
+    let bad = 0;
+    let allDone!: () => void;
+    const finished = new Promise<void>(resolve => (allDone = resolve));
+    for (let i = 0; i < subscribers; i += 100) {
+      sockets.push(...await Promise.all(Array.from({ length: Math.min(100, subscribers - i) }, async () => {
+        const s = net.connect({ port, host: '127.0.0.1' });
+        await once(s, 'connect');
+        s.write('SUB\n');
+        let skip = 3; // "OK\n"
+        let got = 0;
+        let crc = 0;
+        await new Promise<void>(resolve => {
+          s.on('data', (d: Buffer) => {
+            if (skip > 0) {
+              const n = Math.min(skip, d.length);
+              skip -= n;
+              d = d.subarray(n);
+              if (skip === 0) resolve();
+              if (d.length === 0) return;
+            }
+            got += d.length;
+            crc = crc32(d, crc);
+            if (got >= expected.bytes && got - d.length < expected.bytes) {
+              if (got !== expected.bytes || crc !== expected.crc) bad++;
+              if (++complete === subscribers) allDone();
+            }
+          });
+        });
+        return s;
+      })));
+    }
+    const pub = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    sockets.push(pub);
+    await once(pub, 'connect');
+    pub.write('PUB\n');
+    await once(pub, 'data');
+    const t0 = performance.now();
+    for (const l of lines) if (!pub.write(l)) await once(pub, 'drain');
+    const limit = RUN_TIMEOUT + (1000 * subscribers * lines.length) / DELIVERIES_PER_TIMEOUT_SECOND;
+    const timeout = setTimeout(allDone, limit);
+    await finished;
+    clearTimeout(timeout);
+    const seconds = (performance.now() - t0) / 1000;
+    if (complete < subscribers) throw new Error(`${contender}: ${subscribers - complete} of ${subscribers} subscribers did not get every message within ${Math.round(limit / 1000)} s`);
+    if (bad > 0) throw new Error(`${contender}: ${bad} of ${subscribers} subscribers received bytes other than those published`);
+    return (subscribers * lines.length) / seconds;
+  } finally {
+    for (const s of sockets) s.destroy();
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      process.kill(child.pid!, 'SIGKILL');
+      await exited;
+    }
+  }
+}
+
+// ---- cross-thread ----
+
+function consumer(workerData: object, transferList: unknown[] = []): Worker {
+  return new Worker(entry('thread-consumer'), { workerData, transferList: transferList as never });
+}
+
+/** The consumer's verdict: its count, or the first wrong message. */
+async function verdict(finished: Promise<unknown[]>, transport: ThreadTransport): Promise<void> {
+  const [m] = await finished as [{ got?: number; error?: string }];
+  if (m.error) throw new Error(`${transport}: ${m.error}`);
+}
+
+/** Throughput (flood: [total ms]) or one-way latencies in ms (ping). */
+async function threadRun(transport: ThreadTransport, mode: 'flood' | 'ping', n: number): Promise<number[]> {
+  const message = new Uint8Array(MESSAGE_BYTES);
+  const times: number[] = [];
+  let w: Worker;
+  let send: (m: Uint8Array) => boolean;
+  let answered: () => Promise<void>;
+  let close = () => {};
+  if (transport === 'ringwire-mailbox') {
+    const inbox = Mailbox.create(1 << 20);
+    const outbox = mode === 'ping' ? Mailbox.create(1 << 16) : undefined;
+    w = consumer({ kind: 'mailbox', n, mode, inbox: inbox.buffer, outbox: outbox?.buffer });
+    send = m => inbox.post(5, 0, 0, 0, m);
+    answered = () => new Promise<void>(resolve => {
+      const look = () => {
+        if (outbox!.take(1, () => {}) === 1) return resolve();
+        const wake = outbox!.sleep();
+        if (wake) void wake.then(look);
+        else look();
+      };
+      look();
+    });
+  } else if (transport === 'MessagePort') {
+    const { port1, port2 } = new MessageChannel();
+    w = consumer({ kind: 'port', n, mode, port: port2 }, [port2]);
+    send = m => (port1.postMessage(m), true);
+    answered = () => once(port1 as never, 'message').then(() => {});
+    close = () => port1.close();
+  } else {
+    const out = new BroadcastChannel('ringwire-bench-in');
+    const back = new BroadcastChannel('ringwire-bench-out');
+    w = consumer({ kind: 'broadcast', n, mode });
+    await once(w, 'message'); // its channels are open
+    let waiting: (() => void) | undefined;
+    back.onmessage = () => waiting?.();
+    send = m => (out.postMessage(m), true);
+    answered = () => new Promise<void>(resolve => (waiting = resolve));
+    close = () => { out.close(); back.close(); };
+  }
+  const finished = once(w, 'message');
+  const keep = setInterval(() => {}, 1 << 30); // the mailbox's waitAsync does not keep the loop alive
+  try {
+    await new Promise(r => setTimeout(r, 100)); // the consumer is asleep
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      fillMessage(message, i);
+      if (mode === 'flood') {
+        while (!send(message)) await turn();
+        continue;
+      }
+      const s = performance.now();
+      const back = answered();
+      send(message);
+      await back;
+      times.push((performance.now() - s) / 2);
+    }
+    await verdict(finished, transport);
+    if (mode === 'flood') times.push(performance.now() - t0);
+    return times;
+  } finally {
+    clearInterval(keep);
+    close();
+    await w.terminate();
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+// ---- the suite ----
+
+export async function runRoutingBench(o: RoutingOptions): Promise<RoutingResult> {
+  const before = os.loadavg();
+  const failures: string[] = [];
+  const lines = Array.from({ length: o.fanoutMessages }, (_, k) => fanoutLine(k));
+  const stream = Buffer.concat(lines);
+  const expected = { bytes: stream.length, crc: crc32(stream) };
+  const rates = new Map<FanoutContender, number[]>(FANOUT_CONTENDERS.map(c => [c, []]));
+  for (let round = 0; round < o.rounds; round++) {
+    for (const c of FANOUT_CONTENDERS) {
+      o.onProgress?.(`routing: fan-out round ${round + 1}/${o.rounds}: ${c}, ${o.subscribers} subscribers`);
+      try {
+        rates.get(c)!.push(await fanout(c, o.subscribers, lines, expected));
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  }
+  const plain = rates.get('plain-per-message')!;
+  const base = plain.length ? spread(plain).median : NaN;
+  const fanoutRows = FANOUT_CONTENDERS.filter(c => rates.get(c)!.length > 0).map(c => {
+    const s = spread(rates.get(c)!);
+    return { contender: c, deliveriesPerSecond: s, vsPlain: s.median / base };
+  });
+
+  const thread = new Map<ThreadTransport, { rates: number[]; lat: number[] }>(THREAD_TRANSPORTS.map(t => [t, { rates: [], lat: [] }]));
+  for (let round = 0; round < o.rounds; round++) {
+    for (const t of THREAD_TRANSPORTS) {
+      o.onProgress?.(`routing: cross-thread round ${round + 1}/${o.rounds}: ${t}`);
+      try {
+        const [ms] = await threadRun(t, 'flood', o.threadMessages);
+        thread.get(t)!.rates.push(o.threadMessages / (ms! / 1000));
+        thread.get(t)!.lat.push(...await threadRun(t, 'ping', Math.ceil(o.pings / o.rounds)));
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  }
+  const threadRows = THREAD_TRANSPORTS.filter(t => thread.get(t)!.rates.length > 0).map(t => {
+    const { rates: r, lat } = thread.get(t)!;
+    const sorted = lat.sort((a, b) => a - b);
+    return { transport: t, messagesPerSecond: spread(r), p50: percentile(sorted, 0.5) * 1000, p99: percentile(sorted, 0.99) * 1000 };
+  });
+  const { onProgress, ...settings } = o;
+  return { settings: { ...settings, messageBytes: MESSAGE_BYTES }, load: { before, after: os.loadavg() }, fanout: fanoutRows, threads: threadRows, failures };
+}
