@@ -322,4 +322,30 @@ describe('PROXY protocol with workers, the relay and the command line', () => {
     await server.close();
     await upstream.stop();
   });
+
+  it.each(['wasm', 'js'] as const)('a relay (core=%s) dials its upstream only for a whole, good header', async core => {
+    let dialled = 0;
+    const upstream = await plainServer(s => { dialled++; s.pipe(s); });
+    const { server, port } = await startServer({ core, framing: 'line', upstream: { port: upstream.port }, proxyProtocol: 'v2' });
+    const codes = errorCodes(server);
+    // A health check that connects and goes, half a header that never completes, a garbled one: no upstream connection.
+    const check = await client(port, Buffer.alloc(0));
+    check.s.destroy();
+    const half = await client(port, v2inet('192.0.2.5', 5, '192.0.2.6', 6).subarray(0, 20));
+    const garbled = await client(port, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    await garbled.done;
+    await until(() => codes.length === 1, 5000, 'the garbled header refused');
+    half.s.destroy();
+    await until(() => server.connections.size === 0, 5000, 'every connection gone');
+    expect(dialled).toBe(0);
+    // A good header: one upstream connection, the frames after it relayed.
+    const c = await client(port, Buffer.concat([v2inet('192.0.2.5', 5, '192.0.2.6', 6), Buffer.from('one\n')]));
+    await until(() => c.received() === 4, 5000, 'the relayed echo');
+    c.s.end();
+    expect((await c.done).toString()).toBe('one\n');
+    expect(dialled).toBe(1);
+    expect(codes).toEqual(['ERR_PROXY_HEADER']);
+    await server.close();
+    await upstream.stop();
+  });
 });

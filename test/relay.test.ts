@@ -32,6 +32,32 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy })
     await echo.stop();
   });
 
+  it('at the connection limit, a newcomer evicts a trickling client together with its upstream: both slots are its own', async () => {
+    const echo = await backend();
+    // 4 slots: two pairs. Deadlines off: only eviction frees slots here.
+    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:4', maxConnections: 4, evictAfter: 300, frameTimeout: 0, minRate: 0, upstream: { port: echo.port } });
+    const codes = errorCodes(server);
+    const first = lengthFrame(randomBytes(64));
+    const steady = await connect(port); // between frames: never evicted
+    const steadyBack = collect(steady);
+    steady.write(first);
+    await until(() => steadyBack.received() === first.length, 5000, 'the steady client\'s echo');
+    const slow = await connect(port);
+    slow.on('error', () => {});
+    const slowClosed = once(slow, 'close');
+    slow.write(Buffer.from([0, 0])); // half a length prefix, then nothing
+    await until(() => server.stats().total.connections === 4, 5000, 'both pairs connected');
+    await new Promise(r => setTimeout(r, 350));
+    const frame = lengthFrame(randomBytes(100));
+    expect((await roundTrip(port, frame)).equals(frame)).toBe(true); // served through its own upstream
+    expect(codes).toEqual(['ERR_EVICTED']);
+    await slowClosed;
+    steady.end(first);
+    expect((await steadyBack.done).equals(Buffer.concat([first, first]))).toBe(true);
+    await server.close();
+    await echo.stop();
+  });
+
   it('closes a client that sends a bad frame with its error, and its upstream after the frames before it', async () => {
     const received: Buffer[] = [];
     const sink = await backend(s => s.on('data', d => received.push(d)));

@@ -101,8 +101,10 @@ export interface ConnectionHost {
   /** onOpen ran and the connection is still registered: announce it. */
   opened(connection: Connection): void;
   /**
-   * A PROXY header named the client: may it open? (false: refused, and the host
-   * has failed it, e.g. maxConnectionsPerIp counted on the client's address).
+   * An accepted connection knows its client (at start, or once its PROXY header
+   * named it): may it open? false: refused, and the host has failed it (e.g.
+   * maxConnectionsPerIp counted on the header's client, or a relay without a slot
+   * for its upstream).
    */
   identified(connection: Connection): boolean;
   /** A batch starts: no other connection may make the core list frames until leave(). */
@@ -166,6 +168,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   proxyHeader: ProxyHeader | undefined;
   /** onOpen was called (onClose will be). */
   opened = false;
+  /** Accepted by a server (serve()), not dialled: a relay pairs it with an upstream; eviction picks among these. */
+  inbound = false;
   /** Waiting for a PROXY header since this time (performance.now()); 0: not waiting. For the endpoint's sweep. */
   headerSince = 0;
   /** The hooks this connection calls: its endpoint's, or those given to connect(). */
@@ -282,7 +286,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.localAddress = s.localAddress;
     this.localPort = s.localPort;
     if (this.header) this.headerSince = performance.now();
-    else if (!this.open()) return;
+    else if ((this.inbound && !this.host.identified(this)) || !this.open()) return;
     if (!this.zeroCopy) this.socket.resume();
   }
 
@@ -433,11 +437,19 @@ export class Connection<Data = any> implements ConnectionInfo {
    * At the connection limit, for a new connection: report err, close at once, and
    * give the slot back now rather than at the socket's 'close' event. Only for a
    * connection waiting on its peer (awaitingInput): no handler holds a view of its
-   * rings and no write refers to them, and a destroyed socket reads no more.
+   * rings, and a destroyed socket reads no more and writes nothing (libuv closes
+   * its descriptor at once). A relay's client takes its upstream with it, which
+   * has no one left to answer: both slots are free on return (a relay's newcomer
+   * needs two).
    */
   evict(err: RingwireError): void {
+    const partner = this.peer === this || this.peer.pending ? null : this.peer;
     this.fail(err, true);
     this.onSocketClose();
+    if (partner) {
+      partner.destroy();
+      partner.onSocketClose();
+    }
   }
 
   /** The server is draining: stop reading, answer what is buffered, then close. */

@@ -366,8 +366,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const source = (target: ReadTarget | null) => (target ? adopt(raw, listener, target) : raw);
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
     if (this.proxyTrusted) connection.expectProxyHeader(this.options.proxyProtocol!);
+    connection.inbound = true;
     if (entry >= 0) this.addressEntries.set(connection, entry);
-    this.register(connection, () => this.admit(connection));
+    this.register(connection);
     return connection;
   }
 
@@ -381,12 +382,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.core.open();
   }
 
-  /** A connection is connected: track it and open it (`open` runs its hooks, or waits for its PROXY header). */
-  private register(connection: Connection<Data>, open: () => void): void {
+  /** A connection is connected: track it and start it (it runs its hooks, or waits for its PROXY header). */
+  private register(connection: Connection<Data>): void {
     this.connections.set(connection.id, connection);
     this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
-    open();
+    connection.start();
   }
 
   /** TCP keepalive for every connection: false, or the idle ms before the first probe (0: the system's). */
@@ -432,7 +433,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     socket.once('close', () => clearTimeout(timer));
     socket.once('connect', () => {
       clearTimeout(timer);
-      this.register(connection as Connection<Data>, () => connection.start());
+      this.register(connection as Connection<Data>);
     });
     return connection;
   }
@@ -478,11 +479,6 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.closing;
   }
 
-  /** An accepted connection is registered: open it (a relay pairs it with its upstream first). */
-  protected admit(connection: Connection<Data>): void {
-    connection.start();
-  }
-
   /** Stop accepting new sockets (a server closes its listener here). */
   protected stopAccepting(): Promise<void> {
     return Promise.resolve();
@@ -494,9 +490,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (this.connections.has(connection.id)) this.emit('connection', connection as Connection<Data>);
   }
 
-  /** maxConnectionsPerIp behind a balancer: the client's address is the one the header names. */
+  /** maxConnectionsPerIp behind a balancer: the client's address is the one the header names (without one, serve() counted it). */
   identified(connection: Connection): boolean {
-    if (!this.addresses) return true;
+    if (!this.addresses || !this.proxyTrusted) return true;
     const cap = this.options.maxConnectionsPerIp!;
     const entry = this.addresses.acquire(addressKey(connection.remoteAddress), cap);
     if (entry === REFUSED) {

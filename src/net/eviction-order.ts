@@ -9,7 +9,9 @@
 // `after` ms (ERR_EVICTED), and the newcomer takes its slot. Connections between
 // frames (idle, or subscribers waiting for pushes) are never evicted, nor those
 // waiting on us (a handler holding frames, replies in flight): only a wait that is
-// the peer's fault (Connection.awaitingInput).
+// the peer's fault (Connection.awaitingInput). Only accepted connections are
+// candidates: never a relay's upstream or a client this endpoint dialled (a
+// relay's client takes its upstream with it: Connection.evict).
 //
 // Cost: the candidates are sorted once (n log n) and handed out oldest first; a
 // connection whose frame completed meanwhile (its waitStart moved) is skipped. A
@@ -50,7 +52,7 @@ export class EvictionOrder {
     this.builtAt = now;
     for (const connection of connections) {
       const since = connection.waitStart;
-      if (since > 0 && now - since >= this.after && connection.awaitingInput) this.order.push({ connection, since });
+      if (connection.inbound && since > 0 && now - since >= this.after && connection.awaitingInput) this.order.push({ connection, since });
     }
     this.order.sort((a, b) => a.since - b.since);
   }

@@ -128,19 +128,23 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     return this.listenerSet.address();
   }
 
-  protected override admit(client: Connection<Data>): void {
+  /**
+   * A relay dials each client's upstream once the client is known (at once, or
+   * after its PROXY header: a balancer's health check or a bad header costs no
+   * upstream connection). Dialled on this endpoint, its slot is known now, so the
+   * two are paired before the client's first frame.
+   */
+  override identified(client: Connection): boolean {
+    if (!super.identified(client)) return false;
     const up = this.upstreamOptions;
-    if (!up) return client.start();
-    let upstream: Connection;
+    if (!up) return true;
     try {
-      // Dialled on this endpoint: its slot is known now, so the two are paired before the client's first read.
-      upstream = this.dial(up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? 10_000);
+      client.pair(this.dial(up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? 10_000));
     } catch (err) {
-      client.start();
-      return client.fail(err as RingwireError);
+      client.fail(err as RingwireError);
+      return false;
     }
-    client.pair(upstream);
-    client.start();
+    return true;
   }
 
   protected override stopAccepting(): Promise<void> {
