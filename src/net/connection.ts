@@ -62,6 +62,7 @@
 // the core, onClose runs). destroy() skips to the end and drops what is queued.
 
 import type net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { F_ADDR, F_END, F_LEN, FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
   E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
@@ -73,6 +74,7 @@ import type { Handler } from './handler.ts';
 import { ProxyHeaderParser, type ProxyHeader, type ProxyProtocol } from './proxy-header.ts';
 import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
+import { tlsInfo, type TlsInfo } from './tls-context.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
 export interface ConnectionInfo {
@@ -172,6 +174,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   readonly handler: Handler<Data>;
   /** The application's own per-connection state. */
   data: Data = undefined as Data;
+  /** A TLS connection's protocol, cipher, ALPN, peer verification and socket (tls-context.ts); null without TLS. */
+  tls: TlsInfo | null = null;
+  /** How a socket error is reported before the connection opens (its endpoint sets it during a TLS handshake: ERR_TLS). */
+  earlyError: ((err: Error) => RingwireError) | undefined;
 
   private readonly host: ConnectionHost;
   private readonly core: Core;
@@ -281,6 +287,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.remotePort = this.socketRemotePort = s.remotePort;
     this.localAddress = s.localAddress;
     this.localPort = s.localPort;
+    if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
     if (this.header) this.headerSince = performance.now();
     else if (!this.open()) return;
     if (!this.zeroCopy) this.socket.resume();
@@ -881,7 +888,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
     // A balancer's health check ends with a reset (HAProxy's do), before any header byte or after a LOCAL header: not an error.
     if (code === 'ECONNRESET' && (this.header?.received === 0 || this.proxyHeader?.command === 'LOCAL')) return;
-    this.error = ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
+    this.error = this.earlyError?.(err) ?? ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
     this.host.clientError(this.error, this);
   }
 
