@@ -1,0 +1,303 @@
+// TLS over real sockets on 127.0.0.1, both cores: echo against Node's tls.connect
+// and against `openssl s_client` (Debian's openssl, a peer that is not Node) with
+// exact bytes; a client that does not trust the server, a server that refuses a
+// client certificate its CA did not sign, a plain-TCP client, and handshakes that
+// never finish (nothing sent, half a ClientHello): each ERR_TLS, counted, and only
+// that connection closed while a bystander keeps echoing exact bytes; TLS with two
+// worker threads in both balance modes; connect({ tls }) with reconnect.
+// Certificates are made at run time with openssl (src/bench/tls-certificates.ts).
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canTransferSockets, connect, createServer, createWorkerServer, type Balance, type Connection, type RingwireError, type TlsInfo } from '../src/index.ts';
+import { hasOpenssl, makeTestCertificates, type TestCertificates } from '../src/bench/tls-certificates.ts';
+import { sleep, startServer, until } from './net-helpers.ts';
+
+// Never a silent skip: without openssl these tests fail, saying what to install (.ci/run installs it).
+if (!hasOpenssl()) throw new Error('openssl is not installed: the TLS tests need it (apt-get install openssl; .ci/run installs it)');
+
+let certs: TestCertificates;
+beforeAll(() => { certs = makeTestCertificates(); });
+afterAll(() => certs.remove());
+
+const CORES = ['wasm', 'js'] as const;
+
+/** A TLS client that trusts the test CA, connected and past its handshake. */
+async function tlsClient(port: number, options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
+  const socket = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, ...options });
+  await once(socket, 'secureConnect');
+  return socket;
+}
+
+/** Read from a socket until `n` bytes arrived (or it closed); resolves with them. */
+function readBytes(socket: net.Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let got = 0;
+    const onData = (d: Buffer) => {
+      parts.push(d);
+      got += d.length;
+      if (got >= n) done();
+    };
+    const done = () => {
+      socket.off('data', onData);
+      socket.off('close', done);
+      socket.off('error', reject);
+      resolve(Buffer.concat(parts));
+    };
+    socket.on('data', onData);
+    socket.once('close', done);
+    socket.once('error', reject);
+  });
+}
+
+/** A patterned payload, so a byte in the wrong place shows. */
+function pattern(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed + (i >> 8)) & 255;
+  return b;
+}
+
+const frameWith = {
+  'length:4': (p: Buffer) => Buffer.concat([Buffer.from([p.length >>> 24, (p.length >>> 16) & 255, (p.length >>> 8) & 255, p.length & 255]), p]),
+  varint: (p: Buffer) => {
+    const prefix: number[] = [];
+    let n = p.length;
+    do {
+      prefix.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+      n >>>= 7;
+    } while (n > 0);
+    return Buffer.concat([Buffer.from(prefix), p]);
+  },
+  line: (p: Buffer) => Buffer.concat([p, Buffer.from('\n')]),
+};
+
+describe.each(CORES)('TLS core=%s', core => {
+  it('echoes exact bytes to tls.connect in several framings, frames pipelined, 1 MiB in all, and onOpen sees the handshake', async () => {
+    for (const framing of ['length:4', 'varint', 'line'] as const) {
+      const seen: TlsInfo[] = [];
+      const { server, port } = await startServer({
+        core, framing, maxFrame: 64 * 1024,
+        tls: { ...certs.server, ALPNProtocols: ['ringwire/1'] },
+        onOpen: c => void seen.push(c.tls!),
+        onFrame: (f, c) => void c.send(f),
+      });
+      const client = await tlsClient(port, { ALPNProtocols: ['ringwire/1'] });
+      // Frames of many sizes (no newline inside for the line framing), written in a few large pipelined writes.
+      const frames: Buffer[] = [];
+      for (let total = 0, i = 0; total < 1 << 20; i++) {
+        const p = pattern(1 + ((i * 7919) % 40_000), i);
+        if (framing === 'line') p.forEach((v, j) => { if (v === 10) p[j] = 11; });
+        frames.push(frameWith[framing](p));
+        total += p.length;
+      }
+      const wire = Buffer.concat(frames);
+      const back = readBytes(client, wire.length);
+      for (let at = 0; at < wire.length; at += 300_000) client.write(wire.subarray(at, at + 300_000));
+      expect((await back).equals(wire)).toBe(true);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({ protocol: 'TLSv1.3', alpnProtocol: 'ringwire/1', authorized: false });
+      expect(seen[0]!.cipher).toMatch(/^TLS_/);
+      client.end();
+      await once(client, 'close');
+      await server.close();
+      expect(server.stats().total.errors).toBe(0);
+    }
+  });
+
+  it('echoes exact bytes to openssl s_client', async () => {
+    const { server, port } = await startServer({ core, framing: 'line', tls: { ...certs.server } });
+    const lines = Array.from({ length: 200 }, (_, i) => `line ${i} ${'abc'.repeat(i % 50)}`);
+    const input = `${lines.join('\n')}\n`;
+    // -quiet: no session dump, and reading goes on after stdin ends; the server's graceful close ends it.
+    const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', `${certs.dir}/ca.crt`, '-verify_return_error', '-quiet'],
+      { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', d => { out += d; });
+    child.stderr.on('data', d => { err += d; });
+    child.stdin.end(input);
+    const exited = once(child, 'exit');
+    await until(() => out.length >= input.length || child.exitCode !== null, 10_000, 'the echo through s_client');
+    expect(out, err).toBe(input);
+    await server.close();
+    expect((await exited)[0]).toBe(0);
+    expect(server.stats().total.errors).toBe(0);
+    // openssl verified the chain (-verify_return_error would have failed the handshake otherwise).
+    expect(execFileSync('openssl', ['verify', '-CAfile', `${certs.dir}/ca.crt`, `${certs.dir}/server.crt`]).toString()).toContain('OK');
+  });
+
+  it('refuses bad handshakes with ERR_TLS, times out silent and half-sent ones at the limit, and a bystander echoes throughout', async () => {
+    const LIMIT = 400;
+    const errors: RingwireError[] = [];
+    let opened = 0;
+    const { server, port } = await startServer({
+      core, framing: 'line', tls: { ...certs.server, handshakeTimeout: LIMIT },
+      onOpen: () => void opened++, onFrame: (f, c) => void c.send(f),
+    });
+    server.on('clientError', e => errors.push(e));
+    const bystander = await tlsClient(port);
+    let round = 0;
+    let echoing = true;
+    const echoes = (async () => {
+      while (echoing) {
+        const line = `bystander ${round++} ${'z'.repeat(round % 100)}\n`;
+        const back = readBytes(bystander, line.length);
+        bystander.write(line);
+        expect((await back).toString()).toBe(line);
+        await sleep(5);
+      }
+    })();
+
+    // A plain-TCP client: its bytes are not a TLS record.
+    const plain = net.connect(port, '127.0.0.1');
+    plain.on('error', () => {});
+    plain.write('GET / HTTP/1.0\r\n\r\n');
+    await once(plain, 'close');
+    await until(() => errors.length === 1, 5000, 'ERR_TLS for the plain client');
+    expect(errors[0]).toMatchObject({ code: 'ERR_TLS', number: 16 });
+    expect(errors[0]!.message).toMatch(/wrong version number|ERR_SSL/i);
+
+    // A client that does not trust the server's CA refuses it; the server counts the alert.
+    const untrusting = tls.connect({ host: '127.0.0.1', port });
+    const [refusal] = await once(untrusting, 'error');
+    expect((refusal as NodeJS.ErrnoException).code).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    await until(() => errors.length === 2, 5000, 'ERR_TLS for the client that refused the certificate');
+    expect(errors[1]).toMatchObject({ code: 'ERR_TLS' });
+
+    // Silent, and half a ClientHello: both closed with E_TLS_TIMEOUT, not before the limit, within a sweep period after it.
+    const hello = await clientHelloBytes();
+    const started = performance.now();
+    const silent = net.connect(port, '127.0.0.1');
+    const half = net.connect(port, '127.0.0.1');
+    half.write(hello.subarray(0, hello.length >> 1));
+    for (const s of [silent, half]) s.on('error', () => {});
+    await Promise.all([once(silent, 'close'), once(half, 'close')]);
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThanOrEqual(LIMIT - 5);
+    expect(took).toBeLessThan(LIMIT + 1500);
+    expect(errors.slice(2).map(e => [e.code, e.number, e.name])).toEqual([['ERR_TLS', 17, 'TlsTimeoutError'], ['ERR_TLS', 17, 'TlsTimeoutError']]);
+
+    echoing = false;
+    await echoes;
+    expect(round).toBeGreaterThan(5);
+    expect(opened).toBe(1); // only the bystander ever opened: no hook ran for a failed handshake
+    const t = server.stats().total;
+    expect(t.errorsByCode).toEqual({ ERR_TLS: 4 });
+    expect(t.tlsTimeouts).toBe(2);
+    expect(t.connections).toBe(1);
+    bystander.end();
+    await server.close();
+  });
+
+  it('with requestCert, opens for a client certificate signed by the CA and refuses one that is not', async () => {
+    const errors: RingwireError[] = [];
+    const peers: string[] = [];
+    const { server, port } = await startServer({
+      core, framing: 'line', tls: { ...certs.server, ca: certs.ca, requestCert: true },
+      onOpen: c => void peers.push(`${c.tls!.authorized} ${c.tls!.socket.getPeerX509Certificate()?.subject}`),
+      onFrame: (f, c) => void c.send(f),
+    });
+    server.on('clientError', e => errors.push(e));
+    const good = await tlsClient(port, certs.client);
+    const back = readBytes(good, 6);
+    good.write('hello\n');
+    expect((await back).toString()).toBe('hello\n');
+    expect(peers).toEqual(['true CN=ringwire test client']);
+
+    for (const options of [certs.rogueClient, {}]) {
+      // TLS 1.3: the client's handshake is done before the server has checked its certificate; the server
+      // then closes (a certificate of another CA), or OpenSSL alerts (none at all). Nothing is echoed.
+      const bad = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, ...options });
+      const received: Buffer[] = [];
+      bad.on('data', d => void received.push(d));
+      bad.on('error', () => {});
+      bad.write('let me in\n');
+      await new Promise(resolve => bad.once('close', resolve)); // once() would reject on the client's 'error'
+      expect(received).toEqual([]);
+    }
+    await until(() => errors.length === 2, 5000, 'two refusals');
+    expect(errors.map(e => e.code)).toEqual(['ERR_TLS', 'ERR_TLS']);
+    expect(errors[0]!.message).toMatch(/client certificate refused: UNABLE_TO_VERIFY_LEAF_SIGNATURE|unknown ca|certificate/i);
+    expect(peers).toHaveLength(1);
+    good.end();
+    await server.close();
+  });
+
+  it('connect({ tls }) exchanges frames with a TLS server, reconnects over TLS, and refuses an untrusted server with ERR_TLS', async () => {
+    let { server, port } = await startServer<unknown>({ core, framing: 'length:4', tls: { ...certs.server } });
+    const got: string[] = [];
+    const opens: (string | null)[] = [];
+    const client = await connect({
+      core, framing: 'length:4', port, tls: { ca: certs.ca }, reconnect: { initialDelay: 20, maxDelay: 50, jitter: 0 },
+      onOpen: (c: Connection) => void opens.push(c.tls!.protocol), onFrame: f => void got.push(Buffer.from(f).toString()),
+    });
+    await client.ready;
+    for (let i = 0; i < 100; i++) client.send(Buffer.from(`frame ${i}`));
+    await until(() => got.length === 100, 5000, 'the echo');
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => `frame ${i}`));
+    // The server restarts on the same port: the client reconnects, over TLS again, and its held frames go first.
+    await server.close();
+    await until(() => client.connection === null, 5000, 'the client to see the close');
+    expect(client.send(Buffer.from('held'))).toBe(true);
+    server = createServer({ core, framing: 'length:4', tls: { ...certs.server } });
+    await server.listen(port);
+    await until(() => got.length === 101, 5000, 'the held frame after reconnecting');
+    expect(got[100]).toBe('held');
+    expect(opens).toEqual(['TLSv1.3', 'TLSv1.3']);
+    await client.close();
+    await server.close();
+
+    // An untrusted server (no ca given: the system's CAs): the handshake fails, as ERR_TLS, and no hook runs.
+    const { server: other, port: otherPort } = await startServer({ core, framing: 'length:4', tls: { ...certs.server } });
+    let ran = false;
+    const refused = await connect({ core, framing: 'length:4', port: otherPort, tls: {}, onOpen: () => void (ran = true), onFrame: () => {} });
+    const [endError] = await once(refused, 'end');
+    expect(endError).toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    expect(ran).toBe(false);
+    await other.close();
+  });
+});
+
+describe('TLS with two worker threads', () => {
+  const modes: Balance[] = ['reuseport', ...(canTransferSockets() ? ['transfer' as const] : [])];
+  it.each(modes)('balance %s: every connection is wrapped in its worker and echoes exact bytes', async balance => {
+    const server = createWorkerServer({ workers: 2, balance, framing: 'line', tls: { ...certs.server, handshakeTimeout: 2000 } });
+    const { port } = await server.listen(0);
+    const clients = await Promise.all(Array.from({ length: 8 }, () => tlsClient(port)));
+    await Promise.all(clients.map(async (c, i) => {
+      const text = Array.from({ length: 50 }, (_, j) => `client ${i} line ${j}\n`).join('');
+      const back = readBytes(c, text.length);
+      c.write(text);
+      expect((await back).toString()).toBe(text);
+    }));
+    const plain = net.connect(port, '127.0.0.1');
+    plain.on('error', () => {});
+    plain.write('not tls\n');
+    await once(plain, 'close');
+    await until(() => server.stats().total.errorsByCode.ERR_TLS === 1, 5000, 'ERR_TLS counted in a worker');
+    const per = server.stats().workers.map(w => w.accepted);
+    expect(per.reduce((a, b) => a + b)).toBe(9);
+    for (const c of clients) c.end();
+    await server.close();
+  });
+});
+
+/** The bytes of a real ClientHello (Node's), captured by a plain server. */
+async function clientHelloBytes(): Promise<Buffer> {
+  const catcher = net.createServer();
+  catcher.listen(0, '127.0.0.1');
+  await once(catcher, 'listening');
+  const port = (catcher.address() as net.AddressInfo).port;
+  const accepted = once(catcher, 'connection');
+  const client = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+  client.on('error', () => {});
+  const [socket] = (await accepted) as [net.Socket];
+  const [hello] = (await once(socket, 'data')) as [Buffer];
+  client.destroy();
+  socket.destroy();
+  catcher.close();
+  return hello;
+}
