@@ -6,7 +6,7 @@
 // that connection closed while a bystander keeps echoing exact bytes; TLS with two
 // worker threads in both balance modes; connect({ tls }) with reconnect.
 // Certificates are made at run time with openssl (src/bench/tls-certificates.ts).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -105,6 +105,22 @@ describe.each(CORES)('TLS core=%s', core => {
       await server.close();
       expect(server.stats().total.errors).toBe(0);
     }
+  });
+
+  it('gives a client that stops reading exact bytes once it reads again (tx ring views written to TLS are never overwritten early)', async () => {
+    const { server, port } = await startServer({ core, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server }, onFrame: (f, c) => void c.send(f) });
+    const client = await tlsClient(port);
+    client.pause();
+    const wire = Buffer.concat(Array.from({ length: 300 }, (_, i) => frameWith['length:4'](pattern(1 + ((i * 7919) % 30_000), i))));
+    client.write(wire);
+    await until(() => server.stats().total.backpressurePauses > 0, 5000, 'the server to pause: its replies wait for the client');
+    await sleep(100);
+    const back = readBytes(client, wire.length);
+    client.resume();
+    expect((await back).equals(wire)).toBe(true);
+    client.end();
+    await server.close();
+    expect(server.stats().total.errors).toBe(0);
   });
 
   it('echoes exact bytes to openssl s_client', async () => {
@@ -282,6 +298,54 @@ describe('TLS with two worker threads', () => {
     expect(per.reduce((a, b) => a + b)).toBe(9);
     for (const c of clients) c.end();
     await server.close();
+  });
+});
+
+describe('TLS from the command line and to a relay\'s upstream', () => {
+  it('ringwire serve --tls-cert --tls-key --workers 2 echoes exact bytes over TLS; bad TLS options exit 2', async () => {
+    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--framing', 'line', '--workers', '2',
+      '--tls-cert', `${certs.dir}/server.crt`, '--tls-key', `${certs.dir}/server.key`, '--tls-handshake-timeout', '2s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const [line] = (await once(child.stdout, 'data')) as [Buffer];
+      expect(line.toString()).toMatch(/ tls /);
+      const port = Number(/:(\d+) /.exec(line.toString())![1]);
+      const client = await tlsClient(port);
+      const text = 'over the command line\n'.repeat(100);
+      const back = readBytes(client, text.length);
+      client.write(text);
+      expect((await back).toString()).toBe(text);
+      client.end();
+      await new Promise(resolve => client.once('close', resolve));
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', 'serve', '--port', '0', ...args], { encoding: 'utf8', timeout: 10_000 });
+    for (const [args, message] of [
+      [['--tls-cert', `${certs.dir}/server.crt`], /give --tls-cert <file> and --tls-key <file>/],
+      [['--tls-cert', `${certs.dir}/nope.crt`, '--tls-key', `${certs.dir}/server.key`], /--tls-cert: cannot read .*nope\.crt: ENOENT/],
+      [['--tls-cert', `${certs.dir}/server.crt`, '--tls-key', `${certs.dir}/client.key`], /tls: .*key values mismatch/],
+      [['--tls-cert', `${certs.dir}/server.crt`, '--tls-key', `${certs.dir}/server.key`, '--tls-ca', `${certs.dir}/ca.crt`], /give --tls-request-cert too/],
+    ] as const) {
+      const r = cli([...args]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('ERR_BAD_CONFIG');
+    }
+  });
+
+  it.each(CORES)('a relay (core=%s) forwards exact frames to a TLS upstream and back', async core => {
+    const common = { core, framing: 'length:4', maxFrame: 64 * 1024 } as const;
+    const { server: upstream, port: upstreamPort } = await startServer({ ...common, tls: { ...certs.server } });
+    const { server: relay, port } = await startServer({ ...common, upstream: { port: upstreamPort, tls: { ca: certs.ca } } });
+    const client = net.connect(port, '127.0.0.1');
+    const wire = Buffer.concat(Array.from({ length: 300 }, (_, i) => frameWith['length:4'](pattern(1 + i * 97, i))));
+    const back = readBytes(client, wire.length);
+    client.write(wire);
+    expect((await back).equals(wire)).toBe(true);
+    client.end();
+    await relay.close();
+    await upstream.close();
+    expect(relay.stats().total.errors + upstream.stats().total.errors).toBe(0);
   });
 });
 
