@@ -43,6 +43,18 @@ export function hasOpenssl(): boolean {
   }
 }
 
+let forBench: (TestCertificates & { files: { cert: string; key: string } }) | undefined;
+
+/** One set for this process's benchmark servers and load generators, made on first use and removed at exit. */
+export function benchCertificates(): TestCertificates & { files: { cert: string; key: string } } {
+  if (!forBench) {
+    const made = makeTestCertificates();
+    process.once('exit', made.remove);
+    forBench = { ...made, files: { cert: path.join(made.dir, 'server.crt'), key: path.join(made.dir, 'server.key') } };
+  }
+  return forBench;
+}
+
 /** Make a CA, a server and two client certificates (valid two days) in a new temporary directory. */
 export function makeTestCertificates(): TestCertificates {
   const dir = mkdtempSync(path.join(tmpdir(), 'ringwire-tls-'));
