@@ -333,6 +333,28 @@ describe('TLS from the command line and to a relay\'s upstream', () => {
     }
   });
 
+  it('ringwire relay --upstream-ca relays exact bytes to a TLS upstream', async () => {
+    const { server: upstream, port: upstreamPort } = await startServer({ framing: 'line', tls: { ...certs.server } });
+    const child = spawn(process.execPath, ['dist/cli.js', 'relay', '--port', '0', '--framing', 'line',
+      '--upstream', `127.0.0.1:${upstreamPort}`, '--upstream-ca', `${certs.dir}/ca.crt`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const [line] = (await once(child.stdout, 'data')) as [Buffer];
+      expect(line.toString()).toContain('(tls)');
+      const port = Number(/:(\d+) /.exec(line.toString())![1]);
+      const text = 'through the relay\n'.repeat(50);
+      const client = net.connect(port, '127.0.0.1');
+      const back = readBytes(client, text.length);
+      client.write(text);
+      expect((await back).toString()).toBe(text);
+      client.end();
+      await new Promise(resolve => client.once('close', resolve));
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await upstream.close();
+    expect(upstream.stats().total.accepted).toBe(1);
+  });
+
   it.each(CORES)('a relay (core=%s) forwards exact frames to a TLS upstream and back', async core => {
     const common = { core, framing: 'length:4', maxFrame: 64 * 1024 } as const;
     const { server: upstream, port: upstreamPort } = await startServer({ ...common, tls: { ...certs.server } });
