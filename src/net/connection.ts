@@ -3,8 +3,8 @@
 // keeps the handler contract of handler.ts.
 //
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
-// a function buffer) and each read is one core call; on the copying path, 'data'
-// chunks are copied into the same ring. Reading pauses whenever the rx ring is
+// a function buffer) and each read is one core call; on the copying path (TLS
+// too), 'data' chunks are copied into the same ring. Reading pauses whenever the rx ring is
 // full (frames held by a handler, or an incomplete frame behind them) or, in echo
 // mode, the tx ring is (R_BLOCKED), and resumes as room appears.
 //
@@ -21,7 +21,8 @@
 // Write: views of the tx ring are written as they are, once per tick for all the
 // replies a connection got in it (Endpoint.flushLater); Node keeps a reference,
 // not a copy, so the ring's bytes are released only once the kernel has them
-// (`inflight - socket.writableLength`). A reply that does not fit in the tx ring
+// (`inflight - socket.writableLength`), or, for TLS, which encrypts (copies) what
+// reaches its handle, once write() returns (flush()). A reply that does not fit in the tx ring
 // is copied into `queue` (send() returns false; onDrain fires once the queue has
 // moved into the ring); a reply larger than the whole ring (up to maxReply) is
 // streamed through it from the queue: prefix, payload pieces as the kernel takes
@@ -182,6 +183,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   private readonly host: ConnectionHost;
   private readonly core: Core;
   private readonly zeroCopy: boolean;
+  /** The socket copies what write() hands it (TLS): see flush(). */
+  private readonly copiesWrites: boolean;
   private state: State = 'open';
   /** start() ran: the socket is connected. */
   private connected = false;
@@ -269,6 +272,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.socket.on('data', chunk => this.copyIn(chunk));
     }
     const s = this.socket;
+    this.copiesWrites = (s as TLSSocket).encrypted === true;
     s.on('end', () => this.onEnd());
     s.on('error', err => this.onSocketError(err));
     s.on('close', () => this.onSocketClose());
@@ -757,6 +761,12 @@ export class Connection<Data = any> implements ConnectionInfo {
   flush(): void {
     const pending = this.core.txPending(this.slot) - this.inflight;
     if (pending <= 0 || this.socket.destroyed || this.finSent) return;
+    // TLS encrypts what write() hands its handle at once (SSL_write, or a copy while the
+    // handshake is not done), so those ring bytes are free when write() returns. They
+    // reach the handle at once only when nothing waits before them in the stream and
+    // the TCP connection is up (a connecting socket keeps a reference until 'connect').
+    // Beyond this, one write's bytes at most sit in TLS unaccounted: the next ones wait.
+    const copied = this.copiesWrites && !this.socket.connecting && this.socket.writableLength === 0;
     const first = this.core.txChunk(this.slot, this.inflight);
     if (this.inflight === 0) this.lastProgress = performance.now();
     if (first.length < pending) {
@@ -768,7 +778,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.socket.write(first, this.onWritten);
     }
     this.inflight += pending;
-    this.releaseWritten();
+    this.releaseWritten(copied);
   }
 
   /** Is output waiting on the peer (for the write-timeout sweep)? */
@@ -776,9 +786,9 @@ export class Connection<Data = any> implements ConnectionInfo {
     return this.inflight > 0;
   }
 
-  /** Give the core back the tx bytes the kernel has taken. */
-  private releaseWritten(): void {
-    const done = this.inflight - this.socket.writableLength;
+  /** Give the core back the tx bytes the kernel (or TLS, which copied them: all of them) has taken. */
+  private releaseWritten(copied = false): void {
+    const done = copied ? this.inflight : this.inflight - this.socket.writableLength;
     if (done > 0) {
       this.core.release(this.slot, done);
       this.inflight -= done;
