@@ -183,6 +183,18 @@ describe.each(CORES)('TLS core=%s', core => {
     await until(() => errors.length === 2, 5000, 'ERR_TLS for the client that refused the certificate');
     expect(errors[1]).toMatchObject({ code: 'ERR_TLS' });
 
+    // Under the limit: a client silent for half of it, then a whole handshake, opens and echoes.
+    const late = net.connect(port, '127.0.0.1');
+    await once(late, 'connect');
+    await sleep(LIMIT / 2);
+    const lateTls = tls.connect({ socket: late, ca: certs.ca, servername: 'localhost' });
+    await once(lateTls, 'secureConnect');
+    const lateBack = readBytes(lateTls, 5);
+    lateTls.write('late\n');
+    expect((await lateBack).toString()).toBe('late\n');
+    lateTls.end();
+    expect(opened).toBe(2);
+
     // Silent, and half a ClientHello: both closed with E_TLS_TIMEOUT, not before the limit, within a sweep period after it.
     const hello = await clientHelloBytes();
     const started = performance.now();
@@ -199,7 +211,7 @@ describe.each(CORES)('TLS core=%s', core => {
     echoing = false;
     await echoes;
     expect(round).toBeGreaterThan(5);
-    expect(opened).toBe(1); // only the bystander ever opened: no hook ran for a failed handshake
+    expect(opened).toBe(2); // the bystander and the late one: no hook ran for a failed handshake
     const t = server.stats().total;
     expect(t.errorsByCode).toEqual({ ERR_TLS: 4 });
     expect(t.tlsTimeouts).toBe(2);
@@ -298,6 +310,12 @@ describe('TLS with two worker threads', () => {
     expect(per.reduce((a, b) => a + b)).toBe(9);
     for (const c of clients) c.end();
     await server.close();
+  });
+
+  it('refuses TLS callbacks, which cannot be copied into a thread, with ERR_BAD_CONFIG', () => {
+    expect(() => createWorkerServer({ workers: 2, tls: { ...certs.server, SNICallback: () => {} } })).toThrow(expect.objectContaining({
+      code: 'ERR_BAD_CONFIG', message: expect.stringMatching(/tls\.SNICallback is a function, which cannot cross into worker threads/),
+    }));
   });
 });
 
