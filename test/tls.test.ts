@@ -215,6 +215,7 @@ describe.each(CORES)('TLS core=%s', core => {
     const t = server.stats().total;
     expect(t.errorsByCode).toEqual({ ERR_TLS: 4 });
     expect(t.tlsTimeouts).toBe(2);
+    expect(t.closedBy.ERR_TLS).toBe(4); // closed by that error, as the metrics report them
     expect(t.connections).toBe(1);
     bystander.end();
     await server.close();
@@ -310,6 +311,12 @@ describe('TLS with two worker threads', () => {
     expect(per.reduce((a, b) => a + b)).toBe(9);
     for (const c of clients) c.end();
     await server.close();
+  });
+
+  it('refuses a PROXY header with TLS, for now, with ERR_BAD_CONFIG (the header would be read from decrypted bytes)', async () => {
+    await expect(startServer({ tls: { ...certs.server }, proxyProtocol: 'v2' })).rejects.toMatchObject({
+      code: 'ERR_BAD_CONFIG', message: expect.stringMatching(/proxyProtocol and tls cannot be combined yet/),
+    });
   });
 
   it('refuses TLS callbacks, which cannot be copied into a thread, with ERR_BAD_CONFIG', () => {
