@@ -11,7 +11,9 @@ import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canTransferSockets, connect, createServer, createWorkerServer, type Balance, type Connection, type RingwireError, type TlsInfo } from '../src/index.ts';
+import { canTransferSockets, connect, createServer, type Balance, type Connection, type RingwireError, type TlsInfo } from '../src/index.ts';
+// Worker threads run the built package (dist/), as users import it: a worker's entry must load on every Node (22.12 has no TypeScript).
+import { createWorkerServer } from 'ringwire';
 import { hasOpenssl, makeTestCertificates, type TestCertificates } from '../src/bench/tls-certificates.ts';
 import { sleep, startServer, until } from './net-helpers.ts';
 
