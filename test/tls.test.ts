@@ -292,6 +292,88 @@ describe.each(CORES)('TLS core=%s', core => {
   });
 });
 
+describe.each(CORES)('TLS behind a load balancer: a PROXY header, then the TLS handshake (core=%s)', core => {
+  // A v2 header for 198.51.100.7:40000 -> 203.0.113.1:443, and the v1 line for the same.
+  const v2 = Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a', 'hex'), Buffer.from([0x21, 0x11, 0, 12]),
+    Buffer.from([198, 51, 100, 7, 203, 0, 113, 1, 40000 >> 8, 40000 & 255, 443 >> 8, 443 & 255])]);
+  const v1 = Buffer.from('PROXY TCP4 198.51.100.7 203.0.113.1 40000 443\r\n');
+
+  it.each([['v2', v2], ['v1', v1]] as const)('%s: the header is read from the raw bytes, TLS after it, exact bytes echoed, onOpen sees both', async (_name, header) => {
+    const seen: string[] = [];
+    const errors: RingwireError[] = [];
+    const { server, port } = await startServer({
+      core, framing: 'line', proxyProtocol: 'any', tls: { ...certs.server, handshakeTimeout: 2000 },
+      onOpen: c => void seen.push(`${c.remoteAddress}:${c.remotePort} via ${c.socketRemoteAddress} ${c.tls?.protocol}`),
+      onFrame: (f, c) => void c.send(f),
+    });
+    server.on('clientError', e => errors.push(e));
+    for (const split of [false, true]) {
+      const raw = net.connect(port, '127.0.0.1');
+      await once(raw, 'connect');
+      if (split) for (const byte of header) { raw.write(Buffer.from([byte])); await sleep(1); } // byte by byte across reads
+      else raw.write(header);
+      const client = tls.connect({ socket: raw, ca: certs.ca, servername: 'localhost' });
+      await once(client, 'secureConnect');
+      const text = Array.from({ length: 100 }, (_, i) => `behind the balancer ${i}\n`).join('');
+      const back = readBytes(client, text.length);
+      client.write(text);
+      expect((await back).toString()).toBe(text);
+      client.end();
+      await new Promise(resolve => client.once('close', resolve));
+    }
+    expect(seen).toEqual(['198.51.100.7:40000 via 127.0.0.1 TLSv1.3', '198.51.100.7:40000 via 127.0.0.1 TLSv1.3']);
+    // A TLS client that sends no header: its ClientHello is a bad header, ERR_PROXY_HEADER, before any TLS.
+    const bare = tls.connect({ host: '127.0.0.1', port, ca: certs.ca });
+    bare.on('error', () => {});
+    await new Promise(resolve => bare.once('close', resolve));
+    await until(() => errors.length === 1, 5000, 'ERR_PROXY_HEADER');
+    expect(errors[0]!.code).toBe('ERR_PROXY_HEADER');
+    await server.close();
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_PROXY_HEADER: 1 });
+  });
+
+  it('a header and the ClientHello in one write, as a balancer forwards them: what follows the header goes to TLS', async () => {
+    const { server, port } = await startServer({ core, framing: 'line', proxyProtocol: 'v2', tls: { ...certs.server } });
+    const sockets = new Set<net.Socket>();
+    const balancer = net.createServer(inbound => {
+      const out = net.connect(port, '127.0.0.1');
+      for (const s of [inbound, out]) { sockets.add(s); s.on('error', () => {}); }
+      inbound.once('data', hello => {
+        out.write(Buffer.concat([v2, hello])); // header + ClientHello: one write
+        inbound.pipe(out).pipe(inbound);
+      });
+    });
+    balancer.listen(0, '127.0.0.1');
+    await once(balancer, 'listening');
+    const client = await tlsClient((balancer.address() as net.AddressInfo).port, { servername: 'localhost' });
+    const back = readBytes(client, 12);
+    client.write('one write!\n\n');
+    expect((await back).toString()).toBe('one write!\n\n');
+    client.on('error', () => {});
+    client.end();
+    await new Promise(resolve => client.once('close', resolve));
+    for (const s of sockets) s.destroy();
+    balancer.close();
+    await server.close();
+    expect(server.stats().total.errors).toBe(0);
+  });
+
+  it('a header followed by no handshake is closed with E_TLS_TIMEOUT, counted from the end of the header', async () => {
+    const errors: RingwireError[] = [];
+    const { server, port } = await startServer({ core, framing: 'line', proxyProtocol: 'v2', tls: { ...certs.server, handshakeTimeout: 300 } });
+    server.on('clientError', e => errors.push(e));
+    const raw = net.connect(port, '127.0.0.1');
+    raw.on('error', () => {});
+    await once(raw, 'connect');
+    raw.write(v2);
+    const started = performance.now();
+    await new Promise(resolve => raw.once('close', resolve));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(295);
+    expect(errors.map(e => e.name)).toEqual(['TlsTimeoutError']);
+    await server.close();
+  });
+});
+
 describe('TLS with two worker threads', () => {
   const modes: Balance[] = ['reuseport', ...(canTransferSockets() ? ['transfer' as const] : [])];
   it.each(modes)('balance %s: every connection is wrapped in its worker and echoes exact bytes', async balance => {
@@ -313,12 +395,6 @@ describe('TLS with two worker threads', () => {
     expect(per.reduce((a, b) => a + b)).toBe(9);
     for (const c of clients) c.end();
     await server.close();
-  });
-
-  it('refuses a PROXY header with TLS, for now, with ERR_BAD_CONFIG (the header would be read from decrypted bytes)', async () => {
-    await expect(startServer({ tls: { ...certs.server }, proxyProtocol: 'v2' })).rejects.toMatchObject({
-      code: 'ERR_BAD_CONFIG', message: expect.stringMatching(/proxyProtocol and tls cannot be combined yet/),
-    });
   });
 
   it('refuses TLS callbacks, which cannot be copied into a thread, with ERR_BAD_CONFIG', () => {

@@ -152,7 +152,13 @@ export class Connection<Data = any> implements ConnectionInfo {
   readonly id: string;
   /** The core slot: this connection's rings and state in the shared memory. */
   readonly slot: number;
-  readonly socket: net.Socket;
+  /** Replaced once, by startTls(), when TLS begins after a PROXY header (the same TCP handle, wrapped). */
+  socket: net.Socket;
+  /**
+   * Set by the endpoint when TLS follows a PROXY header (the header precedes the
+   * ClientHello on the wire): wraps the raw socket once the header is read.
+   */
+  tlsAfterHeader: ((raw: net.Socket) => TLSSocket) | undefined;
   /**
    * The peer and our side, known once the connection is open: the socket's, or,
    * behind a load balancer speaking the PROXY protocol, the client and the
@@ -184,7 +190,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private readonly core: Core;
   private readonly zeroCopy: boolean;
   /** The socket copies what write() hands it (TLS): see flush(). */
-  private readonly copiesWrites: boolean;
+  private copiesWrites = false;
   private state: State = 'open';
   /** start() ran: the socket is connected. */
   private connected = false;
@@ -269,13 +275,45 @@ export class Connection<Data = any> implements ConnectionInfo {
       });
     } else {
       this.socket = source(null);
-      this.socket.on('data', chunk => this.copyIn(chunk));
     }
-    const s = this.socket;
+    this.listen(this.socket);
+  }
+
+  private readonly onData = (chunk: Uint8Array) => this.copyIn(chunk);
+  private readonly onEndEvent = () => this.onEnd();
+  private readonly onErrorEvent = (err: Error) => this.onSocketError(err);
+  private readonly onCloseEvent = () => this.onSocketClose();
+
+  private listen(s: net.Socket): void {
     this.copiesWrites = (s as TLSSocket).encrypted === true;
-    s.on('end', () => this.onEnd());
-    s.on('error', err => this.onSocketError(err));
-    s.on('close', () => this.onSocketClose());
+    if (!this.zeroCopy) s.on('data', this.onData);
+    s.on('end', this.onEndEvent);
+    s.on('error', this.onErrorEvent);
+    s.on('close', this.onCloseEvent);
+  }
+
+  /**
+   * The PROXY header is read and TLS follows: the raw socket (copying path) stops
+   * feeding this connection, gets back what followed the header (a TLSSocket built
+   * over a socket with buffered bytes hands them to OpenSSL first), and is wrapped;
+   * the connection opens once the endpoint sees the handshake done (secured()).
+   */
+  private startTls(rest: Uint8Array, wrap: (raw: net.Socket) => TLSSocket): void {
+    const raw = this.socket;
+    raw.off('data', this.onData);
+    raw.off('end', this.onEndEvent);
+    raw.off('error', this.onErrorEvent);
+    raw.off('close', this.onCloseEvent);
+    raw.pause();
+    if (rest.length > 0) raw.unshift(Buffer.from(rest)); // a copy: `rest` may be a view of a buffer Node reuses
+    this.socket = wrap(raw);
+    this.listen(this.socket);
+  }
+
+  /** TLS after a PROXY header: the handshake is done; open (hooks) and read. For the endpoint. */
+  secured(): void {
+    this.tls = tlsInfo(this.socket as TLSSocket);
+    if (this.open()) this.socket.resume();
   }
 
   /** Read a PROXY header (these versions) before framing begins. Before start(). */
@@ -344,7 +382,14 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.localAddress = h.destinationAddress;
       this.localPort = h.destinationPort;
     }
-    if (!this.host.identified(this) || !this.open()) return null;
+    if (!this.host.identified(this)) return null;
+    const wrap = this.tlsAfterHeader;
+    if (wrap) {
+      this.tlsAfterHeader = undefined;
+      this.startTls(bytes.subarray(used), wrap);
+      return null;
+    }
+    if (!this.open()) return null;
     return bytes.subarray(used);
   }
 

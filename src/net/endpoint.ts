@@ -21,7 +21,8 @@
 //     the limit plus one sweep period (a quarter of the smallest limit, 10 ms … 1 s);
 //   - with TLS, a connection opens (onOpen, 'connection') only once its handshake is
 //     done; until then it holds its slot and is in `handshakes`, where the same sweep
-//     closes it with ERR_TLS (E_TLS_TIMEOUT) past its handshake deadline;
+//     closes it with ERR_TLS (E_TLS_TIMEOUT) past its handshake deadline; with a PROXY
+//     header too, the header is read first and the handshake (and its deadline) follow;
 //   - at most maxConnectionsPerIp connections of one client address at once, counted
 //     across every thread of the server in a shared table (address-table.ts); behind
 //     a load balancer (proxyProtocol), the address its PROXY header names;
@@ -286,8 +287,6 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       if (!(d.window >= 100)) throw configError(`minRateWindow must be at least 100 ms, got ${d.window}`);
       if (!Number.isInteger(perIp)) throw configError(`maxConnectionsPerIp must be a whole number, got ${perIp}`);
       this.proxyTrusted = proxyRanges(o);
-      // The PROXY header comes before the ClientHello on the wire, but it is parsed from what the connection's socket reads: decrypted bytes.
-      if (this.proxyTrusted && o.tls) throw configError('proxyProtocol and tls cannot be combined yet: terminate TLS at the load balancer, or serve TLS without a PROXY header');
       if (o.tls) {
         this.tlsContext = new TlsContext(o.tls);
         d.handshake = this.tlsContext.handshakeTimeout;
@@ -384,25 +383,41 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         process.emitWarning('this Node cannot read accepted sockets into WASM memory; ringwire falls back to copying', { code: 'RINGWIRE_COPY_FALLBACK' });
       }
     }
-    // The one place a connection's socket is chosen: adopted (zero-copy), as accepted (copying), or wrapped in TLS.
+    // The one place a connection's socket is chosen: adopted (zero-copy), as accepted (copying), or wrapped in
+    // TLS: at once, or, behind a balancer, once the PROXY header that precedes the ClientHello is read (startTls()).
     const listener = this.listener;
-    const source = (target: ReadTarget | null) => (tls ? tls.wrap(raw) : target ? adopt(raw, listener, target) : raw);
+    const tlsFirst = tls && !this.proxyTrusted;
+    const source = (target: ReadTarget | null) => (tlsFirst ? tls.wrap(raw) : target ? adopt(raw, listener, target) : raw);
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
     if (this.proxyTrusted) connection.expectProxyHeader(this.options.proxyProtocol!);
     if (entry >= 0) this.addressEntries.set(connection, entry);
     if (!tls) {
       this.register(connection, () => this.admit(connection));
-      return connection;
+    } else if (tlsFirst) {
+      this.handshake(connection, tls.handshakeTimeout);
+      this.whenSecure(connection, tls, connection.socket as TLSSocket, () => this.register(connection, () => this.admit(connection)));
+    } else {
+      // Registered now (the PROXY header's deadline is the sweep's); the handshake and its deadline start after the header.
+      connection.tlsAfterHeader = r => {
+        const socket = tls.wrap(r);
+        this.handshake(connection, tls.handshakeTimeout);
+        this.whenSecure(connection, tls, socket, () => connection.secured());
+        return socket;
+      };
+      this.register(connection, () => this.admit(connection));
     }
-    const socket = connection.socket as TLSSocket;
-    this.handshake(connection, tls.handshakeTimeout);
+    return connection;
+  }
+
+  /** Once the handshake is done and the client's certificate passes (requestCert), the connection opens with `open`. */
+  private whenSecure(connection: Connection<Data>, tls: TlsContext, socket: TLSSocket, open: () => void): void {
     socket.once('secure', () => {
       const refused = tls.refusal(socket);
       if (refused) return connection.fail(ringwireError(E_TLS, `client certificate refused: ${refused}`), true);
       this.handshakes.delete(connection);
-      this.register(connection, () => this.admit(connection));
+      connection.earlyError = undefined;
+      open();
     });
-    return connection;
   }
 
   /** Every slot is taken: evict the connection that waited longest on an incomplete frame (eviction-order.ts) and take its slot; -1 if none qualifies. */
