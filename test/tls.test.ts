@@ -4,7 +4,9 @@
 // client certificate its CA did not sign, a plain-TCP client, and handshakes that
 // never finish (nothing sent, half a ClientHello): each ERR_TLS, counted, and only
 // that connection closed while a bystander keeps echoing exact bytes; TLS with two
-// worker threads in both balance modes; connect({ tls }) with reconnect.
+// worker threads in both balance modes; connect({ tls }) with reconnect; behind a
+// load balancer, a PROXY header read before the handshake (v1, v2, byte by byte, in one
+// write with the ClientHello, through real HAProxy with send-proxy-v2).
 // Certificates are made at run time with openssl (src/bench/tls-certificates.ts).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -16,6 +18,7 @@ import { canTransferSockets, connect, createServer, type Balance, type Connectio
 import { createWorkerServer } from 'ringwire';
 import { hasOpenssl, makeTestCertificates, type TestCertificates } from '../src/bench/tls-certificates.ts';
 import { sleep, startServer, until } from './net-helpers.ts';
+import { Haproxy, freePort, missing as missingHaproxy } from '../scripts/haproxy-deployment.ts';
 
 // Never a silent skip: without openssl these tests fail, saying what to install (.ci/run installs it).
 if (!hasOpenssl()) throw new Error('openssl is not installed: the TLS tests need it (apt-get install openssl; .ci/run installs it)');
@@ -356,6 +359,32 @@ describe.each(CORES)('TLS behind a load balancer: a PROXY header, then the TLS h
     balancer.close();
     await server.close();
     expect(server.stats().total.errors).toBe(0);
+  });
+
+  it('through real HAProxy (TCP mode, send-proxy-v2): TLS passes through, the handler sees the client HAProxy saw and the TLS session', async () => {
+    const why = missingHaproxy();
+    if (why) throw new Error(`this test needs HAProxy (.ci/run installs it): ${why}`);
+    const seen: string[] = [];
+    const { server, port } = await startServer({
+      core, framing: 'line', proxyProtocol: 'v2', proxyTrusted: ['127.0.0.1/32'], tls: { ...certs.server },
+      onOpen: c => void seen.push(`${c.remoteAddress} via ${c.socketRemoteAddress} ${c.tls?.protocol}`), onFrame: (f, c) => void c.send(f),
+    });
+    const haproxy = await Haproxy.start({ port: await freePort(), proxy: 'v2', check: false, servers: [{ name: 'host1', host: '127.0.0.1', port }] });
+    try {
+      const client = tls.connect({ host: '127.0.0.1', port: haproxy.port, localAddress: '127.0.0.3', ca: certs.ca, servername: 'localhost' } as tls.ConnectionOptions);
+      await once(client, 'secureConnect');
+      const text = Array.from({ length: 200 }, (_, i) => `through haproxy ${i}\n`).join('');
+      const back = readBytes(client, text.length);
+      client.write(text);
+      expect((await back).toString()).toBe(text);
+      client.end();
+      await new Promise(resolve => client.once('close', resolve));
+      expect(seen).toEqual(['127.0.0.3 via 127.0.0.1 TLSv1.3']);
+      expect(server.stats().total.errors).toBe(0);
+    } finally {
+      await haproxy.stop();
+      await server.close();
+    }
   });
 
   it('a header followed by no handshake is closed with E_TLS_TIMEOUT, counted from the end of the header', async () => {

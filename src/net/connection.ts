@@ -53,6 +53,9 @@
 // byte. `headerSince` is the deadline's clock (the endpoint's sweep:
 // ERR_PROXY_HEADER when it runs out); a header that is garbled, too long or cut
 // short by the peer's FIN closes the connection before onOpen (no onClose either).
+// With TLS after the header (tlsAfterHeader), startTls() instead hands what followed
+// the header back to the raw socket and swaps `socket` for a TLS socket over the same
+// handle (the one time `socket` changes); the endpoint calls secured() after the handshake.
 //
 // Lifecycle: open -> draining (peer ended or server draining: no new input,
 // deliver what is buffered) -> closing (no more frames; every reply given to
