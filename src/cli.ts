@@ -3,12 +3,13 @@
 // profile-report; it parses arguments and calls the library.
 // Everything it does is available from the library (src/index.ts).
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import {
   configError, createServer, createWorkerServer, memoryBudget, resolveConfig, DEFAULTS, WorkerServer,
   type Balance, type ConnectionInfo, type CoreKind, type MemoryBudget, type RingwireError,
-  type RingwireServer, type ServerStats, type StatsSnapshot, type StallInfo,
+  type RingwireServer, type ServerStats, type StatsSnapshot, type StallInfo, type TlsServerOptions,
   descriptorBudget, descriptorLimit, slotsThatFit, TooManyConnectionsPerIpError, DEFAULT_LISTENERS, portSharing,
 } from './index.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration, parsePort } from './units.ts';
@@ -98,6 +99,20 @@ Options for serve:
                             takes two connection slots); a --handler exporting
                             onForward(frame, from, to) sees each frame on its way and may drop it
                             (return false) or replace it (return bytes)
+  --upstream-tls            relay: connect to the upstream with TLS, verifying its certificate
+                            against the system's CAs, or --upstream-ca
+  --upstream-ca <file>      relay: the CA certificates (PEM) the upstream's certificate is checked
+                            against (implies --upstream-tls)
+  --tls-cert <file>         serve TLS with this certificate chain (PEM; needs --tls-key): every
+                            connection is decrypted before framing, and opens after its handshake
+  --tls-key <file>          the private key of --tls-cert (PEM)
+  --tls-ca <file>           CA certificates (PEM) that client certificates are checked against
+                            (with --tls-request-cert)
+  --tls-request-cert        ask every client for a certificate and refuse, with ERR_TLS, one that
+                            --tls-ca (or the system's CAs) did not sign
+  --tls-handshake-timeout <time>
+                            close a connection whose TLS handshake is not done this long after it
+                            was accepted with ERR_TLS (default 10s; 0s: never)
   --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
                             onDrain, onConnection) or a default onFrame, that answers frames instead
                             of the echo; imported by every worker
@@ -240,6 +255,31 @@ function loggerFor(args: string[]): Logger {
   return new Logger({ format, level });
 }
 
+/** A PEM file's contents, read at start so a bad path fails before anything binds. */
+function pemFile(option: string, file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw configError(`--${option}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** --tls-*: the server's TLS options, or undefined without --tls-cert and --tls-key. */
+function serverTls(values: Record<string, string | boolean | undefined>): TlsServerOptions | undefined {
+  const given = ['tls-cert', 'tls-key', 'tls-ca', 'tls-request-cert', 'tls-handshake-timeout'].filter(k => values[k] !== undefined && values[k] !== false);
+  if (given.length === 0) return undefined;
+  if (values['tls-cert'] === undefined || values['tls-key'] === undefined) throw configError(`--${given[0]} is for a TLS server: give --tls-cert <file> and --tls-key <file>`);
+  if (values['tls-ca'] !== undefined && !values['tls-request-cert']) throw configError('--tls-ca checks client certificates: give --tls-request-cert too');
+  return {
+    cert: pemFile('tls-cert', values['tls-cert'] as string),
+    key: pemFile('tls-key', values['tls-key'] as string),
+    ca: pemFile('tls-ca', values['tls-ca'] as string | undefined),
+    requestCert: values['tls-request-cert'] === true,
+    handshakeTimeout: duration('tls-handshake-timeout', values['tls-handshake-timeout'] as string | undefined),
+  };
+}
+
 async function serve(args: string[], relay = false): Promise<void> {
   log = loggerFor(args);
   args = execWithProfiler('serve', args, text => log.info(text)); // --profile, --perf-map: restart Node with its profiler flags
@@ -279,6 +319,13 @@ async function serve(args: string[], relay = false): Promise<void> {
       handler: { type: 'string' },
       upstream: { type: 'string' },
       cluster: { type: 'string' },
+      'upstream-tls': { type: 'boolean', default: false },
+      'upstream-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-request-cert': { type: 'boolean', default: false },
+      'tls-handshake-timeout': { type: 'string' },
       workers: { type: 'string', default: '1' },
       balance: { type: 'string' },
       'stats-interval': { type: 'string' },
@@ -314,10 +361,16 @@ async function serve(args: string[], relay = false): Promise<void> {
   const minRate = rate(values['min-rate']);
   if (relay && values.upstream === undefined) throw configError('ringwire relay needs --upstream <host:port>, the server each client is relayed to');
   if (values.upstream !== undefined && values.cluster !== undefined) throw configError('--cluster carries what handlers publish: a relay (--upstream) has no handler');
+  const upstreamTls = values['upstream-tls'] || values['upstream-ca'] !== undefined;
+  if (upstreamTls && values.upstream === undefined) throw configError('--upstream-tls and --upstream-ca are for a relay: give --upstream <host:port>');
   const common = {
     ...coreOptions,
-    upstream: values.upstream === undefined ? undefined : parseHostPort('upstream', values.upstream),
+    upstream: values.upstream === undefined ? undefined : {
+      ...parseHostPort('upstream', values.upstream),
+      ...(upstreamTls ? { tls: { ca: pemFile('upstream-ca', values['upstream-ca']) } } : {}),
+    },
     cluster: values.cluster,
+    tls: serverTls(values),
     core: values.core as CoreKind,
     idleTimeout: duration('idle-timeout', values['idle-timeout']),
     writeTimeout: duration('write-timeout', values['write-timeout']),
@@ -421,14 +474,14 @@ async function serve(args: string[], relay = false): Promise<void> {
   const metricsWhere = metricsServer ? ` metrics=http://${metricsAddress(metricsServer)}/metrics` : '';
   const { help, ...options } = values;
   log.info(`listening on ${where}`, {
-    address: addr.address, port: addr.port, core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster,
+    address: addr.address, port: addr.port, core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster, tls: common.tls !== undefined, upstreamTls,
     workers: server instanceof WorkerServer ? server.size : 1, balance: server instanceof WorkerServer ? server.balance : undefined,
     metrics: metricsServer ? `http://${metricsAddress(metricsServer)}/metrics` : undefined,
     memory: { total: budget.total, rings: budget.rings, queued: budget.queued, slots: config.slots, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
     options,
   }, {
     stdout: true,
-    text: `ringwire listening on ${where} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}` : ''}${values.cluster ? ` cluster=${values.cluster}` : ''}${common.proxyProtocol ? ` proxy=${common.proxyProtocol} trusted=${common.proxyTrusted?.join(',') ?? 'loopback'}` : ''}${threads}${values.copy ? ' copy' : ''}${metricsWhere}`,
+    text: `ringwire listening on ${where} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}${upstreamTls ? ' (tls)' : ''}` : ''}${common.tls ? ' tls' : ''}${values.cluster ? ` cluster=${values.cluster}` : ''}${common.proxyProtocol ? ` proxy=${common.proxyProtocol} trusted=${common.proxyTrusted?.join(',') ?? 'loopback'}` : ''}${threads}${values.copy ? ' copy' : ''}${metricsWhere}`,
   });
 
   if (interval) {

@@ -14,6 +14,7 @@ export {
   Endpoint, memoryBudget, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_STALL_TIMEOUT,
   type EndpointOptions, type EndpointEvents, type MemoryBudget, type CoreFactory } from './net/endpoint.ts';
 export { Connection, type ConnectionInfo } from './net/connection.ts';
+export { DEFAULT_HANDSHAKE_TIMEOUT, type TlsClientOptions, type TlsInfo, type TlsServerOptions } from './net/tls-context.ts';
 export { createAddressTable } from './net/address-table.ts';
 export type { StallInfo } from './net/heartbeat.ts';
 export { descriptorBudget, descriptorLimit, slotsThatFit, type DescriptorBudget, type DescriptorLimit } from './net/descriptor-limit.ts';
@@ -51,8 +52,8 @@ export function createEndpoint<Data = any>(options: EndpointOptions<Data> = {}):
  * maxConnections says otherwise), closed when the client ends. For many clients,
  * or clients beside a server, call connect() on one endpoint (or the server).
  */
-export async function connect<Data = any>(options: Omit<EndpointOptions<Data>, 'signal'> & ConnectOptions<Data>): Promise<RingwireClient<Data>> {
-  const { port, host, reconnect, maxQueuedWhileDown, connectTimeout, ...endpointOptions } = options;
+export async function connect<Data = any>(options: Omit<EndpointOptions<Data>, 'signal' | 'tls'> & ConnectOptions<Data>): Promise<RingwireClient<Data>> {
+  const { port, host, reconnect, maxQueuedWhileDown, connectTimeout, tls, ...endpointOptions } = options;
   const endpoint = createEndpoint<Data>({ maxConnections: 1, ...endpointOptions });
   await endpoint.start();
   const client = endpoint.connect<Data>({ ...options });

@@ -288,6 +288,25 @@ describe('ringwire bench, end to end', () => {
     await w.terminate();
   });
 
+  it('runs the tls suite: ringwire behind TLS against a tls.createServer echo, over TLS connections, every byte verified', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
+    const args = [
+      'dist/cli.js', 'bench', '--suite', 'tls', '--connections', '3', '--frame-sizes', '64,16k', '--depth', '4',
+      '--duration', '200ms', '--warmup', '100ms', '--rounds', '1', '--out', out,
+    ];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+    const json = readdirSync(out).find(f => f.endsWith('.json'))!;
+    const report = JSON.parse(readFileSync(path.join(out, json), 'utf8')) as BenchReport;
+    expect(report.samples.filter(s => s.failure).map(s => `${scenarioLabel(s.scenario)} ${s.contender}: ${s.failure}`)).toEqual([]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('TLS · 3 conn · 16 KiB · depth 4 · framing length:4:be');
+    expect(report.settings.baselines).toEqual({ tls: 'node-tls' });
+    for (const s of report.samples) {
+      expect([s.mismatches, s.shortReads, s.errors]).toEqual([0, 0, 0]);
+      expect(s.frames).toBeGreaterThan(0);
+    }
+  }, 60_000);
+
   it('--gc: the probe counts the JS heap bytes a server process allocates between two signals', async () => {
     // 200,000 objects {a, b} between the signals: 40 bytes each on this Node (20 with compressed pointers).
     const child = spawn(process.execPath, ['--import', './src/bench/gc-probe.ts', '--input-type=module', '-e', `

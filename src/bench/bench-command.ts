@@ -34,12 +34,14 @@ read or error is reported as failed, not as a number. Rounds alternate between
 contenders (A B C A B C ...); tables show medians with min–max.
 
 Suites:
-  --suite <list>            any of echo, handler, async, micro, routing (default echo,micro):
+  --suite <list>            any of echo, handler, async, tls, micro, routing (default echo,micro):
                               echo     the echo inside each server; baseline node-data
                               handler  the echo as a JS frame handler, onFrame(frame, c) {
                                        c.send(frame) }, length:4:be; baseline node-handler
                               async    the same handler awaiting a resolved promise before it
                                        sends; baseline node-async
+                              tls      the echo behind TLS (throwaway certificates made with
+                                       openssl); baseline node-tls, a tls.createServer echo
                               micro    core microbenchmarks, no sockets
                               routing  fan-out (1 publisher, --subscribers subscribers, 64 B
                                        messages: ringwire serve with 1 and 2 workers against a
@@ -49,7 +51,7 @@ Suites:
                                        BroadcastChannel); every byte checked (about 3 minutes)
                             (sockets is the old name of echo)
 Matrix (for every socket suite chosen):
-  --connections <list>      concurrent connections (default 1,50,500; handler and async: 50)
+  --connections <list>      concurrent connections (default 1,50,500; handler, async and tls: 50)
   --frame-sizes <list>      bytes per frame on the wire, k suffix allowed (default 64,1k,16k)
   --depth <list>            frames in flight per connection: 1 = request/response (default 1,32;
                             handler and async: 1,16)
@@ -64,6 +66,7 @@ Contenders:
                               echo     ringwire-wasm, ringwire-js, node-data, node-onread
                               handler  ringwire-wasm-handler, ringwire-js-handler, node-handler
                               async    ringwire-wasm-async, ringwire-js-async, node-async
+                              tls      ringwire-wasm-tls, ringwire-js-tls, node-tls
   --external <name=cmd>     also run this server in the echo suite; {port} in cmd is replaced
                             by its port, and it must echo every byte on 127.0.0.1 (repeatable),
                             e.g. the C epoll server that ships with ringwire, compiled from its
@@ -104,6 +107,7 @@ const MATRIX: Record<SocketSuite, { connections: string; depth: string }> = {
   echo: { connections: '1,50,500', depth: '1,32' },
   handler: { connections: '50', depth: '1,16' },
   async: { connections: '50', depth: '1,16' },
+  tls: { connections: '50', depth: '1,32' },
 };
 
 export interface BenchPlan {
@@ -127,7 +131,7 @@ function parseSuites(text: string): Set<Suite> {
   return new Set(list(text).map((s): Suite => {
     if (s === 'sockets') return 'echo';
     if (s !== 'micro' && s !== 'routing' && !(SOCKET_SUITES as readonly string[]).includes(s)) {
-      throw configError(`--suite takes echo, handler, async, micro and/or routing, got "${s}"`);
+      throw configError(`--suite takes echo, handler, async, tls, micro and/or routing, got "${s}"`);
     }
     return s as Suite;
   }));

@@ -13,15 +13,22 @@
 //   async     ringwire-wasm-async, ringwire-js-async, node-async
 //                                           the same with the async echo handler
 //                                           (src/bench/echo-handler-async.ts)
+//   tls       ringwire-wasm-tls, ringwire-js-tls
+//                                           `ringwire serve --tls-cert --tls-key`, the echo
+//                                           in the core behind TLS
+//             node-tls                      tls.createServer with socket.on('data') echo:
+//                                           the baseline
+//             (throwaway certificates made with openssl: tls-certificates.ts)
 // Plain echo and external servers echo raw bytes; the load is the same frames for
 // all, and each frame comes back exactly as sent whatever the server's framing.
 
 import { fileURLToPath } from 'node:url';
 import { configError } from '../index.ts';
+import { benchCertificates } from './tls-certificates.ts';
 
-/** A family of socket scenarios: the echo inside the server, or a frame handler (sync or async) in JS. */
-export type SocketSuite = 'echo' | 'handler' | 'async';
-export const SOCKET_SUITES: readonly SocketSuite[] = ['echo', 'handler', 'async'];
+/** A family of socket scenarios: the echo inside the server, a frame handler (sync or async) in JS, or the echo behind TLS. */
+export type SocketSuite = 'echo' | 'handler' | 'async' | 'tls';
+export const SOCKET_SUITES: readonly SocketSuite[] = ['echo', 'handler', 'async', 'tls'];
 
 export interface Scenario {
   suite: SocketSuite;
@@ -65,20 +72,24 @@ function ringwire(core: 'wasm' | 'js', suite: SocketSuite): Contender {
         // Room for the connections plus the runner's readiness probe, and frames of this size.
         '--max-connections', String(s.connections + 8),
         '--max-frame', String(Math.max(s.frameBytes, 16384)),
-        ...(suite === 'echo' ? [] : ['--handler', entry(HANDLER_MODULE[suite])]),
+        ...(suite === 'tls' ? ['--tls-cert', benchCertificates().files.cert, '--tls-key', benchCertificates().files.key]
+          : suite === 'echo' ? [] : ['--handler', entry(HANDLER_MODULE[suite])]),
       ],
     }),
   };
 }
 
-function plain(mode: 'data' | 'onread' | 'handler' | 'async'): Contender {
-  const echo = mode === 'data' || mode === 'onread';
+function plain(mode: 'data' | 'onread' | 'handler' | 'async' | 'tls'): Contender {
+  const echo = mode === 'data' || mode === 'onread' || mode === 'tls';
   return {
     name: `node-${mode}`,
-    suite: echo ? 'echo' : mode,
+    suite: mode === 'data' || mode === 'onread' ? 'echo' : mode,
     // The echo servers return raw bytes; the handler servers cut length:4:be frames.
     framing: s => (echo ? 'raw' : s.framing),
-    command: port => ({ file: process.execPath, args: [entry('plain-echo'), mode, String(port), '127.0.0.1'] }),
+    command: port => ({
+      file: process.execPath,
+      args: [entry('plain-echo'), mode, String(port), '127.0.0.1', ...(mode === 'tls' ? [benchCertificates().files.cert, benchCertificates().files.key] : [])],
+    }),
   };
 }
 
@@ -86,9 +97,10 @@ export const BUILTIN: readonly Contender[] = [
   ringwire('wasm', 'echo'), ringwire('js', 'echo'), plain('data'), plain('onread'),
   ringwire('wasm', 'handler'), ringwire('js', 'handler'), plain('handler'),
   ringwire('wasm', 'async'), ringwire('js', 'async'), plain('async'),
+  ringwire('wasm', 'tls'), ringwire('js', 'tls'), plain('tls'),
 ];
 /** Each suite's default baseline: what a Node developer would write without ringwire. */
-export const BASELINES: Readonly<Record<SocketSuite, string>> = { echo: 'node-data', handler: 'node-handler', async: 'node-async' };
+export const BASELINES: Readonly<Record<SocketSuite, string>> = { echo: 'node-data', handler: 'node-handler', async: 'node-async', tls: 'node-tls' };
 /** The only framing the plain handler servers cut. */
 export const HANDLER_FRAMING = 'length:4:be';
 

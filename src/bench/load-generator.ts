@@ -1,4 +1,4 @@
-// The load generator: `connections` TCP connections to one echo server, each
+// The load generator: `connections` TCP (or TLS) connections to one echo server, each
 // keeping `depth` frames in flight (depth 1 is request/response; a larger depth
 // pipelines). Each time whole frames come back, as many new frames go out.
 // Every received byte is compared with the tape (memcmp over views, no per-byte
@@ -10,6 +10,7 @@
 // (or a timeout: those frames count as short reads) and returns the results.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { frameTape, type FrameTape } from './frame-tape.ts';
@@ -25,6 +26,8 @@ export interface LoadOptions {
   framing: string;
   /** How long stop() waits for frames in flight. Default 5000 ms. */
   drainTimeout?: number;
+  /** Connect with TLS, trusting this CA (PEM); the handshake is done before the load starts. */
+  tls?: { ca: string };
 }
 
 export interface LoadResult {
@@ -134,7 +137,8 @@ export class LoadGenerator {
   }
 
   private async connect(host: string, port: number): Promise<Flow> {
-    const socket = net.connect({ host, port, noDelay: true });
+    const ca = this.options.tls?.ca;
+    const socket: net.Socket = ca === undefined ? net.connect({ host, port, noDelay: true }) : tls.connect({ host, port, ca, noDelay: true } as tls.ConnectionOptions);
     const flow = new Flow(socket, this.options.depth);
     socket.on('data', (d: Buffer) => this.onData(flow, d));
     socket.on('error', err => this.fail(flow, err.message));
@@ -142,7 +146,7 @@ export class LoadGenerator {
     socket.on('close', () => {
       if (!this.finished) this.fail(flow, `server closed the connection (${flow.inflight} frames in flight)`);
     });
-    await once(socket, 'connect');
+    await once(socket, ca === undefined ? 'connect' : 'secureConnect');
     return flow;
   }
 

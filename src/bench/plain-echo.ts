@@ -5,16 +5,20 @@
 //           (the copy is needed: the buffer is reused by the next read);
 //   handler length:4:be frames, each given to the echo handler (src/bench/echo-handler.ts)
 //           as a careful Node developer would (src/bench/plain-handler.ts);
-//   async   the same with the async echo handler, frames of a connection chained in order.
+//   async   the same with the async echo handler, frames of a connection chained in order;
+//   tls     tls.createServer with the same on('data') echo (the TLS suite's baseline).
 // All use the socket options ringwire uses (noDelay), and nothing else.
 //   node plain-echo.js <data|onread|handler|async> <port> [host]
+//   node plain-echo.js tls <port> <host> <cert.pem> <key.pem>
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { adopt } from '../net/socket-adoption.ts';
 import { onFrame as echoAsync } from './echo-handler-async.ts';
 import { onFrame as echo } from './echo-handler.ts';
 import { createPlainHandlerServer } from './plain-handler.ts';
 
-const [mode, portText, host = '127.0.0.1'] = process.argv.slice(2);
+const [mode, portText, host = '127.0.0.1', certFile, keyFile] = process.argv.slice(2);
 const port = Number(portText);
 
 let server: net.Server;
@@ -41,8 +45,14 @@ if (mode === 'data') {
   server = createPlainHandlerServer({ onFrame: echo, ordering: 'sync' });
 } else if (mode === 'async') {
   server = createPlainHandlerServer({ onFrame: echoAsync, ordering: 'async' });
+} else if (mode === 'tls' && certFile && keyFile) {
+  server = tls.createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile), noDelay: true }, socket => {
+    socket.on('data', d => socket.write(d));
+    socket.on('error', () => {});
+  });
+  server.on('tlsClientError', () => {}); // the runner's readiness probe is plain TCP
 } else {
-  throw new Error(`usage: plain-echo <data|onread|handler|async> <port> [host]; got mode "${mode}"`);
+  throw new Error(`usage: plain-echo <data|onread|handler|async> <port> [host], or tls <port> <host> <cert> <key>; got mode "${mode}"`);
 }
 server.listen(port, host, () => console.log(`plain-echo ${mode} listening on ${host}:${(server.address() as net.AddressInfo).port}`));
 process.on('SIGTERM', () => process.exit(0));

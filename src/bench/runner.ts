@@ -15,6 +15,7 @@ import { frameSize } from './format.ts';
 import { Histogram, type HistogramData } from './histogram.ts';
 import type { LoadOptions, LoadResult } from './load-generator.ts';
 import { GC_LINE, type GcCount } from './gc-count.ts';
+import { benchCertificates } from './tls-certificates.ts';
 import { cpuSince, cpuTime, peakRss, type CpuTime } from './process-meter.ts';
 
 export interface RunOptions {
@@ -65,7 +66,7 @@ export interface Sample {
   gc?: GcCount;
 }
 
-const SUITE_LABEL = { echo: '', handler: 'handler · ', async: 'async handler · ' } as const;
+const SUITE_LABEL = { echo: '', handler: 'handler · ', async: 'async handler · ', tls: 'TLS · ' } as const;
 
 export function scenarioLabel(s: Scenario): string {
   return `${SUITE_LABEL[s.suite]}${s.connections} conn · ${frameSize(s.frameBytes)} · depth ${s.depth}`;
@@ -212,6 +213,7 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
       frameBytes: scenario.frameBytes,
       depth: scenario.depth,
       framing: contender.framing(scenario),
+      ...(scenario.suite === 'tls' ? { tls: { ca: benchCertificates().ca.toString() } } : {}),
     })));
     await sleep(opts.warmup);
     for (const g of generators) g.measure();

@@ -15,7 +15,7 @@
 // reads the low half plainly: only this thread writes it. Words are
 // little-endian, as WebAssembly memory is.)
 
-import { E_TOO_MANY_PER_IP, ERROR_TABLE } from './errors.ts';
+import { E_TLS_TIMEOUT, E_TOO_MANY_PER_IP, ERROR_TABLE } from './errors.ts';
 import {
   S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_CLOSED_BY_ERROR, S_CLOSED_DRAIN, S_CLOSED_LOCAL, S_CLOSED_PEER, S_CONNECTIONS,
   S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_STALLS, STATS_COUNT,
@@ -52,6 +52,8 @@ export interface StatsSnapshot {
   loopBlocked: number;
   /** Times the thread's event loop was blocked longer than stallTimeout. */
   stalls: number;
+  /** Of errorsByCode.ERR_TLS: handshakes that did not finish within the handshake timeout. */
+  tlsTimeouts: number;
 }
 
 export class Stats {
@@ -117,6 +119,7 @@ export class Stats {
       loopLag: this.get(S_LOOP_LAG) / 1000,
       loopBlocked: this.get(S_LOOP_BLOCKED) / 1000,
       stalls: this.get(S_STALLS),
+      tlsTimeouts: this.get(S_ERROR_BY_CODE + E_TLS_TIMEOUT),
     };
   }
 }
@@ -130,7 +133,7 @@ export function standaloneStats(): Stats {
 export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
   const total: StatsSnapshot = {
     connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0,
-    backpressurePauses: 0, errors: 0, errorsByCode: {}, refusedPerIp: 0,
+    backpressurePauses: 0, errors: 0, errorsByCode: {}, refusedPerIp: 0, tlsTimeouts: 0,
     closedBy: {}, loopLag: 0, loopBlocked: 0, stalls: 0,
   };
   for (const s of list) {
@@ -143,6 +146,7 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
     total.backpressurePauses += s.backpressurePauses;
     total.errors += s.errors;
     total.refusedPerIp += s.refusedPerIp;
+    total.tlsTimeouts += s.tlsTimeouts;
     for (const [code, n] of Object.entries(s.errorsByCode)) total.errorsByCode[code] = (total.errorsByCode[code] ?? 0) + n;
     for (const [reason, n] of Object.entries(s.closedBy)) total.closedBy[reason] = (total.closedBy[reason] ?? 0) + n;
     total.loopLag = Math.max(total.loopLag, s.loopLag); // a gauge: the worst thread, not a sum

@@ -19,6 +19,7 @@ import { E_REPLY_TOO_LARGE, ringwireError, type RingwireError } from '../core/er
 import { SEND_OK, SEND_TOO_LARGE } from '../core/core.ts';
 import type { Connection } from './connection.ts';
 import type { Handler } from './handler.ts';
+import type { TlsClientOptions } from './tls-context.ts';
 
 export interface ReconnectOptions {
   /** ms before the first retry. Default 100. */
@@ -43,6 +44,13 @@ export interface ConnectOptions<Data = any> extends Handler<Data> {
   maxQueuedWhileDown?: number;
   /** Give up a connection attempt after this many ms. Default 10000. */
   connectTimeout?: number;
+  /**
+   * Connect with TLS: options for Node's tls.connect (ca, cert, key, servername,
+   * rejectUnauthorized, ALPNProtocols…) and handshakeTimeout. Every connection,
+   * reconnections too, opens once its handshake is done and the server's
+   * certificate is verified; a failure is ERR_TLS.
+   */
+  tls?: TlsClientOptions;
 }
 
 export interface ClientEvents {
@@ -59,7 +67,7 @@ export interface ClientEvents {
 /** What a client needs from its endpoint. */
 export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
-  dial(host: string, port: number, handler: Handler, connectTimeout: number): Connection;
+  dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
   readonly maxQueued: number;
   readonly maxReply: number;
   check(length: number): number;
@@ -168,7 +176,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     const host = this.options.host ?? '127.0.0.1';
     let c: Connection<Data>;
     try {
-      c = this.dialer.dial(host, this.options.port, this.hooks, this.options.connectTimeout ?? 10_000) as Connection<Data>;
+      c = this.dialer.dial(host, this.options.port, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
     } catch (err) {
       // No free slot on this endpoint: a failed attempt like any other.
       if (!this.backoff) return this.end(err as Error);

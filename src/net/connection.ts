@@ -3,8 +3,8 @@
 // keeps the handler contract of handler.ts.
 //
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
-// a function buffer) and each read is one core call; on the copying path, 'data'
-// chunks are copied into the same ring. Reading pauses whenever the rx ring is
+// a function buffer) and each read is one core call; on the copying path (TLS
+// too), 'data' chunks are copied into the same ring. Reading pauses whenever the rx ring is
 // full (frames held by a handler, or an incomplete frame behind them) or, in echo
 // mode, the tx ring is (R_BLOCKED), and resumes as room appears.
 //
@@ -21,7 +21,8 @@
 // Write: views of the tx ring are written as they are, once per tick for all the
 // replies a connection got in it (Endpoint.flushLater); Node keeps a reference,
 // not a copy, so the ring's bytes are released only once the kernel has them
-// (`inflight - socket.writableLength`). A reply that does not fit in the tx ring
+// (`inflight - socket.writableLength`), or, for TLS, which encrypts (copies) what
+// reaches its handle, once write() returns (flush()). A reply that does not fit in the tx ring
 // is copied into `queue` (send() returns false; onDrain fires once the queue has
 // moved into the ring); a reply larger than the whole ring (up to maxReply) is
 // streamed through it from the queue: prefix, payload pieces as the kernel takes
@@ -52,6 +53,9 @@
 // byte. `headerSince` is the deadline's clock (the endpoint's sweep:
 // ERR_PROXY_HEADER when it runs out); a header that is garbled, too long or cut
 // short by the peer's FIN closes the connection before onOpen (no onClose either).
+// With TLS after the header (tlsAfterHeader), startTls() instead hands what followed
+// the header back to the raw socket and swaps `socket` for a TLS socket over the same
+// handle (the one time `socket` changes); the endpoint calls secured() after the handshake.
 //
 // Lifecycle: open -> draining (peer ended or server draining: no new input,
 // deliver what is buffered) -> closing (no more frames; every reply given to
@@ -62,6 +66,7 @@
 // the core, onClose runs). destroy() skips to the end and drops what is queued.
 
 import type net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { F_ADDR, F_END, F_LEN, FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
   E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
@@ -73,6 +78,7 @@ import type { Handler } from './handler.ts';
 import { ProxyHeaderParser, type ProxyHeader, type ProxyProtocol } from './proxy-header.ts';
 import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
+import { tlsInfo, type TlsInfo } from './tls-context.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
 export interface ConnectionInfo {
@@ -151,7 +157,13 @@ export class Connection<Data = any> implements ConnectionInfo {
   readonly id: string;
   /** The core slot: this connection's rings and state in the shared memory. */
   readonly slot: number;
-  readonly socket: net.Socket;
+  /** Replaced once, by startTls(), when TLS begins after a PROXY header (the same TCP handle, wrapped). */
+  socket: net.Socket;
+  /**
+   * Set by the endpoint when TLS follows a PROXY header (the header precedes the
+   * ClientHello on the wire): wraps the raw socket once the header is read.
+   */
+  tlsAfterHeader: ((raw: net.Socket) => TLSSocket) | undefined;
   /**
    * The peer and our side, known once the connection is open: the socket's, or,
    * behind a load balancer speaking the PROXY protocol, the client and the
@@ -176,10 +188,16 @@ export class Connection<Data = any> implements ConnectionInfo {
   readonly handler: Handler<Data>;
   /** The application's own per-connection state. */
   data: Data = undefined as Data;
+  /** A TLS connection's protocol, cipher, ALPN, peer verification and socket (tls-context.ts); null without TLS. */
+  tls: TlsInfo | null = null;
+  /** How a socket error is reported before the connection opens (its endpoint sets it during a TLS handshake: ERR_TLS). */
+  earlyError: ((err: Error) => RingwireError) | undefined;
 
   private readonly host: ConnectionHost;
   private readonly core: Core;
   private readonly zeroCopy: boolean;
+  /** The socket copies what write() hands it (TLS): see flush(). */
+  private copiesWrites = false;
   private state: State = 'open';
   /** start() ran: the socket is connected. */
   private connected = false;
@@ -264,12 +282,45 @@ export class Connection<Data = any> implements ConnectionInfo {
       });
     } else {
       this.socket = source(null);
-      this.socket.on('data', chunk => this.copyIn(chunk));
     }
-    const s = this.socket;
-    s.on('end', () => this.onEnd());
-    s.on('error', err => this.onSocketError(err));
-    s.on('close', () => this.onSocketClose());
+    this.listen(this.socket);
+  }
+
+  private readonly onData = (chunk: Uint8Array) => this.copyIn(chunk);
+  private readonly onEndEvent = () => this.onEnd();
+  private readonly onErrorEvent = (err: Error) => this.onSocketError(err);
+  private readonly onCloseEvent = () => this.onSocketClose();
+
+  private listen(s: net.Socket): void {
+    this.copiesWrites = (s as TLSSocket).encrypted === true;
+    if (!this.zeroCopy) s.on('data', this.onData);
+    s.on('end', this.onEndEvent);
+    s.on('error', this.onErrorEvent);
+    s.on('close', this.onCloseEvent);
+  }
+
+  /**
+   * The PROXY header is read and TLS follows: the raw socket (copying path) stops
+   * feeding this connection, gets back what followed the header (a TLSSocket built
+   * over a socket with buffered bytes hands them to OpenSSL first), and is wrapped;
+   * the connection opens once the endpoint sees the handshake done (secured()).
+   */
+  private startTls(rest: Uint8Array, wrap: (raw: net.Socket) => TLSSocket): void {
+    const raw = this.socket;
+    raw.off('data', this.onData);
+    raw.off('end', this.onEndEvent);
+    raw.off('error', this.onErrorEvent);
+    raw.off('close', this.onCloseEvent);
+    raw.pause();
+    if (rest.length > 0) raw.unshift(Buffer.from(rest)); // a copy: `rest` may be a view of a buffer Node reuses
+    this.socket = wrap(raw);
+    this.listen(this.socket);
+  }
+
+  /** TLS after a PROXY header: the handshake is done; open (hooks) and read. For the endpoint. */
+  secured(): void {
+    this.tls = tlsInfo(this.socket as TLSSocket);
+    if (this.open()) this.socket.resume();
   }
 
   /** Read a PROXY header (these versions) before framing begins. Before start(). */
@@ -285,6 +336,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.remotePort = this.socketRemotePort = s.remotePort;
     this.localAddress = s.localAddress;
     this.localPort = s.localPort;
+    if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
     if (this.header) this.headerSince = performance.now();
     else if ((this.inbound && !this.host.identified(this)) || !this.open()) return;
     if (!this.zeroCopy) this.socket.resume();
@@ -337,7 +389,14 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.localAddress = h.destinationAddress;
       this.localPort = h.destinationPort;
     }
-    if (!this.host.identified(this) || !this.open()) return null;
+    if (!this.host.identified(this)) return null;
+    const wrap = this.tlsAfterHeader;
+    if (wrap) {
+      this.tlsAfterHeader = undefined;
+      this.startTls(bytes.subarray(used), wrap);
+      return null;
+    }
+    if (!this.open()) return null;
     return bytes.subarray(used);
   }
 
@@ -762,6 +821,12 @@ export class Connection<Data = any> implements ConnectionInfo {
   flush(): void {
     const pending = this.core.txPending(this.slot) - this.inflight;
     if (pending <= 0 || this.socket.destroyed || this.finSent) return;
+    // TLS encrypts what write() hands its handle at once (SSL_write, or a copy while the
+    // handshake is not done), so those ring bytes are free when write() returns. They
+    // reach the handle at once only when nothing waits before them in the stream and
+    // the TCP connection is up (a connecting socket keeps a reference until 'connect').
+    // Beyond this, one write's bytes at most sit in TLS unaccounted: the next ones wait.
+    const copied = this.copiesWrites && !this.socket.connecting && this.socket.writableLength === 0;
     const first = this.core.txChunk(this.slot, this.inflight);
     if (this.inflight === 0) this.lastProgress = performance.now();
     if (first.length < pending) {
@@ -773,7 +838,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.socket.write(first, this.onWritten);
     }
     this.inflight += pending;
-    this.releaseWritten();
+    this.releaseWritten(copied);
   }
 
   /** Is output waiting on the peer (for the write-timeout sweep)? */
@@ -781,9 +846,9 @@ export class Connection<Data = any> implements ConnectionInfo {
     return this.inflight > 0;
   }
 
-  /** Give the core back the tx bytes the kernel has taken. */
-  private releaseWritten(): void {
-    const done = this.inflight - this.socket.writableLength;
+  /** Give the core back the tx bytes the kernel (or TLS, which copied them: all of them) has taken. */
+  private releaseWritten(copied = false): void {
+    const done = copied ? this.inflight : this.inflight - this.socket.writableLength;
     if (done > 0) {
       this.core.release(this.slot, done);
       this.inflight -= done;
@@ -893,7 +958,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
     // A balancer's health check ends with a reset (HAProxy's do), before any header byte or after a LOCAL header: not an error.
     if (code === 'ECONNRESET' && (this.header?.received === 0 || this.proxyHeader?.command === 'LOCAL')) return;
-    this.error = ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
+    this.error = this.earlyError?.(err) ?? ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
     this.host.clientError(this.error, this);
   }
 

@@ -19,6 +19,10 @@
 //     frame older than frameTimeout (ERR_FRAME_TIMEOUT) or arriving slower than
 //     minRate over a window (ERR_TOO_SLOW). A deadline fires between its limit and
 //     the limit plus one sweep period (a quarter of the smallest limit, 10 ms … 1 s);
+//   - with TLS, a connection opens (onOpen, 'connection') only once its handshake is
+//     done; until then it holds its slot and is in `handshakes`, where the same sweep
+//     closes it with ERR_TLS (E_TLS_TIMEOUT) past its handshake deadline; with a PROXY
+//     header too, the header is read first and the handshake (and its deadline) follow;
 //   - at most maxConnectionsPerIp connections of one client address at once, counted
 //     across every thread of the server in a shared table (address-table.ts); behind
 //     a load balancer (proxyProtocol), the address its PROXY header names;
@@ -32,13 +36,14 @@
 
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { threadId } from 'node:worker_threads';
 import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_EVICTED, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_TOO_MANY_CONNECTIONS,
-  E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
+  configError, E_EVICTED, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_TLS, E_TLS_TIMEOUT,
+  E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
 import { AddressRanges, LOOPBACK } from './address-ranges.ts';
 import type { ProxyProtocol } from './proxy-header.ts';
@@ -53,6 +58,7 @@ import { Router } from './router.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
+import { clientHandshakeTimeout, connectTls, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
   /** A core to use, or how to build one at start(). Default 'wasm'. */
@@ -107,6 +113,12 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   proxyTimeout?: number;
   /** Aborting closes the endpoint, as close() does. */
   signal?: AbortSignal;
+  /**
+   * Serve TLS: options for Node's tls (cert, key, ca, requestCert, ALPNProtocols…),
+   * plus handshakeTimeout. Every socket served is wrapped at connection start and
+   * opens once its handshake is done; decrypted bytes take the copying read path.
+   */
+  tls?: TlsServerOptions;
 }
 
 /** Builds a core from options; the endpoint takes it as a parameter so net/ never names a concrete core. */
@@ -198,6 +210,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private proxyTrusted: AddressRanges | undefined;
   /** Who gives up its slot for a newcomer at the limit (undefined: evictAfter 0, never). */
   private evictions: EvictionOrder | undefined;
+  private tlsContext: TlsContext | undefined;
+  /** Connections whose TLS handshake is under way: when it started (performance.now()) and its limit in ms (0: none). */
+  private readonly handshakes = new Map<Connection<Data>, { start: number; timeout: number }>();
   /** The address-table entry each open connection holds (maxConnectionsPerIp). */
   private readonly addressEntries = new Map<Connection, number>();
   private heartbeat: Heartbeat | undefined;
@@ -242,7 +257,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (!this.coreInstance) {
       const {
         core, idleTimeout, writeTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, noDelay, keepAlive, drainTimeout, signal,
-        frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat, evictAfter,
+        frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat, evictAfter, tls,
         proxyProtocol, proxyTrusted, proxyTimeout, onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
       } = this.options;
       this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this.takesFrames ? 'handler' : 'echo' });
@@ -257,6 +272,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         minRate: o.minRate ?? DEFAULT_MIN_RATE,
         window: o.minRateWindow ?? DEFAULT_MIN_RATE_WINDOW,
         header: o.proxyProtocol ? o.proxyTimeout ?? DEFAULT_PROXY_TIMEOUT : 0,
+        handshake: 0,
       };
       const perIp = o.maxConnectionsPerIp ?? 0;
       const evictAfter = o.evictAfter ?? DEFAULT_EVICT_AFTER;
@@ -271,6 +287,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       if (!(d.window >= 100)) throw configError(`minRateWindow must be at least 100 ms, got ${d.window}`);
       if (!Number.isInteger(perIp)) throw configError(`maxConnectionsPerIp must be a whole number, got ${perIp}`);
       this.proxyTrusted = proxyRanges(o);
+      if (o.tls) {
+        this.tlsContext = new TlsContext(o.tls);
+        d.handshake = this.tlsContext.handshakeTimeout;
+      }
       this.deadlines = d;
       if (evictAfter > 0) this.evictions = new EvictionOrder(evictAfter);
       if (perIp > 0) this.addresses = new AddressTable(o.addressTable ?? createAddressTable(this.coreInstance.config.slots));
@@ -354,7 +374,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     raw.setNoDelay(this.options.noDelay ?? true);
     const keepAlive = this.keepAliveDelay();
     if (keepAlive !== false) raw.setKeepAlive(true, keepAlive);
-    let zeroCopy = this.options.zeroCopy ?? true;
+    const tls = this.tlsContext;
+    let zeroCopy = !tls && (this.options.zeroCopy ?? true); // a TLSSocket reads decrypted bytes into its own buffers
     if (zeroCopy && !canAdopt(raw)) {
       zeroCopy = false;
       if (!warnedCopy) {
@@ -362,14 +383,42 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         process.emitWarning('this Node cannot read accepted sockets into WASM memory; ringwire falls back to copying', { code: 'RINGWIRE_COPY_FALLBACK' });
       }
     }
+    // The one place a connection's socket is chosen: adopted (zero-copy), as accepted (copying), or wrapped in
+    // TLS: at once, or, behind a balancer, once the PROXY header that precedes the ClientHello is read (startTls()).
     const listener = this.listener;
-    const source = (target: ReadTarget | null) => (target ? adopt(raw, listener, target) : raw);
+    const tlsFirst = tls && !this.proxyTrusted;
+    const source = (target: ReadTarget | null) => (tlsFirst ? tls.wrap(raw) : target ? adopt(raw, listener, target) : raw);
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
     if (this.proxyTrusted) connection.expectProxyHeader(this.options.proxyProtocol!);
     connection.inbound = true;
     if (entry >= 0) this.addressEntries.set(connection, entry);
-    this.register(connection);
+    if (!tls) {
+      this.register(connection);
+    } else if (tlsFirst) {
+      this.handshake(connection, tls.handshakeTimeout);
+      this.whenSecure(connection, tls, connection.socket as TLSSocket, () => this.register(connection));
+    } else {
+      // Registered now (the PROXY header's deadline is the sweep's); the handshake and its deadline start after the header.
+      connection.tlsAfterHeader = r => {
+        const socket = tls.wrap(r);
+        this.handshake(connection, tls.handshakeTimeout);
+        this.whenSecure(connection, tls, socket, () => connection.secured());
+        return socket;
+      };
+      this.register(connection);
+    }
     return connection;
+  }
+
+  /** Once the handshake is done and the client's certificate passes (requestCert), the connection opens with `open`. */
+  private whenSecure(connection: Connection<Data>, tls: TlsContext, socket: TLSSocket, open: () => void): void {
+    socket.once('secure', () => {
+      const refused = tls.refusal(socket);
+      if (refused) return connection.fail(ringwireError(E_TLS, `client certificate refused: ${refused}`), true);
+      this.handshakes.delete(connection);
+      connection.earlyError = undefined;
+      open();
+    });
   }
 
   /** Every slot is taken: evict the connection that waited longest on an incomplete frame (eviction-order.ts) and take its slot; -1 if none qualifies. */
@@ -382,8 +431,19 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.core.open();
   }
 
+  /**
+   * A TLS handshake starts: the connection waits in `handshakes` (the sweep closes
+   * it past the deadline), and a socket error until it opens is ERR_TLS.
+   */
+  private handshake(connection: Connection<Data>, timeout: number): void {
+    this.handshakes.set(connection, { start: performance.now(), timeout });
+    connection.earlyError = tlsError;
+    if (!this.sweeper) this.startSweep(timeout);
+  }
+
   /** A connection is connected: track it and start it (it runs its hooks, or waits for its PROXY header). */
   private register(connection: Connection<Data>): void {
+    connection.earlyError = undefined;
     this.connections.set(connection.id, connection);
     this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
@@ -412,7 +472,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   /** Dialer: one connection attempt; the Connection opens (start()) once its socket connects. Throws ERR_TOO_MANY_CONNECTIONS without a free slot. */
-  dial(host: string, port: number, handler: Handler, connectTimeout: number): Connection {
+  dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
     const core = this.core;
     const slot = core.open();
     if (slot < 0) {
@@ -422,18 +482,26 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
     const keepAlive = this.keepAliveDelay();
-    const source = (target: ReadTarget | null) => net.connect({
+    const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0;
+    const socketOptions = {
       host, port, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
       keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive || 0,
-      ...(target ? { onread: target } : {}),
-    } as net.NetConnectOpts);
-    const connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy);
+    };
+    const source = (target: ReadTarget | null) => (tls ? connectTls(host, port, tls, socketOptions)
+      : net.connect({ ...socketOptions, ...(target ? { onread: target } : {}) } as net.NetConnectOpts));
+    const connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy && !tls);
     const socket = connection.socket;
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${host}:${port} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
     socket.once('close', () => clearTimeout(timer));
     socket.once('connect', () => {
       clearTimeout(timer);
-      this.register(connection as Connection<Data>);
+      if (!tls) return this.register(connection as Connection<Data>);
+      // Connected: the handshake is next, and its deadline the sweep's; tls.connect has checked the server's certificate by 'secureConnect'.
+      this.handshake(connection as Connection<Data>, handshakeTimeout);
+      socket.once('secureConnect', () => {
+        this.handshakes.delete(connection as Connection<Data>);
+        this.register(connection as Connection<Data>);
+      });
     });
     return connection;
   }
@@ -458,6 +526,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   close(): Promise<void> {
     this.closing ??= (async () => {
       const stopped = this.stopAccepting();
+      for (const c of this.handshakes.keys()) c.destroy(); // not open yet: no hooks ran, none run
       for (const c of this.connections.values()) c.drain();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>(resolve => {
@@ -547,6 +616,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
     this.connections.delete(connection.id); // if still in `dirty`, its flush() is a no-op now
+    if (this.handshakes.delete(connection as Connection<Data>)) {
+      // A peer that hangs up mid-handshake (or a plain-TCP client that sent nothing) failed it too.
+      if (!error && !this.closing) this.clientError(error = ringwireError(E_TLS, 'the peer closed the connection during the TLS handshake'), connection);
+      this.stopSweepIfIdle();
+    }
     this.core.stats.closed(error?.number ?? reason); // every slot closed, opened or not: accepted - connections
     const entry = this.addressEntries.get(connection);
     if (entry !== undefined) {
@@ -564,19 +638,24 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       }
     }
     if (this.connections.size === 0) {
-      clearInterval(this.sweeper);
-      this.sweeper = undefined;
+      this.stopSweepIfIdle();
       this.drained?.();
     }
+  }
+
+  private stopSweepIfIdle(): void {
+    if (this.connections.size > 0 || this.handshakes.size > 0) return;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /**
    * One coarse timer per endpoint for every deadline, running only while
    * connections exist. Its period is a quarter of the smallest limit (10 ms … 1 s).
    */
-  private startSweep(): void {
+  private startSweep(handshake = 0): void {
     const d = this.deadlines!;
-    const limits = [d.write, d.idle, d.frame, d.minRate > 0 ? d.window : 0, d.header].filter(v => v > 0);
+    const limits = [d.write, d.idle, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
     if (limits.length === 0) return;
     this.sweeper = setInterval(() => this.sweep(d), Math.max(10, Math.min(1000, Math.min(...limits) / 4)));
     this.sweeper.unref();
@@ -585,6 +664,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private sweep(d: Deadlines): void {
     const now = performance.now();
     const needed = d.minRate * d.window / 1000;
+    for (const [c, h] of this.handshakes) {
+      if (h.timeout > 0 && now - h.start > h.timeout) {
+        c.fail(ringwireError(E_TLS_TIMEOUT, `the TLS handshake did not finish in ${Math.round(now - h.start)} ms (handshakeTimeout ${h.timeout} ms)`), true);
+      }
+    }
     for (const c of this.connections.values()) {
       if (c.headerSince > 0 && d.header > 0 && now - c.headerSince > d.header) {
         // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
@@ -630,6 +714,8 @@ interface Deadlines {
   window: number;
   /** proxyTimeout, or 0 without proxyProtocol. */
   header: number;
+  /** The server's TLS handshake (a client's comes with its connect options). */
+  handshake: number;
 }
 
 /** The balancers trusted to send PROXY headers, or undefined when proxyProtocol is off. */

@@ -18,6 +18,7 @@ import { Cluster, clusterOptions, type ClusterOptions } from './cluster.ts';
 import type { ServerStats } from './server-stats.ts';
 import { Switchboard } from './switchboard.ts';
 import type { Core } from '../core/core.ts';
+import type { TlsClientOptions } from './tls-context.ts';
 
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   /**
@@ -29,7 +30,7 @@ export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
    * copied once; with it, each frame passes through the hook, which may drop or
    * replace it, and is copied once into the other side's tx ring.
    */
-  upstream?: { host?: string; port: number; connectTimeout?: number };
+  upstream?: { host?: string; port: number; connectTimeout?: number; tls?: TlsClientOptions };
   /**
    * Carry publish() to every ringwire host of a cluster through Redis pub/sub
    * (cluster.ts): a URL (redis://HOST:PORT) or its options. Needs the optional
@@ -139,7 +140,7 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     const up = this.upstreamOptions;
     if (!up) return true;
     try {
-      client.pair(this.dial(up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? 10_000));
+      client.pair(this.dial(up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? 10_000, up.tls));
     } catch (err) {
       client.fail(err as RingwireError);
       return false;

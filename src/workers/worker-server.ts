@@ -151,6 +151,11 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       }
     }
     const { workers = 'auto', balance, handler, restartDelay, signal, stallRestart, mailbox, cluster, ...serverOptions } = options;
+    for (const [where, tls] of [['tls', serverOptions.tls], ['upstream.tls', serverOptions.upstream?.tls]] as const) {
+      const fn = Object.keys(tls ?? {}).find(k => typeof (tls as Record<string, unknown>)[k] === 'function');
+      // Each worker builds its own TLS context from a copy of these options; a function cannot be copied to a thread.
+      if (fn) throw configError(`${where}.${fn} is a function, which cannot cross into worker threads: serve with one thread, or run your own workers with serveInWorker`);
+    }
     this.size = workers === 'auto' ? os.availableParallelism() : workers;
     if (!Number.isInteger(this.size) || this.size < 1 || this.size > 256) {
       throw configError(`workers must be 1 to 256 or 'auto', got ${String(workers)}`);
