@@ -18,11 +18,13 @@
 // 2 s). With SO_REUSEPORT the other threads' sockets take new connections meanwhile.
 //
 // The trick's own drops are silent: Node never hears of them, so nothing would
-// count or log them. So the guard also probes, once a second while listening,
-// whether a descriptor can be opened at all (open and close /dev/null: two
-// syscalls a second); when it cannot, accepts are failing, and the guard acts
-// as on a reported error. A server that fits its limit (the start-up check) always
-// has the headroom free, so the probe fails only at a real shortage.
+// count or log them. So the owner of the listening sockets (listener-set.ts)
+// also probes, once a second while listening, whether a descriptor can be
+// opened at all (descriptorFree(): open and close /dev/null, two syscalls a
+// second for all its sockets); when it cannot, accepts are failing, and it
+// pauses every guard as on a reported error, reporting the shortage once. A
+// server that fits its limit (the start-up check) always has the headroom free,
+// so the probe fails only at a real shortage.
 
 import fs from 'node:fs';
 import type net from 'node:net';
@@ -30,13 +32,16 @@ import { E_NO_DESCRIPTORS, ringwireError, type RingwireError } from '../core/err
 
 const MIN_PAUSE = 100;
 const MAX_PAUSE = 2000;
-const PROBE_PERIOD = 1000;
+/** How often the owner of listening sockets probes for a free descriptor (ms). */
+export const PROBE_PERIOD = 1000;
 
 export interface AcceptGuard {
   /** Stop for good (the server is closing): cancel a pending re-listen. */
   stop(): void;
   /** True while paused (not listening) after a descriptor shortage. */
   readonly paused: boolean;
+  /** The probe found no descriptor free: pause as on a failed accept (true if it was listening), reporting it only if `report` (once for all the sockets). */
+  short(err: NodeJS.ErrnoException, report: boolean): boolean;
 }
 
 /** Is this error an accept(2) that failed for lack of descriptors? */
@@ -46,7 +51,7 @@ function isDescriptorShortage(err: Error): boolean {
 }
 
 /** Can this process open one more descriptor now? The error (EMFILE/ENFILE) when it cannot. */
-function descriptorFree(): NodeJS.ErrnoException | null {
+export function descriptorFree(): NodeJS.ErrnoException | null {
   try {
     fs.closeSync(fs.openSync('/dev/null', 'r'));
     return null;
@@ -66,7 +71,7 @@ function descriptorFree(): NodeJS.ErrnoException | null {
 export function guardAccepts(
   server: net.Server,
   options: () => net.ListenOptions | undefined,
-  report: { shortage(err: RingwireError): void; other(err: Error): void },
+  reportTo: { shortage(err: RingwireError): void; other(err: Error): void },
 ): AcceptGuard {
   let pause = MIN_PAUSE;
   let timer: NodeJS.Timeout | undefined;
@@ -93,29 +98,27 @@ export function guardAccepts(
     stop() {
       stopped = true;
       clearTimeout(timer);
-      clearInterval(probe);
+    },
+    short(err: NodeJS.ErrnoException, report: boolean): boolean {
+      if (!options() || guard.paused || stopped || !server.listening) return false;
+      shortage(err.code!, 'no descriptor left for a new connection', err, report);
+      return true;
     },
   };
-  const shortage = (code: string, how: string, cause: Error): void => {
+  const shortage = (code: string, how: string, cause: Error, report = true): void => {
     // A shortage soon after the last re-listen doubles the pause; a calm spell resets it.
     pause = performance.now() - lastShortage < 2 * MAX_PAUSE ? Math.min(MAX_PAUSE, pause * 2) : MIN_PAUSE;
     lastShortage = performance.now();
     guard.paused = true;
     server.close(); // the handle closes now; the callback would wait for every connection
-    report.shortage(ringwireError(E_NO_DESCRIPTORS, `${how} (${code}): not accepting for ${pause} ms; connections waiting were reset`, cause));
+    if (report) reportTo.shortage(ringwireError(E_NO_DESCRIPTORS, `${how} (${code}): not accepting for ${pause} ms; connections waiting were reset`, cause));
     // Ref'd on purpose: a paused server with no connections must not let the process exit.
     timer = setTimeout(relisten, pause);
   };
   server.on('error', err => {
     if (!options() || guard.paused || stopped) return;
-    if (!isDescriptorShortage(err)) return report.other(err);
+    if (!isDescriptorShortage(err)) return reportTo.other(err);
     shortage((err as NodeJS.ErrnoException).code!, 'accept failed', err);
   });
-  const probe = setInterval(() => {
-    if (!options() || guard.paused || stopped || !server.listening) return;
-    const err = descriptorFree();
-    if (err) shortage(err.code!, 'no descriptor left for a new connection', err);
-  }, PROBE_PERIOD);
-  probe.unref();
   return guard;
 }

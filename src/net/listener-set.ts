@@ -24,7 +24,7 @@
 
 import net, { type AddressInfo } from 'node:net';
 import type { RingwireError } from '../core/errors.ts';
-import { guardAccepts, type AcceptGuard } from './accept-guard.ts';
+import { descriptorFree, guardAccepts, PROBE_PERIOD, type AcceptGuard } from './accept-guard.ts';
 
 export interface ListenerReport {
   connection(raw: net.Socket): void;
@@ -50,12 +50,24 @@ export class ListenerSet {
   private bound: net.ListenOptions | undefined;
   private readonly serverOptions: net.ServerOpts;
   private readonly report: ListenerReport;
+  /** One probe for a free descriptor for all the sockets (accept-guard.ts): a shortage pauses each, reported once. */
+  private probe: NodeJS.Timeout | undefined;
 
   /** The first socket exists at once (a listener for sockets the endpoint adopts before listen()). */
   constructor(serverOptions: net.ServerOpts, report: ListenerReport) {
     this.serverOptions = serverOptions;
     this.report = report;
     this.add();
+  }
+
+  private startProbe(): void {
+    this.probe = setInterval(() => {
+      const err = this.guards.some(g => !g.paused) ? descriptorFree() : null;
+      if (!err) return;
+      let reported = false;
+      for (const g of this.guards) if (g.short(err, !reported)) reported = true;
+    }, PROBE_PERIOD);
+    this.probe.unref();
   }
 
   private add(): net.Server {
@@ -82,6 +94,7 @@ export class ListenerSet {
         // The others join the port the first one bound; a guard listens again there after a shortage.
         if (i === 0) this.bound = options = { ...options, port: (server.address() as AddressInfo).port };
       }
+      this.startProbe();
     } catch (err) {
       this.bound = undefined;
       await this.close();
@@ -101,6 +114,7 @@ export class ListenerSet {
 
   /** Stop listening; resolves once every socket is closed (connections are the endpoint's). */
   close(): Promise<void> {
+    clearInterval(this.probe);
     for (const g of this.guards) g.stop();
     return Promise.all(this.servers.map(s => new Promise<void>(resolve => (s.listening ? s.close(() => resolve()) : resolve())))).then(() => {});
   }
