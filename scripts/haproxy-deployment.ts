@@ -78,8 +78,14 @@ export function cpuSeconds(pid: number | undefined): number {
 
 async function stopProcess(child: ChildProcess, ms = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
   child.kill('SIGTERM');
+  await exitWithin(child, ms);
+}
+
+/** Wait for a child that was told to stop; SIGKILL it if it has not exited within ms (a second SIGTERM would cut a ringwire drain short). */
+async function exitWithin(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
   const timer = setTimeout(() => child.kill('SIGKILL'), ms);
   await exited;
   clearTimeout(timer);
@@ -128,7 +134,8 @@ export class RingwireHost {
     const stopped = waitFor(this.child, this.child.stderr!, /closed after .*errors/, ms, `${this.name} draining`).catch(() => this.stderr);
     this.child.kill('SIGTERM');
     await stopped;
-    await stopProcess(this.child, ms);
+    await exitWithin(this.child, ms);
+    if (this.child.exitCode !== 0) throw new Error(`${this.name} exited with ${this.child.exitCode ?? this.child.signalCode} after draining: ${this.stderr.slice(-2000)}`);
     const m = /closed after (\d+) connections, (\d+) frames in, (\d+) frames out, (\d+) errors(?: \((.*)\))?/.exec(this.stderr);
     if (!m) throw new Error(`${this.name} did not print its totals: ${this.stderr.slice(-2000)}`);
     this.totals = { accepted: Number(m[1]), framesIn: Number(m[2]), framesOut: Number(m[3]), errors: Number(m[4]), codes: m[5] ?? '' };

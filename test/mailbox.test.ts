@@ -1,6 +1,7 @@
 // The mailbox (src/net/mailbox.ts) on its own: real producer threads
 // (worker_threads) against a consumer in this thread, records that wrap the
-// ring's end, a full mailbox, and wake-ups batched (one per sleep, not one per record).
+// ring's end, a full mailbox, and wake-ups batched (one per sleep, not one per record);
+// and a switchboard whose cluster outbox is full still delivering on its own host.
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
@@ -128,5 +129,28 @@ describe('mailbox: many producers, one consumer', () => {
     await exit;
     // The producer notified once (it flipped the flag); the other 49 records found no sleeper.
     expect(mailbox.take(100, () => {})).toBe(50);
+  });
+});
+
+describe('a switchboard with a cluster outbox', () => {
+  it('a full outbox drops a publish for the other hosts only: this host\'s places still get it', async () => {
+    const { Switchboard } = await import('../src/net/switchboard.ts');
+    const board = Switchboard.create({ places: 1, slots: 4, mailbox: 4096, outbox: true });
+    board.attach(0, 1);
+    board.topic(0, 'room', true);
+    board.clusterAttached(true); // a cluster that never takes its outbox: it fills
+    const bytes = new Uint8Array(200).fill(7);
+    let here = 0;
+    let taken = 0;
+    for (let i = 0; i < 60; i++) {
+      expect(board.publish('room', bytes)).toBe('sent');
+      taken += board.mailboxes[0]!.take(1000, (_kind, _w0, _w1, _w2, body) => {
+        expect(body.length).toBe(4 + 200);
+        here++;
+      });
+    }
+    expect(here).toBe(60);
+    expect(taken).toBe(60);
+    expect(board.outbox!.counters().full).toBeGreaterThan(0); // what the other hosts did not get, counted
   });
 });

@@ -61,7 +61,7 @@ export interface ClusterStats {
   own: number;
   /** Publishes not carried to the other hosts because Redis was down (or the connection failed under them). */
   droppedDown: number;
-  /** Publishes not carried because maxInFlight bytes already waited for Redis. */
+  /** Publishes not carried because maxInFlight bytes already waited for Redis, or the outbox in shared memory was full. */
   droppedBacklog: number;
   /** Messages from other hosts dropped because a mailbox here was full. */
   droppedFull: number;
@@ -220,7 +220,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   stats(): ClusterStats {
-    return { hostId: this.hostId.toString('hex'), connected: this.up, topics: this.topics.size, ...this.counts };
+    // The outbox's refusals: publishes its pump was too far behind to take (switchboard.ts), dropped for the other hosts.
+    const backlog = this.counts.droppedBacklog + this.outbox.counters().full;
+    return { hostId: this.hostId.toString('hex'), connected: this.up, topics: this.topics.size, ...this.counts, droppedBacklog: backlog };
   }
 
   /** Stop carrying publishes and close both connections (what Redis has not acknowledged yet is waited for, up to 2 s). */

@@ -184,9 +184,10 @@ export class Switchboard {
   /**
    * One message per place that has a thread and may have subscribers of the
    * topic (its bucket says so), and one in the cluster's outbox while a cluster
-   * consumes it. All or nothing: room is
-   * reserved in every mailbox first, and if one is full the others' reservations
-   * are given up ('full': no worker gets it, so a retry cannot duplicate it).
+   * consumes it. All or nothing for this host's places: room is reserved in every
+   * mailbox first, and if one is full the others' reservations are given up
+   * ('full': no worker gets it, so a retry cannot duplicate it). The outbox is
+   * best effort: when it is full the publish is dropped for the other hosts only.
    */
   publish(topic: string, bytes: Uint8Array): PublishResult {
     return this.post(topic, bytes, this.outbox !== null && Atomics.load(this.threads, this.mailboxes.length) === 1);
@@ -210,15 +211,25 @@ export class Switchboard {
     const places = this.mailboxes.length;
     let n = 0;
     let full = false;
-    for (let p = 0; p <= places; p++) {
-      if (p < places ? Atomics.load(this.threads, p) === 0 || Atomics.load(this.topics, p * TOPIC_BUCKETS + b) === 0 : !outbox) continue;
-      const at = (p < places ? this.mailboxes[p]! : this.outbox!).reserve(body);
+    // This host's places: all or nothing (a publish reaches every worker with subscribers, or 'full').
+    for (let p = 0; p < places; p++) {
+      if (Atomics.load(this.threads, p) === 0 || Atomics.load(this.topics, p * TOPIC_BUCKETS + b) === 0) continue;
+      const at = this.mailboxes[p]!.reserve(body);
       if (at < 0) {
         full = true;
         break;
       }
       reserved[n++] = p;
       reserved[n++] = at;
+    }
+    // The cluster's outbox: best effort. Full (its pump is behind), the publish still goes here and is
+    // dropped for the other hosts, counted by the outbox (the cluster's droppedBacklog).
+    if (outbox && !full) {
+      const at = this.outbox!.reserve(body);
+      if (at >= 0) {
+        reserved[n++] = places;
+        reserved[n++] = at;
+      }
     }
     for (let i = 0; i < n; i += 2) {
       const p = reserved[i]!;

@@ -207,8 +207,10 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       await this.close(); // no thread is left behind by a failed start
       throw err;
     }
-    this.startWatchdog();
-    this.heartbeat = new Heartbeat(undefined, 0, () => {}, this.counted);
+    if (!this.closing) { // close() during the start (an abort signal) stops nothing that starts after it
+      this.startWatchdog();
+      this.heartbeat = new Heartbeat(undefined, 0, () => {}, this.counted);
+    }
     this.emit('listening');
     return this.address()!;
   }
