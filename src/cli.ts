@@ -193,7 +193,11 @@ function fitDescriptors(slots: number, threads: number, explicit: boolean, liste
     process.execve('/bin/sh', ['sh', '-c', `ulimit -S -n ${budget.needed} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)],
       { ...process.env, RINGWIRE_NOFILE_RAISED: '1' });
   }
-  if (listeners > 1 && descriptorBudget(slots, threads, 1).needed <= Math.min(limit.soft, limit.hard)) return { slots, listeners: 1 };
+  if (listeners > 1 && descriptorBudget(slots, threads, 1).needed <= Math.min(limit.soft, limit.hard)) {
+    log.warn(`${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): one listening socket per thread instead of ${listeners} (ulimit -n ${budget.needed} for all)`,
+      { needed: budget.needed, soft: limit.soft, hard: limit.hard, listeners: 1 });
+    return { slots, listeners: 1 };
+  }
   const cap = Math.min(limit.soft, limit.hard);
   const one = descriptorBudget(slots, threads, 1);
   const fits = slotsThatFit(cap, threads, one.headroom);

@@ -32,7 +32,8 @@ export {
   createWorkerServer, WorkerServer, type WorkerServerOptions, type WorkerServerStats, type WorkerStats, type WorkerExitInfo,
 } from './workers/worker-server.ts';
 export { attachWorker, WorkerLink } from './workers/worker-link.ts';
-export { canReusePort, canTransferSockets, type Balance } from './workers/protocol.ts';
+export { canTransferSockets, type Balance } from './workers/protocol.ts';
+export { canReusePort } from './net/port-sharing.ts';
 export * from './core/errors.ts';
 export { MetricsRegistry, serveMetrics, type MetricsSource, type MetricsOptions, type PromClientMetric } from './metrics/registry.ts';
 export type { MetricFamily, MetricType, Sample } from './metrics/exposition.ts';

@@ -19,11 +19,11 @@ import { hostname } from 'node:os';
 import { configError } from './core/errors.ts';
 import { LogLimiter } from './log-limiter.ts';
 
-export const LOG_FORMATS = ['json', 'pretty', 'silent'] as const;
+const LOG_FORMATS = ['json', 'pretty', 'silent'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** pino's level numbers. */
-export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
 export type LevelName = keyof typeof LEVELS;
 
 export type LogFields = Record<string, unknown>;

@@ -4,7 +4,7 @@
 // frame (the handler returns a promise: reading pauses) until every worker has
 // room: backpressure, no loss.
 import { setImmediate as turn } from 'node:timers/promises';
-import type { Connection } from '../net/connection.ts';
+import type { Connection } from '../index.ts';
 
 const OK = Buffer.from('OK');
 const TOPIC = 'bench';

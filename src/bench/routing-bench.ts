@@ -25,7 +25,7 @@ import os from 'node:os';
 import { setImmediate as turn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
-import { Mailbox } from '../net/mailbox.ts';
+import { Mailbox } from '../index.ts';
 import { entry } from './contenders.ts';
 import { fillMessage, MESSAGE_BYTES } from './thread-consumer.ts';
 

@@ -4,7 +4,7 @@
 // (i + k) & 255), and in ping mode sends each one back. Posts { got } when it has
 // n, or { error } at the first message that is not what was sent.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { Mailbox } from '../net/mailbox.ts';
+import { Mailbox } from '../index.ts';
 
 export const MESSAGE_BYTES = 64;
 

@@ -15,8 +15,12 @@ import type { MetricFamily, MetricType, Sample } from './exposition.ts';
 
 /** Every stable error code a connection can meet, once (two error numbers may share one); a bad configuration never reaches one. */
 const CODES = [...new Set(ERROR_TABLE.map(e => e.code))].filter(code => code !== 'ERR_BAD_CONFIG');
-/** Codes that refuse a connection before it opens: never a reason it closed. */
-const REFUSALS = new Set(['ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS']);
+/**
+ * Codes that refuse a connection before it opens: never a reason it closed.
+ * (ERR_TOO_MANY_CONNECTIONS is one too, except behind a PROXY balancer: the
+ * per-address cap is checked on the header's client, after the connection opened.)
+ */
+const REFUSALS = new Set(['ERR_NO_DESCRIPTORS']);
 /** Why connections close: the normal reasons, then every error code that can close one. */
 const CLOSE_REASONS = [...Object.keys(CLOSED_NORMALLY), ...CODES.filter(code => !REFUSALS.has(code))];
 
@@ -44,7 +48,7 @@ export function serverFamilies(stats: ServerStats): MetricFamily[] {
   });
   return [
     family('ringwire_connections_active', 'gauge', 'Connections open now.', s => s.connections),
-    family('ringwire_connections_opened_total', 'counter', 'Connections opened: accepted, and dialled (relay upstreams). Refused ones never open.', s => s.accepted),
+    family('ringwire_connections_opened_total', 'counter', 'Connections opened: accepted, and dialled (relay upstreams). Refused ones never open, but for the per-address cap behind a PROXY balancer, checked once the header names the client.', s => s.accepted),
     byKey('ringwire_connections_closed_total',
       'Connections closed, by reason: peer (the peer ended it), local (closed by the application), drain (the server drained), or the error code that closed it.',
       'reason', CLOSE_REASONS, s => s.closedBy),

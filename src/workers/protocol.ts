@@ -49,7 +49,6 @@ export type ParentMessage =
   | { type: 'ringwire:socket'; socket: unknown }
   | { type: 'ringwire:close' };
 
-export { canReusePort } from '../net/port-sharing.ts';
 
 /** Can this Node transfer sockets to worker threads (postMessage with a socket in the transfer list)? From 24.20. */
 export function canTransferSockets(version = process.versions.node): boolean {
