@@ -4,7 +4,9 @@
 // frame's own turn), the application sends from outside the handler, closes,
 // destroys, or the peer ends. The socket is the only thing faked: it stands for
 // the kernel, so that every interleaving can be driven deterministically; the
-// connection, the endpoint and the core are the real ones (both cores).
+// connection, the endpoint and the core are the real ones (both cores), writing
+// through socket.write (the direct write path needs a real handle: the socket
+// suites run it).
 //
 // Checked after every run: the peer received exactly the replies given to send(),
 // in order, each byte as it was at send() time (even when the ring is reused),
@@ -166,7 +168,7 @@ describe.each(['wasm', 'js'] as const)('Connection model (%s core)', core => {
     await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 50 }), fc.boolean(), async (cmds, asyncHandler) => {
       let world!: World;
       const server = createServer({
-        core, zeroCopy: false, framing: 'length:1', maxFrame: 40, rxRing: 64, txRing: 64, maxQueued: 1 << 20, writeTimeout: 0,
+        core, zeroCopy: false, writePath: 'stream', framing: 'length:1', maxFrame: 40, rxRing: 64, txRing: 64, maxQueued: 1 << 20, writeTimeout: 0,
         onFrame(frame, c) {
           const n = world.frameNo++;
           const reply = () => send(world, Uint8Array.of(n, ...frame)); // reads the view when it replies
