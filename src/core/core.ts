@@ -147,6 +147,8 @@ export abstract class CoreBase implements Core {
   protected abstract reserve(slot: number, len: number): number;
   /** Write prefix and trailer around the placed payload and publish the frame. */
   protected abstract commit(slot: number, len: number): void;
+  /** send() of len bytes already in this memory at addr: reserve, copy and commit in one call into the core. */
+  protected abstract sendFrom(slot: number, addr: number, len: number): number;
   abstract check(len: number): number;
   abstract beginFrame(slot: number, len: number): number;
   abstract endFrame(slot: number): number;
@@ -198,6 +200,8 @@ export abstract class CoreBase implements Core {
   send(slot: number, payload: Uint8Array): number {
     // Lengths are u32 in the cores; a payload that long could never fit a tx ring.
     if (payload.length > 0xffffffff) return SEND_TOO_LARGE;
+    // A payload in this memory (a frame forwarded by its handler): one call into the core.
+    if (payload.buffer === this.memory) return this.sendFrom(slot, payload.byteOffset, payload.length);
     const r = this.reserve(slot, payload.length);
     if (r !== SEND_OK) return r;
     this.copyIntoTx(slot, this.slotWord(slot, W_RESERVED), payload);
