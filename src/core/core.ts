@@ -106,6 +106,12 @@ export abstract class CoreBase implements Core {
   protected readonly slotWords: number;
   /** Per slot, a view of its whole rx ring: what an empty ring reads into, allocated once. */
   private readonly wholeRx: (Uint8Array | undefined)[] = [];
+  /**
+   * Per slot, the last view txChunk() made from the ring's start: request/response
+   * traffic writes the same length from position 0 again and again (the ring is empty
+   * after each reply, so its positions went back to 0), and gets the same view.
+   */
+  private readonly txFromStart: (Uint8Array | undefined)[] = [];
 
   readonly config: CoreConfig;
 
@@ -259,6 +265,10 @@ export abstract class CoreBase implements Core {
     const start = (this.slotWord(slot, W_TX_TAIL) + skip) >>> 0;
     const left = ((this.slotWord(slot, W_TX_HEAD) - start) >>> 0);
     const at = start & (size - 1);
-    return new Uint8Array(this.memory, this.slotWord(slot, W_TX_BASE) + at, Math.min(left, size - at));
+    const n = Math.min(left, size - at);
+    if (at !== 0) return new Uint8Array(this.memory, this.slotWord(slot, W_TX_BASE) + at, n);
+    const last = this.txFromStart[slot];
+    if (last !== undefined && last.length === n) return last;
+    return (this.txFromStart[slot] = new Uint8Array(this.memory, this.slotWord(slot, W_TX_BASE), n));
   }
 }
