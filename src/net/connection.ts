@@ -127,6 +127,9 @@ export interface ConnectionHost {
   leave(): void;
   /** A send: flush this connection at the end of the tick (one write per batch, or per chain of async replies). */
   flushLater(connection: Connection): void;
+  /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick. */
+  enterRead(): void;
+  leaveRead(): void;
   /** Bytes queued beyond the tx ring changed by delta; false if that is over the budget. */
   queue(delta: number): boolean;
   clientError(err: RingwireError, connection: ConnectionInfo): void;
@@ -563,8 +566,13 @@ export class Connection<Data = any> implements ConnectionInfo {
       n = rest.length;
     }
     this.reading = true;
-    this.settle(this.core.received(this.slot, n));
-    this.reading = false;
+    this.host.enterRead();
+    try {
+      this.settle(this.core.received(this.slot, n));
+    } finally {
+      this.reading = false;
+      this.host.leaveRead();
+    }
     this.noteInput(n);
     return !this.paused;
   }
