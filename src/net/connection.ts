@@ -335,6 +335,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     raw.pause();
     if (rest.length > 0) raw.unshift(Buffer.from(rest)); // a copy: `rest` may be a view of a buffer Node reuses
     this.socket = wrap(raw);
+    this.writer = null; // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
     this.listen(this.socket);
   }
 
