@@ -196,6 +196,24 @@ export function reserve(slot: u32, len: u32): i32 {
   return SEND_OK;
 }
 
+/**
+ * send() of a payload already in this memory at addr (a frame view of an rx ring,
+ * forwarded by a handler): reserve, copy and commit in one call instead of two
+ * calls around a copy by the host. Returns SEND_*.
+ */
+export function sendFrom(slot: u32, addr: u32, len: u32): i32 {
+  const r = reserve(slot, len);
+  if (r != SEND_OK) return r;
+  const s = slotAddr(slot);
+  const base = word(s, W_TX_BASE);
+  const at = word(s, W_RESERVED) & (C.txSize - 1);
+  const first = len < C.txSize - at ? len : C.txSize - at;
+  memory.copy(base + at, addr, first);
+  if (first < len) memory.copy(base, addr + first, len - first);
+  commit(slot, len);
+  return SEND_OK;
+}
+
 /** Frame the payload placed after reserve(): write prefix and trailer, publish it. */
 export function commit(slot: u32, len: u32): void {
   const s = slotAddr(slot);

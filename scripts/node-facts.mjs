@@ -193,6 +193,49 @@ function wasmNames() {
   return `no name section: ${seen.without}; with one: ${seen.with}`;
 }
 
+/**
+ * What src/net/direct-write.ts uses: a WriteWrap from process.binding('stream_wrap'),
+ * handle.writeBuffer(req, view) and writev(req, views, true), streamBaseState saying
+ * whether the write finished in the call; a request reused across writes that
+ * finished; the pending one's oncomplete after the call; FIN (end()) after it.
+ */
+async function directWrite() {
+  let b;
+  try {
+    b = process.binding('stream_wrap');
+  } catch (err) {
+    return `no (process.binding: ${err.message})`;
+  }
+  const { WriteWrap, streamBaseState, kLastWriteWasAsync } = b;
+  if (typeof WriteWrap !== 'function' || !(streamBaseState instanceof Int32Array) || typeof kLastWriteWasAsync !== 'number') return 'no (stream_wrap lacks WriteWrap or streamBaseState)';
+  const big = Buffer.alloc(8 << 20, 7);
+  let syncDone = 0;
+  let completed = 0;
+  let inCall = false;
+  let completedInCall = false;
+  const server = net.createServer(s => {
+    const h = s._handle;
+    const req = () => Object.assign(new WriteWrap(), { oncomplete() { completed++; if (inCall) completedInCall = true; } });
+    let spare = req();
+    const write = (f) => { inCall = true; const err = f(spare); inCall = false; if (err) throw new Error(`write error ${err}`); if (streamBaseState[kLastWriteWasAsync]) spare = req(); else syncDone++; };
+    for (let i = 0; i < 100; i++) write(r => h.writeBuffer(r, Buffer.from('x')));
+    write(r => h.writeBuffer(r, big));
+    write(r => h.writev(r, [Buffer.from('a'), Buffer.from('b')], true));
+    s.end();
+  });
+  const port = await listen(server);
+  const c = net.connect(port, '127.0.0.1');
+  let n = 0;
+  c.on('data', d => { n += d.length; });
+  await Promise.race([once(c, 'end'), timeout(5000, 'end')]);
+  c.destroy();
+  server.close();
+  const whole = n === 100 + big.length + 2;
+  return whole && syncDone >= 100 && completed === 2 && !completedInCall
+    ? 'works: small writes finish in the call (one request reused), large ones complete later, FIN after them'
+    : `no (received ${n} of ${100 + big.length + 2}, ${syncDone} finished in the call, ${completed} completions${completedInCall ? ', one inside the call' : ''})`;
+}
+
 /** Does a pending Atomics.waitAsync keep the event loop alive? */
 function waitAsyncAlive() {
   const r = spawnSync(process.execPath, ['-e', `const i = new Int32Array(new SharedArrayBuffer(4));
@@ -205,6 +248,7 @@ const checks = {
   'net.createServer({ onread })': onreadServer,
   'adopting an accepted socket with onread': adoption,
   'write() of a view to a peer that does not read': writeReference,
+  'writing through the handle (WriteWrap, writeBuffer, writev)': directWrite,
   'two threads listen on one port': reusePort,
   'transfer an accepted socket to a worker': transfer,
   'RLIMIT_NOFILE at start (shell soft limit 256)': nofile,

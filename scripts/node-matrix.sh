@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the socket suites (adoption of accepted sockets through Node internals, the PROXY protocol, TLS,
-# every server and handler-contract test on both read paths, and worker threads: reusePort everywhere,
+# Run the socket suites (adoption of accepted sockets and direct writes through
+# Node internals, the PROXY protocol, TLS, every server, handler-contract, client and
+# relay test on both read paths and both write paths, and worker threads: reusePort everywhere,
 # socket transfer where the Node has it and its refusal where it has not) on each
 # supported Node line, not just the pinned Node 24: the lowest supported (22.12.0)
 # and the newest major (26). The core suites run there too: the WASM core uses
@@ -18,7 +19,7 @@ for version in 22.12.0 26; do
   fi
   bin="$dir/node_modules/.bin/node"
   echo "== socket and core suites on Node $("$bin" --version)"
-  "$bin" node_modules/vitest/vitest.mjs run test/adoption.test.ts test/server.test.ts test/handler-contract.test.ts \
+  "$bin" node_modules/vitest/vitest.mjs run test/adoption.test.ts test/direct-write.test.ts test/server.test.ts test/handler-contract.test.ts \
     test/connection-model.test.ts test/client.test.ts test/relay.test.ts test/workers.test.ts test/framing.test.ts test/contract.test.ts \
     test/metrics.test.ts test/proxy-protocol.test.ts test/tls.test.ts
 done

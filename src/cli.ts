@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import {
   configError, createServer, createWorkerServer, memoryBudget, resolveConfig, DEFAULTS, WorkerServer,
   type Balance, type ConnectionInfo, type CoreKind, type MemoryBudget, type RingwireError,
-  type RingwireServer, type ServerStats, type StatsSnapshot, type StallInfo, type TlsServerOptions,
+  type RingwireServer, type ServerStats, type StatsSnapshot, type StallInfo, type TlsServerOptions, type WritePath,
   descriptorBudget, descriptorLimit, slotsThatFit, TooManyConnectionsPerIpError, DEFAULT_LISTENERS, portSharing,
 } from './index.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration, parsePort } from './units.ts';
@@ -94,6 +94,8 @@ Options for serve:
                             (socket buffer sizes: Node cannot set SO_RCVBUF/SO_SNDBUF on TCP sockets,
                             so the kernel's net.ipv4.tcp_rmem/tcp_wmem apply: see ringwire doctor)
   --copy                    copy reads into the rings instead of reading into them directly
+  --write <direct|stream>   how replies reach the kernel: direct (default) writes the tx ring through
+                            the socket's handle, stream through socket.write (Node's Writable)
   --upstream <host:port>    relay: forward each client's whole frames to its own connection to
                             host:port and back, validated at the edge, inside the core (each client
                             takes two connection slots); a --handler exporting
@@ -320,6 +322,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       keepalive: { type: 'string' },
       nodelay: { type: 'boolean', default: true },
       copy: { type: 'boolean', default: false },
+      write: { type: 'string', default: 'direct' },
       handler: { type: 'string' },
       upstream: { type: 'string' },
       cluster: { type: 'string' },
@@ -344,6 +347,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     return;
   }
   if (values.core !== 'wasm' && values.core !== 'js') throw configError(`--core must be wasm or js, got "${values.core}"`);
+  if (values.write !== 'direct' && values.write !== 'stream') throw configError(`--write must be direct or stream, got "${values.write}"`);
   const port = parsePort('port', values.port);
   const workers = values.workers === 'auto' ? availableParallelism() : parseCount('workers', values.workers);
   if (values.balance !== undefined && workers === 1) throw configError('--balance shares the port between worker threads: give --workers 2 or more (or auto)');
@@ -392,6 +396,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     noDelay: values.nodelay,
     zeroCopy: !values.copy,
     ...proxyOptions(values['proxy-protocol'], values['proxy-trusted'], values['proxy-timeout']),
+    writePath: values.write as WritePath,
   };
   const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);
@@ -485,7 +490,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     options,
   }, {
     stdout: true,
-    text: `ringwire listening on ${where} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}${upstreamTls ? ' (tls)' : ''}` : ''}${common.tls ? ' tls' : ''}${values.cluster ? ` cluster=${values.cluster}` : ''}${common.proxyProtocol ? ` proxy=${common.proxyProtocol} trusted=${common.proxyTrusted?.join(',') ?? 'loopback'}` : ''}${threads}${values.copy ? ' copy' : ''}${metricsWhere}`,
+    text: `ringwire listening on ${where} core=${values.core} framing=${config.framingText}${values.handler ? ` handler=${values.handler}` : ''}${values.upstream ? ` upstream=${values.upstream}${upstreamTls ? ' (tls)' : ''}` : ''}${common.tls ? ' tls' : ''}${values.cluster ? ` cluster=${values.cluster}` : ''}${common.proxyProtocol ? ` proxy=${common.proxyProtocol} trusted=${common.proxyTrusted?.join(',') ?? 'loopback'}` : ''}${threads}${values.copy ? ' copy' : ''}${values.write === 'stream' ? ' write=stream' : ''}${metricsWhere}`,
   });
 
   if (interval) {

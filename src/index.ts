@@ -15,6 +15,7 @@ export {
   type EndpointOptions, type EndpointEvents, type MemoryBudget, type CoreFactory } from './net/endpoint.ts';
 export { Connection, type ConnectionInfo } from './net/connection.ts';
 export { DEFAULT_HANDSHAKE_TIMEOUT, type TlsClientOptions, type TlsInfo, type TlsServerOptions } from './net/tls-context.ts';
+export type { WritePath } from './net/direct-write.ts';
 export { createAddressTable } from './net/address-table.ts';
 export type { StallInfo } from './net/heartbeat.ts';
 export { descriptorBudget, descriptorLimit, slotsThatFit, type DescriptorBudget, type DescriptorLimit } from './net/descriptor-limit.ts';

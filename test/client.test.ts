@@ -14,13 +14,13 @@ afterEach(async () => { await Promise.all(clients.splice(0).map(c => c.close()))
 
 const plainEcho = (port = 0) => plainServer(undefined, port);
 
-describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
+describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
   it('exchanges frames with a ringwire server and with a plain Node server, byte for byte', async () => {
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:4' });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:4' });
     const plain = await plainEcho();
     for (const target of [port, plain.port]) {
       const got: string[] = [];
-      const client = await connect({ core, zeroCopy, framing: 'length:4', port: target, onFrame: f => void got.push(Buffer.from(f).toString()) });
+      const client = await connect({ core, zeroCopy, writePath, framing: 'length:4', port: target, onFrame: f => void got.push(Buffer.from(f).toString()) });
       clients.push(client);
       const c = await client.ready;
       expect(c.remotePort).toBe(target);
@@ -43,7 +43,7 @@ describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy', ({ core, zeroCop
     const events: string[] = [];
     const retries: number[] = [];
     const client = await connect({
-      core, zeroCopy, framing: 'line', port,
+      core, zeroCopy, writePath, framing: 'line', port,
       reconnect: { initialDelay: 20, maxDelay: 80, factor: 2, jitter: 0 },
       onOpen: c => { events.push('open'); c.send(Buffer.from('hello')); },
       onFrame: f => void got.push(Buffer.from(f).toString()),
@@ -77,7 +77,7 @@ describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy', ({ core, zeroCop
     const port = plain.port;
     await plain.stop();
     const client = await connect({
-      core, zeroCopy, framing: 'line', port, reconnect: { initialDelay: 10_000 }, maxQueuedWhileDown: 9,
+      core, zeroCopy, writePath, framing: 'line', port, reconnect: { initialDelay: 10_000 }, maxQueuedWhileDown: 9,
       onFrame: () => {},
     });
     clients.push(client);
@@ -92,7 +92,7 @@ describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy', ({ core, zeroCop
     const port = plain.port;
     await plain.stop();
     const hooks: string[] = [];
-    const client = await connect({ core, zeroCopy, framing: 'line', port, onOpen: () => void hooks.push('open'), onFrame: () => {}, onClose: () => void hooks.push('close') });
+    const client = await connect({ core, zeroCopy, writePath, framing: 'line', port, onOpen: () => void hooks.push('open'), onFrame: () => {}, onClose: () => void hooks.push('close') });
     const ended = once(client, 'end');
     await expect(client.ready).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     expect((await ended)[0]).toMatchObject({ code: 'ECONNREFUSED' });

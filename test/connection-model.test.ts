@@ -4,7 +4,10 @@
 // frame's own turn), the application sends from outside the handler, closes,
 // destroys, or the peer ends. The socket is the only thing faked: it stands for
 // the kernel, so that every interleaving can be driven deterministically; the
-// connection, the endpoint and the core are the real ones (both cores).
+// connection, the endpoint and the core are the real ones (both cores), on both
+// write paths: socket.write, and the direct path (direct-write.ts) through a fake
+// TCP handle that, like libuv, takes a write at once when nothing is pending and
+// the kernel has room, and otherwise completes it later, in order.
 //
 // Checked after every run: the peer received exactly the replies given to send(),
 // in order, each byte as it was at send() time (even when the ring is reused),
@@ -17,8 +20,30 @@ import { describe, expect, it } from 'vitest';
 import { createServer, type Connection, type RingwireError } from '../src/index.ts';
 import { lengthFrame } from './harness.ts';
 
+const { streamBaseState, kLastWriteWasAsync } = (process as unknown as { binding(n: string): { streamBaseState: Int32Array; kLastWriteWasAsync: number } }).binding('stream_wrap');
+
+/** The libuv handle under a socket, as direct-write.ts uses it (its class name is what canWriteDirect checks). */
+class TCP {
+  private readonly socket: FakeSocket;
+  constructor(socket: FakeSocket) {
+    this.socket = socket;
+  }
+  writeBuffer(req: { oncomplete(status: number): void }, view: Uint8Array): number {
+    return this.socket.handleWrite(req, [view]);
+  }
+  writev(req: { oncomplete(status: number): void }, views: Uint8Array[]): number {
+    return this.socket.handleWrite(req, views);
+  }
+}
+
 /** What the connection uses of a net.Socket (the copying read path), with the kernel under the test's control. */
 class FakeSocket extends EventEmitter {
+  readonly _handle = new TCP(this);
+  /** Bytes the kernel takes at once, in the call, while nothing is pending (as uv_try_write). */
+  room = 0;
+  /** Writes through socket.write and through the handle: each path must use only its own. */
+  streamWrites = 0;
+  directWrites = 0;
   remoteAddress = '127.0.0.1';
   remotePort = 40000;
   localAddress = '127.0.0.1';
@@ -28,7 +53,7 @@ class FakeSocket extends EventEmitter {
   ended = false;
   writableFinished = false;
   /** Bytes written and not yet taken by the "kernel": views, as Node keeps them. */
-  private pending: { view: Uint8Array; taken: number; cb?: (err?: Error | null) => void }[] = [];
+  private pending: { view: Uint8Array; taken: number; cb?: (err?: Error | null) => void; req?: { oncomplete(status: number): void } }[] = [];
   /** What the peer received, copied when the kernel took it. */
   readonly received: number[] = [];
   private inbox: Uint8Array[] = [];
@@ -43,8 +68,24 @@ class FakeSocket extends EventEmitter {
   uncork(): void {}
   write(view: Uint8Array, cb?: (err?: Error | null) => void): boolean {
     if (this.ended || this.destroyed) throw new Error('write after end');
+    this.streamWrites++;
     this.pending.push({ view, taken: 0, cb });
     return true;
+  }
+  /** A direct write: taken at once if nothing is pending and the kernel has room, else queued; its request completes once taken. */
+  handleWrite(req: { oncomplete(status: number): void }, views: Uint8Array[]): number {
+    if (this.ended || this.destroyed) throw new Error('write after end');
+    this.directWrites++;
+    const total = views.reduce((a, v) => a + v.length, 0);
+    if (this.pending.length === 0 && total <= this.room) {
+      this.room -= total;
+      for (const v of views) this.received.push(...v);
+      streamBaseState[kLastWriteWasAsync] = 0;
+      return 0;
+    }
+    views.forEach((view, i) => this.pending.push({ view, taken: 0, req: i === views.length - 1 ? req : undefined }));
+    streamBaseState[kLastWriteWasAsync] = 1;
+    return 0;
   }
   end(): this {
     this.ended = true;
@@ -93,6 +134,8 @@ class FakeSocket extends EventEmitter {
         this.pending.shift();
         const cb = p.cb;
         if (cb) queueMicrotask(() => cb(null));
+        const req = p.req;
+        if (req) queueMicrotask(() => req.oncomplete(0));
       }
     }
     this.maybeFinish();
@@ -151,6 +194,7 @@ const commands = [
       for (let at = 0; at < wire.length; at += piece) w.socket.peerSends(wire.subarray(at, at + piece));
     }))),
   fc.integer({ min: 1, max: 200 }).map(n => cmd(`kernel takes ${n}`, w => w.socket.kernelTakes(n))),
+  fc.integer({ min: 0, max: 100 }).map(n => cmd(`kernel has room for ${n} at once`, w => { w.socket.room = n; })),
   fc.constant(cmd('handler settles', w => { w.settle.shift()?.(); })),
   fc.uint8Array({ minLength: 1, maxLength: 30 }).map(p => cmd(`app sends ${p.length}`, w => send(w, p))),
   fc.constant(cmd('close', w => w.connection.close())),
@@ -161,12 +205,12 @@ const commands = [
   fc.constant(cmd('peer ends', w => w.socket.peerEnds())),
 ];
 
-describe.each(['wasm', 'js'] as const)('Connection model (%s core)', core => {
+describe.each((['wasm', 'js'] as const).flatMap(core => (['stream', 'direct'] as const).map(writePath => ({ core, writePath }))))('Connection model ($core core, $writePath writes)', ({ core, writePath }) => {
   it('delivers every reply given to send() in order, all of them on close, a prefix on destroy', async () => {
     await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 50 }), fc.boolean(), async (cmds, asyncHandler) => {
       let world!: World;
       const server = createServer({
-        core, zeroCopy: false, framing: 'length:1', maxFrame: 40, rxRing: 64, txRing: 64, maxQueued: 1 << 20, writeTimeout: 0,
+        core, zeroCopy: false, writePath, framing: 'length:1', maxFrame: 40, rxRing: 64, txRing: 64, maxQueued: 1 << 20, writeTimeout: 0,
         onFrame(frame, c) {
           const n = world.frameNo++;
           const reply = () => send(world, Uint8Array.of(n, ...frame)); // reads the view when it replies
@@ -189,6 +233,7 @@ describe.each(['wasm', 'js'] as const)('Connection model (%s core)', core => {
         await tick();
       }
       expect(world.closes.length).toBe(1);
+      expect(writePath === 'direct' ? socket.streamWrites : socket.directWrites).toBe(0);
       const expected = Buffer.concat(world.sent.map(p => lengthFrame(p, { size: 1 })));
       const got = Buffer.from(socket.received);
       if (!world.destroyed) expect(got.equals(expected)).toBe(true);

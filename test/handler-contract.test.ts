@@ -12,10 +12,10 @@ import { PATHS, collect, connect, errorCodes, roundTrip, sleep, startServer, unt
 const text = (frame: Uint8Array) => Buffer.from(frame).toString();
 const lines = (...l: string[]) => Buffer.from(l.map(x => `${x}\n`).join(''));
 
-describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
+describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
   it('close() inside onFrame sends every reply of the batch, then FIN', async () => {
     const { server, port } = await startServer({
-      core, zeroCopy, framing: 'line',
+      core, zeroCopy, writePath, framing: 'line',
       onFrame(frame, c) {
         const cmd = text(frame);
         c.send(Buffer.from(cmd === 'QUIT' ? 'BYE' : 'OK'));
@@ -30,7 +30,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
   it('sends what a reused reply buffer held at each send(), also while replies queue', async () => {
     const reply = Buffer.alloc(4);
     const { server, port } = await startServer({
-      core, zeroCopy, framing: 'length:2', txRing: 64, maxFrame: 8,
+      core, zeroCopy, writePath, framing: 'length:2', txRing: 64, maxFrame: 8,
       onFrame(frame, c) {
         // A tx ring of 64 bytes takes 10 replies; the rest of the batch queues.
         for (let i = 0; i < 40; i++) {
@@ -51,7 +51,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
 
   it('keeps each frame of an async handler intact after an await, and its replies in order', async () => {
     const { server, port } = await startServer({
-      core, zeroCopy, framing: 'line', rxRing: 64, maxFrame: 32,
+      core, zeroCopy, writePath, framing: 'line', rxRing: 64, maxFrame: 32,
       async onFrame(frame, c) {
         await sleep(Math.random() * 5);
         c.send(frame); // the view, read after the await
@@ -74,7 +74,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
   it('answers an async key-value store in order, whatever each command waits', async () => {
     const store = new Map<string, string>();
     const { server, port } = await startServer({
-      core, zeroCopy, framing: 'line',
+      core, zeroCopy, writePath, framing: 'line',
       async onFrame(frame, c) {
         const [cmd, key = '', value = ''] = text(frame).split(' ');
         await sleep(cmd === 'AGET' ? 20 : Math.random() * 3);
@@ -89,7 +89,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
 
   it('closes only the connection whose async handler rejects, after its earlier replies', async () => {
     const { server, port } = await startServer({
-      core, zeroCopy, framing: 'line',
+      core, zeroCopy, writePath, framing: 'line',
       async onFrame(frame, c) {
         await sleep(1);
         if (text(frame) === 'boom') throw new Error('boom');
@@ -114,7 +114,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
     const gate = new Promise<void>(resolve => (open = resolve));
     let handled = 0;
     const { server, port } = await startServer({
-      core, zeroCopy, framing: 'length:4', rxRing, maxFrame: 16384,
+      core, zeroCopy, writePath, framing: 'length:4', rxRing, maxFrame: 16384,
       async onFrame(frame, c) {
         if (handled++ === 0) await gate;
         c.send(frame);
@@ -136,7 +136,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
 
   it('runs a task per connection: for await over its frames, in order, with backpressure', async () => {
     const { server, port } = await startServer({
-      core, zeroCopy, framing: 'line',
+      core, zeroCopy, writePath, framing: 'line',
       async onConnection(c) {
         let n = 0;
         for await (const frame of c) {
@@ -153,7 +153,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
 
   it('closes a task\'s connection when the task returns, after its replies', async () => {
     const { server, port } = await startServer({
-      core, zeroCopy, framing: 'line',
+      core, zeroCopy, writePath, framing: 'line',
       async onConnection(c) {
         for await (const frame of c) {
           c.send(frame);
@@ -168,7 +168,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
   it('calls onOpen, onFrame, onClose in order and onClose exactly once, with the error that closed it', async () => {
     const events: string[] = [];
     const { server, port } = await startServer<{ n: number }>({
-      core, zeroCopy, framing: 'line', maxFrame: 8,
+      core, zeroCopy, writePath, framing: 'line', maxFrame: 8,
       onOpen(c) { c.data = { n: 0 }; events.push(`open ${c.id}`); },
       onFrame(frame, c) { c.data.n++; c.send(frame); },
       onClose(c, err) { events.push(`close ${c.id} ${c.data.n} ${err?.code ?? 'none'}`); },
@@ -199,7 +199,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
     const maxReply = 1 << 20;
     const big = randomBytes(maxReply);
     const { server, port } = await startServer({
-      core, zeroCopy, framing: 'length:4', txRing: 65536, maxReply, maxQueued: 2 * maxReply,
+      core, zeroCopy, writePath, framing: 'length:4', txRing: 65536, maxReply, maxQueued: 2 * maxReply,
       onFrame(frame, c) {
         const n = frame.length ? frame[0]! : 0;
         c.send(Buffer.from('before'));
@@ -226,7 +226,7 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy', ({ core, 
     };
     const results: boolean[][] = [];
     const { server, port } = await startServer({
-      core, zeroCopy, framing: 'length:2', txRing: 256, maxFrame: 200, maxQueued: 300,
+      core, zeroCopy, writePath, framing: 'length:2', txRing: 256, maxFrame: 200, maxQueued: 300,
       onFrame(frame, c) { results.push(replies(c, frame[0]!)); },
     });
     const codes = errorCodes(server);

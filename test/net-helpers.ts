@@ -5,13 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { lengthFrame } from './harness.ts';
 import { createServer, type RingwireError, type RingwireServer, type ServerOptions } from '../src/index.ts';
 
-/** Both cores, each on both read paths (zero-copy adoption and the copying fallback): what the socket suites run on. */
-export const PATHS = [
-  { core: 'wasm', zeroCopy: true },
-  { core: 'js', zeroCopy: true },
-  { core: 'wasm', zeroCopy: false },
-  { core: 'js', zeroCopy: false },
-] as const;
+/**
+ * Both cores, each on both read paths (zero-copy adoption and the copying fallback)
+ * and both write paths (through the socket's handle, and socket.write): what the
+ * socket suites run on.
+ */
+export const PATHS = (['wasm', 'js'] as const).flatMap(core => [true, false].flatMap(zeroCopy =>
+  (['direct', 'stream'] as const).map(writePath => ({ core, zeroCopy, writePath }))));
 
 /** A plain Node server on 127.0.0.1 (default: echo, FIN after the peer's FIN), its sockets, and a stop() that closes them all. */
 export async function plainServer(serve: (s: net.Socket) => void = s => s.pipe(s), port = 0): Promise<{ port: number; sockets: Set<net.Socket>; stop: () => Promise<void> }> {

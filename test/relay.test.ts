@@ -15,10 +15,10 @@ import { PATHS, collect, connect, errorCodes, plainServer, roundTrip, startServe
 
 const backend = (serve?: (s: net.Socket) => void) => plainServer(serve);
 
-describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
+describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
   it('relays 200 pipelined connections to a backend and back, every byte verified, each pair closing after the other side', async () => {
     const echo = await backend();
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:4', maxFrame: 4096, upstream: { port: echo.port } });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:4', maxFrame: 4096, upstream: { port: echo.port } });
     const runs = Array.from({ length: 200 }, async (_, i) => {
       const wire = Buffer.concat(Array.from({ length: 30 }, (_, j) => lengthFrame(randomBytes((i * 37 + j * 101) % 3000))));
       return { wire, back: await roundTrip(port, wire) };
@@ -61,7 +61,7 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy })
   it('closes a client that sends a bad frame with its error, and its upstream after the frames before it', async () => {
     const received: Buffer[] = [];
     const sink = await backend(s => s.on('data', d => received.push(d)));
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:2', maxFrame: 100, upstream: { port: sink.port } });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:2', maxFrame: 100, upstream: { port: sink.port } });
     const codes = errorCodes(server);
     const good = Buffer.concat([lengthFrame(Buffer.alloc(100, 1), { size: 2 }), lengthFrame(Buffer.from('x'), { size: 2 })]);
     const bad = lengthFrame(Buffer.alloc(101, 2), { size: 2 });
@@ -77,7 +77,7 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy })
   it('closes the upstream side that sends a bad frame, and the client after the frames before it', async () => {
     const good = lengthFrame(Buffer.from('hello'), { size: 2 });
     const liar = await backend(s => { s.write(Buffer.concat([good, lengthFrame(Buffer.alloc(101), { size: 2 })])); });
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:2', maxFrame: 100, upstream: { port: liar.port } });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:2', maxFrame: 100, upstream: { port: liar.port } });
     const codes = errorCodes(server);
     const client = await connect(port);
     const got = collect(client);
@@ -93,7 +93,7 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy })
       s.pause();
       resume = () => { s.resume(); s.pipe(s); };
     });
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:4', rxRing: 65536, txRing: 65536, upstream: { port: stalled.port } });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:4', rxRing: 65536, txRing: 65536, upstream: { port: stalled.port } });
     const wire = Buffer.concat(Array.from({ length: 1024 }, () => lengthFrame(randomBytes(16000))));
     const client = await connect(port);
     const got = collect(client);
@@ -169,7 +169,7 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy })
     const gone = await backend();
     const deadPort = gone.port;
     await gone.stop();
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'line', upstream: { port: deadPort } });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'line', upstream: { port: deadPort } });
     const codes = errorCodes(server);
     const client = await connect(port);
     const got = collect(client);
@@ -179,7 +179,7 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy })
     await server.close();
 
     const dying = await backend(s => s.once('data', d => { s.write(d); setTimeout(() => s.destroy(), 20); }));
-    const relay = await startServer({ core, zeroCopy, framing: 'line', upstream: { port: dying.port } });
+    const relay = await startServer({ core, zeroCopy, writePath, framing: 'line', upstream: { port: dying.port } });
     const c2 = await connect(relay.port);
     const got2 = collect(c2);
     c2.write('first\n');

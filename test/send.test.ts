@@ -101,6 +101,26 @@ describe.each(CORES)('%s core send()', kind => {
     expect(sent(core, slot)).toEqual(Buffer.concat([Buffer.alloc(1, 1), lengthFrame(bytes('0123456789ab'), { size: 1 })]));
   });
 
+  it('sends a frame it listed (a view of its own memory) in one call, as it sends a copy, also wrapping the tx ring', async () => {
+    const payload = bytes('0123456789ab');
+    const wires: [string, Buffer][] = [['length:1', lengthFrame(payload, { size: 1 })], ['varint', varintFrame(payload)], ['line', bytes('0123456789ab\n')]];
+    for (const [framing, wire] of wires) {
+      const core = await coreWith(kind, { framing, mode: 'handler', maxFrame: 20, rxRing: 32, txRing: 32 });
+      const slot = core.open();
+      core.readSpan(slot).set(wire);
+      core.received(slot, wire.length);
+      expect(core.frameCount()).toBe(1);
+      const view = core.frame(0);
+      expect(view.buffer).toBe(core.memory);
+      expect(core.send(slot, Buffer.alloc(19, 1))).toBe(SEND_OK); // 20 bytes on the wire
+      core.release(slot, 19); // one byte left at 19: the reply goes at 20 and wraps the 32-byte ring
+      expect(core.send(slot, view), framing).toBe(SEND_OK);
+      const out = sent(core, slot);
+      expect(out.length, framing).toBe(1 + wire.length);
+      expect(out.subarray(1), framing).toEqual(wire);
+    }
+  });
+
   it('refuses what the framing cannot carry and what the ring cannot hold', async () => {
     const fixed = await coreWith(kind, { framing: 'fixed:3', mode: 'handler' });
     expect(fixed.send(fixed.open(), bytes('ab'))).toBe(SEND_BAD_LENGTH);

@@ -7,16 +7,16 @@ import { lengthFrame } from './harness.ts';
 import { PATHS, collect, connect, errorCodes, roundTrip, sleep, startServer, until, untilReadingStops } from './net-helpers.ts';
 
 
-describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
+describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
   it('echoes raw bytes exactly', async () => {
-    const { server, port } = await startServer({ core, zeroCopy });
+    const { server, port } = await startServer({ core, zeroCopy, writePath });
     const data = randomBytes(200_000);
     expect((await roundTrip(port, data)).equals(data)).toBe(true);
     await server.close();
   });
 
   it('serves 300 concurrent connections with pipelined length frames, every byte compared', async () => {
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:4:be', maxFrame: 4096 });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:4:be', maxFrame: 4096 });
     const runs = Array.from({ length: 300 }, async (_, i) => {
       const frames = Array.from({ length: 40 }, (_, j) => lengthFrame(randomBytes((i * 31 + j * 17) % 2000)));
       const wire = Buffer.concat(frames);
@@ -33,7 +33,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
 
   it('sends a 16 MiB reply to a client that stops reading, within bounded memory', async () => {
     const txRing = 65536, rxRing = 65536;
-    const { server, port } = await startServer({ core, zeroCopy, rxRing, txRing });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, rxRing, txRing });
     const data = randomBytes(16 * 1024 * 1024);
     const socket = await connect(port);
     socket.pause(); // the client does not read
@@ -60,7 +60,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
   });
 
   it('closes only the connection with an oversize frame, after answering the frames before it', async () => {
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:2', maxFrame: 100 });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:2', maxFrame: 100 });
     const codes = errorCodes(server);
     const bystander = await connect(port);
     const seen = collect(bystander);
@@ -85,7 +85,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
   });
 
   it('says how large a frame was and which limit it broke: ERR_FRAME_TOO_LARGE names its size, maxFrame and the framing', async () => {
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:2', maxFrame: 100 });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:2', maxFrame: 100 });
     const messages: string[] = [];
     server.on('clientError', e => messages.push(e.message));
     await roundTrip(port, lengthFrame(Buffer.alloc(101), { size: 2 }));
@@ -94,7 +94,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
   });
 
   it('rejects a length that cannot be valid with ERR_BAD_LENGTH', async () => {
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'length:2:adjust=-2' });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:2:adjust=-2' });
     const codes = errorCodes(server);
     const ok = lengthFrame(Buffer.from('ok'), { size: 2, adjust: -2 });
     expect((await roundTrip(port, Buffer.concat([ok, Buffer.from([0, 1, 7])]))).equals(ok)).toBe(true);
@@ -103,7 +103,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
   });
 
   it('refuses a connection over the limit, counts it, and keeps the others', async () => {
-    const { server, port } = await startServer({ core, zeroCopy, maxConnections: 2 });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, maxConnections: 2 });
     const codes = errorCodes(server);
     const a = await connect(port);
     const b = await connect(port);
@@ -124,7 +124,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
   });
 
   it('reports a frame cut short by the peer with ERR_TRUNCATED_FRAME', async () => {
-    const { server, port } = await startServer({ core, zeroCopy, framing: 'line' });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'line' });
     const codes = errorCodes(server);
     expect(String(await roundTrip(port, Buffer.from('whole\nhalf')))).toBe('whole\n');
     expect(codes).toEqual(['ERR_TRUNCATED_FRAME']);
@@ -132,7 +132,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
   });
 
   it('closes an idle connection with ERR_IDLE_TIMEOUT', async () => {
-    const { server, port } = await startServer({ core, zeroCopy, idleTimeout: 100 });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, idleTimeout: 100 });
     const codes = errorCodes(server);
     const s = await connect(port);
     const r = collect(s);
@@ -143,7 +143,7 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }
   });
 
   it('close() stops accepting, drains queued replies, then resolves', async () => {
-    const { server, port } = await startServer({ core, zeroCopy, txRing: 65536 });
+    const { server, port } = await startServer({ core, zeroCopy, writePath, txRing: 65536 });
     const data = randomBytes(4 * 1024 * 1024);
     const s = await connect(port);
     s.pause();

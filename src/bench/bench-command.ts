@@ -7,7 +7,7 @@ import { configError } from '../index.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration } from '../units.ts';
 import { writeReport, type BenchReport } from './bench-report.ts';
 import {
-  BASELINES, BUILTIN, external, HANDLER_FRAMING, SOCKET_SUITES, type Contender, type Scenario, type SocketSuite,
+  BASELINES, BUILTIN, external, HANDLER_FRAMING, variant, SOCKET_SUITES, type Contender, type Scenario, type SocketSuite,
 } from './contenders.ts';
 import { runCoreBench } from './core-bench.ts';
 import { runRoutingBench, type RoutingOptions } from './routing-bench.ts';
@@ -76,6 +76,12 @@ Contenders:
                               --external "c-epoll=./epoll-echo {port}"
                             CPU and memory are the started process's own: a server that
                             forks per connection is under-counted
+  --variant <name=base:options>
+                            also run a ringwire contender with more serve options, in base's suite
+                            (repeatable), e.g. the stream write path, or every deadline off:
+                              --variant "wasm-stream=ringwire-wasm:--write stream"
+                              --variant "wasm-no-deadlines=ringwire-wasm:--idle-timeout 0s
+                                --frame-timeout 0s --min-rate 0 --write-timeout 0s --stall-timeout 0s"
   --baseline <name>         ratios in this contender's suite are against it (default: node-data,
                             node-handler, node-async)
   --generators <n>          load generator processes, connections split between them (default 1)
@@ -152,6 +158,7 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       rounds: { type: 'string' },
       contenders: { type: 'string' },
       external: { type: 'string', multiple: true, default: [] },
+      variant: { type: 'string', multiple: true, default: [] },
       baseline: { type: 'string' },
       generators: { type: 'string', default: '1' },
       gc: { type: 'boolean', default: false },
@@ -189,6 +196,11 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
     });
   if (values.external.length && !suites.has('echo')) throw configError('--external servers run in the echo suite; add echo to --suite');
   contenders.push(...values.external.map(external));
+  for (const spec of values.variant) {
+    const v = variant(spec, known);
+    if (!suites.has(v.suite)) throw configError(`--variant ${v.name} runs in the ${v.suite} suite; add ${v.suite} to --suite`);
+    contenders.push(v);
+  }
   if (new Set(contenders.map(c => c.name)).size !== contenders.length) throw configError('contender names must be different');
 
   const baselines: Partial<Record<SocketSuite, string>> = {};

@@ -5,6 +5,8 @@
 //             node-data                     socket.on('data') echo: the baseline
 //             node-onread                   onread into a static buffer, write a copy
 //             external ones                 any command, given as name='cmd ... {port} ...'
+//             variants                      a ringwire contender with more serve options,
+//                                           name='ringwire-wasm:--write stream' (any suite)
 //   handler   ringwire-wasm-handler, ringwire-js-handler
 //                                           `ringwire serve --handler` with the echo handler
 //                                           (src/bench/echo-handler.ts), length:4:be
@@ -103,6 +105,28 @@ export const BUILTIN: readonly Contender[] = [
 export const BASELINES: Readonly<Record<SocketSuite, string>> = { echo: 'node-data', handler: 'node-handler', async: 'node-async', tls: 'node-tls' };
 /** The only framing the plain handler servers cut. */
 export const HANDLER_FRAMING = 'length:4:be';
+
+/**
+ * A ringwire contender run with more `serve` options (a write path, deadlines off…),
+ * from `name=base:options`: it runs in base's suite, against the same baseline.
+ */
+export function variant(spec: string, known: ReadonlyMap<string, Contender>): Contender {
+  const m = /^([\w.-]+)=([\w.-]+):(.*)$/.exec(spec.trim());
+  const base = m ? known.get(m[2]!) : undefined;
+  if (!m || !base || !base.name.startsWith('ringwire-')) {
+    throw configError(`--variant takes name='ringwire-contender:serve options' (e.g. wasm-stream='ringwire-wasm:--write stream'), got "${spec}"`);
+  }
+  const extra = m[3]!.trim().split(/\s+/).filter(Boolean);
+  return {
+    name: m[1]!,
+    suite: base.suite,
+    framing: base.framing,
+    command: (port, s) => {
+      const c = base.command(port, s);
+      return { file: c.file, args: [...c.args, ...extra] };
+    },
+  };
+}
 
 /**
  * An external echo server (echo suite) from `name=command`. The command runs under `sh -c 'exec …'`

@@ -106,6 +106,12 @@ export abstract class CoreBase implements Core {
   protected readonly slotWords: number;
   /** Per slot, a view of its whole rx ring: what an empty ring reads into, allocated once. */
   private readonly wholeRx: (Uint8Array | undefined)[] = [];
+  /**
+   * Per slot, the last view txChunk() made from the ring's start: request/response
+   * traffic writes the same length from position 0 again and again (the ring is empty
+   * after each reply, so its positions went back to 0), and gets the same view.
+   */
+  private readonly txFromStart: (Uint8Array | undefined)[] = [];
 
   readonly config: CoreConfig;
 
@@ -147,6 +153,8 @@ export abstract class CoreBase implements Core {
   protected abstract reserve(slot: number, len: number): number;
   /** Write prefix and trailer around the placed payload and publish the frame. */
   protected abstract commit(slot: number, len: number): void;
+  /** send() of len bytes already in this memory at addr: reserve, copy and commit in one call into the core. */
+  protected abstract sendFrom(slot: number, addr: number, len: number): number;
   abstract check(len: number): number;
   abstract beginFrame(slot: number, len: number): number;
   abstract endFrame(slot: number): number;
@@ -198,6 +206,8 @@ export abstract class CoreBase implements Core {
   send(slot: number, payload: Uint8Array): number {
     // Lengths are u32 in the cores; a payload that long could never fit a tx ring.
     if (payload.length > 0xffffffff) return SEND_TOO_LARGE;
+    // A payload in this memory (a frame forwarded by its handler): one call into the core.
+    if (payload.buffer === this.memory) return this.sendFrom(slot, payload.byteOffset, payload.length);
     const r = this.reserve(slot, payload.length);
     if (r !== SEND_OK) return r;
     this.copyIntoTx(slot, this.slotWord(slot, W_RESERVED), payload);
@@ -255,6 +265,10 @@ export abstract class CoreBase implements Core {
     const start = (this.slotWord(slot, W_TX_TAIL) + skip) >>> 0;
     const left = ((this.slotWord(slot, W_TX_HEAD) - start) >>> 0);
     const at = start & (size - 1);
-    return new Uint8Array(this.memory, this.slotWord(slot, W_TX_BASE) + at, Math.min(left, size - at));
+    const n = Math.min(left, size - at);
+    if (at !== 0) return new Uint8Array(this.memory, this.slotWord(slot, W_TX_BASE) + at, n);
+    const last = this.txFromStart[slot];
+    if (last !== undefined && last.length === n) return last;
+    return (this.txFromStart[slot] = new Uint8Array(this.memory, this.slotWord(slot, W_TX_BASE), n));
   }
 }

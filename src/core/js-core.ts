@@ -219,6 +219,19 @@ export class JsCore extends CoreBase {
     this.count(S_BYTES_OUT, wire);
   }
 
+  protected sendFrom(slot: number, addr: number, len: number): number {
+    const r = this.reserve(slot, len);
+    if (r !== SEND_OK) return r;
+    const s = this.slotAddr(slot);
+    const base = this.word(s, W_TX_BASE);
+    const at = this.word(s, W_RESERVED) & (this.C.txSize - 1);
+    const first = Math.min(len, this.C.txSize - at);
+    this.u8.copyWithin(base + at, addr, addr + first);
+    if (first < len) this.u8.copyWithin(base, addr + first, addr + len);
+    this.commit(slot, len);
+    return SEND_OK;
+  }
+
   /** What send() of a len-byte payload would say, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
   check(len: number): number {
     return this.F.plan(len);

@@ -21,13 +21,14 @@ export interface CoreExports {
   process(slot: number): number;
   reserve(slot: number, len: number): number;
   commit(slot: number, len: number): void;
+  sendFrom(slot: number, addr: number, len: number): number;
   check(len: number): number;
   beginFrame(slot: number, len: number): number;
   putBytes(slot: number, n: number): void;
   endFrame(slot: number): number;
   nop(x: number): number;
 }
-export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'check', 'beginFrame', 'putBytes', 'endFrame', 'nop', 'memory'] as const;
+export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'beginFrame', 'putBytes', 'endFrame', 'nop', 'memory'] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 /** The instance running on each memory. */
@@ -105,6 +106,9 @@ export class WasmCore extends CoreBase {
   }
   protected commit(slot: number, len: number): void {
     this.x.commit(slot, len);
+  }
+  protected sendFrom(slot: number, addr: number, len: number): number {
+    return this.x.sendFrom(slot, addr, len);
   }
   check(len: number): number {
     return this.x.check(len);

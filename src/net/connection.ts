@@ -20,9 +20,14 @@
 //
 // Write: views of the tx ring are written as they are, once per tick for all the
 // replies a connection got in it (Endpoint.flushLater); Node keeps a reference,
-// not a copy, so the ring's bytes are released only once the kernel has them
-// (`inflight - socket.writableLength`), or, for TLS, which encrypts (copies) what
-// reaches its handle, once write() returns (flush()). A reply that does not fit in the tx ring
+// not a copy, so the ring's bytes are released only once the kernel has them,
+// or, for TLS, which encrypts (copies) what reaches its handle, once write()
+// returns (flush()). Two write paths: 'direct' (direct-write.ts) writes through
+// the socket's handle and releases what each write carried when it finishes, at
+// once or in its completion; 'stream' uses socket.write and releases `inflight -
+// socket.writableLength` (TLS sockets always take it). Either way, what a finished
+// write allows next (the queue moves, onDrain, a blocked echo goes on, FIN) runs in
+// written(), never inside flush() itself. A reply that does not fit in the tx ring
 // is copied into `queue` (send() returns false; onDrain fires once the queue has
 // moved into the ring); a reply larger than the whole ring (up to maxReply) is
 // streamed through it from the queue: prefix, payload pieces as the kernel takes
@@ -73,6 +78,7 @@ import {
   type RingwireError,
 } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
+import { DirectWriter, WRITE_DONE, canWriteDirect, writeError, type WritePath } from './direct-write.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
 import { ProxyHeaderParser, type ProxyHeader, type ProxyProtocol } from './proxy-header.ts';
@@ -99,6 +105,8 @@ export interface ConnectionHost {
   readonly core: Core;
   /** Frames go to a handler (handler mode) rather than being echoed by the core. */
   readonly takesFrames: boolean;
+  /** How connections write (direct-write.ts); 'direct' falls back to 'stream' where the socket cannot. */
+  readonly writePath: WritePath;
   readonly limits: ConnectionLimits;
   /** sendTo, publish, join and leave for this thread (router.ts). */
   readonly router: Router;
@@ -119,6 +127,9 @@ export interface ConnectionHost {
   leave(): void;
   /** A send: flush this connection at the end of the tick (one write per batch, or per chain of async replies). */
   flushLater(connection: Connection): void;
+  /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick. */
+  enterRead(): void;
+  leaveRead(): void;
   /** Bytes queued beyond the tx ring changed by delta; false if that is over the budget. */
   queue(delta: number): boolean;
   clientError(err: RingwireError, connection: ConnectionInfo): void;
@@ -230,6 +241,12 @@ export class Connection<Data = any> implements ConnectionInfo {
   // ---- output ----
   /** tx bytes handed to Node and not yet released to the core. */
   private inflight = 0;
+  /** The direct write path, once the socket is connected and can take it (null: socket.write). */
+  private writer: DirectWriter | null = null;
+  /** A direct write finished at once and written() is owed in a tick (as socket.write's callback would be). */
+  private afterWriteOwed = false;
+  /** A direct write failed: nothing more is written; the socket is destroyed with the error. */
+  private writeFailed = false;
   /** In the endpoint's list of connections to flush (flushLater). */
   flushQueued = false;
   /** When the output last moved (the endpoint's write-timeout sweep reads it). */
@@ -264,6 +281,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   private peer: Connection = this;
   private lingerTimer: NodeJS.Timeout | undefined;
   private readonly onWritten = (err?: Error | null) => this.written(err);
+  private readonly afterDirectWrite = () => {
+    this.afterWriteOwed = false;
+    this.written();
+  };
 
   constructor(host: ConnectionHost, slot: number, id: string, handler: Handler<Data>, source: SocketSource, zeroCopy: boolean) {
     this.host = host;
@@ -314,6 +335,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     raw.pause();
     if (rest.length > 0) raw.unshift(Buffer.from(rest)); // a copy: `rest` may be a view of a buffer Node reuses
     this.socket = wrap(raw);
+    this.writer = null; // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
     this.listen(this.socket);
   }
 
@@ -337,6 +359,9 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.localAddress = s.localAddress;
     this.localPort = s.localPort;
     if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
+    if (this.host.writePath === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
+      this.writer = new DirectWriter(s, (status, bytes) => this.directWritten(status, bytes));
+    }
     if (this.header) this.headerSince = performance.now();
     else if ((this.inbound && !this.host.identified(this)) || !this.open()) return;
     if (!this.zeroCopy) this.socket.resume();
@@ -542,8 +567,13 @@ export class Connection<Data = any> implements ConnectionInfo {
       n = rest.length;
     }
     this.reading = true;
-    this.settle(this.core.received(this.slot, n));
-    this.reading = false;
+    this.host.enterRead();
+    try {
+      this.settle(this.core.received(this.slot, n));
+    } finally {
+      this.reading = false;
+      this.host.leaveRead();
+    }
     this.noteInput(n);
     return !this.paused;
   }
@@ -820,15 +850,31 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Hand Node every tx byte not yet handed over (one write, or one writev when they wrap). */
   flush(): void {
     const pending = this.core.txPending(this.slot) - this.inflight;
-    if (pending <= 0 || this.socket.destroyed || this.finSent) return;
+    if (pending <= 0 || this.socket.destroyed || this.finSent || this.writeFailed) return;
+    const first = this.core.txChunk(this.slot, this.inflight);
+    if (this.inflight === 0) this.lastProgress = performance.now();
+    const writer = this.writer;
+    if (writer) {
+      const skip = this.inflight;
+      this.inflight += pending;
+      const r = first.length < pending ? writer.write2(first, this.core.txChunk(this.slot, skip + first.length)) : writer.write(first);
+      if (r === WRITE_DONE) {
+        this.release(pending);
+        if (!this.afterWriteOwed && this.owesAfterWrite()) {
+          this.afterWriteOwed = true;
+          process.nextTick(this.afterDirectWrite);
+        }
+      } else if (r < 0) {
+        this.directWritten(r, 0);
+      }
+      return;
+    }
     // TLS encrypts what write() hands its handle at once (SSL_write, or a copy while the
     // handshake is not done), so those ring bytes are free when write() returns. They
     // reach the handle at once only when nothing waits before them in the stream and
     // the TCP connection is up (a connecting socket keeps a reference until 'connect').
     // Beyond this, one write's bytes at most sit in TLS unaccounted: the next ones wait.
     const copied = this.copiesWrites && !this.socket.connecting && this.socket.writableLength === 0;
-    const first = this.core.txChunk(this.slot, this.inflight);
-    if (this.inflight === 0) this.lastProgress = performance.now();
     if (first.length < pending) {
       this.socket.cork();
       this.socket.write(first, this.onWritten);
@@ -846,19 +892,48 @@ export class Connection<Data = any> implements ConnectionInfo {
     return this.inflight > 0;
   }
 
-  /** Give the core back the tx bytes the kernel (or TLS, which copied them: all of them) has taken. */
+  /** Give the core back the tx bytes the kernel (or TLS, which copied them: all of them) has taken (the stream path). */
   private releaseWritten(copied = false): void {
     const done = copied ? this.inflight : this.inflight - this.socket.writableLength;
-    if (done > 0) {
-      this.core.release(this.slot, done);
-      this.inflight -= done;
-      this.lastProgress = this.lastActive = performance.now();
+    if (done > 0) this.release(done);
+  }
+
+  /** The kernel has the next n bytes handed over. */
+  private release(n: number): void {
+    this.core.release(this.slot, n);
+    this.inflight -= n;
+    this.lastProgress = this.lastActive = performance.now();
+  }
+
+  /**
+   * After a direct write that finished at once: does anything wait on written()?
+   * (The common case, an open connection with nothing queued or blocked, does not,
+   * and costs no tick.)
+   */
+  private owesAfterWrite(): boolean {
+    return this.queued > 0 || this.owesDrain || this.txBlocked || this.saved !== null || this.peer.txBlocked
+      || this.state !== 'open' || this.outputEnded;
+  }
+
+  /** A pending direct write finished (or one failed at once: bytes 0). */
+  private directWritten(status: number, bytes: number): void {
+    if (this.state === 'closed' || this.socket.destroyed) return;
+    if (status < 0) {
+      // As socket.write does: the socket is destroyed with the error ('error', then
+      // 'close': onSocketError maps it to ERR_SOCKET), after the current call stack.
+      if (this.writeFailed) return;
+      this.writeFailed = true;
+      const err = writeError(status);
+      process.nextTick(() => this.socket.destroy(err));
+      return;
     }
+    this.release(bytes);
+    this.written();
   }
 
   private written(err?: Error | null): void {
-    if (err || this.state === 'closed' || this.socket.destroyed) return;
-    this.releaseWritten();
+    if (err || this.state === 'closed' || this.socket.destroyed || this.writeFailed) return;
+    if (!this.writer) this.releaseWritten();
     this.moveQueue();
     this.flush();
     if (this.queued === 0 && this.owesDrain) {

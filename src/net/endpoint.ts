@@ -57,6 +57,7 @@ import { HOOKS, takesFrames, type Handler } from './handler.ts';
 import { Router } from './router.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
+import { canWriteDirect, WRITE_PATHS, type WritePath } from './direct-write.ts';
 import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
 import { clientHandshakeTimeout, connectTls, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 
@@ -95,6 +96,12 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   maxQueuedTotal?: number;
   /** Read straight into the rings (true, default) or copy 'data' chunks into them (false). */
   zeroCopy?: boolean;
+  /**
+   * How replies reach the kernel: 'direct' (default) writes tx ring views through the
+   * socket's handle, skipping the Writable stream layer; 'stream' uses socket.write.
+   * Where Node cannot write directly, 'direct' falls back to 'stream' with a warning.
+   */
+  writePath?: WritePath;
   /** TCP_NODELAY on every connection. Default true. */
   noDelay?: boolean;
   /** TCP keepalive on every connection: false, true (the system's idle time), or the idle ms before the first probe. Default 60000. */
@@ -174,12 +181,15 @@ export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTo
 }
 
 let warnedCopy = false;
+let warnedStreamWrite = false;
 
 export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implements ConnectionHost, Dialer {
   /** Open connections by id. */
   readonly connections = new Map<string, Connection<Data>>();
   readonly handler: Handler<Data>;
   readonly takesFrames: boolean;
+  /** How its connections write (EndpointOptions.writePath). */
+  readonly writePath: WritePath;
   /** sendTo, publish, join, leave: this endpoint's connections as actors (router.ts). */
   readonly router: Router = new Router(this);
   delivering: Connection | null = null;
@@ -191,6 +201,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Connections with replies to flush at the end of the batch or tick (Connection.flushQueued marks them). */
   private readonly dirty: Connection[] = [];
   private flushTick = false;
+  /** Inside a read callback (enterRead/leaveRead): its replies are written when it returns, with no tick. */
+  private reading = 0;
   private readonly flushDirty = () => {
     this.flushTick = false;
     const dirty = this.dirty;
@@ -234,6 +246,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (handler.onFrame && handler.onConnection) throw configError('give onFrame or onConnection, not both: a connection\'s frames go to one of them');
     this.handler = handler;
     this.takesFrames = takesFrames(handler);
+    const writePath = options.writePath ?? 'direct';
+    if (!WRITE_PATHS.includes(writePath)) throw configError(`writePath must be 'direct' or 'stream', got ${String(writePath)}`);
+    this.writePath = writePath;
     this.maxQueuedTotal = options.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL;
     if (typeof options.core === 'object') this.coreInstance = options.core;
     if (options.signal) {
@@ -256,7 +271,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   async start(): Promise<Core> {
     if (!this.coreInstance) {
       const {
-        core, idleTimeout, writeTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, noDelay, keepAlive, drainTimeout, signal,
+        core, idleTimeout, writeTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, writePath, noDelay, keepAlive, drainTimeout, signal,
         frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat, evictAfter, tls,
         proxyProtocol, proxyTrusted, proxyTimeout, onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
       } = this.options;
@@ -382,6 +397,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         warnedCopy = true;
         process.emitWarning('this Node cannot read accepted sockets into WASM memory; ringwire falls back to copying', { code: 'RINGWIRE_COPY_FALLBACK' });
       }
+    }
+    if (this.writePath === 'direct' && !warnedStreamWrite && !canWriteDirect(raw)) {
+      warnedStreamWrite = true;
+      process.emitWarning('this Node cannot write to sockets through their handles; ringwire falls back to socket.write', { code: 'RINGWIRE_STREAM_WRITE_FALLBACK' });
     }
     // The one place a connection's socket is chosen: adopted (zero-copy), as accepted (copying), or wrapped in
     // TLS: at once, or, behind a balancer, once the PROXY header that precedes the ClientHello is read (startTls()).
@@ -591,15 +610,25 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    * batch costs one write and no latency), and only after the microtasks, so an
    * async handler's chain of frames, each settled in a microtask, is one write
    * too, not one per reply (measured: 25,559 writes for 25,475 frames before).
+   * Replies sent inside a read callback (sync handlers) are written as it returns
+   * (leaveRead), the same moment without scheduling a tick for it.
    */
   flushLater(connection: Connection): void {
     if (connection.flushQueued) return;
     connection.flushQueued = true;
     this.dirty.push(connection);
-    if (!this.flushTick) {
+    if (!this.flushTick && this.reading === 0) {
       this.flushTick = true;
       process.nextTick(this.flushDirty);
     }
+  }
+
+  enterRead(): void {
+    this.reading++;
+  }
+
+  leaveRead(): void {
+    if (--this.reading === 0 && this.dirty.length > 0) this.flushDirty();
   }
 
   queue(delta: number): boolean {

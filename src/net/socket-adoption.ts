@@ -1,4 +1,5 @@
-// The one place that reaches into Node internals. Node offers `onread` (read
+// One of the two places that reach into Node internals (direct-write.ts, the
+// write side, is the other). Node offers `onread` (read
 // straight into a buffer we choose) only for sockets it creates for net.connect;
 // `net.createServer({ onread })` is silently ignored. So an accepted socket,
 // paused on connect, gives up its libuv handle to a new net.Socket built with

@@ -1,8 +1,11 @@
 // Which part of the pipeline a function in a CPU profile belongs to, from its
 // script URL: Node's own code, ringwire's host code, the WASM core, the user's
 // handler, or other. Two frames need their callers too (cpu-profile.ts does it):
-//   - a native function (writeBuffer, writev, …) has no URL: it belongs to its
-//     caller's group, so the write(2) under socket.write counts as Node internals;
+//   - a native function has no URL: it belongs to its caller's group, so the
+//     work under a handler's Node API call counts as the handler's; but the
+//     stream handle's own natives (writeBuffer, writev, readStart, shutdown, …:
+//     the write(2) and read(2) under them) are always Node internals, also when
+//     ringwire calls them directly (the direct write path, direct-write.ts);
 //   - Node's own code called by the handler (crypto, Buffer, …) is the handler's
 //     work, so it counts as the handler; called by ringwire or by the event loop,
 //     it is Node internals.
@@ -31,6 +34,12 @@ export function ringwireRoot(from = fileURLToPath(import.meta.url)): string {
   }
 }
 
+/** The libuv stream handle's methods: Node's C++ and the kernel under it, whoever calls them. */
+const HANDLE_NATIVES = new Set([
+  'writeBuffer', 'writev', 'writeUtf8String', 'writeLatin1String', 'writeAsciiString', 'writeUcs2String',
+  'readStart', 'readStop', 'shutdown', 'useUserBuffer',
+]);
+
 export interface Classifier {
   /** The group of a frame with this function name and URL; undefined for a native (ask its caller). */
   (functionName: string, url: string): Group | undefined;
@@ -46,7 +55,7 @@ export function classifier(root = ringwireRoot()): Classifier {
   return (functionName, url) => {
     if (functionName === '(idle)') return 'idle';
     if (functionName.startsWith('(')) return 'other'; // (program), (garbage collector), (root)
-    if (url === '') return undefined;
+    if (url === '') return HANDLE_NATIVES.has(functionName) ? 'node' : undefined;
     if (url.startsWith('wasm://')) return 'wasm';
     if (url.startsWith('node:') || !url.includes(':')) return 'node'; // node:net, or internal/… in older Nodes
     if (own.some(p => url.startsWith(p)) || url.includes('/node_modules/ringwire/')) return 'ringwire';

@@ -1,0 +1,142 @@
+// The second use of Node internals (src/net/direct-write.ts): on the Node running
+// this suite, an accepted TCP socket can be written through its handle, a write
+// reports whether the kernel took it at once or later, a failed write maps to the
+// errno socket.write would have raised, and a connection writes through the path
+// it was given. The socket suites (server, handler contract, client, relay) run
+// on both write paths; these are the cases specific to the direct one.
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { canWriteDirect, DirectWriter, WRITE_DONE, WRITE_PATHS, WRITE_PENDING } from '../src/net/direct-write.ts';
+import { lengthFrame } from './harness.ts';
+import { collect, connect, errorCodes, sleep, startServer, until } from './net-helpers.ts';
+
+/** An accepted socket and the client connected to it. */
+async function pair(): Promise<{ accepted: net.Socket; client: net.Socket; stop: () => Promise<void> }> {
+  const server = net.createServer();
+  const accepted = new Promise<net.Socket>(resolve => server.once('connection', resolve));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = await connect((server.address() as net.AddressInfo).port);
+  const socket = await accepted;
+  socket.on('error', () => {});
+  client.on('error', () => {});
+  return { accepted: socket, client, stop: () => new Promise<void>(r => server.close(() => r())) };
+}
+
+describe(`direct writes on Node ${process.version}`, () => {
+  it('detects a writable TCP handle, and refuses a socket without one', async () => {
+    const { accepted, client, stop } = await pair();
+    expect(canWriteDirect(accepted)).toBe(true);
+    expect(canWriteDirect(new net.Socket())).toBe(false);
+    accepted.destroy();
+    client.destroy();
+    await stop();
+  });
+
+  it('reports a write the kernel took at once, and one that completes later with its byte count, in order', async () => {
+    const { accepted, client, stop } = await pair();
+    const completions: [number, number][] = [];
+    const writer = new DirectWriter(accepted, (status, bytes) => completions.push([status, bytes]));
+    const got = collect(client);
+    client.pause();
+    expect(writer.write(Buffer.from('first '))).toBe(WRITE_DONE);
+    // More than the loopback socket buffers hold while the client does not read: the rest waits in libuv.
+    const big = Buffer.alloc(32 << 20, 7);
+    expect(writer.write(big)).toBe(WRITE_PENDING);
+    expect(writer.write2(Buffer.from('a'), Buffer.from('bc'))).toBe(WRITE_PENDING);
+    await sleep(50);
+    expect(completions).toEqual([]);
+    client.resume();
+    await until(() => completions.length === 2, 10_000, 'both completions');
+    expect(completions).toEqual([[0, big.length], [0, 3]]);
+    accepted.end();
+    const bytes = await got.done;
+    expect(bytes.length).toBe(6 + big.length + 3);
+    expect(bytes.subarray(-3).toString()).toBe('abc');
+    await stop();
+  });
+
+  it('returns the errno of a write to a peer that reset the connection', async () => {
+    const { accepted, client, stop } = await pair();
+    const writer = new DirectWriter(accepted, () => {});
+    client.resetAndDestroy();
+    await once(accepted, 'close').catch(() => {});
+    let r = WRITE_DONE;
+    for (let i = 0; i < 50 && r >= 0 && !accepted.destroyed; i++) {
+      r = writer.write(Buffer.from('x'));
+      await sleep(10);
+    }
+    // Either the write saw the reset (EPIPE or ECONNRESET), or the read side did first and the handle is gone.
+    expect(r < 0 || accepted.destroyed).toBe(true);
+    await stop();
+  });
+
+  it.each(WRITE_PATHS)('writePath=%s writes replies through the path it names', async writePath => {
+    const { server, port } = await startServer({ writePath, framing: 'length:4' });
+    const s = await connect(port);
+    const r = collect(s);
+    s.write(lengthFrame(Buffer.from('x')));
+    await until(() => server.connections.size === 1, 5000, 'the connection');
+    const socket = [...server.connections.values()][0]!.socket;
+    let streamWrites = 0;
+    const write = socket.write;
+    socket.write = function (this: net.Socket, ...args: Parameters<typeof write>) {
+      streamWrites++;
+      return write.apply(this, args);
+    } as typeof write;
+    await until(() => r.received() === 5, 5000, 'the first echo');
+    s.end(lengthFrame(Buffer.from('yz')));
+    expect((await r.done).equals(Buffer.concat([lengthFrame(Buffer.from('x')), lengthFrame(Buffer.from('yz'))]))).toBe(true);
+    expect(streamWrites > 0).toBe(writePath === 'stream');
+    await server.close();
+  });
+
+  it.each(WRITE_PATHS)('writePath=%s: a reply waiting in libuv when the connection closes is delivered whole, then FIN', async writePath => {
+    // Bytes that differ along the reply: a ring region reused too early would show.
+    const reply = randomBytes(8 << 20);
+    const { server, port } = await startServer({
+      writePath, framing: 'length:4', maxReply: reply.length, maxQueued: reply.length,
+      onFrame(_f, c) {
+        c.send(reply);
+        c.close();
+      },
+    });
+    const s = await connect(port);
+    s.pause();
+    const r = collect(s);
+    s.write(lengthFrame(Buffer.from('go')));
+    await sleep(200);
+    s.resume();
+    const bytes = await r.done;
+    expect(bytes.length).toBe(reply.length + 4);
+    expect(bytes.subarray(4).equals(reply)).toBe(true);
+    await server.close();
+  });
+
+  it.each(WRITE_PATHS)('writePath=%s: a peer that resets while replies wait is one ERR_SOCKET, counted, and others go on', async writePath => {
+    const reply = Buffer.alloc(1 << 20, 5);
+    const { server, port } = await startServer({
+      writePath, framing: 'length:4', maxReply: reply.length, maxQueued: 4 * reply.length,
+      onFrame(f, c) {
+        c.send(f.length === 1 ? f : reply);
+      },
+    });
+    const codes = errorCodes(server);
+    const bad = await connect(port);
+    bad.on('error', () => {});
+    bad.pause();
+    bad.write(Buffer.concat([lengthFrame(Buffer.from('go')), lengthFrame(Buffer.from('go'))]));
+    await until(() => server.stats().total.bytesOut > 0, 5000, 'replies on their way');
+    bad.resetAndDestroy();
+    await until(() => server.connections.size === 0, 5000, 'the reset connection to close');
+    expect(codes).toEqual(['ERR_SOCKET']);
+    expect(server.stats().total.errors).toBe(1);
+    const good = await connect(port);
+    const r = collect(good);
+    good.end(lengthFrame(Buffer.from('k')));
+    expect((await r.done).equals(lengthFrame(Buffer.from('k')))).toBe(true);
+    await server.close();
+  });
+});
