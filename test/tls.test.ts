@@ -116,7 +116,8 @@ describe.each(CORES)('TLS core=%s', core => {
     const { server, port } = await startServer({ core, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server }, onFrame: (f, c) => void c.send(f) });
     const client = await tlsClient(port);
     client.pause();
-    const wire = Buffer.concat(Array.from({ length: 300 }, (_, i) => frameWith['length:4'](pattern(1 + ((i * 7919) % 30_000), i))));
+    // ~15 MB: more than the kernel's socket buffers on both sides can absorb (loopback autotunes them to several MB), so the server must pause.
+    const wire = Buffer.concat(Array.from({ length: 1000 }, (_, i) => frameWith['length:4'](pattern(1 + ((i * 7919) % 30_000), i))));
     client.write(wire);
     await until(() => server.stats().total.backpressurePauses > 0, 5000, 'the server to pause: its replies wait for the client');
     await sleep(100);
