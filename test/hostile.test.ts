@@ -4,7 +4,7 @@
 // the limit late), so "just before" and "just after" keep that margin; the tests
 // check what happened, never how fast.
 import net from 'node:net';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +17,20 @@ import type { StallInfo } from '../src/index.ts';
 async function outcome(socket: net.Socket, ms: number): Promise<string> {
   if (socket.closed) return 'closed';
   return Promise.race([once(socket, 'close').then(() => 'closed'), sleep(ms).then(() => 'open')]);
+}
+
+
+/** A server in its own process: what it prints so far (io), and its port once it prints its listening line. */
+function serveProcess(command: string, args: string[]): { child: ChildProcess; io: { out: string; err: string }; listening: Promise<number> } {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const io = { out: '', err: '' };
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (io.out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (io.err += d));
+  const line = /ringwire listening on .*:(\d+) /;
+  const listening = until(() => line.test(io.out), 10_000, 'the listening line').then(() => Number(line.exec(io.out)![1]), e => {
+    throw new Error(`${(e as Error).message} (stderr: ${io.err})`);
+  });
+  return { child, io, listening };
 }
 
 describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
@@ -242,15 +256,10 @@ describe('a descriptor limit of 64', () => {
   };
   for (const workers of [1, 2]) {
     it(`with ${workers} thread(s): a flood of 200 connections is answered or refused, none left waiting, no thread spins, and it serves again`, async () => {
-      const child = spawn('sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" dist/cli.js serve --port 0 --framing line --workers ${workers}${workers > 1 ? ' --balance reuseport' : ''}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const { child, io, listening } = serveProcess('sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" dist/cli.js serve --port 0 --framing line --workers ${workers}${workers > 1 ? ' --balance reuseport' : ''}`]);
       try {
-        let out = '';
-        child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-        let err = '';
-        child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-        await until(() => /ringwire listening on .*:(\d+) /.test(out), 10_000, `the listening line (stderr: ${err})`);
-        expect(err).toMatch(/max-connections|descriptor/i); // it said it lowered the slots to fit
-        const port = Number(/ringwire listening on .*:(\d+) /.exec(out)![1]);
+        const port = await listening;
+        expect(io.err).toMatch(/max-connections|descriptor/i); // it said it lowered the slots to fit
         const flood = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
           const s = net.connect({ port, host: '127.0.0.1' });
           s.on('error', () => {});
@@ -343,16 +352,11 @@ describe('descriptors exhausted while serving (EMFILE at accept)', () => {
   // drains the queue silently, and when the spare is gone the error reaches Node.
   for (const threads of ['--workers 1', '--workers 2 --balance transfer', '--workers 2 --balance reuseport']) {
     it(`${threads}: every flooded client is answered or closed, nothing waits in the queue, no thread spins, the drops are counted and logged, and it serves again`, async () => {
-      const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--framing', 'length', ...threads.split(' '), '--max-connections', '400', '--stats-interval', '200ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const { child, io, listening } = serveProcess(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--framing', 'length', ...threads.split(' '), '--max-connections', '400', '--stats-interval', '200ms']);
       const pid = child.pid!;
       let b: { stop: () => Promise<number> } | undefined;
       try {
-        let out = '';
-        child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-        let err = '';
-        child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-        await until(() => /ringwire listening on .*:(\d+) /.test(out), 10_000, `the listening line (stderr: ${err})`);
-        const port = Number(/ringwire listening on .*:(\d+) /.exec(out)![1]);
+        const port = await listening;
         b = bystander(port);
         await sleep(200);
         const held = readdirSync(`/proc/${pid}/fd`).length;
@@ -382,12 +386,12 @@ describe('descriptors exhausted while serving (EMFILE at accept)', () => {
         const busiest = Math.max(...[...after].map(([t, v]) => v - (before.get(t) ?? v)));
         expect(busiest).toBeLessThan(5); // ticks in 1 s: under 5% of a core for every thread
         // Counted (the stats lines' per-code errors) and logged, a few lines per cause at most.
-        const counted = [...out.matchAll(/ERR_NO_DESCRIPTORS (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+        const counted = [...io.out.matchAll(/ERR_NO_DESCRIPTORS (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
         expect(counted).toBeGreaterThan(0);
-        const logged = err.split('\n').filter(l => /ERR_NO_DESCRIPTORS:/.test(l)).length;
+        const logged = io.err.split('\n').filter(l => /ERR_NO_DESCRIPTORS:/.test(l)).length;
         expect(logged).toBeGreaterThan(0);
         expect(logged).toBeLessThanOrEqual(5);
-        expect(err).not.toMatch(/Warning/); // e.g. handlers piling up on a listener that re-listens
+        expect(io.err).not.toMatch(/Warning/); // e.g. handlers piling up on a listener that re-listens
         // Descriptors free up: serving again (after the listener's pause, at most 2 s).
         for (const { s } of flood) s.destroy();
         await until(() => readdirSync(`/proc/${pid}/fd`).length < held + 5, 5000, 'the flood\'s descriptors to close');
