@@ -6,34 +6,12 @@
 // client that took its slot), and a full mailbox.
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer, createWorkerServer, KIND_SEND, type RingwireServer, type WorkerServer } from 'ringwire';
-import { LineClient } from './line-client.ts';
+import { createServer, KIND_SEND } from 'ringwire';
+import { closeOpened, open, opened, start } from './actors-harness.ts';
 // @ts-expect-error: a plain JavaScript fixture without types
 import * as actors from './fixtures/actors-handler.mjs';
 
-const HANDLER = new URL('./fixtures/actors-handler.mjs', import.meta.url).pathname;
-const servers: (WorkerServer | RingwireServer)[] = [];
-const clients: LineClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.socket.destroy();
-  await Promise.all(servers.splice(0).map(s => s.close()));
-});
-
-async function start(core: 'wasm' | 'js', options: Parameters<typeof createWorkerServer>[0] = {}): Promise<{ server: WorkerServer; port: number }> {
-  const server = createWorkerServer({ workers: 2, framing: 'line', handler: HANDLER, core, ...options });
-  servers.push(server);
-  const { port } = await server.listen(0, '127.0.0.1');
-  return { server, port };
-}
-
-async function open(port: number, n: number): Promise<{ client: LineClient; id: string; thread: string }[]> {
-  const opened = await Promise.all(Array.from({ length: n }, () => LineClient.open(port)));
-  clients.push(...opened);
-  return Promise.all(opened.map(async client => {
-    const id = (await client.ask('id')).slice(3);
-    return { client, id, thread: id.split('-')[0]! };
-  }));
-}
+afterEach(closeOpened);
 
 /** Clients until both threads have at least `each` of them; returns them split by thread. */
 async function onBoth(port: number, each: number): Promise<[Awaited<ReturnType<typeof open>>, Awaited<ReturnType<typeof open>>]> {
@@ -164,7 +142,7 @@ describe.each(['wasm', 'js'] as const)('sendTo in a single-thread server, core=%
         else if (cmd === 'to') c.send(Buffer.from(`to ${c.router.sendTo(id!, Buffer.from(text!))}`));
       },
     });
-    servers.push(server);
+    opened.servers.push(server);
     const { port } = await server.listen(0);
     const [x, y] = await open(port, 2);
     expect(await x!.client.ask(`to ${y!.id} hi`)).toBe('to sent');
@@ -179,7 +157,7 @@ describe.each(['wasm', 'js'] as const)('sendTo in a single-thread server, core=%
 
   it('publishes to the subscribers of its own thread (the main thread: threadId 0)', async () => {
     const server = createServer({ framing: 'line', core, onFrame: actors.onFrame });
-    servers.push(server);
+    opened.servers.push(server);
     const { port } = await server.listen(0);
     const [x, y, z] = await open(port, 3);
     expect(x!.id.split('-')[0]).toBe('0');

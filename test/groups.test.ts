@@ -8,30 +8,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createWorkerServer, type RingwireError, type ConnectionInfo, type WorkerServer } from 'ringwire';
+import type { RingwireError, ConnectionInfo } from 'ringwire';
 import { LineClient } from './line-client.ts';
+import { closeOpened, open, opened, start } from './actors-harness.ts';
 import { until } from './net-helpers.ts';
 
-const HANDLER = new URL('./fixtures/actors-handler.mjs', import.meta.url).pathname;
-const servers: WorkerServer[] = [];
-const sockets: net.Socket[] = [];
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await Promise.all(servers.splice(0).map(s => s.close()));
-});
-
-async function start(core: 'wasm' | 'js', options: Parameters<typeof createWorkerServer>[0] = {}): Promise<{ server: WorkerServer; port: number }> {
-  const server = createWorkerServer({ workers: 2, framing: 'line', handler: HANDLER, core, ...options });
-  servers.push(server);
-  const { port } = await server.listen(0, '127.0.0.1');
-  return { server, port };
-}
-
-async function open(port: number, n: number): Promise<{ client: LineClient; thread: string }[]> {
-  const opened = await Promise.all(Array.from({ length: n }, () => LineClient.open(port)));
-  sockets.push(...opened.map(c => c.socket));
-  return Promise.all(opened.map(async client => ({ client, thread: (await client.ask('id')).slice(3).split('-')[0]! })));
-}
+afterEach(closeOpened);
 
 /** Messages "<tag> <k> …" received, by tag, in arrival order. */
 function byPublisher(lines: string[]): Map<string, number[]> {
@@ -127,7 +109,7 @@ describe.each(['wasm', 'js'] as const)('groups across worker threads, core=%s', 
     const subs = await open(port, 8);
     // The slow one: joins, then stops reading (its kernel buffers fill, then its tx ring, then its queue).
     const slow = net.connect({ port, host: '127.0.0.1' });
-    sockets.push(slow);
+    opened.sockets.push(slow);
     await once(slow, 'connect');
     const slowClient = new LineClient(slow);
     const slowId = (await slowClient.ask('id')).slice(3);
