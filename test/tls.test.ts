@@ -58,6 +58,15 @@ function readBytes(socket: net.Socket, n: number): Promise<Buffer> {
   });
 }
 
+/** Write text, expect exactly it back, then end and wait for the close. */
+async function echoesText(socket: net.Socket, text: string): Promise<void> {
+  const back = readBytes(socket, text.length);
+  socket.write(text);
+  expect((await back).toString()).toBe(text);
+  socket.end();
+  await new Promise(resolve => socket.once('close', resolve));
+}
+
 /** A patterned payload, so a byte in the wrong place shows. */
 function pattern(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
@@ -442,13 +451,7 @@ describe('TLS from the command line and to a relay\'s upstream', () => {
       const [line] = (await once(child.stdout, 'data')) as [Buffer];
       expect(line.toString()).toMatch(/ tls /);
       const port = Number(/:(\d+) /.exec(line.toString())![1]);
-      const client = await tlsClient(port);
-      const text = 'over the command line\n'.repeat(100);
-      const back = readBytes(client, text.length);
-      client.write(text);
-      expect((await back).toString()).toBe(text);
-      client.end();
-      await new Promise(resolve => client.once('close', resolve));
+      await echoesText(await tlsClient(port), 'over the command line\n'.repeat(100));
     } finally {
       child.kill('SIGKILL');
     }
@@ -474,13 +477,7 @@ describe('TLS from the command line and to a relay\'s upstream', () => {
       const [line] = (await once(child.stdout, 'data')) as [Buffer];
       expect(line.toString()).toContain('(tls)');
       const port = Number(/:(\d+) /.exec(line.toString())![1]);
-      const text = 'through the relay\n'.repeat(50);
-      const client = net.connect(port, '127.0.0.1');
-      const back = readBytes(client, text.length);
-      client.write(text);
-      expect((await back).toString()).toBe(text);
-      client.end();
-      await new Promise(resolve => client.once('close', resolve));
+      await echoesText(net.connect(port, '127.0.0.1'), 'through the relay\n'.repeat(50));
     } finally {
       child.kill('SIGKILL');
     }
