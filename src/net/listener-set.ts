@@ -23,7 +23,8 @@
 // socket listens again after close().
 
 import net, { type AddressInfo } from 'node:net';
-import type { RingwireError } from '../core/errors.ts';
+import { configError, type RingwireError } from '../core/errors.ts';
+import { portSharing } from './port-sharing.ts';
 import { descriptorFree, guardAccepts, PROBE_PERIOD, type AcceptGuard } from './accept-guard.ts';
 
 export interface ListenerReport {
@@ -38,10 +39,21 @@ export interface ListenerSetOptions {
   port: number;
   host: string;
   backlog: number;
-  /** Sockets on the port; more than 1 needs SO_REUSEPORT. */
+  /** Sockets on the port (listenerCount() resolves and checks it); more than 1 needs SO_REUSEPORT. */
   count: number;
   /** SO_REUSEPORT on every socket (other threads or processes may join the port). */
   reusePort: boolean;
+}
+
+/** Listening sockets per thread: docs/limits-and-errors.md ("Accepting under load") has the measurements. */
+export const DEFAULT_LISTENERS = 16;
+
+/** The sockets a thread listens with: `requested`, or DEFAULT_LISTENERS where ports can be shared (else 1); ERR_BAD_CONFIG if it cannot be. */
+export function listenerCount(requested: number | undefined): number {
+  const count = requested ?? (portSharing() ? DEFAULT_LISTENERS : 1);
+  if (!Number.isInteger(count) || count < 1 || count > 1024) throw configError(`listeners must be 1 to 1024, got ${count}`);
+  if (count > 1 && !portSharing()) throw configError(`listeners: ${count} sockets on one port need SO_REUSEPORT (Linux, Node >= 22.12); give 1`);
+  return count;
 }
 
 export class ListenerSet {

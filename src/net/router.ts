@@ -15,7 +15,7 @@
 //     in the order they were sent (one mailbox, one consumer, FIFO).
 //   - A worker server's threads share its switchboard (serveInWorker attaches
 //     it); an endpoint of its own (a single-thread server) gets a switchboard of
-//     one place on first use.
+//     one place on first use, or at start() with a cluster (server.ts).
 //   - Deliveries are a batch, like a read's: every connection they sent to is
 //     written once at the end (Endpoint.enter/leave). A batch ends after BATCH
 //     records, or as soon as a connection could not take a frame into its tx
@@ -59,7 +59,7 @@ export interface RouterHost {
 export interface RouterStats {
   /** Frames handed to connections of this thread from its mailbox (sendTo and publish records). */
   delivered: number;
-  /** Mailbox messages whose connection had closed (or that it refused) and were dropped. */
+  /** sendTo messages whose connection had closed (or that it refused) and were dropped (a subscriber's refusal of a publish is not counted here). */
   dropped: number;
   /** sendTo() and publish() calls that found a mailbox full. */
   full: number;

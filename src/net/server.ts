@@ -12,8 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { configError, type RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
-import { ListenerSet } from './listener-set.ts';
-import { portSharing } from './port-sharing.ts';
+import { ListenerSet, listenerCount } from './listener-set.ts';
 import { Cluster, clusterOptions, type ClusterOptions } from './cluster.ts';
 import type { ServerStats } from './server-stats.ts';
 import { Switchboard } from './switchboard.ts';
@@ -55,8 +54,7 @@ export interface ListenOptions {
   listeners?: number;
 }
 
-/** Listening sockets per thread: docs/limits-and-errors.md ("Accepting under load") has the measurements. */
-export const DEFAULT_LISTENERS = 16;
+export { DEFAULT_LISTENERS } from './listener-set.ts';
 
 export class RingwireServer<Data = any> extends Endpoint<Data> {
   private readonly listenerSet: ListenerSet;
@@ -90,10 +88,7 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     await this.start();
     if (this.closing) throw configError('listen() after close(): create a new server to listen again');
     if (this.listenerSet.listening) throw configError('the server is already listening');
-    const count = o.listeners ?? (portSharing() ? DEFAULT_LISTENERS : 1);
-    if (!Number.isInteger(count) || count < 1 || count > 1024) throw configError(`listeners must be 1 to 1024, got ${count}`);
-    if (count > 1 && !portSharing()) throw configError(`listeners: ${count} sockets on one port need SO_REUSEPORT (Linux, Node >= 22.12); give 1`);
-    await this.listenerSet.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', backlog: o.backlog ?? 511, reusePort: o.reusePort ?? false, count });
+    await this.listenerSet.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', backlog: o.backlog ?? 511, reusePort: o.reusePort ?? false, count: listenerCount(o.listeners) });
     this.emit('listening');
     return this.address()!;
   }

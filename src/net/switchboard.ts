@@ -23,9 +23,10 @@
 //             publish, as it would had it joined a moment later.
 //   outbox    with a cluster only: one more mailbox, consumed by the thread that
 //             holds the connection to Redis, which takes every publish() made on
-//             this host to the other hosts. publish() posts there too (all or
-//             nothing, as to the places); what arrives from other hosts is
-//             posted to the places only (publishHere), never back to the outbox.
+//             this host to the other hosts. publish() posts there too, best
+//             effort (full: dropped for the other hosts only, counted); what
+//             arrives from other hosts is posted to the places only
+//             (publishHere), never back to the outbox.
 //
 // A sender checks synchronously, from the id alone (connection-id.ts): is a
 // thread with that threadId serving a place, and does that place's table hold

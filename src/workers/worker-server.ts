@@ -30,18 +30,17 @@ import { HOOKS } from '../net/handler.ts';
 import { Switchboard, type PublishResult, type SendResult } from '../net/switchboard.ts';
 import { Cluster } from '../net/cluster.ts';
 import type { ServerStats, ThreadStats } from '../net/server-stats.ts';
-import { DEFAULT_LISTENERS, type ListenOptions, type ServerOptions } from '../net/server.ts';
-import { ListenerSet } from '../net/listener-set.ts';
+import type { ListenOptions, ServerOptions } from '../net/server.ts';
+import { listenerCount, ListenerSet } from '../net/listener-set.ts';
 import { createAddressTable } from '../net/address-table.ts';
 import { DEFAULT_STALL_TIMEOUT } from '../net/endpoint.ts';
 import { createHeartbeat, Heartbeat, HEARTBEAT_PERIOD, heartbeatClock, lastBeat } from '../net/heartbeat.ts';
-import { DEFAULTS, resolveConfig } from '../core/config.ts';
+import { resolveConfig } from '../core/config.ts';
 import { handlerUrl } from './handler-module.ts';
 import { canTransferSockets, type Balance, type WorkerInit } from './protocol.ts';
-import { canReusePort } from '../net/port-sharing.ts';
 import { WorkerLink } from './worker-link.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
-import { portSharing, REUSEPORT_PLATFORMS } from '../net/port-sharing.ts';
+import { canReusePort, REUSEPORT_PLATFORMS } from '../net/port-sharing.ts';
 import { DescriptorReserve } from './descriptor-reserve.ts';
 
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
@@ -175,17 +174,17 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       throw configError(`worker threads share a port with listen({ reusePort }), which needs Node >= 22.12; this is Node ${process.versions.node}`);
     }
     this.init = { ...serverOptions, handler: handler === undefined ? undefined : handlerUrl(handler), balance: this.balance };
+    const slots = resolveConfig(serverOptions).slots; // each worker's core has these: a bad configuration fails here
     if ((serverOptions.maxConnectionsPerIp ?? 0) > 0) {
       // One table for every thread: the cap holds however the connections are spread.
-      this.init.addressTable = createAddressTable(resolveConfig(serverOptions).slots * this.size);
+      this.init.addressTable = createAddressTable(slots * this.size);
     }
     this.stallTimeout = serverOptions.stallTimeout ?? DEFAULT_STALL_TIMEOUT;
     this.stallRestart = stallRestart ?? DEFAULT_STALL_RESTART;
     this.restartDelay = restartDelay ?? { min: 100, max: 10_000 };
     this.places = Array.from({ length: this.size }, (_, i) => new Place(i));
-    const slots = serverOptions.maxConnections ?? DEFAULTS.maxConnections; // checked by each worker's core
     try {
-      this.switchboard = Switchboard.create({ places: this.size, slots: Number.isInteger(slots) && slots > 0 ? slots : 1, mailbox, outbox: cluster !== undefined });
+      this.switchboard = Switchboard.create({ places: this.size, slots, mailbox, outbox: cluster !== undefined });
     } catch (err) {
       throw configError(`mailbox: ${(err as Error).message}`);
     }
@@ -255,7 +254,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
           if (this.listenerCount('error') > 0) this.emit('error', err);
         },
       });
-      await this.acceptor.listen({ port: where.port, host: where.host, backlog, count: listeners ?? (portSharing() ? DEFAULT_LISTENERS : 1), reusePort: false });
+      await this.acceptor.listen({ port: where.port, host: where.host, backlog, count: listenerCount(listeners), reusePort: false });
       this.bound = { port: this.acceptor.address()!.port, host: where.host };
     } else if (where.port === 0) {
       // The first worker binds (port 0 picks one); the others join it on that port.
@@ -303,7 +302,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     return this.switchboard.sendTo(id, bytes);
   }
 
-  /** Send bytes as one frame to every subscriber of topic, one mailbox message per worker ('full': some worker missed it). */
+  /** Send bytes as one frame to every subscriber of topic, one mailbox message per worker ('full': no worker got it, so a retry cannot duplicate it). */
   publish(topic: string, bytes: Uint8Array): PublishResult {
     return this.switchboard.publish(topic, bytes);
   }
