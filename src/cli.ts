@@ -114,7 +114,8 @@ Options for serve:
                             --tls-ca (or the system's CAs) did not sign
   --tls-handshake-timeout <time>
                             close a connection whose TLS handshake is not done this long after it
-                            was accepted with ERR_TLS (default 10s; 0s: never)
+                            was accepted (after its PROXY header, with --proxy-protocol) with
+                            ERR_TLS (default 10s; 0s: never)
   --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
                             onDrain, onConnection) or a default onFrame, that answers frames instead
                             of the echo; imported by every worker

@@ -52,7 +52,7 @@ Suites:
                             (sockets is the old name of echo)
 Matrix (for every socket suite chosen):
   --connections <list>      concurrent connections (default 1,50,500; handler, async and tls: 50)
-  --frame-sizes <list>      bytes per frame on the wire, k suffix allowed (default 64,1k,16k)
+  --frame-sizes <list>      bytes per frame on the wire, k and m suffixes allowed (default 64,1k,16k)
   --depth <list>            frames in flight per connection: 1 = request/response (default 1,32;
                             handler and async: 1,16)
   --framing <spec>          ringwire's framing in the echo suite, as for serve (default
@@ -83,7 +83,7 @@ Contenders:
                               --variant "wasm-no-deadlines=ringwire-wasm:--idle-timeout 0s
                                 --frame-timeout 0s --min-rate 0 --write-timeout 0s --stall-timeout 0s"
   --baseline <name>         ratios in this contender's suite are against it (default: node-data,
-                            node-handler, node-async)
+                            node-handler, node-async, node-tls)
   --generators <n>          load generator processes, connections split between them (default 1)
   --gc                      also count what each Node server allocates on its JS heap per frame,
                             and its GCs, while measuring (a v8.GCProfiler preloaded into the

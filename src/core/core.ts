@@ -49,10 +49,11 @@ export interface Core {
    * Handler mode: frame i of the list, a view of the slot's rx ring (or of the pad
    * after it, when the frame wraps). Its bytes stay valid until consume() passes it;
    * the list itself is per core, overwritten by the next process() of any slot.
+   * `list`: a list saveFrames() returned, instead of the core's own.
    */
-  frame(i: number): Uint8Array;
+  frame(i: number, list?: Uint32Array): Uint8Array;
   /** Handler mode: the rx position just after frame i of the list (what consume() takes). */
-  frameEnd(i: number): number;
+  frameEnd(i: number, list?: Uint32Array): number;
   /** Handler mode: a copy of the list's entries from frame `from` on, FRAME_WORDS words each (address, length, end). */
   saveFrames(from: number): Uint32Array;
   /** Handler mode: the frames up to rx position `end` are done: their bytes may be read over. */
@@ -165,12 +166,12 @@ export abstract class CoreBase implements Core {
     return this.u32[LAYOUT_BASE / 4 + H_FRAME_COUNT]!;
   }
 
-  frame(i: number): Uint8Array {
-    return new Uint8Array(this.memory, this.frames[FRAME_WORDS * i + F_ADDR]!, this.frames[FRAME_WORDS * i + F_LEN]!);
+  frame(i: number, list: Uint32Array = this.frames): Uint8Array {
+    return new Uint8Array(this.memory, list[FRAME_WORDS * i + F_ADDR]!, list[FRAME_WORDS * i + F_LEN]!);
   }
 
-  frameEnd(i: number): number {
-    return this.frames[FRAME_WORDS * i + F_END]!;
+  frameEnd(i: number, list: Uint32Array = this.frames): number {
+    return list[FRAME_WORDS * i + F_END]!;
   }
 
   saveFrames(from: number): Uint32Array {

@@ -18,9 +18,9 @@
 // when the cause clears. While a connection delivers a batch, no other core call
 // may list frames (the list is one per core): Endpoint.delivering guards that.
 //
-// Write: views of the tx ring are written as they are, once per tick for all the
-// replies a connection got in it (Endpoint.flushLater); Node keeps a reference,
-// not a copy, so the ring's bytes are released only once the kernel has them,
+// Write: views of the tx ring are written as they are, once for all the replies
+// a connection got in a read callback (as it returns) or else in a tick
+// (Endpoint.flushLater); Node keeps a reference, not a copy, so the ring's bytes are released only once the kernel has them,
 // or, for TLS, which encrypts (copies) what reaches its handle, once write()
 // returns (flush()). Two write paths: 'direct' (direct-write.ts) writes through
 // the socket's handle and releases what each write carried when it finishes, at
@@ -72,7 +72,7 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { F_ADDR, F_END, F_LEN, FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
   E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
@@ -125,7 +125,7 @@ export interface ConnectionHost {
   enter(connection: Connection): void;
   /** The batch is over. */
   leave(): void;
-  /** A send: flush this connection at the end of the tick (one write per batch, or per chain of async replies). */
+  /** A send: flush this connection once the read callback returns, else at the end of the tick (one write per batch, or per chain of async replies). */
   flushLater(connection: Connection): void;
   /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick. */
   enterRead(): void;
@@ -138,8 +138,6 @@ export interface ConnectionHost {
 }
 
 export interface ConnectionLimits {
-  /** ms without traffic before ERR_IDLE_TIMEOUT (checked by the endpoint's sweep); 0 = never. */
-  idleTimeout: number;
   /** Bytes a connection may queue beyond its tx ring before ERR_SLOW_CONSUMER. */
   maxQueued: number;
   /** The largest reply; one larger than the tx ring is streamed through it. */
@@ -630,14 +628,19 @@ export class Connection<Data = any> implements ConnectionInfo {
       chunk = rest;
     }
     let at = 0;
-    while (at < chunk.length && this.state === 'open') {
-      const span = this.core.readSpan(this.slot);
-      if (span.length === 0) break;
-      const n = Math.min(span.length, chunk.length - at);
-      span.set(chunk.subarray(at, at + n));
-      at += n;
-      this.settle(this.core.received(this.slot, n));
-      this.noteInput(n);
+    this.host.enterRead(); // as on the zero-copy path: this chunk's replies are written as it is done
+    try {
+      while (at < chunk.length && this.state === 'open') {
+        const span = this.core.readSpan(this.slot);
+        if (span.length === 0) break;
+        const n = Math.min(span.length, chunk.length - at);
+        span.set(chunk.subarray(at, at + n));
+        at += n;
+        this.settle(this.core.received(this.slot, n));
+        this.noteInput(n);
+      }
+    } finally {
+      this.host.leaveRead();
     }
     if (at < chunk.length && this.state === 'open') {
       this.leftover = chunk.subarray(at);
@@ -664,13 +667,14 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (!saved && (this.pending || this.saved)) return this.updateReading(); // held: the core listed nothing
     const n = saved ? saved.list.length / FRAME_WORDS : core.frameCount();
     let i = saved ? saved.next : 0;
+    const list = saved?.list; // undefined: the core's own list
     let done = -1;
     let failure: RingwireError | undefined;
     this.host.enter(this);
     try {
       while (i < n && this.delivers()) {
-        const frame = saved ? new Uint8Array(core.memory, saved.list[i * FRAME_WORDS + F_ADDR]!, saved.list[i * FRAME_WORDS + F_LEN]!) : core.frame(i);
-        const end = saved ? saved.list[i * FRAME_WORDS + F_END]! : core.frameEnd(i);
+        const frame = core.frame(i, list);
+        const end = core.frameEnd(i, list);
         i++;
         const r = this.onFrame!(frame, this);
         if (isPromise(r)) {
@@ -696,8 +700,8 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.updateReading();
       return;
     }
-    // Replies the handlers sent are written at the end of the tick (send() -> flushLater):
-    // a batch, or an async handler's chain of settled frames, is one write.
+    // Replies the handlers sent are written as the read callback returns, or at the end of
+    // the tick (send() -> flushLater): a batch, or an async handler's chain of settled frames, is one write.
     this.saved = null;
     if (saved) core.hold(this.slot, false);
     if (status < 0) return this.fail(this.framingError(-status)); // close() writes the replies before the FIN
@@ -911,7 +915,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    * and costs no tick.)
    */
   private owesAfterWrite(): boolean {
-    return this.queued > 0 || this.owesDrain || this.txBlocked || this.saved !== null || this.peer.txBlocked
+    // Each condition written() acts on: the queue, onDrain, a blocked echo or saved batch here or at the partner, the close.
+    return this.queued > 0 || this.owesDrain || this.txBlocked || this.saved !== null || this.peer.txBlocked || this.peer.saved !== null
       || this.state !== 'open' || this.outputEnded;
   }
 

@@ -316,7 +316,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       // A reply being streamed waits in the queue: the queue must be able to hold the largest one.
       if (maxReply > maxQueued) throw configError(`maxReply (${maxReply}) cannot exceed maxQueued (${maxQueued}): a reply larger than the tx ring is queued while it streams`);
       if (this.coreInstance.config.mode === MODE_ECHO && this.takesFrames) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
-      this.limitsResolved = { idleTimeout: d.idle, maxQueued, maxReply };
+      this.limitsResolved = { maxQueued, maxReply };
     }
     return this.coreInstance;
   }

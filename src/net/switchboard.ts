@@ -111,10 +111,6 @@ export class Switchboard {
     this.outbox = init.outbox ? new Mailbox(init.outbox) : null;
   }
 
-  get size(): number {
-    return this.mailboxes.length;
-  }
-
   /** The place a thread serves, or -1. */
   placeOf(tid: number): number {
     const cached = this.placeCache.get(tid);
