@@ -289,7 +289,7 @@ function serverTls(values: Record<string, string | boolean | undefined>): TlsSer
 
 async function serve(args: string[], relay = false): Promise<void> {
   log = loggerFor(args);
-  args = execWithProfiler('serve', args, text => log.info(text)); // --profile, --perf-map: restart Node with its profiler flags
+  args = execWithProfiler(relay ? 'relay' : 'serve', args, text => log.info(text)); // --profile, --perf-map: restart Node with its profiler flags
   const { values } = parseArgs({
     args: joinNegativeValues(args),
     strict: true,

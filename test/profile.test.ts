@@ -86,6 +86,14 @@ function report(path: string): Report[] {
 }
 
 describe('serve --profile', () => {
+  it('ringwire relay --profile runs the relay again, not serve: without --upstream it is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringwire-profile-'));
+    dirs.push(dir);
+    const r = spawnSync(process.execPath, ['dist/cli.js', 'relay', '--port', '0', '--profile', dir], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('ringwire relay needs --upstream');
+  });
+
   it('writes a profile of the main thread that names the WASM core\'s functions, and profile-report groups it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ringwire-profile-'));
     dirs.push(dir);
