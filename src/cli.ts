@@ -354,7 +354,7 @@ async function serve(args: string[], relay = false): Promise<void> {
   if (values.balance !== undefined && workers === 1) throw configError('--balance shares the port between worker threads: give --workers 2 or more (or auto)');
   const coreOptions = {
     framing: values.framing,
-    maxConnections: size('max-connections', values['max-connections']),
+    maxConnections: values['max-connections'] === undefined ? undefined : parseCount('max-connections', values['max-connections']),
     maxFrame: size('max-frame', values['max-frame']),
     rxRing: size('rx-ring', values['rx-ring']),
     txRing: size('tx-ring', values['tx-ring']),

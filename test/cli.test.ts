@@ -37,6 +37,7 @@ describe('ringwire CLI', () => {
     expect(cli(['frobnicate']).status).toBe(2);
     for (const [args, message] of [
       [['--workers', '0'], /--workers must be a whole number of at least 1/],
+      [['--max-connections', '1k'], /--max-connections must be a whole number of at least 1, got "1k"/], // a count, not a size
       [['--workers', '2', '--balance', 'roundrobin'], /balance must be reuseport or transfer/],
       [['--balance', 'reuseport'], /--balance shares the port between worker threads/],
       [['--handler', 'no-such-handler.mjs'], /cannot import handler module no-such-handler\.mjs/],

@@ -50,7 +50,7 @@ export function planFrom(o: PlanOptions): Plan {
   const size = (name: keyof PlanOptions) => (o[name] === undefined ? undefined : parseBytes(name, o[name]));
   const config = resolveConfig({
     framing: o.framing,
-    maxConnections: size('max-connections'),
+    maxConnections: o['max-connections'] === undefined ? undefined : parseCount('max-connections', o['max-connections']),
     maxFrame: size('max-frame'),
     rxRing: size('rx-ring'),
     txRing: size('tx-ring'),
