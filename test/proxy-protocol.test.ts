@@ -241,9 +241,34 @@ describe.each(PATHS)('PROXY protocol over sockets, core=$core zeroCopy=$zeroCopy
     expect((await again.done).length).toBe(0);
     expect(codes).toEqual(['ERR_TOO_MANY_CONNECTIONS']);
     expect(server.stats().total.refusedPerIp).toBe(1);
+    // Refused after its header, so it opened a slot: it closes with that reason (and the metric shows it).
+    await until(() => server.stats().total.closedBy.ERR_TOO_MANY_CONNECTIONS === 1, 5000, 'the close by reason');
+    expect(server.metrics()).toMatch(/^ringwire_connections_closed_total\{worker="0",reason="ERR_TOO_MANY_CONNECTIONS"\} 1$/m);
     first.s.destroy();
     other.s.destroy();
     await server.close();
+  });
+
+  it('proxyTimeout: a header whole just inside it opens; with proxyTimeout 0 a silent peer still meets the idle timeout', async () => {
+    const { server, port, seen } = await serve({ proxyTimeout: 400 });
+    const codes = errorCodes(server);
+    const header = v2inet('198.51.100.7', 7, '127.0.0.1', port);
+    const c = await client(port, header.subarray(0, 10));
+    await sleep(250); // well inside 400 ms
+    c.s.write(header.subarray(10));
+    await until(() => seen.length === 1, 5000, 'the header');
+    await sleep(300); // past the deadline counted from the connection: opened, so no longer on that clock
+    expect(codes).toEqual([]);
+    expect(c.s.destroyed).toBe(false);
+    c.s.destroy();
+    await server.close();
+
+    const never = await serve({ proxyTimeout: 0, idleTimeout: 300 });
+    const neverCodes = errorCodes(never.server);
+    const silent = await client(never.port, Buffer.alloc(0));
+    expect((await silent.done).length).toBe(0);
+    expect(neverCodes).toEqual(['ERR_IDLE_TIMEOUT']); // not left waiting for a header forever
+    await never.server.close();
   });
 
   it('closes bad, oversized, missing, cut, late and untrusted headers with ERR_PROXY_HEADER before onOpen, while a bystander echoes', async () => {
