@@ -18,10 +18,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuTime } from '../src/bench/process-meter.ts';
 
 export const HAPROXY = '/usr/sbin/haproxy';
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -68,12 +69,8 @@ function waitFor(child: ChildProcess, stream: NodeJS.ReadableStream, text: strin
 
 /** CPU seconds (user + system) a process of ours has used so far, from /proc; 0 where there is none. */
 export function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
-  } catch {
-    return 0;
-  }
+  const c = pid === undefined ? undefined : cpuTime(pid);
+  return c && Number.isFinite(c.user) ? c.user + c.system : 0;
 }
 
 async function stopProcess(child: ChildProcess, ms = 5000): Promise<void> {

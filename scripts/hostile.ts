@@ -17,6 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuTime, peakRss } from '../src/bench/process-meter.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = process.env.RINGWIRE_CLI ?? path.join(root, 'dist/cli.js'); // RINGWIRE_CLI: measure another build
@@ -156,25 +157,21 @@ async function serve(args: string[], ulimit?: number): Promise<Server> {
   return { proc, pid: proc.pid!, port, log };
 }
 
-function cpuTicks(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime
-}
-
-function peakRss(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** CPU seconds (user + system) a process, or one thread of it (/proc/<tid>), has used so far. */
+function cpuSeconds(pid: number): number {
+  const c = cpuTime(pid);
+  return c.user + c.system;
 }
 
 /** The busiest thread's share of one CPU over `ms`. */
 async function busiestThread(pid: number, ms: number): Promise<number> {
-  const read = () => new Map(fs.readdirSync(`/proc/${pid}/task`).map(t => [t, cpuTicks(Number(t))]));
+  const read = () => new Map(fs.readdirSync(`/proc/${pid}/task`).map(t => [t, cpuSeconds(Number(t))]));
   const a = read();
   await sleep(ms);
   const b = read();
   let max = 0;
   for (const [t, v] of b) max = Math.max(max, v - (a.get(t) ?? v));
-  return (max / 100) / (ms / 1000);
+  return max / (ms / 1000);
 }
 
 function stop(p: ChildProcess): void {
@@ -187,18 +184,18 @@ const rows: Row[] = [];
 async function measure(name: string, serverArgs: string[], hostile: (s: Server) => Promise<ChildProcess[]>, o: { ulimit?: number; warm?: number; probes?: number; every?: number; framing?: string; after?: (s: Server) => Promise<string> } = {}): Promise<void> {
   const s = await serve(serverArgs, o.ulimit);
   try {
-    const cpu0 = cpuTicks(s.pid);
+    const cpu0 = cpuSeconds(s.pid);
     const t0 = performance.now();
     const attackers = await hostile(s);
     await sleep(o.warm ?? 2000);
     const r = await line(child(['--role', 'probe', '--port', String(s.port), '--count', String(o.probes ?? 50), '--every', String(o.every ?? 100), '--timeout', '10000', '--framing', o.framing ?? 'length']));
     const secs = (performance.now() - t0) / 1000;
-    const cpu = (cpuTicks(s.pid) - cpu0) / 100 / secs;
+    const cpu = (cpuSeconds(s.pid) - cpu0) / secs;
     const note = o.after ? await o.after(s) : '';
     for (const a of attackers) stop(a);
     rows.push({
       case: name, server: serverArgs.join(' '), legit: `${r.served}/${r.served! + r.failed!}`,
-      p50: r.p50 == null ? 'none served' : `${r.p50.toFixed(1)} ms`, p99: r.p99 == null ? 'none served' : `${r.p99.toFixed(1)} ms`, rss: `${peakRss(s.pid).toFixed(0)} MiB`, cpu: `${cpu.toFixed(2)} cores`, note,
+      p50: r.p50 == null ? 'none served' : `${r.p50.toFixed(1)} ms`, p99: r.p99 == null ? 'none served' : `${r.p99.toFixed(1)} ms`, rss: `${(peakRss(s.pid) / 2 ** 20).toFixed(0)} MiB`, cpu: `${cpu.toFixed(2)} cores`, note,
     });
     console.error(`${name}: ${JSON.stringify(rows.at(-1))}`);
   } finally {
