@@ -26,6 +26,8 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { Mailbox } from '../index.ts';
+import { track } from './runner.ts';
+import { spread, type Spread } from './summary.ts';
 import { entry } from './contenders.ts';
 import { fillMessage, MESSAGE_BYTES } from './thread-consumer.ts';
 
@@ -41,7 +43,6 @@ export interface RoutingOptions {
   onProgress?: (what: string) => void;
 }
 
-export interface Spread { median: number; min: number; max: number }
 
 export interface FanoutRow {
   contender: FanoutContender;
@@ -79,12 +80,6 @@ const TOPIC_LINE = 64;
 const RUN_TIMEOUT = 30_000;
 const DELIVERIES_PER_TIMEOUT_SECOND = 20_000;
 
-function spread(values: number[]): Spread {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return { median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s.at(-1)! };
-}
-
 // ---- fan-out ----
 
 /** Message k of a fan-out run: 64 bytes with its newline. */
@@ -93,12 +88,12 @@ function fanoutLine(k: number): Buffer {
 }
 
 async function startFanoutServer(contender: FanoutContender, subscribers: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = contender.startsWith('plain')
+  const child = track(contender.startsWith('plain') // killed with the bench, Ctrl-C included
     ? spawn(process.execPath, [entry('plain-fanout'), ...(contender === 'plain-per-message' ? ['--per-message'] : [])], { stdio: ['ignore', 'pipe', 'ignore'] })
     : spawn(process.execPath, [
       entry('cli'), 'serve', '--port', '0', '--framing', 'line', '--handler', entry('fanout-handler'),
       '--workers', contender === 'ringwire-1-worker' ? '1' : '2', '--max-connections', String(subscribers + 64),
-    ], { stdio: ['ignore', 'pipe', 'ignore'] });
+    ], { stdio: ['ignore', 'pipe', 'ignore'] }));
   const [line] = await once(child.stdout!.setEncoding('utf8'), 'data') as [string];
   const port = /:(\d+) /.exec(line);
   if (!port) {

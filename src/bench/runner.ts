@@ -76,7 +76,7 @@ export function scenarioLabel(s: Scenario): string {
 // exits (normally, on an uncaught error, or on Ctrl-C through process.exit), they
 // are killed with it: a benchmark never leaves a server or generator behind.
 const children = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
+export function track(child: ChildProcess): ChildProcess {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
