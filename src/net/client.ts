@@ -15,8 +15,7 @@
 // is refused and counted in `dropped`, as a full bounded channel refuses.
 
 import { EventEmitter } from 'node:events';
-import { E_REPLY_TOO_LARGE, ringwireError, type RingwireError } from '../core/errors.ts';
-import { SEND_OK, SEND_TOO_LARGE } from '../core/core.ts';
+import type { RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import type { Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
@@ -69,8 +68,8 @@ export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
   dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
   readonly maxQueued: number;
-  readonly maxReply: number;
-  check(length: number): number;
+  /** Throws ERR_REPLY_TOO_LARGE for a frame no connection of this endpoint could send (as Connection.send would). */
+  checkReply(length: number): void;
 }
 
 const DEFAULTS: Required<ReconnectOptions> = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, maxAttempts: Infinity };
@@ -142,10 +141,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   send(bytes: Uint8Array): boolean {
     if (this.connection) return this.connection.send(bytes);
     if (this.ended || !this.backoff) return false;
-    const r = this.dialer.check(bytes.length);
-    if (r !== SEND_OK && !(r === SEND_TOO_LARGE && bytes.length <= this.dialer.maxReply)) {
-      throw ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${bytes.length}-byte frame with this framing (maxReply ${this.dialer.maxReply})`);
-    }
+    this.dialer.checkReply(bytes.length);
     const cap = this.options.maxQueuedWhileDown ?? this.dialer.maxQueued;
     if (this.heldBytes + bytes.length > cap) {
       this.dropped++;

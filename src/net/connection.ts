@@ -162,6 +162,17 @@ interface Saved {
 
 const isPromise = (r: unknown): r is PromiseLike<void> => typeof (r as PromiseLike<void> | undefined)?.then === 'function';
 
+/**
+ * What check()/send() said of a reply of `length` bytes, as an error: null when it
+ * may be sent (it fits, waits for room, or is larger than the tx ring but within
+ * maxReply: streamed through it), else ERR_REPLY_TOO_LARGE saying why.
+ */
+export function replyRefusal(r: number, length: number, config: { framingText: string; txSize: number }, maxReply: number): RingwireError | null {
+  if (r === SEND_OK || r === SEND_FULL || (r === SEND_TOO_LARGE && length <= maxReply)) return null;
+  const why = r === SEND_TOO_LARGE ? `over maxReply (${maxReply} bytes)` : `not a length ${config.framingText} framing can carry`;
+  return ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${length}-byte reply: ${why} (tx ring ${config.txSize} bytes)`);
+}
+
 export class Connection<Data = any> implements ConnectionInfo {
   readonly id: string;
   /** The core slot: this connection's rings and state in the shared memory. */
@@ -477,11 +488,8 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Throw ERR_REPLY_TOO_LARGE unless a reply larger than the tx ring can be streamed (up to maxReply). */
   private refuse(r: number, length: number): void {
-    const { framingText, txSize } = this.core.config;
-    const maxReply = this.host.limits.maxReply;
-    if (r === SEND_TOO_LARGE && length <= maxReply) return;
-    const why = r === SEND_TOO_LARGE ? `over maxReply (${maxReply} bytes)` : `not a length ${framingText} framing can carry`;
-    throw ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${length}-byte reply: ${why} (tx ring ${txSize} bytes)`);
+    const err = replyRefusal(r, length, this.core.config, this.host.limits.maxReply);
+    if (err) throw err;
   }
 
   /**

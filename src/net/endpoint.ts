@@ -49,7 +49,7 @@ import { AddressRanges, LOOPBACK } from './address-ranges.ts';
 import type { ProxyProtocol } from './proxy-header.ts';
 import { AddressTable, addressKey, createAddressTable, REFUSED, UNTRACKED } from './address-table.ts';
 import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
-import { Connection, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
+import { Connection, replyRefusal, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
 import { EvictionOrder } from './eviction-order.ts';
 import { Heartbeat, type StallInfo } from './heartbeat.ts';
 import { nextConnectionId } from './connection-id.ts';
@@ -529,12 +529,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.limits.maxQueued;
   }
 
-  get maxReply(): number {
-    return this.limits.maxReply;
-  }
-
-  check(length: number): number {
-    return this.core.check(length);
+  checkReply(length: number): void {
+    const err = replyRefusal(this.core.check(length), length, this.core.config, this.limits.maxReply);
+    if (err) throw err;
   }
 
   /**
