@@ -5,6 +5,11 @@ import { createCore } from './core/create.ts';
 import { RingwireServer, type ServerOptions } from './net/server.ts';
 import { Endpoint, type EndpointOptions } from './net/endpoint.ts';
 import type { ConnectOptions, RingwireClient } from './net/client.ts';
+import { MetricsRegistry } from './metrics/registry.ts';
+import type { StatsRenderer } from './net/server-stats.ts';
+
+/** The Prometheus exposition, given to every server and endpoint built here (net/ does not import metrics/). */
+const prometheusText: StatsRenderer = (source, options) => new MetricsRegistry(source, options).text();
 
 export { createCore };
 export { RingwireServer, DEFAULT_LISTENERS, type ServerOptions, type ListenOptions } from './net/server.ts';
@@ -41,12 +46,12 @@ export type { MetricFamily, MetricType, Sample } from './metrics/exposition.ts';
 
 /** A framed TCP server. Call listen() to start it. */
 export function createServer<Data = any>(options: ServerOptions<Data> = {}): RingwireServer<Data> {
-  return new RingwireServer<Data>(options, createCore);
+  return new RingwireServer<Data>(options, createCore, prometheusText);
 }
 
 /** An endpoint without a listener: its sockets come from serve(socket) and connect(). Call start() first. */
 export function createEndpoint<Data = any>(options: EndpointOptions<Data> = {}): Endpoint<Data> {
-  return new Endpoint<Data>(options, createCore);
+  return new Endpoint<Data>(options, createCore, prometheusText);
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Connection } from './connection.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
 import { ListenerSet, listenerCount } from './listener-set.ts';
 import { Cluster, clusterOptions, type ClusterOptions } from './cluster.ts';
-import type { ServerStats } from './server-stats.ts';
+import type { ServerStats, StatsRenderer } from './server-stats.ts';
 import { Switchboard } from './switchboard.ts';
 import type { Core } from '../core/core.ts';
 import type { TlsClientOptions } from './tls-context.ts';
@@ -65,11 +65,11 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   /** This host in its cluster (once started), if it has one. */
   cluster: Cluster | null = null;
 
-  constructor(options: ServerOptions<Data>, makeCore: CoreFactory) {
+  constructor(options: ServerOptions<Data>, makeCore: CoreFactory, renderMetrics?: StatsRenderer) {
     const { upstream, cluster, ...endpointOptions } = options;
     if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames itself: give it no onFrame or onConnection (onForward inspects them on their way)');
     if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
-    super(endpointOptions, makeCore);
+    super(endpointOptions, makeCore, renderMetrics);
     this.upstreamOptions = upstream;
     this.clusterOptions = cluster === undefined ? undefined : clusterOptions(cluster);
     this.listenerSet = new ListenerSet({ pauseOnConnect: true, allowHalfOpen: true }, {
