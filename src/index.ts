@@ -4,7 +4,9 @@
 import { createCore } from './core/create.ts';
 import { RingwireServer, type ServerOptions } from './net/server.ts';
 import { Endpoint, type EndpointOptions } from './net/endpoint.ts';
-import type { ConnectOptions, RingwireClient } from './net/client.ts';
+import { CONNECT_RULES, type ConnectOptions, type RingwireClient } from './net/client.ts';
+import { ENDPOINT_RULES } from './net/endpoint-config.ts';
+import { checkKnown } from './net/option-rules.ts';
 import { MetricsRegistry } from './metrics/registry.ts';
 import type { StatsRenderer } from './net/server-stats.ts';
 
@@ -60,10 +62,11 @@ export function createEndpoint<Data = any>(options: EndpointOptions<Data> = {}):
  * or clients beside a server, call connect() on one endpoint (or the server).
  */
 export async function connect<Data = any>(options: Omit<EndpointOptions<Data>, 'signal' | 'tls'> & ConnectOptions<Data>): Promise<RingwireClient<Data>> {
+  checkKnown(options, [...Object.keys(ENDPOINT_RULES).filter(k => k !== 'signal'), ...Object.keys(CONNECT_RULES)]);
   const { port, host, reconnect, maxQueuedWhileDown, connectTimeout, tls, ...endpointOptions } = options;
   const endpoint = createEndpoint<Data>({ maxConnections: 1, ...endpointOptions });
   await endpoint.start();
-  const client = endpoint.connect<Data>({ ...options });
+  const client = endpoint.connect<Data>({ port, host, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // the endpoint's hooks: these options'
   client.once('end', () => void endpoint.close());
   return client;
 }

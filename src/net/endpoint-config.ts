@@ -106,7 +106,6 @@ export interface EndpointConfig<Data = any> {
 
 /** Resolve and check an endpoint's options (ERR_BAD_CONFIG naming the first one that cannot be honoured). */
 export function endpointConfig<Data>(options: EndpointOptions<Data>, names: OptionNames = API_NAMES): EndpointConfig<Data> {
-  if (typeof options !== 'object' || options === null) throw configError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
   checkOptions(options, ENDPOINT_RULES, '', names);
   const o = options;
   const handler: Handler<Data> = {};

@@ -52,11 +52,12 @@ export function formatDuration(ms: number): string {
 }
 
 /** Every key given (its value not undefined) is one of `known`; else ERR_BAD_CONFIG naming it, and the nearest known name. */
-export function checkKnown(options: object, known: readonly string[], where: string, names: OptionNames = API_NAMES): void {
+export function checkKnown(options: object, known: readonly string[], prefix = '', names: OptionNames = API_NAMES): void {
+  if (typeof options !== 'object' || options === null) throw configError(`${prefix ? names.name(prefix.slice(0, -1)) : 'options'} must be an object, got ${options === null ? 'null' : typeof options}`);
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined || known.includes(key)) continue;
     const near = nearest(key, known);
-    throw configError(`unknown option ${names.name(key)}${where ? ` in ${where}` : ''}${near ? `: did you mean ${names.name(near)}?` : ''}`);
+    throw configError(`unknown option ${names.name(prefix + key)}${near ? `: did you mean ${names.name(prefix + near)}?` : ''}`);
   }
 }
 
@@ -68,12 +69,12 @@ export function checkNumber(option: string, value: unknown, rule: Rule, names: O
   throw configError(`${names.name(option)} must be ${range(rule, names)}, got ${typeof value === 'number' && rule.kind === 'ms' && Number.isFinite(value) ? names.ms(value) : String(value)}`);
 }
 
-/** Check every option of `options` against its rule: names known, numbers in range. */
-export function checkOptions(options: object, rules: Readonly<Record<string, Rule>>, where = '', names: OptionNames = API_NAMES): void {
-  checkKnown(options, Object.keys(rules), where, names);
+/** Check every option of `options` against its rule: names known, numbers in range. A prefix ('upstream.') names nested options. */
+export function checkOptions(options: object, rules: Readonly<Record<string, Rule>>, prefix = '', names: OptionNames = API_NAMES): void {
+  checkKnown(options, Object.keys(rules), prefix, names);
   for (const [key, value] of Object.entries(options)) {
     const rule = rules[key];
-    if (rule) checkNumber(key, value, rule, names);
+    if (rule) checkNumber(prefix + key, value, rule, names);
   }
 }
 

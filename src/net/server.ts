@@ -8,10 +8,13 @@
 // (EMFILE/ENFILE) pauses that listener briefly instead (accept-guard.ts): counted
 // as ERR_NO_DESCRIPTORS.
 
-import type { AddressInfo } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import net, { type AddressInfo } from 'node:net';
 import { configError, type RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
+import { ENDPOINT_RULES, endpointConfig } from './endpoint-config.ts';
+import { API_NAMES, checkKnown, checkOptions, duration, OTHER, whole, type OptionNames, type Rule } from './option-rules.ts';
 import { ListenerSet, listenerCount } from './listener-set.ts';
 import { Cluster, clusterOptions, type ClusterOptions } from './cluster.ts';
 import type { ServerStats, StatsRenderer } from './server-stats.ts';
@@ -29,13 +32,64 @@ export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
    * copied once; with it, each frame passes through the hook, which may drop or
    * replace it, and is copied once into the other side's tx ring.
    */
-  upstream?: { host?: string; port: number; connectTimeout?: number; tls?: TlsClientOptions };
+  upstream?: UpstreamOptions;
   /**
    * Carry publish() to every ringwire host of a cluster through Redis pub/sub
    * (cluster.ts): a URL (redis://HOST:PORT) or its options. Needs the optional
    * dependency @redis/client. listen() fails with ERR_BAD_CONFIG if Redis cannot be reached.
    */
   cluster?: string | ClusterOptions;
+}
+
+export interface UpstreamOptions {
+  /** Default 127.0.0.1. It must resolve when the relay starts (listen() rejects with ERR_BAD_CONFIG if it does not). */
+  host?: string;
+  port: number;
+  /** Give up a connection to the upstream after this many ms (the client's connection closes with ERR_SOCKET). Default 10000. */
+  connectTimeout?: number;
+  tls?: TlsClientOptions;
+}
+
+export const DEFAULT_UPSTREAM_CONNECT_TIMEOUT = 10_000;
+
+const UPSTREAM_RULES = {
+  host: OTHER, port: whole(1, 65535), connectTimeout: duration(1), tls: OTHER,
+} as const satisfies { readonly [K in keyof Required<UpstreamOptions>]: Rule };
+
+/**
+ * Check a server's options (ERR_BAD_CONFIG naming the first one that cannot be
+ * honoured): the endpoint's (endpoint-config.ts), the relay's upstream, the
+ * cluster. The constructor runs it; the command line too, naming its flags.
+ */
+export function checkServerOptions(options: ServerOptions, names: OptionNames = API_NAMES): { endpoint: EndpointOptions; cluster: ClusterOptions | undefined } {
+  checkKnown(options, [...Object.keys(ENDPOINT_RULES), 'upstream', 'cluster'], '', names);
+  const { upstream, cluster, ...endpoint } = options;
+  endpointConfig(endpoint, names);
+  if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames itself: give it no onFrame or onConnection (onForward inspects them on their way)');
+  if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
+  if (upstream !== undefined) {
+    checkOptions(upstream, UPSTREAM_RULES, 'upstream.', names);
+    if (typeof upstream.port !== 'number') throw configError(`${names.name('upstream.port')} is required: the port each client is relayed to`);
+    if (upstream.host !== undefined) checkHost('upstream.host', upstream.host, names);
+  }
+  return { endpoint, cluster: cluster === undefined ? undefined : clusterOptions(cluster) };
+}
+
+/** The relay's upstream host resolves (a name that does not is a mistake to report at start, not at each client). */
+export async function checkUpstreamHost(host: string, names: OptionNames = API_NAMES): Promise<void> {
+  if (net.isIP(host) !== 0) return;
+  try {
+    await lookup(host);
+  } catch (err) {
+    throw configError(`${names.name('upstream.host')}: "${host}" does not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** A host to bind or to connect to: a name or an address, never '' (Node would take it as every interface). */
+export function checkHost(option: string, host: unknown, names: OptionNames = API_NAMES): void {
+  if (typeof host !== 'string' || host.trim() === '') {
+    throw configError(`${names.name(option)} must be a host name or an address (0.0.0.0 or :: for every interface), got ${typeof host === 'string' ? `"${host}"` : String(host)}`);
+  }
 }
 
 export interface ListenOptions {
@@ -61,17 +115,16 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   private readonly upstreamOptions: ServerOptions['upstream'];
   private readonly clusterOptions: ClusterOptions | undefined;
   private joining: Promise<void> | undefined;
+  private resolving: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   /** This host in its cluster (once started), if it has one. */
   cluster: Cluster | null = null;
 
   constructor(options: ServerOptions<Data>, makeCore: CoreFactory, renderMetrics?: StatsRenderer) {
-    const { upstream, cluster, ...endpointOptions } = options;
-    if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames itself: give it no onFrame or onConnection (onForward inspects them on their way)');
-    if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
-    super(endpointOptions, makeCore, renderMetrics);
-    this.upstreamOptions = upstream;
-    this.clusterOptions = cluster === undefined ? undefined : clusterOptions(cluster);
+    const { endpoint, cluster } = checkServerOptions(options);
+    super(endpoint, makeCore, renderMetrics);
+    this.upstreamOptions = options.upstream;
+    this.clusterOptions = cluster;
     this.listenerSet = new ListenerSet({ pauseOnConnect: true, allowHalfOpen: true }, {
       connection: raw => this.serve(raw),
       shortage: err => this.clientError(err, { id: null, remoteAddress: undefined, remotePort: undefined }),
@@ -85,6 +138,7 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   /** Build the core (once) and listen. Resolves with the bound address; rejects with the error if it cannot. */
   async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
+    if (o.host !== undefined) checkHost('host', o.host);
     await this.start();
     if (this.closing) throw configError('listen() after close(): create a new server to listen again');
     if (this.listenerSet.listening) throw configError('the server is already listening');
@@ -96,6 +150,7 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   /** Build the core (once) and, with a cluster, connect to Redis (rejects with ERR_BAD_CONFIG if it cannot). */
   override async start(): Promise<Core> {
     const core = await super.start();
+    if (this.upstreamOptions) await (this.resolving ??= checkUpstreamHost(this.upstreamOptions.host ?? '127.0.0.1'));
     if (this.clusterOptions) await (this.joining ??= this.joinCluster(core, this.clusterOptions));
     return core;
   }
@@ -135,7 +190,7 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     const up = this.upstreamOptions;
     if (!up) return true;
     try {
-      client.pair(this.dial(up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? 10_000, up.tls));
+      client.pair(this.dial(up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? DEFAULT_UPSTREAM_CONNECT_TIMEOUT, up.tls));
     } catch (err) {
       client.fail(err as RingwireError);
       return false;
