@@ -4,7 +4,7 @@
 import { createCore } from './core/create.ts';
 import { RingwireServer, type ServerOptions } from './net/server.ts';
 import { Endpoint, type EndpointOptions } from './net/endpoint.ts';
-import { CONNECT_RULES, type ConnectOptions, type RingwireClient } from './net/client.ts';
+import { checkConnectOptions, CONNECT_RULES, type ConnectOptions, type RingwireClient } from './net/client.ts';
 import { ENDPOINT_RULES } from './net/endpoint-config.ts';
 import { checkKnown } from './net/option-rules.ts';
 import { MetricsRegistry } from './metrics/registry.ts';
@@ -16,6 +16,7 @@ const prometheusText: StatsRenderer = (source, options) => new MetricsRegistry(s
 export { createCore };
 export { RingwireServer, DEFAULT_LISTENERS, type ServerOptions, type ListenOptions } from './net/server.ts';
 export { portSharing } from './net/port-sharing.ts';
+export { MAX_DURATION } from './net/option-rules.ts';
 export { RingwireClient, type ConnectOptions, type ReconnectOptions, type ClientEvents } from './net/client.ts';
 export {
   Endpoint, memoryBudget, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_STALL_TIMEOUT,
@@ -64,6 +65,7 @@ export function createEndpoint<Data = any>(options: EndpointOptions<Data> = {}):
 export async function connect<Data = any>(options: Omit<EndpointOptions<Data>, 'signal' | 'tls'> & ConnectOptions<Data>): Promise<RingwireClient<Data>> {
   checkKnown(options, [...Object.keys(ENDPOINT_RULES).filter(k => k !== 'signal'), ...Object.keys(CONNECT_RULES)]);
   const { port, host, reconnect, maxQueuedWhileDown, connectTimeout, tls, ...endpointOptions } = options;
+  checkConnectOptions({ port, host, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // before the endpoint is built: nothing to close
   const endpoint = createEndpoint<Data>({ maxConnections: 1, ...endpointOptions });
   await endpoint.start();
   const client = endpoint.connect<Data>({ port, host, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // the endpoint's hooks: these options'

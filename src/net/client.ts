@@ -15,7 +15,7 @@
 // is refused and counted in `dropped`, as a full bounded channel refuses.
 
 import { EventEmitter } from 'node:events';
-import type { RingwireError } from '../core/errors.ts';
+import { configError, type RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import type { Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
@@ -94,6 +94,13 @@ const RECONNECT_RULES = {
   maxAttempts: { kind: 'int', min: 1, max: Infinity },
 } as const satisfies { readonly [K in keyof Required<ReconnectOptions>]: Rule };
 
+/** Check a client's options: ERR_BAD_CONFIG naming the first one unknown or out of range. */
+export function checkConnectOptions(options: ConnectOptions): void {
+  checkOptions(options, CONNECT_RULES);
+  if (typeof options.port !== 'number') throw configError('port is required: the port to connect to');
+  if (typeof options.reconnect === 'object') checkOptions(options.reconnect, RECONNECT_RULES, 'reconnect.');
+}
+
 export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   /** The open connection, or null while connecting or disconnected. */
   connection: Connection<Data> | null = null;
@@ -121,8 +128,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
 
   constructor(dialer: Dialer, options: ConnectOptions<Data>) {
     super();
-    checkOptions(options, CONNECT_RULES);
-    if (typeof options.reconnect === 'object') checkOptions(options.reconnect, RECONNECT_RULES, 'reconnect.');
+    checkConnectOptions(options);
     this.dialer = dialer;
     this.options = options;
     this.backoff = options.reconnect ? { ...DEFAULTS, ...(options.reconnect === true ? {} : options.reconnect) } : null;
