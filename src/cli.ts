@@ -4,7 +4,7 @@
 // Everything it does is available from the library (src/index.ts).
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { availableParallelism } from 'node:os';
 import {
   configError, createServer, createWorkerServer, memoryBudget, resolveConfig, DEFAULTS, WorkerServer,
@@ -13,6 +13,10 @@ import {
   descriptorBudget, descriptorLimit, slotsThatFit, TooManyConnectionsPerIpError, DEFAULT_LISTENERS, portSharing,
 } from './index.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration, parsePort } from './units.ts';
+import { checkHost, checkServerOptions, checkUpstreamHost } from './net/server.ts';
+import { queueBudget } from './net/endpoint-config.ts';
+import { checkNumber, duration as durationRule, formatDuration, nearest, type OptionNames } from './net/option-rules.ts';
+import { checkWorkerServerOptions } from './workers/worker-server.ts';
 import { loadHandler } from './workers/handler-module.ts';
 import { execWithProfiler } from './profile/profiler-exec.ts';
 import { Logger, parseLogFormat, parseLogLevel } from './logger.ts';
@@ -148,6 +152,22 @@ Sizes take k and m suffixes (powers of 1024). Every connection echoes each whole
 frame back exactly as it arrived; a frame over --max-frame or a length that
 cannot be valid closes that connection only, after answering the frames before it.
 `;
+
+/** Flags whose name is not the option's in kebab case. */
+const FLAGS: Record<string, string> = {
+  keepAlive: '--keepalive', writePath: '--write', zeroCopy: '--copy', noDelay: '--no-nodelay', minRateWindow: '--min-rate (its window)',
+  'upstream.port': '--upstream (its port)', 'upstream.host': '--upstream (its host)', 'upstream.connectTimeout': '--upstream-connect-timeout',
+  'tls.handshakeTimeout': '--tls-handshake-timeout',
+};
+
+/** The library's option checks (option-rules.ts), naming flags and showing durations with units. */
+const CLI_NAMES: OptionNames = {
+  name: option => FLAGS[option] ?? `--${option.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)}`,
+  ms: formatDuration,
+};
+
+/** --stats-interval: a line more often than this is noise, and setInterval cannot hold more than MAX_DURATION. */
+const STATS_INTERVAL = durationRule(100);
 
 const size = (name: string, text: string | undefined) => (text === undefined ? undefined : parseBytes(name, text));
 const duration = (name: string, text: string | undefined) => (text === undefined ? undefined : parseDuration(name, text));
@@ -287,14 +307,22 @@ function serverTls(values: Record<string, string | boolean | undefined>): TlsSer
   };
 }
 
+/** parseArgs, strict; an unknown flag is refused naming the nearest known one. */
+function parseFlags<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+  try {
+    return parseArgs({ args: joinNegativeValues(args), strict: true, allowNegative: true, options });
+  } catch (err) {
+    const flag = (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(--?[^'=]+)/.exec((err as Error).message)?.[1] : undefined;
+    if (!flag) throw err;
+    const near = nearest(flag, Object.keys(options).map(name => `--${name}`));
+    throw configError(`unknown option ${flag}${near ? `: did you mean ${near}?` : ''} (ringwire serve --help lists them)`);
+  }
+}
+
 async function serve(args: string[], relay = false): Promise<void> {
   log = loggerFor(args);
   args = execWithProfiler(relay ? 'relay' : 'serve', args, text => log.info(text)); // --profile, --perf-map: restart Node with its profiler flags
-  const { values } = parseArgs({
-    args: joinNegativeValues(args),
-    strict: true,
-    allowNegative: true,
-    options: {
+  const { values } = parseFlags(args, {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: '7000' },
       core: { type: 'string', default: 'wasm' },
@@ -329,6 +357,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       cluster: { type: 'string' },
       'upstream-tls': { type: 'boolean', default: false },
       'upstream-ca': { type: 'string' },
+      'upstream-connect-timeout': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
@@ -341,7 +370,6 @@ async function serve(args: string[], relay = false): Promise<void> {
       log: { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
-    },
   });
   if (values.help) {
     process.stdout.write(HELP);
@@ -371,11 +399,14 @@ async function serve(args: string[], relay = false): Promise<void> {
   if (relay && values.upstream === undefined) throw configError('ringwire relay needs --upstream <host:port>, the server each client is relayed to');
   if (values.upstream !== undefined && values.cluster !== undefined) throw configError('--cluster carries what handlers publish: a relay (--upstream) has no handler');
   const upstreamTls = values['upstream-tls'] || values['upstream-ca'] !== undefined;
-  if (upstreamTls && values.upstream === undefined) throw configError('--upstream-tls and --upstream-ca are for a relay: give --upstream <host:port>');
+  if ((upstreamTls || values['upstream-connect-timeout'] !== undefined) && values.upstream === undefined) {
+    throw configError('--upstream-tls, --upstream-ca and --upstream-connect-timeout are for a relay: give --upstream <host:port>');
+  }
   const common = {
     ...coreOptions,
     upstream: values.upstream === undefined ? undefined : {
       ...parseHostPort('upstream', values.upstream),
+      connectTimeout: duration('upstream-connect-timeout', values['upstream-connect-timeout']),
       ...(upstreamTls ? { tls: { ca: pemFile('upstream-ca', values['upstream-ca']) } } : {}),
     },
     cluster: values.cluster,
@@ -402,6 +433,18 @@ async function serve(args: string[], relay = false): Promise<void> {
   const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);
   const metricsAt = values.metrics === undefined ? undefined : parseHostPort('metrics', values.metrics, '127.0.0.1');
+  // The library's own checks, before anything starts, each naming its flag and the values it takes.
+  checkHost('host', values.host, CLI_NAMES);
+  checkNumber('statsInterval', interval, STATS_INTERVAL, CLI_NAMES);
+  const stallRestart = duration('stall-restart', values['stall-restart']);
+  if (workers === 1) {
+    if (stallRestart !== undefined) throw configError('--stall-restart replaces a stalled worker: give --workers 2 or more (or auto)');
+    checkServerOptions(common, CLI_NAMES);
+  } else {
+    checkWorkerServerOptions({ ...common, workers, stallRestart }, CLI_NAMES);
+  }
+  queueBudget(config, common, CLI_NAMES);
+  if (common.upstream) await checkUpstreamHost(common.upstream.host, CLI_NAMES);
   let server: AnyServer;
   let budget: MemoryBudget;
   if (workers === 1) {
@@ -411,7 +454,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     server = single;
   } else {
     server = createWorkerServer({
-      ...common, workers, balance: values.balance as Balance | undefined, handler: values.handler, stallRestart: duration('stall-restart', values['stall-restart']),
+      ...common, workers, balance: values.balance as Balance | undefined, handler: values.handler, stallRestart,
     });
     budget = memoryBudget(config, common.maxQueued, common.maxQueuedTotal, common.maxReply); // per worker: each builds its own core
   }

@@ -17,7 +17,7 @@ import { WRITE_PATHS, type WritePath } from './direct-write.ts';
 import type { EndpointOptions } from './endpoint.ts';
 import { HOOKS, type Handler } from './handler.ts';
 import { HEARTBEAT_PERIOD } from './heartbeat.ts';
-import { API_NAMES, checkOptions, deadline, duration, OTHER, whole, type OptionNames, type Rule } from './option-rules.ts';
+import { API_NAMES, checkNumber, checkOptions, deadline, duration, OTHER, whole, type OptionNames, type Rule } from './option-rules.ts';
 import type { ProxyProtocol } from './proxy-header.ts';
 import type { TlsServerOptions } from './tls-context.ts';
 
@@ -121,6 +121,10 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
   for (const name of ['zeroCopy', 'noDelay'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'boolean') throw configError(`${names.name(name)} must be true or false, got ${String(o[name])}`);
   }
+  if (o.tls !== undefined) {
+    if (typeof o.tls !== 'object' || o.tls === null) throw configError(`tls must be an object of TLS options, got ${String(o.tls)}`);
+    checkNumber('tls.handshakeTimeout', o.tls.handshakeTimeout, deadline(), names);
+  }
   const { framing, maxConnections, maxFrame, rxRing, txRing, frameListCapacity } = o;
   const proxyTrusted = proxyRanges(o);
   return Object.freeze({
@@ -180,7 +184,8 @@ function keepAlive(k: boolean | number | undefined, names: OptionNames): number 
   if (k === undefined) return DEFAULT_KEEPALIVE;
   if (k === false || k === true) return k ? 0 : false;
   if (typeof k !== 'number' || !Number.isInteger(k) || k < KEEPALIVE_RANGE.min || k > KEEPALIVE_RANGE.max) {
-    throw configError(`${names.name('keepAlive')} must be true, false, or the idle time before the first probe, ${names.ms(KEEPALIVE_RANGE.min)} to ${names.ms(KEEPALIVE_RANGE.max)} (whole seconds), got ${typeof k === 'number' ? names.ms(k) : String(k)}`);
+    const choices = names === API_NAMES ? 'true, false, or' : '0s (off) or';
+    throw configError(`${names.name('keepAlive')} must be ${choices} the idle time before the first probe, ${names.ms(KEEPALIVE_RANGE.min)} to ${names.ms(KEEPALIVE_RANGE.max)} (whole seconds), got ${typeof k === 'number' ? names.ms(k) : String(k)}`);
   }
   return k;
 }

@@ -90,13 +90,14 @@ function range(rule: Exclude<Rule, { kind: 'other' }>, names: OptionNames): stri
   return `a whole number from ${rule.min} to ${rule.max === Infinity ? 'Infinity' : rule.max}${unit}${off}`;
 }
 
-/** The known name nearest to `given` (same letters in another case, or at most a third of its letters changed), if any. */
-function nearest(given: string, known: readonly string[]): string | undefined {
-  const lower = given.toLowerCase().replace(/[-_]/g, '');
+/** The known name nearest to `given` (the same but for case, dashes and underscores, or at most a third of its letters changed), if any. */
+export function nearest(given: string, known: readonly string[]): string | undefined {
+  const plain = (name: string) => name.toLowerCase().replace(/[-_]/g, '');
+  const g = plain(given);
   let best: string | undefined;
-  let bestDistance = Math.max(1, Math.floor(given.length / 3)) + 1;
+  let bestDistance = Math.max(1, Math.floor(g.length / 3)) + 1;
   for (const k of known) {
-    const d = k.toLowerCase() === lower ? 0 : editDistance(lower, k.toLowerCase());
+    const d = editDistance(g, plain(k));
     if (d < bestDistance) {
       best = k;
       bestDistance = d;
