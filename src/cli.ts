@@ -20,7 +20,8 @@ import { checkWorkerServerOptions } from './workers/worker-server.ts';
 import { loadHandler } from './workers/handler-module.ts';
 import { execWithProfiler } from './profile/profiler-exec.ts';
 import { Logger, parseLogFormat, parseLogLevel } from './logger.ts';
-import { MetricsRegistry, metricsAddress, serveMetrics } from './metrics/registry.ts';
+import { MetricsRegistry } from './metrics/registry.ts';
+import { METRICS_DESCRIPTORS, metricsAddress, serveMetrics } from './metrics/metrics-listener.ts';
 import { AddressRanges } from './net/address-ranges.ts';
 import type { ProxyProtocol } from './net/proxy-header.ts';
 
@@ -205,10 +206,10 @@ function proxyOptions(protocol: string | undefined, trusted: string | undefined,
  * message); slots they asked for explicitly make the start fail (exit 2) with a
  * message saying what would fit. Returns the slots and listeners per thread to use.
  */
-function fitDescriptors(slots: number, threads: number, explicit: boolean, listeners: number): { slots: number; listeners: number } {
+function fitDescriptors(slots: number, threads: number, explicit: boolean, listeners: number, other: number): { slots: number; listeners: number } {
   const limit = descriptorLimit();
   if (!limit) return { slots, listeners };
-  const budget = descriptorBudget(slots, threads, listeners);
+  const budget = descriptorBudget(slots, threads, listeners, other);
   if (budget.needed <= limit.soft) return { slots, listeners };
   const what = `${slots} connections x ${threads} thread(s) + ${budget.headroom} for the process = ${budget.needed} descriptors`;
   if (budget.needed <= limit.hard && !process.env.RINGWIRE_NOFILE_RAISED && typeof process.execve === 'function') {
@@ -216,13 +217,13 @@ function fitDescriptors(slots: number, threads: number, explicit: boolean, liste
     process.execve('/bin/sh', ['sh', '-c', `ulimit -S -n ${budget.needed} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)],
       { ...process.env, RINGWIRE_NOFILE_RAISED: '1' });
   }
-  if (listeners > 1 && descriptorBudget(slots, threads, 1).needed <= Math.min(limit.soft, limit.hard)) {
+  if (listeners > 1 && descriptorBudget(slots, threads, 1, other).needed <= Math.min(limit.soft, limit.hard)) {
     log.warn(`${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): one listening socket per thread instead of ${listeners} (ulimit -n ${budget.needed} for all)`,
       { needed: budget.needed, soft: limit.soft, hard: limit.hard, listeners: 1 });
     return { slots, listeners: 1 };
   }
   const cap = Math.min(limit.soft, limit.hard);
-  const one = descriptorBudget(slots, threads, 1);
+  const one = descriptorBudget(slots, threads, 1, other);
   const fits = slotsThatFit(cap, threads, one.headroom);
   if (explicit || fits < 1) {
     throw configError(`${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): give --max-connections ${Math.max(1, fits)} or less, or raise the limit (ulimit -n ${budget.needed})`);
@@ -389,7 +390,8 @@ async function serve(args: string[], relay = false): Promise<void> {
   };
   let config = resolveConfig(coreOptions); // fail on bad options before binding
   const wanted = values.listeners === undefined ? (portSharing() ? DEFAULT_LISTENERS : 1) : parseCount('listeners', values.listeners);
-  const fit = fitDescriptors(config.slots, workers, values['max-connections'] !== undefined, wanted);
+  const metricsAt = values.metrics === undefined ? undefined : parseHostPort('metrics', values.metrics, '127.0.0.1');
+  const fit = fitDescriptors(config.slots, workers, values['max-connections'] !== undefined, wanted, metricsAt ? METRICS_DESCRIPTORS : 0);
   if (fit.slots !== config.slots) {
     coreOptions.maxConnections = fit.slots;
     config = resolveConfig(coreOptions);
@@ -432,7 +434,6 @@ async function serve(args: string[], relay = false): Promise<void> {
   };
   const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);
-  const metricsAt = values.metrics === undefined ? undefined : parseHostPort('metrics', values.metrics, '127.0.0.1');
   // The library's own checks, before anything starts, each naming its flag and the values it takes.
   checkHost('host', values.host, CLI_NAMES);
   checkNumber('statsInterval', interval, STATS_INTERVAL, CLI_NAMES);

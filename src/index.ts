@@ -44,7 +44,8 @@ export { attachWorker, WorkerLink } from './workers/worker-link.ts';
 export { canTransferSockets, type Balance } from './workers/protocol.ts';
 export { canReusePort } from './net/port-sharing.ts';
 export * from './core/errors.ts';
-export { MetricsRegistry, serveMetrics, type MetricsSource, type MetricsOptions, type PromClientMetric } from './metrics/registry.ts';
+export { MetricsRegistry, type MetricsSource, type MetricsOptions, type PromClientMetric } from './metrics/registry.ts';
+export { serveMetrics, DEFAULT_METRICS_CONNECTIONS, type MetricsListenerOptions } from './metrics/metrics-listener.ts';
 export type { MetricFamily, MetricType, Sample } from './metrics/exposition.ts';
 
 /** A framed TCP server. Call listen() to start it. */
