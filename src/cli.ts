@@ -110,6 +110,9 @@ Options for serve:
                             against the system's CAs, or --upstream-ca
   --upstream-ca <file>      relay: the CA certificates (PEM) the upstream's certificate is checked
                             against (implies --upstream-tls)
+  --upstream-connect-timeout <time>
+                            relay: give up a connection to the upstream after this long; its
+                            client is closed (default 10s)
   --tls-cert <file>         serve TLS with this certificate chain (PEM; needs --tls-key): every
                             connection is decrypted before framing, and opens after its handshake
   --tls-key <file>          the private key of --tls-cert (PEM)
@@ -136,9 +139,12 @@ Options for serve:
                             worker) or reuseport (the kernel spreads connections; the default on
                             older Node)
   --stats-interval <time>   print connections, frames/s, MB/s, errors (by code) and pauses this often
+                            (100ms or more)
   --metrics [host:]<port>   serve Prometheus metrics at http://host:port/metrics (host default
                             127.0.0.1): connections, closes by reason, bytes, frames, errors by code,
-                            backpressure, event-loop lag per worker, process CPU and memory
+                            backpressure, event-loop lag per worker, process CPU and memory; at most
+                            16 scrape connections, closed after 5s without a request, counted in the
+                            descriptor budget
   --log <format>            pretty (default: human lines, the listening and stats lines on stdout,
                             the rest on stderr), json (one pino-style JSON object per line, all on
                             stdout) or silent
@@ -149,7 +155,9 @@ Options for serve:
   --perf-map                run Node with --perf-basic-prof, so perf names JS and WASM functions
   -h, --help                this text
 
-Sizes take k and m suffixes (powers of 1024). Every connection echoes each whole
+Sizes take k and m suffixes (powers of 1024). Durations are at most 576h (24 days).
+A value the server cannot honour is refused at start, naming the flag and what it takes.
+Every connection echoes each whole
 frame back exactly as it arrived; a frame over --max-frame or a length that
 cannot be valid closes that connection only, after answering the frames before it.
 `;
