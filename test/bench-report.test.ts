@@ -92,7 +92,8 @@ function fakeReport(): BenchReport {
   const sample = (contender: string, fps: number, failure?: string, at = scenario): Sample => ({
     scenario: at, contender, round: 1, failure, frames: fps, bytes: fps * 64, seconds: 1, framesPerSecond: fps,
     megabytesPerSecond: (fps * 64) / 1e6, latency: latency.toJSON(), serverCpu: { user: 1, system: 3 },
-    cpuPerFrame: { user: 1500, system: 5500, total: 7000 }, serverPeakRss: 64 * 1024 * 1024,
+    cpuPerFrame: { user: 1500, system: 5500, total: 7000 }, serverSyscalls: { reads: fps / 16, writes: fps / 8 },
+    syscallsPerFrame: { reads: 1 / 16, writes: 1 / 8 }, serverPeakRss: 64 * 1024 * 1024,
     generatorCpu: { user: 0.4, system: 0.6 }, generatorCores: 1, serverCores: 0.93, mismatches: 0, shortReads: 0, errors: 0,
   });
   const samples = [
