@@ -128,7 +128,7 @@ describe('tables and report', () => {
     expect(text).toMatch(/node-data \(base\)\s+133,960/);
     expect(text).toMatch(/bad-server\s+FAILED/);
     expect(text).toContain('bad-server failed, round 1: 12 mismatched bytes');
-    expect(text).toMatch(/7\s+1\.5\+5\.5\s+1\.00×\s+64\.0 MiB/);
+    expect(text).toMatch(/7\s+1\.5\+5\.5\s+1\.00×\s+0\.125\s+0\.0625\s+64\.0 MiB/); // writes, reads per frame
     const md = scenarioTable(fakeReport().summaries[0]!, 'markdown');
     expect(md).toContain('| contender | frames/s | min–max |');
     expect(md).toContain('| --- | ---: |');
@@ -161,7 +161,7 @@ describe('tables and report', () => {
     expect(html).toMatch(/aria-label="Frames\/s \(median; whiskers: min–max\)" data-categories="3"/);
     // The scenario table as two, throughput and latency beside the server's cost, each naming the contender.
     expect(html.match(/<th style="text-align:left">contender<\/th>/g)).toHaveLength(2 * 2);
-    expect(html).toMatch(/<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>.*<td class="failed">FAILED<\/td>(<td><\/td>){5}<\/tr>/s);
+    expect(html).toMatch(/<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>.*<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>/s);
     expect(html).toContain('async handler · 50 conn · 64 B · depth 1 · framing length:4:be');
     expect(html).toContain('Failed runs (reported without figures): 50 conn · 64 B · depth 1: bad-server');
     expect(html).toContain('ringwire bench --quick');
