@@ -17,6 +17,7 @@ import type { BenchReport } from '../src/bench/bench-report.ts';
 import fc from 'fast-check';
 import { onFrame as echo } from '../src/bench/echo-handler.ts';
 import { onFrame as echoAsync } from '../src/bench/echo-handler-async.ts';
+import { onFrame as echoImmediate } from '../src/bench/echo-handler-immediate.ts';
 import { createPlainHandlerServer, type PlainHandler, type PlainHandlerOptions } from '../src/bench/plain-handler.ts';
 import { createPipelinedServer } from '../src/bench/plain-pipelined.ts';
 import { syscalls, syscallsSince } from '../src/bench/process-meter.ts';
@@ -128,6 +129,18 @@ async function exchange(port: number, bytes: Buffer, cuts: number[] = []): Promi
   return done;
 }
 
+/** 4 MiB of 16 KiB frames from a client that reads nothing for 150 ms: every byte must come back, in order. */
+async function expectAllBackAfterAStall(port: number): Promise<void> {
+  const bytes = frames(Array.from({ length: 256 }, () => 16_380));
+  const socket = await connect(port);
+  socket.pause();
+  const { done } = collect(socket);
+  socket.end(bytes);
+  await sleep(150);
+  socket.resume();
+  expect((await done).equals(bytes)).toBe(true);
+}
+
 describe('the plain handler server (the handler suites\' baseline)', () => {
   const handlers = [
     ['sync echo', { onFrame: echo, ordering: 'sync' }],
@@ -161,15 +174,7 @@ describe('the plain handler server (the handler suites\' baseline)', () => {
   });
 
   it('a client that stops reading: nothing lost, nothing reordered once it reads again', async () => {
-    const port = await plainServer({ onFrame: echo, ordering: 'sync' });
-    const bytes = frames(Array.from({ length: 256 }, () => 16_380)); // 4 MiB of 16 KiB frames
-    const socket = await connect(port);
-    socket.pause();
-    const { done } = collect(socket);
-    socket.end(bytes);
-    await sleep(150);
-    socket.resume();
-    expect((await done).equals(bytes)).toBe(true);
+    await expectAllBackAfterAStall(await plainServer({ onFrame: echo, ordering: 'sync' }));
   });
 
   it('closes only the connection with a frame over maxFrame, or whose handler throws', async () => {
@@ -270,15 +275,7 @@ describe('the plain pipelined server (the pipelined suite\'s baseline)', () => {
   });
 
   it('a client that stops reading: nothing lost, nothing reordered once it reads again', async () => {
-    const port = await listening(createPipelinedServer({ onFrame: async (frame, c) => { await new Promise(r => setImmediate(r)); c.send(frame); } }));
-    const bytes = frames(Array.from({ length: 256 }, () => 16_380)); // 4 MiB of 16 KiB frames
-    const socket = await connect(port);
-    socket.pause();
-    const { done } = collect(socket);
-    socket.end(bytes);
-    await sleep(150);
-    socket.resume();
-    expect((await done).equals(bytes)).toBe(true);
+    await expectAllBackAfterAStall(await listening(createPipelinedServer({ onFrame: echoImmediate })));
   });
 
   it('closes only the connection with a frame over maxFrame, or whose handler throws or rejects, after the answers to the frames before it', async () => {
