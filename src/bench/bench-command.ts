@@ -215,6 +215,7 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
     if (!(WAITS as readonly string[]).includes(w)) throw configError(`--wait takes ${WAITS.join(' and/or ')}, got "${w}"`);
     return w as Wait;
   });
+  if (waits.length === 0) throw configError(`--wait takes ${WAITS.join(' and/or ')}, got nothing`);
 
   const known = new Map(BUILTIN.map(c => [c.name, c]));
   const contenders = values.contenders === undefined

@@ -196,7 +196,7 @@ class PipelinedConnection {
 
   /** After frames were cut or turns written: cut what now fits, pause or resume reading, FIN if all is answered. */
   private afterProgress(): void {
-    if (this.state === 'open' && this.inFlight < this.maxInFlight && this.pendingBytes >= this.need && !this.cutting) {
+    if (this.state === 'open' && this.inFlight < this.maxInFlight && this.pendingBytes >= this.need) {
       this.cut(); // ends in afterProgress()
       return;
     }
