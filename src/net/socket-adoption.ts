@@ -11,6 +11,10 @@
 // was given after the last read, which may be stale or empty, so resuming installs
 // a fresh span with useUserBuffer() (rearm). Where any of this is missing, the
 // server falls back to the copying path ('data' events) with a warning.
+// A third, read-only: whether a socket is a Unix-domain one (its handle is a Pipe),
+// which has no address for the PROXY trust check (endpoint.ts); no public API says.
+// Adoption and rearm work the same on a Pipe handle as on a TCP one (both are libuv
+// streams): test/unix-socket.test.ts reads through both paths.
 // Checked on Node 22.12+, 24 and 26 (see docs/node-facts.md); test/adoption.test.ts
 // runs both paths on whatever Node runs the suite.
 
@@ -18,6 +22,11 @@ import net from 'node:net';
 
 interface Handle {
   useUserBuffer?: (buf: Uint8Array) => void;
+}
+/** Node's handle classes: 'TCP', 'Pipe' (a Unix socket), 'TTY'… */
+function handleKind(socket: net.Socket): string | undefined {
+  const handle = (socket as unknown as SocketInternals)._handle as object | null;
+  return handle?.constructor?.name;
 }
 interface SocketInternals {
   _handle: Handle | null;
@@ -36,6 +45,11 @@ export interface ReadTarget {
 export function canAdopt(raw: net.Socket): boolean {
   const handle = (raw as unknown as SocketInternals)._handle;
   return !!handle && typeof handle.useUserBuffer === 'function';
+}
+
+/** Is this socket a Unix-domain socket? */
+export function isUnixSocket(socket: net.Socket): boolean {
+  return handleKind(socket) === 'Pipe';
 }
 
 /** A new socket over raw's handle that reads into target's spans. raw must not be used again. */
