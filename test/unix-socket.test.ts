@@ -198,6 +198,19 @@ describe('a Unix peer has no address', () => {
     await server.close();
   });
 
+  it('a refusal at the connection limit names it as a Unix-socket peer', async () => {
+    const { server, file } = await unixServer({ maxConnections: 1, evictAfter: 0 });
+    const messages: string[] = [];
+    server.on('clientError', (e: RingwireError) => void messages.push(`${e.code}: ${e.message}`));
+    const first = await dial(file);
+    const second = await dial(file);
+    second.on('error', () => {});
+    await once(second, 'close');
+    expect(messages).toEqual(['ERR_TOO_MANY_CONNECTIONS: connection from a Unix-socket peer refused: all 1 connection slots are in use']);
+    first.destroy();
+    await server.close();
+  });
+
   it('a PROXY header over it is accepted (whatever proxyTrusted says), names the client, and that client is counted', async () => {
     const seen: (string | undefined)[] = [];
     const { server, file } = await unixServer({

@@ -384,7 +384,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (slot < 0) slot = this.evictFor(raw);
     if (slot < 0) {
       this.addresses?.release(entry);
-      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: all ${core.config.slots} connection slots are in use`);
+      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${peerName(raw)} refused: all ${core.config.slots} connection slots are in use`);
       this.clientError(err, who);
       raw.destroy();
       return null;
@@ -449,7 +449,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const victim = this.evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
     const waited = Math.round(now - victim.waitStart);
-    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${raw.remoteAddress}:${raw.remotePort}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
+    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
     return this.core.open();
   }
 
@@ -733,6 +733,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       }
     }
   }
+}
+
+/** Who connected, for messages: address:port, or a Unix socket's peer (which has no address). */
+function peerName(raw: net.Socket): string {
+  return raw.remoteAddress === undefined && isUnixSocket(raw) ? 'a Unix-socket peer' : `${raw.remoteAddress}:${raw.remotePort}`;
 }
 
 /** The deadlines an endpoint's sweep checks, in ms (minRate in bytes/s); 0 = off. */
