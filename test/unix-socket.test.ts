@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
 import { PATHS, collect, errorCodes, until } from './net-helpers.ts';
+import { makeTestCertificates } from '../src/bench/tls-certificates.ts';
 import { connect as connectClient, createServer, createWorkerServer, type Connection, type RingwireError, type ServerOptions } from '../src/index.ts';
 
 const dirs: string[] = [];
@@ -130,6 +131,27 @@ describe.each(PATHS)('Unix socket core=$core zeroCopy=$zeroCopy write=$writePath
     expect(upstream.stats().total.accepted).toBe(1);
     await relay.close();
     await upstream.close();
+  });
+});
+
+describe.each(['wasm', 'js'] as const)('TLS over a Unix socket, core=%s', core => {
+  it('a TLS server on a path and a TLS client with connect({ path, tls }): frames both ways', async () => {
+    const certs = makeTestCertificates();
+    try {
+      const { server, file } = await unixServer({ core, framing: 'length:4', maxConnections: 4, tls: certs.server });
+      const got: Buffer[] = [];
+      const client = await connectClient({ core, framing: 'length:4', path: file, tls: { ca: certs.ca, servername: 'localhost' }, onFrame: f => void got.push(Buffer.from(f)) });
+      const c = await client.ready;
+      expect(c.tls?.authorized).toBe(true);
+      const payloads = [randomBytes(1), randomBytes(9000)];
+      for (const p of payloads) c.send(p);
+      await until(() => got.length === 2, 5000, 'two echoes');
+      expect(got.map(b => b.toString('hex'))).toEqual(payloads.map(b => b.toString('hex')));
+      await client.close();
+      await server.close();
+    } finally {
+      certs.remove();
+    }
   });
 });
 
