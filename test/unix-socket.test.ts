@@ -288,6 +288,8 @@ describe('options', () => {
 
 // ---- the command line ----
 
+const redisMissing = spawnSync('redis-server', ['--version']).error || spawnSync('redis-cli', ['--version']).error
+  ? 'redis-server and redis-cli are not installed (apt-get install redis-server; npm test installs it)' : undefined;
 const socatMissing = spawnSync('socat', ['-V'], { encoding: 'utf8' }).error ? 'socat is not installed (apt-get install socat; npm test installs it)' : undefined;
 
 /** A CLI process; resolves with it once it printed its listening line (whose text is returned). */
@@ -315,7 +317,7 @@ async function stop(child: ChildProcess): Promise<void> {
   expect(code).toBe(0);
 }
 
-describe('ringwire serve --unix', () => {
+describe('the command line: serve --unix, relay --upstream unix:PATH', () => {
   it('echoes exact bytes to socat, a non-Node peer, and removes its socket file on exit', async () => {
     if (socatMissing) throw new Error(`this test cannot run: ${socatMissing}`);
     const file = socketPath();
@@ -342,6 +344,29 @@ describe('ringwire serve --unix', () => {
     expect(socat.stdout).toBe(text);
     await stop(relay.child);
     await stop(upstream.child);
+  });
+
+  it('a relay in front of redis-server on a Unix socket carries 100 KB values with --framing raw; line framing cuts them (docs/relay.md)', async () => {
+    if (redisMissing) throw new Error(`this test cannot run: ${redisMissing}`);
+    const file = socketPath('redis.sock');
+    const redis = spawn('redis-server', ['--port', '0', '--unixsocket', file, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(redis);
+    await until(() => existsSync(file), 5000, 'redis-server\'s socket');
+    const value = randomBytes(75_000).toString('base64'); // 100,000 bytes: RESP bulk strings carry any bytes but CR LF is simplest to compare
+    const redisCli = (port: number, args: string[], input?: string) => spawnSync('redis-cli', ['-p', String(port), ...args], { input, encoding: 'utf8', timeout: 10_000, maxBuffer: 1 << 20 });
+    const raw = await cli(['relay', '--port', '0', '--framing', 'raw', '--max-connections', '8', '--listeners', '1', '--upstream', `unix:${file}`]);
+    const rawPort = Number(/127\.0\.0\.1:(\d+)/.exec(raw.line)![1]);
+    expect(redisCli(rawPort, ['-x', 'SET', 'big'], value).stdout).toBe('OK\n');
+    expect(redisCli(rawPort, ['GET', 'big']).stdout).toBe(`${value}\n`);
+    const line = await cli(['relay', '--port', '0', '--framing', 'line', '--max-connections', '8', '--listeners', '1', '--upstream', `unix:${file}`]);
+    const linePort = Number(/127\.0\.0\.1:(\d+)/.exec(line.line)![1]);
+    let logged = '';
+    line.child.stderr!.on('data', d => (logged += d));
+    const cut = redisCli(linePort, ['-x', 'SET', 'big2'], value);
+    expect(cut.stdout + cut.stderr).toMatch('Server closed the connection');
+    await until(() => logged.includes('ERR_FRAME_TOO_LARGE'), 5000, 'the relay\'s log line');
+    await stop(line.child);
+    await stop(raw.child);
   });
 
   it('refuses what does not go with a Unix socket: exit 2, one line', () => {
