@@ -21,6 +21,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
 import { PATHS, collect, errorCodes, until } from './net-helpers.ts';
 import { makeTestCertificates } from '../src/bench/tls-certificates.ts';
+import { freePort, missing as missingHaproxy } from '../scripts/haproxy-deployment.ts';
 import { connect as connectClient, createServer, createWorkerServer, type Connection, type RingwireError, type ServerOptions } from '../src/index.ts';
 
 const dirs: string[] = [];
@@ -255,6 +256,36 @@ describe('a Unix peer has no address', () => {
     first.end();
     expect((await r1.done).toString()).toBe('hello\n');
     expect(seen).toEqual(['192.0.2.7']);
+    await server.close();
+  });
+});
+
+describe('behind real HAProxy over a Unix socket', () => {
+  it.each(['wasm', 'js'] as const)('send-proxy-v2 to a ringwire server on a path: the handler sees the client HAProxy saw (core=%s)', async core => {
+    const why = missingHaproxy();
+    if (why) throw new Error(`this test cannot run: ${why}`);
+    const seen: (string | undefined)[] = [];
+    const { server, file } = await unixServer({ core, framing: 'length:4', maxConnections: 8, proxyProtocol: 'v2', onOpen: (c: Connection) => void seen.push(c.remoteAddress), onFrame: (f, c) => void c.send(f) });
+    const port = await freePort();
+    const cfg = path.join(path.dirname(file), 'haproxy.cfg');
+    writeFileSync(cfg, ['defaults', '  mode tcp', '  timeout connect 2s', '  timeout client 10s', '  timeout server 10s',
+      'listen front', `  bind 127.0.0.1:${port}`, `  server app unix@${file} send-proxy-v2`, ''].join('\n'));
+    const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(haproxy);
+    let s: net.Socket | undefined;
+    await until(async () => {
+      s = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.3' });
+      const ok = await new Promise<boolean>(resolve => { s!.once('connect', () => resolve(true)); s!.once('error', () => resolve(false)); });
+      if (!ok) s.destroy();
+      return ok;
+    }, 10_000, 'haproxy listening');
+    const c = collect(s!);
+    const wire = frames([1, 500, 12_000]);
+    s!.write(wire);
+    await until(() => c.received() === wire.length, 10_000, 'the echo through HAProxy');
+    s!.end();
+    expect((await c.done).equals(wire)).toBe(true);
+    expect(seen).toEqual(['127.0.0.3']);
     await server.close();
   });
 });
