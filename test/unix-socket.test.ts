@@ -362,11 +362,12 @@ describe('the command line: serve --unix, relay --upstream unix:PATH', () => {
     expect(existsSync(file)).toBe(false);
   });
 
-  it('ringwire relay --upstream unix:PATH forwards TCP clients to a Unix-socket server', async () => {
+  it('ringwire relay --workers 2 --upstream unix:PATH forwards TCP clients to a Unix-socket server', async () => {
     if (socatMissing) throw new Error(`this test cannot run: ${socatMissing}`);
     const file = socketPath();
     const upstream = await cli(['serve', '--unix', file, '--framing', 'line', '--max-connections', '16']);
-    const relay = await cli(['relay', '--port', '0', '--framing', 'line', '--max-connections', '16', '--listeners', '1', '--upstream', `unix:${file}`]);
+    // On 2 worker threads: each dials the upstream itself.
+    const relay = await cli(['relay', '--port', '0', '--framing', 'line', '--max-connections', '16', '--listeners', '1', '--workers', '2', '--upstream', `unix:${file}`]);
     expect(relay.line).toContain(`upstream=unix:${file}`);
     const port = Number(/127\.0\.0\.1:(\d+)/.exec(relay.line)![1]);
     const text = Array.from({ length: 200 }, (_, i) => `line ${i} ${randomBytes(20).toString('hex')}\n`).join('');
