@@ -25,15 +25,6 @@ import type { Core } from '../core/core.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 import { destination, type Destination } from './unix-socket.ts';
 
-/** listen()'s Unix socket path, checked against the TCP options it excludes; undefined for TCP. */
-function unixPath(o: ListenOptions): string | undefined {
-  if (o.path === undefined) return undefined;
-  if (typeof o.path !== 'string' || o.path === '') throw configError(`path must be a Unix socket path, got ${JSON.stringify(o.path)}`);
-  const tcp = (['port', 'host', 'reusePort', 'listeners'] as const).filter(k => o[k] !== undefined);
-  if (tcp.length > 0) throw configError(`listen on a Unix socket path or a TCP port, not both: give path without ${tcp.join(', ')}`);
-  return o.path;
-}
-
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   /**
    * A relay: each accepted client gets its own connection to this upstream, on the
@@ -185,4 +176,13 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   protected override stopAccepting(): Promise<void> {
     return this.listenerSet.close();
   }
+}
+
+/** listen()'s Unix socket path, checked against the TCP options it excludes; undefined for TCP. */
+function unixPath(o: ListenOptions): string | undefined {
+  if (o.path === undefined) return undefined;
+  if (typeof o.path !== 'string' || o.path === '') throw configError(`path must be a Unix socket path, got ${JSON.stringify(o.path)}`);
+  const tcp = (['port', 'host', 'reusePort', 'listeners'] as const).filter(k => o[k] !== undefined);
+  if (tcp.length > 0) throw configError(`listen on a Unix socket path or a TCP port, not both: give path without ${tcp.join(', ')}`);
+  return o.path;
 }

@@ -27,11 +27,6 @@ import net from 'node:net';
 interface Handle {
   useUserBuffer?: (buf: Uint8Array) => void;
 }
-/** Node's handle classes: 'TCP', 'Pipe' (a Unix socket), 'TTY'… */
-function handleKind(socket: net.Socket): string | undefined {
-  const handle = (socket as unknown as SocketInternals)._handle as object | null;
-  return handle?.constructor?.name;
-}
 interface SocketInternals {
   _handle: Handle | null;
   _server: net.Server | null;
@@ -51,9 +46,10 @@ export function canAdopt(raw: net.Socket): boolean {
   return !!handle && typeof handle.useUserBuffer === 'function';
 }
 
-/** Is this socket a Unix-domain socket? */
+/** Is this socket a Unix-domain socket? (Its handle's class is Node's Pipe, not TCP.) */
 export function isUnixSocket(socket: net.Socket): boolean {
-  return handleKind(socket) === 'Pipe';
+  const handle = (socket as unknown as SocketInternals)._handle as object | null;
+  return handle?.constructor?.name === 'Pipe';
 }
 
 /** A new socket over raw's handle that reads into target's spans. raw must not be used again. */

@@ -79,7 +79,7 @@ export interface WorkerExitInfo {
 
 /** Why worker threads serve TCP only. */
 export const UNIX_WORKERS = 'worker threads cannot share a Unix socket: Node transfers only TCP sockets to worker threads (balance transfer), '
-  + 'and SO_REUSEPORT does not spread Unix-socket connections over listeners (balance reuseport); serve a Unix socket with one thread, or run one process per socket path';
+  + 'and SO_REUSEPORT does not spread Unix-socket connections over listeners (balance reuseport); serve a Unix socket with one thread (createServer; ringwire serve without --workers), or run one process per socket path';
 
 const STABLE_MS = 10_000; // a worker that lived this long resets the backoff
 const MAX_WAITING = 1024; // transfer mode: connections held while no worker runs; more are refused
