@@ -21,6 +21,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
 import { PATHS, collect, errorCodes, until } from './net-helpers.ts';
 import { makeTestCertificates } from '../src/bench/tls-certificates.ts';
+import { canWriteDirect, DirectWriter, WRITE_DONE, WRITE_PENDING } from '../src/net/direct-write.ts';
 import { freePort, missing as missingHaproxy } from '../scripts/haproxy-deployment.ts';
 import { connect as connectClient, createServer, createWorkerServer, type Connection, type RingwireError, type ServerOptions } from '../src/index.ts';
 
@@ -132,6 +133,35 @@ describe.each(PATHS)('Unix socket core=$core zeroCopy=$zeroCopy write=$writePath
     expect(upstream.stats().total.accepted).toBe(1);
     await relay.close();
     await upstream.close();
+  });
+});
+
+describe('the direct write path on a Pipe handle', () => {
+  it('detects it, and reports a write the kernel took at once and ones that complete later, in order, with their byte counts', async () => {
+    const file = socketPath();
+    const server = net.createServer();
+    const accepted = new Promise<net.Socket>(resolve => server.once('connection', resolve));
+    await new Promise<void>(r => server.listen(file, r));
+    const client = await dial(file);
+    const socket = await accepted;
+    expect(canWriteDirect(socket)).toBe(true);
+    const completions: [number, number][] = [];
+    const writer = new DirectWriter(socket, (status, bytes) => completions.push([status, bytes]));
+    const got = collect(client);
+    client.pause();
+    expect(writer.write(Buffer.from('first '))).toBe(WRITE_DONE);
+    // More than the socket buffers hold while the client does not read: the rest waits in libuv.
+    const big = randomBytes(32 << 20);
+    expect(writer.write(big)).toBe(WRITE_PENDING);
+    expect(writer.write2(Buffer.from('a'), Buffer.from('bc'))).toBe(WRITE_PENDING);
+    await new Promise(r => setTimeout(r, 50));
+    expect(completions).toEqual([]);
+    client.resume();
+    await until(() => completions.length === 2, 10_000, 'both completions');
+    expect(completions).toEqual([[0, big.length], [0, 3]]);
+    socket.end();
+    expect((await got.done).equals(Buffer.concat([Buffer.from('first '), big, Buffer.from('abc')]))).toBe(true);
+    await new Promise(r => server.close(r));
   });
 });
 
