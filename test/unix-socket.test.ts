@@ -22,7 +22,7 @@ import { lengthFrame } from './harness.ts';
 import { PATHS, collect, errorCodes, until } from './net-helpers.ts';
 import { makeTestCertificates } from '../src/bench/tls-certificates.ts';
 import { canWriteDirect, DirectWriter, WRITE_DONE, WRITE_PENDING } from '../src/net/direct-write.ts';
-import { freePort, missing as missingHaproxy } from '../scripts/haproxy-deployment.ts';
+import { HAPROXY, freePort, missing as missingHaproxy } from '../scripts/haproxy-deployment.ts';
 import { connect as connectClient, createServer, createWorkerServer, type Connection, type RingwireError, type ServerOptions } from '../src/index.ts';
 
 const dirs: string[] = [];
@@ -300,7 +300,7 @@ describe('behind real HAProxy over a Unix socket', () => {
     const cfg = path.join(path.dirname(file), 'haproxy.cfg');
     writeFileSync(cfg, ['defaults', '  mode tcp', '  timeout connect 2s', '  timeout client 10s', '  timeout server 10s',
       'listen front', `  bind 127.0.0.1:${port}`, `  server app unix@${file} send-proxy-v2`, ''].join('\n'));
-    const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const haproxy = spawn(HAPROXY, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(haproxy);
     let s: net.Socket | undefined;
     await until(async () => {
