@@ -12,6 +12,7 @@ import {
   type RingwireServer, type ServerStats, type StatsSnapshot, type StallInfo, type TlsServerOptions, type WritePath,
   descriptorBudget, descriptorLimit, slotsThatFit, TooManyConnectionsPerIpError, DEFAULT_LISTENERS, portSharing,
 } from './index.ts';
+import { UNIX_WORKERS } from './workers/worker-server.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration, parsePort } from './units.ts';
 import { checkHost, checkServerOptions, checkUpstreamHost } from './net/server.ts';
 import { queueBudget } from './net/endpoint-config.ts';
@@ -32,7 +33,7 @@ const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared me
 
 Usage:
   ringwire serve [options]      run an echo server (Ctrl-C drains and stops it)
-  ringwire relay --upstream <host:port> [options]
+  ringwire relay --upstream <host:port|unix:path> [options]
                                 a framing-aware relay: each client gets its own connection to the
                                 upstream, whole frames both ways (= serve --upstream)
   ringwire bench [options]      benchmark ringwire against plain Node (ringwire bench --help)
@@ -43,6 +44,9 @@ Usage:
 Options for serve:
   --host <addr>             address to bind (default 127.0.0.1)
   --port <n>                port (default 7000; 0 picks a free one)
+  --unix <path>             listen on this Unix socket path instead of a TCP port (no --host, --port,
+                            --listeners or --workers): a socket file left by a killed server is
+                            replaced, one another server listens on is EADDRINUSE; removed on exit
   --core <wasm|js>          the WASM core (default) or its TypeScript twin
   --framing <spec>          how bytes split into frames (default raw):
                               raw                      stream echo, bytes as they arrive
@@ -101,8 +105,9 @@ Options for serve:
   --copy                    copy reads into the rings instead of reading into them directly
   --write <direct|stream>   how replies reach the kernel: direct (default) writes the tx ring through
                             the socket's handle, stream through socket.write (Node's Writable)
-  --upstream <host:port>    relay: forward each client's whole frames to its own connection to
-                            host:port and back, validated at the edge, inside the core (each client
+  --upstream <host:port|unix:path>
+                            relay: forward each client's whole frames to its own connection to
+                            host:port (or the Unix socket path) and back, validated at the edge, inside the core (each client
                             takes two connection slots); a --handler exporting
                             onForward(frame, from, to) sees each frame on its way and may drop it
                             (return false) or replace it (return bytes)
@@ -275,6 +280,24 @@ function errorsSince(now: StatsSnapshot, before: StatsSnapshot): Record<string, 
   return since;
 }
 
+/** --unix: the socket path, refused beside the options of a TCP listener (and worker threads, which serve TCP only). */
+function unixListen(path: string | undefined, values: Record<string, unknown>, workers: number): string | undefined {
+  if (path === undefined) return undefined;
+  if (path === '') throw configError('--unix needs a socket path');
+  const tcp = ['host', 'port', 'listeners'].filter(k => values[k] !== undefined);
+  if (tcp.length > 0) throw configError(`--unix listens on a Unix socket instead of a TCP port: leave out --${tcp.join(' and --')}`);
+  if (workers > 1) throw configError(`--unix with --workers ${workers}: ${UNIX_WORKERS}`);
+  return path;
+}
+
+/** --upstream: host:port, or unix:<path> for a Unix socket. */
+function upstreamAddress(text: string): { host: string; port: number } | { path: string } {
+  if (!text.startsWith('unix:')) return parseHostPort('upstream', text);
+  const path = text.slice('unix:'.length);
+  if (path === '') throw configError('--upstream unix: needs a socket path, like unix:/run/app.sock');
+  return { path };
+}
+
 /** host:port (an IPv6 host in brackets: [::1]:7000); the host may be left out where a default is given. */
 function parseHostPort(name: string, text: string, defaultHost?: string): { host: string; port: number } {
   const m = /^(?:(?:\[([^\]]+)\]|([^:]+)):)?(\d+)$/.exec(text);
@@ -332,8 +355,9 @@ async function serve(args: string[], relay = false): Promise<void> {
   log = loggerFor(args);
   args = execWithProfiler(relay ? 'relay' : 'serve', args, text => log.info(text)); // --profile, --perf-map: restart Node with its profiler flags
   const { values } = parseFlags(args, {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '7000' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      unix: { type: 'string' },
       core: { type: 'string', default: 'wasm' },
       framing: { type: 'string', default: 'raw' },
       'max-connections': { type: 'string' },
@@ -386,8 +410,9 @@ async function serve(args: string[], relay = false): Promise<void> {
   }
   if (values.core !== 'wasm' && values.core !== 'js') throw configError(`--core must be wasm or js, got "${values.core}"`);
   if (values.write !== 'direct' && values.write !== 'stream') throw configError(`--write must be direct or stream, got "${values.write}"`);
-  const port = parsePort('port', values.port);
+  const port = parsePort('port', values.port ?? '7000');
   const workers = values.workers === 'auto' ? availableParallelism() : parseCount('workers', values.workers);
+  const unix = unixListen(values.unix, values, workers);
   if (values.balance !== undefined && workers === 1) throw configError('--balance shares the port between worker threads: give --workers 2 or more (or auto)');
   const coreOptions = {
     framing: values.framing,
@@ -397,7 +422,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     txRing: size('tx-ring', values['tx-ring']),
   };
   let config = resolveConfig(coreOptions); // fail on bad options before binding
-  const wanted = values.listeners === undefined ? (portSharing() ? DEFAULT_LISTENERS : 1) : parseCount('listeners', values.listeners);
+  const wanted = unix !== undefined ? 1 : values.listeners === undefined ? (portSharing() ? DEFAULT_LISTENERS : 1) : parseCount('listeners', values.listeners);
   const metricsAt = values.metrics === undefined ? undefined : parseHostPort('metrics', values.metrics, '127.0.0.1');
   const fit = fitDescriptors(config.slots, workers, values['max-connections'] !== undefined, wanted, metricsAt ? METRICS_DESCRIPTORS : 0);
   if (fit.slots !== config.slots) {
@@ -406,16 +431,16 @@ async function serve(args: string[], relay = false): Promise<void> {
   }
   const keepalive = duration('keepalive', values.keepalive);
   const minRate = rate(values['min-rate']);
-  if (relay && values.upstream === undefined) throw configError('ringwire relay needs --upstream <host:port>, the server each client is relayed to');
+  if (relay && values.upstream === undefined) throw configError('ringwire relay needs --upstream <host:port> (or unix:<path>), the server each client is relayed to');
   if (values.upstream !== undefined && values.cluster !== undefined) throw configError('--cluster carries what handlers publish: a relay (--upstream) has no handler');
   const upstreamTls = values['upstream-tls'] || values['upstream-ca'] !== undefined;
   if ((upstreamTls || values['upstream-connect-timeout'] !== undefined) && values.upstream === undefined) {
-    throw configError('--upstream-tls, --upstream-ca and --upstream-connect-timeout are for a relay: give --upstream <host:port>');
+    throw configError('--upstream-tls, --upstream-ca and --upstream-connect-timeout are for a relay: give --upstream <host:port> or unix:<path>');
   }
   const common = {
     ...coreOptions,
     upstream: values.upstream === undefined ? undefined : {
-      ...parseHostPort('upstream', values.upstream),
+      ...upstreamAddress(values.upstream),
       connectTimeout: duration('upstream-connect-timeout', values['upstream-connect-timeout']),
       ...(upstreamTls ? { tls: { ca: pemFile('upstream-ca', values['upstream-ca']) } } : {}),
     },
@@ -443,7 +468,7 @@ async function serve(args: string[], relay = false): Promise<void> {
   const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);
   // The library's own checks, before anything starts, each naming its flag and the values it takes.
-  checkHost('host', values.host, CLI_NAMES);
+  if (values.host !== undefined) checkHost('host', values.host, CLI_NAMES);
   checkNumber('statsInterval', interval, STATS_INTERVAL, CLI_NAMES);
   const stallRestart = duration('stall-restart', values['stall-restart']);
   if (workers === 1) {
@@ -453,7 +478,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     checkWorkerServerOptions({ ...common, workers, stallRestart }, CLI_NAMES);
   }
   queueBudget(config, common, CLI_NAMES);
-  if (common.upstream) await checkUpstreamHost(common.upstream.host, CLI_NAMES);
+  if (common.upstream && 'host' in common.upstream) await checkUpstreamHost(common.upstream.host, CLI_NAMES);
   let server: AnyServer;
   let budget: MemoryBudget;
   if (workers === 1) {
@@ -520,7 +545,9 @@ async function serve(args: string[], relay = false): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  const addr = await server.listen({ port, host: values.host, backlog, listeners: fit.listeners });
+  const addr = unix !== undefined && !(server instanceof WorkerServer)
+    ? await server.listen({ path: unix, backlog })
+    : await server.listen({ port, host: values.host ?? '127.0.0.1', backlog, listeners: fit.listeners });
   if (metricsAt) {
     try {
       metricsServer = await serveMetrics(new MetricsRegistry(server), metricsAt.port, metricsAt.host);
@@ -532,11 +559,11 @@ async function serve(args: string[], relay = false): Promise<void> {
   const rings = `${config.slots} connections x (${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
   const memory = `${mib(budget.total)} at most (${mib(budget.rings)} of rings for ${rings} + ${mib(budget.queued)} of queued replies)`;
   const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
-  const where = `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const where = typeof addr === 'string' ? `unix:${addr}` : `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const metricsWhere = metricsServer ? ` metrics=http://${metricsAddress(metricsServer)}/metrics` : '';
   const { help, ...options } = values;
   log.info(`listening on ${where}`, {
-    address: addr.address, port: addr.port, core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster, tls: common.tls !== undefined, upstreamTls,
+    ...(typeof addr === 'string' ? { path: addr } : { address: addr.address, port: addr.port }), core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster, tls: common.tls !== undefined, upstreamTls,
     workers: server instanceof WorkerServer ? server.size : 1, balance: server instanceof WorkerServer ? server.balance : undefined,
     metrics: metricsServer ? `http://${metricsAddress(metricsServer)}/metrics` : undefined,
     memory: { total: budget.total, rings: budget.rings, queued: budget.queued, slots: config.slots, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },

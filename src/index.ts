@@ -14,7 +14,7 @@ import type { StatsRenderer } from './net/server-stats.ts';
 const prometheusText: StatsRenderer = (source, options) => new MetricsRegistry(source, options).text();
 
 export { createCore };
-export { RingwireServer, DEFAULT_LISTENERS, type ServerOptions, type ListenOptions } from './net/server.ts';
+export { RingwireServer, DEFAULT_LISTENERS, type ServerOptions, type ListenOptions, type UpstreamOptions } from './net/server.ts';
 export { portSharing } from './net/port-sharing.ts';
 export { MAX_DURATION } from './net/option-rules.ts';
 export { RingwireClient, type ConnectOptions, type ReconnectOptions, type ClientEvents } from './net/client.ts';
@@ -65,11 +65,11 @@ export function createEndpoint<Data = any>(options: EndpointOptions<Data> = {}):
  */
 export async function connect<Data = any>(options: Omit<EndpointOptions<Data>, 'signal' | 'tls'> & ConnectOptions<Data>): Promise<RingwireClient<Data>> {
   checkKnown(options, [...Object.keys(ENDPOINT_RULES).filter(k => k !== 'signal'), ...Object.keys(CONNECT_RULES)]);
-  const { port, host, reconnect, maxQueuedWhileDown, connectTimeout, tls, ...endpointOptions } = options;
-  checkConnectOptions({ port, host, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // before the endpoint is built: nothing to close
+  const { port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls, ...endpointOptions } = options;
+  checkConnectOptions({ port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // before the endpoint is built: nothing to close
   const endpoint = createEndpoint<Data>({ maxConnections: 1, ...endpointOptions });
   await endpoint.start();
-  const client = endpoint.connect<Data>({ port, host, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // the endpoint's hooks: these options'
+  const client = endpoint.connect<Data>({ port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // the endpoint's hooks: these options'
   client.once('end', () => void endpoint.close());
   return client;
 }

@@ -15,11 +15,12 @@
 // is refused and counted in `dropped`, as a full bounded channel refuses.
 
 import { EventEmitter } from 'node:events';
-import { configError, type RingwireError } from '../core/errors.ts';
+import type { RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import type { Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 import { checkOptions, duration, OTHER, whole, type Rule } from './option-rules.ts';
+import { destination, type Destination } from './unix-socket.ts';
 
 export interface ReconnectOptions {
   /** ms before the first retry. Default 100. */
@@ -35,9 +36,12 @@ export interface ReconnectOptions {
 }
 
 export interface ConnectOptions<Data = any> extends Handler<Data> {
-  port: number;
+  /** TCP: the port (and host); or give path. */
+  port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /** A Unix socket path, instead of host and port. */
+  path?: string;
   /** Keep a connection up: true for the defaults, or the backoff. Default false: one connection. */
   reconnect?: boolean | ReconnectOptions;
   /** Bytes of frames held while disconnected (with reconnect). Default the endpoint's maxQueued. */
@@ -67,7 +71,7 @@ export interface ClientEvents {
 /** What a client needs from its endpoint. */
 export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
-  dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
+  dial(to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
   readonly maxQueued: number;
   /** Throws ERR_REPLY_TOO_LARGE for a frame no connection of this endpoint could send (as Connection.send would). */
   checkReply(length: number): void;
@@ -80,6 +84,7 @@ export const CONNECT_RULES = {
   onOpen: OTHER, onFrame: OTHER, onDrain: OTHER, onClose: OTHER, onConnection: OTHER, onForward: OTHER,
   port: whole(1, 65535),
   host: OTHER,
+  path: OTHER,
   reconnect: OTHER,
   maxQueuedWhileDown: whole(0, 2 ** 32, 'bytes'),
   connectTimeout: duration(1),
@@ -97,7 +102,7 @@ const RECONNECT_RULES = {
 /** Check a client's options: ERR_BAD_CONFIG naming the first one unknown or out of range. */
 export function checkConnectOptions(options: ConnectOptions): void {
   checkOptions(options, CONNECT_RULES);
-  if (typeof options.port !== 'number') throw configError('port is required: the port to connect to');
+  destination(options, 'connect()'); // port (TCP) or path (a Unix socket), not both
   if (typeof options.reconnect === 'object') checkOptions(options.reconnect, RECONNECT_RULES, 'reconnect.');
 }
 
@@ -110,6 +115,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   dropped = 0;
   private readonly dialer: Dialer;
   private readonly options: ConnectOptions<Data>;
+  private readonly to: Destination;
   private readonly backoff: Required<ReconnectOptions> | null;
   private readonly hooks: Handler<Data>;
   private held: Uint8Array[] = [];
@@ -131,6 +137,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     checkConnectOptions(options);
     this.dialer = dialer;
     this.options = options;
+    this.to = destination(options, 'connect()');
     this.backoff = options.reconnect ? { ...DEFAULTS, ...(options.reconnect === true ? {} : options.reconnect) } : null;
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
@@ -197,10 +204,9 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   }
 
   private dial(): void {
-    const host = this.options.host ?? '127.0.0.1';
     let c: Connection<Data>;
     try {
-      c = this.dialer.dial(host, this.options.port, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
+      c = this.dialer.dial(this.to, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
     } catch (err) {
       // No free slot on this endpoint: a failed attempt like any other.
       if (!this.backoff) return this.end(err as Error);

@@ -58,7 +58,8 @@ import { Router } from './router.ts';
 import type { ServerStats, StatsRenderer, ThreadState } from './server-stats.ts';
 import { DEFAULT_MAX_QUEUED_TOTAL, endpointConfig, queueBudget, queueLimits, type EndpointConfig } from './endpoint-config.ts';
 import { canWriteDirect, type WritePath } from './direct-write.ts';
-import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
+import { adopt, canAdopt, isUnixSocket, type ReadTarget } from './socket-adoption.ts';
+import { describeDestination, type Destination } from './unix-socket.ts';
 import { clientHandshakeTimeout, connectTls, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
@@ -314,12 +315,14 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     const core = this.core;
     const who = { id: null, remoteAddress: raw.remoteAddress, remotePort: raw.remotePort };
-    if (this.proxyTrusted && raw.remoteAddress === undefined) {
+    // A Unix-socket peer has no address: the socket file's permissions decide who connects, so it may send a PROXY header (unix-socket.ts).
+    const unix = isUnixSocket(raw);
+    if (this.proxyTrusted && !unix && raw.remoteAddress === undefined) {
       // Reset before we got to it (a balancer's health check that connects and resets): no peer to trust or refuse.
       raw.destroy();
       return null;
     }
-    if (this.proxyTrusted && !this.proxyTrusted.has(raw.remoteAddress)) {
+    if (this.proxyTrusted && !unix && !this.proxyTrusted.has(raw.remoteAddress)) {
       this.clientError(ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
       raw.destroy();
       return null;
@@ -339,7 +342,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (slot < 0) slot = this.evictFor(raw);
     if (slot < 0) {
       this.addresses?.release(entry);
-      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: all ${core.config.slots} connection slots are in use`);
+      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${peerName(raw)} refused: all ${core.config.slots} connection slots are in use`);
       this.clientError(err, who);
       raw.destroy();
       return null;
@@ -404,7 +407,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const victim = this.evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
     const waited = Math.round(now - victim.waitStart);
-    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${raw.remoteAddress}:${raw.remotePort}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter} ms)`));
+    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter} ms)`));
     return this.core.open();
   }
 
@@ -447,27 +450,28 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return new RingwireClient<D>(this, hooks);
   }
 
-  /** Dialer: one connection attempt; the Connection opens (start()) once its socket connects. Throws ERR_TOO_MANY_CONNECTIONS without a free slot. */
-  dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
+  /** Dialer: one connection attempt (TCP or a Unix socket); the Connection opens (start()) once its socket connects. Throws ERR_TOO_MANY_CONNECTIONS without a free slot. */
+  dial(to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
     const core = this.core;
+    const where = describeDestination(to);
     const slot = core.open();
     if (slot < 0) {
-      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${host}:${port}: all ${core.config.slots} connection slots are in use`);
-      this.clientError(err, { id: null, remoteAddress: host, remotePort: port });
+      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${where}: all ${core.config.slots} connection slots are in use`);
+      this.clientError(err, { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined });
       throw err;
     }
     const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
     const keepAlive = this.keepAliveDelay();
     const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0;
     const socketOptions = {
-      host, port, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
+      ...to, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
       keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive || 0,
     };
-    const source = (target: ReadTarget | null) => (tls ? connectTls(host, port, tls, socketOptions)
+    const source = (target: ReadTarget | null) => (tls ? connectTls(to, tls, socketOptions)
       : net.connect({ ...socketOptions, ...(target ? { onread: target } : {}) } as net.NetConnectOpts));
     const connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy && !tls);
     const socket = connection.socket;
-    const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${host}:${port} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${where} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
     socket.once('close', () => clearTimeout(timer));
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -686,6 +690,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       }
     }
   }
+}
+
+/** Who connected, for messages: address:port, or a Unix socket's peer (which has no address). */
+function peerName(raw: net.Socket): string {
+  return raw.remoteAddress === undefined && isUnixSocket(raw) ? 'a Unix-socket peer' : `${raw.remoteAddress}:${raw.remotePort}`;
 }
 
 /** The deadlines an endpoint's sweep checks, in ms (minRate in bytes/s); 0 = off. */

@@ -7,6 +7,11 @@
 // process on an unhandled 'error'. An accept that fails for lack of descriptors
 // (EMFILE/ENFILE) pauses that listener briefly instead (accept-guard.ts): counted
 // as ERR_NO_DESCRIPTORS.
+// On a Unix socket (listen({ path })): one listening socket, its file removed on
+// close and a stale one replaced (unix-socket.ts); the peer has no address, so
+// maxConnectionsPerIp does not apply to it (until a PROXY header names a client),
+// and with proxyProtocol it is trusted to send the header whatever proxyTrusted
+// says: the socket file's permissions decide who may connect.
 
 import { lookup } from 'node:dns/promises';
 import net, { type AddressInfo } from 'node:net';
@@ -21,6 +26,7 @@ import type { ServerStats, StatsRenderer } from './server-stats.ts';
 import { Switchboard } from './switchboard.ts';
 import type { Core } from '../core/core.ts';
 import type { TlsClientOptions } from './tls-context.ts';
+import { destination, type Destination } from './unix-socket.ts';
 
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   /**
@@ -41,10 +47,13 @@ export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   cluster?: string | ClusterOptions;
 }
 
+/** A relay's upstream: host and port (TCP), or path (a Unix socket). */
 export interface UpstreamOptions {
   /** Default 127.0.0.1. It must resolve when the relay starts (listen() rejects with ERR_BAD_CONFIG if it does not). */
   host?: string;
-  port: number;
+  port?: number;
+  /** A Unix socket path, instead of host and port. */
+  path?: string;
   /** Give up a connection to the upstream after this many ms (the client's connection closes with ERR_SOCKET). Default 10000. */
   connectTimeout?: number;
   tls?: TlsClientOptions;
@@ -53,7 +62,7 @@ export interface UpstreamOptions {
 export const DEFAULT_UPSTREAM_CONNECT_TIMEOUT = 10_000;
 
 const UPSTREAM_RULES = {
-  host: OTHER, port: whole(1, 65535), connectTimeout: duration(1), tls: OTHER,
+  host: OTHER, port: whole(1, 65535), path: OTHER, connectTimeout: duration(1), tls: OTHER,
 } as const satisfies { readonly [K in keyof Required<UpstreamOptions>]: Rule };
 
 /**
@@ -69,8 +78,8 @@ export function checkServerOptions(options: ServerOptions, names: OptionNames = 
   if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
   if (upstream !== undefined) {
     checkOptions(upstream, UPSTREAM_RULES, 'upstream.', names);
-    if (typeof upstream.port !== 'number') throw configError(`${names.name('upstream.port')} is required: the port each client is relayed to`);
     if (upstream.host !== undefined) checkHost('upstream.host', upstream.host, names);
+    destination(upstream, 'upstream'); // port (TCP) or path (a Unix socket), not both
   }
   return { endpoint, cluster: cluster === undefined ? undefined : clusterOptions(cluster) };
 }
@@ -96,6 +105,13 @@ export interface ListenOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /**
+   * Listen on this Unix socket path instead of a TCP port (give no port, host,
+   * reusePort or listeners). A socket file left by a process that was killed is
+   * removed and bound again; one another server listens on is EADDRINUSE. The file
+   * is removed on close.
+   */
+  path?: string;
   /** The kernel's queue of connections not yet accepted, per listening socket. Default 511. */
   backlog?: number;
   /** SO_REUSEPORT: other threads or processes may listen on the port too. */
@@ -112,7 +128,7 @@ export { DEFAULT_LISTENERS } from './listener-set.ts';
 
 export class RingwireServer<Data = any> extends Endpoint<Data> {
   private readonly listenerSet: ListenerSet;
-  private readonly upstreamOptions: ServerOptions['upstream'];
+  private readonly upstream: { to: Destination; connectTimeout: number; tls: TlsClientOptions | undefined } | undefined;
   private readonly clusterOptions: ClusterOptions | undefined;
   private joining: Promise<void> | undefined;
   private resolving: Promise<void> | undefined;
@@ -123,7 +139,8 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   constructor(options: ServerOptions<Data>, makeCore: CoreFactory, renderMetrics?: StatsRenderer) {
     const { endpoint, cluster } = checkServerOptions(options);
     super(endpoint, makeCore, renderMetrics);
-    this.upstreamOptions = options.upstream;
+    const { upstream } = options;
+    if (upstream) this.upstream = { to: destination(upstream, 'upstream'), connectTimeout: upstream.connectTimeout ?? DEFAULT_UPSTREAM_CONNECT_TIMEOUT, tls: upstream.tls };
     this.clusterOptions = cluster;
     this.listenerSet = new ListenerSet({ pauseOnConnect: true, allowHalfOpen: true }, {
       connection: raw => this.serve(raw),
@@ -135,14 +152,18 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     this.listener = this.listenerSet.servers[0]!;
   }
 
-  /** Build the core (once) and listen. Resolves with the bound address; rejects with the error if it cannot. */
-  async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo> {
+  /** Build the core (once) and listen. Resolves with the bound address (a Unix socket's path); rejects with the error if it cannot. */
+  listen(options: ListenOptions & { path: string }): Promise<string>;
+  listen(portOrOptions?: number | (ListenOptions & { path?: undefined }), host?: string): Promise<AddressInfo>;
+  async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo | string> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
     if (o.host !== undefined) checkHost('host', o.host);
+    const path = unixPath(o);
     await this.start();
     if (this.closing) throw configError('listen() after close(): create a new server to listen again');
     if (this.listenerSet.listening) throw configError('the server is already listening');
-    await this.listenerSet.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', backlog: o.backlog ?? 511, reusePort: o.reusePort ?? false, count: listenerCount(o.listeners) });
+    const count = path === undefined ? listenerCount(o.listeners) : 1;
+    await this.listenerSet.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', path, backlog: o.backlog ?? 511, reusePort: o.reusePort ?? false, count });
     this.emit('listening');
     return this.address()!;
   }
@@ -150,7 +171,8 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   /** Build the core (once) and, with a cluster, connect to Redis (rejects with ERR_BAD_CONFIG if it cannot). */
   override async start(): Promise<Core> {
     const core = await super.start();
-    if (this.upstreamOptions) await (this.resolving ??= checkUpstreamHost(this.upstreamOptions.host ?? '127.0.0.1'));
+    const to = this.upstream?.to;
+    if (to && 'host' in to) await (this.resolving ??= checkUpstreamHost(to.host));
     if (this.clusterOptions) await (this.joining ??= this.joinCluster(core, this.clusterOptions));
     return core;
   }
@@ -175,7 +197,8 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     return s;
   }
 
-  address(): AddressInfo | null {
+  /** The bound address, a Unix socket's path, or null when not listening. */
+  address(): AddressInfo | string | null {
     return this.listenerSet.address();
   }
 
@@ -187,10 +210,10 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
    */
   override identified(client: Connection): boolean {
     if (!super.identified(client)) return false;
-    const up = this.upstreamOptions;
+    const up = this.upstream;
     if (!up) return true;
     try {
-      client.pair(this.dial(up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? DEFAULT_UPSTREAM_CONNECT_TIMEOUT, up.tls));
+      client.pair(this.dial(up.to, this.handler, up.connectTimeout, up.tls));
     } catch (err) {
       client.fail(err as RingwireError);
       return false;
@@ -201,4 +224,13 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   protected override stopAccepting(): Promise<void> {
     return this.listenerSet.close();
   }
+}
+
+/** listen()'s Unix socket path, checked against the TCP options it excludes; undefined for TCP. */
+function unixPath(o: ListenOptions): string | undefined {
+  if (o.path === undefined) return undefined;
+  if (typeof o.path !== 'string' || o.path === '') throw configError(`path must be a Unix socket path, got ${JSON.stringify(o.path)}`);
+  const tcp = (['port', 'host', 'reusePort', 'listeners'] as const).filter(k => o[k] !== undefined);
+  if (tcp.length > 0) throw configError(`listen on a Unix socket path or a TCP port, not both: give path without ${tcp.join(', ')}`);
+  return o.path;
 }

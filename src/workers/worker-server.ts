@@ -99,6 +99,10 @@ export interface WorkerExitInfo {
   restartIn: number;
 }
 
+/** Why worker threads serve TCP only. */
+export const UNIX_WORKERS = 'worker threads cannot share a Unix socket: Node transfers only TCP sockets to worker threads (balance transfer), '
+  + 'and SO_REUSEPORT does not spread Unix-socket connections over listeners (balance reuseport); serve a Unix socket with one thread (createServer; ringwire serve without --workers), or run one process per socket path';
+
 const STABLE_MS = 10_000; // a worker that lived this long resets the backoff
 const MAX_WAITING = 1024; // transfer mode: connections held while no worker runs; more are refused
 
@@ -222,6 +226,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   /** Start every worker and listen. Resolves with the bound address once every worker serves. */
   async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
+    if (o.path !== undefined) throw configError(UNIX_WORKERS);
     const where = { port: o.port ?? 0, host: o.host ?? '127.0.0.1' };
     try {
       await this.cluster?.start(); // before the workers: their first subscribers find the cluster ready
@@ -278,7 +283,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
         },
       });
       await this.acceptor.listen({ port: where.port, host: where.host, backlog, count: listenerCount(listeners), reusePort: false });
-      this.bound = { port: this.acceptor.address()!.port, host: where.host };
+      this.bound = { port: (this.acceptor.address() as AddressInfo).port, host: where.host };
     } else if (where.port === 0) {
       // The first worker binds (port 0 picks one); the others join it on that port.
       this.bound = { ...where, backlog, listeners };
@@ -293,7 +298,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   }
 
   address(): AddressInfo | null {
-    if (this.acceptor) return this.acceptor.address();
+    if (this.acceptor) return this.acceptor.address() as AddressInfo | null; // TCP only (UNIX_WORKERS)
     if (!this.bound) return null;
     return { port: this.bound.port, address: this.bound.host, family: net.isIPv6(this.bound.host) ? 'IPv6' : 'IPv4' };
   }
