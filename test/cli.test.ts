@@ -185,7 +185,7 @@ describe('ringwire CLI: values it cannot honour', () => {
     [['relay', '--upstream', 'no.such.host.invalid:80'], /^--upstream \(its host\): "no\.such\.host\.invalid" does not resolve \((ENOTFOUND|EAI_AGAIN)\)$/],
     [['relay', '--upstream', '127.0.0.1:1', '--upstream-connect-timeout', '0s'], '--upstream-connect-timeout must be a duration from 1ms to 576h, got 0s'],
     [['relay', '--upstream', '127.0.0.1:1', '--upstream-connect-timeout', '577h'], '--upstream-connect-timeout must be a duration from 1ms to 576h, got 577h'],
-    [['serve', '--upstream-connect-timeout', '1s'], '--upstream-tls, --upstream-ca and --upstream-connect-timeout are for a relay: give --upstream <host:port>'],
+    [['serve', '--upstream-connect-timeout', '1s'], '--upstream-tls, --upstream-ca and --upstream-connect-timeout are for a relay: give --upstream <host:port> or unix:<path>'],
   ] as [string[], string | RegExp][])('%j', (args, line) => {
     const r = cli([...args, '--port', '0']);
     expect(r.status).toBe(2);
