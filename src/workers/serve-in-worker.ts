@@ -12,6 +12,7 @@ import { configError } from '../core/errors.ts';
 import { STATS_COUNT } from '../core/core.ts';
 import type { Handler } from '../net/handler.ts';
 import { RingwireServer } from '../net/server.ts';
+import { DRAIN_GATE } from '../net/drain.ts';
 import { loadHandler } from './handler-module.ts';
 import type { ParentMessage, WorkerInit, WorkerMessage } from './protocol.ts';
 
@@ -35,8 +36,15 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
   server.on('clientError', (err, c) => {
     post({ type: 'ringwire:clientError', number: err.number, message: err.message, id: c.id, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
   });
+  // The drain's gate: this thread's FINs wait until the parent has heard every thread say it is quiet.
+  let release: (() => void) | undefined;
+  server[DRAIN_GATE] = () => new Promise<void>(resolve => {
+    release = resolve;
+    post({ type: 'ringwire:quiet' });
+  });
   const onMessage = (m: ParentMessage) => {
     if (m.type === 'ringwire:socket') server.serve(m.socket as net.Socket);
+    else if (m.type === 'ringwire:release') release?.();
     else if (m.type === 'ringwire:close') {
       void server.close().then(() => {
         post({ type: 'ringwire:closed' });
