@@ -12,7 +12,7 @@ import type { RingwireError } from '../src/index.ts';
 // @ts-expect-error: a plain JavaScript fixture without types
 import * as drainHandler from './fixtures/drain-handler.mjs';
 import { LineClient } from './line-client.ts';
-import { PATHS, connect, startServer, until } from './net-helpers.ts';
+import { PATHS, connect, startServer, until, untilReadingStops } from './net-helpers.ts';
 
 const HANDLER = 'test/fixtures/drain-handler.mjs';
 
@@ -59,6 +59,23 @@ describe.each(PATHS)('the drain core=$core zeroCopy=$zeroCopy write=$writePath',
     expect(errors.map(e => e.code)).toEqual(['ERR_DRAIN_TIMEOUT']);
     expect(errors[0]!.message).toContain('3 frame(s) read and not answered');
     expect(server.metrics()).toContain('ringwire_drain_unanswered_frames_total{worker="0"} 3');
+  });
+
+  it('echo mode, past drainTimeout: the whole frames a full tx ring kept from the echo are counted, and the peer that never read is reset', async () => {
+    const { server, port } = await startServer({ ...paths, framing: 'fixed:1000', rxRing: 4096, txRing: 4096, drainTimeout: 200 });
+    const s = await connect(port);
+    const end = ending(s);
+    s.pause(); // never reads: the kernel's buffers fill, then the tx ring, then the echo stops
+    const mib = Buffer.alloc(1 << 20, 7);
+    for (let i = 0; i < 24; i++) s.write(mib);
+    await untilReadingStops(server);
+    const read = server.stats().total;
+    const unanswered = Math.floor(read.bytesIn / 1000) - read.framesIn; // whole frames read, less those echoed
+    expect(unanswered).toBeGreaterThan(0);
+    await server.close();
+    s.resume();
+    expect(await end).toMatchObject({ fin: false, error: 'ECONNRESET' });
+    expect(server.stats().total).toMatchObject({ drainUnanswered: unanswered, errorsByCode: { ERR_DRAIN_TIMEOUT: 1 } });
   });
 
   it('delivers what handlers in flight publish and send to idle connections before their FIN', async () => {
