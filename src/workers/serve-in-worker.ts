@@ -36,16 +36,18 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
   server.on('clientError', (err, c) => {
     post({ type: 'ringwire:clientError', number: err.number, message: err.message, id: c.id, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
   });
-  // The drain's gate: this thread's FINs wait until the parent has heard every thread say it is quiet.
   let release: (() => void) | undefined;
-  server[DRAIN_GATE] = () => new Promise<void>(resolve => {
-    release = resolve;
-    post({ type: 'ringwire:quiet' });
-  });
   const onMessage = (m: ParentMessage) => {
     if (m.type === 'ringwire:socket') server.serve(m.socket as net.Socket);
     else if (m.type === 'ringwire:release') release?.();
     else if (m.type === 'ringwire:close') {
+      // The parent drains every thread together (WorkerLink.close): once this one has no
+      // frame in flight it says so, and its FINs wait for the parent's release (drain.ts).
+      // Closed any other way (server.close() in this thread), it does not wait.
+      server[DRAIN_GATE] = () => new Promise<void>(resolve => {
+        release = resolve;
+        post({ type: 'ringwire:quiet' });
+      });
       void server.close().then(() => {
         post({ type: 'ringwire:closed' });
         port.off('message', onMessage); // nothing of ours keeps the thread alive any more
