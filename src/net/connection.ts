@@ -63,7 +63,8 @@
 // handle (the one time `socket` changes); the endpoint calls secured() after the handshake.
 //
 // Lifecycle: open -> draining (peer ended or server draining: no new input,
-// deliver what is buffered) -> closing (no more frames; every reply given to
+// deliver what is buffered; while the server drains, a connection that has
+// answered everything waits there for its FIN until drain.ts releases it) -> closing (no more frames; every reply given to
 // send() goes out, after any pending handler settles, then FIN; input is
 // discarded meanwhile, and once everything is out the socket closes when the
 // peer has closed too or LINGER_MS later, so a reset cannot eat our replies)
