@@ -78,6 +78,34 @@ describe.each(PATHS)('the drain core=$core zeroCopy=$zeroCopy write=$writePath',
     expect(server.stats().total).toMatchObject({ drainUnanswered: unanswered, errorsByCode: { ERR_DRAIN_TIMEOUT: 1 } });
   });
 
+  it('a peer that does not read its answered replies holds no other FIN, and is reset at the timeout', async () => {
+    const big = Buffer.alloc(1 << 20, 1);
+    const { server, port } = await startServer({
+      ...paths, framing: 'line', drainTimeout: 1500, maxQueued: 16 << 20, maxReply: 1 << 20,
+      onFrame: (frame, c) => {
+        if (String(Buffer.from(frame)) === 'big') for (let i = 0; i < 12; i++) c.send(big); // answered: queued for a peer that does not read
+        else c.send(frame);
+      },
+    });
+    const slow = await connect(port);
+    const slowEnd = ending(slow);
+    slow.pause();
+    slow.write('big\n');
+    await until(() => server.queuedBytes > 0, 5000, 'replies to queue');
+    const other = await connect(port);
+    const otherEnd = ending(other);
+    other.write('hi\n');
+    await until(() => server.stats().total.framesIn === 2, 5000, 'the second frame to be read');
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    expect(await otherEnd).toEqual({ data: 'hi\n', fin: true, error: undefined });
+    expect(closed).toBe(false); // its FIN did not wait for the timeout, which ends the close
+    await closing;
+    slow.resume();
+    expect(await slowEnd).toMatchObject({ fin: false, error: 'ECONNRESET' });
+    expect(server.stats().total).toMatchObject({ drainUnanswered: 0, errorsByCode: { ERR_DRAIN_TIMEOUT: 1 } });
+  });
+
   it('delivers what handlers in flight publish and send to idle connections before their FIN', async () => {
     const { server, port } = await startServer({ ...paths, framing: 'line', drainTimeout: 5000, onFrame: drainHandler.onFrame });
     const subscriber = await LineClient.open(port);
