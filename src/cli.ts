@@ -82,8 +82,10 @@ Options for serve:
   --max-queued-total <bytes> replies all connections may queue beyond their tx rings (default 64m)
   --max-reply <bytes>       the largest reply a handler may send; one larger than the tx ring is
                             streamed through it (default 4 x --tx-ring)
-  --drain-timeout <time>    on SIGINT/SIGTERM, how long connections may drain before they are
-                            destroyed (default 10s)
+  --drain-timeout <time>    on SIGINT/SIGTERM, how long handlers in flight may take to settle and
+                            every frame read to be answered before each connection gets its FIN;
+                            past it, connections with frames unanswered are reset, counted as
+                            ERR_DRAIN_TIMEOUT, and the exit code is 1 (default 10s)
   --proxy-protocol <v1|v2|any>
                             every connection starts with a PROXY protocol header from a load
                             balancer (HAProxy send-proxy / send-proxy-v2); handlers see the client
@@ -540,7 +542,17 @@ async function serve(args: string[], relay = false): Promise<void> {
       const s = server.stats().total;
       const codes = Object.entries(s.errorsByCode).map(([code, n]) => `${code} ${n}`).join(', ');
       log.info(`closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors${codes ? ` (${codes})` : ''}`,
-        { accepted: s.accepted, framesIn: s.framesIn, framesOut: s.framesOut, bytesIn: s.bytesIn, bytesOut: s.bytesOut, errors: s.errors, errorsByCode: s.errorsByCode });
+        { accepted: s.accepted, framesIn: s.framesIn, framesOut: s.framesOut, bytesIn: s.bytesIn, bytesOut: s.bytesOut, errors: s.errors, errorsByCode: s.errorsByCode, drainUnanswered: s.drainUnanswered });
+      // Exit 1 when the drain ran out of time with something read and not answered (or not delivered): a supervisor sees it.
+      const reset = s.errorsByCode.ERR_DRAIN_TIMEOUT ?? 0;
+      if (reset > 0 || s.drainUnanswered > 0) {
+        log.error(`drain timed out: ${s.drainUnanswered} frame(s) read and not answered; ${reset} connection(s) reset (ERR_DRAIN_TIMEOUT); raise --drain-timeout`,
+          { code: 'ERR_DRAIN_TIMEOUT', drainUnanswered: s.drainUnanswered, connections: reset });
+        process.exitCode = 1;
+      }
+      log.flush();
+      // Drained: a handler that never settled (or a timer of its module) must not keep the process up.
+      process.exit();
     });
   };
   process.on('SIGINT', () => stop('SIGINT'));

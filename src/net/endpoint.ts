@@ -49,6 +49,7 @@ import type { AddressRanges } from './address-ranges.ts';
 import type { ProxyProtocol } from './proxy-header.ts';
 import { AddressTable, addressKey, createAddressTable, REFUSED, UNTRACKED } from './address-table.ts';
 import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
+import { Drain, DRAIN_GATE, type DrainGate } from './drain.ts';
 import { Connection, replyRefusal, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
 import { EvictionOrder } from './eviction-order.ts';
 import { Heartbeat, type StallInfo } from './heartbeat.ts';
@@ -107,7 +108,11 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   noDelay?: boolean;
   /** TCP keepalive on every connection: false, true (the system's idle time), or the idle ms before the first probe. Default 60000. */
   keepAlive?: boolean | number;
-  /** close(): ms to wait for connections to drain (and pending handlers to settle) before destroying them. Default 10000. */
+  /**
+   * close(): ms for the drain (drain.ts): pending handlers settle, every frame read is
+   * answered, then every connection gets its FIN. Past it, a connection with frames
+   * unanswered (or replies undelivered) is reset and counted: ERR_DRAIN_TIMEOUT. Default 10000.
+   */
   drainTimeout?: number;
   /**
    * Every accepted connection starts with a PROXY protocol header from a load
@@ -216,6 +221,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private readonly addressEntries = new Map<Connection, number>();
   private heartbeat: Heartbeat | undefined;
   private drained: (() => void) | undefined;
+  /** The drain under way, once close() is called. */
+  private draining: Drain | undefined;
+  /** A worker thread's gate (serve-in-worker.ts): FINs wait until every thread of the server is quiet. */
+  [DRAIN_GATE]: DrainGate = () => Promise.resolve();
   /** The options, resolved and checked once (endpoint-config.ts). */
   private readonly options: EndpointConfig<Data>;
   /** Renders stats() as text for metrics(): given by the public API (index.ts), so net/ never imports metrics/. */
@@ -460,11 +469,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.clientError(err, { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined });
       throw err;
     }
-    const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
+    const zeroCopy = this.options.zeroCopy; // client sockets take onread through Node's public API
     const keepAlive = this.keepAliveDelay();
     const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0;
     const socketOptions = {
-      ...to, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
+      ...to, allowHalfOpen: true, noDelay: this.options.noDelay,
       keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive || 0,
     };
     const source = (target: ReadTarget | null) => (tls ? connectTls(to, tls, socketOptions)
@@ -496,26 +505,20 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   /**
-   * Stop taking connections, drain every one (answer what each has buffered,
-   * wait for pending handlers, flush, FIN), resolve once all are closed, or
-   * drainTimeout after the call, when what is left is destroyed.
+   * Stop taking connections and drain (drain.ts): answer every frame read, let
+   * pending handlers settle and what they send be delivered, then FIN every
+   * connection; resolve once all are closed, or drainTimeout after the call, when
+   * what is still unanswered is reset (ERR_DRAIN_TIMEOUT) and the rest given its FIN.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const stopped = this.stopAccepting();
       for (const c of this.handshakes.keys()) c.destroy(); // not open yet: no hooks ran, none run
-      for (const c of this.connections.values()) c.drain();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<void>(resolve => {
-        timer = setTimeout(() => {
-          for (const c of this.connections.values()) c.destroy();
-          resolve();
-        }, this.options.drainTimeout ?? 10_000);
-      });
       const allClosed = this.connections.size === 0 ? Promise.resolve() : new Promise<void>(resolve => (this.drained = resolve));
+      this.draining = new Drain(this);
+      const drained = this.draining.run(this.options.drainTimeout, this[DRAIN_GATE], allClosed);
       await stopped;
-      await Promise.race([allClosed, timedOut]);
-      clearTimeout(timer);
+      await drained;
       clearInterval(this.sweeper);
       this.sweeper = undefined;
       this.heartbeat?.stop();
@@ -547,6 +550,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     if (entry >= 0) this.addressEntries.set(connection, entry);
     return true;
+  }
+
+  holdFin(connection: Connection): boolean {
+    return this.draining?.hold(connection) ?? false;
   }
 
   enter(connection: Connection): void {
@@ -615,6 +622,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.addresses!.release(entry);
     }
     this.router.closed(connection);
+    this.draining?.closed(connection);
     // Never opened (an outbound attempt that never connected, a bad PROXY header): no hooks ran, none run now.
     if (connection.opened) {
       try {

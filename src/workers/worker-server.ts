@@ -44,6 +44,7 @@ import { WorkerLink } from './worker-link.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 import { canReusePort, REUSEPORT_PLATFORMS } from '../net/port-sharing.ts';
 import { DescriptorReserve } from './descriptor-reserve.ts';
+import { DrainBarrier } from '../net/drain.ts';
 
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
   /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
@@ -343,12 +344,16 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       this.reserve?.close();
       const stopped = this.acceptor?.close() ?? Promise.resolve();
       for (const socket of this.waiting.splice(0)) socket.destroy();
+      // Every thread's FINs wait until no thread has a frame in flight: a handler still
+      // running on one may publish to subscribers on all (drain.ts). A thread that ends arrives too.
+      const barrier = new DrainBarrier(this.places.filter(p => p.link && p.state !== 'closed').map(p => p.index));
       await Promise.all(this.places.map(async p => {
         clearTimeout(p.timer);
         if (!p.link || p.state === 'closed') { p.state = 'closed'; return; }
         p.state = 'closing';
         const link = p.link;
-        await link.close(this.init.drainTimeout === undefined ? 15_000 : this.init.drainTimeout + 5000);
+        void link.ended.then(() => barrier.arrive(p.index));
+        await link.close(this.init.drainTimeout === undefined ? 15_000 : this.init.drainTimeout + 5000, () => barrier.arrive(p.index));
         // Our own threads end once drained (nothing else keeps them alive); a dead one already has.
         const timer = setTimeout(() => void link.worker.terminate(), 5000);
         await link.ended;
