@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { roundTrip } from './net-helpers.ts';
+import { collect, connect, roundTrip, sleep } from './net-helpers.ts';
 import { lengthFrame } from './harness.ts';
 
 const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 10_000 });
@@ -225,5 +225,35 @@ describe('ringwire CLI: values it cannot honour', () => {
     const r = cli(['serve', '--port', '0', '--handler', 'test/fixtures/never-loads.mjs']);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('ringwire: handler module test/fixtures/never-loads.mjs never finished loading: its top-level await waits on something that can no longer settle (ERR_BAD_CONFIG)\n');
+  });
+});
+
+describe('ringwire relay --upstream-connect-timeout', () => {
+  it('gives up an upstream connection that does not complete after the time given (once: 10 s, no flag), closing its client', async () => {
+    // An upstream whose accept queue is full: a listener with backlog 1 whose event loop is blocked takes
+    // two connections into the kernel's queue and drops the SYNs after them, so those connects hang.
+    const upstream = spawn(process.execPath, ['-e', `
+      const s = require('node:net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+        console.log(s.address().port);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20000);
+      });`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    running.add(upstream);
+    const [portLine] = await once(upstream.stdout!.setEncoding('utf8'), 'data') as [string];
+    const relay = spawn(process.execPath, ['dist/cli.js', 'relay', '--port', '0', '--framing', 'line', '--upstream', `127.0.0.1:${portLine.trim()}`, '--upstream-connect-timeout', '500ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(relay);
+    const [line] = await once(relay.stdout!.setEncoding('utf8'), 'data') as [string];
+    const port = Number(/:(\d+) /.exec(line)![1]);
+    const closeAfter = async () => {
+      const socket = await connect(port);
+      const opened = performance.now();
+      await collect(socket).done;
+      return performance.now() - opened;
+    };
+    const first = [await connect(port), await connect(port)]; // their upstream connections fill the queue
+    await sleep(300);
+    const ms = await Promise.race([closeAfter(), sleep(5000).then(() => Infinity)]);
+    expect(ms).toBeGreaterThanOrEqual(400);
+    expect(ms).toBeLessThan(5000);
+    for (const s of first) s.destroy();
   });
 });
