@@ -1,13 +1,16 @@
 // The mailbox (src/net/mailbox.ts) on its own: real producer threads
 // (worker_threads) against a consumer in this thread, records that wrap the
 // ring's end, a full mailbox, and wake-ups batched (one per sleep, not one per record);
-// and a switchboard whose cluster outbox is full still delivering on its own host.
+// writers terminated in the middle of a post (the mailbox goes on: what they left
+// unpublished is skipped and counted); and a switchboard whose cluster outbox is
+// full still delivering on its own host.
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { Mailbox } from 'ringwire';
 
 const PRODUCER = new URL('./fixtures/mailbox-producer.mjs', import.meta.url);
+const SPINNER = new URL('./fixtures/mailbox-spinner.mjs', import.meta.url);
 
 /** Take every record until `total` have arrived, sleeping when empty; counts wake-ups. */
 async function consume(mailbox: Mailbox, total: number, check: (w0: number, w1: number, w2: number, body: Uint8Array) => void): Promise<{ wakes: number; batches: number }> {
@@ -130,6 +133,50 @@ describe('mailbox: many producers, one consumer', () => {
     // The producer notified once (it flipped the flag); the other 49 records found no sleeper.
     expect(mailbox.take(100, () => {})).toBe(50);
   });
+});
+
+describe('mailbox: a writer terminated in the middle of a post', () => {
+  it('30 rounds: a thread posting in a tight loop is terminated while the consumer takes; then new posts arrive, every one', async () => {
+    const mailbox = Mailbox.create(65536);
+    const maxBody = 2000;
+    let dying = 0; // rounds whose thread died holding a reservation
+    for (let round = 0; round < 30; round++) {
+      let next = 0;
+      let mine = 0;
+      const take = () => mailbox.take(1000, (kind, w0, w1, w2, body) => {
+        if (kind === 8) return void mine++;
+        // The spinner's records: in order, none repeated, byte for byte, up to where it died.
+        if (kind !== 7 || w0 !== round || w1 !== next) throw new Error(`round ${round}: record ${kind}/${w0}/${w1}, 7/${round}/${next} expected`);
+        if (body.length !== w2) throw new Error(`round ${round} record ${w1}: ${body.length} bytes, ${w2} expected`);
+        for (let i = 0; i < body.length; i++) if (body[i] !== ((round * 31 + w1 + i) & 0xff)) throw new Error(`round ${round} record ${w1}: byte ${i}`);
+        next++;
+      });
+      const worker = new Worker(SPINNER, { workerData: { buffer: mailbox.buffer, producer: round, maxBody } });
+      let gone = false;
+      const exit = once(worker, 'exit').then(() => { gone = true; });
+      await once(worker, 'message');
+      // Take while it posts, for a few ms, then terminate it wherever it is, taking all the while (so it keeps posting).
+      const until = Date.now() + 2 + (round % 7) * 2;
+      while (Date.now() < until || next === 0) { take(); await new Promise(resolve => setImmediate(resolve)); }
+      const tid = worker.threadId;
+      void worker.terminate();
+      while (!gone) { take(); await new Promise(resolve => setImmediate(resolve)); }
+      await exit;
+      // What its parent does when a thread exits: report it to every mailbox.
+      dying += mailbox.writerDied(tid);
+      for (let k = 0; k < 50; k++) {
+        take();
+        expect(mailbox.post(8, round, k, 0, new Uint8Array(16))).toBe(true);
+      }
+      take();
+      expect(mine).toBe(50);
+      expect(mailbox.counters().waiting).toBe(0);
+    }
+    // The case this is about happened (usually in most rounds), and each was repaired once.
+    console.log(`mailbox: ${dying} of 30 writers terminated inside a post`);
+    expect(dying).toBeGreaterThan(0);
+    expect(mailbox.counters().repaired).toBe(dying);
+  }, 60_000);
 });
 
 describe('a switchboard with a cluster outbox', () => {
