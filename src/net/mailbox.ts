@@ -42,7 +42,7 @@
 //     still announcing its head), marked (-(entry + 1)), or published (> 0);
 //   - whoever sees a thread exit (the worker server) calls writerDied(threadId):
 //     its entry's owner becomes -(threadId + 1) (dead), `dead` counts it, the
-//     consumer is woken;
+//     consumer is woken (and, while `dead` > 0, never sleeps more than 1 ms);
 //   - the consumer, stopped at a record that is not published while `dead` > 0
 //     (or on its first take(): its predecessor may have died between zeroing what
 //     it took and moving `consume`), repairs it, and counts it in `repaired`: a
@@ -332,10 +332,12 @@ export class Mailbox {
   }
 
   /**
-   * The thread `tid` has ended (its exit was seen): a reservation it held is
-   * skipped by the consumer from now on, and its writer entry comes back once
-   * the consumer has passed it. Returns how many reservations it held (0 or 1).
-   * Call it once per thread, from any thread, after the thread's exit.
+   * The thread `tid` has ended (its exit was seen): a record it left unpublished
+   * is skipped by the consumer from now on (counted in `repaired`), and its writer
+   * entry comes back once the consumer has passed it. Returns 1 if it died in the
+   * middle of a post (between announcing its reservation and clearing it: it may
+   * have lost the race, or published just before), else 0. Call it once per
+   * thread, from any thread, after the thread's exit.
    */
   writerDied(tid: number): number {
     const i32 = this.i32;
@@ -381,7 +383,8 @@ export class Mailbox {
       Atomics.store(i32, SLEEPING, 0);
       return null;
     }
-    const r = Atomics.waitAsync(i32, SLEEPING, 1);
+    // While a dead writer's record may be ahead (writerDied can come between a take() and this sleep), look again every ms.
+    const r = Atomics.waitAsync(i32, SLEEPING, 1, Atomics.load(i32, DEAD) > 0 ? 1 : Infinity);
     if (!r.async) {
       // A producer flipped the flag between our store and the wait.
       Atomics.store(i32, SLEEPING, 0);

@@ -146,7 +146,8 @@ export class Switchboard {
   /**
    * Thread `tid` has ended (its exit was seen): in every mailbox, a post it was in
    * the middle of (worker.terminate() stops a thread anywhere) is skipped by that
-   * mailbox's reader, and counted there (mailbox.ts). Returns how many it left.
+   * mailbox's reader, and counted there (mailbox.ts). Returns how many posts it
+   * was in the middle of (what it left unpublished is at most that).
    */
   writerDied(tid: number): number {
     let left = 0;

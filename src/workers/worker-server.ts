@@ -77,7 +77,7 @@ export interface WorkerExitInfo {
   connections: number;
   /** ms until its replacement starts (-1: none, the server is closing). */
   restartIn: number;
-  /** Mailbox posts (sendTo, publish) it was terminated in the middle of: skipped by their readers, counted in each mailbox's `repaired`. */
+  /** Mailbox posts (sendTo, publish) it was terminated in the middle of: what it left unpublished is skipped by their readers, counted in each mailbox's `repaired`. */
   postsLeft: number;
 }
 
@@ -399,7 +399,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     p.state = 'restarting';
     const info: WorkerExitInfo = { worker: p.index, ...what, restartIn };
     const why = !what.error ? '' : p.killedFor ? `: ${what.error.message}` : ` after throwing: ${what.error.message}`;
-    const posts = what.postsLeft > 0 ? `; it was terminated in the middle of ${what.postsLeft} mailbox post(s), skipped by their readers` : '';
+    const posts = what.postsLeft > 0 ? `; it was terminated in the middle of ${what.postsLeft} mailbox post(s): what it left unpublished is skipped by their readers` : '';
     this.emit('workerExit', ringwireError(E_WORKER_EXIT, `worker ${p.index} (thread ${what.threadId}) exited with code ${what.exitCode}${why}; ${what.connections} connection(s) closed${posts}; restarting in ${restartIn} ms`), info);
     p.timer = setTimeout(() => {
       p.restarts++;
