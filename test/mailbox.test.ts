@@ -2,8 +2,9 @@
 // (worker_threads) against a consumer in this thread, records that wrap the
 // ring's end, a full mailbox, and wake-ups batched (one per sleep, not one per record);
 // writers terminated in the middle of a post (the mailbox goes on: what they left
-// unpublished is skipped and counted); and a switchboard whose cluster outbox is
-// full still delivering on its own host.
+// unpublished is skipped and counted), in a loop and one state at a time, and a
+// consumer that died in the middle of a take; and a switchboard whose cluster
+// outbox is full still delivering on its own host.
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
@@ -178,6 +179,62 @@ describe('mailbox: a writer terminated in the middle of a post', () => {
     expect(repaired).toBeGreaterThan(0);
     expect(repaired).toBeLessThanOrEqual(dying);
   }, 60_000);
+});
+
+describe('mailbox: reservations left by dead threads, one at a time', () => {
+  const RESERVER = new URL('./fixtures/mailbox-reserver.mjs', import.meta.url);
+
+  /** A thread that reserves a record of `body` bytes and holds it: where, and its thread id. */
+  async function reserver(mailbox: Mailbox, body: number, tag: number): Promise<{ worker: Worker; at: number; tid: number }> {
+    const worker = new Worker(RESERVER, { workerData: { buffer: mailbox.buffer, body, tag } });
+    const [{ at }] = await once(worker, 'message') as [{ at: number }];
+    return { worker, at, tid: worker.threadId };
+  }
+
+  /** Every record published now, as kind * 100 + w0. */
+  function takeAll(mailbox: Mailbox): number[] {
+    const got: number[] = [];
+    mailbox.take(1000, (kind, w0) => { got.push(kind * 100 + w0); });
+    return got;
+  }
+
+  for (const [what, erase] of [['marked (terminated after its first write)', false], ['unmarked (terminated before its first write)', true]] as const) {
+    it(`a reservation left ${what} is skipped once its thread is reported dead; a living writer's is waited for`, async () => {
+      const mailbox = Mailbox.create(4096);
+      // The ring's cursor near the end, so that the dead thread's record wraps (a SKIP to the end, the record at 0).
+      for (let i = 0; i < 3; i++) { expect(mailbox.post(5, i, 0, 0, new Uint8Array(1000))).toBe(true); takeAll(mailbox); }
+      expect(mailbox.post(5, 3, 0, 0, new Uint8Array(8))).toBe(true);
+      const dead = await reserver(mailbox, 1000, 1);
+      const live = await reserver(mailbox, 16, 2);
+      expect(mailbox.post(5, 4, 0, 0, new Uint8Array(8))).toBe(true);
+      expect(dead.at).toBe(mailbox.buffer.byteLength - mailbox.capacity); // at 0: it wrapped
+      if (erase) new Int32Array(mailbox.buffer, dead.at, 1)[0] = 0; // as if it died between its reservation and its mark
+      await dead.worker.terminate();
+      expect(takeAll(mailbox)).toEqual([503]); // stopped at the dead thread's record: not reported yet
+      expect(mailbox.writerDied(dead.tid)).toBe(1);
+      expect(takeAll(mailbox)).toEqual([]); // skipped it, now at the living writer's, which is not skipped
+      expect(mailbox.counters().repaired).toBe(1);
+      live.worker.postMessage('commit');
+      await once(live.worker, 'exit');
+      expect(takeAll(mailbox)).toEqual([902, 504]);
+      expect(mailbox.writerDied(live.tid)).toBe(0); // it had finished: nothing left
+      for (let k = 0; k < 10; k++) expect(mailbox.post(5, 10 + k, 0, 0, new Uint8Array(300))).toBe(true);
+      expect(takeAll(mailbox)).toEqual(Array.from({ length: 10 }, (_, k) => 510 + k));
+      expect(mailbox.counters()).toMatchObject({ repaired: 1, waiting: 0 });
+    });
+  }
+
+  it('a consumer that died between zeroing what it took and giving the room back: the next one goes on from there', () => {
+    const mailbox = Mailbox.create(4096);
+    for (let i = 0; i < 5; i++) expect(mailbox.post(5, i, 0, 0, new Uint8Array(100))).toBe(true);
+    // It had taken the first two records (128 bytes each) and zeroed them, then died.
+    new Uint8Array(mailbox.buffer, mailbox.buffer.byteLength - mailbox.capacity, 256).fill(0);
+    const next = new Mailbox(mailbox.buffer); // its replacement's view of the same memory
+    expect(takeAll(next)).toEqual([502, 503, 504]);
+    expect(next.counters()).toMatchObject({ repaired: 1, waiting: 0 });
+    expect(next.post(5, 5, 0, 0, new Uint8Array(100))).toBe(true);
+    expect(takeAll(next)).toEqual([505]);
+  });
 });
 
 describe('a switchboard with a cluster outbox', () => {

@@ -308,6 +308,11 @@ export class Mailbox {
       // Zero up to the next reservation that shows its writer (a mark, a record, an announcement) or `reserve`.
       end = (p + 8) | 0;
       while (end !== reserve && Atomics.load(i32, (DATA + (end & this.mask)) >> 2) === 0 && !announced.has(end)) end = (end + 8) | 0;
+      // A wrapping reservation marks its record at 0 before its SKIP at the end: if that mark is a dead writer's who
+      // announced p, the whole reservation is its own, and one SKIP covers it.
+      const mark = end === reserve ? 0 : Atomics.load(i32, (DATA + (end & this.mask)) >> 2);
+      const w = WRITERS + (-mark - 1) * WRITER_WORDS;
+      if (mark < 0 && Atomics.load(i32, w + OWNER) < 0 && Atomics.load(i32, w + AT) === p) end = (p + Atomics.load(i32, w + SIZE)) | 0;
     }
     const at = (DATA + (p & this.mask)) >> 2;
     i32[at + 1] = KIND_SKIP;
@@ -316,7 +321,11 @@ export class Mailbox {
     return true;
   }
 
-  /** Give back the entries of dead writers that `consume` has passed (or that never reserved): nothing of theirs is left. */
+  /**
+   * Give back the entries of dead writers nothing of which is left ahead of `consume`:
+   * it has passed what they announced (all of it, for a reservation that wraps: its
+   * SKIP comes first), or it has taken everything reserved.
+   */
   private releaseDeadWriters(consume: number): void {
     const i32 = this.i32;
     const reserve = Atomics.load(i32, RESERVE);
@@ -324,7 +333,9 @@ export class Mailbox {
       const owner = Atomics.load(i32, w + OWNER);
       if (owner >= 0) continue;
       const at = Atomics.load(i32, w + AT);
-      if (((consume - at) | 0) > 0 || at === reserve) {
+      const size = Atomics.load(i32, w + SIZE);
+      const passed = size > this.capacity - (at & this.mask) ? ((consume - at - size) | 0) >= 0 : ((consume - at) | 0) > 0;
+      if (passed || consume === reserve) {
         Atomics.store(i32, w + SIZE, 0);
         if (Atomics.compareExchange(i32, w + OWNER, owner, 0) === owner) Atomics.sub(i32, DEAD, 1);
       }
