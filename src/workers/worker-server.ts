@@ -78,7 +78,7 @@ export interface WorkerExitInfo {
   /** ms until its replacement starts (-1: none, the server is closing). */
   restartIn: number;
   /** Mailbox posts (sendTo, publish) it was terminated in the middle of: what it left unpublished is skipped by their readers, counted in each mailbox's `repaired`. */
-  postsLeft: number;
+  postsInterrupted: number;
 }
 
 const STABLE_MS = 10_000; // a worker that lived this long resets the backoff
@@ -106,8 +106,8 @@ class Place {
   stallReported = false;
   /** Why the watchdog terminated the current thread, if it did. */
   killedFor: Error | undefined;
-  /** Mailbox posts the last thread in this place died in the middle of (their readers skip them). */
-  postsLeft = 0;
+  /** Mailbox posts the last thread in this place was terminated in the middle of (their readers skip what it left). */
+  postsInterrupted = 0;
   readonly index: number;
   constructor(index: number) {
     this.index = index;
@@ -354,7 +354,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     worker.once('exit', () => {
       this.switchboard.detach(p.index, tid);
       this.cluster?.dropPlace(p.index);
-      p.postsLeft = this.switchboard.writerDied(tid);
+      p.postsInterrupted = this.switchboard.writerDied(tid);
     });
     p.link = link;
     p.assigned = 0;
@@ -389,7 +389,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     }
     // A thread terminated for a stall never ran again to count it.
     if (p.killedFor) p.counted.add(S_STALLS, 1);
-    this.restart(p, { threadId: p.threadId, exitCode, error: p.killedFor ?? error, connections, postsLeft: p.postsLeft });
+    this.restart(p, { threadId: p.threadId, exitCode, error: p.killedFor ?? error, connections, postsInterrupted: p.postsInterrupted });
   }
 
   /** Start a replacement after the backoff: doubled for each failure within STABLE_MS of its start. */
@@ -399,12 +399,12 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     p.state = 'restarting';
     const info: WorkerExitInfo = { worker: p.index, ...what, restartIn };
     const why = !what.error ? '' : p.killedFor ? `: ${what.error.message}` : ` after throwing: ${what.error.message}`;
-    const posts = what.postsLeft > 0 ? `; it was terminated in the middle of ${what.postsLeft} mailbox post(s): what it left unpublished is skipped by their readers` : '';
+    const posts = what.postsInterrupted > 0 ? `; it was terminated in the middle of ${what.postsInterrupted} mailbox post(s): what it left unpublished is skipped by their readers` : '';
     this.emit('workerExit', ringwireError(E_WORKER_EXIT, `worker ${p.index} (thread ${what.threadId}) exited with code ${what.exitCode}${why}; ${what.connections} connection(s) closed${posts}; restarting in ${restartIn} ms`), info);
     p.timer = setTimeout(() => {
       p.restarts++;
       this.start(p).catch((err: Error) => {
-        if (!this.closing) this.restart(p, { threadId: p.threadId, exitCode: 1, error: err, connections: 0, postsLeft: 0 });
+        if (!this.closing) this.restart(p, { threadId: p.threadId, exitCode: 1, error: err, connections: 0, postsInterrupted: 0 });
       });
     }, restartIn);
   }
