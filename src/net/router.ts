@@ -29,6 +29,12 @@
 //     not fit in its tx ring queues, up to maxQueued (and the endpoint's
 //     maxQueuedTotal), past which it is closed with ERR_SLOW_CONSUMER. Until then
 //     it slows the mailbox (a batch per turn); nothing buffers without a bound.
+//   - An error thrown by user code during a delivery (a clientError listener
+//     called when a frame made its connection a slow consumer) ends the batch
+//     after its record, which is still delivered to every subscriber it names
+//     and never taken again, and is thrown from the pump whole (several from one
+//     record: an AggregateError of them): an uncaught exception, as from a
+//     socket's own callbacks. The pump is re-armed first.
 //   - Atomics.waitAsync does not keep Node's event loop alive (docs/node-facts.md):
 //     while attached, a referenced timer that never fires does, so a mailbox
 //     whose endpoint runs is always consumed; detach() (at the endpoint's close)
@@ -38,6 +44,7 @@ import { threadId } from 'node:worker_threads';
 import type { Connection } from './connection.ts';
 import { parseConnectionId } from './connection-id.ts';
 import { Groups } from './groups.ts';
+import { ReplyTooLargeError } from '../core/errors.ts';
 import type { Mailbox } from './mailbox.ts';
 import { KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
 
@@ -81,6 +88,8 @@ export class Router {
   /** A connection queued beyond its tx ring in this batch. */
   private backlog = false;
   private readonly counts: RouterStats = { delivered: 0, dropped: 0, full: 0, closed: 0 };
+  /** What user code (a clientError listener) threw inside a delivery: pump() throws it once the batch is counted. */
+  private readonly thrown: unknown[] = [];
   /** Records of the batch being taken, handed on and dropped: counted in the mailbox once per batch. */
   private taken = 0;
   private lost = 0;
@@ -223,8 +232,11 @@ export class Router {
         ok = c.queuedBytes > 0;
         if (ok) this.backlog = true;
       }
-    } catch {
-      ok = false; // ERR_REPLY_TOO_LARGE: a frame this framing cannot carry is not the receiver's fault
+    } catch (err) {
+      ok = false;
+      // ERR_REPLY_TOO_LARGE: a frame this framing cannot carry is not the receiver's fault (dropped, counted).
+      // Anything else was thrown by user code (a clientError listener): passed on once the record is done.
+      if (!(err instanceof ReplyTooLargeError)) this.thrown.push(err);
     }
     if (ok) this.counts.delivered++;
     return ok;
@@ -248,7 +260,7 @@ export class Router {
       }
       this.taken++;
     }
-    return !this.backlog;
+    return !this.backlog && this.thrown.length === 0;
   }
 
   /** The topic in a publish record's first `length` bytes: a fan-out names the same one again and again, decoded once. */
@@ -296,8 +308,9 @@ export class Router {
     const mailbox = this.mailbox!;
     const outer = this.host.delivering; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
     this.backlog = false;
+    let n: number;
     try {
-      return mailbox.take(BATCH, this.visit);
+      n = mailbox.take(BATCH, this.visit);
     } finally {
       mailbox.count(this.taken, this.lost);
       this.taken = this.lost = 0;
@@ -306,5 +319,13 @@ export class Router {
         this.host.flushNow(); // the batch is written before the next one: the kernel takes bytes between batches
       }
     }
+    if (this.thrown.length > 0) {
+      // The record that threw was delivered to every connection it names and is not taken again;
+      // the mailbox goes on being consumed if the process survives what we throw.
+      const thrown = this.thrown.splice(0);
+      this.immediate ??= setImmediate(() => this.pump());
+      throw thrown.length === 1 ? thrown[0] : new AggregateError(thrown, `${thrown.length} errors thrown by user code while one mailbox record was delivered`);
+    }
+    return n;
   }
 }
