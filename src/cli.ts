@@ -66,8 +66,9 @@ Options for serve:
                             connections one address (IPv6: one /64) may hold, across all workers;
                             more are refused with ERR_TOO_MANY_CONNECTIONS (default: no cap)
   --evict-after <time>      at the connection limit, a new client takes the slot of the connection
-                            whose incomplete frame has waited longest on its peer, if this long
-                            (closed with ERR_EVICTED; default 1s; 0s: never, the new client is refused)
+                            whose incomplete frame arrives slowest, under --min-rate, once that
+                            frame is this old (closed with ERR_EVICTED; a client at or above
+                            --min-rate is never evicted; default 1s; 0s: never, the new client is refused)
   --stall-timeout <time>    report a thread whose event loop was blocked this long (default 1s)
   --stall-restart <time>    with --workers: replace a worker blocked this long (default 30s; 0s: never)
   --write-timeout <time>    close a connection whose replies make no progress this long with

@@ -30,7 +30,7 @@
 //     refused, and every other one starts with a PROXY header, parsed before its
 //     first core call and before onOpen, within proxyTimeout (the sweep again);
 //   - at the connection limit, a newcomer takes the slot of the connection whose
-//     incomplete frame has waited longest on its peer, past evictAfter (ERR_EVICTED,
+//     incomplete frame arrives slowest, below minRate and past evictAfter (ERR_EVICTED,
 //     eviction-order.ts); it is refused only when there is none;
 //   - ids are unique for the life of the process, across worker threads.
 
@@ -78,8 +78,9 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   maxConnectionsPerIp?: number;
   /**
    * At the connection limit, a new connection takes the slot of the connection whose
-   * incomplete frame has waited longest on its peer, if at least this many ms
-   * (that one is closed with ERR_EVICTED). Default 1000; 0 = never (the newcomer is refused).
+   * incomplete frame arrives slowest, below minRate over the recent window, once that
+   * frame has waited at least this many ms (that one is closed with ERR_EVICTED); a
+   * connection at or above minRate is never evicted. Default 1000; 0 = never (the newcomer is refused).
    */
   evictAfter?: number;
   /** The shared table maxConnectionsPerIp counts in (createAddressTable); a worker server gives every thread the same one. */
@@ -317,7 +318,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         d.handshake = this.tlsContext.handshakeTimeout;
       }
       this.deadlines = d;
-      if (evictAfter > 0) this.evictions = new EvictionOrder(evictAfter);
+      if (evictAfter > 0) this.evictions = new EvictionOrder(evictAfter, d.minRate);
       if (perIp > 0) this.addresses = new AddressTable(o.addressTable ?? createAddressTable(this.coreInstance.config.slots));
       // Always beating: besides stalls, it measures the event-loop lag that stats() and metrics report.
       this.heartbeat = new Heartbeat(o.heartbeat, o.stallTimeout ?? DEFAULT_STALL_TIMEOUT, info => {
@@ -452,13 +453,16 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     });
   }
 
-  /** Every slot is taken: evict the connection that waited longest on an incomplete frame (eviction-order.ts) and take its slot; -1 if none qualifies. */
+  /** Every slot is taken: evict the connection whose incomplete frame arrives slowest (eviction-order.ts) and take its slot; -1 if none qualifies. */
   private evictFor(raw: net.Socket): number {
     const now = performance.now();
-    const victim = this.evictions?.pick(this.connections.values(), now);
+    const evictions = this.evictions;
+    const victim = evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
     const waited = Math.round(now - victim.waitStart);
-    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
+    const rate = evictions!.rate(victim, now).toFixed(1);
+    const minRate = this.deadlines!.minRate;
+    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
     return this.core.open();
   }
 
@@ -735,6 +739,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         if (c.windowBytes < needed) {
           c.fail(ringwireError(E_TOO_SLOW, `${c.windowBytes} bytes of an incomplete frame in ${Math.round(now - c.windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
         } else {
+          this.evictions?.windowEnded(c, c.windowBytes, now - c.windowStart, now);
           c.windowStart = now;
           c.windowBytes = 0;
         }
