@@ -12,7 +12,9 @@
 //     another connection must not make the core list frames for it until the
 //     batch is over (Connection.continue() defers to a microtask);
 //   - replies queued beyond the tx rings stay under maxQueued per connection and
-//     maxQueuedTotal in all: the worst-case memory is memoryBudget(), fixed at start;
+//     maxQueuedTotal in all (queue-budget.ts: when the total would be crossed, the
+//     largest stalled holders are closed, not the connection crossing it): the
+//     worst-case memory is memoryBudget(), fixed at start;
 //   - every deadline is checked by one coarse sweep per endpoint over the
 //     connections' timestamps, never by a timer per socket: no write progress for
 //     writeTimeout (ERR_SLOW_CONSUMER), no traffic for idleTimeout, an incomplete
@@ -52,6 +54,7 @@ import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
 import { Drain, DRAIN_GATE, type DrainGate } from './drain.ts';
 import { Connection, replyRefusal, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
 import { EvictionOrder } from './eviction-order.ts';
+import { QueueBudget } from './queue-budget.ts';
 import { Heartbeat, type StallInfo } from './heartbeat.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
@@ -220,8 +223,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     dirty.length = 0;
   };
-  private queuedTotal = 0;
-  private maxQueuedTotal: number;
+  /** Replies queued beyond the tx rings, over every connection (maxQueuedTotal): who pays when it runs out. */
+  private readonly budget: QueueBudget;
   private sweeper: NodeJS.Timeout | undefined;
   private deadlines: Deadlines | undefined;
   private addresses: AddressTable | undefined;
@@ -260,7 +263,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const writePath = options.writePath ?? 'direct';
     if (!WRITE_PATHS.includes(writePath)) throw configError(`writePath must be 'direct' or 'stream', got ${String(writePath)}`);
     this.writePath = writePath;
-    this.maxQueuedTotal = options.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL;
+    this.budget = new QueueBudget(options.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL, () => this.connections.values());
     if (typeof options.core === 'object') this.coreInstance = options.core;
     if (options.signal) {
       if (options.signal.aborted) queueMicrotask(() => void this.close());
@@ -305,7 +308,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       for (const [name, v] of [
         ['evictAfter', evictAfter],
         ['idleTimeout', d.idle], ['writeTimeout', d.write], ['frameTimeout', d.frame], ['minRate', d.minRate], ['maxQueued', maxQueued],
-        ['maxReply', maxReply], ['maxQueuedTotal', this.maxQueuedTotal], ['maxConnectionsPerIp', perIp], ['stallTimeout', o.stallTimeout ?? 0],
+        ['maxReply', maxReply], ['maxQueuedTotal', this.budget.max], ['maxConnectionsPerIp', perIp], ['stallTimeout', o.stallTimeout ?? 0],
         ['proxyTimeout', o.proxyTimeout ?? 0],
       ] as const) {
         if (!Number.isFinite(v) || v < 0) throw configError(`${name} must be a number of at least 0, got ${v}`);
@@ -334,12 +337,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   /** Bytes of replies queued beyond the tx rings right now, over every connection. */
   get queuedBytes(): number {
-    return this.queuedTotal;
+    return this.budget.bytes;
   }
 
   /** The worst-case memory of this endpoint (after start()). */
   memoryBudget(): MemoryBudget {
-    return memoryBudget(this.core.config, this.limits.maxQueued, this.maxQueuedTotal);
+    return memoryBudget(this.core.config, this.limits.maxQueued, this.budget.max);
   }
 
   /** Statistics in the shape every ringwire server uses: totals and one entry per thread. */
@@ -643,9 +646,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (--this.reading === 0 && this.dirty.length > 0) this.flushDirty();
   }
 
-  queue(delta: number): boolean {
-    this.queuedTotal += delta;
-    return this.queuedTotal <= this.maxQueuedTotal;
+  queue(delta: number, from?: Connection): boolean {
+    return this.budget.charge(delta, from);
   }
 
   /** Count and report an error that closes (or refuses) one connection. */
