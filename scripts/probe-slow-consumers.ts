@@ -95,8 +95,9 @@ async function probe(kind: string) {
   const port = Number(/:(\d+) /.exec(line)![1]);
   const printed = /memory=(.*? at most \(.*?\))/.exec(line)![1]!;
   const bound = Number(/memory=([\d.]+) MiB at most/.exec(line)![1]);
-  let slow = 0;
-  server.stderr.setEncoding('utf8').on('data', (d: string) => { slow += d.split('ERR_SLOW_CONSUMER').length - 1; });
+  let output = line;
+  server.stdout.on('data', (d: string) => (output += d));
+  server.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
   const idle = rss(server.pid!);
   const bystander = reader(port);
   const sockets: net.Socket[] = [];
@@ -120,6 +121,8 @@ async function probe(kind: string) {
   server.kill('SIGTERM');
   await once(server, 'exit');
   process.off('exit', kill);
+  // The per-connection log lines are rate-limited: the count is in the summary the server logs as it exits.
+  const slow = Number(/closed after .*ERR_SLOW_CONSUMER (\d+)/.exec(output)?.[1] ?? 0);
   const result = {
     kind, core: values.core, clients, replyBytes: replySize, requestsPerClient: requests, seconds, printed, boundMiB: bound,
     idleMiB: +idle.rss.toFixed(1), peakMiB: +Math.max(peak, after.hwm).toFixed(1), afterMiB: +after.rss.toFixed(1),

@@ -161,3 +161,43 @@ describe.each(WRITES.flatMap(w => (['sync', 'async', 'task'] as const).map(kind 
       await server.close();
     });
   });
+/** The server's resident memory at its peak (VmHWM), in MiB. */
+const peakRss = (pid: number) => Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+describe('the memory `ringwire serve` prints at start', () => {
+  it.each(['sync', 'async', 'task'] as const)('bounds its peak RSS while 64 never-reading clients ask for 1 MiB replies (%s handler)', async kind => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ringwire-rss-'));
+    const handler = path.join(dir, 'h.mjs');
+    writeFileSync(handler, `const reply = Buffer.alloc(1048576, 7);\n${{
+      sync: 'export function onFrame(_f, c) { c.send(reply); }',
+      async: 'export async function onFrame(_f, c) { await new Promise(r => setImmediate(r)); c.send(reply); }',
+      task: 'export async function onConnection(c) { for await (const _f of c) c.send(reply); }',
+    }[kind]}\n`);
+    // 16 MiB of budget for 128 slots of 1 MiB: 64 clients asking for 64 MiB each would need 4096 MiB without it.
+    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--framing', 'length:4', '--handler', handler,
+      '--max-connections', '128', '--max-reply', '1m', '--max-queued-total', '16m'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr!.resume();
+      await until(() => /memory=([\d.]+) MiB at most/.test(out), 10_000, 'the listening line');
+      const bound = Number(/memory=([\d.]+) MiB at most/.exec(out)![1]);
+      expect(out).toMatch(/MiB of process baseline/);
+      const port = Number(/:(\d+) /.exec(out)![1]);
+      const clients = Array.from({ length: 64 }, () => {
+        const s = net.connect({ port, host: '127.0.0.1' });
+        s.on('error', () => {});
+        s.pause();
+        s.write(Buffer.alloc(4 * 64));
+        return s;
+      });
+      await untilWritesStop(() => Number(readFileSync(`/proc/${child.pid}/io`, 'utf8').match(/wchar: (\d+)/)![1]));
+      await sleep(500);
+      const peak = peakRss(child.pid!);
+      for (const s of clients) s.destroy();
+      expect(peak).toBeLessThanOrEqual(bound);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
