@@ -194,6 +194,46 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
     await server.close();
   });
 
+  it('eviction by rate, on either side of minRate: a frame arriving at twice minRate is never evicted, one at half of it is', async () => {
+    // minRate 2000 bytes/s over 10 s windows (the sweep closes neither during the test), 3 slots.
+    const { server, port } = await startServer({ core, framing: 'length:4:be', maxConnections: 3, maxFrame: 65536, evictAfter: 300, minRate: 2000, minRateWindow: 10_000 });
+    const codes = errorCodes(server);
+    const b = bystander(port); // between frames: never a candidate
+    const header = lengthFrame(Buffer.alloc(60_000)).subarray(0, 4);
+    const sender = async (bytesPer50ms: number) => {
+      const s = await connect(port);
+      s.on('error', () => {});
+      s.write(header);
+      const timer = setInterval(() => s.write(Buffer.alloc(bytesPer50ms)), 50);
+      s.once('close', () => clearInterval(timer));
+      return { s, stop: () => clearInterval(timer) };
+    };
+    const above = await sender(200); // 4000 bytes/s
+    const below = await sender(50); // 1000 bytes/s
+    await sleep(600); // both frames past evictAfter
+    const newcomer = async () => {
+      const s = await connect(port);
+      s.on('error', () => {});
+      const f = lengthFrame(randomBytes(16));
+      s.write(f);
+      let got = Buffer.alloc(0);
+      s.on('data', d => (got = Buffer.concat([got, d])));
+      return { s, end: await Promise.race([new Promise<string>(r => s.once('close', () => r('refused'))), until(() => got.equals(f), 5000).then(() => 'served')]) };
+    };
+    const first = await newcomer();
+    expect(first.end).toBe('served');
+    expect(await outcome(below.s, 3000)).toBe('closed');
+    expect(codes).toEqual(['ERR_EVICTED']);
+    // One past: the only frame left in progress arrives over minRate: the next newcomer is refused, not served in its place.
+    expect((await newcomer()).end).toBe('refused');
+    expect(above.s.closed).toBe(false);
+    expect(codes).toEqual(['ERR_EVICTED', 'ERR_TOO_MANY_CONNECTIONS']);
+    above.stop();
+    for (const s of [above.s, first.s]) s.destroy();
+    expect(await b.stop()).toBeGreaterThan(10);
+    await server.close();
+  });
+
   it.each(['uploads first', 'attackers first'] as const)('eviction by rate (%s): clients uploading well over minRate are never evicted for reconnecting 1-byte-a-second tricklers', async order => {
     // 6 slots, 3 uploads of 200 KB at ~200 KB/s (minRate is 500 bytes/s), and 8 attackers
     // that trickle 1 byte a second and reconnect 50 ms after every close or refusal.
