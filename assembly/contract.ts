@@ -249,7 +249,7 @@ export const E_TLS_TIMEOUT: u32 = 17;
 export const E_PROXY_HEADER: u32 = 18;
 /** ERR_PROXY_HEADER: no whole PROXY protocol header within the header timeout (its own counter, the same code) (found by the host) */
 export const E_PROXY_TIMEOUT: u32 = 19;
-/** ERR_EVICTED: closed at the connection limit to give its slot to a new connection: its incomplete frame had waited longest on its peer (found by the host) */
+/** ERR_EVICTED: closed at the connection limit to give its slot to a new connection: its incomplete frame arrived slowest, below the minimum rate (found by the host) */
 export const E_EVICTED: u32 = 20;
 /** ERR_DRAIN_TIMEOUT: the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset (found by the host) */
 export const E_DRAIN_TIMEOUT: u32 = 21;

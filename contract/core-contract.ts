@@ -215,6 +215,6 @@ export const errors: ErrorEntry[] = [
   { name: 'E_TLS_TIMEOUT', code: 'ERR_TLS', by: 'host', doc: 'the TLS handshake did not finish within the handshake timeout (its own counter, the same code)' },
   { name: 'E_PROXY_HEADER', code: 'ERR_PROXY_HEADER', by: 'host', doc: 'a PROXY protocol header missing, garbled, oversized or not allowed' },
   { name: 'E_PROXY_TIMEOUT', code: 'ERR_PROXY_HEADER', by: 'host', doc: 'no whole PROXY protocol header within the header timeout (its own counter, the same code)' },
-  { name: 'E_EVICTED', code: 'ERR_EVICTED', by: 'host', doc: 'closed at the connection limit to give its slot to a new connection: its incomplete frame had waited longest on its peer' },
+  { name: 'E_EVICTED', code: 'ERR_EVICTED', by: 'host', doc: 'closed at the connection limit to give its slot to a new connection: its incomplete frame arrived slowest, below the minimum rate' },
   { name: 'E_DRAIN_TIMEOUT', code: 'ERR_DRAIN_TIMEOUT', by: 'host', doc: 'the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset' },
 ];

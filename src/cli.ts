@@ -66,8 +66,9 @@ Options for serve:
                             connections one address (IPv6: one /64) may hold, across all workers;
                             more are refused with ERR_TOO_MANY_CONNECTIONS (default: no cap)
   --evict-after <time>      at the connection limit, a new client takes the slot of the connection
-                            whose incomplete frame has waited longest on its peer, if this long
-                            (closed with ERR_EVICTED; default 1s; 0s: never, the new client is refused)
+                            whose incomplete frame arrives slowest, under --min-rate, once that
+                            frame is this old (closed with ERR_EVICTED; a client at or above
+                            --min-rate is never evicted; default 1s; 0s: never, the new client is refused)
   --stall-timeout <time>    report a thread whose event loop was blocked this long (default 1s)
   --stall-restart <time>    with --workers: replace a worker blocked this long (default 30s; 0s: never)
   --write-timeout <time>    close a connection whose replies make no progress this long with
@@ -517,7 +518,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     }
   }
   const rings = `${config.slots} connections x (${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
-  const memory = `${mib(budget.total)} at most (${mib(budget.rings)} of rings for ${rings} + ${mib(budget.queued)} of queued replies)`;
+  const memory = `${mib(budget.total)} at most (${budget.baseline > 0 ? `${mib(budget.baseline)} of process baseline + ` : ''}${mib(budget.rings)} of rings for ${rings} + ${mib(budget.connections)} of connection state + ${mib(budget.queued)} of queued replies)`;
   const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
   const where = typeof addr === 'string' ? `unix:${addr}` : `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const metricsWhere = metricsServer ? ` metrics=http://${metricsAddress(metricsServer)}/metrics` : '';
@@ -526,7 +527,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     ...(typeof addr === 'string' ? { path: addr } : { address: addr.address, port: addr.port }), core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster, tls: common.tls !== undefined, upstreamTls,
     workers: server instanceof WorkerServer ? server.size : 1, balance: server instanceof WorkerServer ? server.balance : undefined,
     metrics: metricsServer ? `http://${metricsAddress(metricsServer)}/metrics` : undefined,
-    memory: { total: budget.total, rings: budget.rings, queued: budget.queued, slots: config.slots, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
+    memory: { total: budget.total, baseline: budget.baseline, rings: budget.rings, connections: budget.connections, queued: budget.queued, slots: config.slots, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
     options,
   }, {
     stdout: true,

@@ -251,7 +251,7 @@ export const E_TLS_TIMEOUT = 17;
 export const E_PROXY_HEADER = 18;
 /** ERR_PROXY_HEADER: no whole PROXY protocol header within the header timeout (its own counter, the same code) (found by the host) */
 export const E_PROXY_TIMEOUT = 19;
-/** ERR_EVICTED: closed at the connection limit to give its slot to a new connection: its incomplete frame had waited longest on its peer (found by the host) */
+/** ERR_EVICTED: closed at the connection limit to give its slot to a new connection: its incomplete frame arrived slowest, below the minimum rate (found by the host) */
 export const E_EVICTED = 20;
 /** ERR_DRAIN_TIMEOUT: the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset (found by the host) */
 export const E_DRAIN_TIMEOUT = 21;

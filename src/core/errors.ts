@@ -74,7 +74,7 @@ const BY_NAME: Record<ErrorName, Omit<Entry, 'code'>> = {
   E_TLS_TIMEOUT: { message: 'TLS handshake did not finish within the handshake timeout', type: TlsTimeoutError },
   E_PROXY_HEADER: { message: 'bad PROXY protocol header', type: ProxyHeaderError },
   E_PROXY_TIMEOUT: { message: 'no PROXY protocol header within the header timeout', type: ProxyHeaderTimeoutError },
-  E_EVICTED: { message: 'closed to give its slot to a new connection: its incomplete frame had waited longest', type: EvictedError },
+  E_EVICTED: { message: 'closed to give its slot to a new connection: its incomplete frame arrived slowest', type: EvictedError },
   E_DRAIN_TIMEOUT: { message: 'the drain timed out with frames read but unanswered (or replies undelivered): the connection was reset; raise drainTimeout', type: DrainTimeoutError },
 };
 

@@ -83,6 +83,7 @@ import { DirectWriter, WRITE_DONE, canWriteDirect, writeError, type WritePath } 
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
 import { ProxyHeaderParser, type ProxyHeader, type ProxyProtocol } from './proxy-header.ts';
+import { freeCopy } from './queue-budget.ts';
 import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
@@ -131,8 +132,12 @@ export interface ConnectionHost {
   /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick. */
   enterRead(): void;
   leaveRead(): void;
-  /** Bytes queued beyond the tx ring changed by delta; false if that is over the budget. */
-  queue(delta: number): boolean;
+  /**
+   * Bytes queued beyond the tx ring changed by delta (queued by `from`, when it adds).
+   * Over the budget, stalled holders are closed first (queue-budget.ts); false when
+   * `from` itself must pay.
+   */
+  queue(delta: number, from?: Connection): boolean;
   clientError(err: RingwireError, connection: ConnectionInfo): void;
   /** The connection closed: by `error`, or else normally for `reason`. */
   closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void;
@@ -478,7 +483,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     // Copied: a Buffer's slice() would be a view of the caller's memory.
     this.queue.push(new Uint8Array(payload));
     this.queued += payload.length;
-    const withinBudget = this.host.queue(payload.length);
+    const withinBudget = this.host.queue(payload.length, this); // the budget closes stalled holders first (queue-budget.ts)
     if (this.queued > this.host.limits.maxQueued || !withinBudget) {
       const why = withinBudget ? `more than maxQueued (${this.host.limits.maxQueued} bytes)` : 'over the server\'s budget for queued replies';
       this.fail(ringwireError(E_SLOW_CONSUMER, `${this.queued} bytes of replies queued beyond the tx ring, ${why}`), true);
@@ -1032,12 +1037,14 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.queue[this.queueHead++] = undefined as never;
       this.queued -= next.length;
       this.host.queue(-next.length);
+      freeCopy(next); // in the ring now: its memory goes back at once (queue-budget.ts; after its last use: detached, its length is 0)
     }
     this.queue = [];
     this.queueHead = 0;
   }
 
   private dropQueue(): void {
+    for (let i = this.queueHead; i < this.queue.length; i++) freeCopy(this.queue[i]!); // dropped: memory back at once (queue-budget.ts)
     if (this.queued > 0) this.host.queue(-this.queued);
     this.queue = [];
     this.queueHead = 0;

@@ -12,7 +12,9 @@
 //     another connection must not make the core list frames for it until the
 //     batch is over (Connection.continue() defers to a microtask);
 //   - replies queued beyond the tx rings stay under maxQueued per connection and
-//     maxQueuedTotal in all: the worst-case memory is memoryBudget(), fixed at start;
+//     maxQueuedTotal in all (queue-budget.ts: when the total would be crossed, the
+//     largest stalled holders are closed, not the connection crossing it): the
+//     worst-case memory is memoryBudget(), fixed at start;
 //   - every deadline is checked by one coarse sweep per endpoint over the
 //     connections' timestamps, never by a timer per socket: no write progress for
 //     writeTimeout (ERR_SLOW_CONSUMER), no traffic for idleTimeout, an incomplete
@@ -30,7 +32,7 @@
 //     refused, and every other one starts with a PROXY header, parsed before its
 //     first core call and before onOpen, within proxyTimeout (the sweep again);
 //   - at the connection limit, a newcomer takes the slot of the connection whose
-//     incomplete frame has waited longest on its peer, past evictAfter (ERR_EVICTED,
+//     incomplete frame arrives slowest, below minRate and past evictAfter (ERR_EVICTED,
 //     eviction-order.ts); it is refused only when there is none;
 //   - ids are unique for the life of the process, across worker threads.
 
@@ -52,6 +54,7 @@ import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
 import { Drain, DRAIN_GATE, type DrainGate } from './drain.ts';
 import { Connection, replyRefusal, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
 import { EvictionOrder } from './eviction-order.ts';
+import { QueueBudget } from './queue-budget.ts';
 import { Heartbeat, type StallInfo } from './heartbeat.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
@@ -78,8 +81,9 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   maxConnectionsPerIp?: number;
   /**
    * At the connection limit, a new connection takes the slot of the connection whose
-   * incomplete frame has waited longest on its peer, if at least this many ms
-   * (that one is closed with ERR_EVICTED). Default 1000; 0 = never (the newcomer is refused).
+   * incomplete frame arrives slowest, below minRate over the recent window, once that
+   * frame has waited at least this many ms (that one is closed with ERR_EVICTED); a
+   * connection at or above minRate is never evicted. Default 1000; 0 = never (the newcomer is refused).
    */
   evictAfter?: number;
   /** The shared table maxConnectionsPerIp counts in (createAddressTable); a worker server gives every thread the same one. */
@@ -151,14 +155,33 @@ export interface EndpointEvents {
   stall: [info: StallInfo];
 }
 
-/** The worst-case memory of an endpoint, fixed at start. */
+/**
+ * The worst-case resident memory of a process serving with an endpoint, fixed at
+ * start: what the process held then, plus what the endpoint can add.
+ */
 export interface MemoryBudget {
+  /**
+   * The process's resident memory (RSS) when the endpoint started, before any
+   * connection: Node, V8, the code loaded, the core compiled, the application's
+   * state at that time. 0 from memoryBudget(), which plans without a process.
+   */
+  baseline: number;
   /** The core's shared memory: header, stats, frame list, slots and every ring. */
   rings: number;
+  /** Each slot's own state beyond its rings (socket, libuv handle, Connection, heap growth): slots × CONNECTION_STATE_BYTES. */
+  connections: number;
   /** Replies queued beyond the tx rings, at most: min(slots × maxQueued, maxQueuedTotal). */
   queued: number;
   total: number;
 }
+
+/**
+ * Resident memory one connection costs beyond its rings. Measured with `ringwire
+ * serve` on Node 24: 1,024 connections that each echoed a frame added 30.6 KiB
+ * each, 8 KiB of it the ring pages they touched (counted in `rings`): ~23 KiB of
+ * socket, handle, Connection and heap; counted as 32 KiB for V8's heap growth.
+ */
+export const CONNECTION_STATE_BYTES = 32 * 1024;
 
 export const DEFAULT_WRITE_TIMEOUT = 30_000;
 /** Deadlines on by default; docs/limits-and-errors.md ("Hostile clients") says why these values. */
@@ -179,11 +202,12 @@ export function queueLimits(config: CoreConfig, maxQueued?: number, maxReply?: n
   return { maxQueued: queued, maxReply: maxReply ?? Math.min(four, queued) };
 }
 
-/** The worst-case memory of an endpoint with this core configuration and these queue limits. */
-export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTotal = DEFAULT_MAX_QUEUED_TOTAL, maxReply?: number): MemoryBudget {
+/** The worst-case memory of an endpoint with this core configuration and these queue limits, in a process that held `baseline` bytes at start. */
+export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTotal = DEFAULT_MAX_QUEUED_TOTAL, maxReply?: number, baseline = 0): MemoryBudget {
   const rings = config.regions.total;
+  const connections = config.slots * CONNECTION_STATE_BYTES;
   const queued = Math.min(config.slots * queueLimits(config, maxQueued, maxReply).maxQueued, maxQueuedTotal);
-  return { rings, queued, total: rings + queued };
+  return { baseline, rings, connections, queued, total: baseline + rings + connections + queued };
 }
 
 let warnedCopy = false;
@@ -204,6 +228,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   protected listener: net.Server | null = null;
   private coreInstance: Core | undefined;
   private limitsResolved: ConnectionLimits | undefined;
+  /** The process's resident memory once start() had built the core (MemoryBudget.baseline). */
+  private baseline = 0;
   /** Connections with replies to flush at the end of the batch or tick (Connection.flushQueued marks them). */
   private readonly dirty: Connection[] = [];
   private flushTick = false;
@@ -219,8 +245,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     dirty.length = 0;
   };
-  private queuedTotal = 0;
-  private maxQueuedTotal: number;
+  /** Replies queued beyond the tx rings, over every connection (maxQueuedTotal): who pays when it runs out. */
+  private readonly budget: QueueBudget;
   private sweeper: NodeJS.Timeout | undefined;
   private deadlines: Deadlines | undefined;
   private addresses: AddressTable | undefined;
@@ -259,7 +285,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const writePath = options.writePath ?? 'direct';
     if (!WRITE_PATHS.includes(writePath)) throw configError(`writePath must be 'direct' or 'stream', got ${String(writePath)}`);
     this.writePath = writePath;
-    this.maxQueuedTotal = options.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL;
+    this.budget = new QueueBudget(options.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL, () => this.connections.values());
     if (typeof options.core === 'object') this.coreInstance = options.core;
     if (options.signal) {
       if (options.signal.aborted) queueMicrotask(() => void this.close());
@@ -304,7 +330,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       for (const [name, v] of [
         ['evictAfter', evictAfter],
         ['idleTimeout', d.idle], ['writeTimeout', d.write], ['frameTimeout', d.frame], ['minRate', d.minRate], ['maxQueued', maxQueued],
-        ['maxReply', maxReply], ['maxQueuedTotal', this.maxQueuedTotal], ['maxConnectionsPerIp', perIp], ['stallTimeout', o.stallTimeout ?? 0],
+        ['maxReply', maxReply], ['maxQueuedTotal', this.budget.max], ['maxConnectionsPerIp', perIp], ['stallTimeout', o.stallTimeout ?? 0],
         ['proxyTimeout', o.proxyTimeout ?? 0],
       ] as const) {
         if (!Number.isFinite(v) || v < 0) throw configError(`${name} must be a number of at least 0, got ${v}`);
@@ -317,7 +343,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         d.handshake = this.tlsContext.handshakeTimeout;
       }
       this.deadlines = d;
-      if (evictAfter > 0) this.evictions = new EvictionOrder(evictAfter);
+      if (evictAfter > 0) this.evictions = new EvictionOrder(evictAfter, d.minRate);
       if (perIp > 0) this.addresses = new AddressTable(o.addressTable ?? createAddressTable(this.coreInstance.config.slots));
       // Always beating: besides stalls, it measures the event-loop lag that stats() and metrics report.
       this.heartbeat = new Heartbeat(o.heartbeat, o.stallTimeout ?? DEFAULT_STALL_TIMEOUT, info => {
@@ -327,18 +353,22 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       if (maxReply > maxQueued) throw configError(`maxReply (${maxReply}) cannot exceed maxQueued (${maxQueued}): a reply larger than the tx ring is queued while it streams`);
       if (this.coreInstance.config.mode === MODE_ECHO && this.takesFrames) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
       this.limitsResolved = { maxQueued, maxReply };
+      // Measured once the core is built (its code compiled, its header written) and before any
+      // connection: RSS from the OS (/proc/self/statm on Linux). The few ring pages written so
+      // far are counted twice (here and in `rings`): the bound errs on the safe side.
+      this.baseline = process.memoryUsage.rss();
     }
     return this.coreInstance;
   }
 
   /** Bytes of replies queued beyond the tx rings right now, over every connection. */
   get queuedBytes(): number {
-    return this.queuedTotal;
+    return this.budget.bytes;
   }
 
-  /** The worst-case memory of this endpoint (after start()). */
+  /** The worst-case resident memory of this process while it serves with this endpoint: the baseline measured at start() plus what the endpoint can add. */
   memoryBudget(): MemoryBudget {
-    return memoryBudget(this.core.config, this.limits.maxQueued, this.maxQueuedTotal);
+    return memoryBudget(this.core.config, this.limits.maxQueued, this.budget.max, this.limits.maxReply, this.baseline);
   }
 
   /** Statistics in the shape every ringwire server uses: totals and one entry per thread. */
@@ -452,13 +482,16 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     });
   }
 
-  /** Every slot is taken: evict the connection that waited longest on an incomplete frame (eviction-order.ts) and take its slot; -1 if none qualifies. */
+  /** Every slot is taken: evict the connection whose incomplete frame arrives slowest (eviction-order.ts) and take its slot; -1 if none qualifies. */
   private evictFor(raw: net.Socket): number {
     const now = performance.now();
-    const victim = this.evictions?.pick(this.connections.values(), now);
+    const evictions = this.evictions;
+    const victim = evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
     const waited = Math.round(now - victim.waitStart);
-    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
+    const rate = evictions!.rate(victim, now).toFixed(1);
+    const minRate = this.deadlines!.minRate;
+    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
     return this.core.open();
   }
 
@@ -639,9 +672,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (--this.reading === 0 && this.dirty.length > 0) this.flushDirty();
   }
 
-  queue(delta: number): boolean {
-    this.queuedTotal += delta;
-    return this.queuedTotal <= this.maxQueuedTotal;
+  queue(delta: number, from?: Connection): boolean {
+    return this.budget.charge(delta, from);
   }
 
   /** Count and report an error that closes (or refuses) one connection. */
@@ -735,6 +767,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         if (c.windowBytes < needed) {
           c.fail(ringwireError(E_TOO_SLOW, `${c.windowBytes} bytes of an incomplete frame in ${Math.round(now - c.windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
         } else {
+          this.evictions?.windowEnded(c, c.windowBytes, now - c.windowStart, now);
           c.windowStart = now;
           c.windowBytes = 0;
         }
