@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type RingwireClient } from '../src/index.ts';
+import { CORES } from './harness.ts';
 import { PATHS, plainServer, sleep, startServer, until } from './net-helpers.ts';
 
 
@@ -110,6 +111,29 @@ describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy write=$writePath',
     await sleep(20);
     expect(hooks).toEqual([]);
     expect(client.send(Buffer.from('x'))).toBe(false);
+  });
+});
+
+describe('a client whose socket cannot be made', () => {
+  // maxConnections is 1 (connect()'s default): a slot kept by a failed attempt would make every later one ERR_TOO_MANY_CONNECTIONS.
+  const failures = async (options: Partial<Parameters<typeof connect>[0]>) => {
+    const errors: (Error | undefined)[] = [];
+    const client = await connect({ framing: 'line', port: 1, reconnect: { initialDelay: 5, maxDelay: 5, jitter: 0, maxAttempts: 3 }, onFrame: () => {}, ...options });
+    client.on('retry', r => void errors.push(r.error));
+    const [last] = await once(client, 'end') as [Error];
+    return [...errors, last]; // the first attempt failed inside connect(), before 'retry' had a listener
+  };
+
+  it.each(CORES)('core=%s: a TLS key that does not load is ERR_TLS on every attempt, never a slot leaked to ERR_TOO_MANY_CONNECTIONS', async core => {
+    const errors = await failures({ core, tls: { key: 'not a key', cert: 'not a certificate' } });
+    expect(errors).toHaveLength(3);
+    for (const err of errors) expect(err).toMatchObject({ code: 'ERR_TLS', message: expect.stringMatching(/^cannot connect to 127\.0\.0\.1:1: /) });
+  });
+
+  it.each(CORES)('core=%s: a port out of range is ERR_SOCKET on every attempt', async core => {
+    const errors = await failures({ core, port: 70_000 });
+    expect(errors).toHaveLength(3);
+    for (const err of errors) expect(err).toMatchObject({ code: 'ERR_SOCKET', message: expect.stringContaining('70000') });
   });
 });
 

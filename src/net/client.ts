@@ -174,7 +174,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     try {
       c = this.dialer.dial(host, this.options.port, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
     } catch (err) {
-      // No free slot on this endpoint: a failed attempt like any other.
+      // No free slot on this endpoint, or a socket that could not be made (dial gave its slot back): a failed attempt like any other.
       if (!this.backoff) return this.end(err as Error);
       return this.retry(err as Error);
     }

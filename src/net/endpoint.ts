@@ -42,7 +42,7 @@ import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_EVICTED, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_TLS, E_TLS_TIMEOUT,
+  configError, E_EVICTED, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
   E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
 import { AddressRanges, LOOPBACK } from './address-ranges.ts';
@@ -490,25 +490,40 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return new RingwireClient<D>(this, hooks);
   }
 
-  /** Dialer: one connection attempt; the Connection opens (start()) once its socket connects. Throws ERR_TOO_MANY_CONNECTIONS without a free slot. */
+  /**
+   * Dialer: one connection attempt; the Connection opens (start()) once its socket connects. Throws
+   * ERR_TOO_MANY_CONNECTIONS without a free slot, ERR_TLS or ERR_SOCKET when its socket cannot be made (its slot given back).
+   */
   dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
     const core = this.core;
+    const who = { id: null, remoteAddress: host, remotePort: port };
+    const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0; // a bad option throws before a slot is taken
     const slot = core.open();
     if (slot < 0) {
       const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${host}:${port}: all ${core.config.slots} connection slots are in use`);
-      this.clientError(err, { id: null, remoteAddress: host, remotePort: port });
+      this.clientError(err, who);
       throw err;
     }
     const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
     const keepAlive = this.keepAliveDelay();
-    const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0;
     const socketOptions = {
       host, port, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
       keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive || 0,
     };
     const source = (target: ReadTarget | null) => (tls ? connectTls(host, port, tls, socketOptions)
       : net.connect({ ...socketOptions, ...(target ? { onread: target } : {}) } as net.NetConnectOpts));
-    const connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy && !tls);
+    let connection: Connection;
+    try {
+      connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy && !tls);
+    } catch (thrown) {
+      // The socket could not even be made (a bad port, a TLS key that does not load): no socket holds the
+      // slot, so it goes back now, counted as closed by this error, and every attempt reports its real cause.
+      const err = ringwireError(tls ? E_TLS : E_SOCKET, `cannot connect to ${host}:${port}: ${(thrown as Error).message}`, thrown);
+      core.close(slot);
+      this.clientError(err, who);
+      core.stats.closed(err.number);
+      throw err;
+    }
     const socket = connection.socket;
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${host}:${port} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
     socket.once('close', () => clearTimeout(timer));
