@@ -59,7 +59,7 @@ import type { ServerStats, ThreadState } from './server-stats.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 import { canWriteDirect, WRITE_PATHS, type WritePath } from './direct-write.ts';
 import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
-import { clientHandshakeTimeout, connectTls, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
+import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
   /** A core to use, or how to build one at start(). Default 'wasm'. */
@@ -436,6 +436,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       if (refused) return connection.fail(ringwireError(E_TLS, `client certificate refused: ${refused}`), true);
       this.handshakes.delete(connection);
       connection.earlyError = undefined;
+      onRecordFailure(socket, err => connection.fail(err, true));
       open();
     });
   }
@@ -534,6 +535,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.handshake(connection as Connection<Data>, handshakeTimeout);
       socket.once('secureConnect', () => {
         this.handshakes.delete(connection as Connection<Data>);
+        onRecordFailure(socket as TLSSocket, err => connection.fail(err, true));
         this.register(connection as Connection<Data>);
       });
     });
