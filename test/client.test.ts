@@ -99,6 +99,17 @@ describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy write=$writePath',
     await client.close();
   });
 
+  it('refuses, while disconnected, a frame holding its delimiter, as a connection would', async () => {
+    const plain = await plainEcho();
+    const port = plain.port;
+    await plain.stop();
+    const client = await connect({ core, zeroCopy, writePath, framing: 'line', port, reconnect: { initialDelay: 10_000 }, onFrame: () => {} });
+    clients.push(client);
+    expect(client.send(Buffer.from('a\rb'))).toBe(true);
+    expect(() => client.send(Buffer.from('a\nb'))).toThrow(expect.objectContaining({ code: 'ERR_DELIMITER_IN_PAYLOAD' }));
+    await client.close();
+  });
+
   it('reports a connection that never opened: ready rejects, end fires, no hooks run', async () => {
     const plain = await plainEcho();
     const port = plain.port;

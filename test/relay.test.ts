@@ -141,6 +141,24 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy write=$writePath', ({ 
     await echo.stop();
   });
 
+  it('onForward: a replacement holding the delimiter is refused with ERR_DELIMITER_IN_PAYLOAD, never split in two upstream', async () => {
+    const seen: Buffer[] = [];
+    const echo = await backend(s => { s.on('data', d => seen.push(d)); s.pipe(s); });
+    const { server, port } = await startServer({
+      core, zeroCopy, writePath, framing: 'line', upstream: { port: echo.port },
+      // Towards the backend, '+' becomes a newline: a frame that would arrive as two.
+      onForward: (frame, from) => (from.remotePort !== echo.port ? Buffer.from(Buffer.from(frame).toString().replaceAll('+', '\n')) : undefined),
+    });
+    const codes = errorCodes(server);
+    const back = await roundTrip(port, Buffer.from('one\ntwo\nthree+four\nfive\n'));
+    await until(() => echo.sockets.size === 0, 5000, 'the upstream connection closed');
+    expect(String(Buffer.concat(seen))).toBe('one\ntwo\n'); // the frames before it, then FIN: not 'three' and 'four' as two frames
+    expect('one\ntwo\n'.startsWith(String(back))).toBe(true); // what of their echo came back before the client closed
+    expect(codes).toEqual(['ERR_DELIMITER_IN_PAYLOAD']);
+    await server.close();
+    await echo.stop();
+  });
+
   it('onForward keeps the backpressure: a backend that does not read stops the client\'s reading, then everything arrives', async () => {
     let resume!: () => void;
     const stalled = await backend(s => {

@@ -68,8 +68,8 @@ export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
   dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
   readonly maxQueued: number;
-  /** Throws ERR_REPLY_TOO_LARGE for a frame no connection of this endpoint could send (as Connection.send would). */
-  checkReply(length: number): void;
+  /** Throws ERR_REPLY_TOO_LARGE or ERR_DELIMITER_IN_PAYLOAD for a frame no connection of this endpoint could send (as Connection.send would). */
+  checkReply(payload: Uint8Array): void;
 }
 
 const DEFAULTS: Required<ReconnectOptions> = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, maxAttempts: Infinity };
@@ -141,7 +141,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   send(bytes: Uint8Array): boolean {
     if (this.connection) return this.connection.send(bytes);
     if (this.ended || !this.backoff) return false;
-    this.dialer.checkReply(bytes.length);
+    this.dialer.checkReply(bytes);
     const cap = this.options.maxQueuedWhileDown ?? this.dialer.maxQueued;
     if (this.heldBytes + bytes.length > cap) {
       this.dropped++;

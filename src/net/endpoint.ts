@@ -546,8 +546,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.limits.maxQueued;
   }
 
-  checkReply(length: number): void {
-    const err = replyRefusal(this.core.check(length), length, this.core.config, this.limits.maxReply);
+  checkReply(payload: Uint8Array): void {
+    const err = replyRefusal(this.core.check(payload), payload.length, this.core.config, this.limits.maxReply);
     if (err) throw err;
   }
 
