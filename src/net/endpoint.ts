@@ -57,7 +57,7 @@ import { HOOKS, takesFrames, type Handler } from './handler.ts';
 import { Router } from './router.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
-import { canWriteDirect, WRITE_PATHS, type WritePath } from './direct-write.ts';
+import { canWriteDirect, chooseWritePath, WRITE_PATHS, type WritePath } from './direct-write.ts';
 import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 
@@ -97,9 +97,11 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   /** Read straight into the rings (true, default) or copy 'data' chunks into them (false). */
   zeroCopy?: boolean;
   /**
-   * How replies reach the kernel: 'direct' (default) writes tx ring views through the
-   * socket's handle, skipping the Writable stream layer; 'stream' uses socket.write.
-   * Where Node cannot write directly, 'direct' falls back to 'stream' with a warning.
+   * How replies reach the kernel: 'direct' writes tx ring views through the socket's
+   * handle, skipping the Writable stream layer; 'stream' uses socket.write. Default:
+   * 'direct' on the Node majors ringwire's suites run on, once a write probe at start()
+   * passed; elsewhere 'stream', with a warning. 'direct' by name skips the version check,
+   * not the probe (direct-write.ts).
    */
   writePath?: WritePath;
   /** TCP_NODELAY on every connection. Default true. */
@@ -188,8 +190,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   readonly connections = new Map<string, Connection<Data>>();
   readonly handler: Handler<Data>;
   readonly takesFrames: boolean;
-  /** How its connections write (EndpointOptions.writePath). */
-  readonly writePath: WritePath;
+  /** How its connections write: EndpointOptions.writePath as start() decided it (chooseWritePath). */
+  get writePath(): WritePath {
+    return this.chosenWritePath;
+  }
+  private chosenWritePath: WritePath = 'stream';
+  private choosingWritePath: Promise<WritePath> | undefined;
   /** sendTo, publish, join, leave: this endpoint's connections as actors (router.ts). */
   readonly router: Router = new Router(this);
   delivering: Connection | null = null;
@@ -246,9 +252,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (handler.onFrame && handler.onConnection) throw configError('give onFrame or onConnection, not both: a connection\'s frames go to one of them');
     this.handler = handler;
     this.takesFrames = takesFrames(handler);
-    const writePath = options.writePath ?? 'direct';
-    if (!WRITE_PATHS.includes(writePath)) throw configError(`writePath must be 'direct' or 'stream', got ${String(writePath)}`);
-    this.writePath = writePath;
+    if (options.writePath !== undefined && !WRITE_PATHS.includes(options.writePath)) throw configError(`writePath must be 'direct' or 'stream', got ${String(options.writePath)}`);
     this.maxQueuedTotal = options.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL;
     if (typeof options.core === 'object') this.coreInstance = options.core;
     if (options.signal) {
@@ -277,6 +281,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       } = this.options;
       this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this.takesFrames ? 'handler' : 'echo' });
     }
+    // Once per thread it probes a real write (direct-write.ts); the limits below are resolved without awaiting anything.
+    this.chosenWritePath = await (this.choosingWritePath ??= chooseWritePath(this.options.writePath));
     if (!this.limitsResolved) {
       const o = this.options;
       const { maxQueued, maxReply } = queueLimits(this.coreInstance.config, o.maxQueued, o.maxReply);

@@ -3,14 +3,19 @@
 // straight into a buffer we choose) only for sockets it creates for net.connect;
 // `net.createServer({ onread })` is silently ignored. So an accepted socket,
 // paused on connect, gives up its libuv handle to a new net.Socket built with
-// `onread`. Two private fields are involved and both are feature-detected:
-//   - `socket._handle`, whose `useUserBuffer()` installs the buffer libuv reads into;
-//   - `socket._server`/`socket.server`, which server.close() needs to count the
-//     adopted socket as a connection.
-// A second internal use: after reading was paused, Node still holds the buffer it
-// was given after the last read, which may be stale or empty, so resuming installs
-// a fresh span with useUserBuffer() (rearm). Where any of this is missing, the
-// server falls back to the copying path ('data' events) with a warning.
+// `onread`. Private fields involved:
+//   - `socket._handle` and its `useUserBuffer()`, which installs the buffer libuv
+//     reads into: feature-detected by canAdopt(); where it is missing, the endpoint
+//     takes the copying path ('data' events) with a warning;
+//   - `socket._server`/`socket.server`: read from the accepted socket (null for one
+//     transferred from another thread: the server given is used) and written on the
+//     adopted one, so server.close() counts it as a connection. Not detected: there is
+//     nothing to test before adopting. A Node that stopped counting through them would
+//     leave server.close() waiting forever, which every server suite, closing its
+//     server, would show on each Node the matrix runs.
+// A second use of useUserBuffer(): after reading was paused, Node still holds the
+// buffer it was given after the last read, which may be stale or empty, so resuming
+// installs a fresh span (rearm).
 // Checked on Node 22.12+, 24 and 26 (see docs/node-facts.md); test/adoption.test.ts
 // runs both paths on whatever Node runs the suite.
 
