@@ -15,9 +15,9 @@ import {
 import { lengthFrame } from './harness.ts';
 import { collect, connect, errorCodes, sleep, startServer, until } from './net-helpers.ts';
 
-/** An accepted socket and the client connected to it. */
-async function pair(): Promise<{ accepted: net.Socket; client: net.Socket; stop: () => Promise<void> }> {
-  const server = net.createServer();
+/** An accepted socket (paused on connect, as ringwire accepts, when asked) and the client connected to it. */
+async function pair(pauseOnConnect = false): Promise<{ accepted: net.Socket; client: net.Socket; stop: () => Promise<void> }> {
+  const server = net.createServer({ pauseOnConnect });
   const accepted = new Promise<net.Socket>(resolve => server.once('connection', resolve));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -107,13 +107,7 @@ describe(`direct writes on Node ${process.version}`, () => {
   it('returns the errno of a write to a peer that reset the connection', async () => {
     // Accepted paused, as ringwire accepts: nothing reads the socket, so the reset is met by the write itself
     // (a socket that read would see it first and be destroyed, and a write would only find no handle).
-    const server = net.createServer({ pauseOnConnect: true });
-    const accepted = new Promise<net.Socket>(resolve => server.once('connection', resolve));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const client = await connect((server.address() as net.AddressInfo).port);
-    const socket = await accepted;
-    socket.on('error', () => {});
+    const { accepted: socket, client, stop } = await pair(true);
     const writer = new DirectWriter(socket, () => {});
     expect(writer.write(Buffer.from('before'))).toBe(WRITE_DONE);
     client.resetAndDestroy();
@@ -122,7 +116,7 @@ describe(`direct writes on Node ${process.version}`, () => {
     expect(socket.destroyed).toBe(false); // the handle is still there: r is the kernel's answer, not a missing handle's
     expect(writeError(r)).toMatchObject({ code: expect.stringMatching(/^(EPIPE|ECONNRESET)$/), errno: r, syscall: 'write' });
     socket.destroy();
-    await new Promise<void>(resolve => server.close(() => resolve()));
+    await stop();
   });
 
   it.each(WRITE_PATHS)('writePath=%s writes replies through the path it names', async writePath => {

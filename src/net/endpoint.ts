@@ -525,7 +525,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     } catch (thrown) {
       // The socket could not even be made (a bad port, a TLS key that does not load): no socket holds the
       // slot, so it goes back now, counted as closed by this error, and every attempt reports its real cause.
-      const err = ringwireError(tls ? E_TLS : E_SOCKET, `cannot connect to ${host}:${port}: ${(thrown as Error).message}`, thrown);
+      const err = ringwireError(tls ? E_TLS : E_SOCKET, `cannot connect to ${host}:${port}: ${thrown instanceof Error ? thrown.message : String(thrown)}`, thrown);
       core.close(slot);
       this.clientError(err, who);
       core.stats.closed(err.number);
