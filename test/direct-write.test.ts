@@ -46,6 +46,15 @@ describe(`direct writes on Node ${process.version}`, () => {
     expect(await probeDirectWrite(lying)).toMatch(why);
   });
 
+  it('fails the probe, saying why, on a Node whose handle no longer takes these arguments (the write throws)', async () => {
+    const throwing = (socket: net.Socket, onComplete: (status: number, bytes: number) => void) => {
+      const w = new DirectWriter(socket, onComplete);
+      w.write = () => { throw new TypeError('writeBuffer: the first argument must be a WriteWrap'); };
+      return w;
+    };
+    expect(await probeDirectWrite(throwing)).toBe('it threw: writeBuffer: the first argument must be a WriteWrap');
+  });
+
   it('defaults to the direct path only on the majors the suites run on; elsewhere socket.write, with one warning', async () => {
     const warnings: Error[] = [];
     const onWarning = (w: Error) => void warnings.push(w);

@@ -280,6 +280,9 @@ export async function probeDirectWrite(
       return `the pending write completed as ${JSON.stringify(completions)}, not once as [0, ${chunk.length}]`;
     }
     return null;
+  } catch (err) {
+    // A handle that no longer takes these arguments throws (as would a loopback connection that cannot be made): the verdict.
+    return `it threw: ${err instanceof Error ? err.message : String(err)}`;
   } finally {
     clearTimeout(timer);
     client?.destroy();
