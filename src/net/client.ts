@@ -19,6 +19,7 @@ import type { RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import type { Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
+import { destination, type Destination } from './unix-socket.ts';
 
 export interface ReconnectOptions {
   /** ms before the first retry. Default 100. */
@@ -34,9 +35,12 @@ export interface ReconnectOptions {
 }
 
 export interface ConnectOptions<Data = any> extends Handler<Data> {
-  port: number;
+  /** TCP: the port (and host); or give path. */
+  port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /** A Unix socket path, instead of host and port. */
+  path?: string;
   /** Keep a connection up: true for the defaults, or the backoff. Default false: one connection. */
   reconnect?: boolean | ReconnectOptions;
   /** Bytes of frames held while disconnected (with reconnect). Default the endpoint's maxQueued. */
@@ -66,7 +70,7 @@ export interface ClientEvents {
 /** What a client needs from its endpoint. */
 export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
-  dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
+  dial(to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
   readonly maxQueued: number;
   /** Throws ERR_REPLY_TOO_LARGE or ERR_DELIMITER_IN_PAYLOAD for a frame no connection of this endpoint could send (as Connection.send would). */
   checkReply(payload: Uint8Array): void;
@@ -83,6 +87,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   dropped = 0;
   private readonly dialer: Dialer;
   private readonly options: ConnectOptions<Data>;
+  private readonly to: Destination;
   private readonly backoff: Required<ReconnectOptions> | null;
   private readonly hooks: Handler<Data>;
   private held: Uint8Array[] = [];
@@ -103,6 +108,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     super();
     this.dialer = dialer;
     this.options = options;
+    this.to = destination(options, 'connect()');
     this.backoff = options.reconnect ? { ...DEFAULTS, ...(options.reconnect === true ? {} : options.reconnect) } : null;
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
@@ -169,10 +175,9 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   }
 
   private dial(): void {
-    const host = this.options.host ?? '127.0.0.1';
     let c: Connection<Data>;
     try {
-      c = this.dialer.dial(host, this.options.port, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
+      c = this.dialer.dial(this.to, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
     } catch (err) {
       // No free slot on this endpoint, or a socket that could not be made (dial gave its slot back): a failed attempt like any other.
       if (!this.backoff) return this.end(err as Error);

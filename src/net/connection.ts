@@ -63,7 +63,8 @@
 // handle (the one time `socket` changes); the endpoint calls secured() after the handshake.
 //
 // Lifecycle: open -> draining (peer ended or server draining: no new input,
-// deliver what is buffered) -> closing (no more frames; every reply given to
+// deliver what is buffered; while the server drains, a connection that has
+// answered everything waits there for its FIN until drain.ts releases it) -> closing (no more frames; every reply given to
 // send() goes out, after any pending handler settles, then FIN; input is
 // discarded meanwhile, and once everything is out the socket closes when the
 // peer has closed too or LINGER_MS later, so a reset cannot eat our replies)
@@ -135,6 +136,12 @@ export interface ConnectionHost {
   clientError(err: RingwireError, connection: ConnectionInfo): void;
   /** The connection closed: by `error`, or else normally for `reason`. */
   closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void;
+  /**
+   * The drain (drain.ts): this draining connection has answered every frame it read;
+   * may it send its FIN now? false while the endpoint holds every FIN until no
+   * connection of the server has a frame in flight (it calls drain() again then).
+   */
+  holdFin(connection: Connection): boolean;
 }
 
 export interface ConnectionLimits {
@@ -517,8 +524,13 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.socket.writableFinished) this.finished();
   }
 
-  /** Close now, dropping whatever is queued: nothing more is delivered or sent. */
-  destroy(): void {
+  /**
+   * Close now, dropping whatever is queued: nothing more is delivered or sent.
+   * reset: with a TCP reset (RST) rather than a FIN, so the peer cannot take the
+   * close for a complete answer (the drain's timeout; a TLS socket, whose handle
+   * is not TCP's, is destroyed as usual).
+   */
+  destroy(reset = false): void {
     if (this.state === 'closed') return;
     this.closeReason ??= 'local';
     this.state = 'closing';
@@ -526,7 +538,31 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.saved = null;
     this.stream?.end();
     this.dropQueue();
-    this.socket.destroy();
+    if (reset && !(this.socket as TLSSocket).encrypted) this.socket.resetAndDestroy();
+    else this.socket.destroy();
+  }
+
+  /** The drain timed out with this connection's frames unanswered (drain.ts): report err, then reset. */
+  reset(err: RingwireError): void {
+    if (this.state === 'closed') return;
+    if (!this.error) {
+      this.error = err;
+      this.host.clientError(err, this);
+    }
+    this.destroy(true);
+  }
+
+  /**
+   * Frames read and not answered yet (the drain counts them at its timeout): the one
+   * whose handler has not settled, those listed and not delivered yet (saved), and
+   * whole frames in the rx ring not listed (read while the slot was held) or, in
+   * echo mode, not echoed (the tx ring is full). An incomplete frame is not one.
+   */
+  get unanswered(): number {
+    // Closing (by the application, an error or a reset): what it did not deliver it dropped on purpose.
+    if (this.state === 'closing' || this.state === 'closed') return this.pending ? 1 : 0;
+    const saved = this.saved ? this.saved.list.length / FRAME_WORDS - this.saved.next : 0;
+    return (this.pending ? 1 : 0) + saved + this.core.bufferedFrames(this.slot);
   }
 
   /**
@@ -548,12 +584,16 @@ export class Connection<Data = any> implements ConnectionInfo {
     }
   }
 
-  /** The server is draining: stop reading, answer what is buffered, then close. */
+  /**
+   * The server is draining: stop reading, answer what is buffered, then close. Called
+   * again by the drain once it stops holding FINs (host.holdFin): closes if answered.
+   */
   drain(): void {
-    if (this.state !== 'open') return;
-    this.closeReason ??= 'drain';
-    this.state = 'draining';
-    this.updateReading();
+    if (this.state === 'open') {
+      this.closeReason ??= 'drain';
+      this.state = 'draining';
+      this.updateReading();
+    }
     this.maybeFinish();
   }
 
@@ -815,8 +855,13 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Draining: once nothing buffered can produce another frame, close (FIN after the last reply). */
   private maybeFinish(): void {
     // Held frames, and whatever arrived while they were held, are delivered first (continue()).
-    if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked || this.queued > 0) return;
+    if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked) return;
     if (this.host.delivering === this) return; // mid-batch (a handler called server.close()): run() comes back here
+    // Every frame read is answered. The server's drain may hold the FIN until handlers
+    // elsewhere settle (they may still send here), before the queue check: replies
+    // waiting for a slow reader are answered, and must not hold every other FIN.
+    if (this.host.holdFin(this)) return;
+    if (this.queued > 0) return;
     if (this.peerEnded && this.core.rxBuffered(this.slot) > 0) {
       const n = this.core.rxBuffered(this.slot);
       return this.fail(ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));

@@ -22,7 +22,7 @@
 //     finished inside the call (the kernel took every byte) or is pending in
 //     libuv (its request's oncomplete(status) runs later, in order);
 //   - `socket._handle.writeBuffer(req, view)` and `writev(req, views, true)` of a
-//     TCP handle (TLS and other wrapped handles are left to socket.write).
+//     TCP or Pipe handle (TLS and other wrapped handles are left to socket.write).
 // Invariants:
 //   - write() returns DONE (the kernel has the bytes: release them now), PENDING
 //     (the range stays referenced, untouched, until onComplete(status, bytes)) or
@@ -100,10 +100,15 @@ function handleOf(socket: net.Socket): StreamHandle | null {
   return (socket as unknown as { _handle: StreamHandle | null })._handle;
 }
 
-/** Can this connected socket be written through its handle? (A plain TCP socket on a Node that has the binding.) */
+/**
+ * Can this connected socket be written through its handle? A plain TCP socket or
+ * a Unix socket (a Pipe handle: the same libuv stream and StreamBase writes) on a
+ * Node that has the binding.
+ */
 export function canWriteDirect(socket: net.Socket): boolean {
   const handle = handleOf(socket);
-  return !!streamWrap() && !!handle && handle.constructor?.name === 'TCP'
+  const kind = handle?.constructor?.name;
+  return !!streamWrap() && !!handle && (kind === 'TCP' || kind === 'Pipe')
     && typeof handle.writeBuffer === 'function' && typeof handle.writev === 'function';
 }
 

@@ -267,29 +267,43 @@ export class Router {
   private pump(): void {
     this.immediate = undefined;
     for (;;) {
-      const mailbox = this.mailbox;
-      if (!mailbox) return;
-      let n: number;
-      const outer = this.host.delivering; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
-      this.backlog = false;
-      try {
-        n = mailbox.take(BATCH, this.visit);
-      } finally {
-        mailbox.count(this.taken, this.lost);
-        this.taken = this.lost = 0;
-        if (!outer) {
-          this.host.leave();
-          this.host.flushNow(); // the batch is written before the next one: the kernel takes bytes between batches
-        }
-      }
+      if (!this.mailbox) return;
+      const n = this.batch();
       if (n >= BATCH || this.backlog) {
         this.immediate = setImmediate(() => this.pump()); // more may be waiting: let I/O run first
         return;
       }
-      const wake = mailbox.sleep();
+      const wake = this.mailbox.sleep();
       if (wake) {
         void wake.then(() => this.pump());
         return;
+      }
+    }
+  }
+
+  /**
+   * The drain (drain.ts): hand every record waiting in this thread's mailbox to its
+   * connections now, batch after batch without waiting for a turn of the event loop:
+   * their FINs follow at once, after these frames. (A subscriber that cannot take
+   * them all is a slow consumer, as always.)
+   */
+  deliverAll(): void {
+    while (this.mailbox && this.batch() > 0);
+  }
+
+  /** One batch: up to BATCH records taken, counted, and what they sent written. Returns how many it took. */
+  private batch(): number {
+    const mailbox = this.mailbox!;
+    const outer = this.host.delivering; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
+    this.backlog = false;
+    try {
+      return mailbox.take(BATCH, this.visit);
+    } finally {
+      mailbox.count(this.taken, this.lost);
+      this.taken = this.lost = 0;
+      if (!outer) {
+        this.host.leave();
+        this.host.flushNow(); // the batch is written before the next one: the kernel takes bytes between batches
       }
     }
   }

@@ -42,6 +42,7 @@ import { WorkerLink } from './worker-link.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 import { canReusePort, REUSEPORT_PLATFORMS } from '../net/port-sharing.ts';
 import { DescriptorReserve } from './descriptor-reserve.ts';
+import { DrainBarrier } from '../net/drain.ts';
 
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
   /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
@@ -76,6 +77,10 @@ export interface WorkerExitInfo {
   /** ms until its replacement starts (-1: none, the server is closing). */
   restartIn: number;
 }
+
+/** Why worker threads serve TCP only. */
+export const UNIX_WORKERS = 'worker threads cannot share a Unix socket: Node transfers only TCP sockets to worker threads (balance transfer), '
+  + 'and SO_REUSEPORT does not spread Unix-socket connections over listeners (balance reuseport); serve a Unix socket with one thread (createServer; ringwire serve without --workers), or run one process per socket path';
 
 const STABLE_MS = 10_000; // a worker that lived this long resets the backoff
 const MAX_WAITING = 1024; // transfer mode: connections held while no worker runs; more are refused
@@ -199,6 +204,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   /** Start every worker and listen. Resolves with the bound address once every worker serves. */
   async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
+    if (o.path !== undefined) throw configError(UNIX_WORKERS);
     const where = { port: o.port ?? 0, host: o.host ?? '127.0.0.1' };
     try {
       await this.cluster?.start(); // before the workers: their first subscribers find the cluster ready
@@ -255,7 +261,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
         },
       });
       await this.acceptor.listen({ port: where.port, host: where.host, backlog, count: listenerCount(listeners), reusePort: false });
-      this.bound = { port: this.acceptor.address()!.port, host: where.host };
+      this.bound = { port: (this.acceptor.address() as AddressInfo).port, host: where.host };
     } else if (where.port === 0) {
       // The first worker binds (port 0 picks one); the others join it on that port.
       this.bound = { ...where, backlog, listeners };
@@ -270,7 +276,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   }
 
   address(): AddressInfo | null {
-    if (this.acceptor) return this.acceptor.address();
+    if (this.acceptor) return this.acceptor.address() as AddressInfo | null; // TCP only (UNIX_WORKERS)
     if (!this.bound) return null;
     return { port: this.bound.port, address: this.bound.host, family: net.isIPv6(this.bound.host) ? 'IPv6' : 'IPv4' };
   }
@@ -315,12 +321,16 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       this.reserve?.close();
       const stopped = this.acceptor?.close() ?? Promise.resolve();
       for (const socket of this.waiting.splice(0)) socket.destroy();
+      // Every thread's FINs wait until no thread has a frame in flight: a handler still
+      // running on one may publish to subscribers on all (drain.ts). A thread that ends arrives too.
+      const barrier = new DrainBarrier(this.places.filter(p => p.link && p.state !== 'closed').map(p => p.index));
       await Promise.all(this.places.map(async p => {
         clearTimeout(p.timer);
         if (!p.link || p.state === 'closed') { p.state = 'closed'; return; }
         p.state = 'closing';
         const link = p.link;
-        await link.close(this.init.drainTimeout === undefined ? 15_000 : this.init.drainTimeout + 5000);
+        void link.ended.then(() => barrier.arrive(p.index));
+        await link.close(this.init.drainTimeout === undefined ? 15_000 : this.init.drainTimeout + 5000, () => barrier.arrive(p.index));
         // Our own threads end once drained (nothing else keeps them alive); a dead one already has.
         const timer = setTimeout(() => void link.worker.terminate(), 5000);
         await link.ended;
