@@ -13,6 +13,10 @@ export const MAGIC: u32 = 0x31525752;
 export const HEADER_SIZE: u32 = 128;
 /** bytes per slot: one cache line */
 export const SLOT_SIZE: u32 = 64;
+/** check() copies a payload that is not in the core's memory here, SCRATCH_SIZE bytes at a time, to scan it: below LAYOUT_BASE, above the module's static data (init checks) */
+export const SCRATCH_BASE: u32 = 3072;
+/** bytes at SCRATCH_BASE */
+export const SCRATCH_SIZE: u32 = 1024;
 
 // Header: configuration words (u32 index from LAYOUT_BASE), written by the host before init()
 /** MAGIC once the host wrote the header */
@@ -195,6 +199,8 @@ export const SEND_FULL: i32 = 1;
 export const SEND_BAD_LENGTH: i32 = 2;
 /** the encoded frame is larger than the whole tx ring */
 export const SEND_TOO_LARGE: i32 = 3;
+/** delimiter framing: the payload holds the delimiter (or, stripping \r, ends in \r): the peer would not read it back as one frame */
+export const SEND_DELIMITER: i32 = 4;
 
 // Codes: init
 /** the core is ready */
@@ -253,5 +259,7 @@ export const E_PROXY_TIMEOUT: u32 = 19;
 export const E_EVICTED: u32 = 20;
 /** ERR_DRAIN_TIMEOUT: the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset (found by the host) */
 export const E_DRAIN_TIMEOUT: u32 = 21;
+/** ERR_DELIMITER_IN_PAYLOAD: send() of a payload its delimiter framing cannot carry as one frame (SEND_DELIMITER) (found by the host) */
+export const E_DELIMITER_IN_PAYLOAD: u32 = 22;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR: u32 = 2;

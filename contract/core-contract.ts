@@ -51,6 +51,8 @@ export const constants: (Entry & { value: number })[] = [
   { name: 'MAGIC', value: 0x31525752, doc: '"RWR1" little-endian: the host wrote a header' },
   { name: 'HEADER_SIZE', value: 128, doc: 'bytes reserved for the header (config words, then state words)' },
   { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
+  { name: 'SCRATCH_BASE', value: 3072, doc: 'check() copies a payload that is not in the core\'s memory here, SCRATCH_SIZE bytes at a time, to scan it: below LAYOUT_BASE, above the module\'s static data (init checks)' },
+  { name: 'SCRATCH_SIZE', value: 1024, doc: 'bytes at SCRATCH_BASE' },
 ];
 
 /**
@@ -179,6 +181,7 @@ export const codes: Record<string, { type: 'u32' | 'i32'; entries: Entry[] }> = 
     { name: 'SEND_FULL', doc: 'no room in the tx ring now: try again after it drains' },
     { name: 'SEND_BAD_LENGTH', doc: 'the payload cannot be encoded with this framing' },
     { name: 'SEND_TOO_LARGE', doc: 'the encoded frame is larger than the whole tx ring' },
+    { name: 'SEND_DELIMITER', doc: 'delimiter framing: the payload holds the delimiter (or, stripping \\r, ends in \\r): the peer would not read it back as one frame' },
   ] },
   init: { type: 'i32', entries: [
     { name: 'INIT_OK', doc: 'the core is ready' },
@@ -217,4 +220,5 @@ export const errors: ErrorEntry[] = [
   { name: 'E_PROXY_TIMEOUT', code: 'ERR_PROXY_HEADER', by: 'host', doc: 'no whole PROXY protocol header within the header timeout (its own counter, the same code)' },
   { name: 'E_EVICTED', code: 'ERR_EVICTED', by: 'host', doc: 'closed at the connection limit to give its slot to a new connection: its incomplete frame arrived slowest, below the minimum rate' },
   { name: 'E_DRAIN_TIMEOUT', code: 'ERR_DRAIN_TIMEOUT', by: 'host', doc: 'the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset' },
+  { name: 'E_DELIMITER_IN_PAYLOAD', code: 'ERR_DELIMITER_IN_PAYLOAD', by: 'host', doc: 'send() of a payload its delimiter framing cannot carry as one frame (SEND_DELIMITER)' },
 ];

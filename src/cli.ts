@@ -101,8 +101,11 @@ Options for serve:
                             (socket buffer sizes: Node cannot set SO_RCVBUF/SO_SNDBUF on TCP sockets,
                             so the kernel's net.ipv4.tcp_rmem/tcp_wmem apply: see ringwire doctor)
   --copy                    copy reads into the rings instead of reading into them directly
-  --write <direct|stream>   how replies reach the kernel: direct (default) writes the tx ring through
-                            the socket's handle, stream through socket.write (Node's Writable)
+  --write <direct|stream>   how replies reach the kernel: direct writes the tx ring through the
+                            socket's handle, stream through socket.write (Node's Writable); default
+                            direct on the Node majors ringwire is tested on, once a write probe at
+                            start passes, else stream with a warning (direct by name skips the
+                            version check, not the probe)
   --upstream <host:port|unix:path>
                             relay: forward each client's whole frames to its own connection to
                             host:port (or the Unix socket path) and back, validated at the edge, inside the core (each client
@@ -350,7 +353,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       keepalive: { type: 'string' },
       nodelay: { type: 'boolean', default: true },
       copy: { type: 'boolean', default: false },
-      write: { type: 'string', default: 'direct' },
+      write: { type: 'string' },
       handler: { type: 'string' },
       upstream: { type: 'string' },
       cluster: { type: 'string' },
@@ -375,7 +378,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     return;
   }
   if (values.core !== 'wasm' && values.core !== 'js') throw configError(`--core must be wasm or js, got "${values.core}"`);
-  if (values.write !== 'direct' && values.write !== 'stream') throw configError(`--write must be direct or stream, got "${values.write}"`);
+  if (values.write !== undefined && values.write !== 'direct' && values.write !== 'stream') throw configError(`--write must be direct or stream, got "${values.write}"`);
   const port = parsePort('port', values.port ?? '7000');
   const workers = values.workers === 'auto' ? availableParallelism() : parseCount('workers', values.workers);
   const unix = unixListen(values.unix, values, workers);
@@ -425,7 +428,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     noDelay: values.nodelay,
     zeroCopy: !values.copy,
     ...proxyOptions(values['proxy-protocol'], values['proxy-trusted'], values['proxy-timeout']),
-    writePath: values.write as WritePath,
+    writePath: values.write as WritePath | undefined,
   };
   const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);

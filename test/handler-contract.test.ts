@@ -218,6 +218,33 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy write=$writ
     await server.close();
   });
 
+  // Per framing: replies it carries as one frame (up to what is just short of a refusal: part of the delimiter,
+  // a '\r' where it is kept) and replies it refuses (the delimiter inside, or running on into the trailer).
+  it.each([
+    ['line', '\n', ['ab', 'a\rb', 'ab\r', 'x'.repeat(300_000)], ['a\nb', '\n', `${'x'.repeat(300_000)}\ny`]],
+    ['line:cr', '\n', ['a\rb', '\rab'], ['ab\r', 'a\r\nb']],
+    ['delimiter:\\r\\n', '\r\n', ['a\r', '\nb', 'a\n\r'], ['a\r\nb']],
+    ['delimiter:aba', 'aba', ['xa', 'ba', 'abba'], ['xab', 'xabay']],
+  ])('framing %s: a reply holding the delimiter is refused with ERR_DELIMITER_IN_PAYLOAD, the replies before it arrive whole', async (framing, delim, good, bad) => {
+    const replies = [...good, ...bad];
+    const { server, port } = await startServer({
+      core, zeroCopy, writePath, framing, maxReply: 1 << 20, maxQueued: 1 << 21,
+      onFrame: (frame, c) => void c.send(Buffer.from(replies[Number(text(frame))]!, 'latin1')),
+    });
+    const codes = errorCodes(server);
+    const wire = (...l: string[]) => Buffer.from(l.map(x => `${x}${delim}`).join(''), 'latin1');
+    const accepted = wire(...good);
+    for (let b = 0; b < bad.length; b++) {
+      // Every good reply, then a bad one, then one more that never comes: the connection closed at the bad one.
+      const asked = wire(...good.map((_, i) => String(i)), String(good.length + b), '0');
+      const got = await roundTrip(port, asked);
+      expect(got.equals(accepted), `${framing}: ${JSON.stringify(bad[b]!.slice(0, 20))}`).toBe(true);
+    }
+    expect(codes).toEqual(bad.map(() => 'ERR_DELIMITER_IN_PAYLOAD'));
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_DELIMITER_IN_PAYLOAD: bad.length });
+    await server.close();
+  });
+
   it('queues up to maxQueued bytes beyond the tx ring, and closes with ERR_SLOW_CONSUMER one byte past it', async () => {
     // tx ring 256: two 100-byte replies (102 on the wire) fit, the rest queue (counted as payload bytes).
     const replies = (c: Connection, n: number) => {

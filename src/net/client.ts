@@ -72,8 +72,8 @@ export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
   dial(to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
   readonly maxQueued: number;
-  /** Throws ERR_REPLY_TOO_LARGE for a frame no connection of this endpoint could send (as Connection.send would). */
-  checkReply(length: number): void;
+  /** Throws ERR_REPLY_TOO_LARGE or ERR_DELIMITER_IN_PAYLOAD for a frame no connection of this endpoint could send (as Connection.send would). */
+  checkReply(payload: Uint8Array): void;
 }
 
 const DEFAULTS: Required<ReconnectOptions> = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, maxAttempts: Infinity };
@@ -147,7 +147,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   send(bytes: Uint8Array): boolean {
     if (this.connection) return this.connection.send(bytes);
     if (this.ended || !this.backoff) return false;
-    this.dialer.checkReply(bytes.length);
+    this.dialer.checkReply(bytes);
     const cap = this.options.maxQueuedWhileDown ?? this.dialer.maxQueued;
     if (this.heldBytes + bytes.length > cap) {
       this.dropped++;
@@ -179,7 +179,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     try {
       c = this.dialer.dial(this.to, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
     } catch (err) {
-      // No free slot on this endpoint: a failed attempt like any other.
+      // No free slot on this endpoint, or a socket that could not be made (dial gave its slot back): a failed attempt like any other.
       if (!this.backoff) return this.end(err as Error);
       return this.retry(err as Error);
     }

@@ -73,9 +73,9 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
-  E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
+  E_BAD_LENGTH, E_DELIMITER_IN_PAYLOAD, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
 } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
@@ -177,10 +177,15 @@ const isPromise = (r: unknown): r is PromiseLike<void> => typeof (r as PromiseLi
 /**
  * What check()/send() said of a reply of `length` bytes, as an error: null when it
  * may be sent (it fits, waits for room, or is larger than the tx ring but within
- * maxReply: streamed through it), else ERR_REPLY_TOO_LARGE saying why.
+ * maxReply: streamed through it), else ERR_DELIMITER_IN_PAYLOAD (SEND_DELIMITER) or
+ * ERR_REPLY_TOO_LARGE saying why.
  */
 export function replyRefusal(r: number, length: number, config: { framingText: string; txSize: number }, maxReply: number): RingwireError | null {
   if (r === SEND_OK || r === SEND_FULL || (r === SEND_TOO_LARGE && length <= maxReply)) return null;
+  if (r === SEND_DELIMITER) {
+    return ringwireError(E_DELIMITER_IN_PAYLOAD, `cannot send a ${length}-byte payload as one frame of framing ${config.framingText}: it holds the delimiter`
+      + `${config.framingText.endsWith(':cr') ? ' (or ends in \\r, which the peer drops)' : ''}, so the peer would read more than one frame: escape or encode it`);
+  }
   const why = r === SEND_TOO_LARGE ? `over maxReply (${maxReply} bytes)` : `not a length ${config.framingText} framing can carry`;
   return ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${length}-byte reply: ${why} (tx ring ${config.txSize} bytes)`);
 }
@@ -463,12 +468,13 @@ export class Connection<Data = any> implements ConnectionInfo {
    * connection's FIN is out (or it is destroyed), and when this send made it a
    * slow consumer (queue over maxQueued or the endpoint's budget: the connection
    * is destroyed with ERR_SLOW_CONSUMER). Throws ERR_REPLY_TOO_LARGE if the
-   * framing cannot carry it.
+   * framing cannot carry its length, ERR_DELIMITER_IN_PAYLOAD if a delimiter framing
+   * cannot carry its bytes as one frame.
    */
   send(payload: Uint8Array): boolean {
     if (this.finSent || this.state === 'closed') return false;
     const wasEmpty = this.queued === 0;
-    let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload.length);
+    let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload);
     if (wasEmpty && r === SEND_FULL && !this.host.delivering && this.inflight < this.core.txPending(this.slot)) {
       // Outside a batch the ring may be full only of replies waiting for the end of
       // the tick: hand them to the kernel now and try again before queueing a copy.
@@ -498,7 +504,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     return false;
   }
 
-  /** Throw ERR_REPLY_TOO_LARGE unless a reply larger than the tx ring can be streamed (up to maxReply). */
+  /** Throw the refusal (replyRefusal) unless a reply larger than the tx ring can be streamed (up to maxReply). */
   private refuse(r: number, length: number): void {
     const err = replyRefusal(r, length, this.core.config, this.host.limits.maxReply);
     if (err) throw err;

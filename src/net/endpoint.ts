@@ -44,7 +44,7 @@ import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_EVICTED, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_TLS, E_TLS_TIMEOUT,
+  configError, E_EVICTED, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
   E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
 import { AddressRanges, LOOPBACK } from './address-ranges.ts';
@@ -61,10 +61,10 @@ import { HOOKS, takesFrames, type Handler } from './handler.ts';
 import { Router } from './router.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
-import { canWriteDirect, WRITE_PATHS, type WritePath } from './direct-write.ts';
+import { canWriteDirect, chooseWritePath, WRITE_PATHS, type WritePath } from './direct-write.ts';
 import { adopt, canAdopt, isUnixSocket, type ReadTarget } from './socket-adoption.ts';
 import { describeDestination, type Destination } from './unix-socket.ts';
-import { clientHandshakeTimeout, connectTls, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
+import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
   /** A core to use, or how to build one at start(). Default 'wasm'. */
@@ -103,9 +103,11 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   /** Read straight into the rings (true, default) or copy 'data' chunks into them (false). */
   zeroCopy?: boolean;
   /**
-   * How replies reach the kernel: 'direct' (default) writes tx ring views through the
-   * socket's handle, skipping the Writable stream layer; 'stream' uses socket.write.
-   * Where Node cannot write directly, 'direct' falls back to 'stream' with a warning.
+   * How replies reach the kernel: 'direct' writes tx ring views through the socket's
+   * handle, skipping the Writable stream layer; 'stream' uses socket.write. Default:
+   * 'direct' on the Node majors ringwire's suites run on, once a write probe at start()
+   * passed; elsewhere 'stream', with a warning. 'direct' by name skips the version check,
+   * not the probe (direct-write.ts).
    */
   writePath?: WritePath;
   /** TCP_NODELAY on every connection. Default true. */
@@ -218,8 +220,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   readonly connections = new Map<string, Connection<Data>>();
   readonly handler: Handler<Data>;
   readonly takesFrames: boolean;
-  /** How its connections write (EndpointOptions.writePath). */
-  readonly writePath: WritePath;
+  /** How its connections write: EndpointOptions.writePath as start() decided it (chooseWritePath). */
+  get writePath(): WritePath {
+    return this.chosenWritePath;
+  }
+  private chosenWritePath: WritePath = 'stream';
+  private choosingWritePath: Promise<WritePath> | undefined;
   /** sendTo, publish, join, leave: this endpoint's connections as actors (router.ts). */
   readonly router: Router = new Router(this);
   delivering: Connection | null = null;
@@ -282,9 +288,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (handler.onFrame && handler.onConnection) throw configError('give onFrame or onConnection, not both: a connection\'s frames go to one of them');
     this.handler = handler;
     this.takesFrames = takesFrames(handler);
-    const writePath = options.writePath ?? 'direct';
-    if (!WRITE_PATHS.includes(writePath)) throw configError(`writePath must be 'direct' or 'stream', got ${String(writePath)}`);
-    this.writePath = writePath;
+    if (options.writePath !== undefined && !WRITE_PATHS.includes(options.writePath)) throw configError(`writePath must be 'direct' or 'stream', got ${String(options.writePath)}`);
     this.budget = new QueueBudget(options.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL, () => this.connections.values());
     if (typeof options.core === 'object') this.coreInstance = options.core;
     if (options.signal) {
@@ -313,6 +317,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       } = this.options;
       this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this.takesFrames ? 'handler' : 'echo' });
     }
+    // Once per thread it probes a real write (direct-write.ts); the limits below are resolved without awaiting anything.
+    this.chosenWritePath = await (this.choosingWritePath ??= chooseWritePath(this.options.writePath));
     if (!this.limitsResolved) {
       const o = this.options;
       const { maxQueued, maxReply } = queueLimits(this.coreInstance.config, o.maxQueued, o.maxReply);
@@ -478,6 +484,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       if (refused) return connection.fail(ringwireError(E_TLS, `client certificate refused: ${refused}`), true);
       this.handshakes.delete(connection);
       connection.earlyError = undefined;
+      onRecordFailure(socket, err => connection.fail(err, true));
       open();
     });
   }
@@ -535,26 +542,41 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return new RingwireClient<D>(this, hooks);
   }
 
-  /** Dialer: one connection attempt (TCP or a Unix socket); the Connection opens (start()) once its socket connects. Throws ERR_TOO_MANY_CONNECTIONS without a free slot. */
+  /**
+   * Dialer: one connection attempt (TCP or a Unix socket); the Connection opens (start()) once its socket connects. Throws
+   * ERR_TOO_MANY_CONNECTIONS without a free slot, ERR_TLS or ERR_SOCKET when its socket cannot be made (its slot given back).
+   */
   dial(to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
     const core = this.core;
     const where = describeDestination(to);
+    const who = { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined };
+    const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0; // a bad option throws before a slot is taken
     const slot = core.open();
     if (slot < 0) {
       const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${where}: all ${core.config.slots} connection slots are in use`);
-      this.clientError(err, { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined });
+      this.clientError(err, who);
       throw err;
     }
     const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
     const keepAlive = this.keepAliveDelay();
-    const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0;
     const socketOptions = {
       ...to, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
       keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive || 0,
     };
     const source = (target: ReadTarget | null) => (tls ? connectTls(to, tls, socketOptions)
       : net.connect({ ...socketOptions, ...(target ? { onread: target } : {}) } as net.NetConnectOpts));
-    const connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy && !tls);
+    let connection: Connection;
+    try {
+      connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy && !tls);
+    } catch (thrown) {
+      // The socket could not even be made (a bad port, a TLS key that does not load): no socket holds the
+      // slot, so it goes back now, counted as closed by this error, and every attempt reports its real cause.
+      const err = ringwireError(tls ? E_TLS : E_SOCKET, `cannot connect to ${where}: ${thrown instanceof Error ? thrown.message : String(thrown)}`, thrown);
+      core.close(slot);
+      this.clientError(err, who);
+      core.stats.closed(err.number);
+      throw err;
+    }
     const socket = connection.socket;
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${where} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
     socket.once('close', () => clearTimeout(timer));
@@ -565,6 +587,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.handshake(connection as Connection<Data>, handshakeTimeout);
       socket.once('secureConnect', () => {
         this.handshakes.delete(connection as Connection<Data>);
+        onRecordFailure(socket as TLSSocket, err => connection.fail(err, true));
         this.register(connection as Connection<Data>);
       });
     });
@@ -575,8 +598,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.limits.maxQueued;
   }
 
-  checkReply(length: number): void {
-    const err = replyRefusal(this.core.check(length), length, this.core.config, this.limits.maxReply);
+  checkReply(payload: Uint8Array): void {
+    const err = replyRefusal(this.core.check(payload), payload.length, this.core.config, this.limits.maxReply);
     if (err) throw err;
   }
 

@@ -44,7 +44,7 @@ import { threadId } from 'node:worker_threads';
 import type { Connection } from './connection.ts';
 import { parseConnectionId } from './connection-id.ts';
 import { Groups } from './groups.ts';
-import { ReplyTooLargeError } from '../core/errors.ts';
+import { DelimiterInPayloadError, ReplyTooLargeError } from '../core/errors.ts';
 import type { Mailbox } from './mailbox.ts';
 import { KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
 
@@ -234,9 +234,9 @@ export class Router {
       }
     } catch (err) {
       ok = false;
-      // ERR_REPLY_TOO_LARGE: a frame this framing cannot carry is not the receiver's fault (dropped, counted).
+      // ERR_REPLY_TOO_LARGE, ERR_DELIMITER_IN_PAYLOAD: a frame this framing cannot carry is not the receiver's fault (dropped, counted).
       // Anything else was thrown by user code (a clientError listener): passed on once the record is done.
-      if (!(err instanceof ReplyTooLargeError)) this.thrown.push(err);
+      if (!(err instanceof ReplyTooLargeError || err instanceof DelimiterInPayloadError)) this.thrown.push(err);
     }
     if (ok) this.counts.delivered++;
     return ok;
