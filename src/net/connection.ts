@@ -28,47 +28,46 @@
 // socket.writableLength` (TLS sockets always take it). Either way, what a finished
 // write allows next (the queue moves, onDrain, a blocked echo goes on, FIN) runs in
 // written(), never inside flush() itself. A reply that does not fit in the tx ring
-// is copied into `queue` (send() returns false; onDrain fires once the queue has
-// moved into the ring); a reply larger than the whole ring (up to maxReply) is
-// streamed through it from the queue: prefix, payload pieces as the kernel takes
-// bytes, trailer. The queue is capped per connection (maxQueued) and in
+// is copied into the tx queue (tx-queue.ts; send() returns false; onDrain fires once
+// the queue has moved into the ring); a reply larger than the whole ring (up to
+// maxReply) is streamed through it from the queue. The queue is capped per connection (maxQueued) and in
 // total (the endpoint's budget): past either, ERR_SLOW_CONSUMER destroys the
 // connection; so does no write progress for writeTimeout (the endpoint's sweep).
 //
-// Deadlines (checked by the endpoint's one sweep, never a timer per socket): this
-// class keeps the timestamps. `waitStart` is when the connection began waiting
-// for the rest of an incomplete frame (0: it is not waiting); `windowStart` and
-// `windowBytes` measure the rate at which that frame's bytes arrive. They run only
-// while `awaitingInput`: open, bytes of an incomplete frame in the rx ring, and
-// nothing of ours in the way (no handler holding frames, no saved batch, no
-// output blocked or in flight). A read that completes a frame restarts both.
+// Deadlines: the endpoint's one sweep reads the timestamps in `clocks`
+// (read-clocks.ts); the frame clocks run only while `awaitingInput`: open, bytes of
+// an incomplete frame in the rx ring, and nothing of ours in the way (no handler
+// holding frames, no saved batch, no output blocked or in flight).
 //
-// Relay (pair()): each side's frames go into the other's tx ring, in the core
-// (echo mode), or through forward() and the onForward hook (handler mode); `peer`
-// is who fills this tx ring and who takes this side's frames (itself for the echo). A side whose input ended has its partner send FIN after
-// what it forwarded (endOutput), and reading goes on until the partner's input
-// ends too; a side that closes re-points its partner and closes it after its frames.
+// Relay (pair()): each side's frames go into the other's tx ring, in the core (echo
+// mode), or through forward() and the onForward hook (handler mode); `peer` is who
+// fills this tx ring and who takes this side's frames (itself for the echo). A side
+// whose input ended has its partner end its output (FIN after what it forwarded;
+// its reading goes on); a side that closes re-points its partner and closes it
+// after its frames.
 //
-// PROXY protocol (expectProxyHeader()): before framing, reads go to a header
-// parser (proxy-header.ts) and not to the core; once the header is whole, the
+// Preamble (preamble.ts): before framing, reads go to the PROXY header stage and
+// not to the core; once the header is whole the stage removes itself, the
 // addresses it names become remoteAddress/remotePort (the socket's stay in
 // socketRemoteAddress/socketRemotePort), onOpen runs, and the bytes that followed
-// the header in the same read are moved to the start of the rx span (zero-copy)
-// or copied in (copying path) and framed as usual: the core never sees a header
-// byte. `headerSince` is the deadline's clock (the endpoint's sweep:
-// ERR_PROXY_HEADER when it runs out); a header that is garbled, too long or cut
-// short by the peer's FIN closes the connection before onOpen (no onClose either).
-// With TLS after the header (tlsAfterHeader), startTls() instead hands what followed
-// the header back to the raw socket and swaps `socket` for a TLS socket over the same
-// handle (the one time `socket` changes); the endpoint calls secured() after the handshake.
+// the header in the same read are moved to the start of the rx span (zero-copy) or
+// copied in: the core never sees a header byte. With TLS after the header
+// (tlsAfterHeader), the raw socket is wrapped instead (the one time `socket`
+// changes) and the endpoint calls secured() after the handshake.
 //
-// Lifecycle: open -> draining (peer ended or server draining: no new input,
-// deliver what is buffered) -> closing (no more frames; every reply given to
-// send() goes out, after any pending handler settles, then FIN; input is
-// discarded meanwhile, and once everything is out the socket closes when the
-// peer has closed too or LINGER_MS later, so a reset cannot eat our replies)
-// -> closed (socket closed and no handler pending: the slot goes back to
-// the core, onClose runs). destroy() skips to the end and drops what is queued.
+// States (connection-state.ts, the table; this class changes state only through
+// to() and toOutput(), which refuse a step the table does not have):
+//   life    opening -> [preamble] -> open -> draining -> closing -> closed
+//           (any live state -> closing on close/destroy; -> closed on the socket's
+//           close, or -> quarantined while a handler still holds a frame of the
+//           slot, -> closed when it settles)
+//   output  open -> ending -> fin-sent -> done (abort: -> done)
+// Closing, in one vocabulary: onFin() (the peer's FIN: draining), whenDrained()
+// (nothing buffered can make a frame: idle -> closing, or a relay side ends its
+// partner's output), shut() (close: FIN owed), finWhenFlushed() (our FIN after the
+// last reply, no handler pending), finished()/afterFin() (our FIN is out: close
+// once the peer closed too or LINGER_MS later, so a reset cannot eat our replies),
+// onSocketClose()/closeSlot() (the slot goes back, onClose runs).
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -81,7 +80,11 @@ import type { NormalClose } from '../core/stats.ts';
 import { DirectWriter, WRITE_DONE, canWriteDirect, writeError, type WritePath } from './direct-write.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
-import { ProxyHeaderParser, type ProxyHeader, type ProxyProtocol } from './proxy-header.ts';
+import { badStep, kState, LIFE, OUTPUT, type Life, type LifeEvent, type Output, type OutputEvent, type StateView } from './connection-state.ts';
+import { Preamble, wrapAfterHeader } from './preamble.ts';
+import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
+import { ReadClocks } from './read-clocks.ts';
+import { TxQueue } from './tx-queue.ts';
 import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
@@ -149,7 +152,10 @@ export const LINGER_MS = 2000;
 /** Where a closing connection's input goes. Never read. */
 const discard = new Uint8Array(65536);
 
-type State = 'open' | 'draining' | 'closing' | 'closed';
+/** States that take input: reads go to the preamble or the core. */
+const reads = (s: Life): boolean => s === 'open' || s === 'preamble' || s === 'opening';
+/** States past close(): nothing more is delivered. */
+const over = (s: Life): boolean => s === 'closing' || s === 'quarantined' || s === 'closed';
 
 /** Frames a connection could not deliver yet, in order, and what the core said after listing them. */
 interface Saved {
@@ -202,8 +208,6 @@ export class Connection<Data = any> implements ConnectionInfo {
   opened = false;
   /** Accepted by a server (serve()), not dialled: a relay pairs it with an upstream; eviction picks among these. */
   inbound = false;
-  /** Waiting for a PROXY header since this time (performance.now()); 0: not waiting. For the endpoint's sweep. */
-  headerSince = 0;
   /** The hooks this connection calls: its endpoint's, or those given to connect(). */
   readonly handler: Handler<Data>;
   /** The application's own per-connection state. */
@@ -218,11 +222,13 @@ export class Connection<Data = any> implements ConnectionInfo {
   private readonly zeroCopy: boolean;
   /** The socket copies what write() hands it (TLS): see flush(). */
   private copiesWrites = false;
-  private state: State = 'open';
+  /** Where the connection is in its life and its output (connection-state.ts: the only way they change is to()/toOutput()). */
+  private state: Life = 'opening';
+  private output: Output = 'open';
   /** start() ran: the socket is connected. */
   private connected = false;
-  /** Reading a PROXY header: what comes first is not framed yet. */
-  private header: ProxyHeaderParser | null = null;
+  /** The stage before framing (a PROXY header): reads go to it until it is done and removed. */
+  private preamble: Preamble | null = null;
   /** The error that closed the connection, for onClose. */
   private error: RingwireError | undefined;
   /** Who began a normal close, first come (counted in stats when no error closed it). */
@@ -254,34 +260,17 @@ export class Connection<Data = any> implements ConnectionInfo {
   private writer: DirectWriter | null = null;
   /** A direct write finished at once and written() is owed in a tick (as socket.write's callback would be). */
   private afterWriteOwed = false;
-  /** A direct write failed: nothing more is written; the socket is destroyed with the error. */
-  private writeFailed = false;
   /** In the endpoint's list of connections to flush (flushLater). */
   flushQueued = false;
   /** When the output last moved (the endpoint's write-timeout sweep reads it). */
   lastProgress = 0;
 
-  // ---- deadlines (read and restarted by the endpoint's sweep) ----
-  /** The last read or write progress: for the idle timeout. */
-  lastActive = performance.now();
-  /** When the wait for the current incomplete frame began; 0 = not waiting. */
-  waitStart = 0;
-  /** The current min-rate window: its start and the bytes received in it. */
-  windowStart = 0;
-  windowBytes = 0;
-  /** rx bytes buffered after the last read, to see whether a read completed frames. */
-  private rxSeen = 0;
-  /** Replies that did not fit in the tx ring yet, copied, in order, from queueHead on. */
-  private queue: Uint8Array[] = [];
-  private queueHead = 0;
-  private queued = 0;
-  /** The queue's first reply is larger than the tx ring and this much of it is streamed (-1: not started). */
-  private streamed = -1;
+  /** The deadline clocks (read and restarted by the endpoint's sweep). */
+  readonly clocks = new ReadClocks();
+  /** Replies that did not fit in the tx ring yet. */
+  private readonly tx = new TxQueue();
   /** send() returned false: onDrain is owed once the queue is in the ring. */
   private owesDrain = false;
-  private finSent = false;
-  /** A relay's connection: no more frames will come into its tx ring; FIN once it is flushed (reading goes on). */
-  private outputEnded = false;
   /**
    * Echo mode: the connection whose tx ring takes this one's frames, and whose
    * frames come into this one's tx ring: itself (the echo) or, in a relay, its
@@ -307,7 +296,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     else if (handler.onForward) this.onFrame = frame => this.forward(frame);
     if (zeroCopy) {
       this.socket = source({
-        buffer: () => (this.state === 'open' ? this.core.readSpan(slot) : discard),
+        buffer: () => (reads(this.state) ? this.core.readSpan(slot) : discard),
         callback: (n, buf) => this.onRead(n, buf),
       });
     } else {
@@ -317,9 +306,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   private readonly onData = (chunk: Uint8Array) => this.copyIn(chunk);
-  private readonly onEndEvent = () => this.onEnd();
+  private readonly onEndEvent = () => this.onFin();
   private readonly onErrorEvent = (err: Error) => this.onSocketError(err);
   private readonly onCloseEvent = () => this.onSocketClose();
+  private readonly onFinish = () => this.finished();
 
   private listen(s: net.Socket): void {
     this.copiesWrites = (s as TLSSocket).encrypted === true;
@@ -329,37 +319,45 @@ export class Connection<Data = any> implements ConnectionInfo {
     s.on('close', this.onCloseEvent);
   }
 
-  /**
-   * The PROXY header is read and TLS follows: the raw socket (copying path) stops
-   * feeding this connection, gets back what followed the header (a TLSSocket built
-   * over a socket with buffered bytes hands them to OpenSSL first), and is wrapped;
-   * the connection opens once the endpoint sees the handshake done (secured()).
-   */
-  private startTls(rest: Uint8Array, wrap: (raw: net.Socket) => TLSSocket): void {
-    const raw = this.socket;
-    raw.off('data', this.onData);
-    raw.off('end', this.onEndEvent);
-    raw.off('error', this.onErrorEvent);
-    raw.off('close', this.onCloseEvent);
-    raw.pause();
-    if (rest.length > 0) raw.unshift(Buffer.from(rest)); // a copy: `rest` may be a view of a buffer Node reuses
-    this.socket = wrap(raw);
-    this.writer = null; // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
-    this.listen(this.socket);
+  // ---- the state table (connection-state.ts) ----
+
+  /** One step of the connection's life, as the table has it. */
+  private to(next: Life, event: LifeEvent): void {
+    if (!LIFE[this.state][event]?.includes(next)) throw badStep('life', this.state, event, next);
+    this.state = next;
   }
 
-  /** TLS after a PROXY header: the handshake is done; open (hooks) and read. For the endpoint. */
-  secured(): void {
-    this.tls = tlsInfo(this.socket as TLSSocket);
-    if (this.open()) this.socket.resume();
+  /** One step of its output, as the table has it. */
+  private toOutput(event: OutputEvent): void {
+    const next = OUTPUT[this.output][event];
+    if (next === undefined) throw badStep('output', this.output, event, '?');
+    this.output = next;
   }
+
+  /** Both states, for the model-based test. */
+  get [kState](): StateView {
+    return { life: this.state, output: this.output };
+  }
+
+  /** Our FIN is out (or nothing more can be written): send() takes nothing more. */
+  private get outputClosed(): boolean {
+    return this.output === 'fin-sent' || this.output === 'done';
+  }
+
+  // ---- opening and the preamble ----
 
   /** Read a PROXY header (these versions) before framing begins. Before start(). */
   expectProxyHeader(accepts: ProxyProtocol): void {
-    this.header = new ProxyHeaderParser(accepts);
+    this.preamble = new Preamble(accepts);
+    this.to('preamble', 'expect-header');
   }
 
-  /** The socket is connected: run the open hooks (after the PROXY header, if one is expected) and start reading. Called once by the endpoint. */
+  /** Waiting for a PROXY header since this time (performance.now()); 0: not waiting. For the endpoint's sweep. */
+  get headerSince(): number {
+    return this.preamble?.since ?? 0;
+  }
+
+  /** The socket is connected: run the open hooks (after the preamble, if one is expected) and start reading. Called once by the endpoint. */
   start(): void {
     this.connected = true;
     const s = this.socket;
@@ -371,13 +369,21 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.host.writePath === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
       this.writer = new DirectWriter(s, (status, bytes) => this.directWritten(status, bytes));
     }
-    if (this.header) this.headerSince = performance.now();
-    else if ((this.inbound && !this.host.identified(this)) || !this.open()) return;
+    if (this.preamble) this.preamble.since = performance.now();
+    else if (this.state !== 'opening' || (this.inbound && !this.host.identified(this)) || !this.open('start')) return;
     if (!this.zeroCopy) this.socket.resume();
   }
 
-  /** Run onOpen, then start onConnection's task; false if they closed the connection. */
-  private open(): boolean {
+  /** TLS after a PROXY header: the handshake is done; open (hooks) and read. For the endpoint. */
+  secured(): void {
+    if (this.state !== 'preamble') return; // closed during the handshake
+    this.tls = tlsInfo(this.socket as TLSSocket);
+    if (this.open('secured')) this.socket.resume();
+  }
+
+  /** Open: run onOpen, then start onConnection's task; false if they closed the connection. */
+  private open(event: 'start' | 'header' | 'secured'): boolean {
+    this.to('open', event);
     this.opened = true;
     try {
       this.handler.onOpen?.(this);
@@ -399,24 +405,22 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   /**
-   * Bytes that arrived before framing began: the PROXY header's. Returns the
-   * bytes after the header, to be framed, once it is whole and the connection
-   * opened; null while the header is incomplete, or when it failed.
+   * Bytes that arrived before framing began: the preamble's. Returns the bytes
+   * after the header, to be framed, once it is whole and the connection opened;
+   * null while the header is incomplete, when it failed, or when TLS follows it.
    */
   private takeHeader(bytes: Uint8Array): Uint8Array | null {
-    const parser = this.header!;
-    let used: number;
+    let got: ReturnType<Preamble['take']>;
     try {
-      used = parser.push(bytes);
+      got = this.preamble!.take(bytes);
     } catch (err) {
       this.fail(err as RingwireError);
       return null;
     }
-    this.lastActive = performance.now();
-    if (used < 0) return null;
-    this.header = null;
-    this.headerSince = 0;
-    const h = (this.proxyHeader = parser.header!);
+    this.clocks.lastActive = performance.now();
+    if (!got) return null;
+    this.preamble = null; // done: the stage removes itself
+    const h = (this.proxyHeader = got.header);
     if (h.command === 'PROXY' && h.family !== undefined) {
       this.remoteAddress = h.sourceAddress;
       this.remotePort = h.sourcePort;
@@ -426,12 +430,20 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (!this.host.identified(this)) return null;
     const wrap = this.tlsAfterHeader;
     if (wrap) {
+      // The one time `socket` changes: the raw socket stops feeding this connection and is wrapped; secured() opens it.
       this.tlsAfterHeader = undefined;
-      this.startTls(bytes.subarray(used), wrap);
+      const raw = this.socket;
+      raw.off('data', this.onData);
+      raw.off('end', this.onEndEvent);
+      raw.off('error', this.onErrorEvent);
+      raw.off('close', this.onCloseEvent);
+      this.socket = wrapAfterHeader(raw, got.rest, wrap);
+      this.writer = null; // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
+      this.listen(this.socket);
       return null;
     }
-    if (!this.open()) return null;
-    return bytes.subarray(used);
+    if (!this.open('header')) return null;
+    return got.rest;
   }
 
   /** This thread's router: sendTo(id, bytes), publish(topic, bytes), join(connection, topic), leave(connection, topic). */
@@ -441,7 +453,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Bytes queued beyond the tx ring, waiting for the peer to read. */
   get queuedBytes(): number {
-    return this.queued;
+    return this.tx.bytes;
   }
 
   /**
@@ -454,8 +466,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    * framing cannot carry it.
    */
   send(payload: Uint8Array): boolean {
-    if (this.finSent || this.state === 'closed') return false;
-    const wasEmpty = this.queued === 0;
+    if (this.outputClosed || this.state === 'closed') return false;
+    const wasEmpty = this.tx.bytes === 0;
     let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload.length);
     if (wasEmpty && r === SEND_FULL && !this.host.delivering && this.inflight < this.core.txPending(this.slot)) {
       // Outside a batch the ring may be full only of replies waiting for the end of
@@ -469,12 +481,12 @@ export class Connection<Data = any> implements ConnectionInfo {
     }
     if (r !== SEND_OK && r !== SEND_FULL) this.refuse(r, payload.length);
     // Copied: a Buffer's slice() would be a view of the caller's memory.
-    this.queue.push(new Uint8Array(payload));
-    this.queued += payload.length;
+    this.tx.push(new Uint8Array(payload));
     const withinBudget = this.host.queue(payload.length);
-    if (this.queued > this.host.limits.maxQueued || !withinBudget) {
+    const queued = this.tx.bytes;
+    if (queued > this.host.limits.maxQueued || !withinBudget) {
       const why = withinBudget ? `more than maxQueued (${this.host.limits.maxQueued} bytes)` : 'over the server\'s budget for queued replies';
-      this.fail(ringwireError(E_SLOW_CONSUMER, `${this.queued} bytes of replies queued beyond the tx ring, ${why}`), true);
+      this.fail(ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
       return false;
     }
     this.owesDrain = true;
@@ -498,25 +510,31 @@ export class Connection<Data = any> implements ConnectionInfo {
    * handler settles), then FIN.
    */
   close(): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    this.shut('close');
+  }
+
+  /** close(), or a draining connection with nothing left to deliver (idle). */
+  private shut(event: 'close' | 'idle'): void {
+    if (over(this.state)) return;
     this.closeReason ??= 'local';
-    this.state = 'closing';
+    this.to('closing', event);
     this.saved = null;
     this.leftover = null;
     this.stream?.end();
     this.updateReading();
-    if (!this.finSent) return this.maybeEnd();
+    if (this.output === 'open') this.toOutput('end');
+    if (this.output === 'ending') return this.finWhenFlushed();
     // A relay's half-closed side: our FIN is out already; wait for the peer's, within LINGER_MS.
     this.discardInput();
-    if (this.socket.writableFinished) this.finished();
+    if (this.socket.writableFinished) this.afterFin();
   }
 
   /** Close now, dropping whatever is queued: nothing more is delivered or sent. */
   destroy(): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'quarantined') return;
     this.closeReason ??= 'local';
-    this.state = 'closing';
-    this.finSent = true;
+    this.to('closing', 'destroy');
+    this.toOutput('abort');
     this.saved = null;
     this.stream?.end();
     this.dropQueue();
@@ -544,11 +562,11 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** The server is draining: stop reading, answer what is buffered, then close. */
   drain(): void {
-    if (this.state !== 'open') return;
+    if (!reads(this.state)) return;
     this.closeReason ??= 'drain';
-    this.state = 'draining';
+    this.to('draining', 'drain');
     this.updateReading();
-    this.maybeFinish();
+    this.whenDrained();
   }
 
   /** The frames of this connection, for a task per connection (onConnection). */
@@ -561,16 +579,18 @@ export class Connection<Data = any> implements ConnectionInfo {
     return (this.stream ??= new FrameStream());
   }
 
-  // ---- input ----
+  // ---- reading ----
 
   private onRead(n: number, buf: Uint8Array): boolean {
-    if (this.state !== 'open') return true; // closing: discarded
-    if (this.header) {
-      // Nothing was framed yet, so buf is the rx span the core expects bytes in: what followed the header moves to its start.
-      const rest = this.takeHeader(buf.subarray(0, n));
-      if (!rest || rest.length === 0) return !this.paused;
-      buf.copyWithin(0, n - rest.length, n);
-      n = rest.length;
+    if (this.state !== 'open') {
+      if (!reads(this.state)) return true; // closing: discarded
+      if (this.preamble) {
+        // Nothing was framed yet, so buf is the rx span the core expects bytes in: what followed the header moves to its start.
+        const rest = this.takeHeader(buf.subarray(0, n));
+        if (!rest || rest.length === 0) return !this.paused;
+        buf.copyWithin(0, n - rest.length, n);
+        n = rest.length;
+      }
     }
     this.reading = true;
     this.host.enterRead();
@@ -580,31 +600,13 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.reading = false;
       this.host.leaveRead();
     }
-    this.noteInput(n);
+    this.clocks.note(n, reads(this.state) ? this.core.rxBuffered(this.slot) : 0);
     return !this.paused;
   }
 
-  /**
-   * n bytes arrived and were decoded: keep the deadline clocks. What is left in the
-   * rx ring is an incomplete frame; if this read consumed anything, that frame
-   * began in this read, so its wait and its rate window start now.
-   */
-  private noteInput(n: number): void {
-    const now = performance.now();
-    this.lastActive = now;
-    const rx = this.state === 'open' ? this.core.rxBuffered(this.slot) : 0;
-    if (rx === 0) this.waitStart = 0;
-    else if (this.waitStart === 0 || rx < this.rxSeen + n) this.restartWait(now, rx);
-    else this.windowBytes += n;
-    this.rxSeen = rx;
-  }
-
-  /** The wait for an incomplete frame (of `buffered` bytes so far) starts now: for the sweep. */
-  restartWait(now: number, buffered = this.state === 'open' ? this.core.rxBuffered(this.slot) : 0): void {
-    this.waitStart = buffered > 0 ? now : 0;
-    this.windowStart = now;
-    this.windowBytes = buffered;
-    this.rxSeen = buffered;
+  /** The wait for an incomplete frame starts now: for the sweep. */
+  restartWait(now: number): void {
+    this.clocks.restart(now, reads(this.state) ? this.core.rxBuffered(this.slot) : 0);
   }
 
   /**
@@ -613,7 +615,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * blocked or in flight: those are our waits, not the peer's.) For the sweep.
    */
   get awaitingInput(): boolean {
-    return this.state === 'open' && !this.pending && this.saved === null && !this.txBlocked && this.queued === 0
+    return this.state === 'open' && !this.pending && this.saved === null && !this.txBlocked && this.tx.bytes === 0
       && this.inflight === 0 && this.leftover === null && this.core.rxBuffered(this.slot) > 0;
   }
 
@@ -630,7 +632,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   private copyIn(chunk: Uint8Array): void {
-    if (this.header) {
+    if (this.preamble) {
       const rest = this.takeHeader(chunk);
       if (!rest) return;
       chunk = rest;
@@ -638,23 +640,46 @@ export class Connection<Data = any> implements ConnectionInfo {
     let at = 0;
     this.host.enterRead(); // as on the zero-copy path: this chunk's replies are written as it is done
     try {
-      while (at < chunk.length && this.state === 'open') {
+      while (at < chunk.length && reads(this.state)) {
         const span = this.core.readSpan(this.slot);
         if (span.length === 0) break;
         const n = Math.min(span.length, chunk.length - at);
         span.set(chunk.subarray(at, at + n));
         at += n;
         this.settle(this.core.received(this.slot, n));
-        this.noteInput(n);
+        this.clocks.note(n, reads(this.state) ? this.core.rxBuffered(this.slot) : 0);
       }
     } finally {
       this.host.leaveRead();
     }
-    if (at < chunk.length && this.state === 'open') {
+    if (at < chunk.length && reads(this.state)) {
       this.leftover = chunk.subarray(at);
       this.updateReading();
     }
   }
+
+  /** Pause reading when the rx ring is full, the echo is blocked, or the connection takes no input; resume otherwise. */
+  private updateReading(): void {
+    const want = reads(this.state) && !this.txBlocked && this.core.rxBuffered(this.slot) < this.core.config.rxSize;
+    if (want !== this.paused) return;
+    if (!want) {
+      this.paused = true;
+      if (reads(this.state)) this.core.stats.add(S_PAUSES, 1);
+      this.socket.pause();
+      return;
+    }
+    this.paused = false;
+    if (this.leftover) {
+      const rest = this.leftover;
+      this.leftover = null;
+      this.copyIn(rest);
+      if (this.paused || !reads(this.state)) return;
+    }
+    if (this.zeroCopy) rearm(this.socket, this.core.readSpan(this.slot));
+    this.socket.resume();
+  }
+
+  // ---- delivery ----
 
   /** Act on what a core call said: echo written, or frames listed for the handler. */
   private settle(status: number): void {
@@ -663,7 +688,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.peer.flush();
     if (status < 0) return this.fail(this.framingError(-status));
     this.updateReading();
-    if (this.state === 'draining') this.maybeFinish();
+    if (this.state === 'draining') this.whenDrained();
   }
 
   /**
@@ -698,8 +723,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     }
     if (done >= 0) this.consume(done);
     if (failure) return this.fail(failure);
-    if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
-    if (i < n || this.pending || this.peer.queued > 0) {
+    if (over(this.state)) return this.finWhenFlushed();
+    if (i < n || this.pending || this.peer.tx.bytes > 0) {
       // Stopped early: keep the rest for later (list entries: their bytes stay in this slot's ring).
       if (saved) saved.next = i;
       else saved = { list: core.saveFrames(i), next: 0, status };
@@ -716,7 +741,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     // After a saved batch, bytes may have arrived while the slot was held.
     if (status === R_MORE || saved) return this.run(null, core.process(this.slot));
     this.updateReading();
-    if (this.state === 'draining') this.maybeFinish();
+    if (this.state === 'draining') this.whenDrained();
   }
 
   /** An error the core found in the input, with the limit or framing it broke. */
@@ -738,7 +763,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * and holding its input for it would stall both ways).
    */
   private delivers(): boolean {
-    return (this.state === 'open' || this.state === 'draining') && !this.pending && this.peer.queued === 0;
+    return (this.state === 'open' || this.state === 'draining') && !this.pending && this.peer.tx.bytes === 0;
   }
 
   private await(p: PromiseLike<void>, end: number): void {
@@ -750,6 +775,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** A handler's promise settled: its frame is done; go on with the next ones. */
   private settled(failure: RingwireError | undefined): void {
     this.pending = false;
+    if (this.state === 'quarantined') return this.closeSlot('settle');
     if (this.state === 'closed' || this.socket.destroyed) return this.onSocketClose();
     this.consume(this.pendingEnd);
     if (failure) return this.fail(failure);
@@ -759,57 +785,40 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Deliver what was held back, unless another connection is mid-batch (then just after it). */
   private continue(): void {
     if (this.host.delivering) return queueMicrotask(() => this.continue());
-    if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
-    if (this.pending || this.peer.queued > 0) return;
+    if (over(this.state)) return this.finWhenFlushed();
+    if (this.pending || this.peer.tx.bytes > 0) return;
     const saved = this.saved;
     if (saved) this.run(saved, saved.status);
     else if (this.host.takesFrames || this.txBlocked) this.settle(this.core.process(this.slot));
     else this.updateReading();
   }
 
-  /** Pause reading when the rx ring is full, the echo is blocked, or the connection is not open; resume otherwise. */
-  private updateReading(): void {
-    const want = this.state === 'open' && !this.txBlocked && this.core.rxBuffered(this.slot) < this.core.config.rxSize;
-    if (want !== this.paused) return;
-    if (!want) {
-      this.paused = true;
-      if (this.state === 'open') this.core.stats.add(S_PAUSES, 1);
-      this.socket.pause();
-      return;
-    }
-    this.paused = false;
-    if (this.leftover) {
-      const rest = this.leftover;
-      this.leftover = null;
-      this.copyIn(rest);
-      if (this.paused || this.state !== 'open') return;
-    }
-    if (this.zeroCopy) rearm(this.socket, this.core.readSpan(this.slot));
-    this.socket.resume();
-  }
+  // ---- closing ----
 
-  private onEnd(): void {
+  /** The peer's FIN: no more input; what is buffered is still delivered (draining). */
+  private onFin(): void {
     this.peerEnded = true;
     this.closeReason ??= 'peer';
-    if (this.header && this.header.received > 0) {
-      return this.fail(ringwireError(E_PROXY_HEADER, `bad PROXY protocol header: the peer closed after ${this.header.received} bytes of it`));
+    const preamble = this.preamble;
+    if (preamble && preamble.received > 0) {
+      return this.fail(ringwireError(E_PROXY_HEADER, `bad PROXY protocol header: the peer closed after ${preamble.received} bytes of it`));
     }
-    if (this.finSent) {
+    if (this.outputClosed) {
       // Both sides are done once our replies and FIN are out ('finish'); not before, or they are lost.
       if (this.socket.writableFinished) this.socket.destroy();
       return;
     }
-    if (this.state === 'open') {
-      this.state = 'draining';
+    if (reads(this.state)) {
+      this.to('draining', 'fin');
       this.updateReading();
     }
-    this.maybeFinish();
+    this.whenDrained();
   }
 
   /** Draining: once nothing buffered can produce another frame, close (FIN after the last reply). */
-  private maybeFinish(): void {
+  private whenDrained(): void {
     // Held frames, and whatever arrived while they were held, are delivered first (continue()).
-    if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked || this.queued > 0) return;
+    if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked || this.tx.bytes > 0) return;
     if (this.host.delivering === this) return; // mid-batch (a handler called server.close()): run() comes back here
     if (this.peerEnded && this.core.rxBuffered(this.slot) > 0) {
       const n = this.core.rxBuffered(this.slot);
@@ -820,15 +829,52 @@ export class Connection<Data = any> implements ConnectionInfo {
       // sends FIN after them, and this side keeps taking the partner's frames.
       return this.peer.endOutput();
     }
-    this.close();
+    this.shut('idle');
   }
 
   /** A relay's partner has no more input: FIN after what is in this tx ring, and go on reading. */
   private endOutput(): void {
-    if (this.finSent || this.state === 'closed') return;
-    this.outputEnded = true;
-    this.maybeEnd();
+    if (this.output !== 'open' || this.state === 'closed' || this.state === 'quarantined') return;
+    this.toOutput('end');
+    this.finWhenFlushed();
   }
+
+  /** Our FIN is owed: send it once no handler is pending and the queue is in the ring, after the last reply. */
+  private finWhenFlushed(): void {
+    if (this.output !== 'ending' || this.pending || this.host.delivering === this) return;
+    this.moveQueue();
+    this.flush();
+    if (this.tx.bytes > 0) return; // the rest goes once the peer reads
+    this.toOutput('fin');
+    this.socket.end();
+    this.socket.once('finish', this.onFinish);
+    if (this.state === 'closing') this.discardInput();
+  }
+
+  /** Closing with our FIN out: read and discard until the peer's FIN, so unread input cannot turn our close into a reset. */
+  private discardInput(): void {
+    if (this.peerEnded || this.socket.destroyed) return;
+    this.leftover = null;
+    if (this.zeroCopy) rearm(this.socket, discard);
+    this.socket.resume();
+  }
+
+  /** Every reply and our FIN are out ('finish'). */
+  private finished(): void {
+    if (this.output !== 'fin-sent') return;
+    this.toOutput('finish');
+    this.afterFin();
+  }
+
+  /** Our FIN is out: close once the peer closes too, or LINGER_MS from now. */
+  private afterFin(): void {
+    if (this.peerEnded) return void this.socket.destroy();
+    if (this.state !== 'closing') return; // a relay's half-close: reading goes on until the peer's FIN
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    this.lingerTimer.unref();
+  }
+
+  // ---- the relay link ----
 
   /**
    * A relay: each side's whole frames go into the other's tx ring, in the core, in
@@ -857,12 +903,30 @@ export class Connection<Data = any> implements ConnectionInfo {
     to.send(out instanceof Uint8Array ? out : frame);
   }
 
-  // ---- output ----
+  /** Closing side of a relay: the partner stops forwarding here (before this slot is reused) and closes after its frames. */
+  private unpair(): void {
+    const p = this.peer;
+    if (p === this) return;
+    this.peer = this;
+    p.peer = p;
+    if (!this.host.takesFrames) {
+      this.core.forwardTo(p.slot, p.slot);
+      this.core.forwardTo(this.slot, this.slot);
+    }
+    if (!this.connected && this.error) {
+      // The other side never connected: the partner learns why.
+      p.fail(ringwireError(E_SOCKET, `its relay partner could not connect: ${this.error.message}`));
+    } else {
+      p.close();
+    }
+  }
+
+  // ---- writing ----
 
   /** Hand Node every tx byte not yet handed over (one write, or one writev when they wrap). */
   flush(): void {
     const pending = this.core.txPending(this.slot) - this.inflight;
-    if (pending <= 0 || this.socket.destroyed || this.finSent || this.writeFailed) return;
+    if (pending <= 0 || this.socket.destroyed || this.outputClosed) return;
     const first = this.core.txChunk(this.slot, this.inflight);
     if (this.inflight === 0) this.lastProgress = performance.now();
     const writer = this.writer;
@@ -914,7 +978,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private release(n: number): void {
     this.core.release(this.slot, n);
     this.inflight -= n;
-    this.lastProgress = this.lastActive = performance.now();
+    this.lastProgress = this.clocks.lastActive = performance.now();
   }
 
   /**
@@ -924,8 +988,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   private owesAfterWrite(): boolean {
     // Each condition written() acts on: the queue, onDrain, a blocked echo or saved batch here or at the partner, the close.
-    return this.queued > 0 || this.owesDrain || this.txBlocked || this.saved !== null || this.peer.txBlocked || this.peer.saved !== null
-      || this.state !== 'open' || this.outputEnded;
+    return this.tx.bytes > 0 || this.owesDrain || this.txBlocked || this.saved !== null || this.peer.txBlocked || this.peer.saved !== null
+      || this.state !== 'open' || this.output !== 'open';
   }
 
   /** A pending direct write finished (or one failed at once: bytes 0). */
@@ -934,8 +998,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (status < 0) {
       // As socket.write does: the socket is destroyed with the error ('error', then
       // 'close': onSocketError maps it to ERR_SOCKET), after the current call stack.
-      if (this.writeFailed) return;
-      this.writeFailed = true;
+      if (this.output === 'done') return;
+      this.toOutput('abort'); // nothing more is written
       const err = writeError(status);
       process.nextTick(() => this.socket.destroy(err));
       return;
@@ -945,11 +1009,11 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   private written(err?: Error | null): void {
-    if (err || this.state === 'closed' || this.socket.destroyed || this.writeFailed) return;
+    if (err || this.state === 'closed' || this.socket.destroyed || this.output === 'done') return;
     if (!this.writer) this.releaseWritten();
     this.moveQueue();
     this.flush();
-    if (this.queued === 0 && this.owesDrain) {
+    if (this.tx.bytes === 0 && this.owesDrain) {
       this.owesDrain = false;
       try {
         this.handler.onDrain?.(this);
@@ -959,131 +1023,67 @@ export class Connection<Data = any> implements ConnectionInfo {
     }
     // Room in this tx ring: whoever fills it (itself, or its partner in a relay) may go on.
     const feeder = this.peer;
-    if (feeder !== this && (feeder.txBlocked || (feeder.saved && this.queued === 0))) feeder.continue();
+    if (feeder !== this && (feeder.txBlocked || (feeder.saved && this.tx.bytes === 0))) feeder.continue();
     if ((feeder === this && this.txBlocked) || this.saved) this.continue();
-    else if (this.state === 'draining') this.maybeFinish();
-    else this.maybeEnd();
+    else if (this.state === 'draining') this.whenDrained();
+    else this.finWhenFlushed();
   }
 
-  /** Move queued replies into the tx ring while they fit; one larger than the ring streams through it. */
+  /** Move queued replies into the tx ring while they fit (tx-queue.ts), giving their bytes back to the budget. */
   private moveQueue(): void {
-    const core = this.core;
-    while (this.queueHead < this.queue.length) {
-      const next = this.queue[this.queueHead]!;
-      if (this.streamed < 0) {
-        const r = core.send(this.slot, next);
-        if (r === SEND_FULL) return;
-        if (r !== SEND_OK) {
-          // SEND_TOO_LARGE (send() let only streamable ones in): the prefix first.
-          if (core.beginFrame(this.slot, next.length) !== SEND_OK) return;
-          this.streamed = 0;
-        }
-      }
-      if (this.streamed >= 0) {
-        this.streamed += core.putPiece(this.slot, next.subarray(this.streamed));
-        if (this.streamed < next.length || core.endFrame(this.slot) !== SEND_OK) return;
-        this.streamed = -1;
-      }
-      this.queue[this.queueHead++] = undefined as never;
-      this.queued -= next.length;
-      this.host.queue(-next.length);
-    }
-    this.queue = [];
-    this.queueHead = 0;
+    if (this.tx.bytes === 0) return;
+    const moved = this.tx.moveInto(this.core, this.slot);
+    if (moved > 0) this.host.queue(-moved);
   }
 
   private dropQueue(): void {
-    if (this.queued > 0) this.host.queue(-this.queued);
-    this.queue = [];
-    this.queueHead = 0;
-    this.queued = 0;
-    this.streamed = -1;
+    const dropped = this.tx.clear();
+    if (dropped > 0) this.host.queue(-dropped);
   }
 
-  // ---- errors and closing ----
+  // ---- errors and the end ----
 
   /** Report err, deliver nothing more; close after what is queued, or at once (destroy). For the endpoint. */
   fail(err: RingwireError, destroy = false): void {
-    if (this.state === 'closed' || this.error) return;
+    if (this.state === 'closed' || this.state === 'quarantined' || this.error) return;
     this.error = err;
-    this.header = null; // no header is awaited any more (nor timed by the sweep)
-    this.headerSince = 0;
+    this.preamble = null; // no header is awaited any more (nor timed by the sweep)
     this.host.clientError(err, this);
     if (destroy) return this.destroy();
     this.close();
   }
 
-  /** Closing: once no handler is pending and the queue is in the ring, FIN after the last reply. */
-  private maybeEnd(): void {
-    if ((this.state !== 'closing' && !this.outputEnded) || this.finSent || this.pending || this.host.delivering === this) return;
-    this.moveQueue();
-    this.flush();
-    if (this.queued > 0) return; // the rest goes once the peer reads
-    this.finSent = true;
-    this.socket.end();
-    this.socket.once('finish', () => this.finished());
-    if (this.state === 'closing') this.discardInput();
-  }
-
-  /** Closing with our FIN out: read and discard until the peer's FIN, so unread input cannot turn our close into a reset. */
-  private discardInput(): void {
-    if (this.peerEnded || this.socket.destroyed) return;
-    this.leftover = null;
-    if (this.zeroCopy) rearm(this.socket, discard);
-    this.socket.resume();
-  }
-
-  /** Every reply and our FIN are out: close once the peer closes too, or LINGER_MS from now. */
-  private finished(): void {
-    if (this.peerEnded) return void this.socket.destroy();
-    if (this.state !== 'closing') return; // a relay's half-close: reading goes on until the peer's FIN
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
-    this.lingerTimer.unref();
-  }
-
   private onSocketError(err: Error): void {
-    if (this.state === 'closed' || this.error) return;
+    if (this.state === 'closed' || this.state === 'quarantined' || this.error) return;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
     // A balancer's health check ends with a reset (HAProxy's do), before any header byte or after a LOCAL header: not an error.
-    if (code === 'ECONNRESET' && (this.header?.received === 0 || this.proxyHeader?.command === 'LOCAL')) return;
+    if (code === 'ECONNRESET' && (this.preamble?.received === 0 || this.proxyHeader?.command === 'LOCAL')) return;
     this.error = this.earlyError?.(err) ?? ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
     this.host.clientError(this.error, this);
   }
 
-  /** The socket closed; the connection ends once no handler holds a frame of its slot. */
+  /** The socket closed: the slot goes back once no handler holds a frame of it (else it is quarantined until then). */
   private onSocketClose(): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'quarantined') return;
     this.stream?.end();
+    this.toOutput('abort');
     if (this.pending) {
       // A handler still holds a view of this slot's rx ring: the slot is not reused before it settles.
-      this.state = 'closing';
-      this.finSent = true;
+      this.to('quarantined', 'socket-closed');
+      this.dropQueue();
       return;
     }
-    this.state = 'closed';
+    this.closeSlot('socket-closed');
+  }
+
+  /** The end: the slot goes back to the core, the relay partner is told, onClose runs. */
+  private closeSlot(event: 'socket-closed' | 'settle'): void {
+    this.to('closed', event);
     clearTimeout(this.lingerTimer);
     this.dropQueue();
     this.saved = null;
     this.unpair();
     this.core.close(this.slot);
     this.host.closed(this, this.error, this.closeReason ?? 'peer');
-  }
-
-  /** Closing side of a relay: the partner stops forwarding here (before this slot is reused) and closes after its frames. */
-  private unpair(): void {
-    const p = this.peer;
-    if (p === this) return;
-    this.peer = this;
-    p.peer = p;
-    if (!this.host.takesFrames) {
-      this.core.forwardTo(p.slot, p.slot);
-      this.core.forwardTo(this.slot, this.slot);
-    }
-    if (!this.connected && this.error) {
-      // The other side never connected: the partner learns why.
-      p.fail(ringwireError(E_SOCKET, `its relay partner could not connect: ${this.error.message}`));
-    } else {
-      p.close();
-    }
   }
 }

@@ -445,7 +445,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const now = performance.now();
     const victim = this.evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
-    const waited = Math.round(now - victim.waitStart);
+    const waited = Math.round(now - victim.clocks.waitStart);
     victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${raw.remoteAddress}:${raw.remotePort}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
     return this.core.open();
   }
@@ -705,26 +705,26 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         c.fail(ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c.lastProgress)} ms (writeTimeout ${d.write} ms)`), true);
         continue;
       }
-      if (d.idle > 0 && now - c.lastActive > d.idle && !c.writing) {
-        c.fail(ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c.lastActive)} ms (idleTimeout ${d.idle} ms)`));
+      if (d.idle > 0 && now - c.clocks.lastActive > d.idle && !c.writing) {
+        c.fail(ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c.clocks.lastActive)} ms (idleTimeout ${d.idle} ms)`));
         continue;
       }
       if (!c.awaitingInput) {
-        c.waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
+        c.clocks.waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
         continue;
       }
-      if (c.waitStart === 0) {
+      if (c.clocks.waitStart === 0) {
         c.restartWait(now);
         continue;
       }
-      if (d.frame > 0 && now - c.waitStart > d.frame) {
-        c.fail(ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c.waitStart)} ms (frameTimeout ${d.frame} ms)`));
-      } else if (d.minRate > 0 && now - c.windowStart >= d.window) {
-        if (c.windowBytes < needed) {
-          c.fail(ringwireError(E_TOO_SLOW, `${c.windowBytes} bytes of an incomplete frame in ${Math.round(now - c.windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
+      if (d.frame > 0 && now - c.clocks.waitStart > d.frame) {
+        c.fail(ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c.clocks.waitStart)} ms (frameTimeout ${d.frame} ms)`));
+      } else if (d.minRate > 0 && now - c.clocks.windowStart >= d.window) {
+        if (c.clocks.windowBytes < needed) {
+          c.fail(ringwireError(E_TOO_SLOW, `${c.clocks.windowBytes} bytes of an incomplete frame in ${Math.round(now - c.clocks.windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
         } else {
-          c.windowStart = now;
-          c.windowBytes = 0;
+          c.clocks.windowStart = now;
+          c.clocks.windowBytes = 0;
         }
       }
     }

@@ -39,7 +39,7 @@ export class EvictionOrder {
     for (;;) {
       while (this.next < this.order.length) {
         const { connection, since } = this.order[this.next++]!;
-        if (connection.awaitingInput && connection.waitStart === since) return connection;
+        if (connection.awaitingInput && connection.clocks.waitStart === since) return connection;
       }
       if (now - this.builtAt < REBUILD_MS) return undefined;
       this.build(connections, now);
@@ -51,7 +51,7 @@ export class EvictionOrder {
     this.next = 0;
     this.builtAt = now;
     for (const connection of connections) {
-      const since = connection.waitStart;
+      const since = connection.clocks.waitStart;
       if (connection.inbound && since > 0 && now - since >= this.after && connection.awaitingInput) this.order.push({ connection, since });
     }
     this.order.sort((a, b) => a.since - b.since);
