@@ -171,4 +171,28 @@ describe.each(PATHS)('closing core=$core zeroCopy=$zeroCopy write=$writePath', (
     expect((await roundTrip(port, frame)).equals(frame)).toBe(true);
     await server.close();
   });
+
+  it('a clientError listener that throws: the connection is closed all the same, and the throw reaches the caller whole', async () => {
+    const seen: string[] = [];
+    const { server, port } = await startServer({
+      core, zeroCopy, writePath, framing: 'length:2', txRing: 256, maxFrame: 200, maxQueued: 100,
+      onFrame(_frame, c) {
+        try {
+          for (let i = 0; i < 5; i++) c.send(Buffer.alloc(100, i)); // 2 fit in the ring, the 4th is past maxQueued
+        } catch (err) {
+          seen.push((err as Error).message);
+        }
+      },
+    });
+    server.on('clientError', err => {
+      throw new Error(`listener bug on ${err.code}`);
+    });
+    const s = await connect(port);
+    const got = collect(s);
+    s.write(lengthFrame(Buffer.from('x'), { size: 2 }));
+    await until(() => server.connections.size === 0, 3000, 'the connection to close');
+    await got.done;
+    expect(seen).toEqual(['listener bug on ERR_SLOW_CONSUMER']);
+    await server.close();
+  });
 });

@@ -1043,14 +1043,22 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   // ---- errors and the end ----
 
-  /** Report err, deliver nothing more; close after what is queued, or at once (destroy). For the endpoint. */
+  /**
+   * Report err, deliver nothing more; close after what is queued, or at once
+   * (destroy). The close happens even when a clientError listener throws (the
+   * error is recorded first, so nothing would close it later); the throw then
+   * reaches the caller whole.
+   */
   fail(err: RingwireError, destroy = false): void {
     if (this.state === 'closed' || this.state === 'quarantined' || this.error) return;
     this.error = err;
     this.preamble = null; // no header is awaited any more (nor timed by the sweep)
-    this.host.clientError(err, this);
-    if (destroy) return this.destroy();
-    this.close();
+    try {
+      this.host.clientError(err, this);
+    } finally {
+      if (destroy) this.destroy();
+      else this.close();
+    }
   }
 
   private onSocketError(err: Error): void {
