@@ -12,11 +12,12 @@
 //
 // send() while disconnected: true when the frame is held for the next connection,
 // false when the hold queue (maxQueuedWhileDown bytes) is full: the newest frame
-// is refused and counted in `dropped`, as a full bounded channel refuses.
+// is refused and counted in `dropped`, as a full bounded channel refuses; so is a
+// frame no connection could carry (Connection.send's rule, replyRefusal()).
 
 import { EventEmitter } from 'node:events';
 import type { RingwireError } from '../core/errors.ts';
-import type { Connection } from './connection.ts';
+import { notBytes, type Connection, type ConnectionInfo } from './connection.ts';
 import type { Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 
@@ -68,8 +69,10 @@ export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
   dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
   readonly maxQueued: number;
-  /** Throws ERR_REPLY_TOO_LARGE for a frame no connection of this endpoint could send (as Connection.send would). */
-  checkReply(length: number): void;
+  /** ERR_REPLY_TOO_LARGE for a frame no connection of this endpoint could send (the rule Connection.send applies), else null. */
+  replyRefusal(length: number): RingwireError | null;
+  /** Count and report an error (the endpoint's 'clientError'). */
+  clientError(err: RingwireError, connection: ConnectionInfo): void;
 }
 
 const DEFAULTS: Required<ReconnectOptions> = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, maxAttempts: Infinity };
@@ -135,13 +138,21 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   /**
    * Send one frame. Connected: Connection.send() (false: queued beyond the tx
    * ring, wait for onDrain). Disconnected, with reconnect: true when it is held
-   * for the next connection, false when the hold queue is full (the frame is
-   * dropped and counted). After the client ended: false.
+   * for the next connection, false when the hold queue is full or no connection
+   * could carry the frame (ERR_REPLY_TOO_LARGE, reported as a clientError): the
+   * frame is dropped and counted. After the client ended: false. As
+   * Connection.send, only a payload that is not bytes throws (a TypeError).
    */
   send(bytes: Uint8Array): boolean {
     if (this.connection) return this.connection.send(bytes);
+    if (!(bytes instanceof Uint8Array)) throw notBytes('send()', bytes);
     if (this.ended || !this.backoff) return false;
-    this.dialer.checkReply(bytes.length);
+    const refused = this.dialer.replyRefusal(bytes.length);
+    if (refused) {
+      this.dropped++;
+      this.dialer.clientError(refused, { id: null, remoteAddress: this.options.host ?? '127.0.0.1', remotePort: this.options.port });
+      return false;
+    }
     const cap = this.options.maxQueuedWhileDown ?? this.dialer.maxQueued;
     if (this.heldBytes + bytes.length > cap) {
       this.dropped++;

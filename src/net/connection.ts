@@ -166,6 +166,12 @@ interface Saved {
   status: number;
 }
 
+/** The TypeError for a payload that is not bytes (the one programming error send() throws for). */
+export function notBytes(where: string, payload: unknown): TypeError {
+  const what = payload === null ? 'null' : typeof payload === 'object' ? (payload as object).constructor?.name ?? 'an object' : typeof payload;
+  return new TypeError(`${where} takes bytes (a Uint8Array or Buffer), got ${what}`);
+}
+
 const isPromise = (r: unknown): r is PromiseLike<void> => typeof (r as PromiseLike<void> | undefined)?.then === 'function';
 
 /**
@@ -460,13 +466,16 @@ export class Connection<Data = any> implements ConnectionInfo {
    * Encode payload as one frame and send it after every earlier reply. Returns
    * false when it had to wait beyond the tx ring (it is copied: reuse your
    * buffer): send more after onDrain. Also false, sending nothing, once the
-   * connection's FIN is out (or it is destroyed), and when this send made it a
-   * slow consumer (queue over maxQueued or the endpoint's budget: the connection
-   * is destroyed with ERR_SLOW_CONSUMER). Throws ERR_REPLY_TOO_LARGE if the
-   * framing cannot carry it.
+   * connection's FIN is out, it is destroyed or an error closed it, and when this
+   * send closed it: a reply over maxReply or one the framing cannot carry
+   * (ERR_REPLY_TOO_LARGE, closed after the replies before it), a queue over
+   * maxQueued or the endpoint's budget (ERR_SLOW_CONSUMER, destroyed). What
+   * happens at run time never throws; only a payload that is not bytes does (a
+   * TypeError: a programming error).
    */
   send(payload: Uint8Array): boolean {
-    if (this.outputClosed || this.state === 'closed') return false;
+    if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
+    if (this.outputClosed || this.state === 'closed' || this.error) return false;
     const wasEmpty = this.tx.bytes === 0;
     let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload.length);
     if (wasEmpty && r === SEND_FULL && !this.host.delivering && this.inflight < this.core.txPending(this.slot)) {
@@ -479,7 +488,13 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.host.flushLater(this);
       return true;
     }
-    if (r !== SEND_OK && r !== SEND_FULL) this.refuse(r, payload.length);
+    if (r !== SEND_OK && r !== SEND_FULL) {
+      const refused = replyRefusal(r, payload.length, this.core.config, this.host.limits.maxReply);
+      if (refused) {
+        this.fail(refused);
+        return false;
+      }
+    }
     // Copied: a Buffer's slice() would be a view of the caller's memory.
     this.tx.push(new Uint8Array(payload));
     const withinBudget = this.host.queue(payload.length);
@@ -496,12 +511,6 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.host.flushLater(this);
     }
     return false;
-  }
-
-  /** Throw ERR_REPLY_TOO_LARGE unless a reply larger than the tx ring can be streamed (up to maxReply). */
-  private refuse(r: number, length: number): void {
-    const err = replyRefusal(r, length, this.core.config, this.host.limits.maxReply);
-    if (err) throw err;
   }
 
   /**

@@ -529,9 +529,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.limits.maxQueued;
   }
 
-  checkReply(length: number): void {
-    const err = replyRefusal(this.core.check(length), length, this.core.config, this.limits.maxReply);
-    if (err) throw err;
+  replyRefusal(length: number): RingwireError | null {
+    return replyRefusal(this.core.check(length), length, this.core.config, this.limits.maxReply);
   }
 
   /**

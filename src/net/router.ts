@@ -54,6 +54,8 @@ export interface RouterHost {
   leave(): void;
   /** Write every connection sent to since the last flush, now. */
   flushNow(): void;
+  /** ERR_REPLY_TOO_LARGE for a frame this thread's framing cannot carry, else null (Connection.send's rule). */
+  replyRefusal(length: number): unknown;
 }
 
 export interface RouterStats {
@@ -211,20 +213,16 @@ export class Router {
   /**
    * Connection.send inside a batch (the pump leaves it): the write joins the
    * batch's flush. False when the connection took nothing (its FIN is out, it
-   * was destroyed, or the framing cannot carry the bytes). Notes when a frame
-   * had to queue beyond the tx ring: the batch ends after this record.
+   * was destroyed or closed). Notes when a frame had to queue beyond the tx
+   * ring: the batch ends after this record. (deliver() refused, before, what the
+   * framing cannot carry: not the receiver's fault, so not its close.)
    */
   private send(c: Connection, bytes: Uint8Array): boolean {
     if (!this.host.delivering) this.host.enter(c);
-    let ok: boolean;
-    try {
-      ok = c.send(bytes);
-      if (!ok) {
-        ok = c.queuedBytes > 0;
-        if (ok) this.backlog = true;
-      }
-    } catch {
-      ok = false; // ERR_REPLY_TOO_LARGE: a frame this framing cannot carry is not the receiver's fault
+    let ok = c.send(bytes);
+    if (!ok) {
+      ok = c.queuedBytes > 0;
+      if (ok) this.backlog = true;
     }
     if (ok) this.counts.delivered++;
     return ok;
@@ -234,7 +232,7 @@ export class Router {
   private deliver(kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean {
     if (kind === KIND_SEND) {
       const c = this.bySlot[w1];
-      const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.send(c, body);
+      const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.host.replyRefusal(body.length) === null && this.send(c, body);
       if (ok) this.taken++;
       else {
         this.counts.dropped++;
@@ -242,8 +240,8 @@ export class Router {
       }
     } else if (kind === KIND_PUBLISH) {
       const subs = this.groups.subscribers(this.topicOf(body, w0));
-      if (subs) {
-        const payload = body.subarray(w0);
+      const payload = body.subarray(w0);
+      if (subs && this.host.replyRefusal(payload.length) === null) {
         for (const c of subs) this.send(c, payload);
       }
       this.taken++;
