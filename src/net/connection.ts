@@ -166,10 +166,28 @@ interface Saved {
   status: number;
 }
 
+/**
+ * What onForward answered for a frame on its way to `to`: nothing or true
+ * forwards it, false drops it, bytes replace it. Anything else throws (ERR_HANDLER
+ * once it reaches run() or the rejection): a filter that returned the wrong kind
+ * of value must not leak the frame it meant to mask.
+ */
+function forwarded(frame: Uint8Array, to: Connection, out: unknown): void {
+  if (out === false) return;
+  if (out === undefined || out === true) return void to.send(frame);
+  if (out instanceof Uint8Array) return void to.send(out);
+  throw new TypeError(`onForward returned ${kindOf(out)}: return nothing or true (forward the frame), false (drop it) or bytes (replace it)`);
+}
+
 /** The TypeError for a payload that is not bytes (the one programming error send() throws for). */
 export function notBytes(where: string, payload: unknown): TypeError {
-  const what = payload === null ? 'null' : typeof payload === 'object' ? (payload as object).constructor?.name ?? 'an object' : typeof payload;
-  return new TypeError(`${where} takes bytes (a Uint8Array or Buffer), got ${what}`);
+  return new TypeError(`${where} takes bytes (a Uint8Array or Buffer), got ${kindOf(payload)}`);
+}
+
+/** A value's kind for a message: its class for an object, else its type. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  return typeof value === 'object' ? (value as object).constructor?.name ?? 'an object' : typeof value;
 }
 
 const isPromise = (r: unknown): r is PromiseLike<void> => typeof (r as PromiseLike<void> | undefined)?.then === 'function';
@@ -392,7 +410,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.to('open', event);
     this.opened = true;
     try {
-      this.handler.onOpen?.(this);
+      const r = this.handler.onOpen?.(this);
+      if (isPromise(r)) r.then(undefined, err => this.fail(handlerError(err)));
     } catch (err) {
       this.fail(handlerError(err));
     }
@@ -903,13 +922,16 @@ export class Connection<Data = any> implements ConnectionInfo {
    * which the hook may let pass, drop or replace; copied once, into the partner's
    * tx ring. A frame that queues beyond that ring stops this side's delivery
    * (delivers()) until the partner's queue is in its ring: backpressure, as in the core.
+   * The hook may answer with a promise: it is awaited like onFrame's (this side's
+   * next frame waits, the frame's view stays valid until it settles), and a
+   * rejection is ERR_HANDLER. Returns what run() awaits, if anything.
    */
-  private forward(frame: Uint8Array): void {
+  private forward(frame: Uint8Array): void | PromiseLike<void> {
     const to = this.peer;
     if (to === this) return; // the partner is gone: this side is closing
     const out = this.handler.onForward!(frame, this, to);
-    if (out === false) return;
-    to.send(out instanceof Uint8Array ? out : frame);
+    if (isPromise(out)) return (out as PromiseLike<unknown>).then(r => forwarded(frame, to, r));
+    forwarded(frame, to, out);
   }
 
   /** Closing side of a relay: the partner stops forwarding here (before this slot is reused) and closes after its frames. */
@@ -1025,7 +1047,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.tx.bytes === 0 && this.owesDrain) {
       this.owesDrain = false;
       try {
-        this.handler.onDrain?.(this);
+        const r = this.handler.onDrain?.(this);
+        if (isPromise(r)) r.then(undefined, err => this.fail(handlerError(err)));
       } catch (e) {
         return this.fail(handlerError(e));
       }

@@ -656,7 +656,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     // Never opened (an outbound attempt that never connected, a bad PROXY header): no hooks ran, none run now.
     if (connection.opened) {
       try {
-        connection.handler.onClose?.(connection, error);
+        const r = connection.handler.onClose?.(connection, error);
+        if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => this.clientError(handlerError(e), connection));
       } catch (err) {
         // The connection is gone; the failure is still reported and counted.
         this.clientError(handlerError(err), connection);
