@@ -6,7 +6,8 @@
 // client that took its slot), and a full mailbox.
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer, KIND_SEND } from 'ringwire';
+import { createServer } from 'ringwire';
+import { KIND_SEND } from '../src/net/switchboard.ts'; // internal: a record kind, not in the package's API
 import { closeOpened, open, opened, start } from './actors-harness.ts';
 // @ts-expect-error: a plain JavaScript fixture without types
 import * as actors from './fixtures/actors-handler.mjs';

@@ -23,7 +23,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createServer, type Connection, type RingwireError } from '../src/index.ts';
 import { E_IDLE_TIMEOUT, ringwireError } from '../src/core/errors.ts';
-import { kState, LIFE, reachable, type Life } from '../src/net/connection-state.ts';
+import { LIFE, reachable, type Life } from '../src/net/connection-state.ts';
+import { kDrain, kFail, kState } from '../src/net/internals.ts';
 import { lengthFrame } from './harness.ts';
 
 const { streamBaseState, kLastWriteWasAsync } = (process as unknown as { binding(n: string): { streamBaseState: Int32Array; kLastWriteWasAsync: number } }).binding('stream_wrap');
@@ -219,8 +220,8 @@ const commands = [
   fc.uint8Array({ minLength: 1, maxLength: 30 }).map(p => cmd(`send ${p.length}`, w => send(w, p))),
   fc.constant(cmd('close', w => w.connection.close())),
   fc.constant(cmd('close from the next handler', w => { w.closeInHandler = true; })),
-  fc.constant(cmd('drain', w => w.connection.drain())),
-  fc.constant(cmd('deadline', w => w.connection.fail(ringwireError(E_IDLE_TIMEOUT, 'the model\'s deadline')))),
+  fc.constant(cmd('drain', w => w.connection[kDrain]())),
+  fc.constant(cmd('deadline', w => w.connection[kFail](ringwireError(E_IDLE_TIMEOUT, 'the model\'s deadline')))),
   fc.constant(cmd('error', w => {
     w.destroyed = true;
     w.socket.destroy(Object.assign(new Error('reset by the model'), { code: 'ECONNRESET' }));

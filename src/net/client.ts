@@ -20,6 +20,7 @@ import type { RingwireError } from '../core/errors.ts';
 import { notBytes, type Connection, type ConnectionInfo } from './connection.ts';
 import type { Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
+import { kClientError, kDial, kMaxQueued, kReplyRefusal } from './internals.ts';
 
 export interface ReconnectOptions {
   /** ms before the first retry. Default 100. */
@@ -67,12 +68,12 @@ export interface ClientEvents {
 /** What a client needs from its endpoint. */
 export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
-  dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
-  readonly maxQueued: number;
+  [kDial](host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
+  readonly [kMaxQueued]: number;
   /** ERR_REPLY_TOO_LARGE for a frame no connection of this endpoint could send (the rule Connection.send applies), else null. */
-  replyRefusal(length: number): RingwireError | null;
+  [kReplyRefusal](length: number): RingwireError | null;
   /** Count and report an error (the endpoint's 'clientError'). */
-  clientError(err: RingwireError, connection: ConnectionInfo): void;
+  [kClientError](err: RingwireError, connection: ConnectionInfo): void;
 }
 
 const DEFAULTS: Required<ReconnectOptions> = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, maxAttempts: Infinity };
@@ -147,13 +148,13 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     if (this.connection) return this.connection.send(bytes);
     if (!(bytes instanceof Uint8Array)) throw notBytes('send()', bytes);
     if (this.ended || !this.backoff) return false;
-    const refused = this.dialer.replyRefusal(bytes.length);
+    const refused = this.dialer[kReplyRefusal](bytes.length);
     if (refused) {
       this.dropped++;
-      this.dialer.clientError(refused, { id: null, remoteAddress: this.options.host ?? '127.0.0.1', remotePort: this.options.port });
+      this.dialer[kClientError](refused, { id: null, remoteAddress: this.options.host ?? '127.0.0.1', remotePort: this.options.port });
       return false;
     }
-    const cap = this.options.maxQueuedWhileDown ?? this.dialer.maxQueued;
+    const cap = this.options.maxQueuedWhileDown ?? this.dialer[kMaxQueued];
     if (this.heldBytes + bytes.length > cap) {
       this.dropped++;
       return false;
@@ -183,7 +184,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     const host = this.options.host ?? '127.0.0.1';
     let c: Connection<Data>;
     try {
-      c = this.dialer.dial(host, this.options.port, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
+      c = this.dialer[kDial](host, this.options.port, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
     } catch (err) {
       // No free slot on this endpoint: a failed attempt like any other.
       if (!this.backoff) return this.end(err as Error);

@@ -75,8 +75,7 @@ export const OUTPUT: Readonly<Record<Output, Partial<Record<OutputEvent, Output>
   done: { abort: 'done' },
 };
 
-/** Where a connection is in both tables (a module-private key: for the model-based test, not the API). */
-export const kState = Symbol('connection state');
+/** Where a connection is in both tables (Connection[kState], for the model-based test). */
 export interface StateView {
   readonly life: Life;
   readonly output: Output;

@@ -80,13 +80,18 @@ import type { NormalClose } from '../core/stats.ts';
 import { DirectWriter, WRITE_DONE, canWriteDirect, writeError, type WritePath } from './direct-write.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
-import { badStep, kState, LIFE, OUTPUT, type Life, type LifeEvent, type Output, type OutputEvent, type StateView } from './connection-state.ts';
+import { badStep, LIFE, OUTPUT, type Life, type LifeEvent, type Output, type OutputEvent, type StateView } from './connection-state.ts';
 import { Preamble, wrapAfterHeader } from './preamble.ts';
 import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
 import { ReadClocks } from './read-clocks.ts';
 import { TxQueue } from './tx-queue.ts';
 import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
+import {
+  kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead, kEvict, kExpectHeader,
+  kFail, kFlush, kFlushLater, kFlushQueued, kHandler, kHeaderSince, kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLimits, kOpened, kPair,
+  kQueue, kRestartWait, kSecured, kState, kSlot, kStart, kTakesFrames, kTlsAfterHeader, kWritePath, kWriting,
+} from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
@@ -107,37 +112,37 @@ export type SocketSource = (target: ReadTarget | null) => net.Socket;
 export interface ConnectionHost {
   readonly core: Core;
   /** Frames go to a handler (handler mode) rather than being echoed by the core. */
-  readonly takesFrames: boolean;
+  readonly [kTakesFrames]: boolean;
   /** How connections write (direct-write.ts); 'direct' falls back to 'stream' where the socket cannot. */
-  readonly writePath: WritePath;
-  readonly limits: ConnectionLimits;
+  readonly [kWritePath]: WritePath;
+  readonly [kLimits]: ConnectionLimits;
   /** sendTo, publish, join and leave for this thread (router.ts). */
   readonly router: Router;
   /** The connection delivering a batch right now, if any (see the header comment). */
-  readonly delivering: Connection | null;
+  readonly [kDelivering]: Connection | null;
   /** onOpen ran and the connection is still registered: announce it. */
-  opened(connection: Connection): void;
+  [kConnectionOpened](connection: Connection): void;
   /**
    * An accepted connection knows its client (at start, or once its PROXY header
    * named it): may it open? false: refused, and the host has failed it (e.g.
    * maxConnectionsPerIp counted on the header's client, or a relay without a slot
    * for its upstream).
    */
-  identified(connection: Connection): boolean;
+  [kIdentified](connection: Connection): boolean;
   /** A batch starts: no other connection may make the core list frames until leave(). */
-  enter(connection: Connection): void;
+  [kEnter](connection: Connection): void;
   /** The batch is over. */
-  leave(): void;
+  [kLeave](): void;
   /** A send: flush this connection once the read callback returns, else at the end of the tick (one write per batch, or per chain of async replies). */
-  flushLater(connection: Connection): void;
+  [kFlushLater](connection: Connection): void;
   /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick. */
-  enterRead(): void;
-  leaveRead(): void;
+  [kEnterRead](): void;
+  [kLeaveRead](): void;
   /** Bytes queued beyond the tx ring changed by delta; false if that is over the budget. */
-  queue(delta: number): boolean;
-  clientError(err: RingwireError, connection: ConnectionInfo): void;
+  [kQueue](delta: number): boolean;
+  [kClientError](err: RingwireError, connection: ConnectionInfo): void;
   /** The connection closed: by `error`, or else normally for `reason`. */
-  closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void;
+  [kClosed](connection: Connection, error: RingwireError | undefined, reason: NormalClose): void;
 }
 
 export interface ConnectionLimits {
@@ -206,14 +211,14 @@ export function replyRefusal(r: number, length: number, config: { framingText: s
 export class Connection<Data = any> implements ConnectionInfo {
   readonly id: string;
   /** The core slot: this connection's rings and state in the shared memory. */
-  readonly slot: number;
+  readonly [kSlot]: number;
   /** Replaced once, by startTls(), when TLS begins after a PROXY header (the same TCP handle, wrapped). */
   socket: net.Socket;
   /**
    * Set by the endpoint when TLS follows a PROXY header (the header precedes the
    * ClientHello on the wire): wraps the raw socket once the header is read.
    */
-  tlsAfterHeader: ((raw: net.Socket) => TLSSocket) | undefined;
+  [kTlsAfterHeader]: ((raw: net.Socket) => TLSSocket) | undefined;
   /**
    * The peer and our side, known once the connection is open: the socket's, or,
    * behind a load balancer speaking the PROXY protocol, the client and the
@@ -229,17 +234,17 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** The PROXY protocol header this connection began with (with its TLVs), if the server expects one. */
   proxyHeader: ProxyHeader | undefined;
   /** onOpen was called (onClose will be). */
-  opened = false;
+  [kOpened] = false;
   /** Accepted by a server (serve()), not dialled: a relay pairs it with an upstream; eviction picks among these. */
-  inbound = false;
+  [kInbound] = false;
   /** The hooks this connection calls: its endpoint's, or those given to connect(). */
-  readonly handler: Handler<Data>;
+  readonly [kHandler]: Handler<Data>;
   /** The application's own per-connection state. */
   data: Data = undefined as Data;
   /** A TLS connection's protocol, cipher, ALPN, peer verification and socket (tls-context.ts); null without TLS. */
   tls: TlsInfo | null = null;
   /** How a socket error is reported before the connection opens (its endpoint sets it during a TLS handshake: ERR_TLS). */
-  earlyError: ((err: Error) => RingwireError) | undefined;
+  [kEarlyError]: ((err: Error) => RingwireError) | undefined;
 
   private readonly host: ConnectionHost;
   private readonly core: Core;
@@ -285,12 +290,12 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** A direct write finished at once and written() is owed in a tick (as socket.write's callback would be). */
   private afterWriteOwed = false;
   /** In the endpoint's list of connections to flush (flushLater). */
-  flushQueued = false;
+  [kFlushQueued] = false;
   /** When the output last moved (the endpoint's write-timeout sweep reads it). */
-  lastProgress = 0;
+  [kLastProgress] = 0;
 
   /** The deadline clocks (read and restarted by the endpoint's sweep). */
-  readonly clocks = new ReadClocks();
+  readonly [kClocks] = new ReadClocks();
   /** Replies that did not fit in the tx ring yet. */
   private readonly tx = new TxQueue();
   /** send() returned false: onDrain is owed once the queue is in the ring. */
@@ -311,9 +316,9 @@ export class Connection<Data = any> implements ConnectionInfo {
   constructor(host: ConnectionHost, slot: number, id: string, handler: Handler<Data>, source: SocketSource, zeroCopy: boolean) {
     this.host = host;
     this.core = host.core;
-    this.slot = slot;
+    this[kSlot] = slot;
     this.id = id;
-    this.handler = handler;
+    this[kHandler] = handler;
     this.zeroCopy = zeroCopy;
     if (handler.onFrame) this.onFrame = handler.onFrame;
     else if (handler.onConnection) this.onFrame = frame => this.frames().offer(frame);
@@ -371,18 +376,18 @@ export class Connection<Data = any> implements ConnectionInfo {
   // ---- opening and the preamble ----
 
   /** Read a PROXY header (these versions) before framing begins. Before start(). */
-  expectProxyHeader(accepts: ProxyProtocol): void {
+  [kExpectHeader](accepts: ProxyProtocol): void {
     this.preamble = new Preamble(accepts);
     this.to('preamble', 'expect-header');
   }
 
   /** Waiting for a PROXY header since this time (performance.now()); 0: not waiting. For the endpoint's sweep. */
-  get headerSince(): number {
+  get [kHeaderSince](): number {
     return this.preamble?.since ?? 0;
   }
 
   /** The socket is connected: run the open hooks (after the preamble, if one is expected) and start reading. Called once by the endpoint. */
-  start(): void {
+  [kStart](): void {
     this.connected = true;
     const s = this.socket;
     this.remoteAddress = this.socketRemoteAddress = s.remoteAddress;
@@ -390,16 +395,16 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.localAddress = s.localAddress;
     this.localPort = s.localPort;
     if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
-    if (this.host.writePath === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
+    if (this.host[kWritePath] === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
       this.writer = new DirectWriter(s, (status, bytes) => this.directWritten(status, bytes));
     }
     if (this.preamble) this.preamble.since = performance.now();
-    else if (this.state !== 'opening' || (this.inbound && !this.host.identified(this)) || !this.open('start')) return;
+    else if (this.state !== 'opening' || (this[kInbound] && !this.host[kIdentified](this)) || !this.open('start')) return;
     if (!this.zeroCopy) this.socket.resume();
   }
 
   /** TLS after a PROXY header: the handshake is done; open (hooks) and read. For the endpoint. */
-  secured(): void {
+  [kSecured](): void {
     if (this.state !== 'preamble') return; // closed during the handshake
     this.tls = tlsInfo(this.socket as TLSSocket);
     if (this.open('secured')) this.socket.resume();
@@ -408,22 +413,22 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Open: run onOpen, then start onConnection's task; false if they closed the connection. */
   private open(event: 'start' | 'header' | 'secured'): boolean {
     this.to('open', event);
-    this.opened = true;
+    this[kOpened] = true;
     try {
-      const r = this.handler.onOpen?.(this);
-      if (isPromise(r)) r.then(undefined, err => this.fail(handlerError(err)));
+      const r = this[kHandler].onOpen?.(this);
+      if (isPromise(r)) r.then(undefined, err => this[kFail](handlerError(err)));
     } catch (err) {
-      this.fail(handlerError(err));
+      this[kFail](handlerError(err));
     }
-    this.host.opened(this);
-    const task = this.handler.onConnection;
+    this.host[kConnectionOpened](this);
+    const task = this[kHandler].onConnection;
     if (task && this.state === 'open') {
       try {
         const r = task(this);
-        if (isPromise(r)) r.then(() => this.close(), err => this.fail(handlerError(err)));
+        if (isPromise(r)) r.then(() => this.close(), err => this[kFail](handlerError(err)));
         else this.close();
       } catch (err) {
-        this.fail(handlerError(err));
+        this[kFail](handlerError(err));
       }
     }
     return this.state === 'open';
@@ -439,10 +444,10 @@ export class Connection<Data = any> implements ConnectionInfo {
     try {
       got = this.preamble!.take(bytes);
     } catch (err) {
-      this.fail(err as RingwireError);
+      this[kFail](err as RingwireError);
       return null;
     }
-    this.clocks.lastActive = performance.now();
+    this[kClocks].lastActive = performance.now();
     if (!got) return null;
     this.preamble = null; // done: the stage removes itself
     const h = (this.proxyHeader = got.header);
@@ -452,11 +457,11 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.localAddress = h.destinationAddress;
       this.localPort = h.destinationPort;
     }
-    if (!this.host.identified(this)) return null;
-    const wrap = this.tlsAfterHeader;
+    if (!this.host[kIdentified](this)) return null;
+    const wrap = this[kTlsAfterHeader];
     if (wrap) {
       // The one time `socket` changes: the raw socket stops feeding this connection and is wrapped; secured() opens it.
-      this.tlsAfterHeader = undefined;
+      this[kTlsAfterHeader] = undefined;
       const raw = this.socket;
       raw.off('data', this.onData);
       raw.off('end', this.onEndEvent);
@@ -496,38 +501,38 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
     if (this.outputClosed || this.state === 'closed' || this.error) return false;
     const wasEmpty = this.tx.bytes === 0;
-    let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload.length);
-    if (wasEmpty && r === SEND_FULL && !this.host.delivering && this.inflight < this.core.txPending(this.slot)) {
+    let r = wasEmpty ? this.core.send(this[kSlot], payload) : this.core.check(payload.length);
+    if (wasEmpty && r === SEND_FULL && !this.host[kDelivering] && this.inflight < this.core.txPending(this[kSlot])) {
       // Outside a batch the ring may be full only of replies waiting for the end of
       // the tick: hand them to the kernel now and try again before queueing a copy.
-      this.flush();
-      r = this.core.send(this.slot, payload);
+      this[kFlush]();
+      r = this.core.send(this[kSlot], payload);
     }
     if (wasEmpty && r === SEND_OK) {
-      this.host.flushLater(this);
+      this.host[kFlushLater](this);
       return true;
     }
     if (r !== SEND_OK && r !== SEND_FULL) {
-      const refused = replyRefusal(r, payload.length, this.core.config, this.host.limits.maxReply);
+      const refused = replyRefusal(r, payload.length, this.core.config, this.host[kLimits].maxReply);
       if (refused) {
-        this.fail(refused);
+        this[kFail](refused);
         return false;
       }
     }
     // Copied: a Buffer's slice() would be a view of the caller's memory.
     this.tx.push(new Uint8Array(payload));
-    const withinBudget = this.host.queue(payload.length);
+    const withinBudget = this.host[kQueue](payload.length);
     const queued = this.tx.bytes;
-    if (queued > this.host.limits.maxQueued || !withinBudget) {
-      const why = withinBudget ? `more than maxQueued (${this.host.limits.maxQueued} bytes)` : 'over the server\'s budget for queued replies';
-      this.fail(ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
+    if (queued > this.host[kLimits].maxQueued || !withinBudget) {
+      const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
+      this[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
       return false;
     }
     this.owesDrain = true;
     if (wasEmpty && r === SEND_TOO_LARGE) {
       // Larger than the tx ring: start streaming it now.
       this.moveQueue();
-      this.host.flushLater(this);
+      this.host[kFlushLater](this);
     }
     return false;
   }
@@ -578,9 +583,9 @@ export class Connection<Data = any> implements ConnectionInfo {
    * has no one left to answer: both slots are free on return (a relay's newcomer
    * needs two).
    */
-  evict(err: RingwireError): void {
+  [kEvict](err: RingwireError): void {
     const partner = this.peer === this || this.peer.pending ? null : this.peer;
-    this.fail(err, true);
+    this[kFail](err, true);
     this.onSocketClose();
     if (partner) {
       partner.destroy();
@@ -589,7 +594,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   /** The server is draining: stop reading, answer what is buffered, then close. */
-  drain(): void {
+  [kDrain](): void {
     if (!reads(this.state)) return;
     this.closeReason ??= 'drain';
     this.to('draining', 'drain');
@@ -599,7 +604,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** The frames of this connection, for a task per connection (onConnection). */
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
-    if (!this.handler.onConnection) throw new Error('iterate a connection inside onConnection (with onFrame, frames come to onFrame)');
+    if (!this[kHandler].onConnection) throw new Error('iterate a connection inside onConnection (with onFrame, frames come to onFrame)');
     return this.frames();
   }
 
@@ -621,20 +626,20 @@ export class Connection<Data = any> implements ConnectionInfo {
       }
     }
     this.reading = true;
-    this.host.enterRead();
+    this.host[kEnterRead]();
     try {
-      this.settle(this.core.received(this.slot, n));
+      this.settle(this.core.received(this[kSlot], n));
     } finally {
       this.reading = false;
-      this.host.leaveRead();
+      this.host[kLeaveRead]();
     }
-    this.clocks.note(n, reads(this.state) ? this.core.rxBuffered(this.slot) : 0);
+    this[kClocks].note(n, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
     return !this.paused;
   }
 
   /** The wait for an incomplete frame starts now: for the sweep. */
-  restartWait(now: number): void {
-    this.clocks.restart(now, reads(this.state) ? this.core.rxBuffered(this.slot) : 0);
+  [kRestartWait](now: number): void {
+    this[kClocks].restart(now, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
   }
 
   /**
@@ -642,9 +647,9 @@ export class Connection<Data = any> implements ConnectionInfo {
    * peer? (Not while a handler holds its frames, a batch is saved, or output is
    * blocked or in flight: those are our waits, not the peer's.) For the sweep.
    */
-  get awaitingInput(): boolean {
+  get [kAwaitingInput](): boolean {
     return this.state === 'open' && !this.pending && this.saved === null && !this.txBlocked && this.tx.bytes === 0
-      && this.inflight === 0 && this.leftover === null && this.core.rxBuffered(this.slot) > 0;
+      && this.inflight === 0 && this.leftover === null && this.core.rxBuffered(this[kSlot]) > 0;
   }
 
   /**
@@ -653,9 +658,9 @@ export class Connection<Data = any> implements ConnectionInfo {
    * the span it was given at the old head, so it gets the new one (zero-copy).
    */
   private consume(end: number): void {
-    this.core.consume(this.slot, end);
-    if (this.zeroCopy && !this.reading && !this.paused && this.core.rxBuffered(this.slot) === 0) {
-      rearm(this.socket, this.core.readSpan(this.slot));
+    this.core.consume(this[kSlot], end);
+    if (this.zeroCopy && !this.reading && !this.paused && this.core.rxBuffered(this[kSlot]) === 0) {
+      rearm(this.socket, this.core.readSpan(this[kSlot]));
     }
   }
 
@@ -666,19 +671,19 @@ export class Connection<Data = any> implements ConnectionInfo {
       chunk = rest;
     }
     let at = 0;
-    this.host.enterRead(); // as on the zero-copy path: this chunk's replies are written as it is done
+    this.host[kEnterRead](); // as on the zero-copy path: this chunk's replies are written as it is done
     try {
       while (at < chunk.length && reads(this.state)) {
-        const span = this.core.readSpan(this.slot);
+        const span = this.core.readSpan(this[kSlot]);
         if (span.length === 0) break;
         const n = Math.min(span.length, chunk.length - at);
         span.set(chunk.subarray(at, at + n));
         at += n;
-        this.settle(this.core.received(this.slot, n));
-        this.clocks.note(n, reads(this.state) ? this.core.rxBuffered(this.slot) : 0);
+        this.settle(this.core.received(this[kSlot], n));
+        this[kClocks].note(n, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
       }
     } finally {
-      this.host.leaveRead();
+      this.host[kLeaveRead]();
     }
     if (at < chunk.length && reads(this.state)) {
       this.leftover = chunk.subarray(at);
@@ -688,7 +693,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Pause reading when the rx ring is full, the echo is blocked, or the connection takes no input; resume otherwise. */
   private updateReading(): void {
-    const want = reads(this.state) && !this.txBlocked && this.core.rxBuffered(this.slot) < this.core.config.rxSize;
+    const want = reads(this.state) && !this.txBlocked && this.core.rxBuffered(this[kSlot]) < this.core.config.rxSize;
     if (want !== this.paused) return;
     if (!want) {
       this.paused = true;
@@ -703,7 +708,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.copyIn(rest);
       if (this.paused || !reads(this.state)) return;
     }
-    if (this.zeroCopy) rearm(this.socket, this.core.readSpan(this.slot));
+    if (this.zeroCopy) rearm(this.socket, this.core.readSpan(this[kSlot]));
     this.socket.resume();
   }
 
@@ -711,10 +716,10 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Act on what a core call said: echo written, or frames listed for the handler. */
   private settle(status: number): void {
-    if (this.host.takesFrames) return this.run(null, status);
+    if (this.host[kTakesFrames]) return this.run(null, status);
     this.txBlocked = status === R_BLOCKED;
-    this.peer.flush();
-    if (status < 0) return this.fail(this.framingError(-status));
+    this.peer[kFlush]();
+    if (status < 0) return this[kFail](this.framingError(-status));
     this.updateReading();
     if (this.state === 'draining') this.whenDrained();
   }
@@ -731,7 +736,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     const list = saved?.list; // undefined: the core's own list
     let done = -1;
     let failure: RingwireError | undefined;
-    this.host.enter(this);
+    this.host[kEnter](this);
     try {
       while (i < n && this.delivers()) {
         const frame = core.frame(i, list);
@@ -747,27 +752,27 @@ export class Connection<Data = any> implements ConnectionInfo {
     } catch (err) {
       failure = handlerError(err);
     } finally {
-      this.host.leave();
+      this.host[kLeave]();
     }
     if (done >= 0) this.consume(done);
-    if (failure) return this.fail(failure);
+    if (failure) return this[kFail](failure);
     if (over(this.state)) return this.finWhenFlushed();
     if (i < n || this.pending || this.peer.tx.bytes > 0) {
       // Stopped early: keep the rest for later (list entries: their bytes stay in this slot's ring).
       if (saved) saved.next = i;
       else saved = { list: core.saveFrames(i), next: 0, status };
       this.saved = saved;
-      core.hold(this.slot, true);
+      core.hold(this[kSlot], true);
       this.updateReading();
       return;
     }
     // Replies the handlers sent are written as the read callback returns, or at the end of
     // the tick (send() -> flushLater): a batch, or an async handler's chain of settled frames, is one write.
     this.saved = null;
-    if (saved) core.hold(this.slot, false);
-    if (status < 0) return this.fail(this.framingError(-status)); // close() writes the replies before the FIN
+    if (saved) core.hold(this[kSlot], false);
+    if (status < 0) return this[kFail](this.framingError(-status)); // close() writes the replies before the FIN
     // After a saved batch, bytes may have arrived while the slot was held.
-    if (status === R_MORE || saved) return this.run(null, core.process(this.slot));
+    if (status === R_MORE || saved) return this.run(null, core.process(this[kSlot]));
     this.updateReading();
     if (this.state === 'draining') this.whenDrained();
   }
@@ -776,7 +781,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private framingError(n: number): RingwireError {
     const { maxFrame, framingText } = this.core.config;
     if (n === E_FRAME_TOO_LARGE) {
-      const size = this.core.errorSize(this.slot);
+      const size = this.core.errorSize(this[kSlot]);
       const what = size === 0 ? 'a frame longer than maxFrame' : size === 0xffffffff ? 'a frame of 4 GiB or more, over maxFrame' : `a frame of ${size} bytes, over maxFrame`;
       return ringwireError(n, `${what} (${maxFrame} bytes of payload, framing ${framingText}): raise --max-frame or fix the peer`);
     }
@@ -806,18 +811,18 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.state === 'quarantined') return this.closeSlot('settle');
     if (this.state === 'closed' || this.socket.destroyed) return this.onSocketClose();
     this.consume(this.pendingEnd);
-    if (failure) return this.fail(failure);
+    if (failure) return this[kFail](failure);
     this.continue();
   }
 
   /** Deliver what was held back, unless another connection is mid-batch (then just after it). */
   private continue(): void {
-    if (this.host.delivering) return queueMicrotask(() => this.continue());
+    if (this.host[kDelivering]) return queueMicrotask(() => this.continue());
     if (over(this.state)) return this.finWhenFlushed();
     if (this.pending || this.peer.tx.bytes > 0) return;
     const saved = this.saved;
     if (saved) this.run(saved, saved.status);
-    else if (this.host.takesFrames || this.txBlocked) this.settle(this.core.process(this.slot));
+    else if (this.host[kTakesFrames] || this.txBlocked) this.settle(this.core.process(this[kSlot]));
     else this.updateReading();
   }
 
@@ -829,7 +834,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.closeReason ??= 'peer';
     const preamble = this.preamble;
     if (preamble && preamble.received > 0) {
-      return this.fail(ringwireError(E_PROXY_HEADER, `bad PROXY protocol header: the peer closed after ${preamble.received} bytes of it`));
+      return this[kFail](ringwireError(E_PROXY_HEADER, `bad PROXY protocol header: the peer closed after ${preamble.received} bytes of it`));
     }
     if (this.outputClosed) {
       // Both sides are done once our replies and FIN are out ('finish'); not before, or they are lost.
@@ -847,10 +852,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   private whenDrained(): void {
     // Held frames, and whatever arrived while they were held, are delivered first (continue()).
     if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked || this.tx.bytes > 0) return;
-    if (this.host.delivering === this) return; // mid-batch (a handler called server.close()): run() comes back here
-    if (this.peerEnded && this.core.rxBuffered(this.slot) > 0) {
-      const n = this.core.rxBuffered(this.slot);
-      return this.fail(ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));
+    if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): run() comes back here
+    if (this.peerEnded && this.core.rxBuffered(this[kSlot]) > 0) {
+      const n = this.core.rxBuffered(this[kSlot]);
+      return this[kFail](ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));
     }
     if (this.peer !== this && this.peerEnded) {
       // A relay's half-close: every frame this side sent is forwarded; its partner
@@ -869,9 +874,9 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Our FIN is owed: send it once no handler is pending and the queue is in the ring, after the last reply. */
   private finWhenFlushed(): void {
-    if (this.output !== 'ending' || this.pending || this.host.delivering === this) return;
+    if (this.output !== 'ending' || this.pending || this.host[kDelivering] === this) return;
     this.moveQueue();
-    this.flush();
+    this[kFlush]();
     if (this.tx.bytes > 0) return; // the rest goes once the peer reads
     this.toOutput('fin');
     this.socket.end();
@@ -909,12 +914,12 @@ export class Connection<Data = any> implements ConnectionInfo {
    * one call per read (Core.forwardTo), with backpressure both ways. When one side
    * closes, the other closes after the frames it still has to send.
    */
-  pair(other: Connection): void {
+  [kPair](other: Connection): void {
     this.peer = other;
     other.peer = this;
-    if (this.host.takesFrames) return; // onForward: frames come to forward(), not to the core's forwarding
-    this.core.forwardTo(this.slot, other.slot);
-    this.core.forwardTo(other.slot, this.slot);
+    if (this.host[kTakesFrames]) return; // onForward: frames come to forward(), not to the core's forwarding
+    this.core.forwardTo(this[kSlot], other[kSlot]);
+    this.core.forwardTo(other[kSlot], this[kSlot]);
   }
 
   /**
@@ -929,7 +934,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private forward(frame: Uint8Array): void | PromiseLike<void> {
     const to = this.peer;
     if (to === this) return; // the partner is gone: this side is closing
-    const out = this.handler.onForward!(frame, this, to);
+    const out = this[kHandler].onForward!(frame, this, to);
     if (isPromise(out)) return (out as PromiseLike<unknown>).then(r => forwarded(frame, to, r));
     forwarded(frame, to, out);
   }
@@ -940,13 +945,13 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (p === this) return;
     this.peer = this;
     p.peer = p;
-    if (!this.host.takesFrames) {
-      this.core.forwardTo(p.slot, p.slot);
-      this.core.forwardTo(this.slot, this.slot);
+    if (!this.host[kTakesFrames]) {
+      this.core.forwardTo(p[kSlot], p[kSlot]);
+      this.core.forwardTo(this[kSlot], this[kSlot]);
     }
     if (!this.connected && this.error) {
       // The other side never connected: the partner learns why.
-      p.fail(ringwireError(E_SOCKET, `its relay partner could not connect: ${this.error.message}`));
+      p[kFail](ringwireError(E_SOCKET, `its relay partner could not connect: ${this.error.message}`));
     } else {
       p.close();
     }
@@ -955,16 +960,16 @@ export class Connection<Data = any> implements ConnectionInfo {
   // ---- writing ----
 
   /** Hand Node every tx byte not yet handed over (one write, or one writev when they wrap). */
-  flush(): void {
-    const pending = this.core.txPending(this.slot) - this.inflight;
+  [kFlush](): void {
+    const pending = this.core.txPending(this[kSlot]) - this.inflight;
     if (pending <= 0 || this.socket.destroyed || this.outputClosed) return;
-    const first = this.core.txChunk(this.slot, this.inflight);
-    if (this.inflight === 0) this.lastProgress = performance.now();
+    const first = this.core.txChunk(this[kSlot], this.inflight);
+    if (this.inflight === 0) this[kLastProgress] = performance.now();
     const writer = this.writer;
     if (writer) {
       const skip = this.inflight;
       this.inflight += pending;
-      const r = first.length < pending ? writer.write2(first, this.core.txChunk(this.slot, skip + first.length)) : writer.write(first);
+      const r = first.length < pending ? writer.write2(first, this.core.txChunk(this[kSlot], skip + first.length)) : writer.write(first);
       if (r === WRITE_DONE) {
         this.release(pending);
         if (!this.afterWriteOwed && this.owesAfterWrite()) {
@@ -985,7 +990,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (first.length < pending) {
       this.socket.cork();
       this.socket.write(first, this.onWritten);
-      this.socket.write(this.core.txChunk(this.slot, this.inflight + first.length), this.onWritten);
+      this.socket.write(this.core.txChunk(this[kSlot], this.inflight + first.length), this.onWritten);
       this.socket.uncork();
     } else {
       this.socket.write(first, this.onWritten);
@@ -995,7 +1000,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   /** Is output waiting on the peer (for the write-timeout sweep)? */
-  get writing(): boolean {
+  get [kWriting](): boolean {
     return this.inflight > 0;
   }
 
@@ -1007,9 +1012,9 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** The kernel has the next n bytes handed over. */
   private release(n: number): void {
-    this.core.release(this.slot, n);
+    this.core.release(this[kSlot], n);
     this.inflight -= n;
-    this.lastProgress = this.clocks.lastActive = performance.now();
+    this[kLastProgress] = this[kClocks].lastActive = performance.now();
   }
 
   /**
@@ -1043,14 +1048,14 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (err || this.state === 'closed' || this.socket.destroyed || this.output === 'done') return;
     if (!this.writer) this.releaseWritten();
     this.moveQueue();
-    this.flush();
+    this[kFlush]();
     if (this.tx.bytes === 0 && this.owesDrain) {
       this.owesDrain = false;
       try {
-        const r = this.handler.onDrain?.(this);
-        if (isPromise(r)) r.then(undefined, err => this.fail(handlerError(err)));
+        const r = this[kHandler].onDrain?.(this);
+        if (isPromise(r)) r.then(undefined, err => this[kFail](handlerError(err)));
       } catch (e) {
-        return this.fail(handlerError(e));
+        return this[kFail](handlerError(e));
       }
     }
     // Room in this tx ring: whoever fills it (itself, or its partner in a relay) may go on.
@@ -1064,13 +1069,13 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Move queued replies into the tx ring while they fit (tx-queue.ts), giving their bytes back to the budget. */
   private moveQueue(): void {
     if (this.tx.bytes === 0) return;
-    const moved = this.tx.moveInto(this.core, this.slot);
-    if (moved > 0) this.host.queue(-moved);
+    const moved = this.tx.moveInto(this.core, this[kSlot]);
+    if (moved > 0) this.host[kQueue](-moved);
   }
 
   private dropQueue(): void {
     const dropped = this.tx.clear();
-    if (dropped > 0) this.host.queue(-dropped);
+    if (dropped > 0) this.host[kQueue](-dropped);
   }
 
   // ---- errors and the end ----
@@ -1081,12 +1086,12 @@ export class Connection<Data = any> implements ConnectionInfo {
    * error is recorded first, so nothing would close it later); the throw then
    * reaches the caller whole.
    */
-  fail(err: RingwireError, destroy = false): void {
+  [kFail](err: RingwireError, destroy = false): void {
     if (this.state === 'closed' || this.state === 'quarantined' || this.error) return;
     this.error = err;
     this.preamble = null; // no header is awaited any more (nor timed by the sweep)
     try {
-      this.host.clientError(err, this);
+      this.host[kClientError](err, this);
     } finally {
       if (destroy) this.destroy();
       else this.close();
@@ -1098,8 +1103,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
     // A balancer's health check ends with a reset (HAProxy's do), before any header byte or after a LOCAL header: not an error.
     if (code === 'ECONNRESET' && (this.preamble?.received === 0 || this.proxyHeader?.command === 'LOCAL')) return;
-    this.error = this.earlyError?.(err) ?? ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
-    this.host.clientError(this.error, this);
+    this.error = this[kEarlyError]?.(err) ?? ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
+    this.host[kClientError](this.error, this);
   }
 
   /** The socket closed: the slot goes back once no handler holds a frame of it (else it is quarantined until then). */
@@ -1123,7 +1128,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.dropQueue();
     this.saved = null;
     this.unpair();
-    this.core.close(this.slot);
-    this.host.closed(this, this.error, this.closeReason ?? 'peer');
+    this.core.close(this[kSlot]);
+    this.host[kClosed](this, this.error, this.closeReason ?? 'peer');
   }
 }

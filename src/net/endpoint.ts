@@ -60,6 +60,12 @@ import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 import { canWriteDirect, WRITE_PATHS, type WritePath } from './direct-write.ts';
 import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
 import { clientHandshakeTimeout, connectTls, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
+import {
+  kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
+  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHeaderSince, kIdentified, kInbound, kLastProgress, kLeave,
+  kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kStart, kTakesFrames, kTlsAfterHeader, kWritePath,
+  kWriting,
+} from './internals.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
   /** A core to use, or how to build one at start(). Default 'wasm'. */
@@ -187,12 +193,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Open connections by id. */
   readonly connections = new Map<string, Connection<Data>>();
   readonly handler: Handler<Data>;
-  readonly takesFrames: boolean;
+  readonly [kTakesFrames]: boolean;
   /** How its connections write (EndpointOptions.writePath). */
-  readonly writePath: WritePath;
+  readonly [kWritePath]: WritePath;
   /** sendTo, publish, join, leave: this endpoint's connections as actors (router.ts). */
   readonly router: Router = new Router(this);
-  delivering: Connection | null = null;
+  [kDelivering]: Connection | null = null;
   protected closing: Promise<void> | undefined;
   /** The net.Server whose sockets these are, if any: adopted sockets count as its connections. */
   protected listener: net.Server | null = null;
@@ -208,8 +214,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const dirty = this.dirty;
     for (let i = 0; i < dirty.length; i++) {
       const c = dirty[i]!;
-      c.flushQueued = false;
-      c.flush();
+      c[kFlushQueued] = false;
+      c[kFlush]();
     }
     dirty.length = 0;
   };
@@ -245,10 +251,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     if (handler.onFrame && handler.onConnection) throw configError('give onFrame or onConnection, not both: a connection\'s frames go to one of them');
     this.handler = handler;
-    this.takesFrames = takesFrames(handler);
+    this[kTakesFrames] = takesFrames(handler);
     const writePath = options.writePath ?? 'direct';
     if (!WRITE_PATHS.includes(writePath)) throw configError(`writePath must be 'direct' or 'stream', got ${String(writePath)}`);
-    this.writePath = writePath;
+    this[kWritePath] = writePath;
     this.maxQueuedTotal = options.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL;
     if (typeof options.core === 'object') this.coreInstance = options.core;
     if (options.signal) {
@@ -262,7 +268,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.coreInstance;
   }
 
-  get limits(): ConnectionLimits {
+  get [kLimits](): ConnectionLimits {
     if (!this.limitsResolved) throw configError('the endpoint is not started: call start() or listen() first');
     return this.limitsResolved;
   }
@@ -275,7 +281,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat, evictAfter, tls,
         proxyProtocol, proxyTrusted, proxyTimeout, onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
       } = this.options;
-      this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this.takesFrames ? 'handler' : 'echo' });
+      this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this[kTakesFrames] ? 'handler' : 'echo' });
     }
     if (!this.limitsResolved) {
       const o = this.options;
@@ -315,7 +321,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       }, this.coreInstance.stats);
       // A reply being streamed waits in the queue: the queue must be able to hold the largest one.
       if (maxReply > maxQueued) throw configError(`maxReply (${maxReply}) cannot exceed maxQueued (${maxQueued}): a reply larger than the tx ring is queued while it streams`);
-      if (this.coreInstance.config.mode === MODE_ECHO && this.takesFrames) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
+      if (this.coreInstance.config.mode === MODE_ECHO && this[kTakesFrames]) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
       this.limitsResolved = { maxQueued, maxReply };
     }
     return this.coreInstance;
@@ -328,7 +334,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   /** The worst-case memory of this endpoint (after start()). */
   memoryBudget(): MemoryBudget {
-    return memoryBudget(this.core.config, this.limits.maxQueued, this.maxQueuedTotal);
+    return memoryBudget(this.core.config, this[kLimits].maxQueued, this.maxQueuedTotal);
   }
 
   /** Statistics in the shape every ringwire server uses: totals and one entry per thread. */
@@ -362,7 +368,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       return null;
     }
     if (this.proxyTrusted && !this.proxyTrusted.has(raw.remoteAddress)) {
-      this.clientError(ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
+      this[kClientError](ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
       raw.destroy();
       return null;
     }
@@ -372,7 +378,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       const cap = this.options.maxConnectionsPerIp!;
       entry = this.addresses.acquire(addressKey(raw.remoteAddress), cap);
       if (entry === REFUSED) {
-        this.clientError(ringwireError(E_TOO_MANY_PER_IP, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
+        this[kClientError](ringwireError(E_TOO_MANY_PER_IP, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
         raw.destroy();
         return null;
       }
@@ -382,7 +388,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (slot < 0) {
       this.addresses?.release(entry);
       const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: all ${core.config.slots} connection slots are in use`);
-      this.clientError(err, who);
+      this[kClientError](err, who);
       raw.destroy();
       return null;
     }
@@ -398,7 +404,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         process.emitWarning('this Node cannot read accepted sockets into WASM memory; ringwire falls back to copying', { code: 'RINGWIRE_COPY_FALLBACK' });
       }
     }
-    if (this.writePath === 'direct' && !warnedStreamWrite && !canWriteDirect(raw)) {
+    if (this[kWritePath] === 'direct' && !warnedStreamWrite && !canWriteDirect(raw)) {
       warnedStreamWrite = true;
       process.emitWarning('this Node cannot write to sockets through their handles; ringwire falls back to socket.write', { code: 'RINGWIRE_STREAM_WRITE_FALLBACK' });
     }
@@ -408,8 +414,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const tlsFirst = tls && !this.proxyTrusted;
     const source = (target: ReadTarget | null) => (tlsFirst ? tls.wrap(raw) : target ? adopt(raw, listener, target) : raw);
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
-    if (this.proxyTrusted) connection.expectProxyHeader(this.options.proxyProtocol!);
-    connection.inbound = true;
+    if (this.proxyTrusted) connection[kExpectHeader](this.options.proxyProtocol!);
+    connection[kInbound] = true;
     if (entry >= 0) this.addressEntries.set(connection, entry);
     if (!tls) {
       this.register(connection);
@@ -418,10 +424,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.whenSecure(connection, tls, connection.socket as TLSSocket, () => this.register(connection));
     } else {
       // Registered now (the PROXY header's deadline is the sweep's); the handshake and its deadline start after the header.
-      connection.tlsAfterHeader = r => {
+      connection[kTlsAfterHeader] = r => {
         const socket = tls.wrap(r);
         this.handshake(connection, tls.handshakeTimeout);
-        this.whenSecure(connection, tls, socket, () => connection.secured());
+        this.whenSecure(connection, tls, socket, () => connection[kSecured]());
         return socket;
       };
       this.register(connection);
@@ -433,9 +439,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private whenSecure(connection: Connection<Data>, tls: TlsContext, socket: TLSSocket, open: () => void): void {
     socket.once('secure', () => {
       const refused = tls.refusal(socket);
-      if (refused) return connection.fail(ringwireError(E_TLS, `client certificate refused: ${refused}`), true);
+      if (refused) return connection[kFail](ringwireError(E_TLS, `client certificate refused: ${refused}`), true);
       this.handshakes.delete(connection);
-      connection.earlyError = undefined;
+      connection[kEarlyError] = undefined;
       open();
     });
   }
@@ -445,8 +451,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const now = performance.now();
     const victim = this.evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
-    const waited = Math.round(now - victim.clocks.waitStart);
-    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${raw.remoteAddress}:${raw.remotePort}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
+    const waited = Math.round(now - victim[kClocks].waitStart);
+    victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${raw.remoteAddress}:${raw.remotePort}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
     return this.core.open();
   }
 
@@ -456,17 +462,17 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   private handshake(connection: Connection<Data>, timeout: number): void {
     this.handshakes.set(connection, { start: performance.now(), timeout });
-    connection.earlyError = tlsError;
+    connection[kEarlyError] = tlsError;
     if (!this.sweeper) this.startSweep(timeout);
   }
 
   /** A connection is connected: track it and start it (it runs its hooks, or waits for its PROXY header). */
   private register(connection: Connection<Data>): void {
-    connection.earlyError = undefined;
+    connection[kEarlyError] = undefined;
     this.connections.set(connection.id, connection);
     this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
-    connection.start();
+    connection[kStart]();
   }
 
   /** TCP keepalive for every connection: false, or the idle ms before the first probe (0: the system's). */
@@ -484,19 +490,19 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (this.closing) throw configError('connect() after close()');
     const own = HOOKS.some(name => options[name] !== undefined);
     const hooks: ConnectOptions<D> = own ? options : { ...(this.handler as unknown as Handler<D>), ...options };
-    if (takesFrames(hooks) !== this.takesFrames) {
-      throw configError(this.takesFrames ? 'this endpoint hands frames to handlers: give the client onFrame or onConnection' : 'this endpoint echoes in its core: a client with onFrame needs an endpoint built with a handler');
+    if (takesFrames(hooks) !== this[kTakesFrames]) {
+      throw configError(this[kTakesFrames] ? 'this endpoint hands frames to handlers: give the client onFrame or onConnection' : 'this endpoint echoes in its core: a client with onFrame needs an endpoint built with a handler');
     }
     return new RingwireClient<D>(this, hooks);
   }
 
   /** Dialer: one connection attempt; the Connection opens (start()) once its socket connects. Throws ERR_TOO_MANY_CONNECTIONS without a free slot. */
-  dial(host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
+  [kDial](host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
     const core = this.core;
     const slot = core.open();
     if (slot < 0) {
       const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${host}:${port}: all ${core.config.slots} connection slots are in use`);
-      this.clientError(err, { id: null, remoteAddress: host, remotePort: port });
+      this[kClientError](err, { id: null, remoteAddress: host, remotePort: port });
       throw err;
     }
     const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
@@ -525,12 +531,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return connection;
   }
 
-  get maxQueued(): number {
-    return this.limits.maxQueued;
+  get [kMaxQueued](): number {
+    return this[kLimits].maxQueued;
   }
 
-  replyRefusal(length: number): RingwireError | null {
-    return replyRefusal(this.core.check(length), length, this.core.config, this.limits.maxReply);
+  [kReplyRefusal](length: number): RingwireError | null {
+    return replyRefusal(this.core.check(length), length, this.core.config, this[kLimits].maxReply);
   }
 
   /**
@@ -542,7 +548,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     this.closing ??= (async () => {
       const stopped = this.stopAccepting();
       for (const c of this.handshakes.keys()) c.destroy(); // not open yet: no hooks ran, none run
-      for (const c of this.connections.values()) c.drain();
+      for (const c of this.connections.values()) c[kDrain]();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>(resolve => {
         timer = setTimeout(() => {
@@ -570,33 +576,33 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   // ---- ConnectionHost ----
 
-  opened(connection: Connection): void {
+  [kConnectionOpened](connection: Connection): void {
     if (this.connections.has(connection.id)) this.emit('connection', connection as Connection<Data>);
   }
 
   /** maxConnectionsPerIp behind a balancer: the client's address is the one the header names (without one, serve() counted it). */
-  identified(connection: Connection): boolean {
+  [kIdentified](connection: Connection): boolean {
     if (!this.addresses || !this.proxyTrusted) return true;
     const cap = this.options.maxConnectionsPerIp!;
     const entry = this.addresses.acquire(addressKey(connection.remoteAddress), cap);
     if (entry === REFUSED) {
-      connection.fail(ringwireError(E_TOO_MANY_PER_IP, `connection from ${connection.remoteAddress}:${connection.remotePort} (through ${connection.socketRemoteAddress}) refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`));
+      connection[kFail](ringwireError(E_TOO_MANY_PER_IP, `connection from ${connection.remoteAddress}:${connection.remotePort} (through ${connection.socketRemoteAddress}) refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`));
       return false;
     }
     if (entry >= 0) this.addressEntries.set(connection, entry);
     return true;
   }
 
-  enter(connection: Connection): void {
-    this.delivering = connection;
+  [kEnter](connection: Connection): void {
+    this[kDelivering] = connection;
   }
 
-  leave(): void {
-    this.delivering = null;
+  [kLeave](): void {
+    this[kDelivering] = null;
   }
 
   /** Write what flushLater() collected now, not at the end of the tick (the router, between its batches). */
-  flushNow(): void {
+  [kFlushNow](): void {
     if (this.dirty.length > 0) this.flushDirty();
   }
 
@@ -609,9 +615,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    * Replies sent inside a read callback (sync handlers) are written as it returns
    * (leaveRead), the same moment without scheduling a tick for it.
    */
-  flushLater(connection: Connection): void {
-    if (connection.flushQueued) return;
-    connection.flushQueued = true;
+  [kFlushLater](connection: Connection): void {
+    if (connection[kFlushQueued]) return;
+    connection[kFlushQueued] = true;
     this.dirty.push(connection);
     if (!this.flushTick && this.reading === 0) {
       this.flushTick = true;
@@ -619,31 +625,31 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
   }
 
-  enterRead(): void {
+  [kEnterRead](): void {
     this.reading++;
   }
 
-  leaveRead(): void {
+  [kLeaveRead](): void {
     if (--this.reading === 0 && this.dirty.length > 0) this.flushDirty();
   }
 
-  queue(delta: number): boolean {
+  [kQueue](delta: number): boolean {
     this.queuedTotal += delta;
     return this.queuedTotal <= this.maxQueuedTotal;
   }
 
   /** Count and report an error that closes (or refuses) one connection. */
-  clientError(err: RingwireError, connection: ConnectionInfo): void {
+  [kClientError](err: RingwireError, connection: ConnectionInfo): void {
     // The cores count the framing errors they find; the host counts its own.
     if (err.number > E_LAST_CORE_ERROR) this.core.stats.error(err.number);
     if (this.listenerCount('clientError') > 0) this.emit('clientError', err, connection);
   }
 
-  closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
+  [kClosed](connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
     this.connections.delete(connection.id); // if still in `dirty`, its flush() is a no-op now
     if (this.handshakes.delete(connection as Connection<Data>)) {
       // A peer that hangs up mid-handshake (or a plain-TCP client that sent nothing) failed it too.
-      if (!error && !this.closing) this.clientError(error = ringwireError(E_TLS, 'the peer closed the connection during the TLS handshake'), connection);
+      if (!error && !this.closing) this[kClientError](error = ringwireError(E_TLS, 'the peer closed the connection during the TLS handshake'), connection);
       this.stopSweepIfIdle();
     }
     this.core.stats.closed(error?.number ?? reason); // every slot closed, opened or not: accepted - connections
@@ -654,13 +660,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     this.router.closed(connection);
     // Never opened (an outbound attempt that never connected, a bad PROXY header): no hooks ran, none run now.
-    if (connection.opened) {
+    if (connection[kOpened]) {
       try {
-        const r = connection.handler.onClose?.(connection, error);
-        if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => this.clientError(handlerError(e), connection));
+        const r = connection[kHandler].onClose?.(connection, error);
+        if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => this[kClientError](handlerError(e), connection));
       } catch (err) {
         // The connection is gone; the failure is still reported and counted.
-        this.clientError(handlerError(err), connection);
+        this[kClientError](handlerError(err), connection);
       }
     }
     if (this.connections.size === 0) {
@@ -692,39 +698,39 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const needed = d.minRate * d.window / 1000;
     for (const [c, h] of this.handshakes) {
       if (h.timeout > 0 && now - h.start > h.timeout) {
-        c.fail(ringwireError(E_TLS_TIMEOUT, `the TLS handshake did not finish in ${Math.round(now - h.start)} ms (handshakeTimeout ${h.timeout} ms)`), true);
+        c[kFail](ringwireError(E_TLS_TIMEOUT, `the TLS handshake did not finish in ${Math.round(now - h.start)} ms (handshakeTimeout ${h.timeout} ms)`), true);
       }
     }
     for (const c of this.connections.values()) {
-      if (c.headerSince > 0 && d.header > 0 && now - c.headerSince > d.header) {
+      if (c[kHeaderSince] > 0 && d.header > 0 && now - c[kHeaderSince] > d.header) {
         // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
-        c.fail(ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c.headerSince)} ms after the connection (proxyTimeout ${d.header} ms)`));
+        c[kFail](ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c[kHeaderSince])} ms after the connection (proxyTimeout ${d.header} ms)`));
         continue;
       }
-      if (d.write > 0 && c.writing && now - c.lastProgress > d.write) {
-        c.fail(ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c.lastProgress)} ms (writeTimeout ${d.write} ms)`), true);
+      if (d.write > 0 && c[kWriting] && now - c[kLastProgress] > d.write) {
+        c[kFail](ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c[kLastProgress])} ms (writeTimeout ${d.write} ms)`), true);
         continue;
       }
-      if (d.idle > 0 && now - c.clocks.lastActive > d.idle && !c.writing) {
-        c.fail(ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c.clocks.lastActive)} ms (idleTimeout ${d.idle} ms)`));
+      if (d.idle > 0 && now - c[kClocks].lastActive > d.idle && !c[kWriting]) {
+        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kClocks].lastActive)} ms (idleTimeout ${d.idle} ms)`));
         continue;
       }
-      if (!c.awaitingInput) {
-        c.clocks.waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
+      if (!c[kAwaitingInput]) {
+        c[kClocks].waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
         continue;
       }
-      if (c.clocks.waitStart === 0) {
-        c.restartWait(now);
+      if (c[kClocks].waitStart === 0) {
+        c[kRestartWait](now);
         continue;
       }
-      if (d.frame > 0 && now - c.clocks.waitStart > d.frame) {
-        c.fail(ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c.clocks.waitStart)} ms (frameTimeout ${d.frame} ms)`));
-      } else if (d.minRate > 0 && now - c.clocks.windowStart >= d.window) {
-        if (c.clocks.windowBytes < needed) {
-          c.fail(ringwireError(E_TOO_SLOW, `${c.clocks.windowBytes} bytes of an incomplete frame in ${Math.round(now - c.clocks.windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
+      if (d.frame > 0 && now - c[kClocks].waitStart > d.frame) {
+        c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kClocks].waitStart)} ms (frameTimeout ${d.frame} ms)`));
+      } else if (d.minRate > 0 && now - c[kClocks].windowStart >= d.window) {
+        if (c[kClocks].windowBytes < needed) {
+          c[kFail](ringwireError(E_TOO_SLOW, `${c[kClocks].windowBytes} bytes of an incomplete frame in ${Math.round(now - c[kClocks].windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
         } else {
-          c.clocks.windowStart = now;
-          c.clocks.windowBytes = 0;
+          c[kClocks].windowStart = now;
+          c[kClocks].windowBytes = 0;
         }
       }
     }

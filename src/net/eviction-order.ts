@@ -20,6 +20,7 @@
 // every REBUILD_MS, so a flood of newcomers at a full server costs a few sorts a second.
 
 import type { Connection } from './connection.ts';
+import { kAwaitingInput, kClocks, kInbound } from './internals.ts';
 
 const REBUILD_MS = 100;
 
@@ -39,7 +40,7 @@ export class EvictionOrder {
     for (;;) {
       while (this.next < this.order.length) {
         const { connection, since } = this.order[this.next++]!;
-        if (connection.awaitingInput && connection.clocks.waitStart === since) return connection;
+        if (connection[kAwaitingInput] && connection[kClocks].waitStart === since) return connection;
       }
       if (now - this.builtAt < REBUILD_MS) return undefined;
       this.build(connections, now);
@@ -51,8 +52,8 @@ export class EvictionOrder {
     this.next = 0;
     this.builtAt = now;
     for (const connection of connections) {
-      const since = connection.clocks.waitStart;
-      if (connection.inbound && since > 0 && now - since >= this.after && connection.awaitingInput) this.order.push({ connection, since });
+      const since = connection[kClocks].waitStart;
+      if (connection[kInbound] && since > 0 && now - since >= this.after && connection[kAwaitingInput]) this.order.push({ connection, since });
     }
     this.order.sort((a, b) => a.since - b.since);
   }

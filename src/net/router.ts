@@ -40,6 +40,7 @@ import { parseConnectionId } from './connection-id.ts';
 import { Groups } from './groups.ts';
 import type { Mailbox } from './mailbox.ts';
 import { KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
+import { kDelivering, kEnter, kFlushNow, kLeave, kReplyRefusal, kSlot } from './internals.ts';
 
 /** Records one wake-up takes before letting I/O run. */
 const BATCH = 4096;
@@ -49,13 +50,13 @@ const FOREVER = 2 ** 31 - 1;
 export interface RouterHost {
   /** The core's slots size a private switchboard's liveness table. */
   readonly core: { readonly config: { readonly slots: number } };
-  readonly delivering: Connection | null;
-  enter(connection: Connection): void;
-  leave(): void;
+  readonly [kDelivering]: Connection | null;
+  [kEnter](connection: Connection): void;
+  [kLeave](): void;
   /** Write every connection sent to since the last flush, now. */
-  flushNow(): void;
+  [kFlushNow](): void;
   /** ERR_REPLY_TOO_LARGE for a frame this thread's framing cannot carry, else null (Connection.send's rule). */
-  replyRefusal(length: number): unknown;
+  [kReplyRefusal](length: number): unknown;
 }
 
 export interface RouterStats {
@@ -132,17 +133,17 @@ export class Router {
   /** A connection of this endpoint opened (before onOpen: it can be sent to from then on). */
   opened(connection: Connection): void {
     const serial = parseConnectionId(connection.id)!.serial;
-    this.bySlot[connection.slot] = connection;
-    this.serials[connection.slot] = serial;
-    this.board?.opened(this.place, connection.slot, serial);
+    this.bySlot[connection[kSlot]] = connection;
+    this.serials[connection[kSlot]] = serial;
+    this.board?.opened(this.place, connection[kSlot], serial);
   }
 
   /** It closed (before onClose): it leaves its topics, and senders get 'closed'. */
   closed(connection: Connection): void {
-    if (this.bySlot[connection.slot] !== connection) return; // never opened
-    this.board?.closed(this.place, connection.slot);
-    this.bySlot[connection.slot] = undefined;
-    this.serials[connection.slot] = 0;
+    if (this.bySlot[connection[kSlot]] !== connection) return; // never opened
+    this.board?.closed(this.place, connection[kSlot]);
+    this.bySlot[connection[kSlot]] = undefined;
+    this.serials[connection[kSlot]] = 0;
     this.groups.leaveAll(connection);
   }
 
@@ -170,7 +171,7 @@ export class Router {
 
   /** Subscribe a connection of this thread to topic (it leaves when it closes). */
   join(connection: Connection, topic: string): boolean {
-    if (this.bySlot[connection.slot] !== connection) throw new Error(`connection ${connection.id} is not open on this endpoint`);
+    if (this.bySlot[connection[kSlot]] !== connection) throw new Error(`connection ${connection.id} is not open on this endpoint`);
     return this.groups.join(connection, topic);
   }
 
@@ -218,7 +219,7 @@ export class Router {
    * framing cannot carry: not the receiver's fault, so not its close.)
    */
   private send(c: Connection, bytes: Uint8Array): boolean {
-    if (!this.host.delivering) this.host.enter(c);
+    if (!this.host[kDelivering]) this.host[kEnter](c);
     let ok = c.send(bytes);
     if (!ok) {
       ok = c.queuedBytes > 0;
@@ -232,7 +233,7 @@ export class Router {
   private deliver(kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean {
     if (kind === KIND_SEND) {
       const c = this.bySlot[w1];
-      const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.host.replyRefusal(body.length) === null && this.send(c, body);
+      const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.host[kReplyRefusal](body.length) === null && this.send(c, body);
       if (ok) this.taken++;
       else {
         this.counts.dropped++;
@@ -241,7 +242,7 @@ export class Router {
     } else if (kind === KIND_PUBLISH) {
       const subs = this.groups.subscribers(this.topicOf(body, w0));
       const payload = body.subarray(w0);
-      if (subs && this.host.replyRefusal(payload.length) === null) {
+      if (subs && this.host[kReplyRefusal](payload.length) === null) {
         for (const c of subs) this.send(c, payload);
       }
       this.taken++;
@@ -268,7 +269,7 @@ export class Router {
       const mailbox = this.mailbox;
       if (!mailbox) return;
       let n: number;
-      const outer = this.host.delivering; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
+      const outer = this.host[kDelivering]; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
       this.backlog = false;
       try {
         n = mailbox.take(BATCH, this.visit);
@@ -276,8 +277,8 @@ export class Router {
         mailbox.count(this.taken, this.lost);
         this.taken = this.lost = 0;
         if (!outer) {
-          this.host.leave();
-          this.host.flushNow(); // the batch is written before the next one: the kernel takes bytes between batches
+          this.host[kLeave]();
+          this.host[kFlushNow](); // the batch is written before the next one: the kernel takes bytes between batches
         }
       }
       if (n >= BATCH || this.backlog) {

@@ -18,6 +18,7 @@ import type { ServerStats } from './server-stats.ts';
 import { Switchboard } from './switchboard.ts';
 import type { Core } from '../core/core.ts';
 import type { TlsClientOptions } from './tls-context.ts';
+import { kClientError, kDial, kFail, kIdentified, kPair } from './internals.ts';
 
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   /**
@@ -74,7 +75,7 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     this.clusterOptions = cluster === undefined ? undefined : clusterOptions(cluster);
     this.listenerSet = new ListenerSet({ pauseOnConnect: true, allowHalfOpen: true }, {
       connection: raw => this.serve(raw),
-      shortage: err => this.clientError(err, { id: null, remoteAddress: undefined, remotePort: undefined }),
+      shortage: err => this[kClientError](err, { id: null, remoteAddress: undefined, remotePort: undefined }),
       other: err => {
         if (this.listenerCount('error') > 0) this.emit('error', err);
       },
@@ -130,14 +131,14 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
    * upstream connection). Dialled on this endpoint, its slot is known now, so the
    * two are paired before the client's first frame.
    */
-  override identified(client: Connection): boolean {
-    if (!super.identified(client)) return false;
+  override [kIdentified](client: Connection): boolean {
+    if (!super[kIdentified](client)) return false;
     const up = this.upstreamOptions;
     if (!up) return true;
     try {
-      client.pair(this.dial(up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? 10_000, up.tls));
+      client[kPair](this[kDial](up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? 10_000, up.tls));
     } catch (err) {
-      client.fail(err as RingwireError);
+      client[kFail](err as RingwireError);
       return false;
     }
     return true;
