@@ -249,5 +249,7 @@ export const E_PROXY_HEADER: u32 = 18;
 export const E_PROXY_TIMEOUT: u32 = 19;
 /** ERR_EVICTED: closed at the connection limit to give its slot to a new connection: its incomplete frame had waited longest on its peer (found by the host) */
 export const E_EVICTED: u32 = 20;
+/** ERR_HANDLER_TIMEOUT: a handler's promise did not settle within the handler timeout (found by the host) */
+export const E_HANDLER_TIMEOUT: u32 = 21;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR: u32 = 2;

@@ -215,4 +215,5 @@ export const errors: ErrorEntry[] = [
   { name: 'E_PROXY_HEADER', code: 'ERR_PROXY_HEADER', by: 'host', doc: 'a PROXY protocol header missing, garbled, oversized or not allowed' },
   { name: 'E_PROXY_TIMEOUT', code: 'ERR_PROXY_HEADER', by: 'host', doc: 'no whole PROXY protocol header within the header timeout (its own counter, the same code)' },
   { name: 'E_EVICTED', code: 'ERR_EVICTED', by: 'host', doc: 'closed at the connection limit to give its slot to a new connection: its incomplete frame had waited longest on its peer' },
+  { name: 'E_HANDLER_TIMEOUT', code: 'ERR_HANDLER_TIMEOUT', by: 'host', doc: 'a handler\'s promise did not settle within the handler timeout' },
 ];

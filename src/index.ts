@@ -11,7 +11,7 @@ export { RingwireServer, DEFAULT_LISTENERS, type ServerOptions, type ListenOptio
 export { portSharing } from './net/port-sharing.ts';
 export { RingwireClient, type ConnectOptions, type ReconnectOptions, type ClientEvents } from './net/client.ts';
 export {
-  Endpoint, memoryBudget, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_STALL_TIMEOUT,
+  Endpoint, memoryBudget, DEFAULT_FRAME_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_STALL_TIMEOUT,
   type EndpointOptions, type EndpointEvents, type MemoryBudget, type CoreFactory } from './net/endpoint.ts';
 export { Connection, type ConnectionInfo } from './net/connection.ts';
 export { DEFAULT_HANDSHAKE_TIMEOUT, type TlsClientOptions, type TlsInfo, type TlsServerOptions } from './net/tls-context.ts';

@@ -89,8 +89,8 @@ import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead, kEvict, kExpectHeader,
-  kFail, kFlush, kFlushLater, kFlushQueued, kHandler, kHeaderSince, kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLimits, kOpened, kPair,
-  kQueue, kRestartWait, kSecured, kState, kSlot, kStart, kTakesFrames, kTlsAfterHeader, kWritePath, kWriting,
+  kFail, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLimits,
+  kOpened, kPair, kQueue, kRestartWait, kSecured, kSlot, kStart, kState, kTakesFrames, kTlsAfterHeader, kWritePath, kWriting,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
 
@@ -277,6 +277,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   // ---- delivery ----
   /** A handler's promise has not settled; its frame ends at pendingEnd. */
   private pending = false;
+  /** Since when (performance.now()) that promise has been pending; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
+  [kHandlerSince] = 0;
   private pendingEnd = 0;
   private saved: Saved | null = null;
   private stream: FrameStream | null = null;
@@ -802,12 +804,14 @@ export class Connection<Data = any> implements ConnectionInfo {
   private await(p: PromiseLike<void>, end: number): void {
     this.pending = true;
     this.pendingEnd = end;
+    this[kHandlerSince] = performance.now();
     p.then(() => this.settled(undefined), err => this.settled(handlerError(err)));
   }
 
   /** A handler's promise settled: its frame is done; go on with the next ones. */
   private settled(failure: RingwireError | undefined): void {
     this.pending = false;
+    this[kHandlerSince] = 0;
     if (this.state === 'quarantined') return this.closeSlot('settle');
     if (this.state === 'closed' || this.socket.destroyed) return this.onSocketClose();
     this.consume(this.pendingEnd);

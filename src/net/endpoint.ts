@@ -42,7 +42,7 @@ import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_EVICTED, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_TLS, E_TLS_TIMEOUT,
+  configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_TLS, E_TLS_TIMEOUT,
   E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
 import { AddressRanges, LOOPBACK } from './address-ranges.ts';
@@ -62,8 +62,8 @@ import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
 import { clientHandshakeTimeout, connectTls, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
-  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHeaderSince, kIdentified, kInbound, kLastProgress, kLeave,
-  kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kStart, kTakesFrames, kTlsAfterHeader, kWritePath,
+  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kIdentified, kInbound, kLastProgress,
+  kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kStart, kTakesFrames, kTlsAfterHeader, kWritePath,
   kWriting,
 } from './internals.ts';
 
@@ -94,6 +94,14 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   heartbeat?: SharedArrayBuffer;
   /** Close a connection with ERR_SLOW_CONSUMER when its output makes no progress for this many ms. Default 30000; 0 = never. */
   writeTimeout?: number;
+  /**
+   * A handler whose promise (onFrame's, onForward's, or the frame an onConnection
+   * task holds) has not settled after this many ms closes its connection with
+   * ERR_HANDLER_TIMEOUT: the socket at once, the slot once the promise settles
+   * (until then it is quarantined: no other client's bytes go into rings a stale
+   * frame view can still read). Default 30000; 0 = never.
+   */
+  handlerTimeout?: number;
   /** Bytes of replies one connection may queue beyond its tx ring. Default 4 × the tx ring, or maxReply if larger. */
   maxQueued?: number;
   /** The largest reply send() takes; one larger than the tx ring is streamed through it. Default 4 × the tx ring. */
@@ -171,6 +179,12 @@ export const DEFAULT_STALL_TIMEOUT = 1000;
 export const DEFAULT_EVICT_AFTER = 1000;
 export const DEFAULT_MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 export const DEFAULT_PROXY_TIMEOUT = 3000;
+/**
+ * As long as the other deadlines that say a peer is stuck (writeTimeout,
+ * frameTimeout): a handler gets no more patience than a client, and a database
+ * call or an RPC that has not answered in 30 s is hung, not slow.
+ */
+export const DEFAULT_HANDLER_TIMEOUT = 30_000;
 
 /** Each defaults to 4 tx rings, kept consistent with the other when only one is given (maxReply <= maxQueued). */
 export function queueLimits(config: CoreConfig, maxQueued?: number, maxReply?: number): { maxQueued: number; maxReply: number } {
@@ -277,7 +291,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   async start(): Promise<Core> {
     if (!this.coreInstance) {
       const {
-        core, idleTimeout, writeTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, writePath, noDelay, keepAlive, drainTimeout, signal,
+        core, idleTimeout, writeTimeout, handlerTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, writePath, noDelay, keepAlive, drainTimeout, signal,
         frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat, evictAfter, tls,
         proxyProtocol, proxyTrusted, proxyTimeout, onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
       } = this.options;
@@ -289,6 +303,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       const d: Deadlines = {
         idle: o.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
         write: o.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
+        handler: o.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT,
         frame: o.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
         minRate: o.minRate ?? DEFAULT_MIN_RATE,
         window: o.minRateWindow ?? DEFAULT_MIN_RATE_WINDOW,
@@ -299,7 +314,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       const evictAfter = o.evictAfter ?? DEFAULT_EVICT_AFTER;
       for (const [name, v] of [
         ['evictAfter', evictAfter],
-        ['idleTimeout', d.idle], ['writeTimeout', d.write], ['frameTimeout', d.frame], ['minRate', d.minRate], ['maxQueued', maxQueued],
+        ['idleTimeout', d.idle], ['writeTimeout', d.write], ['handlerTimeout', d.handler], ['frameTimeout', d.frame], ['minRate', d.minRate], ['maxQueued', maxQueued],
         ['maxReply', maxReply], ['maxQueuedTotal', this.maxQueuedTotal], ['maxConnectionsPerIp', perIp], ['stallTimeout', o.stallTimeout ?? 0],
         ['proxyTimeout', o.proxyTimeout ?? 0],
       ] as const) {
@@ -687,7 +702,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   private startSweep(handshake = 0): void {
     const d = this.deadlines!;
-    const limits = [d.write, d.idle, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
+    const limits = [d.write, d.idle, d.handler, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
     if (limits.length === 0) return;
     this.sweeper = setInterval(() => this.sweep(d), Math.max(10, Math.min(1000, Math.min(...limits) / 4)));
     this.sweeper.unref();
@@ -711,8 +726,15 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         c[kFail](ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c[kLastProgress])} ms (writeTimeout ${d.write} ms)`), true);
         continue;
       }
+      const since = c[kHandlerSince];
+      if (d.handler > 0 && since > 0 && now - since > d.handler) {
+        // Its socket and descriptor go now; its slot once the promise settles (quarantined).
+        c[kFail](ringwireError(E_HANDLER_TIMEOUT, `a handler did not settle in ${Math.round(now - since)} ms (handlerTimeout ${d.handler} ms)`), true);
+        continue;
+      }
       if (d.idle > 0 && now - c[kClocks].lastActive > d.idle && !c[kWriting]) {
-        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kClocks].lastActive)} ms (idleTimeout ${d.idle} ms)`));
+        // With a handler pending, a graceful close would wait for it: the socket goes now (no CLOSE_WAIT).
+        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kClocks].lastActive)} ms (idleTimeout ${d.idle} ms)`), since > 0);
         continue;
       }
       if (!c[kAwaitingInput]) {
@@ -741,6 +763,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 interface Deadlines {
   idle: number;
   write: number;
+  handler: number;
   frame: number;
   minRate: number;
   window: number;
