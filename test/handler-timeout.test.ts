@@ -6,6 +6,8 @@
 // answered; handlerTimeout 0 never fires. The idle timeout closes the socket even
 // while a handler is pending (no CLOSE_WAIT).
 import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
+import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { RingwireError } from '../src/index.ts';
 import { PATHS, collect, connect, errorCodes, roundTrip, sleep, startServer, until } from './net-helpers.ts';
@@ -78,4 +80,40 @@ describe.each(PATHS)('handlerTimeout core=$core zeroCopy=$zeroCopy write=$writeP
     await until(() => server.connections.size === 0, 5000, 'the slot back');
     await server.close();
   });
+});
+
+describe.each(['wasm', 'js'] as const)('hung handlers at scale (%s core)', core => {
+  const descriptors = () => readdirSync('/proc/self/fd').length;
+
+  it('200 connections whose handler never settles, handlerTimeout 1 s, 220 slots: all closed within 3 s, descriptors back, 20 new clients served', async () => {
+    const hung: (() => void)[] = [];
+    const { server, port } = await startServer({
+      core, framing: 'line', handlerTimeout: 1000, maxConnections: 220,
+      async onFrame(frame, c) {
+        if (text(frame) === 'hang') await new Promise<void>(resolve => hung.push(resolve));
+        c.send(frame);
+      },
+    });
+    const codes = errorCodes(server);
+    const baseline = descriptors();
+    const clients: net.Socket[] = [];
+    for (let i = 0; i < 200; i++) clients.push(await connect(port));
+    const closed = clients.map(s => {
+      s.on('error', () => {});
+      return once(s, 'close');
+    });
+    const started = Date.now();
+    for (const s of clients) s.write('hang\n');
+    await until(() => hung.length === 200, 5000, 'every handler to hang');
+    await Promise.all(closed);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(codes.filter(c => c === 'ERR_HANDLER_TIMEOUT')).toHaveLength(200);
+    await until(() => descriptors() <= baseline, 3000, 'the descriptors back to their baseline');
+    // The promises still hang (200 slots quarantined): 20 new clients are served.
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => roundTrip(port, Buffer.from(`n${i}\n`))));
+    expect(answers.map(String)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}\n`));
+    for (const release of hung) release();
+    await until(() => server.connections.size === 0, 5000, 'every quarantined slot back');
+    await server.close();
+  }, 20_000);
 });
