@@ -6,7 +6,7 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE: u32 = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION: u32 = 5;
+export const LAYOUT_VERSION: u32 = 6;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC: u32 = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
@@ -109,10 +109,12 @@ export const S_LOOP_LAG: u32 = 75;
 export const S_LOOP_BLOCKED: u32 = 76;
 /** stalls: the event loop blocked longer than stallTimeout, counted once each */
 export const S_STALLS: u32 = 77;
+/** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
+export const S_QUARANTINED: u32 = 78;
 /** i64 counters in the block */
-export const STATS_COUNT: u32 = 78;
+export const STATS_COUNT: u32 = 79;
 /** bytes of the block */
-export const STATS_SIZE: u32 = 624;
+export const STATS_SIZE: u32 = 632;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */

@@ -39,10 +39,13 @@ describe.each(PATHS)('handlerTimeout core=$core zeroCopy=$zeroCopy write=$writeP
     expect(codes).toEqual(['ERR_HANDLER_TIMEOUT']);
     expect(server.stats().total.errorsByCode).toEqual({ ERR_HANDLER_TIMEOUT: 1 });
     expect(closes).toHaveLength(1); // the quick one's: the hung one's slot is quarantined
+    await until(() => server.stats().total.quarantined === 1, 2000, 'the slot counted as quarantined'); // once the server saw its socket close
+    expect(server.metrics()).toMatch(/^ringwire_connections_quarantined\{worker="0"\} 1$/m);
     expect(hung).toHaveLength(1);
     hung[0]!();
     await until(() => closes.length === 2, 5000, 'onClose after the handler settled');
     expect(closes[1]?.code).toBe('ERR_HANDLER_TIMEOUT');
+    expect(server.stats().total.quarantined).toBe(0);
     expect(String(await roundTrip(port, Buffer.from('quick\n')))).toBe('quick\n');
     await server.close();
   });
@@ -109,7 +112,8 @@ describe.each(['wasm', 'js'] as const)('hung handlers at scale (%s core)', core 
     expect(Date.now() - started).toBeLessThan(3000);
     expect(codes.filter(c => c === 'ERR_HANDLER_TIMEOUT')).toHaveLength(200);
     await until(() => descriptors() <= baseline, 3000, 'the descriptors back to their baseline');
-    // The promises still hang (200 slots quarantined): 20 new clients are served.
+    // The promises still hang (200 slots quarantined, counted): 20 new clients are served.
+    await until(() => server.stats().total.quarantined === 200, 2000, '200 slots counted as quarantined');
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => roundTrip(port, Buffer.from(`n${i}\n`))));
     expect(answers.map(String)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}\n`));
     for (const release of hung) release();

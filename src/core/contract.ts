@@ -8,7 +8,7 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
@@ -111,10 +111,12 @@ export const S_LOOP_LAG = 75;
 export const S_LOOP_BLOCKED = 76;
 /** stalls: the event loop blocked longer than stallTimeout, counted once each */
 export const S_STALLS = 77;
+/** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
+export const S_QUARANTINED = 78;
 /** i64 counters in the block */
-export const STATS_COUNT = 78;
+export const STATS_COUNT = 79;
 /** bytes of the block */
-export const STATS_SIZE = 624;
+export const STATS_SIZE = 632;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */

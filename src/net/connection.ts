@@ -71,7 +71,7 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, S_QUARANTINED, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
   E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
@@ -812,7 +812,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   private settled(failure: RingwireError | undefined): void {
     this.pending = false;
     this[kHandlerSince] = 0;
-    if (this.state === 'quarantined') return this.closeSlot('settle');
+    if (this.state === 'quarantined') {
+      this.core.stats.add(S_QUARANTINED, -1);
+      return this.closeSlot('settle');
+    }
     if (this.state === 'closed' || this.socket.destroyed) return this.onSocketClose();
     this.consume(this.pendingEnd);
     if (failure) return this[kFail](failure);
@@ -1119,6 +1122,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.pending) {
       // A handler still holds a view of this slot's rx ring: the slot is not reused before it settles.
       this.to('quarantined', 'socket-closed');
+      this.core.stats.add(S_QUARANTINED, 1);
       this.dropQueue();
       return;
     }
