@@ -37,7 +37,6 @@
 //                                partner whose input ended: reading goes on)
 //   ending    fin      fin-sent  socket.end() once no handler is pending and the queue
 //                                is in the tx ring (the queue's budget is back at 0)
-//   open      fin      fin-sent  (the same, from a relay side, via ending in one step)
 //   fin-sent  finish   done      every byte and our FIN are acknowledged by the kernel:
 //                                the socket is destroyed once the peer's FIN came too,
 //                                else LINGER_MS later (closing), or on the peer's FIN (relay)
@@ -69,7 +68,7 @@ export const LIFE: Readonly<Record<Life, Partial<Record<LifeEvent, readonly Life
 
 /** Output: for each state, the events it takes and the state they lead to. */
 export const OUTPUT: Readonly<Record<Output, Partial<Record<OutputEvent, Output>>>> = {
-  open: { end: 'ending', fin: 'fin-sent', abort: 'done' },
+  open: { end: 'ending', abort: 'done' },
   ending: { fin: 'fin-sent', abort: 'done' },
   'fin-sent': { finish: 'done', abort: 'done' },
   done: { abort: 'done' },

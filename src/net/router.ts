@@ -35,6 +35,7 @@
 //     lets the thread end.
 
 import { threadId } from 'node:worker_threads';
+import type { RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import { parseConnectionId } from './connection-id.ts';
 import { Groups } from './groups.ts';
@@ -56,7 +57,7 @@ export interface RouterHost {
   /** Write every connection sent to since the last flush, now. */
   [kFlushNow](): void;
   /** ERR_REPLY_TOO_LARGE for a frame this thread's framing cannot carry, else null (Connection.send's rule). */
-  [kReplyRefusal](length: number): unknown;
+  [kReplyRefusal](length: number): RingwireError | null;
 }
 
 export interface RouterStats {
