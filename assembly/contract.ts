@@ -109,12 +109,14 @@ export const S_LOOP_LAG: u32 = 75;
 export const S_LOOP_BLOCKED: u32 = 76;
 /** stalls: the event loop blocked longer than stallTimeout, counted once each */
 export const S_STALLS: u32 = 77;
+/** frames read but not answered when the drain timed out (their connections were reset: ERR_DRAIN_TIMEOUT) */
+export const S_DRAIN_UNANSWERED: u32 = 78;
 /** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
-export const S_QUARANTINED: u32 = 78;
+export const S_QUARANTINED: u32 = 79;
 /** i64 counters in the block */
-export const STATS_COUNT: u32 = 79;
+export const STATS_COUNT: u32 = 80;
 /** bytes of the block */
-export const STATS_SIZE: u32 = 632;
+export const STATS_SIZE: u32 = 640;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */
@@ -251,7 +253,9 @@ export const E_PROXY_HEADER: u32 = 18;
 export const E_PROXY_TIMEOUT: u32 = 19;
 /** ERR_EVICTED: closed at the connection limit to give its slot to a new connection: its incomplete frame had waited longest on its peer (found by the host) */
 export const E_EVICTED: u32 = 20;
+/** ERR_DRAIN_TIMEOUT: the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset (found by the host) */
+export const E_DRAIN_TIMEOUT: u32 = 21;
 /** ERR_HANDLER_TIMEOUT: a handler's promise did not settle within the handler timeout (found by the host) */
-export const E_HANDLER_TIMEOUT: u32 = 21;
+export const E_HANDLER_TIMEOUT: u32 = 22;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR: u32 = 2;

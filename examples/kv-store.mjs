@@ -1,4 +1,5 @@
-// examples/kv-store.mjs: a key-value store, one module for the main thread or every worker
+// examples/kv-store.mjs: a key-value store for one thread. On worker threads each imports
+// this module and keeps its own Map: a key SET through one worker is (nil) on another.
 // (docs/embedding.md shows it; test/cli.test.ts runs it through `ringwire serve --handler`).
 const store = new Map();
 

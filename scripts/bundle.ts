@@ -23,6 +23,8 @@ await build({
     // Loaded by `ringwire serve --handler` in the bench's handler suites.
     'echo-handler': 'src/bench/echo-handler.ts',
     'echo-handler-async': 'src/bench/echo-handler-async.ts',
+    'echo-handler-immediate': 'src/bench/echo-handler-immediate.ts',
+    'echo-handler-timer': 'src/bench/echo-handler-timer.ts',
     // The routing suite of `ringwire bench`: fan-out servers and the cross-thread consumer.
     'plain-fanout': 'src/bench/plain-fanout.ts',
     'fanout-handler': 'src/bench/fanout-handler.ts',

@@ -30,7 +30,7 @@ const CLI = join(ROOT, 'dist/cli.js');
 
 /** Why this machine cannot run the deployment, or undefined if it can. */
 export function missing(): string | undefined {
-  if (!existsSync(HAPROXY)) return `${HAPROXY} not found: install Debian's haproxy (apt-get install -y haproxy; .ci/run does)`;
+  if (!existsSync(HAPROXY)) return `${HAPROXY} not found: install Debian's haproxy (apt-get install -y haproxy; npm test does: scripts/test-peers.ts)`;
   if (!existsSync(CLI)) return `${CLI} not found: run npm run build first`;
   return undefined;
 }

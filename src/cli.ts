@@ -12,6 +12,7 @@ import {
   type RingwireServer, type ServerStats, type StatsSnapshot, type StallInfo, type TlsServerOptions, type WritePath,
   descriptorBudget, descriptorLimit, slotsThatFit, TooManyConnectionsPerIpError, DEFAULT_LISTENERS, portSharing,
 } from './index.ts';
+import { UNIX_WORKERS } from './workers/worker-server.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration, parsePort } from './units.ts';
 import { loadHandler } from './workers/handler-module.ts';
 import { execWithProfiler } from './profile/profiler-exec.ts';
@@ -27,7 +28,7 @@ const HELP = `ringwire — framed TCP with ring buffers in WebAssembly shared me
 
 Usage:
   ringwire serve [options]      run an echo server (Ctrl-C drains and stops it)
-  ringwire relay --upstream <host:port> [options]
+  ringwire relay --upstream <host:port|unix:path> [options]
                                 a framing-aware relay: each client gets its own connection to the
                                 upstream, whole frames both ways (= serve --upstream)
   ringwire bench [options]      benchmark ringwire against plain Node (ringwire bench --help)
@@ -38,6 +39,9 @@ Usage:
 Options for serve:
   --host <addr>             address to bind (default 127.0.0.1)
   --port <n>                port (default 7000; 0 picks a free one)
+  --unix <path>             listen on this Unix socket path instead of a TCP port (no --host, --port,
+                            --listeners or --workers): a socket file left by a killed server is
+                            replaced, one another server listens on is EADDRINUSE; removed on exit
   --core <wasm|js>          the WASM core (default) or its TypeScript twin
   --framing <spec>          how bytes split into frames (default raw):
                               raw                      stream echo, bytes as they arrive
@@ -76,8 +80,10 @@ Options for serve:
   --max-queued-total <bytes> replies all connections may queue beyond their tx rings (default 64m)
   --max-reply <bytes>       the largest reply a handler may send; one larger than the tx ring is
                             streamed through it (default 4 x --tx-ring)
-  --drain-timeout <time>    on SIGINT/SIGTERM, how long connections may drain before they are
-                            destroyed (default 10s)
+  --drain-timeout <time>    on SIGINT/SIGTERM, how long handlers in flight may take to settle and
+                            every frame read to be answered before each connection gets its FIN;
+                            past it, connections with frames unanswered are reset, counted as
+                            ERR_DRAIN_TIMEOUT, and the exit code is 1 (default 10s)
   --proxy-protocol <v1|v2|any>
                             every connection starts with a PROXY protocol header from a load
                             balancer (HAProxy send-proxy / send-proxy-v2); handlers see the client
@@ -99,8 +105,9 @@ Options for serve:
   --copy                    copy reads into the rings instead of reading into them directly
   --write <direct|stream>   how replies reach the kernel: direct (default) writes the tx ring through
                             the socket's handle, stream through socket.write (Node's Writable)
-  --upstream <host:port>    relay: forward each client's whole frames to its own connection to
-                            host:port and back, validated at the edge, inside the core (each client
+  --upstream <host:port|unix:path>
+                            relay: forward each client's whole frames to its own connection to
+                            host:port (or the Unix socket path) and back, validated at the edge, inside the core (each client
                             takes two connection slots); a --handler exporting
                             onForward(frame, from, to) sees each frame on its way and may drop it
                             (return false) or replace it (return bytes)
@@ -249,6 +256,24 @@ function errorsSince(now: StatsSnapshot, before: StatsSnapshot): Record<string, 
   return since;
 }
 
+/** --unix: the socket path, refused beside the options of a TCP listener (and worker threads, which serve TCP only). */
+function unixListen(path: string | undefined, values: Record<string, unknown>, workers: number): string | undefined {
+  if (path === undefined) return undefined;
+  if (path === '') throw configError('--unix needs a socket path');
+  const tcp = ['host', 'port', 'listeners'].filter(k => values[k] !== undefined);
+  if (tcp.length > 0) throw configError(`--unix listens on a Unix socket instead of a TCP port: leave out --${tcp.join(' and --')}`);
+  if (workers > 1) throw configError(`--unix with --workers ${workers}: ${UNIX_WORKERS}`);
+  return path;
+}
+
+/** --upstream: host:port, or unix:<path> for a Unix socket. */
+function upstreamAddress(text: string): { host: string; port: number } | { path: string } {
+  if (!text.startsWith('unix:')) return parseHostPort('upstream', text);
+  const path = text.slice('unix:'.length);
+  if (path === '') throw configError('--upstream unix: needs a socket path, like unix:/run/app.sock');
+  return { path };
+}
+
 /** host:port (an IPv6 host in brackets: [::1]:7000); the host may be left out where a default is given. */
 function parseHostPort(name: string, text: string, defaultHost?: string): { host: string; port: number } {
   const m = /^(?:(?:\[([^\]]+)\]|([^:]+)):)?(\d+)$/.exec(text);
@@ -298,8 +323,9 @@ async function serve(args: string[], relay = false): Promise<void> {
     strict: true,
     allowNegative: true,
     options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '7000' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      unix: { type: 'string' },
       core: { type: 'string', default: 'wasm' },
       framing: { type: 'string', default: 'raw' },
       'max-connections': { type: 'string' },
@@ -353,8 +379,9 @@ async function serve(args: string[], relay = false): Promise<void> {
   }
   if (values.core !== 'wasm' && values.core !== 'js') throw configError(`--core must be wasm or js, got "${values.core}"`);
   if (values.write !== 'direct' && values.write !== 'stream') throw configError(`--write must be direct or stream, got "${values.write}"`);
-  const port = parsePort('port', values.port);
+  const port = parsePort('port', values.port ?? '7000');
   const workers = values.workers === 'auto' ? availableParallelism() : parseCount('workers', values.workers);
+  const unix = unixListen(values.unix, values, workers);
   if (values.balance !== undefined && workers === 1) throw configError('--balance shares the port between worker threads: give --workers 2 or more (or auto)');
   const coreOptions = {
     framing: values.framing,
@@ -364,7 +391,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     txRing: size('tx-ring', values['tx-ring']),
   };
   let config = resolveConfig(coreOptions); // fail on bad options before binding
-  const wanted = values.listeners === undefined ? (portSharing() ? DEFAULT_LISTENERS : 1) : parseCount('listeners', values.listeners);
+  const wanted = unix !== undefined ? 1 : values.listeners === undefined ? (portSharing() ? DEFAULT_LISTENERS : 1) : parseCount('listeners', values.listeners);
   const fit = fitDescriptors(config.slots, workers, values['max-connections'] !== undefined, wanted);
   if (fit.slots !== config.slots) {
     coreOptions.maxConnections = fit.slots;
@@ -372,14 +399,14 @@ async function serve(args: string[], relay = false): Promise<void> {
   }
   const keepalive = duration('keepalive', values.keepalive);
   const minRate = rate(values['min-rate']);
-  if (relay && values.upstream === undefined) throw configError('ringwire relay needs --upstream <host:port>, the server each client is relayed to');
+  if (relay && values.upstream === undefined) throw configError('ringwire relay needs --upstream <host:port> (or unix:<path>), the server each client is relayed to');
   if (values.upstream !== undefined && values.cluster !== undefined) throw configError('--cluster carries what handlers publish: a relay (--upstream) has no handler');
   const upstreamTls = values['upstream-tls'] || values['upstream-ca'] !== undefined;
-  if (upstreamTls && values.upstream === undefined) throw configError('--upstream-tls and --upstream-ca are for a relay: give --upstream <host:port>');
+  if (upstreamTls && values.upstream === undefined) throw configError('--upstream-tls and --upstream-ca are for a relay: give --upstream <host:port> or unix:<path>');
   const common = {
     ...coreOptions,
     upstream: values.upstream === undefined ? undefined : {
-      ...parseHostPort('upstream', values.upstream),
+      ...upstreamAddress(values.upstream),
       ...(upstreamTls ? { tls: { ca: pemFile('upstream-ca', values['upstream-ca']) } } : {}),
     },
     cluster: values.cluster,
@@ -468,12 +495,24 @@ async function serve(args: string[], relay = false): Promise<void> {
       const s = server.stats().total;
       const codes = Object.entries(s.errorsByCode).map(([code, n]) => `${code} ${n}`).join(', ');
       log.info(`closed after ${s.accepted} connections, ${s.framesIn} frames in, ${s.framesOut} frames out, ${s.errors} errors${codes ? ` (${codes})` : ''}`,
-        { accepted: s.accepted, framesIn: s.framesIn, framesOut: s.framesOut, bytesIn: s.bytesIn, bytesOut: s.bytesOut, errors: s.errors, errorsByCode: s.errorsByCode });
+        { accepted: s.accepted, framesIn: s.framesIn, framesOut: s.framesOut, bytesIn: s.bytesIn, bytesOut: s.bytesOut, errors: s.errors, errorsByCode: s.errorsByCode, drainUnanswered: s.drainUnanswered });
+      // Exit 1 when the drain ran out of time with something read and not answered (or not delivered): a supervisor sees it.
+      const reset = s.errorsByCode.ERR_DRAIN_TIMEOUT ?? 0;
+      if (reset > 0 || s.drainUnanswered > 0) {
+        log.error(`drain timed out: ${s.drainUnanswered} frame(s) read and not answered; ${reset} connection(s) reset (ERR_DRAIN_TIMEOUT); raise --drain-timeout`,
+          { code: 'ERR_DRAIN_TIMEOUT', drainUnanswered: s.drainUnanswered, connections: reset });
+        process.exitCode = 1;
+      }
+      log.flush();
+      // Drained: a handler that never settled (or a timer of its module) must not keep the process up.
+      process.exit();
     });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  const addr = await server.listen({ port, host: values.host, backlog, listeners: fit.listeners });
+  const addr = unix !== undefined && !(server instanceof WorkerServer)
+    ? await server.listen({ path: unix, backlog })
+    : await server.listen({ port, host: values.host ?? '127.0.0.1', backlog, listeners: fit.listeners });
   if (metricsAt) {
     try {
       metricsServer = await serveMetrics(new MetricsRegistry(server), metricsAt.port, metricsAt.host);
@@ -485,11 +524,11 @@ async function serve(args: string[], relay = false): Promise<void> {
   const rings = `${config.slots} connections x (${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
   const memory = `${mib(budget.total)} at most (${mib(budget.rings)} of rings for ${rings} + ${mib(budget.queued)} of queued replies)`;
   const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
-  const where = `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const where = typeof addr === 'string' ? `unix:${addr}` : `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const metricsWhere = metricsServer ? ` metrics=http://${metricsAddress(metricsServer)}/metrics` : '';
   const { help, ...options } = values;
   log.info(`listening on ${where}`, {
-    address: addr.address, port: addr.port, core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster, tls: common.tls !== undefined, upstreamTls,
+    ...(typeof addr === 'string' ? { path: addr } : { address: addr.address, port: addr.port }), core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster, tls: common.tls !== undefined, upstreamTls,
     workers: server instanceof WorkerServer ? server.size : 1, balance: server instanceof WorkerServer ? server.balance : undefined,
     metrics: metricsServer ? `http://${metricsAddress(metricsServer)}/metrics` : undefined,
     memory: { total: budget.total, rings: budget.rings, queued: budget.queued, slots: config.slots, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },

@@ -7,7 +7,7 @@ import { Endpoint, type EndpointOptions } from './net/endpoint.ts';
 import type { ConnectOptions, RingwireClient } from './net/client.ts';
 
 export { createCore };
-export { RingwireServer, DEFAULT_LISTENERS, type ServerOptions, type ListenOptions } from './net/server.ts';
+export { RingwireServer, DEFAULT_LISTENERS, type ServerOptions, type ListenOptions, type UpstreamOptions } from './net/server.ts';
 export { portSharing } from './net/port-sharing.ts';
 export { RingwireClient, type ConnectOptions, type ReconnectOptions, type ClientEvents } from './net/client.ts';
 export {
@@ -54,7 +54,7 @@ export function createEndpoint<Data = any>(options: EndpointOptions<Data> = {}):
  * or clients beside a server, call connect() on one endpoint (or the server).
  */
 export async function connect<Data = any>(options: Omit<EndpointOptions<Data>, 'signal' | 'tls'> & ConnectOptions<Data>): Promise<RingwireClient<Data>> {
-  const { port, host, reconnect, maxQueuedWhileDown, connectTimeout, tls, ...endpointOptions } = options;
+  const { port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls, ...endpointOptions } = options;
   const endpoint = createEndpoint<Data>({ maxConnections: 1, ...endpointOptions });
   await endpoint.start();
   const client = endpoint.connect<Data>({ ...options });

@@ -92,7 +92,8 @@ function fakeReport(): BenchReport {
   const sample = (contender: string, fps: number, failure?: string, at = scenario): Sample => ({
     scenario: at, contender, round: 1, failure, frames: fps, bytes: fps * 64, seconds: 1, framesPerSecond: fps,
     megabytesPerSecond: (fps * 64) / 1e6, latency: latency.toJSON(), serverCpu: { user: 1, system: 3 },
-    cpuPerFrame: { user: 1500, system: 5500, total: 7000 }, serverPeakRss: 64 * 1024 * 1024,
+    cpuPerFrame: { user: 1500, system: 5500, total: 7000 }, serverSyscalls: { reads: fps / 16, writes: fps / 8 },
+    syscallsPerFrame: { reads: 1 / 16, writes: 1 / 8 }, serverPeakRss: 64 * 1024 * 1024,
     generatorCpu: { user: 0.4, system: 0.6 }, generatorCores: 1, serverCores: 0.93, mismatches: 0, shortReads: 0, errors: 0,
   });
   const samples = [
@@ -127,7 +128,7 @@ describe('tables and report', () => {
     expect(text).toMatch(/node-data \(base\)\s+133,960/);
     expect(text).toMatch(/bad-server\s+FAILED/);
     expect(text).toContain('bad-server failed, round 1: 12 mismatched bytes');
-    expect(text).toMatch(/7\s+1\.5\+5\.5\s+1\.00×\s+64\.0 MiB/);
+    expect(text).toMatch(/7\s+1\.5\+5\.5\s+1\.00×\s+0\.125\s+0\.0625\s+64\.0 MiB/); // writes, reads per frame
     const md = scenarioTable(fakeReport().summaries[0]!, 'markdown');
     expect(md).toContain('| contender | frames/s | min–max |');
     expect(md).toContain('| --- | ---: |');
@@ -160,7 +161,7 @@ describe('tables and report', () => {
     expect(html).toMatch(/aria-label="Frames\/s \(median; whiskers: min–max\)" data-categories="3"/);
     // The scenario table as two, throughput and latency beside the server's cost, each naming the contender.
     expect(html.match(/<th style="text-align:left">contender<\/th>/g)).toHaveLength(2 * 2);
-    expect(html).toMatch(/<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>.*<td class="failed">FAILED<\/td>(<td><\/td>){5}<\/tr>/s);
+    expect(html).toMatch(/<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>.*<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>/s);
     expect(html).toContain('async handler · 50 conn · 64 B · depth 1 · framing length:4:be');
     expect(html).toContain('Failed runs (reported without figures): 50 conn · 64 B · depth 1: bad-server');
     expect(html).toContain('ringwire bench --quick');

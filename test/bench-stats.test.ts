@@ -98,7 +98,8 @@ describe('summaries', () => {
     return {
       scenario: at, contender, round, failure, frames: fps, bytes: fps * 64, seconds: 1, framesPerSecond: fps,
       megabytesPerSecond: (fps * 64) / 1e6, latency: latency.toJSON(), serverCpu: { user: 0, system: 0 },
-      cpuPerFrame: { user: cpuNs / 4, system: (3 * cpuNs) / 4, total: cpuNs }, serverPeakRss: 50e6,
+      cpuPerFrame: { user: cpuNs / 4, system: (3 * cpuNs) / 4, total: cpuNs }, serverSyscalls: { reads: fps, writes: fps / round },
+      syscallsPerFrame: { reads: 1, writes: 1 / round }, serverPeakRss: 50e6,
       generatorCpu: { user: 0.5, system: 0.5 }, generatorCores: 1, serverCores: 0.9, mismatches: 0, shortReads: 0, errors: 0,
     };
   };

@@ -1,8 +1,10 @@
 // The load generator's verification against real servers on 127.0.0.1 (it must
 // catch a corrupted byte, a lost byte and a dropped connection), the plain Node
-// handler server the handler suites compare against (a baseline must answer
-// exactly), and tiny end-to-end `ringwire bench` runs: every contender present,
-// nothing failed, and a server that answers wrongly marked FAILED, not fatal.
+// handler servers the handler suites compare against (a baseline must answer
+// exactly, the pipelined one in frame order whatever order its handlers settle in),
+// the syscall count read from /proc, and tiny end-to-end `ringwire bench` runs: every
+// contender present, nothing failed, and a server that answers wrongly marked
+// FAILED, not fatal.
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
@@ -15,11 +17,14 @@ import type { BenchReport } from '../src/bench/bench-report.ts';
 import fc from 'fast-check';
 import { onFrame as echo } from '../src/bench/echo-handler.ts';
 import { onFrame as echoAsync } from '../src/bench/echo-handler-async.ts';
-import { createPlainHandlerServer, type PlainHandlerOptions } from '../src/bench/plain-handler.ts';
+import { onFrame as echoImmediate } from '../src/bench/echo-handler-immediate.ts';
+import { createPlainHandlerServer, type PlainHandler, type PlainHandlerOptions } from '../src/bench/plain-handler.ts';
+import { createPipelinedServer } from '../src/bench/plain-pipelined.ts';
+import { syscalls, syscallsSince } from '../src/bench/process-meter.ts';
 import { runMatrix, scenarioLabel } from '../src/bench/runner.ts';
 import type { GcCount } from '../src/bench/gc-count.ts';
 import { BUILTIN, type Scenario } from '../src/bench/contenders.ts';
-import { collect, connect, sleep, startServer } from './net-helpers.ts';
+import { collect, connect, sleep, startServer, until } from './net-helpers.ts';
 
 const closers: (() => void)[] = [];
 
@@ -88,18 +93,21 @@ describe('load generator', () => {
   });
 });
 
-/** Length:4:be frames with these payload sizes; each payload's bytes differ from the next one's. */
-function frames(sizes: number[]): Buffer {
-  return Buffer.concat(sizes.map((n, i) => {
+/** Length:4:be frames with these payload sizes, one Buffer each; each payload's bytes differ from the next one's. */
+function frameList(sizes: number[]): Buffer[] {
+  return sizes.map((n, i) => {
     const f = Buffer.alloc(4 + n);
     f.writeUInt32BE(n);
     for (let j = 0; j < n; j++) f[4 + j] = (i * 7 + j) & 0xff;
     return f;
-  }));
+  });
 }
+const frames = (sizes: number[]) => Buffer.concat(frameList(sizes));
 
-async function plainServer(options: PlainHandlerOptions): Promise<number> {
-  const server = createPlainHandlerServer(options);
+const plainServer = (options: PlainHandlerOptions) => listening(createPlainHandlerServer(options));
+
+/** Listen on 127.0.0.1 port 0; the server and its connections are closed after the test. */
+async function listening(server: net.Server): Promise<number> {
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
   const accepted = new Set<net.Socket>();
   server.on('connection', s => { accepted.add(s); s.once('close', () => accepted.delete(s)); });
@@ -119,6 +127,18 @@ async function exchange(port: number, bytes: Buffer, cuts: number[] = []): Promi
   }
   socket.end();
   return done;
+}
+
+/** 4 MiB of 16 KiB frames from a client that reads nothing for 150 ms: every byte must come back, in order. */
+async function expectAllBackAfterAStall(port: number): Promise<void> {
+  const bytes = frames(Array.from({ length: 256 }, () => 16_380));
+  const socket = await connect(port);
+  socket.pause();
+  const { done } = collect(socket);
+  socket.end(bytes);
+  await sleep(150);
+  socket.resume();
+  expect((await done).equals(bytes)).toBe(true);
 }
 
 describe('the plain handler server (the handler suites\' baseline)', () => {
@@ -154,15 +174,7 @@ describe('the plain handler server (the handler suites\' baseline)', () => {
   });
 
   it('a client that stops reading: nothing lost, nothing reordered once it reads again', async () => {
-    const port = await plainServer({ onFrame: echo, ordering: 'sync' });
-    const bytes = frames(Array.from({ length: 256 }, () => 16_380)); // 4 MiB of 16 KiB frames
-    const socket = await connect(port);
-    socket.pause();
-    const { done } = collect(socket);
-    socket.end(bytes);
-    await sleep(150);
-    socket.resume();
-    expect((await done).equals(bytes)).toBe(true);
+    await expectAllBackAfterAStall(await plainServer({ onFrame: echo, ordering: 'sync' }));
   });
 
   it('closes only the connection with a frame over maxFrame, or whose handler throws', async () => {
@@ -184,6 +196,125 @@ describe('the plain handler server (the handler suites\' baseline)', () => {
     expect(tooLong).toEqual(frames([3, 7]));
     expect(throws).toEqual(frames([3, 7]));
     expect(fine.equals(good)).toBe(true);
+  });
+});
+
+describe('the plain pipelined server (the pipelined suite\'s baseline)', () => {
+  /** How a handler waits before it replies: synchronously (-2), a microtask (-1), an immediate (0), or a timer of n ms. */
+  const wait = (w: number): Promise<unknown> | null =>
+    w === -2 ? null : w === -1 ? Promise.resolve() : w === 0 ? new Promise(r => setImmediate(r)) : sleep(w);
+
+  it('answers in frame order whatever order the handlers settle in: frames of 0 B to 40 KiB split at any point, each replied 0, 1 or 2 times', async () => {
+    let waits: number[] = [];
+    let calls = 0;
+    // Handlers start in frame order, so the n-th call waits as waits[n] says.
+    const onFrame: PlainHandler = (frame, c) => {
+      const reply = () => { for (let i = 0; i < frame.length % 3; i++) c.send(frame); };
+      const waiting = wait(waits[calls++ % waits.length]!);
+      if (!waiting) return reply();
+      return waiting.then(reply);
+    };
+    const port = await listening(createPipelinedServer({ onFrame }));
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.oneof(fc.nat(80), fc.nat(40_000)), { minLength: 1, maxLength: 12 }),
+      fc.array(fc.nat(500_000), { maxLength: 8 }),
+      fc.array(fc.integer({ min: -2, max: 4 }), { minLength: 1, maxLength: 12 }),
+      async (sizes, cuts, w) => {
+        waits = w;
+        calls = 0;
+        const sent = frameList(sizes);
+        const expected = Buffer.concat(sent.flatMap(f => Array<Buffer>((f.length - 4) % 3).fill(f)));
+        expect((await exchange(port, Buffer.concat(sent), cuts)).equals(expected)).toBe(true);
+      },
+    ), { numRuns: 15 });
+  });
+
+  it('starts each frame\'s handler as soon as the frame is whole: the first frame\'s waits for the last one\'s to start', async () => {
+    let lastStarted: () => void = () => {};
+    const last = new Promise<void>(resolve => { lastStarted = resolve; });
+    const settled: number[] = [];
+    const port = await listening(createPipelinedServer({
+      onFrame: async (frame, c) => {
+        if (frame.length === 0) await last; // a server that handles one frame at a time never gets past this
+        if (frame.length === 9) lastStarted();
+        await new Promise(r => setImmediate(r));
+        settled.push(frame.length);
+        c.send(frame);
+      },
+    }));
+    const bytes = frames([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect((await exchange(port, bytes, [30])).equals(bytes)).toBe(true);
+    expect(settled.at(-1)).toBe(0); // settled last, answered first
+  });
+
+  it('keeps at most maxInFlight frames with handlers, reading the rest as they are answered', async () => {
+    const held: (() => void)[] = [];
+    let started = 0;
+    const port = await listening(createPipelinedServer({
+      maxInFlight: 4,
+      onFrame: (frame, c) => {
+        started++;
+        return new Promise<void>(resolve => held.push(() => { c.send(frame); resolve(); }));
+      },
+    }));
+    const bytes = frames(Array.from({ length: 10 }, (_, i) => 10 + i));
+    const socket = await connect(port);
+    const { done } = collect(socket);
+    socket.end(bytes); // one write: the ten frames tend to arrive in one read
+    await until(() => started === 4, 5000, 'four handlers');
+    await sleep(50);
+    expect(started).toBe(4);
+    held.shift()!(); // the first frame answered: one more is cut
+    await until(() => started === 5, 5000, 'a fifth handler');
+    expect(started).toBe(5);
+    while (started < 10 || held.length) {
+      held.reverse().splice(0).forEach(release => release()); // latest first: order comes from the server
+      await sleep(5);
+    }
+    expect((await done).equals(bytes)).toBe(true);
+  });
+
+  it('a client that stops reading: nothing lost, nothing reordered once it reads again', async () => {
+    await expectAllBackAfterAStall(await listening(createPipelinedServer({ onFrame: echoImmediate })));
+  });
+
+  it('closes only the connection with a frame over maxFrame, or whose handler throws or rejects, after the answers to the frames before it', async () => {
+    const port = await listening(createPipelinedServer({
+      maxFrame: 1000,
+      onFrame: (frame, c) => {
+        if (frame.length === 11) throw new Error('the handler fails on 11-byte frames, synchronously');
+        if (frame.length === 13) return Promise.reject(new Error('the handler fails on 13-byte frames'));
+        // The frames before the bad one settle after it failed.
+        return sleep(frame.length === 7 ? 30 : 0).then(() => { c.send(frame); });
+      },
+    }));
+    const good = frames([5, 1000, 0]);
+    const [tooLong, throws, rejects, fine] = await Promise.all([
+      exchange(port, Buffer.concat([frames([3, 7]), frames([1001]), good])),
+      exchange(port, Buffer.concat([frames([3, 7]), frames([11]), good])),
+      exchange(port, Buffer.concat([frames([3, 7]), frames([13]), good])),
+      exchange(port, good),
+    ]);
+    for (const answer of [tooLong, throws, rejects]) expect(answer).toEqual(frames([3, 7]));
+    expect(fine.equals(good)).toBe(true);
+  });
+
+  it('writes the replies whose handlers resume in one event-loop turn together: 256 frames, a handful of writes (counted in /proc)', async () => {
+    const child = spawn(process.execPath, ['dist/plain-echo.js', 'pipelined-timer', '0', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    closers.push(() => child.kill('SIGKILL'));
+    const [line] = await once(child.stdout!, 'data') as [Buffer];
+    const port = Number(/:(\d+)\s*$/.exec(line.toString())![1]);
+    const socket = await connect(port);
+    const { received } = collect(socket);
+    const bytes = frames(Array.from({ length: 256 }, () => 64));
+    const before = syscalls(child.pid!);
+    socket.write(bytes); // one write: the frames arrive in a read or a few, and their 1 ms timers expire together
+    await until(() => received() === bytes.length, 10_000, 'every reply');
+    const used = syscallsSince(before, syscalls(child.pid!));
+    socket.destroy();
+    expect(used.reads).toBeGreaterThanOrEqual(1);
+    expect(used.writes).toBeGreaterThanOrEqual(1);
+    expect(used.writes).toBeLessThanOrEqual(8); // one write per frame would be 256
   });
 });
 
@@ -248,6 +379,33 @@ describe('ringwire bench, end to end', () => {
       expect([s.mismatches, s.shortReads, s.errors]).toEqual([0, 0, 0]);
       expect(s.frames).toBeGreaterThan(0);
       expect(s.gc!.allocated).toBeGreaterThan(0); // every server here runs on Node: each was probed
+    }
+  }, 60_000);
+
+  it('runs the pipelined suite: both waits, ringwire and a variant against the plain pipelined server, all verified, syscalls per frame counted', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
+    const args = [
+      'dist/cli.js', 'bench', '--suite', 'pipelined', '--connections', '2', '--depth', '4', '--duration', '200ms', '--warmup', '100ms',
+      '--rounds', '1', '--variant', 'wasm-stream=ringwire-wasm-pipelined:--write stream', '--out', out,
+    ];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+    const json = readdirSync(out).find(f => f.endsWith('.json'))!;
+    const report = JSON.parse(readFileSync(path.join(out, json), 'utf8')) as BenchReport;
+    expect(report.samples.filter(s => s.failure).map(s => `${scenarioLabel(s.scenario)} ${s.contender}: ${s.failure}`)).toEqual([]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('pipelined · setImmediate · 2 conn · 64 B · depth 4 · framing length:4:be');
+    expect(r.stdout).toContain('pipelined · 1 ms timer · 2 conn · 64 B · depth 4 · framing length:4:be');
+    expect(r.stdout).toMatch(/writes\/frame \(ringwire-wasm-pipelined \/ ringwire-js-pipelined \/ node-pipelined \/ wasm-stream\)/);
+    expect(report.settings.baselines).toEqual({ pipelined: 'node-pipelined' });
+    const names = ['ringwire-wasm-pipelined', 'ringwire-js-pipelined', 'node-pipelined', 'wasm-stream'];
+    expect(report.summaries.map(s => [s.scenario.wait, s.contenders.map(c => c.contender)])).toEqual([['immediate', names], ['timer', names]]);
+    for (const s of report.samples) {
+      expect([s.mismatches, s.shortReads, s.errors]).toEqual([0, 0, 0]);
+      expect(s.frames).toBeGreaterThan(0);
+      // Every reply left in some write, and every frame came in some read.
+      expect(s.serverSyscalls.writes).toBeGreaterThan(0);
+      expect(s.syscallsPerFrame.writes).toBe(s.serverSyscalls.writes / s.frames);
+      expect(s.serverSyscalls.reads).toBeGreaterThan(0);
     }
   }, 60_000);
 
@@ -374,6 +532,9 @@ describe('ringwire bench, end to end', () => {
       [['--contenders', 'node-handler'], /node-handler runs in the handler suite; add handler to --suite/],
       [['--suite', 'handler', '--contenders', 'ringwire-wasm-handler'], /baseline node-handler is not among its contenders/],
       [['--suite', 'async', '--external', 'x=y {port}'], /--external servers run in the echo suite/],
+      [['--suite', 'pipelined', '--framing', 'line'], /handler suites run length:4:be only/],
+      [['--suite', 'pipelined', '--wait', 'immediate,forever'], /--wait takes immediate and\/or timer, got "forever"/],
+      [['--variant', 'c64=ringwire-wasm-pipelined:--concurrency 64'], /c64 runs in the pipelined suite; add pipelined to --suite/],
     ] as const) {
       const r = bad(...args);
       expect(r.status).toBe(2);

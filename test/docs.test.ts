@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { roundTrip } from './net-helpers.ts';
+import { LineClient } from './line-client.ts';
 
 const DOCS = ['README.md', ...readdirSync('docs').filter(f => f.endsWith('.md')).map(f => `docs/${f}`)];
 const STRICT = new Set(['README.md', 'docs/embedding.md', 'docs/workers.md']);
@@ -35,6 +36,46 @@ describe('the docs\' examples', () => {
       }
     });
   }
+});
+
+describe('what the docs say is true', () => {
+  it('no page calls an option of `ringwire serve --help` not built yet', () => {
+    const help = spawnSync(process.execPath, ['dist/cli.js', 'serve', '--help'], { encoding: 'utf8' }).stdout;
+    for (const file of DOCS) {
+      for (const sentence of readFileSync(file, 'utf8').split(/\n\s*\n|\n- |(?<=[.;])\s+/).filter(p => /not (built|implemented) yet/i.test(p))) {
+        for (const [, option] of sentence.matchAll(/`(--[a-z][a-z-]*)/g)) {
+          expect(help.includes(option!), `${file} says ${option} is not built yet:\n${sentence}`).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('examples/kv-store.mjs keeps a Map per worker thread, and the README and docs/workers.md say so next to their worker examples', async () => {
+    const workersSection = (file: string, heading: string) => readFileSync(file, 'utf8').split(heading)[1]!.split(/\n## /)[0]!;
+    for (const text of [workersSection('README.md', '## Across worker threads'), workersSection('docs/workers.md', '# Worker threads')]) {
+      expect(text).toMatch(/per thread/);
+      expect(text).toContain('examples/kv-store.mjs');
+      expect(text).toContain('`(nil)`');
+    }
+    // What they describe: a SET through one worker is (nil) through the other; a connection sees its own.
+    const { createWorkerServer } = await import('ringwire');
+    const server = createWorkerServer({ workers: 2, balance: 'transfer', framing: 'line', maxConnections: 8, handler: new URL('../examples/kv-store.mjs', import.meta.url).href });
+    const { port } = await server.listen(0, '127.0.0.1');
+    try {
+      const ask = async (c: LineClient, line: string) => (c.write(line), c.next());
+      const first = await LineClient.open(port);
+      expect(await ask(first, 'SET a 1')).toBe('OK');
+      // The least busy worker takes the next connection: the other one.
+      const second = await LineClient.open(port);
+      expect(await ask(second, 'GET a')).toBe('(nil)');
+      expect(await ask(first, 'GET a')).toBe('1');
+      expect(server.stats().workers.map(w => w.connections)).toEqual([1, 1]);
+      first.socket.end();
+      second.socket.end();
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('the example programs', () => {

@@ -265,6 +265,27 @@ describe.each(CORES)('%s core framing', kind => {
       expect(core.readSpan(slot).length).toBe(32);
     });
 
+    it('counts the whole frames read while held (bufferedFrames), not the listed ones nor an incomplete one, and changes nothing', async () => {
+      const core = await coreWith(kind, o);
+      const slot = core.open();
+      deliver(core, slot, Buffer.concat([lengthFrame(bytes('one'), { size: 1 }), lengthFrame(bytes('two'), { size: 1 })]));
+      expect(core.frameCount()).toBe(2);
+      expect(core.bufferedFrames(slot)).toBe(0); // listed: the host's to count
+      core.hold(slot, true);
+      // Two whole frames and the first byte of a third.
+      deliver(core, slot, Buffer.concat([lengthFrame(bytes('three'), { size: 1 }), lengthFrame(bytes('four'), { size: 1 }), Buffer.from([9])]));
+      expect(core.bufferedFrames(slot)).toBe(2);
+      core.consume(slot, core.frameEnd(1));
+      deliver(core, slot, bytes('ninebyte'));
+      expect(core.bufferedFrames(slot)).toBe(2); // the third is one byte short
+      deliver(core, slot, bytes('s'));
+      expect(core.bufferedFrames(slot)).toBe(3);
+      core.hold(slot, false);
+      expect(core.process(slot)).toBe(0);
+      expect([0, 1, 2].map(i => String(Buffer.from(core.frame(i))))).toEqual(['three', 'four', 'ninebytes']);
+      expect(core.bufferedFrames(slot)).toBe(0);
+    });
+
     it('keeps a wrapped frame of one connection whole while another connection lists its own wrapped frame', async () => {
       const core = await coreWith(kind, o);
       const [s1, s2] = [core.open(), core.open()];
@@ -343,6 +364,23 @@ describe.each(CORES)('%s core framing', kind => {
       const r = await run(kind, o, splitAt(wire, 50, 120, 300), { lazyRelease: true, releaseStep: 3 });
       expect(r.blocked).toBeGreaterThan(0);
       expect(r.out).toEqual(wire);
+    });
+
+    it('counts the whole frames a full tx ring keeps from the echo (bufferedFrames); raw framing counts a run', async () => {
+      for (const [framing, wire, whole] of [
+        ['length:1', Buffer.concat([lengthFrame(Buffer.alloc(20, 1), { size: 1 }), lengthFrame(Buffer.alloc(20, 2), { size: 1 }), lengthFrame(Buffer.alloc(3, 3), { size: 1 }), Buffer.from([5, 0])]), 2],
+        ['raw', Buffer.alloc(50, 7), 1],
+      ] as const) {
+        const core = await coreWith(kind, { framing, maxFrame: 20, rxRing: 64, txRing: 32 });
+        const slot = core.open();
+        const span = core.readSpan(slot);
+        span.set(wire);
+        expect(core.received(slot, wire.length), framing).toBe(R_BLOCKED);
+        expect(core.bufferedFrames(slot), framing).toBe(whole);
+        core.release(slot, core.txPending(slot));
+        core.process(slot);
+        expect(core.bufferedFrames(slot), framing).toBe(0); // echoed once the ring had room
+      }
     });
   });
 });

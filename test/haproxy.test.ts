@@ -1,4 +1,4 @@
-// Real HAProxy (Debian's haproxy; .ci/run installs it) in front of ringwire:
+// Real HAProxy (Debian's haproxy; npm test installs it: scripts/test-peers.ts) in front of ringwire:
 // send-proxy (v1) and send-proxy-v2 to a server on both cores, where the handler
 // must see the client address HAProxy saw (the client connects from 127.0.0.3);
 // then the deployment of docs/load-balancers.md at a small scale: two

@@ -1,5 +1,5 @@
 // Reading a Prometheus exposition in the tests: promtool (Prometheus' own Go
-// parser and linter, from Debian's `prometheus` package: .ci/run installs it)
+// parser and linter, from Debian's `prometheus` package: npm test installs it, scripts/test-peers.ts)
 // decides whether the text is valid; read() then takes the values out of the
 // text promtool accepted, to compare them with stats() and the load sent.
 import { spawnSync } from 'node:child_process';
@@ -10,7 +10,7 @@ export function promtool(): string {
   const r = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new Error('promtool (Prometheus\' parser and linter) is not installed, so /metrics cannot be checked. '
-      + '.ci/run installs it from Debian\'s prometheus package (apt-get download prometheus, then only usr/bin/promtool is extracted); '
+      + 'npm test installs it: scripts/test-peers.ts from Debian\'s prometheus package (apt-get download prometheus, then only usr/bin/promtool is extracted); '
       + 'see docs/tests.md.');
   }
   return 'promtool';

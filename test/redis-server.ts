@@ -1,6 +1,6 @@
 // A real redis-server (Debian's package) for the cluster tests: started on
 // 127.0.0.1 on a free port of 46000-46999, no persistence, stopped by its PID.
-// Missing redis-server fails loudly (never a silent skip): .ci/run installs it.
+// Missing redis-server fails loudly (never a silent skip): npm test installs it: scripts/test-peers.ts.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 
@@ -12,7 +12,7 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-const MISSING = 'redis-server is not installed: the cluster tests need a real Redis (apt-get install redis-server; .ci/run installs it)';
+const MISSING = 'redis-server is not installed: the cluster tests need a real Redis (apt-get install redis-server; npm test installs it: scripts/test-peers.ts)';
 
 export function assertRedisInstalled(): void {
   if (spawnSync('redis-server', ['--version']).error) throw new Error(MISSING);

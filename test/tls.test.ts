@@ -20,8 +20,8 @@ import { hasOpenssl, makeTestCertificates, type TestCertificates } from '../src/
 import { sleep, startServer, until } from './net-helpers.ts';
 import { Haproxy, freePort, missing as missingHaproxy } from '../scripts/haproxy-deployment.ts';
 
-// Never a silent skip: without openssl these tests fail, saying what to install (.ci/run installs it).
-if (!hasOpenssl()) throw new Error('openssl is not installed: the TLS tests need it (apt-get install openssl; .ci/run installs it)');
+// Never a silent skip: without openssl these tests fail, saying what to install (npm test installs it: scripts/test-peers.ts).
+if (!hasOpenssl()) throw new Error('openssl is not installed: the TLS tests need it (apt-get install openssl; npm test installs it: scripts/test-peers.ts)');
 
 let certs: TestCertificates;
 beforeAll(() => { certs = makeTestCertificates(); });
@@ -373,7 +373,7 @@ describe.each(CORES)('TLS behind a load balancer: a PROXY header, then the TLS h
 
   it('through real HAProxy (TCP mode, send-proxy-v2): TLS passes through, the handler sees the client HAProxy saw and the TLS session', async () => {
     const why = missingHaproxy();
-    if (why) throw new Error(`this test needs HAProxy (.ci/run installs it): ${why}`);
+    if (why) throw new Error(`this test needs HAProxy (npm test installs it: scripts/test-peers.ts): ${why}`);
     const seen: string[] = [];
     const { server, port } = await startServer({
       core, framing: 'line', proxyProtocol: 'v2', proxyTrusted: ['127.0.0.1/32'], tls: { ...certs.server },

@@ -7,7 +7,7 @@ import { configError } from '../index.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration } from '../units.ts';
 import { writeReport, type BenchReport } from './bench-report.ts';
 import {
-  BASELINES, BUILTIN, external, HANDLER_FRAMING, variant, SOCKET_SUITES, type Contender, type Scenario, type SocketSuite,
+  BASELINES, BUILTIN, external, HANDLER_FRAMING, variant, SOCKET_SUITES, WAITS, type Contender, type Scenario, type SocketSuite, type Wait,
 } from './contenders.ts';
 import { runCoreBench } from './core-bench.ts';
 import { runRoutingBench, type RoutingOptions } from './routing-bench.ts';
@@ -26,6 +26,9 @@ Usage:
   ringwire bench --suite handler,async
                                     ringwire with a frame handler (sync, async) against the
                                     same handler in a plain Node server (about 10 minutes)
+  ringwire bench --suite pipelined  handlers that await I/O-like work (setImmediate, a 1 ms
+                                    timer), a connection's frames in flight at once, against
+                                    a plain Node server that overlaps them (about 7 minutes)
   ringwire bench --quick            a small matrix, about a minute
 
 Each server runs in its own process and a load generator in another; every
@@ -34,12 +37,20 @@ read or error is reported as failed, not as a number. Rounds alternate between
 contenders (A B C A B C ...); tables show medians with min–max.
 
 Suites:
-  --suite <list>            any of echo, handler, async, tls, micro, routing (default echo,micro):
+  --suite <list>            any of echo, handler, async, pipelined, tls, micro, routing (default
+                            echo,micro):
                               echo     the echo inside each server; baseline node-data
                               handler  the echo as a JS frame handler, onFrame(frame, c) {
                                        c.send(frame) }, length:4:be; baseline node-handler
                               async    the same handler awaiting a resolved promise before it
                                        sends; baseline node-async
+                              pipelined
+                                       the same handler awaiting setImmediate or a 1 ms timer
+                                       (--wait) before it sends, length:4:be, 64 B frames;
+                                       baseline node-pipelined, a plain Node server that
+                                       starts each frame's handler as soon as the frame is
+                                       whole and writes the replies in frame order, those
+                                       ready in one event-loop turn in one writev
                               tls      the echo behind TLS (throwaway certificates made with
                                        openssl); baseline node-tls, a tls.createServer echo
                               micro    core microbenchmarks, no sockets
@@ -51,13 +62,18 @@ Suites:
                                        BroadcastChannel); every byte checked (about 3 minutes)
                             (sockets is the old name of echo)
 Matrix (for every socket suite chosen):
-  --connections <list>      concurrent connections (default 1,50,500; handler, async and tls: 50)
-  --frame-sizes <list>      bytes per frame on the wire, k and m suffixes allowed (default 64,1k,16k)
+  --connections <list>      concurrent connections (default 1,50,500; handler, async and tls: 50;
+                            pipelined: 1,50)
+  --frame-sizes <list>      bytes per frame on the wire, k and m suffixes allowed (default 64,1k,16k;
+                            pipelined: 64)
   --depth <list>            frames in flight per connection: 1 = request/response (default 1,32;
-                            handler and async: 1,16)
+                            handler and async: 1,16; pipelined: 16,256)
+  --wait <list>             what the pipelined suite's handler awaits: immediate, timer (default
+                            both)
   --framing <spec>          ringwire's framing in the echo suite, as for serve (default
                             length:4:be); plain and external servers echo raw bytes, which
-                            returns the same frames. The handler suites use length:4:be only.
+                            returns the same frames. The handler suites (handler, async,
+                            pipelined) use length:4:be only.
   --duration <time>         measured time per sample (default 3s)
   --warmup <time>           load before measuring (default 1s)
   --rounds <n>              rounds per scenario (default 3)
@@ -66,6 +82,8 @@ Contenders:
                               echo     ringwire-wasm, ringwire-js, node-data, node-onread
                               handler  ringwire-wasm-handler, ringwire-js-handler, node-handler
                               async    ringwire-wasm-async, ringwire-js-async, node-async
+                              pipelined ringwire-wasm-pipelined, ringwire-js-pipelined,
+                                       node-pipelined
                               tls      ringwire-wasm-tls, ringwire-js-tls, node-tls
   --external <name=cmd>     also run this server in the echo suite; {port} in cmd is replaced
                             by its port, and it must echo every byte on 127.0.0.1 (repeatable),
@@ -80,10 +98,11 @@ Contenders:
                             also run a ringwire contender with more serve options, in base's suite
                             (repeatable), e.g. the stream write path, or every deadline off:
                               --variant "wasm-stream=ringwire-wasm:--write stream"
+                              --variant "wasm-c64=ringwire-wasm-pipelined:--concurrency 64"
                               --variant "wasm-no-deadlines=ringwire-wasm:--idle-timeout 0s
                                 --frame-timeout 0s --min-rate 0 --write-timeout 0s --stall-timeout 0s"
   --baseline <name>         ratios in this contender's suite are against it (default: node-data,
-                            node-handler, node-async, node-tls)
+                            node-handler, node-async, node-pipelined, node-tls)
   --generators <n>          load generator processes, connections split between them (default 1)
   --gc                      also count what each Node server allocates on its JS heap per frame,
                             and its GCs, while measuring (a v8.GCProfiler preloaded into the
@@ -97,8 +116,8 @@ Routing (for --suite routing):
 Output:
   --micro-duration <time>   time per core microbenchmark measurement (default 200ms)
   --quick                   50 connections, 64 B and 16 KiB, depth 1 and 32 (handler suites:
-                            1 and 16), 1s x 2 rounds, short microbenchmarks; options given
-                            explicitly still apply
+                            1 and 16; pipelined: 64 B, depth 16 and 256), 1s x 2 rounds, short
+                            microbenchmarks; options given explicitly still apply
   --out <dir>               where the JSON and HTML reports go (default bench-results)
   --markdown                print the tables as Markdown (for a README)
   -h, --help                this text
@@ -108,13 +127,19 @@ const list = (text: string) => text.split(',').map(s => s.trim()).filter(Boolean
 
 export type Suite = SocketSuite | 'micro' | 'routing';
 
-/** Each socket suite's default matrix: the echo spans connection counts, the handler suites the issue's 50. */
-const MATRIX: Record<SocketSuite, { connections: string; depth: string }> = {
+/**
+ * Each socket suite's default matrix: the echo spans connection counts, the handler
+ * suites the issue's 50; the pipelined suite one connection and 50, each with many
+ * frames in flight, of the one size whose cost is per frame, not per byte.
+ */
+const MATRIX: Record<SocketSuite, { connections: string; depth: string; frameSizes?: string }> = {
   echo: { connections: '1,50,500', depth: '1,32' },
   handler: { connections: '50', depth: '1,16' },
   async: { connections: '50', depth: '1,16' },
+  pipelined: { connections: '1,50', depth: '16,256', frameSizes: '64' },
   tls: { connections: '50', depth: '1,32' },
 };
+const HANDLER_SUITES: readonly Suite[] = ['handler', 'async', 'pipelined'];
 
 export interface BenchPlan {
   scenarios: Scenario[];
@@ -137,7 +162,7 @@ function parseSuites(text: string): Set<Suite> {
   return new Set(list(text).map((s): Suite => {
     if (s === 'sockets') return 'echo';
     if (s !== 'micro' && s !== 'routing' && !(SOCKET_SUITES as readonly string[]).includes(s)) {
-      throw configError(`--suite takes echo, handler, async, tls, micro and/or routing, got "${s}"`);
+      throw configError(`--suite takes echo, handler, async, pipelined, tls, micro and/or routing, got "${s}"`);
     }
     return s as Suite;
   }));
@@ -152,6 +177,7 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       connections: { type: 'string' },
       'frame-sizes': { type: 'string' },
       depth: { type: 'string' },
+      wait: { type: 'string', default: WAITS.join(',') },
       framing: { type: 'string', default: 'length:4:be' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
@@ -178,12 +204,18 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
   const q = values.quick;
   const suites = parseSuites(values.suite);
   const socketSuites = SOCKET_SUITES.filter(s => suites.has(s));
-  const frameSizes = list(values['frame-sizes'] ?? (q ? '64,16k' : '64,1k,16k')).map(t => parseBytes('frame-sizes', t));
+  const sizesOf = (text: string) => list(text).map(t => parseBytes('frame-sizes', t));
+  const frameSizes = sizesOf(values['frame-sizes'] ?? (q ? '64,16k' : '64,1k,16k'));
   const framing = values.framing;
   for (const size of frameSizes) frameTape(framing, size, 1); // every size must make a frame of this framing
-  if (framing !== HANDLER_FRAMING && (suites.has('handler') || suites.has('async'))) {
+  if (framing !== HANDLER_FRAMING && HANDLER_SUITES.some(s => suites.has(s))) {
     throw configError(`--framing ${framing}: the handler suites run ${HANDLER_FRAMING} only (what the plain handler servers cut)`);
   }
+  const waits = list(values.wait).map((w): Wait => {
+    if (!(WAITS as readonly string[]).includes(w)) throw configError(`--wait takes ${WAITS.join(' and/or ')}, got "${w}"`);
+    return w as Wait;
+  });
+  if (waits.length === 0) throw configError(`--wait takes ${WAITS.join(' and/or ')}, got nothing`);
 
   const known = new Map(BUILTIN.map(c => [c.name, c]));
   const contenders = values.contenders === undefined
@@ -222,8 +254,11 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
   for (const suite of socketSuites) {
     const connections = list(values.connections ?? (q ? '50' : MATRIX[suite].connections)).map(t => parseCount('connections', t));
     const depths = list(values.depth ?? MATRIX[suite].depth).map(t => parseCount('depth', t));
-    for (const c of connections) for (const frameBytes of frameSizes) for (const depth of depths) {
-      scenarios.push({ suite, connections: c, frameBytes, depth, framing });
+    const sizes = values['frame-sizes'] === undefined && MATRIX[suite].frameSizes ? sizesOf(MATRIX[suite].frameSizes) : frameSizes;
+    for (const wait of suite === 'pipelined' ? waits : [undefined]) {
+      for (const c of connections) for (const frameBytes of sizes) for (const depth of depths) {
+        scenarios.push({ suite, connections: c, frameBytes, depth, framing, ...(wait ? { wait } : {}) });
+      }
     }
   }
   const rounds = parseCount('rounds', values.rounds ?? (q ? '2' : '3'));

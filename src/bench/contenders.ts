@@ -15,6 +15,13 @@
 //   async     ringwire-wasm-async, ringwire-js-async, node-async
 //                                           the same with the async echo handler
 //                                           (src/bench/echo-handler-async.ts)
+//   pipelined ringwire-wasm-pipelined, ringwire-js-pipelined
+//                                           the same with a handler that awaits I/O-like work:
+//                                           setImmediate or a 1 ms timer, the scenario's `wait`
+//                                           (echo-handler-immediate.ts, echo-handler-timer.ts)
+//             node-pipelined                those handlers in a plain Node server that handles a
+//                                           connection's frames concurrently and writes replies
+//                                           in frame order (src/bench/plain-pipelined.ts)
 //   tls       ringwire-wasm-tls, ringwire-js-tls
 //                                           `ringwire serve --tls-cert --tls-key`, the echo
 //                                           in the core behind TLS
@@ -28,9 +35,17 @@ import { fileURLToPath } from 'node:url';
 import { configError } from '../index.ts';
 import { benchCertificates } from './tls-certificates.ts';
 
-/** A family of socket scenarios: the echo inside the server, a frame handler (sync or async) in JS, or the echo behind TLS. */
-export type SocketSuite = 'echo' | 'handler' | 'async' | 'tls';
-export const SOCKET_SUITES: readonly SocketSuite[] = ['echo', 'handler', 'async', 'tls'];
+/**
+ * A family of socket scenarios: the echo inside the server, a frame handler in JS
+ * (sync, async, or awaiting I/O-like work with a connection's frames pipelined), or
+ * the echo behind TLS.
+ */
+export type SocketSuite = 'echo' | 'handler' | 'async' | 'pipelined' | 'tls';
+export const SOCKET_SUITES: readonly SocketSuite[] = ['echo', 'handler', 'async', 'pipelined', 'tls'];
+
+/** What the pipelined suite's handler awaits before it replies. */
+export type Wait = 'immediate' | 'timer';
+export const WAITS: readonly Wait[] = ['immediate', 'timer'];
 
 export interface Scenario {
   suite: SocketSuite;
@@ -38,6 +53,8 @@ export interface Scenario {
   frameBytes: number;
   depth: number;
   framing: string;
+  /** The pipelined suite's: what each frame's handler awaits. */
+  wait?: Wait;
 }
 
 export interface Contender {
@@ -52,7 +69,8 @@ export interface Contender {
 
 /** A file of ringwire's own: from dist/ when bundled, from src/ when run as TypeScript. */
 export function entry(
-  name: 'cli' | 'plain-echo' | 'generator-process' | 'echo-handler' | 'echo-handler-async' | 'gc-probe' | 'plain-fanout' | 'fanout-handler' | 'thread-consumer',
+  name: 'cli' | 'plain-echo' | 'generator-process' | 'echo-handler' | 'echo-handler-async' | 'echo-handler-immediate' | 'echo-handler-timer'
+    | 'gc-probe' | 'plain-fanout' | 'fanout-handler' | 'thread-consumer',
 ): string {
   const fromSource = import.meta.url.endsWith('.ts');
   if (!fromSource) return fileURLToPath(new URL(`./${name}.js`, import.meta.url));
@@ -60,6 +78,17 @@ export function entry(
 }
 
 const HANDLER_MODULE = { handler: 'echo-handler', async: 'echo-handler-async' } as const;
+const WAIT_MODULE = { immediate: 'echo-handler-immediate', timer: 'echo-handler-timer' } as const;
+
+/** The pipelined suite's scenarios each name their wait; any other scenario passed here is a bug. */
+function waitOf(s: Scenario): Wait {
+  if (!s.wait) throw new Error(`the ${s.suite} suite's scenario has no wait`);
+  return s.wait;
+}
+
+function handlerModule(suite: 'handler' | 'async' | 'pipelined', s: Scenario): string {
+  return entry(suite === 'pipelined' ? WAIT_MODULE[waitOf(s)] : HANDLER_MODULE[suite]);
+}
 
 function ringwire(core: 'wasm' | 'js', suite: SocketSuite): Contender {
   return {
@@ -75,22 +104,25 @@ function ringwire(core: 'wasm' | 'js', suite: SocketSuite): Contender {
         '--max-connections', String(s.connections + 8),
         '--max-frame', String(Math.max(s.frameBytes, 16384)),
         ...(suite === 'tls' ? ['--tls-cert', benchCertificates().files.cert, '--tls-key', benchCertificates().files.key]
-          : suite === 'echo' ? [] : ['--handler', entry(HANDLER_MODULE[suite])]),
+          : suite === 'echo' ? [] : ['--handler', handlerModule(suite, s)]),
       ],
     }),
   };
 }
 
-function plain(mode: 'data' | 'onread' | 'handler' | 'async' | 'tls'): Contender {
+function plain(mode: 'data' | 'onread' | 'handler' | 'async' | 'pipelined' | 'tls'): Contender {
   const echo = mode === 'data' || mode === 'onread' || mode === 'tls';
   return {
     name: `node-${mode}`,
     suite: mode === 'data' || mode === 'onread' ? 'echo' : mode,
     // The echo servers return raw bytes; the handler servers cut length:4:be frames.
     framing: s => (echo ? 'raw' : s.framing),
-    command: port => ({
+    command: (port, s) => ({
       file: process.execPath,
-      args: [entry('plain-echo'), mode, String(port), '127.0.0.1', ...(mode === 'tls' ? [benchCertificates().files.cert, benchCertificates().files.key] : [])],
+      args: [
+        entry('plain-echo'), mode === 'pipelined' ? `pipelined-${waitOf(s)}` : mode, String(port), '127.0.0.1',
+        ...(mode === 'tls' ? [benchCertificates().files.cert, benchCertificates().files.key] : []),
+      ],
     }),
   };
 }
@@ -99,10 +131,13 @@ export const BUILTIN: readonly Contender[] = [
   ringwire('wasm', 'echo'), ringwire('js', 'echo'), plain('data'), plain('onread'),
   ringwire('wasm', 'handler'), ringwire('js', 'handler'), plain('handler'),
   ringwire('wasm', 'async'), ringwire('js', 'async'), plain('async'),
+  ringwire('wasm', 'pipelined'), ringwire('js', 'pipelined'), plain('pipelined'),
   ringwire('wasm', 'tls'), ringwire('js', 'tls'), plain('tls'),
 ];
 /** Each suite's default baseline: what a Node developer would write without ringwire. */
-export const BASELINES: Readonly<Record<SocketSuite, string>> = { echo: 'node-data', handler: 'node-handler', async: 'node-async', tls: 'node-tls' };
+export const BASELINES: Readonly<Record<SocketSuite, string>> = {
+  echo: 'node-data', handler: 'node-handler', async: 'node-async', pipelined: 'node-pipelined', tls: 'node-tls',
+};
 /** The only framing the plain handler servers cut. */
 export const HANDLER_FRAMING = 'length:4:be';
 

@@ -46,7 +46,8 @@ function table(headers: string[], rows: string[][], leftColumns = 1): string {
     .join('')}</tbody></table></div>`;
 }
 
-const short = (s: ScenarioSummary) => `${s.scenario.connections}c ${frameSize(s.scenario.frameBytes)} d${s.scenario.depth}`;
+const short = (s: ScenarioSummary) =>
+  `${s.scenario.wait ? `${s.scenario.wait} ` : ''}${s.scenario.connections}c ${frameSize(s.scenario.frameBytes)} d${s.scenario.depth}`;
 
 /** Per socket suite of two scenarios or more: each contender against the suite's baseline, scenario by scenario. */
 function overview(report: BenchReport): string {

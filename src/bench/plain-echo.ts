@@ -6,9 +6,12 @@
 //   handler length:4:be frames, each given to the echo handler (src/bench/echo-handler.ts)
 //           as a careful Node developer would (src/bench/plain-handler.ts);
 //   async   the same with the async echo handler, frames of a connection chained in order;
+//   pipelined-immediate, pipelined-timer
+//           the echo handlers that await setImmediate or a 1 ms timer, a connection's
+//           frames handled concurrently, replies in order (src/bench/plain-pipelined.ts);
 //   tls     tls.createServer with the same on('data') echo (the TLS suite's baseline).
 // All use the socket options ringwire uses (noDelay), and nothing else.
-//   node plain-echo.js <data|onread|handler|async> <port> [host]
+//   node plain-echo.js <data|onread|handler|async|pipelined-immediate|pipelined-timer> <port> [host]
 //   node plain-echo.js tls <port> <host> <cert.pem> <key.pem>
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -16,7 +19,10 @@ import tls from 'node:tls';
 import { adopt } from '../net/socket-adoption.ts';
 import { onFrame as echoAsync } from './echo-handler-async.ts';
 import { onFrame as echo } from './echo-handler.ts';
+import { onFrame as echoImmediate } from './echo-handler-immediate.ts';
+import { onFrame as echoTimer } from './echo-handler-timer.ts';
 import { createPlainHandlerServer } from './plain-handler.ts';
+import { createPipelinedServer } from './plain-pipelined.ts';
 
 const [mode, portText, host = '127.0.0.1', certFile, keyFile] = process.argv.slice(2);
 const port = Number(portText);
@@ -45,6 +51,10 @@ if (mode === 'data') {
   server = createPlainHandlerServer({ onFrame: echo, ordering: 'sync' });
 } else if (mode === 'async') {
   server = createPlainHandlerServer({ onFrame: echoAsync, ordering: 'async' });
+} else if (mode === 'pipelined-immediate') {
+  server = createPipelinedServer({ onFrame: echoImmediate });
+} else if (mode === 'pipelined-timer') {
+  server = createPipelinedServer({ onFrame: echoTimer });
 } else if (mode === 'tls' && certFile && keyFile) {
   server = tls.createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile), noDelay: true }, socket => {
     socket.on('data', d => socket.write(d));
@@ -52,7 +62,7 @@ if (mode === 'data') {
   });
   server.on('tlsClientError', () => {}); // the runner's readiness probe is plain TCP
 } else {
-  throw new Error(`usage: plain-echo <data|onread|handler|async> <port> [host], or tls <port> <host> <cert> <key>; got mode "${mode}"`);
+  throw new Error(`usage: plain-echo <data|onread|handler|async|pipelined-immediate|pipelined-timer> <port> [host], or tls <port> <host> <cert> <key>; got mode "${mode}"`);
 }
 server.listen(port, host, () => console.log(`plain-echo ${mode} listening on ${host}:${(server.address() as net.AddressInfo).port}`));
 process.on('SIGTERM', () => process.exit(0));

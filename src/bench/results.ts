@@ -24,6 +24,9 @@ export interface ContenderSummary {
   cpuPerFrame: Spread;
   cpuUser: Spread;
   cpuSystem: Spread;
+  /** The server's write(2)-family and read(2)-family syscalls per frame. */
+  writesPerFrame: Spread;
+  readsPerFrame: Spread;
   serverPeakRss: Spread;
   serverCores: Spread;
   generatorCores: Spread;
@@ -44,7 +47,7 @@ export interface ScenarioSummary {
 }
 
 const sameScenario = (a: Scenario, b: Scenario) =>
-  a.suite === b.suite && a.connections === b.connections && a.frameBytes === b.frameBytes && a.depth === b.depth && a.framing === b.framing;
+  a.suite === b.suite && a.connections === b.connections && a.frameBytes === b.frameBytes && a.depth === b.depth && a.framing === b.framing && a.wait === b.wait;
 
 function summarizeContender(name: string, samples: Sample[]): ContenderSummary {
   const good = samples.filter(s => !s.failure);
@@ -63,6 +66,8 @@ function summarizeContender(name: string, samples: Sample[]): ContenderSummary {
     cpuPerFrame: of(s => s.cpuPerFrame.total),
     cpuUser: of(s => s.cpuPerFrame.user),
     cpuSystem: of(s => s.cpuPerFrame.system),
+    writesPerFrame: of(s => s.syscallsPerFrame.writes),
+    readsPerFrame: of(s => s.syscallsPerFrame.reads),
     serverPeakRss: of(s => s.serverPeakRss),
     serverCores: of(s => s.serverCores),
     generatorCores: of(s => s.generatorCores),

@@ -2,8 +2,9 @@
 // round every contender of the scenario's suite once, in the same order
 // (A B C A B C ...), so a drift in the machine's speed hits every contender alike.
 // One sample = a fresh server process, fresh generator processes, a warm-up, then
-// a measured interval during which the server's and the generators' CPU are read
-// from /proc (and with `gc`, its JS heap allocation, by the probe preloaded into it).
+// a measured interval during which the server's and the generators' CPU, and the
+// server's read and write syscalls, are read from /proc (and with `gc`, its JS heap
+// allocation, by the probe preloaded into it).
 
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -16,7 +17,7 @@ import { Histogram, type HistogramData } from './histogram.ts';
 import type { LoadOptions, LoadResult } from './load-generator.ts';
 import { GC_LINE, type GcCount } from './gc-count.ts';
 import { benchCertificates } from './tls-certificates.ts';
-import { cpuSince, cpuTime, peakRss, type CpuTime } from './process-meter.ts';
+import { cpuSince, cpuTime, peakRss, syscalls, syscallsSince, type CpuTime, type Syscalls } from './process-meter.ts';
 
 export interface RunOptions {
   scenarios: Scenario[];
@@ -51,6 +52,10 @@ export interface Sample {
   serverCpu: CpuTime;
   /** Server CPU per echoed frame, nanoseconds. */
   cpuPerFrame: { user: number; system: number; total: number };
+  /** The server process's read and write syscalls over the measured interval (NaN where /proc has no io). */
+  serverSyscalls: Syscalls;
+  /** The same per echoed frame: how many frames' replies one write(2) carries, inverted. */
+  syscallsPerFrame: Syscalls;
   /** The server process's peak resident memory (VmHWM), bytes. */
   serverPeakRss: number;
   /** All generator processes' CPU over the measured interval, seconds. */
@@ -66,10 +71,12 @@ export interface Sample {
   gc?: GcCount;
 }
 
-const SUITE_LABEL = { echo: '', handler: 'handler · ', async: 'async handler · ', tls: 'TLS · ' } as const;
+const SUITE_LABEL = { echo: '', handler: 'handler · ', async: 'async handler · ', pipelined: 'pipelined · ', tls: 'TLS · ' } as const;
+const WAIT_LABEL = { immediate: 'setImmediate · ', timer: '1 ms timer · ' } as const;
 
 export function scenarioLabel(s: Scenario): string {
-  return `${SUITE_LABEL[s.suite]}${s.connections} conn · ${frameSize(s.frameBytes)} · depth ${s.depth}`;
+  const wait = s.wait ? WAIT_LABEL[s.wait] : '';
+  return `${SUITE_LABEL[s.suite]}${wait}${s.connections} conn · ${frameSize(s.frameBytes)} · depth ${s.depth}`;
 }
 
 // Every process the runner starts, until it has exited. If the runner itself
@@ -198,7 +205,8 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
   const blank: Sample = {
     scenario, contender: contender.name, round, frames: 0, bytes: 0, seconds: 0, framesPerSecond: NaN,
     megabytesPerSecond: NaN, latency: new Histogram().toJSON(), serverCpu: { user: NaN, system: NaN },
-    cpuPerFrame: { user: NaN, system: NaN, total: NaN }, serverPeakRss: NaN, generatorCpu: { user: NaN, system: NaN },
+    cpuPerFrame: { user: NaN, system: NaN, total: NaN }, serverSyscalls: { reads: NaN, writes: NaN },
+    syscallsPerFrame: { reads: NaN, writes: NaN }, serverPeakRss: NaN, generatorCpu: { user: NaN, system: NaN },
     generatorCores: NaN, serverCores: NaN, mismatches: 0, shortReads: 0, errors: 0,
   };
   try {
@@ -220,9 +228,11 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
     if (probe) server.kill('SIGUSR2');
     const t0 = performance.now();
     const s0 = cpuTime(server.pid!);
+    const io0 = syscalls(server.pid!);
     const g0 = generators.map(g => cpuTime(g.child.pid!));
     await sleep(opts.duration);
     const s1 = cpuTime(server.pid!);
+    const io1 = syscalls(server.pid!);
     const g1 = generators.map(g => cpuTime(g.child.pid!));
     if (probe) server.kill('SIGUSR2');
     const wall = (performance.now() - t0) / 1000;
@@ -236,6 +246,7 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
     const bytes = sum(r => r.bytes);
     const seconds = Math.max(...results.map(r => r.seconds));
     const serverCpu = cpuSince(s0, s1);
+    const serverSyscalls = syscallsSince(io0, io1);
     const generatorCpu = sumCpu(g0.map((c, i) => cpuSince(c, g1[i]!)));
     const sample: Sample = {
       ...blank,
@@ -251,6 +262,8 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
         system: (serverCpu.system / frames) * 1e9,
         total: ((serverCpu.user + serverCpu.system) / frames) * 1e9,
       },
+      serverSyscalls,
+      syscallsPerFrame: { reads: serverSyscalls.reads / frames, writes: serverSyscalls.writes / frames },
       serverPeakRss: rss,
       generatorCpu,
       generatorCores: (generatorCpu.user + generatorCpu.system) / wall,

@@ -23,7 +23,7 @@ export function renderTable(headers: string[], rows: string[][], style: TableSty
 
 export const SCENARIO_HEADERS = [
   'contender', 'frames/s', 'min–max', 'vs base', 'MB/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs',
-  'CPU/frame µs', 'user+sys µs', 'CPU vs base', 'peak RSS', 'server cores', 'gen cores',
+  'CPU/frame µs', 'user+sys µs', 'CPU vs base', 'writes/frame', 'reads/frame', 'peak RSS', 'server cores', 'gen cores',
 ];
 
 export function scenarioRows(s: ScenarioSummary): string[][] {
@@ -44,6 +44,8 @@ export function scenarioRows(s: ScenarioSummary): string[][] {
       us(c.cpuPerFrame.median),
       `${us(c.cpuUser.median)}+${us(c.cpuSystem.median)}`,
       times(c.cpuRatio),
+      sig(c.writesPerFrame.median),
+      sig(c.readsPerFrame.median),
       mib(c.serverPeakRss.median),
       sig(c.serverCores.median),
       sig(c.generatorCores.median),
@@ -136,12 +138,14 @@ export function microTable(m: MicroResult, style: TableStyle = 'text'): string {
 
 /**
  * One row per scenario: the baseline's frames/s and CPU per frame, then every
- * other contender's ratios to them (frames/s up is better, CPU down is better).
+ * other contender's ratios to them (frames/s up is better, CPU down is better),
+ * then every contender's write syscalls per frame, in one column.
  */
 export function overviewTable(summaries: ScenarioSummary[], contenders: string[], baseline: string, style: TableStyle = 'text'): string {
   const others = contenders.filter(c => c !== baseline);
   const headers = [
     'scenario', `${baseline} frames/s`, ...others.map(c => `${c} ×`), `${baseline} CPU/frame µs`, ...others.map(c => `${c} CPU ×`),
+    `writes/frame (${contenders.join(' / ')})`,
   ];
   const rows = summaries.map(s => {
     const of = (name: string) => s.contenders.find(c => c.contender === name);
@@ -155,6 +159,7 @@ export function overviewTable(summaries: ScenarioSummary[], contenders: string[]
       ...others.map(n => cell(n, c => times(c.throughputRatio))),
       cell(baseline, c => sig(c.cpuPerFrame.median / 1000)),
       ...others.map(n => cell(n, c => times(c.cpuRatio))),
+      contenders.map(n => cell(n, c => sig(c.writesPerFrame.median)) || '–').join(' / '),
     ];
   });
   return renderTable(headers, rows, style);

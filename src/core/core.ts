@@ -15,9 +15,10 @@
 
 import type { CoreConfig } from './config.ts';
 import {
-  F_ADDR, F_END, F_LEN, FRAME_WORDS, H_FRAME_COUNT, LAYOUT_BASE, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
+  F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_RAW, H_FRAME_COUNT, LAYOUT_BASE, MODE_ECHO, readHeaderConfig, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
   W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
 } from './layout.ts';
+import { JsFraming } from './js-framing.ts';
 import { Stats } from './stats.ts';
 
 export type CoreKind = 'wasm' | 'js';
@@ -25,7 +26,7 @@ export type CoreKind = 'wasm' | 'js';
 // The words of the contract the network code needs, so that it depends on this
 // interface and never on the contract (contract.ts) itself.
 export {
-  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_QUARANTINED, S_STALLS, SEND_FULL, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
+  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_DRAIN_UNANSWERED, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_QUARANTINED, S_STALLS, SEND_FULL, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
 } from './layout.ts';
 
 export interface Core {
@@ -89,6 +90,14 @@ export interface Core {
   readSpan(slot: number): Uint8Array;
   /** Bytes in the rx ring not yet consumed (an incomplete frame, or frames held back). */
   rxBuffered(slot: number): number;
+  /**
+   * Whole frames in the rx ring the core has not handed on yet: not echoed (echo
+   * mode, from the tail) or not listed (handler mode, from the end of the listed
+   * frames), up to a framing error if one follows them. Raw framing: 1 while any
+   * byte waits (a run, as framesIn counts it). Changes nothing; it decodes each
+   * frame again, so it is for the drain's accounting, never the data path.
+   */
+  bufferedFrames(slot: number): number;
   /** Bytes in the tx ring not yet released. */
   txPending(slot: number): number;
   /** The contiguous run of tx bytes that starts `skip` bytes after the tx tail. */
@@ -113,6 +122,8 @@ export abstract class CoreBase implements Core {
    * after each reply, so its positions went back to 0), and gets the same view.
    */
   private readonly txFromStart: (Uint8Array | undefined)[] = [];
+  /** bufferedFrames()'s decoder, made on first use. */
+  private scanner: JsFraming | undefined;
 
   readonly config: CoreConfig;
 
@@ -194,6 +205,27 @@ export abstract class CoreBase implements Core {
 
   hold(slot: number, held: boolean): void {
     this.setSlotWord(slot, W_HOLD, held ? 1 : 0);
+  }
+
+  /**
+   * Written once, here, for both cores: it decodes with the TypeScript twin's
+   * framing (js-framing.ts), which the differential tests hold byte-identical to
+   * the core's, over this memory; its own decoder, so no core state is touched.
+   */
+  bufferedFrames(slot: number): number {
+    const head = this.slotWord(slot, W_RX_HEAD);
+    let pos = this.config.mode === MODE_ECHO ? this.slotWord(slot, W_RX_TAIL) : this.slotWord(slot, W_LISTED);
+    if (head === pos) return 0;
+    if (this.config.framing === FRAMING_RAW) return 1;
+    const framing = (this.scanner ??= new JsFraming(this.u8, this.u32, readHeaderConfig(this.memory)));
+    const base = this.slotWord(slot, W_RX_BASE);
+    let n = 0;
+    for (;;) {
+      const wire = framing.decode(base, this.config.rxSize, pos, (head - pos) >>> 0, 0);
+      if (wire <= 0) return n; // incomplete, or a framing error: not a frame
+      n++;
+      pos = (pos + wire) >>> 0;
+    }
   }
 
   errorSize(slot: number): number {

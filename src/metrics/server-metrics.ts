@@ -59,6 +59,7 @@ export function serverFamilies(stats: ServerStats): MetricFamily[] {
     family('ringwire_sent_bytes_total', 'counter', 'Bytes of replies put in the transmit rings (echoed, sent or relayed).', s => s.bytesOut),
     family('ringwire_received_frames_total', 'counter', 'Frames decoded (framing raw: runs of bytes as they arrived).', s => s.framesIn),
     family('ringwire_sent_frames_total', 'counter', 'Frames put in the transmit rings.', s => s.framesOut),
+    family('ringwire_drain_unanswered_frames_total', 'counter', 'Frames read but not answered when the drain timed out: their connections were reset (ERR_DRAIN_TIMEOUT).', s => s.drainUnanswered),
     family('ringwire_backpressure_pauses_total', 'counter', 'Times reading paused because a ring was full (backpressure).', s => s.backpressurePauses),
     family('ringwire_event_loop_lag_seconds', 'gauge', 'How late the thread\'s last heartbeat tick ran (sampled every 100 ms).', s => seconds(s.loopLag), all),
     family('ringwire_event_loop_blocked_seconds_total', 'counter', 'Time the thread\'s heartbeat ticks ran late, summed: rate() is the fraction of time its event loop was blocked.', s => seconds(s.loopBlocked), all),

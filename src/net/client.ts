@@ -21,6 +21,7 @@ import { notBytes, type Connection, type ConnectionInfo } from './connection.ts'
 import type { Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 import { kClientError, kDial, kMaxQueued, kReplyRefusal } from './internals.ts';
+import { destination, type Destination } from './unix-socket.ts';
 
 export interface ReconnectOptions {
   /** ms before the first retry. Default 100. */
@@ -36,9 +37,12 @@ export interface ReconnectOptions {
 }
 
 export interface ConnectOptions<Data = any> extends Handler<Data> {
-  port: number;
+  /** TCP: the port (and host); or give path. */
+  port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /** A Unix socket path, instead of host and port. */
+  path?: string;
   /** Keep a connection up: true for the defaults, or the backoff. Default false: one connection. */
   reconnect?: boolean | ReconnectOptions;
   /** Bytes of frames held while disconnected (with reconnect). Default the endpoint's maxQueued. */
@@ -68,7 +72,7 @@ export interface ClientEvents {
 /** What a client needs from its endpoint. */
 export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
-  [kDial](host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
+  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
   readonly [kMaxQueued]: number;
   /** ERR_REPLY_TOO_LARGE for a frame no connection of this endpoint could send (the rule Connection.send applies), else null. */
   [kReplyRefusal](length: number): RingwireError | null;
@@ -87,6 +91,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   dropped = 0;
   private readonly dialer: Dialer;
   private readonly options: ConnectOptions<Data>;
+  private readonly to: Destination;
   private readonly backoff: Required<ReconnectOptions> | null;
   private readonly hooks: Handler<Data>;
   private held: Uint8Array[] = [];
@@ -107,6 +112,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     super();
     this.dialer = dialer;
     this.options = options;
+    this.to = destination(options, 'connect()');
     this.backoff = options.reconnect ? { ...DEFAULTS, ...(options.reconnect === true ? {} : options.reconnect) } : null;
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
@@ -151,7 +157,8 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     const refused = this.dialer[kReplyRefusal](bytes.length);
     if (refused) {
       this.dropped++;
-      this.dialer[kClientError](refused, { id: null, remoteAddress: this.options.host ?? '127.0.0.1', remotePort: this.options.port });
+      const to = this.to;
+      this.dialer[kClientError](refused, { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined });
       return false;
     }
     const cap = this.options.maxQueuedWhileDown ?? this.dialer[kMaxQueued];
@@ -181,10 +188,9 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   }
 
   private dial(): void {
-    const host = this.options.host ?? '127.0.0.1';
     let c: Connection<Data>;
     try {
-      c = this.dialer[kDial](host, this.options.port, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
+      c = this.dialer[kDial](this.to, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
     } catch (err) {
       // No free slot on this endpoint: a failed attempt like any other.
       if (!this.backoff) return this.end(err as Error);

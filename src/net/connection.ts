@@ -57,7 +57,9 @@
 //
 // States (connection-state.ts, the table; this class changes state only through
 // to() and toOutput(), which refuse a step the table does not have):
-//   life    opening -> [preamble] -> open -> draining -> closing -> closed
+//   life    opening -> [preamble] -> open -> draining -> closing -> closed (while the
+//           server drains, a connection that has answered everything waits in
+//           draining for its FIN until drain.ts releases it: host[kHoldFin])
 //           (any live state -> closing on close/destroy; -> closed on the socket's
 //           close, or -> quarantined while a handler still holds a frame of the
 //           slot, -> closed when it settles)
@@ -89,8 +91,9 @@ import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead, kEvict, kExpectHeader,
-  kFail, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLimits,
-  kOpened, kPair, kQueue, kRestartWait, kSecured, kSlot, kStart, kState, kTakesFrames, kTlsAfterHeader, kWritePath, kWriting,
+  kFail, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead,
+  kLimits, kOpened, kPair, kQueue, kReset, kRestartWait, kSecured, kSlot, kStart, kState, kTakesFrames, kTlsAfterHeader, kUnanswered, kWritePath,
+  kWriting,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
 
@@ -143,6 +146,12 @@ export interface ConnectionHost {
   [kClientError](err: RingwireError, connection: ConnectionInfo): void;
   /** The connection closed: by `error`, or else normally for `reason`. */
   [kClosed](connection: Connection, error: RingwireError | undefined, reason: NormalClose): void;
+  /**
+   * The drain (drain.ts): this draining connection has answered every frame it read;
+   * may it send its FIN now? false while the endpoint holds every FIN until no
+   * connection of the server has a frame in flight (it calls [kDrain]() again then).
+   */
+  [kHoldFin](connection: Connection): boolean;
 }
 
 export interface ConnectionLimits {
@@ -566,6 +575,15 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Close now, dropping whatever is queued: nothing more is delivered or sent. */
   destroy(): void {
+    this.teardown(false);
+  }
+
+  /**
+   * destroy(), or with a TCP reset (RST) rather than a FIN, so the peer cannot take
+   * the close for a complete answer (the drain's timeout; a TLS socket, whose handle
+   * is not TCP's, is destroyed as usual).
+   */
+  private teardown(reset: boolean): void {
     if (this.state === 'closed' || this.state === 'quarantined') return;
     this.closeReason ??= 'local';
     this.to('closing', 'destroy');
@@ -573,7 +591,36 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.saved = null;
     this.stream?.end();
     this.dropQueue();
-    this.socket.destroy();
+    if (reset && !(this.socket as TLSSocket).encrypted) this.socket.resetAndDestroy();
+    else this.socket.destroy();
+  }
+
+  /**
+   * The drain timed out with this connection's frames unanswered (drain.ts): report
+   * err, then reset (also when a clientError listener throws, as fail()).
+   */
+  [kReset](err: RingwireError): void {
+    if (this.state === 'closed' || this.state === 'quarantined') return;
+    if (this.error) return this.teardown(true);
+    this.error = err;
+    try {
+      this.host[kClientError](err, this);
+    } finally {
+      this.teardown(true);
+    }
+  }
+
+  /**
+   * Frames read and not answered yet (the drain counts them at its timeout): the one
+   * whose handler has not settled, those listed and not delivered yet (saved), and
+   * whole frames in the rx ring not listed (read while the slot was held) or, in
+   * echo mode, not echoed (the tx ring is full). An incomplete frame is not one.
+   */
+  get [kUnanswered](): number {
+    // Closing (by the application, an error or a reset): what it did not deliver it dropped on purpose.
+    if (over(this.state)) return this.pending ? 1 : 0;
+    const saved = this.saved ? this.saved.list.length / FRAME_WORDS - this.saved.next : 0;
+    return (this.pending ? 1 : 0) + saved + this.core.bufferedFrames(this[kSlot]);
   }
 
   /**
@@ -595,12 +642,16 @@ export class Connection<Data = any> implements ConnectionInfo {
     }
   }
 
-  /** The server is draining: stop reading, answer what is buffered, then close. */
+  /**
+   * The server is draining: stop reading, answer what is buffered, then close. Called
+   * again by the drain once it stops holding FINs (host[kHoldFin]): closes if answered.
+   */
   [kDrain](): void {
-    if (!reads(this.state)) return;
-    this.closeReason ??= 'drain';
-    this.to('draining', 'drain');
-    this.updateReading();
+    if (reads(this.state)) {
+      this.closeReason ??= 'drain';
+      this.to('draining', 'drain');
+      this.updateReading();
+    }
     this.whenDrained();
   }
 
@@ -858,8 +909,13 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Draining: once nothing buffered can produce another frame, close (FIN after the last reply). */
   private whenDrained(): void {
     // Held frames, and whatever arrived while they were held, are delivered first (continue()).
-    if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked || this.tx.bytes > 0) return;
+    if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked) return;
     if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): run() comes back here
+    // Every frame read is answered. The server's drain may hold the FIN until handlers
+    // elsewhere settle (they may still send here), before the queue check: replies
+    // waiting for a slow reader are answered, and must not hold every other FIN.
+    if (this.host[kHoldFin](this)) return;
+    if (this.tx.bytes > 0) return;
     if (this.peerEnded && this.core.rxBuffered(this[kSlot]) > 0) {
       const n = this.core.rxBuffered(this[kSlot]);
       return this[kFail](ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));

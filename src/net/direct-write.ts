@@ -82,10 +82,15 @@ function handleOf(socket: net.Socket): StreamHandle | null {
   return (socket as unknown as { _handle: StreamHandle | null })._handle;
 }
 
-/** Can this connected socket be written through its handle? (A plain TCP socket on a Node that has the binding.) */
+/**
+ * Can this connected socket be written through its handle? A plain TCP socket or
+ * a Unix socket (a Pipe handle: the same libuv stream and StreamBase writes) on a
+ * Node that has the binding.
+ */
 export function canWriteDirect(socket: net.Socket): boolean {
   const handle = handleOf(socket);
-  return !!streamWrap() && !!handle && handle.constructor?.name === 'TCP'
+  const kind = handle?.constructor?.name;
+  return !!streamWrap() && !!handle && (kind === 'TCP' || kind === 'Pipe')
     && typeof handle.writeBuffer === 'function' && typeof handle.writev === 'function';
 }
 

@@ -49,6 +49,7 @@ import { AddressRanges, LOOPBACK } from './address-ranges.ts';
 import type { ProxyProtocol } from './proxy-header.ts';
 import { AddressTable, addressKey, createAddressTable, REFUSED, UNTRACKED } from './address-table.ts';
 import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
+import { Drain, DRAIN_GATE, type DrainGate } from './drain.ts';
 import { Connection, replyRefusal, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
 import { EvictionOrder } from './eviction-order.ts';
 import { Heartbeat, type StallInfo } from './heartbeat.ts';
@@ -58,13 +59,14 @@ import { Router } from './router.ts';
 import type { ServerStats, ThreadState } from './server-stats.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 import { canWriteDirect, WRITE_PATHS, type WritePath } from './direct-write.ts';
-import { adopt, canAdopt, type ReadTarget } from './socket-adoption.ts';
+import { adopt, canAdopt, isUnixSocket, type ReadTarget } from './socket-adoption.ts';
+import { describeDestination, type Destination } from './unix-socket.ts';
 import { clientHandshakeTimeout, connectTls, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
-  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kIdentified, kInbound, kLastProgress,
-  kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kStart, kTakesFrames, kTlsAfterHeader, kWritePath,
-  kWriting,
+  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
+  kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kStart, kTakesFrames,
+  kTlsAfterHeader, kWritePath, kWriting,
 } from './internals.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
@@ -120,7 +122,11 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   noDelay?: boolean;
   /** TCP keepalive on every connection: false, true (the system's idle time), or the idle ms before the first probe. Default 60000. */
   keepAlive?: boolean | number;
-  /** close(): ms to wait for connections to drain (and pending handlers to settle) before destroying them. Default 10000. */
+  /**
+   * close(): ms for the drain (drain.ts): pending handlers settle, every frame read is
+   * answered, then every connection gets its FIN. Past it, a connection with frames
+   * unanswered (or replies undelivered) is reset and counted: ERR_DRAIN_TIMEOUT. Default 10000.
+   */
   drainTimeout?: number;
   /**
    * Every accepted connection starts with a PROXY protocol header from a load
@@ -249,6 +255,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private readonly addressEntries = new Map<Connection, number>();
   private heartbeat: Heartbeat | undefined;
   private drained: (() => void) | undefined;
+  /** The drain under way, once close() is called. */
+  private draining: Drain | undefined;
+  /** A worker thread's gate (serve-in-worker.ts): FINs wait until every thread of the server is quiet. */
+  [DRAIN_GATE]: DrainGate = () => Promise.resolve();
   private readonly options: EndpointOptions<Data>;
   private readonly makeCore: CoreFactory;
 
@@ -377,12 +387,14 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     const core = this.core;
     const who = { id: null, remoteAddress: raw.remoteAddress, remotePort: raw.remotePort };
-    if (this.proxyTrusted && raw.remoteAddress === undefined) {
+    // A Unix-socket peer has no address: the socket file's permissions decide who connects, so it may send a PROXY header (unix-socket.ts).
+    const unix = isUnixSocket(raw);
+    if (this.proxyTrusted && !unix && raw.remoteAddress === undefined) {
       // Reset before we got to it (a balancer's health check that connects and resets): no peer to trust or refuse.
       raw.destroy();
       return null;
     }
-    if (this.proxyTrusted && !this.proxyTrusted.has(raw.remoteAddress)) {
+    if (this.proxyTrusted && !unix && !this.proxyTrusted.has(raw.remoteAddress)) {
       this[kClientError](ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
       raw.destroy();
       return null;
@@ -402,7 +414,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (slot < 0) slot = this.evictFor(raw);
     if (slot < 0) {
       this.addresses?.release(entry);
-      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: all ${core.config.slots} connection slots are in use`);
+      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${peerName(raw)} refused: all ${core.config.slots} connection slots are in use`);
       this[kClientError](err, who);
       raw.destroy();
       return null;
@@ -467,7 +479,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const victim = this.evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
     const waited = Math.round(now - victim[kClocks].waitStart);
-    victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${raw.remoteAddress}:${raw.remotePort}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
+    victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
     return this.core.open();
   }
 
@@ -511,27 +523,28 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return new RingwireClient<D>(this, hooks);
   }
 
-  /** Dialer: one connection attempt; the Connection opens (start()) once its socket connects. Throws ERR_TOO_MANY_CONNECTIONS without a free slot. */
-  [kDial](host: string, port: number, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
+  /** Dialer: one connection attempt (TCP or a Unix socket); the Connection opens (start()) once its socket connects. Throws ERR_TOO_MANY_CONNECTIONS without a free slot. */
+  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
     const core = this.core;
+    const where = describeDestination(to);
     const slot = core.open();
     if (slot < 0) {
-      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${host}:${port}: all ${core.config.slots} connection slots are in use`);
-      this[kClientError](err, { id: null, remoteAddress: host, remotePort: port });
+      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${where}: all ${core.config.slots} connection slots are in use`);
+      this[kClientError](err, { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined });
       throw err;
     }
     const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
     const keepAlive = this.keepAliveDelay();
     const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0;
     const socketOptions = {
-      host, port, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
+      ...to, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
       keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive || 0,
     };
-    const source = (target: ReadTarget | null) => (tls ? connectTls(host, port, tls, socketOptions)
+    const source = (target: ReadTarget | null) => (tls ? connectTls(to, tls, socketOptions)
       : net.connect({ ...socketOptions, ...(target ? { onread: target } : {}) } as net.NetConnectOpts));
     const connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy && !tls);
     const socket = connection.socket;
-    const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${host}:${port} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${where} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
     socket.once('close', () => clearTimeout(timer));
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -555,26 +568,20 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   /**
-   * Stop taking connections, drain every one (answer what each has buffered,
-   * wait for pending handlers, flush, FIN), resolve once all are closed, or
-   * drainTimeout after the call, when what is left is destroyed.
+   * Stop taking connections and drain (drain.ts): answer every frame read, let
+   * pending handlers settle and what they send be delivered, then FIN every
+   * connection; resolve once all are closed, or drainTimeout after the call, when
+   * what is still unanswered is reset (ERR_DRAIN_TIMEOUT) and the rest given its FIN.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const stopped = this.stopAccepting();
       for (const c of this.handshakes.keys()) c.destroy(); // not open yet: no hooks ran, none run
-      for (const c of this.connections.values()) c[kDrain]();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<void>(resolve => {
-        timer = setTimeout(() => {
-          for (const c of this.connections.values()) c.destroy();
-          resolve();
-        }, this.options.drainTimeout ?? 10_000);
-      });
       const allClosed = this.connections.size === 0 ? Promise.resolve() : new Promise<void>(resolve => (this.drained = resolve));
+      this.draining = new Drain(this);
+      const drained = this.draining.run(this.options.drainTimeout ?? 10_000, this[DRAIN_GATE], allClosed);
       await stopped;
-      await Promise.race([allClosed, timedOut]);
-      clearTimeout(timer);
+      await drained;
       clearInterval(this.sweeper);
       this.sweeper = undefined;
       this.heartbeat?.stop();
@@ -606,6 +613,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     if (entry >= 0) this.addressEntries.set(connection, entry);
     return true;
+  }
+
+  [kHoldFin](connection: Connection): boolean {
+    return this.draining?.hold(connection) ?? false;
   }
 
   [kEnter](connection: Connection): void {
@@ -674,6 +685,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.addresses!.release(entry);
     }
     this.router.closed(connection);
+    this.draining?.closed(connection);
     // Never opened (an outbound attempt that never connected, a bad PROXY header): no hooks ran, none run now.
     if (connection[kOpened]) {
       try {
@@ -757,6 +769,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       }
     }
   }
+}
+
+/** Who connected, for messages: address:port, or a Unix socket's peer (which has no address). */
+function peerName(raw: net.Socket): string {
+  return raw.remoteAddress === undefined && isUnixSocket(raw) ? 'a Unix-socket peer' : `${raw.remoteAddress}:${raw.remotePort}`;
 }
 
 /** The deadlines an endpoint's sweep checks, in ms (minRate in bytes/s); 0 = off. */

@@ -49,3 +49,6 @@ export const kLeaveRead = Symbol('leaveRead');
 export const kQueue = Symbol('queue');
 export const kClientError = Symbol('clientError');
 export const kClosed = Symbol('closed');
+export const kHoldFin = Symbol('holdFin');
+export const kReset = Symbol('reset');
+export const kUnanswered = Symbol('unanswered');

@@ -18,6 +18,9 @@
 // listens there and picks the port for port 0, then closed, and the set binds
 // that port: any later server without SO_REUSEPORT gets EADDRINUSE as before.
 //
+// On a Unix socket path (unix-socket.ts) the set is one socket: SO_REUSEPORT does
+// not spread Unix connections over several sockets.
+//
 // Invariants: every socket listens on the same address and port (the first
 // binds it: port 0 picks one); closing the set stops every guard first, so no
 // socket listens again after close().
@@ -26,6 +29,7 @@ import net, { type AddressInfo } from 'node:net';
 import { configError, type RingwireError } from '../core/errors.ts';
 import { portSharing } from './port-sharing.ts';
 import { descriptorFree, guardAccepts, PROBE_PERIOD, type AcceptGuard } from './accept-guard.ts';
+import { listenOnPath } from './unix-socket.ts';
 
 export interface ListenerReport {
   connection(raw: net.Socket): void;
@@ -38,6 +42,8 @@ export interface ListenerReport {
 export interface ListenerSetOptions {
   port: number;
   host: string;
+  /** A Unix socket path instead of host and port (count must be 1, reusePort false). */
+  path?: string;
   backlog: number;
   /** Sockets on the port (listenerCount() resolves and checks it); more than 1 needs SO_REUSEPORT. */
   count: number;
@@ -91,6 +97,7 @@ export class ListenerSet {
 
   /** Listen with every socket; rejects with the first socket's error (EADDRINUSE…), closing any that listened. */
   async listen(o: ListenerSetOptions): Promise<void> {
+    if (o.path !== undefined) return this.listenOnPath(o.path, o.backlog);
     let options: net.ListenOptions = { port: o.port, host: o.host, backlog: o.backlog, reusePort: o.reusePort || o.count > 1 };
     if (o.count > 1 && !o.reusePort) options.port = await exclusivePort(o.port, o.host);
     try {
@@ -114,14 +121,20 @@ export class ListenerSet {
     }
   }
 
+  private async listenOnPath(path: string, backlog: number): Promise<void> {
+    await listenOnPath(this.servers[0]!, path, backlog);
+    this.bound = { path, backlog };
+    this.startProbe();
+  }
+
   get listening(): boolean {
     return this.servers.some(s => s.listening);
   }
 
-  /** The bound address (of a socket listening now: one may be paused by its guard). */
-  address(): AddressInfo | null {
+  /** The bound address (of a socket listening now: one may be paused by its guard); a Unix socket's path. */
+  address(): AddressInfo | string | null {
     const server = this.servers.find(s => s.listening);
-    return server ? (server.address() as AddressInfo) : null;
+    return server ? server.address() : null;
   }
 
   /** Stop listening; resolves once every socket is closed (connections are the endpoint's). */

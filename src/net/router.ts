@@ -29,16 +29,22 @@
 //     not fit in its tx ring queues, up to maxQueued (and the endpoint's
 //     maxQueuedTotal), past which it is closed with ERR_SLOW_CONSUMER. Until then
 //     it slows the mailbox (a batch per turn); nothing buffers without a bound.
+//   - An error thrown by user code during a delivery (a clientError listener
+//     called when a frame made its connection a slow consumer) ends the batch
+//     after its record, which is still delivered to every subscriber it names
+//     and never taken again, and is thrown from the pump whole (several from one
+//     record: an AggregateError of them): an uncaught exception, as from a
+//     socket's own callbacks. The pump is re-armed first.
 //   - Atomics.waitAsync does not keep Node's event loop alive (docs/node-facts.md):
 //     while attached, a referenced timer that never fires does, so a mailbox
 //     whose endpoint runs is always consumed; detach() (at the endpoint's close)
 //     lets the thread end.
 
 import { threadId } from 'node:worker_threads';
-import type { RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import { parseConnectionId } from './connection-id.ts';
 import { Groups } from './groups.ts';
+import type { RingwireError } from '../core/errors.ts';
 import type { Mailbox } from './mailbox.ts';
 import { KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
 import { kDelivering, kEnter, kFlushNow, kLeave, kReplyRefusal, kSlot } from './internals.ts';
@@ -85,6 +91,8 @@ export class Router {
   /** A connection queued beyond its tx ring in this batch. */
   private backlog = false;
   private readonly counts: RouterStats = { delivered: 0, dropped: 0, full: 0, closed: 0 };
+  /** What user code (a clientError listener) threw inside a delivery: pump() throws it once the batch is counted. */
+  private readonly thrown: unknown[] = [];
   /** Records of the batch being taken, handed on and dropped: counted in the mailbox once per batch. */
   private taken = 0;
   private lost = 0;
@@ -221,10 +229,17 @@ export class Router {
    */
   private send(c: Connection, bytes: Uint8Array): boolean {
     if (!this.host[kDelivering]) this.host[kEnter](c);
-    let ok = c.send(bytes);
-    if (!ok) {
-      ok = c.queuedBytes > 0;
-      if (ok) this.backlog = true;
+    let ok: boolean;
+    try {
+      ok = c.send(bytes);
+      if (!ok) {
+        ok = c.queuedBytes > 0;
+        if (ok) this.backlog = true;
+      }
+    } catch (err) {
+      // send() throws nothing at run time: this was thrown by user code (a clientError listener), passed on once the record is done.
+      ok = false;
+      this.thrown.push(err);
     }
     if (ok) this.counts.delivered++;
     return ok;
@@ -248,7 +263,7 @@ export class Router {
       }
       this.taken++;
     }
-    return !this.backlog;
+    return !this.backlog && this.thrown.length === 0;
   }
 
   /** The topic in a publish record's first `length` bytes: a fan-out names the same one again and again, decoded once. */
@@ -267,30 +282,53 @@ export class Router {
   private pump(): void {
     this.immediate = undefined;
     for (;;) {
-      const mailbox = this.mailbox;
-      if (!mailbox) return;
-      let n: number;
-      const outer = this.host[kDelivering]; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
-      this.backlog = false;
-      try {
-        n = mailbox.take(BATCH, this.visit);
-      } finally {
-        mailbox.count(this.taken, this.lost);
-        this.taken = this.lost = 0;
-        if (!outer) {
-          this.host[kLeave]();
-          this.host[kFlushNow](); // the batch is written before the next one: the kernel takes bytes between batches
-        }
-      }
+      if (!this.mailbox) return;
+      const n = this.batch();
       if (n >= BATCH || this.backlog) {
         this.immediate = setImmediate(() => this.pump()); // more may be waiting: let I/O run first
         return;
       }
-      const wake = mailbox.sleep();
+      const wake = this.mailbox.sleep();
       if (wake) {
         void wake.then(() => this.pump());
         return;
       }
     }
+  }
+
+  /**
+   * The drain (drain.ts): hand every record waiting in this thread's mailbox to its
+   * connections now, batch after batch without waiting for a turn of the event loop:
+   * their FINs follow at once, after these frames. (A subscriber that cannot take
+   * them all is a slow consumer, as always.)
+   */
+  deliverAll(): void {
+    while (this.mailbox && this.batch() > 0);
+  }
+
+  /** One batch: up to BATCH records taken, counted, and what they sent written. Returns how many it took. */
+  private batch(): number {
+    const mailbox = this.mailbox!;
+    const outer = this.host[kDelivering]; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
+    this.backlog = false;
+    let n: number;
+    try {
+      n = mailbox.take(BATCH, this.visit);
+    } finally {
+      mailbox.count(this.taken, this.lost);
+      this.taken = this.lost = 0;
+      if (!outer) {
+        this.host[kLeave]();
+        this.host[kFlushNow](); // the batch is written before the next one: the kernel takes bytes between batches
+      }
+    }
+    if (this.thrown.length > 0) {
+      // The record that threw was delivered to every connection it names and is not taken again;
+      // the mailbox goes on being consumed if the process survives what we throw.
+      const thrown = this.thrown.splice(0);
+      this.immediate ??= setImmediate(() => this.pump());
+      throw thrown.length === 1 ? thrown[0] : new AggregateError(thrown, `${thrown.length} errors thrown by user code while one mailbox record was delivered`);
+    }
+    return n;
   }
 }

@@ -7,6 +7,11 @@
 // process on an unhandled 'error'. An accept that fails for lack of descriptors
 // (EMFILE/ENFILE) pauses that listener briefly instead (accept-guard.ts): counted
 // as ERR_NO_DESCRIPTORS.
+// On a Unix socket (listen({ path })): one listening socket, its file removed on
+// close and a stale one replaced (unix-socket.ts); the peer has no address, so
+// maxConnectionsPerIp does not apply to it (until a PROXY header names a client),
+// and with proxyProtocol it is trusted to send the header whatever proxyTrusted
+// says: the socket file's permissions decide who may connect.
 
 import type { AddressInfo } from 'node:net';
 import { configError, type RingwireError } from '../core/errors.ts';
@@ -19,6 +24,7 @@ import { Switchboard } from './switchboard.ts';
 import type { Core } from '../core/core.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 import { kClientError, kDial, kFail, kIdentified, kPair } from './internals.ts';
+import { destination, type Destination } from './unix-socket.ts';
 
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   /**
@@ -30,7 +36,7 @@ export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
    * copied once; with it, each frame passes through the hook, which may drop or
    * replace it, and is copied once into the other side's tx ring.
    */
-  upstream?: { host?: string; port: number; connectTimeout?: number; tls?: TlsClientOptions };
+  upstream?: UpstreamOptions;
   /**
    * Carry publish() to every ringwire host of a cluster through Redis pub/sub
    * (cluster.ts): a URL (redis://HOST:PORT) or its options. Needs the optional
@@ -39,10 +45,29 @@ export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   cluster?: string | ClusterOptions;
 }
 
+/** A relay's upstream: host and port (TCP), or path (a Unix socket). */
+export interface UpstreamOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  port?: number;
+  /** A Unix socket path, instead of host and port. */
+  path?: string;
+  /** ms. Default 10000. */
+  connectTimeout?: number;
+  tls?: TlsClientOptions;
+}
+
 export interface ListenOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /**
+   * Listen on this Unix socket path instead of a TCP port (give no port, host,
+   * reusePort or listeners). A socket file left by a process that was killed is
+   * removed and bound again; one another server listens on is EADDRINUSE. The file
+   * is removed on close.
+   */
+  path?: string;
   /** The kernel's queue of connections not yet accepted, per listening socket. Default 511. */
   backlog?: number;
   /** SO_REUSEPORT: other threads or processes may listen on the port too. */
@@ -59,7 +84,7 @@ export { DEFAULT_LISTENERS } from './listener-set.ts';
 
 export class RingwireServer<Data = any> extends Endpoint<Data> {
   private readonly listenerSet: ListenerSet;
-  private readonly upstreamOptions: ServerOptions['upstream'];
+  private readonly upstream: { to: Destination; connectTimeout: number; tls: TlsClientOptions | undefined } | undefined;
   private readonly clusterOptions: ClusterOptions | undefined;
   private joining: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -71,7 +96,7 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames itself: give it no onFrame or onConnection (onForward inspects them on their way)');
     if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
     super(endpointOptions, makeCore);
-    this.upstreamOptions = upstream;
+    if (upstream) this.upstream = { to: destination(upstream, 'upstream'), connectTimeout: upstream.connectTimeout ?? 10_000, tls: upstream.tls };
     this.clusterOptions = cluster === undefined ? undefined : clusterOptions(cluster);
     this.listenerSet = new ListenerSet({ pauseOnConnect: true, allowHalfOpen: true }, {
       connection: raw => this.serve(raw),
@@ -83,13 +108,17 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     this.listener = this.listenerSet.servers[0]!;
   }
 
-  /** Build the core (once) and listen. Resolves with the bound address; rejects with the error if it cannot. */
-  async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo> {
+  /** Build the core (once) and listen. Resolves with the bound address (a Unix socket's path); rejects with the error if it cannot. */
+  listen(options: ListenOptions & { path: string }): Promise<string>;
+  listen(portOrOptions?: number | (ListenOptions & { path?: undefined }), host?: string): Promise<AddressInfo>;
+  async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo | string> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
+    const path = unixPath(o);
     await this.start();
     if (this.closing) throw configError('listen() after close(): create a new server to listen again');
     if (this.listenerSet.listening) throw configError('the server is already listening');
-    await this.listenerSet.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', backlog: o.backlog ?? 511, reusePort: o.reusePort ?? false, count: listenerCount(o.listeners) });
+    const count = path === undefined ? listenerCount(o.listeners) : 1;
+    await this.listenerSet.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', path, backlog: o.backlog ?? 511, reusePort: o.reusePort ?? false, count });
     this.emit('listening');
     return this.address()!;
   }
@@ -121,7 +150,8 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     return s;
   }
 
-  address(): AddressInfo | null {
+  /** The bound address, a Unix socket's path, or null when not listening. */
+  address(): AddressInfo | string | null {
     return this.listenerSet.address();
   }
 
@@ -133,10 +163,10 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
    */
   override [kIdentified](client: Connection): boolean {
     if (!super[kIdentified](client)) return false;
-    const up = this.upstreamOptions;
+    const up = this.upstream;
     if (!up) return true;
     try {
-      client[kPair](this[kDial](up.host ?? '127.0.0.1', up.port, this.handler, up.connectTimeout ?? 10_000, up.tls));
+      client[kPair](this[kDial](up.to, this.handler, up.connectTimeout, up.tls));
     } catch (err) {
       client[kFail](err as RingwireError);
       return false;
@@ -147,4 +177,13 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   protected override stopAccepting(): Promise<void> {
     return this.listenerSet.close();
   }
+}
+
+/** listen()'s Unix socket path, checked against the TCP options it excludes; undefined for TCP. */
+function unixPath(o: ListenOptions): string | undefined {
+  if (o.path === undefined) return undefined;
+  if (typeof o.path !== 'string' || o.path === '') throw configError(`path must be a Unix socket path, got ${JSON.stringify(o.path)}`);
+  const tcp = (['port', 'host', 'reusePort', 'listeners'] as const).filter(k => o[k] !== undefined);
+  if (tcp.length > 0) throw configError(`listen on a Unix socket path or a TCP port, not both: give path without ${tcp.join(', ')}`);
+  return o.path;
 }

@@ -22,6 +22,7 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { configError, E_TLS, ringwireError, type RingwireError } from '../core/errors.ts';
+import type { Destination } from './unix-socket.ts';
 
 /** A server's TLS: anything tls.createServer takes (cert, key, ca, requestCert, ALPNProtocols, ciphers…), and the handshake deadline. */
 export interface TlsServerOptions extends tls.TlsOptions {
@@ -120,10 +121,10 @@ export class TlsContext {
   }
 }
 
-/** Connect out with TLS: the socket is paused until the connection opens (start() resumes it). */
-export function connectTls(host: string, port: number, options: TlsClientOptions, socket: net.NetConnectOpts): tls.TLSSocket {
+/** Connect out with TLS (over TCP or a Unix socket): the socket is paused until the connection opens (start() resumes it). */
+export function connectTls(to: Destination, options: TlsClientOptions, socket: net.NetConnectOpts): tls.TLSSocket {
   const { handshakeTimeout, ...tlsOptions } = options;
-  const s = tls.connect({ ...socket, ...tlsOptions, host, port } as tls.ConnectionOptions);
+  const s = tls.connect({ ...socket, ...tlsOptions, ...to } as tls.ConnectionOptions);
   s.pause();
   return s;
 }

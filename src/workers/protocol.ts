@@ -2,7 +2,7 @@
 // the thread that started it (WorkerLink). Few and rare: a handshake that hands
 // over the stats block's memory, sockets in transfer mode, error reports, a
 // cluster's topics (a thread's first subscriber joined, its last left), and the
-// drain at close. Stats themselves never travel as messages: the parent reads
+// drain at close (close, quiet, release, closed: drain.ts). Stats themselves never travel as messages: the parent reads
 // the worker's stats block in shared memory with Atomics.
 
 import type { HOOKS } from '../net/handler.ts';
@@ -42,12 +42,16 @@ export type WorkerMessage =
   | { type: 'ringwire:clientError'; number: number; message: string; id: string | null; remoteAddress?: string; remotePort?: number }
   /** With a cluster: topic got its first subscriber on this thread (active), or lost its last. */
   | { type: 'ringwire:topic'; topic: string; active: boolean }
+  /** Draining: no frame of this thread is in flight any more; its FINs wait for 'ringwire:release' (drain.ts). */
+  | { type: 'ringwire:quiet' }
   | { type: 'ringwire:closed' };
 
 /** Parent → worker. The socket is in the transfer list. */
 export type ParentMessage =
   | { type: 'ringwire:socket'; socket: unknown }
-  | { type: 'ringwire:close' };
+  | { type: 'ringwire:close' }
+  /** Every thread of the server is quiet: deliver the mailbox, then FIN. */
+  | { type: 'ringwire:release' };
 
 
 /** Can this Node transfer sockets to worker threads (postMessage with a socket in the transfer list)? From 24.20. */

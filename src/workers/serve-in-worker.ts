@@ -12,6 +12,7 @@ import { configError } from '../core/errors.ts';
 import { STATS_COUNT } from '../core/core.ts';
 import type { Handler } from '../net/handler.ts';
 import { RingwireServer } from '../net/server.ts';
+import { DRAIN_GATE } from '../net/drain.ts';
 import { loadHandler } from './handler-module.ts';
 import type { ParentMessage, WorkerInit, WorkerMessage } from './protocol.ts';
 
@@ -35,9 +36,18 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
   server.on('clientError', (err, c) => {
     post({ type: 'ringwire:clientError', number: err.number, message: err.message, id: c.id, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
   });
+  let release: (() => void) | undefined;
   const onMessage = (m: ParentMessage) => {
     if (m.type === 'ringwire:socket') server.serve(m.socket as net.Socket);
+    else if (m.type === 'ringwire:release') release?.();
     else if (m.type === 'ringwire:close') {
+      // The parent drains every thread together (WorkerLink.close): once this one has no
+      // frame in flight it says so, and its FINs wait for the parent's release (drain.ts).
+      // Closed any other way (server.close() in this thread), it does not wait.
+      server[DRAIN_GATE] = () => new Promise<void>(resolve => {
+        release = resolve;
+        post({ type: 'ringwire:quiet' });
+      });
       void server.close().then(() => {
         post({ type: 'ringwire:closed' });
         port.off('message', onMessage); // nothing of ours keeps the thread alive any more

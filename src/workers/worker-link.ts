@@ -35,6 +35,8 @@ export class WorkerLink extends EventEmitter {
           this.emit('clientError', ringwireError(m.number, m.message), info);
         } else if (m?.type === 'ringwire:topic') {
           this.emit('topic', m.topic, m.active);
+        } else if (m?.type === 'ringwire:quiet') {
+          this.emit('quiet');
         } else if (m?.type === 'ringwire:closed') {
           this.emit('drained');
         }
@@ -59,10 +61,13 @@ export class WorkerLink extends EventEmitter {
   /**
    * Ask the worker's server to stop accepting and drain its connections. Resolves
    * when it has (or the thread has ended); after `timeout` ms the thread is terminated.
+   * Once the worker has no frame in flight, its FINs wait for `quiet` to resolve
+   * (a worker server's barrier across its threads, drain.ts); by default they go at once.
    */
-  close(timeout = 15_000): Promise<void> {
+  close(timeout = 15_000, quiet: () => Promise<void> = () => Promise.resolve()): Promise<void> {
     this.closed ??= (async () => {
       const done = Promise.race([once(this, 'drained'), this.ended]);
+      this.once('quiet', () => void quiet().then(() => this.worker.postMessage({ type: 'ringwire:release' } satisfies ParentMessage)));
       const m: ParentMessage = { type: 'ringwire:close' };
       this.worker.postMessage(m);
       const timer = setTimeout(() => void this.worker.terminate(), timeout);

@@ -15,7 +15,9 @@
 // the per-address table (maxConnectionsPerIp counts across all threads) and each
 // worker's heartbeat word. A watchdog here reads the heartbeats: a worker whose
 // loop has not run for stallTimeout is reported ('stall'), and one stalled for
-// stallRestart is terminated and replaced like a crashed one.
+// stallRestart is terminated and replaced like a crashed one. A thread that ends
+// is reported to every mailbox (Switchboard.writerDied): a post it was terminated
+// in the middle of is skipped by its reader, counted, and named in 'workerExit'.
 
 import { EventEmitter } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
@@ -42,6 +44,7 @@ import { WorkerLink } from './worker-link.ts';
 import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 import { canReusePort, REUSEPORT_PLATFORMS } from '../net/port-sharing.ts';
 import { DescriptorReserve } from './descriptor-reserve.ts';
+import { DrainBarrier } from '../net/drain.ts';
 
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
   /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
@@ -75,7 +78,13 @@ export interface WorkerExitInfo {
   connections: number;
   /** ms until its replacement starts (-1: none, the server is closing). */
   restartIn: number;
+  /** Mailbox posts (sendTo, publish) it was terminated in the middle of: what it left unpublished is skipped by their readers, counted in each mailbox's `repaired`. */
+  postsInterrupted: number;
 }
+
+/** Why worker threads serve TCP only. */
+export const UNIX_WORKERS = 'worker threads cannot share a Unix socket: Node transfers only TCP sockets to worker threads (balance transfer), '
+  + 'and SO_REUSEPORT does not spread Unix-socket connections over listeners (balance reuseport); serve a Unix socket with one thread (createServer; ringwire serve without --workers), or run one process per socket path';
 
 const STABLE_MS = 10_000; // a worker that lived this long resets the backoff
 const MAX_WAITING = 1024; // transfer mode: connections held while no worker runs; more are refused
@@ -102,6 +111,8 @@ class Place {
   stallReported = false;
   /** Why the watchdog terminated the current thread, if it did. */
   killedFor: Error | undefined;
+  /** Mailbox posts the last thread in this place was terminated in the middle of (their readers skip what it left). */
+  postsInterrupted = 0;
   readonly index: number;
   constructor(index: number) {
     this.index = index;
@@ -199,6 +210,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   /** Start every worker and listen. Resolves with the bound address once every worker serves. */
   async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
+    if (o.path !== undefined) throw configError(UNIX_WORKERS);
     const where = { port: o.port ?? 0, host: o.host ?? '127.0.0.1' };
     try {
       await this.cluster?.start(); // before the workers: their first subscribers find the cluster ready
@@ -255,7 +267,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
         },
       });
       await this.acceptor.listen({ port: where.port, host: where.host, backlog, count: listenerCount(listeners), reusePort: false });
-      this.bound = { port: this.acceptor.address()!.port, host: where.host };
+      this.bound = { port: (this.acceptor.address() as AddressInfo).port, host: where.host };
     } else if (where.port === 0) {
       // The first worker binds (port 0 picks one); the others join it on that port.
       this.bound = { ...where, backlog, listeners };
@@ -270,7 +282,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   }
 
   address(): AddressInfo | null {
-    if (this.acceptor) return this.acceptor.address();
+    if (this.acceptor) return this.acceptor.address() as AddressInfo | null; // TCP only (UNIX_WORKERS)
     if (!this.bound) return null;
     return { port: this.bound.port, address: this.bound.host, family: net.isIPv6(this.bound.host) ? 'IPv6' : 'IPv4' };
   }
@@ -315,12 +327,16 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       this.reserve?.close();
       const stopped = this.acceptor?.close() ?? Promise.resolve();
       for (const socket of this.waiting.splice(0)) socket.destroy();
+      // Every thread's FINs wait until no thread has a frame in flight: a handler still
+      // running on one may publish to subscribers on all (drain.ts). A thread that ends arrives too.
+      const barrier = new DrainBarrier(this.places.filter(p => p.link && p.state !== 'closed').map(p => p.index));
       await Promise.all(this.places.map(async p => {
         clearTimeout(p.timer);
         if (!p.link || p.state === 'closed') { p.state = 'closed'; return; }
         p.state = 'closing';
         const link = p.link;
-        await link.close(this.init.drainTimeout === undefined ? 15_000 : this.init.drainTimeout + 5000);
+        void link.ended.then(() => barrier.arrive(p.index));
+        await link.close(this.init.drainTimeout === undefined ? 15_000 : this.init.drainTimeout + 5000, () => barrier.arrive(p.index));
         // Our own threads end once drained (nothing else keeps them alive); a dead one already has.
         const timer = setTimeout(() => void link.worker.terminate(), 5000);
         await link.ended;
@@ -344,9 +360,11 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     const link = new WorkerLink(worker);
     const tid = worker.threadId;
     // A dead thread cannot clear its place: senders get 'closed' for its ids from now on.
+    // Nor finish a post it was terminated in the middle of: the mailbox's reader skips it.
     worker.once('exit', () => {
       this.switchboard.detach(p.index, tid);
       this.cluster?.dropPlace(p.index);
+      p.postsInterrupted = this.switchboard.writerDied(tid);
     });
     p.link = link;
     p.assigned = 0;
@@ -381,7 +399,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     }
     // A thread terminated for a stall never ran again to count it.
     if (p.killedFor) p.counted.add(S_STALLS, 1);
-    this.restart(p, { threadId: p.threadId, exitCode, error: p.killedFor ?? error, connections });
+    this.restart(p, { threadId: p.threadId, exitCode, error: p.killedFor ?? error, connections, postsInterrupted: p.postsInterrupted });
   }
 
   /** Start a replacement after the backoff: doubled for each failure within STABLE_MS of its start. */
@@ -391,11 +409,12 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     p.state = 'restarting';
     const info: WorkerExitInfo = { worker: p.index, ...what, restartIn };
     const why = !what.error ? '' : p.killedFor ? `: ${what.error.message}` : ` after throwing: ${what.error.message}`;
-    this.emit('workerExit', ringwireError(E_WORKER_EXIT, `worker ${p.index} (thread ${what.threadId}) exited with code ${what.exitCode}${why}; ${what.connections} connection(s) closed; restarting in ${restartIn} ms`), info);
+    const posts = what.postsInterrupted > 0 ? `; it was terminated in the middle of ${what.postsInterrupted} mailbox post(s): what it left unpublished is skipped by their readers` : '';
+    this.emit('workerExit', ringwireError(E_WORKER_EXIT, `worker ${p.index} (thread ${what.threadId}) exited with code ${what.exitCode}${why}; ${what.connections} connection(s) closed${posts}; restarting in ${restartIn} ms`), info);
     p.timer = setTimeout(() => {
       p.restarts++;
       this.start(p).catch((err: Error) => {
-        if (!this.closing) this.restart(p, { threadId: p.threadId, exitCode: 1, error: err, connections: 0 });
+        if (!this.closing) this.restart(p, { threadId: p.threadId, exitCode: 1, error: err, connections: 0, postsInterrupted: 0 });
       });
     }, restartIn);
   }
