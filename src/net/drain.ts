@@ -7,7 +7,7 @@
 //
 //   1. answer   The endpoint stops accepting; every connection stops reading and
 //               delivers the frames it has read. One that has answered them all
-//               holds its FIN (Connection.maybeFinish asks holdFin()): idle
+//               holds its FIN (Connection.whenDrained asks the endpoint, [kHoldFin]): idle
 //               subscribers wait here, open, for what handlers still publish.
 //   2. release  Once no connection of this endpoint has a frame in flight (`busy`
 //               is empty) and the gate opens (a worker server's threads all say the

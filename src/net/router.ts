@@ -17,7 +17,7 @@
 //     it); an endpoint of its own (a single-thread server) gets a switchboard of
 //     one place on first use, or at start() with a cluster (server.ts).
 //   - Deliveries are a batch, like a read's: every connection they sent to is
-//     written once at the end (Endpoint.enter/leave). A batch ends after BATCH
+//     written once at the end (the endpoint's [kEnter]/[kLeave]). A batch ends after BATCH
 //     records, or as soon as a connection could not take a frame into its tx
 //     ring (it queued): the batch is written out and the rest waits for the
 //     next turn of the event loop (setImmediate), so the kernel can take bytes
