@@ -195,6 +195,20 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy write=$writ
     ]);
   });
 
+  it('awaits an async onOpen before the first frame, however soon the frames arrive', async () => {
+    const { server, port } = await startServer<string>({
+      core, zeroCopy, writePath, framing: 'line',
+      async onOpen(c) {
+        await sleep(30); // an async lookup (a session, a database row)
+        c.data = 'ready';
+      },
+      onFrame(frame, c) { c.send(Buffer.from(`${c.data}:${text(frame)}`)); },
+    });
+    // The frames are written at once with the FIN: they arrive while onOpen waits.
+    expect(String(await roundTrip(port, lines('a', 'b')))).toBe('ready:a\nready:b\n');
+    await server.close();
+  });
+
   it('a hook\'s rejection is ERR_HANDLER: onOpen\'s closes its connection, onDrain\'s too, onClose\'s is reported', async () => {
     let opens = 0;
     const { server, port } = await startServer({

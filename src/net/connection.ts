@@ -427,7 +427,15 @@ export class Connection<Data = any> implements ConnectionInfo {
     this[kOpened] = true;
     try {
       const r = this[kHandler].onOpen?.(this);
-      if (isPromise(r)) r.then(undefined, err => this[kFail](handlerError(err)));
+      if (isPromise(r)) {
+        // Awaited like a frame's handler: frames wait (in handler mode; the echo does not), a rejection is ERR_HANDLER.
+        if (this.host[kTakesFrames]) {
+          this.core.hold(this[kSlot], true);
+          this.await(r, -1);
+        } else {
+          r.then(undefined, err => this[kFail](handlerError(err)));
+        }
+      }
     } catch (err) {
       this[kFail](handlerError(err));
     }
@@ -618,9 +626,10 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   get [kUnanswered](): number {
     // Closing (by the application, an error or a reset): what it did not deliver it dropped on purpose.
-    if (over(this.state)) return this.pending ? 1 : 0;
+    const held = this.pending && this.pendingEnd >= 0 ? 1 : 0; // a frame's handler, not onOpen's
+    if (over(this.state)) return held;
     const saved = this.saved ? this.saved.list.length / FRAME_WORDS - this.saved.next : 0;
-    return (this.pending ? 1 : 0) + saved + this.core.bufferedFrames(this[kSlot]);
+    return held + saved + this.core.bufferedFrames(this[kSlot]);
   }
 
   /**
@@ -852,6 +861,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     return (this.state === 'open' || this.state === 'draining') && !this.pending && this.peer.tx.bytes === 0;
   }
 
+  /** A handler's promise: its frame ends at rx position `end` (-1: onOpen's, no frame; the core holds the slot's frames meanwhile). */
   private await(p: PromiseLike<void>, end: number): void {
     this.pending = true;
     this.pendingEnd = end;
@@ -868,7 +878,8 @@ export class Connection<Data = any> implements ConnectionInfo {
       return this.closeSlot('settle');
     }
     if (this.state === 'closed' || this.socket.destroyed) return this.onSocketClose();
-    this.consume(this.pendingEnd);
+    if (this.pendingEnd < 0) this.core.hold(this[kSlot], false);
+    else this.consume(this.pendingEnd);
     if (failure) return this[kFail](failure);
     this.continue();
   }

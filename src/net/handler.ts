@@ -9,8 +9,8 @@
 //     the previous onFrame returned, or after its promise settled.
 //   - A frame is a view of the connection's rx ring: valid until onFrame returns
 //     or its promise settles. Keep it longer with frame.slice().
-//   - Every hook may return a promise. onFrame's and onForward's are awaited: the
-//     connection's next frame waits until it settles. A throw or a rejection of
+//   - Every hook may return a promise. onOpen's, onFrame's and onForward's are
+//     awaited: the connection's next frame waits until it settles. A throw or a rejection of
 //     any hook closes that connection only, with ERR_HANDLER (onClose's: the
 //     connection is gone, the error is reported and counted).
 //   - onForward answers nothing or true (forward), false (drop) or bytes
@@ -21,7 +21,11 @@ import type { RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 
 export interface Handler<Data = any> {
-  /** A connection opened: set connection.data here. A returned promise is not awaited; its rejection closes the connection with ERR_HANDLER. */
+  /**
+   * A connection opened: set connection.data here. A returned promise is awaited
+   * like onFrame's: the connection's frames wait for it (the echo does not); its
+   * rejection closes the connection with ERR_HANDLER.
+   */
   onOpen?(connection: Connection<Data>): void | PromiseLike<void>;
   /** One whole frame. Return a promise to hold the connection's next frame until it settles. */
   onFrame?(frame: Uint8Array, connection: Connection<Data>): void | PromiseLike<void>;
