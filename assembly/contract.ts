@@ -6,7 +6,7 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE: u32 = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION: u32 = 5;
+export const LAYOUT_VERSION: u32 = 6;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC: u32 = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
@@ -115,10 +115,12 @@ export const S_LOOP_BLOCKED: u32 = 76;
 export const S_STALLS: u32 = 77;
 /** frames read but not answered when the drain timed out (their connections were reset: ERR_DRAIN_TIMEOUT) */
 export const S_DRAIN_UNANSWERED: u32 = 78;
+/** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
+export const S_QUARANTINED: u32 = 79;
 /** i64 counters in the block */
-export const STATS_COUNT: u32 = 79;
+export const STATS_COUNT: u32 = 80;
 /** bytes of the block */
-export const STATS_SIZE: u32 = 632;
+export const STATS_SIZE: u32 = 640;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */
@@ -261,5 +263,7 @@ export const E_EVICTED: u32 = 20;
 export const E_DRAIN_TIMEOUT: u32 = 21;
 /** ERR_DELIMITER_IN_PAYLOAD: send() of a payload its delimiter framing cannot carry as one frame (SEND_DELIMITER) (found by the host) */
 export const E_DELIMITER_IN_PAYLOAD: u32 = 22;
+/** ERR_HANDLER_TIMEOUT: a handler's promise did not settle within the handler timeout (found by the host) */
+export const E_HANDLER_TIMEOUT: u32 = 23;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR: u32 = 2;

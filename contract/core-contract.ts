@@ -47,7 +47,7 @@ export interface ErrorEntry extends Entry {
 /** Plain numbers: sizes and markers. */
 export const constants: (Entry & { value: number })[] = [
   { name: 'LAYOUT_BASE', value: 4096, doc: 'where the header starts; AssemblyScript static data lives below it (init checks)' },
-  { name: 'LAYOUT_VERSION', value: 5, doc: 'bumped whenever a word moves or changes meaning' },
+  { name: 'LAYOUT_VERSION', value: 6, doc: 'bumped whenever a word moves or changes meaning' },
   { name: 'MAGIC', value: 0x31525752, doc: '"RWR1" little-endian: the host wrote a header' },
   { name: 'HEADER_SIZE', value: 128, doc: 'bytes reserved for the header (config words, then state words)' },
   { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
@@ -117,7 +117,9 @@ export const stats: Counter[] = [
   { name: 'S_LOOP_LAG', doc: 'a gauge: how late this thread\'s last heartbeat tick ran, in microseconds (its event-loop lag)' },
   { name: 'S_LOOP_BLOCKED', doc: 'microseconds the heartbeat ticks ran late, summed: time the event loop was blocked' },
   { name: 'S_STALLS', doc: 'stalls: the event loop blocked longer than stallTimeout, counted once each' },
+  // Layout 6: frames the drain left unanswered, and slots held for a handler that has not settled (handlerTimeout).
   { name: 'S_DRAIN_UNANSWERED', doc: 'frames read but not answered when the drain timed out (their connections were reset: ERR_DRAIN_TIMEOUT)' },
+  { name: 'S_QUARANTINED', doc: 'a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles)' },
 ];
 
 /**
@@ -221,4 +223,5 @@ export const errors: ErrorEntry[] = [
   { name: 'E_EVICTED', code: 'ERR_EVICTED', by: 'host', doc: 'closed at the connection limit to give its slot to a new connection: its incomplete frame arrived slowest, below the minimum rate' },
   { name: 'E_DRAIN_TIMEOUT', code: 'ERR_DRAIN_TIMEOUT', by: 'host', doc: 'the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset' },
   { name: 'E_DELIMITER_IN_PAYLOAD', code: 'ERR_DELIMITER_IN_PAYLOAD', by: 'host', doc: 'send() of a payload its delimiter framing cannot carry as one frame (SEND_DELIMITER)' },
+  { name: 'E_HANDLER_TIMEOUT', code: 'ERR_HANDLER_TIMEOUT', by: 'host', doc: 'a handler\'s promise did not settle within the handler timeout' },
 ];

@@ -73,6 +73,9 @@ Options for serve:
   --stall-restart <time>    with --workers: replace a worker blocked this long (default 30s; 0s: never)
   --write-timeout <time>    close a connection whose replies make no progress this long with
                             ERR_SLOW_CONSUMER (default 30s; 0s: never)
+  --handler-timeout <time>  close a connection whose handler has not settled this long with
+                            ERR_HANDLER_TIMEOUT: its socket at once, its slot once the handler
+                            settles (default 30s; 0s: never)
   --max-queued <bytes>      replies one connection may queue beyond its tx ring before
                             ERR_SLOW_CONSUMER (default 4 x --tx-ring, or --max-reply if larger)
   --max-queued-total <bytes> replies all connections may queue beyond their tx rings (default 64m)
@@ -341,6 +344,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       'stall-timeout': { type: 'string' },
       'stall-restart': { type: 'string' },
       'write-timeout': { type: 'string' },
+      'handler-timeout': { type: 'string' },
       'max-queued': { type: 'string' },
       'max-queued-total': { type: 'string' },
       'max-reply': { type: 'string' },
@@ -414,6 +418,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     core: values.core as CoreKind,
     idleTimeout: duration('idle-timeout', values['idle-timeout']),
     writeTimeout: duration('write-timeout', values['write-timeout']),
+    handlerTimeout: duration('handler-timeout', values['handler-timeout']),
     maxQueued: size('max-queued', values['max-queued']),
     maxQueuedTotal: size('max-queued-total', values['max-queued-total']),
     maxReply: size('max-reply', values['max-reply']),

@@ -7,7 +7,8 @@
 // watchdog while it publishes (the other worker's mailbox goes on delivering).
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer, KIND_SEND, type WorkerExitInfo } from 'ringwire';
+import { createServer, type WorkerExitInfo } from 'ringwire';
+import { KIND_SEND } from '../src/net/switchboard.ts'; // internal: a record kind, not in the package's API
 import { closeOpened, open, opened, start } from './actors-harness.ts';
 import { until } from './net-helpers.ts';
 // @ts-expect-error: a plain JavaScript fixture without types

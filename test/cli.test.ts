@@ -23,7 +23,7 @@ describe('ringwire CLI', () => {
   it('documents every serve option in --help', () => {
     const r = cli(['serve', '--help']);
     expect(r.status).toBe(0);
-    for (const o of ['--host', '--port', '--unix', '--core', '--framing', '--max-connections', '--max-frame', '--rx-ring', '--tx-ring', '--idle-timeout', '--write-timeout', '--max-queued', '--max-queued-total', '--drain-timeout', '--backlog', '--keepalive', '--no-nodelay', '--copy', '--handler', '--workers', '--balance', '--stats-interval', '--metrics', '--log', '--log-level',
+    for (const o of ['--host', '--port', '--unix', '--core', '--framing', '--max-connections', '--max-frame', '--rx-ring', '--tx-ring', '--idle-timeout', '--write-timeout', '--handler-timeout', '--max-queued', '--max-queued-total', '--drain-timeout', '--backlog', '--keepalive', '--no-nodelay', '--copy', '--handler', '--workers', '--balance', '--stats-interval', '--metrics', '--log', '--log-level',
       '--tls-cert', '--tls-key', '--tls-ca', '--tls-request-cert', '--tls-handshake-timeout', '--upstream-tls', '--upstream-ca']) {
       expect(r.stdout).toContain(o);
     }
@@ -43,6 +43,7 @@ describe('ringwire CLI', () => {
       [['--handler', 'no-such-handler.mjs'], /cannot import handler module no-such-handler\.mjs/],
       [['--stats-interval', 'often'], /--stats-interval must be a duration/],
       [['--idle-timeout', '30'], /--idle-timeout needs a unit: write 30s for seconds or 30ms for milliseconds/],
+      [['--handler-timeout', '30'], /--handler-timeout needs a unit: write 30s for seconds or 30ms for milliseconds/],
       [['--stats-interval', '1'], /--stats-interval needs a unit/],
       [['--metrics', 'somewhere'], /--metrics must be host:port \(an IPv6 host in brackets\) or a port, got "somewhere"/],
     ] as const) {

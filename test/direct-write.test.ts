@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import {
   canWriteDirect, chooseWritePath, DirectWriter, probeDirectWrite, TESTED_MAJORS, WRITE_DONE, WRITE_PATHS, WRITE_PENDING, writeError,
 } from '../src/net/direct-write.ts';
+import { kWritePath } from '../src/net/internals.ts';
 import { lengthFrame } from './harness.ts';
 import { collect, connect, errorCodes, sleep, startServer, until } from './net-helpers.ts';
 
@@ -70,7 +71,7 @@ describe(`direct writes on Node ${process.version}`, () => {
       ['RINGWIRE_STREAM_WRITE_FALLBACK', expect.stringContaining('tested on Node 22, 24, 26, not v25.2.0')],
     ]);
     const { server } = await startServer({ framing: 'line' });
-    expect(server.writePath).toBe(TESTED_MAJORS.includes(Number(process.versions.node.split('.')[0])) ? 'direct' : 'stream');
+    expect(server[kWritePath]).toBe(TESTED_MAJORS.includes(Number(process.versions.node.split('.')[0])) ? 'direct' : 'stream');
     await server.close();
   });
 

@@ -195,6 +195,56 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy write=$writ
     ]);
   });
 
+  it('awaits an async onOpen before the first frame, however soon the frames arrive', async () => {
+    const { server, port } = await startServer<string>({
+      core, zeroCopy, writePath, framing: 'line',
+      async onOpen(c) {
+        await sleep(30); // an async lookup (a session, a database row)
+        c.data = 'ready';
+      },
+      onFrame(frame, c) { c.send(Buffer.from(`${c.data}:${text(frame)}`)); },
+    });
+    // The frames are written at once with the FIN: they arrive while onOpen waits.
+    expect(String(await roundTrip(port, lines('a', 'b')))).toBe('ready:a\nready:b\n');
+    await server.close();
+  });
+
+  it('a hook\'s rejection is ERR_HANDLER: onOpen\'s closes its connection, onDrain\'s too, onClose\'s is reported', async () => {
+    let opens = 0;
+    const { server, port } = await startServer({
+      core, zeroCopy, writePath, framing: 'line', txRing: 64, maxFrame: 32,
+      async onOpen() {
+        const first = opens++ === 0;
+        await sleep(1);
+        if (first) throw new Error('open refused');
+      },
+      onFrame(frame, c) {
+        for (let i = 0; i < 10; i++) c.send(frame); // beyond a 64-byte ring: onDrain follows
+      },
+      async onDrain() {
+        throw new Error('drain failed');
+      },
+      async onClose() {
+        throw new Error('close failed');
+      },
+    });
+    const errors: string[] = [];
+    server.on('clientError', err => errors.push(`${err.code}: ${err.message}`));
+    const refused = await connect(port);
+    await collect(refused).done;
+    await until(() => errors.length === 2, 5000, 'the first connection\'s errors');
+    const drained = await connect(port);
+    const got = collect(drained);
+    drained.write('0123456789\n');
+    await got.done;
+    await until(() => errors.length === 4, 5000, 'the second connection\'s errors');
+    expect(errors).toEqual([
+      'ERR_HANDLER: the handler failed: open refused', 'ERR_HANDLER: the handler failed: close failed',
+      'ERR_HANDLER: the handler failed: drain failed', 'ERR_HANDLER: the handler failed: close failed',
+    ]);
+    await server.close();
+  });
+
   it('streams a reply larger than the tx ring up to maxReply, and refuses one byte more with ERR_REPLY_TOO_LARGE', async () => {
     const maxReply = 1 << 20;
     const big = randomBytes(maxReply);

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { Mailbox } from 'ringwire';
+import { Mailbox } from '../src/net/mailbox.ts';
 
 const PRODUCER = new URL('./fixtures/mailbox-producer.mjs', import.meta.url);
 const SPINNER = new URL('./fixtures/mailbox-spinner.mjs', import.meta.url);

@@ -44,7 +44,7 @@ import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_EVICTED, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
+  configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
   E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
 import { AddressRanges, LOOPBACK } from './address-ranges.ts';
@@ -65,6 +65,12 @@ import { canWriteDirect, chooseWritePath, WRITE_PATHS, type WritePath } from './
 import { adopt, canAdopt, isUnixSocket, type ReadTarget } from './socket-adoption.ts';
 import { describeDestination, type Destination } from './unix-socket.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
+import {
+  kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
+  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
+  kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kStart, kTakesFrames,
+  kTlsAfterHeader, kWritePath, kWriting,
+} from './internals.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
   /** A core to use, or how to build one at start(). Default 'wasm'. */
@@ -94,6 +100,14 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   heartbeat?: SharedArrayBuffer;
   /** Close a connection with ERR_SLOW_CONSUMER when its output makes no progress for this many ms. Default 30000; 0 = never. */
   writeTimeout?: number;
+  /**
+   * A handler whose promise (onFrame's, onForward's, or the frame an onConnection
+   * task holds) has not settled after this many ms closes its connection with
+   * ERR_HANDLER_TIMEOUT: the socket at once, the slot once the promise settles
+   * (until then it is quarantined: no other client's bytes go into rings a stale
+   * frame view can still read). Default 30000; 0 = never.
+   */
+  handlerTimeout?: number;
   /** Bytes of replies one connection may queue beyond its tx ring. Default 4 × the tx ring, or maxReply if larger. */
   maxQueued?: number;
   /** The largest reply send() takes; one larger than the tx ring is streamed through it. Default 4 × the tx ring. */
@@ -196,6 +210,12 @@ export const DEFAULT_STALL_TIMEOUT = 1000;
 export const DEFAULT_EVICT_AFTER = 1000;
 export const DEFAULT_MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 export const DEFAULT_PROXY_TIMEOUT = 3000;
+/**
+ * As long as the other deadlines that say a peer is stuck (writeTimeout,
+ * frameTimeout): a handler gets no more patience than a client, and a database
+ * call or an RPC that has not answered in 30 s is hung, not slow.
+ */
+export const DEFAULT_HANDLER_TIMEOUT = 30_000;
 
 /** Each defaults to 4 tx rings, kept consistent with the other when only one is given (maxReply <= maxQueued). */
 export function queueLimits(config: CoreConfig, maxQueued?: number, maxReply?: number): { maxQueued: number; maxReply: number } {
@@ -219,16 +239,16 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Open connections by id. */
   readonly connections = new Map<string, Connection<Data>>();
   readonly handler: Handler<Data>;
-  readonly takesFrames: boolean;
+  readonly [kTakesFrames]: boolean;
   /** How its connections write: EndpointOptions.writePath as start() decided it (chooseWritePath). */
-  get writePath(): WritePath {
+  get [kWritePath](): WritePath {
     return this.chosenWritePath;
   }
   private chosenWritePath: WritePath = 'stream';
   private choosingWritePath: Promise<WritePath> | undefined;
   /** sendTo, publish, join, leave: this endpoint's connections as actors (router.ts). */
   readonly router: Router = new Router(this);
-  delivering: Connection | null = null;
+  [kDelivering]: Connection | null = null;
   protected closing: Promise<void> | undefined;
   /** The net.Server whose sockets these are, if any: adopted sockets count as its connections. */
   protected listener: net.Server | null = null;
@@ -246,8 +266,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const dirty = this.dirty;
     for (let i = 0; i < dirty.length; i++) {
       const c = dirty[i]!;
-      c.flushQueued = false;
-      c.flush();
+      c[kFlushQueued] = false;
+      c[kFlush]();
     }
     dirty.length = 0;
   };
@@ -287,7 +307,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
     if (handler.onFrame && handler.onConnection) throw configError('give onFrame or onConnection, not both: a connection\'s frames go to one of them');
     this.handler = handler;
-    this.takesFrames = takesFrames(handler);
+    this[kTakesFrames] = takesFrames(handler);
     if (options.writePath !== undefined && !WRITE_PATHS.includes(options.writePath)) throw configError(`writePath must be 'direct' or 'stream', got ${String(options.writePath)}`);
     this.budget = new QueueBudget(options.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL, () => this.connections.values());
     if (typeof options.core === 'object') this.coreInstance = options.core;
@@ -302,7 +322,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.coreInstance;
   }
 
-  get limits(): ConnectionLimits {
+  get [kLimits](): ConnectionLimits {
     if (!this.limitsResolved) throw configError('the endpoint is not started: call start() or listen() first');
     return this.limitsResolved;
   }
@@ -311,11 +331,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   async start(): Promise<Core> {
     if (!this.coreInstance) {
       const {
-        core, idleTimeout, writeTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, writePath, noDelay, keepAlive, drainTimeout, signal,
+        core, idleTimeout, writeTimeout, handlerTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, writePath, noDelay, keepAlive, drainTimeout, signal,
         frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat, evictAfter, tls,
         proxyProtocol, proxyTrusted, proxyTimeout, onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
       } = this.options;
-      this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this.takesFrames ? 'handler' : 'echo' });
+      this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this[kTakesFrames] ? 'handler' : 'echo' });
     }
     // Once per thread it probes a real write (direct-write.ts); the limits below are resolved without awaiting anything.
     this.chosenWritePath = await (this.choosingWritePath ??= chooseWritePath(this.options.writePath));
@@ -325,6 +345,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       const d: Deadlines = {
         idle: o.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
         write: o.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
+        handler: o.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT,
         frame: o.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
         minRate: o.minRate ?? DEFAULT_MIN_RATE,
         window: o.minRateWindow ?? DEFAULT_MIN_RATE_WINDOW,
@@ -335,7 +356,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       const evictAfter = o.evictAfter ?? DEFAULT_EVICT_AFTER;
       for (const [name, v] of [
         ['evictAfter', evictAfter],
-        ['idleTimeout', d.idle], ['writeTimeout', d.write], ['frameTimeout', d.frame], ['minRate', d.minRate], ['maxQueued', maxQueued],
+        ['idleTimeout', d.idle], ['writeTimeout', d.write], ['handlerTimeout', d.handler], ['frameTimeout', d.frame], ['minRate', d.minRate], ['maxQueued', maxQueued],
         ['maxReply', maxReply], ['maxQueuedTotal', this.budget.max], ['maxConnectionsPerIp', perIp], ['stallTimeout', o.stallTimeout ?? 0],
         ['proxyTimeout', o.proxyTimeout ?? 0],
       ] as const) {
@@ -357,7 +378,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       }, this.coreInstance.stats);
       // A reply being streamed waits in the queue: the queue must be able to hold the largest one.
       if (maxReply > maxQueued) throw configError(`maxReply (${maxReply}) cannot exceed maxQueued (${maxQueued}): a reply larger than the tx ring is queued while it streams`);
-      if (this.coreInstance.config.mode === MODE_ECHO && this.takesFrames) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
+      if (this.coreInstance.config.mode === MODE_ECHO && this[kTakesFrames]) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
       this.limitsResolved = { maxQueued, maxReply };
       // Measured once the core is built (its code compiled, its header written) and before any
       // connection: RSS from the OS (/proc/self/statm on Linux). The few ring pages written so
@@ -374,7 +395,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   /** The worst-case resident memory of this process while it serves with this endpoint: the baseline measured at start() plus what the endpoint can add. */
   memoryBudget(): MemoryBudget {
-    return memoryBudget(this.core.config, this.limits.maxQueued, this.budget.max, this.limits.maxReply, this.baseline);
+    return memoryBudget(this.core.config, this[kLimits].maxQueued, this.budget.max, this[kLimits].maxReply, this.baseline);
   }
 
   /** Statistics in the shape every ringwire server uses: totals and one entry per thread. */
@@ -410,7 +431,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       return null;
     }
     if (this.proxyTrusted && !unix && !this.proxyTrusted.has(raw.remoteAddress)) {
-      this.clientError(ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
+      this[kClientError](ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
       raw.destroy();
       return null;
     }
@@ -420,7 +441,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       const cap = this.options.maxConnectionsPerIp!;
       entry = this.addresses.acquire(addressKey(raw.remoteAddress), cap);
       if (entry === REFUSED) {
-        this.clientError(ringwireError(E_TOO_MANY_PER_IP, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
+        this[kClientError](ringwireError(E_TOO_MANY_PER_IP, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
         raw.destroy();
         return null;
       }
@@ -430,7 +451,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (slot < 0) {
       this.addresses?.release(entry);
       const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${peerName(raw)} refused: all ${core.config.slots} connection slots are in use`);
-      this.clientError(err, who);
+      this[kClientError](err, who);
       raw.destroy();
       return null;
     }
@@ -446,7 +467,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         process.emitWarning('this Node cannot read accepted sockets into WASM memory; ringwire falls back to copying', { code: 'RINGWIRE_COPY_FALLBACK' });
       }
     }
-    if (this.writePath === 'direct' && !warnedStreamWrite && !canWriteDirect(raw)) {
+    if (this[kWritePath] === 'direct' && !warnedStreamWrite && !canWriteDirect(raw)) {
       warnedStreamWrite = true;
       process.emitWarning('this Node cannot write to sockets through their handles; ringwire falls back to socket.write', { code: 'RINGWIRE_STREAM_WRITE_FALLBACK' });
     }
@@ -456,8 +477,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const tlsFirst = tls && !this.proxyTrusted;
     const source = (target: ReadTarget | null) => (tlsFirst ? tls.wrap(raw) : target ? adopt(raw, listener, target) : raw);
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
-    if (this.proxyTrusted) connection.expectProxyHeader(this.options.proxyProtocol!);
-    connection.inbound = true;
+    if (this.proxyTrusted) connection[kExpectHeader](this.options.proxyProtocol!);
+    connection[kInbound] = true;
     if (entry >= 0) this.addressEntries.set(connection, entry);
     if (!tls) {
       this.register(connection);
@@ -466,10 +487,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.whenSecure(connection, tls, connection.socket as TLSSocket, () => this.register(connection));
     } else {
       // Registered now (the PROXY header's deadline is the sweep's); the handshake and its deadline start after the header.
-      connection.tlsAfterHeader = r => {
+      connection[kTlsAfterHeader] = r => {
         const socket = tls.wrap(r);
         this.handshake(connection, tls.handshakeTimeout);
-        this.whenSecure(connection, tls, socket, () => connection.secured());
+        this.whenSecure(connection, tls, socket, () => connection[kSecured]());
         return socket;
       };
       this.register(connection);
@@ -481,10 +502,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private whenSecure(connection: Connection<Data>, tls: TlsContext, socket: TLSSocket, open: () => void): void {
     socket.once('secure', () => {
       const refused = tls.refusal(socket);
-      if (refused) return connection.fail(ringwireError(E_TLS, `client certificate refused: ${refused}`), true);
+      if (refused) return connection[kFail](ringwireError(E_TLS, `client certificate refused: ${refused}`), true);
       this.handshakes.delete(connection);
-      connection.earlyError = undefined;
-      onRecordFailure(socket, err => connection.fail(err, true));
+      connection[kEarlyError] = undefined;
+      onRecordFailure(socket, err => connection[kFail](err, true));
       open();
     });
   }
@@ -495,10 +516,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const evictions = this.evictions;
     const victim = evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
-    const waited = Math.round(now - victim.waitStart);
+    const waited = Math.round(now - victim[kClocks].waitStart);
     const rate = evictions!.rate(victim, now).toFixed(1);
     const minRate = this.deadlines!.minRate;
-    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
+    victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
     return this.core.open();
   }
 
@@ -508,17 +529,17 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   private handshake(connection: Connection<Data>, timeout: number): void {
     this.handshakes.set(connection, { start: performance.now(), timeout });
-    connection.earlyError = tlsError;
+    connection[kEarlyError] = tlsError;
     if (!this.sweeper) this.startSweep(timeout);
   }
 
   /** A connection is connected: track it and start it (it runs its hooks, or waits for its PROXY header). */
   private register(connection: Connection<Data>): void {
-    connection.earlyError = undefined;
+    connection[kEarlyError] = undefined;
     this.connections.set(connection.id, connection);
     this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
-    connection.start();
+    connection[kStart]();
   }
 
   /** TCP keepalive for every connection: false, or the idle ms before the first probe (0: the system's). */
@@ -536,8 +557,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (this.closing) throw configError('connect() after close()');
     const own = HOOKS.some(name => options[name] !== undefined);
     const hooks: ConnectOptions<D> = own ? options : { ...(this.handler as unknown as Handler<D>), ...options };
-    if (takesFrames(hooks) !== this.takesFrames) {
-      throw configError(this.takesFrames ? 'this endpoint hands frames to handlers: give the client onFrame or onConnection' : 'this endpoint echoes in its core: a client with onFrame needs an endpoint built with a handler');
+    if (takesFrames(hooks) !== this[kTakesFrames]) {
+      throw configError(this[kTakesFrames] ? 'this endpoint hands frames to handlers: give the client onFrame or onConnection' : 'this endpoint echoes in its core: a client with onFrame needs an endpoint built with a handler');
     }
     return new RingwireClient<D>(this, hooks);
   }
@@ -546,7 +567,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    * Dialer: one connection attempt (TCP or a Unix socket); the Connection opens (start()) once its socket connects. Throws
    * ERR_TOO_MANY_CONNECTIONS without a free slot, ERR_TLS or ERR_SOCKET when its socket cannot be made (its slot given back).
    */
-  dial(to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
+  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
     const core = this.core;
     const where = describeDestination(to);
     const who = { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined };
@@ -554,7 +575,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const slot = core.open();
     if (slot < 0) {
       const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${where}: all ${core.config.slots} connection slots are in use`);
-      this.clientError(err, who);
+      this[kClientError](err, who);
       throw err;
     }
     const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
@@ -573,7 +594,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       // slot, so it goes back now, counted as closed by this error, and every attempt reports its real cause.
       const err = ringwireError(tls ? E_TLS : E_SOCKET, `cannot connect to ${where}: ${thrown instanceof Error ? thrown.message : String(thrown)}`, thrown);
       core.close(slot);
-      this.clientError(err, who);
+      this[kClientError](err, who);
       core.stats.closed(err.number);
       throw err;
     }
@@ -587,20 +608,19 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.handshake(connection as Connection<Data>, handshakeTimeout);
       socket.once('secureConnect', () => {
         this.handshakes.delete(connection as Connection<Data>);
-        onRecordFailure(socket as TLSSocket, err => connection.fail(err, true));
+        onRecordFailure(socket as TLSSocket, err => connection[kFail](err, true));
         this.register(connection as Connection<Data>);
       });
     });
     return connection;
   }
 
-  get maxQueued(): number {
-    return this.limits.maxQueued;
+  get [kMaxQueued](): number {
+    return this[kLimits].maxQueued;
   }
 
-  checkReply(payload: Uint8Array): void {
-    const err = replyRefusal(this.core.check(payload), payload.length, this.core.config, this.limits.maxReply);
-    if (err) throw err;
+  [kReplyRefusal](payload: Uint8Array): RingwireError | null {
+    return replyRefusal(this.core.check(payload), payload.length, this.core.config, this[kLimits].maxReply);
   }
 
   /**
@@ -634,37 +654,37 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   // ---- ConnectionHost ----
 
-  opened(connection: Connection): void {
+  [kConnectionOpened](connection: Connection): void {
     if (this.connections.has(connection.id)) this.emit('connection', connection as Connection<Data>);
   }
 
   /** maxConnectionsPerIp behind a balancer: the client's address is the one the header names (without one, serve() counted it). */
-  identified(connection: Connection): boolean {
+  [kIdentified](connection: Connection): boolean {
     if (!this.addresses || !this.proxyTrusted) return true;
     const cap = this.options.maxConnectionsPerIp!;
     const entry = this.addresses.acquire(addressKey(connection.remoteAddress), cap);
     if (entry === REFUSED) {
-      connection.fail(ringwireError(E_TOO_MANY_PER_IP, `connection from ${connection.remoteAddress}:${connection.remotePort} (through ${connection.socketRemoteAddress}) refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`));
+      connection[kFail](ringwireError(E_TOO_MANY_PER_IP, `connection from ${connection.remoteAddress}:${connection.remotePort} (through ${connection.socketRemoteAddress}) refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`));
       return false;
     }
     if (entry >= 0) this.addressEntries.set(connection, entry);
     return true;
   }
 
-  holdFin(connection: Connection): boolean {
+  [kHoldFin](connection: Connection): boolean {
     return this.draining?.hold(connection) ?? false;
   }
 
-  enter(connection: Connection): void {
-    this.delivering = connection;
+  [kEnter](connection: Connection): void {
+    this[kDelivering] = connection;
   }
 
-  leave(): void {
-    this.delivering = null;
+  [kLeave](): void {
+    this[kDelivering] = null;
   }
 
   /** Write what flushLater() collected now, not at the end of the tick (the router, between its batches). */
-  flushNow(): void {
+  [kFlushNow](): void {
     if (this.dirty.length > 0) this.flushDirty();
   }
 
@@ -677,9 +697,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    * Replies sent inside a read callback (sync handlers) are written as it returns
    * (leaveRead), the same moment without scheduling a tick for it.
    */
-  flushLater(connection: Connection): void {
-    if (connection.flushQueued) return;
-    connection.flushQueued = true;
+  [kFlushLater](connection: Connection): void {
+    if (connection[kFlushQueued]) return;
+    connection[kFlushQueued] = true;
     this.dirty.push(connection);
     if (!this.flushTick && this.reading === 0) {
       this.flushTick = true;
@@ -687,30 +707,30 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
   }
 
-  enterRead(): void {
+  [kEnterRead](): void {
     this.reading++;
   }
 
-  leaveRead(): void {
+  [kLeaveRead](): void {
     if (--this.reading === 0 && this.dirty.length > 0) this.flushDirty();
   }
 
-  queue(delta: number, from?: Connection): boolean {
+  [kQueue](delta: number, from?: Connection): boolean {
     return this.budget.charge(delta, from);
   }
 
   /** Count and report an error that closes (or refuses) one connection. */
-  clientError(err: RingwireError, connection: ConnectionInfo): void {
+  [kClientError](err: RingwireError, connection: ConnectionInfo): void {
     // The cores count the framing errors they find; the host counts its own.
     if (err.number > E_LAST_CORE_ERROR) this.core.stats.error(err.number);
     if (this.listenerCount('clientError') > 0) this.emit('clientError', err, connection);
   }
 
-  closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
+  [kClosed](connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
     this.connections.delete(connection.id); // if still in `dirty`, its flush() is a no-op now
     if (this.handshakes.delete(connection as Connection<Data>)) {
       // A peer that hangs up mid-handshake (or a plain-TCP client that sent nothing) failed it too.
-      if (!error && !this.closing) this.clientError(error = ringwireError(E_TLS, 'the peer closed the connection during the TLS handshake'), connection);
+      if (!error && !this.closing) this[kClientError](error = ringwireError(E_TLS, 'the peer closed the connection during the TLS handshake'), connection);
       this.stopSweepIfIdle();
     }
     this.core.stats.closed(error?.number ?? reason); // every slot closed, opened or not: accepted - connections
@@ -722,12 +742,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     this.router.closed(connection);
     this.draining?.closed(connection);
     // Never opened (an outbound attempt that never connected, a bad PROXY header): no hooks ran, none run now.
-    if (connection.opened) {
+    if (connection[kOpened]) {
       try {
-        connection.handler.onClose?.(connection, error);
+        const r = connection[kHandler].onClose?.(connection, error);
+        if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => this[kClientError](handlerError(e), connection));
       } catch (err) {
         // The connection is gone; the failure is still reported and counted.
-        this.clientError(handlerError(err), connection);
+        this[kClientError](handlerError(err), connection);
       }
     }
     if (this.connections.size === 0) {
@@ -748,7 +769,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   private startSweep(handshake = 0): void {
     const d = this.deadlines!;
-    const limits = [d.write, d.idle, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
+    const limits = [d.write, d.idle, d.handler, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
     if (limits.length === 0) return;
     this.sweeper = setInterval(() => this.sweep(d), Math.max(10, Math.min(1000, Math.min(...limits) / 4)));
     this.sweeper.unref();
@@ -759,40 +780,47 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const needed = d.minRate * d.window / 1000;
     for (const [c, h] of this.handshakes) {
       if (h.timeout > 0 && now - h.start > h.timeout) {
-        c.fail(ringwireError(E_TLS_TIMEOUT, `the TLS handshake did not finish in ${Math.round(now - h.start)} ms (handshakeTimeout ${h.timeout} ms)`), true);
+        c[kFail](ringwireError(E_TLS_TIMEOUT, `the TLS handshake did not finish in ${Math.round(now - h.start)} ms (handshakeTimeout ${h.timeout} ms)`), true);
       }
     }
     for (const c of this.connections.values()) {
-      if (c.headerSince > 0 && d.header > 0 && now - c.headerSince > d.header) {
+      if (c[kHeaderSince] > 0 && d.header > 0 && now - c[kHeaderSince] > d.header) {
         // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
-        c.fail(ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c.headerSince)} ms after the connection (proxyTimeout ${d.header} ms)`));
+        c[kFail](ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c[kHeaderSince])} ms after the connection (proxyTimeout ${d.header} ms)`));
         continue;
       }
-      if (d.write > 0 && c.writing && now - c.lastProgress > d.write) {
-        c.fail(ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c.lastProgress)} ms (writeTimeout ${d.write} ms)`), true);
+      if (d.write > 0 && c[kWriting] && now - c[kLastProgress] > d.write) {
+        c[kFail](ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c[kLastProgress])} ms (writeTimeout ${d.write} ms)`), true);
         continue;
       }
-      if (d.idle > 0 && now - c.lastActive > d.idle && !c.writing) {
-        c.fail(ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c.lastActive)} ms (idleTimeout ${d.idle} ms)`));
+      const since = c[kHandlerSince];
+      if (d.handler > 0 && since > 0 && now - since > d.handler) {
+        // Its socket and descriptor go now; its slot once the promise settles (quarantined).
+        c[kFail](ringwireError(E_HANDLER_TIMEOUT, `a handler did not settle in ${Math.round(now - since)} ms (handlerTimeout ${d.handler} ms)`), true);
         continue;
       }
-      if (!c.awaitingInput) {
-        c.waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
+      if (d.idle > 0 && now - c[kClocks].lastActive > d.idle && !c[kWriting]) {
+        // With a handler pending, a graceful close would wait for it: the socket goes now (no CLOSE_WAIT).
+        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kClocks].lastActive)} ms (idleTimeout ${d.idle} ms)`), since > 0);
         continue;
       }
-      if (c.waitStart === 0) {
-        c.restartWait(now);
+      if (!c[kAwaitingInput]) {
+        c[kClocks].waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
         continue;
       }
-      if (d.frame > 0 && now - c.waitStart > d.frame) {
-        c.fail(ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c.waitStart)} ms (frameTimeout ${d.frame} ms)`));
-      } else if (d.minRate > 0 && now - c.windowStart >= d.window) {
-        if (c.windowBytes < needed) {
-          c.fail(ringwireError(E_TOO_SLOW, `${c.windowBytes} bytes of an incomplete frame in ${Math.round(now - c.windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
+      if (c[kClocks].waitStart === 0) {
+        c[kRestartWait](now);
+        continue;
+      }
+      if (d.frame > 0 && now - c[kClocks].waitStart > d.frame) {
+        c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kClocks].waitStart)} ms (frameTimeout ${d.frame} ms)`));
+      } else if (d.minRate > 0 && now - c[kClocks].windowStart >= d.window) {
+        if (c[kClocks].windowBytes < needed) {
+          c[kFail](ringwireError(E_TOO_SLOW, `${c[kClocks].windowBytes} bytes of an incomplete frame in ${Math.round(now - c[kClocks].windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
         } else {
-          this.evictions?.windowEnded(c, c.windowBytes, now - c.windowStart, now);
-          c.windowStart = now;
-          c.windowBytes = 0;
+          this.evictions?.windowEnded(c, c[kClocks].windowBytes, now - c[kClocks].windowStart, now);
+          c[kClocks].windowStart = now;
+          c[kClocks].windowBytes = 0;
         }
       }
     }
@@ -808,6 +836,7 @@ function peerName(raw: net.Socket): string {
 interface Deadlines {
   idle: number;
   write: number;
+  handler: number;
   frame: number;
   minRate: number;
   window: number;

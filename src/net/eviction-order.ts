@@ -29,6 +29,7 @@
 // rates change little within that time.
 
 import type { Connection } from './connection.ts';
+import { kAwaitingInput, kClocks, kInbound } from './internals.ts';
 
 const REBUILD_MS = 100;
 
@@ -61,10 +62,10 @@ export class EvictionOrder {
 
   /** Bytes per second at which the connection's incomplete frame arrives, over its current rate window and the one before. */
   rate(connection: Connection, now: number): number {
-    let bytes = connection.windowBytes;
-    let ms = now - connection.windowStart;
+    let bytes = connection[kClocks].windowBytes;
+    let ms = now - connection[kClocks].windowStart;
     const before = this.ended.get(connection);
-    if (before && before.end === connection.windowStart) {
+    if (before && before.end === connection[kClocks].windowStart) {
       bytes += before.bytes;
       ms += before.ms;
     }
@@ -76,7 +77,7 @@ export class EvictionOrder {
     for (;;) {
       while (this.next < this.order.length) {
         const { connection, since } = this.order[this.next++]!;
-        if (connection.awaitingInput && connection.waitStart === since && this.slow(connection, now)) return connection;
+        if (connection[kAwaitingInput] && connection[kClocks].waitStart === since && this.slow(connection, now)) return connection;
       }
       if (now - this.builtAt < REBUILD_MS) return undefined;
       this.build(connections, now);
@@ -92,8 +93,8 @@ export class EvictionOrder {
     this.next = 0;
     this.builtAt = now;
     for (const connection of connections) {
-      const since = connection.waitStart;
-      if (!connection.inbound || since === 0 || now - since < this.after || !connection.awaitingInput) continue;
+      const since = connection[kClocks].waitStart;
+      if (!connection[kInbound] || since === 0 || now - since < this.after || !connection[kAwaitingInput]) continue;
       const rate = this.rate(connection, now);
       if (this.minRate === 0 || rate < this.minRate) candidates.push({ connection, since, rate });
     }

@@ -13,7 +13,7 @@
 // connection is stalled (every holder is being read: a real overload, refused where
 // it arises, as before).
 //
-// "Without write progress": output handed to the kernel (Connection.writing) that the
+// "Without write progress": output handed to the kernel (Connection[kWriting]) that the
 // kernel has not taken for STALLED_MS. A reading peer's kernel takes bytes at every
 // ACK, so on any working link its last progress is at most a round trip old; a
 // never-reading peer's stops once its socket buffers are full (~4 MiB on loopback).
@@ -29,6 +29,7 @@
 // charge, so the scans are bounded by the connections they close.
 
 import { E_SLOW_CONSUMER, ringwireError, type RingwireError } from '../core/errors.ts';
+import { kFail, kLastProgress, kWriting } from './internals.ts';
 
 /** How long a holder's output must have made no progress before it is closed for the budget. */
 export const STALLED_MS = 250;
@@ -39,10 +40,10 @@ const FREE_AT = 4096;
 export interface QueueHolder {
   readonly queuedBytes: number;
   /** Output handed to the kernel and not yet taken. */
-  readonly writing: boolean;
+  readonly [kWriting]: boolean;
   /** When the output last moved (performance.now()). */
-  readonly lastProgress: number;
-  fail(err: RingwireError, destroy: boolean): void;
+  readonly [kLastProgress]: number;
+  [kFail](err: RingwireError, destroy: boolean): void;
 }
 
 export class QueueBudget {
@@ -72,15 +73,15 @@ export class QueueBudget {
     const now = performance.now();
     const stalled: QueueHolder[] = [];
     for (const h of this.holders()) {
-      if (h.queuedBytes > 0 && h.writing && now - h.lastProgress >= STALLED_MS) stalled.push(h);
+      if (h.queuedBytes > 0 && h[kWriting] && now - h[kLastProgress] >= STALLED_MS) stalled.push(h);
     }
-    stalled.sort((a, b) => b.queuedBytes - a.queuedBytes || a.lastProgress - b.lastProgress);
+    stalled.sort((a, b) => b.queuedBytes - a.queuedBytes || a[kLastProgress] - b[kLastProgress]);
     for (const h of stalled) {
       if (this.total <= this.max) break;
       if (h === from) return false;
       const held = h.queuedBytes;
       // Closing it gives its queue back (a negative charge) before fail() returns.
-      h.fail(ringwireError(E_SLOW_CONSUMER, `${held} bytes of replies queued and no write progress for ${Math.round(now - h.lastProgress)} ms when the server's budget for queued replies (maxQueuedTotal ${this.max} bytes) ran out: the largest stalled holder is closed so that clients that read are served`), true);
+      h[kFail](ringwireError(E_SLOW_CONSUMER, `${held} bytes of replies queued and no write progress for ${Math.round(now - h[kLastProgress])} ms when the server's budget for queued replies (maxQueuedTotal ${this.max} bytes) ran out: the largest stalled holder is closed so that clients that read are served`), true);
     }
     return this.total <= this.max;
   }
