@@ -6,13 +6,17 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE: u32 = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION: u32 = 5;
+export const LAYOUT_VERSION: u32 = 6;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC: u32 = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
 export const HEADER_SIZE: u32 = 128;
 /** bytes per slot: one cache line */
 export const SLOT_SIZE: u32 = 64;
+/** check() copies a payload that is not in the core's memory here, SCRATCH_SIZE bytes at a time, to scan it: below LAYOUT_BASE, above the module's static data (init checks) */
+export const SCRATCH_BASE: u32 = 3072;
+/** bytes at SCRATCH_BASE */
+export const SCRATCH_SIZE: u32 = 1024;
 
 // Header: configuration words (u32 index from LAYOUT_BASE), written by the host before init()
 /** MAGIC once the host wrote the header */
@@ -111,10 +115,12 @@ export const S_LOOP_BLOCKED: u32 = 76;
 export const S_STALLS: u32 = 77;
 /** frames read but not answered when the drain timed out (their connections were reset: ERR_DRAIN_TIMEOUT) */
 export const S_DRAIN_UNANSWERED: u32 = 78;
+/** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
+export const S_QUARANTINED: u32 = 79;
 /** i64 counters in the block */
-export const STATS_COUNT: u32 = 79;
+export const STATS_COUNT: u32 = 80;
 /** bytes of the block */
-export const STATS_SIZE: u32 = 632;
+export const STATS_SIZE: u32 = 640;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */
@@ -195,6 +201,8 @@ export const SEND_FULL: i32 = 1;
 export const SEND_BAD_LENGTH: i32 = 2;
 /** the encoded frame is larger than the whole tx ring */
 export const SEND_TOO_LARGE: i32 = 3;
+/** delimiter framing: the payload holds the delimiter (or, stripping \r, ends in \r): the peer would not read it back as one frame */
+export const SEND_DELIMITER: i32 = 4;
 
 // Codes: init
 /** the core is ready */
@@ -249,9 +257,13 @@ export const E_TLS_TIMEOUT: u32 = 17;
 export const E_PROXY_HEADER: u32 = 18;
 /** ERR_PROXY_HEADER: no whole PROXY protocol header within the header timeout (its own counter, the same code) (found by the host) */
 export const E_PROXY_TIMEOUT: u32 = 19;
-/** ERR_EVICTED: closed at the connection limit to give its slot to a new connection: its incomplete frame had waited longest on its peer (found by the host) */
+/** ERR_EVICTED: closed at the connection limit to give its slot to a new connection: its incomplete frame arrived slowest, below the minimum rate (found by the host) */
 export const E_EVICTED: u32 = 20;
 /** ERR_DRAIN_TIMEOUT: the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset (found by the host) */
 export const E_DRAIN_TIMEOUT: u32 = 21;
+/** ERR_DELIMITER_IN_PAYLOAD: send() of a payload its delimiter framing cannot carry as one frame (SEND_DELIMITER) (found by the host) */
+export const E_DELIMITER_IN_PAYLOAD: u32 = 22;
+/** ERR_HANDLER_TIMEOUT: a handler's promise did not settle within the handler timeout (found by the host) */
+export const E_HANDLER_TIMEOUT: u32 = 23;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR: u32 = 2;

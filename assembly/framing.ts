@@ -104,11 +104,28 @@ function decodeVarint(base: u32, mask: u32, tail: u32, avail: u32): i32 {
 }
 
 function decodeDelimiter(base: u32, mask: u32, tail: u32, avail: u32, scan: u32): i32 {
-  const first = <u32>load<u8>(delim);
   // A delimiter may start at i (from tail) for i + delimLen <= avail and i <= maxFrame.
   let last = <i32>avail - <i32>delimLen;
   if (last > <i32>maxFrame) last = <i32>maxFrame;
-  let i = <i32>scan;
+  const i = findDelimiter(base, mask, tail, <i32>scan, last);
+  if (i <= last) {
+    let len = <u32>i;
+    if (stripCR && len > 0 && ringByte(base, mask, tail + len - 1) == 13) len--;
+    frameOff = 0;
+    frameLen = len;
+    scanned = 0;
+    return i + <i32>delimLen;
+  }
+  if (avail >= maxFrame + delimLen) return -(<i32>E_FRAME_TOO_LARGE);
+  // Positions up to `last` are searched; the next call starts after them.
+  scanned = last + 1 > <i32>scan ? <u32>(last + 1) : scan;
+  return 0;
+}
+
+/** The first i in [from, last] where the delimiter starts at ring position tail + i; last + 1 if none. */
+function findDelimiter(base: u32, mask: u32, tail: u32, from: i32, last: i32): i32 {
+  const first = <u32>load<u8>(delim);
+  let i = from;
   while (i <= last) {
     // Candidates i..last lie in at most two runs of the ring: up to its end, then from its start.
     const at = (tail + <u32>i) & mask;
@@ -117,20 +134,38 @@ function decodeDelimiter(base: u32, mask: u32, tail: u32, avail: u32, scan: u32)
     const found = <u32>(findByte(base + at, base + at + run, first) - (base + at));
     i += <i32>found;
     if (found == run) continue;
-    if (matchesFrom(base, mask, tail + <u32>i)) {
-      let len = <u32>i;
-      if (stripCR && len > 0 && ringByte(base, mask, tail + len - 1) == 13) len--;
-      frameOff = 0;
-      frameLen = len;
-      scanned = 0;
-      return i + <i32>delimLen;
-    }
+    if (matchesFrom(base, mask, tail + <u32>i)) return i;
     i++;
   }
-  if (avail >= maxFrame + delimLen) return -(<i32>E_FRAME_TOO_LARGE);
-  // Positions up to `last` are searched; the next call starts after them.
-  scanned = last + 1 > <i32>scan ? <u32>(last + 1) : scan;
-  return 0;
+  return i;
+}
+
+/**
+ * Delimiter framing, for send(): would the len payload bytes at ring position pos
+ * (a linear run is a ring whose mask is larger than it) not come back as one frame
+ * once the delimiter follows them? True when the delimiter starts inside them: wholly
+ * inside (a start up to len - delimLen) or, when `last` says the payload ends here,
+ * running on into the trailer (a suffix of the payload that is a prefix of the
+ * delimiter, the rest of which the delimiter continues); or when, stripping '\r',
+ * they end in '\r' (the peer would drop it). A payload checked in pieces passes
+ * last = false for all but its last piece, each piece starting delimLen - 1 bytes
+ * before the end of the previous one.
+ */
+export function delimiterIn(base: u32, mask: u32, pos: u32, len: u32, last: bool): bool {
+  const lastStart = <i32>len - <i32>delimLen;
+  if (lastStart >= 0 && findDelimiter(base, mask, pos, 0, lastStart) <= lastStart) return true;
+  if (!last) return false;
+  if (stripCR && len > 0 && ringByte(base, mask, pos + len - 1) == 13) return true;
+  // A start k bytes before the end (0 < k < delimLen): the payload's last k bytes are the
+  // delimiter's first k, and the delimiter's first delimLen - k bytes are its last delimLen - k.
+  for (let k: u32 = 1; k < delimLen; k++) {
+    if (k > len) break;
+    let match = true;
+    for (let j: u32 = 0; j < k && match; j++) match = ringByte(base, mask, pos + len - k + j) == <u32>load<u8>(delim + j);
+    for (let j: u32 = k; j < delimLen && match; j++) match = <u32>load<u8>(delim + j) == <u32>load<u8>(delim + j - k);
+    if (match) return true;
+  }
+  return false;
 }
 
 /** Do the delimiter's bytes after its first stand at rx position pos + 1 on? */

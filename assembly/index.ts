@@ -20,12 +20,12 @@ import {
   S_CONNECTIONS, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_FRAMES_IN, S_FRAMES_OUT, S_ERRORS, S_ERROR_BY_CODE,
   W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_ERROR_SIZE, W_NEXT_FREE,
   W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, W_PEER, F_ADDR, F_LEN, F_END, FRAME_WORDS,
-  FRAMING_RAW, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, SEND_OK, SEND_FULL, SEND_TOO_LARGE,
+  FRAMING_RAW, FRAMING_DELIMITER, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, SEND_OK, SEND_FULL, SEND_TOO_LARGE, SEND_DELIMITER, SCRATCH_BASE,
   INIT_OK, INIT_NO_HEADER, INIT_MEMORY_TOO_SMALL, INIT_STATIC_DATA, INIT_BAD_CONFIG,
 } from "./contract";
 import {
   decode, frameOff, frameLen, tooLarge, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer,
-  resetFraming,
+  resetFraming, delimiterIn,
 } from "./framing";
 import { ringToRing } from "./ring";
 
@@ -51,7 +51,7 @@ export function init(): i32 {
   C.loadConfig();
   resetFraming();
   if (<u64>C.total > (<u64>memory.size() << 16)) return INIT_MEMORY_TOO_SMALL;
-  if (__heap_base > LAYOUT_BASE) return INIT_STATIC_DATA;
+  if (__heap_base > SCRATCH_BASE) return INIT_STATIC_DATA;
   if (C.delimLen > DELIM_MAX) return INIT_BAD_CONFIG;
   memory.fill(header(HEADER_CONFIG_WORDS), 0, HEADER_SIZE - HEADER_CONFIG_WORDS * 4);
   memory.fill(C.statsOff, 0, STATS_SIZE);
@@ -210,24 +210,40 @@ export function sendFrom(slot: u32, addr: u32, len: u32): i32 {
   const first = len < C.txSize - at ? len : C.txSize - at;
   memory.copy(base + at, addr, first);
   if (first < len) memory.copy(base, addr + first, len - first);
-  commit(slot, len);
-  return SEND_OK;
+  return commit(slot, len);
 }
 
-/** Frame the payload placed after reserve(): write prefix and trailer, publish it. */
-export function commit(slot: u32, len: u32): void {
+/**
+ * Frame the payload placed after reserve(): write prefix and trailer, publish it:
+ * SEND_OK, or SEND_DELIMITER (delimiter framing: the payload holds the delimiter),
+ * and then nothing is published: the tx head stays where it was.
+ */
+export function commit(slot: u32, len: u32): i32 {
   const s = slotAddr(slot);
   const txHead = word(s, W_TX_HEAD);
+  if (C.framing == FRAMING_DELIMITER && delimiterIn(word(s, W_TX_BASE), C.txSize - 1, word(s, W_RESERVED), len, true)) return SEND_DELIMITER;
   encode(word(s, W_TX_BASE), C.txSize - 1, txHead, len);
   const wire = encPrefix + len + encTrailer;
   setWord(s, W_TX_HEAD, txHead + wire);
   count(S_FRAMES_OUT, 1);
   count(S_BYTES_OUT, wire);
+  return SEND_OK;
 }
 
-/** What send() of a len-byte payload would say, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
+/** What send() of a len-byte payload would say of its length, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
 export function check(len: u32): i32 {
   return plan(len);
+}
+
+/**
+ * Delimiter framing: SEND_DELIMITER if the len bytes at addr (in this memory: a
+ * frame's payload, or a piece of one at SCRATCH_BASE) hold the delimiter, else
+ * SEND_OK; `last`: they end the payload (see delimiterIn). Other framings: SEND_OK.
+ */
+export function scan(addr: u32, len: u32, last: bool): i32 {
+  if (C.framing != FRAMING_DELIMITER) return SEND_OK;
+  // A linear run as a ring that never wraps: any mask above its end will do.
+  return delimiterIn(addr, 0x7fffffff, 0, len, last) ? SEND_DELIMITER : SEND_OK;
 }
 
 // ---- a reply larger than the tx ring, streamed through it in pieces ----

@@ -47,10 +47,12 @@ export interface ErrorEntry extends Entry {
 /** Plain numbers: sizes and markers. */
 export const constants: (Entry & { value: number })[] = [
   { name: 'LAYOUT_BASE', value: 4096, doc: 'where the header starts; AssemblyScript static data lives below it (init checks)' },
-  { name: 'LAYOUT_VERSION', value: 5, doc: 'bumped whenever a word moves or changes meaning' },
+  { name: 'LAYOUT_VERSION', value: 6, doc: 'bumped whenever a word moves or changes meaning' },
   { name: 'MAGIC', value: 0x31525752, doc: '"RWR1" little-endian: the host wrote a header' },
   { name: 'HEADER_SIZE', value: 128, doc: 'bytes reserved for the header (config words, then state words)' },
   { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
+  { name: 'SCRATCH_BASE', value: 3072, doc: 'check() copies a payload that is not in the core\'s memory here, SCRATCH_SIZE bytes at a time, to scan it: below LAYOUT_BASE, above the module\'s static data (init checks)' },
+  { name: 'SCRATCH_SIZE', value: 1024, doc: 'bytes at SCRATCH_BASE' },
 ];
 
 /**
@@ -115,7 +117,9 @@ export const stats: Counter[] = [
   { name: 'S_LOOP_LAG', doc: 'a gauge: how late this thread\'s last heartbeat tick ran, in microseconds (its event-loop lag)' },
   { name: 'S_LOOP_BLOCKED', doc: 'microseconds the heartbeat ticks ran late, summed: time the event loop was blocked' },
   { name: 'S_STALLS', doc: 'stalls: the event loop blocked longer than stallTimeout, counted once each' },
+  // Layout 6: frames the drain left unanswered, and slots held for a handler that has not settled (handlerTimeout).
   { name: 'S_DRAIN_UNANSWERED', doc: 'frames read but not answered when the drain timed out (their connections were reset: ERR_DRAIN_TIMEOUT)' },
+  { name: 'S_QUARANTINED', doc: 'a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles)' },
 ];
 
 /**
@@ -179,6 +183,7 @@ export const codes: Record<string, { type: 'u32' | 'i32'; entries: Entry[] }> = 
     { name: 'SEND_FULL', doc: 'no room in the tx ring now: try again after it drains' },
     { name: 'SEND_BAD_LENGTH', doc: 'the payload cannot be encoded with this framing' },
     { name: 'SEND_TOO_LARGE', doc: 'the encoded frame is larger than the whole tx ring' },
+    { name: 'SEND_DELIMITER', doc: 'delimiter framing: the payload holds the delimiter (or, stripping \\r, ends in \\r): the peer would not read it back as one frame' },
   ] },
   init: { type: 'i32', entries: [
     { name: 'INIT_OK', doc: 'the core is ready' },
@@ -215,6 +220,8 @@ export const errors: ErrorEntry[] = [
   { name: 'E_TLS_TIMEOUT', code: 'ERR_TLS', by: 'host', doc: 'the TLS handshake did not finish within the handshake timeout (its own counter, the same code)' },
   { name: 'E_PROXY_HEADER', code: 'ERR_PROXY_HEADER', by: 'host', doc: 'a PROXY protocol header missing, garbled, oversized or not allowed' },
   { name: 'E_PROXY_TIMEOUT', code: 'ERR_PROXY_HEADER', by: 'host', doc: 'no whole PROXY protocol header within the header timeout (its own counter, the same code)' },
-  { name: 'E_EVICTED', code: 'ERR_EVICTED', by: 'host', doc: 'closed at the connection limit to give its slot to a new connection: its incomplete frame had waited longest on its peer' },
+  { name: 'E_EVICTED', code: 'ERR_EVICTED', by: 'host', doc: 'closed at the connection limit to give its slot to a new connection: its incomplete frame arrived slowest, below the minimum rate' },
   { name: 'E_DRAIN_TIMEOUT', code: 'ERR_DRAIN_TIMEOUT', by: 'host', doc: 'the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset' },
+  { name: 'E_DELIMITER_IN_PAYLOAD', code: 'ERR_DELIMITER_IN_PAYLOAD', by: 'host', doc: 'send() of a payload its delimiter framing cannot carry as one frame (SEND_DELIMITER)' },
+  { name: 'E_HANDLER_TIMEOUT', code: 'ERR_HANDLER_TIMEOUT', by: 'host', doc: 'a handler\'s promise did not settle within the handler timeout' },
 ];

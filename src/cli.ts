@@ -71,12 +71,16 @@ Options for serve:
                             connections one address (IPv6: one /64) may hold, across all workers;
                             more are refused with ERR_TOO_MANY_CONNECTIONS (default: no cap)
   --evict-after <time>      at the connection limit, a new client takes the slot of the connection
-                            whose incomplete frame has waited longest on its peer, if this long
-                            (closed with ERR_EVICTED; default 1s; 0s: never, the new client is refused)
+                            whose incomplete frame arrives slowest, under --min-rate, once that
+                            frame is this old (closed with ERR_EVICTED; a client at or above
+                            --min-rate is never evicted; default 1s; 0s: never, the new client is refused)
   --stall-timeout <time>    report a thread whose event loop was blocked this long (default 1s)
   --stall-restart <time>    with --workers: replace a worker blocked this long (default 30s; 0s: never)
   --write-timeout <time>    close a connection whose replies make no progress this long with
                             ERR_SLOW_CONSUMER (default 30s; 0s: never)
+  --handler-timeout <time>  close a connection whose handler has not settled this long with
+                            ERR_HANDLER_TIMEOUT: its socket at once, its slot once the handler
+                            settles (default 30s; 0s: never)
   --max-queued <bytes>      replies one connection may queue beyond its tx ring before
                             ERR_SLOW_CONSUMER (default 4 x --tx-ring, or --max-reply if larger)
   --max-queued-total <bytes> replies all connections may queue beyond their tx rings (default 64m)
@@ -105,8 +109,11 @@ Options for serve:
                             (socket buffer sizes: Node cannot set SO_RCVBUF/SO_SNDBUF on TCP sockets,
                             so the kernel's net.ipv4.tcp_rmem/tcp_wmem apply: see ringwire doctor)
   --copy                    copy reads into the rings instead of reading into them directly
-  --write <direct|stream>   how replies reach the kernel: direct (default) writes the tx ring through
-                            the socket's handle, stream through socket.write (Node's Writable)
+  --write <direct|stream>   how replies reach the kernel: direct writes the tx ring through the
+                            socket's handle, stream through socket.write (Node's Writable); default
+                            direct on the Node majors ringwire is tested on, once a write probe at
+                            start passes, else stream with a warning (direct by name skips the
+                            version check, not the probe)
   --upstream <host:port|unix:path>
                             relay: forward each client's whole frames to its own connection to
                             host:port (or the Unix socket path) and back, validated at the edge, inside the core (each client
@@ -374,6 +381,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       'stall-timeout': { type: 'string' },
       'stall-restart': { type: 'string' },
       'write-timeout': { type: 'string' },
+      'handler-timeout': { type: 'string' },
       'max-queued': { type: 'string' },
       'max-queued-total': { type: 'string' },
       'max-reply': { type: 'string' },
@@ -386,7 +394,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       keepalive: { type: 'string' },
       nodelay: { type: 'boolean', default: true },
       copy: { type: 'boolean', default: false },
-      write: { type: 'string', default: 'direct' },
+      write: { type: 'string' },
       handler: { type: 'string' },
       upstream: { type: 'string' },
       cluster: { type: 'string' },
@@ -411,7 +419,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     return;
   }
   if (values.core !== 'wasm' && values.core !== 'js') throw configError(`--core must be wasm or js, got "${values.core}"`);
-  if (values.write !== 'direct' && values.write !== 'stream') throw configError(`--write must be direct or stream, got "${values.write}"`);
+  if (values.write !== undefined && values.write !== 'direct' && values.write !== 'stream') throw configError(`--write must be direct or stream, got "${values.write}"`);
   const port = parsePort('port', values.port ?? '7000');
   const workers = values.workers === 'auto' ? availableParallelism() : parseCount('workers', values.workers);
   const unix = unixListen(values.unix, values, workers);
@@ -451,6 +459,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     core: values.core as CoreKind,
     idleTimeout: duration('idle-timeout', values['idle-timeout']),
     writeTimeout: duration('write-timeout', values['write-timeout']),
+    handlerTimeout: duration('handler-timeout', values['handler-timeout']),
     maxQueued: size('max-queued', values['max-queued']),
     maxQueuedTotal: size('max-queued-total', values['max-queued-total']),
     maxReply: size('max-reply', values['max-reply']),
@@ -465,7 +474,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     noDelay: values.nodelay,
     zeroCopy: !values.copy,
     ...proxyOptions(values['proxy-protocol'], values['proxy-trusted'], values['proxy-timeout']),
-    writePath: values.write as WritePath,
+    writePath: values.write as WritePath | undefined,
   };
   const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);
@@ -569,7 +578,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     }
   }
   const rings = `${config.slots} connections x (${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
-  const memory = `${mib(budget.total)} at most (${mib(budget.rings)} of rings for ${rings} + ${mib(budget.queued)} of queued replies)`;
+  const memory = `${mib(budget.total)} at most (${budget.baseline > 0 ? `${mib(budget.baseline)} of process baseline + ` : ''}${mib(budget.rings)} of rings for ${rings} + ${mib(budget.connections)} of connection state + ${mib(budget.queued)} of queued replies)`;
   const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
   const where = typeof addr === 'string' ? `unix:${addr}` : `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const metricsWhere = metricsServer ? ` metrics=http://${metricsAddress(metricsServer)}/metrics` : '';
@@ -578,7 +587,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     ...(typeof addr === 'string' ? { path: addr } : { address: addr.address, port: addr.port }), core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster, tls: common.tls !== undefined, upstreamTls,
     workers: server instanceof WorkerServer ? server.size : 1, balance: server instanceof WorkerServer ? server.balance : undefined,
     metrics: metricsServer ? `http://${metricsAddress(metricsServer)}/metrics` : undefined,
-    memory: { total: budget.total, rings: budget.rings, queued: budget.queued, slots: config.slots, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
+    memory: { total: budget.total, baseline: budget.baseline, rings: budget.rings, connections: budget.connections, queued: budget.queued, slots: config.slots, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
     options,
   }, {
     stdout: true,

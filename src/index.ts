@@ -19,7 +19,7 @@ export { portSharing } from './net/port-sharing.ts';
 export { MAX_DURATION } from './net/option-rules.ts';
 export { RingwireClient, type ConnectOptions, type ReconnectOptions, type ClientEvents } from './net/client.ts';
 export {
-  Endpoint, memoryBudget, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_STALL_TIMEOUT,
+  Endpoint, memoryBudget, DEFAULT_FRAME_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_STALL_TIMEOUT,
   type EndpointOptions, type EndpointEvents, type MemoryBudget, type CoreFactory } from './net/endpoint.ts';
 export { Connection, type ConnectionInfo } from './net/connection.ts';
 export { DEFAULT_HANDSHAKE_TIMEOUT, type TlsClientOptions, type TlsInfo, type TlsServerOptions } from './net/tls-context.ts';
@@ -30,12 +30,11 @@ export { descriptorBudget, descriptorLimit, slotsThatFit, type DescriptorBudget,
 export type { Handler } from './net/handler.ts';
 export type { ProxyHeader, ProxyTlv, ProxyProtocol } from './net/proxy-header.ts';
 export { Router, type RouterStats } from './net/router.ts';
-export { Switchboard, KIND_SEND, KIND_PUBLISH, type SendResult, type PublishResult, type SwitchboardInit, type SwitchboardOptions } from './net/switchboard.ts';
-export { Mailbox, type MailboxCounters } from './net/mailbox.ts';
+export type { SendResult, PublishResult } from './net/switchboard.ts';
 export { Cluster, type ClusterOptions, type ClusterStats, type ClusterEvents } from './net/cluster.ts';
 export type { ServerStats, ThreadStats, ThreadState } from './net/server-stats.ts';
 export { parseFraming, resolveConfig, describeFraming, DEFAULTS, type Framing, type CoreOptions, type CoreConfig } from './core/config.ts';
-export { R_BLOCKED, R_DONE, R_MORE, SEND_FULL, SEND_OK, type Core, type CoreKind } from './core/core.ts';
+export type { Core, CoreKind } from './core/core.ts';
 export { sumStats, Stats, type StatsSnapshot } from './core/stats.ts';
 export {
   createWorkerServer, WorkerServer, type WorkerServerOptions, type WorkerServerStats, type WorkerStats, type WorkerExitInfo,

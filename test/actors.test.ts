@@ -3,11 +3,14 @@
 // connections on the other (exactly once, in order per sender), from the main
 // thread, ids of closed connections and of threads that are gone, a message
 // whose connection closed in flight (dropped and counted, never given to the
-// client that took its slot), and a full mailbox.
+// client that took its slot), a full mailbox, and a worker terminated by the
+// watchdog while it publishes (the other worker's mailbox goes on delivering).
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer, KIND_SEND } from 'ringwire';
+import { createServer, type WorkerExitInfo } from 'ringwire';
+import { KIND_SEND } from '../src/net/switchboard.ts'; // internal: a record kind, not in the package's API
 import { closeOpened, open, opened, start } from './actors-harness.ts';
+import { until } from './net-helpers.ts';
 // @ts-expect-error: a plain JavaScript fixture without types
 import * as actors from './fixtures/actors-handler.mjs';
 
@@ -42,7 +45,7 @@ describe.each(['wasm', 'js'] as const)('actors across worker threads, core=%s', 
     // Each receives n frames from each of the 12 senders on the other worker.
     await Promise.all(everyone.map(c => c.client.until(() => c.client.with('m').length >= 12 * n, 15_000)));
     await sleep(100); // nothing more arrives: no duplicates
-    everyone.forEach((c, i) => {
+    for (const c of everyone) {
       const got = c.client.with('m');
       expect(got.length).toBe(12 * n);
       const bySender = new Map<string, number[]>();
@@ -54,8 +57,7 @@ describe.each(['wasm', 'js'] as const)('actors across worker threads, core=%s', 
       const senders = (a.includes(c) ? b : a).map(s => `m${everyone.indexOf(s)}`);
       expect([...bySender.keys()].sort()).toEqual(senders.sort());
       for (const ks of bySender.values()) expect(ks).toEqual(Array.from({ length: n }, (_, k) => k));
-      expect(i).toBeGreaterThanOrEqual(0);
-    });
+    }
     // Every frame crossed through a mailbox, none was dropped.
     const counters = server.switchboard.counters();
     expect(counters.reduce((s, m) => s + m.delivered, 0)).toBe(2 * 12 * 12 * n);
@@ -130,6 +132,44 @@ describe.each(['wasm', 'js'] as const)('actors across worker threads, core=%s', 
     await target.client.next('f after');
     expect(server.switchboard.counters().reduce((s, m) => s + m.full, 0)).toBe(1);
   });
+});
+
+describe.each(['wasm', 'js'] as const)('a worker terminated while it publishes, core=%s', core => {
+  it('4 times: the watchdog terminates a worker publishing in a loop; the other worker\'s mailbox then delivers all of 50 new frames', async () => {
+    const { server, port } = await start(core, { mailbox: 1 << 20, stallTimeout: 100, stallRestart: 300, restartDelay: { min: 50, max: 50 } });
+    const exits: WorkerExitInfo[] = [];
+    const messages: string[] = [];
+    server.on('workerExit', (err, info) => { exits.push(info); messages.push(err.message); });
+    let starts = 0;
+    server.on('workerStart', () => starts++);
+    for (let round = 0; round < 4; round++) {
+      await until(() => starts === round, 10_000, 'the terminated worker\'s replacement'); // both workers serve
+      const [[target], [flooder]] = await onBoth(port, 1);
+      // A subscriber on the target's worker that never reads (closed at its bound): the publishes go into that worker's mailbox.
+      const sink = (await onBoth(port, 1)).flat().find(c => c.thread === target!.thread)!;
+      expect(await sink.client.ask('join flood')).toBe('joined flood');
+      sink.client.socket.pause();
+      // The flooder subscribes too: each publish reserves room in both mailboxes, its own (never emptied
+      // while it floods: soon full) among them, so it is often holding a reservation it gives up again.
+      expect(await flooder!.client.ask('join flood')).toBe('joined flood');
+      expect(await flooder!.client.ask('flood flood')).toBe('flooding');
+      await until(() => exits.length > round, 10_000, 'the watchdog to terminate the flooding worker');
+      for (let k = 0; k < 50; k++) {
+        let r;
+        while ((r = server.sendTo(target!.id, Buffer.from(`M ${round} ${k}`))) === 'full') await sleep(5);
+        expect(r).toBe('sent');
+      }
+      await target!.client.until(() => target!.client.with(`M ${round} `).length === 50, 10_000, `the 50 frames of round ${round}`);
+      expect(target!.client.with(`M ${round} `)).toEqual(Array.from({ length: 50 }, (_, k) => `M ${round} ${k}`));
+    }
+    const left = exits.reduce((n, e) => n + e.postsInterrupted, 0);
+    const repaired = server.switchboard.counters().reduce((n, m) => n + m.repaired, 0);
+    // V8 stops a terminated thread at a call or a loop's back edge: about one kill in six lands inside a post
+    // here (test/mailbox.test.ts makes it likelier); what it left is what the readers repaired.
+    console.log(`worker terminated while publishing: in the middle of ${left} post(s) in 4 kills, ${repaired} repaired`);
+    expect(repaired).toBeLessThanOrEqual(left);
+    if (left > 0) expect(messages.some(m => m.includes('mailbox post(s): what it left unpublished is skipped by their readers'))).toBe(true);
+  }, 60_000);
 });
 
 describe.each(['wasm', 'js'] as const)('sendTo in a single-thread server, core=%s', core => {

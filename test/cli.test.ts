@@ -23,7 +23,7 @@ describe('ringwire CLI', () => {
   it('documents every serve option in --help', () => {
     const r = cli(['serve', '--help']);
     expect(r.status).toBe(0);
-    for (const o of ['--host', '--port', '--unix', '--core', '--framing', '--max-connections', '--max-frame', '--rx-ring', '--tx-ring', '--idle-timeout', '--write-timeout', '--max-queued', '--max-queued-total', '--drain-timeout', '--backlog', '--keepalive', '--no-nodelay', '--copy', '--handler', '--workers', '--balance', '--stats-interval', '--metrics', '--log', '--log-level',
+    for (const o of ['--host', '--port', '--unix', '--core', '--framing', '--max-connections', '--max-frame', '--rx-ring', '--tx-ring', '--idle-timeout', '--write-timeout', '--handler-timeout', '--max-queued', '--max-queued-total', '--drain-timeout', '--backlog', '--keepalive', '--no-nodelay', '--copy', '--handler', '--workers', '--balance', '--stats-interval', '--metrics', '--log', '--log-level',
       '--tls-cert', '--tls-key', '--tls-ca', '--tls-request-cert', '--tls-handshake-timeout', '--upstream-tls', '--upstream-ca', '--upstream-connect-timeout']) {
       expect(r.stdout).toContain(o);
     }
@@ -43,6 +43,7 @@ describe('ringwire CLI', () => {
       [['--handler', 'no-such-handler.mjs'], /cannot import handler module no-such-handler\.mjs/],
       [['--stats-interval', 'often'], /--stats-interval must be a duration/],
       [['--idle-timeout', '30'], /--idle-timeout needs a unit: write 30s for seconds or 30ms for milliseconds/],
+      [['--handler-timeout', '30'], /--handler-timeout needs a unit: write 30s for seconds or 30ms for milliseconds/],
       [['--stats-interval', '1'], /--stats-interval needs a unit/],
       [['--metrics', 'somewhere'], /--metrics must be host:port \(an IPv6 host in brackets\) or a port, got "somewhere"/],
     ] as const) {
@@ -153,7 +154,7 @@ describe('ringwire CLI', () => {
       child.once('exit', () => reject(new Error(`exited early: ${out}`)));
       setTimeout(() => reject(new Error('no listening line')), 10_000);
     });
-    expect(line).toMatch(/^ringwire listening on 127\.0\.0\.1:\d+ core=js framing=length:2:be memory=[\d.]+ MiB at most \([\d.]+ MiB of rings for 1024 connections x \(64k rx \+ 64k tx\) \+ [\d.]+ MiB of queued replies\)$/);
+    expect(line).toMatch(/^ringwire listening on 127\.0\.0\.1:\d+ core=js framing=length:2:be memory=[\d.]+ MiB at most \([\d.]+ MiB of process baseline \+ [\d.]+ MiB of rings for 1024 connections x \(64k rx \+ 64k tx\) \+ 32\.0 MiB of connection state \+ [\d.]+ MiB of queued replies\)$/);
     const port = Number(/:(\d+) /.exec(line)![1]);
     const frame = lengthFrame(Buffer.from('cli'), { size: 2 });
     expect((await roundTrip(port, frame)).equals(frame)).toBe(true);

@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type RingwireClient } from '../src/index.ts';
+import { CORES } from './harness.ts';
 import { PATHS, plainServer, sleep, startServer, until } from './net-helpers.ts';
 
 
@@ -87,14 +88,27 @@ describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy write=$writePath',
     await client.close();
   });
 
-  it('refuses a frame its framing cannot carry while disconnected, as a connection would: at the limit held, one past thrown', async () => {
+  it('refuses a frame its framing cannot carry while disconnected, as a connection would: at the limit held, one past dropped and counted', async () => {
     const plain = await plainEcho();
     const port = plain.port;
     await plain.stop();
     const client = await connect({ core, zeroCopy, writePath, framing: 'length:1', port, reconnect: { initialDelay: 10_000 }, onFrame: () => {} });
     clients.push(client);
     expect(client.send(Buffer.alloc(255))).toBe(true); // the largest a 1-byte length carries
-    expect(() => client.send(Buffer.alloc(256))).toThrow(expect.objectContaining({ code: 'ERR_REPLY_TOO_LARGE', message: expect.stringContaining('not a length length:1') }));
+    expect(client.send(Buffer.alloc(256))).toBe(false); // run time: never a throw
+    expect(client.dropped).toBe(1);
+    expect(() => client.send('text' as never)).toThrow(TypeError); // not bytes: a programming error
+    await client.close();
+  });
+
+  it('refuses, while disconnected, a frame holding its delimiter, as a connection would', async () => {
+    const plain = await plainEcho();
+    const port = plain.port;
+    await plain.stop();
+    const client = await connect({ core, zeroCopy, writePath, framing: 'line', port, reconnect: { initialDelay: 10_000 }, onFrame: () => {} });
+    clients.push(client);
+    expect(client.send(Buffer.from('a\rb'))).toBe(true);
+    expect(() => client.send(Buffer.from('a\nb'))).toThrow(expect.objectContaining({ code: 'ERR_DELIMITER_IN_PAYLOAD' }));
     await client.close();
   });
 
@@ -110,6 +124,29 @@ describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy write=$writePath',
     await sleep(20);
     expect(hooks).toEqual([]);
     expect(client.send(Buffer.from('x'))).toBe(false);
+  });
+});
+
+describe('a client whose socket cannot be made', () => {
+  // maxConnections is 1 (connect()'s default): a slot kept by a failed attempt would make every later one ERR_TOO_MANY_CONNECTIONS.
+  const failures = async (options: Partial<Parameters<typeof connect>[0]>) => {
+    const errors: (Error | undefined)[] = [];
+    const client = await connect({ framing: 'line', port: 1, reconnect: { initialDelay: 5, maxDelay: 5, jitter: 0, maxAttempts: 3 }, onFrame: () => {}, ...options });
+    client.on('retry', r => void errors.push(r.error));
+    const [last] = await once(client, 'end') as [Error];
+    return [...errors, last]; // the first attempt failed inside connect(), before 'retry' had a listener
+  };
+
+  it.each(CORES)('core=%s: a TLS key that does not load is ERR_TLS on every attempt, never a slot leaked to ERR_TOO_MANY_CONNECTIONS', async core => {
+    const errors = await failures({ core, tls: { key: 'not a key', cert: 'not a certificate' } });
+    expect(errors).toHaveLength(3);
+    for (const err of errors) expect(err).toMatchObject({ code: 'ERR_TLS', message: expect.stringMatching(/^cannot connect to 127\.0\.0\.1:1: /) });
+  });
+
+  it.each(CORES)('core=%s: a port out of range is ERR_SOCKET on every attempt', async core => {
+    const errors = await failures({ core, port: 70_000 });
+    expect(errors).toHaveLength(3);
+    for (const err of errors) expect(err).toMatchObject({ code: 'ERR_SOCKET', message: expect.stringContaining('70000') });
   });
 });
 

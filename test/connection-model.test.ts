@@ -1,15 +1,19 @@
-// A model-based test of Connection (fast-check commands) against a fake socket:
-// the peer's bytes arrive in random pieces, the kernel takes the written bytes at
-// random paces, the handler's promises settle in random order of time (each
-// frame's own turn), the application sends from outside the handler, closes,
-// destroys, or the peer ends. The socket is the only thing faked: it stands for
+// A model-based test of Connection (fast-check commands) against a fake socket,
+// driving the events of its state table (src/net/connection-state.ts) by name:
+// read (the peer's bytes in random pieces), write done (the kernel takes written
+// bytes at random paces), settle (the handler's promises, each in its frame's own
+// turn), send (from outside the handler), close (from outside, or from inside the
+// next handler), drain (the server's), FIN (the peer ends), error (the socket
+// fails), deadline (the sweep closes it with an error) and destroy. The socket is the only thing faked: it stands for
 // the kernel, so that every interleaving can be driven deterministically; the
 // connection, the endpoint and the core are the real ones (both cores), on both
 // write paths: socket.write, and the direct path (direct-write.ts) through a fake
 // TCP handle that, like libuv, takes a write at once when nothing is pending and
 // the kernel has room, and otherwise completes it later, in order.
 //
-// Checked after every run: the peer received exactly the replies given to send(),
+// Checked after every command: the connection is in a state the table reaches
+// from the one it was in (and Connection itself refuses any step the table does
+// not have). Checked after every run: the peer received exactly the replies given to send(),
 // in order, each byte as it was at send() time (even when the ring is reused),
 // all of them when the connection was closed gracefully, a prefix of them when it
 // was destroyed, nothing sent after the destroy; onClose ran exactly once.
@@ -18,6 +22,9 @@ import type net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createServer, type Connection, type RingwireError } from '../src/index.ts';
+import { E_IDLE_TIMEOUT, ringwireError } from '../src/core/errors.ts';
+import { LIFE, reachable, type Life } from '../src/net/connection-state.ts';
+import { kDrain, kFail, kState } from '../src/net/internals.ts';
 import { lengthFrame } from './harness.ts';
 
 const { streamBaseState, kLastWriteWasAsync } = (process as unknown as { binding(n: string): { streamBaseState: Int32Array; kLastWriteWasAsync: number } }).binding('stream_wrap');
@@ -101,11 +108,14 @@ class FakeSocket extends EventEmitter {
     queueMicrotask(() => this.deliverInbox());
     return this;
   }
-  destroy(): this {
+  destroy(err?: Error): this {
     if (this.destroyed) return this;
     this.destroyed = true;
     this.pending = [];
-    queueMicrotask(() => this.emit('close', false));
+    queueMicrotask(() => {
+      if (err) this.emit('error', err);
+      this.emit('close', Boolean(err));
+    });
     return this;
   }
 
@@ -166,7 +176,14 @@ interface World {
   /** Settles the oldest pending handler promise. */
   settle: (() => void)[];
   frameNo: number;
+  /** The next frame's handler closes its connection (after its reply). */
+  closeInHandler: boolean;
+  /** The states the connection was in after each command. */
+  visited: Life[];
 }
+
+/** Every life state any run visited, to check at the end that the runs cover the table. */
+const covered = new Set<Life>();
 
 const tick = () => new Promise<void>(resolve => setImmediate(resolve));
 
@@ -174,8 +191,12 @@ type Cmd = fc.AsyncCommand<object, World>;
 const cmd = (name: string, run: (w: World) => void | Promise<void>): Cmd => ({
   check: () => true,
   async run(_m, w) {
+    const before = w.connection[kState].life;
     await run(w);
     await tick();
+    const after = w.connection[kState].life;
+    if (!reachable(before).has(after)) throw new Error(`${name}: ${before} -> ${after}, which the state table does not reach`);
+    w.visited.push(after);
   },
   toString: () => name,
 });
@@ -189,20 +210,27 @@ function send(w: World, payload: Uint8Array): void {
 
 const commands = [
   fc.array(fc.uint8Array({ minLength: 0, maxLength: 20 }), { minLength: 1, maxLength: 6 }).chain(frames =>
-    fc.integer({ min: 1, max: 40 }).map(piece => cmd(`peer sends ${frames.length} frames in pieces of ${piece}`, w => {
+    fc.integer({ min: 1, max: 40 }).map(piece => cmd(`read: ${frames.length} frames in pieces of ${piece}`, w => {
       const wire = Buffer.concat(frames.map(f => lengthFrame(f, { size: 1 })));
       for (let at = 0; at < wire.length; at += piece) w.socket.peerSends(wire.subarray(at, at + piece));
     }))),
-  fc.integer({ min: 1, max: 200 }).map(n => cmd(`kernel takes ${n}`, w => w.socket.kernelTakes(n))),
+  fc.integer({ min: 1, max: 200 }).map(n => cmd(`write done: the kernel takes ${n}`, w => w.socket.kernelTakes(n))),
   fc.integer({ min: 0, max: 100 }).map(n => cmd(`kernel has room for ${n} at once`, w => { w.socket.room = n; })),
-  fc.constant(cmd('handler settles', w => { w.settle.shift()?.(); })),
-  fc.uint8Array({ minLength: 1, maxLength: 30 }).map(p => cmd(`app sends ${p.length}`, w => send(w, p))),
+  fc.constant(cmd('settle', w => { w.settle.shift()?.(); })),
+  fc.uint8Array({ minLength: 1, maxLength: 30 }).map(p => cmd(`send ${p.length}`, w => send(w, p))),
   fc.constant(cmd('close', w => w.connection.close())),
+  fc.constant(cmd('close from the next handler', w => { w.closeInHandler = true; })),
+  fc.constant(cmd('drain', w => w.connection[kDrain]())),
+  fc.constant(cmd('deadline', w => w.connection[kFail](ringwireError(E_IDLE_TIMEOUT, 'the model\'s deadline')))),
+  fc.constant(cmd('error', w => {
+    w.destroyed = true;
+    w.socket.destroy(Object.assign(new Error('reset by the model'), { code: 'ECONNRESET' }));
+  })),
   fc.constant(cmd('destroy', w => {
     w.destroyed = true;
     w.connection.destroy();
   })),
-  fc.constant(cmd('peer ends', w => w.socket.peerEnds())),
+  fc.constant(cmd('FIN', w => w.socket.peerEnds())),
 ];
 
 describe.each((['wasm', 'js'] as const).flatMap(core => (['stream', 'direct'] as const).map(writePath => ({ core, writePath }))))('Connection model ($core core, $writePath writes)', ({ core, writePath }) => {
@@ -213,7 +241,12 @@ describe.each((['wasm', 'js'] as const).flatMap(core => (['stream', 'direct'] as
         core, zeroCopy: false, writePath, framing: 'length:1', maxFrame: 40, rxRing: 64, txRing: 64, maxQueued: 1 << 20, writeTimeout: 0,
         onFrame(frame, c) {
           const n = world.frameNo++;
-          const reply = () => send(world, Uint8Array.of(n, ...frame)); // reads the view when it replies
+          const closes = world.closeInHandler;
+          world.closeInHandler = false;
+          const reply = () => {
+            send(world, Uint8Array.of(n, ...frame)); // reads the view when it replies
+            if (closes) c.close();
+          };
           if (!asyncHandler || n % 3 === 0) return reply();
           return new Promise<void>(resolve => world.settle.push(() => { reply(); resolve(); }));
         },
@@ -221,7 +254,7 @@ describe.each((['wasm', 'js'] as const).flatMap(core => (['stream', 'direct'] as
       });
       await server.start();
       const socket = new FakeSocket();
-      world = { socket, connection: undefined as never, sent: [], destroyed: false, closes: [], settle: [], frameNo: 0 };
+      world = { socket, connection: undefined as never, sent: [], destroyed: false, closes: [], settle: [], frameNo: 0, closeInHandler: false, visited: [] };
       world.connection = server.serve(socket as unknown as net.Socket)!;
       await fc.asyncModelRun(() => ({ model: {}, real: world }), cmds);
       // Let everything finish: handlers settle, the kernel takes all, the peer ends.
@@ -233,6 +266,8 @@ describe.each((['wasm', 'js'] as const).flatMap(core => (['stream', 'direct'] as
         await tick();
       }
       expect(world.closes.length).toBe(1);
+      expect(world.connection[kState].life).toBe('closed');
+      for (const l of world.visited) covered.add(l);
       expect(writePath === 'direct' ? socket.streamWrites : socket.directWrites).toBe(0);
       const expected = Buffer.concat(world.sent.map(p => lengthFrame(p, { size: 1 })));
       const got = Buffer.from(socket.received);
@@ -240,5 +275,7 @@ describe.each((['wasm', 'js'] as const).flatMap(core => (['stream', 'direct'] as
       else expect(expected.subarray(0, got.length).equals(got)).toBe(true);
       await server.close();
     }), { numRuns: 300 });
+    // Every state a served connection without a preamble can be in was visited.
+    expect([...covered].sort()).toEqual(Object.keys(LIFE).filter(l => l !== 'opening' && l !== 'preamble').sort());
   });
 });

@@ -21,9 +21,9 @@ import fc from 'fast-check';
 import { resolveConfig, type CoreOptions, type Framing } from '../src/core/config.ts';
 import type { Core, CoreKind } from '../src/core/core.ts';
 import { createCore } from '../src/core/create.ts';
-import { LAYOUT_BASE } from '../src/core/layout.ts';
+import { LAYOUT_BASE, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from '../src/core/layout.ts';
 import { feed, lengthFrame, varintFrame } from './harness.ts';
-import { BAD_LENGTH, FRAME_TOO_LARGE, decodeStream, type Expected } from './oracle.ts';
+import { BAD_LENGTH, FRAME_TOO_LARGE, decodeStream, sendsAsOneFrame, type Expected } from './oracle.ts';
 
 const pow2 = (min: number) => fc.integer({ min: Math.ceil(Math.log2(min)), max: 9 }).map(e => 2 ** e);
 const DELIM_BYTES = [10, 13, 0, 1];
@@ -232,4 +232,93 @@ export async function checkCase(c: Case): Promise<CaseRun> {
   assert.deepEqual(w!.stats, j!.stats, 'the cores\' stats differ');
   assert.ok(w!.image.equals(j!.image), 'the cores\' memory images differ');
   return { stream, expected, predicted: prediction !== undefined };
+}
+
+// ---- send() on delimiter framings: a payload the peer would not read back as one frame is refused ----
+//
+// A case is a delimiter framing, a tx ring, a filler already in it (so the payload's
+// place in the ring wraps), and one payload: random bytes from the delimiter's and
+// other common bytes, or a clean run (no byte equal to the delimiter's first) with the
+// delimiter, or a part of it, placed near the 1024-byte pieces check() copies a payload
+// through. The payload is sent from outside the core's memory or from inside it (a
+// view of an rx ring, as a forwarded frame), and check()ed. Both cores must agree with
+// test/oracle.ts (sendsAsOneFrame) and with each other.
+
+export const sendCaseArb = fc.record({
+  delimiter: fc.oneof(
+    { weight: 9, arbitrary: fc.array(fc.constantFrom(...DELIM_BYTES), { minLength: 1, maxLength: 4 }) },
+    { weight: 1, arbitrary: fc.array(fc.constantFrom(...DELIM_BYTES), { minLength: 16, maxLength: 16 }) },
+  ).map(a => Uint8Array.from(a)),
+  stripCR: fc.boolean(),
+  txPow: pow2(16).map(n => n * 8), // 128 … 4096: some payloads fit, some stream (larger than the ring)
+  filler: fc.nat(4096),
+  shape: fc.oneof(
+    fc.record({ kind: fc.constant('random' as const), bytes: fc.array(fc.constantFrom(...DELIM_BYTES, ...PAYLOAD_BYTES), { maxLength: 64 }) }),
+    fc.record({
+      kind: fc.constant('placed' as const),
+      // Where the delimiter (or its first `part` bytes) goes: around a piece boundary, or anywhere.
+      at: fc.oneof(fc.integer({ min: 1000, max: 1030 }), fc.integer({ min: 2030, max: 2060 }), fc.nat(3000)),
+      part: fc.nat(16),
+    }),
+  ),
+  length: fc.oneof(fc.nat(300), fc.integer({ min: 1000, max: 3100 })),
+  inMemory: fc.boolean(),
+});
+
+export type SendCase = typeof sendCaseArb extends fc.Arbitrary<infer T> ? T : never;
+
+function sendPayload(c: SendCase): Buffer {
+  const d = c.delimiter;
+  if (c.shape.kind === 'random') {
+    const bytes = c.shape.bytes.length ? c.shape.bytes : [0];
+    return Buffer.from(Array.from({ length: c.length }, (_, i) => bytes[i % bytes.length]!));
+  }
+  // Clean: no byte equal to the delimiter's first, so no delimiter starts anywhere but where it is placed.
+  const clean = [...new Set([...DELIM_BYTES, ...PAYLOAD_BYTES, 0x41])].filter(b => b !== d[0]);
+  const payload = Buffer.from(Array.from({ length: c.length }, (_, i) => clean[i % clean.length]!));
+  const part = d.subarray(0, 1 + (c.shape.part % d.length));
+  if (c.shape.at + part.length <= payload.length) payload.set(part, c.shape.at);
+  return payload;
+}
+
+/** Each kind's core from the last send case, reused as checkCase does. */
+const spareSend: Partial<Record<CoreKind, Core>> = {};
+
+/** Check one send case; throws (node:assert) on any disagreement. */
+export async function checkSendCase(c: SendCase): Promise<{ refused: boolean }> {
+  const framing: Framing & { kind: 'delimiter' } = { kind: 'delimiter', delimiter: c.delimiter, stripCR: c.stripCR };
+  const payload = sendPayload(c);
+  const frame = Buffer.concat([payload, Buffer.from(c.delimiter)]);
+  const ok = sendsAsOneFrame(framing, payload);
+  const txSize = c.txPow;
+  const filler = c.filler % (txSize - c.delimiter.length); // sent, not released: the payload starts mid-ring
+  const free = txSize - (filler > 0 ? filler + c.delimiter.length : 0);
+  const expected = !ok ? SEND_DELIMITER : frame.length > txSize ? SEND_TOO_LARGE : frame.length > free ? SEND_FULL : SEND_OK;
+  const results = [];
+  for (const kind of ['wasm', 'js'] as CoreKind[]) {
+    // maxFrame bounds only what the core decodes, and the tx ring must hold one: sends are not bound by it.
+    const core: Core = (spareSend[kind] = await createCore(kind, { framing, mode: 'handler', maxConnections: 2, maxFrame: txSize - 16, rxRing: 4096, txRing: txSize }, spareSend[kind]));
+    const slot = core.open();
+    const where = `${kind} core`;
+    if (filler > 0) assert.equal(core.send(slot, Buffer.alloc(filler, 0x41)), SEND_OK, `${where}: filler`); // never a delimiter byte
+    let view: Uint8Array = payload;
+    if (c.inMemory) {
+      // A view of the other slot's (empty, so whole) rx ring, as a frame a handler forwards is.
+      view = core.readSpan(core.open()).subarray(0, payload.length);
+      view.set(payload);
+    }
+    assert.equal(core.check(view), ok ? (frame.length > txSize ? SEND_TOO_LARGE : SEND_OK) : SEND_DELIMITER, `${where}: check()`);
+    const before = core.txPending(slot);
+    assert.equal(core.send(slot, view), expected, `${where}: send()`);
+    const added: Buffer[] = [];
+    for (let got = before; got < core.txPending(slot);) {
+      const chunk = core.txChunk(slot, got);
+      added.push(Buffer.from(chunk));
+      got += chunk.length;
+    }
+    assert.ok(Buffer.concat(added).equals(expected === SEND_OK ? frame : Buffer.alloc(0)), `${where}: what went into the ring`);
+    results.push(core.stats.snapshot());
+  }
+  assert.deepEqual(results[0], results[1], 'the cores\' stats differ');
+  return { refused: !ok };
 }

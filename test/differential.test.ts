@@ -3,7 +3,7 @@
 // runs, or to replay a seed: npm run fuzz -- --runs N [--seed S].
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { caseArb, checkCase } from './differential-property.ts';
+import { caseArb, checkCase, checkSendCase, sendCaseArb } from './differential-property.ts';
 
 describe('wasm core, js core and the oracle', () => {
   it('agree on random framings, frames, errors, reads, drains and async handlers', async () => {
@@ -21,5 +21,20 @@ describe('wasm core, js core and the oracle', () => {
     // frame it can predict, and streams that end in an error.
     expect(predicted).toBeGreaterThan(1000);
     expect(errors).toBeGreaterThan(500);
+  });
+
+  it('agree on which payloads a delimiter framing can send as one frame: send() and check(), from outside the core and from inside it', async () => {
+    let refused = 0;
+    let sent = 0;
+    await fc.assert(
+      fc.asyncProperty(sendCaseArb, async c => {
+        if ((await checkSendCase(c)).refused) refused++;
+        else sent++;
+      }),
+      { numRuns: 2000 },
+    );
+    // Both answers keep coming up.
+    expect(refused).toBeGreaterThan(400);
+    expect(sent).toBeGreaterThan(400);
   });
 });

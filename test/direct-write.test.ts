@@ -8,13 +8,17 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { canWriteDirect, DirectWriter, WRITE_DONE, WRITE_PATHS, WRITE_PENDING } from '../src/net/direct-write.ts';
+import { readFileSync } from 'node:fs';
+import {
+  canWriteDirect, chooseWritePath, DirectWriter, probeDirectWrite, TESTED_MAJORS, WRITE_DONE, WRITE_PATHS, WRITE_PENDING, writeError,
+} from '../src/net/direct-write.ts';
+import { kWritePath } from '../src/net/internals.ts';
 import { lengthFrame } from './harness.ts';
 import { collect, connect, errorCodes, sleep, startServer, until } from './net-helpers.ts';
 
-/** An accepted socket and the client connected to it. */
-async function pair(): Promise<{ accepted: net.Socket; client: net.Socket; stop: () => Promise<void> }> {
-  const server = net.createServer();
+/** An accepted socket (paused on connect, as ringwire accepts, when asked) and the client connected to it. */
+async function pair(pauseOnConnect = false): Promise<{ accepted: net.Socket; client: net.Socket; stop: () => Promise<void> }> {
+  const server = net.createServer({ pauseOnConnect });
   const accepted = new Promise<net.Socket>(resolve => server.once('connection', resolve));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -26,6 +30,58 @@ async function pair(): Promise<{ accepted: net.Socket; client: net.Socket; stop:
 }
 
 describe(`direct writes on Node ${process.version}`, () => {
+  it('probes a real write: one done at once, one that completes later, its completion and every byte checked: it passes here', async () => {
+    expect(await probeDirectWrite()).toBeNull();
+  });
+
+  it.each([
+    [1, /^a 21-byte write to an idle connection returned 1, not done at once$/],
+    [0, /^no write went pending in 128 MiB to a peer that does not read$/],
+  ])('fails the probe, saying why, on a Node whose async-write flag always reads %i', async (flag, why) => {
+    // What a Node that kept the names but changed the flag would look like: the writer reads a flag that never changes.
+    const lying = (socket: net.Socket, onComplete: (status: number, bytes: number) => void) => {
+      const w = new DirectWriter(socket, onComplete);
+      (w as unknown as { state: Int32Array }).state = new Int32Array(256).fill(flag);
+      return w;
+    };
+    expect(await probeDirectWrite(lying)).toMatch(why);
+  });
+
+  it('fails the probe, saying why, on a Node whose handle no longer takes these arguments (the write throws)', async () => {
+    const throwing = (socket: net.Socket, onComplete: (status: number, bytes: number) => void) => {
+      const w = new DirectWriter(socket, onComplete);
+      w.write = () => { throw new TypeError('writeBuffer: the first argument must be a WriteWrap'); };
+      return w;
+    };
+    expect(await probeDirectWrite(throwing)).toBe('it threw: writeBuffer: the first argument must be a WriteWrap');
+  });
+
+  it('defaults to the direct path only on the majors the suites run on; elsewhere socket.write, with one warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    expect(await chooseWritePath(undefined)).toBe('direct');
+    expect(await chooseWritePath(undefined, 'v25.2.0')).toBe('stream');
+    expect(await chooseWritePath(undefined, 'v27.0.0')).toBe('stream');
+    expect(await chooseWritePath('direct', 'v25.2.0')).toBe('direct'); // asked for by name: the probe still decides
+    expect(await chooseWritePath('stream')).toBe('stream');
+    await sleep(10); // warnings are emitted on the next tick
+    process.off('warning', onWarning);
+    expect(warnings.map(w => [(w as NodeJS.ErrnoException).code, w.message])).toEqual([
+      ['RINGWIRE_STREAM_WRITE_FALLBACK', expect.stringContaining('tested on Node 22, 24, 26, not v25.2.0')],
+    ]);
+    const { server } = await startServer({ framing: 'line' });
+    expect(server[kWritePath]).toBe(TESTED_MAJORS.includes(Number(process.versions.node.split('.')[0])) ? 'direct' : 'stream');
+    await server.close();
+  });
+
+  it('names as tested the majors the suites run on: the pinned Node and those of scripts/node-matrix.sh', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { devDependencies: Record<string, string> };
+    const pinned = Number(/^\^?(\d+)\./.exec(pkg.devDependencies.node!)![1]);
+    const matrix = /for version in ([^;]+);/.exec(readFileSync('scripts/node-matrix.sh', 'utf8'))![1]!.trim().split(/\s+/).map(v => Number(v.split('.')[0]));
+    expect([...TESTED_MAJORS].sort()).toEqual([pinned, ...matrix].sort());
+  });
+
   it('detects a writable TCP handle, and refuses a socket without one', async () => {
     const { accepted, client, stop } = await pair();
     expect(canWriteDirect(accepted)).toBe(true);
@@ -59,17 +115,17 @@ describe(`direct writes on Node ${process.version}`, () => {
   });
 
   it('returns the errno of a write to a peer that reset the connection', async () => {
-    const { accepted, client, stop } = await pair();
-    const writer = new DirectWriter(accepted, () => {});
+    // Accepted paused, as ringwire accepts: nothing reads the socket, so the reset is met by the write itself
+    // (a socket that read would see it first and be destroyed, and a write would only find no handle).
+    const { accepted: socket, client, stop } = await pair(true);
+    const writer = new DirectWriter(socket, () => {});
+    expect(writer.write(Buffer.from('before'))).toBe(WRITE_DONE);
     client.resetAndDestroy();
-    await once(accepted, 'close').catch(() => {});
-    let r = WRITE_DONE;
-    for (let i = 0; i < 50 && r >= 0 && !accepted.destroyed; i++) {
-      r = writer.write(Buffer.from('x'));
-      await sleep(10);
-    }
-    // Either the write saw the reset (EPIPE or ECONNRESET), or the read side did first and the handle is gone.
-    expect(r < 0 || accepted.destroyed).toBe(true);
+    await sleep(50); // the RST reaches the accepted socket's side
+    const r = writer.write(Buffer.from('after the reset'));
+    expect(socket.destroyed).toBe(false); // the handle is still there: r is the kernel's answer, not a missing handle's
+    expect(writeError(r)).toMatchObject({ code: expect.stringMatching(/^(EPIPE|ECONNRESET)$/), errno: r, syscall: 'write' });
+    socket.destroy();
     await stop();
   });
 

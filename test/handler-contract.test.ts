@@ -195,6 +195,56 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy write=$writ
     ]);
   });
 
+  it('awaits an async onOpen before the first frame, however soon the frames arrive', async () => {
+    const { server, port } = await startServer<string>({
+      core, zeroCopy, writePath, framing: 'line',
+      async onOpen(c) {
+        await sleep(30); // an async lookup (a session, a database row)
+        c.data = 'ready';
+      },
+      onFrame(frame, c) { c.send(Buffer.from(`${c.data}:${text(frame)}`)); },
+    });
+    // The frames are written at once with the FIN: they arrive while onOpen waits.
+    expect(String(await roundTrip(port, lines('a', 'b')))).toBe('ready:a\nready:b\n');
+    await server.close();
+  });
+
+  it('a hook\'s rejection is ERR_HANDLER: onOpen\'s closes its connection, onDrain\'s too, onClose\'s is reported', async () => {
+    let opens = 0;
+    const { server, port } = await startServer({
+      core, zeroCopy, writePath, framing: 'line', txRing: 64, maxFrame: 32,
+      async onOpen() {
+        const first = opens++ === 0;
+        await sleep(1);
+        if (first) throw new Error('open refused');
+      },
+      onFrame(frame, c) {
+        for (let i = 0; i < 10; i++) c.send(frame); // beyond a 64-byte ring: onDrain follows
+      },
+      async onDrain() {
+        throw new Error('drain failed');
+      },
+      async onClose() {
+        throw new Error('close failed');
+      },
+    });
+    const errors: string[] = [];
+    server.on('clientError', err => errors.push(`${err.code}: ${err.message}`));
+    const refused = await connect(port);
+    await collect(refused).done;
+    await until(() => errors.length === 2, 5000, 'the first connection\'s errors');
+    const drained = await connect(port);
+    const got = collect(drained);
+    drained.write('0123456789\n');
+    await got.done;
+    await until(() => errors.length === 4, 5000, 'the second connection\'s errors');
+    expect(errors).toEqual([
+      'ERR_HANDLER: the handler failed: open refused', 'ERR_HANDLER: the handler failed: close failed',
+      'ERR_HANDLER: the handler failed: drain failed', 'ERR_HANDLER: the handler failed: close failed',
+    ]);
+    await server.close();
+  });
+
   it('streams a reply larger than the tx ring up to maxReply, and refuses one byte more with ERR_REPLY_TOO_LARGE', async () => {
     const maxReply = 1 << 20;
     const big = randomBytes(maxReply);
@@ -215,6 +265,33 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy write=$writ
     const past = await roundTrip(port, lengthFrame(Buffer.from([1])));
     expect(past.equals(lengthFrame(Buffer.from('before')))).toBe(true);
     expect(codes).toEqual(['ERR_REPLY_TOO_LARGE']);
+    await server.close();
+  });
+
+  // Per framing: replies it carries as one frame (up to what is just short of a refusal: part of the delimiter,
+  // a '\r' where it is kept) and replies it refuses (the delimiter inside, or running on into the trailer).
+  it.each([
+    ['line', '\n', ['ab', 'a\rb', 'ab\r', 'x'.repeat(300_000)], ['a\nb', '\n', `${'x'.repeat(300_000)}\ny`]],
+    ['line:cr', '\n', ['a\rb', '\rab'], ['ab\r', 'a\r\nb']],
+    ['delimiter:\\r\\n', '\r\n', ['a\r', '\nb', 'a\n\r'], ['a\r\nb']],
+    ['delimiter:aba', 'aba', ['xa', 'ba', 'abba'], ['xab', 'xabay']],
+  ])('framing %s: a reply holding the delimiter is refused with ERR_DELIMITER_IN_PAYLOAD, the replies before it arrive whole', async (framing, delim, good, bad) => {
+    const replies = [...good, ...bad];
+    const { server, port } = await startServer({
+      core, zeroCopy, writePath, framing, maxReply: 1 << 20, maxQueued: 1 << 21,
+      onFrame: (frame, c) => void c.send(Buffer.from(replies[Number(text(frame))]!, 'latin1')),
+    });
+    const codes = errorCodes(server);
+    const wire = (...l: string[]) => Buffer.from(l.map(x => `${x}${delim}`).join(''), 'latin1');
+    const accepted = wire(...good);
+    for (let b = 0; b < bad.length; b++) {
+      // Every good reply, then a bad one, then one more that never comes: the connection closed at the bad one.
+      const asked = wire(...good.map((_, i) => String(i)), String(good.length + b), '0');
+      const got = await roundTrip(port, asked);
+      expect(got.equals(accepted), `${framing}: ${JSON.stringify(bad[b]!.slice(0, 20))}`).toBe(true);
+    }
+    expect(codes).toEqual(bad.map(() => 'ERR_DELIMITER_IN_PAYLOAD'));
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_DELIMITER_IN_PAYLOAD: bad.length });
     await server.close();
   });
 

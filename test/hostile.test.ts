@@ -147,7 +147,7 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
     await server.close();
   });
 
-  it('eviction at the connection limit: a newcomer takes the slot of the oldest incomplete frame past evictAfter, oldest first; refused when none qualifies', async () => {
+  it('eviction at the connection limit, no minimum rate: a newcomer takes the slot of the slowest incomplete frame past evictAfter (equal bytes: the oldest first); refused when none qualifies', async () => {
     // Deadlines off: only eviction frees a slot here.
     const { server, port } = await startServer({ core, framing: 'length:4:be', maxConnections: 4, evictAfter: 400, frameTimeout: 0, minRate: 0 });
     const codes = errorCodes(server);
@@ -191,6 +191,118 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
     expect(server.stats().total.errorsByCode).toEqual({ ERR_TOO_MANY_CONNECTIONS: 2, ERR_EVICTED: 3 });
     expect(await b.stop()).toBeGreaterThan(10);
     for (const s of served) s.destroy();
+    await server.close();
+  });
+
+  it('eviction by rate, on either side of minRate: a frame arriving at twice minRate is never evicted, one at half of it is', async () => {
+    // minRate 2000 bytes/s over 10 s windows (the sweep closes neither during the test), 3 slots.
+    const { server, port } = await startServer({ core, framing: 'length:4:be', maxConnections: 3, maxFrame: 65536, evictAfter: 300, minRate: 2000, minRateWindow: 10_000 });
+    const codes = errorCodes(server);
+    const b = bystander(port); // between frames: never a candidate
+    const header = lengthFrame(Buffer.alloc(60_000)).subarray(0, 4);
+    const sender = async (bytesPer50ms: number) => {
+      const s = await connect(port);
+      s.on('error', () => {});
+      s.write(header);
+      const timer = setInterval(() => s.write(Buffer.alloc(bytesPer50ms)), 50);
+      s.once('close', () => clearInterval(timer));
+      return { s, stop: () => clearInterval(timer) };
+    };
+    const above = await sender(200); // 4000 bytes/s
+    const below = await sender(50); // 1000 bytes/s
+    await sleep(600); // both frames past evictAfter
+    const newcomer = async () => {
+      const s = await connect(port);
+      s.on('error', () => {});
+      const f = lengthFrame(randomBytes(16));
+      s.write(f);
+      let got = Buffer.alloc(0);
+      s.on('data', d => (got = Buffer.concat([got, d])));
+      return { s, end: await Promise.race([new Promise<string>(r => s.once('close', () => r('refused'))), until(() => got.equals(f), 5000).then(() => 'served')]) };
+    };
+    const first = await newcomer();
+    expect(first.end).toBe('served');
+    expect(await outcome(below.s, 3000)).toBe('closed');
+    expect(codes).toEqual(['ERR_EVICTED']);
+    // One past: the only frame left in progress arrives over minRate: the next newcomer is refused, not served in its place.
+    expect((await newcomer()).end).toBe('refused');
+    expect(above.s.closed).toBe(false);
+    expect(codes).toEqual(['ERR_EVICTED', 'ERR_TOO_MANY_CONNECTIONS']);
+    above.stop();
+    for (const s of [above.s, first.s]) s.destroy();
+    expect(await b.stop()).toBeGreaterThan(10);
+    await server.close();
+  });
+
+  it.each(['uploads first', 'attackers first'] as const)('eviction by rate (%s): clients uploading well over minRate are never evicted for reconnecting 1-byte-a-second tricklers', async order => {
+    // 6 slots, 3 uploads of 200 KB at ~200 KB/s (minRate is 500 bytes/s), and 8 attackers
+    // that trickle 1 byte a second and reconnect 50 ms after every close or refusal.
+    const maxFrame = 256 * 1024;
+    const { server, port } = await startServer({ core, framing: 'length:4:be', maxConnections: 6, maxFrame, evictAfter: 300 });
+    const codes = errorCodes(server);
+    let attacking = true;
+    let attacks = 0;
+    const attackers = new Set<net.Socket>();
+    const attacker = async () => {
+      while (attacking) {
+        attacks++;
+        const s = net.connect({ port, host: '127.0.0.1' });
+        attackers.add(s);
+        s.on('error', () => {});
+        const drip = setInterval(() => s.write(Buffer.from([0])), 1000);
+        s.write(Buffer.from([0])); // the first byte of a 4-byte length: a frame begun, never finished
+        await new Promise(r => s.once('close', r)); // (events.once would reject on the reset)
+        clearInterval(drip);
+        attackers.delete(s);
+        await sleep(50);
+      }
+    };
+    const upload = async (): Promise<string> => {
+      const frame = lengthFrame(randomBytes(200_000));
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const s = await connect(port);
+        s.on('error', () => {});
+        let got = Buffer.alloc(0);
+        s.on('data', d => (got = Buffer.concat([got, d])));
+        // Refused (closed at once, nothing echoed) or served: 8 KB every 40 ms until the frame is out.
+        const closed = new Promise<string>(r => s.once('close', () => r('closed')));
+        let sent = 0;
+        const pace = setInterval(() => {
+          if (sent < frame.length && !s.destroyed) s.write(frame.subarray(sent, (sent += 8192)));
+        }, 40);
+        const end = await Promise.race([closed, until(() => got.length >= frame.length, 20_000, 'the upload\'s echo').then(() => 'echoed')]);
+        clearInterval(pace);
+        if (end === 'echoed') {
+          s.destroy();
+          return got.equals(frame) ? 'served' : 'corrupted';
+        }
+        if (sent > 8192 || got.length > 0) return `closed after ${sent} bytes sent`; // it had a slot and lost it
+        await sleep(50); // refused at the limit: try again, as a client would
+      }
+      return 'never got a slot';
+    };
+    const swarm: Promise<void>[] = [];
+    let uploads: Promise<string[]>;
+    if (order === 'uploads first') {
+      uploads = Promise.all([upload(), upload(), upload()]);
+      await until(() => server.stats().total.bytesIn > 3 * 8192, 5000, 'the uploads to begin');
+      for (let i = 0; i < 8; i++) swarm.push(attacker());
+    } else {
+      for (let i = 0; i < 8; i++) swarm.push(attacker());
+      await until(() => server.stats().total.connections === 6, 5000, 'the attackers to take every slot');
+      await sleep(400); // past evictAfter: the attackers' frames are evictable, and they reconnect as they go
+      uploads = Promise.all([upload(), upload(), upload()]);
+    }
+    const results = await uploads;
+    const seen = new Set(codes); // before the attackers hang up (their incomplete frames: ERR_TRUNCATED_FRAME)
+    attacking = false;
+    for (const s of attackers) s.destroy();
+    await Promise.all(swarm);
+    expect(results).toEqual(['served', 'served', 'served']);
+    // The attackers were evicted (by the uploads and by one another) and came back.
+    expect(codes.filter(c => c === 'ERR_EVICTED').length).toBeGreaterThan(3);
+    expect(attacks).toBeGreaterThan(8);
+    expect(seen).toEqual(new Set(['ERR_EVICTED', 'ERR_TOO_MANY_CONNECTIONS']));
     await server.close();
   });
 

@@ -87,3 +87,15 @@ export function decodeStream(framing: Framing, maxFrame: number, stream: Buffer)
     }
   }
 }
+
+/**
+ * Delimiter framing, for send(): does `payload` come back as one frame, itself, once
+ * the delimiter is written after it? The peer's view, from decodeStream itself: a
+ * payload that holds the delimiter (or, stripping '\r', ends in '\r') does not.
+ */
+export function sendsAsOneFrame(framing: Framing & { kind: 'delimiter' }, payload: Buffer): boolean {
+  const d = Buffer.from(typeof framing.delimiter === 'string' ? Buffer.from(framing.delimiter) : (framing.delimiter ?? Buffer.from('\n')));
+  const wire = Buffer.concat([payload, d]);
+  const got = decodeStream(framing, payload.length, wire);
+  return got.error === 0 && got.stopAt === wire.length && got.frames.length === 1 && got.frames[0]!.equals(payload);
+}

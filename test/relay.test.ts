@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { lengthFrame } from './harness.ts';
+import { CORES, lengthFrame } from './harness.ts';
 import { PATHS, collect, connect, errorCodes, plainServer, roundTrip, startServer, until, untilReadingStops } from './net-helpers.ts';
 
 
@@ -141,6 +141,24 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy write=$writePath', ({ 
     await echo.stop();
   });
 
+  it('onForward: a replacement holding the delimiter is refused with ERR_DELIMITER_IN_PAYLOAD, never split in two upstream', async () => {
+    const seen: Buffer[] = [];
+    const echo = await backend(s => { s.on('data', d => seen.push(d)); s.pipe(s); });
+    const { server, port } = await startServer({
+      core, zeroCopy, writePath, framing: 'line', upstream: { port: echo.port },
+      // Towards the backend, '+' becomes a newline: a frame that would arrive as two.
+      onForward: (frame, from) => (from.remotePort !== echo.port ? Buffer.from(Buffer.from(frame).toString().replaceAll('+', '\n')) : undefined),
+    });
+    const codes = errorCodes(server);
+    const back = await roundTrip(port, Buffer.from('one\ntwo\nthree+four\nfive\n'));
+    await until(() => echo.sockets.size === 0, 5000, 'the upstream connection closed');
+    expect(String(Buffer.concat(seen))).toBe('one\ntwo\n'); // the frames before it, then FIN: not 'three' and 'four' as two frames
+    expect('one\ntwo\n'.startsWith(String(back))).toBe(true); // what of their echo came back before the client closed
+    expect(codes).toEqual(['ERR_DELIMITER_IN_PAYLOAD']);
+    await server.close();
+    await echo.stop();
+  });
+
   it('onForward keeps the backpressure: a backend that does not read stops the client\'s reading, then everything arrives', async () => {
     let resume!: () => void;
     const stalled = await backend(s => {
@@ -186,6 +204,26 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy write=$writePath', ({ 
     expect(String(await got2.done)).toBe('first\n'); // what arrived before the backend died, then the close
     await relay.server.close();
     await dying.stop();
+  });
+});
+
+describe.each(CORES)('relay core=%s, an upstream socket that cannot be made', core => {
+  it('closes each client with the real cause (ERR_TLS), never leaking the upstream\'s slot to ERR_TOO_MANY_CONNECTIONS', async () => {
+    // Two slots: one client and its upstream. A leaked upstream slot would refuse the second client.
+    const { server, port } = await startServer({ core, framing: 'line', maxConnections: 2, evictAfter: 0, upstream: { port: 1, tls: { key: 'not a key', cert: 'not a certificate' } } });
+    const codes = errorCodes(server);
+    for (let i = 0; i < 3; i++) {
+      const client = await connect(port);
+      const got = collect(client);
+      client.write('anyone?\n');
+      expect((await got.done).length).toBe(0);
+      client.destroy();
+      await until(() => server.stats().total.connections === 0, 5000, 'both slots free again');
+    }
+    expect(codes).toEqual(Array(6).fill('ERR_TLS')); // per client: the upstream attempt, then the client it closes
+    expect(server.stats().total.connections).toBe(0);
+    expect(server.stats().total.closedBy.ERR_TLS).toBe(6); // each client, and the upstream slot given back
+    await server.close();
   });
 });
 

@@ -2,7 +2,7 @@
 // decodes back to the same payload; payloads the framing cannot carry are refused.
 import { describe, expect, it } from 'vitest';
 import { CORES, bytes, coreWith, feed, lengthFrame, varintFrame } from './harness.ts';
-import { SEND_BAD_LENGTH, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from '../src/core/layout.ts';
+import { SCRATCH_SIZE, SEND_BAD_LENGTH, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from '../src/core/layout.ts';
 import type { Core } from '../src/core/core.ts';
 
 function sent(core: Core, slot: number): Buffer {
@@ -52,7 +52,7 @@ describe.each(CORES)('%s core send()', kind => {
     for (const [framing, wire] of streamed) {
       const core = await coreWith(kind, { framing, mode: 'handler', maxFrame: 48, rxRing: 64, txRing: 64 });
       const slot = core.open();
-      expect(core.check(payload.length), framing).toBe(SEND_TOO_LARGE);
+      expect(core.check(payload), framing).toBe(SEND_TOO_LARGE);
       expect(core.send(slot, payload)).toBe(SEND_TOO_LARGE);
       expect(core.send(slot, filler)).toBe(SEND_OK); // in the ring, unsent: the stream starts mid-ring and wraps
       expect(core.beginFrame(slot, payload.length)).toBe(SEND_OK);
@@ -132,5 +132,65 @@ describe.each(CORES)('%s core send()', kind => {
     expect(small.send(s, Buffer.alloc(10))).toBe(SEND_OK);
     expect(small.send(s, Buffer.alloc(7))).toBe(SEND_FULL);
     expect(small.send(s, Buffer.alloc(6))).toBe(SEND_OK);
+  });
+
+  it('refuses a payload its delimiter framing would not carry as one frame (SEND_DELIMITER), in the ring, waiting for room, or streamed', async () => {
+    const cases: [string, string[], string[]][] = [
+      ['line', ['ab', 'a\rb', 'ab\r', ''], ['a\nb', '\n', 'ab\n']],
+      ['line:cr', ['a\rb', '\rab'], ['ab\r', '\r', 'a\r\nb']],
+      ['delimiter:\\r\\n', ['a\r', '\nb', 'a\n\r'], ['a\r\nb', '\r\n']],
+      // Self-overlapping: 'ab' then the delimiter is 'ababa', where 'aba' starts inside the payload.
+      ['delimiter:aba', ['xa', 'ba', 'abba'], ['xab', 'ab', 'xabay']],
+    ];
+    for (const [framing, good, bad] of cases) {
+      const core = await coreWith(kind, { framing, mode: 'handler', maxFrame: 48, rxRing: 64, txRing: 64 });
+      const slot = core.open();
+      for (const p of good) {
+        expect(core.check(bytes(p)), `${framing} ${JSON.stringify(p)}`).toBe(SEND_OK);
+        expect(core.send(slot, bytes(p)), `${framing} ${JSON.stringify(p)}`).toBe(SEND_OK);
+        sent(core, slot);
+      }
+      for (const p of bad) {
+        expect(core.check(bytes(p)), `${framing} ${JSON.stringify(p)}`).toBe(SEND_DELIMITER);
+        expect(core.send(slot, bytes(p)), `${framing} ${JSON.stringify(p)}`).toBe(SEND_DELIMITER);
+        expect(core.txPending(slot)).toBe(0); // nothing went in
+      }
+      // With no room now, and larger than the ring: refused all the same, so what waits or streams can be sent.
+      expect(core.send(slot, Buffer.alloc(60, 0x41))).toBe(SEND_OK);
+      expect(core.send(slot, bytes(`${good[0]}`.padEnd(10, 'z')))).toBe(SEND_FULL);
+      expect(core.send(slot, bytes(bad[0]!))).toBe(SEND_DELIMITER);
+      expect(core.send(slot, bytes(`${'z'.repeat(100)}${bad[0]}`))).toBe(SEND_DELIMITER);
+      expect(core.send(slot, bytes('z'.repeat(100)))).toBe(SEND_TOO_LARGE);
+    }
+  });
+
+  it('finds the delimiter in a payload checked piece by piece, also across the boundary of two pieces', async () => {
+    const core = await coreWith(kind, { framing: 'delimiter:\\r\\n', mode: 'handler', maxFrame: 48, rxRing: 64, txRing: 64 });
+    const clean = Buffer.alloc(3 * SCRATCH_SIZE, 0x41);
+    expect(core.check(clean)).toBe(SEND_TOO_LARGE);
+    for (const at of [SCRATCH_SIZE - 2, SCRATCH_SIZE - 1, SCRATCH_SIZE, 2 * SCRATCH_SIZE - 2, 3 * SCRATCH_SIZE - 2]) {
+      const p = Buffer.from(clean);
+      p.write('\r\n', at, 'latin1');
+      expect(core.check(p), `at ${at}`).toBe(SEND_DELIMITER);
+      p.write('\rA', at, 'latin1'); // half of it: fine
+      expect(core.check(p), `half at ${at}`).toBe(SEND_TOO_LARGE);
+    }
+  });
+
+  it('checks a payload in its own memory (a frame a handler forwards) where it is', async () => {
+    const core = await coreWith(kind, { framing: 'line', mode: 'handler', maxConnections: 2, maxFrame: 48, rxRing: 64, txRing: 64 });
+    const from = core.open();
+    const to = core.open();
+    core.readSpan(from).set(bytes('a\rb\n'));
+    core.received(from, 4);
+    expect(core.frameCount()).toBe(1);
+    const frame = core.frame(0);
+    expect(frame.buffer).toBe(core.memory);
+    expect(core.send(to, frame)).toBe(SEND_OK);
+    expect(sent(core, to)).toEqual(bytes('a\rb\n'));
+    // The same memory holding a newline: a view of the rx ring over the frame and its delimiter.
+    const withDelimiter = new Uint8Array(core.memory, frame.byteOffset, 4);
+    expect(core.check(withDelimiter)).toBe(SEND_DELIMITER);
+    expect(core.send(to, withDelimiter)).toBe(SEND_DELIMITER);
   });
 });

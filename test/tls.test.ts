@@ -236,6 +236,44 @@ describe.each(CORES)('TLS core=%s', core => {
     await server.close();
   });
 
+  it('closes a connection at once with ERR_TLS, counted, when a record fails after the handshake, and a bystander echoes on', async () => {
+    const { server, port } = await startServer({ core, framing: 'line', tls: certs.server, idleTimeout: 60_000, onFrame: (f, c) => void c.send(f) });
+    const errors: RingwireError[] = [];
+    server.on('clientError', e => errors.push(e));
+    const bystander = await tlsClient(port);
+    const echo = async (socket: net.Socket, text: string) => {
+      const back = readBytes(socket, text.length);
+      socket.write(text);
+      expect((await back).toString()).toBe(text);
+    };
+    const rounds = async (n: number) => { for (let i = 0; i < n; i++) await echo(bystander, `round ${i}\n`); };
+    await rounds(3);
+    for (let i = 0; i < 3; i++) {
+      // A real TLS client over a raw socket we keep: past the handshake, a record of garbage goes out on the raw socket.
+      const raw = net.connect(port, '127.0.0.1');
+      await once(raw, 'connect');
+      const client = tls.connect({ socket: raw, ca: certs.ca, servername: 'localhost' });
+      client.on('error', () => {});
+      await once(client, 'secureConnect');
+      await echo(client, 'fine\n');
+      const closed = once(raw, 'close');
+      const started = performance.now();
+      raw.write(Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x00, 0x40]), Buffer.alloc(0x40, 0xa5)])); // application data, bad MAC
+      await closed;
+      expect(performance.now() - started).toBeLessThan(5000); // at once, not at the idle timeout (60 s)
+      await rounds(2);
+    }
+    await until(() => server.connections.size === 1, 5000, 'the corrupt connections gone');
+    expect(errors.map(e => e.code)).toEqual(['ERR_TLS', 'ERR_TLS', 'ERR_TLS']);
+    expect(errors[0]!.message).toMatch(/^TLS record refused after the handshake: /);
+    const t = server.stats().total;
+    expect(t.errorsByCode).toEqual({ ERR_TLS: 3 });
+    expect(t.closedBy.ERR_TLS).toBe(3);
+    expect(t.connections).toBe(1);
+    bystander.end();
+    await server.close();
+  });
+
   it('with requestCert, opens for a client certificate signed by the CA and refuses one that is not', async () => {
     const errors: RingwireError[] = [];
     const peers: string[] = [];
@@ -268,6 +306,34 @@ describe.each(CORES)('TLS core=%s', core => {
     expect(peers).toHaveLength(1);
     good.end();
     await server.close();
+  });
+
+  it('connect({ tls }) closes at once with ERR_TLS when the server corrupts a record after the handshake', async () => {
+    const bad = Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x00, 0x40]), Buffer.alloc(0x40, 0x5a)]);
+    const context = tls.createSecureContext(certs.server);
+    const raws: net.Socket[] = [];
+    const plain = net.createServer(raw => {
+      raws.push(raw);
+      raw.on('error', () => {});
+      const t = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+      t.on('error', () => {});
+      t.once('data', () => raw.write(bad)); // the client's first frame, then a record that fails its MAC
+    });
+    plain.listen(0, '127.0.0.1');
+    await once(plain, 'listening');
+    const closes: (string | undefined)[] = [];
+    const client = await connect({
+      core, framing: 'line', port: (plain.address() as net.AddressInfo).port, tls: { ca: certs.ca, servername: 'localhost' },
+      onFrame: () => {}, onClose: (_c, err) => void closes.push(err?.code),
+    });
+    const c = await client.ready;
+    c.send(Buffer.from('hello'));
+    const ended = once(client, 'end');
+    await until(() => closes.length === 1, 5000, 'the client connection closed');
+    expect(closes).toEqual(['ERR_TLS']);
+    await ended;
+    for (const raw of raws) raw.destroy();
+    await new Promise(resolve => plain.close(resolve));
   });
 
   it('connect({ tls }) exchanges frames with a TLS server, reconnects over TLS, and refuses an untrusted server with ERR_TLS', async () => {

@@ -8,13 +8,17 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
 export const HEADER_SIZE = 128;
 /** bytes per slot: one cache line */
 export const SLOT_SIZE = 64;
+/** check() copies a payload that is not in the core's memory here, SCRATCH_SIZE bytes at a time, to scan it: below LAYOUT_BASE, above the module's static data (init checks) */
+export const SCRATCH_BASE = 3072;
+/** bytes at SCRATCH_BASE */
+export const SCRATCH_SIZE = 1024;
 
 // Header: configuration words (u32 index from LAYOUT_BASE), written by the host before init()
 /** MAGIC once the host wrote the header */
@@ -113,10 +117,12 @@ export const S_LOOP_BLOCKED = 76;
 export const S_STALLS = 77;
 /** frames read but not answered when the drain timed out (their connections were reset: ERR_DRAIN_TIMEOUT) */
 export const S_DRAIN_UNANSWERED = 78;
+/** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
+export const S_QUARANTINED = 79;
 /** i64 counters in the block */
-export const STATS_COUNT = 79;
+export const STATS_COUNT = 80;
 /** bytes of the block */
-export const STATS_SIZE = 632;
+export const STATS_SIZE = 640;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */
@@ -197,6 +203,8 @@ export const SEND_FULL = 1;
 export const SEND_BAD_LENGTH = 2;
 /** the encoded frame is larger than the whole tx ring */
 export const SEND_TOO_LARGE = 3;
+/** delimiter framing: the payload holds the delimiter (or, stripping \r, ends in \r): the peer would not read it back as one frame */
+export const SEND_DELIMITER = 4;
 
 // Codes: init
 /** the core is ready */
@@ -251,18 +259,22 @@ export const E_TLS_TIMEOUT = 17;
 export const E_PROXY_HEADER = 18;
 /** ERR_PROXY_HEADER: no whole PROXY protocol header within the header timeout (its own counter, the same code) (found by the host) */
 export const E_PROXY_TIMEOUT = 19;
-/** ERR_EVICTED: closed at the connection limit to give its slot to a new connection: its incomplete frame had waited longest on its peer (found by the host) */
+/** ERR_EVICTED: closed at the connection limit to give its slot to a new connection: its incomplete frame arrived slowest, below the minimum rate (found by the host) */
 export const E_EVICTED = 20;
 /** ERR_DRAIN_TIMEOUT: the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset (found by the host) */
 export const E_DRAIN_TIMEOUT = 21;
+/** ERR_DELIMITER_IN_PAYLOAD: send() of a payload its delimiter framing cannot carry as one frame (SEND_DELIMITER) (found by the host) */
+export const E_DELIMITER_IN_PAYLOAD = 22;
+/** ERR_HANDLER_TIMEOUT: a handler's promise did not settle within the handler timeout (found by the host) */
+export const E_HANDLER_TIMEOUT = 23;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR = 2;
 
 /** Error constants' names by number (the index). */
-export const ERROR_NAMES = ['E_RINGWIRE', 'E_FRAME_TOO_LARGE', 'E_BAD_LENGTH', 'E_TOO_MANY_CONNECTIONS', 'E_IDLE_TIMEOUT', 'E_TRUNCATED_FRAME', 'E_REPLY_TOO_LARGE', 'E_HANDLER', 'E_SOCKET', 'E_BAD_CONFIG', 'E_WORKER_EXIT', 'E_SLOW_CONSUMER', 'E_FRAME_TIMEOUT', 'E_TOO_SLOW', 'E_TOO_MANY_PER_IP', 'E_NO_DESCRIPTORS', 'E_TLS', 'E_TLS_TIMEOUT', 'E_PROXY_HEADER', 'E_PROXY_TIMEOUT', 'E_EVICTED', 'E_DRAIN_TIMEOUT'] as const;
+export const ERROR_NAMES = ['E_RINGWIRE', 'E_FRAME_TOO_LARGE', 'E_BAD_LENGTH', 'E_TOO_MANY_CONNECTIONS', 'E_IDLE_TIMEOUT', 'E_TRUNCATED_FRAME', 'E_REPLY_TOO_LARGE', 'E_HANDLER', 'E_SOCKET', 'E_BAD_CONFIG', 'E_WORKER_EXIT', 'E_SLOW_CONSUMER', 'E_FRAME_TIMEOUT', 'E_TOO_SLOW', 'E_TOO_MANY_PER_IP', 'E_NO_DESCRIPTORS', 'E_TLS', 'E_TLS_TIMEOUT', 'E_PROXY_HEADER', 'E_PROXY_TIMEOUT', 'E_EVICTED', 'E_DRAIN_TIMEOUT', 'E_DELIMITER_IN_PAYLOAD', 'E_HANDLER_TIMEOUT'] as const;
 export type ErrorName = (typeof ERROR_NAMES)[number];
 /** Error codes by number (the index); two numbers may share one. */
-export const ERROR_CODES = ['ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME', 'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT', 'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS', 'ERR_TLS', 'ERR_TLS', 'ERR_PROXY_HEADER', 'ERR_PROXY_HEADER', 'ERR_EVICTED', 'ERR_DRAIN_TIMEOUT'] as const;
+export const ERROR_CODES = ['ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME', 'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT', 'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS', 'ERR_TLS', 'ERR_TLS', 'ERR_PROXY_HEADER', 'ERR_PROXY_HEADER', 'ERR_EVICTED', 'ERR_DRAIN_TIMEOUT', 'ERR_DELIMITER_IN_PAYLOAD', 'ERR_HANDLER_TIMEOUT'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The header's configuration words, as the host writes them and both cores read them. */

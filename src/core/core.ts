@@ -15,7 +15,8 @@
 
 import type { CoreConfig } from './config.ts';
 import {
-  F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_RAW, H_FRAME_COUNT, LAYOUT_BASE, MODE_ECHO, readHeaderConfig, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
+  F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, H_FRAME_COUNT, LAYOUT_BASE, MODE_ECHO, readHeaderConfig, SCRATCH_BASE, SCRATCH_SIZE,
+  SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
   W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
 } from './layout.ts';
 import { JsFraming } from './js-framing.ts';
@@ -26,7 +27,8 @@ export type CoreKind = 'wasm' | 'js';
 // The words of the contract the network code needs, so that it depends on this
 // interface and never on the contract (contract.ts) itself.
 export {
-  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_DRAIN_UNANSWERED, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_STALLS, SEND_FULL, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
+  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_DRAIN_UNANSWERED, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_QUARANTINED, S_STALLS,
+  SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
 } from './layout.ts';
 
 export interface Core {
@@ -70,10 +72,14 @@ export interface Core {
    * before peer is closed.
    */
   forwardTo(slot: number, peer: number): void;
-  /** Encode payload as one frame into the tx ring. Returns SEND_*. */
+  /**
+   * Encode payload as one frame into the tx ring. Returns SEND_*: SEND_DELIMITER
+   * (delimiter framing: the payload holds the delimiter) whether or not the ring has
+   * room, so what waits for room (SEND_FULL) or streams (SEND_TOO_LARGE) can be sent.
+   */
   send(slot: number, payload: Uint8Array): number;
-  /** What send() of a len-byte payload would say if the ring had room: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
-  check(len: number): number;
+  /** What send() of this payload would say if the ring had room: SEND_OK, SEND_BAD_LENGTH, SEND_TOO_LARGE or SEND_DELIMITER. */
+  check(payload: Uint8Array): number;
   /**
    * A reply larger than the tx ring, streamed: beginFrame writes the prefix for a
    * len-byte payload (SEND_OK, SEND_FULL: no room for it yet, SEND_BAD_LENGTH),
@@ -163,11 +169,14 @@ export abstract class CoreBase implements Core {
   abstract nop(x: number): number;
   /** SEND_OK with W_RESERVED set to where the payload goes, or why not. */
   protected abstract reserve(slot: number, len: number): number;
-  /** Write prefix and trailer around the placed payload and publish the frame. */
-  protected abstract commit(slot: number, len: number): void;
+  /** Write prefix and trailer around the placed payload and publish the frame: SEND_OK, or SEND_DELIMITER (nothing published). */
+  protected abstract commit(slot: number, len: number): number;
   /** send() of len bytes already in this memory at addr: reserve, copy and commit in one call into the core. */
   protected abstract sendFrom(slot: number, addr: number, len: number): number;
-  abstract check(len: number): number;
+  /** What send() would say of a len-byte payload's length: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
+  protected abstract plan(len: number): number;
+  /** Delimiter framing: SEND_DELIMITER if the len bytes at addr hold the delimiter (`last`: they end the payload), else SEND_OK. */
+  protected abstract scan(addr: number, len: number, last: boolean): number;
   abstract beginFrame(slot: number, len: number): number;
   abstract endFrame(slot: number): number;
   /** n payload bytes were copied at the tx head: publish them. */
@@ -240,12 +249,34 @@ export abstract class CoreBase implements Core {
     // Lengths are u32 in the cores; a payload that long could never fit a tx ring.
     if (payload.length > 0xffffffff) return SEND_TOO_LARGE;
     // A payload in this memory (a frame forwarded by its handler): one call into the core.
-    if (payload.buffer === this.memory) return this.sendFrom(slot, payload.byteOffset, payload.length);
-    const r = this.reserve(slot, payload.length);
-    if (r !== SEND_OK) return r;
+    const r = payload.buffer === this.memory ? this.sendFrom(slot, payload.byteOffset, payload.length) : this.reserve(slot, payload.length);
+    // Not in the ring now (it waits for room, or streams through it later): its bytes are checked now, whole.
+    if (r === SEND_FULL || r === SEND_TOO_LARGE) return this.check(payload) === SEND_DELIMITER ? SEND_DELIMITER : r;
+    if (r !== SEND_OK || payload.buffer === this.memory) return r;
+    // The core checks the payload's bytes where they are now, in the ring, before it publishes them.
     this.copyIntoTx(slot, this.slotWord(slot, W_RESERVED), payload);
-    this.commit(slot, payload.length);
-    return SEND_OK;
+    return this.commit(slot, payload.length);
+  }
+
+  /**
+   * The length first (plan), then, with delimiter framing, the bytes (scan): in place
+   * when they are in this memory, else copied through the core's scratch buffer a piece
+   * at a time, each piece starting delimLen - 1 bytes before the end of the last, so a
+   * delimiter across two pieces is seen whole.
+   */
+  check(payload: Uint8Array): number {
+    const len = payload.length;
+    const r = len > 0xffffffff ? SEND_TOO_LARGE : this.plan(len);
+    if ((r !== SEND_OK && r !== SEND_TOO_LARGE) || this.config.framing !== FRAMING_DELIMITER) return r;
+    if (payload.buffer === this.memory) return this.scan(payload.byteOffset, len, true) === SEND_OK ? r : SEND_DELIMITER;
+    const overlap = this.config.delimiter.length - 1;
+    for (let at = 0; ; at += SCRATCH_SIZE - overlap) {
+      const n = Math.min(SCRATCH_SIZE, len - at);
+      this.u8.set(payload.subarray(at, at + n), SCRATCH_BASE);
+      const last = at + n === len;
+      if (this.scan(SCRATCH_BASE, n, last) !== SEND_OK) return SEND_DELIMITER;
+      if (last) return r;
+    }
   }
 
   putPiece(slot: number, bytes: Uint8Array): number {

@@ -45,6 +45,8 @@ export class ProxyHeaderError extends RingwireError {}
 export class ProxyHeaderTimeoutError extends ProxyHeaderError {}
 export class EvictedError extends RingwireError {}
 export class DrainTimeoutError extends RingwireError {}
+export class DelimiterInPayloadError extends RingwireError {}
+export class HandlerTimeoutError extends RingwireError {}
 
 interface Entry {
   code: ErrorCode;
@@ -74,8 +76,10 @@ const BY_NAME: Record<ErrorName, Omit<Entry, 'code'>> = {
   E_TLS_TIMEOUT: { message: 'TLS handshake did not finish within the handshake timeout', type: TlsTimeoutError },
   E_PROXY_HEADER: { message: 'bad PROXY protocol header', type: ProxyHeaderError },
   E_PROXY_TIMEOUT: { message: 'no PROXY protocol header within the header timeout', type: ProxyHeaderTimeoutError },
-  E_EVICTED: { message: 'closed to give its slot to a new connection: its incomplete frame had waited longest', type: EvictedError },
+  E_EVICTED: { message: 'closed to give its slot to a new connection: its incomplete frame arrived slowest', type: EvictedError },
   E_DRAIN_TIMEOUT: { message: 'the drain timed out with frames read but unanswered (or replies undelivered): the connection was reset; raise drainTimeout', type: DrainTimeoutError },
+  E_DELIMITER_IN_PAYLOAD: { message: 'payload holds the framing\'s delimiter: the peer would read it as more than one frame', type: DelimiterInPayloadError },
+  E_HANDLER_TIMEOUT: { message: 'a handler did not settle within the handler timeout', type: HandlerTimeoutError },
 };
 
 /** Index = the error number (the contract's order). */
@@ -87,7 +91,7 @@ export type { ErrorCode };
 export {
   E_FRAME_TOO_LARGE, E_BAD_LENGTH, E_LAST_CORE_ERROR, E_TOO_MANY_CONNECTIONS, E_IDLE_TIMEOUT, E_TRUNCATED_FRAME, E_REPLY_TOO_LARGE, E_HANDLER,
   E_SOCKET, E_BAD_CONFIG, E_WORKER_EXIT, E_SLOW_CONSUMER, E_FRAME_TIMEOUT, E_TOO_SLOW, E_TOO_MANY_PER_IP,
-  E_NO_DESCRIPTORS, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_EVICTED, E_TLS, E_TLS_TIMEOUT, E_DRAIN_TIMEOUT,
+  E_NO_DESCRIPTORS, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_EVICTED, E_TLS, E_TLS_TIMEOUT, E_DRAIN_TIMEOUT, E_DELIMITER_IN_PAYLOAD, E_HANDLER_TIMEOUT,
 } from './layout.ts';
 
 /** The error object for error number n, with an optional more specific message. */

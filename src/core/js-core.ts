@@ -12,10 +12,10 @@ import { writeHeader } from './header.ts';
 import { JsFraming } from './js-framing.ts';
 import { ringToRing } from './js-ring.ts';
 import {
-  DELIM_MAX, F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_RAW, H_FRAME_COUNT, H_FREE_HEAD, H_MAGIC, H_OPEN, H_VERSION,
+  DELIM_MAX, F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, H_FRAME_COUNT, H_FREE_HEAD, H_MAGIC, H_OPEN, H_VERSION,
   HEADER_CONFIG_WORDS, HEADER_SIZE, INIT_BAD_CONFIG, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE,
   LAYOUT_VERSION, MAGIC, MODE_ECHO, PAGE_SIZE, R_BLOCKED, R_DONE, R_MORE, readHeaderConfig, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT,
-  S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
+  S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
   STATS_SIZE, W_ERROR, W_ERROR_SIZE, W_HOLD, W_LISTED, W_NEXT_FREE, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
   W_TX_BASE, W_TX_HEAD, W_TX_TAIL, type HeaderConfig,
 } from './layout.ts';
@@ -209,14 +209,16 @@ export class JsCore extends CoreBase {
     return SEND_OK;
   }
 
-  protected commit(slot: number, len: number): void {
+  protected commit(slot: number, len: number): number {
     const s = this.slotAddr(slot);
     const txHead = this.word(s, W_TX_HEAD);
+    if (this.C.framing === FRAMING_DELIMITER && this.F.delimiterIn(this.word(s, W_TX_BASE), this.C.txSize - 1, this.word(s, W_RESERVED), len, true)) return SEND_DELIMITER;
     this.F.encode(this.word(s, W_TX_BASE), this.C.txSize - 1, txHead, len);
     const wire = this.F.encPrefix + len + this.F.encTrailer;
     this.setWord(s, W_TX_HEAD, (txHead + wire) >>> 0);
     this.count(S_FRAMES_OUT, 1);
     this.count(S_BYTES_OUT, wire);
+    return SEND_OK;
   }
 
   protected sendFrom(slot: number, addr: number, len: number): number {
@@ -228,13 +230,18 @@ export class JsCore extends CoreBase {
     const first = Math.min(len, this.C.txSize - at);
     this.u8.copyWithin(base + at, addr, addr + first);
     if (first < len) this.u8.copyWithin(base, addr + first, addr + len);
-    this.commit(slot, len);
-    return SEND_OK;
+    return this.commit(slot, len);
   }
 
-  /** What send() of a len-byte payload would say, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
-  check(len: number): number {
+  /** What send() of a len-byte payload would say of its length, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
+  protected plan(len: number): number {
     return this.F.plan(len);
+  }
+
+  /** Delimiter framing: SEND_DELIMITER if the len bytes at addr hold the delimiter, else SEND_OK (see assembly/index.ts). */
+  protected scan(addr: number, len: number, last: boolean): number {
+    if (this.C.framing !== FRAMING_DELIMITER) return SEND_OK;
+    return this.F.delimiterIn(addr, 0x7fffffff, 0, len, last) ? SEND_DELIMITER : SEND_OK;
   }
 
   // ---- a reply larger than the tx ring, streamed through it in pieces ----

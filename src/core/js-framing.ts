@@ -108,12 +108,29 @@ export class JsFraming {
   }
 
   private decodeDelimiter(base: number, mask: number, tail: number, avail: number, scan: number): number {
-    const { delim, delimLen, maxFrame, stripCR } = this.c;
-    const first = delim[0]!;
+    const { delimLen, maxFrame, stripCR } = this.c;
     // A delimiter may start at i (from tail) for i + delimLen <= avail and i <= maxFrame.
     let last = avail - delimLen;
     if (last > maxFrame) last = maxFrame;
-    let i = scan;
+    const i = this.findDelimiter(base, mask, tail, scan, last);
+    if (i <= last) {
+      let len = i;
+      if (stripCR && len > 0 && ringByte(this.u8, base, mask, tail + len - 1) === 13) len--;
+      this.frameOff = 0;
+      this.frameLen = len;
+      this.scanned = 0;
+      return i + delimLen;
+    }
+    if (avail >= maxFrame + delimLen) return -E_FRAME_TOO_LARGE;
+    // Positions up to `last` are searched; the next call starts after them.
+    this.scanned = last + 1 > scan ? last + 1 : scan;
+    return 0;
+  }
+
+  /** The first i in [from, last] where the delimiter starts at ring position tail + i; last + 1 if none. */
+  private findDelimiter(base: number, mask: number, tail: number, from: number, last: number): number {
+    const first = this.c.delim[0]!;
+    let i = from;
     while (i <= last) {
       // Candidates i..last lie in at most two runs of the ring: up to its end, then from its start.
       const at = (tail + i) & mask;
@@ -122,20 +139,32 @@ export class JsFraming {
       const found = findByte(this.u8, this.u32, base + at, base + at + run, first) - (base + at);
       i += found;
       if (found === run) continue;
-      if (this.matchesFrom(base, mask, tail + i)) {
-        let len = i;
-        if (stripCR && len > 0 && ringByte(this.u8, base, mask, tail + len - 1) === 13) len--;
-        this.frameOff = 0;
-        this.frameLen = len;
-        this.scanned = 0;
-        return i + delimLen;
-      }
+      if (this.matchesFrom(base, mask, tail + i)) return i;
       i++;
     }
-    if (avail >= maxFrame + delimLen) return -E_FRAME_TOO_LARGE;
-    // Positions up to `last` are searched; the next call starts after them.
-    this.scanned = last + 1 > scan ? last + 1 : scan;
-    return 0;
+    return i;
+  }
+
+  /**
+   * Delimiter framing, for send(): would the len payload bytes at ring position pos
+   * not come back as one frame once the delimiter follows them? See assembly/framing.ts.
+   */
+  delimiterIn(base: number, mask: number, pos: number, len: number, last: boolean): boolean {
+    const { delim, delimLen, stripCR } = this.c;
+    const lastStart = len - delimLen;
+    if (lastStart >= 0 && this.findDelimiter(base, mask, pos, 0, lastStart) <= lastStart) return true;
+    if (!last) return false;
+    if (stripCR && len > 0 && ringByte(this.u8, base, mask, pos + len - 1) === 13) return true;
+    // A start k bytes before the end (0 < k < delimLen): the payload's last k bytes are the
+    // delimiter's first k, and the delimiter's first delimLen - k bytes are its last delimLen - k.
+    for (let k = 1; k < delimLen; k++) {
+      if (k > len) break;
+      let match = true;
+      for (let j = 0; j < k && match; j++) match = ringByte(this.u8, base, mask, pos + len - k + j) === delim[j];
+      for (let j = k; j < delimLen && match; j++) match = delim[j] === delim[j - k];
+      if (match) return true;
+    }
+    return false;
   }
 
   /** Do the delimiter's bytes after its first stand at rx position pos + 1 on? */

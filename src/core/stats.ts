@@ -18,7 +18,7 @@
 import { E_TLS_TIMEOUT, E_PROXY_TIMEOUT, E_TOO_MANY_PER_IP, ERROR_TABLE } from './errors.ts';
 import {
   S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_CLOSED_BY_ERROR, S_CLOSED_DRAIN, S_CLOSED_LOCAL, S_CLOSED_PEER, S_CONNECTIONS,
-  S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_STALLS, STATS_COUNT, S_DRAIN_UNANSWERED,
+  S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_STALLS, STATS_COUNT, S_DRAIN_UNANSWERED, S_QUARANTINED,
 } from './layout.ts';
 
 /** Why a connection closed without an error: the peer ended it, this side closed it, or the server drained. */
@@ -52,6 +52,8 @@ export interface StatsSnapshot {
   loopBlocked: number;
   /** Times the thread's event loop was blocked longer than stallTimeout. */
   stalls: number;
+  /** Slots held now for a handler that has not settled, their sockets already closed (handlerTimeout); of `connections`. */
+  quarantined: number;
   /** Of errorsByCode.ERR_TLS: handshakes that did not finish within the handshake timeout. */
   tlsTimeouts: number;
   /** Of errorsByCode.ERR_PROXY_HEADER: connections with no whole PROXY header within proxyTimeout. */
@@ -126,6 +128,7 @@ export class Stats {
       loopLag: this.get(S_LOOP_LAG) / 1000,
       loopBlocked: this.get(S_LOOP_BLOCKED) / 1000,
       stalls: this.get(S_STALLS),
+      quarantined: this.get(S_QUARANTINED),
       tlsTimeouts: this.get(S_ERROR_BY_CODE + E_TLS_TIMEOUT),
       proxyTimeouts: this.get(S_ERROR_BY_CODE + E_PROXY_TIMEOUT),
       drainUnanswered: this.get(S_DRAIN_UNANSWERED),
@@ -143,7 +146,7 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
   const total: StatsSnapshot = {
     connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0,
     backpressurePauses: 0, errors: 0, errorsByCode: {}, refusedPerIp: 0, tlsTimeouts: 0, proxyTimeouts: 0, drainUnanswered: 0,
-    closedBy: {}, loopLag: 0, loopBlocked: 0, stalls: 0,
+    closedBy: {}, loopLag: 0, loopBlocked: 0, stalls: 0, quarantined: 0,
   };
   for (const s of list) {
     total.connections += s.connections;
@@ -163,6 +166,7 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
     total.loopLag = Math.max(total.loopLag, s.loopLag); // a gauge: the worst thread, not a sum
     total.loopBlocked += s.loopBlocked;
     total.stalls += s.stalls;
+    total.quarantined += s.quarantined;
   }
   return total;
 }

@@ -20,15 +20,16 @@ export interface CoreExports {
   received(slot: number, n: number): number;
   process(slot: number): number;
   reserve(slot: number, len: number): number;
-  commit(slot: number, len: number): void;
+  commit(slot: number, len: number): number;
   sendFrom(slot: number, addr: number, len: number): number;
   check(len: number): number;
+  scan(addr: number, len: number, last: boolean): number;
   beginFrame(slot: number, len: number): number;
   putBytes(slot: number, n: number): void;
   endFrame(slot: number): number;
   nop(x: number): number;
 }
-export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'beginFrame', 'putBytes', 'endFrame', 'nop', 'memory'] as const;
+export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'scan', 'beginFrame', 'putBytes', 'endFrame', 'nop', 'memory'] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 /** The instance running on each memory. */
@@ -104,14 +105,17 @@ export class WasmCore extends CoreBase {
   protected reserve(slot: number, len: number): number {
     return this.x.reserve(slot, len);
   }
-  protected commit(slot: number, len: number): void {
-    this.x.commit(slot, len);
+  protected commit(slot: number, len: number): number {
+    return this.x.commit(slot, len);
   }
   protected sendFrom(slot: number, addr: number, len: number): number {
     return this.x.sendFrom(slot, addr, len);
   }
-  check(len: number): number {
+  protected plan(len: number): number {
     return this.x.check(len);
+  }
+  protected scan(addr: number, len: number, last: boolean): number {
+    return this.x.scan(addr, len, last);
   }
   beginFrame(slot: number, len: number): number {
     return this.x.beginFrame(slot, len);

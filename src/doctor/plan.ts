@@ -1,6 +1,6 @@
 // The configuration `ringwire doctor` checks the machine against: the same sizing
 // options as `ringwire serve`, resolved by the same code (resolveConfig for the
-// core, memoryBudget for the worst case of rings plus queued replies), and the
+// core, memoryBudget for the worst case of rings, connection state and queued replies), and the
 // listen backlog. Every "needed" value in the doctor's table is derived here or
 // from these numbers, so the table and serve's listening line agree on the sizes.
 

@@ -87,12 +87,12 @@ function memoryChecks(files: SystemFiles, plan: Plan): Finding[] {
   const total = mem.get('MemTotal');
   const cgroup = cgroupMemoryLimit(files);
   const room = cgroup === undefined ? total : Math.min(cgroup, total ?? Infinity);
-  const { rings, queued, total: perThread } = plan.budget;
+  const { rings, connections, queued, total: perThread } = plan.budget;
   const reserved = `${bytes(plan.memory)}${plan.workers > 1 ? ` (${plan.workers} × ${bytes(perThread)})` : ''}`;
   const findings: Finding[] = [{
     area: 'memory', setting: 'memory at most',
     current: total === undefined ? 'unreadable' : `RAM ${bytes(total)}${cgroup === undefined ? '' : `, cgroup limit ${bytes(cgroup)}`}`,
-    needed: `≥ ${reserved}: ${bytes(rings)} of rings (${plan.config.slots} × (${bytes(plan.config.rxSize)} rx + ${bytes(plan.config.txSize)} tx)) + ${bytes(queued)} of queued replies, per thread`,
+    needed: `≥ ${reserved}: ${bytes(rings)} of rings (${plan.config.slots} × (${bytes(plan.config.rxSize)} rx + ${bytes(plan.config.txSize)} tx)) + ${bytes(connections)} of connection state + ${bytes(queued)} of queued replies, per thread (plus the process's own baseline)`,
     status: room === undefined ? 'unknown' : plan.memory <= room ? 'ok' : 'limit',
     why: 'the rings are reserved once at start and resident only as connections fill them, and queued replies are bounded by --max-queued and --max-queued-total: the worst case must fit, or the OOM killer ends the process; lower --max-connections, the rings or the queues otherwise',
     source: SOURCES.readme,

@@ -48,6 +48,7 @@ export function serverFamilies(stats: ServerStats): MetricFamily[] {
   });
   return [
     family('ringwire_connections_active', 'gauge', 'Connections open now.', s => s.connections),
+    family('ringwire_connections_quarantined', 'gauge', 'Of the connections open now: slots whose socket is closed (handler timeout) while their handler still holds a frame.', s => s.quarantined),
     family('ringwire_connections_opened_total', 'counter', 'Connections opened: accepted, and dialled (relay upstreams). Refused ones never open, but for the per-address cap behind a PROXY balancer, checked once the header names the client.', s => s.accepted),
     byKey('ringwire_connections_closed_total',
       'Connections closed, by reason: peer (the peer ended it), local (closed by the application), drain (the server drained), or the error code that closed it.',

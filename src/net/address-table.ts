@@ -1,49 +1,55 @@
 // Open connections per client address, shared by every thread of a server: a
-// small lock-free hash table in a SharedArrayBuffer (the worker server creates it
-// and hands it to each worker in workerData; a single-thread server makes its
-// own). Atomics only: no lock, no message per connection.
+// direct-mapped array of counters in a SharedArrayBuffer (the worker server
+// creates it and hands it to each worker in workerData; a single-thread server
+// makes its own). Atomics only: no lock, no message per connection, no probing.
 //
-// Each entry is one 64-bit word, so an address and its count change together in
-// one compare-and-swap:
-//
-//   word = key << 32 | count        EMPTY = 0 (never used: ends a probe chain)
-//                                   TOMB  = 0xFFFFFFFF << 32 (was used, count 0: reusable)
+//   Int32 [0]        seed: random, written once by createAddressTable, read by every thread
+//   Int32 [1..15]    unused (the counters start on their own cache line)
+//   Int32 [16 + i]   counter i: connections admitted (and held) by the addresses that map to i
 //
 // key: an IPv4 address as its 32-bit value; an IPv6 address by a 32-bit hash of
 // its /64 prefix (one host usually holds a whole /64, so that is the unit worth
-// capping; two prefixes may share a hash, and then a count: stricter, never looser).
-// Linear probing from hash(key). Invariants:
-//   - an entry with count > 0 holds that many admitted connections of its key;
-//     the last release turns it into TOMB, never into EMPTY, so chains stay intact;
-//   - acquire() increments only below the cap, so a count never passes the cap
-//     through acquire();
-//   - two threads admitting the first connections of one address at the same
-//     instant may both claim an entry; each then looks along the chain and the
-//     one farther from the home position moves its count into the nearer one
-//     (admitted once more there even at the cap: the connection is already in).
-//     So a key has one entry once the race is over, and its count can exceed
-//     the cap by at most (threads - 1), only in that instant.
-// The table has at least twice as many entries as the server has connection
-// slots, so live keys never fill it; if it were full, a connection is admitted
-// untracked (fail open) rather than refused for a reason that is not its own.
+// capping). A key maps to counter fmix32(key ^ seed) & mask: one counter per key,
+// so a claim or a release touches one word, whatever has been claimed before.
+//
+// Invariants:
+//   - a counter >= the connections admitted under it and not yet released: acquire()
+//     adds 1 and keeps it only if the counter was below the cap before its add; a
+//     refused acquire() takes its 1 back (Atomics.sub), so between its add and its
+//     sub it may make another claim on that counter look full (stricter, never looser);
+//   - so the connections admitted under one counter never exceed the cap, whichever
+//     threads admit them and however they race (each Atomics.add is one step);
+//   - addresses whose keys share a counter share its cap: a collision only makes
+//     the cap stricter, never looser. The array has at least 64 counters per
+//     connection slot of the server (every thread together), so at the connection
+//     limit a newcomer shares a counter with some live address with probability at
+//     most 1/64, and is refused for it only if that address holds nearly the cap
+//     itself. The seed is per table, so which addresses collide cannot be chosen
+//     from outside (an attacker cannot pick /64s that land on a victim's counter).
 
 import net from 'node:net';
+import { randomInt } from 'node:crypto';
 
-const EMPTY = 0n;
-const TOMB = 0xffffffffn << 32n;
 /** acquire(): over the cap. */
 export const REFUSED = -1;
-/** acquire(): admitted but not counted (table full, or no address). */
+/** acquire(): admitted but not counted (no address). */
 export const UNTRACKED = -2;
+
+const HEADER = 16; // Int32 words before the counters: the seed, then padding to 64 bytes
+const PER_SLOT = 64; // counters per connection slot: the chance of a collision at the connection limit is at most 1/64
+const MIN_COUNTERS = 1024;
+const MAX_COUNTERS = 1 << 24; // 64 MiB: past 256k slots in all, collisions get likelier, still only stricter
 
 /** A shared table for this many connection slots in all (every thread together). */
 export function createAddressTable(totalSlots: number): SharedArrayBuffer {
-  let entries = 64;
-  while (entries < 2 * totalSlots) entries *= 2;
-  return new SharedArrayBuffer(entries * 8);
+  let counters = MIN_COUNTERS;
+  while (counters < PER_SLOT * totalSlots && counters < MAX_COUNTERS) counters *= 2;
+  const memory = new SharedArrayBuffer(4 * (HEADER + counters));
+  new Int32Array(memory)[0] = randomInt(2 ** 32 - 1) | 0; // before any thread can see the buffer: a plain store
+  return memory;
 }
 
-/** The 32-bit key of an address (never 0 or 0xFFFFFFFF), or 0 if it has none. */
+/** The 32-bit key of an address (never 0), or 0 if it has none. */
 export function addressKey(address: string | undefined): number {
   if (!address) return 0;
   let a = address;
@@ -57,7 +63,7 @@ export function addressKey(address: string | undefined): number {
   } else {
     return 0;
   }
-  return key === 0 || key === 0xffffffff ? 1 : key;
+  return key === 0 ? 1 : key;
 }
 
 /** The first four groups of an IPv6 address, expanded ("2001:db8:0:0"). */
@@ -79,92 +85,44 @@ function fnv1a(text: string): number {
 }
 
 export class AddressTable {
-  private readonly words: BigUint64Array; // unsigned: a key with its top bit set (128.0.0.0 and up) must compare as written
+  private readonly words: Int32Array;
+  private readonly seed: number;
   private readonly mask: number;
 
   constructor(memory: SharedArrayBuffer) {
-    this.words = new BigUint64Array(memory);
-    this.mask = this.words.length - 1;
-    if (this.words.length === 0 || (this.words.length & this.mask) !== 0) throw new RangeError('an address table has a power-of-two number of entries');
+    this.words = new Int32Array(memory);
+    const counters = this.words.length - HEADER;
+    if (counters <= 0 || (counters & (counters - 1)) !== 0) throw new RangeError('an address table has a power-of-two number of counters');
+    this.mask = counters - 1;
+    this.seed = Atomics.load(this.words, 0);
   }
 
-  /** Admit one more connection of key below cap: the entry that holds it, REFUSED, or UNTRACKED. */
+  /** Admit one more connection of key below cap: the counter that holds it, REFUSED, or UNTRACKED. */
   acquire(key: number, cap: number): number {
     if (key === 0) return UNTRACKED;
-    const w = this.words;
-    const k = BigInt(key) << 32n;
-    const home = this.home(key);
-    retry: for (;;) {
-      let tomb = -1;
-      let end = -1;
-      for (let i = 0; i <= this.mask; i++) {
-        const p = (home + i) & this.mask;
-        const word = Atomics.load(w, p);
-        if (word === EMPTY) { end = p; break; }
-        if (word === TOMB) { if (tomb < 0) tomb = p; continue; }
-        if ((word & ~0xffffffffn) !== k) continue;
-        if (Number(word & 0xffffffffn) >= cap) return REFUSED;
-        if (Atomics.compareExchange(w, p, word, word + 1n) === word) return p;
-        continue retry; // changed under us
-      }
-      const target = tomb >= 0 ? tomb : end;
-      if (target < 0) return UNTRACKED; // full of live entries: fail open
-      const expected = tomb >= 0 ? TOMB : EMPTY;
-      if (Atomics.compareExchange(w, target, expected, k | 1n) !== expected) continue retry;
-      return this.settle(k, home, target, cap);
-    }
+    const at = this.at(key);
+    if (Atomics.load(this.words, at) >= cap) return REFUSED; // the usual refusal writes nothing
+    if (Atomics.add(this.words, at, 1) < cap) return at;
+    Atomics.sub(this.words, at, 1); // another thread took the last place first
+    return REFUSED;
   }
 
-  /** One connection of the entry at `at` (from acquire) closed. */
+  /** One connection admitted under `at` (from acquire) closed. */
   release(at: number): void {
-    if (at < 0) return;
-    const w = this.words;
-    for (;;) {
-      const word = Atomics.load(w, at);
-      const count = word & 0xffffffffn;
-      if (count === 0n) return; // not ours: never happens when acquire/release pair up
-      const next = count > 1n ? word - 1n : TOMB;
-      if (Atomics.compareExchange(w, at, word, next) === word) return;
-    }
+    if (at >= 0) Atomics.sub(this.words, at, 1);
   }
 
-  /** Connections of key counted now (for tests and stats). */
+  /** Connections counted now under key's counter (every key that shares it): for tests and stats. */
   count(key: number): number {
-    const k = BigInt(key) << 32n;
-    let n = 0;
-    const home = this.home(key);
-    for (let i = 0; i <= this.mask; i++) {
-      const word = Atomics.load(this.words, (home + i) & this.mask);
-      if (word === EMPTY) break;
-      if (word !== TOMB && (word & ~0xffffffffn) === k) n += Number(word & 0xffffffffn);
-    }
-    return n;
+    return Atomics.load(this.words, this.at(key));
   }
 
-  /** We just claimed `mine` for key: if another thread claimed a nearer entry for it, move there. */
-  private settle(k: bigint, home: number, mine: number, cap: number): number {
-    const w = this.words;
-    const dist = (p: number) => (p - home) & this.mask;
-    for (let i = 0; i < dist(mine); i++) {
-      const p = (home + i) & this.mask;
-      const word = Atomics.load(w, p);
-      if (word === EMPTY) break;
-      if (word === TOMB || (word & ~0xffffffffn) !== k) continue;
-      // A nearer entry for the same key: it is the one that stays.
-      if (Number(word & 0xffffffffn) >= cap) {
-        this.release(mine);
-        return REFUSED;
-      }
-      if (Atomics.compareExchange(w, p, word, word + 1n) === word) {
-        this.release(mine);
-        return p;
-      }
-      i = -1; // it changed: look again from the home position
-    }
-    return mine;
-  }
-
-  private home(key: number): number {
-    return (Math.imul(key, 0x9e3779b1) >>> 0) & this.mask;
+  /** The word of key's counter: murmur3's finaliser of key ^ seed (every bit of the key moves every bit of the index). */
+  private at(key: number): number {
+    let h = key ^ this.seed;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    h ^= h >>> 16;
+    return HEADER + (h & this.mask);
   }
 }

@@ -12,14 +12,16 @@
 //
 // send() while disconnected: true when the frame is held for the next connection,
 // false when the hold queue (maxQueuedWhileDown bytes) is full: the newest frame
-// is refused and counted in `dropped`, as a full bounded channel refuses.
+// is refused and counted in `dropped`, as a full bounded channel refuses; so is a
+// frame no connection could carry (Connection.send's rule, replyRefusal()).
 
 import { EventEmitter } from 'node:events';
 import type { RingwireError } from '../core/errors.ts';
-import type { Connection } from './connection.ts';
+import { notBytes, type Connection, type ConnectionInfo } from './connection.ts';
 import type { Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 import { checkOptions, duration, OTHER, whole, type Rule } from './option-rules.ts';
+import { kClientError, kDial, kMaxQueued, kReplyRefusal } from './internals.ts';
 import { destination, type Destination } from './unix-socket.ts';
 
 export interface ReconnectOptions {
@@ -71,10 +73,12 @@ export interface ClientEvents {
 /** What a client needs from its endpoint. */
 export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
-  dial(to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
-  readonly maxQueued: number;
-  /** Throws ERR_REPLY_TOO_LARGE for a frame no connection of this endpoint could send (as Connection.send would). */
-  checkReply(length: number): void;
+  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
+  readonly [kMaxQueued]: number;
+  /** ERR_REPLY_TOO_LARGE or ERR_DELIMITER_IN_PAYLOAD for a frame no connection of this endpoint could send (the rule Connection.send applies), else null. */
+  [kReplyRefusal](payload: Uint8Array): RingwireError | null;
+  /** Count and report an error (the endpoint's 'clientError'). */
+  [kClientError](err: RingwireError, connection: ConnectionInfo): void;
 }
 
 const DEFAULTS: Required<ReconnectOptions> = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, maxAttempts: Infinity };
@@ -170,14 +174,23 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   /**
    * Send one frame. Connected: Connection.send() (false: queued beyond the tx
    * ring, wait for onDrain). Disconnected, with reconnect: true when it is held
-   * for the next connection, false when the hold queue is full (the frame is
-   * dropped and counted). After the client ended: false.
+   * for the next connection, false when the hold queue is full or no connection
+   * could carry the frame (ERR_REPLY_TOO_LARGE, reported as a clientError): the
+   * frame is dropped and counted. After the client ended: false. As
+   * Connection.send, only a payload that is not bytes throws (a TypeError).
    */
   send(bytes: Uint8Array): boolean {
     if (this.connection) return this.connection.send(bytes);
+    if (!(bytes instanceof Uint8Array)) throw notBytes('send()', bytes);
     if (this.ended || !this.backoff) return false;
-    this.dialer.checkReply(bytes.length);
-    const cap = this.options.maxQueuedWhileDown ?? this.dialer.maxQueued;
+    const refused = this.dialer[kReplyRefusal](bytes);
+    if (refused) {
+      this.dropped++;
+      const to = this.to;
+      this.dialer[kClientError](refused, { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined });
+      return false;
+    }
+    const cap = this.options.maxQueuedWhileDown ?? this.dialer[kMaxQueued];
     if (this.heldBytes + bytes.length > cap) {
       this.dropped++;
       return false;
@@ -206,9 +219,9 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   private dial(): void {
     let c: Connection<Data>;
     try {
-      c = this.dialer.dial(this.to, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
+      c = this.dialer[kDial](this.to, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
     } catch (err) {
-      // No free slot on this endpoint: a failed attempt like any other.
+      // No free slot on this endpoint, or a socket that could not be made (dial gave its slot back): a failed attempt like any other.
       if (!this.backoff) return this.end(err as Error);
       return this.retry(err as Error);
     }

@@ -28,63 +28,73 @@
 // socket.writableLength` (TLS sockets always take it). Either way, what a finished
 // write allows next (the queue moves, onDrain, a blocked echo goes on, FIN) runs in
 // written(), never inside flush() itself. A reply that does not fit in the tx ring
-// is copied into `queue` (send() returns false; onDrain fires once the queue has
-// moved into the ring); a reply larger than the whole ring (up to maxReply) is
-// streamed through it from the queue: prefix, payload pieces as the kernel takes
-// bytes, trailer. The queue is capped per connection (maxQueued) and in
+// is copied into the tx queue (tx-queue.ts; send() returns false; onDrain fires once
+// the queue has moved into the ring); a reply larger than the whole ring (up to
+// maxReply) is streamed through it from the queue. The queue is capped per connection (maxQueued) and in
 // total (the endpoint's budget): past either, ERR_SLOW_CONSUMER destroys the
 // connection; so does no write progress for writeTimeout (the endpoint's sweep).
 //
-// Deadlines (checked by the endpoint's one sweep, never a timer per socket): this
-// class keeps the timestamps. `waitStart` is when the connection began waiting
-// for the rest of an incomplete frame (0: it is not waiting); `windowStart` and
-// `windowBytes` measure the rate at which that frame's bytes arrive. They run only
-// while `awaitingInput`: open, bytes of an incomplete frame in the rx ring, and
-// nothing of ours in the way (no handler holding frames, no saved batch, no
-// output blocked or in flight). A read that completes a frame restarts both.
+// Deadlines: the endpoint's one sweep reads the timestamps in `clocks`
+// (read-clocks.ts); the frame clocks run only while `awaitingInput`: open, bytes of
+// an incomplete frame in the rx ring, and nothing of ours in the way (no handler
+// holding frames, no saved batch, no output blocked or in flight).
 //
-// Relay (pair()): each side's frames go into the other's tx ring, in the core
-// (echo mode), or through forward() and the onForward hook (handler mode); `peer`
-// is who fills this tx ring and who takes this side's frames (itself for the echo). A side whose input ended has its partner send FIN after
-// what it forwarded (endOutput), and reading goes on until the partner's input
-// ends too; a side that closes re-points its partner and closes it after its frames.
+// Relay (pair()): each side's frames go into the other's tx ring, in the core (echo
+// mode), or through forward() and the onForward hook (handler mode); `peer` is who
+// fills this tx ring and who takes this side's frames (itself for the echo). A side
+// whose input ended has its partner end its output (FIN after what it forwarded;
+// its reading goes on); a side that closes re-points its partner and closes it
+// after its frames.
 //
-// PROXY protocol (expectProxyHeader()): before framing, reads go to a header
-// parser (proxy-header.ts) and not to the core; once the header is whole, the
+// Preamble (preamble.ts): before framing, reads go to the PROXY header stage and
+// not to the core; once the header is whole the stage removes itself, the
 // addresses it names become remoteAddress/remotePort (the socket's stay in
 // socketRemoteAddress/socketRemotePort), onOpen runs, and the bytes that followed
-// the header in the same read are moved to the start of the rx span (zero-copy)
-// or copied in (copying path) and framed as usual: the core never sees a header
-// byte. `headerSince` is the deadline's clock (the endpoint's sweep:
-// ERR_PROXY_HEADER when it runs out); a header that is garbled, too long or cut
-// short by the peer's FIN closes the connection before onOpen (no onClose either).
-// With TLS after the header (tlsAfterHeader), startTls() instead hands what followed
-// the header back to the raw socket and swaps `socket` for a TLS socket over the same
-// handle (the one time `socket` changes); the endpoint calls secured() after the handshake.
+// the header in the same read are moved to the start of the rx span (zero-copy) or
+// copied in: the core never sees a header byte. With TLS after the header
+// (tlsAfterHeader), the raw socket is wrapped instead (the one time `socket`
+// changes) and the endpoint calls secured() after the handshake.
 //
-// Lifecycle: open -> draining (peer ended or server draining: no new input,
-// deliver what is buffered; while the server drains, a connection that has
-// answered everything waits there for its FIN until drain.ts releases it) -> closing (no more frames; every reply given to
-// send() goes out, after any pending handler settles, then FIN; input is
-// discarded meanwhile, and once everything is out the socket closes when the
-// peer has closed too or LINGER_MS later, so a reset cannot eat our replies)
-// -> closed (socket closed and no handler pending: the slot goes back to
-// the core, onClose runs). destroy() skips to the end and drops what is queued.
+// States (connection-state.ts, the table; this class changes state only through
+// to() and toOutput(), which refuse a step the table does not have):
+//   life    opening -> [preamble] -> open -> draining -> closing -> closed (while the
+//           server drains, a connection that has answered everything waits in
+//           draining for its FIN until drain.ts releases it: host[kHoldFin])
+//           (any live state -> closing on close/destroy; -> closed on the socket's
+//           close, or -> quarantined while a handler still holds a frame of the
+//           slot, -> closed when it settles)
+//   output  open -> ending -> fin-sent -> done (abort: -> done)
+// Closing, in one vocabulary: onFin() (the peer's FIN: draining), whenDrained()
+// (nothing buffered can make a frame: idle -> closing, or a relay side ends its
+// partner's output), shut() (close: FIN owed), finWhenFlushed() (our FIN after the
+// last reply, no handler pending), finished()/afterFin() (our FIN is out: close
+// once the peer closed too or LINGER_MS later, so a reset cannot eat our replies),
+// onSocketClose()/closeSlot() (the slot goes back, onClose runs).
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, S_QUARANTINED, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
 import {
-  E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
+  E_BAD_LENGTH, E_DELIMITER_IN_PAYLOAD, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
 } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { DirectWriter, WRITE_DONE, canWriteDirect, writeError, type WritePath } from './direct-write.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
-import { ProxyHeaderParser, type ProxyHeader, type ProxyProtocol } from './proxy-header.ts';
+import { badStep, LIFE, OUTPUT, type Life, type LifeEvent, type Output, type OutputEvent, type StateView } from './connection-state.ts';
+import { Preamble, wrapAfterHeader } from './preamble.ts';
+import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
+import { ReadClocks } from './read-clocks.ts';
+import { TxQueue } from './tx-queue.ts';
 import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
+import {
+  kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead, kEvict, kExpectHeader,
+  kFail, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead,
+  kLimits, kOpened, kPair, kQueue, kReset, kRestartWait, kSecured, kSlot, kStart, kState, kTakesFrames, kTlsAfterHeader, kUnanswered, kWritePath,
+  kWriting,
+} from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
@@ -105,43 +115,47 @@ export type SocketSource = (target: ReadTarget | null) => net.Socket;
 export interface ConnectionHost {
   readonly core: Core;
   /** Frames go to a handler (handler mode) rather than being echoed by the core. */
-  readonly takesFrames: boolean;
+  readonly [kTakesFrames]: boolean;
   /** How connections write (direct-write.ts); 'direct' falls back to 'stream' where the socket cannot. */
-  readonly writePath: WritePath;
-  readonly limits: ConnectionLimits;
+  readonly [kWritePath]: WritePath;
+  readonly [kLimits]: ConnectionLimits;
   /** sendTo, publish, join and leave for this thread (router.ts). */
   readonly router: Router;
   /** The connection delivering a batch right now, if any (see the header comment). */
-  readonly delivering: Connection | null;
+  readonly [kDelivering]: Connection | null;
   /** onOpen ran and the connection is still registered: announce it. */
-  opened(connection: Connection): void;
+  [kConnectionOpened](connection: Connection): void;
   /**
    * An accepted connection knows its client (at start, or once its PROXY header
    * named it): may it open? false: refused, and the host has failed it (e.g.
    * maxConnectionsPerIp counted on the header's client, or a relay without a slot
    * for its upstream).
    */
-  identified(connection: Connection): boolean;
+  [kIdentified](connection: Connection): boolean;
   /** A batch starts: no other connection may make the core list frames until leave(). */
-  enter(connection: Connection): void;
+  [kEnter](connection: Connection): void;
   /** The batch is over. */
-  leave(): void;
+  [kLeave](): void;
   /** A send: flush this connection once the read callback returns, else at the end of the tick (one write per batch, or per chain of async replies). */
-  flushLater(connection: Connection): void;
+  [kFlushLater](connection: Connection): void;
   /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick. */
-  enterRead(): void;
-  leaveRead(): void;
-  /** Bytes queued beyond the tx ring changed by delta; false if that is over the budget. */
-  queue(delta: number): boolean;
-  clientError(err: RingwireError, connection: ConnectionInfo): void;
+  [kEnterRead](): void;
+  [kLeaveRead](): void;
+  /**
+   * Bytes queued beyond the tx ring changed by delta (queued by `from`, when it adds).
+   * Over the budget, stalled holders are closed first (queue-budget.ts); false when
+   * `from` itself must pay.
+   */
+  [kQueue](delta: number, from?: Connection): boolean;
+  [kClientError](err: RingwireError, connection: ConnectionInfo): void;
   /** The connection closed: by `error`, or else normally for `reason`. */
-  closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void;
+  [kClosed](connection: Connection, error: RingwireError | undefined, reason: NormalClose): void;
   /**
    * The drain (drain.ts): this draining connection has answered every frame it read;
    * may it send its FIN now? false while the endpoint holds every FIN until no
-   * connection of the server has a frame in flight (it calls drain() again then).
+   * connection of the server has a frame in flight (it calls [kDrain]() again then).
    */
-  holdFin(connection: Connection): boolean;
+  [kHoldFin](connection: Connection): boolean;
 }
 
 export interface ConnectionLimits {
@@ -156,7 +170,10 @@ export const LINGER_MS = 2000;
 /** Where a closing connection's input goes. Never read. */
 const discard = new Uint8Array(65536);
 
-type State = 'open' | 'draining' | 'closing' | 'closed';
+/** States that take input: reads go to the preamble or the core. */
+const reads = (s: Life): boolean => s === 'open' || s === 'preamble' || s === 'opening';
+/** States past close(): nothing more is delivered. */
+const over = (s: Life): boolean => s === 'closing' || s === 'quarantined' || s === 'closed';
 
 /** Frames a connection could not deliver yet, in order, and what the core said after listing them. */
 interface Saved {
@@ -167,15 +184,44 @@ interface Saved {
   status: number;
 }
 
+/**
+ * What onForward answered for a frame on its way to `to`: nothing or true
+ * forwards it, false drops it, bytes replace it. Anything else throws (ERR_HANDLER
+ * once it reaches run() or the rejection): a filter that returned the wrong kind
+ * of value must not leak the frame it meant to mask.
+ */
+function forwarded(frame: Uint8Array, to: Connection, out: unknown): void {
+  if (out === false) return;
+  if (out === undefined || out === true) return void to.send(frame);
+  if (out instanceof Uint8Array) return void to.send(out);
+  throw new TypeError(`onForward returned ${kindOf(out)}: return nothing or true (forward the frame), false (drop it) or bytes (replace it)`);
+}
+
+/** The TypeError for a payload that is not bytes (the one programming error send() throws for). */
+export function notBytes(where: string, payload: unknown): TypeError {
+  return new TypeError(`${where} takes bytes (a Uint8Array or Buffer), got ${kindOf(payload)}`);
+}
+
+/** A value's kind for a message: its class for an object, else its type. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  return typeof value === 'object' ? (value as object).constructor?.name ?? 'an object' : typeof value;
+}
+
 const isPromise = (r: unknown): r is PromiseLike<void> => typeof (r as PromiseLike<void> | undefined)?.then === 'function';
 
 /**
  * What check()/send() said of a reply of `length` bytes, as an error: null when it
  * may be sent (it fits, waits for room, or is larger than the tx ring but within
- * maxReply: streamed through it), else ERR_REPLY_TOO_LARGE saying why.
+ * maxReply: streamed through it), else ERR_DELIMITER_IN_PAYLOAD (SEND_DELIMITER) or
+ * ERR_REPLY_TOO_LARGE saying why.
  */
 export function replyRefusal(r: number, length: number, config: { framingText: string; txSize: number }, maxReply: number): RingwireError | null {
   if (r === SEND_OK || r === SEND_FULL || (r === SEND_TOO_LARGE && length <= maxReply)) return null;
+  if (r === SEND_DELIMITER) {
+    return ringwireError(E_DELIMITER_IN_PAYLOAD, `cannot send a ${length}-byte payload as one frame of framing ${config.framingText}: it holds the delimiter`
+      + `${config.framingText.endsWith(':cr') ? ' (or ends in \\r, which the peer drops)' : ''}, so the peer would read more than one frame: escape or encode it`);
+  }
   const why = r === SEND_TOO_LARGE ? `over maxReply (${maxReply} bytes)` : `not a length ${config.framingText} framing can carry`;
   return ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${length}-byte reply: ${why} (tx ring ${config.txSize} bytes)`);
 }
@@ -183,14 +229,14 @@ export function replyRefusal(r: number, length: number, config: { framingText: s
 export class Connection<Data = any> implements ConnectionInfo {
   readonly id: string;
   /** The core slot: this connection's rings and state in the shared memory. */
-  readonly slot: number;
+  readonly [kSlot]: number;
   /** Replaced once, by startTls(), when TLS begins after a PROXY header (the same TCP handle, wrapped). */
   socket: net.Socket;
   /**
    * Set by the endpoint when TLS follows a PROXY header (the header precedes the
    * ClientHello on the wire): wraps the raw socket once the header is read.
    */
-  tlsAfterHeader: ((raw: net.Socket) => TLSSocket) | undefined;
+  [kTlsAfterHeader]: ((raw: net.Socket) => TLSSocket) | undefined;
   /**
    * The peer and our side, known once the connection is open: the socket's, or,
    * behind a load balancer speaking the PROXY protocol, the client and the
@@ -206,30 +252,30 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** The PROXY protocol header this connection began with (with its TLVs), if the server expects one. */
   proxyHeader: ProxyHeader | undefined;
   /** onOpen was called (onClose will be). */
-  opened = false;
+  [kOpened] = false;
   /** Accepted by a server (serve()), not dialled: a relay pairs it with an upstream; eviction picks among these. */
-  inbound = false;
-  /** Waiting for a PROXY header since this time (performance.now()); 0: not waiting. For the endpoint's sweep. */
-  headerSince = 0;
+  [kInbound] = false;
   /** The hooks this connection calls: its endpoint's, or those given to connect(). */
-  readonly handler: Handler<Data>;
+  readonly [kHandler]: Handler<Data>;
   /** The application's own per-connection state. */
   data: Data = undefined as Data;
   /** A TLS connection's protocol, cipher, ALPN, peer verification and socket (tls-context.ts); null without TLS. */
   tls: TlsInfo | null = null;
   /** How a socket error is reported before the connection opens (its endpoint sets it during a TLS handshake: ERR_TLS). */
-  earlyError: ((err: Error) => RingwireError) | undefined;
+  [kEarlyError]: ((err: Error) => RingwireError) | undefined;
 
   private readonly host: ConnectionHost;
   private readonly core: Core;
   private readonly zeroCopy: boolean;
   /** The socket copies what write() hands it (TLS): see flush(). */
   private copiesWrites = false;
-  private state: State = 'open';
+  /** Where the connection is in its life and its output (connection-state.ts: the only way they change is to()/toOutput()). */
+  private state: Life = 'opening';
+  private output: Output = 'open';
   /** start() ran: the socket is connected. */
   private connected = false;
-  /** Reading a PROXY header: what comes first is not framed yet. */
-  private header: ProxyHeaderParser | null = null;
+  /** The stage before framing (a PROXY header): reads go to it until it is done and removed. */
+  private preamble: Preamble | null = null;
   /** The error that closed the connection, for onClose. */
   private error: RingwireError | undefined;
   /** Who began a normal close, first come (counted in stats when no error closed it). */
@@ -249,6 +295,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   // ---- delivery ----
   /** A handler's promise has not settled; its frame ends at pendingEnd. */
   private pending = false;
+  /** Since when (performance.now()) that promise has been pending; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
+  [kHandlerSince] = 0;
   private pendingEnd = 0;
   private saved: Saved | null = null;
   private stream: FrameStream | null = null;
@@ -261,34 +309,17 @@ export class Connection<Data = any> implements ConnectionInfo {
   private writer: DirectWriter | null = null;
   /** A direct write finished at once and written() is owed in a tick (as socket.write's callback would be). */
   private afterWriteOwed = false;
-  /** A direct write failed: nothing more is written; the socket is destroyed with the error. */
-  private writeFailed = false;
   /** In the endpoint's list of connections to flush (flushLater). */
-  flushQueued = false;
+  [kFlushQueued] = false;
   /** When the output last moved (the endpoint's write-timeout sweep reads it). */
-  lastProgress = 0;
+  [kLastProgress] = 0;
 
-  // ---- deadlines (read and restarted by the endpoint's sweep) ----
-  /** The last read or write progress: for the idle timeout. */
-  lastActive = performance.now();
-  /** When the wait for the current incomplete frame began; 0 = not waiting. */
-  waitStart = 0;
-  /** The current min-rate window: its start and the bytes received in it. */
-  windowStart = 0;
-  windowBytes = 0;
-  /** rx bytes buffered after the last read, to see whether a read completed frames. */
-  private rxSeen = 0;
-  /** Replies that did not fit in the tx ring yet, copied, in order, from queueHead on. */
-  private queue: Uint8Array[] = [];
-  private queueHead = 0;
-  private queued = 0;
-  /** The queue's first reply is larger than the tx ring and this much of it is streamed (-1: not started). */
-  private streamed = -1;
+  /** The deadline clocks (read and restarted by the endpoint's sweep). */
+  readonly [kClocks] = new ReadClocks();
+  /** Replies that did not fit in the tx ring yet. */
+  private readonly tx = new TxQueue();
   /** send() returned false: onDrain is owed once the queue is in the ring. */
   private owesDrain = false;
-  private finSent = false;
-  /** A relay's connection: no more frames will come into its tx ring; FIN once it is flushed (reading goes on). */
-  private outputEnded = false;
   /**
    * Echo mode: the connection whose tx ring takes this one's frames, and whose
    * frames come into this one's tx ring: itself (the echo) or, in a relay, its
@@ -305,16 +336,16 @@ export class Connection<Data = any> implements ConnectionInfo {
   constructor(host: ConnectionHost, slot: number, id: string, handler: Handler<Data>, source: SocketSource, zeroCopy: boolean) {
     this.host = host;
     this.core = host.core;
-    this.slot = slot;
+    this[kSlot] = slot;
     this.id = id;
-    this.handler = handler;
+    this[kHandler] = handler;
     this.zeroCopy = zeroCopy;
     if (handler.onFrame) this.onFrame = handler.onFrame;
     else if (handler.onConnection) this.onFrame = frame => this.frames().offer(frame);
     else if (handler.onForward) this.onFrame = frame => this.forward(frame);
     if (zeroCopy) {
       this.socket = source({
-        buffer: () => (this.state === 'open' ? this.core.readSpan(slot) : discard),
+        buffer: () => (reads(this.state) ? this.core.readSpan(slot) : discard),
         callback: (n, buf) => this.onRead(n, buf),
       });
     } else {
@@ -324,9 +355,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   private readonly onData = (chunk: Uint8Array) => this.copyIn(chunk);
-  private readonly onEndEvent = () => this.onEnd();
+  private readonly onEndEvent = () => this.onFin();
   private readonly onErrorEvent = (err: Error) => this.onSocketError(err);
   private readonly onCloseEvent = () => this.onSocketClose();
+  private readonly onFinish = () => this.finished();
 
   private listen(s: net.Socket): void {
     this.copiesWrites = (s as TLSSocket).encrypted === true;
@@ -336,38 +368,46 @@ export class Connection<Data = any> implements ConnectionInfo {
     s.on('close', this.onCloseEvent);
   }
 
-  /**
-   * The PROXY header is read and TLS follows: the raw socket (copying path) stops
-   * feeding this connection, gets back what followed the header (a TLSSocket built
-   * over a socket with buffered bytes hands them to OpenSSL first), and is wrapped;
-   * the connection opens once the endpoint sees the handshake done (secured()).
-   */
-  private startTls(rest: Uint8Array, wrap: (raw: net.Socket) => TLSSocket): void {
-    const raw = this.socket;
-    raw.off('data', this.onData);
-    raw.off('end', this.onEndEvent);
-    raw.off('error', this.onErrorEvent);
-    raw.off('close', this.onCloseEvent);
-    raw.pause();
-    if (rest.length > 0) raw.unshift(Buffer.from(rest)); // a copy: `rest` may be a view of a buffer Node reuses
-    this.socket = wrap(raw);
-    this.writer = null; // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
-    this.listen(this.socket);
+  // ---- the state table (connection-state.ts) ----
+
+  /** One step of the connection's life, as the table has it. */
+  private to(next: Life, event: LifeEvent): void {
+    if (!LIFE[this.state][event]?.includes(next)) throw badStep('life', this.state, event, next);
+    this.state = next;
   }
 
-  /** TLS after a PROXY header: the handshake is done; open (hooks) and read. For the endpoint. */
-  secured(): void {
-    this.tls = tlsInfo(this.socket as TLSSocket);
-    if (this.open()) this.socket.resume();
+  /** One step of its output, as the table has it. */
+  private toOutput(event: OutputEvent): void {
+    const next = OUTPUT[this.output][event];
+    if (next === undefined) throw badStep('output', this.output, event, '?');
+    this.output = next;
   }
+
+  /** Both states, for the model-based test. */
+  get [kState](): StateView {
+    return { life: this.state, output: this.output };
+  }
+
+  /** Our FIN is out (or nothing more can be written): send() takes nothing more. */
+  private get outputClosed(): boolean {
+    return this.output === 'fin-sent' || this.output === 'done';
+  }
+
+  // ---- opening and the preamble ----
 
   /** Read a PROXY header (these versions) before framing begins. Before start(). */
-  expectProxyHeader(accepts: ProxyProtocol): void {
-    this.header = new ProxyHeaderParser(accepts);
+  [kExpectHeader](accepts: ProxyProtocol): void {
+    this.preamble = new Preamble(accepts);
+    this.to('preamble', 'expect-header');
   }
 
-  /** The socket is connected: run the open hooks (after the PROXY header, if one is expected) and start reading. Called once by the endpoint. */
-  start(): void {
+  /** Waiting for a PROXY header since this time (performance.now()); 0: not waiting. For the endpoint's sweep. */
+  get [kHeaderSince](): number {
+    return this.preamble?.since ?? 0;
+  }
+
+  /** The socket is connected: run the open hooks (after the preamble, if one is expected) and start reading. Called once by the endpoint. */
+  [kStart](): void {
     this.connected = true;
     const s = this.socket;
     this.remoteAddress = this.socketRemoteAddress = s.remoteAddress;
@@ -375,70 +415,93 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.localAddress = s.localAddress;
     this.localPort = s.localPort;
     if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
-    if (this.host.writePath === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
+    if (this.host[kWritePath] === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
       this.writer = new DirectWriter(s, (status, bytes) => this.directWritten(status, bytes));
     }
-    if (this.header) this.headerSince = performance.now();
-    else if ((this.inbound && !this.host.identified(this)) || !this.open()) return;
+    if (this.preamble) this.preamble.since = performance.now();
+    else if (this.state !== 'opening' || (this[kInbound] && !this.host[kIdentified](this)) || !this.open('start')) return;
     if (!this.zeroCopy) this.socket.resume();
   }
 
-  /** Run onOpen, then start onConnection's task; false if they closed the connection. */
-  private open(): boolean {
-    this.opened = true;
+  /** TLS after a PROXY header: the handshake is done; open (hooks) and read. For the endpoint. */
+  [kSecured](): void {
+    if (this.state !== 'preamble') return; // closed during the handshake
+    this.tls = tlsInfo(this.socket as TLSSocket);
+    if (this.open('secured')) this.socket.resume();
+  }
+
+  /** Open: run onOpen, then start onConnection's task; false if they closed the connection. */
+  private open(event: 'start' | 'header' | 'secured'): boolean {
+    this.to('open', event);
+    this[kOpened] = true;
     try {
-      this.handler.onOpen?.(this);
+      const r = this[kHandler].onOpen?.(this);
+      if (isPromise(r)) {
+        // Awaited like a frame's handler: frames wait (in handler mode; the echo does not), a rejection is ERR_HANDLER.
+        if (this.host[kTakesFrames]) {
+          this.core.hold(this[kSlot], true);
+          this.await(r, -1);
+        } else {
+          r.then(undefined, err => this[kFail](handlerError(err)));
+        }
+      }
     } catch (err) {
-      this.fail(handlerError(err));
+      this[kFail](handlerError(err));
     }
-    this.host.opened(this);
-    const task = this.handler.onConnection;
+    this.host[kConnectionOpened](this);
+    const task = this[kHandler].onConnection;
     if (task && this.state === 'open') {
       try {
         const r = task(this);
-        if (isPromise(r)) r.then(() => this.close(), err => this.fail(handlerError(err)));
+        if (isPromise(r)) r.then(() => this.close(), err => this[kFail](handlerError(err)));
         else this.close();
       } catch (err) {
-        this.fail(handlerError(err));
+        this[kFail](handlerError(err));
       }
     }
     return this.state === 'open';
   }
 
   /**
-   * Bytes that arrived before framing began: the PROXY header's. Returns the
-   * bytes after the header, to be framed, once it is whole and the connection
-   * opened; null while the header is incomplete, or when it failed.
+   * Bytes that arrived before framing began: the preamble's. Returns the bytes
+   * after the header, to be framed, once it is whole and the connection opened;
+   * null while the header is incomplete, when it failed, or when TLS follows it.
    */
   private takeHeader(bytes: Uint8Array): Uint8Array | null {
-    const parser = this.header!;
-    let used: number;
+    let got: ReturnType<Preamble['take']>;
     try {
-      used = parser.push(bytes);
+      got = this.preamble!.take(bytes);
     } catch (err) {
-      this.fail(err as RingwireError);
+      this[kFail](err as RingwireError);
       return null;
     }
-    this.lastActive = performance.now();
-    if (used < 0) return null;
-    this.header = null;
-    this.headerSince = 0;
-    const h = (this.proxyHeader = parser.header!);
+    this[kClocks].lastActive = performance.now();
+    if (!got) return null;
+    this.preamble = null; // done: the stage removes itself
+    const h = (this.proxyHeader = got.header);
     if (h.command === 'PROXY' && h.family !== undefined) {
       this.remoteAddress = h.sourceAddress;
       this.remotePort = h.sourcePort;
       this.localAddress = h.destinationAddress;
       this.localPort = h.destinationPort;
     }
-    if (!this.host.identified(this)) return null;
-    const wrap = this.tlsAfterHeader;
+    if (!this.host[kIdentified](this)) return null;
+    const wrap = this[kTlsAfterHeader];
     if (wrap) {
-      this.tlsAfterHeader = undefined;
-      this.startTls(bytes.subarray(used), wrap);
+      // The one time `socket` changes: the raw socket stops feeding this connection and is wrapped; secured() opens it.
+      this[kTlsAfterHeader] = undefined;
+      const raw = this.socket;
+      raw.off('data', this.onData);
+      raw.off('end', this.onEndEvent);
+      raw.off('error', this.onErrorEvent);
+      raw.off('close', this.onCloseEvent);
+      this.socket = wrapAfterHeader(raw, got.rest, wrap);
+      this.writer = null; // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
+      this.listen(this.socket);
       return null;
     }
-    if (!this.open()) return null;
-    return bytes.subarray(used);
+    if (!this.open('header')) return null;
+    return got.rest;
   }
 
   /** This thread's router: sendTo(id, bytes), publish(topic, bytes), join(connection, topic), leave(connection, topic). */
@@ -448,55 +511,59 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Bytes queued beyond the tx ring, waiting for the peer to read. */
   get queuedBytes(): number {
-    return this.queued;
+    return this.tx.bytes;
   }
 
   /**
    * Encode payload as one frame and send it after every earlier reply. Returns
    * false when it had to wait beyond the tx ring (it is copied: reuse your
    * buffer): send more after onDrain. Also false, sending nothing, once the
-   * connection's FIN is out (or it is destroyed), and when this send made it a
-   * slow consumer (queue over maxQueued or the endpoint's budget: the connection
-   * is destroyed with ERR_SLOW_CONSUMER). Throws ERR_REPLY_TOO_LARGE if the
-   * framing cannot carry it.
+   * connection's FIN is out, it is destroyed or an error closed it, and when this
+   * send closed it: a reply over maxReply or one the framing cannot carry
+   * (ERR_REPLY_TOO_LARGE), a delimiter framing's delimiter inside it
+   * (ERR_DELIMITER_IN_PAYLOAD), each closed after the replies before it, a queue over
+   * maxQueued or the endpoint's budget (ERR_SLOW_CONSUMER, destroyed). What
+   * happens at run time never throws; only a payload that is not bytes does (a
+   * TypeError: a programming error).
    */
   send(payload: Uint8Array): boolean {
-    if (this.finSent || this.state === 'closed') return false;
-    const wasEmpty = this.queued === 0;
-    let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload.length);
-    if (wasEmpty && r === SEND_FULL && !this.host.delivering && this.inflight < this.core.txPending(this.slot)) {
+    if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
+    if (this.outputClosed || this.state === 'closed' || this.error) return false;
+    const wasEmpty = this.tx.bytes === 0;
+    let r = wasEmpty ? this.core.send(this[kSlot], payload) : this.core.check(payload);
+    if (wasEmpty && r === SEND_FULL && !this.host[kDelivering] && this.inflight < this.core.txPending(this[kSlot])) {
       // Outside a batch the ring may be full only of replies waiting for the end of
       // the tick: hand them to the kernel now and try again before queueing a copy.
-      this.flush();
-      r = this.core.send(this.slot, payload);
+      this[kFlush]();
+      r = this.core.send(this[kSlot], payload);
     }
     if (wasEmpty && r === SEND_OK) {
-      this.host.flushLater(this);
+      this.host[kFlushLater](this);
       return true;
     }
-    if (r !== SEND_OK && r !== SEND_FULL) this.refuse(r, payload.length);
+    if (r !== SEND_OK && r !== SEND_FULL) {
+      const refused = replyRefusal(r, payload.length, this.core.config, this.host[kLimits].maxReply);
+      if (refused) {
+        this[kFail](refused);
+        return false;
+      }
+    }
     // Copied: a Buffer's slice() would be a view of the caller's memory.
-    this.queue.push(new Uint8Array(payload));
-    this.queued += payload.length;
-    const withinBudget = this.host.queue(payload.length);
-    if (this.queued > this.host.limits.maxQueued || !withinBudget) {
-      const why = withinBudget ? `more than maxQueued (${this.host.limits.maxQueued} bytes)` : 'over the server\'s budget for queued replies';
-      this.fail(ringwireError(E_SLOW_CONSUMER, `${this.queued} bytes of replies queued beyond the tx ring, ${why}`), true);
+    this.tx.push(new Uint8Array(payload));
+    const withinBudget = this.host[kQueue](payload.length, this); // the budget closes stalled holders first (queue-budget.ts)
+    const queued = this.tx.bytes;
+    if (queued > this.host[kLimits].maxQueued || !withinBudget) {
+      const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
+      this[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
       return false;
     }
     this.owesDrain = true;
     if (wasEmpty && r === SEND_TOO_LARGE) {
       // Larger than the tx ring: start streaming it now.
       this.moveQueue();
-      this.host.flushLater(this);
+      this.host[kFlushLater](this);
     }
     return false;
-  }
-
-  /** Throw ERR_REPLY_TOO_LARGE unless a reply larger than the tx ring can be streamed (up to maxReply). */
-  private refuse(r: number, length: number): void {
-    const err = replyRefusal(r, length, this.core.config, this.host.limits.maxReply);
-    if (err) throw err;
   }
 
   /**
@@ -505,30 +572,40 @@ export class Connection<Data = any> implements ConnectionInfo {
    * handler settles), then FIN.
    */
   close(): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    this.shut('close');
+  }
+
+  /** close(), or a draining connection with nothing left to deliver (idle). */
+  private shut(event: 'close' | 'idle'): void {
+    if (over(this.state)) return;
     this.closeReason ??= 'local';
-    this.state = 'closing';
+    this.to('closing', event);
     this.saved = null;
     this.leftover = null;
     this.stream?.end();
     this.updateReading();
-    if (!this.finSent) return this.maybeEnd();
+    if (this.output === 'open') this.toOutput('end');
+    if (this.output === 'ending') return this.finWhenFlushed();
     // A relay's half-closed side: our FIN is out already; wait for the peer's, within LINGER_MS.
     this.discardInput();
-    if (this.socket.writableFinished) this.finished();
+    if (this.socket.writableFinished) this.afterFin();
+  }
+
+  /** Close now, dropping whatever is queued: nothing more is delivered or sent. */
+  destroy(): void {
+    this.teardown(false);
   }
 
   /**
-   * Close now, dropping whatever is queued: nothing more is delivered or sent.
-   * reset: with a TCP reset (RST) rather than a FIN, so the peer cannot take the
-   * close for a complete answer (the drain's timeout; a TLS socket, whose handle
+   * destroy(), or with a TCP reset (RST) rather than a FIN, so the peer cannot take
+   * the close for a complete answer (the drain's timeout; a TLS socket, whose handle
    * is not TCP's, is destroyed as usual).
    */
-  destroy(reset = false): void {
-    if (this.state === 'closed') return;
+  private teardown(reset: boolean): void {
+    if (this.state === 'closed' || this.state === 'quarantined') return;
     this.closeReason ??= 'local';
-    this.state = 'closing';
-    this.finSent = true;
+    this.to('closing', 'destroy');
+    this.toOutput('abort');
     this.saved = null;
     this.stream?.end();
     this.dropQueue();
@@ -536,14 +613,19 @@ export class Connection<Data = any> implements ConnectionInfo {
     else this.socket.destroy();
   }
 
-  /** The drain timed out with this connection's frames unanswered (drain.ts): report err, then reset. */
-  reset(err: RingwireError): void {
-    if (this.state === 'closed') return;
-    if (!this.error) {
-      this.error = err;
-      this.host.clientError(err, this);
+  /**
+   * The drain timed out with this connection's frames unanswered (drain.ts): report
+   * err, then reset (also when a clientError listener throws, as fail()).
+   */
+  [kReset](err: RingwireError): void {
+    if (this.state === 'closed' || this.state === 'quarantined') return;
+    if (this.error) return this.teardown(true);
+    this.error = err;
+    try {
+      this.host[kClientError](err, this);
+    } finally {
+      this.teardown(true);
     }
-    this.destroy(true);
   }
 
   /**
@@ -552,11 +634,12 @@ export class Connection<Data = any> implements ConnectionInfo {
    * whole frames in the rx ring not listed (read while the slot was held) or, in
    * echo mode, not echoed (the tx ring is full). An incomplete frame is not one.
    */
-  get unanswered(): number {
+  get [kUnanswered](): number {
     // Closing (by the application, an error or a reset): what it did not deliver it dropped on purpose.
-    if (this.state === 'closing' || this.state === 'closed') return this.pending ? 1 : 0;
+    const held = this.pending && this.pendingEnd >= 0 ? 1 : 0; // a frame's handler, not onOpen's
+    if (over(this.state)) return held;
     const saved = this.saved ? this.saved.list.length / FRAME_WORDS - this.saved.next : 0;
-    return (this.pending ? 1 : 0) + saved + this.core.bufferedFrames(this.slot);
+    return held + saved + this.core.bufferedFrames(this[kSlot]);
   }
 
   /**
@@ -568,9 +651,9 @@ export class Connection<Data = any> implements ConnectionInfo {
    * has no one left to answer: both slots are free on return (a relay's newcomer
    * needs two).
    */
-  evict(err: RingwireError): void {
+  [kEvict](err: RingwireError): void {
     const partner = this.peer === this || this.peer.pending ? null : this.peer;
-    this.fail(err, true);
+    this[kFail](err, true);
     this.onSocketClose();
     if (partner) {
       partner.destroy();
@@ -580,20 +663,20 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /**
    * The server is draining: stop reading, answer what is buffered, then close. Called
-   * again by the drain once it stops holding FINs (host.holdFin): closes if answered.
+   * again by the drain once it stops holding FINs (host[kHoldFin]): closes if answered.
    */
-  drain(): void {
-    if (this.state === 'open') {
+  [kDrain](): void {
+    if (reads(this.state)) {
       this.closeReason ??= 'drain';
-      this.state = 'draining';
+      this.to('draining', 'drain');
       this.updateReading();
     }
-    this.maybeFinish();
+    this.whenDrained();
   }
 
   /** The frames of this connection, for a task per connection (onConnection). */
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
-    if (!this.handler.onConnection) throw new Error('iterate a connection inside onConnection (with onFrame, frames come to onFrame)');
+    if (!this[kHandler].onConnection) throw new Error('iterate a connection inside onConnection (with onFrame, frames come to onFrame)');
     return this.frames();
   }
 
@@ -601,50 +684,34 @@ export class Connection<Data = any> implements ConnectionInfo {
     return (this.stream ??= new FrameStream());
   }
 
-  // ---- input ----
+  // ---- reading ----
 
   private onRead(n: number, buf: Uint8Array): boolean {
-    if (this.state !== 'open') return true; // closing: discarded
-    if (this.header) {
-      // Nothing was framed yet, so buf is the rx span the core expects bytes in: what followed the header moves to its start.
-      const rest = this.takeHeader(buf.subarray(0, n));
-      if (!rest || rest.length === 0) return !this.paused;
-      buf.copyWithin(0, n - rest.length, n);
-      n = rest.length;
+    if (this.state !== 'open') {
+      if (!reads(this.state)) return true; // closing: discarded
+      if (this.preamble) {
+        // Nothing was framed yet, so buf is the rx span the core expects bytes in: what followed the header moves to its start.
+        const rest = this.takeHeader(buf.subarray(0, n));
+        if (!rest || rest.length === 0) return !this.paused;
+        buf.copyWithin(0, n - rest.length, n);
+        n = rest.length;
+      }
     }
     this.reading = true;
-    this.host.enterRead();
+    this.host[kEnterRead]();
     try {
-      this.settle(this.core.received(this.slot, n));
+      this.settle(this.core.received(this[kSlot], n));
     } finally {
       this.reading = false;
-      this.host.leaveRead();
+      this.host[kLeaveRead]();
     }
-    this.noteInput(n);
+    this[kClocks].note(n, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
     return !this.paused;
   }
 
-  /**
-   * n bytes arrived and were decoded: keep the deadline clocks. What is left in the
-   * rx ring is an incomplete frame; if this read consumed anything, that frame
-   * began in this read, so its wait and its rate window start now.
-   */
-  private noteInput(n: number): void {
-    const now = performance.now();
-    this.lastActive = now;
-    const rx = this.state === 'open' ? this.core.rxBuffered(this.slot) : 0;
-    if (rx === 0) this.waitStart = 0;
-    else if (this.waitStart === 0 || rx < this.rxSeen + n) this.restartWait(now, rx);
-    else this.windowBytes += n;
-    this.rxSeen = rx;
-  }
-
-  /** The wait for an incomplete frame (of `buffered` bytes so far) starts now: for the sweep. */
-  restartWait(now: number, buffered = this.state === 'open' ? this.core.rxBuffered(this.slot) : 0): void {
-    this.waitStart = buffered > 0 ? now : 0;
-    this.windowStart = now;
-    this.windowBytes = buffered;
-    this.rxSeen = buffered;
+  /** The wait for an incomplete frame starts now: for the sweep. */
+  [kRestartWait](now: number): void {
+    this[kClocks].restart(now, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
   }
 
   /**
@@ -652,9 +719,9 @@ export class Connection<Data = any> implements ConnectionInfo {
    * peer? (Not while a handler holds its frames, a batch is saved, or output is
    * blocked or in flight: those are our waits, not the peer's.) For the sweep.
    */
-  get awaitingInput(): boolean {
-    return this.state === 'open' && !this.pending && this.saved === null && !this.txBlocked && this.queued === 0
-      && this.inflight === 0 && this.leftover === null && this.core.rxBuffered(this.slot) > 0;
+  get [kAwaitingInput](): boolean {
+    return this.state === 'open' && !this.pending && this.saved === null && !this.txBlocked && this.tx.bytes === 0
+      && this.inflight === 0 && this.leftover === null && this.core.rxBuffered(this[kSlot]) > 0;
   }
 
   /**
@@ -663,47 +730,70 @@ export class Connection<Data = any> implements ConnectionInfo {
    * the span it was given at the old head, so it gets the new one (zero-copy).
    */
   private consume(end: number): void {
-    this.core.consume(this.slot, end);
-    if (this.zeroCopy && !this.reading && !this.paused && this.core.rxBuffered(this.slot) === 0) {
-      rearm(this.socket, this.core.readSpan(this.slot));
+    this.core.consume(this[kSlot], end);
+    if (this.zeroCopy && !this.reading && !this.paused && this.core.rxBuffered(this[kSlot]) === 0) {
+      rearm(this.socket, this.core.readSpan(this[kSlot]));
     }
   }
 
   private copyIn(chunk: Uint8Array): void {
-    if (this.header) {
+    if (this.preamble) {
       const rest = this.takeHeader(chunk);
       if (!rest) return;
       chunk = rest;
     }
     let at = 0;
-    this.host.enterRead(); // as on the zero-copy path: this chunk's replies are written as it is done
+    this.host[kEnterRead](); // as on the zero-copy path: this chunk's replies are written as it is done
     try {
-      while (at < chunk.length && this.state === 'open') {
-        const span = this.core.readSpan(this.slot);
+      while (at < chunk.length && reads(this.state)) {
+        const span = this.core.readSpan(this[kSlot]);
         if (span.length === 0) break;
         const n = Math.min(span.length, chunk.length - at);
         span.set(chunk.subarray(at, at + n));
         at += n;
-        this.settle(this.core.received(this.slot, n));
-        this.noteInput(n);
+        this.settle(this.core.received(this[kSlot], n));
+        this[kClocks].note(n, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
       }
     } finally {
-      this.host.leaveRead();
+      this.host[kLeaveRead]();
     }
-    if (at < chunk.length && this.state === 'open') {
+    if (at < chunk.length && reads(this.state)) {
       this.leftover = chunk.subarray(at);
       this.updateReading();
     }
   }
 
+  /** Pause reading when the rx ring is full, the echo is blocked, or the connection takes no input; resume otherwise. */
+  private updateReading(): void {
+    const want = reads(this.state) && !this.txBlocked && this.core.rxBuffered(this[kSlot]) < this.core.config.rxSize;
+    if (want !== this.paused) return;
+    if (!want) {
+      this.paused = true;
+      if (reads(this.state)) this.core.stats.add(S_PAUSES, 1);
+      this.socket.pause();
+      return;
+    }
+    this.paused = false;
+    if (this.leftover) {
+      const rest = this.leftover;
+      this.leftover = null;
+      this.copyIn(rest);
+      if (this.paused || !reads(this.state)) return;
+    }
+    if (this.zeroCopy) rearm(this.socket, this.core.readSpan(this[kSlot]));
+    this.socket.resume();
+  }
+
+  // ---- delivery ----
+
   /** Act on what a core call said: echo written, or frames listed for the handler. */
   private settle(status: number): void {
-    if (this.host.takesFrames) return this.run(null, status);
+    if (this.host[kTakesFrames]) return this.run(null, status);
     this.txBlocked = status === R_BLOCKED;
-    this.peer.flush();
-    if (status < 0) return this.fail(this.framingError(-status));
+    this.peer[kFlush]();
+    if (status < 0) return this[kFail](this.framingError(-status));
     this.updateReading();
-    if (this.state === 'draining') this.maybeFinish();
+    if (this.state === 'draining') this.whenDrained();
   }
 
   /**
@@ -718,7 +808,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     const list = saved?.list; // undefined: the core's own list
     let done = -1;
     let failure: RingwireError | undefined;
-    this.host.enter(this);
+    this.host[kEnter](this);
     try {
       while (i < n && this.delivers()) {
         const frame = core.frame(i, list);
@@ -734,36 +824,36 @@ export class Connection<Data = any> implements ConnectionInfo {
     } catch (err) {
       failure = handlerError(err);
     } finally {
-      this.host.leave();
+      this.host[kLeave]();
     }
     if (done >= 0) this.consume(done);
-    if (failure) return this.fail(failure);
-    if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
-    if (i < n || this.pending || this.peer.queued > 0) {
+    if (failure) return this[kFail](failure);
+    if (over(this.state)) return this.finWhenFlushed();
+    if (i < n || this.pending || this.peer.tx.bytes > 0) {
       // Stopped early: keep the rest for later (list entries: their bytes stay in this slot's ring).
       if (saved) saved.next = i;
       else saved = { list: core.saveFrames(i), next: 0, status };
       this.saved = saved;
-      core.hold(this.slot, true);
+      core.hold(this[kSlot], true);
       this.updateReading();
       return;
     }
     // Replies the handlers sent are written as the read callback returns, or at the end of
     // the tick (send() -> flushLater): a batch, or an async handler's chain of settled frames, is one write.
     this.saved = null;
-    if (saved) core.hold(this.slot, false);
-    if (status < 0) return this.fail(this.framingError(-status)); // close() writes the replies before the FIN
+    if (saved) core.hold(this[kSlot], false);
+    if (status < 0) return this[kFail](this.framingError(-status)); // close() writes the replies before the FIN
     // After a saved batch, bytes may have arrived while the slot was held.
-    if (status === R_MORE || saved) return this.run(null, core.process(this.slot));
+    if (status === R_MORE || saved) return this.run(null, core.process(this[kSlot]));
     this.updateReading();
-    if (this.state === 'draining') this.maybeFinish();
+    if (this.state === 'draining') this.whenDrained();
   }
 
   /** An error the core found in the input, with the limit or framing it broke. */
   private framingError(n: number): RingwireError {
     const { maxFrame, framingText } = this.core.config;
     if (n === E_FRAME_TOO_LARGE) {
-      const size = this.core.errorSize(this.slot);
+      const size = this.core.errorSize(this[kSlot]);
       const what = size === 0 ? 'a frame longer than maxFrame' : size === 0xffffffff ? 'a frame of 4 GiB or more, over maxFrame' : `a frame of ${size} bytes, over maxFrame`;
       return ringwireError(n, `${what} (${maxFrame} bytes of payload, framing ${framingText}): raise --max-frame or fix the peer`);
     }
@@ -778,114 +868,142 @@ export class Connection<Data = any> implements ConnectionInfo {
    * and holding its input for it would stall both ways).
    */
   private delivers(): boolean {
-    return (this.state === 'open' || this.state === 'draining') && !this.pending && this.peer.queued === 0;
+    return (this.state === 'open' || this.state === 'draining') && !this.pending && this.peer.tx.bytes === 0;
   }
 
+  /** A handler's promise: its frame ends at rx position `end` (-1: onOpen's, no frame; the core holds the slot's frames meanwhile). */
   private await(p: PromiseLike<void>, end: number): void {
     this.pending = true;
     this.pendingEnd = end;
+    this[kHandlerSince] = performance.now();
     p.then(() => this.settled(undefined), err => this.settled(handlerError(err)));
   }
 
   /** A handler's promise settled: its frame is done; go on with the next ones. */
   private settled(failure: RingwireError | undefined): void {
     this.pending = false;
+    this[kHandlerSince] = 0;
+    if (this.state === 'quarantined') {
+      this.core.stats.add(S_QUARANTINED, -1);
+      return this.closeSlot('settle');
+    }
     if (this.state === 'closed' || this.socket.destroyed) return this.onSocketClose();
-    this.consume(this.pendingEnd);
-    if (failure) return this.fail(failure);
+    if (this.pendingEnd < 0) this.core.hold(this[kSlot], false);
+    else this.consume(this.pendingEnd);
+    if (failure) return this[kFail](failure);
     this.continue();
   }
 
   /** Deliver what was held back, unless another connection is mid-batch (then just after it). */
   private continue(): void {
-    if (this.host.delivering) return queueMicrotask(() => this.continue());
-    if (this.state === 'closing' || this.state === 'closed') return this.maybeEnd();
-    if (this.pending || this.peer.queued > 0) return;
+    if (this.host[kDelivering]) return queueMicrotask(() => this.continue());
+    if (over(this.state)) return this.finWhenFlushed();
+    if (this.pending || this.peer.tx.bytes > 0) return;
     const saved = this.saved;
     if (saved) this.run(saved, saved.status);
-    else if (this.host.takesFrames || this.txBlocked) this.settle(this.core.process(this.slot));
+    else if (this.host[kTakesFrames] || this.txBlocked) this.settle(this.core.process(this[kSlot]));
     else this.updateReading();
   }
 
-  /** Pause reading when the rx ring is full, the echo is blocked, or the connection is not open; resume otherwise. */
-  private updateReading(): void {
-    const want = this.state === 'open' && !this.txBlocked && this.core.rxBuffered(this.slot) < this.core.config.rxSize;
-    if (want !== this.paused) return;
-    if (!want) {
-      this.paused = true;
-      if (this.state === 'open') this.core.stats.add(S_PAUSES, 1);
-      this.socket.pause();
-      return;
-    }
-    this.paused = false;
-    if (this.leftover) {
-      const rest = this.leftover;
-      this.leftover = null;
-      this.copyIn(rest);
-      if (this.paused || this.state !== 'open') return;
-    }
-    if (this.zeroCopy) rearm(this.socket, this.core.readSpan(this.slot));
-    this.socket.resume();
-  }
+  // ---- closing ----
 
-  private onEnd(): void {
+  /** The peer's FIN: no more input; what is buffered is still delivered (draining). */
+  private onFin(): void {
     this.peerEnded = true;
     this.closeReason ??= 'peer';
-    if (this.header && this.header.received > 0) {
-      return this.fail(ringwireError(E_PROXY_HEADER, `bad PROXY protocol header: the peer closed after ${this.header.received} bytes of it`));
+    const preamble = this.preamble;
+    if (preamble && preamble.received > 0) {
+      return this[kFail](ringwireError(E_PROXY_HEADER, `bad PROXY protocol header: the peer closed after ${preamble.received} bytes of it`));
     }
-    if (this.finSent) {
+    if (this.outputClosed) {
       // Both sides are done once our replies and FIN are out ('finish'); not before, or they are lost.
       if (this.socket.writableFinished) this.socket.destroy();
       return;
     }
-    if (this.state === 'open') {
-      this.state = 'draining';
+    if (reads(this.state)) {
+      this.to('draining', 'fin');
       this.updateReading();
     }
-    this.maybeFinish();
+    this.whenDrained();
   }
 
   /** Draining: once nothing buffered can produce another frame, close (FIN after the last reply). */
-  private maybeFinish(): void {
+  private whenDrained(): void {
     // Held frames, and whatever arrived while they were held, are delivered first (continue()).
     if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked) return;
-    if (this.host.delivering === this) return; // mid-batch (a handler called server.close()): run() comes back here
+    if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): run() comes back here
     // Every frame read is answered. The server's drain may hold the FIN until handlers
     // elsewhere settle (they may still send here), before the queue check: replies
     // waiting for a slow reader are answered, and must not hold every other FIN.
-    if (this.host.holdFin(this)) return;
-    if (this.queued > 0) return;
-    if (this.peerEnded && this.core.rxBuffered(this.slot) > 0) {
-      const n = this.core.rxBuffered(this.slot);
-      return this.fail(ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));
+    if (this.host[kHoldFin](this)) return;
+    if (this.tx.bytes > 0) return;
+    if (this.peerEnded && this.core.rxBuffered(this[kSlot]) > 0) {
+      const n = this.core.rxBuffered(this[kSlot]);
+      return this[kFail](ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));
     }
     if (this.peer !== this && this.peerEnded) {
       // A relay's half-close: every frame this side sent is forwarded; its partner
       // sends FIN after them, and this side keeps taking the partner's frames.
       return this.peer.endOutput();
     }
-    this.close();
+    this.shut('idle');
   }
 
   /** A relay's partner has no more input: FIN after what is in this tx ring, and go on reading. */
   private endOutput(): void {
-    if (this.finSent || this.state === 'closed') return;
-    this.outputEnded = true;
-    this.maybeEnd();
+    if (this.output !== 'open' || this.state === 'closed' || this.state === 'quarantined') return;
+    this.toOutput('end');
+    this.finWhenFlushed();
   }
+
+  /** Our FIN is owed: send it once no handler is pending and the queue is in the ring, after the last reply. */
+  private finWhenFlushed(): void {
+    if (this.output !== 'ending' || this.pending || this.host[kDelivering] === this) return;
+    this.moveQueue();
+    this[kFlush]();
+    if (this.tx.bytes > 0) return; // the rest goes once the peer reads
+    this.toOutput('fin');
+    this.socket.end();
+    this.socket.once('finish', this.onFinish);
+    if (this.state === 'closing') this.discardInput();
+  }
+
+  /** Closing with our FIN out: read and discard until the peer's FIN, so unread input cannot turn our close into a reset. */
+  private discardInput(): void {
+    if (this.peerEnded || this.socket.destroyed) return;
+    this.leftover = null;
+    if (this.zeroCopy) rearm(this.socket, discard);
+    this.socket.resume();
+  }
+
+  /** Every reply and our FIN are out ('finish'). */
+  private finished(): void {
+    if (this.output !== 'fin-sent') return;
+    this.toOutput('finish');
+    this.afterFin();
+  }
+
+  /** Our FIN is out: close once the peer closes too, or LINGER_MS from now. */
+  private afterFin(): void {
+    if (this.peerEnded) return void this.socket.destroy();
+    if (this.state !== 'closing') return; // a relay's half-close: reading goes on until the peer's FIN
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    this.lingerTimer.unref();
+  }
+
+  // ---- the relay link ----
 
   /**
    * A relay: each side's whole frames go into the other's tx ring, in the core, in
    * one call per read (Core.forwardTo), with backpressure both ways. When one side
    * closes, the other closes after the frames it still has to send.
    */
-  pair(other: Connection): void {
+  [kPair](other: Connection): void {
     this.peer = other;
     other.peer = this;
-    if (this.host.takesFrames) return; // onForward: frames come to forward(), not to the core's forwarding
-    this.core.forwardTo(this.slot, other.slot);
-    this.core.forwardTo(other.slot, this.slot);
+    if (this.host[kTakesFrames]) return; // onForward: frames come to forward(), not to the core's forwarding
+    this.core.forwardTo(this[kSlot], other[kSlot]);
+    this.core.forwardTo(other[kSlot], this[kSlot]);
   }
 
   /**
@@ -893,28 +1011,49 @@ export class Connection<Data = any> implements ConnectionInfo {
    * which the hook may let pass, drop or replace; copied once, into the partner's
    * tx ring. A frame that queues beyond that ring stops this side's delivery
    * (delivers()) until the partner's queue is in its ring: backpressure, as in the core.
+   * The hook may answer with a promise: it is awaited like onFrame's (this side's
+   * next frame waits, the frame's view stays valid until it settles), and a
+   * rejection is ERR_HANDLER. Returns what run() awaits, if anything.
    */
-  private forward(frame: Uint8Array): void {
+  private forward(frame: Uint8Array): void | PromiseLike<void> {
     const to = this.peer;
     if (to === this) return; // the partner is gone: this side is closing
-    const out = this.handler.onForward!(frame, this, to);
-    if (out === false) return;
-    to.send(out instanceof Uint8Array ? out : frame);
+    const out = this[kHandler].onForward!(frame, this, to);
+    if (isPromise(out)) return (out as PromiseLike<unknown>).then(r => forwarded(frame, to, r));
+    forwarded(frame, to, out);
   }
 
-  // ---- output ----
+  /** Closing side of a relay: the partner stops forwarding here (before this slot is reused) and closes after its frames. */
+  private unpair(): void {
+    const p = this.peer;
+    if (p === this) return;
+    this.peer = this;
+    p.peer = p;
+    if (!this.host[kTakesFrames]) {
+      this.core.forwardTo(p[kSlot], p[kSlot]);
+      this.core.forwardTo(this[kSlot], this[kSlot]);
+    }
+    if (!this.connected && this.error) {
+      // The other side never connected: the partner learns why.
+      p[kFail](ringwireError(E_SOCKET, `its relay partner could not connect: ${this.error.message}`));
+    } else {
+      p.close();
+    }
+  }
+
+  // ---- writing ----
 
   /** Hand Node every tx byte not yet handed over (one write, or one writev when they wrap). */
-  flush(): void {
-    const pending = this.core.txPending(this.slot) - this.inflight;
-    if (pending <= 0 || this.socket.destroyed || this.finSent || this.writeFailed) return;
-    const first = this.core.txChunk(this.slot, this.inflight);
-    if (this.inflight === 0) this.lastProgress = performance.now();
+  [kFlush](): void {
+    const pending = this.core.txPending(this[kSlot]) - this.inflight;
+    if (pending <= 0 || this.socket.destroyed || this.outputClosed) return;
+    const first = this.core.txChunk(this[kSlot], this.inflight);
+    if (this.inflight === 0) this[kLastProgress] = performance.now();
     const writer = this.writer;
     if (writer) {
       const skip = this.inflight;
       this.inflight += pending;
-      const r = first.length < pending ? writer.write2(first, this.core.txChunk(this.slot, skip + first.length)) : writer.write(first);
+      const r = first.length < pending ? writer.write2(first, this.core.txChunk(this[kSlot], skip + first.length)) : writer.write(first);
       if (r === WRITE_DONE) {
         this.release(pending);
         if (!this.afterWriteOwed && this.owesAfterWrite()) {
@@ -935,7 +1074,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (first.length < pending) {
       this.socket.cork();
       this.socket.write(first, this.onWritten);
-      this.socket.write(this.core.txChunk(this.slot, this.inflight + first.length), this.onWritten);
+      this.socket.write(this.core.txChunk(this[kSlot], this.inflight + first.length), this.onWritten);
       this.socket.uncork();
     } else {
       this.socket.write(first, this.onWritten);
@@ -945,7 +1084,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   /** Is output waiting on the peer (for the write-timeout sweep)? */
-  get writing(): boolean {
+  get [kWriting](): boolean {
     return this.inflight > 0;
   }
 
@@ -957,9 +1096,9 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** The kernel has the next n bytes handed over. */
   private release(n: number): void {
-    this.core.release(this.slot, n);
+    this.core.release(this[kSlot], n);
     this.inflight -= n;
-    this.lastProgress = this.lastActive = performance.now();
+    this[kLastProgress] = this[kClocks].lastActive = performance.now();
   }
 
   /**
@@ -969,8 +1108,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   private owesAfterWrite(): boolean {
     // Each condition written() acts on: the queue, onDrain, a blocked echo or saved batch here or at the partner, the close.
-    return this.queued > 0 || this.owesDrain || this.txBlocked || this.saved !== null || this.peer.txBlocked || this.peer.saved !== null
-      || this.state !== 'open' || this.outputEnded;
+    return this.tx.bytes > 0 || this.owesDrain || this.txBlocked || this.saved !== null || this.peer.txBlocked || this.peer.saved !== null
+      || this.state !== 'open' || this.output !== 'open';
   }
 
   /** A pending direct write finished (or one failed at once: bytes 0). */
@@ -979,8 +1118,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (status < 0) {
       // As socket.write does: the socket is destroyed with the error ('error', then
       // 'close': onSocketError maps it to ERR_SOCKET), after the current call stack.
-      if (this.writeFailed) return;
-      this.writeFailed = true;
+      if (this.output === 'done') return;
+      this.toOutput('abort'); // nothing more is written
       const err = writeError(status);
       process.nextTick(() => this.socket.destroy(err));
       return;
@@ -990,145 +1129,91 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   private written(err?: Error | null): void {
-    if (err || this.state === 'closed' || this.socket.destroyed || this.writeFailed) return;
+    if (err || this.state === 'closed' || this.socket.destroyed || this.output === 'done') return;
     if (!this.writer) this.releaseWritten();
     this.moveQueue();
-    this.flush();
-    if (this.queued === 0 && this.owesDrain) {
+    this[kFlush]();
+    if (this.tx.bytes === 0 && this.owesDrain) {
       this.owesDrain = false;
       try {
-        this.handler.onDrain?.(this);
+        const r = this[kHandler].onDrain?.(this);
+        if (isPromise(r)) r.then(undefined, err => this[kFail](handlerError(err)));
       } catch (e) {
-        return this.fail(handlerError(e));
+        return this[kFail](handlerError(e));
       }
     }
     // Room in this tx ring: whoever fills it (itself, or its partner in a relay) may go on.
     const feeder = this.peer;
-    if (feeder !== this && (feeder.txBlocked || (feeder.saved && this.queued === 0))) feeder.continue();
+    if (feeder !== this && (feeder.txBlocked || (feeder.saved && this.tx.bytes === 0))) feeder.continue();
     if ((feeder === this && this.txBlocked) || this.saved) this.continue();
-    else if (this.state === 'draining') this.maybeFinish();
-    else this.maybeEnd();
+    else if (this.state === 'draining') this.whenDrained();
+    else this.finWhenFlushed();
   }
 
-  /** Move queued replies into the tx ring while they fit; one larger than the ring streams through it. */
+  /** Move queued replies into the tx ring while they fit (tx-queue.ts), giving their bytes back to the budget. */
   private moveQueue(): void {
-    const core = this.core;
-    while (this.queueHead < this.queue.length) {
-      const next = this.queue[this.queueHead]!;
-      if (this.streamed < 0) {
-        const r = core.send(this.slot, next);
-        if (r === SEND_FULL) return;
-        if (r !== SEND_OK) {
-          // SEND_TOO_LARGE (send() let only streamable ones in): the prefix first.
-          if (core.beginFrame(this.slot, next.length) !== SEND_OK) return;
-          this.streamed = 0;
-        }
-      }
-      if (this.streamed >= 0) {
-        this.streamed += core.putPiece(this.slot, next.subarray(this.streamed));
-        if (this.streamed < next.length || core.endFrame(this.slot) !== SEND_OK) return;
-        this.streamed = -1;
-      }
-      this.queue[this.queueHead++] = undefined as never;
-      this.queued -= next.length;
-      this.host.queue(-next.length);
-    }
-    this.queue = [];
-    this.queueHead = 0;
+    if (this.tx.bytes === 0) return;
+    const moved = this.tx.moveInto(this.core, this[kSlot]);
+    if (moved > 0) this.host[kQueue](-moved);
   }
 
   private dropQueue(): void {
-    if (this.queued > 0) this.host.queue(-this.queued);
-    this.queue = [];
-    this.queueHead = 0;
-    this.queued = 0;
-    this.streamed = -1;
+    const dropped = this.tx.clear();
+    if (dropped > 0) this.host[kQueue](-dropped);
   }
 
-  // ---- errors and closing ----
+  // ---- errors and the end ----
 
-  /** Report err, deliver nothing more; close after what is queued, or at once (destroy). For the endpoint. */
-  fail(err: RingwireError, destroy = false): void {
-    if (this.state === 'closed' || this.error) return;
+  /**
+   * Report err, deliver nothing more; close after what is queued, or at once
+   * (destroy). The close happens even when a clientError listener throws (the
+   * error is recorded first, so nothing would close it later); the throw then
+   * reaches the caller whole.
+   */
+  [kFail](err: RingwireError, destroy = false): void {
+    if (this.state === 'closed' || this.state === 'quarantined' || this.error) return;
     this.error = err;
-    this.header = null; // no header is awaited any more (nor timed by the sweep)
-    this.headerSince = 0;
-    this.host.clientError(err, this);
-    if (destroy) return this.destroy();
-    this.close();
-  }
-
-  /** Closing: once no handler is pending and the queue is in the ring, FIN after the last reply. */
-  private maybeEnd(): void {
-    if ((this.state !== 'closing' && !this.outputEnded) || this.finSent || this.pending || this.host.delivering === this) return;
-    this.moveQueue();
-    this.flush();
-    if (this.queued > 0) return; // the rest goes once the peer reads
-    this.finSent = true;
-    this.socket.end();
-    this.socket.once('finish', () => this.finished());
-    if (this.state === 'closing') this.discardInput();
-  }
-
-  /** Closing with our FIN out: read and discard until the peer's FIN, so unread input cannot turn our close into a reset. */
-  private discardInput(): void {
-    if (this.peerEnded || this.socket.destroyed) return;
-    this.leftover = null;
-    if (this.zeroCopy) rearm(this.socket, discard);
-    this.socket.resume();
-  }
-
-  /** Every reply and our FIN are out: close once the peer closes too, or LINGER_MS from now. */
-  private finished(): void {
-    if (this.peerEnded) return void this.socket.destroy();
-    if (this.state !== 'closing') return; // a relay's half-close: reading goes on until the peer's FIN
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
-    this.lingerTimer.unref();
+    this.preamble = null; // no header is awaited any more (nor timed by the sweep)
+    try {
+      this.host[kClientError](err, this);
+    } finally {
+      if (destroy) this.destroy();
+      else this.close();
+    }
   }
 
   private onSocketError(err: Error): void {
-    if (this.state === 'closed' || this.error) return;
+    if (this.state === 'closed' || this.state === 'quarantined' || this.error) return;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
     // A balancer's health check ends with a reset (HAProxy's do), before any header byte or after a LOCAL header: not an error.
-    if (code === 'ECONNRESET' && (this.header?.received === 0 || this.proxyHeader?.command === 'LOCAL')) return;
-    this.error = this.earlyError?.(err) ?? ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
-    this.host.clientError(this.error, this);
+    if (code === 'ECONNRESET' && (this.preamble?.received === 0 || this.proxyHeader?.command === 'LOCAL')) return;
+    this.error = this[kEarlyError]?.(err) ?? ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
+    this.host[kClientError](this.error, this);
   }
 
-  /** The socket closed; the connection ends once no handler holds a frame of its slot. */
+  /** The socket closed: the slot goes back once no handler holds a frame of it (else it is quarantined until then). */
   private onSocketClose(): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'quarantined') return;
     this.stream?.end();
+    this.toOutput('abort');
     if (this.pending) {
       // A handler still holds a view of this slot's rx ring: the slot is not reused before it settles.
-      this.state = 'closing';
-      this.finSent = true;
+      this.to('quarantined', 'socket-closed');
+      this.core.stats.add(S_QUARANTINED, 1);
+      this.dropQueue();
       return;
     }
-    this.state = 'closed';
+    this.closeSlot('socket-closed');
+  }
+
+  /** The end: the slot goes back to the core, the relay partner is told, onClose runs. */
+  private closeSlot(event: 'socket-closed' | 'settle'): void {
+    this.to('closed', event);
     clearTimeout(this.lingerTimer);
     this.dropQueue();
     this.saved = null;
     this.unpair();
-    this.core.close(this.slot);
-    this.host.closed(this, this.error, this.closeReason ?? 'peer');
-  }
-
-  /** Closing side of a relay: the partner stops forwarding here (before this slot is reused) and closes after its frames. */
-  private unpair(): void {
-    const p = this.peer;
-    if (p === this) return;
-    this.peer = this;
-    p.peer = p;
-    if (!this.host.takesFrames) {
-      this.core.forwardTo(p.slot, p.slot);
-      this.core.forwardTo(this.slot, this.slot);
-    }
-    if (!this.connected && this.error) {
-      // The other side never connected: the partner learns why.
-      p.fail(ringwireError(E_SOCKET, `its relay partner could not connect: ${this.error.message}`));
-    } else {
-      p.close();
-    }
+    this.core.close(this[kSlot]);
+    this.host[kClosed](this, this.error, this.closeReason ?? 'peer');
   }
 }

@@ -2,17 +2,27 @@
 // writing views of a tx ring straight through the socket's libuv stream handle,
 // as Node's own net.Socket does underneath, without the Writable stream layer
 // above it (Writable.write, _writeGeneric, writeGeneric, afterWriteDispatched,
-// the write callback's tick). Measured: 1.08–1.11× the frames/s of socket.write
-// at 64 B (docs/benchmarks.md).
+// the write callback's tick). What docs/benchmarks.md measured against
+// socket.write, the same server otherwise: 0.75–0.90× the CPU per frame at 64 B
+// request/response (0.80–1.01× pipelined) and 19 B instead of 621 B of JS heap per
+// echoed frame; frames/s there was set by the load generator and the kernel.
 //
-// What it uses, all feature-detected by canWriteDirect() (false: the connection
-// writes with socket.write, the 'stream' path):
+// Whether to use it is decided once per thread, at start (chooseWritePath()): by
+// default only on the Node majors the suites run on (TESTED_MAJORS), and only after
+// a real write test passes (probeDirectWrite(): a loopback connection made for it,
+// writes that finish at once and one that completes later, its completion and every
+// byte checked). Names alone prove nothing: a Node that kept them but changed what
+// the async-write flag means would release ring bytes libuv still holds. Elsewhere,
+// or if the probe fails, connections write with socket.write (the 'stream' path),
+// with one warning.
+//
+// What it uses, feature-detected by canWriteDirect() per socket:
 //   - `process.binding('stream_wrap')`: the WriteWrap request class, and
 //     streamBaseState[kLastWriteWasAsync], which says whether the last write
 //     finished inside the call (the kernel took every byte) or is pending in
 //     libuv (its request's oncomplete(status) runs later, in order);
 //   - `socket._handle.writeBuffer(req, view)` and `writev(req, views, true)` of a
-//     TCP handle (TLS and other wrapped handles are left to socket.write).
+//     TCP or Pipe handle (TLS and other wrapped handles are left to socket.write).
 // Invariants:
 //   - write() returns DONE (the kernel has the bytes: release them now), PENDING
 //     (the range stays referenced, untouched, until onComplete(status, bytes)) or
@@ -29,15 +39,23 @@
 // Checked on Node 20, 22.12, 24 and 26 (docs/node-facts.md); the socket suites run on
 // both write paths, on 22.12 and 26 too (npm run test:nodes). Node 26 added a second
 // form (a null request, one made by Node only when the write goes pending) and
-// still takes a request as here; a Node that stopped taking one would fail those
-// suites and the node-facts row, and its users would need `--write stream`.
+// still takes a request as here; a Node that stopped taking one would fail the probe
+// and write with socket.write.
 
-import type net from 'node:net';
+import { once } from 'node:events';
+import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
 /** How a connection hands tx bytes to the kernel. */
 export type WritePath = 'direct' | 'stream';
 export const WRITE_PATHS: readonly WritePath[] = ['direct', 'stream'];
+
+/**
+ * The Node majors the socket suites run on, both write paths: the pinned Node
+ * (package.json, 24) and scripts/node-matrix.sh's (22.12, 26). test/direct-write.test.ts
+ * holds this list to those two files.
+ */
+export const TESTED_MAJORS: readonly number[] = [22, 24, 26];
 
 /** write(): the kernel has every byte. */
 export const WRITE_DONE = 0;
@@ -163,3 +181,118 @@ export class DirectWriter {
     return WRITE_PENDING;
   }
 }
+
+// ---- choosing the path, once per thread ----
+
+/** Bytes per probe write, and the most the probe writes before one must have gone pending. */
+const PROBE_CHUNK = 256 * 1024;
+const PROBE_LIMIT = 128 << 20;
+const PROBE_TIMEOUT = 10_000;
+
+let probed: Promise<string | null> | undefined;
+let warned = false;
+
+/**
+ * The write path a thread's connections take: 'stream' when asked; else 'direct'
+ * where the probe passes, on a tested major unless 'direct' was asked for by name.
+ * Otherwise 'stream', with one warning saying why and what to pass.
+ */
+export async function chooseWritePath(asked: WritePath | undefined, version = process.version): Promise<WritePath> {
+  if (asked === 'stream') return 'stream';
+  const major = Number(/^v(\d+)\./.exec(version)?.[1]);
+  if (asked === undefined && !TESTED_MAJORS.includes(major)) {
+    return fallBack(`ringwire's direct write path was tested on Node ${TESTED_MAJORS.join(', ')}, not ${version}: replies go through socket.write (writePath 'direct' or --write direct uses it anyway, after its probe)`);
+  }
+  const failed = await (probed ??= probeDirectWrite());
+  if (failed) return fallBack(`ringwire's direct write path failed its probe on Node ${version} (${failed}): replies go through socket.write`);
+  return 'direct';
+}
+
+function fallBack(message: string): WritePath {
+  if (!warned) {
+    warned = true;
+    process.emitWarning(message, { code: 'RINGWIRE_STREAM_WRITE_FALLBACK' });
+  }
+  return 'stream';
+}
+
+/**
+ * A real write test on a loopback connection made for it: a small write the kernel
+ * must take at once (WRITE_DONE, and no completion for it), then writes to a peer
+ * that does not read until one goes pending (WRITE_PENDING); once the peer reads, that
+ * write alone must complete, with status 0 and its byte count, and the peer must
+ * receive every byte written, in order. Resolves null when all of it holds, else why
+ * not. `writer` builds the writer under test (DirectWriter; a test gives a broken one).
+ */
+export async function probeDirectWrite(
+  writer: (socket: net.Socket, onComplete: (status: number, bytes: number) => void) => DirectWriter = (s, c) => new DirectWriter(s, c),
+): Promise<string | null> {
+  if (!streamWrap()) return 'process.binding(\'stream_wrap\') lacks WriteWrap, streamBaseState or kLastWriteWasAsync';
+  const server = net.createServer({ pauseOnConnect: true });
+  let client: net.Socket | undefined;
+  let accepted: net.Socket | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const connection = once(server, 'connection') as Promise<[net.Socket]>;
+    client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1').pause(); // it reads only when told
+    [accepted] = await connection;
+    accepted.on('error', () => {}); // a failure shows as a write's result or a missing completion
+    client.on('error', () => {});
+    if (!canWriteDirect(accepted)) return 'an accepted socket\'s handle is not a TCP handle with writeBuffer and writev';
+    const completions: [number, number][] = [];
+    // A writer per write, so each has a request of its own: trusting a flag that lied, one writer would reuse a
+    // request libuv still holds, which Node answers with an assertion that aborts the process.
+    const write = (view: Uint8Array) => writer(accepted!, (status, bytes) => completions.push([status, bytes])).write(view);
+    const first = Buffer.from('ringwire write probe\n');
+    const chunk = Buffer.alloc(PROBE_CHUNK);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 7 + (i >>> 8)) & 0xff; // no period a misplaced region could hide in
+    let r = write(first);
+    if (r !== WRITE_DONE) return `a ${first.length}-byte write to an idle connection returned ${r}, not done at once`;
+    let sent = first.length;
+    while (sent < PROBE_LIMIT) {
+      r = write(chunk);
+      if (r < 0) return `a write failed: ${writeError(r).code}`;
+      sent += chunk.length;
+      if (r === WRITE_PENDING) break;
+    }
+    if (r !== WRITE_PENDING) return `no write went pending in ${PROBE_LIMIT >> 20} MiB to a peer that does not read`;
+    if (completions.length > 0) return 'a completion came for a write reported done at once';
+    // The peer reads: the pending write completes, and every byte arrives as written.
+    const arrived = new Promise<string | null>(resolve => {
+      let at = 0;
+      client!.on('data', (d: Buffer) => {
+        for (let i = 0; i < d.length;) {
+          // The run of d that lines up with one run of what was written (the first write, or the chunk from an offset).
+          const off = at < first.length ? at : (at - first.length) % chunk.length;
+          const want = at < first.length ? first : chunk;
+          const n = Math.min(d.length - i, want.length - off);
+          if (!d.subarray(i, i + n).equals(want.subarray(off, off + n))) return resolve(`bytes ${at}..${at + n} arrived changed: a region was released before libuv wrote it`);
+          i += n;
+          at += n;
+        }
+        if (at === sent) resolve(null);
+      });
+      client!.on('close', () => resolve(`the connection closed after ${at} of ${sent} bytes`));
+    });
+    client.resume();
+    const timedOut = new Promise<string>(resolve => (timer = setTimeout(() => resolve(`nothing settled within ${PROBE_TIMEOUT} ms`), PROBE_TIMEOUT)));
+    const got = await Promise.race([arrived, timedOut]);
+    if (got) return got;
+    await Promise.race([new Promise<void>(resolve => setImmediate(resolve)), timedOut]);
+    if (completions.length !== 1 || completions[0]![0] !== 0 || completions[0]![1] !== chunk.length) {
+      return `the pending write completed as ${JSON.stringify(completions)}, not once as [0, ${chunk.length}]`;
+    }
+    return null;
+  } catch (err) {
+    // A handle that no longer takes these arguments throws (as would a loopback connection that cannot be made): the verdict.
+    return `it threw: ${err instanceof Error ? err.message : String(err)}`;
+  } finally {
+    clearTimeout(timer);
+    client?.destroy();
+    accepted?.destroy();
+    server.close();
+  }
+}
+

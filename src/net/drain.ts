@@ -7,7 +7,7 @@
 //
 //   1. answer   The endpoint stops accepting; every connection stops reading and
 //               delivers the frames it has read. One that has answered them all
-//               holds its FIN (Connection.maybeFinish asks holdFin()): idle
+//               holds its FIN (Connection.whenDrained asks the endpoint, [kHoldFin]): idle
 //               subscribers wait here, open, for what handlers still publish.
 //   2. release  Once no connection of this endpoint has a frame in flight (`busy`
 //               is empty) and the gate opens (a worker server's threads all say the
@@ -15,20 +15,21 @@
 //               (Router.deliverAll), then every connection closes, FIN after its
 //               replies (each waits for a slow reader, within the timeout).
 //   3. timeout  drainTimeout after the start, in either phase: a connection with
-//               frames read and unanswered (Connection.unanswered), or replies the
-//               kernel has not taken, is reset (RST, Connection.reset) and closed
+//               frames read and unanswered (Connection[kUnanswered]), or replies the
+//               kernel has not taken, is reset (RST, Connection[kReset]) and closed
 //               with ERR_DRAIN_TIMEOUT; its frames are counted (S_DRAIN_UNANSWERED:
 //               stats().total.drainUnanswered). Every other one gets its FIN.
 //
 // Invariants: while holding, no draining connection sends its FIN; `busy` only
 // shrinks (nothing reads, nothing is accepted), so once empty it stays empty; a
 // connection the application or an error closes is not held (its FIN is its own).
-// Cost: one Connection.unanswered per connection at the start and at the timeout
+// Cost: one Connection[kUnanswered] per connection at the start and at the timeout
 // (a decode of what its rx ring holds); nothing per frame.
 
 import { S_DRAIN_UNANSWERED, type Core } from '../core/core.ts';
 import { E_DRAIN_TIMEOUT, ringwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
+import { kDelivering, kDrain, kReset, kSlot, kUnanswered } from './internals.ts';
 import type { Router } from './router.ts';
 
 /** What the drain needs from its endpoint. */
@@ -37,7 +38,7 @@ export interface DrainHost {
   readonly core: Core;
   readonly router: Router;
   /** The connection delivering a batch now (close() called from a handler): busy whatever it holds. */
-  readonly delivering: Connection | null;
+  readonly [kDelivering]: Connection | null;
 }
 
 /**
@@ -79,10 +80,11 @@ export class Drain {
    * or given its FIN.
    */
   async run(timeout: number, gate: DrainGate, allClosed: Promise<void>): Promise<void> {
-    const { connections, delivering } = this.host;
+    const { connections } = this.host;
+    const delivering = this.host[kDelivering];
     for (const c of connections.values()) this.busy.add(c);
-    for (const c of [...connections.values()]) c.drain(); // those already answered hold (and leave busy) at once
-    for (const c of this.busy) if (c !== delivering && c.unanswered === 0) this.busy.delete(c); // closing on their own
+    for (const c of [...connections.values()]) c[kDrain](); // those already answered hold (and leave busy) at once
+    for (const c of this.busy) if (c !== delivering && c[kUnanswered] === 0) this.busy.delete(c); // closing on their own
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>(resolve => (timer = setTimeout(() => resolve('timeout'), timeout)));
     const quiet = new Promise<void>(resolve => {
@@ -104,7 +106,7 @@ export class Drain {
   private release(): void {
     this.holding = false;
     this.host.router.deliverAll();
-    for (const c of [...this.host.connections.values()]) c.drain();
+    for (const c of [...this.host.connections.values()]) c[kDrain]();
   }
 
   /** The timeout: reset and count what is unanswered or undelivered; FIN for the rest. */
@@ -113,14 +115,14 @@ export class Drain {
     this.holding = false;
     router.deliverAll(); // to the connections that can still take it before their FIN
     for (const c of [...connections.values()]) {
-      const frames = c.unanswered;
-      const bytes = c.queuedBytes + core.txPending(c.slot);
+      const frames = c[kUnanswered];
+      const bytes = c.queuedBytes + core.txPending(c[kSlot]);
       if (frames === 0 && bytes === 0) {
-        c.drain();
+        c[kDrain]();
         continue;
       }
       core.stats.add(S_DRAIN_UNANSWERED, frames);
-      c.reset(ringwireError(E_DRAIN_TIMEOUT, `the drain timed out (drainTimeout ${timeout} ms) with ${frames} frame(s) read and not answered and ${bytes} bytes of replies not delivered: connection reset`));
+      c[kReset](ringwireError(E_DRAIN_TIMEOUT, `the drain timed out (drainTimeout ${timeout} ms) with ${frames} frame(s) read and not answered and ${bytes} bytes of replies not delivered: connection reset`));
     }
   }
 }

@@ -33,6 +33,12 @@ export const DEFAULT_EVICT_AFTER = 1000;
 export const DEFAULT_MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 export const DEFAULT_PROXY_TIMEOUT = 3000;
 export const DEFAULT_DRAIN_TIMEOUT = 10_000;
+/**
+ * As long as the other deadlines that say a peer is stuck (writeTimeout,
+ * frameTimeout): a handler gets no more patience than a client, and a database
+ * call or an RPC that has not answered in 30 s is hung, not slow.
+ */
+export const DEFAULT_HANDLER_TIMEOUT = 30_000;
 /** Linux takes a TCP keepalive idle time of 1 to 32767 s (TCP_KEEPIDLE); Node sets it in whole seconds. */
 export const KEEPALIVE_RANGE = { min: 1000, max: 32_767_000 } as const;
 
@@ -52,6 +58,7 @@ export const ENDPOINT_RULES = {
   stallTimeout: deadline(HEARTBEAT_PERIOD),
   heartbeat: OTHER,
   writeTimeout: deadline(),
+  handlerTimeout: deadline(),
   maxQueued: whole(1, 2 ** 32, 'bytes'),
   maxReply: whole(1, 2 ** 32, 'bytes'),
   maxQueuedTotal: whole(1, 2 ** 40, 'bytes'),
@@ -82,12 +89,14 @@ export interface EndpointConfig<Data = any> {
   readonly evictAfter: number;
   readonly stallTimeout: number;
   readonly writeTimeout: number;
+  readonly handlerTimeout: number;
   /** Given, or undefined: then 4 tx rings (queueBudget, once the core is known). */
   readonly maxQueued: number | undefined;
   readonly maxReply: number | undefined;
   readonly maxQueuedTotal: number;
   readonly zeroCopy: boolean;
-  readonly writePath: WritePath;
+  /** Given, or undefined: start() chooses (direct-write.ts, chooseWritePath). */
+  readonly writePath: WritePath | undefined;
   readonly noDelay: boolean;
   /** TCP keepalive: false, or the idle ms before the first probe (0: the system's). */
   readonly keepAlive: number | false;
@@ -116,8 +125,8 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
     (handler as Record<string, unknown>)[name] = hook;
   }
   if (handler.onFrame && handler.onConnection) throw configError('give onFrame or onConnection, not both: a connection\'s frames go to one of them');
-  const writePath = o.writePath ?? 'direct';
-  if (!WRITE_PATHS.includes(writePath)) throw configError(`${names.name('writePath')} must be 'direct' or 'stream', got ${String(writePath)}`);
+  const writePath = o.writePath;
+  if (writePath !== undefined && !WRITE_PATHS.includes(writePath)) throw configError(`${names.name('writePath')} must be 'direct' or 'stream', got ${String(writePath)}`);
   for (const name of ['zeroCopy', 'noDelay'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'boolean') throw configError(`${names.name(name)} must be true or false, got ${String(o[name])}`);
   }
@@ -139,6 +148,7 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
     evictAfter: o.evictAfter ?? DEFAULT_EVICT_AFTER,
     stallTimeout: o.stallTimeout ?? DEFAULT_STALL_TIMEOUT,
     writeTimeout: o.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
+    handlerTimeout: o.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT,
     maxQueued: o.maxQueued,
     maxReply: o.maxReply,
     maxQueuedTotal: o.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL,

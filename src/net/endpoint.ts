@@ -12,7 +12,9 @@
 //     another connection must not make the core list frames for it until the
 //     batch is over (Connection.continue() defers to a microtask);
 //   - replies queued beyond the tx rings stay under maxQueued per connection and
-//     maxQueuedTotal in all: the worst-case memory is memoryBudget(), fixed at start;
+//     maxQueuedTotal in all (queue-budget.ts: when the total would be crossed, the
+//     largest stalled holders are closed, not the connection crossing it): the
+//     worst-case memory is memoryBudget(), fixed at start;
 //   - every deadline is checked by one coarse sweep per endpoint over the
 //     connections' timestamps, never by a timer per socket: no write progress for
 //     writeTimeout (ERR_SLOW_CONSUMER), no traffic for idleTimeout, an incomplete
@@ -30,7 +32,7 @@
 //     refused, and every other one starts with a PROXY header, parsed before its
 //     first core call and before onOpen, within proxyTimeout (the sweep again);
 //   - at the connection limit, a newcomer takes the slot of the connection whose
-//     incomplete frame has waited longest on its peer, past evictAfter (ERR_EVICTED,
+//     incomplete frame arrives slowest, below minRate and past evictAfter (ERR_EVICTED,
 //     eviction-order.ts); it is refused only when there is none;
 //   - ids are unique for the life of the process, across worker threads.
 
@@ -42,7 +44,7 @@ import type { CoreConfig, CoreOptions } from '../core/config.ts';
 import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_EVICTED, E_FRAME_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_TLS, E_TLS_TIMEOUT,
+  configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
   E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
 import type { AddressRanges } from './address-ranges.ts';
@@ -52,16 +54,23 @@ import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
 import { Drain, DRAIN_GATE, type DrainGate } from './drain.ts';
 import { Connection, replyRefusal, type ConnectionHost, type ConnectionInfo, type ConnectionLimits } from './connection.ts';
 import { EvictionOrder } from './eviction-order.ts';
+import { QueueBudget } from './queue-budget.ts';
 import { Heartbeat, type StallInfo } from './heartbeat.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
 import { Router } from './router.ts';
 import type { ServerStats, StatsRenderer, ThreadState } from './server-stats.ts';
+import { canWriteDirect, chooseWritePath, type WritePath } from './direct-write.ts';
 import { DEFAULT_MAX_QUEUED_TOTAL, endpointConfig, queueBudget, queueLimits, type EndpointConfig } from './endpoint-config.ts';
-import { canWriteDirect, type WritePath } from './direct-write.ts';
 import { adopt, canAdopt, isUnixSocket, type ReadTarget } from './socket-adoption.ts';
 import { describeDestination, type Destination } from './unix-socket.ts';
-import { clientHandshakeTimeout, connectTls, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
+import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
+import {
+  kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
+  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
+  kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kStart, kTakesFrames,
+  kTlsAfterHeader, kWritePath, kWriting,
+} from './internals.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
   /** A core to use, or how to build one at start(). Default 'wasm'. */
@@ -78,8 +87,9 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   maxConnectionsPerIp?: number;
   /**
    * At the connection limit, a new connection takes the slot of the connection whose
-   * incomplete frame has waited longest on its peer, if at least this many ms
-   * (that one is closed with ERR_EVICTED). Default 1000; 0 = never (the newcomer is refused).
+   * incomplete frame arrives slowest, below minRate over the recent window, once that
+   * frame has waited at least this many ms (that one is closed with ERR_EVICTED); a
+   * connection at or above minRate is never evicted. Default 1000; 0 = never (the newcomer is refused).
    */
   evictAfter?: number;
   /** The shared table maxConnectionsPerIp counts in (createAddressTable); a worker server gives every thread the same one. */
@@ -90,6 +100,14 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   heartbeat?: SharedArrayBuffer;
   /** Close a connection with ERR_SLOW_CONSUMER when its output makes no progress for this many ms. Default 30000; 0 = never. */
   writeTimeout?: number;
+  /**
+   * A handler whose promise (onFrame's, onForward's, or the frame an onConnection
+   * task holds) has not settled after this many ms closes its connection with
+   * ERR_HANDLER_TIMEOUT: the socket at once, the slot once the promise settles
+   * (until then it is quarantined: no other client's bytes go into rings a stale
+   * frame view can still read). Default 30000; 0 = never.
+   */
+  handlerTimeout?: number;
   /** Bytes of replies one connection may queue beyond its tx ring. Default 4 × the tx ring, or maxReply if larger. */
   maxQueued?: number;
   /** The largest reply send() takes; one larger than the tx ring is streamed through it. Default 4 × the tx ring. */
@@ -99,9 +117,11 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   /** Read straight into the rings (true, default) or copy 'data' chunks into them (false). */
   zeroCopy?: boolean;
   /**
-   * How replies reach the kernel: 'direct' (default) writes tx ring views through the
-   * socket's handle, skipping the Writable stream layer; 'stream' uses socket.write.
-   * Where Node cannot write directly, 'direct' falls back to 'stream' with a warning.
+   * How replies reach the kernel: 'direct' writes tx ring views through the socket's
+   * handle, skipping the Writable stream layer; 'stream' uses socket.write. Default:
+   * 'direct' on the Node majors ringwire's suites run on, once a write probe at start()
+   * passed; elsewhere 'stream', with a warning. 'direct' by name skips the version check,
+   * not the probe (direct-write.ts).
    */
   writePath?: WritePath;
   /** TCP_NODELAY on every connection. Default true. */
@@ -151,25 +171,45 @@ export interface EndpointEvents {
   stall: [info: StallInfo];
 }
 
-/** The worst-case memory of an endpoint, fixed at start. */
+/**
+ * The worst-case resident memory of a process serving with an endpoint, fixed at
+ * start: what the process held then, plus what the endpoint can add.
+ */
 export interface MemoryBudget {
+  /**
+   * The process's resident memory (RSS) when the endpoint started, before any
+   * connection: Node, V8, the code loaded, the core compiled, the application's
+   * state at that time. 0 from memoryBudget(), which plans without a process.
+   */
+  baseline: number;
   /** The core's shared memory: header, stats, frame list, slots and every ring. */
   rings: number;
+  /** Each slot's own state beyond its rings (socket, libuv handle, Connection, heap growth): slots × CONNECTION_STATE_BYTES. */
+  connections: number;
   /** Replies queued beyond the tx rings, at most: min(slots × maxQueued, maxQueuedTotal). */
   queued: number;
   total: number;
 }
 
+/**
+ * Resident memory one connection costs beyond its rings. Measured with `ringwire
+ * serve` on Node 24: 1,024 connections that each echoed a frame added 30.6 KiB
+ * each, 8 KiB of it the ring pages they touched (counted in `rings`): ~23 KiB of
+ * socket, handle, Connection and heap; counted as 32 KiB for V8's heap growth.
+ */
+export const CONNECTION_STATE_BYTES = 32 * 1024;
+
 export {
-  DEFAULT_EVICT_AFTER, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_QUEUED_TOTAL, DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW,
-  DEFAULT_PROXY_TIMEOUT, DEFAULT_STALL_TIMEOUT, DEFAULT_WRITE_TIMEOUT, queueLimits,
+  DEFAULT_EVICT_AFTER, DEFAULT_FRAME_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_QUEUED_TOTAL, DEFAULT_MIN_RATE,
+  DEFAULT_MIN_RATE_WINDOW, DEFAULT_PROXY_TIMEOUT, DEFAULT_STALL_TIMEOUT, DEFAULT_WRITE_TIMEOUT, queueLimits,
 } from './endpoint-config.ts';
 
-/** The worst-case memory of an endpoint with this core configuration and these queue limits. */
-export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTotal = DEFAULT_MAX_QUEUED_TOTAL, maxReply?: number): MemoryBudget {
+/** The worst-case memory of an endpoint with this core configuration and these queue limits, in a process that held `baseline` bytes at start. */
+export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTotal = DEFAULT_MAX_QUEUED_TOTAL, maxReply?: number, baseline = 0): MemoryBudget {
   const rings = config.regions.total;
+  const connections = config.slots * CONNECTION_STATE_BYTES;
   const queued = Math.min(config.slots * queueLimits(config, maxQueued, maxReply).maxQueued, maxQueuedTotal);
-  return { rings, queued, total: rings + queued };
+  return { baseline, rings, connections, queued, total: baseline + rings + connections + queued };
 }
 
 let warnedCopy = false;
@@ -179,17 +219,23 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Open connections by id. */
   readonly connections = new Map<string, Connection<Data>>();
   readonly handler: Handler<Data>;
-  readonly takesFrames: boolean;
-  /** How its connections write (EndpointOptions.writePath). */
-  readonly writePath: WritePath;
+  readonly [kTakesFrames]: boolean;
+  /** How its connections write: EndpointOptions.writePath as start() decided it (chooseWritePath). */
+  get [kWritePath](): WritePath {
+    return this.chosenWritePath;
+  }
+  private chosenWritePath: WritePath = 'stream';
+  private choosingWritePath: Promise<WritePath> | undefined;
   /** sendTo, publish, join, leave: this endpoint's connections as actors (router.ts). */
   readonly router: Router = new Router(this);
-  delivering: Connection | null = null;
+  [kDelivering]: Connection | null = null;
   protected closing: Promise<void> | undefined;
   /** The net.Server whose sockets these are, if any: adopted sockets count as its connections. */
   protected listener: net.Server | null = null;
   private coreInstance: Core | undefined;
   private limitsResolved: ConnectionLimits | undefined;
+  /** The process's resident memory once start() had built the core (MemoryBudget.baseline). */
+  private baseline = 0;
   /** Connections with replies to flush at the end of the batch or tick (Connection.flushQueued marks them). */
   private readonly dirty: Connection[] = [];
   private flushTick = false;
@@ -200,13 +246,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const dirty = this.dirty;
     for (let i = 0; i < dirty.length; i++) {
       const c = dirty[i]!;
-      c.flushQueued = false;
-      c.flush();
+      c[kFlushQueued] = false;
+      c[kFlush]();
     }
     dirty.length = 0;
   };
-  private queuedTotal = 0;
-  private maxQueuedTotal: number;
+  /** Replies queued beyond the tx rings, over every connection (maxQueuedTotal): who pays when it runs out. */
+  private readonly budget: QueueBudget;
   private sweeper: NodeJS.Timeout | undefined;
   private deadlines: Deadlines | undefined;
   private addresses: AddressTable | undefined;
@@ -238,9 +284,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     this.makeCore = makeCore;
     this.renderMetrics = renderMetrics;
     this.handler = config.handler;
-    this.takesFrames = takesFrames(config.handler);
-    this.writePath = config.writePath;
-    this.maxQueuedTotal = config.maxQueuedTotal;
+    this[kTakesFrames] = takesFrames(config.handler);
+    this.budget = new QueueBudget(config.maxQueuedTotal, () => this.connections.values());
     this.proxyTrusted = config.proxyTrusted;
     if (typeof config.core === 'object') this.coreInstance = config.core;
     if (config.signal) {
@@ -254,7 +299,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return this.coreInstance;
   }
 
-  get limits(): ConnectionLimits {
+  get [kLimits](): ConnectionLimits {
     if (!this.limitsResolved) throw configError('the endpoint is not started: call start() or listen() first');
     return this.limitsResolved;
   }
@@ -262,37 +307,44 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Build the core (once) and resolve the limits. listen() does it; call it alone to serve sockets given with serve(). */
   async start(): Promise<Core> {
     const o = this.options;
-    this.coreInstance ??= await this.makeCore(o.core as CoreKind, { ...o.coreOptions, mode: this.takesFrames ? 'handler' : 'echo' });
+    this.coreInstance ??= await this.makeCore(o.core as CoreKind, { ...o.coreOptions, mode: this[kTakesFrames] ? 'handler' : 'echo' });
+    // Once per thread it probes a real write (direct-write.ts); the limits below are resolved without awaiting anything.
+    this.chosenWritePath = await (this.choosingWritePath ??= chooseWritePath(o.writePath));
     if (!this.limitsResolved) {
       const { maxQueued, maxReply } = queueBudget(this.coreInstance.config, o);
       const d: Deadlines = {
-        idle: o.idleTimeout, write: o.writeTimeout, frame: o.frameTimeout, minRate: o.minRate, window: o.minRateWindow, header: o.proxyTimeout, handshake: 0,
+        idle: o.idleTimeout, write: o.writeTimeout, handler: o.handlerTimeout, frame: o.frameTimeout, minRate: o.minRate, window: o.minRateWindow,
+        header: o.proxyTimeout, handshake: 0,
       };
       if (o.tls) {
         this.tlsContext = new TlsContext(o.tls);
         d.handshake = this.tlsContext.handshakeTimeout;
       }
       this.deadlines = d;
-      if (o.evictAfter > 0) this.evictions = new EvictionOrder(o.evictAfter);
+      if (o.evictAfter > 0) this.evictions = new EvictionOrder(o.evictAfter, d.minRate);
       if (o.maxConnectionsPerIp > 0) this.addresses = new AddressTable(o.addressTable ?? createAddressTable(this.coreInstance.config.slots));
       // Always beating: besides stalls, it measures the event-loop lag that stats() and metrics report.
       this.heartbeat = new Heartbeat(o.heartbeat, o.stallTimeout, info => {
         if (this.listenerCount('stall') > 0) this.emit('stall', info);
       }, this.coreInstance.stats);
-      if (this.coreInstance.config.mode === MODE_ECHO && this.takesFrames) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
+      if (this.coreInstance.config.mode === MODE_ECHO && this[kTakesFrames]) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
       this.limitsResolved = { maxQueued, maxReply };
+      // Measured once the core is built (its code compiled, its header written) and before any
+      // connection: RSS from the OS (/proc/self/statm on Linux). The few ring pages written so
+      // far are counted twice (here and in `rings`): the bound errs on the safe side.
+      this.baseline = process.memoryUsage.rss();
     }
     return this.coreInstance;
   }
 
   /** Bytes of replies queued beyond the tx rings right now, over every connection. */
   get queuedBytes(): number {
-    return this.queuedTotal;
+    return this.budget.bytes;
   }
 
-  /** The worst-case memory of this endpoint (after start()). */
+  /** The worst-case resident memory of this process while it serves with this endpoint: the baseline measured at start() plus what the endpoint can add. */
   memoryBudget(): MemoryBudget {
-    return memoryBudget(this.core.config, this.limits.maxQueued, this.maxQueuedTotal);
+    return memoryBudget(this.core.config, this[kLimits].maxQueued, this.budget.max, this[kLimits].maxReply, this.baseline);
   }
 
   /** Statistics in the shape every ringwire server uses: totals and one entry per thread. */
@@ -332,7 +384,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       return null;
     }
     if (this.proxyTrusted && !unix && !this.proxyTrusted.has(raw.remoteAddress)) {
-      this.clientError(ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
+      this[kClientError](ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
       raw.destroy();
       return null;
     }
@@ -342,7 +394,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       const cap = this.options.maxConnectionsPerIp;
       entry = this.addresses.acquire(addressKey(raw.remoteAddress), cap);
       if (entry === REFUSED) {
-        this.clientError(ringwireError(E_TOO_MANY_PER_IP, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
+        this[kClientError](ringwireError(E_TOO_MANY_PER_IP, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
         raw.destroy();
         return null;
       }
@@ -352,7 +404,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (slot < 0) {
       this.addresses?.release(entry);
       const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${peerName(raw)} refused: all ${core.config.slots} connection slots are in use`);
-      this.clientError(err, who);
+      this[kClientError](err, who);
       raw.destroy();
       return null;
     }
@@ -368,7 +420,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         process.emitWarning('this Node cannot read accepted sockets into WASM memory; ringwire falls back to copying', { code: 'RINGWIRE_COPY_FALLBACK' });
       }
     }
-    if (this.writePath === 'direct' && !warnedStreamWrite && !canWriteDirect(raw)) {
+    if (this[kWritePath] === 'direct' && !warnedStreamWrite && !canWriteDirect(raw)) {
       warnedStreamWrite = true;
       process.emitWarning('this Node cannot write to sockets through their handles; ringwire falls back to socket.write', { code: 'RINGWIRE_STREAM_WRITE_FALLBACK' });
     }
@@ -378,8 +430,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const tlsFirst = tls && !this.proxyTrusted;
     const source = (target: ReadTarget | null) => (tlsFirst ? tls.wrap(raw) : target ? adopt(raw, listener, target) : raw);
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
-    if (this.proxyTrusted) connection.expectProxyHeader(this.options.proxyProtocol!);
-    connection.inbound = true;
+    if (this.proxyTrusted) connection[kExpectHeader](this.options.proxyProtocol!);
+    connection[kInbound] = true;
     if (entry >= 0) this.addressEntries.set(connection, entry);
     if (!tls) {
       this.register(connection);
@@ -388,10 +440,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.whenSecure(connection, tls, connection.socket as TLSSocket, () => this.register(connection));
     } else {
       // Registered now (the PROXY header's deadline is the sweep's); the handshake and its deadline start after the header.
-      connection.tlsAfterHeader = r => {
+      connection[kTlsAfterHeader] = r => {
         const socket = tls.wrap(r);
         this.handshake(connection, tls.handshakeTimeout);
-        this.whenSecure(connection, tls, socket, () => connection.secured());
+        this.whenSecure(connection, tls, socket, () => connection[kSecured]());
         return socket;
       };
       this.register(connection);
@@ -403,20 +455,24 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private whenSecure(connection: Connection<Data>, tls: TlsContext, socket: TLSSocket, open: () => void): void {
     socket.once('secure', () => {
       const refused = tls.refusal(socket);
-      if (refused) return connection.fail(ringwireError(E_TLS, `client certificate refused: ${refused}`), true);
+      if (refused) return connection[kFail](ringwireError(E_TLS, `client certificate refused: ${refused}`), true);
       this.handshakes.delete(connection);
-      connection.earlyError = undefined;
+      connection[kEarlyError] = undefined;
+      onRecordFailure(socket, err => connection[kFail](err, true));
       open();
     });
   }
 
-  /** Every slot is taken: evict the connection that waited longest on an incomplete frame (eviction-order.ts) and take its slot; -1 if none qualifies. */
+  /** Every slot is taken: evict the connection whose incomplete frame arrives slowest (eviction-order.ts) and take its slot; -1 if none qualifies. */
   private evictFor(raw: net.Socket): number {
     const now = performance.now();
-    const victim = this.evictions?.pick(this.connections.values(), now);
+    const evictions = this.evictions;
+    const victim = evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
-    const waited = Math.round(now - victim.waitStart);
-    victim.evict(ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame had waited longest on the peer (${waited} ms; evictAfter ${this.options.evictAfter} ms)`));
+    const waited = Math.round(now - victim[kClocks].waitStart);
+    const rate = evictions!.rate(victim, now).toFixed(1);
+    const minRate = this.deadlines!.minRate;
+    victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter} ms)`));
     return this.core.open();
   }
 
@@ -426,17 +482,17 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   private handshake(connection: Connection<Data>, timeout: number): void {
     this.handshakes.set(connection, { start: performance.now(), timeout });
-    connection.earlyError = tlsError;
+    connection[kEarlyError] = tlsError;
     if (!this.sweeper) this.startSweep(timeout);
   }
 
   /** A connection is connected: track it and start it (it runs its hooks, or waits for its PROXY header). */
   private register(connection: Connection<Data>): void {
-    connection.earlyError = undefined;
+    connection[kEarlyError] = undefined;
     this.connections.set(connection.id, connection);
     this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
-    connection.start();
+    connection[kStart]();
   }
 
   /** TCP keepalive for every connection: false, or the idle ms before the first probe (0: the system's). */
@@ -453,32 +509,47 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (this.closing) throw configError('connect() after close()');
     const own = HOOKS.some(name => options[name] !== undefined);
     const hooks: ConnectOptions<D> = own ? options : { ...(this.handler as unknown as Handler<D>), ...options };
-    if (takesFrames(hooks) !== this.takesFrames) {
-      throw configError(this.takesFrames ? 'this endpoint hands frames to handlers: give the client onFrame or onConnection' : 'this endpoint echoes in its core: a client with onFrame needs an endpoint built with a handler');
+    if (takesFrames(hooks) !== this[kTakesFrames]) {
+      throw configError(this[kTakesFrames] ? 'this endpoint hands frames to handlers: give the client onFrame or onConnection' : 'this endpoint echoes in its core: a client with onFrame needs an endpoint built with a handler');
     }
     return new RingwireClient<D>(this, hooks);
   }
 
-  /** Dialer: one connection attempt (TCP or a Unix socket); the Connection opens (start()) once its socket connects. Throws ERR_TOO_MANY_CONNECTIONS without a free slot. */
-  dial(to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
+  /**
+   * Dialer: one connection attempt (TCP or a Unix socket); the Connection opens (start()) once its socket connects. Throws
+   * ERR_TOO_MANY_CONNECTIONS without a free slot, ERR_TLS or ERR_SOCKET when its socket cannot be made (its slot given back).
+   */
+  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
     const core = this.core;
     const where = describeDestination(to);
+    const who = { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined };
+    const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0; // a bad option throws before a slot is taken
     const slot = core.open();
     if (slot < 0) {
       const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${where}: all ${core.config.slots} connection slots are in use`);
-      this.clientError(err, { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined });
+      this[kClientError](err, who);
       throw err;
     }
     const zeroCopy = this.options.zeroCopy; // client sockets take onread through Node's public API
     const keepAlive = this.keepAliveDelay();
-    const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0;
     const socketOptions = {
       ...to, allowHalfOpen: true, noDelay: this.options.noDelay,
       keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive || 0,
     };
     const source = (target: ReadTarget | null) => (tls ? connectTls(to, tls, socketOptions)
       : net.connect({ ...socketOptions, ...(target ? { onread: target } : {}) } as net.NetConnectOpts));
-    const connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy && !tls);
+    let connection: Connection;
+    try {
+      connection = new Connection(this, slot, nextConnectionId(slot), handler, source, zeroCopy && !tls);
+    } catch (thrown) {
+      // The socket could not even be made (a bad port, a TLS key that does not load): no socket holds the
+      // slot, so it goes back now, counted as closed by this error, and every attempt reports its real cause.
+      const err = ringwireError(tls ? E_TLS : E_SOCKET, `cannot connect to ${where}: ${thrown instanceof Error ? thrown.message : String(thrown)}`, thrown);
+      core.close(slot);
+      this[kClientError](err, who);
+      core.stats.closed(err.number);
+      throw err;
+    }
     const socket = connection.socket;
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${where} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
     socket.once('close', () => clearTimeout(timer));
@@ -489,19 +560,19 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.handshake(connection as Connection<Data>, handshakeTimeout);
       socket.once('secureConnect', () => {
         this.handshakes.delete(connection as Connection<Data>);
+        onRecordFailure(socket as TLSSocket, err => connection[kFail](err, true));
         this.register(connection as Connection<Data>);
       });
     });
     return connection;
   }
 
-  get maxQueued(): number {
-    return this.limits.maxQueued;
+  get [kMaxQueued](): number {
+    return this[kLimits].maxQueued;
   }
 
-  checkReply(length: number): void {
-    const err = replyRefusal(this.core.check(length), length, this.core.config, this.limits.maxReply);
-    if (err) throw err;
+  [kReplyRefusal](payload: Uint8Array): RingwireError | null {
+    return replyRefusal(this.core.check(payload), payload.length, this.core.config, this[kLimits].maxReply);
   }
 
   /**
@@ -535,37 +606,37 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   // ---- ConnectionHost ----
 
-  opened(connection: Connection): void {
+  [kConnectionOpened](connection: Connection): void {
     if (this.connections.has(connection.id)) this.emit('connection', connection as Connection<Data>);
   }
 
   /** maxConnectionsPerIp behind a balancer: the client's address is the one the header names (without one, serve() counted it). */
-  identified(connection: Connection): boolean {
+  [kIdentified](connection: Connection): boolean {
     if (!this.addresses || !this.proxyTrusted) return true;
     const cap = this.options.maxConnectionsPerIp;
     const entry = this.addresses.acquire(addressKey(connection.remoteAddress), cap);
     if (entry === REFUSED) {
-      connection.fail(ringwireError(E_TOO_MANY_PER_IP, `connection from ${connection.remoteAddress}:${connection.remotePort} (through ${connection.socketRemoteAddress}) refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`));
+      connection[kFail](ringwireError(E_TOO_MANY_PER_IP, `connection from ${connection.remoteAddress}:${connection.remotePort} (through ${connection.socketRemoteAddress}) refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`));
       return false;
     }
     if (entry >= 0) this.addressEntries.set(connection, entry);
     return true;
   }
 
-  holdFin(connection: Connection): boolean {
+  [kHoldFin](connection: Connection): boolean {
     return this.draining?.hold(connection) ?? false;
   }
 
-  enter(connection: Connection): void {
-    this.delivering = connection;
+  [kEnter](connection: Connection): void {
+    this[kDelivering] = connection;
   }
 
-  leave(): void {
-    this.delivering = null;
+  [kLeave](): void {
+    this[kDelivering] = null;
   }
 
   /** Write what flushLater() collected now, not at the end of the tick (the router, between its batches). */
-  flushNow(): void {
+  [kFlushNow](): void {
     if (this.dirty.length > 0) this.flushDirty();
   }
 
@@ -578,9 +649,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    * Replies sent inside a read callback (sync handlers) are written as it returns
    * (leaveRead), the same moment without scheduling a tick for it.
    */
-  flushLater(connection: Connection): void {
-    if (connection.flushQueued) return;
-    connection.flushQueued = true;
+  [kFlushLater](connection: Connection): void {
+    if (connection[kFlushQueued]) return;
+    connection[kFlushQueued] = true;
     this.dirty.push(connection);
     if (!this.flushTick && this.reading === 0) {
       this.flushTick = true;
@@ -588,31 +659,30 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     }
   }
 
-  enterRead(): void {
+  [kEnterRead](): void {
     this.reading++;
   }
 
-  leaveRead(): void {
+  [kLeaveRead](): void {
     if (--this.reading === 0 && this.dirty.length > 0) this.flushDirty();
   }
 
-  queue(delta: number): boolean {
-    this.queuedTotal += delta;
-    return this.queuedTotal <= this.maxQueuedTotal;
+  [kQueue](delta: number, from?: Connection): boolean {
+    return this.budget.charge(delta, from);
   }
 
   /** Count and report an error that closes (or refuses) one connection. */
-  clientError(err: RingwireError, connection: ConnectionInfo): void {
+  [kClientError](err: RingwireError, connection: ConnectionInfo): void {
     // The cores count the framing errors they find; the host counts its own.
     if (err.number > E_LAST_CORE_ERROR) this.core.stats.error(err.number);
     if (this.listenerCount('clientError') > 0) this.emit('clientError', err, connection);
   }
 
-  closed(connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
+  [kClosed](connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
     this.connections.delete(connection.id); // if still in `dirty`, its flush() is a no-op now
     if (this.handshakes.delete(connection as Connection<Data>)) {
       // A peer that hangs up mid-handshake (or a plain-TCP client that sent nothing) failed it too.
-      if (!error && !this.closing) this.clientError(error = ringwireError(E_TLS, 'the peer closed the connection during the TLS handshake'), connection);
+      if (!error && !this.closing) this[kClientError](error = ringwireError(E_TLS, 'the peer closed the connection during the TLS handshake'), connection);
       this.stopSweepIfIdle();
     }
     this.core.stats.closed(error?.number ?? reason); // every slot closed, opened or not: accepted - connections
@@ -624,12 +694,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     this.router.closed(connection);
     this.draining?.closed(connection);
     // Never opened (an outbound attempt that never connected, a bad PROXY header): no hooks ran, none run now.
-    if (connection.opened) {
+    if (connection[kOpened]) {
       try {
-        connection.handler.onClose?.(connection, error);
+        const r = connection[kHandler].onClose?.(connection, error);
+        if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => this[kClientError](handlerError(e), connection));
       } catch (err) {
         // The connection is gone; the failure is still reported and counted.
-        this.clientError(handlerError(err), connection);
+        this[kClientError](handlerError(err), connection);
       }
     }
     if (this.connections.size === 0) {
@@ -650,7 +721,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   private startSweep(handshake = 0): void {
     const d = this.deadlines!;
-    const limits = [d.write, d.idle, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
+    const limits = [d.write, d.idle, d.handler, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
     if (limits.length === 0) return;
     this.sweeper = setInterval(() => this.sweep(d), Math.max(10, Math.min(1000, Math.min(...limits) / 4)));
     this.sweeper.unref();
@@ -661,39 +732,47 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const needed = d.minRate * d.window / 1000;
     for (const [c, h] of this.handshakes) {
       if (h.timeout > 0 && now - h.start > h.timeout) {
-        c.fail(ringwireError(E_TLS_TIMEOUT, `the TLS handshake did not finish in ${Math.round(now - h.start)} ms (handshakeTimeout ${h.timeout} ms)`), true);
+        c[kFail](ringwireError(E_TLS_TIMEOUT, `the TLS handshake did not finish in ${Math.round(now - h.start)} ms (handshakeTimeout ${h.timeout} ms)`), true);
       }
     }
     for (const c of this.connections.values()) {
-      if (c.headerSince > 0 && d.header > 0 && now - c.headerSince > d.header) {
+      if (c[kHeaderSince] > 0 && d.header > 0 && now - c[kHeaderSince] > d.header) {
         // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
-        c.fail(ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c.headerSince)} ms after the connection (proxyTimeout ${d.header} ms)`));
+        c[kFail](ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c[kHeaderSince])} ms after the connection (proxyTimeout ${d.header} ms)`));
         continue;
       }
-      if (d.write > 0 && c.writing && now - c.lastProgress > d.write) {
-        c.fail(ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c.lastProgress)} ms (writeTimeout ${d.write} ms)`), true);
+      if (d.write > 0 && c[kWriting] && now - c[kLastProgress] > d.write) {
+        c[kFail](ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c[kLastProgress])} ms (writeTimeout ${d.write} ms)`), true);
         continue;
       }
-      if (d.idle > 0 && now - c.lastActive > d.idle && !c.writing) {
-        c.fail(ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c.lastActive)} ms (idleTimeout ${d.idle} ms)`));
+      const since = c[kHandlerSince];
+      if (d.handler > 0 && since > 0 && now - since > d.handler) {
+        // Its socket and descriptor go now; its slot once the promise settles (quarantined).
+        c[kFail](ringwireError(E_HANDLER_TIMEOUT, `a handler did not settle in ${Math.round(now - since)} ms (handlerTimeout ${d.handler} ms)`), true);
         continue;
       }
-      if (!c.awaitingInput) {
-        c.waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
+      if (d.idle > 0 && now - c[kClocks].lastActive > d.idle && !c[kWriting]) {
+        // With a handler pending, a graceful close would wait for it: the socket goes now (no CLOSE_WAIT).
+        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kClocks].lastActive)} ms (idleTimeout ${d.idle} ms)`), since > 0);
         continue;
       }
-      if (c.waitStart === 0) {
-        c.restartWait(now);
+      if (!c[kAwaitingInput]) {
+        c[kClocks].waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
         continue;
       }
-      if (d.frame > 0 && now - c.waitStart > d.frame) {
-        c.fail(ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c.waitStart)} ms (frameTimeout ${d.frame} ms)`));
-      } else if (d.minRate > 0 && now - c.windowStart >= d.window) {
-        if (c.windowBytes < needed) {
-          c.fail(ringwireError(E_TOO_SLOW, `${c.windowBytes} bytes of an incomplete frame in ${Math.round(now - c.windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
+      if (c[kClocks].waitStart === 0) {
+        c[kRestartWait](now);
+        continue;
+      }
+      if (d.frame > 0 && now - c[kClocks].waitStart > d.frame) {
+        c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kClocks].waitStart)} ms (frameTimeout ${d.frame} ms)`));
+      } else if (d.minRate > 0 && now - c[kClocks].windowStart >= d.window) {
+        if (c[kClocks].windowBytes < needed) {
+          c[kFail](ringwireError(E_TOO_SLOW, `${c[kClocks].windowBytes} bytes of an incomplete frame in ${Math.round(now - c[kClocks].windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
         } else {
-          c.windowStart = now;
-          c.windowBytes = 0;
+          this.evictions?.windowEnded(c, c[kClocks].windowBytes, now - c[kClocks].windowStart, now);
+          c[kClocks].windowStart = now;
+          c[kClocks].windowBytes = 0;
         }
       }
     }
@@ -709,6 +788,7 @@ function peerName(raw: net.Socket): string {
 interface Deadlines {
   idle: number;
   write: number;
+  handler: number;
   frame: number;
   minRate: number;
   window: number;

@@ -9,20 +9,30 @@
 //     the previous onFrame returned, or after its promise settled.
 //   - A frame is a view of the connection's rx ring: valid until onFrame returns
 //     or its promise settles. Keep it longer with frame.slice().
-//   - A throw or a rejection closes that connection only, with ERR_HANDLER.
+//   - Every hook may return a promise. onOpen's, onFrame's and onForward's are
+//     awaited: the connection's next frame waits until it settles. A throw or a rejection of
+//     any hook closes that connection only, with ERR_HANDLER (onClose's: the
+//     connection is gone, the error is reported and counted).
+//   - onForward answers nothing or true (forward), false (drop) or bytes
+//     (replace), or a promise of one; anything else is ERR_HANDLER, never a
+//     silent forward.
 
 import type { RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 
 export interface Handler<Data = any> {
-  /** A connection opened: set connection.data here. */
-  onOpen?(connection: Connection<Data>): void;
+  /**
+   * A connection opened: set connection.data here. A returned promise is awaited
+   * like onFrame's: the connection's frames wait for it (the echo does not); its
+   * rejection closes the connection with ERR_HANDLER.
+   */
+  onOpen?(connection: Connection<Data>): void | PromiseLike<void>;
   /** One whole frame. Return a promise to hold the connection's next frame until it settles. */
   onFrame?(frame: Uint8Array, connection: Connection<Data>): void | PromiseLike<void>;
   /** send() returned false earlier and everything queued is now in the tx ring: send more. */
-  onDrain?(connection: Connection<Data>): void;
-  /** The connection closed (error: what closed it, if anything did). Exactly once per onOpen. */
-  onClose?(connection: Connection<Data>, error?: RingwireError): void;
+  onDrain?(connection: Connection<Data>): void | PromiseLike<void>;
+  /** The connection closed (error: what closed it, if anything did). Exactly once per onOpen. A rejection is reported (ERR_HANDLER). */
+  onClose?(connection: Connection<Data>, error?: RingwireError): void | PromiseLike<void>;
   /**
    * A task per connection, instead of onFrame: `for await (const frame of connection)`.
    * Each frame is valid until the loop asks for the next one; a loop that stops
@@ -33,12 +43,18 @@ export interface Handler<Data = any> {
   /**
    * A relay's inspecting hook (with upstream, instead of onFrame): each whole frame
    * on its way from one side to the other. Return nothing (or true) to forward
-   * it as it is, false to drop it, or other bytes to forward instead. The frame is
-   * a view, valid until the hook returns; forwarding copies it once, into `to`'s
-   * tx ring. Without it, frames are forwarded inside the core (Core.forwardTo).
+   * it as it is, false to drop it, or other bytes to forward instead; or a promise
+   * of one of these, awaited in order like onFrame's. Any other value, a throw or
+   * a rejection closes `from` (and so its partner) with ERR_HANDLER. The frame is
+   * a view, valid until the hook returns or its promise settles; forwarding copies
+   * it once, into `to`'s tx ring. Without it, frames are forwarded inside the core
+   * (Core.forwardTo).
    */
-  onForward?(frame: Uint8Array, from: Connection<Data>, to: Connection<Data>): boolean | Uint8Array | void;
+  onForward?(frame: Uint8Array, from: Connection<Data>, to: Connection<Data>): ForwardResult | PromiseLike<ForwardResult>;
 }
+
+/** What onForward answers: forward (nothing, true), drop (false), or replace (bytes). */
+export type ForwardResult = boolean | Uint8Array | void;
 
 /** The hook names a handler module may export. */
 export const HOOKS = ['onOpen', 'onFrame', 'onDrain', 'onClose', 'onConnection', 'onForward'] as const;

@@ -1,13 +1,15 @@
 // A mailbox in shared memory: many producer threads, one consumer thread,
-// variable-size records, never a lock and never a wait on the producer side.
+// variable-size records, never a lock and never a wait on the producer side,
+// and no record lost for good to a thread that dies in the middle of one.
 //
 //   SharedArrayBuffer
-//   ┌──────────────┬──────────────┬──────────────┬──────────────┬──────────────┬───────────────────────────┐
-//   │ reserve  @0  │ consume @64  │ sleeping@128 │ full    @192 │ delivered@256│ data @320: capacity bytes │
-//   │ producers    │ consumer     │ consumer sets│ producers    │ dropped @260 │ (a power of two)          │
-//   │ (CAS)        │ (store)      │ producer CAS │ (Atomics.add)│ consumer     │                           │
-//   └──────────────┴──────────────┴──────────────┴──────────────┴──────────────┴───────────────────────────┘
-//   Indexes written by different threads sit 64 bytes apart (no false sharing).
+//   ┌────────────┬────────────┬─────────────┬────────────┬──────────────┬────────────┬───────────────────┬──────────────────┐
+//   │ reserve @0 │ consume @64│ sleeping@128│ full  @192 │ delivered@256│ dead @320  │ writers @384      │ data: capacity   │
+//   │ producers  │ consumer   │ consumer    │ producers  │ dropped @260 │ add: who   │ 512 × 32 bytes:   │ bytes (a power   │
+//   │ (CAS)      │ (store)    │ sets, CAS   │ (add)      │ repaired@264 │ saw a death│ owner, at, size   │ of two)          │
+//   └────────────┴────────────┴─────────────┴────────────┴──────────────┴────────────┴───────────────────┴──────────────────┘
+//   Indexes written by different threads sit 64 bytes apart (no false sharing; a
+//   writer's entry is 32 bytes, its own).
 //
 // Cursors are 32-bit byte counts that only grow (modulo 2^32): a record lives at
 // `cursor & mask`. Invariants:
@@ -16,25 +18,47 @@
 //     only the consumer moves `consume`, and only past records it has read and zeroed
 //     (a quarter of the ring at a time, and at the end of each take());
 //   - every byte in [reserve, consume + capacity) is zero: a record's first word
-//     (its size) becomes non-zero only when its producer publishes it (Atomics.store
+//     becomes positive (its size) only when its producer publishes it (Atomics.store
 //     after writing the rest), so the consumer never reads a half-written record;
 //   - a record never wraps: a producer whose record does not fit before the end
 //     reserves the rest of the ring too and fills it with a SKIP record;
 //   - a record is at most capacity / 2 bytes, so an empty mailbox always takes one;
 //   - post() is reserve() then commit(); a reservation given up (cancel()) is
-//     published as a SKIP record, so nothing reserved is ever left unpublished.
+//     published as a SKIP record, so nothing reserved is ever left unpublished
+//     by a thread that lives.
 //
 // Record (8-byte aligned):  size:i32 (published last) | kind:i32 | w0 w1 w2:i32 | body length:i32 | body
+//
+// Writers, and a thread that dies inside post() (worker.terminate() can stop a
+// thread anywhere; an exception cannot, neither path calls user code):
+//   - each thread that posts owns one writer entry (owner = its threadId + 1),
+//     taken on its first post and given back when it is reported dead; a thread
+//     holds at most one reservation of a mailbox at a time;
+//   - before its compareExchange on `reserve`, a producer announces in its entry the
+//     head it reserves from and the size (size != 0: announcing); right after winning,
+//     its first write is the record's first word: -(entry + 1), "being written by
+//     that entry"; its last, after publishing, is size = 0 in its entry. So a
+//     reservation is always in one of three states: unmarked (all zero, its writer
+//     still announcing its head), marked (-(entry + 1)), or published (> 0);
+//   - whoever sees a thread exit (the worker server) calls writerDied(threadId):
+//     its entry's owner becomes -(threadId + 1) (dead), `dead` counts it, the
+//     consumer is woken (and, while `dead` > 0, never sleeps more than 1 ms);
+//   - the consumer, stopped at a record that is not published while `dead` > 0
+//     (or on its first take(): its predecessor may have died between zeroing what
+//     it took and moving `consume`), repairs it, and counts it in `repaired`: a
+//     record marked by a dead entry becomes a SKIP up to that entry's announced end;
+//     an unmarked one that no living writer announces (its writer died before
+//     its first write, or it was zeroed by a consumer that died) becomes a SKIP up
+//     to the next word that is not zero, or is announced, or `reserve`. A record a
+//     living writer announces or marks is never touched: it is published soon.
+//     Dead entries are given back once `consume` has passed what they announced.
 //
 // Waking: the consumer sets `sleeping` to 1, checks once more for a record, and
 // waits (Atomics.waitAsync). A producer, after publishing, notifies only if it
 // flips `sleeping` from 1 to 0 itself: one notify per sleep, however many records
 // a batch holds; a mailbox whose consumer is busy costs its producers no notify.
-//
-// Not covered: a thread terminated (worker.terminate()) inside post() between its
-// reservation and its publication, or inside take() between zeroing a record and
-// moving `consume`, leaves a record that is never published: the mailbox stops at it.
-// An exception cannot do that (neither path calls user code); only terminate() can.
+
+import { threadId } from 'node:worker_threads';
 
 const KIND_SKIP = 1;
 
@@ -44,7 +68,16 @@ const SLEEPING = 32;
 const FULL = 48;
 const DELIVERED = 64;
 const DROPPED = 65;
-const DATA = 320;
+const REPAIRED = 66;
+const DEAD = 80;
+/** Writer entries: Int32 index of the first, 8 Int32 each (owner, at, size, then padding). */
+const WRITERS = 96;
+const WRITER_WORDS = 8;
+const OWNER = 0;
+const AT = 1;
+const SIZE = 2;
+const MAX_WRITERS = 512;
+const DATA = 4 * (WRITERS + MAX_WRITERS * WRITER_WORDS);
 const HEAD = 24; // record header bytes
 
 /** Bytes of shared memory a mailbox of this capacity needs. */
@@ -59,6 +92,8 @@ export interface MailboxCounters {
   dropped: number;
   /** post() calls refused because the mailbox was full. */
   full: number;
+  /** Records left unpublished by a thread that died (or zeroed by a consumer that died), skipped by the consumer. */
+  repaired: number;
   /** Bytes waiting right now. */
   waiting: number;
 }
@@ -71,6 +106,10 @@ export class Mailbox {
   private readonly i32: Int32Array;
   private readonly u8: Uint8Array;
   private readonly mask: number;
+  /** This thread's writer entry (its owner word's index), once it has posted. */
+  private writer = -1;
+  /** The consumer has not taken yet: its predecessor may have died in the middle of a take. */
+  private firstTake = true;
 
   /** A new, empty mailbox of `capacity` bytes (a power of two, 4 KiB to 1 GiB). */
   static create(capacity: number): Mailbox {
@@ -113,6 +152,8 @@ export class Mailbox {
   reserve(body: number): number {
     const i32 = this.i32;
     if (body > this.maxBody) throw new RangeError(`a ${body}-byte message is over this mailbox's limit of ${this.maxBody} bytes`);
+    const w = this.writerEntry();
+    if (Atomics.load(i32, w + SIZE) !== 0) throw new Error('this thread already holds a reservation in this mailbox: commit() or cancel() it first');
     const size = (HEAD + body + 7) & ~7;
     let head: number;
     let pos: number;
@@ -124,19 +165,40 @@ export class Mailbox {
       const toEnd = this.capacity - pos;
       total = size <= toEnd ? size : toEnd + size;
       if (used + total > this.capacity) {
+        Atomics.store(i32, w + SIZE, 0); // an announcement from a lost race: withdrawn
         Atomics.add(i32, FULL, 1);
         return -1;
       }
+      // Announced before the reservation exists, so a reservation is never without its writer's name.
+      Atomics.store(i32, w + AT, head);
+      Atomics.store(i32, w + SIZE, total);
       if (Atomics.compareExchange(i32, RESERVE, head, (head + total) | 0) === head) break;
     }
-    if (total !== size) {
-      // The rest of the ring is ours too: a SKIP record there, ours at 0.
-      const at = (DATA + pos) >> 2;
-      i32[at + 1] = KIND_SKIP;
-      Atomics.store(i32, at, total - size);
-      pos = 0;
+    const mark = -((w - WRITERS) / WRITER_WORDS + 1);
+    if (total === size) {
+      Atomics.store(i32, (DATA + pos) >> 2, mark);
+      return DATA + pos;
     }
-    return DATA + pos;
+    // The rest of the ring is ours too: our record at 0 (marked first), a SKIP record up to the end.
+    Atomics.store(i32, DATA >> 2, mark);
+    const at = (DATA + pos) >> 2;
+    i32[at + 1] = KIND_SKIP;
+    Atomics.store(i32, at, total - size);
+    return DATA;
+  }
+
+  /** This thread's writer entry: the one it holds (from another Mailbox object on this memory), else a free one. */
+  private writerEntry(): number {
+    if (this.writer >= 0) return this.writer;
+    const i32 = this.i32;
+    const me = threadId + 1;
+    for (let w = WRITERS; w < DATA >> 2; w += WRITER_WORDS) {
+      if (Atomics.load(i32, w + OWNER) === me) return (this.writer = w);
+    }
+    for (let w = WRITERS; w < DATA >> 2; w += WRITER_WORDS) {
+      if (Atomics.compareExchange(i32, w + OWNER, 0, me) === 0) return (this.writer = w);
+    }
+    throw new RangeError(`more than ${MAX_WRITERS} threads post to this mailbox (a thread's writer entry comes back when writerDied() reports it)`);
   }
 
   /** Write a reserved record and publish it (body: a then b, as long as reserved). */
@@ -163,6 +225,7 @@ export class Mailbox {
   private publish(w: number, size: number): void {
     const i32 = this.i32;
     Atomics.store(i32, w, size);
+    Atomics.store(i32, this.writerEntry() + SIZE, 0); // no reservation of ours is left: nothing to announce
     if (Atomics.load(i32, SLEEPING) === 1 && Atomics.compareExchange(i32, SLEEPING, 1, 0) === 1) {
       Atomics.notify(i32, SLEEPING, 1);
     }
@@ -175,7 +238,8 @@ export class Mailbox {
    * where body is a view valid only during the call; they are zeroed and their
    * space given back a quarter of the ring at a time, and at the end. visit returns false to stop after its record. Returns how
    * many it handed on (SKIP records do not count). visit must not throw (the
-   * record would be seen again).
+   * record would be seen again). A record left unpublished by a thread reported
+   * dead (writerDied) is skipped and counted in `repaired`.
    */
   take(max: number, visit: (kind: number, w0: number, w1: number, w2: number, body: Uint8Array) => boolean | void): number {
     const i32 = this.i32;
@@ -186,13 +250,20 @@ export class Mailbox {
     let consume = released;
     const quarter = this.capacity >> 2;
     let n = 0;
+    let repair = this.firstTake || Atomics.load(i32, DEAD) > 0;
+    this.firstTake = false;
+    if (repair) this.releaseDeadWriters(consume);
     try {
       // Never past a whole ring in one go: records not yet released are not zeroed, so a full ring would lead back to them.
       while (n < max && ((consume - released) | 0) < this.capacity) {
         const pos = consume & this.mask;
         const at = (DATA + pos) >> 2;
         const size = Atomics.load(i32, at);
-        if (size === 0) break; // nothing more published (a producer may be writing it)
+        if (size <= 0) {
+          // Not published: a producer is writing it, or (rarely) one that died left it.
+          if (repair && this.repair(consume, size)) continue;
+          break;
+        }
         const kind = i32[at + 1]!;
         let more: boolean | void = true;
         if (kind !== KIND_SKIP) {
@@ -210,6 +281,91 @@ export class Mailbox {
     return n;
   }
 
+  /**
+   * The record at cursor p is not published (first word `first`: 0, or a writer's
+   * mark): make it a SKIP if no living thread will publish it. True if it did.
+   */
+  private repair(p: number, first: number): boolean {
+    const i32 = this.i32;
+    const reserve = Atomics.load(i32, RESERVE);
+    if (((reserve - p) | 0) <= 0) return false; // nothing reserved here yet
+    let end: number;
+    if (first < 0) {
+      // Marked: its writer won the reservation and announced its end.
+      const w = WRITERS + (-first - 1) * WRITER_WORDS;
+      if (Atomics.load(i32, w + OWNER) >= 0) return false; // alive: it publishes soon
+      end = (Atomics.load(i32, w + AT) + Atomics.load(i32, w + SIZE)) | 0;
+    } else {
+      // Unmarked: its writer is between its reservation and its mark, and still announces p, unless it died.
+      const announced = new Set<number>();
+      for (let w = WRITERS; w < DATA >> 2; w += WRITER_WORDS) {
+        if (Atomics.load(i32, w + SIZE) === 0) continue;
+        const at = Atomics.load(i32, w + AT);
+        if (at === p && Atomics.load(i32, w + OWNER) > 0) return false; // a living writer's: it marks it soon
+        announced.add(at);
+      }
+      if (Atomics.load(i32, (DATA + (p & this.mask)) >> 2) !== 0) return true; // marked or published meanwhile: look again
+      // Zero up to the next reservation that shows its writer (a mark, a record, an announcement) or `reserve`.
+      end = (p + 8) | 0;
+      while (end !== reserve && Atomics.load(i32, (DATA + (end & this.mask)) >> 2) === 0 && !announced.has(end)) end = (end + 8) | 0;
+      // A wrapping reservation marks its record at 0 before its SKIP at the end: if that mark is a dead writer's who
+      // announced p, the whole reservation is its own, and one SKIP covers it.
+      const mark = end === reserve ? 0 : Atomics.load(i32, (DATA + (end & this.mask)) >> 2);
+      const w = WRITERS + (-mark - 1) * WRITER_WORDS;
+      if (mark < 0 && Atomics.load(i32, w + OWNER) < 0 && Atomics.load(i32, w + AT) === p) end = (p + Atomics.load(i32, w + SIZE)) | 0;
+    }
+    const at = (DATA + (p & this.mask)) >> 2;
+    i32[at + 1] = KIND_SKIP;
+    Atomics.store(i32, at, (end - p) | 0);
+    Atomics.add(i32, REPAIRED, 1);
+    return true;
+  }
+
+  /**
+   * Give back the entries of dead writers nothing of which is left ahead of `consume`:
+   * it has passed what they announced (all of it, for a reservation that wraps: its
+   * SKIP comes first), or it has taken everything reserved.
+   */
+  private releaseDeadWriters(consume: number): void {
+    const i32 = this.i32;
+    const reserve = Atomics.load(i32, RESERVE);
+    for (let w = WRITERS; w < DATA >> 2; w += WRITER_WORDS) {
+      const owner = Atomics.load(i32, w + OWNER);
+      if (owner >= 0) continue;
+      const at = Atomics.load(i32, w + AT);
+      const size = Atomics.load(i32, w + SIZE);
+      const passed = size > this.capacity - (at & this.mask) ? ((consume - at - size) | 0) >= 0 : ((consume - at) | 0) > 0;
+      if (passed || consume === reserve) {
+        Atomics.store(i32, w + SIZE, 0);
+        if (Atomics.compareExchange(i32, w + OWNER, owner, 0) === owner) Atomics.sub(i32, DEAD, 1);
+      }
+    }
+  }
+
+  /**
+   * The thread `tid` has ended (its exit was seen): a record it left unpublished
+   * is skipped by the consumer from now on (counted in `repaired`), and its writer
+   * entry comes back once the consumer has passed it. Returns 1 if it died in the
+   * middle of a post (between announcing its reservation and clearing it: it may
+   * have lost the race, or published just before), else 0. Call it once per
+   * thread, from any thread, after the thread's exit.
+   */
+  writerDied(tid: number): number {
+    const i32 = this.i32;
+    for (let w = WRITERS; w < DATA >> 2; w += WRITER_WORDS) {
+      if (Atomics.load(i32, w + OWNER) !== tid + 1) continue;
+      if (Atomics.load(i32, w + SIZE) === 0) {
+        Atomics.store(i32, w + OWNER, 0); // it held nothing here
+        return 0;
+      }
+      Atomics.add(i32, DEAD, 1);
+      Atomics.store(i32, w + OWNER, -(tid + 1));
+      this.wake(); // a consumer asleep at its record looks again
+      return 1;
+    }
+    return 0;
+  }
+
   /** Zero the records in [from, to) (at most two spans: they may wrap), then give their room back. Returns `to`. */
   private release(from: number, to: number): number {
     const taken = (to - from) | 0;
@@ -223,7 +379,7 @@ export class Mailbox {
 
   /** Is a record published and not yet taken? */
   ready(): boolean {
-    return Atomics.load(this.i32, (DATA + (Atomics.load(this.i32, CONSUME) & this.mask)) >> 2) !== 0;
+    return Atomics.load(this.i32, (DATA + (Atomics.load(this.i32, CONSUME) & this.mask)) >> 2) > 0;
   }
 
   /**
@@ -238,7 +394,8 @@ export class Mailbox {
       Atomics.store(i32, SLEEPING, 0);
       return null;
     }
-    const r = Atomics.waitAsync(i32, SLEEPING, 1);
+    // While a dead writer's record may be ahead (writerDied can come between a take() and this sleep), look again every ms.
+    const r = Atomics.waitAsync(i32, SLEEPING, 1, Atomics.load(i32, DEAD) > 0 ? 1 : Infinity);
     if (!r.async) {
       // A producer flipped the flag between our store and the wait.
       Atomics.store(i32, SLEEPING, 0);
@@ -264,6 +421,7 @@ export class Mailbox {
       delivered: Atomics.load(i32, DELIVERED),
       dropped: Atomics.load(i32, DROPPED),
       full: Atomics.load(i32, FULL),
+      repaired: Atomics.load(i32, REPAIRED),
       waiting: (Atomics.load(i32, RESERVE) - Atomics.load(i32, CONSUME)) | 0,
     };
   }

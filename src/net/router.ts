@@ -17,7 +17,7 @@
 //     it); an endpoint of its own (a single-thread server) gets a switchboard of
 //     one place on first use, or at start() with a cluster (server.ts).
 //   - Deliveries are a batch, like a read's: every connection they sent to is
-//     written once at the end (Endpoint.enter/leave). A batch ends after BATCH
+//     written once at the end (the endpoint's [kEnter]/[kLeave]). A batch ends after BATCH
 //     records, or as soon as a connection could not take a frame into its tx
 //     ring (it queued): the batch is written out and the rest waits for the
 //     next turn of the event loop (setImmediate), so the kernel can take bytes
@@ -29,6 +29,12 @@
 //     not fit in its tx ring queues, up to maxQueued (and the endpoint's
 //     maxQueuedTotal), past which it is closed with ERR_SLOW_CONSUMER. Until then
 //     it slows the mailbox (a batch per turn); nothing buffers without a bound.
+//   - An error thrown by user code during a delivery (a clientError listener
+//     called when a frame made its connection a slow consumer) ends the batch
+//     after its record, which is still delivered to every subscriber it names
+//     and never taken again, and is thrown from the pump whole (several from one
+//     record: an AggregateError of them): an uncaught exception, as from a
+//     socket's own callbacks. The pump is re-armed first.
 //   - Atomics.waitAsync does not keep Node's event loop alive (docs/node-facts.md):
 //     while attached, a referenced timer that never fires does, so a mailbox
 //     whose endpoint runs is always consumed; detach() (at the endpoint's close)
@@ -38,8 +44,10 @@ import { threadId } from 'node:worker_threads';
 import type { Connection } from './connection.ts';
 import { parseConnectionId } from './connection-id.ts';
 import { Groups } from './groups.ts';
+import type { RingwireError } from '../core/errors.ts';
 import type { Mailbox } from './mailbox.ts';
 import { KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
+import { kDelivering, kEnter, kFlushNow, kLeave, kReplyRefusal, kSlot } from './internals.ts';
 
 /** Records one wake-up takes before letting I/O run. */
 const BATCH = 4096;
@@ -49,11 +57,13 @@ const FOREVER = 2 ** 31 - 1;
 export interface RouterHost {
   /** The core's slots size a private switchboard's liveness table. */
   readonly core: { readonly config: { readonly slots: number } };
-  readonly delivering: Connection | null;
-  enter(connection: Connection): void;
-  leave(): void;
+  readonly [kDelivering]: Connection | null;
+  [kEnter](connection: Connection): void;
+  [kLeave](): void;
   /** Write every connection sent to since the last flush, now. */
-  flushNow(): void;
+  [kFlushNow](): void;
+  /** ERR_REPLY_TOO_LARGE or ERR_DELIMITER_IN_PAYLOAD for a frame this thread's framing cannot carry, else null (Connection.send's rule). */
+  [kReplyRefusal](payload: Uint8Array): RingwireError | null;
 }
 
 export interface RouterStats {
@@ -81,6 +91,8 @@ export class Router {
   /** A connection queued beyond its tx ring in this batch. */
   private backlog = false;
   private readonly counts: RouterStats = { delivered: 0, dropped: 0, full: 0, closed: 0 };
+  /** What user code (a clientError listener) threw inside a delivery: pump() throws it once the batch is counted. */
+  private readonly thrown: unknown[] = [];
   /** Records of the batch being taken, handed on and dropped: counted in the mailbox once per batch. */
   private taken = 0;
   private lost = 0;
@@ -130,17 +142,17 @@ export class Router {
   /** A connection of this endpoint opened (before onOpen: it can be sent to from then on). */
   opened(connection: Connection): void {
     const serial = parseConnectionId(connection.id)!.serial;
-    this.bySlot[connection.slot] = connection;
-    this.serials[connection.slot] = serial;
-    this.board?.opened(this.place, connection.slot, serial);
+    this.bySlot[connection[kSlot]] = connection;
+    this.serials[connection[kSlot]] = serial;
+    this.board?.opened(this.place, connection[kSlot], serial);
   }
 
   /** It closed (before onClose): it leaves its topics, and senders get 'closed'. */
   closed(connection: Connection): void {
-    if (this.bySlot[connection.slot] !== connection) return; // never opened
-    this.board?.closed(this.place, connection.slot);
-    this.bySlot[connection.slot] = undefined;
-    this.serials[connection.slot] = 0;
+    if (this.bySlot[connection[kSlot]] !== connection) return; // never opened
+    this.board?.closed(this.place, connection[kSlot]);
+    this.bySlot[connection[kSlot]] = undefined;
+    this.serials[connection[kSlot]] = 0;
     this.groups.leaveAll(connection);
   }
 
@@ -168,7 +180,7 @@ export class Router {
 
   /** Subscribe a connection of this thread to topic (it leaves when it closes). */
   join(connection: Connection, topic: string): boolean {
-    if (this.bySlot[connection.slot] !== connection) throw new Error(`connection ${connection.id} is not open on this endpoint`);
+    if (this.bySlot[connection[kSlot]] !== connection) throw new Error(`connection ${connection.id} is not open on this endpoint`);
     return this.groups.join(connection, topic);
   }
 
@@ -211,11 +223,12 @@ export class Router {
   /**
    * Connection.send inside a batch (the pump leaves it): the write joins the
    * batch's flush. False when the connection took nothing (its FIN is out, it
-   * was destroyed, or the framing cannot carry the bytes). Notes when a frame
-   * had to queue beyond the tx ring: the batch ends after this record.
+   * was destroyed or closed). Notes when a frame had to queue beyond the tx
+   * ring: the batch ends after this record. (deliver() refused, before, what the
+   * framing cannot carry: not the receiver's fault, so not its close.)
    */
   private send(c: Connection, bytes: Uint8Array): boolean {
-    if (!this.host.delivering) this.host.enter(c);
+    if (!this.host[kDelivering]) this.host[kEnter](c);
     let ok: boolean;
     try {
       ok = c.send(bytes);
@@ -223,8 +236,10 @@ export class Router {
         ok = c.queuedBytes > 0;
         if (ok) this.backlog = true;
       }
-    } catch {
-      ok = false; // ERR_REPLY_TOO_LARGE: a frame this framing cannot carry is not the receiver's fault
+    } catch (err) {
+      // send() throws nothing at run time: this was thrown by user code (a clientError listener), passed on once the record is done.
+      ok = false;
+      this.thrown.push(err);
     }
     if (ok) this.counts.delivered++;
     return ok;
@@ -234,7 +249,7 @@ export class Router {
   private deliver(kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean {
     if (kind === KIND_SEND) {
       const c = this.bySlot[w1];
-      const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.send(c, body);
+      const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.host[kReplyRefusal](body) === null && this.send(c, body);
       if (ok) this.taken++;
       else {
         this.counts.dropped++;
@@ -242,13 +257,13 @@ export class Router {
       }
     } else if (kind === KIND_PUBLISH) {
       const subs = this.groups.subscribers(this.topicOf(body, w0));
-      if (subs) {
-        const payload = body.subarray(w0);
+      const payload = body.subarray(w0);
+      if (subs && this.host[kReplyRefusal](payload) === null) {
         for (const c of subs) this.send(c, payload);
       }
       this.taken++;
     }
-    return !this.backlog;
+    return !this.backlog && this.thrown.length === 0;
   }
 
   /** The topic in a publish record's first `length` bytes: a fan-out names the same one again and again, decoded once. */
@@ -294,17 +309,26 @@ export class Router {
   /** One batch: up to BATCH records taken, counted, and what they sent written. Returns how many it took. */
   private batch(): number {
     const mailbox = this.mailbox!;
-    const outer = this.host.delivering; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
+    const outer = this.host[kDelivering]; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
     this.backlog = false;
+    let n: number;
     try {
-      return mailbox.take(BATCH, this.visit);
+      n = mailbox.take(BATCH, this.visit);
     } finally {
       mailbox.count(this.taken, this.lost);
       this.taken = this.lost = 0;
       if (!outer) {
-        this.host.leave();
-        this.host.flushNow(); // the batch is written before the next one: the kernel takes bytes between batches
+        this.host[kLeave]();
+        this.host[kFlushNow](); // the batch is written before the next one: the kernel takes bytes between batches
       }
     }
+    if (this.thrown.length > 0) {
+      // The record that threw was delivered to every connection it names and is not taken again;
+      // the mailbox goes on being consumed if the process survives what we throw.
+      const thrown = this.thrown.splice(0);
+      this.immediate ??= setImmediate(() => this.pump());
+      throw thrown.length === 1 ? thrown[0] : new AggregateError(thrown, `${thrown.length} errors thrown by user code while one mailbox record was delivered`);
+    }
+    return n;
   }
 }

@@ -26,6 +26,7 @@ import type { ServerStats, StatsRenderer } from './server-stats.ts';
 import { Switchboard } from './switchboard.ts';
 import type { Core } from '../core/core.ts';
 import type { TlsClientOptions } from './tls-context.ts';
+import { kClientError, kDial, kFail, kIdentified, kPair } from './internals.ts';
 import { destination, type Destination } from './unix-socket.ts';
 
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
@@ -144,7 +145,7 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     this.clusterOptions = cluster;
     this.listenerSet = new ListenerSet({ pauseOnConnect: true, allowHalfOpen: true }, {
       connection: raw => this.serve(raw),
-      shortage: err => this.clientError(err, { id: null, remoteAddress: undefined, remotePort: undefined }),
+      shortage: err => this[kClientError](err, { id: null, remoteAddress: undefined, remotePort: undefined }),
       other: err => {
         if (this.listenerCount('error') > 0) this.emit('error', err);
       },
@@ -208,14 +209,14 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
    * upstream connection). Dialled on this endpoint, its slot is known now, so the
    * two are paired before the client's first frame.
    */
-  override identified(client: Connection): boolean {
-    if (!super.identified(client)) return false;
+  override [kIdentified](client: Connection): boolean {
+    if (!super[kIdentified](client)) return false;
     const up = this.upstream;
     if (!up) return true;
     try {
-      client.pair(this.dial(up.to, this.handler, up.connectTimeout, up.tls));
+      client[kPair](this[kDial](up.to, this.handler, up.connectTimeout, up.tls));
     } catch (err) {
-      client.fail(err as RingwireError);
+      client[kFail](err as RingwireError);
       return false;
     }
     return true;

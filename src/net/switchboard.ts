@@ -5,7 +5,8 @@
 //   threads   Int32 per place: 1 + the threadId of the thread serving that place
 //             (the main thread's is 0), 0 when none. Written by that thread when it attaches (after clearing its
 //             liveness table) and when it detaches, and by the parent when the
-//             thread exits (a dead thread cannot). One more Int32 after them:
+//             thread exits (a dead thread cannot; the parent also reports it to
+//             every mailbox: writerDied). One more Int32 after them:
 //             1 while a cluster (cluster.ts) consumes the outbox.
 //   per place a mailbox (mailbox.ts: many producers, the place's thread consumes),
 //             and a liveness table: Int32 per core slot, the serial of the
@@ -140,6 +141,19 @@ export class Switchboard {
       this.live[place]!.fill(0);
       this.topics.fill(0, place * TOPIC_BUCKETS, (place + 1) * TOPIC_BUCKETS);
     }
+  }
+
+  /**
+   * Thread `tid` has ended (its exit was seen): in every mailbox, a post it was in
+   * the middle of (worker.terminate() stops a thread anywhere) is skipped by that
+   * mailbox's reader, and counted there (mailbox.ts). Returns how many posts it
+   * was in the middle of (what it left unpublished is at most that).
+   */
+  writerDied(tid: number): number {
+    let left = 0;
+    for (const m of this.mailboxes) left += m.writerDied(tid);
+    if (this.outbox) left += this.outbox.writerDied(tid);
+    return left;
   }
 
   /** The cluster consumes the outbox from now on (true), or no longer (false: publish() leaves it out). */

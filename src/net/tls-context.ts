@@ -17,7 +17,8 @@
 // handler before onOpen.
 //
 // The handshake deadline is not here: the endpoint's sweep checks it, like every
-// other deadline (endpoint.ts). Errors before the connection opens are ERR_TLS.
+// other deadline (endpoint.ts). Errors before the connection opens are ERR_TLS, and
+// so is a record that fails after it (onRecordFailure: the connection closes at once).
 
 import type net from 'node:net';
 import tls from 'node:tls';
@@ -142,6 +143,24 @@ export function tlsError(err: Error): RingwireError {
   const { code, reason } = err as Error & { code?: string; reason?: string };
   const what = reason ?? err.message.trim();
   return ringwireError(E_TLS, `TLS handshake failed: ${what}${code && !what.includes(code) ? ` (${code})` : ''}`, err);
+}
+
+/**
+ * After the handshake, a record that fails OpenSSL's checks (a bad MAC, a record
+ * too long) gets an alert, but Node's server-side TLSSocket made outside tls.Server
+ * reports it only through its internal '_tlsError' event and stays open (only
+ * tls.Server and tls.connect release control, which adds an 'error' event, and even
+ * that does not close the socket). So the endpoint hears of it here, on both sides,
+ * and closes the connection at once with ERR_TLS. '_tlsError' is emitted before any
+ * 'error', so this is the one report. test/tls.test.ts corrupts a record on every
+ * Node the matrix runs: a Node that renamed the event would fail it there.
+ */
+export function onRecordFailure(socket: tls.TLSSocket, fail: (err: RingwireError) => void): void {
+  socket.once('_tlsError', (err: Error) => {
+    const { code, reason } = err as Error & { code?: string; reason?: string };
+    const what = reason ?? err.message.trim();
+    fail(ringwireError(E_TLS, `TLS record refused after the handshake: ${what}${code && !what.includes(code) ? ` (${code})` : ''}`, err));
+  });
 }
 
 /** A snapshot of the handshake's outcome for connection.tls. */

@@ -15,7 +15,9 @@
 // the per-address table (maxConnectionsPerIp counts across all threads) and each
 // worker's heartbeat word. A watchdog here reads the heartbeats: a worker whose
 // loop has not run for stallTimeout is reported ('stall'), and one stalled for
-// stallRestart is terminated and replaced like a crashed one.
+// stallRestart is terminated and replaced like a crashed one. A thread that ends
+// is reported to every mailbox (Switchboard.writerDied): a post it was terminated
+// in the middle of is skipped by its reader, counted, and named in 'workerExit'.
 
 import { EventEmitter } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
@@ -98,6 +100,8 @@ export interface WorkerExitInfo {
   connections: number;
   /** ms until its replacement starts (-1: none, the server is closing). */
   restartIn: number;
+  /** Mailbox posts (sendTo, publish) it was terminated in the middle of: what it left unpublished is skipped by their readers, counted in each mailbox's `repaired`. */
+  postsInterrupted: number;
 }
 
 /** Why worker threads serve TCP only. */
@@ -129,6 +133,8 @@ class Place {
   stallReported = false;
   /** Why the watchdog terminated the current thread, if it did. */
   killedFor: Error | undefined;
+  /** Mailbox posts the last thread in this place was terminated in the middle of (their readers skip what it left). */
+  postsInterrupted = 0;
   readonly index: number;
   constructor(index: number) {
     this.index = index;
@@ -377,9 +383,11 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     const link = new WorkerLink(worker);
     const tid = worker.threadId;
     // A dead thread cannot clear its place: senders get 'closed' for its ids from now on.
+    // Nor finish a post it was terminated in the middle of: the mailbox's reader skips it.
     worker.once('exit', () => {
       this.switchboard.detach(p.index, tid);
       this.cluster?.dropPlace(p.index);
+      p.postsInterrupted = this.switchboard.writerDied(tid);
     });
     p.link = link;
     p.assigned = 0;
@@ -414,7 +422,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     }
     // A thread terminated for a stall never ran again to count it.
     if (p.killedFor) p.counted.add(S_STALLS, 1);
-    this.restart(p, { threadId: p.threadId, exitCode, error: p.killedFor ?? error, connections });
+    this.restart(p, { threadId: p.threadId, exitCode, error: p.killedFor ?? error, connections, postsInterrupted: p.postsInterrupted });
   }
 
   /** Start a replacement after the backoff: doubled for each failure within STABLE_MS of its start. */
@@ -424,11 +432,12 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     p.state = 'restarting';
     const info: WorkerExitInfo = { worker: p.index, ...what, restartIn };
     const why = !what.error ? '' : p.killedFor ? `: ${what.error.message}` : ` after throwing: ${what.error.message}`;
-    this.emit('workerExit', ringwireError(E_WORKER_EXIT, `worker ${p.index} (thread ${what.threadId}) exited with code ${what.exitCode}${why}; ${what.connections} connection(s) closed; restarting in ${restartIn} ms`), info);
+    const posts = what.postsInterrupted > 0 ? `; it was terminated in the middle of ${what.postsInterrupted} mailbox post(s): what it left unpublished is skipped by their readers` : '';
+    this.emit('workerExit', ringwireError(E_WORKER_EXIT, `worker ${p.index} (thread ${what.threadId}) exited with code ${what.exitCode}${why}; ${what.connections} connection(s) closed${posts}; restarting in ${restartIn} ms`), info);
     p.timer = setTimeout(() => {
       p.restarts++;
       this.start(p).catch((err: Error) => {
-        if (!this.closing) this.restart(p, { threadId: p.threadId, exitCode: 1, error: err, connections: 0 });
+        if (!this.closing) this.restart(p, { threadId: p.threadId, exitCode: 1, error: err, connections: 0, postsInterrupted: 0 });
       });
     }, restartIn);
   }

@@ -1,0 +1,54 @@
+// The keys of what ringwire's own files call on a Connection and an Endpoint but
+// users do not: module-private symbols (undici's kSocket style). This file is not
+// exported from the package, so these members cannot be reached, and the shipped
+// types show them only as symbol-keyed members nobody outside can name. What users
+// call is in docs/embedding.md, with plain names.
+
+// ---- Connection: what its endpoint, router, client and relay call ----
+export const kSlot = Symbol('slot');
+export const kHandler = Symbol('handler');
+export const kOpened = Symbol('opened');
+export const kInbound = Symbol('inbound');
+export const kStart = Symbol('start');
+export const kExpectHeader = Symbol('expectProxyHeader');
+export const kHeaderSince = Symbol('headerSince');
+export const kTlsAfterHeader = Symbol('tlsAfterHeader');
+export const kSecured = Symbol('secured');
+export const kEarlyError = Symbol('earlyError');
+export const kFail = Symbol('fail');
+export const kEvict = Symbol('evict');
+export const kDrain = Symbol('drain');
+export const kPair = Symbol('pair');
+export const kFlush = Symbol('flush');
+export const kFlushQueued = Symbol('flushQueued');
+export const kClocks = Symbol('clocks');
+export const kLastProgress = Symbol('lastProgress');
+export const kWriting = Symbol('writing');
+export const kAwaitingInput = Symbol('awaitingInput');
+export const kRestartWait = Symbol('restartWait');
+export const kHandlerSince = Symbol('handlerSince');
+/** Where a connection is in its state tables (connection-state.ts): for the model-based test. */
+export const kState = Symbol('state');
+
+// ---- Endpoint: what its connections (ConnectionHost), router (RouterHost) and clients (Dialer) call ----
+export const kTakesFrames = Symbol('takesFrames');
+export const kWritePath = Symbol('writePath');
+export const kDelivering = Symbol('delivering');
+export const kLimits = Symbol('limits');
+export const kDial = Symbol('dial');
+export const kMaxQueued = Symbol('maxQueued');
+export const kReplyRefusal = Symbol('replyRefusal');
+export const kConnectionOpened = Symbol('opened');
+export const kIdentified = Symbol('identified');
+export const kEnter = Symbol('enter');
+export const kLeave = Symbol('leave');
+export const kFlushNow = Symbol('flushNow');
+export const kFlushLater = Symbol('flushLater');
+export const kEnterRead = Symbol('enterRead');
+export const kLeaveRead = Symbol('leaveRead');
+export const kQueue = Symbol('queue');
+export const kClientError = Symbol('clientError');
+export const kClosed = Symbol('closed');
+export const kHoldFin = Symbol('holdFin');
+export const kReset = Symbol('reset');
+export const kUnanswered = Symbol('unanswered');
