@@ -5,7 +5,7 @@
 // connection, and a failed connection reported without hooks.
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type RingwireClient } from '../src/index.ts';
+import { connect, createEndpoint, type RingwireClient } from '../src/index.ts';
 import { CORES } from './harness.ts';
 import { PATHS, plainServer, sleep, startServer, until } from './net-helpers.ts';
 
@@ -105,11 +105,18 @@ describe.each(PATHS)('connect() core=$core zeroCopy=$zeroCopy write=$writePath',
     const plain = await plainEcho();
     const port = plain.port;
     await plain.stop();
-    const client = await connect({ core, zeroCopy, writePath, framing: 'line', port, reconnect: { initialDelay: 10_000 }, onFrame: () => {} });
+    const endpoint = createEndpoint({ core, zeroCopy, writePath, framing: 'line', maxConnections: 1, onFrame: () => {} });
+    await endpoint.start();
+    const errors: string[] = [];
+    endpoint.on('clientError', err => void errors.push(err.code));
+    const client = endpoint.connect({ port, reconnect: { initialDelay: 10_000 } });
     clients.push(client);
     expect(client.send(Buffer.from('a\rb'))).toBe(true);
-    expect(() => client.send(Buffer.from('a\nb'))).toThrow(expect.objectContaining({ code: 'ERR_DELIMITER_IN_PAYLOAD' }));
+    expect(client.send(Buffer.from('a\nb'))).toBe(false); // run time: never a throw
+    expect(client.dropped).toBe(1);
+    expect(errors).toContain('ERR_DELIMITER_IN_PAYLOAD');
     await client.close();
+    await endpoint.close();
   });
 
   it('reports a connection that never opened: ready rejects, end fires, no hooks run', async () => {
