@@ -172,8 +172,9 @@ describe('ringwire CLI: values it cannot honour', () => {
     [['serve', '--stats-interval', '600h'], '--stats-interval must be a duration from 100ms to 576h, got 600h'], // once: a line per ms
     [['serve', '--stats-interval', '99ms'], '--stats-interval must be a duration from 100ms to 576h, got 99ms'],
     [['serve', '--idle-timeout', '577h'], '--idle-timeout must be a duration from 1ms to 576h (0s: off), got 577h'],
+    [['serve', '--handler-timeout', '577h'], '--handler-timeout must be a duration from 1ms to 576h (0s: off), got 577h'],
     [['serve', '--stall-timeout', '99ms'], '--stall-timeout must be a duration from 100ms to 576h (0s: off), got 99ms'],
-    [['serve', '--workers', '2', '--stall-restart', '999ms'], '--stall-restart must be a duration from 1s to 576h (0s: off), got 999ms'],
+    [['serve', '--workers', '2', '--stall-restart', '199ms'], '--stall-restart must be a duration from 200ms to 576h (0s: off), got 199ms'],
     [['serve', '--stall-restart', '2s'], '--stall-restart replaces a stalled worker: give --workers 2 or more (or auto)'],
     [['serve', '--keepalive', '500ms'], '--keepalive must be 0s (off) or the idle time before the first probe, 1s to 32767s (whole seconds), got 500ms'],
     [['serve', '--min-rate', '500/99ms'], '--min-rate (its window) must be a duration from 100ms to 576h, got 99ms'],

@@ -41,6 +41,7 @@ describe('endpoint options', () => {
     ['idleTimeout', MAX_DURATION, MAX_DURATION + 1, 'a number of ms from 1 to 2073600000 (576h) (0: off)'],
     ['frameTimeout', MAX_DURATION, MAX_DURATION + 1, 'a number of ms from 1 to 2073600000 (576h) (0: off)'],
     ['writeTimeout', MAX_DURATION, MAX_DURATION + 1, 'a number of ms from 1 to 2073600000 (576h) (0: off)'],
+    ['handlerTimeout', MAX_DURATION, MAX_DURATION + 1, 'a number of ms from 1 to 2073600000 (576h) (0: off)'],
     ['evictAfter', MAX_DURATION, MAX_DURATION + 1, 'a number of ms from 1 to 2073600000 (576h) (0: off)'],
     ['drainTimeout', MAX_DURATION, 25 * day, 'a number of ms from 0 to 2073600000 (576h)'],
     ['drainTimeout', 0, -1, 'a number of ms from 0 to 2073600000 (576h)'],
@@ -122,11 +123,11 @@ describe('server, worker server and connect() options', () => {
     await server.close();
   });
 
-  it('takes stallRestart 0 or from 1 s, and a restart delay whose min is at most its max', () => {
+  it('takes stallRestart 0 or from 200 ms (two heartbeats), and a restart delay whose min is at most its max', () => {
     const worker = (o: object) => refusal(() => void createWorkerServer({ workers: 1, ...o }).close());
-    expect(worker({ stallRestart: 1000 })).toBe('no error');
+    expect(worker({ stallRestart: 200 })).toBe('no error');
     expect(worker({ stallRestart: 0 })).toBe('no error');
-    expect(worker({ stallRestart: 999 })).toBe('stallRestart must be a number of ms from 1000 to 2073600000 (576h) (0: off), got 999 ms');
+    expect(worker({ stallRestart: 199 })).toBe('stallRestart must be a number of ms from 200 to 2073600000 (576h) (0: off), got 199 ms');
     expect(worker({ idleTimeout: -1 })).toMatch(/^idleTimeout must be/); // the endpoint's rules, in the main thread
     expect(worker({ restartDelay: { min: 10, max: 9 } })).toBe('restartDelay.min (10) must be at most restartDelay.max (9)');
   });

@@ -69,8 +69,8 @@ const DEFAULT_STALL_RESTART = 30_000;
 /** The worker server's own options (option-rules.ts); the rest are a server's (checkServerOptions). */
 const WORKER_RULES = {
   workers: OTHER, balance: OTHER, handler: OTHER, restartDelay: OTHER, mailbox: OTHER,
-  // The watchdog reads heartbeats every HEARTBEAT_PERIOD: under a second it would replace workers for a GC pause.
-  stallRestart: deadline(1000),
+  // A thread beats every HEARTBEAT_PERIOD: a stall shorter than two periods cannot be told from a late beat.
+  stallRestart: deadline(2 * HEARTBEAT_PERIOD),
 } as const satisfies { readonly [K in Exclude<keyof WorkerServerOptions, keyof ServerOptions>]-?: Rule };
 
 /** Check a worker server's options (ERR_BAD_CONFIG naming the first one that cannot be honoured); the command line runs it too, naming its flags. */
