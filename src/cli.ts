@@ -4,7 +4,7 @@
 // Everything it does is available from the library (src/index.ts).
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { availableParallelism } from 'node:os';
 import {
   configError, createServer, createWorkerServer, memoryBudget, resolveConfig, DEFAULTS, WorkerServer,
@@ -14,10 +14,15 @@ import {
 } from './index.ts';
 import { UNIX_WORKERS } from './workers/worker-server.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration, parsePort } from './units.ts';
+import { checkHost, checkServerOptions, checkUpstreamHost } from './net/server.ts';
+import { queueBudget } from './net/endpoint-config.ts';
+import { checkNumber, duration as durationRule, formatDuration, nearest, type OptionNames } from './net/option-rules.ts';
+import { checkWorkerServerOptions } from './workers/worker-server.ts';
 import { loadHandler } from './workers/handler-module.ts';
 import { execWithProfiler } from './profile/profiler-exec.ts';
 import { Logger, parseLogFormat, parseLogLevel } from './logger.ts';
-import { MetricsRegistry, metricsAddress, serveMetrics } from './metrics/registry.ts';
+import { MetricsRegistry } from './metrics/registry.ts';
+import { METRICS_DESCRIPTORS, metricsAddress, serveMetrics } from './metrics/metrics-listener.ts';
 import { AddressRanges } from './net/address-ranges.ts';
 import type { ProxyProtocol } from './net/proxy-header.ts';
 
@@ -119,6 +124,9 @@ Options for serve:
                             against the system's CAs, or --upstream-ca
   --upstream-ca <file>      relay: the CA certificates (PEM) the upstream's certificate is checked
                             against (implies --upstream-tls)
+  --upstream-connect-timeout <time>
+                            relay: give up a connection to the upstream after this long; its
+                            client is closed (default 10s)
   --tls-cert <file>         serve TLS with this certificate chain (PEM; needs --tls-key): every
                             connection is decrypted before framing, and opens after its handshake
   --tls-key <file>          the private key of --tls-cert (PEM)
@@ -145,9 +153,12 @@ Options for serve:
                             worker) or reuseport (the kernel spreads connections; the default on
                             older Node)
   --stats-interval <time>   print connections, frames/s, MB/s, errors (by code) and pauses this often
+                            (100ms or more)
   --metrics [host:]<port>   serve Prometheus metrics at http://host:port/metrics (host default
                             127.0.0.1): connections, closes by reason, bytes, frames, errors by code,
-                            backpressure, event-loop lag per worker, process CPU and memory
+                            backpressure, event-loop lag per worker, process CPU and memory; at most
+                            16 scrape connections, closed after 5s without a request, counted in the
+                            descriptor budget
   --log <format>            pretty (default: human lines, the listening and stats lines on stdout,
                             the rest on stderr), json (one pino-style JSON object per line, all on
                             stdout) or silent
@@ -158,10 +169,28 @@ Options for serve:
   --perf-map                run Node with --perf-basic-prof, so perf names JS and WASM functions
   -h, --help                this text
 
-Sizes take k and m suffixes (powers of 1024). Every connection echoes each whole
+Sizes take k and m suffixes (powers of 1024). Durations are at most 576h (24 days).
+A value the server cannot honour is refused at start, naming the flag and what it takes.
+Every connection echoes each whole
 frame back exactly as it arrived; a frame over --max-frame or a length that
 cannot be valid closes that connection only, after answering the frames before it.
 `;
+
+/** Flags whose name is not the option's in kebab case. */
+const FLAGS: Record<string, string> = {
+  keepAlive: '--keepalive', writePath: '--write', zeroCopy: '--copy', noDelay: '--no-nodelay', minRateWindow: '--min-rate (its window)',
+  'upstream.port': '--upstream (its port)', 'upstream.host': '--upstream (its host)', 'upstream.connectTimeout': '--upstream-connect-timeout',
+  'tls.handshakeTimeout': '--tls-handshake-timeout',
+};
+
+/** The library's option checks (option-rules.ts), naming flags and showing durations with units. */
+const CLI_NAMES: OptionNames = {
+  name: option => FLAGS[option] ?? `--${option.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)}`,
+  ms: formatDuration,
+};
+
+/** --stats-interval: a line more often than this is noise, and setInterval cannot hold more than MAX_DURATION. */
+const STATS_INTERVAL = durationRule(100);
 
 const size = (name: string, text: string | undefined) => (text === undefined ? undefined : parseBytes(name, text));
 const duration = (name: string, text: string | undefined) => (text === undefined ? undefined : parseDuration(name, text));
@@ -199,10 +228,10 @@ function proxyOptions(protocol: string | undefined, trusted: string | undefined,
  * message); slots they asked for explicitly make the start fail (exit 2) with a
  * message saying what would fit. Returns the slots and listeners per thread to use.
  */
-function fitDescriptors(slots: number, threads: number, explicit: boolean, listeners: number): { slots: number; listeners: number } {
+function fitDescriptors(slots: number, threads: number, explicit: boolean, listeners: number, other: number): { slots: number; listeners: number } {
   const limit = descriptorLimit();
   if (!limit) return { slots, listeners };
-  const budget = descriptorBudget(slots, threads, listeners);
+  const budget = descriptorBudget(slots, threads, listeners, other);
   if (budget.needed <= limit.soft) return { slots, listeners };
   const what = `${slots} connections x ${threads} thread(s) + ${budget.headroom} for the process = ${budget.needed} descriptors`;
   if (budget.needed <= limit.hard && !process.env.RINGWIRE_NOFILE_RAISED && typeof process.execve === 'function') {
@@ -210,13 +239,13 @@ function fitDescriptors(slots: number, threads: number, explicit: boolean, liste
     process.execve('/bin/sh', ['sh', '-c', `ulimit -S -n ${budget.needed} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)],
       { ...process.env, RINGWIRE_NOFILE_RAISED: '1' });
   }
-  if (listeners > 1 && descriptorBudget(slots, threads, 1).needed <= Math.min(limit.soft, limit.hard)) {
+  if (listeners > 1 && descriptorBudget(slots, threads, 1, other).needed <= Math.min(limit.soft, limit.hard)) {
     log.warn(`${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): one listening socket per thread instead of ${listeners} (ulimit -n ${budget.needed} for all)`,
       { needed: budget.needed, soft: limit.soft, hard: limit.hard, listeners: 1 });
     return { slots, listeners: 1 };
   }
   const cap = Math.min(limit.soft, limit.hard);
-  const one = descriptorBudget(slots, threads, 1);
+  const one = descriptorBudget(slots, threads, 1, other);
   const fits = slotsThatFit(cap, threads, one.headroom);
   if (explicit || fits < 1) {
     throw configError(`${what}, over the descriptor limit (soft ${limit.soft}, hard ${limit.hard}): give --max-connections ${Math.max(1, fits)} or less, or raise the limit (ulimit -n ${budget.needed})`);
@@ -319,14 +348,22 @@ function serverTls(values: Record<string, string | boolean | undefined>): TlsSer
   };
 }
 
+/** parseArgs, strict; an unknown flag is refused naming the nearest known one. */
+function parseFlags<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+  try {
+    return parseArgs({ args: joinNegativeValues(args), strict: true, allowNegative: true, options });
+  } catch (err) {
+    const flag = (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(--?[^'=]+)/.exec((err as Error).message)?.[1] : undefined;
+    if (!flag) throw err;
+    const near = nearest(flag, Object.keys(options).map(name => `--${name}`));
+    throw configError(`unknown option ${flag}${near ? `: did you mean ${near}?` : ''} (ringwire serve --help lists them)`);
+  }
+}
+
 async function serve(args: string[], relay = false): Promise<void> {
   log = loggerFor(args);
   args = execWithProfiler(relay ? 'relay' : 'serve', args, text => log.info(text)); // --profile, --perf-map: restart Node with its profiler flags
-  const { values } = parseArgs({
-    args: joinNegativeValues(args),
-    strict: true,
-    allowNegative: true,
-    options: {
+  const { values } = parseFlags(args, {
       host: { type: 'string' },
       port: { type: 'string' },
       unix: { type: 'string' },
@@ -363,6 +400,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       cluster: { type: 'string' },
       'upstream-tls': { type: 'boolean', default: false },
       'upstream-ca': { type: 'string' },
+      'upstream-connect-timeout': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
@@ -375,7 +413,6 @@ async function serve(args: string[], relay = false): Promise<void> {
       log: { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
-    },
   });
   if (values.help) {
     process.stdout.write(HELP);
@@ -396,7 +433,8 @@ async function serve(args: string[], relay = false): Promise<void> {
   };
   let config = resolveConfig(coreOptions); // fail on bad options before binding
   const wanted = unix !== undefined ? 1 : values.listeners === undefined ? (portSharing() ? DEFAULT_LISTENERS : 1) : parseCount('listeners', values.listeners);
-  const fit = fitDescriptors(config.slots, workers, values['max-connections'] !== undefined, wanted);
+  const metricsAt = values.metrics === undefined ? undefined : parseHostPort('metrics', values.metrics, '127.0.0.1');
+  const fit = fitDescriptors(config.slots, workers, values['max-connections'] !== undefined, wanted, metricsAt ? METRICS_DESCRIPTORS : 0);
   if (fit.slots !== config.slots) {
     coreOptions.maxConnections = fit.slots;
     config = resolveConfig(coreOptions);
@@ -406,11 +444,14 @@ async function serve(args: string[], relay = false): Promise<void> {
   if (relay && values.upstream === undefined) throw configError('ringwire relay needs --upstream <host:port> (or unix:<path>), the server each client is relayed to');
   if (values.upstream !== undefined && values.cluster !== undefined) throw configError('--cluster carries what handlers publish: a relay (--upstream) has no handler');
   const upstreamTls = values['upstream-tls'] || values['upstream-ca'] !== undefined;
-  if (upstreamTls && values.upstream === undefined) throw configError('--upstream-tls and --upstream-ca are for a relay: give --upstream <host:port> or unix:<path>');
+  if ((upstreamTls || values['upstream-connect-timeout'] !== undefined) && values.upstream === undefined) {
+    throw configError('--upstream-tls, --upstream-ca and --upstream-connect-timeout are for a relay: give --upstream <host:port> or unix:<path>');
+  }
   const common = {
     ...coreOptions,
     upstream: values.upstream === undefined ? undefined : {
       ...upstreamAddress(values.upstream),
+      connectTimeout: duration('upstream-connect-timeout', values['upstream-connect-timeout']),
       ...(upstreamTls ? { tls: { ca: pemFile('upstream-ca', values['upstream-ca']) } } : {}),
     },
     cluster: values.cluster,
@@ -437,7 +478,18 @@ async function serve(args: string[], relay = false): Promise<void> {
   };
   const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);
-  const metricsAt = values.metrics === undefined ? undefined : parseHostPort('metrics', values.metrics, '127.0.0.1');
+  // The library's own checks, before anything starts, each naming its flag and the values it takes.
+  if (values.host !== undefined) checkHost('host', values.host, CLI_NAMES);
+  checkNumber('statsInterval', interval, STATS_INTERVAL, CLI_NAMES);
+  const stallRestart = duration('stall-restart', values['stall-restart']);
+  if (workers === 1) {
+    if (stallRestart !== undefined) throw configError('--stall-restart replaces a stalled worker: give --workers 2 or more (or auto)');
+    checkServerOptions(common, CLI_NAMES);
+  } else {
+    checkWorkerServerOptions({ ...common, workers, stallRestart }, CLI_NAMES);
+  }
+  queueBudget(config, common, CLI_NAMES);
+  if (common.upstream && 'host' in common.upstream) await checkUpstreamHost(common.upstream.host, CLI_NAMES);
   let server: AnyServer;
   let budget: MemoryBudget;
   if (workers === 1) {
@@ -447,7 +499,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     server = single;
   } else {
     server = createWorkerServer({
-      ...common, workers, balance: values.balance as Balance | undefined, handler: values.handler, stallRestart: duration('stall-restart', values['stall-restart']),
+      ...common, workers, balance: values.balance as Balance | undefined, handler: values.handler, stallRestart,
     });
     budget = memoryBudget(config, common.maxQueued, common.maxQueuedTotal, common.maxReply); // per worker: each builds its own core
   }

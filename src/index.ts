@@ -4,11 +4,19 @@
 import { createCore } from './core/create.ts';
 import { RingwireServer, type ServerOptions } from './net/server.ts';
 import { Endpoint, type EndpointOptions } from './net/endpoint.ts';
-import type { ConnectOptions, RingwireClient } from './net/client.ts';
+import { checkConnectOptions, CONNECT_RULES, type ConnectOptions, type RingwireClient } from './net/client.ts';
+import { ENDPOINT_RULES } from './net/endpoint-config.ts';
+import { checkKnown } from './net/option-rules.ts';
+import { MetricsRegistry } from './metrics/registry.ts';
+import type { StatsRenderer } from './net/server-stats.ts';
+
+/** The Prometheus exposition, given to every server and endpoint built here (net/ does not import metrics/). */
+const prometheusText: StatsRenderer = (source, options) => new MetricsRegistry(source, options).text();
 
 export { createCore };
 export { RingwireServer, DEFAULT_LISTENERS, type ServerOptions, type ListenOptions, type UpstreamOptions } from './net/server.ts';
 export { portSharing } from './net/port-sharing.ts';
+export { MAX_DURATION } from './net/option-rules.ts';
 export { RingwireClient, type ConnectOptions, type ReconnectOptions, type ClientEvents } from './net/client.ts';
 export {
   Endpoint, memoryBudget, DEFAULT_FRAME_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_STALL_TIMEOUT,
@@ -35,17 +43,18 @@ export { attachWorker, WorkerLink } from './workers/worker-link.ts';
 export { canTransferSockets, type Balance } from './workers/protocol.ts';
 export { canReusePort } from './net/port-sharing.ts';
 export * from './core/errors.ts';
-export { MetricsRegistry, serveMetrics, type MetricsSource, type MetricsOptions, type PromClientMetric } from './metrics/registry.ts';
+export { MetricsRegistry, type MetricsSource, type MetricsOptions, type PromClientMetric } from './metrics/registry.ts';
+export { serveMetrics, DEFAULT_METRICS_CONNECTIONS, type MetricsListenerOptions } from './metrics/metrics-listener.ts';
 export type { MetricFamily, MetricType, Sample } from './metrics/exposition.ts';
 
 /** A framed TCP server. Call listen() to start it. */
 export function createServer<Data = any>(options: ServerOptions<Data> = {}): RingwireServer<Data> {
-  return new RingwireServer<Data>(options, createCore);
+  return new RingwireServer<Data>(options, createCore, prometheusText);
 }
 
 /** An endpoint without a listener: its sockets come from serve(socket) and connect(). Call start() first. */
 export function createEndpoint<Data = any>(options: EndpointOptions<Data> = {}): Endpoint<Data> {
-  return new Endpoint<Data>(options, createCore);
+  return new Endpoint<Data>(options, createCore, prometheusText);
 }
 
 /**
@@ -54,10 +63,12 @@ export function createEndpoint<Data = any>(options: EndpointOptions<Data> = {}):
  * or clients beside a server, call connect() on one endpoint (or the server).
  */
 export async function connect<Data = any>(options: Omit<EndpointOptions<Data>, 'signal' | 'tls'> & ConnectOptions<Data>): Promise<RingwireClient<Data>> {
+  checkKnown(options, [...Object.keys(ENDPOINT_RULES).filter(k => k !== 'signal'), ...Object.keys(CONNECT_RULES)]);
   const { port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls, ...endpointOptions } = options;
+  checkConnectOptions({ port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // before the endpoint is built: nothing to close
   const endpoint = createEndpoint<Data>({ maxConnections: 1, ...endpointOptions });
   await endpoint.start();
-  const client = endpoint.connect<Data>({ ...options });
+  const client = endpoint.connect<Data>({ port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // the endpoint's hooks: these options'
   client.once('end', () => void endpoint.close());
   return client;
 }

@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { roundTrip } from './net-helpers.ts';
+import { collect, connect, roundTrip, sleep } from './net-helpers.ts';
 import { lengthFrame } from './harness.ts';
 
 const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 10_000 });
@@ -24,7 +24,7 @@ describe('ringwire CLI', () => {
     const r = cli(['serve', '--help']);
     expect(r.status).toBe(0);
     for (const o of ['--host', '--port', '--unix', '--core', '--framing', '--max-connections', '--max-frame', '--rx-ring', '--tx-ring', '--idle-timeout', '--write-timeout', '--handler-timeout', '--max-queued', '--max-queued-total', '--drain-timeout', '--backlog', '--keepalive', '--no-nodelay', '--copy', '--handler', '--workers', '--balance', '--stats-interval', '--metrics', '--log', '--log-level',
-      '--tls-cert', '--tls-key', '--tls-ca', '--tls-request-cert', '--tls-handshake-timeout', '--upstream-tls', '--upstream-ca']) {
+      '--tls-cert', '--tls-key', '--tls-ca', '--tls-request-cert', '--tls-handshake-timeout', '--upstream-tls', '--upstream-ca', '--upstream-connect-timeout']) {
       expect(r.stdout).toContain(o);
     }
   });
@@ -161,5 +161,101 @@ describe('ringwire CLI', () => {
     child.kill('SIGTERM');
     const [exitCode] = await once(child, 'exit');
     expect(exitCode).toBe(0);
+  });
+});
+
+describe('ringwire CLI: values it cannot honour', () => {
+  // Each refused before anything starts, with exit 2 and one line naming the flag and what it takes.
+  // [command and flags, the line]
+  it.each([
+    [['serve', '--drain-timeout', '600h'], '--drain-timeout must be a duration from 0s to 576h, got 600h'], // once: setTimeout overflowed, destroyed at once
+    [['serve', '--stats-interval', '600h'], '--stats-interval must be a duration from 100ms to 576h, got 600h'], // once: a line per ms
+    [['serve', '--stats-interval', '99ms'], '--stats-interval must be a duration from 100ms to 576h, got 99ms'],
+    [['serve', '--idle-timeout', '577h'], '--idle-timeout must be a duration from 1ms to 576h (0s: off), got 577h'],
+    [['serve', '--handler-timeout', '577h'], '--handler-timeout must be a duration from 1ms to 576h (0s: off), got 577h'],
+    [['serve', '--stall-timeout', '99ms'], '--stall-timeout must be a duration from 100ms to 576h (0s: off), got 99ms'],
+    [['serve', '--workers', '2', '--stall-restart', '199ms'], '--stall-restart must be a duration from 200ms to 576h (0s: off), got 199ms'],
+    [['serve', '--stall-restart', '2s'], '--stall-restart replaces a stalled worker: give --workers 2 or more (or auto)'],
+    [['serve', '--keepalive', '500ms'], '--keepalive must be 0s (off) or the idle time before the first probe, 1s to 32767s (whole seconds), got 500ms'],
+    [['serve', '--min-rate', '500/99ms'], '--min-rate (its window) must be a duration from 100ms to 576h, got 99ms'],
+    [['serve', '--host', ''], '--host must be a host name or an address (0.0.0.0 or :: for every interface), got ""'], // once: every interface
+    [['serve', '--max-queued', '0'], '--max-queued must be a whole number from 1 to 4294967296 bytes, got 0'],
+    [['serve', '--max-reply', '0'], '--max-reply must be a whole number from 1 to 4294967296 bytes, got 0'],
+    [['serve', '--max-queued-total', '1'], '--max-queued-total (1) must be at least --max-queued (262144, 4 tx rings of 65536): one connection\'s queue must fit in the budget of all'],
+    [['serve', '--max-queued-total', '255k'], '--max-queued-total (261120) must be at least --max-queued (262144, 4 tx rings of 65536): one connection\'s queue must fit in the budget of all'],
+    [['relay', '--upstream', '127.0.0.1:0'], '--upstream (its port) must be a whole number from 1 to 65535, got 0'],
+    [['relay', '--upstream', 'no.such.host.invalid:80'], /^--upstream \(its host\): "no\.such\.host\.invalid" does not resolve \((ENOTFOUND|EAI_AGAIN)\)$/],
+    [['relay', '--upstream', '127.0.0.1:1', '--upstream-connect-timeout', '0s'], '--upstream-connect-timeout must be a duration from 1ms to 576h, got 0s'],
+    [['relay', '--upstream', '127.0.0.1:1', '--upstream-connect-timeout', '577h'], '--upstream-connect-timeout must be a duration from 1ms to 576h, got 577h'],
+    [['serve', '--upstream-connect-timeout', '1s'], '--upstream-tls, --upstream-ca and --upstream-connect-timeout are for a relay: give --upstream <host:port> or unix:<path>'],
+  ] as [string[], string | RegExp][])('%j', (args, line) => {
+    const r = cli([...args, '--port', '0']);
+    expect(r.status).toBe(2);
+    const [message, ...more] = r.stderr.trim().split('\n');
+    expect(more).toEqual([]);
+    const text = /^ringwire: (.*) \(ERR_BAD_CONFIG\)$/.exec(message!)?.[1];
+    if (typeof line === 'string') expect(text).toBe(line);
+    else expect(text).toMatch(line);
+  });
+
+  it('names the flag a misspelt one was meant to be', () => {
+    const r = cli(['serve', '--idle-timout', '5s']);
+    expect(r.stderr).toBe('ringwire: unknown option --idle-timout: did you mean --idle-timeout? (ringwire serve --help lists them) (ERR_BAD_CONFIG)\n');
+  });
+
+  it('starts with every limit at its edge, and prints a stats line every 100 ms', async () => {
+    const child = serve(['--port', '0', '--drain-timeout', '576h', '--idle-timeout', '576h', '--stats-interval', '100ms', '--keepalive', '32767s',
+      '--max-queued', '256k', '--max-queued-total', '256k', '--max-reply', '1', '--stall-timeout', '100ms']);
+    child.stdout.setEncoding('utf8');
+    let out = '';
+    child.stdout.on('data', (d: string) => (out += d));
+    await new Promise<void>((resolve, reject) => {
+      const look = setInterval(() => {
+        if (out.split('\n').filter(l => /^ringwire: 0 connections/.test(l)).length >= 2) {
+          clearInterval(look);
+          resolve();
+        }
+      }, 20);
+      child.once('exit', code => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    expect(out).toMatch(/^ringwire listening on 127\.0\.0\.1:\d+ /);
+    child.kill('SIGTERM');
+    expect((await once(child, 'exit'))[0]).toBe(0);
+  });
+
+  it('exits 2 saying so when the handler module\'s top-level await can never settle (once: exit 0, silently)', () => {
+    const r = cli(['serve', '--port', '0', '--handler', 'test/fixtures/never-loads.mjs']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('ringwire: handler module test/fixtures/never-loads.mjs never finished loading: its top-level await waits on something that can no longer settle (ERR_BAD_CONFIG)\n');
+  });
+});
+
+describe('ringwire relay --upstream-connect-timeout', () => {
+  it('gives up an upstream connection that does not complete after the time given (once: 10 s, no flag), closing its client', async () => {
+    // An upstream whose accept queue is full: a listener with backlog 1 whose event loop is blocked takes
+    // two connections into the kernel's queue and drops the SYNs after them, so those connects hang.
+    const upstream = spawn(process.execPath, ['-e', `
+      const s = require('node:net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+        console.log(s.address().port);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20000);
+      });`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    running.add(upstream);
+    const [portLine] = await once(upstream.stdout!.setEncoding('utf8'), 'data') as [string];
+    const relay = spawn(process.execPath, ['dist/cli.js', 'relay', '--port', '0', '--framing', 'line', '--upstream', `127.0.0.1:${portLine.trim()}`, '--upstream-connect-timeout', '500ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(relay);
+    const [line] = await once(relay.stdout!.setEncoding('utf8'), 'data') as [string];
+    const port = Number(/:(\d+) /.exec(line)![1]);
+    const closeAfter = async () => {
+      const socket = await connect(port);
+      const opened = performance.now();
+      await collect(socket).done;
+      return performance.now() - opened;
+    };
+    const first = [await connect(port), await connect(port)]; // their upstream connections fill the queue
+    await sleep(300);
+    const ms = await Promise.race([closeAfter(), sleep(5000).then(() => Infinity)]);
+    expect(ms).toBeGreaterThanOrEqual(400);
+    expect(ms).toBeLessThan(5000);
+    for (const s of first) s.destroy();
   });
 });

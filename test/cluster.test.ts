@@ -175,6 +175,37 @@ describe('cluster: in-process hosts', () => {
     expect(B.server.stats().cluster!.received).toBe(2);
   });
 
+  it('a Redis that stops answering without closing (SIGSTOP) is down after an unanswered PING, counted, publishes dropped and counted; answering again, up', async () => {
+    const frozen = await startRedis();
+    try {
+      const server = createServer({ framing: 'line', cluster: { url: frozen.url, pingInterval: 100, pingTimeout: 300 }, onFrame() {} });
+      servers.push(server);
+      await server.listen(0);
+      const cluster = server.cluster!;
+      const down = once(cluster, 'down');
+      process.kill(frozen.pid, 'SIGSTOP');
+      const [err] = await down as [Error];
+      expect(err.message).toBe(`Redis at ${frozen.url} did not answer a PING within 300 ms`);
+      expect(server.stats().cluster).toMatchObject({ connected: false, droppedDown: 0 });
+      expect(server.stats().cluster!.errors).toBeGreaterThanOrEqual(1);
+      expect(server.metrics()).toMatch(/^ringwire_cluster_connected 0$/m);
+      server.router.publish('news', Buffer.from('while frozen'));
+      await until(() => server.stats().cluster!.droppedDown === 1, 5000, 'the publish dropped for the other hosts, counted');
+      const up = once(cluster, 'up');
+      process.kill(frozen.pid, 'SIGCONT');
+      await up;
+      expect(server.stats().cluster!.connected).toBe(true);
+    } finally {
+      process.kill(frozen.pid, 'SIGCONT');
+      await frozen.stop();
+    }
+  });
+
+  it('refuses cluster options out of range', () => {
+    expect(() => createServer({ cluster: { url: redis.url, pingTimeout: 5 } })).toThrow(expect.objectContaining({ code: 'ERR_BAD_CONFIG', message: 'cluster.pingTimeout must be a number of ms from 10 to 2073600000 (576h), got 5 ms' }));
+    expect(() => createServer({ cluster: { url: redis.url, pingIntervall: 100 } as never })).toThrow(expect.objectContaining({ message: 'unknown option cluster.pingIntervall: did you mean cluster.pingInterval?' }));
+  });
+
   it('a bad URL, an unreachable Redis and a missing client library are ERR_BAD_CONFIG with a clear message', async () => {
     expect(() => createServer({ cluster: 'http://127.0.0.1:6379' })).toThrow(expect.objectContaining({ code: 'ERR_BAD_CONFIG' }));
     expect(() => createServer({ cluster: 'not a url' })).toThrow(/redis:\/\/127\.0\.0\.1:6379/);

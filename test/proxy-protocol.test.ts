@@ -74,6 +74,13 @@ describe('the PROXY header parser', () => {
     expect(parse(Buffer.from('PROXY UNKNOWN\r\n')).header).toMatchObject({ family: undefined, sourceAddress: undefined });
   });
 
+  it('refuses a v1 IPv6 address with a zone id (fe80::1%eth0), which net.isIP takes, and takes the same address without it', () => {
+    expect(parse(Buffer.from('PROXY TCP6 fe80::1 ::1 1 2\r\n')).header).toMatchObject({ sourceAddress: 'fe80::1' });
+    for (const line of ['PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n', 'PROXY TCP6 ::1 fe80::1%1 1 2\r\n']) {
+      expect(() => parse(Buffer.from(line))).toThrow(expect.objectContaining({ code: 'ERR_PROXY_HEADER', message: expect.stringMatching(/has a zone id/) }));
+    }
+  });
+
   it('takes a v1 line of 107 bytes and refuses 108, at the 107th byte', () => {
     expect(parse(v1ofLength(MAX_V1_HEADER)).used).toBe(107);
     expect(codeOf(() => parse(v1ofLength(MAX_V1_HEADER + 1)))).toBe('ERR_PROXY_HEADER');

@@ -1,5 +1,5 @@
 // The metrics of one ringwire server, for whoever scrapes them: the CLI's
-// --metrics listener (serveMetrics), your own HTTP server (handler), or
+// --metrics listener (serveMetrics, metrics-listener.ts), your own HTTP server (handler), or
 // prom-client's registry (promClientMetrics). Every scrape reads the server's
 // stats() right then, which for a worker server reads each worker's stats block
 // in shared memory with Atomics: no message to any worker, so a scrape costs
@@ -7,7 +7,6 @@
 // or kept between scrapes; the registry holds only its source.
 
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { ServerStats } from '../net/server-stats.ts';
 import { CONTENT_TYPE, renderText, type MetricFamily } from './exposition.ts';
 import { processFamilies } from './process-metrics.ts';
@@ -36,6 +35,17 @@ export interface PromClientMetric {
   reset(): void;
 }
 
+/** Answer GET and HEAD with the exposition `text()` gives (read only for those), anything else with 405. */
+export function answer(req: http.IncomingMessage, res: http.ServerResponse, text: () => string): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('GET or HEAD only\n');
+    return;
+  }
+  const body = text();
+  res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
 export class MetricsRegistry {
   readonly contentType = CONTENT_TYPE;
   private readonly source: MetricsSource;
@@ -61,15 +71,7 @@ export class MetricsRegistry {
    * A node:http request listener (Express and friends take it too) that answers
    * GET and HEAD with the exposition, whatever the path: mount it where you like.
    */
-  readonly handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('GET or HEAD only\n');
-      return;
-    }
-    const body = this.text();
-    res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  };
+  readonly handler = (req: http.IncomingMessage, res: http.ServerResponse): void => answer(req, res, () => this.text());
 
   /**
    * The same families as prom-client metrics, without depending on prom-client:
@@ -96,31 +98,4 @@ export class MetricsRegistry {
       reset: () => {}, // these counters belong to the server: they are never reset
     }));
   }
-}
-
-/**
- * An HTTP server answering GET /metrics (and / with a pointer to it) on host:port:
- * what `ringwire serve --metrics` runs. Resolves once it listens; rejects with the
- * listen error (EADDRINUSE…). Close it with server.close().
- */
-export async function serveMetrics(registry: MetricsRegistry, port: number, host = '127.0.0.1'): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/metrics') return registry.handler(req, res);
-    res.writeHead(path === '/' ? 200 : 404, { 'content-type': 'text/plain; charset=utf-8' }).end('ringwire: metrics are at /metrics\n');
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server;
-}
-
-/** Where a metrics server listens, as host:port (IPv6 in brackets). */
-export function metricsAddress(server: http.Server): string {
-  const a = server.address() as AddressInfo;
-  return `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 }

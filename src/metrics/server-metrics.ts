@@ -84,6 +84,6 @@ function clusterFamilies(c: ClusterStats): MetricFamily[] {
       samples: ([['down', c.droppedDown], ['backlog', c.droppedBacklog], ['full', c.droppedFull], ['malformed', c.malformed]] as const)
         .map(([reason, value]) => ({ labels: { reason }, value })),
     },
-    one('ringwire_cluster_errors_total', 'counter', 'Errors the Redis client reported (each failed reconnection counts).', c.errors),
+    one('ringwire_cluster_errors_total', 'counter', 'Errors with the cluster\'s Redis: what the client reported (each failed reconnection counts), and PINGs unanswered within the ping timeout.', c.errors),
   ];
 }

@@ -20,6 +20,7 @@ import type { RingwireError } from '../core/errors.ts';
 import { notBytes, type Connection, type ConnectionInfo } from './connection.ts';
 import type { Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
+import { checkOptions, duration, OTHER, whole, type Rule } from './option-rules.ts';
 import { kClientError, kDial, kMaxQueued, kReplyRefusal } from './internals.ts';
 import { destination, type Destination } from './unix-socket.ts';
 
@@ -82,6 +83,33 @@ export interface Dialer {
 
 const DEFAULTS: Required<ReconnectOptions> = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, maxAttempts: Infinity };
 
+/** What each connect option may be (option-rules.ts): an unknown one, or a number out of range, is ERR_BAD_CONFIG. */
+export const CONNECT_RULES = {
+  onOpen: OTHER, onFrame: OTHER, onDrain: OTHER, onClose: OTHER, onConnection: OTHER, onForward: OTHER,
+  port: whole(1, 65535),
+  host: OTHER,
+  path: OTHER,
+  reconnect: OTHER,
+  maxQueuedWhileDown: whole(0, 2 ** 32, 'bytes'),
+  connectTimeout: duration(1),
+  tls: OTHER,
+} as const satisfies { readonly [K in keyof Required<ConnectOptions>]: Rule };
+
+const RECONNECT_RULES = {
+  initialDelay: duration(0),
+  maxDelay: duration(0),
+  factor: { kind: 'real', min: 1, max: 1000 },
+  jitter: { kind: 'real', min: 0, max: 1 },
+  maxAttempts: { kind: 'int', min: 1, max: Infinity },
+} as const satisfies { readonly [K in keyof Required<ReconnectOptions>]: Rule };
+
+/** Check a client's options: ERR_BAD_CONFIG naming the first one unknown or out of range. */
+export function checkConnectOptions(options: ConnectOptions): void {
+  checkOptions(options, CONNECT_RULES);
+  destination(options, 'connect()'); // port (TCP) or path (a Unix socket), not both
+  if (typeof options.reconnect === 'object') checkOptions(options.reconnect, RECONNECT_RULES, 'reconnect.');
+}
+
 export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   /** The open connection, or null while connecting or disconnected. */
   connection: Connection<Data> | null = null;
@@ -110,6 +138,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
 
   constructor(dialer: Dialer, options: ConnectOptions<Data>) {
     super();
+    checkConnectOptions(options);
     this.dialer = dialer;
     this.options = options;
     this.to = destination(options, 'connect()');

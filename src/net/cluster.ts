@@ -33,6 +33,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { configError } from '../core/errors.ts';
 import type { Mailbox } from './mailbox.ts';
+import { checkOptions, duration, OTHER, whole, type Rule } from './option-rules.ts';
 import { KIND_PUBLISH, type Switchboard } from './switchboard.ts';
 
 export interface ClusterOptions {
@@ -44,7 +45,15 @@ export interface ClusterOptions {
   maxInFlight?: number;
   /** ms to reach Redis at start before listen() fails. Default 5000. */
   connectTimeout?: number;
+  /** ms between PINGs that check Redis answers (a stopped or wedged Redis keeps its connections open). Default 1000. */
+  pingInterval?: number;
+  /** ms a PING may take before Redis counts as down ('down', an error counted). Default 2000. */
+  pingTimeout?: number;
 }
+
+const CLUSTER_RULES = {
+  url: OTHER, prefix: OTHER, maxInFlight: whole(0, 2 ** 40, 'bytes'), connectTimeout: duration(1), pingInterval: duration(10), pingTimeout: duration(10),
+} as const satisfies { readonly [K in keyof Required<ClusterOptions>]: Rule };
 
 export interface ClusterStats {
   /** This host's id in the messages it publishes (hex). */
@@ -67,7 +76,7 @@ export interface ClusterStats {
   droppedFull: number;
   /** Messages on our channels that are not ringwire's (shorter than a host id). */
   malformed: number;
-  /** Connection errors the Redis client reported (each failed reconnect counts). */
+  /** Connection errors the Redis client reported (each failed reconnect counts), and PINGs unanswered within pingTimeout. */
   errors: number;
 }
 
@@ -83,6 +92,7 @@ interface RedisClient {
   readonly isReady: boolean;
   readonly isOpen: boolean;
   connect(): Promise<unknown>;
+  ping(): Promise<unknown>;
   duplicate(overrides?: object): RedisClient;
   publish(channel: string, message: Buffer): Promise<number>;
   subscribe(channel: string, listener: (message: Buffer, channel: Buffer) => void, bufferMode: true): Promise<void>;
@@ -115,6 +125,7 @@ export async function loadRedisClient(specifier = '@redis/client'): Promise<Redi
 /** The options of `cluster` (a URL alone, or the whole object), checked. */
 export function clusterOptions(o: string | ClusterOptions): Required<ClusterOptions> {
   const options = typeof o === 'string' ? { url: o } : o;
+  checkOptions(options, CLUSTER_RULES, 'cluster.');
   let url: URL;
   try {
     url = new URL(options.url);
@@ -122,11 +133,10 @@ export function clusterOptions(o: string | ClusterOptions): Required<ClusterOpti
     throw configError(`cluster must be a URL like redis://127.0.0.1:6379, got "${options.url}"`);
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw configError(`cluster must be a redis:// or rediss:// URL, got "${options.url}"`);
-  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-  const connectTimeout = options.connectTimeout ?? 5000;
-  if (!(maxInFlight >= 0)) throw configError(`cluster maxInFlight must be at least 0, got ${maxInFlight}`);
-  if (!(connectTimeout > 0)) throw configError(`cluster connectTimeout must be more than 0, got ${connectTimeout}`);
-  return { url: options.url, prefix: options.prefix ?? 'ringwire:', maxInFlight, connectTimeout };
+  return {
+    url: options.url, prefix: options.prefix ?? 'ringwire:', maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+    connectTimeout: options.connectTimeout ?? 5000, pingInterval: options.pingInterval ?? 1000, pingTimeout: options.pingTimeout ?? 2000,
+  };
 }
 
 export class Cluster extends EventEmitter<ClusterEvents> {
@@ -143,6 +153,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private started = false;
   private up = false;
   private closed = false;
+  /** The PING that checks Redis answers (health()), and whether one is out. */
+  private pinger: NodeJS.Timeout | undefined;
+  private pinging = false;
   private readonly counts = { published: 0, received: 0, own: 0, droppedDown: 0, droppedBacklog: 0, droppedFull: 0, malformed: 0, errors: 0 };
   private readonly visit = (kind: number, w0: number, _w1: number, _w2: number, body: Uint8Array): boolean => this.send(kind, w0, body);
 
@@ -196,7 +209,38 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.started = true;
     this.up = true;
     this.board.clusterAttached(true);
+    this.pinger = setInterval(() => this.health(), o.pingInterval);
+    this.pinger.unref();
     this.pump();
+  }
+
+  /**
+   * A Redis that stops answering (SIGSTOP, a wedged host) without closing its
+   * connections raises no error in the client: commands wait for ever. A PING
+   * unanswered within pingTimeout counts an error and reports 'down' (publishes
+   * are then dropped for the other hosts, counted, instead of piling up); the
+   * answer, when it comes, reports 'up'.
+   */
+  private health(): void {
+    const pub = this.pub!;
+    if (this.pinging || this.closed || !pub.isReady) return;
+    this.pinging = true;
+    const late = setTimeout(() => {
+      this.counts.errors++;
+      if (this.up) {
+        this.up = false;
+        this.emit('down', new Error(`Redis at ${this.options.url} did not answer a PING within ${this.options.pingTimeout} ms`));
+      }
+    }, this.options.pingTimeout);
+    pub.ping().then(() => {
+      if (!this.up && !this.closed && pub.isReady && this.sub!.isReady) {
+        this.up = true;
+        this.emit('up');
+      }
+    }, () => {}).finally(() => { // a failed PING: the client reports the error itself ('error')
+      clearTimeout(late);
+      this.pinging = false;
+    });
   }
 
   /** Place `place` (a thread of this host) has subscribers of topic (active) or no longer has any. */
@@ -230,6 +274,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (this.closed) return;
     this.closed = true;
     this.up = false;
+    clearInterval(this.pinger);
     if (this.started) this.board.clusterAttached(false);
     this.outbox.wake();
     await Promise.all([this.pub, this.sub].map(async client => {
@@ -268,7 +313,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (kind !== KIND_PUBLISH) return true;
     const pub = this.pub!;
     const size = HOST_ID + body.length - topicLength;
-    if (!pub.isReady) {
+    if (!pub.isReady || !this.up) {
       this.counts.droppedDown++;
       return true;
     }

@@ -4,7 +4,8 @@
 // libuv's spare for the EMFILE trick, pipes to worker threads, files). If
 // slots × threads + that headroom is over RLIMIT_NOFILE, the server reaches
 // EMFILE with slots still free: accepts fail while the server believes it has
-// room. So the limit is compared at start (the CLI raises it or adapts: cli.ts).
+// room. So the limit is compared at start (the CLI raises it or adapts: cli.ts),
+// with the descriptors of the metrics listener counted (its connections are capped).
 // Linux reads /proc/self; elsewhere the check reports nothing (null).
 
 import fs from 'node:fs';
@@ -22,8 +23,10 @@ export interface DescriptorBudget {
   threads: number;
   /** Listening sockets per thread (listener-set.ts), counted in the headroom. */
   listeners: number;
-  /** Descriptors open now plus what each thread and the process add later. */
+  /** Descriptors open now plus what each thread and the process add later (other included). */
   headroom: number;
+  /** Descriptors the process holds besides connections and listeners: the metrics listener and its connections. */
+  other: number;
 }
 
 /** Descriptors each thread opens for itself (epoll, eventfds, the spare, a message port), measured 5 on Node 24, plus one. */
@@ -54,10 +57,15 @@ function openDescriptors(): number {
   }
 }
 
-/** What `slots` connections and `listeners` listening sockets in each of `threads` event loops need, from what is open now. */
-export function descriptorBudget(slots: number, threads: number, listeners = 1): DescriptorBudget {
-  const headroom = openDescriptors() + (PER_THREAD + listeners) * (threads + 1) + SPARE;
-  return { needed: slots * threads + headroom, slots, threads, listeners, headroom };
+/**
+ * What `slots` connections and `listeners` listening sockets in each of `threads`
+ * event loops need, from what is open now, with `other` descriptors held besides
+ * (the metrics listener and the connections it takes at most: without them, its
+ * scrapers could take the descriptors the data port's clients need).
+ */
+export function descriptorBudget(slots: number, threads: number, listeners = 1, other = 0): DescriptorBudget {
+  const headroom = openDescriptors() + (PER_THREAD + listeners) * (threads + 1) + SPARE + other;
+  return { needed: slots * threads + headroom, slots, threads, listeners, headroom, other };
 }
 
 /** The most slots per thread that fit under `limit` descriptors with this headroom (at least 0). */

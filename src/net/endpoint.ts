@@ -47,7 +47,7 @@ import {
   configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
   E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
-import { AddressRanges, LOOPBACK } from './address-ranges.ts';
+import type { AddressRanges } from './address-ranges.ts';
 import type { ProxyProtocol } from './proxy-header.ts';
 import { AddressTable, addressKey, createAddressTable, REFUSED, UNTRACKED } from './address-table.ts';
 import { RingwireClient, type ConnectOptions, type Dialer } from './client.ts';
@@ -59,9 +59,9 @@ import { Heartbeat, type StallInfo } from './heartbeat.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { HOOKS, takesFrames, type Handler } from './handler.ts';
 import { Router } from './router.ts';
-import type { ServerStats, ThreadState } from './server-stats.ts';
-import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
-import { canWriteDirect, chooseWritePath, WRITE_PATHS, type WritePath } from './direct-write.ts';
+import type { ServerStats, StatsRenderer, ThreadState } from './server-stats.ts';
+import { canWriteDirect, chooseWritePath, type WritePath } from './direct-write.ts';
+import { DEFAULT_MAX_QUEUED_TOTAL, endpointConfig, queueBudget, queueLimits, type EndpointConfig } from './endpoint-config.ts';
 import { adopt, canAdopt, isUnixSocket, type ReadTarget } from './socket-adoption.ts';
 import { describeDestination, type Destination } from './unix-socket.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
@@ -199,30 +199,10 @@ export interface MemoryBudget {
  */
 export const CONNECTION_STATE_BYTES = 32 * 1024;
 
-export const DEFAULT_WRITE_TIMEOUT = 30_000;
-/** Deadlines on by default; docs/limits-and-errors.md ("Hostile clients") says why these values. */
-export const DEFAULT_IDLE_TIMEOUT = 300_000;
-export const DEFAULT_FRAME_TIMEOUT = 30_000;
-export const DEFAULT_MIN_RATE = 500;
-export const DEFAULT_MIN_RATE_WINDOW = 10_000;
-export const DEFAULT_KEEPALIVE = 60_000;
-export const DEFAULT_STALL_TIMEOUT = 1000;
-export const DEFAULT_EVICT_AFTER = 1000;
-export const DEFAULT_MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
-export const DEFAULT_PROXY_TIMEOUT = 3000;
-/**
- * As long as the other deadlines that say a peer is stuck (writeTimeout,
- * frameTimeout): a handler gets no more patience than a client, and a database
- * call or an RPC that has not answered in 30 s is hung, not slow.
- */
-export const DEFAULT_HANDLER_TIMEOUT = 30_000;
-
-/** Each defaults to 4 tx rings, kept consistent with the other when only one is given (maxReply <= maxQueued). */
-export function queueLimits(config: CoreConfig, maxQueued?: number, maxReply?: number): { maxQueued: number; maxReply: number } {
-  const four = 4 * config.txSize;
-  const queued = maxQueued ?? Math.max(four, maxReply ?? four);
-  return { maxQueued: queued, maxReply: maxReply ?? Math.min(four, queued) };
-}
+export {
+  DEFAULT_EVICT_AFTER, DEFAULT_FRAME_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_QUEUED_TOTAL, DEFAULT_MIN_RATE,
+  DEFAULT_MIN_RATE_WINDOW, DEFAULT_PROXY_TIMEOUT, DEFAULT_STALL_TIMEOUT, DEFAULT_WRITE_TIMEOUT, queueLimits,
+} from './endpoint-config.ts';
 
 /** The worst-case memory of an endpoint with this core configuration and these queue limits, in a process that held `baseline` bytes at start. */
 export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTotal = DEFAULT_MAX_QUEUED_TOTAL, maxReply?: number, baseline = 0): MemoryBudget {
@@ -291,29 +271,26 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private draining: Drain | undefined;
   /** A worker thread's gate (serve-in-worker.ts): FINs wait until every thread of the server is quiet. */
   [DRAIN_GATE]: DrainGate = () => Promise.resolve();
-  private readonly options: EndpointOptions<Data>;
+  /** The options, resolved and checked once (endpoint-config.ts). */
+  private readonly options: EndpointConfig<Data>;
+  /** Renders stats() as text for metrics(): given by the public API (index.ts), so net/ never imports metrics/. */
+  private readonly renderMetrics: StatsRenderer | undefined;
   private readonly makeCore: CoreFactory;
 
-  constructor(options: EndpointOptions<Data>, makeCore: CoreFactory) {
+  constructor(options: EndpointOptions<Data>, makeCore: CoreFactory, renderMetrics?: StatsRenderer) {
     super();
-    this.options = options;
+    const config = endpointConfig(options);
+    this.options = config;
     this.makeCore = makeCore;
-    const handler: Handler<Data> = {};
-    for (const name of HOOKS) {
-      const hook = options[name];
-      if (hook === undefined) continue;
-      if (typeof hook !== 'function') throw configError(`${name} must be a function, got ${typeof hook}`);
-      (handler as Record<string, unknown>)[name] = hook;
-    }
-    if (handler.onFrame && handler.onConnection) throw configError('give onFrame or onConnection, not both: a connection\'s frames go to one of them');
-    this.handler = handler;
-    this[kTakesFrames] = takesFrames(handler);
-    if (options.writePath !== undefined && !WRITE_PATHS.includes(options.writePath)) throw configError(`writePath must be 'direct' or 'stream', got ${String(options.writePath)}`);
-    this.budget = new QueueBudget(options.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL, () => this.connections.values());
-    if (typeof options.core === 'object') this.coreInstance = options.core;
-    if (options.signal) {
-      if (options.signal.aborted) queueMicrotask(() => void this.close());
-      else options.signal.addEventListener('abort', () => void this.close(), { once: true });
+    this.renderMetrics = renderMetrics;
+    this.handler = config.handler;
+    this[kTakesFrames] = takesFrames(config.handler);
+    this.budget = new QueueBudget(config.maxQueuedTotal, () => this.connections.values());
+    this.proxyTrusted = config.proxyTrusted;
+    if (typeof config.core === 'object') this.coreInstance = config.core;
+    if (config.signal) {
+      if (config.signal.aborted) queueMicrotask(() => void this.close());
+      else config.signal.addEventListener('abort', () => void this.close(), { once: true });
     }
   }
 
@@ -329,55 +306,27 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   /** Build the core (once) and resolve the limits. listen() does it; call it alone to serve sockets given with serve(). */
   async start(): Promise<Core> {
-    if (!this.coreInstance) {
-      const {
-        core, idleTimeout, writeTimeout, handlerTimeout, maxQueued, maxReply, maxQueuedTotal, zeroCopy, writePath, noDelay, keepAlive, drainTimeout, signal,
-        frameTimeout, minRate, minRateWindow, maxConnectionsPerIp, addressTable, stallTimeout, heartbeat, evictAfter, tls,
-        proxyProtocol, proxyTrusted, proxyTimeout, onOpen, onFrame, onDrain, onClose, onConnection, ...coreOptions
-      } = this.options;
-      this.coreInstance = await this.makeCore((core as CoreKind | undefined) ?? 'wasm', { ...coreOptions, mode: this[kTakesFrames] ? 'handler' : 'echo' });
-    }
+    const o = this.options;
+    this.coreInstance ??= await this.makeCore(o.core as CoreKind, { ...o.coreOptions, mode: this[kTakesFrames] ? 'handler' : 'echo' });
     // Once per thread it probes a real write (direct-write.ts); the limits below are resolved without awaiting anything.
-    this.chosenWritePath = await (this.choosingWritePath ??= chooseWritePath(this.options.writePath));
+    this.chosenWritePath = await (this.choosingWritePath ??= chooseWritePath(o.writePath));
     if (!this.limitsResolved) {
-      const o = this.options;
-      const { maxQueued, maxReply } = queueLimits(this.coreInstance.config, o.maxQueued, o.maxReply);
+      const { maxQueued, maxReply } = queueBudget(this.coreInstance.config, o);
       const d: Deadlines = {
-        idle: o.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
-        write: o.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
-        handler: o.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT,
-        frame: o.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
-        minRate: o.minRate ?? DEFAULT_MIN_RATE,
-        window: o.minRateWindow ?? DEFAULT_MIN_RATE_WINDOW,
-        header: o.proxyProtocol ? o.proxyTimeout ?? DEFAULT_PROXY_TIMEOUT : 0,
-        handshake: 0,
+        idle: o.idleTimeout, write: o.writeTimeout, handler: o.handlerTimeout, frame: o.frameTimeout, minRate: o.minRate, window: o.minRateWindow,
+        header: o.proxyTimeout, handshake: 0,
       };
-      const perIp = o.maxConnectionsPerIp ?? 0;
-      const evictAfter = o.evictAfter ?? DEFAULT_EVICT_AFTER;
-      for (const [name, v] of [
-        ['evictAfter', evictAfter],
-        ['idleTimeout', d.idle], ['writeTimeout', d.write], ['handlerTimeout', d.handler], ['frameTimeout', d.frame], ['minRate', d.minRate], ['maxQueued', maxQueued],
-        ['maxReply', maxReply], ['maxQueuedTotal', this.budget.max], ['maxConnectionsPerIp', perIp], ['stallTimeout', o.stallTimeout ?? 0],
-        ['proxyTimeout', o.proxyTimeout ?? 0],
-      ] as const) {
-        if (!Number.isFinite(v) || v < 0) throw configError(`${name} must be a number of at least 0, got ${v}`);
-      }
-      if (!(d.window >= 100)) throw configError(`minRateWindow must be at least 100 ms, got ${d.window}`);
-      if (!Number.isInteger(perIp)) throw configError(`maxConnectionsPerIp must be a whole number, got ${perIp}`);
-      this.proxyTrusted = proxyRanges(o);
       if (o.tls) {
         this.tlsContext = new TlsContext(o.tls);
         d.handshake = this.tlsContext.handshakeTimeout;
       }
       this.deadlines = d;
-      if (evictAfter > 0) this.evictions = new EvictionOrder(evictAfter, d.minRate);
-      if (perIp > 0) this.addresses = new AddressTable(o.addressTable ?? createAddressTable(this.coreInstance.config.slots));
+      if (o.evictAfter > 0) this.evictions = new EvictionOrder(o.evictAfter, d.minRate);
+      if (o.maxConnectionsPerIp > 0) this.addresses = new AddressTable(o.addressTable ?? createAddressTable(this.coreInstance.config.slots));
       // Always beating: besides stalls, it measures the event-loop lag that stats() and metrics report.
-      this.heartbeat = new Heartbeat(o.heartbeat, o.stallTimeout ?? DEFAULT_STALL_TIMEOUT, info => {
+      this.heartbeat = new Heartbeat(o.heartbeat, o.stallTimeout, info => {
         if (this.listenerCount('stall') > 0) this.emit('stall', info);
       }, this.coreInstance.stats);
-      // A reply being streamed waits in the queue: the queue must be able to hold the largest one.
-      if (maxReply > maxQueued) throw configError(`maxReply (${maxReply}) cannot exceed maxQueued (${maxQueued}): a reply larger than the tx ring is queued while it streams`);
       if (this.coreInstance.config.mode === MODE_ECHO && this[kTakesFrames]) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
       this.limitsResolved = { maxQueued, maxReply };
       // Measured once the core is built (its code compiled, its header written) and before any
@@ -405,9 +354,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     return { total: own, workers: [{ ...own, worker: 0, threadId, state, restarts: 0 }] };
   }
 
-  /** The statistics as Prometheus text (format 0.0.4), read now: see MetricsRegistry to mount them. */
-  metrics(options?: MetricsOptions): string {
-    return new MetricsRegistry(this, options).text();
+  /**
+   * The statistics as Prometheus text (format 0.0.4), read now: see MetricsRegistry
+   * to mount them. For an endpoint built by createServer() or createEndpoint().
+   */
+  metrics(options?: { process?: boolean }): string {
+    if (!this.renderMetrics) throw configError('metrics() renders through the public API: build the endpoint with createServer() or createEndpoint()');
+    return this.renderMetrics(this, options);
   }
 
   /**
@@ -438,7 +391,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     let entry = UNTRACKED;
     if (this.addresses && !this.proxyTrusted) {
       // Behind a balancer the client's address is known only from its header: counted then (identified()).
-      const cap = this.options.maxConnectionsPerIp!;
+      const cap = this.options.maxConnectionsPerIp;
       entry = this.addresses.acquire(addressKey(raw.remoteAddress), cap);
       if (entry === REFUSED) {
         this[kClientError](ringwireError(E_TOO_MANY_PER_IP, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
@@ -455,11 +408,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       raw.destroy();
       return null;
     }
-    raw.setNoDelay(this.options.noDelay ?? true);
+    raw.setNoDelay(this.options.noDelay);
     const keepAlive = this.keepAliveDelay();
     if (keepAlive !== false) raw.setKeepAlive(true, keepAlive);
     const tls = this.tlsContext;
-    let zeroCopy = !tls && (this.options.zeroCopy ?? true); // a TLSSocket reads decrypted bytes into its own buffers
+    let zeroCopy = !tls && this.options.zeroCopy; // a TLSSocket reads decrypted bytes into its own buffers
     if (zeroCopy && !canAdopt(raw)) {
       zeroCopy = false;
       if (!warnedCopy) {
@@ -519,7 +472,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const waited = Math.round(now - victim[kClocks].waitStart);
     const rate = evictions!.rate(victim, now).toFixed(1);
     const minRate = this.deadlines!.minRate;
-    victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter ?? DEFAULT_EVICT_AFTER} ms)`));
+    victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter} ms)`));
     return this.core.open();
   }
 
@@ -544,8 +497,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   /** TCP keepalive for every connection: false, or the idle ms before the first probe (0: the system's). */
   private keepAliveDelay(): number | false {
-    const k = this.options.keepAlive ?? DEFAULT_KEEPALIVE;
-    return k === true ? 0 : k;
+    return this.options.keepAlive;
   }
 
   /**
@@ -578,10 +530,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this[kClientError](err, who);
       throw err;
     }
-    const zeroCopy = this.options.zeroCopy ?? true; // client sockets take onread through Node's public API
+    const zeroCopy = this.options.zeroCopy; // client sockets take onread through Node's public API
     const keepAlive = this.keepAliveDelay();
     const socketOptions = {
-      ...to, allowHalfOpen: true, noDelay: this.options.noDelay ?? true,
+      ...to, allowHalfOpen: true, noDelay: this.options.noDelay,
       keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive || 0,
     };
     const source = (target: ReadTarget | null) => (tls ? connectTls(to, tls, socketOptions)
@@ -635,7 +587,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       for (const c of this.handshakes.keys()) c.destroy(); // not open yet: no hooks ran, none run
       const allClosed = this.connections.size === 0 ? Promise.resolve() : new Promise<void>(resolve => (this.drained = resolve));
       this.draining = new Drain(this);
-      const drained = this.draining.run(this.options.drainTimeout ?? 10_000, this[DRAIN_GATE], allClosed);
+      const drained = this.draining.run(this.options.drainTimeout, this[DRAIN_GATE], allClosed);
       await stopped;
       await drained;
       clearInterval(this.sweeper);
@@ -661,7 +613,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** maxConnectionsPerIp behind a balancer: the client's address is the one the header names (without one, serve() counted it). */
   [kIdentified](connection: Connection): boolean {
     if (!this.addresses || !this.proxyTrusted) return true;
-    const cap = this.options.maxConnectionsPerIp!;
+    const cap = this.options.maxConnectionsPerIp;
     const entry = this.addresses.acquire(addressKey(connection.remoteAddress), cap);
     if (entry === REFUSED) {
       connection[kFail](ringwireError(E_TOO_MANY_PER_IP, `connection from ${connection.remoteAddress}:${connection.remotePort} (through ${connection.socketRemoteAddress}) refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`));
@@ -844,18 +796,4 @@ interface Deadlines {
   header: number;
   /** The server's TLS handshake (a client's comes with its connect options). */
   handshake: number;
-}
-
-/** The balancers trusted to send PROXY headers, or undefined when proxyProtocol is off. */
-function proxyRanges(o: EndpointOptions): AddressRanges | undefined {
-  const { proxyProtocol, proxyTrusted } = o;
-  if (proxyProtocol === undefined) {
-    if (proxyTrusted !== undefined) throw configError('proxyTrusted names the load balancers allowed to send a PROXY header: give proxyProtocol too');
-    return undefined;
-  }
-  if (proxyProtocol !== 'v1' && proxyProtocol !== 'v2' && proxyProtocol !== 'any') throw configError(`proxyProtocol must be 'v1', 'v2' or 'any', got ${String(proxyProtocol)}`);
-  if (proxyTrusted !== undefined && (!Array.isArray(proxyTrusted) || proxyTrusted.length === 0)) {
-    throw configError('proxyTrusted must list at least one address or CIDR range (leave it out to trust loopback only)');
-  }
-  return new AddressRanges(proxyTrusted ?? LOOPBACK);
 }

@@ -158,7 +158,11 @@ export class ProxyHeaderParser {
     if (fields.length !== 5) throw bad(`a v1 ${proto} header has 4 fields after the protocol, separated by single spaces`);
     const [, src, dst, sport, dport] = fields as [string, string, string, string, string];
     const family = proto === 'TCP4' ? 4 : 6;
-    for (const a of [src, dst]) if (net.isIP(a) !== family) throw bad(`"${a}" is not an IPv${family} address`);
+    for (const a of [src, dst]) {
+      if (net.isIP(a) !== family) throw bad(`"${a}" is not an IPv${family} address`);
+      // net.isIP takes fe80::1%eth0; a zone names an interface of the balancer's host, meaningless here (and not an address to count or log).
+      if (a.includes('%')) throw bad(`"${a}" has a zone id: a PROXY header's addresses are plain IPv6 addresses`);
+    }
     header.family = family === 4 ? 'IPv4' : 'IPv6';
     header.sourceAddress = src;
     header.destinationAddress = dst;

@@ -30,3 +30,10 @@ export interface ServerStats {
   /** With a cluster: what went to and came from the other hosts (cluster.ts). */
   cluster?: ClusterStats;
 }
+
+/**
+ * Renders a server's stats as text: the public API (index.ts) gives the
+ * Prometheus exposition (metrics/registry.ts) to the servers it builds, so net/
+ * never imports metrics/.
+ */
+export type StatsRenderer = (source: { stats(): ServerStats }, options?: { process?: boolean }) => string;

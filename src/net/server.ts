@@ -13,13 +13,16 @@
 // and with proxyProtocol it is trusted to send the header whatever proxyTrusted
 // says: the socket file's permissions decide who may connect.
 
-import type { AddressInfo } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import net, { type AddressInfo } from 'node:net';
 import { configError, type RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
+import { ENDPOINT_RULES, endpointConfig } from './endpoint-config.ts';
+import { API_NAMES, checkKnown, checkOptions, duration, OTHER, whole, type OptionNames, type Rule } from './option-rules.ts';
 import { ListenerSet, listenerCount } from './listener-set.ts';
 import { Cluster, clusterOptions, type ClusterOptions } from './cluster.ts';
-import type { ServerStats } from './server-stats.ts';
+import type { ServerStats, StatsRenderer } from './server-stats.ts';
 import { Switchboard } from './switchboard.ts';
 import type { Core } from '../core/core.ts';
 import type { TlsClientOptions } from './tls-context.ts';
@@ -47,14 +50,56 @@ export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
 
 /** A relay's upstream: host and port (TCP), or path (a Unix socket). */
 export interface UpstreamOptions {
-  /** Default 127.0.0.1. */
+  /** Default 127.0.0.1. It must resolve when the relay starts (listen() rejects with ERR_BAD_CONFIG if it does not). */
   host?: string;
   port?: number;
   /** A Unix socket path, instead of host and port. */
   path?: string;
-  /** ms. Default 10000. */
+  /** Give up a connection to the upstream after this many ms (the client's connection closes with ERR_SOCKET). Default 10000. */
   connectTimeout?: number;
   tls?: TlsClientOptions;
+}
+
+export const DEFAULT_UPSTREAM_CONNECT_TIMEOUT = 10_000;
+
+const UPSTREAM_RULES = {
+  host: OTHER, port: whole(1, 65535), path: OTHER, connectTimeout: duration(1), tls: OTHER,
+} as const satisfies { readonly [K in keyof Required<UpstreamOptions>]: Rule };
+
+/**
+ * Check a server's options (ERR_BAD_CONFIG naming the first one that cannot be
+ * honoured): the endpoint's (endpoint-config.ts), the relay's upstream, the
+ * cluster. The constructor runs it; the command line too, naming its flags.
+ */
+export function checkServerOptions(options: ServerOptions, names: OptionNames = API_NAMES): { endpoint: EndpointOptions; cluster: ClusterOptions | undefined } {
+  checkKnown(options, [...Object.keys(ENDPOINT_RULES), 'upstream', 'cluster'], '', names);
+  const { upstream, cluster, ...endpoint } = options;
+  endpointConfig(endpoint, names);
+  if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames itself: give it no onFrame or onConnection (onForward inspects them on their way)');
+  if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
+  if (upstream !== undefined) {
+    checkOptions(upstream, UPSTREAM_RULES, 'upstream.', names);
+    if (upstream.host !== undefined) checkHost('upstream.host', upstream.host, names);
+    destination(upstream, 'upstream'); // port (TCP) or path (a Unix socket), not both
+  }
+  return { endpoint, cluster: cluster === undefined ? undefined : clusterOptions(cluster) };
+}
+
+/** The relay's upstream host resolves (a name that does not is a mistake to report at start, not at each client). */
+export async function checkUpstreamHost(host: string, names: OptionNames = API_NAMES): Promise<void> {
+  if (net.isIP(host) !== 0) return;
+  try {
+    await lookup(host);
+  } catch (err) {
+    throw configError(`${names.name('upstream.host')}: "${host}" does not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** A host to bind or to connect to: a name or an address, never '' (Node would take it as every interface). */
+export function checkHost(option: string, host: unknown, names: OptionNames = API_NAMES): void {
+  if (typeof host !== 'string' || host.trim() === '') {
+    throw configError(`${names.name(option)} must be a host name or an address (0.0.0.0 or :: for every interface), got ${typeof host === 'string' ? `"${host}"` : String(host)}`);
+  }
 }
 
 export interface ListenOptions {
@@ -87,17 +132,17 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   private readonly upstream: { to: Destination; connectTimeout: number; tls: TlsClientOptions | undefined } | undefined;
   private readonly clusterOptions: ClusterOptions | undefined;
   private joining: Promise<void> | undefined;
+  private resolving: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   /** This host in its cluster (once started), if it has one. */
   cluster: Cluster | null = null;
 
-  constructor(options: ServerOptions<Data>, makeCore: CoreFactory) {
-    const { upstream, cluster, ...endpointOptions } = options;
-    if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames itself: give it no onFrame or onConnection (onForward inspects them on their way)');
-    if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
-    super(endpointOptions, makeCore);
-    if (upstream) this.upstream = { to: destination(upstream, 'upstream'), connectTimeout: upstream.connectTimeout ?? 10_000, tls: upstream.tls };
-    this.clusterOptions = cluster === undefined ? undefined : clusterOptions(cluster);
+  constructor(options: ServerOptions<Data>, makeCore: CoreFactory, renderMetrics?: StatsRenderer) {
+    const { endpoint, cluster } = checkServerOptions(options);
+    super(endpoint, makeCore, renderMetrics);
+    const { upstream } = options;
+    if (upstream) this.upstream = { to: destination(upstream, 'upstream'), connectTimeout: upstream.connectTimeout ?? DEFAULT_UPSTREAM_CONNECT_TIMEOUT, tls: upstream.tls };
+    this.clusterOptions = cluster;
     this.listenerSet = new ListenerSet({ pauseOnConnect: true, allowHalfOpen: true }, {
       connection: raw => this.serve(raw),
       shortage: err => this[kClientError](err, { id: null, remoteAddress: undefined, remotePort: undefined }),
@@ -113,6 +158,7 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   listen(portOrOptions?: number | (ListenOptions & { path?: undefined }), host?: string): Promise<AddressInfo>;
   async listen(portOrOptions: number | ListenOptions = {}, host?: string): Promise<AddressInfo | string> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, host } : portOrOptions;
+    if (o.host !== undefined) checkHost('host', o.host);
     const path = unixPath(o);
     await this.start();
     if (this.closing) throw configError('listen() after close(): create a new server to listen again');
@@ -126,6 +172,8 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   /** Build the core (once) and, with a cluster, connect to Redis (rejects with ERR_BAD_CONFIG if it cannot). */
   override async start(): Promise<Core> {
     const core = await super.start();
+    const to = this.upstream?.to;
+    if (to && 'host' in to) await (this.resolving ??= checkUpstreamHost(to.host));
     if (this.clusterOptions) await (this.joining ??= this.joinCluster(core, this.clusterOptions));
     return core;
   }

@@ -16,10 +16,22 @@ export function handlerUrl(spec: string): string {
 
 export async function loadHandler(spec: string): Promise<Handler> {
   let mod: Record<string, unknown>;
+  let unsettled: (() => void) | undefined;
   try {
-    mod = (await import(handlerUrl(spec))) as Record<string, unknown>;
+    mod = await Promise.race([
+      import(handlerUrl(spec)) as Promise<Record<string, unknown>>,
+      // The event loop ran dry while the import was pending: its top-level await can never settle,
+      // and without this the process would exit 0 as if it had served.
+      new Promise<never>((_, reject) => {
+        unsettled = () => reject(configError(`handler module ${spec} never finished loading: its top-level await waits on something that can no longer settle`));
+        process.once('beforeExit', unsettled);
+      }),
+    ]);
   } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BAD_CONFIG') throw err;
     throw configError(`cannot import handler module ${spec}: ${(err as Error).message}`);
+  } finally {
+    if (unsettled) process.off('beforeExit', unsettled);
   }
   const source = typeof mod.default === 'function' ? { onFrame: mod.default }
     : typeof mod.default === 'object' && mod.default !== null ? mod.default as Record<string, unknown>

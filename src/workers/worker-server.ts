@@ -32,7 +32,9 @@ import { HOOKS } from '../net/handler.ts';
 import { Switchboard, type PublishResult, type SendResult } from '../net/switchboard.ts';
 import { Cluster } from '../net/cluster.ts';
 import type { ServerStats, ThreadStats } from '../net/server-stats.ts';
-import type { ListenOptions, ServerOptions } from '../net/server.ts';
+import { checkServerOptions, type ListenOptions, type ServerOptions } from '../net/server.ts';
+import { ENDPOINT_RULES } from '../net/endpoint-config.ts';
+import { API_NAMES, checkKnown, checkNumber, checkOptions, deadline, duration, OTHER, type OptionNames, type Rule } from '../net/option-rules.ts';
 import { listenerCount, ListenerSet } from '../net/listener-set.ts';
 import { createAddressTable } from '../net/address-table.ts';
 import { DEFAULT_STALL_TIMEOUT } from '../net/endpoint.ts';
@@ -63,6 +65,26 @@ export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[
 }
 
 const DEFAULT_STALL_RESTART = 30_000;
+
+/** The worker server's own options (option-rules.ts); the rest are a server's (checkServerOptions). */
+const WORKER_RULES = {
+  workers: OTHER, balance: OTHER, handler: OTHER, restartDelay: OTHER, mailbox: OTHER,
+  // A thread beats every HEARTBEAT_PERIOD: a stall shorter than two periods cannot be told from a late beat.
+  stallRestart: deadline(2 * HEARTBEAT_PERIOD),
+} as const satisfies { readonly [K in Exclude<keyof WorkerServerOptions, keyof ServerOptions>]-?: Rule };
+
+/** Check a worker server's options (ERR_BAD_CONFIG naming the first one that cannot be honoured); the command line runs it too, naming its flags. */
+export function checkWorkerServerOptions(options: WorkerServerOptions, names: OptionNames = API_NAMES): void {
+  const hooks: readonly string[] = HOOKS;
+  checkKnown(options, [...Object.keys(ENDPOINT_RULES).filter(k => !hooks.includes(k)), 'upstream', 'cluster', ...Object.keys(WORKER_RULES)], '', names);
+  const { workers, balance, handler, restartDelay, stallRestart, mailbox, ...server } = options;
+  checkNumber('stallRestart', stallRestart, WORKER_RULES.stallRestart, names);
+  if (restartDelay !== undefined) {
+    checkOptions(restartDelay, { min: duration(0), max: duration(0) }, 'restartDelay.', names);
+    if (!(restartDelay.min <= restartDelay.max)) throw configError(`restartDelay.min (${restartDelay.min}) must be at most restartDelay.max (${restartDelay.max})`);
+  }
+  checkServerOptions(server, names);
+}
 
 /** One thread's figures (the same shape as a single-thread server's). */
 export type WorkerStats = ThreadStats;
@@ -161,6 +183,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
         throw configError(`${name} cannot cross into worker threads (functions cannot be sent to threads): put the hooks in a module and give its path as handler: './my-handler.mjs'`);
       }
     }
+    checkWorkerServerOptions(options);
     const { workers = 'auto', balance, handler, restartDelay, signal, stallRestart, mailbox, cluster, ...serverOptions } = options;
     for (const [where, tls] of [['tls', serverOptions.tls], ['upstream.tls', serverOptions.upstream?.tls]] as const) {
       const fn = Object.keys(tls ?? {}).find(k => typeof (tls as Record<string, unknown>)[k] === 'function');
