@@ -102,7 +102,8 @@ export class Asks {
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => this.settle(id, ringwireError(E_ASK_TIMEOUT, `no answer from thread ${to} within ${timeout} ms: raise { timeout }, or look at what keeps that thread busy`)), timeout);
       this.pending.set(id, { resolve, reject, to, thread, timer });
-      this.watch ??= setInterval(() => this.check(), WATCH_MS);
+      // Made once, and it does not keep the loop alive (a waiting ask's timer does): asks one at a time cost no interval each.
+      this.watch ??= setInterval(() => this.check(), WATCH_MS).unref();
       void this.posts.post(() => {
         if (!this.pending.has(id)) return 'closed'; // settled while it waited for room
         if (this.board.threadAt(to) !== thread) return 'closed';
@@ -136,6 +137,7 @@ export class Asks {
 
   /** Reject every waiting ask (the thread stops serving). */
   close(): void {
+    clearInterval(this.watch);
     for (const id of [...this.pending.keys()]) this.settle(id, ringwireError(E_OWNER_GONE, 'the asking thread stopped serving before the answer came'));
   }
 
@@ -194,16 +196,13 @@ export class Asks {
     if (!p) return;
     this.pending.delete(id);
     clearTimeout(p.timer);
-    if (this.pending.size === 0) {
-      clearInterval(this.watch);
-      this.watch = undefined;
-    }
     if (outcome instanceof Uint8Array) p.resolve(outcome);
     else p.reject(outcome);
   }
 
   /** Asks whose owner's thread ended (or was replaced) fail now, not at their timeout. */
   private check(): void {
+    if (this.pending.size === 0) return;
     for (const [id, p] of this.pending) {
       if (this.board.threadAt(p.to) !== p.thread) this.settle(id, gone(p.to));
     }
