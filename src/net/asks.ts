@@ -83,11 +83,6 @@ export class Asks {
     this.handler = handler;
   }
 
-  /** Asks waiting for their answer. */
-  get waiting(): number {
-    return this.pending.size;
-  }
-
   ask(to: number, request: Uint8Array, timeout = DEFAULT_ASK_TIMEOUT): Promise<Uint8Array> {
     if (!Number.isInteger(to) || to < 0 || to >= this.board.places) return Promise.reject(new RangeError(`no thread ${String(to)}: threads are 0 to ${this.board.places - 1}`));
     if (!(timeout >= 0)) return Promise.reject(new RangeError(`timeout is a number of ms >= 0, got ${String(timeout)}`));

@@ -52,11 +52,6 @@ export class PostQueue {
     });
   }
 
-  /** Posts waiting for room now. */
-  get size(): number {
-    return this.waiting.length;
-  }
-
   private schedule(): void {
     if (this.timer) return;
     const retry = () => {
