@@ -265,5 +265,13 @@ export const E_DRAIN_TIMEOUT: u32 = 21;
 export const E_DELIMITER_IN_PAYLOAD: u32 = 22;
 /** ERR_HANDLER_TIMEOUT: a handler's promise did not settle within the handler timeout (found by the host) */
 export const E_HANDLER_TIMEOUT: u32 = 23;
+/** ERR_ASK_TIMEOUT: router.ask() got no answer within its timeout (found by the host) */
+export const E_ASK_TIMEOUT: u32 = 24;
+/** ERR_OWNER_GONE: router.ask() to a thread that is not serving, or that ended before it answered (found by the host) */
+export const E_OWNER_GONE: u32 = 25;
+/** ERR_ASK_FAILED: the owner's onAsk threw, rejected, answered no bytes, or is missing (found by the host) */
+export const E_ASK_FAILED: u32 = 26;
+/** ERR_MAILBOX_TIMEOUT: publishAsync() or sendToAsync() found no room in a mailbox within its timeout (found by the host) */
+export const E_MAILBOX_TIMEOUT: u32 = 27;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR: u32 = 2;

@@ -224,4 +224,8 @@ export const errors: ErrorEntry[] = [
   { name: 'E_DRAIN_TIMEOUT', code: 'ERR_DRAIN_TIMEOUT', by: 'host', doc: 'the drain timed out with frames of the connection read but unanswered, or replies not yet delivered: it was reset' },
   { name: 'E_DELIMITER_IN_PAYLOAD', code: 'ERR_DELIMITER_IN_PAYLOAD', by: 'host', doc: 'send() of a payload its delimiter framing cannot carry as one frame (SEND_DELIMITER)' },
   { name: 'E_HANDLER_TIMEOUT', code: 'ERR_HANDLER_TIMEOUT', by: 'host', doc: 'a handler\'s promise did not settle within the handler timeout' },
+  { name: 'E_ASK_TIMEOUT', code: 'ERR_ASK_TIMEOUT', by: 'host', doc: 'router.ask() got no answer within its timeout' },
+  { name: 'E_OWNER_GONE', code: 'ERR_OWNER_GONE', by: 'host', doc: 'router.ask() to a thread that is not serving, or that ended before it answered' },
+  { name: 'E_ASK_FAILED', code: 'ERR_ASK_FAILED', by: 'host', doc: 'the owner\'s onAsk threw, rejected, answered no bytes, or is missing' },
+  { name: 'E_MAILBOX_TIMEOUT', code: 'ERR_MAILBOX_TIMEOUT', by: 'host', doc: 'publishAsync() or sendToAsync() found no room in a mailbox within its timeout' },
 ];

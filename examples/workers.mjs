@@ -7,8 +7,8 @@ import { createWorkerServer } from 'ringwire';
 const server = createWorkerServer({
   workers: 2,
   framing: 'line',
-  handler: new URL('./kv-store.mjs', import.meta.url).href, // exports onOpen, onFrame, onClose
-  // Its Map is per worker: this one connection sees its own SET; another may be on the other worker.
+  handler: new URL('./kv-store.mjs', import.meta.url).href, // exports onOpen, onFrame, onAsk, onClose
+  // Each key lives on the worker router.owner(key) names: every connection, on either worker, reads the same value.
 });
 server.on('workerExit', (err, info) => console.warn(err.message)); // ERR_WORKER_EXIT, info.connections, info.restartIn
 const { port } = await server.listen(0, '127.0.0.1');

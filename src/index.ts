@@ -31,6 +31,7 @@ export type { Handler } from './net/handler.ts';
 export type { ProxyHeader, ProxyTlv, ProxyProtocol } from './net/proxy-header.ts';
 export { Router, type RouterStats } from './net/router.ts';
 export type { SendResult, PublishResult } from './net/switchboard.ts';
+export type { AskContext, AskHandler, AskOptions } from './net/asks.ts';
 export { Cluster, type ClusterOptions, type ClusterStats, type ClusterEvents } from './net/cluster.ts';
 export type { ServerStats, ThreadStats, ThreadState } from './net/server-stats.ts';
 export { parseFraming, resolveConfig, describeFraming, DEFAULTS, type Framing, type CoreOptions, type CoreConfig } from './core/config.ts';

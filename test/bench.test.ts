@@ -409,7 +409,7 @@ describe('ringwire bench, end to end', () => {
     }
   }, 60_000);
 
-  it('runs the routing suite: fan-out and cross-thread delivery, every contender verified, load average kept', () => {
+  it('runs the routing suite: fan-out, cross-thread delivery and request/response, every contender verified, load average kept', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--suite', 'routing', '--subscribers', '20', '--fanout-messages', '200', '--thread-messages', '5000', '--pings', '100',
@@ -426,6 +426,9 @@ describe('ringwire bench, end to end', () => {
     expect(routing.fanout[0]!.vsPlain).toBe(1);
     expect(routing.threads.map(t => t.transport)).toEqual(['ringwire-mailbox', 'MessagePort', 'BroadcastChannel']);
     for (const t of routing.threads) expect(t.p99).toBeGreaterThanOrEqual(t.p50);
+    expect(routing.asks.map(t => t.transport)).toEqual(['ringwire-ask', 'postMessage-reply']);
+    for (const t of routing.asks) expect(t.p99).toBeGreaterThanOrEqual(t.p50);
+    expect(r.stdout).toMatch(/ringwire-ask\s+[\d,.]+/);
     expect(routing.load.before).toHaveLength(3);
     expect(r.stdout).toContain('Fan-out: 1 publisher, 20 subscribers, 200 messages of 64 B');
     expect(r.stdout).toMatch(/ringwire-2-workers\s+[\d,.]+/);

@@ -88,7 +88,7 @@ describe.each(['wasm', 'js'] as const)('groups across worker threads, core=%s', 
       expect(await s.client.ask('join t1')).toBe('joined t1');
       expect(await s.client.ask('join t2')).toBe('joined t2');
     }
-    expect(await c!.client.ask('subs t1')).toBe('subs 2');
+    expect(await c!.client.ask('subs t1')).toBe('subs 2 local=2');
     expect(await a!.client.ask('leave t1', 'left')).toBe('left t1');
     expect(await c!.client.ask('pub t1 1 X 0')).toBe('pub done full=0');
     await b!.client.next('X 0');
@@ -97,8 +97,8 @@ describe.each(['wasm', 'js'] as const)('groups across worker threads, core=%s', 
     expect(a!.client.with('X')).toEqual([]);
     b!.client.socket.destroy();
     await sleep(100);
-    expect(await c!.client.ask('subs t1')).toBe('subs 0');
-    expect(await c!.client.ask('subs t2')).toBe('subs 1');
+    expect(await c!.client.ask('subs t1')).toBe('subs 0 local=0');
+    expect(await c!.client.ask('subs t2')).toBe('subs 1 local=1');
   });
 
   it('a subscriber that never reads is closed with ERR_SLOW_CONSUMER at its bound; the others get every message', async () => {

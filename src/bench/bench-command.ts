@@ -57,9 +57,11 @@ Suites:
                               routing  fan-out (1 publisher, --subscribers subscribers, 64 B
                                        messages: ringwire serve with 1 and 2 workers against a
                                        plain Node server writing each message to each socket,
-                                       and one batching by hand) and cross-thread delivery (the
+                                       and one batching by hand), cross-thread delivery (the
                                        mailbox sendTo posts into, against postMessage and
-                                       BroadcastChannel); every byte checked (about 3 minutes)
+                                       BroadcastChannel) and request/response (router.ask
+                                       against postMessage with a reply); every byte checked
+                                       (about 3 minutes)
                             (sockets is the old name of echo)
 Matrix (for every socket suite chosen):
   --connections <list>      concurrent connections (default 1,50,500; handler, async and tls: 50;
@@ -110,9 +112,10 @@ Contenders:
 Routing (for --suite routing):
   --subscribers <n>         fan-out subscribers (default 1000)
   --fanout-messages <n>     messages per fan-out run (default 2000; --quick 500)
-  --thread-messages <n>     messages per cross-thread throughput run (default 200000; --quick 50000)
-  --pings <n>               cross-thread ping-pongs for the latency, over all rounds (default
-                            20000; --quick 3000)
+  --thread-messages <n>     messages (and requests) per cross-thread throughput run (default
+                            200000; --quick 50000)
+  --pings <n>               cross-thread ping-pongs (and round trips) for the latency, over
+                            all rounds (default 20000; --quick 3000)
 Output:
   --micro-duration <time>   time per core microbenchmark measurement (default 200ms)
   --quick                   50 connections, 64 B and 16 KiB, depth 1 and 32 (handler suites:

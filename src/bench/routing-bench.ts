@@ -14,6 +14,11 @@
 //    message checked by the consumer (thread-consumer.ts). Throughput: the
 //    producer sends N as fast as it can (a full mailbox: yield a turn, retry);
 //    latency: ping-pong, one message in flight, one-way = round trip / 2.
+// 3. Request/response across threads: router.ask's machinery (asks.ts over the
+//    switchboard's mailboxes: the request into the owner's, the answer into the
+//    asker's) against MessagePort.postMessage with a reply matched by id, the
+//    usual way to ask a worker. 64-byte requests, echoed, every answer checked.
+//    Rate: ASK_WINDOW requests in flight; round trip: one in flight.
 //
 // Rounds alternate contenders (A B C A B C …); figures are medians with min–max.
 // Servers are processes of their own on 127.0.0.1, killed by PID when done.
@@ -26,10 +31,12 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { Mailbox } from '../net/mailbox.ts'; // the mailbox itself is measured: an internal, not in the package's API
+import { Asks } from '../net/asks.ts'; // router.ask's machinery, measured without sockets
+import { PARENT, Switchboard } from '../net/switchboard.ts';
 import { track } from './runner.ts';
 import { spread, type Spread } from './summary.ts';
 import { entry } from './contenders.ts';
-import { fillMessage, MESSAGE_BYTES } from './thread-consumer.ts';
+import { fillMessage, MESSAGE_BYTES, wrong } from './thread-consumer.ts';
 
 export interface RoutingOptions {
   rounds: number;
@@ -60,12 +67,22 @@ export interface ThreadRow {
   p99: number;
 }
 
+export interface AskRow {
+  transport: AskTransport;
+  /** Answered requests per second, ASK_WINDOW in flight. */
+  answersPerSecond: Spread;
+  /** Round trip with one request in flight, µs. */
+  p50: number;
+  p99: number;
+}
+
 export interface RoutingResult {
   settings: Omit<RoutingOptions, 'onProgress'> & { messageBytes: number };
   /** os.loadavg() (1, 5, 15 min) before and after: the machine is shared. */
   load: { before: number[]; after: number[] };
   fanout: FanoutRow[];
   threads: ThreadRow[];
+  asks: AskRow[];
   /** Runs that did not verify (their figures are left out). */
   failures: string[];
 }
@@ -74,6 +91,10 @@ export const FANOUT_CONTENDERS = ['plain-per-message', 'plain-batched', 'ringwir
 export type FanoutContender = (typeof FANOUT_CONTENDERS)[number];
 export const THREAD_TRANSPORTS = ['ringwire-mailbox', 'MessagePort', 'BroadcastChannel'] as const;
 export type ThreadTransport = (typeof THREAD_TRANSPORTS)[number];
+export const ASK_TRANSPORTS = ['ringwire-ask', 'postMessage-reply'] as const;
+export type AskTransport = (typeof ASK_TRANSPORTS)[number];
+/** Requests in flight in a rate run. */
+export const ASK_WINDOW = 64;
 
 const TOPIC_LINE = 64;
 /** A fan-out run may take this long, plus 1 s per 20,000 deliveries (the plain server writes ~100,000/s here). */
@@ -243,6 +264,57 @@ async function threadRun(transport: ThreadTransport, mode: 'flood' | 'ping', n: 
   }
 }
 
+/** Request/response: [total ms] for n requests ASK_WINDOW at a time (rate), or n round trips in ms, one at a time (ping). */
+async function askRun(transport: AskTransport, mode: 'rate' | 'ping', n: number): Promise<number[]> {
+  let w: Worker;
+  let call: (m: Uint8Array) => Promise<Uint8Array>;
+  let close = () => {};
+  if (transport === 'ringwire-ask') {
+    const board = Switchboard.create({ places: 1, slots: 1, parent: true });
+    w = consumer({ kind: 'ask', board: board.init });
+    while (board.threadAt(0) === 0) await new Promise(r => setTimeout(r, 5)); // it serves place 0
+    const asks = new Asks(board, PARENT, () => undefined);
+    call = m => asks.ask(0, m, 10_000);
+  } else {
+    const { port1, port2 } = new MessageChannel();
+    w = consumer({ kind: 'reply', port: port2 }, [port2]);
+    const waiting = new Map<number, (m: Uint8Array) => void>();
+    let nextId = 0;
+    port1.on('message', (a: { id: number; m: Uint8Array }) => {
+      const resolve = waiting.get(a.id)!;
+      waiting.delete(a.id);
+      resolve(a.m);
+    });
+    call = m => new Promise(resolve => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      port1.postMessage({ id, m });
+    });
+    close = () => port1.close();
+  }
+  try {
+    await new Promise(r => setTimeout(r, 100)); // the other thread is ready and asleep
+    const times: number[] = [];
+    let next = 0;
+    const one = async () => {
+      const m = new Uint8Array(MESSAGE_BYTES);
+      while (next < n) {
+        const i = next++;
+        const s = performance.now();
+        const a = await call(fillMessage(m, i));
+        if (mode === 'ping') times.push(performance.now() - s);
+        if (wrong(a, i)) throw new Error(`${transport}: answer ${i} was not the bytes sent`);
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: mode === 'rate' ? ASK_WINDOW : 1 }, one));
+    return mode === 'rate' ? [performance.now() - t0] : times;
+  } finally {
+    close();
+    await w.terminate();
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
@@ -291,6 +363,24 @@ export async function runRoutingBench(o: RoutingOptions): Promise<RoutingResult>
     const sorted = lat.sort((a, b) => a - b);
     return { transport: t, messagesPerSecond: spread(r), p50: percentile(sorted, 0.5) * 1000, p99: percentile(sorted, 0.99) * 1000 };
   });
+  const ask = new Map<AskTransport, { rates: number[]; lat: number[] }>(ASK_TRANSPORTS.map(t => [t, { rates: [], lat: [] }]));
+  for (let round = 0; round < o.rounds; round++) {
+    for (const t of ASK_TRANSPORTS) {
+      o.onProgress?.(`routing: request/response round ${round + 1}/${o.rounds}: ${t}`);
+      try {
+        const [ms] = await askRun(t, 'rate', o.threadMessages);
+        ask.get(t)!.rates.push(o.threadMessages / (ms! / 1000));
+        ask.get(t)!.lat.push(...await askRun(t, 'ping', Math.ceil(o.pings / o.rounds)));
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  }
+  const askRows = ASK_TRANSPORTS.filter(t => ask.get(t)!.rates.length > 0).map(t => {
+    const { rates: r, lat } = ask.get(t)!;
+    const sorted = lat.sort((a, b) => a - b);
+    return { transport: t, answersPerSecond: spread(r), p50: percentile(sorted, 0.5) * 1000, p99: percentile(sorted, 0.99) * 1000 };
+  });
   const { onProgress, ...settings } = o;
-  return { settings: { ...settings, messageBytes: MESSAGE_BYTES }, load: { before, after: os.loadavg() }, fanout: fanoutRows, threads: threadRows, failures };
+  return { settings: { ...settings, messageBytes: MESSAGE_BYTES }, load: { before, after: os.loadavg() }, fanout: fanoutRows, threads: threadRows, asks: askRows, failures };
 }

@@ -2,7 +2,7 @@
 // for a README. One table per scenario (every contender, medians over rounds with
 // the frames/s range, and ratios to the baseline), one for the core microbenchmarks.
 
-import type { RoutingResult } from './routing-bench.ts';
+import { ASK_WINDOW, type RoutingResult } from './routing-bench.ts';
 import type { MicroResult } from './core-bench.ts';
 import { count, frameSize, mib, range, sig, times } from './format.ts';
 import type { ScenarioSummary } from './results.ts';
@@ -109,6 +109,14 @@ export function threadRows(r: RoutingResult): string[][] {
   ]);
 }
 
+export const ASK_HEADERS = ['transport', 'answers/s', 'min–max', 'round trip p50 µs', 'p99 µs'];
+
+export function askRows(r: RoutingResult): string[][] {
+  return r.asks.map(row => [
+    row.transport, sig(row.answersPerSecond.median), `${sig(row.answersPerSecond.min)}–${sig(row.answersPerSecond.max)}`, sig(row.p50), sig(row.p99),
+  ]);
+}
+
 const loads = (l: number[]) => l.map(v => v.toFixed(2)).join(', ');
 
 /** What `ringwire bench --suite routing` measured, with the machine's load. */
@@ -122,6 +130,10 @@ export function routingTable(r: RoutingResult, style: TableStyle = 'text'): stri
     `Cross-thread delivery: ${s.messageBytes} B messages, this thread to a worker thread (every byte checked); ${s.threadMessages} per throughput run, ${s.pings} ping-pongs for latency`,
     '',
     renderTable(THREAD_HEADERS, threadRows(r), style),
+    '',
+    `Request/response: ${s.messageBytes} B requests from this thread to a worker thread, echoed (every answer checked); ${s.threadMessages} per rate run with ${ASK_WINDOW} in flight, ${s.pings} round trips one at a time`,
+    '',
+    renderTable(ASK_HEADERS, askRows(r), style),
     '',
     `Load average (1, 5, 15 min): ${loads(r.load.before)} before, ${loads(r.load.after)} after.`,
     ...r.failures.map(f => `FAILED: ${f}`),

@@ -47,6 +47,10 @@ export class EvictedError extends RingwireError {}
 export class DrainTimeoutError extends RingwireError {}
 export class DelimiterInPayloadError extends RingwireError {}
 export class HandlerTimeoutError extends RingwireError {}
+export class AskTimeoutError extends RingwireError {}
+export class OwnerGoneError extends RingwireError {}
+export class AskFailedError extends RingwireError {}
+export class MailboxTimeoutError extends RingwireError {}
 
 interface Entry {
   code: ErrorCode;
@@ -80,6 +84,10 @@ const BY_NAME: Record<ErrorName, Omit<Entry, 'code'>> = {
   E_DRAIN_TIMEOUT: { message: 'the drain timed out with frames read but unanswered (or replies undelivered): the connection was reset; raise drainTimeout', type: DrainTimeoutError },
   E_DELIMITER_IN_PAYLOAD: { message: 'payload holds the framing\'s delimiter: the peer would read it as more than one frame', type: DelimiterInPayloadError },
   E_HANDLER_TIMEOUT: { message: 'a handler did not settle within the handler timeout', type: HandlerTimeoutError },
+  E_ASK_TIMEOUT: { message: 'no answer within the ask\'s timeout: raise { timeout }, or look at what keeps the owner thread busy', type: AskTimeoutError },
+  E_OWNER_GONE: { message: 'the thread that owns the key is not serving (it exited, or is restarting): its state is gone with it', type: OwnerGoneError },
+  E_ASK_FAILED: { message: 'the owner\'s onAsk failed: it threw, rejected, answered no bytes, or its handler exports no onAsk', type: AskFailedError },
+  E_MAILBOX_TIMEOUT: { message: 'no room in the mailbox within the timeout: the receiving thread does not keep up; raise { timeout } or the mailbox size', type: MailboxTimeoutError },
 };
 
 /** Index = the error number (the contract's order). */
@@ -92,6 +100,7 @@ export {
   E_FRAME_TOO_LARGE, E_BAD_LENGTH, E_LAST_CORE_ERROR, E_TOO_MANY_CONNECTIONS, E_IDLE_TIMEOUT, E_TRUNCATED_FRAME, E_REPLY_TOO_LARGE, E_HANDLER,
   E_SOCKET, E_BAD_CONFIG, E_WORKER_EXIT, E_SLOW_CONSUMER, E_FRAME_TIMEOUT, E_TOO_SLOW, E_TOO_MANY_PER_IP,
   E_NO_DESCRIPTORS, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_EVICTED, E_TLS, E_TLS_TIMEOUT, E_DRAIN_TIMEOUT, E_DELIMITER_IN_PAYLOAD, E_HANDLER_TIMEOUT,
+  E_ASK_TIMEOUT, E_OWNER_GONE, E_ASK_FAILED, E_MAILBOX_TIMEOUT,
 } from './layout.ts';
 
 /** The error object for error number n, with an optional more specific message. */

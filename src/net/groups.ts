@@ -4,7 +4,8 @@
 // Publishing reaches other threads through their mailboxes (router.ts); this
 // registry only knows its own thread's connections. A watcher (watch()) hears
 // when a topic gets its first subscriber on this thread and when it loses its
-// last: a cluster (cluster.ts) subscribes its host to the topic in Redis then.
+// last: a cluster (cluster.ts) subscribes its host to the topic in Redis then;
+// and of every join and leave (a count: the switchboard's shared subscriber table).
 
 import type { Connection } from './connection.ts';
 
@@ -12,11 +13,19 @@ export class Groups {
   private readonly members = new Map<string, Set<Connection>>();
   private readonly joined = new Map<Connection, Set<string>>();
   private watcher: ((topic: string, active: boolean) => void) | undefined;
+  private counter: ((topic: string, delta: number) => void) | undefined;
 
-  /** Tell watcher of every topic with subscribers now (active), and from now on of each change. */
-  watch(watcher: (topic: string, active: boolean) => void): void {
+  /**
+   * Tell watcher of every topic with subscribers now (active), and from now on of each
+   * change; and counter of every subscriber now (+n), and from now on of each join (+1) and leave (-1).
+   */
+  watch(watcher: (topic: string, active: boolean) => void, counter?: (topic: string, delta: number) => void): void {
     this.watcher = watcher;
-    for (const topic of this.members.keys()) watcher(topic, true);
+    this.counter = counter;
+    for (const [topic, set] of this.members) {
+      watcher(topic, true);
+      counter?.(topic, set.size);
+    }
   }
 
   /** Add connection to topic; false if it was already there. */
@@ -26,6 +35,7 @@ export class Groups {
     if (set.has(connection)) return false;
     set.add(connection);
     if (set.size === 1) this.watcher?.(topic, true);
+    this.counter?.(topic, 1);
     let topics = this.joined.get(connection);
     if (!topics) this.joined.set(connection, (topics = new Set()));
     topics.add(topic);
@@ -36,6 +46,7 @@ export class Groups {
   leave(connection: Connection, topic: string): boolean {
     const set = this.members.get(topic);
     if (!set?.delete(connection)) return false;
+    this.counter?.(topic, -1);
     if (set.size === 0) this.forget(topic);
     const topics = this.joined.get(connection)!;
     topics.delete(topic);
@@ -50,6 +61,7 @@ export class Groups {
     for (const topic of topics) {
       const set = this.members.get(topic)!;
       set.delete(connection);
+      this.counter?.(topic, -1);
       if (set.size === 0) this.forget(topic);
     }
     this.joined.delete(connection);

@@ -19,6 +19,7 @@
 
 import type { RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
+import type { AskContext } from './asks.ts';
 
 export interface Handler<Data = any> {
   /**
@@ -51,13 +52,19 @@ export interface Handler<Data = any> {
    * (Core.forwardTo).
    */
   onForward?(frame: Uint8Array, from: Connection<Data>, to: Connection<Data>): ForwardResult | PromiseLike<ForwardResult>;
+  /**
+   * An ask (router.ask) for a key this thread owns, from any thread of the server:
+   * answer bytes, or a promise of them. The request is valid until the hook returns
+   * or its promise settles. A throw or a rejection is the asker's ERR_ASK_FAILED.
+   */
+  onAsk?(request: Uint8Array, context: AskContext): Uint8Array | PromiseLike<Uint8Array>;
 }
 
 /** What onForward answers: forward (nothing, true), drop (false), or replace (bytes). */
 export type ForwardResult = boolean | Uint8Array | void;
 
 /** The hook names a handler module may export. */
-export const HOOKS = ['onOpen', 'onFrame', 'onDrain', 'onClose', 'onConnection', 'onForward'] as const;
+export const HOOKS = ['onOpen', 'onFrame', 'onDrain', 'onClose', 'onConnection', 'onForward', 'onAsk'] as const;
 
 /** Does this handler take frames (handler mode), or does the core echo them? */
 export function takesFrames(handler: Handler): boolean {

@@ -35,6 +35,13 @@
 //     and never taken again, and is thrown from the pump whole (several from one
 //     record: an AggregateError of them): an uncaught exception, as from a
 //     socket's own callbacks. The pump is re-armed first.
+//   - Asks (asks.ts) go through the same mailboxes: an ask record is answered by
+//     this thread's onAsk, an answer record settles one of this thread's asks;
+//     both count as taken. An ask to this thread's own place never enters the
+//     mailbox. publishAsync and sendToAsync wait for room in this thread's
+//     PostQueue (post-queue.ts), in order.
+//   - Subscriber counts: every join and leave is also counted in the switchboard's
+//     shared table, so subscribers(topic) counts every thread's.
 //   - Atomics.waitAsync does not keep Node's event loop alive (docs/node-facts.md):
 //     while attached, a referenced timer that never fires does, so a mailbox
 //     whose endpoint runs is always consumed; detach() (at the endpoint's close)
@@ -46,7 +53,9 @@ import { parseConnectionId } from './connection-id.ts';
 import { Groups } from './groups.ts';
 import type { RingwireError } from '../core/errors.ts';
 import type { Mailbox } from './mailbox.ts';
-import { KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
+import { KIND_ANSWER, KIND_ASK, KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
+import { Asks, DEFAULT_ASK_TIMEOUT, type AskHandler, type AskOptions } from './asks.ts';
+import { DEFAULT_POST_TIMEOUT, PostQueue } from './post-queue.ts';
 import { kDelivering, kEnter, kFlushNow, kLeave, kReplyRefusal, kSlot } from './internals.ts';
 
 /** Records one wake-up takes before letting I/O run. */
@@ -57,6 +66,8 @@ const FOREVER = 2 ** 31 - 1;
 export interface RouterHost {
   /** The core's slots size a private switchboard's liveness table. */
   readonly core: { readonly config: { readonly slots: number } };
+  /** Its handler's onAsk answers the asks for the keys this thread owns. */
+  readonly handler: { readonly onAsk?: AskHandler };
   readonly [kDelivering]: Connection | null;
   [kEnter](connection: Connection): void;
   [kLeave](): void;
@@ -86,6 +97,8 @@ export class Router {
   private board: Switchboard | null = null;
   private place = -1;
   private mailbox: Mailbox | null = null;
+  private asks: Asks | null = null;
+  private readonly posts = new PostQueue();
   private keepAlive: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   /** A connection queued beyond its tx ring in this batch. */
@@ -114,12 +127,13 @@ export class Router {
     this.board = board;
     this.place = place;
     this.mailbox = board.mailboxes[place]!;
+    this.asks = new Asks(board, place, () => this.host.handler.onAsk);
     board.attach(place, threadId);
     // publish() skips places without subscribers of the topic: tell the switchboard of ours, from now on.
     this.groups.watch((topic, active) => {
       this.board?.topic(this.place, topic, active);
       this.topicWatcher?.(topic, active);
-    });
+    }, (topic, delta) => this.board?.subscribed(this.place, topic, delta));
     for (let slot = 0; slot < this.bySlot.length; slot++) if (this.bySlot[slot]) board.opened(place, slot, this.serials[slot]!);
     this.keepAlive = setInterval(() => {}, FOREVER);
     this.pump();
@@ -133,6 +147,8 @@ export class Router {
     this.mailbox!.wake();
     this.board = null;
     this.mailbox = null;
+    this.asks?.close();
+    this.asks = null;
     clearInterval(this.keepAlive);
     clearImmediate(this.immediate);
   }
@@ -178,6 +194,55 @@ export class Router {
     return this.result(this.switchboard().publish(topic, bytes));
   }
 
+  /**
+   * sendTo() that waits for room instead of answering 'full': 'sent' or 'closed',
+   * or a rejection with ERR_MAILBOX_TIMEOUT after `timeout` ms (default 5000).
+   * Waiting posts of this thread go out in the order they were made.
+   */
+  sendToAsync(id: string, bytes: Uint8Array, options: { timeout?: number } = {}): Promise<'sent' | 'closed'> {
+    const board = this.switchboard();
+    return this.posts.post(() => this.result(board.sendTo(id, bytes)), options.timeout ?? DEFAULT_POST_TIMEOUT);
+  }
+
+  /**
+   * publish() that waits for room in every mailbox it needs instead of answering
+   * 'full' (still all or nothing: no worker gets it before all can): resolves
+   * 'sent', or rejects with ERR_MAILBOX_TIMEOUT after `timeout` ms (default 5000),
+   * and then no one got it. Waiting posts of this thread go out in the order they were made.
+   */
+  publishAsync(topic: string, bytes: Uint8Array, options: { timeout?: number } = {}): Promise<'sent'> {
+    const board = this.switchboard();
+    return this.posts.post(() => this.result(board.publish(topic, bytes)), options.timeout ?? DEFAULT_POST_TIMEOUT);
+  }
+
+  /** How many threads share this router's switchboard (its worker server's workers; 1 on its own). */
+  get threads(): number {
+    return this.switchboard().places;
+  }
+
+  /** This thread's index among them: the place it serves. */
+  get thread(): number {
+    this.switchboard();
+    return this.place;
+  }
+
+  /** The thread that owns key: a stable hash of it over the threads (the same answer on every thread). */
+  owner(key: string): number {
+    return this.switchboard().owner(key);
+  }
+
+  /**
+   * Send `request` to the onAsk hook of the thread that owns `to` (a key: owner(key);
+   * or a thread index) and resolve with its answer's bytes. On the owner's own thread
+   * onAsk is called directly. Rejects with ERR_ASK_TIMEOUT after `timeout` ms (default 5000),
+   * ERR_OWNER_GONE when that thread is not serving or ends first, ERR_ASK_FAILED when
+   * its onAsk threw, rejected or answered no bytes. Leave `request` unchanged until it settles.
+   */
+  ask(to: string | number, request: Uint8Array, options: AskOptions = {}): Promise<Uint8Array> {
+    const board = this.switchboard();
+    return this.asks!.ask(typeof to === 'number' ? to : board.owner(to), request, options.timeout ?? DEFAULT_ASK_TIMEOUT);
+  }
+
   /** Subscribe a connection of this thread to topic (it leaves when it closes). */
   join(connection: Connection, topic: string): boolean {
     if (this.bySlot[connection[kSlot]] !== connection) throw new Error(`connection ${connection.id} is not open on this endpoint`);
@@ -197,8 +262,13 @@ export class Router {
     for (const topic of this.groups.topics()) watcher(topic, true);
   }
 
-  /** The subscribers of topic on this thread. */
+  /** The subscribers of topic on every thread of this router's switchboard, read now from shared memory. */
   subscribers(topic: string): number {
+    return this.board ? this.board.subscribers(topic) : this.localSubscribers(topic);
+  }
+
+  /** The subscribers of topic on this thread only. */
+  localSubscribers(topic: string): number {
     return this.groups.subscribers(topic)?.size ?? 0;
   }
 
@@ -262,6 +332,12 @@ export class Router {
         for (const c of subs) this.send(c, payload);
       }
       this.taken++;
+    } else if (kind === KIND_ASK) {
+      this.asks!.serve(w0, w1, w2, body);
+      this.taken++;
+    } else if (kind === KIND_ANSWER) {
+      if (w0 === threadId && this.asks!.answered(w1, w2, body)) this.taken++;
+      else this.lost++; // its ask settled already (timed out)
     }
     return !this.backlog && this.thrown.length === 0;
   }

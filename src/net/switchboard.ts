@@ -22,6 +22,18 @@
 //             record goes, and the owner finds no subscriber, as without the filter).
 //             A subscriber joining while a publish is on its way may miss that
 //             publish, as it would had it joined a moment later.
+//   counts    per place, SUB_ENTRIES entries of an open-addressed table (h1, h2,
+//             count, unused: Int32 each): how many connections of that place's
+//             thread are subscribed to the topic with hashes (h1, h2). Written only
+//             by that thread (on every join and leave), cleared on attach and
+//             detach, read by anyone: subscribers(topic) adds every place's count.
+//             An entry whose count fell to 0 stays (a tombstone, reused by the next
+//             topic whose probe passes it); probes go at most PROBES entries, so a
+//             read costs at most PROBES loads per place, and a thread with more
+//             topics than fit in a window leaves the excess uncounted (never
+//             miscounted: a topic is matched on 64 bits of hash).
+//   parent    a worker server only: one more mailbox, for the answers to the
+//             asks the thread that made the switchboard (the main thread) makes.
 //   outbox    with a cluster only: one more mailbox, consumed by the thread that
 //             holds the connection to Redis, which takes every publish() made on
 //             this host to the other hosts. publish() posts there too, best
@@ -38,11 +50,20 @@
 // A serial is never given to two connections of a thread, so a message meant
 // for a closed connection can never reach another client.
 
+import { threadId } from 'node:worker_threads';
 import { parseConnectionId } from './connection-id.ts';
 import { Mailbox, type MailboxCounters } from './mailbox.ts';
 
 export const KIND_SEND = 2;
 export const KIND_PUBLISH = 3;
+/** router.ask(): w0 = the asker's threadId, w1 = its ask id, w2 = its place (-1: the parent mailbox); body = the request. */
+export const KIND_ASK = 4;
+/** The answer, in the asker's mailbox: w0 = its threadId, w1 = the ask id, w2 = ANSWER_OK or ANSWER_FAILED (body: the message). */
+export const KIND_ANSWER = 5;
+export const ANSWER_OK = 0;
+export const ANSWER_FAILED = 1;
+/** An ask's place when the asker is the parent thread (the parent mailbox). */
+export const PARENT = -1;
 
 /** What sendTo() says: in the owner's mailbox, no room there now, or no such connection. */
 export type SendResult = 'sent' | 'full' | 'closed';
@@ -55,6 +76,10 @@ export interface SwitchboardInit {
   places: { mailbox: SharedArrayBuffer; live: SharedArrayBuffer }[];
   /** Per place, TOPIC_BUCKETS counters of its topics with subscribers (by hash). */
   topics: SharedArrayBuffer;
+  /** Per place, SUB_ENTRIES entries: subscriber counts by topic (see the header). */
+  counts: SharedArrayBuffer;
+  /** The answers to the parent thread's asks (a worker server's main thread). */
+  parent?: SharedArrayBuffer;
   /** A cluster's mailbox: what this host publishes, for the other hosts. */
   outbox?: SharedArrayBuffer;
 }
@@ -68,10 +93,15 @@ export interface SwitchboardOptions {
   mailbox?: number;
   /** An outbox for a cluster (cluster.ts), of the same size as a place's mailbox. */
   outbox?: boolean;
+  /** A mailbox for the answers to the parent thread's asks (a worker server's). */
+  parent?: boolean;
 }
 
 const DEFAULT_MAILBOX = 1 << 20;
 const TOPIC_BUCKETS = 1024;
+const SUB_ENTRIES = 4096;
+const SUB_WORDS = 4;
+const PROBES = 64;
 
 const encoder = new TextEncoder();
 
@@ -80,9 +110,12 @@ export class Switchboard {
   readonly mailboxes: Mailbox[];
   /** The cluster's mailbox, if this host has a cluster. */
   readonly outbox: Mailbox | null;
+  /** The answers to the parent thread's asks, if this switchboard has a parent. */
+  readonly parent: Mailbox | null;
   private readonly threads: Int32Array;
   private readonly live: Int32Array[];
   private readonly topics: Int32Array;
+  private readonly counts: Int32Array;
   /** threadId → place, as last seen (checked against `threads` on every use). */
   private readonly placeCache = new Map<number, number>();
   /** publish(): (place, reservation) pairs, reused. */
@@ -100,7 +133,9 @@ export class Switchboard {
     }));
     const outbox = o.outbox ? Mailbox.create(capacity).buffer : undefined;
     const topics = new SharedArrayBuffer(4 * TOPIC_BUCKETS * o.places);
-    return new Switchboard({ threads: new SharedArrayBuffer(4 * (o.places + 1)), places, topics, outbox });
+    const counts = new SharedArrayBuffer(4 * SUB_ENTRIES * SUB_WORDS * o.places);
+    const parent = o.parent ? Mailbox.create(capacity).buffer : undefined;
+    return new Switchboard({ threads: new SharedArrayBuffer(4 * (o.places + 1)), places, topics, counts, parent, outbox });
   }
 
   constructor(init: SwitchboardInit) {
@@ -109,6 +144,8 @@ export class Switchboard {
     this.mailboxes = init.places.map(p => new Mailbox(p.mailbox));
     this.live = init.places.map(p => new Int32Array(p.live));
     this.topics = new Int32Array(init.topics);
+    this.counts = new Int32Array(init.counts);
+    this.parent = init.parent ? new Mailbox(init.parent) : null;
     this.outbox = init.outbox ? new Mailbox(init.outbox) : null;
   }
 
@@ -132,6 +169,7 @@ export class Switchboard {
   attach(place: number, tid: number): void {
     this.live[place]!.fill(0);
     this.topics.fill(0, place * TOPIC_BUCKETS, (place + 1) * TOPIC_BUCKETS);
+    this.counts.fill(0, place * SUB_ENTRIES * SUB_WORDS, (place + 1) * SUB_ENTRIES * SUB_WORDS);
     Atomics.store(this.threads, place, tid + 1);
   }
 
@@ -140,7 +178,93 @@ export class Switchboard {
     if (Atomics.compareExchange(this.threads, place, tid + 1, 0) === tid + 1) {
       this.live[place]!.fill(0);
       this.topics.fill(0, place * TOPIC_BUCKETS, (place + 1) * TOPIC_BUCKETS);
+      this.counts.fill(0, place * SUB_ENTRIES * SUB_WORDS, (place + 1) * SUB_ENTRIES * SUB_WORDS);
     }
+  }
+
+  /** The places (a worker server's workers; 1 for a single-thread server). */
+  get places(): number {
+    return this.mailboxes.length;
+  }
+
+  /** 1 + the threadId serving `place` (0: none). */
+  threadAt(place: number): number {
+    return Atomics.load(this.threads, place);
+  }
+
+  /** The place that owns `key`: FNV-1a of its UTF-8 bytes, modulo the places (stable for a server's life). */
+  owner(key: string): number {
+    const places = this.mailboxes.length;
+    return places === 1 ? 0 : (fnv(encoder.encode(key), 0x811c9dc5) >>> 0) % places;
+  }
+
+  /** The owner of `place`: one of its connections joined topic (delta 1) or left it (-1). */
+  subscribed(place: number, topic: string, delta: number): void {
+    const t = encoder.encode(topic);
+    const h1 = fnv(t, 0x811c9dc5) | 0;
+    const h2 = fnv(t, 0x050c5d1f) | 1; // never 0: (0, 0) is an empty entry
+    const c = this.counts;
+    const base = place * SUB_ENTRIES;
+    let home = (h1 >>> 0) & (SUB_ENTRIES - 1);
+    let free = -1;
+    for (let i = 0; i < PROBES; i++, home = (home + 1) & (SUB_ENTRIES - 1)) {
+      const e = (base + home) * SUB_WORDS;
+      const a = c[e]!;
+      const b = c[e + 1]!;
+      if (a === h1 && b === h2) {
+        Atomics.add(c, e + 2, delta);
+        return;
+      }
+      if (free < 0 && (c[e + 2] === 0)) free = e;
+      if (a === 0 && b === 0) break; // nothing was ever placed past an empty entry
+    }
+    if (free < 0 || delta < 0) return; // no room in the window: this topic goes uncounted across threads
+    Atomics.store(c, free, h1);
+    Atomics.store(c, free + 1, h2);
+    Atomics.add(c, free + 2, delta);
+  }
+
+  /** Subscribers of topic on every place that has a thread, read now from shared memory. */
+  subscribers(topic: string): number {
+    const t = encoder.encode(topic);
+    const h1 = fnv(t, 0x811c9dc5) | 0;
+    const h2 = fnv(t, 0x050c5d1f) | 1;
+    const c = this.counts;
+    let n = 0;
+    for (let p = 0; p < this.mailboxes.length; p++) {
+      if (Atomics.load(this.threads, p) === 0) continue;
+      let home = (h1 >>> 0) & (SUB_ENTRIES - 1);
+      for (let i = 0; i < PROBES; i++, home = (home + 1) & (SUB_ENTRIES - 1)) {
+        const e = (p * SUB_ENTRIES + home) * SUB_WORDS;
+        const a = Atomics.load(c, e);
+        const b = Atomics.load(c, e + 1);
+        if (a === h1 && b === h2) {
+          n += Atomics.load(c, e + 2);
+          break;
+        }
+        if (a === 0 && b === 0) break;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * An ask for the thread at `to` (the asker: this thread, at place `from`, or PARENT).
+   * False when that mailbox has no room now.
+   */
+  postAsk(to: number, from: number, id: number, request: Uint8Array): boolean {
+    return this.mailboxes[to]!.post(KIND_ASK, threadId, id, from, request);
+  }
+
+  /**
+   * The answer to ask `id` of thread `tid` at place `at` (PARENT: the parent mailbox).
+   * 'closed' when that thread no longer serves there (no one waits for it), 'full' when
+   * its mailbox has no room now.
+   */
+  postAnswer(at: number, tid: number, id: number, status: number, body: Uint8Array): SendResult {
+    const mailbox = at === PARENT ? this.parent : Atomics.load(this.threads, at) === tid + 1 ? this.mailboxes[at]! : null;
+    if (!mailbox) return 'closed';
+    return mailbox.post(KIND_ANSWER, tid, id, status, body) ? 'sent' : 'full';
   }
 
   /**
@@ -259,7 +383,12 @@ export class Switchboard {
 
 /** A topic's bucket: FNV-1a of its UTF-8 bytes. */
 function bucket(t: Uint8Array): number {
-  let h = 0x811c9dc5;
+  return (fnv(t, 0x811c9dc5) >>> 0) & (TOPIC_BUCKETS - 1);
+}
+
+/** FNV-1a (32 bits) of bytes from a given offset basis: two bases give two independent hashes. */
+function fnv(t: Uint8Array, basis: number): number {
+  let h = basis;
   for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t[i]!, 0x01000193);
-  return (h >>> 0) & (TOPIC_BUCKETS - 1);
+  return h;
 }

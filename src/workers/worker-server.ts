@@ -29,7 +29,9 @@ import { standaloneStats, sumStats, type StatsSnapshot } from '../core/stats.ts'
 import type { ConnectionInfo } from '../net/connection.ts';
 import type { EndpointEvents } from '../net/endpoint.ts';
 import { HOOKS } from '../net/handler.ts';
-import { Switchboard, type PublishResult, type SendResult } from '../net/switchboard.ts';
+import { PARENT, Switchboard, type PublishResult, type SendResult } from '../net/switchboard.ts';
+import { Asks, DEFAULT_ASK_TIMEOUT, type AskOptions } from '../net/asks.ts';
+import { DEFAULT_POST_TIMEOUT, PostQueue } from '../net/post-queue.ts';
 import { Cluster } from '../net/cluster.ts';
 import type { ServerStats, ThreadStats } from '../net/server-stats.ts';
 import { checkServerOptions, type ListenOptions, type ServerOptions } from '../net/server.ts';
@@ -173,6 +175,9 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   private readonly waiting: net.Socket[] = [];
   /** Every worker's mailbox and liveness table (switchboard.ts): sendTo and publish from any thread. */
   readonly switchboard: Switchboard;
+  /** This thread's asks (made on first use) and its posts waiting for room. */
+  private asks: Asks | undefined;
+  private readonly posts = new PostQueue();
   /** This host in its cluster (cluster.ts), if it has one: connected by listen(). */
   readonly cluster: Cluster | null;
 
@@ -218,7 +223,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     this.restartDelay = restartDelay ?? { min: 100, max: 10_000 };
     this.places = Array.from({ length: this.size }, (_, i) => new Place(i));
     try {
-      this.switchboard = Switchboard.create({ places: this.size, slots, mailbox, outbox: cluster !== undefined });
+      this.switchboard = Switchboard.create({ places: this.size, slots, mailbox, outbox: cluster !== undefined, parent: true });
     } catch (err) {
       throw configError(`mailbox: ${(err as Error).message}`);
     }
@@ -340,6 +345,32 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
   /** Send bytes as one frame to every subscriber of topic, one mailbox message per worker ('full': no worker got it, so a retry cannot duplicate it). */
   publish(topic: string, bytes: Uint8Array): PublishResult {
     return this.switchboard.publish(topic, bytes);
+  }
+
+  /** sendTo() that waits for room instead of answering 'full' (router.ts: sendToAsync). */
+  sendToAsync(id: string, bytes: Uint8Array, options: { timeout?: number } = {}): Promise<'sent' | 'closed'> {
+    return this.posts.post(() => this.switchboard.sendTo(id, bytes), options.timeout ?? DEFAULT_POST_TIMEOUT);
+  }
+
+  /** publish() that waits for room instead of answering 'full' (router.ts: publishAsync). */
+  publishAsync(topic: string, bytes: Uint8Array, options: { timeout?: number } = {}): Promise<'sent'> {
+    return this.posts.post(() => this.switchboard.publish(topic, bytes), options.timeout ?? DEFAULT_POST_TIMEOUT);
+  }
+
+  /** Subscribers of topic on every worker, read now from shared memory. */
+  subscribers(topic: string): number {
+    return this.switchboard.subscribers(topic);
+  }
+
+  /** The worker that owns key (router.ts: owner). */
+  owner(key: string): number {
+    return this.switchboard.owner(key);
+  }
+
+  /** Ask the onAsk of the worker that owns key (or of worker `to`), from this thread (router.ts: ask). */
+  ask(to: string | number, request: Uint8Array, options: AskOptions = {}): Promise<Uint8Array> {
+    this.asks ??= new Asks(this.switchboard, PARENT, () => undefined);
+    return this.asks.ask(typeof to === 'number' ? to : this.switchboard.owner(to), request, options.timeout ?? DEFAULT_ASK_TIMEOUT);
   }
 
   /** Stop accepting, drain every worker's connections, resolve when every thread has ended. */
