@@ -85,7 +85,7 @@ const DEFAULTS: Required<ReconnectOptions> = { initialDelay: 100, maxDelay: 10_0
 
 /** What each connect option may be (option-rules.ts): an unknown one, or a number out of range, is ERR_BAD_CONFIG. */
 export const CONNECT_RULES = {
-  onOpen: OTHER, onFrame: OTHER, onDrain: OTHER, onClose: OTHER, onConnection: OTHER, onForward: OTHER,
+  onOpen: OTHER, onFrame: OTHER, onDrain: OTHER, onClose: OTHER, onConnection: OTHER, onForward: OTHER, onAsk: OTHER,
   port: whole(1, 65535),
   host: OTHER,
   path: OTHER,

@@ -45,7 +45,7 @@ export const KEEPALIVE_RANGE = { min: 1000, max: 32_767_000 } as const;
 /** Every endpoint option and what it may be: the core's own are checked by resolveConfig (core/config.ts) when the core is built. */
 export const ENDPOINT_RULES = {
   framing: OTHER, maxConnections: OTHER, maxFrame: OTHER, rxRing: OTHER, txRing: OTHER, frameListCapacity: OTHER,
-  onOpen: OTHER, onFrame: OTHER, onDrain: OTHER, onClose: OTHER, onConnection: OTHER, onForward: OTHER,
+  onOpen: OTHER, onFrame: OTHER, onDrain: OTHER, onClose: OTHER, onConnection: OTHER, onForward: OTHER, onAsk: OTHER,
   core: OTHER,
   idleTimeout: deadline(),
   frameTimeout: deadline(),
