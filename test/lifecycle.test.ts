@@ -231,3 +231,21 @@ describe('ringwire serve --handler-options refusals', () => {
     }
   });
 });
+
+describe('examples/audit-log.mjs under ringwire serve --workers 2', () => {
+  it('logs every frame to its thread\'s file, flushed by onStop before SIGTERM exits; a missing directory fails the start', async () => {
+    const out = mkdtempSync(path.join(dir, 'audit-'));
+    const { child, out: stdout } = serve(['--workers', '2', '--framing', 'line', '--handler', 'examples/audit-log.mjs', '--handler-options', JSON.stringify({ dir: out })]);
+    while (!stdout().includes('listening')) await once(child.stdout!, 'data');
+    const port = Number(/:(\d+) /.exec(stdout())![1]);
+    const clients = await Promise.all(Array.from({ length: 4 }, () => LineClient.open(port)));
+    await Promise.all(clients.map((c, i) => Promise.all(Array.from({ length: 50 }, (_, j) => c.ask(`c${i} f${j}`, `c${i} f${j}`)))));
+    child.kill('SIGTERM');
+    expect((await once(child, 'exit'))[0]).toBe(0);
+    const logged = [0, 1].flatMap(t => readFileSync(path.join(out, `audit-${t}.log`), 'utf8').trim().split('\n')).map(l => l.split(' ').slice(1).join(' '));
+    expect(logged.sort()).toEqual(Array.from({ length: 4 }, (_, i) => Array.from({ length: 50 }, (_, j) => `c${i} f${j}`)).flat().sort());
+    const r = cli(['--handler', 'examples/audit-log.mjs', '--handler-options', '{"dir":"/nonexistent/audit"}']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^ringwire: onStart of handler module examples\/audit-log\.mjs failed on thread 0 of 1: ENOENT.* \(ERR_BAD_CONFIG\)\n$/);
+  });
+});
