@@ -11,8 +11,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, createWorkerServer, type LifecycleContext, type RingwireError, type RingwireServer, type WorkerServer } from 'ringwire';
+import { attachWorker, createServer, createWorkerServer, type LifecycleContext, type RingwireError, type RingwireServer, type WorkerServer } from 'ringwire';
 import { CORES } from './harness.ts';
 import { LineClient } from './line-client.ts';
 
@@ -247,5 +248,24 @@ describe('examples/audit-log.mjs under ringwire serve --workers 2', () => {
     const r = cli(['--handler', 'examples/audit-log.mjs', '--handler-options', '{"dir":"/nonexistent/audit"}']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^ringwire: onStart of handler module examples\/audit-log\.mjs failed on thread 0 of 1: ENOENT.* \(ERR_BAD_CONFIG\)\n$/);
+  });
+});
+
+describe('serveInWorker in an application\'s own worker', () => {
+  it('runs inline onStart and onStop with handlerOptions; the link relays an onStop overrun and leaves the thread to its owner', async () => {
+    for (const stopNever of [false, true]) {
+      const worker = new Worker(new URL('./fixtures/lifecycle-worker.mjs', import.meta.url), { workerData: { tag: 'y', stopNever } });
+      const app: Record<string, unknown>[] = [];
+      worker.on('message', m => { if (m?.app) app.push(m); });
+      const link = attachWorker(worker);
+      const reported: RingwireError[] = [];
+      link.on('stopError', (err: RingwireError) => reported.push(err));
+      await link.ready;
+      expect(app).toEqual([{ app: 'started', options: { tag: 'y', stopNever }, thread: 0, threads: 1 }]);
+      expect(await link.close()).toBe(stopNever); // true: its onStop overran
+      expect(app.at(-1)).toEqual({ app: 'stopped' });
+      expect(reported.map(e => e.code)).toEqual(stopNever ? ['ERR_DRAIN_TIMEOUT'] : []);
+      await worker.terminate();
+    }
   });
 });
