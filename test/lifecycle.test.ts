@@ -210,6 +210,17 @@ describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
     }
   });
 
+  it('logs an onStop that never settles, terminates its worker at --drain-timeout and exits 1', async () => {
+    const { child, out, err } = serve(['--core', core, '--workers', '2', '--drain-timeout', '300ms', '--handler', HANDLER, '--handler-options', '{"stopNever":true}']);
+    while (!out().includes('listening')) await once(child.stdout!, 'data');
+    const started = Date.now();
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(code).toBe(1);
+    for (const t of [0, 1]) expect(err()).toContain(`onStop of handler module ${HANDLER} on thread ${t} of 2 did not settle within drainTimeout (300 ms)`);
+  });
+
   it('exits 2 with one line when onStart throws on a thread, naming the module and the thread', () => {
     for (const workers of ['1', '2']) {
       const r = cli(['--core', core, '--workers', workers, '--handler', HANDLER, '--handler-options', '{"failOn":0}']);

@@ -52,7 +52,7 @@ export function cloneHandlerOptions(value: unknown): unknown {
 }
 
 /** "handler module ./x.mjs" or "the handler", and "thread 1 of 2", for messages. */
-export function describeHandler(module: string | undefined, place: ThreadPlace): { who: string; where: string } {
+function describeHandler(module: string | undefined, place: ThreadPlace): { who: string; where: string } {
   return { who: module === undefined ? 'the handler' : `handler module ${module}`, where: `thread ${place.thread} of ${place.threads}` };
 }
 
