@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { attachWorker, createServer, createWorkerServer, type LifecycleContext, type RingwireError, type RingwireServer, type WorkerServer } from 'ringwire';
+import { attachWorker, createEndpoint, createServer, createWorkerServer, type LifecycleContext, type RingwireError, type RingwireServer, type WorkerServer } from 'ringwire';
 import { CORES } from './harness.ts';
 import { LineClient } from './line-client.ts';
 
@@ -103,6 +103,11 @@ describe.each(CORES)('a handler\'s life on one thread core=%s', core => {
       expect(reported[0]![0]).toMatchObject({ code, message: expect.stringMatching(message) });
       expect(reported[0]![1]).toEqual({ thread: 0, threads: 1 });
     }
+  });
+
+  it('refuses onStart where no thread runs it: an endpoint without a listener, a client', () => {
+    expect(() => createEndpoint({ core, onStart() {} } as never)).toThrow(expect.objectContaining({ code: 'ERR_BAD_CONFIG', message: expect.stringContaining('onStart') }));
+    expect(() => createServer({ core, onStop: 'close' as never })).toThrow(expect.objectContaining({ code: 'ERR_BAD_CONFIG', message: 'onStop must be a function, got string' }));
   });
 
   it('refuses handlerOptions that cannot be cloned to a thread, with ERR_BAD_CONFIG', () => {
