@@ -140,7 +140,12 @@ Options for serve:
                             ERR_TLS (default 10s; 0s: never)
   --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
                             onDrain, onConnection) or a default onFrame, that answers frames instead
-                            of the echo; imported by every worker
+                            of the echo; imported by every worker. Its onStart(context) runs once
+                            per thread before it accepts (a throw stops the start), its
+                            onStop(context) once per thread after the drain (within --drain-timeout)
+  --handler-options <json|@file.json>
+                            configuration for the --handler module, as JSON or a JSON file: every
+                            thread's onStart sees it as context.options
   --cluster <redis://host:port>
                             carry publish(topic, bytes) to every ringwire host serving the same
                             cluster, through Redis pub/sub (needs the optional dependency
@@ -323,6 +328,25 @@ function loggerFor(args: string[]): Logger {
   return new Logger({ format, level });
 }
 
+/** --handler-options: JSON, or @file with JSON in it, parsed before anything starts. */
+function handlerOptions(text: string | undefined, handler: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  if (handler === undefined) throw configError('--handler-options configures a handler module: give --handler <module> too');
+  let json = text;
+  if (text.startsWith('@')) {
+    try {
+      json = readFileSync(text.slice(1), 'utf8');
+    } catch (err) {
+      throw configError(`--handler-options: cannot read ${text.slice(1)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(json);
+  } catch (err) {
+    throw configError(`--handler-options must be JSON or @file.json with JSON in it: ${(err as Error).message}`);
+  }
+}
+
 /** A PEM file's contents, read at start so a bad path fails before anything binds. */
 function pemFile(option: string, file: string | undefined): Buffer | undefined {
   if (file === undefined) return undefined;
@@ -396,6 +420,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       copy: { type: 'boolean', default: false },
       write: { type: 'string' },
       handler: { type: 'string' },
+      'handler-options': { type: 'string' },
       upstream: { type: 'string' },
       cluster: { type: 'string' },
       'upstream-tls': { type: 'boolean', default: false },
@@ -475,6 +500,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     zeroCopy: !values.copy,
     ...proxyOptions(values['proxy-protocol'], values['proxy-trusted'], values['proxy-timeout']),
     writePath: values.write as WritePath | undefined,
+    handlerOptions: handlerOptions(values['handler-options'], values.handler),
   };
   const backlog = values.backlog === undefined ? undefined : parseCount('backlog', values.backlog);
   const interval = duration('stats-interval', values['stats-interval']);
@@ -512,6 +538,11 @@ async function serve(args: string[], relay = false): Promise<void> {
       code: err.code, connection: c.id, remoteAddress: c.remoteAddress, remotePort: c.remotePort, refused: c.id === null,
     }, { cause, text: `ringwire: ${peer}${err.code}: ${err.message}` });
   };
+  // An onStop that threw or overran --drain-timeout (a worker is then terminated): the exit says so.
+  const onStopError = (err: RingwireError, info: { thread: number; threads: number }) => {
+    log.error(err.message, { code: err.code, ...info });
+    process.exitCode = 1;
+  };
   const onStall = (s: StallInfo) => {
     const where = s.worker === undefined ? `the main thread (thread ${s.threadId})` : `worker ${s.worker} (thread ${s.threadId})`;
     log.warn(`stall: ${where}: event loop blocked for ${s.ms} ms`, { worker: s.worker, threadId: s.threadId, ms: s.ms }, { cause: 'stall' });
@@ -520,6 +551,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     const pool = server;
     pool.on('clientError', onClientError);
     pool.on('stall', onStall);
+    pool.on('stopError', onStopError);
     pool.on('workerExit', (err, info) => log.error(err.message, { code: err.code, ...info, error: info.error?.message }));
     pool.on('workerStart', ({ worker, threadId }) => {
       const restarts = pool.stats().workers[worker]?.restarts ?? 0;
@@ -528,6 +560,7 @@ async function serve(args: string[], relay = false): Promise<void> {
   } else {
     server.on('clientError', onClientError);
     server.on('stall', onStall);
+    server.on('stopError', onStopError);
   }
   server.cluster?.on('down', err => log.warn(`cluster: lost Redis (${err.message}): reconnecting; publishes reach this host only until then`, { error: err.message }, { cause: 'cluster' }));
   server.cluster?.on('up', () => log.info('cluster: Redis is back'));

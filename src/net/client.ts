@@ -18,7 +18,7 @@
 import { EventEmitter } from 'node:events';
 import type { RingwireError } from '../core/errors.ts';
 import { notBytes, type Connection, type ConnectionInfo } from './connection.ts';
-import type { Handler } from './handler.ts';
+import type { ConnectionHooks, Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 import { checkOptions, duration, OTHER, whole, type Rule } from './option-rules.ts';
 import { kClientError, kDial, kMaxQueued, kReplyRefusal } from './internals.ts';
@@ -37,7 +37,7 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
-export interface ConnectOptions<Data = any> extends Handler<Data> {
+export interface ConnectOptions<Data = any> extends ConnectionHooks<Data> {
   /** TCP: the port (and host); or give path. */
   port?: number;
   /** Default 127.0.0.1. */

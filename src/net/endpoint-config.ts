@@ -15,7 +15,7 @@ import { configError } from '../core/errors.ts';
 import { AddressRanges, LOOPBACK } from './address-ranges.ts';
 import { WRITE_PATHS, type WritePath } from './direct-write.ts';
 import type { EndpointOptions } from './endpoint.ts';
-import { HOOKS, type Handler } from './handler.ts';
+import { CONNECTION_HOOKS, type Handler } from './handler.ts';
 import { HEARTBEAT_PERIOD } from './heartbeat.ts';
 import { API_NAMES, checkNumber, checkOptions, deadline, duration, OTHER, whole, type OptionNames, type Rule } from './option-rules.ts';
 import type { ProxyProtocol } from './proxy-header.ts';
@@ -118,7 +118,7 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
   checkOptions(options, ENDPOINT_RULES, '', names);
   const o = options;
   const handler: Handler<Data> = {};
-  for (const name of HOOKS) {
+  for (const name of CONNECTION_HOOKS) {
     const hook = o[name];
     if (hook === undefined) continue;
     if (typeof hook !== 'function') throw configError(`${name} must be a function, got ${typeof hook}`);

@@ -57,7 +57,7 @@ import { EvictionOrder } from './eviction-order.ts';
 import { QueueBudget } from './queue-budget.ts';
 import { Heartbeat, type StallInfo } from './heartbeat.ts';
 import { nextConnectionId } from './connection-id.ts';
-import { HOOKS, takesFrames, type Handler } from './handler.ts';
+import { CONNECTION_HOOKS, takesFrames, type ConnectionHooks, type Handler } from './handler.ts';
 import { Router } from './router.ts';
 import type { ServerStats, StatsRenderer, ThreadState } from './server-stats.ts';
 import { canWriteDirect, chooseWritePath, type WritePath } from './direct-write.ts';
@@ -72,7 +72,7 @@ import {
   kTlsAfterHeader, kWritePath, kWriting,
 } from './internals.ts';
 
-export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, Handler<Data> {
+export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, ConnectionHooks<Data> {
   /** A core to use, or how to build one at start(). Default 'wasm'. */
   core?: CoreKind | Core;
   /** Close a connection with ERR_IDLE_TIMEOUT after this many ms without traffic. Default 300000 (5 min); 0 = never. */
@@ -169,6 +169,8 @@ export interface EndpointEvents {
   error: [error: Error];
   /** This thread's event loop was blocked for `ms` (more than stallTimeout); reported once it runs again. */
   stall: [info: StallInfo];
+  /** A thread's onStop threw (ERR_HANDLER) or overran drainTimeout (ERR_DRAIN_TIMEOUT; a worker thread is then terminated). Without a listener: a process warning. */
+  stopError: [error: RingwireError, info: { thread: number; threads: number }];
 }
 
 /**
@@ -507,7 +509,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   connect<D = Data>(options: ConnectOptions<D>): RingwireClient<D> {
     if (this.closing) throw configError('connect() after close()');
-    const own = HOOKS.some(name => options[name] !== undefined);
+    const own = CONNECTION_HOOKS.some(name => options[name] !== undefined);
     const hooks: ConnectOptions<D> = own ? options : { ...(this.handler as unknown as Handler<D>), ...options };
     if (takesFrames(hooks) !== this[kTakesFrames]) {
       throw configError(this[kTakesFrames] ? 'this endpoint hands frames to handlers: give the client onFrame or onConnection' : 'this endpoint echoes in its core: a client with onFrame needs an endpoint built with a handler');

@@ -13,6 +13,9 @@
 //     awaited: the connection's next frame waits until it settles. A throw or a rejection of
 //     any hook closes that connection only, with ERR_HANDLER (onClose's: the
 //     connection is gone, the error is reported and counted).
+//   - onStart and onStop are the thread's, not a connection's (lifecycle.ts): onStart
+//     once per thread before it accepts (its throw fails the start with
+//     ERR_BAD_CONFIG), onStop once per thread after its drain, within drainTimeout.
 //   - onForward answers nothing or true (forward), false (drop) or bytes
 //     (replace), or a promise of one; anything else is ERR_HANDLER, never a
 //     silent forward.
@@ -20,6 +23,7 @@
 import type { RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import type { AskContext } from './asks.ts';
+import type { LifecycleContext } from './lifecycle.ts';
 
 export interface Handler<Data = any> {
   /**
@@ -58,13 +62,31 @@ export interface Handler<Data = any> {
    * or its promise settles. A throw or a rejection is the asker's ERR_ASK_FAILED.
    */
   onAsk?(request: Uint8Array, context: AskContext): Uint8Array | PromiseLike<Uint8Array>;
+  /**
+   * Once per thread, before it accepts its first connection: open what the
+   * thread's handlers share (a database, a channel), from context.options. A
+   * throw or a rejection fails listen() (and ringwire serve) with ERR_BAD_CONFIG
+   * naming the module and the thread.
+   */
+  onStart?(context: LifecycleContext): void | PromiseLike<void>;
+  /**
+   * Once per thread, after its drain (every connection closed): close what
+   * onStart opened. Given drainTimeout ms; one that overruns them is reported
+   * (ERR_DRAIN_TIMEOUT) and no longer awaited (a worker thread is terminated).
+   */
+  onStop?(context: LifecycleContext): void | PromiseLike<void>;
 }
 
 /** What onForward answers: forward (nothing, true), drop (false), or replace (bytes). */
 export type ForwardResult = boolean | Uint8Array | void;
 
-/** The hook names a handler module may export. */
-export const HOOKS = ['onOpen', 'onFrame', 'onDrain', 'onClose', 'onConnection', 'onForward', 'onAsk'] as const;
+/** The hooks an endpoint or a client takes: a connection's events, and the answers to the thread's asks. */
+export const CONNECTION_HOOKS = ['onOpen', 'onFrame', 'onDrain', 'onClose', 'onConnection', 'onForward', 'onAsk'] as const;
+/** The hook names a handler module may export: the connection's, and the thread's (onStart, onStop: a server's). */
+export const HOOKS = [...CONNECTION_HOOKS, 'onStart', 'onStop'] as const;
+
+/** The connection hooks of a handler, without the thread's: an endpoint's and a client's options. */
+export type ConnectionHooks<Data = any> = Omit<Handler<Data>, 'onStart' | 'onStop'>;
 
 /** Does this handler take frames (handler mode), or does the core echo them? */
 export function takesFrames(handler: Handler): boolean {

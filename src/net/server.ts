@@ -18,7 +18,7 @@ import net, { type AddressInfo } from 'node:net';
 import { configError, type RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
-import { ENDPOINT_RULES, endpointConfig } from './endpoint-config.ts';
+import { DEFAULT_DRAIN_TIMEOUT, ENDPOINT_RULES, endpointConfig } from './endpoint-config.ts';
 import { API_NAMES, checkKnown, checkOptions, duration, OTHER, whole, type OptionNames, type Rule } from './option-rules.ts';
 import { ListenerSet, listenerCount } from './listener-set.ts';
 import { Cluster, clusterOptions, type ClusterOptions } from './cluster.ts';
@@ -28,6 +28,8 @@ import type { Core } from '../core/core.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 import { kClientError, kDial, kFail, kIdentified, kPair } from './internals.ts';
 import { destination, type Destination } from './unix-socket.ts';
+import { cloneHandlerOptions, HANDLER_MODULE, runStart, runStop, START_HANDLER, THREAD_PLACE, type LifecycleContext, type ThreadPlace } from './lifecycle.ts';
+import type { Handler } from './handler.ts';
 
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   /**
@@ -46,6 +48,15 @@ export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
    * dependency @redis/client. listen() fails with ERR_BAD_CONFIG if Redis cannot be reached.
    */
   cluster?: string | ClusterOptions;
+  /**
+   * Configuration for the handler: given to onStart (context.options) on every
+   * thread, as a structured clone (so it must be plain data: ERR_BAD_CONFIG otherwise).
+   */
+  handlerOptions?: unknown;
+  /** Once per thread, before it accepts (handler.ts, lifecycle.ts). */
+  onStart?: Handler['onStart'];
+  /** Once per thread, after its drain, within drainTimeout (handler.ts, lifecycle.ts). */
+  onStop?: Handler['onStop'];
 }
 
 /** A relay's upstream: host and port (TCP), or path (a Unix socket). */
@@ -72,8 +83,11 @@ const UPSTREAM_RULES = {
  * cluster. The constructor runs it; the command line too, naming its flags.
  */
 export function checkServerOptions(options: ServerOptions, names: OptionNames = API_NAMES): { endpoint: EndpointOptions; cluster: ClusterOptions | undefined } {
-  checkKnown(options, [...Object.keys(ENDPOINT_RULES), 'upstream', 'cluster'], '', names);
-  const { upstream, cluster, ...endpoint } = options;
+  checkKnown(options, [...Object.keys(ENDPOINT_RULES), 'upstream', 'cluster', 'handlerOptions', 'onStart', 'onStop'], '', names);
+  const { upstream, cluster, handlerOptions, onStart, onStop, ...endpoint } = options;
+  for (const [name, hook] of [['onStart', onStart], ['onStop', onStop]] as const) {
+    if (hook !== undefined && typeof hook !== 'function') throw configError(`${name} must be a function, got ${typeof hook}`);
+  }
   endpointConfig(endpoint, names);
   if (upstream && (options.onFrame || options.onConnection)) throw configError('a relay forwards frames itself: give it no onFrame or onConnection (onForward inspects them on their way)');
   if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
@@ -136,6 +150,12 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
   private stopping: Promise<void> | undefined;
   /** This host in its cluster (once started), if it has one. */
   cluster: Cluster | null = null;
+  /** The thread's life (lifecycle.ts): its hooks, options and place; `started` once onStart has run. */
+  private readonly life: { onStart?: Handler['onStart']; onStop?: Handler['onStop']; options: unknown; module: string | undefined; drainTimeout: number };
+  private started: Promise<void> | undefined;
+  private lifeContext: LifecycleContext<this> | undefined;
+  /** Which thread of how many this server is: serveInWorker sets it; a server alone is thread 0 of 1. */
+  [THREAD_PLACE]: ThreadPlace = { thread: 0, threads: 1 };
 
   constructor(options: ServerOptions<Data>, makeCore: CoreFactory, renderMetrics?: StatsRenderer) {
     const { endpoint, cluster } = checkServerOptions(options);
@@ -151,6 +171,8 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
       },
     });
     this.listener = this.listenerSet.servers[0]!;
+    const module = (options as { [HANDLER_MODULE]?: string })[HANDLER_MODULE];
+    this.life = { onStart: options.onStart, onStop: options.onStop, options: cloneHandlerOptions(options.handlerOptions), module, drainTimeout: options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT };
   }
 
   /** Build the core (once) and listen. Resolves with the bound address (a Unix socket's path); rejects with the error if it cannot. */
@@ -163,6 +185,7 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     await this.start();
     if (this.closing) throw configError('listen() after close(): create a new server to listen again');
     if (this.listenerSet.listening) throw configError('the server is already listening');
+    await this[START_HANDLER]();
     const count = path === undefined ? listenerCount(o.listeners) : 1;
     await this.listenerSet.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1', path, backlog: o.backlog ?? 511, reusePort: o.reusePort ?? false, count });
     this.emit('listening');
@@ -188,8 +211,34 @@ export class RingwireServer<Data = any> extends Endpoint<Data> {
     this.cluster = cluster;
   }
 
+  /**
+   * Run onStart once (listen() does, before the first accept; serveInWorker once
+   * the thread's mailbox is attached, so onStart may publish). Rejects with
+   * ERR_BAD_CONFIG naming the module and the thread.
+   */
+  [START_HANDLER](): Promise<void> {
+    const { onStart } = this.life;
+    return (this.started ??= onStart ? runStart(onStart, this.context(), this.life.module) : Promise.resolve());
+  }
+
   override close(): Promise<void> {
-    return (this.stopping ??= super.close().then(() => this.cluster?.close()));
+    return (this.stopping ??= super.close().then(() => this.stopHandler()).then(() => this.cluster?.close()));
+  }
+
+  /** After the drain: onStop, on a thread whose onStart ran and succeeded, within drainTimeout. */
+  private async stopHandler(): Promise<void> {
+    const { onStop, module, drainTimeout } = this.life;
+    if (!onStop || !this.started || !(await this.started.then(() => true, () => false))) return;
+    const error = await runStop(onStop, this.context(), module, drainTimeout);
+    if (!error) return;
+    const place = this[THREAD_PLACE];
+    if (this.listenerCount('stopError') > 0) this.emit('stopError', error, { thread: place.thread, threads: place.threads });
+    else process.emitWarning(error.message, { code: error.code });
+  }
+
+  /** One context per thread, for onStart and onStop alike (the place is known by the time onStart runs). */
+  private context(): LifecycleContext<this> {
+    return (this.lifeContext ??= { options: this.life.options, ...this[THREAD_PLACE], server: this });
   }
 
   override stats(): ServerStats {

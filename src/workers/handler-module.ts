@@ -1,12 +1,15 @@
 // A handler given as a module, so that every worker thread can import it for
 // itself (functions cannot be sent to threads). The module exports the hooks by
-// their names (onOpen, onFrame, onDrain, onClose, onConnection: handler.ts), or a
-// default export that is an object of hooks or the onFrame function itself.
+// their names (onOpen, onFrame, onDrain, onClose, onConnection, onForward, and
+// the thread's onStart and onStop: handler.ts), or a default export that is an
+// object of hooks or the onFrame function itself. The module's path rides along
+// (HANDLER_MODULE) so that an onStart failure can name it.
 
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { configError } from '../core/errors.ts';
 import { HOOKS, type Handler } from '../net/handler.ts';
+import { HANDLER_MODULE } from '../net/lifecycle.ts';
 
 /** A file path (relative to the working directory) or a URL, as an absolute URL string. */
 export function handlerUrl(spec: string): string {
@@ -14,7 +17,7 @@ export function handlerUrl(spec: string): string {
   return pathToFileURL(path.resolve(spec)).href;
 }
 
-export async function loadHandler(spec: string): Promise<Handler> {
+export async function loadHandler(spec: string): Promise<Handler & { [HANDLER_MODULE]: string }> {
   let mod: Record<string, unknown>;
   let unsettled: (() => void) | undefined;
   try {
@@ -44,7 +47,8 @@ export async function loadHandler(spec: string): Promise<Handler> {
     (handler as Record<string, unknown>)[name] = hook;
   }
   if (Object.keys(handler).length === 0) {
-    throw configError(`handler module ${spec} exports no hook: export onFrame (or onConnection, onOpen, onDrain, onClose), or a default onFrame function`);
+    throw configError(`handler module ${spec} exports no hook: export onFrame (or onConnection, onOpen, onDrain, onClose, onStart, onStop), or a default onFrame function`);
   }
-  return handler;
+  // Named as a path in messages, also in a worker thread (which is given the URL).
+  return { ...handler, [HANDLER_MODULE]: spec.startsWith('file:') ? fileURLToPath(spec) : spec };
 }

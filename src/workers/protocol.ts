@@ -2,7 +2,8 @@
 // the thread that started it (WorkerLink). Few and rare: a handshake that hands
 // over the stats block's memory, sockets in transfer mode, error reports, a
 // cluster's topics (a thread's first subscriber joined, its last left), and the
-// drain at close (close, quiet, release, closed: drain.ts). Stats themselves never travel as messages: the parent reads
+// drain at close (close, quiet, release, closed: drain.ts) with the handler's
+// onStop after it (stopError, closed: lifecycle.ts). Stats themselves never travel as messages: the parent reads
 // the worker's stats block in shared memory with Atomics.
 
 import type { HOOKS } from '../net/handler.ts';
@@ -44,7 +45,10 @@ export type WorkerMessage =
   | { type: 'ringwire:topic'; topic: string; active: boolean }
   /** Draining: no frame of this thread is in flight any more; its FINs wait for 'ringwire:release' (drain.ts). */
   | { type: 'ringwire:quiet' }
-  | { type: 'ringwire:closed' };
+  /** The thread's onStop threw (ERR_HANDLER) or overran drainTimeout (ERR_DRAIN_TIMEOUT): lifecycle.ts. */
+  | { type: 'ringwire:stopError'; number: number; message: string }
+  /** Drained, and onStop has settled (or overran: then it still runs, and the thread is the parent's to terminate). */
+  | { type: 'ringwire:closed'; overran: boolean };
 
 /** Parent → worker. The socket is in the transfer list. */
 export type ParentMessage =

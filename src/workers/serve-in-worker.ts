@@ -3,16 +3,19 @@
 // (every worker does, and the kernel spreads connections) or, in transfer mode,
 // serves the sockets its parent accepted and transferred to it. It hands the
 // parent its stats block once, reports errors, and drains when told to close.
+// The handler's onStart runs once the thread's mailbox is attached and before it
+// accepts (or says it is ready for sockets); its onStop after the drain.
 // Used by WorkerServer's threads, and by your own workers (ringwire/worker).
 
 import { isMainThread, parentPort } from 'node:worker_threads';
 import type net from 'node:net';
 import { createCore } from '../core/create.ts';
-import { configError } from '../core/errors.ts';
+import { configError, E_DRAIN_TIMEOUT } from '../core/errors.ts';
 import { STATS_COUNT } from '../core/core.ts';
 import type { Handler } from '../net/handler.ts';
 import { RingwireServer } from '../net/server.ts';
 import { DRAIN_GATE } from '../net/drain.ts';
+import { START_HANDLER, THREAD_PLACE } from '../net/lifecycle.ts';
 import { loadHandler } from './handler-module.ts';
 import type { ParentMessage, WorkerInit, WorkerMessage } from './protocol.ts';
 
@@ -32,9 +35,16 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
   // Hooks given directly (your own worker) or as a module (WorkerServer's threads).
   const { handler, balance = 'reuseport', port: listenPort = 0, host = '127.0.0.1', backlog, listeners, switchboard, place = 0, ...serverOptions } = options;
   const server = new RingwireServer({ ...serverOptions, ...(handler ? await loadHandler(handler) : {}) }, createCore);
+  server[THREAD_PLACE] = { thread: place, threads: switchboard?.places.length ?? 1 };
   const post = (m: WorkerMessage) => port.postMessage(m);
   server.on('clientError', (err, c) => {
     post({ type: 'ringwire:clientError', number: err.number, message: err.message, id: c.id, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
+  });
+  // The parent reports it (and terminates the thread if onStop overran: it may never settle).
+  let overran = false;
+  server.on('stopError', err => {
+    overran ||= err.number === E_DRAIN_TIMEOUT;
+    post({ type: 'ringwire:stopError', number: err.number, message: err.message });
   });
   let release: (() => void) | undefined;
   const onMessage = (m: ParentMessage) => {
@@ -49,7 +59,7 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
         post({ type: 'ringwire:quiet' });
       });
       void server.close().then(() => {
-        post({ type: 'ringwire:closed' });
+        post({ type: 'ringwire:closed', overran });
         port.off('message', onMessage); // nothing of ours keeps the thread alive any more
       });
     }
@@ -61,6 +71,7 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
     // With a cluster, the parent subscribes the host in Redis to the topics its threads have subscribers of.
     if (switchboard.outbox) server.router.watchTopics((topic, active) => post({ type: 'ringwire:topic', topic, active }));
   }
+  await server[START_HANDLER](); // before this thread accepts: its failure (ERR_BAD_CONFIG) fails the parent's listen()
   const bound = balance === 'reuseport' ? (await server.listen({ port: listenPort, host, backlog, listeners, reusePort: true })).port : 0;
   post({ type: 'ringwire:ready', port: bound, memory: core.memory, statsOffset: core.config.regions.stats, statsCount: STATS_COUNT });
   return server;

@@ -1,7 +1,8 @@
 // The parent side of one worker thread that runs serveInWorker: waits for its
 // handshake, reads its stats block straight from shared memory (Atomics, no
 // messages), hands it sockets in transfer mode, relays its error reports and
-// (with a cluster) the topics it has subscribers of, and asks it to drain. attachWorker(worker) gives you one for a worker of your own.
+// (with a cluster) the topics it has subscribers of, asks it to drain, and
+// relays what went wrong in its handler's onStop ('stopError'). attachWorker(worker) gives you one for a worker of your own.
 
 import { EventEmitter, once } from 'node:events';
 import type net from 'node:net';
@@ -18,7 +19,7 @@ export class WorkerLink extends EventEmitter {
   /** Resolves when the thread has ended, whenever that was. */
   readonly ended: Promise<void>;
   private statsBlock: Stats | undefined;
-  private closed: Promise<void> | undefined;
+  private closed: Promise<boolean> | undefined;
 
   constructor(worker: Worker) {
     super();
@@ -37,8 +38,13 @@ export class WorkerLink extends EventEmitter {
           this.emit('topic', m.topic, m.active);
         } else if (m?.type === 'ringwire:quiet') {
           this.emit('quiet');
+        } else if (m?.type === 'ringwire:stopError') {
+          const err = ringwireError(m.number, m.message);
+          // Reported, never lost: whoever owns the link listens, or it is a process warning.
+          if (this.listenerCount('stopError') > 0) this.emit('stopError', err);
+          else process.emitWarning(err.message, { code: err.code });
         } else if (m?.type === 'ringwire:closed') {
-          this.emit('drained');
+          this.emit('drained', m.overran);
         }
       });
       worker.once('error', reject);
@@ -59,20 +65,23 @@ export class WorkerLink extends EventEmitter {
   }
 
   /**
-   * Ask the worker's server to stop accepting and drain its connections. Resolves
-   * when it has (or the thread has ended); after `timeout` ms the thread is terminated.
-   * Once the worker has no frame in flight, its FINs wait for `quiet` to resolve
-   * (a worker server's barrier across its threads, drain.ts); by default they go at once.
+   * Ask the worker's server to stop accepting, drain its connections and run its
+   * handler's onStop. Resolves when it has (or the thread has ended): true if its
+   * onStop overran drainTimeout (it still runs: terminate the thread to end it).
+   * After `timeout` ms the thread is terminated. Once the worker has no frame in
+   * flight, its FINs wait for `quiet` to resolve (a worker server's barrier across
+   * its threads, drain.ts); by default they go at once.
    */
-  close(timeout = 15_000, quiet: () => Promise<void> = () => Promise.resolve()): Promise<void> {
+  close(timeout = 15_000, quiet: () => Promise<void> = () => Promise.resolve()): Promise<boolean> {
     this.closed ??= (async () => {
-      const done = Promise.race([once(this, 'drained'), this.ended]);
+      const done = Promise.race([once(this, 'drained').then(([overran]) => overran === true), this.ended.then(() => false)]);
       this.once('quiet', () => void quiet().then(() => this.worker.postMessage({ type: 'ringwire:release' } satisfies ParentMessage)));
       const m: ParentMessage = { type: 'ringwire:close' };
       this.worker.postMessage(m);
       const timer = setTimeout(() => void this.worker.terminate(), timeout);
-      await done;
+      const overran = await done;
       clearTimeout(timer);
+      return overran;
     })();
     return this.closed;
   }

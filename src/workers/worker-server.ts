@@ -23,7 +23,7 @@ import { EventEmitter } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { configError, E_NO_DESCRIPTORS, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
+import { configError, E_DRAIN_TIMEOUT, E_NO_DESCRIPTORS, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
 import { S_STALLS } from '../core/core.ts';
 import { standaloneStats, sumStats, type StatsSnapshot } from '../core/stats.ts';
 import type { ConnectionInfo } from '../net/connection.ts';
@@ -35,7 +35,7 @@ import { DEFAULT_POST_TIMEOUT, PostQueue } from '../net/post-queue.ts';
 import { Cluster } from '../net/cluster.ts';
 import type { ServerStats, ThreadStats } from '../net/server-stats.ts';
 import { checkServerOptions, type ListenOptions, type ServerOptions } from '../net/server.ts';
-import { ENDPOINT_RULES } from '../net/endpoint-config.ts';
+import { DEFAULT_DRAIN_TIMEOUT, ENDPOINT_RULES } from '../net/endpoint-config.ts';
 import { API_NAMES, checkKnown, checkNumber, checkOptions, deadline, duration, OTHER, type OptionNames, type Rule } from '../net/option-rules.ts';
 import { listenerCount, ListenerSet } from '../net/listener-set.ts';
 import { createAddressTable } from '../net/address-table.ts';
@@ -49,13 +49,14 @@ import { MetricsRegistry, type MetricsOptions } from '../metrics/registry.ts';
 import { canReusePort, REUSEPORT_PLATFORMS } from '../net/port-sharing.ts';
 import { DescriptorReserve } from './descriptor-reserve.ts';
 import { DrainBarrier } from '../net/drain.ts';
+import { cloneHandlerOptions } from '../net/lifecycle.ts';
 
 export interface WorkerServerOptions extends Omit<ServerOptions, (typeof HOOKS)[number] | 'core'> {
   /** Worker threads: a number, or 'auto' for the machine's available parallelism. Default 'auto'. */
   workers?: number | 'auto';
   /** How the port is shared. Default 'transfer' where Node can transfer sockets (>= 24.20), else 'reuseport'. */
   balance?: Balance;
-  /** A module (path or URL) exporting the hooks (onFrame…); each worker imports it. Default: echo in the core. */
+  /** A module (path or URL) exporting the hooks (onFrame…, onStart, onStop); each worker imports it. Default: echo in the core. */
   handler?: string;
   core?: 'wasm' | 'js';
   /** Restart backoff: the first delay, doubled after each quick failure, up to max. Default 100 ms … 10 s. */
@@ -78,7 +79,7 @@ const WORKER_RULES = {
 /** Check a worker server's options (ERR_BAD_CONFIG naming the first one that cannot be honoured); the command line runs it too, naming its flags. */
 export function checkWorkerServerOptions(options: WorkerServerOptions, names: OptionNames = API_NAMES): void {
   const hooks: readonly string[] = HOOKS;
-  checkKnown(options, [...Object.keys(ENDPOINT_RULES).filter(k => !hooks.includes(k)), 'upstream', 'cluster', ...Object.keys(WORKER_RULES)], '', names);
+  checkKnown(options, [...Object.keys(ENDPOINT_RULES).filter(k => !hooks.includes(k)), 'upstream', 'cluster', 'handlerOptions', ...Object.keys(WORKER_RULES)], '', names);
   const { workers, balance, handler, restartDelay, stallRestart, mailbox, ...server } = options;
   checkNumber('stallRestart', stallRestart, WORKER_RULES.stallRestart, names);
   if (restartDelay !== undefined) {
@@ -213,6 +214,8 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       throw configError(`worker threads share a port with listen({ reusePort }), which needs Node >= 22.12; this is Node ${process.versions.node}`);
     }
     this.init = { ...serverOptions, handler: handler === undefined ? undefined : handlerUrl(handler), balance: this.balance };
+    // Refused here, not when the first thread starts; each thread gets its own copy (workerData).
+    if (serverOptions.handlerOptions !== undefined) this.init.handlerOptions = cloneHandlerOptions(serverOptions.handlerOptions);
     const slots = resolveConfig(serverOptions).slots; // each worker's core has these: a bad configuration fails here
     if ((serverOptions.maxConnectionsPerIp ?? 0) > 0) {
       // One table for every thread: the cap holds however the connections are spread.
@@ -373,7 +376,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     return this.asks.ask(typeof to === 'number' ? to : this.switchboard.owner(to), request, options.timeout ?? DEFAULT_ASK_TIMEOUT);
   }
 
-  /** Stop accepting, drain every worker's connections, resolve when every thread has ended. */
+  /** Stop accepting, drain every worker's connections, run each thread's onStop; resolve as soon as every thread has ended. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.watchdog);
@@ -384,17 +387,24 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
       // Every thread's FINs wait until no thread has a frame in flight: a handler still
       // running on one may publish to subscribers on all (drain.ts). A thread that ends arrives too.
       const barrier = new DrainBarrier(this.places.filter(p => p.link && p.state !== 'closed').map(p => p.index));
+      const drainTimeout = this.init.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT;
       await Promise.all(this.places.map(async p => {
         clearTimeout(p.timer);
         if (!p.link || p.state === 'closed') { p.state = 'closed'; return; }
         p.state = 'closing';
         const link = p.link;
         void link.ended.then(() => barrier.arrive(p.index));
-        await link.close(this.init.drainTimeout === undefined ? 15_000 : this.init.drainTimeout + 5000, () => barrier.arrive(p.index));
-        // Our own threads end once drained (nothing else keeps them alive); a dead one already has.
-        const timer = setTimeout(() => void link.worker.terminate(), 5000);
-        await link.ended;
-        clearTimeout(timer);
+        // The drain and onStop each have drainTimeout in the thread; past both (its loop blocked), it is terminated.
+        const overran = await link.close(2 * drainTimeout + 5000, () => barrier.arrive(p.index));
+        // A thread whose onStop overran (reported by the thread) may never end: terminate it now.
+        // Otherwise it ends by itself once its onStop has closed what the module opened; one
+        // kept alive by something left open is terminated after drainTimeout, and reported.
+        if (overran || await lingers(link, drainTimeout)) {
+          if (!overran) {
+            this.stopError(p, ringwireError(E_DRAIN_TIMEOUT, `worker ${p.index} (thread ${p.threadId}) drained and ran its onStop, but did not end within drainTimeout (${drainTimeout} ms): something its handler module opened (a timer, socket or channel) keeps it alive; close it in onStop`));
+          }
+          await link.worker.terminate();
+        }
         p.state = 'closed';
       }));
       await stopped;
@@ -429,6 +439,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     link.on('clientError', (err: RingwireError, info: ConnectionInfo) => {
       if (this.listenerCount('clientError') > 0) this.emit('clientError', err, info);
     });
+    link.on('stopError', (err: RingwireError) => this.stopError(p, err));
     let error: Error | undefined;
     worker.on('error', err => { error = err; });
     worker.once('exit', code => this.exited(p, link, code, error));
@@ -503,11 +514,26 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     target.assigned++;
   }
 
+  /** Report a thread's onStop that threw or overran (and so is terminated): the 'stopError' event, else a process warning. */
+  private stopError(p: Place, err: RingwireError): void {
+    if (this.listenerCount('stopError') > 0) this.emit('stopError', err, { thread: p.index, threads: this.size });
+    else process.emitWarning(err.message, { code: err.code });
+  }
+
   /** Count and report a connection this thread closed itself (no worker, no descriptor). */
   private refused(err: RingwireError, who: ConnectionInfo): void {
     this.counted.error(err.number);
     if (this.listenerCount('clientError') > 0) this.emit('clientError', err, who);
   }
+}
+
+/** Does the thread outlive `ms` once stopped (something its module opened keeps it alive)? False as soon as it ends. */
+async function lingers(link: WorkerLink, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>(resolve => (timer = setTimeout(() => resolve(true), ms)));
+  const result = await Promise.race([link.ended.then(() => false), late]);
+  clearTimeout(timer);
+  return result;
 }
 
 /** A server on one port across worker threads. Call listen() to start it. */
