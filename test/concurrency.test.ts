@@ -113,15 +113,18 @@ describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath
 
   it('a rejection of frame k closes the connection after the replies of the frames before k; the replies of later frames are dropped', async () => {
     const closes: (RingwireError | undefined)[] = [];
+    const settled: number[] = [];
     const { server, port } = await startServer({
       ...base, concurrency: 8,
       async onFrame(frame, c) {
         const n = Number(text(frame));
         if (n === 5) {
+          settled.push(n);
           await sleep(10);
           throw new Error('frame 5 fails');
         }
         await sleep(n < 5 ? 80 : 20); // the frames before it settle after it failed; those after it before
+        settled.push(n);
         c.send(frame);
       },
       onClose(_c, err) { closes.push(err); },
@@ -132,17 +135,25 @@ describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath
     s.write(lines(0, 8));
     expect(String(await got.done)).toBe(lines(0, 5));
     expect(codes).toEqual(['ERR_HANDLER']);
+    await until(() => settled.length === 8, 5000, 'every handler settled');
+    expect(settled).toEqual([5, 6, 7, 0, 1, 2, 3, 4]); // all out at once: 5 failed first, 6 and 7 sent into a closing connection
     await until(() => closes.length === 1, 5000, 'onClose');
     expect(closes[0]?.code).toBe('ERR_HANDLER');
     await server.close();
   });
 
   it('a synchronous throw of frame k with earlier frames out: the same, after their replies', async () => {
+    let out = 0;
+    let outAtThrow = -1;
     const { server, port } = await startServer({
       ...base, concurrency: 8,
       onFrame(frame, c) {
         const n = Number(text(frame));
-        if (n === 3) throw new Error('frame 3 fails');
+        if (n === 3) {
+          outAtThrow = out;
+          throw new Error('frame 3 fails');
+        }
+        out++;
         return sleep(40).then(() => { c.send(frame); });
       },
     });
@@ -151,6 +162,7 @@ describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath
     const got = collect(s);
     s.write(lines(0, 6));
     expect(String(await got.done)).toBe(lines(0, 3));
+    expect(outAtThrow).toBe(3); // frames 0-2 were out when frame 3 threw
     expect(codes).toEqual(['ERR_HANDLER']);
     await server.close();
   });
@@ -180,9 +192,11 @@ describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath
   it('handlerTimeout with frames out: the oldest unsettled frame\'s deadline closes the connection (ERR_HANDLER_TIMEOUT), the slot quarantined until every handler settles', async () => {
     const hung: (() => void)[] = [];
     const closes: (RingwireError | undefined)[] = [];
+    const started: string[] = [];
     const { server, port } = await startServer({
       ...base, concurrency: 4, handlerTimeout: 200,
       async onFrame(frame, c) {
+        started.push(text(frame));
         if (text(frame) === 'hang') await new Promise<void>(r => hung.push(r));
         else await sleep(10);
         c.send(frame);
@@ -195,6 +209,7 @@ describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath
     s.write('x\nhang\ny\nz\n');
     await once(s, 'close');
     expect(String(await got.done)).toBe('x\n'); // y and z settled, but wait behind the hung frame
+    expect(started).toEqual(['x', 'hang', 'y', 'z']);
     expect(codes).toEqual(['ERR_HANDLER_TIMEOUT']);
     await until(() => server.stats().total.quarantined === 1, 2000, 'quarantined');
     expect(closes).toHaveLength(0);
@@ -206,11 +221,15 @@ describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath
   });
 
   it('the drain answers every frame out before the FIN, and past drainTimeout counts every one of them', async () => {
+    let out = 0;
+    let most = 0;
     const { server, port } = await startServer({
       ...base, concurrency: 8,
       async onFrame(frame, c) {
+        most = Math.max(most, ++out);
         await sleep(100);
         c.send(frame);
+        out--;
       },
     });
     const s = await connect(port);
@@ -219,6 +238,7 @@ describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath
     await sleep(30); // all 8 out with their handlers
     await server.close();
     expect(String(await got.done)).toBe(lines(0, 8));
+    expect(most).toBe(8);
 
     const hung = createServer({
       ...base, concurrency: 8, drainTimeout: 150,
