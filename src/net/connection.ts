@@ -302,6 +302,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kHandlerSince] = 0;
   /** The core is told to hold this slot's frames (it lists none: they are saved, or delivery waits). */
   private held = false;
+  /** The core was held since this slot's frames were last listed: frames may wait in the rx ring unlisted (continue()). */
+  private unlisted = false;
   private saved: Saved | null = null;
   private stream: FrameStream | null = null;
   private readonly onFrame: ((frame: Uint8Array, c: Connection<Data>) => void | PromiseLike<void>) | undefined;
@@ -902,7 +904,15 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (saved) this.hold(false);
     if (status < 0) return this[kFail](this.framingError(-status)); // close() writes the replies before the FIN
     // After a saved batch, bytes may have arrived while the slot was held.
-    if (status === R_MORE || saved) return this.run(null, core.process(this[kSlot]));
+    if (status === R_MORE || saved) {
+      this.unlisted = false;
+      return this.run(null, core.process(this[kSlot]));
+    }
+    this.listed();
+  }
+
+  /** Every frame the core could list was delivered: read on, or close once draining is done. */
+  private listed(): void {
     this.updateReading();
     if (this.state === 'draining') this.whenDrained();
   }
@@ -937,6 +947,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Tell the core to hold this slot's frames (list none), or to list them again. */
   private hold(held: boolean): void {
     this.held = held;
+    if (held) this.unlisted = true;
     this.core.hold(this[kSlot], held);
   }
 
@@ -994,6 +1005,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (!this.window.accepts || this.peer.tx.bytes > 0) return;
     const saved = this.saved;
     if (saved) this.run(saved, saved.status);
+    else if (this.window.concurrency > 1 && !this.unlisted) this.listed(); // a settle with nothing new to list: no core call
     else if (this.host[kTakesFrames] || this.txBlocked) this.settle(this.core.process(this[kSlot]));
     else this.updateReading();
   }
