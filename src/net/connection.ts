@@ -10,8 +10,10 @@
 //
 // Deliver (handler mode): the core lists frames without consuming them; frames
 // go to the handler in order, and the host consumes each one (core.consume) once
-// its handler returned or its promise settled. Delivery stops at a frame whose
-// handler is pending (the slot is held: reads land in the ring, nothing is
+// its handler returned or its promise settled and every frame before it has: the
+// delivery window (delivery-window.ts) holds the frames out, up to `concurrency`
+// of onFrame's (1 by default), and keeps their replies in frame order. Delivery
+// stops at a full window (the slot is held: reads land in the ring, nothing is
 // listed), at a reply that had to queue beyond the tx ring (backpressure, frame
 // by frame), or at close(); what the core had listed after that frame is kept in
 // `saved` (their places in this slot's own ring, so they stay valid) and delivered first
@@ -898,8 +900,8 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.updateReading();
       return;
     }
-    // Replies the handlers sent are written as the read callback returns, or at the end of
-    // the tick (send() -> flushLater): a batch, or an async handler's chain of settled frames, is one write.
+    // Replies the handlers sent are written as the read callback returns, or once per turn of
+    // the event loop (send() -> flushLater): a batch, or the async replies of one turn, is one write.
     this.saved = null;
     if (saved) this.hold(false);
     if (status < 0) return this[kFail](this.framingError(-status)); // close() writes the replies before the FIN
