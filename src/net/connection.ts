@@ -450,7 +450,7 @@ export class Connection<Data = any> implements ConnectionInfo {
         // Awaited like a frame's handler: frames wait (in handler mode; the echo does not), a rejection is ERR_HANDLER.
         if (this.host[kTakesFrames]) {
           this.hold(true);
-          this.await(r, this.window.add(-1));
+          this.await(r, this.window.add(-1, performance.now()));
         } else {
           r.then(undefined, err => this[kFail](handlerError(err)));
         }
@@ -852,6 +852,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     let failure: RingwireError | undefined;
     const w = this.window;
     let current: InFlight | undefined; // concurrency > 1: the frame whose handler runs
+    const now = performance.now(); // one clock read per batch: its handlers all start now, for handlerTimeout
     this.host[kEnter](this);
     try {
       while (i < n && this.delivers()) {
@@ -860,12 +861,12 @@ export class Connection<Data = any> implements ConnectionInfo {
         i++;
         if (w.concurrency === 1) {
           const r = this.onFrame!(frame, this);
-          if (isPromise(r)) this.await(r, w.add(end));
+          if (isPromise(r)) this.await(r, w.add(end, now));
           else done = end;
           continue;
         }
         // Its place in the output is reserved before its handler runs; its sends are attributed to it (frameContext).
-        current = w.add(end);
+        current = w.add(end, now);
         const r = frameContext.run(current, this.onFrame!, frame, this);
         if (isPromise(r)) this.await(r, current);
         else if (current === w.head) done = w.takeHead().end; // nothing earlier is out: done, as at concurrency 1

@@ -75,9 +75,9 @@ export class DeliveryWindow {
     return n;
   }
 
-  /** Reserve the next place in the output for a frame ending at rx position `end`. */
-  add(end: number): InFlight {
-    const e: InFlight = { window: this, end, since: performance.now(), settled: false, left: false, failure: undefined, replies: null };
+  /** Reserve the next place in the output for a frame ending at rx position `end`, whose handler starts at `now` (performance.now()). */
+  add(end: number, now: number): InFlight {
+    const e: InFlight = { window: this, end, since: now, settled: false, left: false, failure: undefined, replies: null };
     this.entries.push(e);
     return e;
   }
