@@ -9,7 +9,7 @@
 // attributed to it through `frameContext`, an AsyncLocalStorage entered around
 // its handler only when concurrency > 1, so it holds before and after the
 // handler's awaits — is copied into its place here and sent when every earlier
-// frame has settled (takeHead()). A send with no frame of this connection in its
+// frame has settled (takeReplies()). A send with no frame of this connection in its
 // context (a timer, another connection's handler), or from a frame that is the
 // head or already left the window, goes out at once.
 //
