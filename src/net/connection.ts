@@ -865,9 +865,12 @@ export class Connection<Data = any> implements ConnectionInfo {
           else done = end;
           continue;
         }
-        // Its place in the output is reserved before its handler runs; its sends are attributed to it (frameContext).
+        // Its place in the output is reserved before its handler runs; its sends are attributed to it
+        // (frameContext). The oldest frame out needs no context: it stays the head until it settles,
+        // and the head sends straight (any frame of this connection in the context it inherits left before it).
+        const head = w.size === 0;
         current = w.add(end, now);
-        const r = frameContext.run(current, this.onFrame!, frame, this);
+        const r = head ? this.onFrame!(frame, this) : frameContext.run(current, this.onFrame!, frame, this);
         if (isPromise(r)) this.await(r, current);
         else if (current === w.head) done = w.takeHead().end; // nothing earlier is out: done, as at concurrency 1
         else current.settled = true; // done; it leaves (its frame consumed) once the frames before it have

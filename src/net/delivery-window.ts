@@ -7,8 +7,8 @@
 // Replies leave in frame order whatever order the handlers settle in: the oldest
 // frame (the head) sends straight into the tx ring; a later frame's send() —
 // attributed to it through `frameContext`, an AsyncLocalStorage entered around
-// its handler only when concurrency > 1, so it holds before and after the
-// handler's awaits — is copied into its place here and sent when every earlier
+// its handler only when concurrency > 1 and earlier frames are out (the head
+// needs none), so it holds before and after the handler's awaits — is copied into its place here and sent when every earlier
 // frame has settled (takeReplies()). A send with no frame of this connection in its
 // context (a timer, another connection's handler), or from a frame that is the
 // head or already left the window, goes out at once.
@@ -17,7 +17,9 @@
 // takeHead() returned (settled heads leave at once); `bytes` is the sum of the
 // copies held here (charged to the endpoint's queue budget by the connection).
 // Cost: with concurrency 1 an entry per async frame, no copy, no context; with
-// concurrency > 1 one entry and one AsyncLocalStorage.run per frame.
+// concurrency > 1 an entry per frame and an AsyncLocalStorage.run per frame that
+// starts behind another (the run copies the context map: in a profile, the largest
+// cost of the window), and a copy per reply sent before its turn.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { RingwireError } from '../core/errors.ts';
