@@ -81,6 +81,9 @@ Options for serve:
   --handler-timeout <time>  close a connection whose handler has not settled this long with
                             ERR_HANDLER_TIMEOUT: its socket at once, its slot once the handler
                             settles (default 30s; 0s: never)
+  --concurrency <n>         frames of one connection out with the handler's onFrame at once;
+                            replies still leave in frame order (default 1: one at a time,
+                            which a handler keeping per-connection state relies on)
   --max-queued <bytes>      replies one connection may queue beyond its tx ring before
                             ERR_SLOW_CONSUMER (default 4 x --tx-ring, or --max-reply if larger)
   --max-queued-total <bytes> replies all connections may queue beyond their tx rings (default 64m)
@@ -406,6 +409,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       'stall-restart': { type: 'string' },
       'write-timeout': { type: 'string' },
       'handler-timeout': { type: 'string' },
+      concurrency: { type: 'string' },
       'max-queued': { type: 'string' },
       'max-queued-total': { type: 'string' },
       'max-reply': { type: 'string' },
@@ -485,6 +489,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     idleTimeout: duration('idle-timeout', values['idle-timeout']),
     writeTimeout: duration('write-timeout', values['write-timeout']),
     handlerTimeout: duration('handler-timeout', values['handler-timeout']),
+    concurrency: values.concurrency === undefined ? undefined : parseCount('concurrency', values.concurrency),
     maxQueued: size('max-queued', values['max-queued']),
     maxQueuedTotal: size('max-queued-total', values['max-queued-total']),
     maxReply: size('max-reply', values['max-reply']),

@@ -169,11 +169,18 @@ class FakeSocket extends EventEmitter {
 interface World {
   socket: FakeSocket;
   connection: Connection;
-  /** Every reply the connection took (into the tx ring or its queue), in call order. */
+  /** Every reply the connection took (into the tx ring or its queue), in the order the peer is owed them. */
   sent: Uint8Array[];
+  /**
+   * The model of the delivery window (concurrency > 1): frames out, oldest first; a
+   * frame's replies wait in its bucket until every earlier frame has settled.
+   */
+  window: { n: number; settled: boolean; bucket: Uint8Array[] }[];
+  /** A deadline closed it with an error: replies still held for their turn are dropped. */
+  errored: boolean;
   destroyed: boolean;
   closes: (RingwireError | undefined)[];
-  /** Settles the oldest pending handler promise. */
+  /** Settle pending handler promises (in the order the handlers started). */
   settle: (() => void)[];
   frameNo: number;
   /** The next frame's handler closes its connection (after its reply). */
@@ -202,10 +209,24 @@ const cmd = (name: string, run: (w: World) => void | Promise<void>): Cmd => ({
 });
 
 /** send(), recording what the peer is owed: a reply taken into the ring (true) or the queue (false, queue grew). */
-function send(w: World, payload: Uint8Array): void {
+function send(w: World, payload: Uint8Array, frame?: number): void {
   const queued = w.connection.queuedBytes;
   const copy = Uint8Array.from(payload);
-  if (w.connection.send(payload) || w.connection.queuedBytes > queued) w.sent.push(copy);
+  if (!w.connection.send(payload) && w.connection.queuedBytes <= queued) return;
+  const at = frame === undefined ? -1 : w.window.findIndex(e => e.n === frame);
+  if (at > 0) w.window[at]!.bucket.push(copy); // earlier frames are out: it waits for its turn
+  else w.sent.push(copy);
+}
+
+/** Frame n's handler settled: the frames at the head that have all settled leave, and the next one's held replies go. */
+function settled(w: World, n: number): void {
+  w.window.find(e => e.n === n)!.settled = true;
+  while (w.window[0]?.settled) {
+    w.window.shift();
+    const next = w.window[0];
+    if (next && !w.errored) w.sent.push(...next.bucket);
+    if (next) next.bucket = [];
+  }
 }
 
 const commands = [
@@ -217,11 +238,15 @@ const commands = [
   fc.integer({ min: 1, max: 200 }).map(n => cmd(`write done: the kernel takes ${n}`, w => w.socket.kernelTakes(n))),
   fc.integer({ min: 0, max: 100 }).map(n => cmd(`kernel has room for ${n} at once`, w => { w.socket.room = n; })),
   fc.constant(cmd('settle', w => { w.settle.shift()?.(); })),
+  fc.constant(cmd('settle the newest', w => { w.settle.pop()?.(); })),
   fc.uint8Array({ minLength: 1, maxLength: 30 }).map(p => cmd(`send ${p.length}`, w => send(w, p))),
   fc.constant(cmd('close', w => w.connection.close())),
   fc.constant(cmd('close from the next handler', w => { w.closeInHandler = true; })),
   fc.constant(cmd('drain', w => w.connection[kDrain]())),
-  fc.constant(cmd('deadline', w => w.connection[kFail](ringwireError(E_IDLE_TIMEOUT, 'the model\'s deadline')))),
+  fc.constant(cmd('deadline', w => {
+    if (w.connection[kState].life !== 'closed' && w.connection[kState].life !== 'quarantined') w.errored = true;
+    w.connection[kFail](ringwireError(E_IDLE_TIMEOUT, 'the model\'s deadline'));
+  })),
   fc.constant(cmd('error', w => {
     w.destroyed = true;
     w.socket.destroy(Object.assign(new Error('reset by the model'), { code: 'ECONNRESET' }));
@@ -235,26 +260,32 @@ const commands = [
 
 describe.each((['wasm', 'js'] as const).flatMap(core => (['stream', 'direct'] as const).map(writePath => ({ core, writePath }))))('Connection model ($core core, $writePath writes)', ({ core, writePath }) => {
   it('delivers every reply given to send() in order, all of them on close, a prefix on destroy', async () => {
-    await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 50 }), fc.boolean(), async (cmds, asyncHandler) => {
+    await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 50 }), fc.boolean(), fc.constantFrom(1, 3), async (cmds, asyncHandler, concurrency) => {
       let world!: World;
       const server = createServer({
-        core, zeroCopy: false, writePath, framing: 'length:1', maxFrame: 40, rxRing: 64, txRing: 64, maxQueued: 1 << 20, writeTimeout: 0,
+        core, zeroCopy: false, writePath, framing: 'length:1', maxFrame: 40, rxRing: 64, txRing: 64, maxQueued: 1 << 20, writeTimeout: 0, concurrency,
         onFrame(frame, c) {
           const n = world.frameNo++;
           const closes = world.closeInHandler;
           world.closeInHandler = false;
+          world.window.push({ n, settled: false, bucket: [] });
           const reply = () => {
-            send(world, Uint8Array.of(n, ...frame)); // reads the view when it replies
+            send(world, Uint8Array.of(n, ...frame), n); // reads the view when it replies
             if (closes) c.close();
+            settled(world, n);
           };
           if (!asyncHandler || n % 3 === 0) return reply();
-          return new Promise<void>(resolve => world.settle.push(() => { reply(); resolve(); }));
+          // The reply is sent after an await, in the handler's own continuation: attributed to its frame.
+          return (async () => {
+            await new Promise<void>(resolve => world.settle.push(resolve));
+            reply();
+          })();
         },
         onClose(_c, err) { world.closes.push(err); },
       });
       await server.start();
       const socket = new FakeSocket();
-      world = { socket, connection: undefined as never, sent: [], destroyed: false, closes: [], settle: [], frameNo: 0, closeInHandler: false, visited: [] };
+      world = { socket, connection: undefined as never, sent: [], window: [], errored: false, destroyed: false, closes: [], settle: [], frameNo: 0, closeInHandler: false, visited: [] };
       world.connection = server.serve(socket as unknown as net.Socket)!;
       await fc.asyncModelRun(() => ({ model: {}, real: world }), cmds);
       // Let everything finish: handlers settle, the kernel takes all, the peer ends.

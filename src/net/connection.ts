@@ -10,8 +10,10 @@
 //
 // Deliver (handler mode): the core lists frames without consuming them; frames
 // go to the handler in order, and the host consumes each one (core.consume) once
-// its handler returned or its promise settled. Delivery stops at a frame whose
-// handler is pending (the slot is held: reads land in the ring, nothing is
+// its handler returned or its promise settled and every frame before it has: the
+// delivery window (delivery-window.ts) holds the frames out, up to `concurrency`
+// of onFrame's (1 by default), and keeps their replies in frame order. Delivery
+// stops at a full window (the slot is held: reads land in the ring, nothing is
 // listed), at a reply that had to queue beyond the tx ring (backpressure, frame
 // by frame), or at close(); what the core had listed after that frame is kept in
 // `saved` (their places in this slot's own ring, so they stay valid) and delivered first
@@ -19,7 +21,7 @@
 // may list frames (the list is one per core): Endpoint.delivering guards that.
 //
 // Write: views of the tx ring are written as they are, once for all the replies
-// a connection got in a read callback (as it returns) or else in a tick
+// a connection got in a read callback (as it returns) or else once per turn of the event loop
 // (Endpoint.flushLater); Node keeps a reference, not a copy, so the ring's bytes are released only once the kernel has them,
 // or, for TLS, which encrypts (copies) what reaches its handle, once write()
 // returns (flush()). Two write paths: 'direct' (direct-write.ts) writes through
@@ -80,6 +82,7 @@ import {
 } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { DirectWriter, WRITE_DONE, canWriteDirect, writeError, type WritePath } from './direct-write.ts';
+import { DeliveryWindow, frameContext, type InFlight } from './delivery-window.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
 import { badStep, LIFE, OUTPUT, type Life, type LifeEvent, type Output, type OutputEvent, type StateView } from './connection-state.ts';
@@ -136,7 +139,7 @@ export interface ConnectionHost {
   [kEnter](connection: Connection): void;
   /** The batch is over. */
   [kLeave](): void;
-  /** A send: flush this connection once the read callback returns, else at the end of the tick (one write per batch, or per chain of async replies). */
+  /** A send: flush this connection once the read callback returns, else once per turn of the event loop (one write per batch, or per turn of async replies). */
   [kFlushLater](connection: Connection): void;
   /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick. */
   [kEnterRead](): void;
@@ -163,6 +166,8 @@ export interface ConnectionLimits {
   maxQueued: number;
   /** The largest reply; one larger than the tx ring is streamed through it. */
   maxReply: number;
+  /** onFrame's frames of one connection out with handlers at once (delivery-window.ts). */
+  concurrency: number;
 }
 
 /** How long a closing connection keeps reading (and discarding) before it is destroyed. */
@@ -293,11 +298,14 @@ export class Connection<Data = any> implements ConnectionInfo {
   private leftover: Uint8Array | null = null;
 
   // ---- delivery ----
-  /** A handler's promise has not settled; its frame ends at pendingEnd. */
-  private pending = false;
-  /** Since when (performance.now()) that promise has been pending; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
+  /** The frames out with handlers (and onOpen's promise), oldest first. */
+  private readonly window: DeliveryWindow;
+  /** Since when (performance.now()) the oldest of them has been out; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
   [kHandlerSince] = 0;
-  private pendingEnd = 0;
+  /** The core is told to hold this slot's frames (it lists none: they are saved, or delivery waits). */
+  private held = false;
+  /** The core was held since this slot's frames were last listed: frames may wait in the rx ring unlisted (continue()). */
+  private unlisted = false;
   private saved: Saved | null = null;
   private stream: FrameStream | null = null;
   private readonly onFrame: ((frame: Uint8Array, c: Connection<Data>) => void | PromiseLike<void>) | undefined;
@@ -340,6 +348,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.id = id;
     this[kHandler] = handler;
     this.zeroCopy = zeroCopy;
+    // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
+    this.window = new DeliveryWindow(handler.onFrame ? host[kLimits].concurrency : 1);
     if (handler.onFrame) this.onFrame = handler.onFrame;
     else if (handler.onConnection) this.onFrame = frame => this.frames().offer(frame);
     else if (handler.onForward) this.onFrame = frame => this.forward(frame);
@@ -439,8 +449,8 @@ export class Connection<Data = any> implements ConnectionInfo {
       if (isPromise(r)) {
         // Awaited like a frame's handler: frames wait (in handler mode; the echo does not), a rejection is ERR_HANDLER.
         if (this.host[kTakesFrames]) {
-          this.core.hold(this[kSlot], true);
-          this.await(r, -1);
+          this.hold(true);
+          this.await(r, this.window.add(-1, performance.now()));
         } else {
           r.then(undefined, err => this[kFail](handlerError(err)));
         }
@@ -528,6 +538,38 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   send(payload: Uint8Array): boolean {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
+    if (this.outputClosed || this.state === 'closed' || this.error) return false;
+    const w = this.window;
+    if (w.size > 1 && w.concurrency > 1) {
+      const at = frameContext.getStore();
+      if (w.holds(at)) return this.keep(at, payload);
+    }
+    return this.put(payload);
+  }
+
+  /** A reply of a frame whose earlier frames are still out: copied into its place (delivery-window.ts), charged like the queue. */
+  private keep(at: InFlight, payload: Uint8Array): boolean {
+    this.window.keep(at, payload);
+    const withinBudget = this.host[kQueue](payload.length, this);
+    const queued = this.tx.bytes + this.window.bytes;
+    if (queued > this.host[kLimits].maxQueued || !withinBudget) {
+      const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
+      this[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring or held for their turn, ${why}`), true);
+      return false;
+    }
+    return true;
+  }
+
+  /** A frame's turn came: the replies it sent while earlier frames were out, in order. */
+  private sendHeld(replies: Uint8Array[], send: boolean): void {
+    let bytes = 0;
+    for (const p of replies) bytes += p.length;
+    this.host[kQueue](-bytes);
+    if (send) for (const p of replies) this.put(p);
+  }
+
+  /** send() after every earlier reply, whoever sends it. */
+  private put(payload: Uint8Array): boolean {
     if (this.outputClosed || this.state === 'closed' || this.error) return false;
     const wasEmpty = this.tx.bytes === 0;
     let r = wasEmpty ? this.core.send(this[kSlot], payload) : this.core.check(payload);
@@ -636,7 +678,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   get [kUnanswered](): number {
     // Closing (by the application, an error or a reset): what it did not deliver it dropped on purpose.
-    const held = this.pending && this.pendingEnd >= 0 ? 1 : 0; // a frame's handler, not onOpen's
+    const held = this.window.frames; // frames out with handlers (and those settled, waiting for their turn), not onOpen's
     if (over(this.state)) return held;
     const saved = this.saved ? this.saved.list.length / FRAME_WORDS - this.saved.next : 0;
     return held + saved + this.core.bufferedFrames(this[kSlot]);
@@ -652,7 +694,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * needs two).
    */
   [kEvict](err: RingwireError): void {
-    const partner = this.peer === this || this.peer.pending ? null : this.peer;
+    const partner = this.peer === this || this.peer.window.size > 0 ? null : this.peer;
     this[kFail](err, true);
     this.onSocketClose();
     if (partner) {
@@ -802,49 +844,81 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   private run(saved: Saved | null, status: number): void {
     const core = this.core;
-    if (!saved && (this.pending || this.saved)) return this.updateReading(); // held: the core listed nothing
+    if (!saved && this.held) return this.updateReading(); // held: the core listed nothing
     const n = saved ? saved.list.length / FRAME_WORDS : core.frameCount();
     let i = saved ? saved.next : 0;
     const list = saved?.list; // undefined: the core's own list
     let done = -1;
     let failure: RingwireError | undefined;
+    const w = this.window;
+    let current: InFlight | undefined; // concurrency > 1: the frame whose handler runs
+    const now = performance.now(); // one clock read per batch: its handlers all start now, for handlerTimeout
     this.host[kEnter](this);
     try {
       while (i < n && this.delivers()) {
         const frame = core.frame(i, list);
         const end = core.frameEnd(i, list);
         i++;
-        const r = this.onFrame!(frame, this);
-        if (isPromise(r)) {
-          this.await(r, end);
-          break;
+        if (w.concurrency === 1) {
+          const r = this.onFrame!(frame, this);
+          if (isPromise(r)) this.await(r, w.add(end, now));
+          else done = end;
+          continue;
         }
-        done = end;
+        // Its place in the output is reserved before its handler runs; its sends are attributed to it
+        // (frameContext). The oldest frame out needs no context: it stays the head until it settles,
+        // and the head sends straight (any frame of this connection in the context it inherits left before it).
+        const head = w.size === 0;
+        current = w.add(end, now);
+        const r = head ? this.onFrame!(frame, this) : frameContext.run(current, this.onFrame!, frame, this);
+        if (isPromise(r)) this.await(r, current);
+        else if (current === w.head) done = w.takeHead().end; // nothing earlier is out: done, as at concurrency 1
+        else current.settled = true; // done; it leaves (its frame consumed) once the frames before it have
+        current = undefined;
       }
     } catch (err) {
       failure = handlerError(err);
+      if (current !== undefined) {
+        if (current === w.head) {
+          w.takeHead();
+        } else {
+          // Frames before it are still out: the connection closes once they are answered (settled()).
+          current.settled = true;
+          current.failure = failure;
+          w.failed = true;
+          failure = undefined;
+        }
+      }
     } finally {
       this.host[kLeave]();
     }
     if (done >= 0) this.consume(done);
     if (failure) return this[kFail](failure);
     if (over(this.state)) return this.finWhenFlushed();
-    if (i < n || this.pending || this.peer.tx.bytes > 0) {
+    if (i < n || !w.accepts || this.peer.tx.bytes > 0) {
       // Stopped early: keep the rest for later (list entries: their bytes stay in this slot's ring).
       if (saved) saved.next = i;
       else saved = { list: core.saveFrames(i), next: 0, status };
       this.saved = saved;
-      core.hold(this[kSlot], true);
+      this.hold(true);
       this.updateReading();
       return;
     }
-    // Replies the handlers sent are written as the read callback returns, or at the end of
-    // the tick (send() -> flushLater): a batch, or an async handler's chain of settled frames, is one write.
+    // Replies the handlers sent are written as the read callback returns, or once per turn of
+    // the event loop (send() -> flushLater): a batch, or the async replies of one turn, is one write.
     this.saved = null;
-    if (saved) core.hold(this[kSlot], false);
+    if (saved) this.hold(false);
     if (status < 0) return this[kFail](this.framingError(-status)); // close() writes the replies before the FIN
     // After a saved batch, bytes may have arrived while the slot was held.
-    if (status === R_MORE || saved) return this.run(null, core.process(this[kSlot]));
+    if (status === R_MORE || saved) {
+      this.unlisted = false;
+      return this.run(null, core.process(this[kSlot]));
+    }
+    this.listed();
+  }
+
+  /** Every frame the core could list was delivered: read on, or close once draining is done. */
+  private listed(): void {
     this.updateReading();
     if (this.state === 'draining') this.whenDrained();
   }
@@ -868,28 +942,64 @@ export class Connection<Data = any> implements ConnectionInfo {
    * and holding its input for it would stall both ways).
    */
   private delivers(): boolean {
-    return (this.state === 'open' || this.state === 'draining') && !this.pending && this.peer.tx.bytes === 0;
+    return (this.state === 'open' || this.state === 'draining') && this.window.accepts && this.peer.tx.bytes === 0;
   }
 
-  /** A handler's promise: its frame ends at rx position `end` (-1: onOpen's, no frame; the core holds the slot's frames meanwhile). */
-  private await(p: PromiseLike<void>, end: number): void {
-    this.pending = true;
-    this.pendingEnd = end;
-    this[kHandlerSince] = performance.now();
-    p.then(() => this.settled(undefined), err => this.settled(handlerError(err)));
+  /** A handler's promise is out, or onOpen's (the window's entries). */
+  private get pending(): boolean {
+    return this.window.size > 0;
   }
 
-  /** A handler's promise settled: its frame is done; go on with the next ones. */
-  private settled(failure: RingwireError | undefined): void {
-    this.pending = false;
-    this[kHandlerSince] = 0;
+  /** Tell the core to hold this slot's frames (list none), or to list them again. */
+  private hold(held: boolean): void {
+    this.held = held;
+    if (held) this.unlisted = true;
+    this.core.hold(this[kSlot], held);
+  }
+
+  /** A handler's promise (e: its frame's place in the window; end -1: onOpen's, the core holds the slot's frames meanwhile). */
+  private await(p: PromiseLike<void>, e: InFlight): void {
+    this[kHandlerSince] = this.window.head!.since;
+    p.then(() => this.settled(e, undefined), err => this.settled(e, handlerError(err)));
+  }
+
+  /**
+   * A handler's promise settled. Its frame leaves the window once every frame
+   * before it has: then the replies the frames after it kept are sent in turn,
+   * the rx ring is consumed up to the oldest frame still out, and delivery goes
+   * on. A failure closes the connection after the replies of the frames before
+   * it; the frames after it send nothing more (their replies are dropped).
+   */
+  private settled(e: InFlight, failure: RingwireError | undefined): void {
+    const w = this.window;
+    e.settled = true;
+    e.failure = failure;
+    if (e !== w.head) {
+      if (failure) w.failed = true; // nothing more is delivered; it acts once its turn comes
+      return;
+    }
+    let end = -1;
+    let opened = false;
+    for (;;) {
+      const h = w.takeHead();
+      if (h.end < 0) opened = true;
+      else end = h.end;
+      failure ??= h.failure;
+      const next = w.head;
+      if (next === undefined) break;
+      const replies = w.takeReplies(next);
+      if (replies) this.sendHeld(replies, !failure); // after a failure, dropped
+      if (!next.settled) break;
+    }
+    this[kHandlerSince] = w.head?.since ?? 0;
     if (this.state === 'quarantined') {
+      if (w.size > 0) return;
       this.core.stats.add(S_QUARANTINED, -1);
       return this.closeSlot('settle');
     }
     if (this.state === 'closed' || this.socket.destroyed) return this.onSocketClose();
-    if (this.pendingEnd < 0) this.core.hold(this[kSlot], false);
-    else this.consume(this.pendingEnd);
+    if (opened) this.hold(false);
+    if (end >= 0) this.consume(end);
     if (failure) return this[kFail](failure);
     this.continue();
   }
@@ -898,9 +1008,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   private continue(): void {
     if (this.host[kDelivering]) return queueMicrotask(() => this.continue());
     if (over(this.state)) return this.finWhenFlushed();
-    if (this.pending || this.peer.tx.bytes > 0) return;
+    if (!this.window.accepts || this.peer.tx.bytes > 0) return;
     const saved = this.saved;
     if (saved) this.run(saved, saved.status);
+    else if (this.window.concurrency > 1 && !this.unlisted) this.listed(); // a settle with nothing new to list: no core call
     else if (this.host[kTakesFrames] || this.txBlocked) this.settle(this.core.process(this[kSlot]));
     else this.updateReading();
   }
@@ -1158,7 +1269,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   private dropQueue(): void {
-    const dropped = this.tx.clear();
+    const dropped = this.tx.clear() + this.window.dropReplies();
     if (dropped > 0) this.host[kQueue](-dropped);
   }
 

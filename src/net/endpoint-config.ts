@@ -39,6 +39,14 @@ export const DEFAULT_DRAIN_TIMEOUT = 10_000;
  * call or an RPC that has not answered in 30 s is hung, not slow.
  */
 export const DEFAULT_HANDLER_TIMEOUT = 30_000;
+/**
+ * One frame at a time unless asked: overlapping a connection's frames changes
+ * what a handler can assume (a SET and the GET after it may then run at once),
+ * so it is never switched on silently.
+ */
+export const DEFAULT_CONCURRENCY = 1;
+/** More frames than this out at once for one connection is a mistake, not a tuning (each holds its rx bytes and a context). */
+export const MAX_CONCURRENCY = 65536;
 /** Linux takes a TCP keepalive idle time of 1 to 32767 s (TCP_KEEPIDLE); Node sets it in whole seconds. */
 export const KEEPALIVE_RANGE = { min: 1000, max: 32_767_000 } as const;
 
@@ -59,6 +67,7 @@ export const ENDPOINT_RULES = {
   heartbeat: OTHER,
   writeTimeout: deadline(),
   handlerTimeout: deadline(),
+  concurrency: whole(1, MAX_CONCURRENCY),
   maxQueued: whole(1, 2 ** 32, 'bytes'),
   maxReply: whole(1, 2 ** 32, 'bytes'),
   maxQueuedTotal: whole(1, 2 ** 40, 'bytes'),
@@ -90,6 +99,8 @@ export interface EndpointConfig<Data = any> {
   readonly stallTimeout: number;
   readonly writeTimeout: number;
   readonly handlerTimeout: number;
+  /** Frames of one connection out with onFrame at once (DEFAULT_CONCURRENCY: one). */
+  readonly concurrency: number;
   /** Given, or undefined: then 4 tx rings (queueBudget, once the core is known). */
   readonly maxQueued: number | undefined;
   readonly maxReply: number | undefined;
@@ -149,6 +160,7 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
     stallTimeout: o.stallTimeout ?? DEFAULT_STALL_TIMEOUT,
     writeTimeout: o.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
     handlerTimeout: o.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT,
+    concurrency: o.concurrency ?? DEFAULT_CONCURRENCY,
     maxQueued: o.maxQueued,
     maxReply: o.maxReply,
     maxQueuedTotal: o.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL,

@@ -108,6 +108,14 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
    * frame view can still read). Default 30000; 0 = never.
    */
   handlerTimeout?: number;
+  /**
+   * Frames of one connection out with onFrame at once (pipelined async handlers):
+   * the next frame is delivered while earlier handlers' promises are pending, up to
+   * this many; replies still leave in frame order (docs/embedding.md). Default 1:
+   * strictly one frame at a time, which handlers that keep state per connection
+   * (a SET, then a GET) rely on. A whole number from 1 to MAX_CONCURRENCY.
+   */
+  concurrency?: number;
   /** Bytes of replies one connection may queue beyond its tx ring. Default 4 × the tx ring, or maxReply if larger. */
   maxQueued?: number;
   /** The largest reply send() takes; one larger than the tx ring is streamed through it. Default 4 × the tx ring. */
@@ -202,8 +210,8 @@ export interface MemoryBudget {
 export const CONNECTION_STATE_BYTES = 32 * 1024;
 
 export {
-  DEFAULT_EVICT_AFTER, DEFAULT_FRAME_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_QUEUED_TOTAL, DEFAULT_MIN_RATE,
-  DEFAULT_MIN_RATE_WINDOW, DEFAULT_PROXY_TIMEOUT, DEFAULT_STALL_TIMEOUT, DEFAULT_WRITE_TIMEOUT, queueLimits,
+  DEFAULT_CONCURRENCY, DEFAULT_EVICT_AFTER, DEFAULT_FRAME_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_QUEUED_TOTAL,
+  DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_PROXY_TIMEOUT, DEFAULT_STALL_TIMEOUT, DEFAULT_WRITE_TIMEOUT, MAX_CONCURRENCY, queueLimits,
 } from './endpoint-config.ts';
 
 /** The worst-case memory of an endpoint with this core configuration and these queue limits, in a process that held `baseline` bytes at start. */
@@ -238,13 +246,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private limitsResolved: ConnectionLimits | undefined;
   /** The process's resident memory once start() had built the core (MemoryBudget.baseline). */
   private baseline = 0;
-  /** Connections with replies to flush at the end of the batch or tick (Connection.flushQueued marks them). */
+  /** Connections with replies to flush at the end of the batch or of the event loop's turn (Connection.flushQueued marks them). */
   private readonly dirty: Connection[] = [];
-  private flushTick = false;
+  private flushScheduled = false;
   /** Inside a read callback (enterRead/leaveRead): its replies are written when it returns, with no tick. */
   private reading = 0;
   private readonly flushDirty = () => {
-    this.flushTick = false;
+    this.flushScheduled = false;
     const dirty = this.dirty;
     for (let i = 0; i < dirty.length; i++) {
       const c = dirty[i]!;
@@ -330,7 +338,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         if (this.listenerCount('stall') > 0) this.emit('stall', info);
       }, this.coreInstance.stats);
       if (this.coreInstance.config.mode === MODE_ECHO && this[kTakesFrames]) throw configError('this core runs the echo (mode echo): a handler needs a core built with mode \'handler\'');
-      this.limitsResolved = { maxQueued, maxReply };
+      this.limitsResolved = { maxQueued, maxReply, concurrency: o.concurrency };
       // Measured once the core is built (its code compiled, its header written) and before any
       // connection: RSS from the OS (/proc/self/statm on Linux). The few ring pages written so
       // far are counted twice (here and in `rings`): the bound errs on the safe side.
@@ -637,27 +645,28 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     this[kDelivering] = null;
   }
 
-  /** Write what flushLater() collected now, not at the end of the tick (the router, between its batches). */
+  /** Write what flushLater() collected now, not at the end of the turn (the router, between its batches). */
   [kFlushNow](): void {
     if (this.dirty.length > 0) this.flushDirty();
   }
 
   /**
-   * Replies are written at the end of the tick, once per connection: Node runs
-   * the tick queue right after the read callback that delivered a batch (so a
-   * batch costs one write and no latency), and only after the microtasks, so an
-   * async handler's chain of frames, each settled in a microtask, is one write
-   * too, not one per reply (measured: 25,559 writes for 25,475 frames before).
+   * Replies sent outside a read callback are written once per connection per turn
+   * of the event loop, from setImmediate: every handler that resumes in one turn
+   * (a timer's callbacks, setImmediate's, I/O completions in the poll phase, and
+   * the microtasks after each) has sent by then, so their replies leave in one
+   * write. (process.nextTick, used before, runs after each timer and each
+   * immediate callback: with handlers awaiting either, one write per reply.)
    * Replies sent inside a read callback (sync handlers) are written as it returns
-   * (leaveRead), the same moment without scheduling a tick for it.
+   * (leaveRead), with no scheduling and no added latency.
    */
   [kFlushLater](connection: Connection): void {
     if (connection[kFlushQueued]) return;
     connection[kFlushQueued] = true;
     this.dirty.push(connection);
-    if (!this.flushTick && this.reading === 0) {
-      this.flushTick = true;
-      process.nextTick(this.flushDirty);
+    if (!this.flushScheduled && this.reading === 0) {
+      this.flushScheduled = true;
+      setImmediate(this.flushDirty);
     }
   }
 

@@ -6,9 +6,16 @@
 // The rules the hooks can rely on (enforced in connection.ts):
 //   - onOpen first, onClose last and exactly once, for every connection that opened.
 //   - Frames of one connection arrive strictly in order; the next one only after
-//     the previous onFrame returned, or after its promise settled.
+//     the previous onFrame returned, or after its promise settled. With the
+//     endpoint's `concurrency` N > 1, up to N of onFrame's promises may be pending
+//     at once (delivery-window.ts); replies still leave in frame order: a send()
+//     made in a frame's handler (before or after its awaits) goes in that frame's
+//     place, one made outside any frame of the connection goes out at once.
 //   - A frame is a view of the connection's rx ring: valid until onFrame returns
-//     or its promise settles. Keep it longer with frame.slice().
+//     or its promise settles (its own, whatever the frames after it do). Keep it
+//     longer with frame.slice().
+//   - A throw or rejection of frame k closes the connection after the replies of
+//     the frames before k; replies of frames after k are dropped.
 //   - Every hook may return a promise. onOpen's, onFrame's and onForward's are
 //     awaited: the connection's next frame waits until it settles. A throw or a rejection of
 //     any hook closes that connection only, with ERR_HANDLER (onClose's: the
@@ -32,7 +39,7 @@ export interface Handler<Data = any> {
    * rejection closes the connection with ERR_HANDLER.
    */
   onOpen?(connection: Connection<Data>): void | PromiseLike<void>;
-  /** One whole frame. Return a promise to hold the connection's next frame until it settles. */
+  /** One whole frame. Return a promise to hold the connection's next frame until it settles (with concurrency N: its N-th next). */
   onFrame?(frame: Uint8Array, connection: Connection<Data>): void | PromiseLike<void>;
   /** send() returned false earlier and everything queued is now in the tx ring: send more. */
   onDrain?(connection: Connection<Data>): void | PromiseLike<void>;

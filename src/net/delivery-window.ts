@@ -1,0 +1,127 @@
+// A connection's delivery window: the frames out with handlers at once (up to
+// `concurrency`), oldest first, each with its place in the output reserved
+// before its handler ran. The connection consumes its rx ring only up to the
+// oldest frame whose handler has not settled, so every frame's view stays valid
+// until its own handler settles.
+//
+// Replies leave in frame order whatever order the handlers settle in: the oldest
+// frame (the head) sends straight into the tx ring; a later frame's send() —
+// attributed to it through `frameContext`, an AsyncLocalStorage entered around
+// its handler only when concurrency > 1 and earlier frames are out (the head
+// needs none), so it holds before and after the handler's awaits — is copied into its place here and sent when every earlier
+// frame has settled (takeReplies()). A send with no frame of this connection in its
+// context (a timer, another connection's handler), or from a frame that is the
+// head or already left the window, goes out at once.
+//
+// Invariants: entries are in frame order; the head is never settled once
+// takeHead() returned (settled heads leave at once); `bytes` is the sum of the
+// copies held here (charged to the endpoint's queue budget by the connection).
+// Cost: with concurrency 1 an entry per async frame, no copy, no context; with
+// concurrency > 1 an entry per frame and an AsyncLocalStorage.run per frame that
+// starts behind another (the run copies the context map: in a profile, the largest
+// cost of the window), and a copy per reply sent before its turn.
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { RingwireError } from '../core/errors.ts';
+
+/** One frame out with its handler (end -1: onOpen's promise, which holds every frame behind it). */
+export interface InFlight {
+  readonly window: DeliveryWindow;
+  /** The rx position just after the frame (what consume() takes once it leaves). */
+  readonly end: number;
+  /** When its handler started (performance.now()), for handlerTimeout. */
+  readonly since: number;
+  settled: boolean;
+  /** It left the window (takeHead). */
+  left: boolean;
+  failure: RingwireError | undefined;
+  /** Replies sent while earlier frames were out, in order (null: none, or it is the head). */
+  replies: Uint8Array[] | null;
+}
+
+/** The frame whose handler is running (concurrency > 1): what send() attributes a reply to. */
+export const frameContext = new AsyncLocalStorage<InFlight>();
+
+export class DeliveryWindow {
+  readonly concurrency: number;
+  /** Copied replies held for their turn (bytes). */
+  bytes = 0;
+  /** A frame failed (its handler threw or rejected): nothing more is delivered. */
+  failed = false;
+  private readonly entries: InFlight[] = [];
+  private first = 0;
+
+  constructor(concurrency: number) {
+    this.concurrency = concurrency;
+  }
+
+  /** Frames out (settled or not) that have not left the window. */
+  get size(): number {
+    return this.entries.length - this.first;
+  }
+
+  get head(): InFlight | undefined {
+    return this.entries[this.first];
+  }
+
+  /** May another frame go out now? Not at `concurrency`, behind onOpen's promise, or after a failure. */
+  get accepts(): boolean {
+    const n = this.entries.length - this.first;
+    return n < this.concurrency && !this.failed && (n === 0 || this.entries[this.first]!.end >= 0);
+  }
+
+  /** Frames whose handlers have not been answered yet (onOpen's is not a frame): for the drain. */
+  get frames(): number {
+    let n = 0;
+    for (let i = this.first; i < this.entries.length; i++) if (this.entries[i]!.end >= 0) n++;
+    return n;
+  }
+
+  /** Reserve the next place in the output for a frame ending at rx position `end`, whose handler starts at `now` (performance.now()). */
+  add(end: number, now: number): InFlight {
+    const e: InFlight = { window: this, end, since: now, settled: false, left: false, failure: undefined, replies: null };
+    this.entries.push(e);
+    return e;
+  }
+
+  /** Is a send in this context to wait for its turn (an entry of this window behind the head)? */
+  holds(e: InFlight | undefined): e is InFlight {
+    return e !== undefined && e.window === this && !e.left && e !== this.entries[this.first];
+  }
+
+  /** Keep a copy of a reply in its frame's place. */
+  keep(e: InFlight, payload: Uint8Array): void {
+    (e.replies ??= []).push(new Uint8Array(payload));
+    this.bytes += payload.length;
+  }
+
+  /** The head leaves (it settled): returns it; the new head's held replies are the caller's to send (takeReplies). */
+  takeHead(): InFlight {
+    const e = this.entries[this.first++]!;
+    e.left = true;
+    if (this.first === this.entries.length) {
+      this.entries.length = 0;
+      this.first = 0;
+    } else if (this.first > 64) {
+      this.entries.splice(0, this.first);
+      this.first = 0;
+    }
+    return e;
+  }
+
+  /** The head's held replies, now its turn has come (it sends straight from now on). */
+  takeReplies(e: InFlight): Uint8Array[] | null {
+    const r = e.replies;
+    e.replies = null;
+    if (r) for (const p of r) this.bytes -= p.length;
+    return r;
+  }
+
+  /** Drop every held reply (the connection is closing or closed); returns the bytes dropped. */
+  dropReplies(): number {
+    for (let i = this.first; i < this.entries.length; i++) this.entries[i]!.replies = null;
+    const b = this.bytes;
+    this.bytes = 0;
+    return b;
+  }
+}
