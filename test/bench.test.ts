@@ -25,6 +25,7 @@ import { runMatrix, scenarioLabel } from '../src/bench/runner.ts';
 import type { GcCount } from '../src/bench/gc-count.ts';
 import { BUILTIN, type Scenario } from '../src/bench/contenders.ts';
 import { collect, connect, sleep, startServer, until } from './net-helpers.ts';
+import { runCli } from './cli-process.ts';
 
 const closers: (() => void)[] = [];
 
@@ -319,11 +320,13 @@ describe('the plain pipelined server (the pipelined suite\'s baseline)', () => {
 });
 
 describe('ringwire bench, end to end', () => {
+  // Runs of 100 ms after a 50 ms warm-up: these check that every path answers every
+  // byte exactly, not how fast, so the smallest run that carries frames is enough.
   it('runs a tiny matrix with every contender and an external server, all verified', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--connections', '3', '--frame-sizes', '64,1k', '--depth', '1,4',
-      '--duration', '250ms', '--warmup', '100ms', '--rounds', '1', '--micro-duration', '5ms',
+      '--duration', '100ms', '--warmup', '50ms', '--rounds', '1', '--micro-duration', '5ms',
       '--external', `plain=${process.execPath} dist/plain-echo.js data {port}`, '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 90_000 });
@@ -354,7 +357,7 @@ describe('ringwire bench, end to end', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--suite', 'handler,async', '--connections', '3', '--frame-sizes', '64,16k', '--depth', '4',
-      '--duration', '200ms', '--warmup', '100ms', '--rounds', '1', '--gc', '--out', out,
+      '--duration', '100ms', '--warmup', '50ms', '--rounds', '1', '--gc', '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
     const json = readdirSync(out).find(f => f.endsWith('.json'))!;
@@ -385,7 +388,7 @@ describe('ringwire bench, end to end', () => {
   it('runs the pipelined suite: both waits, ringwire and a variant against the plain pipelined server, all verified, syscalls per frame counted', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
-      'dist/cli.js', 'bench', '--suite', 'pipelined', '--connections', '2', '--depth', '4', '--duration', '200ms', '--warmup', '100ms',
+      'dist/cli.js', 'bench', '--suite', 'pipelined', '--connections', '2', '--depth', '4', '--duration', '100ms', '--warmup', '50ms',
       '--rounds', '1', '--variant', 'wasm-stream=ringwire-wasm-pipelined:--write stream', '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
@@ -453,7 +456,7 @@ describe('ringwire bench, end to end', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--suite', 'tls', '--connections', '3', '--frame-sizes', '64,16k', '--depth', '4',
-      '--duration', '200ms', '--warmup', '100ms', '--rounds', '1', '--out', out,
+      '--duration', '100ms', '--warmup', '50ms', '--rounds', '1', '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
     const json = readdirSync(out).find(f => f.endsWith('.json'))!;
@@ -496,7 +499,7 @@ describe('ringwire bench, end to end', () => {
     };
     const nodeHandler = BUILTIN.find(c => c.name === 'node-handler')!;
     const scenario: Scenario = { suite: 'handler', connections: 2, frameBytes: 64, depth: 8, framing: 'length:4:be' };
-    const samples = await runMatrix({ scenarios: [scenario], contenders: [reordering, nodeHandler], rounds: 1, duration: 200, warmup: 100, generators: 1 });
+    const samples = await runMatrix({ scenarios: [scenario], contenders: [reordering, nodeHandler], rounds: 1, duration: 100, warmup: 50, generators: 1 });
     expect(samples.map(s => s.contender)).toEqual(['reordering', 'node-handler']);
     expect(samples[0]!.failure).toMatch(/mismatched bytes/);
     expect(samples[1]!.failure).toBeUndefined();
@@ -521,9 +524,8 @@ describe('ringwire bench, end to end', () => {
     for (const pid of kids) expect(alive(pid)).toBe(false);
   }, 30_000);
 
-  it('refuses bad options with ERR_BAD_CONFIG and exit status 2', () => {
-    const bad = (...a: string[]) => spawnSync(process.execPath, ['dist/cli.js', 'bench', ...a], { encoding: 'utf8', timeout: 10_000 });
-    for (const [args, message] of [
+  it('refuses bad options with ERR_BAD_CONFIG and exit status 2', async () => {
+    const cases = [
       [['--contenders', 'nginx'], /unknown "nginx"/],
       [['--framing', 'fixed:100'], /no 64-byte frame for framing fixed:100/],
       [['--external', 'x=cat'], /must listen on \{port\}/],
@@ -538,8 +540,11 @@ describe('ringwire bench, end to end', () => {
       [['--suite', 'pipelined', '--framing', 'line'], /handler suites run length:4:be only/],
       [['--suite', 'pipelined', '--wait', 'immediate,forever'], /--wait takes immediate and\/or timer, got "forever"/],
       [['--variant', 'c64=ringwire-wasm-pipelined:--concurrency 64'], /c64 runs in the pipelined suite; add pipelined to --suite/],
-    ] as const) {
-      const r = bad(...args);
+    ] as const;
+    // Independent processes: run side by side, checked in order.
+    const runs = await Promise.all(cases.map(([args]) => runCli(['bench', ...args])));
+    for (const [i, [, message]] of cases.entries()) {
+      const r = runs[i]!;
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).toContain('ERR_BAD_CONFIG');

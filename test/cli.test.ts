@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, connect, roundTrip, sleep } from './net-helpers.ts';
 import { lengthFrame } from './harness.ts';
+import { runCli } from './cli-process.ts';
 
 const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 10_000 });
 
@@ -29,13 +30,13 @@ describe('ringwire CLI', () => {
     }
   });
 
-  it('exits 2 with the error code on bad options', () => {
-    const r = cli(['serve', '--framing', 'length:5']);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toContain('ERR_BAD_CONFIG');
-    expect(cli(['serve', '--core', 'gpu']).status).toBe(2);
-    expect(cli(['frobnicate']).status).toBe(2);
-    for (const [args, message] of [
+  it('exits 2 with the error code on bad options', async () => {
+    const [r, gpu, frobnicate] = await Promise.all([['serve', '--framing', 'length:5'], ['serve', '--core', 'gpu'], ['frobnicate']].map(a => runCli(a)));
+    expect(r!.status).toBe(2);
+    expect(r!.stderr).toContain('ERR_BAD_CONFIG');
+    expect(gpu!.status).toBe(2);
+    expect(frobnicate!.status).toBe(2);
+    const cases = [
       [['--workers', '0'], /--workers must be a whole number of at least 1/],
       [['--max-connections', '1k'], /--max-connections must be a whole number of at least 1, got "1k"/], // a count, not a size
       [['--workers', '2', '--balance', 'roundrobin'], /balance must be reuseport or transfer/],
@@ -48,8 +49,10 @@ describe('ringwire CLI', () => {
       [['--concurrency', '65537'], /concurrency must be a whole number from 1 to 65536, got 65537/],
       [['--stats-interval', '1'], /--stats-interval needs a unit/],
       [['--metrics', 'somewhere'], /--metrics must be host:port \(an IPv6 host in brackets\) or a port, got "somewhere"/],
-    ] as const) {
-      const bad = cli(['serve', '--port', '0', ...args]);
+    ] as const;
+    const runs = await Promise.all(cases.map(([args]) => runCli(['serve', '--port', '0', ...args])));
+    for (const [i, [, message]] of cases.entries()) {
+      const bad = runs[i]!;
       expect(bad.status).toBe(2);
       expect(bad.stderr).toMatch(message);
       expect(bad.stderr).toContain('ERR_BAD_CONFIG');
@@ -60,8 +63,10 @@ describe('ringwire CLI', () => {
     const { createServer } = await import('../src/index.ts');
     const busy = createServer({});
     const { port } = await busy.listen(0);
-    for (const args of [['--port', String(port)], ['--port', String(port), '--workers', '2'], ['--port', '0', '--host', 'no-such-host.invalid']]) {
-      const r = cli(['serve', ...args]);
+    const cases = [['--port', String(port)], ['--port', String(port), '--workers', '2'], ['--port', '0', '--host', 'no-such-host.invalid']];
+    const runs = await Promise.all(cases.map(args => runCli(['serve', ...args])));
+    for (const [i, args] of cases.entries()) {
+      const r = runs[i]!;
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/^ringwire: .*\((EADDRINUSE|ENOTFOUND|EAI_AGAIN|ERR_BAD_CONFIG)\)\n$/);
@@ -78,10 +83,10 @@ describe('ringwire CLI', () => {
     expect((await once(child, 'exit'))[0]).toBe(0);
   });
 
-  it('says which values an option takes, for a value joined (--port=-1) or apart (--port -1)', () => {
+  it('says which values an option takes, for a value joined (--port=-1) or apart (--port -1)', async () => {
     const port = '--port must be a whole number from 0 to 65535 (0 picks a free port), got';
     const bytes = '--max-frame must be a number of bytes like 65536, 64k or 1m, got';
-    for (const [args, message] of [
+    const cases = [
       [['--port', ''], `${port} ""`], // once read as port 0: it listened on a random port
       [['--port', '-1'], `${port} "-1"`], // once refused by parseArgs as "ambiguous"
       [['--port=-1'], `${port} "-1"`],
@@ -90,8 +95,10 @@ describe('ringwire CLI', () => {
       [['--port', '0', '--max-frame', '-5'], `${bytes} "-5"`],
       [['--port', '0', '--max-frame=-5'], `${bytes} "-5"`],
       [['--port', '0', '--framing', 'delimiter:\\xZZ'], 'bad framing "delimiter:\\xZZ": \\x needs two hex digits (\\x00 to \\xff), got "ZZ"'],
-    ] as const) {
-      const r = cli(['serve', ...args]);
+    ] as const;
+    const runs = await Promise.all(cases.map(([args]) => runCli(['serve', ...args])));
+    for (const [i, [args, message]] of cases.entries()) {
+      const r = runs[i]!;
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toBe(`ringwire: ${message} (ERR_BAD_CONFIG)\n`);
     }
@@ -168,8 +175,8 @@ describe('ringwire CLI', () => {
 
 describe('ringwire CLI: values it cannot honour', () => {
   // Each refused before anything starts, with exit 2 and one line naming the flag and what it takes.
-  // [command and flags, the line]
-  it.each([
+  // [command and flags, the line]; separate processes, so they run side by side.
+  it.concurrent.each([
     [['serve', '--drain-timeout', '600h'], '--drain-timeout must be a duration from 0s to 576h, got 600h'], // once: setTimeout overflowed, destroyed at once
     [['serve', '--stats-interval', '600h'], '--stats-interval must be a duration from 100ms to 576h, got 600h'], // once: a line per ms
     [['serve', '--stats-interval', '99ms'], '--stats-interval must be a duration from 100ms to 576h, got 99ms'],
@@ -190,8 +197,8 @@ describe('ringwire CLI: values it cannot honour', () => {
     [['relay', '--upstream', '127.0.0.1:1', '--upstream-connect-timeout', '0s'], '--upstream-connect-timeout must be a duration from 1ms to 576h, got 0s'],
     [['relay', '--upstream', '127.0.0.1:1', '--upstream-connect-timeout', '577h'], '--upstream-connect-timeout must be a duration from 1ms to 576h, got 577h'],
     [['serve', '--upstream-connect-timeout', '1s'], '--upstream-tls, --upstream-ca and --upstream-connect-timeout are for a relay: give --upstream <host:port> or unix:<path>'],
-  ] as [string[], string | RegExp][])('%j', (args, line) => {
-    const r = cli([...args, '--port', '0']);
+  ] as [string[], string | RegExp][])('%j', async (args, line) => {
+    const r = await runCli([...args, '--port', '0']);
     expect(r.status).toBe(2);
     const [message, ...more] = r.stderr.trim().split('\n');
     expect(more).toEqual([]);

@@ -1,0 +1,21 @@
+// One run of the built CLI (dist/cli.js) in its own process, awaited rather than
+// blocking the test thread as spawnSync does, so that independent cases (refusals,
+// start-up failures) can run side by side. Same result shape as spawnSync: status is
+// null when the process was killed at the timeout (generous: a batch of these shares
+// the cores with the rest of the suite, and the timeout only guards against a hang).
+import { spawn } from 'node:child_process';
+
+export interface CliRun { status: number | null; stdout: string; stderr: string }
+
+export function runCli(args: string[], timeout = 30_000): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['dist/cli.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.once('error', err => { clearTimeout(timer); reject(err); });
+    child.once('close', (code, signal) => { clearTimeout(timer); resolve({ status: signal ? null : code, stdout, stderr }); });
+  });
+}
