@@ -3,29 +3,18 @@
 // limit lets through), a stall and a worker crash, scraped on --metrics, then
 // stopped with SIGTERM; every line it printed must be a pino-shaped JSON object.
 // And --log silent prints nothing at all.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { killStarted, startCli, type CliProcess } from './cli-process.ts';
 import { collect, connect, roundTrip, until } from './net-helpers.ts';
 import { checkMetrics, read, scrape, sum } from './prometheus.ts';
 
-const running = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of running) child.kill('SIGKILL');
-});
+afterEach(killStarted);
 
-function serve(args: string[]): { child: ChildProcess; out: () => string; err: () => string } {
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  return { child, out: () => out, err: () => err };
-}
+const serve = (args: string[]): CliProcess => startCli(['serve', ...args]);
 
 interface Line { level: number; time: number; pid: number; hostname: string; name: string; msg: string; [field: string]: unknown }
 

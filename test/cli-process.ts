@@ -3,7 +3,9 @@
 // start-up failures) can run side by side. Same result shape as spawnSync: status is
 // null when the process was killed at the timeout (generous: a batch of these shares
 // the cores with the rest of the suite, and the timeout only guards against a hang).
-import { spawn } from 'node:child_process';
+// And a long-running one (serve, relay) whose output is collected as it comes, which
+// killStarted() stops if a test left it running.
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface CliRun { status: number | null; stdout: string; stderr: string }
 
@@ -18,4 +20,30 @@ export function runCli(args: string[], timeout = 30_000): Promise<CliRun> {
     child.once('error', err => { clearTimeout(timer); reject(err); });
     child.once('close', (code, signal) => { clearTimeout(timer); resolve({ status: signal ? null : code, stdout, stderr }); });
   });
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** stdout and stderr so far. */
+  out(): string;
+  err(): string;
+}
+
+const started = new Set<ChildProcess>();
+
+/** Start the built CLI with these arguments (e.g. ['serve', '--port', '0']), collecting its output. */
+export function startCli(args: string[]): CliProcess {
+  const child = spawn(process.execPath, ['dist/cli.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  return { child, out: () => out, err: () => err };
+}
+
+/** SIGKILL every process startCli() started that is still running (for afterEach). */
+export function killStarted(): void {
+  for (const child of started) child.kill('SIGKILL');
 }

@@ -7,12 +7,13 @@
 // `ringwire serve --handler-options`, SIGTERM, the exit.
 import net from 'node:net';
 import { once } from 'node:events';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import { killStarted, startCli, type CliProcess } from './cli-process.ts';
 import { attachWorker, createEndpoint, createServer, createWorkerServer, type LifecycleContext, type RingwireError, type RingwireServer, type WorkerServer } from 'ringwire';
 import { CORES } from './harness.ts';
 import { LineClient } from './line-client.ts';
@@ -180,20 +181,9 @@ describe.each(CORES)('a handler\'s life on every worker thread core=%s', core =>
 });
 
 /** `ringwire serve` in a child process; killed after the test even when an assertion failed. */
-const running = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of running) child.kill('SIGKILL');
-});
-function serve(args: string[]): { child: ChildProcess; out: () => string; err: () => string } {
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  return { child, out: () => out, err: () => err };
-}
+afterEach(killStarted);
+
+const serve = (args: string[]): CliProcess => startCli(['serve', '--port', '0', ...args]);
 const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', 'serve', '--port', '0', ...args], { encoding: 'utf8', timeout: 10_000 });
 
 describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
