@@ -345,42 +345,31 @@ export async function runRoutingBench(o: RoutingOptions): Promise<RoutingResult>
     return { contender: c, deliveriesPerSecond: s, vsPlain: s.median / base };
   });
 
-  const thread = new Map<ThreadTransport, { rates: number[]; lat: number[] }>(THREAD_TRANSPORTS.map(t => [t, { rates: [], lat: [] }]));
-  for (let round = 0; round < o.rounds; round++) {
-    for (const t of THREAD_TRANSPORTS) {
-      o.onProgress?.(`routing: cross-thread round ${round + 1}/${o.rounds}: ${t}`);
-      try {
-        const [ms] = await threadRun(t, 'flood', o.threadMessages);
-        thread.get(t)!.rates.push(o.threadMessages / (ms! / 1000));
-        thread.get(t)!.lat.push(...await threadRun(t, 'ping', Math.ceil(o.pings / o.rounds)));
-      } catch (err) {
-        failures.push((err as Error).message);
+  // Each transport's rate (messages through `run(t, rateMode, n)`) and one-at-a-time round trips, rounds alternating transports.
+  const measure = async <T extends string, M extends string>(transports: readonly T[], what: string, rateMode: M, run: (t: T, mode: M | 'ping', n: number) => Promise<number[]>) => {
+    const got = new Map<T, { rates: number[]; lat: number[] }>(transports.map(t => [t, { rates: [], lat: [] }]));
+    for (let round = 0; round < o.rounds; round++) {
+      for (const t of transports) {
+        o.onProgress?.(`routing: ${what} round ${round + 1}/${o.rounds}: ${t}`);
+        try {
+          const [ms] = await run(t, rateMode, o.threadMessages);
+          got.get(t)!.rates.push(o.threadMessages / (ms! / 1000));
+          got.get(t)!.lat.push(...await run(t, 'ping', Math.ceil(o.pings / o.rounds)));
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
       }
     }
-  }
-  const threadRows = THREAD_TRANSPORTS.filter(t => thread.get(t)!.rates.length > 0).map(t => {
-    const { rates: r, lat } = thread.get(t)!;
-    const sorted = lat.sort((a, b) => a - b);
-    return { transport: t, messagesPerSecond: spread(r), p50: percentile(sorted, 0.5) * 1000, p99: percentile(sorted, 0.99) * 1000 };
-  });
-  const ask = new Map<AskTransport, { rates: number[]; lat: number[] }>(ASK_TRANSPORTS.map(t => [t, { rates: [], lat: [] }]));
-  for (let round = 0; round < o.rounds; round++) {
-    for (const t of ASK_TRANSPORTS) {
-      o.onProgress?.(`routing: request/response round ${round + 1}/${o.rounds}: ${t}`);
-      try {
-        const [ms] = await askRun(t, 'rate', o.threadMessages);
-        ask.get(t)!.rates.push(o.threadMessages / (ms! / 1000));
-        ask.get(t)!.lat.push(...await askRun(t, 'ping', Math.ceil(o.pings / o.rounds)));
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
-    }
-  }
-  const askRows = ASK_TRANSPORTS.filter(t => ask.get(t)!.rates.length > 0).map(t => {
-    const { rates: r, lat } = ask.get(t)!;
-    const sorted = lat.sort((a, b) => a - b);
-    return { transport: t, answersPerSecond: spread(r), p50: percentile(sorted, 0.5) * 1000, p99: percentile(sorted, 0.99) * 1000 };
-  });
+    return transports.filter(t => got.get(t)!.rates.length > 0).map(t => {
+      const { rates, lat } = got.get(t)!;
+      const sorted = lat.sort((x, y) => x - y);
+      return { transport: t, rate: spread(rates), p50: percentile(sorted, 0.5) * 1000, p99: percentile(sorted, 0.99) * 1000 };
+    });
+  };
+  const threadRows = (await measure(THREAD_TRANSPORTS, 'cross-thread', 'flood', threadRun))
+    .map(({ rate, ...r }) => ({ ...r, messagesPerSecond: rate }));
+  const askRows = (await measure(ASK_TRANSPORTS, 'request/response', 'rate', askRun))
+    .map(({ rate, ...r }) => ({ ...r, answersPerSecond: rate }));
   const { onProgress, ...settings } = o;
   return { settings: { ...settings, messageBytes: MESSAGE_BYTES }, load: { before, after: os.loadavg() }, fanout: fanoutRows, threads: threadRows, asks: askRows, failures };
 }
