@@ -64,15 +64,18 @@ function overview(report: BenchReport): string {
   }).join('\n');
 }
 
-// The scenario table's 15 columns do not fit beside each other below about 1400
-// px: throughput and latency in one table, the server's cost in another.
-const COST = SCENARIO_HEADERS.indexOf('CPU/frame µs');
-const COST_HEADERS = [SCENARIO_HEADERS[0]!, ...SCENARIO_HEADERS.slice(COST)];
+// The scenario table's 17 columns do not fit beside each other below about 1400
+// px: throughput and latency in one table, the server's CPU in a second, its
+// syscalls and memory in a third; each fits a 768 px window on its own.
+const CPU = SCENARIO_HEADERS.indexOf('CPU/frame µs');
+const SYSCALLS = SCENARIO_HEADERS.indexOf('writes/frame');
+const GROUPS: [number, number][] = [[1, CPU], [CPU, SYSCALLS], [SYSCALLS, SCENARIO_HEADERS.length]];
 
 function scenarioTables(s: ScenarioSummary): string {
   const rows = scenarioRows(s);
-  const cost = (r: string[]) => (r[1] === 'FAILED' ? [r[0]!, 'FAILED', ...COST_HEADERS.slice(2).map(() => '')] : [r[0]!, ...r.slice(COST)]);
-  return `<div class="tables">${table(SCENARIO_HEADERS.slice(0, COST), rows.map(r => r.slice(0, COST)))}${table(COST_HEADERS, rows.map(cost))}</div>`;
+  const group = (r: string[], [from, to]: [number, number]) =>
+    r[1] === 'FAILED' ? [r[0]!, 'FAILED', ...SCENARIO_HEADERS.slice(from + 1, to).map(() => '')] : [r[0]!, ...r.slice(from, to)];
+  return `<div class="tables">${GROUPS.map(g => table(group(SCENARIO_HEADERS, g), rows.map(r => group(r, g)))).join('')}</div>`;
 }
 
 function scenarioSection(s: ScenarioSummary): string {
