@@ -3,7 +3,7 @@
 // loadConfig() (init() calls it) into globals for the hot path, never written
 // after. A bytes field is held as the address of its bytes in the header.
 
-import { LAYOUT_BASE, H_MAGIC, H_VERSION, H_SLOTS, H_RX_SIZE, H_TX_SIZE, H_FRAMING, H_MODE, H_MAX_FRAME, H_LEN_OFFSET, H_LEN_SIZE, H_LEN_BIG, H_LEN_ADJUST, H_LEN_STRIP, H_FIXED, H_DELIM_LEN, H_STRIP_CR, H_DELIM, H_FRAME_CAP, H_STATS_OFF, H_FRAMES_OFF, H_RX_PAD, H_SLOTS_OFF, H_RINGS_OFF, H_TOTAL } from "./contract";
+import { LAYOUT_BASE, H_MAGIC, H_VERSION, H_SLOTS, H_RX_SIZE, H_TX_SIZE, H_MIN_RING, H_FRAMING, H_MODE, H_MAX_FRAME, H_LEN_OFFSET, H_LEN_SIZE, H_LEN_BIG, H_LEN_ADJUST, H_LEN_STRIP, H_FIXED, H_DELIM_LEN, H_STRIP_CR, H_DELIM, H_FRAME_CAP, H_STATS_OFF, H_FRAMES_OFF, H_SLOTS_OFF, H_POOL_OFF, H_ARENA_OFF, H_ARENA_SIZE, H_TOTAL } from "./contract";
 
 /** MAGIC once the host wrote the header */
 export let magic: u32 = 0;
@@ -11,10 +11,12 @@ export let magic: u32 = 0;
 export let version: u32 = 0;
 /** connection slots */
 export let slots: u32 = 0;
-/** rx ring bytes per slot, a power of two */
+/** the largest rx ring a slot grows to, bytes, a power of two */
 export let rxSize: u32 = 0;
-/** tx ring bytes per slot, a power of two */
+/** the largest tx ring a slot grows to, bytes, a power of two */
 export let txSize: u32 = 0;
+/** the smallest ring and pool segment, bytes, a power of two (at least 16) */
+export let minRing: u32 = 0;
 /** FRAMING_* */
 export let framing: u32 = 0;
 /** MODE_* */
@@ -45,12 +47,14 @@ export let frameCap: u32 = 0;
 export let statsOff: u32 = 0;
 /** where the frame list starts */
 export let framesOff: u32 = 0;
-/** handler mode: bytes after each rx ring where a wrapped frame continues */
-export let rxPad: u32 = 0;
 /** where the slot table starts */
 export let slotsOff: u32 = 0;
-/** where the first slot's rings start */
-export let ringsOff: u32 = 0;
+/** where the pool table starts: POOL_CLASSES free-list heads, then one byte per minRing of the arena */
+export let poolOff: u32 = 0;
+/** where the pool's segments start (4096-aligned) */
+export let arenaOff: u32 = 0;
+/** bytes of segments: a whole number of the largest segment (maxMemory, rounded down) */
+export let arenaSize: u32 = 0;
 /** bytes of memory the layout needs from address 0 */
 export let total: u32 = 0;
 
@@ -61,6 +65,7 @@ export function loadConfig(): void {
   slots = load<u32>(LAYOUT_BASE + H_SLOTS * 4);
   rxSize = load<u32>(LAYOUT_BASE + H_RX_SIZE * 4);
   txSize = load<u32>(LAYOUT_BASE + H_TX_SIZE * 4);
+  minRing = load<u32>(LAYOUT_BASE + H_MIN_RING * 4);
   framing = load<u32>(LAYOUT_BASE + H_FRAMING * 4);
   mode = load<u32>(LAYOUT_BASE + H_MODE * 4);
   maxFrame = load<u32>(LAYOUT_BASE + H_MAX_FRAME * 4);
@@ -76,8 +81,9 @@ export function loadConfig(): void {
   frameCap = load<u32>(LAYOUT_BASE + H_FRAME_CAP * 4);
   statsOff = load<u32>(LAYOUT_BASE + H_STATS_OFF * 4);
   framesOff = load<u32>(LAYOUT_BASE + H_FRAMES_OFF * 4);
-  rxPad = load<u32>(LAYOUT_BASE + H_RX_PAD * 4);
   slotsOff = load<u32>(LAYOUT_BASE + H_SLOTS_OFF * 4);
-  ringsOff = load<u32>(LAYOUT_BASE + H_RINGS_OFF * 4);
+  poolOff = load<u32>(LAYOUT_BASE + H_POOL_OFF * 4);
+  arenaOff = load<u32>(LAYOUT_BASE + H_ARENA_OFF * 4);
+  arenaSize = load<u32>(LAYOUT_BASE + H_ARENA_SIZE * 4);
   total = load<u32>(LAYOUT_BASE + H_TOTAL * 4);
 }

@@ -6,17 +6,23 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE: u32 = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION: u32 = 6;
+export const LAYOUT_VERSION: u32 = 7;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC: u32 = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
-export const HEADER_SIZE: u32 = 128;
+export const HEADER_SIZE: u32 = 256;
 /** bytes per slot: one cache line */
 export const SLOT_SIZE: u32 = 64;
 /** check() copies a payload that is not in the core's memory here, SCRATCH_SIZE bytes at a time, to scan it: below LAYOUT_BASE, above the module's static data (init checks) */
 export const SCRATCH_BASE: u32 = 3072;
 /** bytes at SCRATCH_BASE */
 export const SCRATCH_SIZE: u32 = 1024;
+/** free-list heads in the pool table, one per log2 of a segment size (only minRing to the largest segment are used) */
+export const POOL_CLASSES: u32 = 32;
+/** open() returns it negated: every slot is in use */
+export const OPEN_NO_SLOT: u32 = 1;
+/** open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED) */
+export const OPEN_NO_MEMORY: u32 = 2;
 
 // Header: configuration words (u32 index from LAYOUT_BASE), written by the host before init()
 /** MAGIC once the host wrote the header */
@@ -25,60 +31,66 @@ export const H_MAGIC: u32 = 0;
 export const H_VERSION: u32 = 1;
 /** connection slots */
 export const H_SLOTS: u32 = 2;
-/** rx ring bytes per slot, a power of two */
+/** the largest rx ring a slot grows to, bytes, a power of two */
 export const H_RX_SIZE: u32 = 3;
-/** tx ring bytes per slot, a power of two */
+/** the largest tx ring a slot grows to, bytes, a power of two */
 export const H_TX_SIZE: u32 = 4;
+/** the smallest ring and pool segment, bytes, a power of two (at least 16) */
+export const H_MIN_RING: u32 = 5;
 /** FRAMING_* */
-export const H_FRAMING: u32 = 5;
+export const H_FRAMING: u32 = 6;
 /** MODE_* */
-export const H_MODE: u32 = 6;
+export const H_MODE: u32 = 7;
 /** largest payload (see assembly/framing.ts for what counts) */
-export const H_MAX_FRAME: u32 = 7;
+export const H_MAX_FRAME: u32 = 8;
 /** length framing: bytes before the length field */
-export const H_LEN_OFFSET: u32 = 8;
+export const H_LEN_OFFSET: u32 = 9;
 /** length framing: field width, 1 2 3 4 or 8 */
-export const H_LEN_SIZE: u32 = 9;
+export const H_LEN_SIZE: u32 = 10;
 /** length framing: big-endian field */
-export const H_LEN_BIG: u32 = 10;
+export const H_LEN_BIG: u32 = 11;
 /** length framing: added to the field to get the bytes after it */
-export const H_LEN_ADJUST: u32 = 11;
+export const H_LEN_ADJUST: u32 = 12;
 /** length framing: bytes dropped from the front of each frame */
-export const H_LEN_STRIP: u32 = 12;
+export const H_LEN_STRIP: u32 = 13;
 /** fixed framing: frame length */
-export const H_FIXED: u32 = 13;
+export const H_FIXED: u32 = 14;
 /** delimiter framing: delimiter bytes, 1 to DELIM_MAX */
-export const H_DELIM_LEN: u32 = 14;
+export const H_DELIM_LEN: u32 = 15;
 /** delimiter framing: drop a \r before the delimiter */
-export const H_STRIP_CR: u32 = 15;
+export const H_STRIP_CR: u32 = 16;
 /** delimiter framing: the delimiter bytes */
-export const H_DELIM: u32 = 16;
+export const H_DELIM: u32 = 17;
 /** handler mode: entries in the frame list */
-export const H_FRAME_CAP: u32 = 20;
+export const H_FRAME_CAP: u32 = 21;
 /** where the stats block starts */
-export const H_STATS_OFF: u32 = 21;
+export const H_STATS_OFF: u32 = 22;
 /** where the frame list starts */
-export const H_FRAMES_OFF: u32 = 22;
-/** handler mode: bytes after each rx ring where a wrapped frame continues */
-export const H_RX_PAD: u32 = 23;
+export const H_FRAMES_OFF: u32 = 23;
 /** where the slot table starts */
 export const H_SLOTS_OFF: u32 = 24;
-/** where the first slot's rings start */
-export const H_RINGS_OFF: u32 = 25;
+/** where the pool table starts: POOL_CLASSES free-list heads, then one byte per minRing of the arena */
+export const H_POOL_OFF: u32 = 25;
+/** where the pool's segments start (4096-aligned) */
+export const H_ARENA_OFF: u32 = 26;
+/** bytes of segments: a whole number of the largest segment (maxMemory, rounded down) */
+export const H_ARENA_SIZE: u32 = 27;
 /** bytes of memory the layout needs from address 0 */
-export const H_TOTAL: u32 = 26;
+export const H_TOTAL: u32 = 28;
 /** words the configuration takes */
-export const HEADER_CONFIG_WORDS: u32 = 27;
+export const HEADER_CONFIG_WORDS: u32 = 29;
 /** bytes H_DELIM holds */
 export const DELIM_MAX: u32 = 16;
 
 // Header: state words, kept by the core
 /** handler mode: entries the last process() listed */
-export const H_FRAME_COUNT: u32 = 27;
+export const H_FRAME_COUNT: u32 = 29;
 /** first free slot + 1 (0: none free) */
-export const H_FREE_HEAD: u32 = 28;
+export const H_FREE_HEAD: u32 = 30;
 /** slots in use */
-export const H_OPEN: u32 = 29;
+export const H_OPEN: u32 = 31;
+/** arena bytes ever split into segments: the rest is untouched, whole largest segments taken from here when no free list can serve */
+export const H_POOL_BUMP: u32 = 32;
 
 // Stats counters (i64 index from the stats offset)
 /** open now (a gauge: close() subtracts) */
@@ -117,10 +129,16 @@ export const S_STALLS: u32 = 77;
 export const S_DRAIN_UNANSWERED: u32 = 78;
 /** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
 export const S_QUARANTINED: u32 = 79;
+/** a gauge: bytes of the pool's arena in rings now */
+export const S_POOL_BYTES: u32 = 80;
+/** gauges: rings now taken from the pool, by log2 of their segment size */
+export const S_POOL_SEGMENTS: u32 = 81;
+/** times the pool could not supply a ring (a connection opening or growing: ERR_MEMORY_EXHAUSTED) */
+export const S_POOL_EXHAUSTED: u32 = 113;
 /** i64 counters in the block */
-export const STATS_COUNT: u32 = 80;
+export const STATS_COUNT: u32 = 114;
 /** bytes of the block */
-export const STATS_SIZE: u32 = 640;
+export const STATS_SIZE: u32 = 912;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */
@@ -145,16 +163,18 @@ export const W_RESERVED: u32 = 8;
 export const W_LISTED: u32 = 9;
 /** handler mode: nonzero while a handler is pending; process() lists nothing */
 export const W_HOLD: u32 = 10;
-/** ERR_FRAME_TOO_LARGE in length framing: the payload length the field declared (clamped to u32; 0: not known), for the message */
+/** ERR_FRAME_TOO_LARGE in length framing: the payload length it declared (clamped to u32; 0: not known), for the message */
 export const W_ERROR_SIZE: u32 = 11;
 /** echo mode: the slot + 1 whose tx ring takes this slot's frames (0: its own, the echo) */
 export const W_PEER: u32 = 12;
-/** the words open() clears: every word before the fixed ones */
-export const SLOT_STATE_WORDS: u32 = 13;
-/** address of the rx ring (its pad follows it) */
+/** address of the rx ring's segment (handler mode: the ring, then as many bytes of pad where a wrapped frame continues) */
 export const W_RX_BASE: u32 = 13;
-/** address of the tx ring */
+/** address of the tx ring's segment (0: none yet) */
 export const W_TX_BASE: u32 = 14;
+/** log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty */
+export const W_RINGS: u32 = 15;
+/** the words open() clears: every word before the fixed ones */
+export const SLOT_STATE_WORDS: u32 = 16;
 
 // Frame list entries (u32 words each)
 /** address of the payload: in the rx ring, or running on into its pad */
@@ -191,6 +211,8 @@ export const R_DONE: i32 = 0;
 export const R_BLOCKED: i32 = 1;
 /** the frame list is full: deliver it, then process() again */
 export const R_MORE: i32 = 2;
+/** the pool cannot supply the ring this slot needs to go on (ERR_MEMORY_EXHAUSTED): close it */
+export const R_NO_MEMORY: i32 = 3;
 
 // Codes: send
 /** reserved (reserve) or sent (send) */
@@ -203,6 +225,8 @@ export const SEND_BAD_LENGTH: i32 = 2;
 export const SEND_TOO_LARGE: i32 = 3;
 /** delimiter framing: the payload holds the delimiter (or, stripping \r, ends in \r): the peer would not read it back as one frame */
 export const SEND_DELIMITER: i32 = 4;
+/** the tx ring must grow for this frame and the pool cannot supply it (ERR_MEMORY_EXHAUSTED) */
+export const SEND_NO_MEMORY: i32 = 5;
 
 // Codes: init
 /** the core is ready */
@@ -273,5 +297,7 @@ export const E_OWNER_GONE: u32 = 25;
 export const E_ASK_FAILED: u32 = 26;
 /** ERR_MAILBOX_TIMEOUT: publishAsync() or sendToAsync() found no room in a mailbox within its timeout (found by the host) */
 export const E_MAILBOX_TIMEOUT: u32 = 27;
+/** ERR_MEMORY_EXHAUSTED: the ring pool (maxMemory) could not supply a connection's ring: opening (refused) or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY (found by the host) */
+export const E_MEMORY_EXHAUSTED: u32 = 28;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR: u32 = 2;

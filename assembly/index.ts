@@ -11,7 +11,23 @@
 // fit (R_BLOCKED: the host pauses reading and calls process() again once it
 // freed room by moving the tx tail), when the frame list is full (R_MORE), or at
 // an invalid frame (the negated error number, sticky per slot).
-// The core never allocates: everything lives at the header's offsets.
+// The core never allocates from a heap: everything lives at the header's offsets.
+//
+// Rings come from the pool (pool.ts) and follow the traffic:
+//   - open() gives a slot the smallest rx ring (Node holds a span of it to read
+//     into from the start) and no tx ring: a connection that never replies never
+//     takes one; the first reply takes the ring it needs.
+//   - rx grows (doubles, up to rxSize) when a read filled it, or when it is full
+//     of an incomplete frame; it moves only while no listed frame is unconsumed
+//     (W_LISTED == W_RX_TAIL: echo mode lists nothing), so a frame view a handler
+//     holds stays valid until consumed. Its live bytes move to the same positions.
+//   - tx grows only while empty (TX_HEAD == TX_TAIL: the kernel has every byte,
+//     so no pending write references it): to fit the frame at hand, or to the size
+//     a send that found it full asked for (W_RINGS), up to txSize.
+//   - shrink() (the host, for a connection idle for a while) gives back an empty
+//     tx ring and trades an empty rx ring for the smallest one.
+//   - When the pool cannot supply a ring the slot needs to go on: R_NO_MEMORY,
+//     SEND_NO_MEMORY, or open() = -OPEN_NO_MEMORY; other slots never notice.
 
 import * as C from "./config";
 import {
@@ -19,8 +35,9 @@ import {
   SLOT_STATE_WORDS, DELIM_MAX, H_MAGIC, H_VERSION, H_FRAME_COUNT, H_FREE_HEAD, H_OPEN,
   S_CONNECTIONS, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_FRAMES_IN, S_FRAMES_OUT, S_ERRORS, S_ERROR_BY_CODE,
   W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_ERROR_SIZE, W_NEXT_FREE,
-  W_RX_BASE, W_TX_BASE, W_RESERVED, W_LISTED, W_HOLD, W_PEER, F_ADDR, F_LEN, F_END, FRAME_WORDS,
-  FRAMING_RAW, FRAMING_DELIMITER, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, SEND_OK, SEND_FULL, SEND_TOO_LARGE, SEND_DELIMITER, SCRATCH_BASE,
+  W_RX_BASE, W_TX_BASE, W_RINGS, W_RESERVED, W_LISTED, W_HOLD, W_PEER, F_ADDR, F_LEN, F_END, FRAME_WORDS,
+  FRAMING_RAW, FRAMING_DELIMITER, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, R_NO_MEMORY, SEND_OK, SEND_FULL, SEND_TOO_LARGE, SEND_DELIMITER,
+  SEND_NO_MEMORY, SCRATCH_BASE, OPEN_NO_SLOT, OPEN_NO_MEMORY, S_POOL_EXHAUSTED,
   INIT_OK, INIT_NO_HEADER, INIT_MEMORY_TOO_SMALL, INIT_STATIC_DATA, INIT_BAD_CONFIG,
 } from "./contract";
 import {
@@ -28,6 +45,7 @@ import {
   resetFraming, delimiterIn,
 } from "./framing";
 import { ringToRing } from "./ring";
+import { minLog, topLog, resetPool, take, give } from "./pool";
 
 // Every contract constant is exported so the contract test can hold the host's copy to it.
 export * from "./contract";
@@ -40,11 +58,75 @@ export * from "./contract";
   if (n != 0) atomic.add<i64>(C.statsOff + counter * 8, <i64>n);
 }
 
+// ---- the slot's rings: sizes in W_RINGS (log2, a byte each; 0: no ring) ----
+
+/** Handler mode: 1 (an rx segment is twice its ring: the ring, then its pad); echo: 0. */
+let padLog: u32 = 0;
+let rxTopLog: u32 = 0;
+let txTopLog: u32 = 0;
+
+@inline function rxLog(s: u32): u32 { return word(s, W_RINGS) & 0xff; }
+@inline function txLog(s: u32): u32 { return (word(s, W_RINGS) >> 8) & 0xff; }
+@inline function wantLog(s: u32): u32 { return word(s, W_RINGS) >> 16; }
+@inline function setRings(s: u32, rx: u32, tx: u32, want: u32): void { setWord(s, W_RINGS, rx | (tx << 8) | (want << 16)); }
+@inline function sizeOf(log: u32): u32 { return log == 0 ? 0 : <u32>1 << log; }
+@inline function rxSizeOf(s: u32): u32 { return <u32>1 << rxLog(s); }
+@inline function txSizeOf(s: u32): u32 { return sizeOf(txLog(s)); }
+/** log2 of the smallest ring of at least n bytes, within [minLog, top]. */
+function fitLog(n: u32, top: u32): u32 {
+  if (n <= (<u32>1 << minLog)) return minLog;
+  const k: u32 = 32 - <u32>clz(n - 1);
+  return k < top ? k : top;
+}
+/** Can the rx ring move? Not while a listed frame is unconsumed (a handler holds a view of it). */
+@inline function rxMovable(s: u32): bool {
+  return C.mode == MODE_ECHO || word(s, W_LISTED) == word(s, W_RX_TAIL);
+}
+@inline function noMemory(): void { count(S_POOL_EXHAUSTED, 1); }
+
+/** Double the rx ring, moving its live bytes to the same positions: false when the pool has no segment for it. */
+function growRx(s: u32): bool {
+  const k = rxLog(s);
+  const seg = take(k + 1 + padLog);
+  if (seg == 0) return false;
+  const old = word(s, W_RX_BASE), tail = word(s, W_RX_TAIL);
+  ringToRing(old, <u32>1 << k, tail, seg, <u32>2 << k, tail, word(s, W_RX_HEAD) - tail);
+  give(old, k + padLog);
+  setWord(s, W_RX_BASE, seg);
+  setRings(s, k + 1, txLog(s), wantLog(s));
+  return true;
+}
+
 /**
- * Read the configuration the host wrote in the header, zero the state words and
- * the stats, and put every slot on the free list. Returns INIT_OK, or why not.
- * Nothing from an earlier init() on the same memory survives it (the host
- * clears the rings when it reuses a memory).
+ * The tx ring of slot t, whose head is `head` (process() keeps it in a local until it
+ * is done), must take `need` more bytes. Empty (no write references it),
+ * it is replaced by one that fits them and what an earlier send asked for; not empty,
+ * the size it would need is noted for when it is. False: the pool has no segment.
+ * The caller reloads the ring (base, size) after it.
+ */
+function makeTxRoom(t: u32, head: u32, need: u32): bool {
+  const k = txLog(t);
+  if (head != word(t, W_TX_TAIL)) {
+    const want = fitLog(head - word(t, W_TX_TAIL) + need, txTopLog);
+    if (want > wantLog(t)) setRings(t, rxLog(t), k, want);
+    return true;
+  }
+  let want = fitLog(need, txTopLog);
+  if (wantLog(t) > want) want = wantLog(t);
+  if (want <= k) return true;
+  // Empty: the old ring goes back first, so that it can merge into the new one.
+  if (k != 0) give(word(t, W_TX_BASE), k);
+  const seg = take(want);
+  setWord(t, W_TX_BASE, seg);
+  setRings(t, rxLog(t), seg == 0 ? 0 : want, 0);
+  return seg != 0;
+}
+
+/**
+ * Read the configuration the host wrote in the header, zero the state words, the
+ * stats and the pool, and put every slot on the free list. Returns INIT_OK, or why
+ * not. Nothing from an earlier init() on the same memory survives it (the host
+ * clears the memory when it reuses one).
  */
 export function init(): i32 {
   if (load<u32>(header(H_MAGIC)) != MAGIC || load<u32>(header(H_VERSION)) != LAYOUT_VERSION) return INIT_NO_HEADER;
@@ -53,39 +135,49 @@ export function init(): i32 {
   if (<u64>C.total > (<u64>memory.size() << 16)) return INIT_MEMORY_TOO_SMALL;
   if (__heap_base > SCRATCH_BASE) return INIT_STATIC_DATA;
   if (C.delimLen > DELIM_MAX) return INIT_BAD_CONFIG;
+  padLog = C.mode == MODE_ECHO ? 0 : 1;
+  rxTopLog = ctz(C.rxSize);
+  txTopLog = ctz(C.txSize);
+  const top = rxTopLog + padLog > txTopLog ? rxTopLog + padLog : txTopLog;
+  if (popcnt(C.minRing) != 1 || C.minRing < 16 || C.minRing > C.rxSize || C.minRing > C.txSize) return INIT_BAD_CONFIG;
+  if ((C.arenaSize & ((<u32>1 << top) - 1)) != 0 || (C.arenaOff & 4095) != 0) return INIT_BAD_CONFIG;
   memory.fill(header(HEADER_CONFIG_WORDS), 0, HEADER_SIZE - HEADER_CONFIG_WORDS * 4);
   memory.fill(C.statsOff, 0, STATS_SIZE);
+  resetPool(top);
   store<u32>(header(H_FREE_HEAD), C.slots > 0 ? 1 : 0);
-  const perSlot = C.rxSize + C.rxPad + C.txSize;
   for (let i: u32 = 0; i < C.slots; i++) {
     const s = slotAddr(i);
     memory.fill(s, 0, SLOT_SIZE);
     setWord(s, W_NEXT_FREE, i + 1 < C.slots ? i + 2 : 0);
-    setWord(s, W_RX_BASE, C.ringsOff + i * perSlot);
-    setWord(s, W_TX_BASE, C.ringsOff + i * perSlot + C.rxSize + C.rxPad);
   }
   return INIT_OK;
 }
 
-/** Take a free slot for a new connection: its index, or -1 when every slot is in use. */
+/** Take a free slot, with the smallest rx ring, for a new connection: its index, -OPEN_NO_SLOT or -OPEN_NO_MEMORY. */
 export function open(): i32 {
   const head = load<u32>(header(H_FREE_HEAD));
-  if (head == 0) return -1;
+  if (head == 0) return -(<i32>OPEN_NO_SLOT);
+  const rx = take(minLog + padLog);
+  if (rx == 0) { noMemory(); return -(<i32>OPEN_NO_MEMORY); }
   const slot = head - 1;
   const s = slotAddr(slot);
   store<u32>(header(H_FREE_HEAD), word(s, W_NEXT_FREE));
   store<u32>(header(H_OPEN), load<u32>(header(H_OPEN)) + 1);
   for (let w: u32 = 0; w < SLOT_STATE_WORDS; w++) setWord(s, w, 0);
   setWord(s, W_STATE, 1);
+  setWord(s, W_RX_BASE, rx);
+  setRings(s, minLog, 0, 0);
   count(S_CONNECTIONS, 1);
   count(S_ACCEPTED, 1);
   return <i32>slot;
 }
 
-/** Give a slot back. The host calls it only once no write still references the rings. */
+/** Give a slot and its rings back. The host calls it only once no write or frame view still references the rings. */
 export function close(slot: u32): void {
   const s = slotAddr(slot);
   if (word(s, W_STATE) == 0) return;
+  give(word(s, W_RX_BASE), rxLog(s) + padLog);
+  if (txLog(s) != 0) give(word(s, W_TX_BASE), txLog(s));
   setWord(s, W_STATE, 0);
   setWord(s, W_NEXT_FREE, load<u32>(header(H_FREE_HEAD)));
   store<u32>(header(H_FREE_HEAD), slot + 1);
@@ -93,12 +185,48 @@ export function close(slot: u32): void {
   atomic.sub<i64>(C.statsOff + S_CONNECTIONS * 8, 1);
 }
 
-/** The kernel wrote n bytes at the rx head: account for them and process. */
+/**
+ * The connection has been idle: give back an empty tx ring, and trade an empty rx
+ * ring for the smallest one (the host gives Node the new span to read into).
+ * Returns the bytes given back to the pool.
+ */
+export function shrink(slot: u32): u32 {
+  const s = slotAddr(slot);
+  if (word(s, W_STATE) == 0) return 0;
+  let freed: u32 = 0;
+  let rx = rxLog(s), tx = txLog(s);
+  if (rx > minLog && word(s, W_RX_HEAD) == word(s, W_RX_TAIL)) {
+    // Empty, so nothing is listed either; the segment given back can always be split for the new one.
+    give(word(s, W_RX_BASE), rx + padLog);
+    setWord(s, W_RX_BASE, take(minLog + padLog));
+    freed += (<u32>1 << (rx + padLog)) - (<u32>1 << (minLog + padLog));
+    rx = minLog;
+  }
+  if (tx != 0 && word(s, W_TX_HEAD) == word(s, W_TX_TAIL)) {
+    give(word(s, W_TX_BASE), tx);
+    setWord(s, W_TX_BASE, 0);
+    freed += <u32>1 << tx;
+    tx = 0;
+  }
+  setRings(s, rx, tx, 0);
+  return freed;
+}
+
+/**
+ * The kernel wrote n bytes at the rx head: account for them and process. A read
+ * that filled the ring doubles it (up to rxSize) once its frames are handed on:
+ * the peer sends more than it holds. If the pool has no segment, it stays as it is.
+ */
 export function received(slot: u32, n: u32): i32 {
   const s = slotAddr(slot);
-  setWord(s, W_RX_HEAD, word(s, W_RX_HEAD) + n);
+  const head = word(s, W_RX_HEAD) + n;
+  setWord(s, W_RX_HEAD, head);
   count(S_BYTES_IN, n);
-  return process(slot);
+  const k = rxLog(s);
+  const filled = n != 0 && head - word(s, W_RX_TAIL) == <u32>1 << k;
+  const r = process(slot);
+  if (filled && (r == R_DONE || r == R_BLOCKED) && rxLog(s) == k && k < rxTopLog && rxMovable(s)) growRx(s);
+  return r;
 }
 
 /** Decode every whole frame buffered in the rx ring; see the header comment. */
@@ -112,8 +240,9 @@ export function process(slot: u32): i32 {
   // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay).
   const peer = word(s, W_PEER);
   const t = peer == 0 ? s : slotAddr(peer - 1);
-  const rxBase = word(s, W_RX_BASE), txBase = word(t, W_TX_BASE);
-  const rxSize = C.rxSize, txSize = C.txSize;
+  const rxBase = word(s, W_RX_BASE);
+  const rxSize = rxSizeOf(s);
+  let txBase = word(t, W_TX_BASE), txSize = txSizeOf(t);
   const rxHead = word(s, W_RX_HEAD), txTail = word(t, W_TX_TAIL);
   // Where decoding starts: the tail in echo mode, the end of the listed frames in handler mode.
   let pos = echo ? word(s, W_RX_TAIL) : word(s, W_LISTED);
@@ -126,7 +255,12 @@ export function process(slot: u32): i32 {
     if (C.framing == FRAMING_RAW) {
       // A raw frame is whatever has arrived: as much as the tx ring takes (echo),
       // or the contiguous run up to the ring's end (handler: never a copy).
-      const room = echo ? txSize - (txHead - txTail) : rxSize - (pos & (rxSize - 1));
+      let room = echo ? txSize - (txHead - txTail) : rxSize - (pos & (rxSize - 1));
+      if (echo && avail > room) {
+        if (!makeTxRoom(t, txHead, avail)) { result = R_NO_MEMORY; break; }
+        txBase = word(t, W_TX_BASE); txSize = txSizeOf(t);
+        room = txSize - (txHead - txTail);
+      }
       wire = avail < room ? avail : room;
       len = wire;
       if (wire == 0) { result = R_BLOCKED; break; }
@@ -145,7 +279,11 @@ export function process(slot: u32): i32 {
       wire = <u32>r; off = frameOff; len = frameLen;
     }
     if (echo) {
-      if (wire > txSize - (txHead - txTail)) { result = R_BLOCKED; break; }
+      if (wire > txSize - (txHead - txTail)) {
+        if (!makeTxRoom(t, txHead, wire)) { result = R_NO_MEMORY; break; }
+        txBase = word(t, W_TX_BASE); txSize = txSizeOf(t);
+        if (wire > txSize - (txHead - txTail)) { result = R_BLOCKED; break; }
+      }
       ringToRing(rxBase, rxSize, pos, txBase, txSize, txHead, wire);
       txHead += wire;
       bytesOut += wire;
@@ -179,6 +317,9 @@ export function process(slot: u32): i32 {
     count(S_FRAMES_OUT, framesIn);
     count(S_BYTES_OUT, bytesOut);
   }
+  // A ring full of one incomplete frame: it must grow for the connection to go on.
+  if (result == R_DONE && word(s, W_RX_HEAD) - word(s, W_RX_TAIL) == rxSize && rxSize < C.rxSize && rxMovable(s) && !growRx(s)) result = R_NO_MEMORY;
+  if (result == R_NO_MEMORY) noMemory();
   return result;
 }
 
@@ -191,7 +332,11 @@ export function reserve(slot: u32, len: u32): i32 {
   if (r != SEND_OK) return r;
   const s = slotAddr(slot);
   const txHead = word(s, W_TX_HEAD);
-  if (encPrefix + len + encTrailer > C.txSize - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
+  const wire = encPrefix + len + encTrailer;
+  if (wire > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) {
+    if (!makeTxRoom(s, txHead, wire)) { noMemory(); return SEND_NO_MEMORY; }
+    if (wire > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
+  }
   setWord(s, W_RESERVED, txHead + encPrefix);
   return SEND_OK;
 }
@@ -205,9 +350,9 @@ export function sendFrom(slot: u32, addr: u32, len: u32): i32 {
   const r = reserve(slot, len);
   if (r != SEND_OK) return r;
   const s = slotAddr(slot);
-  const base = word(s, W_TX_BASE);
-  const at = word(s, W_RESERVED) & (C.txSize - 1);
-  const first = len < C.txSize - at ? len : C.txSize - at;
+  const base = word(s, W_TX_BASE), size = txSizeOf(s);
+  const at = word(s, W_RESERVED) & (size - 1);
+  const first = len < size - at ? len : size - at;
   memory.copy(base + at, addr, first);
   if (first < len) memory.copy(base, addr + first, len - first);
   return commit(slot, len);
@@ -221,8 +366,9 @@ export function sendFrom(slot: u32, addr: u32, len: u32): i32 {
 export function commit(slot: u32, len: u32): i32 {
   const s = slotAddr(slot);
   const txHead = word(s, W_TX_HEAD);
-  if (C.framing == FRAMING_DELIMITER && delimiterIn(word(s, W_TX_BASE), C.txSize - 1, word(s, W_RESERVED), len, true)) return SEND_DELIMITER;
-  encode(word(s, W_TX_BASE), C.txSize - 1, txHead, len);
+  const mask = txSizeOf(s) - 1;
+  if (C.framing == FRAMING_DELIMITER && delimiterIn(word(s, W_TX_BASE), mask, word(s, W_RESERVED), len, true)) return SEND_DELIMITER;
+  encode(word(s, W_TX_BASE), mask, txHead, len);
   const wire = encPrefix + len + encTrailer;
   setWord(s, W_TX_HEAD, txHead + wire);
   count(S_FRAMES_OUT, 1);
@@ -250,14 +396,19 @@ export function scan(addr: u32, len: u32, last: bool): i32 {
 // beginFrame writes the prefix, the host writes payload pieces at the tx head as
 // room appears and publishes each with putBytes, and endFrame writes the trailer.
 
-/** Write the prefix of a frame for a len-byte payload: SEND_OK, SEND_FULL (no room for it yet), or SEND_BAD_LENGTH. */
+/**
+ * Write the prefix of a frame for a len-byte payload: SEND_OK, SEND_FULL (no room
+ * for it yet), SEND_BAD_LENGTH, or SEND_NO_MEMORY. A frame streamed through the
+ * ring is larger than it: the ring grows to its largest first (while empty).
+ */
 export function beginFrame(slot: u32, len: u32): i32 {
   const r = plan(len);
   if (r != SEND_OK && r != SEND_TOO_LARGE) return r;
   const s = slotAddr(slot);
   const txHead = word(s, W_TX_HEAD);
-  if (encPrefix > C.txSize - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
-  encodePrefix(word(s, W_TX_BASE), C.txSize - 1, txHead, len);
+  if (!makeTxRoom(s, txHead, C.txSize)) { noMemory(); return SEND_NO_MEMORY; }
+  if (encPrefix > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
+  encodePrefix(word(s, W_TX_BASE), txSizeOf(s) - 1, txHead, len);
   setWord(s, W_TX_HEAD, txHead + encPrefix);
   count(S_FRAMES_OUT, 1);
   count(S_BYTES_OUT, encPrefix);
@@ -276,8 +427,8 @@ export function endFrame(slot: u32): i32 {
   const s = slotAddr(slot);
   const txHead = word(s, W_TX_HEAD);
   const n = trailerSize();
-  if (n > C.txSize - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
-  encodeTrailer(word(s, W_TX_BASE), C.txSize - 1, txHead);
+  if (n > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
+  encodeTrailer(word(s, W_TX_BASE), txSizeOf(s) - 1, txHead);
   setWord(s, W_TX_HEAD, txHead + n);
   count(S_BYTES_OUT, n);
   return SEND_OK;

@@ -47,12 +47,15 @@ export interface ErrorEntry extends Entry {
 /** Plain numbers: sizes and markers. */
 export const constants: (Entry & { value: number })[] = [
   { name: 'LAYOUT_BASE', value: 4096, doc: 'where the header starts; AssemblyScript static data lives below it (init checks)' },
-  { name: 'LAYOUT_VERSION', value: 6, doc: 'bumped whenever a word moves or changes meaning' },
+  { name: 'LAYOUT_VERSION', value: 7, doc: 'bumped whenever a word moves or changes meaning' },
   { name: 'MAGIC', value: 0x31525752, doc: '"RWR1" little-endian: the host wrote a header' },
-  { name: 'HEADER_SIZE', value: 128, doc: 'bytes reserved for the header (config words, then state words)' },
+  { name: 'HEADER_SIZE', value: 256, doc: 'bytes reserved for the header (config words, then state words)' },
   { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
   { name: 'SCRATCH_BASE', value: 3072, doc: 'check() copies a payload that is not in the core\'s memory here, SCRATCH_SIZE bytes at a time, to scan it: below LAYOUT_BASE, above the module\'s static data (init checks)' },
   { name: 'SCRATCH_SIZE', value: 1024, doc: 'bytes at SCRATCH_BASE' },
+  { name: 'POOL_CLASSES', value: 32, doc: 'free-list heads in the pool table, one per log2 of a segment size (only minRing to the largest segment are used)' },
+  { name: 'OPEN_NO_SLOT', value: 1, doc: 'open() returns it negated: every slot is in use' },
+  { name: 'OPEN_NO_MEMORY', value: 2, doc: 'open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED)' },
 ];
 
 /**
@@ -64,8 +67,9 @@ export const headerConfig: ConfigField[] = [
   { name: 'H_MAGIC', field: 'magic', type: 'u32', doc: 'MAGIC once the host wrote the header' },
   { name: 'H_VERSION', field: 'version', type: 'u32', doc: 'LAYOUT_VERSION the host was built with' },
   { name: 'H_SLOTS', field: 'slots', type: 'u32', doc: 'connection slots' },
-  { name: 'H_RX_SIZE', field: 'rxSize', type: 'u32', doc: 'rx ring bytes per slot, a power of two' },
-  { name: 'H_TX_SIZE', field: 'txSize', type: 'u32', doc: 'tx ring bytes per slot, a power of two' },
+  { name: 'H_RX_SIZE', field: 'rxSize', type: 'u32', doc: 'the largest rx ring a slot grows to, bytes, a power of two' },
+  { name: 'H_TX_SIZE', field: 'txSize', type: 'u32', doc: 'the largest tx ring a slot grows to, bytes, a power of two' },
+  { name: 'H_MIN_RING', field: 'minRing', type: 'u32', doc: 'the smallest ring and pool segment, bytes, a power of two (at least 16)' },
   { name: 'H_FRAMING', field: 'framing', type: 'u32', doc: 'FRAMING_*' },
   { name: 'H_MODE', field: 'mode', type: 'u32', doc: 'MODE_*' },
   { name: 'H_MAX_FRAME', field: 'maxFrame', type: 'u32', doc: 'largest payload (see assembly/framing.ts for what counts)' },
@@ -81,9 +85,10 @@ export const headerConfig: ConfigField[] = [
   { name: 'H_FRAME_CAP', field: 'frameCap', type: 'u32', doc: 'handler mode: entries in the frame list' },
   { name: 'H_STATS_OFF', field: 'statsOff', type: 'u32', doc: 'where the stats block starts' },
   { name: 'H_FRAMES_OFF', field: 'framesOff', type: 'u32', doc: 'where the frame list starts' },
-  { name: 'H_RX_PAD', field: 'rxPad', type: 'u32', doc: 'handler mode: bytes after each rx ring where a wrapped frame continues' },
   { name: 'H_SLOTS_OFF', field: 'slotsOff', type: 'u32', doc: 'where the slot table starts' },
-  { name: 'H_RINGS_OFF', field: 'ringsOff', type: 'u32', doc: 'where the first slot\'s rings start' },
+  { name: 'H_POOL_OFF', field: 'poolOff', type: 'u32', doc: 'where the pool table starts: POOL_CLASSES free-list heads, then one byte per minRing of the arena' },
+  { name: 'H_ARENA_OFF', field: 'arenaOff', type: 'u32', doc: 'where the pool\'s segments start (4096-aligned)' },
+  { name: 'H_ARENA_SIZE', field: 'arenaSize', type: 'u32', doc: 'bytes of segments: a whole number of the largest segment (maxMemory, rounded down)' },
   { name: 'H_TOTAL', field: 'total', type: 'u32', doc: 'bytes of memory the layout needs from address 0' },
 ];
 
@@ -92,6 +97,7 @@ export const headerState: Entry[] = [
   { name: 'H_FRAME_COUNT', doc: 'handler mode: entries the last process() listed' },
   { name: 'H_FREE_HEAD', doc: 'first free slot + 1 (0: none free)' },
   { name: 'H_OPEN', doc: 'slots in use' },
+  { name: 'H_POOL_BUMP', doc: 'arena bytes ever split into segments: the rest is untouched, whole largest segments taken from here when no free list can serve' },
 ];
 
 /**
@@ -120,16 +126,22 @@ export const stats: Counter[] = [
   // Layout 6: frames the drain left unanswered, and slots held for a handler that has not settled (handlerTimeout).
   { name: 'S_DRAIN_UNANSWERED', doc: 'frames read but not answered when the drain timed out (their connections were reset: ERR_DRAIN_TIMEOUT)' },
   { name: 'S_QUARANTINED', doc: 'a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles)' },
+  // Layout 7: the ring pool (the cores write these).
+  { name: 'S_POOL_BYTES', doc: 'a gauge: bytes of the pool\'s arena in rings now' },
+  { name: 'S_POOL_SEGMENTS', count: 32, doc: 'gauges: rings now taken from the pool, by log2 of their segment size' },
+  { name: 'S_POOL_EXHAUSTED', doc: 'times the pool could not supply a ring (a connection opening or growing: ERR_MEMORY_EXHAUSTED)' },
 ];
 
 /**
  * Slot words (u32, from the slot's address). Positions are free-running u32
- * counters: used = head - tail (mod 2^32); the offset in a ring is pos & mask.
+ * counters: used = head - tail (mod 2^32); the offset in a ring is pos & (size - 1).
  *   rx: the host moves RX_HEAD (received); the core moves RX_TAIL in echo mode,
  *       the host in handler mode (consume, once its handler is done).
  *   tx: the core moves TX_HEAD (echo, commit); the host moves TX_TAIL (release)
  *       once the kernel has the bytes.
  * An emptied ring's positions go back to 0, so reads and writes start at its start.
+ * Rings are segments of the pool (assembly/pool.ts): W_RX_BASE/W_TX_BASE and the
+ * sizes in W_RINGS change when a ring grows or shrinks (see assembly/index.ts for when).
  */
 export const slotState: Entry[] = [
   { name: 'W_STATE', doc: '0 free, 1 open' },
@@ -143,15 +155,15 @@ export const slotState: Entry[] = [
   { name: 'W_RESERVED', doc: 'send(): the tx position where the reserved payload starts' },
   { name: 'W_LISTED', doc: 'handler mode: end of the frames listed so far (process() lists from here)' },
   { name: 'W_HOLD', doc: 'handler mode: nonzero while a handler is pending; process() lists nothing' },
-  { name: 'W_ERROR_SIZE', doc: 'ERR_FRAME_TOO_LARGE in length framing: the payload length the field declared (clamped to u32; 0: not known), for the message' },
+  { name: 'W_ERROR_SIZE', doc: 'ERR_FRAME_TOO_LARGE in length framing: the payload length it declared (clamped to u32; 0: not known), for the message' },
   { name: 'W_PEER', doc: 'echo mode: the slot + 1 whose tx ring takes this slot\'s frames (0: its own, the echo)' },
+  { name: 'W_RX_BASE', doc: 'address of the rx ring\'s segment (handler mode: the ring, then as many bytes of pad where a wrapped frame continues)' },
+  { name: 'W_TX_BASE', doc: 'address of the tx ring\'s segment (0: none yet)' },
+  { name: 'W_RINGS', doc: 'log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty' },
 ];
 
 /** Slot words set once by init() and kept by open(): after the state words. */
-export const slotFixed: Entry[] = [
-  { name: 'W_RX_BASE', doc: 'address of the rx ring (its pad follows it)' },
-  { name: 'W_TX_BASE', doc: 'address of the tx ring' },
-];
+export const slotFixed: Entry[] = [];
 
 /** Words of one frame list entry (handler mode). */
 export const frameEntry: Entry[] = [
@@ -177,6 +189,7 @@ export const codes: Record<string, { type: 'u32' | 'i32'; entries: Entry[] }> = 
     { name: 'R_DONE', doc: 'every whole frame handled (negative results are error numbers)' },
     { name: 'R_BLOCKED', doc: 'the tx ring cannot take the next echo: release, then process() again' },
     { name: 'R_MORE', doc: 'the frame list is full: deliver it, then process() again' },
+    { name: 'R_NO_MEMORY', doc: 'the pool cannot supply the ring this slot needs to go on (ERR_MEMORY_EXHAUSTED): close it' },
   ] },
   send: { type: 'i32', entries: [
     { name: 'SEND_OK', doc: 'reserved (reserve) or sent (send)' },
@@ -184,6 +197,7 @@ export const codes: Record<string, { type: 'u32' | 'i32'; entries: Entry[] }> = 
     { name: 'SEND_BAD_LENGTH', doc: 'the payload cannot be encoded with this framing' },
     { name: 'SEND_TOO_LARGE', doc: 'the encoded frame is larger than the whole tx ring' },
     { name: 'SEND_DELIMITER', doc: 'delimiter framing: the payload holds the delimiter (or, stripping \\r, ends in \\r): the peer would not read it back as one frame' },
+    { name: 'SEND_NO_MEMORY', doc: 'the tx ring must grow for this frame and the pool cannot supply it (ERR_MEMORY_EXHAUSTED)' },
   ] },
   init: { type: 'i32', entries: [
     { name: 'INIT_OK', doc: 'the core is ready' },
@@ -228,4 +242,5 @@ export const errors: ErrorEntry[] = [
   { name: 'E_OWNER_GONE', code: 'ERR_OWNER_GONE', by: 'host', doc: 'router.ask() to a thread that is not serving, or that ended before it answered' },
   { name: 'E_ASK_FAILED', code: 'ERR_ASK_FAILED', by: 'host', doc: 'the owner\'s onAsk threw, rejected, answered no bytes, or is missing' },
   { name: 'E_MAILBOX_TIMEOUT', code: 'ERR_MAILBOX_TIMEOUT', by: 'host', doc: 'publishAsync() or sendToAsync() found no room in a mailbox within its timeout' },
+  { name: 'E_MEMORY_EXHAUSTED', code: 'ERR_MEMORY_EXHAUSTED', by: 'host', doc: 'the ring pool (maxMemory) could not supply a connection\'s ring: opening (refused) or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY' },
 ];

@@ -65,10 +65,40 @@ describe('limits', () => {
 
   it('refuses a layout over 4 GiB and takes one just under', () => {
     const ring = 131072;
-    const fixed = regionsFor(0, ring, ring, 0, 1024).total;
-    const most = Math.floor((2 ** 32 - fixed) / (2 * ring + SLOT_SIZE));
-    expect(resolveConfig({ maxConnections: most, rxRing: ring, txRing: ring }).regions.total).toBeLessThanOrEqual(2 ** 32);
-    expect(code(() => resolveConfig({ maxConnections: most + 1, rxRing: ring, txRing: ring }))).toBe('ERR_BAD_CONFIG');
+    const fixed = regionsFor(0, 1024, 1024, 0).total;
+    // The arena is whole largest segments: the most that fits beside the table's map byte per minRing.
+    const most = Math.floor((2 ** 32 - fixed - 8192) / (ring + ring / 1024)) * ring;
+    expect(resolveConfig({ maxMemory: most, rxRing: ring, txRing: ring }).regions.total).toBeLessThanOrEqual(2 ** 32);
+    expect(code(() => resolveConfig({ maxMemory: most + ring, rxRing: ring, txRing: ring }))).toBe('ERR_BAD_CONFIG');
+  });
+
+  it('takes 100,000 connections with the default frames: the pool, not the connection count, bounds the rings', () => {
+    const c = resolveConfig({ maxConnections: 100_000 });
+    expect(c.slots).toBe(100_000);
+    expect(c.regions.arenaSize).toBe(2 ** 30);
+    expect(c.regions.total).toBeLessThan(2 ** 32);
+  });
+
+  it('takes 64 MiB frames with the default connection count', () => {
+    const c = resolveConfig({ framing: 'length:4:be', maxFrame: 64 * 2 ** 20 });
+    expect(c.rxSize).toBe(2 ** 27);
+    expect(c.regions.arenaSize).toBeGreaterThanOrEqual(2 * (c.rxSize + c.txSize));
+  });
+
+  it('refuses a maxMemory smaller than one connection\'s largest rings, and takes exactly that', () => {
+    const o = { rxRing: 4096, txRing: 4096, minRing: 1024 };
+    expect(resolveConfig({ ...o, maxMemory: 8192 }).regions.arenaSize).toBe(8192);
+    expect(code(() => resolveConfig({ ...o, maxMemory: 8191 }))).toBe('ERR_BAD_CONFIG');
+    // Handler mode: the rx ring's segment holds its pad too.
+    expect(code(() => resolveConfig({ ...o, mode: 'handler', maxMemory: 8192 }))).toBe('ERR_BAD_CONFIG');
+    expect(resolveConfig({ ...o, mode: 'handler', maxMemory: 16384 }).regions.arenaSize).toBe(16384);
+  });
+
+  it('refuses a smallest ring that is not a power of two from 16 to the largest ring', () => {
+    expect(code(() => resolveConfig({ minRing: 8 }))).toBe('ERR_BAD_CONFIG');
+    expect(code(() => resolveConfig({ minRing: 1000 }))).toBe('ERR_BAD_CONFIG');
+    expect(code(() => resolveConfig({ rxRing: 1024, minRing: 2048 }))).toBe('ERR_BAD_CONFIG');
+    expect(resolveConfig({ rxRing: 256, txRing: 512 }).minRing).toBe(256);
   });
 
   it('refuses zero connections and zero-byte frames', () => {

@@ -16,7 +16,7 @@ import { resolveConfig } from '../src/core/config.ts';
 import { headerFor, writeHeader } from '../src/core/header.ts';
 import { JsCore } from '../src/core/js-core.ts';
 import {
-  FRAME_WORDS, HEADER_SIZE, H_MAGIC, H_TOTAL, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE, SLOT_SIZE,
+  FRAME_WORDS, POOL_CLASSES, HEADER_SIZE, H_MAGIC, H_TOTAL, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE, SLOT_SIZE,
   STATS_SIZE, readHeaderConfig, regionsFor,
 } from '../src/core/layout.ts';
 
@@ -152,15 +152,17 @@ describe('the configuration header', () => {
 
 describe('the region formula', () => {
   it('lays out 64-byte aligned regions in order, none overlapping the next, all within total', () => {
-    for (const [slots, rx, tx, pad, cap] of [[1, 16, 16, 0, 1], [1024, 65536, 65536, 0, 1024], [7, 4096, 256, 4160, 33], [3, 32, 64, 64, 5]]) {
-      const r = regionsFor(slots!, rx!, tx!, pad!, cap!);
-      const starts = [r.stats, r.frames, r.slots, r.rings];
+    for (const [slots, cap, min, arena] of [[1, 1, 16, 16], [1024, 1024, 1024, 2 ** 27], [7, 33, 256, 8192], [3, 5, 32, 128]]) {
+      const r = regionsFor(slots!, cap!, min!, arena!);
+      const starts = [r.stats, r.frames, r.slots, r.pool, r.arena];
       for (const s of starts) expect(s % 64, `${starts}`).toBe(0);
+      expect(r.arena % 4096).toBe(0);
       expect(r.stats).toBeGreaterThanOrEqual(LAYOUT_BASE + HEADER_SIZE);
       expect(r.frames).toBeGreaterThanOrEqual(r.stats + STATS_SIZE);
       expect(r.slots).toBeGreaterThanOrEqual(r.frames + cap! * FRAME_WORDS * 4);
-      expect(r.rings).toBeGreaterThanOrEqual(r.slots + slots! * SLOT_SIZE);
-      expect(r.total).toBeGreaterThanOrEqual(r.rings + slots! * (rx! + pad! + tx!));
+      expect(r.pool).toBeGreaterThanOrEqual(r.slots + slots! * SLOT_SIZE);
+      expect(r.arena).toBeGreaterThanOrEqual(r.pool + POOL_CLASSES * 4 + arena! / min!);
+      expect(r.total).toBe(r.arena + arena!);
     }
   });
 });

@@ -12,6 +12,12 @@
 //      wire bytes of those frames (echo), the same error at the same position,
 //      and stats that count them;
 //   3. the cores against each other: identical outcomes, stats, and memory images.
+// Rings come from the pool (assembly/pool.ts): they start at 16 to 64 bytes and
+// grow up to 16 to 512 bytes, shrink between reads when the case says so, and
+// share a pool that is sometimes as small as one connection's largest rings, with
+// up to three other connections holding rings of it: then a ring the slot needs
+// may not come (R_NO_MEMORY), and what was decoded before must still be right.
+// After the stream every slot is closed: the pool must be whole again.
 // Rings are small (16 to 512 bytes) and frames up to 300 bytes long, so frames
 // and delimiters straddle the rx ring's end and the SIMD scan's 16- and 64-byte
 // blocks; delimiters of 1 to 4 bytes (sometimes 16) drawn from bytes that are
@@ -21,7 +27,7 @@ import fc from 'fast-check';
 import { resolveConfig, type CoreOptions, type Framing } from '../src/core/config.ts';
 import type { Core, CoreKind } from '../src/core/core.ts';
 import { createCore } from '../src/core/create.ts';
-import { LAYOUT_BASE, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from '../src/core/layout.ts';
+import { LAYOUT_BASE, S_POOL_BYTES, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from '../src/core/layout.ts';
 import { feed, lengthFrame, varintFrame } from './harness.ts';
 import { BAD_LENGTH, FRAME_TOO_LARGE, decodeStream, sendsAsOneFrame, type Expected } from './oracle.ts';
 
@@ -78,6 +84,13 @@ export const caseArb = fc.record({
   releaseStep: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
   lazyRelease: fc.boolean(),
   defer: fc.array(fc.boolean(), { maxLength: 4 }),
+  // The pool: the smallest ring (2^minPow, at most the largest rings), its size (undefined:
+  // the default, never short for one slot; else one connection's largest rings plus
+  // `memory` - 1 of the largest segments), other connections that hold rings of it, and shrinks.
+  minPow: fc.integer({ min: 4, max: 6 }),
+  memory: fc.option(fc.integer({ min: 1, max: 2 }), { nil: undefined }),
+  hogs: fc.array(fc.nat(3), { maxLength: 3 }),
+  shrink: fc.array(fc.boolean(), { maxLength: 4 }),
 });
 
 export type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
@@ -178,6 +191,12 @@ export interface CaseRun {
   expected: Expected;
   /** The segments predicted the result (check 1 ran). */
   predicted: boolean;
+  /** A ring of the slot grew past the smallest. */
+  grew: boolean;
+  /** Bytes shrink() gave back to the pool. */
+  shrunk: number;
+  /** The pool could not supply a ring the slot needed. */
+  noMemory: boolean;
 }
 
 /** Each kind's core from the last case: the next case's core reuses its memory (createCore's reuse). */
@@ -188,7 +207,13 @@ export async function checkCase(c: Case): Promise<CaseRun> {
   let options: CoreOptions = { framing: c.framing, maxFrame: c.maxFrame, mode: c.handler ? 'handler' : 'echo', frameListCapacity: c.frameCap };
   // Grow the rings to what the limits need, keeping the random choice when it fits.
   const fit = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(resolveConfig(options).maxWire, 1))));
-  options = { ...options, maxConnections: 1, rxRing: Math.max(c.rxPow, fit), txRing: Math.max(c.txPow, fit) };
+  const rxRing = Math.max(c.rxPow, fit), txRing = Math.max(c.txPow, fit);
+  options = { ...options, maxConnections: 1 + c.hogs.length, rxRing, txRing, minRing: Math.min(2 ** c.minPow, rxRing, txRing) };
+  if (c.memory !== undefined) {
+    const { maxSegment } = resolveConfig(options);
+    const one = Math.ceil(((c.handler ? 2 : 1) * rxRing + txRing) / maxSegment) * maxSegment;
+    options = { ...options, maxMemory: one + (c.memory - 1) * maxSegment };
+  }
   const segments = c.segments.map(s => encodeSegment(c.framing, c.maxFrame, s));
   const stream = Buffer.concat(segments.map(s => s.wire));
   const cuts = [...new Set(c.cuts.map(x => x % (stream.length + 1)))].sort((a, b) => a - b);
@@ -203,27 +228,59 @@ export async function checkCase(c: Case): Promise<CaseRun> {
   const results = [];
   for (const kind of ['wasm', 'js'] as CoreKind[]) {
     const core = (spare[kind] = await createCore(kind, options, spare[kind]));
-    const outcome = feed(core, core.open(), chunks, { releaseStep: c.releaseStep, lazyRelease: c.lazyRelease, defer: c.defer });
-    const stats = core.stats.snapshot();
     const where = `${kind} core`;
-    assert.equal(outcome.error, expected.error, `${where}: error number`);
-    assert.equal(outcome.stopAt, expected.stopAt, `${where}: where decoding stopped`);
-    const frames = expected.frames.length;
-    if (c.handler) {
-      if (c.framing.kind === 'raw') assert.deepEqual(Buffer.concat(outcome.frames), stream, `${where}: raw frames`);
-      else assert.deepEqual(outcome.frames, expected.frames, `${where}: frames`);
-      assert.equal(outcome.out.length, 0, `${where}: handler mode sends nothing by itself`);
+    const slot = core.open();
+    assert.ok(slot >= 0, `${where}: the pool holds one connection's largest rings`);
+    // Other connections: each holds the smallest rx ring and a tx ring of up to 4x the smallest, if the pool has them.
+    const hogs = c.hogs.map(n => {
+      const hog = core.open();
+      if (hog >= 0 && n > 0) core.send(hog, Buffer.alloc(Math.min(n * 2 * options.minRing! - 10, txRing - 10), 0x41));
+      return hog;
+    });
+    const before = core.stats.snapshot(); // the other connections' sends counted frames and bytes out
+    const outcome = feed(core, slot, chunks, { releaseStep: c.releaseStep, lazyRelease: c.lazyRelease, defer: c.defer, shrink: c.shrink });
+    const stats = core.stats.snapshot();
+    const framesOut = stats.framesOut - before.framesOut, bytesOut = stats.bytesOut - before.bytesOut;
+    const grew = core.rxSize(slot) > options.minRing! || core.txSize(slot) > options.minRing!;
+    const open = [slot, ...hogs.filter(h => h >= 0)];
+    const ringBytes = open.reduce((sum, s) => sum + (c.handler ? 2 : 1) * core.rxSize(s) + core.txSize(s), 0);
+    assert.equal(core.stats.get(S_POOL_BYTES), ringBytes, `${where}: the pool counts the rings the slots hold`);
+    if (outcome.noMemory) {
+      // The pool ran short: what came before must still be right, and nothing wrong after it.
+      assert.equal(outcome.error, 0, `${where}: no error with R_NO_MEMORY`);
+      // Alone in a default pool (at least twice its largest rings: a ring grows into a new segment before it gives back the old one), a slot never runs short.
+      assert.ok(c.memory !== undefined || c.hogs.length > 0, `${where}: R_NO_MEMORY from a pool that holds the slot's largest rings twice`);
+      const n = outcome.frames.length;
+      if (c.handler && c.framing.kind !== 'raw') assert.deepEqual(outcome.frames, expected.frames.slice(0, n), `${where}: frames before the pool ran short`);
+      if (!c.handler) assert.deepEqual(outcome.out, stream.subarray(0, outcome.out.length), `${where}: echoed bytes before the pool ran short`);
+      assert.ok(outcome.stopAt <= expected.stopAt, `${where}: stopped before the oracle did`);
     } else {
-      assert.deepEqual(outcome.out, stream.subarray(0, expected.stopAt), `${where}: echoed bytes`);
+      assert.equal(outcome.error, expected.error, `${where}: error number`);
+      assert.equal(outcome.stopAt, expected.stopAt, `${where}: where decoding stopped`);
+      const frames = expected.frames.length;
+      if (c.handler) {
+        if (c.framing.kind === 'raw') assert.deepEqual(Buffer.concat(outcome.frames), stream, `${where}: raw frames`);
+        else assert.deepEqual(outcome.frames, expected.frames, `${where}: frames`);
+        assert.equal(outcome.out.length, 0, `${where}: handler mode sends nothing by itself`);
+      } else {
+        assert.deepEqual(outcome.out, stream.subarray(0, expected.stopAt), `${where}: echoed bytes`);
+      }
+      if (c.framing.kind !== 'raw') assert.equal(stats.framesIn, frames, `${where}: framesIn`);
+      assert.equal(framesOut, c.handler ? 0 : stats.framesIn, `${where}: framesOut`);
+      assert.equal(bytesOut, c.handler ? 0 : expected.stopAt, `${where}: bytesOut`);
+      assert.equal(stats.errors, expected.error ? 1 : 0, `${where}: errors`);
+      assert.deepEqual(Object.values(stats.errorsByCode), expected.error ? [1] : [], `${where}: errors by code`);
     }
     assert.equal(stats.bytesIn, outcome.delivered, `${where}: bytesIn`);
-    if (c.framing.kind !== 'raw') assert.equal(stats.framesIn, frames, `${where}: framesIn`);
-    assert.equal(stats.framesOut, c.handler ? 0 : stats.framesIn, `${where}: framesOut`);
-    assert.equal(stats.bytesOut, c.handler ? 0 : expected.stopAt, `${where}: bytesOut`);
-    assert.equal(stats.errors, expected.error ? 1 : 0, `${where}: errors`);
-    assert.deepEqual(Object.values(stats.errorsByCode), expected.error ? [1] : [], `${where}: errors by code`);
-    const image = Buffer.from(new Uint8Array(core.memory, LAYOUT_BASE, core.config.regions.total - LAYOUT_BASE));
-    results.push({ outcome, stats, image });
+    // Every ring back: the pool is whole again, every segment merged with its buddy.
+    for (const s of open) core.close(s);
+    assert.equal(core.stats.get(S_POOL_BYTES), 0, `${where}: the pool is empty once every slot is closed`);
+    const r = core.config.regions;
+    const heads = new Uint32Array(core.memory, r.pool, 32);
+    const top = Math.log2(core.config.maxSegment);
+    for (let k = 0; k < top; k++) assert.equal(heads[k], 0, `${where}: a free segment of 2^${k} bytes was not merged back`);
+    const image = Buffer.from(new Uint8Array(core.memory, LAYOUT_BASE, r.total - LAYOUT_BASE));
+    results.push({ outcome, stats, image, grew });
   }
 
   // 3. The cores against each other.
@@ -231,7 +288,7 @@ export async function checkCase(c: Case): Promise<CaseRun> {
   assert.deepEqual(w!.outcome, j!.outcome, 'the cores\' outcomes differ');
   assert.deepEqual(w!.stats, j!.stats, 'the cores\' stats differ');
   assert.ok(w!.image.equals(j!.image), 'the cores\' memory images differ');
-  return { stream, expected, predicted: prediction !== undefined };
+  return { stream, expected, predicted: prediction !== undefined, grew: w!.grew, shrunk: w!.outcome.shrunk, noMemory: w!.outcome.noMemory };
 }
 
 // ---- send() on delimiter framings: a payload the peer would not read back as one frame is refused ----
@@ -297,14 +354,15 @@ export async function checkSendCase(c: SendCase): Promise<{ refused: boolean }> 
   const results = [];
   for (const kind of ['wasm', 'js'] as CoreKind[]) {
     // maxFrame bounds only what the core decodes, and the tx ring must hold one: sends are not bound by it.
-    const core: Core = (spareSend[kind] = await createCore(kind, { framing, mode: 'handler', maxConnections: 2, maxFrame: txSize - 16, rxRing: 4096, txRing: txSize }, spareSend[kind]));
+    // The tx ring is at its largest from the first send (minRing), as expected above.
+    const core: Core = (spareSend[kind] = await createCore(kind, { framing, mode: 'handler', maxConnections: 2, maxFrame: txSize - 16, rxRing: 4096, txRing: txSize, minRing: txSize }, spareSend[kind]));
     const slot = core.open();
     const where = `${kind} core`;
     if (filler > 0) assert.equal(core.send(slot, Buffer.alloc(filler, 0x41)), SEND_OK, `${where}: filler`); // never a delimiter byte
     let view: Uint8Array = payload;
     if (c.inMemory) {
-      // A view of the other slot's (empty, so whole) rx ring, as a frame a handler forwards is.
-      view = core.readSpan(core.open()).subarray(0, payload.length);
+      // Bytes in the core's memory, as a frame a handler forwards is: the end of the pool's arena, which no ring reaches here.
+      view = new Uint8Array(core.memory, core.config.regions.total - payload.length, payload.length);
       view.set(payload);
     }
     assert.equal(core.check(view), ok ? (frame.length > txSize ? SEND_TOO_LARGE : SEND_OK) : SEND_DELIMITER, `${where}: check()`);

@@ -6,21 +6,31 @@ import { describe, expect, it } from 'vitest';
 import { caseArb, checkCase, checkSendCase, sendCaseArb } from './differential-property.ts';
 
 describe('wasm core, js core and the oracle', () => {
-  it('agree on random framings, frames, errors, reads, drains and async handlers', async () => {
+  it('agree on random framings, frames, errors, reads, drains, async handlers, and rings that grow, shrink and run out', async () => {
     let predicted = 0;
     let errors = 0;
+    let grew = 0;
+    let shrunk = 0;
+    let noMemory = 0;
     await fc.assert(
       fc.asyncProperty(caseArb, async c => {
         const run = await checkCase(c);
         if (run.predicted) predicted++;
         if (run.expected.error) errors++;
+        if (run.grew) grew++;
+        if (run.shrunk) shrunk++;
+        if (run.noMemory) noMemory++;
       }),
       { numRuns: 5000 },
     );
     // The generator keeps reaching the cases that matter: streams whose every
-    // frame it can predict, and streams that end in an error.
+    // frame it can predict, streams that end in an error, rings that grow, shrink,
+    // and a pool that runs short.
     expect(predicted).toBeGreaterThan(1000);
     expect(errors).toBeGreaterThan(500);
+    expect(grew).toBeGreaterThan(1000);
+    expect(shrunk).toBeGreaterThan(250);
+    expect(noMemory).toBeGreaterThan(100);
   });
 
   it('agree on which payloads a delimiter framing can send as one frame: send() and check(), from outside the core and from inside it', async () => {

@@ -2,12 +2,13 @@
 // readSpan() offers, call received(), take the listed frames and consume them,
 // take what the tx ring holds, release it. In handler mode it can also act like
 // an async handler: hold the slot, let the next read land, and only then copy
-// the frames and consume them, so a core that moved listed bytes is caught.
+// the frames and consume them, so a core that moved listed bytes is caught; and
+// it can shrink the rings between reads, as the host's sweep does.
 // Also an oracle encoder written independently of both cores.
 import { createCore } from '../src/core/create.ts';
 import type { Core, CoreKind } from '../src/core/core.ts';
 import type { CoreOptions } from '../src/core/config.ts';
-import { R_BLOCKED, R_MORE } from '../src/core/layout.ts';
+import { R_BLOCKED, R_MORE, R_NO_MEMORY } from '../src/core/layout.ts';
 
 export const CORES: CoreKind[] = ['wasm', 'js'];
 
@@ -18,6 +19,10 @@ export interface Outcome {
   frames: Buffer[];
   /** The first error number (0 = none). */
   error: number;
+  /** The core said R_NO_MEMORY: the pool could not supply a ring the slot needed (feeding stopped). */
+  noMemory: boolean;
+  /** Bytes shrink() gave back to the pool. */
+  shrunk: number;
   /** How many times the core reported a full tx ring. */
   blocked: number;
   /** Bytes handed to the core (feeding stops at an error). */
@@ -37,13 +42,18 @@ export interface FeedOptions {
    * copied and consumed.
    */
   defer?: boolean[];
+  /** For each read in turn (cycling), whether to call shrink() after it, as an idle sweep would. */
+  shrink?: boolean[];
 }
 
 export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedOptions = {}): Outcome {
   const out: Buffer[] = [];
   const frames: Buffer[] = [];
   let error = 0;
+  let noMemory = false;
   let blocked = 0;
+  let reads = 0;
+  let shrunk = 0;
   let delivered = 0;
   let listings = 0;
   /** Frames an "async handler" still holds: views into the rx ring (or its pad). */
@@ -72,6 +82,7 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
         core.consume(slot, end);
       }
       if (status < 0) { error = -status; return; }
+      if (status === R_NO_MEMORY) { noMemory = true; return; }
       if (status === R_BLOCKED) { blocked++; drain(); status = core.process(slot); continue; }
       if (status === R_MORE) { status = core.process(slot); continue; }
       if (!opts.lazyRelease) drain();
@@ -93,9 +104,10 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
   };
   for (const chunk of chunks) {
     let at = 0;
-    while (at < chunk.length && !error) {
+    while (at < chunk.length && !error && !noMemory) {
       let span = core.readSpan(slot);
       if (span.length === 0) { finishAll(); drain(); settle(core.process(slot)); finishAll(); span = core.readSpan(slot); }
+      if (noMemory || error) break;
       if (span.length === 0) throw new Error('rx ring full and nothing decodable');
       const n = Math.min(span.length, chunk.length - at);
       span.set(chunk.subarray(at, at + n));
@@ -105,14 +117,16 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
       const status = core.received(slot, n);
       if (held) {
         if (core.frameCount() !== 0) throw new Error('a held slot listed frames');
-        finish();
+        if (status === R_NO_MEMORY) noMemory = true;
+        else finish();
       } else settle(status);
+      if (opts.shrink?.length && opts.shrink[reads++ % opts.shrink.length]) shrunk += core.shrink(slot);
     }
-    if (error) break;
+    if (error || noMemory) break;
   }
-  finishAll();
+  if (!noMemory) finishAll();
   drain();
-  return { out: Buffer.concat(out), frames, error, blocked, delivered, stopAt: delivered - core.rxBuffered(slot) };
+  return { out: Buffer.concat(out), frames, error, noMemory, shrunk, blocked, delivered, stopAt: delivered - core.rxBuffered(slot) };
 }
 
 export async function coreWith(kind: CoreKind, options: CoreOptions): Promise<Core> {

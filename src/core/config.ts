@@ -1,16 +1,19 @@
 // The configuration of a core: framing spec, limits and mode, parsed from the
 // compact CLI spelling or given as objects, validated once, resolved to numbers.
 // Invariants enforced here (the cores rely on them and do not re-check):
-//   - ring sizes are powers of two between 16 bytes and 1 GiB;
-//   - a whole frame of the maximum length fits in the rx ring and its echo in the
-//     tx ring, so a frame is always decodable and a reply always fits once drained;
-//   - the memory (header + slots x rings) fits in 4 GiB of WASM memory, and its
-//     size in a u32 header word.
+//   - ring sizes are powers of two between 16 bytes and 1 GiB, minRing the smallest;
+//   - a whole frame of the maximum length fits in the largest rx ring and its echo
+//     in the largest tx ring, so a frame is always decodable and a reply always fits
+//     once drained, when the pool can supply those rings;
+//   - the arena (maxMemory, the bound on rings) is a whole number of the largest
+//     segment and holds at least one connection's largest rings;
+//   - the memory (header + slots + pool table + arena) fits in 4 GiB of WASM
+//     memory, and its size in a u32 header word.
 
 import { configError } from './errors.ts';
 import {
   DELIM_MAX, FRAMING_DELIMITER, FRAMING_FIXED, FRAMING_LENGTH, FRAMING_RAW, FRAMING_VARINT,
-  MODE_ECHO, MODE_HANDLER, align64, regionsFor, type Regions,
+  MODE_ECHO, MODE_HANDLER, regionsFor, type Regions,
 } from './layout.ts';
 
 export type Framing =
@@ -44,10 +47,18 @@ export interface CoreOptions {
   maxConnections?: number;
   /** Largest frame payload in bytes. Default 16384. */
   maxFrame?: number;
-  /** Receive ring per connection, bytes, a power of two. Default 65536 (or larger to fit maxFrame). */
+  /** The largest receive ring a connection grows to, bytes, a power of two. Default 65536 (or larger to fit maxFrame). */
   rxRing?: number;
-  /** Transmit ring per connection, bytes, a power of two. Default 65536 (or larger to fit maxFrame). */
+  /** The largest transmit ring a connection grows to, bytes, a power of two. Default 65536 (or larger to fit maxFrame). */
   txRing?: number;
+  /** The smallest ring (what a connection starts with), bytes, a power of two from 16. Default 1024 (or the largest rings, if smaller). */
+  minRing?: number;
+  /**
+   * Bytes of rings this core may hand out (the pool's arena), rounded down to a whole
+   * number of the largest segment. Default: every connection at its largest rings (what
+   * fixed rings took), at most 1 GiB, at least two connections' worth.
+   */
+  maxMemory?: number;
   /** 'echo' runs the echo processor inside the core; 'handler' lists frames for onFrame. */
   mode?: 'echo' | 'handler';
   /** Frames listed per core call in handler mode. Default 1024. */
@@ -61,8 +72,13 @@ export interface CoreConfig {
   mode: number;
   slots: number;
   maxFrame: number;
+  /** The largest rx and tx rings (a ring grows up to these). */
   rxSize: number;
   txSize: number;
+  /** The smallest ring, and the smallest segment of the pool. */
+  minRing: number;
+  /** The largest segment: an rx ring (handler mode: with its pad, twice the ring) or a tx ring. */
+  maxSegment: number;
   lenOffset: number;
   lenSize: number;
   lenBig: number;
@@ -78,7 +94,7 @@ export interface CoreConfig {
   regions: Regions;
 }
 
-export const DEFAULTS = { maxConnections: 1024, maxFrame: 16384, ring: 65536, frameListCapacity: 1024 } as const;
+export const DEFAULTS = { maxConnections: 1024, maxFrame: 16384, ring: 65536, minRing: 1024, frameListCapacity: 1024, maxMemory: 2 ** 30 } as const;
 const MIN_RING = 16;
 const MAX_RING = 1 << 30;
 const MAX_MEMORY = 4 * 1024 * 1024 * 1024;
@@ -255,10 +271,23 @@ export function resolveConfig(options: CoreOptions = {}): CoreConfig {
   };
   const rxSize = ring(options.rxRing, 'rx ring');
   const txSize = ring(options.txRing, 'tx ring');
-  // Handler mode: a pad after each rx ring, where a listed frame that wraps the ring's end continues.
-  const regions = regionsFor(slots, rxSize, txSize, mode === MODE_HANDLER ? align64(maxWire) : 0, frameCap);
-  if (regions.total >= MAX_MEMORY) {
-    throw configError(`${slots} connections x (${rxSize} + ${txSize}) bytes of rings need ${(regions.total / 2 ** 30).toFixed(2)} GiB; the limit is 4 GiB`);
+  const minRing = options.minRing ?? Math.min(DEFAULTS.minRing, rxSize, txSize);
+  if (!isPow2(minRing) || minRing < MIN_RING || minRing > Math.min(rxSize, txSize)) {
+    throw configError(`minRing must be a power of two from ${MIN_RING} to the smaller ring (${Math.min(rxSize, txSize)}), got ${minRing}`);
   }
-  return { ...c, rxSize, txSize, maxWire, regions };
+  // Handler mode: an rx ring's segment holds the ring and, after it, its pad, where a listed frame that wraps the ring's end continues.
+  const rxSegment = mode === MODE_HANDLER ? 2 * rxSize : rxSize;
+  const maxSegment = Math.max(rxSegment, txSize);
+  const oneConnection = Math.ceil((rxSegment + txSize) / maxSegment) * maxSegment;
+  let maxMemory = options.maxMemory;
+  if (maxMemory === undefined) maxMemory = Math.max(oneConnection * 2, Math.min(DEFAULTS.maxMemory, slots * (rxSegment + txSize)));
+  else if (!Number.isInteger(maxMemory) || maxMemory < oneConnection) {
+    throw configError(`maxMemory must be an integer of at least ${oneConnection} bytes (one connection's largest rings: ${rxSegment} rx${mode === MODE_HANDLER ? ' with its pad' : ''} + ${txSize} tx, in whole segments of ${maxSegment}), got ${maxMemory}`);
+  }
+  const arenaSize = Math.floor(maxMemory / maxSegment) * maxSegment;
+  const regions = regionsFor(slots, frameCap, minRing, arenaSize);
+  if (regions.total >= MAX_MEMORY) {
+    throw configError(`${slots} connections and ${(arenaSize / 2 ** 30).toFixed(2)} GiB of rings (maxMemory) need ${(regions.total / 2 ** 30).toFixed(2)} GiB; the limit is 4 GiB`);
+  }
+  return { ...c, rxSize, txSize, minRing, maxSegment, maxWire, regions };
 }

@@ -8,17 +8,23 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
-export const HEADER_SIZE = 128;
+export const HEADER_SIZE = 256;
 /** bytes per slot: one cache line */
 export const SLOT_SIZE = 64;
 /** check() copies a payload that is not in the core's memory here, SCRATCH_SIZE bytes at a time, to scan it: below LAYOUT_BASE, above the module's static data (init checks) */
 export const SCRATCH_BASE = 3072;
 /** bytes at SCRATCH_BASE */
 export const SCRATCH_SIZE = 1024;
+/** free-list heads in the pool table, one per log2 of a segment size (only minRing to the largest segment are used) */
+export const POOL_CLASSES = 32;
+/** open() returns it negated: every slot is in use */
+export const OPEN_NO_SLOT = 1;
+/** open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED) */
+export const OPEN_NO_MEMORY = 2;
 
 // Header: configuration words (u32 index from LAYOUT_BASE), written by the host before init()
 /** MAGIC once the host wrote the header */
@@ -27,60 +33,66 @@ export const H_MAGIC = 0;
 export const H_VERSION = 1;
 /** connection slots */
 export const H_SLOTS = 2;
-/** rx ring bytes per slot, a power of two */
+/** the largest rx ring a slot grows to, bytes, a power of two */
 export const H_RX_SIZE = 3;
-/** tx ring bytes per slot, a power of two */
+/** the largest tx ring a slot grows to, bytes, a power of two */
 export const H_TX_SIZE = 4;
+/** the smallest ring and pool segment, bytes, a power of two (at least 16) */
+export const H_MIN_RING = 5;
 /** FRAMING_* */
-export const H_FRAMING = 5;
+export const H_FRAMING = 6;
 /** MODE_* */
-export const H_MODE = 6;
+export const H_MODE = 7;
 /** largest payload (see assembly/framing.ts for what counts) */
-export const H_MAX_FRAME = 7;
+export const H_MAX_FRAME = 8;
 /** length framing: bytes before the length field */
-export const H_LEN_OFFSET = 8;
+export const H_LEN_OFFSET = 9;
 /** length framing: field width, 1 2 3 4 or 8 */
-export const H_LEN_SIZE = 9;
+export const H_LEN_SIZE = 10;
 /** length framing: big-endian field */
-export const H_LEN_BIG = 10;
+export const H_LEN_BIG = 11;
 /** length framing: added to the field to get the bytes after it */
-export const H_LEN_ADJUST = 11;
+export const H_LEN_ADJUST = 12;
 /** length framing: bytes dropped from the front of each frame */
-export const H_LEN_STRIP = 12;
+export const H_LEN_STRIP = 13;
 /** fixed framing: frame length */
-export const H_FIXED = 13;
+export const H_FIXED = 14;
 /** delimiter framing: delimiter bytes, 1 to DELIM_MAX */
-export const H_DELIM_LEN = 14;
+export const H_DELIM_LEN = 15;
 /** delimiter framing: drop a \r before the delimiter */
-export const H_STRIP_CR = 15;
+export const H_STRIP_CR = 16;
 /** delimiter framing: the delimiter bytes */
-export const H_DELIM = 16;
+export const H_DELIM = 17;
 /** handler mode: entries in the frame list */
-export const H_FRAME_CAP = 20;
+export const H_FRAME_CAP = 21;
 /** where the stats block starts */
-export const H_STATS_OFF = 21;
+export const H_STATS_OFF = 22;
 /** where the frame list starts */
-export const H_FRAMES_OFF = 22;
-/** handler mode: bytes after each rx ring where a wrapped frame continues */
-export const H_RX_PAD = 23;
+export const H_FRAMES_OFF = 23;
 /** where the slot table starts */
 export const H_SLOTS_OFF = 24;
-/** where the first slot's rings start */
-export const H_RINGS_OFF = 25;
+/** where the pool table starts: POOL_CLASSES free-list heads, then one byte per minRing of the arena */
+export const H_POOL_OFF = 25;
+/** where the pool's segments start (4096-aligned) */
+export const H_ARENA_OFF = 26;
+/** bytes of segments: a whole number of the largest segment (maxMemory, rounded down) */
+export const H_ARENA_SIZE = 27;
 /** bytes of memory the layout needs from address 0 */
-export const H_TOTAL = 26;
+export const H_TOTAL = 28;
 /** words the configuration takes */
-export const HEADER_CONFIG_WORDS = 27;
+export const HEADER_CONFIG_WORDS = 29;
 /** bytes H_DELIM holds */
 export const DELIM_MAX = 16;
 
 // Header: state words, kept by the core
 /** handler mode: entries the last process() listed */
-export const H_FRAME_COUNT = 27;
+export const H_FRAME_COUNT = 29;
 /** first free slot + 1 (0: none free) */
-export const H_FREE_HEAD = 28;
+export const H_FREE_HEAD = 30;
 /** slots in use */
-export const H_OPEN = 29;
+export const H_OPEN = 31;
+/** arena bytes ever split into segments: the rest is untouched, whole largest segments taken from here when no free list can serve */
+export const H_POOL_BUMP = 32;
 
 // Stats counters (i64 index from the stats offset)
 /** open now (a gauge: close() subtracts) */
@@ -119,10 +131,16 @@ export const S_STALLS = 77;
 export const S_DRAIN_UNANSWERED = 78;
 /** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
 export const S_QUARANTINED = 79;
+/** a gauge: bytes of the pool's arena in rings now */
+export const S_POOL_BYTES = 80;
+/** gauges: rings now taken from the pool, by log2 of their segment size */
+export const S_POOL_SEGMENTS = 81;
+/** times the pool could not supply a ring (a connection opening or growing: ERR_MEMORY_EXHAUSTED) */
+export const S_POOL_EXHAUSTED = 113;
 /** i64 counters in the block */
-export const STATS_COUNT = 80;
+export const STATS_COUNT = 114;
 /** bytes of the block */
-export const STATS_SIZE = 640;
+export const STATS_SIZE = 912;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */
@@ -147,16 +165,18 @@ export const W_RESERVED = 8;
 export const W_LISTED = 9;
 /** handler mode: nonzero while a handler is pending; process() lists nothing */
 export const W_HOLD = 10;
-/** ERR_FRAME_TOO_LARGE in length framing: the payload length the field declared (clamped to u32; 0: not known), for the message */
+/** ERR_FRAME_TOO_LARGE in length framing: the payload length it declared (clamped to u32; 0: not known), for the message */
 export const W_ERROR_SIZE = 11;
 /** echo mode: the slot + 1 whose tx ring takes this slot's frames (0: its own, the echo) */
 export const W_PEER = 12;
-/** the words open() clears: every word before the fixed ones */
-export const SLOT_STATE_WORDS = 13;
-/** address of the rx ring (its pad follows it) */
+/** address of the rx ring's segment (handler mode: the ring, then as many bytes of pad where a wrapped frame continues) */
 export const W_RX_BASE = 13;
-/** address of the tx ring */
+/** address of the tx ring's segment (0: none yet) */
 export const W_TX_BASE = 14;
+/** log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty */
+export const W_RINGS = 15;
+/** the words open() clears: every word before the fixed ones */
+export const SLOT_STATE_WORDS = 16;
 
 // Frame list entries (u32 words each)
 /** address of the payload: in the rx ring, or running on into its pad */
@@ -193,6 +213,8 @@ export const R_DONE = 0;
 export const R_BLOCKED = 1;
 /** the frame list is full: deliver it, then process() again */
 export const R_MORE = 2;
+/** the pool cannot supply the ring this slot needs to go on (ERR_MEMORY_EXHAUSTED): close it */
+export const R_NO_MEMORY = 3;
 
 // Codes: send
 /** reserved (reserve) or sent (send) */
@@ -205,6 +227,8 @@ export const SEND_BAD_LENGTH = 2;
 export const SEND_TOO_LARGE = 3;
 /** delimiter framing: the payload holds the delimiter (or, stripping \r, ends in \r): the peer would not read it back as one frame */
 export const SEND_DELIMITER = 4;
+/** the tx ring must grow for this frame and the pool cannot supply it (ERR_MEMORY_EXHAUSTED) */
+export const SEND_NO_MEMORY = 5;
 
 // Codes: init
 /** the core is ready */
@@ -275,14 +299,16 @@ export const E_OWNER_GONE = 25;
 export const E_ASK_FAILED = 26;
 /** ERR_MAILBOX_TIMEOUT: publishAsync() or sendToAsync() found no room in a mailbox within its timeout (found by the host) */
 export const E_MAILBOX_TIMEOUT = 27;
+/** ERR_MEMORY_EXHAUSTED: the ring pool (maxMemory) could not supply a connection's ring: opening (refused) or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY (found by the host) */
+export const E_MEMORY_EXHAUSTED = 28;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR = 2;
 
 /** Error constants' names by number (the index). */
-export const ERROR_NAMES = ['E_RINGWIRE', 'E_FRAME_TOO_LARGE', 'E_BAD_LENGTH', 'E_TOO_MANY_CONNECTIONS', 'E_IDLE_TIMEOUT', 'E_TRUNCATED_FRAME', 'E_REPLY_TOO_LARGE', 'E_HANDLER', 'E_SOCKET', 'E_BAD_CONFIG', 'E_WORKER_EXIT', 'E_SLOW_CONSUMER', 'E_FRAME_TIMEOUT', 'E_TOO_SLOW', 'E_TOO_MANY_PER_IP', 'E_NO_DESCRIPTORS', 'E_TLS', 'E_TLS_TIMEOUT', 'E_PROXY_HEADER', 'E_PROXY_TIMEOUT', 'E_EVICTED', 'E_DRAIN_TIMEOUT', 'E_DELIMITER_IN_PAYLOAD', 'E_HANDLER_TIMEOUT', 'E_ASK_TIMEOUT', 'E_OWNER_GONE', 'E_ASK_FAILED', 'E_MAILBOX_TIMEOUT'] as const;
+export const ERROR_NAMES = ['E_RINGWIRE', 'E_FRAME_TOO_LARGE', 'E_BAD_LENGTH', 'E_TOO_MANY_CONNECTIONS', 'E_IDLE_TIMEOUT', 'E_TRUNCATED_FRAME', 'E_REPLY_TOO_LARGE', 'E_HANDLER', 'E_SOCKET', 'E_BAD_CONFIG', 'E_WORKER_EXIT', 'E_SLOW_CONSUMER', 'E_FRAME_TIMEOUT', 'E_TOO_SLOW', 'E_TOO_MANY_PER_IP', 'E_NO_DESCRIPTORS', 'E_TLS', 'E_TLS_TIMEOUT', 'E_PROXY_HEADER', 'E_PROXY_TIMEOUT', 'E_EVICTED', 'E_DRAIN_TIMEOUT', 'E_DELIMITER_IN_PAYLOAD', 'E_HANDLER_TIMEOUT', 'E_ASK_TIMEOUT', 'E_OWNER_GONE', 'E_ASK_FAILED', 'E_MAILBOX_TIMEOUT', 'E_MEMORY_EXHAUSTED'] as const;
 export type ErrorName = (typeof ERROR_NAMES)[number];
 /** Error codes by number (the index); two numbers may share one. */
-export const ERROR_CODES = ['ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME', 'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT', 'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS', 'ERR_TLS', 'ERR_TLS', 'ERR_PROXY_HEADER', 'ERR_PROXY_HEADER', 'ERR_EVICTED', 'ERR_DRAIN_TIMEOUT', 'ERR_DELIMITER_IN_PAYLOAD', 'ERR_HANDLER_TIMEOUT', 'ERR_ASK_TIMEOUT', 'ERR_OWNER_GONE', 'ERR_ASK_FAILED', 'ERR_MAILBOX_TIMEOUT'] as const;
+export const ERROR_CODES = ['ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME', 'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT', 'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS', 'ERR_TLS', 'ERR_TLS', 'ERR_PROXY_HEADER', 'ERR_PROXY_HEADER', 'ERR_EVICTED', 'ERR_DRAIN_TIMEOUT', 'ERR_DELIMITER_IN_PAYLOAD', 'ERR_HANDLER_TIMEOUT', 'ERR_ASK_TIMEOUT', 'ERR_OWNER_GONE', 'ERR_ASK_FAILED', 'ERR_MAILBOX_TIMEOUT', 'ERR_MEMORY_EXHAUSTED'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The header's configuration words, as the host writes them and both cores read them. */
@@ -293,10 +319,12 @@ export interface HeaderConfig {
   version: number;
   /** connection slots */
   slots: number;
-  /** rx ring bytes per slot, a power of two */
+  /** the largest rx ring a slot grows to, bytes, a power of two */
   rxSize: number;
-  /** tx ring bytes per slot, a power of two */
+  /** the largest tx ring a slot grows to, bytes, a power of two */
   txSize: number;
+  /** the smallest ring and pool segment, bytes, a power of two (at least 16) */
+  minRing: number;
   /** FRAMING_* */
   framing: number;
   /** MODE_* */
@@ -327,12 +355,14 @@ export interface HeaderConfig {
   statsOff: number;
   /** where the frame list starts */
   framesOff: number;
-  /** handler mode: bytes after each rx ring where a wrapped frame continues */
-  rxPad: number;
   /** where the slot table starts */
   slotsOff: number;
-  /** where the first slot's rings start */
-  ringsOff: number;
+  /** where the pool table starts: POOL_CLASSES free-list heads, then one byte per minRing of the arena */
+  poolOff: number;
+  /** where the pool's segments start (4096-aligned) */
+  arenaOff: number;
+  /** bytes of segments: a whole number of the largest segment (maxMemory, rounded down) */
+  arenaSize: number;
   /** bytes of memory the layout needs from address 0 */
   total: number;
 }
@@ -347,6 +377,7 @@ export function readHeaderConfig(memory: SharedArrayBuffer): HeaderConfig {
     slots: u32[H_SLOTS]!,
     rxSize: u32[H_RX_SIZE]!,
     txSize: u32[H_TX_SIZE]!,
+    minRing: u32[H_MIN_RING]!,
     framing: u32[H_FRAMING]!,
     mode: u32[H_MODE]!,
     maxFrame: u32[H_MAX_FRAME]!,
@@ -362,9 +393,10 @@ export function readHeaderConfig(memory: SharedArrayBuffer): HeaderConfig {
     frameCap: u32[H_FRAME_CAP]!,
     statsOff: u32[H_STATS_OFF]!,
     framesOff: u32[H_FRAMES_OFF]!,
-    rxPad: u32[H_RX_PAD]!,
     slotsOff: u32[H_SLOTS_OFF]!,
-    ringsOff: u32[H_RINGS_OFF]!,
+    poolOff: u32[H_POOL_OFF]!,
+    arenaOff: u32[H_ARENA_OFF]!,
+    arenaSize: u32[H_ARENA_SIZE]!,
     total: u32[H_TOTAL]!,
   };
 }
@@ -379,6 +411,7 @@ export function writeHeaderConfig(memory: SharedArrayBuffer, h: HeaderConfig): v
   u32[H_SLOTS] = h.slots;
   u32[H_RX_SIZE] = h.rxSize;
   u32[H_TX_SIZE] = h.txSize;
+  u32[H_MIN_RING] = h.minRing;
   u32[H_FRAMING] = h.framing;
   u32[H_MODE] = h.mode;
   u32[H_MAX_FRAME] = h.maxFrame;
@@ -396,8 +429,9 @@ export function writeHeaderConfig(memory: SharedArrayBuffer, h: HeaderConfig): v
   u32[H_FRAME_CAP] = h.frameCap;
   u32[H_STATS_OFF] = h.statsOff;
   u32[H_FRAMES_OFF] = h.framesOff;
-  u32[H_RX_PAD] = h.rxPad;
   u32[H_SLOTS_OFF] = h.slotsOff;
-  u32[H_RINGS_OFF] = h.ringsOff;
+  u32[H_POOL_OFF] = h.poolOff;
+  u32[H_ARENA_OFF] = h.arenaOff;
+  u32[H_ARENA_SIZE] = h.arenaSize;
   u32[H_TOTAL] = h.total;
 }

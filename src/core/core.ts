@@ -12,12 +12,17 @@
 // A span handed to Node for reading stays free until received() is called for
 // it, because only Node writes the rx ring; a tx range handed to Node for
 // writing stays untouched until release(), because the core only appends.
+// Rings come from the core's pool and change size (assembly/index.ts says when):
+// the rx ring only inside received()/process() or shrink(), so the host asks for
+// readSpan() again after each of them (Node does after every read callback; the
+// host re-arms the socket after shrink() and after a pause); the tx ring only
+// while it is empty, so no write in flight ever references a ring given back.
 
 import type { CoreConfig } from './config.ts';
 import {
   F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, H_FRAME_COUNT, LAYOUT_BASE, MODE_ECHO, readHeaderConfig, SCRATCH_BASE, SCRATCH_SIZE,
   SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
-  W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
+  W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
 } from './layout.ts';
 import { JsFraming } from './js-framing.ts';
 import { Stats } from './stats.ts';
@@ -27,8 +32,8 @@ export type CoreKind = 'wasm' | 'js';
 // The words of the contract the network code needs, so that it depends on this
 // interface and never on the contract (contract.ts) itself.
 export {
-  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, R_BLOCKED, R_DONE, R_MORE, S_DRAIN_UNANSWERED, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_QUARANTINED, S_STALLS,
-  SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
+  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, S_DRAIN_UNANSWERED, S_LOOP_BLOCKED, S_LOOP_LAG,
+  S_PAUSES, S_QUARANTINED, S_STALLS, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
 } from './layout.ts';
 
 export interface Core {
@@ -38,11 +43,21 @@ export interface Core {
   readonly memory: SharedArrayBuffer;
   /** The counters in the stats block, readable from any thread. */
   readonly stats: Stats;
-  /** A free slot for a new connection, or -1 when all are taken. */
+  /** A free slot, with the smallest rx ring, for a new connection; -OPEN_NO_SLOT when all are taken, -OPEN_NO_MEMORY when the pool has no ring for it. */
   open(): number;
-  /** Return a slot; only once no pending write references its tx ring. */
+  /** Return a slot and its rings; only once no pending write references its tx ring and no handler a frame of its rx ring. */
   close(slot: number): void;
-  /** The kernel wrote n bytes into readSpan(slot): decode them. Returns R_* or -error. */
+  /**
+   * The connection has been idle: an empty tx ring goes back to the pool, an empty rx
+   * ring is traded for the smallest one. Returns the bytes given back; when any, the
+   * rx ring may have moved: give Node readSpan() again before it reads.
+   */
+  shrink(slot: number): number;
+  /** The slot's rx ring, bytes now (it grows up to config.rxSize). */
+  rxSize(slot: number): number;
+  /** The slot's tx ring, bytes now (0: none yet). */
+  txSize(slot: number): number;
+  /** The kernel wrote n bytes into readSpan(slot): decode them. Returns R_* (R_NO_MEMORY: close it, ERR_MEMORY_EXHAUSTED) or -error. */
   received(slot: number, n: number): number;
   /** Decode what is buffered (after release() made room, or after R_MORE). */
   process(slot: number): number;
@@ -120,7 +135,7 @@ export abstract class CoreBase implements Core {
   protected readonly u32: Uint32Array;
   protected readonly frames: Uint32Array;
   protected readonly slotWords: number;
-  /** Per slot, a view of its whole rx ring: what an empty ring reads into, allocated once. */
+  /** Per slot, a view of its whole rx ring: what an empty ring reads into, made again when the ring changes. */
   private readonly wholeRx: (Uint8Array | undefined)[] = [];
   /**
    * Per slot, the last view txChunk() made from the ring's start: request/response
@@ -152,9 +167,18 @@ export abstract class CoreBase implements Core {
     this.u32[this.slotWords + slot * (SLOT_SIZE / 4) + w] = v;
   }
 
+  rxSize(slot: number): number {
+    return 2 ** (this.slotWord(slot, W_RINGS) & 0xff);
+  }
+
+  txSize(slot: number): number {
+    const k = (this.slotWord(slot, W_RINGS) >>> 8) & 0xff;
+    return k === 0 ? 0 : 2 ** k;
+  }
+
   /** Copy bytes into slot's tx ring from tx position pos, wrapping at the ring's end (the caller made room). */
   private copyIntoTx(slot: number, pos: number, bytes: Uint8Array): void {
-    const size = this.config.txSize;
+    const size = this.txSize(slot);
     const base = this.slotWord(slot, W_TX_BASE);
     const at = pos & (size - 1);
     const first = Math.min(bytes.length, size - at);
@@ -164,6 +188,7 @@ export abstract class CoreBase implements Core {
 
   abstract open(): number;
   abstract close(slot: number): void;
+  abstract shrink(slot: number): number;
   abstract received(slot: number, n: number): number;
   abstract process(slot: number): number;
   abstract nop(x: number): number;
@@ -230,7 +255,7 @@ export abstract class CoreBase implements Core {
     const base = this.slotWord(slot, W_RX_BASE);
     let n = 0;
     for (;;) {
-      const wire = framing.decode(base, this.config.rxSize, pos, (head - pos) >>> 0, 0);
+      const wire = framing.decode(base, this.rxSize(slot), pos, (head - pos) >>> 0, 0);
       if (wire <= 0) return n; // incomplete, or a framing error: not a frame
       n++;
       pos = (pos + wire) >>> 0;
@@ -281,7 +306,7 @@ export abstract class CoreBase implements Core {
 
   putPiece(slot: number, bytes: Uint8Array): number {
     const head = this.slotWord(slot, W_TX_HEAD);
-    const n = Math.min(bytes.length, this.config.txSize - ((head - this.slotWord(slot, W_TX_TAIL)) >>> 0));
+    const n = Math.min(bytes.length, this.txSize(slot) - ((head - this.slotWord(slot, W_TX_TAIL)) >>> 0));
     if (n === 0) return 0;
     this.copyIntoTx(slot, head, n === bytes.length ? bytes : bytes.subarray(0, n));
     this.putBytes(slot, n);
@@ -306,10 +331,12 @@ export abstract class CoreBase implements Core {
 
   readSpan(slot: number): Uint8Array {
     const head = this.slotWord(slot, W_RX_HEAD);
-    const size = this.config.rxSize;
+    const size = this.rxSize(slot);
     const base = this.slotWord(slot, W_RX_BASE);
     if (head === 0 && this.slotWord(slot, W_RX_TAIL) === 0) {
-      return (this.wholeRx[slot] ??= new Uint8Array(this.memory, base, size));
+      const whole = this.wholeRx[slot];
+      if (whole !== undefined && whole.byteOffset === base && whole.length === size) return whole;
+      return (this.wholeRx[slot] = new Uint8Array(this.memory, base, size));
     }
     const free = size - ((head - this.slotWord(slot, W_RX_TAIL)) >>> 0);
     const at = head & (size - 1);
@@ -325,14 +352,15 @@ export abstract class CoreBase implements Core {
   }
 
   txChunk(slot: number, skip: number): Uint8Array {
-    const size = this.config.txSize;
+    const size = this.txSize(slot);
+    const base = this.slotWord(slot, W_TX_BASE);
     const start = (this.slotWord(slot, W_TX_TAIL) + skip) >>> 0;
     const left = ((this.slotWord(slot, W_TX_HEAD) - start) >>> 0);
     const at = start & (size - 1);
     const n = Math.min(left, size - at);
-    if (at !== 0) return new Uint8Array(this.memory, this.slotWord(slot, W_TX_BASE) + at, n);
+    if (at !== 0) return new Uint8Array(this.memory, base + at, n);
     const last = this.txFromStart[slot];
-    if (last !== undefined && last.length === n) return last;
-    return (this.txFromStart[slot] = new Uint8Array(this.memory, this.slotWord(slot, W_TX_BASE), n));
+    if (last !== undefined && last.length === n && last.byteOffset === base) return last;
+    return (this.txFromStart[slot] = new Uint8Array(this.memory, base, n));
   }
 }

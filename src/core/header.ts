@@ -15,6 +15,7 @@ export function headerFor(c: CoreConfig): HeaderConfig {
     slots: c.slots,
     rxSize: c.rxSize,
     txSize: c.txSize,
+    minRing: c.minRing,
     framing: c.framing,
     mode: c.mode,
     maxFrame: c.maxFrame,
@@ -30,9 +31,10 @@ export function headerFor(c: CoreConfig): HeaderConfig {
     frameCap: c.frameCap,
     statsOff: r.stats,
     framesOff: r.frames,
-    rxPad: r.rxPad,
     slotsOff: r.slots,
-    ringsOff: r.rings,
+    poolOff: r.pool,
+    arenaOff: r.arena,
+    arenaSize: r.arenaSize,
     total: r.total,
   };
 }

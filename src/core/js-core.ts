@@ -10,13 +10,14 @@ import type { CoreConfig } from './config.ts';
 import { CoreBase } from './core.ts';
 import { writeHeader } from './header.ts';
 import { JsFraming } from './js-framing.ts';
+import { JsPool } from './js-pool.ts';
 import { ringToRing } from './js-ring.ts';
 import {
   DELIM_MAX, F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, H_FRAME_COUNT, H_FREE_HEAD, H_MAGIC, H_OPEN, H_VERSION,
   HEADER_CONFIG_WORDS, HEADER_SIZE, INIT_BAD_CONFIG, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE,
-  LAYOUT_VERSION, MAGIC, MODE_ECHO, PAGE_SIZE, R_BLOCKED, R_DONE, R_MORE, readHeaderConfig, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT,
-  S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
-  STATS_SIZE, W_ERROR, W_ERROR_SIZE, W_HOLD, W_LISTED, W_NEXT_FREE, W_PEER, W_RESERVED, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
+  LAYOUT_VERSION, MAGIC, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, PAGE_SIZE, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, readHeaderConfig, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT,
+  S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_POOL_EXHAUSTED, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
+  STATS_SIZE, W_ERROR, W_ERROR_SIZE, W_HOLD, W_LISTED, W_NEXT_FREE, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
   W_TX_BASE, W_TX_HEAD, W_TX_TAIL, type HeaderConfig,
 } from './layout.ts';
 
@@ -28,6 +29,12 @@ export class JsCore extends CoreBase {
   private C!: HeaderConfig;
   /** The framing module's state (assembly/framing.ts's globals). */
   private F!: JsFraming;
+  /** The pool (assembly/pool.ts's globals and functions). */
+  private P!: JsPool;
+  /** Handler mode: 1 (an rx segment is the ring and its pad); echo: 0. */
+  private padLog = 0;
+  private rxTopLog = 0;
+  private txTopLog = 0;
 
   /** A new core; or one on the memory of `reuse`, a JS core that will not be used again. */
   constructor(config: CoreConfig, reuse?: JsCore) {
@@ -60,11 +67,72 @@ export class JsCore extends CoreBase {
     if (n !== 0) this.stats.add(counter, n);
   }
 
+  // ---- the slot's rings: sizes in W_RINGS (log2, a byte each; 0: no ring) ----
+
+  private rxLog(s: number): number {
+    return this.word(s, W_RINGS) & 0xff;
+  }
+  private txLog(s: number): number {
+    return (this.word(s, W_RINGS) >>> 8) & 0xff;
+  }
+  private wantLog(s: number): number {
+    return this.word(s, W_RINGS) >>> 16;
+  }
+  private setRings(s: number, rx: number, tx: number, want: number): void {
+    this.setWord(s, W_RINGS, (rx | (tx << 8) | (want << 16)) >>> 0);
+  }
+  private txSizeOf(s: number): number {
+    const k = this.txLog(s);
+    return k === 0 ? 0 : 2 ** k;
+  }
+  /** log2 of the smallest ring of at least n bytes, within [minLog, top]. */
+  private fitLog(n: number, top: number): number {
+    if (n <= 2 ** this.P.minLog) return this.P.minLog;
+    const k = 32 - Math.clz32(n - 1);
+    return k < top ? k : top;
+  }
+  private rxMovable(s: number): boolean {
+    return this.C.mode === MODE_ECHO || this.word(s, W_LISTED) === this.word(s, W_RX_TAIL);
+  }
+  private noMemory(): void {
+    this.count(S_POOL_EXHAUSTED, 1);
+  }
+
+  private growRx(s: number): boolean {
+    const k = this.rxLog(s);
+    const seg = this.P.take(k + 1 + this.padLog);
+    if (seg === 0) return false;
+    const old = this.word(s, W_RX_BASE), tail = this.word(s, W_RX_TAIL);
+    ringToRing(this.u8, old, 2 ** k, tail, seg, 2 ** (k + 1), tail, (this.word(s, W_RX_HEAD) - tail) >>> 0);
+    this.P.give(old, k + this.padLog);
+    this.setWord(s, W_RX_BASE, seg);
+    this.setRings(s, k + 1, this.txLog(s), this.wantLog(s));
+    return true;
+  }
+
+  private makeTxRoom(t: number, head: number, need: number): boolean {
+    const k = this.txLog(t);
+    if (head !== this.word(t, W_TX_TAIL)) {
+      const want = this.fitLog(((head - this.word(t, W_TX_TAIL)) >>> 0) + need, this.txTopLog);
+      if (want > this.wantLog(t)) this.setRings(t, this.rxLog(t), k, want);
+      return true;
+    }
+    let want = this.fitLog(need, this.txTopLog);
+    if (this.wantLog(t) > want) want = this.wantLog(t);
+    if (want <= k) return true;
+    // Empty: the old ring goes back first, so that it can merge into the new one.
+    if (k !== 0) this.P.give(this.word(t, W_TX_BASE), k);
+    const seg = this.P.take(want);
+    this.setWord(t, W_TX_BASE, seg);
+    this.setRings(t, this.rxLog(t), seg === 0 ? 0 : want, 0);
+    return seg !== 0;
+  }
+
   /**
-   * Read the configuration the host wrote in the header, zero the state words and
-   * the stats, and put every slot on the free list. Returns INIT_OK, or why not.
-   * Nothing from an earlier init() on the same memory survives it (a fresh
-   * JsFraming is resetFraming()).
+   * Read the configuration the host wrote in the header, zero the state words, the
+   * stats and the pool, and put every slot on the free list. Returns INIT_OK, or why
+   * not. Nothing from an earlier init() on the same memory survives it (a fresh
+   * JsFraming is resetFraming(), a fresh JsPool resetPool()).
    */
   init(): number {
     if (this.load(header(H_MAGIC)) !== MAGIC || this.load(header(H_VERSION)) !== LAYOUT_VERSION) return INIT_NO_HEADER;
@@ -72,29 +140,41 @@ export class JsCore extends CoreBase {
     if (C.total > this.memory.byteLength) return INIT_MEMORY_TOO_SMALL;
     if (C.delimLen > DELIM_MAX) return INIT_BAD_CONFIG;
     this.F = new JsFraming(this.u8, this.u32, C);
+    this.padLog = C.mode === MODE_ECHO ? 0 : 1;
+    this.rxTopLog = 31 - Math.clz32(C.rxSize);
+    this.txTopLog = 31 - Math.clz32(C.txSize);
+    const top = Math.max(this.rxTopLog + this.padLog, this.txTopLog);
+    const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
+    if (!pow2(C.minRing) || C.minRing < 16 || C.minRing > C.rxSize || C.minRing > C.txSize) return INIT_BAD_CONFIG;
+    if (C.arenaSize % 2 ** top !== 0 || C.arenaOff % 4096 !== 0) return INIT_BAD_CONFIG;
     this.u8.fill(0, header(HEADER_CONFIG_WORDS), LAYOUT_BASE + HEADER_SIZE);
     this.u8.fill(0, C.statsOff, C.statsOff + STATS_SIZE);
+    this.P = new JsPool(this.u8, this.u32, C, this.stats, top);
     this.store(header(H_FREE_HEAD), C.slots > 0 ? 1 : 0);
-    const perSlot = C.rxSize + C.rxPad + C.txSize;
     for (let i = 0; i < C.slots; i++) {
       const s = this.slotAddr(i);
       this.u8.fill(0, s, s + SLOT_SIZE);
       this.setWord(s, W_NEXT_FREE, i + 1 < C.slots ? i + 2 : 0);
-      this.setWord(s, W_RX_BASE, C.ringsOff + i * perSlot);
-      this.setWord(s, W_TX_BASE, C.ringsOff + i * perSlot + C.rxSize + C.rxPad);
     }
     return INIT_OK;
   }
 
   open(): number {
     const head = this.load(header(H_FREE_HEAD));
-    if (head === 0) return -1;
+    if (head === 0) return -OPEN_NO_SLOT;
+    const rx = this.P.take(this.P.minLog + this.padLog);
+    if (rx === 0) {
+      this.noMemory();
+      return -OPEN_NO_MEMORY;
+    }
     const slot = head - 1;
     const s = this.slotAddr(slot);
     this.store(header(H_FREE_HEAD), this.word(s, W_NEXT_FREE));
     this.store(header(H_OPEN), this.load(header(H_OPEN)) + 1);
     for (let w = 0; w < SLOT_STATE_WORDS; w++) this.setWord(s, w, 0);
     this.setWord(s, W_STATE, 1);
+    this.setWord(s, W_RX_BASE, rx);
+    this.setRings(s, this.P.minLog, 0, 0);
     this.count(S_CONNECTIONS, 1);
     this.count(S_ACCEPTED, 1);
     return slot;
@@ -103,6 +183,8 @@ export class JsCore extends CoreBase {
   close(slot: number): void {
     const s = this.slotAddr(slot);
     if (this.word(s, W_STATE) === 0) return;
+    this.P.give(this.word(s, W_RX_BASE), this.rxLog(s) + this.padLog);
+    if (this.txLog(s) !== 0) this.P.give(this.word(s, W_TX_BASE), this.txLog(s));
     this.setWord(s, W_STATE, 0);
     this.setWord(s, W_NEXT_FREE, this.load(header(H_FREE_HEAD)));
     this.store(header(H_FREE_HEAD), slot + 1);
@@ -110,11 +192,38 @@ export class JsCore extends CoreBase {
     this.stats.add(S_CONNECTIONS, -1);
   }
 
+  shrink(slot: number): number {
+    const s = this.slotAddr(slot);
+    if (this.word(s, W_STATE) === 0) return 0;
+    const P = this.P;
+    let freed = 0;
+    let rx = this.rxLog(s), tx = this.txLog(s);
+    if (rx > P.minLog && this.word(s, W_RX_HEAD) === this.word(s, W_RX_TAIL)) {
+      P.give(this.word(s, W_RX_BASE), rx + this.padLog);
+      this.setWord(s, W_RX_BASE, P.take(P.minLog + this.padLog));
+      freed += 2 ** (rx + this.padLog) - 2 ** (P.minLog + this.padLog);
+      rx = P.minLog;
+    }
+    if (tx !== 0 && this.word(s, W_TX_HEAD) === this.word(s, W_TX_TAIL)) {
+      P.give(this.word(s, W_TX_BASE), tx);
+      this.setWord(s, W_TX_BASE, 0);
+      freed += 2 ** tx;
+      tx = 0;
+    }
+    this.setRings(s, rx, tx, 0);
+    return freed;
+  }
+
   received(slot: number, n: number): number {
     const s = this.slotAddr(slot);
-    this.setWord(s, W_RX_HEAD, (this.word(s, W_RX_HEAD) + n) >>> 0);
+    const head = (this.word(s, W_RX_HEAD) + n) >>> 0;
+    this.setWord(s, W_RX_HEAD, head);
     this.count(S_BYTES_IN, n);
-    return this.process(slot);
+    const k = this.rxLog(s);
+    const filled = n !== 0 && ((head - this.word(s, W_RX_TAIL)) >>> 0) === 2 ** k;
+    const r = this.process(slot);
+    if (filled && (r === R_DONE || r === R_BLOCKED) && this.rxLog(s) === k && k < this.rxTopLog && this.rxMovable(s)) this.growRx(s);
+    return r;
   }
 
   process(slot: number): number {
@@ -129,8 +238,9 @@ export class JsCore extends CoreBase {
     // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay).
     const peer = this.word(s, W_PEER);
     const t = peer === 0 ? s : this.slotAddr(peer - 1);
-    const rxBase = this.word(s, W_RX_BASE), txBase = this.word(t, W_TX_BASE);
-    const rxSize = C.rxSize, txSize = C.txSize;
+    const rxBase = this.word(s, W_RX_BASE);
+    const rxSize = 2 ** this.rxLog(s);
+    let txBase = this.word(t, W_TX_BASE), txSize = this.txSizeOf(t);
     const rxHead = this.word(s, W_RX_HEAD), txTail = this.word(t, W_TX_TAIL);
     // Where decoding starts: the tail in echo mode, the end of the listed frames in handler mode.
     let pos = echo ? this.word(s, W_RX_TAIL) : this.word(s, W_LISTED);
@@ -143,7 +253,12 @@ export class JsCore extends CoreBase {
       if (C.framing === FRAMING_RAW) {
         // A raw frame is whatever has arrived: as much as the tx ring takes (echo),
         // or the contiguous run up to the ring's end (handler: never a copy).
-        const room = echo ? txSize - ((txHead - txTail) >>> 0) : rxSize - (pos & (rxSize - 1));
+        let room = echo ? txSize - ((txHead - txTail) >>> 0) : rxSize - (pos & (rxSize - 1));
+        if (echo && avail > room) {
+          if (!this.makeTxRoom(t, txHead, avail)) { result = R_NO_MEMORY; break; }
+          txBase = this.word(t, W_TX_BASE); txSize = this.txSizeOf(t);
+          room = txSize - ((txHead - txTail) >>> 0);
+        }
         wire = avail < room ? avail : room;
         len = wire;
         if (wire === 0) { result = R_BLOCKED; break; }
@@ -162,7 +277,11 @@ export class JsCore extends CoreBase {
         wire = r; off = F.frameOff; len = F.frameLen;
       }
       if (echo) {
-        if (wire > txSize - ((txHead - txTail) >>> 0)) { result = R_BLOCKED; break; }
+        if (wire > txSize - ((txHead - txTail) >>> 0)) {
+          if (!this.makeTxRoom(t, txHead, wire)) { result = R_NO_MEMORY; break; }
+          txBase = this.word(t, W_TX_BASE); txSize = this.txSizeOf(t);
+          if (wire > txSize - ((txHead - txTail) >>> 0)) { result = R_BLOCKED; break; }
+        }
         ringToRing(this.u8, rxBase, rxSize, pos, txBase, txSize, txHead, wire);
         txHead = (txHead + wire) >>> 0;
         bytesOut += wire;
@@ -196,6 +315,9 @@ export class JsCore extends CoreBase {
       this.count(S_FRAMES_OUT, framesIn);
       this.count(S_BYTES_OUT, bytesOut);
     }
+    // A ring full of one incomplete frame: it must grow for the connection to go on.
+    if (result === R_DONE && ((this.word(s, W_RX_HEAD) - this.word(s, W_RX_TAIL)) >>> 0) === rxSize && rxSize < C.rxSize && this.rxMovable(s) && !this.growRx(s)) result = R_NO_MEMORY;
+    if (result === R_NO_MEMORY) this.noMemory();
     return result;
   }
 
@@ -204,7 +326,14 @@ export class JsCore extends CoreBase {
     if (r !== SEND_OK) return r;
     const s = this.slotAddr(slot);
     const txHead = this.word(s, W_TX_HEAD);
-    if (this.F.encPrefix + len + this.F.encTrailer > this.C.txSize - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) return SEND_FULL;
+    const wire = this.F.encPrefix + len + this.F.encTrailer;
+    if (wire > this.txSizeOf(s) - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) {
+      if (!this.makeTxRoom(s, txHead, wire)) {
+        this.noMemory();
+        return SEND_NO_MEMORY;
+      }
+      if (wire > this.txSizeOf(s) - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) return SEND_FULL;
+    }
     this.setWord(s, W_RESERVED, (txHead + this.F.encPrefix) >>> 0);
     return SEND_OK;
   }
@@ -212,8 +341,9 @@ export class JsCore extends CoreBase {
   protected commit(slot: number, len: number): number {
     const s = this.slotAddr(slot);
     const txHead = this.word(s, W_TX_HEAD);
-    if (this.C.framing === FRAMING_DELIMITER && this.F.delimiterIn(this.word(s, W_TX_BASE), this.C.txSize - 1, this.word(s, W_RESERVED), len, true)) return SEND_DELIMITER;
-    this.F.encode(this.word(s, W_TX_BASE), this.C.txSize - 1, txHead, len);
+    const mask = this.txSizeOf(s) - 1;
+    if (this.C.framing === FRAMING_DELIMITER && this.F.delimiterIn(this.word(s, W_TX_BASE), mask, this.word(s, W_RESERVED), len, true)) return SEND_DELIMITER;
+    this.F.encode(this.word(s, W_TX_BASE), mask, txHead, len);
     const wire = this.F.encPrefix + len + this.F.encTrailer;
     this.setWord(s, W_TX_HEAD, (txHead + wire) >>> 0);
     this.count(S_FRAMES_OUT, 1);
@@ -225,9 +355,9 @@ export class JsCore extends CoreBase {
     const r = this.reserve(slot, len);
     if (r !== SEND_OK) return r;
     const s = this.slotAddr(slot);
-    const base = this.word(s, W_TX_BASE);
-    const at = this.word(s, W_RESERVED) & (this.C.txSize - 1);
-    const first = Math.min(len, this.C.txSize - at);
+    const base = this.word(s, W_TX_BASE), size = this.txSizeOf(s);
+    const at = this.word(s, W_RESERVED) & (size - 1);
+    const first = Math.min(len, size - at);
     this.u8.copyWithin(base + at, addr, addr + first);
     if (first < len) this.u8.copyWithin(base, addr + first, addr + len);
     return this.commit(slot, len);
@@ -248,14 +378,18 @@ export class JsCore extends CoreBase {
   // beginFrame writes the prefix, the host writes payload pieces at the tx head as
   // room appears and publishes each with putBytes, and endFrame writes the trailer.
 
-  /** Write the prefix of a frame for a len-byte payload: SEND_OK, SEND_FULL (no room for it yet), or SEND_BAD_LENGTH. */
+  /** Write the prefix of a frame for a len-byte payload: SEND_OK, SEND_FULL, SEND_BAD_LENGTH or SEND_NO_MEMORY (see assembly/index.ts). */
   beginFrame(slot: number, len: number): number {
     const r = this.F.plan(len);
     if (r !== SEND_OK && r !== SEND_TOO_LARGE) return r;
     const s = this.slotAddr(slot);
     const txHead = this.word(s, W_TX_HEAD);
-    if (this.F.encPrefix > this.C.txSize - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) return SEND_FULL;
-    this.F.encodePrefix(this.word(s, W_TX_BASE), this.C.txSize - 1, txHead, len);
+    if (!this.makeTxRoom(s, txHead, this.C.txSize)) {
+      this.noMemory();
+      return SEND_NO_MEMORY;
+    }
+    if (this.F.encPrefix > this.txSizeOf(s) - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) return SEND_FULL;
+    this.F.encodePrefix(this.word(s, W_TX_BASE), this.txSizeOf(s) - 1, txHead, len);
     this.setWord(s, W_TX_HEAD, (txHead + this.F.encPrefix) >>> 0);
     this.count(S_FRAMES_OUT, 1);
     this.count(S_BYTES_OUT, this.F.encPrefix);
@@ -274,8 +408,8 @@ export class JsCore extends CoreBase {
     const s = this.slotAddr(slot);
     const txHead = this.word(s, W_TX_HEAD);
     const n = this.F.trailerSize();
-    if (n > this.C.txSize - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) return SEND_FULL;
-    this.F.encodeTrailer(this.word(s, W_TX_BASE), this.C.txSize - 1, txHead);
+    if (n > this.txSizeOf(s) - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) return SEND_FULL;
+    this.F.encodeTrailer(this.word(s, W_TX_BASE), this.txSizeOf(s) - 1, txHead);
     this.setWord(s, W_TX_HEAD, (txHead + n) >>> 0);
     this.count(S_BYTES_OUT, n);
     return SEND_OK;

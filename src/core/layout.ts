@@ -9,16 +9,19 @@
 //   STATS          i64 counters, updated atomically (STATS_SIZE bytes)
 //   FRAMES         frame list: FRAME_WORDS u32 words per entry, frameCap entries
 //   SLOTS          per-connection state, SLOT_SIZE bytes each
-//   RINGS          per connection: rx ring, rx pad, tx ring (ring sizes are powers of two)
+//   POOL           the ring pool's table: POOL_CLASSES free-list heads (u32), then
+//                  one byte per minRing of the arena (assembly/pool.ts)
+//   ARENA          the pool's segments, 4096-aligned: rings come from here on demand
 //
-// The rx pad (handler mode only: at least the longest frame, else 0) sits right
-// after its rx ring: a listed frame that wraps the ring's end gets its wrapped
-// part copied there, so every listed frame is one contiguous view that lives
+// A ring is a segment of the arena, a power of two from minRing up to the largest
+// ring (rxSize, txSize). In handler mode an rx ring's segment is twice the ring: the
+// second half is its pad, where a listed frame that wraps the ring's end gets its
+// wrapped part copied, so every listed frame is one contiguous view that lives
 // beside its own connection and stays valid until the host consumes it.
 // Every region starts on a 64-byte boundary. The memory is sized once, from
-// `total`, and never grows.
+// `total`, and never grows: the arena is the bound on rings (maxMemory).
 
-import { FRAME_WORDS, HEADER_SIZE, LAYOUT_BASE, SLOT_SIZE, STATS_SIZE } from './contract.ts';
+import { FRAME_WORDS, HEADER_SIZE, LAYOUT_BASE, POOL_CLASSES, SLOT_SIZE, STATS_SIZE } from './contract.ts';
 
 export * from './contract.ts';
 
@@ -31,19 +34,22 @@ export const PAGE_SIZE = 65536;
 export interface Regions {
   stats: number;
   frames: number;
-  /** Bytes after each rx ring for frames that wrap it (handler mode), a multiple of 64. */
-  rxPad: number;
   slots: number;
-  rings: number;
+  /** The pool's table: free-list heads, then the map of free segments. */
+  pool: number;
+  arena: number;
+  /** Bytes of segments in the arena. */
+  arenaSize: number;
   /** Bytes of memory needed from address 0. */
   total: number;
 }
 
 /** The one formula for the regions (see the diagram above). */
-export function regionsFor(slots: number, rx: number, tx: number, rxPad: number, frameCap: number): Regions {
+export function regionsFor(slots: number, frameCap: number, minRing: number, arenaSize: number): Regions {
   const stats = LAYOUT_BASE + HEADER_SIZE;
   const frames = stats + align64(STATS_SIZE);
   const slotTable = frames + align64(frameCap * FRAME_WORDS * 4);
-  const rings = slotTable + slots * SLOT_SIZE;
-  return { stats, frames, rxPad, slots: slotTable, rings, total: rings + slots * (rx + rxPad + tx) };
+  const pool = slotTable + slots * SLOT_SIZE;
+  const arena = Math.ceil((pool + POOL_CLASSES * 4 + arenaSize / minRing) / 4096) * 4096;
+  return { stats, frames, slots: slotTable, pool, arena, arenaSize, total: arena + arenaSize };
 }

@@ -17,6 +17,7 @@ export interface CoreExports {
   init(): number;
   open(): number;
   close(slot: number): void;
+  shrink(slot: number): number;
   received(slot: number, n: number): number;
   process(slot: number): number;
   reserve(slot: number, len: number): number;
@@ -29,7 +30,7 @@ export interface CoreExports {
   endFrame(slot: number): number;
   nop(x: number): number;
 }
-export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'scan', 'beginFrame', 'putBytes', 'endFrame', 'nop', 'memory'] as const;
+export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'shrink', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'scan', 'beginFrame', 'putBytes', 'endFrame', 'nop', 'memory'] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 /** The instance running on each memory. */
@@ -92,6 +93,9 @@ export class WasmCore extends CoreBase {
   }
   close(slot: number): void {
     this.x.close(slot);
+  }
+  shrink(slot: number): number {
+    return this.x.shrink(slot);
   }
   received(slot: number, n: number): number {
     return this.x.received(slot, n);

@@ -1,0 +1,128 @@
+// The ring pool at its limits, on both cores: rings start small, grow to what a
+// frame needs, go back when idle, and when the pool (maxMemory) cannot supply a
+// ring the slot that needed it, and only that slot, hears it: OPEN_NO_MEMORY,
+// R_NO_MEMORY or SEND_NO_MEMORY (the host's ERR_MEMORY_EXHAUSTED). Each limit is
+// tested exactly at the bound and one step past it.
+import { describe, expect, it } from 'vitest';
+import type { CoreOptions } from '../src/core/config.ts';
+import { OPEN_NO_MEMORY, OPEN_NO_SLOT, R_DONE, R_NO_MEMORY, SEND_NO_MEMORY, SEND_OK, type Core } from '../src/core/core.ts';
+import { S_POOL_BYTES, S_POOL_EXHAUSTED } from '../src/core/layout.ts';
+import { CORES, coreWith, feed, lengthFrame } from './harness.ts';
+
+/** Smallest ring 1 KiB, largest 4 KiB, a pool of exactly one connection's largest rings (4 KiB rx + 4 KiB tx). */
+const tight: CoreOptions = { framing: 'length:4', maxFrame: 4000, rxRing: 4096, txRing: 4096, minRing: 1024, maxMemory: 8192, maxConnections: 16 };
+
+/** Echo one frame through the slot; what came back, and whether the pool ran short. */
+function echo(core: Core, slot: number, frame: Buffer) {
+  return feed(core, slot, [frame]);
+}
+
+describe.each(CORES)('%s core: the ring pool', kind => {
+  it('opens as many connections as the pool has smallest rings, and refuses the next with OPEN_NO_MEMORY; a close makes room', async () => {
+    const core = await coreWith(kind, tight);
+    const slots = Array.from({ length: 8 }, () => core.open());
+    expect(slots.every(s => s >= 0)).toBe(true);
+    expect(core.stats.get(S_POOL_BYTES)).toBe(8192);
+    expect(core.open()).toBe(-OPEN_NO_MEMORY);
+    expect(core.stats.get(S_POOL_EXHAUSTED)).toBe(1);
+    core.close(slots[3]!);
+    expect(core.open()).toBeGreaterThanOrEqual(0);
+    // The slot count is its own limit, apart from memory.
+    const few = await coreWith(kind, { ...tight, maxConnections: 1 });
+    expect(few.open()).toBe(0);
+    expect(few.open()).toBe(-OPEN_NO_SLOT);
+  });
+
+  it('grows both rings to their largest for a frame that needs them, with the pool exactly full, and echoes it byte for byte', async () => {
+    const core = await coreWith(kind, tight);
+    const slot = core.open();
+    expect([core.rxSize(slot), core.txSize(slot)]).toEqual([1024, 0]);
+    const frame = lengthFrame(Buffer.alloc(4000, 0x5a));
+    const r = echo(core, slot, frame);
+    expect(r.noMemory).toBe(false);
+    expect(r.out).toEqual(frame);
+    expect([core.rxSize(slot), core.txSize(slot)]).toEqual([4096, 4096]);
+    expect(core.stats.get(S_POOL_BYTES)).toBe(8192);
+    expect(core.stats.get(S_POOL_EXHAUSTED)).toBe(0);
+  });
+
+  it('says R_NO_MEMORY to the slot whose ring cannot grow one smallest ring past the bound, and leaves the other slot alone', async () => {
+    const core = await coreWith(kind, tight);
+    const slot = core.open();
+    const other = core.open(); // holds 1 KiB: the pool is one smallest ring short of the frame's rings
+    const frame = lengthFrame(Buffer.alloc(4000, 0x5a));
+    const r = echo(core, slot, frame);
+    expect(r.noMemory).toBe(true);
+    expect(r.out.length).toBe(0);
+    expect(core.stats.get(S_POOL_EXHAUSTED)).toBe(1);
+    // The other slot still echoes what fits its rings.
+    const small = lengthFrame(Buffer.from('still here'));
+    core.close(slot);
+    expect(echo(core, other, small).out).toEqual(small);
+  });
+
+  it('says SEND_NO_MEMORY when the tx ring must grow for a reply and the pool has no segment for it', async () => {
+    const core = await coreWith(kind, { ...tight, maxMemory: 8192 });
+    const slots = Array.from({ length: 5 }, () => core.open()); // 5 KiB of rx rings: no 4 KiB segment is left whole
+    expect(core.send(slots[0]!, Buffer.alloc(1000, 1))).toBe(SEND_OK); // a 1 KiB tx ring fits
+    core.release(slots[0]!, core.txPending(slots[0]!));
+    expect(core.send(slots[0]!, Buffer.alloc(3000, 1))).toBe(SEND_NO_MEMORY);
+    // One smallest ring freed beside the empty tx ring: given back first, the tx ring merges into a whole 4 KiB.
+    core.close(slots[4]!);
+    expect(core.send(slots[0]!, Buffer.alloc(3000, 1))).toBe(SEND_OK);
+    expect(core.txSize(slots[0]!)).toBe(4096);
+  });
+
+  it('gives an idle connection\'s rings back with shrink(), and is whole again once every slot is closed', async () => {
+    const core = await coreWith(kind, tight);
+    const slot = core.open();
+    echo(core, slot, lengthFrame(Buffer.alloc(4000, 0x5a)));
+    expect(core.shrink(slot)).toBe(3072 + 4096);
+    expect([core.rxSize(slot), core.txSize(slot)]).toEqual([1024, 0]);
+    expect(core.stats.get(S_POOL_BYTES)).toBe(1024);
+    // Shrunk, it grows again when a frame needs it.
+    const frame = lengthFrame(Buffer.alloc(3000, 7));
+    expect(echo(core, slot, frame).out).toEqual(frame);
+    core.close(slot);
+    expect(core.stats.get(S_POOL_BYTES)).toBe(0);
+    // Whole again: one connection's largest rings fit once more.
+    const again = core.open();
+    expect(echo(core, again, lengthFrame(Buffer.alloc(4000, 1))).noMemory).toBe(false);
+  });
+
+  it('does not move an rx ring while a handler holds a frame of it; it grows once the frame is consumed', async () => {
+    const core = await coreWith(kind, { ...tight, mode: 'handler', maxMemory: 16384 });
+    const slot = core.open();
+    const first = lengthFrame(Buffer.from('held'));
+    const big = lengthFrame(Buffer.alloc(2000, 9));
+    const stream = Buffer.concat([first, big]);
+    let span = core.readSpan(slot);
+    span.set(stream.subarray(0, span.length));
+    let at = span.length;
+    expect(core.received(slot, at)).toBe(R_DONE);
+    expect(core.frameCount()).toBe(1);
+    const view = core.frame(0);
+    const end = core.frameEnd(0);
+    core.hold(slot, true); // an async handler has it
+    // The ring is full (the rest of `big` waits): it does not grow, and does not move.
+    expect(core.readSpan(slot).length).toBe(0);
+    expect(core.process(slot)).toBe(R_DONE);
+    expect(core.rxSize(slot)).toBe(1024);
+    expect(core.shrink(slot)).toBe(0);
+    expect(Buffer.from(view).toString()).toBe('held');
+    // Settled: consumed, released, and then the ring grows for the rest.
+    core.consume(slot, end);
+    core.hold(slot, false);
+    for (;;) {
+      span = core.readSpan(slot);
+      const n = Math.min(span.length, stream.length - at);
+      span.set(stream.subarray(at, at + n));
+      at += n;
+      const r = core.received(slot, n);
+      expect(r).not.toBe(R_NO_MEMORY);
+      if (core.frameCount() > 0) break;
+    }
+    expect(Buffer.from(core.frame(0))).toEqual(Buffer.alloc(2000, 9));
+    expect(core.rxSize(slot)).toBe(2048); // what the frame needed
+  });
+});
