@@ -171,7 +171,7 @@ export const W_PEER: u32 = 12;
 export const W_RX_BASE: u32 = 13;
 /** address of the tx ring's segment (0: none yet) */
 export const W_TX_BASE: u32 = 14;
-/** log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty */
+/** log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty; bit 24: a read filled the rx ring while a listed frame pinned it, so it grows at the next read that finds it free to move */
 export const W_RINGS: u32 = 15;
 /** the words open() clears: every word before the fixed ones */
 export const SLOT_STATE_WORDS: u32 = 16;

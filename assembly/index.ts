@@ -17,8 +17,8 @@
 //   - open() gives a slot the smallest rx ring (Node holds a span of it to read
 //     into from the start) and no tx ring: a connection that never replies never
 //     takes one; the first reply takes the ring it needs.
-//   - rx grows (doubles, up to rxSize) when a read filled it, or when it is full
-//     of an incomplete frame; it moves only while no listed frame is unconsumed
+//   - rx grows (four times, up to rxSize) when a read filled it, or when it is
+//     full of an incomplete frame; it moves only while no listed frame is unconsumed
 //     (W_LISTED == W_RX_TAIL: echo mode lists nothing), so a frame view a handler
 //     holds stays valid until consumed. Its live bytes move to the same positions.
 //   - tx grows only while empty (TX_HEAD == TX_TAIL: the kernel has every byte,
@@ -67,8 +67,9 @@ let txTopLog: u32 = 0;
 
 @inline function rxLog(s: u32): u32 { return word(s, W_RINGS) & 0xff; }
 @inline function txLog(s: u32): u32 { return (word(s, W_RINGS) >> 8) & 0xff; }
-@inline function wantLog(s: u32): u32 { return word(s, W_RINGS) >> 16; }
-@inline function setRings(s: u32, rx: u32, tx: u32, want: u32): void { setWord(s, W_RINGS, rx | (tx << 8) | (want << 16)); }
+@inline function wantLog(s: u32): u32 { return (word(s, W_RINGS) >> 16) & 0xff; }
+@inline function rxWanted(s: u32): u32 { return word(s, W_RINGS) >> 24; }
+@inline function setRings(s: u32, rx: u32, tx: u32, want: u32, rxWant: u32): void { setWord(s, W_RINGS, rx | (tx << 8) | (want << 16) | (rxWant << 24)); }
 @inline function sizeOf(log: u32): u32 { return log == 0 ? 0 : <u32>1 << log; }
 @inline function rxSizeOf(s: u32): u32 { return <u32>1 << rxLog(s); }
 @inline function txSizeOf(s: u32): u32 { return sizeOf(txLog(s)); }
@@ -84,16 +85,21 @@ function fitLog(n: u32, top: u32): u32 {
 }
 @inline function noMemory(): void { count(S_POOL_EXHAUSTED, 1); }
 
-/** Double the rx ring, moving its live bytes to the same positions: false when the pool has no segment for it. */
+/**
+ * Grow the rx ring four times (up to rxSize: a burst reaches the largest ring in a
+ * few reads), moving its live bytes to the same positions: false when the pool has
+ * no segment for it.
+ */
 function growRx(s: u32): bool {
   const k = rxLog(s);
-  const seg = take(k + 1 + padLog);
+  const to = k + 2 < rxTopLog ? k + 2 : rxTopLog;
+  const seg = take(to + padLog);
   if (seg == 0) return false;
   const old = word(s, W_RX_BASE), tail = word(s, W_RX_TAIL);
-  ringToRing(old, <u32>1 << k, tail, seg, <u32>2 << k, tail, word(s, W_RX_HEAD) - tail);
+  ringToRing(old, <u32>1 << k, tail, seg, <u32>1 << to, tail, word(s, W_RX_HEAD) - tail);
   give(old, k + padLog);
   setWord(s, W_RX_BASE, seg);
-  setRings(s, k + 1, txLog(s), wantLog(s));
+  setRings(s, to, txLog(s), wantLog(s), 0);
   return true;
 }
 
@@ -108,7 +114,7 @@ function makeTxRoom(t: u32, head: u32, need: u32): bool {
   const k = txLog(t);
   if (head != word(t, W_TX_TAIL)) {
     const want = fitLog(head - word(t, W_TX_TAIL) + need, txTopLog);
-    if (want > wantLog(t)) setRings(t, rxLog(t), k, want);
+    if (want > wantLog(t)) setRings(t, rxLog(t), k, want, rxWanted(t));
     return true;
   }
   let want = fitLog(need, txTopLog);
@@ -118,7 +124,7 @@ function makeTxRoom(t: u32, head: u32, need: u32): bool {
   if (k != 0) give(word(t, W_TX_BASE), k);
   const seg = take(want);
   setWord(t, W_TX_BASE, seg);
-  setRings(t, rxLog(t), seg == 0 ? 0 : want, 0);
+  setRings(t, rxLog(t), seg == 0 ? 0 : want, 0, rxWanted(t));
   return seg != 0;
 }
 
@@ -166,7 +172,7 @@ export function open(): i32 {
   for (let w: u32 = 0; w < SLOT_STATE_WORDS; w++) setWord(s, w, 0);
   setWord(s, W_STATE, 1);
   setWord(s, W_RX_BASE, rx);
-  setRings(s, minLog, 0, 0);
+  setRings(s, minLog, 0, 0, 0);
   count(S_CONNECTIONS, 1);
   count(S_ACCEPTED, 1);
   return <i32>slot;
@@ -208,24 +214,30 @@ export function shrink(slot: u32): u32 {
     freed += <u32>1 << tx;
     tx = 0;
   }
-  setRings(s, rx, tx, 0);
+  setRings(s, rx, tx, 0, 0);
   return freed;
 }
 
 /**
  * The kernel wrote n bytes at the rx head: account for them and process. A read
- * that filled the ring doubles it (up to rxSize) once its frames are handed on:
- * the peer sends more than it holds. If the pool has no segment, it stays as it is.
+ * that filled the ring grows it (growRx) once its frames are handed on: the peer
+ * sends more than it holds. Pinned by a listed frame, the ring grows at
+ * the first read that finds it free to move, before it decodes (a pipelined
+ * handler lists every read's frames at once). Short of pool, it stays as it is.
  */
 export function received(slot: u32, n: u32): i32 {
   const s = slotAddr(slot);
   const head = word(s, W_RX_HEAD) + n;
   setWord(s, W_RX_HEAD, head);
   count(S_BYTES_IN, n);
+  if (rxWanted(s) != 0 && rxMovable(s) && rxLog(s) < rxTopLog) growRx(s);
   const k = rxLog(s);
   const filled = n != 0 && head - word(s, W_RX_TAIL) == <u32>1 << k;
   const r = process(slot);
-  if (filled && (r == R_DONE || r == R_BLOCKED) && rxLog(s) == k && k < rxTopLog && rxMovable(s)) growRx(s);
+  if (filled && (r == R_DONE || r == R_BLOCKED) && rxLog(s) == k && k < rxTopLog) {
+    if (!rxMovable(s)) setRings(s, k, txLog(s), wantLog(s), 1);
+    else growRx(s);
+  }
   return r;
 }
 
@@ -374,6 +386,35 @@ export function commit(slot: u32, len: u32): i32 {
   count(S_FRAMES_OUT, 1);
   count(S_BYTES_OUT, wire);
   return SEND_OK;
+}
+
+/**
+ * Make the tx ring large enough for a len-byte payload's frame after the bytes it
+ * holds, moving them to the same positions in a larger ring (up to txSize). The
+ * host calls it only while no write references the ring (every byte handed to the
+ * kernel released): replies of one turn that outgrow a small ring then still leave
+ * in one write. SEND_OK (the frame fits now), SEND_FULL (not even the largest ring
+ * takes it after those bytes), SEND_NO_MEMORY, or what plan() refuses.
+ */
+export function growTx(slot: u32, len: u32): i32 {
+  const r = plan(len);
+  if (r != SEND_OK) return r;
+  const s = slotAddr(slot);
+  const head = word(s, W_TX_HEAD), tail = word(s, W_TX_TAIL);
+  const need = head - tail + encPrefix + len + encTrailer;
+  const k = txLog(s);
+  const want = fitLog(need, txTopLog);
+  if (want > k) {
+    const seg = take(want);
+    if (seg == 0) { noMemory(); return SEND_NO_MEMORY; }
+    if (k != 0) {
+      ringToRing(word(s, W_TX_BASE), <u32>1 << k, tail, seg, <u32>1 << want, tail, head - tail);
+      give(word(s, W_TX_BASE), k);
+    }
+    setWord(s, W_TX_BASE, seg);
+    setRings(s, rxLog(s), want, 0, rxWanted(s));
+  }
+  return need <= txSizeOf(s) ? SEND_OK : SEND_FULL;
 }
 
 /** What send() of a len-byte payload would say of its length, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */

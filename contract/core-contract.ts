@@ -159,7 +159,7 @@ export const slotState: Entry[] = [
   { name: 'W_PEER', doc: 'echo mode: the slot + 1 whose tx ring takes this slot\'s frames (0: its own, the echo)' },
   { name: 'W_RX_BASE', doc: 'address of the rx ring\'s segment (handler mode: the ring, then as many bytes of pad where a wrapped frame continues)' },
   { name: 'W_TX_BASE', doc: 'address of the tx ring\'s segment (0: none yet)' },
-  { name: 'W_RINGS', doc: 'log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty' },
+  { name: 'W_RINGS', doc: 'log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty; bit 24: a read filled the rx ring while a listed frame pinned it, so it grows at the next read that finds it free to move' },
 ];
 
 /** Slot words set once by init() and kept by open(): after the state words. */

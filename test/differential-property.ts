@@ -231,10 +231,15 @@ export async function checkCase(c: Case): Promise<CaseRun> {
     const where = `${kind} core`;
     const slot = core.open();
     assert.ok(slot >= 0, `${where}: the pool holds one connection's largest rings`);
-    // Other connections: each holds the smallest rx ring and a tx ring of up to 4x the smallest, if the pool has them.
+    // Other connections: each holds the smallest rx ring and a tx ring a few times the smallest, if the pool has them.
     const hogs = c.hogs.map(n => {
       const hog = core.open();
-      if (hog >= 0 && n > 0) core.send(hog, Buffer.alloc(Math.min(n * 2 * options.minRing! - 10, txRing - 10), 0x41));
+      if (hog >= 0 && n > 0) {
+        // A reply held in the tx ring, which then grows (growTx moves it) for one as large.
+        const reply = Buffer.alloc(Math.max(0, Math.min(n * options.minRing! - 10, txRing / 2 - 10)), 0x41);
+        core.send(hog, reply);
+        core.growTx(hog, reply.length);
+      }
       return hog;
     });
     const before = core.stats.snapshot(); // the other connections' sends counted frames and bytes out

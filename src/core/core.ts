@@ -53,6 +53,13 @@ export interface Core {
    * rx ring may have moved: give Node readSpan() again before it reads.
    */
   shrink(slot: number): number;
+  /**
+   * Make the tx ring large enough for a len-byte payload's frame after what it holds,
+   * moving its bytes: only while no write references the ring (every byte handed to
+   * the kernel released). SEND_OK, SEND_FULL (larger than the largest ring allows),
+   * SEND_NO_MEMORY, or what check() refuses of the length.
+   */
+  growTx(slot: number, len: number): number;
   /** The slot's rx ring, bytes now (it grows up to config.rxSize). */
   rxSize(slot: number): number;
   /** The slot's tx ring, bytes now (0: none yet). */
@@ -107,8 +114,16 @@ export interface Core {
   endFrame(slot: number): number;
   /** The kernel has the next n bytes of the tx ring. */
   release(slot: number, n: number): void;
-  /** The largest contiguous free span at the rx head; empty only when the ring is full. */
+  /**
+   * The largest contiguous free span at the rx head; empty when rxFree() is 0. Ask
+   * again after received(), process() or shrink(): the ring may have moved.
+   */
   readSpan(slot: number): Uint8Array;
+  /**
+   * Bytes the rx ring takes now: its free bytes, or 0 while a read filled it and
+   * listed frames pin it, until they are consumed and it can grow (pause reading).
+   */
+  rxFree(slot: number): number;
   /** Bytes in the rx ring not yet consumed (an incomplete frame, or frames held back). */
   rxBuffered(slot: number): number;
   /**
@@ -189,6 +204,7 @@ export abstract class CoreBase implements Core {
   abstract open(): number;
   abstract close(slot: number): void;
   abstract shrink(slot: number): number;
+  abstract growTx(slot: number, len: number): number;
   abstract received(slot: number, n: number): number;
   abstract process(slot: number): number;
   abstract nop(x: number): number;
@@ -329,6 +345,13 @@ export abstract class CoreBase implements Core {
     }
   }
 
+  rxFree(slot: number): number {
+    const tail = this.slotWord(slot, W_RX_TAIL);
+    // W_RINGS bit 24: the ring wants to grow and a listed frame pins it (see received() in assembly/index.ts).
+    if (this.slotWord(slot, W_RINGS) >>> 24 && this.slotWord(slot, W_LISTED) !== tail) return 0;
+    return this.rxSize(slot) - ((this.slotWord(slot, W_RX_HEAD) - tail) >>> 0);
+  }
+
   readSpan(slot: number): Uint8Array {
     const head = this.slotWord(slot, W_RX_HEAD);
     const size = this.rxSize(slot);
@@ -338,7 +361,7 @@ export abstract class CoreBase implements Core {
       if (whole !== undefined && whole.byteOffset === base && whole.length === size) return whole;
       return (this.wholeRx[slot] = new Uint8Array(this.memory, base, size));
     }
-    const free = size - ((head - this.slotWord(slot, W_RX_TAIL)) >>> 0);
+    const free = this.rxFree(slot);
     const at = head & (size - 1);
     return new Uint8Array(this.memory, base + at, Math.min(free, size - at));
   }

@@ -76,10 +76,13 @@ export class JsCore extends CoreBase {
     return (this.word(s, W_RINGS) >>> 8) & 0xff;
   }
   private wantLog(s: number): number {
-    return this.word(s, W_RINGS) >>> 16;
+    return (this.word(s, W_RINGS) >>> 16) & 0xff;
   }
-  private setRings(s: number, rx: number, tx: number, want: number): void {
-    this.setWord(s, W_RINGS, (rx | (tx << 8) | (want << 16)) >>> 0);
+  private rxWanted(s: number): number {
+    return this.word(s, W_RINGS) >>> 24;
+  }
+  private setRings(s: number, rx: number, tx: number, want: number, rxWant: number): void {
+    this.setWord(s, W_RINGS, (rx | (tx << 8) | (want << 16) | (rxWant << 24)) >>> 0);
   }
   private txSizeOf(s: number): number {
     const k = this.txLog(s);
@@ -98,15 +101,17 @@ export class JsCore extends CoreBase {
     this.count(S_POOL_EXHAUSTED, 1);
   }
 
+  /** Grow the rx ring four times, up to rxSize (see assembly/index.ts). */
   private growRx(s: number): boolean {
     const k = this.rxLog(s);
-    const seg = this.P.take(k + 1 + this.padLog);
+    const to = Math.min(k + 2, this.rxTopLog);
+    const seg = this.P.take(to + this.padLog);
     if (seg === 0) return false;
     const old = this.word(s, W_RX_BASE), tail = this.word(s, W_RX_TAIL);
-    ringToRing(this.u8, old, 2 ** k, tail, seg, 2 ** (k + 1), tail, (this.word(s, W_RX_HEAD) - tail) >>> 0);
+    ringToRing(this.u8, old, 2 ** k, tail, seg, 2 ** to, tail, (this.word(s, W_RX_HEAD) - tail) >>> 0);
     this.P.give(old, k + this.padLog);
     this.setWord(s, W_RX_BASE, seg);
-    this.setRings(s, k + 1, this.txLog(s), this.wantLog(s));
+    this.setRings(s, to, this.txLog(s), this.wantLog(s), 0);
     return true;
   }
 
@@ -114,7 +119,7 @@ export class JsCore extends CoreBase {
     const k = this.txLog(t);
     if (head !== this.word(t, W_TX_TAIL)) {
       const want = this.fitLog(((head - this.word(t, W_TX_TAIL)) >>> 0) + need, this.txTopLog);
-      if (want > this.wantLog(t)) this.setRings(t, this.rxLog(t), k, want);
+      if (want > this.wantLog(t)) this.setRings(t, this.rxLog(t), k, want, this.rxWanted(t));
       return true;
     }
     let want = this.fitLog(need, this.txTopLog);
@@ -124,7 +129,7 @@ export class JsCore extends CoreBase {
     if (k !== 0) this.P.give(this.word(t, W_TX_BASE), k);
     const seg = this.P.take(want);
     this.setWord(t, W_TX_BASE, seg);
-    this.setRings(t, this.rxLog(t), seg === 0 ? 0 : want, 0);
+    this.setRings(t, this.rxLog(t), seg === 0 ? 0 : want, 0, this.rxWanted(t));
     return seg !== 0;
   }
 
@@ -174,7 +179,7 @@ export class JsCore extends CoreBase {
     for (let w = 0; w < SLOT_STATE_WORDS; w++) this.setWord(s, w, 0);
     this.setWord(s, W_STATE, 1);
     this.setWord(s, W_RX_BASE, rx);
-    this.setRings(s, this.P.minLog, 0, 0);
+    this.setRings(s, this.P.minLog, 0, 0, 0);
     this.count(S_CONNECTIONS, 1);
     this.count(S_ACCEPTED, 1);
     return slot;
@@ -210,7 +215,7 @@ export class JsCore extends CoreBase {
       freed += 2 ** tx;
       tx = 0;
     }
-    this.setRings(s, rx, tx, 0);
+    this.setRings(s, rx, tx, 0, 0);
     return freed;
   }
 
@@ -219,10 +224,14 @@ export class JsCore extends CoreBase {
     const head = (this.word(s, W_RX_HEAD) + n) >>> 0;
     this.setWord(s, W_RX_HEAD, head);
     this.count(S_BYTES_IN, n);
+    if (this.rxWanted(s) !== 0 && this.rxMovable(s) && this.rxLog(s) < this.rxTopLog) this.growRx(s);
     const k = this.rxLog(s);
     const filled = n !== 0 && ((head - this.word(s, W_RX_TAIL)) >>> 0) === 2 ** k;
     const r = this.process(slot);
-    if (filled && (r === R_DONE || r === R_BLOCKED) && this.rxLog(s) === k && k < this.rxTopLog && this.rxMovable(s)) this.growRx(s);
+    if (filled && (r === R_DONE || r === R_BLOCKED) && this.rxLog(s) === k && k < this.rxTopLog) {
+      if (!this.rxMovable(s)) this.setRings(s, k, this.txLog(s), this.wantLog(s), 1);
+      else this.growRx(s);
+    }
     return r;
   }
 
@@ -361,6 +370,32 @@ export class JsCore extends CoreBase {
     this.u8.copyWithin(base + at, addr, addr + first);
     if (first < len) this.u8.copyWithin(base, addr + first, addr + len);
     return this.commit(slot, len);
+  }
+
+  /** See assembly/index.ts. */
+  growTx(slot: number, len: number): number {
+    const r = this.F.plan(len);
+    if (r !== SEND_OK) return r;
+    const s = this.slotAddr(slot);
+    const head = this.word(s, W_TX_HEAD), tail = this.word(s, W_TX_TAIL);
+    const used = (head - tail) >>> 0;
+    const need = used + this.F.encPrefix + len + this.F.encTrailer;
+    const k = this.txLog(s);
+    const want = this.fitLog(need, this.txTopLog);
+    if (want > k) {
+      const seg = this.P.take(want);
+      if (seg === 0) {
+        this.noMemory();
+        return SEND_NO_MEMORY;
+      }
+      if (k !== 0) {
+        ringToRing(this.u8, this.word(s, W_TX_BASE), 2 ** k, tail, seg, 2 ** want, tail, used);
+        this.P.give(this.word(s, W_TX_BASE), k);
+      }
+      this.setWord(s, W_TX_BASE, seg);
+      this.setRings(s, this.rxLog(s), want, 0, this.rxWanted(s));
+    }
+    return need <= this.txSizeOf(s) ? SEND_OK : SEND_FULL;
   }
 
   /** What send() of a len-byte payload would say of its length, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */

@@ -19,6 +19,7 @@ import { E_TLS_TIMEOUT, E_PROXY_TIMEOUT, E_TOO_MANY_PER_IP, ERROR_TABLE } from '
 import {
   S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_CLOSED_BY_ERROR, S_CLOSED_DRAIN, S_CLOSED_LOCAL, S_CLOSED_PEER, S_CONNECTIONS,
   S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_STALLS, STATS_COUNT, S_DRAIN_UNANSWERED, S_QUARANTINED,
+  S_POOL_BYTES, S_POOL_EXHAUSTED, S_POOL_SEGMENTS,
 } from './layout.ts';
 
 /** Why a connection closed without an error: the peer ended it, this side closed it, or the server drained. */
@@ -63,6 +64,17 @@ export interface StatsSnapshot {
    * "The drain"): their connections were reset with ERR_DRAIN_TIMEOUT.
    */
   drainUnanswered: number;
+  /** The ring pool (maxMemory): what its rings hold now. */
+  pool: PoolStats;
+}
+
+export interface PoolStats {
+  /** Bytes in rings now (of the pool's arena, `maxMemory` rounded down to whole largest segments). */
+  bytes: number;
+  /** Rings in use now by segment size in bytes (handler mode: an rx ring's segment is twice the ring); only sizes in use. */
+  segments: Record<string, number>;
+  /** Times the pool could not supply a ring (ERR_MEMORY_EXHAUSTED). */
+  exhausted: number;
 }
 
 export class Stats {
@@ -132,7 +144,17 @@ export class Stats {
       tlsTimeouts: this.get(S_ERROR_BY_CODE + E_TLS_TIMEOUT),
       proxyTimeouts: this.get(S_ERROR_BY_CODE + E_PROXY_TIMEOUT),
       drainUnanswered: this.get(S_DRAIN_UNANSWERED),
+      pool: this.pool(),
     };
+  }
+
+  private pool(): PoolStats {
+    const segments: Record<string, number> = {};
+    for (let k = 0; k < 32; k++) {
+      const n = this.get(S_POOL_SEGMENTS + k);
+      if (n) segments[String(2 ** k)] = n;
+    }
+    return { bytes: this.get(S_POOL_BYTES), segments, exhausted: this.get(S_POOL_EXHAUSTED) };
   }
 }
 
@@ -146,7 +168,7 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
   const total: StatsSnapshot = {
     connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0,
     backpressurePauses: 0, errors: 0, errorsByCode: {}, refusedPerIp: 0, tlsTimeouts: 0, proxyTimeouts: 0, drainUnanswered: 0,
-    closedBy: {}, loopLag: 0, loopBlocked: 0, stalls: 0, quarantined: 0,
+    closedBy: {}, loopLag: 0, loopBlocked: 0, stalls: 0, quarantined: 0, pool: { bytes: 0, segments: {}, exhausted: 0 },
   };
   for (const s of list) {
     total.connections += s.connections;
@@ -167,6 +189,9 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
     total.loopBlocked += s.loopBlocked;
     total.stalls += s.stalls;
     total.quarantined += s.quarantined;
+    total.pool.bytes += s.pool.bytes;
+    total.pool.exhausted += s.pool.exhausted;
+    for (const [size, n] of Object.entries(s.pool.segments)) total.pool.segments[size] = (total.pool.segments[size] ?? 0) + n;
   }
   return total;
 }

@@ -18,6 +18,7 @@ export interface CoreExports {
   open(): number;
   close(slot: number): void;
   shrink(slot: number): number;
+  growTx(slot: number, len: number): number;
   received(slot: number, n: number): number;
   process(slot: number): number;
   reserve(slot: number, len: number): number;
@@ -30,7 +31,7 @@ export interface CoreExports {
   endFrame(slot: number): number;
   nop(x: number): number;
 }
-export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'shrink', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'scan', 'beginFrame', 'putBytes', 'endFrame', 'nop', 'memory'] as const;
+export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'shrink', 'growTx', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'scan', 'beginFrame', 'putBytes', 'endFrame', 'nop', 'memory'] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 /** The instance running on each memory. */
@@ -96,6 +97,9 @@ export class WasmCore extends CoreBase {
   }
   shrink(slot: number): number {
     return this.x.shrink(slot);
+  }
+  growTx(slot: number, len: number): number {
+    return this.x.growTx(slot, len);
   }
   received(slot: number, n: number): number {
     return this.x.received(slot, n);

@@ -34,12 +34,12 @@ export function serverFamilies(stats: ServerStats): MetricFamily[] {
   const family = (name: string, type: MetricType, help: string, value: (s: StatsSnapshot) => number, threads = workers): MetricFamily => ({
     name, type, help, samples: threads.map(([worker, s]) => ({ labels: { worker }, value: value(s) })),
   });
-  const byKey = (name: string, help: string, key: string, known: string[], read: (s: StatsSnapshot) => Record<string, number>, threads = workers): MetricFamily => {
+  const byKey = (name: string, help: string, key: string, known: string[], read: (s: StatsSnapshot) => Record<string, number>, threads = workers, type: MetricType = 'counter'): MetricFamily => {
     // The known keys always (zeros too), and any other key counted, so nothing counted is hidden.
     const keys = new Set(known);
     for (const [, s] of threads) for (const k of Object.keys(read(s))) keys.add(k);
     return {
-      name, type: 'counter', help,
+      name, type, help,
       samples: threads.flatMap(([worker, s]): Sample[] => [...keys].map(k => ({ labels: { worker, [key]: k }, value: read(s)[k] ?? 0 }))),
     };
   };
@@ -60,6 +60,10 @@ export function serverFamilies(stats: ServerStats): MetricFamily[] {
     family('ringwire_received_frames_total', 'counter', 'Frames decoded (framing raw: runs of bytes as they arrived).', s => s.framesIn),
     family('ringwire_sent_frames_total', 'counter', 'Frames put in the transmit rings.', s => s.framesOut),
     family('ringwire_drain_unanswered_frames_total', 'counter', 'Frames read but not answered when the drain timed out: their connections were reset (ERR_DRAIN_TIMEOUT).', s => s.drainUnanswered),
+    family('ringwire_ring_pool_bytes', 'gauge', 'Bytes of the thread\'s ring pool (maxMemory) in connections\' rings now.', s => s.pool.bytes),
+    byKey('ringwire_ring_pool_segments', 'Rings taken from the thread\'s pool now, by segment size in bytes (an rx ring in handler mode takes twice its size: the ring and its pad).',
+      'bytes', [], s => s.pool.segments, workers, 'gauge'),
+    family('ringwire_ring_pool_exhausted_total', 'counter', 'Times the ring pool could not supply a ring: a connection refused or closed with ERR_MEMORY_EXHAUSTED.', s => s.pool.exhausted),
     family('ringwire_backpressure_pauses_total', 'counter', 'Times reading paused because a ring was full (backpressure).', s => s.backpressurePauses),
     family('ringwire_event_loop_lag_seconds', 'gauge', 'How late the thread\'s last heartbeat tick ran (sampled every 100 ms).', s => seconds(s.loopLag), all),
     family('ringwire_event_loop_blocked_seconds_total', 'counter', 'Time the thread\'s heartbeat ticks ran late, summed: rate() is the fraction of time its event loop was blocked.', s => seconds(s.loopBlocked), all),

@@ -75,7 +75,8 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, S_QUARANTINED, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { FRAME_WORDS, R_BLOCKED, R_MORE, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { poolExhausted } from './pool-exhausted.ts';
 import {
   E_BAD_LENGTH, E_DELIMITER_IN_PAYLOAD, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
   type RingwireError,
@@ -95,7 +96,7 @@ import { rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead, kEvict, kExpectHeader,
   kFail, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead,
-  kLimits, kOpened, kPair, kQueue, kReset, kRestartWait, kSecured, kSlot, kStart, kState, kTakesFrames, kTlsAfterHeader, kUnanswered, kWritePath,
+  kLimits, kOpened, kPair, kQueue, kReset, kRestartWait, kSecured, kShrink, kSlot, kStart, kState, kTakesFrames, kTlsAfterHeader, kUnanswered, kWritePath,
   kWriting,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
@@ -573,6 +574,10 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.outputClosed || this.state === 'closed' || this.error) return false;
     const wasEmpty = this.tx.bytes === 0;
     let r = wasEmpty ? this.core.send(this[kSlot], payload) : this.core.check(payload);
+    if (wasEmpty && r === SEND_FULL && this.inflight === 0 && this.core.growTx(this[kSlot], payload.length) === SEND_OK) {
+      // No write references the ring: it grows (its bytes move) so that a turn's replies still leave in one write.
+      r = this.core.send(this[kSlot], payload);
+    }
     if (wasEmpty && r === SEND_FULL && !this.host[kDelivering] && this.inflight < this.core.txPending(this[kSlot])) {
       // Outside a batch the ring may be full only of replies waiting for the end of
       // the tick: hand them to the kernel now and try again before queueing a copy.
@@ -584,7 +589,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       return true;
     }
     if (r !== SEND_OK && r !== SEND_FULL) {
-      const refused = replyRefusal(r, payload.length, this.core.config, this.host[kLimits].maxReply);
+      const refused = r === SEND_NO_MEMORY ? poolExhausted(this.core, 'for a reply') : replyRefusal(r, payload.length, this.core.config, this.host[kLimits].maxReply);
       if (refused) {
         this[kFail](refused);
         return false;
@@ -767,6 +772,20 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   /**
+   * Idle (open, nothing buffered, pending, queued or in flight): the rings go back
+   * to the core's pool (shrink(): an empty tx ring, and all but the smallest rx
+   * ring). The rx ring may move, so Node gets the new span now, outside a read; a
+   * paused socket gets it when it resumes (updateReading). For the sweep.
+   */
+  [kShrink](): void {
+    const slot = this[kSlot];
+    if (this.core.txSize(slot) === 0 && this.core.rxSize(slot) === this.core.config.minRing) return; // nothing to give back
+    if (this.state !== 'open' || this.reading || this.pending || this.saved !== null || this.tx.bytes > 0 || this.inflight > 0
+      || this.leftover !== null || this.core.rxBuffered(slot) > 0 || this.core.txPending(slot) > 0) return;
+    if (this.core.shrink(slot) > 0 && this.zeroCopy && !this.paused) rearm(this.socket, this.core.readSpan(slot));
+  }
+
+  /**
    * The handler is done with the frames up to rx position `end`. When that empties
    * the ring its positions go back to 0; outside a read callback Node still holds
    * the span it was given at the old head, so it gets the new one (zero-copy).
@@ -785,9 +804,11 @@ export class Connection<Data = any> implements ConnectionInfo {
       chunk = rest;
     }
     let at = 0;
+    // Bytes already taken from the socket are input even once the peer's FIN came (draining): they are decoded too.
+    const takes = () => reads(this.state) || this.state === 'draining';
     this.host[kEnterRead](); // as on the zero-copy path: this chunk's replies are written as it is done
     try {
-      while (at < chunk.length && reads(this.state)) {
+      while (at < chunk.length && takes()) {
         const span = this.core.readSpan(this[kSlot]);
         if (span.length === 0) break;
         const n = Math.min(span.length, chunk.length - at);
@@ -799,7 +820,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     } finally {
       this.host[kLeaveRead]();
     }
-    if (at < chunk.length && reads(this.state)) {
+    if (at < chunk.length && takes()) {
       this.leftover = chunk.subarray(at);
       this.updateReading();
     }
@@ -807,7 +828,13 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Pause reading when the rx ring is full, the echo is blocked, or the connection takes no input; resume otherwise. */
   private updateReading(): void {
-    const want = reads(this.state) && !this.txBlocked && this.core.rxBuffered(this[kSlot]) < this.core.config.rxSize;
+    if (this.leftover && this.state === 'draining' && this.core.rxFree(this[kSlot]) > 0) {
+      // The socket reads no more, but a chunk it gave is still to be decoded (copyIn above).
+      const rest = this.leftover;
+      this.leftover = null;
+      return this.copyIn(rest);
+    }
+    const want = reads(this.state) && !this.txBlocked && this.core.rxFree(this[kSlot]) > 0;
     if (want !== this.paused) return;
     if (!want) {
       this.paused = true;
@@ -834,6 +861,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.txBlocked = status === R_BLOCKED;
     this.peer[kFlush]();
     if (status < 0) return this[kFail](this.framingError(-status));
+    if (status === R_NO_MEMORY) return this[kFail](poolExhausted(this.core, 'to go on with its input'));
     this.updateReading();
     if (this.state === 'draining') this.whenDrained();
   }
@@ -909,6 +937,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.saved = null;
     if (saved) this.hold(false);
     if (status < 0) return this[kFail](this.framingError(-status)); // close() writes the replies before the FIN
+    if (status === R_NO_MEMORY) return this[kFail](poolExhausted(this.core, 'to go on with its input'));
     // After a saved batch, bytes may have arrived while the slot was held.
     if (status === R_MORE || saved) {
       this.unlisted = false;
@@ -1041,7 +1070,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Draining: once nothing buffered can produce another frame, close (FIN after the last reply). */
   private whenDrained(): void {
     // Held frames, and whatever arrived while they were held, are delivered first (continue()).
-    if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked) return;
+    // Bytes of a 'data' chunk that did not fit the rx ring yet (copying path) are input still to come.
+    if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked || this.leftover !== null) return;
     if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): run() comes back here
     // Every frame read is answered. The server's drain may hold the FIN until handlers
     // elsewhere settle (they may still send here), before the queue check: replies
@@ -1266,6 +1296,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.tx.bytes === 0) return;
     const moved = this.tx.moveInto(this.core, this[kSlot]);
     if (moved > 0) this.host[kQueue](-moved);
+    if (this.tx.noMemory) this[kFail](poolExhausted(this.core, 'for a queued reply'), true);
   }
 
   private dropQueue(): void {

@@ -41,7 +41,8 @@ import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { threadId } from 'node:worker_threads';
 import type { CoreConfig, CoreOptions } from '../core/config.ts';
-import { MODE_ECHO, type Core, type CoreKind } from '../core/core.ts';
+import { MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, type Core, type CoreKind } from '../core/core.ts';
+import { poolExhausted } from './pool-exhausted.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
   configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
@@ -68,7 +69,7 @@ import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsErr
 import {
   kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
   kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
-  kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kStart, kTakesFrames,
+  kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStart, kTakesFrames,
   kTlsAfterHeader, kWritePath, kWriting,
 } from './internals.ts';
 
@@ -208,6 +209,13 @@ export interface MemoryBudget {
  * socket, handle, Connection and heap; counted as 32 KiB for V8's heap growth.
  */
 export const CONNECTION_STATE_BYTES = 32 * 1024;
+
+/**
+ * A connection with no traffic for this long gives its rings back to the core's
+ * pool (Connection[kShrink]): long enough that a request/response client between
+ * two requests keeps them, short enough that a burst's rings do not stay taken.
+ */
+export const RINGS_IDLE_MS = 1000;
 
 export {
   DEFAULT_CONCURRENCY, DEFAULT_EVICT_AFTER, DEFAULT_FRAME_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_QUEUED_TOTAL,
@@ -410,10 +418,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       }
     }
     let slot = core.open();
-    if (slot < 0) slot = this.evictFor(raw);
+    if (slot === -OPEN_NO_SLOT) slot = this.evictFor(raw);
     if (slot < 0) {
       this.addresses?.release(entry);
-      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${peerName(raw)} refused: all ${core.config.slots} connection slots are in use`);
+      const err = slot === -OPEN_NO_MEMORY
+        ? poolExhausted(core, `from ${peerName(raw)} to open: refused`)
+        : ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${peerName(raw)} refused: all ${core.config.slots} connection slots are in use`);
       this[kClientError](err, who);
       raw.destroy();
       return null;
@@ -536,7 +546,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0; // a bad option throws before a slot is taken
     const slot = core.open();
     if (slot < 0) {
-      const err = ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${where}: all ${core.config.slots} connection slots are in use`);
+      const err = slot === -OPEN_NO_MEMORY
+        ? poolExhausted(core, `to ${where} to open`)
+        : ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${where}: all ${core.config.slots} connection slots are in use`);
       this[kClientError](err, who);
       throw err;
     }
@@ -727,14 +739,14 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   /**
-   * One coarse timer per endpoint for every deadline, running only while
-   * connections exist. Its period is a quarter of the smallest limit (10 ms … 1 s).
+   * One coarse timer per endpoint for every deadline, and to shrink the rings of
+   * connections idle for RINGS_IDLE_MS, running only while connections exist. Its period is a quarter of the smallest limit (10 ms … 1 s).
    */
   private startSweep(handshake = 0): void {
     const d = this.deadlines!;
     const limits = [d.write, d.idle, d.handler, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
-    if (limits.length === 0) return;
-    this.sweeper = setInterval(() => this.sweep(d), Math.max(10, Math.min(1000, Math.min(...limits) / 4)));
+    // With no deadline at all it still runs, once a second, to give idle connections' rings back.
+    this.sweeper = setInterval(() => this.sweep(d), limits.length ? Math.max(10, Math.min(1000, Math.min(...limits) / 4)) : 1000);
     this.sweeper.unref();
   }
 
@@ -767,6 +779,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kClocks].lastActive)} ms (idleTimeout ${d.idle} ms)`), since > 0);
         continue;
       }
+      if (now - c[kClocks].lastActive > RINGS_IDLE_MS) c[kShrink]();
       if (!c[kAwaitingInput]) {
         c[kClocks].waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
         continue;

@@ -27,6 +27,7 @@ export const kWriting = Symbol('writing');
 export const kAwaitingInput = Symbol('awaitingInput');
 export const kRestartWait = Symbol('restartWait');
 export const kHandlerSince = Symbol('handlerSince');
+export const kShrink = Symbol('shrink');
 /** Where a connection is in its state tables (connection-state.ts): for the model-based test. */
 export const kState = Symbol('state');
 

@@ -8,7 +8,7 @@
 // dropped from here only once the ring holds all of it (or by clear()). A copy's memory
 // goes back the moment it leaves (freeCopy, queue-budget.ts), not at V8's next collection.
 
-import { SEND_FULL, SEND_OK, type Core } from '../core/core.ts';
+import { SEND_FULL, SEND_NO_MEMORY, SEND_OK, type Core } from '../core/core.ts';
 import { freeCopy } from './queue-budget.ts';
 
 export class TxQueue {
@@ -18,6 +18,8 @@ export class TxQueue {
   private head = 0;
   /** The first reply is larger than the tx ring and this much of it is streamed (-1: not started). */
   private streamed = -1;
+  /** The tx ring had to grow for the next reply and the core's pool had no ring for it (SEND_NO_MEMORY): it stays queued, the connection must close. */
+  noMemory = false;
 
   /** Take a copy of a reply (the caller's buffer may be reused). */
   push(copy: Uint8Array): void {
@@ -35,7 +37,9 @@ export class TxQueue {
         if (r === SEND_FULL) return this.took(moved);
         if (r !== SEND_OK) {
           // SEND_TOO_LARGE (send() let only streamable ones in): the prefix first.
-          if (core.beginFrame(slot, next.length) !== SEND_OK) return this.took(moved);
+          const begun = r === SEND_NO_MEMORY ? r : core.beginFrame(slot, next.length);
+          this.noMemory = begun === SEND_NO_MEMORY;
+          if (begun !== SEND_OK) return this.took(moved);
           this.streamed = 0;
         }
       }
