@@ -56,10 +56,14 @@ Options for serve:
                               line | line:cr           \\n-terminated (line:cr drops a \\r before it)
                               delimiter:<bytes>[:cr]   any 1-16 delimiter bytes; escapes \\n \\r \\t \\0 \\xHH
                               fixed:<n>                frames of n bytes
-  --max-connections <n>     connection slots reserved in memory (default ${DEFAULTS.maxConnections})
+  --max-connections <n>     connections at once, per thread (default ${DEFAULTS.maxConnections}); memory is --max-memory's
   --max-frame <bytes>       largest frame payload (default ${DEFAULTS.maxFrame})
-  --rx-ring <bytes>         receive ring per connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
-  --tx-ring <bytes>         transmit ring per connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
+  --max-memory <bytes>      the ring pool per thread: connections' rings come from it as their
+                            traffic needs, and go back when idle; a connection it cannot serve
+                            closes with ERR_MEMORY_EXHAUSTED (default: every connection at its
+                            largest rings, at most ${DEFAULTS.maxMemory / 2 ** 30} GiB)
+  --rx-ring <bytes>         the largest receive ring of a connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
+  --tx-ring <bytes>         the largest transmit ring of a connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
   --idle-timeout <time>     close connections idle this long (default 5m; 0s: never); times take a
                             unit: 500ms, 30s, 5m, 1h
   --frame-timeout <time>    a frame must complete this long after its first byte, else
@@ -86,7 +90,8 @@ Options for serve:
                             which a handler keeping per-connection state relies on)
   --max-queued <bytes>      replies one connection may queue beyond its tx ring before
                             ERR_SLOW_CONSUMER (default 4 x --tx-ring, or --max-reply if larger)
-  --max-queued-total <bytes> replies all connections may queue beyond their tx rings (default 64m)
+  --max-queued-total <bytes> replies all connections may queue beyond their tx rings (default 64m,
+                            or one connection's --max-queued if larger)
   --max-reply <bytes>       the largest reply a handler may send; one larger than the tx ring is
                             streamed through it (default 4 x --tx-ring)
   --drain-timeout <time>    on SIGINT/SIGTERM, how long handlers in flight may take to settle and
@@ -398,6 +403,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       framing: { type: 'string', default: 'raw' },
       'max-connections': { type: 'string' },
       'max-frame': { type: 'string' },
+      'max-memory': { type: 'string' },
       'rx-ring': { type: 'string' },
       'tx-ring': { type: 'string' },
       'idle-timeout': { type: 'string' },
@@ -457,6 +463,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     framing: values.framing,
     maxConnections: values['max-connections'] === undefined ? undefined : parseCount('max-connections', values['max-connections']),
     maxFrame: size('max-frame', values['max-frame']),
+    maxMemory: size('max-memory', values['max-memory']),
     rxRing: size('rx-ring', values['rx-ring']),
     txRing: size('tx-ring', values['tx-ring']),
   };
@@ -615,8 +622,8 @@ async function serve(args: string[], relay = false): Promise<void> {
       throw Object.assign(new Error(`--metrics ${values.metrics}: ${(err as Error).message}`), { code: (err as NodeJS.ErrnoException).code });
     }
   }
-  const rings = `${config.slots} connections x (${config.rxSize / 1024}k rx + ${config.txSize / 1024}k tx)`;
-  const memory = `${mib(budget.total)} at most (${budget.baseline > 0 ? `${mib(budget.baseline)} of process baseline + ` : ''}${mib(budget.rings)} of rings for ${rings} + ${mib(budget.connections)} of connection state + ${mib(budget.queued)} of queued replies)`;
+  const rings = `${config.slots} connections, rings of ${config.minRing / 1024}k to ${config.rxSize / 1024}k rx and ${config.txSize / 1024}k tx`;
+  const memory = `${mib(budget.total)} at most (${budget.baseline > 0 ? `${mib(budget.baseline)} of process baseline + ` : ''}${mib(budget.rings)} of ring pool for ${rings} + ${mib(budget.connections)} of connection state + ${mib(budget.queued)} of queued replies)`;
   const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
   const where = typeof addr === 'string' ? `unix:${addr}` : `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const metricsWhere = metricsServer ? ` metrics=http://${metricsAddress(metricsServer)}/metrics` : '';
@@ -625,7 +632,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     ...(typeof addr === 'string' ? { path: addr } : { address: addr.address, port: addr.port }), core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster, tls: common.tls !== undefined, upstreamTls,
     workers: server instanceof WorkerServer ? server.size : 1, balance: server instanceof WorkerServer ? server.balance : undefined,
     metrics: metricsServer ? `http://${metricsAddress(metricsServer)}/metrics` : undefined,
-    memory: { total: budget.total, baseline: budget.baseline, rings: budget.rings, connections: budget.connections, queued: budget.queued, slots: config.slots, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
+    memory: { total: budget.total, baseline: budget.baseline, rings: budget.rings, connections: budget.connections, queued: budget.queued, slots: config.slots, maxMemory: config.regions.arenaSize, minRing: config.minRing, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
     options,
   }, {
     stdout: true,

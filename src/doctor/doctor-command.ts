@@ -29,7 +29,8 @@ The configuration, as for serve:
   --framing <spec>          (default raw)
   --max-connections <n>     connection slots per thread (default 1024)
   --max-frame <bytes>       largest frame payload (default 16k)
-  --rx-ring <bytes>         receive ring per connection (default 64k, or what --max-frame needs)
+  --rx-ring <bytes>         the largest receive ring of a connection (default 64k, or what --max-frame needs)
+  --max-memory <bytes>      the ring pool per thread (default: every connection at its largest rings, at most 1 GiB)
   --tx-ring <bytes>         transmit ring per connection (default 64k, or what --max-frame needs)
   --max-queued <bytes>      replies one connection may queue beyond its tx ring (as serve)
   --max-queued-total <bytes> replies all connections of a thread may queue (as serve)
@@ -58,6 +59,7 @@ export async function doctorCommand(args: string[]): Promise<number> {
       'max-connections': { type: 'string' },
       'max-frame': { type: 'string' },
       'rx-ring': { type: 'string' },
+      'max-memory': { type: 'string' },
       'tx-ring': { type: 'string' },
       'max-queued': { type: 'string' },
       'max-queued-total': { type: 'string' },

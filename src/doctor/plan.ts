@@ -38,6 +38,7 @@ export interface PlanOptions {
   'max-connections'?: string;
   'max-frame'?: string;
   'rx-ring'?: string;
+  'max-memory'?: string;
   'tx-ring'?: string;
   'max-queued'?: string;
   'max-queued-total'?: string;
@@ -52,6 +53,7 @@ export function planFrom(o: PlanOptions): Plan {
     framing: o.framing,
     maxConnections: o['max-connections'] === undefined ? undefined : parseCount('max-connections', o['max-connections']),
     maxFrame: size('max-frame'),
+    maxMemory: size('max-memory'),
     rxRing: size('rx-ring'),
     txRing: size('tx-ring'),
   });

@@ -92,9 +92,9 @@ function memoryChecks(files: SystemFiles, plan: Plan): Finding[] {
   const findings: Finding[] = [{
     area: 'memory', setting: 'memory at most',
     current: total === undefined ? 'unreadable' : `RAM ${bytes(total)}${cgroup === undefined ? '' : `, cgroup limit ${bytes(cgroup)}`}`,
-    needed: `≥ ${reserved}: ${bytes(rings)} of rings (${plan.config.slots} × (${bytes(plan.config.rxSize)} rx + ${bytes(plan.config.txSize)} tx)) + ${bytes(connections)} of connection state + ${bytes(queued)} of queued replies, per thread (plus the process's own baseline)`,
+    needed: `≥ ${reserved}: ${bytes(rings)} of ring pool (--max-memory, for ${plan.config.slots} connections' rings of up to ${bytes(plan.config.rxSize)} rx + ${bytes(plan.config.txSize)} tx) + ${bytes(connections)} of connection state + ${bytes(queued)} of queued replies, per thread (plus the process's own baseline)`,
     status: room === undefined ? 'unknown' : plan.memory <= room ? 'ok' : 'limit',
-    why: 'the rings are reserved once at start and resident only as connections fill them, and queued replies are bounded by --max-queued and --max-queued-total: the worst case must fit, or the OOM killer ends the process; lower --max-connections, the rings or the queues otherwise',
+    why: 'the ring pool is reserved once at start and resident only as connections\' traffic takes rings from it, and queued replies are bounded by --max-queued and --max-queued-total: the worst case must fit, or the OOM killer ends the process; lower --max-memory, --max-connections or the queues otherwise',
     source: SOURCES.readme,
   }];
   const mode = files.sysctl('vm.overcommit_memory');

@@ -104,7 +104,8 @@ export interface EndpointConfig<Data = any> {
   /** Given, or undefined: then 4 tx rings (queueBudget, once the core is known). */
   readonly maxQueued: number | undefined;
   readonly maxReply: number | undefined;
-  readonly maxQueuedTotal: number;
+  /** Unset: DEFAULT_MAX_QUEUED_TOTAL, or one connection's maxQueued if larger (queueBudget(), once the core is known). */
+  readonly maxQueuedTotal: number | undefined;
   readonly zeroCopy: boolean;
   /** Given, or undefined: start() chooses (direct-write.ts, chooseWritePath). */
   readonly writePath: WritePath | undefined;
@@ -163,7 +164,7 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
     concurrency: o.concurrency ?? DEFAULT_CONCURRENCY,
     maxQueued: o.maxQueued,
     maxReply: o.maxReply,
-    maxQueuedTotal: o.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL,
+    maxQueuedTotal: o.maxQueuedTotal,
     zeroCopy: o.zeroCopy ?? true,
     writePath,
     noDelay: o.noDelay ?? true,
@@ -194,7 +195,8 @@ export function queueLimits(config: CoreConfig, maxQueued?: number, maxReply?: n
  */
 export function queueBudget(config: CoreConfig, o: { maxQueued?: number; maxReply?: number; maxQueuedTotal?: number }, names: OptionNames = API_NAMES): { maxQueued: number; maxReply: number; maxQueuedTotal: number } {
   const { maxQueued, maxReply } = queueLimits(config, o.maxQueued, o.maxReply);
-  const maxQueuedTotal = o.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL;
+  // Left unset, the budget of all holds at least one connection's queue (with 64 MiB frames, 4 tx rings are 512 MiB).
+  const maxQueuedTotal = o.maxQueuedTotal ?? Math.max(DEFAULT_MAX_QUEUED_TOTAL, maxQueued);
   const [queued, reply, total] = [names.name('maxQueued'), names.name('maxReply'), names.name('maxQueuedTotal')];
   if (maxReply > maxQueued) throw configError(`${reply} (${maxReply}) cannot exceed ${queued} (${maxQueued}): a reply larger than the tx ring is queued while it streams`);
   if (maxQueued > maxQueuedTotal) throw configError(`${total} (${maxQueuedTotal}) must be at least ${queued} (${maxQueued}${o.maxQueued === undefined ? `, 4 tx rings of ${config.txSize}` : ''}): one connection's queue must fit in the budget of all`);

@@ -223,10 +223,11 @@ export {
 } from './endpoint-config.ts';
 
 /** The worst-case memory of an endpoint with this core configuration and these queue limits, in a process that held `baseline` bytes at start. */
-export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTotal = DEFAULT_MAX_QUEUED_TOTAL, maxReply?: number, baseline = 0): MemoryBudget {
+export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTotal?: number, maxReply?: number, baseline = 0): MemoryBudget {
   const rings = config.regions.total;
   const connections = config.slots * CONNECTION_STATE_BYTES;
-  const queued = Math.min(config.slots * queueLimits(config, maxQueued, maxReply).maxQueued, maxQueuedTotal);
+  const perConnection = queueLimits(config, maxQueued, maxReply).maxQueued;
+  const queued = Math.min(config.slots * perConnection, maxQueuedTotal ?? Math.max(DEFAULT_MAX_QUEUED_TOTAL, perConnection));
   return { baseline, rings, connections, queued, total: baseline + rings + connections + queued };
 }
 
@@ -303,7 +304,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     this.renderMetrics = renderMetrics;
     this.handler = config.handler;
     this[kTakesFrames] = takesFrames(config.handler);
-    this.budget = new QueueBudget(config.maxQueuedTotal, () => this.connections.values());
+    this.budget = new QueueBudget(config.maxQueuedTotal ?? DEFAULT_MAX_QUEUED_TOTAL, () => this.connections.values());
     this.proxyTrusted = config.proxyTrusted;
     if (typeof config.core === 'object') this.coreInstance = config.core;
     if (config.signal) {
@@ -329,7 +330,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     // Once per thread it probes a real write (direct-write.ts); the limits below are resolved without awaiting anything.
     this.chosenWritePath = await (this.choosingWritePath ??= chooseWritePath(o.writePath));
     if (!this.limitsResolved) {
-      const { maxQueued, maxReply } = queueBudget(this.coreInstance.config, o);
+      const { maxQueued, maxReply, maxQueuedTotal } = queueBudget(this.coreInstance.config, o);
+      this.budget.max = maxQueuedTotal;
       const d: Deadlines = {
         idle: o.idleTimeout, write: o.writeTimeout, handler: o.handlerTimeout, frame: o.frameTimeout, minRate: o.minRate, window: o.minRateWindow,
         header: o.proxyTimeout, handshake: 0,

@@ -48,7 +48,8 @@ export interface QueueHolder {
 
 export class QueueBudget {
   private total = 0;
-  readonly max: number;
+  /** Set again by the endpoint's start(), once the core (and so the default) is known. */
+  max: number;
   private readonly holders: () => Iterable<QueueHolder>;
 
   /** `holders`: every connection that may hold queued bytes (the endpoint's). */

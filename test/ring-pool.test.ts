@@ -1,0 +1,102 @@
+// The ring pool through a server, on real sockets, both cores, both read paths:
+// maxMemory bounds the rings, not maxConnections; a connection the pool cannot
+// serve (to open, or to grow for a frame) gets ERR_MEMORY_EXHAUSTED and only it;
+// an idle connection's rings go back to the pool and it reads on from the smallest.
+// Each bound is tested exactly at the limit and one step past it.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type RingwireServer } from '../src/index.ts';
+import { lengthFrame } from './harness.ts';
+import { collect, connect, errorCodes, startServer, until } from './net-helpers.ts';
+
+/** Rings of 1 KiB to 4 KiB, and a pool of exactly one connection's largest rings (4 KiB rx + 4 KiB tx). */
+const tight = { framing: 'length:4', maxFrame: 4000, rxRing: 4096, txRing: 4096, minRing: 1024, maxMemory: 8192, maxConnections: 64 } as const;
+const big = lengthFrame(Buffer.alloc(4000, 0x5a));
+const small = lengthFrame(Buffer.from('still here'));
+
+const servers: RingwireServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map(s => s.close()));
+});
+
+describe.each([
+  { core: 'wasm', zeroCopy: true }, { core: 'wasm', zeroCopy: false }, { core: 'js', zeroCopy: true }, { core: 'js', zeroCopy: false },
+] as const)('the ring pool core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
+  const start = async () => {
+    const { server, port } = await startServer({ ...tight, core, zeroCopy });
+    servers.push(server);
+    return { server, port, codes: errorCodes(server) };
+  };
+
+  it('echoes a frame that needs the whole pool (at the bound), byte for byte', async () => {
+    const { server, port, codes } = await start();
+    const socket = await connect(port);
+    const { received, done } = collect(socket);
+    socket.write(big);
+    await until(() => received() === big.length, 10_000, 'the echo');
+    socket.end();
+    expect(await done).toEqual(big);
+    expect(codes).toEqual([]);
+    expect(server.stats().total.pool.exhausted).toBe(0);
+  });
+
+  it('closes the connection whose ring the pool cannot supply (one smallest ring past the bound) with ERR_MEMORY_EXHAUSTED; the other echoes on', async () => {
+    const { server, port, codes } = await start();
+    const other = await connect(port);
+    const echoed = collect(other);
+    other.write(small);
+    await until(() => echoed.received() === small.length, 10_000, 'the other connection\'s echo');
+    const socket = await connect(port);
+    const { done } = collect(socket);
+    socket.write(big);
+    expect((await done).length).toBe(0); // closed, nothing echoed
+    expect(codes).toEqual(['ERR_MEMORY_EXHAUSTED']);
+    expect(server.stats().total.pool.exhausted).toBeGreaterThanOrEqual(1);
+    other.write(small);
+    await until(() => echoed.received() === 2 * small.length, 10_000, 'the other connection\'s second echo');
+    other.end();
+    expect(await echoed.done).toEqual(Buffer.concat([small, small]));
+  });
+
+  it('opens as many connections as the pool has smallest rings, and refuses the next with ERR_MEMORY_EXHAUSTED', async () => {
+    const { server, port, codes } = await start();
+    const open = await Promise.all(Array.from({ length: 8 }, () => connect(port)));
+    await until(() => server.stats().total.connections === 8, 10_000, 'eight connections');
+    expect(server.stats().total.pool.bytes).toBe(8192);
+    const refused = await connect(port);
+    const { done } = collect(refused);
+    await done;
+    expect(codes).toEqual(['ERR_MEMORY_EXHAUSTED']);
+    for (const s of open) s.destroy();
+  });
+
+  it('gives an idle connection\'s rings back to the pool, and reads on into the smallest ring', async () => {
+    const { server, port, codes } = await start();
+    const socket = await connect(port);
+    const { received, done } = collect(socket);
+    socket.write(big);
+    await until(() => received() === big.length, 10_000, 'the echo');
+    expect(server.stats().total.pool.bytes).toBe(8192);
+    // Idle for RINGS_IDLE_MS (1 s): the sweep shrinks the rings to the smallest rx ring and no tx ring.
+    await until(() => server.stats().total.pool.bytes === 1024, 5_000, 'the rings given back');
+    expect(server.stats().total.pool.segments).toEqual({ 1024: 1 });
+    socket.write(big);
+    await until(() => received() === 2 * big.length, 10_000, 'the echo after the shrink');
+    socket.end();
+    expect(await done).toEqual(Buffer.concat([big, big]));
+    expect(codes).toEqual([]);
+  });
+});
+
+describe('connections and memory are separate limits', () => {
+  it('starts createServer({ maxConnections: 100000 }) with the default frames: the pool, not the connection count, bounds the rings', async () => {
+    const server = createServer({ maxConnections: 100_000 });
+    servers.push(server);
+    const { port } = await server.listen(0, '127.0.0.1');
+    const socket = await connect(port);
+    const { received, done } = collect(socket);
+    socket.write('hello');
+    await until(() => received() === 5, 10_000, 'the echo');
+    socket.end();
+    expect(String(await done)).toBe('hello');
+  });
+});
