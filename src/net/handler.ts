@@ -3,7 +3,7 @@
 // module's exports, serveInWorker). Every hook is optional; without onFrame,
 // onConnection and onForward the echo (or a relay's forwarding) runs inside the core.
 //
-// The rules the hooks can rely on (enforced in connection.ts):
+// The rules the hooks can rely on (enforced in connection.ts and its parts: delivery.ts, writer.ts, relay-link.ts):
 //   - onOpen first, onClose last and exactly once, for every connection that opened.
 //   - Frames of one connection arrive strictly in order; the next one only after
 //     the previous onFrame returned, or after its promise settled. With the
@@ -98,4 +98,13 @@ export type ConnectionHooks<Data = any> = Omit<Handler<Data>, 'onStart' | 'onSto
 /** Does this handler take frames (handler mode), or does the core echo them? */
 export function takesFrames(handler: Handler): boolean {
   return typeof handler.onFrame === 'function' || typeof handler.onConnection === 'function' || typeof handler.onForward === 'function';
+}
+
+/** Did a hook answer with a promise (anything with a then())? */
+export const isPromise = (r: unknown): r is PromiseLike<void> => typeof (r as PromiseLike<void> | undefined)?.then === 'function';
+
+/** A value's kind for a message: its class for an object, else its type. */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  return typeof value === 'object' ? (value as object).constructor?.name ?? 'an object' : typeof value;
 }
