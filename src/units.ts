@@ -1,12 +1,12 @@
-// Numbers as the command line writes them: sizes (64k, 1m), durations (500ms,
+// Numbers as the command line writes them: sizes (64k, 1m, 2g), durations (500ms,
 // 3s, 5m), counts and ports, and negative values given as separate arguments.
 import { configError } from './core/errors.ts';
 
-/** Bytes: a number with an optional k or m suffix (powers of 1024). */
+/** Bytes: a number with an optional k, m or g suffix (powers of 1024). */
 export function parseBytes(name: string, text: string): number {
-  const m = /^(\d+)([kKmM]?)$/.exec(text);
-  if (!m) throw configError(`--${name} must be a number of bytes like 65536, 64k or 1m, got "${text}"`);
-  return Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
+  const m = /^(\d+)([kKmMgG]?)$/.exec(text);
+  if (!m) throw configError(`--${name} must be a number of bytes like 65536, 64k, 1m or 2g, got "${text}"`);
+  return Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase());
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

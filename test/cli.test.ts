@@ -85,7 +85,7 @@ describe('ringwire CLI', () => {
 
   it('says which values an option takes, for a value joined (--port=-1) or apart (--port -1)', async () => {
     const port = '--port must be a whole number from 0 to 65535 (0 picks a free port), got';
-    const bytes = '--max-frame must be a number of bytes like 65536, 64k or 1m, got';
+    const bytes = '--max-frame must be a number of bytes like 65536, 64k, 1m or 2g, got';
     const cases = [
       [['--port', ''], `${port} ""`], // once read as port 0: it listened on a random port
       [['--port', '-1'], `${port} "-1"`], // once refused by parseArgs as "ambiguous"

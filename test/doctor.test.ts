@@ -166,9 +166,9 @@ describe('ringwire doctor', () => {
 
   it('sizes every need from the same options as serve', () => {
     const root = fakeRoot(FINE);
-    const options = ['--framing', 'length:4', '--max-connections', '400', '--max-frame', '1m', '--tx-ring', '4m', '--workers', '6', '--backlog', '8192'];
+    const options = ['--framing', 'length:4', '--max-connections', '400', '--max-frame', '1m', '--tx-ring', '4m', '--max-memory', '2g', '--workers', '6', '--backlog', '8192'];
     const out = json(['--root', root, ...options]);
-    const config = resolveConfig({ framing: 'length:4', maxConnections: 400, maxFrame: 1 << 20, txRing: 4 << 20 });
+    const config = resolveConfig({ framing: 'length:4', maxConnections: 400, maxFrame: 1 << 20, txRing: 4 << 20, maxMemory: 2 * 2 ** 30 });
     expect(out.configuration).toMatchObject({
       framing: 'length:4:be', maxConnections: 400, rxRing: 2 << 20, txRing: 4 << 20, workers: 6, backlog: 8192,
       connections: 2400, memory: 6 * memoryBudget(config).total,
@@ -180,7 +180,7 @@ describe('ringwire doctor', () => {
     expect(out.find('net.ipv4.tcp_max_syn_backlog').status).toBe('limit');
     expect(out.find('net.ipv4.tcp_rmem (max)').status).toBe('ok'); // 2 × 2 MiB ≤ 6 MiB
     expect(out.find('net.ipv4.tcp_wmem (max)')).toMatchObject({ status: 'limit', apply: { value: `4096 16384 ${8 << 20}` } });
-    expect(out.find('memory at most').status).toBe('limit'); // 6 × 2.3 GiB of rings on 8 GiB
+    expect(out.find('memory at most').status).toBe('limit'); // 6 × 2 GiB of ring pool on 8 GiB
     expect(out.find('ulimit -n (RLIMIT_NOFILE)').status).toBe('ok');
     expect(out.find('net.ipv4.ip_local_port_range').status).toBe('info');
     // 30000 connections to one address would need more local ports than 32768-60999.
