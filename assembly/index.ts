@@ -21,9 +21,10 @@
 //     full of an incomplete frame; it moves only while no listed frame is unconsumed
 //     (W_LISTED == W_RX_TAIL: echo mode lists nothing), so a frame view a handler
 //     holds stays valid until consumed. Its live bytes move to the same positions.
-//   - tx grows only while empty (TX_HEAD == TX_TAIL: the kernel has every byte,
-//     so no pending write references it): to fit the frame at hand, or to the size
-//     a send that found it full asked for (W_RINGS), up to txSize.
+//   - tx grows only while no write references it: empty (TX_HEAD == TX_TAIL: the
+//     kernel has every byte), to fit the frame at hand or the size a send that found
+//     it full asked for (W_RINGS); or through growTx(), which the host calls only
+//     while nothing it handed to the kernel is unreleased. Up to txSize.
 //   - shrink() (the host, for a connection idle for a while) gives back an empty
 //     tx ring and trades an empty rx ring for the smallest one.
 //   - When the pool cannot supply a ring the slot needs to go on: R_NO_MEMORY,
@@ -45,7 +46,7 @@ import {
   resetFraming, delimiterIn,
 } from "./framing";
 import { ringToRing } from "./ring";
-import { minLog, topLog, resetPool, take, give } from "./pool";
+import { minLog, resetPool, take, give } from "./pool";
 
 // Every contract constant is exported so the contract test can hold the host's copy to it.
 export * from "./contract";

@@ -64,7 +64,7 @@ const frameSpec = (framing: string, size: number) => (framing === 'fixed' ? `fix
 
 async function echoSubject(kind: CoreKind, framing: string, size: number) {
   const spec = frameSpec(framing, size);
-  const core = await createCore(kind, { framing: spec, maxConnections: 1, maxFrame: size, rxRing: RING, txRing: RING });
+  const core = await createCore(kind, { framing: spec, maxConnections: 1, maxFrame: size, rxRing: RING, txRing: RING, minRing: RING }); // whole rings from the start: this measures the core, not ring growth
   const slot = core.open();
   const frames = batchFrames(size);
   const batch = frameTape(spec, size, frames).bytes.subarray(0, frames * size);

@@ -347,8 +347,8 @@ export abstract class CoreBase implements Core {
 
   rxFree(slot: number): number {
     const tail = this.slotWord(slot, W_RX_TAIL);
-    // W_RINGS bit 24: the ring wants to grow and a listed frame pins it (see received() in assembly/index.ts).
-    if (this.slotWord(slot, W_RINGS) >>> 24 && this.slotWord(slot, W_LISTED) !== tail) return 0;
+    // W_RINGS bit 24: the ring wants to grow and a listed frame pins it (handler mode; see received() in assembly/index.ts).
+    if (this.slotWord(slot, W_RINGS) >>> 24 && this.config.mode !== MODE_ECHO && this.slotWord(slot, W_LISTED) !== tail) return 0;
     return this.rxSize(slot) - ((this.slotWord(slot, W_RX_HEAD) - tail) >>> 0);
   }
 

@@ -743,7 +743,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   /**
    * One coarse timer per endpoint for every deadline, and to shrink the rings of
-   * connections idle for RINGS_IDLE_MS, running only while connections exist. Its period is a quarter of the smallest limit (10 ms … 1 s).
+   * connections idle for RINGS_IDLE_MS, running only while connections exist. Its
+   * period is a quarter of the smallest limit (10 ms … 1 s).
    */
   private startSweep(handshake = 0): void {
     const d = this.deadlines!;
