@@ -52,7 +52,7 @@
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { FRAME_WORDS, R_BLOCKED, S_PAUSES, S_QUARANTINED, type Core } from '../core/core.ts';
-import { E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
+import { E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
 import { Delivery } from './delivery.ts';
@@ -828,6 +828,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     } finally {
       if (destroy) this.destroy();
       else this.close();
+      if (err.number === E_HANDLER) this.link.failed(err);
     }
   }
 
