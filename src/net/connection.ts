@@ -99,7 +99,7 @@ export interface ConnectionHost {
   readonly [kLimits]: ConnectionLimits;
   /** sendTo, publish, join and leave for this thread (router.ts). */
   readonly router: Router;
-  /** The connection delivering a batch right now, if any (see the header comment). */
+  /** The connection delivering a batch right now, if any (delivery.ts: the core lists frames for one at a time). */
   readonly [kDelivering]: Connection | null;
   /** onOpen ran and the connection is still registered: announce it. */
   [kConnectionOpened](connection: Connection): void;
@@ -693,9 +693,9 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Draining: once nothing buffered can produce another frame, close (FIN after the last reply). */
   [kWhenDrained](): void {
-    // Held frames, and whatever arrived while they were held, are delivered first (continue()).
+    // Held frames, and whatever arrived while they were held, are delivered first (Delivery.continue()).
     if (this.state !== 'draining' || this.d.pending || this.d.saved || this.txBlocked) return;
-    if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): run() comes back here
+    if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): Delivery.run() comes back here
     // Every frame read is answered. The server's drain may hold the FIN until handlers
     // elsewhere settle (they may still send here), before the queue check: replies
     // waiting for a slow reader are answered, and must not hold every other FIN.
