@@ -54,11 +54,17 @@ const servers: WorkerServer[] = [];
 afterEach(async () => { await Promise.all(servers.splice(0).map(s => s.close())); });
 afterEach(killStarted);
 
+/** What the server reported closing (clientError), to say why a client saw its connection close. */
+const reported: string[] = [];
+const why = (err: Error) => { throw new Error(`${err.message}; the server reported: ${reported.join('; ') || 'nothing'}`); };
+
 async function start(core: 'wasm' | 'js', db: string): Promise<{ server: WorkerServer; port: number }> {
-  // A small mailbox (16 KiB, against 1 MiB by default): the writer's notifications often find it full, so
+  // A small mailbox (64 KiB, against 1 MiB by default): the writer's notifications often find it full, so
   // publishAsync's wait for room is exercised (with publish(), which does not wait, subscribers miss jobs here).
-  const server = createWorkerServer({ workers: 2, core, framing: 'line', concurrency: 64, mailbox: 16 * 1024, handler: HANDLER, handlerOptions: { db } });
+  const server = createWorkerServer({ workers: 2, core, framing: 'line', concurrency: 64, mailbox: 64 * 1024, handler: HANDLER, handlerOptions: { db } });
   servers.push(server);
+  reported.length = 0;
+  server.on('clientError', err => reported.push(`${err.code} ${err.message}`));
   const { port } = await server.listen(0, '127.0.0.1');
   return { server, port };
 }
@@ -96,7 +102,7 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
     const payload = (i: number, k: number) => `job ${i}.${k}`;
     // Each connection writes all its commands at once: they arrive pipelined, and share commits.
     producers.forEach((p, i) => p.socket.write(Array.from({ length: PER_CONNECTION }, (_, k) => `PUT ${payload(i, k)}\n`).join('')));
-    await Promise.all(producers.map(p => p.until(() => p.lines.length === PER_CONNECTION, 20_000)));
+    await Promise.all(producers.map(p => p.until(() => p.lines.length === PER_CONNECTION, 20_000))).catch(why);
 
     const committed = rows(db); // WAL: readable while the server runs
     expect(committed.size).toBe(CONNECTIONS * PER_CONNECTION);
@@ -107,7 +113,7 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
       expect(increasing(ids)).toBe(true);
     });
     for (const s of subscribers) {
-      await s.until(() => notified(s).length === committed.size, 20_000);
+      await s.until(() => notified(s).length === committed.size, 20_000).catch(why);
       const seen = notified(s);
       expect(increasing(seen.map(([id]) => id))).toBe(true);
       expect(new Map(seen)).toEqual(committed);

@@ -13,6 +13,9 @@ export class GroupCommit {
   #max;
   #pending = [];
   #timer = null;
+  /** Transactions committed, and the items in them. */
+  commits = 0;
+  items = 0;
 
   /** commit(items) writes items in one transaction and returns their results, in order; it runs synchronously (DatabaseSync). */
   constructor(commit, { every = 0, max = 1000 } = {}) {
@@ -45,6 +48,8 @@ export class GroupCommit {
       for (const p of batch) p.reject(err);
       return;
     }
+    this.commits++;
+    this.items += batch.length;
     batch.forEach((p, i) => p.resolve(results[i]));
   }
 }

@@ -11,6 +11,12 @@
 //   SUB              "OK SUB", then "NEW <id> <payload>" for every job committed from now on
 //   QUIT             "BYE", and the connection closes
 //
+// Handler options: db (the file, required), commitEvery (ms to gather writes before a
+// commit; default 0: each turn of the writer's event loop), maxBatch (writes per
+// transaction at most; default 1000). At stop the writer prints how many jobs it wrote
+// in how many transactions. node:sqlite: Node 22.13 or later; Node 22 warns that it is
+// experimental, once per thread (node --disable-warning=ExperimentalWarning: not on 24).
+//
 // How it is built (docs/workers.md walks through it):
 // - Every thread opens its own connection to the database in onStart (WAL: all of
 //   them read at once) and closes it in onStop, after the drain; the file's path
@@ -82,8 +88,9 @@ export async function onAsk(request) {
   return Buffer.from(job ? `JOB ${job.id} ${job.payload}` : 'NONE');
 }
 
-export function onStop() {
+export function onStop({ thread }) {
   store.close(); // after the drain: no command is left to answer
+  if (commits?.commits > 0) console.log(`job-queue: thread ${thread} wrote ${commits.items} jobs in ${commits.commits} transactions`);
 }
 
 function describe(id) {
