@@ -175,12 +175,12 @@ describe.each(CORES)('a handler\'s life on every worker thread core=%s', core =>
     expect(server.stats().workers.map(w => w.state)).toEqual(['closed', 'closed']);
   });
 
-  it('ends a thread as soon as its onStop settled, even when its module left something open: no wait for drainTimeout, nothing reported', async () => {
+  it('ends a thread once its onStop settled, even when its module left something open: no wait for drainTimeout, nothing reported', async () => {
     const { server, log, reported } = await start({ handlerOptions: { keepOpen: true } }); // drainTimeout: the default 10 s
     await server.listen(0);
     const started = Date.now();
     await server.close();
-    expect(Date.now() - started).toBeLessThan(1000); // it used to wait the 10 s drainTimeout, then report ERR_DRAIN_TIMEOUT
+    expect(Date.now() - started).toBeLessThan(5000); // not the 10 s drainTimeout it used to wait, before reporting ERR_DRAIN_TIMEOUT
     expect(lines(log).filter(l => l.startsWith('stop'))).toEqual(['stop 0/2 open=0', 'stop 1/2 open=0']);
     expect(reported).toEqual([]);
     expect(server.stats().workers.map(w => w.state)).toEqual(['closed', 'closed']);
@@ -212,16 +212,17 @@ describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
     }
   });
 
-  it('SIGTERM with a module that has no onStop and keeps a timer open: exits 0 at once, as with one thread, nothing logged', async () => {
+  it('SIGTERM with a module that has no onStop and keeps a timer open: exits 0 without waiting --drain-timeout, on 2 threads as on 1, nothing logged', async () => {
     for (const workers of ['1', '2']) {
       const { child, out, err } = serve(['--core', core, '--workers', workers, '--handler', OPEN_HANDLE]);
       while (!out().includes('listening')) await once(child.stdout!, 'data');
       const started = Date.now();
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
-      expect(Date.now() - started, `--workers ${workers}`).toBeLessThan(1000); // with 2 workers it used to take 10 s (--drain-timeout), then exit 1
+      expect(Date.now() - started, `--workers ${workers}`).toBeLessThan(5000); // not the 10 s (--drain-timeout) 2 workers used to take, before exiting 1
       expect(code).toBe(0);
-      expect(err()).toMatch(/^ringwire: SIGTERM: draining 0 connection\(s\)\nringwire: closed after 0 connections, 0 frames in, 0 frames out, 0 errors\n$/);
+      const logged = err().split('\n').filter(l => l !== '' && !l.startsWith('ringwire: stall: ')); // a loaded machine's warnings
+      expect(logged).toEqual(['ringwire: SIGTERM: draining 0 connection(s)', 'ringwire: closed after 0 connections, 0 frames in, 0 frames out, 0 errors']);
     }
   });
 
@@ -293,5 +294,17 @@ describe('serveInWorker in an application\'s own worker', () => {
       expect(reported.map(e => e.code)).toEqual(stopNever ? ['ERR_DRAIN_TIMEOUT'] : []);
       await worker.terminate();
     }
+  });
+
+  it('told to close while it starts, finishes starting first: its onStart runs, then its onStop, once each', async () => {
+    const worker = new Worker(new URL('./fixtures/lifecycle-worker.mjs', import.meta.url), { workerData: { tag: 'z', stopNever: false } });
+    const app: unknown[] = [];
+    worker.on('message', m => { if (m?.app) app.push(m.app); });
+    const link = attachWorker(worker);
+    const closed = link.close(); // before it is ready: it used to close at once, then run onStart, and never onStop
+    expect(await closed).toBe(false);
+    expect(app).toEqual(['started', 'stopped']);
+    await link.ready; // it did start
+    await worker.terminate();
   });
 });
