@@ -56,7 +56,20 @@ afterEach(killStarted);
 
 /** What the server reported closing (clientError), to say why a client saw its connection close. */
 const reported: string[] = [];
-const why = (err: Error) => { throw new Error(`${err.message}; the server reported: ${reported.join('; ') || 'nothing'}`); };
+const why = (err: Error) => {
+  const counts = new Map<string, number>();
+  for (const r of reported) counts.set(r, (counts.get(r) ?? 0) + 1);
+  throw new Error(`${err.message}; the server reported: ${[...counts].map(([r, n]) => `${n} × ${r}`).join('; ') || 'nothing'}`);
+};
+
+/** The drain's two lines, and nothing else but stall warnings (a loaded machine's): no warning, no error, no reset. */
+function expectCleanDrain(stderr: string): void {
+  const lines = stderr.split('\n').filter(l => l !== '' && !l.startsWith('ringwire: stall: '));
+  expect(lines.join('\n')).toMatch(/^ringwire: SIGTERM: draining \d+ connection\(s\)\nringwire: closed after \d+ connections, \d+ frames in, \d+ frames out, 0 errors$/);
+}
+
+// Limits that only guard against a hang: on a loaded machine the load takes long, and that is not a failure.
+const HANG = 60_000;
 
 async function start(core: 'wasm' | 'js', db: string): Promise<{ server: WorkerServer; port: number }> {
   // A small mailbox (64 KiB, against 1 MiB by default): the writer's notifications often find it full, so
@@ -102,7 +115,7 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
     const payload = (i: number, k: number) => `job ${i}.${k}`;
     // Each connection writes all its commands at once: they arrive pipelined, and share commits.
     producers.forEach((p, i) => p.socket.write(Array.from({ length: PER_CONNECTION }, (_, k) => `PUT ${payload(i, k)}\n`).join('')));
-    await Promise.all(producers.map(p => p.until(() => p.lines.length === PER_CONNECTION, 20_000))).catch(why);
+    await Promise.all(producers.map(p => p.until(() => p.lines.length === PER_CONNECTION, HANG))).catch(why);
 
     const committed = rows(db); // WAL: readable while the server runs
     expect(committed.size).toBe(CONNECTIONS * PER_CONNECTION);
@@ -113,7 +126,7 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
       expect(increasing(ids)).toBe(true);
     });
     for (const s of subscribers) {
-      await s.until(() => notified(s).length === committed.size, 20_000).catch(why);
+      await s.until(() => notified(s).length === committed.size, HANG).catch(why);
       const seen = notified(s);
       expect(increasing(seen.map(([id]) => id))).toBe(true);
       expect(new Map(seen)).toEqual(committed);
@@ -125,12 +138,13 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
     await server.close();
     // SQLite removes the -wal file when its last connection closes: every thread's onStop closed its own.
     expect(existsSync(`${db}-wal`)).toBe(false);
-  });
+  }, 2 * HANG);
 
   it('ringwire serve stopped by SIGTERM mid-load: every acknowledged job is in the database and was notified to every subscriber', async () => {
     const db = freshDb();
+    // --drain-timeout only guards against a hang here (a loaded machine may take more than the default 10 s).
     const { child, out, err } = startCli(['serve', '--port', '0', '--core', core, '--workers', '2', '--framing', 'line', '--concurrency', '64',
-      '--handler', HANDLER, '--handler-options', JSON.stringify({ db })]);
+      '--drain-timeout', '60s', '--handler', HANDLER, '--handler-options', JSON.stringify({ db })]);
     while (!out().includes('listening')) await once(child.stdout!, 'data');
     const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out())![1]);
     const subscribers = await Promise.all(Array.from({ length: 3 }, () => subscribe(port)));
@@ -159,7 +173,7 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code, err()).toBe(0);
-    await Promise.all([...producers.map(p => p.c), ...subscribers].map(c => c.until(() => c.closed)));
+    await Promise.all([...producers.map(p => p.c), ...subscribers].map(c => c.until(() => c.closed, HANG)));
 
     const committed = rows(db);
     const told = subscribers.map(s => new Set(s.lines));
@@ -176,7 +190,6 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
     expect(ackedJobs).toBeGreaterThanOrEqual(3000);
     // What subscribers were told was committed (jobs committed but never acknowledged may be among them).
     for (const s of subscribers) for (const [id, p] of notified(s)) expect(committed.get(id)).toBe(p);
-    // The drain's two lines and nothing else: no warning, no error, no connection reset.
-    expect(err()).toMatch(/^ringwire: SIGTERM: draining \d+ connection\(s\)\nringwire: closed after \d+ connections, \d+ frames in, \d+ frames out, 0 errors\n$/);
-  });
+    expectCleanDrain(err());
+  }, 2 * HANG);
 });

@@ -13,7 +13,9 @@
 //
 // Handler options: db (the file, required), commitEvery (ms to gather writes before a
 // commit; default 0: each turn of the writer's event loop), maxBatch (writes per
-// transaction at most; default 1000). At stop the writer prints how many jobs it wrote
+// transaction at most; default 1000), writeTimeout (ms a write may wait for the
+// writer's answer, and the writer for room to publish its notification; default 30000:
+// past it the write's connection is closed, ERR_HANDLER). At stop the writer prints how many jobs it wrote
 // in how many transactions. node:sqlite: Node 22.13 or later; Node 22 warns that it is
 // experimental, once per thread (node --disable-warning=ExperimentalWarning: not on 24).
 //
@@ -41,11 +43,13 @@ const TOPIC = 'jobs';
 let store; // this thread's connection to the database
 let router; // this thread's router: publishAsync from onAsk, which has no connection
 let commits; // on the writer's thread only
+let writeTimeout; // ms a PUT or TAKE waits for the writer (router.ask's timeout)
 
 export function onStart({ options, server, thread }) {
   if (typeof options?.db !== 'string') throw new Error('give --handler-options \'{"db":"<file>"}\'');
   store = openJobStore(options.db);
   router = server.router;
+  writeTimeout = options.writeTimeout ?? 30_000; // under load a write waits its turn rather than fail at 5 s, the default
   if (router.owner(WRITER) === thread) {
     commits = new GroupCommit(items => store.write(items), { every: options.commitEvery ?? 0, max: options.maxBatch ?? 1000 });
   }
@@ -59,7 +63,7 @@ export async function onFrame(frame, c) {
   const line = Buffer.from(frame).toString();
   const [word, rest] = split(line);
   if ((word === 'PUT' && rest) || line === 'TAKE') {
-    const answer = c.router.ask(WRITER, frame); // the writer answers after its commit
+    const answer = c.router.ask(WRITER, frame, { timeout: writeTimeout }); // the writer answers after its commit
     c.data.written = answer.then(() => {}, () => {});
     c.send(await answer);
   } else if (word === 'GET' && /^\d+$/.test(rest)) {
@@ -81,7 +85,7 @@ export async function onAsk(request) {
   const [word, payload] = split(Buffer.from(request).toString());
   if (word === 'PUT') {
     const id = await commits.add({ put: payload });
-    await router.publishAsync(TOPIC, Buffer.from(`NEW ${id} ${payload}`)); // before the OK, so an OK implies the notification
+    await router.publishAsync(TOPIC, Buffer.from(`NEW ${id} ${payload}`), { timeout: writeTimeout }); // before the OK: an OK implies the notification
     return Buffer.from(`OK ${id}`);
   }
   const job = await commits.add({ take: true });
