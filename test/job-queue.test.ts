@@ -4,7 +4,6 @@
 // subscriber, on either thread, notified of every job; and `ringwire serve`
 // stopped by SIGTERM in the middle of the load: no acknowledged job is missing
 // from the database, and no subscriber misses the notification of one.
-import net from 'node:net';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -14,10 +14,11 @@
 // Handler options: db (the file, required), commitEvery (ms to gather writes before a
 // commit; default 0: each turn of the writer's event loop), maxBatch (writes per
 // transaction at most; default 1000), writeTimeout (ms a write may wait for the
-// writer's answer, and the writer for room to publish its notification; default 30000:
-// past it the write's connection is closed, ERR_HANDLER). At stop the writer prints how many jobs it wrote
-// in how many transactions. node:sqlite: Node 22.13 or later; Node 22 warns that it is
-// experimental, once per thread (node --disable-warning=ExperimentalWarning: not on 24).
+// writer's answer, and the writer for room to publish its notification; default
+// 30000: past it the write's connection is closed, ERR_HANDLER). At stop the writer
+// prints how many jobs it wrote in how many transactions. node:sqlite: Node 22.13 or
+// later; Node 22 warns that it is experimental, once per thread (node
+// --disable-warning=ExperimentalWarning turns that off; Node 24 does not warn).
 //
 // How it is built (docs/workers.md walks through it):
 // - Every thread opens its own connection to the database in onStart (WAL: all of
