@@ -99,6 +99,14 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
     expect(notified(sub)).toEqual([[1, 'first'], [2, 'second job']]);
   });
 
+  it('fails the start without a db in its handler options, naming the module and the thread', async () => {
+    const server = createWorkerServer({ workers: 2, core, framing: 'line', handler: HANDLER });
+    servers.push(server);
+    await expect(server.listen(0, '127.0.0.1')).rejects.toMatchObject({
+      code: 'ERR_BAD_CONFIG', message: expect.stringMatching(/^onStart of handler module .*job-queue\/handler\.mjs failed on thread [01] of 2: give --handler-options/),
+    });
+  });
+
   it('200 connections pipelining 20,000 PUTs: every reply in order and committed, every subscriber on either thread notified of every job', async () => {
     const db = freshDb();
     const { server, port } = await start(core, db);
