@@ -52,7 +52,7 @@
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { FRAME_WORDS, R_BLOCKED, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, type Core } from '../core/core.ts';
-import { E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
+import { E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
 import { Delivery } from './delivery.ts';
@@ -100,7 +100,7 @@ export interface ConnectionHost {
   readonly [kLimits]: ConnectionLimits;
   /** sendTo, publish, join and leave for this thread (router.ts). */
   readonly router: Router;
-  /** The connection delivering a batch right now, if any (see the header comment). */
+  /** The connection delivering a batch right now, if any (delivery.ts: the core lists frames for one at a time). */
   readonly [kDelivering]: Connection | null;
   /** onOpen ran and the connection is still registered: announce it. */
   [kConnectionOpened](connection: Connection): void;
@@ -717,10 +717,10 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Draining: once nothing buffered can produce another frame, close (FIN after the last reply). */
   [kWhenDrained](): void {
-    // Held frames, and whatever arrived while they were held, are delivered first (continue()).
+    // Held frames, and whatever arrived while they were held, are delivered first (Delivery.continue()).
     // Bytes of a 'data' chunk that did not fit the rx ring yet (copying path) are input still to come.
     if (this.state !== 'draining' || this.d.pending || this.d.saved || this.txBlocked || this.leftover !== null) return;
-    if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): run() comes back here
+    if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): Delivery.run() comes back here
     // Every frame read is answered. The server's drain may hold the FIN until handlers
     // elsewhere settle (they may still send here), before the queue check: replies
     // waiting for a slow reader are answered, and must not hold every other FIN.
@@ -853,6 +853,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     } finally {
       if (destroy) this.destroy();
       else this.close();
+      if (err.number === E_HANDLER) this.link.failed(err);
     }
   }
 

@@ -11,7 +11,7 @@
 // its peer's slot, and is re-pointed before a closed slot can be reused.
 
 import type { Core } from '../core/core.ts';
-import { E_SOCKET, ringwireError, type RingwireError } from '../core/errors.ts';
+import { E_HANDLER, E_SOCKET, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import { isPromise, kindOf } from './handler.ts';
 import { kFail, kHandler, kSlot } from './internals.ts';
@@ -80,6 +80,17 @@ export class RelayLink {
     const out = this.c[kHandler].onForward!(frame, this.c, to);
     if (isPromise(out)) return (out as PromiseLike<unknown>).then(r => forwarded(frame, to, r));
     forwarded(frame, to, out);
+  }
+
+  /**
+   * A hook failed on this side (ERR_HANDLER: a throw, a rejection, an answer
+   * onForward does not understand): the relay's hooks serve the pair, so its
+   * partner closes with ERR_HANDLER too, reported and counted as its own, after
+   * what it already has to send, rather than normally once this side is gone.
+   */
+  failed(err: RingwireError): void {
+    const o = this.other;
+    if (o !== null) o.c[kFail](ringwireError(E_HANDLER, `its relay partner's handler failed: ${err.message}`, err));
   }
 
   /**

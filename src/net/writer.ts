@@ -99,7 +99,7 @@ export class Writer {
     return this.output === 'fin-sent' || this.output === 'done';
   }
 
-  /** The connection writes to this socket from now on (at start, and once more when TLS wraps it after a PROXY header). */
+  /** The connection's socket is now `s` (at start, and once more when TLS wraps it after a PROXY header): does it copy what write() hands it? */
   attach(s: net.Socket): void {
     this.copiesWrites = (s as TLSSocket).encrypted === true;
   }
