@@ -16,7 +16,8 @@
 // the rx ring only inside received()/process() or shrink(), so the host asks for
 // readSpan() again after each of them (Node does after every read callback; the
 // host re-arms the socket after shrink() and after a pause); the tx ring only
-// while it is empty, so no write in flight ever references a ring given back.
+// while no write references it (empty, or growTx(), which the host calls only
+// with nothing in flight), so no write ever reads from a ring given back.
 
 import type { CoreConfig } from './config.ts';
 import {
