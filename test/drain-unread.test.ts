@@ -6,11 +6,13 @@
 // connection writes the request from the client's side (it is in the server's
 // kernel buffer at once) and then calls close(), before the event loop can read it.
 //
-// KNOWN BUG on main (found by the acceptance run of issue 19): Connection[kDrain]
+// A GAP on main, documented (docs/limits-and-errors.md, the drain: "never: ... bytes
+// still in the kernel's buffers") but at odds with the drain's own promise that no
+// client can take a clean close for a complete answer: Connection[kDrain]
 // (src/net/connection.ts) stops reading at once, so the request is never read and
 // the client gets a clean FIN with nothing; ringwire serve exits 0 saying nothing.
-// `it.fails` keeps the suite green and fails as soon as the bug is fixed: then make
-// it `it`. Repro at scale: scripts/acceptance/drain.mjs (see its header).
+// `it.fails` keeps the suite green and fails as soon as the gap is closed: then make
+// it `it`. At scale: scripts/acceptance/drain.mjs (see its header).
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { PATHS, connect, startServer, until } from './net-helpers.ts';

@@ -1,7 +1,7 @@
 // Issue 19, bullet 6: SIGTERM with more in flight than --drain-timeout allows: clients see
 // a reset, not a clean FIN, the log names the count, exit code 1; with everything
 // answered, 0. 50 connections x 400 pipelined frames (20,000), each awaiting 10 ms.
-// Also the repro of a drain bug (src/net/connection.ts, test/drain-unread.test.ts):
+// Also the repro of a drain gap (src/net/connection.ts, test/drain-unread.test.ts):
 //   PRE=30 npx node scripts/acceptance/drain.mjs wasm 2s 200 50 --concurrency 16
 // SIGTERM 30 ms after the writes: the clients whose requests the server had not read
 // yet get a clean FIN with no answer (second line: [client, answers, fin, error]),
