@@ -13,20 +13,9 @@
 // the client gets a clean FIN with nothing; ringwire serve exits 0 saying nothing.
 // `it.fails` keeps the suite green and fails as soon as the gap is closed: then make
 // it `it`. At scale: scripts/acceptance/drain.mjs (see its header).
-import net from 'node:net';
+import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { PATHS, connect, startServer, until } from './net-helpers.ts';
-
-/** How a client's connection ended: the bytes, and whether by a clean FIN or an error. */
-function ending(socket: net.Socket): Promise<{ data: string; fin: boolean; error: string | undefined }> {
-  let data = '';
-  let fin = false;
-  let error: string | undefined;
-  socket.on('data', d => (data += String(d)));
-  socket.once('end', () => (fin = true));
-  socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code));
-  return new Promise(resolve => socket.once('close', () => resolve({ data, fin, error })));
-}
+import { PATHS, connect, ending, startServer, until } from './net-helpers.ts';
 
 describe.each(PATHS)('the drain and bytes not read yet core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
   it.fails('a request in the kernel buffer when close() starts is answered, or its connection reset and counted: never a clean FIN with nothing', async () => {

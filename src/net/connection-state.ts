@@ -74,7 +74,7 @@ export const OUTPUT: Readonly<Record<Output, Partial<Record<OutputEvent, Output>
   done: { abort: 'done' },
 };
 
-/** Where a connection is in both tables (Connection[kState], for the model-based test). */
+/** Where a connection is in both tables (Connection[kState]: for the model-based test, and the drain, which skips quarantined slots). */
 export interface StateView {
   readonly life: Life;
   readonly output: Output;
