@@ -4,7 +4,6 @@
 // and its connection reset. In process on both cores and every read and write
 // path, then as a user runs it: `ringwire serve` in a child process, SIGTERM, the
 // exit code, with one thread and with --workers 2.
-import net from 'node:net';
 import { once } from 'node:events';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,20 +11,9 @@ import type { RingwireError } from '../src/index.ts';
 // @ts-expect-error: a plain JavaScript fixture without types
 import * as drainHandler from './fixtures/drain-handler.mjs';
 import { LineClient } from './line-client.ts';
-import { PATHS, connect, startServer, until, untilReadingStops } from './net-helpers.ts';
+import { PATHS, connect, ending, startServer, until, untilReadingStops } from './net-helpers.ts';
 
 const HANDLER = 'test/fixtures/drain-handler.mjs';
-
-/** How a client's connection ended: every byte received, and whether by a FIN ('end') or an error (its code). */
-function ending(socket: net.Socket): Promise<{ data: string; fin: boolean; error: string | undefined }> {
-  let data = '';
-  let fin = false;
-  let error: string | undefined;
-  socket.on('data', d => (data += String(d)));
-  socket.once('end', () => (fin = true));
-  socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code));
-  return new Promise(resolve => socket.once('close', () => resolve({ data, fin, error })));
-}
 
 describe.each(PATHS)('the drain core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
   const paths = { core, zeroCopy, writePath } as const;

@@ -87,6 +87,17 @@ export async function roundTrip(port: number, bytes: Uint8Array): Promise<Buffer
 
 export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
+/** How a client's connection ended: every byte received, and whether by a FIN ('end') or an error (its code). */
+export function ending(socket: net.Socket): Promise<{ data: string; fin: boolean; error: string | undefined }> {
+  let data = '';
+  let fin = false;
+  let error: string | undefined;
+  socket.on('data', d => (data += String(d)));
+  socket.once('end', () => (fin = true));
+  socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code));
+  return new Promise(resolve => socket.once('close', () => resolve({ data, fin, error })));
+}
+
 /** Wait until the server's bytesIn stops growing (it paused reading); resolves with it, checked again after 100 ms. */
 export async function untilReadingStops(server: RingwireServer): Promise<number> {
   let last = -1;

@@ -79,7 +79,7 @@ export const reads = (s: Life): boolean => s === 'open' || s === 'preamble' || s
 /** States past close(): nothing more is delivered. */
 export const over = (s: Life): boolean => s === 'closing' || s === 'quarantined' || s === 'closed';
 
-/** Where a connection is in both tables (Connection[kState], for the model-based test). */
+/** Where a connection is in both tables (Connection[kState]: for the model-based test, and the drain, which skips quarantined slots). */
 export interface StateView {
   readonly life: Life;
   readonly output: Output;

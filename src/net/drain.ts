@@ -29,7 +29,7 @@
 import { S_DRAIN_UNANSWERED, type Core } from '../core/core.ts';
 import { E_DRAIN_TIMEOUT, ringwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
-import { kDelivering, kDrain, kReset, kSlot, kUnanswered } from './internals.ts';
+import { kDelivering, kDrain, kReset, kSlot, kState, kUnanswered } from './internals.ts';
 import type { Router } from './router.ts';
 
 /** What the drain needs from its endpoint. */
@@ -84,7 +84,7 @@ export class Drain {
     const delivering = this.host[kDelivering];
     for (const c of connections.values()) this.busy.add(c);
     for (const c of [...connections.values()]) c[kDrain](); // those already answered hold (and leave busy) at once
-    for (const c of this.busy) if (c !== delivering && c[kUnanswered] === 0) this.busy.delete(c); // closing on their own
+    for (const c of this.busy) if (c !== delivering && (c[kUnanswered] === 0 || gone(c))) this.busy.delete(c); // closing on their own
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>(resolve => (timer = setTimeout(() => resolve('timeout'), timeout)));
     const quiet = new Promise<void>(resolve => {
@@ -115,6 +115,7 @@ export class Drain {
     this.holding = false;
     router.deliverAll(); // to the connections that can still take it before their FIN
     for (const c of [...connections.values()]) {
+      if (gone(c)) continue;
       const frames = c[kUnanswered];
       const bytes = c.queuedBytes + core.txPending(c[kSlot]);
       if (frames === 0 && bytes === 0) {
@@ -125,6 +126,16 @@ export class Drain {
       c[kReset](ringwireError(E_DRAIN_TIMEOUT, `the drain timed out (drainTimeout ${timeout} ms) with ${frames} frame(s) read and not answered and ${bytes} bytes of replies not delivered: connection reset`));
     }
   }
+}
+
+/**
+ * A connection whose socket is gone while a handler still holds its frame (closed by
+ * ERR_HANDLER_TIMEOUT, or by its peer): its slot is quarantined until the handler
+ * settles. Nothing it holds can be answered or reset any more, and an error closed it
+ * already (counted under its own code): the drain neither waits for it nor counts it.
+ */
+function gone(c: Connection): boolean {
+  return c[kState].life === 'quarantined';
 }
 
 /**
