@@ -6,8 +6,8 @@
 // (A B A B …) so a drift of the machine hits both. Prints a table, writes JSON.
 //
 //   npm run measure:idle                      N = the largest count the descriptor limit allows
-//   node scripts/idle-connections.ts --connections 19000 --rounds 2 --clients 4 --settle 5s
-//   node scripts/idle-connections.ts --ringwire-args "--max-frame 1k"   (more serve options)
+//   node scripts/idle-connections.ts --connections 19000 --rounds 2 --clients 4 --settle 10s
+//   node scripts/idle-connections.ts --ringwire-args="--max-frame 512 --rx-ring 1k --tx-ring 1k"   (more serve options)
 //
 // Bounded: every wait has a deadline (a round gives up after --timeout), and every
 // process it starts (servers, client processes) is killed by its PID when it ends.
@@ -139,6 +139,8 @@ interface Sample {
   connectMs: number;
   before: Memory;
   idle: Memory;
+  /** RSS each second while left idle, the last one is idle.rss. */
+  series: number[];
   perConnection: number;
   serverLine: string;
   loadAverage: string;
@@ -168,12 +170,17 @@ async function measureOnce(c: Contender, round: number, index: number, o: { conn
       return JSON.parse(m[1]!) as { ok: number; failed: number; ms: number };
     }));
     if (server.exitCode !== null || server.signalCode !== null) throw new Error(`${c.name} exited during the round: ${stderr.trim()}`);
-    await sleep(o.settleMs);
+    // Left idle for settleMs, its RSS read every second (kept in the JSON: a collection shows as a step).
+    const series: number[] = [];
+    for (let t = 0; t < o.settleMs; t += 1000) {
+      await sleep(Math.min(1000, o.settleMs - t));
+      series.push(memory(server.pid!).rss);
+    }
     const idle = memory(server.pid!);
     const echoed = results.reduce((n, r) => n + r.ok, 0);
     return {
       contender: c.name, round, connections: o.connections, echoed, failed: results.reduce((n, r) => n + r.failed, 0),
-      connectMs: Math.max(...results.map(r => r.ms)), before, idle, perConnection: (idle.rss - before.rss) / echoed,
+      connectMs: Math.max(...results.map(r => r.ms)), before, idle, series, perConnection: (idle.rss - before.rss) / echoed,
       serverLine: listening[0].trim(), loadAverage: loadAverage(),
     };
   } finally {
@@ -204,7 +211,7 @@ const median = (xs: number[]) => {
 async function runner(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: {
     connections: { type: 'string' }, rounds: { type: 'string', default: '2' }, clients: { type: 'string', default: '4' },
-    settle: { type: 'string', default: '5s' }, timeout: { type: 'string', default: '180s' }, window: { type: 'string', default: '256' },
+    settle: { type: 'string', default: '10s' }, timeout: { type: 'string', default: '180s' }, window: { type: 'string', default: '256' },
     'ringwire-args': { type: 'string', default: '' }, out: { type: 'string', default: path.join(root, 'bench-results') }, help: { type: 'boolean', short: 'h' },
   } });
   if (values.help) {
