@@ -82,14 +82,14 @@ export const WARMUP_LIMIT = 4;
 /**
  * Load before measuring: `warmup` ms, then on until the server process has used
  * `warmup` / 2 of CPU time since the warm-up began (at most WARMUP_LIMIT × warmup).
- * Each sample's server is a fresh process, and V8 optimises its JavaScript and tiers
- * its WASM up as it runs, partly on background threads. On a loaded machine, where a
- * server gets a fifth of a core, a warm-up counted in wall time alone ended with most
- * of that work still to do, and it was measured as the server's CPU per frame: at 50
- * connections × 64 B, depth 32, load average 20-25, ringwire used 1.12× node-onread's
- * CPU per frame after a 500 ms warm-up and 1.01× after 5 s (docs/benchmarks.md).
- * Half the warm-up in CPU is what a server gets in it on a machine of its own. Where
- * /proc cannot be read (not Linux) the CPU is NaN and the warm-up is wall time only.
+ * Each sample's server is a fresh process whose JavaScript V8 optimises (and whose
+ * WASM it tiers up) as it runs: a ringwire server under 50 × 64 B at depth 32 did
+ * that work, ~50 ms of it on V8's background threads, within its first 0.5 s of CPU.
+ * A server on a machine of its own gets that in a 1 s warm-up; one given a fifth of a
+ * core (load average 20 on these 2 cores) got a fifth of it in a 500 ms warm-up, and
+ * the rest was measured as its CPU per frame, in a measured interval itself five
+ * times shorter in CPU (docs/benchmarks.md, the 64 B depth 32 cell). Where /proc
+ * cannot be read (not Linux) the CPU is NaN and the warm-up is wall time only.
  */
 async function warmUp(pid: number, warmup: number): Promise<{ seconds: number; serverCpu: number }> {
   const t0 = performance.now();
