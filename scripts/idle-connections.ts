@@ -56,7 +56,6 @@ async function client(port: number, count: number, from: string, window: number)
   let failed = 0;
   let pending = 0;
   let wake: (() => void) | undefined;
-  const held: net.Socket[] = [];
   const settle = (good: boolean) => {
     pending--;
     if (good) ok++;
@@ -70,7 +69,6 @@ async function client(port: number, count: number, from: string, window: number)
     frame.writeUInt32BE(FRAME - 4, 0);
     frame.write(`${from}#${i}`, 4, 'latin1');
     const s = net.connect({ port, host: '127.0.0.1', localAddress: from, noDelay: true });
-    held.push(s);
     let got = Buffer.alloc(0);
     let done = false;
     const finish = (good: boolean) => {
@@ -223,7 +221,7 @@ async function runner(argv: string[]): Promise<void> {
   // the event loop's): 1,000 are left for those.
   const connections = values.connections ? Number(values.connections) : Math.min(19_000, Math.floor((limit - 1000) / 1000) * 1000);
   const rounds = Number(values.rounds);
-  const clients = Math.max(Number(values.clients), Math.ceil(connections / Math.max(1, Math.min(limit, 1e9) - 1000)));
+  const clients = Math.max(Number(values.clients), Math.ceil(connections / (limit - 1000))); // each client process has the same limit
   const settleMs = parseDuration('--settle', values.settle);
   const extra = values['ringwire-args'].split(/\s+/).filter(Boolean);
   const ringwireArgs = ['--framing', 'length:4:be', '--max-connections', String(connections), ...extra];

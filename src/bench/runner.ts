@@ -2,9 +2,10 @@
 // round every contender of the scenario's suite once, in the same order
 // (A B C A B C ...), so a drift in the machine's speed hits every contender alike.
 // One sample = a fresh server process, fresh generator processes, a warm-up (in
-// the server's CPU time as well as in wall time: warmUp()), then a measured interval during which the server's and the generators' CPU, and the
-// server's read and write syscalls, are read from /proc (and with `gc`, its JS heap
-// allocation, by the probe preloaded into it).
+// wall time and in the server's CPU time: warmUp()), then a measured interval
+// during which the server's and the generators' CPU, and the server's read and
+// write syscalls, are read from /proc (and with `gc`, its JS heap allocation, by
+// the probe preloaded into it).
 
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
