@@ -15,7 +15,7 @@ import { frameTape } from './frame-tape.ts';
 import { machine } from './machine.ts';
 import { Progress } from './progress.ts';
 import { bySuite, summarize } from './results.ts';
-import { runMatrix, WARMUP_LIMIT } from './runner.ts';
+import { runMatrix } from './runner.ts';
 import { gcTable, microTable, overviewTable, routingTable, scenarioTable, type TableStyle } from './text-table.ts';
 
 export const BENCH_HELP = `ringwire bench — ringwire (WASM core, JS core) against plain Node servers
@@ -77,9 +77,7 @@ Matrix (for every socket suite chosen):
                             returns the same frames. The handler suites (handler, async,
                             pipelined) use length:4:be only.
   --duration <time>         measured time per sample (default 3s)
-  --warmup <time>           load before measuring (default 1s): this long, and on until the
-                            server has used half as much CPU time, at most ${WARMUP_LIMIT}x as long (a
-                            fresh server on a loaded machine still has its JIT to finish)
+  --warmup <time>           load before measuring (default 1s)
   --rounds <n>              rounds per scenario (default 3)
 Contenders:
   --contenders <list>       default: every contender of the suites chosen:

@@ -13,7 +13,7 @@ import { barChart, escapeXml, PALETTE } from './svg-chart.ts';
 import {
   FANOUT_HEADERS, fanoutRows, GC_HEADERS, gcRows, MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows, THREAD_HEADERS, threadRows,
 } from './text-table.ts';
-import { scenarioLabel, WARMUP_LIMIT } from './runner.ts';
+import { scenarioLabel } from './runner.ts';
 import { bySuite, type ScenarioSummary } from './results.ts';
 
 const CSS = `
@@ -159,7 +159,7 @@ export function renderHtml(report: BenchReport): string {
     ['ringwire', `${m.ringwireVersion}${m.gitCommit ? `, commit ${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (modified)' : ''}` : ''}${m.wasmHash ? `, core.wasm ${m.wasmHash}` : ''}`],
     // The socket suites' settings: a run of other suites only (micro, routing) has none of theirs.
     ...(st.scenarios.length > 0 ? [
-      ['rounds', `${st.rounds} × ${st.duration / 1000} s measured after a warm-up of ${st.warmup / 1000} s and of half as much server CPU time (at most ${WARMUP_LIMIT}× as long), contenders alternating in each round`],
+      ['rounds', `${st.rounds} × ${st.duration / 1000} s measured after ${st.warmup / 1000} s of warm-up, contenders alternating in each round`],
       ['load generator', `${st.generators} process(es), each echoed byte compared with what was sent`],
     ] as [string, string][] : []),
   ];

@@ -1,11 +1,10 @@
 // Runs the socket benchmark matrix: for each scenario, `rounds` rounds, and in each
 // round every contender of the scenario's suite once, in the same order
 // (A B C A B C ...), so a drift in the machine's speed hits every contender alike.
-// One sample = a fresh server process, fresh generator processes, a warm-up (in
-// wall time and in the server's CPU time: warmUp()), then a measured interval
-// during which the server's and the generators' CPU, and the server's read and
-// write syscalls, are read from /proc (and with `gc`, its JS heap allocation, by
-// the probe preloaded into it).
+// One sample = a fresh server process, fresh generator processes, a warm-up, then
+// a measured interval during which the server's and the generators' CPU, and the
+// server's read and write syscalls, are read from /proc (and with `gc`, its JS heap
+// allocation, by the probe preloaded into it).
 
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,7 +25,7 @@ export interface RunOptions {
   rounds: number;
   /** Measured interval per sample, ms. */
   duration: number;
-  /** Load before measuring, ms: at least this long, and until the server has used half as much CPU time (warmUp()). */
+  /** Load before measuring, ms. */
   warmup: number;
   /** Generator processes per sample; connections are split between them. */
   generators: number;
@@ -70,39 +69,10 @@ export interface Sample {
   errors: number;
   /** With RunOptions.gc, for servers that run on this Node: JS heap allocation and GCs while measuring. */
   gc?: GcCount;
-  /** How long the warm-up lasted and the server CPU time it used, seconds (absent in results from before it was kept). */
-  warmup?: { seconds: number; serverCpu: number };
 }
 
 const SUITE_LABEL = { echo: '', handler: 'handler · ', async: 'async handler · ', pipelined: 'pipelined · ', tls: 'TLS · ' } as const;
 const WAIT_LABEL = { immediate: 'setImmediate · ', timer: '1 ms timer · ' } as const;
-
-/** A warm-up lasts at most this many times RunOptions.warmup, for a server that cannot use half of it in CPU. */
-export const WARMUP_LIMIT = 4;
-
-/**
- * Load before measuring: `warmup` ms, then on until the server process has used
- * `warmup` / 2 of CPU time since the warm-up began (at most WARMUP_LIMIT × warmup).
- * Each sample's server is a fresh process whose JavaScript V8 optimises (and whose
- * WASM it tiers up) as it runs: a ringwire server under 50 × 64 B at depth 32 did
- * that work, ~50 ms of it on V8's background threads, within its first 0.5 s of CPU.
- * A server on a machine of its own gets that in a 1 s warm-up; one given a fifth of a
- * core (load average 20 on these 2 cores) got a fifth of it in a 500 ms warm-up, and
- * the rest was measured as its CPU per frame, in a measured interval itself five
- * times shorter in CPU (docs/benchmarks.md, the 64 B depth 32 cell). Where /proc
- * cannot be read (not Linux) the CPU is NaN and the warm-up is wall time only.
- */
-async function warmUp(pid: number, warmup: number): Promise<{ seconds: number; serverCpu: number }> {
-  const t0 = performance.now();
-  const c0 = cpuTime(pid);
-  const used = () => {
-    const c = cpuSince(c0, cpuTime(pid));
-    return c.user + c.system;
-  };
-  await sleep(warmup);
-  while (used() * 1000 < warmup / 2 && performance.now() - t0 < WARMUP_LIMIT * warmup) await sleep(Math.max(10, warmup / 20));
-  return { seconds: (performance.now() - t0) / 1000, serverCpu: used() };
-}
 
 export function scenarioLabel(s: Scenario): string {
   const wait = s.wait ? WAIT_LABEL[s.wait] : '';
@@ -253,7 +223,7 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
       framing: contender.framing(scenario),
       ...(scenario.suite === 'tls' ? { tls: { ca: benchCertificates().ca.toString() } } : {}),
     })));
-    const warmup = await warmUp(server.pid!, opts.warmup);
+    await sleep(opts.warmup);
     for (const g of generators) g.measure();
     if (probe) server.kill('SIGUSR2');
     const t0 = performance.now();
@@ -302,7 +272,6 @@ export async function runSample(contender: Contender, scenario: Scenario, round:
       shortReads: sum(r => r.shortReads),
       errors: sum(r => r.errors),
       ...(probe ? { gc: await gcCount(() => stderr) } : {}),
-      warmup,
     };
     const why = [
       sample.mismatches && `${sample.mismatches} mismatched bytes`,
