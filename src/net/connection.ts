@@ -82,7 +82,7 @@ import {
 } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { DirectWriter, WRITE_DONE, canWriteDirect, writeError, type WritePath } from './direct-write.ts';
-import { DeliveryWindow, frameContext, type InFlight } from './delivery-window.ts';
+import { DeliveryWindow, frameContext, type FrameReply, type InFlight } from './delivery-window.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { Handler } from './handler.ts';
 import { badStep, LIFE, OUTPUT, type Life, type LifeEvent, type Output, type OutputEvent, type StateView } from './connection-state.ts';
@@ -308,7 +308,14 @@ export class Connection<Data = any> implements ConnectionInfo {
   private unlisted = false;
   private saved: Saved | null = null;
   private stream: FrameStream | null = null;
-  private readonly onFrame: ((frame: Uint8Array, c: Connection<Data>) => void | PromiseLike<void>) | undefined;
+  private readonly onFrame: ((frame: Uint8Array, c: Connection<Data>, reply: FrameReply) => void | PromiseLike<void>) | undefined;
+  /**
+   * Sends after an await are attributed to their frame through frameContext: concurrency > 1
+   * and an onFrame that does not declare `reply` (one that does sends through it).
+   */
+  private readonly contextual: boolean;
+  /** The frame whose handler runs right now (concurrency > 1): a send() it makes synchronously goes in its place. */
+  private calling: InFlight | undefined;
 
   // ---- output ----
   /** tx bytes handed to Node and not yet released to the core. */
@@ -349,7 +356,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     this[kHandler] = handler;
     this.zeroCopy = zeroCopy;
     // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
-    this.window = new DeliveryWindow(handler.onFrame ? host[kLimits].concurrency : 1);
+    this.window = new DeliveryWindow(handler.onFrame ? host[kLimits].concurrency : 1, (e, payload) => this.reply(e, payload));
+    this.contextual = this.window.concurrency > 1 && handler.onFrame!.length < 3;
     if (handler.onFrame) this.onFrame = handler.onFrame;
     else if (handler.onConnection) this.onFrame = frame => this.frames().offer(frame);
     else if (handler.onForward) this.onFrame = frame => this.forward(frame);
@@ -541,10 +549,17 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.outputClosed || this.state === 'closed' || this.error) return false;
     const w = this.window;
     if (w.size > 1 && w.concurrency > 1) {
-      const at = frameContext.getStore();
+      const at = this.calling ?? (this.contextual ? frameContext.getStore() : undefined);
       if (w.holds(at)) return this.keep(at, payload);
     }
     return this.put(payload);
+  }
+
+  /** A frame's reply.send() (delivery-window.ts): in its place, whatever context it runs in. */
+  private reply(e: InFlight, payload: Uint8Array): boolean {
+    if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
+    if (this.outputClosed || this.state === 'closed' || this.error) return false;
+    return this.window.holds(e) ? this.keep(e, payload) : this.put(payload);
   }
 
   /** A reply of a frame whose earlier frames are still out: copied into its place (delivery-window.ts), charged like the queue. */
@@ -851,7 +866,6 @@ export class Connection<Data = any> implements ConnectionInfo {
     let done = -1;
     let failure: RingwireError | undefined;
     const w = this.window;
-    let current: InFlight | undefined; // concurrency > 1: the frame whose handler runs
     const now = performance.now(); // one clock read per batch: its handlers all start now, for handlerTimeout
     this.host[kEnter](this);
     try {
@@ -860,24 +874,28 @@ export class Connection<Data = any> implements ConnectionInfo {
         const end = core.frameEnd(i, list);
         i++;
         if (w.concurrency === 1) {
-          const r = this.onFrame!(frame, this);
+          // One frame out at a time: every send is in order, so the connection is the frame's reply handle.
+          const r = this.onFrame!(frame, this, this);
           if (isPromise(r)) this.await(r, w.add(end, now));
           else done = end;
           continue;
         }
-        // Its place in the output is reserved before its handler runs; its sends are attributed to it
-        // (frameContext). The oldest frame out needs no context: it stays the head until it settles,
-        // and the head sends straight (any frame of this connection in the context it inherits left before it).
-        const head = w.size === 0;
-        current = w.add(end, now);
-        const r = head ? this.onFrame!(frame, this) : frameContext.run(current, this.onFrame!, frame, this);
+        // Its place in the output is reserved before its handler runs, and the entry is its reply
+        // handle. Sends through the connection are attributed to it while it runs (calling), and
+        // after its awaits through frameContext, for a handler without `reply`. The oldest frame out
+        // needs no context: it stays the head until it settles, and the head sends straight (any
+        // frame of this connection in the context it inherits left before it).
+        const current = (this.calling = w.add(end, now));
+        const r = !this.contextual || w.size === 1 ? this.onFrame!(frame, this, current) : frameContext.run(current, this.onFrame!, frame, this, current);
+        this.calling = undefined;
         if (isPromise(r)) this.await(r, current);
         else if (current === w.head) done = w.takeHead().end; // nothing earlier is out: done, as at concurrency 1
         else current.settled = true; // done; it leaves (its frame consumed) once the frames before it have
-        current = undefined;
       }
     } catch (err) {
       failure = handlerError(err);
+      const current = this.calling;
+      this.calling = undefined;
       if (current !== undefined) {
         if (current === w.head) {
           w.takeHead();
