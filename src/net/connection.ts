@@ -545,21 +545,17 @@ export class Connection<Data = any> implements ConnectionInfo {
    * TypeError: a programming error).
    */
   send(payload: Uint8Array): boolean {
-    if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
-    if (this.outputClosed || this.state === 'closed' || this.error) return false;
     const w = this.window;
-    if (w.size > 1 && w.concurrency > 1) {
-      const at = this.calling ?? (this.contextual ? frameContext.getStore() : undefined);
-      if (w.holds(at)) return this.keep(at, payload);
-    }
-    return this.put(payload);
+    // The frame whose handler runs now, or (after an await) the one in the async context, if any.
+    const at = w.size > 1 && w.concurrency > 1 ? this.calling ?? (this.contextual ? frameContext.getStore() : undefined) : undefined;
+    return this.reply(at, payload);
   }
 
-  /** A frame's reply.send() (delivery-window.ts): in its place, whatever context it runs in. */
-  private reply(e: InFlight, payload: Uint8Array): boolean {
+  /** A reply of frame `at` (send(), or its own reply.send(): delivery-window.ts): in its place while earlier frames are out, else at once. */
+  private reply(at: InFlight | undefined, payload: Uint8Array): boolean {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
     if (this.outputClosed || this.state === 'closed' || this.error) return false;
-    return this.window.holds(e) ? this.keep(e, payload) : this.put(payload);
+    return this.window.holds(at) ? this.keep(at, payload) : this.put(payload);
   }
 
   /** A reply of a frame whose earlier frames are still out: copied into its place (delivery-window.ts), charged like the queue. */
