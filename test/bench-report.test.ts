@@ -159,9 +159,10 @@ describe('tables and report', () => {
     expect(html).not.toContain('<h2>Overview</h2>');
     // Frames/s: one bar per contender, not one category of three bars.
     expect(html).toMatch(/aria-label="Frames\/s \(median; whiskers: min–max\)" data-categories="3"/);
-    // The scenario table as two, throughput and latency beside the server's cost, each naming the contender.
-    expect(html.match(/<th style="text-align:left">contender<\/th>/g)).toHaveLength(2 * 2);
-    expect(html).toMatch(/<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>.*<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>/s);
+    // The scenario table as three (throughput and latency, the server's CPU, its syscalls and
+    // memory), each naming the contender and each short of a failed run's figures.
+    expect(html.match(/<th style="text-align:left">contender<\/th>/g)).toHaveLength(2 * 3);
+    expect(html).toMatch(/<td class="failed">FAILED<\/td>(<td><\/td>){7}<\/tr>.*<td class="failed">FAILED<\/td>(<td><\/td>){2}<\/tr>.*<td class="failed">FAILED<\/td>(<td><\/td>){4}<\/tr>/s);
     expect(html).toContain('async handler · 50 conn · 64 B · depth 1 · framing length:4:be');
     expect(html).toContain('Failed runs (reported without figures): 50 conn · 64 B · depth 1: bad-server');
     expect(html).toContain('ringwire bench --quick');

@@ -32,15 +32,21 @@ const ANSWERS: Record<string, () => unknown> = {
 async function relay(core: 'wasm' | 'js', zeroCopy: boolean, writePath: 'direct' | 'stream') {
   const upstreamSeen: Buffer[] = [];
   const echo = await plainServer(s => { s.on('data', d => upstreamSeen.push(d)); s.pipe(s); });
+  /** How each side closed, client or upstream: the error's code, or 'normal'. */
+  const closes: string[] = [];
   const { server, port } = await startServer({
     core, zeroCopy, writePath, framing: 'line', upstream: { port: echo.port },
     onForward(frame, from) {
-      if (from.remotePort === echo.port) return undefined; // the backend's answers pass
-      const answer = ANSWERS[text(frame)];
+      // The backend's answers pass, but for 'back-*': its answer is what the hook answers for.
+      const backend = from.remotePort === echo.port;
+      const name = text(frame);
+      if (backend !== name.startsWith('back-')) return undefined;
+      const answer = ANSWERS[backend ? name.slice(5) : name];
       return (answer ? answer() : undefined) as never;
     },
+    onClose: (_c, err) => void closes.push(err?.code ?? 'normal'),
   });
-  return { server, port, echo, upstream: () => String(Buffer.concat(upstreamSeen)) };
+  return { server, port, echo, closes, upstream: () => String(Buffer.concat(upstreamSeen)) };
 }
 
 describe.each(PATHS)('onForward core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
@@ -57,7 +63,7 @@ describe.each(PATHS)('onForward core=$core zeroCopy=$zeroCopy write=$writePath',
   });
 
   it.each(['string', 'arraybuffer', 'number', 'object', 'a-string', 'throw', 'reject'])('an answer it does not understand (%s) closes the client and its upstream with ERR_HANDLER', async kind => {
-    const { server, port, echo, upstream } = await relay(core, zeroCopy, writePath);
+    const { server, port, echo, closes, upstream } = await relay(core, zeroCopy, writePath);
     const errors: string[] = [];
     server.on('clientError', err => errors.push(`${err.code}: ${err.message}`));
     const s = await connect(port);
@@ -68,9 +74,32 @@ describe.each(PATHS)('onForward core=$core zeroCopy=$zeroCopy write=$writePath',
     expect(String(await got.done)).toBe('ok\n');
     await until(() => server.connections.size === 0, 5000, 'the client and its upstream closed');
     expect(upstream()).toBe('ok\n'); // the frame it did not understand never left
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(kind === 'throw' || kind === 'reject' ? /^ERR_HANDLER: the handler failed: no$/ : /^ERR_HANDLER: the handler failed: onForward returned \w+: return nothing or true/);
+    // Both sides closed with ERR_HANDLER, each reported and counted: the client for its hook, its upstream for its partner's.
+    const why = kind === 'throw' || kind === 'reject' ? 'the handler failed: no' : `the handler failed: onForward returned \\w+: return nothing or true`;
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(new RegExp(`^ERR_HANDLER: ${why}`));
+    expect(errors[1]).toMatch(new RegExp(`^ERR_HANDLER: its relay partner's handler failed: ${why}`));
+    expect(closes).toEqual(['ERR_HANDLER', 'ERR_HANDLER']);
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_HANDLER: 2 });
     expect(String(await roundTrip(port, Buffer.from('next\n')))).toBe('next\n'); // the relay carries on
+    await server.close();
+    await echo.stop();
+  });
+
+  it.each(['number', 'throw', 'reject'])('the same on the way back (%s): a backend answer it does not understand closes the upstream and its client with ERR_HANDLER', async kind => {
+    const { server, port, echo, closes, upstream } = await relay(core, zeroCopy, writePath);
+    const codes = errorCodes(server);
+    const s = await connect(port);
+    const got = collect(s);
+    s.write('ok\n');
+    await until(() => got.received() === 3, 5000, 'the first answer');
+    s.write(`back-${kind}\n`);
+    expect(String(await got.done)).toBe('ok\n'); // the answer it did not understand never reached the client
+    await until(() => server.connections.size === 0, 5000, 'the upstream and its client closed');
+    expect(upstream()).toBe(`ok\nback-${kind}\n`);
+    expect(codes).toEqual(['ERR_HANDLER', 'ERR_HANDLER']);
+    expect(closes).toEqual(['ERR_HANDLER', 'ERR_HANDLER']);
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_HANDLER: 2 });
     await server.close();
     await echo.stop();
   });

@@ -2,7 +2,7 @@
 // that moves it, and what each transition releases. A TCP connection is two
 // streams, so the table has two parts: the connection's life (its input, its
 // frames and its slot) and its output (our replies, then our FIN). Connection
-// moves only through these tables (Connection.to / toOutput check each step
+// moves only through these tables (Connection.to and Writer.to check each step
 // against them), and the model-based test drives them by name.
 //
 // Life:
@@ -73,6 +73,11 @@ export const OUTPUT: Readonly<Record<Output, Partial<Record<OutputEvent, Output>
   'fin-sent': { finish: 'done', abort: 'done' },
   done: { abort: 'done' },
 };
+
+/** States that take input: reads go to the preamble or the core. */
+export const reads = (s: Life): boolean => s === 'open' || s === 'preamble' || s === 'opening';
+/** States past close(): nothing more is delivered. */
+export const over = (s: Life): boolean => s === 'closing' || s === 'quarantined' || s === 'closed';
 
 /** Where a connection is in both tables (Connection[kState], for the model-based test). */
 export interface StateView {

@@ -1,52 +1,27 @@
 // One TCP connection bound to one core slot: bytes go kernel -> rx ring -> core
-// -> (handler) -> tx ring -> kernel, and this class moves them at the edges and
-// keeps the handler contract of handler.ts.
+// -> (handler) -> tx ring -> kernel. This class owns the socket, reading, the
+// preamble, the connection's life (its state table) and closing; its parts own
+// the rest, each in its own file:
+//   - delivery.ts    handler mode: frames to the handler in order, the delivery
+//                    window of frames out, saved batches, held slots;
+//   - writer.ts      the tx ring to the kernel (both write paths), the queue beyond
+//                    the ring, and the output's state (open -> ending -> fin-sent -> done);
+//   - relay-link.ts  who fills this tx ring and takes this side's frames (itself,
+//                    or a relay partner), and the onForward hook;
+//   - preamble.ts, read-clocks.ts: the PROXY header stage, the deadline clocks.
+// The parts ask the connection what stays its own through the symbols of internals.ts.
 //
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
 // a function buffer) and each read is one core call; on the copying path (TLS
 // too), 'data' chunks are copied into the same ring. Reading pauses whenever the rx ring is
 // full (frames held by a handler, or an incomplete frame behind them) or, in echo
-// mode, the tx ring is (R_BLOCKED), and resumes as room appears.
-//
-// Deliver (handler mode): the core lists frames without consuming them; frames
-// go to the handler in order, and the host consumes each one (core.consume) once
-// its handler returned or its promise settled and every frame before it has: the
-// delivery window (delivery-window.ts) holds the frames out, up to `concurrency`
-// of onFrame's (1 by default), and keeps their replies in frame order. Delivery
-// stops at a full window (the slot is held: reads land in the ring, nothing is
-// listed), at a reply that had to queue beyond the tx ring (backpressure, frame
-// by frame), or at close(); what the core had listed after that frame is kept in
-// `saved` (their places in this slot's own ring, so they stay valid) and delivered first
-// when the cause clears. While a connection delivers a batch, no other core call
-// may list frames (the list is one per core): Endpoint.delivering guards that.
-//
-// Write: views of the tx ring are written as they are, once for all the replies
-// a connection got in a read callback (as it returns) or else once per turn of the event loop
-// (Endpoint.flushLater); Node keeps a reference, not a copy, so the ring's bytes are released only once the kernel has them,
-// or, for TLS, which encrypts (copies) what reaches its handle, once write()
-// returns (flush()). Two write paths: 'direct' (direct-write.ts) writes through
-// the socket's handle and releases what each write carried when it finishes, at
-// once or in its completion; 'stream' uses socket.write and releases `inflight -
-// socket.writableLength` (TLS sockets always take it). Either way, what a finished
-// write allows next (the queue moves, onDrain, a blocked echo goes on, FIN) runs in
-// written(), never inside flush() itself. A reply that does not fit in the tx ring
-// is copied into the tx queue (tx-queue.ts; send() returns false; onDrain fires once
-// the queue has moved into the ring); a reply larger than the whole ring (up to
-// maxReply) is streamed through it from the queue. The queue is capped per connection (maxQueued) and in
-// total (the endpoint's budget): past either, ERR_SLOW_CONSUMER destroys the
-// connection; so does no write progress for writeTimeout (the endpoint's sweep).
+// mode, the tx ring is (R_BLOCKED), and resumes as room appears. What a core call
+// said goes to delivery (handler mode) or is the echo's ([kSettle]).
 //
 // Deadlines: the endpoint's one sweep reads the timestamps in `clocks`
 // (read-clocks.ts); the frame clocks run only while `awaitingInput`: open, bytes of
 // an incomplete frame in the rx ring, and nothing of ours in the way (no handler
 // holding frames, no saved batch, no output blocked or in flight).
-//
-// Relay (pair()): each side's frames go into the other's tx ring, in the core (echo
-// mode), or through forward() and the onForward hook (handler mode); `peer` is who
-// fills this tx ring and who takes this side's frames (itself for the echo). A side
-// whose input ended has its partner end its output (FIN after what it forwarded;
-// its reading goes on); a side that closes re-points its partner and closes it
-// after its frames.
 //
 // Preamble (preamble.ts): before framing, reads go to the PROXY header stage and
 // not to the core; once the header is whole the stage removes itself, the
@@ -57,8 +32,9 @@
 // (tlsAfterHeader), the raw socket is wrapped instead (the one time `socket`
 // changes) and the endpoint calls secured() after the handshake.
 //
-// States (connection-state.ts, the table; this class changes state only through
-// to() and toOutput(), which refuse a step the table does not have):
+// States (connection-state.ts, the table; this class changes its life only through
+// to(), the writer its output only through Writer.to(), each refusing a step the
+// table does not have):
 //   life    opening -> [preamble] -> open -> draining -> closing -> closed (while the
 //           server drains, a connection that has answered everything waits in
 //           draining for its FIN until drain.ts releases it: host[kHoldFin])
@@ -71,34 +47,33 @@
 // partner's output), shut() (close: FIN owed), finWhenFlushed() (our FIN after the
 // last reply, no handler pending), finished()/afterFin() (our FIN is out: close
 // once the peer closed too or LINGER_MS later, so a reset cannot eat our replies),
-// onSocketClose()/closeSlot() (the slot goes back, onClose runs).
+// socketClosed()/closeSlot() (the slot goes back, the relay link unpairs, onClose runs).
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { FRAME_WORDS, R_BLOCKED, R_MORE, S_PAUSES, S_QUARANTINED, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
-import {
-  E_BAD_LENGTH, E_DELIMITER_IN_PAYLOAD, E_FRAME_TOO_LARGE, E_PROXY_HEADER, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError,
-  type RingwireError,
-} from '../core/errors.ts';
+import { FRAME_WORDS, R_BLOCKED, S_PAUSES, S_QUARANTINED, type Core } from '../core/core.ts';
+import { E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
-import { DirectWriter, WRITE_DONE, canWriteDirect, writeError, type WritePath } from './direct-write.ts';
-import { DeliveryWindow, frameContext, type FrameReply, type InFlight } from './delivery-window.ts';
-import { FrameStream } from './frame-stream.ts';
-import type { Handler } from './handler.ts';
-import { badStep, LIFE, OUTPUT, type Life, type LifeEvent, type Output, type OutputEvent, type StateView } from './connection-state.ts';
+import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
+import { Delivery } from './delivery.ts';
+import type { InFlight } from './delivery-window.ts';
+import type { WritePath } from './direct-write.ts';
+import { isPromise, kindOf, type Handler } from './handler.ts';
 import { Preamble, wrapAfterHeader } from './preamble.ts';
 import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
 import { ReadClocks } from './read-clocks.ts';
-import { TxQueue } from './tx-queue.ts';
+import { RelayLink } from './relay-link.ts';
 import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
 import {
-  kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead, kEvict, kExpectHeader,
-  kFail, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead,
-  kLimits, kOpened, kPair, kQueue, kReset, kRestartWait, kSecured, kSlot, kStart, kState, kTakesFrames, kTlsAfterHeader, kUnanswered, kWritePath,
-  kWriting,
+  kAwaitingInput, kClientError, kClocks, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
+  kError, kEvict, kExpectHeader, kFail, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
+  kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kSecured, kSettle,
+  kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitsOnWrite, kWhenDrained,
+  kWritePath, kWriting, kWrote,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
+import { Writer } from './writer.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
 export interface ConnectionInfo {
@@ -124,7 +99,7 @@ export interface ConnectionHost {
   readonly [kLimits]: ConnectionLimits;
   /** sendTo, publish, join and leave for this thread (router.ts). */
   readonly router: Router;
-  /** The connection delivering a batch right now, if any (see the header comment). */
+  /** The connection delivering a batch right now, if any (delivery.ts: the core lists frames for one at a time). */
   readonly [kDelivering]: Connection | null;
   /** onOpen ran and the connection is still registered: announce it. */
   [kConnectionOpened](connection: Connection): void;
@@ -175,60 +150,9 @@ export const LINGER_MS = 2000;
 /** Where a closing connection's input goes. Never read. */
 const discard = new Uint8Array(65536);
 
-/** States that take input: reads go to the preamble or the core. */
-const reads = (s: Life): boolean => s === 'open' || s === 'preamble' || s === 'opening';
-/** States past close(): nothing more is delivered. */
-const over = (s: Life): boolean => s === 'closing' || s === 'quarantined' || s === 'closed';
-
-/** Frames a connection could not deliver yet, in order, and what the core said after listing them. */
-interface Saved {
-  /** The core's list entries from the first undelivered frame on (Core.saveFrames). */
-  list: Uint32Array;
-  /** Index of the next frame to deliver. */
-  next: number;
-  status: number;
-}
-
-/**
- * What onForward answered for a frame on its way to `to`: nothing or true
- * forwards it, false drops it, bytes replace it. Anything else throws (ERR_HANDLER
- * once it reaches run() or the rejection): a filter that returned the wrong kind
- * of value must not leak the frame it meant to mask.
- */
-function forwarded(frame: Uint8Array, to: Connection, out: unknown): void {
-  if (out === false) return;
-  if (out === undefined || out === true) return void to.send(frame);
-  if (out instanceof Uint8Array) return void to.send(out);
-  throw new TypeError(`onForward returned ${kindOf(out)}: return nothing or true (forward the frame), false (drop it) or bytes (replace it)`);
-}
-
 /** The TypeError for a payload that is not bytes (the one programming error send() throws for). */
 export function notBytes(where: string, payload: unknown): TypeError {
   return new TypeError(`${where} takes bytes (a Uint8Array or Buffer), got ${kindOf(payload)}`);
-}
-
-/** A value's kind for a message: its class for an object, else its type. */
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  return typeof value === 'object' ? (value as object).constructor?.name ?? 'an object' : typeof value;
-}
-
-const isPromise = (r: unknown): r is PromiseLike<void> => typeof (r as PromiseLike<void> | undefined)?.then === 'function';
-
-/**
- * What check()/send() said of a reply of `length` bytes, as an error: null when it
- * may be sent (it fits, waits for room, or is larger than the tx ring but within
- * maxReply: streamed through it), else ERR_DELIMITER_IN_PAYLOAD (SEND_DELIMITER) or
- * ERR_REPLY_TOO_LARGE saying why.
- */
-export function replyRefusal(r: number, length: number, config: { framingText: string; txSize: number }, maxReply: number): RingwireError | null {
-  if (r === SEND_OK || r === SEND_FULL || (r === SEND_TOO_LARGE && length <= maxReply)) return null;
-  if (r === SEND_DELIMITER) {
-    return ringwireError(E_DELIMITER_IN_PAYLOAD, `cannot send a ${length}-byte payload as one frame of framing ${config.framingText}: it holds the delimiter`
-      + `${config.framingText.endsWith(':cr') ? ' (or ends in \\r, which the peer drops)' : ''}, so the peer would read more than one frame: escape or encode it`);
-  }
-  const why = r === SEND_TOO_LARGE ? `over maxReply (${maxReply} bytes)` : `not a length ${config.framingText} framing can carry`;
-  return ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${length}-byte reply: ${why} (tx ring ${config.txSize} bytes)`);
 }
 
 export class Connection<Data = any> implements ConnectionInfo {
@@ -272,11 +196,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   private readonly host: ConnectionHost;
   private readonly core: Core;
   private readonly zeroCopy: boolean;
-  /** The socket copies what write() hands it (TLS): see flush(). */
-  private copiesWrites = false;
-  /** Where the connection is in its life and its output (connection-state.ts: the only way they change is to()/toOutput()). */
+  /** Where the connection is in its life (connection-state.ts: the only way it changes is to(); its output's state is the writer's). */
   private state: Life = 'opening';
-  private output: Output = 'open';
   /** start() ran: the socket is connected. */
   private connected = false;
   /** The stage before framing (a PROXY header): reads go to it until it is done and removed. */
@@ -297,56 +218,21 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Copying path: the part of a 'data' chunk the rx ring could not take yet. */
   private leftover: Uint8Array | null = null;
 
-  // ---- delivery ----
-  /** The frames out with handlers (and onOpen's promise), oldest first. */
-  private readonly window: DeliveryWindow;
-  /** Since when (performance.now()) the oldest of them has been out; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
-  [kHandlerSince] = 0;
-  /** The core is told to hold this slot's frames (it lists none: they are saved, or delivery waits). */
-  private held = false;
-  /** The core was held since this slot's frames were last listed: frames may wait in the rx ring unlisted (continue()). */
-  private unlisted = false;
-  private saved: Saved | null = null;
-  private stream: FrameStream | null = null;
-  private readonly onFrame: ((frame: Uint8Array, c: Connection<Data>, reply: FrameReply) => void | PromiseLike<void>) | undefined;
-  /**
-   * Sends after an await are attributed to their frame through frameContext: concurrency > 1
-   * and an onFrame that does not declare `reply` (one that does sends through it).
-   */
-  private readonly contextual: boolean;
-  /** The frame whose handler runs right now (concurrency > 1): a send() it makes synchronously goes in its place. */
-  private calling: InFlight | undefined;
-
-  // ---- output ----
-  /** tx bytes handed to Node and not yet released to the core. */
-  private inflight = 0;
-  /** The direct write path, once the socket is connected and can take it (null: socket.write). */
-  private writer: DirectWriter | null = null;
-  /** A direct write finished at once and written() is owed in a tick (as socket.write's callback would be). */
-  private afterWriteOwed = false;
+  /** Handler mode: frames to the handler, in order (delivery.ts). */
+  private readonly d: Delivery;
+  /** Output: the tx ring to the kernel, the queue beyond it, our FIN (writer.ts). */
+  private readonly out: Writer;
+  /** Who fills this tx ring and takes this side's frames: itself, or a relay partner (relay-link.ts). */
+  private readonly link: RelayLink;
   /** In the endpoint's list of connections to flush (flushLater). */
   [kFlushQueued] = false;
-  /** When the output last moved (the endpoint's write-timeout sweep reads it). */
-  [kLastProgress] = 0;
-
+  /** Since when (performance.now()) the oldest frame out with a handler has been out; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
+  get [kHandlerSince](): number {
+    return this.d.since;
+  }
   /** The deadline clocks (read and restarted by the endpoint's sweep). */
   readonly [kClocks] = new ReadClocks();
-  /** Replies that did not fit in the tx ring yet. */
-  private readonly tx = new TxQueue();
-  /** send() returned false: onDrain is owed once the queue is in the ring. */
-  private owesDrain = false;
-  /**
-   * Echo mode: the connection whose tx ring takes this one's frames, and whose
-   * frames come into this one's tx ring: itself (the echo) or, in a relay, its
-   * partner (pair()). Symmetric, so one field says both directions.
-   */
-  private peer: Connection = this;
   private lingerTimer: NodeJS.Timeout | undefined;
-  private readonly onWritten = (err?: Error | null) => this.written(err);
-  private readonly afterDirectWrite = () => {
-    this.afterWriteOwed = false;
-    this.written();
-  };
 
   constructor(host: ConnectionHost, slot: number, id: string, handler: Handler<Data>, source: SocketSource, zeroCopy: boolean) {
     this.host = host;
@@ -355,12 +241,17 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.id = id;
     this[kHandler] = handler;
     this.zeroCopy = zeroCopy;
+    this.out = new Writer(this, host);
+    this.link = new RelayLink(this, host.core, host[kTakesFrames]);
     // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
-    this.window = new DeliveryWindow(handler.onFrame ? host[kLimits].concurrency : 1, (e, payload) => this.reply(e, payload));
-    this.contextual = this.window.concurrency > 1 && handler.onFrame!.length < 3;
-    if (handler.onFrame) this.onFrame = handler.onFrame;
-    else if (handler.onConnection) this.onFrame = frame => this.frames().offer(frame);
-    else if (handler.onForward) this.onFrame = frame => this.forward(frame);
+    const d = (this.d = new Delivery(this, host, handler.onFrame ? host[kLimits].concurrency : 1, this.out, this.link));
+    if (handler.onFrame) {
+      d.onFrame = handler.onFrame;
+      // One that declares `reply` replies through it after its awaits: no async context per frame (delivery-window.ts).
+      d.contextual = d.window.concurrency > 1 && handler.onFrame.length < 3;
+    }
+    else if (handler.onConnection) d.onFrame = frame => d.frames().offer(frame);
+    else if (handler.onForward) d.onFrame = frame => this.link.forward(frame);
     if (zeroCopy) {
       this.socket = source({
         buffer: () => (reads(this.state) ? this.core.readSpan(slot) : discard),
@@ -375,11 +266,11 @@ export class Connection<Data = any> implements ConnectionInfo {
   private readonly onData = (chunk: Uint8Array) => this.copyIn(chunk);
   private readonly onEndEvent = () => this.onFin();
   private readonly onErrorEvent = (err: Error) => this.onSocketError(err);
-  private readonly onCloseEvent = () => this.onSocketClose();
+  private readonly onCloseEvent = () => this[kSocketClosed]();
   private readonly onFinish = () => this.finished();
 
   private listen(s: net.Socket): void {
-    this.copiesWrites = (s as TLSSocket).encrypted === true;
+    this.out.attach(s);
     if (!this.zeroCopy) s.on('data', this.onData);
     s.on('end', this.onEndEvent);
     s.on('error', this.onErrorEvent);
@@ -394,21 +285,19 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.state = next;
   }
 
-  /** One step of its output, as the table has it. */
-  private toOutput(event: OutputEvent): void {
-    const next = OUTPUT[this.output][event];
-    if (next === undefined) throw badStep('output', this.output, event, '?');
-    this.output = next;
-  }
-
   /** Both states, for the model-based test. */
   get [kState](): StateView {
-    return { life: this.state, output: this.output };
+    return { life: this.state, output: this.out.output };
   }
 
-  /** Our FIN is out (or nothing more can be written): send() takes nothing more. */
-  private get outputClosed(): boolean {
-    return this.output === 'fin-sent' || this.output === 'done';
+  /** Its life, for its parts. */
+  get [kLife](): Life {
+    return this.state;
+  }
+
+  /** The error that closed it, if one did. */
+  get [kError](): RingwireError | undefined {
+    return this.error;
   }
 
   // ---- opening and the preamble ----
@@ -433,9 +322,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.localAddress = s.localAddress;
     this.localPort = s.localPort;
     if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
-    if (this.host[kWritePath] === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
-      this.writer = new DirectWriter(s, (status, bytes) => this.directWritten(status, bytes));
-    }
+    this.out.start(s);
     if (this.preamble) this.preamble.since = performance.now();
     else if (this.state !== 'opening' || (this[kInbound] && !this.host[kIdentified](this)) || !this.open('start')) return;
     if (!this.zeroCopy) this.socket.resume();
@@ -457,8 +344,8 @@ export class Connection<Data = any> implements ConnectionInfo {
       if (isPromise(r)) {
         // Awaited like a frame's handler: frames wait (in handler mode; the echo does not), a rejection is ERR_HANDLER.
         if (this.host[kTakesFrames]) {
-          this.hold(true);
-          this.await(r, this.window.add(-1, performance.now()));
+          this.d.hold(true);
+          this.d.await(r, this.d.window.add(-1, performance.now()));
         } else {
           r.then(undefined, err => this[kFail](handlerError(err)));
         }
@@ -514,7 +401,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       raw.off('error', this.onErrorEvent);
       raw.off('close', this.onCloseEvent);
       this.socket = wrapAfterHeader(raw, got.rest, wrap);
-      this.writer = null; // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
+      this.out.wrapped(); // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
       this.listen(this.socket);
       return null;
     }
@@ -529,7 +416,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Bytes queued beyond the tx ring, waiting for the peer to read. */
   get queuedBytes(): number {
-    return this.tx.bytes;
+    return this.out.tx.bytes;
   }
 
   /**
@@ -545,78 +432,14 @@ export class Connection<Data = any> implements ConnectionInfo {
    * TypeError: a programming error).
    */
   send(payload: Uint8Array): boolean {
-    const w = this.window;
-    // The frame whose handler runs now, or (after an await) the one in the async context, if any.
-    const at = w.size > 1 && w.concurrency > 1 ? this.calling ?? (this.contextual ? frameContext.getStore() : undefined) : undefined;
-    return this.reply(at, payload);
+    return this[kReply](this.d.sender(), payload);
   }
 
   /** A reply of frame `at` (send(), or its own reply.send(): delivery-window.ts): in its place while earlier frames are out, else at once. */
-  private reply(at: InFlight | undefined, payload: Uint8Array): boolean {
+  [kReply](at: InFlight | undefined, payload: Uint8Array): boolean {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
-    if (this.outputClosed || this.state === 'closed' || this.error) return false;
-    return this.window.holds(at) ? this.keep(at, payload) : this.put(payload);
-  }
-
-  /** A reply of a frame whose earlier frames are still out: copied into its place (delivery-window.ts), charged like the queue. */
-  private keep(at: InFlight, payload: Uint8Array): boolean {
-    this.window.keep(at, payload);
-    const withinBudget = this.host[kQueue](payload.length, this);
-    const queued = this.tx.bytes + this.window.bytes;
-    if (queued > this.host[kLimits].maxQueued || !withinBudget) {
-      const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
-      this[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring or held for their turn, ${why}`), true);
-      return false;
-    }
-    return true;
-  }
-
-  /** A frame's turn came: the replies it sent while earlier frames were out, in order. */
-  private sendHeld(replies: Uint8Array[], send: boolean): void {
-    let bytes = 0;
-    for (const p of replies) bytes += p.length;
-    this.host[kQueue](-bytes);
-    if (send) for (const p of replies) this.put(p);
-  }
-
-  /** send() after every earlier reply, whoever sends it. */
-  private put(payload: Uint8Array): boolean {
-    if (this.outputClosed || this.state === 'closed' || this.error) return false;
-    const wasEmpty = this.tx.bytes === 0;
-    let r = wasEmpty ? this.core.send(this[kSlot], payload) : this.core.check(payload);
-    if (wasEmpty && r === SEND_FULL && !this.host[kDelivering] && this.inflight < this.core.txPending(this[kSlot])) {
-      // Outside a batch the ring may be full only of replies waiting for the end of
-      // the tick: hand them to the kernel now and try again before queueing a copy.
-      this[kFlush]();
-      r = this.core.send(this[kSlot], payload);
-    }
-    if (wasEmpty && r === SEND_OK) {
-      this.host[kFlushLater](this);
-      return true;
-    }
-    if (r !== SEND_OK && r !== SEND_FULL) {
-      const refused = replyRefusal(r, payload.length, this.core.config, this.host[kLimits].maxReply);
-      if (refused) {
-        this[kFail](refused);
-        return false;
-      }
-    }
-    // Copied: a Buffer's slice() would be a view of the caller's memory.
-    this.tx.push(new Uint8Array(payload));
-    const withinBudget = this.host[kQueue](payload.length, this); // the budget closes stalled holders first (queue-budget.ts)
-    const queued = this.tx.bytes;
-    if (queued > this.host[kLimits].maxQueued || !withinBudget) {
-      const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
-      this[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
-      return false;
-    }
-    this.owesDrain = true;
-    if (wasEmpty && r === SEND_TOO_LARGE) {
-      // Larger than the tx ring: start streaming it now.
-      this.moveQueue();
-      this.host[kFlushLater](this);
-    }
-    return false;
+    if (this.out.closed || this.state === 'closed' || this.error) return false;
+    return this.d.window.holds(at) ? this.d.keep(at, payload) : this.out.put(payload);
   }
 
   /**
@@ -633,12 +456,12 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (over(this.state)) return;
     this.closeReason ??= 'local';
     this.to('closing', event);
-    this.saved = null;
+    this.d.saved = null;
     this.leftover = null;
-    this.stream?.end();
-    this.updateReading();
-    if (this.output === 'open') this.toOutput('end');
-    if (this.output === 'ending') return this.finWhenFlushed();
+    this.d.stream?.end();
+    this[kUpdateReading]();
+    if (this.out.output === 'open') this.out.to('end');
+    if (this.out.output === 'ending') return this[kFinWhenFlushed]();
     // A relay's half-closed side: our FIN is out already; wait for the peer's, within LINGER_MS.
     this.discardInput();
     if (this.socket.writableFinished) this.afterFin();
@@ -658,9 +481,9 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.state === 'closed' || this.state === 'quarantined') return;
     this.closeReason ??= 'local';
     this.to('closing', 'destroy');
-    this.toOutput('abort');
-    this.saved = null;
-    this.stream?.end();
+    this.out.to('abort');
+    this.d.saved = null;
+    this.d.stream?.end();
     this.dropQueue();
     if (reset && !(this.socket as TLSSocket).encrypted) this.socket.resetAndDestroy();
     else this.socket.destroy();
@@ -689,9 +512,10 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   get [kUnanswered](): number {
     // Closing (by the application, an error or a reset): what it did not deliver it dropped on purpose.
-    const held = this.window.frames; // frames out with handlers (and those settled, waiting for their turn), not onOpen's
+    const held = this.d.window.frames; // frames out with handlers (and those settled, waiting for their turn), not onOpen's
     if (over(this.state)) return held;
-    const saved = this.saved ? this.saved.list.length / FRAME_WORDS - this.saved.next : 0;
+    const s = this.d.saved;
+    const saved = s ? s.list.length / FRAME_WORDS - s.next : 0;
     return held + saved + this.core.bufferedFrames(this[kSlot]);
   }
 
@@ -705,12 +529,13 @@ export class Connection<Data = any> implements ConnectionInfo {
    * needs two).
    */
   [kEvict](err: RingwireError): void {
-    const partner = this.peer === this || this.peer.window.size > 0 ? null : this.peer;
+    const peer = this.link.peer;
+    const partner = peer === this || peer.d.window.size > 0 ? null : peer;
     this[kFail](err, true);
-    this.onSocketClose();
+    this[kSocketClosed]();
     if (partner) {
       partner.destroy();
-      partner.onSocketClose();
+      partner[kSocketClosed]();
     }
   }
 
@@ -722,19 +547,15 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (reads(this.state)) {
       this.closeReason ??= 'drain';
       this.to('draining', 'drain');
-      this.updateReading();
+      this[kUpdateReading]();
     }
-    this.whenDrained();
+    this[kWhenDrained]();
   }
 
   /** The frames of this connection, for a task per connection (onConnection). */
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
     if (!this[kHandler].onConnection) throw new Error('iterate a connection inside onConnection (with onFrame, frames come to onFrame)');
-    return this.frames();
-  }
-
-  private frames(): FrameStream {
-    return (this.stream ??= new FrameStream());
+    return this.d.frames();
   }
 
   // ---- reading ----
@@ -753,7 +574,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.reading = true;
     this.host[kEnterRead]();
     try {
-      this.settle(this.core.received(this[kSlot], n));
+      this[kSettle](this.core.received(this[kSlot], n));
     } finally {
       this.reading = false;
       this.host[kLeaveRead]();
@@ -773,8 +594,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    * blocked or in flight: those are our waits, not the peer's.) For the sweep.
    */
   get [kAwaitingInput](): boolean {
-    return this.state === 'open' && !this.pending && this.saved === null && !this.txBlocked && this.tx.bytes === 0
-      && this.inflight === 0 && this.leftover === null && this.core.rxBuffered(this[kSlot]) > 0;
+    return this.state === 'open' && !this.d.pending && this.d.saved === null && !this.txBlocked && this.out.tx.bytes === 0
+      && !this.out.writing && this.leftover === null && this.core.rxBuffered(this[kSlot]) > 0;
   }
 
   /**
@@ -782,7 +603,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * the ring its positions go back to 0; outside a read callback Node still holds
    * the span it was given at the old head, so it gets the new one (zero-copy).
    */
-  private consume(end: number): void {
+  [kConsume](end: number): void {
     this.core.consume(this[kSlot], end);
     if (this.zeroCopy && !this.reading && !this.paused && this.core.rxBuffered(this[kSlot]) === 0) {
       rearm(this.socket, this.core.readSpan(this[kSlot]));
@@ -804,7 +625,7 @@ export class Connection<Data = any> implements ConnectionInfo {
         const n = Math.min(span.length, chunk.length - at);
         span.set(chunk.subarray(at, at + n));
         at += n;
-        this.settle(this.core.received(this[kSlot], n));
+        this[kSettle](this.core.received(this[kSlot], n));
         this[kClocks].note(n, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
       }
     } finally {
@@ -812,12 +633,12 @@ export class Connection<Data = any> implements ConnectionInfo {
     }
     if (at < chunk.length && reads(this.state)) {
       this.leftover = chunk.subarray(at);
-      this.updateReading();
+      this[kUpdateReading]();
     }
   }
 
   /** Pause reading when the rx ring is full, the echo is blocked, or the connection takes no input; resume otherwise. */
-  private updateReading(): void {
+  [kUpdateReading](): void {
     const want = reads(this.state) && !this.txBlocked && this.core.rxBuffered(this[kSlot]) < this.core.config.rxSize;
     if (want !== this.paused) return;
     if (!want) {
@@ -837,197 +658,19 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.socket.resume();
   }
 
-  // ---- delivery ----
+  /** Echo mode: the core stopped at a reply the tx ring could not take. For delivery's continue(). */
+  get [kTxBlocked](): boolean {
+    return this.txBlocked;
+  }
 
-  /** Act on what a core call said: echo written, or frames listed for the handler. */
-  private settle(status: number): void {
-    if (this.host[kTakesFrames]) return this.run(null, status);
+  /** Act on what a core call said: echo written, or frames listed for the handler (delivery.ts). */
+  [kSettle](status: number): void {
+    if (this.host[kTakesFrames]) return this.d.run(null, status);
     this.txBlocked = status === R_BLOCKED;
-    this.peer[kFlush]();
-    if (status < 0) return this[kFail](this.framingError(-status));
-    this.updateReading();
-    if (this.state === 'draining') this.whenDrained();
-  }
-
-  /**
-   * Deliver frames in order: the core's list (saved === null) or what was saved
-   * of an earlier one, then act on `status`, the core's word after listing them.
-   */
-  private run(saved: Saved | null, status: number): void {
-    const core = this.core;
-    if (!saved && this.held) return this.updateReading(); // held: the core listed nothing
-    const n = saved ? saved.list.length / FRAME_WORDS : core.frameCount();
-    let i = saved ? saved.next : 0;
-    const list = saved?.list; // undefined: the core's own list
-    let done = -1;
-    let failure: RingwireError | undefined;
-    const w = this.window;
-    const now = performance.now(); // one clock read per batch: its handlers all start now, for handlerTimeout
-    this.host[kEnter](this);
-    try {
-      while (i < n && this.delivers()) {
-        const frame = core.frame(i, list);
-        const end = core.frameEnd(i, list);
-        i++;
-        if (w.concurrency === 1) {
-          // One frame out at a time: every send is in order, so the connection is the frame's reply handle.
-          const r = this.onFrame!(frame, this, this);
-          if (isPromise(r)) this.await(r, w.add(end, now));
-          else done = end;
-          continue;
-        }
-        // Its place in the output is reserved before its handler runs, and the entry is its reply
-        // handle. Sends through the connection are attributed to it while it runs (calling), and
-        // after its awaits through frameContext, for a handler without `reply`. The oldest frame out
-        // needs no context: it stays the head until it settles, and the head sends straight (any
-        // frame of this connection in the context it inherits left before it).
-        const current = (this.calling = w.add(end, now));
-        const r = !this.contextual || w.size === 1 ? this.onFrame!(frame, this, current) : frameContext.run(current, this.onFrame!, frame, this, current);
-        this.calling = undefined;
-        if (isPromise(r)) this.await(r, current);
-        else if (current === w.head) done = w.takeHead().end; // nothing earlier is out: done, as at concurrency 1
-        else current.settled = true; // done; it leaves (its frame consumed) once the frames before it have
-      }
-    } catch (err) {
-      failure = handlerError(err);
-      const current = this.calling;
-      this.calling = undefined;
-      if (current !== undefined) {
-        if (current === w.head) {
-          w.takeHead();
-        } else {
-          // Frames before it are still out: the connection closes once they are answered (settled()).
-          current.settled = true;
-          current.failure = failure;
-          w.failed = true;
-          failure = undefined;
-        }
-      }
-    } finally {
-      this.host[kLeave]();
-    }
-    if (done >= 0) this.consume(done);
-    if (failure) return this[kFail](failure);
-    if (over(this.state)) return this.finWhenFlushed();
-    if (i < n || !w.accepts || this.peer.tx.bytes > 0) {
-      // Stopped early: keep the rest for later (list entries: their bytes stay in this slot's ring).
-      if (saved) saved.next = i;
-      else saved = { list: core.saveFrames(i), next: 0, status };
-      this.saved = saved;
-      this.hold(true);
-      this.updateReading();
-      return;
-    }
-    // Replies the handlers sent are written as the read callback returns, or once per turn of
-    // the event loop (send() -> flushLater): a batch, or the async replies of one turn, is one write.
-    this.saved = null;
-    if (saved) this.hold(false);
-    if (status < 0) return this[kFail](this.framingError(-status)); // close() writes the replies before the FIN
-    // After a saved batch, bytes may have arrived while the slot was held.
-    if (status === R_MORE || saved) {
-      this.unlisted = false;
-      return this.run(null, core.process(this[kSlot]));
-    }
-    this.listed();
-  }
-
-  /** Every frame the core could list was delivered: read on, or close once draining is done. */
-  private listed(): void {
-    this.updateReading();
-    if (this.state === 'draining') this.whenDrained();
-  }
-
-  /** An error the core found in the input, with the limit or framing it broke. */
-  private framingError(n: number): RingwireError {
-    const { maxFrame, framingText } = this.core.config;
-    if (n === E_FRAME_TOO_LARGE) {
-      const size = this.core.errorSize(this[kSlot]);
-      const what = size === 0 ? 'a frame longer than maxFrame' : size === 0xffffffff ? 'a frame of 4 GiB or more, over maxFrame' : `a frame of ${size} bytes, over maxFrame`;
-      return ringwireError(n, `${what} (${maxFrame} bytes of payload, framing ${framingText}): raise --max-frame or fix the peer`);
-    }
-    if (n === E_BAD_LENGTH) return ringwireError(n, `a length prefix that cannot describe a valid frame for framing ${framingText}`);
-    return ringwireError(n);
-  }
-
-  /**
-   * May the next frame be delivered now? Not while the replies it would make wait
-   * beyond a tx ring: this connection's own, or in a relay with onForward its
-   * partner's, where its frames go (its own queue is then the partner's frames,
-   * and holding its input for it would stall both ways).
-   */
-  private delivers(): boolean {
-    return (this.state === 'open' || this.state === 'draining') && this.window.accepts && this.peer.tx.bytes === 0;
-  }
-
-  /** A handler's promise is out, or onOpen's (the window's entries). */
-  private get pending(): boolean {
-    return this.window.size > 0;
-  }
-
-  /** Tell the core to hold this slot's frames (list none), or to list them again. */
-  private hold(held: boolean): void {
-    this.held = held;
-    if (held) this.unlisted = true;
-    this.core.hold(this[kSlot], held);
-  }
-
-  /** A handler's promise (e: its frame's place in the window; end -1: onOpen's, the core holds the slot's frames meanwhile). */
-  private await(p: PromiseLike<void>, e: InFlight): void {
-    this[kHandlerSince] = this.window.head!.since;
-    p.then(() => this.settled(e, undefined), err => this.settled(e, handlerError(err)));
-  }
-
-  /**
-   * A handler's promise settled. Its frame leaves the window once every frame
-   * before it has: then the replies the frames after it kept are sent in turn,
-   * the rx ring is consumed up to the oldest frame still out, and delivery goes
-   * on. A failure closes the connection after the replies of the frames before
-   * it; the frames after it send nothing more (their replies are dropped).
-   */
-  private settled(e: InFlight, failure: RingwireError | undefined): void {
-    const w = this.window;
-    e.settled = true;
-    e.failure = failure;
-    if (e !== w.head) {
-      if (failure) w.failed = true; // nothing more is delivered; it acts once its turn comes
-      return;
-    }
-    let end = -1;
-    let opened = false;
-    for (;;) {
-      const h = w.takeHead();
-      if (h.end < 0) opened = true;
-      else end = h.end;
-      failure ??= h.failure;
-      const next = w.head;
-      if (next === undefined) break;
-      const replies = w.takeReplies(next);
-      if (replies) this.sendHeld(replies, !failure); // after a failure, dropped
-      if (!next.settled) break;
-    }
-    this[kHandlerSince] = w.head?.since ?? 0;
-    if (this.state === 'quarantined') {
-      if (w.size > 0) return;
-      this.core.stats.add(S_QUARANTINED, -1);
-      return this.closeSlot('settle');
-    }
-    if (this.state === 'closed' || this.socket.destroyed) return this.onSocketClose();
-    if (opened) this.hold(false);
-    if (end >= 0) this.consume(end);
-    if (failure) return this[kFail](failure);
-    this.continue();
-  }
-
-  /** Deliver what was held back, unless another connection is mid-batch (then just after it). */
-  private continue(): void {
-    if (this.host[kDelivering]) return queueMicrotask(() => this.continue());
-    if (over(this.state)) return this.finWhenFlushed();
-    if (!this.window.accepts || this.peer.tx.bytes > 0) return;
-    const saved = this.saved;
-    if (saved) this.run(saved, saved.status);
-    else if (this.window.concurrency > 1 && !this.unlisted) this.listed(); // a settle with nothing new to list: no core call
-    else if (this.host[kTakesFrames] || this.txBlocked) this.settle(this.core.process(this[kSlot]));
-    else this.updateReading();
+    this.link.peer[kFlush]();
+    if (status < 0) return this[kFail](this.d.framingError(-status));
+    this[kUpdateReading]();
+    if (this.state === 'draining') this[kWhenDrained]();
   }
 
   // ---- closing ----
@@ -1040,54 +683,55 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (preamble && preamble.received > 0) {
       return this[kFail](ringwireError(E_PROXY_HEADER, `bad PROXY protocol header: the peer closed after ${preamble.received} bytes of it`));
     }
-    if (this.outputClosed) {
+    if (this.out.closed) {
       // Both sides are done once our replies and FIN are out ('finish'); not before, or they are lost.
       if (this.socket.writableFinished) this.socket.destroy();
       return;
     }
     if (reads(this.state)) {
       this.to('draining', 'fin');
-      this.updateReading();
+      this[kUpdateReading]();
     }
-    this.whenDrained();
+    this[kWhenDrained]();
   }
 
   /** Draining: once nothing buffered can produce another frame, close (FIN after the last reply). */
-  private whenDrained(): void {
-    // Held frames, and whatever arrived while they were held, are delivered first (continue()).
-    if (this.state !== 'draining' || this.pending || this.saved || this.txBlocked) return;
-    if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): run() comes back here
+  [kWhenDrained](): void {
+    // Held frames, and whatever arrived while they were held, are delivered first (Delivery.continue()).
+    if (this.state !== 'draining' || this.d.pending || this.d.saved || this.txBlocked) return;
+    if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): Delivery.run() comes back here
     // Every frame read is answered. The server's drain may hold the FIN until handlers
     // elsewhere settle (they may still send here), before the queue check: replies
     // waiting for a slow reader are answered, and must not hold every other FIN.
     if (this.host[kHoldFin](this)) return;
-    if (this.tx.bytes > 0) return;
+    if (this.out.tx.bytes > 0) return;
     if (this.peerEnded && this.core.rxBuffered(this[kSlot]) > 0) {
       const n = this.core.rxBuffered(this[kSlot]);
       return this[kFail](ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));
     }
-    if (this.peer !== this && this.peerEnded) {
+    const peer = this.link.peer;
+    if (peer !== this && this.peerEnded) {
       // A relay's half-close: every frame this side sent is forwarded; its partner
       // sends FIN after them, and this side keeps taking the partner's frames.
-      return this.peer.endOutput();
+      return peer.endOutput();
     }
     this.shut('idle');
   }
 
   /** A relay's partner has no more input: FIN after what is in this tx ring, and go on reading. */
   private endOutput(): void {
-    if (this.output !== 'open' || this.state === 'closed' || this.state === 'quarantined') return;
-    this.toOutput('end');
-    this.finWhenFlushed();
+    if (this.out.output !== 'open' || this.state === 'closed' || this.state === 'quarantined') return;
+    this.out.to('end');
+    this[kFinWhenFlushed]();
   }
 
   /** Our FIN is owed: send it once no handler is pending and the queue is in the ring, after the last reply. */
-  private finWhenFlushed(): void {
-    if (this.output !== 'ending' || this.pending || this.host[kDelivering] === this) return;
-    this.moveQueue();
-    this[kFlush]();
-    if (this.tx.bytes > 0) return; // the rest goes once the peer reads
-    this.toOutput('fin');
+  [kFinWhenFlushed](): void {
+    if (this.out.output !== 'ending' || this.d.pending || this.host[kDelivering] === this) return;
+    this.out.moveQueue();
+    this.out.flush();
+    if (this.out.tx.bytes > 0) return; // the rest goes once the peer reads
+    this.out.to('fin');
     this.socket.end();
     this.socket.once('finish', this.onFinish);
     if (this.state === 'closing') this.discardInput();
@@ -1103,8 +747,8 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Every reply and our FIN are out ('finish'). */
   private finished(): void {
-    if (this.output !== 'fin-sent') return;
-    this.toOutput('finish');
+    if (this.out.output !== 'fin-sent') return;
+    this.out.to('finish');
     this.afterFin();
   }
 
@@ -1116,150 +760,40 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.lingerTimer.unref();
   }
 
-  // ---- the relay link ----
+  // ---- the relay link (relay-link.ts) ----
 
-  /**
-   * A relay: each side's whole frames go into the other's tx ring, in the core, in
-   * one call per read (Core.forwardTo), with backpressure both ways. When one side
-   * closes, the other closes after the frames it still has to send.
-   */
+  /** A relay: this side and `other` take each other's frames (relay-link.ts). */
   [kPair](other: Connection): void {
-    this.peer = other;
-    other.peer = this;
-    if (this.host[kTakesFrames]) return; // onForward: frames come to forward(), not to the core's forwarding
-    this.core.forwardTo(this[kSlot], other[kSlot]);
-    this.core.forwardTo(other[kSlot], this[kSlot]);
+    this.link.pair(other.link);
   }
 
-  /**
-   * A relay with onForward (handler mode): one frame on its way to the partner,
-   * which the hook may let pass, drop or replace; copied once, into the partner's
-   * tx ring. A frame that queues beyond that ring stops this side's delivery
-   * (delivers()) until the partner's queue is in its ring: backpressure, as in the core.
-   * The hook may answer with a promise: it is awaited like onFrame's (this side's
-   * next frame waits, the frame's view stays valid until it settles), and a
-   * rejection is ERR_HANDLER. Returns what run() awaits, if anything.
-   */
-  private forward(frame: Uint8Array): void | PromiseLike<void> {
-    const to = this.peer;
-    if (to === this) return; // the partner is gone: this side is closing
-    const out = this[kHandler].onForward!(frame, this, to);
-    if (isPromise(out)) return (out as PromiseLike<unknown>).then(r => forwarded(frame, to, r));
-    forwarded(frame, to, out);
-  }
+  // ---- writing (writer.ts) ----
 
-  /** Closing side of a relay: the partner stops forwarding here (before this slot is reused) and closes after its frames. */
-  private unpair(): void {
-    const p = this.peer;
-    if (p === this) return;
-    this.peer = this;
-    p.peer = p;
-    if (!this.host[kTakesFrames]) {
-      this.core.forwardTo(p[kSlot], p[kSlot]);
-      this.core.forwardTo(this[kSlot], this[kSlot]);
-    }
-    if (!this.connected && this.error) {
-      // The other side never connected: the partner learns why.
-      p[kFail](ringwireError(E_SOCKET, `its relay partner could not connect: ${this.error.message}`));
-    } else {
-      p.close();
-    }
-  }
-
-  // ---- writing ----
-
-  /** Hand Node every tx byte not yet handed over (one write, or one writev when they wrap). */
+  /** Hand Node every tx byte not yet handed over. */
   [kFlush](): void {
-    const pending = this.core.txPending(this[kSlot]) - this.inflight;
-    if (pending <= 0 || this.socket.destroyed || this.outputClosed) return;
-    const first = this.core.txChunk(this[kSlot], this.inflight);
-    if (this.inflight === 0) this[kLastProgress] = performance.now();
-    const writer = this.writer;
-    if (writer) {
-      const skip = this.inflight;
-      this.inflight += pending;
-      const r = first.length < pending ? writer.write2(first, this.core.txChunk(this[kSlot], skip + first.length)) : writer.write(first);
-      if (r === WRITE_DONE) {
-        this.release(pending);
-        if (!this.afterWriteOwed && this.owesAfterWrite()) {
-          this.afterWriteOwed = true;
-          process.nextTick(this.afterDirectWrite);
-        }
-      } else if (r < 0) {
-        this.directWritten(r, 0);
-      }
-      return;
-    }
-    // TLS encrypts what write() hands its handle at once (SSL_write, or a copy while the
-    // handshake is not done), so those ring bytes are free when write() returns. They
-    // reach the handle at once only when nothing waits before them in the stream and
-    // the TCP connection is up (a connecting socket keeps a reference until 'connect').
-    // Beyond this, one write's bytes at most sit in TLS unaccounted: the next ones wait.
-    const copied = this.copiesWrites && !this.socket.connecting && this.socket.writableLength === 0;
-    if (first.length < pending) {
-      this.socket.cork();
-      this.socket.write(first, this.onWritten);
-      this.socket.write(this.core.txChunk(this[kSlot], this.inflight + first.length), this.onWritten);
-      this.socket.uncork();
-    } else {
-      this.socket.write(first, this.onWritten);
-    }
-    this.inflight += pending;
-    this.releaseWritten(copied);
+    this.out.flush();
   }
 
   /** Is output waiting on the peer (for the write-timeout sweep)? */
   get [kWriting](): boolean {
-    return this.inflight > 0;
+    return this.out.writing;
   }
 
-  /** Give the core back the tx bytes the kernel (or TLS, which copied them: all of them) has taken (the stream path). */
-  private releaseWritten(copied = false): void {
-    const done = copied ? this.inflight : this.inflight - this.socket.writableLength;
-    if (done > 0) this.release(done);
+  /** When the output last moved (the endpoint's write-timeout sweep reads it). */
+  get [kLastProgress](): number {
+    return this.out.lastProgress;
   }
 
-  /** The kernel has the next n bytes handed over. */
-  private release(n: number): void {
-    this.core.release(this[kSlot], n);
-    this.inflight -= n;
-    this[kLastProgress] = this[kClocks].lastActive = performance.now();
+  /** After a direct write that finished at once: does the connection wait on written() (a blocked echo or a saved batch here or at the partner, not open)? */
+  get [kWaitsOnWrite](): boolean {
+    const peer = this.link.peer;
+    return this.txBlocked || this.d.saved !== null || peer.txBlocked || peer.d.saved !== null || this.state !== 'open';
   }
 
-  /**
-   * After a direct write that finished at once: does anything wait on written()?
-   * (The common case, an open connection with nothing queued or blocked, does not,
-   * and costs no tick.)
-   */
-  private owesAfterWrite(): boolean {
-    // Each condition written() acts on: the queue, onDrain, a blocked echo or saved batch here or at the partner, the close.
-    return this.tx.bytes > 0 || this.owesDrain || this.txBlocked || this.saved !== null || this.peer.txBlocked || this.peer.saved !== null
-      || this.state !== 'open' || this.output !== 'open';
-  }
-
-  /** A pending direct write finished (or one failed at once: bytes 0). */
-  private directWritten(status: number, bytes: number): void {
-    if (this.state === 'closed' || this.socket.destroyed) return;
-    if (status < 0) {
-      // As socket.write does: the socket is destroyed with the error ('error', then
-      // 'close': onSocketError maps it to ERR_SOCKET), after the current call stack.
-      if (this.output === 'done') return;
-      this.toOutput('abort'); // nothing more is written
-      const err = writeError(status);
-      process.nextTick(() => this.socket.destroy(err));
-      return;
-    }
-    this.release(bytes);
-    this.written();
-  }
-
-  private written(err?: Error | null): void {
-    if (err || this.state === 'closed' || this.socket.destroyed || this.output === 'done') return;
-    if (!this.writer) this.releaseWritten();
-    this.moveQueue();
-    this[kFlush]();
-    if (this.tx.bytes === 0 && this.owesDrain) {
-      this.owesDrain = false;
+  /** A write finished and the writer moved its queue: onDrain, and whoever waited for room goes on. */
+  [kWrote](): void {
+    if (this.out.tx.bytes === 0 && this.out.owesDrain) {
+      this.out.owesDrain = false;
       try {
         const r = this[kHandler].onDrain?.(this);
         if (isPromise(r)) r.then(undefined, err => this[kFail](handlerError(err)));
@@ -1268,22 +802,16 @@ export class Connection<Data = any> implements ConnectionInfo {
       }
     }
     // Room in this tx ring: whoever fills it (itself, or its partner in a relay) may go on.
-    const feeder = this.peer;
-    if (feeder !== this && (feeder.txBlocked || (feeder.saved && this.tx.bytes === 0))) feeder.continue();
-    if ((feeder === this && this.txBlocked) || this.saved) this.continue();
-    else if (this.state === 'draining') this.whenDrained();
-    else this.finWhenFlushed();
+    const feeder = this.link.peer;
+    if (feeder !== this && (feeder.txBlocked || (feeder.d.saved && this.out.tx.bytes === 0))) feeder.d.continue();
+    if ((feeder === this && this.txBlocked) || this.d.saved) this.d.continue();
+    else if (this.state === 'draining') this[kWhenDrained]();
+    else this[kFinWhenFlushed]();
   }
 
-  /** Move queued replies into the tx ring while they fit (tx-queue.ts), giving their bytes back to the budget. */
-  private moveQueue(): void {
-    if (this.tx.bytes === 0) return;
-    const moved = this.tx.moveInto(this.core, this[kSlot]);
-    if (moved > 0) this.host[kQueue](-moved);
-  }
-
+  /** Drop every reply not in the tx ring (queued, or held for its turn), giving their bytes back to the budget. */
   private dropQueue(): void {
-    const dropped = this.tx.clear() + this.window.dropReplies();
+    const dropped = this.out.tx.clear() + this.d.window.dropReplies();
     if (dropped > 0) this.host[kQueue](-dropped);
   }
 
@@ -1304,6 +832,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     } finally {
       if (destroy) this.destroy();
       else this.close();
+      if (err.number === E_HANDLER) this.link.failed(err);
     }
   }
 
@@ -1317,27 +846,27 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   /** The socket closed: the slot goes back once no handler holds a frame of it (else it is quarantined until then). */
-  private onSocketClose(): void {
+  [kSocketClosed](): void {
     if (this.state === 'closed' || this.state === 'quarantined') return;
-    this.stream?.end();
-    this.toOutput('abort');
-    if (this.pending) {
+    this.d.stream?.end();
+    this.out.to('abort');
+    if (this.d.pending) {
       // A handler still holds a view of this slot's rx ring: the slot is not reused before it settles.
       this.to('quarantined', 'socket-closed');
       this.core.stats.add(S_QUARANTINED, 1);
       this.dropQueue();
       return;
     }
-    this.closeSlot('socket-closed');
+    this[kCloseSlot]('socket-closed');
   }
 
   /** The end: the slot goes back to the core, the relay partner is told, onClose runs. */
-  private closeSlot(event: 'socket-closed' | 'settle'): void {
+  [kCloseSlot](event: 'socket-closed' | 'settle'): void {
     this.to('closed', event);
     clearTimeout(this.lingerTimer);
     this.dropQueue();
-    this.saved = null;
-    this.unpair();
+    this.d.saved = null;
+    this.link.unpair(this.connected, this.error);
     this.core.close(this[kSlot]);
     this.host[kClosed](this, this.error, this.closeReason ?? 'peer');
   }

@@ -3,7 +3,7 @@
 // module's exports, serveInWorker). Every hook is optional; without onFrame,
 // onConnection and onForward the echo (or a relay's forwarding) runs inside the core.
 //
-// The rules the hooks can rely on (enforced in connection.ts):
+// The rules the hooks can rely on (enforced in connection.ts and its parts: delivery.ts, writer.ts, relay-link.ts):
 //   - onOpen first, onClose last and exactly once, for every connection that opened.
 //   - Frames of one connection arrive strictly in order; the next one only after
 //     the previous onFrame returned, or after its promise settled. With the
@@ -22,7 +22,8 @@
 //   - Every hook may return a promise. onOpen's, onFrame's and onForward's are
 //     awaited: the connection's next frame waits until it settles. A throw or a rejection of
 //     any hook closes that connection only, with ERR_HANDLER (onClose's: the
-//     connection is gone, the error is reported and counted).
+//     connection is gone, the error is reported and counted); on a relay, that
+//     connection and its partner, each with ERR_HANDLER (relay-link.ts).
 //   - onStart and onStop are the thread's, not a connection's (lifecycle.ts): onStart
 //     once per thread before it accepts (its throw fails the start with
 //     ERR_BAD_CONFIG), onStop once per thread after its drain, within drainTimeout.
@@ -67,7 +68,7 @@ export interface Handler<Data = any> {
    * on its way from one side to the other. Return nothing (or true) to forward
    * it as it is, false to drop it, or other bytes to forward instead; or a promise
    * of one of these, awaited in order like onFrame's. Any other value, a throw or
-   * a rejection closes `from` (and so its partner) with ERR_HANDLER. The frame is
+   * a rejection closes `from` and its partner, each with ERR_HANDLER. The frame is
    * a view, valid until the hook returns or its promise settles; forwarding copies
    * it once, into `to`'s tx ring. Without it, frames are forwarded inside the core
    * (Core.forwardTo).
@@ -108,4 +109,13 @@ export type ConnectionHooks<Data = any> = Omit<Handler<Data>, 'onStart' | 'onSto
 /** Does this handler take frames (handler mode), or does the core echo them? */
 export function takesFrames(handler: Handler): boolean {
   return typeof handler.onFrame === 'function' || typeof handler.onConnection === 'function' || typeof handler.onForward === 'function';
+}
+
+/** Did a hook answer with a promise (anything with a then())? */
+export const isPromise = (r: unknown): r is PromiseLike<void> => typeof (r as PromiseLike<void> | undefined)?.then === 'function';
+
+/** A value's kind for a message: its class for an object, else its type. */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  return typeof value === 'object' ? (value as object).constructor?.name ?? 'an object' : typeof value;
 }

@@ -30,6 +30,23 @@ export const kHandlerSince = Symbol('handlerSince');
 /** Where a connection is in its state tables (connection-state.ts): for the model-based test. */
 export const kState = Symbol('state');
 
+// ---- Connection: what its own parts call (delivery.ts, writer.ts, relay-link.ts) ----
+// Reading, closing and the slot stay the connection's; its parts ask it through these.
+export const kLife = Symbol('life');
+export const kError = Symbol('error');
+export const kTxBlocked = Symbol('txBlocked');
+export const kConsume = Symbol('consume');
+export const kUpdateReading = Symbol('updateReading');
+export const kSettle = Symbol('settle');
+export const kWhenDrained = Symbol('whenDrained');
+export const kFinWhenFlushed = Symbol('finWhenFlushed');
+export const kSocketClosed = Symbol('socketClosed');
+export const kCloseSlot = Symbol('closeSlot');
+export const kWaitsOnWrite = Symbol('waitsOnWrite');
+export const kWrote = Symbol('wrote');
+/** A reply of a frame (connection.send(), or the frame's own reply.send()): in its place, or at once. */
+export const kReply = Symbol('reply');
+
 // ---- Endpoint: what its connections (ConnectionHost), router (RouterHost) and clients (Dialer) call ----
 export const kTakesFrames = Symbol('takesFrames');
 export const kWritePath = Symbol('writePath');

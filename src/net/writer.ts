@@ -1,0 +1,259 @@
+// A connection's output: its replies from the tx ring to the kernel, the queue
+// beyond the ring, and its output state (connection-state.ts's second table:
+// open -> ending -> fin-sent -> done), which changes only through to().
+//
+// Views of the tx ring are written as they are, once for all the replies a
+// connection got in a read callback (as it returns) or else once per turn of the
+// event loop (Endpoint.flushLater); Node keeps a reference, not a copy, so the
+// ring's bytes are released only once the kernel has them, or, for TLS, which
+// encrypts (copies) what reaches its handle, once write() returns (flush()). Two
+// write paths: 'direct' (direct-write.ts) writes through the socket's handle and
+// releases what each write carried when it finishes, at once or in its
+// completion; 'stream' uses socket.write and releases `inflight -
+// socket.writableLength` (TLS sockets always take it). Either way, what a
+// finished write allows next (the queue moves, onDrain, a blocked echo goes on,
+// FIN) runs in written(), never inside flush() itself: the writer moves the
+// queue and writes again, and its connection does the rest ([kWrote]).
+//
+// A reply that does not fit in the tx ring is copied into the tx queue
+// (tx-queue.ts; put() returns false; onDrain fires once the queue has moved into
+// the ring); a reply larger than the whole ring (up to maxReply) is streamed
+// through it from the queue. The queue is capped per connection (maxQueued) and in
+// total (the endpoint's budget): past either, ERR_SLOW_CONSUMER destroys the
+// connection; so does no write progress for writeTimeout (the endpoint's sweep).
+//
+// Invariants: `inflight` is the tx bytes handed to Node and not yet released to
+// the core (the core's tx tail moves only by release()); nothing is written once
+// the output is fin-sent or done, or the socket is destroyed.
+
+import type net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { E_DELIMITER_IN_PAYLOAD, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, ringwireError, type RingwireError } from '../core/errors.ts';
+import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
+import type { Connection, ConnectionHost } from './connection.ts';
+import { DirectWriter, WRITE_DONE, canWriteDirect, writeError } from './direct-write.ts';
+import { kClocks, kDelivering, kError, kFail, kFlushLater, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { TxQueue } from './tx-queue.ts';
+
+/**
+ * What check()/send() said of a reply of `length` bytes, as an error: null when it
+ * may be sent (it fits, waits for room, or is larger than the tx ring but within
+ * maxReply: streamed through it), else ERR_DELIMITER_IN_PAYLOAD (SEND_DELIMITER) or
+ * ERR_REPLY_TOO_LARGE saying why.
+ */
+export function replyRefusal(r: number, length: number, config: { framingText: string; txSize: number }, maxReply: number): RingwireError | null {
+  if (r === SEND_OK || r === SEND_FULL || (r === SEND_TOO_LARGE && length <= maxReply)) return null;
+  if (r === SEND_DELIMITER) {
+    return ringwireError(E_DELIMITER_IN_PAYLOAD, `cannot send a ${length}-byte payload as one frame of framing ${config.framingText}: it holds the delimiter`
+      + `${config.framingText.endsWith(':cr') ? ' (or ends in \\r, which the peer drops)' : ''}, so the peer would read more than one frame: escape or encode it`);
+  }
+  const why = r === SEND_TOO_LARGE ? `over maxReply (${maxReply} bytes)` : `not a length ${config.framingText} framing can carry`;
+  return ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${length}-byte reply: ${why} (tx ring ${config.txSize} bytes)`);
+}
+
+export class Writer {
+  /** Where the output is (connection-state.ts: it changes only through to()). */
+  output: Output = 'open';
+  /** Replies that did not fit in the tx ring yet. */
+  readonly tx = new TxQueue();
+  /** put() returned false: onDrain is owed once the queue is in the ring. */
+  owesDrain = false;
+  /** When the output last moved (the endpoint's write-timeout sweep reads it). */
+  lastProgress = 0;
+  /** tx bytes handed to Node and not yet released to the core. */
+  private inflight = 0;
+  /** The direct write path, once the socket is connected and can take it (null: socket.write). */
+  private direct: DirectWriter | null = null;
+  /** A direct write finished at once and written() is owed in a tick (as socket.write's callback would be). */
+  private afterWriteOwed = false;
+  /** The socket copies what write() hands it (TLS): see flush(). */
+  private copiesWrites = false;
+  private readonly c: Connection;
+  private readonly host: ConnectionHost;
+  private readonly core: Core;
+  private readonly slot: number;
+  private readonly onWritten = (err?: Error | null) => this.written(err);
+  private readonly afterDirectWrite = () => {
+    this.afterWriteOwed = false;
+    this.written();
+  };
+
+  constructor(c: Connection, host: ConnectionHost) {
+    this.c = c;
+    this.host = host;
+    this.core = host.core;
+    this.slot = c[kSlot];
+  }
+
+  /** One step of the output, as the table has it. */
+  to(event: OutputEvent): void {
+    const next = OUTPUT[this.output][event];
+    if (next === undefined) throw badStep('output', this.output, event, '?');
+    this.output = next;
+  }
+
+  /** Our FIN is out (or nothing more can be written): nothing more is taken. */
+  get closed(): boolean {
+    return this.output === 'fin-sent' || this.output === 'done';
+  }
+
+  /** The connection's socket is now `s` (at start, and once more when TLS wraps it after a PROXY header): does it copy what write() hands it? */
+  attach(s: net.Socket): void {
+    this.copiesWrites = (s as TLSSocket).encrypted === true;
+  }
+
+  /** The socket is connected: write through its handle if the endpoint chose that and the socket can. */
+  start(s: net.Socket): void {
+    if (this.host[kWritePath] === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
+      this.direct = new DirectWriter(s, (status, bytes) => this.directWritten(status, bytes));
+    }
+  }
+
+  /** TLS wraps the socket after a PROXY header (attach() follows): it encrypts what it is given, so replies go through the TLSSocket (nothing was written before). */
+  wrapped(): void {
+    this.direct = null;
+  }
+
+  /** Is output waiting on the peer (for the write-timeout sweep)? */
+  get writing(): boolean {
+    return this.inflight > 0;
+  }
+
+  /** send() after every earlier reply, whoever sends it. */
+  put(payload: Uint8Array): boolean {
+    const c = this.c;
+    if (this.closed || c[kLife] === 'closed' || c[kError]) return false;
+    const wasEmpty = this.tx.bytes === 0;
+    let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload);
+    if (wasEmpty && r === SEND_FULL && !this.host[kDelivering] && this.inflight < this.core.txPending(this.slot)) {
+      // Outside a batch the ring may be full only of replies waiting for the end of
+      // the tick: hand them to the kernel now and try again before queueing a copy.
+      this.flush();
+      r = this.core.send(this.slot, payload);
+    }
+    if (wasEmpty && r === SEND_OK) {
+      this.host[kFlushLater](c);
+      return true;
+    }
+    if (r !== SEND_OK && r !== SEND_FULL) {
+      const refused = replyRefusal(r, payload.length, this.core.config, this.host[kLimits].maxReply);
+      if (refused) {
+        c[kFail](refused);
+        return false;
+      }
+    }
+    // Copied: a Buffer's slice() would be a view of the caller's memory.
+    this.tx.push(new Uint8Array(payload));
+    const withinBudget = this.host[kQueue](payload.length, c); // the budget closes stalled holders first (queue-budget.ts)
+    const queued = this.tx.bytes;
+    if (queued > this.host[kLimits].maxQueued || !withinBudget) {
+      const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
+      c[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
+      return false;
+    }
+    this.owesDrain = true;
+    if (wasEmpty && r === SEND_TOO_LARGE) {
+      // Larger than the tx ring: start streaming it now.
+      this.moveQueue();
+      this.host[kFlushLater](c);
+    }
+    return false;
+  }
+
+  /** Hand Node every tx byte not yet handed over (one write, or one writev when they wrap). */
+  flush(): void {
+    const socket = this.c.socket;
+    const pending = this.core.txPending(this.slot) - this.inflight;
+    if (pending <= 0 || socket.destroyed || this.closed) return;
+    const first = this.core.txChunk(this.slot, this.inflight);
+    if (this.inflight === 0) this.lastProgress = performance.now();
+    const direct = this.direct;
+    if (direct) {
+      const skip = this.inflight;
+      this.inflight += pending;
+      const r = first.length < pending ? direct.write2(first, this.core.txChunk(this.slot, skip + first.length)) : direct.write(first);
+      if (r === WRITE_DONE) {
+        this.release(pending);
+        if (!this.afterWriteOwed && this.owesAfterWrite()) {
+          this.afterWriteOwed = true;
+          process.nextTick(this.afterDirectWrite);
+        }
+      } else if (r < 0) {
+        this.directWritten(r, 0);
+      }
+      return;
+    }
+    // TLS encrypts what write() hands its handle at once (SSL_write, or a copy while the
+    // handshake is not done), so those ring bytes are free when write() returns. They
+    // reach the handle at once only when nothing waits before them in the stream and
+    // the TCP connection is up (a connecting socket keeps a reference until 'connect').
+    // Beyond this, one write's bytes at most sit in TLS unaccounted: the next ones wait.
+    const copied = this.copiesWrites && !socket.connecting && socket.writableLength === 0;
+    if (first.length < pending) {
+      socket.cork();
+      socket.write(first, this.onWritten);
+      socket.write(this.core.txChunk(this.slot, this.inflight + first.length), this.onWritten);
+      socket.uncork();
+    } else {
+      socket.write(first, this.onWritten);
+    }
+    this.inflight += pending;
+    this.releaseWritten(copied);
+  }
+
+  /** Give the core back the tx bytes the kernel (or TLS, which copied them: all of them) has taken (the stream path). */
+  private releaseWritten(copied = false): void {
+    const done = copied ? this.inflight : this.inflight - this.c.socket.writableLength;
+    if (done > 0) this.release(done);
+  }
+
+  /** The kernel has the next n bytes handed over. */
+  private release(n: number): void {
+    this.core.release(this.slot, n);
+    this.inflight -= n;
+    this.lastProgress = this.c[kClocks].lastActive = performance.now();
+  }
+
+  /**
+   * After a direct write that finished at once: does anything wait on written()?
+   * (The common case, an open connection with nothing queued or blocked, does not,
+   * and costs no tick.)
+   */
+  private owesAfterWrite(): boolean {
+    // Each condition written() acts on: the queue, onDrain, the close, and what the connection waits on (a blocked echo, a saved batch).
+    return this.tx.bytes > 0 || this.owesDrain || this.output !== 'open' || this.c[kWaitsOnWrite];
+  }
+
+  /** A pending direct write finished (or one failed at once: bytes 0). */
+  private directWritten(status: number, bytes: number): void {
+    const socket = this.c.socket;
+    if (this.c[kLife] === 'closed' || socket.destroyed) return;
+    if (status < 0) {
+      // As socket.write does: the socket is destroyed with the error ('error', then
+      // 'close': onSocketError maps it to ERR_SOCKET), after the current call stack.
+      if (this.output === 'done') return;
+      this.to('abort'); // nothing more is written
+      const err = writeError(status);
+      process.nextTick(() => socket.destroy(err));
+      return;
+    }
+    this.release(bytes);
+    this.written();
+  }
+
+  private written(err?: Error | null): void {
+    if (err || this.c[kLife] === 'closed' || this.c.socket.destroyed || this.output === 'done') return;
+    if (!this.direct) this.releaseWritten();
+    this.moveQueue();
+    this.flush();
+    this.c[kWrote]();
+  }
+
+  /** Move queued replies into the tx ring while they fit (tx-queue.ts), giving their bytes back to the budget. */
+  moveQueue(): void {
+    if (this.tx.bytes === 0) return;
+    const moved = this.tx.moveInto(this.core, this.slot);
+    if (moved > 0) this.host[kQueue](-moved);
+  }
+}
