@@ -389,7 +389,7 @@ describe('ringwire bench, end to end', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--suite', 'pipelined', '--connections', '2', '--depth', '4', '--duration', '100ms', '--warmup', '50ms',
-      '--rounds', '1', '--variant', 'wasm-stream=ringwire-wasm-pipelined:--write stream', '--variant', 'node-w2=node-pipelined:--max-in-flight 2', '--out', out,
+      '--rounds', '1', '--variant', 'wasm-stream=ringwire-wasm-pipelined:--write stream', '--variant', 'node-w4=node-pipelined:--max-in-flight 4', '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
     const json = readdirSync(out).find(f => f.endsWith('.json'))!;
@@ -398,9 +398,9 @@ describe('ringwire bench, end to end', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('pipelined · setImmediate · 2 conn · 64 B · depth 4 · framing length:4:be');
     expect(r.stdout).toContain('pipelined · 1 ms timer · 2 conn · 64 B · depth 4 · framing length:4:be');
-    expect(r.stdout).toMatch(/writes\/frame \(ringwire-wasm-pipelined \/ ringwire-js-pipelined \/ node-pipelined \/ wasm-stream \/ node-w2\)/);
+    expect(r.stdout).toMatch(/writes\/frame \(ringwire-wasm-pipelined \/ ringwire-js-pipelined \/ node-pipelined \/ wasm-stream \/ node-w4\)/);
     expect(report.settings.baselines).toEqual({ pipelined: 'node-pipelined' });
-    const names = ['ringwire-wasm-pipelined', 'ringwire-js-pipelined', 'node-pipelined', 'wasm-stream', 'node-w2'];
+    const names = ['ringwire-wasm-pipelined', 'ringwire-js-pipelined', 'node-pipelined', 'wasm-stream', 'node-w4'];
     expect(report.summaries.map(s => [s.scenario.wait, s.contenders.map(c => c.contender)])).toEqual([['immediate', names], ['timer', names]]);
     for (const s of report.samples) {
       expect([s.mismatches, s.shortReads, s.errors]).toEqual([0, 0, 0]);
