@@ -249,8 +249,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       d.onFrame = handler.onFrame;
       // One that declares `reply` replies through it after its awaits: no async context per frame (delivery-window.ts).
       d.contextual = d.window.concurrency > 1 && handler.onFrame.length < 3;
-    }
-    else if (handler.onConnection) d.onFrame = frame => d.frames().offer(frame);
+    } else if (handler.onConnection) d.onFrame = frame => d.frames().offer(frame);
     else if (handler.onForward) d.onFrame = frame => this.link.forward(frame);
     if (zeroCopy) {
       this.socket = source({
