@@ -3,12 +3,13 @@
 // the thread count; its failure fails listen() naming the module and the thread;
 // onStop once per thread after the drain's last FIN, bounded by drainTimeout (an
 // overrun is reported; a worker is then terminated); a worker server's close()
-// resolves as soon as every thread has stopped. Then as a user runs it:
+// resolves as soon as every thread has stopped, and ends each thread then, whatever
+// its module left open (as one thread's `ringwire serve` exits). Then as a user runs it:
 // `ringwire serve --handler-options`, SIGTERM, the exit.
 import net from 'node:net';
 import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -19,6 +20,7 @@ import { CORES } from './harness.ts';
 import { LineClient } from './line-client.ts';
 
 const HANDLER = new URL('./fixtures/lifecycle-handler.mjs', import.meta.url).pathname;
+const OPEN_HANDLE = new URL('./fixtures/open-handle-handler.mjs', import.meta.url).pathname;
 const dir = mkdtempSync(path.join(tmpdir(), 'ringwire-lifecycle-'));
 let logs = 0;
 /** A fresh file for the fixture's "start …" and "stop …" lines. */
@@ -155,7 +157,9 @@ describe.each(CORES)('a handler\'s life on every worker thread core=%s', core =>
     await expect(failure).rejects.toMatchObject({ code: 'ERR_BAD_CONFIG' });
     await expect(failure).rejects.toThrow(`onStart of handler module ${HANDLER} failed on thread 1 of 2: boom on 1`);
     expect(server.stats().workers.map(w => w.state)).toEqual(['closed', 'closed']);
-    expect(lines(log)).not.toContain('stop 1/2 open=0'); // a thread that never started never stops
+    // A thread that never started never stops. (Thread 0 may not have started either: the failure
+    // closes the server, and a thread told to close before its onStart ran is ended without running it.)
+    expect(existsSync(log) ? lines(log) : []).not.toContain('stop 1/2 open=0');
   });
 
   it('terminates a thread whose onStop never settles at drainTimeout, and reports it', async () => {
@@ -171,12 +175,15 @@ describe.each(CORES)('a handler\'s life on every worker thread core=%s', core =>
     expect(server.stats().workers.map(w => w.state)).toEqual(['closed', 'closed']);
   });
 
-  it('terminates a thread that something its module left open keeps alive after onStop, at drainTimeout, and reports it', async () => {
-    const { server, reported } = await start({ drainTimeout: 300, handlerOptions: { keepOpen: true } });
+  it('ends a thread once its onStop settled, even when its module left something open: no wait for drainTimeout, nothing reported', async () => {
+    const { server, log, reported } = await start({ handlerOptions: { keepOpen: true } }); // drainTimeout: the default 10 s
     await server.listen(0);
+    const started = Date.now();
     await server.close();
-    expect(reported.map(([e, info]) => [e.code, info.thread]).sort()).toEqual([['ERR_DRAIN_TIMEOUT', 0], ['ERR_DRAIN_TIMEOUT', 1]]);
-    expect(reported[0]![0].message).toMatch(/drained and ran its onStop, but did not end within drainTimeout \(300 ms\): something its handler module opened .* keeps it alive; close it in onStop$/);
+    expect(Date.now() - started).toBeLessThan(5000); // not the 10 s drainTimeout it used to wait, before reporting ERR_DRAIN_TIMEOUT
+    expect(lines(log).filter(l => l.startsWith('stop'))).toEqual(['stop 0/2 open=0', 'stop 1/2 open=0']);
+    expect(reported).toEqual([]);
+    expect(server.stats().workers.map(w => w.state)).toEqual(['closed', 'closed']);
   });
 });
 
@@ -202,6 +209,20 @@ describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
       expect(Date.now() - started).toBeLessThan(1000);
       expect(code).toBe(0);
       expect(lines(log).filter(l => l.startsWith('stop'))).toEqual(['stop 0/2 open=0', 'stop 1/2 open=0']);
+    }
+  });
+
+  it('SIGTERM with a module that has no onStop and keeps a timer open: exits 0 without waiting --drain-timeout, on 2 threads as on 1, nothing logged', async () => {
+    for (const workers of ['1', '2']) {
+      const { child, out, err } = serve(['--core', core, '--workers', workers, '--handler', OPEN_HANDLE]);
+      while (!out().includes('listening')) await once(child.stdout!, 'data');
+      const started = Date.now();
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      expect(Date.now() - started, `--workers ${workers}`).toBeLessThan(5000); // not the 10 s (--drain-timeout) 2 workers used to take, before exiting 1
+      expect(code).toBe(0);
+      const logged = err().split('\n').filter(l => l !== '' && !l.startsWith('ringwire: stall: ')); // a loaded machine's warnings
+      expect(logged).toEqual(['ringwire: SIGTERM: draining 0 connection(s)', 'ringwire: closed after 0 connections, 0 frames in, 0 frames out, 0 errors']);
     }
   });
 
@@ -273,5 +294,17 @@ describe('serveInWorker in an application\'s own worker', () => {
       expect(reported.map(e => e.code)).toEqual(stopNever ? ['ERR_DRAIN_TIMEOUT'] : []);
       await worker.terminate();
     }
+  });
+
+  it('told to close while it starts, finishes starting first: its onStart runs, then its onStop, once each', async () => {
+    const worker = new Worker(new URL('./fixtures/lifecycle-worker.mjs', import.meta.url), { workerData: { tag: 'z', stopNever: false } });
+    const app: unknown[] = [];
+    worker.on('message', m => { if (m?.app) app.push(m.app); });
+    const link = attachWorker(worker);
+    const closed = link.close(); // before it is ready: it used to close at once, then run onStart, and never onStop
+    expect(await closed).toBe(false);
+    expect(app).toEqual(['started', 'stopped']);
+    await link.ready; // it did start
+    await worker.terminate();
   });
 });

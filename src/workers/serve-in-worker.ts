@@ -47,6 +47,9 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
     post({ type: 'ringwire:stopError', number: err.number, message: err.message });
   });
   let release: (() => void) | undefined;
+  // Settles once this thread has started (listening or ready for sockets), or failed to.
+  let startDone!: () => void;
+  const starting = new Promise<void>(resolve => (startDone = resolve));
   const onMessage = (m: ParentMessage) => {
     if (m.type === 'ringwire:socket') server.serve(m.socket as net.Socket);
     else if (m.type === 'ringwire:release') release?.();
@@ -58,21 +61,27 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
         release = resolve;
         post({ type: 'ringwire:quiet' });
       });
-      void server.close().then(() => {
+      // A close that comes while the thread starts waits for the start to end, so that an
+      // onStart that runs is always followed by its onStop (and nothing starts after a close).
+      void starting.then(() => server.close()).then(() => {
         post({ type: 'ringwire:closed', overran });
         port.off('message', onMessage); // nothing of ours keeps the thread alive any more
       });
     }
   };
   port.on('message', onMessage);
-  const core = await server.start();
-  if (switchboard) {
-    server.router.attach(switchboard, place); // this thread's mailbox: sendTo and publish reach it
-    // With a cluster, the parent subscribes the host in Redis to the topics its threads have subscribers of.
-    if (switchboard.outbox) server.router.watchTopics((topic, active) => post({ type: 'ringwire:topic', topic, active }));
+  try {
+    const core = await server.start();
+    if (switchboard) {
+      server.router.attach(switchboard, place); // this thread's mailbox: sendTo and publish reach it
+      // With a cluster, the parent subscribes the host in Redis to the topics its threads have subscribers of.
+      if (switchboard.outbox) server.router.watchTopics((topic, active) => post({ type: 'ringwire:topic', topic, active }));
+    }
+    await server[START_HANDLER](); // before this thread accepts: its failure (ERR_BAD_CONFIG) fails the parent's listen()
+    const bound = balance === 'reuseport' ? (await server.listen({ port: listenPort, host, backlog, listeners, reusePort: true })).port : 0;
+    post({ type: 'ringwire:ready', port: bound, memory: core.memory, statsOffset: core.config.regions.stats, statsCount: STATS_COUNT });
+    return server;
+  } finally {
+    startDone();
   }
-  await server[START_HANDLER](); // before this thread accepts: its failure (ERR_BAD_CONFIG) fails the parent's listen()
-  const bound = balance === 'reuseport' ? (await server.listen({ port: listenPort, host, backlog, listeners, reusePort: true })).port : 0;
-  post({ type: 'ringwire:ready', port: bound, memory: core.memory, statsOffset: core.config.regions.stats, statsCount: STATS_COUNT });
-  return server;
 }

@@ -23,7 +23,7 @@ import { EventEmitter } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { configError, E_DRAIN_TIMEOUT, E_NO_DESCRIPTORS, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
+import { configError, E_NO_DESCRIPTORS, E_WORKER_EXIT, ringwireError, type RingwireError } from '../core/errors.ts';
 import { S_STALLS } from '../core/core.ts';
 import { standaloneStats, sumStats, type StatsSnapshot } from '../core/stats.ts';
 import type { ConnectionInfo } from '../net/connection.ts';
@@ -395,16 +395,13 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
         const link = p.link;
         void link.ended.then(() => barrier.arrive(p.index));
         // The drain and onStop each have drainTimeout in the thread; past both (its loop blocked), it is terminated.
-        const overran = await link.close(2 * drainTimeout + 5000, () => barrier.arrive(p.index));
-        // A thread whose onStop overran (reported by the thread) may never end: terminate it now.
-        // Otherwise it ends by itself once its onStop has closed what the module opened; one
-        // kept alive by something left open is terminated after drainTimeout, and reported.
-        if (overran || await lingers(link, drainTimeout)) {
-          if (!overran) {
-            this.stopError(p, ringwireError(E_DRAIN_TIMEOUT, `worker ${p.index} (thread ${p.threadId}) drained and ran its onStop, but did not end within drainTimeout (${drainTimeout} ms): something its handler module opened (a timer, socket or channel) keeps it alive; close it in onStop`));
-          }
-          await link.worker.terminate();
-        }
+        await link.close(2 * drainTimeout + 5000, () => barrier.arrive(p.index));
+        // Drained, and its onStop settled (or overran: the thread reported it): nothing of the
+        // server's is left to run there. End it now rather than wait for whatever its module
+        // left open (a timer, a pool's socket, a channel), which would keep it alive for ever:
+        // the same as a single thread, whose `ringwire serve` exits once drained, so one module
+        // stops alike on one thread or many. What onStop did not await is cut short, as it is there.
+        await link.worker.terminate();
         p.state = 'closed';
       }));
       await stopped;
@@ -525,15 +522,6 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     this.counted.error(err.number);
     if (this.listenerCount('clientError') > 0) this.emit('clientError', err, who);
   }
-}
-
-/** Does the thread outlive `ms` once stopped (something its module opened keeps it alive)? False as soon as it ends. */
-async function lingers(link: WorkerLink, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>(resolve => (timer = setTimeout(() => resolve(true), ms)));
-  const result = await Promise.race([link.ended.then(() => false), late]);
-  clearTimeout(timer);
-  return result;
 }
 
 /** A server on one port across worker threads. Call listen() to start it. */
