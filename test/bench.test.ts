@@ -388,7 +388,8 @@ describe('ringwire bench, end to end', () => {
   it('runs the pipelined suite: both waits, ringwire and variants (of ringwire, of the plain server\'s window) against the plain pipelined server, all verified, syscalls per frame counted', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
-      'dist/cli.js', 'bench', '--suite', 'pipelined', '--connections', '2', '--depth', '4', '--duration', '100ms', '--warmup', '50ms',
+      // 300 ms samples: at load average 15 on 2 cores, a server can get no CPU for a 100 ms one ("no frame echoed").
+      'dist/cli.js', 'bench', '--suite', 'pipelined', '--connections', '2', '--depth', '4', '--duration', '300ms', '--warmup', '50ms',
       '--rounds', '1', '--variant', 'wasm-stream=ringwire-wasm-pipelined:--write stream', '--variant', 'node-w4=node-pipelined:--max-in-flight 4', '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
