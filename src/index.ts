@@ -28,6 +28,7 @@ export { createAddressTable } from './net/address-table.ts';
 export type { StallInfo } from './net/heartbeat.ts';
 export { descriptorBudget, descriptorLimit, slotsThatFit, type DescriptorBudget, type DescriptorLimit } from './net/descriptor-limit.ts';
 export type { Handler } from './net/handler.ts';
+export type { FrameReply } from './net/delivery-window.ts';
 export type { LifecycleContext } from './net/lifecycle.ts';
 export type { ProxyHeader, ProxyTlv, ProxyProtocol } from './net/proxy-header.ts';
 export { Router, type RouterStats } from './net/router.ts';

@@ -385,11 +385,12 @@ describe('ringwire bench, end to end', () => {
     }
   }, 60_000);
 
-  it('runs the pipelined suite: both waits, ringwire and a variant against the plain pipelined server, all verified, syscalls per frame counted', () => {
+  it('runs the pipelined suite: both waits, ringwire and variants (of ringwire, of the plain server\'s window) against the plain pipelined server, all verified, syscalls per frame counted', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
-      'dist/cli.js', 'bench', '--suite', 'pipelined', '--connections', '2', '--depth', '4', '--duration', '100ms', '--warmup', '50ms',
-      '--rounds', '1', '--variant', 'wasm-stream=ringwire-wasm-pipelined:--write stream', '--out', out,
+      // 300 ms samples: at load average 15 on 2 cores, a server can get no CPU for a 100 ms one ("no frame echoed").
+      'dist/cli.js', 'bench', '--suite', 'pipelined', '--connections', '2', '--depth', '4', '--duration', '300ms', '--warmup', '50ms',
+      '--rounds', '1', '--variant', 'wasm-stream=ringwire-wasm-pipelined:--write stream', '--variant', 'node-w4=node-pipelined:--max-in-flight 4', '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
     const json = readdirSync(out).find(f => f.endsWith('.json'))!;
@@ -398,9 +399,9 @@ describe('ringwire bench, end to end', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('pipelined · setImmediate · 2 conn · 64 B · depth 4 · framing length:4:be');
     expect(r.stdout).toContain('pipelined · 1 ms timer · 2 conn · 64 B · depth 4 · framing length:4:be');
-    expect(r.stdout).toMatch(/writes\/frame \(ringwire-wasm-pipelined \/ ringwire-js-pipelined \/ node-pipelined \/ wasm-stream\)/);
+    expect(r.stdout).toMatch(/writes\/frame \(ringwire-wasm-pipelined \/ ringwire-js-pipelined \/ node-pipelined \/ wasm-stream \/ node-w4\)/);
     expect(report.settings.baselines).toEqual({ pipelined: 'node-pipelined' });
-    const names = ['ringwire-wasm-pipelined', 'ringwire-js-pipelined', 'node-pipelined', 'wasm-stream'];
+    const names = ['ringwire-wasm-pipelined', 'ringwire-js-pipelined', 'node-pipelined', 'wasm-stream', 'node-w4'];
     expect(report.summaries.map(s => [s.scenario.wait, s.contenders.map(c => c.contender)])).toEqual([['immediate', names], ['timer', names]]);
     for (const s of report.samples) {
       expect([s.mismatches, s.shortReads, s.errors]).toEqual([0, 0, 0]);
@@ -540,6 +541,7 @@ describe('ringwire bench, end to end', () => {
       [['--suite', 'pipelined', '--framing', 'line'], /handler suites run length:4:be only/],
       [['--suite', 'pipelined', '--wait', 'immediate,forever'], /--wait takes immediate and\/or timer, got "forever"/],
       [['--variant', 'c64=ringwire-wasm-pipelined:--concurrency 64'], /c64 runs in the pipelined suite; add pipelined to --suite/],
+      [['--suite', 'pipelined', '--variant', 'w=node-pipelined:--concurrency 64'], /--variant takes name='ringwire-contender:serve options'.*or name='node-pipelined:--max-in-flight <n>'/],
     ] as const;
     // Independent processes: run side by side, checked in order.
     const runs = await Promise.all(cases.map(([args]) => runCli(['bench', ...args])));

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type RingwireError } from '../src/index.ts';
+import { createServer, type FrameReply, type RingwireError } from '../src/index.ts';
 import { syscalls, syscallsSince } from '../src/bench/process-meter.ts';
 import { lengthFrame } from './harness.ts';
 import { PATHS, collect, connect, errorCodes, sleep, startServer, until } from './net-helpers.ts';
@@ -71,6 +71,107 @@ describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(16);
     expect(codes).toEqual([]);
+    await server.close();
+  });
+
+  it('reply, onFrame\'s third argument, sends in its frame\'s place after any number of awaits; the connection\'s send() before the first await too', async () => {
+    let most = 0;
+    let out = 0;
+    const { server, port } = await startServer({
+      ...base, concurrency: 16,
+      async onFrame(frame, c, reply) {
+        most = Math.max(most, ++out);
+        c.send(Buffer.from(`a${text(frame)}`)); // synchronous: the connection knows which frame it is delivering
+        await sleep(Math.floor(Math.random() * 25));
+        reply.send(Buffer.from(`b${text(frame)}`));
+        await Promise.resolve();
+        expect(reply.send(frame)).toBe(true);
+        out--;
+      },
+    });
+    const codes = errorCodes(server);
+    const s = await connect(port);
+    const got = collect(s);
+    for (let k = 0; k < 10; k++) {
+      s.write(lines(k * 20, k * 20 + 20, i => `frame-${i}`));
+      await sleep(5);
+    }
+    const expected = lines(0, 200, i => `aframe-${i}\nbframe-${i}\nframe-${i}`);
+    await until(() => got.received() === expected.length, 10_000, 'every reply');
+    s.end();
+    expect(String(await got.done)).toBe(expected);
+    expect(most).toBeGreaterThan(1);
+    expect(codes).toEqual([]);
+    await server.close();
+  });
+
+  it('a handler that declares reply gets no async context: its connection.send() after an await goes out at once, ahead of earlier frames\' replies', async () => {
+    const { server, port } = await startServer({
+      ...base, concurrency: 4,
+      async onFrame(frame, c, reply) {
+        await sleep(text(frame) === '0' ? 150 : 10);
+        if (text(frame) === '1') c.send(Buffer.from('early'));
+        reply.send(frame);
+      },
+    });
+    const s = await connect(port);
+    const got = collect(s);
+    s.write(lines(0, 3));
+    await until(() => got.received() === 'early\n0\n1\n2\n'.length, 5000, 'every reply');
+    s.end();
+    expect(String(await got.done)).toBe('early\n0\n1\n2\n');
+    await server.close();
+  });
+
+  it('reply after its frame left the window goes out at once; once the connection closed it sends nothing; a payload that is not bytes throws a TypeError', async () => {
+    const late: { reply: FrameReply; frame: string }[] = [];
+    const results: boolean[] = [];
+    let thrown: unknown;
+    const { server, port } = await startServer({
+      ...base, concurrency: 4,
+      async onFrame(frame, c, reply) {
+        if (text(frame) === 'close') {
+          await sleep(40);
+          for (const l of late) results.push(l.reply.send(Buffer.from(`after-${l.frame}`)));
+          c.close();
+          return;
+        }
+        try {
+          reply.send('not bytes' as unknown as Uint8Array);
+        } catch (err) {
+          thrown = err;
+        }
+        late.push({ reply, frame: text(frame) });
+        reply.send(frame);
+      },
+      onClose() {
+        results.push(late[0]!.reply.send(Buffer.from('never'))); // the connection is gone
+      },
+    });
+    const s = await connect(port);
+    const got = collect(s);
+    s.write('x\ny\n');
+    await sleep(20);
+    s.write('close\n');
+    expect(String(await got.done)).toBe('x\ny\nafter-x\nafter-y\n');
+    await until(() => results.length === 3, 5000, 'onClose');
+    expect(results).toEqual([true, true, false]);
+    expect(thrown).toBeInstanceOf(TypeError);
+    await server.close();
+  });
+
+  it('concurrency 1: reply is the connection\'s send(), in order', async () => {
+    const { server, port } = await startServer({
+      ...base,
+      async onFrame(frame, _c, reply) {
+        await sleep(1);
+        reply.send(frame);
+      },
+    });
+    const s = await connect(port);
+    const got = collect(s);
+    s.end(lines(0, 20));
+    expect(String(await got.done)).toBe(lines(0, 20));
     await server.close();
   });
 

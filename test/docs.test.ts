@@ -100,13 +100,15 @@ describe('the example programs', () => {
 describe('the example handler modules under ringwire serve', () => {
   const running = new Set<ChildProcess>();
   afterEach(() => { for (const c of running) c.kill('SIGKILL'); });
-  for (const [file, sent, answer] of [
+  for (const [file, sent, answer, ...options] of [
     ['examples/async-lookup.mjs', 'greeting\nother\n', '{"key":"greeting","found":true}\n{"key":"other","found":false}\n'],
     ['examples/task-per-connection.mjs', 'one\ntwo\nbye\nnever\n', 'one\ntwo\n'],
     ['examples/kv-store.mjs', 'SET a 1\nGET a\nGET b\nQUIT\nGET a\n', 'OK\n1\n(nil)\nBYE\n'],
+    // "other" is found before "greeting" (a longer key takes longer), and still answered after it.
+    ['examples/pipelined-lookup.mjs', 'greeting\nother\n', '{"key":"greeting","found":true}\n{"key":"other","found":false}\n', '--concurrency', '64'],
   ] as const) {
     it(`${file} answers as the guide says`, async () => {
-      const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--framing', 'line', '--handler', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--framing', 'line', ...options, '--handler', file], { stdio: ['ignore', 'pipe', 'pipe'] });
       running.add(child);
       const [line] = await once(child.stdout.setEncoding('utf8'), 'data') as [string];
       const port = Number(/:(\d+) /.exec(line)![1]);

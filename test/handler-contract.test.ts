@@ -27,6 +27,22 @@ describe.each(PATHS)('handler contract core=$core zeroCopy=$zeroCopy write=$writ
     await server.close();
   });
 
+  it('calls onFrame as a method of the handler, as its other hooks, at concurrency 1 and above', async () => {
+    for (const concurrency of [1, 4]) {
+      // Hooks see the same `this` (the server's handler, whose other hooks are its methods), never an internal object.
+      const seen: unknown[] = [];
+      const { server, port } = await startServer({
+        core, zeroCopy, writePath, framing: 'line', concurrency,
+        onOpen() { seen.push(this); },
+        onFrame(frame, c) {
+          c.send(Buffer.from(`${this === seen[0] && typeof (this as { onFrame?: unknown }).onFrame === 'function'}:${text(frame)}`));
+        },
+      });
+      expect(String(await roundTrip(port, lines('A', 'B')))).toBe('true:A\ntrue:B\n');
+      await server.close();
+    }
+  });
+
   it('sends what a reused reply buffer held at each send(), also while replies queue', async () => {
     const reply = Buffer.alloc(4);
     const { server, port } = await startServer({

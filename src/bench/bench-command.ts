@@ -101,6 +101,8 @@ Contenders:
                             (repeatable), e.g. the stream write path, or every deadline off:
                               --variant "wasm-stream=ringwire-wasm:--write stream"
                               --variant "wasm-c64=ringwire-wasm-pipelined:--concurrency 64"
+                            or the plain pipelined server with a window of n frames (default 1024):
+                              --variant "node-w64=node-pipelined:--max-in-flight 64"
                               --variant "wasm-no-deadlines=ringwire-wasm:--idle-timeout 0s
                                 --frame-timeout 0s --min-rate 0 --write-timeout 0s --stall-timeout 0s"
   --baseline <name>         ratios in this contender's suite are against it (default: node-data,

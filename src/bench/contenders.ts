@@ -6,7 +6,8 @@
 //             node-onread                   onread into a static buffer, write a copy
 //             external ones                 any command, given as name='cmd ... {port} ...'
 //             variants                      a ringwire contender with more serve options,
-//                                           name='ringwire-wasm:--write stream' (any suite)
+//                                           name='ringwire-wasm:--write stream' (any suite),
+//                                           or node-pipelined with --max-in-flight <n>
 //   handler   ringwire-wasm-handler, ringwire-js-handler
 //                                           `ringwire serve --handler` with the echo handler
 //                                           (src/bench/echo-handler.ts), length:4:be
@@ -143,13 +144,16 @@ export const HANDLER_FRAMING = 'length:4:be';
 
 /**
  * A ringwire contender run with more `serve` options (a write path, deadlines off…),
- * from `name=base:options`: it runs in base's suite, against the same baseline.
+ * from `name=base:options`: it runs in base's suite, against the same baseline. Also
+ * node-pipelined with `--max-in-flight <n>` (plain-echo.ts): the plain server with a
+ * window of n frames, to compare with ringwire's `--concurrency n`.
  */
 export function variant(spec: string, known: ReadonlyMap<string, Contender>): Contender {
   const m = /^([\w.-]+)=([\w.-]+):(.*)$/.exec(spec.trim());
   const base = m ? known.get(m[2]!) : undefined;
-  if (!m || !base || !base.name.startsWith('ringwire-')) {
-    throw configError(`--variant takes name='ringwire-contender:serve options' (e.g. wasm-stream='ringwire-wasm:--write stream'), got "${spec}"`);
+  const plainWindow = m?.[2] === 'node-pipelined' && /^\s*--max-in-flight\s+[1-9]\d*\s*$/.test(m[3]!);
+  if (!m || !base || !(base.name.startsWith('ringwire-') || plainWindow)) {
+    throw configError(`--variant takes name='ringwire-contender:serve options' (e.g. wasm-stream='ringwire-wasm:--write stream') or name='node-pipelined:--max-in-flight <n>', got "${spec}"`);
   }
   const extra = m[3]!.trim().split(/\s+/).filter(Boolean);
   return {

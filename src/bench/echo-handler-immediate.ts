@@ -4,10 +4,14 @@
 // later turn of the event loop, after the poll phase, not in a microtask. The
 // cheapest such wait there is, so what is measured is the server's cost of frames
 // that overlap and replies sent outside the read that delivered them.
+//
+// It replies through `reply`, its frame's own handle (onFrame's third argument in
+// ringwire; the plain server gives each frame's turn as both), as a pipelined
+// handler should: ringwire then keeps no async context per frame (docs/embedding.md).
 import { setImmediate } from 'node:timers/promises';
 import type { FrameSender } from './echo-handler.ts';
 
-export async function onFrame(frame: Uint8Array, connection: FrameSender): Promise<void> {
+export async function onFrame(frame: Uint8Array, _connection: FrameSender, reply: FrameSender): Promise<void> {
   await setImmediate();
-  connection.send(frame);
+  reply.send(frame);
 }

@@ -12,6 +12,9 @@
 //   tls     tls.createServer with the same on('data') echo (the TLS suite's baseline).
 // All use the socket options ringwire uses (noDelay), and nothing else.
 //   node plain-echo.js <data|onread|handler|async|pipelined-immediate|pipelined-timer> <port> [host]
+//   node plain-echo.js <pipelined-immediate|pipelined-timer> <port> <host> --max-in-flight <n>
+//            (frames of a connection with handlers at once; default 1024: a `--variant` of
+//            node-pipelined, to compare with ringwire's --concurrency at the same window)
 //   node plain-echo.js tls <port> <host> <cert.pem> <key.pem>
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -24,7 +27,9 @@ import { onFrame as echoTimer } from './echo-handler-timer.ts';
 import { createPlainHandlerServer } from './plain-handler.ts';
 import { createPipelinedServer } from './plain-pipelined.ts';
 
-const [mode, portText, host = '127.0.0.1', certFile, keyFile] = process.argv.slice(2);
+const [mode, portText, host = '127.0.0.1', ...rest] = process.argv.slice(2);
+const [certFile, keyFile] = rest;
+const maxInFlight = rest[0] === '--max-in-flight' ? Number(rest[1]) : undefined;
 const port = Number(portText);
 
 let server: net.Server;
@@ -52,9 +57,9 @@ if (mode === 'data') {
 } else if (mode === 'async') {
   server = createPlainHandlerServer({ onFrame: echoAsync, ordering: 'async' });
 } else if (mode === 'pipelined-immediate') {
-  server = createPipelinedServer({ onFrame: echoImmediate });
+  server = createPipelinedServer({ onFrame: echoImmediate, maxInFlight });
 } else if (mode === 'pipelined-timer') {
-  server = createPipelinedServer({ onFrame: echoTimer });
+  server = createPipelinedServer({ onFrame: echoTimer, maxInFlight });
 } else if (mode === 'tls' && certFile && keyFile) {
   server = tls.createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile), noDelay: true }, socket => {
     socket.on('data', d => socket.write(d));

@@ -27,7 +27,8 @@ export interface PlainConnection {
   send(payload: Uint8Array): boolean;
 }
 
-export type PlainHandler = (frame: Buffer, connection: PlainConnection) => void | Promise<void>;
+/** As ringwire's onFrame: `reply` sends in this frame's place (plain-pipelined.ts gives its turn; the others, the connection). */
+export type PlainHandler = (frame: Buffer, connection: PlainConnection, reply: PlainConnection) => void | Promise<void>;
 
 export interface PlainHandlerOptions {
   onFrame: PlainHandler;
@@ -119,12 +120,12 @@ class FramedConnection implements PlainConnection {
     const { onFrame } = this.options;
     if (this.options.ordering === 'async') {
       this.chain = this.chain
-        .then(() => (this.failed ? undefined : onFrame(frame, this)))
+        .then(() => (this.failed ? undefined : onFrame(frame, this, this)))
         .catch(() => this.fail());
       return;
     }
     try {
-      onFrame(frame, this);
+      onFrame(frame, this, this);
     } catch {
       this.fail();
     }

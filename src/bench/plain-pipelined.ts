@@ -152,7 +152,7 @@ class PipelinedConnection {
     const turn = this.enqueue();
     let result: void | Promise<void>;
     try {
-      result = this.onFrame(frame, turn);
+      result = this.onFrame(frame, turn, turn);
     } catch {
       this.fail(turn); // the handler threw: its connection closes, in order
       return;

@@ -56,7 +56,7 @@ import { E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, r
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
 import { Delivery } from './delivery.ts';
-import { frameContext } from './delivery-window.ts';
+import type { InFlight } from './delivery-window.ts';
 import type { WritePath } from './direct-write.ts';
 import { isPromise, kindOf, type Handler } from './handler.ts';
 import { poolExhausted } from './pool-exhausted.ts';
@@ -69,7 +69,7 @@ import { rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
   kError, kEvict, kExpectHeader, kFail, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
-  kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReset, kRestartWait, kSecured, kSettle, kShrink,
+  kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitsOnWrite, kWhenDrained,
   kWritePath, kWriting, kWrote,
 } from './internals.ts';
@@ -246,8 +246,11 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.link = new RelayLink(this, host.core, host[kTakesFrames]);
     // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
     const d = (this.d = new Delivery(this, host, handler.onFrame ? host[kLimits].concurrency : 1, this.out, this.link));
-    if (handler.onFrame) d.onFrame = handler.onFrame;
-    else if (handler.onConnection) d.onFrame = frame => d.frames().offer(frame);
+    if (handler.onFrame) {
+      d.onFrame = handler.onFrame.bind(handler); // `this` is the handler, as in its other hooks
+      // One that declares `reply` replies through it after its awaits: no async context per frame (delivery-window.ts).
+      d.contextual = d.window.concurrency > 1 && handler.onFrame.length < 3;
+    } else if (handler.onConnection) d.onFrame = frame => d.frames().offer(frame);
     else if (handler.onForward) d.onFrame = frame => this.link.forward(frame);
     if (zeroCopy) {
       this.socket = source({
@@ -429,14 +432,14 @@ export class Connection<Data = any> implements ConnectionInfo {
    * TypeError: a programming error).
    */
   send(payload: Uint8Array): boolean {
+    return this[kReply](this.d.sender(), payload);
+  }
+
+  /** A reply of frame `at` (send(), or its own reply.send(): delivery-window.ts): in its place while earlier frames are out, else at once. */
+  [kReply](at: InFlight | undefined, payload: Uint8Array): boolean {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
     if (this.out.closed || this.state === 'closed' || this.error) return false;
-    const w = this.d.window;
-    if (w.size > 1 && w.concurrency > 1) {
-      const at = frameContext.getStore();
-      if (w.holds(at)) return this.d.keep(at, payload);
-    }
-    return this.out.put(payload);
+    return this.d.window.holds(at) ? this.d.keep(at, payload) : this.out.put(payload);
   }
 
   /**

@@ -5,41 +5,73 @@
 // until its own handler settles.
 //
 // Replies leave in frame order whatever order the handlers settle in: the oldest
-// frame (the head) sends straight into the tx ring; a later frame's send() —
-// attributed to it through `frameContext`, an AsyncLocalStorage entered around
-// its handler only when concurrency > 1 and earlier frames are out (the head
-// needs none), so it holds before and after the handler's awaits — is copied into its place here and sent when every earlier
-// frame has settled (takeReplies()). A send with no frame of this connection in its
-// context (a timer, another connection's handler), or from a frame that is the
-// head or already left the window, goes out at once.
+// frame (the head) sends straight into the tx ring; a later frame's reply is copied
+// into its place here and sent when every earlier frame has settled
+// (takeReplies()). A reply finds its frame in one of three ways:
+//   - reply.send(): the entry itself is the handle onFrame gets as its third
+//     argument (FrameReply), so it knows its frame wherever it is called from;
+//   - connection.send() while the handler runs synchronously: the connection
+//     knows which frame it is delivering;
+//   - connection.send() after an await: through `frameContext`, an
+//     AsyncLocalStorage entered around the handler of a frame that starts behind
+//     others, only when concurrency > 1 and onFrame does not declare `reply` (a
+//     handler that does sends through it, so needs no context).
+// A send with no frame of this connection (a timer, another connection's handler),
+// or from a frame that is the head or already left the window, goes out at once.
 //
 // Invariants: entries are in frame order; the head is never settled once
 // takeHead() returned (settled heads leave at once); `bytes` is the sum of the
 // copies held here (charged to the endpoint's queue budget by the connection).
 // Cost: with concurrency 1 an entry per async frame, no copy, no context; with
-// concurrency > 1 an entry per frame and an AsyncLocalStorage.run per frame that
-// starts behind another (the run copies the context map: in a profile, the largest
-// cost of the window), and a copy per reply sent before its turn.
+// concurrency > 1 an entry per frame, a copy per reply sent before its turn, and,
+// for a handler without `reply`, an AsyncLocalStorage.run per frame that starts
+// behind another (the run copies the context map: in a profile of 256 frames in
+// flight, 13-15% of the server's CPU, the largest cost of the window).
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { RingwireError } from '../core/errors.ts';
 
-/** One frame out with its handler (end -1: onOpen's promise, which holds every frame behind it). */
-export interface InFlight {
+/** A frame's own reply handle: onFrame's third argument. */
+export interface FrameReply {
+  /**
+   * Send a reply in this frame's place: after the replies of every earlier frame,
+   * before those of every later one, wherever it is called from (after any
+   * number of awaits). The same contract as Connection.send(): false when it had
+   * to wait beyond the tx ring or the connection is closing; a run-time failure
+   * closes the connection, only a payload that is not bytes throws.
+   */
+  send(payload: Uint8Array): boolean;
+}
+
+/** What a window's entries send through: the connection, which knows whether the frame's turn has come. */
+export type ReplyPath = (e: InFlight, payload: Uint8Array) => boolean;
+
+/** One frame out with its handler (end -1: onOpen's promise, which holds every frame behind it); its reply handle. */
+export class InFlight implements FrameReply {
   readonly window: DeliveryWindow;
   /** The rx position just after the frame (what consume() takes once it leaves). */
   readonly end: number;
   /** When its handler started (performance.now()), for handlerTimeout. */
   readonly since: number;
-  settled: boolean;
+  settled = false;
   /** It left the window (takeHead). */
-  left: boolean;
-  failure: RingwireError | undefined;
+  left = false;
+  failure: RingwireError | undefined = undefined;
   /** Replies sent while earlier frames were out, in order (null: none, or it is the head). */
-  replies: Uint8Array[] | null;
+  replies: Uint8Array[] | null = null;
+
+  constructor(window: DeliveryWindow, end: number, since: number) {
+    this.window = window;
+    this.end = end;
+    this.since = since;
+  }
+
+  send(payload: Uint8Array): boolean {
+    return this.window.reply(this, payload);
+  }
 }
 
-/** The frame whose handler is running (concurrency > 1): what send() attributes a reply to. */
+/** The frame whose handler is running (concurrency > 1, a handler without `reply`): what send() attributes a reply to after an await. */
 export const frameContext = new AsyncLocalStorage<InFlight>();
 
 export class DeliveryWindow {
@@ -48,11 +80,14 @@ export class DeliveryWindow {
   bytes = 0;
   /** A frame failed (its handler threw or rejected): nothing more is delivered. */
   failed = false;
+  /** Where the entries' reply.send() goes (the connection's). */
+  readonly reply: ReplyPath;
   private readonly entries: InFlight[] = [];
   private first = 0;
 
-  constructor(concurrency: number) {
+  constructor(concurrency: number, reply: ReplyPath) {
     this.concurrency = concurrency;
+    this.reply = reply;
   }
 
   /** Frames out (settled or not) that have not left the window. */
@@ -79,7 +114,7 @@ export class DeliveryWindow {
 
   /** Reserve the next place in the output for a frame ending at rx position `end`, whose handler starts at `now` (performance.now()). */
   add(end: number, now: number): InFlight {
-    const e: InFlight = { window: this, end, since: now, settled: false, left: false, failure: undefined, replies: null };
+    const e = new InFlight(this, end, now);
     this.entries.push(e);
     return e;
   }

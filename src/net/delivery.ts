@@ -26,11 +26,11 @@ import { E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_SLOW_CONSUMER, handlerError, ringwir
 import { poolExhausted } from './pool-exhausted.ts';
 import { over } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
-import { DeliveryWindow, frameContext, type InFlight } from './delivery-window.ts';
+import { DeliveryWindow, frameContext, type FrameReply, type InFlight } from './delivery-window.ts';
 import { FrameStream } from './frame-stream.ts';
 import { isPromise } from './handler.ts';
 import {
-  kCloseSlot, kConsume, kDelivering, kEnter, kFail, kFinWhenFlushed, kLeave, kLife, kLimits, kQueue, kSettle, kSlot, kSocketClosed, kTakesFrames,
+  kCloseSlot, kConsume, kDelivering, kEnter, kFail, kFinWhenFlushed, kLeave, kLife, kLimits, kQueue, kReply, kSettle, kSlot, kSocketClosed, kTakesFrames,
   kTxBlocked, kUpdateReading, kWhenDrained,
 } from './internals.ts';
 import type { RelayLink } from './relay-link.ts';
@@ -45,8 +45,8 @@ export interface Saved {
   status: number;
 }
 
-/** What a connection hands each frame to: onFrame, or its task's stream, or its relay link's forward(). */
-export type FrameTaker = (frame: Uint8Array, c: Connection) => void | PromiseLike<void>;
+/** What a connection hands each frame to: onFrame (with the frame's reply handle), or its task's stream, or its relay link's forward(). */
+export type FrameTaker = (frame: Uint8Array, c: Connection, reply: FrameReply) => void | PromiseLike<void>;
 
 export class Delivery {
   /** The frames out with handlers (and onOpen's promise), oldest first. */
@@ -61,6 +61,13 @@ export class Delivery {
   stream: FrameStream | null = null;
   /** Who takes each frame; set once, by the connection's constructor. */
   onFrame: FrameTaker | undefined;
+  /**
+   * Sends after an await are attributed to their frame through frameContext: concurrency > 1
+   * and an onFrame that does not declare `reply` (one that does sends through it). Set with onFrame.
+   */
+  contextual = false;
+  /** The frame whose handler runs right now (concurrency > 1): a send() it makes synchronously goes in its place. */
+  private calling: InFlight | undefined;
   private readonly c: Connection;
   private readonly host: ConnectionHost;
   private readonly core: Core;
@@ -73,7 +80,7 @@ export class Delivery {
     this.host = host;
     this.core = host.core;
     this.slot = c[kSlot];
-    this.window = new DeliveryWindow(concurrency);
+    this.window = new DeliveryWindow(concurrency, (e, payload) => c[kReply](e, payload));
     this.out = out;
     this.link = link;
   }
@@ -81,6 +88,16 @@ export class Delivery {
   /** The frames of this connection, for a task per connection (onConnection). */
   frames(): FrameStream {
     return (this.stream ??= new FrameStream());
+  }
+
+  /**
+   * The frame a connection.send() made now is a reply of, while others are out: the one whose
+   * handler runs, or (after an await) the one in the async context; undefined: none (it goes out at once).
+   */
+  sender(): InFlight | undefined {
+    const w = this.window;
+    if (w.size < 2 || w.concurrency === 1) return undefined;
+    return this.calling ?? (this.contextual ? frameContext.getStore() : undefined);
   }
 
   /** A reply of a frame whose earlier frames are still out: copied into its place (delivery-window.ts), charged like the queue. */
@@ -118,7 +135,6 @@ export class Delivery {
     let done = -1;
     let failure: RingwireError | undefined;
     const w = this.window;
-    let current: InFlight | undefined; // concurrency > 1: the frame whose handler runs
     const now = performance.now(); // one clock read per batch: its handlers all start now, for handlerTimeout
     this.host[kEnter](c);
     try {
@@ -127,24 +143,28 @@ export class Delivery {
         const end = core.frameEnd(i, list);
         i++;
         if (w.concurrency === 1) {
-          const r = this.onFrame!(frame, c);
+          // One frame out at a time: every send is in order, so the connection is the frame's reply handle.
+          const r = this.onFrame!(frame, c, c);
           if (isPromise(r)) this.await(r, w.add(end, now));
           else done = end;
           continue;
         }
-        // Its place in the output is reserved before its handler runs; its sends are attributed to it
-        // (frameContext). The oldest frame out needs no context: it stays the head until it settles,
-        // and the head sends straight (any frame of this connection in the context it inherits left before it).
-        const head = w.size === 0;
-        current = w.add(end, now);
-        const r = head ? this.onFrame!(frame, c) : frameContext.run(current, this.onFrame!, frame, c);
+        // Its place in the output is reserved before its handler runs, and the entry is its reply
+        // handle. Sends through the connection are attributed to it while it runs (calling), and
+        // after its awaits through frameContext, for a handler without `reply`. The oldest frame out
+        // needs no context: it stays the head until it settles, and the head sends straight (any
+        // frame of this connection in the context it inherits left before it).
+        const current = (this.calling = w.add(end, now));
+        const r = !this.contextual || w.size === 1 ? this.onFrame!(frame, c, current) : frameContext.run(current, this.onFrame!, frame, c, current);
+        this.calling = undefined;
         if (isPromise(r)) this.await(r, current);
         else if (current === w.head) done = w.takeHead().end; // nothing earlier is out: done, as at concurrency 1
         else current.settled = true; // done; it leaves (its frame consumed) once the frames before it have
-        current = undefined;
       }
     } catch (err) {
       failure = handlerError(err);
+      const current = this.calling;
+      this.calling = undefined;
       if (current !== undefined) {
         if (current === w.head) {
           w.takeHead();

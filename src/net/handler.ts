@@ -8,9 +8,12 @@
 //   - Frames of one connection arrive strictly in order; the next one only after
 //     the previous onFrame returned, or after its promise settled. With the
 //     endpoint's `concurrency` N > 1, up to N of onFrame's promises may be pending
-//     at once (delivery-window.ts); replies still leave in frame order: a send()
-//     made in a frame's handler (before or after its awaits) goes in that frame's
-//     place, one made outside any frame of the connection goes out at once.
+//     at once (delivery-window.ts); replies still leave in frame order: onFrame's
+//     third argument, `reply`, sends in its frame's place from anywhere; a
+//     connection.send() made in a frame's handler goes in that frame's place
+//     before its first await, and after it too unless onFrame declares `reply`
+//     (then no async context is kept for it); one made outside any frame of the
+//     connection goes out at once.
 //   - A frame is a view of the connection's rx ring: valid until onFrame returns
 //     or its promise settles (its own, whatever the frames after it do). Keep it
 //     longer with frame.slice().
@@ -30,6 +33,7 @@
 
 import type { RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
+import type { FrameReply } from './delivery-window.ts';
 import type { AskContext } from './asks.ts';
 import type { LifecycleContext } from './lifecycle.ts';
 
@@ -40,8 +44,14 @@ export interface Handler<Data = any> {
    * rejection closes the connection with ERR_HANDLER.
    */
   onOpen?(connection: Connection<Data>): void | PromiseLike<void>;
-  /** One whole frame. Return a promise to hold the connection's next frame until it settles (with concurrency N: its N-th next). */
-  onFrame?(frame: Uint8Array, connection: Connection<Data>): void | PromiseLike<void>;
+  /**
+   * One whole frame. Return a promise to hold the connection's next frame until it
+   * settles (with concurrency N: its N-th next). `reply.send()` sends in this frame's
+   * place from anywhere (with concurrency 1 it is the connection's send()). Declaring
+   * `reply` says the handler sends through it after its awaits, so with concurrency
+   * N > 1 no async context is kept per frame for connection.send() (docs/embedding.md).
+   */
+  onFrame?(frame: Uint8Array, connection: Connection<Data>, reply: FrameReply): void | PromiseLike<void>;
   /** send() returned false earlier and everything queued is now in the tx ring: send more. */
   onDrain?(connection: Connection<Data>): void | PromiseLike<void>;
   /** The connection closed (error: what closed it, if anything did). Exactly once per onOpen. A rejection is reported (ERR_HANDLER). */

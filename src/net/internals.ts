@@ -45,6 +45,8 @@ export const kSocketClosed = Symbol('socketClosed');
 export const kCloseSlot = Symbol('closeSlot');
 export const kWaitsOnWrite = Symbol('waitsOnWrite');
 export const kWrote = Symbol('wrote');
+/** A reply of a frame (connection.send(), or the frame's own reply.send()): in its place, or at once. */
+export const kReply = Symbol('reply');
 
 // ---- Endpoint: what its connections (ConnectionHost), router (RouterHost) and clients (Dialer) call ----
 export const kTakesFrames = Symbol('takesFrames');
