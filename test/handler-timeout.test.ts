@@ -175,7 +175,7 @@ describe.each(['wasm', 'js'] as const)('quarantined slots beyond maxConnections 
     // One past maxConnections live: refused, saying so.
     await refused();
     expect(refusals).toHaveLength(1);
-    expect(refusals[0]!.message).toMatch(new RegExp(`${N} connections are open \\(maxConnections ${N}\\)`));
+    expect(refusals[0]!.message).toMatch(new RegExp(`${N} connection\\(s\\) open already \\(maxConnections ${N}\\)`));
 
     // The live ones leave; N more hang: every slot (2N) is now quarantined, and a newcomer is refused naming that.
     for (const s of fresh) s.end();

@@ -510,7 +510,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private noSlot(what: string): RingwireError {
     const { maxConnections, slots } = this.core.config;
     const live = this.live();
-    if (live >= maxConnections) return ringwireError(E_TOO_MANY_CONNECTIONS, `${what}: ${live} connections are open (maxConnections ${maxConnections})`);
+    if (live >= maxConnections) return ringwireError(E_TOO_MANY_CONNECTIONS, `${what}: ${live} connection(s) open already (maxConnections ${maxConnections})`);
     const quarantined = this.core.stats.get(S_QUARANTINED);
     return ringwireError(E_TOO_MANY_CONNECTIONS, `${what}: ${live} of ${maxConnections} connections are open, but all ${slots} slots are held: ${quarantined} by connections closed while their handler has not settled (quarantined; quarantineSlots ${slots - maxConnections})`);
   }
