@@ -202,9 +202,10 @@ export interface MemoryBudget {
   /** The core's shared memory: header, stats, frame list, slots and every ring. */
   rings: number;
   /**
-   * Each live connection's own state beyond its rings (socket, libuv handle, Connection,
-   * heap growth): maxConnections × CONNECTION_STATE_BYTES. A quarantined connection has
-   * given back its socket, descriptor, queue and tx ring; its slot and rx ring are in `rings`.
+   * Each connection's own state beyond its rings: maxConnections × CONNECTION_STATE_BYTES
+   * (socket, libuv handle, Connection, heap growth) plus the slots beyond them ×
+   * QUARANTINED_STATE_BYTES (a quarantined connection has given back its socket,
+   * descriptor, queue and tx ring; its slot and rx ring are in `rings`).
    */
   connections: number;
   /** Replies queued beyond the tx rings, at most: min(maxConnections × maxQueued, maxQueuedTotal). */
@@ -221,6 +222,13 @@ export interface MemoryBudget {
 export const CONNECTION_STATE_BYTES = 32 * 1024;
 
 /**
+ * Heap a quarantined connection still holds (its Connection and closed socket objects,
+ * the handler's pending promise). Measured on Node 24: 1,000 connections quarantined
+ * after ERR_HANDLER_TIMEOUT held 5.9 KB of V8 heap each after a GC; counted as 8 KiB.
+ */
+export const QUARANTINED_STATE_BYTES = 8 * 1024;
+
+/**
  * A connection with no traffic for this long gives its rings back to the core's
  * pool (Connection[kShrink]): long enough that a request/response client between
  * two requests keeps them, short enough that a burst's rings do not stay taken.
@@ -235,7 +243,7 @@ export {
 /** The worst-case memory of an endpoint with this core configuration and these queue limits, in a process that held `baseline` bytes at start. */
 export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTotal?: number, maxReply?: number, baseline = 0): MemoryBudget {
   const rings = config.regions.total;
-  const connections = config.maxConnections * CONNECTION_STATE_BYTES;
+  const connections = config.maxConnections * CONNECTION_STATE_BYTES + (config.slots - config.maxConnections) * QUARANTINED_STATE_BYTES;
   const perConnection = queueLimits(config, maxQueued, maxReply).maxQueued;
   const queued = Math.min(config.maxConnections * perConnection, maxQueuedTotal ?? Math.max(DEFAULT_MAX_QUEUED_TOTAL, perConnection));
   return { baseline, rings, connections, queued, total: baseline + rings + connections + queued };
