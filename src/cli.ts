@@ -56,7 +56,9 @@ Options for serve:
                               line | line:cr           \\n-terminated (line:cr drops a \\r before it)
                               delimiter:<bytes>[:cr]   any 1-16 delimiter bytes; escapes \\n \\r \\t \\0 \\xHH
                               fixed:<n>                frames of n bytes
-  --max-connections <n>     connections at once, per thread (default ${DEFAULTS.maxConnections}); memory is --max-memory's
+  --max-connections <n>     connections at once, per thread (default ${DEFAULTS.maxConnections}); memory is --max-memory's;
+                            those closed while their handler hangs (--handler-timeout) do not count,
+                            up to as many again
   --max-frame <bytes>       largest frame payload (default ${DEFAULTS.maxFrame})
   --max-memory <bytes>      the ring pool per thread: connections' rings come from it as their
                             traffic needs, and go back when idle; a connection it cannot serve
@@ -470,8 +472,9 @@ async function serve(args: string[], relay = false): Promise<void> {
   let config = resolveConfig(coreOptions); // fail on bad options before binding
   const wanted = unix !== undefined ? 1 : values.listeners === undefined ? (portSharing() ? DEFAULT_LISTENERS : 1) : parseCount('listeners', values.listeners);
   const metricsAt = values.metrics === undefined ? undefined : parseHostPort('metrics', values.metrics, '127.0.0.1');
-  const fit = fitDescriptors(config.slots, workers, values['max-connections'] !== undefined, wanted, metricsAt ? METRICS_DESCRIPTORS : 0);
-  if (fit.slots !== config.slots) {
+  // Live connections hold descriptors; a quarantined slot (config.slots beyond them) has none.
+  const fit = fitDescriptors(config.maxConnections, workers, values['max-connections'] !== undefined, wanted, metricsAt ? METRICS_DESCRIPTORS : 0);
+  if (fit.slots !== config.maxConnections) {
     coreOptions.maxConnections = fit.slots;
     config = resolveConfig(coreOptions);
   }
@@ -622,7 +625,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       throw Object.assign(new Error(`--metrics ${values.metrics}: ${(err as Error).message}`), { code: (err as NodeJS.ErrnoException).code });
     }
   }
-  const rings = `${config.slots} connections, rings of ${config.minRing / 1024}k to ${config.rxSize / 1024}k rx and ${config.txSize / 1024}k tx`;
+  const rings = `${config.maxConnections} connections, rings of ${config.minRing / 1024}k to ${config.rxSize / 1024}k rx and ${config.txSize / 1024}k tx`;
   const memory = `${mib(budget.total)} at most (${budget.baseline > 0 ? `${mib(budget.baseline)} of process baseline + ` : ''}${mib(budget.rings)} of ring pool for ${rings} + ${mib(budget.connections)} of connection state + ${mib(budget.queued)} of queued replies)`;
   const threads = server instanceof WorkerServer ? ` workers=${server.size} balance=${server.balance} memory=${memory} per worker` : ` memory=${memory}`;
   const where = typeof addr === 'string' ? `unix:${addr}` : `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
@@ -632,7 +635,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     ...(typeof addr === 'string' ? { path: addr } : { address: addr.address, port: addr.port }), core: values.core, framing: config.framingText, handler: values.handler, upstream: values.upstream, cluster: values.cluster, tls: common.tls !== undefined, upstreamTls,
     workers: server instanceof WorkerServer ? server.size : 1, balance: server instanceof WorkerServer ? server.balance : undefined,
     metrics: metricsServer ? `http://${metricsAddress(metricsServer)}/metrics` : undefined,
-    memory: { total: budget.total, baseline: budget.baseline, rings: budget.rings, connections: budget.connections, queued: budget.queued, slots: config.slots, maxMemory: config.regions.arenaSize, minRing: config.minRing, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
+    memory: { total: budget.total, baseline: budget.baseline, rings: budget.rings, connections: budget.connections, queued: budget.queued, maxConnections: config.maxConnections, slots: config.slots, maxMemory: config.regions.arenaSize, minRing: config.minRing, rxRing: config.rxSize, txRing: config.txSize, perWorker: server instanceof WorkerServer },
     options,
   }, {
     stdout: true,

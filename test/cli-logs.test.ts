@@ -42,7 +42,7 @@ describe('ringwire serve --log json', () => {
     };
     const start = await seen('the listening line', l => l.msg.startsWith('listening on'));
     expect(start).toMatchObject({ level: 30, address: '127.0.0.1', workers: 2, framing: 'line', options: { 'max-frame': '64', log: 'json' } });
-    expect(start.memory).toMatchObject({ slots: 1024, perWorker: true });
+    expect(start.memory).toMatchObject({ maxConnections: 1024, slots: 2048, perWorker: true }); // as many slots again for quarantined connections
     const port = start.port as number;
     const url = start.metrics as string;
     // The per-address cap counts a connection until the server has closed it, which may be after the client saw it close.

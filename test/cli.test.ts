@@ -163,7 +163,7 @@ describe('ringwire CLI', () => {
       child.once('exit', () => reject(new Error(`exited early: ${out}`)));
       setTimeout(() => reject(new Error('no listening line')), 10_000);
     });
-    expect(line).toMatch(/^ringwire listening on 127\.0\.0\.1:\d+ core=js framing=length:2:be memory=[\d.]+ MiB at most \([\d.]+ MiB of process baseline \+ [\d.]+ MiB of ring pool for 1024 connections, rings of 1k to 64k rx and 64k tx \+ 32\.0 MiB of connection state \+ [\d.]+ MiB of queued replies\)$/);
+    expect(line).toMatch(/^ringwire listening on 127\.0\.0\.1:\d+ core=js framing=length:2:be memory=[\d.]+ MiB at most \([\d.]+ MiB of process baseline \+ [\d.]+ MiB of ring pool for 1024 connections, rings of 1k to 64k rx and 64k tx \+ 40\.0 MiB of connection state \+ [\d.]+ MiB of queued replies\)$/);
     const port = Number(/:(\d+) /.exec(line)![1]);
     const frame = lengthFrame(Buffer.from('cli'), { size: 2 });
     expect((await roundTrip(port, frame)).equals(frame)).toBe(true);

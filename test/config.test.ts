@@ -65,7 +65,7 @@ describe('limits', () => {
 
   it('refuses a layout over 4 GiB and takes one just under', () => {
     const ring = 131072;
-    const fixed = regionsFor(0, 1024, 1024, 0).total;
+    const fixed = regionsFor(resolveConfig({}).slots, 1024, 1024, 0).total; // header, stats, frame list, slot table
     // The arena is whole largest segments: the most that fits beside the table's map byte per minRing.
     const most = Math.floor((2 ** 32 - fixed - 8192) / (ring + ring / 1024)) * ring;
     expect(resolveConfig({ maxMemory: most, rxRing: ring, txRing: ring }).regions.total).toBeLessThanOrEqual(2 ** 32);
@@ -74,7 +74,8 @@ describe('limits', () => {
 
   it('takes 100,000 connections with the default frames: the pool, not the connection count, bounds the rings', () => {
     const c = resolveConfig({ maxConnections: 100_000 });
-    expect(c.slots).toBe(100_000);
+    expect(c.maxConnections).toBe(100_000);
+    expect(c.slots).toBe(200_000); // as many again for quarantined connections: 64 bytes each, no rings of their own
     expect(c.regions.arenaSize).toBe(2 ** 30);
     expect(c.regions.total).toBeLessThan(2 ** 32);
   });
@@ -103,7 +104,10 @@ describe('limits', () => {
 
   it('refuses zero connections and zero-byte frames', () => {
     expect(code(() => resolveConfig({ maxConnections: 0 }))).toBe('ERR_BAD_CONFIG');
-    expect(resolveConfig({ maxConnections: 1 }).slots).toBe(1);
+    expect(resolveConfig({ maxConnections: 1 })).toMatchObject({ maxConnections: 1, slots: 2 });
+    expect(resolveConfig({ maxConnections: 1, quarantineSlots: 0 }).slots).toBe(1);
+    expect(resolveConfig({ maxConnections: 3, quarantineSlots: 5 }).slots).toBe(8);
+    expect(code(() => resolveConfig({ quarantineSlots: -1 }))).toBe('ERR_BAD_CONFIG');
     expect(code(() => resolveConfig({ maxFrame: 0 }))).toBe('ERR_BAD_CONFIG');
   });
 });

@@ -121,3 +121,76 @@ describe.each(['wasm', 'js'] as const)('hung handlers at scale (%s core)', core 
     await server.close();
   }, 20_000);
 });
+
+describe.each(['wasm', 'js'] as const)('quarantined slots beyond maxConnections (%s core)', core => {
+  // maxConnections caps live connections (sockets); the core has as many slots again for quarantined ones.
+  it('N hung handlers at maxConnections N: N new clients served while they hang, one more refused; past the slots the refusal names the quarantine', async () => {
+    const N = 4;
+    const hung: (() => void)[] = [];
+    const { server, port } = await startServer({
+      core, framing: 'line', handlerTimeout: 200, maxConnections: N, evictAfter: 0,
+      async onFrame(frame, c) {
+        if (text(frame) === 'hang') await new Promise<void>(resolve => hung.push(resolve));
+        c.send(frame);
+      },
+    });
+    const refusals: RingwireError[] = [];
+    server.on('clientError', (e: RingwireError) => {
+      if (e.code === 'ERR_TOO_MANY_CONNECTIONS') refusals.push(e);
+    });
+    const quarantined = () => server.stats().total.quarantined;
+    /** n clients each answered once (their tx ring taken), then each sends a frame its handler never settles; resolves once the server closed them all. */
+    const hang = async (n: number) => {
+      const clients = await Promise.all(Array.from({ length: n }, () => connect(port)));
+      await Promise.all(clients.map(async s => {
+        s.on('error', () => {});
+        s.write('quick\n');
+        expect(String((await once(s, 'data'))[0])).toBe('quick\n');
+        s.write('hang\n');
+        await once(s, 'close'); // no FIN from the client: ERR_HANDLER_TIMEOUT closed it
+      }));
+    };
+    /** A client the server refuses at once (closed before it is answered). */
+    const refused = async () => {
+      const s = await connect(port);
+      const got = collect(s);
+      s.write('late\n');
+      expect(String(await got.done)).toBe('');
+    };
+
+    await hang(N);
+    await until(() => quarantined() === N, 2000, `${N} slots quarantined`);
+    // A quarantined connection keeps only the rx ring its handler's frame is in: its tx ring is back in the pool.
+    const { rxSize, minRing } = server.core.config;
+    expect(rxSize).toBeGreaterThan(minRing);
+    expect(server.stats().total.pool.bytes).toBe(N * 2 * minRing); // handler mode: each rx ring with its pad
+
+    // N new clients at once, all served while the N handlers still hang.
+    const fresh = await Promise.all(Array.from({ length: N }, () => connect(port)));
+    const replies = await Promise.all(fresh.map(async (s, i) => {
+      s.write(`n${i}\n`);
+      return String((await once(s, 'data'))[0]);
+    }));
+    expect(replies).toEqual(Array.from({ length: N }, (_, i) => `n${i}\n`));
+    // One past maxConnections live: refused, saying so.
+    await refused();
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]!.message).toMatch(new RegExp(`${N} connection\\(s\\) open already \\(maxConnections ${N}\\)`));
+
+    // The live ones leave; N more hang: every slot (2N) is now quarantined, and a newcomer is refused naming that.
+    for (const s of fresh) s.end();
+    await until(() => server.stats().total.connections === N, 2000, 'the fresh clients gone');
+    await hang(N);
+    await until(() => quarantined() === 2 * N, 2000, `${2 * N} slots quarantined`);
+    expect(server.stats().total.connections).toBe(2 * N);
+    expect(server.metrics()).toMatch(new RegExp(`^ringwire_connections_quarantined\\{worker="0"\\} ${2 * N}$`, 'm'));
+    await refused();
+    expect(refusals).toHaveLength(2);
+    expect(refusals[1]!.message).toMatch(new RegExp(`0 of ${N} connections are open, but all ${2 * N} slots are held: ${2 * N} by connections closed while their handler has not settled`));
+
+    for (const release of hung) release();
+    await until(() => server.connections.size === 0 && quarantined() === 0, 5000, 'every quarantined slot back');
+    expect(String(await roundTrip(port, Buffer.from('after\n')))).toBe('after\n');
+    await server.close();
+  }, 20_000);
+});

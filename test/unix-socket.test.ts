@@ -259,7 +259,7 @@ describe('a Unix peer has no address', () => {
     const second = await dial(file);
     second.on('error', () => {});
     await once(second, 'close');
-    expect(messages).toEqual(['ERR_TOO_MANY_CONNECTIONS: connection from a Unix-socket peer refused: all 1 connection slots are in use']);
+    expect(messages).toEqual(['ERR_TOO_MANY_CONNECTIONS: connection from a Unix-socket peer refused: 1 connection(s) open already (maxConnections 1)']);
     first.destroy();
     await server.close();
   });

@@ -8,7 +8,10 @@
 //   - the arena (maxMemory, the bound on rings) is a whole number of the largest
 //     segment and holds at least one connection's largest rings;
 //   - the memory (header + slots + pool table + arena) fits in 4 GiB of WASM
-//     memory, and its size in a u32 header word.
+//     memory, and its size in a u32 header word;
+//   - slots = maxConnections + quarantineSlots: maxConnections caps live
+//     connections (the endpoint counts them), the rest hold connections whose
+//     socket is gone while a handler still holds a frame view (quarantined).
 
 import { configError } from './errors.ts';
 import {
@@ -43,8 +46,16 @@ export type Framing =
 
 export interface CoreOptions {
   framing?: Framing | string;
-  /** Connection slots reserved in memory. Default 1024. */
+  /** Live connections (sockets) at once. Default 1024. */
   maxConnections?: number;
+  /**
+   * Slots beyond maxConnections for quarantined connections: closed (their socket
+   * and descriptor gone) while a handler still holds a frame of their rx ring, so
+   * their slot cannot be reused yet. Each costs SLOT_SIZE bytes of slot table; its
+   * rings come from the pool (maxMemory), like everyone's. Default: maxConnections
+   * (as many again: every live connection may hang once more before new ones are refused).
+   */
+  quarantineSlots?: number;
   /** Largest frame payload in bytes. Default 16384. */
   maxFrame?: number;
   /** The largest receive ring a connection grows to, bytes, a power of two. Default 65536 (or larger to fit maxFrame). */
@@ -70,6 +81,9 @@ export interface CoreConfig {
   framing: number;
   framingText: string;
   mode: number;
+  /** Live connections at once (CoreOptions.maxConnections): the endpoint refuses past it. */
+  maxConnections: number;
+  /** Slots in the slot table: maxConnections + quarantineSlots. */
   slots: number;
   maxFrame: number;
   /** The largest rx and tx rings (a ring grows up to these). */
@@ -209,16 +223,19 @@ export function describeFraming(f: Framing): string {
 /** Validate options and resolve every number the cores need. Throws ERR_BAD_CONFIG. */
 export function resolveConfig(options: CoreOptions = {}): CoreConfig {
   const framing = typeof options.framing === 'string' ? parseFraming(options.framing) : (options.framing ?? { kind: 'raw' });
-  const slots = options.maxConnections ?? DEFAULTS.maxConnections;
+  const maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
+  const quarantineSlots = options.quarantineSlots ?? maxConnections;
   const maxFrame = options.maxFrame ?? DEFAULTS.maxFrame;
   const frameCap = options.frameListCapacity ?? DEFAULTS.frameListCapacity;
   const mode = options.mode === 'handler' ? MODE_HANDLER : MODE_ECHO;
-  if (!Number.isInteger(slots) || slots < 1 || slots > 1 << 20) throw configError(`maxConnections must be an integer from 1 to ${1 << 20}, got ${slots}`);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > 1 << 20) throw configError(`maxConnections must be an integer from 1 to ${1 << 20}, got ${maxConnections}`);
+  if (!Number.isInteger(quarantineSlots) || quarantineSlots < 0 || quarantineSlots > 1 << 20) throw configError(`quarantineSlots must be an integer from 0 to ${1 << 20}, got ${quarantineSlots}`);
+  const slots = maxConnections + quarantineSlots;
   if (!Number.isInteger(maxFrame) || maxFrame < 1 || maxFrame > MAX_RING / 2) throw configError(`maxFrame must be an integer from 1 to ${MAX_RING / 2}, got ${maxFrame}`);
   if (!Number.isInteger(frameCap) || frameCap < 1 || frameCap > 1 << 20) throw configError(`frameListCapacity must be an integer from 1 to ${1 << 20}`);
 
   const c = {
-    framing: FRAMING_RAW, framingText: describeFraming(framing), mode, slots, maxFrame,
+    framing: FRAMING_RAW, framingText: describeFraming(framing), mode, maxConnections, slots, maxFrame,
     lenOffset: 0, lenSize: 0, lenBig: 1, lenAdjust: 0, lenStrip: 0, fixed: 0,
     delimiter: new Uint8Array(0) as Uint8Array, stripCR: 0, frameCap,
   };
@@ -280,14 +297,15 @@ export function resolveConfig(options: CoreOptions = {}): CoreConfig {
   const maxSegment = Math.max(rxSegment, txSize);
   const oneConnection = Math.ceil((rxSegment + txSize) / maxSegment) * maxSegment;
   let maxMemory = options.maxMemory;
-  if (maxMemory === undefined) maxMemory = Math.max(oneConnection * 2, Math.min(DEFAULTS.maxMemory, slots * (rxSegment + txSize)));
+  // Sized for the live connections: a quarantined one keeps only the rx ring its handler's frame is in.
+  if (maxMemory === undefined) maxMemory = Math.max(oneConnection * 2, Math.min(DEFAULTS.maxMemory, maxConnections * (rxSegment + txSize)));
   else if (!Number.isInteger(maxMemory) || maxMemory < oneConnection) {
     throw configError(`maxMemory must be an integer of at least ${oneConnection} bytes (one connection's largest rings: ${rxSegment} rx${mode === MODE_HANDLER ? ' with its pad' : ''} + ${txSize} tx, in whole segments of ${maxSegment}), got ${maxMemory}`);
   }
   const arenaSize = Math.floor(maxMemory / maxSegment) * maxSegment;
   const regions = regionsFor(slots, frameCap, minRing, arenaSize);
   if (regions.total >= MAX_MEMORY) {
-    throw configError(`${slots} connections and ${(arenaSize / 2 ** 30).toFixed(2)} GiB of rings (maxMemory) need ${(regions.total / 2 ** 30).toFixed(2)} GiB; the limit is 4 GiB`);
+    throw configError(`${slots} connection slots and ${(arenaSize / 2 ** 30).toFixed(2)} GiB of rings (maxMemory) need ${(regions.total / 2 ** 30).toFixed(2)} GiB; the limit is 4 GiB`);
   }
   return { ...c, rxSize, txSize, minRing, maxSegment, maxWire, regions };
 }

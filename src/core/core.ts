@@ -33,7 +33,7 @@ export type CoreKind = 'wasm' | 'js';
 // The words of the contract the network code needs, so that it depends on this
 // interface and never on the contract (contract.ts) itself.
 export {
-  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, S_DRAIN_UNANSWERED, S_LOOP_BLOCKED, S_LOOP_LAG,
+  F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, S_CONNECTIONS, S_DRAIN_UNANSWERED, S_LOOP_BLOCKED, S_LOOP_LAG,
   S_PAUSES, S_QUARANTINED, S_STALLS, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
 } from './layout.ts';
 

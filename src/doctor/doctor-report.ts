@@ -39,7 +39,7 @@ function table(headers: string[], rows: string[][], widths: number[]): string {
 
 export function describePlan(plan: Plan): string {
   const c = plan.config;
-  return `framing ${c.framingText}, ${c.slots} connections × ${plan.workers} thread${plan.workers > 1 ? 's' : ''}, `
+  return `framing ${c.framingText}, ${c.maxConnections} connections × ${plan.workers} thread${plan.workers > 1 ? 's' : ''}, `
     + `max frame ${bytes(c.maxFrame)}, rings ${bytes(c.rxSize)} rx + ${bytes(c.txSize)} tx, backlog ${plan.backlog}, `
     + `memory ${bytes(plan.memory)} at most`;
 }
@@ -79,7 +79,7 @@ export function renderJson(plan: Plan, findings: Finding[], root: string): strin
     node: process.versions.node,
     root,
     configuration: {
-      framing: c.framingText, maxConnections: c.slots, maxFrame: c.maxFrame, rxRing: c.rxSize, txRing: c.txSize,
+      framing: c.framingText, maxConnections: c.maxConnections, maxFrame: c.maxFrame, rxRing: c.rxSize, txRing: c.txSize,
       workers: plan.workers, backlog: plan.backlog, connections: plan.connections, descriptors: plan.descriptors,
       memoryPerThread: plan.budget, memory: plan.memory,
     },

@@ -60,7 +60,7 @@ export function planFrom(o: PlanOptions): Plan {
   const workers = o.workers === undefined ? 1 : o.workers === 'auto' ? availableParallelism() : parseCount('workers', o.workers);
   const backlog = o.backlog === undefined ? NODE_DEFAULT_BACKLOG : parseCount('backlog', o.backlog);
   if (backlog > 2 ** 31 - 1) throw configError(`--backlog must fit in 31 bits, got ${backlog}`);
-  const connections = config.slots * workers;
+  const connections = config.maxConnections * workers; // live ones hold descriptors; a quarantined slot has none
   const budget = memoryBudget(config, size('max-queued'), size('max-queued-total'), size('max-reply'));
   return {
     config, workers, backlog, connections, budget,

@@ -29,7 +29,7 @@ export function processChecks(files: SystemFiles, plan: Plan): Finding[] {
 
 function descriptorChecks(files: SystemFiles, plan: Plan): Finding[] {
   const n = plan.descriptors;
-  const needed = `≥ ${n} (${plan.config.slots} connections × ${plan.workers} thread${plan.workers > 1 ? 's' : ''} + ${n - plan.connections} for the process)`;
+  const needed = `≥ ${n} (${plan.config.maxConnections} connections × ${plan.workers} thread${plan.workers > 1 ? 's' : ''} + ${n - plan.connections} for the process)`;
   const nofile = parseLimit(files.read('proc/self/limits'), 'Max open files');
   // Node raises its soft limit to the hard one at start (docs/node-facts.md), so
   // the hard limit is what a ringwire process gets, whatever `ulimit -n` shows.
@@ -92,7 +92,7 @@ function memoryChecks(files: SystemFiles, plan: Plan): Finding[] {
   const findings: Finding[] = [{
     area: 'memory', setting: 'memory at most',
     current: total === undefined ? 'unreadable' : `RAM ${bytes(total)}${cgroup === undefined ? '' : `, cgroup limit ${bytes(cgroup)}`}`,
-    needed: `≥ ${reserved}: ${bytes(rings)} of ring pool (--max-memory, for ${plan.config.slots} connections' rings of up to ${bytes(plan.config.rxSize)} rx + ${bytes(plan.config.txSize)} tx) + ${bytes(connections)} of connection state + ${bytes(queued)} of queued replies, per thread (plus the process's own baseline)`,
+    needed: `≥ ${reserved}: ${bytes(rings)} of ring pool (--max-memory, for ${plan.config.maxConnections} connections' rings of up to ${bytes(plan.config.rxSize)} rx + ${bytes(plan.config.txSize)} tx) + ${bytes(connections)} of connection state + ${bytes(queued)} of queued replies, per thread (plus the process's own baseline)`,
     status: room === undefined ? 'unknown' : plan.memory <= room ? 'ok' : 'limit',
     why: 'the ring pool is reserved once at start and resident only as connections\' traffic takes rings from it, and queued replies are bounded by --max-queued and --max-queued-total: the worst case must fit, or the OOM killer ends the process; lower --max-memory, --max-connections or the queues otherwise',
     source: SOURCES.readme,

@@ -22,8 +22,9 @@
 //   any live     destroy        closing      the queue and its budget; the socket (destroyed)
 //   any live     socket-closed  closed       the slot (core.close), the queue and its budget,
 //                                            the relay link, the linger timer; onClose
-//   any live     socket-closed  quarantined  the socket, the queue and its budget (a handler
-//                                            still holds a view of the slot's rx ring)
+//   any live     socket-closed  quarantined  the socket, the queue and its budget, the tx ring
+//                                            (a handler still holds a view of the slot's rx
+//                                            ring); no longer counted against maxConnections
 //   quarantined  settle         closed       the slot, the relay link; onClose
 //
 // ("any live": opening, preamble, open, draining, closing; close and destroy from

@@ -879,6 +879,11 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.to('quarantined', 'socket-closed');
       this.core.stats.add(S_QUARANTINED, 1);
       this.dropQueue();
+      // Nothing is written any more (the output is done, no write is in flight once the socket
+      // closed): the tx ring goes back to the pool now; the rx ring stays for the handler's views.
+      const slot = this[kSlot];
+      this.core.release(slot, this.core.txPending(slot));
+      this.core.shrink(slot);
       return;
     }
     this[kCloseSlot]('socket-closed');

@@ -52,7 +52,7 @@ export const KEEPALIVE_RANGE = { min: 1000, max: 32_767_000 } as const;
 
 /** Every endpoint option and what it may be: the core's own are checked by resolveConfig (core/config.ts) when the core is built. */
 export const ENDPOINT_RULES = {
-  framing: OTHER, maxConnections: OTHER, maxFrame: OTHER, rxRing: OTHER, txRing: OTHER, minRing: OTHER, maxMemory: OTHER, frameListCapacity: OTHER,
+  framing: OTHER, maxConnections: OTHER, quarantineSlots: OTHER, maxFrame: OTHER, rxRing: OTHER, txRing: OTHER, minRing: OTHER, maxMemory: OTHER, frameListCapacity: OTHER,
   onOpen: OTHER, onFrame: OTHER, onDrain: OTHER, onClose: OTHER, onConnection: OTHER, onForward: OTHER, onAsk: OTHER,
   core: OTHER,
   idleTimeout: deadline(),
@@ -146,11 +146,11 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
     if (typeof o.tls !== 'object' || o.tls === null) throw configError(`tls must be an object of TLS options, got ${String(o.tls)}`);
     checkNumber('tls.handshakeTimeout', o.tls.handshakeTimeout, deadline(), names);
   }
-  const { framing, maxConnections, maxFrame, rxRing, txRing, minRing, maxMemory, frameListCapacity } = o;
+  const { framing, maxConnections, quarantineSlots, maxFrame, rxRing, txRing, minRing, maxMemory, frameListCapacity } = o;
   const proxyTrusted = proxyRanges(o);
   return Object.freeze({
     core: o.core ?? 'wasm',
-    coreOptions: Object.freeze({ framing, maxConnections, maxFrame, rxRing, txRing, minRing, maxMemory, frameListCapacity }),
+    coreOptions: Object.freeze({ framing, maxConnections, quarantineSlots, maxFrame, rxRing, txRing, minRing, maxMemory, frameListCapacity }),
     handler: Object.freeze(handler),
     idleTimeout: o.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     frameTimeout: o.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,

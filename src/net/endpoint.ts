@@ -31,6 +31,11 @@
 //   - with proxyProtocol, a connection from an address outside proxyTrusted is
 //     refused, and every other one starts with a PROXY header, parsed before its
 //     first core call and before onOpen, within proxyTimeout (the sweep again);
+//   - at most maxConnections live connections (sockets): a newcomer past it is
+//     refused with ERR_TOO_MANY_CONNECTIONS. The core has quarantineSlots more
+//     slots than that, for connections closed while a handler still holds a frame
+//     view of their rx ring (quarantined: no socket, no descriptor, no queue, no tx
+//     ring): hung handlers do not lock new clients out until those run out too;
 //   - at the connection limit, a newcomer takes the slot of the connection whose
 //     incomplete frame arrives slowest, below minRate and past evictAfter (ERR_EVICTED,
 //     eviction-order.ts); it is refused only when there is none;
@@ -41,7 +46,7 @@ import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { threadId } from 'node:worker_threads';
 import type { CoreConfig, CoreOptions } from '../core/config.ts';
-import { MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, type Core, type CoreKind } from '../core/core.ts';
+import { MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, S_CONNECTIONS, S_QUARANTINED, type Core, type CoreKind } from '../core/core.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
@@ -196,9 +201,14 @@ export interface MemoryBudget {
   baseline: number;
   /** The core's shared memory: header, stats, frame list, slots and every ring. */
   rings: number;
-  /** Each slot's own state beyond its rings (socket, libuv handle, Connection, heap growth): slots × CONNECTION_STATE_BYTES. */
+  /**
+   * Each connection's own state beyond its rings: maxConnections × CONNECTION_STATE_BYTES
+   * (socket, libuv handle, Connection, heap growth) plus the slots beyond them ×
+   * QUARANTINED_STATE_BYTES (a quarantined connection has given back its socket,
+   * descriptor, queue and tx ring; its slot and rx ring are in `rings`).
+   */
   connections: number;
-  /** Replies queued beyond the tx rings, at most: min(slots × maxQueued, maxQueuedTotal). */
+  /** Replies queued beyond the tx rings, at most: min(maxConnections × maxQueued, maxQueuedTotal). */
   queued: number;
   total: number;
 }
@@ -210,6 +220,13 @@ export interface MemoryBudget {
  * socket, handle, Connection and heap; counted as 32 KiB for V8's heap growth.
  */
 export const CONNECTION_STATE_BYTES = 32 * 1024;
+
+/**
+ * Heap a quarantined connection still holds (its Connection and closed socket objects,
+ * the handler's pending promise). Measured on Node 24: 1,000 connections quarantined
+ * after ERR_HANDLER_TIMEOUT held 5.9 KB of V8 heap each after a GC; counted as 8 KiB.
+ */
+export const QUARANTINED_STATE_BYTES = 8 * 1024;
 
 /**
  * A connection with no traffic for this long gives its rings back to the core's
@@ -226,9 +243,9 @@ export {
 /** The worst-case memory of an endpoint with this core configuration and these queue limits, in a process that held `baseline` bytes at start. */
 export function memoryBudget(config: CoreConfig, maxQueued?: number, maxQueuedTotal?: number, maxReply?: number, baseline = 0): MemoryBudget {
   const rings = config.regions.total;
-  const connections = config.slots * CONNECTION_STATE_BYTES;
+  const connections = config.maxConnections * CONNECTION_STATE_BYTES + (config.slots - config.maxConnections) * QUARANTINED_STATE_BYTES;
   const perConnection = queueLimits(config, maxQueued, maxReply).maxQueued;
-  const queued = Math.min(config.slots * perConnection, maxQueuedTotal ?? Math.max(DEFAULT_MAX_QUEUED_TOTAL, perConnection));
+  const queued = Math.min(config.maxConnections * perConnection, maxQueuedTotal ?? Math.max(DEFAULT_MAX_QUEUED_TOTAL, perConnection));
   return { baseline, rings, connections, queued, total: baseline + rings + connections + queued };
 }
 
@@ -420,13 +437,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         return null;
       }
     }
-    let slot = core.open();
+    let slot = this.openSlot();
     if (slot === -OPEN_NO_SLOT) slot = this.evictFor(raw);
     if (slot < 0) {
       this.addresses?.release(entry);
       const err = slot === -OPEN_NO_MEMORY
         ? poolExhausted(core, `from ${peerName(raw)} to open: refused`)
-        : ringwireError(E_TOO_MANY_CONNECTIONS, `connection from ${peerName(raw)} refused: all ${core.config.slots} connection slots are in use`);
+        : this.noSlot(`connection from ${peerName(raw)} refused`);
       this[kClientError](err, who);
       raw.destroy();
       return null;
@@ -486,6 +503,26 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     });
   }
 
+  /** Connections with a socket now: the slots held, less the quarantined ones (maxConnections caps these). */
+  private live(): number {
+    const stats = this.core.stats;
+    return stats.get(S_CONNECTIONS) - stats.get(S_QUARANTINED);
+  }
+
+  /** A slot for a new connection: -OPEN_NO_SLOT at maxConnections live, or when the quarantined hold every other slot. */
+  private openSlot(): number {
+    return this.live() < this.core.config.maxConnections ? this.core.open() : -OPEN_NO_SLOT;
+  }
+
+  /** Why openSlot() found none: the live connections are at the limit, or hung handlers hold the slots beyond it. */
+  private noSlot(what: string): RingwireError {
+    const { maxConnections, slots } = this.core.config;
+    const live = this.live();
+    if (live >= maxConnections) return ringwireError(E_TOO_MANY_CONNECTIONS, `${what}: ${live} connection(s) open already (maxConnections ${maxConnections})`);
+    const quarantined = this.core.stats.get(S_QUARANTINED);
+    return ringwireError(E_TOO_MANY_CONNECTIONS, `${what}: ${live} of ${maxConnections} connections are open, but all ${slots} slots are held: ${quarantined} by connections closed while their handler has not settled (quarantined; quarantineSlots ${slots - maxConnections})`);
+  }
+
   /** Every slot is taken: evict the connection whose incomplete frame arrives slowest (eviction-order.ts) and take its slot; -1 if none qualifies. */
   private evictFor(raw: net.Socket): number {
     const now = performance.now();
@@ -495,8 +532,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const waited = Math.round(now - victim[kClocks].waitStart);
     const rate = evictions!.rate(victim, now).toFixed(1);
     const minRate = this.deadlines!.minRate;
-    victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: all ${this.core.config.slots} slots in use, and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter} ms)`));
-    return this.core.open();
+    victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: no slot free (maxConnections ${this.core.config.maxConnections}), and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter} ms)`));
+    return this.openSlot();
   }
 
   /**
@@ -547,11 +584,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const where = describeDestination(to);
     const who = { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined };
     const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0; // a bad option throws before a slot is taken
-    const slot = core.open();
+    const slot = this.openSlot();
     if (slot < 0) {
       const err = slot === -OPEN_NO_MEMORY
         ? poolExhausted(core, `to ${where} to open`)
-        : ringwireError(E_TOO_MANY_CONNECTIONS, `cannot connect to ${where}: all ${core.config.slots} connection slots are in use`);
+        : this.noSlot(`cannot connect to ${where}`);
       this[kClientError](err, who);
       throw err;
     }
