@@ -118,15 +118,26 @@ function makeTxRoom(t: u32, head: u32, need: u32): bool {
     if (want > wantLog(t)) setRings(t, rxLog(t), k, want, rxWanted(t));
     return true;
   }
-  let want = fitLog(need, txTopLog);
-  if (wantLog(t) > want) want = wantLog(t);
+  const fit = fitLog(need, txTopLog);
+  let want = wantLog(t) > fit ? wantLog(t) : fit;
   if (want <= k) return true;
   // Empty: the old ring goes back first, so that it can merge into the new one.
   if (k != 0) give(word(t, W_TX_BASE), k);
-  const seg = take(want);
+  let seg = take(want);
+  // No segment for the size noted earlier, but the ring it had fits this frame: keep that size.
+  if (seg == 0 && fit <= k) { want = k; seg = take(k); }
   setWord(t, W_TX_BASE, seg);
   setRings(t, rxLog(t), seg == 0 ? 0 : want, 0, rxWanted(t));
   return seg != 0;
+}
+
+/**
+ * Is the tx ring empty while an earlier send found it too small (makeTxRoom noted the
+ * size it needed)? Then it grows now, before a frame goes in: a frame that fits the
+ * small ring would otherwise keep it small, and every turn would leave in several writes.
+ */
+@inline function txWantsGrowth(t: u32, head: u32): bool {
+  return head == word(t, W_TX_TAIL) && wantLog(t) > txLog(t);
 }
 
 /**
@@ -269,7 +280,7 @@ export function process(slot: u32): i32 {
       // A raw frame is whatever has arrived: as much as the tx ring takes (echo),
       // or the contiguous run up to the ring's end (handler: never a copy).
       let room = echo ? txSize - (txHead - txTail) : rxSize - (pos & (rxSize - 1));
-      if (echo && avail > room) {
+      if (echo && (avail > room || txWantsGrowth(t, txHead))) {
         if (!makeTxRoom(t, txHead, avail)) { result = R_NO_MEMORY; break; }
         txBase = word(t, W_TX_BASE); txSize = txSizeOf(t);
         room = txSize - (txHead - txTail);
@@ -292,7 +303,7 @@ export function process(slot: u32): i32 {
       wire = <u32>r; off = frameOff; len = frameLen;
     }
     if (echo) {
-      if (wire > txSize - (txHead - txTail)) {
+      if (wire > txSize - (txHead - txTail) || txWantsGrowth(t, txHead)) {
         if (!makeTxRoom(t, txHead, wire)) { result = R_NO_MEMORY; break; }
         txBase = word(t, W_TX_BASE); txSize = txSizeOf(t);
         if (wire > txSize - (txHead - txTail)) { result = R_BLOCKED; break; }
@@ -346,7 +357,7 @@ export function reserve(slot: u32, len: u32): i32 {
   const s = slotAddr(slot);
   const txHead = word(s, W_TX_HEAD);
   const wire = encPrefix + len + encTrailer;
-  if (wire > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) {
+  if (wire > txSizeOf(s) - (txHead - word(s, W_TX_TAIL)) || txWantsGrowth(s, txHead)) {
     if (!makeTxRoom(s, txHead, wire)) { noMemory(); return SEND_NO_MEMORY; }
     if (wire > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
   }
