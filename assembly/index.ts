@@ -23,7 +23,8 @@
 //     holds stays valid until consumed. Its live bytes move to the same positions.
 //   - tx grows only while no write references it: empty (TX_HEAD == TX_TAIL: the
 //     kernel has every byte), to fit the frame at hand or the size a send that found
-//     it full asked for (W_RINGS); or through growTx(), which the host calls only
+//     it full asked for (W_RINGS; the next frame written to the empty ring takes it,
+//     even one the small ring would hold); or through growTx(), which the host calls only
 //     while nothing it handed to the kernel is unreleased. Up to txSize.
 //   - shrink() (the host, for a connection idle for a while) gives back an empty
 //     tx ring and trades an empty rx ring for the smallest one.
