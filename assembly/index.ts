@@ -23,7 +23,8 @@
 //     holds stays valid until consumed. Its live bytes move to the same positions.
 //   - tx grows only while no write references it: empty (TX_HEAD == TX_TAIL: the
 //     kernel has every byte), to fit the frame at hand or the size a send that found
-//     it full asked for (W_RINGS); or through growTx(), which the host calls only
+//     it full asked for (W_RINGS; the next frame written to the empty ring takes it,
+//     even one the small ring would hold); or through growTx(), which the host calls only
 //     while nothing it handed to the kernel is unreleased. Up to txSize.
 //   - shrink() (the host, for a connection idle for a while) gives back an empty
 //     tx ring and trades an empty rx ring for the smallest one.
@@ -118,15 +119,26 @@ function makeTxRoom(t: u32, head: u32, need: u32): bool {
     if (want > wantLog(t)) setRings(t, rxLog(t), k, want, rxWanted(t));
     return true;
   }
-  let want = fitLog(need, txTopLog);
-  if (wantLog(t) > want) want = wantLog(t);
+  const fit = fitLog(need, txTopLog);
+  let want = wantLog(t) > fit ? wantLog(t) : fit;
   if (want <= k) return true;
   // Empty: the old ring goes back first, so that it can merge into the new one.
   if (k != 0) give(word(t, W_TX_BASE), k);
-  const seg = take(want);
+  let seg = take(want);
+  // No segment for the size noted earlier, but the ring it had fits this frame: keep that size.
+  if (seg == 0 && fit <= k) { want = k; seg = take(k); }
   setWord(t, W_TX_BASE, seg);
   setRings(t, rxLog(t), seg == 0 ? 0 : want, 0, rxWanted(t));
   return seg != 0;
+}
+
+/**
+ * Is the tx ring empty while an earlier send found it too small (makeTxRoom noted the
+ * size it needed)? Then it grows now, before a frame goes in: a frame that fits the
+ * small ring would otherwise keep it small, and every turn would leave in several writes.
+ */
+@inline function txWantsGrowth(t: u32, head: u32): bool {
+  return head == word(t, W_TX_TAIL) && wantLog(t) > txLog(t);
 }
 
 /**
@@ -269,7 +281,7 @@ export function process(slot: u32): i32 {
       // A raw frame is whatever has arrived: as much as the tx ring takes (echo),
       // or the contiguous run up to the ring's end (handler: never a copy).
       let room = echo ? txSize - (txHead - txTail) : rxSize - (pos & (rxSize - 1));
-      if (echo && avail > room) {
+      if (echo && (avail > room || txWantsGrowth(t, txHead))) {
         if (!makeTxRoom(t, txHead, avail)) { result = R_NO_MEMORY; break; }
         txBase = word(t, W_TX_BASE); txSize = txSizeOf(t);
         room = txSize - (txHead - txTail);
@@ -292,7 +304,7 @@ export function process(slot: u32): i32 {
       wire = <u32>r; off = frameOff; len = frameLen;
     }
     if (echo) {
-      if (wire > txSize - (txHead - txTail)) {
+      if (wire > txSize - (txHead - txTail) || txWantsGrowth(t, txHead)) {
         if (!makeTxRoom(t, txHead, wire)) { result = R_NO_MEMORY; break; }
         txBase = word(t, W_TX_BASE); txSize = txSizeOf(t);
         if (wire > txSize - (txHead - txTail)) { result = R_BLOCKED; break; }
@@ -346,7 +358,7 @@ export function reserve(slot: u32, len: u32): i32 {
   const s = slotAddr(slot);
   const txHead = word(s, W_TX_HEAD);
   const wire = encPrefix + len + encTrailer;
-  if (wire > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) {
+  if (wire > txSizeOf(s) - (txHead - word(s, W_TX_TAIL)) || txWantsGrowth(s, txHead)) {
     if (!makeTxRoom(s, txHead, wire)) { noMemory(); return SEND_NO_MEMORY; }
     if (wire > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
   }

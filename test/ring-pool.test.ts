@@ -85,6 +85,24 @@ describe.each([
     expect(await done).toEqual(Buffer.concat([big, big]));
     expect(codes).toEqual([]);
   });
+
+  it('grows the tx ring to what a turn of echoes found it too small for, once it is empty (32 pipelined 68-byte frames leave in one write from a 4 KiB ring)', async () => {
+    const { server, port, codes } = await start();
+    const socket = await connect(port);
+    const { received, done } = collect(socket);
+    const batch = Buffer.concat(Array.from({ length: 32 }, (_, i) => lengthFrame(Buffer.alloc(64, i))));
+    for (let turn = 1; turn <= 4; turn++) {
+      socket.write(batch);
+      await until(() => received() === turn * batch.length, 10_000, `the echo of batch ${turn}`);
+    }
+    // rx 4 KiB (one read of 2,176 bytes) and tx 4 KiB. Before, the tx ring stayed at 1 KiB:
+    // the size a full ring asked for was noted, but applied only when a frame did not fit
+    // an empty ring, which a 68-byte frame always does, so each turn left in 3 writes.
+    expect(server.stats().total.pool.segments).toEqual({ 4096: 2 });
+    socket.end();
+    expect(await done).toEqual(Buffer.concat([batch, batch, batch, batch]));
+    expect(codes).toEqual([]);
+  });
 });
 
 describe('connections and memory are separate limits', () => {

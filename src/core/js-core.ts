@@ -115,6 +115,11 @@ export class JsCore extends CoreBase {
     return true;
   }
 
+  /** Is the tx ring empty while an earlier send found it too small? Then it grows now (assembly/index.ts txWantsGrowth). */
+  private txWantsGrowth(t: number, head: number): boolean {
+    return head === this.word(t, W_TX_TAIL) && this.wantLog(t) > this.txLog(t);
+  }
+
   private makeTxRoom(t: number, head: number, need: number): boolean {
     const k = this.txLog(t);
     if (head !== this.word(t, W_TX_TAIL)) {
@@ -122,12 +127,14 @@ export class JsCore extends CoreBase {
       if (want > this.wantLog(t)) this.setRings(t, this.rxLog(t), k, want, this.rxWanted(t));
       return true;
     }
-    let want = this.fitLog(need, this.txTopLog);
-    if (this.wantLog(t) > want) want = this.wantLog(t);
+    const fit = this.fitLog(need, this.txTopLog);
+    let want = this.wantLog(t) > fit ? this.wantLog(t) : fit;
     if (want <= k) return true;
     // Empty: the old ring goes back first, so that it can merge into the new one.
     if (k !== 0) this.P.give(this.word(t, W_TX_BASE), k);
-    const seg = this.P.take(want);
+    let seg = this.P.take(want);
+    // No segment for the size noted earlier, but the ring it had fits this frame: keep that size.
+    if (seg === 0 && fit <= k) { want = k; seg = this.P.take(k); }
     this.setWord(t, W_TX_BASE, seg);
     this.setRings(t, this.rxLog(t), seg === 0 ? 0 : want, 0, this.rxWanted(t));
     return seg !== 0;
@@ -263,7 +270,7 @@ export class JsCore extends CoreBase {
         // A raw frame is whatever has arrived: as much as the tx ring takes (echo),
         // or the contiguous run up to the ring's end (handler: never a copy).
         let room = echo ? txSize - ((txHead - txTail) >>> 0) : rxSize - (pos & (rxSize - 1));
-        if (echo && avail > room) {
+        if (echo && (avail > room || this.txWantsGrowth(t, txHead))) {
           if (!this.makeTxRoom(t, txHead, avail)) { result = R_NO_MEMORY; break; }
           txBase = this.word(t, W_TX_BASE); txSize = this.txSizeOf(t);
           room = txSize - ((txHead - txTail) >>> 0);
@@ -286,7 +293,7 @@ export class JsCore extends CoreBase {
         wire = r; off = F.frameOff; len = F.frameLen;
       }
       if (echo) {
-        if (wire > txSize - ((txHead - txTail) >>> 0)) {
+        if (wire > txSize - ((txHead - txTail) >>> 0) || this.txWantsGrowth(t, txHead)) {
           if (!this.makeTxRoom(t, txHead, wire)) { result = R_NO_MEMORY; break; }
           txBase = this.word(t, W_TX_BASE); txSize = this.txSizeOf(t);
           if (wire > txSize - ((txHead - txTail) >>> 0)) { result = R_BLOCKED; break; }
@@ -336,7 +343,7 @@ export class JsCore extends CoreBase {
     const s = this.slotAddr(slot);
     const txHead = this.word(s, W_TX_HEAD);
     const wire = this.F.encPrefix + len + this.F.encTrailer;
-    if (wire > this.txSizeOf(s) - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) {
+    if (wire > this.txSizeOf(s) - ((txHead - this.word(s, W_TX_TAIL)) >>> 0) || this.txWantsGrowth(s, txHead)) {
       if (!this.makeTxRoom(s, txHead, wire)) {
         this.noMemory();
         return SEND_NO_MEMORY;
