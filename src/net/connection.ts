@@ -52,7 +52,7 @@
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { FRAME_WORDS, R_BLOCKED, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, type Core } from '../core/core.ts';
-import { E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
+import { E_DRAIN_TIMEOUT, E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
 import { Delivery } from './delivery.ts';
@@ -218,6 +218,16 @@ export class Connection<Data = any> implements ConnectionInfo {
   private reading = false;
   /** Copying path: the part of a 'data' chunk the rx ring could not take yet. */
   private leftover: Uint8Array | null = null;
+  /**
+   * The drain's last reads (lastReads()): 'reading' while a pass takes what the kernel
+   * already holds; 'clean' once one read nothing; 'none' before, or once new bytes
+   * made it start over. 'final' at the drain's timeout: no more passes.
+   */
+  private pass: 'none' | 'reading' | 'clean' | 'final' = 'none';
+  /** Bytes the current pass read. */
+  private passBytes = 0;
+  /** Our FIN is the drain's: any byte after it is a request we will not answer (lateInput()). */
+  private drainFin = false;
 
   /** Handler mode: frames to the handler, in order (delivery.ts). */
   private readonly d: Delivery;
@@ -251,7 +261,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     else if (handler.onForward) d.onFrame = frame => this.link.forward(frame);
     if (zeroCopy) {
       this.socket = source({
-        buffer: () => (reads(this.state) ? this.core.readSpan(slot) : discard),
+        buffer: () => (this.takesInput() ? this.core.readSpan(slot) : discard),
         callback: (n, buf) => this.onRead(n, buf),
       });
     } else {
@@ -540,13 +550,56 @@ export class Connection<Data = any> implements ConnectionInfo {
    * The server is draining: stop reading, answer what is buffered, then close. Called
    * again by the drain once it stops holding FINs (host[kHoldFin]): closes if answered.
    */
-  [kDrain](): void {
+  [kDrain](last = false): void {
     if (reads(this.state)) {
       this.closeReason ??= 'drain';
       this.to('draining', 'drain');
       this[kUpdateReading]();
     }
+    if (last) {
+      // The timeout: whatever a pass would read now is late input (reset after our FIN).
+      this.pass = 'final';
+      this[kUpdateReading]();
+    } else if (this.pass === 'clean') {
+      this.pass = 'none'; // released after holding: bytes may have come meanwhile, read once more before the FIN
+    }
     this[kWhenDrained]();
+  }
+
+  /** Reads go to the preamble or the core: open, or a drain's last pass. */
+  private takesInput(): boolean {
+    return reads(this.state) || (this.state === 'draining' && this.pass === 'reading');
+  }
+
+  /**
+   * The drain, before our FIN: read once more what the kernel already holds (a
+   * request the client sent before it saw our FIN), so it is answered rather than
+   * met with a clean FIN. Reading resumes for a full turn of the event loop: Node
+   * starts reading in a tick, and the poll phase between the two immediates reads
+   * each ready socket until EAGAIN (libuv), unless the rx ring fills (then the pass
+   * reads again once its frames are answered). endPass() decides.
+   */
+  private lastReads(): void {
+    this.pass = 'reading';
+    this.passBytes = 0;
+    this[kUpdateReading]();
+    setImmediate(() => setImmediate(() => this.endPass()));
+  }
+
+  /** A pass is over: it read nothing (clean: the FIN may go), or it did (answer that, then read again). */
+  private endPass(): void {
+    if (this.pass !== 'reading') return;
+    this.pass = this.passBytes > 0 ? 'none' : 'clean';
+    this[kUpdateReading]();
+    this[kWhenDrained]();
+  }
+
+  /**
+   * Bytes after the drain's FIN: requests the client sent before it saw it, which
+   * nothing will answer. Reset and count (ERR_DRAIN_TIMEOUT), never a clean close.
+   */
+  private lateInput(n: number): void {
+    this[kReset](ringwireError(E_DRAIN_TIMEOUT, `the drain had sent its FIN when ${n} more bytes of input arrived: not answered, connection reset`));
   }
 
   /** The frames of this connection, for a task per connection (onConnection). */
@@ -559,7 +612,11 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   private onRead(n: number, buf: Uint8Array): boolean {
     if (this.state !== 'open') {
-      if (!reads(this.state)) return true; // closing: discarded
+      if (!this.takesInput()) {
+        if (this.drainFin && this.state === 'closing') this.lateInput(n);
+        return true; // closing: discarded
+      }
+      this.passBytes += n;
       if (this.preamble) {
         // Nothing was framed yet, so buf is the rx span the core expects bytes in: what followed the header moves to its start.
         const rest = this.takeHeader(buf.subarray(0, n));
@@ -627,6 +684,8 @@ export class Connection<Data = any> implements ConnectionInfo {
       if (!rest) return;
       chunk = rest;
     }
+    if (this.drainFin && this.state === 'closing') return this.lateInput(chunk.length);
+    if (this.state === 'draining') this.passBytes += chunk.length;
     let at = 0;
     // Bytes already taken from the socket are input even once the peer's FIN came (draining): they are decoded too.
     const takes = () => reads(this.state) || this.state === 'draining';
@@ -658,7 +717,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.leftover = null;
       return this.copyIn(rest);
     }
-    const want = reads(this.state) && !this.txBlocked && this.core.rxFree(this[kSlot]) > 0;
+    const want = this.takesInput() && !this.txBlocked && this.core.rxFree(this[kSlot]) > 0;
     if (want !== this.paused) return;
     if (!want) {
       this.paused = true;
@@ -721,6 +780,13 @@ export class Connection<Data = any> implements ConnectionInfo {
     // Bytes of a 'data' chunk that did not fit the rx ring yet (copying path) are input still to come.
     if (this.state !== 'draining' || this.d.pending || this.d.saved || this.txBlocked || this.leftover !== null) return;
     if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): Delivery.run() comes back here
+    // The server drains: what the kernel holds of this peer is read and answered first
+    // (lastReads(); not after the peer's FIN: all its input is read then).
+    const byDrain = this.closeReason === 'drain' && !this.peerEnded;
+    if (byDrain && (this.pass === 'none' || this.pass === 'reading')) {
+      if (this.pass === 'none') this.lastReads();
+      return;
+    }
     // Every frame read is answered. The server's drain may hold the FIN until handlers
     // elsewhere settle (they may still send here), before the queue check: replies
     // waiting for a slow reader are answered, and must not hold every other FIN.
@@ -736,6 +802,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       // sends FIN after them, and this side keeps taking the partner's frames.
       return peer.endOutput();
     }
+    this.drainFin = byDrain;
     this.shut('idle');
   }
 

@@ -29,7 +29,7 @@
 import { S_DRAIN_UNANSWERED, type Core } from '../core/core.ts';
 import { E_DRAIN_TIMEOUT, ringwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
-import { kDelivering, kDrain, kReset, kSlot, kState, kUnanswered } from './internals.ts';
+import { kDelivering, kDrain, kLife, kReset, kSlot, kState, kUnanswered } from './internals.ts';
 import type { Router } from './router.ts';
 
 /** What the drain needs from its endpoint. */
@@ -84,7 +84,8 @@ export class Drain {
     const delivering = this.host[kDelivering];
     for (const c of connections.values()) this.busy.add(c);
     for (const c of [...connections.values()]) c[kDrain](); // those already answered hold (and leave busy) at once
-    for (const c of this.busy) if (c !== delivering && (c[kUnanswered] === 0 || gone(c))) this.busy.delete(c); // closing on their own
+    // Closing on their own: a draining one is not (it reads once more, then answers and holds: drain.ts's header).
+    for (const c of this.busy) if (c !== delivering && (gone(c) || (c[kUnanswered] === 0 && c[kLife] !== 'draining'))) this.busy.delete(c);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>(resolve => (timer = setTimeout(() => resolve('timeout'), timeout)));
     const quiet = new Promise<void>(resolve => {
@@ -119,7 +120,7 @@ export class Drain {
       const frames = c[kUnanswered];
       const bytes = c.queuedBytes + core.txPending(c[kSlot]);
       if (frames === 0 && bytes === 0) {
-        c[kDrain]();
+        c[kDrain](true); // no more reading: what arrives after this FIN is reset and counted
         continue;
       }
       core.stats.add(S_DRAIN_UNANSWERED, frames);
