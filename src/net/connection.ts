@@ -221,9 +221,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   /**
    * The drain's last reads (lastReads()): 'reading' while a pass takes what the kernel
    * already holds; 'clean' once one read nothing; 'none' before, or once new bytes
-   * made it start over. 'final' at the drain's timeout: no more passes.
+   * made it start over. At the drain's timeout, 'last': one more pass in which any
+   * byte read is reset and counted (lateInput()), then 'final': no more passes.
    */
-  private pass: 'none' | 'reading' | 'clean' | 'final' = 'none';
+  private pass: 'none' | 'reading' | 'clean' | 'last' | 'final' = 'none';
   /** Bytes the current pass read. */
   private passBytes = 0;
   /** Our FIN is the drain's: any byte after it is a request we will not answer (lateInput()). */
@@ -556,19 +557,26 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.to('draining', 'drain');
       this[kUpdateReading]();
     }
-    if (last) {
-      // The timeout: whatever a pass would read now is late input (reset after our FIN).
-      this.pass = 'final';
-      this[kUpdateReading]();
+    if (last && this.state === 'draining' && this.closedByDrain) {
+      // The timeout: no time left to answer. What the kernel holds now is late input
+      // (reset and counted) rather than a clean FIN with no answer; one last pass finds it.
+      if (this.pass === 'reading') this.pass = 'last'; // its immediates end it
+      else if (this.pass !== 'last' && this.pass !== 'final') this.lastReads('last');
+      return;
     } else if (this.pass === 'clean') {
       this.pass = 'none'; // released after holding: bytes may have come meanwhile, read once more before the FIN
     }
     this[kWhenDrained]();
   }
 
+  /** The server's drain, not the peer's FIN, ends this connection's input (its peer may still be sending). */
+  private get closedByDrain(): boolean {
+    return this.closeReason === 'drain' && !this.peerEnded;
+  }
+
   /** Reads go to the preamble or the core: open, or a drain's last pass. */
   private takesInput(): boolean {
-    return reads(this.state) || (this.state === 'draining' && this.pass === 'reading');
+    return reads(this.state) || (this.state === 'draining' && (this.pass === 'reading' || this.pass === 'last'));
   }
 
   /**
@@ -579,17 +587,18 @@ export class Connection<Data = any> implements ConnectionInfo {
    * each ready socket until EAGAIN (libuv), unless the rx ring fills (then the pass
    * reads again once its frames are answered). endPass() decides.
    */
-  private lastReads(): void {
-    this.pass = 'reading';
+  private lastReads(pass: 'reading' | 'last' = 'reading'): void {
+    this.pass = pass;
     this.passBytes = 0;
     this[kUpdateReading]();
     setImmediate(() => setImmediate(() => this.endPass()));
   }
 
-  /** A pass is over: it read nothing (clean: the FIN may go), or it did (answer that, then read again). */
+  /** A pass is over: it read nothing (clean: the FIN may go), or it did (answer that, then read again); the timeout's: FIN. */
   private endPass(): void {
-    if (this.pass !== 'reading') return;
-    this.pass = this.passBytes > 0 ? 'none' : 'clean';
+    if (this.pass === 'last') this.pass = 'final';
+    else if (this.pass === 'reading') this.pass = this.passBytes > 0 ? 'none' : 'clean';
+    else return;
     this[kUpdateReading]();
     this[kWhenDrained]();
   }
@@ -599,7 +608,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    * nothing will answer. Reset and count (ERR_DRAIN_TIMEOUT), never a clean close.
    */
   private lateInput(n: number): void {
-    this[kReset](ringwireError(E_DRAIN_TIMEOUT, `the drain had sent its FIN when ${n} more bytes of input arrived: not answered, connection reset`));
+    const when = this.pass === 'last' ? 'timed out (drainTimeout)' : 'had sent its FIN';
+    this[kReset](ringwireError(E_DRAIN_TIMEOUT, `the drain ${when} when ${n} more bytes of input arrived: not answered, connection reset`));
   }
 
   /** The frames of this connection, for a task per connection (onConnection). */
@@ -612,8 +622,8 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   private onRead(n: number, buf: Uint8Array): boolean {
     if (this.state !== 'open') {
-      if (!this.takesInput()) {
-        if (this.drainFin && this.state === 'closing') this.lateInput(n);
+      if (!this.takesInput() || this.pass === 'last') {
+        if ((this.drainFin && this.state === 'closing') || this.pass === 'last') this.lateInput(n);
         return true; // closing: discarded
       }
       this.passBytes += n;
@@ -684,7 +694,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       if (!rest) return;
       chunk = rest;
     }
-    if (this.drainFin && this.state === 'closing') return this.lateInput(chunk.length);
+    if ((this.drainFin && this.state === 'closing') || (this.state === 'draining' && this.pass === 'last')) return this.lateInput(chunk.length);
     if (this.state === 'draining') this.passBytes += chunk.length;
     let at = 0;
     // Bytes already taken from the socket are input even once the peer's FIN came (draining): they are decoded too.
@@ -782,8 +792,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): Delivery.run() comes back here
     // The server drains: what the kernel holds of this peer is read and answered first
     // (lastReads(); not after the peer's FIN: all its input is read then).
-    const byDrain = this.closeReason === 'drain' && !this.peerEnded;
-    if (byDrain && (this.pass === 'none' || this.pass === 'reading')) {
+    const byDrain = this.closedByDrain;
+    if (byDrain && this.pass !== 'clean' && this.pass !== 'final') {
       if (this.pass === 'none') this.lastReads();
       return;
     }
