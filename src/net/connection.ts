@@ -37,7 +37,9 @@
 // table does not have):
 //   life    opening -> [preamble] -> open -> draining -> closing -> closed (while the
 //           server drains, a connection that has answered everything waits in
-//           draining for its FIN until drain.ts releases it: host[kHoldFin])
+//           draining for its FIN until drain.ts releases it: host[kHoldFin]; before
+//           it, a connection the drain stopped reads once more what the kernel holds:
+//           lastReads())
 //           (any live state -> closing on close/destroy; -> closed on the socket's
 //           close, or -> quarantined while a handler still holds a frame of the
 //           slot, -> closed when it settles)

@@ -6,22 +6,31 @@
 // clean close for a complete answer.
 //
 //   1. answer   The endpoint stops accepting; every connection stops reading and
-//               delivers the frames it has read. One that has answered them all
-//               holds its FIN (Connection.whenDrained asks the endpoint, [kHoldFin]): idle
-//               subscribers wait here, open, for what handlers still publish.
+//               delivers the frames it has read. Then it reads once more what the
+//               kernel holds (Connection's lastReads(): a turn of the event loop),
+//               answers that, and repeats until a pass reads nothing (still busy
+//               meanwhile: the run() below keeps draining connections in `busy`). One
+//               that has answered them all holds its FIN (Connection.whenDrained asks
+//               the endpoint, [kHoldFin]): idle subscribers wait here, open, for what
+//               handlers still publish.
 //   2. release  Once no connection of this endpoint has a frame in flight (`busy`
 //               is empty) and the gate opens (a worker server's threads all say the
 //               same: DrainBarrier), the mailbox is delivered whole
 //               (Router.deliverAll), then every connection closes, FIN after its
-//               replies (each waits for a slow reader, within the timeout).
+//               replies and one more clean pass (each waits for a slow reader, within
+//               the timeout). Input after that FIN is reset and closed with
+//               ERR_DRAIN_TIMEOUT (Connection's lateInput()), never discarded.
 //   3. timeout  drainTimeout after the start, in either phase: a connection with
 //               frames read and unanswered (Connection[kUnanswered]), or replies the
 //               kernel has not taken, is reset (RST, Connection[kReset]) and closed
 //               with ERR_DRAIN_TIMEOUT; its frames are counted (S_DRAIN_UNANSWERED:
-//               stats().total.drainUnanswered). Every other one gets its FIN.
+//               stats().total.drainUnanswered). Every other one reads a last time
+//               ([kDrain](true)): anything there is reset the same way (0 frames), else
+//               FIN. So a client that never stops sending cannot hold the drain.
 //
 // Invariants: while holding, no draining connection sends its FIN; `busy` only
-// shrinks (nothing reads, nothing is accepted), so once empty it stays empty; a
+// shrinks (nothing is accepted; while holding, a connection reads only before it
+// holds, in `busy`), so once empty it stays empty; a
 // connection the application or an error closes is not held (its FIN is its own).
 // Cost: one Connection[kUnanswered] per connection at the start and at the timeout
 // (a decode of what its rx ring holds); nothing per frame.
