@@ -229,8 +229,6 @@ export class Connection<Data = any> implements ConnectionInfo {
   private pass: 'none' | 'reading' | 'clean' | 'last' | 'final' = 'none';
   /** Bytes the current pass read. */
   private passBytes = 0;
-  /** Our FIN is the drain's: any byte after it is a request we will not answer (lateInput()). */
-  private drainFin = false;
 
   /** Handler mode: frames to the handler, in order (delivery.ts). */
   private readonly d: Delivery;
@@ -565,9 +563,9 @@ export class Connection<Data = any> implements ConnectionInfo {
       if (this.pass === 'reading') this.pass = 'last'; // its immediates end it
       else if (this.pass !== 'last' && this.pass !== 'final') this.lastReads('last');
       return;
-    } else if (this.pass === 'clean') {
-      this.pass = 'none'; // released after holding: bytes may have come meanwhile, read once more before the FIN
     }
+    // Released after holding: no new pass. Frames it read now could publish to subscribers
+    // whose FIN is already out; what came during the hold goes unanswered (docs, the drain).
     this[kWhenDrained]();
   }
 
@@ -606,12 +604,11 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   /**
-   * Bytes after the drain's FIN: requests the client sent before it saw it, which
-   * nothing will answer. Reset and count (ERR_DRAIN_TIMEOUT), never a clean close.
+   * Bytes the timeout's last pass found: requests nothing has time left to answer.
+   * Reset and count (ERR_DRAIN_TIMEOUT), never a clean close.
    */
   private lateInput(n: number): void {
-    const when = this.pass === 'last' ? 'timed out (drainTimeout)' : 'had sent its FIN';
-    this[kReset](ringwireError(E_DRAIN_TIMEOUT, `the drain ${when} when ${n} more bytes of input arrived: not answered, connection reset`));
+    this[kReset](ringwireError(E_DRAIN_TIMEOUT, `the drain timed out (drainTimeout) with ${n} bytes of input not read yet: not answered, connection reset`));
   }
 
   /** The frames of this connection, for a task per connection (onConnection). */
@@ -624,10 +621,8 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   private onRead(n: number, buf: Uint8Array): boolean {
     if (this.state !== 'open') {
-      if (!this.takesInput() || this.pass === 'last') {
-        if ((this.drainFin && this.state === 'closing') || this.pass === 'last') this.lateInput(n);
-        return true; // closing: discarded
-      }
+      if (this.state === 'draining' && this.pass === 'last') return this.lateInput(n), true;
+      if (!this.takesInput()) return true; // closing: discarded
       this.passBytes += n;
       if (this.preamble) {
         // Nothing was framed yet, so buf is the rx span the core expects bytes in: what followed the header moves to its start.
@@ -696,7 +691,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       if (!rest) return;
       chunk = rest;
     }
-    if ((this.drainFin && this.state === 'closing') || (this.state === 'draining' && this.pass === 'last')) return this.lateInput(chunk.length);
+    if (this.state === 'draining' && this.pass === 'last') return this.lateInput(chunk.length);
     if (this.state === 'draining') this.passBytes += chunk.length;
     let at = 0;
     // Bytes already taken from the socket are input even once the peer's FIN came (draining): they are decoded too.
@@ -794,8 +789,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): Delivery.run() comes back here
     // The server drains: what the kernel holds of this peer is read and answered first
     // (lastReads(); not after the peer's FIN: all its input is read then).
-    const byDrain = this.closedByDrain;
-    if (byDrain && this.pass !== 'clean' && this.pass !== 'final') {
+    if (this.closedByDrain && this.pass !== 'clean' && this.pass !== 'final') {
       if (this.pass === 'none') this.lastReads();
       return;
     }
@@ -814,7 +808,6 @@ export class Connection<Data = any> implements ConnectionInfo {
       // sends FIN after them, and this side keeps taking the partner's frames.
       return peer.endOutput();
     }
-    this.drainFin = byDrain;
     this.shut('idle');
   }
 

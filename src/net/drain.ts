@@ -18,8 +18,7 @@
 //               same: DrainBarrier), the mailbox is delivered whole
 //               (Router.deliverAll), then every connection closes, FIN after its
 //               replies and one more clean pass (each waits for a slow reader, within
-//               the timeout). Input after that FIN is reset and closed with
-//               ERR_DRAIN_TIMEOUT (Connection's lateInput()), never discarded.
+//               the timeout). Input after that FIN is discarded (as after any close).
 //   3. timeout  drainTimeout after the start, in either phase: a connection with
 //               frames read and unanswered (Connection[kUnanswered]), or replies the
 //               kernel has not taken, is reset (RST, Connection[kReset]) and closed
