@@ -17,8 +17,9 @@
 //               is empty) and the gate opens (a worker server's threads all say the
 //               same: DrainBarrier), the mailbox is delivered whole
 //               (Router.deliverAll), then every connection closes, FIN after its
-//               replies and one more clean pass (each waits for a slow reader, within
-//               the timeout). Input after that FIN is discarded (as after any close).
+//               replies (each waits for a slow reader, within the timeout). No pass
+//               here: its frames could publish past FINs already out. Input that
+//               came during the hold, or after the FIN, is discarded (as after any close).
 //   3. timeout  drainTimeout after the start, in either phase: a connection with
 //               frames read and unanswered (Connection[kUnanswered]), or replies the
 //               kernel has not taken, is reset (RST, Connection[kReset]) and closed
@@ -28,8 +29,8 @@
 //               FIN. So a client that never stops sending cannot hold the drain.
 //
 // Invariants: while holding, no draining connection sends its FIN; `busy` only
-// shrinks (nothing is accepted; while holding, a connection reads only before it
-// holds, in `busy`), so once empty it stays empty; a
+// shrinks (nothing is accepted; a connection reads only before it holds, in `busy`),
+// so once empty it stays empty; a
 // connection the application or an error closes is not held (its FIN is its own).
 // Cost: one Connection[kUnanswered] per connection at the start and at the timeout
 // (a decode of what its rx ring holds); nothing per frame.
@@ -128,7 +129,7 @@ export class Drain {
       const frames = c[kUnanswered];
       const bytes = c.queuedBytes + core.txPending(c[kSlot]);
       if (frames === 0 && bytes === 0) {
-        c[kDrain](true); // no more reading: what arrives after this FIN is reset and counted
+        c[kDrain](true); // a last read: what the kernel holds is reset and counted, else FIN
         continue;
       }
       core.stats.add(S_DRAIN_UNANSWERED, frames);
