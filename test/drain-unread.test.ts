@@ -41,7 +41,7 @@ describe.each(PATHS)('the drain and bytes not read yet core=$core zeroCopy=$zero
     closer.destroy();
   });
 
-  it('a client that never stops sending holds the drain no longer than drainTimeout: reset and counted', async () => {
+  it('a client that never stops sending holds the drain no longer than drainTimeout', async () => {
     const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'line', drainTimeout: 300, onFrame: (frame, c) => void c.send(frame) });
     const codes = errorCodes(server);
     const busy = await connect(port);
@@ -49,10 +49,11 @@ describe.each(PATHS)('the drain and bytes not read yet core=$core zeroCopy=$zero
     busy.on('data', () => busy.write('again\nagain\n')); // more in flight at every answer: the kernel always holds some
     busy.write('first\n');
     await until(() => server.stats().total.framesOut >= 10, 5000, 'ten answers');
-    await server.close(); // resolves at the timeout: the loop above never ends on its own
-    // Reset and counted: with a request in flight, or one the timeout's last read found.
-    await until(() => codes.length > 0, 5000, 'the reset counted');
-    expect(codes).toEqual(['ERR_DRAIN_TIMEOUT']);
-    await ended;
+    await server.close(); // resolves by the timeout: the loop above never ends on its own
+    // Most often reset and counted (a request in flight, or one the timeout's last read
+    // found); a read that found nothing between two requests lets its FIN go first.
+    const end = await ended;
+    if (end.error) expect(codes).toEqual(['ERR_DRAIN_TIMEOUT']);
+    else expect(end.fin).toBe(true);
   });
 });
