@@ -37,7 +37,9 @@
 // table does not have):
 //   life    opening -> [preamble] -> open -> draining -> closing -> closed (while the
 //           server drains, a connection that has answered everything waits in
-//           draining for its FIN until drain.ts releases it: host[kHoldFin])
+//           draining for its FIN until drain.ts releases it: host[kHoldFin]; before
+//           it, a connection the drain stopped reads once more what the kernel holds:
+//           lastReads())
 //           (any live state -> closing on close/destroy; -> closed on the socket's
 //           close, or -> quarantined while a handler still holds a frame of the
 //           slot, -> closed when it settles)
@@ -52,7 +54,7 @@
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { FRAME_WORDS, R_BLOCKED, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, type Core } from '../core/core.ts';
-import { E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
+import { E_DRAIN_TIMEOUT, E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
 import { Delivery } from './delivery.ts';
@@ -218,6 +220,15 @@ export class Connection<Data = any> implements ConnectionInfo {
   private reading = false;
   /** Copying path: the part of a 'data' chunk the rx ring could not take yet. */
   private leftover: Uint8Array | null = null;
+  /**
+   * The drain's last reads (lastReads()): 'reading' while a pass takes what the kernel
+   * already holds; 'clean' once one read nothing; 'none' before, or once new bytes
+   * made it start over. At the drain's timeout, 'last': one more pass in which any
+   * byte read is reset and counted (lateInput()), then 'final': no more passes.
+   */
+  private pass: 'none' | 'reading' | 'clean' | 'last' | 'final' = 'none';
+  /** Bytes the current pass read. */
+  private passBytes = 0;
 
   /** Handler mode: frames to the handler, in order (delivery.ts). */
   private readonly d: Delivery;
@@ -254,7 +265,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     else if (handler.onForward) d.onFrame = frame => this.link.forward(frame);
     if (zeroCopy) {
       this.socket = source({
-        buffer: () => (reads(this.state) ? this.core.readSpan(slot) : discard),
+        buffer: () => (this.takesInput() ? this.core.readSpan(slot) : discard),
         callback: (n, buf) => this.onRead(n, buf),
       });
     } else {
@@ -543,13 +554,64 @@ export class Connection<Data = any> implements ConnectionInfo {
    * The server is draining: stop reading, answer what is buffered, then close. Called
    * again by the drain once it stops holding FINs (host[kHoldFin]): closes if answered.
    */
-  [kDrain](): void {
+  [kDrain](last = false): void {
     if (reads(this.state)) {
       this.closeReason ??= 'drain';
       this.to('draining', 'drain');
       this[kUpdateReading]();
     }
+    if (last && this.state === 'draining' && this.closedByDrain) {
+      // The timeout: no time left to answer. What the kernel holds now is late input
+      // (reset and counted) rather than a clean FIN with no answer; one last pass finds it.
+      if (this.pass === 'reading') this.pass = 'last'; // its immediates end it
+      else if (this.pass !== 'last' && this.pass !== 'final') this.lastReads('last');
+      return;
+    }
+    // Released after holding: no new pass. Frames it read now could publish to subscribers
+    // whose FIN is already out; what came during the hold goes unanswered (docs, the drain).
     this[kWhenDrained]();
+  }
+
+  /** The server's drain, not the peer's FIN, ends this connection's input (its peer may still be sending). */
+  private get closedByDrain(): boolean {
+    return this.closeReason === 'drain' && !this.peerEnded;
+  }
+
+  /** Reads go to the preamble or the core: open, or a drain's last pass. */
+  private takesInput(): boolean {
+    return reads(this.state) || (this.state === 'draining' && (this.pass === 'reading' || this.pass === 'last'));
+  }
+
+  /**
+   * The drain, before our FIN: read once more what the kernel already holds (a
+   * request the client sent before it saw our FIN), so it is answered rather than
+   * met with a clean FIN. Reading resumes for a full turn of the event loop: Node
+   * starts reading in a tick, and the poll phase between the two immediates reads
+   * each ready socket until EAGAIN (libuv), unless the rx ring fills (then the pass
+   * reads again once its frames are answered). endPass() decides.
+   */
+  private lastReads(pass: 'reading' | 'last' = 'reading'): void {
+    this.pass = pass;
+    this.passBytes = 0;
+    this[kUpdateReading]();
+    setImmediate(() => setImmediate(() => this.endPass()));
+  }
+
+  /** A pass is over: it read nothing (clean: the FIN may go), or it did (answer that, then read again); the timeout's: FIN. */
+  private endPass(): void {
+    if (this.pass === 'last') this.pass = 'final';
+    else if (this.pass === 'reading') this.pass = this.passBytes > 0 ? 'none' : 'clean';
+    else return;
+    this[kUpdateReading]();
+    this[kWhenDrained]();
+  }
+
+  /**
+   * Bytes the timeout's last pass found: requests nothing has time left to answer.
+   * Reset and count (ERR_DRAIN_TIMEOUT), never a clean close.
+   */
+  private lateInput(n: number): void {
+    this[kReset](ringwireError(E_DRAIN_TIMEOUT, `the drain timed out (drainTimeout) with ${n} bytes of input not read yet: not answered, connection reset`));
   }
 
   /** The frames of this connection, for a task per connection (onConnection). */
@@ -562,7 +624,9 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   private onRead(n: number, buf: Uint8Array): boolean {
     if (this.state !== 'open') {
-      if (!reads(this.state)) return true; // closing: discarded
+      if (this.state === 'draining' && this.pass === 'last') return this.lateInput(n), true;
+      if (!this.takesInput()) return true; // closing: discarded
+      this.passBytes += n;
       if (this.preamble) {
         // Nothing was framed yet, so buf is the rx span the core expects bytes in: what followed the header moves to its start.
         const rest = this.takeHeader(buf.subarray(0, n));
@@ -630,6 +694,8 @@ export class Connection<Data = any> implements ConnectionInfo {
       if (!rest) return;
       chunk = rest;
     }
+    if (this.state === 'draining' && this.pass === 'last') return this.lateInput(chunk.length);
+    if (this.state === 'draining') this.passBytes += chunk.length;
     let at = 0;
     // Bytes already taken from the socket are input even once the peer's FIN came (draining): they are decoded too.
     const takes = () => reads(this.state) || this.state === 'draining';
@@ -661,7 +727,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.leftover = null;
       return this.copyIn(rest);
     }
-    const want = reads(this.state) && !this.txBlocked && this.core.rxFree(this[kSlot]) > 0;
+    const want = this.takesInput() && !this.txBlocked && this.core.rxFree(this[kSlot]) > 0;
     if (want !== this.paused) return;
     if (!want) {
       this.paused = true;
@@ -724,6 +790,12 @@ export class Connection<Data = any> implements ConnectionInfo {
     // Bytes of a 'data' chunk that did not fit the rx ring yet (copying path) are input still to come.
     if (this.state !== 'draining' || this.d.pending || this.d.saved || this.txBlocked || this.leftover !== null) return;
     if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): Delivery.run() comes back here
+    // The server drains: what the kernel holds of this peer is read and answered first
+    // (lastReads(); not after the peer's FIN: all its input is read then).
+    if (this.closedByDrain && this.pass !== 'clean' && this.pass !== 'final') {
+      if (this.pass === 'none') this.lastReads();
+      return;
+    }
     // Every frame read is answered. The server's drain may hold the FIN until handlers
     // elsewhere settle (they may still send here), before the queue check: replies
     // waiting for a slow reader are answered, and must not hold every other FIN.

@@ -6,22 +6,31 @@
 // clean close for a complete answer.
 //
 //   1. answer   The endpoint stops accepting; every connection stops reading and
-//               delivers the frames it has read. One that has answered them all
-//               holds its FIN (Connection.whenDrained asks the endpoint, [kHoldFin]): idle
-//               subscribers wait here, open, for what handlers still publish.
+//               delivers the frames it has read. Then it reads once more what the
+//               kernel holds (Connection's lastReads(): a turn of the event loop),
+//               answers that, and repeats until a pass reads nothing (still busy
+//               meanwhile: the run() below keeps draining connections in `busy`). One
+//               that has answered them all holds its FIN (Connection.whenDrained asks
+//               the endpoint, [kHoldFin]): idle subscribers wait here, open, for what
+//               handlers still publish.
 //   2. release  Once no connection of this endpoint has a frame in flight (`busy`
 //               is empty) and the gate opens (a worker server's threads all say the
 //               same: DrainBarrier), the mailbox is delivered whole
 //               (Router.deliverAll), then every connection closes, FIN after its
-//               replies (each waits for a slow reader, within the timeout).
+//               replies (each waits for a slow reader, within the timeout). No pass
+//               here: its frames could publish past FINs already out. Input that
+//               came during the hold, or after the FIN, is discarded (as after any close).
 //   3. timeout  drainTimeout after the start, in either phase: a connection with
 //               frames read and unanswered (Connection[kUnanswered]), or replies the
 //               kernel has not taken, is reset (RST, Connection[kReset]) and closed
 //               with ERR_DRAIN_TIMEOUT; its frames are counted (S_DRAIN_UNANSWERED:
-//               stats().total.drainUnanswered). Every other one gets its FIN.
+//               stats().total.drainUnanswered). Every other one reads a last time
+//               ([kDrain](true)): anything there is reset the same way (0 frames), else
+//               FIN. So a client that never stops sending cannot hold the drain.
 //
 // Invariants: while holding, no draining connection sends its FIN; `busy` only
-// shrinks (nothing reads, nothing is accepted), so once empty it stays empty; a
+// shrinks (nothing is accepted; a connection reads only before it holds, in `busy`),
+// so once empty it stays empty; a
 // connection the application or an error closes is not held (its FIN is its own).
 // Cost: one Connection[kUnanswered] per connection at the start and at the timeout
 // (a decode of what its rx ring holds); nothing per frame.
@@ -29,7 +38,7 @@
 import { S_DRAIN_UNANSWERED, type Core } from '../core/core.ts';
 import { E_DRAIN_TIMEOUT, ringwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
-import { kDelivering, kDrain, kReset, kSlot, kState, kUnanswered } from './internals.ts';
+import { kDelivering, kDrain, kLife, kReset, kSlot, kState, kUnanswered } from './internals.ts';
 import type { Router } from './router.ts';
 
 /** What the drain needs from its endpoint. */
@@ -84,7 +93,8 @@ export class Drain {
     const delivering = this.host[kDelivering];
     for (const c of connections.values()) this.busy.add(c);
     for (const c of [...connections.values()]) c[kDrain](); // those already answered hold (and leave busy) at once
-    for (const c of this.busy) if (c !== delivering && (c[kUnanswered] === 0 || gone(c))) this.busy.delete(c); // closing on their own
+    // Closing on their own: a draining one is not (it reads once more, then answers and holds: drain.ts's header).
+    for (const c of this.busy) if (c !== delivering && (gone(c) || (c[kUnanswered] === 0 && c[kLife] !== 'draining'))) this.busy.delete(c);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>(resolve => (timer = setTimeout(() => resolve('timeout'), timeout)));
     const quiet = new Promise<void>(resolve => {
@@ -119,7 +129,7 @@ export class Drain {
       const frames = c[kUnanswered];
       const bytes = c.queuedBytes + core.txPending(c[kSlot]);
       if (frames === 0 && bytes === 0) {
-        c[kDrain]();
+        c[kDrain](true); // a last read: what the kernel holds is reset and counted, else FIN
         continue;
       }
       core.stats.add(S_DRAIN_UNANSWERED, frames);
