@@ -1,19 +1,10 @@
 // Issue 19, bullet 6 (second half): publishes from handlers in flight at SIGTERM reach
 // every subscriber before it closes. N subscribers (spread over the threads), P
 // publishers each publishing K notifications after a 300 ms wait; SIGTERM at 100 ms.
-import { serve, connect, until, sleep } from './lib.mjs';
+import { serve, client, until, sleep } from './lib.mjs';
 const [core = 'wasm', subsN = '20', pubsN = '10', k = '2000', ...extra] = process.argv.slice(2);
 const srv = await serve(['--core', core, '--framing', 'line', '--handler', 'scripts/acceptance/handlers/drain.mjs', '--drain-timeout', '30s', ...extra]);
-const open = async () => {
-  const s = await connect(srv.port);
-  const st = { s, got: '', fin: false, error: undefined };
-  s.setEncoding('utf8');
-  s.on('data', d => (st.got += d));
-  s.on('end', () => (st.fin = true));
-  s.on('error', e => (st.error ??= e.code));
-  st.closed = new Promise(r => s.once('close', r));
-  return st;
-};
+const open = () => client(srv.port);
 const subs = [];
 for (let i = 0; i < Number(subsN); i++) { const s = await open(); s.s.write('sub news\n'); subs.push(s); }
 await until(() => subs.every(s => s.got.startsWith('joined ')), 5000, 'joined');

@@ -7,19 +7,12 @@
 // yet get a clean FIN with no answer (second line: [client, answers, fin, error]),
 // while the log says "0 errors" and the exit code is 0. Timing-dependent (3 of 4 runs
 // here at load ~15); test/drain-unread.test.ts is the deterministic version.
-import { serve, connect, until, sleep } from './lib.mjs';
+import { serve, client, until, sleep } from './lib.mjs';
 const [core = 'wasm', drainTimeout = '1s', conns = '50', per = '400', ...extra] = process.argv.slice(2);
 const srv = await serve(['--core', core, '--framing', 'line', '--handler', 'scripts/acceptance/handlers/drain.mjs', '--drain-timeout', drainTimeout, ...extra]);
 const clients = [];
 for (let i = 0; i < Number(conns); i++) {
-  const s = await connect(srv.port);
-  const st = { s, got: '', fin: false, error: undefined };
-  s.setEncoding('utf8');
-  s.on('data', d => (st.got += d));
-  s.on('end', () => (st.fin = true));
-  s.on('error', e => (st.error ??= e.code));
-  st.closed = new Promise(r => s.once('close', r));
-  clients.push(st);
+  clients.push(await client(srv.port));
 }
 for (const [i, c] of clients.entries()) c.s.write(Array.from({ length: Number(per) }, (_, k) => `w 10 ${i}-${k}\n`).join(''));
 await sleep(Number(process.env.PRE ?? 300));

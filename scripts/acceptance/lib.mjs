@@ -51,6 +51,18 @@ export async function connect(port) {
 }
 
 /** Everything a socket receives until it closes, and how it closed (reset or FIN). */
+/** A client that keeps what it read as text, when its end came (fin, endAt), its first error's code, and a promise of its close. */
+export async function client(port) {
+  const s = await connect(port);
+  const st = { s, got: '', fin: false, endAt: 0, error: undefined };
+  s.setEncoding('utf8');
+  s.on('data', d => (st.got += d));
+  s.on('end', () => { st.fin = true; st.endAt = Date.now(); });
+  s.on('error', e => (st.error ??= e.code));
+  st.closed = new Promise(r => s.once('close', r));
+  return st;
+}
+
 export function collect(s) {
   const parts = [];
   let error;

@@ -1,18 +1,13 @@
 // Issue 21, bullet 2: a module whose onStart opens a BroadcastChannel and whose onStop closes
 // it: SIGTERM to `ringwire serve --workers 2` exits in under 1 s after the drain;
 // --handler-options '{"tag":"x"}' is seen by every thread.
-import { serve, connect, until, sleep } from './lib.mjs';
+import { serve, client, until, sleep } from './lib.mjs';
 const [core = 'wasm', ...extra] = process.argv.slice(2);
 const srv = await serve(['--core', core, '--workers', '2', '--framing', 'line', '--handler', 'scripts/acceptance/handlers/bc.mjs', '--handler-options', '{"tag":"x"}', ...extra]);
 const clients = [];
 for (let i = 0; i < 10; i++) {
-  const s = await connect(srv.port);
-  const st = { s, got: '', endAt: 0 };
-  s.setEncoding('utf8');
-  s.on('data', d => (st.got += d));
-  s.on('end', () => (st.endAt = Date.now()));
-  st.closed = new Promise(r => s.once('close', r));
-  s.write('whoami\n');
+  const st = await client(srv.port);
+  st.s.write('whoami\n');
   clients.push(st);
 }
 await until(() => clients.every(c => c.got.includes('\n')), 5000, 'whoami');
