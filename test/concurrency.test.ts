@@ -18,6 +18,26 @@ import { PATHS, collect, connect, errorCodes, sleep, startServer, until } from '
 const text = (frame: Uint8Array) => Buffer.from(frame).toString();
 const lines = (from: number, to: number, f: (i: number) => string = String) => Array.from({ length: to - from }, (_, k) => `${f(from + k)}\n`).join('');
 
+/**
+ * 200 frames in 10 writes 5 ms apart, so later frames arrive while earlier ones are out
+ * with handlers; each handler replies a<frame>, b<frame>, <frame>: every reply, in frame
+ * order, and no error.
+ */
+async function expectThreeRepliesEach(server: Parameters<typeof errorCodes>[0], port: number): Promise<void> {
+  const codes = errorCodes(server);
+  const s = await connect(port);
+  const got = collect(s);
+  for (let k = 0; k < 10; k++) {
+    s.write(lines(k * 20, k * 20 + 20, i => `frame-${i}`));
+    await sleep(5);
+  }
+  const expected = lines(0, 200, i => `aframe-${i}\nbframe-${i}\nframe-${i}`);
+  await until(() => got.received() === expected.length, 10_000, 'every reply');
+  s.end();
+  expect(String(await got.done)).toBe(expected);
+  expect(codes).toEqual([]);
+}
+
 describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
   const base = { core, zeroCopy, writePath, framing: 'line' as const };
 
@@ -57,20 +77,9 @@ describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath
         out--;
       },
     });
-    const codes = errorCodes(server);
-    const s = await connect(port);
-    const got = collect(s);
-    for (let k = 0; k < 10; k++) {
-      s.write(lines(k * 20, k * 20 + 20, i => `frame-${i}`)); // later frames arrive while earlier ones are out
-      await sleep(5);
-    }
-    const expected = lines(0, 200, i => `aframe-${i}\nbframe-${i}\nframe-${i}`);
-    await until(() => got.received() === expected.length, 10_000, 'every reply');
-    s.end();
-    expect(String(await got.done)).toBe(expected);
+    await expectThreeRepliesEach(server, port);
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(16);
-    expect(codes).toEqual([]);
     await server.close();
   });
 
@@ -89,19 +98,8 @@ describe.each(PATHS)('concurrency core=$core zeroCopy=$zeroCopy write=$writePath
         out--;
       },
     });
-    const codes = errorCodes(server);
-    const s = await connect(port);
-    const got = collect(s);
-    for (let k = 0; k < 10; k++) {
-      s.write(lines(k * 20, k * 20 + 20, i => `frame-${i}`));
-      await sleep(5);
-    }
-    const expected = lines(0, 200, i => `aframe-${i}\nbframe-${i}\nframe-${i}`);
-    await until(() => got.received() === expected.length, 10_000, 'every reply');
-    s.end();
-    expect(String(await got.done)).toBe(expected);
+    await expectThreeRepliesEach(server, port);
     expect(most).toBeGreaterThan(1);
-    expect(codes).toEqual([]);
     await server.close();
   });
 
