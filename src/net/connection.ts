@@ -258,7 +258,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
     const d = (this.d = new Delivery(this, host, handler.onFrame ? host[kLimits].concurrency : 1, this.out, this.link));
     if (handler.onFrame) {
-      d.onFrame = handler.onFrame.bind(handler); // `this` is the handler, as in its other hooks
+      d.onFrame = handler.onFrame; // bound to the handler once, in endpointConfig
       // One that declares `reply` replies through it after its awaits: no async context per frame (delivery-window.ts).
       d.contextual = d.window.concurrency > 1 && handler.onFrame.length < 3;
     } else if (handler.onConnection) d.onFrame = frame => d.frames().offer(frame);

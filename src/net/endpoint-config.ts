@@ -134,7 +134,9 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
     const hook = o[name];
     if (hook === undefined) continue;
     if (typeof hook !== 'function') throw configError(`${name} must be a function, got ${typeof hook}`);
-    (handler as Record<string, unknown>)[name] = hook;
+    // onFrame is called detached, per frame (delivery.ts): bound here, once, so that its `this` is
+    // the handler, as for the hooks called as its methods (bind keeps `length`: the `reply` rule).
+    (handler as Record<string, unknown>)[name] = name === 'onFrame' ? hook.bind(handler) : hook;
   }
   if (handler.onFrame && handler.onConnection) throw configError('give onFrame or onConnection, not both: a connection\'s frames go to one of them');
   const writePath = o.writePath;
