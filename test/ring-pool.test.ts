@@ -103,6 +103,31 @@ describe.each([
     expect(await done).toEqual(Buffer.concat([batch, batch, batch, batch]));
     expect(codes).toEqual([]);
   });
+
+  it('grows a tx ring only as far as the pool has segments for, and echoes on through it (no ERR_MEMORY_EXHAUSTED)', async () => {
+    const { server, port, codes } = await start();
+    // Another connection holds 1 KiB rx and 1 KiB tx, so once this one's rx is 4 KiB no 4 KiB
+    // segment is left for its tx ring: the size a full ring asked for cannot be had, and
+    // the tx ring stays at the 2 KiB the pool could give.
+    const other = await connect(port);
+    const otherEcho = collect(other);
+    other.write(small);
+    await until(() => otherEcho.received() === small.length, 10_000, 'the other connection\'s echo');
+    const socket = await connect(port);
+    const { received, done } = collect(socket);
+    const batch = Buffer.concat(Array.from({ length: 32 }, (_, i) => lengthFrame(Buffer.alloc(64, i))));
+    for (let turn = 1; turn <= 3; turn++) {
+      socket.write(batch);
+      await until(() => received() === turn * batch.length, 10_000, `the echo of batch ${turn}`);
+    }
+    expect(server.stats().total.pool.segments).toEqual({ 1024: 2, 2048: 1, 4096: 1 });
+    expect(server.stats().total.pool.exhausted).toBe(0);
+    socket.end();
+    other.end();
+    expect(await done).toEqual(Buffer.concat([batch, batch, batch]));
+    expect(await otherEcho.done).toEqual(small);
+    expect(codes).toEqual([]);
+  });
 });
 
 describe('connections and memory are separate limits', () => {
