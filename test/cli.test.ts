@@ -1,6 +1,7 @@
 // The command line as a user runs it: the built bundle in its own process.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, connect, roundTrip, sleep } from './net-helpers.ts';
 import { lengthFrame } from './harness.ts';
@@ -180,10 +181,12 @@ describe('ringwire CLI: values it cannot honour', () => {
     [['serve', '--drain-timeout', '600h'], '--drain-timeout must be a duration from 0s to 576h, got 600h'], // once: setTimeout overflowed, destroyed at once
     [['serve', '--stats-interval', '600h'], '--stats-interval must be a duration from 100ms to 576h, got 600h'], // once: a line per ms
     [['serve', '--stats-interval', '99ms'], '--stats-interval must be a duration from 100ms to 576h, got 99ms'],
+    [['serve', '--stats-interval', '1ms'], '--stats-interval must be a duration from 100ms to 576h, got 1ms'], // the issue's value
     [['serve', '--idle-timeout', '577h'], '--idle-timeout must be a duration from 1ms to 576h (0s: off), got 577h'],
     [['serve', '--handler-timeout', '577h'], '--handler-timeout must be a duration from 1ms to 576h (0s: off), got 577h'],
     [['serve', '--stall-timeout', '99ms'], '--stall-timeout must be a duration from 100ms to 576h (0s: off), got 99ms'],
     [['serve', '--workers', '2', '--stall-restart', '199ms'], '--stall-restart must be a duration from 200ms to 576h (0s: off), got 199ms'],
+    [['serve', '--workers', '2', '--stall-restart', '1ms'], '--stall-restart must be a duration from 200ms to 576h (0s: off), got 1ms'], // the issue's value
     [['serve', '--stall-restart', '2s'], '--stall-restart replaces a stalled worker: give --workers 2 or more (or auto)'],
     [['serve', '--keepalive', '500ms'], '--keepalive must be 0s (off) or the idle time before the first probe, 1s to 32767s (whole seconds), got 500ms'],
     [['serve', '--min-rate', '500/99ms'], '--min-rate (its window) must be a duration from 100ms to 576h, got 99ms'],
@@ -236,6 +239,10 @@ describe('ringwire CLI: values it cannot honour', () => {
     const r = cli(['serve', '--port', '0', '--handler', 'test/fixtures/never-loads.mjs']);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('ringwire: handler module test/fixtures/never-loads.mjs never finished loading: its top-level await waits on something that can no longer settle (ERR_BAD_CONFIG)\n');
+    // Each worker thread imports it from a URL: still named as a path (it said file:///…).
+    const workers = cli(['serve', '--port', '0', '--workers', '2', '--handler', 'test/fixtures/never-loads.mjs']);
+    expect(workers.status).toBe(2);
+    expect(workers.stderr).toBe(`ringwire: handler module ${path.resolve('test/fixtures/never-loads.mjs')} never finished loading: its top-level await waits on something that can no longer settle (ERR_BAD_CONFIG)\n`);
   });
 });
 

@@ -5,7 +5,7 @@
 // connection, and a failed connection reported without hooks.
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, createEndpoint, type RingwireClient } from '../src/index.ts';
+import { connect, createEndpoint, MAX_DURATION, type RingwireClient } from '../src/index.ts';
 import { CORES } from './harness.ts';
 import { PATHS, plainServer, sleep, startServer, until } from './net-helpers.ts';
 
@@ -152,6 +152,14 @@ describe('a client whose socket cannot be made', () => {
 
   it.each(CORES)('core=%s: a port out of range is refused by connect() before any attempt (options are checked once: options.test.ts)', async core => {
     await expect(failures({ core, port: 70_000 })).rejects.toMatchObject({ code: 'ERR_BAD_CONFIG', message: 'port must be a whole number from 1 to 65535, got 70000' });
+  });
+
+  it.each(CORES)('core=%s: a TLS handshake timeout it cannot honour is refused by connect() before any attempt (once: by every attempt, 600h taken)', async core => {
+    for (const [handshakeTimeout, got] of [[-1, '-1 ms'], [MAX_DURATION + 1, '2073600001 ms']] as const) {
+      await expect(failures({ core, tls: { handshakeTimeout } })).rejects.toMatchObject({
+        code: 'ERR_BAD_CONFIG', message: `tls.handshakeTimeout must be a number of ms from 1 to 2073600000 (576h) (0: off), got ${got}`,
+      });
+    }
   });
 });
 

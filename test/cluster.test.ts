@@ -5,7 +5,8 @@
 // every message once, in order per sender, and a host whose last member left
 // unsubscribes. In-process servers: binary payloads, a host's own publish is not
 // delivered twice, the policy while Redis is down (delivered here, dropped for
-// the others, counted) and the subscriptions coming back with Redis.
+// the others, counted) and the subscriptions coming back with Redis; `ringwire serve
+// --cluster` logging a Redis frozen with SIGSTOP, and its return.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -98,6 +99,32 @@ describe('cluster: two ringwire processes through a real redis-server', () => {
     for (const { child } of [hostA, hostB]) {
       child.kill('SIGTERM');
       expect((await once(child, 'exit'))[0]).toBe(0);
+    }
+  });
+});
+
+describe('cluster: the command line', () => {
+  it('ringwire serve --cluster logs a Redis that stops answering without closing (SIGSTOP), and logs it back (once: nothing logged)', async () => {
+    const frozen = await startRedis();
+    try {
+      const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--cluster', frozen.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      let log = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (log += d));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
+      await until(() => /^ringwire listening on /m.test(log), 20_000, 'the listening line');
+      process.kill(frozen.pid, 'SIGSTOP');
+      // The defaults: a PING every 1 s, down when one is not answered within 2 s.
+      const lost = `ringwire: cluster: lost Redis (Redis at ${frozen.url} did not answer a PING within 2000 ms): reconnecting; publishes reach this host only until then\n`;
+      await until(() => log.includes(lost), 15_000, `the line: ${lost}`);
+      process.kill(frozen.pid, 'SIGCONT');
+      await until(() => log.includes('ringwire: cluster: Redis is back\n'), 15_000, 'Redis logged back');
+      child.kill('SIGTERM');
+      expect((await once(child, 'exit'))[0]).toBe(0);
+    } finally {
+      process.kill(frozen.pid, 'SIGCONT');
+      await frozen.stop();
     }
   });
 });

@@ -75,6 +75,14 @@ describe(`direct writes on Node ${process.version}`, () => {
     await server.close();
   });
 
+  it('writes with socket.write when the probe fails, on a tested major and when direct is asked for by name', async () => {
+    // What start() does on a Node whose direct write misbehaves (the probe's own checks are the tests above).
+    const failing = async () => 'a 21-byte write to an idle connection returned 1, not done at once';
+    expect(await chooseWritePath(undefined, 'v24.0.0', failing)).toBe('stream');
+    expect(await chooseWritePath('direct', 'v24.0.0', failing)).toBe('stream');
+    expect(await chooseWritePath(undefined, 'v24.0.0', async () => null)).toBe('direct');
+  });
+
   it('names as tested the majors the suites run on: the pinned Node and those of scripts/node-matrix.sh', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { devDependencies: Record<string, string> };
     const pinned = Number(/^\^?(\d+)\./.exec(pkg.devDependencies.node!)![1]);

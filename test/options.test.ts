@@ -109,6 +109,10 @@ describe('server, worker server and connect() options', () => {
     expect(refusal(() => createServer({ upstream: { port: 1, connectTimeout: 0 } }))).toBe('upstream.connectTimeout must be a number of ms from 1 to 2073600000 (576h), got 0 ms');
     expect(refusal(() => createServer({ upstream: { port: 1, connectTimeout: MAX_DURATION + 1 } }))).toMatch(/^upstream\.connectTimeout must be/);
     expect(refusal(() => createServer({ upstream: { port: 1, host: '' } }))).toBe('upstream.host must be a host name or an address (0.0.0.0 or :: for every interface), got ""');
+    // Its TLS handshake deadline too, at start (it was refused at each client's dial, and never above: 600h taken).
+    expect(refusal(() => createServer({ upstream: { port: 1, tls: { handshakeTimeout: MAX_DURATION } } }))).toBe('no error');
+    expect(refusal(() => createServer({ upstream: { port: 1, tls: { handshakeTimeout: MAX_DURATION + 1 } } }))).toBe('upstream.tls.handshakeTimeout must be a number of ms from 1 to 2073600000 (576h) (0: off), got 2073600001 ms');
+    expect(refusal(() => createServer({ upstream: { port: 1, tls: 'yes' as never } }))).toBe('upstream.tls must be an object of TLS options, got yes');
   });
 
   it('refuses a relay whose upstream host does not resolve when it starts', async () => {

@@ -10,6 +10,7 @@
 //   drain-publish    publishes from handlers in flight at SIGTERM reach every subscriber (add `--workers 2`)
 //   kv-store         `npm start -- --workers 2 ... examples/kv-store.mjs`: SET b 2, 50 fresh GETs
 //   lifecycle        --workers 2, onStart/onStop with a BroadcastChannel, --handler-options, SIGTERM with work in flight
+//   issue-20-cli     issue 20's command-line values, each refused: exit 2, one line (uses ROOT only)
 // The memory bullet (64 never-readers beside a reader, RSS against the printed bound)
 // is scripts/probe-slow-consumers.ts --clients 64.
 import { spawn } from 'node:child_process';

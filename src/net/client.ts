@@ -20,7 +20,7 @@ import type { RingwireError } from '../core/errors.ts';
 import { notBytes, type Connection, type ConnectionInfo } from './connection.ts';
 import type { ConnectionHooks, Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
-import { checkOptions, duration, OTHER, whole, type Rule } from './option-rules.ts';
+import { checkOptions, checkTls, duration, OTHER, whole, type Rule } from './option-rules.ts';
 import { kClientError, kDial, kMaxQueued, kReplyRefusal } from './internals.ts';
 import { destination, type Destination } from './unix-socket.ts';
 
@@ -106,6 +106,7 @@ const RECONNECT_RULES = {
 /** Check a client's options: ERR_BAD_CONFIG naming the first one unknown or out of range. */
 export function checkConnectOptions(options: ConnectOptions): void {
   checkOptions(options, CONNECT_RULES);
+  checkTls('tls', options.tls);
   destination(options, 'connect()'); // port (TCP) or path (a Unix socket), not both
   if (typeof options.reconnect === 'object') checkOptions(options.reconnect, RECONNECT_RULES, 'reconnect.');
 }

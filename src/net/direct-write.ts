@@ -195,15 +195,18 @@ let warned = false;
 /**
  * The write path a thread's connections take: 'stream' when asked; else 'direct'
  * where the probe passes, on a tested major unless 'direct' was asked for by name.
- * Otherwise 'stream', with one warning saying why and what to pass.
+ * Otherwise 'stream', with one warning saying why and what to pass. `probe` is the
+ * probe's verdict, run once per thread (a test gives one that fails).
  */
-export async function chooseWritePath(asked: WritePath | undefined, version = process.version): Promise<WritePath> {
+export async function chooseWritePath(
+  asked: WritePath | undefined, version = process.version, probe = () => (probed ??= probeDirectWrite()),
+): Promise<WritePath> {
   if (asked === 'stream') return 'stream';
   const major = Number(/^v(\d+)\./.exec(version)?.[1]);
   if (asked === undefined && !TESTED_MAJORS.includes(major)) {
     return fallBack(`ringwire's direct write path was tested on Node ${TESTED_MAJORS.join(', ')}, not ${version}: replies go through socket.write (writePath 'direct' or --write direct uses it anyway, after its probe)`);
   }
-  const failed = await (probed ??= probeDirectWrite());
+  const failed = await probe();
   if (failed) return fallBack(`ringwire's direct write path failed its probe on Node ${version} (${failed}): replies go through socket.write`);
   return 'direct';
 }

@@ -17,7 +17,7 @@ import { WRITE_PATHS, type WritePath } from './direct-write.ts';
 import type { EndpointOptions } from './endpoint.ts';
 import { CONNECTION_HOOKS, type Handler } from './handler.ts';
 import { HEARTBEAT_PERIOD } from './heartbeat.ts';
-import { API_NAMES, checkNumber, checkOptions, deadline, duration, OTHER, whole, type OptionNames, type Rule } from './option-rules.ts';
+import { API_NAMES, checkOptions, checkTls, deadline, duration, OTHER, whole, type OptionNames, type Rule } from './option-rules.ts';
 import type { ProxyProtocol } from './proxy-header.ts';
 import type { TlsServerOptions } from './tls-context.ts';
 
@@ -144,10 +144,7 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
   for (const name of ['zeroCopy', 'noDelay'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'boolean') throw configError(`${names.name(name)} must be true or false, got ${String(o[name])}`);
   }
-  if (o.tls !== undefined) {
-    if (typeof o.tls !== 'object' || o.tls === null) throw configError(`tls must be an object of TLS options, got ${String(o.tls)}`);
-    checkNumber('tls.handshakeTimeout', o.tls.handshakeTimeout, deadline(), names);
-  }
+  checkTls('tls', o.tls, names);
   const { framing, maxConnections, quarantineSlots, maxFrame, rxRing, txRing, minRing, maxMemory, frameListCapacity } = o;
   const proxyTrusted = proxyRanges(o);
   return Object.freeze({

@@ -583,7 +583,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const core = this.core;
     const where = describeDestination(to);
     const who = { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined };
-    const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0; // a bad option throws before a slot is taken
+    const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0;
     const slot = this.openSlot();
     if (slot < 0) {
       const err = slot === -OPEN_NO_MEMORY

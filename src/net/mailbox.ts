@@ -96,6 +96,8 @@ export interface MailboxCounters {
   repaired: number;
   /** Bytes waiting right now. */
   waiting: number;
+  /** The threads (threadId) holding a writer entry: each that has posted here and was not reported dead (writerDied). */
+  writers: number[];
 }
 
 export class Mailbox {
@@ -415,6 +417,15 @@ export class Mailbox {
     if (dropped) Atomics.add(this.i32, DROPPED, dropped);
   }
 
+  private writers(): number[] {
+    const tids: number[] = [];
+    for (let w = WRITERS; w < DATA >> 2; w += WRITER_WORDS) {
+      const owner = Atomics.load(this.i32, w + OWNER);
+      if (owner > 0) tids.push(owner - 1);
+    }
+    return tids;
+  }
+
   counters(): MailboxCounters {
     const i32 = this.i32;
     return {
@@ -423,6 +434,7 @@ export class Mailbox {
       full: Atomics.load(i32, FULL),
       repaired: Atomics.load(i32, REPAIRED),
       waiting: (Atomics.load(i32, RESERVE) - Atomics.load(i32, CONSUME)) | 0,
+      writers: this.writers(),
     };
   }
 }

@@ -69,6 +69,16 @@ export function checkNumber(option: string, value: unknown, rule: Rule, names: O
   throw configError(`${names.name(option)} must be ${range(rule, names)}, got ${typeof value === 'number' && rule.kind === 'ms' && Number.isFinite(value) ? names.ms(value) : String(value)}`);
 }
 
+/**
+ * TLS options (a server's, a client's or a relay's upstream's): an object, whose
+ * handshakeTimeout is a deadline like any other. The rest goes to Node's tls as it is.
+ */
+export function checkTls(option: string, tls: unknown, names: OptionNames = API_NAMES): void {
+  if (tls === undefined) return;
+  if (typeof tls !== 'object' || tls === null) throw configError(`${names.name(option)} must be an object of TLS options, got ${String(tls)}`);
+  checkNumber(`${option}.handshakeTimeout`, (tls as { handshakeTimeout?: unknown }).handshakeTimeout, deadline(), names);
+}
+
 /** Check every option of `options` against its rule: names known, numbers in range. A prefix ('upstream.') names nested options. */
 export function checkOptions(options: object, rules: Readonly<Record<string, Rule>>, prefix = '', names: OptionNames = API_NAMES): void {
   checkKnown(options, Object.keys(rules), prefix, names);

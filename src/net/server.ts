@@ -19,7 +19,7 @@ import { configError, type RingwireError } from '../core/errors.ts';
 import type { Connection } from './connection.ts';
 import { Endpoint, type CoreFactory, type EndpointOptions } from './endpoint.ts';
 import { DEFAULT_DRAIN_TIMEOUT, ENDPOINT_RULES, endpointConfig } from './endpoint-config.ts';
-import { API_NAMES, checkKnown, checkOptions, duration, OTHER, whole, type OptionNames, type Rule } from './option-rules.ts';
+import { API_NAMES, checkKnown, checkOptions, checkTls, duration, OTHER, whole, type OptionNames, type Rule } from './option-rules.ts';
 import { ListenerSet, listenerCount } from './listener-set.ts';
 import { Cluster, clusterOptions, type ClusterOptions } from './cluster.ts';
 import type { ServerStats, StatsRenderer } from './server-stats.ts';
@@ -93,6 +93,7 @@ export function checkServerOptions(options: ServerOptions, names: OptionNames = 
   if (!upstream && options.onForward) throw configError('onForward inspects a relay\'s frames: give upstream too (ringwire relay --upstream)');
   if (upstream !== undefined) {
     checkOptions(upstream, UPSTREAM_RULES, 'upstream.', names);
+    checkTls('upstream.tls', upstream.tls, names);
     if (upstream.host !== undefined) checkHost('upstream.host', upstream.host, names);
     destination(upstream, 'upstream'); // port (TCP) or path (a Unix socket), not both
   }

@@ -66,8 +66,7 @@ export class TlsContext {
   private readonly options: TlsServerOptions;
 
   constructor(options: TlsServerOptions) {
-    const { handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT, ...tlsOptions } = options;
-    if (!Number.isFinite(handshakeTimeout) || handshakeTimeout < 0) throw configError(`tls.handshakeTimeout must be a number of at least 0, got ${handshakeTimeout}`);
+    const { handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT, ...tlsOptions } = options; // checked with the other options (checkTls)
     if (!tlsOptions.pfx && (!tlsOptions.cert || !tlsOptions.key) && !tlsOptions.SNICallback && !tlsOptions.pskCallback) {
       throw configError('tls needs a certificate and its key: give tls.cert and tls.key (PEM), or tls.pfx');
     }
@@ -130,11 +129,9 @@ export function connectTls(to: Destination, options: TlsClientOptions, socket: n
   return s;
 }
 
-/** The client's handshake deadline, in ms (0: none). */
+/** The client's handshake deadline, in ms (0: none); checked with the other options (option-rules.ts checkTls). */
 export function clientHandshakeTimeout(options: TlsClientOptions): number {
-  const t = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-  if (!Number.isFinite(t) || t < 0) throw configError(`tls.handshakeTimeout must be a number of at least 0, got ${t}`);
-  return t;
+  return options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
 }
 
 /** A socket error before the connection opened, as ERR_TLS (the handshake, the certificate, or a peer that is not TLS). */

@@ -18,6 +18,8 @@ export function handlerUrl(spec: string): string {
 }
 
 export async function loadHandler(spec: string): Promise<Handler & { [HANDLER_MODULE]: string }> {
+  // Named as a path in messages, also in a worker thread (which is given the URL).
+  const name = spec.startsWith('file:') ? fileURLToPath(spec) : spec;
   let mod: Record<string, unknown>;
   let unsettled: (() => void) | undefined;
   try {
@@ -26,13 +28,13 @@ export async function loadHandler(spec: string): Promise<Handler & { [HANDLER_MO
       // The event loop ran dry while the import was pending: its top-level await can never settle,
       // and without this the process would exit 0 as if it had served.
       new Promise<never>((_, reject) => {
-        unsettled = () => reject(configError(`handler module ${spec} never finished loading: its top-level await waits on something that can no longer settle`));
+        unsettled = () => reject(configError(`handler module ${name} never finished loading: its top-level await waits on something that can no longer settle`));
         process.once('beforeExit', unsettled);
       }),
     ]);
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_BAD_CONFIG') throw err;
-    throw configError(`cannot import handler module ${spec}: ${(err as Error).message}`);
+    throw configError(`cannot import handler module ${name}: ${(err as Error).message}`);
   } finally {
     if (unsettled) process.off('beforeExit', unsettled);
   }
@@ -40,15 +42,14 @@ export async function loadHandler(spec: string): Promise<Handler & { [HANDLER_MO
     : typeof mod.default === 'object' && mod.default !== null ? mod.default as Record<string, unknown>
       : mod;
   const handler: Handler = {};
-  for (const name of HOOKS) {
-    const hook = source[name];
+  for (const hookName of HOOKS) {
+    const hook = source[hookName];
     if (hook === undefined) continue;
-    if (typeof hook !== 'function') throw configError(`handler module ${spec}: ${name} must be a function, got ${typeof hook}`);
-    (handler as Record<string, unknown>)[name] = hook;
+    if (typeof hook !== 'function') throw configError(`handler module ${name}: ${hookName} must be a function, got ${typeof hook}`);
+    (handler as Record<string, unknown>)[hookName] = hook;
   }
   if (Object.keys(handler).length === 0) {
-    throw configError(`handler module ${spec} exports no hook: export onFrame (or onConnection, onOpen, onDrain, onClose, onStart, onStop), or a default onFrame function`);
+    throw configError(`handler module ${name} exports no hook: export onFrame (or onConnection, onOpen, onDrain, onClose, onStart, onStop), or a default onFrame function`);
   }
-  // Named as a path in messages, also in a worker thread (which is given the URL).
-  return { ...handler, [HANDLER_MODULE]: spec.startsWith('file:') ? fileURLToPath(spec) : spec };
+  return { ...handler, [HANDLER_MODULE]: name };
 }
