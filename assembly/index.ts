@@ -26,9 +26,10 @@
 //     mode lists nothing), so a frame view a handler holds stays valid until
 //     consumed. Its live bytes move to the new ring's start (positions rebased:
 //     tail 0), so a frame that fits the ring never wraps.
-//   - echo: a frame of HANDOFF_MIN bytes or more, over half its rx ring, that finds
-//     the tx ring it goes to empty is not copied: its segment becomes that tx ring
-//     and the rx side takes a new one for the bytes after the frame (handOff).
+//   - echo: a frame of HANDOFF_MIN bytes or more, followed by fewer bytes than its
+//     own, that finds the tx ring it goes to empty is not copied: its segment becomes
+//     that tx ring and the rx side takes a new one for the bytes after the frame
+//     (handOff), a smaller move than the frame's.
 //   - tx grows only while no write references it: empty (TX_HEAD == TX_TAIL: the
 //     kernel has every byte), to fit the frame at hand or the size a send that found
 //     it full asked for (W_RINGS; the next frame written to the empty ring takes it,
@@ -51,8 +52,8 @@ import {
   INIT_OK, INIT_NO_HEADER, INIT_MEMORY_TOO_SMALL, INIT_STATIC_DATA, INIT_BAD_CONFIG,
 } from "./contract";
 import {
-  decode, frameOff, frameLen, tooLarge, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer,
-  resetFraming, delimiterIn, needed,
+  decode, frameOff, frameLen, frameWire, tooLarge, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer,
+  resetFraming, delimiterIn,
 } from "./framing";
 import { ringToRing } from "./ring";
 import { minLog, resetPool, take, give } from "./pool";
@@ -118,8 +119,8 @@ function growRx(s: u32, need: u32): bool {
 }
 
 /**
- * Echo: the wire bytes of a frame at rx position pos fill most of slot s's rx
- * segment, and the tx ring of t (s itself, or its peer) is empty. Hand the segment
+ * Echo: a large frame at rx position pos (wire bytes, followed by fewer) goes to
+ * the tx ring of t (s itself, or its peer), which is empty. Hand the rx segment
  * over instead of copying: it becomes t's tx ring (tail pos, head pos + wire: the
  * same bytes at the same offsets), s takes a ring for the bytes after the frame,
  * moved to its start, and t's old tx ring goes back. False (nothing changed) when
@@ -331,7 +332,7 @@ export function process(slot: u32): i32 {
       if (wire == 0) { result = R_BLOCKED; break; }
     } else {
       const r = decode(rxBase, rxSize, pos, avail, scan);
-      if (r == 0) { scan = scanned; need = needed; break; }
+      if (r == 0) { scan = scanned; need = frameWire; break; }
       if (r < 0) {
         setWord(s, W_ERROR, <u32>(-r));
         setWord(s, W_ERROR_SIZE, tooLarge);
@@ -343,7 +344,7 @@ export function process(slot: u32): i32 {
       }
       wire = <u32>r; off = frameOff; len = frameLen;
     }
-    if (echo && wire >= HANDOFF_MIN && wire > rxSize >> 1 && txHead == txTail && handOff(s, t, pos, wire, rxHead)) {
+    if (echo && wire >= HANDOFF_MIN && rxHead - pos - wire < wire && txHead == txTail && handOff(s, t, pos, wire, rxHead)) {
       // The frame left with its segment; decoding goes on in the new rx ring, from its start.
       rxBase = word(s, W_RX_BASE); rxSize = rxSizeOf(s); rxHead = word(s, W_RX_HEAD);
       txBase = word(t, W_TX_BASE); txSize = txSizeOf(t); txTail = pos;

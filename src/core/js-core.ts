@@ -304,7 +304,7 @@ export class JsCore extends CoreBase {
         if (wire === 0) { result = R_BLOCKED; break; }
       } else {
         const r = F.decode(rxBase, rxSize, pos, avail, scan);
-        if (r === 0) { scan = F.scanned; need = F.needed; break; }
+        if (r === 0) { scan = F.scanned; need = F.frameWire; break; }
         if (r < 0) {
           this.setWord(s, W_ERROR, -r);
           this.setWord(s, W_ERROR_SIZE, F.tooLarge);
@@ -316,7 +316,7 @@ export class JsCore extends CoreBase {
         }
         wire = r; off = F.frameOff; len = F.frameLen;
       }
-      if (echo && wire >= HANDOFF_MIN && wire > rxSize / 2 && txHead === txTail && this.handOff(s, t, pos, wire, rxHead)) {
+      if (echo && wire >= HANDOFF_MIN && ((rxHead - pos - wire) >>> 0) < wire && txHead === txTail && this.handOff(s, t, pos, wire, rxHead)) {
         // The frame left with its segment; decoding goes on in the new rx ring, from its start.
         rxBase = this.word(s, W_RX_BASE); rxSize = 2 ** this.rxLog(s); rxHead = this.word(s, W_RX_HEAD);
         txBase = this.word(t, W_TX_BASE); txSize = this.txSizeOf(t); txTail = pos;
