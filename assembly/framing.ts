@@ -31,6 +31,8 @@ export let frameLen: u32 = 0;
 export let tooLarge: u32 = 0;
 /** Delimiter framing, when incomplete: bytes from tail already searched (W_SCAN). */
 export let scanned: u32 = 0;
+/** When decode() answers 0 with the header validated (length, varint, fixed): the frame's wire length; 0 otherwise. */
+export let frameWire: u32 = 0;
 
 /** Forget what earlier calls found; init() calls it, so a memory re-initialised keeps nothing. */
 export function resetFraming(): void {
@@ -38,6 +40,7 @@ export function resetFraming(): void {
   frameLen = 0;
   tooLarge = 0;
   scanned = 0;
+  frameWire = 0;
   encPrefix = 0;
   encTrailer = 0;
   encValue = 0;
@@ -48,6 +51,7 @@ const VARINT_MAX: u32 = 10;
 
 export function decode(base: u32, size: u32, tail: u32, avail: u32, scan: u32): i32 {
   const mask = size - 1;
+  frameWire = 0;
   if (framing == FRAMING_LENGTH) return decodeLength(base, mask, tail, avail);
   if (framing == FRAMING_VARINT) return decodeVarint(base, mask, tail, avail);
   if (framing == FRAMING_DELIMITER) return decodeDelimiter(base, mask, tail, avail, scan);
@@ -71,7 +75,7 @@ function decodeLength(base: u32, mask: u32, tail: u32, avail: u32): i32 {
   if (body > <i64>maxFrame) { tooLarge = body > 0xffffffff ? 0xffffffff : <u32>body; return -(<i32>E_FRAME_TOO_LARGE); }
   const wire = headEnd + <u32>body;
   if (lenStrip > wire) return -(<i32>E_BAD_LENGTH);
-  if (avail < wire) return 0;
+  if (avail < wire) { frameWire = wire; return 0; }
   frameOff = lenStrip;
   frameLen = wire - lenStrip;
   return <i32>wire;
@@ -91,7 +95,7 @@ function decodeVarint(base: u32, mask: u32, tail: u32, avail: u32): i32 {
     }
     if ((b & 0x80) == 0) {
       const wire = i + 1 + v;
-      if (avail < wire) return 0;
+      if (avail < wire) { frameWire = wire; return 0; }
       frameOff = i + 1;
       frameLen = v;
       return <i32>wire;
@@ -177,7 +181,7 @@ function matchesFrom(base: u32, mask: u32, pos: u32): bool {
 }
 
 function decodeFixed(avail: u32): i32 {
-  if (avail < fixed) return 0;
+  if (avail < fixed) { frameWire = fixed; return 0; }
   frameOff = 0;
   frameLen = fixed;
   return <i32>fixed;

@@ -18,9 +18,18 @@
 //     into from the start) and no tx ring: a connection that never replies never
 //     takes one; the first reply takes the ring it needs.
 //   - rx grows (four times, up to rxSize) when a read filled it, or when it is
-//     full of an incomplete frame; it moves only while no listed frame is unconsumed
-//     (W_LISTED == W_RX_TAIL: echo mode lists nothing), so a frame view a handler
-//     holds stays valid until consumed. Its live bytes move to the same positions.
+//     full of an incomplete frame; straight to the size a frame needs once its
+//     header says (length, varint, fixed), so a large frame's bytes are moved once,
+//     while they are few, and the kernel writes the rest into the new ring a read
+//     at a time: a move of many MiB into pages never touched stalls the thread. It
+//     moves only while no listed frame is unconsumed (W_LISTED == W_RX_TAIL: echo
+//     mode lists nothing), so a frame view a handler holds stays valid until
+//     consumed. Its live bytes move to the new ring's start (positions rebased:
+//     tail 0), so a frame that fits the ring never wraps.
+//   - echo: a frame of HANDOFF_MIN bytes or more, followed by fewer bytes than its
+//     own, that finds the tx ring it goes to empty is not copied: its segment becomes
+//     that tx ring and the rx side takes a new one for the bytes after the frame
+//     (handOff), a smaller move than the frame's.
 //   - tx grows only while no write references it: empty (TX_HEAD == TX_TAIL: the
 //     kernel has every byte), to fit the frame at hand or the size a send that found
 //     it full asked for (W_RINGS; the next frame written to the empty ring takes it,
@@ -39,11 +48,11 @@ import {
   W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_ERROR_SIZE, W_NEXT_FREE,
   W_RX_BASE, W_TX_BASE, W_RINGS, W_RESERVED, W_LISTED, W_HOLD, W_PEER, F_ADDR, F_LEN, F_END, FRAME_WORDS,
   FRAMING_RAW, FRAMING_DELIMITER, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, R_NO_MEMORY, SEND_OK, SEND_FULL, SEND_TOO_LARGE, SEND_DELIMITER,
-  SEND_NO_MEMORY, SCRATCH_BASE, OPEN_NO_SLOT, OPEN_NO_MEMORY, S_POOL_EXHAUSTED,
+  SEND_NO_MEMORY, SCRATCH_BASE, HANDOFF_MIN, OPEN_NO_SLOT, OPEN_NO_MEMORY, S_POOL_EXHAUSTED,
   INIT_OK, INIT_NO_HEADER, INIT_MEMORY_TOO_SMALL, INIT_STATIC_DATA, INIT_BAD_CONFIG,
 } from "./contract";
 import {
-  decode, frameOff, frameLen, tooLarge, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer,
+  decode, frameOff, frameLen, frameWire, tooLarge, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer,
   resetFraming, delimiterIn,
 } from "./framing";
 import { ringToRing } from "./ring";
@@ -88,19 +97,51 @@ function fitLog(n: u32, top: u32): u32 {
 @inline function noMemory(): void { count(S_POOL_EXHAUSTED, 1); }
 
 /**
- * Grow the rx ring four times (up to rxSize: a burst reaches the largest ring in a
- * few reads), moving its live bytes to the same positions: false when the pool has
- * no segment for it.
+ * Grow the rx ring to fit `need` bytes (a frame whose header said so), else four
+ * times (a burst reaches the largest ring in a few reads), up to rxSize, moving its
+ * live bytes to the new ring's start: false when the pool has no segment for it.
  */
-function growRx(s: u32): bool {
+function growRx(s: u32, need: u32): bool {
   const k = rxLog(s);
-  const to = k + 2 < rxTopLog ? k + 2 : rxTopLog;
+  const to = need > (<u32>1 << k) ? fitLog(need, rxTopLog) : k + 2 < rxTopLog ? k + 2 : rxTopLog;
   const seg = take(to + padLog);
   if (seg == 0) return false;
-  const old = word(s, W_RX_BASE), tail = word(s, W_RX_TAIL);
-  ringToRing(old, <u32>1 << k, tail, seg, <u32>1 << to, tail, word(s, W_RX_HEAD) - tail);
+  const old = word(s, W_RX_BASE), tail = word(s, W_RX_TAIL), n = word(s, W_RX_HEAD) - tail;
+  ringToRing(old, <u32>1 << k, tail, seg, <u32>1 << to, 0, n);
   give(old, k + padLog);
   setWord(s, W_RX_BASE, seg);
+  // Movable: nothing listed is unconsumed (W_LISTED == W_RX_TAIL), so no position the host holds changes meaning.
+  setWord(s, W_RX_TAIL, 0);
+  setWord(s, W_LISTED, 0);
+  setWord(s, W_RX_HEAD, n);
+  setRings(s, to, txLog(s), wantLog(s), 0);
+  return true;
+}
+
+/**
+ * Echo: a large frame at rx position pos (wire bytes, followed by fewer) goes to
+ * the tx ring of t (s itself, or its peer), which is empty. Hand the rx segment
+ * over instead of copying: it becomes t's tx ring (tail pos, head pos + wire: the
+ * same bytes at the same offsets), s takes a ring for the bytes after the frame,
+ * moved to its start, and t's old tx ring goes back. False (nothing changed) when
+ * the segment is larger than a tx ring may be or the pool has no ring for the rest.
+ */
+function handOff(s: u32, t: u32, pos: u32, wire: u32, rxHead: u32): bool {
+  const k = rxLog(s);
+  if (k > txTopLog) return false;
+  const rest = rxHead - pos - wire;
+  const to = fitLog(rest, rxTopLog);
+  const seg = take(to);
+  if (seg == 0) return false;
+  const old = word(s, W_RX_BASE);
+  ringToRing(old, <u32>1 << k, pos + wire, seg, <u32>1 << to, 0, rest);
+  if (txLog(t) != 0) give(word(t, W_TX_BASE), txLog(t));
+  setWord(t, W_TX_BASE, old);
+  setWord(t, W_TX_TAIL, pos);
+  setRings(t, rxLog(t), k, 0, rxWanted(t));
+  setWord(s, W_RX_BASE, seg);
+  setWord(s, W_RX_TAIL, 0);
+  setWord(s, W_RX_HEAD, rest);
   setRings(s, to, txLog(s), wantLog(s), 0);
   return true;
 }
@@ -243,13 +284,13 @@ export function received(slot: u32, n: u32): i32 {
   const head = word(s, W_RX_HEAD) + n;
   setWord(s, W_RX_HEAD, head);
   count(S_BYTES_IN, n);
-  if (rxWanted(s) != 0 && rxMovable(s) && rxLog(s) < rxTopLog) growRx(s);
+  if (rxWanted(s) != 0 && rxMovable(s) && rxLog(s) < rxTopLog) growRx(s, 0);
   const k = rxLog(s);
-  const filled = n != 0 && head - word(s, W_RX_TAIL) == <u32>1 << k;
+  const filled = n != 0 && word(s, W_RX_HEAD) - word(s, W_RX_TAIL) == <u32>1 << k;
   const r = process(slot);
   if (filled && (r == R_DONE || r == R_BLOCKED) && rxLog(s) == k && k < rxTopLog) {
     if (!rxMovable(s)) setRings(s, k, txLog(s), wantLog(s), 1);
-    else growRx(s);
+    else growRx(s, 0);
   }
   return r;
 }
@@ -265,14 +306,14 @@ export function process(slot: u32): i32 {
   // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay).
   const peer = word(s, W_PEER);
   const t = peer == 0 ? s : slotAddr(peer - 1);
-  const rxBase = word(s, W_RX_BASE);
-  const rxSize = rxSizeOf(s);
+  let rxBase = word(s, W_RX_BASE);
+  let rxSize = rxSizeOf(s);
   let txBase = word(t, W_TX_BASE), txSize = txSizeOf(t);
-  const rxHead = word(s, W_RX_HEAD), txTail = word(t, W_TX_TAIL);
+  let rxHead = word(s, W_RX_HEAD), txTail = word(t, W_TX_TAIL);
   // Where decoding starts: the tail in echo mode, the end of the listed frames in handler mode.
   let pos = echo ? word(s, W_RX_TAIL) : word(s, W_LISTED);
   let txHead = word(t, W_TX_HEAD), scan = word(s, W_SCAN);
-  let frames: u32 = 0, framesIn: u32 = 0, bytesOut: u32 = 0;
+  let frames: u32 = 0, framesIn: u32 = 0, bytesOut: u32 = 0, need: u32 = 0;
   let result = R_DONE;
   while (rxHead != pos) {
     const avail = rxHead - pos;
@@ -291,7 +332,7 @@ export function process(slot: u32): i32 {
       if (wire == 0) { result = R_BLOCKED; break; }
     } else {
       const r = decode(rxBase, rxSize, pos, avail, scan);
-      if (r == 0) { scan = scanned; break; }
+      if (r == 0) { scan = scanned; need = frameWire; break; }
       if (r < 0) {
         setWord(s, W_ERROR, <u32>(-r));
         setWord(s, W_ERROR_SIZE, tooLarge);
@@ -302,6 +343,17 @@ export function process(slot: u32): i32 {
         break;
       }
       wire = <u32>r; off = frameOff; len = frameLen;
+    }
+    if (echo && wire >= HANDOFF_MIN && rxHead - pos - wire < wire && txHead == txTail && handOff(s, t, pos, wire, rxHead)) {
+      // The frame left with its segment; decoding goes on in the new rx ring, from its start.
+      rxBase = word(s, W_RX_BASE); rxSize = rxSizeOf(s); rxHead = word(s, W_RX_HEAD);
+      txBase = word(t, W_TX_BASE); txSize = txSizeOf(t); txTail = pos;
+      txHead = pos + wire;
+      bytesOut += wire;
+      pos = 0;
+      scan = 0;
+      framesIn++;
+      continue;
     }
     if (echo) {
       if (wire > txSize - (txHead - txTail) || txWantsGrowth(t, txHead)) {
@@ -342,8 +394,13 @@ export function process(slot: u32): i32 {
     count(S_FRAMES_OUT, framesIn);
     count(S_BYTES_OUT, bytesOut);
   }
-  // A ring full of one incomplete frame: it must grow for the connection to go on.
-  if (result == R_DONE && word(s, W_RX_HEAD) - word(s, W_RX_TAIL) == rxSize && rxSize < C.rxSize && rxMovable(s) && !growRx(s)) result = R_NO_MEMORY;
+  // A ring full of one incomplete frame must grow for the connection to go on; one
+  // whose header says it needs more grows now, to that size (short of pool, it waits
+  // until the ring is full to count as exhausted: a ring may come back meanwhile).
+  if (result == R_DONE && rxSize < C.rxSize && rxMovable(s)) {
+    const full = word(s, W_RX_HEAD) - word(s, W_RX_TAIL) == rxSize;
+    if ((full || need > rxSize) && !growRx(s, need) && full) result = R_NO_MEMORY;
+  }
   if (result == R_NO_MEMORY) noMemory();
   return result;
 }

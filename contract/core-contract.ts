@@ -53,6 +53,7 @@ export const constants: (Entry & { value: number })[] = [
   { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
   { name: 'SCRATCH_BASE', value: 3072, doc: 'check() copies a payload that is not in the core\'s memory here, SCRATCH_SIZE bytes at a time, to scan it: below LAYOUT_BASE, above the module\'s static data (init checks)' },
   { name: 'SCRATCH_SIZE', value: 1024, doc: 'bytes at SCRATCH_BASE' },
+  { name: 'HANDOFF_MIN', value: 1048576, doc: 'echo mode: a frame of at least this many bytes, followed in the rx ring by fewer bytes than its own, that finds its tx ring empty is handed over with its segment (the segment becomes the tx ring) instead of copied: a copy into pages never touched before costs tens of µs a page on a VM' },
   { name: 'POOL_CLASSES', value: 32, doc: 'free-list heads in the pool table, one per log2 of a segment size (only minRing to the largest segment are used)' },
   { name: 'OPEN_NO_SLOT', value: 1, doc: 'open() returns it negated: every slot is in use' },
   { name: 'OPEN_NO_MEMORY', value: 2, doc: 'open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED)' },

@@ -113,11 +113,11 @@ export async function untilReadingStops(server: RingwireServer): Promise<number>
 }
 
 /**
- * A connection (framing length:4:be) that echoes a fresh random frame every 20 ms and
- * checks every byte, after writing `first` (a PROXY header, say); stop() returns how
- * many round trips it made, and rejects if an echo ever differed.
+ * A connection (framing length:4:be) that echoes a fresh random frame (of `size` bytes;
+ * else 1 to 300) every 20 ms and checks every byte, after writing `first` (a PROXY header,
+ * say); stop() returns how many round trips it made, and rejects if an echo ever differed.
  */
-export function bystander(port: number, first?: Uint8Array): { stop: () => Promise<number> } {
+export function bystander(port: number, first?: Uint8Array, size?: number): { stop: () => Promise<number> } {
   let trips = 0;
   let running = true;
   const done = (async () => {
@@ -125,7 +125,7 @@ export function bystander(port: number, first?: Uint8Array): { stop: () => Promi
     s.on('error', () => {});
     if (first) s.write(first);
     while (running) {
-      const frame = lengthFrame(randomBytes(1 + (trips % 300)));
+      const frame = lengthFrame(randomBytes(size ?? 1 + (trips % 300)));
       s.write(frame);
       let got = Buffer.alloc(0);
       while (got.length < frame.length) {

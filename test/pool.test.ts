@@ -123,6 +123,59 @@ describe.each(CORES)('%s core: the ring pool', kind => {
       if (core.frameCount() > 0) break;
     }
     expect(Buffer.from(core.frame(0))).toEqual(Buffer.alloc(2000, 9));
-    expect(core.rxSize(slot)).toBe(4096); // grown (four times) once the held frame was consumed
+    expect(core.rxSize(slot)).toBe(2048); // grown to what big's header asked for (2004 bytes) once the held frame was consumed
+  });
+
+  // A large frame's rings: the move into pages no ring has touched yet is what stalls
+  // a thread (tens of µs a page on a VM), so each is made once and small, or not at all.
+  const large: CoreOptions = { framing: 'length:4', maxFrame: 3 << 20, maxConnections: 4 };
+  const MiB = 1 << 20;
+
+  it('grows the rx ring straight to what a frame\'s header says it needs, moving only the bytes buffered so far to the ring\'s start', async () => {
+    const core = await coreWith(kind, large);
+    const slot = core.open();
+    const before = lengthFrame(Buffer.from('first'));
+    const frame = lengthFrame(Buffer.alloc(3 * MiB - 100, 7));
+    const stream = Buffer.concat([before, frame]);
+    const head = stream.subarray(0, before.length + 10); // the first frame, then the large one's header and 6 bytes
+    core.readSpan(slot).set(head);
+    expect(core.received(slot, head.length)).toBe(R_DONE);
+    expect(core.rxSize(slot)).toBe(4 * MiB); // not 1 KiB, then 4 KiB, 16 KiB...: one step
+    expect(core.rxBuffered(slot)).toBe(10);
+    const span = core.readSpan(slot);
+    expect(span.length).toBe(4 * MiB - 10); // the 10 bytes sit at the new ring's start: the rest is one span
+    const out = feed(core, slot, [stream.subarray(head.length)]);
+    expect(out.noMemory).toBe(false);
+    expect(out.out.equals(stream)).toBe(true); // both frames, the first still in the tx ring when feed() began
+  });
+
+  it('echoes a large frame by handing its rx ring\'s segment to the empty tx ring, not by copying it; what followed it goes on in a small ring', async () => {
+    const core = await coreWith(kind, large);
+    const slot = core.open();
+    const frame = lengthFrame(Buffer.alloc(3 * MiB - 100, 7).map((_, i) => i * 31));
+    const after = lengthFrame(Buffer.from('after'));
+    const first = frame.subarray(0, 1024); // fills the smallest ring
+    core.readSpan(slot).set(first);
+    expect(core.received(slot, first.length)).toBe(R_DONE);
+    expect(core.rxSize(slot)).toBe(4 * MiB);
+    const rxRing = core.readSpan(slot).byteOffset - first.length; // the 4 MiB rx ring's start
+    const rest = Buffer.concat([frame.subarray(first.length), after]);
+    core.readSpan(slot).set(rest);
+    expect(core.received(slot, rest.length)).toBe(R_DONE);
+    // The frame is in the tx ring where it was read: the segment moved, not the bytes.
+    const sent = core.txChunk(slot, 0);
+    expect(sent.byteOffset).toBe(rxRing);
+    expect(core.txSize(slot)).toBe(4 * MiB);
+    // The rx side took a small ring for what followed the frame, and echoed it after.
+    expect(core.rxSize(slot)).toBe(1024);
+    expect(core.stats.get(S_POOL_BYTES)).toBe(4 * MiB + 1024);
+    const wire = Buffer.alloc(core.txPending(slot));
+    for (let at = 0; at < wire.length; ) {
+      const chunk = core.txChunk(slot, 0);
+      wire.set(chunk, at);
+      at += chunk.length;
+      core.release(slot, chunk.length);
+    }
+    expect(wire.equals(Buffer.concat([frame, after]))).toBe(true);
   });
 });

@@ -11,6 +11,7 @@
 //   kv-store         `npm start -- --workers 2 ... examples/kv-store.mjs`: SET b 2, 50 fresh GETs
 //   lifecycle        --workers 2, onStart/onStop with a BroadcastChannel, --handler-options, SIGTERM with work in flight
 //   issue-20-cli     issue 20's command-line values, each refused: exit 2, one line (uses ROOT only)
+//   big-frame        issue 22: a 64 MiB length:4:be echo beside 1,000 connections echoing 64 B frames: [core] [others] [MiB] [gapMs]
 // The memory bullet (64 never-readers beside a reader, RSS against the printed bound)
 // is scripts/probe-slow-consumers.ts --clients 64.
 import { spawn } from 'node:child_process';
@@ -23,12 +24,12 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sleep = ms => new Promise(r => setTimeout(r, ms));
 
-export async function serve(args, { env } = {}) {
+export async function serve(args, { env, killAfterMs = 120_000 } = {}) {
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, ...env } });
   let out = '', err = '';
   child.stdout.setEncoding('utf8').on('data', d => (out += d));
   child.stderr.setEncoding('utf8').on('data', d => (err += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   child.once('exit', () => clearTimeout(killer));
   const exited = new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
   const end = Date.now() + 20_000;

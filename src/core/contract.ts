@@ -19,6 +19,8 @@ export const SLOT_SIZE = 64;
 export const SCRATCH_BASE = 3072;
 /** bytes at SCRATCH_BASE */
 export const SCRATCH_SIZE = 1024;
+/** echo mode: a frame of at least this many bytes, followed in the rx ring by fewer bytes than its own, that finds its tx ring empty is handed over with its segment (the segment becomes the tx ring) instead of copied: a copy into pages never touched before costs tens of µs a page on a VM */
+export const HANDOFF_MIN = 1048576;
 /** free-list heads in the pool table, one per log2 of a segment size (only minRing to the largest segment are used) */
 export const POOL_CLASSES = 32;
 /** open() returns it negated: every slot is in use */

@@ -14,7 +14,7 @@ import { JsPool } from './js-pool.ts';
 import { ringToRing } from './js-ring.ts';
 import {
   DELIM_MAX, F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, H_FRAME_COUNT, H_FREE_HEAD, H_MAGIC, H_OPEN, H_VERSION,
-  HEADER_CONFIG_WORDS, HEADER_SIZE, INIT_BAD_CONFIG, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE,
+  HANDOFF_MIN, HEADER_CONFIG_WORDS, HEADER_SIZE, INIT_BAD_CONFIG, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE,
   LAYOUT_VERSION, MAGIC, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, PAGE_SIZE, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, readHeaderConfig, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT,
   S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_POOL_EXHAUSTED, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
   STATS_SIZE, W_ERROR, W_ERROR_SIZE, W_HOLD, W_LISTED, W_NEXT_FREE, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
@@ -101,16 +101,40 @@ export class JsCore extends CoreBase {
     this.count(S_POOL_EXHAUSTED, 1);
   }
 
-  /** Grow the rx ring four times, up to rxSize (see assembly/index.ts). */
-  private growRx(s: number): boolean {
+  /** Grow the rx ring to fit `need` bytes, else four times, up to rxSize, its bytes moved to its start (see assembly/index.ts). */
+  private growRx(s: number, need: number): boolean {
     const k = this.rxLog(s);
-    const to = Math.min(k + 2, this.rxTopLog);
+    const to = need > 2 ** k ? this.fitLog(need, this.rxTopLog) : Math.min(k + 2, this.rxTopLog);
     const seg = this.P.take(to + this.padLog);
     if (seg === 0) return false;
-    const old = this.word(s, W_RX_BASE), tail = this.word(s, W_RX_TAIL);
-    ringToRing(this.u8, old, 2 ** k, tail, seg, 2 ** to, tail, (this.word(s, W_RX_HEAD) - tail) >>> 0);
+    const old = this.word(s, W_RX_BASE), tail = this.word(s, W_RX_TAIL), n = (this.word(s, W_RX_HEAD) - tail) >>> 0;
+    ringToRing(this.u8, old, 2 ** k, tail, seg, 2 ** to, 0, n);
     this.P.give(old, k + this.padLog);
     this.setWord(s, W_RX_BASE, seg);
+    this.setWord(s, W_RX_TAIL, 0);
+    this.setWord(s, W_LISTED, 0);
+    this.setWord(s, W_RX_HEAD, n);
+    this.setRings(s, to, this.txLog(s), this.wantLog(s), 0);
+    return true;
+  }
+
+  /** Echo: hand a frame's rx segment to the empty tx ring of t instead of copying it (see assembly/index.ts). */
+  private handOff(s: number, t: number, pos: number, wire: number, rxHead: number): boolean {
+    const k = this.rxLog(s);
+    if (k > this.txTopLog) return false;
+    const rest = (rxHead - pos - wire) >>> 0;
+    const to = this.fitLog(rest, this.rxTopLog);
+    const seg = this.P.take(to);
+    if (seg === 0) return false;
+    const old = this.word(s, W_RX_BASE);
+    ringToRing(this.u8, old, 2 ** k, (pos + wire) >>> 0, seg, 2 ** to, 0, rest);
+    if (this.txLog(t) !== 0) this.P.give(this.word(t, W_TX_BASE), this.txLog(t));
+    this.setWord(t, W_TX_BASE, old);
+    this.setWord(t, W_TX_TAIL, pos);
+    this.setRings(t, this.rxLog(t), k, 0, this.rxWanted(t));
+    this.setWord(s, W_RX_BASE, seg);
+    this.setWord(s, W_RX_TAIL, 0);
+    this.setWord(s, W_RX_HEAD, rest);
     this.setRings(s, to, this.txLog(s), this.wantLog(s), 0);
     return true;
   }
@@ -231,13 +255,13 @@ export class JsCore extends CoreBase {
     const head = (this.word(s, W_RX_HEAD) + n) >>> 0;
     this.setWord(s, W_RX_HEAD, head);
     this.count(S_BYTES_IN, n);
-    if (this.rxWanted(s) !== 0 && this.rxMovable(s) && this.rxLog(s) < this.rxTopLog) this.growRx(s);
+    if (this.rxWanted(s) !== 0 && this.rxMovable(s) && this.rxLog(s) < this.rxTopLog) this.growRx(s, 0);
     const k = this.rxLog(s);
-    const filled = n !== 0 && ((head - this.word(s, W_RX_TAIL)) >>> 0) === 2 ** k;
+    const filled = n !== 0 && ((this.word(s, W_RX_HEAD) - this.word(s, W_RX_TAIL)) >>> 0) === 2 ** k;
     const r = this.process(slot);
     if (filled && (r === R_DONE || r === R_BLOCKED) && this.rxLog(s) === k && k < this.rxTopLog) {
       if (!this.rxMovable(s)) this.setRings(s, k, this.txLog(s), this.wantLog(s), 1);
-      else this.growRx(s);
+      else this.growRx(s, 0);
     }
     return r;
   }
@@ -254,14 +278,14 @@ export class JsCore extends CoreBase {
     // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay).
     const peer = this.word(s, W_PEER);
     const t = peer === 0 ? s : this.slotAddr(peer - 1);
-    const rxBase = this.word(s, W_RX_BASE);
-    const rxSize = 2 ** this.rxLog(s);
+    let rxBase = this.word(s, W_RX_BASE);
+    let rxSize = 2 ** this.rxLog(s);
     let txBase = this.word(t, W_TX_BASE), txSize = this.txSizeOf(t);
-    const rxHead = this.word(s, W_RX_HEAD), txTail = this.word(t, W_TX_TAIL);
+    let rxHead = this.word(s, W_RX_HEAD), txTail = this.word(t, W_TX_TAIL);
     // Where decoding starts: the tail in echo mode, the end of the listed frames in handler mode.
     let pos = echo ? this.word(s, W_RX_TAIL) : this.word(s, W_LISTED);
     let txHead = this.word(t, W_TX_HEAD), scan = this.word(s, W_SCAN);
-    let frames = 0, framesIn = 0, bytesOut = 0;
+    let frames = 0, framesIn = 0, bytesOut = 0, need = 0;
     let result = R_DONE;
     while (rxHead !== pos) {
       const avail = (rxHead - pos) >>> 0;
@@ -280,7 +304,7 @@ export class JsCore extends CoreBase {
         if (wire === 0) { result = R_BLOCKED; break; }
       } else {
         const r = F.decode(rxBase, rxSize, pos, avail, scan);
-        if (r === 0) { scan = F.scanned; break; }
+        if (r === 0) { scan = F.scanned; need = F.frameWire; break; }
         if (r < 0) {
           this.setWord(s, W_ERROR, -r);
           this.setWord(s, W_ERROR_SIZE, F.tooLarge);
@@ -291,6 +315,17 @@ export class JsCore extends CoreBase {
           break;
         }
         wire = r; off = F.frameOff; len = F.frameLen;
+      }
+      if (echo && wire >= HANDOFF_MIN && ((rxHead - pos - wire) >>> 0) < wire && txHead === txTail && this.handOff(s, t, pos, wire, rxHead)) {
+        // The frame left with its segment; decoding goes on in the new rx ring, from its start.
+        rxBase = this.word(s, W_RX_BASE); rxSize = 2 ** this.rxLog(s); rxHead = this.word(s, W_RX_HEAD);
+        txBase = this.word(t, W_TX_BASE); txSize = this.txSizeOf(t); txTail = pos;
+        txHead = (pos + wire) >>> 0;
+        bytesOut += wire;
+        pos = 0;
+        scan = 0;
+        framesIn++;
+        continue;
       }
       if (echo) {
         if (wire > txSize - ((txHead - txTail) >>> 0) || this.txWantsGrowth(t, txHead)) {
@@ -331,8 +366,11 @@ export class JsCore extends CoreBase {
       this.count(S_FRAMES_OUT, framesIn);
       this.count(S_BYTES_OUT, bytesOut);
     }
-    // A ring full of one incomplete frame: it must grow for the connection to go on.
-    if (result === R_DONE && ((this.word(s, W_RX_HEAD) - this.word(s, W_RX_TAIL)) >>> 0) === rxSize && rxSize < C.rxSize && this.rxMovable(s) && !this.growRx(s)) result = R_NO_MEMORY;
+    // A ring full of one incomplete frame must grow; one whose header says it needs more grows now (see assembly/index.ts).
+    if (result === R_DONE && rxSize < C.rxSize && this.rxMovable(s)) {
+      const full = ((this.word(s, W_RX_HEAD) - this.word(s, W_RX_TAIL)) >>> 0) === rxSize;
+      if ((full || need > rxSize) && !this.growRx(s, need) && full) result = R_NO_MEMORY;
+    }
     if (result === R_NO_MEMORY) this.noMemory();
     return result;
   }
