@@ -129,11 +129,8 @@ export class Router {
     this.mailbox = board.mailboxes[place]!;
     this.asks = new Asks(board, place, () => this.host.handler.onAsk);
     board.attach(place, threadId);
-    // publish() skips places without subscribers of the topic: tell the switchboard of ours, from now on.
-    this.groups.watch((topic, active) => {
-      this.board?.topic(this.place, topic, active);
-      this.topicWatcher?.(topic, active);
-    }, (topic, delta) => this.board?.subscribed(this.place, topic, delta));
+    // publish() skips places without subscribers of the topic: count ours in the switchboard's filter, from now on.
+    this.groups.watch((topic, active) => this.topicWatcher?.(topic, active), (topic, delta) => this.board?.subscribed(this.place, topic, delta));
     for (let slot = 0; slot < this.bySlot.length; slot++) if (this.bySlot[slot]) board.opened(place, slot, this.serials[slot]!);
     this.keepAlive = setInterval(() => {}, FOREVER);
     this.pump();
