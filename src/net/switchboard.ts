@@ -103,7 +103,8 @@ export class Switchboard {
   private readonly key = new TopicKey();
   /** threadId → place, as last seen (checked against `threads` on every use). */
   private readonly placeCache = new Map<number, number>();
-  /** publish(): (place, reservation) pairs, reused. */
+  /** publish(): the places whose filter has the topic, and (place, reservation) pairs; reused. */
+  private readonly wanted: number[] = [];
   private readonly reserved: number[] = [];
   /** The last topic published, encoded: encoded again only when it changes. */
   private lastTopic = '';
@@ -278,20 +279,26 @@ export class Switchboard {
   }
 
   private post(topic: string, bytes: Uint8Array, outbox: boolean): PublishResult {
+    const key = this.publishKey.of(topic);
+    const wanted = this.wanted;
+    const places = this.mailboxes.length;
+    let w = 0;
+    for (let p = 0; p < places; p++) {
+      if (Atomics.load(this.threads, p) !== 0 && this.filters[p]!.wants(key)) wanted[w++] = p;
+    }
+    if (w === 0 && !outbox) return 'sent'; // no worker has a subscriber: nothing to post, nor to encode
     if (topic !== this.lastTopic) {
       this.lastTopic = topic;
       this.lastBytes = encoder.encode(topic);
     }
     const t = this.lastBytes;
-    const key = this.publishKey.of(topic);
     const body = t.length + bytes.length;
     const reserved = this.reserved;
-    const places = this.mailboxes.length;
     let n = 0;
     let full = false;
     // This host's places: all or nothing (a publish reaches every worker with subscribers, or 'full').
-    for (let p = 0; p < places; p++) {
-      if (Atomics.load(this.threads, p) === 0 || !this.filters[p]!.wants(key)) continue;
+    for (let i = 0; i < w; i++) {
+      const p = wanted[i]!;
       const at = this.mailboxes[p]!.reserve(body);
       if (at < 0) {
         full = true;
