@@ -106,9 +106,9 @@ export class Switchboard {
   /** publish(): the places whose filter has the topic, and (place, reservation) pairs; reused. */
   private readonly wanted: number[] = [];
   private readonly reserved: number[] = [];
-  /** The last topic published, encoded: encoded again only when it changes. */
-  private lastTopic = '';
-  private lastBytes = new Uint8Array(0);
+  /** A publish's topic as UTF-8 (ASCII copied here, no allocation), and a view of it per length, made once. */
+  private scratch = new Uint8Array(64);
+  private views: Uint8Array[] = [];
 
   static create(o: SwitchboardOptions): Switchboard {
     const capacity = o.mailbox ?? DEFAULT_MAILBOX;
@@ -287,11 +287,7 @@ export class Switchboard {
       if (Atomics.load(this.threads, p) !== 0 && this.filters[p]!.wants(key)) wanted[w++] = p;
     }
     if (w === 0 && !outbox) return 'sent'; // no worker has a subscriber: nothing to post, nor to encode
-    if (topic !== this.lastTopic) {
-      this.lastTopic = topic;
-      this.lastBytes = encoder.encode(topic);
-    }
-    const t = this.lastBytes;
+    const t = this.topicBytes(topic);
     const body = t.length + bytes.length;
     const reserved = this.reserved;
     let n = 0;
@@ -323,6 +319,22 @@ export class Switchboard {
       else mailbox.commit(reserved[i + 1]!, KIND_PUBLISH, t.length, 0, 0, t, bytes);
     }
     return full ? 'full' : 'sent';
+  }
+
+  /** topic's UTF-8 bytes, valid until the next call (the mailboxes copy them): an ASCII topic is copied into a reused buffer. */
+  private topicBytes(topic: string): Uint8Array {
+    const n = topic.length;
+    if (n > this.scratch.length) {
+      this.scratch = new Uint8Array(Math.max(n, 2 * this.scratch.length));
+      this.views = [];
+    }
+    const s = this.scratch;
+    for (let i = 0; i < n; i++) {
+      const c = topic.charCodeAt(i);
+      if (c >= 0x80) return encoder.encode(topic);
+      s[i] = c;
+    }
+    return (this.views[n] ??= s.subarray(0, n));
   }
 
   /** Each place's mailbox counters. */
