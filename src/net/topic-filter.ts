@@ -11,9 +11,12 @@
 //   └─────────┴────────────┴─────────┴───────────┴──────────────────────────────────────────┘
 //
 // Exact: a topic is matched on 64 bits of hash of its UTF-16 code units (two
-// FNV-1a with different bases; h2 is never 0), so two topics are confused with
-// probability about T²/2⁶⁵ (3·10⁻¹⁰ at 100,000 topics on a place), never by a
-// shared bucket.
+// independent 32-bit hashes: FNV-1a and the same walk with another odd
+// multiplier, each finished with murmur3's fmix32; h2 is never 0). Two topics
+// that share both hashes share an entry: a publish to one reaches a worker that
+// has only the other (its owner finds no subscriber), and subscribers() adds
+// their counts; an entry never empties while either has a subscriber, so a
+// collision never loses a publish. (None in 100,000 × 100,000 topics: the test.)
 //
 // One writer, any readers (a seqlock):
 //   - Only the thread serving the place writes it (join and leave, through the
@@ -54,6 +57,13 @@ const MAX_ENTRIES = 1 << 20;
 
 const bytesFor = (entries: number): number => 4 * (HEADER + entries * WORDS);
 
+/** murmur3's 32-bit finaliser: every input bit reaches every output bit. */
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
+}
+
 /** A topic's two hashes, computed once and reused (no allocation per topic). */
 export class TopicKey {
   h1 = 0;
@@ -68,10 +78,10 @@ export class TopicKey {
       for (let i = 0; i < topic.length; i++) {
         const c = topic.charCodeAt(i);
         a = Math.imul(a ^ c, 0x01000193);
-        b = Math.imul(b ^ c, 0x01000193);
+        b = Math.imul(b ^ c, 0x5bd1e995);
       }
-      this.h1 = a | 0;
-      this.h2 = b | 1; // never 0: (0, 0) is an empty entry
+      this.h1 = fmix(a);
+      this.h2 = fmix(b) | 1; // never 0: (0, 0) is an empty entry
       this.topic = topic;
     }
     return this;
