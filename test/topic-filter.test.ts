@@ -80,6 +80,21 @@ describe('the topic filter (docs/workers.md)', () => {
     }
   });
 
+  it('past 524,288 topics on a worker (a full table) every publish goes to it until the topics kept off the table are gone', () => {
+    const board = Switchboard.create({ places: 2, slots: 4 });
+    board.attach(0, 1);
+    board.attach(1, 2);
+    const fit = 524_288; // 2^20 entries, at most half of them used
+    const topics = names('room', fit + 1000);
+    for (const topic of topics) board.subscribed(1, topic, 1);
+    expect(reaching(board, 1, ['nobody-has-this'])).toBe(1); // not filtered while topics are off the table
+    expect(reaching(board, 0, ['room-0'])).toBe(0);
+    expect(board.subscribers('room-0')).toBe(1);
+    for (const topic of topics.slice(fit)) board.subscribed(1, topic, -1);
+    expect(reaching(board, 1, ['nobody-has-this'])).toBe(0); // exact again
+    expect(reaching(board, 1, [topics[fit - 1]!])).toBe(1);
+  }, 120_000);
+
   it('a thread that detaches, or exits, leaves nothing behind: its successor starts with an empty filter', async () => {
     const board = Switchboard.create({ places: 1, slots: 4 });
     board.attach(0, 1);
