@@ -242,7 +242,7 @@ describe('a switchboard with a cluster outbox', () => {
     const { Switchboard } = await import('../src/net/switchboard.ts');
     const board = Switchboard.create({ places: 1, slots: 4, mailbox: 4096, outbox: true });
     board.attach(0, 1);
-    board.topic(0, 'room', true);
+    board.subscribed(0, 'room', 1);
     board.clusterAttached(true); // a cluster that never takes its outbox: it fills
     const bytes = new Uint8Array(200).fill(7);
     let here = 0;

@@ -51,6 +51,7 @@ import { threadId } from 'node:worker_threads';
 import type { Connection } from './connection.ts';
 import { parseConnectionId } from './connection-id.ts';
 import { Groups } from './groups.ts';
+import { TopicIndex } from './topic-index.ts';
 import type { RingwireError } from '../core/errors.ts';
 import type { Mailbox } from './mailbox.ts';
 import { KIND_ANSWER, KIND_ASK, KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
@@ -109,9 +110,8 @@ export class Router {
   /** Records of the batch being taken, handed on and dropped: counted in the mailbox once per batch. */
   private taken = 0;
   private lost = 0;
-  /** The last topic a publish record named, as bytes and as a string: decoded again only when it changes. */
-  private topicBytes = new Uint8Array(0);
-  private topic = '';
+  /** This thread's topics with subscribers, found from a publish record's bytes (no string made per record). */
+  private topicIndex = new TopicIndex();
   /** Who else hears of this thread's topics (a cluster), besides the switchboard's filter. */
   private topicWatcher: ((topic: string, active: boolean) => void) | undefined;
   private readonly visit = (kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean => this.deliver(kind, w0, w1, w2, body);
@@ -129,9 +129,11 @@ export class Router {
     this.mailbox = board.mailboxes[place]!;
     this.asks = new Asks(board, place, () => this.host.handler.onAsk);
     board.attach(place, threadId);
-    // publish() skips places without subscribers of the topic: tell the switchboard of ours, from now on.
+    // publish() skips places without subscribers of the topic: count ours in the switchboard's filter, from now on.
+    const index = (this.topicIndex = new TopicIndex());
     this.groups.watch((topic, active) => {
-      this.board?.topic(this.place, topic, active);
+      if (active) index.add(topic);
+      else index.delete(topic);
       this.topicWatcher?.(topic, active);
     }, (topic, delta) => this.board?.subscribed(this.place, topic, delta));
     for (let slot = 0; slot < this.bySlot.length; slot++) if (this.bySlot[slot]) board.opened(place, slot, this.serials[slot]!);
@@ -326,10 +328,11 @@ export class Router {
         this.lost++;
       }
     } else if (kind === KIND_PUBLISH) {
-      const subs = this.groups.subscribers(this.topicOf(body, w0));
-      const payload = body.subarray(w0);
-      if (subs && this.host[kReplyRefusal](payload) === null) {
-        for (const c of subs) this.send(c, payload);
+      const topic = this.topicIndex.find(body, w0);
+      const subs = topic === undefined ? undefined : this.groups.subscribers(topic);
+      if (subs) {
+        const payload = body.subarray(w0);
+        if (this.host[kReplyRefusal](payload) === null) for (const c of subs) this.send(c, payload);
       }
       this.taken++;
     } else if (kind === KIND_ASK) {
@@ -340,18 +343,6 @@ export class Router {
       else this.lost++; // its ask settled already (timed out)
     }
     return !this.backlog && this.thrown.length === 0;
-  }
-
-  /** The topic in a publish record's first `length` bytes: a fan-out names the same one again and again, decoded once. */
-  private topicOf(body: Uint8Array, length: number): string {
-    const last = this.topicBytes;
-    let same = last.length === length;
-    for (let i = 0; same && i < length; i++) same = last[i] === body[i];
-    if (!same) {
-      this.topicBytes = body.slice(0, length);
-      this.topic = Buffer.from(this.topicBytes.buffer, 0, length).toString();
-    }
-    return this.topic;
   }
 
   /** Take what the mailbox holds, one batch at a time; sleep when it is empty. */

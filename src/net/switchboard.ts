@@ -13,25 +13,14 @@
 //             connection open in that slot, 0 when none. Written only by the
 //             place's thread: on open, before any sender can know the id, and
 //             on close, before onClose runs.
-//   topics    per place, TOPIC_BUCKETS Int32 counters: how many of the topics
-//             with subscribers on that place's thread hash into each bucket.
-//             Written only by that thread (Router, as its topics gain their first
-//             subscriber and lose their last), cleared on attach and detach.
-//             publish() skips a place whose bucket for the topic is 0: it has no
-//             subscriber of it (a non-zero bucket may be another topic's: the
-//             record goes, and the owner finds no subscriber, as without the filter).
-//             A subscriber joining while a publish is on its way may miss that
-//             publish, as it would had it joined a moment later.
-//   counts    per place, SUB_ENTRIES entries of an open-addressed table (h1, h2,
-//             count, unused: Int32 each): how many connections of that place's
-//             thread are subscribed to the topic with hashes (h1, h2). Written only
-//             by that thread (on every join and leave), cleared on attach and
-//             detach, read by anyone: subscribers(topic) adds every place's count.
-//             An entry whose count fell to 0 stays (a tombstone, reused by the next
-//             topic whose probe passes it); probes go at most PROBES entries, so a
-//             read costs at most PROBES loads per place, and a thread with more
-//             topics than fit in a window leaves the excess uncounted (never
-//             miscounted: a topic is matched on 64 bits of hash).
+//   topics    per place, a topic filter (topic-filter.ts): the topics with
+//             subscribers on that place's thread and how many, exact (64 bits of
+//             hash), in a growable SharedArrayBuffer. Written only by that thread
+//             (Router, on every join and leave), cleared on attach and detach (the
+//             parent's detach when the thread exited), read by anyone: publish()
+//             skips a place whose filter does not have the topic, and
+//             subscribers(topic) adds every place's count. A publish that starts
+//             after a join returned reaches the joined connection's place.
 //   parent    a worker server only: one more mailbox, for the answers to the
 //             asks the thread that made the switchboard (the main thread) makes.
 //   outbox    with a cluster only: one more mailbox, consumed by the thread that
@@ -53,6 +42,7 @@
 import { threadId } from 'node:worker_threads';
 import { parseConnectionId } from './connection-id.ts';
 import { Mailbox, type MailboxCounters } from './mailbox.ts';
+import { TopicFilter, TopicKey } from './topic-filter.ts';
 
 export const KIND_SEND = 2;
 export const KIND_PUBLISH = 3;
@@ -73,11 +63,8 @@ export type PublishResult = 'sent' | 'full';
 /** The switchboard's memory, as it crosses to worker threads (structured clone shares it). */
 export interface SwitchboardInit {
   threads: SharedArrayBuffer;
-  places: { mailbox: SharedArrayBuffer; live: SharedArrayBuffer }[];
-  /** Per place, TOPIC_BUCKETS counters of its topics with subscribers (by hash). */
-  topics: SharedArrayBuffer;
-  /** Per place, SUB_ENTRIES entries: subscriber counts by topic (see the header). */
-  counts: SharedArrayBuffer;
+  /** Per place: its mailbox, its liveness table, its topic filter (topic-filter.ts). */
+  places: { mailbox: SharedArrayBuffer; live: SharedArrayBuffer; topics: SharedArrayBuffer }[];
   /** The answers to the parent thread's asks (a worker server's main thread). */
   parent?: SharedArrayBuffer;
   /** A cluster's mailbox: what this host publishes, for the other hosts. */
@@ -98,10 +85,6 @@ export interface SwitchboardOptions {
 }
 
 const DEFAULT_MAILBOX = 1 << 20;
-const TOPIC_BUCKETS = 1024;
-const SUB_ENTRIES = 4096;
-const SUB_WORDS = 4;
-const PROBES = 64;
 
 const encoder = new TextEncoder();
 
@@ -114,28 +97,29 @@ export class Switchboard {
   readonly parent: Mailbox | null;
   private readonly threads: Int32Array;
   private readonly live: Int32Array[];
-  private readonly topics: Int32Array;
-  private readonly counts: Int32Array;
+  private readonly filters: TopicFilter[];
+  /** The hashes of the topic being published, and of the one being joined or counted: reused. */
+  private readonly publishKey = new TopicKey();
+  private readonly key = new TopicKey();
   /** threadId → place, as last seen (checked against `threads` on every use). */
   private readonly placeCache = new Map<number, number>();
-  /** publish(): (place, reservation) pairs, reused. */
+  /** publish(): the places whose filter has the topic, and (place, reservation) pairs; reused. */
+  private readonly wanted: number[] = [];
   private readonly reserved: number[] = [];
-  /** The last topic published, encoded, and its bucket: encoded again only when it changes. */
-  private lastTopic = '';
-  private lastBytes = new Uint8Array(0);
-  private lastBucket = bucket(this.lastBytes);
+  /** A publish's topic as UTF-8 (ASCII copied here, no allocation), and a view of it per length, made once. */
+  private scratch = new Uint8Array(64);
+  private views: Uint8Array[] = [];
 
   static create(o: SwitchboardOptions): Switchboard {
     const capacity = o.mailbox ?? DEFAULT_MAILBOX;
     const places = Array.from({ length: o.places }, () => ({
       mailbox: Mailbox.create(capacity).buffer,
       live: new SharedArrayBuffer(4 * o.slots),
+      topics: TopicFilter.create(),
     }));
     const outbox = o.outbox ? Mailbox.create(capacity).buffer : undefined;
-    const topics = new SharedArrayBuffer(4 * TOPIC_BUCKETS * o.places);
-    const counts = new SharedArrayBuffer(4 * SUB_ENTRIES * SUB_WORDS * o.places);
     const parent = o.parent ? Mailbox.create(capacity).buffer : undefined;
-    return new Switchboard({ threads: new SharedArrayBuffer(4 * (o.places + 1)), places, topics, counts, parent, outbox });
+    return new Switchboard({ threads: new SharedArrayBuffer(4 * (o.places + 1)), places, parent, outbox });
   }
 
   constructor(init: SwitchboardInit) {
@@ -143,8 +127,7 @@ export class Switchboard {
     this.threads = new Int32Array(init.threads);
     this.mailboxes = init.places.map(p => new Mailbox(p.mailbox));
     this.live = init.places.map(p => new Int32Array(p.live));
-    this.topics = new Int32Array(init.topics);
-    this.counts = new Int32Array(init.counts);
+    this.filters = init.places.map(p => new TopicFilter(p.topics));
     this.parent = init.parent ? new Mailbox(init.parent) : null;
     this.outbox = init.outbox ? new Mailbox(init.outbox) : null;
   }
@@ -168,8 +151,7 @@ export class Switchboard {
   /** This thread serves `place` from now on: its liveness table starts empty. */
   attach(place: number, tid: number): void {
     this.live[place]!.fill(0);
-    this.topics.fill(0, place * TOPIC_BUCKETS, (place + 1) * TOPIC_BUCKETS);
-    this.counts.fill(0, place * SUB_ENTRIES * SUB_WORDS, (place + 1) * SUB_ENTRIES * SUB_WORDS);
+    this.filters[place]!.clear();
     Atomics.store(this.threads, place, tid + 1);
   }
 
@@ -177,8 +159,7 @@ export class Switchboard {
   detach(place: number, tid: number): void {
     if (Atomics.compareExchange(this.threads, place, tid + 1, 0) === tid + 1) {
       this.live[place]!.fill(0);
-      this.topics.fill(0, place * TOPIC_BUCKETS, (place + 1) * TOPIC_BUCKETS);
-      this.counts.fill(0, place * SUB_ENTRIES * SUB_WORDS, (place + 1) * SUB_ENTRIES * SUB_WORDS);
+      this.filters[place]!.clear();
     }
   }
 
@@ -195,55 +176,24 @@ export class Switchboard {
   /** The place that owns `key`: FNV-1a of its UTF-8 bytes, modulo the places (stable for a server's life). */
   owner(key: string): number {
     const places = this.mailboxes.length;
-    return places === 1 ? 0 : (fnv(encoder.encode(key), 0x811c9dc5) >>> 0) % places;
+    return places === 1 ? 0 : (fnv(encoder.encode(key)) >>> 0) % places;
   }
 
-  /** The owner of `place`: one of its connections joined topic (delta 1) or left it (-1). */
+  /** The owner of `place`: one of its connections joined topic (delta 1), left it (-1), or n were there already (n). */
   subscribed(place: number, topic: string, delta: number): void {
-    const t = encoder.encode(topic);
-    const h1 = fnv(t, 0x811c9dc5) | 0;
-    const h2 = fnv(t, 0x050c5d1f) | 1; // never 0: (0, 0) is an empty entry
-    const c = this.counts;
-    const base = place * SUB_ENTRIES;
-    let home = (h1 >>> 0) & (SUB_ENTRIES - 1);
-    let free = -1;
-    for (let i = 0; i < PROBES; i++, home = (home + 1) & (SUB_ENTRIES - 1)) {
-      const e = (base + home) * SUB_WORDS;
-      const a = c[e]!;
-      const b = c[e + 1]!;
-      if (a === h1 && b === h2) {
-        Atomics.add(c, e + 2, delta);
-        return;
-      }
-      if (free < 0 && (c[e + 2] === 0)) free = e;
-      if (a === 0 && b === 0) break; // nothing was ever placed past an empty entry
-    }
-    if (free < 0 || delta < 0) return; // no room in the window: this topic goes uncounted across threads
-    Atomics.store(c, free, h1);
-    Atomics.store(c, free + 1, h2);
-    Atomics.add(c, free + 2, delta);
+    this.filters[place]!.add(topic, this.key.of(topic), delta);
   }
 
-  /** Subscribers of topic on every place that has a thread, read now from shared memory. */
+  /**
+   * Subscribers of topic on every place that has a thread, read now from shared memory
+   * (a place whose table was being rewritten through every retry, or that holds more
+   * topics than its table can, counts 0 for it: topic-filter.ts).
+   */
   subscribers(topic: string): number {
-    const t = encoder.encode(topic);
-    const h1 = fnv(t, 0x811c9dc5) | 0;
-    const h2 = fnv(t, 0x050c5d1f) | 1;
-    const c = this.counts;
+    const key = this.key.of(topic);
     let n = 0;
     for (let p = 0; p < this.mailboxes.length; p++) {
-      if (Atomics.load(this.threads, p) === 0) continue;
-      let home = (h1 >>> 0) & (SUB_ENTRIES - 1);
-      for (let i = 0; i < PROBES; i++, home = (home + 1) & (SUB_ENTRIES - 1)) {
-        const e = (p * SUB_ENTRIES + home) * SUB_WORDS;
-        const a = Atomics.load(c, e);
-        const b = Atomics.load(c, e + 1);
-        if (a === h1 && b === h2) {
-          n += Atomics.load(c, e + 2);
-          break;
-        }
-        if (a === 0 && b === 0) break;
-      }
+      if (Atomics.load(this.threads, p) !== 0) n += Math.max(0, this.filters[p]!.count(key));
     }
     return n;
   }
@@ -286,11 +236,6 @@ export class Switchboard {
     Atomics.store(this.threads, this.mailboxes.length, on ? 1 : 0);
   }
 
-  /** The owner of `place`: topic got its first subscriber there (active), or lost its last. */
-  topic(place: number, topic: string, active: boolean): void {
-    Atomics.add(this.topics, place * TOPIC_BUCKETS + bucket(encoder.encode(topic)), active ? 1 : -1);
-  }
-
   opened(place: number, slot: number, serial: number): void {
     Atomics.store(this.live[place]!, slot, serial);
   }
@@ -317,8 +262,8 @@ export class Switchboard {
   }
 
   /**
-   * One message per place that has a thread and may have subscribers of the
-   * topic (its bucket says so), and one in the cluster's outbox while a cluster
+   * One message per place that has a thread and subscribers of the topic (its
+   * topic filter says so), and one in the cluster's outbox while a cluster
    * consumes it. All or nothing for this host's places: room is reserved in every
    * mailbox first, and if one is full the others' reservations are given up
    * ('full': no worker gets it, so a retry cannot duplicate it). The outbox is
@@ -334,21 +279,22 @@ export class Switchboard {
   }
 
   private post(topic: string, bytes: Uint8Array, outbox: boolean): PublishResult {
-    if (topic !== this.lastTopic) {
-      this.lastTopic = topic;
-      this.lastBytes = encoder.encode(topic);
-      this.lastBucket = bucket(this.lastBytes);
+    const key = this.publishKey.of(topic);
+    const wanted = this.wanted;
+    const places = this.mailboxes.length;
+    let w = 0;
+    for (let p = 0; p < places; p++) {
+      if (Atomics.load(this.threads, p) !== 0 && this.filters[p]!.wants(key)) wanted[w++] = p;
     }
-    const t = this.lastBytes;
-    const b = this.lastBucket;
+    if (w === 0 && !outbox) return 'sent'; // no worker has a subscriber: nothing to post, nor to encode
+    const t = this.topicBytes(topic);
     const body = t.length + bytes.length;
     const reserved = this.reserved;
-    const places = this.mailboxes.length;
     let n = 0;
     let full = false;
     // This host's places: all or nothing (a publish reaches every worker with subscribers, or 'full').
-    for (let p = 0; p < places; p++) {
-      if (Atomics.load(this.threads, p) === 0 || Atomics.load(this.topics, p * TOPIC_BUCKETS + b) === 0) continue;
+    for (let i = 0; i < w; i++) {
+      const p = wanted[i]!;
       const at = this.mailboxes[p]!.reserve(body);
       if (at < 0) {
         full = true;
@@ -375,20 +321,31 @@ export class Switchboard {
     return full ? 'full' : 'sent';
   }
 
+  /** topic's UTF-8 bytes, valid until the next call (the mailboxes copy them): an ASCII topic is copied into a reused buffer. */
+  private topicBytes(topic: string): Uint8Array {
+    const n = topic.length;
+    if (n > this.scratch.length) {
+      this.scratch = new Uint8Array(Math.max(n, 2 * this.scratch.length));
+      this.views = [];
+    }
+    const s = this.scratch;
+    for (let i = 0; i < n; i++) {
+      const c = topic.charCodeAt(i);
+      if (c >= 0x80) return encoder.encode(topic);
+      s[i] = c;
+    }
+    return (this.views[n] ??= s.subarray(0, n));
+  }
+
   /** Each place's mailbox counters. */
   counters(): MailboxCounters[] {
     return this.mailboxes.map(m => m.counters());
   }
 }
 
-/** A topic's bucket: FNV-1a of its UTF-8 bytes. */
-function bucket(t: Uint8Array): number {
-  return (fnv(t, 0x811c9dc5) >>> 0) & (TOPIC_BUCKETS - 1);
-}
-
-/** FNV-1a (32 bits) of bytes from a given offset basis: two bases give two independent hashes. */
-function fnv(t: Uint8Array, basis: number): number {
-  let h = basis;
+/** FNV-1a (32 bits) of bytes. */
+function fnv(t: Uint8Array): number {
+  let h = 0x811c9dc5;
   for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t[i]!, 0x01000193);
   return h;
 }
