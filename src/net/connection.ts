@@ -57,7 +57,7 @@ import { FRAME_WORDS, R_BLOCKED, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, type Core
 import { E_DRAIN_TIMEOUT, E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
-import { Delivery } from './delivery.ts';
+import { Delivery, type Saved } from './delivery.ts';
 import type { InFlight } from './delivery-window.ts';
 import type { WritePath } from './direct-write.ts';
 import { isPromise, kindOf, type Handler } from './handler.ts';
@@ -256,8 +256,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Bytes the current pass read. */
   private passBytes = 0;
 
-  /** Handler mode: frames to the handler, in order (delivery.ts). */
-  private readonly d: Delivery;
+  /** Frames to the handler, in order (delivery.ts): made at the first use (an idle echo never makes one). */
+  private dl: Delivery | null = null;
   /** Output: the tx ring to the kernel, the queue beyond it, our FIN (writer.ts). */
   private readonly out: Writer;
   /** Who fills this tx ring and takes this side's frames: a relay partner (relay-link.ts); null until paired (itself). */
@@ -266,7 +266,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kFlushQueued] = false;
   /** Since when (performance.now()) the oldest frame out with a handler has been out; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
   get [kHandlerSince](): number {
-    return this.d.since;
+    return this.dl === null ? 0 : this.dl.since;
   }
   /** The deadline clocks (read and restarted by the endpoint's sweep). */
   readonly [kClocks] = new ReadClocks();
@@ -281,7 +281,6 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.zeroCopy = zeroCopy;
     this.out = new Writer(this, host);
     // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
-    this.d = new Delivery(this, host, handler.onFrame ? host[kLimits].concurrency : 1, this.out, handler);
     if (zeroCopy) {
       next = this.core.readSpan(slot); // what Node's first call of nextSpan() returns, in the socket's constructor
       this.socket = source(Connection.readTarget);
@@ -327,6 +326,23 @@ export class Connection<Data = any> implements ConnectionInfo {
     s.on('end', Connection.onEndEvent);
     s.on('error', Connection.onErrorEvent);
     s.on('close', Connection.onCloseEvent);
+  }
+
+  /** The delivery, made now if it was not yet. */
+  private get d(): Delivery {
+    // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
+    const h = this[kHandler];
+    return (this.dl ??= new Delivery(this, this.host, h.onFrame ? this.host[kLimits].concurrency : 1, this.out, h));
+  }
+
+  /** Handlers hold frames of this connection (or onOpen's promise is out). */
+  private get pending(): boolean {
+    return this.dl !== null && this.dl.pending;
+  }
+
+  /** Frames listed and not delivered yet (delivery.ts). */
+  private get saved(): Saved | null {
+    return this.dl === null ? null : this.dl.saved;
   }
 
   // ---- the state table (connection-state.ts) ----
@@ -484,14 +500,14 @@ export class Connection<Data = any> implements ConnectionInfo {
    * TypeError: a programming error).
    */
   send(payload: Uint8Array): boolean {
-    return this[kReply](this.d.sender(), payload);
+    return this[kReply](this.dl?.sender(), payload);
   }
 
   /** A reply of frame `at` (send(), or its own reply.send(): delivery-window.ts): in its place while earlier frames are out, else at once. */
   [kReply](at: InFlight | undefined, payload: Uint8Array): boolean {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
     if (this.out.closed || this.state === 'closed' || this.error) return false;
-    return this.d.window.holds(at) ? this.d.keep(at, payload) : this.out.put(payload);
+    return at !== undefined && this.d.window.holds(at) ? this.d.keep(at, payload) : this.out.put(payload);
   }
 
   /**
@@ -508,9 +524,9 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (over(this.state)) return;
     this.closeReason ??= 'local';
     this.to('closing', event);
-    this.d.saved = null;
+    if (this.dl !== null) this.dl.saved = null;
     this.leftover = null;
-    this.d.stream?.end();
+    this.dl?.stream?.end();
     this[kUpdateReading]();
     if (this.out.output === 'open') this.out.to('end');
     if (this.out.output === 'ending') return this[kFinWhenFlushed]();
@@ -534,8 +550,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.closeReason ??= 'local';
     this.to('closing', 'destroy');
     this.out.to('abort');
-    this.d.saved = null;
-    this.d.stream?.end();
+    if (this.dl !== null) this.dl.saved = null;
+    this.dl?.stream?.end();
     this.dropQueue();
     if (reset && !(this.socket as TLSSocket).encrypted) this.socket.resetAndDestroy();
     else this.socket.destroy();
@@ -564,9 +580,9 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   get [kUnanswered](): number {
     // Closing (by the application, an error or a reset): what it did not deliver it dropped on purpose.
-    const held = this.d.framesOut; // frames out with handlers (and those settled, waiting for their turn), not onOpen's
+    const held = this.dl === null ? 0 : this.dl.framesOut; // frames out with handlers (and those settled, waiting for their turn), not onOpen's
     if (over(this.state)) return held;
-    const s = this.d.saved;
+    const s = this.saved;
     const saved = s ? s.list.length / FRAME_WORDS - s.next : 0;
     return held + saved + this.core.bufferedFrames(this[kSlot]);
   }
@@ -582,7 +598,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   [kEvict](err: RingwireError): void {
     const peer = this[kPeer];
-    const partner = peer === this || peer.d.pending ? null : peer;
+    const partner = peer === this || peer.pending ? null : peer;
     this[kFail](err, true);
     this[kSocketClosed]();
     if (partner) {
@@ -699,7 +715,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * blocked or in flight: those are our waits, not the peer's.) For the sweep.
    */
   get [kAwaitingInput](): boolean {
-    return this.state === 'open' && !this.d.pending && this.d.saved === null && !this.txBlocked && this.out.queued === 0
+    return this.state === 'open' && !this.pending && this.saved === null && !this.txBlocked && this.out.queued === 0
       && !this.out.writing && this.leftover === null && this.core.rxBuffered(this[kSlot]) > 0;
   }
 
@@ -712,7 +728,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kShrink](): void {
     const slot = this[kSlot];
     if (this.core.txSize(slot) === 0 && this.core.rxSize(slot) === this.core.config.minRing) return; // nothing to give back
-    if (this.state !== 'open' || this.reading || this.d.pending || this.d.saved !== null || this.out.queued > 0 || this.out.writing
+    if (this.state !== 'open' || this.reading || this.pending || this.saved !== null || this.out.queued > 0 || this.out.writing
       || this.leftover !== null || this.core.rxBuffered(slot) > 0 || this.core.txPending(slot) > 0) return;
     if (this.core.shrink(slot) > 0 && this.zeroCopy && !this.paused) rearm(this.socket, this.core.readSpan(slot));
   }
@@ -829,7 +845,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kWhenDrained](): void {
     // Held frames, and whatever arrived while they were held, are delivered first (Delivery.continue()).
     // Bytes of a 'data' chunk that did not fit the rx ring yet (copying path) are input still to come.
-    if (this.state !== 'draining' || this.d.pending || this.d.saved || this.txBlocked || this.leftover !== null) return;
+    if (this.state !== 'draining' || this.pending || this.saved !== null || this.txBlocked || this.leftover !== null) return;
     if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): Delivery.run() comes back here
     // The server drains: what the kernel holds of this peer is read and answered first
     // (lastReads(); not after the peer's FIN: all its input is read then).
@@ -864,7 +880,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Our FIN is owed: send it once no handler is pending and the queue is in the ring, after the last reply. */
   [kFinWhenFlushed](): void {
-    if (this.out.output !== 'ending' || this.d.pending || this.host[kDelivering] === this) return;
+    if (this.out.output !== 'ending' || this.pending || this.host[kDelivering] === this) return;
     this.out.moveQueue();
     this.out.flush();
     if (this.out.queued > 0) return; // the rest goes once the peer reads
@@ -935,7 +951,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** After a direct write that finished at once: does the connection wait on written() (a blocked echo or a saved batch here or at the partner, not open)? */
   get [kWaitsOnWrite](): boolean {
     const peer = this[kPeer];
-    return this.txBlocked || this.d.saved !== null || peer.txBlocked || peer.d.saved !== null || this.state !== 'open';
+    return this.txBlocked || this.saved !== null || peer.txBlocked || peer.saved !== null || this.state !== 'open';
   }
 
   /** A write finished and the writer moved its queue: onDrain, and whoever waited for room goes on. */
@@ -951,15 +967,15 @@ export class Connection<Data = any> implements ConnectionInfo {
     }
     // Room in this tx ring: whoever fills it (itself, or its partner in a relay) may go on.
     const feeder = this[kPeer];
-    if (feeder !== this && (feeder.txBlocked || (feeder.d.saved && this.out.queued === 0))) feeder.d.continue();
-    if ((feeder === this && this.txBlocked) || this.d.saved) this.d.continue();
+    if (feeder !== this && (feeder.txBlocked || (feeder.saved !== null && this.out.queued === 0))) feeder.d.continue();
+    if ((feeder === this && this.txBlocked) || this.saved !== null) this.d.continue();
     else if (this.state === 'draining') this[kWhenDrained]();
     else this[kFinWhenFlushed]();
   }
 
   /** Drop every reply not in the tx ring (queued, or held for its turn), giving their bytes back to the budget. */
   private dropQueue(): void {
-    const dropped = this.out.dropQueue() + this.d.dropReplies();
+    const dropped = this.out.dropQueue() + (this.dl === null ? 0 : this.dl.dropReplies());
     if (dropped > 0) this.host[kQueue](-dropped);
   }
 
@@ -996,9 +1012,9 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** The socket closed: the slot goes back once no handler holds a frame of it (else it is quarantined until then). */
   [kSocketClosed](): void {
     if (this.state === 'closed' || this.state === 'quarantined') return;
-    this.d.stream?.end();
+    this.dl?.stream?.end();
     this.out.to('abort');
-    if (this.d.pending) {
+    if (this.pending) {
       // A handler still holds a view of this slot's rx ring: the slot is not reused before it settles.
       this.to('quarantined', 'socket-closed');
       this.core.stats.add(S_QUARANTINED, 1);
@@ -1018,7 +1034,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.to('closed', event);
     clearTimeout(this.lingerTimer);
     this.dropQueue();
-    this.d.saved = null;
+    if (this.dl !== null) this.dl.saved = null;
     this.link?.unpair(this.connected, this.error);
     this.core.close(this[kSlot]);
     this.host[kClosed](this, this.error, this.closeReason ?? 'peer');
