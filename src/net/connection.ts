@@ -10,6 +10,12 @@
 //                    or a relay partner), and the onForward hook;
 //   - preamble.ts, read-clocks.ts: the PROXY header stage, the deadline clocks.
 // The parts ask the connection what stays its own through the symbols of internals.ts.
+// A part is made when it is first needed (the delivery at the first frame for a
+// handler, the relay link at pairing, the writer's queue at the first reply that
+// waits), and the socket's listeners and read target are functions shared by every
+// connection, which find theirs through the socket: an idle echo connection holds
+// its writer and clocks and no closure (docs/limits-and-errors.md, what an idle
+// connection costs).
 //
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
 // a function buffer) and each read is one core call; on the copying path (TLS
@@ -975,7 +981,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Drop every reply not in the tx ring (queued, or held for its turn), giving their bytes back to the budget. */
   private dropQueue(): void {
-    const dropped = this.out.dropQueue() + (this.dl === null ? 0 : this.dl.dropReplies());
+    const dropped = this.out.dropQueue() + (this.dl?.dropReplies() ?? 0);
     if (dropped > 0) this.host[kQueue](-dropped);
   }
 

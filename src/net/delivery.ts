@@ -59,7 +59,7 @@ export class Delivery {
   private held = false;
   saved: Saved | null = null;
   stream: FrameStream | null = null;
-  /** Who takes each frame; set once, by the connection's constructor. */
+  /** Who takes each frame; set once, by the constructor. */
   onFrame: FrameTaker | undefined;
   /**
    * Sends after an await are attributed to their frame through frameContext: concurrency > 1
