@@ -204,7 +204,8 @@ export abstract class CoreBase implements Core {
 
   abstract open(): number;
   abstract close(slot: number): void;
-  abstract shrink(slot: number): number;
+  /** shrink() in the core itself. */
+  protected abstract shrinkRings(slot: number): number;
   abstract growTx(slot: number, len: number): number;
   abstract received(slot: number, n: number): number;
   abstract process(slot: number): number;
@@ -252,6 +253,17 @@ export abstract class CoreBase implements Core {
     this.setSlotWord(slot, W_LISTED, 0);
     this.setSlotWord(slot, W_SCAN, 0);
     this.setSlotWord(slot, W_RX_TAIL, 0);
+  }
+
+  /**
+   * The core gives back what an idle slot does not use, and the host its view of the
+   * tx ring: an idle connection keeps no view of a ring it no longer has (the rx ring's
+   * whole view is the span Node reads into next, made again by readSpan()).
+   */
+  shrink(slot: number): number {
+    const freed = this.shrinkRings(slot);
+    if (this.txSize(slot) === 0) this.txFromStart[slot] = undefined;
+    return freed;
   }
 
   hold(slot: number, held: boolean): void {

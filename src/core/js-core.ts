@@ -228,7 +228,7 @@ export class JsCore extends CoreBase {
     this.stats.add(S_CONNECTIONS, -1);
   }
 
-  shrink(slot: number): number {
+  protected shrinkRings(slot: number): number {
     const s = this.slotAddr(slot);
     if (this.word(s, W_STATE) === 0) return 0;
     const P = this.P;

@@ -95,7 +95,7 @@ export class WasmCore extends CoreBase {
   close(slot: number): void {
     this.x.close(slot);
   }
-  shrink(slot: number): number {
+  protected shrinkRings(slot: number): number {
     return this.x.shrink(slot);
   }
   growTx(slot: number, len: number): number {

@@ -10,6 +10,12 @@
 //                    or a relay partner), and the onForward hook;
 //   - preamble.ts, read-clocks.ts: the PROXY header stage, the deadline clocks.
 // The parts ask the connection what stays its own through the symbols of internals.ts.
+// A part is made when it is first needed (the delivery at the first frame for a
+// handler, the relay link at pairing, the writer's queue at the first reply that
+// waits), and the socket's listeners and read target are functions shared by every
+// connection, which find theirs through the socket: an idle echo connection holds
+// its writer and clocks and no closure (docs/limits-and-errors.md, what an idle
+// connection costs).
 //
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
 // a function buffer) and each read is one core call; on the copying path (TLS
@@ -57,7 +63,7 @@ import { FRAME_WORDS, R_BLOCKED, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, type Core
 import { E_DRAIN_TIMEOUT, E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
-import { Delivery } from './delivery.ts';
+import { Delivery, type Saved } from './delivery.ts';
 import type { InFlight } from './delivery-window.ts';
 import type { WritePath } from './direct-write.ts';
 import { isPromise, kindOf, type Handler } from './handler.ts';
@@ -73,7 +79,7 @@ import {
   kError, kEvict, kExpectHeader, kFail, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
   kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitsOnWrite, kWhenDrained,
-  kWritePath, kWriting, kWrote,
+  kWritePath, kWriting, kWrote, kPeer, kForward,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
 import { Writer } from './writer.ts';
@@ -153,6 +159,32 @@ export const LINGER_MS = 2000;
 /** Where a closing connection's input goes. Never read. */
 const discard = new Uint8Array(65536);
 
+// No closure per connection: the socket's listeners and its read target are shared
+// functions that find their connection through the socket (an owner symbol, as
+// Node's own stream code finds a stream from its handle); Node calls listeners and
+// onread's callback with the socket as `this`.
+const kConnection = Symbol('connection');
+interface Owned {
+  [kConnection]: Connection;
+}
+function ownerOf(socket: net.Socket): Connection {
+  return (socket as unknown as Owned)[kConnection];
+}
+
+/**
+ * The span the next read goes into. onread's `buffer` function is called with no
+ * `this` and no argument: once as the socket is made (the constructor sets `next`
+ * just before) and right after each read callback, in the same call from Node
+ * (the callback sets it as it returns). Taken once: any other call gets `discard`,
+ * never another connection's ring.
+ */
+let next: Uint8Array = discard;
+function nextSpan(): Uint8Array {
+  const span = next;
+  next = discard;
+  return span;
+}
+
 /** The TypeError for a payload that is not bytes (the one programming error send() throws for). */
 export function notBytes(where: string, payload: unknown): TypeError {
   return new TypeError(`${where} takes bytes (a Uint8Array or Buffer), got ${kindOf(payload)}`);
@@ -230,17 +262,17 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** Bytes the current pass read. */
   private passBytes = 0;
 
-  /** Handler mode: frames to the handler, in order (delivery.ts). */
-  private readonly d: Delivery;
+  /** Frames to the handler, in order (delivery.ts): made at the first use (an idle echo never makes one). */
+  private dl: Delivery | null = null;
   /** Output: the tx ring to the kernel, the queue beyond it, our FIN (writer.ts). */
   private readonly out: Writer;
-  /** Who fills this tx ring and takes this side's frames: itself, or a relay partner (relay-link.ts). */
-  private readonly link: RelayLink;
+  /** Who fills this tx ring and takes this side's frames: a relay partner (relay-link.ts); null until paired (itself). */
+  private link: RelayLink | null = null;
   /** In the endpoint's list of connections to flush (flushLater). */
   [kFlushQueued] = false;
   /** Since when (performance.now()) the oldest frame out with a handler has been out; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
   get [kHandlerSince](): number {
-    return this.d.since;
+    return this.dl === null ? 0 : this.dl.since;
   }
   /** The deadline clocks (read and restarted by the endpoint's sweep). */
   readonly [kClocks] = new ReadClocks();
@@ -254,38 +286,69 @@ export class Connection<Data = any> implements ConnectionInfo {
     this[kHandler] = handler;
     this.zeroCopy = zeroCopy;
     this.out = new Writer(this, host);
-    this.link = new RelayLink(this, host.core, host[kTakesFrames]);
     // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
-    const d = (this.d = new Delivery(this, host, handler.onFrame ? host[kLimits].concurrency : 1, this.out, this.link));
-    if (handler.onFrame) {
-      d.onFrame = handler.onFrame; // bound to the handler once, in endpointConfig
-      // One that declares `reply` replies through it after its awaits: no async context per frame (delivery-window.ts).
-      d.contextual = d.window.concurrency > 1 && handler.onFrame.length < 3;
-    } else if (handler.onConnection) d.onFrame = frame => d.frames().offer(frame);
-    else if (handler.onForward) d.onFrame = frame => this.link.forward(frame);
     if (zeroCopy) {
-      this.socket = source({
-        buffer: () => (this.takesInput() ? this.core.readSpan(slot) : discard),
-        callback: (n, buf) => this.onRead(n, buf),
-      });
+      next = this.core.readSpan(slot); // what Node's first call of nextSpan() returns, in the socket's constructor
+      this.socket = source(Connection.readTarget);
     } else {
       this.socket = source(null);
     }
     this.listen(this.socket);
   }
 
-  private readonly onData = (chunk: Uint8Array) => this.copyIn(chunk);
-  private readonly onEndEvent = () => this.onFin();
-  private readonly onErrorEvent = (err: Error) => this.onSocketError(err);
-  private readonly onCloseEvent = () => this[kSocketClosed]();
-  private readonly onFinish = () => this.finished();
+  /** One read target for every connection of the thread (Node copies its two functions onto each socket). */
+  private static readonly readTarget: ReadTarget = { buffer: nextSpan, callback: Connection.onReadEvent };
+
+  // The socket's listeners and read callback: `this` is the socket.
+  private static onDataEvent(this: net.Socket, chunk: Uint8Array): void {
+    ownerOf(this).copyIn(chunk);
+  }
+  private static onEndEvent(this: net.Socket): void {
+    ownerOf(this).onFin();
+  }
+  private static onErrorEvent(this: net.Socket, err: Error): void {
+    ownerOf(this).onSocketError(err);
+  }
+  private static onCloseEvent(this: net.Socket): void {
+    ownerOf(this)[kSocketClosed]();
+  }
+  private static onFinishEvent(this: net.Socket): void {
+    ownerOf(this).finished();
+  }
+  /** onread's callback: the read, then the span the next one goes into (nextSpan(), which Node calls next). */
+  private static onReadEvent(this: net.Socket, n: number, buf: Uint8Array): boolean {
+    const c = ownerOf(this);
+    try {
+      return c.onRead(n, buf);
+    } finally {
+      next = c.takesInput() ? c.core.readSpan(c[kSlot]) : discard;
+    }
+  }
 
   private listen(s: net.Socket): void {
+    (s as unknown as Owned)[kConnection] = this;
     this.out.attach(s);
-    if (!this.zeroCopy) s.on('data', this.onData);
-    s.on('end', this.onEndEvent);
-    s.on('error', this.onErrorEvent);
-    s.on('close', this.onCloseEvent);
+    if (!this.zeroCopy) s.on('data', Connection.onDataEvent);
+    s.on('end', Connection.onEndEvent);
+    s.on('error', Connection.onErrorEvent);
+    s.on('close', Connection.onCloseEvent);
+  }
+
+  /** The delivery, made now if it was not yet. */
+  private get d(): Delivery {
+    // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
+    const h = this[kHandler];
+    return (this.dl ??= new Delivery(this, this.host, h.onFrame ? this.host[kLimits].concurrency : 1, this.out, h));
+  }
+
+  /** Handlers hold frames of this connection (or onOpen's promise is out). */
+  private get pending(): boolean {
+    return this.dl !== null && this.dl.pending;
+  }
+
+  /** Frames listed and not delivered yet (delivery.ts). */
+  private get saved(): Saved | null {
+    return this.dl === null ? null : this.dl.saved;
   }
 
   // ---- the state table (connection-state.ts) ----
@@ -407,10 +470,10 @@ export class Connection<Data = any> implements ConnectionInfo {
       // The one time `socket` changes: the raw socket stops feeding this connection and is wrapped; secured() opens it.
       this[kTlsAfterHeader] = undefined;
       const raw = this.socket;
-      raw.off('data', this.onData);
-      raw.off('end', this.onEndEvent);
-      raw.off('error', this.onErrorEvent);
-      raw.off('close', this.onCloseEvent);
+      raw.off('data', Connection.onDataEvent);
+      raw.off('end', Connection.onEndEvent);
+      raw.off('error', Connection.onErrorEvent);
+      raw.off('close', Connection.onCloseEvent);
       this.socket = wrapAfterHeader(raw, got.rest, wrap);
       this.out.wrapped(); // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
       this.listen(this.socket);
@@ -427,7 +490,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Bytes queued beyond the tx ring, waiting for the peer to read. */
   get queuedBytes(): number {
-    return this.out.tx.bytes;
+    return this.out.queued;
   }
 
   /**
@@ -443,14 +506,14 @@ export class Connection<Data = any> implements ConnectionInfo {
    * TypeError: a programming error).
    */
   send(payload: Uint8Array): boolean {
-    return this[kReply](this.d.sender(), payload);
+    return this[kReply](this.dl?.sender(), payload);
   }
 
   /** A reply of frame `at` (send(), or its own reply.send(): delivery-window.ts): in its place while earlier frames are out, else at once. */
   [kReply](at: InFlight | undefined, payload: Uint8Array): boolean {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
     if (this.out.closed || this.state === 'closed' || this.error) return false;
-    return this.d.window.holds(at) ? this.d.keep(at, payload) : this.out.put(payload);
+    return at !== undefined && this.d.window.holds(at) ? this.d.keep(at, payload) : this.out.put(payload);
   }
 
   /**
@@ -467,9 +530,9 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (over(this.state)) return;
     this.closeReason ??= 'local';
     this.to('closing', event);
-    this.d.saved = null;
+    if (this.dl !== null) this.dl.saved = null;
     this.leftover = null;
-    this.d.stream?.end();
+    this.dl?.stream?.end();
     this[kUpdateReading]();
     if (this.out.output === 'open') this.out.to('end');
     if (this.out.output === 'ending') return this[kFinWhenFlushed]();
@@ -493,8 +556,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.closeReason ??= 'local';
     this.to('closing', 'destroy');
     this.out.to('abort');
-    this.d.saved = null;
-    this.d.stream?.end();
+    if (this.dl !== null) this.dl.saved = null;
+    this.dl?.stream?.end();
     this.dropQueue();
     if (reset && !(this.socket as TLSSocket).encrypted) this.socket.resetAndDestroy();
     else this.socket.destroy();
@@ -523,9 +586,9 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   get [kUnanswered](): number {
     // Closing (by the application, an error or a reset): what it did not deliver it dropped on purpose.
-    const held = this.d.window.frames; // frames out with handlers (and those settled, waiting for their turn), not onOpen's
+    const held = this.dl === null ? 0 : this.dl.framesOut; // frames out with handlers (and those settled, waiting for their turn), not onOpen's
     if (over(this.state)) return held;
-    const s = this.d.saved;
+    const s = this.saved;
     const saved = s ? s.list.length / FRAME_WORDS - s.next : 0;
     return held + saved + this.core.bufferedFrames(this[kSlot]);
   }
@@ -540,8 +603,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    * needs two).
    */
   [kEvict](err: RingwireError): void {
-    const peer = this.link.peer;
-    const partner = peer === this || peer.d.window.size > 0 ? null : peer;
+    const peer = this[kPeer];
+    const partner = peer === this || peer.pending ? null : peer;
     this[kFail](err, true);
     this[kSocketClosed]();
     if (partner) {
@@ -658,7 +721,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * blocked or in flight: those are our waits, not the peer's.) For the sweep.
    */
   get [kAwaitingInput](): boolean {
-    return this.state === 'open' && !this.d.pending && this.d.saved === null && !this.txBlocked && this.out.tx.bytes === 0
+    return this.state === 'open' && !this.pending && this.saved === null && !this.txBlocked && this.out.queued === 0
       && !this.out.writing && this.leftover === null && this.core.rxBuffered(this[kSlot]) > 0;
   }
 
@@ -671,7 +734,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kShrink](): void {
     const slot = this[kSlot];
     if (this.core.txSize(slot) === 0 && this.core.rxSize(slot) === this.core.config.minRing) return; // nothing to give back
-    if (this.state !== 'open' || this.reading || this.d.pending || this.d.saved !== null || this.out.tx.bytes > 0 || this.out.writing
+    if (this.state !== 'open' || this.reading || this.pending || this.saved !== null || this.out.queued > 0 || this.out.writing
       || this.leftover !== null || this.core.rxBuffered(slot) > 0 || this.core.txPending(slot) > 0) return;
     if (this.core.shrink(slot) > 0 && this.zeroCopy && !this.paused) rearm(this.socket, this.core.readSpan(slot));
   }
@@ -755,7 +818,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kSettle](status: number): void {
     if (this.host[kTakesFrames]) return this.d.run(null, status);
     this.txBlocked = status === R_BLOCKED;
-    this.link.peer[kFlush]();
+    this[kPeer][kFlush]();
     if (status < 0) return this[kFail](this.d.framingError(-status));
     if (status === R_NO_MEMORY) return this[kFail](poolExhausted(this.core, 'to go on with its input'));
     this[kUpdateReading]();
@@ -788,7 +851,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kWhenDrained](): void {
     // Held frames, and whatever arrived while they were held, are delivered first (Delivery.continue()).
     // Bytes of a 'data' chunk that did not fit the rx ring yet (copying path) are input still to come.
-    if (this.state !== 'draining' || this.d.pending || this.d.saved || this.txBlocked || this.leftover !== null) return;
+    if (this.state !== 'draining' || this.pending || this.saved !== null || this.txBlocked || this.leftover !== null) return;
     if (this.host[kDelivering] === this) return; // mid-batch (a handler called server.close()): Delivery.run() comes back here
     // The server drains: what the kernel holds of this peer is read and answered first
     // (lastReads(); not after the peer's FIN: all its input is read then).
@@ -800,12 +863,12 @@ export class Connection<Data = any> implements ConnectionInfo {
     // elsewhere settle (they may still send here), before the queue check: replies
     // waiting for a slow reader are answered, and must not hold every other FIN.
     if (this.host[kHoldFin](this)) return;
-    if (this.out.tx.bytes > 0) return;
+    if (this.out.queued > 0) return;
     if (this.peerEnded && this.core.rxBuffered(this[kSlot]) > 0) {
       const n = this.core.rxBuffered(this[kSlot]);
       return this[kFail](ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));
     }
-    const peer = this.link.peer;
+    const peer = this[kPeer];
     if (peer !== this && this.peerEnded) {
       // A relay's half-close: every frame this side sent is forwarded; its partner
       // sends FIN after them, and this side keeps taking the partner's frames.
@@ -823,13 +886,13 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** Our FIN is owed: send it once no handler is pending and the queue is in the ring, after the last reply. */
   [kFinWhenFlushed](): void {
-    if (this.out.output !== 'ending' || this.d.pending || this.host[kDelivering] === this) return;
+    if (this.out.output !== 'ending' || this.pending || this.host[kDelivering] === this) return;
     this.out.moveQueue();
     this.out.flush();
-    if (this.out.tx.bytes > 0) return; // the rest goes once the peer reads
+    if (this.out.queued > 0) return; // the rest goes once the peer reads
     this.out.to('fin');
     this.socket.end();
-    this.socket.once('finish', this.onFinish);
+    this.socket.once('finish', Connection.onFinishEvent);
     if (this.state === 'closing') this.discardInput();
   }
 
@@ -858,9 +921,20 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   // ---- the relay link (relay-link.ts) ----
 
+  /** Whose tx ring takes this side's frames, and whose frames come into this one's: itself, or its relay partner. */
+  get [kPeer](): Connection {
+    return this.link === null ? this : this.link.peer;
+  }
+
+  /** A relay with onForward: one frame on its way to the partner (relay-link.ts); nothing while unpaired. */
+  [kForward](frame: Uint8Array): void | PromiseLike<void> {
+    return this.link?.forward(frame);
+  }
+
   /** A relay: this side and `other` take each other's frames (relay-link.ts). */
   [kPair](other: Connection): void {
-    this.link.pair(other.link);
+    const takesFrames = this.host[kTakesFrames];
+    (this.link ??= new RelayLink(this, this.core, takesFrames)).pair(other.link ??= new RelayLink(other, other.core, takesFrames));
   }
 
   // ---- writing (writer.ts) ----
@@ -882,13 +956,13 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** After a direct write that finished at once: does the connection wait on written() (a blocked echo or a saved batch here or at the partner, not open)? */
   get [kWaitsOnWrite](): boolean {
-    const peer = this.link.peer;
-    return this.txBlocked || this.d.saved !== null || peer.txBlocked || peer.d.saved !== null || this.state !== 'open';
+    const peer = this[kPeer];
+    return this.txBlocked || this.saved !== null || peer.txBlocked || peer.saved !== null || this.state !== 'open';
   }
 
   /** A write finished and the writer moved its queue: onDrain, and whoever waited for room goes on. */
   [kWrote](): void {
-    if (this.out.tx.bytes === 0 && this.out.owesDrain) {
+    if (this.out.queued === 0 && this.out.owesDrain) {
       this.out.owesDrain = false;
       try {
         const r = this[kHandler].onDrain?.(this);
@@ -898,16 +972,16 @@ export class Connection<Data = any> implements ConnectionInfo {
       }
     }
     // Room in this tx ring: whoever fills it (itself, or its partner in a relay) may go on.
-    const feeder = this.link.peer;
-    if (feeder !== this && (feeder.txBlocked || (feeder.d.saved && this.out.tx.bytes === 0))) feeder.d.continue();
-    if ((feeder === this && this.txBlocked) || this.d.saved) this.d.continue();
+    const feeder = this[kPeer];
+    if (feeder !== this && (feeder.txBlocked || (feeder.saved !== null && this.out.queued === 0))) feeder.d.continue();
+    if ((feeder === this && this.txBlocked) || this.saved !== null) this.d.continue();
     else if (this.state === 'draining') this[kWhenDrained]();
     else this[kFinWhenFlushed]();
   }
 
   /** Drop every reply not in the tx ring (queued, or held for its turn), giving their bytes back to the budget. */
   private dropQueue(): void {
-    const dropped = this.out.tx.clear() + this.d.window.dropReplies();
+    const dropped = this.out.dropQueue() + (this.dl?.dropReplies() ?? 0);
     if (dropped > 0) this.host[kQueue](-dropped);
   }
 
@@ -928,7 +1002,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     } finally {
       if (destroy) this.destroy();
       else this.close();
-      if (err.number === E_HANDLER) this.link.failed(err);
+      if (err.number === E_HANDLER) this.link?.failed(err);
     }
   }
 
@@ -944,9 +1018,9 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** The socket closed: the slot goes back once no handler holds a frame of it (else it is quarantined until then). */
   [kSocketClosed](): void {
     if (this.state === 'closed' || this.state === 'quarantined') return;
-    this.d.stream?.end();
+    this.dl?.stream?.end();
     this.out.to('abort');
-    if (this.d.pending) {
+    if (this.pending) {
       // A handler still holds a view of this slot's rx ring: the slot is not reused before it settles.
       this.to('quarantined', 'socket-closed');
       this.core.stats.add(S_QUARANTINED, 1);
@@ -966,8 +1040,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.to('closed', event);
     clearTimeout(this.lingerTimer);
     this.dropQueue();
-    this.d.saved = null;
-    this.link.unpair(this.connected, this.error);
+    if (this.dl !== null) this.dl.saved = null;
+    this.link?.unpair(this.connected, this.error);
     this.core.close(this[kSlot]);
     this.host[kClosed](this, this.error, this.closeReason ?? 'peer');
   }

@@ -30,6 +30,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { RingwireError } from '../core/errors.ts';
+import { kReply } from './internals.ts';
 
 /** A frame's own reply handle: onFrame's third argument. */
 export interface FrameReply {
@@ -44,7 +45,9 @@ export interface FrameReply {
 }
 
 /** What a window's entries send through: the connection, which knows whether the frame's turn has come. */
-export type ReplyPath = (e: InFlight, payload: Uint8Array) => boolean;
+export interface ReplyPath {
+  [kReply](e: InFlight, payload: Uint8Array): boolean;
+}
 
 /** One frame out with its handler (end -1: onOpen's promise, which holds every frame behind it); its reply handle. */
 export class InFlight implements FrameReply {
@@ -67,7 +70,7 @@ export class InFlight implements FrameReply {
   }
 
   send(payload: Uint8Array): boolean {
-    return this.window.reply(this, payload);
+    return this.window.reply[kReply](this, payload);
   }
 }
 

@@ -28,12 +28,11 @@ import { over } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
 import { DeliveryWindow, frameContext, type FrameReply, type InFlight } from './delivery-window.ts';
 import { FrameStream } from './frame-stream.ts';
-import { isPromise } from './handler.ts';
+import { isPromise, type Handler } from './handler.ts';
 import {
-  kCloseSlot, kConsume, kDelivering, kEnter, kFail, kFinWhenFlushed, kLeave, kLife, kLimits, kQueue, kReply, kSettle, kSlot, kSocketClosed, kTakesFrames,
-  kTxBlocked, kUpdateReading, kWhenDrained,
+  kCloseSlot, kConsume, kDelivering, kEnter, kFail, kFinWhenFlushed, kForward, kLeave, kLife, kLimits, kPeer, kQueue, kSettle, kSlot, kSocketClosed,
+  kTakesFrames, kTxBlocked, kUpdateReading, kWhenDrained,
 } from './internals.ts';
-import type { RelayLink } from './relay-link.ts';
 import type { Writer } from './writer.ts';
 
 /** Frames a connection could not deliver yet, in order, and what the core said after listing them. */
@@ -49,8 +48,9 @@ export interface Saved {
 export type FrameTaker = (frame: Uint8Array, c: Connection, reply: FrameReply) => void | PromiseLike<void>;
 
 export class Delivery {
-  /** The frames out with handlers (and onOpen's promise), oldest first. */
-  readonly window: DeliveryWindow;
+  /** The frames out with handlers (and onOpen's promise), oldest first: made when the first goes out (an echo makes none). */
+  private w: DeliveryWindow | null = null;
+  private readonly concurrency: number;
   /** Since when (performance.now()) the oldest of them has been out; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
   since = 0;
   /** The core was held since this slot's frames were last listed: frames may wait in the rx ring unlisted (continue()). */
@@ -59,7 +59,7 @@ export class Delivery {
   private held = false;
   saved: Saved | null = null;
   stream: FrameStream | null = null;
-  /** Who takes each frame; set once, by the connection's constructor. */
+  /** Who takes each frame; set once, by the constructor. */
   onFrame: FrameTaker | undefined;
   /**
    * Sends after an await are attributed to their frame through frameContext: concurrency > 1
@@ -73,16 +73,42 @@ export class Delivery {
   private readonly core: Core;
   private readonly slot: number;
   private readonly out: Writer;
-  private readonly link: RelayLink;
 
-  constructor(c: Connection, host: ConnectionHost, concurrency: number, out: Writer, link: RelayLink) {
+  constructor(c: Connection, host: ConnectionHost, concurrency: number, out: Writer, handler: Handler) {
     this.c = c;
     this.host = host;
     this.core = host.core;
     this.slot = c[kSlot];
-    this.window = new DeliveryWindow(concurrency, (e, payload) => c[kReply](e, payload));
+    this.concurrency = concurrency;
     this.out = out;
-    this.link = link;
+    if (handler.onFrame) {
+      this.onFrame = handler.onFrame; // bound to the handler once, in endpointConfig
+      // One that declares `reply` replies through it after its awaits: no async context per frame (delivery-window.ts).
+      this.contextual = concurrency > 1 && handler.onFrame.length < 3;
+    } else if (handler.onConnection) this.onFrame = Delivery.toStream;
+    else if (handler.onForward) this.onFrame = Delivery.toRelay;
+  }
+
+  // Takers shared by every connection (no closure each): run() calls this.onFrame, so `this` is the delivery.
+  private static toStream(this: Delivery, frame: Uint8Array): Promise<void> {
+    return this.frames().offer(frame);
+  }
+  private static toRelay(this: Delivery, frame: Uint8Array): void | PromiseLike<void> {
+    return this.c[kForward](frame);
+  }
+
+  get window(): DeliveryWindow {
+    return (this.w ??= new DeliveryWindow(this.concurrency, this.c));
+  }
+
+  /** Frames out with handlers, without making the window: for the drain's count. */
+  get framesOut(): number {
+    return this.w === null ? 0 : this.w.frames;
+  }
+
+  /** Drop every reply held for its turn (closing); returns the bytes dropped. */
+  dropReplies(): number {
+    return this.w === null ? 0 : this.w.dropReplies();
   }
 
   /** The frames of this connection, for a task per connection (onConnection). */
@@ -95,8 +121,8 @@ export class Delivery {
    * handler runs, or (after an await) the one in the async context; undefined: none (it goes out at once).
    */
   sender(): InFlight | undefined {
-    const w = this.window;
-    if (w.size < 2 || w.concurrency === 1) return undefined;
+    const w = this.w;
+    if (w === null || w.size < 2 || w.concurrency === 1) return undefined;
     return this.calling ?? (this.contextual ? frameContext.getStore() : undefined);
   }
 
@@ -104,7 +130,7 @@ export class Delivery {
   keep(at: InFlight, payload: Uint8Array): boolean {
     this.window.keep(at, payload);
     const withinBudget = this.host[kQueue](payload.length, this.c);
-    const queued = this.out.tx.bytes + this.window.bytes;
+    const queued = this.out.queued + this.window.bytes;
     if (queued > this.host[kLimits].maxQueued || !withinBudget) {
       const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
       this.c[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring or held for their turn, ${why}`), true);
@@ -182,7 +208,7 @@ export class Delivery {
     if (done >= 0) c[kConsume](done);
     if (failure) return c[kFail](failure);
     if (over(c[kLife])) return c[kFinWhenFlushed]();
-    if (i < n || !w.accepts || this.link.peer.queuedBytes > 0) {
+    if (i < n || !w.accepts || this.c[kPeer].queuedBytes > 0) {
       // Stopped early: keep the rest for later (list entries: their bytes stay in this slot's ring).
       if (saved) saved.next = i;
       else saved = { list: core.saveFrames(i), next: 0, status };
@@ -231,12 +257,12 @@ export class Delivery {
    */
   private delivers(): boolean {
     const life = this.c[kLife];
-    return (life === 'open' || life === 'draining') && this.window.accepts && this.link.peer.queuedBytes === 0;
+    return (life === 'open' || life === 'draining') && this.window.accepts && this.c[kPeer].queuedBytes === 0;
   }
 
   /** A handler's promise is out, or onOpen's (the window's entries). */
   get pending(): boolean {
-    return this.window.size > 0;
+    return this.w !== null && this.w.size > 0;
   }
 
   /** Tell the core to hold this slot's frames (list none), or to list them again. */
@@ -300,7 +326,7 @@ export class Delivery {
     const c = this.c;
     if (this.host[kDelivering]) return queueMicrotask(() => this.continue());
     if (over(c[kLife])) return c[kFinWhenFlushed]();
-    if (!this.window.accepts || this.link.peer.queuedBytes > 0) return;
+    if (!this.window.accepts || this.c[kPeer].queuedBytes > 0) return;
     const saved = this.saved;
     if (saved) this.run(saved, saved.status);
     else if (this.window.concurrency > 1 && !this.unlisted) this.listed(); // a settle with nothing new to list: no core call

@@ -67,7 +67,7 @@ interface WriteReq {
   /** Bytes this request carries, for its completion. */
   bytes: number;
   /** Who gets the completion. */
-  writer: DirectWriter;
+  writer: DirectWriter<any>;
 }
 
 interface StreamHandle {
@@ -124,25 +124,33 @@ export function writeError(status: number): NodeJS.ErrnoException {
 }
 
 function oncomplete(this: WriteReq, status: number): void {
-  this.writer.onComplete(status, this.bytes);
+  const w = this.writer;
+  w.onComplete.call(w.owner, status, this.bytes);
 }
 
 /** Writes views through one socket's handle; completions of pending writes go to onComplete. */
-export class DirectWriter {
+export class DirectWriter<Owner = unknown> {
+  /**
+   * Each writer its own: a thread-wide spare would be safe only while the async-write
+   * flag tells the truth, and the probe exists for a Node where it does not (reusing a
+   * request libuv still holds aborts the process).
+   */
   private spare: WriteReq;
   private readonly socket: net.Socket;
   private readonly state: Int32Array;
   private readonly kAsync: number;
-  /** A pending write finished (status < 0: it failed, with that errno) and the kernel has its `bytes`. */
-  readonly onComplete: (status: number, bytes: number) => void;
+  /** A pending write finished (status < 0: it failed, with that errno) and the kernel has its `bytes`; called on `owner`. */
+  readonly onComplete: (this: Owner, status: number, bytes: number) => void;
+  readonly owner: Owner;
 
-  /** Only after canWriteDirect(socket). */
-  constructor(socket: net.Socket, onComplete: (status: number, bytes: number) => void) {
+  /** Only after canWriteDirect(socket). `owner` is the completion's `this` (so a writer needs no closure of its own). */
+  constructor(socket: net.Socket, onComplete: (this: Owner, status: number, bytes: number) => void, owner?: Owner) {
     const b = streamWrap()!;
     this.socket = socket;
     this.state = b.streamBaseState;
     this.kAsync = b.kLastWriteWasAsync;
     this.onComplete = onComplete;
+    this.owner = owner as Owner;
     this.spare = this.request();
   }
 

@@ -28,6 +28,8 @@ export const kAwaitingInput = Symbol('awaitingInput');
 export const kRestartWait = Symbol('restartWait');
 export const kHandlerSince = Symbol('handlerSince');
 export const kShrink = Symbol('shrink');
+export const kPeer = Symbol('peer');
+export const kForward = Symbol('forward');
 /** Where a connection is in its state tables (connection-state.ts): for the model-based test. */
 export const kState = Symbol('state');
 

@@ -34,10 +34,10 @@ interface SocketInternals {
 }
 
 export interface ReadTarget {
-  /** The span libuv reads into next. Never empty. */
+  /** The span libuv reads into next. Never empty. Node calls it with no `this`: once as the socket is made, then right after each callback. */
   buffer: () => Uint8Array;
-  /** n bytes arrived in the last span; return false to pause reading. */
-  callback: (n: number, buf: Uint8Array) => boolean;
+  /** n bytes arrived in the last span; return false to pause reading. `this` is the socket. */
+  callback: (this: net.Socket, n: number, buf: Uint8Array) => boolean;
 }
 
 /** Can this accepted (and paused) socket be adopted? */

@@ -56,8 +56,8 @@ export function replyRefusal(r: number, length: number, config: { framingText: s
 export class Writer {
   /** Where the output is (connection-state.ts: it changes only through to()). */
   output: Output = 'open';
-  /** Replies that did not fit in the tx ring yet. */
-  readonly tx = new TxQueue();
+  /** Replies that did not fit in the tx ring yet: made for the first (most connections never queue). */
+  private tx: TxQueue | null = null;
   /** put() returned false: onDrain is owed once the queue is in the ring. */
   owesDrain = false;
   /** When the output last moved (the endpoint's write-timeout sweep reads it). */
@@ -65,7 +65,7 @@ export class Writer {
   /** tx bytes handed to Node and not yet released to the core. */
   private inflight = 0;
   /** The direct write path, once the socket is connected and can take it (null: socket.write). */
-  private direct: DirectWriter | null = null;
+  private direct: DirectWriter<Writer> | null = null;
   /** A direct write finished at once and written() is owed in a tick (as socket.write's callback would be). */
   private afterWriteOwed = false;
   /** The socket copies what write() hands it (TLS): see flush(). */
@@ -74,11 +74,8 @@ export class Writer {
   private readonly host: ConnectionHost;
   private readonly core: Core;
   private readonly slot: number;
-  private readonly onWritten = (err?: Error | null) => this.written(err);
-  private readonly afterDirectWrite = () => {
-    this.afterWriteOwed = false;
-    this.written();
-  };
+  /** The stream path's write callback (Node calls it with no `this`): made at the first stream write; the direct path needs none. */
+  private onWritten: ((err?: Error | null) => void) | undefined;
 
   constructor(c: Connection, host: ConnectionHost) {
     this.c = c;
@@ -107,13 +104,23 @@ export class Writer {
   /** The socket is connected: write through its handle if the endpoint chose that and the socket can. */
   start(s: net.Socket): void {
     if (this.host[kWritePath] === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
-      this.direct = new DirectWriter(s, (status, bytes) => this.directWritten(status, bytes));
+      this.direct = new DirectWriter<Writer>(s, Writer.onDirectWrite, this);
     }
   }
 
   /** TLS wraps the socket after a PROXY header (attach() follows): it encrypts what it is given, so replies go through the TLSSocket (nothing was written before). */
   wrapped(): void {
     this.direct = null;
+  }
+
+  /** Payload bytes queued beyond the tx ring. */
+  get queued(): number {
+    return this.tx === null ? 0 : this.tx.bytes;
+  }
+
+  /** Drop every queued reply; returns the payload bytes dropped. */
+  dropQueue(): number {
+    return this.tx === null ? 0 : this.tx.clear();
   }
 
   /** Is output waiting on the peer (for the write-timeout sweep)? */
@@ -125,7 +132,7 @@ export class Writer {
   put(payload: Uint8Array): boolean {
     const c = this.c;
     if (this.closed || c[kLife] === 'closed' || c[kError]) return false;
-    const wasEmpty = this.tx.bytes === 0;
+    const wasEmpty = this.queued === 0;
     let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload);
     if (wasEmpty && r === SEND_FULL && this.inflight === 0 && this.core.growTx(this.slot, payload.length) === SEND_OK) {
       // No write references the ring: it grows (its bytes move) so that a turn's replies still leave in one write.
@@ -149,9 +156,10 @@ export class Writer {
       }
     }
     // Copied: a Buffer's slice() would be a view of the caller's memory.
-    this.tx.push(new Uint8Array(payload));
+    const tx = (this.tx ??= new TxQueue());
+    tx.push(new Uint8Array(payload));
     const withinBudget = this.host[kQueue](payload.length, c); // the budget closes stalled holders first (queue-budget.ts)
-    const queued = this.tx.bytes;
+    const queued = tx.bytes;
     if (queued > this.host[kLimits].maxQueued || !withinBudget) {
       const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
       c[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
@@ -182,7 +190,7 @@ export class Writer {
         this.release(pending);
         if (!this.afterWriteOwed && this.owesAfterWrite()) {
           this.afterWriteOwed = true;
-          process.nextTick(this.afterDirectWrite);
+          process.nextTick(Writer.afterDirectWrite, this);
         }
       } else if (r < 0) {
         this.directWritten(r, 0);
@@ -195,13 +203,14 @@ export class Writer {
     // the TCP connection is up (a connecting socket keeps a reference until 'connect').
     // Beyond this, one write's bytes at most sit in TLS unaccounted: the next ones wait.
     const copied = this.copiesWrites && !socket.connecting && socket.writableLength === 0;
+    const onWritten = (this.onWritten ??= err => this.written(err));
     if (first.length < pending) {
       socket.cork();
-      socket.write(first, this.onWritten);
-      socket.write(this.core.txChunk(this.slot, this.inflight + first.length), this.onWritten);
+      socket.write(first, onWritten);
+      socket.write(this.core.txChunk(this.slot, this.inflight + first.length), onWritten);
       socket.uncork();
     } else {
-      socket.write(first, this.onWritten);
+      socket.write(first, onWritten);
     }
     this.inflight += pending;
     this.releaseWritten(copied);
@@ -227,7 +236,16 @@ export class Writer {
    */
   private owesAfterWrite(): boolean {
     // Each condition written() acts on: the queue, onDrain, the close, and what the connection waits on (a blocked echo, a saved batch).
-    return this.tx.bytes > 0 || this.owesDrain || this.output !== 'open' || this.c[kWaitsOnWrite];
+    return this.queued > 0 || this.owesDrain || this.output !== 'open' || this.c[kWaitsOnWrite];
+  }
+
+  // Shared by every writer (no closure each).
+  private static afterDirectWrite(w: Writer): void {
+    w.afterWriteOwed = false;
+    w.written();
+  }
+  private static onDirectWrite(this: Writer, status: number, bytes: number): void {
+    this.directWritten(status, bytes);
   }
 
   /** A pending direct write finished (or one failed at once: bytes 0). */
@@ -257,9 +275,10 @@ export class Writer {
 
   /** Move queued replies into the tx ring while they fit (tx-queue.ts), giving their bytes back to the budget. */
   moveQueue(): void {
-    if (this.tx.bytes === 0) return;
-    const moved = this.tx.moveInto(this.core, this.slot);
+    const tx = this.tx;
+    if (tx === null || tx.bytes === 0) return;
+    const moved = tx.moveInto(this.core, this.slot);
     if (moved > 0) this.host[kQueue](-moved);
-    if (this.tx.noMemory) this.c[kFail](poolExhausted(this.core, 'for a queued reply'), true);
+    if (tx.noMemory) this.c[kFail](poolExhausted(this.core, 'for a queued reply'), true);
   }
 }

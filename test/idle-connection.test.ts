@@ -1,0 +1,61 @@
+// What an idle connection keeps (docs/limits-and-errors.md, "What an idle connection
+// costs"): no function of its own (its socket's listeners and read target are shared
+// by every connection, found through the socket; the stream write path keeps one,
+// socket.write's callback) and none of the parts it has not
+// used: no delivery in an echo, no relay link unless paired, no queue unless a reply
+// waited beyond the tx ring, no view of a tx ring it gave back. Real sockets, both
+// cores, both read paths, both write paths; every byte echoed is compared.
+import { afterEach, describe, expect, it } from 'vitest';
+import type net from 'node:net';
+import type { Connection, RingwireServer } from '../src/index.ts';
+import { kSlot } from '../src/net/internals.ts';
+import { lengthFrame } from './harness.ts';
+import { collect, connect, PATHS, startServer, until } from './net-helpers.ts';
+
+const servers: RingwireServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map(s => s.close()));
+});
+
+/** Own properties (string and symbol keys) of an object that are functions: closures made for it. */
+function ownFunctions(o: object): string[] {
+  return Reflect.ownKeys(o).filter(k => typeof (o as Record<PropertyKey, unknown>)[k] === 'function').map(String);
+}
+
+describe.each(PATHS)('an idle connection core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
+  it('keeps no closure and no part it did not use, and its socket\'s listeners are shared with every other connection', async () => {
+    const opened: Connection[] = [];
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:4', onOpen: c => void opened.push(c) });
+    servers.push(server);
+    const sockets: net.Socket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const socket = await connect(port);
+      const frame = lengthFrame(Buffer.from(`connection ${i}`));
+      const { received, done } = collect(socket);
+      socket.write(frame);
+      await until(() => received() === frame.length, 10_000, `echo ${i}`);
+      sockets.push(socket);
+      void done.then(got => expect(got).toEqual(frame));
+    }
+    expect(opened.length).toBe(3);
+    // Idle past the sweep's RINGS_IDLE_MS (1 s): the tx ring goes back to the pool.
+    await until(() => server.stats().total.pool.bytes === 3 * 1024, 5_000, 'the tx rings given back');
+    for (const c of opened) {
+      const parts = c as unknown as { dl: unknown; link: unknown; out: { tx: unknown; onWritten: unknown } };
+      expect(ownFunctions(c)).toEqual([]);
+      // The stream path keeps one, made at its first write: socket.write's callback, which Node calls with no `this`.
+      expect(ownFunctions(parts.out)).toEqual(writePath === 'direct' ? [] : ['onWritten']);
+      expect(parts.dl).toBeNull(); // an echo delivers no frame to a handler
+      expect(parts.link).toBeNull(); // not a relay
+      expect(parts.out.tx).toBeNull(); // no reply waited beyond the tx ring
+      const views = (c as unknown as { core: { txFromStart: unknown[] } }).core.txFromStart;
+      expect(views[c[kSlot]]).toBeUndefined(); // the tx ring went back: no view of it is kept
+    }
+    for (const event of ['data', 'end', 'error', 'close'] as const) {
+      // Node's listeners and the connection's: the same functions on every socket.
+      const [first, ...rest] = opened.map(c => c.socket.listeners(event));
+      for (const l of rest) expect(l, `'${event}' listeners`).toEqual(first);
+    }
+    for (const s of sockets) s.end();
+  });
+});
