@@ -6,6 +6,10 @@
 //        its payload starts (relative to tail) and how long it is
 //     0  incomplete: not an error, wait for more bytes
 //   < 0  the negated error number: the stream cannot be valid from here on
+// When it answers 0 for a frame whose header it validated (length, varint, fixed),
+// frameWire is that frame's wire length: a relay forwards its bytes as they arrive
+// (cut-through, assembly/index.ts). `done`: bytes of the frame at tail already
+// forwarded that way (delimiter framing; they count toward maxFrame), else 0.
 // It never allocates and never moves a position; the caller consumes.
 //
 // Limits (the README's framing table): maxFrame bounds the payload, that is the
@@ -31,6 +35,8 @@ export let frameLen: u32 = 0;
 export let tooLarge: u32 = 0;
 /** Delimiter framing, when incomplete: bytes from tail already searched (W_SCAN). */
 export let scanned: u32 = 0;
+/** When decode() answers 0 with the header validated (length, varint, fixed): the frame's wire length; 0 otherwise. */
+export let frameWire: u32 = 0;
 
 /** Forget what earlier calls found; init() calls it, so a memory re-initialised keeps nothing. */
 export function resetFraming(): void {
@@ -38,6 +44,7 @@ export function resetFraming(): void {
   frameLen = 0;
   tooLarge = 0;
   scanned = 0;
+  frameWire = 0;
   encPrefix = 0;
   encTrailer = 0;
   encValue = 0;
@@ -46,11 +53,12 @@ export function resetFraming(): void {
 /** The longest LEB128 prefix: ten bytes carry 64 bits. */
 const VARINT_MAX: u32 = 10;
 
-export function decode(base: u32, size: u32, tail: u32, avail: u32, scan: u32): i32 {
+export function decode(base: u32, size: u32, tail: u32, avail: u32, scan: u32, done: u32): i32 {
   const mask = size - 1;
+  frameWire = 0;
   if (framing == FRAMING_LENGTH) return decodeLength(base, mask, tail, avail);
   if (framing == FRAMING_VARINT) return decodeVarint(base, mask, tail, avail);
-  if (framing == FRAMING_DELIMITER) return decodeDelimiter(base, mask, tail, avail, scan);
+  if (framing == FRAMING_DELIMITER) return decodeDelimiter(base, mask, tail, avail, scan, done);
   if (framing == FRAMING_FIXED) return decodeFixed(avail);
   return 0; // raw never reaches decode()
 }
@@ -71,7 +79,7 @@ function decodeLength(base: u32, mask: u32, tail: u32, avail: u32): i32 {
   if (body > <i64>maxFrame) { tooLarge = body > 0xffffffff ? 0xffffffff : <u32>body; return -(<i32>E_FRAME_TOO_LARGE); }
   const wire = headEnd + <u32>body;
   if (lenStrip > wire) return -(<i32>E_BAD_LENGTH);
-  if (avail < wire) return 0;
+  if (avail < wire) { frameWire = wire; return 0; }
   frameOff = lenStrip;
   frameLen = wire - lenStrip;
   return <i32>wire;
@@ -91,7 +99,7 @@ function decodeVarint(base: u32, mask: u32, tail: u32, avail: u32): i32 {
     }
     if ((b & 0x80) == 0) {
       const wire = i + 1 + v;
-      if (avail < wire) return 0;
+      if (avail < wire) { frameWire = wire; return 0; }
       frameOff = i + 1;
       frameLen = v;
       return <i32>wire;
@@ -103,10 +111,10 @@ function decodeVarint(base: u32, mask: u32, tail: u32, avail: u32): i32 {
   return 0;
 }
 
-function decodeDelimiter(base: u32, mask: u32, tail: u32, avail: u32, scan: u32): i32 {
-  // A delimiter may start at i (from tail) for i + delimLen <= avail and i <= maxFrame.
+function decodeDelimiter(base: u32, mask: u32, tail: u32, avail: u32, scan: u32, done: u32): i32 {
+  // A delimiter may start at i (from tail) for i + delimLen <= avail and done + i <= maxFrame.
   let last = <i32>avail - <i32>delimLen;
-  if (last > <i32>maxFrame) last = <i32>maxFrame;
+  if (last > <i32>(maxFrame - done)) last = <i32>(maxFrame - done);
   const i = findDelimiter(base, mask, tail, <i32>scan, last);
   if (i <= last) {
     let len = <u32>i;
@@ -116,7 +124,7 @@ function decodeDelimiter(base: u32, mask: u32, tail: u32, avail: u32, scan: u32)
     scanned = 0;
     return i + <i32>delimLen;
   }
-  if (avail >= maxFrame + delimLen) return -(<i32>E_FRAME_TOO_LARGE);
+  if (<u64>done + avail >= <u64>maxFrame + delimLen) return -(<i32>E_FRAME_TOO_LARGE);
   // Positions up to `last` are searched; the next call starts after them.
   scanned = last + 1 > <i32>scan ? <u32>(last + 1) : scan;
   return 0;
@@ -177,7 +185,7 @@ function matchesFrom(base: u32, mask: u32, pos: u32): bool {
 }
 
 function decodeFixed(avail: u32): i32 {
-  if (avail < fixed) return 0;
+  if (avail < fixed) { frameWire = fixed; return 0; }
   frameOff = 0;
   frameLen = fixed;
   return <i32>fixed;

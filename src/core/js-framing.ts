@@ -26,6 +26,8 @@ export class JsFraming {
   tooLarge = 0;
   /** Delimiter framing, when incomplete: bytes from tail already searched (W_SCAN). */
   scanned = 0;
+  /** When decode() answers 0 with the header validated (length, varint, fixed): the frame's wire length; 0 otherwise. */
+  frameWire = 0;
   /** The bytes an encoded frame puts before and after a payload of len bytes. */
   encPrefix = 0;
   encTrailer = 0;
@@ -42,12 +44,13 @@ export class JsFraming {
     this.c = c;
   }
 
-  decode(base: number, size: number, tail: number, avail: number, scan: number): number {
+  decode(base: number, size: number, tail: number, avail: number, scan: number, done: number): number {
     const mask = size - 1;
     const framing = this.c.framing;
+    this.frameWire = 0;
     if (framing === FRAMING_LENGTH) return this.decodeLength(base, mask, tail, avail);
     if (framing === FRAMING_VARINT) return this.decodeVarint(base, mask, tail, avail);
-    if (framing === FRAMING_DELIMITER) return this.decodeDelimiter(base, mask, tail, avail, scan);
+    if (framing === FRAMING_DELIMITER) return this.decodeDelimiter(base, mask, tail, avail, scan, done);
     if (framing === FRAMING_FIXED) return this.decodeFixed(avail);
     return 0; // raw never reaches decode()
   }
@@ -74,7 +77,7 @@ export class JsFraming {
     if (body > maxFrame) { this.tooLarge = Math.min(body, 0xffffffff); return -E_FRAME_TOO_LARGE; }
     const wire = headEnd + body;
     if (lenStrip > wire) return -E_BAD_LENGTH;
-    if (avail < wire) return 0;
+    if (avail < wire) { this.frameWire = wire; return 0; }
     this.frameOff = lenStrip;
     this.frameLen = wire - lenStrip;
     return wire;
@@ -95,7 +98,7 @@ export class JsFraming {
       }
       if ((b & 0x80) === 0) {
         const wire = i + 1 + v;
-        if (avail < wire) return 0;
+        if (avail < wire) { this.frameWire = wire; return 0; }
         this.frameOff = i + 1;
         this.frameLen = v;
         return wire;
@@ -107,11 +110,11 @@ export class JsFraming {
     return 0;
   }
 
-  private decodeDelimiter(base: number, mask: number, tail: number, avail: number, scan: number): number {
+  private decodeDelimiter(base: number, mask: number, tail: number, avail: number, scan: number, done: number): number {
     const { delimLen, maxFrame, stripCR } = this.c;
-    // A delimiter may start at i (from tail) for i + delimLen <= avail and i <= maxFrame.
+    // A delimiter may start at i (from tail) for i + delimLen <= avail and done + i <= maxFrame.
     let last = avail - delimLen;
-    if (last > maxFrame) last = maxFrame;
+    if (last > maxFrame - done) last = maxFrame - done;
     const i = this.findDelimiter(base, mask, tail, scan, last);
     if (i <= last) {
       let len = i;
@@ -121,7 +124,7 @@ export class JsFraming {
       this.scanned = 0;
       return i + delimLen;
     }
-    if (avail >= maxFrame + delimLen) return -E_FRAME_TOO_LARGE;
+    if (done + avail >= maxFrame + delimLen) return -E_FRAME_TOO_LARGE;
     // Positions up to `last` are searched; the next call starts after them.
     this.scanned = last + 1 > scan ? last + 1 : scan;
     return 0;
@@ -178,7 +181,7 @@ export class JsFraming {
 
   private decodeFixed(avail: number): number {
     const fixed = this.c.fixed;
-    if (avail < fixed) return 0;
+    if (avail < fixed) { this.frameWire = fixed; return 0; }
     this.frameOff = 0;
     this.frameLen = fixed;
     return fixed;
