@@ -97,7 +97,7 @@ export interface Core {
    * through: each frame's bytes go as they arrive once its header is validated), or
    * back into its own (peer === slot: the echo, the default after open()). Only one
    * slot may forward into a tx ring, and a slot forwarding into peer must be
-   * re-pointed before peer is closed; re-pointing abandons a frame in progress.
+   * re-pointed before peer is closed; re-pointing elsewhere abandons a frame in progress.
    */
   forwardTo(slot: number, peer: number): void;
   /**
@@ -306,7 +306,9 @@ export abstract class CoreBase implements Core {
   }
 
   forwardTo(slot: number, peer: number): void {
-    this.setSlotWord(slot, W_PEER, peer === slot ? 0 : peer + 1);
+    const to = peer === slot ? 0 : peer + 1;
+    if (this.slotWord(slot, W_PEER) === to) return;
+    this.setSlotWord(slot, W_PEER, to);
     this.setSlotWord(slot, W_CUT_DONE, 0);
     this.setSlotWord(slot, W_CUT_LEFT, 0);
   }
