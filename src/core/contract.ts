@@ -21,10 +21,10 @@ export const SCRATCH_BASE = 3072;
 export const SCRATCH_SIZE = 1024;
 /** free-list heads in the pool table, one per log2 of a segment size (only minRing to the largest segment are used) */
 export const POOL_CLASSES = 32;
-/** open() returns it negated: every slot is in use */
-export const OPEN_NO_SLOT = 1;
 /** a relay's rings (echo mode, W_PEER set) grow for throughput up to this, or to rxSize/txSize if smaller, never to the frame: its frames are cut through (W_CUT_DONE) */
 export const RELAY_RING = 65536;
+/** open() returns it negated: every slot is in use */
+export const OPEN_NO_SLOT = 1;
 /** open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED) */
 export const OPEN_NO_MEMORY = 2;
 
