@@ -6,7 +6,7 @@
 // reading with nothing lost, every split of a stream reaches the upstream before its
 // frame is whole, and a FIN mid-frame reaches the upstream after what went. With an
 // onForward hook nothing changes: the hook still sees whole frames. Last, the relay
-// command in its own process: its peak RSS while a 16 MiB frame passes.
+// command in its own process: its peak RSS while a 16 MiB frame passes (under half the frame).
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -216,8 +216,10 @@ describe.each(CORES)('ringwire relay --max-frame 16m core=%s, in its own process
     const got = collect(client);
     client.end(frame);
     expect((await got.done).equals(frame)).toBe(true);
+    // Without cut-through it grew by five times the frame (the rings grew to hold it); the
+    // few MiB it grows by now are the JS heap's young generation, which load can double.
     const grew = kib('VmHWM') - before;
-    expect(grew, `peak RSS grew by ${grew} bytes`).toBeLessThan(4 * MiB);
+    expect(grew, `peak RSS grew by ${grew} bytes`).toBeLessThan(frame.length / 2);
     cli.child.kill('SIGTERM');
     await echo.stop();
   });
