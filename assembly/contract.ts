@@ -6,7 +6,7 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE: u32 = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION: u32 = 7;
+export const LAYOUT_VERSION: u32 = 8;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC: u32 = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
@@ -21,6 +21,8 @@ export const SCRATCH_SIZE: u32 = 1024;
 export const HANDOFF_MIN: u32 = 1048576;
 /** free-list heads in the pool table, one per log2 of a segment size (only minRing to the largest segment are used) */
 export const POOL_CLASSES: u32 = 32;
+/** a relay's rings (echo mode, W_PEER set) grow for throughput up to this, or to rxSize/txSize if smaller, never to the frame: its frames are cut through (W_CUT_DONE) */
+export const RELAY_RING: u32 = 65536;
 /** open() returns it negated: every slot is in use */
 export const OPEN_NO_SLOT: u32 = 1;
 /** open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED) */
@@ -161,9 +163,9 @@ export const W_ERROR: u32 = 6;
 export const W_NEXT_FREE: u32 = 7;
 /** send(): the tx position where the reserved payload starts */
 export const W_RESERVED: u32 = 8;
-/** handler mode: end of the frames listed so far (process() lists from here) */
+/** handler mode: end of the frames listed so far (process() lists from here); echo mode: W_CUT_DONE (slotAliases) */
 export const W_LISTED: u32 = 9;
-/** handler mode: nonzero while a handler is pending; process() lists nothing */
+/** handler mode: nonzero while a handler is pending; process() lists nothing; echo mode: W_CUT_LEFT (slotAliases) */
 export const W_HOLD: u32 = 10;
 /** ERR_FRAME_TOO_LARGE in length framing: the payload length it declared (clamped to u32; 0: not known), for the message */
 export const W_ERROR_SIZE: u32 = 11;
@@ -175,6 +177,10 @@ export const W_RX_BASE: u32 = 13;
 export const W_TX_BASE: u32 = 14;
 /** log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty; bit 24: a read filled the rx ring while a listed frame pinned it, so it grows at the next read that finds it free to move */
 export const W_RINGS: u32 = 15;
+/** echo mode, a relay: wire bytes of the frame in progress already forwarded (0: no frame in progress) (the word of W_LISTED) */
+export const W_CUT_DONE: u32 = 9;
+/** echo mode, a relay: length, varint and fixed framings: wire bytes of the frame in progress still to come (delimiter: 0, not known) (the word of W_HOLD) */
+export const W_CUT_LEFT: u32 = 10;
 /** the words open() clears: every word before the fixed ones */
 export const SLOT_STATE_WORDS: u32 = 16;
 

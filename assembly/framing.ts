@@ -6,6 +6,10 @@
 //        its payload starts (relative to tail) and how long it is
 //     0  incomplete: not an error, wait for more bytes
 //   < 0  the negated error number: the stream cannot be valid from here on
+// When it answers 0 for a frame whose header it validated (length, varint, fixed),
+// frameWire is that frame's wire length: a relay forwards its bytes as they arrive
+// (cut-through, assembly/index.ts). `done`: bytes of the frame at tail already
+// forwarded that way (delimiter framing; they count toward maxFrame), else 0.
 // It never allocates and never moves a position; the caller consumes.
 //
 // Limits (the README's framing table): maxFrame bounds the payload, that is the
@@ -49,12 +53,12 @@ export function resetFraming(): void {
 /** The longest LEB128 prefix: ten bytes carry 64 bits. */
 const VARINT_MAX: u32 = 10;
 
-export function decode(base: u32, size: u32, tail: u32, avail: u32, scan: u32): i32 {
+export function decode(base: u32, size: u32, tail: u32, avail: u32, scan: u32, done: u32): i32 {
   const mask = size - 1;
   frameWire = 0;
   if (framing == FRAMING_LENGTH) return decodeLength(base, mask, tail, avail);
   if (framing == FRAMING_VARINT) return decodeVarint(base, mask, tail, avail);
-  if (framing == FRAMING_DELIMITER) return decodeDelimiter(base, mask, tail, avail, scan);
+  if (framing == FRAMING_DELIMITER) return decodeDelimiter(base, mask, tail, avail, scan, done);
   if (framing == FRAMING_FIXED) return decodeFixed(avail);
   return 0; // raw never reaches decode()
 }
@@ -107,10 +111,10 @@ function decodeVarint(base: u32, mask: u32, tail: u32, avail: u32): i32 {
   return 0;
 }
 
-function decodeDelimiter(base: u32, mask: u32, tail: u32, avail: u32, scan: u32): i32 {
-  // A delimiter may start at i (from tail) for i + delimLen <= avail and i <= maxFrame.
+function decodeDelimiter(base: u32, mask: u32, tail: u32, avail: u32, scan: u32, done: u32): i32 {
+  // A delimiter may start at i (from tail) for i + delimLen <= avail and done + i <= maxFrame.
   let last = <i32>avail - <i32>delimLen;
-  if (last > <i32>maxFrame) last = <i32>maxFrame;
+  if (last > <i32>(maxFrame - done)) last = <i32>(maxFrame - done);
   const i = findDelimiter(base, mask, tail, <i32>scan, last);
   if (i <= last) {
     let len = <u32>i;
@@ -120,7 +124,7 @@ function decodeDelimiter(base: u32, mask: u32, tail: u32, avail: u32, scan: u32)
     scanned = 0;
     return i + <i32>delimLen;
   }
-  if (avail >= maxFrame + delimLen) return -(<i32>E_FRAME_TOO_LARGE);
+  if (<u64>done + avail >= <u64>maxFrame + delimLen) return -(<i32>E_FRAME_TOO_LARGE);
   // Positions up to `last` are searched; the next call starts after them.
   scanned = last + 1 > <i32>scan ? <u32>(last + 1) : scan;
   return 0;

@@ -39,6 +39,16 @@
 //     tx ring and trades an empty rx ring for the smallest one.
 //   - When the pool cannot supply a ring the slot needs to go on: R_NO_MEMORY,
 //     SEND_NO_MEMORY, or open() = -OPEN_NO_MEMORY; other slots never notice.
+//
+// A relay (echo mode, W_PEER: the frames go to another slot's tx ring) cuts frames
+// through: once a frame's header is validated (length framings: its length, checked
+// against maxFrame before any byte goes) its bytes are forwarded as they arrive, as
+// much as the tx ring has room for, and for a delimiter the bytes scanned without
+// finding it (never the last delimLen - 1, where it may begin; they count toward
+// maxFrame, so ERR_FRAME_TOO_LARGE can come after up to maxFrame bytes of the frame
+// went). W_CUT_DONE and W_CUT_LEFT say where the frame in progress stands. Whole
+// frames go as before. So a relay's rings never hold a frame whole: they grow for
+// throughput up to RELAY_RING only (or for a whole frame's tx, which fits its rx).
 
 import * as C from "./config";
 import {
@@ -46,7 +56,7 @@ import {
   SLOT_STATE_WORDS, DELIM_MAX, H_MAGIC, H_VERSION, H_FRAME_COUNT, H_FREE_HEAD, H_OPEN,
   S_CONNECTIONS, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_FRAMES_IN, S_FRAMES_OUT, S_ERRORS, S_ERROR_BY_CODE,
   W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_ERROR_SIZE, W_NEXT_FREE,
-  W_RX_BASE, W_TX_BASE, W_RINGS, W_RESERVED, W_LISTED, W_HOLD, W_PEER, F_ADDR, F_LEN, F_END, FRAME_WORDS,
+  W_RX_BASE, W_TX_BASE, W_RINGS, W_RESERVED, W_LISTED, W_HOLD, W_PEER, W_CUT_DONE, W_CUT_LEFT, RELAY_RING, F_ADDR, F_LEN, F_END, FRAME_WORDS,
   FRAMING_RAW, FRAMING_DELIMITER, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, R_NO_MEMORY, SEND_OK, SEND_FULL, SEND_TOO_LARGE, SEND_DELIMITER,
   SEND_NO_MEMORY, SCRATCH_BASE, HANDOFF_MIN, OPEN_NO_SLOT, OPEN_NO_MEMORY, S_POOL_EXHAUSTED,
   INIT_OK, INIT_NO_HEADER, INIT_MEMORY_TOO_SMALL, INIT_STATIC_DATA, INIT_BAD_CONFIG,
@@ -75,6 +85,9 @@ export * from "./contract";
 let padLog: u32 = 0;
 let rxTopLog: u32 = 0;
 let txTopLog: u32 = 0;
+/** A relay's largest rings (RELAY_RING, or rxSize/txSize if smaller), log2. */
+let relayRxLog: u32 = 0;
+let relayTxLog: u32 = 0;
 
 @inline function rxLog(s: u32): u32 { return word(s, W_RINGS) & 0xff; }
 @inline function txLog(s: u32): u32 { return (word(s, W_RINGS) >> 8) & 0xff; }
@@ -112,7 +125,8 @@ function growRx(s: u32, need: u32): bool {
   setWord(s, W_RX_BASE, seg);
   // Movable: nothing listed is unconsumed (W_LISTED == W_RX_TAIL), so no position the host holds changes meaning.
   setWord(s, W_RX_TAIL, 0);
-  setWord(s, W_LISTED, 0);
+  // W_LISTED is a handler-mode word; in echo mode a relay keeps W_CUT_DONE in it (the contract's slotAliases).
+  if (C.mode != MODE_ECHO) setWord(s, W_LISTED, 0);
   setWord(s, W_RX_HEAD, n);
   setRings(s, to, txLog(s), wantLog(s), 0);
   return true;
@@ -148,19 +162,21 @@ function handOff(s: u32, t: u32, pos: u32, wire: u32, rxHead: u32): bool {
 
 /**
  * The tx ring of slot t, whose head is `head` (process() keeps it in a local until it
- * is done), must take `need` more bytes. Empty (no write references it),
+ * is done), must take `need` more bytes (growing up to log2 `top`, or to what `need`
+ * alone takes: a relay's cap never blocks a frame). Empty (no write references it),
  * it is replaced by one that fits them and what an earlier send asked for; not empty,
  * the size it would need is noted for when it is. False: the pool has no segment.
  * The caller reloads the ring (base, size) after it.
  */
-function makeTxRoom(t: u32, head: u32, need: u32): bool {
+function makeTxRoom(t: u32, head: u32, need: u32, top: u32): bool {
   const k = txLog(t);
+  const fit = fitLog(need, txTopLog);
   if (head != word(t, W_TX_TAIL)) {
-    const want = fitLog(head - word(t, W_TX_TAIL) + need, txTopLog);
+    // For the bytes it holds and these, up to `top` (a relay's cap), or as large as these alone need.
+    const want = fitLog(head - word(t, W_TX_TAIL) + need, fit > top ? fit : top);
     if (want > wantLog(t)) setRings(t, rxLog(t), k, want, rxWanted(t));
     return true;
   }
-  const fit = fitLog(need, txTopLog);
   let want = wantLog(t) > fit ? wantLog(t) : fit;
   if (want <= k) return true;
   // Empty: the old ring goes back first, so that it can merge into the new one.
@@ -198,6 +214,9 @@ export function init(): i32 {
   padLog = C.mode == MODE_ECHO ? 0 : 1;
   rxTopLog = ctz(C.rxSize);
   txTopLog = ctz(C.txSize);
+  const relayLog = <u32>ctz(RELAY_RING);
+  relayRxLog = rxTopLog < relayLog ? rxTopLog : relayLog;
+  relayTxLog = txTopLog < relayLog ? txTopLog : relayLog;
   const top = rxTopLog + padLog > txTopLog ? rxTopLog + padLog : txTopLog;
   if (popcnt(C.minRing) != 1 || C.minRing < 16 || C.minRing > C.rxSize || C.minRing > C.txSize) return INIT_BAD_CONFIG;
   if ((C.arenaSize & ((<u32>1 << top) - 1)) != 0 || (C.arenaOff & 4095) != 0) return INIT_BAD_CONFIG;
@@ -288,7 +307,9 @@ export function received(slot: u32, n: u32): i32 {
   const k = rxLog(s);
   const filled = n != 0 && word(s, W_RX_HEAD) - word(s, W_RX_TAIL) == <u32>1 << k;
   const r = process(slot);
-  if (filled && (r == R_DONE || r == R_BLOCKED) && rxLog(s) == k && k < rxTopLog) {
+  // A relay's ring grows for throughput only up to RELAY_RING: it forwards frames as they arrive.
+  const top = word(s, W_PEER) != 0 ? relayRxLog : rxTopLog;
+  if (filled && (r == R_DONE || r == R_BLOCKED) && rxLog(s) == k && k < top) {
     if (!rxMovable(s)) setRings(s, k, txLog(s), wantLog(s), 1);
     else growRx(s, 0);
   }
@@ -303,9 +324,13 @@ export function process(slot: u32): i32 {
   if (!echo && word(s, W_HOLD) != 0) return R_DONE;
   const err = word(s, W_ERROR);
   if (err != 0) return -(<i32>err);
-  // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay).
+  // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay,
+  // which cuts frames through: see the header; done and left are W_CUT_DONE and W_CUT_LEFT).
   const peer = word(s, W_PEER);
   const t = peer == 0 ? s : slotAddr(peer - 1);
+  const relay = echo && peer != 0;
+  const txTop = relay ? relayTxLog : txTopLog;
+  let done: u32 = relay ? word(s, W_CUT_DONE) : 0, left: u32 = relay ? word(s, W_CUT_LEFT) : 0;
   let rxBase = word(s, W_RX_BASE);
   let rxSize = rxSizeOf(s);
   let txBase = word(t, W_TX_BASE), txSize = txSizeOf(t);
@@ -317,23 +342,42 @@ export function process(slot: u32): i32 {
   let result = R_DONE;
   while (rxHead != pos) {
     const avail = rxHead - pos;
-    let wire: u32, off: u32 = 0, len: u32;
+    let wire: u32 = 0, off: u32 = 0, len: u32 = 0;
+    // A relay's piece of a frame (cut-through): it may go in parts, as the tx ring has room.
+    let piece = false;
+    // Length framings: the piece's frame's wire bytes from pos to its end (delimiter: 0).
+    let rest: u32 = 0;
     if (C.framing == FRAMING_RAW) {
       // A raw frame is whatever has arrived: as much as the tx ring takes (echo),
       // or the contiguous run up to the ring's end (handler: never a copy).
       let room = echo ? txSize - (txHead - txTail) : rxSize - (pos & (rxSize - 1));
       if (echo && (avail > room || txWantsGrowth(t, txHead))) {
-        if (!makeTxRoom(t, txHead, avail)) { result = R_NO_MEMORY; break; }
+        if (!makeTxRoom(t, txHead, avail, txTop)) { result = R_NO_MEMORY; break; }
         txBase = word(t, W_TX_BASE); txSize = txSizeOf(t);
         room = txSize - (txHead - txTail);
       }
       wire = avail < room ? avail : room;
       len = wire;
       if (wire == 0) { result = R_BLOCKED; break; }
+    } else if (left != 0) {
+      // The rest of a length-framed frame in progress: what of it has arrived.
+      rest = left;
+      wire = avail < rest ? avail : rest;
+      len = wire;
+      piece = true;
     } else {
-      const r = decode(rxBase, rxSize, pos, avail, scan);
-      if (r == 0) { scan = scanned; need = frameWire; break; }
-      if (r < 0) {
+      const r = decode(rxBase, rxSize, pos, avail, scan, done);
+      if (r == 0) {
+        scan = scanned;
+        if (!relay) { need = frameWire; break; }
+        // A relay cuts the frame through: all of it that came, once its header is
+        // validated; for a delimiter, the bytes searched without finding it.
+        if (C.framing == FRAMING_DELIMITER) wire = scan;
+        else { rest = frameWire; wire = rest == 0 ? 0 : avail; }
+        if (wire == 0) break;
+        len = wire;
+        piece = true;
+      } else if (r < 0) {
         setWord(s, W_ERROR, <u32>(-r));
         setWord(s, W_ERROR_SIZE, tooLarge);
         tooLarge = 0;
@@ -341,10 +385,11 @@ export function process(slot: u32): i32 {
         count(S_ERROR_BY_CODE + <u32>(-r), 1);
         result = r;
         break;
+      } else {
+        wire = <u32>r; off = frameOff; len = frameLen;
       }
-      wire = <u32>r; off = frameOff; len = frameLen;
     }
-    if (echo && wire >= HANDOFF_MIN && rxHead - pos - wire < wire && txHead == txTail && handOff(s, t, pos, wire, rxHead)) {
+    if (echo && !piece && wire >= HANDOFF_MIN && rxHead - pos - wire < wire && txHead == txTail && handOff(s, t, pos, wire, rxHead)) {
       // The frame left with its segment; decoding goes on in the new rx ring, from its start.
       rxBase = word(s, W_RX_BASE); rxSize = rxSizeOf(s); rxHead = word(s, W_RX_HEAD);
       txBase = word(t, W_TX_BASE); txSize = txSizeOf(t); txTail = pos;
@@ -357,9 +402,13 @@ export function process(slot: u32): i32 {
     }
     if (echo) {
       if (wire > txSize - (txHead - txTail) || txWantsGrowth(t, txHead)) {
-        if (!makeTxRoom(t, txHead, wire)) { result = R_NO_MEMORY; break; }
+        if (!makeTxRoom(t, txHead, wire, txTop)) { result = R_NO_MEMORY; break; }
         txBase = word(t, W_TX_BASE); txSize = txSizeOf(t);
-        if (wire > txSize - (txHead - txTail)) { result = R_BLOCKED; break; }
+        const room = txSize - (txHead - txTail);
+        if (wire > room) {
+          if (!piece || room == 0) { result = R_BLOCKED; break; }
+          wire = room;
+        }
       }
       ringToRing(rxBase, rxSize, pos, txBase, txSize, txHead, wire);
       txHead += wire;
@@ -377,12 +426,21 @@ export function process(slot: u32): i32 {
       frames++;
     }
     pos += wire;
+    if (piece) {
+      done += wire;
+      if (rest == 0) { scan -= wire; continue; } // delimiter: the scan goes on from the new pos
+      left = rest - wire;
+      if (left != 0) continue;
+    }
+    // A frame is done (whole, or its last piece).
+    done = 0;
     scan = 0;
     framesIn++;
   }
   if (echo) {
     if (pos == rxHead) { setWord(s, W_RX_HEAD, 0); pos = 0; scan = 0; }
     setWord(s, W_RX_TAIL, pos);
+    if (relay) { setWord(s, W_CUT_DONE, done); setWord(s, W_CUT_LEFT, left); }
   } else {
     setWord(s, W_LISTED, pos);
   }
@@ -416,7 +474,7 @@ export function reserve(slot: u32, len: u32): i32 {
   const txHead = word(s, W_TX_HEAD);
   const wire = encPrefix + len + encTrailer;
   if (wire > txSizeOf(s) - (txHead - word(s, W_TX_TAIL)) || txWantsGrowth(s, txHead)) {
-    if (!makeTxRoom(s, txHead, wire)) { noMemory(); return SEND_NO_MEMORY; }
+    if (!makeTxRoom(s, txHead, wire, txTopLog)) { noMemory(); return SEND_NO_MEMORY; }
     if (wire > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
   }
   setWord(s, W_RESERVED, txHead + encPrefix);
@@ -517,7 +575,7 @@ export function beginFrame(slot: u32, len: u32): i32 {
   if (r != SEND_OK && r != SEND_TOO_LARGE) return r;
   const s = slotAddr(slot);
   const txHead = word(s, W_TX_HEAD);
-  if (!makeTxRoom(s, txHead, C.txSize)) { noMemory(); return SEND_NO_MEMORY; }
+  if (!makeTxRoom(s, txHead, C.txSize, txTopLog)) { noMemory(); return SEND_NO_MEMORY; }
   if (encPrefix > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
   encodePrefix(word(s, W_TX_BASE), txSizeOf(s) - 1, txHead, len);
   setWord(s, W_TX_HEAD, txHead + encPrefix);

@@ -47,7 +47,7 @@ export interface ErrorEntry extends Entry {
 /** Plain numbers: sizes and markers. */
 export const constants: (Entry & { value: number })[] = [
   { name: 'LAYOUT_BASE', value: 4096, doc: 'where the header starts; AssemblyScript static data lives below it (init checks)' },
-  { name: 'LAYOUT_VERSION', value: 7, doc: 'bumped whenever a word moves or changes meaning' },
+  { name: 'LAYOUT_VERSION', value: 8, doc: 'bumped whenever a word moves or changes meaning' },
   { name: 'MAGIC', value: 0x31525752, doc: '"RWR1" little-endian: the host wrote a header' },
   { name: 'HEADER_SIZE', value: 256, doc: 'bytes reserved for the header (config words, then state words)' },
   { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
@@ -55,6 +55,7 @@ export const constants: (Entry & { value: number })[] = [
   { name: 'SCRATCH_SIZE', value: 1024, doc: 'bytes at SCRATCH_BASE' },
   { name: 'HANDOFF_MIN', value: 1048576, doc: 'echo mode: a frame of at least this many bytes, followed in the rx ring by fewer bytes than its own, that finds its tx ring empty is handed over with its segment (the segment becomes the tx ring) instead of copied: a copy into pages never touched before costs tens of µs a page on a VM' },
   { name: 'POOL_CLASSES', value: 32, doc: 'free-list heads in the pool table, one per log2 of a segment size (only minRing to the largest segment are used)' },
+  { name: 'RELAY_RING', value: 65536, doc: 'a relay\'s rings (echo mode, W_PEER set) grow for throughput up to this, or to rxSize/txSize if smaller, never to the frame: its frames are cut through (W_CUT_DONE)' },
   { name: 'OPEN_NO_SLOT', value: 1, doc: 'open() returns it negated: every slot is in use' },
   { name: 'OPEN_NO_MEMORY', value: 2, doc: 'open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED)' },
 ];
@@ -154,13 +155,25 @@ export const slotState: Entry[] = [
   { name: 'W_ERROR', doc: 'the first error number seen; sticky' },
   { name: 'W_NEXT_FREE', doc: 'free list link: next free slot + 1, 0 = end' },
   { name: 'W_RESERVED', doc: 'send(): the tx position where the reserved payload starts' },
-  { name: 'W_LISTED', doc: 'handler mode: end of the frames listed so far (process() lists from here)' },
-  { name: 'W_HOLD', doc: 'handler mode: nonzero while a handler is pending; process() lists nothing' },
+  { name: 'W_LISTED', doc: 'handler mode: end of the frames listed so far (process() lists from here); echo mode: W_CUT_DONE (slotAliases)' },
+  { name: 'W_HOLD', doc: 'handler mode: nonzero while a handler is pending; process() lists nothing; echo mode: W_CUT_LEFT (slotAliases)' },
   { name: 'W_ERROR_SIZE', doc: 'ERR_FRAME_TOO_LARGE in length framing: the payload length it declared (clamped to u32; 0: not known), for the message' },
   { name: 'W_PEER', doc: 'echo mode: the slot + 1 whose tx ring takes this slot\'s frames (0: its own, the echo)' },
   { name: 'W_RX_BASE', doc: 'address of the rx ring\'s segment (handler mode: the ring, then as many bytes of pad where a wrapped frame continues)' },
   { name: 'W_TX_BASE', doc: 'address of the tx ring\'s segment (0: none yet)' },
   { name: 'W_RINGS', doc: 'log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty; bit 24: a read filled the rx ring while a listed frame pinned it, so it grows at the next read that finds it free to move' },
+];
+
+/**
+ * Second names for handler-mode slot words, which echo mode does not use: a relay
+ * (echo mode with W_PEER set) keeps its cut-through state in them. A frame whose
+ * header is validated (length framings: the length, checked against maxFrame) is
+ * forwarded as its bytes arrive, and for a delimiter, so are the bytes scanned
+ * without finding it (counted toward maxFrame); a relay never holds a frame whole.
+ */
+export const slotAliases: (Entry & { of: string })[] = [
+  { name: 'W_CUT_DONE', of: 'W_LISTED', doc: 'echo mode, a relay: wire bytes of the frame in progress already forwarded (0: no frame in progress)' },
+  { name: 'W_CUT_LEFT', of: 'W_HOLD', doc: 'echo mode, a relay: length, varint and fixed framings: wire bytes of the frame in progress still to come (delimiter: 0, not known)' },
 ];
 
 /** Slot words set once by init() and kept by open(): after the state words. */

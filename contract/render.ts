@@ -96,6 +96,11 @@ function contractConstants(): Section[] {
       title: 'Slot words (u32 index from the slot\'s address)',
       constants: [
         ...numbered(T.slotState),
+        ...T.slotAliases.map(a => {
+          const at = T.slotState.findIndex(e => e.name === a.of);
+          if (at < 0) fail(`${a.name}: no slot word ${a.of}`);
+          return { name: a.name, value: at, doc: `${a.doc} (the word of ${a.of})`, as: 'u32' as const };
+        }),
         { name: 'SLOT_STATE_WORDS', value: T.slotState.length, doc: 'the words open() clears: every word before the fixed ones', as: 'u32' },
         ...numbered(T.slotFixed, 'u32', T.slotState.length),
       ],

@@ -7,6 +7,9 @@
 # own echo. Every frame the generator sends comes back through the relay and is
 # compared byte for byte. Binds 127.0.0.1 only; stops the backend it started.
 #   bash scripts/bench-relay.sh [extra ringwire bench options, e.g. --rounds 5]
+# RELAY_MAX_FRAME sets the relays' --max-frame (default 16384; large frames need more).
+# RELAY_BEFORE=path/to/an/older/dist/cli.js adds that build's WASM relay as
+# ringwire-relay-before, measured in the same run (before and after a change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 node=$PWD/node_modules/.bin/node
@@ -21,13 +24,17 @@ else
 fi
 trap 'kill $backend 2>/dev/null; rm -rf "$tmp"' EXIT
 sleep 0.5
-relay() { echo "$node $PWD/dist/cli.js relay --core $1 --port {port} --upstream 127.0.0.1:$backend_port --framing length:4:be --max-connections 512 --max-frame 16384"; }
+max_frame=${RELAY_MAX_FRAME:-16384}
+relay() { echo "$node ${2:-$PWD/dist/cli.js} relay --core $1 --port {port} --upstream 127.0.0.1:$backend_port --framing length:4:be --max-connections 512 --max-frame $max_frame"; }
 externals=(
   --external "ringwire-relay=$(relay wasm)"
   --external "ringwire-relay-js=$(relay js)"
   --external "ringwire-relay-hook=$(relay wasm) --handler $PWD/bench/relay-pass.mjs"
   --external "node-pipe-relay=$node $PWD/bench/pipe-relay.mjs {port} $backend_port"
 )
+if [ -n "${RELAY_BEFORE:-}" ]; then
+  externals+=(--external "ringwire-relay-before=$(relay wasm "$RELAY_BEFORE")")
+fi
 if command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; then
   cat > "$tmp/haproxy.sh" <<SH
 #!/bin/sh

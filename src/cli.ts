@@ -35,7 +35,7 @@ Usage:
   ringwire serve [options]      run an echo server (Ctrl-C drains and stops it)
   ringwire relay --upstream <host:port|unix:path> [options]
                                 a framing-aware relay: each client gets its own connection to the
-                                upstream, whole frames both ways (= serve --upstream)
+                                upstream, frames both ways (= serve --upstream)
   ringwire bench [options]      benchmark ringwire against plain Node (ringwire bench --help)
   ringwire doctor [options]     check this machine's limits against a configuration (ringwire doctor --help)
   ringwire profile-report <f>   where a --profile run's CPU time went, by part of the pipeline
@@ -125,10 +125,11 @@ Options for serve:
                             start passes, else stream with a warning (direct by name skips the
                             version check, not the probe)
   --upstream <host:port|unix:path>
-                            relay: forward each client's whole frames to its own connection to
-                            host:port (or the Unix socket path) and back, validated at the edge, inside the core (each client
-                            takes two connection slots); a --handler exporting
-                            onForward(frame, from, to) sees each frame on its way and may drop it
+                            relay: forward each client's frames to its own connection to
+                            host:port (or the Unix socket path) and back, validated at the edge, inside the core,
+                            each frame's bytes as they arrive once its header is valid (cut-through: the rings stay
+                            at 64 KiB whatever --max-frame is; each client takes two connection slots); a --handler
+                            exporting onForward(frame, from, to) sees each whole frame on its way and may drop it
                             (return false) or replace it (return bytes)
   --upstream-tls            relay: connect to the upstream with TLS, verifying its certificate
                             against the system's CAs, or --upstream-ca

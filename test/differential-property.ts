@@ -18,6 +18,9 @@
 // up to three other connections holding rings of it: then a ring the slot needs
 // may not come (R_NO_MEMORY), and what was decoded before must still be right.
 // After the stream every slot is closed: the pool must be whole again.
+// In echo mode a case may be a relay: the slot forwards into a partner slot's tx
+// ring (Core.forwardTo), which cuts frames through: the partner must receive what
+// test/oracle.ts's relayForwards() says, with the same errors and stats.
 // Rings are small (16 to 512 bytes) and frames up to 300 bytes long, so frames
 // and delimiters straddle the rx ring's end and the SIMD scan's 16- and 64-byte
 // blocks; delimiters of 1 to 4 bytes (sometimes 16) drawn from bytes that are
@@ -29,7 +32,7 @@ import type { Core, CoreKind } from '../src/core/core.ts';
 import { createCore } from '../src/core/create.ts';
 import { LAYOUT_BASE, S_POOL_BYTES, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from '../src/core/layout.ts';
 import { feed, lengthFrame, varintFrame } from './harness.ts';
-import { BAD_LENGTH, FRAME_TOO_LARGE, decodeStream, sendsAsOneFrame, type Expected } from './oracle.ts';
+import { BAD_LENGTH, FRAME_TOO_LARGE, decodeStream, relayForwards, sendsAsOneFrame, type Expected } from './oracle.ts';
 
 const pow2 = (min: number) => fc.integer({ min: Math.ceil(Math.log2(min)), max: 9 }).map(e => 2 ** e);
 const DELIM_BYTES = [10, 13, 0, 1];
@@ -78,6 +81,8 @@ export const caseArb = fc.record({
   rxPow: pow2(16),
   txPow: pow2(16),
   handler: fc.boolean(),
+  // Echo mode: forward into a partner slot (a relay) instead of the slot's own tx ring.
+  relay: fc.boolean(),
   frameCap: fc.integer({ min: 1, max: 4 }),
   segments: fc.array(segmentArb, { maxLength: 24 }),
   cuts: fc.array(fc.nat(4000), { maxLength: 12 }),
@@ -197,6 +202,8 @@ export interface CaseRun {
   shrunk: number;
   /** The pool could not supply a ring the slot needed. */
   noMemory: boolean;
+  /** A relay that forwarded part of an incomplete frame (cut-through). */
+  cut: boolean;
 }
 
 /** Each kind's core from the last case: the next case's core reuses its memory (createCore's reuse). */
@@ -204,11 +211,12 @@ const spare: Partial<Record<CoreKind, Core>> = {};
 
 /** Check one case; throws (node:assert) on any disagreement. */
 export async function checkCase(c: Case): Promise<CaseRun> {
+  const relay = c.relay && !c.handler;
   let options: CoreOptions = { framing: c.framing, maxFrame: c.maxFrame, mode: c.handler ? 'handler' : 'echo', frameListCapacity: c.frameCap };
   // Grow the rings to what the limits need, keeping the random choice when it fits.
   const fit = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(resolveConfig(options).maxWire, 1))));
   const rxRing = Math.max(c.rxPow, fit), txRing = Math.max(c.txPow, fit);
-  options = { ...options, maxConnections: 1 + c.hogs.length, rxRing, txRing, minRing: Math.min(2 ** c.minPow, rxRing, txRing) };
+  options = { ...options, maxConnections: 1 + (relay ? 1 : 0) + c.hogs.length, rxRing, txRing, minRing: Math.min(2 ** c.minPow, rxRing, txRing) };
   if (c.memory !== undefined) {
     const { maxSegment } = resolveConfig(options);
     const one = Math.ceil(((c.handler ? 2 : 1) * rxRing + txRing) / maxSegment) * maxSegment;
@@ -223,6 +231,7 @@ export async function checkCase(c: Case): Promise<CaseRun> {
   const expected = decodeStream(c.framing, c.maxFrame, stream);
   const prediction = c.framing.kind === 'raw' ? undefined : predict(segments);
   if (prediction) assert.deepEqual(expected, prediction, 'the oracle disagrees with the segments it was given');
+  const forwards = relayForwards(c.framing, c.maxFrame, stream);
 
   // 2. Each core against the oracle.
   const results = [];
@@ -231,6 +240,8 @@ export async function checkCase(c: Case): Promise<CaseRun> {
     const where = `${kind} core`;
     const slot = core.open();
     assert.ok(slot >= 0, `${where}: the pool holds one connection's largest rings`);
+    const partner = relay ? core.open() : slot;
+    assert.ok(partner >= 0, `${where}: the pool holds the relay partner's smallest ring`);
     // Other connections: each holds the smallest rx ring and a tx ring a few times the smallest, if the pool has them.
     const hogs = c.hogs.map(n => {
       const hog = core.open();
@@ -243,11 +254,11 @@ export async function checkCase(c: Case): Promise<CaseRun> {
       return hog;
     });
     const before = core.stats.snapshot(); // the other connections' sends counted frames and bytes out
-    const outcome = feed(core, slot, chunks, { releaseStep: c.releaseStep, lazyRelease: c.lazyRelease, defer: c.defer, shrink: c.shrink });
+    const outcome = feed(core, slot, chunks, { releaseStep: c.releaseStep, lazyRelease: c.lazyRelease, defer: c.defer, shrink: c.shrink, to: partner });
     const stats = core.stats.snapshot();
     const framesOut = stats.framesOut - before.framesOut, bytesOut = stats.bytesOut - before.bytesOut;
-    const grew = core.rxSize(slot) > options.minRing! || core.txSize(slot) > options.minRing!;
-    const open = [slot, ...hogs.filter(h => h >= 0)];
+    const grew = core.rxSize(slot) > options.minRing! || core.txSize(partner) > options.minRing!;
+    const open = [slot, ...(relay ? [partner] : []), ...hogs.filter(h => h >= 0)];
     const ringBytes = open.reduce((sum, s) => sum + (c.handler ? 2 : 1) * core.rxSize(s) + core.txSize(s), 0);
     assert.equal(core.stats.get(S_POOL_BYTES), ringBytes, `${where}: the pool counts the rings the slots hold`);
     if (outcome.noMemory) {
@@ -267,12 +278,16 @@ export async function checkCase(c: Case): Promise<CaseRun> {
         if (c.framing.kind === 'raw') assert.deepEqual(Buffer.concat(outcome.frames), stream, `${where}: raw frames`);
         else assert.deepEqual(outcome.frames, expected.frames, `${where}: frames`);
         assert.equal(outcome.out.length, 0, `${where}: handler mode sends nothing by itself`);
+      } else if (relay) {
+        const n = outcome.out.length;
+        assert.ok(n >= forwards.least && n <= forwards.most, `${where}: forwarded ${n} bytes, not ${forwards.least} to ${forwards.most}`);
+        assert.deepEqual(outcome.out, stream.subarray(0, n), `${where}: forwarded bytes`);
       } else {
         assert.deepEqual(outcome.out, stream.subarray(0, expected.stopAt), `${where}: echoed bytes`);
       }
       if (c.framing.kind !== 'raw') assert.equal(stats.framesIn, frames, `${where}: framesIn`);
       assert.equal(framesOut, c.handler ? 0 : stats.framesIn, `${where}: framesOut`);
-      assert.equal(bytesOut, c.handler ? 0 : expected.stopAt, `${where}: bytesOut`);
+      assert.equal(bytesOut, c.handler ? 0 : relay ? outcome.out.length : expected.stopAt, `${where}: bytesOut`);
       assert.equal(stats.errors, expected.error ? 1 : 0, `${where}: errors`);
       assert.deepEqual(Object.values(stats.errorsByCode), expected.error ? [1] : [], `${where}: errors by code`);
     }
@@ -293,7 +308,8 @@ export async function checkCase(c: Case): Promise<CaseRun> {
   assert.deepEqual(w!.outcome, j!.outcome, 'the cores\' outcomes differ');
   assert.deepEqual(w!.stats, j!.stats, 'the cores\' stats differ');
   assert.ok(w!.image.equals(j!.image), 'the cores\' memory images differ');
-  return { stream, expected, predicted: prediction !== undefined, grew: w!.grew, shrunk: w!.outcome.shrunk, noMemory: w!.outcome.noMemory };
+  const cut = w!.outcome.cuts > 0;
+  return { stream, expected, predicted: prediction !== undefined, grew: w!.grew, shrunk: w!.outcome.shrunk, noMemory: w!.outcome.noMemory, cut };
 }
 
 // ---- send() on delimiter framings: a payload the peer would not read back as one frame is refused ----

@@ -6,12 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { caseArb, checkCase, checkSendCase, sendCaseArb } from './differential-property.ts';
 
 describe('wasm core, js core and the oracle', () => {
-  it('agree on random framings, frames, errors, reads, drains, async handlers, and rings that grow, shrink and run out', async () => {
+  it('agree on random framings, frames, errors, reads, drains, async handlers, relays that cut frames through, and rings that grow, shrink and run out', async () => {
     let predicted = 0;
     let errors = 0;
     let grew = 0;
     let shrunk = 0;
     let noMemory = 0;
+    let cut = 0;
     await fc.assert(
       fc.asyncProperty(caseArb, async c => {
         const run = await checkCase(c);
@@ -20,17 +21,19 @@ describe('wasm core, js core and the oracle', () => {
         if (run.grew) grew++;
         if (run.shrunk) shrunk++;
         if (run.noMemory) noMemory++;
+        if (run.cut) cut++;
       }),
       { numRuns: 5000 },
     );
     // The generator keeps reaching the cases that matter: streams whose every
     // frame it can predict, streams that end in an error, rings that grow, shrink,
-    // and a pool that runs short.
+    // a pool that runs short, and relays that cut an incomplete frame through.
     expect(predicted).toBeGreaterThan(1000);
     expect(errors).toBeGreaterThan(500);
     expect(grew).toBeGreaterThan(1000);
     expect(shrunk).toBeGreaterThan(250);
     expect(noMemory).toBeGreaterThan(100);
+    expect(cut).toBeGreaterThan(250);
   });
 
   it('agree on which payloads a delimiter framing can send as one frame: send() and check(), from outside the core and from inside it', async () => {

@@ -2,9 +2,9 @@
 // exact bytes of every whole frame; handler mode must list exactly the payloads.
 import { describe, expect, it } from 'vitest';
 import { CORES, bytes, coreWith, feed, lengthFrame, run, splitAt, varintFrame } from './harness.ts';
-import { decodeStream } from './oracle.ts';
-import { E_BAD_LENGTH, E_FRAME_TOO_LARGE } from '../src/core/layout.ts';
-import type { CoreOptions } from '../src/core/config.ts';
+import { decodeStream, relayForwards } from './oracle.ts';
+import { E_BAD_LENGTH, E_FRAME_TOO_LARGE, RELAY_RING } from '../src/core/layout.ts';
+import { parseFraming, type CoreOptions } from '../src/core/config.ts';
 import { R_BLOCKED } from '../src/core/core.ts';
 import { createCore } from '../src/core/create.ts';
 import type { Core } from '../src/core/core.ts';
@@ -345,7 +345,7 @@ describe.each(CORES)('%s core framing', kind => {
       }
       return Buffer.from(out);
     };
-    it('puts whole frames, exactly as they arrived, in the peer\'s tx ring, and blocks when it is full', async () => {
+    it('puts frames, exactly as they arrived, in the peer\'s tx ring (an incomplete one cut through), and blocks when it is full', async () => {
       const core = await coreWith(kind, o);
       const [a, b] = [core.open(), core.open()];
       core.forwardTo(a, b);
@@ -354,7 +354,9 @@ describe.each(CORES)('%s core framing', kind => {
       expect(deliver(core, a, wire)).toBe(R_BLOCKED);
       expect(core.txPending(a)).toBe(0);
       const out = [drain(core, b)];
-      expect(out[0]!.length).toBe(30); // three frames: the fourth does not fit
+      // The 32-byte rx ring's first read: three frames, and the fourth's first 2 bytes (its header
+      // validated, cut through); then the tx ring is full.
+      expect(out[0]!.length).toBe(32);
       expect(core.process(a)).toBe(0);
       out.push(drain(core, b));
       expect(Buffer.concat(out)).toEqual(wire);
@@ -364,6 +366,85 @@ describe.each(CORES)('%s core framing', kind => {
       core.received(a, frames[0]!.length);
       expect(drain(core, a)).toEqual(frames[0]);
       expect(core.txPending(b)).toBe(0);
+    });
+  });
+
+  describe('cut-through (a relay forwards a frame\'s bytes as they arrive)', () => {
+    const relay = async (o: CoreOptions) => {
+      const core = await coreWith(kind, { maxConnections: 2, ...o });
+      const [a, b] = [core.open(), core.open()];
+      return { core, a, b };
+    };
+    /** The stream in reads of `step` bytes, forwarded from a to b: what b's tx ring got, and the rings' largest sizes. */
+    const pass = (core: Core, a: number, b: number, wire: Uint8Array, step: number) => {
+      const chunks = Array.from({ length: Math.ceil(wire.length / step) }, (_, i) => wire.subarray(i * step, (i + 1) * step));
+      return feed(core, a, chunks, { to: b });
+    };
+
+    it('checks a length header against maxFrame, then forwards the frame as it arrives: the rings stay at RELAY_RING', async () => {
+      const max = 1 << 20;
+      const { core, a, b } = await relay({ framing: 'length:4', maxFrame: max });
+      const frame = lengthFrame(Buffer.alloc(max, 7));
+      core.forwardTo(a, b);
+      // 100 bytes in: all of them go, 4 + max - 100 are still to come, none waits in the rx ring.
+      core.readSpan(a).set(frame.subarray(0, 100));
+      expect(core.received(a, 100)).toBe(0);
+      expect([core.cutThrough(a), core.cutLeft(a), core.rxBuffered(a), core.txPending(b)]).toEqual([100, frame.length - 100, 0, 100]);
+      const r = pass(core, a, b, frame.subarray(100), 9000);
+      expect(r.error).toBe(0);
+      expect(r.out.equals(frame)).toBe(true); // the first 100 bytes were still in b's tx ring
+      expect([core.cutThrough(a), core.cutLeft(a)]).toEqual([0, 0]);
+      expect(core.stats.snapshot().framesIn).toBe(1);
+      expect(core.rxSize(a)).toBeLessThanOrEqual(RELAY_RING);
+      expect(core.txSize(b)).toBeLessThanOrEqual(RELAY_RING);
+      // One past the limit: refused from its header, not one byte of it forwarded.
+      const over = lengthFrame(Buffer.alloc(max + 1, 8));
+      const bad = pass(core, a, b, over, 9000);
+      expect(bad.error).toBe(E_FRAME_TOO_LARGE);
+      expect(bad.out.length).toBe(0);
+    });
+
+    it('delimiter: forwards what it scanned without finding the delimiter, counted toward maxFrame; one byte past: ERR_FRAME_TOO_LARGE', async () => {
+      const max = 200_000;
+      const { core, a, b } = await relay({ framing: 'delimiter:\r\n', maxFrame: max });
+      const line = Buffer.concat([Buffer.alloc(max, 'x'), Buffer.from('\r\n')]);
+      const r = pass(core, a, b, line, 7001);
+      expect(r.error).toBe(0);
+      expect(r.out.equals(line)).toBe(true);
+      expect(core.rxSize(a)).toBeLessThanOrEqual(RELAY_RING);
+      const long = Buffer.concat([Buffer.alloc(max + 1, 'y'), Buffer.from('\r\n')]);
+      const bad = pass(core, a, b, long, 7001);
+      expect(bad.error).toBe(E_FRAME_TOO_LARGE);
+      // What went before the limit proved it too large: a prefix of the line, at most maxFrame bytes.
+      expect(bad.out.length).toBeGreaterThan(0);
+      expect(bad.out.length).toBeLessThanOrEqual(max);
+      expect(bad.out.equals(long.subarray(0, bad.out.length))).toBe(true);
+    });
+
+    it('forwards exactly the bytes the oracle says, for every split of a stream into two reads and three', async () => {
+      const words = ['hello', 'a\rb', '', 'world, and more'].map(t => Buffer.from(t));
+      const streams = {
+        'length:2': Buffer.concat(words.map(p => lengthFrame(p, { size: 2 }))),
+        varint: Buffer.concat(words.map(p => varintFrame(p))),
+        'delimiter:\r\n': Buffer.concat(words.map(p => Buffer.concat([p, Buffer.from('\r\n')]))),
+        'fixed:5': Buffer.from('hello, and more bytes'),
+      };
+      for (const [framing, wire] of Object.entries(streams)) {
+        const { core } = await relay({ framing, maxFrame: 30, rxRing: 64, txRing: 64 });
+        for (let i = 0; i <= wire.length; i++) {
+          for (let j = i; j <= wire.length; j++) {
+            // A fresh pair of slots each time (the last pair's are closed, their rings back in the pool).
+            core.close(0);
+            core.close(1);
+            const [a, b] = [core.open(), core.open()];
+            const r = feed(core, a, [wire.subarray(0, i), wire.subarray(i, j)], { to: b });
+            // After the first two reads: what the oracle lets a relay send of wire[0, j).
+            expect(r.out.length, `${framing} split ${i}/${j}`).toBe(relayForwards(parseFraming(framing), 30, wire.subarray(0, j)).least);
+            const rest = feed(core, a, [wire.subarray(j)], { to: b });
+            expect(Buffer.concat([r.out, rest.out]).equals(wire), `${framing} split ${i}/${j}`).toBe(true);
+          }
+        }
+      }
     });
   });
 

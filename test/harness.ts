@@ -25,9 +25,11 @@ export interface Outcome {
   shrunk: number;
   /** How many times the core reported a full tx ring. */
   blocked: number;
+  /** Reads after which a relay had forwarded part of a frame still incomplete (Core.cutThrough). */
+  cuts: number;
   /** Bytes handed to the core (feeding stops at an error). */
   delivered: number;
-  /** Where decoding stopped in the stream: delivered minus what the rx ring still holds. */
+  /** Where decoding stopped in the stream: delivered minus what the rx ring still holds (and a relay forwarded of the frame in progress). */
   stopAt: number;
 }
 
@@ -44,6 +46,8 @@ export interface FeedOptions {
   defer?: boolean[];
   /** For each read in turn (cycling), whether to call shrink() after it, as an idle sweep would. */
   shrink?: boolean[];
+  /** Echo mode, a relay: the slot whose tx ring takes the frames (Core.forwardTo, which cuts them through); `out` is read from it. */
+  to?: number;
 }
 
 export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedOptions = {}): Outcome {
@@ -52,18 +56,21 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
   let error = 0;
   let noMemory = false;
   let blocked = 0;
+  let cuts = 0;
   let reads = 0;
   let shrunk = 0;
   let delivered = 0;
   let listings = 0;
   /** Frames an "async handler" still holds: views into the rx ring (or its pad). */
   let pending: { views: Uint8Array[]; end: number } | undefined;
+  const to = opts.to ?? slot;
+  if (to !== slot) core.forwardTo(slot, to);
   const drain = () => {
-    while (core.txPending(slot) > 0) {
-      const chunk = core.txChunk(slot, 0);
+    while (core.txPending(to) > 0) {
+      const chunk = core.txChunk(to, 0);
       const n = Math.min(chunk.length, opts.releaseStep ?? Infinity);
       out.push(Buffer.from(chunk.subarray(0, n)));
-      core.release(slot, n);
+      core.release(to, n);
     }
   };
   const settle = (status: number) => {
@@ -120,13 +127,14 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
         if (status === R_NO_MEMORY) noMemory = true;
         else finish();
       } else settle(status);
+      if (core.cutThrough(slot) > 0) cuts++;
       if (opts.shrink?.length && opts.shrink[reads++ % opts.shrink.length]) shrunk += core.shrink(slot);
     }
     if (error || noMemory) break;
   }
   if (!noMemory) finishAll();
   drain();
-  return { out: Buffer.concat(out), frames, error, noMemory, shrunk, blocked, delivered, stopAt: delivered - core.rxBuffered(slot) };
+  return { out: Buffer.concat(out), frames, error, noMemory, shrunk, blocked, cuts, delivered, stopAt: delivered - core.rxBuffered(slot) - core.cutThrough(slot) };
 }
 
 export async function coreWith(kind: CoreKind, options: CoreOptions): Promise<Core> {

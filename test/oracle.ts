@@ -99,3 +99,33 @@ export function sendsAsOneFrame(framing: Framing & { kind: 'delimiter' }, payloa
   const got = decodeStream(framing, payload.length, wire);
   return got.error === 0 && got.stopAt === wire.length && got.frames.length === 1 && got.frames[0]!.equals(payload);
 }
+
+/**
+ * What a relay forwards of `stream` once it has all of it (docs/relay.md, cut-through):
+ * every whole frame, and of the frame at stopAt, the bytes it may already send. An
+ * incomplete frame whose header is complete and valid (length: the length field;
+ * varint: its last prefix byte; fixed: no header at all) goes whole; for a delimiter,
+ * every byte that cannot be the start of the delimiter (all but the last
+ * delimiter length - 1). The bad frame of an error goes not at all, except a
+ * delimiter's frame over the limit, found only after up to maxFrame of its bytes
+ * went, however the reads split it: a range, from least to most bytes.
+ */
+export function relayForwards(framing: Framing, maxFrame: number, stream: Buffer): { least: number; most: number } {
+  const { stopAt, error } = decodeStream(framing, maxFrame, stream);
+  const rest = stream.subarray(stopAt);
+  const exactly = (n: number) => ({ least: stopAt + n, most: stopAt + n });
+  if (framing.kind === 'raw') return exactly(rest.length);
+  if (error !== 0) return framing.kind === 'delimiter' && error === FRAME_TOO_LARGE ? { least: stopAt, most: stopAt + maxFrame } : exactly(0);
+  switch (framing.kind) {
+    case 'length':
+      return exactly(rest.length >= (framing.offset ?? 0) + (framing.size ?? 4) ? rest.length : 0);
+    case 'varint':
+      return exactly(rest.subarray(0, 10).some(b => (b & 0x80) === 0) ? rest.length : 0);
+    case 'delimiter': {
+      const d = typeof framing.delimiter === 'string' ? Buffer.from(framing.delimiter) : (framing.delimiter ?? Buffer.from('\n'));
+      return exactly(Math.max(0, rest.length - d.length + 1));
+    }
+    case 'fixed':
+      return exactly(rest.length);
+  }
+}

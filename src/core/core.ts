@@ -18,12 +18,16 @@
 // host re-arms the socket after shrink() and after a pause); the tx ring only
 // while no write references it (empty, or growTx(), which the host calls only
 // with nothing in flight), so no write ever reads from a ring given back.
+// A relay (forwardTo) cuts frames through: the core forwards a frame's bytes as they
+// arrive once its header is validated (assembly/index.ts), so a frame may be in
+// progress with none of its bytes in the rx ring: cutThrough() and cutLeft() say
+// where it stands, and the host counts those bytes as input of an incomplete frame.
 
 import type { CoreConfig } from './config.ts';
 import {
   F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, H_FRAME_COUNT, LAYOUT_BASE, MODE_ECHO, readHeaderConfig, SCRATCH_BASE, SCRATCH_SIZE,
   SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
-  W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
+  W_CUT_DONE, W_CUT_LEFT, W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
 } from './layout.ts';
 import { JsFraming } from './js-framing.ts';
 import { Stats } from './stats.ts';
@@ -89,12 +93,20 @@ export interface Core {
   /** After ERR_FRAME_TOO_LARGE from a length field: the payload length it declared (0: not known). */
   errorSize(slot: number): number;
   /**
-   * Echo mode: slot's whole frames go into peer's tx ring (a relay), or back into
-   * its own (peer === slot: the echo, the default after open()). Only one slot may
-   * forward into a tx ring, and a slot forwarding into peer must be re-pointed
-   * before peer is closed.
+   * Echo mode: slot's frames go into peer's tx ring (a relay, which cuts them
+   * through: each frame's bytes go as they arrive once its header is validated), or
+   * back into its own (peer === slot: the echo, the default after open()). Only one
+   * slot may forward into a tx ring, and a slot forwarding into peer must be
+   * re-pointed before peer is closed; re-pointing elsewhere abandons a frame in progress.
    */
   forwardTo(slot: number, peer: number): void;
+  /**
+   * A relay's frame in progress (cut-through): its wire bytes already forwarded,
+   * before any still in the rx ring (0: no frame in progress).
+   */
+  cutThrough(slot: number): number;
+  /** The frame in progress's wire bytes still to come (length, varint, fixed framings; 0 for a delimiter: not known). */
+  cutLeft(slot: number): number;
   /**
    * Encode payload as one frame into the tx ring. Returns SEND_*: SEND_DELIMITER
    * (delimiter framing: the payload holds the delimiter) whether or not the ring has
@@ -283,10 +295,20 @@ export abstract class CoreBase implements Core {
     const framing = (this.scanner ??= new JsFraming(this.u8, this.u32, readHeaderConfig(this.memory)));
     const base = this.slotWord(slot, W_RX_BASE);
     let n = 0;
+    // A relay's frame in progress: its rest comes first (length framings skip it; a delimiter's is searched with what went).
+    let done = this.cutThrough(slot);
+    const left = this.cutLeft(slot);
+    if (left > 0) {
+      if (((head - pos) >>> 0) < left) return 0;
+      pos = (pos + left) >>> 0;
+      n = 1;
+      done = 0;
+    }
     for (;;) {
-      const wire = framing.decode(base, this.rxSize(slot), pos, (head - pos) >>> 0, 0);
+      const wire = framing.decode(base, this.rxSize(slot), pos, (head - pos) >>> 0, 0, done);
       if (wire <= 0) return n; // incomplete, or a framing error: not a frame
       n++;
+      done = 0;
       pos = (pos + wire) >>> 0;
     }
   }
@@ -296,7 +318,20 @@ export abstract class CoreBase implements Core {
   }
 
   forwardTo(slot: number, peer: number): void {
-    this.setSlotWord(slot, W_PEER, peer === slot ? 0 : peer + 1);
+    const to = peer === slot ? 0 : peer + 1;
+    if (this.slotWord(slot, W_PEER) === to) return;
+    this.setSlotWord(slot, W_PEER, to);
+    this.setSlotWord(slot, W_CUT_DONE, 0);
+    this.setSlotWord(slot, W_CUT_LEFT, 0);
+  }
+
+  // Echo mode keeps the cut-through state in handler-mode words (slotAliases in the contract).
+  cutThrough(slot: number): number {
+    return this.config.mode === MODE_ECHO ? this.slotWord(slot, W_CUT_DONE) : 0;
+  }
+
+  cutLeft(slot: number): number {
+    return this.config.mode === MODE_ECHO ? this.slotWord(slot, W_CUT_LEFT) : 0;
   }
 
   send(slot: number, payload: Uint8Array): number {

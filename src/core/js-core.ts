@@ -17,7 +17,7 @@ import {
   HANDOFF_MIN, HEADER_CONFIG_WORDS, HEADER_SIZE, INIT_BAD_CONFIG, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE,
   LAYOUT_VERSION, MAGIC, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, PAGE_SIZE, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, readHeaderConfig, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT,
   S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_POOL_EXHAUSTED, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
-  STATS_SIZE, W_ERROR, W_ERROR_SIZE, W_HOLD, W_LISTED, W_NEXT_FREE, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
+  STATS_SIZE, RELAY_RING, W_CUT_DONE, W_CUT_LEFT, W_ERROR, W_ERROR_SIZE, W_HOLD, W_LISTED, W_NEXT_FREE, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
   W_TX_BASE, W_TX_HEAD, W_TX_TAIL, type HeaderConfig,
 } from './layout.ts';
 
@@ -35,6 +35,9 @@ export class JsCore extends CoreBase {
   private padLog = 0;
   private rxTopLog = 0;
   private txTopLog = 0;
+  /** A relay's largest rings (RELAY_RING, or rxSize/txSize if smaller), log2. */
+  private relayRxLog = 0;
+  private relayTxLog = 0;
 
   /** A new core; or one on the memory of `reuse`, a JS core that will not be used again. */
   constructor(config: CoreConfig, reuse?: JsCore) {
@@ -112,7 +115,7 @@ export class JsCore extends CoreBase {
     this.P.give(old, k + this.padLog);
     this.setWord(s, W_RX_BASE, seg);
     this.setWord(s, W_RX_TAIL, 0);
-    this.setWord(s, W_LISTED, 0);
+    if (this.C.mode !== MODE_ECHO) this.setWord(s, W_LISTED, 0); // in echo mode a relay keeps W_CUT_DONE there (slotAliases)
     this.setWord(s, W_RX_HEAD, n);
     this.setRings(s, to, this.txLog(s), this.wantLog(s), 0);
     return true;
@@ -144,14 +147,15 @@ export class JsCore extends CoreBase {
     return head === this.word(t, W_TX_TAIL) && this.wantLog(t) > this.txLog(t);
   }
 
-  private makeTxRoom(t: number, head: number, need: number): boolean {
+  private makeTxRoom(t: number, head: number, need: number, top: number): boolean {
     const k = this.txLog(t);
+    const fit = this.fitLog(need, this.txTopLog);
     if (head !== this.word(t, W_TX_TAIL)) {
-      const want = this.fitLog(((head - this.word(t, W_TX_TAIL)) >>> 0) + need, this.txTopLog);
+      // For the bytes it holds and these, up to `top` (a relay's cap), or as large as these alone need.
+      const want = this.fitLog(((head - this.word(t, W_TX_TAIL)) >>> 0) + need, fit > top ? fit : top);
       if (want > this.wantLog(t)) this.setRings(t, this.rxLog(t), k, want, this.rxWanted(t));
       return true;
     }
-    const fit = this.fitLog(need, this.txTopLog);
     let want = this.wantLog(t) > fit ? this.wantLog(t) : fit;
     if (want <= k) return true;
     // Empty: the old ring goes back first, so that it can merge into the new one.
@@ -179,6 +183,9 @@ export class JsCore extends CoreBase {
     this.padLog = C.mode === MODE_ECHO ? 0 : 1;
     this.rxTopLog = 31 - Math.clz32(C.rxSize);
     this.txTopLog = 31 - Math.clz32(C.txSize);
+    const relayLog = 31 - Math.clz32(RELAY_RING);
+    this.relayRxLog = Math.min(this.rxTopLog, relayLog);
+    this.relayTxLog = Math.min(this.txTopLog, relayLog);
     const top = Math.max(this.rxTopLog + this.padLog, this.txTopLog);
     const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
     if (!pow2(C.minRing) || C.minRing < 16 || C.minRing > C.rxSize || C.minRing > C.txSize) return INIT_BAD_CONFIG;
@@ -259,7 +266,9 @@ export class JsCore extends CoreBase {
     const k = this.rxLog(s);
     const filled = n !== 0 && ((this.word(s, W_RX_HEAD) - this.word(s, W_RX_TAIL)) >>> 0) === 2 ** k;
     const r = this.process(slot);
-    if (filled && (r === R_DONE || r === R_BLOCKED) && this.rxLog(s) === k && k < this.rxTopLog) {
+    // A relay's ring grows for throughput only up to RELAY_RING: it forwards frames as they arrive.
+    const top = this.word(s, W_PEER) !== 0 ? this.relayRxLog : this.rxTopLog;
+    if (filled && (r === R_DONE || r === R_BLOCKED) && this.rxLog(s) === k && k < top) {
       if (!this.rxMovable(s)) this.setRings(s, k, this.txLog(s), this.wantLog(s), 1);
       else this.growRx(s, 0);
     }
@@ -275,9 +284,13 @@ export class JsCore extends CoreBase {
     if (!echo && this.word(s, W_HOLD) !== 0) return R_DONE;
     const err = this.word(s, W_ERROR);
     if (err !== 0) return -err;
-    // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay).
+    // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay,
+    // which cuts frames through: see assembly/index.ts; done and left are W_CUT_DONE and W_CUT_LEFT).
     const peer = this.word(s, W_PEER);
     const t = peer === 0 ? s : this.slotAddr(peer - 1);
+    const relay = echo && peer !== 0;
+    const txTop = relay ? this.relayTxLog : this.txTopLog;
+    let done = relay ? this.word(s, W_CUT_DONE) : 0, left = relay ? this.word(s, W_CUT_LEFT) : 0;
     let rxBase = this.word(s, W_RX_BASE);
     let rxSize = 2 ** this.rxLog(s);
     let txBase = this.word(t, W_TX_BASE), txSize = this.txSizeOf(t);
@@ -289,23 +302,42 @@ export class JsCore extends CoreBase {
     let result = R_DONE;
     while (rxHead !== pos) {
       const avail = (rxHead - pos) >>> 0;
-      let wire: number, off = 0, len: number;
+      let wire = 0, off = 0, len = 0;
+      // A relay's piece of a frame (cut-through): it may go in parts, as the tx ring has room.
+      let piece = false;
+      // Length framings: the piece's frame's wire bytes from pos to its end (delimiter: 0).
+      let rest = 0;
       if (C.framing === FRAMING_RAW) {
         // A raw frame is whatever has arrived: as much as the tx ring takes (echo),
         // or the contiguous run up to the ring's end (handler: never a copy).
         let room = echo ? txSize - ((txHead - txTail) >>> 0) : rxSize - (pos & (rxSize - 1));
         if (echo && (avail > room || this.txWantsGrowth(t, txHead))) {
-          if (!this.makeTxRoom(t, txHead, avail)) { result = R_NO_MEMORY; break; }
+          if (!this.makeTxRoom(t, txHead, avail, txTop)) { result = R_NO_MEMORY; break; }
           txBase = this.word(t, W_TX_BASE); txSize = this.txSizeOf(t);
           room = txSize - ((txHead - txTail) >>> 0);
         }
         wire = avail < room ? avail : room;
         len = wire;
         if (wire === 0) { result = R_BLOCKED; break; }
+      } else if (left !== 0) {
+        // The rest of a length-framed frame in progress: what of it has arrived.
+        rest = left;
+        wire = avail < rest ? avail : rest;
+        len = wire;
+        piece = true;
       } else {
-        const r = F.decode(rxBase, rxSize, pos, avail, scan);
-        if (r === 0) { scan = F.scanned; need = F.frameWire; break; }
-        if (r < 0) {
+        const r = F.decode(rxBase, rxSize, pos, avail, scan, done);
+        if (r === 0) {
+          scan = F.scanned;
+          if (!relay) { need = F.frameWire; break; }
+          // A relay cuts the frame through: all of it that came, once its header is
+          // validated; for a delimiter, the bytes searched without finding it.
+          if (C.framing === FRAMING_DELIMITER) wire = scan;
+          else { rest = F.frameWire; wire = rest === 0 ? 0 : avail; }
+          if (wire === 0) break;
+          len = wire;
+          piece = true;
+        } else if (r < 0) {
           this.setWord(s, W_ERROR, -r);
           this.setWord(s, W_ERROR_SIZE, F.tooLarge);
           F.tooLarge = 0;
@@ -313,10 +345,11 @@ export class JsCore extends CoreBase {
           this.count(S_ERROR_BY_CODE + -r, 1);
           result = r;
           break;
+        } else {
+          wire = r; off = F.frameOff; len = F.frameLen;
         }
-        wire = r; off = F.frameOff; len = F.frameLen;
       }
-      if (echo && wire >= HANDOFF_MIN && ((rxHead - pos - wire) >>> 0) < wire && txHead === txTail && this.handOff(s, t, pos, wire, rxHead)) {
+      if (echo && !piece && wire >= HANDOFF_MIN && ((rxHead - pos - wire) >>> 0) < wire && txHead === txTail && this.handOff(s, t, pos, wire, rxHead)) {
         // The frame left with its segment; decoding goes on in the new rx ring, from its start.
         rxBase = this.word(s, W_RX_BASE); rxSize = 2 ** this.rxLog(s); rxHead = this.word(s, W_RX_HEAD);
         txBase = this.word(t, W_TX_BASE); txSize = this.txSizeOf(t); txTail = pos;
@@ -329,9 +362,13 @@ export class JsCore extends CoreBase {
       }
       if (echo) {
         if (wire > txSize - ((txHead - txTail) >>> 0) || this.txWantsGrowth(t, txHead)) {
-          if (!this.makeTxRoom(t, txHead, wire)) { result = R_NO_MEMORY; break; }
+          if (!this.makeTxRoom(t, txHead, wire, txTop)) { result = R_NO_MEMORY; break; }
           txBase = this.word(t, W_TX_BASE); txSize = this.txSizeOf(t);
-          if (wire > txSize - ((txHead - txTail) >>> 0)) { result = R_BLOCKED; break; }
+          const room = txSize - ((txHead - txTail) >>> 0);
+          if (wire > room) {
+            if (!piece || room === 0) { result = R_BLOCKED; break; }
+            wire = room;
+          }
         }
         ringToRing(this.u8, rxBase, rxSize, pos, txBase, txSize, txHead, wire);
         txHead = (txHead + wire) >>> 0;
@@ -349,12 +386,21 @@ export class JsCore extends CoreBase {
         frames++;
       }
       pos = (pos + wire) >>> 0;
+      if (piece) {
+        done += wire;
+        if (rest === 0) { scan -= wire; continue; } // delimiter: the scan goes on from the new pos
+        left = rest - wire;
+        if (left !== 0) continue;
+      }
+      // A frame is done (whole, or its last piece).
+      done = 0;
       scan = 0;
       framesIn++;
     }
     if (echo) {
       if (pos === rxHead) { this.setWord(s, W_RX_HEAD, 0); pos = 0; scan = 0; }
       this.setWord(s, W_RX_TAIL, pos);
+      if (relay) { this.setWord(s, W_CUT_DONE, done); this.setWord(s, W_CUT_LEFT, left); }
     } else {
       this.setWord(s, W_LISTED, pos);
     }
@@ -382,7 +428,7 @@ export class JsCore extends CoreBase {
     const txHead = this.word(s, W_TX_HEAD);
     const wire = this.F.encPrefix + len + this.F.encTrailer;
     if (wire > this.txSizeOf(s) - ((txHead - this.word(s, W_TX_TAIL)) >>> 0) || this.txWantsGrowth(s, txHead)) {
-      if (!this.makeTxRoom(s, txHead, wire)) {
+      if (!this.makeTxRoom(s, txHead, wire, this.txTopLog)) {
         this.noMemory();
         return SEND_NO_MEMORY;
       }
@@ -464,7 +510,7 @@ export class JsCore extends CoreBase {
     if (r !== SEND_OK && r !== SEND_TOO_LARGE) return r;
     const s = this.slotAddr(slot);
     const txHead = this.word(s, W_TX_HEAD);
-    if (!this.makeTxRoom(s, txHead, this.C.txSize)) {
+    if (!this.makeTxRoom(s, txHead, this.C.txSize, this.txTopLog)) {
       this.noMemory();
       return SEND_NO_MEMORY;
     }

@@ -44,13 +44,13 @@ export class JsFraming {
     this.c = c;
   }
 
-  decode(base: number, size: number, tail: number, avail: number, scan: number): number {
+  decode(base: number, size: number, tail: number, avail: number, scan: number, done: number): number {
     const mask = size - 1;
     const framing = this.c.framing;
     this.frameWire = 0;
     if (framing === FRAMING_LENGTH) return this.decodeLength(base, mask, tail, avail);
     if (framing === FRAMING_VARINT) return this.decodeVarint(base, mask, tail, avail);
-    if (framing === FRAMING_DELIMITER) return this.decodeDelimiter(base, mask, tail, avail, scan);
+    if (framing === FRAMING_DELIMITER) return this.decodeDelimiter(base, mask, tail, avail, scan, done);
     if (framing === FRAMING_FIXED) return this.decodeFixed(avail);
     return 0; // raw never reaches decode()
   }
@@ -110,11 +110,11 @@ export class JsFraming {
     return 0;
   }
 
-  private decodeDelimiter(base: number, mask: number, tail: number, avail: number, scan: number): number {
+  private decodeDelimiter(base: number, mask: number, tail: number, avail: number, scan: number, done: number): number {
     const { delimLen, maxFrame, stripCR } = this.c;
-    // A delimiter may start at i (from tail) for i + delimLen <= avail and i <= maxFrame.
+    // A delimiter may start at i (from tail) for i + delimLen <= avail and done + i <= maxFrame.
     let last = avail - delimLen;
-    if (last > maxFrame) last = maxFrame;
+    if (last > maxFrame - done) last = maxFrame - done;
     const i = this.findDelimiter(base, mask, tail, scan, last);
     if (i <= last) {
       let len = i;
@@ -124,7 +124,7 @@ export class JsFraming {
       this.scanned = 0;
       return i + delimLen;
     }
-    if (avail >= maxFrame + delimLen) return -E_FRAME_TOO_LARGE;
+    if (done + avail >= maxFrame + delimLen) return -E_FRAME_TOO_LARGE;
     // Positions up to `last` are searched; the next call starts after them.
     this.scanned = last + 1 > scan ? last + 1 : scan;
     return 0;

@@ -706,13 +706,13 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.reading = false;
       this.host[kLeaveRead]();
     }
-    this[kClocks].note(n, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
+    this[kClocks].note(n, reads(this.state) ? this.unfinished : 0);
     return !this.paused;
   }
 
   /** The wait for an incomplete frame starts now: for the sweep. */
   [kRestartWait](now: number): void {
-    this[kClocks].restart(now, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
+    this[kClocks].restart(now, reads(this.state) ? this.unfinished : 0);
   }
 
   /**
@@ -722,7 +722,17 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   get [kAwaitingInput](): boolean {
     return this.state === 'open' && !this.pending && this.saved === null && !this.txBlocked && this.out.queued === 0
-      && !this.out.writing && this.leftover === null && this.core.rxBuffered(this[kSlot]) > 0;
+      && !this.out.writing && this.leftover === null && this.unfinished > 0;
+  }
+
+  /**
+   * Input bytes of an incomplete frame: those in the rx ring, and those a relay
+   * already forwarded of the frame it is cutting through (Core.cutThrough), so the
+   * frame's clocks and a FIN in its middle see the whole frame, not what is left of it.
+   */
+  private get unfinished(): number {
+    const slot = this[kSlot];
+    return this.core.rxBuffered(slot) + this.core.cutThrough(slot);
   }
 
   /**
@@ -771,7 +781,7 @@ export class Connection<Data = any> implements ConnectionInfo {
         span.set(chunk.subarray(at, at + n));
         at += n;
         this[kSettle](this.core.received(this[kSlot], n));
-        this[kClocks].note(n, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
+        this[kClocks].note(n, reads(this.state) ? this.unfinished : 0);
       }
     } finally {
       this.host[kLeaveRead]();
@@ -864,9 +874,10 @@ export class Connection<Data = any> implements ConnectionInfo {
     // waiting for a slow reader are answered, and must not hold every other FIN.
     if (this.host[kHoldFin](this)) return;
     if (this.out.queued > 0) return;
-    if (this.peerEnded && this.core.rxBuffered(this[kSlot]) > 0) {
-      const n = this.core.rxBuffered(this[kSlot]);
-      return this[kFail](ringwireError(E_TRUNCATED_FRAME, `peer closed with ${n} bytes of an incomplete frame`));
+    if (this.peerEnded && this.unfinished > 0) {
+      const sent = this.core.cutThrough(this[kSlot]);
+      const also = sent > 0 ? ` (the relay had forwarded ${sent} of them: its partner closes after them)` : '';
+      return this[kFail](ringwireError(E_TRUNCATED_FRAME, `peer closed with ${this.unfinished} bytes of an incomplete frame${also}`));
     }
     const peer = this[kPeer];
     if (peer !== this && this.peerEnded) {

@@ -71,7 +71,7 @@ export interface Handler<Data = any> {
    * a rejection closes `from` and its partner, each with ERR_HANDLER. The frame is
    * a view, valid until the hook returns or its promise settles; forwarding copies
    * it once, into `to`'s tx ring. Without it, frames are forwarded inside the core
-   * (Core.forwardTo).
+   * (Core.forwardTo), cut through as their bytes arrive: a hook needs whole frames.
    */
   onForward?(frame: Uint8Array, from: Connection<Data>, to: Connection<Data>): ForwardResult | PromiseLike<ForwardResult>;
   /**

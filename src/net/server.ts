@@ -34,12 +34,14 @@ import type { Handler } from './handler.ts';
 export interface ServerOptions<Data = any> extends EndpointOptions<Data> {
   /**
    * A relay: each accepted client gets its own connection to this upstream, on the
-   * same core, and whole frames go both ways, validated at the edge (max frame,
-   * bad lengths: the bad side closes with its error, its partner after its
-   * in-flight frames), with backpressure each way. Each pair takes two slots.
-   * Without onForward, frames are forwarded inside the core (Core.forwardTo),
-   * copied once; with it, each frame passes through the hook, which may drop or
-   * replace it, and is copied once into the other side's tx ring.
+   * same core, and frames go both ways, validated at the edge (max frame,
+   * bad lengths: the bad side closes with its error, its partner after the
+   * bytes already on their way), with backpressure each way. Each pair takes two
+   * slots. Without onForward, frames are forwarded inside the core
+   * (Core.forwardTo), copied once, each as its bytes arrive once its header is
+   * valid (cut-through: docs/relay.md); with it, each whole frame passes through
+   * the hook, which may drop or replace it, and is copied once into the other
+   * side's tx ring.
    */
   upstream?: UpstreamOptions;
   /**
