@@ -15,16 +15,18 @@
 //     router's kReplyRefusal); frames the core would not put in a ring as they are
 //     (larger than the ring, streamed) go through send() for every subscriber.
 //   - Memory: the records buffer and the slot list grow to the largest batch and
-//     are kept (no allocation per frame or per batch in steady state); a batch is
-//     at most LIMIT bytes of records, and at most half the core's largest
-//     segment, which the core stages it in.
+//     are kept (no allocation per frame or per batch in steady state).
+//   - Size: a batch is at most LIMIT bytes of records, a quarter of the largest tx
+//     ring (a batch that outgrows the rings would queue copies of most of its
+//     frames for every subscriber), and half the core's largest segment (the core
+//     stages it there).
 
 import { fanoutRecordSize, putFanoutRecord, type Core } from '../core/core.ts';
 import type { Connection } from './connection.ts';
 import { kFannedOut, kFanoutReady, kSlot } from './internals.ts';
 
 /** Bytes of records a batch holds before it is delivered (and the mailbox's batch goes on). */
-const LIMIT = 64 * 1024;
+const LIMIT = 16 * 1024;
 
 export class FanoutBatch {
   /** The topic of the frames in the batch ('' with none). */
@@ -38,7 +40,7 @@ export class FanoutBatch {
   private readonly limit: number;
 
   constructor(core: Pick<Core, 'config'>) {
-    this.limit = Math.min(LIMIT, core.config.maxSegment / 2);
+    this.limit = Math.min(LIMIT, core.config.txSize / 4, core.config.maxSegment / 2);
   }
 
   /** Would a frame of `length` bytes take the batch past its limit? (An empty batch takes any frame.) */
