@@ -95,6 +95,10 @@ export const H_FREE_HEAD: u32 = 30;
 export const H_OPEN: u32 = 31;
 /** arena bytes ever split into segments: the rest is untouched, whole largest segments taken from here when no free list can serve */
 export const H_POOL_BUMP: u32 = 32;
+/** fan-out: address of the pool segment the host stages a batch in (stage(); 0: none) */
+export const H_STAGE: u32 = 33;
+/** fan-out: log2 of that segment's size (0: none) */
+export const H_STAGE_LOG: u32 = 34;
 
 // Stats counters (i64 index from the stats offset)
 /** open now (a gauge: close() subtracts) */

@@ -58,7 +58,7 @@ import {
   W_STATE, W_RX_HEAD, W_RX_TAIL, W_TX_HEAD, W_TX_TAIL, W_SCAN, W_ERROR, W_ERROR_SIZE, W_NEXT_FREE,
   W_RX_BASE, W_TX_BASE, W_RINGS, W_RESERVED, W_LISTED, W_HOLD, W_PEER, W_CUT_DONE, W_CUT_LEFT, RELAY_RING, F_ADDR, F_LEN, F_END, FRAME_WORDS,
   FRAMING_RAW, FRAMING_DELIMITER, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, R_NO_MEMORY, SEND_OK, SEND_FULL, SEND_TOO_LARGE, SEND_DELIMITER,
-  SEND_NO_MEMORY, SCRATCH_BASE, HANDOFF_MIN, OPEN_NO_SLOT, OPEN_NO_MEMORY, S_POOL_EXHAUSTED,
+  SEND_NO_MEMORY, SCRATCH_BASE, HANDOFF_MIN, OPEN_NO_SLOT, OPEN_NO_MEMORY, S_POOL_EXHAUSTED, H_STAGE, H_STAGE_LOG,
   INIT_OK, INIT_NO_HEADER, INIT_MEMORY_TOO_SMALL, INIT_STATIC_DATA, INIT_BAD_CONFIG,
 } from "./contract";
 import {
@@ -66,7 +66,7 @@ import {
   resetFraming, delimiterIn,
 } from "./framing";
 import { ringToRing } from "./ring";
-import { minLog, resetPool, take, give } from "./pool";
+import { minLog, topLog, resetPool, take, give } from "./pool";
 
 // Every contract constant is exported so the contract test can hold the host's copy to it.
 export * from "./contract";
@@ -601,6 +601,118 @@ export function endFrame(slot: u32): i32 {
   setWord(s, W_TX_HEAD, txHead + n);
   count(S_BYTES_OUT, n);
   return SEND_OK;
+}
+
+// ---- fan-out: a batch of frames encoded once and copied into many tx rings ----
+// The host stages the batch in a pool segment (stage()): n u32 slot indexes, then
+// the payload records (u32 length, the payload, padding to 4 bytes). fanout()
+// encodes the records once into a segment of its own, copies the encoded bytes
+// into each slot's tx ring (one or two memory.copy calls per slot when the ring
+// has room), and gives that segment back. A slot's ring takes whole frames from
+// the first, in order, as many as fit after what it holds (an empty ring grows to
+// fit the batch first, as for a send); fanout() writes in the slot's list entry
+// how many it took, and the host queues the rest, or drops the slot, by its
+// slow-consumer policy, so frames never leave out of order.
+
+/** Bytes a payload record of len bytes takes in the stage: its length word, its bytes, padding to 4. */
+@inline function recordSize(len: u32): u32 { return (4 + len + 3) & ~3; }
+
+/**
+ * The staging segment, of at least `bytes` (taken from the pool, kept for the next
+ * batches until one needs more; what it held is not kept when it is replaced): its
+ * address, or 0 when the pool has none that large. stage(0) gives it back.
+ */
+export function stage(bytes: u32): u32 {
+  let at = load<u32>(header(H_STAGE));
+  const k = load<u32>(header(H_STAGE_LOG));
+  if (at != 0 && bytes != 0 && bytes <= (<u32>1 << k)) return at;
+  if (at != 0) give(at, k);
+  store<u32>(header(H_STAGE), 0);
+  store<u32>(header(H_STAGE_LOG), 0);
+  if (bytes == 0 || bytes > (<u32>1 << topLog)) return 0;
+  const want = fitLog(bytes, topLog);
+  at = take(want);
+  if (at == 0) return 0;
+  store<u32>(header(H_STAGE), at);
+  store<u32>(header(H_STAGE_LOG), want);
+  return at;
+}
+
+/**
+ * The staged batch (n slot indexes, then len bytes of payload records) into the
+ * slots' tx rings, see above. Returns how many records it encoded: all of them, or
+ * those before the first that send() would not put in a ring as it is (SEND_* other
+ * than SEND_OK, a delimiter in the payload) or that would take the encoded batch
+ * past the largest segment; 0 with nothing staged or no segment for the encoding
+ * (then every entry is 0: the host sends them one by one).
+ */
+export function fanout(n: u32, len: u32): i32 {
+  const list = load<u32>(header(H_STAGE));
+  if (list == 0) return 0;
+  const first = list + n * 4, end = first + len;
+  // The frames to encode, and the bytes they take encoded.
+  let frames: u32 = 0, total: u32 = 0;
+  for (let p = first; end - p >= 4;) {
+    const l = load<u32>(p);
+    if (l > end - p - 4 || plan(l) != SEND_OK) break;
+    if (C.framing == FRAMING_DELIMITER && delimiterIn(p + 4, 0x7fffffff, 0, l, true)) break;
+    const wire = encPrefix + l + encTrailer;
+    if (wire > (<u32>1 << topLog) - total) break;
+    total += wire;
+    frames++;
+    p += recordSize(l);
+  }
+  const k = frames == 0 ? 0 : fitLog(total, topLog);
+  const enc = frames == 0 ? 0 : take(k);
+  if (enc == 0) {
+    for (let i: u32 = 0; i < n; i++) store<u32>(list + i * 4, 0);
+    return 0;
+  }
+  // Encoded once: each payload after its prefix, then the prefix and trailer around it.
+  for (let i: u32 = 0, p = first, q: u32 = 0; i < frames; i++) {
+    const l = load<u32>(p);
+    plan(l);
+    memory.copy(enc + q + encPrefix, p + 4, l);
+    encode(enc, 0x7fffffff, q, l);
+    q += encPrefix + l + encTrailer;
+    p += recordSize(l);
+  }
+  let framesOut: u32 = 0, bytesOut: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const slot = load<u32>(list + i * 4);
+    let took: u32 = 0, bytes: u32 = 0;
+    const t = slotAddr(slot);
+    if (slot < C.slots && word(t, W_STATE) != 0) {
+      const head = word(t, W_TX_HEAD);
+      // Short of pool, the ring stays as it is (or none): the host's send() of the rest says SEND_NO_MEMORY.
+      if (total > txSizeOf(t) - (head - word(t, W_TX_TAIL)) || txWantsGrowth(t, head)) makeTxRoom(t, head, total, txTopLog);
+      const room = txSizeOf(t) - (head - word(t, W_TX_TAIL));
+      if (total <= room) {
+        took = frames;
+        bytes = total;
+      } else {
+        for (let p = first; took < frames; took++) {
+          const l = load<u32>(p);
+          plan(l);
+          const wire = encPrefix + l + encTrailer;
+          if (wire > room - bytes) break;
+          bytes += wire;
+          p += recordSize(l);
+        }
+      }
+      if (bytes != 0) {
+        ringToRing(enc, <u32>1 << k, 0, word(t, W_TX_BASE), txSizeOf(t), head, bytes);
+        setWord(t, W_TX_HEAD, head + bytes);
+      }
+    }
+    store<u32>(list + i * 4, took);
+    framesOut += took;
+    bytesOut += bytes;
+  }
+  give(enc, k);
+  count(S_FRAMES_OUT, framesOut);
+  count(S_BYTES_OUT, bytesOut);
+  return <i32>frames;
 }
 
 /** Does nothing and returns x: what one call across the JS–WASM boundary costs, for the benchmarks. */

@@ -100,6 +100,8 @@ export const headerState: Entry[] = [
   { name: 'H_FREE_HEAD', doc: 'first free slot + 1 (0: none free)' },
   { name: 'H_OPEN', doc: 'slots in use' },
   { name: 'H_POOL_BUMP', doc: 'arena bytes ever split into segments: the rest is untouched, whole largest segments taken from here when no free list can serve' },
+  { name: 'H_STAGE', doc: 'fan-out: address of the pool segment the host stages a batch in (stage(); 0: none)' },
+  { name: 'H_STAGE_LOG', doc: 'fan-out: log2 of that segment\'s size (0: none)' },
 ];
 
 /**

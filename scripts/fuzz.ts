@@ -1,5 +1,5 @@
-// The differential properties (test/differential-property.ts: decoding, and what a
-// delimiter framing's send() refuses) far beyond the test suite's budget:
+// The differential properties (test/differential-property.ts: decoding, what a
+// delimiter framing's send() refuses, and fan-out into many tx rings) far beyond the test suite's budget:
 //   npm run fuzz -- --runs 1000000 [--seed S] [--time 60s] [--jobs N]
 // Runs are split over N worker threads (default: one per CPU), job i using seed
 // S + i. It prints runs per second as it goes and, on a failure, the shrunk
@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { caseArb, checkCase, checkSendCase, sendCaseArb } from '../test/differential-property.ts';
+import { caseArb, checkCase, checkFanoutCase, checkSendCase, fanoutCaseArb, sendCaseArb } from '../test/differential-property.ts';
 
 interface Job {
   seed: number;
@@ -32,10 +32,11 @@ async function runJob(job: Job, report: (r: Report) => void): Promise<void> {
   let errors = 0;
   let last = performance.now();
   const details = await fc.check(
-    // Each run: a stream to decode, and a payload to send on a delimiter framing.
-    fc.asyncProperty(caseArb, sendCaseArb, async (c, s) => {
+    // Each run: a stream to decode, a payload to send on a delimiter framing, and a batch to fan out.
+    fc.asyncProperty(caseArb, sendCaseArb, fanoutCaseArb, async (c, s, f) => {
       const run = await checkCase(c);
       await checkSendCase(s);
+      await checkFanoutCase(f);
       done++;
       if (run.predicted) predicted++;
       if (run.expected.error) errors++;

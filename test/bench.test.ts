@@ -416,7 +416,7 @@ describe('ringwire bench, end to end', () => {
   it('runs the routing suite: fan-out, cross-thread delivery and request/response, every contender verified, load average kept', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
-      'dist/cli.js', 'bench', '--suite', 'routing', '--subscribers', '20', '--fanout-messages', '200', '--thread-messages', '5000', '--pings', '100',
+      'dist/cli.js', 'bench', '--suite', 'routing', '--subscribers', '20', '--fanout-sizes', '64', '--fanout-messages', '200', '--thread-messages', '5000', '--pings', '100',
       '--rounds', '1', '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
@@ -426,8 +426,10 @@ describe('ringwire bench, end to end', () => {
     expect(routing.failures).toEqual([]);
     expect(report.ok).toBe(true);
     expect(r.status).toBe(0);
-    expect(routing.fanout.map(f => f.contender)).toEqual(['plain-per-message', 'plain-batched', 'ringwire-1-worker', 'ringwire-2-workers']);
-    expect(routing.fanout[0]!.vsPlain).toBe(1);
+    const n = os.availableParallelism() > 2 ? ['ringwire-N-workers'] : [];
+    expect(routing.fanout.map(f => f.contender)).toEqual(['plain-batched', 'plain-per-message', 'ringwire-1-worker', 'ringwire-2-workers', ...n]);
+    expect(routing.fanout[0]!.vsBatched).toBe(1); // the reference
+    for (const f of routing.fanout) expect([f.subscribers, f.messageBytes]).toEqual([20, 64]);
     expect(routing.threads.map(t => t.transport)).toEqual(['ringwire-mailbox', 'MessagePort', 'BroadcastChannel']);
     for (const t of routing.threads) expect(t.p99).toBeGreaterThanOrEqual(t.p50);
     expect(routing.asks.map(t => t.transport)).toEqual(['ringwire-ask', 'postMessage-reply']);

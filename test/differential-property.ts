@@ -28,7 +28,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { resolveConfig, type CoreOptions, type Framing } from '../src/core/config.ts';
-import type { Core, CoreKind } from '../src/core/core.ts';
+import { fanoutRecordSize, putFanoutRecord, type Core, type CoreKind } from '../src/core/core.ts';
 import { createCore } from '../src/core/create.ts';
 import { LAYOUT_BASE, S_POOL_BYTES, SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE } from '../src/core/layout.ts';
 import { feed, lengthFrame, varintFrame } from './harness.ts';
@@ -400,4 +400,150 @@ export async function checkSendCase(c: SendCase): Promise<{ refused: boolean }> 
   }
   assert.deepEqual(results[0], results[1], 'the cores\' stats differ');
   return { refused: !ok };
+}
+
+// ---- fan-out: a batch of payloads encoded once into many tx rings ----
+//
+// A case is a framing, a tx ring, a batch of payloads (some the framing cannot
+// carry, some larger than the ring), and subscribers whose rings already hold
+// replies not yet released (so the batch lands mid-ring and wraps), some closed,
+// in a pool that is sometimes too small for every ring to grow. Checked:
+//   1. against the spec: the records fanout() says it encoded are exactly those
+//      before the first that check() refuses (or none, the pool being short); what
+//      each subscriber's ring gained is its first `took` frames as docs/framing.md
+//      encodes them (encodeFrame), nothing more, and the next one would not have fit;
+//   2. the cores against each other: the same answers, stats and memory image, and
+//      the pool whole again once the stage is given back and every slot closed.
+
+export const fanoutCaseArb = fc.record({
+  framing: framingArb,
+  txPow: pow2(16),
+  minPow: fc.integer({ min: 4, max: 6 }),
+  payloads: fc.array(fc.record({
+    bytes: fc.array(fc.constantFrom(...PAYLOAD_BYTES, ...DELIM_BYTES), { maxLength: 8 }),
+    // 'fit': the fixed framing's size (others: up to 8 bytes); now and then one too large for a small ring
+    length: fc.oneof({ weight: 2, arbitrary: fc.constant('fit' as const) }, { weight: 4, arbitrary: fc.nat(24) }, { weight: 1, arbitrary: fc.nat(90) }),
+  }), { minLength: 1, maxLength: 8 }),
+  subscribers: fc.array(fc.record({
+    filler: fc.nat(600),
+    released: fc.nat(600),
+    closed: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  }), { minLength: 1, maxLength: 6 }),
+  // The pool: undefined, the default; else one connection's largest rings and memory - 1 of the largest segments.
+  memory: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+  unstage: fc.boolean(),
+});
+
+export type FanoutCase = typeof fanoutCaseArb extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * A payload as one frame on the wire (docs/framing.md), for a framing that can carry
+ * it: length framing's bytes before `strip` are zero but for the length field,
+ * written over them (with strip below the field's end, over the payload's first bytes).
+ */
+function encodeFrame(f: Framing, payload: Buffer): Buffer {
+  switch (f.kind) {
+    case 'length': {
+      const offset = f.offset ?? 0, size = f.size ?? 4, strip = f.strip ?? offset + size;
+      const wire = Buffer.concat([Buffer.alloc(strip), payload]);
+      let value = BigInt(wire.length - offset - size - (f.adjust ?? 0));
+      for (let i = 0; i < size; i++, value >>= 8n) wire[(f.endian ?? 'be') === 'be' ? offset + size - 1 - i : offset + i] = Number(value & 0xffn);
+      return wire;
+    }
+    case 'varint': return varintFrame(payload);
+    case 'delimiter': return Buffer.concat([payload, Buffer.from(f.delimiter as Uint8Array)]);
+    default: return payload;
+  }
+}
+
+/** Each kind's core from the last fan-out case, reused as checkCase does. */
+const spareFanout: Partial<Record<CoreKind, Core>> = {};
+
+/** Check one fan-out case; throws (node:assert) on any disagreement. */
+export async function checkFanoutCase(c: FanoutCase): Promise<{ encoded: number; partial: number }> {
+  const maxFrame = 100;
+  const payloads = c.payloads.map(p => {
+    const len = p.length === 'fit' ? (c.framing.kind === 'fixed' ? c.framing.size : p.bytes.length) : p.length;
+    return Buffer.from(Array.from({ length: len }, (_, i) => (p.bytes.length ? p.bytes[i % p.bytes.length]! : 0x41)));
+  });
+  const records = Buffer.alloc(payloads.reduce((n, p) => n + fanoutRecordSize(p.length), 0));
+  let len = 0;
+  for (const p of payloads) len = putFanoutRecord(records, len, p);
+  let options: CoreOptions = { framing: c.framing, maxFrame, mode: 'handler', maxConnections: c.subscribers.length };
+  const fit = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(resolveConfig(options).maxWire, 1))));
+  const txRing = Math.max(c.txPow, fit);
+  options = { ...options, rxRing: fit, txRing, minRing: Math.min(2 ** c.minPow, fit, txRing) };
+  // One connection's largest rings, and memory - 1 more of the largest segments; by default room for every ring, the stage and the encoding.
+  const { maxSegment } = resolveConfig(options);
+  const pool = c.memory === undefined ? 4 * c.subscribers.length + 4 : Math.ceil((2 * fit + txRing) / maxSegment) + c.memory - 1;
+  options = { ...options, maxMemory: pool * maxSegment };
+  const results = [];
+  let partial = 0;
+  for (const kind of ['wasm', 'js'] as CoreKind[]) {
+    const core = (spareFanout[kind] = await createCore(kind, options, spareFanout[kind]));
+    const where = `${kind} core`;
+    const slots: number[] = [];
+    const closed: boolean[] = [];
+    for (const s of c.subscribers) {
+      const slot = core.open();
+      if (slot < 0) continue; // the pool has no rx ring for it
+      // Replies already in its ring, part of them released: the batch starts mid-ring.
+      const filler = Buffer.alloc(c.framing.kind === 'fixed' ? c.framing.size : s.filler % (txRing / 2), 0x41);
+      for (let k = 0; k < 64 && core.txPending(slot) < s.filler && core.send(slot, filler) === SEND_OK; k++);
+      core.release(slot, Math.min(s.released, core.txPending(slot)));
+      slots.push(slot);
+      closed.push(s.closed);
+    }
+    // Closed after every open, so that no slot is listed twice.
+    slots.forEach((slot, i) => closed[i] && core.close(slot));
+    const before = slots.map((slot, i) => (closed[i] ? 0 : core.txPending(slot)));
+    const list = Uint32Array.from(slots);
+    const stats0 = core.stats.snapshot();
+    const encoded = core.fanout(records, len, list, slots.length);
+    const stats1 = core.stats.snapshot();
+    // 1. Against the oracle.
+    // Encoded: the records before the first check() refuses, while they fit the largest segment encoded; none when the batch does not fit one staged.
+    let carried = 0;
+    for (let wire = 0; carried < payloads.length && core.check(payloads[carried]!) === SEND_OK; carried++) {
+      wire += encodeFrame(c.framing, payloads[carried]!).length;
+      if (wire > maxSegment) break;
+    }
+    if (4 * slots.length + len > maxSegment) carried = 0;
+    assert.ok(encoded === carried || (encoded === 0 && c.memory !== undefined), `${where}: encoded ${encoded} of ${payloads.length} records, ${carried} can be`);
+    let frames = 0, bytes = 0;
+    slots.forEach((slot, i) => {
+      const took = list[i]!;
+      assert.ok(took <= encoded, `${where}: subscriber ${i} took ${took} of ${encoded}`);
+      if (closed[i]) return assert.equal(took, 0, `${where}: a closed slot took nothing`);
+      const added: Buffer[] = [];
+      for (let got = before[i]!; got < core.txPending(slot);) {
+        const chunk = core.txChunk(slot, got);
+        added.push(Buffer.from(chunk));
+        got += chunk.length;
+      }
+      const gained = Buffer.concat(added);
+      assert.ok(gained.equals(Buffer.concat(payloads.slice(0, took).map(p => encodeFrame(c.framing, p)))), `${where}: subscriber ${i}'s bytes are its first ${took} frames`);
+      if (took < encoded) {
+        partial++;
+        assert.ok(core.txPending(slot) + encodeFrame(c.framing, payloads[took]!).length > core.txSize(slot), `${where}: subscriber ${i} took ${took} of ${encoded} with room for the next`);
+      }
+      frames += took;
+      bytes += gained.length;
+    });
+    assert.equal(stats1.framesOut - stats0.framesOut, frames, `${where}: framesOut`);
+    assert.equal(stats1.bytesOut - stats0.bytesOut, bytes, `${where}: bytesOut`);
+    const answers = { encoded, took: [...list], pending: slots.map(s => core.txPending(s)), sizes: slots.map(s => core.txSize(s)) };
+    if (c.unstage) core.unstage();
+    const image = Buffer.from(new Uint8Array(core.memory, LAYOUT_BASE, core.config.regions.total - LAYOUT_BASE));
+    core.unstage();
+    slots.forEach((slot, i) => closed[i] || core.close(slot));
+    assert.equal(core.stats.get(S_POOL_BYTES), 0, `${where}: the pool is empty once the stage is given back and every slot closed`);
+    results.push({ answers, stats: core.stats.snapshot(), image });
+  }
+  // 2. The cores against each other.
+  const [w, j] = results;
+  assert.deepEqual(w!.answers, j!.answers, 'the cores\' answers differ');
+  assert.deepEqual(w!.stats, j!.stats, 'the cores\' stats differ');
+  assert.ok(w!.image.equals(j!.image), 'the cores\' memory images differ');
+  return { encoded: w!.answers.encoded, partial };
 }

@@ -3,7 +3,7 @@
 // runs, or to replay a seed: npm run fuzz -- --runs N [--seed S].
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { caseArb, checkCase, checkSendCase, sendCaseArb } from './differential-property.ts';
+import { caseArb, checkCase, checkFanoutCase, checkSendCase, fanoutCaseArb, sendCaseArb } from './differential-property.ts';
 
 describe('wasm core, js core and the oracle', () => {
   it('agree on random framings, frames, errors, reads, drains, async handlers, relays that cut frames through, and rings that grow, shrink and run out', async () => {
@@ -49,5 +49,24 @@ describe('wasm core, js core and the oracle', () => {
     // Both answers keep coming up.
     expect(refused).toBeGreaterThan(400);
     expect(sent).toBeGreaterThan(400);
+  });
+
+  it('agree on a fan-out: a batch encoded once into many tx rings, each taking the frames that fit, in order, from rings mid-way, closed slots and a pool that runs short', async () => {
+    let encoded = 0;
+    let partial = 0;
+    let none = 0;
+    await fc.assert(
+      fc.asyncProperty(fanoutCaseArb, async c => {
+        const run = await checkFanoutCase(c);
+        if (run.encoded > 0) encoded++;
+        else none++;
+        if (run.partial > 0) partial++;
+      }),
+      { numRuns: 2000 },
+    );
+    // Batches that go out whole, subscribers that take part of one, batches that cannot go.
+    expect(encoded).toBeGreaterThan(700);
+    expect(partial).toBeGreaterThan(120);
+    expect(none).toBeGreaterThan(100);
   });
 });

@@ -112,7 +112,8 @@ Contenders:
                             and its GCs, while measuring (a v8.GCProfiler preloaded into the
                             server; it costs a little: compare throughput from runs without it)
 Routing (for --suite routing):
-  --subscribers <n>         fan-out subscribers (default 1000)
+  --subscribers <list>      fan-out subscriber counts (default 1000,10000; --quick 1000)
+  --fanout-sizes <list>     fan-out message sizes, newline included (default 64,1k; --quick 64)
   --fanout-messages <n>     messages per fan-out run (default 2000; --quick 500)
   --thread-messages <n>     messages (and requests) per cross-thread throughput run (default
                             200000; --quick 50000)
@@ -129,6 +130,12 @@ Output:
 `;
 
 const list = (text: string) => text.split(',').map(s => s.trim()).filter(Boolean);
+
+/** A fan-out message holds its number (8 digits, a space) and its newline. */
+function fanoutSize(n: number): number {
+  if (n < 16) throw configError(`--fanout-sizes: a message is at least 16 bytes (its number and newline), got ${n}`);
+  return n;
+}
 
 export type Suite = SocketSuite | 'micro' | 'routing';
 
@@ -195,7 +202,8 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       gc: { type: 'boolean', default: false },
       suite: { type: 'string', default: 'echo,micro' },
       'micro-duration': { type: 'string' },
-      subscribers: { type: 'string', default: '1000' },
+      subscribers: { type: 'string' },
+      'fanout-sizes': { type: 'string' },
       'fanout-messages': { type: 'string' },
       'thread-messages': { type: 'string' },
       pings: { type: 'string' },
@@ -285,7 +293,8 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
     },
     routing: {
       rounds,
-      subscribers: parseCount('subscribers', values.subscribers),
+      subscribers: list(values.subscribers ?? (q ? '1000' : '1000,10000')).map(v => parseCount('subscribers', v)),
+      messageSizes: list(values['fanout-sizes'] ?? (q ? '64' : '64,1k')).map(v => fanoutSize(parseBytes('fanout-sizes', v))),
       fanoutMessages: parseCount('fanout-messages', values['fanout-messages'] ?? (q ? '500' : '2000')),
       threadMessages: parseCount('thread-messages', values['thread-messages'] ?? (q ? '50000' : '200000')),
       pings: parseCount('pings', values.pings ?? (q ? '3000' : '20000')),

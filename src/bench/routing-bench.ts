@@ -1,12 +1,15 @@
 // `ringwire bench --suite routing`: connections as actors, measured.
 //
-// 1. Fan-out over real sockets: 1 publisher, S subscribers (default 1,000), M
-//    messages of 64 bytes (line framing): deliveries per second until every
-//    subscriber has every byte, for `ringwire serve` with 1 and 2 workers
-//    (fanout-handler.ts: publish() per frame) against a plain Node server that
-//    writes each message to each subscriber socket (the baseline), and the same
-//    server batching by hand (one write per subscriber per 'data' chunk). Every
-//    subscriber's bytes are checked (length and CRC-32 of the whole stream).
+// 1. Fan-out over real sockets: 1 publisher, S subscribers (default 1,000 and
+//    10,000), M messages of each size (default 64 B and 1 KiB, line framing):
+//    deliveries per second until every subscriber has every byte, for `ringwire
+//    serve` with 1, 2 and N workers (N: the machine's parallelism, when above 2;
+//    fanout-handler.ts: publish() per frame, delivered by the core's fan-out)
+//    against the reference, a plain Node server that batches by hand (one write
+//    per subscriber per 'data' chunk), and the same server writing each message to
+//    each subscriber socket (up to 1,000 subscribers: beyond, one run takes
+//    minutes). Every subscriber's bytes are checked (length and CRC-32 of the
+//    whole stream).
 // 2. Cross-thread delivery of 64-byte messages from this thread to a worker
 //    thread: ringwire's mailbox (what sendTo and publish post into, consumed as
 //    Router.pump does: take, sleep, Atomics.waitAsync) against
@@ -40,7 +43,10 @@ import { fillMessage, MESSAGE_BYTES, wrong } from './thread-consumer.ts';
 
 export interface RoutingOptions {
   rounds: number;
-  subscribers: number;
+  /** Fan-out subscriber counts, one cell each. */
+  subscribers: number[];
+  /** Fan-out message sizes in bytes (the newline included), one cell each. */
+  messageSizes: number[];
   /** Messages the publisher sends in each fan-out run. */
   fanoutMessages: number;
   /** Messages per cross-thread throughput run. */
@@ -52,11 +58,13 @@ export interface RoutingOptions {
 
 
 export interface FanoutRow {
+  subscribers: number;
+  messageBytes: number;
   contender: FanoutContender;
   /** Deliveries (messages × subscribers) per second. */
   deliveriesPerSecond: Spread;
-  /** Against the baseline, plain-per-message. */
-  vsPlain: number;
+  /** Against the reference in the same cell, plain-batched. */
+  vsBatched: number;
 }
 
 export interface ThreadRow {
@@ -87,8 +95,15 @@ export interface RoutingResult {
   failures: string[];
 }
 
-export const FANOUT_CONTENDERS = ['plain-per-message', 'plain-batched', 'ringwire-1-worker', 'ringwire-2-workers'] as const;
+export const FANOUT_CONTENDERS = ['plain-batched', 'plain-per-message', 'ringwire-1-worker', 'ringwire-2-workers', 'ringwire-N-workers'] as const;
 export type FanoutContender = (typeof FANOUT_CONTENDERS)[number];
+/** The plain per-message server only up to this many subscribers (beyond, a run takes minutes). */
+const PER_MESSAGE_MAX = 1000;
+
+/** The contenders of a cell: the N-worker server only where the machine has more than 2 CPUs. */
+function fanoutContenders(subscribers: number): FanoutContender[] {
+  return FANOUT_CONTENDERS.filter(c => (c !== 'plain-per-message' || subscribers <= PER_MESSAGE_MAX) && (c !== 'ringwire-N-workers' || os.availableParallelism() > 2));
+}
 export const THREAD_TRANSPORTS = ['ringwire-mailbox', 'MessagePort', 'BroadcastChannel'] as const;
 export type ThreadTransport = (typeof THREAD_TRANSPORTS)[number];
 export const ASK_TRANSPORTS = ['ringwire-ask', 'postMessage-reply'] as const;
@@ -96,16 +111,15 @@ export type AskTransport = (typeof ASK_TRANSPORTS)[number];
 /** Requests in flight in a rate run. */
 export const ASK_WINDOW = 64;
 
-const TOPIC_LINE = 64;
 /** A fan-out run may take this long, plus 1 s per 20,000 deliveries (the plain server writes ~100,000/s here). */
 const RUN_TIMEOUT = 30_000;
 const DELIVERIES_PER_TIMEOUT_SECOND = 20_000;
 
 // ---- fan-out ----
 
-/** Message k of a fan-out run: 64 bytes with its newline. */
-function fanoutLine(k: number): Buffer {
-  return Buffer.from(`${String(k).padStart(8, '0')} ${'x'.repeat(TOPIC_LINE - 10)}\n`);
+/** Message k of a fan-out run: `size` bytes with its newline. */
+function fanoutLine(k: number, size: number): Buffer {
+  return Buffer.from(`${String(k).padStart(8, '0')} ${'x'.repeat(size - 10)}\n`);
 }
 
 async function startFanoutServer(contender: FanoutContender, subscribers: number): Promise<{ child: ChildProcess; port: number }> {
@@ -113,7 +127,8 @@ async function startFanoutServer(contender: FanoutContender, subscribers: number
     ? spawn(process.execPath, [entry('plain-fanout'), ...(contender === 'plain-per-message' ? ['--per-message'] : [])], { stdio: ['ignore', 'pipe', 'ignore'] })
     : spawn(process.execPath, [
       entry('cli'), 'serve', '--port', '0', '--framing', 'line', '--handler', entry('fanout-handler'),
-      '--workers', contender === 'ringwire-1-worker' ? '1' : '2', '--max-connections', String(subscribers + 64),
+      '--workers', contender === 'ringwire-1-worker' ? '1' : contender === 'ringwire-2-workers' ? '2' : String(os.availableParallelism()),
+      '--max-connections', String(subscribers + 64),
     ], { stdio: ['ignore', 'pipe', 'ignore'] }));
   const [line] = await once(child.stdout!.setEncoding('utf8'), 'data') as [string];
   const port = /:(\d+) /.exec(line);
@@ -324,26 +339,32 @@ function percentile(sorted: number[], p: number): number {
 export async function runRoutingBench(o: RoutingOptions): Promise<RoutingResult> {
   const before = os.loadavg();
   const failures: string[] = [];
-  const lines = Array.from({ length: o.fanoutMessages }, (_, k) => fanoutLine(k));
-  const stream = Buffer.concat(lines);
-  const expected = { bytes: stream.length, crc: crc32(stream) };
-  const rates = new Map<FanoutContender, number[]>(FANOUT_CONTENDERS.map(c => [c, []]));
-  for (let round = 0; round < o.rounds; round++) {
-    for (const c of FANOUT_CONTENDERS) {
-      o.onProgress?.(`routing: fan-out round ${round + 1}/${o.rounds}: ${c}, ${o.subscribers} subscribers`);
-      try {
-        rates.get(c)!.push(await fanout(c, o.subscribers, lines, expected));
-      } catch (err) {
-        failures.push((err as Error).message);
+  const fanoutRows: FanoutRow[] = [];
+  for (const subscribers of o.subscribers) {
+    for (const size of o.messageSizes) {
+      const lines = Array.from({ length: o.fanoutMessages }, (_, k) => fanoutLine(k, size));
+      const stream = Buffer.concat(lines);
+      const expected = { bytes: stream.length, crc: crc32(stream) };
+      const contenders = fanoutContenders(subscribers);
+      const rates = new Map<FanoutContender, number[]>(contenders.map(c => [c, []]));
+      for (let round = 0; round < o.rounds; round++) {
+        for (const c of contenders) {
+          o.onProgress?.(`routing: fan-out round ${round + 1}/${o.rounds}: ${c}, ${subscribers} subscribers, ${size} B`);
+          try {
+            rates.get(c)!.push(await fanout(c, subscribers, lines, expected));
+          } catch (err) {
+            failures.push((err as Error).message);
+          }
+        }
+      }
+      const reference = rates.get('plain-batched')!;
+      const base = reference.length ? spread(reference).median : NaN;
+      for (const c of contenders.filter(c => rates.get(c)!.length > 0)) {
+        const s = spread(rates.get(c)!);
+        fanoutRows.push({ subscribers, messageBytes: size, contender: c, deliveriesPerSecond: s, vsBatched: s.median / base });
       }
     }
   }
-  const plain = rates.get('plain-per-message')!;
-  const base = plain.length ? spread(plain).median : NaN;
-  const fanoutRows = FANOUT_CONTENDERS.filter(c => rates.get(c)!.length > 0).map(c => {
-    const s = spread(rates.get(c)!);
-    return { contender: c, deliveriesPerSecond: s, vsPlain: s.median / base };
-  });
 
   // Each transport's rate (messages through `run(t, rateMode, n)`) and one-at-a-time round trips, rounds alternating transports.
   const measure = async <T extends string, M extends string>(transports: readonly T[], what: string, rateMode: M, run: (t: T, mode: M | 'ping', n: number) => Promise<number[]>) => {

@@ -93,11 +93,12 @@ export function microRows(m: MicroResult): string[][] {
   });
 }
 
-export const FANOUT_HEADERS = ['server', 'deliveries/s', 'min–max', 'vs plain'];
+export const FANOUT_HEADERS = ['subscribers', 'message', 'server', 'deliveries/s', 'min–max', 'vs plain-batched'];
 
 export function fanoutRows(r: RoutingResult): string[][] {
   return r.fanout.map(row => [
-    row.contender, sig(row.deliveriesPerSecond.median), `${sig(row.deliveriesPerSecond.min)}–${sig(row.deliveriesPerSecond.max)}`, times(row.vsPlain),
+    String(row.subscribers), `${row.messageBytes} B`, row.contender, sig(row.deliveriesPerSecond.median),
+    `${sig(row.deliveriesPerSecond.min)}–${sig(row.deliveriesPerSecond.max)}`, times(row.vsBatched),
   ]);
 }
 
@@ -123,7 +124,7 @@ const loads = (l: number[]) => l.map(v => v.toFixed(2)).join(', ');
 export function routingTable(r: RoutingResult, style: TableStyle = 'text'): string {
   const s = r.settings;
   return [
-    `Fan-out: 1 publisher, ${s.subscribers} subscribers, ${s.fanoutMessages} messages of 64 B (line framing); deliveries/s until every subscriber has every byte (checked), median of ${s.rounds}`,
+    `Fan-out: 1 publisher, ${s.subscribers.join(' and ')} subscribers, ${s.fanoutMessages} messages of ${s.messageSizes.join(' and ')} B (line framing); deliveries/s until every subscriber has every byte (checked), median of ${s.rounds}`,
     '',
     renderTable(FANOUT_HEADERS, fanoutRows(r), style),
     '',

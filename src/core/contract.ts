@@ -97,6 +97,10 @@ export const H_FREE_HEAD = 30;
 export const H_OPEN = 31;
 /** arena bytes ever split into segments: the rest is untouched, whole largest segments taken from here when no free list can serve */
 export const H_POOL_BUMP = 32;
+/** fan-out: address of the pool segment the host stages a batch in (stage(); 0: none) */
+export const H_STAGE = 33;
+/** fan-out: log2 of that segment's size (0: none) */
+export const H_STAGE_LOG = 34;
 
 // Stats counters (i64 index from the stats offset)
 /** open now (a gauge: close() subtracts) */

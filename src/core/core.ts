@@ -41,6 +41,22 @@ export {
   S_PAUSES, S_QUARANTINED, S_STALLS, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
 } from './layout.ts';
 
+/** Bytes a fan-out payload record of len bytes takes: its u32 length, its bytes, padding to 4 (see Core.fanout). */
+export function fanoutRecordSize(len: number): number {
+  return (4 + len + 3) & ~3;
+}
+
+/** Write payload as a fan-out record at `at` of `into` (room for fanoutRecordSize(payload.length) bytes): returns where the next one goes. */
+export function putFanoutRecord(into: Uint8Array, at: number, payload: Uint8Array): number {
+  const n = payload.length;
+  into[at] = n & 0xff;
+  into[at + 1] = (n >>> 8) & 0xff;
+  into[at + 2] = (n >>> 16) & 0xff;
+  into[at + 3] = n >>> 24;
+  into.set(payload, at + 4);
+  return at + fanoutRecordSize(n);
+}
+
 export interface Core {
   readonly kind: CoreKind;
   readonly config: CoreConfig;
@@ -151,6 +167,20 @@ export interface Core {
   txPending(slot: number): number;
   /** The contiguous run of tx bytes that starts `skip` bytes after the tx tail. */
   txChunk(slot: number, skip: number): Uint8Array;
+  /**
+   * Fan-out: the payload records in records[0, len) (each a u32 little-endian length,
+   * the payload, padding to 4 bytes: FanoutBatch writes them) encoded once as frames
+   * and copied into the tx ring of each slot in slots[0, n), in one call into the
+   * core. On return slots[i] holds how many of the frames, from the first, that slot's
+   * ring took: all of them, or fewer when it had no room (the pool no larger ring);
+   * the host sends the rest (queued or dropped by its slow-consumer policy), so
+   * order is kept. Returns how many records were encoded: all, or those before the
+   * first that send() would not put in a ring as it is (over the ring, a length or
+   * delimiter the framing cannot carry); 0 when the pool has no room for the batch.
+   */
+  fanout(records: Uint8Array, len: number, slots: Uint32Array, n: number): number;
+  /** Give the segment fanout() stages batches in back to the pool (it keeps it between batches). */
+  unstage(): void;
   /** Does nothing and returns x: the cost of one call into the core (benchmarks). */
   nop(x: number): number;
 }
@@ -236,6 +266,28 @@ export abstract class CoreBase implements Core {
   abstract endFrame(slot: number): number;
   /** n payload bytes were copied at the tx head: publish them. */
   protected abstract putBytes(slot: number, n: number): void;
+  /** The staging segment, at least `bytes` (0: give it back): its address, or 0 when the pool has none. */
+  protected abstract stage(bytes: number): number;
+  /** fanout() of the staged batch: n slot indexes, then len bytes of records. */
+  protected abstract fanoutStaged(n: number, len: number): number;
+
+  fanout(records: Uint8Array, len: number, slots: Uint32Array, n: number): number {
+    const at = this.stage(n * 4 + len) >>> 0;
+    if (at === 0) {
+      slots.fill(0, 0, n);
+      return 0;
+    }
+    const w = at >>> 2;
+    for (let i = 0; i < n; i++) this.u32[w + i] = slots[i]!;
+    this.u8.set(len === records.length ? records : records.subarray(0, len), at + n * 4);
+    const encoded = this.fanoutStaged(n, len);
+    for (let i = 0; i < n; i++) slots[i] = this.u32[w + i]!;
+    return encoded;
+  }
+
+  unstage(): void {
+    this.stage(0);
+  }
 
   frameCount(): number {
     return this.u32[LAYOUT_BASE / 4 + H_FRAME_COUNT]!;

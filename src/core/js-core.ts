@@ -13,7 +13,7 @@ import { JsFraming } from './js-framing.ts';
 import { JsPool } from './js-pool.ts';
 import { ringToRing } from './js-ring.ts';
 import {
-  DELIM_MAX, F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, H_FRAME_COUNT, H_FREE_HEAD, H_MAGIC, H_OPEN, H_VERSION,
+  DELIM_MAX, F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, H_FRAME_COUNT, H_FREE_HEAD, H_MAGIC, H_OPEN, H_STAGE, H_STAGE_LOG, H_VERSION,
   HANDOFF_MIN, HEADER_CONFIG_WORDS, HEADER_SIZE, INIT_BAD_CONFIG, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE,
   LAYOUT_VERSION, MAGIC, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, PAGE_SIZE, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, readHeaderConfig, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT,
   S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_POOL_EXHAUSTED, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
@@ -541,7 +541,98 @@ export class JsCore extends CoreBase {
     return SEND_OK;
   }
 
+  // ---- fan-out: a batch of frames encoded once and copied into many tx rings (see assembly/index.ts) ----
+
+  protected stage(bytes: number): number {
+    let at = this.load(header(H_STAGE));
+    const k = this.load(header(H_STAGE_LOG));
+    if (at !== 0 && bytes !== 0 && bytes <= 2 ** k) return at;
+    if (at !== 0) this.P.give(at, k);
+    this.store(header(H_STAGE), 0);
+    this.store(header(H_STAGE_LOG), 0);
+    if (bytes === 0 || bytes > 2 ** this.P.topLog) return 0;
+    const want = this.fitLog(bytes, this.P.topLog);
+    at = this.P.take(want);
+    if (at === 0) return 0;
+    this.store(header(H_STAGE), at);
+    this.store(header(H_STAGE_LOG), want);
+    return at;
+  }
+
+  protected fanoutStaged(n: number, len: number): number {
+    const F = this.F;
+    const list = this.load(header(H_STAGE));
+    if (list === 0) return 0;
+    const first = list + n * 4, end = first + len;
+    const top = 2 ** this.P.topLog;
+    let frames = 0, total = 0;
+    for (let p = first; end - p >= 4;) {
+      const l = this.load(p);
+      if (l > end - p - 4 || F.plan(l) !== SEND_OK) break;
+      if (this.C.framing === FRAMING_DELIMITER && F.delimiterIn(p + 4, 0x7fffffff, 0, l, true)) break;
+      const wire = F.encPrefix + l + F.encTrailer;
+      if (wire > top - total) break;
+      total += wire;
+      frames++;
+      p += recordSize(l);
+    }
+    const k = frames === 0 ? 0 : this.fitLog(total, this.P.topLog);
+    const enc = frames === 0 ? 0 : this.P.take(k);
+    if (enc === 0) {
+      this.u32.fill(0, list >>> 2, (list >>> 2) + n);
+      return 0;
+    }
+    for (let i = 0, p = first, q = 0; i < frames; i++) {
+      const l = this.load(p);
+      F.plan(l);
+      this.u8.copyWithin(enc + q + F.encPrefix, p + 4, p + 4 + l);
+      F.encode(enc, 0x7fffffff, q, l);
+      q += F.encPrefix + l + F.encTrailer;
+      p += recordSize(l);
+    }
+    let framesOut = 0, bytesOut = 0;
+    for (let i = 0; i < n; i++) {
+      const slot = this.load(list + i * 4);
+      let took = 0, bytes = 0;
+      const t = this.slotAddr(slot);
+      if (slot < this.C.slots && this.word(t, W_STATE) !== 0) {
+        const head = this.word(t, W_TX_HEAD);
+        if (total > this.txSizeOf(t) - ((head - this.word(t, W_TX_TAIL)) >>> 0) || this.txWantsGrowth(t, head)) this.makeTxRoom(t, head, total, this.txTopLog);
+        const room = this.txSizeOf(t) - ((head - this.word(t, W_TX_TAIL)) >>> 0);
+        if (total <= room) {
+          took = frames;
+          bytes = total;
+        } else {
+          for (let p = first; took < frames; took++) {
+            const l = this.load(p);
+            F.plan(l);
+            const wire = F.encPrefix + l + F.encTrailer;
+            if (wire > room - bytes) break;
+            bytes += wire;
+            p += recordSize(l);
+          }
+        }
+        if (bytes !== 0) {
+          ringToRing(this.u8, enc, 2 ** k, 0, this.word(t, W_TX_BASE), this.txSizeOf(t), head, bytes);
+          this.setWord(t, W_TX_HEAD, (head + bytes) >>> 0);
+        }
+      }
+      this.store(list + i * 4, took);
+      framesOut += took;
+      bytesOut += bytes;
+    }
+    this.P.give(enc, k);
+    this.count(S_FRAMES_OUT, framesOut);
+    this.count(S_BYTES_OUT, bytesOut);
+    return frames;
+  }
+
   nop(x: number): number {
     return x;
   }
+}
+
+/** Bytes a payload record of len bytes takes in the stage: its length word, its bytes, padding to 4. */
+function recordSize(len: number): number {
+  return (4 + len + 3) & ~3;
 }

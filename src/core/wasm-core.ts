@@ -29,9 +29,11 @@ export interface CoreExports {
   beginFrame(slot: number, len: number): number;
   putBytes(slot: number, n: number): void;
   endFrame(slot: number): number;
+  stage(bytes: number): number;
+  fanout(n: number, len: number): number;
   nop(x: number): number;
 }
-export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'shrink', 'growTx', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'scan', 'beginFrame', 'putBytes', 'endFrame', 'nop', 'memory'] as const;
+export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'shrink', 'growTx', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'scan', 'beginFrame', 'putBytes', 'endFrame', 'stage', 'fanout', 'nop', 'memory'] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 /** The instance running on each memory. */
@@ -133,5 +135,13 @@ export class WasmCore extends CoreBase {
   }
   endFrame(slot: number): number {
     return this.x.endFrame(slot);
+  }
+
+  protected stage(bytes: number): number {
+    return this.x.stage(bytes);
+  }
+
+  protected fanoutStaged(n: number, len: number): number {
+    return this.x.fanout(n, len);
   }
 }

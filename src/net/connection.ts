@@ -76,7 +76,7 @@ import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
-  kError, kEvict, kExpectHeader, kFail, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
+  kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
   kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitsOnWrite, kWhenDrained,
   kWritePath, kWriting, kWrote, kPeer, kForward,
@@ -507,6 +507,20 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   send(payload: Uint8Array): boolean {
     return this[kReply](this.dl?.sender(), payload);
+  }
+
+  /**
+   * Can a fan-out put frames straight into its tx ring now (fanout-batch.ts)? As
+   * send() would, in order: it takes replies, none waits beyond the ring, and no
+   * handler's window holds its replies back.
+   */
+  [kFanoutReady](): boolean {
+    return this.state !== 'closed' && !this.error && !this.d.window.holds(this.d.sender()) && this.out.takesInRing();
+  }
+
+  /** A fan-out put frames in its tx ring: written with the batch, as a send()'s. */
+  [kFannedOut](): void {
+    this.host[kFlushLater](this);
   }
 
   /** A reply of frame `at` (send(), or its own reply.send(): delivery-window.ts): in its place while earlier frames are out, else at once. */

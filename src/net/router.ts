@@ -22,6 +22,11 @@
 //     ring (it queued): the batch is written out and the rest waits for the
 //     next turn of the event loop (setImmediate), so the kernel can take bytes
 //     first and one burst cannot fill every subscriber's queue at once.
+//   - Publish records of one topic taken in a row are one fan-out batch
+//     (fanout-batch.ts): the core encodes their frames once and copies them into
+//     every subscriber's tx ring that can take them in one call; a subscriber
+//     with replies queued, or whose ring takes only part of the batch, gets the
+//     rest through send(), in order, under the slow-consumer rule below.
 //   - A message whose connection closed in flight (its slot now empty or holding
 //     another serial, or its thread gone) is dropped and counted, never sent to
 //     another client.
@@ -58,6 +63,8 @@ import { KIND_ANSWER, KIND_ASK, KIND_PUBLISH, KIND_SEND, Switchboard, type Publi
 import { Asks, DEFAULT_ASK_TIMEOUT, type AskHandler, type AskOptions } from './asks.ts';
 import { DEFAULT_POST_TIMEOUT, PostQueue } from './post-queue.ts';
 import { kDelivering, kEnter, kFlushNow, kLeave, kReplyRefusal, kSlot } from './internals.ts';
+import { FanoutBatch } from './fanout-batch.ts';
+import type { Core } from '../core/core.ts';
 
 /** Records one wake-up takes before letting I/O run. */
 const BATCH = 4096;
@@ -65,8 +72,8 @@ const FOREVER = 2 ** 31 - 1;
 
 /** What a Router needs from its endpoint (endpoint.ts). */
 export interface RouterHost {
-  /** The core's slots size a private switchboard's liveness table. */
-  readonly core: { readonly config: { readonly slots: number } };
+  /** The core's slots size a private switchboard's liveness table; its fanout() delivers publishes. */
+  readonly core: Core;
   /** Its handler's onAsk answers the asks for the keys this thread owns. */
   readonly handler: { readonly onAsk?: AskHandler };
   readonly [kDelivering]: Connection | null;
@@ -115,6 +122,14 @@ export class Router {
   /** Who else hears of this thread's topics (a cluster), besides the switchboard's filter. */
   private topicWatcher: ((topic: string, active: boolean) => void) | undefined;
   private readonly visit = (kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean => this.deliver(kind, w0, w1, w2, body);
+  /** Publish records of one topic taken in a row, delivered together (made on first use: it needs the core). */
+  private fan: FanoutBatch | null = null;
+  private readonly sendOne = (c: Connection, payload: Uint8Array): void => {
+    this.send(c, payload);
+  };
+  private readonly tookFrames = (frames: number): void => {
+    this.counts.delivered += frames;
+  };
 
   constructor(host: RouterHost) {
     this.host = host;
@@ -319,6 +334,19 @@ export class Router {
 
   /** One record: false ends the batch (a connection queued beyond its tx ring). */
   private deliver(kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean {
+    const fan = (this.fan ??= new FanoutBatch(this.host.core));
+    if (kind === KIND_PUBLISH) {
+      // Publishes of one topic in a row gather into one batch, delivered once the topic changes, another kind of
+      // record comes (what was published before it goes first), the batch is full or the mailbox's batch ends.
+      // The topic index finds the record's topic without a string per record; none: its subscribers here left meanwhile.
+      const topic = this.topicIndex.find(body, w0);
+      const payload = body.subarray(w0);
+      if (fan.count > 0 && (fan.topic !== topic || fan.full(payload.length))) this.deliverFanout();
+      if (topic !== undefined && this.host[kReplyRefusal](payload) === null) fan.add(topic, payload);
+      this.taken++;
+      return !this.backlog && this.thrown.length === 0;
+    }
+    if (fan.count > 0) this.deliverFanout();
     if (kind === KIND_SEND) {
       const c = this.bySlot[w1];
       const ok = w0 === threadId && c !== undefined && this.serials[w1] === w2 && this.host[kReplyRefusal](body) === null && this.send(c, body);
@@ -327,14 +355,6 @@ export class Router {
         this.counts.dropped++;
         this.lost++;
       }
-    } else if (kind === KIND_PUBLISH) {
-      const topic = this.topicIndex.find(body, w0);
-      const subs = topic === undefined ? undefined : this.groups.subscribers(topic);
-      if (subs) {
-        const payload = body.subarray(w0);
-        if (this.host[kReplyRefusal](payload) === null) for (const c of subs) this.send(c, payload);
-      }
-      this.taken++;
     } else if (kind === KIND_ASK) {
       this.asks!.serve(w0, w1, w2, body);
       this.taken++;
@@ -343,6 +363,14 @@ export class Router {
       else this.lost++; // its ask settled already (timed out)
     }
     return !this.backlog && this.thrown.length === 0;
+  }
+
+  /** The gathered publishes to this thread's subscribers of their topic: one core call for those that can take them in their rings (fanout-batch.ts). */
+  private deliverFanout(): void {
+    const fan = this.fan!;
+    const subs = this.groups.subscribers(fan.topic);
+    if (subs && subs.size > 0 && !this.host[kDelivering]) this.host[kEnter](subs.values().next().value!);
+    fan.deliver(this.host.core, subs, this.sendOne, this.tookFrames);
   }
 
   /** Take what the mailbox holds, one batch at a time; sleep when it is empty. */
@@ -357,6 +385,7 @@ export class Router {
       }
       const wake = this.mailbox.sleep();
       if (wake) {
+        this.host.core.unstage(); // idle: the segment fan-outs are staged in goes back to the pool
         void wake.then(() => this.pump());
         return;
       }
@@ -381,6 +410,7 @@ export class Router {
     let n: number;
     try {
       n = mailbox.take(BATCH, this.visit);
+      if (this.fan && this.fan.count > 0) this.deliverFanout();
     } finally {
       mailbox.count(this.taken, this.lost);
       this.taken = this.lost = 0;

@@ -128,6 +128,11 @@ export class Writer {
     return this.inflight > 0;
   }
 
+  /** Would put() try the tx ring now (open, and nothing queued beyond it)? */
+  takesInRing(): boolean {
+    return !this.closed && this.c[kLife] !== 'closed' && !this.c[kError] && this.queued === 0;
+  }
+
   /** send() after every earlier reply, whoever sends it. */
   put(payload: Uint8Array): boolean {
     const c = this.c;
