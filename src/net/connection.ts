@@ -697,15 +697,14 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.state === 'draining' && this.pass === 'last') return this.lateInput(chunk.length);
     if (this.state === 'draining') this.passBytes += chunk.length;
     let at = 0;
-    // Bytes already taken from the socket are input even once the peer's FIN came (draining): they are decoded too.
-    const takes = () => reads(this.state) || this.state === 'draining';
     this.host[kEnterRead](); // as on the zero-copy path: this chunk's replies are written as it is done
     try {
-      while (at < chunk.length && takes()) {
+      while (at < chunk.length && this.takesChunk()) {
         const span = this.core.readSpan(this[kSlot]);
         if (span.length === 0) break;
         const n = Math.min(span.length, chunk.length - at);
-        span.set(chunk.subarray(at, at + n));
+        // A whole chunk (the common case) is copied as it is: a subarray would be one more object per chunk for the GC.
+        span.set(n === chunk.length ? chunk : chunk.subarray(at, at + n));
         at += n;
         this[kSettle](this.core.received(this[kSlot], n));
         this[kClocks].note(n, reads(this.state) ? this.core.rxBuffered(this[kSlot]) : 0);
@@ -713,10 +712,15 @@ export class Connection<Data = any> implements ConnectionInfo {
     } finally {
       this.host[kLeaveRead]();
     }
-    if (at < chunk.length && takes()) {
+    if (at < chunk.length && this.takesChunk()) {
       this.leftover = chunk.subarray(at);
       this[kUpdateReading]();
     }
+  }
+
+  /** Bytes already taken from the socket are input even once the peer's FIN came (draining): they are decoded too. */
+  private takesChunk(): boolean {
+    return reads(this.state) || this.state === 'draining';
   }
 
   /** Pause reading when the rx ring is full, the echo is blocked, or the connection takes no input; resume otherwise. */
