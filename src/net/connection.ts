@@ -152,6 +152,13 @@ export interface ConnectionLimits {
 export const LINGER_MS = 2000;
 /** Where a closing connection's input goes. Never read. */
 const discard = new Uint8Array(65536);
+/**
+ * Where a read goes when the rx ring is full (readSpan() empty). Only TLS needs it:
+ * Node's TLS layer decrypts every record of a TCP read, into the span it was last
+ * given, even after the callback paused reading (socket-adoption.ts, readInto()).
+ * onRead() copies what lands here out at once, so one buffer serves every connection.
+ */
+const overflow = new Uint8Array(16384);
 
 /** The TypeError for a payload that is not bytes (the one programming error send() throws for). */
 export function notBytes(where: string, payload: unknown): TypeError {
@@ -265,7 +272,11 @@ export class Connection<Data = any> implements ConnectionInfo {
     else if (handler.onForward) d.onFrame = frame => this.link.forward(frame);
     if (zeroCopy) {
       this.socket = source({
-        buffer: () => (this.takesInput() ? this.core.readSpan(slot) : discard),
+        buffer: () => {
+          if (!this.takesInput()) return discard;
+          const span = this.core.readSpan(slot);
+          return span.length > 0 ? span : overflow;
+        },
         callback: (n, buf) => this.onRead(n, buf),
       });
     } else {
@@ -337,6 +348,21 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.preamble) this.preamble.since = performance.now();
     else if (this.state !== 'opening' || (this[kInbound] && !this.host[kIdentified](this)) || !this.open('start')) return;
     if (!this.zeroCopy) this.socket.resume();
+    else if (this.tls) this.takeDecrypted();
+  }
+
+  /**
+   * A TLS connection that reads into the ring (readInto(), socket-adoption.ts):
+   * what Node decrypted before the target was installed (a client's first frames
+   * right after its handshake) is in the stream's buffer; it is taken as the
+   * copying path takes a chunk, then the socket reads (it was made paused).
+   */
+  private takeDecrypted(): void {
+    const s = this.socket;
+    const early: Buffer[] = [];
+    for (let chunk = s.read() as Buffer | null; chunk !== null; chunk = s.read() as Buffer | null) early.push(chunk);
+    if (early.length > 0) this.copyIn(early.length === 1 ? early[0]! : Buffer.concat(early));
+    if (!this.paused && reads(this.state)) s.resume();
   }
 
   /** TLS after a PROXY header: the handshake is done; open (hooks) and read. For the endpoint. */
@@ -623,6 +649,13 @@ export class Connection<Data = any> implements ConnectionInfo {
   // ---- reading ----
 
   private onRead(n: number, buf: Uint8Array): boolean {
+    if (buf === overflow) {
+      // Decrypted while the ring was full: kept, after what was kept before, and taken as the copying path takes a chunk.
+      const kept = buf.slice(0, n);
+      this.leftover = this.leftover ? concat(this.leftover, kept) : kept;
+      this[kUpdateReading]();
+      return false;
+    }
     if (this.state !== 'open') {
       if (this.state === 'draining' && this.pass === 'last') return this.lateInput(n), true;
       if (!this.takesInput()) return true; // closing: discarded
@@ -975,4 +1008,11 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.core.close(this[kSlot]);
     this.host[kClosed](this, this.error, this.closeReason ?? 'peer');
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const both = new Uint8Array(a.length + b.length);
+  both.set(a);
+  both.set(b, a.length);
+  return both;
 }
