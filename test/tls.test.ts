@@ -181,6 +181,34 @@ describe.each(CORES)('TLS core=%s', core => {
     }
   });
 
+  it('keeps in order what TLS decrypts while the rx ring is full (a handler holds its frames), and answers all of it once they settle', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>(resolve => (open = resolve));
+    const { server, port } = await startServer({
+      core, framing: 'length:4', maxFrame: 1024, rxRing: 4096, tls: { ...certs.server },
+      async onFrame(f, c) {
+        await gate;
+        c.send(f);
+      },
+    });
+    const { client, hold, release } = await coalescingClient(port);
+    // 300 records of up to 1 KiB in one TCP write: Node decrypts them all in one go, far more than the 4 KiB ring holds.
+    const frames = Array.from({ length: 300 }, (_, i) => frameWith['length:4'](pattern(1 + ((i * 211) % 1000), i)));
+    const wire = Buffer.concat(frames);
+    const back = readBytes(client, wire.length);
+    hold();
+    for (const f of frames) await new Promise(resolve => client.write(f, resolve));
+    release();
+    await until(() => server.stats().total.backpressurePauses > 0, 5000, 'the server to pause: its ring is full');
+    await sleep(50);
+    open();
+    expect((await back).equals(wire)).toBe(true);
+    client.end();
+    await once(client, 'close');
+    await server.close();
+    expect(server.stats().total.errors).toBe(0);
+  });
+
   it('a TLS client that never reads is closed with ERR_SLOW_CONSUMER (writeTimeout; a handler\'s replies also at maxQueued), and a bystander echoes on', async () => {
     for (const mode of ['echo', 'handler'] as const) {
       // The handler answers each frame 20 times (a broadcast, say): its replies outgrow what reading less can hold back.
