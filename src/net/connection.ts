@@ -12,8 +12,10 @@
 // The parts ask the connection what stays its own through the symbols of internals.ts.
 //
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
-// a function buffer) and each read is one core call; on the copying path (TLS
-// too), 'data' chunks are copied into the same ring. Reading pauses whenever the rx ring is
+// a function buffer) and each read is one core call (TLS too: Node decrypts into
+// the span, socket-adoption.ts readInto(), and a full ring's overflow waits as
+// `leftover`); on the copying path (and TLS after a PROXY header), 'data' chunks
+// are copied into the same ring. Reading pauses whenever the rx ring is
 // full (frames held by a handler, or an incomplete frame behind them) or, in echo
 // mode, the tx ring is (R_BLOCKED), and resumes as room appears. What a core call
 // said goes to delivery (handler mode) or is the echo's ([kSettle]).

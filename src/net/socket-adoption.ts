@@ -19,6 +19,12 @@
 // which has no address for the PROXY trust check (endpoint.ts); no public API says.
 // Adoption and rearm work the same on a Pipe handle as on a TCP one (both are libuv
 // streams): test/unix-socket.test.ts reads through both paths.
+// A fourth, TLS: a TLSSocket over an accepted socket is built by Node without
+// `onread` (it takes one only when it makes the TCP socket itself), so readInto()
+// sets net.Socket's three private onread fields (kBuffer, kBufferCb, kBufferGen,
+// found by description; canReadInto() detects them and the TLS handle's
+// useUserBuffer) as its constructor would have; rearm() keeps kBuffer, the span
+// Node reports to the callback, equal to the one it installs.
 // Checked on Node 22.12+, 24 and 26 (see docs/node-facts.md); test/adoption.test.ts
 // runs both paths on whatever Node runs the suite.
 
