@@ -171,9 +171,9 @@ export class Writer {
     const socket = this.c.socket;
     const pending = this.core.txPending(this.slot) - this.inflight;
     if (pending <= 0 || socket.destroyed || this.closed) return;
-    // TLS takes one write at a time (Node's TLS layer encrypts a write and holds the
-    // next until the encrypted bytes are in the kernel, at the earliest in the next
-    // turn's check phase). Replies made while one is in flight stay in the ring and
+    // TLS takes one write at a time (Node's TLS layer encrypts a write at once but
+    // reports it done, and takes the next, only once the encrypted bytes are in the
+    // kernel: in the check phase of this turn at the earliest). Replies made while one is in flight stay in the ring and
     // leave together when it completes (written() flushes): one SSL_write from one
     // view of the ring, where handing each to socket.write would queue a view per
     // reply and have Node concatenate them into a new buffer to encrypt. Once the
