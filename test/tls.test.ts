@@ -11,6 +11,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canTransferSockets, connect, createServer, type Balance, type Connection, type RingwireError, type TlsInfo } from '../src/index.ts';
@@ -88,6 +89,42 @@ const frameWith = {
   line: (p: Buffer) => Buffer.concat([p, Buffer.from('\n')]),
 };
 
+/**
+ * A TLS client whose encrypted bytes can be held back and then sent in one TCP
+ * write (hold(), release()), over a transport of ours: the server then decrypts
+ * many records from one read, in one turn of its event loop.
+ */
+async function coalescingClient(port: number): Promise<{ client: tls.TLSSocket; hold: () => void; release: () => void }> {
+  const raw = net.connect(port, '127.0.0.1');
+  await once(raw, 'connect');
+  let held: Buffer[] | null = null;
+  const transport = new Duplex({
+    write(chunk: Buffer, _encoding, done) {
+      if (held) held.push(chunk);
+      else raw.write(chunk);
+      done();
+    },
+    read() {},
+    final(done) {
+      raw.end();
+      done();
+    },
+  });
+  raw.on('data', d => transport.push(d));
+  raw.on('end', () => transport.push(null));
+  raw.on('close', () => transport.destroy());
+  const client = tls.connect({ socket: transport, ca: certs.ca, servername: 'localhost' });
+  await once(client, 'secureConnect');
+  return {
+    client,
+    hold: () => { held = []; },
+    release: () => {
+      raw.write(Buffer.concat(held!));
+      held = null;
+    },
+  };
+}
+
 describe.each(CORES)('TLS core=%s', core => {
   it('echoes exact bytes to tls.connect in several framings, frames pipelined, 1 MiB in all, and onOpen sees the handshake', async () => {
     for (const framing of ['length:4', 'varint', 'line'] as const) {
@@ -118,6 +155,88 @@ describe.each(CORES)('TLS core=%s', core => {
       await once(client, 'close');
       await server.close();
       expect(server.stats().total.errors).toBe(0);
+    }
+  });
+
+  it('answers the frames of many TLS records read at once in frame order, exact bytes, echo and handler alike (their replies leave together)', async () => {
+    for (const mode of ['echo', 'handler'] as const) {
+      const { server, port } = await startServer({
+        core, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server },
+        ...(mode === 'handler' ? { onFrame: (f: Uint8Array, c: Connection) => void c.send(f) } : {}),
+      });
+      const { client, hold, release } = await coalescingClient(port);
+      // 400 frames, each its own TLS record (one write at a time), small ones and some larger than a record,
+      // all reaching the server in one TCP write: it decrypts them in one turn, and more than its tx ring holds.
+      const frames = Array.from({ length: 400 }, (_, i) => frameWith['length:4'](pattern(i % 50 === 0 ? 20_000 : 1 + ((i * 37) % 200), i)));
+      const wire = Buffer.concat(frames);
+      const back = readBytes(client, wire.length);
+      hold();
+      for (const f of frames) await new Promise(resolve => client.write(f, resolve));
+      release();
+      expect((await back).equals(wire)).toBe(true);
+      client.end();
+      await once(client, 'close');
+      await server.close();
+      expect(server.stats().total.errors).toBe(0);
+    }
+  });
+
+  it('keeps in order what TLS decrypts while the rx ring is full (a handler holds its frames), and answers all of it once they settle', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>(resolve => (open = resolve));
+    const { server, port } = await startServer({
+      core, framing: 'length:4', maxFrame: 1024, rxRing: 4096, tls: { ...certs.server },
+      async onFrame(f, c) {
+        await gate;
+        c.send(f);
+      },
+    });
+    const { client, hold, release } = await coalescingClient(port);
+    // 300 records of up to 1 KiB in one TCP write: Node decrypts them all in one go, far more than the 4 KiB ring holds.
+    const frames = Array.from({ length: 300 }, (_, i) => frameWith['length:4'](pattern(1 + ((i * 211) % 1000), i)));
+    const wire = Buffer.concat(frames);
+    const back = readBytes(client, wire.length);
+    hold();
+    for (const f of frames) await new Promise(resolve => client.write(f, resolve));
+    release();
+    await until(() => server.stats().total.backpressurePauses > 0, 5000, 'the server to pause: its ring is full');
+    await sleep(50);
+    open();
+    expect((await back).equals(wire)).toBe(true);
+    client.end();
+    await once(client, 'close');
+    await server.close();
+    expect(server.stats().total.errors).toBe(0);
+  });
+
+  it('a TLS client that never reads is closed with ERR_SLOW_CONSUMER (writeTimeout; a handler\'s replies also at maxQueued), and a bystander echoes on', async () => {
+    for (const mode of ['echo', 'handler'] as const) {
+      // The handler answers each frame 20 times (a broadcast, say): its replies outgrow what reading less can hold back.
+      const amplify = (f: Uint8Array, c: Connection) => { for (let i = 0; i < 20; i++) c.send(f); };
+      const { server, port } = await startServer({
+        core, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server },
+        writeTimeout: 300, ...(mode === 'handler' ? { maxQueued: 256 * 1024, onFrame: amplify } : {}),
+      });
+      const errors: RingwireError[] = [];
+      server.on('clientError', e => errors.push(e));
+      const bystander = await tlsClient(port);
+      const stalled = await tlsClient(port);
+      stalled.on('error', () => {});
+      stalled.pause();
+      // ~16 MB: more than the kernel's socket buffers on both sides absorb, so the server's writes stop moving.
+      const frame = frameWith['length:4'](pattern(16_000, 1));
+      for (let i = 0; i < 1000; i++) stalled.write(frame);
+      await until(() => errors.length > 0, 10_000, `the ${mode} to give up on the client that never reads`);
+      expect(errors.map(e => e.code)).toEqual(['ERR_SLOW_CONSUMER']);
+      // Whichever comes first for the handler: no progress for writeTimeout, or its queue over maxQueued.
+      expect(errors[0]!.message).toMatch(mode === 'echo' ? /no write progress for \d+ ms \(writeTimeout 300 ms\)/ : /writeTimeout 300 ms|more than maxQueued/);
+      const copies = mode === 'echo' ? 1 : 20;
+      const back = readBytes(bystander, frame.length * copies);
+      bystander.write(frame);
+      expect((await back).equals(Buffer.concat(Array(copies).fill(frame)))).toBe(true);
+      bystander.end();
+      stalled.destroy();
+      await server.close();
     }
   });
 

@@ -18,8 +18,10 @@
 // connection costs).
 //
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
-// a function buffer) and each read is one core call; on the copying path (TLS
-// too), 'data' chunks are copied into the same ring. Reading pauses whenever the rx ring is
+// a function buffer) and each read is one core call (TLS too: Node decrypts into
+// the span, socket-adoption.ts readInto(), and a full ring's overflow waits as
+// `leftover`); on the copying path (and TLS after a PROXY header), 'data' chunks
+// are copied into the same ring. Reading pauses whenever the rx ring is
 // full (frames held by a handler, or an incomplete frame behind them) or, in echo
 // mode, the tx ring is (R_BLOCKED), and resumes as room appears. What a core call
 // said goes to delivery (handler mode) or is the echo's ([kSettle]).
@@ -79,7 +81,7 @@ import {
   kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
   kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitsOnWrite, kWhenDrained,
-  kWritePath, kWriting, kWrote, kPeer, kForward,
+  kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
 import { Writer } from './writer.ts';
@@ -158,6 +160,13 @@ export interface ConnectionLimits {
 export const LINGER_MS = 2000;
 /** Where a closing connection's input goes. Never read. */
 const discard = new Uint8Array(65536);
+/**
+ * Where a read goes when the rx ring is full (readSpan() empty). Only TLS needs it:
+ * Node's TLS layer decrypts every record of a TCP read, into the span it was last
+ * given, even after the callback paused reading (socket-adoption.ts, readInto()).
+ * onRead() copies what lands here out at once, so one buffer serves every connection.
+ */
+const overflow = new Uint8Array(16384);
 
 // No closure per connection: the socket's listeners and its read target are shared
 // functions that find their connection through the socket (an owner symbol, as
@@ -321,8 +330,20 @@ export class Connection<Data = any> implements ConnectionInfo {
     try {
       return c.onRead(n, buf);
     } finally {
-      next = c.takesInput() ? c.core.readSpan(c[kSlot]) : discard;
+      next = c[kNextSpan]();
     }
+  }
+
+  /**
+   * The span this connection's next read goes into: its rx ring's free run, or
+   * `overflow` when the ring is full (only TLS reads then: see overflow), or
+   * `discard` once it takes no input. For the read target, and for readInto()'s
+   * first span (endpoint.ts), which a TLS socket gets once its handshake is done.
+   */
+  [kNextSpan](): Uint8Array {
+    if (!this.takesInput()) return discard;
+    const span = this.core.readSpan(this[kSlot]);
+    return span.length > 0 ? span : overflow;
   }
 
   private listen(s: net.Socket): void {
@@ -400,6 +421,21 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.preamble) this.preamble.since = performance.now();
     else if (this.state !== 'opening' || (this[kInbound] && !this.host[kIdentified](this)) || !this.open('start')) return;
     if (!this.zeroCopy) this.socket.resume();
+    else if (this.tls) this.takeDecrypted();
+  }
+
+  /**
+   * A TLS connection that reads into the ring (readInto(), socket-adoption.ts):
+   * what Node decrypted before the target was installed (a client's first frames
+   * right after its handshake) is in the stream's buffer; it is taken as the
+   * copying path takes a chunk, then the socket reads (it was made paused).
+   */
+  private takeDecrypted(): void {
+    const s = this.socket;
+    const early: Buffer[] = [];
+    for (let chunk = s.read() as Buffer | null; chunk !== null; chunk = s.read() as Buffer | null) early.push(chunk);
+    if (early.length > 0) this.copyIn(early.length === 1 ? early[0]! : Buffer.concat(early));
+    if (!this.paused && reads(this.state)) s.resume();
   }
 
   /** TLS after a PROXY header: the handshake is done; open (hooks) and read. For the endpoint. */
@@ -700,6 +736,13 @@ export class Connection<Data = any> implements ConnectionInfo {
   // ---- reading ----
 
   private onRead(n: number, buf: Uint8Array): boolean {
+    if (buf === overflow) {
+      // Decrypted while the ring was full: kept, after what was kept before, and taken as the copying path takes a chunk.
+      const kept = buf.slice(0, n);
+      this.leftover = this.leftover ? concat(this.leftover, kept) : kept;
+      this[kUpdateReading]();
+      return false;
+    }
     if (this.state !== 'open') {
       if (this.state === 'draining' && this.pass === 'last') return this.lateInput(n), true;
       if (!this.takesInput()) return true; // closing: discarded
@@ -784,15 +827,14 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.state === 'draining' && this.pass === 'last') return this.lateInput(chunk.length);
     if (this.state === 'draining') this.passBytes += chunk.length;
     let at = 0;
-    // Bytes already taken from the socket are input even once the peer's FIN came (draining): they are decoded too.
-    const takes = () => reads(this.state) || this.state === 'draining';
     this.host[kEnterRead](); // as on the zero-copy path: this chunk's replies are written as it is done
     try {
-      while (at < chunk.length && takes()) {
+      while (at < chunk.length && this.takesChunk()) {
         const span = this.core.readSpan(this[kSlot]);
         if (span.length === 0) break;
         const n = Math.min(span.length, chunk.length - at);
-        span.set(chunk.subarray(at, at + n));
+        // A whole chunk (the common case) is copied as it is: a subarray would be one more object per chunk for the GC.
+        span.set(n === chunk.length ? chunk : chunk.subarray(at, at + n));
         at += n;
         this[kSettle](this.core.received(this[kSlot], n));
         this[kClocks].note(n, reads(this.state) ? this.unfinished : 0);
@@ -800,10 +842,15 @@ export class Connection<Data = any> implements ConnectionInfo {
     } finally {
       this.host[kLeaveRead]();
     }
-    if (at < chunk.length && takes()) {
+    if (at < chunk.length && this.takesChunk()) {
       this.leftover = chunk.subarray(at);
       this[kUpdateReading]();
     }
+  }
+
+  /** Bytes already taken from the socket are input even once the peer's FIN came (draining): they are decoded too. */
+  private takesChunk(): boolean {
+    return reads(this.state) || this.state === 'draining';
   }
 
   /** Pause reading when the rx ring is full, the echo is blocked, or the connection takes no input; resume otherwise. */
@@ -1070,4 +1117,11 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.core.close(this[kSlot]);
     this.host[kClosed](this, this.error, this.closeReason ?? 'peer');
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const both = new Uint8Array(a.length + b.length);
+  both.set(a);
+  both.set(b, a.length);
+  return both;
 }

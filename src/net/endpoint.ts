@@ -69,14 +69,14 @@ import { Router } from './router.ts';
 import type { ServerStats, StatsRenderer, ThreadState } from './server-stats.ts';
 import { canWriteDirect, chooseWritePath, type WritePath } from './direct-write.ts';
 import { DEFAULT_MAX_QUEUED_TOTAL, endpointConfig, queueBudget, queueLimits, type EndpointConfig } from './endpoint-config.ts';
-import { adopt, canAdopt, isUnixSocket, type ReadTarget } from './socket-adoption.ts';
+import { adopt, canAdopt, canReadInto, isUnixSocket, readInto, type ReadTarget } from './socket-adoption.ts';
 import { describeDestination, type Destination } from './unix-socket.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
   kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
   kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStart, kTakesFrames,
-  kTlsAfterHeader, kWritePath, kWriting,
+  kTlsAfterHeader, kWritePath, kWriting, kNextSpan,
 } from './internals.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, ConnectionHooks<Data> {
@@ -452,8 +452,11 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const keepAlive = this.keepAliveDelay();
     if (keepAlive !== false) raw.setKeepAlive(true, keepAlive);
     const tls = this.tlsContext;
-    let zeroCopy = !tls && this.options.zeroCopy; // a TLSSocket reads decrypted bytes into its own buffers
-    if (zeroCopy && !canAdopt(raw)) {
+    // TLS first (no PROXY header before it): the TLSSocket over this socket, which reads decrypted bytes into
+    // the rx ring once it opens (readInto(), in whenSecure()) where this Node lets it, else copies its chunks.
+    const secure = tls && !this.proxyTrusted ? tls.wrap(raw) : null;
+    let zeroCopy = this.options.zeroCopy && (secure ? canReadInto(secure) : !tls);
+    if (zeroCopy && !secure && !canAdopt(raw)) {
       zeroCopy = false;
       if (!warnedCopy) {
         warnedCopy = true;
@@ -467,17 +470,24 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     // The one place a connection's socket is chosen: adopted (zero-copy), as accepted (copying), or wrapped in
     // TLS: at once, or, behind a balancer, once the PROXY header that precedes the ClientHello is read (startTls()).
     const listener = this.listener;
-    const tlsFirst = tls && !this.proxyTrusted;
-    const source = (target: ReadTarget | null) => (tlsFirst ? tls.wrap(raw) : target ? adopt(raw, listener, target) : raw);
+    let secureTarget: ReadTarget | null = null;
+    const source = (target: ReadTarget | null) => {
+      if (!secure) return target ? adopt(raw, listener, target) : raw;
+      secureTarget = target;
+      return secure;
+    };
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
     if (this.proxyTrusted) connection[kExpectHeader](this.options.proxyProtocol!);
     connection[kInbound] = true;
     if (entry >= 0) this.addressEntries.set(connection, entry);
     if (!tls) {
       this.register(connection);
-    } else if (tlsFirst) {
+    } else if (secure) {
       this.handshake(connection, tls.handshakeTimeout);
-      this.whenSecure(connection, tls, connection.socket as TLSSocket, () => this.register(connection));
+      this.whenSecure(connection, tls, secure, () => {
+        if (secureTarget) readInto(secure, secureTarget, connection[kNextSpan]()); // before it reads: kStart() takes what was decrypted so far
+        this.register(connection);
+      });
     } else {
       // Registered now (the PROXY header's deadline is the sweep's); the handshake and its deadline start after the header.
       connection[kTlsAfterHeader] = r => {

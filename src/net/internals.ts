@@ -32,6 +32,8 @@ export const kPeer = Symbol('peer');
 export const kForward = Symbol('forward');
 /** Where a connection is in its state tables (connection-state.ts): for the model-based test. */
 export const kState = Symbol('state');
+/** The span a connection's next read goes into (its read target's; a TLS socket's first, readInto()). */
+export const kNextSpan = Symbol('nextSpan');
 
 // ---- Connection: what its own parts call (delivery.ts, writer.ts, relay-link.ts) ----
 // Reading, closing and the slot stay the connection's; its parts ask it through these.

@@ -19,6 +19,12 @@
 // which has no address for the PROXY trust check (endpoint.ts); no public API says.
 // Adoption and rearm work the same on a Pipe handle as on a TCP one (both are libuv
 // streams): test/unix-socket.test.ts reads through both paths.
+// A fourth, TLS: a TLSSocket over an accepted socket is built by Node without
+// `onread` (it takes one only when it makes the TCP socket itself), so readInto()
+// sets net.Socket's three private onread fields (kBuffer, kBufferCb, kBufferGen,
+// found by description; canReadInto() detects them and the TLS handle's
+// useUserBuffer) as its constructor would have; rearm() keeps kBuffer, the span
+// Node reports to the callback, equal to the one it installs.
 // Checked on Node 22.12+, 24 and 26 (see docs/node-facts.md); test/adoption.test.ts
 // runs both paths on whatever Node runs the suite.
 
@@ -72,7 +78,58 @@ export function adopt(raw: net.Socket, server: net.Server | null, target: ReadTa
   return socket;
 }
 
+/** net.Socket's private fields for `onread` (lib/net.js: kBuffer, kBufferCb, kBufferGen), found by their descriptions. */
+interface OnreadFields {
+  buffer: symbol;
+  callback: symbol;
+  generator: symbol;
+}
+
+/** The same symbols on every socket (lib/net.js's): looked up once. */
+let fieldsFound: OnreadFields | null | undefined;
+
+function onreadFields(socket: net.Socket): OnreadFields | null {
+  if (fieldsFound !== undefined) return fieldsFound;
+  const own = Object.getOwnPropertySymbols(socket);
+  const find = (name: string) => own.find(sym => sym.description === name);
+  const buffer = find('kBuffer'), callback = find('kBufferCb'), generator = find('kBufferGen');
+  return (fieldsFound = buffer && callback && generator ? { buffer, callback, generator } : null);
+}
+
+/**
+ * Can `socket` (a TLSSocket over an accepted socket, which Node builds without
+ * `onread`) be given a read target after all? Its handle (Node's TLSWrap) must take
+ * a user buffer, and net.Socket must keep onread in the fields readInto() sets.
+ */
+export function canReadInto(socket: net.Socket): boolean {
+  return canAdopt(socket) && onreadFields(socket) !== null;
+}
+
+/**
+ * Give a socket Node made without `onread` the read target it would have had:
+ * the fields net.Socket's constructor sets from `onread`, and the first span
+ * (`first`: the target's buffer function may hand out a span only once), as its
+ * initSocketHandle() installs it. Only after canReadInto(). Node's TLS
+ * layer then decrypts into the target's spans (it copies each record out of
+ * OpenSSL's buffer into the span it is given, splitting it over smaller ones),
+ * and bytes it had already pushed to the stream are the caller's to take
+ * (socket.read()). Unlike a TCP read, that copy goes on after the callback
+ * returns false, until what one TCP read brought is decrypted: the target must
+ * never hand out an empty span (the loop would not advance).
+ */
+export function readInto(socket: net.Socket, target: ReadTarget, first: Uint8Array): void {
+  const f = onreadFields(socket)!;
+  const fields = socket as unknown as Record<symbol, unknown>;
+  fields[f.generator] = target.buffer;
+  fields[f.callback] = target.callback;
+  fields[f.buffer] = first;
+  rearm(socket, first);
+}
+
 /** Install the span the next read goes into (before socket.resume()). */
 export function rearm(socket: net.Socket, buf: Uint8Array): void {
+  // Node hands the callback the span it recorded last (kBuffer), not the one the handle read into: both change here.
+  const f = onreadFields(socket);
+  if (f) (socket as unknown as Record<symbol, unknown>)[f.buffer] = buf;
   (socket as unknown as SocketInternals)._handle?.useUserBuffer?.(buf);
 }

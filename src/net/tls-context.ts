@@ -8,9 +8,11 @@
 // decrypted byte moves until the connection opens. The connection opens (onOpen)
 // only once the handshake is done and, with requestCert, the client's certificate
 // has been checked as tls.Server checks it (a standalone TLSSocket does not: see
-// peerVerifyError). Decrypted bytes take the copying read path ('data' chunks
-// copied into the rx ring): a TLSSocket cannot read straight into the ring
-// (docs/tls.md says why and what a zero-copy path would need).
+// peerVerifyError). Decrypted bytes go into the rx ring through the onread target
+// the endpoint installs once the handshake is done (socket-adoption.ts readInto():
+// Node copies each decrypted record into the span), or, behind a PROXY header or on
+// a Node without the fields it needs, take the copying path ('data' chunks copied
+// into the ring). docs/tls.md says what this costs and what a zero-copy read would need.
 //
 // Client side: tls.connect with the same options (servername from the host unless
 // it is an address), paused until it opens, so the first reply cannot reach the

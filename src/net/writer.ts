@@ -123,9 +123,9 @@ export class Writer {
     return this.tx === null ? 0 : this.tx.clear();
   }
 
-  /** Is output waiting on the peer (for the write-timeout sweep)? */
+  /** Is output waiting on the peer (for the write-timeout sweep)? With TLS, its one write in flight counts (flush()). */
   get writing(): boolean {
-    return this.inflight > 0;
+    return this.inflight > 0 || (this.copiesWrites && this.c.socket.writableLength > 0);
   }
 
   /** Would put() try the tx ring now (open, and nothing queued beyond it)? */
@@ -184,6 +184,14 @@ export class Writer {
     const socket = this.c.socket;
     const pending = this.core.txPending(this.slot) - this.inflight;
     if (pending <= 0 || socket.destroyed || this.closed) return;
+    // TLS takes one write at a time (Node's TLS layer encrypts a write at once but
+    // reports it done, and takes the next, only once the encrypted bytes are in the
+    // kernel: in the check phase of this turn at the earliest). Replies made while one is in flight stay in the ring and
+    // leave together when it completes (written() flushes): one SSL_write from one
+    // view of the ring, where handing each to socket.write would queue a view per
+    // reply and have Node concatenate them into a new buffer to encrypt. Once the
+    // output ends, everything is handed over (the FIN follows it in the stream).
+    if (this.copiesWrites && this.output === 'open' && socket.writableLength > 0) return;
     const first = this.core.txChunk(this.slot, this.inflight);
     if (this.inflight === 0) this.lastProgress = performance.now();
     const direct = this.direct;
