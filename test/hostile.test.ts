@@ -208,7 +208,14 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
       const s = await connect(port);
       s.on('error', () => {});
       s.write(header);
-      const timer = setInterval(() => s.write(Buffer.alloc(bytesPer50ms)), 50);
+      // Paced by the clock (as in the min-rate test): a late tick sends all that is due.
+      const started = performance.now();
+      let sent = 0;
+      const timer = setInterval(() => {
+        const due = Math.floor((performance.now() - started) / 50 * bytesPer50ms);
+        if (due > sent) s.write(Buffer.alloc(due - sent));
+        sent = Math.max(sent, due);
+      }, 50);
       s.once('close', () => clearInterval(timer));
       return { s, stop: () => clearInterval(timer) };
     };
