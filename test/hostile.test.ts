@@ -69,12 +69,16 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
     below.on('error', () => {});
     const echoed: Buffer[] = [];
     atRate.on('data', d => echoed.push(d));
-    // 60 bytes every 50 ms = 1200 bytes/s (the minimum, with room for timer jitter); 15 every 50 ms = 300 bytes/s.
+    // 1200 bytes/s (the minimum, with room for the sweep's granularity) and 300 bytes/s,
+    // paced by the clock rather than by counting ticks: a tick that fires late (a loaded
+    // machine) sends all that is due by then, so the rate sent never falls behind.
     let sent = 0;
     let slowSent = 0;
+    const started = performance.now();
+    const due = (bytesPerSecond: number) => Math.min(frame.length, Math.floor((performance.now() - started) * bytesPerSecond / 1000));
     const timer = setInterval(() => {
-      if (sent < frame.length) atRate.write(frame.subarray(sent, (sent += 60)));
-      if (!below.destroyed) below.write(frame.subarray(slowSent, (slowSent += 15)));
+      if (due(1200) > sent) atRate.write(frame.subarray(sent, (sent = due(1200))));
+      if (!below.destroyed && due(300) > slowSent) below.write(frame.subarray(slowSent, (slowSent = due(300))));
     }, 50);
     await until(() => Buffer.concat(echoed).length === frame.length, 10_000, 'the echo of the frame sent at the minimum rate');
     clearInterval(timer);
@@ -204,7 +208,14 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
       const s = await connect(port);
       s.on('error', () => {});
       s.write(header);
-      const timer = setInterval(() => s.write(Buffer.alloc(bytesPer50ms)), 50);
+      // Paced by the clock (as in the min-rate test): a late tick sends all that is due.
+      const started = performance.now();
+      let sent = 0;
+      const timer = setInterval(() => {
+        const due = Math.floor((performance.now() - started) / 50 * bytesPer50ms);
+        if (due > sent) s.write(Buffer.alloc(due - sent));
+        sent = Math.max(sent, due);
+      }, 50);
       s.once('close', () => clearInterval(timer));
       return { s, stop: () => clearInterval(timer) };
     };

@@ -13,6 +13,15 @@ import { createServer, type RingwireError, type RingwireServer, type ServerOptio
 export const PATHS = (['wasm', 'js'] as const).flatMap(core => [true, false].flatMap(zeroCopy =>
   (['direct', 'stream'] as const).map(writePath => ({ core, zeroCopy, writePath }))));
 
+/**
+ * Four of PATHS that hold every pair of values of core, read path and write path
+ * (wasm with zero-copy reads and direct writes, wasm copying with stream writes, js
+ * zero-copy with stream writes, js copying with direct writes): for a suite's tests
+ * at scale (hundreds of connections, MiBs of bytes), whose per-path code the suite's
+ * other tests run on all eight.
+ */
+export const PATH_PAIRS = PATHS.filter(p => (p.core === 'wasm') === (p.zeroCopy === (p.writePath === 'direct')));
+
 /** A plain Node server on 127.0.0.1 (default: echo, FIN after the peer's FIN), its sockets, and a stop() that closes them all. */
 export async function plainServer(serve: (s: net.Socket) => void = s => s.pipe(s), port = 0): Promise<{ port: number; sockets: Set<net.Socket>; stop: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();

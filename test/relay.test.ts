@@ -10,28 +10,12 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CORES, lengthFrame } from './harness.ts';
-import { PATHS, collect, connect, errorCodes, plainServer, roundTrip, startServer, until, untilReadingStops } from './net-helpers.ts';
+import { PATHS, PATH_PAIRS, collect, connect, errorCodes, plainServer, roundTrip, startServer, until, untilReadingStops } from './net-helpers.ts';
 
 
 const backend = (serve?: (s: net.Socket) => void) => plainServer(serve);
 
 describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
-  it('relays 200 pipelined connections to a backend and back, every byte verified, each pair closing after the other side', async () => {
-    const echo = await backend();
-    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:4', maxFrame: 4096, upstream: { port: echo.port } });
-    const runs = Array.from({ length: 200 }, async (_, i) => {
-      const wire = Buffer.concat(Array.from({ length: 30 }, (_, j) => lengthFrame(randomBytes((i * 37 + j * 101) % 3000))));
-      return { wire, back: await roundTrip(port, wire) };
-    });
-    for (const { wire, back } of await Promise.all(runs)) expect(back.equals(wire)).toBe(true);
-    const s = server.stats().total;
-    expect(s.accepted).toBe(400); // each client and its upstream connection
-    expect(s.errors).toBe(0);
-    await until(() => server.connections.size === 0, 5000, 'every pair closed');
-    await server.close();
-    await echo.stop();
-  });
-
   it('at the connection limit, a newcomer evicts a trickling client together with its upstream: both slots are its own', async () => {
     const echo = await backend();
     // 4 slots: two pairs. Deadlines off: only eviction frees slots here.
@@ -204,6 +188,26 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy write=$writePath', ({ 
     expect(String(await got2.done)).toBe('first\n'); // what arrived before the backend died, then the close
     await relay.server.close();
     await dying.stop();
+  });
+});
+
+// At scale, on the four cells of PATH_PAIRS (every pair of core, read and write path):
+// the code of each path runs on all eight cells above.
+describe.each(PATH_PAIRS)('relay at scale core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
+  it('relays 200 pipelined connections to a backend and back, every byte verified, each pair closing after the other side', async () => {
+    const echo = await backend();
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:4', maxFrame: 4096, upstream: { port: echo.port } });
+    const runs = Array.from({ length: 200 }, async (_, i) => {
+      const wire = Buffer.concat(Array.from({ length: 30 }, (_, j) => lengthFrame(randomBytes((i * 37 + j * 101) % 3000))));
+      return { wire, back: await roundTrip(port, wire) };
+    });
+    for (const { wire, back } of await Promise.all(runs)) expect(back.equals(wire)).toBe(true);
+    const s = server.stats().total;
+    expect(s.accepted).toBe(400); // each client and its upstream connection
+    expect(s.errors).toBe(0);
+    await until(() => server.connections.size === 0, 5000, 'every pair closed');
+    await server.close();
+    await echo.stop();
   });
 });
 

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
-import { PATHS, collect, connect, errorCodes, roundTrip, sleep, startServer, until, untilReadingStops } from './net-helpers.ts';
+import { PATHS, PATH_PAIRS, collect, connect, errorCodes, roundTrip, sleep, startServer, until, untilReadingStops } from './net-helpers.ts';
 import { kSlot } from '../src/net/internals.ts';
 
 
@@ -13,50 +13,6 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy write=$writePath', ({
     const { server, port } = await startServer({ core, zeroCopy, writePath });
     const data = randomBytes(200_000);
     expect((await roundTrip(port, data)).equals(data)).toBe(true);
-    await server.close();
-  });
-
-  it('serves 300 concurrent connections with pipelined length frames, every byte compared', async () => {
-    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:4:be', maxFrame: 4096 });
-    const runs = Array.from({ length: 300 }, async (_, i) => {
-      const frames = Array.from({ length: 40 }, (_, j) => lengthFrame(randomBytes((i * 31 + j * 17) % 2000)));
-      const wire = Buffer.concat(frames);
-      return { wire, echoed: await roundTrip(port, wire) };
-    });
-    for (const { wire, echoed } of await Promise.all(runs)) expect(echoed.equals(wire)).toBe(true);
-    const s = server.stats().total;
-    expect(s.framesIn).toBe(300 * 40);
-    expect(s.framesOut).toBe(300 * 40);
-    expect(s.accepted).toBe(300);
-    expect(s.errors).toBe(0);
-    await server.close();
-  });
-
-  it('sends a 16 MiB reply to a client that stops reading, within bounded memory', async () => {
-    const txRing = 65536, rxRing = 65536;
-    const { server, port } = await startServer({ core, zeroCopy, writePath, rxRing, txRing });
-    const data = randomBytes(16 * 1024 * 1024);
-    const socket = await connect(port);
-    socket.pause(); // the client does not read
-    const sent = new Promise<void>(resolve => socket.write(data, () => resolve()));
-    // The server fills its tx ring and the kernel buffers, then stops reading.
-    const last = await untilReadingStops(server);
-    const stalled = server.stats().total;
-    expect(stalled.bytesIn).toBe(last);
-    expect(stalled.bytesIn).toBeLessThan(data.length);
-    expect(stalled.backpressurePauses).toBeGreaterThan(0);
-    const conn = [...server.connections.values()][0]!;
-    expect(conn.socket.writableLength).toBeLessThanOrEqual(txRing);
-    expect(server.core.txPending(conn[kSlot])).toBeLessThanOrEqual(txRing);
-    // The client reads again: every byte arrives, in order.
-    const parts: Buffer[] = [];
-    let got = 0;
-    socket.on('data', d => { parts.push(d); got += d.length; });
-    socket.resume();
-    await sent;
-    await until(() => got >= data.length, 20_000, '16 MiB echoed');
-    expect(Buffer.concat(parts).equals(data)).toBe(true);
-    socket.destroy();
     await server.close();
   });
 
@@ -163,6 +119,54 @@ describe.each(PATHS)('server core=$core zeroCopy=$zeroCopy write=$writePath', ({
     // Everything the server accepted was answered, in order; what it never read was not.
     expect(echoed.length).toBe(server.stats().total.bytesIn);
     expect(echoed.equals(data.subarray(0, echoed.length))).toBe(true);
+  });
+});
+
+// At scale, on the four cells of PATH_PAIRS (every pair of core, read and write path):
+// the code of each path runs on all eight cells above.
+describe.each(PATH_PAIRS)('server at scale core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
+  it('serves 300 concurrent connections with pipelined length frames, every byte compared', async () => {
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'length:4:be', maxFrame: 4096 });
+    const runs = Array.from({ length: 300 }, async (_, i) => {
+      const frames = Array.from({ length: 40 }, (_, j) => lengthFrame(randomBytes((i * 31 + j * 17) % 2000)));
+      const wire = Buffer.concat(frames);
+      return { wire, echoed: await roundTrip(port, wire) };
+    });
+    for (const { wire, echoed } of await Promise.all(runs)) expect(echoed.equals(wire)).toBe(true);
+    const s = server.stats().total;
+    expect(s.framesIn).toBe(300 * 40);
+    expect(s.framesOut).toBe(300 * 40);
+    expect(s.accepted).toBe(300);
+    expect(s.errors).toBe(0);
+    await server.close();
+  });
+
+  it('sends a 16 MiB reply to a client that stops reading, within bounded memory', async () => {
+    const txRing = 65536, rxRing = 65536;
+    const { server, port } = await startServer({ core, zeroCopy, writePath, rxRing, txRing });
+    const data = randomBytes(16 * 1024 * 1024);
+    const socket = await connect(port);
+    socket.pause(); // the client does not read
+    const sent = new Promise<void>(resolve => socket.write(data, () => resolve()));
+    // The server fills its tx ring and the kernel buffers, then stops reading.
+    const last = await untilReadingStops(server);
+    const stalled = server.stats().total;
+    expect(stalled.bytesIn).toBe(last);
+    expect(stalled.bytesIn).toBeLessThan(data.length);
+    expect(stalled.backpressurePauses).toBeGreaterThan(0);
+    const conn = [...server.connections.values()][0]!;
+    expect(conn.socket.writableLength).toBeLessThanOrEqual(txRing);
+    expect(server.core.txPending(conn[kSlot])).toBeLessThanOrEqual(txRing);
+    // The client reads again: every byte arrives, in order.
+    const parts: Buffer[] = [];
+    let got = 0;
+    socket.on('data', d => { parts.push(d); got += d.length; });
+    socket.resume();
+    await sent;
+    await until(() => got >= data.length, 20_000, '16 MiB echoed');
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
+    socket.destroy();
+    await server.close();
   });
 });
 
