@@ -163,6 +163,12 @@ describe('GC counts', () => {
     expect(count).toEqual({ allocated: 400 + 60 + 640 + 50, scavenges: 1, markCompacts: 1, pauseMs: 2.35 });
   });
 
+  it("never counts a negative interval: the heap's used size falling between collections (concurrent sweeping) hides allocation, it does not undo it", () => {
+    // After the mark-compact said 400 in use, the sweeper freed more: the next scavenge starts from 300.
+    const count = countGc([gc('MarkSweepCompact', 500, 400, 1000), gc('Scavenge', 300, 100, 100)], 100, 150);
+    expect(count.allocated).toBe(400 + 0 + 50);
+  });
+
   it('counts growth alone when no collection ran', () => {
     expect(countGc([], 1000, 1800)).toEqual({ allocated: 800, scavenges: 0, markCompacts: 0, pauseMs: 0 });
   });
