@@ -4,7 +4,7 @@
 // connections, a bad frame from either side, a slow backend (backpressure reaches
 // the client: the relay stops reading), and a backend that refuses or dies; an
 // onForward hook that drops or replaces frames both ways, with the same backpressure.
-import type net from 'node:net';
+import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -168,10 +168,13 @@ describe.each(PATHS)('relay core=$core zeroCopy=$zeroCopy write=$writePath', ({ 
   });
 
   it('closes a client with ERR_SOCKET when the upstream refuses, and when it dies mid-stream', async () => {
-    const gone = await backend();
-    const deadPort = gone.port;
-    await gone.stop();
-    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'line', upstream: { port: deadPort } });
+    // A port nothing listens on, on 127.0.0.2: the relay itself listens on 127.0.0.1, so the kernel
+    // handing it the same port number cannot make it its own upstream (a loop to ERR_TOO_MANY_CONNECTIONS).
+    const gone = net.createServer().listen(0, '127.0.0.2');
+    await once(gone, 'listening');
+    const deadPort = (gone.address() as net.AddressInfo).port;
+    await new Promise(resolve => gone.close(resolve));
+    const { server, port } = await startServer({ core, zeroCopy, writePath, framing: 'line', upstream: { host: '127.0.0.2', port: deadPort } });
     const codes = errorCodes(server);
     const client = await connect(port);
     const got = collect(client);
