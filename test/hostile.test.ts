@@ -91,6 +91,37 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
     await server.close();
   });
 
+  it("a server whose own event loop stalled does not blame a client for its stall: bytes that came meanwhile count before the min-rate check", async () => {
+    const { server, port } = await startServer({ core, framing: 'length:4:be', frameTimeout: 0, minRate: 1000, minRateWindow: 500 });
+    const codes = errorCodes(server);
+    // The client is another process, so it keeps sending (5,000 bytes/s, five times minRate) while this one's loop is stalled.
+    const sender = spawn(process.execPath, ['-e', `
+      const s = require('node:net').connect(${port}, '127.0.0.1', () => {
+        const header = Buffer.alloc(4); header.writeUInt32BE(16000); s.write(header);
+        process.stdin.once('data', () => setInterval(() => s.write(Buffer.alloc(50, 0x61)), 10));
+      });
+      s.on('close', () => process.exit(0));
+      setTimeout(() => process.exit(0), 10000);`], { stdio: ['pipe', 'ignore', 'inherit'] });
+    try {
+      await until(() => server.stats().total.connections === 1, 5000, 'the sender connected');
+      await sleep(200); // its frame's wait has started (a sweep saw it)
+      sender.stdin!.write('go\n');
+      // This thread stalls for three windows, as a long synchronous handler would; in the check phase, so
+      // the timers (the sweep) run next, before the poll phase reads what the sender sent meanwhile.
+      await new Promise<void>(resolve => setImmediate(() => {
+        const end = performance.now() + 1500;
+        while (performance.now() < end);
+        resolve();
+      }));
+      await sleep(600);
+      expect(codes).toEqual([]);
+      expect(server.stats().total.connections).toBe(1);
+    } finally {
+      sender.kill();
+      await server.close();
+    }
+  });
+
   it('a frame held by a pending async handler is not on the clock', async () => {
     let release: () => void = () => {};
     const { server, port } = await startServer({

@@ -21,6 +21,8 @@
 //     frame older than frameTimeout (ERR_FRAME_TIMEOUT) or arriving slower than
 //     minRate over a window (ERR_TOO_SLOW). A deadline fires between its limit and
 //     the limit plus one sweep period (a quarter of the smallest limit, 10 ms … 1 s);
+//     a sweep that comes a period late (the loop was stalled) judges nothing, so the
+//     reads the stall held back count first: a deadline may fire a period later then;
 //   - with TLS, a connection opens (onOpen, 'connection') only once its handshake is
 //     done; until then it holds its slot and is in `handshakes`, where the same sweep
 //     closes it with ERR_TLS (E_TLS_TIMEOUT) past its handshake deadline; with a PROXY
@@ -797,7 +799,18 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const d = this.deadlines!;
     const limits = [d.write, d.idle, d.handler, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
     // With no deadline at all it still runs, once a second, to give idle connections' rings back.
-    this.sweeper = setInterval(() => this.sweep(d), limits.length ? Math.max(10, Math.min(1000, Math.min(...limits) / 4)) : 1000);
+    const period = limits.length ? Math.max(10, Math.min(1000, Math.min(...limits) / 4)) : 1000;
+    let last = performance.now(), skipped = false;
+    this.sweeper = setInterval(() => {
+      // A sweep a period or more late means this thread's loop was stalled (a long synchronous handler, a
+      // GC): what peers sent meanwhile is still in the kernel, and the poll phase reads it after the timers.
+      // Judging now would blame them for the stall (ERR_TOO_SLOW, an idle or frame timeout): skip one sweep,
+      // never two in a row (a loop that is always that slow still gets its deadlines).
+      const now = performance.now();
+      skipped = !skipped && now - last >= 2 * period;
+      last = now;
+      if (!skipped) this.sweep(d);
+    }, period);
     this.sweeper.unref();
   }
 
