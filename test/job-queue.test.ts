@@ -176,9 +176,19 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
       return { c, sent };
     }));
     const acked = () => producers.reduce((n, p) => n + p.c.lines.length, 0);
-    while (acked() < 3000) await new Promise(resolve => setTimeout(resolve, 10));
+    // Each wait names itself and what the server printed if it runs out (a hang seen once in a full run, not alone).
+    const deadline = Date.now() + HANG;
+    while (acked() < 3000) {
+      if (Date.now() > deadline) throw new Error(`only ${acked()} of 3000 jobs acknowledged in ${HANG} ms; the server said:\n${err()}`);
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
     child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
+    let late: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      late = setTimeout(() => reject(new Error(`no exit ${HANG} ms after SIGTERM; the server said:\n${err()}`)), HANG);
+    });
+    const [code] = await Promise.race([once(child, 'exit'), stuck]);
+    clearTimeout(late);
     expect(code, err()).toBe(0);
     await Promise.all([...producers.map(p => p.c), ...subscribers].map(c => c.until(() => c.closed, HANG)));
 
