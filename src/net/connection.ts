@@ -738,8 +738,9 @@ export class Connection<Data = any> implements ConnectionInfo {
   private onRead(n: number, buf: Uint8Array): boolean {
     if (buf === overflow) {
       // Decrypted while the ring was full: kept, after what was kept before, and taken as the copying path takes a chunk.
-      const kept = buf.slice(0, n);
-      this.leftover = this.leftover ? concat(this.leftover, kept) : kept;
+      // (Copied once: overflow is shared by every connection and written again by the next record.)
+      const got = buf.subarray(0, n);
+      this.leftover = this.leftover ? Buffer.concat([this.leftover, got]) : got.slice();
       this[kUpdateReading]();
       return false;
     }
@@ -1119,9 +1120,3 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const both = new Uint8Array(a.length + b.length);
-  both.set(a);
-  both.set(b, a.length);
-  return both;
-}
