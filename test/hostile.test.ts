@@ -122,6 +122,26 @@ describe.each(['wasm', 'js'] as const)('hostile clients, core=%s', core => {
     }
   });
 
+  it('a loop that is always stalled still gets its deadlines: a late sweep is skipped once, never twice in a row', async () => {
+    const { server, port } = await startServer({ core, framing: 'length:4:be', idleTimeout: 400 }); // sweeps every 100 ms
+    const codes = errorCodes(server);
+    const idle = await connect(port);
+    idle.on('error', () => {});
+    // Every turn of this loop stalls 250 ms in the check phase: every sweep comes more than two periods late.
+    const end = performance.now() + 3000;
+    while (performance.now() < end && codes.length === 0) {
+      await new Promise<void>(resolve => setImmediate(() => {
+        const until250 = performance.now() + 250;
+        while (performance.now() < until250);
+        resolve();
+      }));
+      await new Promise(resolve => setTimeout(resolve, 0));
+    }
+    expect(codes).toEqual(['ERR_IDLE_TIMEOUT']);
+    idle.destroy();
+    await server.close();
+  });
+
   it('a frame held by a pending async handler is not on the clock', async () => {
     let release: () => void = () => {};
     const { server, port } = await startServer({
