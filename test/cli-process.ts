@@ -47,3 +47,37 @@ export function startCli(args: string[]): CliProcess {
 export function killStarted(): void {
   for (const child of started) child.kill('SIGKILL');
 }
+
+/**
+ * The port a started server prints in its listening line, once it has. Rejects
+ * (naming what the process said) if it exits first or says nothing in `timeout` ms,
+ * so that a start that fails under load fails its test at once instead of hanging it.
+ */
+export function listening(p: CliProcess, timeout = 60_000): Promise<number> {
+  const line = /listening on \S+:(\d+)/;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const m = line.exec(p.out());
+      if (!m) return;
+      done();
+      resolve(Number(m[1]));
+    };
+    const exited = (code: number | null, signal: string | null) => {
+      done();
+      reject(new Error(`the server exited (${signal ?? code}) before it listened; it said:\n${p.out()}${p.err()}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no listening line in ${timeout} ms; the server said:\n${p.out()}${p.err()}`));
+    }, timeout);
+    const done = () => {
+      clearTimeout(timer);
+      p.child.stdout!.off('data', check);
+      p.child.off('exit', exited);
+    };
+    p.child.stdout!.on('data', check);
+    p.child.once('exit', exited);
+    if (p.child.exitCode !== null || p.child.signalCode !== null) exited(p.child.exitCode, p.child.signalCode);
+    else check();
+  });
+}

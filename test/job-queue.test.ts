@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorkerServer, type WorkerServer } from 'ringwire';
-import { killStarted, startCli } from './cli-process.ts';
+import { killStarted, listening, startCli } from './cli-process.ts';
 import { CORES } from './harness.ts';
 import { LineClient } from './line-client.ts';
 
@@ -150,10 +150,10 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
   it('ringwire serve stopped by SIGTERM mid-load: every acknowledged job is in the database and was notified to every subscriber', async () => {
     const db = freshDb();
     // --drain-timeout only guards against a hang here (a loaded machine may take more than the default 10 s).
-    const { child, out, err } = startCli(['serve', '--port', '0', '--core', core, '--workers', '2', '--framing', 'line', '--concurrency', '64',
+    const server = startCli(['serve', '--port', '0', '--core', core, '--workers', '2', '--framing', 'line', '--concurrency', '64',
       '--drain-timeout', '60s', '--handler', HANDLER, '--handler-options', JSON.stringify({ db })]);
-    while (!out().includes('listening')) await once(child.stdout!, 'data');
-    const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out())![1]);
+    const { child, err } = server;
+    const port = await listening(server, HANG);
     const subscribers = await Promise.all(Array.from({ length: 3 }, () => subscribe(port)));
 
     // Producers keep WINDOW commands in flight each until the server closes them.

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killStarted, startCli, type CliProcess } from './cli-process.ts';
+import { killStarted, listening, startCli, type CliProcess } from './cli-process.ts';
 import { attachWorker, createEndpoint, createServer, createWorkerServer, type LifecycleContext, type RingwireError, type RingwireServer, type WorkerServer } from 'ringwire';
 import { CORES } from './harness.ts';
 import { LineClient } from './line-client.ts';
@@ -200,8 +200,9 @@ describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
       const json = JSON.stringify({ tag: 'x', log });
       const file = path.join(dir, `options-${logs}.json`);
       writeFileSync(file, json);
-      const { child, out } = serve(['--core', core, '--workers', '2', '--framing', 'line', '--handler', HANDLER, '--handler-options', form === 'json' ? json : `@${file}`]);
-      while (!out().includes('listening')) await once(child.stdout!, 'data');
+      const server = serve(['--core', core, '--workers', '2', '--framing', 'line', '--handler', HANDLER, '--handler-options', form === 'json' ? json : `@${file}`]);
+      const { child } = server;
+      await listening(server);
       expect(lines(log)).toEqual([`start 0/2 ${json}`, `start 1/2 ${json}`]);
       const started = Date.now();
       child.kill('SIGTERM');
@@ -214,8 +215,9 @@ describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
 
   it('SIGTERM with a module that has no onStop and keeps a timer open: exits 0 without waiting --drain-timeout, on 2 threads as on 1, nothing logged', async () => {
     for (const workers of ['1', '2']) {
-      const { child, out, err } = serve(['--core', core, '--workers', workers, '--handler', OPEN_HANDLE]);
-      while (!out().includes('listening')) await once(child.stdout!, 'data');
+      const server = serve(['--core', core, '--workers', workers, '--handler', OPEN_HANDLE]);
+      const { child, err } = server;
+      await listening(server);
       const started = Date.now();
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
@@ -227,8 +229,9 @@ describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
   });
 
   it('logs an onStop that never settles, terminates its worker at --drain-timeout and exits 1', async () => {
-    const { child, out, err } = serve(['--core', core, '--workers', '2', '--drain-timeout', '300ms', '--handler', HANDLER, '--handler-options', '{"stopNever":true}']);
-    while (!out().includes('listening')) await once(child.stdout!, 'data');
+    const server = serve(['--core', core, '--workers', '2', '--drain-timeout', '300ms', '--handler', HANDLER, '--handler-options', '{"stopNever":true}']);
+    const { child, err } = server;
+    await listening(server);
     const started = Date.now();
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
@@ -263,9 +266,9 @@ describe('ringwire serve --handler-options refusals', () => {
 describe('examples/audit-log.mjs under ringwire serve --workers 2', () => {
   it('logs every frame to its thread\'s file, flushed by onStop before SIGTERM exits; a missing directory fails the start', async () => {
     const out = mkdtempSync(path.join(dir, 'audit-'));
-    const { child, out: stdout } = serve(['--workers', '2', '--framing', 'line', '--handler', 'examples/audit-log.mjs', '--handler-options', JSON.stringify({ dir: out })]);
-    while (!stdout().includes('listening')) await once(child.stdout!, 'data');
-    const port = Number(/:(\d+) /.exec(stdout())![1]);
+    const server = serve(['--workers', '2', '--framing', 'line', '--handler', 'examples/audit-log.mjs', '--handler-options', JSON.stringify({ dir: out })]);
+    const { child } = server;
+    const port = await listening(server);
     const clients = await Promise.all(Array.from({ length: 4 }, () => LineClient.open(port)));
     await Promise.all(clients.map((c, i) => Promise.all(Array.from({ length: 50 }, (_, j) => c.ask(`c${i} f${j}`, `c${i} f${j}`)))));
     child.kill('SIGTERM');
@@ -287,9 +290,16 @@ describe('serveInWorker in an application\'s own worker', () => {
       const link = attachWorker(worker);
       const reported: RingwireError[] = [];
       link.on('stopError', (err: RingwireError) => reported.push(err));
+      // What the thread did, for the message if the close answers wrong (seen once in CI: false for an overrun).
+      const happened: string[] = [];
+      worker.on('error', e => happened.push(`error: ${e.message}`));
+      worker.on('exit', code => happened.push(`exit ${code}`));
+      link.on('stopError', (err: RingwireError) => happened.push(`stopError ${err.code}`));
       await link.ready;
       expect(app).toEqual([{ app: 'started', options: { tag: 'y', stopNever }, thread: 0, threads: 1 }]);
-      expect(await link.close()).toBe(stopNever); // true: its onStop overran
+      const closing = Date.now();
+      const overran = await link.close();
+      expect(overran, `${Date.now() - closing} ms; ${happened.join(', ')}`).toBe(stopNever); // true: its onStop overran
       expect(app.at(-1)).toEqual({ app: 'stopped' });
       expect(reported.map(e => e.code)).toEqual(stopNever ? ['ERR_DRAIN_TIMEOUT'] : []);
       await worker.terminate();
