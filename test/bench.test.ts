@@ -358,7 +358,7 @@ describe('ringwire bench, end to end', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--suite', 'handler,async', '--connections', '3', '--frame-sizes', '64,16k', '--depth', '4',
-      '--duration', '100ms', '--warmup', '50ms', '--rounds', '1', '--gc', '--out', out,
+      '--duration', '300ms', '--warmup', '50ms', '--rounds', '1', '--gc', '--out', out, // 300 ms: at load 9 a server got no CPU in a 100 ms sample ("frames 0")
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
     const json = readdirSync(out).find(f => f.endsWith('.json'))!;
