@@ -194,7 +194,7 @@ const serve = (args: string[]): CliProcess => startCli(['serve', '--port', '0', 
 const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', 'serve', '--port', '0', ...args], { encoding: 'utf8', timeout: 10_000 });
 
 describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
-  it('reaches onStart on every thread (JSON or @file), and SIGTERM exits in under 1 s once onStop closed the channels', async () => {
+  it('reaches onStart on every thread (JSON or @file), and SIGTERM exits well before --drain-timeout once onStop closed the channels', async () => {
     for (const form of ['json', 'file'] as const) {
       const log = logFile();
       const json = JSON.stringify({ tag: 'x', log });
@@ -207,7 +207,7 @@ describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
       const started = Date.now();
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
-      expect(Date.now() - started).toBeLessThan(1000);
+      expect(Date.now() - started).toBeLessThan(5000); // not the 10 s of --drain-timeout (a loaded machine takes more than 1 s)
       expect(code).toBe(0);
       expect(lines(log).filter(l => l.startsWith('stop'))).toEqual(['stop 0/2 open=0', 'stop 1/2 open=0']);
     }
