@@ -58,8 +58,8 @@ import { parseConnectionId } from './connection-id.ts';
 import { Groups } from './groups.ts';
 import { TopicIndex } from './topic-index.ts';
 import type { RingwireError } from '../core/errors.ts';
-import type { Mailbox } from './mailbox.ts';
-import { KIND_ANSWER, KIND_ASK, KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
+import { Mailbox } from './mailbox.ts';
+import { KIND_ANSWER, KIND_ASK, KIND_PUBLISH_BATCH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
 import { Asks, DEFAULT_ASK_TIMEOUT, type AskHandler, type AskOptions } from './asks.ts';
 import { DEFAULT_POST_TIMEOUT, PostQueue } from './post-queue.ts';
 import { kDelivering, kEnter, kFlushNow, kLeave, kReplyRefusal, kSlot } from './internals.ts';
@@ -335,15 +335,23 @@ export class Router {
   /** One record: false ends the batch (a connection queued beyond its tx ring). */
   private deliver(kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean {
     const fan = (this.fan ??= new FanoutBatch(this.host.core));
-    if (kind === KIND_PUBLISH) {
-      // Publishes of one topic in a row gather into one batch, delivered once the topic changes, another kind of
-      // record comes (what was published before it goes first), the batch is full or the mailbox's batch ends.
-      // The topic index finds the record's topic without a string per record; none: its subscribers here left meanwhile.
+    if (kind === KIND_PUBLISH_BATCH) {
+      // A publisher's messages of one topic (w1 of them: mailbox.ts's batch record). Publishes of one topic in a row
+      // gather into one fan-out batch, delivered once the topic changes, another kind of record comes (what was
+      // published before it goes first), the batch is full or the mailbox's batch ends. The topic index finds the
+      // record's topic without a string per record; none: its subscribers here left meanwhile.
       const topic = this.topicIndex.find(body, w0);
-      const payload = body.subarray(w0);
-      if (fan.count > 0 && (fan.topic !== topic || fan.full(payload.length))) this.deliverFanout();
-      if (topic !== undefined && this.host[kReplyRefusal](payload) === null) fan.add(topic, payload);
-      this.taken++;
+      if (fan.count > 0 && fan.topic !== topic) this.deliverFanout();
+      if (topic !== undefined) {
+        for (let i = 0, at = (w0 + 3) & ~3; i < w1; i++) {
+          const n = body[at]! | (body[at + 1]! << 8) | (body[at + 2]! << 16) | (body[at + 3]! << 24);
+          const payload = body.subarray(at + 4, at + 4 + n);
+          if (fan.full(n)) this.deliverFanout();
+          if (this.host[kReplyRefusal](payload) === null) fan.add(topic, payload);
+          at += (4 + n + 3) & ~3;
+        }
+      }
+      this.taken += w1;
       return !this.backlog && this.thrown.length === 0;
     }
     if (fan.count > 0) this.deliverFanout();
@@ -408,6 +416,7 @@ export class Router {
     const outer = this.host[kDelivering]; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
     this.backlog = false;
     let n: number;
+    Mailbox.sealAll(); // what this thread published this tick, to its own mailbox too, is taken with the rest
     try {
       n = mailbox.take(BATCH, this.visit);
       if (this.fan && this.fan.count > 0) this.deliverFanout();
