@@ -63,10 +63,10 @@ import { KIND_ANSWER, KIND_ASK, KIND_PUBLISH_BATCH, KIND_SEND, Switchboard, type
 import { Asks, DEFAULT_ASK_TIMEOUT, type AskHandler, type AskOptions } from './asks.ts';
 import { DEFAULT_POST_TIMEOUT, PostQueue } from './post-queue.ts';
 import { kDelivering, kEnter, kFlushNow, kLeave, kReplyRefusal, kSlot } from './internals.ts';
-import { FanoutBatch } from './fanout-batch.ts';
+import { FanoutBatch, type FanoutSink } from './fanout-batch.ts';
 import type { Core } from '../core/core.ts';
 
-/** Records one wake-up takes before letting I/O run. */
+/** Messages one wake-up takes (a publish batch counts each; the batch ends after the record that reaches it) before letting I/O run. */
 const BATCH = 4096;
 const FOREVER = 2 ** 31 - 1;
 
@@ -124,11 +124,18 @@ export class Router {
   private readonly visit = (kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean => this.deliver(kind, w0, w1, w2, body);
   /** Publish records of one topic taken in a row, delivered together (made on first use: it needs the core). */
   private fan: FanoutBatch | null = null;
-  private readonly sendOne = (c: Connection, payload: Uint8Array): void => {
-    this.send(c, payload);
-  };
-  private readonly tookFrames = (frames: number): void => {
-    this.counts.delivered += frames;
+  /** Where a fan-out batch's frames go: send() (counted), into rings, queued beyond them (the batch ends after its record). */
+  private readonly sink: FanoutSink = {
+    send: (c, payload) => {
+      this.send(c, payload);
+    },
+    took: frames => {
+      this.counts.delivered += frames;
+    },
+    queued: frames => {
+      this.counts.delivered += frames;
+      this.backlog = true;
+    },
   };
 
   constructor(host: RouterHost) {
@@ -352,7 +359,7 @@ export class Router {
         }
       }
       this.taken += w1;
-      return !this.backlog && this.thrown.length === 0;
+      return this.goOn();
     }
     if (fan.count > 0) this.deliverFanout();
     if (kind === KIND_SEND) {
@@ -370,7 +377,12 @@ export class Router {
       if (w0 === threadId && this.asks!.answered(w1, w2, body)) this.taken++;
       else this.lost++; // its ask settled already (timed out)
     }
-    return !this.backlog && this.thrown.length === 0;
+    return this.goOn();
+  }
+
+  /** Does the batch go on after this record? Not once a connection queued, user code threw, or BATCH messages were taken. */
+  private goOn(): boolean {
+    return !this.backlog && this.thrown.length === 0 && this.taken + this.lost < BATCH;
   }
 
   /** The gathered publishes to this thread's subscribers of their topic: one core call for those that can take them in their rings (fanout-batch.ts). */
@@ -378,7 +390,7 @@ export class Router {
     const fan = this.fan!;
     const subs = this.groups.subscribers(fan.topic);
     if (subs && subs.size > 0 && !this.host[kDelivering]) this.host[kEnter](subs.values().next().value!);
-    fan.deliver(this.host.core, subs, this.sendOne, this.tookFrames);
+    fan.deliver(this.host.core, subs, this.sink);
   }
 
   /** Take what the mailbox holds, one batch at a time; sleep when it is empty. */
@@ -410,17 +422,18 @@ export class Router {
     while (this.mailbox && this.batch() > 0);
   }
 
-  /** One batch: up to BATCH records taken, counted, and what they sent written. Returns how many it took. */
+  /** One batch: up to BATCH messages taken, counted, and what they sent written. Returns how many it took (and lost). */
   private batch(): number {
     const mailbox = this.mailbox!;
     const outer = this.host[kDelivering]; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
     this.backlog = false;
-    let n: number;
+    let n = 0;
     Mailbox.sealAll(); // what this thread published this tick, to its own mailbox too, is taken with the rest
     try {
-      n = mailbox.take(BATCH, this.visit);
+      mailbox.take(BATCH, this.visit);
       if (this.fan && this.fan.count > 0) this.deliverFanout();
     } finally {
+      n = this.taken + this.lost;
       mailbox.count(this.taken, this.lost);
       this.taken = this.lost = 0;
       if (!outer) {
