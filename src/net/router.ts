@@ -5,7 +5,7 @@
 //
 //   sender thread                            owner thread (this Router, attached to place P)
 //   sendTo(id) ─ check liveness ─▶ mailbox[P] ─(one wake per batch)─▶ pump(): take records,
-//   publish(t) ─ one record per place ─▶                                send() into each connection's tx ring
+//   publish(t) ─ one batch record per place and tick ─▶                  fanout() into each subscriber's tx ring
 //
 // Rules:
 //   - Everything goes through the owner's mailbox, also from the owner's own
@@ -211,8 +211,10 @@ export class Router {
 
   /**
    * Send bytes as one frame to every connection subscribed to topic, in every
-   * thread: one mailbox message per worker that has subscribers of it. All or nothing: 'full' means a worker's mailbox had
-   * no room and no one got it (retry later without duplicates, or drop it).
+   * thread: it joins this thread's batch record for each worker that has subscribers
+   * of it (one record per worker for this tick's publishes of the topic: switchboard.ts).
+   * All or nothing: 'full' means a worker's mailbox had no room and no one got it
+   * (retry later without duplicates, or drop it).
    */
   publish(topic: string, bytes: Uint8Array): PublishResult {
     return this.result(this.switchboard().publish(topic, bytes));
