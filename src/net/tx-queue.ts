@@ -62,7 +62,7 @@ export class TxQueue {
     while (this.head < this.items.length) {
       const next = this.items[this.head]!;
       if (next instanceof RecordRun) {
-        moved += moveRun(core, slot, next);
+        moved += this.moveRun(core, slot, next);
         if (next.at < next.end) return this.took(moved);
         this.items[this.head++] = undefined as never;
         continue;
@@ -92,6 +92,32 @@ export class TxQueue {
     return this.took(moved);
   }
 
+  /**
+   * As many whole frames of the run as the slot's ring takes, in one call into the
+   * core; the payload bytes that left. (The pool short of a staging segment, so the
+   * core took none: its first frame goes through send(), so the run never stalls;
+   * no ring for it either: noMemory, as for a reply.)
+   */
+  private moveRun(core: Core, slot: number, run: RecordRun): number {
+    const r = run.records;
+    oneSlot[0] = slot;
+    core.fanout(run.at === 0 && run.end === r.length ? r : r.subarray(run.at, run.end), run.end - run.at, oneSlot, 1);
+    let frames = oneSlot[0]!;
+    if (frames === 0) {
+      const n = length(r, run.at);
+      const sent = core.send(slot, r.subarray(run.at + 4, run.at + 4 + n));
+      if (sent === SEND_OK) frames = 1;
+      this.noMemory = sent === SEND_NO_MEMORY;
+    }
+    let moved = 0;
+    for (; frames > 0; frames--) {
+      const n = length(r, run.at);
+      moved += n;
+      run.at += fanoutRecordSize(n);
+    }
+    return moved;
+  }
+
   /** Drop everything; returns the payload bytes dropped. */
   clear(): number {
     const dropped = this.bytes;
@@ -112,28 +138,6 @@ export class TxQueue {
   }
 }
 
-/**
- * As many whole frames of the run as the slot's ring takes, in one call into the
- * core; the payload bytes that left. (The pool short of a staging segment, so the
- * core took none: its first frame goes through send(), so the run never stalls.)
- */
-function moveRun(core: Core, slot: number, run: RecordRun): number {
-  const r = run.records;
-  oneSlot[0] = slot;
-  core.fanout(run.at === 0 && run.end === r.length ? r : r.subarray(run.at, run.end), run.end - run.at, oneSlot, 1);
-  let frames = oneSlot[0]!;
-  if (frames === 0) {
-    const n = length(r, run.at);
-    if (core.send(slot, r.subarray(run.at + 4, run.at + 4 + n)) === SEND_OK) frames = 1;
-  }
-  let moved = 0;
-  for (; frames > 0; frames--) {
-    const n = length(r, run.at);
-    moved += n;
-    run.at += fanoutRecordSize(n);
-  }
-  return moved;
-}
 
 /** The payload length of the fan-out record at `at`. */
 function length(r: Uint8Array, at: number): number {
