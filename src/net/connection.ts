@@ -78,7 +78,7 @@ import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
-  kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
+  kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
   kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitsOnWrite, kWhenDrained,
   kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan,
@@ -552,6 +552,18 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   [kFanoutReady](): boolean {
     return this.state !== 'closed' && !this.error && !this.d.window.holds(this.d.sender()) && this.out.takesInRing();
+  }
+
+  /**
+   * The rest of a fan-out batch (Writer.putRun), queued as one item where send() of
+   * each frame would queue it behind the replies before: true when queued, false
+   * when it takes nothing (as send()), null when a handler's window holds its
+   * replies (then send() each, so they keep their place).
+   */
+  [kFanoutRun](records: Uint8Array, at: number, end: number, payload: number): boolean | null {
+    if (this.out.closed || this.state === 'closed' || this.error) return false;
+    if (this.d.window.holds(this.d.sender())) return null;
+    return this.out.putRun(records, at, end, payload);
   }
 
   /** A fan-out put frames in its tx ring: written with the batch, as a send()'s. */

@@ -68,6 +68,7 @@ export const kFlushNow = Symbol('flushNow');
 export const kFlushLater = Symbol('flushLater');
 export const kFanoutReady = Symbol('fanoutReady');
 export const kFannedOut = Symbol('fannedOut');
+export const kFanoutRun = Symbol('fanoutRun');
 export const kEnterRead = Symbol('enterRead');
 export const kLeaveRead = Symbol('leaveRead');
 export const kQueue = Symbol('queue');

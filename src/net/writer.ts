@@ -163,20 +163,48 @@ export class Writer {
     // Copied: a Buffer's slice() would be a view of the caller's memory.
     const tx = (this.tx ??= new TxQueue());
     tx.push(new Uint8Array(payload));
-    const withinBudget = this.host[kQueue](payload.length, c); // the budget closes stalled holders first (queue-budget.ts)
-    const queued = tx.bytes;
-    if (queued > this.host[kLimits].maxQueued || !withinBudget) {
-      const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
-      c[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
-      return false;
-    }
-    this.owesDrain = true;
+    if (!this.charge(payload.length)) return false;
     if (wasEmpty && r === SEND_TOO_LARGE) {
       // Larger than the tx ring: start streaming it now.
       this.moveQueue();
       this.host[kFlushLater](c);
     }
     return false;
+  }
+
+  /**
+   * The rest of a fan-out batch after every earlier reply: fan-out records [at, end)
+   * of a copy its subscribers share, `payload` bytes of payloads, every frame one
+   * the core's fan-out encodes (fanout-batch.ts). Queued as one item (tx-queue.ts)
+   * and moved into the ring as the kernel takes bytes. True when queued; false, as
+   * put()'s, when the output takes nothing more or they make this a slow consumer.
+   */
+  putRun(records: Uint8Array, at: number, end: number, payload: number): boolean {
+    const c = this.c;
+    if (this.closed || c[kLife] === 'closed' || c[kError]) return false;
+    const wasEmpty = this.queued === 0;
+    (this.tx ??= new TxQueue()).pushRun(records, at, end, payload);
+    if (!this.charge(payload)) return false;
+    if (wasEmpty && this.inflight === 0 && this.core.txPending(this.slot) === 0) {
+      // Nothing written will bring written() (the pool had no room to stage the fan-out): move it now.
+      this.moveQueue();
+      this.host[kFlushLater](c);
+    }
+    return true;
+  }
+
+  /** n more payload bytes were queued: charged to the budget; false when that makes this a slow consumer (closed). */
+  private charge(n: number): boolean {
+    const c = this.c;
+    const withinBudget = this.host[kQueue](n, c); // the budget closes stalled holders first (queue-budget.ts)
+    const queued = this.queued;
+    if (queued > this.host[kLimits].maxQueued || !withinBudget) {
+      const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
+      c[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
+      return false;
+    }
+    this.owesDrain = true;
+    return true;
   }
 
   /** Hand Node every tx byte not yet handed over (one write, or one writev when they wrap). */
