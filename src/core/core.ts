@@ -461,7 +461,7 @@ export abstract class CoreBase implements Core {
   }
 
   rxFree(slot: number): number {
-    if ((this.slotWord(slot, W_RINGS) & 0xff) === 0) return this.config.minRing;
+    if (this.rxSize(slot) === 0) return this.config.minRing;
     const tail = this.slotWord(slot, W_RX_TAIL);
     // W_RINGS bit 24: the ring wants to grow and a listed frame pins it (handler mode; see received() in assembly/index.ts).
     if (this.slotWord(slot, W_RINGS) >>> 24 && this.config.mode !== MODE_ECHO && this.slotWord(slot, W_LISTED) !== tail) return 0;

@@ -25,8 +25,9 @@
 // takes the smallest ring (Core.takeRx) and is copied into it, one copy of at most
 // minRing bytes per idle period, or closes it with ERR_MEMORY_EXHAUSTED when the
 // pool has none (Node asks for the next span right after a read, never just before
-// one, so the ring cannot be taken as the bytes arrive). On the copying path (and TLS after a PROXY header), 'data' chunks
-// are copied into the same ring. Reading pauses whenever the rx ring is
+// one, so the ring cannot be taken as the bytes arrive). On the copying path (and
+// TLS after a PROXY header), 'data' chunks are copied into the same ring (taken
+// again first if the connection was idle). Reading pauses whenever the rx ring is
 // full (frames held by a handler, or an incomplete frame behind them) or, in echo
 // mode, the tx ring is (R_BLOCKED), and resumes as room appears. What a core call
 // said goes to delivery (handler mode) or is the echo's ([kSettle]).
