@@ -283,13 +283,10 @@ export function shrink(slot: u32): u32 {
   let freed: u32 = 0;
   let rx = rxLog(s), tx = txLog(s);
   if (rx != 0 && word(s, W_RX_HEAD) == word(s, W_RX_TAIL)) {
-    // Empty, so nothing is listed, scanned or held back either: every position goes back to 0.
+    // Empty, so nothing is listed or scanned either, and its positions are back at 0
+    // (process() and consume() see to that): the ring takeRx() gives starts as a new slot's.
     give(word(s, W_RX_BASE), rx + padLog);
     setWord(s, W_RX_BASE, 0);
-    setWord(s, W_RX_HEAD, 0);
-    setWord(s, W_RX_TAIL, 0);
-    if (C.mode != MODE_ECHO) setWord(s, W_LISTED, 0);
-    setWord(s, W_SCAN, 0);
     freed += <u32>1 << (rx + padLog);
     rx = 0;
   }

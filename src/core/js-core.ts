@@ -242,13 +242,9 @@ export class JsCore extends CoreBase {
     let freed = 0;
     let rx = this.rxLog(s), tx = this.txLog(s);
     if (rx !== 0 && this.word(s, W_RX_HEAD) === this.word(s, W_RX_TAIL)) {
-      // Empty, so nothing is listed, scanned or held back either: every position goes back to 0.
+      // Empty: its positions are back at 0 (see assembly/index.ts).
       P.give(this.word(s, W_RX_BASE), rx + this.padLog);
       this.setWord(s, W_RX_BASE, 0);
-      this.setWord(s, W_RX_HEAD, 0);
-      this.setWord(s, W_RX_TAIL, 0);
-      if (this.C.mode !== MODE_ECHO) this.setWord(s, W_LISTED, 0);
-      this.setWord(s, W_SCAN, 0);
       freed += 2 ** (rx + this.padLog);
       rx = 0;
     }
