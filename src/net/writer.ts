@@ -34,7 +34,7 @@ import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
 import { DirectWriter, WRITE_DONE, canWriteDirect, writeError } from './direct-write.ts';
-import { kClocks, kDelivering, kError, kFail, kFlushLater, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { kClocks, kDelivering, kError, kFail, kFlushLater, kInRead, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
 import { TxQueue } from './tx-queue.ts';
 
 /**
@@ -191,7 +191,13 @@ export class Writer {
     // view of the ring, where handing each to socket.write would queue a view per
     // reply and have Node concatenate them into a new buffer to encrypt. Once the
     // output ends, everything is handed over (the FIN follows it in the stream).
-    if (this.copiesWrites && this.output === 'open' && socket.writableLength > 0) return;
+    if (this.copiesWrites && this.output === 'open') {
+      if (socket.writableLength > 0) return;
+      // Nor inside a read callback: the other records of the same TCP read come next,
+      // each in its own callback, and their replies leave with these at the end of the
+      // turn (Endpoint flushLater()), one write rather than one now and one a turn later.
+      if (this.host[kInRead]) return this.host[kFlushLater](this.c);
+    }
     const first = this.core.txChunk(this.slot, this.inflight);
     if (this.inflight === 0) this.lastProgress = performance.now();
     const direct = this.direct;
