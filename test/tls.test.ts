@@ -92,9 +92,11 @@ const frameWith = {
 /**
  * A TLS client whose encrypted bytes can be held back and then sent in one TCP
  * write (hold(), release()), over a transport of ours: the server then decrypts
- * many records from one read, in one turn of its event loop.
+ * many records from one read, in one turn of its event loop. records() counts the
+ * TLS records that came from the server (its writes: one SSL_write of up to 16 KiB
+ * is one record) since the last call.
  */
-async function coalescingClient(port: number): Promise<{ client: tls.TLSSocket; hold: () => void; release: () => void }> {
+async function coalescingClient(port: number): Promise<{ client: tls.TLSSocket; hold: () => void; release: () => void; records: () => number }> {
   const raw = net.connect(port, '127.0.0.1');
   await once(raw, 'connect');
   let held: Buffer[] | null = null;
@@ -110,7 +112,29 @@ async function coalescingClient(port: number): Promise<{ client: tls.TLSSocket; 
       done();
     },
   });
-  raw.on('data', d => transport.push(d));
+  // Record headers are 5 bytes (type, version, 2-byte length); `skip` is what is left of the current record.
+  let records = 0;
+  let skip = 0;
+  let header = Buffer.alloc(0);
+  raw.on('data', (d: Buffer) => {
+    for (let at = 0; at < d.length;) {
+      if (skip > 0) {
+        const n = Math.min(skip, d.length - at);
+        skip -= n;
+        at += n;
+        continue;
+      }
+      const n = Math.min(5 - header.length, d.length - at);
+      header = Buffer.concat([header, d.subarray(at, at + n)]);
+      at += n;
+      if (header.length === 5) {
+        records++;
+        skip = header.readUInt16BE(3);
+        header = Buffer.alloc(0);
+      }
+    }
+    transport.push(d);
+  });
   raw.on('end', () => transport.push(null));
   raw.on('close', () => transport.destroy());
   const client = tls.connect({ socket: transport, ca: certs.ca, servername: 'localhost' });
@@ -121,6 +145,11 @@ async function coalescingClient(port: number): Promise<{ client: tls.TLSSocket; 
     release: () => {
       raw.write(Buffer.concat(held!));
       held = null;
+    },
+    records: () => {
+      const n = records;
+      records = 0;
+      return n;
     },
   };
 }
@@ -174,6 +203,40 @@ describe.each(CORES)('TLS core=%s', core => {
       for (const f of frames) await new Promise(resolve => client.write(f, resolve));
       release();
       expect((await back).equals(wire)).toBe(true);
+      client.end();
+      await once(client, 'close');
+      await server.close();
+      expect(server.stats().total.errors).toBe(0);
+    }
+  });
+
+  it('answers the TLS records of one TCP read with one TLS write, echo and handler alike, in order, and the peer\'s next batch stays whole', async () => {
+    for (const mode of ['echo', 'handler'] as const) {
+      const { server, port } = await startServer({
+        core, framing: 'length:4', tls: { ...certs.server },
+        ...(mode === 'handler' ? { onFrame: (f: Uint8Array, c: Connection) => void c.send(f) } : {}),
+      });
+      const { client, hold, release, records } = await coalescingClient(port);
+      const batch = (round: number, part: number) => Buffer.concat(Array.from({ length: 16 }, (_, i) => frameWith['length:4'](pattern(60, round * 100 + part * 16 + i))));
+      // After the handshake the server sends its session tickets: one round trip first, then count.
+      const ping = frameWith['length:4'](pattern(10, 0));
+      const pong = readBytes(client, ping.length);
+      client.write(ping);
+      expect((await pong).equals(ping)).toBe(true);
+      await sleep(50);
+      records();
+      for (let round = 0; round < 5; round++) {
+        // Two records (two writes of 16 frames) in one TCP write: one read, two decrypted records, one read callback each.
+        const first = batch(round, 0), second = batch(round, 1);
+        const back = readBytes(client, first.length + second.length);
+        hold();
+        await new Promise(resolve => client.write(first, resolve));
+        await new Promise(resolve => client.write(second, resolve));
+        release();
+        expect((await back).equals(Buffer.concat([first, second]))).toBe(true);
+        // Each reply before the fix left in two writes: the first record's at once, the second's when that write completed.
+        expect(records(), `round ${round}, ${mode}: TLS records from the server`).toBe(1);
+      }
       client.end();
       await once(client, 'close');
       await server.close();
