@@ -245,6 +245,72 @@ describe.each(CORES)('TLS core=%s', core => {
     }
   });
 
+  it('drains over TLS: server.close() during a read of many records answers every frame read, exact bytes, then a clean FIN, echo and handler alike', async () => {
+    for (const mode of ['echo', 'handler'] as const) {
+      let closing: Promise<void> | undefined;
+      const { server, port } = await startServer({
+        core, framing: 'length:4', maxFrame: 64 * 1024, drainTimeout: 5000, tls: { ...certs.server },
+        // The handler starts the drain from inside the first batch: the rest of the read is still answered.
+        ...(mode === 'handler' ? { onFrame: (f: Uint8Array, c: Connection) => { c.send(f); closing ??= server.close(); } } : {}),
+      });
+      const clients = await Promise.all([0, 1, 2].map(() => coalescingClient(port)));
+      const sent = clients.map((_, k) => Buffer.concat(Array.from({ length: 200 }, (_, i) => frameWith['length:4'](pattern(i % 40 === 0 ? 20_000 : 1 + ((i * 53) % 300), k * 1000 + i)))));
+      const results = clients.map(({ client }) => new Promise<{ data: Buffer; fin: boolean }>(resolve => {
+        const parts: Buffer[] = [];
+        let fin = false;
+        client.on('data', d => parts.push(d));
+        client.on('end', () => { fin = true; });
+        client.on('error', () => {});
+        client.on('close', () => resolve({ data: Buffer.concat(parts), fin }));
+      }));
+      for (const [k, { client, hold, release }] of clients.entries()) {
+        hold();
+        for (let at = 0; at < sent[k]!.length; at += 8192) await new Promise(resolve => client.write(sent[k]!.subarray(at, at + 8192), resolve));
+        release();
+      }
+      if (mode === 'echo') {
+        await until(() => server.stats().total.framesIn >= 1, 5000, 'the first frame to be read');
+        closing = server.close();
+      }
+      await closing;
+      for (const [k, r] of (await Promise.all(results)).entries()) {
+        expect(r.fin, `${mode}, client ${k}: a FIN`).toBe(true);
+        // Every frame the server read is answered, in order: a prefix of what was sent.
+        expect(r.data.equals(sent[k]!.subarray(0, r.data.length)), `${mode}, client ${k}: exact bytes`).toBe(true);
+      }
+      expect(server.stats().total).toMatchObject({ drainUnanswered: 0, errors: 0 });
+    }
+  });
+
+  it('closing from inside a handler over TLS sends every reply given before it, exact bytes, then FIN; the frames after it in the same read go unanswered', async () => {
+    const close = frameWith['length:4'](Buffer.from('close'));
+    const { server, port } = await startServer({
+      core, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server },
+      onFrame(f, c) {
+        // Several replies per frame, the last batch the biggest: more than the small first tx ring holds.
+        for (let i = 0; i < 3; i++) c.send(f);
+        if (Buffer.from(f).toString() === 'close') c.close();
+      },
+    });
+    const { client, hold, release } = await coalescingClient(port);
+    const before = Array.from({ length: 100 }, (_, i) => frameWith['length:4'](pattern(1 + ((i * 97) % 5000), i)));
+    const after = Array.from({ length: 20 }, (_, i) => frameWith['length:4'](pattern(100, 500 + i)));
+    const expected = Buffer.concat([...before, close].flatMap(f => [f, f, f]));
+    const parts: Buffer[] = [];
+    let fin = false;
+    client.on('data', d => parts.push(d));
+    client.on('end', () => { fin = true; });
+    const closed = once(client, 'close');
+    hold();
+    for (const f of [...before, close, ...after]) await new Promise(resolve => client.write(f, resolve));
+    release();
+    await closed;
+    expect(fin).toBe(true);
+    expect(Buffer.concat(parts).equals(expected)).toBe(true);
+    await server.close();
+    expect(server.stats().total.errors).toBe(0);
+  });
+
   it('keeps in order what TLS decrypts while the rx ring is full (a handler holds its frames), and answers all of it once they settle', async () => {
     let open!: () => void;
     const gate = new Promise<void>(resolve => (open = resolve));
