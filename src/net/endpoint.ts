@@ -710,7 +710,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Write what flushLater() collected now, not at the end of the turn (the router, between its batches). */
   [kFlushNow](): void {
     flushAll(this.dirty);
-    flushAll(this.turnEnd);
+    // Inside a read a TLS connection's flush puts it back on turnEnd (writer.ts flush()): it waits for the turn's end.
+    if (this.reading === 0) flushAll(this.turnEnd);
   }
 
   /**
