@@ -125,7 +125,7 @@ export interface ConnectionHost {
   [kEnter](connection: Connection): void;
   /** The batch is over. */
   [kLeave](): void;
-  /** A send: flush this connection once the read callback returns, else once per turn of the event loop (one write per batch, or per turn of async replies). */
+  /** A send: flush this connection once the read callback returns, else once per turn of the event loop (one write per batch, or per turn of async replies); a TLS connection always at the turn's end. */
   [kFlushLater](connection: Connection): void;
   /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick (TLS: at the end of the turn). */
   [kEnterRead](): void;
