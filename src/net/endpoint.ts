@@ -732,7 +732,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    * good (docs/tls.md). JavaScript cannot see where a TCP read's records end, so a
    * TLS connection's replies wait for the end of the turn (the check phase, right
    * after the poll phase that read them), and one read's replies leave as one
-   * write, with those of every other read of that turn.
+   * write, with those of every other read of that turn (less than a record's worth:
+   * a whole record's leaves at once, writer.ts flush()).
    */
   [kFlushLater](connection: Connection): void {
     if (connection[kFlushQueued]) return;
