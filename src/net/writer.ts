@@ -4,8 +4,8 @@
 //
 // Views of the tx ring are written as they are, once for all the replies a
 // connection got in a read callback (as it returns) or else once per turn of the
-// event loop (Endpoint.flushLater; TLS: always once per turn, never inside a read
-// callback, see flush()); Node keeps a reference, not a copy, so the
+// event loop (Endpoint.flushLater; TLS: once per turn, not inside a read callback
+// unless a whole record's worth waits, see flush()); Node keeps a reference, not a copy, so the
 // ring's bytes are released only once the kernel has them, or, for TLS, which
 // encrypts (copies) what reaches its handle, once write() returns (flush()). Two
 // write paths: 'direct' (direct-write.ts) writes through the socket's handle and
