@@ -84,7 +84,7 @@ import type { Router } from './router.ts';
 import { rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
-  kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
+  kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
   kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitsOnWrite, kWhenDrained,
   kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan,
@@ -131,11 +131,13 @@ export interface ConnectionHost {
   [kEnter](connection: Connection): void;
   /** The batch is over. */
   [kLeave](): void;
-  /** A send: flush this connection once the read callback returns, else once per turn of the event loop (one write per batch, or per turn of async replies). */
+  /** A send: flush this connection once the read callback returns, else once per turn of the event loop (one write per batch, or per turn of async replies); a TLS connection always at the turn's end. */
   [kFlushLater](connection: Connection): void;
-  /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick. */
+  /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick (TLS: at the end of the turn). */
   [kEnterRead](): void;
   [kLeaveRead](): void;
+  /** Inside a read callback (between enterRead and leaveRead). */
+  readonly [kInRead]: boolean;
   /**
    * Bytes queued beyond the tx ring changed by delta (queued by `from`, when it adds).
    * Over the budget, stalled holders are closed first (queue-budget.ts); false when

@@ -71,6 +71,7 @@ export const kFannedOut = Symbol('fannedOut');
 export const kFanoutRun = Symbol('fanoutRun');
 export const kEnterRead = Symbol('enterRead');
 export const kLeaveRead = Symbol('leaveRead');
+export const kInRead = Symbol('inRead');
 export const kQueue = Symbol('queue');
 export const kClientError = Symbol('clientError');
 export const kClosed = Symbol('closed');
