@@ -75,7 +75,7 @@ import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
 import { ReadClocks } from './read-clocks.ts';
 import { RelayLink } from './relay-link.ts';
 import type { Router } from './router.ts';
-import { rearm, type ReadTarget } from './socket-adoption.ts';
+import { listenForEnd, rearm, socketAddresses, type ReadTarget } from './socket-adoption.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
   kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
@@ -194,6 +194,11 @@ function nextSpan(): Uint8Array {
   return span;
 }
 
+/** Does a PROXY header name the client (a PROXY command with addresses), rather than leave the socket's (LOCAL, UNKNOWN)? */
+function namesClient(h: ProxyHeader): boolean {
+  return h.command === 'PROXY' && h.family !== undefined;
+}
+
 /** The TypeError for a payload that is not bytes (the one programming error send() throws for). */
 export function notBytes(where: string, payload: unknown): TypeError {
   return new TypeError(`${where} takes bytes (a Uint8Array or Buffer), got ${kindOf(payload)}`);
@@ -210,18 +215,12 @@ export class Connection<Data = any> implements ConnectionInfo {
    * ClientHello on the wire): wraps the raw socket once the header is read.
    */
   [kTlsAfterHeader]: ((raw: net.Socket) => TLSSocket) | undefined;
-  /**
-   * The peer and our side, known once the connection is open: the socket's, or,
-   * behind a load balancer speaking the PROXY protocol, the client and the
-   * address it connected to as the header names them (LOCAL, UNKNOWN: the socket's).
-   */
-  remoteAddress: string | undefined;
-  remotePort: number | undefined;
-  localAddress: string | undefined;
-  localPort: number | undefined;
-  /** The socket's own peer (behind a load balancer: the balancer), whatever a PROXY header said. */
+  /** The socket's own peer (behind a load balancer: the balancer), whatever a PROXY header said; read once, at start. */
   socketRemoteAddress: string | undefined;
   socketRemotePort: number | undefined;
+  /** The socket's own local side, whatever a PROXY header said; read once, at start. */
+  socketLocalAddress: string | undefined;
+  socketLocalPort: number | undefined;
   /** The PROXY protocol header this connection began with (with its TLVs), if the server expects one. */
   proxyHeader: ProxyHeader | undefined;
   /** onOpen was called (onClose will be). */
@@ -350,7 +349,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     (s as unknown as Owned)[kConnection] = this;
     this.out.attach(s);
     if (!this.zeroCopy) s.on('data', Connection.onDataEvent);
-    s.on('end', Connection.onEndEvent);
+    listenForEnd(s, Connection.onEndEvent);
     s.on('error', Connection.onErrorEvent);
     s.on('close', Connection.onCloseEvent);
   }
@@ -412,10 +411,11 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kStart](): void {
     this.connected = true;
     const s = this.socket;
-    this.remoteAddress = this.socketRemoteAddress = s.remoteAddress;
-    this.remotePort = this.socketRemotePort = s.remotePort;
-    this.localAddress = s.localAddress;
-    this.localPort = s.localPort;
+    const a = socketAddresses(s);
+    this.socketRemoteAddress = a.remoteAddress;
+    this.socketRemotePort = a.remotePort;
+    this.socketLocalAddress = a.localAddress;
+    this.socketLocalPort = a.localPort;
     if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
     this.out.start(s);
     if (this.preamble) this.preamble.since = performance.now();
@@ -493,13 +493,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this[kClocks].lastActive = performance.now();
     if (!got) return null;
     this.preamble = null; // done: the stage removes itself
-    const h = (this.proxyHeader = got.header);
-    if (h.command === 'PROXY' && h.family !== undefined) {
-      this.remoteAddress = h.sourceAddress;
-      this.remotePort = h.sourcePort;
-      this.localAddress = h.destinationAddress;
-      this.localPort = h.destinationPort;
-    }
+    this.proxyHeader = got.header; // its addresses are remoteAddress and localAddress from now on
     if (!this.host[kIdentified](this)) return null;
     const wrap = this[kTlsAfterHeader];
     if (wrap) {
@@ -517,6 +511,32 @@ export class Connection<Data = any> implements ConnectionInfo {
     }
     if (!this.open('header')) return null;
     return got.rest;
+  }
+
+  // The peer and our side, known once the connection is open: the socket's, or,
+  // behind a load balancer speaking the PROXY protocol, the client and the
+  // address it connected to as the header names them (LOCAL, UNKNOWN: the socket's).
+
+  /** The peer's address (a PROXY header's client, else the socket's peer). */
+  get remoteAddress(): string | undefined {
+    const h = this.proxyHeader;
+    return h !== undefined && namesClient(h) ? h.sourceAddress : this.socketRemoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    const h = this.proxyHeader;
+    return h !== undefined && namesClient(h) ? h.sourcePort : this.socketRemotePort;
+  }
+
+  /** Our side (the address a PROXY header says the client connected to, else the socket's). */
+  get localAddress(): string | undefined {
+    const h = this.proxyHeader;
+    return h !== undefined && namesClient(h) ? h.destinationAddress : this.socketLocalAddress;
+  }
+
+  get localPort(): number | undefined {
+    const h = this.proxyHeader;
+    return h !== undefined && namesClient(h) ? h.destinationPort : this.socketLocalPort;
   }
 
   /** This thread's router: sendTo(id, bytes), publish(topic, bytes), join(connection, topic), leave(connection, topic). */

@@ -25,13 +25,30 @@
 // found by description; canReadInto() detects them and the TLS handle's
 // useUserBuffer) as its constructor would have; rearm() keeps kBuffer, the span
 // Node reports to the callback, equal to the one it installs.
+// A fifth, read-only: a connection's addresses, read once at open straight from its
+// handle (getpeername/getsockname, which TCP handles have and TLSSocket's handle
+// proxies), so that Node does not cache them on the socket as two objects
+// (`_peername`, `_sockname`) that every idle connection would keep beside the
+// strings the connection keeps anyway (socketAddresses(); where the handle lacks
+// them, the public getters).
+// A sixth: net.Socket puts a listener of its own on 'end' (onReadableStreamEnd),
+// which acts only on a socket that does not allow half-open connections; ringwire's
+// all do, so listenForEnd() puts the connection's listener in its place rather than
+// beside it (two listeners of an event are an array each idle connection keeps).
+// Detected by its name and the socket's allowHalfOpen; otherwise both stay.
 // Checked on Node 22.12+, 24 and 26 (see docs/node-facts.md); test/adoption.test.ts
 // runs both paths on whatever Node runs the suite.
 
 import net from 'node:net';
 
+interface AddressOut {
+  address?: string;
+  port?: number;
+}
 interface Handle {
   useUserBuffer?: (buf: Uint8Array) => void;
+  getpeername?: (out: AddressOut) => number;
+  getsockname?: (out: AddressOut) => number;
 }
 interface SocketInternals {
   _handle: Handle | null;
@@ -132,4 +149,77 @@ export function rearm(socket: net.Socket, buf: Uint8Array): void {
   const f = onreadFields(socket);
   if (f) (socket as unknown as Record<symbol, unknown>)[f.buffer] = buf;
   (socket as unknown as SocketInternals)._handle?.useUserBuffer?.(buf);
+}
+
+/** A connected socket's peer and own address and port (undefined where it has none: a Unix socket, or one already reset). */
+export interface SocketAddresses {
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+}
+
+/** What getpeername/getsockname fill, reused by every call (its fields are copied out at once). */
+const out: AddressOut = {};
+/**
+ * Address strings seen lately, each kept once: a server's own address is the same
+ * for every connection, and so is that of many clients (behind one NAT, a balancer).
+ * Bounded: emptied when full.
+ */
+const seen = new Map<string, string>();
+const SEEN_MAX = 256;
+
+function shared(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  const known = seen.get(address);
+  if (known !== undefined) return known;
+  if (seen.size >= SEEN_MAX) seen.clear();
+  seen.set(address, address);
+  return address;
+}
+
+function fill(name: ((o: AddressOut) => number) | undefined, handle: Handle): boolean {
+  out.address = undefined;
+  out.port = undefined;
+  return typeof name === 'function' && name.call(handle, out) === 0;
+}
+
+const read: SocketAddresses = { remoteAddress: undefined, remotePort: undefined, localAddress: undefined, localPort: undefined };
+
+/**
+ * `socket`'s addresses (read once, at open; the object returned is reused by the
+ * next call: copy what you keep): from its handle, leaving nothing cached on the
+ * socket; else, where the handle has no getpeername (or getsockname), as the public
+ * getters give them.
+ */
+export function socketAddresses(socket: net.Socket): Readonly<SocketAddresses> {
+  const into = read;
+  const handle = (socket as unknown as SocketInternals)._handle;
+  if (handle && fill(handle.getpeername, handle)) {
+    into.remoteAddress = shared(out.address);
+    into.remotePort = out.port;
+  } else {
+    into.remoteAddress = socket.remoteAddress;
+    into.remotePort = socket.remotePort;
+  }
+  if (handle && fill(handle.getsockname, handle)) {
+    into.localAddress = shared(out.address);
+    into.localPort = out.port;
+  } else {
+    into.localAddress = socket.localAddress;
+    into.localPort = socket.localPort;
+  }
+  return into;
+}
+
+/**
+ * `listener` on the socket's 'end' (the peer's FIN), in place of Node's own
+ * onReadableStreamEnd where that one would do nothing (an allowHalfOpen socket).
+ */
+export function listenForEnd(socket: net.Socket, listener: (this: net.Socket) => void): void {
+  if (socket.allowHalfOpen && socket.listenerCount('end') === 1) {
+    const [own] = socket.listeners('end');
+    if (own?.name === 'onReadableStreamEnd') socket.removeListener('end', own as () => void);
+  }
+  socket.on('end', listener);
 }
