@@ -51,11 +51,42 @@ describe.each(PATHS)('an idle connection core=$core zeroCopy=$zeroCopy write=$wr
       const views = (c as unknown as { core: { txFromStart: unknown[] } }).core.txFromStart;
       expect(views[c[kSlot]]).toBeUndefined(); // the tx ring went back: no view of it is kept
     }
+    const writers = new Set(opened.map(c => (c as unknown as { out: { direct: unknown } }).out.direct));
+    // The direct path: one writer (and its one spare request) for the thread, none of a connection's own.
+    expect(writers.size).toBe(1);
+    expect([...writers][0] === null).toBe(writePath === 'stream');
+    for (const [i, c] of opened.entries()) {
+      // Its addresses, read once at open, with nothing Node cached on the socket for them.
+      const socket = c.socket as unknown as { _peername?: unknown; _sockname?: unknown };
+      expect(socket._peername ?? null).toBeNull();
+      expect(socket._sockname ?? null).toBeNull();
+      expect([c.remoteAddress, c.remotePort, c.localAddress, c.localPort]).toEqual(['127.0.0.1', sockets[i]!.localPort, '127.0.0.1', port]);
+      // One listener for the peer's FIN, the connection's: Node's own (a no-op on a half-open socket) gave its place.
+      expect(c.socket.listenerCount('end')).toBe(1);
+    }
     for (const event of ['data', 'end', 'error', 'close'] as const) {
       // Node's listeners and the connection's: the same functions on every socket.
       const [first, ...rest] = opened.map(c => c.socket.listeners(event));
       for (const l of rest) expect(l, `'${event}' listeners`).toEqual(first);
     }
     for (const s of sockets) s.end();
+  });
+
+  it('still tells onClose its addresses after the peer reset the connection', async () => {
+    const closed: [string | undefined, number | undefined, string | undefined, number | undefined][] = [];
+    const { server, port } = await startServer({
+      core, zeroCopy, writePath, framing: 'length:4',
+      onClose: c => void closed.push([c.remoteAddress, c.remotePort, c.localAddress, c.localPort]),
+    });
+    servers.push(server);
+    const socket = await connect(port);
+    const frame = lengthFrame(Buffer.from('then a reset'));
+    const { received } = collect(socket);
+    socket.write(frame);
+    await until(() => received() === frame.length, 10_000, 'the echo');
+    const localPort = socket.localPort;
+    socket.resetAndDestroy();
+    await until(() => closed.length === 1, 10_000, 'onClose');
+    expect(closed).toEqual([['127.0.0.1', localPort, '127.0.0.1', port]]);
   });
 });

@@ -75,7 +75,7 @@ import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
 import { ReadClocks } from './read-clocks.ts';
 import { RelayLink } from './relay-link.ts';
 import type { Router } from './router.ts';
-import { listenForEnd, rearm, socketAddresses, type ReadTarget } from './socket-adoption.ts';
+import { listenForEnd, ownAddress, peerAddress, rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kAwaitingInput, kClientError, kClocks, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
   kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
@@ -411,11 +411,12 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kStart](): void {
     this.connected = true;
     const s = this.socket;
-    const a = socketAddresses(s);
-    this.socketRemoteAddress = a.remoteAddress;
-    this.socketRemotePort = a.remotePort;
-    this.socketLocalAddress = a.localAddress;
-    this.socketLocalPort = a.localPort;
+    const peer = peerAddress(s);
+    this.socketRemoteAddress = peer.address;
+    this.socketRemotePort = peer.port;
+    const own = ownAddress(s);
+    this.socketLocalAddress = own.address;
+    this.socketLocalPort = own.port;
     if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
     this.out.start(s);
     if (this.preamble) this.preamble.since = performance.now();

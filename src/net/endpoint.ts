@@ -71,7 +71,7 @@ import { Router } from './router.ts';
 import type { ServerStats, StatsRenderer, ThreadState } from './server-stats.ts';
 import { canWriteDirect, chooseWritePath, type WritePath } from './direct-write.ts';
 import { DEFAULT_MAX_QUEUED_TOTAL, endpointConfig, queueBudget, queueLimits, type EndpointConfig } from './endpoint-config.ts';
-import { adopt, canAdopt, canReadInto, isUnixSocket, readInto, type ReadTarget } from './socket-adoption.ts';
+import { adopt, canAdopt, canReadInto, isUnixSocket, peerAddress, readInto, type ReadTarget } from './socket-adoption.ts';
 import { describeDestination, type Destination } from './unix-socket.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
@@ -415,16 +415,18 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       return null;
     }
     const core = this.core;
-    const who = { id: null, remoteAddress: raw.remoteAddress, remotePort: raw.remotePort };
+    // Read from the handle, not through who.remoteAddress: Node would cache it on the socket, which the copying path keeps.
+    const peer = peerAddress(raw);
+    const who = { id: null, remoteAddress: peer.address, remotePort: peer.port };
     // A Unix-socket peer has no address: the socket file's permissions decide who connects, so it may send a PROXY header (unix-socket.ts).
     const unix = isUnixSocket(raw);
-    if (this.proxyTrusted && !unix && raw.remoteAddress === undefined) {
+    if (this.proxyTrusted && !unix && who.remoteAddress === undefined) {
       // Reset before we got to it (a balancer's health check that connects and resets): no peer to trust or refuse.
       raw.destroy();
       return null;
     }
-    if (this.proxyTrusted && !unix && !this.proxyTrusted.has(raw.remoteAddress)) {
-      this[kClientError](ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
+    if (this.proxyTrusted && !unix && !this.proxyTrusted.has(who.remoteAddress)) {
+      this[kClientError](ringwireError(E_PROXY_HEADER, `connection from ${who.remoteAddress}:${who.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
       raw.destroy();
       return null;
     }
@@ -432,9 +434,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (this.addresses && !this.proxyTrusted) {
       // Behind a balancer the client's address is known only from its header: counted then (identified()).
       const cap = this.options.maxConnectionsPerIp;
-      entry = this.addresses.acquire(addressKey(raw.remoteAddress), cap);
+      entry = this.addresses.acquire(addressKey(who.remoteAddress), cap);
       if (entry === REFUSED) {
-        this[kClientError](ringwireError(E_TOO_MANY_PER_IP, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
+        this[kClientError](ringwireError(E_TOO_MANY_PER_IP, `connection from ${who.remoteAddress}:${who.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
         raw.destroy();
         return null;
       }

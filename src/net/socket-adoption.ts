@@ -29,7 +29,7 @@
 // handle (getpeername/getsockname, which TCP handles have and TLSSocket's handle
 // proxies), so that Node does not cache them on the socket as two objects
 // (`_peername`, `_sockname`) that every idle connection would keep beside the
-// strings the connection keeps anyway (socketAddresses(); where the handle lacks
+// strings the connection keeps anyway (peerAddress(), ownAddress(); where the handle lacks
 // them, the public getters).
 // A sixth: net.Socket puts a listener of its own on 'end' (onReadableStreamEnd),
 // which acts only on a socket that does not allow half-open connections; ringwire's
@@ -41,14 +41,10 @@
 
 import net from 'node:net';
 
-interface AddressOut {
-  address?: string;
-  port?: number;
-}
 interface Handle {
   useUserBuffer?: (buf: Uint8Array) => void;
-  getpeername?: (out: AddressOut) => number;
-  getsockname?: (out: AddressOut) => number;
+  getpeername?: (out: SocketAddress) => number;
+  getsockname?: (out: SocketAddress) => number;
 }
 interface SocketInternals {
   _handle: Handle | null;
@@ -151,16 +147,12 @@ export function rearm(socket: net.Socket, buf: Uint8Array): void {
   (socket as unknown as SocketInternals)._handle?.useUserBuffer?.(buf);
 }
 
-/** A connected socket's peer and own address and port (undefined where it has none: a Unix socket, or one already reset). */
-export interface SocketAddresses {
-  remoteAddress: string | undefined;
-  remotePort: number | undefined;
-  localAddress: string | undefined;
-  localPort: number | undefined;
+/** One side of a connected socket (undefined where it has none: a Unix socket, or one already reset). */
+export interface SocketAddress {
+  address: string | undefined;
+  port: number | undefined;
 }
 
-/** What getpeername/getsockname fill, reused by every call (its fields are copied out at once). */
-const out: AddressOut = {};
 /**
  * Address strings seen lately, each kept once: a server's own address is the same
  * for every connection, and so is that of many clients (behind one NAT, a balancer).
@@ -169,47 +161,43 @@ const out: AddressOut = {};
 const seen = new Map<string, string>();
 const SEEN_MAX = 256;
 
-function shared(address: string | undefined): string | undefined {
-  if (address === undefined) return undefined;
-  const known = seen.get(address);
-  if (known !== undefined) return known;
-  if (seen.size >= SEEN_MAX) seen.clear();
-  seen.set(address, address);
-  return address;
-}
+/** What getpeername/getsockname fill; reused by every call (copy what you keep). */
+const side: SocketAddress = { address: undefined, port: undefined };
 
-function fill(name: ((o: AddressOut) => number) | undefined, handle: Handle): boolean {
-  out.address = undefined;
-  out.port = undefined;
-  return typeof name === 'function' && name.call(handle, out) === 0;
+function read(socket: net.Socket, name: 'getpeername' | 'getsockname'): Readonly<SocketAddress> {
+  const handle = (socket as unknown as SocketInternals)._handle;
+  side.address = undefined;
+  side.port = undefined;
+  const get = handle?.[name];
+  if (typeof get === 'function' && get.call(handle, side) === 0) {
+    const known = seen.get(side.address!);
+    if (known !== undefined) side.address = known;
+    else if (side.address !== undefined) {
+      if (seen.size >= SEEN_MAX) seen.clear();
+      seen.set(side.address, side.address);
+    }
+  } else if (name === 'getpeername') {
+    side.address = socket.remoteAddress;
+    side.port = socket.remotePort;
+  } else {
+    side.address = socket.localAddress;
+    side.port = socket.localPort;
+  }
+  return side;
 }
-
-const read: SocketAddresses = { remoteAddress: undefined, remotePort: undefined, localAddress: undefined, localPort: undefined };
 
 /**
- * `socket`'s addresses (read once, at open; the object returned is reused by the
- * next call: copy what you keep): from its handle, leaving nothing cached on the
- * socket; else, where the handle has no getpeername (or getsockname), as the public
- * getters give them.
+ * A connected socket's peer, read from its handle, leaving nothing cached on the
+ * socket (where the handle has no getpeername: socket.remoteAddress/remotePort).
+ * The object returned is reused by the next call: copy what you keep.
  */
-export function socketAddresses(socket: net.Socket): Readonly<SocketAddresses> {
-  const into = read;
-  const handle = (socket as unknown as SocketInternals)._handle;
-  if (handle && fill(handle.getpeername, handle)) {
-    into.remoteAddress = shared(out.address);
-    into.remotePort = out.port;
-  } else {
-    into.remoteAddress = socket.remoteAddress;
-    into.remotePort = socket.remotePort;
-  }
-  if (handle && fill(handle.getsockname, handle)) {
-    into.localAddress = shared(out.address);
-    into.localPort = out.port;
-  } else {
-    into.localAddress = socket.localAddress;
-    into.localPort = socket.localPort;
-  }
-  return into;
+export function peerAddress(socket: net.Socket): Readonly<SocketAddress> {
+  return read(socket, 'getpeername');
+}
+
+/** The same for the socket's own side (getsockname; else socket.localAddress/localPort). */
+export function ownAddress(socket: net.Socket): Readonly<SocketAddress> {
+  return read(socket, 'getsockname');
 }
 
 /**
