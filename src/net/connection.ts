@@ -14,8 +14,10 @@
 // handler, the relay link at pairing, the writer's queue at the first reply that
 // waits), and the socket's listeners and read target are functions shared by every
 // connection, which find theirs through the socket: an idle echo connection holds
-// its writer and clocks and no closure (docs/limits-and-errors.md, what an idle
-// connection costs).
+// its writer and no closure; its deadline clocks are fields of its own, its
+// addresses are read once at open and nothing is cached for them on the socket,
+// and a direct write takes the thread's spare request only while it is pending
+// (docs/limits-and-errors.md, what an idle connection costs).
 //
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
 // a function buffer) and each read is one core call (TLS too: Node decrypts into
@@ -26,7 +28,7 @@
 // mode, the tx ring is (R_BLOCKED), and resumes as room appears. What a core call
 // said goes to delivery (handler mode) or is the echo's ([kSettle]).
 //
-// Deadlines: the endpoint's one sweep reads the timestamps in `clocks`
+// Deadlines: the endpoint's one sweep reads the clocks' timestamps
 // (read-clocks.ts); the frame clocks run only while `awaitingInput`: open, bytes of
 // an incomplete frame in the rx ring, and nothing of ours in the way (no handler
 // holding frames, no saved batch, no output blocked or in flight).
@@ -72,15 +74,15 @@ import { isPromise, kindOf, type Handler } from './handler.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import { Preamble, wrapAfterHeader } from './preamble.ts';
 import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
-import { ReadClocks } from './read-clocks.ts';
+import { noteRead, restartWait } from './read-clocks.ts';
 import { RelayLink } from './relay-link.ts';
 import type { Router } from './router.ts';
 import { listenForEnd, ownAddress, peerAddress, rearm, type ReadTarget } from './socket-adoption.ts';
 import {
-  kAwaitingInput, kClientError, kClocks, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
+  kAwaitingInput, kClientError, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
   kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
-  kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kSecured, kSettle, kShrink,
-  kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitsOnWrite, kWhenDrained,
+  kIdentified, kInbound, kLastActive, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kRxSeen, kSecured, kSettle, kShrink,
+  kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitStart, kWaitsOnWrite, kWhenDrained, kWindowBytes, kWindowStart,
   kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
@@ -282,8 +284,12 @@ export class Connection<Data = any> implements ConnectionInfo {
   get [kHandlerSince](): number {
     return this.dl === null ? 0 : this.dl.since;
   }
-  /** The deadline clocks (read and restarted by the endpoint's sweep). */
-  readonly [kClocks] = new ReadClocks();
+  // The deadline clocks (read-clocks.ts; read and restarted by the endpoint's sweep): fields of the connection, not an object of their own.
+  [kLastActive] = performance.now();
+  [kWaitStart] = 0;
+  [kWindowStart] = 0;
+  [kWindowBytes] = 0;
+  [kRxSeen] = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(host: ConnectionHost, slot: number, id: string, handler: Handler<Data>, source: SocketSource, zeroCopy: boolean) {
@@ -491,7 +497,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this[kFail](err as RingwireError);
       return null;
     }
-    this[kClocks].lastActive = performance.now();
+    this[kLastActive] = performance.now();
     if (!got) return null;
     this.preamble = null; // done: the stage removes itself
     this.proxyHeader = got.header; // its addresses are remoteAddress and localAddress from now on
@@ -785,13 +791,13 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.reading = false;
       this.host[kLeaveRead]();
     }
-    this[kClocks].note(n, reads(this.state) ? this.unfinished : 0);
+    noteRead(this, n, reads(this.state) ? this.unfinished : 0);
     return !this.paused;
   }
 
   /** The wait for an incomplete frame starts now: for the sweep. */
   [kRestartWait](now: number): void {
-    this[kClocks].restart(now, reads(this.state) ? this.unfinished : 0);
+    restartWait(this, now, reads(this.state) ? this.unfinished : 0);
   }
 
   /**
@@ -859,7 +865,7 @@ export class Connection<Data = any> implements ConnectionInfo {
         span.set(n === chunk.length ? chunk : chunk.subarray(at, at + n));
         at += n;
         this[kSettle](this.core.received(this[kSlot], n));
-        this[kClocks].note(n, reads(this.state) ? this.unfinished : 0);
+        noteRead(this, n, reads(this.state) ? this.unfinished : 0);
       }
     } finally {
       this.host[kLeaveRead]();

@@ -75,7 +75,7 @@ import { adopt, canAdopt, canReadInto, isUnixSocket, peerAddress, readInto, type
 import { describeDestination, type Destination } from './unix-socket.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
-  kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
+  kAwaitingInput, kClientError, kClosed, kLastActive, kWaitStart, kWindowBytes, kWindowStart, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
   kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
   kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStart, kTakesFrames,
   kTlsAfterHeader, kWritePath, kWriting, kNextSpan,
@@ -543,7 +543,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const evictions = this.evictions;
     const victim = evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
-    const waited = Math.round(now - victim[kClocks].waitStart);
+    const waited = Math.round(now - victim[kWaitStart]);
     const rate = evictions!.rate(victim, now).toFixed(1);
     const minRate = this.deadlines!.minRate;
     victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: no slot free (maxConnections ${this.core.config.maxConnections}), and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter} ms)`));
@@ -840,29 +840,29 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         c[kFail](ringwireError(E_HANDLER_TIMEOUT, `a handler did not settle in ${Math.round(now - since)} ms (handlerTimeout ${d.handler} ms)`), true);
         continue;
       }
-      if (d.idle > 0 && now - c[kClocks].lastActive > d.idle && !c[kWriting]) {
+      if (d.idle > 0 && now - c[kLastActive] > d.idle && !c[kWriting]) {
         // With a handler pending, a graceful close would wait for it: the socket goes now (no CLOSE_WAIT).
-        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kClocks].lastActive)} ms (idleTimeout ${d.idle} ms)`), since > 0);
+        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kLastActive])} ms (idleTimeout ${d.idle} ms)`), since > 0);
         continue;
       }
-      if (now - c[kClocks].lastActive > RINGS_IDLE_MS) c[kShrink]();
+      if (now - c[kLastActive] > RINGS_IDLE_MS) c[kShrink]();
       if (!c[kAwaitingInput]) {
-        c[kClocks].waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
+        c[kWaitStart] = 0; // our wait, not the peer's: the clocks start again when it is the peer's
         continue;
       }
-      if (c[kClocks].waitStart === 0) {
+      if (c[kWaitStart] === 0) {
         c[kRestartWait](now);
         continue;
       }
-      if (d.frame > 0 && now - c[kClocks].waitStart > d.frame) {
-        c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kClocks].waitStart)} ms (frameTimeout ${d.frame} ms)`));
-      } else if (d.minRate > 0 && now - c[kClocks].windowStart >= d.window) {
-        if (c[kClocks].windowBytes < needed) {
-          c[kFail](ringwireError(E_TOO_SLOW, `${c[kClocks].windowBytes} bytes of an incomplete frame in ${Math.round(now - c[kClocks].windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
+      if (d.frame > 0 && now - c[kWaitStart] > d.frame) {
+        c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kWaitStart])} ms (frameTimeout ${d.frame} ms)`));
+      } else if (d.minRate > 0 && now - c[kWindowStart] >= d.window) {
+        if (c[kWindowBytes] < needed) {
+          c[kFail](ringwireError(E_TOO_SLOW, `${c[kWindowBytes]} bytes of an incomplete frame in ${Math.round(now - c[kWindowStart])} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
         } else {
-          this.evictions?.windowEnded(c, c[kClocks].windowBytes, now - c[kClocks].windowStart, now);
-          c[kClocks].windowStart = now;
-          c[kClocks].windowBytes = 0;
+          this.evictions?.windowEnded(c, c[kWindowBytes], now - c[kWindowStart], now);
+          c[kWindowStart] = now;
+          c[kWindowBytes] = 0;
         }
       }
     }

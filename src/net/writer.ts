@@ -34,7 +34,7 @@ import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
 import { WRITE_DONE, canWriteDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
-import { kClocks, kDelivering, kError, kFail, kFlushLater, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { kDelivering, kError, kFail, kFlushLater, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
 import { TxQueue } from './tx-queue.ts';
 
 /**
@@ -239,7 +239,7 @@ export class Writer implements DirectWriteOwner {
   private release(n: number): void {
     this.core.release(this.slot, n);
     this.inflight -= n;
-    this.lastProgress = this.c[kClocks].lastActive = performance.now();
+    this.lastProgress = this.c[kLastActive] = performance.now();
   }
 
   /**
