@@ -75,10 +75,10 @@ import { adopt, canAdopt, canReadInto, isUnixSocket, peerAddress, readInto, type
 import { describeDestination, type Destination } from './unix-socket.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
-  kAwaitingInput, kClientError, kClosed, kLastActive, kWaitStart, kWindowBytes, kWindowStart, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
+  kAwaitingInput, kClientError, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
   kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
   kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStart, kTakesFrames,
-  kTlsAfterHeader, kWritePath, kWriting, kNextSpan,
+  kTlsAfterHeader, kWritePath, kWriting, kNextSpan, kLastActive, kWaitStart, kWindowBytes, kWindowStart,
 } from './internals.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, ConnectionHooks<Data> {
@@ -415,7 +415,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       return null;
     }
     const core = this.core;
-    // Read from the handle, not through who.remoteAddress: Node would cache it on the socket, which the copying path keeps.
+    // Read from the handle, not through raw.remoteAddress: Node would cache it on the socket, which the copying path keeps.
     const peer = peerAddress(raw);
     const who = { id: null, remoteAddress: peer.address, remotePort: peer.port };
     // A Unix-socket peer has no address: the socket file's permissions decide who connects, so it may send a PROXY header (unix-socket.ts).

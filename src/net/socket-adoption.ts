@@ -161,6 +161,14 @@ export interface SocketAddress {
 const seen = new Map<string, string>();
 const SEEN_MAX = 256;
 
+function shared(address: string): string {
+  const known = seen.get(address);
+  if (known !== undefined) return known;
+  if (seen.size >= SEEN_MAX) seen.clear();
+  seen.set(address, address);
+  return address;
+}
+
 /** What getpeername/getsockname fill; reused by every call (copy what you keep). */
 const side: SocketAddress = { address: undefined, port: undefined };
 
@@ -170,12 +178,7 @@ function read(socket: net.Socket, name: 'getpeername' | 'getsockname'): Readonly
   side.port = undefined;
   const get = handle?.[name];
   if (typeof get === 'function' && get.call(handle, side) === 0) {
-    const known = seen.get(side.address!);
-    if (known !== undefined) side.address = known;
-    else if (side.address !== undefined) {
-      if (seen.size >= SEEN_MAX) seen.clear();
-      seen.set(side.address, side.address);
-    }
+    if (side.address !== undefined) side.address = shared(side.address);
   } else if (name === 'getpeername') {
     side.address = socket.remoteAddress;
     side.port = socket.remotePort;
