@@ -123,6 +123,35 @@ describe(`direct writes on Node ${process.version}`, () => {
     await stop();
   });
 
+  it('one writer for every connection: each pending write\'s completion goes to the connection that wrote it, whatever others wrote since', async () => {
+    const a = await pair();
+    const b = await pair();
+    const done: Record<string, [number, number][]> = { a: [], b: [] };
+    const ownerA = { directWritten: (status: number, bytes: number) => void done.a!.push([status, bytes]) };
+    const ownerB = { directWritten: (status: number, bytes: number) => void done.b!.push([status, bytes]) };
+    const writer = new DirectWriter();
+    const gotA = collect(a.client);
+    const gotB = collect(b.client);
+    a.client.pause();
+    const big = Buffer.alloc(32 << 20, 5);
+    expect(writer.write(a.accepted, ownerA, big)).toBe(WRITE_PENDING); // takes the spare; the next write makes another
+    expect(writer.write(b.accepted, ownerB, Buffer.from('b1 '))).toBe(WRITE_DONE);
+    expect(writer.write(a.accepted, ownerA, Buffer.from('a2'))).toBe(WRITE_PENDING); // behind the big one
+    expect(writer.write2(b.accepted, ownerB, Buffer.from('b'), Buffer.from('2'))).toBe(WRITE_DONE);
+    a.client.resume();
+    await until(() => done.a!.length === 2, 10_000, 'both of a\'s completions');
+    await sleep(20);
+    expect(done).toEqual({ a: [[0, big.length], [0, 2]], b: [] });
+    a.accepted.end();
+    b.accepted.end();
+    const bytesA = await gotA.done;
+    expect(bytesA.length).toBe(big.length + 2);
+    expect(bytesA.subarray(-2).toString()).toBe('a2');
+    expect((await gotB.done).toString()).toBe('b1 b2');
+    await a.stop();
+    await b.stop();
+  });
+
   it('returns the errno of a write to a peer that reset the connection', async () => {
     // Accepted paused, as ringwire accepts: nothing reads the socket, so the reset is met by the write itself
     // (a socket that read would see it first and be destroyed, and a write would only find no handle).
