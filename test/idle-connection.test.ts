@@ -3,8 +3,11 @@
 // by every connection, found through the socket; the stream write path keeps one,
 // socket.write's callback) and none of the parts it has not
 // used: no delivery in an echo, no relay link unless paired, no queue unless a reply
-// waited beyond the tx ring, no view of a tx ring it gave back. Real sockets, both
-// cores, both read paths, both write paths; every byte echoed is compared.
+// waited beyond the tx ring, no view of a tx ring it gave back; no direct writer or
+// write request of its own (the thread's one), no address objects cached on its socket,
+// one 'end' listener (Node's own no-op one gave its place). And its addresses stay
+// right for onClose after a reset. Real sockets, both cores, both read paths, both
+// write paths; every byte echoed is compared.
 import { afterEach, describe, expect, it } from 'vitest';
 import type net from 'node:net';
 import type { Connection, RingwireServer } from '../src/index.ts';
