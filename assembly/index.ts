@@ -36,7 +36,10 @@
 //     even one the small ring would hold); or through growTx(), which the host calls only
 //     while nothing it handed to the kernel is unreleased. Up to txSize.
 //   - shrink() (the host, for a connection idle for a while) gives back an empty
-//     tx ring and trades an empty rx ring for the smallest one.
+//     tx ring and an empty rx ring, entirely: an idle slot holds no ring (rx size 0,
+//     W_RX_BASE 0). The host reads its next bytes into a buffer of its own and calls
+//     takeRx() before it copies them in: the smallest rx ring again, or R_NO_MEMORY.
+//     With no rx ring, process() has nothing to decode and received() is never called.
 //   - When the pool cannot supply a ring the slot needs to go on: R_NO_MEMORY,
 //     SEND_NO_MEMORY, or open() = -OPEN_NO_MEMORY; other slots never notice.
 //
@@ -95,7 +98,7 @@ let relayTxLog: u32 = 0;
 @inline function rxWanted(s: u32): u32 { return word(s, W_RINGS) >> 24; }
 @inline function setRings(s: u32, rx: u32, tx: u32, want: u32, rxWant: u32): void { setWord(s, W_RINGS, rx | (tx << 8) | (want << 16) | (rxWant << 24)); }
 @inline function sizeOf(log: u32): u32 { return log == 0 ? 0 : <u32>1 << log; }
-@inline function rxSizeOf(s: u32): u32 { return <u32>1 << rxLog(s); }
+@inline function rxSizeOf(s: u32): u32 { return sizeOf(rxLog(s)); }
 @inline function txSizeOf(s: u32): u32 { return sizeOf(txLog(s)); }
 /** log2 of the smallest ring of at least n bytes, within [minLog, top]. */
 function fitLog(n: u32, top: u32): u32 {
@@ -232,7 +235,12 @@ export function init(): i32 {
   return INIT_OK;
 }
 
-/** Take a free slot, with the smallest rx ring, for a new connection: its index, -OPEN_NO_SLOT or -OPEN_NO_MEMORY. */
+/**
+ * Take a free slot, with the smallest rx ring, for a new connection: its index,
+ * -OPEN_NO_SLOT or -OPEN_NO_MEMORY. A new connection has a ring from the start (Node
+ * reads into it with no copy, and a full pool refuses it before it opens); only an
+ * idle one reads without one (see shrink()).
+ */
 export function open(): i32 {
   const head = load<u32>(header(H_FREE_HEAD));
   if (head == 0) return -(<i32>OPEN_NO_SLOT);
@@ -255,7 +263,7 @@ export function open(): i32 {
 export function close(slot: u32): void {
   const s = slotAddr(slot);
   if (word(s, W_STATE) == 0) return;
-  give(word(s, W_RX_BASE), rxLog(s) + padLog);
+  if (rxLog(s) != 0) give(word(s, W_RX_BASE), rxLog(s) + padLog);
   if (txLog(s) != 0) give(word(s, W_TX_BASE), txLog(s));
   setWord(s, W_STATE, 0);
   setWord(s, W_NEXT_FREE, load<u32>(header(H_FREE_HEAD)));
@@ -265,21 +273,22 @@ export function close(slot: u32): void {
 }
 
 /**
- * The connection has been idle: give back an empty tx ring, and trade an empty rx
- * ring for the smallest one (the host gives Node the new span to read into).
- * Returns the bytes given back to the pool.
+ * The connection has been idle: give back an empty tx ring and an empty rx ring,
+ * both entirely (the host reads the next bytes into a buffer of its own, then calls
+ * takeRx()). Returns the bytes given back to the pool.
  */
 export function shrink(slot: u32): u32 {
   const s = slotAddr(slot);
   if (word(s, W_STATE) == 0) return 0;
   let freed: u32 = 0;
   let rx = rxLog(s), tx = txLog(s);
-  if (rx > minLog && word(s, W_RX_HEAD) == word(s, W_RX_TAIL)) {
-    // Empty, so nothing is listed either; the segment given back can always be split for the new one.
+  if (rx != 0 && word(s, W_RX_HEAD) == word(s, W_RX_TAIL)) {
+    // Empty, so nothing is listed or scanned either, and its positions are back at 0
+    // (process() and consume() see to that): the ring takeRx() gives starts as a new slot's.
     give(word(s, W_RX_BASE), rx + padLog);
-    setWord(s, W_RX_BASE, take(minLog + padLog));
-    freed += (<u32>1 << (rx + padLog)) - (<u32>1 << (minLog + padLog));
-    rx = minLog;
+    setWord(s, W_RX_BASE, 0);
+    freed += <u32>1 << (rx + padLog);
+    rx = 0;
   }
   if (tx != 0 && word(s, W_TX_HEAD) == word(s, W_TX_TAIL)) {
     give(word(s, W_TX_BASE), tx);
@@ -289,6 +298,21 @@ export function shrink(slot: u32): u32 {
   }
   setRings(s, rx, tx, 0, 0);
   return freed;
+}
+
+/**
+ * A slot that shrink() left with no rx ring has bytes to read (the host holds
+ * them): it takes the smallest rx ring again. R_DONE (it has one now, or had one),
+ * or R_NO_MEMORY: the pool has none (ERR_MEMORY_EXHAUSTED for this connection only).
+ */
+export function takeRx(slot: u32): i32 {
+  const s = slotAddr(slot);
+  if (rxLog(s) != 0) return R_DONE;
+  const rx = take(minLog + padLog);
+  if (rx == 0) { noMemory(); return R_NO_MEMORY; }
+  setWord(s, W_RX_BASE, rx);
+  setRings(s, minLog, txLog(s), wantLog(s), 0);
+  return R_DONE;
 }
 
 /**
@@ -324,6 +348,8 @@ export function process(slot: u32): i32 {
   if (!echo && word(s, W_HOLD) != 0) return R_DONE;
   const err = word(s, W_ERROR);
   if (err != 0) return -(<i32>err);
+  // No rx ring (idle, shrink()): nothing buffered to decode; a relay's frame in progress waits in W_CUT_*.
+  if (rxLog(s) == 0) return R_DONE;
   // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay,
   // which cuts frames through: see the header; done and left are W_CUT_DONE and W_CUT_LEFT).
   const peer = word(s, W_PEER);

@@ -47,7 +47,7 @@ export interface ErrorEntry extends Entry {
 /** Plain numbers: sizes and markers. */
 export const constants: (Entry & { value: number })[] = [
   { name: 'LAYOUT_BASE', value: 4096, doc: 'where the header starts; AssemblyScript static data lives below it (init checks)' },
-  { name: 'LAYOUT_VERSION', value: 8, doc: 'bumped whenever a word moves or changes meaning' },
+  { name: 'LAYOUT_VERSION', value: 9, doc: 'bumped whenever a word moves or changes meaning' },
   { name: 'MAGIC', value: 0x31525752, doc: '"RWR1" little-endian: the host wrote a header' },
   { name: 'HEADER_SIZE', value: 256, doc: 'bytes reserved for the header (config words, then state words)' },
   { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
@@ -57,7 +57,7 @@ export const constants: (Entry & { value: number })[] = [
   { name: 'POOL_CLASSES', value: 32, doc: 'free-list heads in the pool table, one per log2 of a segment size (only minRing to the largest segment are used)' },
   { name: 'RELAY_RING', value: 65536, doc: 'a relay\'s rings (echo mode, W_PEER set) grow for throughput up to this, or to rxSize/txSize if smaller, never to the frame: its frames are cut through (W_CUT_DONE)' },
   { name: 'OPEN_NO_SLOT', value: 1, doc: 'open() returns it negated: every slot is in use' },
-  { name: 'OPEN_NO_MEMORY', value: 2, doc: 'open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED)' },
+  { name: 'OPEN_NO_MEMORY', value: 2, doc: 'open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED; takeRx() says R_NO_MEMORY)' },
 ];
 
 /**
@@ -133,7 +133,7 @@ export const stats: Counter[] = [
   // Layout 7: the ring pool (the cores write these).
   { name: 'S_POOL_BYTES', doc: 'a gauge: bytes of the pool\'s arena in rings now' },
   { name: 'S_POOL_SEGMENTS', count: 32, doc: 'gauges: rings now taken from the pool, by log2 of their segment size' },
-  { name: 'S_POOL_EXHAUSTED', doc: 'times the pool could not supply a ring (a connection opening or growing: ERR_MEMORY_EXHAUSTED)' },
+  { name: 'S_POOL_EXHAUSTED', doc: 'times the pool could not supply a ring (a connection opening, reading after idling, or growing: ERR_MEMORY_EXHAUSTED)' },
 ];
 
 /**
@@ -146,6 +146,8 @@ export const stats: Counter[] = [
  * An emptied ring's positions go back to 0, so reads and writes start at its start.
  * Rings are segments of the pool (assembly/pool.ts): W_RX_BASE/W_TX_BASE and the
  * sizes in W_RINGS change when a ring grows or shrinks (see assembly/index.ts for when).
+ * An idle slot may hold no ring at all (layout 9: shrink() gives an empty rx ring
+ * back entirely; takeRx() takes the smallest one again before the next read).
  */
 export const slotState: Entry[] = [
   { name: 'W_STATE', doc: '0 free, 1 open' },
@@ -161,9 +163,9 @@ export const slotState: Entry[] = [
   { name: 'W_HOLD', doc: 'handler mode: nonzero while a handler is pending; process() lists nothing; echo mode: W_CUT_LEFT (slotAliases)' },
   { name: 'W_ERROR_SIZE', doc: 'ERR_FRAME_TOO_LARGE in length framing: the payload length it declared (clamped to u32; 0: not known), for the message' },
   { name: 'W_PEER', doc: 'echo mode: the slot + 1 whose tx ring takes this slot\'s frames (0: its own, the echo)' },
-  { name: 'W_RX_BASE', doc: 'address of the rx ring\'s segment (handler mode: the ring, then as many bytes of pad where a wrapped frame continues)' },
+  { name: 'W_RX_BASE', doc: 'address of the rx ring\'s segment (handler mode: the ring, then as many bytes of pad where a wrapped frame continues; 0: none, the slot is idle)' },
   { name: 'W_TX_BASE', doc: 'address of the tx ring\'s segment (0: none yet)' },
-  { name: 'W_RINGS', doc: 'log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty; bit 24: a read filled the rx ring while a listed frame pinned it, so it grows at the next read that finds it free to move' },
+  { name: 'W_RINGS', doc: 'log2 of the ring sizes, a byte each: rx (bits 0-7, 0: none), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty; bit 24: a read filled the rx ring while a listed frame pinned it, so it grows at the next read that finds it free to move' },
 ];
 
 /**
@@ -205,7 +207,7 @@ export const codes: Record<string, { type: 'u32' | 'i32'; entries: Entry[] }> = 
     { name: 'R_DONE', doc: 'every whole frame handled (negative results are error numbers)' },
     { name: 'R_BLOCKED', doc: 'the tx ring cannot take the next echo: release, then process() again' },
     { name: 'R_MORE', doc: 'the frame list is full: deliver it, then process() again' },
-    { name: 'R_NO_MEMORY', doc: 'the pool cannot supply the ring this slot needs to go on (ERR_MEMORY_EXHAUSTED): close it' },
+    { name: 'R_NO_MEMORY', doc: 'the pool cannot supply the ring this slot needs to go on, or takeRx() the rx ring of an idle slot that read (ERR_MEMORY_EXHAUSTED): close it' },
   ] },
   send: { type: 'i32', entries: [
     { name: 'SEND_OK', doc: 'reserved (reserve) or sent (send)' },
@@ -258,5 +260,5 @@ export const errors: ErrorEntry[] = [
   { name: 'E_OWNER_GONE', code: 'ERR_OWNER_GONE', by: 'host', doc: 'router.ask() to a thread that is not serving, or that ended before it answered' },
   { name: 'E_ASK_FAILED', code: 'ERR_ASK_FAILED', by: 'host', doc: 'the owner\'s onAsk threw, rejected, answered no bytes, or is missing' },
   { name: 'E_MAILBOX_TIMEOUT', code: 'ERR_MAILBOX_TIMEOUT', by: 'host', doc: 'publishAsync() or sendToAsync() found no room in a mailbox within its timeout' },
-  { name: 'E_MEMORY_EXHAUSTED', code: 'ERR_MEMORY_EXHAUSTED', by: 'host', doc: 'the ring pool (maxMemory) could not supply a connection\'s ring: opening (refused) or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY' },
+  { name: 'E_MEMORY_EXHAUSTED', code: 'ERR_MEMORY_EXHAUSTED', by: 'host', doc: 'the ring pool (maxMemory) could not supply a connection\'s ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY' },
 ];

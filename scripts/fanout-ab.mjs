@@ -4,6 +4,9 @@
 //   node scripts/fanout-ab.mjs <base dist/> <new dist/> [subscribers 1000] [bytes 64] [rounds 3] [messages 2000]
 // (a base build: git archive main | tar -x -C /tmp/base, link node_modules, npm run build.)
 // Servers are processes of their own on 127.0.0.1, killed by PID after each run.
+// Besides deliveries/s it prints the server's CPU time per delivery (user + system,
+// all its threads, from /proc/<pid>/stat: Linux), which a loaded machine disturbs
+// less than the rate: the generator's share of the cores does not enter it.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -11,6 +14,7 @@ import { crc32 } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 const [baseDist, newDist, subsArg = '1000', sizeArg = '64', roundsArg = '3', msgsArg = '2000'] = process.argv.slice(2);
 if (!baseDist || !newDist) throw new Error('usage: node scripts/fanout-ab.mjs <base dist/> <new dist/> [subscribers] [bytes] [rounds] [messages]');
 const SUBS = Number(subsArg), SIZE = Number(sizeArg), ROUNDS = Number(roundsArg), MSGS = Number(msgsArg);
@@ -23,6 +27,11 @@ const contenders = [
 const lines = Array.from({ length: MSGS }, (_, k) => Buffer.from(`${String(k).padStart(8, '0')} ${'x'.repeat(SIZE - 10)}\n`));
 const stream = Buffer.concat(lines);
 const expected = { bytes: stream.length, crc: crc32(stream) };
+/** ms of CPU (user + system) process pid has used, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 async function run(start) {
   const [cmd, args] = start();
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -52,13 +61,14 @@ async function run(start) {
     pub.write('PUB\n');
     await once(pub, 'data');
     const t0 = performance.now();
+    const cpu0 = cpuMs(child.pid);
     for (const l of lines) if (!pub.write(l)) await once(pub, 'drain');
     const t = setTimeout(allDone, 120_000);
     await finished;
     clearTimeout(t);
     const s = (performance.now() - t0) / 1000;
-    if (complete < SUBS || bad) return NaN;
-    return (SUBS * MSGS) / s;
+    if (complete < SUBS || bad) return [NaN, NaN];
+    return [(SUBS * MSGS) / s, ((cpuMs(child.pid) - cpu0) * 1000) / (SUBS * MSGS)];
   } finally {
     for (const s of sockets) s.destroy();
     const exited = once(child, 'exit');
@@ -67,9 +77,21 @@ async function run(start) {
   }
 }
 const rates = Object.fromEntries(contenders.map(([n]) => [n, []]));
+const cpus = Object.fromEntries(contenders.map(([n]) => [n, []]));
 const load = [];
-for (let r = 0; r < ROUNDS; r++) for (const [name, start] of contenders) { rates[name].push(await run(start)); load.push(os.loadavg()[0]); }
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [name, start] of contenders) {
+    const [rate, cpu] = await run(start);
+    rates[name].push(rate);
+    cpus[name].push(cpu);
+    load.push(os.loadavg()[0]);
+  }
+}
 const med = a => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const base = med(rates['plain-batched']);
 console.log(`fan-out A/B: ${SUBS} subscribers, ${MSGS} messages of ${SIZE} B, ${ROUNDS} rounds alternating; load (1 min) ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}`);
-for (const [name] of contenders) console.log(`${name.padEnd(14)} ${Math.round(med(rates[name])).toLocaleString('en').padStart(12)} deliveries/s  (${rates[name].map(v => Math.round(v).toLocaleString('en')).join(', ')})  ${(med(rates[name]) / base).toFixed(2)}x`);
+const baseCpu = med(cpus['plain-batched']);
+for (const [name] of contenders) {
+  console.log(`${name.padEnd(14)} ${Math.round(med(rates[name])).toLocaleString('en').padStart(12)} deliveries/s  (${rates[name].map(v => Math.round(v).toLocaleString('en')).join(', ')})  ${(med(rates[name]) / base).toFixed(2)}x`
+    + `   server CPU ${med(cpus[name]).toFixed(3)} µs/delivery (${cpus[name].map(v => v.toFixed(3)).join(', ')})  ${(med(cpus[name]) / baseCpu).toFixed(2)}x`);
+}

@@ -22,7 +22,7 @@ interface Job {
 }
 
 type Report =
-  | { type: 'progress'; done: number; predicted: number; errors: number }
+  | { type: 'progress'; done: number; predicted: number; errors: number; retaken: number; noMemoryAtRead: number }
   | { type: 'end'; failure?: string; seed: number; path?: string };
 
 /** One job: fc.check over its share of the runs, reporting counts every half second. */
@@ -30,6 +30,8 @@ async function runJob(job: Job, report: (r: Report) => void): Promise<void> {
   let done = 0;
   let predicted = 0;
   let errors = 0;
+  let retaken = 0;
+  let noMemoryAtRead = 0;
   let last = performance.now();
   const details = await fc.check(
     // Each run: a stream to decode, a payload to send on a delimiter framing, and a batch to fan out.
@@ -40,15 +42,17 @@ async function runJob(job: Job, report: (r: Report) => void): Promise<void> {
       done++;
       if (run.predicted) predicted++;
       if (run.expected.error) errors++;
+      if (run.retaken) retaken++;
+      if (run.noMemoryAtRead) noMemoryAtRead++;
       if (performance.now() - last > 500) {
         last = performance.now();
-        report({ type: 'progress', done, predicted, errors });
-        done = predicted = errors = 0;
+        report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
+        done = predicted = errors = retaken = noMemoryAtRead = 0;
       }
     }),
     { numRuns: job.runs, seed: job.seed, path: job.path, interruptAfterTimeLimit: job.limit, markInterruptAsFailure: false },
   );
-  report({ type: 'progress', done, predicted, errors });
+  report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
   if (!details.failed) return report({ type: 'end', seed: details.seed });
   const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
   report({ type: 'end', failure: `${fc.defaultReportMessage(details) ?? 'failed'}\n\nThe check that failed: ${why}`, seed: details.seed, path: details.counterexamplePath ?? undefined });
@@ -79,11 +83,11 @@ async function main(): Promise<number> {
   }
   console.log(`ringwire fuzz: ${runs} runs on ${jobs} thread(s), seed ${seed}${jobs > 1 ? ` to ${seed + jobs - 1}` : ''}${limit ? `, at most ${values.time}` : ''}`);
 
-  const total = { done: 0, predicted: 0, errors: 0 };
+  const total = { done: 0, predicted: 0, errors: 0, retaken: 0, noMemoryAtRead: 0 };
   const t0 = performance.now();
   const line = () => {
     const s = (performance.now() - t0) / 1000;
-    return `${total.done} runs in ${s.toFixed(1)} s: ${Math.round(total.done / s)} runs/s (${total.predicted} predicted from their segments, ${total.errors} ending in an error)`;
+    return `${total.done} runs in ${s.toFixed(1)} s: ${Math.round(total.done / s)} runs/s (${total.predicted} predicted from their segments, ${total.errors} ending in an error, ${total.retaken} taking an rx ring again after idling, ${total.noMemoryAtRead} finding none for it)`;
   };
   const ticker = setInterval(() => console.log(line()), 5000);
   const failures: string[] = [];
@@ -92,6 +96,8 @@ async function main(): Promise<number> {
       total.done += r.done;
       total.predicted += r.predicted;
       total.errors += r.errors;
+      total.retaken += r.retaken;
+      total.noMemoryAtRead += r.noMemoryAtRead;
     } else if (r.failure) {
       failures.push(`${r.failure}\n\nReplay: npm run fuzz -- --jobs 1 --runs 1 --seed ${r.seed} --path ${r.path}`);
     }

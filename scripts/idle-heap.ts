@@ -159,7 +159,11 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 async function measure(kind: string, src: string, n: number, snapshot: boolean, timeout: number): Promise<{ perConnection: number; rows: string[] }> {
   const srv = spawn(process.execPath, ['--expose-gc', self, '--role', 'server', '--kind', kind, '--src', src, '--connections', String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
   started.push(srv);
-  const next = lines(srv);
+  const lineOrExit = lines(srv);
+  // A server that exits (a stale build, a bad option) fails the round at once, not at the timeout.
+  const exited = new Promise<never>((_, reject) => srv.once('exit', code => reject(new Error(`${kind} server exited (${code})`))));
+  exited.catch(() => {});
+  const next = () => Promise.race([lineOrExit(), exited]);
   let cli: ChildProcess | undefined;
   try {
     const port = Number((await within(next(), timeout, 'server start')).split(' ')[1]);

@@ -358,7 +358,7 @@ describe('ringwire bench, end to end', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--suite', 'handler,async', '--connections', '3', '--frame-sizes', '64,16k', '--depth', '4',
-      '--duration', '100ms', '--warmup', '50ms', '--rounds', '1', '--gc', '--out', out,
+      '--duration', '300ms', '--warmup', '50ms', '--rounds', '1', '--gc', '--out', out, // 300 ms: at load 9 a server got no CPU in a 100 ms sample ("frames 0")
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
     const json = readdirSync(out).find(f => f.endsWith('.json'))!;
@@ -540,7 +540,9 @@ describe('ringwire bench, end to end', () => {
       [['--suite', 'handler', '--framing', 'line'], /handler suites run length:4:be only/],
       [['--contenders', 'node-handler'], /node-handler runs in the handler suite; add handler to --suite/],
       [['--suite', 'handler', '--contenders', 'ringwire-wasm-handler'], /baseline node-handler is not among its contenders/],
-      [['--suite', 'async', '--external', 'x=y {port}'], /--external servers run in the echo suite/],
+      [['--suite', 'async', '--external', 'x=y {port}'], /--external x runs in the echo suite .*; add echo to --suite/],
+      [['--suite', 'echo', '--external', 'x=y {port} {cert} {key}'], /--external x runs in the tls suite .*; add tls to --suite/],
+      [['--suite', 'tls', '--external', 'x=y {port} {cert}'], /takes both \{cert\} and \{key\}/],
       [['--suite', 'pipelined', '--framing', 'line'], /handler suites run length:4:be only/],
       [['--suite', 'pipelined', '--wait', 'immediate,forever'], /--wait takes immediate and\/or timer, got "forever"/],
       [['--variant', 'c64=ringwire-wasm-pipelined:--concurrency 64'], /c64 runs in the pipelined suite; add pipelined to --suite/],

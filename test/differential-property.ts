@@ -13,7 +13,10 @@
 //      and stats that count them;
 //   3. the cores against each other: identical outcomes, stats, and memory images.
 // Rings come from the pool (assembly/pool.ts): they start at 16 to 64 bytes and
-// grow up to 16 to 512 bytes, shrink between reads when the case says so, and
+// grow up to 16 to 512 bytes, shrink between reads when the case says so (an empty
+// rx ring goes back entirely, and the next read takes the smallest one again:
+// takeRx; with `squeeze`, other connections take the rest of the pool as soon as
+// it does, so that first read finds none: R_NO_MEMORY), and
 // share a pool that is sometimes as small as one connection's largest rings, with
 // up to three other connections holding rings of it: then a ring the slot needs
 // may not come (R_NO_MEMORY), and what was decoded before must still be right.
@@ -96,6 +99,8 @@ export const caseArb = fc.record({
   memory: fc.option(fc.integer({ min: 1, max: 2 }), { nil: undefined }),
   hogs: fc.array(fc.nat(3), { maxLength: 3 }),
   shrink: fc.array(fc.boolean(), { maxLength: 4 }),
+  // With a small pool (`memory`): once a shrink gave the rx ring back, new connections take what is left of the pool.
+  squeeze: fc.boolean(),
 });
 
 export type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
@@ -200,8 +205,12 @@ export interface CaseRun {
   grew: boolean;
   /** Bytes shrink() gave back to the pool. */
   shrunk: number;
+  /** Reads that took the rx ring again after a shrink gave it back (takeRx). */
+  retaken: number;
   /** The pool could not supply a ring the slot needed. */
   noMemory: boolean;
+  /** ...at a read after idling: takeRx found no ring (the slot still has none). */
+  noMemoryAtRead: boolean;
   /** A relay that forwarded part of an incomplete frame (cut-through). */
   cut: boolean;
 }
@@ -217,10 +226,16 @@ export async function checkCase(c: Case): Promise<CaseRun> {
   const fit = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(resolveConfig(options).maxWire, 1))));
   const rxRing = Math.max(c.rxPow, fit), txRing = Math.max(c.txPow, fit);
   options = { ...options, maxConnections: 1 + (relay ? 1 : 0) + c.hogs.length, rxRing, txRing, minRing: Math.min(2 ** c.minPow, rxRing, txRing) };
+  /** Slots the squeeze may open: as many as the pool has smallest rx rings. */
+  let extra = 0;
   if (c.memory !== undefined) {
     const { maxSegment } = resolveConfig(options);
     const one = Math.ceil(((c.handler ? 2 : 1) * rxRing + txRing) / maxSegment) * maxSegment;
     options = { ...options, maxMemory: one + (c.memory - 1) * maxSegment };
+    if (c.squeeze) {
+      extra = options.maxMemory! / ((c.handler ? 2 : 1) * options.minRing!);
+      options = { ...options, maxConnections: options.maxConnections! + extra };
+    }
   }
   const segments = c.segments.map(s => encodeSegment(c.framing, c.maxFrame, s));
   const stream = Buffer.concat(segments.map(s => s.wire));
@@ -253,12 +268,17 @@ export async function checkCase(c: Case): Promise<CaseRun> {
       }
       return hog;
     });
+    const squeezed: number[] = [];
+    const squeeze = () => {
+      for (let s = core.open(); s >= 0; s = core.open()) squeezed.push(s); // until the pool (or the slots) run out
+    };
     const before = core.stats.snapshot(); // the other connections' sends counted frames and bytes out
-    const outcome = feed(core, slot, chunks, { releaseStep: c.releaseStep, lazyRelease: c.lazyRelease, defer: c.defer, shrink: c.shrink, to: partner });
+    const outcome = feed(core, slot, chunks, { releaseStep: c.releaseStep, lazyRelease: c.lazyRelease, defer: c.defer, shrink: c.shrink, to: partner, afterShrink: extra > 0 ? squeeze : undefined });
+    const noMemoryAtRead = outcome.noMemory && core.rxSize(slot) === 0;
     const stats = core.stats.snapshot();
     const framesOut = stats.framesOut - before.framesOut, bytesOut = stats.bytesOut - before.bytesOut;
     const grew = core.rxSize(slot) > options.minRing! || core.txSize(partner) > options.minRing!;
-    const open = [slot, ...(relay ? [partner] : []), ...hogs.filter(h => h >= 0)];
+    const open = [slot, ...(relay ? [partner] : []), ...hogs.filter(h => h >= 0), ...squeezed];
     const ringBytes = open.reduce((sum, s) => sum + (c.handler ? 2 : 1) * core.rxSize(s) + core.txSize(s), 0);
     assert.equal(core.stats.get(S_POOL_BYTES), ringBytes, `${where}: the pool counts the rings the slots hold`);
     if (outcome.noMemory) {
@@ -300,7 +320,7 @@ export async function checkCase(c: Case): Promise<CaseRun> {
     const top = Math.log2(core.config.maxSegment);
     for (let k = 0; k < top; k++) assert.equal(heads[k], 0, `${where}: a free segment of 2^${k} bytes was not merged back`);
     const image = Buffer.from(new Uint8Array(core.memory, LAYOUT_BASE, r.total - LAYOUT_BASE));
-    results.push({ outcome, stats, image, grew });
+    results.push({ outcome, stats, image, grew, noMemoryAtRead });
   }
 
   // 3. The cores against each other.
@@ -309,7 +329,10 @@ export async function checkCase(c: Case): Promise<CaseRun> {
   assert.deepEqual(w!.stats, j!.stats, 'the cores\' stats differ');
   assert.ok(w!.image.equals(j!.image), 'the cores\' memory images differ');
   const cut = w!.outcome.cuts > 0;
-  return { stream, expected, predicted: prediction !== undefined, grew: w!.grew, shrunk: w!.outcome.shrunk, noMemory: w!.outcome.noMemory, cut };
+  return {
+    stream, expected, predicted: prediction !== undefined, grew: w!.grew, shrunk: w!.outcome.shrunk, retaken: w!.outcome.retaken,
+    noMemory: w!.outcome.noMemory, noMemoryAtRead: w!.noMemoryAtRead, cut,
+  };
 }
 
 // ---- send() on delimiter framings: a payload the peer would not read back as one frame is refused ----

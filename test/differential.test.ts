@@ -6,12 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { caseArb, checkCase, checkFanoutCase, checkSendCase, fanoutCaseArb, sendCaseArb } from './differential-property.ts';
 
 describe('wasm core, js core and the oracle', () => {
-  it('agree on random framings, frames, errors, reads, drains, async handlers, relays that cut frames through, and rings that grow, shrink and run out', async () => {
+  it('agree on random framings, frames, errors, reads, drains, async handlers, relays that cut frames through, and rings that grow, shrink to nothing, are taken again and run out', async () => {
     let predicted = 0;
     let errors = 0;
     let grew = 0;
     let shrunk = 0;
     let noMemory = 0;
+    let retaken = 0;
+    let noMemoryAtRead = 0;
     let cut = 0;
     await fc.assert(
       fc.asyncProperty(caseArb, async c => {
@@ -21,18 +23,23 @@ describe('wasm core, js core and the oracle', () => {
         if (run.grew) grew++;
         if (run.shrunk) shrunk++;
         if (run.noMemory) noMemory++;
+        if (run.retaken) retaken++;
+        if (run.noMemoryAtRead) noMemoryAtRead++;
         if (run.cut) cut++;
       }),
       { numRuns: 5000 },
     );
     // The generator keeps reaching the cases that matter: streams whose every
-    // frame it can predict, streams that end in an error, rings that grow, shrink,
-    // a pool that runs short, and relays that cut an incomplete frame through.
+    // frame it can predict, streams that end in an error, rings that grow, shrink
+    // (an rx ring given back and taken again), a pool that runs short (also at the
+    // read that takes the rx ring again), and relays that cut an incomplete frame through.
     expect(predicted).toBeGreaterThan(1000);
     expect(errors).toBeGreaterThan(500);
     expect(grew).toBeGreaterThan(1000);
     expect(shrunk).toBeGreaterThan(250);
     expect(noMemory).toBeGreaterThan(100);
+    expect(retaken).toBeGreaterThan(400);
+    expect(noMemoryAtRead).toBeGreaterThan(150);
     expect(cut).toBeGreaterThan(250);
   });
 

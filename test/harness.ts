@@ -3,7 +3,9 @@
 // take what the tx ring holds, release it. In handler mode it can also act like
 // an async handler: hold the slot, let the next read land, and only then copy
 // the frames and consume them, so a core that moved listed bytes is caught; and
-// it can shrink the rings between reads, as the host's sweep does.
+// it can shrink the rings between reads, as the host's sweep does: a slot left
+// with no rx ring takes one (takeRx) before its next read is copied in, as the
+// host does with a read that landed in its buffer for idle connections.
 // Also an oracle encoder written independently of both cores.
 import { createCore } from '../src/core/create.ts';
 import type { Core, CoreKind } from '../src/core/core.ts';
@@ -23,6 +25,8 @@ export interface Outcome {
   noMemory: boolean;
   /** Bytes shrink() gave back to the pool. */
   shrunk: number;
+  /** Reads that found no rx ring (shrink() gave it back) and took one again (takeRx). */
+  retaken: number;
   /** How many times the core reported a full tx ring. */
   blocked: number;
   /** Reads after which a relay had forwarded part of a frame still incomplete (Core.cutThrough). */
@@ -46,6 +50,8 @@ export interface FeedOptions {
   defer?: boolean[];
   /** For each read in turn (cycling), whether to call shrink() after it, as an idle sweep would. */
   shrink?: boolean[];
+  /** Called after each shrink() that left the slot with no rx ring (e.g. other connections take the pool meanwhile). */
+  afterShrink?: () => void;
   /** Echo mode, a relay: the slot whose tx ring takes the frames (Core.forwardTo, which cuts them through); `out` is read from it. */
   to?: number;
 }
@@ -59,6 +65,7 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
   let cuts = 0;
   let reads = 0;
   let shrunk = 0;
+  let retaken = 0;
   let delivered = 0;
   let listings = 0;
   /** Frames an "async handler" still holds: views into the rx ring (or its pad). */
@@ -112,6 +119,11 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
   for (const chunk of chunks) {
     let at = 0;
     while (at < chunk.length && !error && !noMemory) {
+      if (core.rxSize(slot) === 0) {
+        // Idle with no rx ring: the read is in the host's buffer; the slot takes the smallest ring for it.
+        retaken++;
+        if (core.takeRx(slot) === R_NO_MEMORY) { noMemory = true; break; }
+      }
       let span = core.readSpan(slot);
       if (span.length === 0) { finishAll(); drain(); settle(core.process(slot)); finishAll(); span = core.readSpan(slot); }
       if (noMemory || error) break;
@@ -128,13 +140,16 @@ export function feed(core: Core, slot: number, chunks: Uint8Array[], opts: FeedO
         else finish();
       } else settle(status);
       if (core.cutThrough(slot) > 0) cuts++;
-      if (opts.shrink?.length && opts.shrink[reads++ % opts.shrink.length]) shrunk += core.shrink(slot);
+      if (opts.shrink?.length && opts.shrink[reads++ % opts.shrink.length]) {
+        shrunk += core.shrink(slot);
+        if (core.rxSize(slot) === 0) opts.afterShrink?.();
+      }
     }
     if (error || noMemory) break;
   }
   if (!noMemory) finishAll();
   drain();
-  return { out: Buffer.concat(out), frames, error, noMemory, shrunk, blocked, cuts, delivered, stopAt: delivered - core.rxBuffered(slot) - core.cutThrough(slot) };
+  return { out: Buffer.concat(out), frames, error, noMemory, shrunk, retaken, blocked, cuts, delivered, stopAt: delivered - core.rxBuffered(slot) - core.cutThrough(slot) };
 }
 
 export async function coreWith(kind: CoreKind, options: CoreOptions): Promise<Core> {

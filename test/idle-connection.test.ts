@@ -3,11 +3,11 @@
 // by every connection, found through the socket; the stream write path keeps one,
 // socket.write's callback) and none of the parts it has not
 // used: no delivery in an echo, no relay link unless paired, no queue unless a reply
-// waited beyond the tx ring, no view of a tx ring it gave back; no direct writer or
-// write request of its own (the thread's one), no address objects cached on its socket,
-// one 'end' listener (Node's own no-op one gave its place). And its addresses stay
-// right for onClose after a reset. Real sockets, both cores, both read paths, both
-// write paths; every byte echoed is compared.
+// waited beyond the tx ring, no view of a ring it gave back (both go back: it holds
+// no ring at all); no direct writer or write request of its own (the thread's one),
+// no address objects cached on its socket, one 'end' listener (Node's own no-op one
+// gave its place). And its addresses stay right for onClose after a reset. Real
+// sockets, both cores, both read paths, both write paths; every byte echoed is compared.
 import { afterEach, describe, expect, it } from 'vitest';
 import type net from 'node:net';
 import type { Connection, RingwireServer } from '../src/index.ts';
@@ -41,8 +41,8 @@ describe.each(PATHS)('an idle connection core=$core zeroCopy=$zeroCopy write=$wr
       void done.then(got => expect(got).toEqual(frame));
     }
     expect(opened.length).toBe(3);
-    // Idle past the sweep's RINGS_IDLE_MS (1 s): the tx ring goes back to the pool.
-    await until(() => server.stats().total.pool.bytes === 3 * 1024, 5_000, 'the tx rings given back');
+    // Idle past the sweep's RINGS_IDLE_MS (1 s): both rings go back to the pool.
+    await until(() => server.stats().total.pool.bytes === 0, 5_000, 'the rings given back');
     for (const c of opened) {
       const parts = c as unknown as { dl: unknown; link: unknown; out: { tx: unknown; onWritten: unknown } };
       expect(ownFunctions(c)).toEqual([]);
@@ -51,8 +51,9 @@ describe.each(PATHS)('an idle connection core=$core zeroCopy=$zeroCopy write=$wr
       expect(parts.dl).toBeNull(); // an echo delivers no frame to a handler
       expect(parts.link).toBeNull(); // not a relay
       expect(parts.out.tx).toBeNull(); // no reply waited beyond the tx ring
-      const views = (c as unknown as { core: { txFromStart: unknown[] } }).core.txFromStart;
-      expect(views[c[kSlot]]).toBeUndefined(); // the tx ring went back: no view of it is kept
+      const views = (c as unknown as { core: { txFromStart: unknown[]; wholeRx: unknown[] } }).core;
+      expect(views.txFromStart[c[kSlot]]).toBeUndefined(); // the tx ring went back: no view of it is kept
+      expect(views.wholeRx[c[kSlot]]).toBeUndefined(); // nor of the rx ring
     }
     const writers = new Set(opened.map(c => (c as unknown as { out: { direct: unknown } }).out.direct));
     // The direct path: one writer (and its one spare request) for the thread, none of a connection's own.

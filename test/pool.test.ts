@@ -1,7 +1,7 @@
 // The ring pool at its limits, on both cores: rings start small, grow to what a
 // frame needs, go back when idle, and when the pool (maxMemory) cannot supply a
 // ring the slot that needed it, and only that slot, hears it: OPEN_NO_MEMORY,
-// R_NO_MEMORY or SEND_NO_MEMORY (the host's ERR_MEMORY_EXHAUSTED). Each limit is
+// R_NO_MEMORY (also from takeRx(), an idle slot's rx ring taken again) or SEND_NO_MEMORY (the host's ERR_MEMORY_EXHAUSTED). Each limit is
 // tested exactly at the bound and one step past it.
 import { describe, expect, it } from 'vitest';
 import type { CoreOptions } from '../src/core/config.ts';
@@ -73,14 +73,18 @@ describe.each(CORES)('%s core: the ring pool', kind => {
     expect(core.txSize(slots[0]!)).toBe(4096);
   });
 
-  it('gives an idle connection\'s rings back with shrink(), and is whole again once every slot is closed', async () => {
+  it('gives an idle connection\'s rings back with shrink(), the rx ring entirely, and is whole again once every slot is closed', async () => {
     const core = await coreWith(kind, tight);
     const slot = core.open();
     echo(core, slot, lengthFrame(Buffer.alloc(4000, 0x5a)));
-    expect(core.shrink(slot)).toBe(3072 + 4096);
-    expect([core.rxSize(slot), core.txSize(slot)]).toEqual([1024, 0]);
-    expect(core.stats.get(S_POOL_BYTES)).toBe(1024);
-    // Shrunk, it grows again when a frame needs it.
+    expect(core.shrink(slot)).toBe(4096 + 4096);
+    expect([core.rxSize(slot), core.txSize(slot)]).toEqual([0, 0]);
+    expect(core.stats.get(S_POOL_BYTES)).toBe(0);
+    // No ring: nothing to read into, nothing to decode, nothing more to give back.
+    expect(core.readSpan(slot).length).toBe(0);
+    expect(core.process(slot)).toBe(R_DONE);
+    expect(core.shrink(slot)).toBe(0);
+    // Shrunk, it takes the smallest rx ring at its next read (feed() calls takeRx()) and grows again when a frame needs it.
     const frame = lengthFrame(Buffer.alloc(3000, 7));
     expect(echo(core, slot, frame).out).toEqual(frame);
     core.close(slot);
@@ -88,6 +92,35 @@ describe.each(CORES)('%s core: the ring pool', kind => {
     // Whole again: one connection's largest rings fit once more.
     const again = core.open();
     expect(echo(core, again, lengthFrame(Buffer.alloc(4000, 1))).noMemory).toBe(false);
+  });
+
+  it('takes the smallest rx ring again for an idle slot with takeRx(): the pool\'s last one at the bound, R_NO_MEMORY one slot past it, and only that slot hears it', async () => {
+    const core = await coreWith(kind, tight);
+    const idle = core.open();
+    expect(core.shrink(idle)).toBe(1024);
+    const others = Array.from({ length: 7 }, () => core.open());
+    expect(others.every(s => s >= 0)).toBe(true);
+    // At the bound: the pool's last smallest ring.
+    expect(core.takeRx(idle)).toBe(R_DONE);
+    expect(core.rxSize(idle)).toBe(1024);
+    expect(core.readSpan(idle).length).toBe(1024);
+    expect(core.takeRx(idle)).toBe(R_DONE); // it has one: nothing changes
+    expect(core.stats.get(S_POOL_BYTES)).toBe(8192);
+    expect(core.stats.snapshot().pool.segments).toEqual({ 1024: 8 });
+    // One past it: given back, then another slot takes it.
+    expect(core.shrink(idle)).toBe(1024);
+    const eighth = core.open();
+    expect(eighth).toBeGreaterThanOrEqual(0);
+    expect(core.takeRx(idle)).toBe(R_NO_MEMORY);
+    expect(core.rxSize(idle)).toBe(0);
+    expect(core.stats.get(S_POOL_EXHAUSTED)).toBe(1);
+    // Only that slot heard it: another reads on, and echoes once two slots closed and left room for its tx ring.
+    const frame = lengthFrame(Buffer.from('others'));
+    const r = feed(core, others[0]!, [frame.subarray(0, 3)]);
+    expect(r.noMemory).toBe(false);
+    core.close(idle);
+    core.close(eighth);
+    expect(feed(core, others[0]!, [frame.subarray(3)]).out).toEqual(frame);
   });
 
   it('does not move an rx ring while a handler holds a frame of it; it grows once the frame is consumed', async () => {

@@ -1,9 +1,11 @@
 // The ring pool through a server, on real sockets, both cores, both read paths:
 // maxMemory bounds the rings, not maxConnections; a connection the pool cannot
 // serve (to open, or to grow for a frame) gets ERR_MEMORY_EXHAUSTED and only it;
-// an idle connection's rings go back to the pool and it reads on from the smallest.
+// an idle connection's rings go back to the pool, all of them, and its next read
+// takes the smallest rx ring again, or, the pool having none, closes it alone.
 // Each bound is tested exactly at the limit and one step past it.
 import { afterEach, describe, expect, it } from 'vitest';
+import type net from 'node:net';
 import { createServer, type RingwireServer } from '../src/index.ts';
 import { lengthFrame } from './harness.ts';
 import { collect, connect, errorCodes, startServer, until } from './net-helpers.ts';
@@ -69,21 +71,28 @@ describe.each([
     for (const s of open) s.destroy();
   });
 
-  it('gives an idle connection\'s rings back to the pool, and reads on into the smallest ring', async () => {
+  it('gives an idle connection\'s rings back to the pool, the rx ring too, and echoes its next frames byte for byte from a ring taken again', async () => {
     const { server, port, codes } = await start();
     const socket = await connect(port);
     const { received, done } = collect(socket);
     socket.write(big);
     await until(() => received() === big.length, 10_000, 'the echo');
     expect(server.stats().total.pool.bytes).toBe(8192);
-    // Idle for RINGS_IDLE_MS (1 s): the sweep shrinks the rings to the smallest rx ring and no tx ring.
-    await until(() => server.stats().total.pool.bytes === 1024, 5_000, 'the rings given back');
-    expect(server.stats().total.pool.segments).toEqual({ 1024: 1 });
+    // Idle for RINGS_IDLE_MS (1 s): the sweep gives both rings back, the rx ring entirely.
+    await until(() => server.stats().total.pool.bytes === 0, 5_000, 'the rings given back');
+    expect(server.stats().total.pool.segments).toEqual({});
+    // The next read lands in the thread's idle buffer and is copied into the smallest rx ring, taken again.
+    socket.write(small);
+    await until(() => received() === big.length + small.length, 10_000, 'the echo of a small frame after the shrink');
+    expect(server.stats().total.pool.segments).toEqual({ 1024: 2 });
+    await until(() => server.stats().total.pool.bytes === 0, 5_000, 'the rings given back again');
+    // A frame larger than the smallest ring: its first 1 KiB comes through the idle buffer, the rest straight into the ring as it grows.
     socket.write(big);
-    await until(() => received() === 2 * big.length, 10_000, 'the echo after the shrink');
+    await until(() => received() === 2 * big.length + small.length, 10_000, 'the echo of a large frame after the shrink');
     socket.end();
-    expect(await done).toEqual(Buffer.concat([big, big]));
+    expect(await done).toEqual(Buffer.concat([big, small, big]));
     expect(codes).toEqual([]);
+    expect(server.stats().total.pool.exhausted).toBe(0);
   });
 
   it('grows the tx ring to what a turn of echoes found it too small for, once it is empty (32 pipelined 68-byte frames leave in one write from a 4 KiB ring)', async () => {
@@ -127,6 +136,60 @@ describe.each([
     expect(await done).toEqual(Buffer.concat([batch, batch, batch]));
     expect(await otherEcho.done).toEqual(small);
     expect(codes).toEqual([]);
+  });
+});
+
+describe.each([
+  { core: 'wasm', zeroCopy: true }, { core: 'wasm', zeroCopy: false }, { core: 'js', zeroCopy: true }, { core: 'js', zeroCopy: false },
+] as const)('an idle connection\'s first read core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
+  it('takes the pool\'s last smallest rx ring (at the bound); one connection past it, is closed with ERR_MEMORY_EXHAUSTED, alone: the others carry on', async () => {
+    // Handler mode, no replies: a read needs an rx ring only (2 KiB with its pad), so the
+    // 16 KiB pool holds eight connections' smallest rx rings and nothing else.
+    const got: Buffer[] = [];
+    const { server, port } = await startServer({
+      ...tight, maxMemory: 16384, core, zeroCopy, onFrame: frame => void got.push(Buffer.from(frame)),
+    });
+    servers.push(server);
+    const codes = errorCodes(server);
+    const pool = () => server.stats().total.pool;
+    const frame = (i: number) => lengthFrame(Buffer.alloc(60, i));
+    const idle = await connect(port);
+    const idleDone = collect(idle).done;
+    idle.write(frame(1));
+    await until(() => got.length === 1, 10_000, 'the first frame');
+    await until(() => pool().bytes === 0, 5_000, 'the idle connection\'s rx ring given back');
+    // Others that hold the pool: each has sent half a frame header, so its rx ring is never idle.
+    const others: net.Socket[] = [];
+    const hold = async (n: number) => {
+      while (others.length < n) {
+        const s = await connect(port);
+        s.write(frame(100 + others.length).subarray(0, 2));
+        others.push(s);
+      }
+      await until(() => pool().bytes === n * 2048, 10_000, `${n} connections holding the pool`);
+    };
+    // At the bound: the pool has one smallest rx ring left, which the idle connection's next read takes.
+    await hold(7);
+    idle.write(frame(2));
+    await until(() => got.length === 2, 10_000, 'the frame read into the last ring');
+    expect(got[1]).toEqual(frame(2).subarray(4));
+    expect(pool().bytes).toBe(16384);
+    expect(codes).toEqual([]);
+    await until(() => pool().bytes === 7 * 2048, 5_000, 'the rx ring given back again');
+    // One past it: an eighth connection takes that ring, and the idle connection's next read finds none.
+    await hold(8);
+    const exhausted = pool().exhausted;
+    idle.write(frame(3));
+    expect((await idleDone).length).toBe(0); // closed by the server, nothing sent back
+    expect(codes).toEqual(['ERR_MEMORY_EXHAUSTED']);
+    expect(pool().exhausted).toBe(exhausted + 1);
+    expect(got.length).toBe(2);
+    // The others never noticed: each finishes its frame, and the handler gets it.
+    for (const [i, s] of others.entries()) s.write(frame(100 + i).subarray(2));
+    await until(() => got.length === 2 + others.length, 10_000, 'the others\' frames');
+    expect(got.slice(2).map(f => f[0]).sort((a, b) => a! - b!)).toEqual(others.map((_, i) => 100 + i));
+    expect(codes).toEqual(['ERR_MEMORY_EXHAUSTED']);
+    for (const s of others) s.destroy();
   });
 });
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { Switchboard } from '../src/net/switchboard.ts';
+import { Mailbox } from '../src/net/mailbox.ts';
 
 const JOINER = new URL('./fixtures/topic-joiner.mjs', import.meta.url);
 const ONE = new Uint8Array([1]);
@@ -18,6 +19,7 @@ function reaching(board: Switchboard, place: number, topics: Iterable<string>): 
   let refused = 0;
   for (const topic of topics) {
     if (board.publish(topic, ONE) !== 'sent') refused++;
+    Mailbox.sealAll(); // the end of the tick: this thread's publish batches are handed on
     for (let p = 0; p < board.mailboxes.length; p++) {
       const taken = board.mailboxes[p]!.take(10, skip);
       if (p === place) n += taken;

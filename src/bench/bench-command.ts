@@ -94,6 +94,12 @@ Contenders:
                               cc -O2 -o epoll-echo node_modules/ringwire/bench/epoll-echo.c
                               (in a clone of ringwire: bench/epoll-echo.c)
                               --external "c-epoll=./epoll-echo {port}"
+                            With {cert} and {key} in cmd too, it runs in the tls suite instead,
+                            behind TLS with the suite's certificate and key files (PEM), e.g.
+                            another build of ringwire, for an A/B in one run:
+                              --external "main-tls=node <its dist>/cli.js serve --port {port}
+                                --framing length:4:be --max-frame 16384 --tls-cert {cert}
+                                --tls-key {key}"
                             CPU and memory are the started process's own: a server that
                             forks per connection is under-counted
   --variant <name=base:options>
@@ -239,8 +245,11 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       if (!suites.has(c.suite)) throw configError(`--contenders: ${name} runs in the ${c.suite} suite; add ${c.suite} to --suite`);
       return c;
     });
-  if (values.external.length && !suites.has('echo')) throw configError('--external servers run in the echo suite; add echo to --suite');
-  contenders.push(...values.external.map(external));
+  for (const spec of values.external) {
+    const e = external(spec);
+    if (!suites.has(e.suite)) throw configError(`--external ${e.name} runs in the ${e.suite} suite (a command with {cert} and {key}: the tls suite); add ${e.suite} to --suite`);
+    contenders.push(e);
+  }
   for (const spec of values.variant) {
     const v = variant(spec, known);
     if (!suites.has(v.suite)) throw configError(`--variant ${v.name} runs in the ${v.suite} suite; add ${v.suite} to --suite`);

@@ -28,6 +28,8 @@
 //                                           in the core behind TLS
 //             node-tls                      tls.createServer with socket.on('data') echo:
 //                                           the baseline
+//             external ones                 a command with {cert} and {key} as well as {port}
+//                                           (another build of ringwire, say: an A/B in one run)
 //             (throwaway certificates made with openssl: tls-certificates.ts)
 // Plain echo and external servers echo raw bytes; the load is the same frames for
 // all, and each frame comes back exactly as sent whatever the server's framing.
@@ -168,9 +170,11 @@ export function variant(spec: string, known: ReadonlyMap<string, Contender>): Co
 }
 
 /**
- * An external echo server (echo suite) from `name=command`. The command runs under `sh -c 'exec …'`
+ * An external echo server from `name=command`. The command runs under `sh -c 'exec …'`
  * (so the measured process is the server, not a shell) with {port} replaced by
- * the port to listen on; it must echo every byte it reads, on 127.0.0.1.
+ * the port to listen on; it must echo every byte it reads, on 127.0.0.1. With
+ * {cert} and {key} in it, it runs in the tls suite, those replaced by the files of
+ * the suite's certificate and key (PEM), and must echo behind TLS.
  */
 export function external(spec: string): Contender {
   const eq = spec.indexOf('=');
@@ -180,10 +184,16 @@ export function external(spec: string): Contender {
     throw configError(`--external takes name='command {port}', got "${spec}"`);
   }
   if (!cmd.includes('{port}')) throw configError(`--external ${name}: the command must listen on {port}, got "${cmd}"`);
+  const tls = cmd.includes('{cert}') || cmd.includes('{key}');
+  if (tls && !(cmd.includes('{cert}') && cmd.includes('{key}'))) throw configError(`--external ${name}: a TLS server's command takes both {cert} and {key}, got "${cmd}"`);
   return {
     name,
-    suite: 'echo',
+    suite: tls ? 'tls' : 'echo',
     framing: () => 'raw',
-    command: port => ({ file: '/bin/sh', args: ['-c', `exec ${cmd.replaceAll('{port}', String(port))}`] }),
+    command: port => {
+      let line = cmd.replaceAll('{port}', String(port));
+      if (tls) line = line.replaceAll('{cert}', benchCertificates().files.cert).replaceAll('{key}', benchCertificates().files.key);
+      return { file: '/bin/sh', args: ['-c', `exec ${line}`] };
+    },
   };
 }

@@ -8,7 +8,7 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION = 8;
+export const LAYOUT_VERSION = 9;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
@@ -27,7 +27,7 @@ export const POOL_CLASSES = 32;
 export const RELAY_RING = 65536;
 /** open() returns it negated: every slot is in use */
 export const OPEN_NO_SLOT = 1;
-/** open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED) */
+/** open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED; takeRx() says R_NO_MEMORY) */
 export const OPEN_NO_MEMORY = 2;
 
 // Header: configuration words (u32 index from LAYOUT_BASE), written by the host before init()
@@ -143,7 +143,7 @@ export const S_QUARANTINED = 79;
 export const S_POOL_BYTES = 80;
 /** gauges: rings now taken from the pool, by log2 of their segment size */
 export const S_POOL_SEGMENTS = 81;
-/** times the pool could not supply a ring (a connection opening or growing: ERR_MEMORY_EXHAUSTED) */
+/** times the pool could not supply a ring (a connection opening, reading after idling, or growing: ERR_MEMORY_EXHAUSTED) */
 export const S_POOL_EXHAUSTED = 113;
 /** i64 counters in the block */
 export const STATS_COUNT = 114;
@@ -177,11 +177,11 @@ export const W_HOLD = 10;
 export const W_ERROR_SIZE = 11;
 /** echo mode: the slot + 1 whose tx ring takes this slot's frames (0: its own, the echo) */
 export const W_PEER = 12;
-/** address of the rx ring's segment (handler mode: the ring, then as many bytes of pad where a wrapped frame continues) */
+/** address of the rx ring's segment (handler mode: the ring, then as many bytes of pad where a wrapped frame continues; 0: none, the slot is idle) */
 export const W_RX_BASE = 13;
 /** address of the tx ring's segment (0: none yet) */
 export const W_TX_BASE = 14;
-/** log2 of the ring sizes, a byte each: rx (bits 0-7), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty; bit 24: a read filled the rx ring while a listed frame pinned it, so it grows at the next read that finds it free to move */
+/** log2 of the ring sizes, a byte each: rx (bits 0-7, 0: none), tx (8-15, 0: none), and the tx size a blocked send asked for (16-23), taken once the tx ring is empty; bit 24: a read filled the rx ring while a listed frame pinned it, so it grows at the next read that finds it free to move */
 export const W_RINGS = 15;
 /** echo mode, a relay: wire bytes of the frame in progress already forwarded (0: no frame in progress) (the word of W_LISTED) */
 export const W_CUT_DONE = 9;
@@ -225,7 +225,7 @@ export const R_DONE = 0;
 export const R_BLOCKED = 1;
 /** the frame list is full: deliver it, then process() again */
 export const R_MORE = 2;
-/** the pool cannot supply the ring this slot needs to go on (ERR_MEMORY_EXHAUSTED): close it */
+/** the pool cannot supply the ring this slot needs to go on, or takeRx() the rx ring of an idle slot that read (ERR_MEMORY_EXHAUSTED): close it */
 export const R_NO_MEMORY = 3;
 
 // Codes: send
@@ -311,7 +311,7 @@ export const E_OWNER_GONE = 25;
 export const E_ASK_FAILED = 26;
 /** ERR_MAILBOX_TIMEOUT: publishAsync() or sendToAsync() found no room in a mailbox within its timeout (found by the host) */
 export const E_MAILBOX_TIMEOUT = 27;
-/** ERR_MEMORY_EXHAUSTED: the ring pool (maxMemory) could not supply a connection's ring: opening (refused) or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY (found by the host) */
+/** ERR_MEMORY_EXHAUSTED: the ring pool (maxMemory) could not supply a connection's ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY (found by the host) */
 export const E_MEMORY_EXHAUSTED = 28;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR = 2;

@@ -13,9 +13,11 @@
 // it, because only Node writes the rx ring; a tx range handed to Node for
 // writing stays untouched until release(), because the core only appends.
 // Rings come from the core's pool and change size (assembly/index.ts says when):
-// the rx ring only inside received()/process() or shrink(), so the host asks for
-// readSpan() again after each of them (Node does after every read callback; the
-// host re-arms the socket after shrink() and after a pause); the tx ring only
+// the rx ring only inside received()/process(), shrink() or takeRx(), so the host
+// asks for readSpan() again after each of them (Node does after every read callback;
+// the host re-arms the socket after shrink() and after a pause). shrink() gives an
+// empty rx ring back entirely (rxSize() 0: the slot reads into a buffer of the host's
+// and calls takeRx() before it copies a read in and calls received()); the tx ring only
 // while no write references it (empty, or growTx(), which the host calls only
 // with nothing in flight), so no write ever reads from a ring given back.
 // A relay (forwardTo) cuts frames through: the core forwards a frame's bytes as they
@@ -57,6 +59,9 @@ export function putFanoutRecord(into: Uint8Array, at: number, payload: Uint8Arra
   return at + fanoutRecordSize(n);
 }
 
+/** readSpan() of a slot with no rx ring. */
+const NO_RING = new Uint8Array(0);
+
 export interface Core {
   readonly kind: CoreKind;
   readonly config: CoreConfig;
@@ -69,11 +74,17 @@ export interface Core {
   /** Return a slot and its rings; only once no pending write references its tx ring and no handler a frame of its rx ring. */
   close(slot: number): void;
   /**
-   * The connection has been idle: an empty tx ring goes back to the pool, an empty rx
-   * ring is traded for the smallest one. Returns the bytes given back; when any, the
-   * rx ring may have moved: give Node readSpan() again before it reads.
+   * The connection has been idle: an empty tx ring and an empty rx ring go back to the
+   * pool, entirely. Returns the bytes given back; when any, the rx ring may be gone
+   * (rxSize() 0): its next read goes to a buffer of the host's, then takeRx().
    */
   shrink(slot: number): number;
+  /**
+   * A slot with no rx ring (shrink() took it) has bytes to read: it takes the smallest
+   * rx ring again (a no-op if it has one). R_DONE, or R_NO_MEMORY: the pool has none
+   * (close it, ERR_MEMORY_EXHAUSTED; other slots never notice).
+   */
+  takeRx(slot: number): number;
   /**
    * Make the tx ring large enough for a len-byte payload's frame after what it holds,
    * moving its bytes: only while no write references the ring (every byte handed to
@@ -81,7 +92,7 @@ export interface Core {
    * SEND_NO_MEMORY, or what check() refuses of the length.
    */
   growTx(slot: number, len: number): number;
-  /** The slot's rx ring, bytes now (it grows up to config.rxSize). */
+  /** The slot's rx ring, bytes now (it grows up to config.rxSize; 0: none, shrink() took it). */
   rxSize(slot: number): number;
   /** The slot's tx ring, bytes now (0: none yet). */
   txSize(slot: number): number;
@@ -144,13 +155,15 @@ export interface Core {
   /** The kernel has the next n bytes of the tx ring. */
   release(slot: number, n: number): void;
   /**
-   * The largest contiguous free span at the rx head; empty when rxFree() is 0. Ask
-   * again after received(), process() or shrink(): the ring may have moved.
+   * The largest contiguous free span at the rx head; empty when rxFree() is 0 or there
+   * is no rx ring. Ask again after received(), process(), shrink() or takeRx(): the
+   * ring may have moved.
    */
   readSpan(slot: number): Uint8Array;
   /**
    * Bytes the rx ring takes now: its free bytes, or 0 while a read filled it and
    * listed frames pin it, until they are consumed and it can grow (pause reading).
+   * With no rx ring: minRing, what the ring takeRx() gives takes.
    */
   rxFree(slot: number): number;
   /** Bytes in the rx ring not yet consumed (an incomplete frame, or frames held back). */
@@ -226,7 +239,8 @@ export abstract class CoreBase implements Core {
   }
 
   rxSize(slot: number): number {
-    return 2 ** (this.slotWord(slot, W_RINGS) & 0xff);
+    const k = this.slotWord(slot, W_RINGS) & 0xff;
+    return k === 0 ? 0 : 2 ** k;
   }
 
   txSize(slot: number): number {
@@ -246,6 +260,7 @@ export abstract class CoreBase implements Core {
 
   abstract open(): number;
   abstract close(slot: number): void;
+  abstract takeRx(slot: number): number;
   /** shrink() in the core itself. */
   protected abstract shrinkRings(slot: number): number;
   abstract growTx(slot: number, len: number): number;
@@ -320,13 +335,13 @@ export abstract class CoreBase implements Core {
   }
 
   /**
-   * The core gives back what an idle slot does not use, and the host its view of the
-   * tx ring: an idle connection keeps no view of a ring it no longer has (the rx ring's
-   * whole view is the span Node reads into next, made again by readSpan()).
+   * The core gives back what an idle slot does not use, and the host its views of
+   * them: an idle connection keeps no view of a ring it no longer has.
    */
   shrink(slot: number): number {
     const freed = this.shrinkRings(slot);
     if (this.txSize(slot) === 0) this.txFromStart[slot] = undefined;
+    if (this.rxSize(slot) === 0) this.wholeRx[slot] = undefined;
     return freed;
   }
 
@@ -446,6 +461,7 @@ export abstract class CoreBase implements Core {
   }
 
   rxFree(slot: number): number {
+    if (this.rxSize(slot) === 0) return this.config.minRing;
     const tail = this.slotWord(slot, W_RX_TAIL);
     // W_RINGS bit 24: the ring wants to grow and a listed frame pins it (handler mode; see received() in assembly/index.ts).
     if (this.slotWord(slot, W_RINGS) >>> 24 && this.config.mode !== MODE_ECHO && this.slotWord(slot, W_LISTED) !== tail) return 0;
@@ -455,6 +471,7 @@ export abstract class CoreBase implements Core {
   readSpan(slot: number): Uint8Array {
     const head = this.slotWord(slot, W_RX_HEAD);
     const size = this.rxSize(slot);
+    if (size === 0) return NO_RING;
     const base = this.slotWord(slot, W_RX_BASE);
     if (head === 0 && this.slotWord(slot, W_RX_TAIL) === 0) {
       const whole = this.wholeRx[slot];

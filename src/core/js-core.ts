@@ -226,7 +226,7 @@ export class JsCore extends CoreBase {
   close(slot: number): void {
     const s = this.slotAddr(slot);
     if (this.word(s, W_STATE) === 0) return;
-    this.P.give(this.word(s, W_RX_BASE), this.rxLog(s) + this.padLog);
+    if (this.rxLog(s) !== 0) this.P.give(this.word(s, W_RX_BASE), this.rxLog(s) + this.padLog);
     if (this.txLog(s) !== 0) this.P.give(this.word(s, W_TX_BASE), this.txLog(s));
     this.setWord(s, W_STATE, 0);
     this.setWord(s, W_NEXT_FREE, this.load(header(H_FREE_HEAD)));
@@ -241,11 +241,12 @@ export class JsCore extends CoreBase {
     const P = this.P;
     let freed = 0;
     let rx = this.rxLog(s), tx = this.txLog(s);
-    if (rx > P.minLog && this.word(s, W_RX_HEAD) === this.word(s, W_RX_TAIL)) {
+    if (rx !== 0 && this.word(s, W_RX_HEAD) === this.word(s, W_RX_TAIL)) {
+      // Empty: its positions are back at 0 (see assembly/index.ts).
       P.give(this.word(s, W_RX_BASE), rx + this.padLog);
-      this.setWord(s, W_RX_BASE, P.take(P.minLog + this.padLog));
-      freed += 2 ** (rx + this.padLog) - 2 ** (P.minLog + this.padLog);
-      rx = P.minLog;
+      this.setWord(s, W_RX_BASE, 0);
+      freed += 2 ** (rx + this.padLog);
+      rx = 0;
     }
     if (tx !== 0 && this.word(s, W_TX_HEAD) === this.word(s, W_TX_TAIL)) {
       P.give(this.word(s, W_TX_BASE), tx);
@@ -255,6 +256,19 @@ export class JsCore extends CoreBase {
     }
     this.setRings(s, rx, tx, 0, 0);
     return freed;
+  }
+
+  takeRx(slot: number): number {
+    const s = this.slotAddr(slot);
+    if (this.rxLog(s) !== 0) return R_DONE;
+    const rx = this.P.take(this.P.minLog + this.padLog);
+    if (rx === 0) {
+      this.noMemory();
+      return R_NO_MEMORY;
+    }
+    this.setWord(s, W_RX_BASE, rx);
+    this.setRings(s, this.P.minLog, this.txLog(s), this.wantLog(s), 0);
+    return R_DONE;
   }
 
   received(slot: number, n: number): number {
@@ -284,6 +298,8 @@ export class JsCore extends CoreBase {
     if (!echo && this.word(s, W_HOLD) !== 0) return R_DONE;
     const err = this.word(s, W_ERROR);
     if (err !== 0) return -err;
+    // No rx ring (idle, shrink()): nothing buffered to decode.
+    if (this.rxLog(s) === 0) return R_DONE;
     // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay,
     // which cuts frames through: see assembly/index.ts; done and left are W_CUT_DONE and W_CUT_LEFT).
     const peer = this.word(s, W_PEER);

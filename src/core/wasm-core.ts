@@ -18,6 +18,7 @@ export interface CoreExports {
   open(): number;
   close(slot: number): void;
   shrink(slot: number): number;
+  takeRx(slot: number): number;
   growTx(slot: number, len: number): number;
   received(slot: number, n: number): number;
   process(slot: number): number;
@@ -33,7 +34,7 @@ export interface CoreExports {
   fanout(n: number, len: number): number;
   nop(x: number): number;
 }
-export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'shrink', 'growTx', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'scan', 'beginFrame', 'putBytes', 'endFrame', 'stage', 'fanout', 'nop', 'memory'] as const;
+export const REQUIRED_EXPORTS = ['init', 'open', 'close', 'shrink', 'takeRx', 'growTx', 'received', 'process', 'reserve', 'commit', 'sendFrom', 'check', 'scan', 'beginFrame', 'putBytes', 'endFrame', 'stage', 'fanout', 'nop', 'memory'] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 /** The instance running on each memory. */
@@ -99,6 +100,10 @@ export class WasmCore extends CoreBase {
   }
   protected shrinkRings(slot: number): number {
     return this.x.shrink(slot);
+  }
+
+  takeRx(slot: number): number {
+    return this.x.takeRx(slot);
   }
   growTx(slot: number, len: number): number {
     return this.x.growTx(slot, len);

@@ -22,8 +22,14 @@
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
 // a function buffer) and each read is one core call (TLS too: Node decrypts into
 // the span, socket-adoption.ts readInto(), and a full ring's overflow waits as
-// `leftover`); on the copying path (and TLS after a PROXY header), 'data' chunks
-// are copied into the same ring. Reading pauses whenever the rx ring is
+// `leftover`). An idle connection has no rx ring (the sweep gave it back: kShrink)
+// and reads into the thread's buffer for idle reads (idleRead()); its first read
+// takes the smallest ring (Core.takeRx) and is copied into it, one copy of at most
+// minRing bytes per idle period, or closes it with ERR_MEMORY_EXHAUSTED when the
+// pool has none (Node asks for the next span right after a read, never just before
+// one, so the ring cannot be taken as the bytes arrive). On the copying path (and
+// TLS after a PROXY header), 'data' chunks are copied into the same ring (taken
+// again first if the connection was idle). Reading pauses whenever the rx ring is
 // full (frames held by a handler, or an incomplete frame behind them) or, in echo
 // mode, the tx ring is (R_BLOCKED), and resumes as room appears. What a core call
 // said goes to delivery (handler mode) or is the echo's ([kSettle]).
@@ -63,7 +69,7 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { FRAME_WORDS, R_BLOCKED, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, type Core } from '../core/core.ts';
+import { FRAME_WORDS, R_BLOCKED, R_DONE, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, type Core } from '../core/core.ts';
 import { E_DRAIN_TIMEOUT, E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
@@ -80,7 +86,7 @@ import type { Router } from './router.ts';
 import { listenForEnd, ownAddress, peerAddress, rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kAwaitingInput, kClientError, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
-  kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
+  kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
   kIdentified, kInbound, kLastActive, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kRxSeen, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitStart, kWaitsOnWrite, kWhenDrained, kWindowBytes, kWindowStart,
   kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan,
@@ -127,11 +133,13 @@ export interface ConnectionHost {
   [kEnter](connection: Connection): void;
   /** The batch is over. */
   [kLeave](): void;
-  /** A send: flush this connection once the read callback returns, else once per turn of the event loop (one write per batch, or per turn of async replies). */
+  /** A send: flush this connection once the read callback returns, else once per turn of the event loop (one write per batch, or per turn of async replies); a TLS connection always at the turn's end. */
   [kFlushLater](connection: Connection): void;
-  /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick. */
+  /** A read callback starts: what flushLater() collects in it is written at leaveRead(), not in a tick (TLS: at the end of the turn). */
   [kEnterRead](): void;
   [kLeaveRead](): void;
+  /** Inside a read callback (between enterRead and leaveRead). */
+  readonly [kInRead]: boolean;
   /**
    * Bytes queued beyond the tx ring changed by delta (queued by `from`, when it adds).
    * Over the budget, stalled holders are closed first (queue-budget.ts); false when
@@ -169,6 +177,18 @@ const discard = new Uint8Array(65536);
  * onRead() copies what lands here out at once, so one buffer serves every connection.
  */
 const overflow = new Uint8Array(16384);
+/**
+ * Where a connection with no rx ring reads (an idle one: see kShrink), one buffer per
+ * thread and smallest ring size (the size of the ring its read takes: the read always
+ * fits). onRead() copies what lands here into that ring at once, before any other
+ * socket can read, so one buffer serves every idle connection (uSockets' way).
+ */
+const idleReads = new Map<number, Uint8Array>();
+function idleRead(minRing: number): Uint8Array {
+  let buf = idleReads.get(minRing);
+  if (buf === undefined) idleReads.set(minRing, (buf = new Uint8Array(minRing)));
+  return buf;
+}
 
 // No closure per connection: the socket's listeners and its read target are shared
 // functions that find their connection through the socket (an owner symbol, as
@@ -340,15 +360,17 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   /**
-   * The span this connection's next read goes into: its rx ring's free run, or
-   * `overflow` when the ring is full (only TLS reads then: see overflow), or
-   * `discard` once it takes no input. For the read target, and for readInto()'s
-   * first span (endpoint.ts), which a TLS socket gets once its handshake is done.
+   * The span this connection's next read goes into: its rx ring's free run, the
+   * thread's idle buffer when it has no rx ring (idleRead), `overflow` when the ring
+   * is full (only TLS reads then: see overflow), or `discard` once it takes no input.
+   * For the read target, and for readInto()'s first span (endpoint.ts), which a TLS
+   * socket gets once its handshake is done, and for re-arming a socket.
    */
   [kNextSpan](): Uint8Array {
     if (!this.takesInput()) return discard;
     const span = this.core.readSpan(this[kSlot]);
-    return span.length > 0 ? span : overflow;
+    if (span.length > 0) return span;
+    return this.core.rxSize(this[kSlot]) === 0 ? idleRead(this.core.config.minRing) : overflow;
   }
 
   private listen(s: net.Socket): void {
@@ -581,6 +603,18 @@ export class Connection<Data = any> implements ConnectionInfo {
     return this.state !== 'closed' && !this.error && !this.d.window.holds(this.d.sender()) && this.out.takesInRing();
   }
 
+  /**
+   * The rest of a fan-out batch (Writer.putRun), queued as one item where send() of
+   * each frame would queue it behind the replies before: true when queued, false
+   * when it takes nothing (as send()), null when a handler's window holds its
+   * replies (then send() each, so they keep their place).
+   */
+  [kFanoutRun](records: Uint8Array, at: number, end: number, payload: number): boolean | null {
+    if (this.out.closed || this.state === 'closed' || this.error) return false;
+    if (this.d.window.holds(this.d.sender())) return null;
+    return this.out.putRun(records, at, end, payload);
+  }
+
   /** A fan-out put frames in its tx ring: written with the batch, as a send()'s. */
   [kFannedOut](): void {
     this.host[kFlushLater](this);
@@ -783,10 +817,16 @@ export class Connection<Data = any> implements ConnectionInfo {
         n = rest.length;
       }
     }
+    const slot = this[kSlot];
+    if (this.core.rxSize(slot) === 0) {
+      // Idle: the read is in the thread's buffer (idleRead); into the smallest ring it goes.
+      if (!this.takeRx()) return false;
+      this.core.readSpan(slot).set(n === buf.length ? buf : buf.subarray(0, n));
+    }
     this.reading = true;
     this.host[kEnterRead]();
     try {
-      this[kSettle](this.core.received(this[kSlot], n));
+      this[kSettle](this.core.received(slot, n));
     } finally {
       this.reading = false;
       this.host[kLeaveRead]();
@@ -822,16 +862,28 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /**
    * Idle (open, nothing buffered, pending, queued or in flight): the rings go back
-   * to the core's pool (shrink(): an empty tx ring, and all but the smallest rx
-   * ring). The rx ring may move, so Node gets the new span now, outside a read; a
-   * paused socket gets it when it resumes (updateReading). For the sweep.
+   * to the core's pool (shrink(): an empty tx ring and the empty rx ring, entirely).
+   * Node still holds a span of the rx ring, so it gets the thread's idle buffer now,
+   * outside a read (the next read takes a ring again: onRead); a paused socket gets
+   * it when it resumes (updateReading). For the sweep.
    */
   [kShrink](): void {
     const slot = this[kSlot];
-    if (this.core.txSize(slot) === 0 && this.core.rxSize(slot) === this.core.config.minRing) return; // nothing to give back
+    if (this.core.txSize(slot) === 0 && this.core.rxSize(slot) === 0) return; // nothing to give back
     if (this.state !== 'open' || this.reading || this.pending || this.saved !== null || this.out.queued > 0 || this.out.writing
       || this.leftover !== null || this.core.rxBuffered(slot) > 0 || this.core.txPending(slot) > 0) return;
-    if (this.core.shrink(slot) > 0 && this.zeroCopy && !this.paused) rearm(this.socket, this.core.readSpan(slot));
+    if (this.core.shrink(slot) > 0 && this.zeroCopy && !this.paused) rearm(this.socket, this[kNextSpan]());
+  }
+
+  /**
+   * Bytes came for a connection with no rx ring (idle: shrink() took it): it takes the
+   * smallest ring again, or, the pool having none, closes with ERR_MEMORY_EXHAUSTED
+   * (false); other connections never notice.
+   */
+  private takeRx(): boolean {
+    if (this.core.takeRx(this[kSlot]) === R_DONE) return true;
+    this[kFail](poolExhausted(this.core, 'to read again after idling'));
+    return false;
   }
 
   /**
@@ -858,6 +910,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.host[kEnterRead](); // as on the zero-copy path: this chunk's replies are written as it is done
     try {
       while (at < chunk.length && this.takesChunk()) {
+        if (this.core.rxSize(this[kSlot]) === 0 && !this.takeRx()) return;
         const span = this.core.readSpan(this[kSlot]);
         if (span.length === 0) break;
         const n = Math.min(span.length, chunk.length - at);
@@ -904,7 +957,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.copyIn(rest);
       if (this.paused || !reads(this.state)) return;
     }
-    if (this.zeroCopy) rearm(this.socket, this.core.readSpan(this[kSlot]));
+    if (this.zeroCopy) rearm(this.socket, this[kNextSpan]());
     this.socket.resume();
   }
 

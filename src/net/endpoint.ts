@@ -76,7 +76,7 @@ import { describeDestination, type Destination } from './unix-socket.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
   kAwaitingInput, kClientError, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
-  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
+  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kInRead, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
   kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStart, kTakesFrames,
   kTlsAfterHeader, kWritePath, kWriting, kNextSpan, kLastActive, kWaitStart, kWindowBytes, kWindowStart,
 } from './internals.ts';
@@ -275,20 +275,18 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private limitsResolved: ConnectionLimits | undefined;
   /** The process's resident memory once start() had built the core (MemoryBudget.baseline). */
   private baseline = 0;
-  /** Connections with replies to flush at the end of the batch or of the event loop's turn (Connection.flushQueued marks them). */
+  /** Connections with replies to flush at the end of the read callback or of the event loop's turn (Connection.flushQueued marks them). */
   private readonly dirty: Connection[] = [];
+  /** TLS connections with replies to flush at the end of the event loop's turn, never of a read callback (see flushLater()). */
+  private readonly turnEnd: Connection[] = [];
   private flushScheduled = false;
   /** Inside a read callback (enterRead/leaveRead): its replies are written when it returns, with no tick. */
   private reading = 0;
-  private readonly flushDirty = () => {
+  /** The end of the event loop's turn (setImmediate): everyone collected. */
+  private readonly flushTurn = () => {
     this.flushScheduled = false;
-    const dirty = this.dirty;
-    for (let i = 0; i < dirty.length; i++) {
-      const c = dirty[i]!;
-      c[kFlushQueued] = false;
-      c[kFlush]();
-    }
-    dirty.length = 0;
+    flushAll(this.dirty);
+    flushAll(this.turnEnd);
   };
   /** Replies queued beyond the tx rings, over every connection (maxQueuedTotal): who pays when it runs out. */
   private readonly budget: QueueBudget;
@@ -713,7 +711,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   /** Write what flushLater() collected now, not at the end of the turn (the router, between its batches). */
   [kFlushNow](): void {
-    if (this.dirty.length > 0) this.flushDirty();
+    flushAll(this.dirty);
+    // Inside a read a TLS connection's flush puts it back on turnEnd (writer.ts flush()): it waits for the turn's end.
+    if (this.reading === 0) flushAll(this.turnEnd);
   }
 
   /**
@@ -725,15 +725,32 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    * immediate callback: with handlers awaiting either, one write per reply.)
    * Replies sent inside a read callback (sync handlers) are written as it returns
    * (leaveRead), with no scheduling and no added latency.
+   *
+   * Except with TLS: Node decrypts every record one TCP read brought, one read
+   * callback each, and a TLS socket takes one write at a time (writer.ts flush()),
+   * so the first record's replies would leave at once and the others' a turn
+   * later, when that write completes: two writes where one would do, and a peer
+   * that answers each write it receives splits its next batch in two as well, for
+   * good (docs/tls.md). JavaScript cannot see where a TCP read's records end, so a
+   * TLS connection's replies wait for the end of the turn (the check phase, right
+   * after the poll phase that read them), and one read's replies leave as one
+   * write, with those of every other read of that turn (less than a record's worth:
+   * a whole record's leaves at once, writer.ts flush()).
    */
   [kFlushLater](connection: Connection): void {
     if (connection[kFlushQueued]) return;
     connection[kFlushQueued] = true;
-    this.dirty.push(connection);
-    if (!this.flushScheduled && this.reading === 0) {
+    const turnEnd = connection.tls !== null;
+    (turnEnd ? this.turnEnd : this.dirty).push(connection);
+    if (!this.flushScheduled && (turnEnd || this.reading === 0)) {
       this.flushScheduled = true;
-      setImmediate(this.flushDirty);
+      setImmediate(this.flushTurn);
     }
+  }
+
+  /** Inside a read callback: a TLS connection's writes wait for the end of the turn (flushLater()). */
+  get [kInRead](): boolean {
+    return this.reading > 0;
   }
 
   [kEnterRead](): void {
@@ -741,7 +758,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   [kLeaveRead](): void {
-    if (--this.reading === 0 && this.dirty.length > 0) this.flushDirty();
+    if (--this.reading === 0) flushAll(this.dirty);
   }
 
   [kQueue](delta: number, from?: Connection): boolean {
@@ -886,4 +903,14 @@ interface Deadlines {
   header: number;
   /** The server's TLS handshake (a client's comes with its connect options). */
   handshake: number;
+}
+
+/** Flush every connection of a flushLater() list, those added while it runs too, and empty it. */
+function flushAll(list: Connection[]): void {
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]!;
+    c[kFlushQueued] = false;
+    c[kFlush]();
+  }
+  list.length = 0;
 }

@@ -6,16 +6,20 @@
 // Invariants:
 //   - Order per subscriber: a subscriber gets the batch's frames in publish order,
 //     after everything sent to it before. One that cannot take them straight into
-//     its ring (replies queued beyond it, its output closing, a handler's window
-//     holding its replies) gets them one by one through Connection.send, as does
-//     a subscriber whose ring took only the first frames: the rest follow through
-//     send(), so they queue behind those, or the subscriber is dropped, by its
-//     slow-consumer policy (maxQueued, the endpoint's budget), as for any reply.
+//     its ring (replies queued beyond it), or whose ring took only the first
+//     frames, has the rest queued behind as one item (Connection[kFanoutRun]: a
+//     run of this batch's records in one copy of the batch that all such
+//     subscribers share, moved into its ring by the core as it drains), or is
+//     dropped, by its slow-consumer policy (maxQueued, the endpoint's budget), as
+//     for any reply. One whose handler's window holds its replies, or any
+//     subscriber of a batch with a frame over the batch's limit, gets them one
+//     by one through Connection.send.
 //   - Frames the framing cannot carry were refused before they were added (the
 //     router's kReplyRefusal); frames the core would not put in a ring as they are
 //     (larger than the ring, streamed) go through send() for every subscriber.
 //   - Memory: the records buffer and the slot list grow to the largest batch and
-//     are kept (no allocation per frame or per batch in steady state).
+//     are kept (no allocation per frame or per batch in steady state); a batch
+//     that some subscriber queues is copied once more (the runs' shared copy).
 //   - Size: a batch is at most LIMIT bytes of records, a quarter of the largest tx
 //     ring (a batch that outgrows the rings would queue copies of most of its
 //     frames for every subscriber), and half the core's largest segment (the core
@@ -23,7 +27,14 @@
 
 import { fanoutRecordSize, putFanoutRecord, type Core } from '../core/core.ts';
 import type { Connection } from './connection.ts';
-import { kFannedOut, kFanoutReady, kSlot } from './internals.ts';
+import { kFannedOut, kFanoutReady, kFanoutRun, kSlot } from './internals.ts';
+
+/** Where the router's delivery goes: one frame through send(), frames the core put in rings, frames queued as a run. */
+export interface FanoutSink {
+  send(c: Connection, payload: Uint8Array): void;
+  took(frames: number): void;
+  queued(frames: number): void;
+}
 
 /** Bytes of records a batch holds before it is delivered (and the mailbox's batch goes on). */
 const LIMIT = 16 * 1024;
@@ -35,6 +46,13 @@ export class FanoutBatch {
   count = 0;
   private len = 0;
   private records = new Uint8Array(4096);
+  /** Where each frame's record starts, and the payload bytes before it (entry `count`: the ends). */
+  private starts = new Uint32Array(256);
+  private payloads = new Float64Array(256);
+  /** The largest payload in the batch: over the limit, the core may not encode it (no runs then). */
+  private largest = 0;
+  /** The records, copied once for the subscribers that queue a run of them (made on first need). */
+  private shared: Uint8Array | null = null;
   private slots = new Uint32Array(64);
   private ready: Connection[] = [];
   private readonly limit: number;
@@ -56,15 +74,23 @@ export class FanoutBatch {
       grown.set(this.records.subarray(0, this.len));
       this.records = grown;
     }
+    if (this.count + 1 >= this.starts.length) {
+      const starts = new Uint32Array(this.starts.length * 2);
+      starts.set(this.starts);
+      this.starts = starts;
+      const payloads = new Float64Array(this.payloads.length * 2);
+      payloads.set(this.payloads);
+      this.payloads = payloads;
+    }
     this.len = putFanoutRecord(this.records, this.len, payload);
     this.count++;
+    this.starts[this.count] = this.len;
+    this.payloads[this.count] = this.payloads[this.count - 1]! + payload.length;
+    if (payload.length > this.largest) this.largest = payload.length;
   }
 
-  /**
-   * Deliver the batch to subs and empty it. `send` is the router's one-frame
-   * delivery (Connection.send, counted); `took` counts frames the core put in rings.
-   */
-  deliver(core: Core, subs: ReadonlySet<Connection> | undefined, send: (c: Connection, payload: Uint8Array) => void, took: (frames: number) => void): void {
+  /** Deliver the batch to subs through `sink` (the router's, which counts) and empty it. */
+  deliver(core: Core, subs: ReadonlySet<Connection> | undefined, sink: FanoutSink): void {
     if (subs && subs.size > 0 && this.count > 0) {
       if (this.slots.length < subs.size) this.slots = new Uint32Array(Math.max(subs.size, this.slots.length * 2));
       const slots = this.slots, ready = this.ready;
@@ -74,7 +100,7 @@ export class FanoutBatch {
           slots[n] = c[kSlot];
           ready[n++] = c;
         } else {
-          this.sendFrom(0, c, send);
+          this.rest(0, c, sink);
         }
       }
       if (n > 0) {
@@ -85,25 +111,35 @@ export class FanoutBatch {
           const k = slots[i]!;
           if (k > 0) c[kFannedOut]();
           frames += k;
-          // What its ring did not take (or the core did not encode) follows through send(), in order.
-          if (k < this.count) this.sendFrom(k, c, send);
+          // What its ring did not take (or the core did not encode) follows, in order.
+          if (k < this.count) this.rest(k, c, sink);
         }
-        took(frames);
+        sink.took(frames);
         ready.fill(undefined as never, 0, n);
       }
     }
     this.topic = '';
     this.count = 0;
     this.len = 0;
+    this.largest = 0;
+    this.shared = null;
   }
 
-  /** Frames from index `first` on, to c through send(). */
-  private sendFrom(first: number, c: Connection, send: (c: Connection, payload: Uint8Array) => void): void {
+  /** Frames from index `first` on, to c: queued as one run where it can take one, else through send(), one by one. */
+  private rest(first: number, c: Connection, sink: FanoutSink): void {
+    if (this.largest <= this.limit) {
+      const shared = (this.shared ??= this.records.slice(0, this.len));
+      const queued = c[kFanoutRun](shared, this.starts[first]!, this.len, this.payloads[this.count]! - this.payloads[first]!);
+      if (queued !== null) {
+        if (queued) sink.queued(this.count - first);
+        return;
+      }
+    }
     const r = this.records;
-    for (let i = 0, at = 0; at < this.len; i++) {
+    for (let i = first; i < this.count; i++) {
+      const at = this.starts[i]!;
       const n = r[at]! | (r[at + 1]! << 8) | (r[at + 2]! << 16) | (r[at + 3]! << 24);
-      if (i >= first) send(c, r.subarray(at + 4, at + 4 + n));
-      at += fanoutRecordSize(n);
+      sink.send(c, r.subarray(at + 4, at + 4 + n));
     }
   }
 }

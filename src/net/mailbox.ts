@@ -53,6 +53,20 @@
 //     living writer announces or marks is never touched: it is published soon.
 //     Dead entries are given back once `consume` has passed what they announced.
 //
+// Batches (open/add/seal): a thread may keep one record of a mailbox open and
+// append items to it (each a u32 length, its bytes, padding to 4), so that what it
+// posts within one tick crosses as one record. The record is reserved when the
+// batch opens (so open() can answer 'no room' at once, and add() never fails) at
+// twice the size of this mailbox's last batch (up to BATCH_BODY), and published
+// when it is sealed: at the end of the tick (a microtask), before this thread
+// reserves anything else in the same mailbox (post, reserve: order per producer
+// is kept), when the next item does not fit or has another key, and before this
+// thread takes from a mailbox (Mailbox.sealAll). Until then the consumer stops at
+// it, as at any reservation; a thread that dies with a batch open leaves a marked
+// record, repaired (skipped, the batch lost) as above. A sealed batch that holds
+// no item is cancelled (a SKIP).
+//   Batch record: kind | w0 = key length | w1 = items | w2 = 0 | body: key, padding to 4, items.
+//
 // Waking: the consumer sets `sleeping` to 1, checks once more for a record, and
 // waits (Atomics.waitAsync). A producer, after publishing, notifies only if it
 // flips `sleeping` from 1 to 0 itself: one notify per sleep, however many records
@@ -79,6 +93,27 @@ const SIZE = 2;
 const MAX_WRITERS = 512;
 const DATA = 4 * (WRITERS + MAX_WRITERS * WRITER_WORDS);
 const HEAD = 24; // record header bytes
+/** The most body bytes a batch reserves (more only for one larger item). */
+const BATCH_BODY = 32 * 1024;
+
+/** A batch record this thread holds open in a mailbox (see the header). */
+interface OpenBatch {
+  at: number;
+  kind: number;
+  keyLength: number;
+  /** Body bytes reserved, and written so far (the key, its padding, the items). */
+  room: number;
+  len: number;
+  items: number;
+}
+
+/** This thread's mailboxes with an open batch, by their memory (two Mailbox objects on one memory share one). */
+const holding = new Map<SharedArrayBuffer, Mailbox>();
+let sealScheduled = false;
+function sealHeld(): void {
+  sealScheduled = false;
+  for (const m of holding.values()) m.seal();
+}
 
 /** Bytes of shared memory a mailbox of this capacity needs. */
 function mailboxBytes(capacity: number): number {
@@ -86,7 +121,7 @@ function mailboxBytes(capacity: number): number {
 }
 
 export interface MailboxCounters {
-  /** Records the consumer handed on. */
+  /** Records the consumer handed on (a batch counts its items: a publish batch, its messages). */
   delivered: number;
   /** Records the consumer could not hand on (their connection closed in flight…). */
   dropped: number;
@@ -112,6 +147,9 @@ export class Mailbox {
   private writer = -1;
   /** The consumer has not taken yet: its predecessor may have died in the middle of a take. */
   private firstTake = true;
+  /** This thread's open batch here, and the size of the last one sealed (the next reserves twice that). */
+  private batch: OpenBatch | null = null;
+  private lastBatch = 0;
 
   /** A new, empty mailbox of `capacity` bytes (a power of two, 4 KiB to 1 GiB). */
   static create(capacity: number): Mailbox {
@@ -153,6 +191,7 @@ export class Mailbox {
    */
   reserve(body: number): number {
     const i32 = this.i32;
+    if (holding.size > 0) holding.get(this.buffer)?.seal(); // this thread's open batch goes first: order per producer
     if (body > this.maxBody) throw new RangeError(`a ${body}-byte message is over this mailbox's limit of ${this.maxBody} bytes`);
     const w = this.writerEntry();
     if (Atomics.load(i32, w + SIZE) !== 0) throw new Error('this thread already holds a reservation in this mailbox: commit() or cancel() it first');
@@ -222,6 +261,82 @@ export class Mailbox {
   cancel(at: number, body: number): void {
     this.i32[(at >> 2) + 1] = KIND_SKIP;
     this.publish(at >> 2, (HEAD + body + 7) & ~7);
+  }
+
+  /**
+   * Make sure this thread's open batch here is of `kind` and `key` and has room for
+   * an item of `item` bytes: it is, or it is sealed and another reserved (see the
+   * header). False, writing nothing, when the mailbox has no room for one now.
+   * Throws a RangeError when key and item exceed maxBody.
+   */
+  open(kind: number, key: Uint8Array, item: number): boolean {
+    const need = (4 + item + 3) & ~3;
+    const b = this.batch;
+    if (b !== null) {
+      if (b.kind === kind && b.room - b.len >= need && this.holdsKey(b, key)) return true;
+      this.seal();
+    }
+    const keyBytes = (key.length + 3) & ~3;
+    const body = keyBytes + Math.max(need, Math.min(2 * this.lastBatch, BATCH_BODY, this.maxBody - keyBytes));
+    const at = this.reserve(body);
+    if (at < 0) return false;
+    this.u8.set(key, at + HEAD);
+    this.batch = { at, kind, keyLength: key.length, room: body, len: keyBytes, items: 0 };
+    holding.set(this.buffer, this);
+    if (!sealScheduled) {
+      sealScheduled = true;
+      queueMicrotask(sealHeld);
+    }
+    return true;
+  }
+
+  /** Append an item to the batch open() made room in. */
+  add(item: Uint8Array): void {
+    const b = this.batch!;
+    const at = b.at + HEAD + b.len;
+    const n = item.length;
+    const u8 = this.u8;
+    u8[at] = n & 0xff;
+    u8[at + 1] = (n >>> 8) & 0xff;
+    u8[at + 2] = (n >>> 16) & 0xff;
+    u8[at + 3] = n >>> 24;
+    u8.set(item, at + 4);
+    b.len += (4 + n + 3) & ~3;
+    b.items++;
+  }
+
+  /** Publish this thread's open batch here (nothing in it: give it up). */
+  seal(): void {
+    const b = this.batch;
+    if (b === null) return;
+    this.batch = null;
+    holding.delete(this.buffer);
+    if (b.items === 0) {
+      this.cancel(b.at, b.room);
+      return;
+    }
+    this.lastBatch = b.len - ((b.keyLength + 3) & ~3);
+    const w = b.at >> 2;
+    const i32 = this.i32;
+    i32[w + 1] = b.kind;
+    i32[w + 2] = b.keyLength;
+    i32[w + 3] = b.items;
+    i32[w + 4] = 0;
+    i32[w + 5] = b.len;
+    this.publish(w, (HEAD + b.room + 7) & ~7);
+  }
+
+  /** Publish every batch this thread holds open, in any mailbox (a consumer calls it before it takes: its own may be among them). */
+  static sealAll(): void {
+    if (holding.size > 0) sealHeld();
+  }
+
+  private holdsKey(b: OpenBatch, key: Uint8Array): boolean {
+    if (b.keyLength !== key.length) return false;
+    const u8 = this.u8;
+    const at = b.at + HEAD;
+    for (let i = 0; i < key.length; i++) if (u8[at + i] !== key[i]) return false;
+    return true;
   }
 
   private publish(w: number, size: number): void {

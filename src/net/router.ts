@@ -5,7 +5,7 @@
 //
 //   sender thread                            owner thread (this Router, attached to place P)
 //   sendTo(id) ─ check liveness ─▶ mailbox[P] ─(one wake per batch)─▶ pump(): take records,
-//   publish(t) ─ one record per place ─▶                                send() into each connection's tx ring
+//   publish(t) ─ one batch record per place and tick ─▶                  fanout() into each subscriber's tx ring
 //
 // Rules:
 //   - Everything goes through the owner's mailbox, also from the owner's own
@@ -58,15 +58,15 @@ import { parseConnectionId } from './connection-id.ts';
 import { Groups } from './groups.ts';
 import { TopicIndex } from './topic-index.ts';
 import type { RingwireError } from '../core/errors.ts';
-import type { Mailbox } from './mailbox.ts';
-import { KIND_ANSWER, KIND_ASK, KIND_PUBLISH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
+import { Mailbox } from './mailbox.ts';
+import { KIND_ANSWER, KIND_ASK, KIND_PUBLISH_BATCH, KIND_SEND, Switchboard, type PublishResult, type SendResult, type SwitchboardInit } from './switchboard.ts';
 import { Asks, DEFAULT_ASK_TIMEOUT, type AskHandler, type AskOptions } from './asks.ts';
 import { DEFAULT_POST_TIMEOUT, PostQueue } from './post-queue.ts';
 import { kDelivering, kEnter, kFlushNow, kLeave, kReplyRefusal, kSlot } from './internals.ts';
-import { FanoutBatch } from './fanout-batch.ts';
+import { FanoutBatch, type FanoutSink } from './fanout-batch.ts';
 import type { Core } from '../core/core.ts';
 
-/** Records one wake-up takes before letting I/O run. */
+/** Messages one wake-up takes (a publish batch counts each; the batch ends after the record that reaches it) before letting I/O run. */
 const BATCH = 4096;
 const FOREVER = 2 ** 31 - 1;
 
@@ -124,11 +124,18 @@ export class Router {
   private readonly visit = (kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean => this.deliver(kind, w0, w1, w2, body);
   /** Publish records of one topic taken in a row, delivered together (made on first use: it needs the core). */
   private fan: FanoutBatch | null = null;
-  private readonly sendOne = (c: Connection, payload: Uint8Array): void => {
-    this.send(c, payload);
-  };
-  private readonly tookFrames = (frames: number): void => {
-    this.counts.delivered += frames;
+  /** Where a fan-out batch's frames go: send() (counted), into rings, queued beyond them (the batch ends after its record). */
+  private readonly sink: FanoutSink = {
+    send: (c, payload) => {
+      this.send(c, payload);
+    },
+    took: frames => {
+      this.counts.delivered += frames;
+    },
+    queued: frames => {
+      this.counts.delivered += frames;
+      this.backlog = true;
+    },
   };
 
   constructor(host: RouterHost) {
@@ -204,8 +211,10 @@ export class Router {
 
   /**
    * Send bytes as one frame to every connection subscribed to topic, in every
-   * thread: one mailbox message per worker that has subscribers of it. All or nothing: 'full' means a worker's mailbox had
-   * no room and no one got it (retry later without duplicates, or drop it).
+   * thread: it joins this thread's batch record for each worker that has subscribers
+   * of it (one record per worker for this tick's publishes of the topic: switchboard.ts).
+   * All or nothing: 'full' means a worker's mailbox had no room and no one got it
+   * (retry later without duplicates, or drop it).
    */
   publish(topic: string, bytes: Uint8Array): PublishResult {
     return this.result(this.switchboard().publish(topic, bytes));
@@ -335,16 +344,24 @@ export class Router {
   /** One record: false ends the batch (a connection queued beyond its tx ring). */
   private deliver(kind: number, w0: number, w1: number, w2: number, body: Uint8Array): boolean {
     const fan = (this.fan ??= new FanoutBatch(this.host.core));
-    if (kind === KIND_PUBLISH) {
-      // Publishes of one topic in a row gather into one batch, delivered once the topic changes, another kind of
-      // record comes (what was published before it goes first), the batch is full or the mailbox's batch ends.
-      // The topic index finds the record's topic without a string per record; none: its subscribers here left meanwhile.
+    if (kind === KIND_PUBLISH_BATCH) {
+      // A publisher's messages of one topic (w1 of them: mailbox.ts's batch record). Publishes of one topic in a row
+      // gather into one fan-out batch, delivered once the topic changes, another kind of record comes (what was
+      // published before it goes first), the batch is full or the mailbox's batch ends. The topic index finds the
+      // record's topic without a string per record; none: its subscribers here left meanwhile.
       const topic = this.topicIndex.find(body, w0);
-      const payload = body.subarray(w0);
-      if (fan.count > 0 && (fan.topic !== topic || fan.full(payload.length))) this.deliverFanout();
-      if (topic !== undefined && this.host[kReplyRefusal](payload) === null) fan.add(topic, payload);
-      this.taken++;
-      return !this.backlog && this.thrown.length === 0;
+      if (fan.count > 0 && fan.topic !== topic) this.deliverFanout();
+      if (topic !== undefined) {
+        for (let i = 0, at = (w0 + 3) & ~3; i < w1; i++) {
+          const n = body[at]! | (body[at + 1]! << 8) | (body[at + 2]! << 16) | (body[at + 3]! << 24);
+          const payload = body.subarray(at + 4, at + 4 + n);
+          if (fan.full(n)) this.deliverFanout();
+          if (this.host[kReplyRefusal](payload) === null) fan.add(topic, payload);
+          at += (4 + n + 3) & ~3;
+        }
+      }
+      this.taken += w1;
+      return this.goOn();
     }
     if (fan.count > 0) this.deliverFanout();
     if (kind === KIND_SEND) {
@@ -362,7 +379,12 @@ export class Router {
       if (w0 === threadId && this.asks!.answered(w1, w2, body)) this.taken++;
       else this.lost++; // its ask settled already (timed out)
     }
-    return !this.backlog && this.thrown.length === 0;
+    return this.goOn();
+  }
+
+  /** Does the batch go on after this record? Not once a connection queued, user code threw, or BATCH messages were taken. */
+  private goOn(): boolean {
+    return !this.backlog && this.thrown.length === 0 && this.taken + this.lost < BATCH;
   }
 
   /** The gathered publishes to this thread's subscribers of their topic: one core call for those that can take them in their rings (fanout-batch.ts). */
@@ -370,7 +392,7 @@ export class Router {
     const fan = this.fan!;
     const subs = this.groups.subscribers(fan.topic);
     if (subs && subs.size > 0 && !this.host[kDelivering]) this.host[kEnter](subs.values().next().value!);
-    fan.deliver(this.host.core, subs, this.sendOne, this.tookFrames);
+    fan.deliver(this.host.core, subs, this.sink);
   }
 
   /** Take what the mailbox holds, one batch at a time; sleep when it is empty. */
@@ -402,16 +424,18 @@ export class Router {
     while (this.mailbox && this.batch() > 0);
   }
 
-  /** One batch: up to BATCH records taken, counted, and what they sent written. Returns how many it took. */
+  /** One batch: up to BATCH messages taken, counted, and what they sent written. Returns how many it took (and lost). */
   private batch(): number {
     const mailbox = this.mailbox!;
     const outer = this.host[kDelivering]; // a mailbox wake-up never runs inside a handler's batch; kept safe anyway
     this.backlog = false;
-    let n: number;
+    let n = 0;
+    Mailbox.sealAll(); // what this thread published this tick, to its own mailbox too, is taken with the rest
     try {
-      n = mailbox.take(BATCH, this.visit);
+      mailbox.take(BATCH, this.visit);
       if (this.fan && this.fan.count > 0) this.deliverFanout();
     } finally {
+      n = this.taken + this.lost;
       mailbox.count(this.taken, this.lost);
       this.taken = this.lost = 0;
       if (!outer) {

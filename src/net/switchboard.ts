@@ -45,7 +45,10 @@ import { Mailbox, type MailboxCounters } from './mailbox.ts';
 import { TopicFilter, TopicKey } from './topic-filter.ts';
 
 export const KIND_SEND = 2;
+/** A publish to the cluster's outbox: w0 = topic length; body = topic, message. */
 export const KIND_PUBLISH = 3;
+/** Publishes to a place, batched (mailbox.ts: a batch record): key = the topic, w1 = messages, each an item. */
+export const KIND_PUBLISH_BATCH = 6;
 /** router.ask(): w0 = the asker's threadId, w1 = its ask id, w2 = its place (-1: the parent mailbox); body = the request. */
 export const KIND_ASK = 4;
 /** The answer, in the asker's mailbox: w0 = its threadId, w1 = the ask id, w2 = ANSWER_OK or ANSWER_FAILED (body: the message). */
@@ -103,9 +106,8 @@ export class Switchboard {
   private readonly key = new TopicKey();
   /** threadId → place, as last seen (checked against `threads` on every use). */
   private readonly placeCache = new Map<number, number>();
-  /** publish(): the places whose filter has the topic, and (place, reservation) pairs; reused. */
+  /** publish(): the places whose filter has the topic; reused. */
   private readonly wanted: number[] = [];
-  private readonly reserved: number[] = [];
   /** A publish's topic as UTF-8 (ASCII copied here, no allocation), and a view of it per length, made once. */
   private scratch = new Uint8Array(64);
   private views: Uint8Array[] = [];
@@ -264,10 +266,16 @@ export class Switchboard {
   /**
    * One message per place that has a thread and subscribers of the topic (its
    * topic filter says so), and one in the cluster's outbox while a cluster
-   * consumes it. All or nothing for this host's places: room is reserved in every
-   * mailbox first, and if one is full the others' reservations are given up
-   * ('full': no worker gets it, so a retry cannot duplicate it). The outbox is
-   * best effort: when it is full the publish is dropped for the other hosts only.
+   * consumes it. A place's messages of one topic made in one tick by this thread
+   * cross as one record: each joins this thread's open batch in that place's
+   * mailbox (mailbox.ts: open/add; sealed at the end of the tick, when the topic
+   * changes, when it is full, or before this thread posts anything else there).
+   * All or nothing for this host's places: room in every mailbox's batch is made
+   * (reserved) first, and written only if every place has it ('full': no worker
+   * gets it, so a retry cannot duplicate it; 'sent': it is delivered unless its
+   * thread dies before the end of the tick). The outbox is best effort, one
+   * record per publish: when it is full the publish is dropped for the other
+   * hosts only.
    */
   publish(topic: string, bytes: Uint8Array): PublishResult {
     return this.post(topic, bytes, this.outbox !== null && Atomics.load(this.threads, this.mailboxes.length) === 1);
@@ -288,37 +296,16 @@ export class Switchboard {
     }
     if (w === 0 && !outbox) return 'sent'; // no worker has a subscriber: nothing to post, nor to encode
     const t = this.topicBytes(topic);
-    const body = t.length + bytes.length;
-    const reserved = this.reserved;
-    let n = 0;
-    let full = false;
     // This host's places: all or nothing (a publish reaches every worker with subscribers, or 'full').
+    // A batch opened here for nothing (a later place was full) is given up when it is sealed.
     for (let i = 0; i < w; i++) {
-      const p = wanted[i]!;
-      const at = this.mailboxes[p]!.reserve(body);
-      if (at < 0) {
-        full = true;
-        break;
-      }
-      reserved[n++] = p;
-      reserved[n++] = at;
+      if (!this.mailboxes[wanted[i]!]!.open(KIND_PUBLISH_BATCH, t, bytes.length)) return 'full';
     }
+    for (let i = 0; i < w; i++) this.mailboxes[wanted[i]!]!.add(bytes);
     // The cluster's outbox: best effort. Full (its pump is behind), the publish still goes here and is
     // dropped for the other hosts, counted by the outbox (the cluster's droppedBacklog).
-    if (outbox && !full) {
-      const at = this.outbox!.reserve(body);
-      if (at >= 0) {
-        reserved[n++] = places;
-        reserved[n++] = at;
-      }
-    }
-    for (let i = 0; i < n; i += 2) {
-      const p = reserved[i]!;
-      const mailbox = p < places ? this.mailboxes[p]! : this.outbox!;
-      if (full) mailbox.cancel(reserved[i + 1]!, body);
-      else mailbox.commit(reserved[i + 1]!, KIND_PUBLISH, t.length, 0, 0, t, bytes);
-    }
-    return full ? 'full' : 'sent';
+    if (outbox) this.outbox!.post(KIND_PUBLISH, t.length, 0, 0, t, bytes);
+    return 'sent';
   }
 
   /** topic's UTF-8 bytes, valid until the next call (the mailboxes copy them): an ASCII topic is copied into a reused buffer. */

@@ -3,18 +3,41 @@
 // whole ring (up to maxReply) is streamed through it from here: its prefix, its
 // payload in pieces as room appears, its trailer.
 //
+// The rest of a fan-out batch that a subscriber's ring could not take
+// (fanout-batch.ts) waits here as one item, a run of fan-out records
+// (Core.fanout's format), not as a copy per frame: the run is a view of one copy
+// of the batch that every such subscriber of the batch shares (read only), and
+// it moves into the ring by Core.fanout for this one slot, as many whole frames
+// at a time as fit. (Every frame of a run is one the core's fan-out encodes.)
+//
 // Invariants: `bytes` is the sum of the payloads from `head` on (what the
 // connection charges to its budget); nothing leaves out of order; a reply is
 // dropped from here only once the ring holds all of it (or by clear()). A copy's memory
-// goes back the moment it leaves (freeCopy, queue-budget.ts), not at V8's next collection.
+// goes back the moment it leaves (freeCopy, queue-budget.ts), not at V8's next collection;
+// a run's shared copy, when the last subscriber's run has left (V8 collects it).
 
-import { SEND_FULL, SEND_NO_MEMORY, SEND_OK, type Core } from '../core/core.ts';
+import { fanoutRecordSize, SEND_FULL, SEND_NO_MEMORY, SEND_OK, type Core } from '../core/core.ts';
 import { freeCopy } from './queue-budget.ts';
+
+/** Fan-out records [at, end) of a batch's shared copy, waiting for one connection's ring. */
+class RecordRun {
+  readonly records: Uint8Array;
+  at: number;
+  readonly end: number;
+  constructor(records: Uint8Array, at: number, end: number) {
+    this.records = records;
+    this.at = at;
+    this.end = end;
+  }
+}
+
+/** The run moved into a ring one slot at a time (Core.fanout's slot list): reused. */
+const oneSlot = new Uint32Array(1);
 
 export class TxQueue {
   /** Payload bytes waiting here. */
   bytes = 0;
-  private items: Uint8Array[] = [];
+  private items: (Uint8Array | RecordRun)[] = [];
   private head = 0;
   /** The first reply is larger than the tx ring and this much of it is streamed (-1: not started). */
   private streamed = -1;
@@ -27,11 +50,23 @@ export class TxQueue {
     this.bytes += copy.length;
   }
 
+  /** Queue fan-out records [at, end) of `records` (never written to again: subscribers share it), `payload` bytes of payloads. */
+  pushRun(records: Uint8Array, at: number, end: number, payload: number): void {
+    this.items.push(new RecordRun(records, at, end));
+    this.bytes += payload;
+  }
+
   /** Move replies into the slot's tx ring while they fit; returns the payload bytes that left the queue. */
   moveInto(core: Core, slot: number): number {
     let moved = 0;
     while (this.head < this.items.length) {
       const next = this.items[this.head]!;
+      if (next instanceof RecordRun) {
+        moved += this.moveRun(core, slot, next);
+        if (next.at < next.end) return this.took(moved);
+        this.items[this.head++] = undefined as never;
+        continue;
+      }
       if (this.streamed < 0) {
         const r = core.send(slot, next);
         if (r === SEND_FULL) return this.took(moved);
@@ -57,10 +92,39 @@ export class TxQueue {
     return this.took(moved);
   }
 
+  /**
+   * As many whole frames of the run as the slot's ring takes, in one call into the
+   * core; the payload bytes that left. (The pool short of a staging segment, so the
+   * core took none: its first frame goes through send(), so the run never stalls;
+   * no ring for it either: noMemory, as for a reply.)
+   */
+  private moveRun(core: Core, slot: number, run: RecordRun): number {
+    const r = run.records;
+    oneSlot[0] = slot;
+    core.fanout(run.at === 0 && run.end === r.length ? r : r.subarray(run.at, run.end), run.end - run.at, oneSlot, 1);
+    let frames = oneSlot[0]!;
+    if (frames === 0) {
+      const n = length(r, run.at);
+      const sent = core.send(slot, r.subarray(run.at + 4, run.at + 4 + n));
+      if (sent === SEND_OK) frames = 1;
+      this.noMemory = sent === SEND_NO_MEMORY;
+    }
+    let moved = 0;
+    for (; frames > 0; frames--) {
+      const n = length(r, run.at);
+      moved += n;
+      run.at += fanoutRecordSize(n);
+    }
+    return moved;
+  }
+
   /** Drop everything; returns the payload bytes dropped. */
   clear(): number {
     const dropped = this.bytes;
-    for (let i = this.head; i < this.items.length; i++) freeCopy(this.items[i]!);
+    for (let i = this.head; i < this.items.length; i++) {
+      const item = this.items[i]!;
+      if (!(item instanceof RecordRun)) freeCopy(item);
+    }
     this.items = [];
     this.head = 0;
     this.bytes = 0;
@@ -72,4 +136,10 @@ export class TxQueue {
     this.bytes -= moved;
     return moved;
   }
+}
+
+
+/** The payload length of the fan-out record at `at`. */
+function length(r: Uint8Array, at: number): number {
+  return (r[at]! | (r[at + 1]! << 8) | (r[at + 2]! << 16) | (r[at + 3]! << 24)) >>> 0;
 }

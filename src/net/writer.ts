@@ -4,7 +4,8 @@
 //
 // Views of the tx ring are written as they are, once for all the replies a
 // connection got in a read callback (as it returns) or else once per turn of the
-// event loop (Endpoint.flushLater); Node keeps a reference, not a copy, so the
+// event loop (Endpoint.flushLater; TLS: once per turn, not inside a read callback
+// unless a whole record's worth waits, see flush()); Node keeps a reference, not a copy, so the
 // ring's bytes are released only once the kernel has them, or, for TLS, which
 // encrypts (copies) what reaches its handle, once write() returns (flush()). Two
 // write paths: 'direct' (direct-write.ts) writes through the socket's handle and
@@ -34,7 +35,7 @@ import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
 import { WRITE_DONE, canWriteDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
-import { kDelivering, kError, kFail, kFlushLater, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { kDelivering, kError, kFail, kFlushLater, kInRead, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
 import { TxQueue } from './tx-queue.ts';
 
 /**
@@ -52,6 +53,9 @@ export function replyRefusal(r: number, length: number, config: { framingText: s
   const why = r === SEND_TOO_LARGE ? `over maxReply (${maxReply} bytes)` : `not a length ${config.framingText} framing can carry`;
   return ringwireError(E_REPLY_TOO_LARGE, `cannot send a ${length}-byte reply: ${why} (tx ring ${config.txSize} bytes)`);
 }
+
+/** The most plaintext one TLS record carries (RFC 8446, 5.1): one SSL_write of more makes several records. */
+const TLS_RECORD = 16384;
 
 export class Writer implements DirectWriteOwner {
   /** Where the output is (connection-state.ts: it changes only through to()). */
@@ -163,20 +167,48 @@ export class Writer implements DirectWriteOwner {
     // Copied: a Buffer's slice() would be a view of the caller's memory.
     const tx = (this.tx ??= new TxQueue());
     tx.push(new Uint8Array(payload));
-    const withinBudget = this.host[kQueue](payload.length, c); // the budget closes stalled holders first (queue-budget.ts)
-    const queued = tx.bytes;
-    if (queued > this.host[kLimits].maxQueued || !withinBudget) {
-      const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
-      c[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
-      return false;
-    }
-    this.owesDrain = true;
+    if (!this.charge(payload.length)) return false;
     if (wasEmpty && r === SEND_TOO_LARGE) {
       // Larger than the tx ring: start streaming it now.
       this.moveQueue();
       this.host[kFlushLater](c);
     }
     return false;
+  }
+
+  /**
+   * The rest of a fan-out batch after every earlier reply: fan-out records [at, end)
+   * of a copy its subscribers share, `payload` bytes of payloads, every frame one
+   * the core's fan-out encodes (fanout-batch.ts). Queued as one item (tx-queue.ts)
+   * and moved into the ring as the kernel takes bytes. True when queued; false, as
+   * put()'s, when the output takes nothing more or they make this a slow consumer.
+   */
+  putRun(records: Uint8Array, at: number, end: number, payload: number): boolean {
+    const c = this.c;
+    if (this.closed || c[kLife] === 'closed' || c[kError]) return false;
+    const wasEmpty = this.queued === 0;
+    (this.tx ??= new TxQueue()).pushRun(records, at, end, payload);
+    if (!this.charge(payload)) return false;
+    if (wasEmpty && this.inflight === 0 && this.core.txPending(this.slot) === 0) {
+      // Nothing written will bring written() (the pool had no room to stage the fan-out): move it now.
+      this.moveQueue();
+      this.host[kFlushLater](c);
+    }
+    return true;
+  }
+
+  /** n more payload bytes were queued: charged to the budget; false when that makes this a slow consumer (closed). */
+  private charge(n: number): boolean {
+    const c = this.c;
+    const withinBudget = this.host[kQueue](n, c); // the budget closes stalled holders first (queue-budget.ts)
+    const queued = this.queued;
+    if (queued > this.host[kLimits].maxQueued || !withinBudget) {
+      const why = withinBudget ? `more than maxQueued (${this.host[kLimits].maxQueued} bytes)` : 'over the server\'s budget for queued replies';
+      c[kFail](ringwireError(E_SLOW_CONSUMER, `${queued} bytes of replies queued beyond the tx ring, ${why}`), true);
+      return false;
+    }
+    this.owesDrain = true;
+    return true;
   }
 
   /** Hand Node every tx byte not yet handed over (one write, or one writev when they wrap). */
@@ -191,7 +223,17 @@ export class Writer implements DirectWriteOwner {
     // view of the ring, where handing each to socket.write would queue a view per
     // reply and have Node concatenate them into a new buffer to encrypt. Once the
     // output ends, everything is handed over (the FIN follows it in the stream).
-    if (this.copiesWrites && this.output === 'open' && socket.writableLength > 0) return;
+    if (this.copiesWrites && this.output === 'open') {
+      if (socket.writableLength > 0) return;
+      // Nor inside a read callback, unless a whole TLS record is waiting: the other
+      // records of the same TCP read come next, each in its own callback, and their
+      // replies leave with these at the end of the turn (Endpoint flushLater()), one
+      // write rather than one now and one a turn later. A record's worth gains
+      // nothing by waiting (it is a record of its own either way), and written now
+      // its write completes in this turn's check phase, not the next turn's: with
+      // 16 KiB replies, waiting cost ~20% more CPU per frame (docs/tls.md).
+      if (this.host[kInRead] && pending < TLS_RECORD) return this.host[kFlushLater](this.c);
+    }
     const first = this.core.txChunk(this.slot, this.inflight);
     if (this.inflight === 0) this.lastProgress = performance.now();
     const direct = this.direct;

@@ -55,7 +55,13 @@ export type ParentMessage =
   | { type: 'ringwire:socket'; socket: unknown }
   | { type: 'ringwire:close' }
   /** Every thread of the server is quiet: deliver the mailbox, then FIN. */
-  | { type: 'ringwire:release' };
+  | { type: 'ringwire:release' }
+  /**
+   * The parent has 'ringwire:closed': the thread may let go of its port now. Not
+   * before: a message posted the moment before a thread ends can reach the parent
+   * after its 'exit' (Node 24), and the answer would be lost.
+   */
+  | { type: 'ringwire:closedSeen' };
 
 
 /** Can this Node transfer sockets to worker threads (postMessage with a socket in the transfer list)? From 24.20. */

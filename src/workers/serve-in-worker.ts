@@ -53,6 +53,7 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
   const onMessage = (m: ParentMessage) => {
     if (m.type === 'ringwire:socket') server.serve(m.socket as net.Socket);
     else if (m.type === 'ringwire:release') release?.();
+    else if (m.type === 'ringwire:closedSeen') port.off('message', onMessage); // nothing of ours keeps the thread alive any more
     else if (m.type === 'ringwire:close') {
       // The parent drains every thread together (WorkerLink.close): once this one has no
       // frame in flight it says so, and its FINs wait for the parent's release (drain.ts).
@@ -63,10 +64,8 @@ export async function serveInWorker(options: WorkerServeOptions): Promise<Ringwi
       });
       // A close that comes while the thread starts waits for the start to end, so that an
       // onStart that runs is always followed by its onStop (and nothing starts after a close).
-      void starting.then(() => server.close()).then(() => {
-        post({ type: 'ringwire:closed', overran });
-        port.off('message', onMessage); // nothing of ours keeps the thread alive any more
-      });
+      // The port stays open until the parent has seen the answer ('ringwire:closedSeen').
+      void starting.then(() => server.close()).then(() => post({ type: 'ringwire:closed', overran }));
     }
   };
   port.on('message', onMessage);

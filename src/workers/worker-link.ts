@@ -44,6 +44,7 @@ export class WorkerLink extends EventEmitter {
           if (this.listenerCount('stopError') > 0) this.emit('stopError', err);
           else process.emitWarning(err.message, { code: err.code });
         } else if (m?.type === 'ringwire:closed') {
+          this.worker.postMessage({ type: 'ringwire:closedSeen' } satisfies ParentMessage); // now it may end
           this.emit('drained', m.overran);
         }
       });

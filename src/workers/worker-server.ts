@@ -345,7 +345,7 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     return this.switchboard.sendTo(id, bytes);
   }
 
-  /** Send bytes as one frame to every subscriber of topic, one mailbox message per worker ('full': no worker got it, so a retry cannot duplicate it). */
+  /** Send bytes as one frame to every subscriber of topic, one mailbox record per worker for this tick's publishes of the topic ('full': no worker got it, so a retry cannot duplicate it). */
   publish(topic: string, bytes: Uint8Array): PublishResult {
     return this.switchboard.publish(topic, bytes);
   }
