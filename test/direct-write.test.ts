@@ -39,8 +39,8 @@ describe(`direct writes on Node ${process.version}`, () => {
     [0, /^no write went pending in 128 MiB to a peer that does not read$/],
   ])('fails the probe, saying why, on a Node whose async-write flag always reads %i', async (flag, why) => {
     // What a Node that kept the names but changed the flag would look like: the writer reads a flag that never changes.
-    const lying = (socket: net.Socket, onComplete: (status: number, bytes: number) => void) => {
-      const w = new DirectWriter(socket, onComplete);
+    const lying = () => {
+      const w = new DirectWriter();
       (w as unknown as { state: Int32Array }).state = new Int32Array(256).fill(flag);
       return w;
     };
@@ -48,8 +48,8 @@ describe(`direct writes on Node ${process.version}`, () => {
   });
 
   it('fails the probe, saying why, on a Node whose handle no longer takes these arguments (the write throws)', async () => {
-    const throwing = (socket: net.Socket, onComplete: (status: number, bytes: number) => void) => {
-      const w = new DirectWriter(socket, onComplete);
+    const throwing = () => {
+      const w = new DirectWriter();
       w.write = () => { throw new TypeError('writeBuffer: the first argument must be a WriteWrap'); };
       return w;
     };
@@ -102,14 +102,15 @@ describe(`direct writes on Node ${process.version}`, () => {
   it('reports a write the kernel took at once, and one that completes later with its byte count, in order', async () => {
     const { accepted, client, stop } = await pair();
     const completions: [number, number][] = [];
-    const writer = new DirectWriter(accepted, (status, bytes) => completions.push([status, bytes]));
+    const owner = { directWritten: (status: number, bytes: number) => void completions.push([status, bytes]) };
+    const writer = new DirectWriter();
     const got = collect(client);
     client.pause();
-    expect(writer.write(Buffer.from('first '))).toBe(WRITE_DONE);
+    expect(writer.write(accepted, owner, Buffer.from('first '))).toBe(WRITE_DONE);
     // More than the loopback socket buffers hold while the client does not read: the rest waits in libuv.
     const big = Buffer.alloc(32 << 20, 7);
-    expect(writer.write(big)).toBe(WRITE_PENDING);
-    expect(writer.write2(Buffer.from('a'), Buffer.from('bc'))).toBe(WRITE_PENDING);
+    expect(writer.write(accepted, owner, big)).toBe(WRITE_PENDING);
+    expect(writer.write2(accepted, owner, Buffer.from('a'), Buffer.from('bc'))).toBe(WRITE_PENDING);
     await sleep(50);
     expect(completions).toEqual([]);
     client.resume();
@@ -122,15 +123,45 @@ describe(`direct writes on Node ${process.version}`, () => {
     await stop();
   });
 
+  it('one writer for every connection: each pending write\'s completion goes to the connection that wrote it, whatever others wrote since', async () => {
+    const a = await pair();
+    const b = await pair();
+    const done: Record<string, [number, number][]> = { a: [], b: [] };
+    const ownerA = { directWritten: (status: number, bytes: number) => void done.a!.push([status, bytes]) };
+    const ownerB = { directWritten: (status: number, bytes: number) => void done.b!.push([status, bytes]) };
+    const writer = new DirectWriter();
+    const gotA = collect(a.client);
+    const gotB = collect(b.client);
+    a.client.pause();
+    const big = Buffer.alloc(32 << 20, 5);
+    expect(writer.write(a.accepted, ownerA, big)).toBe(WRITE_PENDING); // takes the spare; the next write makes another
+    expect(writer.write(b.accepted, ownerB, Buffer.from('b1 '))).toBe(WRITE_DONE);
+    expect(writer.write(a.accepted, ownerA, Buffer.from('a2'))).toBe(WRITE_PENDING); // behind the big one
+    expect(writer.write2(b.accepted, ownerB, Buffer.from('b'), Buffer.from('2'))).toBe(WRITE_DONE);
+    a.client.resume();
+    await until(() => done.a!.length === 2, 10_000, 'both of a\'s completions');
+    await sleep(20);
+    expect(done).toEqual({ a: [[0, big.length], [0, 2]], b: [] });
+    a.accepted.end();
+    b.accepted.end();
+    const bytesA = await gotA.done;
+    expect(bytesA.length).toBe(big.length + 2);
+    expect(bytesA.subarray(-2).toString()).toBe('a2');
+    expect((await gotB.done).toString()).toBe('b1 b2');
+    await a.stop();
+    await b.stop();
+  });
+
   it('returns the errno of a write to a peer that reset the connection', async () => {
     // Accepted paused, as ringwire accepts: nothing reads the socket, so the reset is met by the write itself
     // (a socket that read would see it first and be destroyed, and a write would only find no handle).
     const { accepted: socket, client, stop } = await pair(true);
-    const writer = new DirectWriter(socket, () => {});
-    expect(writer.write(Buffer.from('before'))).toBe(WRITE_DONE);
+    const writer = new DirectWriter();
+    const owner = { directWritten: () => {} };
+    expect(writer.write(socket, owner, Buffer.from('before'))).toBe(WRITE_DONE);
     client.resetAndDestroy();
     await sleep(50); // the RST reaches the accepted socket's side
-    const r = writer.write(Buffer.from('after the reset'));
+    const r = writer.write(socket, owner, Buffer.from('after the reset'));
     expect(socket.destroyed).toBe(false); // the handle is still there: r is the kernel's answer, not a missing handle's
     expect(writeError(r)).toMatchObject({ code: expect.stringMatching(/^(EPIPE|ECONNRESET)$/), errno: r, syscall: 'write' });
     socket.destroy();

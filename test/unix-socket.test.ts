@@ -146,14 +146,15 @@ describe('the direct write path on a Pipe handle', () => {
     const socket = await accepted;
     expect(canWriteDirect(socket)).toBe(true);
     const completions: [number, number][] = [];
-    const writer = new DirectWriter(socket, (status, bytes) => completions.push([status, bytes]));
+    const owner = { directWritten: (status: number, bytes: number) => void completions.push([status, bytes]) };
+    const writer = new DirectWriter();
     const got = collect(client);
     client.pause();
-    expect(writer.write(Buffer.from('first '))).toBe(WRITE_DONE);
+    expect(writer.write(socket, owner, Buffer.from('first '))).toBe(WRITE_DONE);
     // More than the socket buffers hold while the client does not read: the rest waits in libuv.
     const big = randomBytes(32 << 20);
-    expect(writer.write(big)).toBe(WRITE_PENDING);
-    expect(writer.write2(Buffer.from('a'), Buffer.from('bc'))).toBe(WRITE_PENDING);
+    expect(writer.write(socket, owner, big)).toBe(WRITE_PENDING);
+    expect(writer.write2(socket, owner, Buffer.from('a'), Buffer.from('bc'))).toBe(WRITE_PENDING);
     await new Promise(r => setTimeout(r, 50));
     expect(completions).toEqual([]);
     client.resume();

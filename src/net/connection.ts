@@ -14,8 +14,10 @@
 // handler, the relay link at pairing, the writer's queue at the first reply that
 // waits), and the socket's listeners and read target are functions shared by every
 // connection, which find theirs through the socket: an idle echo connection holds
-// its writer and clocks and no closure (docs/limits-and-errors.md, what an idle
-// connection costs).
+// its writer and no closure; its deadline clocks are fields of its own, its
+// addresses are read once at open and nothing is cached for them on the socket,
+// and a direct write takes the thread's spare request only while it is pending
+// (docs/limits-and-errors.md, what an idle connection costs).
 //
 // Read: with zero-copy, libuv reads straight into the slot's rx ring (onread with
 // a function buffer) and each read is one core call (TLS too: Node decrypts into
@@ -32,7 +34,7 @@
 // mode, the tx ring is (R_BLOCKED), and resumes as room appears. What a core call
 // said goes to delivery (handler mode) or is the echo's ([kSettle]).
 //
-// Deadlines: the endpoint's one sweep reads the timestamps in `clocks`
+// Deadlines: the endpoint's one sweep reads the clocks' timestamps
 // (read-clocks.ts); the frame clocks run only while `awaitingInput`: open, bytes of
 // an incomplete frame in the rx ring, and nothing of ours in the way (no handler
 // holding frames, no saved batch, no output blocked or in flight).
@@ -78,15 +80,15 @@ import { isPromise, kindOf, type Handler } from './handler.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import { Preamble, wrapAfterHeader } from './preamble.ts';
 import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
-import { ReadClocks } from './read-clocks.ts';
+import { noteRead, restartWait } from './read-clocks.ts';
 import { RelayLink } from './relay-link.ts';
 import type { Router } from './router.ts';
-import { rearm, type ReadTarget } from './socket-adoption.ts';
+import { listenForEnd, ownAddress, peerAddress, rearm, type ReadTarget } from './socket-adoption.ts';
 import {
-  kAwaitingInput, kClientError, kClocks, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
+  kAwaitingInput, kClientError, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
   kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHeaderSince, kHoldFin,
-  kIdentified, kInbound, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kSecured, kSettle, kShrink,
-  kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitsOnWrite, kWhenDrained,
+  kIdentified, kInbound, kLastActive, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kRxSeen, kSecured, kSettle, kShrink,
+  kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitStart, kWaitsOnWrite, kWhenDrained, kWindowBytes, kWindowStart,
   kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
@@ -214,6 +216,11 @@ function nextSpan(): Uint8Array {
   return span;
 }
 
+/** Does a PROXY header name the client (a PROXY command with addresses), rather than leave the socket's (LOCAL, UNKNOWN)? */
+function namesClient(h: ProxyHeader): boolean {
+  return h.command === 'PROXY' && h.family !== undefined;
+}
+
 /** The TypeError for a payload that is not bytes (the one programming error send() throws for). */
 export function notBytes(where: string, payload: unknown): TypeError {
   return new TypeError(`${where} takes bytes (a Uint8Array or Buffer), got ${kindOf(payload)}`);
@@ -230,18 +237,12 @@ export class Connection<Data = any> implements ConnectionInfo {
    * ClientHello on the wire): wraps the raw socket once the header is read.
    */
   [kTlsAfterHeader]: ((raw: net.Socket) => TLSSocket) | undefined;
-  /**
-   * The peer and our side, known once the connection is open: the socket's, or,
-   * behind a load balancer speaking the PROXY protocol, the client and the
-   * address it connected to as the header names them (LOCAL, UNKNOWN: the socket's).
-   */
-  remoteAddress: string | undefined;
-  remotePort: number | undefined;
-  localAddress: string | undefined;
-  localPort: number | undefined;
-  /** The socket's own peer (behind a load balancer: the balancer), whatever a PROXY header said. */
+  /** The socket's own peer (behind a load balancer: the balancer), whatever a PROXY header said; read once, at start. */
   socketRemoteAddress: string | undefined;
   socketRemotePort: number | undefined;
+  /** The socket's own local side, whatever a PROXY header said; read once, at start. */
+  socketLocalAddress: string | undefined;
+  socketLocalPort: number | undefined;
   /** The PROXY protocol header this connection began with (with its TLVs), if the server expects one. */
   proxyHeader: ProxyHeader | undefined;
   /** onOpen was called (onClose will be). */
@@ -303,8 +304,12 @@ export class Connection<Data = any> implements ConnectionInfo {
   get [kHandlerSince](): number {
     return this.dl === null ? 0 : this.dl.since;
   }
-  /** The deadline clocks (read and restarted by the endpoint's sweep). */
-  readonly [kClocks] = new ReadClocks();
+  // The deadline clocks (read-clocks.ts; read and restarted by the endpoint's sweep): fields of the connection, not an object of their own.
+  [kLastActive] = performance.now();
+  [kWaitStart] = 0;
+  [kWindowStart] = 0;
+  [kWindowBytes] = 0;
+  [kRxSeen] = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(host: ConnectionHost, slot: number, id: string, handler: Handler<Data>, source: SocketSource, zeroCopy: boolean) {
@@ -372,7 +377,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     (s as unknown as Owned)[kConnection] = this;
     this.out.attach(s);
     if (!this.zeroCopy) s.on('data', Connection.onDataEvent);
-    s.on('end', Connection.onEndEvent);
+    listenForEnd(s, Connection.onEndEvent);
     s.on('error', Connection.onErrorEvent);
     s.on('close', Connection.onCloseEvent);
   }
@@ -434,10 +439,12 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kStart](): void {
     this.connected = true;
     const s = this.socket;
-    this.remoteAddress = this.socketRemoteAddress = s.remoteAddress;
-    this.remotePort = this.socketRemotePort = s.remotePort;
-    this.localAddress = s.localAddress;
-    this.localPort = s.localPort;
+    const peer = peerAddress(s);
+    this.socketRemoteAddress = peer.address;
+    this.socketRemotePort = peer.port;
+    const own = ownAddress(s);
+    this.socketLocalAddress = own.address;
+    this.socketLocalPort = own.port;
     if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
     this.out.start(s);
     if (this.preamble) this.preamble.since = performance.now();
@@ -512,16 +519,10 @@ export class Connection<Data = any> implements ConnectionInfo {
       this[kFail](err as RingwireError);
       return null;
     }
-    this[kClocks].lastActive = performance.now();
+    this[kLastActive] = performance.now();
     if (!got) return null;
     this.preamble = null; // done: the stage removes itself
-    const h = (this.proxyHeader = got.header);
-    if (h.command === 'PROXY' && h.family !== undefined) {
-      this.remoteAddress = h.sourceAddress;
-      this.remotePort = h.sourcePort;
-      this.localAddress = h.destinationAddress;
-      this.localPort = h.destinationPort;
-    }
+    this.proxyHeader = got.header; // its addresses are remoteAddress and localAddress from now on
     if (!this.host[kIdentified](this)) return null;
     const wrap = this[kTlsAfterHeader];
     if (wrap) {
@@ -539,6 +540,32 @@ export class Connection<Data = any> implements ConnectionInfo {
     }
     if (!this.open('header')) return null;
     return got.rest;
+  }
+
+  // The peer and our side, known once the connection is open: the socket's, or,
+  // behind a load balancer speaking the PROXY protocol, the client and the
+  // address it connected to as the header names them (LOCAL, UNKNOWN: the socket's).
+
+  /** The peer's address (a PROXY header's client, else the socket's peer). */
+  get remoteAddress(): string | undefined {
+    const h = this.proxyHeader;
+    return h !== undefined && namesClient(h) ? h.sourceAddress : this.socketRemoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    const h = this.proxyHeader;
+    return h !== undefined && namesClient(h) ? h.sourcePort : this.socketRemotePort;
+  }
+
+  /** Our side (the address a PROXY header says the client connected to, else the socket's). */
+  get localAddress(): string | undefined {
+    const h = this.proxyHeader;
+    return h !== undefined && namesClient(h) ? h.destinationAddress : this.socketLocalAddress;
+  }
+
+  get localPort(): number | undefined {
+    const h = this.proxyHeader;
+    return h !== undefined && namesClient(h) ? h.destinationPort : this.socketLocalPort;
   }
 
   /** This thread's router: sendTo(id, bytes), publish(topic, bytes), join(connection, topic), leave(connection, topic). */
@@ -804,13 +831,13 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.reading = false;
       this.host[kLeaveRead]();
     }
-    this[kClocks].note(n, reads(this.state) ? this.unfinished : 0);
+    noteRead(this, n, reads(this.state) ? this.unfinished : 0);
     return !this.paused;
   }
 
   /** The wait for an incomplete frame starts now: for the sweep. */
   [kRestartWait](now: number): void {
-    this[kClocks].restart(now, reads(this.state) ? this.unfinished : 0);
+    restartWait(this, now, reads(this.state) ? this.unfinished : 0);
   }
 
   /**
@@ -891,7 +918,7 @@ export class Connection<Data = any> implements ConnectionInfo {
         span.set(n === chunk.length ? chunk : chunk.subarray(at, at + n));
         at += n;
         this[kSettle](this.core.received(this[kSlot], n));
-        this[kClocks].note(n, reads(this.state) ? this.unfinished : 0);
+        noteRead(this, n, reads(this.state) ? this.unfinished : 0);
       }
     } finally {
       this.host[kLeaveRead]();

@@ -32,7 +32,9 @@
 //     the kernel has every byte handed over up to it: releasing by byte counts in
 //     completion order keeps the tx tail behind what the kernel has;
 //   - a request is bound by Node's C++ side only when the write goes pending, so
-//     the spare request is reused across every write that finishes at once;
+//     one spare request per thread (DirectWriter) serves every write of every
+//     connection that finishes at once, and a connection holds a request only while
+//     a write of its own is pending;
 //   - FIN: socket.end() finds nothing queued in the Writable and shuts the handle
 //     down at once; libuv runs the shutdown only after every pending write, so the
 //     FIN still follows the last byte, and 'finish' means all of it is out.
@@ -66,8 +68,14 @@ interface WriteReq {
   oncomplete: (this: WriteReq, status: number) => void;
   /** Bytes this request carries, for its completion. */
   bytes: number;
-  /** Who gets the completion. */
-  writer: DirectWriter<any>;
+  /** Who gets the completion; null while the request is the spare. */
+  owner: DirectWriteOwner | null;
+}
+
+/** Who a pending direct write's completion goes to (a connection's Writer). */
+export interface DirectWriteOwner {
+  /** A pending write finished (status < 0: it failed, with that errno) and the kernel has its `bytes`. */
+  directWritten(status: number, bytes: number): void;
 }
 
 interface StreamHandle {
@@ -123,71 +131,81 @@ export function writeError(status: number): NodeJS.ErrnoException {
   return Object.assign(new Error(`write ${code}`), { errno: status, code, syscall: 'write' });
 }
 
+/** Completions of requests whose write was reported done at once (a flag that lied): what the probe looks for. */
+let strays = 0;
+
 function oncomplete(this: WriteReq, status: number): void {
-  const w = this.writer;
-  w.onComplete.call(w.owner, status, this.bytes);
+  const owner = this.owner;
+  if (owner === null) return void strays++;
+  this.owner = null;
+  owner.directWritten(status, this.bytes);
 }
 
-/** Writes views through one socket's handle; completions of pending writes go to onComplete. */
-export class DirectWriter<Owner = unknown> {
-  /**
-   * Each writer its own: a thread-wide spare would be safe only while the async-write
-   * flag tells the truth, and the probe exists for a Node where it does not (reusing a
-   * request libuv still holds aborts the process).
-   */
-  private spare: WriteReq;
-  private readonly socket: net.Socket;
+/**
+ * Writes views through sockets' handles. One per thread serves every connection
+ * (directWriter()): writes are synchronous calls, so one spare request does for all
+ * of them, and only a write that goes pending takes it (Node binds it to that write
+ * until its completion) and makes the next spare. An idle connection holds no
+ * request and no writer of its own. That a write which finished at once left its
+ * request free rests on the async-write flag telling the truth, which is what the
+ * probe checks, with a writer per write (probeDirectWrite()), before a thread uses this.
+ */
+export class DirectWriter {
+  private spare: WriteReq | null = null;
   private readonly state: Int32Array;
   private readonly kAsync: number;
-  /** A pending write finished (status < 0: it failed, with that errno) and the kernel has its `bytes`; called on `owner`. */
-  readonly onComplete: (this: Owner, status: number, bytes: number) => void;
-  readonly owner: Owner;
 
-  /** Only after canWriteDirect(socket). `owner` is the completion's `this` (so a writer needs no closure of its own). */
-  constructor(socket: net.Socket, onComplete: (this: Owner, status: number, bytes: number) => void, owner?: Owner) {
+  /** Only where canWriteDirect() holds for the sockets it is given. */
+  constructor() {
     const b = streamWrap()!;
-    this.socket = socket;
     this.state = b.streamBaseState;
     this.kAsync = b.kLastWriteWasAsync;
-    this.onComplete = onComplete;
-    this.owner = owner as Owner;
-    this.spare = this.request();
   }
 
-  private request(): WriteReq {
-    const req = new (streamWrap()!.WriteWrap)();
-    req.oncomplete = oncomplete;
-    req.bytes = 0;
-    req.writer = this;
+  private request(owner: DirectWriteOwner, bytes: number): WriteReq {
+    let req = this.spare;
+    if (req === null) {
+      req = this.spare = new (streamWrap()!.WriteWrap)();
+      req.oncomplete = oncomplete;
+    }
+    req.owner = owner;
+    req.bytes = bytes;
     return req;
   }
 
-  /** Write one view: WRITE_DONE, WRITE_PENDING or a negative errno. */
-  write(view: Uint8Array): number {
-    const handle = handleOf(this.socket);
+  /** Write one view: WRITE_DONE, WRITE_PENDING (its completion goes to `owner`) or a negative errno. */
+  write(socket: net.Socket, owner: DirectWriteOwner, view: Uint8Array): number {
+    const handle = handleOf(socket);
     if (!handle) return -9; // EBADF: the socket was destroyed
-    const req = this.spare;
-    req.bytes = view.length;
-    return this.result(handle.writeBuffer(req, view));
+    return this.result(handle.writeBuffer(this.request(owner, view.length), view));
   }
 
   /** Write two views as one writev (the pending bytes wrap the ring). */
-  write2(a: Uint8Array, b: Uint8Array): number {
-    const handle = handleOf(this.socket);
+  write2(socket: net.Socket, owner: DirectWriteOwner, a: Uint8Array, b: Uint8Array): number {
+    const handle = handleOf(socket);
     if (!handle) return -9;
-    const req = this.spare;
-    req.bytes = a.length + b.length;
-    return this.result(handle.writev(req, [a, b], true));
+    return this.result(handle.writev(this.request(owner, a.length + b.length), [a, b], true));
   }
 
   private result(err: number): number {
+    const req = this.spare!;
     // Node returns undefined, not a number, for a handle already torn down.
+    if (err === 0 && this.state[this.kAsync] !== 0) {
+      // The request is bound to the pending write now: the next write makes another.
+      this.spare = null;
+      return WRITE_PENDING;
+    }
+    req.owner = null; // the spare keeps no connection alive
     if (err !== 0) return typeof err === 'number' && err < 0 ? err : -22; // EINVAL
-    if (this.state[this.kAsync] === 0) return WRITE_DONE;
-    // The request is bound to the pending write now: the next write needs another.
-    this.spare = this.request();
-    return WRITE_PENDING;
+    return WRITE_DONE;
   }
+}
+
+let threadWriter: DirectWriter | undefined;
+
+/** This thread's direct writer (only once chooseWritePath() said 'direct'). */
+export function directWriter(): DirectWriter {
+  return (threadWriter ??= new DirectWriter());
 }
 
 // ---- choosing the path, once per thread ----
@@ -235,9 +253,7 @@ function fallBack(message: string): WritePath {
  * receive every byte written, in order. Resolves null when all of it holds, else why
  * not. `writer` builds the writer under test (DirectWriter; a test gives a broken one).
  */
-export async function probeDirectWrite(
-  writer: (socket: net.Socket, onComplete: (status: number, bytes: number) => void) => DirectWriter = (s, c) => new DirectWriter(s, c),
-): Promise<string | null> {
+export async function probeDirectWrite(writer: () => DirectWriter = () => new DirectWriter()): Promise<string | null> {
   if (!streamWrap()) return 'process.binding(\'stream_wrap\') lacks WriteWrap, streamBaseState or kLastWriteWasAsync';
   const server = net.createServer({ pauseOnConnect: true });
   let client: net.Socket | undefined;
@@ -253,9 +269,11 @@ export async function probeDirectWrite(
     client.on('error', () => {});
     if (!canWriteDirect(accepted)) return 'an accepted socket\'s handle is not a TCP handle with writeBuffer and writev';
     const completions: [number, number][] = [];
+    const owner: DirectWriteOwner = { directWritten: (status, bytes) => void completions.push([status, bytes]) };
     // A writer per write, so each has a request of its own: trusting a flag that lied, one writer would reuse a
     // request libuv still holds, which Node answers with an assertion that aborts the process.
-    const write = (view: Uint8Array) => writer(accepted!, (status, bytes) => completions.push([status, bytes])).write(view);
+    const write = (view: Uint8Array) => writer().write(accepted!, owner, view);
+    const straysBefore = strays;
     const first = Buffer.from('ringwire write probe\n');
     const chunk = Buffer.alloc(PROBE_CHUNK);
     for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 7 + (i >>> 8)) & 0xff; // no period a misplaced region could hide in
@@ -269,7 +287,7 @@ export async function probeDirectWrite(
       if (r === WRITE_PENDING) break;
     }
     if (r !== WRITE_PENDING) return `no write went pending in ${PROBE_LIMIT >> 20} MiB to a peer that does not read`;
-    if (completions.length > 0) return 'a completion came for a write reported done at once';
+    if (completions.length > 0 || strays > straysBefore) return 'a completion came for a write reported done at once';
     // The peer reads: the pending write completes, and every byte arrives as written.
     const arrived = new Promise<string | null>(resolve => {
       let at = 0;
@@ -292,6 +310,8 @@ export async function probeDirectWrite(
     const got = await Promise.race([arrived, timedOut]);
     if (got) return got;
     await Promise.race([new Promise<void>(resolve => setImmediate(resolve)), timedOut]);
+    // libuv completes writes in order: one reported done at once that completed after all would have by now.
+    if (strays > straysBefore) return 'a completion came for a write reported done at once';
     if (completions.length !== 1 || completions[0]![0] !== 0 || completions[0]![1] !== chunk.length) {
       return `the pending write completed as ${JSON.stringify(completions)}, not once as [0, ${chunk.length}]`;
     }

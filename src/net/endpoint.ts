@@ -71,14 +71,14 @@ import { Router } from './router.ts';
 import type { ServerStats, StatsRenderer, ThreadState } from './server-stats.ts';
 import { canWriteDirect, chooseWritePath, type WritePath } from './direct-write.ts';
 import { DEFAULT_MAX_QUEUED_TOTAL, endpointConfig, queueBudget, queueLimits, type EndpointConfig } from './endpoint-config.ts';
-import { adopt, canAdopt, canReadInto, isUnixSocket, readInto, type ReadTarget } from './socket-adoption.ts';
+import { adopt, canAdopt, canReadInto, isUnixSocket, peerAddress, readInto, type ReadTarget } from './socket-adoption.ts';
 import { describeDestination, type Destination } from './unix-socket.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
-  kAwaitingInput, kClientError, kClocks, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
+  kAwaitingInput, kClientError, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
   kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kInRead, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
   kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStart, kTakesFrames,
-  kTlsAfterHeader, kWritePath, kWriting, kNextSpan,
+  kTlsAfterHeader, kWritePath, kWriting, kNextSpan, kLastActive, kWaitStart, kWindowBytes, kWindowStart,
 } from './internals.ts';
 
 export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, ConnectionHooks<Data> {
@@ -413,16 +413,18 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       return null;
     }
     const core = this.core;
-    const who = { id: null, remoteAddress: raw.remoteAddress, remotePort: raw.remotePort };
+    // Read from the handle, not through raw.remoteAddress: Node would cache it on the socket, which the copying path keeps.
+    const peer = peerAddress(raw);
+    const who = { id: null, remoteAddress: peer.address, remotePort: peer.port };
     // A Unix-socket peer has no address: the socket file's permissions decide who connects, so it may send a PROXY header (unix-socket.ts).
     const unix = isUnixSocket(raw);
-    if (this.proxyTrusted && !unix && raw.remoteAddress === undefined) {
+    if (this.proxyTrusted && !unix && who.remoteAddress === undefined) {
       // Reset before we got to it (a balancer's health check that connects and resets): no peer to trust or refuse.
       raw.destroy();
       return null;
     }
-    if (this.proxyTrusted && !unix && !this.proxyTrusted.has(raw.remoteAddress)) {
-      this[kClientError](ringwireError(E_PROXY_HEADER, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
+    if (this.proxyTrusted && !unix && !this.proxyTrusted.has(who.remoteAddress)) {
+      this[kClientError](ringwireError(E_PROXY_HEADER, `connection from ${who.remoteAddress}:${who.remotePort} refused: only the load balancers in proxyTrusted (${this.proxyTrusted.text}) may connect, with a PROXY header`), who);
       raw.destroy();
       return null;
     }
@@ -430,9 +432,9 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     if (this.addresses && !this.proxyTrusted) {
       // Behind a balancer the client's address is known only from its header: counted then (identified()).
       const cap = this.options.maxConnectionsPerIp;
-      entry = this.addresses.acquire(addressKey(raw.remoteAddress), cap);
+      entry = this.addresses.acquire(addressKey(who.remoteAddress), cap);
       if (entry === REFUSED) {
-        this[kClientError](ringwireError(E_TOO_MANY_PER_IP, `connection from ${raw.remoteAddress}:${raw.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
+        this[kClientError](ringwireError(E_TOO_MANY_PER_IP, `connection from ${who.remoteAddress}:${who.remotePort} refused: ${cap} connection(s) from that address already (maxConnectionsPerIp)`), who);
         raw.destroy();
         return null;
       }
@@ -539,7 +541,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     const evictions = this.evictions;
     const victim = evictions?.pick(this.connections.values(), now);
     if (!victim) return -1;
-    const waited = Math.round(now - victim[kClocks].waitStart);
+    const waited = Math.round(now - victim[kWaitStart]);
     const rate = evictions!.rate(victim, now).toFixed(1);
     const minRate = this.deadlines!.minRate;
     victim[kEvict](ringwireError(E_EVICTED, `evicted for a new connection from ${peerName(raw)}: no slot free (maxConnections ${this.core.config.maxConnections}), and this one's incomplete frame arrived slowest, at ${rate} bytes/s${minRate > 0 ? ` (minRate ${minRate})` : ''} after ${waited} ms (evictAfter ${this.options.evictAfter} ms)`));
@@ -855,29 +857,29 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         c[kFail](ringwireError(E_HANDLER_TIMEOUT, `a handler did not settle in ${Math.round(now - since)} ms (handlerTimeout ${d.handler} ms)`), true);
         continue;
       }
-      if (d.idle > 0 && now - c[kClocks].lastActive > d.idle && !c[kWriting]) {
+      if (d.idle > 0 && now - c[kLastActive] > d.idle && !c[kWriting]) {
         // With a handler pending, a graceful close would wait for it: the socket goes now (no CLOSE_WAIT).
-        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kClocks].lastActive)} ms (idleTimeout ${d.idle} ms)`), since > 0);
+        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kLastActive])} ms (idleTimeout ${d.idle} ms)`), since > 0);
         continue;
       }
-      if (now - c[kClocks].lastActive > RINGS_IDLE_MS) c[kShrink]();
+      if (now - c[kLastActive] > RINGS_IDLE_MS) c[kShrink]();
       if (!c[kAwaitingInput]) {
-        c[kClocks].waitStart = 0; // our wait, not the peer's: the clocks start again when it is the peer's
+        c[kWaitStart] = 0; // our wait, not the peer's: the clocks start again when it is the peer's
         continue;
       }
-      if (c[kClocks].waitStart === 0) {
+      if (c[kWaitStart] === 0) {
         c[kRestartWait](now);
         continue;
       }
-      if (d.frame > 0 && now - c[kClocks].waitStart > d.frame) {
-        c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kClocks].waitStart)} ms (frameTimeout ${d.frame} ms)`));
-      } else if (d.minRate > 0 && now - c[kClocks].windowStart >= d.window) {
-        if (c[kClocks].windowBytes < needed) {
-          c[kFail](ringwireError(E_TOO_SLOW, `${c[kClocks].windowBytes} bytes of an incomplete frame in ${Math.round(now - c[kClocks].windowStart)} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
+      if (d.frame > 0 && now - c[kWaitStart] > d.frame) {
+        c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kWaitStart])} ms (frameTimeout ${d.frame} ms)`));
+      } else if (d.minRate > 0 && now - c[kWindowStart] >= d.window) {
+        if (c[kWindowBytes] < needed) {
+          c[kFail](ringwireError(E_TOO_SLOW, `${c[kWindowBytes]} bytes of an incomplete frame in ${Math.round(now - c[kWindowStart])} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
         } else {
-          this.evictions?.windowEnded(c, c[kClocks].windowBytes, now - c[kClocks].windowStart, now);
-          c[kClocks].windowStart = now;
-          c[kClocks].windowBytes = 0;
+          this.evictions?.windowEnded(c, c[kWindowBytes], now - c[kWindowStart], now);
+          c[kWindowStart] = now;
+          c[kWindowBytes] = 0;
         }
       }
     }

@@ -29,7 +29,7 @@
 // rates change little within that time.
 
 import type { Connection } from './connection.ts';
-import { kAwaitingInput, kClocks, kInbound } from './internals.ts';
+import { kAwaitingInput, kInbound, kWaitStart, kWindowBytes, kWindowStart } from './internals.ts';
 
 const REBUILD_MS = 100;
 
@@ -62,10 +62,10 @@ export class EvictionOrder {
 
   /** Bytes per second at which the connection's incomplete frame arrives, over its current rate window and the one before. */
   rate(connection: Connection, now: number): number {
-    let bytes = connection[kClocks].windowBytes;
-    let ms = now - connection[kClocks].windowStart;
+    let bytes = connection[kWindowBytes];
+    let ms = now - connection[kWindowStart];
     const before = this.ended.get(connection);
-    if (before && before.end === connection[kClocks].windowStart) {
+    if (before && before.end === connection[kWindowStart]) {
       bytes += before.bytes;
       ms += before.ms;
     }
@@ -77,7 +77,7 @@ export class EvictionOrder {
     for (;;) {
       while (this.next < this.order.length) {
         const { connection, since } = this.order[this.next++]!;
-        if (connection[kAwaitingInput] && connection[kClocks].waitStart === since && this.slow(connection, now)) return connection;
+        if (connection[kAwaitingInput] && connection[kWaitStart] === since && this.slow(connection, now)) return connection;
       }
       if (now - this.builtAt < REBUILD_MS) return undefined;
       this.build(connections, now);
@@ -93,7 +93,7 @@ export class EvictionOrder {
     this.next = 0;
     this.builtAt = now;
     for (const connection of connections) {
-      const since = connection[kClocks].waitStart;
+      const since = connection[kWaitStart];
       if (!connection[kInbound] || since === 0 || now - since < this.after || !connection[kAwaitingInput]) continue;
       const rate = this.rate(connection, now);
       if (this.minRate === 0 || rate < this.minRate) candidates.push({ connection, since, rate });

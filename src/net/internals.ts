@@ -21,7 +21,12 @@ export const kDrain = Symbol('drain');
 export const kPair = Symbol('pair');
 export const kFlush = Symbol('flush');
 export const kFlushQueued = Symbol('flushQueued');
-export const kClocks = Symbol('clocks');
+/** The deadline clocks (read-clocks.ts): fields of the connection itself. */
+export const kLastActive = Symbol('lastActive');
+export const kWaitStart = Symbol('waitStart');
+export const kWindowStart = Symbol('windowStart');
+export const kWindowBytes = Symbol('windowBytes');
+export const kRxSeen = Symbol('rxSeen');
 export const kLastProgress = Symbol('lastProgress');
 export const kWriting = Symbol('writing');
 export const kAwaitingInput = Symbol('awaitingInput');

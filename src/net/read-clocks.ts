@@ -3,39 +3,43 @@
 // read or write progress (idle timeout); `waitStart` is when the connection began
 // waiting for the rest of an incomplete frame (0: it is not waiting), and
 // `windowStart`/`windowBytes` measure the rate at which that frame's bytes arrive
-// (frame timeout, minimum rate, eviction order).
+// (frame timeout, minimum rate, eviction order). They are fields of the connection
+// itself, under the symbols of internals.ts (an object of their own would cost
+// every idle connection 64 bytes more); this file owns how they move.
 //
 // Invariant: the frame clocks run only while the connection waits on its peer
 // (Connection.awaitingInput); the sweep stops them (waitStart = 0) otherwise, and a
 // read that completes a frame restarts them.
 
-export class ReadClocks {
-  lastActive = performance.now();
-  waitStart = 0;
-  windowStart = 0;
-  windowBytes = 0;
+import { kLastActive, kRxSeen, kWaitStart, kWindowBytes, kWindowStart } from './internals.ts';
+
+export interface ReadClocks {
+  [kLastActive]: number;
+  [kWaitStart]: number;
+  [kWindowStart]: number;
+  [kWindowBytes]: number;
   /** rx bytes buffered after the last read, to see whether a read completed frames. */
-  private rxSeen = 0;
+  [kRxSeen]: number;
+}
 
-  /**
-   * n bytes arrived and were decoded, and rx bytes of an incomplete frame are left
-   * in the ring: if this read consumed anything, that frame began in this read, so
-   * its wait and its rate window start now.
-   */
-  note(n: number, rx: number): void {
-    const now = performance.now();
-    this.lastActive = now;
-    if (rx === 0) this.waitStart = 0;
-    else if (this.waitStart === 0 || rx < this.rxSeen + n) this.restart(now, rx);
-    else this.windowBytes += n;
-    this.rxSeen = rx;
-  }
+/**
+ * n bytes arrived and were decoded, and rx bytes of an incomplete frame are left
+ * in the ring: if this read consumed anything, that frame began in this read, so
+ * its wait and its rate window start now.
+ */
+export function noteRead(c: ReadClocks, n: number, rx: number): void {
+  const now = performance.now();
+  c[kLastActive] = now;
+  if (rx === 0) c[kWaitStart] = 0;
+  else if (c[kWaitStart] === 0 || rx < c[kRxSeen] + n) restartWait(c, now, rx);
+  else c[kWindowBytes] += n;
+  c[kRxSeen] = rx;
+}
 
-  /** The wait for an incomplete frame (of `buffered` bytes so far) starts now. */
-  restart(now: number, buffered: number): void {
-    this.waitStart = buffered > 0 ? now : 0;
-    this.windowStart = now;
-    this.windowBytes = buffered;
-    this.rxSeen = buffered;
-  }
+/** The wait for an incomplete frame (of `buffered` bytes so far) starts now. */
+export function restartWait(c: ReadClocks, now: number, buffered: number): void {
+  c[kWaitStart] = buffered > 0 ? now : 0;
+  c[kWindowStart] = now;
+  c[kWindowBytes] = buffered;
+  c[kRxSeen] = buffered;
 }

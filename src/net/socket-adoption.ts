@@ -25,6 +25,17 @@
 // found by description; canReadInto() detects them and the TLS handle's
 // useUserBuffer) as its constructor would have; rearm() keeps kBuffer, the span
 // Node reports to the callback, equal to the one it installs.
+// A fifth, read-only: a connection's addresses, read once at open straight from its
+// handle (getpeername/getsockname, which TCP handles have and TLSSocket's handle
+// proxies), so that Node does not cache them on the socket as two objects
+// (`_peername`, `_sockname`) that every idle connection would keep beside the
+// strings the connection keeps anyway (peerAddress(), ownAddress(); where the handle lacks
+// them, the public getters).
+// A sixth: net.Socket puts a listener of its own on 'end' (onReadableStreamEnd),
+// which acts only on a socket that does not allow half-open connections; ringwire's
+// all do, so listenForEnd() puts the connection's listener in its place rather than
+// beside it (two listeners of an event are an array each idle connection keeps).
+// Detected by its name and the socket's allowHalfOpen; otherwise both stay.
 // Checked on Node 22.12+, 24 and 26 (see docs/node-facts.md); test/adoption.test.ts
 // runs both paths on whatever Node runs the suite.
 
@@ -32,6 +43,8 @@ import net from 'node:net';
 
 interface Handle {
   useUserBuffer?: (buf: Uint8Array) => void;
+  getpeername?: (out: SocketAddress) => number;
+  getsockname?: (out: SocketAddress) => number;
 }
 interface SocketInternals {
   _handle: Handle | null;
@@ -132,4 +145,72 @@ export function rearm(socket: net.Socket, buf: Uint8Array): void {
   const f = onreadFields(socket);
   if (f) (socket as unknown as Record<symbol, unknown>)[f.buffer] = buf;
   (socket as unknown as SocketInternals)._handle?.useUserBuffer?.(buf);
+}
+
+/** One side of a connected socket (undefined where it has none: a Unix socket, or one already reset). */
+export interface SocketAddress {
+  address: string | undefined;
+  port: number | undefined;
+}
+
+/**
+ * Address strings seen lately, each kept once: a server's own address is the same
+ * for every connection, and so is that of many clients (behind one NAT, a balancer).
+ * Bounded: emptied when full.
+ */
+const seen = new Map<string, string>();
+const SEEN_MAX = 256;
+
+function shared(address: string): string {
+  const known = seen.get(address);
+  if (known !== undefined) return known;
+  if (seen.size >= SEEN_MAX) seen.clear();
+  seen.set(address, address);
+  return address;
+}
+
+/** What getpeername/getsockname fill; reused by every call (copy what you keep). */
+const side: SocketAddress = { address: undefined, port: undefined };
+
+function read(socket: net.Socket, name: 'getpeername' | 'getsockname'): Readonly<SocketAddress> {
+  const handle = (socket as unknown as SocketInternals)._handle;
+  side.address = undefined;
+  side.port = undefined;
+  const get = handle?.[name];
+  if (typeof get === 'function' && get.call(handle, side) === 0) {
+    if (side.address !== undefined) side.address = shared(side.address);
+  } else if (name === 'getpeername') {
+    side.address = socket.remoteAddress;
+    side.port = socket.remotePort;
+  } else {
+    side.address = socket.localAddress;
+    side.port = socket.localPort;
+  }
+  return side;
+}
+
+/**
+ * A connected socket's peer, read from its handle, leaving nothing cached on the
+ * socket (where the handle has no getpeername: socket.remoteAddress/remotePort).
+ * The object returned is reused by the next call: copy what you keep.
+ */
+export function peerAddress(socket: net.Socket): Readonly<SocketAddress> {
+  return read(socket, 'getpeername');
+}
+
+/** The same for the socket's own side (getsockname; else socket.localAddress/localPort). */
+export function ownAddress(socket: net.Socket): Readonly<SocketAddress> {
+  return read(socket, 'getsockname');
+}
+
+/**
+ * `listener` on the socket's 'end' (the peer's FIN), in place of Node's own
+ * onReadableStreamEnd where that one would do nothing (an allowHalfOpen socket).
+ */
+export function listenForEnd(socket: net.Socket, listener: (this: net.Socket) => void): void {
+  if (socket.allowHalfOpen && socket.listenerCount('end') === 1) {
+    const [own] = socket.listeners('end');
+    if (own?.name === 'onReadableStreamEnd') socket.removeListener('end', own as () => void);
+  }
+  socket.on('end', listener);
 }

@@ -34,8 +34,8 @@ import { E_DELIMITER_IN_PAYLOAD, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, ringwireErr
 import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
-import { DirectWriter, WRITE_DONE, canWriteDirect, writeError } from './direct-write.ts';
-import { kClocks, kDelivering, kError, kFail, kFlushLater, kInRead, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { WRITE_DONE, canWriteDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
+import { kDelivering, kError, kFail, kFlushLater, kInRead, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
 import { TxQueue } from './tx-queue.ts';
 
 /**
@@ -57,7 +57,7 @@ export function replyRefusal(r: number, length: number, config: { framingText: s
 /** The most plaintext one TLS record carries (RFC 8446, 5.1): one SSL_write of more makes several records. */
 const TLS_RECORD = 16384;
 
-export class Writer {
+export class Writer implements DirectWriteOwner {
   /** Where the output is (connection-state.ts: it changes only through to()). */
   output: Output = 'open';
   /** Replies that did not fit in the tx ring yet: made for the first (most connections never queue). */
@@ -68,8 +68,8 @@ export class Writer {
   lastProgress = 0;
   /** tx bytes handed to Node and not yet released to the core. */
   private inflight = 0;
-  /** The direct write path, once the socket is connected and can take it (null: socket.write). */
-  private direct: DirectWriter<Writer> | null = null;
+  /** The thread's direct writer, once the socket is connected and can take it (null: socket.write). */
+  private direct: DirectWriter | null = null;
   /** A direct write finished at once and written() is owed in a tick (as socket.write's callback would be). */
   private afterWriteOwed = false;
   /** The socket copies what write() hands it (TLS): see flush(). */
@@ -108,7 +108,7 @@ export class Writer {
   /** The socket is connected: write through its handle if the endpoint chose that and the socket can. */
   start(s: net.Socket): void {
     if (this.host[kWritePath] === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
-      this.direct = new DirectWriter<Writer>(s, Writer.onDirectWrite, this);
+      this.direct = directWriter();
     }
   }
 
@@ -240,7 +240,7 @@ export class Writer {
     if (direct) {
       const skip = this.inflight;
       this.inflight += pending;
-      const r = first.length < pending ? direct.write2(first, this.core.txChunk(this.slot, skip + first.length)) : direct.write(first);
+      const r = first.length < pending ? direct.write2(socket, this, first, this.core.txChunk(this.slot, skip + first.length)) : direct.write(socket, this, first);
       if (r === WRITE_DONE) {
         this.release(pending);
         if (!this.afterWriteOwed && this.owesAfterWrite()) {
@@ -281,7 +281,7 @@ export class Writer {
   private release(n: number): void {
     this.core.release(this.slot, n);
     this.inflight -= n;
-    this.lastProgress = this.c[kClocks].lastActive = performance.now();
+    this.lastProgress = this.c[kLastActive] = performance.now();
   }
 
   /**
@@ -299,12 +299,9 @@ export class Writer {
     w.afterWriteOwed = false;
     w.written();
   }
-  private static onDirectWrite(this: Writer, status: number, bytes: number): void {
-    this.directWritten(status, bytes);
-  }
 
-  /** A pending direct write finished (or one failed at once: bytes 0). */
-  private directWritten(status: number, bytes: number): void {
+  /** A pending direct write finished (its completion, from the thread's DirectWriter), or one failed at once (bytes 0). */
+  directWritten(status: number, bytes: number): void {
     const socket = this.c.socket;
     if (this.c[kLife] === 'closed' || socket.destroyed) return;
     if (status < 0) {
