@@ -118,7 +118,7 @@ const DELIVERIES_PER_TIMEOUT_SECOND = 20_000;
 // ---- fan-out ----
 
 /** Message k of a fan-out run: `size` bytes with its newline. */
-function fanoutLine(k: number, size: number): Buffer {
+export function fanoutLine(k: number, size: number): Buffer {
   return Buffer.from(`${String(k).padStart(8, '0')} ${'x'.repeat(size - 10)}\n`);
 }
 
@@ -142,6 +142,25 @@ async function startFanoutServer(contender: FanoutContender, subscribers: number
 /** One fan-out run: deliveries per second, or throws when any subscriber's bytes are not what was published. */
 async function fanout(contender: FanoutContender, subscribers: number, lines: Buffer[], expected: { bytes: number; crc: number }): Promise<number> {
   const { child, port } = await startFanoutServer(contender, subscribers);
+  try {
+    return await driveFanout(contender, port, subscribers, lines, expected);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      process.kill(child.pid!, 'SIGKILL');
+      await exited;
+    }
+  }
+}
+
+/**
+ * The fan-out client against a server on 127.0.0.1:port that speaks the suite's
+ * SUB/PUB lines (scripts/fanout-ab.ts drives other builds with it): subscribers
+ * connect, then one publisher sends `lines`; deliveries per second from the first
+ * line sent (`published`, if given, is called then) until every subscriber has every
+ * byte. Throws when one is missing or wrong.
+ */
+export async function driveFanout(label: string, port: number, subscribers: number, lines: Buffer[], expected: { bytes: number; crc: number }, published?: () => void): Promise<number> {
   const sockets: net.Socket[] = [];
   try {
     let complete = 0;
@@ -182,22 +201,18 @@ async function fanout(contender: FanoutContender, subscribers: number, lines: Bu
     pub.write('PUB\n');
     await once(pub, 'data');
     const t0 = performance.now();
+    published?.();
     for (const l of lines) if (!pub.write(l)) await once(pub, 'drain');
     const limit = RUN_TIMEOUT + (1000 * subscribers * lines.length) / DELIVERIES_PER_TIMEOUT_SECOND;
     const timeout = setTimeout(allDone, limit);
     await finished;
     clearTimeout(timeout);
     const seconds = (performance.now() - t0) / 1000;
-    if (complete < subscribers) throw new Error(`${contender}: ${subscribers - complete} of ${subscribers} subscribers did not get every message within ${Math.round(limit / 1000)} s`);
-    if (bad > 0) throw new Error(`${contender}: ${bad} of ${subscribers} subscribers received bytes other than those published`);
+    if (complete < subscribers) throw new Error(`${label}: ${subscribers - complete} of ${subscribers} subscribers did not get every message within ${Math.round(limit / 1000)} s`);
+    if (bad > 0) throw new Error(`${label}: ${bad} of ${subscribers} subscribers received bytes other than those published`);
     return (subscribers * lines.length) / seconds;
   } finally {
     for (const s of sockets) s.destroy();
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      process.kill(child.pid!, 'SIGKILL');
-      await exited;
-    }
   }
 }
 
