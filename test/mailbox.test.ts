@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { threadId, Worker } from 'node:worker_threads';
 import { once } from 'node:events';
+import { fanoutRecordLength, fanoutRecordSize } from '../src/core/core.ts';
 import { Mailbox } from '../src/net/mailbox.ts';
 
 const PRODUCER = new URL('./fixtures/mailbox-producer.mjs', import.meta.url);
@@ -246,9 +247,9 @@ describe('mailbox batches: one record for what a thread adds within a tick', () 
     mailbox.take(1000, (kind, w0, w1, _w2, body) => {
       const items: string[] = [];
       for (let i = 0, at = (w0 + 3) & ~3; i < w1 && kind === 6; i++) {
-        const n = body[at]! | (body[at + 1]! << 8) | (body[at + 2]! << 16) | (body[at + 3]! << 24);
+        const n = fanoutRecordLength(body, at);
         items.push(Buffer.from(body.subarray(at + 4, at + 4 + n)).toString());
-        at += (4 + n + 3) & ~3;
+        at += fanoutRecordSize(n);
       }
       got.push([kind, w0, w1, kind === 6 ? items : [Buffer.from(body).toString()]]);
     });

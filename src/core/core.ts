@@ -48,6 +48,11 @@ export function fanoutRecordSize(len: number): number {
   return (4 + len + 3) & ~3;
 }
 
+/** The payload length of the fan-out record at `at` of `from`. */
+export function fanoutRecordLength(from: Uint8Array, at: number): number {
+  return (from[at]! | (from[at + 1]! << 8) | (from[at + 2]! << 16) | (from[at + 3]! << 24)) >>> 0;
+}
+
 /** Write payload as a fan-out record at `at` of `into` (room for fanoutRecordSize(payload.length) bytes): returns where the next one goes. */
 export function putFanoutRecord(into: Uint8Array, at: number, payload: Uint8Array): number {
   const n = payload.length;
@@ -293,10 +298,10 @@ export abstract class CoreBase implements Core {
       return 0;
     }
     const w = at >>> 2;
-    for (let i = 0; i < n; i++) this.u32[w + i] = slots[i]!;
+    this.u32.set(n === slots.length ? slots : slots.subarray(0, n), w);
     this.u8.set(len === records.length ? records : records.subarray(0, len), at + n * 4);
     const encoded = this.fanoutStaged(n, len);
-    for (let i = 0; i < n; i++) slots[i] = this.u32[w + i]!;
+    slots.set(this.u32.subarray(w, w + n));
     return encoded;
   }
 

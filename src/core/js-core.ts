@@ -7,7 +7,7 @@
 // Positions are u32 counters; `>>> 0` keeps them in u32 after a sum or difference.
 
 import type { CoreConfig } from './config.ts';
-import { CoreBase } from './core.ts';
+import { CoreBase, fanoutRecordSize } from './core.ts';
 import { writeHeader } from './header.ts';
 import { JsFraming } from './js-framing.ts';
 import { JsPool } from './js-pool.ts';
@@ -590,7 +590,7 @@ export class JsCore extends CoreBase {
       if (wire > top - total) break;
       total += wire;
       frames++;
-      p += recordSize(l);
+      p += fanoutRecordSize(l);
     }
     const k = frames === 0 ? 0 : this.fitLog(total, this.P.topLog);
     const enc = frames === 0 ? 0 : this.P.take(k);
@@ -604,7 +604,7 @@ export class JsCore extends CoreBase {
       this.u8.copyWithin(enc + q + F.encPrefix, p + 4, p + 4 + l);
       F.encode(enc, 0x7fffffff, q, l);
       q += F.encPrefix + l + F.encTrailer;
-      p += recordSize(l);
+      p += fanoutRecordSize(l);
     }
     let framesOut = 0, bytesOut = 0;
     for (let i = 0; i < n; i++) {
@@ -625,7 +625,7 @@ export class JsCore extends CoreBase {
             const wire = F.encPrefix + l + F.encTrailer;
             if (wire > room - bytes) break;
             bytes += wire;
-            p += recordSize(l);
+            p += fanoutRecordSize(l);
           }
         }
         if (bytes !== 0) {
@@ -648,7 +648,3 @@ export class JsCore extends CoreBase {
   }
 }
 
-/** Bytes a payload record of len bytes takes in the stage: its length word, its bytes, padding to 4. */
-function recordSize(len: number): number {
-  return (4 + len + 3) & ~3;
-}

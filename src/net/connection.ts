@@ -600,7 +600,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * handler's window holds its replies back.
    */
   [kFanoutReady](): boolean {
-    return this.state !== 'closed' && !this.error && !this.d.window.holds(this.d.sender()) && this.out.takesInRing();
+    return this.state !== 'closed' && !this.error && !this.held(this.dl?.sender()) && this.out.takesInRing();
   }
 
   /**
@@ -611,7 +611,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    */
   [kFanoutRun](records: Uint8Array, at: number, end: number, payload: number): boolean | null {
     if (this.out.closed || this.state === 'closed' || this.error) return false;
-    if (this.d.window.holds(this.d.sender())) return null;
+    if (this.held(this.dl?.sender())) return null;
     return this.out.putRun(records, at, end, payload);
   }
 
@@ -624,7 +624,16 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kReply](at: InFlight | undefined, payload: Uint8Array): boolean {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
     if (this.out.closed || this.state === 'closed' || this.error) return false;
-    return at !== undefined && this.d.window.holds(at) ? this.d.keep(at, payload) : this.out.put(payload);
+    return this.held(at) ? this.d.keep(at, payload) : this.out.put(payload);
+  }
+
+  /**
+   * Does a handler's window hold replies of frame `at` back (earlier frames are
+   * still out)? An `at` comes only from a window (Delivery.sender()): without one
+   * nothing is made here, so a subscriber that never took a frame stays without parts.
+   */
+  private held(at: InFlight | undefined): at is InFlight {
+    return at !== undefined && this.dl!.window.holds(at);
   }
 
   /**

@@ -25,7 +25,7 @@
 //     frames for every subscriber), and half the core's largest segment (the core
 //     stages it there).
 
-import { fanoutRecordSize, putFanoutRecord, type Core } from '../core/core.ts';
+import { fanoutRecordLength, fanoutRecordSize, putFanoutRecord, type Core } from '../core/core.ts';
 import type { Connection } from './connection.ts';
 import { kFannedOut, kFanoutReady, kFanoutRun, kSlot } from './internals.ts';
 
@@ -138,8 +138,7 @@ export class FanoutBatch {
     const r = this.records;
     for (let i = first; i < this.count; i++) {
       const at = this.starts[i]!;
-      const n = r[at]! | (r[at + 1]! << 8) | (r[at + 2]! << 16) | (r[at + 3]! << 24);
-      sink.send(c, r.subarray(at + 4, at + 4 + n));
+      sink.send(c, r.subarray(at + 4, at + 4 + fanoutRecordLength(r, at)));
     }
   }
 }

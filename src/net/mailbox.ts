@@ -73,6 +73,7 @@
 // a batch holds; a mailbox whose consumer is busy costs its producers no notify.
 
 import { threadId } from 'node:worker_threads';
+import { fanoutRecordSize, putFanoutRecord } from '../core/core.ts';
 
 const KIND_SKIP = 1;
 
@@ -270,7 +271,7 @@ export class Mailbox {
    * Throws a RangeError when key and item exceed maxBody.
    */
   open(kind: number, key: Uint8Array, item: number): boolean {
-    const need = (4 + item + 3) & ~3;
+    const need = fanoutRecordSize(item);
     const b = this.batch;
     if (b !== null) {
       if (b.kind === kind && b.room - b.len >= need && this.holdsKey(b, key)) return true;
@@ -290,18 +291,11 @@ export class Mailbox {
     return true;
   }
 
-  /** Append an item to the batch open() made room in. */
+  /** Append an item to the batch open() made room in (in Core.fanout's record format, which the router reads them in). */
   add(item: Uint8Array): void {
     const b = this.batch!;
-    const at = b.at + HEAD + b.len;
-    const n = item.length;
-    const u8 = this.u8;
-    u8[at] = n & 0xff;
-    u8[at + 1] = (n >>> 8) & 0xff;
-    u8[at + 2] = (n >>> 16) & 0xff;
-    u8[at + 3] = n >>> 24;
-    u8.set(item, at + 4);
-    b.len += (4 + n + 3) & ~3;
+    const start = b.at + HEAD;
+    b.len = putFanoutRecord(this.u8, start + b.len, item) - start;
     b.items++;
   }
 

@@ -25,8 +25,10 @@
 //   - Publish records of one topic taken in a row are one fan-out batch
 //     (fanout-batch.ts): the core encodes their frames once and copies them into
 //     every subscriber's tx ring that can take them in one call; a subscriber
-//     with replies queued, or whose ring takes only part of the batch, gets the
-//     rest through send(), in order, under the slow-consumer rule below.
+//     with replies queued, or whose ring takes only part of the batch, has the
+//     rest queued as one run of the batch's shared copy (tx-queue.ts), in order,
+//     under the slow-consumer rule below (send() of each frame only when a
+//     handler's window holds its replies, or a frame is over the batch's limit).
 //   - A message whose connection closed in flight (its slot now empty or holding
 //     another serial, or its thread gone) is dropped and counted, never sent to
 //     another client.
@@ -64,7 +66,7 @@ import { Asks, DEFAULT_ASK_TIMEOUT, type AskHandler, type AskOptions } from './a
 import { DEFAULT_POST_TIMEOUT, PostQueue } from './post-queue.ts';
 import { kDelivering, kEnter, kFlushNow, kLeave, kReplyRefusal, kSlot } from './internals.ts';
 import { FanoutBatch, type FanoutSink } from './fanout-batch.ts';
-import type { Core } from '../core/core.ts';
+import { fanoutRecordLength, fanoutRecordSize, type Core } from '../core/core.ts';
 
 /** Messages one wake-up takes (a publish batch counts each; the batch ends after the record that reaches it) before letting I/O run. */
 const BATCH = 4096;
@@ -353,11 +355,11 @@ export class Router {
       if (fan.count > 0 && fan.topic !== topic) this.deliverFanout();
       if (topic !== undefined) {
         for (let i = 0, at = (w0 + 3) & ~3; i < w1; i++) {
-          const n = body[at]! | (body[at + 1]! << 8) | (body[at + 2]! << 16) | (body[at + 3]! << 24);
+          const n = fanoutRecordLength(body, at);
           const payload = body.subarray(at + 4, at + 4 + n);
           if (fan.full(n)) this.deliverFanout();
           if (this.host[kReplyRefusal](payload) === null) fan.add(topic, payload);
-          at += (4 + n + 3) & ~3;
+          at += fanoutRecordSize(n);
         }
       }
       this.taken += w1;

@@ -43,6 +43,7 @@ import { threadId } from 'node:worker_threads';
 import { parseConnectionId } from './connection-id.ts';
 import { Mailbox, type MailboxCounters } from './mailbox.ts';
 import { TopicFilter, TopicKey } from './topic-filter.ts';
+import { fnv1a } from './topic-index.ts';
 
 export const KIND_SEND = 2;
 /** A publish to the cluster's outbox: w0 = topic length; body = topic, message. */
@@ -178,7 +179,7 @@ export class Switchboard {
   /** The place that owns `key`: FNV-1a of its UTF-8 bytes, modulo the places (stable for a server's life). */
   owner(key: string): number {
     const places = this.mailboxes.length;
-    return places === 1 ? 0 : (fnv(encoder.encode(key)) >>> 0) % places;
+    return places === 1 ? 0 : (fnv1a(encoder.encode(key)) >>> 0) % places;
   }
 
   /** The owner of `place`: one of its connections joined topic (delta 1), left it (-1), or n were there already (n). */
@@ -328,11 +329,4 @@ export class Switchboard {
   counters(): MailboxCounters[] {
     return this.mailboxes.map(m => m.counters());
   }
-}
-
-/** FNV-1a (32 bits) of bytes. */
-function fnv(t: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t[i]!, 0x01000193);
-  return h;
 }

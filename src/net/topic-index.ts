@@ -18,7 +18,7 @@ export class TopicIndex {
 
   add(topic: string): void {
     const bytes = encoder.encode(topic);
-    const h = hash(bytes, bytes.length);
+    const h = fnv1a(bytes, bytes.length);
     const list = this.byHash.get(h);
     if (list) list.push({ topic, bytes });
     else this.byHash.set(h, [{ topic, bytes }]);
@@ -26,7 +26,7 @@ export class TopicIndex {
 
   delete(topic: string): void {
     const bytes = encoder.encode(topic);
-    const h = hash(bytes, bytes.length);
+    const h = fnv1a(bytes, bytes.length);
     const list = this.byHash.get(h);
     const i = list ? list.findIndex(e => e.topic === topic) : -1;
     if (i < 0) return;
@@ -36,7 +36,7 @@ export class TopicIndex {
 
   /** The topic whose UTF-8 bytes are body[0, length), if it has subscribers here. */
   find(body: Uint8Array, length: number): string | undefined {
-    const list = this.byHash.get(hash(body, length));
+    const list = this.byHash.get(fnv1a(body, length));
     if (!list) return undefined;
     for (const e of list) {
       const b = e.bytes;
@@ -50,7 +50,7 @@ export class TopicIndex {
 }
 
 /** FNV-1a (32 bits) of bytes[0, length). */
-function hash(bytes: Uint8Array, length: number): number {
+export function fnv1a(bytes: Uint8Array, length = bytes.length): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
   return h;

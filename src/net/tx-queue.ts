@@ -16,7 +16,7 @@
 // goes back the moment it leaves (freeCopy, queue-budget.ts), not at V8's next collection;
 // a run's shared copy, when the last subscriber's run has left (V8 collects it).
 
-import { fanoutRecordSize, SEND_FULL, SEND_NO_MEMORY, SEND_OK, type Core } from '../core/core.ts';
+import { fanoutRecordLength, fanoutRecordSize, SEND_FULL, SEND_NO_MEMORY, SEND_OK, type Core } from '../core/core.ts';
 import { freeCopy } from './queue-budget.ts';
 
 /** Fan-out records [at, end) of a batch's shared copy, waiting for one connection's ring. */
@@ -104,14 +104,14 @@ export class TxQueue {
     core.fanout(run.at === 0 && run.end === r.length ? r : r.subarray(run.at, run.end), run.end - run.at, oneSlot, 1);
     let frames = oneSlot[0]!;
     if (frames === 0) {
-      const n = length(r, run.at);
+      const n = fanoutRecordLength(r, run.at);
       const sent = core.send(slot, r.subarray(run.at + 4, run.at + 4 + n));
       if (sent === SEND_OK) frames = 1;
       this.noMemory = sent === SEND_NO_MEMORY;
     }
     let moved = 0;
     for (; frames > 0; frames--) {
-      const n = length(r, run.at);
+      const n = fanoutRecordLength(r, run.at);
       moved += n;
       run.at += fanoutRecordSize(n);
     }
@@ -138,8 +138,3 @@ export class TxQueue {
   }
 }
 
-
-/** The payload length of the fan-out record at `at`. */
-function length(r: Uint8Array, at: number): number {
-  return (r[at]! | (r[at + 1]! << 8) | (r[at + 2]! << 16) | (r[at + 3]! << 24)) >>> 0;
-}
