@@ -25,7 +25,7 @@
 //     TCP or Pipe handle (TLS and other wrapped handles are left to socket.write).
 // Invariants:
 //   - write() returns DONE (the kernel has the bytes: release them now), PENDING
-//     (the range stays referenced, untouched, until onComplete(status, bytes)) or
+//     (the range stays referenced, untouched, until owner.directWritten(status, bytes)) or
 //     a negative errno (nothing was queued);
 //   - libuv writes in order and tries a write synchronously only when nothing of
 //     an earlier one is left unwritten, so every completion, sync or async, means
@@ -61,7 +61,7 @@ export const TESTED_MAJORS: readonly number[] = [22, 24, 26];
 
 /** write(): the kernel has every byte. */
 export const WRITE_DONE = 0;
-/** write(): queued in libuv; onComplete follows. */
+/** write(): queued in libuv; owner.directWritten() follows. */
 export const WRITE_PENDING = 1;
 
 interface WriteReq {
