@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CoreOptions } from '../src/core/config.ts';
 import { OPEN_NO_MEMORY, OPEN_NO_SLOT, R_DONE, R_NO_MEMORY, SEND_NO_MEMORY, SEND_OK, type Core } from '../src/core/core.ts';
-import { S_POOL_BYTES, S_POOL_EXHAUSTED } from '../src/core/layout.ts';
+import { HANDOFF_MIN, S_POOL_BYTES, S_POOL_EXHAUSTED } from '../src/core/layout.ts';
 import { CORES, coreWith, feed, lengthFrame } from './harness.ts';
 
 /** Smallest ring 1 KiB, largest 4 KiB, a pool of exactly one connection's largest rings (4 KiB rx + 4 KiB tx). */
@@ -210,5 +210,31 @@ describe.each(CORES)('%s core: the ring pool', kind => {
       core.release(slot, chunk.length);
     }
     expect(wire.equals(Buffer.concat([frame, after]))).toBe(true);
+  });
+
+  it('hands over a frame of exactly HANDOFF_MIN wire bytes, and copies one of a byte less', async () => {
+    for (const wireBytes of [HANDOFF_MIN, HANDOFF_MIN - 1]) {
+      const core = await coreWith(kind, large);
+      const slot = core.open();
+      const frame = lengthFrame(Buffer.alloc(wireBytes - 4).map((_, i) => i * 7));
+      expect(frame.length).toBe(wireBytes);
+      const first = frame.subarray(0, 1024);
+      core.readSpan(slot).set(first);
+      expect(core.received(slot, first.length)).toBe(R_DONE);
+      const rxRing = core.readSpan(slot).byteOffset - first.length;
+      const rest = frame.subarray(first.length);
+      core.readSpan(slot).set(rest);
+      expect(core.received(slot, rest.length)).toBe(R_DONE);
+      const handed = core.txChunk(slot, 0).byteOffset === rxRing;
+      expect(handed, `${wireBytes} wire bytes`).toBe(wireBytes >= HANDOFF_MIN);
+      const wire = Buffer.alloc(core.txPending(slot));
+      for (let at = 0; at < wire.length; ) {
+        const chunk = core.txChunk(slot, 0);
+        wire.set(chunk, at);
+        at += chunk.length;
+        core.release(slot, chunk.length);
+      }
+      expect(wire.equals(frame)).toBe(true);
+    }
   });
 });
