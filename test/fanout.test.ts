@@ -1,10 +1,12 @@
 // Fan-out batches (src/net/fanout-batch.ts): publishes of one topic that a worker's
 // mailbox hands on in a row go into every subscriber's tx ring in one core call
-// (Core.fanout); a ring that takes only the first frames of a batch gets the rest
-// through send(), queued by the slow-consumer rule. Over real sockets, 2 workers,
-// both cores and both write paths: every subscriber gets every frame once, in
-// order, when tx rings are much smaller than a batch, when one subscriber stops
-// reading in the middle of the bursts, and when the mailbox fills mid-burst.
+// (Core.fanout); a ring that takes only the first frames of a batch has the rest
+// queued as one run (through send(), one by one, when a frame is over the batch's
+// limit), under the slow-consumer rule. Over real sockets, 2 workers, both cores
+// and both write paths: every subscriber gets every frame once, in order, when tx
+// rings are much smaller than a batch, when frames over the limit come among small
+// ones, when one subscriber stops reading in the middle of the bursts, and when the
+// mailbox fills mid-burst.
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeOpened, open, start } from './actors-harness.ts';
 
@@ -39,6 +41,19 @@ describe.each([
       expect(ks(s.client.with('B '))).toEqual(upTo(300));
       expect(s.client.with('B ').every(l => l.length === 200)).toBe(true);
     }
+  });
+
+  it('frames over the batch limit among small ones (the limit: a quarter of a 4 KiB tx ring): every subscriber gets each once, in order, byte for byte', async () => {
+    const { port } = await start(core, { writePath, maxFrame: 4000, txRing: 4096, maxQueued: 1 << 20 });
+    const subs = await open(port, 8);
+    await Promise.all(subs.map(s => s.client.ask('join room')));
+    const [pub] = await open(port, 1);
+    // One write: the three commands are read together, so their publishes share batches.
+    pub!.client.socket.write('pub room 20 S 100\npub room 3 L 3000\npub room 20 T 100\n');
+    await pub!.client.until(() => pub!.client.with('pub done').length === 3, 20_000);
+    await Promise.all(subs.map(s => s.client.until(() => s.client.with('T ').length >= 20, 20_000)));
+    const expected = [...upTo(20).map(k => `S ${k} `.padEnd(100, 'x')), ...upTo(3).map(k => `L ${k} `.padEnd(3000, 'x')), ...upTo(20).map(k => `T ${k} `.padEnd(100, 'x'))];
+    for (const s of subs) expect(s.client.lines.filter(l => /^[SLT] /.test(l))).toEqual(expected);
   });
 
   it('a mailbox that fills mid-burst: the publisher waits on \'full\', and every subscriber still gets each frame once, in order', async () => {
