@@ -33,6 +33,9 @@ export const kAwaitingInput = Symbol('awaitingInput');
 export const kRestartWait = Symbol('restartWait');
 export const kHandlerSince = Symbol('handlerSince');
 export const kShrink = Symbol('shrink');
+/** In the endpoint's ring holders (a connection that read or wrote since it last gave its rings back). */
+export const kHoldsRings = Symbol('holdsRings');
+export const kActive = Symbol('active');
 export const kPeer = Symbol('peer');
 export const kForward = Symbol('forward');
 /** Where a connection is in its state tables (connection-state.ts): for the model-based test. */

@@ -35,7 +35,7 @@ import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
 import { WRITE_DONE, canWriteDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
-import { kDelivering, kError, kFail, kFlushLater, kInRead, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { kActive, kDelivering, kError, kFail, kFlushLater, kHoldsRings, kInRead, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
 import { TxQueue } from './tx-queue.ts';
 
 /**
@@ -282,6 +282,7 @@ export class Writer implements DirectWriteOwner {
     this.core.release(this.slot, n);
     this.inflight -= n;
     this.lastProgress = this.c[kLastActive] = performance.now();
+    if (!this.c[kHoldsRings]) this.host[kActive](this.c);
   }
 
   /**
