@@ -80,13 +80,13 @@ import { isPromise, kindOf, type Handler } from './handler.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import { Preamble, wrapAfterHeader } from './preamble.ts';
 import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
-import { noteRead, restartWait } from './read-clocks.ts';
+import { clock, noteRead, restartWait } from './read-clocks.ts';
 import { RelayLink } from './relay-link.ts';
 import type { Router } from './router.ts';
 import { listenForEnd, ownAddress, peerAddress, rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kActive, kAwaitingInput, kClientError, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
-  kError, kEvict, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kHoldsRings,
+  kError, kEvict, kHost, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kHoldsRings,
   kIdentified, kInbound, kLastActive, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kRxSeen, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitStart, kWaitsOnWrite, kWhenDrained, kWindowBytes, kWindowStart,
   kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan,
@@ -265,7 +265,6 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kEarlyError]: ((err: Error) => RingwireError) | undefined;
 
   private readonly host: ConnectionHost;
-  private readonly core: Core;
   private readonly zeroCopy: boolean;
   /** Where the connection is in its life (connection-state.ts: the only way it changes is to(); its output's state is the writer's). */
   private state: Life = 'opening';
@@ -313,21 +312,29 @@ export class Connection<Data = any> implements ConnectionInfo {
     return this.dl === null ? 0 : this.dl.since;
   }
   // The deadline clocks (read-clocks.ts; read and restarted by the endpoint's sweep): fields of the connection, not an object of their own.
-  [kLastActive] = performance.now();
+  [kLastActive] = clock();
   [kWaitStart] = 0;
   [kWindowStart] = 0;
   [kWindowBytes] = 0;
   [kRxSeen] = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
 
+  /** The endpoint's core (a getter, not a field: one field fewer on every connection). */
+  private get core(): Core {
+    return this.host.core;
+  }
+
+  get [kHost](): ConnectionHost {
+    return this.host;
+  }
+
   constructor(host: ConnectionHost, slot: number, id: string, handler: Handler<Data>, source: SocketSource, zeroCopy: boolean) {
     this.host = host;
-    this.core = host.core;
     this[kSlot] = slot;
     this.id = id;
     this[kHandler] = handler;
     this.zeroCopy = zeroCopy;
-    this.out = new Writer(this, host);
+    this.out = new Writer(this);
     // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
     if (zeroCopy) {
       next = this.core.readSpan(slot); // what Node's first call of nextSpan() returns, in the socket's constructor
@@ -527,7 +534,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this[kFail](err as RingwireError);
       return null;
     }
-    this[kLastActive] = performance.now();
+    this[kLastActive] = clock();
     if (!got) return null;
     this.preamble = null; // done: the stage removes itself
     this.proxyHeader = got.header; // its addresses are remoteAddress and localAddress from now on

@@ -254,8 +254,8 @@ let warnedCopy = false;
 let warnedStreamWrite = false;
 
 export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implements ConnectionHost, Dialer {
-  /** Open connections by id. */
-  readonly connections = new Map<string, Connection<Data>>();
+  /** Open connections, in the order they opened (a Set: no id string kept as a key for each). */
+  readonly connections = new Set<Connection<Data>>();
   readonly handler: Handler<Data>;
   readonly [kTakesFrames]: boolean;
   /** How its connections write: EndpointOptions.writePath as start() decided it (chooseWritePath). */
@@ -567,7 +567,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** A connection is connected: track it and start it (it runs its hooks, or waits for its PROXY header). */
   private register(connection: Connection<Data>): void {
     connection[kEarlyError] = undefined;
-    this.connections.set(connection.id, connection);
+    this.connections.add(connection);
     this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
     this[kActive](connection); // it opened with an rx ring
@@ -690,7 +690,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   // ---- ConnectionHost ----
 
   [kConnectionOpened](connection: Connection): void {
-    if (this.connections.has(connection.id)) this.emit('connection', connection as Connection<Data>);
+    if (this.connections.has(connection as Connection<Data>)) this.emit('connection', connection as Connection<Data>);
   }
 
   /** maxConnectionsPerIp behind a balancer: the client's address is the one the header names (without one, serve() counted it). */
@@ -782,7 +782,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   [kClosed](connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
-    this.connections.delete(connection.id); // if still in `dirty`, its flush() is a no-op now
+    this.connections.delete(connection as Connection<Data>); // if still in `dirty`, its flush() is a no-op now
     this.ringHolders.delete(connection);
     if (this.handshakes.delete(connection as Connection<Data>)) {
       // A peer that hangs up mid-handshake (or a plain-TCP client that sent nothing) failed it too.

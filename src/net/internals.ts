@@ -6,6 +6,8 @@
 
 // ---- Connection: what its endpoint, router, client and relay call ----
 export const kSlot = Symbol('slot');
+/** A connection's endpoint (ConnectionHost), for its writer. */
+export const kHost = Symbol('host');
 export const kHandler = Symbol('handler');
 export const kOpened = Symbol('opened');
 export const kInbound = Symbol('inbound');
