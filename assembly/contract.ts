@@ -148,33 +148,33 @@ export const S_ERRORS: u32 = 7;
 /** errors by number (the errors list below) */
 export const S_ERROR_BY_CODE: u32 = 8;
 /** connections closed normally after the peer ended them (its FIN, no frame cut short) */
-export const S_CLOSED_PEER: u32 = 56;
+export const S_CLOSED_PEER: u32 = 72;
 /** connections closed normally by this side: close() or destroy() from the application, an onConnection task that returned, a relay partner that closed */
-export const S_CLOSED_LOCAL: u32 = 57;
+export const S_CLOSED_LOCAL: u32 = 73;
 /** connections closed normally by the server draining (close(), SIGTERM) */
-export const S_CLOSED_DRAIN: u32 = 58;
+export const S_CLOSED_DRAIN: u32 = 74;
 /** connections closed by an error, by its number (refused connections never opened: not here) */
-export const S_CLOSED_BY_ERROR: u32 = 59;
+export const S_CLOSED_BY_ERROR: u32 = 75;
 /** a gauge: how late this thread's last heartbeat tick ran, in microseconds (its event-loop lag) */
-export const S_LOOP_LAG: u32 = 107;
+export const S_LOOP_LAG: u32 = 139;
 /** microseconds the heartbeat ticks ran late, summed: time the event loop was blocked */
-export const S_LOOP_BLOCKED: u32 = 108;
+export const S_LOOP_BLOCKED: u32 = 140;
 /** stalls: the event loop blocked longer than stallTimeout, counted once each */
-export const S_STALLS: u32 = 109;
+export const S_STALLS: u32 = 141;
 /** frames read but not answered when the drain timed out (their connections were reset: ERR_DRAIN_TIMEOUT) */
-export const S_DRAIN_UNANSWERED: u32 = 110;
+export const S_DRAIN_UNANSWERED: u32 = 142;
 /** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
-export const S_QUARANTINED: u32 = 111;
+export const S_QUARANTINED: u32 = 143;
 /** a gauge: bytes of the pool's arena in rings now */
-export const S_POOL_BYTES: u32 = 112;
+export const S_POOL_BYTES: u32 = 144;
 /** gauges: rings now taken from the pool, by log2 of their segment size */
-export const S_POOL_SEGMENTS: u32 = 113;
+export const S_POOL_SEGMENTS: u32 = 145;
 /** times the pool could not supply a ring (a connection opening, reading after idling, or growing: ERR_MEMORY_EXHAUSTED) */
-export const S_POOL_EXHAUSTED: u32 = 145;
+export const S_POOL_EXHAUSTED: u32 = 177;
 /** i64 counters in the block */
-export const STATS_COUNT: u32 = 146;
+export const STATS_COUNT: u32 = 178;
 /** bytes of the block */
-export const STATS_SIZE: u32 = 1168;
+export const STATS_SIZE: u32 = 1424;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */

@@ -119,13 +119,13 @@ export const stats: Counter[] = [
   { name: 'S_FRAMES_OUT', doc: 'frames put in tx rings' },
   { name: 'S_PAUSES', doc: 'times the host paused reading for backpressure' },
   { name: 'S_ERRORS', doc: 'errors, all codes' },
-  { name: 'S_ERROR_BY_CODE', count: 48, doc: 'errors by number (the errors list below)' },
+  { name: 'S_ERROR_BY_CODE', count: 64, doc: 'errors by number (the errors list below)' },
   // Layout 5, for metrics: why connections closed, and the thread's event-loop lag.
   // The host writes these (the endpoint and its heartbeat, on the core's thread).
   { name: 'S_CLOSED_PEER', doc: 'connections closed normally after the peer ended them (its FIN, no frame cut short)' },
   { name: 'S_CLOSED_LOCAL', doc: 'connections closed normally by this side: close() or destroy() from the application, an onConnection task that returned, a relay partner that closed' },
   { name: 'S_CLOSED_DRAIN', doc: 'connections closed normally by the server draining (close(), SIGTERM)' },
-  { name: 'S_CLOSED_BY_ERROR', count: 48, doc: 'connections closed by an error, by its number (refused connections never opened: not here)' },
+  { name: 'S_CLOSED_BY_ERROR', count: 64, doc: 'connections closed by an error, by its number (refused connections never opened: not here)' },
   { name: 'S_LOOP_LAG', doc: 'a gauge: how late this thread\'s last heartbeat tick ran, in microseconds (its event-loop lag)' },
   { name: 'S_LOOP_BLOCKED', doc: 'microseconds the heartbeat ticks ran late, summed: time the event loop was blocked' },
   { name: 'S_STALLS', doc: 'stalls: the event loop blocked longer than stallTimeout, counted once each' },

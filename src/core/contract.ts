@@ -150,33 +150,33 @@ export const S_ERRORS = 7;
 /** errors by number (the errors list below) */
 export const S_ERROR_BY_CODE = 8;
 /** connections closed normally after the peer ended them (its FIN, no frame cut short) */
-export const S_CLOSED_PEER = 56;
+export const S_CLOSED_PEER = 72;
 /** connections closed normally by this side: close() or destroy() from the application, an onConnection task that returned, a relay partner that closed */
-export const S_CLOSED_LOCAL = 57;
+export const S_CLOSED_LOCAL = 73;
 /** connections closed normally by the server draining (close(), SIGTERM) */
-export const S_CLOSED_DRAIN = 58;
+export const S_CLOSED_DRAIN = 74;
 /** connections closed by an error, by its number (refused connections never opened: not here) */
-export const S_CLOSED_BY_ERROR = 59;
+export const S_CLOSED_BY_ERROR = 75;
 /** a gauge: how late this thread's last heartbeat tick ran, in microseconds (its event-loop lag) */
-export const S_LOOP_LAG = 107;
+export const S_LOOP_LAG = 139;
 /** microseconds the heartbeat ticks ran late, summed: time the event loop was blocked */
-export const S_LOOP_BLOCKED = 108;
+export const S_LOOP_BLOCKED = 140;
 /** stalls: the event loop blocked longer than stallTimeout, counted once each */
-export const S_STALLS = 109;
+export const S_STALLS = 141;
 /** frames read but not answered when the drain timed out (their connections were reset: ERR_DRAIN_TIMEOUT) */
-export const S_DRAIN_UNANSWERED = 110;
+export const S_DRAIN_UNANSWERED = 142;
 /** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
-export const S_QUARANTINED = 111;
+export const S_QUARANTINED = 143;
 /** a gauge: bytes of the pool's arena in rings now */
-export const S_POOL_BYTES = 112;
+export const S_POOL_BYTES = 144;
 /** gauges: rings now taken from the pool, by log2 of their segment size */
-export const S_POOL_SEGMENTS = 113;
+export const S_POOL_SEGMENTS = 145;
 /** times the pool could not supply a ring (a connection opening, reading after idling, or growing: ERR_MEMORY_EXHAUSTED) */
-export const S_POOL_EXHAUSTED = 145;
+export const S_POOL_EXHAUSTED = 177;
 /** i64 counters in the block */
-export const STATS_COUNT = 146;
+export const STATS_COUNT = 178;
 /** bytes of the block */
-export const STATS_SIZE = 1168;
+export const STATS_SIZE = 1424;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */
