@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { CoreOptions } from '../src/core/config.ts';
-import type { Core, CoreKind } from '../src/core/core.ts';
+import type { Core, CoreBase, CoreKind } from '../src/core/core.ts';
 import { createCore } from '../src/core/create.ts';
 import { LAYOUT_BASE, SEND_BAD_LENGTH, SEND_FULL, SEND_OK, WS_BINARY, WS_CLOSE, WS_PING, WS_PONG, WS_TEXT } from '../src/core/layout.ts';
 import { wsFeed } from './websocket-driver.ts';
@@ -147,7 +147,7 @@ export async function checkWsCase(c: WsCase): Promise<WsRun> {
     const tx = core.open();
     if (c.client) core.websocketClient(tx);
     let k = 0;
-    core.maskKey = () => c.sends[k]?.key ?? 0;
+    (core as CoreBase).maskKey = () => c.sends[k]?.key ?? 0;
     const sent: { op: number; payload: Buffer }[] = [];
     const out: Buffer[] = [];
     const drain = () => {
