@@ -38,8 +38,9 @@ async function runJob(job: Job, report: (r: Report) => void): Promise<void> {
   let retaken = 0;
   let noMemoryAtRead = 0;
   let last = performance.now();
-  const property = job.websocket
-    ? fc.asyncProperty(wsCaseArb, async w => {
+  const settings = { numRuns: job.runs, seed: job.seed, path: job.path, interruptAfterTimeLimit: job.limit, markInterruptAsFailure: false };
+  const details = job.websocket
+    ? await fc.check(fc.asyncProperty(wsCaseArb, async w => {
       const run = await checkWsCase(w);
       done++;
       if (run.error) errors++;
@@ -48,8 +49,9 @@ async function runJob(job: Job, report: (r: Report) => void): Promise<void> {
         report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
         done = errors = 0;
       }
-    })
-    : fc.asyncProperty(caseArb, sendCaseArb, fanoutCaseArb, wsCaseArb, async (c, s, f, w) => {
+    }), settings)
+    // Each run: a stream to decode, a payload to send on a delimiter framing, a batch to fan out, and a WebSocket stream.
+    : await fc.check(fc.asyncProperty(caseArb, sendCaseArb, fanoutCaseArb, wsCaseArb, async (c, s, f, w) => {
       const run = await checkCase(c);
       await checkSendCase(s);
       await checkFanoutCase(f);
@@ -64,12 +66,7 @@ async function runJob(job: Job, report: (r: Report) => void): Promise<void> {
         report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
         done = predicted = errors = retaken = noMemoryAtRead = 0;
       }
-    });
-  const details = await fc.check(
-    // Each run: a stream to decode, a payload to send on a delimiter framing, a batch to fan out, and a WebSocket stream.
-    property,
-    { numRuns: job.runs, seed: job.seed, path: job.path, interruptAfterTimeLimit: job.limit, markInterruptAsFailure: false },
-  );
+    }), settings);
   report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
   if (!details.failed) return report({ type: 'end', seed: details.seed });
   const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
