@@ -39,38 +39,41 @@ async function runJob(job: Job, report: (r: Report) => void): Promise<void> {
   let noMemoryAtRead = 0;
   let last = performance.now();
   const settings = { numRuns: job.runs, seed: job.seed, path: job.path, interruptAfterTimeLimit: job.limit, markInterruptAsFailure: false };
-  const details = job.websocket
-    ? await fc.check(fc.asyncProperty(wsCaseArb, async w => {
-      const run = await checkWsCase(w);
-      done++;
-      if (run.error) errors++;
-      if (performance.now() - last > 500) {
-        last = performance.now();
-        report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
-        done = errors = 0;
-      }
-    }), settings)
-    // Each run: a stream to decode, a payload to send on a delimiter framing, a batch to fan out, and a WebSocket stream.
-    : await fc.check(fc.asyncProperty(caseArb, sendCaseArb, fanoutCaseArb, wsCaseArb, async (c, s, f, w) => {
-      const run = await checkCase(c);
-      await checkSendCase(s);
-      await checkFanoutCase(f);
-      await checkWsCase(w);
-      done++;
-      if (run.predicted) predicted++;
-      if (run.expected.error) errors++;
-      if (run.retaken) retaken++;
-      if (run.noMemoryAtRead) noMemoryAtRead++;
-      if (performance.now() - last > 500) {
-        last = performance.now();
-        report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
-        done = predicted = errors = retaken = noMemoryAtRead = 0;
-      }
-    }), settings);
-  report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
-  if (!details.failed) return report({ type: 'end', seed: details.seed });
-  const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-  report({ type: 'end', failure: `${fc.defaultReportMessage(details) ?? 'failed'}\n\nThe check that failed: ${why}`, seed: details.seed, path: details.counterexamplePath ?? undefined });
+  const websocketOnly = () => fc.check(fc.asyncProperty(wsCaseArb, async w => {
+    const run = await checkWsCase(w);
+    done++;
+    if (run.error) errors++;
+    if (performance.now() - last > 500) {
+      last = performance.now();
+      report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
+      done = errors = 0;
+    }
+  }), settings);
+  // Each run: a stream to decode, a payload to send on a delimiter framing, a batch to fan out, and a WebSocket stream.
+  const all = () => fc.check(fc.asyncProperty(caseArb, sendCaseArb, fanoutCaseArb, wsCaseArb, async (c, s, f, w) => {
+    const run = await checkCase(c);
+    await checkSendCase(s);
+    await checkFanoutCase(f);
+    await checkWsCase(w);
+    done++;
+    if (run.predicted) predicted++;
+    if (run.expected.error) errors++;
+    if (run.retaken) retaken++;
+    if (run.noMemoryAtRead) noMemoryAtRead++;
+    if (performance.now() - last > 500) {
+      last = performance.now();
+      report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
+      done = predicted = errors = retaken = noMemoryAtRead = 0;
+    }
+  }), settings);
+  const end = <T>(details: fc.RunDetails<T>): void => {
+    report({ type: 'progress', done, predicted, errors, retaken, noMemoryAtRead });
+    if (!details.failed) return report({ type: 'end', seed: details.seed });
+    const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    report({ type: 'end', failure: `${fc.defaultReportMessage(details) ?? 'failed'}\n\nThe check that failed: ${why}`, seed: details.seed, path: details.counterexamplePath ?? undefined });
+  };
+  if (job.websocket) end(await websocketOnly());
+  else end(await all());
 }
 
 function seconds(text: string): number {
