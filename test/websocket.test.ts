@@ -317,6 +317,33 @@ describe.each(CORES)('%s core, websocket', kind => {
     });
   });
 
+  it('counts the whole frames it has not listed (the drain\'s bufferedFrames): from an open message\'s next frame, none after a close', async () => {
+    const core = await coreFor(OPTIONS);
+    const slot = core.open();
+    const feed = (b: Buffer) => {
+      core.readSpan(slot).set(b);
+      return core.received(slot, b.length);
+    };
+    core.hold(slot, true);
+    feed(frames({ op: T, fin: false, payload: 'ab' }, { op: 9 }, { op: C, fin: false, payload: 'c' }).subarray(0, 16));
+    expect(core.bufferedFrames(slot)).toBe(2); // a fragment and the ping; the second fragment is not whole
+    core.hold(slot, false);
+    core.process(slot);
+    expect(core.frameCount()).toBe(1); // the ping
+    core.consume(slot, core.frameEnd(0));
+    expect(core.bufferedFrames(slot)).toBe(0);
+    feed(frames({ op: C, fin: false, payload: 'c' }).subarray(2));
+    core.hold(slot, true);
+    feed(frames({ op: 8 }, { op: 9 }));
+    expect(core.bufferedFrames(slot)).toBe(2); // the close and the ping after it, not yet listed
+    core.hold(slot, false);
+    core.process(slot);
+    expect(core.frameCount()).toBe(1);
+    expect(core.frameKind(0)).toBe(WS_CLOSE);
+    expect(core.bufferedFrames(slot)).toBe(0);
+    core.close(slot);
+  });
+
   describe('encoding', () => {
     async function sent(client: boolean, sends: [Uint8Array, number][], key = 0x3d21fa37): Promise<Buffer> {
       const core = await coreFor(OPTIONS);
