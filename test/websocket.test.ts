@@ -7,7 +7,8 @@
 // must decode the same way each time; test/websocket-oracle.ts must agree too.
 // Encoding: the RFC's own examples (section 5.7), byte for byte. Last, the
 // differential property (test/websocket-property.ts) on a fixed budget; for more
-// runs, or to replay a seed: npm run fuzz -- --runs N [--seed S].
+// runs, or to replay a seed: npm run fuzz -- --runs N [--seed S]. Then the frames
+// over real sockets on every core, read path and write path.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CoreOptions } from '../src/core/config.ts';
@@ -18,8 +19,9 @@ import {
   WS_RULE_CONTROL_FRAGMENTED, WS_RULE_CONTROL_LENGTH, WS_RULE_LENGTH, WS_RULE_MASKED, WS_RULE_MESSAGE_OPEN, WS_RULE_NO_MESSAGE, WS_RULE_OPCODE, WS_RULE_RESERVED_BITS,
   WS_RULE_UNMASKED, WS_TEXT,
 } from '../src/core/layout.ts';
-import { closePayload, readClose, websocketCloseCode } from '../src/core/websocket-close.ts';
+import { closePayload, readClose, websocketCloseCode, websocketRuleText } from '../src/core/websocket-close.ts';
 import { CORES } from './harness.ts';
+import { PATHS, collect, connect, startServer } from './net-helpers.ts';
 import { wsFeed } from './websocket-driver.ts';
 import { checkWsCase, wsCaseArb } from './websocket-property.ts';
 import { wsDecode, wsFrame, type WsExpected, type WsFrameSpec, type WsItem } from './websocket-oracle.ts';
@@ -273,6 +275,7 @@ describe.each(CORES)('%s core, websocket', kind => {
       expect(readClose(closePayload(4001, 'κόσμε'))).toEqual({ code: 4001, reason: 'κόσμε' });
       expect(readClose(new Uint8Array(0))).toEqual({ code: 1005, reason: '' });
       expect([E_WEBSOCKET_PROTOCOL, E_WEBSOCKET_UTF8, E_FRAME_TOO_LARGE, 0].map(websocketCloseCode)).toEqual([1002, 1007, 1009, 1011]);
+      expect(websocketRuleText(WS_RULE_UNMASKED)).toBe('a frame from the client without a mask (close code 1002)');
     });
   });
 
@@ -418,5 +421,35 @@ describe('wasm core, js core and the websocket oracle', () => {
     expect(errors).toBeGreaterThan(600);
     expect(clean).toBeGreaterThan(600);
     expect(between).toBeGreaterThan(300);
+  });
+});
+
+// The frames over real sockets, before the HTTP upgrade exists (the framing starts at
+// the first byte): a handler that answers each entry with a binary frame of its bytes,
+// a peer that breaks a rule closed with its code and message, the others untouched.
+describe.each(PATHS)('websocket framing over sockets, core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
+  it('delivers whole messages and control frames, and closes only the connection whose frame breaks a rule', async () => {
+    const { server, port } = await startServer({
+      core, zeroCopy, writePath, framing: 'websocket', maxFrame: 1000,
+      onFrame(frame, c) {
+        c.send(frame);
+      },
+    });
+    const messages: string[] = [];
+    server.on('clientError', e => messages.push(`${e.code}: ${e.message}`));
+    const bystander = await connect(port);
+    const seen = collect(bystander);
+    const offender = await connect(port);
+    const answered = collect(offender);
+    const hello = frames({ op: T, fin: false, payload: 'hel' }, { op: 9, payload: 'ping' }, { op: C, payload: 'lo' });
+    offender.write(Buffer.concat([hello, wsFrame({ op: T, payload: 'bare', key: null }), wsFrame({ op: T, payload: 'never' })]));
+    // A server's frames, unmasked: the ping's payload first, then the message.
+    const back = await answered.done;
+    expect(wsDecode(back, { maxFrame: 1000, rxSize: 4096, client: true }).items).toEqual([binary('ping'), binary('hello')]);
+    expect(messages).toEqual(['ERR_WEBSOCKET_PROTOCOL: a frame from the client without a mask (close code 1002)']);
+    bystander.end(frames({ op: B, payload: 'still here' }));
+    expect(wsDecode(await seen.done, { maxFrame: 1000, rxSize: 4096, client: true }).items).toEqual([binary('still here')]);
+    expect(server.stats().total.errorsByCode).toEqual({ ERR_WEBSOCKET_PROTOCOL: 1 });
+    await server.close();
   });
 });

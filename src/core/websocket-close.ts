@@ -3,7 +3,10 @@
 // read. The cores check a peer's close frame (its length, code and UTF-8 reason)
 // before they list it, so readClose() needs no checks of its own.
 
-import { E_FRAME_TOO_LARGE, E_WEBSOCKET_PROTOCOL, E_WEBSOCKET_UTF8 } from './layout.ts';
+import {
+  E_FRAME_TOO_LARGE, E_WEBSOCKET_PROTOCOL, E_WEBSOCKET_UTF8, WS_RULE_CLOSE_CODE, WS_RULE_CLOSE_LENGTH, WS_RULE_CONTROL_FRAGMENTED, WS_RULE_CONTROL_LENGTH,
+  WS_RULE_LENGTH, WS_RULE_MASKED, WS_RULE_MESSAGE_OPEN, WS_RULE_NO_MESSAGE, WS_RULE_OPCODE, WS_RULE_RESERVED_BITS, WS_RULE_UNMASKED,
+} from './layout.ts';
 
 /** 1000: a normal close. */
 export const CLOSE_NORMAL = 1000;
@@ -43,4 +46,24 @@ export function closePayload(code: number, reason = ''): Uint8Array {
 export function readClose(payload: Uint8Array): { code: number; reason: string } {
   if (payload.length < 2) return { code: CLOSE_NO_STATUS, reason: '' };
   return { code: (payload[0]! << 8) | payload[1]!, reason: Buffer.from(payload.buffer, payload.byteOffset + 2, payload.length - 2).toString('utf8') };
+}
+
+/** What a frame refused with ERR_WEBSOCKET_PROTOCOL did, by its rule (Core.errorSize()). */
+const RULES: Record<number, string> = {
+  [WS_RULE_UNMASKED]: 'a frame from the client without a mask',
+  [WS_RULE_MASKED]: 'a frame from the server with a mask',
+  [WS_RULE_RESERVED_BITS]: 'a frame with RSV1, RSV2 or RSV3 set (no extension was negotiated)',
+  [WS_RULE_OPCODE]: 'a frame with a reserved opcode',
+  [WS_RULE_CONTROL_LENGTH]: 'a control frame of more than 125 bytes',
+  [WS_RULE_CONTROL_FRAGMENTED]: 'a fragmented control frame',
+  [WS_RULE_NO_MESSAGE]: 'a continuation frame with no message open',
+  [WS_RULE_MESSAGE_OPEN]: 'a text or binary frame while a fragmented message was open',
+  [WS_RULE_LENGTH]: 'a 64-bit length with its top bit set',
+  [WS_RULE_CLOSE_LENGTH]: 'a close frame with one byte of payload',
+  [WS_RULE_CLOSE_CODE]: 'a close frame with a code no endpoint may send',
+};
+
+/** The message of ERR_WEBSOCKET_PROTOCOL for the rule the frame broke. */
+export function websocketRuleText(rule: number): string {
+  return `${RULES[rule] ?? 'a frame that breaks RFC 6455'} (close code 1002)`;
 }
