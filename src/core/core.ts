@@ -236,6 +236,7 @@ export interface Core {
    * order is kept. Returns how many records were encoded: all, or those before the
    * first that send() would not put in a ring as it is (over the ring, a length or
    * delimiter the framing cannot carry); 0 when the pool has no room for the batch.
+   * WebSocket framing: binary server frames (unmasked: not for client slots).
    */
   fanout(records: Uint8Array, len: number, slots: Uint32Array, n: number): number;
   /** Give the segment fanout() stages batches in back to the pool (it keeps it between batches). */
@@ -485,7 +486,7 @@ export abstract class CoreBase implements Core {
     // A payload in this memory (a frame forwarded by its handler): one call into the core.
     const r = payload.buffer === this.memory ? this.sendFrom(slot, payload.byteOffset, payload.length, kind, this.keyFor(slot)) : this.reserve(slot, payload.length, kind);
     // Not in the ring now (it waits for room, or streams through it later): its bytes are checked now, whole.
-    if (r === SEND_FULL || r === SEND_TOO_LARGE) return this.check(payload) === SEND_DELIMITER ? SEND_DELIMITER : r;
+    if (r === SEND_FULL || r === SEND_TOO_LARGE) return this.check(payload, kind) === SEND_DELIMITER ? SEND_DELIMITER : r;
     if (r !== SEND_OK || payload.buffer === this.memory) return r;
     // The core checks the payload's bytes where they are now, in the ring, before it publishes them.
     this.copyIntoTx(slot, this.slotWord(slot, W_RESERVED), payload);
