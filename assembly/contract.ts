@@ -355,7 +355,7 @@ export const W_WS_FLAGS: u32 = 0;
 export const W_WS_RAW: u32 = 1;
 /** an open message: its payload bytes so far, compacted at W_LISTED */
 export const W_WS_MSG: u32 = 2;
-/** payload bytes of the text frame in progress (incomplete) already checked as UTF-8 */
+/** payload bytes of the frame in progress (incomplete) already unmasked in place and, for text, checked as UTF-8 */
 export const W_WS_CHECKED: u32 = 3;
 /** a frame streamed by beginFrame() on a client slot: its mask key */
 export const W_WS_TX_KEY: u32 = 4;

@@ -308,7 +308,7 @@ export const websocketSlot: Entry[] = [
   { name: 'W_WS_FLAGS', doc: 'WS_FLAG_* bits, the open message\'s opcode and the UTF-8 state (see WS_*_SHIFT)' },
   { name: 'W_WS_RAW', doc: 'an open message: wire bytes from W_LISTED to the next frame\'s header (0: none open)' },
   { name: 'W_WS_MSG', doc: 'an open message: its payload bytes so far, compacted at W_LISTED' },
-  { name: 'W_WS_CHECKED', doc: 'payload bytes of the text frame in progress (incomplete) already checked as UTF-8' },
+  { name: 'W_WS_CHECKED', doc: 'payload bytes of the frame in progress (incomplete) already unmasked in place and, for text, checked as UTF-8' },
   { name: 'W_WS_TX_KEY', doc: 'a frame streamed by beginFrame() on a client slot: its mask key' },
   { name: 'W_WS_TX_DONE', doc: 'that frame: payload bytes masked so far (putBytes)' },
 ];
