@@ -31,7 +31,7 @@
 import * as C from "./config";
 import {
   W_RX_BASE, W_RX_HEAD, W_LISTED, W_RINGS, W_WS_FLAGS, W_WS_RAW, W_WS_MSG, W_WS_CHECKED,
-  F_ADDR, F_LEN, F_END, F_KIND, FRAME_WORDS, R_DONE, R_MORE, SCRATCH_BASE, SEND_OK, SEND_BAD_LENGTH,
+  F_ADDR, F_LEN, F_END, F_KIND, FRAME_WORDS, R_DONE, R_MORE, SCRATCH_BASE,
   E_FRAME_TOO_LARGE, E_WEBSOCKET_PROTOCOL, E_WEBSOCKET_UTF8, WS_TEXT, WS_BINARY, WS_CLOSE, WS_PING, WS_PONG,
   WS_CONTROL_MAX, WS_FLAG_CLIENT, WS_FLAG_CLOSED, WS_MESSAGE_SHIFT, WS_UTF8_SHIFT,
   WS_RULE_UNMASKED, WS_RULE_MASKED, WS_RULE_RESERVED_BITS, WS_RULE_OPCODE, WS_RULE_CONTROL_LENGTH,
@@ -268,9 +268,4 @@ export function wsEncodeHeader(base: u32, mask: u32, pos: u32, len: u32): void {
 /** Mask n payload bytes at pos of ring (base, size), `done` bytes of the payload before them (a client slot's frame; else nothing). */
 export function wsMaskPayload(base: u32, size: u32, pos: u32, n: u32, done: u32): void {
   if (encMasked) maskRing(base, size, pos, n, keyAt(encKey, done));
-}
-
-/** SEND_OK, or SEND_BAD_LENGTH: what plan() says of a len-byte frame of the kind set. */
-export function wsPlan(len: u32): i32 {
-  return wsHeaderSize(len) == 0 ? SEND_BAD_LENGTH : SEND_OK;
 }
