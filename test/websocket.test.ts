@@ -74,7 +74,7 @@ describe.each(CORES)('%s core, websocket', kind => {
     });
 
     it('takes 65535 and 65536 bytes (the 16- and 64-bit lengths), split where their headers end', async () => {
-      const options = { ...OPTIONS, maxFrame: 70000, rxRing: 131072, txRing: 131072 };
+      const options = { ...OPTIONS, maxFrame: 70000, rxRing: 131072, txRing: 131072, maxConnections: 2 };
       for (const n of [65535, 65536]) {
         const p = Buffer.alloc(n, 0x5a);
         const wire = frames({ op: B, payload: p });
@@ -371,7 +371,7 @@ describe.each(CORES)('%s core, websocket', kind => {
     });
 
     it('writes a 64-bit length for 64 KiB, and streams a masked frame through beginFrame piece by piece as send() would', async () => {
-      const options = { ...OPTIONS, maxFrame: 70000, rxRing: 131072, txRing: 131072 };
+      const options = { ...OPTIONS, maxFrame: 70000, rxRing: 131072, txRing: 131072, maxConnections: 2 };
       const core = await coreFor(options);
       (core as CoreBase).maskKey = () => 0x04030201;
       const p = Buffer.from(Array.from({ length: 65536 }, (_, i) => i & 0xff));
