@@ -341,12 +341,12 @@ export const E_OWNER_GONE: u32 = 25;
 export const E_ASK_FAILED: u32 = 26;
 /** ERR_MAILBOX_TIMEOUT: publishAsync() or sendToAsync() found no room in a mailbox within its timeout (found by the host) */
 export const E_MAILBOX_TIMEOUT: u32 = 27;
-/** ERR_WEBSOCKET_PROTOCOL: a WebSocket frame that breaks RFC 6455 (close code 1002); errorSize() says which rule (WS_RULE_*) (found by the core) */
-export const E_WEBSOCKET_PROTOCOL: u32 = 28;
-/** ERR_WEBSOCKET_UTF8: a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte (found by the core) */
-export const E_WEBSOCKET_UTF8: u32 = 29;
 /** ERR_MEMORY_EXHAUSTED: the ring pool (maxMemory) could not supply a connection's ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY (found by the host) */
-export const E_MEMORY_EXHAUSTED: u32 = 30;
+export const E_MEMORY_EXHAUSTED: u32 = 28;
+/** ERR_WEBSOCKET_PROTOCOL: a WebSocket frame that breaks RFC 6455 (close code 1002); errorSize() says which rule (WS_RULE_*) (found by the core) */
+export const E_WEBSOCKET_PROTOCOL: u32 = 29;
+/** ERR_WEBSOCKET_UTF8: a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte (found by the core) */
+export const E_WEBSOCKET_UTF8: u32 = 30;
 
 // WebSocket slot words (u32 index from H_WS_OFF + slot * WS_SLOT_SIZE)
 /** WS_FLAG_* bits, the open message's opcode and the UTF-8 state (see WS_*_SHIFT) */

@@ -264,9 +264,9 @@ export const errors: ErrorEntry[] = [
   { name: 'E_OWNER_GONE', code: 'ERR_OWNER_GONE', by: 'host', doc: 'router.ask() to a thread that is not serving, or that ended before it answered' },
   { name: 'E_ASK_FAILED', code: 'ERR_ASK_FAILED', by: 'host', doc: 'the owner\'s onAsk threw, rejected, answered no bytes, or is missing' },
   { name: 'E_MAILBOX_TIMEOUT', code: 'ERR_MAILBOX_TIMEOUT', by: 'host', doc: 'publishAsync() or sendToAsync() found no room in a mailbox within its timeout' },
+  { name: 'E_MEMORY_EXHAUSTED', code: 'ERR_MEMORY_EXHAUSTED', by: 'host', doc: 'the ring pool (maxMemory) could not supply a connection\'s ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY' },
   { name: 'E_WEBSOCKET_PROTOCOL', code: 'ERR_WEBSOCKET_PROTOCOL', by: 'core', doc: 'a WebSocket frame that breaks RFC 6455 (close code 1002); errorSize() says which rule (WS_RULE_*)' },
   { name: 'E_WEBSOCKET_UTF8', code: 'ERR_WEBSOCKET_UTF8', by: 'core', doc: 'a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte' },
-  { name: 'E_MEMORY_EXHAUSTED', code: 'ERR_MEMORY_EXHAUSTED', by: 'host', doc: 'the ring pool (maxMemory) could not supply a connection\'s ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY' },
 ];
 
 // ---- WebSocket framing (RFC 6455 section 5), kept together here ----

@@ -35,6 +35,18 @@ describe('the contract table', () => {
     }
   });
 
+  it('only adds error numbers: each keeps the code it had when it was added (they index the stats counters)', () => {
+    // Numbers 0 to 30, as released (layout 10); new ones go after them.
+    const released = [
+      'ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME',
+      'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT',
+      'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS', 'ERR_TLS', 'ERR_TLS', 'ERR_PROXY_HEADER', 'ERR_PROXY_HEADER',
+      'ERR_EVICTED', 'ERR_DRAIN_TIMEOUT', 'ERR_DELIMITER_IN_PAYLOAD', 'ERR_HANDLER_TIMEOUT', 'ERR_ASK_TIMEOUT', 'ERR_OWNER_GONE',
+      'ERR_ASK_FAILED', 'ERR_MAILBOX_TIMEOUT', 'ERR_MEMORY_EXHAUSTED', 'ERR_WEBSOCKET_PROTOCOL', 'ERR_WEBSOCKET_UTF8',
+    ];
+    expect(contract.ERROR_CODES.slice(0, released.length)).toEqual(released);
+  });
+
   it('refuses a table that cannot hold, rather than render it', async () => {
     const table = await import('../contract/core-contract.ts');
     for (const name of ['S_ERROR_BY_CODE', 'S_CLOSED_BY_ERROR']) {
