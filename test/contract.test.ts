@@ -17,7 +17,7 @@ import { headerFor, writeHeader } from '../src/core/header.ts';
 import { JsCore } from '../src/core/js-core.ts';
 import {
   FRAME_WORDS, POOL_CLASSES, HEADER_SIZE, H_MAGIC, H_TOTAL, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE, SLOT_SIZE,
-  STATS_SIZE, readHeaderConfig, regionsFor,
+  STATS_SIZE, WS_SLOT_SIZE, readHeaderConfig, regionsFor,
 } from '../src/core/layout.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -164,10 +164,14 @@ describe('the configuration header', () => {
 
 describe('the region formula', () => {
   it('lays out 64-byte aligned regions in order, none overlapping the next, all within total', () => {
-    for (const [slots, cap, min, arena] of [[1, 1, 16, 16], [1024, 1024, 1024, 2 ** 27], [7, 33, 256, 8192], [3, 5, 32, 128]]) {
-      const r = regionsFor(slots!, cap!, min!, arena!);
-      const starts = [r.stats, r.frames, r.slots, r.pool, r.arena];
+    for (const [slots, cap, min, arena, websocket] of [[1, 1, 16, 16, 0], [1024, 1024, 1024, 2 ** 27, 0], [7, 33, 256, 8192, 0], [3, 5, 32, 128, 0], [7, 33, 256, 8192, 1], [1, 1, 16, 16, 1]]) {
+      const r = regionsFor(slots!, cap!, min!, arena!, websocket === 1);
+      const starts = [r.stats, r.frames, r.slots, ...(websocket ? [r.ws] : []), r.pool, r.arena];
       for (const s of starts) expect(s % 64, `${starts}`).toBe(0);
+      // The websocket words (their own region, only with that framing) between the slots and the pool.
+      if (websocket) expect(r.ws).toBeGreaterThanOrEqual(r.slots + slots! * SLOT_SIZE);
+      expect(r.pool).toBeGreaterThanOrEqual(websocket ? r.ws + slots! * WS_SLOT_SIZE : r.slots);
+      if (!websocket) expect(r.ws).toBe(0);
       expect(r.arena % 4096).toBe(0);
       expect(r.stats).toBeGreaterThanOrEqual(LAYOUT_BASE + HEADER_SIZE);
       expect(r.frames).toBeGreaterThanOrEqual(r.stats + STATS_SIZE);
