@@ -30,6 +30,7 @@ import {
   F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, H_FRAME_COUNT, LAYOUT_BASE, MODE_ECHO, readHeaderConfig, SCRATCH_BASE, SCRATCH_SIZE,
   SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
   W_CUT_DONE, W_CUT_LEFT, W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
+  type HeaderConfig,
 } from './layout.ts';
 import { JsFraming } from './js-framing.ts';
 import { Stats } from './stats.ts';
@@ -40,7 +41,7 @@ export type CoreKind = 'wasm' | 'js';
 // interface and never on the contract (contract.ts) itself.
 export {
   F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, S_CONNECTIONS, S_DRAIN_UNANSWERED, S_LOOP_BLOCKED, S_LOOP_LAG,
-  S_PAUSES, S_QUARANTINED, S_STALLS, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
+  S_BYTES_OUT, S_FRAMES_OUT, S_PAUSES, S_QUARANTINED, S_STALLS, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
 } from './layout.ts';
 
 /** Bytes a fan-out payload record of len bytes takes: its u32 length, its bytes, padding to 4 (see Core.fanout). */
@@ -197,6 +198,13 @@ export interface Core {
    * delimiter the framing cannot carry); 0 when the pool has no room for the batch.
    */
   fanout(records: Uint8Array, len: number, slots: Uint32Array, n: number): number;
+  /**
+   * The same payload records encoded once as the frames fanout() puts in a ring, into
+   * a new buffer of their own (the wire bytes, byte for byte what a ring would hold),
+   * for the host to write to many sockets as it is; null when fanout() would not
+   * encode every one of them (see above). Nothing of the core changes.
+   */
+  encodeFanout(records: Uint8Array, len: number): Uint8Array | null;
   /** Give the segment fanout() stages batches in back to the pool (it keeps it between batches). */
   unstage(): void;
   /** Does nothing and returns x: the cost of one call into the core (benchmarks). */
@@ -221,6 +229,10 @@ export abstract class CoreBase implements Core {
   private readonly txFromStart: (Uint8Array | undefined)[] = [];
   /** bufferedFrames()'s decoder, made on first use. */
   private scanner: JsFraming | undefined;
+  /** encodeFanout()'s planner (plan() reads no memory), made on first use. */
+  private planner: JsFraming | undefined;
+  /** The framing as the core's header holds it (written once, at init), read on first use. */
+  private header: HeaderConfig | undefined;
 
   readonly config: CoreConfig;
 
@@ -309,6 +321,43 @@ export abstract class CoreBase implements Core {
     this.stage(0);
   }
 
+  private headerConfig(): HeaderConfig {
+    return (this.header ??= readHeaderConfig(this.memory));
+  }
+
+  /**
+   * Written once, here, for both cores, as bufferedFrames() is: the TypeScript twin's
+   * encoder (js-framing.ts), which the differential tests hold byte-identical to the
+   * core's, run over a buffer of its own, so no core state is touched; the same checks
+   * as fanout()'s (plan(), a delimiter inside a payload). One buffer per batch, never
+   * reused: writes of it may still be in flight when the next batch is encoded.
+   */
+  encodeFanout(records: Uint8Array, len: number): Uint8Array | null {
+    const config = this.headerConfig();
+    const plan = (this.planner ??= new JsFraming(this.u8, this.u32, config));
+    let total = 0;
+    for (let p = 0; len - p >= 4;) {
+      const l = fanoutRecordLength(records, p);
+      if (l > len - p - 4 || plan.plan(l) !== SEND_OK) return null;
+      total += plan.encPrefix + l + plan.encTrailer;
+      p += fanoutRecordSize(l);
+    }
+    const buffer = new ArrayBuffer((total + 3) & ~3); // whole words: the delimiter search reads them
+    const u8 = new Uint8Array(buffer);
+    const F = new JsFraming(u8, new Uint32Array(buffer), config);
+    for (let p = 0, q = 0; q < total;) {
+      const l = fanoutRecordLength(records, p);
+      F.plan(l);
+      const at = q + F.encPrefix;
+      u8.set(records.subarray(p + 4, p + 4 + l), at);
+      if (config.framing === FRAMING_DELIMITER && F.delimiterIn(0, 0x7fffffff, at, l, true)) return null;
+      F.encode(0, 0x7fffffff, q, l);
+      q = at + l + F.encTrailer;
+      p += fanoutRecordSize(l);
+    }
+    return new Uint8Array(buffer, 0, total);
+  }
+
   frameCount(): number {
     return this.u32[LAYOUT_BASE / 4 + H_FRAME_COUNT]!;
   }
@@ -364,7 +413,7 @@ export abstract class CoreBase implements Core {
     let pos = this.config.mode === MODE_ECHO ? this.slotWord(slot, W_RX_TAIL) : this.slotWord(slot, W_LISTED);
     if (head === pos) return 0;
     if (this.config.framing === FRAMING_RAW) return 1;
-    const framing = (this.scanner ??= new JsFraming(this.u8, this.u32, readHeaderConfig(this.memory)));
+    const framing = (this.scanner ??= new JsFraming(this.u8, this.u32, this.headerConfig()));
     const base = this.slotWord(slot, W_RX_BASE);
     let n = 0;
     // A relay's frame in progress: its rest comes first (length framings skip it; a delimiter's is searched with what went).
