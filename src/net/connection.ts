@@ -620,8 +620,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     return this.out.sharesWrites();
   }
 
-  /** A fan-out batch's frames as wire bytes, a view of its one encoded copy, after everything sent before (Writer.putShared); false when that made it a slow consumer. */
-  [kFanoutShare](wire: Uint8Array, payload: number): boolean {
+  /** A fan-out batch's frames as wire bytes, a view of its one encoded copy, after everything sent before (Writer.putShared): sent, queued (waiting on the peer) or refused (that made it a slow consumer). */
+  [kFanoutShare](wire: Uint8Array, payload: number): 'sent' | 'queued' | 'refused' {
     return this.out.putShared(wire, payload);
   }
 

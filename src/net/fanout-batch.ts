@@ -100,24 +100,27 @@ export class FanoutBatch {
       if (this.slots.length < subs.size) this.slots = new Uint32Array(Math.max(subs.size, this.slots.length * 2));
       const slots = this.slots, ready = this.ready;
       const payload = this.payloads[this.count]!;
-      let n = 0, shared = 0;
+      let n = 0, sent = 0, queued = 0;
       /** The batch's frames encoded once, when a subscriber first can take them so (null: not every frame can be). */
       let wire: Uint8Array | null | undefined;
       for (const c of subs) {
         if (!c[kFanoutReady]()) {
           this.rest(0, c, sink);
         } else if (wire !== null && c[kFanoutShares]() && (wire ??= core.encodeFanout(this.records, this.len)) !== null) {
-          if (c[kFanoutShare](wire, payload)) shared++;
+          const r = c[kFanoutShare](wire, payload);
+          if (r === 'sent') sent++;
+          else if (r === 'queued') queued++;
         } else {
           slots[n] = c[kSlot];
           ready[n++] = c;
         }
       }
-      if (shared > 0) {
+      if (sent + queued > 0) {
         // Counted as the core counts what it puts in rings.
-        core.stats.add(S_FRAMES_OUT, shared * this.count);
-        core.stats.add(S_BYTES_OUT, shared * wire!.length);
-        sink.took(shared * this.count);
+        core.stats.add(S_FRAMES_OUT, (sent + queued) * this.count);
+        core.stats.add(S_BYTES_OUT, (sent + queued) * wire!.length);
+        if (sent > 0) sink.took(sent * this.count);
+        if (queued > 0) sink.queued(queued * this.count); // waiting on their peers, as a queued run: the mailbox's batch ends
       }
       if (n > 0) {
         core.fanout(this.records, this.len, slots, n);

@@ -25,8 +25,8 @@
 //   - Publish records of one topic taken in a row are one fan-out batch
 //     (fanout-batch.ts): their frames are encoded once, and a subscriber whose
 //     writer has nothing of its own waiting gets a view of that one copy, written
-//     as it is with the batch (charged as queued while a write of it waits on the
-//     peer: that does not end the batch, the charge bounds it); the core copies
+//     as it is with the batch (queued, and charged, while a write of it waits on
+//     the peer); the core copies
 //     them into the other subscribers' tx rings that can take them in one call; a subscriber
 //     with replies queued, or whose ring takes only part of the batch, has the
 //     rest queued as one run of the batch's shared copy (tx-queue.ts), in order,

@@ -176,18 +176,17 @@ export class Writer implements DirectWriteOwner {
   /**
    * Frames of a fan-out batch as wire bytes, a view of the batch's one encoded copy
    * (never written again), `payload` payload bytes: written at the next flush, ahead of
-   * anything sent after them (only where sharesWrites() said so). Charged as queued
-   * while a write is pending; false, as put()'s, when that makes this a slow consumer.
+   * anything sent after them (only where sharesWrites() said so). 'sent'; 'queued'
+   * while a write is pending (charged as queued); 'refused', as put()'s false, when
+   * that makes this a slow consumer.
    */
-  putShared(wire: Uint8Array, payload: number): boolean {
+  putShared(wire: Uint8Array, payload: number): 'sent' | 'queued' | 'refused' {
     this.views.push(wire);
-    if (this.pendingWrites > 0) {
-      this.viewCharge += payload;
-      this.sharedQueued += payload;
-      if (!this.charge(payload)) return false;
-    }
     this.host[kFlushLater](this.c);
-    return true;
+    if (this.pendingWrites === 0) return 'sent';
+    this.viewCharge += payload;
+    this.sharedQueued += payload;
+    return this.charge(payload) ? 'queued' : 'refused';
   }
 
   /** send() after every earlier reply, whoever sends it. */
