@@ -311,5 +311,9 @@ export const E_ASK_FAILED: u32 = 26;
 export const E_MAILBOX_TIMEOUT: u32 = 27;
 /** ERR_MEMORY_EXHAUSTED: the ring pool (maxMemory) could not supply a connection's ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY (found by the host) */
 export const E_MEMORY_EXHAUSTED: u32 = 28;
+/** ERR_UPGRADE: websocket framing: not a valid WebSocket upgrade request (answered with a plain HTTP error: 400, 405, 426, 431, 505), refused by onUpgrade, or (a client) a server's answer that is not a valid 101 (found by the host) */
+export const E_UPGRADE: u32 = 29;
+/** ERR_UPGRADE: websocket framing: no whole upgrade (request, onUpgrade's answer, or a client's 101) within upgradeTimeout (its own counter, the same code) (found by the host) */
+export const E_UPGRADE_TIMEOUT: u32 = 30;
 /** numbers 1 to this one come from the cores, those above it from the host */
 export const E_LAST_CORE_ERROR: u32 = 2;

@@ -261,4 +261,6 @@ export const errors: ErrorEntry[] = [
   { name: 'E_ASK_FAILED', code: 'ERR_ASK_FAILED', by: 'host', doc: 'the owner\'s onAsk threw, rejected, answered no bytes, or is missing' },
   { name: 'E_MAILBOX_TIMEOUT', code: 'ERR_MAILBOX_TIMEOUT', by: 'host', doc: 'publishAsync() or sendToAsync() found no room in a mailbox within its timeout' },
   { name: 'E_MEMORY_EXHAUSTED', code: 'ERR_MEMORY_EXHAUSTED', by: 'host', doc: 'the ring pool (maxMemory) could not supply a connection\'s ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY' },
+  { name: 'E_UPGRADE', code: 'ERR_UPGRADE', by: 'host', doc: 'websocket framing: not a valid WebSocket upgrade request (answered with a plain HTTP error: 400, 405, 426, 431, 505), refused by onUpgrade, or (a client) a server\'s answer that is not a valid 101' },
+  { name: 'E_UPGRADE_TIMEOUT', code: 'ERR_UPGRADE', by: 'host', doc: 'websocket framing: no whole upgrade (request, onUpgrade\'s answer, or a client\'s 101) within upgradeTimeout (its own counter, the same code)' },
 ];

@@ -52,6 +52,9 @@ export class OwnerGoneError extends RingwireError {}
 export class AskFailedError extends RingwireError {}
 export class MailboxTimeoutError extends RingwireError {}
 export class MemoryExhaustedError extends RingwireError {}
+export class UpgradeError extends RingwireError {}
+/** No whole WebSocket upgrade in time: the same code as every failed upgrade, its own counter. */
+export class UpgradeTimeoutError extends UpgradeError {}
 
 interface Entry {
   code: ErrorCode;
@@ -90,6 +93,8 @@ const BY_NAME: Record<ErrorName, Omit<Entry, 'code'>> = {
   E_ASK_FAILED: { message: 'the owner\'s onAsk failed: it threw, rejected, answered no bytes, or its handler exports no onAsk', type: AskFailedError },
   E_MAILBOX_TIMEOUT: { message: 'no room in the mailbox within the timeout: the receiving thread does not keep up; raise { timeout } or the mailbox size', type: MailboxTimeoutError },
   E_MEMORY_EXHAUSTED: { message: 'the ring pool has no room for this connection\'s ring: raise maxMemory (--max-memory), or lower maxFrame or the rings', type: MemoryExhaustedError },
+  E_UPGRADE: { message: 'not a valid WebSocket upgrade, or refused by onUpgrade', type: UpgradeError },
+  E_UPGRADE_TIMEOUT: { message: 'no whole WebSocket upgrade within the upgrade timeout', type: UpgradeTimeoutError },
 };
 
 /** Index = the error number (the contract's order). */
@@ -102,7 +107,7 @@ export {
   E_FRAME_TOO_LARGE, E_BAD_LENGTH, E_LAST_CORE_ERROR, E_TOO_MANY_CONNECTIONS, E_IDLE_TIMEOUT, E_TRUNCATED_FRAME, E_REPLY_TOO_LARGE, E_HANDLER,
   E_SOCKET, E_BAD_CONFIG, E_WORKER_EXIT, E_SLOW_CONSUMER, E_FRAME_TIMEOUT, E_TOO_SLOW, E_TOO_MANY_PER_IP,
   E_NO_DESCRIPTORS, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_EVICTED, E_TLS, E_TLS_TIMEOUT, E_DRAIN_TIMEOUT, E_DELIMITER_IN_PAYLOAD, E_HANDLER_TIMEOUT,
-  E_ASK_TIMEOUT, E_OWNER_GONE, E_ASK_FAILED, E_MAILBOX_TIMEOUT, E_MEMORY_EXHAUSTED,
+  E_ASK_TIMEOUT, E_OWNER_GONE, E_ASK_FAILED, E_MAILBOX_TIMEOUT, E_MEMORY_EXHAUSTED, E_UPGRADE, E_UPGRADE_TIMEOUT,
 } from './layout.ts';
 
 /** The error object for error number n, with an optional more specific message. */

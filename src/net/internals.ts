@@ -11,7 +11,10 @@ export const kOpened = Symbol('opened');
 export const kInbound = Symbol('inbound');
 export const kStart = Symbol('start');
 export const kExpectHeader = Symbol('expectProxyHeader');
-export const kHeaderSince = Symbol('headerSince');
+export const kExpectUpgrade = Symbol('expectUpgrade');
+/** The stage before framing a connection is in (preamble.ts), and its deadline passing: for the sweep. */
+export const kStage = Symbol('stage');
+export const kStageExpired = Symbol('stageExpired');
 export const kTlsAfterHeader = Symbol('tlsAfterHeader');
 export const kSecured = Symbol('secured');
 export const kEarlyError = Symbol('earlyError');

@@ -215,7 +215,8 @@ export class Writer implements DirectWriteOwner {
   flush(): void {
     const socket = this.c.socket;
     const pending = this.core.txPending(this.slot) - this.inflight;
-    if (pending <= 0 || socket.destroyed || this.closed) return;
+    // Before the connection opens (a WebSocket's 101 is not written yet) what was sent waits in the ring: the connection flushes as it opens.
+    if (pending <= 0 || socket.destroyed || this.closed || this.c[kLife] === 'preamble') return;
     // TLS takes one write at a time (Node's TLS layer encrypts a write at once but
     // reports it done, and takes the next, only once the encrypted bytes are in the
     // kernel: in the check phase of this turn at the earliest). Replies made while one is in flight stay in the ring and
