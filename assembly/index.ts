@@ -493,7 +493,7 @@ export function process(slot: u32): i32 {
  * Make room in the tx ring for a frame with a len-byte payload. On SEND_OK the
  * host copies the payload to the tx position in W_RESERVED, then calls commit().
  */
-export function reserve(slot: u32, len: u32): i32 {
+export function reserve(slot: u32, len: u32, kind: u32): i32 {
   const r = plan(len);
   if (r != SEND_OK) return r;
   const s = slotAddr(slot);
@@ -512,8 +512,8 @@ export function reserve(slot: u32, len: u32): i32 {
  * forwarded by a handler): reserve, copy and commit in one call instead of two
  * calls around a copy by the host. Returns SEND_*.
  */
-export function sendFrom(slot: u32, addr: u32, len: u32): i32 {
-  const r = reserve(slot, len);
+export function sendFrom(slot: u32, addr: u32, len: u32, kind: u32, key: u32): i32 {
+  const r = reserve(slot, len, kind);
   if (r != SEND_OK) return r;
   const s = slotAddr(slot);
   const base = word(s, W_TX_BASE), size = txSizeOf(s);
@@ -521,7 +521,7 @@ export function sendFrom(slot: u32, addr: u32, len: u32): i32 {
   const first = len < size - at ? len : size - at;
   memory.copy(base + at, addr, first);
   if (first < len) memory.copy(base, addr + first, len - first);
-  return commit(slot, len);
+  return commit(slot, len, kind, key);
 }
 
 /**
@@ -529,7 +529,7 @@ export function sendFrom(slot: u32, addr: u32, len: u32): i32 {
  * SEND_OK, or SEND_DELIMITER (delimiter framing: the payload holds the delimiter),
  * and then nothing is published: the tx head stays where it was.
  */
-export function commit(slot: u32, len: u32): i32 {
+export function commit(slot: u32, len: u32, kind: u32, key: u32): i32 {
   const s = slotAddr(slot);
   const txHead = word(s, W_TX_HEAD);
   const mask = txSizeOf(s) - 1;
@@ -572,7 +572,7 @@ export function growTx(slot: u32, len: u32): i32 {
 }
 
 /** What send() of a len-byte payload would say of its length, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
-export function check(len: u32): i32 {
+export function check(len: u32, kind: u32): i32 {
   return plan(len);
 }
 
@@ -596,7 +596,7 @@ export function scan(addr: u32, len: u32, last: bool): i32 {
  * for it yet), SEND_BAD_LENGTH, or SEND_NO_MEMORY. A frame streamed through the
  * ring is larger than it: the ring grows to its largest first (while empty).
  */
-export function beginFrame(slot: u32, len: u32): i32 {
+export function beginFrame(slot: u32, len: u32, kind: u32, key: u32): i32 {
   const r = plan(len);
   if (r != SEND_OK && r != SEND_TOO_LARGE) return r;
   const s = slotAddr(slot);

@@ -437,7 +437,7 @@ export class JsCore extends CoreBase {
     return result;
   }
 
-  protected reserve(slot: number, len: number): number {
+  protected reserve(slot: number, len: number, kind: number): number {
     const r = this.F.plan(len);
     if (r !== SEND_OK) return r;
     const s = this.slotAddr(slot);
@@ -454,7 +454,7 @@ export class JsCore extends CoreBase {
     return SEND_OK;
   }
 
-  protected commit(slot: number, len: number): number {
+  protected commit(slot: number, len: number, kind: number, key: number): number {
     const s = this.slotAddr(slot);
     const txHead = this.word(s, W_TX_HEAD);
     const mask = this.txSizeOf(s) - 1;
@@ -467,8 +467,8 @@ export class JsCore extends CoreBase {
     return SEND_OK;
   }
 
-  protected sendFrom(slot: number, addr: number, len: number): number {
-    const r = this.reserve(slot, len);
+  protected sendFrom(slot: number, addr: number, len: number, kind: number, key: number): number {
+    const r = this.reserve(slot, len, kind);
     if (r !== SEND_OK) return r;
     const s = this.slotAddr(slot);
     const base = this.word(s, W_TX_BASE), size = this.txSizeOf(s);
@@ -476,7 +476,7 @@ export class JsCore extends CoreBase {
     const first = Math.min(len, size - at);
     this.u8.copyWithin(base + at, addr, addr + first);
     if (first < len) this.u8.copyWithin(base, addr + first, addr + len);
-    return this.commit(slot, len);
+    return this.commit(slot, len, kind, key);
   }
 
   /** See assembly/index.ts. */
@@ -506,7 +506,7 @@ export class JsCore extends CoreBase {
   }
 
   /** What send() of a len-byte payload would say of its length, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
-  protected plan(len: number): number {
+  protected plan(len: number, kind: number): number {
     return this.F.plan(len);
   }
 
@@ -521,7 +521,7 @@ export class JsCore extends CoreBase {
   // room appears and publishes each with putBytes, and endFrame writes the trailer.
 
   /** Write the prefix of a frame for a len-byte payload: SEND_OK, SEND_FULL, SEND_BAD_LENGTH or SEND_NO_MEMORY (see assembly/index.ts). */
-  beginFrame(slot: number, len: number): number {
+  protected begin(slot: number, len: number, kind: number, key: number): number {
     const r = this.F.plan(len);
     if (r !== SEND_OK && r !== SEND_TOO_LARGE) return r;
     const s = this.slotAddr(slot);

@@ -52,7 +52,7 @@ import { MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, S_CONNECTIONS, S_QUARANTINED, 
 import { poolExhausted } from './pool-exhausted.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
+  configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, ERROR_BY_CORE, E_PROXY_HEADER, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
   E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
 import type { AddressRanges } from './address-ranges.ts';
@@ -791,7 +791,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Count and report an error that closes (or refuses) one connection. */
   [kClientError](err: RingwireError, connection: ConnectionInfo): void {
     // The cores count the framing errors they find; the host counts its own.
-    if (err.number > E_LAST_CORE_ERROR) this.core.stats.error(err.number);
+    if (!ERROR_BY_CORE[err.number]) this.core.stats.error(err.number);
     if (this.listenerCount('clientError') > 0) this.emit('clientError', err, connection);
   }
 
