@@ -24,6 +24,8 @@ import { checkOptions, checkTls, duration, OTHER, whole, type Rule } from './opt
 import { kClientError, kDial, kMaxQueued, kReplyRefusal } from './internals.ts';
 import { destination, type Destination } from './unix-socket.ts';
 import { targetProblem, type UpgradeTarget } from './websocket-handshake.ts';
+import { bytesOf, kindOf, sendKind, waiting, type SendOptions, type Waiting } from './message-kind.ts';
+import { WS_TEXT } from '../core/core.ts';
 
 export interface ReconnectOptions {
   /** ms before the first retry. Default 100. */
@@ -135,7 +137,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   private readonly to: Destination;
   private readonly backoff: Required<ReconnectOptions> | null;
   private readonly hooks: Handler<Data>;
-  private held: Uint8Array[] = [];
+  private held: Waiting[] = [];
   private heldBytes = 0;
   private attempt = 0;
   /** No new attempts: close() was called or the client gave up. */
@@ -192,8 +194,8 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
    * frame is dropped and counted. After the client ended: false. As
    * Connection.send, only a payload that is not bytes throws (a TypeError).
    */
-  send(bytes: Uint8Array): boolean {
-    if (this.connection) return this.connection.send(bytes);
+  send(bytes: Uint8Array, options?: SendOptions): boolean {
+    if (this.connection) return this.connection.send(bytes, options);
     if (!(bytes instanceof Uint8Array)) throw notBytes('send()', bytes);
     if (this.ended || !this.backoff) return false;
     const refused = this.dialer[kReplyRefusal](bytes);
@@ -208,7 +210,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
       this.dropped++;
       return false;
     }
-    this.held.push(Uint8Array.from(bytes));
+    this.held.push(waiting(Uint8Array.from(bytes), sendKind(options)));
     this.heldBytes += bytes.length;
     return true;
   }
@@ -264,7 +266,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
-    for (const bytes of held) c.send(bytes);
+    for (const w of held) c.send(bytesOf(w), { text: kindOf(w) === WS_TEXT });
   }
 
   private end(error: Error | undefined): void {

@@ -75,7 +75,7 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { FRAME_WORDS, R_BLOCKED, R_DONE, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, type Core } from '../core/core.ts';
+import { FRAME_WORDS, R_BLOCKED, R_DONE, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, WS_CONTROL_MAX, WS_PING, type Core } from '../core/core.ts';
 import { E_DRAIN_TIMEOUT, E_HANDLER, E_SOCKET, E_TRUNCATED_FRAME, E_UPGRADE, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
@@ -95,12 +95,14 @@ import {
   kError, kEvict, kExpectHeader, kExpectUpgrade, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin,
   kIdentified, kInbound, kLastActive, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kRxSeen, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStage, kStageExpired, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitStart, kWaitsOnWrite, kWhenDrained, kWindowBytes, kWindowStart,
-  kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan,
+  kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan, kSession,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
 import { UpgradeClientStage, UpgradeStage, type UpgradeSettings } from './upgrade-stage.ts';
 import { acceptResponse, HttpRefusal, readAnswer, refusalResponse, type UpgradeAnswer, type UpgradeRequest } from './websocket-handshake.ts';
 import { Writer } from './writer.ts';
+import { sendKind, type SendOptions } from './message-kind.ts';
+import { closeCodeFor, sendableCode, WebSocketSession } from './websocket-session.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
 export interface ConnectionInfo {
@@ -281,6 +283,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   private stage: Stage | null = null;
   /** websocket framing: the upgrade follows the other stages (the endpoint's settings). */
   private upgrade: UpgradeSettings | undefined;
+  /** websocket framing: control frames and the close handshake (websocket-session.ts), once the upgrade opened the connection. */
+  private ws: WebSocketSession | null = null;
   /** The error that closed the connection, for onClose. */
   private error: RingwireError | undefined;
   /** Who began a normal close, first come (counted in stats when no error closed it). */
@@ -667,6 +671,7 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** The handshake is done (the 101 written or read): open, and write what was sent before it (it waited: Writer.flush()). */
   private upgraded(): boolean {
+    this.ws = new WebSocketSession(this, this.out);
     if (!this.open('upgraded')) return false;
     this.out.flush();
     return true;
@@ -732,8 +737,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    * happens at run time never throws; only a payload that is not bytes does (a
    * TypeError: a programming error).
    */
-  send(payload: Uint8Array): boolean {
-    return this[kReply](this.dl?.sender(), payload);
+  send(payload: Uint8Array, options?: SendOptions): boolean {
+    return this[kReply](this.dl?.sender(), payload, sendKind(options));
   }
 
   /**
@@ -763,10 +768,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   /** A reply of frame `at` (send(), or its own reply.send(): delivery-window.ts): in its place while earlier frames are out, else at once. */
-  [kReply](at: InFlight | undefined, payload: Uint8Array): boolean {
+  [kReply](at: InFlight | undefined, payload: Uint8Array, kind: number): boolean {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
-    if (this.out.closed || this.state === 'closed' || this.error) return false;
-    return this.held(at) ? this.d.keep(at, payload) : this.out.put(payload);
+    if (this.out.closed || this.state === 'closed' || this.error || this.ws?.closeSent) return false;
+    return this.held(at) ? this.d.keep(at, payload, kind) : this.out.put(payload, kind);
   }
 
   /**
@@ -781,15 +786,51 @@ export class Connection<Data = any> implements ConnectionInfo {
   /**
    * Finish gracefully, from anywhere (a handler too): no more frames are
    * delivered; every reply already given to send() goes out (after a pending
-   * handler settles), then FIN.
+   * handler settles), then FIN. websocket framing, the close handshake: a close
+   * frame with `code` (default 1000; 1000, 1001, 1003, 1007-1011 or 3000-4999) and
+   * `reason` (at most 123 bytes of UTF-8) goes out after those replies, and the
+   * peer's close frame is awaited (messages that come meanwhile are dropped) for
+   * CLOSE_WAIT_MS before our FIN. A code or reason outside those is a TypeError.
    */
-  close(): void {
+  close(code = 1000, reason?: string): void {
+    const ws = this.ws;
+    if (ws !== null && !over(this.state) && !this.error && !this.peerEnded) {
+      if (!sendableCode(code)) throw new TypeError(`a WebSocket close code must be 1000, 1001, 1003, 1007-1011 or 3000-4999, got ${String(code)}`);
+      if (ws.closing(code, reason)) return;
+    }
     this.shut('close');
+  }
+
+  /**
+   * websocket framing: send a ping (a payload of at most 125 bytes, default none);
+   * the peer answers with a pong (the core lists it; nothing else is done with it).
+   * As send(): false when it had to wait beyond the tx ring or the connection is
+   * closing. Another framing, or a payload over 125 bytes, is a TypeError.
+   */
+  ping(payload: Uint8Array = new Uint8Array(0)): boolean {
+    if (this.upgrade === undefined) throw new TypeError('ping() is for websocket framing');
+    if (!(payload instanceof Uint8Array)) throw notBytes('ping()', payload);
+    if (payload.length > WS_CONTROL_MAX) throw new TypeError(`a ping carries at most ${WS_CONTROL_MAX} bytes, got ${payload.length}`);
+    if (this.ws === null || this.out.closed || this.state === 'closed' || this.error || this.ws.closeSent) return false;
+    return this.out.put(payload, WS_PING);
+  }
+
+  /** websocket framing: the peer's close frame, once it came: its code (1005: it named none) and reason. */
+  get peerClose(): { code: number; reason: string } | undefined {
+    const ws = this.ws;
+    return ws === null || ws.peerCode === undefined ? undefined : { code: ws.peerCode, reason: ws.peerReason };
+  }
+
+  /** The connection's WebSocket session (null before the upgrade, and with other framings): for its delivery. */
+  get [kSession](): WebSocketSession | null {
+    return this.ws;
   }
 
   /** close(), or a draining connection with nothing left to deliver (idle). */
   private shut(event: 'close' | 'idle'): void {
     if (over(this.state)) return;
+    // websocket framing: our close frame, unless it is out or the peer cannot read it (its FIN came), before the FIN.
+    this.ws?.ending(this.error ? closeCodeFor(this.error) : this.closeReason === 'drain' ? 1001 : 1000, this.peerEnded);
     this.closeReason ??= 'local';
     this.to('closing', event);
     if (this.dl !== null) this.dl.saved = null;

@@ -643,6 +643,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       throw err;
     }
     if (this.upgrade) {
+      core.websocketClient(slot); // its frames go out masked, the server's must come unmasked
       // The Host header: the one given, else what was dialled (a Unix socket has none: localhost).
       const host = websocket?.host ?? ('port' in to ? `${to.host?.includes(':') ? `[${to.host}]` : to.host ?? '127.0.0.1'}:${to.port}` : 'localhost');
       connection[kExpectUpgrade]({ ...this.upgrade, target: { ...websocket, host } });

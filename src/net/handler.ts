@@ -51,8 +51,11 @@ export interface Handler<Data = any> {
    * place from anywhere (with concurrency 1 it is the connection's send()). Declaring
    * `reply` says the handler sends through it after its awaits, so with concurrency
    * N > 1 no async context is kept per frame for connection.send() (docs/embedding.md).
+   * websocket framing: the frame is a whole message (its fragments joined, unmasked),
+   * and `text` says whether it is a text message (UTF-8, checked by the core) or a
+   * binary one; control frames never come here (docs/websocket.md).
    */
-  onFrame?(frame: Uint8Array, connection: Connection<Data>, reply: FrameReply): void | PromiseLike<void>;
+  onFrame?(frame: Uint8Array, connection: Connection<Data>, reply: FrameReply, text?: boolean): void | PromiseLike<void>;
   /**
    * websocket framing, a server: a client asks to open a WebSocket (its request is
    * valid, RFC 6455 4.2.1). Answer nothing or true to accept, false to refuse (403),

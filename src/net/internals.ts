@@ -42,6 +42,8 @@ export const kForward = Symbol('forward');
 export const kState = Symbol('state');
 /** The span a connection's next read goes into (its read target's; a TLS socket's first, readInto()). */
 export const kNextSpan = Symbol('nextSpan');
+/** websocket framing: the connection's WebSocketSession once the upgrade opened it (null before, and with other framings). */
+export const kSession = Symbol('session');
 
 // ---- Connection: what its own parts call (delivery.ts, writer.ts, relay-link.ts) ----
 // Reading, closing and the slot stay the connection's; its parts ask it through these.
