@@ -21,7 +21,7 @@ import { notBytes, type Connection, type ConnectionInfo } from './connection.ts'
 import type { ConnectionHooks, Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 import { checkOptions, checkTls, duration, OTHER, whole, type Rule } from './option-rules.ts';
-import { kClientError, kDial, kMaxQueued, kReplyRefusal } from './internals.ts';
+import { kClientError, kDial, kError, kMaxQueued, kOpened, kReplyRefusal } from './internals.ts';
 import { destination, type Destination } from './unix-socket.ts';
 import { targetProblem, type UpgradeTarget } from './websocket-handshake.ts';
 import { bytesOf, kindOf, sendKind, waiting, type SendOptions, type Waiting } from './message-kind.ts';
@@ -246,6 +246,8 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     c.socket.once('close', () => {
       if (this.current === c) this.current = null;
       if (this.ended) return;
+      // What closed an attempt that never opened (a failed WebSocket upgrade, ERR_UPGRADE), when no socket error did.
+      if (!c[kOpened]) error ??= c[kError];
       if (!this.backoff) return this.end(error);
       this.retry(error);
     });

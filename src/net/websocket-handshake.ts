@@ -148,7 +148,7 @@ export function acceptKey(key: string): string {
 
 /** The 426 a request gets without Upgrade: websocket or with another version: it names the one spoken here. */
 const upgradeRequired = (message: string): HttpRefusal =>
-  new HttpRefusal(426, message, { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': WEBSOCKET_VERSION });
+  new HttpRefusal(426, message, { Upgrade: 'websocket', 'Sec-WebSocket-Version': WEBSOCKET_VERSION });
 
 /** A request head (its lines) checked as RFC 6455 4.2.1 asks: the request and its key, or an HttpRefusal. */
 export function parseRequest(lines: string[]): { request: UpgradeRequest; key: string } {
