@@ -56,6 +56,9 @@ Options for serve:
                               line | line:cr           \\n-terminated (line:cr drops a \\r before it)
                               delimiter:<bytes>[:cr]   any 1-16 delimiter bytes; escapes \\n \\r \\t \\0 \\xHH
                               fixed:<n>                frames of n bytes
+                              websocket                RFC 6455: an HTTP upgrade, then whole messages
+                                                       (text or binary) to the --handler, which it needs;
+                                                       pings answered, the close handshake (docs/websocket.md)
   --max-connections <n>     connections at once, per thread (default ${DEFAULTS.maxConnections}); memory is --max-memory's;
                             those closed while their handler hangs (--handler-timeout) do not count,
                             up to as many again
@@ -109,6 +112,12 @@ Options for serve:
                             127.0.0.0/8,::1)
   --proxy-timeout <time>    the whole PROXY header must arrive this soon after the connection
                             (default 3s; 0s: never)
+  --upgrade-timeout <time>  --framing websocket: the upgrade (the request and the handler's
+                            onUpgrade answer) must be done this soon after it starts (after the PROXY
+                            header and TLS), else a 408 and ERR_UPGRADE (default 10s; 0s: never)
+  --max-upgrade-bytes <bytes>
+                            --framing websocket: the longest upgrade request head; a longer one is
+                            answered 431 with ERR_UPGRADE (default 8k)
   --backlog <n>             the kernel's queue of connections not yet accepted, per listening
                             socket (default 511)
   --listeners <n>           listening sockets per thread on the port (SO_REUSEPORT; default ${DEFAULT_LISTENERS}
@@ -427,6 +436,8 @@ async function serve(args: string[], relay = false): Promise<void> {
       'proxy-protocol': { type: 'string' },
       'proxy-trusted': { type: 'string' },
       'proxy-timeout': { type: 'string' },
+      'upgrade-timeout': { type: 'string' },
+      'max-upgrade-bytes': { type: 'string' },
       listeners: { type: 'string' },
       keepalive: { type: 'string' },
       nodelay: { type: 'boolean', default: true },
@@ -515,6 +526,8 @@ async function serve(args: string[], relay = false): Promise<void> {
     noDelay: values.nodelay,
     zeroCopy: !values.copy,
     ...proxyOptions(values['proxy-protocol'], values['proxy-trusted'], values['proxy-timeout']),
+    upgradeTimeout: duration('upgrade-timeout', values['upgrade-timeout']),
+    maxUpgradeBytes: size('max-upgrade-bytes', values['max-upgrade-bytes']),
     writePath: values.write as WritePath | undefined,
     handlerOptions: handlerOptions(values['handler-options'], values.handler),
   };
