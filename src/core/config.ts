@@ -16,7 +16,7 @@
 import { configError } from './errors.ts';
 import {
   DELIM_MAX, FRAMING_DELIMITER, FRAMING_FIXED, FRAMING_LENGTH, FRAMING_RAW, FRAMING_VARINT, FRAMING_WEBSOCKET,
-  MODE_ECHO, MODE_HANDLER, regionsFor, WS_HEADER_MAX, type Regions,
+  MODE_ECHO, MODE_HANDLER, regionsFor, WS_CONTROL_MAX, WS_HEADER_MAX, type Regions,
 } from './layout.ts';
 
 export type Framing =
@@ -284,8 +284,9 @@ export function resolveConfig(options: CoreOptions = {}): CoreConfig {
       c.framing = FRAMING_WEBSOCKET;
       // Pings, pongs and close frames need an answer the core does not write: the host's handler does.
       if (mode !== MODE_HANDLER) throw configError('websocket framing needs handler mode (a handler answers pings and close frames)');
-      // One frame of a whole message; a message in fragments takes more (their headers), up to the largest rx ring.
-      maxWire = maxFrame + WS_HEADER_MAX;
+      // One frame of a whole message, or a control frame (up to WS_CONTROL_MAX bytes whatever maxFrame);
+      // a message in fragments takes more (their headers), up to the largest rx ring.
+      maxWire = Math.max(maxFrame, WS_CONTROL_MAX) + WS_HEADER_MAX;
       break;
     default:
       throw configError(`unknown framing ${(framing as { kind: string }).kind}`);
