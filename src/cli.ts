@@ -481,14 +481,16 @@ async function serve(args: string[], relay = false): Promise<void> {
     rxRing: size('rx-ring', values['rx-ring']),
     txRing: size('tx-ring', values['tx-ring']),
   };
-  let config = resolveConfig(coreOptions); // fail on bad options before binding
+  // Fail on bad options before binding, in the mode the threads' endpoints will choose (a --handler takes frames: websocket framing needs one).
+  const mode = values.handler === undefined ? 'echo' : 'handler';
+  let config = resolveConfig({ ...coreOptions, mode });
   const wanted = unix !== undefined ? 1 : values.listeners === undefined ? (portSharing() ? DEFAULT_LISTENERS : 1) : parseCount('listeners', values.listeners);
   const metricsAt = values.metrics === undefined ? undefined : parseHostPort('metrics', values.metrics, '127.0.0.1');
   // Live connections hold descriptors; a quarantined slot (config.slots beyond them) has none.
   const fit = fitDescriptors(config.maxConnections, workers, values['max-connections'] !== undefined, wanted, metricsAt ? METRICS_DESCRIPTORS : 0);
   if (fit.slots !== config.maxConnections) {
     coreOptions.maxConnections = fit.slots;
-    config = resolveConfig(coreOptions);
+    config = resolveConfig({ ...coreOptions, mode });
   }
   const keepalive = duration('keepalive', values.keepalive);
   const minRate = rate(values['min-rate']);

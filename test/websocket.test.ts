@@ -31,7 +31,9 @@ class RawClient {
   closed = false;
   private buf = Buffer.alloc(0);
   private upgraded = false;
-  constructor(readonly socket: net.Socket) {
+  readonly socket: net.Socket;
+  constructor(socket: net.Socket) {
+    this.socket = socket;
     socket.on('data', d => this.take(d));
     socket.on('end', () => (this.fin = true));
     socket.on('close', () => (this.closed = true));
@@ -123,7 +125,7 @@ describe.each(PATHS)('WebSocket messages (core=$core zeroCopy=$zeroCopy write=$w
   });
 
   it.each([false, true])('frames sent with the upgrade request are delivered after the 101 (async onUpgrade: %s)', async async_ => {
-    const { server, port } = await start({ ...echo(), onUpgrade: () => (async_ ? sleep(20) : undefined) });
+    const { server, port } = await start({ ...echo(), onUpgrade: () => (async_ ? sleep(20).then(() => true) : true) });
     const c = await RawClient.open(port, Buffer.concat([text('first'), binary(Buffer.of(7))]));
     const got = await c.next(2);
     expect(got.map(f => [f.op, f.payload.toString('latin1')])).toEqual([[OP.text, 'first'], [OP.binary, '\x07']]);
