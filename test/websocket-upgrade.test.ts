@@ -132,6 +132,7 @@ describe.each(PATHS)('the WebSocket upgrade (core=$core zeroCopy=$zeroCopy write
     expect(errors[0]).toBeInstanceOf(UpgradeTimeoutError);
     expect(errors[0]!.code).toBe('ERR_UPGRADE');
     expect(s.stats().total.errorsByCode.ERR_UPGRADE).toBe(1);
+    expect(s.stats().total.upgradeTimeouts).toBe(1);
     await s.close();
   });
 
