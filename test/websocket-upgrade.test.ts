@@ -194,16 +194,25 @@ describe('the upgrade behind a load balancer, and ringwire\'s own client', () =>
   it.each(['wasm', 'js'] as const)('connect({ websocket }) sends a valid request and opens on the 101 with the chosen subprotocol (core=%s)', async core => {
     let request: { path: string; protocols: readonly string[]; origin: string | undefined; cookie: string | undefined } | undefined;
     const { server: s, port } = await startServer({
-      framing: 'websocket', core, onFrame() {},
+      framing: 'websocket', core, onFrame: (m, conn, _r, text) => void conn.send(m, { text }),
       onUpgrade: r => {
         request = { path: r.path, protocols: r.protocols, origin: r.origin, cookie: r.headers.cookie };
         return { protocol: 'b' };
       },
     });
-    const client = await connectClient({ framing: 'websocket', core, port, websocket: { path: '/x', protocols: ['a', 'b'], origin: 'o', headers: { Cookie: 'c=1' } }, onFrame() {} });
+    const got: string[] = [];
+    const client = await connectClient({
+      framing: 'websocket', core, port, websocket: { path: '/x', protocols: ['a', 'b'], origin: 'o', headers: { Cookie: 'c=1' } },
+      onFrame: (m, _c, _r, text) => void got.push(`${text ? 'text' : 'binary'} ${Buffer.from(m).toString()}`),
+    });
     const c = await client.ready;
     expect(c.protocol).toBe('b');
     expect(request).toEqual({ path: '/x', protocols: ['a', 'b'], origin: 'o', cookie: 'c=1' });
+    // Its frames are masked (the server refuses unmasked ones with 1002) and carry their kind.
+    client.send(Buffer.from('hi'), { text: true });
+    client.send(Buffer.from('there'));
+    await until(() => got.length === 2);
+    expect(got).toEqual(['text hi', 'binary there']);
     await client.close();
     await s.close();
   });
