@@ -67,6 +67,9 @@ Options for serve:
                             traffic needs, and go back when idle; a connection it cannot serve
                             closes with ERR_MEMORY_EXHAUSTED (default: every connection at its
                             largest rings, at most ${DEFAULTS.maxMemory / 2 ** 30} GiB)
+  --ring-idle-timeout <time>
+                            a connection idle this long gives its rings back to the pool (default
+                            100ms; 0s: it keeps them while open)
   --rx-ring <bytes>         the largest receive ring of a connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
   --tx-ring <bytes>         the largest transmit ring of a connection, a power of two (default ${DEFAULTS.ring / 1024}k, or what --max-frame needs)
   --idle-timeout <time>     close connections idle this long (default 5m; 0s: never); times take a
@@ -419,6 +422,7 @@ async function serve(args: string[], relay = false): Promise<void> {
       'rx-ring': { type: 'string' },
       'tx-ring': { type: 'string' },
       'idle-timeout': { type: 'string' },
+      'ring-idle-timeout': { type: 'string' },
       'frame-timeout': { type: 'string' },
       'min-rate': { type: 'string' },
       'max-connections-per-ip': { type: 'string' },
@@ -511,6 +515,7 @@ async function serve(args: string[], relay = false): Promise<void> {
     tls: serverTls(values),
     core: values.core as CoreKind,
     idleTimeout: duration('idle-timeout', values['idle-timeout']),
+    ringIdleTimeout: duration('ring-idle-timeout', values['ring-idle-timeout']),
     writeTimeout: duration('write-timeout', values['write-timeout']),
     handlerTimeout: duration('handler-timeout', values['handler-timeout']),
     concurrency: values.concurrency === undefined ? undefined : parseCount('concurrency', values.concurrency),

@@ -86,13 +86,13 @@ import { isPromise, kindOf, type Handler } from './handler.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import { ProxyStage, wrapAfterHeader, type Stage } from './preamble.ts';
 import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
-import { noteRead, restartWait } from './read-clocks.ts';
+import { clock, noteRead, restartWait } from './read-clocks.ts';
 import { RelayLink } from './relay-link.ts';
 import type { Router } from './router.ts';
 import { listenForEnd, ownAddress, peerAddress, rearm, type ReadTarget } from './socket-adoption.ts';
 import {
-  kAwaitingInput, kClientError, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
-  kError, kEvict, kExpectHeader, kExpectUpgrade, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin,
+  kActive, kAwaitingInput, kClientError, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
+  kError, kEvict, kHost, kExpectHeader, kExpectUpgrade, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin, kHoldsRings,
   kIdentified, kInbound, kLastActive, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kRxSeen, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStage, kStageExpired, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitStart, kWaitsOnWrite, kWhenDrained, kWindowBytes, kWindowStart,
   kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan, kSession,
@@ -156,6 +156,12 @@ export interface ConnectionHost {
    * `from` itself must pay.
    */
   [kQueue](delta: number, from?: Connection): boolean;
+  /**
+   * The connection read or wrote, and may hold rings: the host keeps it among its
+   * ring holders until it has been idle long enough to give them back (kShrink).
+   * Called only while it is not one already ([kHoldsRings] false).
+   */
+  [kActive](connection: Connection): void;
   [kClientError](err: RingwireError, connection: ConnectionInfo): void;
   /** The connection closed: by `error`, or else normally for `reason`. */
   [kClosed](connection: Connection, error: RingwireError | undefined, reason: NormalClose): void;
@@ -273,7 +279,6 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kEarlyError]: ((err: Error) => RingwireError) | undefined;
 
   private readonly host: ConnectionHost;
-  private readonly core: Core;
   private readonly zeroCopy: boolean;
   /** Where the connection is in its life (connection-state.ts: the only way it changes is to(); its output's state is the writer's). */
   private state: Life = 'opening';
@@ -318,26 +323,36 @@ export class Connection<Data = any> implements ConnectionInfo {
   private link: RelayLink | null = null;
   /** In the endpoint's list of connections to flush (flushLater). */
   [kFlushQueued] = false;
+  /** Among the endpoint's ring holders (kActive), walked until it gives its rings back. */
+  [kHoldsRings] = false;
   /** Since when (performance.now()) the oldest frame out with a handler has been out; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
   get [kHandlerSince](): number {
     return this.dl === null ? 0 : this.dl.since;
   }
   // The deadline clocks (read-clocks.ts; read and restarted by the endpoint's sweep): fields of the connection, not an object of their own.
-  [kLastActive] = performance.now();
+  [kLastActive] = clock();
   [kWaitStart] = 0;
   [kWindowStart] = 0;
   [kWindowBytes] = 0;
   [kRxSeen] = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
 
+  /** The endpoint's core (a getter, not a field: one field fewer on every connection). */
+  private get core(): Core {
+    return this.host.core;
+  }
+
+  get [kHost](): ConnectionHost {
+    return this.host;
+  }
+
   constructor(host: ConnectionHost, slot: number, id: string, handler: Handler<Data>, source: SocketSource, zeroCopy: boolean) {
     this.host = host;
-    this.core = host.core;
     this[kSlot] = slot;
     this.id = id;
     this[kHandler] = handler;
     this.zeroCopy = zeroCopy;
-    this.out = new Writer(this, host);
+    this.out = new Writer(this);
     // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
     if (zeroCopy) {
       next = this.core.readSpan(slot); // what Node's first call of nextSpan() returns, in the socket's constructor
@@ -574,7 +589,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this[kFail](err as RingwireError);
       return null;
     }
-    this[kLastActive] = performance.now();
+    this[kLastActive] = clock();
     if (!got) return null;
     this.stage = null; // done: the stage removes itself
     this.proxyHeader = got.header; // its addresses are remoteAddress and localAddress from now on
@@ -1030,6 +1045,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.host[kLeaveRead]();
     }
     noteRead(this, n, reads(this.state) ? this.unfinished : 0);
+    if (!this[kHoldsRings]) this.host[kActive](this);
     return !this.paused;
   }
 
@@ -1063,14 +1079,16 @@ export class Connection<Data = any> implements ConnectionInfo {
    * to the core's pool (shrink(): an empty tx ring and the empty rx ring, entirely).
    * Node still holds a span of the rx ring, so it gets the thread's idle buffer now,
    * outside a read (the next read takes a ring again: onRead); a paused socket gets
-   * it when it resumes (updateReading). For the sweep.
+   * it when it resumes (updateReading). For the endpoint's ring sweep: true when the
+   * connection holds no ring now.
    */
-  [kShrink](): void {
+  [kShrink](): boolean {
     const slot = this[kSlot];
-    if (this.core.txSize(slot) === 0 && this.core.rxSize(slot) === 0) return; // nothing to give back
+    if (this.core.txSize(slot) === 0 && this.core.rxSize(slot) === 0) return true; // nothing to give back
     if (this.state !== 'open' || this.reading || this.pending || this.saved !== null || this.out.queued > 0 || this.out.writing
-      || this.leftover !== null || this.core.rxBuffered(slot) > 0 || this.core.txPending(slot) > 0) return;
+      || this.leftover !== null || this.core.rxBuffered(slot) > 0 || this.core.txPending(slot) > 0) return false;
     if (this.core.shrink(slot) > 0 && this.zeroCopy && !this.paused) rearm(this.socket, this[kNextSpan]());
+    return this.core.txSize(slot) === 0 && this.core.rxSize(slot) === 0;
   }
 
   /**
@@ -1117,6 +1135,7 @@ export class Connection<Data = any> implements ConnectionInfo {
         at += n;
         this[kSettle](this.core.received(this[kSlot], n));
         noteRead(this, n, reads(this.state) ? this.unfinished : 0);
+        if (!this[kHoldsRings]) this.host[kActive](this);
       }
     } finally {
       this.host[kLeaveRead]();

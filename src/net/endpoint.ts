@@ -77,8 +77,8 @@ import type { UpgradeSettings } from './upgrade-stage.ts';
 import type { UpgradeTarget } from './websocket-handshake.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
-  kAwaitingInput, kClientError, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
-  kExpectHeader, kExpectUpgrade, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin, kIdentified, kInbound,
+  kActive, kAwaitingInput, kClientError, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
+  kExpectHeader, kExpectUpgrade, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin, kHoldsRings, kIdentified, kInbound,
   kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStage, kStageExpired, kStart, kTakesFrames,
   kTlsAfterHeader, kWritePath, kWriting, kNextSpan, kLastActive, kWaitStart, kWindowBytes, kWindowStart,
 } from './internals.ts';
@@ -88,6 +88,12 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   core?: CoreKind | Core;
   /** Close a connection with ERR_IDLE_TIMEOUT after this many ms without traffic. Default 300000 (5 min); 0 = never. */
   idleTimeout?: number;
+  /**
+   * A connection with no traffic for this many ms gives its rings back to the pool;
+   * its next read is copied once (at most minRing bytes) into a ring taken again.
+   * Default 100; 0 = a connection keeps its rings while it is open.
+   */
+  ringIdleTimeout?: number;
   /** An incomplete frame must complete within this many ms of its first byte, else ERR_FRAME_TIMEOUT. Default 30000; 0 = never. */
   frameTimeout?: number;
   /** While a frame is incomplete, bytes per second the peer must send, averaged over minRateWindow, else ERR_TOO_SLOW. Default 500; 0 = no minimum. */
@@ -240,13 +246,6 @@ export const CONNECTION_STATE_BYTES = 32 * 1024;
  */
 export const QUARANTINED_STATE_BYTES = 8 * 1024;
 
-/**
- * A connection with no traffic for this long gives its rings back to the core's
- * pool (Connection[kShrink]): long enough that a request/response client between
- * two requests keeps them, short enough that a burst's rings do not stay taken.
- */
-export const RINGS_IDLE_MS = 1000;
-
 export {
   DEFAULT_CONCURRENCY, DEFAULT_EVICT_AFTER, DEFAULT_FRAME_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_QUEUED_TOTAL,
   DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_PROXY_TIMEOUT, DEFAULT_STALL_TIMEOUT, DEFAULT_WRITE_TIMEOUT, MAX_CONCURRENCY, queueLimits,
@@ -265,8 +264,8 @@ let warnedCopy = false;
 let warnedStreamWrite = false;
 
 export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implements ConnectionHost, Dialer {
-  /** Open connections by id. */
-  readonly connections = new Map<string, Connection<Data>>();
+  /** Open connections, in the order they opened (a Set: no id string kept as a key for each). */
+  readonly connections = new Set<Connection<Data>>();
   readonly handler: Handler<Data>;
   readonly [kTakesFrames]: boolean;
   /** How its connections write: EndpointOptions.writePath as start() decided it (chooseWritePath). */
@@ -301,6 +300,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Replies queued beyond the tx rings, over every connection (maxQueuedTotal): who pays when it runs out. */
   private readonly budget: QueueBudget;
   private sweeper: NodeJS.Timeout | undefined;
+  /**
+   * Connections that read or wrote since they last gave their rings back ([kActive]):
+   * the ring sweep walks only these, so idle connections cost it nothing. Running
+   * only while there are some.
+   */
+  private readonly ringHolders = new Set<Connection>();
+  private ringSweeper: NodeJS.Timeout | undefined;
   private deadlines: Deadlines | undefined;
   private addresses: AddressTable | undefined;
   /** proxyProtocol is on: the balancers it trusts. */
@@ -578,9 +584,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** A connection is connected: track it and start it (it runs its hooks, or waits for its PROXY header). */
   private register(connection: Connection<Data>): void {
     connection[kEarlyError] = undefined;
-    this.connections.set(connection.id, connection);
+    this.connections.add(connection);
     this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
+    this[kActive](connection); // it opened with an rx ring
     connection[kStart]();
   }
 
@@ -690,6 +697,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       await drained;
       clearInterval(this.sweeper);
       this.sweeper = undefined;
+      clearInterval(this.ringSweeper);
+      this.ringSweeper = undefined;
       this.heartbeat?.stop();
       this.router.detach();
       this.emit('close');
@@ -705,7 +714,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   // ---- ConnectionHost ----
 
   [kConnectionOpened](connection: Connection): void {
-    if (this.connections.has(connection.id)) this.emit('connection', connection as Connection<Data>);
+    if (this.connections.has(connection as Connection<Data>)) this.emit('connection', connection as Connection<Data>);
   }
 
   /** maxConnectionsPerIp behind a balancer: the client's address is the one the header names (without one, serve() counted it). */
@@ -797,7 +806,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   [kClosed](connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
-    this.connections.delete(connection.id); // if still in `dirty`, its flush() is a no-op now
+    this.connections.delete(connection as Connection<Data>); // if still in `dirty`, its flush() is a no-op now
+    this.ringHolders.delete(connection);
     if (this.handshakes.delete(connection as Connection<Data>)) {
       // A peer that hangs up mid-handshake (or a plain-TCP client that sent nothing) failed it too.
       if (!error && !this.closing) this[kClientError](error = ringwireError(E_TLS, 'the peer closed the connection during the TLS handshake'), connection);
@@ -833,15 +843,39 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     this.sweeper = undefined;
   }
 
+  [kActive](connection: Connection): void {
+    connection[kHoldsRings] = true; // with ringIdleTimeout 0 it keeps its rings: no list, no sweep
+    const idle = this.options.ringIdleTimeout;
+    if (idle === 0) return;
+    this.ringHolders.add(connection);
+    if (this.ringSweeper) return;
+    this.ringSweeper = setInterval(this.sweepRings, Math.max(1, idle / 2));
+    this.ringSweeper.unref();
+  }
+
+  /** Ring holders idle for ringIdleTimeout give their rings back, and leave the list once they hold none. */
+  private readonly sweepRings = () => {
+    const now = performance.now();
+    const idle = this.options.ringIdleTimeout;
+    for (const c of this.ringHolders) {
+      if (now - c[kLastActive] > idle && c[kShrink]()) {
+        c[kHoldsRings] = false;
+        this.ringHolders.delete(c);
+      }
+    }
+    if (this.ringHolders.size > 0) return;
+    clearInterval(this.ringSweeper);
+    this.ringSweeper = undefined;
+  };
+
   /**
-   * One coarse timer per endpoint for every deadline, and to shrink the rings of
-   * connections idle for RINGS_IDLE_MS, running only while connections exist. Its
-   * period is a quarter of the smallest limit (10 ms … 1 s).
+   * One coarse timer per endpoint for every deadline, running only while
+   * connections exist. Its period is a quarter of the smallest limit (10 ms … 1 s).
    */
   private startSweep(handshake = 0): void {
     const d = this.deadlines!;
     const limits = [d.write, d.idle, d.handler, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, d.upgrade, handshake].filter(v => v > 0);
-    // With no deadline at all it still runs, once a second, to give idle connections' rings back.
+    // With no deadline at all it runs once a second and judges nothing (cheaper than deciding per connection whether to start it).
     const period = limits.length ? Math.max(10, Math.min(1000, Math.min(...limits) / 4)) : 1000;
     let last = performance.now(), skipped = false;
     this.sweeper = setInterval(() => {
@@ -887,7 +921,6 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kLastActive])} ms (idleTimeout ${d.idle} ms)`), since > 0);
         continue;
       }
-      if (now - c[kLastActive] > RINGS_IDLE_MS) c[kShrink]();
       if (!c[kAwaitingInput]) {
         c[kWaitStart] = 0; // our wait, not the peer's: the clocks start again when it is the peer's
         continue;

@@ -6,6 +6,8 @@
 
 // ---- Connection: what its endpoint, router, client and relay call ----
 export const kSlot = Symbol('slot');
+/** A connection's endpoint (ConnectionHost), for its writer. */
+export const kHost = Symbol('host');
 export const kHandler = Symbol('handler');
 export const kOpened = Symbol('opened');
 export const kInbound = Symbol('inbound');
@@ -36,6 +38,9 @@ export const kAwaitingInput = Symbol('awaitingInput');
 export const kRestartWait = Symbol('restartWait');
 export const kHandlerSince = Symbol('handlerSince');
 export const kShrink = Symbol('shrink');
+/** In the endpoint's ring holders (a connection that read or wrote since it last gave its rings back). */
+export const kHoldsRings = Symbol('holdsRings');
+export const kActive = Symbol('active');
 export const kPeer = Symbol('peer');
 export const kForward = Symbol('forward');
 /** Where a connection is in its state tables (connection-state.ts): for the model-based test. */

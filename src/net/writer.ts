@@ -35,7 +35,8 @@ import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
 import { WRITE_DONE, canWriteDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
-import { kDelivering, kError, kFail, kFlushLater, kInRead, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { kActive, kDelivering, kError, kFail, kFlushLater, kHoldsRings, kHost, kInRead, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { clock } from './read-clocks.ts';
 import { TxQueue } from './tx-queue.ts';
 
 /**
@@ -75,17 +76,24 @@ export class Writer implements DirectWriteOwner {
   /** The socket copies what write() hands it (TLS): see flush(). */
   private copiesWrites = false;
   private readonly c: Connection;
-  private readonly host: ConnectionHost;
-  private readonly core: Core;
-  private readonly slot: number;
   /** The stream path's write callback (Node calls it with no `this`): made at the first stream write; the direct path needs none. */
   private onWritten: ((err?: Error | null) => void) | undefined;
 
-  constructor(c: Connection, host: ConnectionHost) {
+  constructor(c: Connection) {
     this.c = c;
-    this.host = host;
-    this.core = host.core;
-    this.slot = c[kSlot];
+  }
+
+  // Read through the connection, not kept: three fields fewer on every connection's writer.
+  private get host(): ConnectionHost {
+    return this.c[kHost];
+  }
+
+  private get core(): Core {
+    return this.c[kHost].core;
+  }
+
+  private get slot(): number {
+    return this.c[kSlot];
   }
 
   /** One step of the output, as the table has it. */
@@ -241,7 +249,7 @@ export class Writer implements DirectWriteOwner {
       if (this.host[kInRead] && pending < TLS_RECORD) return this.host[kFlushLater](this.c);
     }
     const first = this.core.txChunk(this.slot, this.inflight);
-    if (this.inflight === 0) this.lastProgress = performance.now();
+    if (this.inflight === 0) this.lastProgress = clock();
     const direct = this.direct;
     if (direct) {
       const skip = this.inflight;
@@ -287,7 +295,8 @@ export class Writer implements DirectWriteOwner {
   private release(n: number): void {
     this.core.release(this.slot, n);
     this.inflight -= n;
-    this.lastProgress = this.c[kLastActive] = performance.now();
+    this.lastProgress = this.c[kLastActive] = clock();
+    if (!this.c[kHoldsRings]) this.host[kActive](this.c);
   }
 
   /**
