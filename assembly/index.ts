@@ -52,6 +52,13 @@
 // went). W_CUT_DONE and W_CUT_LEFT say where the frame in progress stands. Whole
 // frames go as before. So a relay's rings never hold a frame whole: they grow for
 // throughput up to RELAY_RING only (or for a whole frame's tx, which fits its rx).
+//
+// WebSocket framing (handler mode only): process() hands the slot to wsProcess()
+// (websocket.ts), which decodes, unmasks, reassembles and lists messages and control
+// frames, keeping its own words per slot at C.wsOff; the rx ring grows for the frame
+// in progress as for the other framings (its need counted from W_LISTED, where an
+// open message starts). A send names its frame's kind, and a client slot's is masked
+// with the key the host drew.
 
 import * as C from "./config";
 import {

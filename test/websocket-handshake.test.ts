@@ -1,7 +1,7 @@
 // The WebSocket opening handshake's rules (RFC 6455 section 4), as text: the head
 // reader's limit and split reads, each check the server makes and the status it
 // answers, onUpgrade's answers, and the client's check of a 101. The same rules over
-// real sockets and real peers are in websocket.test.ts and websocket-peers.test.ts.
+// real sockets and real peers are in websocket-upgrade.test.ts, websocket-messages.test.ts and websocket-peers.test.ts.
 
 import { describe, expect, it } from 'vitest';
 import {

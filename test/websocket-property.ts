@@ -80,7 +80,7 @@ export const wsCaseArb = fc.record({
   minPow: fc.integer({ min: 4, max: 6 }),
   rxPow: fc.integer({ min: 8, max: 11 }),
   frameCap: fc.integer({ min: 1, max: 5 }),
-  parts: fc.array(fc.oneof({ weight: 10, arbitrary: messageArb }, { weight: 1, arbitrary: strayArb }, { weight: 1, arbitrary: controlArb.map(c => ({ kind: 'control' as const, ...c })) }), { maxLength: 8 }),
+  parts: fc.array(fc.oneof({ weight: 16, arbitrary: messageArb }, { weight: 1, arbitrary: strayArb }, { weight: 1, arbitrary: controlArb.map(c => ({ kind: 'control' as const, ...c })) }), { maxLength: 8 }),
   key: keyArb,
   cuts: fc.array(fc.nat(), { maxLength: 12 }),
   defer: fc.array(fc.boolean(), { maxLength: 4 }),

@@ -5,7 +5,7 @@
 // past it, the deadline (408), a request split into single bytes, the PROXY header
 // before it, and ringwire's own client against its server and against servers that
 // answer wrongly. The rules as text are in websocket-handshake.test.ts; messages and
-// real peers in websocket.test.ts and websocket-peers.test.ts.
+// real peers in websocket-messages.test.ts and websocket-peers.test.ts.
 
 import net from 'node:net';
 import { once } from 'node:events';

@@ -36,7 +36,7 @@ import {
   F_ADDR, F_END, F_KIND, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, FRAMING_WEBSOCKET, H_FRAME_COUNT, LAYOUT_BASE, MODE_ECHO, readHeaderConfig, SCRATCH_BASE, SCRATCH_SIZE,
   SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
   W_CUT_DONE, W_CUT_LEFT, W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
-  W_WS_FLAGS, W_WS_RAW, WS_BINARY, WS_FLAG_CLIENT, WS_SLOT_SIZE,
+  W_WS_FLAGS, W_WS_RAW, WS_BINARY, WS_FLAG_CLIENT, WS_FLAG_CLOSED, WS_SLOT_SIZE,
 } from './layout.ts';
 import { JsFraming } from './js-framing.ts';
 import { Stats } from './stats.ts';
@@ -217,7 +217,8 @@ export interface Core {
    * Whole frames in the rx ring the core has not handed on yet: not echoed (echo
    * mode, from the tail) or not listed (handler mode, from the end of the listed
    * frames), up to a framing error if one follows them. Raw framing: 1 while any
-   * byte waits (a run, as framesIn counts it). Changes nothing; it decodes each
+   * byte waits (a run, as framesIn counts it); websocket: whole frames after the open
+   * message's fragments so far, each fragment one. Changes nothing; it decodes each
    * frame again, so it is for the drain's accounting, never the data path.
    */
   bufferedFrames(slot: number): number;
@@ -235,6 +236,7 @@ export interface Core {
    * order is kept. Returns how many records were encoded: all, or those before the
    * first that send() would not put in a ring as it is (over the ring, a length or
    * delimiter the framing cannot carry); 0 when the pool has no room for the batch.
+   * WebSocket framing: binary server frames (unmasked: not for client slots).
    */
   fanout(records: Uint8Array, len: number, slots: Uint32Array, n: number): number;
   /** Give the segment fanout() stages batches in back to the pool (it keeps it between batches). */
@@ -429,6 +431,11 @@ export abstract class CoreBase implements Core {
   bufferedFrames(slot: number): number {
     const head = this.slotWord(slot, W_RX_HEAD);
     let pos = this.config.mode === MODE_ECHO ? this.slotWord(slot, W_RX_TAIL) : this.slotWord(slot, W_LISTED);
+    if (this.config.framing === FRAMING_WEBSOCKET) {
+      // From the next frame of an open message (its fragments so far are not frames any more); none after a close.
+      if (this.u32[this.wsWord(slot, W_WS_FLAGS)]! & WS_FLAG_CLOSED) return 0;
+      pos = (pos + this.u32[this.wsWord(slot, W_WS_RAW)]!) >>> 0;
+    }
     if (head === pos) return 0;
     if (this.config.framing === FRAMING_RAW) return 1;
     const framing = (this.scanner ??= new JsFraming(this.u8, this.u32, readHeaderConfig(this.memory)));
@@ -479,7 +486,7 @@ export abstract class CoreBase implements Core {
     // A payload in this memory (a frame forwarded by its handler): one call into the core.
     const r = payload.buffer === this.memory ? this.sendFrom(slot, payload.byteOffset, payload.length, kind, this.keyFor(slot)) : this.reserve(slot, payload.length, kind);
     // Not in the ring now (it waits for room, or streams through it later): its bytes are checked now, whole.
-    if (r === SEND_FULL || r === SEND_TOO_LARGE) return this.check(payload) === SEND_DELIMITER ? SEND_DELIMITER : r;
+    if (r === SEND_FULL || r === SEND_TOO_LARGE) return this.check(payload, kind) === SEND_DELIMITER ? SEND_DELIMITER : r;
     if (r !== SEND_OK || payload.buffer === this.memory) return r;
     // The core checks the payload's bytes where they are now, in the ring, before it publishes them.
     this.copyIntoTx(slot, this.slotWord(slot, W_RESERVED), payload);

@@ -57,6 +57,8 @@ export class JsFraming {
     if (framing === FRAMING_VARINT) return this.decodeVarint(base, mask, tail, avail);
     if (framing === FRAMING_DELIMITER) return this.decodeDelimiter(base, mask, tail, avail, scan, done);
     if (framing === FRAMING_FIXED) return this.decodeFixed(avail);
+    // The core decodes websocket frames in wsProcess(); here only for Core.bufferedFrames: a frame's length, unchecked.
+    if (framing === FRAMING_WEBSOCKET) return this.ws.wholeFrame(base, mask, tail, avail);
     return 0; // raw never reaches decode()
   }
 

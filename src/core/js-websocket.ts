@@ -191,6 +191,21 @@ export class JsWebsocket {
     return result;
   }
 
+  /** The wire length of the frame at pos if all of it is buffered (avail bytes from pos), else 0; no check (Core.bufferedFrames). */
+  wholeFrame(base: number, mask: number, pos: number, avail: number): number {
+    if (avail < 2) return 0;
+    const b1 = ringByte(this.u8, base, mask, pos + 1);
+    const len7 = b1 & 0x7f, ext = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+    if (avail < 2 + ext) return 0;
+    let len = len7;
+    if (ext !== 0) {
+      len = 0;
+      for (let i = 0; i < ext; i++) len = len * 256 + ringByte(this.u8, base, mask, pos + 2 + i);
+    }
+    const wire = 2 + ext + (b1 & 0x80 ? 4 : 0) + len;
+    return avail >= wire ? wire : 0;
+  }
+
   // ---- encoding: one unfragmented frame (FIN) per send ----
 
   wsEncoding(kind: number, masked: boolean, key: number): void {

@@ -102,7 +102,8 @@ import { UpgradeClientStage, UpgradeStage, type UpgradeSettings } from './upgrad
 import { acceptResponse, HttpRefusal, readAnswer, refusalResponse, type UpgradeAnswer, type UpgradeRequest } from './websocket-handshake.ts';
 import { Writer } from './writer.ts';
 import { sendKind, type SendOptions } from './message-kind.ts';
-import { closeCodeFor, sendableCode, WebSocketSession } from './websocket-session.ts';
+import { sendableCode, WebSocketSession } from './websocket-session.ts';
+import { CLOSE_GOING_AWAY, CLOSE_NORMAL, websocketCloseCode } from '../core/websocket-close.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
 export interface ConnectionInfo {
@@ -805,7 +806,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * frame with `code` (default 1000; 1000, 1001, 1003, 1007-1011 or 3000-4999) and
    * `reason` (at most 123 bytes of UTF-8) goes out after those replies, and the
    * peer's close frame is awaited (messages that come meanwhile are dropped) for
-   * CLOSE_WAIT_MS before our FIN. A code or reason outside those is a TypeError.
+   * CLOSE_WAIT_MS before our FIN. Another code is a TypeError, a longer reason a RangeError.
    */
   close(code = 1000, reason?: string): void {
     const ws = this.ws;
@@ -845,7 +846,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private shut(event: 'close' | 'idle'): void {
     if (over(this.state)) return;
     // websocket framing: our close frame, unless it is out or the peer cannot read it (its FIN came), before the FIN.
-    this.ws?.ending(this.error ? closeCodeFor(this.error) : this.closeReason === 'drain' ? 1001 : 1000, this.peerEnded);
+    this.ws?.ending(this.error ? websocketCloseCode(this.error.number) : this.closeReason === 'drain' ? CLOSE_GOING_AWAY : CLOSE_NORMAL, this.peerEnded);
     this.closeReason ??= 'local';
     this.to('closing', event);
     if (this.dl !== null) this.dl.saved = null;

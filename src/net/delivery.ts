@@ -22,7 +22,8 @@
 // class asks it through the symbols of internals.ts.
 
 import { FRAME_WORDS, R_MORE, R_NO_MEMORY, S_QUARANTINED, WS_BINARY, WS_TEXT, type Core } from '../core/core.ts';
-import { E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_SLOW_CONSUMER, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
+import { E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_SLOW_CONSUMER, E_WEBSOCKET_PROTOCOL, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
+import { websocketRuleText } from '../core/websocket-close.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import { over } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
@@ -261,6 +262,7 @@ export class Delivery {
       return ringwireError(n, `${what} (${maxFrame} bytes of payload, framing ${framingText}): raise --max-frame or fix the peer`);
     }
     if (n === E_BAD_LENGTH) return ringwireError(n, `a length prefix that cannot describe a valid frame for framing ${framingText}`);
+    if (n === E_WEBSOCKET_PROTOCOL) return ringwireError(n, websocketRuleText(this.core.errorSize(this.slot)));
     return ringwireError(n);
   }
 
