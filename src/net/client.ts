@@ -24,7 +24,7 @@ import { checkOptions, checkTls, duration, OTHER, whole, type Rule } from './opt
 import { kClientError, kDial, kError, kMaxQueued, kOpened, kReplyRefusal } from './internals.ts';
 import { destination, type Destination } from './unix-socket.ts';
 import { targetProblem, type UpgradeTarget } from './websocket-handshake.ts';
-import { bytesOf, kindOf, sendKind, waiting, type SendOptions, type Waiting } from './message-kind.ts';
+import { waitingBytes, waitingKind, sendKind, waiting, type SendOptions, type Waiting } from './message-kind.ts';
 import { WS_TEXT } from '../core/core.ts';
 
 export interface ReconnectOptions {
@@ -268,7 +268,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
-    for (const w of held) c.send(bytesOf(w), { text: kindOf(w) === WS_TEXT });
+    for (const w of held) c.send(waitingBytes(w), { text: waitingKind(w) === WS_TEXT });
   }
 
   private end(error: Error | undefined): void {

@@ -31,7 +31,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { RingwireError } from '../core/errors.ts';
 import { kReply } from './internals.ts';
-import { bytesOf, sendKind, waiting, type SendOptions, type Waiting } from './message-kind.ts';
+import { waitingBytes, sendKind, waiting, type SendOptions, type Waiting } from './message-kind.ts';
 
 /** A frame's own reply handle: onFrame's third argument. */
 export interface FrameReply {
@@ -153,7 +153,7 @@ export class DeliveryWindow {
   takeReplies(e: InFlight): Waiting[] | null {
     const r = e.replies;
     e.replies = null;
-    if (r) for (const p of r) this.bytes -= bytesOf(p).length;
+    if (r) for (const p of r) this.bytes -= waitingBytes(p).length;
     return r;
   }
 

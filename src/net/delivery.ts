@@ -34,7 +34,7 @@ import {
   kCloseSlot, kConsume, kDelivering, kEnter, kFail, kFinWhenFlushed, kForward, kLeave, kLife, kLimits, kPeer, kQueue, kSession, kSettle, kSlot, kSocketClosed,
   kTakesFrames, kTxBlocked, kUpdateReading, kWhenDrained,
 } from './internals.ts';
-import { bytesOf, kindOf, type Waiting } from './message-kind.ts';
+import { waitingBytes, waitingKind, type Waiting } from './message-kind.ts';
 import type { Writer } from './writer.ts';
 
 /** Frames a connection could not deliver yet, in order, and what the core said after listing them. */
@@ -144,9 +144,9 @@ export class Delivery {
   /** A frame's turn came: the replies it sent while earlier frames were out, in order. */
   private sendHeld(replies: Waiting[], send: boolean): void {
     let bytes = 0;
-    for (const p of replies) bytes += bytesOf(p).length;
+    for (const p of replies) bytes += waitingBytes(p).length;
     this.host[kQueue](-bytes);
-    if (send) for (const p of replies) this.out.put(bytesOf(p), kindOf(p));
+    if (send) for (const p of replies) this.out.put(waitingBytes(p), waitingKind(p));
   }
 
   /**

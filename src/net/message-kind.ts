@@ -30,10 +30,10 @@ export type Waiting = Uint8Array | Kinded;
 export const waiting = (copy: Uint8Array, kind: number): Waiting => (kind === WS_BINARY ? copy : new Kinded(copy, kind));
 
 /** The bytes of a waiting payload. */
-export const bytesOf = (w: Waiting): Uint8Array => (w instanceof Kinded ? w.bytes : w);
+export const waitingBytes = (w: Waiting): Uint8Array => (w instanceof Kinded ? w.bytes : w);
 
 /** Its kind. */
-export const kindOf = (w: Waiting): number => (w instanceof Kinded ? w.kind : WS_BINARY);
+export const waitingKind = (w: Waiting): number => (w instanceof Kinded ? w.kind : WS_BINARY);
 
 /** The kind send() options ask for. */
 export const sendKind = (options: SendOptions | undefined): number => (options?.text === true ? WS_TEXT : WS_BINARY);

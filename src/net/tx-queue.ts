@@ -18,7 +18,7 @@
 
 import { fanoutRecordLength, fanoutRecordSize, SEND_FULL, SEND_NO_MEMORY, SEND_OK, type Core } from '../core/core.ts';
 import { freeCopy } from './queue-budget.ts';
-import { bytesOf, kindOf, waiting, type Waiting } from './message-kind.ts';
+import { waitingBytes, waitingKind, waiting, type Waiting } from './message-kind.ts';
 
 /** Fan-out records [at, end) of a batch's shared copy, waiting for one connection's ring. */
 class RecordRun {
@@ -68,8 +68,8 @@ export class TxQueue {
         this.items[this.head++] = undefined as never;
         continue;
       }
-      const next = bytesOf(item);
-      const kind = kindOf(item);
+      const next = waitingBytes(item);
+      const kind = waitingKind(item);
       if (this.streamed < 0) {
         const r = core.send(slot, next, kind);
         if (r === SEND_FULL) return this.took(moved);
@@ -126,7 +126,7 @@ export class TxQueue {
     const dropped = this.bytes;
     for (let i = this.head; i < this.items.length; i++) {
       const item = this.items[i]!;
-      if (!(item instanceof RecordRun)) freeCopy(bytesOf(item));
+      if (!(item instanceof RecordRun)) freeCopy(waitingBytes(item));
     }
     this.items = [];
     this.head = 0;
