@@ -262,10 +262,6 @@ export class Connection<Data = any> implements ConnectionInfo {
   socketLocalPort: number | undefined;
   /** The PROXY protocol header this connection began with (with its TLVs), if the server expects one. */
   proxyHeader: ProxyHeader | undefined;
-  /** websocket framing, a server's connection: the upgrade request it opened with (path, headers, subprotocols, origin), set before onUpgrade. */
-  request: UpgradeRequest | undefined;
-  /** websocket framing: the subprotocol chosen in the handshake (onUpgrade's, or the server's answer to a client), if any. */
-  protocol: string | undefined;
   /** onOpen was called (onClose will be). */
   [kOpened] = false;
   /** Accepted by a server (serve()), not dialled: a relay pairs it with an upstream; eviction picks among these. */
@@ -287,9 +283,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private connected = false;
   /** The stage before framing (a PROXY header, the WebSocket upgrade): reads go to it until it is done and removed. */
   private stage: Stage | null = null;
-  /** websocket framing: the upgrade follows the other stages (the endpoint's settings). */
-  private upgrade: UpgradeSettings | undefined;
-  /** websocket framing: control frames and the close handshake (websocket-session.ts), once the upgrade opened the connection. */
+  /** websocket framing: the upgrade (after the other stages), then control frames and the close handshake (websocket-session.ts); null with other framings. */
   private ws: WebSocketSession | null = null;
   /** The error that closed the connection, for onClose. */
   private error: RingwireError | undefined;
@@ -467,7 +461,17 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   /** websocket framing: the HTTP upgrade comes after the PROXY header and TLS, before framing. Before start(). */
   [kExpectUpgrade](settings: UpgradeSettings): void {
-    this.upgrade = settings;
+    this.ws = new WebSocketSession(settings, this, this.out);
+  }
+
+  /** websocket framing, a server's connection: the upgrade request it opened with (path, headers, subprotocols, origin), set before onUpgrade. */
+  get request(): UpgradeRequest | undefined {
+    return this.ws?.request;
+  }
+
+  /** websocket framing: the subprotocol chosen in the handshake (onUpgrade's, or the server's answer to a client), if any. */
+  get protocol(): string | undefined {
+    return this.ws?.protocol;
   }
 
   /** The stage before framing, if any: the endpoint's sweep reads its clock (since, timeout). */
@@ -527,8 +531,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    * connection closed.
    */
   private opened(event: 'start' | 'header' | 'secured'): boolean {
-    const u = this.upgrade;
-    if (u === undefined) return this.open(event);
+    if (this.ws === null) return this.open(event);
+    const u = this.ws.settings;
     this.to('preamble', event);
     const stage = u.target ? new UpgradeClientStage(u) : new UpgradeStage(u);
     stage.since = performance.now();
@@ -628,10 +632,10 @@ export class Connection<Data = any> implements ConnectionInfo {
         this[kFail](err as RingwireError, true);
         return null;
       }
-      this[kLastActive] = performance.now();
+      this[kLastActive] = clock();
       if (!answer) return null;
       this.stage = null;
-      this.protocol = answer.protocol;
+      this.ws!.protocol = answer.protocol;
       return this.upgraded() ? answer.rest : null;
     }
     let got: ReturnType<UpgradeStage['take']>;
@@ -641,10 +645,10 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.refuseUpgrade(err as HttpRefusal);
       return null;
     }
-    this[kLastActive] = performance.now();
+    this[kLastActive] = clock();
     if (!got) return null;
     const { request, key, rest } = got;
-    this.request = request;
+    this.ws!.request = request;
     let answer: UpgradeAnswer | PromiseLike<UpgradeAnswer>;
     try {
       answer = this[kHandler].onUpgrade?.(request, this);
@@ -670,7 +674,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   private answerUpgrade(answer: UpgradeAnswer, key: string): boolean {
     let decision: ReturnType<typeof readAnswer>;
     try {
-      decision = readAnswer(answer, this.request!);
+      decision = readAnswer(answer, this.ws!.request!);
     } catch (err) {
       this.failUpgrade(handlerError(err));
       return false;
@@ -680,14 +684,14 @@ export class Connection<Data = any> implements ConnectionInfo {
       return false;
     }
     this.stage = null; // done: the stage removes itself
-    this.protocol = decision.protocol;
+    this.ws!.protocol = decision.protocol;
     this.socket.write(acceptResponse(key, decision.protocol, decision.headers));
     return this.upgraded();
   }
 
   /** The handshake is done (the 101 written or read): open, and write what was sent before it (it waited: Writer.flush()). */
   private upgraded(): boolean {
-    this.ws = new WebSocketSession(this, this.out);
+    this.ws!.upgraded = true;
     if (!this.open('upgraded')) return false;
     this.out.flush();
     return true;
@@ -824,10 +828,10 @@ export class Connection<Data = any> implements ConnectionInfo {
    * closing. Another framing, or a payload over 125 bytes, is a TypeError.
    */
   ping(payload: Uint8Array = new Uint8Array(0)): boolean {
-    if (this.upgrade === undefined) throw new TypeError('ping() is for websocket framing');
+    if (this.ws === null) throw new TypeError('ping() is for websocket framing');
     if (!(payload instanceof Uint8Array)) throw notBytes('ping()', payload);
     if (payload.length > WS_CONTROL_MAX) throw new TypeError(`a ping carries at most ${WS_CONTROL_MAX} bytes, got ${payload.length}`);
-    if (this.ws === null || this.out.closed || this.state === 'closed' || this.error || this.ws.closeSent) return false;
+    if (!this.ws.upgraded || this.out.closed || this.state === 'closed' || this.error || this.ws.closeSent) return false;
     return this.out.put(payload, WS_PING);
   }
 
@@ -837,7 +841,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     return ws === null || ws.peerCode === undefined ? undefined : { code: ws.peerCode, reason: ws.peerReason };
   }
 
-  /** The connection's WebSocket session (null before the upgrade, and with other framings): for its delivery. */
+  /** The connection's WebSocket session (null with other framings): for its delivery. */
   get [kSession](): WebSocketSession | null {
     return this.ws;
   }

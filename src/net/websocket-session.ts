@@ -1,5 +1,8 @@
-// A WebSocket connection's rules above its frames (RFC 6455 sections 5.5 and 7),
-// made when the upgrade opens the connection (websocket framing only). The core
+// A WebSocket connection's own state and rules above its frames (RFC 6455 sections
+// 5.5 and 7), made when its endpoint expects an upgrade (websocket framing only: a
+// connection of another framing has none, and pays one null field). Before the
+// upgrade it holds the endpoint's settings, then the request and the subprotocol;
+// once upgraded (`upgraded`) it answers what the peer sends. The core
 // decodes, unmasks and checks every frame and lists control frames beside whole
 // messages (Core.frameKind); this part answers them, and owns the close handshake:
 //
@@ -17,6 +20,8 @@
 
 import { WS_CLOSE, WS_PING, WS_PONG } from '../core/core.ts';
 import { closePayload, readClose } from '../core/websocket-close.ts';
+import type { UpgradeSettings } from './upgrade-stage.ts';
+import type { UpgradeRequest } from './websocket-handshake.ts';
 import type { Writer } from './writer.ts';
 
 /** How long close(code, reason) waits for the peer's close frame before our FIN. */
@@ -34,6 +39,14 @@ export interface SessionOwner {
 }
 
 export class WebSocketSession {
+  /** The endpoint's settings for the upgrade (its limit and deadline; a client's target). */
+  readonly settings: UpgradeSettings;
+  /** A server's connection: the request it opened with, once read (before onUpgrade). */
+  request: UpgradeRequest | undefined;
+  /** The subprotocol the handshake chose, if any. */
+  protocol: string | undefined;
+  /** The handshake is done (the 101 written or read): frames flow, and this session answers them. */
+  upgraded = false;
   /** Our close frame is out: no data frame follows it, and messages from the peer are dropped. */
   closeSent = false;
   /** The peer's close frame: its code (1005: none named), undefined until it comes. */
@@ -45,7 +58,8 @@ export class WebSocketSession {
   private readonly owner: SessionOwner;
   private readonly out: Writer;
 
-  constructor(owner: SessionOwner, out: Writer) {
+  constructor(settings: UpgradeSettings, owner: SessionOwner, out: Writer) {
+    this.settings = settings;
     this.owner = owner;
     this.out = out;
   }
@@ -71,7 +85,7 @@ export class WebSocketSession {
    * (the peer's close came, or the wait is over).
    */
   closing(code: number, reason: string | undefined): boolean {
-    if (this.peerCode !== undefined || this.waitOver) return false;
+    if (!this.upgraded || this.peerCode !== undefined || this.waitOver) return false;
     if (this.closeSent) return true;
     this.send(closePayload(code, reason));
     this.waitTimer = setTimeout(() => {
@@ -89,7 +103,7 @@ export class WebSocketSession {
    */
   ending(code: number, peerEnded: boolean): void {
     clearTimeout(this.waitTimer);
-    if (!this.closeSent && !peerEnded) this.send(closePayload(code));
+    if (this.upgraded && !this.closeSent && !peerEnded) this.send(closePayload(code));
   }
 
   /** Our close frame, even after an error closed the connection (Writer.put's `closing`). */
