@@ -9,9 +9,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { RingwireError, ServerOptions } from '../src/index.ts';
+import { makeTestCertificates, type TestCertificates } from '../src/bench/tls-certificates.ts';
+import { connect as connectClient, type RingwireError, type ServerOptions } from '../src/index.ts';
 import { PATH_PAIRS, startServer, until } from './net-helpers.ts';
 
 /** An echo that keeps each message's kind, closes on "close me" with 4001, and records the peer's close. */
@@ -102,6 +103,35 @@ describe.each(PATH_PAIRS)('WebSocket peers (core=$core zeroCopy=$zeroCopy write=
     expect(closes).toEqual([{ code: 4000, reason: 'bye' }]);
     expect(await python(port, 'too-large')).toEqual({ close_code: 1009 });
     expect(await python(port, 'close-me')).toEqual({ close_code: 4001 });
+    await server.close();
+  });
+});
+
+describe.each(['wasm', 'js'] as const)('WebSocket over TLS (wss), core=%s', core => {
+  let certs: TestCertificates;
+  beforeAll(() => {
+    certs = makeTestCertificates();
+  });
+  afterAll(() => certs.remove());
+
+  it('the ws client over wss:// and connect({ tls, websocket }): the upgrade after the TLS handshake, messages both ways', async () => {
+    const { server, port } = await startServer({ framing: 'websocket', core, tls: { ...certs.server }, onFrame: (m, c, _r, text) => void c.send(m, { text }) });
+    const ws = new WebSocket(`wss://localhost:${port}/`, { ca: certs.ca, perMessageDeflate: false });
+    await once(ws, 'open');
+    ws.send('over tls');
+    expect(await next(ws)).toEqual(['over tls', false]);
+    ws.close(1000);
+    await closed(ws);
+    const got: string[] = [];
+    const client = await connectClient({
+      framing: 'websocket', core, port, tls: { ca: certs.ca, servername: 'localhost' },
+      onFrame: (m, _c, _r, text) => void got.push(`${text} ${Buffer.from(m).toString()}`),
+    });
+    await client.ready;
+    client.send(Buffer.from('both ways'), { text: true });
+    await until(() => got.length === 1);
+    expect(got).toEqual(['true both ways']);
+    await client.close();
     await server.close();
   });
 });
