@@ -48,7 +48,7 @@ import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { threadId } from 'node:worker_threads';
 import type { CoreConfig, CoreOptions } from '../core/config.ts';
-import { MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, S_CONNECTIONS, S_QUARANTINED, type Core, type CoreKind } from '../core/core.ts';
+import { FRAMING_WEBSOCKET, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, S_CONNECTIONS, S_QUARANTINED, type Core, type CoreKind } from '../core/core.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
@@ -967,7 +967,7 @@ interface Deadlines {
 
 /** Does this core speak RFC 6455 frames (websocket framing): its connections upgrade first? */
 function isWebSocket(core: Core): boolean {
-  return core.config.framingText === 'websocket';
+  return core.config.framing === FRAMING_WEBSOCKET;
 }
 
 /** Flush every connection of a flushLater() list, those added while it runs too, and empty it. */
