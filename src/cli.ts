@@ -162,8 +162,8 @@ Options for serve:
                             was accepted (after its PROXY header, with --proxy-protocol) with
                             ERR_TLS (default 10s; 0s: never)
   --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
-                            onDrain, onConnection; onUpgrade with --framing websocket) or a default onFrame, that answers frames instead
-                            of the echo; imported by every worker. Its onStart(context) runs once
+                            onDrain, onConnection; onUpgrade with --framing websocket) or a default
+                            onFrame, that answers frames instead of the echo; imported by every worker. Its onStart(context) runs once
                             per thread before it accepts (a throw stops the start), its
                             onStop(context) once per thread after the drain (within --drain-timeout)
   --handler-options <json|@file.json>

@@ -1168,7 +1168,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (want !== this.paused) return;
     if (!want) {
       this.paused = true;
-      if (reads(this.state)) this.core.stats.add(S_PAUSES, 1);
+      if (reads(this.state) && !this.deciding) this.core.stats.add(S_PAUSES, 1); // backpressure, not onUpgrade deciding
       this.socket.pause();
       return;
     }
