@@ -163,9 +163,10 @@ Options for serve:
                             ERR_TLS (default 10s; 0s: never)
   --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
                             onDrain, onConnection; onUpgrade with --framing websocket) or a default
-                            onFrame, that answers frames instead of the echo; imported by every worker. Its onStart(context) runs once
-                            per thread before it accepts (a throw stops the start), its
-                            onStop(context) once per thread after the drain (within --drain-timeout)
+                            onFrame, that answers frames instead of the echo; imported by every
+                            worker. Its onStart(context) runs once per thread before it accepts (a
+                            throw stops the start), its onStop(context) once per thread after the
+                            drain (within --drain-timeout)
   --handler-options <json|@file.json>
                             configuration for the --handler module, as JSON or a JSON file: every
                             thread's onStart sees it as context.options
