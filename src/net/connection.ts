@@ -183,6 +183,9 @@ export interface ConnectionLimits {
   concurrency: number;
 }
 
+/** Connection's booleans, bits of its `flags`. */
+const OPENED = 1, INBOUND = 2, FLUSH_QUEUED = 4, HOLDS_RINGS = 8, ZERO_COPY = 16, CONNECTED = 32, PAUSED = 64, TX_BLOCKED = 128, PEER_ENDED = 256, READING = 512;
+
 /** How long a closing connection keeps reading (and discarding) before it is destroyed. */
 export const LINGER_MS = 2000;
 /** Where a closing connection's input goes. Never read. */
@@ -262,10 +265,42 @@ export class Connection<Data = any> implements ConnectionInfo {
   socketLocalPort: number | undefined;
   /** The PROXY protocol header this connection began with (with its TLVs), if the server expects one. */
   proxyHeader: ProxyHeader | undefined;
+  // Booleans, as bits of one field (as Node's stream states keep theirs): ten
+  // fields of their own would cost every connection 72 bytes more.
+  private flags = 0;
+  private flag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
   /** onOpen was called (onClose will be). */
-  [kOpened] = false;
+  get [kOpened](): boolean { return (this.flags & OPENED) !== 0; }
+  set [kOpened](on: boolean) { this.flag(OPENED, on); }
   /** Accepted by a server (serve()), not dialled: a relay pairs it with an upstream; eviction picks among these. */
-  [kInbound] = false;
+  get [kInbound](): boolean { return (this.flags & INBOUND) !== 0; }
+  set [kInbound](on: boolean) { this.flag(INBOUND, on); }
+  /** In the endpoint's list of connections to flush (flushLater). */
+  get [kFlushQueued](): boolean { return (this.flags & FLUSH_QUEUED) !== 0; }
+  set [kFlushQueued](on: boolean) { this.flag(FLUSH_QUEUED, on); }
+  /** Among the endpoint's ring holders (kActive), walked until it gives its rings back. */
+  get [kHoldsRings](): boolean { return (this.flags & HOLDS_RINGS) !== 0; }
+  set [kHoldsRings](on: boolean) { this.flag(HOLDS_RINGS, on); }
+  /** Node reads straight into the rx ring (onread), not into Buffers of its own ('data'). */
+  private get zeroCopy(): boolean { return (this.flags & ZERO_COPY) !== 0; }
+  /** start() ran: the socket is connected. */
+  private get connected(): boolean { return (this.flags & CONNECTED) !== 0; }
+  private set connected(on: boolean) { this.flag(CONNECTED, on); }
+  /** We paused the socket: rx ring full, tx ring full (echo), or not open. */
+  private get paused(): boolean { return (this.flags & PAUSED) !== 0; }
+  private set paused(on: boolean) { this.flag(PAUSED, on); }
+  /** Echo mode: the core stopped at a reply the tx ring could not take. */
+  private get txBlocked(): boolean { return (this.flags & TX_BLOCKED) !== 0; }
+  private set txBlocked(on: boolean) { this.flag(TX_BLOCKED, on); }
+  /** The peer's FIN came. */
+  private get peerEnded(): boolean { return (this.flags & PEER_ENDED) !== 0; }
+  private set peerEnded(on: boolean) { this.flag(PEER_ENDED, on); }
+  /** Inside the read callback: Node asks for the next span right after it. */
+  private get reading(): boolean { return (this.flags & READING) !== 0; }
+  private set reading(on: boolean) { this.flag(READING, on); }
+
   /** The hooks this connection calls: its endpoint's, or those given to connect(). */
   readonly [kHandler]: Handler<Data>;
   /** The application's own per-connection state. */
@@ -276,11 +311,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kEarlyError]: ((err: Error) => RingwireError) | undefined;
 
   private readonly host: ConnectionHost;
-  private readonly zeroCopy: boolean;
   /** Where the connection is in its life (connection-state.ts: the only way it changes is to(); its output's state is the writer's). */
   private state: Life = 'opening';
-  /** start() ran: the socket is connected. */
-  private connected = false;
   /** The stage before framing (a PROXY header, the WebSocket upgrade): reads go to it until it is done and removed. */
   private stage: Stage | null = null;
   /** websocket framing: the upgrade (after the other stages), then control frames and the close handshake (websocket-session.ts); null with other framings. */
@@ -291,13 +323,6 @@ export class Connection<Data = any> implements ConnectionInfo {
   private closeReason: NormalClose | undefined;
 
   // ---- input ----
-  /** We paused the socket: rx ring full, tx ring full (echo), or not open. */
-  private paused = false;
-  /** Echo mode: the core stopped at a reply the tx ring could not take. */
-  private txBlocked = false;
-  private peerEnded = false;
-  /** Inside the read callback: Node asks for the next span right after it. */
-  private reading = false;
   /** Copying path: the part of a 'data' chunk the rx ring could not take yet. */
   private leftover: Uint8Array | null = null;
   /**
@@ -316,10 +341,6 @@ export class Connection<Data = any> implements ConnectionInfo {
   private readonly out: Writer;
   /** Who fills this tx ring and takes this side's frames: a relay partner (relay-link.ts); null until paired (itself). */
   private link: RelayLink | null = null;
-  /** In the endpoint's list of connections to flush (flushLater). */
-  [kFlushQueued] = false;
-  /** Among the endpoint's ring holders (kActive), walked until it gives its rings back. */
-  [kHoldsRings] = false;
   /** Since when (performance.now()) the oldest frame out with a handler has been out; 0: none is. The endpoint's sweep closes the connection past handlerTimeout. */
   get [kHandlerSince](): number {
     return this.dl === null ? 0 : this.dl.since;
@@ -346,7 +367,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this[kSlot] = slot;
     this.id = id;
     this[kHandler] = handler;
-    this.zeroCopy = zeroCopy;
+    if (zeroCopy) this.flags |= ZERO_COPY;
     this.out = new Writer(this);
     // Only onFrame's frames overlap: a task (onConnection) pulls one at a time, and a relay forwards in order.
     if (zeroCopy) {
@@ -498,7 +519,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.socketLocalPort = own.port;
     if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
     this.out.start(s);
-    if (this.stage) this.stage.since = performance.now();
+    if (this.stage) this.stage.since = clock();
     else if (this.state !== 'opening' || (this[kInbound] && !this.host[kIdentified](this)) || !this.opened('start')) return;
     if (!this.zeroCopy) this.socket.resume();
     else if (this.tls) this.takeDecrypted();
@@ -535,7 +556,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     const u = this.ws.settings;
     this.to('preamble', event);
     const stage = u.target ? new UpgradeClientStage(u) : new UpgradeStage(u);
-    stage.since = performance.now();
+    stage.since = clock();
     this.stage = stage;
     if (stage instanceof UpgradeClientStage) this.socket.write(stage.request());
     return true;

@@ -75,6 +75,7 @@ import { adopt, canAdopt, canReadInto, isUnixSocket, peerAddress, readInto, type
 import { describeDestination, type Destination } from './unix-socket.ts';
 import type { UpgradeSettings } from './upgrade-stage.ts';
 import type { UpgradeTarget } from './websocket-handshake.ts';
+import { clock } from './read-clocks.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
   kActive, kAwaitingInput, kClientError, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
@@ -857,12 +858,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   private readonly sweepRings = () => {
     const now = performance.now();
     const idle = this.options.ringIdleTimeout;
-    for (const c of this.ringHolders) {
+    // forEach, not for-of: a timer's loop may run unoptimized, and for-of then makes an object per element.
+    this.ringHolders.forEach(c => {
       if (now - c[kLastActive] > idle && c[kShrink]()) {
         c[kHoldsRings] = false;
         this.ringHolders.delete(c);
       }
-    }
+    });
     if (this.ringHolders.size > 0) return;
     clearInterval(this.ringSweeper);
     this.ringSweeper = undefined;
@@ -892,53 +894,56 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   private sweep(d: Deadlines): void {
-    const now = performance.now();
-    const needed = d.minRate * d.window / 1000;
+    const now = clock(); // whole ms, as the connections' clocks
     for (const [c, h] of this.handshakes) {
       if (h.timeout > 0 && now - h.start > h.timeout) {
         c[kFail](ringwireError(E_TLS_TIMEOUT, `the TLS handshake did not finish in ${Math.round(now - h.start)} ms (handshakeTimeout ${h.timeout} ms)`), true);
       }
     }
-    for (const c of this.connections.values()) {
-      const stage = c[kStage];
-      if (stage !== null && stage.since > 0 && stage.timeout > 0 && now - stage.since > stage.timeout) {
-        // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
-        c[kStageExpired](now - stage.since);
-        continue;
-      }
-      if (d.write > 0 && c[kWriting] && now - c[kLastProgress] > d.write) {
-        c[kFail](ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c[kLastProgress])} ms (writeTimeout ${d.write} ms)`), true);
-        continue;
-      }
-      const since = c[kHandlerSince];
-      if (d.handler > 0 && since > 0 && now - since > d.handler) {
-        // Its socket and descriptor go now; its slot once the promise settles (quarantined).
-        c[kFail](ringwireError(E_HANDLER_TIMEOUT, `a handler did not settle in ${Math.round(now - since)} ms (handlerTimeout ${d.handler} ms)`), true);
-        continue;
-      }
-      if (d.idle > 0 && now - c[kLastActive] > d.idle && !c[kWriting]) {
-        // With a handler pending, a graceful close would wait for it: the socket goes now (no CLOSE_WAIT).
-        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kLastActive])} ms (idleTimeout ${d.idle} ms)`), since > 0);
-        continue;
-      }
-      if (!c[kAwaitingInput]) {
-        c[kWaitStart] = 0; // our wait, not the peer's: the clocks start again when it is the peer's
-        continue;
-      }
-      if (c[kWaitStart] === 0) {
-        c[kRestartWait](now);
-        continue;
-      }
-      if (d.frame > 0 && now - c[kWaitStart] > d.frame) {
-        c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kWaitStart])} ms (frameTimeout ${d.frame} ms)`));
-      } else if (d.minRate > 0 && now - c[kWindowStart] >= d.window) {
-        if (c[kWindowBytes] < needed) {
-          c[kFail](ringwireError(E_TOO_SLOW, `${c[kWindowBytes]} bytes of an incomplete frame in ${Math.round(now - c[kWindowStart])} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
-        } else {
-          this.evictions?.windowEnded(c, c[kWindowBytes], now - c[kWindowStart], now);
-          c[kWindowStart] = now;
-          c[kWindowBytes] = 0;
-        }
+    // forEach, not for-of: a timer's loop may run unoptimized, and for-of then makes an object per connection.
+    this.connections.forEach(c => this.judge(c, d, now));
+  }
+
+  /** One connection's deadlines at `now`. */
+  private judge(c: Connection, d: Deadlines, now: number): void {
+    const stage = c[kStage];
+    if (stage !== null && stage.since > 0 && stage.timeout > 0 && now - stage.since > stage.timeout) {
+      // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
+      c[kStageExpired](now - stage.since);
+      return;
+    }
+    if (d.write > 0 && c[kWriting] && now - c[kLastProgress] > d.write) {
+      c[kFail](ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c[kLastProgress])} ms (writeTimeout ${d.write} ms)`), true);
+      return;
+    }
+    const since = c[kHandlerSince];
+    if (d.handler > 0 && since > 0 && now - since > d.handler) {
+      // Its socket and descriptor go now; its slot once the promise settles (quarantined).
+      c[kFail](ringwireError(E_HANDLER_TIMEOUT, `a handler did not settle in ${Math.round(now - since)} ms (handlerTimeout ${d.handler} ms)`), true);
+      return;
+    }
+    if (d.idle > 0 && now - c[kLastActive] > d.idle && !c[kWriting]) {
+      // With a handler pending, a graceful close would wait for it: the socket goes now (no CLOSE_WAIT).
+      c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kLastActive])} ms (idleTimeout ${d.idle} ms)`), since > 0);
+      return;
+    }
+    if (!c[kAwaitingInput]) {
+      c[kWaitStart] = 0; // our wait, not the peer's: the clocks start again when it is the peer's
+      return;
+    }
+    if (c[kWaitStart] === 0) {
+      c[kRestartWait](now);
+      return;
+    }
+    if (d.frame > 0 && now - c[kWaitStart] > d.frame) {
+      c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kWaitStart])} ms (frameTimeout ${d.frame} ms)`));
+    } else if (d.minRate > 0 && now - c[kWindowStart] >= d.window) {
+      if (c[kWindowBytes] < d.minRate * d.window / 1000) {
+        c[kFail](ringwireError(E_TOO_SLOW, `${c[kWindowBytes]} bytes of an incomplete frame in ${Math.round(now - c[kWindowStart])} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
+      } else {
+        this.evictions?.windowEnded(c, c[kWindowBytes], now - c[kWindowStart], now);
+        c[kWindowStart] = now;
+        c[kWindowBytes] = 0;
       }
     }
   }

@@ -21,7 +21,7 @@ import type { UpgradeClientStage, UpgradeStage } from './upgrade-stage.ts';
 export type Stage = ProxyStage | UpgradeStage | UpgradeClientStage;
 
 export class ProxyStage {
-  /** Waiting for the header since this time (performance.now()); 0: the socket is not connected yet. */
+  /** Waiting for the header since this time (clock(): performance.now() in whole ms); 0: the socket is not connected yet. */
   since = 0;
   /** proxyTimeout (0: none). */
   readonly timeout: number;

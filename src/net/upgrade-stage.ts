@@ -25,7 +25,7 @@ export interface UpgradeSettings {
 
 /** The server's stage: the client's request, checked (websocket-handshake.ts). */
 export class UpgradeStage {
-  /** Waiting since this time (performance.now()); 0: not started. */
+  /** Waiting since this time (clock(): performance.now() in whole ms); 0: not started. */
   since = 0;
   /** onUpgrade's promise is out: nothing more is read until it settles. */
   deciding = false;
