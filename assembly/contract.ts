@@ -341,12 +341,12 @@ export const E_OWNER_GONE: u32 = 25;
 export const E_ASK_FAILED: u32 = 26;
 /** ERR_MAILBOX_TIMEOUT: publishAsync() or sendToAsync() found no room in a mailbox within its timeout (found by the host) */
 export const E_MAILBOX_TIMEOUT: u32 = 27;
-/** ERR_WEBSOCKET_PROTOCOL: a WebSocket frame that breaks RFC 6455 (close code 1002); errorSize() says which rule (WS_RULE_*) (found by the core) */
-export const E_WEBSOCKET_PROTOCOL: u32 = 28;
-/** ERR_WEBSOCKET_UTF8: a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte (found by the core) */
-export const E_WEBSOCKET_UTF8: u32 = 29;
 /** ERR_MEMORY_EXHAUSTED: the ring pool (maxMemory) could not supply a connection's ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY (found by the host) */
-export const E_MEMORY_EXHAUSTED: u32 = 30;
+export const E_MEMORY_EXHAUSTED: u32 = 28;
+/** ERR_WEBSOCKET_PROTOCOL: a WebSocket frame that breaks RFC 6455 (close code 1002); errorSize() says which rule (WS_RULE_*) (found by the core) */
+export const E_WEBSOCKET_PROTOCOL: u32 = 29;
+/** ERR_WEBSOCKET_UTF8: a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte (found by the core) */
+export const E_WEBSOCKET_UTF8: u32 = 30;
 /** ERR_UPGRADE: websocket framing: not a valid WebSocket upgrade request (answered with a plain HTTP error: 400, 405, 426, 431, 505), refused by onUpgrade, or (a client) a server's answer that is not a valid 101 (found by the host) */
 export const E_UPGRADE: u32 = 31;
 /** ERR_UPGRADE: websocket framing: no whole upgrade (request, onUpgrade's answer, or a client's 101) within upgradeTimeout (its own counter, the same code) (found by the host) */
@@ -359,7 +359,7 @@ export const W_WS_FLAGS: u32 = 0;
 export const W_WS_RAW: u32 = 1;
 /** an open message: its payload bytes so far, compacted at W_LISTED */
 export const W_WS_MSG: u32 = 2;
-/** payload bytes of the text frame in progress (incomplete) already checked as UTF-8 */
+/** payload bytes of the frame in progress (incomplete) already unmasked in place and, for text, checked as UTF-8 */
 export const W_WS_CHECKED: u32 = 3;
 /** a frame streamed by beginFrame() on a client slot: its mask key */
 export const W_WS_TX_KEY: u32 = 4;

@@ -7,9 +7,10 @@
 // reserved bits, opcode, a control frame's FIN and length, the mask (a server's
 // peer must mask, a client's must not), continuation or a new message against the
 // open one, the 64-bit length's top bit, then maxFrame against the whole message
-// (1009: as soon as the header says so), then, for text, UTF-8 (1007), checked on
-// each read's bytes of a frame still incomplete, so a bad byte fails at once.
-// A whole frame is unmasked in place (mask.ts, SIMD), then:
+// (1009: as soon as the header says so), then, for text, UTF-8 (1007). Each read's
+// payload bytes are unmasked in place as they come (mask.ts, SIMD; W_WS_CHECKED
+// says how far) and text checked with them, so a bad byte fails at once, before
+// the rest of its frame arrives. A whole frame then:
 //   - a control frame, or a whole message in one frame, is listed where it is;
 //   - a fragment's payload is moved down to follow the open message's bytes so far,
 //     which sit compacted at W_LISTED; the final one lists the whole message there,
@@ -30,7 +31,7 @@
 import * as C from "./config";
 import {
   W_RX_BASE, W_RX_HEAD, W_LISTED, W_RINGS, W_WS_FLAGS, W_WS_RAW, W_WS_MSG, W_WS_CHECKED,
-  F_ADDR, F_LEN, F_END, F_KIND, FRAME_WORDS, R_DONE, R_MORE, SCRATCH_BASE, SEND_OK, SEND_BAD_LENGTH,
+  F_ADDR, F_LEN, F_END, F_KIND, FRAME_WORDS, R_DONE, R_MORE, SCRATCH_BASE,
   E_FRAME_TOO_LARGE, E_WEBSOCKET_PROTOCOL, E_WEBSOCKET_UTF8, WS_TEXT, WS_BINARY, WS_CLOSE, WS_PING, WS_PONG,
   WS_CONTROL_MAX, WS_FLAG_CLIENT, WS_FLAG_CLOSED, WS_MESSAGE_SHIFT, WS_UTF8_SHIFT,
   WS_RULE_UNMASKED, WS_RULE_MASKED, WS_RULE_RESERVED_BITS, WS_RULE_OPCODE, WS_RULE_CONTROL_LENGTH,
@@ -38,7 +39,7 @@ import {
 } from "./contract";
 import { ringByte, ringPut, ringToRing, ringMoveUp } from "./ring";
 import { keyAt, maskRing } from "./mask";
-import { utf8Run, utf8Step, UTF8_REJECT } from "./utf8";
+import { utf8Run, UTF8_REJECT } from "./utf8";
 
 /** What the last wsProcess() found: entries it listed; the bytes from W_LISTED the ring must hold for the frame in progress; an error's rule (WS_RULE_*) or message length. */
 export let wsListed: u32 = 0;
@@ -148,29 +149,26 @@ export function wsProcess(s: u32, w: u32): i32 {
     if (<u64>raw + <u64>wire > <u64>C.rxSize) { result = -(<i32>E_FRAME_TOO_LARGE); break; }
     const text = op == WS_TEXT || (op == 0 && open == WS_TEXT);
     let utf8 = (flags >> WS_UTF8_SHIFT) & 0xff;
-    if (avail < wire) {
-      // Incomplete: the text bytes that came are checked now (fail fast), unmasked on the fly.
-      if (text && avail > hdr && avail - hdr > checked) {
-        const key = masked ? readKey(base, mask, pos + hdr - 4) : 0;
-        const have = avail - hdr;
-        for (let i = checked; i < have && utf8 != UTF8_REJECT; i++) {
-          utf8 = utf8Step(utf8, ringByte(base, mask, pos + hdr + i) ^ ((key >> ((i & 3) * 8)) & 0xff));
-        }
+    const payload = pos + hdr;
+    // The payload that came and was not yet: unmasked in place, and text checked (fail fast:
+    // a bad byte fails before the rest of its frame arrives). Nothing lists these bytes yet.
+    const have: u32 = avail <= hdr ? 0 : avail - hdr < n ? avail - hdr : n;
+    if (have > checked) {
+      if (masked) maskRing(base, size, payload + checked, have - checked, keyAt(readKey(base, mask, pos + hdr - 4), checked));
+      if (text) {
+        utf8 = utf8Ring(base, size, payload + checked, have - checked, utf8);
         if (utf8 == UTF8_REJECT) { result = -(<i32>E_WEBSOCKET_UTF8); break; }
-        checked = have;
         flags = (flags & ~(<u32>0xff << WS_UTF8_SHIFT)) | (utf8 << WS_UTF8_SHIFT);
       }
+      checked = have;
+    }
+    if (avail < wire) {
       wsNeed = raw + wire;
       break;
     }
-    const payload = pos + hdr;
-    if (masked) maskRing(base, size, payload, n, readKey(base, mask, pos + hdr - 4));
-    if (text) {
-      utf8 = utf8Ring(base, size, payload + checked, n - checked, utf8);
-      // A message may not end inside a character.
-      if (utf8 == UTF8_REJECT || (fin && utf8 != 0)) { result = -(<i32>E_WEBSOCKET_UTF8); break; }
-      flags = (flags & ~(<u32>0xff << WS_UTF8_SHIFT)) | ((fin ? 0 : utf8) << WS_UTF8_SHIFT);
-    }
+    // A message may not end inside a character.
+    if (text && fin && utf8 != 0) { result = -(<i32>E_WEBSOCKET_UTF8); break; }
+    if (text && fin) flags &= ~(<u32>0xff << WS_UTF8_SHIFT);
     checked = 0;
     if (op == WS_CLOSE && n > 0) {
       if (n == 1) { wsErrorSize = WS_RULE_CLOSE_LENGTH; result = -(<i32>E_WEBSOCKET_PROTOCOL); break; }
@@ -270,9 +268,4 @@ export function wsEncodeHeader(base: u32, mask: u32, pos: u32, len: u32): void {
 /** Mask n payload bytes at pos of ring (base, size), `done` bytes of the payload before them (a client slot's frame; else nothing). */
 export function wsMaskPayload(base: u32, size: u32, pos: u32, n: u32, done: u32): void {
   if (encMasked) maskRing(base, size, pos, n, keyAt(encKey, done));
-}
-
-/** SEND_OK, or SEND_BAD_LENGTH: what plan() says of a len-byte frame of the kind set. */
-export function wsPlan(len: u32): i32 {
-  return wsHeaderSize(len) == 0 ? SEND_BAD_LENGTH : SEND_OK;
 }

@@ -264,9 +264,9 @@ export const errors: ErrorEntry[] = [
   { name: 'E_OWNER_GONE', code: 'ERR_OWNER_GONE', by: 'host', doc: 'router.ask() to a thread that is not serving, or that ended before it answered' },
   { name: 'E_ASK_FAILED', code: 'ERR_ASK_FAILED', by: 'host', doc: 'the owner\'s onAsk threw, rejected, answered no bytes, or is missing' },
   { name: 'E_MAILBOX_TIMEOUT', code: 'ERR_MAILBOX_TIMEOUT', by: 'host', doc: 'publishAsync() or sendToAsync() found no room in a mailbox within its timeout' },
+  { name: 'E_MEMORY_EXHAUSTED', code: 'ERR_MEMORY_EXHAUSTED', by: 'host', doc: 'the ring pool (maxMemory) could not supply a connection\'s ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY' },
   { name: 'E_WEBSOCKET_PROTOCOL', code: 'ERR_WEBSOCKET_PROTOCOL', by: 'core', doc: 'a WebSocket frame that breaks RFC 6455 (close code 1002); errorSize() says which rule (WS_RULE_*)' },
   { name: 'E_WEBSOCKET_UTF8', code: 'ERR_WEBSOCKET_UTF8', by: 'core', doc: 'a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte' },
-  { name: 'E_MEMORY_EXHAUSTED', code: 'ERR_MEMORY_EXHAUSTED', by: 'host', doc: 'the ring pool (maxMemory) could not supply a connection\'s ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY' },
   { name: 'E_UPGRADE', code: 'ERR_UPGRADE', by: 'host', doc: 'websocket framing: not a valid WebSocket upgrade request (answered with a plain HTTP error: 400, 405, 426, 431, 505), refused by onUpgrade, or (a client) a server\'s answer that is not a valid 101' },
   { name: 'E_UPGRADE_TIMEOUT', code: 'ERR_UPGRADE', by: 'host', doc: 'websocket framing: no whole upgrade (request, onUpgrade\'s answer, or a client\'s 101) within upgradeTimeout (its own counter, the same code)' },
 ];
@@ -310,7 +310,7 @@ export const websocketSlot: Entry[] = [
   { name: 'W_WS_FLAGS', doc: 'WS_FLAG_* bits, the open message\'s opcode and the UTF-8 state (see WS_*_SHIFT)' },
   { name: 'W_WS_RAW', doc: 'an open message: wire bytes from W_LISTED to the next frame\'s header (0: none open)' },
   { name: 'W_WS_MSG', doc: 'an open message: its payload bytes so far, compacted at W_LISTED' },
-  { name: 'W_WS_CHECKED', doc: 'payload bytes of the text frame in progress (incomplete) already checked as UTF-8' },
+  { name: 'W_WS_CHECKED', doc: 'payload bytes of the frame in progress (incomplete) already unmasked in place and, for text, checked as UTF-8' },
   { name: 'W_WS_TX_KEY', doc: 'a frame streamed by beginFrame() on a client slot: its mask key' },
   { name: 'W_WS_TX_DONE', doc: 'that frame: payload bytes masked so far (putBytes)' },
 ];

@@ -3,19 +3,25 @@
 // payload) and consume them. With `defer`, a listing is held like an async
 // handler's: the slot is held, the next read lands, and only then are the views
 // read and consumed, so a core that moved bytes a listed view still shows is caught.
+// With `shrink`, the rings are given back between reads as the host's idle sweep does
+// (an empty rx ring entirely: the next read takes the smallest one again, takeRx).
 import type { Core } from '../src/core/core.ts';
 import { E_WEBSOCKET_PROTOCOL, R_MORE, R_NO_MEMORY, WS_CLOSE } from '../src/core/layout.ts';
 import type { WsExpected, WsItem } from './websocket-oracle.ts';
 
 export interface WsOutcome extends WsExpected {
   noMemory: boolean;
+  /** Reads that found no rx ring (shrink() gave it back) and took one again. */
+  retaken: number;
 }
 
-export function wsFeed(core: Core, slot: number, chunks: Uint8Array[], defer: boolean[] = []): WsOutcome {
+export function wsFeed(core: Core, slot: number, chunks: Uint8Array[], defer: boolean[] = [], shrink: boolean[] = []): WsOutcome {
   const items: WsItem[] = [];
   let error = 0;
   let noMemory = false;
   let listings = 0;
+  let reads = 0;
+  let retaken = 0;
   let pending: { views: Uint8Array[]; kinds: number[]; copies: Buffer[]; end: number } | undefined;
   /** The "async handler" finishes: its views must still show what was listed. */
   const settle = () => {
@@ -59,6 +65,10 @@ export function wsFeed(core: Core, slot: number, chunks: Uint8Array[], defer: bo
   };
   for (const chunk of chunks) {
     for (let at = 0; at < chunk.length && !error && !noMemory;) {
+      if (core.rxSize(slot) === 0) {
+        retaken++;
+        if (core.takeRx(slot) === R_NO_MEMORY) { noMemory = true; break; }
+      }
       const span = core.readSpan(slot);
       if (span.length === 0) {
         // After a close the core lists nothing more: the host reads no more.
@@ -75,11 +85,12 @@ export function wsFeed(core: Core, slot: number, chunks: Uint8Array[], defer: bo
       // Held: the core listed nothing; the handler settles and decoding goes on.
       if (pending) resume();
       else take(status);
+      if (shrink.length && shrink[reads++ % shrink.length]) core.shrink(slot);
     }
     if (error || noMemory) break;
   }
   while (pending) resume();
   if (!error && !noMemory) take(core.process(slot));
   while (pending) resume();
-  return { items, error, rule: error === E_WEBSOCKET_PROTOCOL ? core.errorSize(slot) : 0, noMemory };
+  return { items, error, rule: error === E_WEBSOCKET_PROTOCOL ? core.errorSize(slot) : 0, noMemory, retaken };
 }

@@ -6,7 +6,8 @@
 // between the fragments, text cut inside its characters) and stray frames (bad
 // reserved bits, opcodes, masks, lengths written in 16 or 64 bits, close codes,
 // invalid UTF-8), the read splits and which listings an "async handler" holds
-// across the next read. Rings start at 16 to 64 bytes and grow, so frames wrap
+// across the next read, and after which reads the rings are given back as an idle
+// sweep does (shrink()). Rings start at 16 to 64 bytes and grow, so frames wrap
 // the ring's end, listed entries go to its pad, and fragments and the control
 // frames between them are moved while other entries are listed. Each case is
 // checked three ways: each core against test/websocket-oracle.ts (the entries,
@@ -84,6 +85,8 @@ export const wsCaseArb = fc.record({
   key: keyArb,
   cuts: fc.array(fc.nat(), { maxLength: 12 }),
   defer: fc.array(fc.boolean(), { maxLength: 4 }),
+  /** Which reads the idle sweep follows with shrink() (cycling). */
+  shrink: fc.array(fc.boolean(), { maxLength: 3 }),
   sends: fc.array(fc.record({ op: fc.constantFrom(WS_TEXT, WS_BINARY, WS_PING, WS_PONG, WS_CLOSE, 3), payload: fc.uint8Array({ maxLength: 300 }), key: fc.nat() }), { maxLength: 4 }),
 });
 export type WsCase = typeof wsCaseArb extends fc.Arbitrary<infer T> ? T : never;
@@ -115,6 +118,8 @@ function encode(c: WsCase): Buffer {
 const spare: Partial<Record<CoreKind, Core>> = {};
 
 export interface WsRun {
+  /** Reads that took an rx ring again after shrink() gave it back. */
+  retaken: number;
   error: number;
   items: number;
   /** A control frame came between the fragments of a message (listed before it: the core rotated them). */
@@ -135,7 +140,7 @@ export async function checkWsCase(c: WsCase): Promise<WsRun> {
     const where = `${kind} core`;
     const slot = core.open();
     if (c.client) core.websocketClient(slot);
-    const got = wsFeed(core, slot, chunks, c.defer);
+    const got = wsFeed(core, slot, chunks, c.defer, c.shrink);
     assert.equal(got.noMemory, false, `${where}: ran out of rings`);
     assert.deepEqual(got.items, expected.items, `${where}: entries`);
     assert.equal(got.error, expected.error, `${where}: error`);
@@ -186,5 +191,5 @@ export async function checkWsCase(c: WsCase): Promise<WsRun> {
   assert.ok(w!.wire.equals(j!.wire), 'the cores sent different bytes');
   assert.ok(w!.image.equals(j!.image), 'the cores\' memory images differ');
   const between = c.parts.some(p => p.kind === 'message' && p.controls.some((ctl, i) => ctl && i < new Set(p.cuts.map(x => x % ((p.op === WS_TEXT ? p.text : p.binary).length + 1))).size));
-  return { error: expected.error, items: expected.items.length, between: between && expected.items.length > 1 };
+  return { error: expected.error, items: expected.items.length, between: between && expected.items.length > 1, retaken: w!.got.retaken };
 }

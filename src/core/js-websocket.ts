@@ -12,7 +12,7 @@ import {
 } from './layout.ts';
 import { keyAt, maskRing } from './js-mask.ts';
 import { ringByte, ringMoveUp, ringPut, ringToRing } from './js-ring.ts';
-import { UTF8_REJECT, utf8Run, utf8Step } from './js-utf8.ts';
+import { UTF8_REJECT, utf8Run } from './js-utf8.ts';
 
 /** Codes a close frame may carry (RFC 6455 section 7.4; 1004-1006 and 1015 are never sent). */
 function closeCodeValid(code: number): boolean {
@@ -121,27 +121,25 @@ export class JsWebsocket {
       if (raw + wire > C.rxSize) { result = -E_FRAME_TOO_LARGE; break; }
       const text = op === WS_TEXT || (op === 0 && open === WS_TEXT);
       let utf8 = (flags >>> WS_UTF8_SHIFT) & 0xff;
-      if (avail < wire) {
-        if (text && avail > hdr && avail - hdr > checked) {
-          const key = masked ? this.readKey(base, mask, pos + hdr - 4) : 0;
-          const have = avail - hdr;
-          for (let i = checked; i < have && utf8 !== UTF8_REJECT; i++) {
-            utf8 = utf8Step(utf8, ringByte(u8, base, mask, pos + hdr + i) ^ ((key >>> ((i & 3) * 8)) & 0xff));
-          }
+      const payload = (pos + hdr) >>> 0;
+      // The payload that came and was not yet: unmasked in place, and text checked (fail fast).
+      const have = avail <= hdr ? 0 : avail - hdr < n ? avail - hdr : n;
+      if (have > checked) {
+        if (masked) maskRing(u8, base, size, payload + checked, have - checked, keyAt(this.readKey(base, mask, pos + hdr - 4), checked));
+        if (text) {
+          utf8 = this.utf8Ring(base, size, payload + checked, have - checked, utf8);
           if (utf8 === UTF8_REJECT) { result = -E_WEBSOCKET_UTF8; break; }
-          checked = have;
           flags = ((flags & ~(0xff << WS_UTF8_SHIFT)) | (utf8 << WS_UTF8_SHIFT)) >>> 0;
         }
+        checked = have;
+      }
+      if (avail < wire) {
         this.wsNeed = raw + wire;
         break;
       }
-      const payload = (pos + hdr) >>> 0;
-      if (masked) maskRing(u8, base, size, payload, n, this.readKey(base, mask, pos + hdr - 4));
-      if (text) {
-        utf8 = this.utf8Ring(base, size, payload + checked, n - checked, utf8);
-        if (utf8 === UTF8_REJECT || (fin && utf8 !== 0)) { result = -E_WEBSOCKET_UTF8; break; }
-        flags = ((flags & ~(0xff << WS_UTF8_SHIFT)) | ((fin ? 0 : utf8) << WS_UTF8_SHIFT)) >>> 0;
-      }
+      // A message may not end inside a character.
+      if (text && fin && utf8 !== 0) { result = -E_WEBSOCKET_UTF8; break; }
+      if (text && fin) flags = (flags & ~(0xff << WS_UTF8_SHIFT)) >>> 0;
       checked = 0;
       if (op === WS_CLOSE && n > 0) {
         if (n === 1) { this.wsErrorSize = WS_RULE_CLOSE_LENGTH; result = -E_WEBSOCKET_PROTOCOL; break; }

@@ -53,7 +53,7 @@ export function regionsFor(slots: number, frameCap: number, minRing: number, are
   const frames = stats + align64(STATS_SIZE);
   const slotTable = frames + align64(frameCap * FRAME_WORDS * 4);
   const wsTable = slotTable + slots * SLOT_SIZE;
-  const pool = wsTable + (websocket ? slots * WS_SLOT_SIZE : 0);
+  const pool = wsTable + (websocket ? align64(slots * WS_SLOT_SIZE) : 0);
   const arena = Math.ceil((pool + POOL_CLASSES * 4 + arenaSize / minRing) / 4096) * 4096;
   return { stats, frames, slots: slotTable, ws: websocket ? wsTable : 0, pool, arena, arenaSize, total: arena + arenaSize };
 }
