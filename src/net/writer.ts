@@ -29,7 +29,7 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, WS_BINARY, type Core } from '../core/core.ts';
 import { E_DELIMITER_IN_PAYLOAD, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, ringwireError, type RingwireError } from '../core/errors.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
@@ -145,21 +145,26 @@ export class Writer implements DirectWriteOwner {
     return !this.closed && this.c[kLife] !== 'closed' && !this.c[kError] && this.queued === 0;
   }
 
-  /** send() after every earlier reply, whoever sends it. */
-  put(payload: Uint8Array): boolean {
+  /**
+   * send() after every earlier reply, whoever sends it, as a frame of this kind
+   * (websocket framing: WS_*; other framings have one). `closing`: the WebSocket
+   * close frame that goes out as an error closes the connection (nothing else is
+   * taken once an error closed it).
+   */
+  put(payload: Uint8Array, kind = WS_BINARY, closing = false): boolean {
     const c = this.c;
-    if (this.closed || c[kLife] === 'closed' || c[kError]) return false;
+    if (this.closed || c[kLife] === 'closed' || (c[kError] && !closing)) return false;
     const wasEmpty = this.queued === 0;
-    let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload);
+    let r = wasEmpty ? this.core.send(this.slot, payload, kind) : this.core.check(payload, kind);
     if (wasEmpty && r === SEND_FULL && this.inflight === 0 && this.core.growTx(this.slot, payload.length) === SEND_OK) {
       // No write references the ring: it grows (its bytes move) so that a turn's replies still leave in one write.
-      r = this.core.send(this.slot, payload);
+      r = this.core.send(this.slot, payload, kind);
     }
     if (wasEmpty && r === SEND_FULL && !this.host[kDelivering] && this.inflight < this.core.txPending(this.slot)) {
       // Outside a batch the ring may be full only of replies waiting for the end of
       // the tick: hand them to the kernel now and try again before queueing a copy.
       this.flush();
-      r = this.core.send(this.slot, payload);
+      r = this.core.send(this.slot, payload, kind);
     }
     if (wasEmpty && r === SEND_OK) {
       this.host[kFlushLater](c);
@@ -174,7 +179,7 @@ export class Writer implements DirectWriteOwner {
     }
     // Copied: a Buffer's slice() would be a view of the caller's memory.
     const tx = (this.tx ??= new TxQueue());
-    tx.push(new Uint8Array(payload));
+    tx.push(new Uint8Array(payload), kind);
     if (!this.charge(payload.length)) return false;
     if (wasEmpty && r === SEND_TOO_LARGE) {
       // Larger than the tx ring: start streaming it now.
@@ -223,7 +228,8 @@ export class Writer implements DirectWriteOwner {
   flush(): void {
     const socket = this.c.socket;
     const pending = this.core.txPending(this.slot) - this.inflight;
-    if (pending <= 0 || socket.destroyed || this.closed) return;
+    // Before the connection opens (a WebSocket's 101 is not written yet) what was sent waits in the ring: the connection flushes as it opens.
+    if (pending <= 0 || socket.destroyed || this.closed || this.c[kLife] === 'preamble') return;
     // TLS takes one write at a time (Node's TLS layer encrypts a write at once but
     // reports it done, and takes the next, only once the encrypted bytes are in the
     // kernel: in the check phase of this turn at the earliest). Replies made while one is in flight stay in the ring and
