@@ -3,7 +3,7 @@
 // loadConfig() (init() calls it) into globals for the hot path, never written
 // after. A bytes field is held as the address of its bytes in the header.
 
-import { LAYOUT_BASE, H_MAGIC, H_VERSION, H_SLOTS, H_RX_SIZE, H_TX_SIZE, H_MIN_RING, H_FRAMING, H_MODE, H_MAX_FRAME, H_LEN_OFFSET, H_LEN_SIZE, H_LEN_BIG, H_LEN_ADJUST, H_LEN_STRIP, H_FIXED, H_DELIM_LEN, H_STRIP_CR, H_DELIM, H_FRAME_CAP, H_STATS_OFF, H_FRAMES_OFF, H_SLOTS_OFF, H_POOL_OFF, H_ARENA_OFF, H_ARENA_SIZE, H_TOTAL } from "./contract";
+import { LAYOUT_BASE, H_MAGIC, H_VERSION, H_SLOTS, H_RX_SIZE, H_TX_SIZE, H_MIN_RING, H_FRAMING, H_MODE, H_MAX_FRAME, H_LEN_OFFSET, H_LEN_SIZE, H_LEN_BIG, H_LEN_ADJUST, H_LEN_STRIP, H_FIXED, H_DELIM_LEN, H_STRIP_CR, H_DELIM, H_FRAME_CAP, H_STATS_OFF, H_FRAMES_OFF, H_SLOTS_OFF, H_POOL_OFF, H_ARENA_OFF, H_ARENA_SIZE, H_TOTAL, H_WS_OFF } from "./contract";
 
 /** MAGIC once the host wrote the header */
 export let magic: u32 = 0;
@@ -57,6 +57,8 @@ export let arenaOff: u32 = 0;
 export let arenaSize: u32 = 0;
 /** bytes of memory the layout needs from address 0 */
 export let total: u32 = 0;
+/** websocket framing: where the websocket slot words start, WS_SLOT_SIZE bytes a slot (0: another framing) */
+export let wsOff: u32 = 0;
 
 /** Read every configuration word of the header into the globals above. */
 export function loadConfig(): void {
@@ -86,4 +88,5 @@ export function loadConfig(): void {
   arenaOff = load<u32>(LAYOUT_BASE + H_ARENA_OFF * 4);
   arenaSize = load<u32>(LAYOUT_BASE + H_ARENA_SIZE * 4);
   total = load<u32>(LAYOUT_BASE + H_TOTAL * 4);
+  wsOff = load<u32>(LAYOUT_BASE + H_WS_OFF * 4);
 }

@@ -6,7 +6,7 @@
 /** where the header starts; AssemblyScript static data lives below it (init checks) */
 export const LAYOUT_BASE: u32 = 4096;
 /** bumped whenever a word moves or changes meaning */
-export const LAYOUT_VERSION: u32 = 9;
+export const LAYOUT_VERSION: u32 = 10;
 /** "RWR1" little-endian: the host wrote a header */
 export const MAGIC: u32 = 0x31525752;
 /** bytes reserved for the header (config words, then state words) */
@@ -27,6 +27,32 @@ export const RELAY_RING: u32 = 65536;
 export const OPEN_NO_SLOT: u32 = 1;
 /** open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED; takeRx() says R_NO_MEMORY) */
 export const OPEN_NO_MEMORY: u32 = 2;
+/** bytes of websocket words per slot (the W_WS_* words) */
+export const WS_SLOT_SIZE: u32 = 32;
+/** the longest frame header: 2 bytes, 8 of extended length, 4 of mask key */
+export const WS_HEADER_MAX: u32 = 14;
+/** the longest control frame payload (ping, pong, close) */
+export const WS_CONTROL_MAX: u32 = 125;
+/** opcode: a continuation frame (never an entry's kind) */
+export const WS_CONTINUATION: u32 = 0;
+/** opcode: a text message (UTF-8, checked by the core) */
+export const WS_TEXT: u32 = 1;
+/** opcode: a binary message */
+export const WS_BINARY: u32 = 2;
+/** opcode: close (payload: nothing, or a u16 big-endian code and a UTF-8 reason, both checked by the core) */
+export const WS_CLOSE: u32 = 8;
+/** opcode: ping */
+export const WS_PING: u32 = 9;
+/** opcode: pong */
+export const WS_PONG: u32 = 10;
+/** W_WS_FLAGS: the slot is a client connection (the host sets it after open()): frames from the peer must not be masked, frames sent are masked */
+export const WS_FLAG_CLIENT: u32 = 1;
+/** W_WS_FLAGS: a close frame was listed: the core lists nothing after it */
+export const WS_FLAG_CLOSED: u32 = 2;
+/** W_WS_FLAGS: bits 4-7, the open message's opcode (0: none open) */
+export const WS_MESSAGE_SHIFT: u32 = 4;
+/** W_WS_FLAGS: bits 8-15, the UTF-8 decoder's state after the text bytes checked so far (0: between characters) */
+export const WS_UTF8_SHIFT: u32 = 8;
 
 // Header: configuration words (u32 index from LAYOUT_BASE), written by the host before init()
 /** MAGIC once the host wrote the header */
@@ -81,24 +107,26 @@ export const H_ARENA_OFF: u32 = 26;
 export const H_ARENA_SIZE: u32 = 27;
 /** bytes of memory the layout needs from address 0 */
 export const H_TOTAL: u32 = 28;
+/** websocket framing: where the websocket slot words start, WS_SLOT_SIZE bytes a slot (0: another framing) */
+export const H_WS_OFF: u32 = 29;
 /** words the configuration takes */
-export const HEADER_CONFIG_WORDS: u32 = 29;
+export const HEADER_CONFIG_WORDS: u32 = 30;
 /** bytes H_DELIM holds */
 export const DELIM_MAX: u32 = 16;
 
 // Header: state words, kept by the core
 /** handler mode: entries the last process() listed */
-export const H_FRAME_COUNT: u32 = 29;
+export const H_FRAME_COUNT: u32 = 30;
 /** first free slot + 1 (0: none free) */
-export const H_FREE_HEAD: u32 = 30;
+export const H_FREE_HEAD: u32 = 31;
 /** slots in use */
-export const H_OPEN: u32 = 31;
+export const H_OPEN: u32 = 32;
 /** arena bytes ever split into segments: the rest is untouched, whole largest segments taken from here when no free list can serve */
-export const H_POOL_BUMP: u32 = 32;
+export const H_POOL_BUMP: u32 = 33;
 /** fan-out: address of the pool segment the host stages a batch in (stage(); 0: none) */
-export const H_STAGE: u32 = 33;
+export const H_STAGE: u32 = 34;
 /** fan-out: log2 of that segment's size (0: none) */
-export const H_STAGE_LOG: u32 = 34;
+export const H_STAGE_LOG: u32 = 35;
 
 // Stats counters (i64 index from the stats offset)
 /** open now (a gauge: close() subtracts) */
@@ -120,33 +148,33 @@ export const S_ERRORS: u32 = 7;
 /** errors by number (the errors list below) */
 export const S_ERROR_BY_CODE: u32 = 8;
 /** connections closed normally after the peer ended them (its FIN, no frame cut short) */
-export const S_CLOSED_PEER: u32 = 40;
+export const S_CLOSED_PEER: u32 = 72;
 /** connections closed normally by this side: close() or destroy() from the application, an onConnection task that returned, a relay partner that closed */
-export const S_CLOSED_LOCAL: u32 = 41;
+export const S_CLOSED_LOCAL: u32 = 73;
 /** connections closed normally by the server draining (close(), SIGTERM) */
-export const S_CLOSED_DRAIN: u32 = 42;
+export const S_CLOSED_DRAIN: u32 = 74;
 /** connections closed by an error, by its number (refused connections never opened: not here) */
-export const S_CLOSED_BY_ERROR: u32 = 43;
+export const S_CLOSED_BY_ERROR: u32 = 75;
 /** a gauge: how late this thread's last heartbeat tick ran, in microseconds (its event-loop lag) */
-export const S_LOOP_LAG: u32 = 75;
+export const S_LOOP_LAG: u32 = 139;
 /** microseconds the heartbeat ticks ran late, summed: time the event loop was blocked */
-export const S_LOOP_BLOCKED: u32 = 76;
+export const S_LOOP_BLOCKED: u32 = 140;
 /** stalls: the event loop blocked longer than stallTimeout, counted once each */
-export const S_STALLS: u32 = 77;
+export const S_STALLS: u32 = 141;
 /** frames read but not answered when the drain timed out (their connections were reset: ERR_DRAIN_TIMEOUT) */
-export const S_DRAIN_UNANSWERED: u32 = 78;
+export const S_DRAIN_UNANSWERED: u32 = 142;
 /** a gauge: slots whose socket is closed but whose handler still holds a frame view (freed when it settles) */
-export const S_QUARANTINED: u32 = 79;
+export const S_QUARANTINED: u32 = 143;
 /** a gauge: bytes of the pool's arena in rings now */
-export const S_POOL_BYTES: u32 = 80;
+export const S_POOL_BYTES: u32 = 144;
 /** gauges: rings now taken from the pool, by log2 of their segment size */
-export const S_POOL_SEGMENTS: u32 = 81;
+export const S_POOL_SEGMENTS: u32 = 145;
 /** times the pool could not supply a ring (a connection opening, reading after idling, or growing: ERR_MEMORY_EXHAUSTED) */
-export const S_POOL_EXHAUSTED: u32 = 113;
+export const S_POOL_EXHAUSTED: u32 = 177;
 /** i64 counters in the block */
-export const STATS_COUNT: u32 = 114;
+export const STATS_COUNT: u32 = 178;
 /** bytes of the block */
-export const STATS_SIZE: u32 = 912;
+export const STATS_SIZE: u32 = 1424;
 
 // Slot words (u32 index from the slot's address)
 /** 0 free, 1 open */
@@ -195,8 +223,10 @@ export const F_ADDR: u32 = 0;
 export const F_LEN: u32 = 1;
 /** rx position just after the frame: what consume() takes */
 export const F_END: u32 = 2;
+/** websocket framing: what the entry is, its opcode (WS_TEXT, WS_BINARY: a whole message; WS_PING, WS_PONG, WS_CLOSE); 0 for other framings */
+export const F_KIND: u32 = 3;
 /** words per entry */
-export const FRAME_WORDS: u32 = 3;
+export const FRAME_WORDS: u32 = 4;
 
 // Codes: framing
 /** bytes as they arrive */
@@ -209,6 +239,8 @@ export const FRAMING_VARINT: u32 = 2;
 export const FRAMING_DELIMITER: u32 = 3;
 /** every frame the same length */
 export const FRAMING_FIXED: u32 = 4;
+/** RFC 6455 frames, messages reassembled (handler mode only; see the websocket words below) */
+export const FRAMING_WEBSOCKET: u32 = 5;
 
 // Codes: mode
 /** the core echoes every frame into the tx ring */
@@ -311,5 +343,53 @@ export const E_ASK_FAILED: u32 = 26;
 export const E_MAILBOX_TIMEOUT: u32 = 27;
 /** ERR_MEMORY_EXHAUSTED: the ring pool (maxMemory) could not supply a connection's ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY (found by the host) */
 export const E_MEMORY_EXHAUSTED: u32 = 28;
-/** numbers 1 to this one come from the cores, those above it from the host */
-export const E_LAST_CORE_ERROR: u32 = 2;
+/** ERR_WEBSOCKET_PROTOCOL: a WebSocket frame that breaks RFC 6455 (close code 1002); errorSize() says which rule (WS_RULE_*) (found by the core) */
+export const E_WEBSOCKET_PROTOCOL: u32 = 29;
+/** ERR_WEBSOCKET_UTF8: a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte (found by the core) */
+export const E_WEBSOCKET_UTF8: u32 = 30;
+/** ERR_UPGRADE: websocket framing: not a valid WebSocket upgrade request (answered with a plain HTTP error: 400, 405, 426, 431, 505), refused by onUpgrade, or (a client) a server's answer that is not a valid 101 (found by the host) */
+export const E_UPGRADE: u32 = 31;
+/** ERR_UPGRADE: websocket framing: no whole upgrade (request, onUpgrade's answer, or a client's 101) within upgradeTimeout (its own counter, the same code) (found by the host) */
+export const E_UPGRADE_TIMEOUT: u32 = 32;
+
+// WebSocket slot words (u32 index from H_WS_OFF + slot * WS_SLOT_SIZE)
+/** WS_FLAG_* bits, the open message's opcode and the UTF-8 state (see WS_*_SHIFT) */
+export const W_WS_FLAGS: u32 = 0;
+/** an open message: wire bytes from W_LISTED to the next frame's header (0: none open) */
+export const W_WS_RAW: u32 = 1;
+/** an open message: its payload bytes so far, compacted at W_LISTED */
+export const W_WS_MSG: u32 = 2;
+/** payload bytes of the frame in progress (incomplete) already unmasked in place and, for text, checked as UTF-8 */
+export const W_WS_CHECKED: u32 = 3;
+/** a frame streamed by beginFrame() on a client slot: its mask key */
+export const W_WS_TX_KEY: u32 = 4;
+/** that frame: payload bytes masked so far (putBytes) */
+export const W_WS_TX_DONE: u32 = 5;
+/** websocket words per slot, all cleared by open() */
+export const WS_SLOT_WORDS: u32 = 6;
+
+// WebSocket rules (errorSize() after ERR_WEBSOCKET_PROTOCOL)
+/** not known */
+export const WS_RULE_NONE: u32 = 0;
+/** a frame from a client without a mask */
+export const WS_RULE_UNMASKED: u32 = 1;
+/** a frame from a server with a mask */
+export const WS_RULE_MASKED: u32 = 2;
+/** RSV1, RSV2 or RSV3 set: no extension was negotiated */
+export const WS_RULE_RESERVED_BITS: u32 = 3;
+/** a reserved opcode (3-7, 11-15) */
+export const WS_RULE_OPCODE: u32 = 4;
+/** a control frame with more than 125 bytes of payload */
+export const WS_RULE_CONTROL_LENGTH: u32 = 5;
+/** a control frame without FIN */
+export const WS_RULE_CONTROL_FRAGMENTED: u32 = 6;
+/** a continuation frame with no message open */
+export const WS_RULE_NO_MESSAGE: u32 = 7;
+/** a text or binary frame while a fragmented message is open */
+export const WS_RULE_MESSAGE_OPEN: u32 = 8;
+/** a 64-bit length with its top bit set */
+export const WS_RULE_LENGTH: u32 = 9;
+/** a close frame with one byte of payload */
+export const WS_RULE_CLOSE_LENGTH: u32 = 10;
+/** a close code no endpoint may send (below 1000, 1004-1006, 1015, 1016-2999, 5000 up) */
+export const WS_RULE_CLOSE_CODE: u32 = 11;

@@ -22,11 +22,12 @@ import {
   delimLen, delim, stripCR, framing, txSize,
 } from "./config";
 import {
-  FRAMING_LENGTH, FRAMING_VARINT, FRAMING_DELIMITER, FRAMING_FIXED,
+  FRAMING_LENGTH, FRAMING_VARINT, FRAMING_DELIMITER, FRAMING_FIXED, FRAMING_WEBSOCKET,
   E_FRAME_TOO_LARGE, E_BAD_LENGTH, SEND_OK, SEND_BAD_LENGTH, SEND_TOO_LARGE,
 } from "./contract";
 import { ringByte, ringPut } from "./ring";
 import { findByte } from "./scan";
+import { wsHeaderSize, wsEncodeHeader, wsMaskPayload } from "./websocket";
 
 /** Where the payload of the frame decode() found starts (from tail), and its length. */
 export let frameOff: u32 = 0;
@@ -219,6 +220,10 @@ export function plan(len: u32): i32 {
     encTrailer = trailerSize();
   } else if (framing == FRAMING_FIXED) {
     if (len != fixed) return SEND_BAD_LENGTH;
+  } else if (framing == FRAMING_WEBSOCKET) {
+    // The kind and mask of the frame were set first (wsEncoding).
+    encPrefix = wsHeaderSize(len);
+    if (encPrefix == 0) return SEND_BAD_LENGTH;
   }
   if (<u64>encPrefix + <u64>len + <u64>encTrailer > <u64>txSize) return SEND_TOO_LARGE;
   return SEND_OK;
@@ -227,6 +232,7 @@ export function plan(len: u32): i32 {
 /** Write the planned prefix and trailer around a payload of len bytes at pos in the tx ring. */
 export function encode(base: u32, mask: u32, pos: u32, len: u32): void {
   encodePrefix(base, mask, pos, len);
+  if (framing == FRAMING_WEBSOCKET) wsMaskPayload(base, mask + 1, pos + encPrefix, len, 0);
   encodeTrailer(base, mask, pos + encPrefix + len);
 }
 
@@ -244,6 +250,8 @@ export function encodePrefix(base: u32, mask: u32, pos: u32, len: u32): void {
       ringPut(base, mask, pos + i, i + 1 < encPrefix ? (v & 0x7f) | 0x80 : v);
       v >>= 7;
     }
+  } else if (framing == FRAMING_WEBSOCKET) {
+    wsEncodeHeader(base, mask, pos, len);
   }
   // raw, fixed and delimiter frames have no prefix
 }

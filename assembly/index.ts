@@ -52,6 +52,13 @@
 // went). W_CUT_DONE and W_CUT_LEFT say where the frame in progress stands. Whole
 // frames go as before. So a relay's rings never hold a frame whole: they grow for
 // throughput up to RELAY_RING only (or for a whole frame's tx, which fits its rx).
+//
+// WebSocket framing (handler mode only): process() hands the slot to wsProcess()
+// (websocket.ts), which decodes, unmasks, reassembles and lists messages and control
+// frames, keeping its own words per slot at C.wsOff; the rx ring grows for the frame
+// in progress as for the other framings (its need counted from W_LISTED, where an
+// open message starts). A send names its frame's kind, and a client slot's is masked
+// with the key the host drew.
 
 import * as C from "./config";
 import {
@@ -63,12 +70,14 @@ import {
   FRAMING_RAW, FRAMING_DELIMITER, MODE_ECHO, R_DONE, R_BLOCKED, R_MORE, R_NO_MEMORY, SEND_OK, SEND_FULL, SEND_TOO_LARGE, SEND_DELIMITER,
   SEND_NO_MEMORY, SCRATCH_BASE, HANDOFF_MIN, OPEN_NO_SLOT, OPEN_NO_MEMORY, S_POOL_EXHAUSTED, H_STAGE, H_STAGE_LOG,
   INIT_OK, INIT_NO_HEADER, INIT_MEMORY_TOO_SMALL, INIT_STATIC_DATA, INIT_BAD_CONFIG,
+  FRAMING_WEBSOCKET, WS_SLOT_SIZE, WS_BINARY, W_WS_FLAGS, W_WS_TX_KEY, W_WS_TX_DONE, WS_FLAG_CLIENT,
 } from "./contract";
 import {
   decode, frameOff, frameLen, frameWire, tooLarge, scanned, plan, encode, encodePrefix, encodeTrailer, trailerSize, encPrefix, encTrailer,
   resetFraming, delimiterIn,
 } from "./framing";
 import { ringToRing } from "./ring";
+import { wsProcess, wsListed, wsNeed, wsErrorSize, wsEncoding, wsMaskPayload, resetWebsocket } from "./websocket";
 import { minLog, topLog, resetPool, take, give } from "./pool";
 
 // Every contract constant is exported so the contract test can hold the host's copy to it.
@@ -76,6 +85,12 @@ export * from "./contract";
 
 @inline function header(word: u32): usize { return LAYOUT_BASE + word * 4; }
 @inline function slotAddr(slot: u32): u32 { return C.slotsOff + slot * SLOT_SIZE; }
+/** A slot's websocket words (websocket framing only). */
+@inline function wsAddr(slot: u32): u32 { return C.wsOff + slot * WS_SLOT_SIZE; }
+/** Websocket framing: the frame the next plan() is for (kind, and masked with key on a client slot). */
+@inline function wsFrame(slot: u32, kind: u32, key: u32): void {
+  if (C.framing == FRAMING_WEBSOCKET) wsEncoding(kind, (load<u32>(wsAddr(slot) + W_WS_FLAGS * 4) & WS_FLAG_CLIENT) != 0, key);
+}
 @inline function word(s: u32, w: u32): u32 { return load<u32>(s + w * 4); }
 @inline function setWord(s: u32, w: u32, v: u32): void { store<u32>(s + w * 4, v); }
 @inline function count(counter: u32, n: u32): void {
@@ -211,9 +226,11 @@ export function init(): i32 {
   if (load<u32>(header(H_MAGIC)) != MAGIC || load<u32>(header(H_VERSION)) != LAYOUT_VERSION) return INIT_NO_HEADER;
   C.loadConfig();
   resetFraming();
+  resetWebsocket();
   if (<u64>C.total > (<u64>memory.size() << 16)) return INIT_MEMORY_TOO_SMALL;
   if (__heap_base > SCRATCH_BASE) return INIT_STATIC_DATA;
   if (C.delimLen > DELIM_MAX) return INIT_BAD_CONFIG;
+  if ((C.framing == FRAMING_WEBSOCKET) != (C.wsOff != 0) || (C.framing == FRAMING_WEBSOCKET && C.mode == MODE_ECHO)) return INIT_BAD_CONFIG;
   padLog = C.mode == MODE_ECHO ? 0 : 1;
   rxTopLog = ctz(C.rxSize);
   txTopLog = ctz(C.txSize);
@@ -251,6 +268,7 @@ export function open(): i32 {
   store<u32>(header(H_FREE_HEAD), word(s, W_NEXT_FREE));
   store<u32>(header(H_OPEN), load<u32>(header(H_OPEN)) + 1);
   for (let w: u32 = 0; w < SLOT_STATE_WORDS; w++) setWord(s, w, 0);
+  if (C.framing == FRAMING_WEBSOCKET) memory.fill(wsAddr(slot), 0, WS_SLOT_SIZE);
   setWord(s, W_STATE, 1);
   setWord(s, W_RX_BASE, rx);
   setRings(s, minLog, 0, 0, 0);
@@ -350,6 +368,14 @@ export function process(slot: u32): i32 {
   if (err != 0) return -(<i32>err);
   // No rx ring (idle, shrink()): nothing buffered to decode; a relay's frame in progress waits in W_CUT_*.
   if (rxLog(s) == 0) return R_DONE;
+  if (C.framing == FRAMING_WEBSOCKET) {
+    let r = wsProcess(s, wsAddr(slot));
+    if (r < 0) failed(s, -r, wsErrorSize);
+    store<u32>(header(H_FRAME_COUNT), wsListed);
+    count(S_FRAMES_IN, wsListed);
+    if (r == R_DONE && !growForFrame(s, wsNeed)) { r = R_NO_MEMORY; noMemory(); }
+    return r;
+  }
   // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay,
   // which cuts frames through: see the header; done and left are W_CUT_DONE and W_CUT_LEFT).
   const peer = word(s, W_PEER);
@@ -404,11 +430,8 @@ export function process(slot: u32): i32 {
         len = wire;
         piece = true;
       } else if (r < 0) {
-        setWord(s, W_ERROR, <u32>(-r));
-        setWord(s, W_ERROR_SIZE, tooLarge);
+        failed(s, <u32>(-r), tooLarge);
         tooLarge = 0;
-        count(S_ERRORS, 1);
-        count(S_ERROR_BY_CODE + <u32>(-r), 1);
         result = r;
         break;
       } else {
@@ -478,22 +501,38 @@ export function process(slot: u32): i32 {
     count(S_FRAMES_OUT, framesIn);
     count(S_BYTES_OUT, bytesOut);
   }
-  // A ring full of one incomplete frame must grow for the connection to go on; one
-  // whose header says it needs more grows now, to that size (short of pool, it waits
-  // until the ring is full to count as exhausted: a ring may come back meanwhile).
-  if (result == R_DONE && rxSize < C.rxSize && rxMovable(s)) {
-    const full = word(s, W_RX_HEAD) - word(s, W_RX_TAIL) == rxSize;
-    if ((full || need > rxSize) && !growRx(s, need) && full) result = R_NO_MEMORY;
-  }
+  if (result == R_DONE && !growForFrame(s, need)) result = R_NO_MEMORY;
   if (result == R_NO_MEMORY) noMemory();
   return result;
+}
+
+/** The slot's first error: number n (sticky), with its size or rule for the message, counted. */
+function failed(s: u32, n: u32, size: u32): void {
+  setWord(s, W_ERROR, n);
+  setWord(s, W_ERROR_SIZE, size);
+  count(S_ERRORS, 1);
+  count(S_ERROR_BY_CODE + n, 1);
+}
+
+/**
+ * After process() decoded all it could: a ring full of one incomplete frame must grow
+ * for the connection to go on; one whose header says it needs `need` bytes grows now,
+ * to that size (short of pool, it waits until the ring is full to count as exhausted:
+ * a ring may come back meanwhile). False: it is full and the pool has nothing larger.
+ */
+function growForFrame(s: u32, need: u32): bool {
+  const rxSize = rxSizeOf(s);
+  if (rxSize >= C.rxSize || !rxMovable(s)) return true;
+  const full = word(s, W_RX_HEAD) - word(s, W_RX_TAIL) == rxSize;
+  return !((full || need > rxSize) && !growRx(s, need) && full);
 }
 
 /**
  * Make room in the tx ring for a frame with a len-byte payload. On SEND_OK the
  * host copies the payload to the tx position in W_RESERVED, then calls commit().
  */
-export function reserve(slot: u32, len: u32): i32 {
+export function reserve(slot: u32, len: u32, kind: u32): i32 {
+  wsFrame(slot, kind, 0);
   const r = plan(len);
   if (r != SEND_OK) return r;
   const s = slotAddr(slot);
@@ -512,8 +551,8 @@ export function reserve(slot: u32, len: u32): i32 {
  * forwarded by a handler): reserve, copy and commit in one call instead of two
  * calls around a copy by the host. Returns SEND_*.
  */
-export function sendFrom(slot: u32, addr: u32, len: u32): i32 {
-  const r = reserve(slot, len);
+export function sendFrom(slot: u32, addr: u32, len: u32, kind: u32, key: u32): i32 {
+  const r = reserve(slot, len, kind);
   if (r != SEND_OK) return r;
   const s = slotAddr(slot);
   const base = word(s, W_TX_BASE), size = txSizeOf(s);
@@ -521,7 +560,7 @@ export function sendFrom(slot: u32, addr: u32, len: u32): i32 {
   const first = len < size - at ? len : size - at;
   memory.copy(base + at, addr, first);
   if (first < len) memory.copy(base, addr + first, len - first);
-  return commit(slot, len);
+  return commit(slot, len, kind, key);
 }
 
 /**
@@ -529,8 +568,9 @@ export function sendFrom(slot: u32, addr: u32, len: u32): i32 {
  * SEND_OK, or SEND_DELIMITER (delimiter framing: the payload holds the delimiter),
  * and then nothing is published: the tx head stays where it was.
  */
-export function commit(slot: u32, len: u32): i32 {
+export function commit(slot: u32, len: u32, kind: u32, key: u32): i32 {
   const s = slotAddr(slot);
+  if (C.framing == FRAMING_WEBSOCKET) { wsFrame(slot, kind, key); plan(len); }
   const txHead = word(s, W_TX_HEAD);
   const mask = txSizeOf(s) - 1;
   if (C.framing == FRAMING_DELIMITER && delimiterIn(word(s, W_TX_BASE), mask, word(s, W_RESERVED), len, true)) return SEND_DELIMITER;
@@ -551,6 +591,7 @@ export function commit(slot: u32, len: u32): i32 {
  * takes it after those bytes), SEND_NO_MEMORY, or what plan() refuses.
  */
 export function growTx(slot: u32, len: u32): i32 {
+  wsFrame(slot, WS_BINARY, 0);
   const r = plan(len);
   if (r != SEND_OK) return r;
   const s = slotAddr(slot);
@@ -572,7 +613,9 @@ export function growTx(slot: u32, len: u32): i32 {
 }
 
 /** What send() of a len-byte payload would say of its length, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
-export function check(len: u32): i32 {
+export function check(len: u32, kind: u32): i32 {
+  // Of no slot: sized as a server's frame, unmasked.
+  if (C.framing == FRAMING_WEBSOCKET) wsEncoding(kind, false, 0);
   return plan(len);
 }
 
@@ -596,7 +639,8 @@ export function scan(addr: u32, len: u32, last: bool): i32 {
  * for it yet), SEND_BAD_LENGTH, or SEND_NO_MEMORY. A frame streamed through the
  * ring is larger than it: the ring grows to its largest first (while empty).
  */
-export function beginFrame(slot: u32, len: u32): i32 {
+export function beginFrame(slot: u32, len: u32, kind: u32, key: u32): i32 {
+  wsFrame(slot, kind, key);
   const r = plan(len);
   if (r != SEND_OK && r != SEND_TOO_LARGE) return r;
   const s = slotAddr(slot);
@@ -605,6 +649,11 @@ export function beginFrame(slot: u32, len: u32): i32 {
   if (encPrefix > txSizeOf(s) - (txHead - word(s, W_TX_TAIL))) return SEND_FULL;
   encodePrefix(word(s, W_TX_BASE), txSizeOf(s) - 1, txHead, len);
   setWord(s, W_TX_HEAD, txHead + encPrefix);
+  if (C.framing == FRAMING_WEBSOCKET) {
+    // The pieces putBytes() publishes are masked with this key (a client slot's), from payload offset 0.
+    setWord(wsAddr(slot), W_WS_TX_KEY, key);
+    setWord(wsAddr(slot), W_WS_TX_DONE, 0);
+  }
   count(S_FRAMES_OUT, 1);
   count(S_BYTES_OUT, encPrefix);
   return SEND_OK;
@@ -613,6 +662,12 @@ export function beginFrame(slot: u32, len: u32): i32 {
 /** The host wrote n payload bytes at the tx head (within the free room): publish them. */
 export function putBytes(slot: u32, n: u32): void {
   const s = slotAddr(slot);
+  if (C.framing == FRAMING_WEBSOCKET) {
+    const w = wsAddr(slot), done = word(w, W_WS_TX_DONE);
+    wsFrame(slot, WS_BINARY, word(w, W_WS_TX_KEY));
+    wsMaskPayload(word(s, W_TX_BASE), txSizeOf(s), word(s, W_TX_HEAD), n, done);
+    setWord(w, W_WS_TX_DONE, done + n);
+  }
   setWord(s, W_TX_HEAD, word(s, W_TX_HEAD) + n);
   count(S_BYTES_OUT, n);
 }
@@ -675,6 +730,8 @@ export function stage(bytes: u32): u32 {
 export function fanout(n: u32, len: u32): i32 {
   const list = load<u32>(header(H_STAGE));
   if (list == 0) return 0;
+  // WebSocket: binary server frames, unmasked (fan-out is a server's).
+  if (C.framing == FRAMING_WEBSOCKET) wsEncoding(WS_BINARY, false, 0);
   const first = list + n * 4, end = first + len;
   // The frames to encode, and the bytes they take encoded.
   let frames: u32 = 0, total: u32 = 0;

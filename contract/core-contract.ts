@@ -47,7 +47,7 @@ export interface ErrorEntry extends Entry {
 /** Plain numbers: sizes and markers. */
 export const constants: (Entry & { value: number })[] = [
   { name: 'LAYOUT_BASE', value: 4096, doc: 'where the header starts; AssemblyScript static data lives below it (init checks)' },
-  { name: 'LAYOUT_VERSION', value: 9, doc: 'bumped whenever a word moves or changes meaning' },
+  { name: 'LAYOUT_VERSION', value: 10, doc: 'bumped whenever a word moves or changes meaning' },
   { name: 'MAGIC', value: 0x31525752, doc: '"RWR1" little-endian: the host wrote a header' },
   { name: 'HEADER_SIZE', value: 256, doc: 'bytes reserved for the header (config words, then state words)' },
   { name: 'SLOT_SIZE', value: 64, doc: 'bytes per slot: one cache line' },
@@ -58,6 +58,7 @@ export const constants: (Entry & { value: number })[] = [
   { name: 'RELAY_RING', value: 65536, doc: 'a relay\'s rings (echo mode, W_PEER set) grow for throughput up to this, or to rxSize/txSize if smaller, never to the frame: its frames are cut through (W_CUT_DONE)' },
   { name: 'OPEN_NO_SLOT', value: 1, doc: 'open() returns it negated: every slot is in use' },
   { name: 'OPEN_NO_MEMORY', value: 2, doc: 'open() returns it negated: the pool cannot supply the smallest rx ring (ERR_MEMORY_EXHAUSTED; takeRx() says R_NO_MEMORY)' },
+  ...websocketConstants(),
 ];
 
 /**
@@ -92,6 +93,7 @@ export const headerConfig: ConfigField[] = [
   { name: 'H_ARENA_OFF', field: 'arenaOff', type: 'u32', doc: 'where the pool\'s segments start (4096-aligned)' },
   { name: 'H_ARENA_SIZE', field: 'arenaSize', type: 'u32', doc: 'bytes of segments: a whole number of the largest segment (maxMemory, rounded down)' },
   { name: 'H_TOTAL', field: 'total', type: 'u32', doc: 'bytes of memory the layout needs from address 0' },
+  { name: 'H_WS_OFF', field: 'wsOff', type: 'u32', doc: 'websocket framing: where the websocket slot words start, WS_SLOT_SIZE bytes a slot (0: another framing)' },
 ];
 
 /** The header's state words, after the config words: the core's, zeroed by init(). */
@@ -117,13 +119,13 @@ export const stats: Counter[] = [
   { name: 'S_FRAMES_OUT', doc: 'frames put in tx rings' },
   { name: 'S_PAUSES', doc: 'times the host paused reading for backpressure' },
   { name: 'S_ERRORS', doc: 'errors, all codes' },
-  { name: 'S_ERROR_BY_CODE', count: 32, doc: 'errors by number (the errors list below)' },
+  { name: 'S_ERROR_BY_CODE', count: 64, doc: 'errors by number (the errors list below)' },
   // Layout 5, for metrics: why connections closed, and the thread's event-loop lag.
   // The host writes these (the endpoint and its heartbeat, on the core's thread).
   { name: 'S_CLOSED_PEER', doc: 'connections closed normally after the peer ended them (its FIN, no frame cut short)' },
   { name: 'S_CLOSED_LOCAL', doc: 'connections closed normally by this side: close() or destroy() from the application, an onConnection task that returned, a relay partner that closed' },
   { name: 'S_CLOSED_DRAIN', doc: 'connections closed normally by the server draining (close(), SIGTERM)' },
-  { name: 'S_CLOSED_BY_ERROR', count: 32, doc: 'connections closed by an error, by its number (refused connections never opened: not here)' },
+  { name: 'S_CLOSED_BY_ERROR', count: 64, doc: 'connections closed by an error, by its number (refused connections never opened: not here)' },
   { name: 'S_LOOP_LAG', doc: 'a gauge: how late this thread\'s last heartbeat tick ran, in microseconds (its event-loop lag)' },
   { name: 'S_LOOP_BLOCKED', doc: 'microseconds the heartbeat ticks ran late, summed: time the event loop was blocked' },
   { name: 'S_STALLS', doc: 'stalls: the event loop blocked longer than stallTimeout, counted once each' },
@@ -188,6 +190,7 @@ export const frameEntry: Entry[] = [
   { name: 'F_ADDR', doc: 'address of the payload: in the rx ring, or running on into its pad' },
   { name: 'F_LEN', doc: 'payload bytes' },
   { name: 'F_END', doc: 'rx position just after the frame: what consume() takes' },
+  { name: 'F_KIND', doc: 'websocket framing: what the entry is, its opcode (WS_TEXT, WS_BINARY: a whole message; WS_PING, WS_PONG, WS_CLOSE); 0 for other framings' },
 ];
 
 /** Codes, numbered from 0 in each group; `type` is how AssemblyScript holds them. */
@@ -198,6 +201,7 @@ export const codes: Record<string, { type: 'u32' | 'i32'; entries: Entry[] }> = 
     { name: 'FRAMING_VARINT', doc: 'an unsigned LEB128 prefix' },
     { name: 'FRAMING_DELIMITER', doc: 'ended by delimiter bytes' },
     { name: 'FRAMING_FIXED', doc: 'every frame the same length' },
+    { name: 'FRAMING_WEBSOCKET', doc: 'RFC 6455 frames, messages reassembled (handler mode only; see the websocket words below)' },
   ] },
   mode: { type: 'u32', entries: [
     { name: 'MODE_ECHO', doc: 'the core echoes every frame into the tx ring' },
@@ -261,4 +265,68 @@ export const errors: ErrorEntry[] = [
   { name: 'E_ASK_FAILED', code: 'ERR_ASK_FAILED', by: 'host', doc: 'the owner\'s onAsk threw, rejected, answered no bytes, or is missing' },
   { name: 'E_MAILBOX_TIMEOUT', code: 'ERR_MAILBOX_TIMEOUT', by: 'host', doc: 'publishAsync() or sendToAsync() found no room in a mailbox within its timeout' },
   { name: 'E_MEMORY_EXHAUSTED', code: 'ERR_MEMORY_EXHAUSTED', by: 'host', doc: 'the ring pool (maxMemory) could not supply a connection\'s ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY' },
+  { name: 'E_WEBSOCKET_PROTOCOL', code: 'ERR_WEBSOCKET_PROTOCOL', by: 'core', doc: 'a WebSocket frame that breaks RFC 6455 (close code 1002); errorSize() says which rule (WS_RULE_*)' },
+  { name: 'E_WEBSOCKET_UTF8', code: 'ERR_WEBSOCKET_UTF8', by: 'core', doc: 'a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte' },
+  { name: 'E_UPGRADE', code: 'ERR_UPGRADE', by: 'host', doc: 'websocket framing: not a valid WebSocket upgrade request (answered with a plain HTTP error: 400, 405, 426, 431, 505), refused by onUpgrade, or (a client) a server\'s answer that is not a valid 101' },
+  { name: 'E_UPGRADE_TIMEOUT', code: 'ERR_UPGRADE', by: 'host', doc: 'websocket framing: no whole upgrade (request, onUpgrade\'s answer, or a client\'s 101) within upgradeTimeout (its own counter, the same code)' },
+];
+
+// ---- WebSocket framing (RFC 6455 section 5), kept together here ----
+// FRAMING_WEBSOCKET decodes frames in handler mode only: each entry the core lists
+// is a whole message (WS_TEXT or WS_BINARY, its fragments reassembled into one
+// contiguous view, unmasked in place) or a control frame (WS_PING, WS_PONG,
+// WS_CLOSE), its kind in F_KIND. The core answers nothing itself: the host sends
+// pongs and close frames with send(slot, payload, kind). Per slot the core keeps
+// the words below, at H_WS_OFF + slot * WS_SLOT_SIZE (a region the layout has only
+// with this framing), cleared by open(). assembly/websocket.ts says how a
+// fragmented message and the control frames between its fragments sit in the ring.
+
+/** Numbers of the WebSocket framing (the opcodes are the RFC's). */
+function websocketConstants(): (Entry & { value: number })[] {
+  return [
+    { name: 'WS_SLOT_SIZE', value: 32, doc: 'bytes of websocket words per slot (the W_WS_* words)' },
+    { name: 'WS_HEADER_MAX', value: 14, doc: 'the longest frame header: 2 bytes, 8 of extended length, 4 of mask key' },
+    { name: 'WS_CONTROL_MAX', value: 125, doc: 'the longest control frame payload (ping, pong, close)' },
+    { name: 'WS_CONTINUATION', value: 0, doc: 'opcode: a continuation frame (never an entry\'s kind)' },
+    { name: 'WS_TEXT', value: 1, doc: 'opcode: a text message (UTF-8, checked by the core)' },
+    { name: 'WS_BINARY', value: 2, doc: 'opcode: a binary message' },
+    { name: 'WS_CLOSE', value: 8, doc: 'opcode: close (payload: nothing, or a u16 big-endian code and a UTF-8 reason, both checked by the core)' },
+    { name: 'WS_PING', value: 9, doc: 'opcode: ping' },
+    { name: 'WS_PONG', value: 10, doc: 'opcode: pong' },
+    { name: 'WS_FLAG_CLIENT', value: 1, doc: 'W_WS_FLAGS: the slot is a client connection (the host sets it after open()): frames from the peer must not be masked, frames sent are masked' },
+    { name: 'WS_FLAG_CLOSED', value: 2, doc: 'W_WS_FLAGS: a close frame was listed: the core lists nothing after it' },
+    { name: 'WS_MESSAGE_SHIFT', value: 4, doc: 'W_WS_FLAGS: bits 4-7, the open message\'s opcode (0: none open)' },
+    { name: 'WS_UTF8_SHIFT', value: 8, doc: 'W_WS_FLAGS: bits 8-15, the UTF-8 decoder\'s state after the text bytes checked so far (0: between characters)' },
+  ];
+}
+
+/**
+ * The websocket words of a slot (u32 index from H_WS_OFF + slot * WS_SLOT_SIZE).
+ * Positions are relative to W_LISTED, where an open message starts: the ring from
+ * there holds the message's payload so far (W_WS_MSG bytes, compacted), dead bytes
+ * (the headers it took), then the next frame's header at W_LISTED + W_WS_RAW.
+ */
+export const websocketSlot: Entry[] = [
+  { name: 'W_WS_FLAGS', doc: 'WS_FLAG_* bits, the open message\'s opcode and the UTF-8 state (see WS_*_SHIFT)' },
+  { name: 'W_WS_RAW', doc: 'an open message: wire bytes from W_LISTED to the next frame\'s header (0: none open)' },
+  { name: 'W_WS_MSG', doc: 'an open message: its payload bytes so far, compacted at W_LISTED' },
+  { name: 'W_WS_CHECKED', doc: 'payload bytes of the frame in progress (incomplete) already unmasked in place and, for text, checked as UTF-8' },
+  { name: 'W_WS_TX_KEY', doc: 'a frame streamed by beginFrame() on a client slot: its mask key' },
+  { name: 'W_WS_TX_DONE', doc: 'that frame: payload bytes masked so far (putBytes)' },
+];
+
+/** What ERR_WEBSOCKET_PROTOCOL broke: errorSize() of the slot (W_ERROR_SIZE). */
+export const websocketRules: Entry[] = [
+  { name: 'WS_RULE_NONE', doc: 'not known' },
+  { name: 'WS_RULE_UNMASKED', doc: 'a frame from a client without a mask' },
+  { name: 'WS_RULE_MASKED', doc: 'a frame from a server with a mask' },
+  { name: 'WS_RULE_RESERVED_BITS', doc: 'RSV1, RSV2 or RSV3 set: no extension was negotiated' },
+  { name: 'WS_RULE_OPCODE', doc: 'a reserved opcode (3-7, 11-15)' },
+  { name: 'WS_RULE_CONTROL_LENGTH', doc: 'a control frame with more than 125 bytes of payload' },
+  { name: 'WS_RULE_CONTROL_FRAGMENTED', doc: 'a control frame without FIN' },
+  { name: 'WS_RULE_NO_MESSAGE', doc: 'a continuation frame with no message open' },
+  { name: 'WS_RULE_MESSAGE_OPEN', doc: 'a text or binary frame while a fragmented message is open' },
+  { name: 'WS_RULE_LENGTH', doc: 'a 64-bit length with its top bit set' },
+  { name: 'WS_RULE_CLOSE_LENGTH', doc: 'a close frame with one byte of payload' },
+  { name: 'WS_RULE_CLOSE_CODE', doc: 'a close code no endpoint may send (below 1000, 1004-1006, 1015, 1016-2999, 5000 up)' },
 ];

@@ -68,10 +68,8 @@ function contractConstants(): Section[] {
   const slotWords = T.slotState.length + T.slotFixed.length;
   if (slotWords * 4 > need('SLOT_SIZE')) fail(`${slotWords} slot words do not fit in SLOT_SIZE`);
 
-  // Number 0 is the generic error; the cores' own come right after it, so the host
-  // counts exactly the numbers above E_LAST_CORE_ERROR (endpoint.ts clientError).
-  const lastCore = T.errors.filter(e => e.by === 'core').length;
-  if (T.errors.slice(1, lastCore + 1).some(e => e.by !== 'core')) fail('core errors must be numbered first, from 1');
+  const wsWords = T.websocketSlot.length;
+  if (wsWords * 4 > need('WS_SLOT_SIZE')) fail(`${wsWords} websocket slot words do not fit in WS_SLOT_SIZE`);
 
   return [
     { title: 'Sizes and markers', constants: T.constants.map(c => ({ ...c, as: 'u32' })) },
@@ -112,11 +110,13 @@ function contractConstants(): Section[] {
     ...Object.entries(T.codes).map(([group, g]) => ({ title: `Codes: ${group}`, constants: numbered(g.entries, g.type) })),
     {
       title: 'Error numbers',
-      constants: [
-        ...T.errors.map((e, i) => ({ name: e.name, value: i, doc: `${e.code}: ${e.doc} (found by the ${e.by})`, as: 'u32' as const })),
-        { name: 'E_LAST_CORE_ERROR', value: lastCore, doc: 'numbers 1 to this one come from the cores, those above it from the host', as: 'u32' },
-      ],
+      constants: T.errors.map((e, i) => ({ name: e.name, value: i, doc: `${e.code}: ${e.doc} (found by the ${e.by})`, as: 'u32' as const })),
     },
+    {
+      title: 'WebSocket slot words (u32 index from H_WS_OFF + slot * WS_SLOT_SIZE)',
+      constants: [...numbered(T.websocketSlot), { name: 'WS_SLOT_WORDS', value: wsWords, doc: 'websocket words per slot, all cleared by open()', as: 'u32' }],
+    },
+    { title: 'WebSocket rules (errorSize() after ERR_WEBSOCKET_PROTOCOL)', constants: numbered(T.websocketRules) },
   ];
 }
 
@@ -183,7 +183,9 @@ function renderHostContract(): string {
   out.push('export type ErrorName = (typeof ERROR_NAMES)[number];');
   out.push('/** Error codes by number (the index); two numbers may share one. */');
   out.push(`export const ERROR_CODES = [${T.errors.map(e => `'${e.code}'`).join(', ')}] as const;`);
-  out.push('export type ErrorCode = (typeof ERROR_CODES)[number];');
+  out.push('export type ErrorCode = (typeof ERROR_CODES)[number];')
+  out.push('/** Error numbers the cores find (and count themselves), by number (the index); the host counts the rest. */');
+  out.push(`export const ERROR_BY_CORE: readonly boolean[] = [${T.errors.map(e => String(e.by === 'core')).join(', ')}];`);;
   out.push('', '/** The header\'s configuration words, as the host writes them and both cores read them. */', 'export interface HeaderConfig {');
   for (const f of T.headerConfig) out.push(`  /** ${f.doc} */`, `  ${f.field}: ${tsType[f.type]};`);
   out.push('}');

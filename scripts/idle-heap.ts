@@ -1,7 +1,7 @@
 // Measures the JavaScript heap an idle connection keeps, and what it is made of:
 // a server in its own process (--expose-gc) holding N connections, each having
 // echoed one 64 B frame (every byte compared) and then idle past the sweep that
-// gives rings back (RINGS_IDLE_MS); `process.memoryUsage().heapUsed` after two full
+// gives rings back (ringIdleTimeout); `process.memoryUsage().heapUsed` after two full
 // collections before the first connection and with N idle, ÷ N. With --snapshot,
 // a heap snapshot before and after, and the classes whose count or size grew by
 // N's order, per connection (count, self bytes). Contenders alternate round by
@@ -28,7 +28,7 @@ import v8 from 'node:v8';
 const self = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(self), '..');
 const FRAME = 64;
-const IDLE_MS = 2500; // past the sweep's RINGS_IDLE_MS (1 s): tx rings given back
+const IDLE_MS = 2500; // well past ringIdleTimeout (100 ms by default): rings given back
 const started: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const stop = (p: ChildProcess) => { if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); };

@@ -17,7 +17,7 @@ import { headerFor, writeHeader } from '../src/core/header.ts';
 import { JsCore } from '../src/core/js-core.ts';
 import {
   FRAME_WORDS, POOL_CLASSES, HEADER_SIZE, H_MAGIC, H_TOTAL, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE, SLOT_SIZE,
-  STATS_SIZE, readHeaderConfig, regionsFor,
+  STATS_SIZE, WS_SLOT_SIZE, readHeaderConfig, regionsFor,
 } from '../src/core/layout.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -33,6 +33,18 @@ describe('the contract table', () => {
     for (const [path, content] of Object.entries(renderContract())) {
       expect(readFileSync(root + path, 'utf8'), `${path} is stale: run npm run build`).toBe(content);
     }
+  });
+
+  it('only adds error numbers: each keeps the code it had when it was added (they index the stats counters)', () => {
+    // Numbers 0 to 30, as released (layout 10); new ones go after them.
+    const released = [
+      'ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME',
+      'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT',
+      'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS', 'ERR_TLS', 'ERR_TLS', 'ERR_PROXY_HEADER', 'ERR_PROXY_HEADER',
+      'ERR_EVICTED', 'ERR_DRAIN_TIMEOUT', 'ERR_DELIMITER_IN_PAYLOAD', 'ERR_HANDLER_TIMEOUT', 'ERR_ASK_TIMEOUT', 'ERR_OWNER_GONE',
+      'ERR_ASK_FAILED', 'ERR_MAILBOX_TIMEOUT', 'ERR_MEMORY_EXHAUSTED', 'ERR_WEBSOCKET_PROTOCOL', 'ERR_WEBSOCKET_UTF8',
+    ];
+    expect(contract.ERROR_CODES.slice(0, released.length)).toEqual(released);
   });
 
   it('refuses a table that cannot hold, rather than render it', async () => {
@@ -152,10 +164,14 @@ describe('the configuration header', () => {
 
 describe('the region formula', () => {
   it('lays out 64-byte aligned regions in order, none overlapping the next, all within total', () => {
-    for (const [slots, cap, min, arena] of [[1, 1, 16, 16], [1024, 1024, 1024, 2 ** 27], [7, 33, 256, 8192], [3, 5, 32, 128]]) {
-      const r = regionsFor(slots!, cap!, min!, arena!);
-      const starts = [r.stats, r.frames, r.slots, r.pool, r.arena];
+    for (const [slots, cap, min, arena, websocket] of [[1, 1, 16, 16, 0], [1024, 1024, 1024, 2 ** 27, 0], [7, 33, 256, 8192, 0], [3, 5, 32, 128, 0], [7, 33, 256, 8192, 1], [1, 1, 16, 16, 1]]) {
+      const r = regionsFor(slots!, cap!, min!, arena!, websocket === 1);
+      const starts = [r.stats, r.frames, r.slots, ...(websocket ? [r.ws] : []), r.pool, r.arena];
       for (const s of starts) expect(s % 64, `${starts}`).toBe(0);
+      // The websocket words (their own region, only with that framing) between the slots and the pool.
+      if (websocket) expect(r.ws).toBeGreaterThanOrEqual(r.slots + slots! * SLOT_SIZE);
+      expect(r.pool).toBeGreaterThanOrEqual(websocket ? r.ws + slots! * WS_SLOT_SIZE : r.slots);
+      if (!websocket) expect(r.ws).toBe(0);
       expect(r.arena % 4096).toBe(0);
       expect(r.stats).toBeGreaterThanOrEqual(LAYOUT_BASE + HEADER_SIZE);
       expect(r.frames).toBeGreaterThanOrEqual(r.stats + STATS_SIZE);

@@ -41,7 +41,7 @@ describe.each(PATHS)('an idle connection core=$core zeroCopy=$zeroCopy write=$wr
       void done.then(got => expect(got).toEqual(frame));
     }
     expect(opened.length).toBe(3);
-    // Idle past the sweep's RINGS_IDLE_MS (1 s): both rings go back to the pool.
+    // Idle past RINGS_IDLE_MS (100 ms): both rings go back to the pool.
     await until(() => server.stats().total.pool.bytes === 0, 5_000, 'the rings given back');
     for (const c of opened) {
       const parts = c as unknown as { dl: unknown; link: unknown; out: { tx: unknown; onWritten: unknown } };

@@ -84,6 +84,8 @@ export function decodeStream(framing: Framing, maxFrame: number, stream: Buffer)
         at += framing.size;
         break;
       }
+      case 'websocket':
+        throw new Error('websocket frames decode to messages and control frames: test/websocket-oracle.ts');
     }
   }
 }
@@ -127,5 +129,7 @@ export function relayForwards(framing: Framing, maxFrame: number, stream: Buffer
     }
     case 'fixed':
       return exactly(rest.length);
+    case 'websocket':
+      throw new Error('websocket framing has no relay (handler mode only)');
   }
 }

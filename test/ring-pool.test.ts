@@ -6,7 +6,7 @@
 // Each bound is tested exactly at the limit and one step past it.
 import { afterEach, describe, expect, it } from 'vitest';
 import type net from 'node:net';
-import { createServer, type RingwireServer } from '../src/index.ts';
+import { createServer, type Connection, type RingwireServer } from '../src/index.ts';
 import { lengthFrame } from './harness.ts';
 import { collect, connect, errorCodes, startServer, until } from './net-helpers.ts';
 
@@ -23,8 +23,10 @@ afterEach(async () => {
 describe.each([
   { core: 'wasm', zeroCopy: true }, { core: 'wasm', zeroCopy: false }, { core: 'js', zeroCopy: true }, { core: 'js', zeroCopy: false },
 ] as const)('the ring pool core=$core zeroCopy=$zeroCopy', ({ core, zeroCopy }) => {
-  const start = async () => {
-    const { server, port } = await startServer({ ...tight, core, zeroCopy });
+  // Rings are kept while a connection is open (ringIdleTimeout 0) unless a test gives them back on purpose:
+  // a ring given back early would leave the pool room a test counts on being taken.
+  const start = async (ringIdleTimeout = 0) => {
+    const { server, port } = await startServer({ ...tight, core, zeroCopy, ringIdleTimeout });
     servers.push(server);
     return { server, port, codes: errorCodes(server) };
   };
@@ -72,13 +74,13 @@ describe.each([
   });
 
   it('gives an idle connection\'s rings back to the pool, the rx ring too, and echoes its next frames byte for byte from a ring taken again', async () => {
-    const { server, port, codes } = await start();
+    const { server, port, codes } = await start(1000);
     const socket = await connect(port);
     const { received, done } = collect(socket);
     socket.write(big);
     await until(() => received() === big.length, 10_000, 'the echo');
     expect(server.stats().total.pool.bytes).toBe(8192);
-    // Idle for RINGS_IDLE_MS (1 s): the sweep gives both rings back, the rx ring entirely.
+    // Idle for ringIdleTimeout (1 s here): the ring sweep gives both rings back, the rx ring entirely.
     await until(() => server.stats().total.pool.bytes === 0, 5_000, 'the rings given back');
     expect(server.stats().total.pool.segments).toEqual({});
     // The next read lands in the thread's idle buffer and is copied into the smallest rx ring, taken again.
@@ -147,7 +149,7 @@ describe.each([
     // 16 KiB pool holds eight connections' smallest rx rings and nothing else.
     const got: Buffer[] = [];
     const { server, port } = await startServer({
-      ...tight, maxMemory: 16384, core, zeroCopy, onFrame: frame => void got.push(Buffer.from(frame)),
+      ...tight, maxMemory: 16384, core, zeroCopy, ringIdleTimeout: 1000, onFrame: frame => void got.push(Buffer.from(frame)),
     });
     servers.push(server);
     const codes = errorCodes(server);
@@ -190,6 +192,40 @@ describe.each([
     expect(got.slice(2).map(f => f[0]).sort((a, b) => a! - b!)).toEqual(others.map((_, i) => 100 + i));
     expect(codes).toEqual(['ERR_MEMORY_EXHAUSTED']);
     for (const s of others) s.destroy();
+  });
+
+  it('a reply sent to an idle connection from outside a read (a timer) takes a tx ring, and gives it back once idle again', async () => {
+    const opened: Connection[] = [];
+    const { server, port } = await startServer({ ...tight, maxMemory: 16384, core, zeroCopy, onOpen: c => void opened.push(c), onFrame: (f, c) => void c.send(f) });
+    servers.push(server);
+    const pool = () => server.stats().total.pool;
+    const socket = await connect(port);
+    const { received, done } = collect(socket);
+    socket.write(small);
+    await until(() => received() === small.length, 10_000, 'the echo');
+    await until(() => pool().bytes === 0, 5_000, 'the rings given back');
+    // No read: only the write marks it as holding a ring again (before, only reads and opening did, and this tx ring stayed taken).
+    const later = lengthFrame(Buffer.from('from a timer'));
+    setTimeout(() => opened[0]!.send(later.subarray(4)), 1);
+    await until(() => received() === small.length + later.length, 10_000, 'the reply from a timer');
+    await until(() => pool().bytes === 0, 5_000, 'the tx ring given back');
+    socket.end();
+    expect(await done).toEqual(Buffer.concat([small, later]));
+  });
+
+  it('with ringIdleTimeout 0 a connection keeps its rings while it is open', async () => {
+    const { server, port } = await startServer({ ...tight, core, zeroCopy, ringIdleTimeout: 0 });
+    servers.push(server);
+    const socket = await connect(port);
+    const { received, done } = collect(socket);
+    socket.write(small);
+    await until(() => received() === small.length, 10_000, 'the echo');
+    const held = server.stats().total.pool.bytes;
+    expect(held).toBe(2048); // 1 KiB rx, 1 KiB tx
+    await new Promise(r => setTimeout(r, 400)); // four default ringIdleTimeouts
+    expect(server.stats().total.pool.bytes).toBe(held);
+    socket.end();
+    expect(await done).toEqual(small);
   });
 });
 

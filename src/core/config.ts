@@ -15,8 +15,8 @@
 
 import { configError } from './errors.ts';
 import {
-  DELIM_MAX, FRAMING_DELIMITER, FRAMING_FIXED, FRAMING_LENGTH, FRAMING_RAW, FRAMING_VARINT,
-  MODE_ECHO, MODE_HANDLER, regionsFor, type Regions,
+  DELIM_MAX, FRAMING_DELIMITER, FRAMING_FIXED, FRAMING_LENGTH, FRAMING_RAW, FRAMING_VARINT, FRAMING_WEBSOCKET,
+  MODE_ECHO, MODE_HANDLER, regionsFor, WS_CONTROL_MAX, WS_HEADER_MAX, type Regions,
 } from './layout.ts';
 
 export type Framing =
@@ -42,7 +42,9 @@ export type Framing =
       /** Drop a '\r' that precedes the delimiter. Default false. */
       stripCR?: boolean;
     }
-  | { kind: 'fixed'; size: number };
+  | { kind: 'fixed'; size: number }
+  /** RFC 6455 frames; maxFrame bounds a whole message. Handler mode only. */
+  | { kind: 'websocket' };
 
 export interface CoreOptions {
   framing?: Framing | string;
@@ -125,6 +127,7 @@ export function parseFraming(spec: string): Framing {
   switch (kind) {
     case 'raw':
     case 'varint':
+    case 'websocket':
       if (parts.length) throw bad(`${kind} takes no parameters`);
       return { kind };
     case 'fixed': {
@@ -158,7 +161,7 @@ export function parseFraming(spec: string): Framing {
       return f;
     }
     default:
-      throw bad('framing is one of raw, length, varint, line, delimiter, fixed');
+      throw bad('framing is one of raw, length, varint, line, delimiter, fixed, websocket');
   }
 }
 
@@ -277,6 +280,14 @@ export function resolveConfig(options: CoreOptions = {}): CoreConfig {
       if (!Number.isInteger(c.fixed) || c.fixed < 1 || c.fixed > MAX_RING) throw configError(`fixed frame size must be from 1 to ${MAX_RING}`);
       maxWire = c.fixed;
       break;
+    case 'websocket':
+      c.framing = FRAMING_WEBSOCKET;
+      // Pings and close frames need an answer the core does not write: the host's (its WebSocket session) does, and a handler takes the messages.
+      if (mode !== MODE_HANDLER) throw configError('websocket framing needs handler mode: a handler (onFrame, or ringwire serve --handler) answers its messages (the host answers pings and closes)');
+      // One frame of a whole message, or a control frame (up to WS_CONTROL_MAX bytes whatever maxFrame);
+      // a message in fragments takes more (their headers), up to the largest rx ring.
+      maxWire = Math.max(maxFrame, WS_CONTROL_MAX) + WS_HEADER_MAX;
+      break;
     default:
       throw configError(`unknown framing ${(framing as { kind: string }).kind}`);
   }
@@ -303,7 +314,7 @@ export function resolveConfig(options: CoreOptions = {}): CoreConfig {
     throw configError(`maxMemory must be an integer of at least ${oneConnection} bytes (one connection's largest rings: ${rxSegment} rx${mode === MODE_HANDLER ? ' with its pad' : ''} + ${txSize} tx, in whole segments of ${maxSegment}), got ${maxMemory}`);
   }
   const arenaSize = Math.floor(maxMemory / maxSegment) * maxSegment;
-  const regions = regionsFor(slots, frameCap, minRing, arenaSize);
+  const regions = regionsFor(slots, frameCap, minRing, arenaSize, c.framing === FRAMING_WEBSOCKET);
   if (regions.total >= MAX_MEMORY) {
     throw configError(`${slots} connection slots and ${(arenaSize / 2 ** 30).toFixed(2)} GiB of rings (maxMemory) need ${(regions.total / 2 ** 30).toFixed(2)} GiB; the limit is 4 GiB`);
   }

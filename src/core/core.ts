@@ -24,12 +24,19 @@
 // arrive once its header is validated (assembly/index.ts), so a frame may be in
 // progress with none of its bytes in the rx ring: cutThrough() and cutLeft() say
 // where it stands, and the host counts those bytes as input of an incomplete frame.
+// WebSocket framing (handler mode only): each listed entry is a whole message or a
+// control frame, its kind (the opcode) in frameKind(); the core reassembles and
+// unmasks messages in place and checks UTF-8 (assembly/websocket.ts), and answers
+// nothing itself: the host sends pongs, close frames and messages with
+// send(slot, payload, kind), masked with a random key on a client slot
+// (websocketClient(), after open()).
 
 import type { CoreConfig } from './config.ts';
 import {
-  F_ADDR, F_END, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, H_FRAME_COUNT, LAYOUT_BASE, MODE_ECHO, readHeaderConfig, SCRATCH_BASE, SCRATCH_SIZE,
+  F_ADDR, F_END, F_KIND, F_LEN, FRAME_WORDS, FRAMING_DELIMITER, FRAMING_RAW, FRAMING_WEBSOCKET, H_FRAME_COUNT, LAYOUT_BASE, MODE_ECHO, readHeaderConfig, SCRATCH_BASE, SCRATCH_SIZE,
   SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
   W_CUT_DONE, W_CUT_LEFT, W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
+  W_WS_FLAGS, W_WS_RAW, WS_BINARY, WS_FLAG_CLIENT, WS_FLAG_CLOSED, WS_SLOT_SIZE,
   type HeaderConfig,
 } from './layout.ts';
 import { JsFraming } from './js-framing.ts';
@@ -42,6 +49,7 @@ export type CoreKind = 'wasm' | 'js';
 export {
   F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, S_CONNECTIONS, S_DRAIN_UNANSWERED, S_LOOP_BLOCKED, S_LOOP_LAG,
   S_BYTES_OUT, S_FRAMES_OUT, S_PAUSES, S_QUARANTINED, S_STALLS, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
+  FRAMING_WEBSOCKET, WS_BINARY, WS_CLOSE, WS_CONTROL_MAX, WS_PING, WS_PONG, WS_TEXT,
 } from './layout.ts';
 
 /** Bytes a fan-out payload record of len bytes takes: its u32 length, its bytes, padding to 4 (see Core.fanout). */
@@ -67,6 +75,17 @@ export function putFanoutRecord(into: Uint8Array, at: number, payload: Uint8Arra
 
 /** readSpan() of a slot with no rx ring. */
 const NO_RING = new Uint8Array(0);
+
+/** Random mask keys for frames a WebSocket client sends (RFC 6455 section 5.3), drawn 256 at a time. */
+const maskKeys = new Uint32Array(256);
+let maskKeysLeft = 0;
+function randomMaskKey(): number {
+  if (maskKeysLeft === 0) {
+    crypto.getRandomValues(maskKeys);
+    maskKeysLeft = maskKeys.length;
+  }
+  return maskKeys[--maskKeysLeft]!;
+}
 
 export interface Core {
   readonly kind: CoreKind;
@@ -117,13 +136,30 @@ export interface Core {
   frame(i: number, list?: Uint32Array): Uint8Array;
   /** Handler mode: the rx position just after frame i of the list (what consume() takes). */
   frameEnd(i: number, list?: Uint32Array): number;
-  /** Handler mode: a copy of the list's entries from frame `from` on, FRAME_WORDS words each (address, length, end). */
+  /**
+   * WebSocket framing: what frame i of the list is, its opcode: WS_TEXT or WS_BINARY (a
+   * whole message, reassembled and unmasked; text checked as UTF-8), WS_PING, WS_PONG or
+   * WS_CLOSE (its payload: empty, or a u16 big-endian code, checked, and a UTF-8 reason).
+   * Nothing is listed after a close. 0 for other framings.
+   */
+  frameKind(i: number, list?: Uint32Array): number;
+  /**
+   * WebSocket framing: the slot is a client connection (connect()): frames from its
+   * peer must not be masked, and every frame sent on it is masked with a random key.
+   * Call right after open(); a slot opens as a server's.
+   */
+  websocketClient(slot: number): void;
+  /** Handler mode: a copy of the list's entries from frame `from` on, FRAME_WORDS words each (address, length, end, kind). */
   saveFrames(from: number): Uint32Array;
   /** Handler mode: the frames up to rx position `end` are done: their bytes may be read over. */
   consume(slot: number, end: number): void;
   /** Handler mode: while held, process() lists nothing (a handler is pending); reads still land. */
   hold(slot: number, held: boolean): void;
-  /** After ERR_FRAME_TOO_LARGE from a length field: the payload length it declared (0: not known). */
+  /**
+   * After ERR_FRAME_TOO_LARGE from a length field: the payload length it declared (0: not
+   * known; websocket: the message's length so far with the frame's). After
+   * ERR_WEBSOCKET_PROTOCOL: which rule the frame broke (WS_RULE_*).
+   */
   errorSize(slot: number): number;
   /**
    * Echo mode: slot's frames go into peer's tx ring (a relay, which cuts them
@@ -144,10 +180,14 @@ export interface Core {
    * Encode payload as one frame into the tx ring. Returns SEND_*: SEND_DELIMITER
    * (delimiter framing: the payload holds the delimiter) whether or not the ring has
    * room, so what waits for room (SEND_FULL) or streams (SEND_TOO_LARGE) can be sent.
+   * WebSocket framing: `kind` is the frame's opcode (default WS_BINARY; WS_TEXT,
+   * WS_PING, WS_PONG, WS_CLOSE), one unfragmented frame (FIN set), masked on a client
+   * slot; a control frame over WS_CONTROL_MAX bytes or another kind is SEND_BAD_LENGTH.
+   * The core does not check a text payload's UTF-8. Other framings ignore `kind`.
    */
-  send(slot: number, payload: Uint8Array): number;
+  send(slot: number, payload: Uint8Array, kind?: number): number;
   /** What send() of this payload would say if the ring had room: SEND_OK, SEND_BAD_LENGTH, SEND_TOO_LARGE or SEND_DELIMITER. */
-  check(payload: Uint8Array): number;
+  check(payload: Uint8Array, kind?: number): number;
   /**
    * A reply larger than the tx ring, streamed: beginFrame writes the prefix for a
    * len-byte payload (SEND_OK, SEND_FULL: no room for it yet, SEND_BAD_LENGTH),
@@ -155,7 +195,7 @@ export interface Core {
    * much), endFrame writes the trailer (SEND_OK or SEND_FULL). Nothing else may be
    * sent on the slot in between.
    */
-  beginFrame(slot: number, len: number): number;
+  beginFrame(slot: number, len: number, kind?: number): number;
   putPiece(slot: number, bytes: Uint8Array): number;
   endFrame(slot: number): number;
   /** The kernel has the next n bytes of the tx ring. */
@@ -178,7 +218,8 @@ export interface Core {
    * Whole frames in the rx ring the core has not handed on yet: not echoed (echo
    * mode, from the tail) or not listed (handler mode, from the end of the listed
    * frames), up to a framing error if one follows them. Raw framing: 1 while any
-   * byte waits (a run, as framesIn counts it). Changes nothing; it decodes each
+   * byte waits (a run, as framesIn counts it); websocket: whole frames after the open
+   * message's fragments so far, each fragment one. Changes nothing; it decodes each
    * frame again, so it is for the drain's accounting, never the data path.
    */
   bufferedFrames(slot: number): number;
@@ -196,6 +237,7 @@ export interface Core {
    * order is kept. Returns how many records were encoded: all, or those before the
    * first that send() would not put in a ring as it is (over the ring, a length or
    * delimiter the framing cannot carry); 0 when the pool has no room for the batch.
+   * WebSocket framing: binary server frames (unmasked: not for client slots).
    */
   fanout(records: Uint8Array, len: number, slots: Uint32Array, n: number): number;
   /**
@@ -235,6 +277,8 @@ export abstract class CoreBase implements Core {
   private header: HeaderConfig | undefined;
 
   readonly config: CoreConfig;
+  /** Where a client slot's WebSocket frames get their mask keys: random (a test may give its own). */
+  maskKey: () => number = randomMaskKey;
 
   constructor(config: CoreConfig, memory: SharedArrayBuffer) {
     this.config = config;
@@ -284,17 +328,19 @@ export abstract class CoreBase implements Core {
   abstract received(slot: number, n: number): number;
   abstract process(slot: number): number;
   abstract nop(x: number): number;
+  // `kind` and `key`: a WebSocket frame's opcode and, on a client slot, its mask key (other framings ignore them).
   /** SEND_OK with W_RESERVED set to where the payload goes, or why not. */
-  protected abstract reserve(slot: number, len: number): number;
+  protected abstract reserve(slot: number, len: number, kind: number): number;
   /** Write prefix and trailer around the placed payload and publish the frame: SEND_OK, or SEND_DELIMITER (nothing published). */
-  protected abstract commit(slot: number, len: number): number;
+  protected abstract commit(slot: number, len: number, kind: number, key: number): number;
   /** send() of len bytes already in this memory at addr: reserve, copy and commit in one call into the core. */
-  protected abstract sendFrom(slot: number, addr: number, len: number): number;
+  protected abstract sendFrom(slot: number, addr: number, len: number, kind: number, key: number): number;
   /** What send() would say of a len-byte payload's length: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
-  protected abstract plan(len: number): number;
+  protected abstract plan(len: number, kind: number): number;
   /** Delimiter framing: SEND_DELIMITER if the len bytes at addr hold the delimiter (`last`: they end the payload), else SEND_OK. */
   protected abstract scan(addr: number, len: number, last: boolean): number;
-  abstract beginFrame(slot: number, len: number): number;
+  /** beginFrame() in the core itself. */
+  protected abstract begin(slot: number, len: number, kind: number, key: number): number;
   abstract endFrame(slot: number): number;
   /** n payload bytes were copied at the tx head: publish them. */
   protected abstract putBytes(slot: number, n: number): void;
@@ -335,6 +381,8 @@ export abstract class CoreBase implements Core {
   encodeFanout(records: Uint8Array, len: number): Uint8Array | null {
     const config = this.headerConfig();
     const plan = (this.planner ??= new JsFraming(this.u8, this.u32, config));
+    // WebSocket: binary server frames, unmasked, as fanout() encodes them.
+    if (config.framing === FRAMING_WEBSOCKET) plan.ws.wsEncoding(WS_BINARY, false, 0);
     let total = 0;
     for (let p = 0; len - p >= 4;) {
       const l = fanoutRecordLength(records, p);
@@ -345,6 +393,7 @@ export abstract class CoreBase implements Core {
     const buffer = new ArrayBuffer((total + 3) & ~3); // whole words: the delimiter search reads them
     const u8 = new Uint8Array(buffer);
     const F = new JsFraming(u8, new Uint32Array(buffer), config);
+    if (config.framing === FRAMING_WEBSOCKET) F.ws.wsEncoding(WS_BINARY, false, 0);
     for (let p = 0, q = 0; q < total;) {
       const l = fanoutRecordLength(records, p);
       F.plan(l);
@@ -368,6 +417,29 @@ export abstract class CoreBase implements Core {
 
   frameEnd(i: number, list: Uint32Array = this.frames): number {
     return list[FRAME_WORDS * i + F_END]!;
+  }
+
+  frameKind(i: number, list: Uint32Array = this.frames): number {
+    return this.config.framing === FRAMING_WEBSOCKET ? list[FRAME_WORDS * i + F_KIND]! : 0;
+  }
+
+  /** Index in u32 of a slot's websocket word w. */
+  private wsWord(slot: number, w: number): number {
+    return (this.config.regions.ws + slot * WS_SLOT_SIZE) / 4 + w;
+  }
+
+  websocketClient(slot: number): void {
+    if (this.config.framing === FRAMING_WEBSOCKET) this.u32[this.wsWord(slot, W_WS_FLAGS)]! |= WS_FLAG_CLIENT;
+  }
+
+  /** The mask key for a frame sent on slot: a random one on a WebSocket client slot, else 0 (not used). */
+  private keyFor(slot: number): number {
+    if (this.config.framing !== FRAMING_WEBSOCKET || (this.u32[this.wsWord(slot, W_WS_FLAGS)]! & WS_FLAG_CLIENT) === 0) return 0;
+    return this.maskKey() >>> 0;
+  }
+
+  beginFrame(slot: number, len: number, kind: number = WS_BINARY): number {
+    return this.begin(slot, len, kind, this.keyFor(slot));
   }
 
   saveFrames(from: number): Uint32Array {
@@ -411,6 +483,11 @@ export abstract class CoreBase implements Core {
   bufferedFrames(slot: number): number {
     const head = this.slotWord(slot, W_RX_HEAD);
     let pos = this.config.mode === MODE_ECHO ? this.slotWord(slot, W_RX_TAIL) : this.slotWord(slot, W_LISTED);
+    if (this.config.framing === FRAMING_WEBSOCKET) {
+      // From the next frame of an open message (its fragments so far are not frames any more); none after a close.
+      if (this.u32[this.wsWord(slot, W_WS_FLAGS)]! & WS_FLAG_CLOSED) return 0;
+      pos = (pos + this.u32[this.wsWord(slot, W_WS_RAW)]!) >>> 0;
+    }
     if (head === pos) return 0;
     if (this.config.framing === FRAMING_RAW) return 1;
     const framing = (this.scanner ??= new JsFraming(this.u8, this.u32, this.headerConfig()));
@@ -455,17 +532,17 @@ export abstract class CoreBase implements Core {
     return this.config.mode === MODE_ECHO ? this.slotWord(slot, W_CUT_LEFT) : 0;
   }
 
-  send(slot: number, payload: Uint8Array): number {
+  send(slot: number, payload: Uint8Array, kind: number = WS_BINARY): number {
     // Lengths are u32 in the cores; a payload that long could never fit a tx ring.
     if (payload.length > 0xffffffff) return SEND_TOO_LARGE;
     // A payload in this memory (a frame forwarded by its handler): one call into the core.
-    const r = payload.buffer === this.memory ? this.sendFrom(slot, payload.byteOffset, payload.length) : this.reserve(slot, payload.length);
+    const r = payload.buffer === this.memory ? this.sendFrom(slot, payload.byteOffset, payload.length, kind, this.keyFor(slot)) : this.reserve(slot, payload.length, kind);
     // Not in the ring now (it waits for room, or streams through it later): its bytes are checked now, whole.
-    if (r === SEND_FULL || r === SEND_TOO_LARGE) return this.check(payload) === SEND_DELIMITER ? SEND_DELIMITER : r;
+    if (r === SEND_FULL || r === SEND_TOO_LARGE) return this.check(payload, kind) === SEND_DELIMITER ? SEND_DELIMITER : r;
     if (r !== SEND_OK || payload.buffer === this.memory) return r;
     // The core checks the payload's bytes where they are now, in the ring, before it publishes them.
     this.copyIntoTx(slot, this.slotWord(slot, W_RESERVED), payload);
-    return this.commit(slot, payload.length);
+    return this.commit(slot, payload.length, kind, this.keyFor(slot));
   }
 
   /**
@@ -474,9 +551,9 @@ export abstract class CoreBase implements Core {
    * at a time, each piece starting delimLen - 1 bytes before the end of the last, so a
    * delimiter across two pieces is seen whole.
    */
-  check(payload: Uint8Array): number {
+  check(payload: Uint8Array, kind: number = WS_BINARY): number {
     const len = payload.length;
-    const r = len > 0xffffffff ? SEND_TOO_LARGE : this.plan(len);
+    const r = len > 0xffffffff ? SEND_TOO_LARGE : this.plan(len, kind);
     if ((r !== SEND_OK && r !== SEND_TOO_LARGE) || this.config.framing !== FRAMING_DELIMITER) return r;
     if (payload.buffer === this.memory) return this.scan(payload.byteOffset, len, true) === SEND_OK ? r : SEND_DELIMITER;
     const overlap = this.config.delimiter.length - 1;

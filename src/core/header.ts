@@ -36,6 +36,7 @@ export function headerFor(c: CoreConfig): HeaderConfig {
     arenaOff: r.arena,
     arenaSize: r.arenaSize,
     total: r.total,
+    wsOff: r.ws,
   };
 }
 

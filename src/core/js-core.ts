@@ -17,6 +17,7 @@ import {
   HANDOFF_MIN, HEADER_CONFIG_WORDS, HEADER_SIZE, INIT_BAD_CONFIG, INIT_MEMORY_TOO_SMALL, INIT_NO_HEADER, INIT_OK, LAYOUT_BASE,
   LAYOUT_VERSION, MAGIC, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, PAGE_SIZE, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, readHeaderConfig, S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT,
   S_CONNECTIONS, S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_POOL_EXHAUSTED, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, SLOT_STATE_WORDS,
+  FRAMING_WEBSOCKET, W_WS_FLAGS, W_WS_TX_DONE, W_WS_TX_KEY, WS_BINARY, WS_FLAG_CLIENT, WS_SLOT_SIZE,
   STATS_SIZE, RELAY_RING, W_CUT_DONE, W_CUT_LEFT, W_ERROR, W_ERROR_SIZE, W_HOLD, W_LISTED, W_NEXT_FREE, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_STATE,
   W_TX_BASE, W_TX_HEAD, W_TX_TAIL, type HeaderConfig,
 } from './layout.ts';
@@ -59,6 +60,14 @@ export class JsCore extends CoreBase {
   }
   private slotAddr(slot: number): number {
     return this.C.slotsOff + slot * SLOT_SIZE;
+  }
+  /** A slot's websocket words (websocket framing only). */
+  private wsAddr(slot: number): number {
+    return this.C.wsOff + slot * WS_SLOT_SIZE;
+  }
+  /** Websocket framing: the frame the next plan() is for (kind, and masked with key on a client slot). */
+  private wsFrame(slot: number, kind: number, key: number): void {
+    if (this.C.framing === FRAMING_WEBSOCKET) this.F.ws.wsEncoding(kind, (this.load(this.wsAddr(slot) + W_WS_FLAGS * 4) & WS_FLAG_CLIENT) !== 0, key);
   }
   private word(s: number, w: number): number {
     return this.u32[(s >>> 2) + w]!;
@@ -179,6 +188,7 @@ export class JsCore extends CoreBase {
     const C = (this.C = readHeaderConfig(this.memory));
     if (C.total > this.memory.byteLength) return INIT_MEMORY_TOO_SMALL;
     if (C.delimLen > DELIM_MAX) return INIT_BAD_CONFIG;
+    if ((C.framing === FRAMING_WEBSOCKET) !== (C.wsOff !== 0) || (C.framing === FRAMING_WEBSOCKET && C.mode === MODE_ECHO)) return INIT_BAD_CONFIG;
     this.F = new JsFraming(this.u8, this.u32, C);
     this.padLog = C.mode === MODE_ECHO ? 0 : 1;
     this.rxTopLog = 31 - Math.clz32(C.rxSize);
@@ -215,6 +225,7 @@ export class JsCore extends CoreBase {
     this.store(header(H_FREE_HEAD), this.word(s, W_NEXT_FREE));
     this.store(header(H_OPEN), this.load(header(H_OPEN)) + 1);
     for (let w = 0; w < SLOT_STATE_WORDS; w++) this.setWord(s, w, 0);
+    if (this.C.framing === FRAMING_WEBSOCKET) this.u8.fill(0, this.wsAddr(slot), this.wsAddr(slot) + WS_SLOT_SIZE);
     this.setWord(s, W_STATE, 1);
     this.setWord(s, W_RX_BASE, rx);
     this.setRings(s, this.P.minLog, 0, 0, 0);
@@ -300,6 +311,18 @@ export class JsCore extends CoreBase {
     if (err !== 0) return -err;
     // No rx ring (idle, shrink()): nothing buffered to decode.
     if (this.rxLog(s) === 0) return R_DONE;
+    if (C.framing === FRAMING_WEBSOCKET) {
+      const W = F.ws;
+      let r = W.wsProcess(s, this.wsAddr(slot));
+      if (r < 0) this.failed(s, -r, W.wsErrorSize);
+      this.store(header(H_FRAME_COUNT), W.wsListed);
+      this.count(S_FRAMES_IN, W.wsListed);
+      if (r === R_DONE && !this.growForFrame(s, W.wsNeed)) {
+        r = R_NO_MEMORY;
+        this.noMemory();
+      }
+      return r;
+    }
     // Echo forwards each whole frame to a tx ring: its own slot's, or its peer's (a relay,
     // which cuts frames through: see assembly/index.ts; done and left are W_CUT_DONE and W_CUT_LEFT).
     const peer = this.word(s, W_PEER);
@@ -354,11 +377,8 @@ export class JsCore extends CoreBase {
           len = wire;
           piece = true;
         } else if (r < 0) {
-          this.setWord(s, W_ERROR, -r);
-          this.setWord(s, W_ERROR_SIZE, F.tooLarge);
+          this.failed(s, -r, F.tooLarge);
           F.tooLarge = 0;
-          this.count(S_ERRORS, 1);
-          this.count(S_ERROR_BY_CODE + -r, 1);
           result = r;
           break;
         } else {
@@ -428,16 +448,29 @@ export class JsCore extends CoreBase {
       this.count(S_FRAMES_OUT, framesIn);
       this.count(S_BYTES_OUT, bytesOut);
     }
-    // A ring full of one incomplete frame must grow; one whose header says it needs more grows now (see assembly/index.ts).
-    if (result === R_DONE && rxSize < C.rxSize && this.rxMovable(s)) {
-      const full = ((this.word(s, W_RX_HEAD) - this.word(s, W_RX_TAIL)) >>> 0) === rxSize;
-      if ((full || need > rxSize) && !this.growRx(s, need) && full) result = R_NO_MEMORY;
-    }
+    if (result === R_DONE && !this.growForFrame(s, need)) result = R_NO_MEMORY;
     if (result === R_NO_MEMORY) this.noMemory();
     return result;
   }
 
-  protected reserve(slot: number, len: number): number {
+  /** The slot's first error: number n (sticky), with its size or rule for the message, counted. */
+  private failed(s: number, n: number, size: number): void {
+    this.setWord(s, W_ERROR, n);
+    this.setWord(s, W_ERROR_SIZE, size);
+    this.count(S_ERRORS, 1);
+    this.count(S_ERROR_BY_CODE + n, 1);
+  }
+
+  /** A ring full of one incomplete frame must grow; one whose header says it needs more grows now (see assembly/index.ts). */
+  private growForFrame(s: number, need: number): boolean {
+    const rxSize = 2 ** this.rxLog(s);
+    if (rxSize >= this.C.rxSize || !this.rxMovable(s)) return true;
+    const full = ((this.word(s, W_RX_HEAD) - this.word(s, W_RX_TAIL)) >>> 0) === rxSize;
+    return !((full || need > rxSize) && !this.growRx(s, need) && full);
+  }
+
+  protected reserve(slot: number, len: number, kind: number): number {
+    this.wsFrame(slot, kind, 0);
     const r = this.F.plan(len);
     if (r !== SEND_OK) return r;
     const s = this.slotAddr(slot);
@@ -454,8 +487,12 @@ export class JsCore extends CoreBase {
     return SEND_OK;
   }
 
-  protected commit(slot: number, len: number): number {
+  protected commit(slot: number, len: number, kind: number, key: number): number {
     const s = this.slotAddr(slot);
+    if (this.C.framing === FRAMING_WEBSOCKET) {
+      this.wsFrame(slot, kind, key);
+      this.F.plan(len);
+    }
     const txHead = this.word(s, W_TX_HEAD);
     const mask = this.txSizeOf(s) - 1;
     if (this.C.framing === FRAMING_DELIMITER && this.F.delimiterIn(this.word(s, W_TX_BASE), mask, this.word(s, W_RESERVED), len, true)) return SEND_DELIMITER;
@@ -467,8 +504,8 @@ export class JsCore extends CoreBase {
     return SEND_OK;
   }
 
-  protected sendFrom(slot: number, addr: number, len: number): number {
-    const r = this.reserve(slot, len);
+  protected sendFrom(slot: number, addr: number, len: number, kind: number, key: number): number {
+    const r = this.reserve(slot, len, kind);
     if (r !== SEND_OK) return r;
     const s = this.slotAddr(slot);
     const base = this.word(s, W_TX_BASE), size = this.txSizeOf(s);
@@ -476,11 +513,12 @@ export class JsCore extends CoreBase {
     const first = Math.min(len, size - at);
     this.u8.copyWithin(base + at, addr, addr + first);
     if (first < len) this.u8.copyWithin(base, addr + first, addr + len);
-    return this.commit(slot, len);
+    return this.commit(slot, len, kind, key);
   }
 
   /** See assembly/index.ts. */
   growTx(slot: number, len: number): number {
+    this.wsFrame(slot, WS_BINARY, 0);
     const r = this.F.plan(len);
     if (r !== SEND_OK) return r;
     const s = this.slotAddr(slot);
@@ -506,7 +544,9 @@ export class JsCore extends CoreBase {
   }
 
   /** What send() of a len-byte payload would say of its length, without writing: SEND_OK, SEND_BAD_LENGTH or SEND_TOO_LARGE. */
-  protected plan(len: number): number {
+  protected plan(len: number, kind: number): number {
+    // Of no slot: sized as a server's frame, unmasked.
+    if (this.C.framing === FRAMING_WEBSOCKET) this.F.ws.wsEncoding(kind, false, 0);
     return this.F.plan(len);
   }
 
@@ -521,7 +561,8 @@ export class JsCore extends CoreBase {
   // room appears and publishes each with putBytes, and endFrame writes the trailer.
 
   /** Write the prefix of a frame for a len-byte payload: SEND_OK, SEND_FULL, SEND_BAD_LENGTH or SEND_NO_MEMORY (see assembly/index.ts). */
-  beginFrame(slot: number, len: number): number {
+  protected begin(slot: number, len: number, kind: number, key: number): number {
+    this.wsFrame(slot, kind, key);
     const r = this.F.plan(len);
     if (r !== SEND_OK && r !== SEND_TOO_LARGE) return r;
     const s = this.slotAddr(slot);
@@ -533,6 +574,11 @@ export class JsCore extends CoreBase {
     if (this.F.encPrefix > this.txSizeOf(s) - ((txHead - this.word(s, W_TX_TAIL)) >>> 0)) return SEND_FULL;
     this.F.encodePrefix(this.word(s, W_TX_BASE), this.txSizeOf(s) - 1, txHead, len);
     this.setWord(s, W_TX_HEAD, (txHead + this.F.encPrefix) >>> 0);
+    if (this.C.framing === FRAMING_WEBSOCKET) {
+      // The pieces putBytes() publishes are masked with this key (a client slot's), from payload offset 0.
+      this.setWord(this.wsAddr(slot), W_WS_TX_KEY, key >>> 0);
+      this.setWord(this.wsAddr(slot), W_WS_TX_DONE, 0);
+    }
     this.count(S_FRAMES_OUT, 1);
     this.count(S_BYTES_OUT, this.F.encPrefix);
     return SEND_OK;
@@ -541,6 +587,12 @@ export class JsCore extends CoreBase {
   /** The host wrote n payload bytes at the tx head (within the free room): publish them. */
   protected putBytes(slot: number, n: number): void {
     const s = this.slotAddr(slot);
+    if (this.C.framing === FRAMING_WEBSOCKET) {
+      const w = this.wsAddr(slot), done = this.word(w, W_WS_TX_DONE);
+      this.wsFrame(slot, WS_BINARY, this.word(w, W_WS_TX_KEY));
+      this.F.ws.wsMaskPayload(this.word(s, W_TX_BASE), this.txSizeOf(s), this.word(s, W_TX_HEAD), n, done);
+      this.setWord(w, W_WS_TX_DONE, (done + n) >>> 0);
+    }
     this.setWord(s, W_TX_HEAD, (this.word(s, W_TX_HEAD) + n) >>> 0);
     this.count(S_BYTES_OUT, n);
   }
@@ -579,6 +631,8 @@ export class JsCore extends CoreBase {
     const F = this.F;
     const list = this.load(header(H_STAGE));
     if (list === 0) return 0;
+    // WebSocket: binary server frames, unmasked (fan-out is a server's).
+    if (this.C.framing === FRAMING_WEBSOCKET) F.ws.wsEncoding(WS_BINARY, false, 0);
     const first = list + n * 4, end = first + len;
     const top = 2 ** this.P.topLog;
     let frames = 0, total = 0;

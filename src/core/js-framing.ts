@@ -9,11 +9,12 @@
 // to be below 2^34, where doubles are exact.
 
 import {
-  E_BAD_LENGTH, E_FRAME_TOO_LARGE, FRAMING_DELIMITER, FRAMING_FIXED, FRAMING_LENGTH, FRAMING_VARINT,
+  E_BAD_LENGTH, E_FRAME_TOO_LARGE, FRAMING_DELIMITER, FRAMING_FIXED, FRAMING_LENGTH, FRAMING_VARINT, FRAMING_WEBSOCKET,
   SEND_BAD_LENGTH, SEND_OK, SEND_TOO_LARGE, type HeaderConfig,
 } from './layout.ts';
 import { ringByte, ringPut } from './js-ring.ts';
 import { findByte } from './js-scan.ts';
+import { JsWebsocket } from './js-websocket.ts';
 
 /** The longest LEB128 prefix: ten bytes carry 64 bits. */
 const VARINT_MAX = 10;
@@ -34,6 +35,9 @@ export class JsFraming {
   /** Below 2^32 whenever encode() runs (the payload fits the tx ring, at most 2^30). */
   private encValue = 0;
 
+  /** The websocket module (assembly/websocket.ts's globals and functions). */
+  readonly ws: JsWebsocket;
+
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
   private readonly c: HeaderConfig;
@@ -42,6 +46,7 @@ export class JsFraming {
     this.u8 = u8;
     this.u32 = u32;
     this.c = c;
+    this.ws = new JsWebsocket(u8, u32, c);
   }
 
   decode(base: number, size: number, tail: number, avail: number, scan: number, done: number): number {
@@ -52,6 +57,8 @@ export class JsFraming {
     if (framing === FRAMING_VARINT) return this.decodeVarint(base, mask, tail, avail);
     if (framing === FRAMING_DELIMITER) return this.decodeDelimiter(base, mask, tail, avail, scan, done);
     if (framing === FRAMING_FIXED) return this.decodeFixed(avail);
+    // The core decodes websocket frames in wsProcess(); here only for Core.bufferedFrames: a frame's length, unchecked.
+    if (framing === FRAMING_WEBSOCKET) return this.ws.wholeFrame(base, mask, tail, avail);
     return 0; // raw never reaches decode()
   }
 
@@ -212,6 +219,9 @@ export class JsFraming {
       this.encTrailer = this.trailerSize();
     } else if (framing === FRAMING_FIXED) {
       if (len !== fixed) return SEND_BAD_LENGTH;
+    } else if (framing === FRAMING_WEBSOCKET) {
+      this.encPrefix = this.ws.wsHeaderSize(len);
+      if (this.encPrefix === 0) return SEND_BAD_LENGTH;
     }
     if (this.encPrefix + len + this.encTrailer > txSize) return SEND_TOO_LARGE;
     return SEND_OK;
@@ -220,6 +230,7 @@ export class JsFraming {
   /** Write the planned prefix and trailer around a payload of len bytes at pos in the tx ring. */
   encode(base: number, mask: number, pos: number, len: number): void {
     this.encodePrefix(base, mask, pos, len);
+    if (this.c.framing === FRAMING_WEBSOCKET) this.ws.wsMaskPayload(base, mask + 1, pos + this.encPrefix, len, 0);
     this.encodeTrailer(base, mask, pos + this.encPrefix + len);
   }
 
@@ -240,6 +251,8 @@ export class JsFraming {
         ringPut(u8, base, mask, pos + i, i + 1 < this.encPrefix ? (v & 0x7f) | 0x80 : v);
         v >>>= 7;
       }
+    } else if (framing === FRAMING_WEBSOCKET) {
+      this.ws.wsEncodeHeader(base, mask, pos, len);
     }
     // raw, fixed and delimiter frames have no prefix
   }

@@ -26,3 +26,15 @@ export function ringToRing(u8: Uint8Array, srcBase: number, srcSize: number, src
 export function ringPut(u8: Uint8Array, base: number, mask: number, pos: number, b: number): void {
   u8[base + (pos & mask)] = b;
 }
+
+/** Move n bytes of ring (base, size) from position `from` up to `to` (to > from, may overlap): chunks from the end down (see assembly/ring.ts). */
+export function ringMoveUp(u8: Uint8Array, base: number, size: number, from: number, to: number, n: number): void {
+  const mask = size - 1;
+  while (n > 0) {
+    const se = ((from + n - 1) & mask) + 1;
+    const de = ((to + n - 1) & mask) + 1;
+    const k = Math.min(n, se, de);
+    u8.copyWithin(base + de - k, base + se - k, base + se);
+    n -= k;
+  }
+}

@@ -9,6 +9,7 @@
 //   STATS          i64 counters, updated atomically (STATS_SIZE bytes)
 //   FRAMES         frame list: FRAME_WORDS u32 words per entry, frameCap entries
 //   SLOTS          per-connection state, SLOT_SIZE bytes each
+//   WS             websocket framing only: per-connection websocket state, WS_SLOT_SIZE bytes each
 //   POOL           the ring pool's table: POOL_CLASSES free-list heads (u32), then
 //                  one byte per minRing of the arena (assembly/pool.ts)
 //   ARENA          the pool's segments, 4096-aligned: rings come from here on demand
@@ -21,7 +22,7 @@
 // Every region starts on a 64-byte boundary. The memory is sized once, from
 // `total`, and never grows: the arena is the bound on rings (maxMemory).
 
-import { FRAME_WORDS, HEADER_SIZE, LAYOUT_BASE, POOL_CLASSES, SLOT_SIZE, STATS_SIZE } from './contract.ts';
+import { FRAME_WORDS, HEADER_SIZE, LAYOUT_BASE, POOL_CLASSES, SLOT_SIZE, STATS_SIZE, WS_SLOT_SIZE } from './contract.ts';
 
 export * from './contract.ts';
 
@@ -35,6 +36,8 @@ export interface Regions {
   stats: number;
   frames: number;
   slots: number;
+  /** The websocket words of the slots (websocket framing; else 0). */
+  ws: number;
   /** The pool's table: free-list heads, then the map of free segments. */
   pool: number;
   arena: number;
@@ -45,11 +48,12 @@ export interface Regions {
 }
 
 /** The one formula for the regions (see the diagram above). */
-export function regionsFor(slots: number, frameCap: number, minRing: number, arenaSize: number): Regions {
+export function regionsFor(slots: number, frameCap: number, minRing: number, arenaSize: number, websocket = false): Regions {
   const stats = LAYOUT_BASE + HEADER_SIZE;
   const frames = stats + align64(STATS_SIZE);
   const slotTable = frames + align64(frameCap * FRAME_WORDS * 4);
-  const pool = slotTable + slots * SLOT_SIZE;
+  const wsTable = slotTable + slots * SLOT_SIZE;
+  const pool = wsTable + (websocket ? align64(slots * WS_SLOT_SIZE) : 0);
   const arena = Math.ceil((pool + POOL_CLASSES * 4 + arenaSize / minRing) / 4096) * 4096;
-  return { stats, frames, slots: slotTable, pool, arena, arenaSize, total: arena + arenaSize };
+  return { stats, frames, slots: slotTable, ws: websocket ? wsTable : 0, pool, arena, arenaSize, total: arena + arenaSize };
 }

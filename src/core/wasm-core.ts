@@ -22,12 +22,12 @@ export interface CoreExports {
   growTx(slot: number, len: number): number;
   received(slot: number, n: number): number;
   process(slot: number): number;
-  reserve(slot: number, len: number): number;
-  commit(slot: number, len: number): number;
-  sendFrom(slot: number, addr: number, len: number): number;
-  check(len: number): number;
+  reserve(slot: number, len: number, kind: number): number;
+  commit(slot: number, len: number, kind: number, key: number): number;
+  sendFrom(slot: number, addr: number, len: number, kind: number, key: number): number;
+  check(len: number, kind: number): number;
   scan(addr: number, len: number, last: boolean): number;
-  beginFrame(slot: number, len: number): number;
+  beginFrame(slot: number, len: number, kind: number, key: number): number;
   putBytes(slot: number, n: number): void;
   endFrame(slot: number): number;
   stage(bytes: number): number;
@@ -117,23 +117,23 @@ export class WasmCore extends CoreBase {
   nop(x: number): number {
     return this.x.nop(x);
   }
-  protected reserve(slot: number, len: number): number {
-    return this.x.reserve(slot, len);
+  protected reserve(slot: number, len: number, kind: number): number {
+    return this.x.reserve(slot, len, kind);
   }
-  protected commit(slot: number, len: number): number {
-    return this.x.commit(slot, len);
+  protected commit(slot: number, len: number, kind: number, key: number): number {
+    return this.x.commit(slot, len, kind, key);
   }
-  protected sendFrom(slot: number, addr: number, len: number): number {
-    return this.x.sendFrom(slot, addr, len);
+  protected sendFrom(slot: number, addr: number, len: number, kind: number, key: number): number {
+    return this.x.sendFrom(slot, addr, len, kind, key);
   }
-  protected plan(len: number): number {
-    return this.x.check(len);
+  protected plan(len: number, kind: number): number {
+    return this.x.check(len, kind);
   }
   protected scan(addr: number, len: number, last: boolean): number {
     return this.x.scan(addr, len, last);
   }
-  beginFrame(slot: number, len: number): number {
-    return this.x.beginFrame(slot, len);
+  protected begin(slot: number, len: number, kind: number, key: number): number {
+    return this.x.beginFrame(slot, len, kind, key);
   }
   protected putBytes(slot: number, n: number): void {
     this.x.putBytes(slot, n);

@@ -29,9 +29,21 @@ export function parseConnectionId(id: string): ParsedId | null {
   const a = id.indexOf('-');
   const b = id.indexOf('-', a + 1);
   if (a <= 0 || b <= a + 1 || b === id.length - 1) return null;
-  const t = Number(id.slice(0, a));
-  const s = Number(id.slice(a + 1, b));
-  const slot = Number(id.slice(b + 1));
-  if (!Number.isSafeInteger(t) || !Number.isSafeInteger(s) || !Number.isSafeInteger(slot) || t < 0 || s < 1 || slot < 0) return null;
+  const t = decimal(id, 0, a);
+  const s = decimal(id, a + 1, b);
+  const slot = decimal(id, b + 1, id.length);
+  if (t < 0 || s < 1 || slot < 0) return null;
   return { threadId: t, serial: s | 0, slot };
+}
+
+/** The decimal digits id[from, to) as a number, or -1 when they are not (none, another character, over 15 digits); no substring made (sendTo parses every id it is given). */
+function decimal(id: string, from: number, to: number): number {
+  if (to <= from || to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = id.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }

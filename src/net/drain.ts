@@ -43,7 +43,7 @@ import type { Router } from './router.ts';
 
 /** What the drain needs from its endpoint. */
 export interface DrainHost {
-  readonly connections: ReadonlyMap<string, Connection>;
+  readonly connections: ReadonlySet<Connection>;
   readonly core: Core;
   readonly router: Router;
   /** The connection delivering a batch now (close() called from a handler): busy whatever it holds. */

@@ -48,11 +48,11 @@ import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { threadId } from 'node:worker_threads';
 import type { CoreConfig, CoreOptions } from '../core/config.ts';
-import { MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, S_CONNECTIONS, S_QUARANTINED, type Core, type CoreKind } from '../core/core.ts';
+import { FRAMING_WEBSOCKET, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, S_CONNECTIONS, S_QUARANTINED, type Core, type CoreKind } from '../core/core.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, E_LAST_CORE_ERROR, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
+  configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, ERROR_BY_CORE, E_PROXY_HEADER, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
   E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
 import type { AddressRanges } from './address-ranges.ts';
@@ -73,11 +73,14 @@ import { canWriteDirect, chooseWritePath, type WritePath } from './direct-write.
 import { DEFAULT_MAX_QUEUED_TOTAL, endpointConfig, queueBudget, queueLimits, type EndpointConfig } from './endpoint-config.ts';
 import { adopt, canAdopt, canReadInto, isUnixSocket, peerAddress, readInto, type ReadTarget } from './socket-adoption.ts';
 import { describeDestination, type Destination } from './unix-socket.ts';
+import type { UpgradeSettings } from './upgrade-stage.ts';
+import type { UpgradeTarget } from './websocket-handshake.ts';
+import { clock } from './read-clocks.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
-  kAwaitingInput, kClientError, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
-  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kInRead, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kIdentified, kInbound,
-  kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStart, kTakesFrames,
+  kActive, kAwaitingInput, kClientError, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
+  kExpectHeader, kExpectUpgrade, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin, kHoldsRings, kIdentified, kInbound,
+  kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStage, kStageExpired, kStart, kTakesFrames,
   kTlsAfterHeader, kWritePath, kWriting, kNextSpan, kLastActive, kWaitStart, kWindowBytes, kWindowStart,
 } from './internals.ts';
 
@@ -86,6 +89,12 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   core?: CoreKind | Core;
   /** Close a connection with ERR_IDLE_TIMEOUT after this many ms without traffic. Default 300000 (5 min); 0 = never. */
   idleTimeout?: number;
+  /**
+   * A connection with no traffic for this many ms gives its rings back to the pool;
+   * its next read is copied once (at most minRing bytes) into a ring taken again.
+   * Default 100; 0 = a connection keeps its rings while it is open.
+   */
+  ringIdleTimeout?: number;
   /** An incomplete frame must complete within this many ms of its first byte, else ERR_FRAME_TIMEOUT. Default 30000; 0 = never. */
   frameTimeout?: number;
   /** While a frame is incomplete, bytes per second the peer must send, averaged over minRateWindow, else ERR_TOO_SLOW. Default 500; 0 = no minimum. */
@@ -161,6 +170,14 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   proxyTrusted?: string[];
   /** A whole PROXY header must arrive within this many ms of the connection, else ERR_PROXY_HEADER. Default 3000; 0 = never. */
   proxyTimeout?: number;
+  /**
+   * websocket framing: the upgrade (the request, onUpgrade's answer; a client: the
+   * server's 101) must be done within this many ms of its start (after the PROXY
+   * header and TLS), else ERR_UPGRADE (a server answers 408). Default 10000; 0 = never.
+   */
+  upgradeTimeout?: number;
+  /** websocket framing: the longest upgrade request (or a client's 101) head, in bytes; a longer one is answered 431 (ERR_UPGRADE). Default 8192. */
+  maxUpgradeBytes?: number;
   /** Aborting closes the endpoint, as close() does. */
   signal?: AbortSignal;
   /**
@@ -230,13 +247,6 @@ export const CONNECTION_STATE_BYTES = 32 * 1024;
  */
 export const QUARANTINED_STATE_BYTES = 8 * 1024;
 
-/**
- * A connection with no traffic for this long gives its rings back to the core's
- * pool (Connection[kShrink]): long enough that a request/response client between
- * two requests keeps them, short enough that a burst's rings do not stay taken.
- */
-export const RINGS_IDLE_MS = 1000;
-
 export {
   DEFAULT_CONCURRENCY, DEFAULT_EVICT_AFTER, DEFAULT_FRAME_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_QUEUED_TOTAL,
   DEFAULT_MIN_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_PROXY_TIMEOUT, DEFAULT_STALL_TIMEOUT, DEFAULT_WRITE_TIMEOUT, MAX_CONCURRENCY, queueLimits,
@@ -255,8 +265,8 @@ let warnedCopy = false;
 let warnedStreamWrite = false;
 
 export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implements ConnectionHost, Dialer {
-  /** Open connections by id. */
-  readonly connections = new Map<string, Connection<Data>>();
+  /** Open connections, in the order they opened (a Set: no id string kept as a key for each). */
+  readonly connections = new Set<Connection<Data>>();
   readonly handler: Handler<Data>;
   readonly [kTakesFrames]: boolean;
   /** How its connections write: EndpointOptions.writePath as start() decided it (chooseWritePath). */
@@ -291,6 +301,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Replies queued beyond the tx rings, over every connection (maxQueuedTotal): who pays when it runs out. */
   private readonly budget: QueueBudget;
   private sweeper: NodeJS.Timeout | undefined;
+  /**
+   * Connections that read or wrote since they last gave their rings back ([kActive]):
+   * the ring sweep walks only these, so idle connections cost it nothing. Running
+   * only while there are some.
+   */
+  private readonly ringHolders = new Set<Connection>();
+  private ringSweeper: NodeJS.Timeout | undefined;
   private deadlines: Deadlines | undefined;
   private addresses: AddressTable | undefined;
   /** proxyProtocol is on: the balancers it trusts. */
@@ -298,6 +315,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Who gives up its slot for a newcomer at the limit (undefined: evictAfter 0, never). */
   private evictions: EvictionOrder | undefined;
   private tlsContext: TlsContext | undefined;
+  /** websocket framing: every connection upgrades before framing (upgrade-stage.ts); undefined with other framings. */
+  private upgrade: UpgradeSettings | undefined;
   /** Connections whose TLS handshake is under way: when it started (performance.now()) and its limit in ms (0: none). */
   private readonly handshakes = new Map<Connection<Data>, { start: number; timeout: number }>();
   /** The address-table entry each open connection holds (maxConnectionsPerIp). */
@@ -352,8 +371,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.budget.max = maxQueuedTotal;
       const d: Deadlines = {
         idle: o.idleTimeout, write: o.writeTimeout, handler: o.handlerTimeout, frame: o.frameTimeout, minRate: o.minRate, window: o.minRateWindow,
-        header: o.proxyTimeout, handshake: 0,
+        header: o.proxyTimeout, handshake: 0, upgrade: 0,
       };
+      if (isWebSocket(this.coreInstance)) {
+        this.upgrade = { limit: o.maxUpgradeBytes, timeout: o.upgradeTimeout };
+        d.upgrade = o.upgradeTimeout;
+      }
       if (o.tls) {
         this.tlsContext = new TlsContext(o.tls);
         d.handshake = this.tlsContext.handshakeTimeout;
@@ -479,7 +502,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       return secure;
     };
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
-    if (this.proxyTrusted) connection[kExpectHeader](this.options.proxyProtocol!);
+    if (this.proxyTrusted) connection[kExpectHeader](this.options.proxyProtocol!, this.options.proxyTimeout);
+    if (this.upgrade) connection[kExpectUpgrade](this.upgrade);
     connection[kInbound] = true;
     if (entry >= 0) this.addressEntries.set(connection, entry);
     if (!tls) {
@@ -561,9 +585,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** A connection is connected: track it and start it (it runs its hooks, or waits for its PROXY header). */
   private register(connection: Connection<Data>): void {
     connection[kEarlyError] = undefined;
-    this.connections.set(connection.id, connection);
+    this.connections.add(connection);
     this.router.opened(connection);
     if (!this.sweeper) this.startSweep();
+    this[kActive](connection); // it opened with an rx ring
     connection[kStart]();
   }
 
@@ -579,7 +604,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   connect<D = Data>(options: ConnectOptions<D>): RingwireClient<D> {
     if (this.closing) throw configError('connect() after close()');
-    const own = CONNECTION_HOOKS.some(name => options[name] !== undefined);
+    const own = CONNECTION_HOOKS.some(name => (options as ConnectionHooks<D>)[name] !== undefined);
     const hooks: ConnectOptions<D> = own ? options : { ...(this.handler as unknown as Handler<D>), ...options };
     if (takesFrames(hooks) !== this[kTakesFrames]) {
       throw configError(this[kTakesFrames] ? 'this endpoint hands frames to handlers: give the client onFrame or onConnection' : 'this endpoint echoes in its core: a client with onFrame needs an endpoint built with a handler');
@@ -591,9 +616,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    * Dialer: one connection attempt (TCP or a Unix socket); the Connection opens (start()) once its socket connects. Throws
    * ERR_TOO_MANY_CONNECTIONS without a free slot, ERR_TLS or ERR_SOCKET when its socket cannot be made (its slot given back).
    */
-  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
+  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions, websocket?: UpgradeTarget): Connection {
     const core = this.core;
     const where = describeDestination(to);
+    if (websocket && !this.upgrade) throw configError('the websocket option asks for an upgrade: the endpoint\'s framing must be websocket');
     const who = { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined };
     const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0;
     const slot = this.openSlot();
@@ -623,6 +649,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this[kClientError](err, who);
       core.stats.closed(err.number);
       throw err;
+    }
+    if (this.upgrade) {
+      core.websocketClient(slot); // its frames go out masked, the server's must come unmasked
+      // The Host header: the one given, else what was dialled (a Unix socket has none: localhost).
+      const host = websocket?.host ?? ('port' in to ? `${to.host?.includes(':') ? `[${to.host}]` : to.host ?? '127.0.0.1'}:${to.port}` : 'localhost');
+      connection[kExpectUpgrade]({ ...this.upgrade, target: { ...websocket, host } });
     }
     const socket = connection.socket;
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${where} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
@@ -666,6 +698,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       await drained;
       clearInterval(this.sweeper);
       this.sweeper = undefined;
+      clearInterval(this.ringSweeper);
+      this.ringSweeper = undefined;
       this.heartbeat?.stop();
       this.router.detach();
       this.emit('close');
@@ -681,7 +715,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   // ---- ConnectionHost ----
 
   [kConnectionOpened](connection: Connection): void {
-    if (this.connections.has(connection.id)) this.emit('connection', connection as Connection<Data>);
+    if (this.connections.has(connection as Connection<Data>)) this.emit('connection', connection as Connection<Data>);
   }
 
   /** maxConnectionsPerIp behind a balancer: the client's address is the one the header names (without one, serve() counted it). */
@@ -768,12 +802,13 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Count and report an error that closes (or refuses) one connection. */
   [kClientError](err: RingwireError, connection: ConnectionInfo): void {
     // The cores count the framing errors they find; the host counts its own.
-    if (err.number > E_LAST_CORE_ERROR) this.core.stats.error(err.number);
+    if (!ERROR_BY_CORE[err.number]) this.core.stats.error(err.number);
     if (this.listenerCount('clientError') > 0) this.emit('clientError', err, connection);
   }
 
   [kClosed](connection: Connection, error: RingwireError | undefined, reason: NormalClose): void {
-    this.connections.delete(connection.id); // if still in `dirty`, its flush() is a no-op now
+    this.connections.delete(connection as Connection<Data>); // if still in `dirty`, its flush() is a no-op now
+    this.ringHolders.delete(connection);
     if (this.handshakes.delete(connection as Connection<Data>)) {
       // A peer that hangs up mid-handshake (or a plain-TCP client that sent nothing) failed it too.
       if (!error && !this.closing) this[kClientError](error = ringwireError(E_TLS, 'the peer closed the connection during the TLS handshake'), connection);
@@ -809,15 +844,40 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
     this.sweeper = undefined;
   }
 
+  [kActive](connection: Connection): void {
+    connection[kHoldsRings] = true; // with ringIdleTimeout 0 it keeps its rings: no list, no sweep
+    const idle = this.options.ringIdleTimeout;
+    if (idle === 0) return;
+    this.ringHolders.add(connection);
+    if (this.ringSweeper) return;
+    this.ringSweeper = setInterval(this.sweepRings, Math.max(1, idle / 2));
+    this.ringSweeper.unref();
+  }
+
+  /** Ring holders idle for ringIdleTimeout give their rings back, and leave the list once they hold none. */
+  private readonly sweepRings = () => {
+    const now = performance.now();
+    const idle = this.options.ringIdleTimeout;
+    // forEach, not for-of: a timer's loop may run unoptimized, and for-of then makes an object per element.
+    this.ringHolders.forEach(c => {
+      if (now - c[kLastActive] > idle && c[kShrink]()) {
+        c[kHoldsRings] = false;
+        this.ringHolders.delete(c);
+      }
+    });
+    if (this.ringHolders.size > 0) return;
+    clearInterval(this.ringSweeper);
+    this.ringSweeper = undefined;
+  };
+
   /**
-   * One coarse timer per endpoint for every deadline, and to shrink the rings of
-   * connections idle for RINGS_IDLE_MS, running only while connections exist. Its
-   * period is a quarter of the smallest limit (10 ms … 1 s).
+   * One coarse timer per endpoint for every deadline, running only while
+   * connections exist. Its period is a quarter of the smallest limit (10 ms … 1 s).
    */
   private startSweep(handshake = 0): void {
     const d = this.deadlines!;
-    const limits = [d.write, d.idle, d.handler, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
-    // With no deadline at all it still runs, once a second, to give idle connections' rings back.
+    const limits = [d.write, d.idle, d.handler, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, d.upgrade, handshake].filter(v => v > 0);
+    // With no deadline at all it runs once a second and judges nothing (cheaper than deciding per connection whether to start it).
     const period = limits.length ? Math.max(10, Math.min(1000, Math.min(...limits) / 4)) : 1000;
     let last = performance.now(), skipped = false;
     this.sweeper = setInterval(() => {
@@ -834,53 +894,56 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   }
 
   private sweep(d: Deadlines): void {
-    const now = performance.now();
-    const needed = d.minRate * d.window / 1000;
+    const now = clock(); // whole ms, as the connections' clocks
     for (const [c, h] of this.handshakes) {
       if (h.timeout > 0 && now - h.start > h.timeout) {
         c[kFail](ringwireError(E_TLS_TIMEOUT, `the TLS handshake did not finish in ${Math.round(now - h.start)} ms (handshakeTimeout ${h.timeout} ms)`), true);
       }
     }
-    for (const c of this.connections.values()) {
-      if (c[kHeaderSince] > 0 && d.header > 0 && now - c[kHeaderSince] > d.header) {
-        // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
-        c[kFail](ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c[kHeaderSince])} ms after the connection (proxyTimeout ${d.header} ms)`));
-        continue;
-      }
-      if (d.write > 0 && c[kWriting] && now - c[kLastProgress] > d.write) {
-        c[kFail](ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c[kLastProgress])} ms (writeTimeout ${d.write} ms)`), true);
-        continue;
-      }
-      const since = c[kHandlerSince];
-      if (d.handler > 0 && since > 0 && now - since > d.handler) {
-        // Its socket and descriptor go now; its slot once the promise settles (quarantined).
-        c[kFail](ringwireError(E_HANDLER_TIMEOUT, `a handler did not settle in ${Math.round(now - since)} ms (handlerTimeout ${d.handler} ms)`), true);
-        continue;
-      }
-      if (d.idle > 0 && now - c[kLastActive] > d.idle && !c[kWriting]) {
-        // With a handler pending, a graceful close would wait for it: the socket goes now (no CLOSE_WAIT).
-        c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kLastActive])} ms (idleTimeout ${d.idle} ms)`), since > 0);
-        continue;
-      }
-      if (now - c[kLastActive] > RINGS_IDLE_MS) c[kShrink]();
-      if (!c[kAwaitingInput]) {
-        c[kWaitStart] = 0; // our wait, not the peer's: the clocks start again when it is the peer's
-        continue;
-      }
-      if (c[kWaitStart] === 0) {
-        c[kRestartWait](now);
-        continue;
-      }
-      if (d.frame > 0 && now - c[kWaitStart] > d.frame) {
-        c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kWaitStart])} ms (frameTimeout ${d.frame} ms)`));
-      } else if (d.minRate > 0 && now - c[kWindowStart] >= d.window) {
-        if (c[kWindowBytes] < needed) {
-          c[kFail](ringwireError(E_TOO_SLOW, `${c[kWindowBytes]} bytes of an incomplete frame in ${Math.round(now - c[kWindowStart])} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
-        } else {
-          this.evictions?.windowEnded(c, c[kWindowBytes], now - c[kWindowStart], now);
-          c[kWindowStart] = now;
-          c[kWindowBytes] = 0;
-        }
+    // forEach, not for-of: a timer's loop may run unoptimized, and for-of then makes an object per connection.
+    this.connections.forEach(c => this.judge(c, d, now));
+  }
+
+  /** One connection's deadlines at `now`. */
+  private judge(c: Connection, d: Deadlines, now: number): void {
+    const stage = c[kStage];
+    if (stage !== null && stage.since > 0 && stage.timeout > 0 && now - stage.since > stage.timeout) {
+      // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
+      c[kStageExpired](now - stage.since);
+      return;
+    }
+    if (d.write > 0 && c[kWriting] && now - c[kLastProgress] > d.write) {
+      c[kFail](ringwireError(E_SLOW_CONSUMER, `no write progress for ${Math.round(now - c[kLastProgress])} ms (writeTimeout ${d.write} ms)`), true);
+      return;
+    }
+    const since = c[kHandlerSince];
+    if (d.handler > 0 && since > 0 && now - since > d.handler) {
+      // Its socket and descriptor go now; its slot once the promise settles (quarantined).
+      c[kFail](ringwireError(E_HANDLER_TIMEOUT, `a handler did not settle in ${Math.round(now - since)} ms (handlerTimeout ${d.handler} ms)`), true);
+      return;
+    }
+    if (d.idle > 0 && now - c[kLastActive] > d.idle && !c[kWriting]) {
+      // With a handler pending, a graceful close would wait for it: the socket goes now (no CLOSE_WAIT).
+      c[kFail](ringwireError(E_IDLE_TIMEOUT, `no traffic for ${Math.round(now - c[kLastActive])} ms (idleTimeout ${d.idle} ms)`), since > 0);
+      return;
+    }
+    if (!c[kAwaitingInput]) {
+      c[kWaitStart] = 0; // our wait, not the peer's: the clocks start again when it is the peer's
+      return;
+    }
+    if (c[kWaitStart] === 0) {
+      c[kRestartWait](now);
+      return;
+    }
+    if (d.frame > 0 && now - c[kWaitStart] > d.frame) {
+      c[kFail](ringwireError(E_FRAME_TIMEOUT, `a frame incomplete for ${Math.round(now - c[kWaitStart])} ms (frameTimeout ${d.frame} ms)`));
+    } else if (d.minRate > 0 && now - c[kWindowStart] >= d.window) {
+      if (c[kWindowBytes] < d.minRate * d.window / 1000) {
+        c[kFail](ringwireError(E_TOO_SLOW, `${c[kWindowBytes]} bytes of an incomplete frame in ${Math.round(now - c[kWindowStart])} ms, under the minimum of ${d.minRate} bytes/s over ${d.window} ms`));
+      } else {
+        this.evictions?.windowEnded(c, c[kWindowBytes], now - c[kWindowStart], now);
+        c[kWindowStart] = now;
+        c[kWindowBytes] = 0;
       }
     }
   }
@@ -903,6 +966,13 @@ interface Deadlines {
   header: number;
   /** The server's TLS handshake (a client's comes with its connect options). */
   handshake: number;
+  /** upgradeTimeout, or 0 without websocket framing. */
+  upgrade: number;
+}
+
+/** Does this core speak RFC 6455 frames (websocket framing): its connections upgrade first? */
+function isWebSocket(core: Core): boolean {
+  return core.config.framing === FRAMING_WEBSOCKET;
 }
 
 /** Flush every connection of a flushLater() list, those added while it runs too, and empty it. */

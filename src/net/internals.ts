@@ -6,12 +6,17 @@
 
 // ---- Connection: what its endpoint, router, client and relay call ----
 export const kSlot = Symbol('slot');
+/** A connection's endpoint (ConnectionHost), for its writer. */
+export const kHost = Symbol('host');
 export const kHandler = Symbol('handler');
 export const kOpened = Symbol('opened');
 export const kInbound = Symbol('inbound');
 export const kStart = Symbol('start');
 export const kExpectHeader = Symbol('expectProxyHeader');
-export const kHeaderSince = Symbol('headerSince');
+export const kExpectUpgrade = Symbol('expectUpgrade');
+/** The stage before framing a connection is in (preamble.ts), and its deadline passing: for the sweep. */
+export const kStage = Symbol('stage');
+export const kStageExpired = Symbol('stageExpired');
 export const kTlsAfterHeader = Symbol('tlsAfterHeader');
 export const kSecured = Symbol('secured');
 export const kEarlyError = Symbol('earlyError');
@@ -33,12 +38,17 @@ export const kAwaitingInput = Symbol('awaitingInput');
 export const kRestartWait = Symbol('restartWait');
 export const kHandlerSince = Symbol('handlerSince');
 export const kShrink = Symbol('shrink');
+/** In the endpoint's ring holders (a connection that read or wrote since it last gave its rings back). */
+export const kHoldsRings = Symbol('holdsRings');
+export const kActive = Symbol('active');
 export const kPeer = Symbol('peer');
 export const kForward = Symbol('forward');
 /** Where a connection is in its state tables (connection-state.ts): for the model-based test. */
 export const kState = Symbol('state');
 /** The span a connection's next read goes into (its read target's; a TLS socket's first, readInto()). */
 export const kNextSpan = Symbol('nextSpan');
+/** websocket framing: the connection's WebSocketSession once the upgrade opened it (null before, and with other framings). */
+export const kSession = Symbol('session');
 
 // ---- Connection: what its own parts call (delivery.ts, writer.ts, relay-link.ts) ----
 // Reading, closing and the slot stay the connection's; its parts ask it through these.

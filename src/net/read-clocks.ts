@@ -1,4 +1,4 @@
-// A connection's deadline clocks, kept as timestamps (performance.now()) and read
+// A connection's deadline clocks, kept as timestamps (clock(): performance.now() in whole ms) and read
 // by the endpoint's one sweep, never a timer per socket. `lastActive` is the last
 // read or write progress (idle timeout); `waitStart` is when the connection began
 // waiting for the rest of an incomplete frame (0: it is not waiting), and
@@ -23,12 +23,22 @@ export interface ReadClocks {
 }
 
 /**
+ * The time the clocks keep: performance.now() in whole ms. V8 stores a whole number
+ * this small in the field itself (a Smi); a fraction would be a heap number of its own,
+ * 16 bytes for every connection and one more allocated at every read. A deadline
+ * may so fire up to 1 ms early, inside the sweep's own period (10 ms at least).
+ */
+export function clock(): number {
+  return Math.floor(performance.now());
+}
+
+/**
  * n bytes arrived and were decoded, and rx bytes of an incomplete frame are left
  * in the ring: if this read consumed anything, that frame began in this read, so
  * its wait and its rate window start now.
  */
 export function noteRead(c: ReadClocks, n: number, rx: number): void {
-  const now = performance.now();
+  const now = clock();
   c[kLastActive] = now;
   if (rx === 0) c[kWaitStart] = 0;
   else if (c[kWaitStart] === 0 || rx < c[kRxSeen] + n) restartWait(c, now, rx);
@@ -37,7 +47,8 @@ export function noteRead(c: ReadClocks, n: number, rx: number): void {
 }
 
 /** The wait for an incomplete frame (of `buffered` bytes so far) starts now. */
-export function restartWait(c: ReadClocks, now: number, buffered: number): void {
+export function restartWait(c: ReadClocks, at: number, buffered: number): void {
+  const now = Math.floor(at); // a whole ms, as clock()
   c[kWaitStart] = buffered > 0 ? now : 0;
   c[kWindowStart] = now;
   c[kWindowBytes] = buffered;

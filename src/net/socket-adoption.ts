@@ -209,7 +209,7 @@ export function ownAddress(socket: net.Socket): Readonly<SocketAddress> {
  */
 export function listenForEnd(socket: net.Socket, listener: (this: net.Socket) => void): void {
   if (socket.allowHalfOpen && socket.listenerCount('end') === 1) {
-    const [own] = socket.listeners('end');
+    const own = socket.listeners('end')[0];
     if (own?.name === 'onReadableStreamEnd') socket.removeListener('end', own as () => void);
   }
   socket.on('end', listener);

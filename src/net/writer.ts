@@ -44,13 +44,14 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, WS_BINARY, type Core } from '../core/core.ts';
 import { E_DELIMITER_IN_PAYLOAD, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, ringwireError, type RingwireError } from '../core/errors.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
 import { WRITE_DONE, WRITE_PENDING, canWriteDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
-import { kDelivering, kError, kFail, kFlushLater, kInRead, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { kActive, kDelivering, kError, kFail, kFlushLater, kHoldsRings, kHost, kInRead, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { clock } from './read-clocks.ts';
 import { TxQueue } from './tx-queue.ts';
 
 /**
@@ -98,17 +99,24 @@ export class Writer implements DirectWriteOwner {
   /** The socket copies what write() hands it (TLS): see flush(). */
   private copiesWrites = false;
   private readonly c: Connection;
-  private readonly host: ConnectionHost;
-  private readonly core: Core;
-  private readonly slot: number;
   /** The stream path's write callback (Node calls it with no `this`): made at the first stream write; the direct path needs none. */
   private onWritten: ((err?: Error | null) => void) | undefined;
 
-  constructor(c: Connection, host: ConnectionHost) {
+  constructor(c: Connection) {
     this.c = c;
-    this.host = host;
-    this.core = host.core;
-    this.slot = c[kSlot];
+  }
+
+  // Read through the connection, not kept: three fields fewer on every connection's writer.
+  private get host(): ConnectionHost {
+    return this.c[kHost];
+  }
+
+  private get core(): Core {
+    return this.c[kHost].core;
+  }
+
+  private get slot(): number {
+    return this.c[kSlot];
   }
 
   /** One step of the output, as the table has it. */
@@ -189,21 +197,26 @@ export class Writer implements DirectWriteOwner {
     return this.charge(payload) ? 'queued' : 'refused';
   }
 
-  /** send() after every earlier reply, whoever sends it. */
-  put(payload: Uint8Array): boolean {
+  /**
+   * send() after every earlier reply, whoever sends it, as a frame of this kind
+   * (websocket framing: WS_*; other framings have one). `closing`: the WebSocket
+   * close frame that goes out as an error closes the connection (nothing else is
+   * taken once an error closed it).
+   */
+  put(payload: Uint8Array, kind = WS_BINARY, closing = false): boolean {
     const c = this.c;
-    if (this.closed || c[kLife] === 'closed' || c[kError]) return false;
+    if (this.closed || c[kLife] === 'closed' || (c[kError] && !closing)) return false;
     const wasEmpty = this.txQueued === 0;
-    let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload);
+    let r = wasEmpty ? this.core.send(this.slot, payload, kind) : this.core.check(payload, kind);
     if (wasEmpty && r === SEND_FULL && this.inflight === 0 && this.core.growTx(this.slot, payload.length) === SEND_OK) {
       // No write references the ring: it grows (its bytes move) so that a turn's replies still leave in one write.
-      r = this.core.send(this.slot, payload);
+      r = this.core.send(this.slot, payload, kind);
     }
     if (wasEmpty && r === SEND_FULL && !this.host[kDelivering] && this.inflight < this.core.txPending(this.slot)) {
       // Outside a batch the ring may be full only of replies waiting for the end of
       // the tick: hand them to the kernel now and try again before queueing a copy.
       this.flush();
-      r = this.core.send(this.slot, payload);
+      r = this.core.send(this.slot, payload, kind);
     }
     if (wasEmpty && r === SEND_OK) {
       this.host[kFlushLater](c);
@@ -218,7 +231,7 @@ export class Writer implements DirectWriteOwner {
     }
     // Copied: a Buffer's slice() would be a view of the caller's memory.
     const tx = (this.tx ??= new TxQueue());
-    tx.push(new Uint8Array(payload));
+    tx.push(new Uint8Array(payload), kind);
     if (!this.charge(payload.length)) return false;
     if (wasEmpty && r === SEND_TOO_LARGE) {
       // Larger than the tx ring: start streaming it now.
@@ -267,7 +280,8 @@ export class Writer implements DirectWriteOwner {
   flush(): void {
     const socket = this.c.socket;
     const pending = this.core.txPending(this.slot) - this.inflight;
-    if ((pending <= 0 && this.views.length === 0) || socket.destroyed || this.closed) return;
+    // Before the connection opens (a WebSocket's 101 is not written yet) what was sent waits in the ring: the connection flushes as it opens.
+    if ((pending <= 0 && this.views.length === 0) || socket.destroyed || this.closed || this.c[kLife] === 'preamble') return;
     // TLS takes one write at a time (Node's TLS layer encrypts a write at once but
     // reports it done, and takes the next, only once the encrypted bytes are in the
     // kernel: in the check phase of this turn at the earliest). Replies made while one is in flight stay in the ring and
@@ -289,7 +303,7 @@ export class Writer implements DirectWriteOwner {
     const direct = this.direct;
     if (direct !== null && this.views.length > 0) return this.flushViews(direct, pending);
     const first = this.core.txChunk(this.slot, this.inflight);
-    if (this.inflight === 0 && this.pendingWrites === 0) this.lastProgress = performance.now();
+    if (this.inflight === 0 && this.pendingWrites === 0) this.lastProgress = clock();
     if (direct) {
       const skip = this.inflight;
       this.inflight += pending;
@@ -326,7 +340,7 @@ export class Writer implements DirectWriteOwner {
     }
     const charge = this.viewCharge;
     this.viewCharge = 0;
-    if (this.inflight === 0 && this.pendingWrites === 0) this.lastProgress = performance.now();
+    if (this.inflight === 0 && this.pendingWrites === 0) this.lastProgress = clock();
     this.inflight += pending;
     const r = direct.writev(this.c.socket, this, chunks, pending, charge);
     if (r === WRITE_PENDING) this.views = []; // the request has them now
@@ -368,7 +382,8 @@ export class Writer implements DirectWriteOwner {
   private release(n: number): void {
     this.core.release(this.slot, n);
     this.inflight -= n;
-    this.lastProgress = this.c[kLastActive] = performance.now();
+    this.lastProgress = this.c[kLastActive] = clock();
+    if (!this.c[kHoldsRings]) this.host[kActive](this.c);
   }
 
   /**
