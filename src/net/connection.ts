@@ -92,7 +92,7 @@ import type { Router } from './router.ts';
 import { listenForEnd, ownAddress, peerAddress, rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kActive, kAwaitingInput, kClientError, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
-  kError, kEvict, kHost, kExpectHeader, kExpectUpgrade, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin, kHoldsRings,
+  kError, kEvict, kHost, kExpectHeader, kExpectUpgrade, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFanoutShare, kFanoutShares, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin, kHoldsRings,
   kIdentified, kInbound, kLastActive, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kRxSeen, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStage, kStageExpired, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitStart, kWaitsOnWrite, kWhenDrained, kWindowBytes, kWindowStart,
   kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan, kSession,
@@ -801,6 +801,16 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.out.closed || this.state === 'closed' || this.error) return false;
     if (this.held(this.dl?.sender())) return null;
     return this.out.putRun(records, at, end, payload);
+  }
+
+  /** Of a connection [kFanoutReady] holds for: can its writer take a fan-out batch's shared copy as it is (Writer.sharesWrites)? */
+  [kFanoutShares](): boolean {
+    return this.out.sharesWrites();
+  }
+
+  /** A fan-out batch's frames as wire bytes, a view of its one encoded copy, after everything sent before (Writer.putShared): sent, queued (waiting on the peer) or refused (that made it a slow consumer). */
+  [kFanoutShare](wire: Uint8Array, payload: number): 'sent' | 'queued' | 'refused' {
+    return this.out.putShared(wire, payload);
   }
 
   /** A fan-out put frames in its tx ring: written with the batch, as a send()'s. */
