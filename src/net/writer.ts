@@ -78,8 +78,8 @@ export class Writer implements DirectWriteOwner {
   output: Output = 'open';
   /** Replies that did not fit in the tx ring yet: made for the first (most connections never queue). */
   private tx: TxQueue | null = null;
-  /** Shared fan-out views (putShared()) to write at the next flush, ahead of the ring's unhanded bytes. */
-  private views: Uint8Array[] = [];
+  /** Shared fan-out views (putShared()) to write at the next flush, ahead of the ring's unhanded bytes: made for the first (most connections never subscribe). */
+  private views: Uint8Array[] | null = null;
   /** Payload bytes of `views` charged as queued (they came while a write was pending). */
   private viewCharge = 0;
   /** Payload bytes of shared views charged as queued and not yet written (views, and pending writes' charges). */
@@ -161,7 +161,7 @@ export class Writer implements DirectWriteOwner {
   /** Drop every queued reply and shared view; returns the payload bytes dropped. */
   dropQueue(): number {
     const dropped = (this.tx === null ? 0 : this.tx.clear()) + this.sharedQueued;
-    this.views.length = 0;
+    if (this.views !== null) this.views.length = 0;
     this.viewCharge = this.sharedQueued = 0;
     return dropped;
   }
@@ -189,7 +189,7 @@ export class Writer implements DirectWriteOwner {
    * that makes this a slow consumer.
    */
   putShared(wire: Uint8Array, payload: number): 'sent' | 'queued' | 'refused' {
-    this.views.push(wire);
+    (this.views ??= []).push(wire);
     this.host[kFlushLater](this.c);
     if (this.pendingWrites === 0) return 'sent';
     this.viewCharge += payload;
@@ -281,7 +281,7 @@ export class Writer implements DirectWriteOwner {
     const socket = this.c.socket;
     const pending = this.core.txPending(this.slot) - this.inflight;
     // Before the connection opens (a WebSocket's 101 is not written yet) what was sent waits in the ring: the connection flushes as it opens.
-    if ((pending <= 0 && this.views.length === 0) || socket.destroyed || this.closed || this.c[kLife] === 'preamble') return;
+    if ((pending <= 0 && (this.views?.length ?? 0) === 0) || socket.destroyed || this.closed || this.c[kLife] === 'preamble') return;
     // TLS takes one write at a time (Node's TLS layer encrypts a write at once but
     // reports it done, and takes the next, only once the encrypted bytes are in the
     // kernel: in the check phase of this turn at the earliest). Replies made while one is in flight stay in the ring and
@@ -301,7 +301,7 @@ export class Writer implements DirectWriteOwner {
       if (this.host[kInRead] && pending < TLS_RECORD) return this.host[kFlushLater](this.c);
     }
     const direct = this.direct;
-    if (direct !== null && this.views.length > 0) return this.flushViews(direct, pending);
+    if (direct !== null && this.views !== null && this.views.length > 0) return this.flushViews(direct, pending);
     const first = this.core.txChunk(this.slot, this.inflight);
     if (this.inflight === 0 && this.pendingWrites === 0) this.lastProgress = clock();
     if (direct) {
@@ -332,7 +332,7 @@ export class Writer implements DirectWriteOwner {
 
   /** The shared views, then the ring's unhanded bytes (pending of them), in one writev; the request keeps the views while it is pending. */
   private flushViews(direct: DirectWriter, pending: number): void {
-    const chunks = this.views;
+    const chunks = this.views!;
     if (pending > 0) {
       const first = this.core.txChunk(this.slot, this.inflight);
       chunks.push(first);
@@ -343,7 +343,7 @@ export class Writer implements DirectWriteOwner {
     if (this.inflight === 0 && this.pendingWrites === 0) this.lastProgress = clock();
     this.inflight += pending;
     const r = direct.writev(this.c.socket, this, chunks, pending, charge);
-    if (r === WRITE_PENDING) this.views = []; // the request has them now
+    if (r === WRITE_PENDING) this.views = null; // the request has them now
     else chunks.length = 0;
     this.afterDirect(r, pending, charge);
   }
