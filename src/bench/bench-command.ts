@@ -59,8 +59,8 @@ Suites:
                               websocket
                                        ringwire serve --framing websocket with an echo handler
                                        (each message back as what it is) against a ws
-                                       WebSocketServer doing the same (perMessageDeflate off),
-                                       the baseline: 50 connections, 64 B and 16 KiB messages,
+                                       WebSocketServer doing the same (perMessageDeflate off,
+                                       bufferutil loaded; and without it), baseline ws: 50 connections, 64 B and 16 KiB messages,
                                        depth 1 and 16; the load upgrades (101 and
                                        Sec-WebSocket-Accept checked), sends masked binary
                                        frames and checks every byte of the unmasked echo.
@@ -102,7 +102,8 @@ Contenders:
                               pipelined ringwire-wasm-pipelined, ringwire-js-pipelined,
                                        node-pipelined
                               tls      ringwire-wasm-tls, ringwire-js-tls, node-tls
-                              websocket ringwire-wasm-ws, ringwire-js-ws, ws
+                              websocket ringwire-wasm-ws, ringwire-js-ws, ws (bufferutil
+                                       loaded), ws-no-bufferutil
   --external <name=cmd>     also run this server in the echo suite; {port} in cmd is replaced
                             by its port, and it must echo every byte on 127.0.0.1 (repeatable),
                             e.g. the C epoll server that ships with ringwire, compiled from its
@@ -297,6 +298,10 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
     }
   }
 
+  if (suites.has('websocket')) {
+    const tooLarge = (values['frame-sizes'] === undefined ? sizesOf(MATRIX.websocket.frameSizes!) : frameSizes).find(n => n > 65535);
+    if (tooLarge !== undefined) throw configError(`--frame-sizes: the websocket suite's messages are at most 65535 bytes, got ${tooLarge}`);
+  }
   const scenarios: Scenario[] = [];
   for (const suite of socketSuites) {
     const connections = list(values.connections ?? (q ? '50' : MATRIX[suite].connections)).map(t => parseCount('connections', t));

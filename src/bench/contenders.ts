@@ -35,7 +35,8 @@
 //                                           `ringwire serve --framing websocket --handler` with
 //                                           the echo handler (echo-handler-websocket.ts)
 //             ws                            a `ws` WebSocketServer echoing each message
-//                                           (plain-websocket.ts): the baseline
+//                                           (plain-websocket.ts), bufferutil loaded: the baseline
+//             ws-no-bufferutil              the same with ws's JS unmasking
 //             (the load upgrades, sends masked frames, expects them back unmasked)
 // Plain echo and external servers echo raw bytes; the load is the same frames for
 // all, and each frame comes back exactly as sent whatever the server's framing.
@@ -136,13 +137,15 @@ function plain(mode: 'data' | 'onread' | 'handler' | 'async' | 'pipelined' | 'tl
   };
 }
 
-/** The websocket suite's baseline: ws's WebSocketServer, echoing. */
-const ws: Contender = {
-  name: 'ws',
-  suite: 'websocket',
-  framing: () => 'websocket',
-  command: port => ({ file: process.execPath, args: [entry('plain-websocket'), 'echo', String(port)] }),
-};
+/** The websocket suite's baseline: ws's WebSocketServer, echoing, with bufferutil or without. */
+function ws(bufferutil: boolean): Contender {
+  return {
+    name: bufferutil ? 'ws' : 'ws-no-bufferutil',
+    suite: 'websocket',
+    framing: () => 'websocket',
+    command: port => ({ file: process.execPath, args: [entry('plain-websocket'), 'echo', String(port), ...(bufferutil ? [] : ['--no-bufferutil'])] }),
+  };
+}
 
 export const BUILTIN: readonly Contender[] = [
   ringwire('wasm', 'echo'), ringwire('js', 'echo'), plain('data'), plain('onread'),
@@ -150,7 +153,7 @@ export const BUILTIN: readonly Contender[] = [
   ringwire('wasm', 'async'), ringwire('js', 'async'), plain('async'),
   ringwire('wasm', 'pipelined'), ringwire('js', 'pipelined'), plain('pipelined'),
   ringwire('wasm', 'tls'), ringwire('js', 'tls'), plain('tls'),
-  ringwire('wasm', 'websocket'), ringwire('js', 'websocket'), ws,
+  ringwire('wasm', 'websocket'), ringwire('js', 'websocket'), ws(true), ws(false),
 ];
 /** Each suite's default baseline: what a Node developer would write without ringwire. */
 export const BASELINES: Readonly<Record<SocketSuite, string>> = {
