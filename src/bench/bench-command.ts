@@ -2,6 +2,7 @@
 // core microbenchmarks, prints the tables, writes the JSON and HTML report.
 // Exit status: 0 when every sample verified, 1 when any failed, 2 on bad options.
 
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { configError } from '../index.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration } from '../units.ts';
@@ -419,7 +420,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   const report = await runBench(plan, command);
   const m = report.machine;
   const print = (s: string) => process.stdout.write(`${s}\n`);
-  print(`ringwire bench · Node ${m.node} · ${m.cpuModel} × ${m.cores} · ${m.platform} ${m.kernel}`);
+  print(`ringwire bench · Node ${m.node} · ${m.cpuModel} × ${m.cores} · ${m.platform} ${m.kernel} · load average ${m.loadAverage.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end (1 min)`);
   const baselines = Object.entries(plan.baselines).map(([suite, name]) => `${name} (${suite})`).join(', ');
   if (plan.scenarios.length > 0) {
     print(`${plan.rounds} rounds × ${plan.duration / 1000} s per contender and scenario; medians, min–max over rounds; baseline ${baselines || 'none'}.`);
