@@ -13,8 +13,8 @@
 //   close(code, reason)  our close frame, then the peer's is awaited (messages that
 //                        come meanwhile are dropped) for CLOSE_WAIT_MS, then our FIN
 //   an error, the drain  our close frame with the error's code (websocketCloseCode:
-//                        1002, 1007, 1009, 1011) or 1001, then our FIN at once (failing the connection,
-//                        7.1.7: nothing more is awaited)
+//                        1002, 1007, 1009, 1011) or 1001, then our FIN at once
+//                        (failing the connection, 7.1.7: nothing more is awaited)
 // Invariants: at most one close frame goes out (closeSent), and after it no data
 // frame; nothing is awaited from a peer that already sent its FIN.
 
