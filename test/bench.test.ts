@@ -550,6 +550,7 @@ describe('ringwire bench, end to end', () => {
       [['--suite', 'pipelined', '--framing', 'line'], /handler suites run length:4:be only/],
       [['--suite', 'pipelined', '--wait', 'immediate,forever'], /--wait takes immediate and\/or timer, got "forever"/],
       [['--variant', 'c64=ringwire-wasm-pipelined:--concurrency 64'], /c64 runs in the pipelined suite; add pipelined to --suite/],
+      [['--suite', 'websocket', '--frame-sizes', '64,64k'], /the websocket suite's messages are at most 65535 bytes, got 65536/],
       [['--suite', 'pipelined', '--variant', 'w=node-pipelined:--concurrency 64'], /--variant takes name='ringwire-contender:serve options'.*or name='node-pipelined:--max-in-flight <n>'/],
     ] as const;
     // Every refusal comes from benchPlan(), checked in process; the command line's

@@ -32,7 +32,7 @@ Usage:
                                     timer), a connection's frames in flight at once, against
                                     a plain Node server that overlaps them (about 7 minutes)
   ringwire bench --suite websocket  WebSocket: echo against a ws server, and a broadcast to
-                                    1,000 subscribers (about 6 minutes)
+                                    1,000 subscribers (about 10 minutes)
   ringwire bench --quick            a small matrix, about a minute
 
 Each server runs in its own process and a load generator in another; every
@@ -61,8 +61,9 @@ Suites:
                                        ringwire serve --framing websocket with an echo handler
                                        (each message back as what it is) against a ws
                                        WebSocketServer doing the same (perMessageDeflate off,
-                                       bufferutil loaded; and without it), baseline ws: 50 connections, 64 B and 16 KiB messages,
-                                       depth 1 and 16; the load upgrades (101 and
+                                       bufferutil loaded; and without it), baseline ws: 50
+                                       connections, 64 B and 16 KiB messages, depth 1 and
+                                       16; the load upgrades (101 and
                                        Sec-WebSocket-Accept checked), sends masked binary
                                        frames and checks every byte of the unmasked echo.
                                        Then a broadcast: 1 publisher, --broadcast-subscribers

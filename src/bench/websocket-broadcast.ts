@@ -87,7 +87,9 @@ async function join(port: number, role: 'SUB' | 'PUB', onData?: (d: Buffer) => v
   await once(s, 'connect');
   let got = await upgrade(s, '127.0.0.1', port);
   s.write(clientFrame(Buffer.from(role), randomBytes(4)));
-  while (got.length < OK.length) got = Buffer.concat([got, (await once(s, 'data'))[0] as Buffer]);
+  const closed = once(s, 'close').then(() => { throw new Error(`the server closed a connection that sent ${role}`); });
+  while (got.length < OK.length) got = Buffer.concat([got, (await Promise.race([once(s, 'data'), closed]))[0] as Buffer]);
+  closed.catch(() => {}); // from now on a close is the run's to judge (a subscriber short of bytes)
   if (!got.subarray(0, OK.length).equals(OK)) throw new Error(`the server answered ${role} with ${got.subarray(0, OK.length).toString('hex')}, not an OK message`);
   if (onData) {
     s.on('data', onData);

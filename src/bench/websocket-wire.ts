@@ -42,12 +42,6 @@ export function serverFrame(payload: Uint8Array): Buffer {
   return Buffer.concat([header(payload.length, false), payload]);
 }
 
-/** Wire bytes of a client's frame and of the server's echo of it, for a payload of n bytes. */
-export function frameSizes(n: number): { client: number; server: number } {
-  const h = n < 126 ? 2 : 4;
-  return { client: h + 4 + n, server: h + n };
-}
-
 /**
  * The opening handshake on a connected socket: GET / with a fresh random key, then
  * the answer's head, which must be `HTTP/1.1 101` with the right Sec-WebSocket-Accept
