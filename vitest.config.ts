@@ -1,8 +1,13 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// test/browser/ needs headless Chromium and is its own script (npm run test:browser,
+// which sets RINGWIRE_BROWSER): npm test neither installs a browser nor waits for one.
+const browser = process.env.RINGWIRE_BROWSER === '1';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: browser ? ['test/browser/**/*.test.ts'] : ['test/**/*.test.ts'],
+    exclude: browser ? configDefaults.exclude : [...configDefaults.exclude, 'test/browser/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Vitest's default is one worker fewer than the cores: on the 2 cores the suite

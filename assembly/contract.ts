@@ -347,6 +347,10 @@ export const E_MEMORY_EXHAUSTED: u32 = 28;
 export const E_WEBSOCKET_PROTOCOL: u32 = 29;
 /** ERR_WEBSOCKET_UTF8: a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte (found by the core) */
 export const E_WEBSOCKET_UTF8: u32 = 30;
+/** ERR_UPGRADE: websocket framing: not a valid WebSocket upgrade request (answered with a plain HTTP error: 400, 405, 426, 431, 505), refused by onUpgrade, or (a client) a server's answer that is not a valid 101 (found by the host) */
+export const E_UPGRADE: u32 = 31;
+/** ERR_UPGRADE: websocket framing: no whole upgrade (request, onUpgrade's answer, or a client's 101) within upgradeTimeout (its own counter, the same code) (found by the host) */
+export const E_UPGRADE_TIMEOUT: u32 = 32;
 
 // WebSocket slot words (u32 index from H_WS_OFF + slot * WS_SLOT_SIZE)
 /** WS_FLAG_* bits, the open message's opcode and the UTF-8 state (see WS_*_SHIFT) */

@@ -267,6 +267,8 @@ export const errors: ErrorEntry[] = [
   { name: 'E_MEMORY_EXHAUSTED', code: 'ERR_MEMORY_EXHAUSTED', by: 'host', doc: 'the ring pool (maxMemory) could not supply a connection\'s ring: opening (refused), reading again after idling or growing for a frame (closed); the cores say R_NO_MEMORY, SEND_NO_MEMORY or OPEN_NO_MEMORY' },
   { name: 'E_WEBSOCKET_PROTOCOL', code: 'ERR_WEBSOCKET_PROTOCOL', by: 'core', doc: 'a WebSocket frame that breaks RFC 6455 (close code 1002); errorSize() says which rule (WS_RULE_*)' },
   { name: 'E_WEBSOCKET_UTF8', code: 'ERR_WEBSOCKET_UTF8', by: 'core', doc: 'a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte' },
+  { name: 'E_UPGRADE', code: 'ERR_UPGRADE', by: 'host', doc: 'websocket framing: not a valid WebSocket upgrade request (answered with a plain HTTP error: 400, 405, 426, 431, 505), refused by onUpgrade, or (a client) a server\'s answer that is not a valid 101' },
+  { name: 'E_UPGRADE_TIMEOUT', code: 'ERR_UPGRADE', by: 'host', doc: 'websocket framing: no whole upgrade (request, onUpgrade\'s answer, or a client\'s 101) within upgradeTimeout (its own counter, the same code)' },
 ];
 
 // ---- WebSocket framing (RFC 6455 section 5), kept together here ----

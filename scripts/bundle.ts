@@ -29,6 +29,9 @@ await build({
     'plain-fanout': 'src/bench/plain-fanout.ts',
     'fanout-handler': 'src/bench/fanout-handler.ts',
     'thread-consumer': 'src/bench/thread-consumer.ts',
+    // The websocket suite: ringwire's echo handler and the ws servers (echo, broadcast).
+    'echo-handler-websocket': 'src/bench/echo-handler-websocket.ts',
+    'plain-websocket': 'src/bench/plain-websocket.ts',
     // Preloaded into Node servers by `ringwire bench --gc`.
     'gc-probe': 'src/bench/gc-probe.ts',
   },

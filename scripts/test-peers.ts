@@ -3,8 +3,10 @@
 //
 // Each peer is a program some suite starts or talks to: promtool (test/metrics.test.ts
 // checks /metrics with Prometheus' own parser), haproxy (test/haproxy.test.ts), redis-server
-// (test/cluster.test.ts), openssl (test/tls.test.ts) and socat (test/unix-socket.test.ts:
-// a client that is not Node). What is missing is installed from Debian's packages,
+// (test/cluster.test.ts), openssl (test/tls.test.ts), socat (test/unix-socket.test.ts:
+// a client that is not Node) and Python's websockets (test/websocket-peers.test.ts: a
+// WebSocket client nobody here wrote: a module of Debian's own /usr/bin/python3, found by
+// importing it there, whatever python3 comes first on PATH). What is missing is installed from Debian's packages,
 // saying so first; where that cannot be done here (not root, no apt-get) this exits at once with
 // the one command that would fix it, instead of letting the suites fail one by one
 // minutes later. Nothing is installed when everything is there (the usual case: no
@@ -28,6 +30,8 @@ interface Peer {
   readonly why: string;
   /** Install only this one binary out of the package (promtool), not the package. */
   readonly extract?: string;
+  /** How to tell it is there when it is not a program on PATH (a Python module): a shell command that succeeds. */
+  readonly probe?: string;
 }
 
 export const PEERS: readonly Peer[] = [
@@ -36,11 +40,12 @@ export const PEERS: readonly Peer[] = [
   { name: 'redis-server', pkg: 'redis-server', why: 'publish across hosts (test/cluster.test.ts)' },
   { name: 'openssl', pkg: 'openssl', why: 'a TLS peer that is not Node, and the test certificates (test/tls.test.ts)' },
   { name: 'socat', pkg: 'socat', why: 'a Unix-socket client that is not Node (test/unix-socket.test.ts)' },
+  { name: 'python3 websockets', pkg: 'python3-websockets', probe: '/usr/bin/python3 -c "import websockets"', why: 'a WebSocket client that is not Node (test/websocket-peers.test.ts)' },
 ];
 
 function present(p: Peer): boolean {
   if (p.path && existsSync(p.path)) return true;
-  return spawnSync('sh', ['-c', `command -v ${p.name}`], { stdio: 'ignore' }).status === 0;
+  return spawnSync('sh', ['-c', p.probe ?? `command -v ${p.name}`], { stdio: 'ignore' }).status === 0;
 }
 
 /** Run a command quietly; its output is shown only when it fails. */

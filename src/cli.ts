@@ -56,6 +56,9 @@ Options for serve:
                               line | line:cr           \\n-terminated (line:cr drops a \\r before it)
                               delimiter:<bytes>[:cr]   any 1-16 delimiter bytes; escapes \\n \\r \\t \\0 \\xHH
                               fixed:<n>                frames of n bytes
+                              websocket                RFC 6455: an HTTP upgrade, then whole messages
+                                                       (text or binary) to the --handler, which it needs;
+                                                       pings answered, the close handshake (docs/websocket.md)
   --max-connections <n>     connections at once, per thread (default ${DEFAULTS.maxConnections}); memory is --max-memory's;
                             those closed while their handler hangs (--handler-timeout) do not count,
                             up to as many again
@@ -112,6 +115,12 @@ Options for serve:
                             127.0.0.0/8,::1)
   --proxy-timeout <time>    the whole PROXY header must arrive this soon after the connection
                             (default 3s; 0s: never)
+  --upgrade-timeout <time>  --framing websocket: the upgrade (the request and the handler's
+                            onUpgrade answer) must be done this soon after it starts (after the PROXY
+                            header and TLS), else a 408 and ERR_UPGRADE (default 10s; 0s: never)
+  --max-upgrade-bytes <bytes>
+                            --framing websocket: the longest upgrade request head; a longer one is
+                            answered 431 with ERR_UPGRADE (default 8k)
   --backlog <n>             the kernel's queue of connections not yet accepted, per listening
                             socket (default 511)
   --listeners <n>           listening sockets per thread on the port (SO_REUSEPORT; default ${DEFAULT_LISTENERS}
@@ -153,10 +162,11 @@ Options for serve:
                             was accepted (after its PROXY header, with --proxy-protocol) with
                             ERR_TLS (default 10s; 0s: never)
   --handler <module>        a module exporting hooks (onFrame(frame, connection), onOpen, onClose,
-                            onDrain, onConnection) or a default onFrame, that answers frames instead
-                            of the echo; imported by every worker. Its onStart(context) runs once
-                            per thread before it accepts (a throw stops the start), its
-                            onStop(context) once per thread after the drain (within --drain-timeout)
+                            onDrain, onConnection; onUpgrade with --framing websocket) or a default
+                            onFrame, that answers frames instead of the echo; imported by every
+                            worker. Its onStart(context) runs once per thread before it accepts (a
+                            throw stops the start), its onStop(context) once per thread after the
+                            drain (within --drain-timeout)
   --handler-options <json|@file.json>
                             configuration for the --handler module, as JSON or a JSON file: every
                             thread's onStart sees it as context.options
@@ -431,6 +441,8 @@ async function serve(args: string[], relay = false): Promise<void> {
       'proxy-protocol': { type: 'string' },
       'proxy-trusted': { type: 'string' },
       'proxy-timeout': { type: 'string' },
+      'upgrade-timeout': { type: 'string' },
+      'max-upgrade-bytes': { type: 'string' },
       listeners: { type: 'string' },
       keepalive: { type: 'string' },
       nodelay: { type: 'boolean', default: true },
@@ -474,14 +486,16 @@ async function serve(args: string[], relay = false): Promise<void> {
     rxRing: size('rx-ring', values['rx-ring']),
     txRing: size('tx-ring', values['tx-ring']),
   };
-  let config = resolveConfig(coreOptions); // fail on bad options before binding
+  // Fail on bad options before binding, in the mode the threads' endpoints will choose (a --handler takes frames: websocket framing needs one).
+  const mode = values.handler === undefined ? 'echo' : 'handler';
+  let config = resolveConfig({ ...coreOptions, mode });
   const wanted = unix !== undefined ? 1 : values.listeners === undefined ? (portSharing() ? DEFAULT_LISTENERS : 1) : parseCount('listeners', values.listeners);
   const metricsAt = values.metrics === undefined ? undefined : parseHostPort('metrics', values.metrics, '127.0.0.1');
   // Live connections hold descriptors; a quarantined slot (config.slots beyond them) has none.
   const fit = fitDescriptors(config.maxConnections, workers, values['max-connections'] !== undefined, wanted, metricsAt ? METRICS_DESCRIPTORS : 0);
   if (fit.slots !== config.maxConnections) {
     coreOptions.maxConnections = fit.slots;
-    config = resolveConfig(coreOptions);
+    config = resolveConfig({ ...coreOptions, mode });
   }
   const keepalive = duration('keepalive', values.keepalive);
   const minRate = rate(values['min-rate']);
@@ -520,6 +534,8 @@ async function serve(args: string[], relay = false): Promise<void> {
     noDelay: values.nodelay,
     zeroCopy: !values.copy,
     ...proxyOptions(values['proxy-protocol'], values['proxy-trusted'], values['proxy-timeout']),
+    upgradeTimeout: duration('upgrade-timeout', values['upgrade-timeout']),
+    maxUpgradeBytes: size('max-upgrade-bytes', values['max-upgrade-bytes']),
     writePath: values.write as WritePath | undefined,
     handlerOptions: handlerOptions(values['handler-options'], values.handler),
   };

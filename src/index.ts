@@ -67,11 +67,12 @@ export function createEndpoint<Data = any>(options: EndpointOptions<Data> = {}):
  */
 export async function connect<Data = any>(options: Omit<EndpointOptions<Data>, 'signal' | 'tls'> & ConnectOptions<Data>): Promise<RingwireClient<Data>> {
   checkKnown(options, [...Object.keys(ENDPOINT_RULES).filter(k => k !== 'signal'), ...Object.keys(CONNECT_RULES)]);
-  const { port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls, ...endpointOptions } = options;
-  checkConnectOptions({ port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // before the endpoint is built: nothing to close
+  const { port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls, websocket, ...endpointOptions } = options;
+  const connectOptions = { port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls, websocket };
+  checkConnectOptions(connectOptions); // before the endpoint is built: nothing to close
   const endpoint = createEndpoint<Data>({ maxConnections: 1, ...endpointOptions });
   await endpoint.start();
-  const client = endpoint.connect<Data>({ port, host, path, reconnect, maxQueuedWhileDown, connectTimeout, tls }); // the endpoint's hooks: these options'
+  const client = endpoint.connect<Data>(connectOptions); // the endpoint's hooks: these options'
   client.once('end', () => void endpoint.close());
   return client;
 }

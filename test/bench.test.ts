@@ -4,7 +4,8 @@
 // exactly, the pipelined one in frame order whatever order its handlers settle in),
 // the syscall count read from /proc, and tiny end-to-end `ringwire bench` runs: every
 // contender present, nothing failed, and a server that answers wrongly marked
-// FAILED, not fatal.
+// FAILED, not fatal. The websocket suite's load and broadcast: verified against
+// ringwire (both cores) and ws, and catching a wrong byte or a wrong handshake.
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
@@ -25,6 +26,9 @@ import { runMatrix, scenarioLabel } from '../src/bench/runner.ts';
 import { benchPlan } from '../src/bench/bench-command.ts';
 import type { GcCount } from '../src/bench/gc-count.ts';
 import { BUILTIN, type Scenario } from '../src/bench/contenders.ts';
+import { onFrame as echoMessage } from '../src/bench/echo-handler-websocket.ts';
+import { driveBroadcast } from '../src/bench/websocket-broadcast.ts';
+import { WebSocketServer, WebSocket } from 'ws';
 import { collect, connect, sleep, startServer, until } from './net-helpers.ts';
 import { runCli } from './cli-process.ts';
 
@@ -549,6 +553,7 @@ describe('ringwire bench, end to end', () => {
       [['--suite', 'pipelined', '--framing', 'line'], /handler suites run length:4:be only/],
       [['--suite', 'pipelined', '--wait', 'immediate,forever'], /--wait takes immediate and\/or timer, got "forever"/],
       [['--variant', 'c64=ringwire-wasm-pipelined:--concurrency 64'], /c64 runs in the pipelined suite; add pipelined to --suite/],
+      [['--suite', 'websocket', '--frame-sizes', '64,64k'], /the websocket suite's messages are at most 65535 bytes, got 65536/],
       [['--suite', 'pipelined', '--variant', 'w=node-pipelined:--concurrency 64'], /--variant takes name='ringwire-contender:serve options'.*or name='node-pipelined:--max-in-flight <n>'/],
     ] as const;
     // Every refusal comes from benchPlan(), checked in process; the command line's
@@ -561,4 +566,95 @@ describe('ringwire bench, end to end', () => {
     expect(r.stderr).toMatch(cases[0]![1]);
     expect(r.stderr).toContain('ERR_BAD_CONFIG');
   });
+});
+
+/** An in-process ws server (perMessageDeflate off, as the suite's) on 127.0.0.1 port 0, closed after the test. */
+async function wsServer(onMessage: (ws: WebSocket, data: Buffer, n: number, wss: WebSocketServer) => void): Promise<number> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  let n = 0;
+  wss.on('connection', ws => ws.on('message', (data: Buffer) => onMessage(ws, data, ++n, wss)));
+  await once(wss, 'listening');
+  closers.push(() => { for (const c of wss.clients) c.terminate(); wss.close(); });
+  return (wss.address() as net.AddressInfo).port;
+}
+
+describe.each(['wasm', 'js'] as const)('the websocket load against ringwire (core=%s)', core => {
+  it('upgrades, sends masked messages of 64 B and 16 KiB, and verifies every echoed byte', async () => {
+    const { server, port } = await startServer({ core, framing: 'websocket', maxFrame: 16384, onFrame: echoMessage });
+    closers.push(() => void server.close());
+    for (const frameBytes of [64, 16384]) {
+      const r = await load(port, { framing: 'websocket', frameBytes });
+      expect([r.mismatches, r.shortReads, r.errors], `${frameBytes} B`).toEqual([0, 0, 0]);
+      expect(r.frames).toBeGreaterThan(0);
+      expect(r.bytes).toBe(r.frames * frameBytes); // payload bytes, not wire bytes
+    }
+    expect(server.stats().total.framesIn).toBeGreaterThan(0);
+  });
+});
+
+describe('the websocket suite', () => {
+  it('the load counts a changed byte of an echoed message as a mismatch', async () => {
+    const port = await wsServer((ws, data, n) => {
+      if (n === 50) data[data.length - 1]! ^= 1;
+      ws.send(data);
+    });
+    const r = await load(port, { framing: 'websocket' });
+    expect(r.mismatches).toBe(1);
+    expect(r.errors).toBe(0);
+  });
+
+  it('the load refuses an upgrade answered with a wrong Sec-WebSocket-Accept', async () => {
+    const server = net.createServer(s => {
+      s.once('data', () => s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n'));
+      s.on('error', () => {});
+    });
+    const port = await listening(server);
+    const g = new LoadGenerator({ host: '127.0.0.1', port, connections: 1, frameBytes: 64, depth: 1, framing: 'websocket' });
+    await expect(g.start()).rejects.toThrow(/Sec-WebSocket-Accept is "s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=", not/);
+  });
+
+  it('the broadcast catches a subscriber given a wrong byte', async () => {
+    // The suite's ws broadcast (plain-websocket.ts), except that message 30 reaches one subscriber changed.
+    const port = await wsServer((ws, data, n, wss) => {
+      if (String(data) === 'SUB' || String(data) === 'PUB') {
+        (ws as WebSocket & { role?: string }).role = String(data);
+        ws.send(Buffer.from('OK'));
+        return;
+      }
+      let first = true;
+      for (const c of wss.clients) {
+        if ((c as WebSocket & { role?: string }).role !== 'SUB') continue;
+        const out = Buffer.from(data);
+        if (n === 30 && first) out[5]! ^= 1;
+        first = false;
+        c.send(out);
+      }
+    });
+    const messages = Array.from({ length: 40 }, (_, k) => Buffer.from(`${String(k).padStart(8, '0')} ${'x'.repeat(54)}\n`));
+    await expect(driveBroadcast('wrong', port, process.pid, 5, messages)).rejects.toThrow('wrong: 1 of 5 subscribers received bytes other than the messages published');
+  });
+
+  it('runs the suite: echo with every contender and the broadcast, every byte verified', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
+    const args = [
+      'dist/cli.js', 'bench', '--suite', 'websocket', '--connections', '2', '--frame-sizes', '64', '--depth', '4', '--duration', '300ms', '--warmup', '50ms',
+      '--rounds', '1', '--broadcast-subscribers', '10', '--broadcast-messages', '100', '--out', out,
+    ];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+    const json = readdirSync(out).find(f => f.endsWith('.json'))!;
+    const report = JSON.parse(readFileSync(path.join(out, json), 'utf8')) as BenchReport;
+    expect(report.samples.filter(s => s.failure).map(s => `${scenarioLabel(s.scenario)} ${s.contender}: ${s.failure}`)).toEqual([]);
+    expect(report.broadcast!.failures).toEqual([]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('WebSocket · 2 conn · 64 B · depth 4 · framing websocket');
+    expect(report.settings.baselines).toEqual({ websocket: 'ws' });
+    expect(report.summaries.map(s => s.contenders.map(c => c.contender))).toEqual([['ringwire-wasm-ws', 'ringwire-js-ws', 'ws', 'ws-no-bufferutil']]);
+    for (const s of report.samples) {
+      expect([s.mismatches, s.shortReads, s.errors]).toEqual([0, 0, 0]);
+      expect(s.frames).toBeGreaterThan(0);
+    }
+    expect(report.broadcast!.rows.map(row => row.contender)).toEqual(['ringwire-1-worker', 'ringwire-2-workers', 'ws']);
+    expect(report.broadcast!.rows.find(row => row.contender === 'ws')!.vsWs).toBe(1);
+    expect(r.stdout).toContain('WebSocket broadcast: 1 publisher, 10 subscribers, 100 binary messages of 64 B');
+  }, 60_000);
 });

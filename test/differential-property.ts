@@ -435,6 +435,8 @@ export async function checkSendCase(c: SendCase): Promise<{ refused: boolean }> 
 //      before the first that check() refuses (or none, the pool being short); what
 //      each subscriber's ring gained is its first `took` frames as docs/framing.md
 //      encodes them (encodeFrame), nothing more, and the next one would not have fit;
+//      encodeFanout() gives those frames' bytes for the whole batch, or null when
+//      check() refuses any of its records;
 //   2. the cores against each other: the same answers, stats and memory image, and
 //      the pool whole again once the stage is given back and every slot closed.
 
@@ -522,6 +524,10 @@ export async function checkFanoutCase(c: FanoutCase): Promise<{ encoded: number;
     const before = slots.map((slot, i) => (closed[i] ? 0 : core.txPending(slot)));
     const list = Uint32Array.from(slots);
     const stats0 = core.stats.snapshot();
+    const wire = core.encodeFanout(records, len);
+    const carriesAll = payloads.every(p => core.check(p) === SEND_OK);
+    assert.ok(carriesAll ? wire !== null && Buffer.from(wire).equals(Buffer.concat(payloads.map(p => encodeFrame(c.framing, p)))) : wire === null,
+      `${where}: encodeFanout() gives every frame's bytes, or null when check() refuses one (${carriesAll ? 'all' : 'not all'} can be)`);
     const encoded = core.fanout(records, len, list, slots.length);
     const stats1 = core.stats.snapshot();
     // 1. Against the oracle.

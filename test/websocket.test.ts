@@ -8,7 +8,7 @@
 // Encoding: the RFC's own examples (section 5.7), byte for byte. Last, the
 // differential property (test/websocket-property.ts) on a fixed budget; for more
 // runs, or to replay a seed: npm run fuzz -- --runs N [--seed S]. Then the frames
-// over real sockets on every core, read path and write path.
+// over real sockets on every core, read path and write path, after the upgrade.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CoreOptions } from '../src/core/config.ts';
@@ -427,11 +427,16 @@ describe('wasm core, js core and the websocket oracle', () => {
   });
 });
 
-// The frames over real sockets, before the HTTP upgrade exists (the framing starts at
-// the first byte): a handler that answers each entry with a binary frame of its bytes,
-// a peer that breaks a rule closed with its code and message, the others untouched.
+// The frames over real sockets, after the HTTP upgrade (the host's stage: see
+// websocket-upgrade.test.ts): a handler that answers each message with a binary frame
+// of its bytes, the host answering the ping between fragments with a pong, a peer that
+// breaks a rule closed with its code and message, the others untouched. The handler
+// API itself (kinds, close handshake) is websocket-messages.test.ts.
+const UPGRADE = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+/** What a server sent after its 101. */
+const afterHead = (b: Buffer): Buffer => b.subarray(b.indexOf('\r\n\r\n') + 4);
 describe.each(PATHS)('websocket framing over sockets, core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
-  it('delivers whole messages and control frames, and closes only the connection whose frame breaks a rule', async () => {
+  it('delivers whole messages, answers the ping between fragments, and closes only the connection whose frame breaks a rule, with its code', async () => {
     const { server, port } = await startServer({
       core, zeroCopy, writePath, framing: 'websocket', maxFrame: 1000,
       onFrame(frame, c) {
@@ -442,16 +447,17 @@ describe.each(PATHS)('websocket framing over sockets, core=$core zeroCopy=$zeroC
     server.on('clientError', e => messages.push(`${e.code}: ${e.message}`));
     const bystander = await connect(port);
     const seen = collect(bystander);
+    bystander.write(UPGRADE);
     const offender = await connect(port);
     const answered = collect(offender);
     const hello = frames({ op: T, fin: false, payload: 'hel' }, { op: 9, payload: 'ping' }, { op: C, payload: 'lo' });
-    offender.write(Buffer.concat([hello, wsFrame({ op: T, payload: 'bare', key: null }), wsFrame({ op: T, payload: 'never' })]));
-    // A server's frames, unmasked: the ping's payload first, then the message.
-    const back = await answered.done;
-    expect(wsDecode(back, { maxFrame: 1000, rxSize: 4096, client: true }).items).toEqual([binary('ping'), binary('hello')]);
+    offender.write(Buffer.concat([UPGRADE, hello, wsFrame({ op: T, payload: 'bare', key: null }), wsFrame({ op: T, payload: 'never' })]));
+    // A server's frames, unmasked: the pong first, then the message, then the close with 1002.
+    const back = afterHead(await answered.done);
+    expect(wsDecode(back, { maxFrame: 1000, rxSize: 4096, client: true }).items).toEqual([pong('ping'), binary('hello'), close(closePayload(1002))]);
     expect(messages).toEqual(['ERR_WEBSOCKET_PROTOCOL: a frame from the client without a mask (close code 1002)']);
     bystander.end(frames({ op: B, payload: 'still here' }));
-    expect(wsDecode(await seen.done, { maxFrame: 1000, rxSize: 4096, client: true }).items).toEqual([binary('still here')]);
+    expect(wsDecode(afterHead(await seen.done), { maxFrame: 1000, rxSize: 4096, client: true }).items).toEqual([binary('still here')]);
     expect(server.stats().total.errorsByCode).toEqual({ ERR_WEBSOCKET_PROTOCOL: 1 });
     await server.close();
   });

@@ -2,6 +2,7 @@
 // core microbenchmarks, prints the tables, writes the JSON and HTML report.
 // Exit status: 0 when every sample verified, 1 when any failed, 2 on bad options.
 
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { configError } from '../index.ts';
 import { joinNegativeValues, parseBytes, parseCount, parseDuration } from '../units.ts';
@@ -11,12 +12,13 @@ import {
 } from './contenders.ts';
 import { runCoreBench } from './core-bench.ts';
 import { runRoutingBench, type RoutingOptions } from './routing-bench.ts';
+import { runBroadcastBench, type BroadcastOptions } from './websocket-broadcast.ts';
 import { frameTape } from './frame-tape.ts';
 import { machine } from './machine.ts';
 import { Progress } from './progress.ts';
 import { bySuite, summarize } from './results.ts';
 import { runMatrix } from './runner.ts';
-import { gcTable, microTable, overviewTable, routingTable, scenarioTable, type TableStyle } from './text-table.ts';
+import { broadcastTable, gcTable, microTable, overviewTable, routingTable, scenarioTable, type TableStyle } from './text-table.ts';
 
 export const BENCH_HELP = `ringwire bench — ringwire (WASM core, JS core) against plain Node servers
 
@@ -29,6 +31,8 @@ Usage:
   ringwire bench --suite pipelined  handlers that await I/O-like work (setImmediate, a 1 ms
                                     timer), a connection's frames in flight at once, against
                                     a plain Node server that overlaps them (about 7 minutes)
+  ringwire bench --suite websocket  WebSocket: echo against a ws server, and a broadcast to
+                                    1,000 subscribers (about 10 minutes)
   ringwire bench --quick            a small matrix, about a minute
 
 Each server runs in its own process and a load generator in another; every
@@ -37,7 +41,7 @@ read or error is reported as failed, not as a number. Rounds alternate between
 contenders (A B C A B C ...); tables show medians with min–max.
 
 Suites:
-  --suite <list>            any of echo, handler, async, pipelined, tls, micro, routing (default
+  --suite <list>            any of echo, handler, async, pipelined, tls, websocket, micro, routing (default
                             echo,micro):
                               echo     the echo inside each server; baseline node-data
                               handler  the echo as a JS frame handler, onFrame(frame, c) {
@@ -53,6 +57,19 @@ Suites:
                                        ready in one event-loop turn in one writev
                               tls      the echo behind TLS (throwaway certificates made with
                                        openssl); baseline node-tls, a tls.createServer echo
+                              websocket
+                                       ringwire serve --framing websocket with an echo handler
+                                       (each message back as what it is) against a ws
+                                       WebSocketServer doing the same (perMessageDeflate off,
+                                       bufferutil loaded; and without it), baseline ws: 50
+                                       connections, 64 B and 16 KiB messages, depth 1 and
+                                       16; the load upgrades (101 and
+                                       Sec-WebSocket-Accept checked), sends masked binary
+                                       frames and checks every byte of the unmasked echo.
+                                       Then a broadcast: 1 publisher, --broadcast-subscribers
+                                       subscribers, 64 B messages, ringwire (publish() to a
+                                       topic, 1 and 2 workers) against ws sending each to
+                                       every client; every subscriber's bytes checked
                               micro    core microbenchmarks, no sockets
                               routing  fan-out (1 publisher, --subscribers subscribers, 64 B
                                        messages: ringwire serve with 1 and 2 workers against a
@@ -64,12 +81,12 @@ Suites:
                                        (about 3 minutes)
                             (sockets is the old name of echo)
 Matrix (for every socket suite chosen):
-  --connections <list>      concurrent connections (default 1,50,500; handler, async and tls: 50;
+  --connections <list>      concurrent connections (default 1,50,500; handler, async, tls, websocket: 50;
                             pipelined: 1,50)
   --frame-sizes <list>      bytes per frame on the wire, k and m suffixes allowed (default 64,1k,16k;
-                            pipelined: 64)
+                            pipelined: 64; websocket: 64,16k, each message's payload)
   --depth <list>            frames in flight per connection: 1 = request/response (default 1,32;
-                            handler and async: 1,16; pipelined: 16,256)
+                            handler, async and websocket: 1,16; pipelined: 16,256)
   --wait <list>             what the pipelined suite's handler awaits: immediate, timer (default
                             both)
   --framing <spec>          ringwire's framing in the echo suite, as for serve (default
@@ -87,6 +104,8 @@ Contenders:
                               pipelined ringwire-wasm-pipelined, ringwire-js-pipelined,
                                        node-pipelined
                               tls      ringwire-wasm-tls, ringwire-js-tls, node-tls
+                              websocket ringwire-wasm-ws, ringwire-js-ws, ws (bufferutil
+                                       loaded), ws-no-bufferutil
   --external <name=cmd>     also run this server in the echo suite; {port} in cmd is replaced
                             by its port, and it must echo every byte on 127.0.0.1 (repeatable),
                             e.g. the C epoll server that ships with ringwire, compiled from its
@@ -112,7 +131,7 @@ Contenders:
                               --variant "wasm-no-deadlines=ringwire-wasm:--idle-timeout 0s
                                 --frame-timeout 0s --min-rate 0 --write-timeout 0s --stall-timeout 0s"
   --baseline <name>         ratios in this contender's suite are against it (default: node-data,
-                            node-handler, node-async, node-pipelined, node-tls)
+                            node-handler, node-async, node-pipelined, node-tls, ws)
   --generators <n>          load generator processes, connections split between them (default 1)
   --gc                      also count what each Node server allocates on its JS heap per frame,
                             and its GCs, while measuring (a v8.GCProfiler preloaded into the
@@ -125,6 +144,10 @@ Routing (for --suite routing):
                             200000; --quick 50000)
   --pings <n>               cross-thread ping-pongs (and round trips) for the latency, over
                             all rounds (default 20000; --quick 3000)
+WebSocket broadcast (for --suite websocket):
+  --broadcast-subscribers <n>
+                            subscribers (default 1000; 0: no broadcast)
+  --broadcast-messages <n>  64 B messages the publisher sends per run (default 2000; --quick 500)
 Output:
   --micro-duration <time>   time per core microbenchmark measurement (default 200ms)
   --quick                   50 connections, 64 B and 16 KiB, depth 1 and 32 (handler suites:
@@ -156,6 +179,7 @@ const MATRIX: Record<SocketSuite, { connections: string; depth: string; frameSiz
   async: { connections: '50', depth: '1,16' },
   pipelined: { connections: '1,50', depth: '16,256', frameSizes: '64' },
   tls: { connections: '50', depth: '1,32' },
+  websocket: { connections: '50', depth: '1,16', frameSizes: '64,16k' },
 };
 const HANDLER_SUITES: readonly Suite[] = ['handler', 'async', 'pipelined'];
 
@@ -172,6 +196,8 @@ export interface BenchPlan {
   suites: Set<Suite>;
   micro: { framings: string[]; frameSizes: number[]; duration: number; repeats: number };
   routing: Omit<RoutingOptions, 'onProgress'>;
+  /** With the websocket suite and subscribers: its broadcast. */
+  broadcast: Omit<BroadcastOptions, 'onProgress'> | null;
   out: string;
   style: TableStyle;
 }
@@ -180,7 +206,7 @@ function parseSuites(text: string): Set<Suite> {
   return new Set(list(text).map((s): Suite => {
     if (s === 'sockets') return 'echo';
     if (s !== 'micro' && s !== 'routing' && !(SOCKET_SUITES as readonly string[]).includes(s)) {
-      throw configError(`--suite takes echo, handler, async, pipelined, tls, micro and/or routing, got "${s}"`);
+      throw configError(`--suite takes echo, handler, async, pipelined, tls, websocket, micro and/or routing, got "${s}"`);
     }
     return s as Suite;
   }));
@@ -213,6 +239,8 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       'fanout-messages': { type: 'string' },
       'thread-messages': { type: 'string' },
       pings: { type: 'string' },
+      'broadcast-subscribers': { type: 'string' },
+      'broadcast-messages': { type: 'string' },
       quick: { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-results' },
       markdown: { type: 'boolean', default: false },
@@ -272,6 +300,10 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
     }
   }
 
+  if (suites.has('websocket')) {
+    const tooLarge = (values['frame-sizes'] === undefined ? sizesOf(MATRIX.websocket.frameSizes!) : frameSizes).find(n => n > 65535);
+    if (tooLarge !== undefined) throw configError(`--frame-sizes: the websocket suite's messages are at most 65535 bytes, got ${tooLarge}`);
+  }
   const scenarios: Scenario[] = [];
   for (const suite of socketSuites) {
     const connections = list(values.connections ?? (q ? '50' : MATRIX[suite].connections)).map(t => parseCount('connections', t));
@@ -279,11 +311,12 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
     const sizes = values['frame-sizes'] === undefined && MATRIX[suite].frameSizes ? sizesOf(MATRIX[suite].frameSizes) : frameSizes;
     for (const wait of suite === 'pipelined' ? waits : [undefined]) {
       for (const c of connections) for (const frameBytes of sizes) for (const depth of depths) {
-        scenarios.push({ suite, connections: c, frameBytes, depth, framing, ...(wait ? { wait } : {}) });
+        scenarios.push({ suite, connections: c, frameBytes, depth, framing: suite === 'websocket' ? 'websocket' : framing, ...(wait ? { wait } : {}) });
       }
     }
   }
   const rounds = parseCount('rounds', values.rounds ?? (q ? '2' : '3'));
+  const broadcastSubscribers = values['broadcast-subscribers'] === '0' ? 0 : parseCount('broadcast-subscribers', values['broadcast-subscribers'] ?? '1000');
   return {
     scenarios,
     contenders,
@@ -308,6 +341,14 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       threadMessages: parseCount('thread-messages', values['thread-messages'] ?? (q ? '50000' : '200000')),
       pings: parseCount('pings', values.pings ?? (q ? '3000' : '20000')),
     },
+    broadcast: suites.has('websocket') && broadcastSubscribers > 0
+      ? {
+        rounds,
+        subscribers: broadcastSubscribers,
+        messageBytes: 64,
+        messages: parseCount('broadcast-messages', values['broadcast-messages'] ?? (q ? '500' : '2000')),
+      }
+      : null,
     out: values.out,
     style: values.markdown ? 'markdown' : 'text',
   };
@@ -334,6 +375,9 @@ export async function runBench(plan: BenchPlan, command: string, progress = new 
   const routing = plan.suites.has('routing')
     ? await runRoutingBench({ ...plan.routing, onProgress: what => progress.note(what) })
     : null;
+  const broadcast = plan.broadcast
+    ? await runBroadcastBench({ ...plan.broadcast, onProgress: what => progress.note(what) })
+    : null;
   progress.done();
   const names = plan.contenders.map(c => c.name);
   return {
@@ -354,7 +398,8 @@ export async function runBench(plan: BenchPlan, command: string, progress = new 
     samples,
     micro,
     routing,
-    ok: samples.every(s => !s.failure) && (routing?.failures.length ?? 0) === 0,
+    broadcast,
+    ok: samples.every(s => !s.failure) && (routing?.failures.length ?? 0) === 0 && (broadcast?.failures.length ?? 0) === 0,
   };
 }
 
@@ -376,7 +421,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   const report = await runBench(plan, command);
   const m = report.machine;
   const print = (s: string) => process.stdout.write(`${s}\n`);
-  print(`ringwire bench · Node ${m.node} · ${m.cpuModel} × ${m.cores} · ${m.platform} ${m.kernel}`);
+  print(`ringwire bench · Node ${m.node} · ${m.cpuModel} × ${m.cores} · ${m.platform} ${m.kernel} · load average ${m.loadAverage.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end (1 min)`);
   const baselines = Object.entries(plan.baselines).map(([suite, name]) => `${name} (${suite})`).join(', ');
   if (plan.scenarios.length > 0) {
     print(`${plan.rounds} rounds × ${plan.duration / 1000} s per contender and scenario; medians, min–max over rounds; baseline ${baselines || 'none'}.`);
@@ -393,6 +438,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     print(`${gcTable(report.summaries, plan.style)}\n`);
   }
   if (report.routing) print(`${routingTable(report.routing, plan.style)}\n`);
+  if (report.broadcast) print(`${broadcastTable(report.broadcast, plan.style)}\n`);
   if (report.micro) print(`Core microbenchmarks (decode + echo of whole frames in the rx ring, no sockets)\n\n${microTable(report.micro, plan.style)}\n`);
   const stamp = m.date.replace(/[:.]/g, '-');
   const files = writeReport(report, plan.out, `ringwire-bench-${stamp}`);

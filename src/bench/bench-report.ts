@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Scenario, SocketSuite } from './contenders.ts';
 import type { MicroResult } from './core-bench.ts';
 import type { RoutingResult } from './routing-bench.ts';
+import type { BroadcastResult } from './websocket-broadcast.ts';
 import { renderHtml } from './html-report.ts';
 import type { Machine } from './machine.ts';
 import type { ScenarioSummary } from './results.ts';
@@ -38,6 +39,8 @@ export interface BenchReport {
   micro: MicroResult | null;
   /** --suite routing: fan-out and cross-thread delivery (absent in reports from before it existed). */
   routing?: RoutingResult | null;
+  /** --suite websocket: the broadcast (absent in reports from before it existed). */
+  broadcast?: BroadcastResult | null;
   /** Every sample verified: no mismatch, short read, error or crash. */
   ok: boolean;
 }

@@ -31,6 +31,13 @@
 //             external ones                 a command with {cert} and {key} as well as {port}
 //                                           (another build of ringwire, say: an A/B in one run)
 //             (throwaway certificates made with openssl: tls-certificates.ts)
+//   websocket ringwire-wasm-ws, ringwire-js-ws
+//                                           `ringwire serve --framing websocket --handler` with
+//                                           the echo handler (echo-handler-websocket.ts)
+//             ws                            a `ws` WebSocketServer echoing each message
+//                                           (plain-websocket.ts), bufferutil loaded: the baseline
+//             ws-no-bufferutil              the same with ws's JS unmasking
+//             (the load upgrades, sends masked frames, expects them back unmasked)
 // Plain echo and external servers echo raw bytes; the load is the same frames for
 // all, and each frame comes back exactly as sent whatever the server's framing.
 
@@ -43,8 +50,8 @@ import { benchCertificates } from './tls-certificates.ts';
  * (sync, async, or awaiting I/O-like work with a connection's frames pipelined), or
  * the echo behind TLS.
  */
-export type SocketSuite = 'echo' | 'handler' | 'async' | 'pipelined' | 'tls';
-export const SOCKET_SUITES: readonly SocketSuite[] = ['echo', 'handler', 'async', 'pipelined', 'tls'];
+export type SocketSuite = 'echo' | 'handler' | 'async' | 'pipelined' | 'tls' | 'websocket';
+export const SOCKET_SUITES: readonly SocketSuite[] = ['echo', 'handler', 'async', 'pipelined', 'tls', 'websocket'];
 
 /** What the pipelined suite's handler awaits before it replies. */
 export type Wait = 'immediate' | 'timer';
@@ -73,14 +80,14 @@ export interface Contender {
 /** A file of ringwire's own: from dist/ when bundled, from src/ when run as TypeScript. */
 export function entry(
   name: 'cli' | 'plain-echo' | 'generator-process' | 'echo-handler' | 'echo-handler-async' | 'echo-handler-immediate' | 'echo-handler-timer'
-    | 'gc-probe' | 'plain-fanout' | 'fanout-handler' | 'thread-consumer',
+    | 'gc-probe' | 'plain-fanout' | 'fanout-handler' | 'thread-consumer' | 'echo-handler-websocket' | 'plain-websocket',
 ): string {
   const fromSource = import.meta.url.endsWith('.ts');
   if (!fromSource) return fileURLToPath(new URL(`./${name}.js`, import.meta.url));
   return fileURLToPath(new URL(name === 'cli' ? '../cli.ts' : `./${name}.ts`, import.meta.url));
 }
 
-const HANDLER_MODULE = { handler: 'echo-handler', async: 'echo-handler-async' } as const;
+const HANDLER_MODULE = { handler: 'echo-handler', async: 'echo-handler-async', websocket: 'echo-handler-websocket' } as const;
 const WAIT_MODULE = { immediate: 'echo-handler-immediate', timer: 'echo-handler-timer' } as const;
 
 /** The pipelined suite's scenarios each name their wait; any other scenario passed here is a bug. */
@@ -89,13 +96,13 @@ function waitOf(s: Scenario): Wait {
   return s.wait;
 }
 
-function handlerModule(suite: 'handler' | 'async' | 'pipelined', s: Scenario): string {
+function handlerModule(suite: 'handler' | 'async' | 'pipelined' | 'websocket', s: Scenario): string {
   return entry(suite === 'pipelined' ? WAIT_MODULE[waitOf(s)] : HANDLER_MODULE[suite]);
 }
 
 function ringwire(core: 'wasm' | 'js', suite: SocketSuite): Contender {
   return {
-    name: suite === 'echo' ? `ringwire-${core}` : `ringwire-${core}-${suite}`,
+    name: suite === 'echo' ? `ringwire-${core}` : `ringwire-${core}-${suite === 'websocket' ? 'ws' : suite}`,
     suite,
     framing: s => s.framing,
     command: (port, s) => ({
@@ -130,16 +137,27 @@ function plain(mode: 'data' | 'onread' | 'handler' | 'async' | 'pipelined' | 'tl
   };
 }
 
+/** The websocket suite's baseline: ws's WebSocketServer, echoing, with bufferutil or without. */
+function ws(bufferutil: boolean): Contender {
+  return {
+    name: bufferutil ? 'ws' : 'ws-no-bufferutil',
+    suite: 'websocket',
+    framing: () => 'websocket',
+    command: port => ({ file: process.execPath, args: [entry('plain-websocket'), 'echo', String(port), ...(bufferutil ? [] : ['--no-bufferutil'])] }),
+  };
+}
+
 export const BUILTIN: readonly Contender[] = [
   ringwire('wasm', 'echo'), ringwire('js', 'echo'), plain('data'), plain('onread'),
   ringwire('wasm', 'handler'), ringwire('js', 'handler'), plain('handler'),
   ringwire('wasm', 'async'), ringwire('js', 'async'), plain('async'),
   ringwire('wasm', 'pipelined'), ringwire('js', 'pipelined'), plain('pipelined'),
   ringwire('wasm', 'tls'), ringwire('js', 'tls'), plain('tls'),
+  ringwire('wasm', 'websocket'), ringwire('js', 'websocket'), ws(true), ws(false),
 ];
 /** Each suite's default baseline: what a Node developer would write without ringwire. */
 export const BASELINES: Readonly<Record<SocketSuite, string>> = {
-  echo: 'node-data', handler: 'node-handler', async: 'node-async', pipelined: 'node-pipelined', tls: 'node-tls',
+  echo: 'node-data', handler: 'node-handler', async: 'node-async', pipelined: 'node-pipelined', tls: 'node-tls', websocket: 'ws',
 };
 /** The only framing the plain handler servers cut. */
 export const HANDLER_FRAMING = 'length:4:be';

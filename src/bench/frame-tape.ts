@@ -6,18 +6,47 @@
 // index), so swapping two frames is caught too.
 // The tape is stored twice over, so any run of up to `count` frames starting at
 // any frame is one contiguous view: the generator writes views of it, never copies.
+// WebSocket (framing 'websocket') is the one framing whose echo is not the bytes
+// sent: the tape holds masked client frames, each with its own random mask key,
+// and `reply` the unmasked server frames of the same payloads; `frameBytes` is then
+// the payload's size (the message), not the wire's.
 
+import { randomBytes } from 'node:crypto';
 import { configError, parseFraming, resolveConfig } from '../index.ts';
+import { clientFrame, serverFrame } from './websocket-wire.ts';
 
-export interface FrameTape {
+/** `count` frames of one size, then the same frames again. */
+export interface Tape {
   /** Wire bytes per frame. */
   readonly frameBytes: number;
-  /** Distinct frames on the tape. */
-  readonly count: number;
-  /** The tape (count frames), then the same frames again. */
+  /** The frames, twice over. */
   readonly bytes: Buffer;
   /** count * frameBytes: where the second copy starts. */
   readonly length: number;
+}
+
+export interface FrameTape extends Tape {
+  /** Distinct frames on the tape. */
+  readonly count: number;
+  /** What an echo server sends back for these frames: the tape itself, except for WebSocket. */
+  readonly reply: Tape;
+}
+
+function twice(frames: Buffer[]): Tape {
+  const frameBytes = frames[0]!.length;
+  return { frameBytes, bytes: Buffer.concat([...frames, ...frames]), length: frameBytes * frames.length };
+}
+
+/**
+ * A tape of `count` WebSocket messages of `payload` bytes: binary client frames, each
+ * masked with a key of its own (random, drawn once per tape: a connection's keys
+ * repeat every `count` messages), and the server frames an echo answers with.
+ */
+function websocketTape(payload: number, count: number): FrameTape {
+  const payloads = Array.from({ length: count }, (_, i) => Buffer.from(Array.from({ length: payload }, (_, j) => (i + j) & 0xff)));
+  const keys = randomBytes(4 * count);
+  const sent = twice(payloads.map((p, i) => clientFrame(p, keys.subarray(4 * i, 4 * i + 4))));
+  return { ...sent, count, reply: twice(payloads.map(serverFrame)) };
 }
 
 function varintLength(n: number): number {
@@ -29,9 +58,11 @@ function varintLength(n: number): number {
 /**
  * A tape of `count` frames of `frameBytes` wire bytes each for a framing spec as
  * `ringwire serve --framing` takes it. For raw, frames are shaped as length:4:be
- * (any bytes would do). Throws ERR_BAD_CONFIG when no frame of that size exists.
+ * (any bytes would do); for websocket, `frameBytes` is each message's payload.
+ * Throws ERR_BAD_CONFIG when no frame of that size exists.
  */
 export function frameTape(framing: string, frameBytes: number, count: number): FrameTape {
+  if (framing === 'websocket') return websocketTape(frameBytes, count);
   const spec = framing === 'raw' ? 'length:4:be' : framing;
   const kind = parseFraming(spec).kind;
   const c = resolveConfig({ framing: spec, maxFrame: Math.max(frameBytes, 1) });
@@ -70,6 +101,6 @@ export function frameTape(framing: string, frameBytes: number, count: number): F
     }
     return f;
   };
-  const frames = Array.from({ length: count }, (_, i) => frame(i));
-  return { frameBytes: S, count, bytes: Buffer.concat([...frames, ...frames]), length: S * count };
+  const tape = twice(Array.from({ length: count }, (_, i) => frame(i)));
+  return { ...tape, count, reply: tape };
 }

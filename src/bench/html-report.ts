@@ -11,7 +11,7 @@ import type { BenchReport } from './bench-report.ts';
 import { frameSize, mib } from './format.ts';
 import { barChart, escapeXml, PALETTE } from './svg-chart.ts';
 import {
-  FANOUT_HEADERS, fanoutRows, GC_HEADERS, gcRows, MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows, THREAD_HEADERS, threadRows,
+  BROADCAST_HEADERS, broadcastRows, FANOUT_HEADERS, fanoutRows, GC_HEADERS, gcRows, MICRO_HEADERS, microRows, SCENARIO_HEADERS, scenarioRows, THREAD_HEADERS, threadRows,
 } from './text-table.ts';
 import { scenarioLabel } from './runner.ts';
 import { bySuite, type ScenarioSummary } from './results.ts';
@@ -140,6 +140,16 @@ ${table(THREAD_HEADERS, threadRows(r))}
 ${r.failures.length ? `<ul>${r.failures.map(f => `<li class="failed">${escapeXml(f)}</li>`).join('')}</ul>` : ''}`;
 }
 
+function broadcastSection(report: BenchReport): string {
+  const r = report.broadcast;
+  if (!r) return '';
+  const s = r.settings;
+  return `<h2>WebSocket broadcast</h2>
+<p class="note">${escapeXml(`1 publisher, ${s.subscribers} subscribers, ${s.messages} binary messages of ${s.messageBytes} B; every subscriber's bytes checked. Median of ${s.rounds} rounds, contenders alternating; load average ${r.load.before.map(v => v.toFixed(2)).join(', ')} before.`)}</p>
+${table(BROADCAST_HEADERS, broadcastRows(r))}
+${r.failures.length ? `<ul>${r.failures.map(f => `<li class="failed">${escapeXml(f)}</li>`).join('')}</ul>` : ''}`;
+}
+
 export function renderHtml(report: BenchReport): string {
   const overviews = overview(report);
   const m = report.machine;
@@ -147,6 +157,7 @@ export function renderHtml(report: BenchReport): string {
   const failed = [
     ...report.summaries.flatMap(s => s.contenders.filter(c => c.failures.length).map(c => `${scenarioLabel(s.scenario)}: ${c.contender}`)),
     ...(report.routing?.failures ?? []),
+    ...(report.broadcast?.failures ?? []),
   ];
   const facts: [string, string][] = [
     ['command', st.command],
@@ -176,6 +187,7 @@ ${overviews ? `<h2>Overview</h2>\n${overviews}` : ''}
 ${report.summaries.length ? `<h2>Scenarios</h2>\n${report.summaries.map(scenarioSection).join('\n')}` : ''}
 ${microSection(report)}
 ${routingSection(report)}
+${broadcastSection(report)}
 </body></html>
 `;
 }

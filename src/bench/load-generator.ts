@@ -5,6 +5,10 @@
 // loop unless a mismatch needs counting), and each frame's round trip, from the
 // write that sent it to the read that completed its echo, goes in a histogram.
 // A run with any mismatch, short read or error is a failed run, not a number.
+// Framing 'websocket': each connection first upgrades (websocket-wire.ts checks the
+// 101 and its Sec-WebSocket-Accept), then sends masked binary client frames and
+// expects their payloads back in unmasked server frames (the tape's `reply`), byte
+// for byte; `frameBytes` is then the message's payload, and what `bytes` counts.
 // Lifecycle: start() connects and starts the load (warm-up), measure() zeroes the
 // counters, stop() stops sending, waits for every frame in flight to come back
 // (or a timeout: those frames count as short reads) and returns the results.
@@ -15,6 +19,7 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { frameTape, type FrameTape } from './frame-tape.ts';
 import { Histogram, type HistogramData } from './histogram.ts';
+import { upgrade } from './websocket-wire.ts';
 
 export interface LoadOptions {
   host: string;
@@ -22,7 +27,7 @@ export interface LoadOptions {
   connections: number;
   frameBytes: number;
   depth: number;
-  /** The server's framing, as `ringwire serve --framing` takes it. */
+  /** The server's framing, as `ringwire serve --framing` takes it ('websocket': upgrade, then masked frames). */
   framing: string;
   /** How long stop() waits for frames in flight. Default 5000 ms. */
   drainTimeout?: number;
@@ -49,7 +54,7 @@ export interface LoadResult {
 
 class Flow {
   sent = 0; // bytes written, as a position on the tape (mod tape.length)
-  received = 0; // bytes read, as a position on the tape
+  received = 0; // bytes read, as a position on the reply tape
   inflight = 0; // frames written and not yet echoed whole
   partial = 0; // bytes of the next frame already received
   // Send times of the frames in flight, oldest first: a ring of `depth` entries.
@@ -81,8 +86,9 @@ export class LoadGenerator {
 
   constructor(options: LoadOptions) {
     this.options = options;
-    // Enough distinct frames that a whole depth's worth is one contiguous view.
-    this.tape = frameTape(options.framing, options.frameBytes, Math.max(64, options.depth));
+    // Enough distinct frames that a whole depth's worth is one contiguous view
+    // (WebSocket: 256, so that a connection's mask keys repeat every 256 messages).
+    this.tape = frameTape(options.framing, options.frameBytes, Math.max(options.framing === 'websocket' ? 256 : 64, options.depth));
   }
 
   /** Connect every connection and put `depth` frames in flight on each. */
@@ -140,13 +146,16 @@ export class LoadGenerator {
     const ca = this.options.tls?.ca;
     const socket: net.Socket = ca === undefined ? net.connect({ host, port, noDelay: true }) : tls.connect({ host, port, ca, noDelay: true } as tls.ConnectionOptions);
     const flow = new Flow(socket, this.options.depth);
-    socket.on('data', (d: Buffer) => this.onData(flow, d));
     socket.on('error', err => this.fail(flow, err.message));
     // The server must never close a connection of a load: any close before stop() is a failure.
     socket.on('close', () => {
       if (!this.finished) this.fail(flow, `server closed the connection (${flow.inflight} frames in flight)`);
     });
     await once(socket, ca === undefined ? 'connect' : 'secureConnect');
+    // Nothing was sent yet, so any byte after the 101 is one the server made up (onData fails it).
+    const early = this.options.framing === 'websocket' ? await upgrade(socket, host, port) : null;
+    socket.on('data', (d: Buffer) => this.onData(flow, d));
+    if (early?.length) this.onData(flow, early);
     return flow;
   }
 
@@ -164,13 +173,13 @@ export class LoadGenerator {
     const depth = this.options.depth;
     for (let i = 0; i < n; i++) f.times[(f.timeHead + f.inflight + i) % depth] = now;
     f.inflight += n;
-    const S = this.options.frameBytes;
+    const S = this.tape.frameBytes;
     f.socket.write(this.tape.bytes.subarray(f.sent, f.sent + n * S));
     f.sent = (f.sent + n * S) % this.tape.length;
   }
 
   private onData(f: Flow, d: Buffer): void {
-    const tape = this.tape;
+    const tape = this.tape.reply;
     for (let off = 0; off < d.length;) {
       const n = Math.min(d.length - off, tape.length);
       if (d.compare(tape.bytes, f.received, f.received + n, off, off + n) !== 0) {
@@ -179,7 +188,7 @@ export class LoadGenerator {
       f.received = (f.received + n) % tape.length;
       off += n;
     }
-    const S = this.options.frameBytes;
+    const S = tape.frameBytes;
     f.partial += d.length;
     const whole = Math.floor(f.partial / S);
     if (whole === 0) return;

@@ -71,7 +71,7 @@ export interface Sample {
   gc?: GcCount;
 }
 
-const SUITE_LABEL = { echo: '', handler: 'handler · ', async: 'async handler · ', pipelined: 'pipelined · ', tls: 'TLS · ' } as const;
+const SUITE_LABEL = { echo: '', handler: 'handler · ', async: 'async handler · ', pipelined: 'pipelined · ', tls: 'TLS · ', websocket: 'WebSocket · ' } as const;
 const WAIT_LABEL = { immediate: 'setImmediate · ', timer: '1 ms timer · ' } as const;
 
 export function scenarioLabel(s: Scenario): string {

@@ -7,6 +7,7 @@ import type { MicroResult } from './core-bench.ts';
 import { count, frameSize, mib, range, sig, times } from './format.ts';
 import type { ScenarioSummary } from './results.ts';
 import { scenarioLabel } from './runner.ts';
+import type { BroadcastResult } from './websocket-broadcast.ts';
 
 export type TableStyle = 'text' | 'markdown';
 
@@ -135,6 +136,28 @@ export function routingTable(r: RoutingResult, style: TableStyle = 'text'): stri
     `Request/response: ${s.messageBytes} B requests from this thread to a worker thread, echoed (every answer checked); ${s.threadMessages} per rate run with ${ASK_WINDOW} in flight, ${s.pings} round trips one at a time`,
     '',
     renderTable(ASK_HEADERS, askRows(r), style),
+    '',
+    `Load average (1, 5, 15 min): ${loads(r.load.before)} before, ${loads(r.load.after)} after.`,
+    ...r.failures.map(f => `FAILED: ${f}`),
+  ].join('\n');
+}
+
+export const BROADCAST_HEADERS = ['server', 'deliveries/s', 'min–max', 'vs ws', 'CPU/delivery ns', 'CPU vs ws'];
+
+export function broadcastRows(r: BroadcastResult): string[][] {
+  return r.rows.map(row => [
+    row.contender, sig(row.deliveriesPerSecond.median), `${sig(row.deliveriesPerSecond.min)}–${sig(row.deliveriesPerSecond.max)}`,
+    times(row.vsWs), sig(row.cpuPerDelivery.median), times(row.cpuVsWs),
+  ]);
+}
+
+/** What the websocket suite's broadcast measured, with the machine's load. */
+export function broadcastTable(r: BroadcastResult, style: TableStyle = 'text'): string {
+  const s = r.settings;
+  return [
+    `WebSocket broadcast: 1 publisher, ${s.subscribers} subscribers, ${s.messages} binary messages of ${s.messageBytes} B; deliveries/s until every subscriber has every byte (checked), server CPU per delivery, median of ${s.rounds}`,
+    '',
+    renderTable(BROADCAST_HEADERS, broadcastRows(r), style),
     '',
     `Load average (1, 5, 15 min): ${loads(r.load.before)} before, ${loads(r.load.after)} after.`,
     ...r.failures.map(f => `FAILED: ${f}`),

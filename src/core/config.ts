@@ -282,8 +282,8 @@ export function resolveConfig(options: CoreOptions = {}): CoreConfig {
       break;
     case 'websocket':
       c.framing = FRAMING_WEBSOCKET;
-      // Pings, pongs and close frames need an answer the core does not write: the host's handler does.
-      if (mode !== MODE_HANDLER) throw configError('websocket framing needs handler mode (a handler answers pings and close frames)');
+      // Pings and close frames need an answer the core does not write: the host's (its WebSocket session) does, and a handler takes the messages.
+      if (mode !== MODE_HANDLER) throw configError('websocket framing needs handler mode: a handler (onFrame, or ringwire serve --handler) answers its messages (the host answers pings and closes)');
       // One frame of a whole message, or a control frame (up to WS_CONTROL_MAX bytes whatever maxFrame);
       // a message in fragments takes more (their headers), up to the largest rx ring.
       maxWire = Math.max(maxFrame, WS_CONTROL_MAX) + WS_HEADER_MAX;

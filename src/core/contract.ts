@@ -349,6 +349,10 @@ export const E_MEMORY_EXHAUSTED = 28;
 export const E_WEBSOCKET_PROTOCOL = 29;
 /** ERR_WEBSOCKET_UTF8: a WebSocket text message or close reason that is not UTF-8 (close code 1007), found at its first bad byte (found by the core) */
 export const E_WEBSOCKET_UTF8 = 30;
+/** ERR_UPGRADE: websocket framing: not a valid WebSocket upgrade request (answered with a plain HTTP error: 400, 405, 426, 431, 505), refused by onUpgrade, or (a client) a server's answer that is not a valid 101 (found by the host) */
+export const E_UPGRADE = 31;
+/** ERR_UPGRADE: websocket framing: no whole upgrade (request, onUpgrade's answer, or a client's 101) within upgradeTimeout (its own counter, the same code) (found by the host) */
+export const E_UPGRADE_TIMEOUT = 32;
 
 // WebSocket slot words (u32 index from H_WS_OFF + slot * WS_SLOT_SIZE)
 /** WS_FLAG_* bits, the open message's opcode and the UTF-8 state (see WS_*_SHIFT) */
@@ -393,13 +397,13 @@ export const WS_RULE_CLOSE_LENGTH = 10;
 export const WS_RULE_CLOSE_CODE = 11;
 
 /** Error constants' names by number (the index). */
-export const ERROR_NAMES = ['E_RINGWIRE', 'E_FRAME_TOO_LARGE', 'E_BAD_LENGTH', 'E_TOO_MANY_CONNECTIONS', 'E_IDLE_TIMEOUT', 'E_TRUNCATED_FRAME', 'E_REPLY_TOO_LARGE', 'E_HANDLER', 'E_SOCKET', 'E_BAD_CONFIG', 'E_WORKER_EXIT', 'E_SLOW_CONSUMER', 'E_FRAME_TIMEOUT', 'E_TOO_SLOW', 'E_TOO_MANY_PER_IP', 'E_NO_DESCRIPTORS', 'E_TLS', 'E_TLS_TIMEOUT', 'E_PROXY_HEADER', 'E_PROXY_TIMEOUT', 'E_EVICTED', 'E_DRAIN_TIMEOUT', 'E_DELIMITER_IN_PAYLOAD', 'E_HANDLER_TIMEOUT', 'E_ASK_TIMEOUT', 'E_OWNER_GONE', 'E_ASK_FAILED', 'E_MAILBOX_TIMEOUT', 'E_MEMORY_EXHAUSTED', 'E_WEBSOCKET_PROTOCOL', 'E_WEBSOCKET_UTF8'] as const;
+export const ERROR_NAMES = ['E_RINGWIRE', 'E_FRAME_TOO_LARGE', 'E_BAD_LENGTH', 'E_TOO_MANY_CONNECTIONS', 'E_IDLE_TIMEOUT', 'E_TRUNCATED_FRAME', 'E_REPLY_TOO_LARGE', 'E_HANDLER', 'E_SOCKET', 'E_BAD_CONFIG', 'E_WORKER_EXIT', 'E_SLOW_CONSUMER', 'E_FRAME_TIMEOUT', 'E_TOO_SLOW', 'E_TOO_MANY_PER_IP', 'E_NO_DESCRIPTORS', 'E_TLS', 'E_TLS_TIMEOUT', 'E_PROXY_HEADER', 'E_PROXY_TIMEOUT', 'E_EVICTED', 'E_DRAIN_TIMEOUT', 'E_DELIMITER_IN_PAYLOAD', 'E_HANDLER_TIMEOUT', 'E_ASK_TIMEOUT', 'E_OWNER_GONE', 'E_ASK_FAILED', 'E_MAILBOX_TIMEOUT', 'E_MEMORY_EXHAUSTED', 'E_WEBSOCKET_PROTOCOL', 'E_WEBSOCKET_UTF8', 'E_UPGRADE', 'E_UPGRADE_TIMEOUT'] as const;
 export type ErrorName = (typeof ERROR_NAMES)[number];
 /** Error codes by number (the index); two numbers may share one. */
-export const ERROR_CODES = ['ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME', 'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT', 'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS', 'ERR_TLS', 'ERR_TLS', 'ERR_PROXY_HEADER', 'ERR_PROXY_HEADER', 'ERR_EVICTED', 'ERR_DRAIN_TIMEOUT', 'ERR_DELIMITER_IN_PAYLOAD', 'ERR_HANDLER_TIMEOUT', 'ERR_ASK_TIMEOUT', 'ERR_OWNER_GONE', 'ERR_ASK_FAILED', 'ERR_MAILBOX_TIMEOUT', 'ERR_MEMORY_EXHAUSTED', 'ERR_WEBSOCKET_PROTOCOL', 'ERR_WEBSOCKET_UTF8'] as const;
+export const ERROR_CODES = ['ERR_RINGWIRE', 'ERR_FRAME_TOO_LARGE', 'ERR_BAD_LENGTH', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_IDLE_TIMEOUT', 'ERR_TRUNCATED_FRAME', 'ERR_REPLY_TOO_LARGE', 'ERR_HANDLER', 'ERR_SOCKET', 'ERR_BAD_CONFIG', 'ERR_WORKER_EXIT', 'ERR_SLOW_CONSUMER', 'ERR_FRAME_TIMEOUT', 'ERR_TOO_SLOW', 'ERR_TOO_MANY_CONNECTIONS', 'ERR_NO_DESCRIPTORS', 'ERR_TLS', 'ERR_TLS', 'ERR_PROXY_HEADER', 'ERR_PROXY_HEADER', 'ERR_EVICTED', 'ERR_DRAIN_TIMEOUT', 'ERR_DELIMITER_IN_PAYLOAD', 'ERR_HANDLER_TIMEOUT', 'ERR_ASK_TIMEOUT', 'ERR_OWNER_GONE', 'ERR_ASK_FAILED', 'ERR_MAILBOX_TIMEOUT', 'ERR_MEMORY_EXHAUSTED', 'ERR_WEBSOCKET_PROTOCOL', 'ERR_WEBSOCKET_UTF8', 'ERR_UPGRADE', 'ERR_UPGRADE'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 /** Error numbers the cores find (and count themselves), by number (the index); the host counts the rest. */
-export const ERROR_BY_CORE: readonly boolean[] = [false, true, true, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, true, true];
+export const ERROR_BY_CORE: readonly boolean[] = [false, true, true, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, true, true, false, false];
 
 /** The header's configuration words, as the host writes them and both cores read them. */
 export interface HeaderConfig {

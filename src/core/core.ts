@@ -37,6 +37,7 @@ import {
   SEND_DELIMITER, SEND_FULL, SEND_OK, SEND_TOO_LARGE, SLOT_SIZE, STATS_COUNT,
   W_CUT_DONE, W_CUT_LEFT, W_ERROR_SIZE, W_HOLD, W_LISTED, W_PEER, W_RESERVED, W_RINGS, W_RX_BASE, W_RX_HEAD, W_RX_TAIL, W_SCAN, W_TX_BASE, W_TX_HEAD, W_TX_TAIL,
   W_WS_FLAGS, W_WS_RAW, WS_BINARY, WS_FLAG_CLIENT, WS_FLAG_CLOSED, WS_SLOT_SIZE,
+  type HeaderConfig,
 } from './layout.ts';
 import { JsFraming } from './js-framing.ts';
 import { Stats } from './stats.ts';
@@ -47,7 +48,7 @@ export type CoreKind = 'wasm' | 'js';
 // interface and never on the contract (contract.ts) itself.
 export {
   F_ADDR, F_END, F_LEN, FRAME_WORDS, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, R_BLOCKED, R_DONE, R_MORE, R_NO_MEMORY, S_CONNECTIONS, S_DRAIN_UNANSWERED, S_LOOP_BLOCKED, S_LOOP_LAG,
-  S_PAUSES, S_QUARANTINED, S_STALLS, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
+  S_BYTES_OUT, S_FRAMES_OUT, S_PAUSES, S_QUARANTINED, S_STALLS, SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, STATS_COUNT,
   FRAMING_WEBSOCKET, WS_BINARY, WS_CLOSE, WS_CONTROL_MAX, WS_PING, WS_PONG, WS_TEXT,
 } from './layout.ts';
 
@@ -239,6 +240,13 @@ export interface Core {
    * WebSocket framing: binary server frames (unmasked: not for client slots).
    */
   fanout(records: Uint8Array, len: number, slots: Uint32Array, n: number): number;
+  /**
+   * The same payload records encoded once as the frames fanout() puts in a ring, into
+   * a new buffer of their own (the wire bytes, byte for byte what a ring would hold),
+   * for the host to write to many sockets as it is; null when fanout() would not
+   * encode every one of them (see above). Nothing of the core changes.
+   */
+  encodeFanout(records: Uint8Array, len: number): Uint8Array | null;
   /** Give the segment fanout() stages batches in back to the pool (it keeps it between batches). */
   unstage(): void;
   /** Does nothing and returns x: the cost of one call into the core (benchmarks). */
@@ -263,6 +271,10 @@ export abstract class CoreBase implements Core {
   private readonly txFromStart: (Uint8Array | undefined)[] = [];
   /** bufferedFrames()'s decoder, made on first use. */
   private scanner: JsFraming | undefined;
+  /** encodeFanout()'s planner (plan() reads no memory), made on first use. */
+  private planner: JsFraming | undefined;
+  /** The framing as the core's header holds it (written once, at init), read on first use. */
+  private header: HeaderConfig | undefined;
 
   readonly config: CoreConfig;
   /** Where a client slot's WebSocket frames get their mask keys: random (a test may give its own). */
@@ -355,6 +367,46 @@ export abstract class CoreBase implements Core {
     this.stage(0);
   }
 
+  private headerConfig(): HeaderConfig {
+    return (this.header ??= readHeaderConfig(this.memory));
+  }
+
+  /**
+   * Written once, here, for both cores, as bufferedFrames() is: the TypeScript twin's
+   * encoder (js-framing.ts), which the differential tests hold byte-identical to the
+   * core's, run over a buffer of its own, so no core state is touched; the same checks
+   * as fanout()'s (plan(), a delimiter inside a payload). One buffer per batch, never
+   * reused: writes of it may still be in flight when the next batch is encoded.
+   */
+  encodeFanout(records: Uint8Array, len: number): Uint8Array | null {
+    const config = this.headerConfig();
+    const plan = (this.planner ??= new JsFraming(this.u8, this.u32, config));
+    // WebSocket: binary server frames, unmasked, as fanout() encodes them.
+    if (config.framing === FRAMING_WEBSOCKET) plan.ws.wsEncoding(WS_BINARY, false, 0);
+    let total = 0;
+    for (let p = 0; len - p >= 4;) {
+      const l = fanoutRecordLength(records, p);
+      if (l > len - p - 4 || plan.plan(l) !== SEND_OK) return null;
+      total += plan.encPrefix + l + plan.encTrailer;
+      p += fanoutRecordSize(l);
+    }
+    const buffer = new ArrayBuffer((total + 3) & ~3); // whole words: the delimiter search reads them
+    const u8 = new Uint8Array(buffer);
+    const F = new JsFraming(u8, new Uint32Array(buffer), config);
+    if (config.framing === FRAMING_WEBSOCKET) F.ws.wsEncoding(WS_BINARY, false, 0);
+    for (let p = 0, q = 0; q < total;) {
+      const l = fanoutRecordLength(records, p);
+      F.plan(l);
+      const at = q + F.encPrefix;
+      u8.set(records.subarray(p + 4, p + 4 + l), at);
+      if (config.framing === FRAMING_DELIMITER && F.delimiterIn(0, 0x7fffffff, at, l, true)) return null;
+      F.encode(0, 0x7fffffff, q, l);
+      q = at + l + F.encTrailer;
+      p += fanoutRecordSize(l);
+    }
+    return new Uint8Array(buffer, 0, total);
+  }
+
   frameCount(): number {
     return this.u32[LAYOUT_BASE / 4 + H_FRAME_COUNT]!;
   }
@@ -438,7 +490,7 @@ export abstract class CoreBase implements Core {
     }
     if (head === pos) return 0;
     if (this.config.framing === FRAMING_RAW) return 1;
-    const framing = (this.scanner ??= new JsFraming(this.u8, this.u32, readHeaderConfig(this.memory)));
+    const framing = (this.scanner ??= new JsFraming(this.u8, this.u32, this.headerConfig()));
     const base = this.slotWord(slot, W_RX_BASE);
     let n = 0;
     // A relay's frame in progress: its rest comes first (length framings skip it; a delimiter's is searched with what went).

@@ -56,6 +56,9 @@ export class MemoryExhaustedError extends RingwireError {}
 export class WebSocketProtocolError extends RingwireError {}
 /** A WebSocket text message or close reason that is not UTF-8: the connection closes with 1007. */
 export class WebSocketUtf8Error extends RingwireError {}
+export class UpgradeError extends RingwireError {}
+/** No whole WebSocket upgrade in time: the same code as every failed upgrade, its own counter. */
+export class UpgradeTimeoutError extends UpgradeError {}
 
 interface Entry {
   code: ErrorCode;
@@ -96,6 +99,8 @@ const BY_NAME: Record<ErrorName, Omit<Entry, 'code'>> = {
   E_MEMORY_EXHAUSTED: { message: 'the ring pool has no room for this connection\'s ring: raise maxMemory (--max-memory), or lower maxFrame or the rings', type: MemoryExhaustedError },
   E_WEBSOCKET_PROTOCOL: { message: 'a WebSocket frame that breaks RFC 6455 (close code 1002)', type: WebSocketProtocolError },
   E_WEBSOCKET_UTF8: { message: 'a WebSocket text message or close reason that is not valid UTF-8 (close code 1007)', type: WebSocketUtf8Error },
+  E_UPGRADE: { message: 'not a valid WebSocket upgrade, or refused by onUpgrade', type: UpgradeError },
+  E_UPGRADE_TIMEOUT: { message: 'no whole WebSocket upgrade within the upgrade timeout', type: UpgradeTimeoutError },
 };
 
 /** Index = the error number (the contract's order). */
@@ -108,7 +113,7 @@ export {
   E_FRAME_TOO_LARGE, E_BAD_LENGTH, ERROR_BY_CORE, E_TOO_MANY_CONNECTIONS, E_IDLE_TIMEOUT, E_TRUNCATED_FRAME, E_REPLY_TOO_LARGE, E_HANDLER,
   E_SOCKET, E_BAD_CONFIG, E_WORKER_EXIT, E_SLOW_CONSUMER, E_FRAME_TIMEOUT, E_TOO_SLOW, E_TOO_MANY_PER_IP,
   E_NO_DESCRIPTORS, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_EVICTED, E_TLS, E_TLS_TIMEOUT, E_DRAIN_TIMEOUT, E_DELIMITER_IN_PAYLOAD, E_HANDLER_TIMEOUT,
-  E_ASK_TIMEOUT, E_OWNER_GONE, E_ASK_FAILED, E_MAILBOX_TIMEOUT, E_MEMORY_EXHAUSTED, E_WEBSOCKET_PROTOCOL, E_WEBSOCKET_UTF8,
+  E_ASK_TIMEOUT, E_OWNER_GONE, E_ASK_FAILED, E_MAILBOX_TIMEOUT, E_MEMORY_EXHAUSTED, E_WEBSOCKET_PROTOCOL, E_WEBSOCKET_UTF8, E_UPGRADE, E_UPGRADE_TIMEOUT,
 } from './layout.ts';
 
 /** The error object for error number n, with an optional more specific message. */

@@ -15,7 +15,7 @@
 // reads the low half plainly: only this thread writes it. Words are
 // little-endian, as WebAssembly memory is.)
 
-import { E_TLS_TIMEOUT, E_PROXY_TIMEOUT, E_TOO_MANY_PER_IP, ERROR_TABLE } from './errors.ts';
+import { E_TLS_TIMEOUT, E_PROXY_TIMEOUT, E_TOO_MANY_PER_IP, E_UPGRADE_TIMEOUT, ERROR_TABLE } from './errors.ts';
 import {
   S_ACCEPTED, S_BYTES_IN, S_BYTES_OUT, S_CLOSED_BY_ERROR, S_CLOSED_DRAIN, S_CLOSED_LOCAL, S_CLOSED_PEER, S_CONNECTIONS,
   S_ERROR_BY_CODE, S_ERRORS, S_FRAMES_IN, S_FRAMES_OUT, S_LOOP_BLOCKED, S_LOOP_LAG, S_PAUSES, S_STALLS, STATS_COUNT, S_DRAIN_UNANSWERED, S_QUARANTINED,
@@ -59,6 +59,8 @@ export interface StatsSnapshot {
   tlsTimeouts: number;
   /** Of errorsByCode.ERR_PROXY_HEADER: connections with no whole PROXY header within proxyTimeout. */
   proxyTimeouts: number;
+  /** Of errorsByCode.ERR_UPGRADE: WebSocket upgrades not done within upgradeTimeout. */
+  upgradeTimeouts: number;
   /**
    * Frames read but not answered when the drain timed out (docs/limits-and-errors.md,
    * "The drain"): their connections were reset with ERR_DRAIN_TIMEOUT.
@@ -143,6 +145,7 @@ export class Stats {
       quarantined: this.get(S_QUARANTINED),
       tlsTimeouts: this.get(S_ERROR_BY_CODE + E_TLS_TIMEOUT),
       proxyTimeouts: this.get(S_ERROR_BY_CODE + E_PROXY_TIMEOUT),
+      upgradeTimeouts: this.get(S_ERROR_BY_CODE + E_UPGRADE_TIMEOUT),
       drainUnanswered: this.get(S_DRAIN_UNANSWERED),
       pool: this.pool(),
     };
@@ -167,7 +170,7 @@ export function standaloneStats(): Stats {
 export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
   const total: StatsSnapshot = {
     connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0,
-    backpressurePauses: 0, errors: 0, errorsByCode: {}, refusedPerIp: 0, tlsTimeouts: 0, proxyTimeouts: 0, drainUnanswered: 0,
+    backpressurePauses: 0, errors: 0, errorsByCode: {}, refusedPerIp: 0, tlsTimeouts: 0, proxyTimeouts: 0, upgradeTimeouts: 0, drainUnanswered: 0,
     closedBy: {}, loopLag: 0, loopBlocked: 0, stalls: 0, quarantined: 0, pool: { bytes: 0, segments: {}, exhausted: 0 },
   };
   for (const s of list) {
@@ -182,6 +185,7 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
     total.refusedPerIp += s.refusedPerIp;
     total.tlsTimeouts += s.tlsTimeouts;
     total.proxyTimeouts += s.proxyTimeouts;
+    total.upgradeTimeouts += s.upgradeTimeouts;
     total.drainUnanswered += s.drainUnanswered;
     for (const [code, n] of Object.entries(s.errorsByCode)) total.errorsByCode[code] = (total.errorsByCode[code] ?? 0) + n;
     for (const [reason, n] of Object.entries(s.closedBy)) total.closedBy[reason] = (total.closedBy[reason] ?? 0) + n;

@@ -16,13 +16,16 @@
 // frame no connection could carry (Connection.send's rule, replyRefusal()).
 
 import { EventEmitter } from 'node:events';
-import type { RingwireError } from '../core/errors.ts';
+import { configError, type RingwireError } from '../core/errors.ts';
 import { notBytes, type Connection, type ConnectionInfo } from './connection.ts';
 import type { ConnectionHooks, Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 import { checkOptions, checkTls, duration, OTHER, whole, type Rule } from './option-rules.ts';
-import { kClientError, kDial, kMaxQueued, kReplyRefusal } from './internals.ts';
+import { kClientError, kDial, kError, kMaxQueued, kOpened, kReplyRefusal } from './internals.ts';
 import { destination, type Destination } from './unix-socket.ts';
+import { targetProblem, type UpgradeTarget } from './websocket-handshake.ts';
+import { waitingBytes, waitingKind, sendKind, waiting, type SendOptions, type Waiting } from './message-kind.ts';
+import { WS_TEXT } from '../core/core.ts';
 
 export interface ReconnectOptions {
   /** ms before the first retry. Default 100. */
@@ -37,7 +40,7 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
-export interface ConnectOptions<Data = any> extends ConnectionHooks<Data> {
+export interface ConnectOptions<Data = any> extends Omit<ConnectionHooks<Data>, 'onUpgrade'> {
   /** TCP: the port (and host); or give path. */
   port?: number;
   /** Default 127.0.0.1. */
@@ -57,6 +60,12 @@ export interface ConnectOptions<Data = any> extends ConnectionHooks<Data> {
    * certificate is verified; a failure is ERR_TLS.
    */
   tls?: TlsClientOptions;
+  /**
+   * websocket framing: what the upgrade request asks for: path (default '/'),
+   * host (default: the host and port connected to), protocols, origin, headers.
+   * The connection opens once the server's 101 is checked (ERR_UPGRADE otherwise).
+   */
+  websocket?: UpgradeTarget;
 }
 
 export interface ClientEvents {
@@ -73,7 +82,7 @@ export interface ClientEvents {
 /** What a client needs from its endpoint. */
 export interface Dialer {
   /** Start one attempt: the Connection (not yet open) whose socket is connecting; throws when it cannot start one. */
-  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection;
+  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions, websocket?: UpgradeTarget): Connection;
   readonly [kMaxQueued]: number;
   /** ERR_REPLY_TOO_LARGE or ERR_DELIMITER_IN_PAYLOAD for a frame no connection of this endpoint could send (the rule Connection.send applies), else null. */
   [kReplyRefusal](payload: Uint8Array): RingwireError | null;
@@ -93,6 +102,7 @@ export const CONNECT_RULES = {
   maxQueuedWhileDown: whole(0, 2 ** 32, 'bytes'),
   connectTimeout: duration(1),
   tls: OTHER,
+  websocket: OTHER,
 } as const satisfies { readonly [K in keyof Required<ConnectOptions>]: Rule };
 
 const RECONNECT_RULES = {
@@ -108,6 +118,10 @@ export function checkConnectOptions(options: ConnectOptions): void {
   checkOptions(options, CONNECT_RULES);
   checkTls('tls', options.tls);
   destination(options, 'connect()'); // port (TCP) or path (a Unix socket), not both
+  if (options.websocket !== undefined) {
+    const problem = typeof options.websocket === 'object' && options.websocket !== null ? targetProblem(options.websocket) : 'websocket must be an object';
+    if (problem) throw configError(problem);
+  }
   if (typeof options.reconnect === 'object') checkOptions(options.reconnect, RECONNECT_RULES, 'reconnect.');
 }
 
@@ -123,7 +137,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   private readonly to: Destination;
   private readonly backoff: Required<ReconnectOptions> | null;
   private readonly hooks: Handler<Data>;
-  private held: Uint8Array[] = [];
+  private held: Waiting[] = [];
   private heldBytes = 0;
   private attempt = 0;
   /** No new attempts: close() was called or the client gave up. */
@@ -180,8 +194,8 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
    * frame is dropped and counted. After the client ended: false. As
    * Connection.send, only a payload that is not bytes throws (a TypeError).
    */
-  send(bytes: Uint8Array): boolean {
-    if (this.connection) return this.connection.send(bytes);
+  send(bytes: Uint8Array, options?: SendOptions): boolean {
+    if (this.connection) return this.connection.send(bytes, options);
     if (!(bytes instanceof Uint8Array)) throw notBytes('send()', bytes);
     if (this.ended || !this.backoff) return false;
     const refused = this.dialer[kReplyRefusal](bytes);
@@ -196,7 +210,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
       this.dropped++;
       return false;
     }
-    this.held.push(Uint8Array.from(bytes));
+    this.held.push(waiting(Uint8Array.from(bytes), sendKind(options)));
     this.heldBytes += bytes.length;
     return true;
   }
@@ -220,7 +234,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
   private dial(): void {
     let c: Connection<Data>;
     try {
-      c = this.dialer[kDial](this.to, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls) as Connection<Data>;
+      c = this.dialer[kDial](this.to, this.hooks, this.options.connectTimeout ?? 10_000, this.options.tls, this.options.websocket) as Connection<Data>;
     } catch (err) {
       // No free slot on this endpoint, or a socket that could not be made (dial gave its slot back): a failed attempt like any other.
       if (!this.backoff) return this.end(err as Error);
@@ -232,6 +246,8 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     c.socket.once('close', () => {
       if (this.current === c) this.current = null;
       if (this.ended) return;
+      // What closed an attempt that never opened (a failed WebSocket upgrade, ERR_UPGRADE), when no socket error did.
+      if (!c[kOpened]) error ??= c[kError];
       if (!this.backoff) return this.end(error);
       this.retry(error);
     });
@@ -252,7 +268,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
-    for (const bytes of held) c.send(bytes);
+    for (const w of held) c.send(waitingBytes(w), { text: waitingKind(w) === WS_TEXT });
   }
 
   private end(error: Error | undefined): void {

@@ -11,8 +11,12 @@
 //   ───────────  ─────────────  ───────────  ──────────────────────────────────────────────
 //   opening      expect-header  preamble     —                       (a PROXY header comes first)
 //   opening      start          open         — onOpen, 'connection'  (the socket is connected)
+//   opening      start          preamble     —                       (websocket: the upgrade comes first)
 //   preamble     header         open         the header parser; onOpen (or TLS, then secured)
+//   preamble     header         preamble     the header parser       (websocket: the upgrade next)
 //   preamble     secured        open         — onOpen                (TLS after the header)
+//   preamble     secured        preamble     —                       (websocket: the upgrade next)
+//   preamble     upgraded       open         the upgrade stage; onOpen (the 101 is written)
 //   opening,     fin, drain     draining     — reading stops         (the peer's FIN, or the
 //    preamble,                                                         server draining)
 //    open
@@ -46,7 +50,7 @@
 
 /** The connection's life. */
 export type Life = 'opening' | 'preamble' | 'open' | 'draining' | 'closing' | 'quarantined' | 'closed';
-export type LifeEvent = 'expect-header' | 'start' | 'header' | 'secured' | 'fin' | 'drain' | 'idle' | 'close' | 'destroy' | 'socket-closed' | 'settle';
+export type LifeEvent = 'expect-header' | 'start' | 'header' | 'secured' | 'upgraded' | 'fin' | 'drain' | 'idle' | 'close' | 'destroy' | 'socket-closed' | 'settle';
 
 /** Its output. */
 export type Output = 'open' | 'ending' | 'fin-sent' | 'done';
@@ -58,8 +62,8 @@ const live = (next: Partial<Record<LifeEvent, readonly Life[]>>): Partial<Record
 
 /** Life: for each state, the events it takes and the states they may lead to. */
 export const LIFE: Readonly<Record<Life, Partial<Record<LifeEvent, readonly Life[]>>>> = {
-  opening: live({ 'expect-header': ['preamble'], start: ['open'], fin: ['draining'], drain: ['draining'] }),
-  preamble: live({ header: ['open'], secured: ['open'], fin: ['draining'], drain: ['draining'] }),
+  opening: live({ 'expect-header': ['preamble'], start: ['open', 'preamble'], fin: ['draining'], drain: ['draining'] }),
+  preamble: live({ header: ['open', 'preamble'], secured: ['open', 'preamble'], upgraded: ['open'], fin: ['draining'], drain: ['draining'] }),
   open: live({ fin: ['draining'], drain: ['draining'] }),
   draining: live({ idle: ['closing'] }),
   closing: live({}),

@@ -8,7 +8,8 @@
 //                    the ring, and the output's state (open -> ending -> fin-sent -> done);
 //   - relay-link.ts  who fills this tx ring and takes this side's frames (itself,
 //                    or a relay partner), and the onForward hook;
-//   - preamble.ts, read-clocks.ts: the PROXY header stage, the deadline clocks.
+//   - preamble.ts, upgrade-stage.ts, read-clocks.ts: the stages before framing
+//                    (the PROXY header, the WebSocket upgrade), the deadline clocks.
 // The parts ask the connection what stays its own through the symbols of internals.ts.
 // A part is made when it is first needed (the delivery at the first frame for a
 // handler, the relay link at pairing, the writer's queue at the first reply that
@@ -46,7 +47,12 @@
 // the header in the same read are moved to the start of the rx span (zero-copy) or
 // copied in: the core never sees a header byte. With TLS after the header
 // (tlsAfterHeader), the raw socket is wrapped instead (the one time `socket`
-// changes) and the endpoint calls secured() after the handshake.
+// changes) and the endpoint calls secured() after the handshake. With websocket
+// framing the HTTP upgrade is the last stage (upgrade-stage.ts): a server reads the
+// request, asks onUpgrade, writes the 101 (or a plain HTTP refusal and closes with
+// ERR_UPGRADE) and only then opens; a client writes its request and opens on the
+// 101. onUpgrade's promise pauses reading; the bytes after the request wait as
+// `leftover` and are framed once the 101 is written.
 //
 // States (connection-state.ts, the table; this class changes its life only through
 // to(), the writer its output only through Writer.to(), each refusing a step the
@@ -69,8 +75,8 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { FRAME_WORDS, R_BLOCKED, R_DONE, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, type Core } from '../core/core.ts';
-import { E_DRAIN_TIMEOUT, E_HANDLER, E_PROXY_HEADER, E_SOCKET, E_TRUNCATED_FRAME, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
+import { FRAME_WORDS, R_BLOCKED, R_DONE, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, WS_CONTROL_MAX, WS_PING, type Core } from '../core/core.ts';
+import { E_DRAIN_TIMEOUT, E_HANDLER, E_SOCKET, E_TRUNCATED_FRAME, E_UPGRADE, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
 import { Delivery, type Saved } from './delivery.ts';
@@ -78,7 +84,7 @@ import type { InFlight } from './delivery-window.ts';
 import type { WritePath } from './direct-write.ts';
 import { isPromise, kindOf, type Handler } from './handler.ts';
 import { poolExhausted } from './pool-exhausted.ts';
-import { Preamble, wrapAfterHeader } from './preamble.ts';
+import { ProxyStage, wrapAfterHeader, type Stage } from './preamble.ts';
 import type { ProxyHeader, ProxyProtocol } from './proxy-header.ts';
 import { clock, noteRead, restartWait } from './read-clocks.ts';
 import { RelayLink } from './relay-link.ts';
@@ -86,13 +92,18 @@ import type { Router } from './router.ts';
 import { listenForEnd, ownAddress, peerAddress, rearm, type ReadTarget } from './socket-adoption.ts';
 import {
   kActive, kAwaitingInput, kClientError, kCloseSlot, kClosed, kConnectionOpened, kConsume, kDelivering, kDrain, kEarlyError, kEnter, kEnterRead,
-  kError, kEvict, kHost, kExpectHeader, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kHoldsRings,
+  kError, kEvict, kHost, kExpectHeader, kExpectUpgrade, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFanoutShare, kFanoutShares, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin, kHoldsRings,
   kIdentified, kInbound, kLastActive, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kRxSeen, kSecured, kSettle, kShrink,
-  kSlot, kSocketClosed, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitStart, kWaitsOnWrite, kWhenDrained, kWindowBytes, kWindowStart,
-  kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan,
+  kSlot, kSocketClosed, kStage, kStageExpired, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitStart, kWaitsOnWrite, kWhenDrained, kWindowBytes, kWindowStart,
+  kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan, kSession,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
+import { UpgradeClientStage, UpgradeStage, type UpgradeSettings } from './upgrade-stage.ts';
+import { acceptResponse, HttpRefusal, readAnswer, refusalResponse, type UpgradeAnswer, type UpgradeRequest } from './websocket-handshake.ts';
 import { Writer } from './writer.ts';
+import { sendKind, type SendOptions } from './message-kind.ts';
+import { sendableCode, WebSocketSession } from './websocket-session.ts';
+import { CLOSE_GOING_AWAY, CLOSE_NORMAL, websocketCloseCode } from '../core/websocket-close.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
 export interface ConnectionInfo {
@@ -302,8 +313,10 @@ export class Connection<Data = any> implements ConnectionInfo {
   private readonly host: ConnectionHost;
   /** Where the connection is in its life (connection-state.ts: the only way it changes is to(); its output's state is the writer's). */
   private state: Life = 'opening';
-  /** The stage before framing (a PROXY header): reads go to it until it is done and removed. */
-  private preamble: Preamble | null = null;
+  /** The stage before framing (a PROXY header, the WebSocket upgrade): reads go to it until it is done and removed. */
+  private stage: Stage | null = null;
+  /** websocket framing: the upgrade (after the other stages), then control frames and the close handshake (websocket-session.ts); null with other framings. */
+  private ws: WebSocketSession | null = null;
   /** The error that closed the connection, for onClose. */
   private error: RingwireError | undefined;
   /** Who began a normal close, first come (counted in stats when no error closed it). */
@@ -403,7 +416,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    * socket gets once its handshake is done, and for re-arming a socket.
    */
   [kNextSpan](): Uint8Array {
-    if (!this.takesInput()) return discard;
+    // While onUpgrade decides, what TLS still decrypts is kept (onRead copies it from overflow), never discarded.
+    if (!this.takesInput()) return this.deciding ? overflow : discard;
     const span = this.core.readSpan(this[kSlot]);
     if (span.length > 0) return span;
     return this.core.rxSize(this[kSlot]) === 0 ? idleRead(this.core.config.minRing) : overflow;
@@ -460,15 +474,37 @@ export class Connection<Data = any> implements ConnectionInfo {
 
   // ---- opening and the preamble ----
 
-  /** Read a PROXY header (these versions) before framing begins. Before start(). */
-  [kExpectHeader](accepts: ProxyProtocol): void {
-    this.preamble = new Preamble(accepts);
+  /** Read a PROXY header (these versions, within timeout ms) before framing begins. Before start(). */
+  [kExpectHeader](accepts: ProxyProtocol, timeout: number): void {
+    this.stage = new ProxyStage(accepts, timeout);
     this.to('preamble', 'expect-header');
   }
 
-  /** Waiting for a PROXY header since this time (performance.now()); 0: not waiting. For the endpoint's sweep. */
-  get [kHeaderSince](): number {
-    return this.preamble?.since ?? 0;
+  /** websocket framing: the HTTP upgrade comes after the PROXY header and TLS, before framing. Before start(). */
+  [kExpectUpgrade](settings: UpgradeSettings): void {
+    this.ws = new WebSocketSession(settings, this, this.out);
+  }
+
+  /** websocket framing, a server's connection: the upgrade request it opened with (path, headers, subprotocols, origin), set before onUpgrade. */
+  get request(): UpgradeRequest | undefined {
+    return this.ws?.request;
+  }
+
+  /** websocket framing: the subprotocol chosen in the handshake (onUpgrade's, or the server's answer to a client), if any. */
+  get protocol(): string | undefined {
+    return this.ws?.protocol;
+  }
+
+  /** The stage before framing, if any: the endpoint's sweep reads its clock (since, timeout). */
+  get [kStage](): Stage | null {
+    return this.stage;
+  }
+
+  /** The stage's deadline passed, ms after it started: answer (a 408 to an upgrade) and close. For the sweep. */
+  [kStageExpired](ms: number): void {
+    const { response, error } = this.stage!.expired(ms);
+    if (response) this.socket.write(response);
+    this[kFail](error);
   }
 
   /** The socket is connected: run the open hooks (after the preamble, if one is expected) and start reading. Called once by the endpoint. */
@@ -483,8 +519,8 @@ export class Connection<Data = any> implements ConnectionInfo {
     this.socketLocalPort = own.port;
     if ((s as TLSSocket).encrypted) this.tls = tlsInfo(s as TLSSocket);
     this.out.start(s);
-    if (this.preamble) this.preamble.since = performance.now();
-    else if (this.state !== 'opening' || (this[kInbound] && !this.host[kIdentified](this)) || !this.open('start')) return;
+    if (this.stage) this.stage.since = clock();
+    else if (this.state !== 'opening' || (this[kInbound] && !this.host[kIdentified](this)) || !this.opened('start')) return;
     if (!this.zeroCopy) this.socket.resume();
     else if (this.tls) this.takeDecrypted();
   }
@@ -507,11 +543,27 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kSecured](): void {
     if (this.state !== 'preamble') return; // closed during the handshake
     this.tls = tlsInfo(this.socket as TLSSocket);
-    if (this.open('secured')) this.socket.resume();
+    if (this.opened('secured')) this.socket.resume();
+  }
+
+  /**
+   * The stages before the upgrade are done: open, or (websocket framing) start the
+   * upgrade: a server waits for the request, a client sends its own. False if the
+   * connection closed.
+   */
+  private opened(event: 'start' | 'header' | 'secured'): boolean {
+    if (this.ws === null) return this.open(event);
+    const u = this.ws.settings;
+    this.to('preamble', event);
+    const stage = u.target ? new UpgradeClientStage(u) : new UpgradeStage(u);
+    stage.since = clock();
+    this.stage = stage;
+    if (stage instanceof UpgradeClientStage) this.socket.write(stage.request());
+    return true;
   }
 
   /** Open: run onOpen, then start onConnection's task; false if they closed the connection. */
-  private open(event: 'start' | 'header' | 'secured'): boolean {
+  private open(event: 'start' | 'header' | 'secured' | 'upgraded'): boolean {
     this.to('open', event);
     this[kOpened] = true;
     try {
@@ -543,21 +595,29 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   /**
-   * Bytes that arrived before framing began: the preamble's. Returns the bytes
-   * after the header, to be framed, once it is whole and the connection opened;
-   * null while the header is incomplete, when it failed, or when TLS follows it.
+   * Bytes that arrived before framing began: the stages'. Returns the bytes after
+   * the last one, to be framed, once every stage is done and the connection opened;
+   * null while one is incomplete, when it failed, when TLS follows the header, or
+   * while onUpgrade decides.
    */
-  private takeHeader(bytes: Uint8Array): Uint8Array | null {
-    let got: ReturnType<Preamble['take']>;
+  private takePreamble(bytes: Uint8Array): Uint8Array | null {
+    let rest: Uint8Array | null = bytes;
+    while (rest !== null && this.stage !== null) rest = this.stage instanceof ProxyStage ? this.takeHeader(this.stage, rest) : this.takeUpgrade(this.stage, rest);
+    return rest;
+  }
+
+  /** The PROXY header's bytes: what follows it once it is whole (to the upgrade, or framed), else null. */
+  private takeHeader(stage: ProxyStage, bytes: Uint8Array): Uint8Array | null {
+    let got: ReturnType<ProxyStage['take']>;
     try {
-      got = this.preamble!.take(bytes);
+      got = stage.take(bytes);
     } catch (err) {
       this[kFail](err as RingwireError);
       return null;
     }
     this[kLastActive] = clock();
     if (!got) return null;
-    this.preamble = null; // done: the stage removes itself
+    this.stage = null; // done: the stage removes itself
     this.proxyHeader = got.header; // its addresses are remoteAddress and localAddress from now on
     if (!this.host[kIdentified](this)) return null;
     const wrap = this[kTlsAfterHeader];
@@ -574,8 +634,100 @@ export class Connection<Data = any> implements ConnectionInfo {
       this.listen(this.socket);
       return null;
     }
-    if (!this.open('header')) return null;
+    if (!this.opened('header')) return null;
     return got.rest;
+  }
+
+  /**
+   * The upgrade's bytes: a server's request (then onUpgrade decides, and the 101 or
+   * a refusal is written), or a client's 101. What follows the head once the
+   * connection opened, else null. An async onUpgrade: reading pauses and the bytes
+   * after the request wait, copied, as leftover, until its answer is written.
+   */
+  private takeUpgrade(stage: UpgradeStage | UpgradeClientStage, bytes: Uint8Array): Uint8Array | null {
+    if (stage instanceof UpgradeClientStage) {
+      let answer: ReturnType<UpgradeClientStage['take']>;
+      try {
+        answer = stage.take(bytes);
+      } catch (err) {
+        this[kFail](err as RingwireError, true);
+        return null;
+      }
+      this[kLastActive] = clock();
+      if (!answer) return null;
+      this.stage = null;
+      this.ws!.protocol = answer.protocol;
+      return this.upgraded() ? answer.rest : null;
+    }
+    let got: ReturnType<UpgradeStage['take']>;
+    try {
+      got = stage.take(bytes);
+    } catch (err) {
+      this.refuseUpgrade(err as HttpRefusal);
+      return null;
+    }
+    this[kLastActive] = clock();
+    if (!got) return null;
+    const { request, key, rest } = got;
+    this.ws!.request = request;
+    let answer: UpgradeAnswer | PromiseLike<UpgradeAnswer>;
+    try {
+      answer = this[kHandler].onUpgrade?.(request, this);
+    } catch (err) {
+      this.failUpgrade(handlerError(err));
+      return null;
+    }
+    if (!isPromise(answer)) return this.answerUpgrade(answer as UpgradeAnswer, key) ? rest : null;
+    stage.deciding = true;
+    if (rest.length > 0) this.leftover = rest.slice(); // a view of a span the next read reuses
+    this[kUpdateReading]();
+    (answer as PromiseLike<UpgradeAnswer>).then(a => {
+      if (this.stage !== stage) return; // closed meanwhile (upgradeTimeout, destroy)
+      stage.deciding = false;
+      if (this.answerUpgrade(a, key)) this[kUpdateReading]();
+    }, err => {
+      if (this.stage === stage) this.failUpgrade(handlerError(err));
+    });
+    return null;
+  }
+
+  /** onUpgrade answered: write the 101 and open (true), or refuse with its status. A meaningless answer is ERR_HANDLER. */
+  private answerUpgrade(answer: UpgradeAnswer, key: string): boolean {
+    let decision: ReturnType<typeof readAnswer>;
+    try {
+      decision = readAnswer(answer, this.ws!.request!);
+    } catch (err) {
+      this.failUpgrade(handlerError(err));
+      return false;
+    }
+    if ('refuse' in decision) {
+      this.refuseUpgrade(decision.refuse);
+      return false;
+    }
+    this.stage = null; // done: the stage removes itself
+    this.ws!.protocol = decision.protocol;
+    this.socket.write(acceptResponse(key, decision.protocol, decision.headers));
+    return this.upgraded();
+  }
+
+  /** The handshake is done (the 101 written or read): open, and write what was sent before it (it waited: Writer.flush()). */
+  private upgraded(): boolean {
+    this.ws!.upgraded = true;
+    if (!this.open('upgraded')) return false;
+    this.out.flush();
+    return true;
+  }
+
+  /** Not a valid upgrade, or refused: the plain HTTP answer, then close with ERR_UPGRADE. */
+  private refuseUpgrade(refusal: HttpRefusal): void {
+    this.socket.write(refusalResponse(refusal));
+    this[kFail](ringwireError(E_UPGRADE, `WebSocket upgrade answered ${refusal.status}: ${refusal.message}`));
+  }
+
+  /** onUpgrade threw, rejected or answered nonsense: a 500, then close with its ERR_HANDLER. */
+  private failUpgrade(err: RingwireError): void {
+    this.socket.write(refusalResponse(new HttpRefusal(500, 'the server failed to decide on the upgrade')));
+    this[kFail](err);
   }
 
   // The peer and our side, known once the connection is open: the socket's, or,
@@ -626,8 +778,8 @@ export class Connection<Data = any> implements ConnectionInfo {
    * happens at run time never throws; only a payload that is not bytes does (a
    * TypeError: a programming error).
    */
-  send(payload: Uint8Array): boolean {
-    return this[kReply](this.dl?.sender(), payload);
+  send(payload: Uint8Array, options?: SendOptions): boolean {
+    return this[kReply](this.dl?.sender(), payload, sendKind(options));
   }
 
   /**
@@ -651,16 +803,26 @@ export class Connection<Data = any> implements ConnectionInfo {
     return this.out.putRun(records, at, end, payload);
   }
 
+  /** Of a connection [kFanoutReady] holds for: can its writer take a fan-out batch's shared copy as it is (Writer.sharesWrites)? */
+  [kFanoutShares](): boolean {
+    return this.out.sharesWrites();
+  }
+
+  /** A fan-out batch's frames as wire bytes, a view of its one encoded copy, after everything sent before (Writer.putShared): sent, queued (waiting on the peer) or refused (that made it a slow consumer). */
+  [kFanoutShare](wire: Uint8Array, payload: number): 'sent' | 'queued' | 'refused' {
+    return this.out.putShared(wire, payload);
+  }
+
   /** A fan-out put frames in its tx ring: written with the batch, as a send()'s. */
   [kFannedOut](): void {
     this.host[kFlushLater](this);
   }
 
   /** A reply of frame `at` (send(), or its own reply.send(): delivery-window.ts): in its place while earlier frames are out, else at once. */
-  [kReply](at: InFlight | undefined, payload: Uint8Array): boolean {
+  [kReply](at: InFlight | undefined, payload: Uint8Array, kind: number): boolean {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
-    if (this.out.closed || this.state === 'closed' || this.error) return false;
-    return this.held(at) ? this.d.keep(at, payload) : this.out.put(payload);
+    if (this.out.closed || this.state === 'closed' || this.error || this.ws?.closeSent) return false;
+    return this.held(at) ? this.d.keep(at, payload, kind) : this.out.put(payload, kind);
   }
 
   /**
@@ -675,15 +837,51 @@ export class Connection<Data = any> implements ConnectionInfo {
   /**
    * Finish gracefully, from anywhere (a handler too): no more frames are
    * delivered; every reply already given to send() goes out (after a pending
-   * handler settles), then FIN.
+   * handler settles), then FIN. websocket framing, the close handshake: a close
+   * frame with `code` (default 1000; 1000, 1001, 1003, 1007-1011 or 3000-4999) and
+   * `reason` (at most 123 bytes of UTF-8) goes out after those replies, and the
+   * peer's close frame is awaited (messages that come meanwhile are dropped) for
+   * CLOSE_WAIT_MS before our FIN. Another code is a TypeError, a longer reason a RangeError.
    */
-  close(): void {
+  close(code = 1000, reason?: string): void {
+    const ws = this.ws;
+    if (ws !== null && !over(this.state) && !this.error && !this.peerEnded) {
+      if (!sendableCode(code)) throw new TypeError(`a WebSocket close code must be 1000, 1001, 1003, 1007-1011 or 3000-4999, got ${String(code)}`);
+      if (ws.closing(code, reason)) return;
+    }
     this.shut('close');
+  }
+
+  /**
+   * websocket framing: send a ping (a payload of at most 125 bytes, default none);
+   * the peer answers with a pong (the core lists it; nothing else is done with it).
+   * As send(): false when it had to wait beyond the tx ring or the connection is
+   * closing. Another framing, or a payload over 125 bytes, is a TypeError.
+   */
+  ping(payload: Uint8Array = new Uint8Array(0)): boolean {
+    if (this.ws === null) throw new TypeError('ping() is for websocket framing');
+    if (!(payload instanceof Uint8Array)) throw notBytes('ping()', payload);
+    if (payload.length > WS_CONTROL_MAX) throw new TypeError(`a ping carries at most ${WS_CONTROL_MAX} bytes, got ${payload.length}`);
+    if (!this.ws.upgraded || this.out.closed || this.state === 'closed' || this.error || this.ws.closeSent) return false;
+    return this.out.put(payload, WS_PING);
+  }
+
+  /** websocket framing: the peer's close frame, once it came: its code (1005: it named none) and reason. */
+  get peerClose(): { code: number; reason: string } | undefined {
+    const ws = this.ws;
+    return ws === null || ws.peerCode === undefined ? undefined : { code: ws.peerCode, reason: ws.peerReason };
+  }
+
+  /** The connection's WebSocket session (null with other framings): for its delivery. */
+  get [kSession](): WebSocketSession | null {
+    return this.ws;
   }
 
   /** close(), or a draining connection with nothing left to deliver (idle). */
   private shut(event: 'close' | 'idle'): void {
     if (over(this.state)) return;
+    // websocket framing: our close frame, unless it is out or the peer cannot read it (its FIN came), before the FIN.
+    this.ws?.ending(this.error ? websocketCloseCode(this.error.number) : this.closeReason === 'drain' ? CLOSE_GOING_AWAY : CLOSE_NORMAL, this.peerEnded);
     this.closeReason ??= 'local';
     this.to('closing', event);
     if (this.dl !== null) this.dl.saved = null;
@@ -796,8 +994,14 @@ export class Connection<Data = any> implements ConnectionInfo {
     return this.closeReason === 'drain' && !this.peerEnded;
   }
 
-  /** Reads go to the preamble or the core: open, or a drain's last pass. */
+  /** onUpgrade's promise is out: nothing more is read until its answer is written. */
+  private get deciding(): boolean {
+    return this.stage instanceof UpgradeStage && this.stage.deciding;
+  }
+
+  /** Reads go to the preamble or the core: open (not while onUpgrade decides), or a drain's last pass. */
   private takesInput(): boolean {
+    if (this.deciding) return false;
     return reads(this.state) || (this.state === 'draining' && (this.pass === 'reading' || this.pass === 'last'));
   }
 
@@ -854,9 +1058,9 @@ export class Connection<Data = any> implements ConnectionInfo {
       if (this.state === 'draining' && this.pass === 'last') return this.lateInput(n), true;
       if (!this.takesInput()) return true; // closing: discarded
       this.passBytes += n;
-      if (this.preamble) {
+      if (this.stage) {
         // Nothing was framed yet, so buf is the rx span the core expects bytes in: what followed the header moves to its start.
-        const rest = this.takeHeader(buf.subarray(0, n));
+        const rest = this.takePreamble(buf.subarray(0, n));
         if (!rest || rest.length === 0) return !this.paused;
         buf.copyWithin(0, n - rest.length, n);
         n = rest.length;
@@ -947,8 +1151,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   }
 
   private copyIn(chunk: Uint8Array): void {
-    if (this.preamble) {
-      const rest = this.takeHeader(chunk);
+    if (this.stage) {
+      const rest = this.takePreamble(chunk);
       if (!rest) return;
       chunk = rest;
     }
@@ -995,7 +1199,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (want !== this.paused) return;
     if (!want) {
       this.paused = true;
-      if (reads(this.state)) this.core.stats.add(S_PAUSES, 1);
+      if (reads(this.state) && !this.deciding) this.core.stats.add(S_PAUSES, 1); // backpressure, not onUpgrade deciding
       this.socket.pause();
       return;
     }
@@ -1032,10 +1236,8 @@ export class Connection<Data = any> implements ConnectionInfo {
   private onFin(): void {
     this.peerEnded = true;
     this.closeReason ??= 'peer';
-    const preamble = this.preamble;
-    if (preamble && preamble.received > 0) {
-      return this[kFail](ringwireError(E_PROXY_HEADER, `bad PROXY protocol header: the peer closed after ${preamble.received} bytes of it`));
-    }
+    const cut = this.stage?.cutShort();
+    if (cut) return this[kFail](cut);
     if (this.out.closed) {
       // Both sides are done once our replies and FIN are out ('finish'); not before, or they are lost.
       if (this.socket.writableFinished) this.socket.destroy();
@@ -1198,7 +1400,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kFail](err: RingwireError, destroy = false): void {
     if (this.state === 'closed' || this.state === 'quarantined' || this.error) return;
     this.error = err;
-    this.preamble = null; // no header is awaited any more (nor timed by the sweep)
+    this.stage = null; // no header or upgrade is awaited any more (nor timed by the sweep)
     try {
       this.host[kClientError](err, this);
     } finally {
@@ -1212,7 +1414,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.state === 'closed' || this.state === 'quarantined' || this.error) return;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
     // A balancer's health check ends with a reset (HAProxy's do), before any header byte or after a LOCAL header: not an error.
-    if (code === 'ECONNRESET' && (this.preamble?.received === 0 || this.proxyHeader?.command === 'LOCAL')) return;
+    if (code === 'ECONNRESET' && ((this.stage instanceof ProxyStage && this.stage.received === 0) || this.proxyHeader?.command === 'LOCAL')) return;
     this.error = this[kEarlyError]?.(err) ?? ringwireError(E_SOCKET, `socket error ${code}: ${err.message}`, err);
     this.host[kClientError](this.error, this);
   }

@@ -31,6 +31,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { RingwireError } from '../core/errors.ts';
 import { kReply } from './internals.ts';
+import { waitingBytes, sendKind, waiting, type SendOptions, type Waiting } from './message-kind.ts';
 
 /** A frame's own reply handle: onFrame's third argument. */
 export interface FrameReply {
@@ -39,14 +40,15 @@ export interface FrameReply {
    * before those of every later one, wherever it is called from (after any
    * number of awaits). The same contract as Connection.send(): false when it had
    * to wait beyond the tx ring or the connection is closing; a run-time failure
-   * closes the connection, only a payload that is not bytes throws.
+   * closes the connection, only a payload that is not bytes throws. websocket
+   * framing: { text: true } sends a text message.
    */
-  send(payload: Uint8Array): boolean;
+  send(payload: Uint8Array, options?: SendOptions): boolean;
 }
 
 /** What a window's entries send through: the connection, which knows whether the frame's turn has come. */
 export interface ReplyPath {
-  [kReply](e: InFlight, payload: Uint8Array): boolean;
+  [kReply](e: InFlight, payload: Uint8Array, kind: number): boolean;
 }
 
 /** One frame out with its handler (end -1: onOpen's promise, which holds every frame behind it); its reply handle. */
@@ -60,8 +62,8 @@ export class InFlight implements FrameReply {
   /** It left the window (takeHead). */
   left = false;
   failure: RingwireError | undefined = undefined;
-  /** Replies sent while earlier frames were out, in order (null: none, or it is the head). */
-  replies: Uint8Array[] | null = null;
+  /** Replies sent while earlier frames were out, in order, with their kinds (null: none, or it is the head). */
+  replies: Waiting[] | null = null;
 
   constructor(window: DeliveryWindow, end: number, since: number) {
     this.window = window;
@@ -69,8 +71,8 @@ export class InFlight implements FrameReply {
     this.since = since;
   }
 
-  send(payload: Uint8Array): boolean {
-    return this.window.reply[kReply](this, payload);
+  send(payload: Uint8Array, options?: SendOptions): boolean {
+    return this.window.reply[kReply](this, payload, sendKind(options));
   }
 }
 
@@ -127,9 +129,9 @@ export class DeliveryWindow {
     return e !== undefined && e.window === this && !e.left && e !== this.entries[this.first];
   }
 
-  /** Keep a copy of a reply in its frame's place. */
-  keep(e: InFlight, payload: Uint8Array): void {
-    (e.replies ??= []).push(new Uint8Array(payload));
+  /** Keep a copy of a reply, of this kind, in its frame's place. */
+  keep(e: InFlight, payload: Uint8Array, kind: number): void {
+    (e.replies ??= []).push(waiting(new Uint8Array(payload), kind));
     this.bytes += payload.length;
   }
 
@@ -148,10 +150,10 @@ export class DeliveryWindow {
   }
 
   /** The head's held replies, now its turn has come (it sends straight from now on). */
-  takeReplies(e: InFlight): Uint8Array[] | null {
+  takeReplies(e: InFlight): Waiting[] | null {
     const r = e.replies;
     e.replies = null;
-    if (r) for (const p of r) this.bytes -= p.length;
+    if (r) for (const p of r) this.bytes -= waitingBytes(p).length;
     return r;
   }
 

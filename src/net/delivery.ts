@@ -21,7 +21,7 @@
 // the frames before it. Reading, closing and the slot stay the connection's: this
 // class asks it through the symbols of internals.ts.
 
-import { FRAME_WORDS, R_MORE, R_NO_MEMORY, S_QUARANTINED, type Core } from '../core/core.ts';
+import { FRAME_WORDS, R_MORE, R_NO_MEMORY, S_QUARANTINED, WS_BINARY, WS_TEXT, type Core } from '../core/core.ts';
 import { E_BAD_LENGTH, E_FRAME_TOO_LARGE, E_SLOW_CONSUMER, E_WEBSOCKET_PROTOCOL, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import { websocketRuleText } from '../core/websocket-close.ts';
 import { poolExhausted } from './pool-exhausted.ts';
@@ -31,9 +31,10 @@ import { DeliveryWindow, frameContext, type FrameReply, type InFlight } from './
 import { FrameStream } from './frame-stream.ts';
 import { isPromise, type Handler } from './handler.ts';
 import {
-  kCloseSlot, kConsume, kDelivering, kEnter, kFail, kFinWhenFlushed, kForward, kLeave, kLife, kLimits, kPeer, kQueue, kSettle, kSlot, kSocketClosed,
+  kCloseSlot, kConsume, kDelivering, kEnter, kFail, kFinWhenFlushed, kForward, kLeave, kLife, kLimits, kPeer, kQueue, kSession, kSettle, kSlot, kSocketClosed,
   kTakesFrames, kTxBlocked, kUpdateReading, kWhenDrained,
 } from './internals.ts';
+import { waitingBytes, waitingKind, type Waiting } from './message-kind.ts';
 import type { Writer } from './writer.ts';
 
 /** Frames a connection could not deliver yet, in order, and what the core said after listing them. */
@@ -45,8 +46,8 @@ export interface Saved {
   status: number;
 }
 
-/** What a connection hands each frame to: onFrame (with the frame's reply handle), or its task's stream, or its relay link's forward(). */
-export type FrameTaker = (frame: Uint8Array, c: Connection, reply: FrameReply) => void | PromiseLike<void>;
+/** What a connection hands each frame to: onFrame (with the frame's reply handle; websocket framing: and whether it is a text message), or its task's stream, or its relay link's forward(). */
+export type FrameTaker = (frame: Uint8Array, c: Connection, reply: FrameReply, text?: boolean) => void | PromiseLike<void>;
 
 export class Delivery {
   /** The frames out with handlers (and onOpen's promise), oldest first: made when the first goes out (an echo makes none). */
@@ -128,8 +129,8 @@ export class Delivery {
   }
 
   /** A reply of a frame whose earlier frames are still out: copied into its place (delivery-window.ts), charged like the queue. */
-  keep(at: InFlight, payload: Uint8Array): boolean {
-    this.window.keep(at, payload);
+  keep(at: InFlight, payload: Uint8Array, kind: number): boolean {
+    this.window.keep(at, payload, kind);
     const withinBudget = this.host[kQueue](payload.length, this.c);
     const queued = this.out.queued + this.window.bytes;
     if (queued > this.host[kLimits].maxQueued || !withinBudget) {
@@ -141,11 +142,11 @@ export class Delivery {
   }
 
   /** A frame's turn came: the replies it sent while earlier frames were out, in order. */
-  private sendHeld(replies: Uint8Array[], send: boolean): void {
+  private sendHeld(replies: Waiting[], send: boolean): void {
     let bytes = 0;
-    for (const p of replies) bytes += p.length;
+    for (const p of replies) bytes += waitingBytes(p).length;
     this.host[kQueue](-bytes);
-    if (send) for (const p of replies) this.out.put(p);
+    if (send) for (const p of replies) this.out.put(waitingBytes(p), waitingKind(p));
   }
 
   /**
@@ -163,15 +164,29 @@ export class Delivery {
     let failure: RingwireError | undefined;
     const w = this.window;
     const now = performance.now(); // one clock read per batch: its handlers all start now, for handlerTimeout
+    const ws = c[kSession]; // websocket framing: messages go to the handler, control frames to the session
+    let text: boolean | undefined;
     this.host[kEnter](c);
     try {
       while (i < n && this.delivers()) {
         const frame = core.frame(i, list);
         const end = core.frameEnd(i, list);
+        if (ws !== null) {
+          const kind = core.frameKind(i, list);
+          if ((kind !== WS_TEXT && kind !== WS_BINARY) || ws.closeSent) {
+            // A control frame (answered now), or a message after our close frame (dropped): done at once, in its place.
+            i++;
+            if (kind !== WS_TEXT && kind !== WS_BINARY) ws.control(kind, frame);
+            if (w.size === 0) done = end;
+            else w.add(end, now).settled = true;
+            continue;
+          }
+          text = kind === WS_TEXT;
+        }
         i++;
         if (w.concurrency === 1) {
           // One frame out at a time: every send is in order, so the connection is the frame's reply handle.
-          const r = this.onFrame!(frame, c, c);
+          const r = this.onFrame!(frame, c, c, text);
           if (isPromise(r)) this.await(r, w.add(end, now));
           else done = end;
           continue;
@@ -182,7 +197,7 @@ export class Delivery {
         // needs no context: it stays the head until it settles, and the head sends straight (any
         // frame of this connection in the context it inherits left before it).
         const current = (this.calling = w.add(end, now));
-        const r = !this.contextual || w.size === 1 ? this.onFrame!(frame, c, current) : frameContext.run(current, this.onFrame!, frame, c, current);
+        const r = !this.contextual || w.size === 1 ? this.onFrame!(frame, c, current, text) : frameContext.run(current, this.onFrame!, frame, c, current, text);
         this.calling = undefined;
         if (isPromise(r)) this.await(r, current);
         else if (current === w.head) done = w.takeHead().end; // nothing earlier is out: done, as at concurrency 1

@@ -66,16 +66,20 @@ export const WRITE_PENDING = 1;
 
 interface WriteReq {
   oncomplete: (this: WriteReq, status: number) => void;
-  /** Bytes this request carries, for its completion. */
+  /** Tx ring bytes this request carries, for its completion. */
   bytes: number;
+  /** What else the owner gave it to hand back with the completion (writev()'s charge). */
+  charge: number;
+  /** Buffers of its own a pending write reads from (writev()'s chunks): kept alive until it completes, as net.Socket keeps its chunks. */
+  chunks: Uint8Array[] | null;
   /** Who gets the completion; null while the request is the spare. */
   owner: DirectWriteOwner | null;
 }
 
 /** Who a pending direct write's completion goes to (a connection's Writer). */
 export interface DirectWriteOwner {
-  /** A pending write finished (status < 0: it failed, with that errno) and the kernel has its `bytes`. */
-  directWritten(status: number, bytes: number): void;
+  /** A pending write finished (status < 0: it failed, with that errno) and the kernel has its `bytes` (and `charge`, as given to writev()). */
+  directWritten(status: number, bytes: number, charge: number): void;
 }
 
 interface StreamHandle {
@@ -138,7 +142,8 @@ function oncomplete(this: WriteReq, status: number): void {
   const owner = this.owner;
   if (owner === null) return void strays++;
   this.owner = null;
-  owner.directWritten(status, this.bytes);
+  this.chunks = null;
+  owner.directWritten(status, this.bytes, this.charge);
 }
 
 /**
@@ -162,7 +167,7 @@ export class DirectWriter {
     this.kAsync = b.kLastWriteWasAsync;
   }
 
-  private request(owner: DirectWriteOwner, bytes: number): WriteReq {
+  private request(owner: DirectWriteOwner, bytes: number, charge = 0, chunks: Uint8Array[] | null = null): WriteReq {
     let req = this.spare;
     if (req === null) {
       req = this.spare = new (streamWrap()!.WriteWrap)();
@@ -170,6 +175,8 @@ export class DirectWriter {
     }
     req.owner = owner;
     req.bytes = bytes;
+    req.charge = charge;
+    req.chunks = chunks;
     return req;
   }
 
@@ -187,6 +194,19 @@ export class DirectWriter {
     return this.result(handle.writev(this.request(owner, a.length + b.length), [a, b], true));
   }
 
+  /**
+   * Write chunks in order, in one call (one writev, or one write for one chunk): `bytes`
+   * of them are tx ring bytes, `charge` what the owner's completion gives back; while
+   * the write is pending its request keeps `chunks` (the caller hands the array over
+   * then, and may reuse it only when the write finished at once).
+   */
+  writev(socket: net.Socket, owner: DirectWriteOwner, chunks: Uint8Array[], bytes: number, charge: number): number {
+    const handle = handleOf(socket);
+    if (!handle) return -9;
+    const req = this.request(owner, bytes, charge, chunks);
+    return this.result(chunks.length === 1 ? handle.writeBuffer(req, chunks[0]!) : handle.writev(req, chunks, true));
+  }
+
   private result(err: number): number {
     const req = this.spare!;
     // Node returns undefined, not a number, for a handle already torn down.
@@ -195,7 +215,8 @@ export class DirectWriter {
       this.spare = null;
       return WRITE_PENDING;
     }
-    req.owner = null; // the spare keeps no connection alive
+    req.owner = null; // the spare keeps no connection alive, and no buffer
+    req.chunks = null;
     if (err !== 0) return typeof err === 'number' && err < 0 ? err : -22; // EINVAL
     return WRITE_DONE;
   }

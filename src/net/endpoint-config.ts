@@ -34,6 +34,17 @@ export const DEFAULT_MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 export const DEFAULT_PROXY_TIMEOUT = 3000;
 export const DEFAULT_DRAIN_TIMEOUT = 10_000;
 /**
+ * websocket framing: the whole upgrade (request, onUpgrade's answer, a client's 101)
+ * within this many ms. Longer than proxyTimeout: a browser's request crosses the
+ * internet (and TLS before it has its own deadline); a client that connects and says
+ * nothing is cut off as soon as a PROXY header's would be, give or take a round trip.
+ */
+export const DEFAULT_UPGRADE_TIMEOUT = 10_000;
+/** The longest upgrade head taken by default: 8 KiB, what nginx's and Node's http parsers allow per header line (browsers send well under 1 KiB, cookies aside). */
+export const DEFAULT_MAX_UPGRADE_BYTES = 8192;
+const MIN_UPGRADE_BYTES = 256;
+const MAX_UPGRADE_BYTES = 65536;
+/**
  * Short, because the ring pool's memory is never given back to the OS: what stays
  * resident is the most rings held at once, and connections arriving in a burst
  * (19,000 in 2 s, each echoing one frame, then idle) left 1.2-1.7 KiB each of it
@@ -61,7 +72,7 @@ export const KEEPALIVE_RANGE = { min: 1000, max: 32_767_000 } as const;
 /** Every endpoint option and what it may be: the core's own are checked by resolveConfig (core/config.ts) when the core is built. */
 export const ENDPOINT_RULES = {
   framing: OTHER, maxConnections: OTHER, quarantineSlots: OTHER, maxFrame: OTHER, rxRing: OTHER, txRing: OTHER, minRing: OTHER, maxMemory: OTHER, frameListCapacity: OTHER,
-  onOpen: OTHER, onFrame: OTHER, onDrain: OTHER, onClose: OTHER, onConnection: OTHER, onForward: OTHER, onAsk: OTHER,
+  onOpen: OTHER, onUpgrade: OTHER, onFrame: OTHER, onDrain: OTHER, onClose: OTHER, onConnection: OTHER, onForward: OTHER, onAsk: OTHER,
   core: OTHER,
   idleTimeout: deadline(),
   ringIdleTimeout: deadline(),
@@ -88,6 +99,8 @@ export const ENDPOINT_RULES = {
   proxyProtocol: OTHER,
   proxyTrusted: OTHER,
   proxyTimeout: deadline(),
+  upgradeTimeout: deadline(),
+  maxUpgradeBytes: whole(MIN_UPGRADE_BYTES, MAX_UPGRADE_BYTES, 'bytes'),
   signal: OTHER,
   tls: OTHER,
 } as const satisfies { readonly [K in keyof Required<EndpointOptions>]: Rule };
@@ -129,6 +142,9 @@ export interface EndpointConfig<Data = any> {
   readonly proxyTrusted: AddressRanges | undefined;
   /** proxyTimeout, or 0 without proxyProtocol. */
   readonly proxyTimeout: number;
+  /** websocket framing: the upgrade's deadline and the longest head (defaults filled in; unused with other framings). */
+  readonly upgradeTimeout: number;
+  readonly maxUpgradeBytes: number;
   readonly addressTable: SharedArrayBuffer | undefined;
   readonly heartbeat: SharedArrayBuffer | undefined;
   readonly signal: AbortSignal | undefined;
@@ -183,6 +199,8 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
     proxyProtocol: o.proxyProtocol,
     proxyTrusted,
     proxyTimeout: proxyTrusted ? o.proxyTimeout ?? DEFAULT_PROXY_TIMEOUT : 0,
+    upgradeTimeout: o.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT,
+    maxUpgradeBytes: o.maxUpgradeBytes ?? DEFAULT_MAX_UPGRADE_BYTES,
     addressTable: o.addressTable,
     heartbeat: o.heartbeat,
     signal: o.signal,

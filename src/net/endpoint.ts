@@ -48,11 +48,11 @@ import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { threadId } from 'node:worker_threads';
 import type { CoreConfig, CoreOptions } from '../core/config.ts';
-import { MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, S_CONNECTIONS, S_QUARANTINED, type Core, type CoreKind } from '../core/core.ts';
+import { FRAMING_WEBSOCKET, MODE_ECHO, OPEN_NO_MEMORY, OPEN_NO_SLOT, S_CONNECTIONS, S_QUARANTINED, type Core, type CoreKind } from '../core/core.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import type { NormalClose } from '../core/stats.ts';
 import {
-  configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, ERROR_BY_CORE, E_PROXY_HEADER, E_PROXY_TIMEOUT, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
+  configError, E_EVICTED, E_FRAME_TIMEOUT, E_HANDLER_TIMEOUT, E_IDLE_TIMEOUT, ERROR_BY_CORE, E_PROXY_HEADER, E_SLOW_CONSUMER, E_SOCKET, E_TLS, E_TLS_TIMEOUT,
   E_TOO_MANY_CONNECTIONS, E_TOO_MANY_PER_IP, E_TOO_SLOW, handlerError, ringwireError, type RingwireError,
 } from '../core/errors.ts';
 import type { AddressRanges } from './address-ranges.ts';
@@ -73,12 +73,14 @@ import { canWriteDirect, chooseWritePath, type WritePath } from './direct-write.
 import { DEFAULT_MAX_QUEUED_TOTAL, endpointConfig, queueBudget, queueLimits, type EndpointConfig } from './endpoint-config.ts';
 import { adopt, canAdopt, canReadInto, isUnixSocket, peerAddress, readInto, type ReadTarget } from './socket-adoption.ts';
 import { describeDestination, type Destination } from './unix-socket.ts';
+import type { UpgradeSettings } from './upgrade-stage.ts';
+import type { UpgradeTarget } from './websocket-handshake.ts';
 import { clock } from './read-clocks.ts';
 import { clientHandshakeTimeout, connectTls, onRecordFailure, TlsContext, tlsError, type TlsClientOptions, type TlsServerOptions } from './tls-context.ts';
 import {
   kActive, kAwaitingInput, kClientError, kClosed, kConnectionOpened, kDelivering, kDial, kDrain, kEarlyError, kEnter, kEnterRead, kEvict,
-  kExpectHeader, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kInRead, kHandler, kHandlerSince, kHeaderSince, kHoldFin, kHoldsRings, kIdentified, kInbound,
-  kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStart, kTakesFrames,
+  kExpectHeader, kExpectUpgrade, kFail, kFlush, kFlushLater, kFlushNow, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin, kHoldsRings, kIdentified, kInbound,
+  kLastProgress, kLeave, kLeaveRead, kLimits, kMaxQueued, kOpened, kQueue, kReplyRefusal, kRestartWait, kSecured, kShrink, kStage, kStageExpired, kStart, kTakesFrames,
   kTlsAfterHeader, kWritePath, kWriting, kNextSpan, kLastActive, kWaitStart, kWindowBytes, kWindowStart,
 } from './internals.ts';
 
@@ -168,6 +170,14 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   proxyTrusted?: string[];
   /** A whole PROXY header must arrive within this many ms of the connection, else ERR_PROXY_HEADER. Default 3000; 0 = never. */
   proxyTimeout?: number;
+  /**
+   * websocket framing: the upgrade (the request, onUpgrade's answer; a client: the
+   * server's 101) must be done within this many ms of its start (after the PROXY
+   * header and TLS), else ERR_UPGRADE (a server answers 408). Default 10000; 0 = never.
+   */
+  upgradeTimeout?: number;
+  /** websocket framing: the longest upgrade request (or a client's 101) head, in bytes; a longer one is answered 431 (ERR_UPGRADE). Default 8192. */
+  maxUpgradeBytes?: number;
   /** Aborting closes the endpoint, as close() does. */
   signal?: AbortSignal;
   /**
@@ -305,6 +315,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
   /** Who gives up its slot for a newcomer at the limit (undefined: evictAfter 0, never). */
   private evictions: EvictionOrder | undefined;
   private tlsContext: TlsContext | undefined;
+  /** websocket framing: every connection upgrades before framing (upgrade-stage.ts); undefined with other framings. */
+  private upgrade: UpgradeSettings | undefined;
   /** Connections whose TLS handshake is under way: when it started (performance.now()) and its limit in ms (0: none). */
   private readonly handshakes = new Map<Connection<Data>, { start: number; timeout: number }>();
   /** The address-table entry each open connection holds (maxConnectionsPerIp). */
@@ -359,8 +371,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this.budget.max = maxQueuedTotal;
       const d: Deadlines = {
         idle: o.idleTimeout, write: o.writeTimeout, handler: o.handlerTimeout, frame: o.frameTimeout, minRate: o.minRate, window: o.minRateWindow,
-        header: o.proxyTimeout, handshake: 0,
+        header: o.proxyTimeout, handshake: 0, upgrade: 0,
       };
+      if (isWebSocket(this.coreInstance)) {
+        this.upgrade = { limit: o.maxUpgradeBytes, timeout: o.upgradeTimeout };
+        d.upgrade = o.upgradeTimeout;
+      }
       if (o.tls) {
         this.tlsContext = new TlsContext(o.tls);
         d.handshake = this.tlsContext.handshakeTimeout;
@@ -486,7 +502,8 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       return secure;
     };
     const connection = new Connection<Data>(this, slot, nextConnectionId(slot), this.handler, source, zeroCopy);
-    if (this.proxyTrusted) connection[kExpectHeader](this.options.proxyProtocol!);
+    if (this.proxyTrusted) connection[kExpectHeader](this.options.proxyProtocol!, this.options.proxyTimeout);
+    if (this.upgrade) connection[kExpectUpgrade](this.upgrade);
     connection[kInbound] = true;
     if (entry >= 0) this.addressEntries.set(connection, entry);
     if (!tls) {
@@ -587,7 +604,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   connect<D = Data>(options: ConnectOptions<D>): RingwireClient<D> {
     if (this.closing) throw configError('connect() after close()');
-    const own = CONNECTION_HOOKS.some(name => options[name] !== undefined);
+    const own = CONNECTION_HOOKS.some(name => (options as ConnectionHooks<D>)[name] !== undefined);
     const hooks: ConnectOptions<D> = own ? options : { ...(this.handler as unknown as Handler<D>), ...options };
     if (takesFrames(hooks) !== this[kTakesFrames]) {
       throw configError(this[kTakesFrames] ? 'this endpoint hands frames to handlers: give the client onFrame or onConnection' : 'this endpoint echoes in its core: a client with onFrame needs an endpoint built with a handler');
@@ -599,9 +616,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    * Dialer: one connection attempt (TCP or a Unix socket); the Connection opens (start()) once its socket connects. Throws
    * ERR_TOO_MANY_CONNECTIONS without a free slot, ERR_TLS or ERR_SOCKET when its socket cannot be made (its slot given back).
    */
-  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions): Connection {
+  [kDial](to: Destination, handler: Handler, connectTimeout: number, tls?: TlsClientOptions, websocket?: UpgradeTarget): Connection {
     const core = this.core;
     const where = describeDestination(to);
+    if (websocket && !this.upgrade) throw configError('the websocket option asks for an upgrade: the endpoint\'s framing must be websocket');
     const who = { id: null, remoteAddress: 'host' in to ? to.host : undefined, remotePort: 'port' in to ? to.port : undefined };
     const handshakeTimeout = tls ? clientHandshakeTimeout(tls) : 0;
     const slot = this.openSlot();
@@ -631,6 +649,12 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
       this[kClientError](err, who);
       core.stats.closed(err.number);
       throw err;
+    }
+    if (this.upgrade) {
+      core.websocketClient(slot); // its frames go out masked, the server's must come unmasked
+      // The Host header: the one given, else what was dialled (a Unix socket has none: localhost).
+      const host = websocket?.host ?? ('port' in to ? `${to.host?.includes(':') ? `[${to.host}]` : to.host ?? '127.0.0.1'}:${to.port}` : 'localhost');
+      connection[kExpectUpgrade]({ ...this.upgrade, target: { ...websocket, host } });
     }
     const socket = connection.socket;
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect to ${where} timed out after ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
@@ -852,7 +876,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
    */
   private startSweep(handshake = 0): void {
     const d = this.deadlines!;
-    const limits = [d.write, d.idle, d.handler, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, handshake].filter(v => v > 0);
+    const limits = [d.write, d.idle, d.handler, d.frame, d.minRate > 0 ? d.window : 0, d.header, d.handshake, d.upgrade, handshake].filter(v => v > 0);
     // With no deadline at all it runs once a second and judges nothing (cheaper than deciding per connection whether to start it).
     const period = limits.length ? Math.max(10, Math.min(1000, Math.min(...limits) / 4)) : 1000;
     let last = performance.now(), skipped = false;
@@ -882,9 +906,10 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
 
   /** One connection's deadlines at `now`. */
   private judge(c: Connection, d: Deadlines, now: number): void {
-    if (c[kHeaderSince] > 0 && d.header > 0 && now - c[kHeaderSince] > d.header) {
+    const stage = c[kStage];
+    if (stage !== null && stage.since > 0 && stage.timeout > 0 && now - stage.since > stage.timeout) {
       // Before framing (nothing is in the rx ring, so only this and the idle timeout can apply).
-      c[kFail](ringwireError(E_PROXY_TIMEOUT, `no whole PROXY header ${Math.round(now - c[kHeaderSince])} ms after the connection (proxyTimeout ${d.header} ms)`));
+      c[kStageExpired](now - stage.since);
       return;
     }
     if (d.write > 0 && c[kWriting] && now - c[kLastProgress] > d.write) {
@@ -941,6 +966,13 @@ interface Deadlines {
   header: number;
   /** The server's TLS handshake (a client's comes with its connect options). */
   handshake: number;
+  /** upgradeTimeout, or 0 without websocket framing. */
+  upgrade: number;
+}
+
+/** Does this core speak RFC 6455 frames (websocket framing): its connections upgrade first? */
+function isWebSocket(core: Core): boolean {
+  return core.config.framing === FRAMING_WEBSOCKET;
 }
 
 /** Flush every connection of a flushLater() list, those added while it runs too, and empty it. */

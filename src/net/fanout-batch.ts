@@ -1,7 +1,11 @@
 // A fan-out batch: the frames published to one topic that this thread's mailbox
-// hands on in a row, delivered to the topic's local subscribers together: the
-// core encodes them once and copies them into every ready subscriber's tx ring in
-// one call (Core.fanout), and each subscriber is written once for the batch.
+// hands on in a row, delivered to the topic's local subscribers together, each
+// subscriber written once for the batch. The frames are encoded once into a copy
+// of their own (Core.encodeFanout) that every subscriber whose writer can take it
+// as it is gets a view of (Writer.putShared: nothing of its own waits to be
+// written, the direct write path): the kernel copies the bytes once per socket, no
+// ring does, as with a server that writes one Buffer to every socket. The others
+// get them copied into their tx rings in one core call (Core.fanout).
 //
 // Invariants:
 //   - Order per subscriber: a subscriber gets the batch's frames in publish order,
@@ -18,16 +22,17 @@
 //     router's kReplyRefusal); frames the core would not put in a ring as they are
 //     (larger than the ring, streamed) go through send() for every subscriber.
 //   - Memory: the records buffer and the slot list grow to the largest batch and
-//     are kept (no allocation per frame or per batch in steady state); a batch
-//     that some subscriber queues is copied once more (the runs' shared copy).
+//     are kept (no allocation per frame); the encoded copy is one buffer per batch
+//     (writes of it may be in flight long after), and a batch that some subscriber
+//     queues is copied once more (the runs' shared copy).
 //   - Size: a batch is at most LIMIT bytes of records, a quarter of the largest tx
 //     ring (a batch that outgrows the rings would queue copies of most of its
 //     frames for every subscriber), and half the core's largest segment (the core
 //     stages it there).
 
-import { fanoutRecordLength, fanoutRecordSize, putFanoutRecord, type Core } from '../core/core.ts';
+import { fanoutRecordLength, fanoutRecordSize, putFanoutRecord, S_BYTES_OUT, S_FRAMES_OUT, type Core } from '../core/core.ts';
 import type { Connection } from './connection.ts';
-import { kFannedOut, kFanoutReady, kFanoutRun, kSlot } from './internals.ts';
+import { kFannedOut, kFanoutReady, kFanoutRun, kFanoutShare, kFanoutShares, kSlot } from './internals.ts';
 
 /** Where the router's delivery goes: one frame through send(), frames the core put in rings, frames queued as a run. */
 export interface FanoutSink {
@@ -94,14 +99,28 @@ export class FanoutBatch {
     if (subs && subs.size > 0 && this.count > 0) {
       if (this.slots.length < subs.size) this.slots = new Uint32Array(Math.max(subs.size, this.slots.length * 2));
       const slots = this.slots, ready = this.ready;
-      let n = 0;
+      const payload = this.payloads[this.count]!;
+      let n = 0, sent = 0, queued = 0;
+      /** The batch's frames encoded once, when a subscriber first can take them so (null: not every frame can be). */
+      let wire: Uint8Array | null | undefined;
       for (const c of subs) {
-        if (c[kFanoutReady]()) {
+        if (!c[kFanoutReady]()) {
+          this.rest(0, c, sink);
+        } else if (wire !== null && c[kFanoutShares]() && (wire ??= core.encodeFanout(this.records, this.len)) !== null) {
+          const r = c[kFanoutShare](wire, payload);
+          if (r === 'sent') sent++;
+          else if (r === 'queued') queued++;
+        } else {
           slots[n] = c[kSlot];
           ready[n++] = c;
-        } else {
-          this.rest(0, c, sink);
         }
+      }
+      if (sent + queued > 0) {
+        // Counted as the core counts what it puts in rings.
+        core.stats.add(S_FRAMES_OUT, (sent + queued) * this.count);
+        core.stats.add(S_BYTES_OUT, (sent + queued) * wire!.length);
+        if (sent > 0) sink.took(sent * this.count);
+        if (queued > 0) sink.queued(queued * this.count); // waiting on their peers, as a queued run: the mailbox's batch ends
       }
       if (n > 0) {
         core.fanout(this.records, this.len, slots, n);

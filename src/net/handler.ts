@@ -36,6 +36,7 @@ import type { Connection } from './connection.ts';
 import type { FrameReply } from './delivery-window.ts';
 import type { AskContext } from './asks.ts';
 import type { LifecycleContext } from './lifecycle.ts';
+import type { UpgradeAnswer, UpgradeRequest } from './websocket-handshake.ts';
 
 export interface Handler<Data = any> {
   /**
@@ -50,8 +51,21 @@ export interface Handler<Data = any> {
    * place from anywhere (with concurrency 1 it is the connection's send()). Declaring
    * `reply` says the handler sends through it after its awaits, so with concurrency
    * N > 1 no async context is kept per frame for connection.send() (docs/embedding.md).
+   * websocket framing: the frame is a whole message (its fragments joined, unmasked),
+   * and `text` says whether it is a text message (UTF-8, checked by the core) or a
+   * binary one; control frames never come here (docs/websocket.md).
    */
-  onFrame?(frame: Uint8Array, connection: Connection<Data>, reply: FrameReply): void | PromiseLike<void>;
+  onFrame?(frame: Uint8Array, connection: Connection<Data>, reply: FrameReply, text?: boolean): void | PromiseLike<void>;
+  /**
+   * websocket framing, a server: a client asks to open a WebSocket (its request is
+   * valid, RFC 6455 4.2.1). Answer nothing or true to accept, false to refuse (403),
+   * { status, body?, headers? } to refuse with that status (400-599), or
+   * { protocol?, headers? } to accept with a subprotocol the client offered and
+   * extra headers; or a promise of one, awaited (reading waits) within upgradeTimeout.
+   * A throw, a rejection or any other answer is ERR_HANDLER (the client gets a 500).
+   * Before onOpen: the connection is not open yet (send() waits for the 101).
+   */
+  onUpgrade?(request: UpgradeRequest, connection: Connection<Data>): UpgradeAnswer | PromiseLike<UpgradeAnswer>;
   /** send() returned false earlier and everything queued is now in the tx ring: send more. */
   onDrain?(connection: Connection<Data>): void | PromiseLike<void>;
   /** The connection closed (error: what closed it, if anything did). Exactly once per onOpen. A rejection is reported (ERR_HANDLER). */
@@ -99,7 +113,7 @@ export interface Handler<Data = any> {
 export type ForwardResult = boolean | Uint8Array | void;
 
 /** The hooks an endpoint or a client takes: a connection's events, and the answers to the thread's asks. */
-export const CONNECTION_HOOKS = ['onOpen', 'onFrame', 'onDrain', 'onClose', 'onConnection', 'onForward', 'onAsk'] as const;
+export const CONNECTION_HOOKS = ['onOpen', 'onUpgrade', 'onFrame', 'onDrain', 'onClose', 'onConnection', 'onForward', 'onAsk'] as const;
 /** The hook names a handler module may export: the connection's, and the thread's (onStart, onStop: a server's). */
 export const HOOKS = [...CONNECTION_HOOKS, 'onStart', 'onStop'] as const;
 

@@ -13,7 +13,10 @@ export const kOpened = Symbol('opened');
 export const kInbound = Symbol('inbound');
 export const kStart = Symbol('start');
 export const kExpectHeader = Symbol('expectProxyHeader');
-export const kHeaderSince = Symbol('headerSince');
+export const kExpectUpgrade = Symbol('expectUpgrade');
+/** The stage before framing a connection is in (preamble.ts), and its deadline passing: for the sweep. */
+export const kStage = Symbol('stage');
+export const kStageExpired = Symbol('stageExpired');
 export const kTlsAfterHeader = Symbol('tlsAfterHeader');
 export const kSecured = Symbol('secured');
 export const kEarlyError = Symbol('earlyError');
@@ -44,6 +47,8 @@ export const kForward = Symbol('forward');
 export const kState = Symbol('state');
 /** The span a connection's next read goes into (its read target's; a TLS socket's first, readInto()). */
 export const kNextSpan = Symbol('nextSpan');
+/** websocket framing: the connection's WebSocketSession once the upgrade opened it (null before, and with other framings). */
+export const kSession = Symbol('session');
 
 // ---- Connection: what its own parts call (delivery.ts, writer.ts, relay-link.ts) ----
 // Reading, closing and the slot stay the connection's; its parts ask it through these.
@@ -79,6 +84,8 @@ export const kFlushLater = Symbol('flushLater');
 export const kFanoutReady = Symbol('fanoutReady');
 export const kFannedOut = Symbol('fannedOut');
 export const kFanoutRun = Symbol('fanoutRun');
+export const kFanoutShares = Symbol('fanoutShares');
+export const kFanoutShare = Symbol('fanoutShare');
 export const kEnterRead = Symbol('enterRead');
 export const kLeaveRead = Symbol('leaveRead');
 export const kInRead = Symbol('inRead');

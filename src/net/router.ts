@@ -23,8 +23,11 @@
 //     next turn of the event loop (setImmediate), so the kernel can take bytes
 //     first and one burst cannot fill every subscriber's queue at once.
 //   - Publish records of one topic taken in a row are one fan-out batch
-//     (fanout-batch.ts): the core encodes their frames once and copies them into
-//     every subscriber's tx ring that can take them in one call; a subscriber
+//     (fanout-batch.ts): their frames are encoded once, and a subscriber whose
+//     writer has nothing of its own waiting gets a view of that one copy, written
+//     as it is with the batch (queued, and charged, while a write of it waits on
+//     the peer); the core copies
+//     them into the other subscribers' tx rings that can take them in one call; a subscriber
 //     with replies queued, or whose ring takes only part of the batch, has the
 //     rest queued as one run of the batch's shared copy (tx-queue.ts), in order,
 //     under the slow-consumer rule below (send() of each frame only when a

@@ -18,6 +18,7 @@
 
 import { fanoutRecordLength, fanoutRecordSize, SEND_FULL, SEND_NO_MEMORY, SEND_OK, type Core } from '../core/core.ts';
 import { freeCopy } from './queue-budget.ts';
+import { waitingBytes, waitingKind, waiting, type Waiting } from './message-kind.ts';
 
 /** Fan-out records [at, end) of a batch's shared copy, waiting for one connection's ring. */
 class RecordRun {
@@ -37,16 +38,16 @@ const oneSlot = new Uint32Array(1);
 export class TxQueue {
   /** Payload bytes waiting here. */
   bytes = 0;
-  private items: (Uint8Array | RecordRun)[] = [];
+  private items: (Waiting | RecordRun)[] = [];
   private head = 0;
   /** The first reply is larger than the tx ring and this much of it is streamed (-1: not started). */
   private streamed = -1;
   /** The tx ring had to grow for the next reply and the core's pool had no ring for it (SEND_NO_MEMORY): it stays queued, the connection must close. */
   noMemory = false;
 
-  /** Take a copy of a reply (the caller's buffer may be reused). */
-  push(copy: Uint8Array): void {
-    this.items.push(copy);
+  /** Take a copy of a reply (the caller's buffer may be reused), of this kind (websocket framing: WS_*). */
+  push(copy: Uint8Array, kind: number): void {
+    this.items.push(waiting(copy, kind));
     this.bytes += copy.length;
   }
 
@@ -60,19 +61,21 @@ export class TxQueue {
   moveInto(core: Core, slot: number): number {
     let moved = 0;
     while (this.head < this.items.length) {
-      const next = this.items[this.head]!;
-      if (next instanceof RecordRun) {
-        moved += this.moveRun(core, slot, next);
-        if (next.at < next.end) return this.took(moved);
+      const item = this.items[this.head]!;
+      if (item instanceof RecordRun) {
+        moved += this.moveRun(core, slot, item);
+        if (item.at < item.end) return this.took(moved);
         this.items[this.head++] = undefined as never;
         continue;
       }
+      const next = waitingBytes(item);
+      const kind = waitingKind(item);
       if (this.streamed < 0) {
-        const r = core.send(slot, next);
+        const r = core.send(slot, next, kind);
         if (r === SEND_FULL) return this.took(moved);
         if (r !== SEND_OK) {
           // SEND_TOO_LARGE (send() let only streamable ones in): the prefix first.
-          const begun = r === SEND_NO_MEMORY ? r : core.beginFrame(slot, next.length);
+          const begun = r === SEND_NO_MEMORY ? r : core.beginFrame(slot, next.length, kind);
           this.noMemory = begun === SEND_NO_MEMORY;
           if (begun !== SEND_OK) return this.took(moved);
           this.streamed = 0;
@@ -123,7 +126,7 @@ export class TxQueue {
     const dropped = this.bytes;
     for (let i = this.head; i < this.items.length; i++) {
       const item = this.items[i]!;
-      if (!(item instanceof RecordRun)) freeCopy(item);
+      if (!(item instanceof RecordRun)) freeCopy(waitingBytes(item));
     }
     this.items = [];
     this.head = 0;

@@ -16,6 +16,21 @@
 // FIN) runs in written(), never inside flush() itself: the writer moves the
 // queue and writes again, and its connection does the rest ([kWrote]).
 //
+// A fan-out batch's frames may skip the ring (putShared(), the direct path): a
+// view of the batch's one encoded copy, shared by its subscribers (fanout-batch.ts),
+// is written as it is, as a hand-written server writes one Buffer to every socket,
+// so the kernel copies it once and no ring does. Only where nothing of this
+// connection's can come between: open, nothing queued beyond the ring and every
+// ring byte already handed to the kernel; the views leave at the next flush, ahead
+// of the ring's bytes, in one writev, and libuv writes a socket's writes in order,
+// so order holds across them and later writes. What a pending write holds of them
+// is kept alive by its request (direct-write.ts), and the copy is never written to
+// again. Views that come while a write of this connection is pending wait on the
+// peer: their payload bytes count as queued (maxQueued and the budget) until the
+// write that carries them completes. (socket.write's path releases ring bytes by
+// `inflight - writableLength`, which bytes from elsewhere would spoil: it copies
+// into the ring as before, as does TLS, which encrypts per socket anyway.)
+//
 // A reply that does not fit in the tx ring is copied into the tx queue
 // (tx-queue.ts; put() returns false; onDrain fires once the queue has moved into
 // the ring); a reply larger than the whole ring (up to maxReply) is streamed
@@ -29,12 +44,12 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, type Core } from '../core/core.ts';
+import { SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, WS_BINARY, type Core } from '../core/core.ts';
 import { E_DELIMITER_IN_PAYLOAD, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, ringwireError, type RingwireError } from '../core/errors.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
-import { WRITE_DONE, canWriteDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
+import { WRITE_DONE, WRITE_PENDING, canWriteDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
 import { kActive, kDelivering, kError, kFail, kFlushLater, kHoldsRings, kHost, kInRead, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
 import { clock } from './read-clocks.ts';
 import { TxQueue } from './tx-queue.ts';
@@ -63,6 +78,14 @@ export class Writer implements DirectWriteOwner {
   output: Output = 'open';
   /** Replies that did not fit in the tx ring yet: made for the first (most connections never queue). */
   private tx: TxQueue | null = null;
+  /** Shared fan-out views (putShared()) to write at the next flush, ahead of the ring's unhanded bytes: made for the first (most connections never subscribe). */
+  private views: Uint8Array[] | null = null;
+  /** Payload bytes of `views` charged as queued (they came while a write was pending). */
+  private viewCharge = 0;
+  /** Payload bytes of shared views charged as queued and not yet written (views, and pending writes' charges). */
+  private sharedQueued = 0;
+  /** Direct writes pending in libuv (the kernel did not take all of them at once). */
+  private pendingWrites = 0;
   /** put() returned false: onDrain is owed once the queue is in the ring. */
   owesDrain = false;
   /** When the output last moved (the endpoint's write-timeout sweep reads it). */
@@ -125,41 +148,75 @@ export class Writer implements DirectWriteOwner {
     this.direct = null;
   }
 
-  /** Payload bytes queued beyond the tx ring. */
+  /** Payload bytes queued beyond the tx ring: replies and fan-out runs waiting for it, shared views waiting on the peer. */
   get queued(): number {
+    return this.txQueued + this.sharedQueued;
+  }
+
+  /** Payload bytes in the tx queue (what must enter the ring before anything sent later). */
+  private get txQueued(): number {
     return this.tx === null ? 0 : this.tx.bytes;
   }
 
-  /** Drop every queued reply; returns the payload bytes dropped. */
+  /** Drop every queued reply and shared view; returns the payload bytes dropped. */
   dropQueue(): number {
-    return this.tx === null ? 0 : this.tx.clear();
+    const dropped = (this.tx === null ? 0 : this.tx.clear()) + this.sharedQueued;
+    if (this.views !== null) this.views.length = 0;
+    this.viewCharge = this.sharedQueued = 0;
+    return dropped;
   }
 
   /** Is output waiting on the peer (for the write-timeout sweep)? With TLS, its one write in flight counts (flush()). */
   get writing(): boolean {
-    return this.inflight > 0 || (this.copiesWrites && this.c.socket.writableLength > 0);
+    return this.inflight > 0 || this.pendingWrites > 0 || (this.copiesWrites && this.c.socket.writableLength > 0);
   }
 
-  /** Would put() try the tx ring now (open, and nothing queued beyond it)? */
+  /** Would put() try the tx ring now (open, and nothing queued for it)? */
   takesInRing(): boolean {
-    return !this.closed && this.c[kLife] !== 'closed' && !this.c[kError] && this.queued === 0;
+    return !this.closed && this.c[kLife] !== 'closed' && !this.c[kError] && this.txQueued === 0;
   }
 
-  /** send() after every earlier reply, whoever sends it. */
-  put(payload: Uint8Array): boolean {
+  /** Can putShared() take a fan-out's shared views now (see the header)? With takesInRing(). */
+  sharesWrites(): boolean {
+    return this.direct !== null && this.output === 'open' && this.txQueued === 0 && this.core.txPending(this.slot) === this.inflight;
+  }
+
+  /**
+   * Frames of a fan-out batch as wire bytes, a view of the batch's one encoded copy
+   * (never written again), `payload` payload bytes: written at the next flush, ahead of
+   * anything sent after them (only where sharesWrites() said so). 'sent'; 'queued'
+   * while a write is pending (charged as queued); 'refused', as put()'s false, when
+   * that makes this a slow consumer.
+   */
+  putShared(wire: Uint8Array, payload: number): 'sent' | 'queued' | 'refused' {
+    (this.views ??= []).push(wire);
+    this.host[kFlushLater](this.c);
+    if (this.pendingWrites === 0) return 'sent';
+    this.viewCharge += payload;
+    this.sharedQueued += payload;
+    return this.charge(payload) ? 'queued' : 'refused';
+  }
+
+  /**
+   * send() after every earlier reply, whoever sends it, as a frame of this kind
+   * (websocket framing: WS_*; other framings have one). `closing`: the WebSocket
+   * close frame that goes out as an error closes the connection (nothing else is
+   * taken once an error closed it).
+   */
+  put(payload: Uint8Array, kind = WS_BINARY, closing = false): boolean {
     const c = this.c;
-    if (this.closed || c[kLife] === 'closed' || c[kError]) return false;
-    const wasEmpty = this.queued === 0;
-    let r = wasEmpty ? this.core.send(this.slot, payload) : this.core.check(payload);
+    if (this.closed || c[kLife] === 'closed' || (c[kError] && !closing)) return false;
+    const wasEmpty = this.txQueued === 0;
+    let r = wasEmpty ? this.core.send(this.slot, payload, kind) : this.core.check(payload, kind);
     if (wasEmpty && r === SEND_FULL && this.inflight === 0 && this.core.growTx(this.slot, payload.length) === SEND_OK) {
       // No write references the ring: it grows (its bytes move) so that a turn's replies still leave in one write.
-      r = this.core.send(this.slot, payload);
+      r = this.core.send(this.slot, payload, kind);
     }
     if (wasEmpty && r === SEND_FULL && !this.host[kDelivering] && this.inflight < this.core.txPending(this.slot)) {
       // Outside a batch the ring may be full only of replies waiting for the end of
       // the tick: hand them to the kernel now and try again before queueing a copy.
       this.flush();
-      r = this.core.send(this.slot, payload);
+      r = this.core.send(this.slot, payload, kind);
     }
     if (wasEmpty && r === SEND_OK) {
       this.host[kFlushLater](c);
@@ -174,7 +231,7 @@ export class Writer implements DirectWriteOwner {
     }
     // Copied: a Buffer's slice() would be a view of the caller's memory.
     const tx = (this.tx ??= new TxQueue());
-    tx.push(new Uint8Array(payload));
+    tx.push(new Uint8Array(payload), kind);
     if (!this.charge(payload.length)) return false;
     if (wasEmpty && r === SEND_TOO_LARGE) {
       // Larger than the tx ring: start streaming it now.
@@ -194,7 +251,7 @@ export class Writer implements DirectWriteOwner {
   putRun(records: Uint8Array, at: number, end: number, payload: number): boolean {
     const c = this.c;
     if (this.closed || c[kLife] === 'closed' || c[kError]) return false;
-    const wasEmpty = this.queued === 0;
+    const wasEmpty = this.txQueued === 0;
     (this.tx ??= new TxQueue()).pushRun(records, at, end, payload);
     if (!this.charge(payload)) return false;
     if (wasEmpty && this.inflight === 0 && this.core.txPending(this.slot) === 0) {
@@ -223,7 +280,8 @@ export class Writer implements DirectWriteOwner {
   flush(): void {
     const socket = this.c.socket;
     const pending = this.core.txPending(this.slot) - this.inflight;
-    if (pending <= 0 || socket.destroyed || this.closed) return;
+    // Before the connection opens (a WebSocket's 101 is not written yet) what was sent waits in the ring: the connection flushes as it opens.
+    if ((pending <= 0 && (this.views?.length ?? 0) === 0) || socket.destroyed || this.closed || this.c[kLife] === 'preamble') return;
     // TLS takes one write at a time (Node's TLS layer encrypts a write at once but
     // reports it done, and takes the next, only once the encrypted bytes are in the
     // kernel: in the check phase of this turn at the earliest). Replies made while one is in flight stay in the ring and
@@ -242,22 +300,15 @@ export class Writer implements DirectWriteOwner {
       // 16 KiB replies, waiting cost ~20% more CPU per frame (docs/tls.md).
       if (this.host[kInRead] && pending < TLS_RECORD) return this.host[kFlushLater](this.c);
     }
-    const first = this.core.txChunk(this.slot, this.inflight);
-    if (this.inflight === 0) this.lastProgress = clock();
     const direct = this.direct;
+    if (direct !== null && this.views !== null && this.views.length > 0) return this.flushViews(direct, pending);
+    const first = this.core.txChunk(this.slot, this.inflight);
+    if (this.inflight === 0 && this.pendingWrites === 0) this.lastProgress = clock();
     if (direct) {
       const skip = this.inflight;
       this.inflight += pending;
       const r = first.length < pending ? direct.write2(socket, this, first, this.core.txChunk(this.slot, skip + first.length)) : direct.write(socket, this, first);
-      if (r === WRITE_DONE) {
-        this.release(pending);
-        if (!this.afterWriteOwed && this.owesAfterWrite()) {
-          this.afterWriteOwed = true;
-          process.nextTick(Writer.afterDirectWrite, this);
-        }
-      } else if (r < 0) {
-        this.directWritten(r, 0);
-      }
+      this.afterDirect(r, pending, 0);
       return;
     }
     // TLS encrypts what write() hands its handle at once (SSL_write, or a copy while the
@@ -277,6 +328,48 @@ export class Writer implements DirectWriteOwner {
     }
     this.inflight += pending;
     this.releaseWritten(copied);
+  }
+
+  /** The shared views, then the ring's unhanded bytes (pending of them), in one writev; the request keeps the views while it is pending. */
+  private flushViews(direct: DirectWriter, pending: number): void {
+    const chunks = this.views!;
+    if (pending > 0) {
+      const first = this.core.txChunk(this.slot, this.inflight);
+      chunks.push(first);
+      if (first.length < pending) chunks.push(this.core.txChunk(this.slot, this.inflight + first.length));
+    }
+    const charge = this.viewCharge;
+    this.viewCharge = 0;
+    if (this.inflight === 0 && this.pendingWrites === 0) this.lastProgress = clock();
+    this.inflight += pending;
+    const r = direct.writev(this.c.socket, this, chunks, pending, charge);
+    if (r === WRITE_PENDING) this.views = null; // the request has them now
+    else chunks.length = 0;
+    this.afterDirect(r, pending, charge);
+  }
+
+  /** What a direct write of `bytes` ring bytes (and `charge` queued bytes) said: done at once, pending, or failed. */
+  private afterDirect(r: number, bytes: number, charge: number): void {
+    if (r === WRITE_DONE) {
+      this.release(bytes);
+      this.uncharge(charge);
+      if (!this.afterWriteOwed && this.owesAfterWrite()) {
+        this.afterWriteOwed = true;
+        process.nextTick(Writer.afterDirectWrite, this);
+      }
+    } else if (r === WRITE_PENDING) {
+      this.pendingWrites++;
+    } else {
+      this.wrote(r, 0, 0);
+    }
+  }
+
+  /** Shared views' charged bytes are written (or dropped): back to the budget. */
+  private uncharge(charge: number): void {
+    const n = Math.min(charge, this.sharedQueued); // dropQueue() may have given them back already
+    if (n <= 0) return;
+    this.sharedQueued -= n;
+    this.host[kQueue](-n);
   }
 
   /** Give the core back the tx bytes the kernel (or TLS, which copied them: all of them) has taken (the stream path). */
@@ -309,8 +402,14 @@ export class Writer implements DirectWriteOwner {
     w.written();
   }
 
-  /** A pending direct write finished (its completion, from the thread's DirectWriter), or one failed at once (bytes 0). */
-  directWritten(status: number, bytes: number): void {
+  /** A pending direct write finished (its completion, from the thread's DirectWriter). */
+  directWritten(status: number, bytes: number, charge: number): void {
+    this.pendingWrites--;
+    this.wrote(status, bytes, charge);
+  }
+
+  /** A direct write finished: pending until now, or one that failed at once (bytes 0). */
+  private wrote(status: number, bytes: number, charge: number): void {
     const socket = this.c.socket;
     if (this.c[kLife] === 'closed' || socket.destroyed) return;
     if (status < 0) {
@@ -323,6 +422,7 @@ export class Writer implements DirectWriteOwner {
       return;
     }
     this.release(bytes);
+    this.uncharge(charge);
     this.written();
   }
 

@@ -216,7 +216,8 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     this.init = { ...serverOptions, handler: handler === undefined ? undefined : handlerUrl(handler), balance: this.balance };
     // Refused here, not when the first thread starts; each thread gets its own copy (workerData).
     if (serverOptions.handlerOptions !== undefined) this.init.handlerOptions = cloneHandlerOptions(serverOptions.handlerOptions);
-    const slots = resolveConfig(serverOptions).slots; // each worker's core has these: a bad configuration fails here
+    // Each worker's core has these slots: a bad configuration fails here (in the mode a handler module implies: websocket framing needs one).
+    const slots = resolveConfig({ ...serverOptions, mode: handler === undefined ? 'echo' : 'handler' }).slots;
     if ((serverOptions.maxConnectionsPerIp ?? 0) > 0) {
       // One table for every thread: the cap holds however the connections are spread.
       this.init.addressTable = createAddressTable(slots * this.size);

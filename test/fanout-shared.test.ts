@@ -1,0 +1,159 @@
+// A fan-out batch's one encoded copy written straight to its subscribers' sockets
+// (fanout-batch.ts, Writer.putShared: the direct write path; socket.write's path
+// copies into the tx rings, and runs the same tests). In-process servers on
+// 127.0.0.1, both cores, both write paths, frames published from the test through
+// a subscriber's router: every reader gets every frame once, in order, byte for
+// byte, while one subscriber never reads (closed with ERR_SLOW_CONSUMER one byte
+// past maxQueued, not at it), while one resets in the middle of the bursts, and
+// while one pauses through many batches and garbage collections (the copies its
+// pending writes read from stay alive and untouched).
+import type net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../src/index.ts';
+import { collect, connect, errorCodes, sleep, startServer, until } from './net-helpers.ts';
+
+const WRITES = (['wasm', 'js'] as const).flatMap(core => (['direct', 'stream'] as const).map(writePath => ({ core, writePath })));
+
+/** Frame k's payload: its number, then `size` bytes in all of a letter that changes with k (no newline: line framing). */
+function payload(k: number, size: number): Buffer {
+  const head = `${k} `;
+  return Buffer.concat([Buffer.from(head), Buffer.alloc(Math.max(0, size - head.length), 97 + (k % 26))]);
+}
+
+/** Wait until the server has written nothing more for 300 ms: a never-reading peer's kernel buffers are full. */
+async function untilWritesStop(bytesOut: () => number): Promise<void> {
+  let last = -1;
+  await until(async () => {
+    const now = bytesOut();
+    const steady = now === last;
+    last = now;
+    if (!steady) await sleep(300);
+    return steady;
+  }, 20_000, 'the server to stop writing to the subscriber that does not read');
+}
+
+/** A line server whose connections join "room" on their first frame and answer "in". */
+async function roomServer(options: { core: 'wasm' | 'js'; writePath: 'direct' | 'stream'; maxQueued?: number }) {
+  const subscribers: Connection[] = [];
+  const { server, port } = await startServer({
+    ...options, framing: 'line', maxFrame: 16384, txRing: 65536,
+    onFrame(_frame, c) {
+      c.router.join(c, 'room');
+      subscribers.push(c);
+      c.send(Buffer.from('in'));
+    },
+  });
+  /** n subscribers, each past its "in\n" (their sockets, and what each received after it). */
+  const join = async (n: number) => Promise.all(Array.from({ length: n }, async () => {
+    const s = await connect(port);
+    s.on('error', () => {});
+    const got = collect(s);
+    s.write('join\n');
+    await until(() => got.received() >= 3, 10_000, 'the join');
+    return { socket: s, got };
+  }));
+  return { server, subscribers, join };
+}
+
+/** Everything a subscriber received after its "in\n". */
+const after = async (got: ReturnType<typeof collect>) => (await got.done).subarray(3);
+
+describe.each(WRITES)('fan-out, the shared copy ($core core, $writePath writes)', ({ core, writePath }) => {
+  it('a subscriber that never reads: at maxQueued it stays, one byte past it is closed with ERR_SLOW_CONSUMER; the readers get every frame once, in order, byte for byte', async () => {
+    const maxQueued = 65536;
+    const { server, subscribers, join } = await roomServer({ core, writePath, maxQueued });
+    const codes = errorCodes(server);
+    const [slowSide] = await join(1);
+    slowSide!.socket.pause();
+    const readers = await join(4);
+    const slow = subscribers[0]!;
+    const sent: Buffer[] = [];
+    /** Publish one frame and wait until it is delivered: the readers have it. */
+    const publish = async (size: number) => {
+      const p = payload(sent.length, size);
+      sent.push(p);
+      expect(slow.router.publish('room', p)).toBe('sent');
+      const total = sent.reduce((n, b) => n + b.length + 1, 0);
+      await until(() => readers.every(r => r.got.received() >= 3 + total), 10_000, 'the readers to get the frame');
+    };
+    // Until the slow one's bytes wait on it (some counted as queued) and its kernel buffers take no more.
+    while (slow.queuedBytes === 0) await publish(8000);
+    await untilWritesStop(() => server.stats().total.bytesOut);
+    // Up to maxQueued exactly, in frames within a batch's limit (16 KiB of records).
+    while (maxQueued - slow.queuedBytes > 8000) await publish(8000);
+    const before = slow.queuedBytes;
+    await publish(maxQueued - before);
+    expect(slow.queuedBytes).toBe(maxQueued);
+    expect(codes).toEqual([]);
+    await publish(1);
+    await until(() => codes.length > 0, 10_000, 'the slow subscriber to be closed');
+    expect(codes).toEqual(['ERR_SLOW_CONSUMER']);
+    const expected = Buffer.concat(sent.flatMap(p => [p, Buffer.from('\n')]));
+    for (const r of readers) r.socket.end();
+    slowSide!.socket.destroy();
+    for (const r of readers) expect((await after(r.got)).equals(expected)).toBe(true);
+    await server.close();
+  });
+
+  it('a subscriber that resets in the middle of the bursts: the others get every frame once, in order, byte for byte', async () => {
+    const { server, subscribers, join } = await roomServer({ core, writePath });
+    const codes = errorCodes(server);
+    const subs = await join(8);
+    const resetting = subs[3]!;
+    const sent: Buffer[] = [];
+    const publisher = subscribers[0]!;
+    for (let burst = 0; burst < 20; burst++) {
+      for (let i = 0; i < 50; i++) {
+        const p = payload(sent.length, 100 + ((burst * 50 + i) % 7) * 300);
+        sent.push(p);
+        expect(publisher.router.publish('room', p)).toBe('sent');
+      }
+      if (burst === 10) (resetting.socket as net.Socket).resetAndDestroy();
+      await sleep(1);
+    }
+    const total = sent.reduce((n, b) => n + b.length + 1, 0);
+    const readers = subs.filter(s => s !== resetting);
+    await until(() => readers.every(r => r.got.received() >= 3 + total), 20_000, 'the readers to get every frame');
+    await until(() => publisher.router.localSubscribers('room') === 7, 10_000, 'the reset subscriber to leave');
+    expect(codes).toEqual(['ERR_SOCKET']); // its reset, reported once; no one else is closed
+    const expected = Buffer.concat(sent.flatMap(p => [p, Buffer.from('\n')]));
+    for (const r of readers) r.socket.end();
+    for (const r of readers) expect((await after(r.got)).equals(expected)).toBe(true);
+    await server.close();
+  });
+
+  it('a subscriber that pauses through many batches and garbage collections gets every byte as published once it reads', async () => {
+    const { server, subscribers, join } = await roomServer({ core, writePath, maxQueued: 64 << 20 });
+    const [paused, reader] = await join(2);
+    paused!.socket.pause();
+    const sent: Buffer[] = [];
+    const publisher = subscribers[1]!;
+    // 800 batches of about 12 KB, each of frames of its own (numbers and letters): ~9.6 MB, beyond
+    // what the kernel buffers for a peer that does not read (up to 4 MiB here), so writes of many batches wait.
+    for (let batch = 0; batch < 800; batch++) {
+      for (let i = 0; i < 12; i++) {
+        const p = payload(sent.length, 1000);
+        sent.push(p);
+        expect(publisher.router.publish('room', p)).toBe('sent');
+      }
+      await sleep(0);
+      if (batch % 50 === 0) {
+        // Garbage to collect: a copy no one but a pending write held would be freed and its memory reused.
+        let keep = 0;
+        for (let j = 0; j < 64; j++) keep += new Uint8Array(new ArrayBuffer(1 << 20)).fill(j)[7]!;
+        expect(keep).toBeGreaterThan(0);
+      }
+    }
+    const total = sent.reduce((n, b) => n + b.length + 1, 0);
+    await until(() => reader!.got.received() >= 3 + total, 20_000, 'the reader to get every frame');
+    expect(Math.max(...subscribers.map(c => c.queuedBytes))).toBeGreaterThan(0); // the paused one's writes wait
+    paused!.socket.resume();
+    await until(() => paused!.got.received() >= 3 + total, 20_000, 'the paused one to get every frame');
+    const expected = Buffer.concat(sent.flatMap(p => [p, Buffer.from('\n')]));
+    paused!.socket.end();
+    reader!.socket.end();
+    expect((await after(paused!.got)).equals(expected)).toBe(true);
+    expect((await after(reader!.got)).equals(expected)).toBe(true);
+    await server.close();
+  });
+});
