@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CpuProfile } from '../src/profile/cpu-profile.ts';
+import { byThread } from '../src/profile/profile-report.ts';
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -127,7 +128,7 @@ describe('serve --profile', () => {
     const { sent, echoed } = await load(port, 2000, 16);
     expect(echoed).toBe(sent);
     expect(await stop(child)).toBe(0);
-    const files = readdirSync(dir).sort();
+    const files = byThread(readdirSync(dir));
     expect(files.map(f => f.split('.')[4])).toEqual(['0', '1', '2']); // main thread, then each worker
     const profiles = files.map(f => readProfile(join(dir, f)));
     expect(wasmNames(profiles[0]!)).toEqual([]); // the main thread runs no core in worker mode

@@ -36,11 +36,20 @@ export function threadOf(file: string): { pid: number; thread: number } | undefi
   return m ? { pid: Number(m[1]), thread: Number(m[2]) } : undefined;
 }
 
+/**
+ * In the order of their process and thread (main thread first), then by name: the names
+ * begin with the time each thread ended and wrote its profile, which varies from run to run.
+ */
+export function byThread(files: string[]): string[] {
+  const key = (f: string) => threadOf(f) ?? { pid: Infinity, thread: Infinity };
+  return [...files].sort((a, b) => key(a).pid - key(b).pid || key(a).thread - key(b).thread || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 function profileFiles(paths: string[]): string[] {
   return paths.flatMap(p => {
     if (!statSync(p, { throwIfNoEntry: false })) throw configError(`no such file or directory: ${p}`);
     if (!statSync(p).isDirectory()) return [p];
-    const found = readdirSync(p).filter(f => f.endsWith('.cpuprofile')).sort().map(f => join(p, f));
+    const found = byThread(readdirSync(p).filter(f => f.endsWith('.cpuprofile'))).map(f => join(p, f));
     if (found.length === 0) throw configError(`no .cpuprofile files in ${p}`);
     return found;
   });
