@@ -179,6 +179,19 @@ describe.each(PATHS)('WebSocket messages (core=$core zeroCopy=$zeroCopy write=$w
     await server.close();
   });
 
+  it('close() waits closeTimeout for the peer\'s close frame, then sends FIN (onClose: no peerClose)', async () => {
+    let closed: { peerClose: unknown } | undefined;
+    const { server, port } = await start({ closeTimeout: 100, onFrame(_m, c) { c.close(4000); }, onClose: c => void (closed = { peerClose: c.peerClose }) });
+    const c = await RawClient.open(port);
+    c.send(text('bye'));
+    const [ours] = await c.next(1);
+    expect([ours!.op, ours!.payload.readUInt16BE(0), c.fin]).toEqual([OP.close, 4000, false]);
+    await until(() => c.fin && closed !== undefined, 10_000, 'the FIN once the wait ran out');
+    expect([c.frames.length, closed]).toEqual([1, { peerClose: undefined }]);
+    c.socket.destroy();
+    await server.close();
+  });
+
   it('after our close frame a pong still answers a ping, and nothing published follows it (RFC 6455 5.5.1, 5.5.2)', async () => {
     const conns: Connection[] = [];
     const { server, port } = await start({

@@ -710,12 +710,10 @@ export class Connection<Data = any> implements ConnectionInfo {
     return this.upgraded();
   }
 
-  /** The handshake is done (the 101 written or read): open, and write what was sent before it (it waited: Writer.flush()). */
+  /** The handshake is done (the 101 written or read): open (nothing was sent before it: Writer.takesData()). */
   private upgraded(): boolean {
     this.ws!.upgraded = true;
-    if (!this.open('upgraded')) return false;
-    this.out.flush();
-    return true;
+    return this.open('upgraded');
   }
 
   /** Not a valid upgrade, or refused: the plain HTTP answer, then close with ERR_UPGRADE. */
@@ -849,7 +847,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * frame with `code` (default 1000; 1000-1003, 1007-1014 or 3000-4999) and
    * `reason` (at most 123 bytes of UTF-8) goes out after those replies, and the
    * peer's close frame is awaited (messages that come meanwhile are dropped) for
-   * CLOSE_WAIT_MS before our FIN. Another code is a TypeError, a longer reason a RangeError.
+   * closeTimeout (the endpoint's, default 5 s) before our FIN. Another code is a TypeError, a longer reason a RangeError.
    */
   close(code = 1000, reason?: string): void {
     const ws = this.ws;

@@ -14,7 +14,7 @@
 //   close(code, reason)  our close frame after every reply already sent (in the
 //                        current frame's place while a handler's window holds it),
 //                        then the peer's is awaited (messages that come meanwhile are
-//                        dropped) for CLOSE_WAIT_MS, then our FIN
+//                        dropped) for closeTimeout (the endpoint's), then our FIN
 //   an error, the drain  our close frame with the error's code (websocketCloseCode:
 //                        1002, 1007, 1009, 1011) or 1001, then our FIN at once
 //                        (failing the connection, 7.1.7: nothing more is awaited)
@@ -28,9 +28,6 @@ import { kCloseFrame } from './internals.ts';
 import type { UpgradeSettings } from './upgrade-stage.ts';
 import type { UpgradeRequest } from './websocket-handshake.ts';
 import type { Writer } from './writer.ts';
-
-/** How long close(code, reason) waits for the peer's close frame before our FIN. */
-export const CLOSE_WAIT_MS = 5000;
 
 /** What the session asks of its connection. */
 export interface SessionOwner {
@@ -95,7 +92,7 @@ export class WebSocketSession {
     this.waitTimer = setTimeout(() => {
       this.waitOver = true;
       this.owner.close();
-    }, CLOSE_WAIT_MS);
+    }, this.settings.closeTimeout);
     this.waitTimer.unref();
     return true;
   }

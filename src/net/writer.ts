@@ -303,7 +303,7 @@ export class Writer implements DirectWriteOwner {
   flush(): void {
     const socket = this.c.socket;
     const pending = this.core.txPending(this.slot) - this.inflight;
-    // Before the connection opens (a WebSocket's 101 is not written yet) what was sent waits in the ring: the connection flushes as it opens.
+    // Nothing is written before the connection opens (a preamble's bytes, a WebSocket's 101, go first: takesData() refuses a WebSocket's frames until then).
     if ((pending <= 0 && (this.views?.length ?? 0) === 0) || socket.destroyed || this.closed || this.c[kLife] === 'preamble') return;
     // TLS takes one write at a time (Node's TLS layer encrypts a write at once but
     // reports it done, and takes the next, only once the encrypted bytes are in the
