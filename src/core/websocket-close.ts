@@ -1,6 +1,6 @@
 // What a WebSocket close carries (RFC 6455 sections 5.5.1 and 7.4): the codes a
-// close frame may carry, the close code each error that ends a connection maps to, and a close frame's payload built and
-// read. The cores check a peer's close frame (its length, code and UTF-8 reason)
+// close frame may carry, the close code each error that ends a connection maps to,
+// and a close frame's payload built and read. The cores check a peer's close frame (its length, code and UTF-8 reason)
 // before they list it, so readClose() needs no checks of its own.
 
 import {
