@@ -73,7 +73,7 @@ function utf8Ring(base: u32, size: u32, pos: u32, n: u32, state: u32): u32 {
   return state;
 }
 
-/** Codes a close frame may carry (RFC 6455 section 7.4; 1004-1006 and 1015 are never sent). */
+/** Codes a close frame may carry (RFC 6455 section 7.4; 1004-1006 and 1015 are never sent): src/core/websocket-close.ts's closeCodeValid, the TypeScript side's one rule. */
 function closeCodeValid(code: u32): bool {
   return (code >= 1000 && code <= 1014 && (code < 1004 || code > 1006)) || (code >= 3000 && code <= 4999);
 }

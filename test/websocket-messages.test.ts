@@ -179,6 +179,81 @@ describe.each(PATHS)('WebSocket messages (core=$core zeroCopy=$zeroCopy write=$w
     await server.close();
   });
 
+  it('close() waits closeTimeout for the peer\'s close frame, then sends FIN (onClose: no peerClose)', async () => {
+    let closed: { peerClose: unknown } | undefined;
+    const { server, port } = await start({ closeTimeout: 100, onFrame(_m, c) { c.close(4000); }, onClose: c => void (closed = { peerClose: c.peerClose }) });
+    const c = await RawClient.open(port);
+    c.send(text('bye'));
+    const [ours] = await c.next(1);
+    expect([ours!.op, ours!.payload.readUInt16BE(0), c.fin]).toEqual([OP.close, 4000, false]);
+    await until(() => c.fin && closed !== undefined, 10_000, 'the FIN once the wait ran out');
+    expect([c.frames.length, closed]).toEqual([1, { peerClose: undefined }]);
+    c.socket.destroy();
+    await server.close();
+  });
+
+  it('after our close frame a pong still answers a ping, and nothing published follows it (RFC 6455 5.5.1, 5.5.2)', async () => {
+    const conns: Connection[] = [];
+    const { server, port } = await start({
+      onOpen(c) { conns.push(c); c.router.join(c, 'room'); },
+      onFrame(m, c) { c.router.publish('room', m); },
+    });
+    const a = await RawClient.open(port);
+    await until(() => conns.length === 1);
+    conns[0]!.close(4000);
+    const [ours] = await a.next(1);
+    expect([ours!.op, ours!.payload.readUInt16BE(0)]).toEqual([OP.close, 4000]);
+    const b = await RawClient.open(port);
+    await until(() => conns.length === 2);
+    b.send(text('published'));
+    const [own] = await b.next(1); // the same batch reached a, had it taken it
+    expect(own!.payload.toString()).toBe('published');
+    a.send(wsFrame({ op: OP.ping, payload: 'still there?' }));
+    const got = await a.next(2);
+    expect(got.map(f => [f.op, f.payload.toString('latin1')])).toEqual([[OP.close, '\x0f\xa0'], [OP.pong, 'still there?']]);
+    a.send(wsFrame({ op: OP.close, payload: close(4000) }));
+    await until(() => a.fin, 10_000, 'the FIN after the peer\'s close');
+    expect(a.frames).toHaveLength(2);
+    a.socket.destroy();
+    b.socket.destroy();
+    await server.close();
+  });
+
+  it('with pipelined handlers, close() goes out after every reply already sent, in its frame\'s place', async () => {
+    let sentAfter: boolean | undefined;
+    const { server, port } = await start({
+      concurrency: 4,
+      async onFrame(m, c, reply) {
+        if (Buffer.from(m).toString() === 'slow') {
+          await sleep(30);
+          sentAfter = reply.send(Buffer.from('slow-reply'));
+          return;
+        }
+        reply.send(Buffer.from('fast-reply'));
+        c.close(4000);
+      },
+    });
+    const c = await RawClient.open(port);
+    c.send(text('slow'), text('fast'));
+    await until(() => sentAfter !== undefined);
+    c.send(wsFrame({ op: OP.close, payload: close(4000) }));
+    await until(() => c.fin, 10_000, 'the FIN after the peer\'s close');
+    expect(sentAfter).toBe(false); // sent after close(): too late, though in an earlier place
+    expect(c.frames.map(f => [f.op, f.payload.toString('latin1')])).toEqual([[OP.binary, 'fast-reply'], [OP.close, '\x0f\xa0']]);
+    c.socket.destroy();
+    await server.close();
+  });
+
+  it('close() takes the codes a peer may send (1012-1014 too) and refuses the others', async () => {
+    const { server, port } = await start({ onFrame(m, c) { expect(() => c.close(1004)).toThrow(TypeError); c.close(Number(Buffer.from(m).toString())); } });
+    const c = await RawClient.open(port);
+    c.send(text('1013'));
+    const [got] = await c.next(1);
+    expect([got!.op, got!.payload.readUInt16BE(0)]).toEqual([OP.close, 1013]);
+    c.socket.destroy();
+    await server.close();
+  });
+
   it.each([
     { name: 'an unmasked frame', frame: () => wsFrame({ op: OP.text, payload: 'x', key: null }), code: 1002, error: 'ERR_WEBSOCKET_PROTOCOL' },
     { name: 'a reserved bit', frame: () => wsFrame({ op: OP.text, payload: 'x', rsv: 0x40 }), code: 1002, error: 'ERR_WEBSOCKET_PROTOCOL' },

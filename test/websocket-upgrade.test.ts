@@ -154,6 +154,29 @@ describe.each(PATHS)('the WebSocket upgrade (core=$core zeroCopy=$zeroCopy write
     await s.close();
   });
 
+  it('a send() inside onUpgrade is false, and nothing follows a refusal\'s HTTP answer', async () => {
+    let sent: boolean | undefined;
+    const { s, port, errors } = await server(path, { onUpgrade: (_r, c) => { sent = c.send(Buffer.from('leak')); return false; } });
+    const socket = await connect(port);
+    const end = ending(socket);
+    socket.write(head(GOOD));
+    const { data, fin } = await end;
+    expect(data).toBe(refusal('403 Forbidden', 'refused by onUpgrade'));
+    expect([sent, fin, errors.map(e => e.code)]).toEqual([false, true, ['ERR_UPGRADE']]);
+    await s.close();
+  });
+
+  it('answers a head with a bare LF with 400 as the LF comes, not at the deadline', async () => {
+    const { s, port, errors } = await server(path, { upgradeTimeout: 30_000 });
+    const socket = await connect(port);
+    const end = ending(socket);
+    socket.write(`${GOOD.join('\n')}\n\n`);
+    const { data, fin } = await end;
+    expect(data).toBe(refusal('400 Bad Request', 'a bare LF in the head (lines end in CRLF)'));
+    expect([fin, errors.map(e => e.code)]).toEqual([true, ['ERR_UPGRADE']]);
+    await s.close();
+  });
+
   it('an async onUpgrade holds reading until it answers; a client that sent nothing and left is no error', async () => {
     let release!: () => void;
     const { s, port, errors } = await server(path, { onUpgrade: () => new Promise<void>(r => (release = r)) });

@@ -13,11 +13,7 @@ import {
 import { keyAt, maskRing } from './js-mask.ts';
 import { ringByte, ringMoveUp, ringPut, ringToRing } from './js-ring.ts';
 import { UTF8_REJECT, utf8Run } from './js-utf8.ts';
-
-/** Codes a close frame may carry (RFC 6455 section 7.4; 1004-1006 and 1015 are never sent). */
-function closeCodeValid(code: number): boolean {
-  return (code >= 1000 && code <= 1014 && (code < 1004 || code > 1006)) || (code >= 3000 && code <= 4999);
-}
+import { closeCodeValid } from './websocket-close.ts';
 
 export class JsWebsocket {
   /** What the last wsProcess() found: entries it listed; the bytes from W_LISTED the ring must hold for the frame in progress; an error's rule or message length. */

@@ -1,6 +1,6 @@
-// What a WebSocket close carries (RFC 6455 sections 5.5.1 and 7.4): the close code
-// each error that ends a connection maps to, and a close frame's payload built and
-// read. The cores check a peer's close frame (its length, code and UTF-8 reason)
+// What a WebSocket close carries (RFC 6455 sections 5.5.1 and 7.4): the codes a
+// close frame may carry, the close code each error that ends a connection maps to,
+// and a close frame's payload built and read. The cores check a peer's close frame (its length, code and UTF-8 reason)
 // before they list it, so readClose() needs no checks of its own.
 
 import {
@@ -13,15 +13,26 @@ export const CLOSE_NORMAL = 1000;
 /** 1001: the endpoint goes away (a server draining). */
 export const CLOSE_GOING_AWAY = 1001;
 /** 1002: a protocol error (ERR_WEBSOCKET_PROTOCOL). */
-export const CLOSE_PROTOCOL_ERROR = 1002;
+const CLOSE_PROTOCOL_ERROR = 1002;
 /** 1005: no code in the close frame (never sent; what readClose() reports for an empty payload). */
-export const CLOSE_NO_STATUS = 1005;
+const CLOSE_NO_STATUS = 1005;
 /** 1007: a text message or reason that is not UTF-8 (ERR_WEBSOCKET_UTF8). */
-export const CLOSE_INVALID_DATA = 1007;
+const CLOSE_INVALID_DATA = 1007;
 /** 1009: a message over maxFrame (ERR_FRAME_TOO_LARGE). */
-export const CLOSE_TOO_BIG = 1009;
+const CLOSE_TOO_BIG = 1009;
 /** 1011: the server failed otherwise (a handler that threw, and every other error). */
-export const CLOSE_INTERNAL_ERROR = 1011;
+const CLOSE_INTERNAL_ERROR = 1011;
+
+/**
+ * May a close frame carry this code (RFC 6455 7.4.1, 7.4.2)? 1000-1003, 1007-1014
+ * (1004 is reserved; 1005 and 1006 are never sent) and 3000-4999 (registered and
+ * private). One rule both ways: what close() sends and what the TypeScript core
+ * takes from a peer (assembly/websocket.ts holds its twin: assembly/ imports only
+ * assembly/); the ws package allows the same.
+ */
+export function closeCodeValid(code: number): boolean {
+  return Number.isInteger(code) && ((code >= 1000 && code <= 1014 && (code < 1004 || code > 1006)) || (code >= 3000 && code <= 4999));
+}
 
 /** The close code for the error number that ends a connection. */
 export function websocketCloseCode(errorNumber: number): number {

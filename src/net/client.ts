@@ -21,11 +21,10 @@ import { notBytes, type Connection, type ConnectionInfo } from './connection.ts'
 import type { ConnectionHooks, Handler } from './handler.ts';
 import type { TlsClientOptions } from './tls-context.ts';
 import { checkOptions, checkTls, duration, OTHER, whole, type Rule } from './option-rules.ts';
-import { kClientError, kDial, kError, kMaxQueued, kOpened, kReplyRefusal } from './internals.ts';
+import { kClientError, kDial, kError, kMaxQueued, kOpened, kReply, kReplyRefusal } from './internals.ts';
 import { destination, type Destination } from './unix-socket.ts';
 import { targetProblem, type UpgradeTarget } from './websocket-handshake.ts';
 import { waitingBytes, waitingKind, sendKind, waiting, type SendOptions, type Waiting } from './message-kind.ts';
-import { WS_TEXT } from '../core/core.ts';
 
 export interface ReconnectOptions {
   /** ms before the first retry. Default 100. */
@@ -268,7 +267,7 @@ export class RingwireClient<Data = any> extends EventEmitter<ClientEvents> {
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
-    for (const w of held) c.send(waitingBytes(w), { text: waitingKind(w) === WS_TEXT });
+    for (const w of held) c[kReply](undefined, waitingBytes(w), waitingKind(w)); // send() with its kind, no options object each
   }
 
   private end(error: Error | undefined): void {

@@ -75,7 +75,7 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { FRAME_WORDS, R_BLOCKED, R_DONE, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, WS_CONTROL_MAX, WS_PING, type Core } from '../core/core.ts';
+import { FRAME_WORDS, R_BLOCKED, R_DONE, R_NO_MEMORY, S_PAUSES, S_QUARANTINED, WS_CLOSE, WS_CONTROL_MAX, WS_PING, type Core } from '../core/core.ts';
 import { E_DRAIN_TIMEOUT, E_HANDLER, E_SOCKET, E_TRUNCATED_FRAME, E_UPGRADE, handlerError, ringwireError, type RingwireError } from '../core/errors.ts';
 import type { NormalClose } from '../core/stats.ts';
 import { badStep, LIFE, over, reads, type Life, type LifeEvent, type StateView } from './connection-state.ts';
@@ -95,15 +95,15 @@ import {
   kError, kEvict, kHost, kExpectHeader, kExpectUpgrade, kFail, kFannedOut, kFanoutReady, kFanoutRun, kFanoutShare, kFanoutShares, kFinWhenFlushed, kFlush, kFlushLater, kFlushQueued, kInRead, kHandler, kHandlerSince, kHoldFin, kHoldsRings,
   kIdentified, kInbound, kLastActive, kLastProgress, kLeave, kLeaveRead, kLife, kLimits, kOpened, kPair, kQueue, kReply, kReset, kRestartWait, kRxSeen, kSecured, kSettle, kShrink,
   kSlot, kSocketClosed, kStage, kStageExpired, kStart, kState, kTakesFrames, kTlsAfterHeader, kTxBlocked, kUnanswered, kUpdateReading, kWaitStart, kWaitsOnWrite, kWhenDrained, kWindowBytes, kWindowStart,
-  kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan, kSession,
+  kWritePath, kWriting, kWrote, kPeer, kForward, kNextSpan, kSession, kCloseFrame,
 } from './internals.ts';
 import { tlsInfo, type TlsInfo } from './tls-context.ts';
 import { UpgradeClientStage, UpgradeStage, type UpgradeSettings } from './upgrade-stage.ts';
 import { acceptResponse, HttpRefusal, readAnswer, refusalResponse, type UpgradeAnswer, type UpgradeRequest } from './websocket-handshake.ts';
 import { Writer } from './writer.ts';
 import { sendKind, type SendOptions } from './message-kind.ts';
-import { sendableCode, WebSocketSession } from './websocket-session.ts';
-import { CLOSE_GOING_AWAY, CLOSE_NORMAL, websocketCloseCode } from '../core/websocket-close.ts';
+import { WebSocketSession } from './websocket-session.ts';
+import { CLOSE_GOING_AWAY, CLOSE_NORMAL, closeCodeValid, websocketCloseCode } from '../core/websocket-close.ts';
 
 /** What identifies a connection in events, also one that was refused before it opened. */
 export interface ConnectionInfo {
@@ -710,12 +710,10 @@ export class Connection<Data = any> implements ConnectionInfo {
     return this.upgraded();
   }
 
-  /** The handshake is done (the 101 written or read): open, and write what was sent before it (it waited: Writer.flush()). */
+  /** The handshake is done (the 101 written or read): open (nothing was sent before it: Writer.takesData()). */
   private upgraded(): boolean {
     this.ws!.upgraded = true;
-    if (!this.open('upgraded')) return false;
-    this.out.flush();
-    return true;
+    return this.open('upgraded');
   }
 
   /** Not a valid upgrade, or refused: the plain HTTP answer, then close with ERR_UPGRADE. */
@@ -788,7 +786,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * handler's window holds its replies back.
    */
   [kFanoutReady](): boolean {
-    return this.state !== 'closed' && !this.error && !this.held(this.dl?.sender()) && this.out.takesInRing();
+    return !this.held(this.dl?.sender()) && this.out.takesInRing();
   }
 
   /**
@@ -798,7 +796,7 @@ export class Connection<Data = any> implements ConnectionInfo {
    * replies (then send() each, so they keep their place).
    */
   [kFanoutRun](records: Uint8Array, at: number, end: number, payload: number): boolean | null {
-    if (this.out.closed || this.state === 'closed' || this.error) return false;
+    if (!this.out.takesData()) return false;
     if (this.held(this.dl?.sender())) return null;
     return this.out.putRun(records, at, end, payload);
   }
@@ -821,8 +819,16 @@ export class Connection<Data = any> implements ConnectionInfo {
   /** A reply of frame `at` (send(), or its own reply.send(): delivery-window.ts): in its place while earlier frames are out, else at once. */
   [kReply](at: InFlight | undefined, payload: Uint8Array, kind: number): boolean {
     if (!(payload instanceof Uint8Array)) throw notBytes('send()', payload);
-    if (this.out.closed || this.state === 'closed' || this.error || this.ws?.closeSent) return false;
+    // closeSent: close() was called (its frame may still wait in a frame's place: takesData() would not know yet).
+    if (this.ws?.closeSent || !this.out.takesData()) return false;
     return this.held(at) ? this.d.keep(at, payload, kind) : this.out.put(payload, kind);
+  }
+
+  /** websocket framing: our close frame (close()) after every reply already sent, so in the current frame's place while the window holds it (WebSocketSession). */
+  [kCloseFrame](payload: Uint8Array): void {
+    const at = this.dl?.sender();
+    if (this.held(at)) this.d.keep(at, payload, WS_CLOSE);
+    else this.out.put(payload, WS_CLOSE, true);
   }
 
   /**
@@ -838,15 +844,15 @@ export class Connection<Data = any> implements ConnectionInfo {
    * Finish gracefully, from anywhere (a handler too): no more frames are
    * delivered; every reply already given to send() goes out (after a pending
    * handler settles), then FIN. websocket framing, the close handshake: a close
-   * frame with `code` (default 1000; 1000, 1001, 1003, 1007-1011 or 3000-4999) and
+   * frame with `code` (default 1000; 1000-1003, 1007-1014 or 3000-4999) and
    * `reason` (at most 123 bytes of UTF-8) goes out after those replies, and the
    * peer's close frame is awaited (messages that come meanwhile are dropped) for
-   * CLOSE_WAIT_MS before our FIN. Another code is a TypeError, a longer reason a RangeError.
+   * closeTimeout (the endpoint's, default 5 s) before our FIN. Another code is a TypeError, a longer reason a RangeError.
    */
   close(code = 1000, reason?: string): void {
     const ws = this.ws;
     if (ws !== null && !over(this.state) && !this.error && !this.peerEnded) {
-      if (!sendableCode(code)) throw new TypeError(`a WebSocket close code must be 1000, 1001, 1003, 1007-1011 or 3000-4999, got ${String(code)}`);
+      if (!closeCodeValid(code)) throw new TypeError(`a WebSocket close code must be 1000-1003, 1007-1014 or 3000-4999, got ${String(code)}`);
       if (ws.closing(code, reason)) return;
     }
     this.shut('close');
@@ -862,7 +868,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.ws === null) throw new TypeError('ping() is for websocket framing');
     if (!(payload instanceof Uint8Array)) throw notBytes('ping()', payload);
     if (payload.length > WS_CONTROL_MAX) throw new TypeError(`a ping carries at most ${WS_CONTROL_MAX} bytes, got ${payload.length}`);
-    if (!this.ws.upgraded || this.out.closed || this.state === 'closed' || this.error || this.ws.closeSent) return false;
+    if (this.ws.closeSent || !this.out.takesData()) return false;
     return this.out.put(payload, WS_PING);
   }
 
@@ -1443,6 +1449,7 @@ export class Connection<Data = any> implements ConnectionInfo {
   [kCloseSlot](event: 'socket-closed' | 'settle'): void {
     this.to('closed', event);
     clearTimeout(this.lingerTimer);
+    this.ws?.dispose();
     this.dropQueue();
     if (this.dl !== null) this.dl.saved = null;
     this.link?.unpair(this.connected, this.error);

@@ -40,6 +40,8 @@ export const DEFAULT_DRAIN_TIMEOUT = 10_000;
  * nothing is cut off as soon as a PROXY header's would be, give or take a round trip.
  */
 export const DEFAULT_UPGRADE_TIMEOUT = 10_000;
+/** websocket framing: close()'s wait for the peer's close frame (closeTimeout). */
+export const DEFAULT_CLOSE_TIMEOUT = 5000;
 /** The longest upgrade head taken by default: 8 KiB, what nginx's and Node's http parsers allow per header line (browsers send well under 1 KiB, cookies aside). */
 export const DEFAULT_MAX_UPGRADE_BYTES = 8192;
 const MIN_UPGRADE_BYTES = 256;
@@ -100,6 +102,7 @@ export const ENDPOINT_RULES = {
   proxyTrusted: OTHER,
   proxyTimeout: deadline(),
   upgradeTimeout: deadline(),
+  closeTimeout: duration(1),
   maxUpgradeBytes: whole(MIN_UPGRADE_BYTES, MAX_UPGRADE_BYTES, 'bytes'),
   signal: OTHER,
   tls: OTHER,
@@ -145,6 +148,8 @@ export interface EndpointConfig<Data = any> {
   /** websocket framing: the upgrade's deadline and the longest head (defaults filled in; unused with other framings). */
   readonly upgradeTimeout: number;
   readonly maxUpgradeBytes: number;
+  /** websocket framing: how long close() waits for the peer's close frame before our FIN. */
+  readonly closeTimeout: number;
   readonly addressTable: SharedArrayBuffer | undefined;
   readonly heartbeat: SharedArrayBuffer | undefined;
   readonly signal: AbortSignal | undefined;
@@ -201,6 +206,7 @@ export function endpointConfig<Data>(options: EndpointOptions<Data>, names: Opti
     proxyTimeout: proxyTrusted ? o.proxyTimeout ?? DEFAULT_PROXY_TIMEOUT : 0,
     upgradeTimeout: o.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT,
     maxUpgradeBytes: o.maxUpgradeBytes ?? DEFAULT_MAX_UPGRADE_BYTES,
+    closeTimeout: o.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
     addressTable: o.addressTable,
     heartbeat: o.heartbeat,
     signal: o.signal,

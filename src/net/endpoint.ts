@@ -178,6 +178,8 @@ export interface EndpointOptions<Data = any> extends Omit<CoreOptions, 'mode'>, 
   upgradeTimeout?: number;
   /** websocket framing: the longest upgrade request (or a client's 101) head, in bytes; a longer one is answered 431 (ERR_UPGRADE). Default 8192. */
   maxUpgradeBytes?: number;
+  /** websocket framing: after close(code, reason), how many ms our close frame waits for the peer's before our FIN. Default 5000. */
+  closeTimeout?: number;
   /** Aborting closes the endpoint, as close() does. */
   signal?: AbortSignal;
   /**
@@ -374,7 +376,7 @@ export class Endpoint<Data = any> extends EventEmitter<EndpointEvents> implement
         header: o.proxyTimeout, handshake: 0, upgrade: 0,
       };
       if (isWebSocket(this.coreInstance)) {
-        this.upgrade = { limit: o.maxUpgradeBytes, timeout: o.upgradeTimeout };
+        this.upgrade = { limit: o.maxUpgradeBytes, timeout: o.upgradeTimeout, closeTimeout: o.closeTimeout };
         d.upgrade = o.upgradeTimeout;
       }
       if (o.tls) {

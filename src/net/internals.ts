@@ -49,6 +49,8 @@ export const kState = Symbol('state');
 export const kNextSpan = Symbol('nextSpan');
 /** websocket framing: the connection's WebSocketSession once the upgrade opened it (null before, and with other framings). */
 export const kSession = Symbol('session');
+/** A WebSocket close frame in its place (WebSocketSession -> Connection). */
+export const kCloseFrame = Symbol('closeFrame');
 
 // ---- Connection: what its own parts call (delivery.ts, writer.ts, relay-link.ts) ----
 // Reading, closing and the slot stay the connection's; its parts ask it through these.

@@ -14,7 +14,7 @@ export interface SendOptions {
 }
 
 /** A waiting payload of another kind than the default (WS_BINARY). */
-export class Kinded {
+class Kinded {
   readonly bytes: Uint8Array;
   readonly kind: number;
   constructor(bytes: Uint8Array, kind: number) {

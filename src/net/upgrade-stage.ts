@@ -19,6 +19,8 @@ export interface UpgradeSettings {
   readonly limit: number;
   /** ms from the stage's start to the 101 (upgradeTimeout; 0: none). */
   readonly timeout: number;
+  /** ms close(code, reason) waits for the peer's close frame before our FIN (closeTimeout; WebSocketSession). */
+  readonly closeTimeout: number;
   /** A client's request: what it asks for (its host filled in). Absent on a server. */
   readonly target?: UpgradeTarget & { host: string };
 }

@@ -21,7 +21,7 @@ import { createHash, randomBytes } from 'node:crypto';
 /** The GUID RFC 6455 section 1.3 appends to the key. */
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** The one protocol version RFC 6455 defines. */
-export const WEBSOCKET_VERSION = '13';
+const WEBSOCKET_VERSION = '13';
 
 /** The request a client sent to open a WebSocket, as onUpgrade sees it. */
 export interface UpgradeRequest {
@@ -87,9 +87,15 @@ export class HeadReader {
     return this.length;
   }
 
+  /**
+   * Take bytes of the head: how many of them it took once it is whole (the rest
+   * are frames), else -1. A LF not after a CR is a 400 as it comes: the head
+   * would never end in CRLFCRLF, and the peer would wait for the deadline.
+   */
   push(bytes: Uint8Array): number {
     for (let i = 0; i < bytes.length; i++) {
       const b = bytes[i]!;
+      if (b === 10 && (this.length === 0 || this.buf[this.length - 1] !== 13)) throw new HttpRefusal(400, 'a bare LF in the head (lines end in CRLF)');
       this.matched = b === CRLFCRLF[this.matched] ? this.matched + 1 : b === 13 ? 1 : 0;
       if (this.length === this.limit) throw new HttpRefusal(431, `the request head is longer than ${this.limit} bytes`);
       if (this.length === this.buf.length) {

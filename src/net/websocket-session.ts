@@ -6,36 +6,35 @@
 // decodes, unmasks and checks every frame and lists control frames beside whole
 // messages (Core.frameKind); this part answers them, and owns the close handshake:
 //
-//   peer's ping          a pong with its payload, at once (not while we are closing)
+//   peer's ping          a pong with its payload, at once (also after our close frame:
+//                        only data frames may not follow it; not after the peer's close)
 //   peer's pong          nothing (an answer to ping(), or unsolicited: both allowed)
 //   peer's close         recorded (peerCode, peerReason), answered with a close that
 //                        echoes its code unless ours is out already, then our FIN
-//   close(code, reason)  our close frame, then the peer's is awaited (messages that
-//                        come meanwhile are dropped) for CLOSE_WAIT_MS, then our FIN
+//   close(code, reason)  our close frame after every reply already sent (in the
+//                        current frame's place while a handler's window holds it),
+//                        then the peer's is awaited (messages that come meanwhile are
+//                        dropped) for closeTimeout (the endpoint's), then our FIN
 //   an error, the drain  our close frame with the error's code (websocketCloseCode:
 //                        1002, 1007, 1009, 1011) or 1001, then our FIN at once
 //                        (failing the connection, 7.1.7: nothing more is awaited)
-// Invariants: at most one close frame goes out (closeSent), and after it no data
-// frame; nothing is awaited from a peer that already sent its FIN.
+// Invariants: at most one close frame goes out (closeSent: no send() is taken once
+// close() was called), and after it no data frame (Writer.takesData()); nothing is
+// awaited from a peer that already sent its FIN.
 
 import { WS_CLOSE, WS_PING, WS_PONG } from '../core/core.ts';
 import { closePayload, readClose } from '../core/websocket-close.ts';
+import { kCloseFrame } from './internals.ts';
 import type { UpgradeSettings } from './upgrade-stage.ts';
 import type { UpgradeRequest } from './websocket-handshake.ts';
 import type { Writer } from './writer.ts';
-
-/** How long close(code, reason) waits for the peer's close frame before our FIN. */
-export const CLOSE_WAIT_MS = 5000;
-
-/** Close codes an application may send (RFC 6455 7.4.1, 7.4.2): 1000, 1001, 1003, 1007-1011, and 3000-4999 (registered and private). */
-export function sendableCode(code: number): boolean {
-  return Number.isInteger(code) && (code === 1000 || code === 1001 || code === 1003 || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999));
-}
 
 /** What the session asks of its connection. */
 export interface SessionOwner {
   /** Close gracefully now (our FIN once every reply is out). */
   close(): void;
+  /** Our close frame after every reply already sent: in the current frame's place while a handler's window holds its replies, else now. */
+  [kCloseFrame](payload: Uint8Array): void;
 }
 
 export class WebSocketSession {
@@ -67,7 +66,8 @@ export class WebSocketSession {
   /** A control frame from the peer: answered here. */
   control(kind: number, payload: Uint8Array): void {
     if (kind === WS_PING) {
-      if (!this.closeSent) this.out.put(payload, WS_PONG);
+      // Answered until the peer's close came (RFC 6455 5.5.2; 5.5.1 forbids only data frames after ours).
+      if (this.peerCode === undefined) this.out.put(payload, WS_PONG);
     } else if (kind === WS_CLOSE && this.peerCode === undefined) {
       const { code, reason } = readClose(payload);
       this.peerCode = code;
@@ -87,11 +87,12 @@ export class WebSocketSession {
   closing(code: number, reason: string | undefined): boolean {
     if (!this.upgraded || this.peerCode !== undefined || this.waitOver) return false;
     if (this.closeSent) return true;
-    this.send(closePayload(code, reason));
+    this.closeSent = true;
+    this.owner[kCloseFrame](closePayload(code, reason));
     this.waitTimer = setTimeout(() => {
       this.waitOver = true;
       this.owner.close();
-    }, CLOSE_WAIT_MS);
+    }, this.settings.closeTimeout);
     this.waitTimer.unref();
     return true;
   }
@@ -106,7 +107,12 @@ export class WebSocketSession {
     if (this.upgraded && !this.closeSent && !peerEnded) this.send(closePayload(code));
   }
 
-  /** Our close frame, even after an error closed the connection (Writer.put's `closing`). */
+  /** The connection is gone (destroyed, a socket error, closed): nothing more is awaited. */
+  dispose(): void {
+    clearTimeout(this.waitTimer);
+  }
+
+  /** Our close frame now, even after an error closed the connection (Writer.put's `closing`). */
   private send(payload: Uint8Array): void {
     this.closeSent = true;
     this.out.put(payload, WS_CLOSE, true);

@@ -44,13 +44,13 @@
 
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, WS_BINARY, type Core } from '../core/core.ts';
+import { SEND_DELIMITER, SEND_FULL, SEND_NO_MEMORY, SEND_OK, SEND_TOO_LARGE, WS_BINARY, WS_CLOSE, WS_TEXT, type Core } from '../core/core.ts';
 import { E_DELIMITER_IN_PAYLOAD, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, ringwireError, type RingwireError } from '../core/errors.ts';
 import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
 import { WRITE_DONE, WRITE_PENDING, canWriteDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
-import { kActive, kDelivering, kError, kFail, kFlushLater, kHoldsRings, kHost, kInRead, kLastActive, kLife, kLimits, kQueue, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
+import { kActive, kDelivering, kError, kFail, kFlushLater, kHoldsRings, kHost, kInRead, kLastActive, kLife, kLimits, kQueue, kSession, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
 import { clock } from './read-clocks.ts';
 import { TxQueue } from './tx-queue.ts';
 
@@ -86,6 +86,8 @@ export class Writer implements DirectWriteOwner {
   private sharedQueued = 0;
   /** Direct writes pending in libuv (the kernel did not take all of them at once). */
   private pendingWrites = 0;
+  /** websocket framing: our close frame is in the output: no data frame (nor another close) follows it (RFC 6455 5.5.1). */
+  private closeOut = false;
   /** put() returned false: onDrain is owed once the queue is in the ring. */
   owesDrain = false;
   /** When the output last moved (the endpoint's write-timeout sweep reads it). */
@@ -171,9 +173,23 @@ export class Writer implements DirectWriteOwner {
     return this.inflight > 0 || this.pendingWrites > 0 || (this.copiesWrites && this.c.socket.writableLength > 0);
   }
 
-  /** Would put() try the tx ring now (open, and nothing queued for it)? */
+  /**
+   * Does the output take a data frame (a reply, a fan-out's) now? Open, no error
+   * closed it, and, with websocket framing, upgraded (nothing of the WebSocket's
+   * goes out before the 101, nor after a refusal) with our close frame not in the
+   * output. The one check of every data path: put(), putRun(), putShared() (through
+   * takesInRing()), the connection's send() and ping().
+   */
+  takesData(): boolean {
+    const c = this.c;
+    if (this.closed || this.closeOut || c[kLife] === 'closed' || c[kError]) return false;
+    const ws = c[kSession];
+    return ws === null || ws.upgraded;
+  }
+
+  /** Would put() try the tx ring now (it takes data, and nothing is queued for it)? */
   takesInRing(): boolean {
-    return !this.closed && this.c[kLife] !== 'closed' && !this.c[kError] && this.txQueued === 0;
+    return this.takesData() && this.txQueued === 0;
   }
 
   /** Can putShared() take a fan-out's shared views now (see the header)? With takesInRing(). */
@@ -184,9 +200,9 @@ export class Writer implements DirectWriteOwner {
   /**
    * Frames of a fan-out batch as wire bytes, a view of the batch's one encoded copy
    * (never written again), `payload` payload bytes: written at the next flush, ahead of
-   * anything sent after them (only where sharesWrites() said so). 'sent'; 'queued'
-   * while a write is pending (charged as queued); 'refused', as put()'s false, when
-   * that makes this a slow consumer.
+   * anything sent after them (only where takesInRing() and sharesWrites() said so).
+   * 'sent'; 'queued' while a write is pending (charged as queued); 'refused', as
+   * put()'s false, when that makes this a slow consumer.
    */
   putShared(wire: Uint8Array, payload: number): 'sent' | 'queued' | 'refused' {
     (this.views ??= []).push(wire);
@@ -201,11 +217,18 @@ export class Writer implements DirectWriteOwner {
    * send() after every earlier reply, whoever sends it, as a frame of this kind
    * (websocket framing: WS_*; other framings have one). `closing`: the WebSocket
    * close frame that goes out as an error closes the connection (nothing else is
-   * taken once an error closed it).
+   * taken once an error closed it). A data frame goes only where takesData() says;
+   * a control frame (ping, pong, close) also after our close frame (a pong must
+   * answer a ping until the peer's close came, RFC 6455 5.5.2), but one close only.
    */
   put(payload: Uint8Array, kind = WS_BINARY, closing = false): boolean {
     const c = this.c;
-    if (this.closed || c[kLife] === 'closed' || (c[kError] && !closing)) return false;
+    if (kind === WS_BINARY || kind === WS_TEXT) {
+      if (!this.takesData()) return false;
+    } else if (this.closed || c[kLife] === 'closed' || (c[kError] && !closing) || (kind === WS_CLOSE && this.closeOut)) {
+      return false;
+    }
+    if (kind === WS_CLOSE) this.closeOut = true;
     const wasEmpty = this.txQueued === 0;
     let r = wasEmpty ? this.core.send(this.slot, payload, kind) : this.core.check(payload, kind);
     if (wasEmpty && r === SEND_FULL && this.inflight === 0 && this.core.growTx(this.slot, payload.length) === SEND_OK) {
@@ -250,7 +273,7 @@ export class Writer implements DirectWriteOwner {
    */
   putRun(records: Uint8Array, at: number, end: number, payload: number): boolean {
     const c = this.c;
-    if (this.closed || c[kLife] === 'closed' || c[kError]) return false;
+    if (!this.takesData()) return false;
     const wasEmpty = this.txQueued === 0;
     (this.tx ??= new TxQueue()).pushRun(records, at, end, payload);
     if (!this.charge(payload)) return false;
@@ -280,7 +303,7 @@ export class Writer implements DirectWriteOwner {
   flush(): void {
     const socket = this.c.socket;
     const pending = this.core.txPending(this.slot) - this.inflight;
-    // Before the connection opens (a WebSocket's 101 is not written yet) what was sent waits in the ring: the connection flushes as it opens.
+    // Nothing is written before the connection opens (a preamble's bytes, a WebSocket's 101, go first: takesData() refuses a WebSocket's frames until then).
     if ((pending <= 0 && (this.views?.length ?? 0) === 0) || socket.destroyed || this.closed || this.c[kLife] === 'preamble') return;
     // TLS takes one write at a time (Node's TLS layer encrypts a write at once but
     // reports it done, and takes the next, only once the encrypted bytes are in the
