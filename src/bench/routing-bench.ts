@@ -26,7 +26,7 @@
 // Rounds alternate contenders (A B C A B C …); figures are medians with min–max.
 // Servers are processes of their own on 127.0.0.1, killed by PID when done.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
@@ -36,7 +36,7 @@ import { crc32 } from 'node:zlib';
 import { Mailbox } from '../net/mailbox.ts'; // the mailbox itself is measured: an internal, not in the package's API
 import { Asks } from '../net/asks.ts'; // router.ask's machinery, measured without sockets
 import { PARENT, Switchboard } from '../net/switchboard.ts';
-import { track } from './runner.ts';
+import { listeningServer } from './runner.ts';
 import { spread, type Spread } from './summary.ts';
 import { entry } from './contenders.ts';
 import { fillMessage, MESSAGE_BYTES, wrong } from './thread-consumer.ts';
@@ -122,21 +122,14 @@ export function fanoutLine(k: number, size: number): Buffer {
   return Buffer.from(`${String(k).padStart(8, '0')} ${'x'.repeat(size - 10)}\n`);
 }
 
-async function startFanoutServer(contender: FanoutContender, subscribers: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = track(contender.startsWith('plain') // killed with the bench, Ctrl-C included
-    ? spawn(process.execPath, [entry('plain-fanout'), ...(contender === 'plain-per-message' ? ['--per-message'] : [])], { stdio: ['ignore', 'pipe', 'ignore'] })
-    : spawn(process.execPath, [
+function startFanoutServer(contender: FanoutContender, subscribers: number): Promise<{ child: ChildProcess; port: number }> {
+  return listeningServer(contender, contender.startsWith('plain')
+    ? [entry('plain-fanout'), ...(contender === 'plain-per-message' ? ['--per-message'] : [])]
+    : [
       entry('cli'), 'serve', '--port', '0', '--framing', 'line', '--handler', entry('fanout-handler'),
       '--workers', contender === 'ringwire-1-worker' ? '1' : contender === 'ringwire-2-workers' ? '2' : String(os.availableParallelism()),
       '--max-connections', String(subscribers + 64),
-    ], { stdio: ['ignore', 'pipe', 'ignore'] }));
-  const [line] = await once(child.stdout!.setEncoding('utf8'), 'data') as [string];
-  const port = /:(\d+) /.exec(line);
-  if (!port) {
-    child.kill('SIGKILL');
-    throw new Error(`${contender} did not start: ${line.trim()}`);
-  }
-  return { child, port: Number(port[1]) };
+    ]);
 }
 
 /** One fan-out run: deliveries per second, or throws when any subscriber's bytes are not what was published. */

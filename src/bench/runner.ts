@@ -92,6 +92,18 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
+/** A server started with `args` (tracked), once its first line names the port it listens on; killed and thrown when it does not. */
+export async function listeningServer(name: string, args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] }));
+  const [line] = await once(child.stdout!.setEncoding('utf8'), 'data') as [string];
+  const port = /:(\d+) /.exec(line);
+  if (!port) {
+    child.kill('SIGKILL');
+    throw new Error(`${name} did not start: ${line.trim()}`);
+  }
+  return { child, port: Number(port[1]) };
+}
+
 async function freePort(): Promise<number> {
   const probe = net.createServer();
   await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve));

@@ -14,7 +14,7 @@
 // message sent until every subscriber has every byte, and the server's CPU per
 // delivery over the same interval (/proc: all its threads).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -23,7 +23,7 @@ import { crc32 } from 'node:zlib';
 import { entry } from './contenders.ts';
 import { cpuSince, cpuTime } from './process-meter.ts';
 import { fanoutLine } from './routing-bench.ts';
-import { track } from './runner.ts';
+import { listeningServer } from './runner.ts';
 import { ratio, spread, type Spread } from './summary.ts';
 import { clientFrame, serverFrame, upgrade } from './websocket-wire.ts';
 
@@ -64,21 +64,14 @@ const RUN_TIMEOUT = 30_000;
 const DELIVERIES_PER_TIMEOUT_SECOND = 20_000;
 const OK = serverFrame(Buffer.from('OK'));
 
-async function startServer(contender: BroadcastContender, subscribers: number): Promise<{ child: ChildProcess; port: number }> {
+function startServer(contender: BroadcastContender, subscribers: number): Promise<{ child: ChildProcess; port: number }> {
   const args = contender === 'ws'
     ? [entry('plain-websocket'), 'broadcast', '0']
     : [
       entry('cli'), 'serve', '--host', '127.0.0.1', '--port', '0', '--framing', 'websocket', '--handler', entry('fanout-handler'),
       '--workers', contender === 'ringwire-1-worker' ? '1' : '2', '--max-connections', String(subscribers + 64),
     ];
-  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] }));
-  const [line] = await once(child.stdout!.setEncoding('utf8'), 'data') as [string];
-  const port = /:(\d+) /.exec(line);
-  if (!port) {
-    child.kill('SIGKILL');
-    throw new Error(`${contender} did not start: ${line.trim()}`);
-  }
-  return { child, port: Number(port[1]) };
+  return listeningServer(contender, args);
 }
 
 /** A client: connected, upgraded, its role sent and "OK" received; then every byte after the OK goes to onData. */
