@@ -10,7 +10,7 @@
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/index.ts';
-import { collect, connect, errorCodes, sleep, startServer, until } from './net-helpers.ts';
+import { collect, connect, errorCodes, sleep, startServer, until, untilWritesStop } from './net-helpers.ts';
 
 const WRITES = (['wasm', 'js'] as const).flatMap(core => (['direct', 'stream'] as const).map(writePath => ({ core, writePath })));
 
@@ -18,18 +18,6 @@ const WRITES = (['wasm', 'js'] as const).flatMap(core => (['direct', 'stream'] a
 function payload(k: number, size: number): Buffer {
   const head = `${k} `;
   return Buffer.concat([Buffer.from(head), Buffer.alloc(Math.max(0, size - head.length), 97 + (k % 26))]);
-}
-
-/** Wait until the server has written nothing more for 300 ms: a never-reading peer's kernel buffers are full. */
-async function untilWritesStop(bytesOut: () => number): Promise<void> {
-  let last = -1;
-  await until(async () => {
-    const now = bytesOut();
-    const steady = now === last;
-    last = now;
-    if (!steady) await sleep(300);
-    return steady;
-  }, 20_000, 'the server to stop writing to the subscriber that does not read');
 }
 
 /** A line server whose connections join "room" on their first frame and answer "in". */

@@ -107,6 +107,18 @@ export function ending(socket: net.Socket): Promise<{ data: string; fin: boolean
   return new Promise(resolve => socket.once('close', () => resolve({ data, fin, error })));
 }
 
+/** Wait until the server has written nothing more for 300 ms: a never-reading peer's kernel buffers are full. */
+export async function untilWritesStop(bytesOut: () => number): Promise<void> {
+  let last = -1;
+  await until(async () => {
+    const now = bytesOut();
+    const steady = now === last;
+    last = now;
+    if (!steady) await sleep(300);
+    return steady;
+  }, 20_000, 'the server to stop writing to the peers that do not read');
+}
+
 /** Wait until the server's bytesIn stops growing (it paused reading); resolves with it, checked again after 100 ms. */
 export async function untilReadingStops(server: RingwireServer): Promise<number> {
   let last = -1;

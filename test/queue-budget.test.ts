@@ -12,24 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
-import { collect, connect, errorCodes, sleep, startServer, until } from './net-helpers.ts';
+import { collect, connect, errorCodes, sleep, startServer, until, untilWritesStop } from './net-helpers.ts';
 import type { Connection, ServerOptions } from '../src/index.ts';
 
 const WRITES = (['wasm', 'js'] as const).flatMap(core => (['direct', 'stream'] as const).map(writePath => ({ core, writePath })));
 /** Longer than the time without write progress that makes a holder a candidate (queue-budget.ts). */
 const STALLED = 400;
-
-/** Wait until the server has written nothing more for 300 ms: every never-reading client's kernel buffers are full. */
-async function untilWritesStop(bytesOut: () => number): Promise<void> {
-  let last = -1;
-  await until(async () => {
-    const now = bytesOut();
-    const steady = now === last;
-    last = now;
-    if (!steady) await sleep(300);
-    return steady;
-  }, 20_000, 'the server to stop writing to the clients that do not read');
-}
 
 describe.each(WRITES)('the queue budget charges the holder ($core core, $writePath writes)', ({ core, writePath }) => {
   it('at the budget a reply queues and no one is closed; one byte past, the stalled holder with the most queued bytes is closed, not the sender', async () => {
