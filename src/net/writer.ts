@@ -323,11 +323,11 @@ export class Writer implements DirectWriteOwner {
     // kernel: in the check phase of this turn at the earliest). Replies made while one is in flight stay in the ring and
     // leave together when it completes (written() flushes): one SSL_write from one
     // view of the ring, where handing each to socket.write would queue a view per
-    // reply and have Node concatenate them into a new buffer to encrypt. Once the
-    // output ends, everything is handed over (the FIN follows it in the stream).
+    // reply and have Node concatenate them into a new buffer to encrypt. Through the
+    // Writable, once the output ends, everything is handed over (the FIN follows it
+    // in the stream); below it, the one write in flight holds, whatever the output
+    // (a TLS handle aborts on a second), and so does the FIN (holdsFin).
     if (this.copiesWrites) {
-      // The direct path keeps the one write in flight itself, whatever the output
-      // (a TLS handle aborts on a second; its FIN waits too: holdsFin).
       if (this.pendingWrites > 0) return;
       if (this.output === 'open') {
         if (socket.writableLength > 0) return;
@@ -476,7 +476,9 @@ export class Writer implements DirectWriteOwner {
       process.nextTick(() => socket.destroy(err));
       return;
     }
-    this.release(bytes); // TLS: 0 (its ring bytes went at the call), but its records are in the kernel now: progress
+    // TLS released its ring bytes at the call (flush()); its records are in the kernel now: progress all the same.
+    if (this.copiesWrites) this.lastProgress = clock();
+    else this.release(bytes);
     this.uncharge(charge);
     this.written();
   }
