@@ -51,6 +51,7 @@
 // only once the Writable has nothing in flight either (writer.ts, flush()). Nor may
 // the handle be shut down while a write is pending: the close_notify would wait
 // behind it, be written after the FIN and fail the write (EPIPE): the FIN waits too.
+// Checked on Node 22.12, 24 and 26 (test/tls.test.ts runs on both write paths).
 //
 // Checked on Node 20, 22.12, 24 and 26 (docs/node-facts.md); the socket suites run on
 // both write paths, on 22.12 and 26 too (npm run test:nodes). Node 26 added a second
