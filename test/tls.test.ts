@@ -1,4 +1,7 @@
-// TLS over real sockets on 127.0.0.1, both cores: echo against Node's tls.connect
+// TLS over real sockets on 127.0.0.1, both cores and both write paths (the TLSWrap
+// handle below the Writable, and socket.write, its fallback; the direct path is
+// checked to be taken), a client that never reads held at maxQueued and one byte past
+// it, a reset and a close while a write waits on the client: echo against Node's tls.connect
 // and against `openssl s_client` (Debian's openssl, a peer that is not Node) with
 // exact bytes; a client that does not trust the server, a server that refuses a
 // client certificate its CA did not sign, a plain-TCP client, and handshakes that
