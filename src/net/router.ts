@@ -76,9 +76,10 @@ const BATCH = 4096;
 /**
  * Bytes one batch hands to connections (a publish counts once per subscriber)
  * before letting I/O run; the batch ends after the record that reaches it (a
- * publish record holds at most 32 KiB: mailbox.ts's BATCH_BODY). Writing 64 MiB
- * takes ~20 ms of CPU here, as much as a server that writes each 64 KiB read to 1,000 subscribers; without it one batch of 4,096 publishes to 1,000
- * subscribers wrote 280 MB, and the thread read nothing else for 0.4–0.5 s.
+ * publish record holds at most 32 KiB: mailbox.ts's BATCH_BODY). 64 MiB is what a
+ * server that writes each 64 KiB read to 1,000 subscribers writes a turn (~20 ms
+ * of CPU here); without a bound, one batch of 4,096 publishes to 1,000
+ * subscribers wrote 280 MB and the thread read nothing else meanwhile.
  */
 export const TURN_BYTES = 64 * 1024 * 1024;
 const FOREVER = 2 ** 31 - 1;
