@@ -11,6 +11,7 @@ import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/index.ts';
 import { collect, connect, errorCodes, sleep, startServer, until, untilWritesStop } from './net-helpers.ts';
+import { TURN_BYTES } from '../src/net/router.ts';
 
 const WRITES = (['wasm', 'js'] as const).flatMap(core => (['direct', 'stream'] as const).map(writePath => ({ core, writePath })));
 
@@ -142,6 +143,60 @@ describe.each(WRITES)('fan-out, the shared copy ($core core, $writePath writes)'
     reader!.socket.end();
     expect((await after(paused!.got)).equals(expected)).toBe(true);
     expect((await after(reader!.got)).equals(expected)).toBe(true);
+    await server.close();
+  });
+});
+
+// A burst to many subscribers is handed on a turn of the event loop at a time
+// (router.ts, TURN_BYTES): the shared copy's views, which a subscriber with no
+// write pending takes without limit, made one batch of everything the mailbox held.
+describe.each([
+  ['wasm', 'direct'],
+  ['js', 'stream'],
+] as const)('a burst to many subscribers (%s core, %s writes)', (core, writePath) => {
+  it('is handed on over several turns of the event loop, at most TURN_BYTES and a publish record to each subscriber a turn; every subscriber gets every byte, in order', async () => {
+    const S = 160;
+    const frames = Array.from({ length: 900 }, (_, k) => payload(k, 999)); // 1,000 bytes a line
+    const expected = Buffer.concat(frames.flatMap(p => [p, Buffer.from('\n')]));
+    const subscribers: Connection[] = [];
+    const { server, port } = await startServer({
+      core, writePath, framing: 'line', maxFrame: 16384, maxQueued: 4 << 20,
+      onFrame(_frame, c) {
+        c.router.join(c, 'room');
+        subscribers.push(c);
+        c.send(Buffer.from('in'));
+      },
+    });
+    // Each subscriber compares what it reads after its "in\n" with `expected` as it comes (160 × 0.9 MB kept would be a lot).
+    const readers = await Promise.all(Array.from({ length: S }, async () => {
+      const s = await connect(port);
+      const r = { socket: s, got: -3, right: true };
+      s.on('data', (d: Buffer) => {
+        const at = Math.max(0, -r.got);
+        if (at < d.length && expected.compare(d, at, d.length, Math.max(0, r.got), r.got + d.length) !== 0) r.right = false;
+        r.got += d.length;
+      });
+      s.write('join\n');
+      await until(() => r.got >= 0, 10_000, 'the join');
+      return r;
+    }));
+    const handed: number[] = [];
+    let sampling = true;
+    const sample = () => {
+      handed.push(server.stats().total.bytesOut);
+      if (sampling) setImmediate(sample);
+    };
+    sample();
+    for (const p of frames) expect(subscribers[0]!.router.publish('room', p)).toBe('sent');
+    await until(() => readers.every(r => r.got >= expected.length), 20_000, 'every subscriber to get every frame');
+    sampling = false;
+    const turns = handed.slice(1).map((n, i) => n - handed[i]!).filter(n => n > 0);
+    // 144 MB in all: more than one turn of at most 64 MiB, each past it by at most one 32 KiB record (mailbox.ts's
+    // BATCH_BODY) to each subscriber, and what the stream path's rings (64 KiB) take from their queues meanwhile.
+    expect(turns.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...turns)).toBeLessThanOrEqual(TURN_BYTES + S * (32 + 64) * 1024);
+    for (const r of readers) expect([r.got, r.right]).toEqual([expected.length, true]);
+    for (const r of readers) r.socket.destroy();
     await server.close();
   });
 });

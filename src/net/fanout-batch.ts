@@ -66,6 +66,11 @@ export class FanoutBatch {
     this.limit = Math.min(LIMIT, core.config.txSize / 4, core.config.maxSegment / 2);
   }
 
+  /** Bytes of records in the batch (each frame's payload and 4): about what each subscriber gets. */
+  get bytes(): number {
+    return this.len;
+  }
+
   /** Would a frame of `length` bytes take the batch past its limit? (An empty batch takes any frame.) */
   full(length: number): boolean {
     return this.count > 0 && this.len + fanoutRecordSize(length) > this.limit;
