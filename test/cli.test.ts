@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, connect, roundTrip, sleep } from './net-helpers.ts';
 import { lengthFrame } from './harness.ts';
-import { runCli } from './cli-process.ts';
+import { refusal, runCli } from './cli-process.ts';
 import { parseServeArgs } from '../src/serve-args.ts';
 
 const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 10_000 });
@@ -26,22 +26,6 @@ function serve(args: string[]) {
 afterEach(() => {
   for (const child of running) child.kill('SIGKILL');
 });
-
-/**
- * The line `ringwire serve` (or `relay`) prints on stderr
- * before exiting 2 for these arguments, from parseServeArgs() in this process; an
- * error if it would start instead.
- */
-async function refusal([command, ...args]: string[]): Promise<string> {
-  if (command !== 'serve' && command !== 'relay') throw new Error(`${command}: serve or relay`);
-  try {
-    await parseServeArgs(args, command === 'relay');
-  } catch (err) {
-    const { message, code } = err as { message: string; code?: string };
-    return `ringwire: ${message}${code ? ` (${code})` : ''}\n`;
-  }
-  throw new Error(`ringwire ${command} ${args.join(' ')} was accepted`);
-}
 
 describe('ringwire CLI', () => {
   it('documents every serve option in --help', () => {
