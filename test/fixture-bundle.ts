@@ -3,7 +3,8 @@
 // package (esbuild). Why: every thread that imports a .ts file pays Node's type
 // stripping afresh, in its own isolate (its own amaro: ~170 ms a thread on a quiet
 // machine, 0.5 s under load, against ~55 ms for plain JavaScript), and the mailbox
-// tests start dozens of threads, one after another.
+// tests start dozens of threads, one after another. Every fixture that imports src/*.ts
+// goes through here (mailbox, address-table and topic-filter tests).
 // Invariant: the bundle is made from the sources as they are when the test file runs
 // (never a build left from before), once per fixture and process, in a fresh directory.
 import { mkdtempSync } from 'node:fs';
