@@ -24,6 +24,7 @@ import { createPipelinedServer } from '../src/bench/plain-pipelined.ts';
 import { syscalls, syscallsSince } from '../src/bench/process-meter.ts';
 import { runMatrix, scenarioLabel } from '../src/bench/runner.ts';
 import { benchPlan } from '../src/bench/bench-command.ts';
+import { fanoutMessagesFor } from '../src/bench/routing-bench.ts';
 import type { GcCount } from '../src/bench/gc-count.ts';
 import { BUILTIN, type Scenario } from '../src/bench/contenders.ts';
 import { onFrame as echoMessage } from '../src/bench/echo-handler-websocket.ts';
@@ -421,6 +422,18 @@ describe('ringwire bench, end to end', () => {
     }
   }, 60_000);
 
+  it('sizes a fan-out run to 640 MB of deliveries by default, 200 to 10,000 messages, or as given', () => {
+    expect(fanoutMessagesFor(undefined, 1000, 64)).toBe(10_000);
+    expect(fanoutMessagesFor(undefined, 10_000, 64)).toBe(1000);
+    expect(fanoutMessagesFor(undefined, 1000, 1024)).toBe(625);
+    expect(fanoutMessagesFor(undefined, 10_000, 1024)).toBe(200);
+    expect(fanoutMessagesFor(undefined, 10, 64)).toBe(10_000);
+    expect(fanoutMessagesFor(500, 10_000, 1024)).toBe(500);
+    const plan = (args: string[]) => benchPlan(args) as Exclude<ReturnType<typeof benchPlan>, 'help'>;
+    expect(plan(['--suite', 'routing']).routing.fanoutMessages).toBeUndefined();
+    expect(plan(['--suite', 'routing', '--quick']).routing.fanoutMessages).toBe(500);
+  });
+
   it('runs the routing suite: fan-out, cross-thread delivery and request/response, every contender verified, load average kept', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
@@ -437,14 +450,20 @@ describe('ringwire bench, end to end', () => {
     const n = os.availableParallelism() > 2 ? ['ringwire-N-workers'] : [];
     expect(routing.fanout.map(f => f.contender)).toEqual(['plain-batched', 'plain-per-message', 'ringwire-1-worker', 'ringwire-2-workers', ...n]);
     expect(routing.fanout[0]!.vsBatched).toBe(1); // the reference
-    for (const f of routing.fanout) expect([f.subscribers, f.messageBytes]).toEqual([20, 64]);
+    for (const f of routing.fanout) {
+      expect([f.subscribers, f.messageBytes, f.messages]).toEqual([20, 64, 200]);
+      expect(f.cpuPerDelivery.median).toBeGreaterThanOrEqual(0); // NaN (not Linux) fails this too
+      expect(f.clientBusy).toBeGreaterThan(0);
+    }
+    expect(routing.fanout[0]!.cpuVsBatched).toBe(1);
     expect(routing.threads.map(t => t.transport)).toEqual(['ringwire-mailbox', 'MessagePort', 'BroadcastChannel']);
     for (const t of routing.threads) expect(t.p99).toBeGreaterThanOrEqual(t.p50);
     expect(routing.asks.map(t => t.transport)).toEqual(['ringwire-ask', 'postMessage-reply']);
     for (const t of routing.asks) expect(t.p99).toBeGreaterThanOrEqual(t.p50);
     expect(r.stdout).toMatch(/ringwire-ask\s+[\d,.]+/);
     expect(routing.load.before).toHaveLength(3);
-    expect(r.stdout).toContain('Fan-out: 1 publisher, 20 subscribers, 200 messages of 64 B');
+    expect(r.stdout).toContain('Fan-out: 1 publisher, 20 subscribers, messages of 64 B');
+    expect(r.stdout).toMatch(/20 +64 B +200 +plain-batched/);
     expect(r.stdout).toMatch(/ringwire-2-workers\s+[\d,.]+/);
   }, 60_000);
 

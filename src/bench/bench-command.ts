@@ -139,7 +139,8 @@ Contenders:
 Routing (for --suite routing):
   --subscribers <list>      fan-out subscriber counts (default 1000,10000; --quick 1000)
   --fanout-sizes <list>     fan-out message sizes, newline included (default 64,1k; --quick 64)
-  --fanout-messages <n>     messages per fan-out run (default 2000; --quick 500)
+  --fanout-messages <n>     messages per fan-out run (default: 640 MB of deliveries, 200 to 10000
+                            messages: 10000 to 1000 subscribers of 64 B; --quick 500)
   --thread-messages <n>     messages (and requests) per cross-thread throughput run (default
                             200000; --quick 50000)
   --pings <n>               cross-thread ping-pongs (and round trips) for the latency, over
@@ -337,7 +338,7 @@ export function benchPlan(args: string[]): BenchPlan | 'help' {
       rounds,
       subscribers: list(values.subscribers ?? (q ? '1000' : '1000,10000')).map(v => parseCount('subscribers', v)),
       messageSizes: list(values['fanout-sizes'] ?? (q ? '64' : '64,1k')).map(v => fanoutSize(parseBytes('fanout-sizes', v))),
-      fanoutMessages: parseCount('fanout-messages', values['fanout-messages'] ?? (q ? '500' : '2000')),
+      fanoutMessages: values['fanout-messages'] !== undefined || q ? parseCount('fanout-messages', values['fanout-messages'] ?? '500') : undefined,
       threadMessages: parseCount('thread-messages', values['thread-messages'] ?? (q ? '50000' : '200000')),
       pings: parseCount('pings', values.pings ?? (q ? '3000' : '20000')),
     },

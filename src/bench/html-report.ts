@@ -133,7 +133,7 @@ function routingSection(report: BenchReport): string {
   if (!r) return '';
   const s = r.settings;
   return `<h2>Routing: fan-out and cross-thread delivery</h2>
-<p class="note">${escapeXml(`Fan-out: 1 publisher, ${s.subscribers.join(' and ')} subscribers, ${s.fanoutMessages} messages of ${s.messageSizes.join(' and ')} B; every subscriber's bytes checked. Median of ${s.rounds} rounds, contenders alternating; load average ${r.load.before.map(v => v.toFixed(2)).join(', ')} before.`)}</p>
+<p class="note">${escapeXml(`Fan-out: 1 publisher, ${s.subscribers.join(' and ')} subscribers, messages of ${s.messageSizes.join(' and ')} B; every subscriber's bytes checked; client busy near 100%: the client set the pace. Median of ${s.rounds} rounds, contenders alternating; load average ${r.load.before.map(v => v.toFixed(2)).join(', ')} before.`)}</p>
 ${table(FANOUT_HEADERS, fanoutRows(r))}
 <p class="note">${escapeXml(`Cross-thread delivery of ${s.messageBytes}-byte messages to a worker thread, every byte checked by the consumer.`)}</p>
 ${table(THREAD_HEADERS, threadRows(r))}

@@ -8,8 +8,7 @@
 //    against the reference, a plain Node server that batches by hand (one write
 //    per subscriber per 'data' chunk), and the same server writing each message to
 //    each subscriber socket (up to 1,000 subscribers: beyond, one run takes
-//    minutes). Every subscriber's bytes are checked (length and CRC-32 of the
-//    whole stream).
+//    minutes). Every subscriber's bytes are compared with what was published.
 // 2. Cross-thread delivery of 64-byte messages from this thread to a worker
 //    thread: ringwire's mailbox (what sendTo and publish post into, consumed as
 //    Router.pump does: take, sleep, Atomics.waitAsync) against
@@ -32,10 +31,10 @@ import net from 'node:net';
 import os from 'node:os';
 import { setImmediate as turn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { crc32 } from 'node:zlib';
 import { Mailbox } from '../net/mailbox.ts'; // the mailbox itself is measured: an internal, not in the package's API
 import { Asks } from '../net/asks.ts'; // router.ask's machinery, measured without sockets
 import { PARENT, Switchboard } from '../net/switchboard.ts';
+import { cpuSince, cpuTime } from './process-meter.ts';
 import { listeningServer } from './runner.ts';
 import { spread, type Spread } from './summary.ts';
 import { entry } from './contenders.ts';
@@ -47,8 +46,8 @@ export interface RoutingOptions {
   subscribers: number[];
   /** Fan-out message sizes in bytes (the newline included), one cell each. */
   messageSizes: number[];
-  /** Messages the publisher sends in each fan-out run. */
-  fanoutMessages: number;
+  /** Messages the publisher sends in each fan-out run; undefined: fanoutMessagesFor() per cell. */
+  fanoutMessages?: number;
   /** Messages per cross-thread throughput run. */
   threadMessages: number;
   /** Ping-pongs per cross-thread latency run. */
@@ -61,10 +60,28 @@ export interface FanoutRow {
   subscribers: number;
   messageBytes: number;
   contender: FanoutContender;
+  /** Messages published in each run of the cell. */
+  messages: number;
   /** Deliveries (messages × subscribers) per second. */
   deliveriesPerSecond: Spread;
   /** Against the reference in the same cell, plain-batched. */
   vsBatched: number;
+  /** The server's CPU time (user + system, all its threads) per delivery, ns (NaN where /proc cannot say). */
+  cpuPerDelivery: Spread;
+  /** Against the reference's in the same cell. */
+  cpuVsBatched: number;
+  /** The share of one core the client (this process: publisher and every subscriber) used, median: near 1, it set the pace. */
+  clientBusy: number;
+}
+
+/** One fan-out run's figures. */
+export interface FanoutRun {
+  /** Deliveries per second. */
+  rate: number;
+  /** Server CPU per delivery, ns. */
+  cpu: number;
+  /** Client CPU time over wall time. */
+  clientBusy: number;
 }
 
 export interface ThreadRow {
@@ -99,6 +116,8 @@ export const FANOUT_CONTENDERS = ['plain-batched', 'plain-per-message', 'ringwir
 export type FanoutContender = (typeof FANOUT_CONTENDERS)[number];
 /** The plain per-message server only up to this many subscribers (beyond, a run takes minutes). */
 const PER_MESSAGE_MAX = 1000;
+/** And a run of it delivers at most this many (it writes ~30× slower: a run of the others' size takes minutes). */
+const PER_MESSAGE_DELIVERIES = 2_000_000;
 
 /** The contenders of a cell: the N-worker server only where the machine has more than 2 CPUs. */
 function fanoutContenders(subscribers: number): FanoutContender[] {
@@ -117,6 +136,14 @@ const DELIVERIES_PER_TIMEOUT_SECOND = 20_000;
 
 // ---- fan-out ----
 
+/** Bytes a fan-out run delivers by default (messages × size × subscribers): about a second here, where JIT warm-up and TCP's ramp no longer dominate. */
+const RUN_BYTES = 640_000_000;
+
+/** Messages per run of a cell: as given, or RUN_BYTES' worth (10,000 at 1,000 subscribers of 64 B), 200 to 10,000. */
+export function fanoutMessagesFor(given: number | undefined, subscribers: number, size: number): number {
+  return given ?? Math.max(200, Math.min(10_000, Math.round(RUN_BYTES / (subscribers * size))));
+}
+
 /** Message k of a fan-out run: `size` bytes with its newline. */
 export function fanoutLine(k: number, size: number): Buffer {
   return Buffer.from(`${String(k).padStart(8, '0')} ${'x'.repeat(size - 10)}\n`);
@@ -132,11 +159,11 @@ function startFanoutServer(contender: FanoutContender, subscribers: number): Pro
     ]);
 }
 
-/** One fan-out run: deliveries per second, or throws when any subscriber's bytes are not what was published. */
-async function fanout(contender: FanoutContender, subscribers: number, lines: Buffer[], expected: { bytes: number; crc: number }): Promise<number> {
+/** One fan-out run, or throws when any subscriber's bytes are not what was published. */
+async function fanout(contender: FanoutContender, subscribers: number, lines: Buffer[], stream: Buffer): Promise<FanoutRun> {
   const { child, port } = await startFanoutServer(contender, subscribers);
   try {
-    return await driveFanout(contender, port, subscribers, lines, expected);
+    return await driveFanout(contender, port, child.pid!, subscribers, lines, stream);
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit');
@@ -146,47 +173,65 @@ async function fanout(contender: FanoutContender, subscribers: number, lines: Bu
   }
 }
 
+/** What one subscriber read takes at most (its socket's onread buffer: one for all, the callbacks run one at a time). */
+const SUBSCRIBER_READ = 256 * 1024;
+
 /**
  * The fan-out client against a server on 127.0.0.1:port that speaks the suite's
  * SUB/PUB lines (scripts/fanout-ab.ts drives other builds with it): subscribers
  * connect, then one publisher sends `lines`; deliveries per second from the first
- * line sent (`published`, if given, is called then) until every subscriber has every
- * byte. Throws when one is missing or wrong.
+ * line sent until every subscriber has every byte, the CPU the server (process
+ * `pid`) used per delivery and this client's share of a core over that time. Throws
+ * when one is missing or wrong.
+ *
+ * Each subscriber's bytes are compared with `stream` (the lines in order) as they
+ * arrive, every byte, and read with `onread` into one buffer of SUBSCRIBER_READ
+ * bytes: no Buffer per read and no stream machinery. The client is one thread
+ * reading every subscriber's copy, and receiving costs the kernel more than sending
+ * does; read through 'data' events and checked with a CRC-32 it needed 3–6× the
+ * CPU per delivery of the servers it measured, and every server ran at its speed
+ * (docs/workers.md).
  */
-export async function driveFanout(label: string, port: number, subscribers: number, lines: Buffer[], expected: { bytes: number; crc: number }, published?: () => void): Promise<number> {
+export async function driveFanout(label: string, port: number, pid: number, subscribers: number, lines: Buffer[], stream: Buffer): Promise<FanoutRun> {
   const sockets: net.Socket[] = [];
+  const buffer = Buffer.allocUnsafe(SUBSCRIBER_READ);
+  const total = stream.length;
   try {
     let complete = 0;
     let bad = 0;
     let allDone!: () => void;
     const finished = new Promise<void>(resolve => (allDone = resolve));
+    const subscriber = async (): Promise<net.Socket> => {
+      let skip = 3; // "OK\n"
+      let got = 0;
+      let right = true;
+      let subscribed!: () => void;
+      const ok = new Promise<void>(resolve => (subscribed = resolve));
+      const callback = (n: number, b: Buffer): boolean => {
+        let at = 0;
+        if (skip > 0) {
+          at = Math.min(skip, n);
+          skip -= at;
+          if (skip === 0) subscribed();
+          if (at === n) return true;
+        }
+        const len = n - at;
+        if (right && (got + len > total || stream.compare(b, at, n, got, got + len) !== 0)) right = false;
+        got += len;
+        if (got >= total && got - len < total) {
+          if (!right || got !== total) bad++;
+          if (++complete === subscribers) allDone();
+        }
+        return true;
+      };
+      const s = net.connect({ port, host: '127.0.0.1', onread: { buffer, callback } } as net.NetConnectOpts);
+      await once(s, 'connect');
+      s.write('SUB\n');
+      await ok;
+      return s;
+    };
     for (let i = 0; i < subscribers; i += 100) {
-      sockets.push(...await Promise.all(Array.from({ length: Math.min(100, subscribers - i) }, async () => {
-        const s = net.connect({ port, host: '127.0.0.1' });
-        await once(s, 'connect');
-        s.write('SUB\n');
-        let skip = 3; // "OK\n"
-        let got = 0;
-        let crc = 0;
-        await new Promise<void>(resolve => {
-          s.on('data', (d: Buffer) => {
-            if (skip > 0) {
-              const n = Math.min(skip, d.length);
-              skip -= n;
-              d = d.subarray(n);
-              if (skip === 0) resolve();
-              if (d.length === 0) return;
-            }
-            got += d.length;
-            crc = crc32(d, crc);
-            if (got >= expected.bytes && got - d.length < expected.bytes) {
-              if (got !== expected.bytes || crc !== expected.crc) bad++;
-              if (++complete === subscribers) allDone();
-            }
-          });
-        });
-        return s;
-      })));
+      sockets.push(...await Promise.all(Array.from({ length: Math.min(100, subscribers - i) }, subscriber)));
     }
     const pub = net.connect({ port, host: '127.0.0.1', noDelay: true });
     sockets.push(pub);
@@ -194,16 +239,20 @@ export async function driveFanout(label: string, port: number, subscribers: numb
     pub.write('PUB\n');
     await once(pub, 'data');
     const t0 = performance.now();
-    published?.();
+    const cpu0 = cpuTime(pid);
+    const client0 = process.cpuUsage();
     for (const l of lines) if (!pub.write(l)) await once(pub, 'drain');
     const limit = RUN_TIMEOUT + (1000 * subscribers * lines.length) / DELIVERIES_PER_TIMEOUT_SECOND;
     const timeout = setTimeout(allDone, limit);
     await finished;
     clearTimeout(timeout);
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuSince(cpu0, cpuTime(pid));
+    const client = process.cpuUsage(client0);
     if (complete < subscribers) throw new Error(`${label}: ${subscribers - complete} of ${subscribers} subscribers did not get every message within ${Math.round(limit / 1000)} s`);
     if (bad > 0) throw new Error(`${label}: ${bad} of ${subscribers} subscribers received bytes other than those published`);
-    return (subscribers * lines.length) / seconds;
+    const deliveries = subscribers * lines.length;
+    return { rate: deliveries / seconds, cpu: ((cpu.user + cpu.system) / deliveries) * 1e9, clientBusy: (client.user + client.system) / 1e6 / seconds };
   } finally {
     for (const s of sockets) s.destroy();
   }
@@ -350,26 +399,37 @@ export async function runRoutingBench(o: RoutingOptions): Promise<RoutingResult>
   const fanoutRows: FanoutRow[] = [];
   for (const subscribers of o.subscribers) {
     for (const size of o.messageSizes) {
-      const lines = Array.from({ length: o.fanoutMessages }, (_, k) => fanoutLine(k, size));
+      const messages = fanoutMessagesFor(o.fanoutMessages, subscribers, size);
+      const lines = Array.from({ length: messages }, (_, k) => fanoutLine(k, size));
       const stream = Buffer.concat(lines);
-      const expected = { bytes: stream.length, crc: crc32(stream) };
+      const perMessage = Math.min(messages, Math.ceil(PER_MESSAGE_DELIVERIES / subscribers));
+      const messagesOf = (c: FanoutContender) => (c === 'plain-per-message' ? perMessage : messages);
+      const perMessageStream = stream.subarray(0, perMessage * size);
       const contenders = fanoutContenders(subscribers);
-      const rates = new Map<FanoutContender, number[]>(contenders.map(c => [c, []]));
+      const runs = new Map<FanoutContender, FanoutRun[]>(contenders.map(c => [c, []]));
       for (let round = 0; round < o.rounds; round++) {
         for (const c of contenders) {
           o.onProgress?.(`routing: fan-out round ${round + 1}/${o.rounds}: ${c}, ${subscribers} subscribers, ${size} B`);
           try {
-            rates.get(c)!.push(await fanout(c, subscribers, lines, expected));
+            runs.get(c)!.push(c === 'plain-per-message'
+              ? await fanout(c, subscribers, lines.slice(0, perMessage), perMessageStream)
+              : await fanout(c, subscribers, lines, stream));
           } catch (err) {
             failures.push((err as Error).message);
           }
         }
       }
-      const reference = rates.get('plain-batched')!;
-      const base = reference.length ? spread(reference).median : NaN;
-      for (const c of contenders.filter(c => rates.get(c)!.length > 0)) {
-        const s = spread(rates.get(c)!);
-        fanoutRows.push({ subscribers, messageBytes: size, contender: c, deliveriesPerSecond: s, vsBatched: s.median / base });
+      const reference = runs.get('plain-batched')!;
+      const base = reference.length ? spread(reference.map(r => r.rate)).median : NaN;
+      const baseCpu = reference.length ? spread(reference.map(r => r.cpu)).median : NaN;
+      for (const c of contenders.filter(c => runs.get(c)!.length > 0)) {
+        const got = runs.get(c)!;
+        const rate = spread(got.map(r => r.rate));
+        const cpu = spread(got.map(r => r.cpu));
+        fanoutRows.push({
+          subscribers, messageBytes: size, messages: messagesOf(c), contender: c, deliveriesPerSecond: rate, vsBatched: rate.median / base,
+          cpuPerDelivery: cpu, cpuVsBatched: cpu.median / baseCpu, clientBusy: spread(got.map(r => r.clientBusy)).median,
+        });
       }
     }
   }

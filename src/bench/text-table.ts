@@ -94,12 +94,14 @@ export function microRows(m: MicroResult): string[][] {
   });
 }
 
-export const FANOUT_HEADERS = ['subscribers', 'message', 'server', 'deliveries/s', 'min–max', 'vs plain-batched'];
+export const FANOUT_HEADERS = ['subscribers', 'message', 'messages a run', 'server', 'deliveries/s', 'min–max', 'vs plain-batched', 'server CPU ns/delivery', 'CPU vs plain-batched', 'client busy'];
 
 export function fanoutRows(r: RoutingResult): string[][] {
   return r.fanout.map(row => [
-    String(row.subscribers), `${row.messageBytes} B`, row.contender, sig(row.deliveriesPerSecond.median),
+    String(row.subscribers), `${row.messageBytes} B`, String(row.messages), row.contender, sig(row.deliveriesPerSecond.median),
     `${sig(row.deliveriesPerSecond.min)}–${sig(row.deliveriesPerSecond.max)}`, times(row.vsBatched),
+    Number.isNaN(row.cpuPerDelivery.median) ? 'n/a' : sig(row.cpuPerDelivery.median), Number.isNaN(row.cpuVsBatched) ? 'n/a' : times(row.cpuVsBatched),
+    `${Math.round(row.clientBusy * 100)}%`,
   ]);
 }
 
@@ -125,7 +127,7 @@ const loads = (l: number[]) => l.map(v => v.toFixed(2)).join(', ');
 export function routingTable(r: RoutingResult, style: TableStyle = 'text'): string {
   const s = r.settings;
   return [
-    `Fan-out: 1 publisher, ${s.subscribers.join(' and ')} subscribers, ${s.fanoutMessages} messages of ${s.messageSizes.join(' and ')} B (line framing); deliveries/s until every subscriber has every byte (checked), median of ${s.rounds}`,
+    `Fan-out: 1 publisher, ${s.subscribers.join(' and ')} subscribers, messages of ${s.messageSizes.join(' and ')} B (line framing); deliveries/s until every subscriber has every byte (checked), the server's CPU per delivery, and the share of a core the client used (near 100%: the client set the pace), median of ${s.rounds}`,
     '',
     renderTable(FANOUT_HEADERS, fanoutRows(r), style),
     '',
