@@ -195,7 +195,6 @@ frame back exactly as it arrived; a frame over --max-frame or a length that
 cannot be valid closes that connection only, after answering the frames before it.
 `;
 
-
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 type AnyServer = RingwireServer | WorkerServer;
