@@ -486,7 +486,7 @@ describe('ringwire bench, end to end', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--suite', 'tls', '--connections', '3', '--frame-sizes', '16k', '--depth', '4',
-      '--duration', '100ms', '--warmup', '50ms', '--rounds', '1', '--out', out,
+      '--duration', '300ms', '--warmup', '50ms', '--rounds', '1', '--out', out, // 300 ms: at load 7 node-tls got no CPU in a 100 ms sample ("no frame echoed")
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
     const json = readdirSync(out).find(f => f.endsWith('.json'))!;
