@@ -87,9 +87,8 @@ export function listening(p: CliProcess, timeout = 60_000): Promise<number> {
 }
 
 /**
- * The line `ringwire serve` (or `relay`) prints on stderr
- * before exiting 2 for these arguments, from parseServeArgs() in this process; an
- * error if it would start instead.
+ * The line `ringwire serve` (or `relay`) prints on stderr before exiting 2 for these
+ * arguments, from parseServeArgs() in this process; an error if it would start instead.
  */
 export async function refusal([command, ...args]: string[]): Promise<string> {
   if (command !== 'serve' && command !== 'relay') throw new Error(`${command}: serve or relay`);
