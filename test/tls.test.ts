@@ -1,4 +1,7 @@
-// TLS over real sockets on 127.0.0.1, both cores: echo against Node's tls.connect
+// TLS over real sockets on 127.0.0.1, both cores and both write paths (the TLSWrap
+// handle below the Writable, and socket.write, its fallback; the direct path is
+// checked to be taken), a client that never reads held at maxQueued and one byte past
+// it, a reset and a close while a write waits on the client: echo against Node's tls.connect
 // and against `openssl s_client` (Debian's openssl, a peer that is not Node) with
 // exact bytes; a client that does not trust the server, a server that refuses a
 // client certificate its CA did not sign, a plain-TCP client, and handshakes that
@@ -17,8 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canTransferSockets, connect, createServer, type Balance, type Connection, type RingwireError, type TlsInfo } from '../src/index.ts';
 // Worker threads run the built package (dist/), as users import it: a worker's entry must load on every Node (22.12 has no TypeScript).
 import { createWorkerServer } from 'ringwire';
+import { WRITE_PATHS } from '../src/net/direct-write.ts';
 import { hasOpenssl, makeTestCertificates, type TestCertificates } from '../src/bench/tls-certificates.ts';
-import { sleep, startServer, until } from './net-helpers.ts';
+import { errorCodes, sleep, startServer, until, untilWritesStop } from './net-helpers.ts';
 import { Haproxy, freePort, missing as missingHaproxy } from '../scripts/haproxy-deployment.ts';
 
 // Never a silent skip: without openssl these tests fail, saying what to install (npm test installs it: scripts/test-peers.ts).
@@ -29,6 +33,8 @@ beforeAll(() => { certs = makeTestCertificates(); });
 afterAll(() => certs.remove());
 
 const CORES = ['wasm', 'js'] as const;
+/** Every TLS behaviour on both cores and both write paths: through the TLS handle (direct), and through the TLSSocket's Writable (stream, the fallback). */
+const CORES_AND_PATHS = CORES.flatMap(core => WRITE_PATHS.map(writePath => ({ core, writePath })));
 
 /** A TLS client that trusts the test CA, connected and past its handshake. */
 async function tlsClient(port: number, options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
@@ -154,12 +160,12 @@ async function coalescingClient(port: number): Promise<{ client: tls.TLSSocket; 
   };
 }
 
-describe.each(CORES)('TLS core=%s', core => {
+describe.each(CORES_AND_PATHS)('TLS core=$core, $writePath writes', ({ core, writePath }) => {
   it('echoes exact bytes to tls.connect in several framings, frames pipelined, 1 MiB in all, and onOpen sees the handshake', async () => {
     for (const framing of ['length:4', 'varint', 'line'] as const) {
       const seen: TlsInfo[] = [];
       const { server, port } = await startServer({
-        core, framing, maxFrame: 64 * 1024,
+        core, writePath, framing, maxFrame: 64 * 1024,
         tls: { ...certs.server, ALPNProtocols: ['ringwire/1'] },
         onOpen: c => void seen.push(c.tls!),
         onFrame: (f, c) => void c.send(f),
@@ -190,7 +196,7 @@ describe.each(CORES)('TLS core=%s', core => {
   it('answers the frames of many TLS records read at once in frame order, exact bytes, echo and handler alike (their replies leave together)', async () => {
     for (const mode of ['echo', 'handler'] as const) {
       const { server, port } = await startServer({
-        core, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server },
+        core, writePath, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server },
         ...(mode === 'handler' ? { onFrame: (f: Uint8Array, c: Connection) => void c.send(f) } : {}),
       });
       const { client, hold, release } = await coalescingClient(port);
@@ -213,7 +219,7 @@ describe.each(CORES)('TLS core=%s', core => {
   it('answers the TLS records of one TCP read with one TLS write, echo and handler alike, in order, and the peer\'s next batch stays whole', async () => {
     for (const mode of ['echo', 'handler'] as const) {
       const { server, port } = await startServer({
-        core, framing: 'length:4', tls: { ...certs.server },
+        core, writePath, framing: 'length:4', tls: { ...certs.server },
         ...(mode === 'handler' ? { onFrame: (f: Uint8Array, c: Connection) => void c.send(f) } : {}),
       });
       const { client, hold, release, records } = await coalescingClient(port);
@@ -249,7 +255,7 @@ describe.each(CORES)('TLS core=%s', core => {
     for (const mode of ['echo', 'handler'] as const) {
       let closing: Promise<void> | undefined;
       const { server, port } = await startServer({
-        core, framing: 'length:4', maxFrame: 64 * 1024, drainTimeout: 5000, tls: { ...certs.server },
+        core, writePath, framing: 'length:4', maxFrame: 64 * 1024, drainTimeout: 5000, tls: { ...certs.server },
         // The handler starts the drain from inside the first batch: the rest of the read is still answered.
         ...(mode === 'handler' ? { onFrame: (f: Uint8Array, c: Connection) => { c.send(f); closing ??= server.close(); } } : {}),
       });
@@ -290,7 +296,7 @@ describe.each(CORES)('TLS core=%s', core => {
   it('closing from inside a handler over TLS sends every reply given before it, exact bytes, then FIN; the frames after it in the same read go unanswered', async () => {
     const close = frameWith['length:4'](Buffer.from('close'));
     const { server, port } = await startServer({
-      core, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server },
+      core, writePath, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server },
       onFrame(f, c) {
         // Three replies per frame: more than the first tx ring holds, so some wait in the queue for the writes.
         for (let i = 0; i < 3; i++) c.send(f);
@@ -320,7 +326,7 @@ describe.each(CORES)('TLS core=%s', core => {
     let open!: () => void;
     const gate = new Promise<void>(resolve => (open = resolve));
     const { server, port } = await startServer({
-      core, framing: 'length:4', maxFrame: 1024, rxRing: 4096, tls: { ...certs.server },
+      core, writePath, framing: 'length:4', maxFrame: 1024, rxRing: 4096, tls: { ...certs.server },
       async onFrame(f, c) {
         await gate;
         c.send(f);
@@ -349,7 +355,7 @@ describe.each(CORES)('TLS core=%s', core => {
       // The handler answers each frame 20 times (a broadcast, say): its replies outgrow what reading less can hold back.
       const amplify = (f: Uint8Array, c: Connection) => { for (let i = 0; i < 20; i++) c.send(f); };
       const { server, port } = await startServer({
-        core, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server },
+        core, writePath, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server },
         writeTimeout: 300, ...(mode === 'handler' ? { maxQueued: 256 * 1024, onFrame: amplify } : {}),
       });
       const errors: RingwireError[] = [];
@@ -376,7 +382,7 @@ describe.each(CORES)('TLS core=%s', core => {
   });
 
   it('gives a client that stops reading exact bytes once it reads again (tx ring views written to TLS are never overwritten early)', async () => {
-    const { server, port } = await startServer({ core, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server }, onFrame: (f, c) => void c.send(f) });
+    const { server, port } = await startServer({ core, writePath, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server }, onFrame: (f, c) => void c.send(f) });
     const client = await tlsClient(port);
     client.pause();
     // ~15 MB: more than the kernel's socket buffers on both sides can absorb (loopback autotunes them to several MB), so the server must pause.
@@ -392,8 +398,137 @@ describe.each(CORES)('TLS core=%s', core => {
     expect(server.stats().total.errors).toBe(0);
   });
 
+  it('writes replies through the path it names: the TLS handle itself (direct: never the TLSSocket\'s write), or the TLSSocket\'s write (stream)', async () => {
+    const { server, port } = await startServer({ core, writePath, framing: 'length:4', maxFrame: 64 * 1024, tls: { ...certs.server } });
+    const client = await tlsClient(port);
+    const first = frameWith['length:4'](Buffer.from('x'));
+    const back1 = readBytes(client, first.length);
+    client.write(first);
+    expect((await back1).equals(first)).toBe(true);
+    const socket = [...server.connections.values()][0]!.socket as tls.TLSSocket;
+    expect(socket.encrypted).toBe(true);
+    // Count the calls on both layers: the Writable's write, and the TLSWrap handle's writes under it (which both paths reach).
+    let streamWrites = 0;
+    let handleWrites = 0;
+    const write = socket.write;
+    socket.write = function (this: tls.TLSSocket, ...args: Parameters<typeof write>) {
+      streamWrites++;
+      return write.apply(this, args);
+    } as typeof write;
+    const handle = (socket as unknown as { _handle: Record<'writeBuffer' | 'writev', (...a: unknown[]) => number> })._handle;
+    expect(handle.constructor.name).toBe('TLSWrap');
+    for (const name of ['writeBuffer', 'writev'] as const) {
+      const original = handle[name];
+      handle[name] = function (this: unknown, ...a: unknown[]) {
+        handleWrites++;
+        return original.apply(this, a);
+      };
+    }
+    const wire = Buffer.concat(Array.from({ length: 60 }, (_, i) => frameWith['length:4'](pattern(1 + i * 500, i))));
+    const back = readBytes(client, wire.length);
+    client.write(wire);
+    expect((await back).equals(wire)).toBe(true);
+    expect(handleWrites).toBeGreaterThan(0);
+    expect({ streamWrites: streamWrites > 0 }).toEqual({ streamWrites: writePath === 'stream' });
+    client.end();
+    await server.close();
+  });
+
+  it('a TLS client that never reads: sends queue behind its stalled write up to maxQueued and it stays; one byte past closes it with ERR_SLOW_CONSUMER', async () => {
+    const { server, port } = await startServer({ core, writePath, framing: 'length:4', maxFrame: 64 * 1024, maxQueued: 16_000, writeTimeout: 60_000, tls: { ...certs.server } });
+    const codes = errorCodes(server);
+    const atCap = await tlsClient(port);
+    const past = await tlsClient(port);
+    past.on('error', () => {});
+    atCap.pause();
+    past.pause();
+    // ~16 MB each: more than the kernel's socket buffers on both sides absorb, so a write of the server's stalls
+    // (its records wait in the kernel), the echoes fill the tx ring and the server stops reading.
+    const wire = Buffer.concat(Array.from({ length: 1000 }, (_, i) => frameWith['length:4'](pattern(16_000, i))));
+    atCap.write(wire);
+    past.write(wire);
+    await untilWritesStop(() => server.stats().total.bytesOut);
+    const connectionOf = (client: tls.TLSSocket) => [...server.connections.values()].find(c => c.remotePort === client.localPort)!;
+    // 8,000 bytes do not fit in what the echoes left of the tx ring: each send queues.
+    const extra = pattern(8000, 77);
+    expect([connectionOf(atCap).send(extra), connectionOf(atCap).send(extra)]).toEqual([false, false]); // 16,000 queued: at maxQueued
+    expect([connectionOf(past).send(extra), connectionOf(past).send(extra), connectionOf(past).send(Buffer.from([1]))]).toEqual([false, false, false]);
+    await until(() => codes.length > 0, 5000, 'the connection one byte past maxQueued to close');
+    await sleep(100);
+    expect(codes).toEqual(['ERR_SLOW_CONSUMER']);
+    expect(server.connections.size).toBe(1);
+    // The one at the limit gets every echo and both sends once it reads, exact bytes: the sends after the echoes
+    // of the frames read before it stalled, before those of the frames still unread.
+    const back = readBytes(atCap, wire.length + 2 * (4 + extra.length));
+    atCap.resume();
+    const got = await back;
+    const at = got.indexOf(frameWith['length:4'](extra));
+    expect(at % (4 + 16_000)).toBe(0);
+    expect(got.subarray(at, at + 2 * (4 + extra.length)).equals(Buffer.concat([frameWith['length:4'](extra), frameWith['length:4'](extra)]))).toBe(true);
+    expect(Buffer.concat([got.subarray(0, at), got.subarray(at + 2 * (4 + extra.length))]).equals(wire)).toBe(true);
+    atCap.end();
+    past.destroy();
+    await server.close();
+    expect(server.queuedBytes).toBe(0);
+  });
+
+  it('a client that resets while a TLS write of the server\'s waits on it closes that connection alone (ERR_SOCKET), and a bystander echoes on', async () => {
+    const { server, port } = await startServer({ core, writePath, framing: 'length:4', maxFrame: 64 * 1024, writeTimeout: 60_000, tls: { ...certs.server } });
+    const errors: RingwireError[] = [];
+    server.on('clientError', e => errors.push(e));
+    const bystander = await tlsClient(port);
+    const raw = net.connect(port, '127.0.0.1');
+    await once(raw, 'connect');
+    const client = tls.connect({ socket: raw, ca: certs.ca, servername: 'localhost' });
+    await once(client, 'secureConnect');
+    client.on('error', () => {});
+    raw.on('error', () => {});
+    client.pause();
+    client.write(Buffer.concat(Array.from({ length: 1000 }, (_, i) => frameWith['length:4'](pattern(16_000, i)))));
+    await untilWritesStop(() => server.stats().total.bytesOut);
+    raw.resetAndDestroy();
+    await until(() => errors.length > 0 && server.connections.size === 1, 5000, 'the reset connection to close');
+    expect(errors.map(e => [e.code, e.message])).toEqual([['ERR_SOCKET', expect.stringMatching(/ECONNRESET|EPIPE/)]]);
+    const frame = frameWith['length:4'](pattern(20_000, 5));
+    const back = readBytes(bystander, frame.length);
+    bystander.write(frame);
+    expect((await back).equals(frame)).toBe(true);
+    bystander.end();
+    await server.close();
+    expect(server.queuedBytes).toBe(0);
+  });
+
+  it('closing from inside a handler while a TLS write waits on the client sends every reply before the FIN, exact bytes, and a clean close', async () => {
+    const chunk = 60_000;
+    const { server, port } = await startServer({
+      core, writePath, framing: 'length:4', maxFrame: 64 * 1024, maxQueued: 32 << 20, writeTimeout: 60_000, tls: { ...certs.server },
+      onFrame(f, c) {
+        // 16 MB of replies, then close: more than the kernel's buffers take while the client does not read, so the
+        // close comes with replies queued and a write stalled, and the FIN must wait for all of them.
+        for (let i = 0; i < 270; i++) c.send(pattern(chunk, i + f[0]!));
+        c.close();
+      },
+    });
+    const client = await tlsClient(port);
+    client.pause();
+    const parts: Buffer[] = [];
+    let fin = false;
+    client.on('data', d => parts.push(d));
+    client.on('end', () => { fin = true; });
+    const closed = once(client, 'close');
+    client.write(frameWith['length:4'](Buffer.from([3])));
+    await untilWritesStop(() => server.stats().total.bytesOut);
+    client.resume();
+    await closed;
+    expect(fin).toBe(true);
+    const expected = Buffer.concat(Array.from({ length: 270 }, (_, i) => frameWith['length:4'](pattern(chunk, i + 3))));
+    expect(Buffer.concat(parts).equals(expected)).toBe(true);
+    await server.close();
+    expect(server.stats().total.errors).toBe(0);
+  });
+
   it('echoes exact bytes to openssl s_client', async () => {
-    const { server, port } = await startServer({ core, framing: 'line', tls: { ...certs.server } });
+    const { server, port } = await startServer({ core, writePath, framing: 'line', tls: { ...certs.server } });
     const lines = Array.from({ length: 200 }, (_, i) => `line ${i} ${'abc'.repeat(i % 50)}`);
     const input = `${lines.join('\n')}\n`;
     // -quiet: no session dump, and reading goes on after stdin ends; the server's graceful close ends it.
@@ -419,7 +554,7 @@ describe.each(CORES)('TLS core=%s', core => {
     const errors: RingwireError[] = [];
     let opened = 0;
     const { server, port } = await startServer({
-      core, framing: 'line', tls: { ...certs.server, handshakeTimeout: LIMIT },
+      core, writePath, framing: 'line', tls: { ...certs.server, handshakeTimeout: LIMIT },
       onOpen: () => void opened++, onFrame: (f, c) => void c.send(f),
     });
     server.on('clientError', e => errors.push(e));
@@ -491,7 +626,7 @@ describe.each(CORES)('TLS core=%s', core => {
   });
 
   it('closes a connection at once with ERR_TLS, counted, when a record fails after the handshake, and a bystander echoes on', async () => {
-    const { server, port } = await startServer({ core, framing: 'line', tls: certs.server, idleTimeout: 60_000, onFrame: (f, c) => void c.send(f) });
+    const { server, port } = await startServer({ core, writePath, framing: 'line', tls: certs.server, idleTimeout: 60_000, onFrame: (f, c) => void c.send(f) });
     const errors: RingwireError[] = [];
     server.on('clientError', e => errors.push(e));
     const bystander = await tlsClient(port);
@@ -532,7 +667,7 @@ describe.each(CORES)('TLS core=%s', core => {
     const errors: RingwireError[] = [];
     const peers: string[] = [];
     const { server, port } = await startServer({
-      core, framing: 'line', tls: { ...certs.server, ca: certs.ca, requestCert: true },
+      core, writePath, framing: 'line', tls: { ...certs.server, ca: certs.ca, requestCert: true },
       onOpen: c => void peers.push(`${c.tls!.authorized} ${c.tls!.socket.getPeerX509Certificate()?.subject}`),
       onFrame: (f, c) => void c.send(f),
     });
@@ -577,7 +712,7 @@ describe.each(CORES)('TLS core=%s', core => {
     await once(plain, 'listening');
     const closes: (string | undefined)[] = [];
     const client = await connect({
-      core, framing: 'line', port: (plain.address() as net.AddressInfo).port, tls: { ca: certs.ca, servername: 'localhost' },
+      core, writePath, framing: 'line', port: (plain.address() as net.AddressInfo).port, tls: { ca: certs.ca, servername: 'localhost' },
       onFrame: () => {}, onClose: (_c, err) => void closes.push(err?.code),
     });
     const c = await client.ready;
@@ -591,11 +726,11 @@ describe.each(CORES)('TLS core=%s', core => {
   });
 
   it('connect({ tls }) exchanges frames with a TLS server, reconnects over TLS, and refuses an untrusted server with ERR_TLS', async () => {
-    let { server, port } = await startServer<unknown>({ core, framing: 'length:4', tls: { ...certs.server } });
+    let { server, port } = await startServer<unknown>({ core, writePath, framing: 'length:4', tls: { ...certs.server } });
     const got: string[] = [];
     const opens: (string | null)[] = [];
     const client = await connect({
-      core, framing: 'length:4', port, tls: { ca: certs.ca }, reconnect: { initialDelay: 20, maxDelay: 50, jitter: 0 },
+      core, writePath, framing: 'length:4', port, tls: { ca: certs.ca }, reconnect: { initialDelay: 20, maxDelay: 50, jitter: 0 },
       onOpen: (c: Connection) => void opens.push(c.tls!.protocol), onFrame: f => void got.push(Buffer.from(f).toString()),
     });
     await client.ready;
@@ -606,7 +741,7 @@ describe.each(CORES)('TLS core=%s', core => {
     await server.close();
     await until(() => client.connection === null, 5000, 'the client to see the close');
     expect(client.send(Buffer.from('held'))).toBe(true);
-    server = createServer({ core, framing: 'length:4', tls: { ...certs.server } });
+    server = createServer({ core, writePath, framing: 'length:4', tls: { ...certs.server } });
     await server.listen(port);
     await until(() => got.length === 101, 5000, 'the held frame after reconnecting');
     expect(got[100]).toBe('held');
@@ -615,9 +750,9 @@ describe.each(CORES)('TLS core=%s', core => {
     await server.close();
 
     // An untrusted server (no ca given: the system's CAs): the handshake fails, as ERR_TLS, and no hook runs.
-    const { server: other, port: otherPort } = await startServer({ core, framing: 'length:4', tls: { ...certs.server } });
+    const { server: other, port: otherPort } = await startServer({ core, writePath, framing: 'length:4', tls: { ...certs.server } });
     let ran = false;
-    const refused = await connect({ core, framing: 'length:4', port: otherPort, tls: {}, onOpen: () => void (ran = true), onFrame: () => {} });
+    const refused = await connect({ core, writePath, framing: 'length:4', port: otherPort, tls: {}, onOpen: () => void (ran = true), onFrame: () => {} });
     const [endError] = await once(refused, 'end');
     expect(endError).toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
     expect(ran).toBe(false);
@@ -625,7 +760,7 @@ describe.each(CORES)('TLS core=%s', core => {
   });
 });
 
-describe.each(CORES)('TLS behind a load balancer: a PROXY header, then the TLS handshake (core=%s)', core => {
+describe.each(CORES_AND_PATHS)('TLS behind a load balancer: a PROXY header, then the TLS handshake (core=$core, $writePath writes)', ({ core, writePath }) => {
   // A v2 header for 198.51.100.7:40000 -> 203.0.113.1:443, and the v1 line for the same.
   const v2 = Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a', 'hex'), Buffer.from([0x21, 0x11, 0, 12]),
     Buffer.from([198, 51, 100, 7, 203, 0, 113, 1, 40000 >> 8, 40000 & 255, 443 >> 8, 443 & 255])]);
@@ -635,7 +770,7 @@ describe.each(CORES)('TLS behind a load balancer: a PROXY header, then the TLS h
     const seen: string[] = [];
     const errors: RingwireError[] = [];
     const { server, port } = await startServer({
-      core, framing: 'line', proxyProtocol: 'any', tls: { ...certs.server, handshakeTimeout: 2000 },
+      core, writePath, framing: 'line', proxyProtocol: 'any', tls: { ...certs.server, handshakeTimeout: 2000 },
       onOpen: c => void seen.push(`${c.remoteAddress}:${c.remotePort} via ${c.socketRemoteAddress} ${c.tls?.protocol}`),
       onFrame: (f, c) => void c.send(f),
     });
@@ -666,7 +801,7 @@ describe.each(CORES)('TLS behind a load balancer: a PROXY header, then the TLS h
   });
 
   it('a header and the ClientHello in one write, as a balancer forwards them: what follows the header goes to TLS', async () => {
-    const { server, port } = await startServer({ core, framing: 'line', proxyProtocol: 'v2', tls: { ...certs.server } });
+    const { server, port } = await startServer({ core, writePath, framing: 'line', proxyProtocol: 'v2', tls: { ...certs.server } });
     const sockets = new Set<net.Socket>();
     const balancer = net.createServer(inbound => {
       const out = net.connect(port, '127.0.0.1');
@@ -696,7 +831,7 @@ describe.each(CORES)('TLS behind a load balancer: a PROXY header, then the TLS h
     if (why) throw new Error(`this test needs HAProxy (npm test installs it: scripts/test-peers.ts): ${why}`);
     const seen: string[] = [];
     const { server, port } = await startServer({
-      core, framing: 'line', proxyProtocol: 'v2', proxyTrusted: ['127.0.0.1/32'], tls: { ...certs.server },
+      core, writePath, framing: 'line', proxyProtocol: 'v2', proxyTrusted: ['127.0.0.1/32'], tls: { ...certs.server },
       onOpen: c => void seen.push(`${c.remoteAddress} via ${c.socketRemoteAddress} ${c.tls?.protocol}`), onFrame: (f, c) => void c.send(f),
     });
     const haproxy = await Haproxy.start({ port: await freePort(), proxy: 'v2', check: false, servers: [{ name: 'host1', host: '127.0.0.1', port }] });
@@ -719,7 +854,7 @@ describe.each(CORES)('TLS behind a load balancer: a PROXY header, then the TLS h
 
   it('a header followed by no handshake is closed with E_TLS_TIMEOUT, counted from the end of the header', async () => {
     const errors: RingwireError[] = [];
-    const { server, port } = await startServer({ core, framing: 'line', proxyProtocol: 'v2', tls: { ...certs.server, handshakeTimeout: 300 } });
+    const { server, port } = await startServer({ core, writePath, framing: 'line', proxyProtocol: 'v2', tls: { ...certs.server, handshakeTimeout: 300 } });
     server.on('clientError', e => errors.push(e));
     const raw = net.connect(port, '127.0.0.1');
     raw.on('error', () => {});

@@ -630,7 +630,7 @@ export class Connection<Data = any> implements ConnectionInfo {
       raw.off('error', Connection.onErrorEvent);
       raw.off('close', Connection.onCloseEvent);
       this.socket = wrapAfterHeader(raw, got.rest, wrap);
-      this.out.wrapped(); // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
+      this.out.wrapped(this.socket); // TLS encrypts what it is given: replies go through the TLSSocket (nothing was written before)
       this.listen(this.socket);
       return null;
     }
@@ -1299,7 +1299,7 @@ export class Connection<Data = any> implements ConnectionInfo {
     if (this.out.output !== 'ending' || this.pending || this.host[kDelivering] === this) return;
     this.out.moveQueue();
     this.out.flush();
-    if (this.out.queued > 0) return; // the rest goes once the peer reads
+    if (this.out.queued > 0 || this.out.holdsFin) return; // the rest goes once the peer reads (written() comes back here)
     this.out.to('fin');
     this.socket.end();
     this.socket.once('finish', Connection.onFinishEvent);

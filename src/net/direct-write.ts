@@ -22,7 +22,8 @@
 //     finished inside the call (the kernel took every byte) or is pending in
 //     libuv (its request's oncomplete(status) runs later, in order);
 //   - `socket._handle.writeBuffer(req, view)` and `writev(req, views, true)` of a
-//     TCP or Pipe handle (TLS and other wrapped handles are left to socket.write).
+//     TCP or Pipe handle, and of a TLS socket's TLSWrap handle (canWriteTlsDirect(),
+//     writeTls(): below); other wrapped handles are left to socket.write.
 // Invariants:
 //   - write() returns DONE (the kernel has the bytes: release them now), PENDING
 //     (the range stays referenced, untouched, until owner.directWritten(status, bytes)) or
@@ -38,6 +39,20 @@
 //   - FIN: socket.end() finds nothing queued in the Writable and shuts the handle
 //     down at once; libuv runs the shutdown only after every pending write, so the
 //     FIN still follows the last byte, and 'finish' means all of it is out.
+// TLS (a TLSSocket's handle is a TLSWrap, itself a StreamBase over the TCP handle;
+// Node's src/crypto/crypto_tls.cc): its DoWrite encrypts the views at once
+// (SSL_write; several views are first copied into one buffer), so the ring bytes
+// are free when writeBuffer() returns, and always goes pending: the request
+// completes once the encrypted bytes are in the kernel (at the earliest in the
+// check phase of this turn, from a native immediate). It takes ONE write at a time:
+// a second DoWrite while one is pending fails CHECK(!current_write_) and aborts the
+// process, which is why net.Socket writes a TLS socket only through its Writable,
+// and why a TLS connection's Writer writes only once its last write completed and
+// only once the Writable has nothing in flight either (writer.ts, flush()). Nor may
+// the handle be shut down while a write is pending: the close_notify would wait
+// behind it, be written after the FIN and fail the write (EPIPE): the FIN waits too.
+// Checked on Node 22.12, 24 and 26 (test/tls.test.ts runs on both write paths).
+//
 // Checked on Node 20, 22.12, 24 and 26 (docs/node-facts.md); the socket suites run on
 // both write paths, on 22.12 and 26 too (npm run test:nodes). Node 26 added a second
 // form (a null request, one made by Node only when the write goes pending) and
@@ -124,6 +139,17 @@ export function canWriteDirect(socket: net.Socket): boolean {
     && typeof handle.writeBuffer === 'function' && typeof handle.writev === 'function';
 }
 
+/**
+ * Can this TLS socket be written through its TLSWrap handle (writeTls())? Connected,
+ * on a Node that has the binding, with the StreamBase writes a TLSWrap has had since
+ * Node 12. Elsewhere, TLS replies go through socket.write.
+ */
+export function canWriteTlsDirect(socket: net.Socket): boolean {
+  const handle = handleOf(socket);
+  return !!streamWrap() && !!handle && handle.constructor?.name === 'TLSWrap' && !socket.connecting
+    && typeof handle.writeBuffer === 'function' && typeof handle.writev === 'function';
+}
+
 /** A Node-style error for a negative libuv status, as socket.write would have raised it. */
 export function writeError(status: number): NodeJS.ErrnoException {
   let code: string;
@@ -205,6 +231,21 @@ export class DirectWriter {
     if (!handle) return -9;
     const req = this.request(owner, bytes, charge, chunks);
     return this.result(chunks.length === 1 ? handle.writeBuffer(req, chunks[0]!) : handle.writev(req, chunks, true));
+  }
+
+  /**
+   * Write one view, or two as one writev (they wrap the ring), through a TLS socket's
+   * handle (canWriteTlsDirect()), which encrypts them inside the call: the request
+   * carries no ring bytes (the caller releases them when this returns), and its
+   * completion says the encrypted bytes are in the kernel. Only with no write of this
+   * socket pending (see the header): WRITE_PENDING, as Node's TLS always answers, or
+   * a negative errno.
+   */
+  writeTls(socket: net.Socket, owner: DirectWriteOwner, a: Uint8Array, b: Uint8Array | null): number {
+    const handle = handleOf(socket);
+    if (!handle) return -9;
+    const req = this.request(owner, 0);
+    return this.result(b === null ? handle.writeBuffer(req, a) : handle.writev(req, [a, b], true));
   }
 
   private result(err: number): number {

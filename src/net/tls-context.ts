@@ -155,7 +155,12 @@ export function tlsError(err: Error): RingwireError {
  * Node the matrix runs: a Node that renamed the event would fail it there.
  */
 export function onRecordFailure(socket: tls.TLSSocket, fail: (err: RingwireError) => void): void {
-  socket.once('_tlsError', (err: Error) => {
+  socket.on('_tlsError', function onTlsError(err: Error) {
+    // TLSSocket passes every 'error' through '_tlsError', its TCP socket's too: a reset
+    // ('write ECONNRESET', with a syscall) is the socket's failure, reported by its
+    // 'error' event as ERR_SOCKET; OpenSSL's carry none.
+    if (typeof (err as NodeJS.ErrnoException).syscall === 'string') return;
+    socket.off('_tlsError', onTlsError);
     const { code, reason } = err as Error & { code?: string; reason?: string };
     const what = reason ?? err.message.trim();
     fail(ringwireError(E_TLS, `TLS record refused after the handshake: ${what}${code && !what.includes(code) ? ` (${code})` : ''}`, err));

@@ -11,7 +11,11 @@
 // write paths: 'direct' (direct-write.ts) writes through the socket's handle and
 // releases what each write carried when it finishes, at once or in its
 // completion; 'stream' uses socket.write and releases `inflight -
-// socket.writableLength` (TLS sockets always take it). Either way, what a
+// socket.writableLength`. A TLS connection on the direct path writes through its
+// TLSWrap handle (direct-write.ts, writeTls()): TLS encrypts at once, so the ring
+// bytes are released as the write returns, and the write's completion (the
+// encrypted bytes are in the kernel) is what lets the next one go: one write in
+// flight, kept here rather than by the Writable. Either way, what a
 // finished write allows next (the queue moves, onDrain, a blocked echo goes on,
 // FIN) runs in written(), never inside flush() itself: the writer moves the
 // queue and writes again, and its connection does the rest ([kWrote]).
@@ -49,7 +53,7 @@ import { E_DELIMITER_IN_PAYLOAD, E_REPLY_TOO_LARGE, E_SLOW_CONSUMER, ringwireErr
 import { poolExhausted } from './pool-exhausted.ts';
 import { badStep, OUTPUT, type Output, type OutputEvent } from './connection-state.ts';
 import type { Connection, ConnectionHost } from './connection.ts';
-import { WRITE_DONE, WRITE_PENDING, canWriteDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
+import { WRITE_DONE, WRITE_PENDING, canWriteDirect, canWriteTlsDirect, directWriter, writeError, type DirectWriteOwner, type DirectWriter } from './direct-write.ts';
 import { kActive, kDelivering, kError, kFail, kFlushLater, kHoldsRings, kHost, kInRead, kLastActive, kLife, kLimits, kQueue, kSession, kSlot, kWaitsOnWrite, kWritePath, kWrote } from './internals.ts';
 import { clock } from './read-clocks.ts';
 import { TxQueue } from './tx-queue.ts';
@@ -100,6 +104,8 @@ export class Writer implements DirectWriteOwner {
   private afterWriteOwed = false;
   /** The socket copies what write() hands it (TLS): see flush(). */
   private copiesWrites = false;
+  /** TLS on the direct path: `direct` is taken at the first flush with nothing in the socket's Writable (flush()). */
+  private tlsDirect = false;
   private readonly c: Connection;
   /** The stream path's write callback (Node calls it with no `this`): made at the first stream write; the direct path needs none. */
   private onWritten: ((err?: Error | null) => void) | undefined;
@@ -140,14 +146,15 @@ export class Writer implements DirectWriteOwner {
 
   /** The socket is connected: write through its handle if the endpoint chose that and the socket can. */
   start(s: net.Socket): void {
-    if (this.host[kWritePath] === 'direct' && this.inflight === 0 && canWriteDirect(s)) {
-      this.direct = directWriter();
-    }
+    if (this.host[kWritePath] !== 'direct' || this.inflight !== 0) return;
+    if (canWriteDirect(s)) this.direct = directWriter();
+    else this.tlsDirect = canWriteTlsDirect(s);
   }
 
-  /** TLS wraps the socket after a PROXY header (attach() follows): it encrypts what it is given, so replies go through the TLSSocket (nothing was written before). */
-  wrapped(): void {
+  /** TLS wraps the socket after a PROXY header (attach() follows): replies go through the TLSSocket's handle, or its Writable (nothing was written before). */
+  wrapped(s: net.Socket): void {
     this.direct = null;
+    this.tlsDirect = this.host[kWritePath] === 'direct' && canWriteTlsDirect(s);
   }
 
   /** Payload bytes queued beyond the tx ring: replies and fan-out runs waiting for it, shared views waiting on the peer. */
@@ -166,6 +173,11 @@ export class Writer implements DirectWriteOwner {
     if (this.views !== null) this.views.length = 0;
     this.viewCharge = this.sharedQueued = 0;
     return dropped;
+  }
+
+  /** Must our FIN wait? A TLS write pending below the Writable: a shutdown now would be written before its close_notify (direct-write.ts). */
+  get holdsFin(): boolean {
+    return this.pendingWrites > 0 && this.copiesWrites;
   }
 
   /** Is output waiting on the peer (for the write-timeout sweep)? With TLS, its one write in flight counts (flush()). */
@@ -194,7 +206,8 @@ export class Writer implements DirectWriteOwner {
 
   /** Can putShared() take a fan-out's shared views now (see the header)? With takesInRing(). */
   sharesWrites(): boolean {
-    return this.direct !== null && this.output === 'open' && this.txQueued === 0 && this.core.txPending(this.slot) === this.inflight;
+    // Not TLS: it encrypts per connection anyway, and its writes release ring bytes as they return.
+    return this.direct !== null && !this.copiesWrites && this.output === 'open' && this.txQueued === 0 && this.core.txPending(this.slot) === this.inflight;
   }
 
   /**
@@ -310,23 +323,42 @@ export class Writer implements DirectWriteOwner {
     // kernel: in the check phase of this turn at the earliest). Replies made while one is in flight stay in the ring and
     // leave together when it completes (written() flushes): one SSL_write from one
     // view of the ring, where handing each to socket.write would queue a view per
-    // reply and have Node concatenate them into a new buffer to encrypt. Once the
-    // output ends, everything is handed over (the FIN follows it in the stream).
-    if (this.copiesWrites && this.output === 'open') {
-      if (socket.writableLength > 0) return;
-      // Nor inside a read callback, unless a whole TLS record is waiting: the other
-      // records of the same TCP read come next, each in its own callback, and their
-      // replies leave with these at the end of the turn (Endpoint flushLater()), one
-      // write rather than one now and one a turn later. A record's worth gains
-      // nothing by waiting (it is a record of its own either way), and written now
-      // its write completes in this turn's check phase, not the next turn's: with
-      // 16 KiB replies, waiting cost ~20% more CPU per frame (docs/tls.md).
-      if (this.host[kInRead] && pending < TLS_RECORD) return this.host[kFlushLater](this.c);
+    // reply and have Node concatenate them into a new buffer to encrypt. Through the
+    // Writable, once the output ends, everything is handed over (the FIN follows it
+    // in the stream); below it, the one write in flight holds, whatever the output
+    // (a TLS handle aborts on a second), and so does the FIN (holdsFin).
+    if (this.copiesWrites) {
+      if (this.pendingWrites > 0) return;
+      if (this.output === 'open') {
+        if (socket.writableLength > 0) return;
+        // Nor inside a read callback, unless a whole TLS record is waiting: the other
+        // records of the same TCP read come next, each in its own callback, and their
+        // replies leave with these at the end of the turn (Endpoint flushLater()), one
+        // write rather than one now and one a turn later. A record's worth gains
+        // nothing by waiting (it is a record of its own either way), and written now
+        // its write completes in this turn's check phase, not the next turn's: with
+        // 16 KiB replies, waiting cost ~20% more CPU per frame (docs/tls.md).
+        if (this.host[kInRead] && pending < TLS_RECORD) return this.host[kFlushLater](this.c);
+      }
+      // Below the Writable only once nothing of its own is in flight (a WebSocket's 101
+      // is written through it): from then on nothing is written through it.
+      if (this.tlsDirect && socket.writableLength === 0) {
+        this.tlsDirect = false;
+        this.direct = directWriter();
+      }
     }
     const direct = this.direct;
     if (direct !== null && this.views !== null && this.views.length > 0) return this.flushViews(direct, pending);
     const first = this.core.txChunk(this.slot, this.inflight);
     if (this.inflight === 0 && this.pendingWrites === 0) this.lastProgress = clock();
+    if (direct && this.copiesWrites) {
+      // TLS encrypted the views inside the call: their ring bytes are free already.
+      const r = direct.writeTls(socket, this, first, first.length < pending ? this.core.txChunk(this.slot, this.inflight + first.length) : null);
+      this.inflight += pending;
+      if (r >= 0) this.release(pending);
+      this.afterDirect(r, 0, 0);
+      return;
+    }
     if (direct) {
       const skip = this.inflight;
       this.inflight += pending;
@@ -444,7 +476,9 @@ export class Writer implements DirectWriteOwner {
       process.nextTick(() => socket.destroy(err));
       return;
     }
-    this.release(bytes);
+    // TLS released its ring bytes at the call (flush()); its records are in the kernel now: progress all the same.
+    if (this.copiesWrites) this.lastProgress = clock();
+    else this.release(bytes);
     this.uncharge(charge);
     this.written();
   }
