@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { AddressTable, REFUSED, UNTRACKED, addressKey, createAddressTable } from '../src/net/address-table.ts';
+import { bundledFixture } from './fixture-bundle.ts';
 
-const CLAIMER = new URL('./fixtures/address-claimer.mjs', import.meta.url);
+const CLAIMER = bundledFixture(new URL('./fixtures/address-claimer.mjs', import.meta.url));
 
 /** Calls to Atomics (loads, stores, adds, subs, compare-exchanges) made by fn: each touches one shared word. */
 function atomicsCalls(fn: () => void): number {

@@ -335,7 +335,7 @@ describe('ringwire bench, end to end', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--connections', '3', '--frame-sizes', '1k', '--depth', '4',
-      '--duration', '100ms', '--warmup', '50ms', '--rounds', '1', '--micro-duration', '5ms',
+      '--duration', '300ms', '--warmup', '50ms', '--rounds', '1', '--micro-duration', '5ms', // 300 ms: at load 6 node-data got no CPU in a 100 ms sample
       '--external', `plain=${process.execPath} dist/plain-echo.js data {port}`, '--out', out,
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 90_000 });
@@ -486,7 +486,7 @@ describe('ringwire bench, end to end', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'ringwire-bench-'));
     const args = [
       'dist/cli.js', 'bench', '--suite', 'tls', '--connections', '3', '--frame-sizes', '16k', '--depth', '4',
-      '--duration', '100ms', '--warmup', '50ms', '--rounds', '1', '--out', out,
+      '--duration', '300ms', '--warmup', '50ms', '--rounds', '1', '--out', out, // 300 ms: at load 7 node-tls got no CPU in a 100 ms sample ("no frame echoed")
     ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
     const json = readdirSync(out).find(f => f.endsWith('.json'))!;

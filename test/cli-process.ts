@@ -5,7 +5,11 @@
 // the cores with the rest of the suite, and the timeout only guards against a hang).
 // And a long-running one (serve, relay) whose output is collected as it comes, which
 // killStarted() stops if a test left it running.
+// And refusal(): the line serve or relay would print for arguments it refuses, from the
+// parsing the CLI runs first (src/serve-args.ts), in the test's own process: a refusal
+// needs no process of its own (cli.test.ts checks that the CLI prints exactly this line).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { parseServeArgs } from '../src/serve-args.ts';
 
 export interface CliRun { status: number | null; stdout: string; stderr: string }
 
@@ -80,4 +84,19 @@ export function listening(p: CliProcess, timeout = 60_000): Promise<number> {
     if (p.child.exitCode !== null || p.child.signalCode !== null) exited(p.child.exitCode, p.child.signalCode);
     else check();
   });
+}
+
+/**
+ * The line `ringwire serve` (or `relay`) prints on stderr before exiting 2 for these
+ * arguments, from parseServeArgs() in this process; an error if it would start instead.
+ */
+export async function refusal([command, ...args]: string[]): Promise<string> {
+  if (command !== 'serve' && command !== 'relay') throw new Error(`${command}: serve or relay`);
+  try {
+    await parseServeArgs(args, command === 'relay');
+  } catch (err) {
+    const { message, code } = err as { message: string; code?: string };
+    return `ringwire: ${message}${code ? ` (${code})` : ''}\n`;
+  }
+  throw new Error(`ringwire ${command} ${args.join(' ')} was accepted`);
 }

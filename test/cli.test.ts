@@ -1,11 +1,17 @@
-// The command line as a user runs it: the built bundle in its own process.
+// The command line as a user runs it: the built bundle in its own process, for what
+// only a process shows (exit codes, what reaches stdout and stderr, signals, a server
+// that listens); and every refusal of a serve or relay flag through parseServeArgs()
+// (src/serve-args.ts, what the CLI runs before anything starts) in this process, its
+// one line exactly as the CLI prints it (`ringwire: <message> (<code>)`, exit 2: the
+// process runs below check that wiring on one refusal of each kind).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, connect, roundTrip, sleep } from './net-helpers.ts';
 import { lengthFrame } from './harness.ts';
-import { runCli } from './cli-process.ts';
+import { refusal, runCli } from './cli-process.ts';
+import { parseServeArgs } from '../src/serve-args.ts';
 
 const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 10_000 });
 
@@ -32,17 +38,20 @@ describe('ringwire CLI', () => {
   });
 
   it('exits 2 with the error code on bad options', async () => {
-    const [r, gpu, frobnicate] = await Promise.all([['serve', '--framing', 'length:5'], ['serve', '--core', 'gpu'], ['frobnicate']].map(a => runCli(a)));
+    // In processes: a framing the core refuses, an unknown command, and a handler module that does not import (at start, not parsing).
+    const [r, frobnicate, handler] = await Promise.all([['serve', '--framing', 'length:5'], ['frobnicate'], ['serve', '--port', '0', '--handler', 'no-such-handler.mjs']].map(a => runCli(a)));
     expect(r!.status).toBe(2);
     expect(r!.stderr).toContain('ERR_BAD_CONFIG');
-    expect(gpu!.status).toBe(2);
     expect(frobnicate!.status).toBe(2);
+    expect(handler!.status).toBe(2);
+    expect(handler!.stderr).toMatch(/cannot import handler module no-such-handler\.mjs/);
+    expect(handler!.stderr).toContain('ERR_BAD_CONFIG');
+    expect(await refusal(['serve', '--core', 'gpu'])).toContain('(ERR_BAD_CONFIG)');
     const cases = [
       [['--workers', '0'], /--workers must be a whole number of at least 1/],
       [['--max-connections', '1k'], /--max-connections must be a whole number of at least 1, got "1k"/], // a count, not a size
       [['--workers', '2', '--balance', 'roundrobin'], /balance must be reuseport or transfer/],
       [['--balance', 'reuseport'], /--balance shares the port between worker threads/],
-      [['--handler', 'no-such-handler.mjs'], /cannot import handler module no-such-handler\.mjs/],
       [['--stats-interval', 'often'], /--stats-interval must be a duration/],
       [['--idle-timeout', '30'], /--idle-timeout needs a unit: write 30s for seconds or 30ms for milliseconds/],
       [['--handler-timeout', '30'], /--handler-timeout needs a unit: write 30s for seconds or 30ms for milliseconds/],
@@ -51,12 +60,10 @@ describe('ringwire CLI', () => {
       [['--stats-interval', '1'], /--stats-interval needs a unit/],
       [['--metrics', 'somewhere'], /--metrics must be host:port \(an IPv6 host in brackets\) or a port, got "somewhere"/],
     ] as const;
-    const runs = await Promise.all(cases.map(([args]) => runCli(['serve', '--port', '0', ...args])));
-    for (const [i, [, message]] of cases.entries()) {
-      const bad = runs[i]!;
-      expect(bad.status).toBe(2);
-      expect(bad.stderr).toMatch(message);
-      expect(bad.stderr).toContain('ERR_BAD_CONFIG');
+    for (const [args, message] of cases) {
+      const line = await refusal(['serve', '--port', '0', ...args]);
+      expect(line).toMatch(message);
+      expect(line).toContain('ERR_BAD_CONFIG');
     }
   });
 
@@ -77,11 +84,10 @@ describe('ringwire CLI', () => {
   });
 
   it('takes durations with a unit, hours included', async () => {
-    const child = serve(['--port', '0', '--idle-timeout', '1h', '--write-timeout', '0s']);
-    const [line] = await once(child.stdout.setEncoding('utf8'), 'data') as [string];
-    expect(line).toMatch(/^ringwire listening/);
-    child.kill('SIGTERM');
-    expect((await once(child, 'exit'))[0]).toBe(0);
+    // A server started with such values (576h, 0s): 'starts with every limit at its edge' below.
+    const plan = await parseServeArgs(['--port', '0', '--idle-timeout', '1h', '--write-timeout', '0s']);
+    expect(plan.help).toBe(false);
+    expect(plan.help === false && plan.common).toMatchObject({ idleTimeout: 3_600_000, writeTimeout: 0 });
   });
 
   it('says which values an option takes, for a value joined (--port=-1) or apart (--port -1)', async () => {
@@ -97,12 +103,11 @@ describe('ringwire CLI', () => {
       [['--port', '0', '--max-frame=-5'], `${bytes} "-5"`],
       [['--port', '0', '--framing', 'delimiter:\\xZZ'], 'bad framing "delimiter:\\xZZ": \\x needs two hex digits (\\x00 to \\xff), got "ZZ"'],
     ] as const;
-    const runs = await Promise.all(cases.map(([args]) => runCli(['serve', ...args])));
-    for (const [i, [args, message]] of cases.entries()) {
-      const r = runs[i]!;
-      expect(r.status, args.join(' ')).toBe(2);
-      expect(r.stderr).toBe(`ringwire: ${message} (ERR_BAD_CONFIG)\n`);
-    }
+    for (const [args, message] of cases) expect(await refusal(['serve', ...args]), args.join(' ')).toBe(`ringwire: ${message} (ERR_BAD_CONFIG)\n`);
+    // What the process prints and its exit code, for one of them.
+    const r = await runCli(['serve', '--port', '-1']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`ringwire: ${port} "-1" (ERR_BAD_CONFIG)\n`);
   });
 
   it('relays through 2 worker threads to a key-value backend, as the README shows', async () => {
@@ -119,9 +124,7 @@ describe('ringwire CLI', () => {
     // Two clients through (maybe) different relay threads share the one backend's store.
     expect(String(await roundTrip(front.port, Buffer.from('SET k v\nQUIT\n')))).toBe('OK\nBYE\n');
     expect(String(await roundTrip(front.port, Buffer.from('GET k\n')))).toBe('v\n');
-    const bad = cli(['relay', '--port', '0']);
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/relay needs --upstream <host:port>.*ERR_BAD_CONFIG/);
+    expect(await refusal(['relay', '--port', '0'])).toMatch(/relay needs --upstream <host:port>.*ERR_BAD_CONFIG/);
   });
 
   it('serves from 2 worker threads and prints a stats line per interval', async () => {
@@ -176,7 +179,7 @@ describe('ringwire CLI', () => {
 
 describe('ringwire CLI: values it cannot honour', () => {
   // Each refused before anything starts, with exit 2 and one line naming the flag and what it takes.
-  // [command and flags, the line]; separate processes, so they run side by side.
+  // [command and flags, the line], each through parseServeArgs() (a DNS lookup among them: concurrent).
   it.concurrent.each([
     [['serve', '--drain-timeout', '600h'], '--drain-timeout must be a duration from 0s to 576h, got 600h'], // once: setTimeout overflowed, destroyed at once
     [['serve', '--stats-interval', '600h'], '--stats-interval must be a duration from 100ms to 576h, got 600h'], // once: a line per ms
@@ -201,22 +204,19 @@ describe('ringwire CLI: values it cannot honour', () => {
     [['relay', '--upstream', '127.0.0.1:1', '--upstream-connect-timeout', '577h'], '--upstream-connect-timeout must be a duration from 1ms to 576h, got 577h'],
     [['serve', '--upstream-connect-timeout', '1s'], '--upstream-tls, --upstream-ca and --upstream-connect-timeout are for a relay: give --upstream <host:port> or unix:<path>'],
   ] as [string[], string | RegExp][])('%j', async (args, line) => {
-    const r = await runCli([...args, '--port', '0']);
-    expect(r.status).toBe(2);
-    const [message, ...more] = r.stderr.trim().split('\n');
+    const [message, ...more] = (await refusal([...args, '--port', '0'])).trim().split('\n');
     expect(more).toEqual([]);
     const text = /^ringwire: (.*) \(ERR_BAD_CONFIG\)$/.exec(message!)?.[1];
     if (typeof line === 'string') expect(text).toBe(line);
     else expect(text).toMatch(line);
   });
 
-  it('names the flag a misspelt one was meant to be', () => {
-    const r = cli(['serve', '--idle-timout', '5s']);
-    expect(r.stderr).toBe('ringwire: unknown option --idle-timout: did you mean --idle-timeout? (ringwire serve --help lists them) (ERR_BAD_CONFIG)\n');
+  it('names the flag a misspelt one was meant to be', async () => {
+    expect(await refusal(['serve', '--idle-timout', '5s'])).toBe('ringwire: unknown option --idle-timout: did you mean --idle-timeout? (ringwire serve --help lists them) (ERR_BAD_CONFIG)\n');
   });
 
   it('starts with every limit at its edge, and prints a stats line every 100 ms', async () => {
-    const child = serve(['--port', '0', '--drain-timeout', '576h', '--idle-timeout', '576h', '--stats-interval', '100ms', '--keepalive', '32767s',
+    const child = serve(['--port', '0', '--drain-timeout', '576h', '--idle-timeout', '576h', '--write-timeout', '0s', '--stats-interval', '100ms', '--keepalive', '32767s',
       '--max-queued', '256k', '--max-queued-total', '256k', '--max-reply', '1', '--stall-timeout', '100ms']);
     child.stdout.setEncoding('utf8');
     let out = '';
@@ -235,14 +235,14 @@ describe('ringwire CLI: values it cannot honour', () => {
     expect((await once(child, 'exit'))[0]).toBe(0);
   });
 
-  it('exits 2 saying so when the handler module\'s top-level await can never settle (once: exit 0, silently)', () => {
-    const r = cli(['serve', '--port', '0', '--handler', 'test/fixtures/never-loads.mjs']);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toBe('ringwire: handler module test/fixtures/never-loads.mjs never finished loading: its top-level await waits on something that can no longer settle (ERR_BAD_CONFIG)\n');
+  it('exits 2 saying so when the handler module\'s top-level await can never settle (once: exit 0, silently)', async () => {
+    // One thread, and each worker thread importing it from a URL: two processes side by side.
+    const [r, workers] = await Promise.all([[], ['--workers', '2']].map(more => runCli(['serve', '--port', '0', ...more, '--handler', 'test/fixtures/never-loads.mjs'])));
+    expect(r!.status).toBe(2);
+    expect(r!.stderr).toBe('ringwire: handler module test/fixtures/never-loads.mjs never finished loading: its top-level await waits on something that can no longer settle (ERR_BAD_CONFIG)\n');
     // Each worker thread imports it from a URL: still named as a path (it said file:///…).
-    const workers = cli(['serve', '--port', '0', '--workers', '2', '--handler', 'test/fixtures/never-loads.mjs']);
-    expect(workers.status).toBe(2);
-    expect(workers.stderr).toBe(`ringwire: handler module ${path.resolve('test/fixtures/never-loads.mjs')} never finished loading: its top-level await waits on something that can no longer settle (ERR_BAD_CONFIG)\n`);
+    expect(workers!.status).toBe(2);
+    expect(workers!.stderr).toBe(`ringwire: handler module ${path.resolve('test/fixtures/never-loads.mjs')} never finished loading: its top-level await waits on something that can no longer settle (ERR_BAD_CONFIG)\n`);
   });
 });
 

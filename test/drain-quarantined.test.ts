@@ -11,7 +11,8 @@ import { CORES } from './harness.ts';
 import { LineClient } from './line-client.ts';
 import { PATHS, startServer, until } from './net-helpers.ts';
 
-describe.each(PATHS)('the drain with a handler past handlerTimeout core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
+// The paths side by side (each its own server; the test is mostly waiting for handlerTimeout and the drain).
+describe.concurrent.each(PATHS)('the drain with a handler past handlerTimeout core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
   it('counts none of its frames, and still answers the others before their FIN', async () => {
     const hung: (() => void)[] = [];
     let releaseSlow: () => void = () => {};

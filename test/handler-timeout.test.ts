@@ -14,7 +14,8 @@ import { PATHS, collect, connect, errorCodes, roundTrip, sleep, startServer, unt
 
 const text = (frame: Uint8Array) => Buffer.from(frame).toString();
 
-describe.each(PATHS)('handlerTimeout core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
+// The paths side by side (each test its own server; they are mostly waiting for their deadlines, whose bounds are loose).
+describe.concurrent.each(PATHS)('handlerTimeout core=$core zeroCopy=$zeroCopy write=$writePath', ({ core, zeroCopy, writePath }) => {
   it('a handler that does not settle in time: ERR_HANDLER_TIMEOUT, the socket closed at once, the slot back once it settles', async () => {
     const hung: (() => void)[] = [];
     const closes: (RingwireError | undefined)[] = [];

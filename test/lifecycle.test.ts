@@ -8,13 +8,12 @@
 // `ringwire serve --handler-options`, SIGTERM, the exit.
 import net from 'node:net';
 import { once } from 'node:events';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killStarted, listening, startCli, type CliProcess } from './cli-process.ts';
+import { killStarted, listening, refusal, runCli, startCli, type CliProcess } from './cli-process.ts';
 import { attachWorker, createEndpoint, createServer, createWorkerServer, type LifecycleContext, type RingwireError, type RingwireServer, type WorkerServer } from 'ringwire';
 import { CORES } from './harness.ts';
 import { LineClient } from './line-client.ts';
@@ -191,7 +190,6 @@ describe.each(CORES)('a handler\'s life on every worker thread core=%s', core =>
 afterEach(killStarted);
 
 const serve = (args: string[]): CliProcess => startCli(['serve', '--port', '0', ...args]);
-const cli = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', 'serve', '--port', '0', ...args], { encoding: 'utf8', timeout: 10_000 });
 
 describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
   it('reaches onStart on every thread (JSON or @file), and SIGTERM exits well before --drain-timeout once onStop closed the channels', async () => {
@@ -240,9 +238,11 @@ describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
     for (const t of [0, 1]) expect(err()).toContain(`onStop of handler module ${HANDLER} on thread ${t} of 2 did not settle within drainTimeout (300 ms)`);
   });
 
-  it('exits 2 with one line when onStart throws on a thread, naming the module and the thread', () => {
-    for (const workers of ['1', '2']) {
-      const r = cli(['--core', core, '--workers', workers, '--handler', HANDLER, '--handler-options', '{"failOn":0}']);
+  it('exits 2 with one line when onStart throws on a thread, naming the module and the thread', async () => {
+    // One thread and two, side by side.
+    const runs = await Promise.all(['1', '2'].map(workers => runCli(['serve', '--port', '0', '--core', core, '--workers', workers, '--handler', HANDLER, '--handler-options', '{"failOn":0}'])));
+    for (const [i, workers] of ['1', '2'].entries()) {
+      const r = runs[i]!;
       expect(r.status).toBe(2);
       expect(r.stderr).toBe(`ringwire: onStart of handler module ${HANDLER} failed on thread 0 of ${workers}: boom on 0 (ERR_BAD_CONFIG)\n`);
     }
@@ -250,15 +250,13 @@ describe.each(CORES)('ringwire serve --handler-options core=%s', core => {
 });
 
 describe('ringwire serve --handler-options refusals', () => {
-  it('exits 2 with one line on a bad value, an unreadable file, or no --handler', () => {
+  it('exits 2 with one line on a bad value, an unreadable file, or no --handler', async () => {
     for (const [args, message] of [
       [['--handler', HANDLER, '--handler-options', '{tag:x}'], /^ringwire: --handler-options must be JSON or @file\.json with JSON in it: .* \(ERR_BAD_CONFIG\)\n$/],
       [['--handler', HANDLER, '--handler-options', '@/nonexistent/options.json'], /^ringwire: --handler-options: cannot read \/nonexistent\/options\.json: ENOENT \(ERR_BAD_CONFIG\)\n$/],
       [['--handler-options', '{"tag":"x"}'], /^ringwire: --handler-options configures a handler module: give --handler <module> too \(ERR_BAD_CONFIG\)\n$/],
     ] as const) {
-      const r = cli([...args]);
-      expect(r.status, args.join(' ')).toBe(2);
-      expect(r.stderr).toMatch(message);
+      expect(await refusal(['serve', '--port', '0', ...args]), args.join(' ')).toMatch(message);
     }
   });
 });
@@ -275,7 +273,7 @@ describe('examples/audit-log.mjs under ringwire serve --workers 2', () => {
     expect((await once(child, 'exit'))[0]).toBe(0);
     const logged = [0, 1].flatMap(t => readFileSync(path.join(out, `audit-${t}.log`), 'utf8').trim().split('\n')).map(l => l.split(' ').slice(1).join(' '));
     expect(logged.sort()).toEqual(Array.from({ length: 4 }, (_, i) => Array.from({ length: 50 }, (_, j) => `c${i} f${j}`)).flat().sort());
-    const r = cli(['--handler', 'examples/audit-log.mjs', '--handler-options', '{"dir":"/nonexistent/audit"}']);
+    const r = await runCli(['serve', '--port', '0', '--handler', 'examples/audit-log.mjs', '--handler-options', '{"dir":"/nonexistent/audit"}']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^ringwire: onStart of handler module examples\/audit-log\.mjs failed on thread 0 of 1: ENOENT.* \(ERR_BAD_CONFIG\)\n$/);
   });

@@ -10,9 +10,11 @@ import { threadId, Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { fanoutRecordLength, fanoutRecordSize } from '../src/core/core.ts';
 import { Mailbox } from '../src/net/mailbox.ts';
+import { bundledFixture } from './fixture-bundle.ts';
 
-const PRODUCER = new URL('./fixtures/mailbox-producer.mjs', import.meta.url);
-const SPINNER = new URL('./fixtures/mailbox-spinner.mjs', import.meta.url);
+// Bundled into plain JavaScript (fixture-bundle.ts): the round-after-round test starts a thread per round.
+const PRODUCER = bundledFixture(new URL('./fixtures/mailbox-producer.mjs', import.meta.url));
+const SPINNER = bundledFixture(new URL('./fixtures/mailbox-spinner.mjs', import.meta.url));
 
 /** Take every record until `total` have arrived, sleeping when empty; counts wake-ups. */
 async function consume(mailbox: Mailbox, total: number, check: (w0: number, w1: number, w2: number, body: Uint8Array) => void): Promise<{ wakes: number; batches: number }> {
@@ -185,7 +187,7 @@ describe('mailbox: a writer terminated in the middle of a post', () => {
 });
 
 describe('mailbox: reservations left by dead threads, one at a time', () => {
-  const RESERVER = new URL('./fixtures/mailbox-reserver.mjs', import.meta.url);
+  const RESERVER = bundledFixture(new URL('./fixtures/mailbox-reserver.mjs', import.meta.url));
 
   /** A thread that reserves a record of `body` bytes and holds it: where, and its thread id. */
   async function reserver(mailbox: Mailbox, body: number, tag: number): Promise<{ worker: Worker; at: number; tid: number }> {
@@ -299,7 +301,7 @@ describe('mailbox batches: one record for what a thread adds within a tick', () 
 
   it('a thread terminated with a batch open: its record is skipped (repaired) and the mailbox goes on', async () => {
     const mailbox = Mailbox.create(1 << 16);
-    const worker = new Worker(new URL('./fixtures/mailbox-batcher.mjs', import.meta.url), { workerData: { buffer: mailbox.buffer, items: 5 } });
+    const worker = new Worker(bundledFixture(new URL('./fixtures/mailbox-batcher.mjs', import.meta.url)), { workerData: { buffer: mailbox.buffer, items: 5 } });
     await once(worker, 'message');
     expect(mailbox.post(5, 1, 0, 0, key('after'))).toBe(true); // behind its open batch
     // Its batches of 1 and 2 items were sealed when the next did not fit; the third (items 3 and 4) is open.

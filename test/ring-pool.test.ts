@@ -74,13 +74,13 @@ describe.each([
   });
 
   it('gives an idle connection\'s rings back to the pool, the rx ring too, and echoes its next frames byte for byte from a ring taken again', async () => {
-    const { server, port, codes } = await start(1000);
+    const { server, port, codes } = await start(400);
     const socket = await connect(port);
     const { received, done } = collect(socket);
     socket.write(big);
     await until(() => received() === big.length, 10_000, 'the echo');
     expect(server.stats().total.pool.bytes).toBe(8192);
-    // Idle for ringIdleTimeout (1 s here): the ring sweep gives both rings back, the rx ring entirely.
+    // Idle for ringIdleTimeout (400 ms here, 4 of the default: a check just after an echo still sees the rings under load): the ring sweep gives both rings back, the rx ring entirely.
     await until(() => server.stats().total.pool.bytes === 0, 5_000, 'the rings given back');
     expect(server.stats().total.pool.segments).toEqual({});
     // The next read lands in the thread's idle buffer and is copied into the smallest rx ring, taken again.
@@ -149,7 +149,7 @@ describe.each([
     // 16 KiB pool holds eight connections' smallest rx rings and nothing else.
     const got: Buffer[] = [];
     const { server, port } = await startServer({
-      ...tight, maxMemory: 16384, core, zeroCopy, ringIdleTimeout: 1000, onFrame: frame => void got.push(Buffer.from(frame)),
+      ...tight, maxMemory: 16384, core, zeroCopy, ringIdleTimeout: 400, onFrame: frame => void got.push(Buffer.from(frame)),
     });
     servers.push(server);
     const codes = errorCodes(server);

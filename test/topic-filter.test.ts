@@ -8,8 +8,9 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { Switchboard } from '../src/net/switchboard.ts';
 import { Mailbox } from '../src/net/mailbox.ts';
+import { bundledFixture } from './fixture-bundle.ts';
 
-const JOINER = new URL('./fixtures/topic-joiner.mjs', import.meta.url);
+const JOINER = bundledFixture(new URL('./fixtures/topic-joiner.mjs', import.meta.url));
 const ONE = new Uint8Array([1]);
 const skip = () => {};
 

@@ -19,6 +19,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lengthFrame } from './harness.ts';
+import { refusal } from './cli-process.ts';
 import { PATHS, collect, errorCodes, until } from './net-helpers.ts';
 import { makeTestCertificates } from '../src/bench/tls-certificates.ts';
 import { canWriteDirect, DirectWriter, WRITE_DONE, WRITE_PENDING } from '../src/net/direct-write.ts';
@@ -432,7 +433,7 @@ describe('the command line: serve --unix, relay --upstream unix:PATH', () => {
     await stop(raw.child);
   });
 
-  it('refuses what does not go with a Unix socket: exit 2, one line', () => {
+  it('refuses what does not go with a Unix socket: exit 2, one line', async () => {
     const file = socketPath();
     for (const [args, message] of [
       [['serve', '--unix', file, '--port', '7000'], /--unix listens on a Unix socket instead of a TCP port: leave out --port/],
@@ -442,11 +443,10 @@ describe('the command line: serve --unix, relay --upstream unix:PATH', () => {
       [['serve', '--unix', ''], /--unix needs a socket path/],
       [['relay', '--port', '0', '--upstream', 'unix:'], /--upstream unix: needs a socket path/],
     ] as const) {
-      const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 10_000 });
-      expect(r.status).toBe(2);
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr).toContain('ERR_BAD_CONFIG');
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      const line = await refusal([...args]);
+      expect(line).toMatch(message);
+      expect(line).toContain('ERR_BAD_CONFIG');
+      expect(line.trim().split('\n')).toHaveLength(1);
     }
   });
 });

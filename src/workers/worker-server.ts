@@ -82,6 +82,7 @@ export function checkWorkerServerOptions(options: WorkerServerOptions, names: Op
   checkKnown(options, [...Object.keys(ENDPOINT_RULES).filter(k => !hooks.includes(k)), 'upstream', 'cluster', 'handlerOptions', ...Object.keys(WORKER_RULES)], '', names);
   const { workers, balance, handler, restartDelay, stallRestart, mailbox, ...server } = options;
   checkNumber('stallRestart', stallRestart, WORKER_RULES.stallRestart, names);
+  if (balance !== undefined && balance !== 'reuseport' && balance !== 'transfer') throw configError(`${names.name('balance')} must be reuseport or transfer, got "${String(balance)}"`);
   if (restartDelay !== undefined) {
     checkOptions(restartDelay, { min: duration(0), max: duration(0) }, 'restartDelay.', names);
     if (!(restartDelay.min <= restartDelay.max)) throw configError(`restartDelay.min (${restartDelay.min}) must be at most restartDelay.max (${restartDelay.max})`);
@@ -203,7 +204,6 @@ export class WorkerServer extends EventEmitter<WorkerServerEvents> {
     // Transfer where Node can (>= 24.20): this thread only accepts, so a new client is accepted at
     // once however busy the workers are (docs/limits-and-errors.md, "Accepting under load"); reuseport elsewhere.
     this.balance = balance ?? (canTransferSockets() || !REUSEPORT_PLATFORMS.has(process.platform) ? 'transfer' : 'reuseport');
-    if (this.balance !== 'reuseport' && this.balance !== 'transfer') throw configError(`balance must be reuseport or transfer, got "${String(this.balance)}"`);
     if (this.balance === 'transfer' && !canTransferSockets()) {
       throw configError(`balance transfer needs Node >= 24.20 to transfer sockets to worker threads; this is Node ${process.versions.node}: use reuseport`);
     }
