@@ -452,10 +452,10 @@ describe('ringwire bench, end to end', () => {
     expect(routing.fanout[0]!.vsBatched).toBe(1); // the reference
     for (const f of routing.fanout) {
       expect([f.subscribers, f.messageBytes, f.messages]).toEqual([20, 64, 200]);
-      expect(f.cpuPerDelivery.median).toBeGreaterThanOrEqual(0); // NaN (not Linux) fails this too
+      // CPU time is read in 10 ms ticks: a run this small may measure none (then no ratio: JSON null). NaN (not Linux) fails this.
+      expect(f.cpuPerDelivery.median).toBeGreaterThanOrEqual(0);
       expect(f.clientBusy).toBeGreaterThan(0);
     }
-    expect(routing.fanout[0]!.cpuVsBatched).toBe(1);
     expect(routing.threads.map(t => t.transport)).toEqual(['ringwire-mailbox', 'MessagePort', 'BroadcastChannel']);
     for (const t of routing.threads) expect(t.p99).toBeGreaterThanOrEqual(t.p50);
     expect(routing.asks.map(t => t.transport)).toEqual(['ringwire-ask', 'postMessage-reply']);

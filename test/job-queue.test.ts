@@ -5,6 +5,7 @@
 // stopped by SIGTERM in the middle of the load: no acknowledged job is missing
 // from the database, and no subscriber misses the notification of one.
 import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -214,4 +215,22 @@ describe.each(CORES)('the job queue (examples/job-queue) core=%s', core => {
     for (const s of subscribers) for (const [id, p] of notified(s)) expect(committed.get(id)).toBe(p);
     expectCleanDrain(err());
   }, 2 * HANG);
+});
+
+describe('the job store (examples/job-queue/job-store.mjs)', () => {
+  it('threads opening a fresh file at once all open it (SQLite answers "database is locked" at once, not after busy_timeout, to one of two switching it to WAL together)', async () => {
+    const threads = 8;
+    const dir = mkdtempSync(path.join(tmpdir(), 'ringwire-jobstore-'));
+    const files = Array.from({ length: 60 }, (_, i) => path.join(dir, `jobs-${i}.db`));
+    const barrier = new SharedArrayBuffer(4 * files.length);
+    const workers = Array.from({ length: threads }, () => new Worker(new URL('./fixtures/job-store-opener.mjs', import.meta.url), { workerData: { files, barrier, threads } }));
+    const failed = (await Promise.all(workers.map(async w => (await once(w, 'message'))[0] as string[]))).flat();
+    expect(failed).toEqual([]);
+    for (const f of files) {
+      const db = new DatabaseSync(f, { readOnly: true });
+      expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
+      expect(db.prepare('SELECT count(*) AS n FROM jobs').get()).toEqual({ n: 0 });
+      db.close();
+    }
+  }, 60_000);
 });

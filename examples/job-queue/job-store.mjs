@@ -12,7 +12,7 @@ export function openJobStore(file) {
   // The threads open the file together at start: wait for a lock rather than fail (SQLITE_BUSY).
   db.exec('PRAGMA busy_timeout = 10000');
   // WAL: the other threads read while the writer commits. Kept in the file, so set once really.
-  db.exec('PRAGMA journal_mode = WAL');
+  setWal(db);
   // A commit is on disk (fsync) when it returns: an OK survives a power cut too. Group commit
   // pays it once per batch; NORMAL would survive a crash of the process, not of the machine.
   db.exec('PRAGMA synchronous = FULL');
@@ -42,6 +42,22 @@ export function openJobStore(file) {
       db.close();
     },
   };
+}
+
+// Switching a fresh file to WAL needs it exclusively, and SQLite answers "database is
+// locked" at once, without waiting busy_timeout, to a connection that would otherwise
+// deadlock with another one switching it too (threads opening the file together at
+// start: 2 of 160 opens failed so, 4 threads at a time). Try again after a few ms.
+function setWal(db) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      return;
+    } catch (err) {
+      if (attempt >= 200 || (err.errcode & 0xff) !== 5) throw err; // SQLITE_BUSY (and its extended codes)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5 + Math.random() * 10);
+    }
+  }
 }
 
 // One thread at a time takes the write lock (BEGIN IMMEDIATE waits for it): the first
