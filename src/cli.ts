@@ -111,6 +111,8 @@ Options for serve:
   --max-upgrade-bytes <bytes>
                             --framing websocket: the longest upgrade request head; a longer one is
                             answered 431 with ERR_UPGRADE (default 8k)
+  --close-timeout <time>    --framing websocket: how long a connection that sent its close frame
+                            waits for the peer's before its FIN (default 5s)
   --backlog <n>             the kernel's queue of connections not yet accepted, per listening
                             socket (default 511)
   --listeners <n>           listening sockets per thread on the port (SO_REUSEPORT; default ${DEFAULT_LISTENERS}

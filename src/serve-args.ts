@@ -233,6 +233,7 @@ export async function parseServeArgs(args: string[], relay = false) {
       'proxy-timeout': { type: 'string' },
       'upgrade-timeout': { type: 'string' },
       'max-upgrade-bytes': { type: 'string' },
+      'close-timeout': { type: 'string' },
       listeners: { type: 'string' },
       keepalive: { type: 'string' },
       nodelay: { type: 'boolean', default: true },
@@ -323,6 +324,7 @@ export async function parseServeArgs(args: string[], relay = false) {
     ...proxyOptions(values['proxy-protocol'], values['proxy-trusted'], values['proxy-timeout']),
     upgradeTimeout: duration('upgrade-timeout', values['upgrade-timeout']),
     maxUpgradeBytes: size('max-upgrade-bytes', values['max-upgrade-bytes']),
+    closeTimeout: duration('close-timeout', values['close-timeout']),
     writePath: values.write as WritePath | undefined,
     handlerOptions: handlerOptions(values['handler-options'], values.handler),
   };

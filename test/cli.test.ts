@@ -90,6 +90,14 @@ describe('ringwire CLI', () => {
     expect(plan.help === false && plan.common).toMatchObject({ idleTimeout: 3_600_000, writeTimeout: 0 });
   });
 
+  it('--close-timeout is the WebSocket close wait (closeTimeout), 1 ms at least', async () => {
+    const args = ['--port', '0', '--framing', 'websocket', '--handler', 'src/bench/echo-handler-websocket.ts'];
+    for (const [v, ms] of [['2s', 2000], ['1ms', 1], ['576h', 576 * 3_600_000]] as const) {
+      const plan = await parseServeArgs([...args, '--close-timeout', v]);
+      expect(plan.help === false && plan.common.closeTimeout).toBe(ms);
+    }
+  });
+
   it('says which values an option takes, for a value joined (--port=-1) or apart (--port -1)', async () => {
     const port = '--port must be a whole number from 0 to 65535 (0 picks a free port), got';
     const bytes = '--max-frame must be a number of bytes like 65536, 64k, 1m or 2g, got';
@@ -188,6 +196,8 @@ describe('ringwire CLI: values it cannot honour', () => {
     [['serve', '--idle-timeout', '577h'], '--idle-timeout must be a duration from 1ms to 576h (0s: off), got 577h'],
     [['serve', '--handler-timeout', '577h'], '--handler-timeout must be a duration from 1ms to 576h (0s: off), got 577h'],
     [['serve', '--stall-timeout', '99ms'], '--stall-timeout must be a duration from 100ms to 576h (0s: off), got 99ms'],
+    [['serve', '--close-timeout', '0s'], '--close-timeout must be a duration from 1ms to 576h, got 0s'],
+    [['serve', '--close-timeout', '577h'], '--close-timeout must be a duration from 1ms to 576h, got 577h'],
     [['serve', '--workers', '2', '--stall-restart', '199ms'], '--stall-restart must be a duration from 200ms to 576h (0s: off), got 199ms'],
     [['serve', '--workers', '2', '--stall-restart', '1ms'], '--stall-restart must be a duration from 200ms to 576h (0s: off), got 1ms'], // the value
     [['serve', '--stall-restart', '2s'], '--stall-restart replaces a stalled worker: give --workers 2 or more (or auto)'],
