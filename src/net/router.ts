@@ -18,8 +18,8 @@
 //     one place on first use, or at start() with a cluster (server.ts).
 //   - Deliveries are a batch, like a read's: every connection they sent to is
 //     written once at the end (the endpoint's [kEnter]/[kLeave]). A batch ends after BATCH
-//     records, after TURN_BYTES handed on, or as soon as a connection could not take a frame into its tx
-//     ring (it queued): the batch is written out and the rest waits for the
+//     records or TURN_BYTES handed on, or as soon as a connection could not take
+//     a frame into its tx ring (it queued): the batch is written out and the rest waits for the
 //     next turn of the event loop (setImmediate), so the kernel can take bytes
 //     first and one burst cannot fill every subscriber's queue at once.
 //   - Publish records of one topic taken in a row are one fan-out batch
@@ -386,8 +386,7 @@ export class Router {
       if (ok) {
         this.taken++;
         this.handed += body.length;
-      }
-      else {
+      } else {
         this.counts.dropped++;
         this.lost++;
       }
