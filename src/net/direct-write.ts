@@ -22,8 +22,8 @@
 //     finished inside the call (the kernel took every byte) or is pending in
 //     libuv (its request's oncomplete(status) runs later, in order);
 //   - `socket._handle.writeBuffer(req, view)` and `writev(req, views, true)` of a
-//     TCP or Pipe handle, and of a TLS socket's TLSWrap handle (canWriteTlsDirect(),
-//     writeTls(): below); other wrapped handles are left to socket.write.
+//     TCP or Pipe handle, and of a TLS socket's TLSWrap handle (canWriteTlsDirect():
+//     below); other wrapped handles are left to socket.write.
 // Invariants:
 //   - write() returns DONE (the kernel has the bytes: release them now), PENDING
 //     (the range stays referenced, untouched, until owner.directWritten(status, bytes)) or
@@ -44,7 +44,8 @@
 // (SSL_write; several views are first copied into one buffer), so the ring bytes
 // are free when writeBuffer() returns, and always goes pending: the request
 // completes once the encrypted bytes are in the kernel (at the earliest in the
-// check phase of this turn, from a native immediate). It takes ONE write at a time:
+// check phase of this turn, from a native immediate): its request carries no ring
+// bytes (write()'s `bytes` 0). It takes ONE write at a time:
 // a second DoWrite while one is pending fails CHECK(!current_write_) and aborts the
 // process, which is why net.Socket writes a TLS socket only through its Writable,
 // and why a TLS connection's Writer writes only once its last write completed and
@@ -140,7 +141,8 @@ export function canWriteDirect(socket: net.Socket): boolean {
 }
 
 /**
- * Can this TLS socket be written through its TLSWrap handle (writeTls())? Connected,
+ * Can this TLS socket be written through its TLSWrap handle (write(), write2() with
+ * no ring bytes carried: TLS takes them inside the call)? Connected,
  * on a Node that has the binding, with the StreamBase writes a TLSWrap has had since
  * Node 12. Elsewhere, TLS replies go through socket.write.
  */
@@ -207,17 +209,17 @@ export class DirectWriter {
   }
 
   /** Write one view: WRITE_DONE, WRITE_PENDING (its completion goes to `owner`) or a negative errno. */
-  write(socket: net.Socket, owner: DirectWriteOwner, view: Uint8Array): number {
+  write(socket: net.Socket, owner: DirectWriteOwner, view: Uint8Array, bytes = view.length): number {
     const handle = handleOf(socket);
     if (!handle) return -9; // EBADF: the socket was destroyed
-    return this.result(handle.writeBuffer(this.request(owner, view.length), view));
+    return this.result(handle.writeBuffer(this.request(owner, bytes), view));
   }
 
   /** Write two views as one writev (the pending bytes wrap the ring). */
-  write2(socket: net.Socket, owner: DirectWriteOwner, a: Uint8Array, b: Uint8Array): number {
+  write2(socket: net.Socket, owner: DirectWriteOwner, a: Uint8Array, b: Uint8Array, bytes = a.length + b.length): number {
     const handle = handleOf(socket);
     if (!handle) return -9;
-    return this.result(handle.writev(this.request(owner, a.length + b.length), [a, b], true));
+    return this.result(handle.writev(this.request(owner, bytes), [a, b], true));
   }
 
   /**
@@ -231,21 +233,6 @@ export class DirectWriter {
     if (!handle) return -9;
     const req = this.request(owner, bytes, charge, chunks);
     return this.result(chunks.length === 1 ? handle.writeBuffer(req, chunks[0]!) : handle.writev(req, chunks, true));
-  }
-
-  /**
-   * Write one view, or two as one writev (they wrap the ring), through a TLS socket's
-   * handle (canWriteTlsDirect()), which encrypts them inside the call: the request
-   * carries no ring bytes (the caller releases them when this returns), and its
-   * completion says the encrypted bytes are in the kernel. Only with no write of this
-   * socket pending (see the header): WRITE_PENDING, as Node's TLS always answers, or
-   * a negative errno.
-   */
-  writeTls(socket: net.Socket, owner: DirectWriteOwner, a: Uint8Array, b: Uint8Array | null): number {
-    const handle = handleOf(socket);
-    if (!handle) return -9;
-    const req = this.request(owner, 0);
-    return this.result(b === null ? handle.writeBuffer(req, a) : handle.writev(req, [a, b], true));
   }
 
   private result(err: number): number {

@@ -12,7 +12,7 @@
 // releases what each write carried when it finishes, at once or in its
 // completion; 'stream' uses socket.write and releases `inflight -
 // socket.writableLength`. A TLS connection on the direct path writes through its
-// TLSWrap handle (direct-write.ts, writeTls()): TLS encrypts at once, so the ring
+// TLSWrap handle (direct-write.ts): TLS encrypts at once, so the ring
 // bytes are released as the write returns, and the write's completion (the
 // encrypted bytes are in the kernel) is what lets the next one go: one write in
 // flight, kept here rather than by the Writable. Either way, what a
@@ -351,19 +351,14 @@ export class Writer implements DirectWriteOwner {
     if (direct !== null && this.views !== null && this.views.length > 0) return this.flushViews(direct, pending);
     const first = this.core.txChunk(this.slot, this.inflight);
     if (this.inflight === 0 && this.pendingWrites === 0) this.lastProgress = clock();
-    if (direct && this.copiesWrites) {
-      // TLS encrypted the views inside the call: their ring bytes are free already.
-      const r = direct.writeTls(socket, this, first, first.length < pending ? this.core.txChunk(this.slot, this.inflight + first.length) : null);
-      this.inflight += pending;
-      if (r >= 0) this.release(pending);
-      this.afterDirect(r, 0, 0);
-      return;
-    }
     if (direct) {
-      const skip = this.inflight;
+      const second = first.length < pending ? this.core.txChunk(this.slot, this.inflight + first.length) : null;
+      // TLS encrypts the views inside the call: their ring bytes are free when it returns, and its completion carries none.
+      const carried = this.copiesWrites ? 0 : pending;
       this.inflight += pending;
-      const r = first.length < pending ? direct.write2(socket, this, first, this.core.txChunk(this.slot, skip + first.length)) : direct.write(socket, this, first);
-      this.afterDirect(r, pending, 0);
+      const r = second ? direct.write2(socket, this, first, second, carried) : direct.write(socket, this, first, carried);
+      if (this.copiesWrites && r >= 0) this.release(pending);
+      this.afterDirect(r, carried, 0);
       return;
     }
     // TLS encrypts what write() hands its handle at once (SSL_write, or a copy while the
