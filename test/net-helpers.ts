@@ -162,3 +162,14 @@ export function bystander(port: number, first?: Uint8Array, size?: number): { st
   })();
   return { stop: async () => { running = false; return done; } };
 }
+
+/** Count the calls to socket.write() from now on (the stream path's writes; the direct path writes below it): read the count. */
+export function countStreamWrites(socket: net.Socket): () => number {
+  let n = 0;
+  const write = socket.write;
+  socket.write = function (this: net.Socket, ...args: Parameters<typeof write>) {
+    n++;
+    return write.apply(this, args);
+  } as typeof write;
+  return () => n;
+}
